@@ -1,0 +1,100 @@
+// Package chtest gives tests a real ClickHouse: one throwaway server per
+// test package, started from TestMain, and a fresh database per test.
+//
+// A package whose tests need ClickHouse fails when none can be had; it never
+// passes by skipping.
+package chtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/lambdascope/lambdascope/storage/chserver"
+)
+
+var (
+	server  *chserver.Server
+	counter atomic.Int64
+)
+
+// Main starts one server for the package (or uses
+// LAMBDASCOPE_CLICKHOUSE_DSN), runs the tests and stops it. Call it from
+// TestMain: func TestMain(m *testing.M) { chtest.Main(m) }.
+func Main(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	s, err := chserver.Start(ctx, chserver.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: these tests need a real ClickHouse and none could be started: %v\n", err)
+		os.Exit(1)
+	}
+	server = s
+	code := m.Run()
+	if err := s.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop clickhouse: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// Server is the package's server; Main must have run.
+func Server() *chserver.Server {
+	if server == nil {
+		panic("chtest: call chtest.Main from TestMain before using the server")
+	}
+	return server
+}
+
+// DSN is the native-protocol DSN of the package's server (default database).
+func DSN() string { return Server().DSN() }
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
+// NewDatabase creates an empty database with a unique name for one test,
+// drops it when the test ends, and returns a DSN whose path is that
+// database, with the database name.
+func NewDatabase(t testing.TB) (dsn, database string) {
+	t.Helper()
+	name := strings.ToLower(unsafeChars.ReplaceAllString(t.Name(), "_"))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	database = fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), name)
+	conn := Conn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := conn.Exec(ctx, "CREATE DATABASE "+database); err != nil {
+		t.Fatalf("create test database %s: %v", database, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database); err != nil {
+			t.Errorf("drop test database %s: %v", database, err)
+		}
+	})
+	return Server().DSNFor(database), database
+}
+
+// Conn opens a connection to the package's server (default database),
+// closed when the test ends.
+func Conn(t testing.TB) clickhouse.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(DSN())
+	if err != nil {
+		t.Fatalf("parse DSN %q: %v", DSN(), err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open clickhouse %s: %v", DSN(), err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
