@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// DefaultDatabase is the database used when neither the configuration nor
+// the DSN names one.
+const DefaultDatabase = "lambdascope"
+
+// identifierPattern is what a database or table name must look like before it
+// is placed in SQL text (names cannot be bound parameters).
+var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Config says how to reach ClickHouse.
+type Config struct {
+	// DSN is a native-protocol address, clickhouse://user:pass@host:9000/db.
+	// Its path names the database unless Database is set.
+	DSN string `yaml:"dsn"`
+	// Database overrides the DSN's database; default "lambdascope".
+	Database string `yaml:"database"`
+	// DialTimeout bounds connecting to the server.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// MaxOpenConns bounds the connection pool.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	// ReadOnly opens without creating the database; readers such as the
+	// CLI use it so that a wrong DSN creates nothing.
+	ReadOnly bool `yaml:"-"`
+}
+
+// DefaultConfig is a local server on the native port.
+func DefaultConfig() Config {
+	return Config{
+		DSN:          "clickhouse://127.0.0.1:9000/" + DefaultDatabase,
+		DialTimeout:  10 * time.Second,
+		MaxOpenConns: 10,
+	}
+}
+
+// Validate reports every invalid key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DSN == "" {
+		errs = append(errs, errors.New("dsn must be set"))
+	} else if opts, err := clickhouse.ParseDSN(c.DSN); err != nil {
+		errs = append(errs, fmt.Errorf("dsn is invalid: %w", err))
+	} else {
+		if opts.Protocol != clickhouse.Native {
+			errs = append(errs, errors.New("dsn must use the native protocol (clickhouse://), not HTTP"))
+		}
+		if c.Database == "" && opts.Auth.Database != "" && !identifierPattern.MatchString(opts.Auth.Database) {
+			errs = append(errs, fmt.Errorf("dsn database %q must match %s", opts.Auth.Database, identifierPattern))
+		}
+	}
+	if c.Database != "" && !identifierPattern.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("database %q must match %s", c.Database, identifierPattern))
+	}
+	if c.DialTimeout <= 0 {
+		errs = append(errs, errors.New("dial_timeout must be positive"))
+	}
+	if c.MaxOpenConns < 1 {
+		errs = append(errs, errors.New("max_open_conns must be at least 1"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,308 @@
+package dbmodel
+
+import (
+	"fmt"
+
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// Attribute keys the conversion reads.
+const (
+	// AttrServiceName is the resource attribute naming the service.
+	AttrServiceName = "service.name"
+	// AttrInvocationID is the span (or log) attribute holding the Lambda
+	// request ID (OpenTelemetry FaaS conventions).
+	AttrInvocationID = "faas.invocation_id"
+	// AttrLogType is the log (or resource) attribute saying where a log line
+	// came from: one of LogTypeFunction, LogTypeExtension, LogTypePlatform.
+	AttrLogType = "lambdascope.log.type"
+
+	// Resource attributes used when a batch carries no function identity
+	// (plain OTLP senders).
+	attrFaaSName      = "faas.name"
+	attrFaaSVersion   = "faas.version"
+	attrCloudAccount  = "cloud.account.id"
+	attrCloudRegion   = "cloud.region"
+	attrFaaSExecution = "faas.execution" // older name of faas.invocation_id
+)
+
+// Values of the log_type column.
+const (
+	LogTypeFunction  = "function"
+	LogTypeExtension = "extension"
+	LogTypePlatform  = "platform"
+	LogTypeOTLP      = "otlp"
+)
+
+// LogRequestIDKeys are the log attributes that may carry the request ID, in
+// order of preference.
+var LogRequestIDKeys = []string{AttrInvocationID, "requestId", "request_id", attrFaaSExecution}
+
+// maxProblems bounds Batch.Problems.
+const maxProblems = 10
+
+// FromExport converts one Ingest API batch into table rows. It never fails:
+// an item that cannot be stored (a span whose trace ID is not 16 non-zero
+// bytes or whose span ID is not 8 non-zero bytes) is counted in Rejected and
+// the rest is kept. Metric data points are counted, not converted.
+func FromExport(req *ingestv1.ExportRequest) Batch {
+	var b Batch
+	fn := req.GetFunction()
+	for _, inv := range req.GetInvocations() {
+		b.Invocations = append(b.Invocations, invocationRow(fn, inv, req.GetSentTimeUnixNano()))
+	}
+	for _, rs := range req.GetResourceSpans() {
+		id := identityFor(fn, rs.GetResource())
+		resAttrs := keyValues(rs.GetResource().GetAttributes())
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				row, err := spanRow(sp)
+				if err != nil {
+					b.reject(err)
+					continue
+				}
+				row.ServiceName, row.FunctionName, row.FunctionVersion = id.service, id.function, id.version
+				row.AccountID, row.Region = id.account, id.region
+				row.ScopeName, row.ScopeVersion = ss.GetScope().GetName(), ss.GetScope().GetVersion()
+				row.ResourceAttributes = resAttrs
+				b.Spans = append(b.Spans, row)
+			}
+		}
+	}
+	for _, rl := range req.GetResourceLogs() {
+		id := identityFor(fn, rl.GetResource())
+		resAttrs := keyValues(rl.GetResource().GetAttributes())
+		resLogType, _ := resAttrs.Get(AttrLogType)
+		for _, sl := range rl.GetScopeLogs() {
+			for _, lr := range sl.GetLogRecords() {
+				row := Log{
+					TimeUnixNano:         lr.GetTimeUnixNano(),
+					ObservedTimeUnixNano: lr.GetObservedTimeUnixNano(),
+					SeverityNumber:       clampUint8(int64(lr.GetSeverityNumber())),
+					SeverityText:         lr.GetSeverityText(),
+					Body:                 AttributeValue(lr.GetBody()),
+					Attributes:           keyValues(lr.GetAttributes()),
+					ResourceAttributes:   resAttrs,
+					ServiceName:          id.service,
+					FunctionName:         id.function,
+					FunctionVersion:      id.version,
+					AccountID:            id.account,
+					Region:               id.region,
+				}
+				if row.TimeUnixNano == 0 {
+					row.TimeUnixNano = row.ObservedTimeUnixNano
+				}
+				if row.TimeUnixNano == 0 {
+					row.TimeUnixNano = req.GetSentTimeUnixNano()
+				}
+				copyID(row.TraceID[:], lr.GetTraceId())
+				copyID(row.SpanID[:], lr.GetSpanId())
+				for _, k := range LogRequestIDKeys {
+					if v, ok := row.Attributes.Get(k); ok && v != "" {
+						row.RequestID = v
+						break
+					}
+				}
+				row.LogType = logType(row.Attributes, resLogType)
+				b.Logs = append(b.Logs, row)
+			}
+		}
+	}
+	for _, rm := range req.GetResourceMetrics() {
+		for _, sm := range rm.GetScopeMetrics() {
+			for _, m := range sm.GetMetrics() {
+				b.MetricPoints += len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
+					len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
+					len(m.GetSummary().GetDataPoints())
+			}
+		}
+	}
+	return b
+}
+
+func (b *Batch) reject(err error) {
+	b.Rejected++
+	if len(b.Problems) < maxProblems {
+		b.Problems = append(b.Problems, err.Error())
+	}
+}
+
+// identity is who produced a resource's data.
+type identity struct {
+	service, function, version, account, region string
+}
+
+// identityFor takes the function identity of the batch and fills what it
+// lacks from the resource's attributes. The service is the resource's
+// service.name, else the identity's service name, else the function name.
+func identityFor(fn *ingestv1.FunctionIdentity, res *resourcepb.Resource) identity {
+	attr := func(key string) string {
+		for _, a := range res.GetAttributes() {
+			if a.GetKey() == key {
+				return AttributeValue(a.GetValue())
+			}
+		}
+		return ""
+	}
+	id := identity{
+		function: firstNonEmpty(fn.GetName(), attr(attrFaaSName)),
+		version:  firstNonEmpty(fn.GetVersion(), attr(attrFaaSVersion)),
+		account:  firstNonEmpty(fn.GetAccountId(), attr(attrCloudAccount)),
+		region:   firstNonEmpty(fn.GetRegion(), attr(attrCloudRegion)),
+	}
+	id.service = firstNonEmpty(attr(AttrServiceName), fn.GetServiceName(), id.function)
+	return id
+}
+
+func spanRow(sp *tracepb.Span) (Span, error) {
+	var row Span
+	if err := exactID(row.TraceID[:], sp.GetTraceId(), "trace_id"); err != nil {
+		return Span{}, fmt.Errorf("span %q: %w", sp.GetName(), err)
+	}
+	if err := exactID(row.SpanID[:], sp.GetSpanId(), "span_id"); err != nil {
+		return Span{}, fmt.Errorf("span %q: %w", sp.GetName(), err)
+	}
+	if p := sp.GetParentSpanId(); len(p) != 0 {
+		if len(p) != len(row.ParentSpanID) {
+			return Span{}, fmt.Errorf("span %q: parent_span_id has %d bytes, want 8 or none", sp.GetName(), len(p))
+		}
+		copy(row.ParentSpanID[:], p)
+	}
+	row.TraceState = sp.GetTraceState()
+	row.StartUnixNano = sp.GetStartTimeUnixNano()
+	if end := sp.GetEndTimeUnixNano(); end > row.StartUnixNano {
+		row.DurationNs = end - row.StartUnixNano
+	}
+	row.Name = sp.GetName()
+	row.Kind = clampUint8(int64(sp.GetKind()))
+	row.StatusCode = clampUint8(int64(sp.GetStatus().GetCode()))
+	row.StatusMessage = sp.GetStatus().GetMessage()
+	row.Attributes = keyValues(sp.GetAttributes())
+	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
+		if v, ok := row.Attributes.Get(k); ok && v != "" {
+			row.RequestID = v
+			break
+		}
+	}
+	for _, ev := range sp.GetEvents() {
+		row.EventTimes = append(row.EventTimes, ev.GetTimeUnixNano())
+		row.EventNames = append(row.EventNames, ev.GetName())
+		row.EventAttributes = append(row.EventAttributes, attributesJSON(ev.GetAttributes()))
+	}
+	for _, l := range sp.GetLinks() {
+		var tid [16]byte
+		var sid [8]byte
+		// A malformed link loses its IDs, not the span.
+		copyID(tid[:], l.GetTraceId())
+		copyID(sid[:], l.GetSpanId())
+		row.LinkTraceIDs = append(row.LinkTraceIDs, tid)
+		row.LinkSpanIDs = append(row.LinkSpanIDs, sid)
+		row.LinkAttributes = append(row.LinkAttributes, attributesJSON(l.GetAttributes()))
+	}
+	return row, nil
+}
+
+func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent uint64) Invocation {
+	row := Invocation{
+		StartUnixNano:        inv.GetStartTimeUnixNano(),
+		AccountID:            fn.GetAccountId(),
+		Region:               fn.GetRegion(),
+		FunctionName:         fn.GetName(),
+		FunctionVersion:      fn.GetVersion(),
+		ServiceName:          firstNonEmpty(fn.GetServiceName(), fn.GetName()),
+		Architecture:         fn.GetArchitecture(),
+		Runtime:              fn.GetRuntime(),
+		InitializationType:   fn.GetInitializationType(),
+		LogStream:            fn.GetLogStream(),
+		RequestID:            inv.GetRequestId(),
+		MemorySizeMB:         inv.GetMemorySizeMb(),
+		MaxMemoryUsedMB:      inv.GetMaxMemoryUsedMb(),
+		EphemeralStorageMB:   fn.GetEphemeralStorageMb(),
+		DurationMs:           inv.GetDurationMs(),
+		BilledDurationMs:     inv.GetBilledDurationMs(),
+		BilledInitDurationMs: inv.GetBilledInitDurationMs(),
+		InitDurationMs:       inv.GetInitDurationMs(),
+		RestoreDurationMs:    inv.GetRestoreDurationMs(),
+		ColdStart:            inv.GetColdStart(),
+		Status:               inv.GetStatus(),
+		ErrorType:            inv.GetErrorType(),
+		XRayTraceHeader:      inv.GetXrayTraceHeader(),
+		ResponseLatencyMs:    inv.GetResponseLatencyMs(),
+		ResponseDurationMs:   inv.GetResponseDurationMs(),
+		RuntimeOverheadMs:    inv.GetRuntimeOverheadMs(),
+		ProducedBytes:        inv.GetProducedBytes(),
+	}
+	if row.StartUnixNano == 0 {
+		row.StartUnixNano = sent
+	}
+	if row.MemorySizeMB == 0 {
+		row.MemorySizeMB = fn.GetMemoryMb()
+	}
+	// The platform's trace context is optional; a malformed one is dropped,
+	// the invocation is kept.
+	copyID(row.TraceID[:], inv.GetTraceId())
+	copyID(row.SpanID[:], inv.GetSpanId())
+	return row
+}
+
+// exactID copies an ID that must have exactly len(dst) bytes, not all zero.
+func exactID(dst, src []byte, name string) error {
+	if len(src) != len(dst) {
+		return fmt.Errorf("%s has %d bytes, want %d", name, len(src), len(dst))
+	}
+	zero := true
+	for _, c := range src {
+		if c != 0 {
+			zero = false
+			break
+		}
+	}
+	if zero {
+		return fmt.Errorf("%s is all zeros", name)
+	}
+	copy(dst, src)
+	return nil
+}
+
+// copyID copies an optional ID; one of the wrong length leaves dst zero.
+func copyID(dst, src []byte) {
+	if len(src) == len(dst) {
+		copy(dst, src)
+	}
+}
+
+func clampUint8(v int64) uint8 {
+	switch {
+	case v < 0:
+		return 0
+	case v > 255:
+		return 255
+	default:
+		return uint8(v)
+	}
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func logType(attrs KeyValues, fromResource string) string {
+	v, ok := attrs.Get(AttrLogType)
+	if !ok {
+		v = fromResource
+	}
+	switch v {
+	case LogTypeFunction, LogTypeExtension, LogTypePlatform:
+		return v
+	default:
+		return LogTypeOTLP
+	}
+}

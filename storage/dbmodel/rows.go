@@ -1,0 +1,134 @@
+package dbmodel
+
+// Span is one row of the spans table.
+type Span struct {
+	TraceID       [16]byte
+	SpanID        [8]byte
+	ParentSpanID  [8]byte // zeros for a root span
+	TraceState    string
+	StartUnixNano uint64
+	DurationNs    uint64
+	Name          string
+	Kind          uint8 // OTLP SpanKind
+	StatusCode    uint8 // OTLP status code: 0 unset, 1 ok, 2 error
+	StatusMessage string
+
+	ServiceName     string
+	FunctionName    string
+	FunctionVersion string
+	AccountID       string
+	Region          string
+	RequestID       string
+	ScopeName       string
+	ScopeVersion    string
+
+	Attributes         KeyValues
+	ResourceAttributes KeyValues
+
+	EventTimes      []uint64
+	EventNames      []string
+	EventAttributes []string // JSON objects of rendered values
+
+	LinkTraceIDs   [][16]byte
+	LinkSpanIDs    [][8]byte
+	LinkAttributes []string // JSON objects of rendered values
+}
+
+// Log is one row of the logs table.
+type Log struct {
+	TimeUnixNano         uint64 // event time, observed time when the source gave none
+	ObservedTimeUnixNano uint64
+	TraceID              [16]byte
+	SpanID               [8]byte
+	SeverityNumber       uint8
+	SeverityText         string
+	Body                 string
+
+	ServiceName     string
+	FunctionName    string
+	FunctionVersion string
+	AccountID       string
+	Region          string
+	RequestID       string
+	LogType         string // one of the LogType* constants
+
+	Attributes         KeyValues
+	ResourceAttributes KeyValues
+}
+
+// Invocation is one row of the invocations table.
+type Invocation struct {
+	StartUnixNano uint64
+
+	AccountID          string
+	Region             string
+	FunctionName       string
+	FunctionVersion    string
+	ServiceName        string
+	Architecture       string
+	Runtime            string
+	InitializationType string
+	LogStream          string
+	RequestID          string
+
+	MemorySizeMB         uint32
+	MaxMemoryUsedMB      uint32
+	EphemeralStorageMB   uint32
+	DurationMs           float64
+	BilledDurationMs     uint64
+	BilledInitDurationMs float64
+	InitDurationMs       float64
+	RestoreDurationMs    float64
+	ColdStart            bool
+	Status               string
+	ErrorType            string
+	TraceID              [16]byte
+	SpanID               [8]byte
+	XRayTraceHeader      string
+	ResponseLatencyMs    float64
+	ResponseDurationMs   float64
+	RuntimeOverheadMs    float64
+	ProducedBytes        uint64
+}
+
+// KeyValues is an attribute list as two parallel arrays, the shape of a
+// Nested(key String, value String) column.
+type KeyValues struct {
+	Keys   []string
+	Values []string
+}
+
+// Map turns the arrays into a map; a repeated key keeps its last value.
+func (kv KeyValues) Map() map[string]string {
+	m := make(map[string]string, len(kv.Keys))
+	for i, k := range kv.Keys {
+		if i < len(kv.Values) {
+			m[k] = kv.Values[i]
+		}
+	}
+	return m
+}
+
+// Get returns the value of the first attribute named key.
+func (kv KeyValues) Get(key string) (string, bool) {
+	for i, k := range kv.Keys {
+		if k == key && i < len(kv.Values) {
+			return kv.Values[i], true
+		}
+	}
+	return "", false
+}
+
+// Batch is the rows of one ingest batch.
+type Batch struct {
+	Spans       []Span
+	Logs        []Log
+	Invocations []Invocation
+	// MetricPoints counts the data points in the batch's ResourceMetrics.
+	// They are not stored yet: the schema has no metric table.
+	MetricPoints int
+	// Rejected counts items refused one by one (the rest of the batch is
+	// kept); Problems says why, for the first few.
+	Rejected int
+	Problems []string
+}

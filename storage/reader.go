@@ -1,0 +1,235 @@
+package storage
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+)
+
+// SpanRecord is one stored span.
+type SpanRecord struct {
+	TraceID      [16]byte
+	SpanID       [8]byte
+	ParentSpanID [8]byte // zeros for a root span
+	TraceState   string
+
+	Start         time.Time
+	Duration      time.Duration
+	Name          string
+	Kind          int32 // OTLP SpanKind
+	StatusCode    int32 // OTLP status code: 0 unset, 1 ok, 2 error
+	StatusMessage string
+
+	ServiceName, FunctionName, FunctionVersion, AccountID, Region, RequestID string
+
+	Attributes, ResourceAttributes map[string]string
+	Events                         []SpanEvent
+	Links                          []SpanLink
+}
+
+// SpanEvent is a timed event inside a span.
+type SpanEvent struct {
+	Time       time.Time
+	Name       string
+	Attributes map[string]string
+}
+
+// SpanLink points from a span to a span of another (or the same) trace.
+type SpanLink struct {
+	TraceID    [16]byte
+	SpanID     [8]byte
+	Attributes map[string]string
+}
+
+// InvocationRecord is one stored invocation report.
+type InvocationRecord struct {
+	AccountID, Region, FunctionName, FunctionVersion, ServiceName   string
+	Architecture, Runtime, InitializationType, LogStream, RequestID string
+
+	Start                         time.Time
+	MemorySizeMB, MaxMemoryUsedMB uint32
+	EphemeralStorageMB            uint32
+
+	DurationMs           float64
+	BilledDurationMs     uint64
+	BilledInitDurationMs float64
+	InitDurationMs       float64
+	RestoreDurationMs    float64
+	ColdStart            bool
+	Status, ErrorType    string
+
+	TraceID [16]byte
+	SpanID  [8]byte
+
+	XRayTraceHeader    string
+	ResponseLatencyMs  float64
+	ResponseDurationMs float64
+	RuntimeOverheadMs  float64
+	ProducedBytes      uint64
+}
+
+// Invocation search limits.
+const (
+	DefaultInvocationLimit = 100
+	MaxInvocationLimit     = 100_000
+)
+
+// InvocationFilter selects invocations. Zero fields match everything.
+type InvocationFilter struct {
+	FunctionName string
+	Since, Until time.Time // Since inclusive, Until exclusive
+	RequestIDs   []string
+	TraceID      [16]byte // zero = any
+	Limit        int      // 0 = 100; capped at MaxInvocationLimit
+}
+
+func (f InvocationFilter) limit() int {
+	switch {
+	case f.Limit <= 0:
+		return DefaultInvocationLimit
+	case f.Limit > MaxInvocationLimit:
+		return MaxInvocationLimit
+	default:
+		return f.Limit
+	}
+}
+
+// SpansByTraceID returns every span of one trace, ordered by start time. A
+// span stored twice (a retried batch) is returned once.
+func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRecord, error) {
+	rows, err := s.conn.Query(ctx, selectSpansByTraceIDSQL(s.database), hexID(traceID[:]))
+	if err != nil {
+		return nil, fmt.Errorf("query spans by trace id: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out  []SpanRecord
+		seen = map[[8]byte]bool{}
+	)
+	for rows.Next() {
+		rec, err := scanSpan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if seen[rec.SpanID] {
+			continue
+		}
+		seen[rec.SpanID] = true
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read spans by trace id: %w", err)
+	}
+	return out, nil
+}
+
+func scanSpan(rows driver.Rows) (SpanRecord, error) {
+	var (
+		rec                                  SpanRecord
+		traceID, spanID, parentID            string
+		startNs, durNs                       uint64
+		kind, status                         uint8
+		attrKeys, attrVals, resKeys, resVals []string
+		evTimes                              []uint64
+		evNames, evAttrs                     []string
+		linkTraceIDs, linkSpanIDs, linkAttrs []string
+	)
+	err := rows.Scan(&traceID, &spanID, &parentID, &rec.TraceState, &startNs, &durNs,
+		&rec.Name, &kind, &status, &rec.StatusMessage,
+		&rec.ServiceName, &rec.FunctionName, &rec.FunctionVersion, &rec.AccountID, &rec.Region, &rec.RequestID,
+		&attrKeys, &attrVals, &resKeys, &resVals,
+		&evTimes, &evNames, &evAttrs,
+		&linkTraceIDs, &linkSpanIDs, &linkAttrs)
+	if err != nil {
+		return SpanRecord{}, fmt.Errorf("scan span: %w", err)
+	}
+	copy(rec.TraceID[:], traceID)
+	copy(rec.SpanID[:], spanID)
+	copy(rec.ParentSpanID[:], parentID)
+	rec.Start = unixTime(startNs)
+	rec.Duration = time.Duration(min(durNs, uint64(1<<63-1)))
+	rec.Kind, rec.StatusCode = int32(kind), int32(status)
+	rec.Attributes = dbmodel.KeyValues{Keys: attrKeys, Values: attrVals}.Map()
+	rec.ResourceAttributes = dbmodel.KeyValues{Keys: resKeys, Values: resVals}.Map()
+	for i := range evTimes {
+		ev := SpanEvent{Time: unixTime(evTimes[i]), Attributes: map[string]string{}}
+		if i < len(evNames) {
+			ev.Name = evNames[i]
+		}
+		if i < len(evAttrs) {
+			ev.Attributes = dbmodel.ParseAttributesJSON(evAttrs[i])
+		}
+		rec.Events = append(rec.Events, ev)
+	}
+	for i := range linkTraceIDs {
+		var l SpanLink
+		copy(l.TraceID[:], linkTraceIDs[i])
+		if i < len(linkSpanIDs) {
+			copy(l.SpanID[:], linkSpanIDs[i])
+		}
+		l.Attributes = map[string]string{}
+		if i < len(linkAttrs) {
+			l.Attributes = dbmodel.ParseAttributesJSON(linkAttrs[i])
+		}
+		rec.Links = append(rec.Links, l)
+	}
+	return rec, nil
+}
+
+// Invocations returns the invocations matching f, newest first.
+func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]InvocationRecord, error) {
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return nil, errors.New("search invocations: until must be after since")
+	}
+	query, args := selectInvocationsSQL(s.database, f)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query invocations: %w", err)
+	}
+	defer rows.Close()
+	var out []InvocationRecord
+	for rows.Next() {
+		var (
+			rec             InvocationRecord
+			startNs         uint64
+			coldStart       uint8
+			traceID, spanID string
+		)
+		err := rows.Scan(&startNs, &rec.AccountID, &rec.Region, &rec.FunctionName, &rec.FunctionVersion, &rec.ServiceName,
+			&rec.Architecture, &rec.Runtime, &rec.InitializationType, &rec.LogStream, &rec.RequestID,
+			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
+			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
+			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
+			&rec.RuntimeOverheadMs, &rec.ProducedBytes)
+		if err != nil {
+			return nil, fmt.Errorf("scan invocation: %w", err)
+		}
+		rec.Start = unixTime(startNs)
+		rec.ColdStart = coldStart != 0
+		copy(rec.TraceID[:], traceID)
+		copy(rec.SpanID[:], spanID)
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read invocations: %w", err)
+	}
+	return out, nil
+}
+
+func hexID(id []byte) string { return hex.EncodeToString(id) }
+
+// inList binds a list of strings as the right-hand side of IN: ('a', 'b').
+func inList(vals []string) clickhouse.GroupSet {
+	set := clickhouse.GroupSet{Value: make([]any, len(vals))}
+	for i, v := range vals {
+		set.Value[i] = v
+	}
+	return set
+}

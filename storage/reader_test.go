@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// seedInvocations stores n invocations of each function, one second apart,
+// and returns the time of the first.
+func seedInvocations(t *testing.T, s *Store, functions []string, n int) time.Time {
+	t.Helper()
+	base := time.Date(2026, 5, 1, 12, 0, 0, 250, time.UTC)
+	for _, fn := range functions {
+		req := &ingestv1.ExportRequest{Function: &ingestv1.FunctionIdentity{Name: fn, Region: "us-east-1"}}
+		for i := range n {
+			req.Invocations = append(req.Invocations, &ingestv1.Invocation{
+				RequestId:         fn + "-" + string(rune('a'+i)),
+				StartTimeUnixNano: uint64(base.Add(time.Duration(i) * time.Second).UnixNano()),
+				TraceId:           []byte{byte(i + 1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(len(fn))},
+				Status:            "success",
+			})
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	return base
+}
+
+func TestInvocationsFilter(t *testing.T) {
+	s := openStore(t)
+	base := seedInvocations(t, s, []string{"alpha", "beta"}, 5)
+	traceOf := func(i int, fn string) [16]byte {
+		return [16]byte{byte(i + 1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(len(fn))}
+	}
+
+	tests := []struct {
+		name   string
+		filter InvocationFilter
+		want   []string // request IDs, in order
+	}{
+		{"by function, newest first", InvocationFilter{FunctionName: "alpha"},
+			[]string{"alpha-e", "alpha-d", "alpha-c", "alpha-b", "alpha-a"}},
+		{"limit", InvocationFilter{FunctionName: "beta", Limit: 2}, []string{"beta-e", "beta-d"}},
+		{"since inclusive, until exclusive", InvocationFilter{FunctionName: "alpha", Since: base.Add(time.Second), Until: base.Add(3 * time.Second)},
+			[]string{"alpha-c", "alpha-b"}},
+		{"sub-second bounds", InvocationFilter{FunctionName: "alpha", Since: base.Add(time.Nanosecond), Until: base.Add(time.Second + time.Nanosecond)},
+			[]string{"alpha-b"}},
+		{"request ids across functions", InvocationFilter{RequestIDs: []string{"alpha-a", "beta-c", "missing"}},
+			[]string{"beta-c", "alpha-a"}},
+		{"trace id", InvocationFilter{TraceID: traceOf(3, "beta")}, []string{"beta-d"}},
+		{"unknown function", InvocationFilter{FunctionName: "gamma"}, nil},
+		{"hostile function name", InvocationFilter{FunctionName: "x' OR 1=1 --"}, nil},
+		{"hostile function name with backslash", InvocationFilter{FunctionName: `alpha\' OR 1=1 --`}, nil},
+		{"hostile request id", InvocationFilter{RequestIDs: []string{"') OR 1=1 --"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := s.Invocations(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatalf("Invocations: %v", err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.RequestID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("request ids = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInvocationsRejectsEmptyRange(t *testing.T) {
+	s := openStore(t)
+	now := time.Now()
+	if _, err := s.Invocations(t.Context(), InvocationFilter{Since: now, Until: now}); err == nil {
+		t.Error("Invocations with until == since succeeded, want an error")
+	}
+}
+
+func TestSpansByTraceIDUnknownAndDuplicate(t *testing.T) {
+	s := openStore(t)
+	f := newFixture(t, "dup")
+	for range 2 { // a retried batch stores its spans twice
+		if _, err := s.WriteExport(t.Context(), f.req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	tests := []struct {
+		name    string
+		traceID [16]byte
+		want    int
+	}{
+		{"stored twice, returned once", f.traceID, 2},
+		{"unknown trace", [16]byte{9, 9, 9}, 0},
+		{"zero trace", [16]byte{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spans, err := s.SpansByTraceID(t.Context(), tt.traceID)
+			if err != nil {
+				t.Fatalf("SpansByTraceID: %v", err)
+			}
+			if len(spans) != tt.want {
+				t.Errorf("got %d spans, want %d", len(spans), tt.want)
+			}
+		})
+	}
+}

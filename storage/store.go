@@ -1,0 +1,120 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Store is a connection pool to one ClickHouse database holding the
+// Lambdascope schema. It is safe for concurrent use.
+type Store struct {
+	conn     driver.Conn
+	database string
+	caps     Capabilities
+	logger   *slog.Logger
+
+	migrateMu sync.Mutex
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open connects to the server named by a native-protocol DSN whose path is
+// the database (default "lambdascope"), creates the database if missing and
+// detects the server's capabilities. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg := DefaultConfig()
+	cfg.DSN = dsn
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenReadOnly connects like Open but creates nothing: reads against a
+// database that does not exist fail with ClickHouse's unknown-database
+// error.
+func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
+	cfg := DefaultConfig()
+	cfg.DSN = dsn
+	cfg.ReadOnly = true
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig is Open with every connection setting.
+func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("storage config: %w", err)
+	}
+	opts, err := clickhouse.ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("parse dsn: %w", err)
+	}
+	database := cfg.Database
+	if database == "" {
+		database = opts.Auth.Database
+	}
+	if database == "" {
+		database = DefaultDatabase
+	}
+	// Sessions start in the user's default database: ours may not exist yet,
+	// and every statement names its tables with the database anyway.
+	opts.Auth.Database = ""
+	opts.DialTimeout = cfg.DialTimeout
+	opts.MaxOpenConns = cfg.MaxOpenConns
+	if opts.MaxIdleConns > opts.MaxOpenConns || opts.MaxIdleConns == 0 {
+		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse: %w", err)
+	}
+	caps, err := detectCapabilities(ctx, conn)
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	s := &Store{conn: conn, database: database, caps: caps, logger: slog.Default().With("component", "storage")}
+	if !cfg.ReadOnly {
+		if err := conn.Exec(ctx, createDatabaseSQL(database)); err != nil {
+			return nil, errors.Join(fmt.Errorf("create database %s: %w", database, err), conn.Close())
+		}
+	}
+	s.logger.Debug("connected to clickhouse", "version", caps.Version.String(), "database", database,
+		"low_cardinality", caps.LowCardinality, "codecs", caps.Codecs, "skip_indexes", caps.SkipIndexes)
+	return s, nil
+}
+
+func detectCapabilities(ctx context.Context, conn driver.Conn) (Capabilities, error) {
+	var raw string
+	if err := conn.QueryRow(ctx, selectVersionSQL).Scan(&raw); err != nil {
+		return Capabilities{}, fmt.Errorf("query server version: %w", err)
+	}
+	v, err := ParseVersion(raw)
+	if err != nil {
+		return Capabilities{}, err
+	}
+	return CapabilitiesFor(v), nil
+}
+
+// Close releases the connections. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.conn.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close clickhouse: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// Database is the database holding the schema.
+func (s *Store) Database() string { return s.database }
+
+// Capabilities is what the connected server supports.
+func (s *Store) Capabilities() Capabilities { return s.caps }
+
+// Conn is the underlying connection pool, for reads this package does not
+// offer. Table names must be qualified with Database().
+func (s *Store) Conn() driver.Conn { return s.conn }
