@@ -1,0 +1,140 @@
+package query
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status codes of a span, as in OTLP.
+const (
+	StatusUnset int32 = 0
+	StatusOK    int32 = 1
+	StatusError int32 = 2
+)
+
+// Span is one stored span.
+type Span struct {
+	TraceID         TraceID           `json:"traceId"`
+	SpanID          SpanID            `json:"spanId"`
+	ParentSpanID    SpanID            `json:"parentSpanId,omitzero"`
+	TraceState      string            `json:"traceState,omitempty"`
+	Start           time.Time         `json:"start"`
+	Duration        time.Duration     `json:"durationNs"`
+	Name            string            `json:"name"`
+	Kind            int32             `json:"kind"`
+	StatusCode      int32             `json:"statusCode"`
+	StatusMessage   string            `json:"statusMessage,omitempty"`
+	ServiceName     string            `json:"serviceName,omitempty"`
+	FunctionName    string            `json:"functionName,omitempty"`
+	FunctionVersion string            `json:"functionVersion,omitempty"`
+	AccountID       string            `json:"accountId,omitempty"`
+	Region          string            `json:"region,omitempty"`
+	RequestID       string            `json:"requestId,omitempty"`
+	Attributes      map[string]string `json:"attributes,omitempty"`
+	// ResourceAttributes describe what emitted the span.
+	ResourceAttributes map[string]string `json:"resourceAttributes,omitempty"`
+	Events             []SpanEvent       `json:"events,omitempty"`
+	Links              []SpanLink        `json:"links,omitempty"`
+}
+
+// SpanLink points from a span to a span of another (or the same) trace.
+type SpanLink struct {
+	TraceID    TraceID           `json:"traceId"`
+	SpanID     SpanID            `json:"spanId"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// End is when the span ended by its own clock.
+func (s *Span) End() time.Time { return s.Start.Add(s.Duration) }
+
+// IsError reports whether the span's status is ERROR.
+func (s *Span) IsError() bool { return s.StatusCode == StatusError }
+
+// Source names what emitted the span: the function name, else the service
+// name.
+func (s *Span) Source() string {
+	if s.FunctionName != "" {
+		return s.FunctionName
+	}
+	return s.ServiceName
+}
+
+// SpanEvent is a timed annotation on a span.
+type SpanEvent struct {
+	Time       time.Time         `json:"time"`
+	Name       string            `json:"name"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// Invocation is what the Lambda platform reported about one invocation.
+type Invocation struct {
+	AccountID          string    `json:"accountId"`
+	Region             string    `json:"region"`
+	FunctionName       string    `json:"functionName"`
+	FunctionVersion    string    `json:"functionVersion"`
+	ServiceName        string    `json:"serviceName,omitempty"`
+	Architecture       string    `json:"architecture,omitempty"`
+	Runtime            string    `json:"runtime,omitempty"`
+	InitializationType string    `json:"initializationType,omitempty"`
+	LogStream          string    `json:"logStream,omitempty"`
+	RequestID          string    `json:"requestId"`
+	Start              time.Time `json:"start"`
+	MemorySizeMB       uint32    `json:"memorySizeMB"`
+	MaxMemoryUsedMB    uint32    `json:"maxMemoryUsedMB"`
+	EphemeralStorageMB uint32    `json:"ephemeralStorageMB,omitempty"`
+	DurationMs         float64   `json:"durationMs"`
+	BilledDurationMs   uint64    `json:"billedDurationMs"`
+	// BilledInitDurationMs is the part of BilledDurationMs spent in INIT.
+	BilledInitDurationMs float64 `json:"billedInitDurationMs,omitempty"`
+	InitDurationMs       float64 `json:"initDurationMs,omitempty"`
+	RestoreDurationMs    float64 `json:"restoreDurationMs,omitempty"`
+	ColdStart            bool    `json:"coldStart"`
+	// Status is "success", "error", "timeout" or "failure".
+	Status    string  `json:"status"`
+	ErrorType string  `json:"errorType,omitempty"`
+	TraceID   TraceID `json:"traceId,omitzero"`
+	SpanID    SpanID  `json:"spanId,omitzero"`
+	// XRayTraceHeader is the X-Ray trace header Lambda passed, verbatim.
+	XRayTraceHeader string `json:"xrayTraceHeader,omitempty"`
+}
+
+// Failed reports whether the platform reported anything but success.
+func (inv *Invocation) Failed() bool {
+	return inv.Status != "" && inv.Status != "success"
+}
+
+// Limits of InvocationFilter.Limit.
+const (
+	DefaultInvocationLimit = 100
+	MaxInvocationLimit     = 10000
+)
+
+// InvocationFilter selects invocation records. Zero fields select anything.
+type InvocationFilter struct {
+	FunctionName string
+	// Since and Until bound the invocation's start; zero means unbounded.
+	Since, Until time.Time
+	RequestIDs   []string
+	// TraceID, when not zero, keeps the invocations of one trace.
+	TraceID TraceID
+	// Limit caps the number of records, newest first: 0 means
+	// DefaultInvocationLimit, at most MaxInvocationLimit.
+	Limit int
+}
+
+// Validate reports what makes the filter unusable, naming the field.
+func (f *InvocationFilter) Validate() error {
+	if f.Limit < 0 || f.Limit > MaxInvocationLimit {
+		return fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalidFilter, MaxInvocationLimit, f.Limit)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return fmt.Errorf("%w: since (%s) must be before until (%s)", ErrInvalidFilter,
+			f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+	}
+	for i, id := range f.RequestIDs {
+		if id == "" {
+			return fmt.Errorf("%w: request_ids[%d] is empty", ErrInvalidFilter, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// Store is the part of storage the query layer reads from.
+type Store interface {
+	// SpansByTraceID returns the spans of one trace ordered by start.
+	SpansByTraceID(ctx context.Context, traceID [16]byte) ([]storage.SpanRecord, error)
+	// Invocations returns invocation records, newest first.
+	Invocations(ctx context.Context, f storage.InvocationFilter) ([]storage.InvocationRecord, error)
+}
+
+var _ Store = (*storage.Store)(nil)
+
+// invocationJoinChunk bounds the request IDs sent in one query when a
+// trace's spans are joined with their invocations.
+const invocationJoinChunk = 500
+
+// invocationJoinMargin widens the time range searched for a trace's
+// invocations beyond its spans, for clocks that disagree.
+const invocationJoinMargin = time.Hour
+
+// Service answers questions about stored telemetry. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service reading from store.
+func NewService(store Store) *Service {
+	return &Service{store: store}
+}
+
+// TraceByID assembles the trace with the given ID: its spans as a tree, each
+// joined with the invocation it ran in. It returns an error wrapping
+// ErrTraceNotFound when no span of the trace is stored.
+func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
+	if id.IsZero() {
+		return nil, fmt.Errorf("%w: all zeros", ErrInvalidTraceID)
+	}
+	records, err := s.store.SpansByTraceID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("read spans of trace %s: %w", id, err)
+	}
+	if len(records) == 0 {
+		return nil, fmt.Errorf("trace %s: %w", id, ErrTraceNotFound)
+	}
+	spans := make([]Span, len(records))
+	var first, last time.Time
+	requestIDs := make([]string, 0, 8)
+	seen := make(map[string]bool)
+	for i := range records {
+		spans[i] = spanFromRecord(&records[i])
+		sp := &spans[i]
+		if first.IsZero() || sp.Start.Before(first) {
+			first = sp.Start
+		}
+		if end := sp.End(); end.After(last) {
+			last = end
+		}
+		if sp.RequestID != "" && !seen[sp.RequestID] {
+			seen[sp.RequestID] = true
+			requestIDs = append(requestIDs, sp.RequestID)
+		}
+	}
+
+	var invocations []Invocation
+	for chunk := range slices.Chunk(requestIDs, invocationJoinChunk) {
+		recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
+			RequestIDs: chunk,
+			Since:      first.Add(-invocationJoinMargin),
+			Until:      last.Add(invocationJoinMargin),
+			Limit:      min(2*len(chunk), MaxInvocationLimit),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read invocations of trace %s: %w", id, err)
+		}
+		for i := range recs {
+			invocations = append(invocations, invocationFromRecord(&recs[i]))
+		}
+	}
+	return BuildTrace(id, spans, invocations), nil
+}
+
+// Invocations lists invocation records matching f, newest first.
+func (s *Service) Invocations(ctx context.Context, f InvocationFilter) ([]Invocation, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultInvocationLimit
+	}
+	recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
+		FunctionName: f.FunctionName,
+		Since:        f.Since,
+		Until:        f.Until,
+		RequestIDs:   f.RequestIDs,
+		TraceID:      f.TraceID,
+		Limit:        f.Limit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read invocations: %w", err)
+	}
+	out := make([]Invocation, len(recs))
+	for i := range recs {
+		out[i] = invocationFromRecord(&recs[i])
+	}
+	return out, nil
+}
+
+func spanFromRecord(r *storage.SpanRecord) Span {
+	s := Span{
+		TraceID:            r.TraceID,
+		SpanID:             r.SpanID,
+		ParentSpanID:       r.ParentSpanID,
+		TraceState:         r.TraceState,
+		Start:              r.Start,
+		Duration:           r.Duration,
+		Name:               r.Name,
+		Kind:               r.Kind,
+		StatusCode:         r.StatusCode,
+		StatusMessage:      r.StatusMessage,
+		ServiceName:        r.ServiceName,
+		FunctionName:       r.FunctionName,
+		FunctionVersion:    r.FunctionVersion,
+		AccountID:          r.AccountID,
+		Region:             r.Region,
+		RequestID:          r.RequestID,
+		Attributes:         r.Attributes,
+		ResourceAttributes: r.ResourceAttributes,
+	}
+	if len(r.Events) > 0 {
+		s.Events = make([]SpanEvent, len(r.Events))
+		for i, e := range r.Events {
+			s.Events[i] = SpanEvent{Time: e.Time, Name: e.Name, Attributes: e.Attributes}
+		}
+	}
+	if len(r.Links) > 0 {
+		s.Links = make([]SpanLink, len(r.Links))
+		for i, l := range r.Links {
+			s.Links[i] = SpanLink{TraceID: l.TraceID, SpanID: l.SpanID, Attributes: l.Attributes}
+		}
+	}
+	return s
+}
+
+func invocationFromRecord(r *storage.InvocationRecord) Invocation {
+	return Invocation{
+		AccountID:            r.AccountID,
+		Region:               r.Region,
+		FunctionName:         r.FunctionName,
+		FunctionVersion:      r.FunctionVersion,
+		ServiceName:          r.ServiceName,
+		Architecture:         r.Architecture,
+		Runtime:              r.Runtime,
+		InitializationType:   r.InitializationType,
+		LogStream:            r.LogStream,
+		RequestID:            r.RequestID,
+		Start:                r.Start,
+		MemorySizeMB:         r.MemorySizeMB,
+		MaxMemoryUsedMB:      r.MaxMemoryUsedMB,
+		EphemeralStorageMB:   r.EphemeralStorageMB,
+		BilledInitDurationMs: r.BilledInitDurationMs,
+		RestoreDurationMs:    r.RestoreDurationMs,
+		XRayTraceHeader:      r.XRayTraceHeader,
+		DurationMs:           r.DurationMs,
+		BilledDurationMs:     r.BilledDurationMs,
+		InitDurationMs:       r.InitDurationMs,
+		ColdStart:            r.ColdStart,
+		Status:               r.Status,
+		ErrorType:            r.ErrorType,
+		TraceID:              r.TraceID,
+		SpanID:               r.SpanID,
+	}
+}

@@ -1,0 +1,270 @@
+package query
+
+import (
+	"bytes"
+	"slices"
+	"time"
+)
+
+// Span kinds, as in OTLP.
+const (
+	SpanKindUnspecified int32 = 0
+	SpanKindInternal    int32 = 1
+	SpanKindServer      int32 = 2
+	SpanKindClient      int32 = 3
+	SpanKindProducer    int32 = 4
+	SpanKindConsumer    int32 = 5
+)
+
+// Trace is one distributed trace as a forest of spans: normally one root,
+// more when spans are missing or the links are broken.
+type Trace struct {
+	TraceID TraceID `json:"traceId"`
+	// Roots are sorted by start; orphans (spans whose parent is not stored)
+	// are roots too, flagged on the node.
+	Roots []*Node `json:"roots"`
+	// SpanCount is the number of nodes in the tree.
+	SpanCount int `json:"spanCount"`
+	// DroppedDuplicates counts stored copies of a span identical to one
+	// already in the tree (same ID, parent, name, start and duration).
+	DroppedDuplicates int `json:"droppedDuplicates,omitempty"`
+	// Start and End bound the trace as displayed (after skew correction).
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Duration is the displayed length of the whole trace.
+func (t *Trace) Duration() time.Duration { return t.End.Sub(t.Start) }
+
+// Walk calls fn for every node, parents before children, in display order.
+// It stops when fn returns false.
+func (t *Trace) Walk(fn func(*Node) bool) {
+	stack := make([]*Node, 0, len(t.Roots))
+	for i := len(t.Roots) - 1; i >= 0; i-- {
+		stack = append(stack, t.Roots[i])
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if !fn(n) {
+			return
+		}
+		for i := len(n.Children) - 1; i >= 0; i-- {
+			stack = append(stack, n.Children[i])
+		}
+	}
+}
+
+// Node is one span in a trace tree.
+type Node struct {
+	Span Span `json:"span"`
+	// Invocation is the platform's record of the invocation the span ran in,
+	// nil when there is none: matched by the span's request ID, or inherited
+	// from the parent when the span has no request ID and comes from the
+	// same function.
+	Invocation *Invocation `json:"invocation,omitempty"`
+	// InvocationEntry marks the outermost span of its invocation: the parent
+	// belongs to another invocation or there is no parent.
+	InvocationEntry bool `json:"invocationEntry,omitempty"`
+	// Children are sorted by displayed start.
+	Children []*Node `json:"children,omitempty"`
+	// Depth is 0 for roots.
+	Depth int `json:"depth"`
+	// Orphan marks a span whose parent is not in the trace; it is shown as
+	// an extra root.
+	Orphan bool `json:"orphan,omitempty"`
+	// CycleBroken marks a span whose parent link was dropped because the
+	// links formed a cycle; it is shown as an extra root.
+	CycleBroken bool `json:"cycleBroken,omitempty"`
+	// DuplicateID marks a span that shares its span ID with another,
+	// different span in the trace. Children attach to the earliest one.
+	DuplicateID bool `json:"duplicateId,omitempty"`
+	// Skew is how far the span was moved for display so that it lies within
+	// its parent despite clocks that disagree between functions: displayed
+	// start = Span.Start + Skew. Descendants move with their parent.
+	Skew time.Duration `json:"skewNs,omitempty"`
+
+	idx int // position in BuildTrace's node slice
+}
+
+// Start is the displayed start of the span.
+func (n *Node) Start() time.Time { return n.Span.Start.Add(n.Skew) }
+
+// End is the displayed end of the span.
+func (n *Node) End() time.Time { return n.Span.End().Add(n.Skew) }
+
+// BuildTrace assembles spans of one trace into a tree and attaches each span's
+// invocation record by request ID. It never fails: missing parents, cycles
+// and duplicate span IDs are resolved and flagged on the nodes. The spans
+// slice is not modified.
+func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace {
+	t := &Trace{TraceID: traceID}
+	if len(spans) == 0 {
+		return t
+	}
+	byRequest := make(map[string]*Invocation, len(invocations))
+	for i := range invocations {
+		inv := &invocations[i]
+		if _, seen := byRequest[inv.RequestID]; !seen && inv.RequestID != "" {
+			byRequest[inv.RequestID] = inv
+		}
+	}
+
+	order := make([]int, len(spans))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		sa, sb := &spans[a], &spans[b]
+		if c := sa.Start.Compare(sb.Start); c != 0 {
+			return c
+		}
+		return bytes.Compare(sa.SpanID[:], sb.SpanID[:])
+	})
+
+	nodes := make([]Node, 0, len(spans))
+	first := make(map[SpanID]int, len(spans))
+	for _, idx := range order {
+		s := &spans[idx]
+		if j, dup := first[s.SpanID]; dup {
+			o := &nodes[j].Span
+			if o.ParentSpanID == s.ParentSpanID && o.Name == s.Name && o.Start.Equal(s.Start) && o.Duration == s.Duration {
+				t.DroppedDuplicates++
+				continue
+			}
+			nodes[j].DuplicateID = true
+			nodes = append(nodes, Node{Span: *s, DuplicateID: true})
+			continue
+		}
+		first[s.SpanID] = len(nodes)
+		nodes = append(nodes, Node{Span: *s})
+	}
+	t.SpanCount = len(nodes)
+
+	// parent[i] is the index of node i's parent, -1 for roots.
+	parent := make([]int, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		n.Invocation = byRequest[n.Span.RequestID]
+		parent[i] = -1
+		if n.Span.ParentSpanID.IsZero() {
+			continue
+		}
+		p, ok := first[n.Span.ParentSpanID]
+		switch {
+		case !ok:
+			n.Orphan = true
+		case p == i:
+			n.CycleBroken = true
+		default:
+			parent[i] = p
+		}
+	}
+	childCount := make([]int, len(nodes))
+	for _, p := range parent {
+		if p >= 0 {
+			childCount[p]++
+		}
+	}
+	for i := range nodes {
+		if childCount[i] > 0 {
+			nodes[i].Children = make([]*Node, 0, childCount[i])
+		}
+	}
+	for i, p := range parent {
+		if p >= 0 {
+			nodes[p].Children = append(nodes[p].Children, &nodes[i])
+		}
+	}
+
+	for i := range nodes {
+		nodes[i].idx = i
+	}
+	visited := make([]bool, len(nodes))
+	var stack []*Node
+	visit := func(root *Node) {
+		root.Depth = 0
+		root.InvocationEntry = root.Invocation != nil
+		stack = append(stack[:0], root)
+		visited[root.idx] = true
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, c := range n.Children {
+				visited[c.idx] = true
+				c.Depth = n.Depth + 1
+				c.Skew = skewFor(n, c)
+				if c.Invocation == nil && c.Span.RequestID == "" && c.Span.Source() == n.Span.Source() {
+					c.Invocation = n.Invocation
+				}
+				c.InvocationEntry = c.Invocation != nil && c.Invocation != n.Invocation
+			}
+			slices.SortStableFunc(n.Children, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
+			for i := len(n.Children) - 1; i >= 0; i-- {
+				stack = append(stack, n.Children[i])
+			}
+		}
+	}
+	for i := range nodes {
+		if parent[i] < 0 {
+			t.Roots = append(t.Roots, &nodes[i])
+			visit(&nodes[i])
+		}
+	}
+	// What is left hangs off a cycle. Walk up from the earliest unvisited
+	// node until a node repeats: that one is on the cycle; cut its parent
+	// link and show it as a root.
+	for i := range nodes {
+		if visited[i] {
+			continue
+		}
+		seen := map[int]bool{}
+		c := i
+		for !seen[c] {
+			seen[c] = true
+			c = parent[c]
+		}
+		p := parent[c]
+		nodes[p].Children = slices.DeleteFunc(nodes[p].Children, func(n *Node) bool { return n == &nodes[c] })
+		parent[c] = -1
+		nodes[c].CycleBroken = true
+		t.Roots = append(t.Roots, &nodes[c])
+		visit(&nodes[c])
+	}
+	slices.SortStableFunc(t.Roots, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
+
+	t.Start, t.End = nodes[0].Start(), nodes[0].End()
+	for i := range nodes {
+		if s := nodes[i].Start(); s.Before(t.Start) {
+			t.Start = s
+		}
+		if e := nodes[i].End(); e.After(t.End) {
+			t.End = e
+		}
+	}
+	return t
+}
+
+// skewFor returns the display shift of child c under parent p. A child
+// inherits its parent's shift. Spans on another clock (another function or
+// invocation) that still start before the parent or end after it are moved
+// inside it; asynchronous links (producer → consumer) are left alone, since
+// a consumer may rightly run after its producer ended.
+func skewFor(p, c *Node) time.Duration {
+	skew := p.Skew
+	pr, cr := p.Span.RequestID, c.Span.RequestID
+	sameClock := p.Span.Source() == c.Span.Source() && (pr == "" || cr == "" || pr == cr)
+	if sameClock || p.Span.Kind == SpanKindProducer || c.Span.Kind == SpanKindConsumer {
+		return skew
+	}
+	ps, pe := p.Start(), p.End()
+	cs := c.Span.Start.Add(skew)
+	ce := cs.Add(c.Span.Duration)
+	switch {
+	case c.Span.Duration >= pe.Sub(ps), cs.Before(ps):
+		skew += ps.Sub(cs)
+	case ce.After(pe):
+		skew -= ce.Sub(pe)
+	}
+	return skew
+}
