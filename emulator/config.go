@@ -1,0 +1,149 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Defaults and limits, as Lambda documents them.
+const (
+	DefaultRegion       = "us-east-1"
+	DefaultAccountID    = "123456789012"
+	DefaultVersion      = "$LATEST"
+	DefaultMemoryMB     = 128
+	DefaultTimeout      = 3 * time.Second
+	DefaultArchitecture = "x86_64"
+	DefaultListenAddr   = "127.0.0.1:0"
+
+	minMemoryMB = 128
+	maxMemoryMB = 10240
+	maxTimeout  = 900 * time.Second
+)
+
+// FunctionConfig describes one function the emulator runs.
+type FunctionConfig struct {
+	// Name is the function name (letters, digits, hyphens and underscores).
+	Name string
+	// Version defaults to "$LATEST".
+	Version string
+	// Handler is the path of the runtime executable, a custom-runtime
+	// "bootstrap".
+	Handler string
+	// Extensions are the paths of external extension executables, as if they
+	// were under /opt/extensions/. An extension's name is its file name.
+	Extensions []string
+	// MemoryMB defaults to 128; Lambda allows 128 to 10240.
+	MemoryMB int
+	// Timeout defaults to 3s; Lambda allows up to 900s.
+	Timeout time.Duration
+	// Architecture is "x86_64" (default) or "arm64".
+	Architecture string
+	// Env holds the function's environment variables.
+	Env map[string]string
+}
+
+// Config configures an Emulator.
+type Config struct {
+	// Region defaults to us-east-1, AccountID to 123456789012.
+	Region, AccountID string
+	Functions         []FunctionConfig
+	// Logger receives the emulator's own logs; nil discards them.
+	Logger *slog.Logger
+	// Output, when set, receives every line the runtimes and extensions
+	// write to stdout or stderr, prefixed with the function name, and a
+	// REPORT line per invocation.
+	Output io.Writer
+	// ListenAddr is where the Invoke API listens; default 127.0.0.1:0.
+	ListenAddr string
+	// Freeze stops an idle environment's processes (SIGSTOP) between
+	// invocations and resumes them (SIGCONT) for the next one or for
+	// SHUTDOWN, as Lambda freezes its sandboxes.
+	Freeze bool
+}
+
+var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// withDefaults returns a copy of cfg with every unset field at its default.
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.AccountID == "" {
+		c.AccountID = DefaultAccountID
+	}
+	if c.ListenAddr == "" {
+		c.ListenAddr = DefaultListenAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	fns := make([]FunctionConfig, len(c.Functions))
+	for i, f := range c.Functions {
+		if f.Version == "" {
+			f.Version = DefaultVersion
+		}
+		if f.MemoryMB == 0 {
+			f.MemoryMB = DefaultMemoryMB
+		}
+		if f.Timeout == 0 {
+			f.Timeout = DefaultTimeout
+		}
+		if f.Architecture == "" {
+			f.Architecture = DefaultArchitecture
+		}
+		fns[i] = f
+	}
+	c.Functions = fns
+	return c
+}
+
+// Validate reports every invalid field, naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	if !regexp.MustCompile(`^[0-9]{12}$`).MatchString(c.AccountID) {
+		errs = append(errs, errors.New("account_id must be 12 digits"))
+	}
+	if c.Region == "" {
+		errs = append(errs, errors.New("region must not be empty"))
+	}
+	if len(c.Functions) == 0 {
+		errs = append(errs, errors.New("functions must not be empty"))
+	}
+	seen := map[string]bool{}
+	for i, f := range c.Functions {
+		key := fmt.Sprintf("functions[%d]", i)
+		if !functionNameRE.MatchString(f.Name) {
+			errs = append(errs, fmt.Errorf("%s.name %q must be 1-64 letters, digits, hyphens or underscores", key, f.Name))
+		}
+		if seen[f.Name] {
+			errs = append(errs, fmt.Errorf("%s.name %q is used twice", key, f.Name))
+		}
+		seen[f.Name] = true
+		if f.Handler == "" {
+			errs = append(errs, fmt.Errorf("%s.handler must not be empty", key))
+		}
+		if f.MemoryMB < minMemoryMB || f.MemoryMB > maxMemoryMB {
+			errs = append(errs, fmt.Errorf("%s.memory_mb must be between %d and %d", key, minMemoryMB, maxMemoryMB))
+		}
+		if f.Timeout <= 0 || f.Timeout > maxTimeout {
+			errs = append(errs, fmt.Errorf("%s.timeout must be positive and at most %s", key, maxTimeout))
+		}
+		if f.Architecture != "x86_64" && f.Architecture != "arm64" {
+			errs = append(errs, fmt.Errorf("%s.architecture must be x86_64 or arm64", key))
+		}
+		extNames := map[string]bool{}
+		for j, p := range f.Extensions {
+			name := filepath.Base(p)
+			if p == "" || extNames[name] {
+				errs = append(errs, fmt.Errorf("%s.extensions[%d] must be a path with a unique file name", key, j))
+			}
+			extNames[name] = true
+		}
+	}
+	return errors.Join(errs...)
+}

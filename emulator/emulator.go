@@ -1,0 +1,481 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// InvokeResult is what an invocation returned.
+type InvokeResult struct {
+	RequestID string
+	// Payload is the function's response, or the error document when
+	// FunctionError is set.
+	Payload []byte
+	// FunctionError is "" or "Unhandled".
+	FunctionError string
+	// ColdStart is true when the invocation created its environment.
+	ColdStart bool
+	// Duration runs from the start of the invocation to the runtime's
+	// response.
+	Duration time.Duration
+}
+
+// Emulator runs functions in execution environments and serves the Lambda
+// Invoke API.
+type Emulator struct {
+	cfg       Config
+	log       *slog.Logger
+	functions map[string]*function
+
+	outMu sync.Mutex
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	srv     *http.Server
+	url     string
+
+	busy sync.WaitGroup // invocations, from acquire to the end of INVOKE
+	wg   sync.WaitGroup // the Invoke API server and asynchronous invocations
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	reportsMu sync.Mutex
+	reports   map[string]Report
+}
+
+// Report is what the emulator reported in one invocation's platform.report.
+type Report struct {
+	RequestID, Function, Status, ErrorType string
+	DurationMs                             float64
+	BilledDurationMs                       uint64
+	InitDurationMs                         float64
+	MemorySizeMB, MaxMemoryUsedMB          int
+	ColdStart                              bool
+}
+
+func (e *Emulator) recordReport(r Report) {
+	e.reportsMu.Lock()
+	defer e.reportsMu.Unlock()
+	if e.reports == nil {
+		e.reports = map[string]Report{}
+	}
+	e.reports[r.RequestID] = r
+}
+
+// Reports returns every platform.report emitted so far, by request ID, so
+// tests can compare what reached storage with what the platform said.
+func (e *Emulator) Reports() map[string]Report {
+	e.reportsMu.Lock()
+	defer e.reportsMu.Unlock()
+	return maps.Clone(e.reports)
+}
+
+// function is one configured function and its pool of environments.
+type function struct {
+	em  *Emulator
+	cfg FunctionConfig
+	arn string
+
+	mu        sync.Mutex
+	idle      []*environment
+	all       map[*environment]struct{}
+	finishing int           // environments past the response, not yet idle
+	released  chan struct{} // closed and replaced when finishing drops
+}
+
+// handoffWait is how long an invocation waits for an environment that has
+// answered its previous invocation and is finishing (extensions at work)
+// before it creates a new one. Lambda's own front end hides this gap; the
+// emulator waits so that back-to-back invocations are warm as they would
+// be on AWS.
+const handoffWait = 100 * time.Millisecond
+
+// New validates cfg and returns an emulator ready to Start.
+func New(cfg Config) (*Emulator, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator config: %w", err)
+	}
+	e := &Emulator{cfg: cfg, log: cfg.Logger, functions: map[string]*function{}}
+	for _, fc := range cfg.Functions {
+		e.functions[fc.Name] = &function{
+			em:       e,
+			cfg:      fc,
+			arn:      fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, cfg.AccountID, fc.Name),
+			all:      map[*environment]struct{}{},
+			released: make(chan struct{}),
+		}
+	}
+	return e, nil
+}
+
+// Start serves the Invoke API. Environments are created by invocations.
+func (e *Emulator) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("start emulator: already started")
+	}
+	if e.closed {
+		return fmt.Errorf("start emulator: %w", ErrShutdown)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", e.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen for Invoke API: %w", err)
+	}
+	e.url = "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", e.handleInvoke)
+	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	e.wg.Go(func() {
+		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("Invoke API server stopped", "err", err)
+		}
+	})
+	e.started = true
+	e.log.Info("emulator started", "invoke_url", e.url, "functions", len(e.functions))
+	return nil
+}
+
+// InvokeURL is the base URL of the Invoke API, e.g. http://127.0.0.1:PORT;
+// empty before Start.
+func (e *Emulator) InvokeURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.url
+}
+
+// Invoke runs one synchronous invocation of function. It returns as soon as
+// the runtime has answered; the invocation itself (extensions finishing,
+// platform.report) goes on in the background. A function error or timeout
+// is a result with FunctionError set, not an error.
+func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) (*InvokeResult, error) {
+	fn, ok := e.functions[function]
+	if !ok {
+		return nil, fmt.Errorf("invoke %s: %w", function, ErrFunctionNotFound)
+	}
+	if len(payload) > maxPayloadBytes {
+		return nil, fmt.Errorf("invoke %s: payload of %d bytes exceeds %d", function, len(payload), maxPayloadBytes)
+	}
+	e.mu.Lock()
+	switch {
+	case !e.started:
+		e.mu.Unlock()
+		return nil, fmt.Errorf("invoke %s: %w", function, ErrNotStarted)
+	case e.closed:
+		e.mu.Unlock()
+		return nil, fmt.Errorf("invoke %s: %w", function, ErrShutdown)
+	}
+	e.busy.Add(1)
+	e.mu.Unlock()
+	out := make(chan invokeOutcome, 1)
+	go func() {
+		defer e.busy.Done()
+		fn.invoke(payload, out)
+	}()
+	select {
+	case o := <-out:
+		if o.err != nil {
+			return nil, fmt.Errorf("invoke %s: %w", function, o.err)
+		}
+		return o.res, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("invoke %s: %w", function, ctx.Err())
+	}
+}
+
+func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
+	env, cold, err := f.acquire()
+	if err != nil {
+		var ie *initError
+		if errors.As(err, &ie) {
+			out <- invokeOutcome{res: &InvokeResult{
+				RequestID:     newUUID(),
+				FunctionError: "Unhandled",
+				ColdStart:     true,
+				Payload:       errorPayload(ie.errorType, ie.Error()),
+			}}
+			return
+		}
+		out <- invokeOutcome{err: err}
+		return
+	}
+	now := time.Now()
+	inv := &invocation{
+		id:       newUUID(),
+		payload:  payload,
+		trace:    newXRayTrace(now),
+		spanID:   randomHex(8),
+		start:    now,
+		deadline: now.Add(f.cfg.Timeout),
+	}
+	counted := false
+	reset := env.run(inv, cold, func() {
+		f.mu.Lock()
+		f.finishing++
+		counted = true
+		f.mu.Unlock()
+	}, out)
+	defer func() {
+		f.mu.Lock()
+		if counted {
+			f.finishing--
+		}
+		close(f.released)
+		f.released = make(chan struct{})
+		f.mu.Unlock()
+	}()
+	env.mu.Lock()
+	closing := env.shuttingDown
+	env.mu.Unlock()
+	if reset != "" || closing {
+		f.remove(env)
+		if reset == "" {
+			reset = reasonSpindown
+		}
+		if err := env.shutdown(context.Background(), reset); err != nil {
+			f.em.log.Warn("environment reset", "function", f.cfg.Name, "reason", reset, "err", err)
+		}
+		return
+	}
+	if f.em.cfg.Freeze {
+		env.freeze()
+	}
+	f.mu.Lock()
+	f.idle = append(f.idle, env)
+	f.mu.Unlock()
+}
+
+// acquire takes an idle environment or creates one (a cold start).
+func (f *function) acquire() (*environment, bool, error) {
+	wait := time.NewTimer(handoffWait)
+	defer wait.Stop()
+	for {
+		f.mu.Lock()
+		if n := len(f.idle); n > 0 {
+			env := f.idle[n-1]
+			f.idle = f.idle[:n-1]
+			f.mu.Unlock()
+			return env, false, nil
+		}
+		finishing, released := f.finishing, f.released
+		f.mu.Unlock()
+		if finishing == 0 {
+			break
+		}
+		select {
+		case <-released:
+			continue
+		case <-wait.C:
+		}
+		break
+	}
+
+	em := f.em
+	em.mu.Lock()
+	if em.closed {
+		em.mu.Unlock()
+		return nil, false, ErrShutdown
+	}
+	env, err := newEnvironment(f)
+	if err != nil {
+		em.mu.Unlock()
+		return nil, false, err
+	}
+	f.mu.Lock()
+	f.all[env] = struct{}{}
+	f.mu.Unlock()
+	em.mu.Unlock()
+
+	if err := env.init(); err != nil {
+		f.remove(env)
+		if serr := env.shutdown(context.Background(), reasonFailure); serr != nil {
+			em.log.Warn("shut down environment after failed init", "function", f.cfg.Name, "err", serr)
+		}
+		return nil, true, err
+	}
+	return env, true, nil
+}
+
+func (f *function) remove(env *environment) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.all, env)
+	for i, x := range f.idle {
+		if x == env {
+			f.idle = append(f.idle[:i], f.idle[i+1:]...)
+			break
+		}
+	}
+}
+
+func (e *Emulator) writeOutput(prefix, line string) {
+	if e.cfg.Output == nil {
+		return
+	}
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	_, _ = fmt.Fprintf(e.cfg.Output, "[%s] %s\n", prefix, line)
+}
+
+// Shutdown waits for running invocations (until ctx ends), then shuts down
+// every environment: SHUTDOWN to extensions, SIGTERM to runtimes, pending
+// telemetry flushed, SIGKILL after the 2000 ms deadline. It returns the
+// joined errors of processes that misbehaved. It is safe to call more than
+// once and before Start.
+func (e *Emulator) Shutdown(ctx context.Context) error {
+	e.shutdownOnce.Do(func() { e.shutdownErr = e.doShutdown(ctx) })
+	return e.shutdownErr
+}
+
+func (e *Emulator) doShutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	srv := e.srv
+	e.mu.Unlock()
+
+	idle := make(chan struct{})
+	go func() {
+		e.busy.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, fn := range e.functions {
+		fn.mu.Lock()
+		envs := make([]*environment, 0, len(fn.all))
+		for env := range fn.all {
+			envs = append(envs, env)
+		}
+		fn.mu.Unlock()
+		for _, env := range envs {
+			wg.Go(func() {
+				err := env.shutdown(ctx, reasonSpindown)
+				fn.remove(env)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("function %s: %w", fn.cfg.Name, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	<-idle
+
+	if srv != nil {
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+	}
+	e.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// handleInvoke serves POST /2015-03-31/functions/{name}/invocations.
+func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	name := functionName(r.PathValue("name"))
+	fn, ok := e.functions[name]
+	if !ok {
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", e.cfg.Region, e.cfg.AccountID, name)
+		writeInvokeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn)
+		return
+	}
+	payload, tooLarge, err := readPayload(r)
+	if err != nil {
+		writeInvokeError(w, http.StatusBadRequest, "InvalidRequestContentException", err.Error())
+		return
+	}
+	if tooLarge {
+		writeInvokeError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxPayloadBytes))
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	switch r.Header.Get("X-Amz-Invocation-Type") {
+	case "", "RequestResponse":
+	case "DryRun":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case "Event":
+		e.mu.Lock()
+		closed := e.closed
+		if !closed {
+			e.wg.Add(1)
+		}
+		e.mu.Unlock()
+		if closed {
+			writeInvokeError(w, http.StatusServiceUnavailable, "ServiceException", ErrShutdown.Error())
+			return
+		}
+		go func() {
+			defer e.wg.Done()
+			if _, err := e.Invoke(context.Background(), name, payload); err != nil {
+				e.log.Warn("asynchronous invocation failed", "function", name, "err", err)
+			}
+		}()
+		w.Header().Set("x-amzn-RequestId", newUUID())
+		w.WriteHeader(http.StatusAccepted)
+		return
+	default:
+		writeInvokeError(w, http.StatusBadRequest, "InvalidParameterValueException", "unknown X-Amz-Invocation-Type")
+		return
+	}
+	res, err := e.Invoke(r.Context(), name, payload)
+	if err != nil {
+		writeInvokeError(w, http.StatusServiceUnavailable, "ServiceException", err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	h.Set("x-amzn-RequestId", res.RequestID)
+	h.Set("X-Amz-Executed-Version", fn.cfg.Version)
+	if res.FunctionError != "" {
+		h.Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Payload)
+}
+
+// functionName accepts a name, a name with a qualifier, or an ARN.
+func functionName(s string) string {
+	if rest, ok := strings.CutPrefix(s, "arn:"); ok {
+		parts := strings.Split(rest, ":")
+		// aws:lambda:region:account:function:name[:qualifier]
+		if len(parts) >= 6 {
+			return parts[5]
+		}
+		return s
+	}
+	name, _, _ := strings.Cut(s, ":")
+	return name
+}
+
+func writeInvokeError(w http.ResponseWriter, status int, errType, msg string) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("x-amzn-ErrorType", errType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"Type": "User", "message": msg})
+}

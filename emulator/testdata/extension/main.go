@@ -1,0 +1,127 @@
+// Command extension is a tiny external extension the emulator's tests run.
+// It records what it sees as JSON lines in the file named by TESTEXT_OUT.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var (
+	outMu sync.Mutex
+	out   *os.File
+)
+
+func record(kind string, fields map[string]any) {
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	fields["kind"] = kind
+	fields["at"] = time.Now().UTC().Format(time.RFC3339Nano)
+	line, _ := json.Marshal(fields)
+	outMu.Lock()
+	defer outMu.Unlock()
+	_, _ = out.Write(append(line, '\n'))
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "test extension:", err)
+	os.Exit(1)
+}
+
+func main() {
+	var err error
+	out, err = os.OpenFile(os.Getenv("TESTEXT_OUT"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fatal(err)
+	}
+	record("start", map[string]any{"pid": os.Getpid(), "env": os.Environ()})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err)
+	}
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			var events []json.RawMessage
+			if err := json.Unmarshal(body, &events); err != nil {
+				record("bad-telemetry", map[string]any{"body": string(body)})
+			}
+			record("telemetry", map[string]any{"events": events})
+		}))
+	}()
+
+	api := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API")
+	req, _ := http.NewRequest(http.MethodPost, api+"/2020-01-01/extension/register",
+		strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
+	req.Header.Set("Lambda-Extension-Name", filepath.Base(os.Args[0]))
+	req.Header.Set("Lambda-Extension-Accept-Feature", "accountId")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fatal(err)
+	}
+	regBody, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	id := resp.Header.Get("Lambda-Extension-Identifier")
+	record("register", map[string]any{"status": resp.StatusCode, "id": id, "body": json.RawMessage(regBody)})
+
+	port := ln.Addr().(*net.TCPAddr).Port
+	sub := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function","extension"],`+
+		`"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},`+
+		`"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d"}}`, port)
+	req, _ = http.NewRequest(http.MethodPut, api+"/2022-07-01/telemetry", bytes.NewReader([]byte(sub)))
+	req.Header.Set("Lambda-Extension-Identifier", id)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		fatal(err)
+	}
+	_ = resp.Body.Close()
+	record("subscribe", map[string]any{"status": resp.StatusCode})
+	fmt.Println("test extension ready")
+
+	delay, _ := strconv.Atoi(os.Getenv("TESTEXT_INVOKE_DELAY_MS"))
+	for {
+		req, _ := http.NewRequest(http.MethodGet, api+"/2020-01-01/extension/event/next", nil)
+		req.Header.Set("Lambda-Extension-Identifier", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var ev struct {
+			EventType string `json:"eventType"`
+			RequestID string `json:"requestId"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		record("event", map[string]any{"event": json.RawMessage(body), "event_id": resp.Header.Get("Lambda-Extension-Event-Identifier")})
+		switch ev.EventType {
+		case "INVOKE":
+			time.Sleep(time.Duration(delay) * time.Millisecond)
+			record("next", map[string]any{"after": ev.RequestID})
+		case "SHUTDOWN":
+			if os.Getenv("TESTEXT_HANG_ON_SHUTDOWN") == "1" {
+				signal.Ignore(syscall.SIGTERM)
+				record("hang", nil)
+				select {}
+			}
+			record("exit", nil)
+			os.Exit(0)
+		default:
+			fatal(fmt.Errorf("unexpected event %q", body))
+		}
+	}
+}
