@@ -1,0 +1,391 @@
+// Package agent wires the extension's parts together and runs its life:
+// register, subscribe to telemetry, serve OTLP, follow the INVOKE/SHUTDOWN
+// event loop, and flush without ever delaying the function's response.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/config"
+	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
+	"github.com/lambdascope/lambdascope/extension/internal/shipper"
+	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+)
+
+// ExtensionName is the name the extension registers under; it must match
+// the file name in /opt/extensions.
+const ExtensionName = "lambdascope"
+
+// SandboxHost is the name the Telemetry API reaches extensions at.
+const SandboxHost = "sandbox.localdomain"
+
+// Options configure an Agent.
+type Options struct {
+	Config config.Config
+	// RuntimeAPI is AWS_LAMBDA_RUNTIME_API (host:port).
+	RuntimeAPI string
+	// Env looks up the Lambda environment (os.LookupEnv in main).
+	Env func(string) (string, bool)
+	// Version is the extension's version, sent in the function identity.
+	Version string
+	Log     *slog.Logger
+	// ListenHost is the host the telemetry listener binds to; empty means
+	// sandbox.localdomain when it resolves, otherwise 127.0.0.1.
+	ListenHost string
+	// FlushBudget bounds a flush at the end of an invocation.
+	FlushBudget time.Duration
+	// ShutdownMargin is kept free before the SHUTDOWN deadline.
+	ShutdownMargin time.Duration
+	// StartedAt is when the process started; the time to the first
+	// /event/next is logged at debug level.
+	StartedAt time.Time
+}
+
+// DefaultOptions returns options with the timing defaults filled in.
+func DefaultOptions() Options {
+	return Options{Config: config.DefaultConfig(), FlushBudget: 150 * time.Millisecond, ShutdownMargin: 250 * time.Millisecond}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	var errs []error
+	if o.RuntimeAPI == "" {
+		errs = append(errs, errors.New("AWS_LAMBDA_RUNTIME_API is not set"))
+	}
+	if o.FlushBudget <= 0 {
+		errs = append(errs, errors.New("flush_budget must be positive"))
+	}
+	if o.ShutdownMargin < 0 {
+		errs = append(errs, errors.New("shutdown_margin must not be negative"))
+	}
+	return errors.Join(o.Config.Validate(), errors.Join(errs...))
+}
+
+// Agent is one run of the extension.
+type Agent struct {
+	opts Options
+	log  *slog.Logger
+
+	client   *extapi.Client
+	buf      *buffer.Buffer
+	tracker  *invocation.Tracker
+	ship     *shipper.Shipper
+	listener *telemetry.Listener
+	receiver *otlpreceiver.Receiver
+
+	telemetryOK bool
+	invokes     int
+	lastInvoke  time.Time
+	avgGap      time.Duration
+}
+
+// New validates the options and prepares an agent; nothing is started.
+func New(opts Options) (*Agent, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("configure extension: %w", err)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Env == nil {
+		opts.Env = func(string) (string, bool) { return "", false }
+	}
+	return &Agent{opts: opts, log: opts.Log, client: extapi.New(opts.RuntimeAPI, ExtensionName)}, nil
+}
+
+// Run registers the extension and follows the event loop until SHUTDOWN (or
+// until ctx is cancelled, which is handled like a SHUTDOWN with a short
+// deadline). It returns nil after a clean shutdown.
+func (a *Agent) Run(ctx context.Context) error {
+	reg, err := a.client.Register(ctx, extapi.Invoke, extapi.Shutdown)
+	if err != nil {
+		return err
+	}
+	defer a.client.CloseIdle()
+	if err := a.setUp(ctx, reg); err != nil {
+		_ = a.client.InitError(ctx, "Extension.InitFailed", err)
+		a.tearDown(context.Background())
+		return err
+	}
+
+	if !a.opts.StartedAt.IsZero() {
+		a.log.Debug("calling /event/next for the first time", "since_start", time.Since(a.opts.StartedAt))
+	}
+	for {
+		ev, err := a.client.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				a.log.Info("stopping on signal")
+				return a.shutdown(time.Now().Add(time.Second))
+			}
+			a.log.Error("event loop failed", "err", err)
+			_ = a.client.ExitError(context.Background(), "Extension.EventLoopFailed", err)
+			_ = a.shutdown(time.Now().Add(time.Second))
+			return err
+		}
+		switch ev.EventType {
+		case extapi.Invoke:
+			a.onInvoke(ctx, ev)
+		case extapi.Shutdown:
+			a.log.Debug("shutdown event", "reason", ev.ShutdownReason)
+			deadline := ev.Deadline()
+			if ev.DeadlineMs == 0 {
+				deadline = time.Now().Add(2 * time.Second)
+			}
+			return a.shutdown(deadline)
+		default:
+			a.log.Warn("ignoring unknown lifecycle event", "type", ev.EventType)
+		}
+	}
+}
+
+// setUp creates and starts the parts. Only a failure that leaves nothing
+// useful is returned; degraded parts are logged.
+func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
+	cfg := a.opts.Config
+	identity := Identity(a.opts.Env, reg, cfg, a.opts.Version)
+
+	threshold := 512 << 10
+	interval := cfg.FlushInterval
+	switch cfg.Flush {
+	case config.FlushEnd:
+		threshold, interval = cfg.BufferBytes/2, 0
+	case config.FlushPeriodic:
+		threshold = cfg.BufferBytes / 2
+	}
+	a.buf = buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
+	a.tracker = invocation.New(a.buf, Resource(identity, cfg), a.log)
+
+	scfg := shipper.DefaultConfig()
+	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
+	scfg.Identity = identity
+	scfg.Interval = interval
+	ship, err := shipper.New(scfg, a.buf, a.log)
+	if err != nil {
+		return err
+	}
+	a.ship = ship
+	if cfg.Endpoint == "" {
+		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
+	}
+	if err := a.ship.Start(ctx); err != nil {
+		return err
+	}
+
+	a.listener = telemetry.NewListener(a.tracker.HandleTelemetry, a.log)
+	host, uriHost := a.listenHost(ctx)
+	if err := a.listener.Start(ctx, net.JoinHostPort(host, "0")); err != nil {
+		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", err)
+	} else {
+		uri := "http://" + net.JoinHostPort(uriHost, strconv.Itoa(a.listener.Port()))
+		err := a.client.SubscribeTelemetry(ctx, uri, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+		if err != nil {
+			a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
+		} else {
+			a.telemetryOK = true
+		}
+	}
+
+	rcfg := otlpreceiver.DefaultConfig()
+	rcfg.HTTPAddr, rcfg.GRPCAddr = cfg.OTLPHTTPAddr, cfg.OTLPGRPCAddr
+	recv, err := otlpreceiver.New(rcfg, pipeline{buf: a.buf, tracker: a.tracker}, a.log)
+	if err != nil {
+		return err
+	}
+	a.receiver = recv
+	if err := a.receiver.Start(ctx); err != nil {
+		a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
+	}
+	a.log.Debug("extension ready", "function", identity.GetName(), "account", identity.GetAccountId(),
+		"flush", cfg.Flush, "endpoint", cfg.Endpoint, "telemetry", a.telemetryOK)
+	return nil
+}
+
+// listenHost picks where the telemetry listener binds and the host name put
+// in the subscription URI.
+func (a *Agent) listenHost(ctx context.Context) (bind, uri string) {
+	if a.opts.ListenHost != "" {
+		return a.opts.ListenHost, a.opts.ListenHost
+	}
+	lctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(lctx, SandboxHost)
+	if err == nil && len(addrs) > 0 {
+		return addrs[0], SandboxHost
+	}
+	return "127.0.0.1", "127.0.0.1"
+}
+
+// onInvoke handles one INVOKE: shipping continues in the background; before
+// the next /event/next the agent waits for this invocation's runtimeDone
+// (the response is already sent then) and flushes if the mode asks for it.
+func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
+	now := time.Now()
+	if a.invokes > 0 {
+		gap := now.Sub(a.lastInvoke)
+		if a.avgGap == 0 {
+			a.avgGap = gap
+		} else {
+			a.avgGap = (3*a.avgGap + gap) / 4
+		}
+	}
+	a.invokes++
+	a.lastInvoke = now
+	xray := ""
+	if ev.Tracing != nil {
+		xray = ev.Tracing.Value
+	}
+	a.tracker.ObserveInvoke(ev.RequestID, xray)
+	if a.opts.Config.Flush != config.FlushPeriodic {
+		// Ship what earlier invocations left (their reports) while awake.
+		a.ship.Kick()
+	}
+
+	if !a.flushAtEnd() {
+		// Nothing would wait too long: call /event/next right away and let
+		// the background loop ship while the environment is awake.
+		return
+	}
+	deadline := ev.Deadline().Add(-a.opts.ShutdownMargin)
+	if ev.DeadlineMs == 0 {
+		deadline = now.Add(time.Minute)
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if a.telemetryOK && !a.tracker.WaitRuntimeDone(wctx, ev.RequestID) {
+		a.log.Debug("runtimeDone not seen before the deadline", "request_id", ev.RequestID)
+	}
+	fctx, fcancel := context.WithTimeout(wctx, a.opts.FlushBudget)
+	defer fcancel()
+	if err := a.ship.Flush(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
+		a.log.Debug("end-of-invocation flush incomplete", "err", err)
+	}
+}
+
+// flushAtEnd decides, when an invocation starts, whether to wait for its
+// runtimeDone and flush before calling /event/next. The wait costs billed
+// time (runtimeDone arrives within the subscription's 25 ms buffering), so
+// the adaptive mode only pays it when the data would otherwise wait too
+// long: the environment is invoked rarely (or this is its first
+// invocation), the oldest buffered data is older than the flush interval,
+// or the buffer is filling up. Otherwise the background loop ships while
+// the next invocations run.
+func (a *Agent) flushAtEnd() bool {
+	cfg := a.opts.Config
+	switch cfg.Flush {
+	case config.FlushEnd:
+		return true
+	case config.FlushPeriodic:
+		return false
+	}
+	return a.invokes == 1 ||
+		a.avgGap > cfg.FlushInterval ||
+		a.buf.OldestAge() > cfg.FlushInterval ||
+		a.buf.Bytes() > cfg.BufferBytes/2
+}
+
+// shutdown waits for the reports still due, flushes everything, and logs
+// what was sent and what could not be. It always returns nil: the
+// extension exits 0 even when the collector was unreachable.
+func (a *Agent) shutdown(deadline time.Time) error {
+	hard := deadline.Add(-a.opts.ShutdownMargin)
+	if now := time.Now(); hard.Before(now.Add(50 * time.Millisecond)) {
+		hard = now.Add(50 * time.Millisecond)
+	}
+	if a.telemetryOK {
+		// Half of the time left for the reports, the rest for the flush.
+		rctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Until(hard)/2))
+		if missing := a.tracker.WaitReports(rctx); len(missing) > 0 {
+			a.log.Warn("shutting down without the platform report of some invocations", "count", len(missing))
+		}
+		cancel()
+	}
+	// Stop taking new data so the final flush sees everything.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if a.receiver != nil {
+		if err := a.receiver.Shutdown(stopCtx); err != nil {
+			a.log.Debug("OTLP receiver shutdown", "err", err)
+		}
+	}
+	if a.listener != nil {
+		if err := a.listener.Shutdown(stopCtx); err != nil {
+			a.log.Debug("telemetry listener shutdown", "err", err)
+		}
+	}
+	cancel()
+
+	fctx, fcancel := context.WithDeadline(context.Background(), hard)
+	defer fcancel()
+	flushErr := a.ship.Flush(fctx)
+	unsent := a.buf.Stats().Buffered
+	unsent.Add(a.ship.Pending())
+	sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer scancel()
+	if err := a.ship.Shutdown(sctx); err != nil {
+		a.log.Debug("shipper shutdown", "err", err)
+	}
+
+	st := a.buf.Stats()
+	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped}
+	if a.listener != nil {
+		ts := a.listener.Stats()
+		attrs = append(attrs, "telemetry_events", ts.Events, "telemetry_unknown", ts.Unknown, "telemetry_malformed", ts.Malformed)
+	}
+	if ls := a.tracker.Stats().LogsDropped; ls > 0 {
+		attrs = append(attrs, "lambda_logs_dropped", ls)
+	}
+	a.log.Info("extension shut down", attrs...)
+	switch {
+	case !unsent.IsZero():
+		a.log.Error("could not send to the collector before shutdown: "+unsent.String(), "err", flushErr)
+	case errors.Is(flushErr, shipper.ErrDisabled):
+		a.log.Warn("nothing was shipped: no collector endpoint configured", "not_shipped", st.Dropped)
+	}
+	return nil
+}
+
+// tearDown stops whatever setUp started.
+func (a *Agent) tearDown(ctx context.Context) {
+	if a.receiver != nil {
+		_ = a.receiver.Shutdown(ctx)
+	}
+	if a.listener != nil {
+		_ = a.listener.Shutdown(ctx)
+	}
+	if a.ship != nil {
+		_ = a.ship.Shutdown(ctx)
+	}
+}
+
+// pipeline is what the OTLP receiver feeds: spans are also shown to the
+// tracker so invocation records get the function's trace ID.
+type pipeline struct {
+	buf     *buffer.Buffer
+	tracker *invocation.Tracker
+}
+
+func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
+	p.tracker.ObserveSpans(rss)
+	return p.buf.AddSpans(rss)
+}
+
+func (p pipeline) ConsumeLogs(rls []*logspb.ResourceLogs) int { return p.buf.AddLogs(rls) }
+
+func (p pipeline) ConsumeMetrics(rms []*metricspb.ResourceMetrics) int {
+	return p.buf.AddMetrics(rms)
+}
+
+var _ otlpreceiver.Consumer = pipeline{}

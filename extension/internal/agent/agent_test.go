@@ -1,0 +1,426 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
+	"github.com/lambdascope/lambdascope/extension/internal/config"
+	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeLambda plays the Extensions API and pushes telemetry like Lambda
+// does: platform.start, logs and runtimeDone during an invocation, the
+// report after the extension asked for the next event.
+type fakeLambda struct {
+	t      *testing.T
+	client *http.Client
+	// script returns the n-th event (0-based) and the telemetry to push
+	// before and after answering.
+	script func(n int) (ev extapi.Event, after []string)
+
+	mu        sync.Mutex
+	uri       string
+	nexts     int
+	log       []string // ordered record of what happened
+	pushErrs  []error
+	pushGroup sync.WaitGroup
+}
+
+func (f *fakeLambda) note(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, s)
+}
+
+func (f *fakeLambda) push(events ...string) {
+	f.mu.Lock()
+	uri := f.uri
+	f.mu.Unlock()
+	if uri == "" {
+		return
+	}
+	body := "[" + strings.Join(events, ",") + "]"
+	resp, err := f.client.Post(uri, "application/json", strings.NewReader(body))
+	if err == nil {
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("push status %d", resp.StatusCode)
+		}
+	}
+	if err != nil {
+		f.mu.Lock()
+		f.pushErrs = append(f.pushErrs, err)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	switch r.Method + " " + r.URL.Path {
+	case "POST /2020-01-01/extension/register":
+		if r.Header.Get("Lambda-Extension-Name") != ExtensionName {
+			http.Error(w, "bad name", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Lambda-Extension-Identifier", "ext-1")
+		_, _ = io.WriteString(w, `{"functionName":"checkout","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
+	case "PUT /2022-07-01/telemetry":
+		var sub struct{ Destination struct{ URI string } }
+		_ = json.Unmarshal(body, &sub)
+		f.mu.Lock()
+		f.uri = sub.Destination.URI
+		f.mu.Unlock()
+		_, _ = io.WriteString(w, "OK")
+	case "GET /2020-01-01/extension/event/next":
+		f.mu.Lock()
+		n := f.nexts
+		f.nexts++
+		f.mu.Unlock()
+		f.note(fmt.Sprintf("next %d", n))
+		// Like Lambda, the next event comes only after the invocation's
+		// runtime finished and its telemetry went out.
+		f.pushGroup.Wait()
+		ev, after := f.script(n)
+		out, _ := json.Marshal(ev)
+		_, _ = w.Write(out)
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		if len(after) > 0 {
+			f.pushGroup.Add(1)
+			go func() {
+				defer f.pushGroup.Done()
+				// Lambda pushes while the function runs.
+				time.Sleep(30 * time.Millisecond)
+				f.note(fmt.Sprintf("pushing after next %d", n))
+				f.push(after...)
+			}()
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const reqID = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+
+func invocationScript(shutdownAfter int) func(n int) (extapi.Event, []string) {
+	return func(n int) (extapi.Event, []string) {
+		deadline := time.Now().Add(3 * time.Second).UnixMilli()
+		switch {
+		case n == 0:
+			return extapi.Event{EventType: extapi.Invoke, RequestID: reqID, DeadlineMs: deadline,
+					Tracing: &extapi.Tracing{Type: "X-Amzn-Trace-Id", Value: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}},
+				[]string{
+					`{"time":"2024-05-01T10:00:00.000Z","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","metrics":{"durationMs":180.5}}}`,
+					`{"time":"2024-05-01T10:00:00.200Z","type":"platform.start","record":{"requestId":"` + reqID + `","version":"$LATEST"}}`,
+					`{"time":"2024-05-01T10:00:00.210Z","type":"function","record":"2024-05-01T10:00:00.210Z\t` + reqID + `\tINFO\tcharging card"}`,
+					`{"time":"2024-05-01T10:00:00.300Z","type":"platform.runtimeDone","record":{"requestId":"` + reqID + `","status":"success","metrics":{"durationMs":100.2,"producedBytes":42}}}`,
+				}
+		case n == 1 && shutdownAfter > 1:
+			// Next after the invocation: the report arrives now.
+			return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "SPINDOWN", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()},
+				[]string{`{"time":"2024-05-01T10:00:00.310Z","type":"platform.report","record":{"requestId":"` + reqID + `","status":"success","metrics":{"durationMs":100.2,"billedDurationMs":101,"memorySizeMB":512,"maxMemoryUsedMB":77,"initDurationMs":180.5}}}`}
+		default:
+			return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(time.Second).UnixMilli()}, nil
+		}
+	}
+}
+
+func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, error) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	f.client = &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(f.client.CloseIdleConnections)
+	f.t = t
+
+	logs := &syncBuffer{}
+	opts := DefaultOptions()
+	opts.RuntimeAPI = strings.TrimPrefix(srv.URL, "http://")
+	opts.ListenHost = "127.0.0.1"
+	opts.Config.OTLPHTTPAddr = freeAddr(t)
+	opts.Config.OTLPGRPCAddr = freeAddr(t)
+	opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Env = func(k string) (string, bool) {
+		v, ok := map[string]string{
+			"AWS_LAMBDA_FUNCTION_NAME":        "checkout",
+			"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+			"AWS_REGION":                      "eu-west-1",
+			"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+			"OTEL_SERVICE_NAME":               "ignored-here",
+		}[k]
+		return v, ok
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	a, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(t.Context()) }()
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("agent did not finish")
+	}
+	f.pushGroup.Wait()
+	return logs, err
+}
+
+func sendSpan(t *testing.T, addr string) {
+	t.Helper()
+	body := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","kind":2,"name":"handler",
+	  "attributes":[{"key":"faas.invocation_id","value":{"stringValue":"` + reqID + `"}}]}]}]}]}`
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Post("http://"+addr+"/v1/traces", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Errorf("send span: %v", err)
+		return
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("send span: status %d", resp.StatusCode)
+	}
+}
+
+func TestInvocationShippedEndToEnd(t *testing.T) {
+	for _, mode := range []config.FlushMode{config.FlushAdaptive, config.FlushEnd, config.FlushPeriodic} {
+		t.Run(string(mode), func(t *testing.T) {
+			collector := collectortest.Start(t)
+			f := &fakeLambda{}
+			var otlpAddr string
+			script := invocationScript(2)
+			f.script = func(n int) (extapi.Event, []string) {
+				if n == 0 {
+					sendSpan(t, otlpAddr)
+				}
+				return script(n)
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.APIKey = "k"
+				o.Config.Flush = mode
+				otlpAddr = o.Config.OTLPHTTPAddr
+			})
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, logs)
+			}
+			f.mu.Lock()
+			order := strings.Join(f.log, ", ")
+			pushErrs := f.pushErrs
+			f.mu.Unlock()
+			if len(pushErrs) > 0 {
+				t.Errorf("telemetry pushes failed: %v", pushErrs)
+			}
+			// On the first invocation adaptive and end modes call
+			// /event/next again only after runtimeDone; periodic never waits.
+			wantOrder := "next 0, pushing after next 0, next 1"
+			if mode == config.FlushPeriodic {
+				wantOrder = "next 0, next 1"
+			}
+			if !strings.HasPrefix(order, wantOrder) {
+				t.Errorf("order of events = %s, want it to start with %s", order, wantOrder)
+			}
+
+			var spans, logRecords int
+			var inv []string
+			for _, req := range collector.Accepted() {
+				if req.GetFunction().GetName() != "checkout" || req.GetFunction().GetAccountId() != "123456789012" || req.GetFunction().GetMemoryMb() != 512 {
+					t.Errorf("identity = %v", req.GetFunction())
+				}
+				for _, rs := range req.GetResourceSpans() {
+					for _, ss := range rs.GetScopeSpans() {
+						spans += len(ss.GetSpans())
+					}
+				}
+				for _, rl := range req.GetResourceLogs() {
+					for _, sl := range rl.GetScopeLogs() {
+						logRecords += len(sl.GetLogRecords())
+					}
+				}
+				for _, i := range req.GetInvocations() {
+					inv = append(inv, fmt.Sprintf("%s cold=%v init=%v billed=%d trace=%s produced=%d", i.GetRequestId(), i.GetColdStart(),
+						i.GetInitDurationMs(), i.GetBilledDurationMs(), hex.EncodeToString(i.GetTraceId()), i.GetProducedBytes()))
+				}
+			}
+			want := reqID + " cold=true init=180.5 billed=101 trace=0af7651916cd43dd8448eb211c80319c produced=42"
+			if len(inv) != 1 || inv[0] != want {
+				t.Errorf("invocations = %q, want [%q]", inv, want)
+			}
+			if spans != 1 || logRecords != 1 {
+				t.Errorf("shipped %d spans and %d log records, want 1 and 1", spans, logRecords)
+			}
+			if !strings.Contains(logs.String(), "extension shut down") || strings.Contains(logs.String(), "could not send") {
+				t.Errorf("shutdown log:\n%s", logs)
+			}
+			for _, c := range collector.Calls() {
+				if c.Compression != "zstd" || strings.Join(c.Metadata.Get("authorization"), "") != "Bearer k" {
+					t.Errorf("call compression %q authorization %q", c.Compression, c.Metadata.Get("authorization"))
+				}
+			}
+		})
+	}
+}
+
+func TestUnreachableCollectorReportedAtShutdown(t *testing.T) {
+	collector := collectortest.Start(t)
+	fails := make([]codes.Code, 10000)
+	for i := range fails {
+		fails[i] = codes.Unavailable
+	}
+	collector.Script(fails...)
+	f := &fakeLambda{script: invocationScript(2)}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "could not send to the collector before shutdown: invocations=1 logs=1") {
+		t.Errorf("shutdown did not say what was not sent:\n%s", out)
+	}
+}
+
+func TestNoEndpointStillServesLambda(t *testing.T) {
+	f := &fakeLambda{script: invocationScript(2)}
+	logs, err := runAgent(t, f, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := logs.String()
+	if strings.Count(out, "LAMBDASCOPE_ENDPOINT is not set") != 1 {
+		t.Errorf("want one line about the missing endpoint:\n%s", out)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nexts != 2 {
+		t.Errorf("%d calls to /event/next, want 2", f.nexts)
+	}
+}
+
+func TestIdentityAndResource(t *testing.T) {
+	env := map[string]string{
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+		"AWS_REGION":                      "us-east-1",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/checkout",
+		"AWS_LAMBDA_LOG_STREAM_NAME":      "2024/05/01/[$LATEST]abc",
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_provided.al2023",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		name        string
+		cfg         config.Config
+		wantService string
+	}{
+		{"service from function name", config.DefaultConfig(), "checkout"},
+		{"service from OTEL_SERVICE_NAME", config.Config{ServiceName: "payments", ResourceAttributes: []config.Attribute{{Key: "team", Value: "core"}}}, "payments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := Identity(lookup, extapi.Registration{FunctionName: "checkout", FunctionVersion: "3", AccountID: "111122223333"}, tt.cfg, "1.2.3")
+			if id.GetName() != "checkout" || id.GetVersion() != "3" || id.GetMemoryMb() != 1024 || id.GetAccountId() != "111122223333" ||
+				id.GetServiceName() != tt.wantService || id.GetRuntime() != "AWS_Lambda_provided.al2023" || id.GetExtensionVersion() != "1.2.3" {
+				t.Errorf("identity = %v", id)
+			}
+			attrs := map[string]string{}
+			for _, kv := range Resource(id, tt.cfg).GetAttributes() {
+				attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
+			}
+			if attrs["service.name"] != tt.wantService || attrs["cloud.platform"] != "aws_lambda" || attrs["faas.name"] != "checkout" {
+				t.Errorf("resource = %v", attrs)
+			}
+		})
+	}
+	for goarch, want := range map[string]string{"amd64": "x86_64", "arm64": "arm64"} {
+		if got := Architecture(goarch); got != want {
+			t.Errorf("Architecture(%s) = %s, want %s", goarch, got, want)
+		}
+	}
+}
+
+func TestFlushAtEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    config.FlushMode
+		invokes int
+		avgGap  time.Duration
+		fill    bool
+		want    bool
+	}{
+		{"end always", config.FlushEnd, 50, time.Millisecond, false, true},
+		{"periodic never", config.FlushPeriodic, 1, time.Hour, true, false},
+		{"adaptive first invocation", config.FlushAdaptive, 1, 0, false, true},
+		{"adaptive rare invocations", config.FlushAdaptive, 5, 10 * time.Second, false, true},
+		{"adaptive busy, empty buffer", config.FlushAdaptive, 5, 10 * time.Millisecond, false, false},
+		{"adaptive busy, buffer filling up", config.FlushAdaptive, 5, 10 * time.Millisecond, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.DefaultConfig()
+			cfg.Flush = tt.mode
+			cfg.BufferBytes = 64 << 10
+			a := &Agent{opts: Options{Config: cfg}, invokes: tt.invokes, avgGap: tt.avgGap, buf: buffer.New(cfg.BufferBytes, cfg.BufferBytes, nil)}
+			if tt.fill {
+				for a.buf.Bytes() <= cfg.BufferBytes/2 {
+					a.buf.AddInvocation(&ingestv1.Invocation{RequestId: reqID, ErrorType: strings.Repeat("x", 1000)})
+				}
+			}
+			if got := a.flushAtEnd(); got != tt.want {
+				t.Errorf("flushAtEnd = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,332 @@
+// Package buffer is the extension's bounded in-memory queue of telemetry
+// waiting to be shipped, and the per-signal counters of what was received,
+// sent and dropped.
+package buffer
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// Signal is a kind of telemetry.
+type Signal int
+
+// Signals, in the order counters are reported.
+const (
+	Invocations Signal = iota
+	Spans
+	Logs
+	MetricPoints
+	numSignals
+)
+
+var signalNames = [numSignals]string{"invocations", "spans", "logs", "metric_points"}
+
+func (s Signal) String() string {
+	if s < 0 || s >= numSignals {
+		return fmt.Sprintf("signal(%d)", int(s))
+	}
+	return signalNames[s]
+}
+
+// Counts holds one number per signal.
+type Counts [numSignals]uint64
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	for i := range c {
+		c[i] += o[i]
+	}
+}
+
+// IsZero says whether every count is zero.
+func (c Counts) IsZero() bool { return c == Counts{} }
+
+// String formats the counts as "spans=3 logs=2", omitting zeros.
+func (c Counts) String() string {
+	var parts []string
+	for i, n := range c {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", Signal(i), n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+// LogValue makes Counts print as a group in structured logs.
+func (c Counts) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, numSignals)
+	for i, n := range c {
+		attrs = append(attrs, slog.Uint64(Signal(i).String(), n))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Stats are the buffer's counters.
+type Stats struct {
+	Received Counts
+	Sent     Counts
+	Dropped  Counts
+	// Buffered is what is still waiting in the buffer.
+	Buffered Counts
+	Bytes    int
+}
+
+// Batch is what Take hands to the shipper: a request without batch ID and
+// the counts it carries.
+type Batch struct {
+	Request *ingestv1.ExportRequest
+	Counts  Counts
+	Bytes   int
+}
+
+type item struct {
+	inv     *ingestv1.Invocation
+	spans   *tracepb.ResourceSpans
+	logs    *logspb.ResourceLogs
+	metrics *metricspb.ResourceMetrics
+	counts  Counts
+	size    int
+	added   time.Time
+}
+
+// Buffer is a FIFO of telemetry bounded by a byte cap. Items that do not
+// fit are dropped and counted, with one log line per drop episode. It is
+// safe for concurrent use.
+type Buffer struct {
+	capBytes  int
+	threshold int
+	log       *slog.Logger
+	ready     chan struct{}
+	now       func() time.Time
+
+	mu       sync.Mutex
+	items    []item
+	bytes    int
+	stats    Stats
+	dropping bool
+	episode  Counts
+}
+
+// New returns a buffer holding at most capBytes (protobuf-encoded size).
+// When more than threshold bytes are buffered, Ready is signalled; a
+// threshold of 0 signals on every add.
+func New(capBytes, threshold int, log *slog.Logger) *Buffer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Buffer{capBytes: capBytes, threshold: threshold, log: log, ready: make(chan struct{}, 1), now: time.Now}
+}
+
+// Ready receives a value when the buffer has crossed its threshold.
+func (b *Buffer) Ready() <-chan struct{} { return b.ready }
+
+// AddInvocation queues one invocation record; false means it was dropped.
+func (b *Buffer) AddInvocation(inv *ingestv1.Invocation) bool {
+	var c Counts
+	c[Invocations] = 1
+	return b.add(item{inv: inv, counts: c, size: proto.Size(inv)})
+}
+
+// AddSpans queues resource spans and returns how many spans were dropped.
+func (b *Buffer) AddSpans(rss []*tracepb.ResourceSpans) (dropped int) {
+	for _, rs := range rss {
+		var c Counts
+		c[Spans] = uint64(CountSpans(rs))
+		if !b.add(item{spans: rs, counts: c, size: proto.Size(rs)}) {
+			dropped += int(c[Spans])
+		}
+	}
+	return dropped
+}
+
+// AddLogs queues resource logs and returns how many log records were dropped.
+func (b *Buffer) AddLogs(rls []*logspb.ResourceLogs) (dropped int) {
+	for _, rl := range rls {
+		var c Counts
+		c[Logs] = uint64(CountLogs(rl))
+		if !b.add(item{logs: rl, counts: c, size: proto.Size(rl)}) {
+			dropped += int(c[Logs])
+		}
+	}
+	return dropped
+}
+
+// AddMetrics queues resource metrics and returns how many data points were
+// dropped.
+func (b *Buffer) AddMetrics(rms []*metricspb.ResourceMetrics) (dropped int) {
+	for _, rm := range rms {
+		var c Counts
+		c[MetricPoints] = uint64(CountPoints(rm))
+		if !b.add(item{metrics: rm, counts: c, size: proto.Size(rm)}) {
+			dropped += int(c[MetricPoints])
+		}
+	}
+	return dropped
+}
+
+func (b *Buffer) add(it item) bool {
+	b.mu.Lock()
+	b.stats.Received.Add(it.counts)
+	if b.bytes+it.size > b.capBytes {
+		b.stats.Dropped.Add(it.counts)
+		b.episode.Add(it.counts)
+		if !b.dropping {
+			b.dropping = true
+			b.log.Warn("buffer full, dropping telemetry until it drains", "cap_bytes", b.capBytes, "item_bytes", it.size)
+		}
+		b.mu.Unlock()
+		return false
+	}
+	if b.dropping {
+		b.dropping = false
+		b.log.Warn("buffer accepting telemetry again", "dropped", b.episode)
+		b.episode = Counts{}
+	}
+	it.added = b.now()
+	b.items = append(b.items, it)
+	b.bytes += it.size
+	signal := b.bytes > b.threshold
+	b.mu.Unlock()
+	if signal {
+		select {
+		case b.ready <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// Take removes the oldest items, up to maxBytes (at least one item), and
+// returns them as a batch; nil when the buffer is empty.
+func (b *Buffer) Take(maxBytes int) *Batch {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.items) == 0 {
+		return nil
+	}
+	batch := &Batch{Request: &ingestv1.ExportRequest{}}
+	n := 0
+	for n < len(b.items) {
+		it := b.items[n]
+		if n > 0 && batch.Bytes+it.size > maxBytes {
+			break
+		}
+		switch {
+		case it.inv != nil:
+			batch.Request.Invocations = append(batch.Request.Invocations, it.inv)
+		case it.spans != nil:
+			batch.Request.ResourceSpans = append(batch.Request.ResourceSpans, it.spans)
+		case it.logs != nil:
+			batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
+		case it.metrics != nil:
+			batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
+		}
+		batch.Counts.Add(it.counts)
+		batch.Bytes += it.size
+		n++
+	}
+	clear(b.items[:n])
+	b.items = b.items[n:]
+	if len(b.items) == 0 {
+		b.items = nil
+	}
+	b.bytes -= batch.Bytes
+	return batch
+}
+
+// Bytes is the encoded size of what is buffered.
+func (b *Buffer) Bytes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes
+}
+
+// OldestAge is how long the oldest buffered item has waited; 0 when empty.
+func (b *Buffer) OldestAge() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.items) == 0 {
+		return 0
+	}
+	return b.now().Sub(b.items[0].added)
+}
+
+// MarkSent counts what the collector accepted.
+func (b *Buffer) MarkSent(c Counts) {
+	b.mu.Lock()
+	b.stats.Sent.Add(c)
+	b.mu.Unlock()
+}
+
+// MarkDropped counts what was taken from the buffer but will never be sent.
+func (b *Buffer) MarkDropped(c Counts) {
+	b.mu.Lock()
+	b.stats.Dropped.Add(c)
+	b.mu.Unlock()
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Buffer) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.stats
+	st.Bytes = b.bytes
+	for _, it := range b.items {
+		st.Buffered.Add(it.counts)
+	}
+	return st
+}
+
+// CountSpans counts the spans in rs.
+func CountSpans(rs *tracepb.ResourceSpans) int {
+	n := 0
+	for _, ss := range rs.GetScopeSpans() {
+		n += len(ss.GetSpans())
+	}
+	return n
+}
+
+// CountLogs counts the log records in rl.
+func CountLogs(rl *logspb.ResourceLogs) int {
+	n := 0
+	for _, sl := range rl.GetScopeLogs() {
+		n += len(sl.GetLogRecords())
+	}
+	return n
+}
+
+// CountPoints counts the data points in rm.
+func CountPoints(rm *metricspb.ResourceMetrics) int {
+	n := 0
+	for _, sm := range rm.GetScopeMetrics() {
+		for _, m := range sm.GetMetrics() {
+			switch d := m.GetData().(type) {
+			case *metricspb.Metric_Gauge:
+				n += len(d.Gauge.GetDataPoints())
+			case *metricspb.Metric_Sum:
+				n += len(d.Sum.GetDataPoints())
+			case *metricspb.Metric_Histogram:
+				n += len(d.Histogram.GetDataPoints())
+			case *metricspb.Metric_ExponentialHistogram:
+				n += len(d.ExponentialHistogram.GetDataPoints())
+			case *metricspb.Metric_Summary:
+				n += len(d.Summary.GetDataPoints())
+			}
+		}
+	}
+	return n
+}

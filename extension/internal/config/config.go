@@ -1,0 +1,337 @@
+// Package config reads the extension's settings from the environment of the
+// Lambda function (LAMBDASCOPE_* and the standard OTEL_* variables).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables the extension reads.
+const (
+	EnvEndpoint           = "LAMBDASCOPE_ENDPOINT"
+	EnvAPIKey             = "LAMBDASCOPE_API_KEY"
+	EnvTLS                = "LAMBDASCOPE_TLS"
+	EnvOTLPGRPCAddr       = "LAMBDASCOPE_OTLP_GRPC_ADDR"
+	EnvOTLPHTTPAddr       = "LAMBDASCOPE_OTLP_HTTP_ADDR"
+	EnvFlush              = "LAMBDASCOPE_FLUSH"
+	EnvFlushInterval      = "LAMBDASCOPE_FLUSH_INTERVAL"
+	EnvBufferBytes        = "LAMBDASCOPE_BUFFER_BYTES"
+	EnvLogLevel           = "LAMBDASCOPE_LOG_LEVEL"
+	EnvServiceName        = "OTEL_SERVICE_NAME"
+	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
+)
+
+// FlushMode says when buffered telemetry is sent to the collector.
+type FlushMode string
+
+const (
+	// FlushAdaptive ships in the background while the environment is awake
+	// and at the end of an invocation only when data would otherwise wait
+	// too long.
+	FlushAdaptive FlushMode = "adaptive"
+	// FlushEnd ships at the end of every invocation.
+	FlushEnd FlushMode = "end"
+	// FlushPeriodic ships only every FlushInterval while awake (and at
+	// shutdown).
+	FlushPeriodic FlushMode = "periodic"
+)
+
+// Attribute is one key=value pair of OTEL_RESOURCE_ATTRIBUTES.
+type Attribute struct {
+	Key   string
+	Value string
+}
+
+// Config is the extension's configuration.
+type Config struct {
+	// Endpoint is the collector's gRPC address as host:port; empty means
+	// nothing is shipped.
+	Endpoint string
+	// TLS selects a TLS connection to the collector.
+	TLS bool
+	// APIKey is sent as "authorization: Bearer <key>".
+	APIKey string
+	// OTLPGRPCAddr and OTLPHTTPAddr are where the local OTLP receivers
+	// listen; empty disables a receiver.
+	OTLPGRPCAddr string
+	OTLPHTTPAddr string
+	// Flush is the flush mode.
+	Flush FlushMode
+	// FlushInterval is how long data may wait in the buffer.
+	FlushInterval time.Duration
+	// BufferBytes caps the in-memory buffer.
+	BufferBytes int
+	// LogLevel is the level of the extension's own logs.
+	LogLevel slog.Level
+	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
+	ServiceName string
+	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
+	ResourceAttributes []Attribute
+}
+
+// DefaultConfig returns the configuration used when no variable is set.
+func DefaultConfig() Config {
+	return Config{
+		OTLPGRPCAddr:  "localhost:4317",
+		OTLPHTTPAddr:  "localhost:4318",
+		Flush:         FlushAdaptive,
+		FlushInterval: time.Second,
+		BufferBytes:   8 << 20,
+		LogLevel:      slog.LevelInfo,
+	}
+}
+
+// Validate reports every setting that cannot be used, naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Endpoint != "" {
+		if err := checkHostPort(c.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvEndpoint, err))
+		}
+	}
+	if c.OTLPGRPCAddr != "" {
+		if err := checkHostPort(c.OTLPGRPCAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvOTLPGRPCAddr, err))
+		}
+	}
+	if c.OTLPHTTPAddr != "" {
+		if err := checkHostPort(c.OTLPHTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvOTLPHTTPAddr, err))
+		}
+	}
+	switch c.Flush {
+	case FlushAdaptive, FlushEnd, FlushPeriodic:
+	default:
+		errs = append(errs, fmt.Errorf("%s: unknown mode %q (want adaptive, end or periodic)", EnvFlush, c.Flush))
+	}
+	if c.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("%s: must be positive, got %s", EnvFlushInterval, c.FlushInterval))
+	}
+	if c.BufferBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf("%s: must be at least 65536, got %d", EnvBufferBytes, c.BufferBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// FromEnv reads the configuration through lookup (os.LookupEnv in main).
+// It always returns a usable configuration: a variable with a bad value is
+// replaced by its default (a bad endpoint by no endpoint) and named in the
+// returned error, so the extension can log it once and run degraded.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	bad := func(name, value string, err error) {
+		errs = append(errs, fmt.Errorf("%s=%q: %w", name, value, err))
+	}
+	get := func(name string) (string, bool) {
+		v, ok := lookup(name)
+		v = strings.TrimSpace(v)
+		return v, ok && v != ""
+	}
+
+	if v, ok := get(EnvEndpoint); ok {
+		host, tls, err := parseEndpoint(v)
+		if err != nil {
+			bad(EnvEndpoint, v, err)
+		} else {
+			c.Endpoint, c.TLS = host, tls
+		}
+	}
+	if v, ok := get(EnvTLS); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvTLS, v, errors.New("not a boolean"))
+		} else {
+			c.TLS = b
+		}
+	}
+	if v, ok := get(EnvAPIKey); ok {
+		c.APIKey = v
+	}
+	for _, a := range []struct {
+		name string
+		dst  *string
+	}{{EnvOTLPGRPCAddr, &c.OTLPGRPCAddr}, {EnvOTLPHTTPAddr, &c.OTLPHTTPAddr}} {
+		if v, ok := get(a.name); ok {
+			if err := checkHostPort(v); err != nil {
+				bad(a.name, v, err)
+			} else {
+				*a.dst = v
+			}
+		}
+	}
+	if v, ok := get(EnvFlush); ok {
+		m := FlushMode(strings.ToLower(v))
+		switch m {
+		case FlushAdaptive, FlushEnd, FlushPeriodic:
+			c.Flush = m
+		default:
+			bad(EnvFlush, v, errors.New("unknown mode (want adaptive, end or periodic)"))
+		}
+	}
+	if v, ok := get(EnvFlushInterval); ok {
+		d, err := parseDuration(v)
+		switch {
+		case err != nil:
+			bad(EnvFlushInterval, v, err)
+		case d <= 0:
+			bad(EnvFlushInterval, v, errors.New("must be positive"))
+		default:
+			c.FlushInterval = d
+		}
+	}
+	if v, ok := get(EnvBufferBytes); ok {
+		n, err := parseBytes(v)
+		switch {
+		case err != nil:
+			bad(EnvBufferBytes, v, err)
+		case n < 64<<10:
+			bad(EnvBufferBytes, v, errors.New("must be at least 65536"))
+		default:
+			c.BufferBytes = n
+		}
+	}
+	if v, ok := get(EnvLogLevel); ok {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err != nil {
+			bad(EnvLogLevel, v, errors.New("unknown level (want debug, info, warn or error)"))
+		} else {
+			c.LogLevel = l
+		}
+	}
+	if v, ok := get(EnvServiceName); ok {
+		c.ServiceName = v
+	}
+	if v, ok := get(EnvResourceAttributes); ok {
+		attrs, err := parseResourceAttributes(v)
+		if err != nil {
+			bad(EnvResourceAttributes, v, err)
+		}
+		c.ResourceAttributes = attrs
+	}
+	return c, errors.Join(errs...)
+}
+
+// parseEndpoint accepts host:port, http://host:port and https://host[:port].
+func parseEndpoint(v string) (hostport string, tls bool, err error) {
+	if !strings.Contains(v, "://") {
+		if err := checkHostPort(v); err != nil {
+			return "", false, err
+		}
+		return v, false, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", false, errors.New("not a URL or host:port")
+	}
+	switch u.Scheme {
+	case "https":
+		tls = true
+	case "http":
+	default:
+		return "", false, fmt.Errorf("unsupported scheme %q (want https or host:port)", u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", false, errors.New("must not have a path")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if tls {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	if err := checkHostPort(host); err != nil {
+		return "", false, err
+	}
+	return host, tls, nil
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// parseDuration accepts Go durations ("1s", "250ms") and bare milliseconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("not a duration (e.g. 1s, 250ms)")
+	}
+	return d, nil
+}
+
+// parseBytes accepts a byte count with an optional KiB/MiB/KB/MB suffix.
+func parseBytes(v string) (int, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	mult := 1
+	for _, suf := range []struct {
+		s string
+		m int
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}} {
+		if strings.HasSuffix(s, suf.s) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, suf.s)), suf.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("not a byte size (e.g. 8388608 or 8MiB)")
+	}
+	if n > (1<<40)/int64(mult) {
+		return 0, errors.New("too large")
+	}
+	return int(n) * mult, nil
+}
+
+// parseResourceAttributes parses the W3C-baggage-like list of
+// OTEL_RESOURCE_ATTRIBUTES. Bad members are skipped and reported; the good
+// ones are kept.
+func parseResourceAttributes(v string) ([]Attribute, error) {
+	var attrs []Attribute
+	var badMembers []string
+	for member := range strings.SplitSeq(v, ",") {
+		member = strings.TrimSpace(member)
+		if member == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(member, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			badMembers = append(badMembers, member)
+			continue
+		}
+		uk, err1 := url.PathUnescape(k)
+		uv, err2 := url.PathUnescape(strings.TrimSpace(val))
+		if err1 != nil || err2 != nil {
+			badMembers = append(badMembers, member)
+			continue
+		}
+		attrs = append(attrs, Attribute{Key: uk, Value: uv})
+	}
+	if len(badMembers) > 0 {
+		return attrs, fmt.Errorf("skipped members %q (want key=value)", badMembers)
+	}
+	return attrs, nil
+}

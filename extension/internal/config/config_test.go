@@ -1,0 +1,176 @@
+package config
+
+import (
+	"bufio"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadEnv reads a KEY=VALUE file from testdata into a lookup function.
+func loadEnv(t *testing.T, name string) func(string) (string, bool) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("%s: bad line %q", name, line)
+		}
+		env[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+func TestFromEnvGood(t *testing.T) {
+	def := DefaultConfig()
+	tests := []struct {
+		file string
+		want func(c *Config)
+	}{
+		{"empty.good.env", func(*Config) {}},
+		{"minimal.good.env", func(c *Config) {
+			c.Endpoint = "collector.example.com:4320"
+			c.APIKey = "secret-key"
+		}},
+		{"full.good.env", func(c *Config) {
+			c.Endpoint = "collector.example.com:443"
+			c.TLS = true
+			c.APIKey = "secret-key"
+			c.OTLPGRPCAddr = "127.0.0.1:14317"
+			c.OTLPHTTPAddr = "127.0.0.1:14318"
+			c.Flush = FlushPeriodic
+			c.FlushInterval = 250 * time.Millisecond
+			c.BufferBytes = 4 << 20
+			c.LogLevel = slog.LevelDebug
+			c.ServiceName = "checkout"
+			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
+		}},
+		{"tls-override.good.env", func(c *Config) {
+			c.Endpoint = "collector.internal:4320"
+			c.TLS = true
+			c.FlushInterval = 1500 * time.Millisecond
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := FromEnv(loadEnv(t, tt.file))
+			if err != nil {
+				t.Fatalf("FromEnv: %v", err)
+			}
+			want := def
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("config:\n got %+v\nwant %+v", got, want)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestFromEnvBad(t *testing.T) {
+	tests := []struct {
+		file string
+		// Each substring must appear in the error.
+		wantErr []string
+		// check runs on the degraded configuration.
+		check func(t *testing.T, c Config)
+	}{
+		{"endpoint.bad.env", []string{"LAMBDASCOPE_ENDPOINT", "want host:port"}, func(t *testing.T, c Config) {
+			if c.Endpoint != "" {
+				t.Errorf("endpoint = %q, want none", c.Endpoint)
+			}
+		}},
+		{"scheme.bad.env", []string{`LAMBDASCOPE_ENDPOINT="ftp://collector.example.com:21": unsupported scheme "ftp"`}, nil},
+		{"flush.bad.env", []string{"LAMBDASCOPE_FLUSH=\"sometimes\"", "LAMBDASCOPE_FLUSH_INTERVAL=\"-1s\": must be positive"}, func(t *testing.T, c Config) {
+			if c.Flush != FlushAdaptive || c.FlushInterval != time.Second {
+				t.Errorf("flush = %s/%s, want defaults", c.Flush, c.FlushInterval)
+			}
+			if c.Endpoint == "" {
+				t.Error("good endpoint was dropped")
+			}
+		}},
+		{"numbers.bad.env", []string{"LAMBDASCOPE_BUFFER_BYTES", "LAMBDASCOPE_TLS", "LAMBDASCOPE_LOG_LEVEL", "LAMBDASCOPE_OTLP_HTTP_ADDR"}, func(t *testing.T, c Config) {
+			if c.BufferBytes != 8<<20 || c.OTLPHTTPAddr != "localhost:4318" {
+				t.Errorf("got %d/%s, want defaults", c.BufferBytes, c.OTLPHTTPAddr)
+			}
+		}},
+		{"attributes.bad.env", []string{"OTEL_RESOURCE_ATTRIBUTES", `"oops"`, `"=novalue"`}, func(t *testing.T, c Config) {
+			if want := []Attribute{{"team", "payments"}}; !reflect.DeepEqual(c.ResourceAttributes, want) {
+				t.Errorf("attributes = %v, want %v", c.ResourceAttributes, want)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := FromEnv(loadEnv(t, tt.file))
+			if err == nil {
+				t.Fatal("FromEnv: no error")
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+			if verr := c.Validate(); verr != nil {
+				t.Errorf("degraded config does not validate: %v", verr)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"endpoint", func(c *Config) { c.Endpoint = "nohost" }, EnvEndpoint},
+		{"grpc addr", func(c *Config) { c.OTLPGRPCAddr = "localhost:99999" }, EnvOTLPGRPCAddr},
+		{"http addr", func(c *Config) { c.OTLPHTTPAddr = ":4318" }, EnvOTLPHTTPAddr},
+		{"flush", func(c *Config) { c.Flush = "never" }, EnvFlush},
+		{"interval", func(c *Config) { c.FlushInterval = 0 }, EnvFlushInterval},
+		{"buffer", func(c *Config) { c.BufferBytes = 10 }, EnvBufferBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate = %v, want error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,238 @@
+// Package extapi is the client of the Lambda Extensions API (register, the
+// event loop, init and exit errors) and of the Telemetry API subscription,
+// both served by Lambda at AWS_LAMBDA_RUNTIME_API.
+package extapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Header names of the Extensions API.
+const (
+	headerName          = "Lambda-Extension-Name"
+	headerIdentifier    = "Lambda-Extension-Identifier"
+	headerAcceptFeature = "Lambda-Extension-Accept-Feature"
+	headerErrorType     = "Lambda-Extension-Function-Error-Type"
+)
+
+// EventType is the type of a lifecycle event.
+type EventType string
+
+// Lifecycle events an extension can register for.
+const (
+	Invoke   EventType = "INVOKE"
+	Shutdown EventType = "SHUTDOWN"
+)
+
+// ShutdownReason says why the environment is shutting down.
+type ShutdownReason string
+
+// Shutdown reasons Lambda documents; others are passed through lowercased.
+const (
+	ReasonSpindown ShutdownReason = "spindown"
+	ReasonTimeout  ShutdownReason = "timeout"
+	ReasonFailure  ShutdownReason = "failure"
+)
+
+// Tracing is the X-Ray tracing header of an invocation.
+type Tracing struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Event is one lifecycle event returned by /event/next.
+type Event struct {
+	EventType          EventType      `json:"eventType"`
+	DeadlineMs         int64          `json:"deadlineMs"`
+	RequestID          string         `json:"requestId,omitempty"`
+	InvokedFunctionArn string         `json:"invokedFunctionArn,omitempty"`
+	Tracing            *Tracing       `json:"tracing,omitempty"`
+	ShutdownReason     ShutdownReason `json:"shutdownReason,omitempty"`
+}
+
+// Deadline is DeadlineMs as a time.
+func (e Event) Deadline() time.Time { return time.UnixMilli(e.DeadlineMs) }
+
+// Registration is what Lambda answered to register.
+type Registration struct {
+	ExtensionID     string
+	FunctionName    string `json:"functionName"`
+	FunctionVersion string `json:"functionVersion"`
+	Handler         string `json:"handler"`
+	AccountID       string `json:"accountId"`
+}
+
+// Client talks to the Extensions and Telemetry APIs.
+type Client struct {
+	base string
+	name string
+	http *http.Client
+	id   string
+}
+
+// New returns a client for the API at runtimeAPI (host:port, the value of
+// AWS_LAMBDA_RUNTIME_API) registering under the given extension name.
+func New(runtimeAPI, name string) *Client {
+	return &Client{
+		base: "http://" + runtimeAPI,
+		name: name,
+		// No timeout: /event/next blocks until the next event, which may be
+		// hours away (the environment is frozen meanwhile).
+		http: &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConns: 2}},
+	}
+}
+
+// ExtensionID is the identifier returned by Register.
+func (c *Client) ExtensionID() string { return c.id }
+
+// Register registers the extension for the given events.
+func (c *Client) Register(ctx context.Context, events ...EventType) (Registration, error) {
+	body, err := json.Marshal(map[string][]EventType{"events": events})
+	if err != nil {
+		return Registration{}, fmt.Errorf("register extension: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/2020-01-01/extension/register", bytes.NewReader(body))
+	if err != nil {
+		return Registration{}, fmt.Errorf("register extension: %w", err)
+	}
+	req.Header.Set(headerName, c.name)
+	req.Header.Set(headerAcceptFeature, "accountId")
+	req.Header.Set("Content-Type", "application/json")
+	var reg Registration
+	resp, err := c.do(req, &reg)
+	if err != nil {
+		return Registration{}, fmt.Errorf("register extension: %w", err)
+	}
+	reg.ExtensionID = resp.Header.Get(headerIdentifier)
+	if reg.ExtensionID == "" {
+		return Registration{}, errors.New("register extension: response has no " + headerIdentifier)
+	}
+	c.id = reg.ExtensionID
+	return reg, nil
+}
+
+// Next blocks until the next lifecycle event.
+func (c *Client) Next(ctx context.Context) (Event, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/2020-01-01/extension/event/next", nil)
+	if err != nil {
+		return Event{}, fmt.Errorf("get next event: %w", err)
+	}
+	req.Header.Set(headerIdentifier, c.id)
+	var ev Event
+	if _, err := c.do(req, &ev); err != nil {
+		return Event{}, fmt.Errorf("get next event: %w", err)
+	}
+	ev.EventType = EventType(strings.ToUpper(string(ev.EventType)))
+	ev.ShutdownReason = ShutdownReason(strings.ToLower(string(ev.ShutdownReason)))
+	return ev, nil
+}
+
+// InitError reports a failure during init; Lambda then fails the init phase.
+func (c *Client) InitError(ctx context.Context, errorType string, cause error) error {
+	return c.reportError(ctx, "init", errorType, cause)
+}
+
+// ExitError reports a failure before the extension exits.
+func (c *Client) ExitError(ctx context.Context, errorType string, cause error) error {
+	return c.reportError(ctx, "exit", errorType, cause)
+}
+
+func (c *Client) reportError(ctx context.Context, phase, errorType string, cause error) error {
+	msg := ""
+	if cause != nil {
+		msg = cause.Error()
+	}
+	body, err := json.Marshal(map[string]any{"errorMessage": msg, "errorType": errorType, "stackTrace": []string{}})
+	if err != nil {
+		return fmt.Errorf("report %s error: %w", phase, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/2020-01-01/extension/"+phase+"/error", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("report %s error: %w", phase, err)
+	}
+	req.Header.Set(headerIdentifier, c.id)
+	req.Header.Set(headerErrorType, errorType)
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := c.do(req, nil); err != nil {
+		return fmt.Errorf("report %s error: %w", phase, err)
+	}
+	return nil
+}
+
+// Buffering is the Telemetry API's batching configuration.
+type Buffering struct {
+	MaxItems  int `json:"maxItems"`
+	MaxBytes  int `json:"maxBytes"`
+	TimeoutMs int `json:"timeoutMs"`
+}
+
+// DefaultBuffering is the batching the extension asks for: small batches,
+// delivered within 25 ms, so runtimeDone reaches the extension quickly.
+var DefaultBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25}
+
+// SubscribeTelemetry subscribes the listener at uri to the given event
+// types (platform, function, extension) with schema version 2022-12-13.
+func (c *Client) SubscribeTelemetry(ctx context.Context, uri string, types []string, buf Buffering) error {
+	body, err := json.Marshal(map[string]any{
+		"schemaVersion": "2022-12-13",
+		"types":         types,
+		"buffering":     buf,
+		"destination":   map[string]string{"protocol": "HTTP", "URI": uri},
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to telemetry: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/2022-07-01/telemetry", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("subscribe to telemetry: %w", err)
+	}
+	req.Header.Set(headerIdentifier, c.id)
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := c.do(req, nil); err != nil {
+		return fmt.Errorf("subscribe to telemetry: %w", err)
+	}
+	return nil
+}
+
+// StatusError is a non-2xx answer of the API.
+type StatusError struct {
+	StatusCode int
+	Body       string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("status %d: %s", e.StatusCode, e.Body)
+}
+
+// do sends req and decodes a JSON answer into out (when not nil).
+func (c *Client) do(req *http.Request, out any) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, &StatusError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(data))}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return nil, fmt.Errorf("decode response: %w", err)
+		}
+	}
+	return resp, nil
+}
+
+// CloseIdle closes idle connections (used at exit).
+func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

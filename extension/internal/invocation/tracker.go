@@ -1,0 +1,419 @@
+// Package invocation turns what the extension sees of each invocation — the
+// INVOKE event, the Telemetry API's platform events and log lines, the
+// function's own spans — into Invocation records and OTLP log records.
+package invocation
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// Sink receives what the tracker produces (the buffer in the extension).
+type Sink interface {
+	AddInvocation(*ingestv1.Invocation) bool
+	AddLogs([]*logspb.ResourceLogs) int
+}
+
+// ScopeName is the instrumentation scope of the log records the tracker
+// builds from the Telemetry API.
+const ScopeName = "lambdascope/telemetry"
+
+// maxTracked bounds the per-request state kept for requests whose report
+// never comes.
+const maxTracked = 4096
+
+type spanRef struct {
+	traceID, spanID []byte
+	server          bool
+}
+
+type state struct {
+	requestID   string
+	seq         uint64
+	start       time.Time
+	xray        string
+	xraySpanID  string
+	runtimeDone *telemetry.PlatformRecord
+}
+
+// Stats are the tracker's counters.
+type Stats struct {
+	Invocations  uint64
+	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
+	UnknownTypes uint64
+}
+
+// Tracker assembles invocation records. It is safe for concurrent use.
+type Tracker struct {
+	sink     Sink
+	resource *resourcepb.Resource
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu           sync.Mutex
+	changed      chan struct{} // closed and replaced on every state change
+	active       string
+	seq          uint64
+	requests     map[string]*state
+	spans        map[string]spanRef
+	firstDone    bool
+	initDuration float64
+	restoreMs    float64
+	stats        Stats
+}
+
+// New returns a tracker writing to sink; resource is attached to the log
+// records it builds.
+func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Tracker{
+		sink: sink, resource: resource, log: log, now: time.Now,
+		changed:  make(chan struct{}),
+		requests: map[string]*state{},
+		spans:    map[string]spanRef{},
+	}
+}
+
+// notifyLocked wakes the waiters.
+func (t *Tracker) notifyLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+func (t *Tracker) stateLocked(requestID string) *state {
+	st, ok := t.requests[requestID]
+	if !ok {
+		if len(t.requests) >= maxTracked {
+			t.evictOldestLocked()
+		}
+		t.seq++
+		st = &state{requestID: requestID, seq: t.seq}
+		t.requests[requestID] = st
+	}
+	return st
+}
+
+func (t *Tracker) evictOldestLocked() {
+	var oldest *state
+	for _, st := range t.requests {
+		if oldest == nil || st.seq < oldest.seq {
+			oldest = st
+		}
+	}
+	if oldest != nil {
+		delete(t.requests, oldest.requestID)
+	}
+}
+
+// ObserveInvoke records an INVOKE event from the Extensions API.
+func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
+	if requestID == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.stateLocked(requestID)
+	if st.xray == "" {
+		st.xray = xrayHeader
+	}
+	t.active = requestID
+	t.notifyLocked()
+}
+
+// ObserveSpans notes, for each span carrying faas.invocation_id, the trace
+// and span of that invocation (a SERVER span is preferred).
+func (t *Tracker) ObserveSpans(rss []*tracepb.ResourceSpans) {
+	var found map[string]spanRef
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				id := attrString(sp.GetAttributes(), AttrInvocationID)
+				if id == "" || len(sp.GetTraceId()) != 16 {
+					continue
+				}
+				ref := spanRef{traceID: sp.GetTraceId(), spanID: sp.GetSpanId(), server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER}
+				if found == nil {
+					found = map[string]spanRef{}
+				}
+				if prev, ok := found[id]; !ok || (!prev.server && ref.server) {
+					found[id] = ref
+				}
+			}
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, ref := range found {
+		if prev, ok := t.spans[id]; ok && (prev.server || !ref.server) {
+			continue
+		}
+		if len(t.spans) >= maxTracked {
+			clear(t.spans)
+		}
+		t.spans[id] = ref
+	}
+}
+
+func attrString(kvs []*commonpb.KeyValue, key string) string {
+	for _, kv := range kvs {
+		if kv.GetKey() == key {
+			return kv.GetValue().GetStringValue()
+		}
+	}
+	return ""
+}
+
+// HandleTelemetry processes one push of the Telemetry API, in order.
+func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
+	observed := t.now()
+	var records []*logspb.LogRecord
+	var invocations []*ingestv1.Invocation
+
+	t.mu.Lock()
+	for i := range events {
+		ev := &events[i]
+		switch ev.Kind {
+		case telemetry.KindLog:
+			rec, _ := logFromEvent(ev, t.active, observed)
+			t.addTraceLocked(rec)
+			records = append(records, rec)
+		case telemetry.KindPlatform:
+			if inv := t.platformLocked(ev); inv != nil {
+				invocations = append(invocations, inv)
+			}
+			if ev.Type == telemetry.TypeLogsDropped {
+				records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
+			}
+		default:
+			t.stats.UnknownTypes++
+			records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED))
+		}
+	}
+	t.notifyLocked()
+	t.mu.Unlock()
+
+	for _, inv := range invocations {
+		t.sink.AddInvocation(inv)
+	}
+	if len(records) > 0 {
+		t.sink.AddLogs([]*logspb.ResourceLogs{{
+			Resource:  t.resource,
+			ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, LogRecords: records}},
+		}})
+	}
+}
+
+// addTraceLocked fills the trace of a log line from the invocation's spans
+// when the line itself did not carry one.
+func (t *Tracker) addTraceLocked(rec *logspb.LogRecord) {
+	if len(rec.TraceId) != 0 {
+		return
+	}
+	id := attrString(rec.Attributes, AttrInvocationID)
+	if ref, ok := t.spans[id]; ok && id != "" {
+		rec.TraceId = ref.traceID
+		if len(rec.SpanId) == 0 {
+			rec.SpanId = ref.spanID
+		}
+	}
+}
+
+// platformLocked handles one platform event and returns a finished
+// invocation record when the event completes one.
+func (t *Tracker) platformLocked(ev *telemetry.Event) *ingestv1.Invocation {
+	p := ev.Platform
+	switch ev.Type {
+	case telemetry.TypeInitReport:
+		if p.Phase == "" || p.Phase == "init" {
+			t.initDuration = p.Metrics.DurationMs
+		}
+	case telemetry.TypeRestoreReport:
+		t.restoreMs = p.Metrics.DurationMs
+	case telemetry.TypeStart:
+		if p.RequestID == "" {
+			return nil
+		}
+		st := t.stateLocked(p.RequestID)
+		st.start = ev.Time
+		if p.Tracing != nil {
+			if p.Tracing.Value != "" {
+				st.xray = p.Tracing.Value
+			}
+			st.xraySpanID = p.Tracing.SpanID
+		}
+		t.active = p.RequestID
+	case telemetry.TypeRuntimeDone:
+		if p.RequestID == "" {
+			return nil
+		}
+		st := t.stateLocked(p.RequestID)
+		st.runtimeDone = p
+		if p.Tracing != nil && st.xray == "" {
+			st.xray = p.Tracing.Value
+			st.xraySpanID = p.Tracing.SpanID
+		}
+	case telemetry.TypeReport:
+		if p.RequestID == "" {
+			return nil
+		}
+		st := t.stateLocked(p.RequestID)
+		delete(t.requests, p.RequestID)
+		inv := t.buildLocked(st, ev)
+		delete(t.spans, p.RequestID)
+		t.stats.Invocations++
+		return inv
+	case telemetry.TypeLogsDropped:
+		t.stats.LogsDropped += uint64(p.DroppedRecords)
+		t.log.Warn("Lambda dropped telemetry records the extension did not take in time",
+			"dropped_records", int64(p.DroppedRecords), "dropped_bytes", int64(p.DroppedBytes), "reason", p.Reason)
+	}
+	return nil
+}
+
+func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocation {
+	p := ev.Platform
+	m := p.Metrics
+	inv := &ingestv1.Invocation{
+		RequestId:         p.RequestID,
+		DurationMs:        m.DurationMs,
+		BilledDurationMs:  uint64(max(m.BilledDurationMs, 0)),
+		MemorySizeMb:      uint32(max(m.MemorySizeMB, 0)),
+		MaxMemoryUsedMb:   uint32(max(m.MaxMemoryUsedMB, 0)),
+		InitDurationMs:    m.InitDurationMs,
+		RestoreDurationMs: m.RestoreDurationMs,
+		Status:            p.Status,
+		ErrorType:         p.ErrorType,
+		XrayTraceHeader:   st.xray,
+	}
+	if p.Tracing != nil && inv.XrayTraceHeader == "" {
+		inv.XrayTraceHeader = p.Tracing.Value
+	}
+	if !t.firstDone {
+		t.firstDone = true
+		inv.ColdStart = true
+		if inv.InitDurationMs == 0 {
+			inv.InitDurationMs = t.initDuration
+		}
+		if inv.RestoreDurationMs == 0 {
+			inv.RestoreDurationMs = t.restoreMs
+		}
+	}
+	start := st.start
+	if start.IsZero() && !ev.Time.IsZero() {
+		// No platform.start seen: the report comes right after the end.
+		start = ev.Time.Add(-time.Duration(m.DurationMs * float64(time.Millisecond)))
+	}
+	if !start.IsZero() {
+		inv.StartTimeUnixNano = uint64(start.UnixNano())
+	}
+	if rd := st.runtimeDone; rd != nil {
+		if inv.Status == "" {
+			inv.Status, inv.ErrorType = rd.Status, rd.ErrorType
+		}
+		if inv.ErrorType == "" {
+			inv.ErrorType = rd.ErrorType
+		}
+		inv.ResponseLatencyMs, _ = rd.SpanDuration("responseLatency")
+		inv.ResponseDurationMs, _ = rd.SpanDuration("responseDuration")
+		inv.RuntimeOverheadMs, _ = rd.SpanDuration("runtimeOverhead")
+		inv.ProducedBytes = uint64(max(rd.Metrics.ProducedBytes, 0))
+	}
+	if d, ok := p.SpanDuration("runtimeOverhead"); ok && inv.RuntimeOverheadMs == 0 {
+		inv.RuntimeOverheadMs = d
+	}
+	inv.Status = normalizeStatus(inv.Status)
+	if ref, ok := t.spans[p.RequestID]; ok {
+		inv.TraceId, inv.SpanId = ref.traceID, ref.spanID
+	} else if id := XRayTraceID(inv.XrayTraceHeader); id != nil {
+		inv.TraceId = id
+		inv.SpanId = decodeHexID(st.xraySpanID, 8)
+		if inv.SpanId == nil && p.Tracing != nil {
+			inv.SpanId = decodeHexID(p.Tracing.SpanID, 8)
+		}
+	}
+	return inv
+}
+
+func normalizeStatus(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "success"
+	}
+	return s
+}
+
+// WaitRuntimeDone blocks until platform.runtimeDone of requestID was seen
+// or ctx is done; it reports whether it was seen.
+func (t *Tracker) WaitRuntimeDone(ctx context.Context, requestID string) bool {
+	for {
+		t.mu.Lock()
+		st, ok := t.requests[requestID]
+		done := !ok || st.runtimeDone != nil
+		ch := t.changed
+		t.mu.Unlock()
+		if done {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		}
+	}
+}
+
+// WaitReports blocks until every invocation seen so far has its
+// platform.report, or ctx is done; it returns the request IDs still
+// waiting.
+func (t *Tracker) WaitReports(ctx context.Context) []string {
+	for {
+		t.mu.Lock()
+		n := len(t.requests)
+		ch := t.changed
+		var missing []string
+		if n > 0 && ctx.Err() != nil {
+			for id := range t.requests {
+				missing = append(missing, id)
+			}
+		}
+		t.mu.Unlock()
+		if n == 0 || missing != nil {
+			return missing
+		}
+		select {
+		case <-ctx.Done():
+		case <-ch:
+		}
+	}
+}
+
+// Active is the request ID of the invocation running now, as far as the
+// tracker knows.
+func (t *Tracker) Active() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.active
+}
+
+// Stats returns the counters.
+func (t *Tracker) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stats
+}

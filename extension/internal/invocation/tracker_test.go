@@ -1,0 +1,250 @@
+package invocation
+
+import (
+	"context"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
+
+	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type sink struct {
+	mu          sync.Mutex
+	invocations []*ingestv1.Invocation
+	logs        []*logspb.LogRecord
+}
+
+func (s *sink) AddInvocation(inv *ingestv1.Invocation) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invocations = append(s.invocations, inv)
+	return true
+}
+
+func (s *sink) AddLogs(rls []*logspb.ResourceLogs) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rl := range rls {
+		for _, sl := range rl.GetScopeLogs() {
+			s.logs = append(s.logs, sl.GetLogRecords()...)
+		}
+	}
+	return 0
+}
+
+func loadEvents(t *testing.T, name string) []telemetry.Event {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "telemetry", "testdata", name))
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	evs, err := telemetry.Parse(data)
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return evs
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func attr(rec *logspb.LogRecord, key string) *commonpb.AnyValue {
+	for _, kv := range rec.GetAttributes() {
+		if kv.GetKey() == key {
+			return kv.GetValue()
+		}
+	}
+	return nil
+}
+
+func TestDocumentedInvocation(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(loadEvents(t, "documented.json"))
+
+	if len(s.invocations) != 1 {
+		t.Fatalf("%d invocations, want 1", len(s.invocations))
+	}
+	inv := s.invocations[0]
+	want := &ingestv1.Invocation{
+		RequestId:          "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa",
+		StartTimeUnixNano:  uint64(time.Date(2022, 10, 12, 0, 0, 15, 64e6, time.UTC).UnixNano()),
+		DurationMs:         693.92,
+		BilledDurationMs:   694,
+		MemorySizeMb:       128,
+		MaxMemoryUsedMb:    84,
+		ColdStart:          true,
+		InitDurationMs:     397.68,
+		Status:             "success",
+		TraceId:            mustHex(t, "62e900b2710d76f009d6e7785905449a"),
+		SpanId:             mustHex(t, "54565fb41ac79632"),
+		XrayTraceHeader:    "Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1",
+		ResponseLatencyMs:  23.02,
+		ResponseDurationMs: 1.5,
+		ProducedBytes:      16,
+	}
+	if inv.String() != want.String() {
+		t.Errorf("invocation:\n got %v\nwant %v", inv, want)
+	}
+
+	bySource := map[string]int{}
+	for _, rec := range s.logs {
+		bySource[attr(rec, AttrLogSource).GetStringValue()]++
+	}
+	if bySource["function"] != 2 || bySource["extension"] != 1 || bySource["platform"] != 2 {
+		t.Errorf("log records by source = %v", bySource)
+	}
+	var jsonLine *logspb.LogRecord
+	for _, rec := range s.logs {
+		if rec.GetBody().GetStringValue() == "payment failed" {
+			jsonLine = rec
+		}
+	}
+	if jsonLine == nil {
+		t.Fatal("JSON log line not converted")
+	}
+	if jsonLine.SeverityNumber != logspb.SeverityNumber_SEVERITY_NUMBER_ERROR ||
+		attr(jsonLine, AttrInvocationID).GetStringValue() != "79b4f56e-95b1-4643-9700-2807f4e68189" ||
+		attr(jsonLine, "orderId").GetIntValue() != 42 ||
+		jsonLine.TimeUnixNano != uint64(time.Date(2024, 5, 1, 10, 0, 0, 120e6, time.UTC).UnixNano()) {
+		t.Errorf("JSON log record = %v", jsonLine)
+	}
+	if st := tr.Stats(); st.Invocations != 1 || st.LogsDropped != 123 || st.UnknownTypes != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestTraceFromFunctionSpans(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	traceID := mustHex(t, "0af7651916cd43dd8448eb211c80319c")
+	serverSpan := mustHex(t, "b7ad6b7169203331")
+	tr.ObserveInvoke("req-9", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	inv := func(kind tracepb.Span_SpanKind, span []byte) *tracepb.Span {
+		return &tracepb.Span{TraceId: traceID, SpanId: span, Kind: kind, Attributes: []*commonpb.KeyValue{
+			{Key: AttrInvocationID, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "req-9"}}}}}
+	}
+	tr.ObserveSpans([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+		inv(tracepb.Span_SPAN_KIND_INTERNAL, mustHex(t, "1111111111111111")),
+		inv(tracepb.Span_SPAN_KIND_SERVER, serverSpan),
+	}}}}})
+	tr.HandleTelemetry([]telemetry.Event{
+		{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: "2024-05-01T10:00:00.000Z\treq-9\tINFO\thello"}},
+		{Type: telemetry.TypeReport, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: "req-9", Status: "error", ErrorType: "Runtime.ExitError"}},
+	})
+	if len(s.invocations) != 1 {
+		t.Fatalf("%d invocations", len(s.invocations))
+	}
+	got := s.invocations[0]
+	if string(got.TraceId) != string(traceID) || string(got.SpanId) != string(serverSpan) {
+		t.Errorf("trace %x span %x, want the function's server span", got.TraceId, got.SpanId)
+	}
+	if got.Status != "error" || got.ErrorType != "Runtime.ExitError" || got.XrayTraceHeader == "" {
+		t.Errorf("invocation = %v", got)
+	}
+	if len(s.logs) != 1 || string(s.logs[0].TraceId) != string(traceID) || attr(s.logs[0], AttrInvocationID).GetStringValue() != "req-9" ||
+		s.logs[0].SeverityNumber != logspb.SeverityNumber_SEVERITY_NUMBER_INFO {
+		t.Errorf("log record = %v", s.logs)
+	}
+}
+
+func TestWaiting(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.ObserveInvoke("a1", "")
+	tr.ObserveInvoke("a2", "")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if tr.WaitRuntimeDone(ctx, "a2") {
+		t.Fatal("runtimeDone reported before it arrived")
+	}
+	done := make(chan bool)
+	go func() { done <- tr.WaitRuntimeDone(t.Context(), "a2") }()
+	tr.HandleTelemetry(loadEvents(t, "error-timeout.json"))
+	if !<-done {
+		t.Fatal("WaitRuntimeDone did not see runtimeDone")
+	}
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel2()
+	if missing := tr.WaitReports(ctx2); len(missing) != 1 || missing[0] != "a2" {
+		t.Errorf("missing reports = %v, want [a2]", missing)
+	}
+	if len(s.invocations) != 1 || s.invocations[0].Status != "timeout" || !s.invocations[0].ColdStart || s.invocations[0].BilledDurationMs != 3000 {
+		t.Fatalf("invocations = %v", s.invocations)
+	}
+	tr.HandleTelemetry([]telemetry.Event{{Type: telemetry.TypeReport, Kind: telemetry.KindPlatform,
+		Platform: &telemetry.PlatformRecord{RequestID: "a2", Metrics: telemetry.Metrics{DurationMs: 100}}}})
+	if missing := tr.WaitReports(t.Context()); missing != nil {
+		t.Errorf("still missing %v", missing)
+	}
+	second := s.invocations[1]
+	if second.ColdStart || second.Status != "error" || second.ErrorType != "Runtime.UnhandledPromiseRejection" {
+		t.Errorf("second invocation = %v", second)
+	}
+}
+
+func TestXRayIDs(t *testing.T) {
+	tests := []struct {
+		in         string
+		wantTrace  string
+		wantParent string
+	}{
+		{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"},
+		{"1-5759e988-bd862e3fe1be46a994272793", "5759e988bd862e3fe1be46a994272793", ""},
+		{"Sampled=0;root=1-62e900b2-710d76f009d6e7785905449a", "62e900b2710d76f009d6e7785905449a", ""},
+		{"Root=2-5759e988-bd862e3fe1be46a994272793", "", ""},
+		{"Root=1-5759e988-bd862e3fe1be46a99427279", "", ""},
+		{"Root=1-00000000-000000000000000000000000;Parent=zz", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := hex.EncodeToString(XRayTraceID(tt.in)); got != tt.wantTrace {
+				t.Errorf("trace = %q, want %q", got, tt.wantTrace)
+			}
+			if got := hex.EncodeToString(XRayParentID(tt.in)); got != tt.wantParent {
+				t.Errorf("parent = %q, want %q", got, tt.wantParent)
+			}
+		})
+	}
+}
+
+func TestTextLogSeverityAndRequest(t *testing.T) {
+	tests := []struct {
+		line      string
+		wantSev   logspb.SeverityNumber
+		wantReqID string
+	}{
+		{"2024-05-01T10:00:00.000Z\t79b4f56e-95b1-4643-9700-2807f4e68189\tWARN\tslow downstream", logspb.SeverityNumber_SEVERITY_NUMBER_WARN, "79b4f56e-95b1-4643-9700-2807f4e68189"},
+		{"[ERROR]\t2024-05-01T10:00:00.000Z\t79b4f56e-95b1-4643-9700-2807f4e68189\tboom", logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, "79b4f56e-95b1-4643-9700-2807f4e68189"},
+		{"[INFO] Hello world, I am a function!", logspb.SeverityNumber_SEVERITY_NUMBER_INFO, "active"},
+		{"plain line from fmt.Println", logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED, "active"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			rec, id := textLog(tt.line, "active")
+			if rec.SeverityNumber != tt.wantSev || id != tt.wantReqID || rec.GetBody().GetStringValue() != tt.line {
+				t.Errorf("severity %v request %q body %q", rec.SeverityNumber, id, rec.GetBody().GetStringValue())
+			}
+		})
+	}
+}

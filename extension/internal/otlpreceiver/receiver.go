@@ -1,0 +1,318 @@
+// Package otlpreceiver is the extension's local OTLP endpoint: OTLP/HTTP
+// (protobuf and JSON, gzip accepted) and OTLP/gRPC for traces, logs and
+// metrics, so functions instrumented with an OpenTelemetry SDK can export to
+// localhost:4317/4318 unchanged.
+package otlpreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed OTLP/gRPC
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Consumer takes what the receiver decoded and returns how many items
+// (spans, log records, data points) it could not keep.
+type Consumer interface {
+	ConsumeSpans([]*tracepb.ResourceSpans) (rejected int)
+	ConsumeLogs([]*logspb.ResourceLogs) (rejected int)
+	ConsumeMetrics([]*metricspb.ResourceMetrics) (rejected int)
+}
+
+// Config configures the receivers.
+type Config struct {
+	// HTTPAddr and GRPCAddr are listen addresses; empty disables one.
+	HTTPAddr string
+	GRPCAddr string
+	// MaxRequestBytes bounds one request, after decompression.
+	MaxRequestBytes int
+}
+
+// DefaultConfig returns the standard OTLP ports on localhost.
+func DefaultConfig() Config {
+	return Config{HTTPAddr: "localhost:4318", GRPCAddr: "localhost:4317", MaxRequestBytes: 8 << 20}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.MaxRequestBytes <= 0 {
+		return errors.New("max_request_bytes must be positive")
+	}
+	return nil
+}
+
+// Receiver serves OTLP over HTTP and gRPC.
+type Receiver struct {
+	cfg      Config
+	consumer Consumer
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	httpSrv  *http.Server
+	grpcSrv  *grpc.Server
+	httpAddr string
+	grpcAddr string
+	wg       sync.WaitGroup
+}
+
+// New returns a receiver handing data to consumer.
+func New(cfg Config, consumer Consumer, log *slog.Logger) (*Receiver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configure OTLP receiver: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Receiver{cfg: cfg, consumer: consumer, log: log}, nil
+}
+
+// Start listens on the configured addresses. When one address cannot be
+// bound, the other still serves and the error says which failed.
+func (r *Receiver) Start(_ context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.closed {
+		return errors.New("start OTLP receiver: already started")
+	}
+	r.started = true
+	var errs []error
+	if r.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", r.cfg.HTTPAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listen for OTLP/HTTP on %s: %w", r.cfg.HTTPAddr, err))
+		} else {
+			r.httpAddr = ln.Addr().String()
+			r.httpSrv = &http.Server{Handler: r.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+			r.wg.Go(func() {
+				if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					r.log.Error("OTLP/HTTP receiver stopped", "err", err)
+				}
+			})
+		}
+	}
+	if r.cfg.GRPCAddr != "" {
+		ln, err := net.Listen("tcp", r.cfg.GRPCAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listen for OTLP/gRPC on %s: %w", r.cfg.GRPCAddr, err))
+		} else {
+			r.grpcAddr = ln.Addr().String()
+			r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes))
+			coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
+			collogspb.RegisterLogsServiceServer(r.grpcSrv, logsService{r: r})
+			colmetricspb.RegisterMetricsServiceServer(r.grpcSrv, metricsService{r: r})
+			srv := r.grpcSrv
+			r.wg.Go(func() {
+				if err := srv.Serve(ln); err != nil {
+					r.log.Error("OTLP/gRPC receiver stopped", "err", err)
+				}
+			})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HTTPAddr and GRPCAddr are the bound addresses ("" when not serving).
+func (r *Receiver) HTTPAddr() string { r.mu.Lock(); defer r.mu.Unlock(); return r.httpAddr }
+
+// GRPCAddr is the bound gRPC address ("" when not serving).
+func (r *Receiver) GRPCAddr() string { r.mu.Lock(); defer r.mu.Unlock(); return r.grpcAddr }
+
+// Shutdown stops both servers, letting in-flight requests finish until ctx
+// ends. It is idempotent and safe before Start.
+func (r *Receiver) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	httpSrv, grpcSrv := r.httpSrv, r.grpcSrv
+	r.mu.Unlock()
+
+	var errs []error
+	if httpSrv != nil {
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			_ = httpSrv.Close()
+			errs = append(errs, fmt.Errorf("shut down OTLP/HTTP receiver: %w", err))
+		}
+	}
+	if grpcSrv != nil {
+		stopped := make(chan struct{})
+		go func() {
+			grpcSrv.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			grpcSrv.Stop()
+			<-stopped
+			errs = append(errs, fmt.Errorf("shut down OTLP/gRPC receiver: %w", ctx.Err()))
+		}
+	}
+	r.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// HTTPHandler serves POST /v1/traces, /v1/logs and /v1/metrics.
+func (r *Receiver) HTTPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, req *http.Request) {
+		msg := &coltracepb.ExportTraceServiceRequest{}
+		r.serveHTTP(w, req, msg, func() proto.Message {
+			resp := &coltracepb.ExportTraceServiceResponse{}
+			if n := r.consumeSpans(msg.GetResourceSpans()); n > 0 {
+				resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(n), ErrorMessage: rejectedMessage}
+			}
+			return resp
+		})
+	})
+	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, req *http.Request) {
+		msg := &collogspb.ExportLogsServiceRequest{}
+		r.serveHTTP(w, req, msg, func() proto.Message {
+			resp := &collogspb.ExportLogsServiceResponse{}
+			if n := r.consumer.ConsumeLogs(msg.GetResourceLogs()); n > 0 {
+				resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: int64(n), ErrorMessage: rejectedMessage}
+			}
+			return resp
+		})
+	})
+	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, req *http.Request) {
+		msg := &colmetricspb.ExportMetricsServiceRequest{}
+		r.serveHTTP(w, req, msg, func() proto.Message {
+			resp := &colmetricspb.ExportMetricsServiceResponse{}
+			if n := r.consumer.ConsumeMetrics(msg.GetResourceMetrics()); n > 0 {
+				resp.PartialSuccess = &colmetricspb.ExportMetricsPartialSuccess{RejectedDataPoints: int64(n), ErrorMessage: rejectedMessage}
+			}
+			return resp
+		})
+	})
+	return mux
+}
+
+const rejectedMessage = "extension buffer full"
+
+func (r *Receiver) consumeSpans(rss []*tracepb.ResourceSpans) int {
+	return r.consumer.ConsumeSpans(rss)
+}
+
+// serveHTTP decodes the request into msg, calls consume and writes its
+// response, or an OTLP error (google.rpc.Status) with the right code.
+func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto.Message, consume func() proto.Message) {
+	enc := ParseContentType(req.Header.Get("Content-Type"))
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeStatus(w, enc, http.StatusMethodNotAllowed, codes.Unimplemented, "method not allowed, use POST")
+		return
+	}
+	if enc == EncodingUnknown {
+		writeStatus(w, EncodingProtobuf, http.StatusUnsupportedMediaType, codes.InvalidArgument,
+			"content type must be application/x-protobuf or application/json")
+		return
+	}
+	body := http.MaxBytesReader(w, req.Body, int64(r.cfg.MaxRequestBytes))
+	data, err := ReadBody(body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
+	if err == nil {
+		err = Decode(data, enc, msg)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrTooLarge):
+		writeStatus(w, enc, http.StatusRequestEntityTooLarge, codes.InvalidArgument, "request body larger than "+strconv.Itoa(r.cfg.MaxRequestBytes)+" bytes")
+		return
+	case errors.Is(err, ErrUnsupportedEncoding):
+		writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument, err.Error())
+		return
+	default:
+		writeStatus(w, enc, http.StatusBadRequest, codes.InvalidArgument, err.Error())
+		return
+	}
+	resp := consume()
+	out, err := Encode(resp, enc)
+	if err != nil {
+		writeStatus(w, enc, http.StatusInternalServerError, codes.Internal, "encode response")
+		return
+	}
+	w.Header().Set("Content-Type", contentType(enc))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+func contentType(enc Encoding) string {
+	if enc == EncodingJSON {
+		return "application/json"
+	}
+	return "application/x-protobuf"
+}
+
+func writeStatus(w http.ResponseWriter, enc Encoding, httpCode int, code codes.Code, msg string) {
+	if enc == EncodingUnknown {
+		enc = EncodingProtobuf
+	}
+	out, err := Encode(status.New(code, msg).Proto(), enc)
+	if err != nil {
+		http.Error(w, msg, httpCode)
+		return
+	}
+	w.Header().Set("Content-Type", contentType(enc))
+	w.WriteHeader(httpCode)
+	_, _ = w.Write(out)
+}
+
+type traceService struct {
+	coltracepb.UnimplementedTraceServiceServer
+	r *Receiver
+}
+
+func (s traceService) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	resp := &coltracepb.ExportTraceServiceResponse{}
+	if n := s.r.consumeSpans(req.GetResourceSpans()); n > 0 {
+		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(n), ErrorMessage: rejectedMessage}
+	}
+	return resp, nil
+}
+
+type logsService struct {
+	collogspb.UnimplementedLogsServiceServer
+	r *Receiver
+}
+
+func (s logsService) Export(_ context.Context, req *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
+	resp := &collogspb.ExportLogsServiceResponse{}
+	if n := s.r.consumer.ConsumeLogs(req.GetResourceLogs()); n > 0 {
+		resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: int64(n), ErrorMessage: rejectedMessage}
+	}
+	return resp, nil
+}
+
+type metricsService struct {
+	colmetricspb.UnimplementedMetricsServiceServer
+	r *Receiver
+}
+
+func (s metricsService) Export(_ context.Context, req *colmetricspb.ExportMetricsServiceRequest) (*colmetricspb.ExportMetricsServiceResponse, error) {
+	resp := &colmetricspb.ExportMetricsServiceResponse{}
+	if n := s.r.consumer.ConsumeMetrics(req.GetResourceMetrics()); n > 0 {
+		resp.PartialSuccess = &colmetricspb.ExportMetricsPartialSuccess{RejectedDataPoints: int64(n), ErrorMessage: rejectedMessage}
+	}
+	return resp, nil
+}

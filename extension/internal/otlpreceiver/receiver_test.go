@@ -1,0 +1,299 @@
+package otlpreceiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Consumer that keeps everything and rejects on demand.
+type recorder struct {
+	mu      sync.Mutex
+	spans   []*tracepb.ResourceSpans
+	logs    []*logspb.ResourceLogs
+	metrics []*metricspb.ResourceMetrics
+	reject  int
+}
+
+func (c *recorder) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.spans = append(c.spans, rss...)
+	return c.reject
+}
+
+func (c *recorder) ConsumeLogs(rls []*logspb.ResourceLogs) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logs = append(c.logs, rls...)
+	return c.reject
+}
+
+func (c *recorder) ConsumeMetrics(rms []*metricspb.ResourceMetrics) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.metrics = append(c.metrics, rms...)
+	return c.reject
+}
+
+func startReceiver(t *testing.T, c Consumer) *Receiver {
+	t.Helper()
+	r, err := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxRequestBytes: 64 << 10}, c, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Errorf("second Shutdown: %v", err)
+		}
+	})
+	return r
+}
+
+const traceHex = "5b8efff798038103d269b633813fc60c"
+const spanHex = "eee19b7ec3c1b174"
+
+var jsonTraces = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
+ "scopeSpans":[{"scope":{"name":"my.library"},"spans":[{"traceId":"` + traceHex + `","spanId":"` + spanHex + `","parentSpanId":"",
+ "name":"GET /orders","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000",
+ "attributes":[{"key":"faas.invocation_id","value":{"stringValue":"req-1"}}],"someFutureField":true}]}]}]}`
+
+func protoTraces(t *testing.T) []byte {
+	t.Helper()
+	tid, _ := hex.DecodeString(traceHex)
+	sid, _ := hex.DecodeString(spanHex)
+	b, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: tid, SpanId: sid, Name: "GET /orders"}}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gz(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestHTTP(t *testing.T) {
+	rec := &recorder{}
+	r := startReceiver(t, rec)
+	base := "http://" + r.HTTPAddr()
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		encoding    string
+		body        []byte
+		wantCode    int
+		wantSpans   int
+		wantLogs    int
+		wantMetrics int
+	}{
+		{"protobuf traces", "POST", "/v1/traces", "application/x-protobuf", "", protoTraces(t), 200, 1, 0, 0},
+		{"json traces with hex ids", "POST", "/v1/traces", "application/json", "", []byte(jsonTraces), 200, 1, 0, 0},
+		{"gzip json traces", "POST", "/v1/traces", "application/json; charset=utf-8", "gzip", gz(t, []byte(jsonTraces)), 200, 1, 0, 0},
+		{"json logs", "POST", "/v1/logs", "application/json", "", []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","body":{"stringValue":"hi"},"traceId":"` + traceHex + `"}]}]}]}`), 200, 0, 1, 0},
+		{"json metrics", "POST", "/v1/metrics", "application/json", "", []byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"asInt":"3"}]}}]}]}]}`), 200, 0, 0, 1},
+		{"wrong content type", "POST", "/v1/traces", "text/plain", "", []byte("x"), 415, 0, 0, 0},
+		{"unknown encoding", "POST", "/v1/traces", "application/json", "br", []byte(jsonTraces), 415, 0, 0, 0},
+		{"bad json", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[`), 400, 0, 0, 0},
+		{"bad hex id", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), 400, 0, 0, 0},
+		{"bad protobuf", "POST", "/v1/traces", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff}, 400, 0, 0, 0},
+		{"too large", "POST", "/v1/logs", "application/x-protobuf", "", make([]byte, 65<<10), 413, 0, 0, 0},
+		{"too large after gzip", "POST", "/v1/logs", "application/x-protobuf", "gzip", gz(t, make([]byte, 65<<10)), 413, 0, 0, 0},
+		{"GET", "GET", "/v1/traces", "application/json", "", nil, 405, 0, 0, 0},
+		{"unknown path", "POST", "/v1/profiles", "application/json", "", []byte(`{}`), 404, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec.mu.Lock()
+			rec.spans, rec.logs, rec.metrics = nil, nil, nil
+			rec.mu.Unlock()
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, base+tt.path, bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.encoding != "" {
+				req.Header.Set("Content-Encoding", tt.encoding)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("POST: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.wantCode {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.wantCode, body)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.spans) != tt.wantSpans || len(rec.logs) != tt.wantLogs || len(rec.metrics) != tt.wantMetrics {
+				t.Errorf("consumed %d/%d/%d resources, want %d/%d/%d", len(rec.spans), len(rec.logs), len(rec.metrics), tt.wantSpans, tt.wantLogs, tt.wantMetrics)
+			}
+			if tt.wantSpans > 0 {
+				sp := rec.spans[0].GetScopeSpans()[0].GetSpans()[0]
+				if hex.EncodeToString(sp.GetTraceId()) != traceHex || hex.EncodeToString(sp.GetSpanId()) != spanHex {
+					t.Errorf("ids %x/%x, want %s/%s", sp.GetTraceId(), sp.GetSpanId(), traceHex, spanHex)
+				}
+			}
+			if tt.wantCode >= 400 && tt.wantCode != 404 {
+				st := &status.Status{}
+				var derr error
+				if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+					derr = protojson.Unmarshal(body, st)
+				} else {
+					derr = proto.Unmarshal(body, st)
+				}
+				if derr != nil || st.GetMessage() == "" {
+					t.Errorf("error body is not a google.rpc.Status: %q (%v)", body, derr)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPPartialSuccess(t *testing.T) {
+	rec := &recorder{reject: 1}
+	r := startReceiver(t, rec)
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+r.HTTPAddr()+"/v1/traces", bytes.NewReader(protoTraces(t)))
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	out := &coltracepb.ExportTraceServiceResponse{}
+	if err := proto.Unmarshal(body, out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d body %q: %v", resp.StatusCode, body, err)
+	}
+	if out.GetPartialSuccess().GetRejectedSpans() != 1 {
+		t.Errorf("partial success = %v", out.GetPartialSuccess())
+	}
+}
+
+func TestGRPC(t *testing.T) {
+	rec := &recorder{}
+	r := startReceiver(t, rec)
+	conn, err := grpc.NewClient(r.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"traces", func() error {
+			req := &coltracepb.ExportTraceServiceRequest{}
+			if err := proto.Unmarshal(protoTraces(t), req); err != nil {
+				return err
+			}
+			_, err := coltracepb.NewTraceServiceClient(conn).Export(t.Context(), req, grpc.UseCompressor("gzip"))
+			return err
+		}},
+		{"logs", func() error {
+			_, err := collogspb.NewLogsServiceClient(conn).Export(t.Context(), &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{}}})
+			return err
+		}},
+		{"metrics", func() error {
+			_, err := colmetricspb.NewMetricsServiceClient(conn).Export(t.Context(), &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{}}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); err != nil {
+				t.Fatalf("Export: %v", err)
+			}
+		})
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.spans) != 1 || len(rec.logs) != 1 || len(rec.metrics) != 1 {
+		t.Errorf("consumed %d/%d/%d", len(rec.spans), len(rec.logs), len(rec.metrics))
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(jsonTraces), true, false)
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"spanId":"`+spanHex+`"}]}]}]}`), true, false)
+	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00}, false, false)
+	f.Add([]byte{0x1f, 0x8b, 0x08, 0x00}, false, true)
+	f.Fuzz(func(t *testing.T, data []byte, isJSON, gzipped bool) {
+		enc := EncodingProtobuf
+		if isJSON {
+			enc = EncodingJSON
+		}
+		ce := ""
+		if gzipped {
+			ce = "gzip"
+		}
+		body, err := ReadBody(bytes.NewReader(data), ce, 1<<20)
+		if err != nil {
+			if !errors.Is(err, ErrBadBody) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("ReadBody error %v is not classified", err)
+			}
+			return
+		}
+		for _, msg := range []proto.Message{&coltracepb.ExportTraceServiceRequest{}, &collogspb.ExportLogsServiceRequest{}, &colmetricspb.ExportMetricsServiceRequest{}} {
+			if err := Decode(body, enc, msg); err != nil && !errors.Is(err, ErrBadBody) {
+				t.Fatalf("Decode error %v is not ErrBadBody", err)
+			}
+		}
+	})
+}
+
+func BenchmarkDecodeJSONTraces(b *testing.B) {
+	data := []byte(jsonTraces)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Decode(data, EncodingJSON, &coltracepb.ExportTraceServiceRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return data
+}
+
+func TestParseDocumentedEvents(t *testing.T) {
+	events, err := Parse(readTestdata(t, "documented.json"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	byType := map[string]Event{}
+	for _, ev := range events {
+		byType[ev.Type] = ev
+	}
+	tests := []struct {
+		typ   string
+		kind  Kind
+		check func(t *testing.T, ev Event)
+	}{
+		{TypeInitStart, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.InitializationType != "on-demand" || ev.Platform.Phase != "init" || ev.Platform.RuntimeVersion != "nodejs-14.v3" {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+			if want := time.Date(2022, 10, 12, 0, 0, 15, 64e6, time.UTC); !ev.Time.Equal(want) {
+				t.Errorf("time = %v, want %v", ev.Time, want)
+			}
+		}},
+		{TypeInitRuntimeDone, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.Status != "success" || len(ev.Platform.Spans) != 1 || ev.Platform.Spans[0].DurationMs != 70.5 {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+		}},
+		{TypeInitReport, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.Metrics.DurationMs != 125.33 {
+				t.Errorf("init duration = %v", ev.Platform.Metrics.DurationMs)
+			}
+		}},
+		{TypeStart, KindPlatform, func(t *testing.T, ev Event) {
+			p := ev.Platform
+			if p.RequestID != "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa" || p.Version != "$LATEST" || p.Tracing == nil ||
+				p.Tracing.SpanID != "54565fb41ac79632" || p.Tracing.Type != "X-Amzn-Trace-Id" {
+				t.Errorf("record = %+v", p)
+			}
+		}},
+		{TypeRuntimeDone, KindPlatform, func(t *testing.T, ev Event) {
+			p := ev.Platform
+			lat, ok1 := p.SpanDuration("responseLatency")
+			dur, ok2 := p.SpanDuration("responseDuration")
+			if !ok1 || !ok2 || lat != 23.02 || dur != 1.5 || p.Metrics.ProducedBytes != 16 || p.Metrics.DurationMs != 140 {
+				t.Errorf("record = %+v", p)
+			}
+			if _, ok := p.SpanDuration("runtimeOverhead"); ok {
+				t.Error("found a span that is not there")
+			}
+		}},
+		{TypeReport, KindPlatform, func(t *testing.T, ev Event) {
+			m := ev.Platform.Metrics
+			if m.BilledDurationMs != 694 || m.DurationMs != 693.92 || m.InitDurationMs != 397.68 || m.MaxMemoryUsedMB != 84 || m.MemorySizeMB != 128 {
+				t.Errorf("metrics = %+v", m)
+			}
+		}},
+		{TypeExtension, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.Name != "my-telemetry-extension" || ev.Platform.State != "Ready" || len(ev.Platform.Events) != 2 {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+		}},
+		{TypeTelemetrySubscription, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.State != "Subscribed" || len(ev.Platform.Types) != 2 {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+		}},
+		{TypeLogsDropped, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.DroppedBytes != 12345 || ev.Platform.DroppedRecords != 123 || ev.Platform.Reason == "" {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+		}},
+		{TypeExtensionLog, KindLog, func(t *testing.T, ev Event) {
+			if ev.Log.IsJSON() || ev.Log.Text != "[INFO] Hello world, I am an extension!" {
+				t.Errorf("record = %+v", ev.Log)
+			}
+		}},
+		{TypeRestoreReport, KindPlatform, func(t *testing.T, ev Event) {
+			if ev.Platform.Metrics.DurationMs != 31.2 {
+				t.Errorf("record = %+v", ev.Platform)
+			}
+		}},
+		{"platform.somethingNew", KindUnknown, func(t *testing.T, ev Event) {
+			var back map[string]any
+			if err := json.Unmarshal(ev.Raw, &back); err != nil || back["type"] != "platform.somethingNew" {
+				t.Errorf("raw = %s (%v)", ev.Raw, err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			ev, ok := byType[tt.typ]
+			if !ok {
+				t.Fatalf("no %s event parsed", tt.typ)
+			}
+			if ev.Kind != tt.kind {
+				t.Fatalf("kind = %d, want %d", ev.Kind, tt.kind)
+			}
+			tt.check(t, ev)
+		})
+	}
+
+	var text, structured int
+	for _, ev := range events {
+		if ev.Type != TypeFunction {
+			continue
+		}
+		if ev.Log.IsJSON() {
+			structured++
+			if ev.Log.Fields["level"] != "ERROR" || ev.Log.Fields["orderId"] != json.Number("42") {
+				t.Errorf("JSON log fields = %v", ev.Log.Fields)
+			}
+		} else {
+			text++
+		}
+	}
+	if text != 1 || structured != 1 {
+		t.Errorf("function logs: %d text, %d JSON; want 1 and 1", text, structured)
+	}
+}
+
+func TestParseOddInput(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		wantErr   bool
+		wantKinds []Kind
+	}{
+		{"empty array", `[]`, false, nil},
+		{"not an array", `{"type":"function"}`, true, nil},
+		{"truncated", `[{"type":"function","record":"x"`, true, nil},
+		{"not JSON", `hello`, true, nil},
+		{"record of the wrong shape", `[{"type":"platform.report","record":"oops"}]`, false, []Kind{KindUnknown}},
+		{"log record is a number", `[{"type":"function","record":12}]`, false, []Kind{KindUnknown}},
+		{"event is not an object", `[1, "two", null]`, false, []Kind{KindUnknown, KindUnknown, KindUnknown}},
+		{"missing record", `[{"type":"platform.start","time":"bad time"}]`, false, []Kind{KindPlatform}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := Parse([]byte(tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("Parse error = %v, want ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(events) != len(tt.wantKinds) {
+				t.Fatalf("%d events, want %d", len(events), len(tt.wantKinds))
+			}
+			for i, k := range tt.wantKinds {
+				if events[i].Kind != k {
+					t.Errorf("event %d kind = %d, want %d", i, events[i].Kind, k)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseTelemetry(f *testing.F) {
+	for _, name := range []string{"documented.json", "error-timeout.json"} {
+		f.Add(readTestdata(f, name))
+	}
+	f.Add([]byte(`[{"type":"function","record":{"message":{"nested":[1,2,3]}}}]`))
+	f.Add([]byte(`[{"type":"platform.report","record":{"metrics":{"durationMs":"fast"}}}]`))
+	f.Add([]byte(`[null]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		for _, ev := range events {
+			switch ev.Kind {
+			case KindPlatform:
+				if ev.Platform == nil {
+					t.Fatal("platform event without record")
+				}
+			case KindLog:
+				if ev.Log == nil {
+					t.Fatal("log event without record")
+				}
+			}
+		}
+	})
+}
+
+func TestListener(t *testing.T) {
+	var mu sync.Mutex
+	var got []Event
+	l := NewListener(func(evs []Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, evs...)
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := l.Shutdown(context.Background()); err != nil {
+			t.Errorf("second Shutdown: %v", err)
+		}
+	})
+	if l.Port() == 0 {
+		t.Fatal("no port after Start")
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	tests := []struct {
+		name   string
+		method string
+		body   []byte
+		want   int
+	}{
+		{"documented events", http.MethodPost, readTestdata(t, "documented.json"), http.StatusOK},
+		{"malformed", http.MethodPost, []byte(`[{"type":`), http.StatusBadRequest},
+		{"wrong method", http.MethodGet, nil, http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, url, bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("push: %v", err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+	st := l.Stats()
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	if st.Pushes != 1 || st.Malformed != 1 || st.Unknown != 1 || int(st.Events) != n || n != 14 {
+		t.Errorf("stats = %+v, handler got %d events", st, n)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	data := readTestdata(b, "documented.json")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
