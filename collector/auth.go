@@ -1,0 +1,69 @@
+package collector
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// keyring checks bearer keys against configured SHA-256 digests.
+type keyring struct {
+	digests [][sha256.Size]byte
+	open    bool
+}
+
+func newKeyring(cfg Config) *keyring {
+	k := &keyring{open: cfg.NoAuth}
+	for _, h := range cfg.APIKeySHA256 {
+		var d [sha256.Size]byte
+		if b, err := hex.DecodeString(h); err == nil && len(b) == sha256.Size {
+			copy(d[:], b)
+			k.digests = append(k.digests, d)
+		}
+	}
+	return k
+}
+
+// check returns nil when the context carries an accepted bearer key.
+func (k *keyring) check(ctx context.Context) error {
+	if k.open {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return status.Error(codes.Unauthenticated, "missing authorization metadata: send `authorization: Bearer <api key>`")
+	}
+	key, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if !ok {
+		return status.Error(codes.Unauthenticated, "authorization metadata must be `Bearer <api key>`")
+	}
+	sum := sha256.Sum256([]byte(key))
+	match := 0
+	for _, d := range k.digests {
+		match |= subtle.ConstantTimeCompare(sum[:], d[:])
+	}
+	if match != 1 {
+		return status.Error(codes.Unauthenticated, "unknown API key")
+	}
+	return nil
+}
+
+// unary authenticates every call but health checks, which load balancers
+// and orchestrators make without a key.
+func (k *keyring) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
+		return handler(ctx, req)
+	}
+	if err := k.check(ctx); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
