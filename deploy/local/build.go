@@ -1,0 +1,71 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Binaries are the paths of the programs a stack runs.
+type Binaries struct {
+	Collector string
+	CLI       string
+	Extension string
+	// Functions maps a sample function's name to its bootstrap executable.
+	Functions map[string]string
+}
+
+// SampleFunctions are the example functions under examples/functions.
+var SampleFunctions = []string{"orders", "inventory"}
+
+// Build compiles the collector, the CLI, the extension (static, as in the
+// layer) and the sample functions into dir.
+func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
+	b := Binaries{
+		Collector: filepath.Join(dir, "lambdascope-collector"),
+		CLI:       filepath.Join(dir, "lambdascope"),
+		Extension: filepath.Join(dir, "extensions", "lambdascope"),
+		Functions: map[string]string{},
+	}
+	type job struct{ out, pkg string }
+	jobs := []job{
+		{b.Collector, "./collector/cmd/lambdascope-collector"},
+		{b.CLI, "./query/cmd/lambdascope"},
+		{b.Extension, "./extension/cmd/lambdascope-extension"},
+	}
+	for _, fn := range SampleFunctions {
+		b.Functions[fn] = filepath.Join(dir, "functions", fn, "bootstrap")
+		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn})
+	}
+	for _, j := range jobs {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", j.out, j.pkg)
+		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return Binaries{}, fmt.Errorf("build %s: %w\n%s", j.pkg, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return b, nil
+}
+
+// RepoRoot finds the repository root (the directory holding go.mod) from
+// the working directory upwards.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("find repository root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}

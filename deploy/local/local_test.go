@@ -1,0 +1,186 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/deploy/local"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// TestEndToEnd does what `make demo` does and checks what lands in
+// ClickHouse: every invocation's record, with the emulator's billed
+// duration, and traces whose spans link across the two functions.
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var fnOut bytes.Buffer
+	stack, err := local.Start(ctx, local.Options{
+		WorkDir:        t.TempDir(),
+		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FunctionOutput: &syncWriter{w: &fnOut},
+	})
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stack.Stop(context.Background()); err != nil {
+			t.Errorf("stop stack: %v", err)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(stack.CollectorLog())
+			t.Logf("collector log:\n%s", b)
+			t.Logf("functions output:\n%s", fnOut.String())
+		}
+	})
+
+	const n = 12
+	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: n, Concurrency: 2, FailEvery: 4}, nil)
+	if err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	reports := map[string]bool{}
+	cold := 0
+	for _, c := range calls {
+		if c.RequestID == "" || c.FunctionError != "" {
+			t.Fatalf("orders call %d: request %q, function error %q", c.Index, c.RequestID, c.FunctionError)
+		}
+		if want := map[bool]int{false: 200, true: 502}[c.FailInventory]; c.StatusCode != want {
+			t.Errorf("orders call %d (fail inventory %v): status %d, want %d", c.Index, c.FailInventory, c.StatusCode, want)
+		}
+		reports[c.RequestID] = true
+		if c.ColdStart {
+			cold++
+		}
+	}
+	if cold == 0 {
+		t.Fatal("no orders invocation was a cold start")
+	}
+	if err := stack.StopFunctions(ctx); err != nil {
+		t.Fatalf("stop functions: %v", err)
+	}
+
+	store, err := storage.Open(ctx, stack.DSN)
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	defer store.Close()
+
+	emulated := stack.Emulator.Reports()
+	for _, fn := range local.SampleFunctions {
+		recs, err := store.Invocations(ctx, storage.InvocationFilter{FunctionName: fn, Limit: 1000})
+		if err != nil {
+			t.Fatalf("read %s invocations: %v", fn, err)
+		}
+		if len(recs) != n {
+			t.Fatalf("%s: %d invocation records in ClickHouse, want %d (one per invocation)", fn, len(recs), n)
+		}
+		seen := map[string]bool{}
+		coldRecs := 0
+		for _, r := range recs {
+			if seen[r.RequestID] {
+				t.Errorf("%s: request %s stored twice", fn, r.RequestID)
+			}
+			seen[r.RequestID] = true
+			rep, ok := emulated[r.RequestID]
+			if !ok {
+				t.Errorf("%s: record for request %s that the emulator never reported", fn, r.RequestID)
+				continue
+			}
+			if r.BilledDurationMs != rep.BilledDurationMs {
+				t.Errorf("%s %s: billed %d ms in ClickHouse, emulator billed %d ms", fn, r.RequestID, r.BilledDurationMs, rep.BilledDurationMs)
+			}
+			if r.MemorySizeMB == 0 || r.MaxMemoryUsedMB == 0 {
+				t.Errorf("%s %s: memory size %d / used %d", fn, r.RequestID, r.MemorySizeMB, r.MaxMemoryUsedMB)
+			}
+			if r.ColdStart {
+				coldRecs++
+			}
+			if fn == "orders" && !reports[r.RequestID] {
+				t.Errorf("orders record %s matches no call the workload made", r.RequestID)
+			}
+		}
+		if coldRecs == 0 {
+			t.Errorf("%s: no invocation record marked as a cold start", fn)
+		}
+		if fn == "orders" && coldRecs != cold {
+			t.Errorf("orders: %d cold-start records, the emulator reported %d cold starts", coldRecs, cold)
+		}
+	}
+
+	// Every orders invocation's trace holds spans of both functions, and
+	// inventory's invocation span is a child of a span of orders.
+	var firstTrace [16]byte
+	for _, c := range calls {
+		recs, err := store.Invocations(ctx, storage.InvocationFilter{FunctionName: "orders", RequestIDs: []string{c.RequestID}})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("orders record for %s: %v (%d rows)", c.RequestID, err, len(recs))
+		}
+		traceID := recs[0].TraceID
+		if traceID == ([16]byte{}) {
+			t.Fatalf("orders record %s has no trace ID", c.RequestID)
+		}
+		if firstTrace == ([16]byte{}) {
+			firstTrace = traceID
+		}
+		spans, err := store.SpansByTraceID(ctx, traceID)
+		if err != nil {
+			t.Fatalf("read trace %x: %v", traceID, err)
+		}
+		byID := map[[8]byte]storage.SpanRecord{}
+		for _, s := range spans {
+			if _, dup := byID[s.SpanID]; dup {
+				t.Errorf("trace %x: span %x stored twice", traceID, s.SpanID)
+			}
+			byID[s.SpanID] = s
+		}
+		roots, crossLinks, errored := 0, 0, 0
+		for _, s := range spans {
+			if s.ParentSpanID == ([8]byte{}) {
+				roots++
+				continue
+			}
+			parent, ok := byID[s.ParentSpanID]
+			if !ok {
+				t.Errorf("trace %x: span %q (%s) has a parent %x that is not in the trace", traceID, s.Name, s.FunctionName, s.ParentSpanID)
+				continue
+			}
+			if s.FunctionName == "inventory" && parent.FunctionName == "orders" {
+				crossLinks++
+			}
+			if s.StatusCode == 2 {
+				errored++
+			}
+		}
+		if roots != 1 {
+			t.Errorf("trace %x: %d root spans, want 1", traceID, roots)
+		}
+		if crossLinks != 1 {
+			t.Errorf("trace %x: %d inventory spans with an orders parent, want 1", traceID, crossLinks)
+		}
+		if c.FailInventory && errored == 0 {
+			t.Errorf("trace %x: inventory failed but no span has status ERROR", traceID)
+		}
+	}
+
+	// The CLI reads the same trace back.
+	cmd := exec.CommandContext(ctx, stack.Bin.CLI, "trace", hex.EncodeToString(firstTrace[:]))
+	cmd.Env = append(os.Environ(), "LAMBDASCOPE_CLICKHOUSE_DSN="+stack.DSN)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lambdascope trace: %v\n%s", err, out)
+	}
+	for _, want := range []string{"orders", "inventory"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("lambdascope trace output does not mention %s:\n%s", want, out)
+		}
+	}
+}
