@@ -70,16 +70,20 @@ func writeAccepted(w http.ResponseWriter) {
 
 func (e *environment) handleRuntimeNext(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
-	e.runtimeWaiting = true
 	first := !e.runtimeReady
-	e.runtimeReady = true
-	e.notifyLocked()
 	e.mu.Unlock()
 	if first {
+		// Emitted before init is told the runtime is ready, so that it always
+		// precedes platform.initReport.
 		e.emit("platform.initRuntimeDone", map[string]any{
 			"initializationType": "on-demand", "phase": "init", "status": "success",
 		})
 	}
+	e.mu.Lock()
+	e.runtimeWaiting = true
+	e.runtimeReady = true
+	e.notifyLocked()
+	e.mu.Unlock()
 	select {
 	case inv := <-e.runtimeNext:
 		h := w.Header()
