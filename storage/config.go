@@ -28,6 +28,12 @@ type Config struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// MaxOpenConns bounds the connection pool.
 	MaxOpenConns int `yaml:"max_open_conns"`
+	// Cluster, when set, names the ClickHouse cluster (remote_servers) the
+	// schema spans: tables become ReplicatedMergeTree shards named
+	// <table>_local behind Distributed tables with the plain names, DDL runs
+	// ON CLUSTER, and spans are sharded by cityHash64(trace_id). Every
+	// server needs the {shard} and {replica} macros and ZooKeeper.
+	Cluster string `yaml:"cluster"`
 	// ReadOnly opens without creating the database; readers such as the
 	// CLI use it so that a wrong DSN creates nothing.
 	ReadOnly bool `yaml:"-"`
@@ -59,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database != "" && !identifierPattern.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("database %q must match %s", c.Database, identifierPattern))
+	}
+	if c.Cluster != "" && !identifierPattern.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("cluster %q must match %s", c.Cluster, identifierPattern))
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("dial_timeout must be positive"))

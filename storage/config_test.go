@@ -19,6 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		{"hostile dsn database", func(c *Config) { c.DSN = "clickhouse://127.0.0.1:9000/x;DROP" }, []string{"dsn database"}},
 		{"hostile database", func(c *Config) { c.Database = "a b" }, []string{"database \"a b\" must match"}},
 		{"database starting with digit", func(c *Config) { c.Database = "1db" }, []string{"database"}},
+		{"cluster", func(c *Config) { c.Cluster = "lambdascope" }, nil},
+		{"hostile cluster", func(c *Config) { c.Cluster = "c ON CLUSTER x" }, []string{"cluster \"c ON CLUSTER x\" must match"}},
 		{"several keys", func(c *Config) { c.DialTimeout = 0; c.MaxOpenConns = 0 },
 			[]string{"dial_timeout must be positive", "max_open_conns must be at least 1"}},
 	}

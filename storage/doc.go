@@ -4,6 +4,8 @@
 //
 // The same logical schema runs on ClickHouse 18.16 (the baseline every
 // statement here is written for) and on modern servers, where the DDL gains
-// LowCardinality columns, compression codecs and skip indexes. Only this
-// package knows SQL; callers see Go types.
+// LowCardinality columns, compression codecs and skip indexes. With
+// Config.Cluster set, the schema becomes replicated shard tables behind
+// Distributed tables. Only this package knows SQL; callers see Go types.
+// README.md describes the schema, the write semantics and cluster mode.
 package storage

@@ -9,7 +9,7 @@ import (
 func TestMain(m *testing.M) { chtest.Main(m) }
 
 // openStore opens a migrated store on a fresh database, closed at cleanup.
-func openStore(t *testing.T) *Store {
+func openStore(t testing.TB) *Store {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
 	s, err := Open(t.Context(), dsn)

@@ -32,9 +32,16 @@ type migration struct {
 type templateData struct {
 	Database     string
 	Capabilities Capabilities
+	// Cluster is the ClickHouse cluster the schema spans; empty on a
+	// single server.
+	Cluster string
 }
 
-func templateFuncs(caps Capabilities) template.FuncMap {
+// localSuffix names the per-shard table behind a Distributed table in
+// cluster mode.
+const localSuffix = "_local"
+
+func templateFuncs(db string, caps Capabilities, cluster string) template.FuncMap {
 	return template.FuncMap{
 		// lc wraps a type in LowCardinality where the server has it.
 		"lc": func(typ string) string {
@@ -50,14 +57,51 @@ func templateFuncs(caps Capabilities) template.FuncMap {
 			}
 			return ""
 		},
+		// local is the qualified name of the table that holds a table's
+		// rows on this server: the table itself, or its _local shard table
+		// in cluster mode.
+		"local": func(table string) string {
+			if cluster != "" {
+				return db + "." + table + localSuffix
+			}
+			return db + "." + table
+		},
+		// onCluster makes DDL run on every server of the cluster.
+		"onCluster": func() string {
+			if cluster != "" {
+				return " ON CLUSTER " + cluster
+			}
+			return ""
+		},
+		// engine is a MergeTree-family engine, replicated in cluster mode
+		// with the conventional {shard}/{replica} macros.
+		"engine": func(family, table string) string {
+			if cluster != "" {
+				return "Replicated" + family + "('/clickhouse/tables/{shard}/" + db + "/" + table + localSuffix + "', '{replica}')"
+			}
+			return family + "()"
+		},
+		// distributed renders, in cluster mode only, the Distributed table
+		// that readers and writers use under the table's plain name.
+		"distributed": func(table, shardingKey string) string {
+			if cluster == "" {
+				return ""
+			}
+			return "CREATE TABLE IF NOT EXISTS " + db + "." + table + " ON CLUSTER " + cluster +
+				" AS " + db + "." + table + localSuffix +
+				"\nENGINE = Distributed(" + cluster + ", " + db + ", " + table + localSuffix + ", " + shardingKey + ")"
+		},
 	}
 }
 
 // renderMigrations renders every embedded migration for one database and
 // server, ordered by version.
-func renderMigrations(database string, caps Capabilities) ([]migration, error) {
+func renderMigrations(database string, caps Capabilities, cluster string) ([]migration, error) {
 	if !identifierPattern.MatchString(database) {
 		return nil, fmt.Errorf("render migrations: database %q must match %s", database, identifierPattern)
+	}
+	if cluster != "" && !identifierPattern.MatchString(cluster) {
+		return nil, fmt.Errorf("render migrations: cluster %q must match %s", cluster, identifierPattern)
 	}
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
@@ -77,12 +121,12 @@ func renderMigrations(database string, caps Capabilities) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
 		}
-		tmpl, err := template.New(e.Name()).Funcs(templateFuncs(caps)).Option("missingkey=error").Parse(string(src))
+		tmpl, err := template.New(e.Name()).Funcs(templateFuncs(database, caps, cluster)).Option("missingkey=error").Parse(string(src))
 		if err != nil {
 			return nil, fmt.Errorf("parse migration %s: %w", e.Name(), err)
 		}
 		var b strings.Builder
-		if err := tmpl.Execute(&b, templateData{Database: database, Capabilities: caps}); err != nil {
+		if err := tmpl.Execute(&b, templateData{Database: database, Capabilities: caps, Cluster: cluster}); err != nil {
 			return nil, fmt.Errorf("render migration %s: %w", e.Name(), err)
 		}
 		out = append(out, migration{Version: uint32(version), Name: m[2], Statements: splitStatements(b.String())})
@@ -129,7 +173,7 @@ func splitStatements(sql string) []string {
 
 // LatestVersion is the schema version Migrate brings a database to.
 func LatestVersion() uint32 {
-	ms, err := renderMigrations(DefaultDatabase, Capabilities{})
+	ms, err := renderMigrations(DefaultDatabase, Capabilities{}, "")
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
@@ -144,7 +188,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	s.migrateMu.Lock()
 	defer s.migrateMu.Unlock()
 
-	ms, err := renderMigrations(s.database, s.caps)
+	ms, err := renderMigrations(s.database, s.caps, s.cluster)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,10 @@ func TestMigrateFreshDatabase(t *testing.T) {
 		}
 		tables = append(tables, name)
 	}
-	for _, want := range []string{"invocations", "logs", "schema_migrations", "spans"} {
+	for _, want := range []string{
+		"invocations", "logs", "schema_migrations", "spans", "metric_points",
+		"trace_index", "trace_index_mv", "function_minutes", "function_minutes_mv", "service_edges", "service_edges_mv",
+	} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
 		}
@@ -57,7 +60,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	if after := countRows(); after != before {
 		t.Errorf("schema_migrations rows: %d after second Migrate, %d before", after, before)
 	}
-	ms, err := renderMigrations(s.Database(), s.Capabilities())
+	ms, err := renderMigrations(s.Database(), s.Capabilities(), "")
 	if err != nil {
 		t.Fatalf("renderMigrations: %v", err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // All SQL text of the package lives here. Database names are validated
@@ -13,7 +14,10 @@ const selectVersionSQL = `SELECT version()`
 
 const migrationsTableExistsSQL = `SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'`
 
-func createDatabaseSQL(db string) string {
+func createDatabaseSQL(db, cluster string) string {
+	if cluster != "" {
+		return "CREATE DATABASE IF NOT EXISTS " + db + " ON CLUSTER " + cluster
+	}
 	return "CREATE DATABASE IF NOT EXISTS " + db
 }
 
@@ -53,6 +57,15 @@ var (
 		"severity_number", "severity_text", "body",
 		"service_name", "function_name", "function_version", "account_id", "region", "request_id", "log_type",
 		"attributes.key", "attributes.value", "resource_attributes.key", "resource_attributes.value",
+	}
+	metricInsertColumns = []string{
+		"timestamp", "time_unix_nano", "start_time_unix_nano",
+		"service_name", "function_name", "function_version", "account_id", "region", "scope_name",
+		"metric_name", "metric_type", "unit", "temporality", "is_monotonic", "flags",
+		"value", "point_count", "point_sum", "point_min", "point_max",
+		"bucket_counts", "explicit_bounds", "quantile_values",
+		"attributes.key", "attributes.value", "resource_attributes.key", "resource_attributes.value",
+		"exemplar_trace_ids", "exemplar_values",
 	}
 	invocationInsertColumns = []string{
 		"start_time", "start_unix_nano", "account_id", "region", "function_name", "function_version",
@@ -129,9 +142,152 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 // applies to.
 const selectPartitionsSQL = `SELECT DISTINCT table, partition_id
 FROM system.parts
-WHERE database = ? AND active AND table IN ('spans', 'logs', 'invocations')
+WHERE database = ? AND active AND table IN ?
 ORDER BY table, partition_id`
 
-func dropPartitionSQL(db, table string) string {
+func dropPartitionSQL(db, table, cluster string) string {
+	if cluster != "" {
+		return "ALTER TABLE " + db + "." + table + " ON CLUSTER " + cluster + " DROP PARTITION ID ?"
+	}
 	return "ALTER TABLE " + db + "." + table + " DROP PARTITION ID ?"
+}
+
+// whereClause collects filter conditions and their arguments.
+type whereClause struct {
+	conds []string
+	args  []any
+}
+
+func (w *whereClause) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// timeRange adds since (inclusive) and until (exclusive) on a DateTime
+// column, which prunes partitions and the primary key, and, when nsCol is
+// set, on the nanosecond column for sub-second precision.
+func (w *whereClause) timeRange(col, nsCol string, since, until time.Time) {
+	if !since.IsZero() {
+		w.add(col+" >= toDateTime(?)", since.Unix())
+		if nsCol != "" {
+			w.add(nsCol+" >= ?", unixNano(since))
+		}
+	}
+	if !until.IsZero() {
+		w.add(col+" <= toDateTime(?)", until.Unix())
+		if nsCol != "" {
+			w.add(nsCol+" < ?", unixNano(until))
+		} else {
+			w.add(col+" < toDateTime(?)", until.Unix())
+		}
+	}
+}
+
+func (w *whereClause) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return "\nWHERE " + strings.Join(w.conds, "\n  AND ")
+}
+
+// selectTraceWindowSQL reads a trace's time window from the trace index.
+func selectTraceWindowSQL(db string) string {
+	return "SELECT minMerge(start_min), maxMerge(end_max)\nFROM " + db + ".trace_index\nWHERE trace_id = unhex(?)\nGROUP BY trace_id"
+}
+
+// selectSpansInWindowSQL is selectSpansByTraceIDSQL narrowed to the seconds
+// [from, to], so that only the partitions and hours of the trace are read.
+func selectSpansInWindowSQL(db string) string {
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+		"WHERE trace_id = unhex(?)\n  AND start_time >= toDateTime(?)\n  AND start_time <= toDateTime(?)\n" +
+		"ORDER BY start_unix_nano, span_id"
+}
+
+// selectFunctionMinutesSQL merges the per-minute states of the
+// function_minutes view, across versions, accounts and regions.
+func selectFunctionMinutesSQL(db string, f FunctionMinuteFilter) (string, []any) {
+	var w whereClause
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	w.timeRange("minute", "", f.Since, f.Until)
+	return `SELECT minute, function_name,
+    countMerge(invocations), sumMerge(errors), sumMerge(timeouts), sumMerge(cold_starts),
+    sumMerge(duration_ms_sum),
+    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles)),
+    sumMerge(billed_gb_seconds), maxMerge(max_memory_used_mb)
+FROM ` + db + ".function_minutes" + w.String() + `
+GROUP BY minute, function_name
+ORDER BY function_name, minute
+LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
+}
+
+// selectServiceEdgesSQL merges the service_edges view over the filter's
+// time range into one row per caller and callee.
+func selectServiceEdgesSQL(db string, f ServiceEdgeFilter) (string, []any) {
+	var w whereClause
+	if f.Service != "" {
+		w.add("(caller_service = ? OR callee = ?)", f.Service, f.Service)
+	}
+	w.timeRange("minute", "", f.Since, f.Until)
+	return `SELECT caller_service, callee,
+    countMerge(calls), sumMerge(errors),
+    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles))
+FROM ` + db + ".service_edges" + w.String() + `
+GROUP BY caller_service, callee
+ORDER BY caller_service, callee
+LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
+}
+
+// logSelectColumns is read by scanLog, in this order.
+const logSelectColumns = `time_unix_nano, observed_time_unix_nano, trace_id, span_id, severity_number, severity_text, body,
+    service_name, function_name, function_version, account_id, region, request_id, log_type,
+    attributes.key, attributes.value, resource_attributes.key, resource_attributes.value`
+
+func selectLogsSQL(db string, f LogFilter) (string, []any) {
+	var w whereClause
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	w.timeRange("timestamp", "time_unix_nano", f.Since, f.Until)
+	if f.RequestID != "" {
+		w.add("request_id = ?", f.RequestID)
+	}
+	if f.TraceID != ([16]byte{}) {
+		w.add("trace_id = unhex(?)", hexID(f.TraceID[:]))
+	}
+	if f.Contains != "" {
+		w.add("positionCaseInsensitiveUTF8(body, ?) > 0", f.Contains)
+	}
+	if f.MinSeverity > 0 {
+		w.add("severity_number >= ?", f.MinSeverity)
+	}
+	return "SELECT " + logSelectColumns + "\nFROM " + db + ".logs" + w.String() +
+			"\nORDER BY timestamp DESC, time_unix_nano DESC\nLIMIT ?",
+		append(w.args, limitOr(f.Limit, DefaultLogLimit, MaxLogLimit))
+}
+
+// metricSelectColumns is read by scanMetricPoint, in this order.
+const metricSelectColumns = `time_unix_nano, start_time_unix_nano,
+    service_name, function_name, function_version, account_id, region, scope_name,
+    metric_name, metric_type, unit, temporality, is_monotonic, flags,
+    value, point_count, point_sum, point_min, point_max, bucket_counts, explicit_bounds, quantile_values,
+    attributes.key, attributes.value, resource_attributes.key, resource_attributes.value,
+    exemplar_trace_ids, exemplar_values`
+
+func selectMetricPointsSQL(db string, f MetricFilter) (string, []any) {
+	var w whereClause
+	if f.Name != "" {
+		w.add("metric_name = ?", f.Name)
+	}
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	if f.ServiceName != "" {
+		w.add("service_name = ?", f.ServiceName)
+	}
+	w.timeRange("timestamp", "time_unix_nano", f.Since, f.Until)
+	return "SELECT " + metricSelectColumns + "\nFROM " + db + ".metric_points" + w.String() +
+			"\nORDER BY metric_name, function_name, timestamp, time_unix_nano\nLIMIT ?",
+		append(w.args, limitOr(f.Limit, DefaultMetricLimit, MaxMetricLimit))
 }

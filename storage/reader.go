@@ -103,8 +103,20 @@ func (f InvocationFilter) limit() int {
 
 // SpansByTraceID returns every span of one trace, ordered by start time. A
 // span stored twice (a retried batch) is returned once.
+//
+// It reads the trace's time window from the trace index first and then only
+// the spans partitions and hours inside it; a trace the index does not know
+// (stored before the index existed) is looked up in every partition.
 func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRecord, error) {
-	rows, err := s.conn.Query(ctx, selectSpansByTraceIDSQL(s.database), hexID(traceID[:]))
+	from, to, ok, err := s.traceWindow(ctx, traceID)
+	if err != nil {
+		return nil, err
+	}
+	query, args := selectSpansByTraceIDSQL(s.database), []any{hexID(traceID[:])}
+	if ok {
+		query, args = selectSpansInWindowSQL(s.database), append(args, from.Unix(), to.Unix())
+	}
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query spans by trace id: %w", err)
 	}
@@ -129,6 +141,34 @@ func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRec
 	}
 	return out, nil
 }
+
+// traceWindow is the first and last second a trace's spans start in,
+// according to the trace index; ok is false when the index has no row.
+func (s *Store) traceWindow(ctx context.Context, traceID [16]byte) (from, to time.Time, ok bool, err error) {
+	rows, err := s.conn.Query(ctx, selectTraceWindowSQL(s.database), hexID(traceID[:]))
+	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+		// A database not yet migrated to version 3: no index, full lookup.
+		return time.Time{}, time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, time.Time{}, false, fmt.Errorf("query trace index: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var startNs, endNs uint64
+		if err := rows.Scan(&startNs, &endNs); err != nil {
+			return time.Time{}, time.Time{}, false, fmt.Errorf("scan trace index: %w", err)
+		}
+		from, to, ok = unixTime(startNs).Truncate(time.Second), unixTime(endNs), true
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, time.Time{}, false, fmt.Errorf("read trace index: %w", err)
+	}
+	return from, to, ok, nil
+}
+
+// errCodeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
+const errCodeUnknownTable = 60
 
 func scanSpan(rows driver.Rows) (SpanRecord, error) {
 	var (
@@ -157,6 +197,7 @@ func scanSpan(rows driver.Rows) (SpanRecord, error) {
 	rec.Duration = time.Duration(min(durNs, uint64(1<<63-1)))
 	rec.Kind, rec.StatusCode = int32(kind), int32(status)
 	rec.Attributes = dbmodel.KeyValues{Keys: attrKeys, Values: attrVals}.Map()
+	dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
 	rec.ResourceAttributes = dbmodel.KeyValues{Keys: resKeys, Values: resVals}.Map()
 	for i := range evTimes {
 		ev := SpanEvent{Time: unixTime(evTimes[i]), Attributes: map[string]string{}}

@@ -17,12 +17,29 @@ type DroppedPartition struct {
 	Day   time.Time
 }
 
-// DropBefore removes, from spans, logs and invocations, every daily
+// retainedTables are the tables, all partitioned by day, that retention
+// applies to.
+var retainedTables = []string{
+	"spans", "logs", "invocations", "metric_points", "trace_index", "function_minutes", "service_edges",
+}
+
+// DropBefore removes, from every table in retainedTables, every daily
 // partition whose whole day lies before cutoff (UTC). Dropping partitions is
 // how retention works on every server version, TTL or not.
+//
+// In cluster mode it lists the partitions of this server's _local tables
+// and drops each ON CLUSTER, so every shard loses the same days; a day that
+// only other shards hold is dropped by a later run against one of them.
 func (s *Store) DropBefore(ctx context.Context, cutoff time.Time) ([]DroppedPartition, error) {
 	cutoffDay := cutoff.UTC().Truncate(24 * time.Hour)
-	rows, err := s.conn.Query(ctx, selectPartitionsSQL, s.database)
+	tables := make([]string, len(retainedTables))
+	for i, t := range retainedTables {
+		tables[i] = t
+		if s.cluster != "" {
+			tables[i] = t + localSuffix
+		}
+	}
+	rows, err := s.conn.Query(ctx, selectPartitionsSQL, s.database, inList(tables))
 	if err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
 	}
@@ -52,7 +69,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff time.Time) ([]DroppedPart
 		if !identifierPattern.MatchString(v.Table) {
 			return victims[:i], fmt.Errorf("drop partition: table name %q is not an identifier", v.Table)
 		}
-		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table), ids[i]); err != nil {
+		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table, s.cluster), ids[i]); err != nil {
 			return victims[:i], fmt.Errorf("drop partition %s of %s: %w", ids[i], v.Table, err)
 		}
 		s.logger.Info("dropped partition", "table", v.Table, "day", ids[i], "database", s.database)

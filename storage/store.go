@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -16,8 +17,11 @@ import (
 type Store struct {
 	conn     driver.Conn
 	database string
+	cluster  string
 	caps     Capabilities
 	logger   *slog.Logger
+
+	rejected atomic.Uint64
 
 	migrateMu sync.Mutex
 	closeOnce sync.Once
@@ -76,9 +80,9 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}
-	s := &Store{conn: conn, database: database, caps: caps, logger: slog.Default().With("component", "storage")}
+	s := &Store{conn: conn, database: database, cluster: cfg.Cluster, caps: caps, logger: slog.Default().With("component", "storage")}
 	if !cfg.ReadOnly {
-		if err := conn.Exec(ctx, createDatabaseSQL(database)); err != nil {
+		if err := conn.Exec(ctx, createDatabaseSQL(database, cfg.Cluster)); err != nil {
 			return nil, errors.Join(fmt.Errorf("create database %s: %w", database, err), conn.Close())
 		}
 	}
@@ -111,6 +115,9 @@ func (s *Store) Close() error {
 
 // Database is the database holding the schema.
 func (s *Store) Database() string { return s.database }
+
+// Cluster is the cluster the schema spans, "" on a single server.
+func (s *Store) Cluster() string { return s.cluster }
 
 // Capabilities is what the connected server supports.
 func (s *Store) Capabilities() Capabilities { return s.caps }

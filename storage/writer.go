@@ -6,56 +6,109 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// WriteCounts says what one WriteExport stored and refused.
+// WriteCounts says what a write stored and refused.
 type WriteCounts struct {
-	Spans       int
-	Logs        int
-	Invocations int
-	// MetricPoints is the number of metric data points stored. The schema
-	// has no metric table yet, so metrics in a batch are ignored and this is
-	// always 0.
+	Spans        int
+	Logs         int
+	Invocations  int
 	MetricPoints int
 	// Rejected counts items refused one by one (spans with malformed IDs);
 	// the rest of the batch was stored.
 	Rejected int
 }
 
-// WriteExport stores one Ingest API batch: its invocation reports, spans and
-// logs, one insert per table. Malformed spans are counted in Rejected and
-// skipped. An error means some tables may have been written and others not;
-// the caller retries the whole batch.
+// Add sums two counts.
+func (c WriteCounts) Add(o WriteCounts) WriteCounts {
+	return WriteCounts{
+		Spans: c.Spans + o.Spans, Logs: c.Logs + o.Logs, Invocations: c.Invocations + o.Invocations,
+		MetricPoints: c.MetricPoints + o.MetricPoints, Rejected: c.Rejected + o.Rejected,
+	}
+}
+
+// WriteExport stores one Ingest API batch; it is WriteExports with one
+// request.
 func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (WriteCounts, error) {
-	b := dbmodel.FromExport(req)
-	counts := WriteCounts{Rejected: b.Rejected}
-	if b.Rejected > 0 {
-		s.logger.Warn("rejected items in batch", "rejected", b.Rejected, "problems", b.Problems)
+	return s.WriteExports(ctx, []*ingestv1.ExportRequest{req})
+}
+
+// WriteExports stores several Ingest API batches with one insert per table
+// (invocations, spans, logs, metric_points, in that order), so that many
+// small batches cost as few inserts and parts as one large one. Malformed
+// spans are counted in Rejected, logged and skipped; the rest is stored.
+//
+// Partial failure: each table's insert is one native-protocol block, which
+// ClickHouse stores whole or not at all, but the four tables are separate
+// inserts. When an insert fails, WriteExports stops: the tables before it
+// hold every request's rows, the failing table and those after it hold none,
+// and the returned counts say what was stored. The caller retries all the
+// requests; the rows already stored are then stored again, which readers
+// tolerate (SpansByTraceID returns a span once; the aggregate views count
+// the duplicates).
+func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
+	var (
+		spans       []dbmodel.Span
+		logs        []dbmodel.Log
+		invocations []dbmodel.Invocation
+		metrics     []dbmodel.MetricPoint
+		counts      WriteCounts
+		problems    []string
+	)
+	for _, req := range reqs {
+		b := dbmodel.FromExport(req)
+		spans = append(spans, b.Spans...)
+		logs = append(logs, b.Logs...)
+		invocations = append(invocations, b.Invocations...)
+		metrics = append(metrics, b.Metrics...)
+		counts.Rejected += b.Rejected
+		if len(problems) < maxLoggedProblems {
+			problems = append(problems, b.Problems[:min(len(b.Problems), maxLoggedProblems-len(problems))]...)
+		}
 	}
-	if b.MetricPoints > 0 {
-		s.logger.Debug("metric points ignored: no metric table yet", "points", b.MetricPoints)
+	if counts.Rejected > 0 {
+		s.rejected.Add(uint64(counts.Rejected))
+		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems)
 	}
-	if err := insertRows(ctx, s, "invocations", invocationInsertColumns, b.Invocations, invocationValues); err != nil {
+	if err := insertRows(ctx, s, "invocations", invocationInsertColumns, invocations, invocationValues); err != nil {
 		return counts, err
 	}
-	counts.Invocations = len(b.Invocations)
-	if err := insertRows(ctx, s, "spans", spanInsertColumns, b.Spans, spanValues); err != nil {
+	counts.Invocations = len(invocations)
+	if err := insertRows(ctx, s, "spans", spanInsertColumns, spans, spanValues); err != nil {
 		return counts, err
 	}
-	counts.Spans = len(b.Spans)
-	if err := insertRows(ctx, s, "logs", logInsertColumns, b.Logs, logValues); err != nil {
+	counts.Spans = len(spans)
+	if err := insertRows(ctx, s, "logs", logInsertColumns, logs, logValues); err != nil {
 		return counts, err
 	}
-	counts.Logs = len(b.Logs)
+	counts.Logs = len(logs)
+	if err := insertRows(ctx, s, "metric_points", metricInsertColumns, metrics, metricValues); err != nil {
+		return counts, err
+	}
+	counts.MetricPoints = len(metrics)
 	return counts, nil
 }
+
+// maxLoggedProblems bounds the reasons a write logs for rejected items.
+const maxLoggedProblems = 10
+
+// Rejected is how many items writes have refused since the store opened.
+func (s *Store) Rejected() uint64 { return s.rejected.Load() }
 
 // insertRows sends rows to one table in a single native-protocol block.
 func insertRows[R any](ctx context.Context, s *Store, table string, columns []string, rows []R, values func(*R) []any) error {
 	if len(rows) == 0 {
 		return nil
+	}
+	if s.cluster != "" {
+		// Wait for the shards to hold the rows: the default, queueing them
+		// on this server's disk for later, would report success for rows a
+		// shard has not stored yet.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertSQL(s.database, table, columns))
 	if err != nil {
@@ -92,6 +145,19 @@ func logValues(r *dbmodel.Log) []any {
 		r.ServiceName, r.FunctionName, r.FunctionVersion, r.AccountID, r.Region, r.RequestID, r.LogType,
 		nonNil(r.Attributes.Keys), nonNil(r.Attributes.Values),
 		nonNil(r.ResourceAttributes.Keys), nonNil(r.ResourceAttributes.Values),
+	}
+}
+
+func metricValues(r *dbmodel.MetricPoint) []any {
+	return []any{
+		unixTime(r.TimeUnixNano), r.TimeUnixNano, r.StartTimeUnixNano,
+		r.ServiceName, r.FunctionName, r.FunctionVersion, r.AccountID, r.Region, r.ScopeName,
+		r.Name, r.Type, r.Unit, r.Temporality, boolUint8(r.Monotonic), r.Flags,
+		r.Value, r.Count, r.Sum, r.Min, r.Max,
+		nonNil(r.BucketCounts), nonNil(r.ExplicitBounds), nonNil(r.QuantileValues),
+		nonNil(r.Attributes.Keys), nonNil(r.Attributes.Values),
+		nonNil(r.ResourceAttributes.Keys), nonNil(r.ResourceAttributes.Values),
+		idStrings(r.ExemplarTraceIDs), nonNil(r.ExemplarValues),
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need from Debian's packages:
-# ClickHouse 18.16 (server and client), protoc and zip. Only what is missing
+# ClickHouse 18.16 (server and client), protoc, zip, ZooKeeper (cluster
+# tests) and Alertmanager (alerting tests). Only what is missing
 # is installed; as root, apt-get update runs first.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v clickhouse-client >/dev/null 2>&1 || need+=(clickhouse-client)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v zip >/dev/null 2>&1 || need+=(zip)
+# The cluster test runs ZooKeeper, the alerting test Alertmanager.
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

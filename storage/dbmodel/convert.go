@@ -47,7 +47,7 @@ const maxProblems = 10
 // FromExport converts one Ingest API batch into table rows. It never fails:
 // an item that cannot be stored (a span whose trace ID is not 16 non-zero
 // bytes or whose span ID is not 8 non-zero bytes) is counted in Rejected and
-// the rest is kept. Metric data points are counted, not converted.
+// the rest is kept.
 func FromExport(req *ingestv1.ExportRequest) Batch {
 	var b Batch
 	fn := req.GetFunction()
@@ -111,13 +111,10 @@ func FromExport(req *ingestv1.ExportRequest) Batch {
 			}
 		}
 	}
-	for _, rm := range req.GetResourceMetrics() {
-		for _, sm := range rm.GetScopeMetrics() {
-			for _, m := range sm.GetMetrics() {
-				b.MetricPoints += len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
-					len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
-					len(m.GetSummary().GetDataPoints())
-			}
+	b.Metrics = metricRows(req)
+	for i := range b.Metrics {
+		if b.Metrics[i].TimeUnixNano == 0 {
+			b.Metrics[i].TimeUnixNano = req.GetSentTimeUnixNano()
 		}
 	}
 	return b
@@ -187,6 +184,7 @@ func spanRow(sp *tracepb.Span) (Span, error) {
 			break
 		}
 	}
+	row.Attributes = row.Attributes.withoutPromotedRequestID(row.RequestID)
 	for _, ev := range sp.GetEvents() {
 		row.EventTimes = append(row.EventTimes, ev.GetTimeUnixNano())
 		row.EventNames = append(row.EventNames, ev.GetName())

@@ -149,8 +149,9 @@ func TestFromExportSpanFields(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if want := map[string]string{AttrInvocationID: "req-1", "http.status": "500"}; !maps.Equal(got.Attributes.Map(), want) {
-		t.Errorf("attributes = %v, want %v", got.Attributes.Map(), want)
+	// faas.invocation_id lives in RequestID, not twice.
+	if want := map[string]string{"http.status": "500"}; !maps.Equal(got.Attributes.Map(), want) || got.RequestID != "req-1" {
+		t.Errorf("attributes = %v, request id %q; want %v and req-1", got.Attributes.Map(), got.RequestID, want)
 	}
 }
 
@@ -259,8 +260,8 @@ func TestFromExportInvocations(t *testing.T) {
 	if second.MemorySizeMB != 256 || second.StartUnixNano != 5_000 || second.TraceID != ([16]byte{}) {
 		t.Errorf("second invocation (fallbacks) = %+v", second)
 	}
-	if b.MetricPoints != 5 {
-		t.Errorf("MetricPoints = %d, want 5", b.MetricPoints)
+	if len(b.Metrics) != 5 || b.Metrics[0].TimeUnixNano != 5_000 || b.Metrics[3].Type != MetricTypeSum {
+		t.Errorf("Metrics = %+v, want 5 points stamped with the sent time", b.Metrics)
 	}
 }
 
@@ -304,7 +305,7 @@ func TestFromExportEmpty(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := FromExport(tt.req)
-			if len(b.Spans)+len(b.Logs)+len(b.Invocations)+b.Rejected+b.MetricPoints != 0 {
+			if len(b.Spans)+len(b.Logs)+len(b.Invocations)+b.Rejected+len(b.Metrics) != 0 {
 				t.Errorf("FromExport = %+v, want nothing", b)
 			}
 		})

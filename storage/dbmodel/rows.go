@@ -124,11 +124,54 @@ type Batch struct {
 	Spans       []Span
 	Logs        []Log
 	Invocations []Invocation
-	// MetricPoints counts the data points in the batch's ResourceMetrics.
-	// They are not stored yet: the schema has no metric table.
-	MetricPoints int
+	Metrics     []MetricPoint
 	// Rejected counts items refused one by one (the rest of the batch is
 	// kept); Problems says why, for the first few.
 	Rejected int
 	Problems []string
+}
+
+// withoutPromotedRequestID drops the faas.invocation_id attribute once its
+// value is in the request_id column, so that it is not stored twice; the
+// span keeps it when faas.execution is also present or the values differ.
+// RestoreRequestID puts it back on read.
+func (kv KeyValues) withoutPromotedRequestID(requestID string) KeyValues {
+	if requestID == "" {
+		return kv
+	}
+	if _, ok := kv.Get(attrFaaSExecution); ok {
+		return kv
+	}
+	idx := -1
+	for i, k := range kv.Keys {
+		if k == AttrInvocationID {
+			if idx >= 0 || i >= len(kv.Values) || kv.Values[i] != requestID {
+				return kv // repeated or different: keep as sent
+			}
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return kv
+	}
+	out := KeyValues{Keys: make([]string, 0, len(kv.Keys)-1), Values: make([]string, 0, len(kv.Values)-1)}
+	out.Keys = append(append(out.Keys, kv.Keys[:idx]...), kv.Keys[idx+1:]...)
+	out.Values = append(append(out.Values, kv.Values[:idx]...), kv.Values[idx+1:]...)
+	return out
+}
+
+// RestoreRequestID adds back to a stored span's attributes the
+// faas.invocation_id that withoutPromotedRequestID moved into the
+// request_id column.
+func RestoreRequestID(attrs map[string]string, requestID string) {
+	if requestID == "" {
+		return
+	}
+	if _, ok := attrs[AttrInvocationID]; ok {
+		return
+	}
+	if _, ok := attrs[attrFaaSExecution]; ok {
+		return
+	}
+	attrs[AttrInvocationID] = requestID
 }

@@ -3,6 +3,10 @@
 -- Rendered with text/template against {Database, Capabilities}. The baseline
 -- is what ClickHouse 18.16 accepts; `lc` adds LowCardinality, `codec` adds a
 -- compression codec and the INDEX lines appear only where the server has them.
+-- In cluster mode `local` names the per-shard table, `engine` makes it
+-- replicated and `distributed` adds the Distributed table readers and writers
+-- use under the plain name; on a single server they render the same DDL as
+-- before cluster mode existed (the goldens prove it).
 -- Times are DateTime('UTC') seconds for partitioning and primary keys, plus
 -- UInt64 nanoseconds for precision (18.16 has no DateTime64). IDs are binary.
 
@@ -12,7 +16,7 @@
 -- adjacent, so finding a trace by ID binary-searches the primary index once per
 -- hour instead of reading the table. The hour, not the second, leads the key so
 -- that a trace's spans stay together although they start seconds apart.
-CREATE TABLE IF NOT EXISTS {{.Database}}.spans
+CREATE TABLE IF NOT EXISTS {{local "spans"}}{{onCluster}}
 (
     start_time DateTime('UTC'){{codec "ZSTD(1)"}},
     start_unix_nano UInt64{{codec "ZSTD(1)"}},
@@ -42,16 +46,17 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.spans
     INDEX idx_duration duration_ns TYPE minmax GRANULARITY 1
 {{- end}}
 )
-ENGINE = MergeTree()
+ENGINE = {{engine "MergeTree" "spans"}}
 PARTITION BY toDate(start_time)
 ORDER BY (toStartOfHour(start_time), trace_id, span_id)
 SETTINGS index_granularity = 8192;
+{{distributed "spans" "cityHash64(trace_id)"}};
 
 -- logs: one row per OTLP log record (function, extension and platform lines
 -- from the Telemetry API, or any OTLP source). Reads are "this function,
 -- this time range" and "this request / this trace", so the function leads the
 -- key, then time; request and trace lookups use skip indexes where available.
-CREATE TABLE IF NOT EXISTS {{.Database}}.logs
+CREATE TABLE IF NOT EXISTS {{local "logs"}}{{onCluster}}
 (
     timestamp DateTime('UTC'){{codec "DoubleDelta, ZSTD(1)"}},
     time_unix_nano UInt64{{codec "DoubleDelta, ZSTD(1)"}},
@@ -76,15 +81,16 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.logs
     INDEX idx_body body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1
 {{- end}}
 )
-ENGINE = MergeTree()
+ENGINE = {{engine "MergeTree" "logs"}}
 PARTITION BY toDate(timestamp)
 ORDER BY (function_name, timestamp, request_id)
 SETTINGS index_granularity = 8192;
+{{distributed "logs" "cityHash64(trace_id, request_id)"}};
 
 -- invocations: one row per invocation the platform reported, with the
 -- function's identity. Reads are per function over a time range (metrics,
 -- cost, cold starts), so the function leads the key, then time.
-CREATE TABLE IF NOT EXISTS {{.Database}}.invocations
+CREATE TABLE IF NOT EXISTS {{local "invocations"}}{{onCluster}}
 (
     start_time DateTime('UTC'){{codec "DoubleDelta, ZSTD(1)"}},
     start_unix_nano UInt64{{codec "DoubleDelta, ZSTD(1)"}},
@@ -121,7 +127,8 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.invocations
     INDEX idx_trace_id trace_id TYPE bloom_filter(0.01) GRANULARITY 1
 {{- end}}
 )
-ENGINE = MergeTree()
+ENGINE = {{engine "MergeTree" "invocations"}}
 PARTITION BY toDate(start_time)
 ORDER BY (function_name, start_time, request_id)
 SETTINGS index_granularity = 8192;
+{{distributed "invocations" "cityHash64(request_id)"}};

@@ -96,3 +96,150 @@ ENGINE = MergeTree()
 PARTITION BY toDate(start_time)
 ORDER BY (function_name, start_time, request_id)
 SETTINGS index_granularity = 8192;
+
+-- migration metric_points, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.metric_points
+(
+    timestamp DateTime('UTC'),
+    time_unix_nano UInt64,
+    start_time_unix_nano UInt64,
+    service_name String,
+    function_name String,
+    function_version String,
+    account_id String,
+    region String,
+    scope_name String,
+    metric_name String,
+    metric_type String,
+    unit String,
+    temporality UInt8,
+    is_monotonic UInt8,
+    flags UInt32,
+    value Float64,
+    point_count UInt64,
+    point_sum Float64,
+    point_min Float64,
+    point_max Float64,
+    bucket_counts Array(UInt64),
+    explicit_bounds Array(Float64),
+    quantile_values Array(Float64),
+    attributes Nested(key String, value String),
+    resource_attributes Nested(key String, value String),
+    exemplar_trace_ids Array(FixedString(16)),
+    exemplar_values Array(Float64)
+)
+ENGINE = MergeTree()
+PARTITION BY toDate(timestamp)
+ORDER BY (metric_name, function_name, timestamp)
+SETTINGS index_granularity = 8192;
+
+-- migration trace_index, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_index
+(
+    day Date,
+    trace_id FixedString(16),
+    start_min AggregateFunction(min, UInt64),
+    end_max AggregateFunction(max, UInt64),
+    service_names AggregateFunction(groupUniqArray, String),
+    function_names AggregateFunction(groupUniqArray, String),
+    span_count AggregateFunction(count)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY day
+ORDER BY trace_id
+SETTINGS index_granularity = 8192;
+
+-- migration trace_index, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_index_mv
+TO lambdascope.trace_index
+AS SELECT
+    toDate(start_time) AS day,
+    trace_id,
+    minState(start_unix_nano) AS start_min,
+    maxState(start_unix_nano + duration_ns) AS end_max,
+    groupUniqArrayState(toString(service_name)) AS service_names,
+    groupUniqArrayState(toString(function_name)) AS function_names,
+    countState() AS span_count
+FROM lambdascope.spans
+GROUP BY day, trace_id;
+
+-- migration function_minutes, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.function_minutes
+(
+    minute DateTime('UTC'),
+    function_name String,
+    function_version String,
+    account_id String,
+    region String,
+    invocations AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    timeouts AggregateFunction(sum, UInt64),
+    cold_starts AggregateFunction(sum, UInt64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.99), Float64),
+    billed_gb_seconds AggregateFunction(sum, Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(minute)
+ORDER BY (function_name, minute, function_version, account_id, region)
+SETTINGS index_granularity = 8192;
+
+-- migration function_minutes, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.function_minutes_mv
+TO lambdascope.function_minutes
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    function_name,
+    function_version,
+    account_id,
+    region,
+    countState() AS invocations,
+    sumState(toUInt64(status != 'success')) AS errors,
+    sumState(toUInt64(status = 'timeout')) AS timeouts,
+    sumState(toUInt64(cold_start)) AS cold_starts,
+    sumState(duration_ms) AS duration_ms_sum,
+    quantilesTDigestState(0.5, 0.9, 0.99)(duration_ms) AS duration_ms_quantiles,
+    sumState((toFloat64(billed_duration_ms) + billed_init_duration_ms) * memory_size_mb / 1024000) AS billed_gb_seconds,
+    maxState(max_memory_used_mb) AS max_memory_used_mb
+FROM lambdascope.invocations
+GROUP BY minute, function_name, function_version, account_id, region;
+
+-- migration service_edges, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.service_edges
+(
+    minute DateTime('UTC'),
+    caller_service String,
+    caller_function String,
+    callee String,
+    calls AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.99), Float64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(minute)
+ORDER BY (caller_service, callee, minute, caller_function)
+SETTINGS index_granularity = 8192;
+
+-- migration service_edges, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.service_edges_mv
+TO lambdascope.service_edges
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    service_name AS caller_service,
+    function_name AS caller_function,
+    multiIf(
+        attributes.value[indexOf(attributes.key, 'peer.service')] != '', attributes.value[indexOf(attributes.key, 'peer.service')],
+        attributes.value[indexOf(attributes.key, 'faas.invoked_name')] != '', attributes.value[indexOf(attributes.key, 'faas.invoked_name')],
+        attributes.value[indexOf(attributes.key, 'rpc.service')] != '', attributes.value[indexOf(attributes.key, 'rpc.service')],
+        attributes.value[indexOf(attributes.key, 'messaging.destination.name')] != '', attributes.value[indexOf(attributes.key, 'messaging.destination.name')],
+        attributes.value[indexOf(attributes.key, 'db.system')] != '', attributes.value[indexOf(attributes.key, 'db.system')],
+        attributes.value[indexOf(attributes.key, 'db.system.name')] != '', attributes.value[indexOf(attributes.key, 'db.system.name')],
+        attributes.value[indexOf(attributes.key, 'server.address')] != '', attributes.value[indexOf(attributes.key, 'server.address')],
+        attributes.value[indexOf(attributes.key, 'net.peer.name')]) AS callee,
+    countState() AS calls,
+    sumState(toUInt64(status_code = 2)) AS errors,
+    quantilesTDigestState(0.5, 0.9, 0.99)(duration_ns / 1000000) AS duration_ms_quantiles
+FROM lambdascope.spans
+WHERE kind IN (3, 4) AND callee != ''
+GROUP BY minute, caller_service, caller_function, callee;

@@ -1,0 +1,389 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// TraceSearchMargin is how far before and after the search range a found
+// trace's other spans are looked for when it is summarised.
+const TraceSearchMargin = 15 * time.Minute
+
+// Limits of TraceSearchFilter.Limit.
+const (
+	DefaultTraceSearchLimit = 20
+	MaxTraceSearchLimit     = 1000
+)
+
+// TraceSearchFilter selects traces by their spans: a trace matches when one
+// of its spans meets every condition. Since and Until are required.
+type TraceSearchFilter struct {
+	Since, Until time.Time
+	FunctionName string
+	ServiceName  string
+	SpanName     string
+	// StatusCode keeps spans with this OTLP status code; -1 means any.
+	StatusCode int32
+	// MinDuration and MaxDuration bound the span's duration; 0 = unbounded.
+	MinDuration, MaxDuration time.Duration
+	// Attributes must all be present on the span with these values.
+	Attributes map[string]string
+	// ColdStartOnly keeps spans of invocations that were cold starts.
+	ColdStartOnly bool
+	// Offset skips that many traces (paging), newest first.
+	Offset int
+	Limit  int
+}
+
+// TraceSummaryRecord sums up one found trace.
+type TraceSummaryRecord struct {
+	TraceID     [16]byte
+	Start, End  time.Time
+	Spans       uint64
+	ErrorSpans  uint64
+	RootName    string
+	RootSource  string
+	HasRoot     bool
+	SourceNames []string
+}
+
+// SearchTraces returns summaries of the traces matching f, newest first.
+func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceSummaryRecord, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return nil, errors.New("search traces: since and until are required and until must be after since")
+	}
+	f.Limit = limitBetween(f.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
+	f.Offset = max(f.Offset, 0)
+	query, args := traceSearchSQL(s.database, f)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, readErr("query trace search", err)
+	}
+	defer rows.Close()
+	var out []TraceSummaryRecord
+	for rows.Next() {
+		var (
+			r                    TraceSummaryRecord
+			id                   string
+			first, last          uint64
+			firstName, firstSrc  string
+			rootName, rootSource string
+		)
+		if err := rows.Scan(&id, &first, &last, &r.Spans, &r.ErrorSpans, &rootName, &rootSource,
+			&firstName, &firstSrc, &r.SourceNames); err != nil {
+			return nil, readErr("scan trace summary", err)
+		}
+		copy(r.TraceID[:], id)
+		r.Start, r.End = unixTime(first), unixTime(last)
+		r.RootName, r.RootSource, r.HasRoot = rootName, rootSource, rootName != "" || rootSource != ""
+		if !r.HasRoot {
+			r.RootName, r.RootSource = firstName, firstSrc
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr("read trace search", err)
+	}
+	return out, nil
+}
+
+// SpanEdgeFilter selects the spans edges are derived from.
+type SpanEdgeFilter struct {
+	Since, Until time.Time
+}
+
+// SpanEdgeRecord is the calls from one source (function or service) to
+// another, or to a downstream resource, in a time range.
+type SpanEdgeRecord struct {
+	Caller, Callee string
+	// Resource is true when Callee is named by a client span's attributes
+	// (a database, queue, peer service) rather than by its own spans.
+	Resource bool
+	Calls    uint64
+	Errors   uint64
+	// DurationP50/P95/P99 are of the callee's spans (the call as the callee
+	// saw it) or, for a resource, of the client spans.
+	DurationP50, DurationP95, DurationP99 time.Duration
+}
+
+// SpanEdges derives call edges from the raw spans: a span whose parent was
+// emitted by another source is a call from that source, and a client span
+// naming a downstream resource is a call to that resource.
+func (s *Store) SpanEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeRecord, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return nil, errors.New("read span edges: since and until are required and until must be after since")
+	}
+	var out []SpanEdgeRecord
+	for _, q := range []struct {
+		build    func(string, SpanEdgeFilter) (string, []any)
+		resource bool
+	}{{spanEdgesSQL, false}, {resourceCallsSQL, true}} {
+		query, args := q.build(s.database, f)
+		err := s.scanAll(ctx, "span edges", query, args, func(rows driver.Rows) error {
+			var (
+				r  SpanEdgeRecord
+				qs []float64
+			)
+			if err := rows.Scan(&r.Caller, &r.Callee, &r.Calls, &r.Errors, &qs); err != nil {
+				return err
+			}
+			r.Resource = q.resource
+			r.DurationP50 = time.Duration(quantileAt(qs, 0))
+			r.DurationP95 = time.Duration(quantileAt(qs, 1))
+			r.DurationP99 = time.Duration(quantileAt(qs, 2))
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// UsageFilter selects invocations for the aggregates over them. Since and
+// Until are required; the other fields are optional.
+type UsageFilter struct {
+	Since, Until    time.Time
+	FunctionName    string
+	FunctionVersion string
+	AccountID       string
+	Region          string
+}
+
+func (f UsageFilter) check(action string) error {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return fmt.Errorf("%s: since and until are required and until must be after since", action)
+	}
+	return nil
+}
+
+// FunctionBucketRecord is one function's figures over one time bucket.
+type FunctionBucketRecord struct {
+	Start        time.Time
+	FunctionName string
+	Invocations  uint64
+	// Errors counts every status but success (error, timeout, failure).
+	Errors     uint64
+	Timeouts   uint64
+	ColdStarts uint64
+	// InitDurationMs is the mean init duration of the cold starts.
+	InitDurationMs                              float64
+	DurationMsP50, DurationMsP95, DurationMsP99 float64
+	// DurationMsSum is the time spent in invocations, for the mean and the
+	// concurrency estimate.
+	DurationMsSum                       float64
+	MaxMemoryUsedMB, MemoryConfiguredMB uint32
+}
+
+// MaxBuckets bounds the buckets FunctionBuckets returns per function.
+const MaxBuckets = 100_000
+
+// FunctionBuckets aggregates invocations per function per step (whole
+// seconds, at least one) in the filter's range.
+func (s *Store) FunctionBuckets(ctx context.Context, f UsageFilter, step time.Duration) ([]FunctionBucketRecord, error) {
+	if err := f.check("read function figures"); err != nil {
+		return nil, err
+	}
+	if step < time.Second || step%time.Second != 0 {
+		return nil, fmt.Errorf("read function figures: step must be a whole number of seconds, got %s", step)
+	}
+	if f.Until.Sub(f.Since)/step > MaxBuckets {
+		return nil, fmt.Errorf("read function figures: step %s makes more than %d buckets", step, MaxBuckets)
+	}
+	query, args := functionBucketsSQL(s.database, f, step)
+	var out []FunctionBucketRecord
+	err := s.scanAll(ctx, "function figures", query, args, func(rows driver.Rows) error {
+		var (
+			r      FunctionBucketRecord
+			bucket uint64
+			qs     []float64
+		)
+		if err := rows.Scan(&bucket, &r.FunctionName, &r.Invocations, &r.Errors, &r.Timeouts, &r.ColdStarts,
+			&r.InitDurationMs, &qs, &r.DurationMsSum, &r.MaxMemoryUsedMB, &r.MemoryConfiguredMB); err != nil {
+			return err
+		}
+		r.Start = time.Unix(int64(bucket), 0).UTC()
+		r.DurationMsP50, r.DurationMsP95, r.DurationMsP99 = quantileAt(qs, 0), quantileAt(qs, 1), quantileAt(qs, 2)
+		if r.ColdStarts == 0 {
+			r.InitDurationMs = 0 // avgIf over nothing is nan
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// FunctionInfoRecord is what was seen of one function in one account and
+// region.
+type FunctionInfoRecord struct {
+	FunctionName, AccountID, Region string
+	ServiceName, Runtime            string
+	Architecture                    string
+	MemorySizeMB                    uint32
+	Versions                        []string
+	FirstSeen, LastSeen             time.Time
+	Invocations, Errors             uint64
+}
+
+// FunctionCatalog lists every function with invocations in the range, with
+// its latest runtime, architecture and memory.
+func (s *Store) FunctionCatalog(ctx context.Context, f UsageFilter) ([]FunctionInfoRecord, error) {
+	if err := f.check("read function catalog"); err != nil {
+		return nil, err
+	}
+	query, args := functionCatalogSQL(s.database, f)
+	var out []FunctionInfoRecord
+	err := s.scanAll(ctx, "function catalog", query, args, func(rows driver.Rows) error {
+		var (
+			r           FunctionInfoRecord
+			first, last uint64
+		)
+		if err := rows.Scan(&r.FunctionName, &r.AccountID, &r.Region, &r.ServiceName, &r.Runtime,
+			&r.Architecture, &r.MemorySizeMB, &r.Versions, &first, &last, &r.Invocations, &r.Errors); err != nil {
+			return err
+		}
+		r.FirstSeen, r.LastSeen = unixTime(first), unixTime(last)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// UsageRecord is what one function configuration was billed for on one
+// UTC day.
+type UsageRecord struct {
+	Day                              time.Time
+	AccountID, Region                string
+	FunctionName, FunctionVersion    string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	// InitializationType is on-demand, provisioned-concurrency or
+	// snap-start (empty when the platform did not say).
+	InitializationType               string
+	Invocations                      uint64
+	BilledDurationMs                 uint64
+	BilledInitDurationMs, DurationMs float64
+	MaxMemoryUsedMB                  uint32
+}
+
+// Usage sums billed duration and requests per day, account, region,
+// function, version, architecture, memory and ephemeral storage.
+func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
+	if err := f.check("read usage"); err != nil {
+		return nil, err
+	}
+	query, args := usageSQL(s.database, f)
+	var out []UsageRecord
+	err := s.scanAll(ctx, "usage", query, args, func(rows driver.Rows) error {
+		var r UsageRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+			&r.Architecture, &r.MemorySizeMB, &r.EphemeralStorageMB, &r.InitializationType,
+			&r.Invocations, &r.BilledDurationMs, &r.BilledInitDurationMs, &r.DurationMs, &r.MaxMemoryUsedMB); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// MemoryProfileRecord describes how one function configuration used its
+// memory and time.
+type MemoryProfileRecord struct {
+	AccountID, Region, FunctionName, Architecture string
+	MemorySizeMB                                  uint32
+	Invocations, BilledDurationMs                 uint64
+	MaxMemoryUsedMB                               uint32
+	MemoryUsedP99MB                               float64
+	DurationMsP95, DurationMsMean                 float64
+	FirstSeen, LastSeen                           time.Time
+}
+
+// MemoryProfiles aggregates memory use and duration per function
+// configuration.
+func (s *Store) MemoryProfiles(ctx context.Context, f UsageFilter) ([]MemoryProfileRecord, error) {
+	if err := f.check("read memory profiles"); err != nil {
+		return nil, err
+	}
+	query, args := memoryProfileSQL(s.database, f)
+	var out []MemoryProfileRecord
+	err := s.scanAll(ctx, "memory profiles", query, args, func(rows driver.Rows) error {
+		var (
+			r           MemoryProfileRecord
+			first, last uint64
+		)
+		if err := rows.Scan(&r.AccountID, &r.Region, &r.FunctionName, &r.Architecture, &r.MemorySizeMB,
+			&r.Invocations, &r.BilledDurationMs, &r.MaxMemoryUsedMB, &r.MemoryUsedP99MB,
+			&r.DurationMsP95, &r.DurationMsMean, &first, &last); err != nil {
+			return err
+		}
+		r.FirstSeen, r.LastSeen = unixTime(first), unixTime(last)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// scanAll runs query and calls scan for each row.
+func (s *Store) scanAll(ctx context.Context, what, query string, args []any, scan func(driver.Rows) error) error {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return readErr("query "+what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return readErr("scan "+what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr("read "+what, err)
+	}
+	return nil
+}
+
+func quantileAt(q []float64, i int) float64 {
+	if i < 0 || i >= len(q) || q[i] != q[i] {
+		return 0
+	}
+	return q[i]
+}
+
+func limitBetween(n, def, most int) int {
+	switch {
+	case n <= 0:
+		return def
+	case n > most:
+		return most
+	default:
+		return n
+	}
+}
+
+// FunctionTriggers maps each function to the faas.trigger values of its
+// spans in the range.
+func (s *Store) FunctionTriggers(ctx context.Context, f SpanEdgeFilter) (map[string][]string, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return nil, errors.New("read function triggers: since and until are required and until must be after since")
+	}
+	query, args := functionTriggersSQL(s.database, f)
+	out := map[string][]string{}
+	err := s.scanAll(ctx, "function triggers", query, args, func(rows driver.Rows) error {
+		var (
+			fn       string
+			triggers []string
+		)
+		if err := rows.Scan(&fn, &triggers); err != nil {
+			return err
+		}
+		out[fn] = triggers
+		return nil
+	})
+	return out, err
+}

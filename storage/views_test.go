@@ -1,0 +1,420 @@
+package storage
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// countParts is the number of active parts of a table in the store's
+// database.
+func countParts(t *testing.T, s *Store, table string) uint64 {
+	t.Helper()
+	var n uint64
+	err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active",
+		s.Database(), table).Scan(&n)
+	if err != nil {
+		t.Fatalf("count parts of %s: %v", table, err)
+	}
+	return n
+}
+
+func TestWriteExportsOneInsertPerTable(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	var reqs []*ingestv1.ExportRequest
+	var traceIDs [][16]byte
+	for i := range 3 {
+		// The fixture's trace ID depends on the name's length.
+		f := newFixture(t, fmt.Sprintf("fn%s", strings.Repeat("x", i)))
+		reqs = append(reqs, f.req)
+		traceIDs = append(traceIDs, f.traceID)
+	}
+	counts, err := s.WriteExports(ctx, reqs)
+	if err != nil {
+		t.Fatalf("WriteExports: %v", err)
+	}
+	if want := (WriteCounts{Spans: 6, Logs: 3, Invocations: 3}); counts != want {
+		t.Errorf("WriteExports counts = %+v, want %+v", counts, want)
+	}
+	for _, table := range []string{"spans", "logs", "invocations"} {
+		if n := countParts(t, s, table); n != 1 {
+			t.Errorf("%s has %d parts after one WriteExports, want 1 (one insert)", table, n)
+		}
+	}
+	for i, id := range traceIDs {
+		spans, err := s.SpansByTraceID(ctx, id)
+		if err != nil {
+			t.Fatalf("SpansByTraceID: %v", err)
+		}
+		if want := fmt.Sprintf("fn%s", strings.Repeat("x", i)); len(spans) != 2 || spans[0].FunctionName != want {
+			t.Errorf("trace %d: got %d spans (%+v), want 2 of %s", i, len(spans), spans, want)
+		}
+	}
+	empty, err := s.WriteExports(ctx, nil)
+	if err != nil || empty != (WriteCounts{}) {
+		t.Errorf("WriteExports(nil) = %+v, %v; want zero counts and no error", empty, err)
+	}
+}
+
+func TestWriteExportsFailureReportsStoredTables(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	// Without a logs table the third insert fails: the invocations and spans
+	// inserts before it are stored, and the counts say so.
+	if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+".logs"); err != nil {
+		t.Fatalf("drop logs: %v", err)
+	}
+	f := newFixture(t, "partial")
+	counts, err := s.WriteExports(ctx, []*ingestv1.ExportRequest{f.req})
+	if err == nil || !strings.Contains(err.Error(), "logs") {
+		t.Fatalf("WriteExports error = %v, want an error naming logs", err)
+	}
+	if want := (WriteCounts{Spans: 2, Invocations: 1}); counts != want {
+		t.Errorf("counts after failure = %+v, want %+v", counts, want)
+	}
+}
+
+func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	traceID := [16]byte{9, 9, 9, 1}
+	midnight := time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
+	span := func(id byte, start time.Time, svc string) *tracepb.ResourceSpans {
+		return &tracepb.ResourceSpans{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", svc)}},
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+				TraceId: traceID[:], SpanId: []byte{id, 0, 0, 0, 0, 0, 0, 1}, Name: svc,
+				StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(time.Millisecond).UnixNano()),
+			}}}},
+		}
+	}
+	// Two batches, so the index holds two rows (one per day) to merge.
+	reqs := []*ingestv1.ExportRequest{
+		{Function: &ingestv1.FunctionIdentity{Name: "a"}, ResourceSpans: []*tracepb.ResourceSpans{span(1, midnight.Add(-500*time.Millisecond), "first")}},
+		{Function: &ingestv1.FunctionIdentity{Name: "b"}, ResourceSpans: []*tracepb.ResourceSpans{span(2, midnight.Add(1500*time.Millisecond), "second")}},
+	}
+	for _, r := range reqs {
+		if _, err := s.WriteExport(ctx, r); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	names := func() []string {
+		t.Helper()
+		spans, err := s.SpansByTraceID(ctx, traceID)
+		if err != nil {
+			t.Fatalf("SpansByTraceID: %v", err)
+		}
+		var out []string
+		for _, sp := range spans {
+			out = append(out, sp.Name)
+		}
+		return out
+	}
+	if n := countParts(t, s, "trace_index"); n != 2 {
+		t.Errorf("trace_index has %d parts, want 2 (one per day)", n)
+	}
+	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("spans through the index = %q, want first and second", got)
+	}
+	// A trace the index does not know (stored before the index existed) is
+	// still found.
+	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_index"); err != nil {
+		t.Fatalf("truncate trace_index: %v", err)
+	}
+	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("spans without the index = %q, want first and second", got)
+	}
+	// A database without the index table (schema version 2 or older) is
+	// read too.
+	for _, obj := range []string{"trace_index_mv", "trace_index"} {
+		if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
+			t.Fatalf("drop %s: %v", obj, err)
+		}
+	}
+	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("spans without the index table = %q, want first and second", got)
+	}
+}
+
+func TestFunctionMinutes(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	minute := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	inv := func(id string, at time.Duration, status string, cold bool, durMs float64, billed uint64, mem uint32) *ingestv1.Invocation {
+		return &ingestv1.Invocation{
+			RequestId: id, StartTimeUnixNano: uint64(minute.Add(at).UnixNano()), Status: status, ColdStart: cold,
+			DurationMs: durMs, BilledDurationMs: billed, MemorySizeMb: 1024, MaxMemoryUsedMb: mem,
+		}
+	}
+	reqs := []*ingestv1.ExportRequest{
+		{Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "1"}, Invocations: []*ingestv1.Invocation{
+			inv("a", time.Second, "success", true, 100, 100, 60),
+			inv("b", 2*time.Second, "error", false, 200, 200, 80),
+		}},
+		// Another version in the same minute, in another insert: merged on read.
+		{Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "2"}, Invocations: []*ingestv1.Invocation{
+			inv("c", 3*time.Second, "timeout", false, 3000, 3000, 70),
+			inv("d", 61*time.Second, "success", false, 50, 50, 40),
+		}},
+		{Function: &ingestv1.FunctionIdentity{Name: "other"}, Invocations: []*ingestv1.Invocation{inv("e", 0, "success", false, 1, 1, 1)}},
+	}
+	for _, r := range reqs {
+		if _, err := s.WriteExport(ctx, r); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	got, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{FunctionName: "orders", Since: minute, Until: minute.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("FunctionMinutes: %v", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d minutes (%+v), want 2", len(got), got)
+	}
+	first, second := got[0], got[1]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"minute", first.Minute, minute},
+		{"function", first.FunctionName, "orders"},
+		{"invocations", first.Invocations, uint64(3)},
+		{"errors", first.Errors, uint64(2)},
+		{"timeouts", first.Timeouts, uint64(1)},
+		{"cold starts", first.ColdStarts, uint64(1)},
+		{"duration sum", first.DurationMsSum, 3300.0},
+		{"billed GB-s", math.Round(first.BilledGBSeconds*1000) / 1000, 3.3},
+		{"max memory", first.MaxMemoryUsedMB, uint32(80)},
+		{"second minute", second.Minute, minute.Add(time.Minute)},
+		{"second invocations", second.Invocations, uint64(1)},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if first.DurationMsP50 < 100 || first.DurationMsP50 > 3000 || first.DurationMsP99 < first.DurationMsP50 {
+		t.Errorf("quantiles p50=%v p90=%v p99=%v, want 100 <= p50 <= p99", first.DurationMsP50, first.DurationMsP90, first.DurationMsP99)
+	}
+	all, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{})
+	if err != nil {
+		t.Fatalf("FunctionMinutes(all): %v", err)
+	}
+	if len(all) != 3 {
+		t.Errorf("unfiltered FunctionMinutes = %d rows, want 3", len(all))
+	}
+	if _, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{Since: minute, Until: minute}); err == nil {
+		t.Error("FunctionMinutes with an empty range succeeded, want an error")
+	}
+}
+
+func TestServiceEdges(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	start := time.Date(2026, 5, 2, 8, 0, 0, 0, time.UTC)
+	traceID := []byte{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
+	n := byte(0)
+	sp := func(kind tracepb.Span_SpanKind, status tracepb.Status_StatusCode, attrs ...*commonpb.KeyValue) *tracepb.Span {
+		n++
+		return &tracepb.Span{
+			TraceId: traceID, SpanId: []byte{n, 1, 1, 1, 1, 1, 1, 1}, Kind: kind, Name: "call", Attributes: attrs,
+			StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(20 * time.Millisecond).UnixNano()),
+			Status: &tracepb.Status{Code: status},
+		}
+	}
+	client, producer, server := tracepb.Span_SPAN_KIND_CLIENT, tracepb.Span_SPAN_KIND_PRODUCER, tracepb.Span_SPAN_KIND_SERVER
+	ok, failed := tracepb.Status_STATUS_CODE_UNSET, tracepb.Status_STATUS_CODE_ERROR
+	req := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "orders"},
+		ResourceSpans: []*tracepb.ResourceSpans{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", "orders-svc")}},
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+				sp(client, ok, strAttr("peer.service", "inventory-svc"), strAttr("faas.invoked_name", "ignored")),
+				sp(client, failed, strAttr("peer.service", "inventory-svc")),
+				sp(client, ok, strAttr("faas.invoked_name", "payments")),
+				sp(producer, ok, strAttr("messaging.destination.name", "orders-queue")),
+				sp(client, ok, strAttr("db.system", "dynamodb")),
+				sp(client, ok), // names no callee: not an edge
+				sp(server, ok, strAttr("peer.service", "not-an-edge")), // server side: not an edge
+			}}},
+		}},
+	}
+	if _, err := s.WriteExport(ctx, req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	edges, err := s.ServiceEdges(ctx, ServiceEdgeFilter{Since: start.Add(-time.Hour), Until: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("ServiceEdges: %v", err)
+	}
+	got := map[string][2]uint64{}
+	for _, e := range edges {
+		if e.Caller != "orders-svc" {
+			t.Errorf("edge %+v: caller is not orders-svc", e)
+		}
+		got[e.Callee] = [2]uint64{e.Calls, e.Errors}
+		if e.DurationMsP50 < 19 || e.DurationMsP50 > 21 {
+			t.Errorf("edge %s p50 = %v ms, want about 20", e.Callee, e.DurationMsP50)
+		}
+	}
+	want := map[string][2]uint64{"inventory-svc": {2, 1}, "payments": {1, 0}, "orders-queue": {1, 0}, "dynamodb": {1, 0}}
+	if !maps.Equal(got, want) {
+		t.Errorf("edges (callee → calls, errors) = %v, want %v", got, want)
+	}
+	byService, err := s.ServiceEdges(ctx, ServiceEdgeFilter{Service: "payments"})
+	if err != nil {
+		t.Fatalf("ServiceEdges(payments): %v", err)
+	}
+	if len(byService) != 1 || byService[0].Callee != "payments" {
+		t.Errorf("edges of payments = %+v, want the one call into it", byService)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	start := time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)
+	traceA := [16]byte{0xa, '\'', 0}
+	rec := func(at time.Duration, sev logspb.SeverityNumber, body, requestID string, traceID []byte) *logspb.LogRecord {
+		return &logspb.LogRecord{
+			TimeUnixNano: uint64(start.Add(at).UnixNano()), SeverityNumber: sev, TraceId: traceID,
+			Body:       &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: body}},
+			Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", requestID)},
+		}
+	}
+	logsFor := func(fn string, recs ...*logspb.LogRecord) *ingestv1.ExportRequest {
+		return &ingestv1.ExportRequest{
+			Function:     &ingestv1.FunctionIdentity{Name: fn},
+			ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: recs}}}},
+		}
+	}
+	info, errSev := logspb.SeverityNumber_SEVERITY_NUMBER_INFO, logspb.SeverityNumber_SEVERITY_NUMBER_ERROR
+	reqs := []*ingestv1.ExportRequest{
+		logsFor("orders",
+			rec(0, info, "order placed", "req-1", traceA[:]),
+			rec(time.Second, errSev, "Payment DECLINED for order '7'", "req-1", traceA[:]),
+			rec(2*time.Second, info, "order placed", "req-2", nil)),
+		logsFor("inventory", rec(3*time.Second, info, "stock reserved", "req-3", traceA[:])),
+	}
+	if _, err := s.WriteExports(ctx, reqs); err != nil {
+		t.Fatalf("WriteExports: %v", err)
+	}
+	tests := []struct {
+		name   string
+		filter LogFilter
+		want   []string // bodies, newest first
+	}{
+		{"all", LogFilter{}, []string{"stock reserved", "order placed", "Payment DECLINED for order '7'", "order placed"}},
+		{"function", LogFilter{FunctionName: "inventory"}, []string{"stock reserved"}},
+		{"request id", LogFilter{RequestID: "req-1"}, []string{"Payment DECLINED for order '7'", "order placed"}},
+		{"trace id", LogFilter{TraceID: traceA, FunctionName: "orders"}, []string{"Payment DECLINED for order '7'", "order placed"}},
+		{"text ignores case", LogFilter{Contains: "declined for order '7"}, []string{"Payment DECLINED for order '7'"}},
+		{"severity", LogFilter{MinSeverity: uint8(errSev)}, []string{"Payment DECLINED for order '7'"}},
+		{"time range", LogFilter{Since: start.Add(time.Second), Until: start.Add(2 * time.Second)}, []string{"Payment DECLINED for order '7'"}},
+		{"limit", LogFilter{Limit: 1}, []string{"stock reserved"}},
+		{"hostile text matches nothing", LogFilter{Contains: "') OR 1=1 --"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := s.Logs(ctx, tt.filter)
+			if err != nil {
+				t.Fatalf("Logs: %v", err)
+			}
+			var bodies []string
+			for _, r := range recs {
+				bodies = append(bodies, r.Body)
+			}
+			if !slices.Equal(bodies, tt.want) {
+				t.Errorf("bodies = %q, want %q", bodies, tt.want)
+			}
+		})
+	}
+	recs, err := s.Logs(ctx, LogFilter{RequestID: "req-3"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("Logs(req-3) = %+v, %v", recs, err)
+	}
+	if r := recs[0]; r.TraceID != traceA || r.FunctionName != "inventory" || !r.Time.Equal(start.Add(3*time.Second)) ||
+		r.Attributes["faas.invocation_id"] != "req-3" || r.LogType != "otlp" {
+		t.Errorf("log record = %+v", r)
+	}
+}
+
+func TestMetricPointsRoundTrip(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	at := time.Date(2026, 5, 4, 9, 30, 0, 123, time.UTC)
+	traceID := [16]byte{0, '\'', '\\', 5}
+	req := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "orders", Region: "eu-west-1"},
+		ResourceMetrics: []*metricspb.ResourceMetrics{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", "orders-svc")}},
+			ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{
+				{Name: "orders.placed", Unit: "1", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+					AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA, IsMonotonic: true,
+					DataPoints: []*metricspb.NumberDataPoint{{
+						TimeUnixNano: uint64(at.UnixNano()), Value: &metricspb.NumberDataPoint_AsInt{AsInt: 3},
+						Attributes: []*commonpb.KeyValue{strAttr("route", "/orders")},
+						Exemplars:  []*metricspb.Exemplar{{TraceId: traceID[:], Value: &metricspb.Exemplar_AsDouble{AsDouble: 1}}},
+					}},
+				}}},
+				{Name: "http.duration", Unit: "ms", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
+					DataPoints: []*metricspb.HistogramDataPoint{{
+						TimeUnixNano: uint64(at.UnixNano()), Count: 3, Sum: new(30.0), Min: new(5.0), Max: new(15.0),
+						BucketCounts: []uint64{1, 2}, ExplicitBounds: []float64{10},
+					}},
+				}}},
+				{Name: "queue.depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{{
+					TimeUnixNano: uint64(at.UnixNano()), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: 4.5},
+				}}}}},
+			}}},
+		}},
+	}
+	counts, err := s.WriteExport(ctx, req)
+	if err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	if counts.MetricPoints != 3 {
+		t.Errorf("MetricPoints = %d, want 3", counts.MetricPoints)
+	}
+	sums, err := s.MetricPoints(ctx, MetricFilter{Name: "orders.placed", FunctionName: "orders", Since: at, Until: at.Add(time.Second)})
+	if err != nil {
+		t.Fatalf("MetricPoints: %v", err)
+	}
+	if len(sums) != 1 {
+		t.Fatalf("got %d sum points, want 1", len(sums))
+	}
+	p := sums[0]
+	if !p.Time.Equal(at) || p.Type != "sum" || p.Value != 3 || p.Unit != "1" || p.Temporality != 1 || !p.Monotonic ||
+		p.ServiceName != "orders-svc" || p.Region != "eu-west-1" || p.Attributes["route"] != "/orders" ||
+		len(p.ExemplarTraceIDs) != 1 || p.ExemplarTraceIDs[0] != traceID || !slices.Equal(p.ExemplarValues, []float64{1}) {
+		t.Errorf("sum point = %+v", p)
+	}
+	hists, err := s.MetricPoints(ctx, MetricFilter{Name: "http.duration"})
+	if err != nil || len(hists) != 1 {
+		t.Fatalf("MetricPoints(histogram) = %+v, %v", hists, err)
+	}
+	h := hists[0]
+	if h.Type != "histogram" || h.Count != 3 || h.Sum != 30 || h.Min != 5 || h.Max != 15 ||
+		!slices.Equal(h.BucketCounts, []uint64{1, 2}) || !slices.Equal(h.ExplicitBounds, []float64{10}) {
+		t.Errorf("histogram point = %+v", h)
+	}
+	all, err := s.MetricPoints(ctx, MetricFilter{ServiceName: "orders-svc"})
+	if err != nil || len(all) != 3 {
+		t.Errorf("MetricPoints(service) = %d points, %v; want 3", len(all), err)
+	}
+	none, err := s.MetricPoints(ctx, MetricFilter{Name: "orders.placed", Since: at.Add(time.Second)})
+	if err != nil || len(none) != 0 {
+		t.Errorf("MetricPoints after the point = %+v, %v; want none", none, err)
+	}
+}
