@@ -1,4 +1,5 @@
-// Package query reads what Lambdascope stored: it assembles distributed
-// traces into span trees joined with the platform's invocation records and
-// lists invocations, for the lambdascope CLI and the Grafana plugin.
+// Package query answers questions about stored telemetry: trace assembly
+// and search, the service map, function figures and catalog, logs, cost
+// reports with right-sizing advice, and error-spike detection with
+// notification. The lambdascope CLI and the Grafana plugin stand on it.
 package query

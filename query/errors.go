@@ -8,6 +8,6 @@ var (
 	// ErrInvalidTraceID reports a trace ID that is neither 32 hex digits nor
 	// an X-Ray trace ID.
 	ErrInvalidTraceID = errors.New("invalid trace ID")
-	// ErrInvalidFilter reports an invocation filter that cannot be run.
-	ErrInvalidFilter = errors.New("invalid invocation filter")
+	// ErrInvalidFilter reports a filter or query that cannot be run.
+	ErrInvalidFilter = errors.New("invalid filter")
 )

@@ -15,6 +15,22 @@ type Store interface {
 	SpansByTraceID(ctx context.Context, traceID [16]byte) ([]storage.SpanRecord, error)
 	// Invocations returns invocation records, newest first.
 	Invocations(ctx context.Context, f storage.InvocationFilter) ([]storage.InvocationRecord, error)
+	// SearchTraces summarises the traces with a matching span, newest first.
+	SearchTraces(ctx context.Context, f storage.TraceSearchFilter) ([]storage.TraceSummaryRecord, error)
+	// SpanEdges derives calls between sources and to resources from spans.
+	SpanEdges(ctx context.Context, f storage.SpanEdgeFilter) ([]storage.SpanEdgeRecord, error)
+	// FunctionBuckets aggregates invocations per function per time step.
+	FunctionBuckets(ctx context.Context, f storage.UsageFilter, step time.Duration) ([]storage.FunctionBucketRecord, error)
+	// FunctionTriggers maps functions to the faas.trigger values of their spans.
+	FunctionTriggers(ctx context.Context, f storage.SpanEdgeFilter) (map[string][]string, error)
+	// FunctionCatalog lists the functions seen with their configuration.
+	FunctionCatalog(ctx context.Context, f storage.UsageFilter) ([]storage.FunctionInfoRecord, error)
+	// Usage sums billed figures per day and function configuration.
+	Usage(ctx context.Context, f storage.UsageFilter) ([]storage.UsageRecord, error)
+	// MemoryProfiles aggregates memory use per function configuration.
+	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
+	// Logs returns log records, newest first.
+	Logs(ctx context.Context, f storage.LogFilter) ([]storage.LogRecord, error)
 }
 
 var _ Store = (*storage.Store)(nil)

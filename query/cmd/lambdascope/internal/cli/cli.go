@@ -1,6 +1,7 @@
 // Package cli implements the lambdascope command line: it parses arguments,
-// reads traces and invocations from ClickHouse through the query layer and
-// prints them. It only reads; it never creates or migrates anything.
+// reads traces, invocations, functions, logs, costs and error spikes from
+// ClickHouse through the query layer and prints them. It only reads; it
+// never creates or migrates anything.
 package cli
 
 import (
@@ -58,13 +59,20 @@ func usagef(format string, args ...any) error {
 }
 
 const rootUsage = `lambdascope reads what Lambdascope stored in ClickHouse: distributed traces
-across Lambda functions and the platform's invocation reports.
+across Lambda functions, the platform's invocation reports, logs, what it all
+cost and where errors spike.
 
 Usage:
   lambdascope [--dsn DSN] <command> [flags] [arguments]
 
 Commands:
   trace <trace-id>   print one trace as a tree of spans
+  search             find traces by function, span, status, duration, attribute
+  functions          list functions (--figures over time, --map who calls whom)
+  logs               print log lines by request ID, trace, function or text
+  cost [trace-id]    what functions, versions, days and traces cost
+  rightsize          memory advice with the estimated monthly saving
+  spikes             error spikes against each function's baseline (--watch)
   invocations        list the latest invocations
   help [command]     show help for a command
 
@@ -79,10 +87,14 @@ Examples:
   lambdascope trace 4bf92f3577b34da6a3ce929d0e0e4736
   lambdascope trace 1-5759e988-bd862e3fe1be46a994272793
   lambdascope invocations --function orders --since 2h
+  lambdascope search --function orders --status error --since 1h
+  lambdascope cost --since 30d --by version
+  lambdascope spikes --watch --alertmanager http://localhost:9093
   LAMBDASCOPE_CLICKHOUSE_DSN=clickhouse://ch.internal:9000/lambdascope lambdascope invocations --output json
 
 Exit status: 0 on success, 1 when the data cannot be read or is not there,
 2 when the command line is wrong. Times are shown in the local zone (TZ).
+Table commands print --output table (default), json or csv.
 `
 
 const traceUsage = `Usage: lambdascope trace [flags] <trace-id>
@@ -181,7 +193,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case "help":
 		return help(cmdArgs, env)
 	default:
-		return fail(env, usagef("unknown command %q (want trace, invocations or help)", cmd))
+		if c := findCommand(cmd); c != nil {
+			return fail(env, runTable(ctx, c, cmdArgs, common, env))
+		}
+		return fail(env, usagef("unknown command %q (want trace, search, functions, logs, cost, rightsize, spikes, invocations or help)", cmd))
 	}
 }
 
@@ -198,6 +213,10 @@ func help(args []string, env Env) int {
 		fs, _ := invocationFlags(defaultCommonFlags())
 		printUsage(env.Stdout, fs, invocationsUsage, invocationsExamples)
 	default:
+		if c := findCommand(args[0]); c != nil {
+			c.help(env.Stdout)
+			return ExitOK
+		}
 		return fail(env, usagef("no help for unknown command %q", args[0]))
 	}
 	return ExitOK

@@ -1,5 +1,5 @@
-// Package render formats traces and invocation records for the lambdascope
-// CLI: an indented span tree, an invocation table and JSON.
+// Package render formats what the lambdascope CLI prints: an indented span
+// tree, aligned tables, CSV and JSON.
 package render
 
 import (

@@ -1,0 +1,700 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/query/cmd/lambdascope/internal/render"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// command is one of the read commands that print a table, JSON or CSV.
+type command struct {
+	name     string
+	summary  string
+	usage    string
+	examples string
+	// setup registers the command's flags and returns its runner.
+	setup func(fs *flag.FlagSet, o *outputFlags) func(ctx context.Context, r *runner) error
+}
+
+// outputFlags are shared by the table commands.
+type outputFlags struct {
+	output string
+	since  string
+	until  string
+}
+
+// runner is what a command's run sees.
+type runner struct {
+	env    Env
+	svc    *query.Service
+	common *commonFlags
+	out    *outputFlags
+	pos    []string
+	since  time.Time
+	until  time.Time
+}
+
+// emit prints a table, or v as JSON, as --output says.
+func (r *runner) emit(t *render.Table, v any) error {
+	switch r.out.output {
+	case "json":
+		return render.JSON(r.env.Stdout, v)
+	case "csv":
+		return t.WriteCSV(r.env.Stdout)
+	default:
+		return t.Write(r.env.Stdout)
+	}
+}
+
+func (r *runner) time(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if r.out.output == "table" {
+		return t.In(r.env.Location).Format("2006-01-02 15:04:05.000")
+	}
+	return t.In(r.env.Location).Format(time.RFC3339Nano)
+}
+
+// money prints an amount for people, or as a plain number in CSV.
+func (r *runner) money(v float64, currency string) string {
+	if r.out.output != "table" {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return render.Money(v, currency)
+}
+
+func (r *runner) rangeOf() query.TimeRange { return query.TimeRange{Since: r.since, Until: r.until} }
+
+var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, costCommand, rightsizeCommand, spikesCommand}
+
+func findCommand(name string) *command {
+	for _, c := range tableCommands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (c *command) flags(common commonFlags) (*flag.FlagSet, *commonFlags, *outputFlags, func(context.Context, *runner) error) {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cf := common
+	cf.register(fs)
+	o := &outputFlags{output: "table", since: "1h"}
+	fs.StringVar(&o.output, "output", o.output, "output format: table, json or csv")
+	fs.StringVar(&o.until, "until", "", "end of the time range: a duration ago (such as 1h) or an RFC 3339 time (default now)")
+	run := c.setup(fs, o)
+	return fs, &cf, o, run
+}
+
+func (c *command) help(w io.Writer) {
+	fs, _, _, _ := c.flags(defaultCommonFlags())
+	printUsage(w, fs, c.usage+"\nFlags:\n", c.examples)
+}
+
+func runTable(ctx context.Context, c *command, args []string, common commonFlags, env Env) error {
+	fs, cf, o, run := c.flags(common)
+	pos, err := parse(fs, args, env, c.usage+"\nFlags:\n", c.examples)
+	if err != nil {
+		return err
+	}
+	if _, err := cf.validate(env); err != nil {
+		return err
+	}
+	switch o.output {
+	case "table", "json", "csv":
+	default:
+		return usagef("--output must be table, json or csv, got %q", o.output)
+	}
+	now := env.Now()
+	r := &runner{env: env, common: cf, out: o, pos: pos, until: now}
+	if r.since, err = parseSince(o.since, now); err != nil {
+		return err
+	}
+	if o.until != "" {
+		if r.until, err = parseUntil(o.until, now); err != nil {
+			return err
+		}
+	}
+	if !r.since.Before(r.until) {
+		return usagef("--since must be before --until")
+	}
+	openCtx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	svc, closeStore, err := open(openCtx, cf.dsn)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	r.svc = svc
+	err = run(ctx, r)
+	var ue *usageError
+	if err != nil && !errors.As(err, &ue) && !errors.Is(err, query.ErrInvalidFilter) && !errors.Is(err, query.ErrTraceNotFound) {
+		return fmt.Errorf("%s from %s: %w%s", c.name, redact(cf.dsn), err, schemaHint(err))
+	}
+	return err
+}
+
+// withTimeout bounds one read by --timeout.
+func (r *runner) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.common.timeout)
+}
+
+// parseUntil is like parseSince for the end of a range.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	t, err := parseSince(s, now)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return time.Time{}, usagef("%s", strings.ReplaceAll(ue.msg, "--since", "--until"))
+		}
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// attrFlags collects repeated --attr key=value flags.
+type attrFlags map[string]string
+
+func (a attrFlags) String() string { return "" }
+
+func (a attrFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	a[k] = val
+	return nil
+}
+
+// listFlag collects a repeated string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func ms(v float64) string { return render.Duration(time.Duration(v * float64(time.Millisecond))) }
+
+func u64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func joinOrDash(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
+}
+
+var searchCommand = &command{
+	name:    "search",
+	summary: "find traces by function, span, status, duration, attribute or cold start",
+	usage: `Usage: lambdascope search [flags]
+
+Finds traces with a span that matches every filter given, newest first, and
+prints one line per trace: start, trace ID, root span, duration, span and
+error counts, and the functions and services it crossed.
+`,
+	examples: `
+Examples:
+  lambdascope search --since 1h --function orders --status error
+  lambdascope search --min-duration 2s --cold-start
+  lambdascope search --attr http.route=/orders --attr tenant=acme --page 2
+  lambdascope search --name "UPDATE accounts" --output csv > slow.csv
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		f := query.TraceSearch{Attributes: map[string]string{}}
+		page := 1
+		fs.StringVar(&f.FunctionName, "function", "", "a span of this function")
+		fs.StringVar(&f.ServiceName, "service", "", "a span of this service (service.name)")
+		fs.StringVar(&f.SpanName, "name", "", "a span with this exact name")
+		fs.StringVar(&f.Status, "status", "", "a span with this status: ok, error or unset")
+		fs.DurationVar(&f.MinDuration, "min-duration", 0, "a span lasting at least this long")
+		fs.DurationVar(&f.MaxDuration, "max-duration", 0, "a span lasting at most this long")
+		fs.Var(attrFlags(f.Attributes), "attr", "a span with attribute key=value (repeatable)")
+		fs.BoolVar(&f.ColdStartOnly, "cold-start", false, "only spans of cold-start invocations")
+		fs.IntVar(&f.Limit, "limit", query.DefaultSearchLimit, fmt.Sprintf("traces per page (1-%d)", query.MaxSearchLimit))
+		fs.IntVar(&page, "page", page, "page number, 1 for the newest traces")
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("search takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if page < 1 || f.Limit < 1 || f.Limit > query.MaxSearchLimit {
+				return usagef("--page must be at least 1 and --limit between 1 and %d", query.MaxSearchLimit)
+			}
+			f.Since, f.Until, f.Offset = r.since, r.until, (page-1)*f.Limit
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			got, err := r.svc.SearchTraces(ctx, f)
+			if err != nil {
+				return err
+			}
+			for i := range got {
+				got[i].Start = got[i].Start.In(r.env.Location)
+			}
+			t := &render.Table{Headers: []string{"START", "TRACE ID", "ROOT", "DURATION", "SPANS", "ERRORS", "FUNCTIONS"}, Empty: "No traces found."}
+			for _, s := range got {
+				root := s.RootSource + " " + s.RootName
+				if !s.HasRoot {
+					root += " (root missing)"
+				}
+				t.Add(r.time(s.Start), s.TraceID.String(), root, render.Duration(s.Duration), u64(s.Spans), u64(s.ErrorSpans), joinOrDash(s.Sources))
+			}
+			return r.emit(t, got)
+		}
+	},
+}
+
+var functionsCommand = &command{
+	name:    "functions",
+	summary: "list every function seen, its figures over time, or the service map",
+	usage: `Usage: lambdascope functions [flags]
+
+Lists every function with invocations in the range: runtime, architecture,
+memory, versions, last seen, invocations, errors, what triggers it
+(faas.trigger), and what calls it and what it calls. With --figures it prints each function's figures per step
+(invocations, errors, timeouts, p50/p95/p99 duration, cold starts, init time,
+concurrency, memory used of configured); with --map, the service map edges.
+`,
+	examples: `
+Examples:
+  lambdascope functions --since 7d
+  lambdascope functions --figures --function orders --since 6h --step 10m
+  lambdascope functions --map --since 1h --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var (
+			figures, serviceMap bool
+			function            string
+			step                time.Duration
+		)
+		o.since = "24h"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.BoolVar(&figures, "figures", false, "print figures over time instead of the catalog")
+		fs.BoolVar(&serviceMap, "map", false, "print the service map (who calls whom) instead of the catalog")
+		fs.StringVar(&function, "function", "", "with --figures: only this function")
+		fs.DurationVar(&step, "step", 0, "with --figures: bucket width in whole seconds (default: about 60 buckets)")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("functions takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if figures && serviceMap {
+				return usagef("--figures and --map cannot be combined")
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			switch {
+			case figures:
+				pts, err := r.svc.FunctionFigures(ctx, query.FunctionQuery{TimeRange: r.rangeOf(), FunctionName: function, Step: step})
+				if err != nil {
+					return err
+				}
+				for i := range pts {
+					pts[i].Start = pts[i].Start.In(r.env.Location)
+				}
+				t := &render.Table{Headers: []string{"START", "FUNCTION", "INVOCATIONS", "ERRORS", "TIMEOUTS", "ERROR RATE", "P50", "P95", "P99", "COLD STARTS", "INIT", "CONCURRENCY", "MEMORY"}, Empty: "No invocations found."}
+				for _, p := range pts {
+					t.Add(r.time(p.Start), p.FunctionName, u64(p.Invocations), u64(p.Errors), u64(p.Timeouts), render.Percent(p.ErrorRate),
+						ms(p.P50Ms), ms(p.P95Ms), ms(p.P99Ms), fmt.Sprintf("%d (%s)", p.ColdStarts, render.Percent(p.ColdStartRate)),
+						ms(p.InitDurationMs), render.Float(p.Concurrency), fmt.Sprintf("%d/%d MB", p.MaxMemoryUsedMB, p.MemoryConfiguredMB))
+				}
+				return r.emit(t, pts)
+			case serviceMap:
+				m, err := r.svc.ServiceMap(ctx, r.rangeOf())
+				if err != nil {
+					return err
+				}
+				t := &render.Table{Headers: []string{"CALLER", "CALLEE", "KIND", "CALLS", "RATE/S", "ERROR RATE", "P50", "P95", "P99"}, Empty: "No calls found."}
+				kinds := map[string]string{}
+				for _, n := range m.Nodes {
+					kinds[n.Name] = n.Kind
+				}
+				for _, e := range m.Edges {
+					t.Add(e.Caller, e.Callee, kinds[e.Callee], u64(e.Calls), strconv.FormatFloat(e.RatePerSecond, 'g', 3, 64), render.Percent(e.ErrorRate),
+						render.Duration(e.P50), render.Duration(e.P95), render.Duration(e.P99))
+				}
+				return r.emit(t, m)
+			}
+			fns, err := r.svc.Functions(ctx, r.rangeOf())
+			if err != nil {
+				return err
+			}
+			for i := range fns {
+				fns[i].FirstSeen, fns[i].LastSeen = fns[i].FirstSeen.In(r.env.Location), fns[i].LastSeen.In(r.env.Location)
+			}
+			t := &render.Table{Headers: []string{"FUNCTION", "ACCOUNT", "REGION", "RUNTIME", "ARCH", "MEMORY", "VERSIONS", "LAST SEEN", "INVOCATIONS", "ERRORS", "TRIGGERS", "CALLED BY", "CALLS"}, Empty: "No functions found."}
+			for _, f := range fns {
+				t.Add(f.FunctionName, f.AccountID, f.Region, f.Runtime, f.Architecture, fmt.Sprintf("%d MB", f.MemorySizeMB),
+					joinOrDash(f.Versions), r.time(f.LastSeen), u64(f.Invocations), u64(f.Errors), joinOrDash(f.Triggers), joinOrDash(f.CalledBy), joinOrDash(f.Calls))
+			}
+			return r.emit(t, fns)
+		}
+	},
+}
+
+var logsCommand = &command{
+	name:    "logs",
+	summary: "print log lines by request ID, trace, function or text, newest first",
+	usage: `Usage: lambdascope logs [flags]
+
+Prints log records newest first: time, function, request ID, level and body.
+`,
+	examples: `
+Examples:
+  lambdascope logs --request-id 8476a536-e9f4-11e8-9739-2dfe598c3fcd
+  lambdascope logs --trace 4bf92f3577b34da6a3ce929d0e0e4736
+  lambdascope logs --function orders --grep timeout --since 6h --limit 500
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var (
+			q     query.LogQuery
+			trace string
+		)
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.StringVar(&q.FunctionName, "function", "", "only this function")
+		fs.StringVar(&q.RequestID, "request-id", "", "only this invocation's request ID")
+		fs.StringVar(&trace, "trace", "", "only this trace (32 hex digits or an X-Ray ID)")
+		fs.StringVar(&q.Text, "grep", "", "only lines containing this text (ignoring case)")
+		fs.IntVar(&q.Limit, "limit", query.DefaultLogLimit, fmt.Sprintf("at most this many lines (1-%d)", query.MaxLogLimit))
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("logs takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if q.Limit < 1 || q.Limit > query.MaxLogLimit {
+				return usagef("--limit must be between 1 and %d, got %d", query.MaxLogLimit, q.Limit)
+			}
+			if trace != "" {
+				id, err := query.ParseTraceID(trace)
+				if err != nil {
+					return usagef("--trace: %v", err)
+				}
+				q.TraceID = id
+			}
+			q.Since, q.Until = r.since, r.until
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			lines, err := r.svc.Logs(ctx, q)
+			if err != nil {
+				return err
+			}
+			for i := range lines {
+				lines[i].Time = lines[i].Time.In(r.env.Location)
+			}
+			t := &render.Table{Headers: []string{"TIME", "FUNCTION", "REQUEST ID", "LEVEL", "MESSAGE"}, Empty: "No log lines found."}
+			for _, l := range lines {
+				src := l.FunctionName
+				if src == "" {
+					src = l.ServiceName
+				}
+				t.Add(r.time(l.Time), src, l.RequestID, l.Severity, strings.TrimSpace(l.Body))
+			}
+			return r.emit(t, lines)
+		}
+	},
+}
+
+// loadPrices reads --prices or gives the defaults.
+func loadPrices(path string) (*query.Prices, error) {
+	if path == "" {
+		p := query.DefaultPrices()
+		return &p, nil
+	}
+	p, err := query.LoadPrices(path)
+	if err != nil {
+		return nil, usagef("--prices: %v", err)
+	}
+	return &p, nil
+}
+
+var costCommand = &command{
+	name:    "cost",
+	summary: "what functions, versions, days and traces cost",
+	usage: `Usage: lambdascope cost [flags] [trace-id]
+
+Prices the invocations of the range from their billed duration (INIT
+included where Lambda bills it), memory, architecture, requests and
+ephemeral storage. GB-second tiers apply per account, region and
+architecture per month (--by tiers shows each function's share). The free
+tier is shown with --by free and never subtracted. With a trace ID, prints
+what every invocation of that distributed trace cost.
+
+Prices default to AWS's public us-east-1 list; --prices reads tables per
+region from a YAML or JSON file ({prices: [{region, effective_date,
+currency, requests_per_million, ephemeral_storage_per_gb_second,
+architectures: {x86_64: {duration: [{up_to_gb_seconds,
+price_per_gb_second}]}}, free_tier}]}).
+`,
+	examples: `
+Examples:
+  lambdascope cost --since 30d
+  lambdascope cost --since 30d --by version --function orders
+  lambdascope cost --since 7d --by day --output csv
+  lambdascope cost --since 30d --by tiers
+  lambdascope cost 4bf92f3577b34da6a3ce929d0e0e4736
+  lambdascope cost --prices prices.yaml --since 30d --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var by, function, pricesPath string
+		o.since = "30d"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers or free")
+		fs.StringVar(&function, "function", "", "only this function")
+		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
+		return func(ctx context.Context, r *runner) error {
+			prices, err := loadPrices(pricesPath)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			if len(r.pos) > 1 {
+				return usagef("cost takes at most one trace ID, got %d arguments", len(r.pos))
+			}
+			if len(r.pos) == 1 {
+				id, err := query.ParseTraceID(r.pos[0])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				tc, err := r.svc.TraceCost(ctx, prices, id)
+				if err != nil {
+					return err
+				}
+				t := &render.Table{Headers: []string{"FUNCTION", "REQUEST ID", "ARCH", "MEMORY", "BILLED", "COST"}}
+				for _, i := range tc.Invocations {
+					t.Add(i.FunctionName, i.RequestID, i.Architecture, fmt.Sprintf("%d MB", i.MemorySizeMB), u64(i.BilledDurationMs)+"ms", r.money(i.Cost, tc.Currency))
+				}
+				if r.out.output == "table" {
+					t.Add("TOTAL", "", "", "", "", render.Money(tc.Total, tc.Currency))
+				}
+				return r.emit(t, tc)
+			}
+			rep, err := r.svc.Cost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
+			if err != nil {
+				return err
+			}
+			cur := rep.Currency
+			money := func(v float64) string { return r.money(v, cur) }
+			lines := func(key []string, ls []query.CostLine, keyOf func(query.CostLine) []string) *render.Table {
+				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "TOTAL", "PER 1M"), Empty: "No invocations found."}
+				for _, l := range ls {
+					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds), money(l.Compute), money(l.Requests),
+						money(l.Ephemeral), money(l.Total), money(l.PerMillion))...)
+				}
+				if len(ls) > 0 && r.out.output == "table" {
+					total := make([]string, len(key))
+					total[0] = "TOTAL"
+					c := rep.Total
+					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds), money(c.Compute), money(c.Requests),
+						money(c.Ephemeral), money(c.Total), money(c.PerMillion))...)
+				}
+				return t
+			}
+			var t *render.Table
+			switch by {
+			case "function":
+				t = lines([]string{"FUNCTION", "ACCOUNT", "REGION"}, rep.ByFunction, func(l query.CostLine) []string { return []string{l.FunctionName, l.AccountID, l.Region} })
+			case "version":
+				t = lines([]string{"FUNCTION", "VERSION", "ACCOUNT", "REGION"}, rep.ByVersion, func(l query.CostLine) []string {
+					return []string{l.FunctionName, l.Version, l.AccountID, l.Region}
+				})
+			case "day":
+				t = lines([]string{"DAY (UTC)"}, rep.ByDay, func(l query.CostLine) []string { return []string{l.Day.Format("2006-01-02")} })
+			case "tiers":
+				t = &render.Table{Headers: []string{"MONTH", "ACCOUNT", "REGION", "ARCH", "GROUP GB-S", "GROUP COMPUTE", "RATE/GB-S", "FUNCTION", "SHARE", "COMPUTE"}, Empty: "No invocations found."}
+				for _, g := range rep.Tiers {
+					for _, s := range g.Shares {
+						t.Add(g.Month, g.AccountID, g.Region, g.Architecture, render.Float(g.GBSeconds), money(g.Compute),
+							strconv.FormatFloat(g.BlendedRate, 'g', 8, 64), s.FunctionName, render.Percent(s.Fraction), money(s.Compute))
+					}
+				}
+			case "free":
+				t = &render.Table{Headers: []string{"MONTH", "ACCOUNT", "FREE REQUESTS", "FREE GB-S", "VALUE (NOT SUBTRACTED)"}, Empty: "No invocations found."}
+				for _, f := range rep.FreeTier {
+					t.Add(f.Month, f.AccountID, u64(f.Requests), render.Float(f.GBSeconds), money(f.Value))
+				}
+			default:
+				return usagef("--by must be function, version, day, tiers or free, got %q", by)
+			}
+			if len(rep.FallbackRegions) > 0 {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)
+			}
+			return r.emit(t, rep)
+		}
+	},
+}
+
+var rightsizeCommand = &command{
+	name:    "rightsize",
+	summary: "memory advice per function with the estimated monthly saving",
+	usage: `Usage: lambdascope rightsize [flags]
+
+Compares each function's configured memory with the most it used, suggests
+a size with headroom, and estimates the monthly saving at that size from the
+billed duration of the range scaled to 30 days (assuming the duration stays
+the same; functions bound by CPU get less of it with less memory, so measure
+before and after). Functions using 90% or more of their memory are advised
+to grow.
+`,
+	examples: `
+Examples:
+  lambdascope rightsize --since 14d
+  lambdascope rightsize --headroom 0.5 --min-invocations 1000 --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		cfg := query.DefaultRightsizeConfig()
+		var pricesPath string
+		o.since = "14d"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.Float64Var(&cfg.Headroom, "headroom", cfg.Headroom, "fraction added to the highest memory used")
+		fs.Uint64Var(&cfg.MinInvocations, "min-invocations", cfg.MinInvocations, "skip functions with fewer invocations")
+		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("rightsize takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			prices, err := loadPrices(pricesPath)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			adv, err := r.svc.Rightsize(ctx, prices, cfg, r.rangeOf())
+			if err != nil {
+				return err
+			}
+			t := &render.Table{Headers: []string{"FUNCTION", "REGION", "ARCH", "CONFIGURED", "MAX USED", "SUGGESTED", "ACTION", "P95", "MONTHLY NOW", "MONTHLY SAVING", "WHY"}, Empty: "No function has enough invocations for advice."}
+			for _, a := range adv {
+				t.Add(a.FunctionName, a.Region, a.Architecture, fmt.Sprintf("%d MB", a.ConfiguredMB), fmt.Sprintf("%d MB", a.MaxUsedMB),
+					fmt.Sprintf("%d MB", a.SuggestedMB), a.Action, ms(a.DurationP95Ms), r.money(a.MonthlyCostNow, "USD"),
+					r.money(a.MonthlySaving, "USD"), a.Reason)
+			}
+			return r.emit(t, adv)
+		}
+	},
+}
+
+var spikesCommand = &command{
+	name:    "spikes",
+	summary: "error spikes against each function's own baseline; --watch notifies",
+	usage: `Usage: lambdascope spikes [flags]
+
+Compares each function's error rate over the last --window with its rate
+over the --baseline before it. A function fires when its rate is at least
+--factor times its baseline, at least --min-rate, clearly above the
+baseline's noise, and it had at least --min-invocations and --min-errors
+(so a blip on a quiet function does not page).
+
+With --watch it evaluates every --interval until interrupted and posts
+firing and resolved alerts to Alertmanager (--alertmanager, v2 API) and to
+webhooks (--webhook, JSON {"alerts": [...]} on every change).
+`,
+	examples: `
+Examples:
+  lambdascope spikes
+  lambdascope spikes --window 10m --baseline 2h --factor 4
+  lambdascope spikes --watch --interval 1m --alertmanager http://alertmanager:9093
+  lambdascope spikes --watch --webhook https://hooks.example.com/lambda-errors
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		wc := query.DefaultWatcherConfig()
+		c := &wc.Spike
+		var (
+			watch    bool
+			am       string
+			webhooks listFlag
+		)
+		fs.DurationVar(&c.Window, "window", c.Window, "the recent span judged")
+		fs.DurationVar(&c.Baseline, "baseline", c.Baseline, "the span before --window it is compared with")
+		fs.DurationVar(&c.Step, "step", c.Step, "bucket width of the figures read")
+		fs.Float64Var(&c.Factor, "factor", c.Factor, "how many times its baseline rate the error rate must reach")
+		fs.Float64Var(&c.MinErrorRate, "min-rate", c.MinErrorRate, "lowest error rate (0-1) that fires")
+		fs.Uint64Var(&c.MinInvocations, "min-invocations", c.MinInvocations, "fewest invocations in --window to judge")
+		fs.Uint64Var(&c.MinErrors, "min-errors", c.MinErrors, "fewest errors in --window to fire")
+		fs.BoolVar(&watch, "watch", false, "evaluate every --interval and notify until interrupted")
+		fs.DurationVar(&wc.Interval, "interval", wc.Interval, "with --watch: time between evaluations")
+		fs.StringVar(&am, "alertmanager", "", "with --watch: Alertmanager base URL, such as http://localhost:9093")
+		fs.Var(&webhooks, "webhook", "with --watch: URL to POST changes to as JSON (repeatable)")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("spikes takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if err := wc.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			evaluate := func(ctx context.Context, now time.Time) ([]query.SpikeStatus, error) {
+				ctx, cancel := r.withTimeout(ctx)
+				defer cancel()
+				return r.svc.Spikes(ctx, *c, now)
+			}
+			table := func(sts []query.SpikeStatus) *render.Table {
+				t := &render.Table{Headers: []string{"FUNCTION", "STATE", "INVOCATIONS", "ERRORS", "ERROR RATE", "BASELINE", "THRESHOLD", "WHY"}, Empty: "No invocations in the window."}
+				for _, s := range sts {
+					state := "ok"
+					if s.Firing {
+						state = "FIRING"
+					}
+					t.Add(s.FunctionName, state, u64(s.Invocations), u64(s.Errors), render.Percent(s.ErrorRate),
+						render.Percent(s.BaselineRate), render.Percent(s.Threshold), s.Reason)
+				}
+				return t
+			}
+			if !watch {
+				if am != "" || len(webhooks) > 0 {
+					return usagef("--alertmanager and --webhook need --watch")
+				}
+				sts, err := evaluate(ctx, r.env.Now())
+				if err != nil {
+					return err
+				}
+				return r.emit(table(sts), sts)
+			}
+			var notifiers []query.Notifier
+			if am != "" {
+				notifiers = append(notifiers, &query.AlertmanagerNotifier{URL: am})
+			}
+			for _, u := range webhooks {
+				notifiers = append(notifiers, &query.WebhookNotifier{URL: u})
+			}
+			w, err := query.NewWatcher(wc, evaluate, notifiers, nil)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			w.OnEvaluated = func(alerts []query.Alert) {
+				for _, a := range alerts {
+					if a.Changed {
+						fmt.Fprintf(r.env.Stdout, "%s %s %s: %s\n", r.time(a.Spike.At), strings.ToUpper(a.Status), a.Spike.FunctionName, a.Spike.Reason)
+					}
+				}
+			}
+			if err := w.Start(ctx); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := w.Shutdown(shutdownCtx); err != nil {
+				return err
+			}
+			if st := w.Stats(); st.FailedNotifications > 0 || st.FailedEvaluations > 0 {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: %d evaluations, %d failed; %d notifications dropped\n", st.Evaluations, st.FailedEvaluations, st.FailedNotifications)
+			}
+			return nil
+		}
+	},
+}
+
+// Compile-time check that the storage the CLI opens serves the query layer.
+var _ query.Store = (*storage.Store)(nil)

@@ -1,0 +1,97 @@
+package render
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Table is rows of text under headers, printed aligned for people or as
+// CSV for scripts.
+type Table struct {
+	Headers []string
+	Rows    [][]string
+	// Empty is printed instead of an aligned table without rows.
+	Empty string
+}
+
+// Add appends one row.
+func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// Write prints the table aligned in columns.
+func (t *Table) Write(w io.Writer) error {
+	if len(t.Rows) == 0 && t.Empty != "" {
+		_, err := io.WriteString(w, t.Empty+"\n")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.Headers, "\t"))
+	for _, r := range t.Rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// WriteCSV prints the table as CSV with a header line.
+func (t *Table) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	header := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		header[i] = strings.ToLower(strings.ReplaceAll(h, " ", "_"))
+	}
+	if err := cw.Write(header); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	if err := cw.WriteAll(t.Rows); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+// JSON prints v as indented JSON.
+func JSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	return nil
+}
+
+// Money prints an amount with enough digits for fractions of a cent.
+func Money(v float64, currency string) string {
+	if currency == "" {
+		currency = "USD"
+	}
+	switch {
+	case v == 0:
+		return "0 " + currency
+	case v < 0.01 && v > -0.01:
+		return fmt.Sprintf("%.8f %s", v, currency)
+	default:
+		return fmt.Sprintf("%.2f %s", v, currency)
+	}
+}
+
+// Percent prints a fraction as a percentage.
+func Percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+// Float prints v with up to three decimals, trailing zeros trimmed.
+func Float(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 3, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}

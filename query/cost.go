@@ -1,0 +1,388 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// UsageRow is what one function configuration was billed for on one UTC
+// day: the input of a cost report.
+type UsageRow struct {
+	Day                   time.Time
+	AccountID, Region     string
+	FunctionName, Version string
+	Architecture          string
+	MemorySizeMB          uint32
+	EphemeralStorageMB    uint32
+	InitializationType    string
+	Invocations           uint64
+	BilledDurationMs      uint64
+	BilledInitDurationMs  float64
+	DurationMs            float64
+	MaxMemoryUsedMB       uint32
+}
+
+// GBSeconds is the compute the row is billed for. The platform's billed
+// duration already includes the billed INIT phase; nothing is added.
+func (r *UsageRow) GBSeconds() float64 {
+	return float64(r.BilledDurationMs) / 1000 * float64(r.MemorySizeMB) / 1024
+}
+
+// ephemeralGBSeconds is the storage above the free 512 MB times the billed
+// duration.
+func (r *UsageRow) ephemeralGBSeconds() float64 {
+	if r.EphemeralStorageMB <= 512 {
+		return 0
+	}
+	return float64(r.BilledDurationMs) / 1000 * float64(r.EphemeralStorageMB-512) / 1024
+}
+
+func (r *UsageRow) provisioned() bool { return r.InitializationType == "provisioned-concurrency" }
+
+// Cost is an amount split by what it pays for.
+type Cost struct {
+	Invocations uint64  `json:"invocations"`
+	GBSeconds   float64 `json:"gbSeconds"`
+	Compute     float64 `json:"compute"`
+	Requests    float64 `json:"requests"`
+	Ephemeral   float64 `json:"ephemeral"`
+	Total       float64 `json:"total"`
+	// PerMillion is Total per one million invocations.
+	PerMillion float64 `json:"perMillion"`
+}
+
+func (c *Cost) add(o Cost) {
+	c.Invocations += o.Invocations
+	c.GBSeconds += o.GBSeconds
+	c.Compute += o.Compute
+	c.Requests += o.Requests
+	c.Ephemeral += o.Ephemeral
+	c.Total += o.Total
+}
+
+func (c *Cost) finish() {
+	if c.Invocations > 0 {
+		c.PerMillion = c.Total / float64(c.Invocations) * 1e6
+	}
+}
+
+// CostLine is the cost of one function, version or day.
+type CostLine struct {
+	Day          time.Time `json:"day,omitzero"`
+	AccountID    string    `json:"accountId,omitempty"`
+	Region       string    `json:"region,omitempty"`
+	FunctionName string    `json:"functionName,omitempty"`
+	Version      string    `json:"version,omitempty"`
+	Cost
+}
+
+// TierAllocation shows how the tiered GB-second price of one account,
+// region and architecture in one month is shared among its functions:
+// each pays the group's blended rate on its GB-seconds.
+type TierAllocation struct {
+	Month        string          `json:"month"`
+	AccountID    string          `json:"accountId"`
+	Region       string          `json:"region"`
+	Architecture string          `json:"architecture"`
+	GBSeconds    float64         `json:"gbSeconds"`
+	Compute      float64         `json:"compute"`
+	BlendedRate  float64         `json:"blendedRatePerGBSecond"`
+	Shares       []FunctionShare `json:"shares"`
+}
+
+// FunctionShare is one function's part of a TierAllocation.
+type FunctionShare struct {
+	FunctionName string  `json:"functionName"`
+	GBSeconds    float64 `json:"gbSeconds"`
+	Fraction     float64 `json:"fraction"`
+	Compute      float64 `json:"compute"`
+}
+
+// FreeTierLine is the value of one account's free tier in one month. It is
+// shown beside the cost and never subtracted from it.
+type FreeTierLine struct {
+	Month          string  `json:"month"`
+	AccountID      string  `json:"accountId"`
+	Requests       uint64  `json:"requests"`
+	GBSeconds      float64 `json:"gbSeconds"`
+	RequestsValue  float64 `json:"requestsValue"`
+	GBSecondsValue float64 `json:"gbSecondsValue"`
+	Value          float64 `json:"value"`
+}
+
+// CostReport is what the invocations of a time range cost.
+type CostReport struct {
+	Since    time.Time `json:"since"`
+	Until    time.Time `json:"until"`
+	Currency string    `json:"currency"`
+	// PriceTables names the tables used, as region@date.
+	PriceTables []string `json:"priceTables"`
+	// FallbackRegions were priced with the default region's table.
+	FallbackRegions []string         `json:"fallbackRegions,omitempty"`
+	Total           Cost             `json:"total"`
+	ByFunction      []CostLine       `json:"byFunction"`
+	ByVersion       []CostLine       `json:"byVersion"`
+	ByDay           []CostLine       `json:"byDay"`
+	Tiers           []TierAllocation `json:"tiers"`
+	FreeTier        []FreeTierLine   `json:"freeTier"`
+}
+
+type tierKey struct{ month, account, region, arch string }
+
+// PriceUsage prices usage rows. GB-second tiers apply per account, region
+// and architecture per calendar month (UTC) to the rows given: a range
+// that covers part of a month prices only what it covers.
+func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostReport {
+	rep := &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{}}
+	used, fallback := map[string]bool{}, map[string]bool{}
+
+	// Sum on-demand GB-seconds per tier group, then price each group.
+	groups := map[tierKey]*TierAllocation{}
+	shares := map[tierKey]map[string]float64{}
+	for i := range rows {
+		r := &rows[i]
+		if r.provisioned() {
+			continue
+		}
+		k := tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}
+		g := groups[k]
+		if g == nil {
+			g = &TierAllocation{Month: k.month, AccountID: k.account, Region: k.region, Architecture: k.arch}
+			groups[k], shares[k] = g, map[string]float64{}
+		}
+		g.GBSeconds += r.GBSeconds()
+		shares[k][r.FunctionName] += r.GBSeconds()
+	}
+	for k, g := range groups {
+		t, fb := prices.For(k.region)
+		g.Compute = archPrices(t, k.arch).gbSecondCost(0, g.GBSeconds)
+		if g.GBSeconds > 0 {
+			g.BlendedRate = g.Compute / g.GBSeconds
+		}
+		for fn, gbs := range shares[k] {
+			s := FunctionShare{FunctionName: fn, GBSeconds: gbs, Compute: gbs * g.BlendedRate}
+			if g.GBSeconds > 0 {
+				s.Fraction = gbs / g.GBSeconds
+			}
+			g.Shares = append(g.Shares, s)
+		}
+		slices.SortFunc(g.Shares, func(a, b FunctionShare) int { return cmp.Compare(a.FunctionName, b.FunctionName) })
+		rep.Tiers = append(rep.Tiers, *g)
+		used[t.Region+"@"+t.EffectiveDate] = true
+		if fb {
+			fallback[k.region] = true
+		}
+		if rep.Currency == "" {
+			rep.Currency = t.Currency
+		}
+	}
+
+	type fnKey struct{ account, region, fn string }
+	type verKey struct {
+		fnKey
+		version string
+	}
+	byFn, byVer, byDay := map[fnKey]*CostLine{}, map[verKey]*CostLine{}, map[time.Time]*CostLine{}
+	type freeKey struct{ month, account string }
+	free := map[freeKey]*FreeTierLine{}
+	for i := range rows {
+		r := &rows[i]
+		t, _ := prices.For(r.Region)
+		ap := archPrices(t, r.Architecture)
+		c := Cost{Invocations: r.Invocations, GBSeconds: r.GBSeconds()}
+		if r.provisioned() {
+			c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
+		} else {
+			c.Compute = c.GBSeconds * groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
+		}
+		c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
+		c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
+		c.Total = c.Compute + c.Requests + c.Ephemeral
+		rep.Total.add(c)
+
+		fk := fnKey{r.AccountID, r.Region, r.FunctionName}
+		if byFn[fk] == nil {
+			byFn[fk] = &CostLine{AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName}
+		}
+		byFn[fk].add(c)
+		vk := verKey{fk, r.Version}
+		if byVer[vk] == nil {
+			byVer[vk] = &CostLine{AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.Version}
+		}
+		byVer[vk].add(c)
+		day := r.Day.UTC()
+		if byDay[day] == nil {
+			byDay[day] = &CostLine{Day: day}
+		}
+		byDay[day].add(c)
+
+		frk := freeKey{day.Format("2006-01"), r.AccountID}
+		if free[frk] == nil {
+			free[frk] = &FreeTierLine{Month: frk.month, AccountID: r.AccountID}
+		}
+		f := free[frk]
+		// The free allowance is valued at the first-tier price of the
+		// usage it would cover, in the order the rows come.
+		if room := t.FreeTier.Requests - min(f.Requests, t.FreeTier.Requests); room > 0 {
+			n := min(room, r.Invocations)
+			f.Requests += n
+			f.RequestsValue += float64(n) / 1e6 * t.RequestsPerMillion
+		}
+		if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() {
+			n := min(room, c.GBSeconds)
+			f.GBSeconds += n
+			f.GBSecondsValue += n * ap.firstTierPrice()
+		}
+	}
+	rep.Total.finish()
+	for _, l := range byFn {
+		l.finish()
+		rep.ByFunction = append(rep.ByFunction, *l)
+	}
+	for _, l := range byVer {
+		l.finish()
+		rep.ByVersion = append(rep.ByVersion, *l)
+	}
+	for _, l := range byDay {
+		l.finish()
+		rep.ByDay = append(rep.ByDay, *l)
+	}
+	for _, f := range free {
+		f.Value = f.RequestsValue + f.GBSecondsValue
+		rep.FreeTier = append(rep.FreeTier, *f)
+	}
+	lineOrder := func(a, b CostLine) int {
+		return cmp.Or(a.Day.Compare(b.Day), cmp.Compare(a.FunctionName, b.FunctionName), cmp.Compare(a.AccountID, b.AccountID),
+			cmp.Compare(a.Region, b.Region), cmp.Compare(a.Version, b.Version))
+	}
+	slices.SortFunc(rep.ByFunction, func(a, b CostLine) int { return cmp.Or(cmp.Compare(b.Total, a.Total), lineOrder(a, b)) })
+	slices.SortFunc(rep.ByVersion, func(a, b CostLine) int { return cmp.Or(cmp.Compare(b.Total, a.Total), lineOrder(a, b)) })
+	slices.SortFunc(rep.ByDay, lineOrder)
+	slices.SortFunc(rep.Tiers, func(a, b TierAllocation) int {
+		return cmp.Or(cmp.Compare(a.Month, b.Month), cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Architecture, b.Architecture))
+	})
+	slices.SortFunc(rep.FreeTier, func(a, b FreeTierLine) int {
+		return cmp.Or(cmp.Compare(a.Month, b.Month), cmp.Compare(a.AccountID, b.AccountID))
+	})
+	for k := range used {
+		rep.PriceTables = append(rep.PriceTables, k)
+	}
+	slices.Sort(rep.PriceTables)
+	for k := range fallback {
+		rep.FallbackRegions = append(rep.FallbackRegions, k)
+	}
+	slices.Sort(rep.FallbackRegions)
+	if rep.Currency == "" && len(prices.Tables) > 0 {
+		rep.Currency = prices.Tables[0].Currency
+	}
+	return rep
+}
+
+// archPrices are the prices of arch in t; an architecture the table does
+// not list (or an empty one) is priced as x86_64.
+func archPrices(t *PriceTable, arch string) ArchPrices {
+	if p, ok := t.Architectures[arch]; ok {
+		return p
+	}
+	return t.Architectures[ArchX86]
+}
+
+// CostQuery selects the invocations a cost report covers.
+type CostQuery struct {
+	TimeRange
+	FunctionName string
+}
+
+// Cost reports what the invocations of the range cost, per function,
+// version and day, with the tier allocation and the free tier's value.
+//
+// It sums the raw invocations table; the function_minutes view's billed
+// GB-seconds can answer long ranges faster once it carries the
+// architecture, memory and ephemeral storage it needs for pricing.
+func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := s.usage(ctx, storage.UsageFilter{Since: q.Since, Until: q.Until, FunctionName: q.FunctionName})
+	if err != nil {
+		return nil, err
+	}
+	return PriceUsage(prices, rows, q.Since, q.Until), nil
+}
+
+func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow, error) {
+	recs, err := s.store.Usage(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read usage: %w", err)
+	}
+	rows := make([]UsageRow, len(recs))
+	for i, r := range recs {
+		rows[i] = UsageRow{
+			Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.FunctionVersion,
+			Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
+			InitializationType: r.InitializationType, Invocations: r.Invocations, BilledDurationMs: r.BilledDurationMs,
+			BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
+		}
+	}
+	return rows, nil
+}
+
+// InvocationCost is what one invocation of a trace cost.
+type InvocationCost struct {
+	FunctionName     string  `json:"functionName"`
+	RequestID        string  `json:"requestId"`
+	Architecture     string  `json:"architecture"`
+	MemorySizeMB     uint32  `json:"memorySizeMB"`
+	BilledDurationMs uint64  `json:"billedDurationMs"`
+	Cost             float64 `json:"cost"`
+}
+
+// TraceCost is what one distributed trace cost: the sum over every
+// invocation in it.
+type TraceCost struct {
+	TraceID     TraceID          `json:"traceId"`
+	Currency    string           `json:"currency"`
+	Invocations []InvocationCost `json:"invocations"`
+	Total       float64          `json:"total"`
+}
+
+// TraceCost prices every invocation of a trace at the first-tier (list)
+// price of its region and architecture, plus the request price and
+// ephemeral storage. It returns an error wrapping ErrTraceNotFound when
+// the trace has no invocation record.
+func (s *Service) TraceCost(ctx context.Context, prices *Prices, id TraceID) (*TraceCost, error) {
+	recs, err := s.store.Invocations(ctx, storage.InvocationFilter{TraceID: id, Limit: MaxInvocationLimit})
+	if err != nil {
+		return nil, fmt.Errorf("read invocations of trace %s: %w", id, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("trace %s has no invocation records: %w", id, ErrTraceNotFound)
+	}
+	out := &TraceCost{TraceID: id, Invocations: []InvocationCost{}}
+	for _, r := range recs {
+		t, _ := prices.For(r.Region)
+		out.Currency = t.Currency
+		row := UsageRow{Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
+			InitializationType: r.InitializationType, Invocations: 1, BilledDurationMs: r.BilledDurationMs}
+		ap := archPrices(t, r.Architecture)
+		rate := ap.firstTierPrice()
+		if row.provisioned() {
+			rate = ap.ProvisionedDurationPerGBSecond
+		}
+		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
+		out.Invocations = append(out.Invocations, InvocationCost{
+			FunctionName: r.FunctionName, RequestID: r.RequestID, Architecture: r.Architecture,
+			MemorySizeMB: r.MemorySizeMB, BilledDurationMs: r.BilledDurationMs, Cost: c,
+		})
+		out.Total += c
+	}
+	slices.SortFunc(out.Invocations, func(a, b InvocationCost) int {
+		return cmp.Or(cmp.Compare(a.FunctionName, b.FunctionName), cmp.Compare(a.RequestID, b.RequestID))
+	})
+	return out, nil
+}

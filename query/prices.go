@@ -1,0 +1,234 @@
+package query
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Architectures Lambda bills separately.
+const (
+	ArchX86 = "x86_64"
+	ArchARM = "arm64"
+)
+
+// Tier is one step of the monthly GB-second price: the price applies to the
+// GB-seconds up to UpToGBSeconds (cumulative over the month); 0 means no
+// upper bound and must be the last tier.
+type Tier struct {
+	UpToGBSeconds    float64 `json:"up_to_gb_seconds" yaml:"up_to_gb_seconds"`
+	PricePerGBSecond float64 `json:"price_per_gb_second" yaml:"price_per_gb_second"`
+}
+
+// ArchPrices are the prices of one architecture.
+type ArchPrices struct {
+	// Duration holds the on-demand GB-second tiers, cheapest last.
+	Duration []Tier `json:"duration" yaml:"duration"`
+	// ProvisionedDurationPerGBSecond prices the duration of invocations
+	// served by provisioned concurrency.
+	ProvisionedDurationPerGBSecond float64 `json:"provisioned_duration_per_gb_second" yaml:"provisioned_duration_per_gb_second"`
+	// ProvisionedConcurrencyPerGBSecond prices keeping provisioned
+	// concurrency configured, per GB-second it is configured.
+	ProvisionedConcurrencyPerGBSecond float64 `json:"provisioned_concurrency_per_gb_second" yaml:"provisioned_concurrency_per_gb_second"`
+}
+
+// FreeTier is the monthly free allowance per account. Reports show its
+// value beside the cost; it is never subtracted from it.
+type FreeTier struct {
+	Requests  uint64  `json:"requests" yaml:"requests"`
+	GBSeconds float64 `json:"gb_seconds" yaml:"gb_seconds"`
+}
+
+// PriceTable is the price list of one region from one date on.
+type PriceTable struct {
+	Region string `json:"region" yaml:"region"`
+	// EffectiveDate is when the prices were published (YYYY-MM-DD).
+	EffectiveDate string `json:"effective_date" yaml:"effective_date"`
+	Currency      string `json:"currency" yaml:"currency"`
+	// RequestsPerMillion is the price of one million requests.
+	RequestsPerMillion float64 `json:"requests_per_million" yaml:"requests_per_million"`
+	// EphemeralStoragePerGBSecond prices storage configured above the
+	// free 512 MB.
+	EphemeralStoragePerGBSecond float64               `json:"ephemeral_storage_per_gb_second" yaml:"ephemeral_storage_per_gb_second"`
+	Architectures               map[string]ArchPrices `json:"architectures" yaml:"architectures"`
+	FreeTier                    FreeTier              `json:"free_tier" yaml:"free_tier"`
+}
+
+// DefaultPriceTable is AWS's public Lambda price list for US East
+// (N. Virginia).
+func DefaultPriceTable() PriceTable {
+	return PriceTable{
+		Region:                      DefaultRegion,
+		EffectiveDate:               "2025-08-01",
+		Currency:                    "USD",
+		RequestsPerMillion:          0.20,
+		EphemeralStoragePerGBSecond: 0.0000000309,
+		Architectures: map[string]ArchPrices{
+			ArchX86: {
+				Duration: []Tier{
+					{UpToGBSeconds: 6e9, PricePerGBSecond: 0.0000166667},
+					{UpToGBSeconds: 15e9, PricePerGBSecond: 0.000015},
+					{PricePerGBSecond: 0.0000133334},
+				},
+				ProvisionedDurationPerGBSecond:    0.0000097222,
+				ProvisionedConcurrencyPerGBSecond: 0.0000041667,
+			},
+			ArchARM: {
+				Duration: []Tier{
+					{UpToGBSeconds: 7.5e9, PricePerGBSecond: 0.0000133334},
+					{UpToGBSeconds: 18.75e9, PricePerGBSecond: 0.0000120001},
+					{PricePerGBSecond: 0.0000106667},
+				},
+				ProvisionedDurationPerGBSecond:    0.0000077778,
+				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
+			},
+		},
+		FreeTier: FreeTier{Requests: 1_000_000, GBSeconds: 400_000},
+	}
+}
+
+// Validate reports what makes the table unusable, naming the key.
+func (t *PriceTable) Validate() error {
+	var errs []error
+	if t.Region == "" {
+		errs = append(errs, errors.New("region must be set"))
+	}
+	if t.RequestsPerMillion < 0 || t.EphemeralStoragePerGBSecond < 0 {
+		errs = append(errs, fmt.Errorf("%s: requests_per_million and ephemeral_storage_per_gb_second must not be negative", t.Region))
+	}
+	if len(t.Architectures) == 0 {
+		errs = append(errs, fmt.Errorf("%s: architectures must list at least one architecture", t.Region))
+	}
+	for arch, p := range t.Architectures {
+		if len(p.Duration) == 0 {
+			errs = append(errs, fmt.Errorf("%s: architectures.%s.duration must have at least one tier", t.Region, arch))
+		}
+		prev := 0.0
+		for i, tier := range p.Duration {
+			last := i == len(p.Duration)-1
+			switch {
+			case tier.PricePerGBSecond < 0:
+				errs = append(errs, fmt.Errorf("%s: architectures.%s.duration[%d].price_per_gb_second must not be negative", t.Region, arch, i))
+			case !last && tier.UpToGBSeconds <= prev:
+				errs = append(errs, fmt.Errorf("%s: architectures.%s.duration[%d].up_to_gb_seconds must grow", t.Region, arch, i))
+			case last && tier.UpToGBSeconds != 0:
+				errs = append(errs, fmt.Errorf("%s: architectures.%s.duration[%d].up_to_gb_seconds must be 0 (unbounded) on the last tier", t.Region, arch, i))
+			}
+			prev = tier.UpToGBSeconds
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// gbSecondCost prices gbs GB-seconds that follow `before` GB-seconds
+// already used this month.
+func (p ArchPrices) gbSecondCost(before, gbs float64) float64 {
+	cost, lo := 0.0, 0.0
+	for _, tier := range p.Duration {
+		hi := tier.UpToGBSeconds
+		if hi == 0 {
+			hi = before + gbs + 1
+		}
+		from, to := max(lo, before), min(hi, before+gbs)
+		if to > from {
+			cost += (to - from) * tier.PricePerGBSecond
+		}
+		lo = hi
+	}
+	return cost
+}
+
+func (p ArchPrices) firstTierPrice() float64 {
+	if len(p.Duration) == 0 {
+		return 0
+	}
+	return p.Duration[0].PricePerGBSecond
+}
+
+// Prices holds the price tables by region.
+type Prices struct {
+	Tables []PriceTable `json:"prices" yaml:"prices"`
+}
+
+// DefaultPrices holds DefaultPriceTable only.
+func DefaultPrices() Prices { return Prices{Tables: []PriceTable{DefaultPriceTable()}} }
+
+// Validate checks every table and that each region appears once.
+func (p *Prices) Validate() error {
+	if len(p.Tables) == 0 {
+		return errors.New("prices must list at least one table")
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := range p.Tables {
+		if err := p.Tables[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("prices[%d]: %w", i, err))
+		}
+		if seen[p.Tables[i].Region] {
+			errs = append(errs, fmt.Errorf("prices[%d]: region %s is listed twice", i, p.Tables[i].Region))
+		}
+		seen[p.Tables[i].Region] = true
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultRegion is the region whose prices apply where a region has no
+// table of its own.
+const DefaultRegion = "us-east-1"
+
+// For returns the table of region; a region without a table is priced
+// with the DefaultRegion table (else the first), and fallback says so.
+func (p *Prices) For(region string) (t *PriceTable, fallback bool) {
+	var def *PriceTable
+	for i := range p.Tables {
+		if p.Tables[i].Region == region {
+			return &p.Tables[i], false
+		}
+		if p.Tables[i].Region == DefaultRegion {
+			def = &p.Tables[i]
+		}
+	}
+	if def == nil && len(p.Tables) > 0 {
+		def = &p.Tables[0]
+	}
+	return def, true
+}
+
+// LoadPrices reads price tables from a YAML (.yaml, .yml) or JSON file.
+// Tables for regions the file does not list keep the defaults; a table for
+// us-east-1 replaces the default one.
+func LoadPrices(path string) (Prices, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Prices{}, fmt.Errorf("read prices file: %w", err)
+	}
+	var file Prices
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&file)
+	case ".yaml", ".yml":
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		err = dec.Decode(&file)
+	default:
+		return Prices{}, fmt.Errorf("read prices file %s: want a .yaml, .yml or .json file", path)
+	}
+	if err != nil {
+		return Prices{}, fmt.Errorf("parse prices file %s: %w", path, err)
+	}
+	if err := file.Validate(); err != nil {
+		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)
+	}
+	if _, fallback := file.For(DefaultRegion); fallback {
+		file.Tables = append(file.Tables, DefaultPriceTable())
+	}
+	return file, nil
+}
