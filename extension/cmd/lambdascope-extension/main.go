@@ -31,8 +31,13 @@ func run() int {
 	slog.SetDefault(log)
 	if cfgErr != nil {
 		// One line naming every bad variable; the extension runs on with
-		// defaults for those (no endpoint: nothing is shipped).
-		log.Error("invalid configuration, running degraded: " + strings.ReplaceAll(cfgErr.Error(), "\n", "; "))
+		// defaults for those (no endpoint: nothing is shipped), unless
+		// LAMBDASCOPE_STRICT=true makes the agent fail the init.
+		msg := "invalid configuration, running degraded: "
+		if cfg.Strict {
+			msg = "invalid configuration, failing the init (LAMBDASCOPE_STRICT=true): "
+		}
+		log.Error(msg + strings.ReplaceAll(cfgErr.Error(), "\n", "; "))
 	}
 
 	opts := agent.DefaultOptions()
@@ -42,6 +47,7 @@ func run() int {
 	opts.Version = version
 	opts.Log = log
 	opts.StartedAt = started
+	opts.ConfigError = cfgErr
 	a, err := agent.New(opts)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
@@ -21,7 +23,9 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
+	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
+	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 )
 
@@ -52,11 +56,28 @@ type Options struct {
 	// StartedAt is when the process started; the time to the first
 	// /event/next is logged at debug level.
 	StartedAt time.Time
+	// ConfigError is what config.FromEnv reported. With Config.Strict it
+	// is sent to the Extensions API's init-error endpoint and Run returns
+	// it; otherwise the extension runs degraded (main has logged it).
+	ConfigError error
+	// SelfMetricsInterval is how often the extension's own counters are
+	// added to the outgoing data (and once more at shutdown).
+	SelfMetricsInterval time.Duration
 }
+
+// ManagedInstances is the AWS_LAMBDA_INITIALIZATION_TYPE of Lambda Managed
+// Instances: only SHUTDOWN may be registered, several invocations run at
+// once, and the Telemetry API requires schema 2025-01-29.
+const ManagedInstances = "lambda-managed-instances"
 
 // DefaultOptions returns options with the timing defaults filled in.
 func DefaultOptions() Options {
-	return Options{Config: config.DefaultConfig(), FlushBudget: 150 * time.Millisecond, ShutdownMargin: 250 * time.Millisecond}
+	return Options{
+		Config:              config.DefaultConfig(),
+		FlushBudget:         150 * time.Millisecond,
+		ShutdownMargin:      250 * time.Millisecond,
+		SelfMetricsInterval: time.Minute,
+	}
 }
 
 // Validate checks the options.
@@ -70,6 +91,9 @@ func (o Options) Validate() error {
 	}
 	if o.ShutdownMargin < 0 {
 		errs = append(errs, errors.New("shutdown_margin must not be negative"))
+	}
+	if o.SelfMetricsInterval <= 0 {
+		errs = append(errs, errors.New("self_metrics_interval must be positive"))
 	}
 	return errors.Join(o.Config.Validate(), errors.Join(errs...))
 }
@@ -85,7 +109,12 @@ type Agent struct {
 	ship     *shipper.Shipper
 	listener *telemetry.Listener
 	receiver *otlpreceiver.Receiver
+	spool    *spool.Spool
+	resource *resourcepb.Resource
 
+	managed     bool
+	startedAt   time.Time
+	lastSelf    time.Time
 	telemetryOK bool
 	invokes     int
 	lastInvoke  time.Time
@@ -103,18 +132,33 @@ func New(opts Options) (*Agent, error) {
 	if opts.Env == nil {
 		opts.Env = func(string) (string, bool) { return "", false }
 	}
-	return &Agent{opts: opts, log: opts.Log, client: extapi.New(opts.RuntimeAPI, ExtensionName)}, nil
+	a := &Agent{opts: opts, log: opts.Log, client: extapi.New(opts.RuntimeAPI, ExtensionName), startedAt: time.Now()}
+	if v, _ := opts.Env(config.EnvInitializationType); strings.EqualFold(strings.TrimSpace(v), ManagedInstances) {
+		a.managed = true
+	}
+	return a, nil
 }
 
 // Run registers the extension and follows the event loop until SHUTDOWN (or
 // until ctx is cancelled, which is handled like a SHUTDOWN with a short
 // deadline). It returns nil after a clean shutdown.
 func (a *Agent) Run(ctx context.Context) error {
-	reg, err := a.client.Register(ctx, extapi.Invoke, extapi.Shutdown)
+	events := []extapi.EventType{extapi.Invoke, extapi.Shutdown}
+	if a.managed {
+		events = []extapi.EventType{extapi.Shutdown}
+	}
+	reg, err := a.client.Register(ctx, events...)
 	if err != nil {
 		return err
 	}
 	defer a.client.CloseIdle()
+	if a.opts.ConfigError != nil && a.opts.Config.Strict {
+		err := fmt.Errorf("invalid configuration (%s=true): %w", config.EnvStrict, a.opts.ConfigError)
+		if rerr := a.client.InitError(ctx, "Extension.ConfigInvalid", err); rerr != nil {
+			a.log.Error("could not report the configuration error", "err", rerr)
+		}
+		return err
+	}
 	if err := a.setUp(ctx, reg); err != nil {
 		_ = a.client.InitError(ctx, "Extension.InitFailed", err)
 		a.tearDown(context.Background())
@@ -167,12 +211,21 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		threshold = cfg.BufferBytes / 2
 	}
 	a.buf = buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
-	a.tracker = invocation.New(a.buf, Resource(identity, cfg), a.log)
+	a.resource = Resource(identity, cfg)
+	a.tracker = invocation.New(a.buf, a.resource, a.log)
 
 	scfg := shipper.DefaultConfig()
 	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
 	scfg.Identity = identity
 	scfg.Interval = interval
+	if cfg.SpoolDir != "" && cfg.Endpoint != "" {
+		sp, err := spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolBytes}, a.log)
+		if err != nil {
+			a.log.Warn("spool unavailable; what the collector cannot take will be dropped", "err", err)
+		} else {
+			a.spool, scfg.Spool = sp, sp
+		}
+	}
 	ship, err := shipper.New(scfg, a.buf, a.log)
 	if err != nil {
 		return err
@@ -191,7 +244,11 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", err)
 	} else {
 		uri := "http://" + net.JoinHostPort(uriHost, strconv.Itoa(a.listener.Port()))
-		err := a.client.SubscribeTelemetry(ctx, uri, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+		schema := extapi.SchemaV1
+		if a.managed {
+			schema = extapi.SchemaV2
+		}
+		err := a.client.SubscribeTelemetry(ctx, uri, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
 		if err != nil {
 			a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
 		} else {
@@ -249,6 +306,9 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 		xray = ev.Tracing.Value
 	}
 	a.tracker.ObserveInvoke(ev.RequestID, xray)
+	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
+		a.addSelfMetrics(now)
+	}
 	if a.opts.Config.Flush != config.FlushPeriodic {
 		// Ship what earlier invocations left (their reports) while awake.
 		a.ship.Kick()
@@ -327,19 +387,27 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	}
 	cancel()
 
+	// The extension's own counters go out with the last flush.
+	a.addSelfMetrics(time.Now())
 	fctx, fcancel := context.WithDeadline(context.Background(), hard)
 	defer fcancel()
 	flushErr := a.ship.Flush(fctx)
-	unsent := a.buf.Stats().Buffered
-	unsent.Add(a.ship.Pending())
 	sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer scancel()
 	if err := a.ship.Shutdown(sctx); err != nil {
 		a.log.Debug("shipper shutdown", "err", err)
 	}
+	// What the collector did not take goes to the spool for the next
+	// start; the spool is on local disk, so this is quick.
+	spooled, dropped, spoolErr := a.ship.SpoolRemaining(context.Background())
 
 	st := a.buf.Stats()
 	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped}
+	if a.spool != nil {
+		ss := a.spool.Stats()
+		attrs = append(attrs, "spooled", ss.Spooled, "replayed", ss.Replayed, "spool_dropped", ss.Dropped,
+			"spool_corrupt", ss.Corrupt, "spool_files", ss.Files, "spool_bytes", ss.Bytes)
+	}
 	if a.listener != nil {
 		ts := a.listener.Stats()
 		attrs = append(attrs, "telemetry_events", ts.Events, "telemetry_unknown", ts.Unknown, "telemetry_malformed", ts.Malformed)
@@ -348,13 +416,48 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		attrs = append(attrs, "lambda_logs_dropped", ls)
 	}
 	a.log.Info("extension shut down", attrs...)
+	waiting := ""
+	if a.spool != nil {
+		ss := a.spool.Stats()
+		if ss.Files > 0 {
+			waiting = fmt.Sprintf(" (%d batches, %d bytes waiting in %s for the next start)", ss.Files, ss.Bytes, a.spool.Dir())
+		}
+		if err := a.spool.Close(); err != nil {
+			a.log.Debug("spool close", "err", err)
+		}
+	}
 	switch {
-	case !unsent.IsZero():
-		a.log.Error("could not send to the collector before shutdown: "+unsent.String(), "err", flushErr)
+	case !spooled.IsZero() || !dropped.IsZero() || waiting != "":
+		a.log.Error("could not send to the collector before shutdown: spooled "+spooled.String()+waiting+
+			"; dropped "+dropped.String(), "err", errors.Join(flushErr, spoolErr))
 	case errors.Is(flushErr, shipper.ErrDisabled):
 		a.log.Warn("nothing was shipped: no collector endpoint configured", "not_shipped", st.Dropped)
 	}
 	return nil
+}
+
+// addSelfMetrics queues the extension's counters as OTLP metrics.
+func (a *Agent) addSelfMetrics(now time.Time) {
+	if a.buf == nil || a.tracker == nil {
+		return
+	}
+	a.lastSelf = now
+	st := a.buf.Stats()
+	snap := selfmetrics.Snapshot{
+		Received: st.Received, Sent: st.Sent, Dropped: st.Dropped,
+		BufferBytes:       int64(st.Bytes),
+		LambdaLogsDropped: a.tracker.Stats().LogsDropped,
+	}
+	if a.spool != nil {
+		ss := a.spool.Stats()
+		snap.Spooled, snap.Replayed, snap.SpoolCorrupt, snap.SpoolBytes = ss.Spooled, ss.Replayed, ss.Corrupt, ss.Bytes
+		snap.Dropped.Add(ss.Dropped)
+	}
+	if a.listener != nil {
+		ts := a.listener.Stats()
+		snap.TelemetryEvents, snap.TelemetryUnknown, snap.TelemetryMalformed = ts.Events, ts.Unknown, ts.Malformed
+	}
+	a.buf.AddMetrics([]*metricspb.ResourceMetrics{selfmetrics.Build(a.resource, snap, a.startedAt, now)})
 }
 
 // tearDown stops whatever setUp started.

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +25,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -37,12 +41,21 @@ type fakeLambda struct {
 	// before and after answering.
 	script func(n int) (ev extapi.Event, after []string)
 
-	mu        sync.Mutex
-	uri       string
-	nexts     int
-	log       []string // ordered record of what happened
-	pushErrs  []error
-	pushGroup sync.WaitGroup
+	// beforeFirstNext is pushed, once subscribed, before the first
+	// /event/next is answered.
+	beforeFirstNext []string
+	// refuseTelemetry answers the subscription with an error.
+	refuseTelemetry bool
+
+	mu         sync.Mutex
+	uri        string
+	registered []string
+	schema     string
+	initErrors []string
+	nexts      int
+	log        []string // ordered record of what happened
+	pushErrs   []error
+	pushGroup  sync.WaitGroup
 }
 
 func (f *fakeLambda) note(s string) {
@@ -81,14 +94,32 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad name", http.StatusForbidden)
 			return
 		}
+		var reg struct{ Events []string }
+		_ = json.Unmarshal(body, &reg)
+		f.mu.Lock()
+		f.registered = reg.Events
+		f.mu.Unlock()
 		w.Header().Set("Lambda-Extension-Identifier", "ext-1")
 		_, _ = io.WriteString(w, `{"functionName":"checkout","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
 	case "PUT /2022-07-01/telemetry":
-		var sub struct{ Destination struct{ URI string } }
+		if f.refuseTelemetry {
+			http.Error(w, `{"errorType":"Telemetry.Unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		var sub struct {
+			SchemaVersion string
+			Destination   struct{ URI string }
+		}
 		_ = json.Unmarshal(body, &sub)
 		f.mu.Lock()
 		f.uri = sub.Destination.URI
+		f.schema = sub.SchemaVersion
 		f.mu.Unlock()
+	case "POST /2020-01-01/extension/init/error":
+		f.mu.Lock()
+		f.initErrors = append(f.initErrors, r.Header.Get("Lambda-Extension-Function-Error-Type")+": "+string(body))
+		f.mu.Unlock()
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
 		_, _ = io.WriteString(w, "OK")
 	case "GET /2020-01-01/extension/event/next":
 		f.mu.Lock()
@@ -96,6 +127,9 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.nexts++
 		f.mu.Unlock()
 		f.note(fmt.Sprintf("next %d", n))
+		if n == 0 && len(f.beforeFirstNext) > 0 {
+			f.push(f.beforeFirstNext...)
+		}
 		// Like Lambda, the next event comes only after the invocation's
 		// runtime finished and its telemetry went out.
 		f.pushGroup.Wait()
@@ -188,6 +222,7 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	opts.ListenHost = "127.0.0.1"
 	opts.Config.OTLPHTTPAddr = freeAddr(t)
 	opts.Config.OTLPGRPCAddr = freeAddr(t)
+	opts.Config.SpoolDir = filepath.Join(t.TempDir(), "spool")
 	opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Env = func(k string) (string, bool) {
 		v, ok := map[string]string{
@@ -275,14 +310,27 @@ func TestInvocationShippedEndToEnd(t *testing.T) {
 			}
 
 			var spans, logRecords int
-			var inv []string
+			var inv, platform []string
 			for _, req := range collector.Accepted() {
 				if req.GetFunction().GetName() != "checkout" || req.GetFunction().GetAccountId() != "123456789012" || req.GetFunction().GetMemoryMb() != 512 {
 					t.Errorf("identity = %v", req.GetFunction())
 				}
 				for _, rs := range req.GetResourceSpans() {
 					for _, ss := range rs.GetScopeSpans() {
-						spans += len(ss.GetSpans())
+						if ss.GetScope().GetName() != invocation.ScopeName {
+							spans += len(ss.GetSpans())
+							continue
+						}
+						for _, sp := range ss.GetSpans() {
+							platform = append(platform, sp.GetName())
+							// The function's span is the root: platform
+							// spans are its children in its trace.
+							if sp.GetName() != invocation.SpanRuntimeOverhead &&
+								(hex.EncodeToString(sp.GetTraceId()) != "0af7651916cd43dd8448eb211c80319c" ||
+									hex.EncodeToString(sp.GetParentSpanId()) != "b7ad6b7169203331") {
+								t.Errorf("platform span %s in trace %x under %x, want under the function's span", sp.GetName(), sp.GetTraceId(), sp.GetParentSpanId())
+							}
+						}
 					}
 				}
 				for _, rl := range req.GetResourceLogs() {
@@ -298,6 +346,10 @@ func TestInvocationShippedEndToEnd(t *testing.T) {
 			want := reqID + " cold=true init=180.5 billed=101 trace=0af7651916cd43dd8448eb211c80319c produced=42"
 			if len(inv) != 1 || inv[0] != want {
 				t.Errorf("invocations = %q, want [%q]", inv, want)
+			}
+			slices.Sort(platform)
+			if want := []string{invocation.SpanInit, invocation.SpanInvoke}; !slices.Equal(platform, want) {
+				t.Errorf("platform spans %v, want %v", platform, want)
 			}
 			if spans != 1 || logRecords != 1 {
 				t.Errorf("shipped %d spans and %d log records, want 1 and 1", spans, logRecords)
@@ -329,7 +381,7 @@ func TestUnreachableCollectorReportedAtShutdown(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "could not send to the collector before shutdown: invocations=1 logs=1") {
+	if !strings.Contains(out, "could not send to the collector before shutdown: spooled invocations=1 spans=2 logs=1") {
 		t.Errorf("shutdown did not say what was not sent:\n%s", out)
 	}
 }
@@ -422,5 +474,186 @@ func TestFlushAtEnd(t *testing.T) {
 				t.Errorf("flushAtEnd = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStrictConfigFailsInit(t *testing.T) {
+	tests := []struct {
+		name       string
+		strict     bool
+		wantErr    bool
+		wantReport bool
+	}{
+		{"strict", true, true, true},
+		{"degraded", false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeLambda{script: invocationScript(1)}
+			_, err := runAgent(t, f, func(o *Options) {
+				o.Config.Strict = tt.strict
+				o.ConfigError = errors.New(`LAMBDASCOPE_FLUSH="sometimes": unknown mode`)
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Run = %v, want error %v", err, tt.wantErr)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if got := len(f.initErrors) == 1; got != tt.wantReport {
+				t.Fatalf("init errors %q, want reported %v", f.initErrors, tt.wantReport)
+			}
+			if tt.wantReport {
+				if !strings.Contains(f.initErrors[0], "Extension.ConfigInvalid") || !strings.Contains(f.initErrors[0], "LAMBDASCOPE_FLUSH") {
+					t.Errorf("init error %q does not name the type and the variable", f.initErrors[0])
+				}
+				if f.nexts != 0 {
+					t.Errorf("%d calls to /event/next after a strict config failure", f.nexts)
+				}
+			}
+		})
+	}
+}
+
+func TestManagedInstancesFromTelemetryAlone(t *testing.T) {
+	collector := collectortest.Start(t)
+	ids := []string{"11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002"}
+	var pushed []string
+	for _, id := range ids { // two invocations overlapping in one environment
+		pushed = append(pushed, `{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"`+id+`","version":"$LATEST"}}`)
+	}
+	for _, id := range ids {
+		pushed = append(pushed,
+			`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`,
+			`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":2048,"maxMemoryUsedMB":90}}}`)
+	}
+	shutdown := func(int) (extapi.Event, []string) {
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "Spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}
+	f := &fakeLambda{script: shutdown, beforeFirstNext: pushed}
+	_, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		env := o.Env
+		o.Env = func(k string) (string, bool) {
+			if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+				return "lambda-managed-instances", true
+			}
+			return env(k)
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	f.mu.Lock()
+	registered, schema := f.registered, f.schema
+	f.mu.Unlock()
+	if strings.Join(registered, ",") != "SHUTDOWN" || schema != extapi.SchemaV2 {
+		t.Errorf("registered %v with schema %q, want only SHUTDOWN and %s", registered, schema, extapi.SchemaV2)
+	}
+	var got []string
+	selfMetrics := false
+	for _, req := range collector.Accepted() {
+		for _, inv := range req.GetInvocations() {
+			got = append(got, inv.GetRequestId())
+		}
+		for _, rm := range req.GetResourceMetrics() {
+			for _, sm := range rm.GetScopeMetrics() {
+				selfMetrics = selfMetrics || sm.GetScope().GetName() == "lambdascope.extension"
+			}
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, ids) {
+		t.Errorf("invocations shipped %v, want %v", got, ids)
+	}
+	if !selfMetrics {
+		t.Error("the extension's own metrics were not shipped at shutdown")
+	}
+}
+
+func TestTelemetryRefusedStillShipsOTLP(t *testing.T) {
+	collector := collectortest.Start(t)
+	f := &fakeLambda{refuseTelemetry: true}
+	var otlpAddr string
+	script := invocationScript(1)
+	f.script = func(n int) (extapi.Event, []string) {
+		if n == 0 {
+			sendSpan(t, otlpAddr)
+		}
+		ev, _ := script(n)
+		return ev, nil
+	}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		otlpAddr = o.Config.OTLPHTTPAddr
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := strings.Count(logs.String(), "telemetry subscription failed"); n != 1 {
+		t.Errorf("%d log lines about the refused subscription, want 1:\n%s", n, logs)
+	}
+	var spans, selfPoints int
+	for _, req := range collector.Accepted() {
+		for _, rs := range req.GetResourceSpans() {
+			spans += buffer.CountSpans(rs)
+		}
+		for _, rm := range req.GetResourceMetrics() {
+			selfPoints += buffer.CountPoints(rm)
+		}
+	}
+	if spans != 1 || selfPoints == 0 {
+		t.Errorf("shipped %d spans and %d metric points, want the function span and the extension's counters", spans, selfPoints)
+	}
+}
+
+func TestSpooledAtShutdownReplayedOnNextStart(t *testing.T) {
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	down := collectortest.Start(t)
+	fails := make([]codes.Code, 10000)
+	for i := range fails {
+		fails[i] = codes.Unavailable
+	}
+	down.Script(fails...)
+	f := &fakeLambda{script: invocationScript(2)}
+	if _, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = down.Addr
+		o.Config.SpoolDir = spoolDir
+	}); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	spooledIDs := map[string]bool{}
+	for _, c := range down.Calls() {
+		spooledIDs[hex.EncodeToString(c.Request.GetBatchId())] = true
+	}
+
+	// The next environment start finds the collector back.
+	up := collectortest.Start(t)
+	next := &fakeLambda{script: func(int) (extapi.Event, []string) {
+		time.Sleep(200 * time.Millisecond) // let the background replay run
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}}
+	logs, err := runAgent(t, next, func(o *Options) {
+		o.Config.Endpoint = up.Addr
+		o.Config.SpoolDir = spoolDir
+	})
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	var invocations []string
+	replayedKnownID := false
+	for _, req := range up.Accepted() {
+		for _, inv := range req.GetInvocations() {
+			invocations = append(invocations, inv.GetRequestId())
+		}
+		replayedKnownID = replayedKnownID || spooledIDs[hex.EncodeToString(req.GetBatchId())]
+	}
+	if !slices.Equal(invocations, []string{reqID}) {
+		t.Errorf("invocations replayed %v, want [%s]", invocations, reqID)
+	}
+	if !replayedKnownID {
+		t.Error("no replayed batch kept the batch ID it was first sent with")
+	}
+	if strings.Contains(logs.String(), "could not send") {
+		t.Errorf("second run reports unsent data:\n%s", logs)
 	}
 }

@@ -119,6 +119,7 @@ type Buffer struct {
 	stats    Stats
 	dropping bool
 	episode  Counts
+	overflow func(*Batch)
 }
 
 // New returns a buffer holding at most capBytes (protobuf-encoded size).
@@ -129,6 +130,16 @@ func New(capBytes, threshold int, log *slog.Logger) *Buffer {
 		log = slog.Default()
 	}
 	return &Buffer{capBytes: capBytes, threshold: threshold, log: log, ready: make(chan struct{}, 1), now: time.Now}
+}
+
+// SetOverflow makes a full buffer hand its oldest items to fn (the spool)
+// to make room, instead of dropping the new ones. fn runs on the adding
+// goroutine, outside the buffer's lock, and owns the counting of what it
+// cannot keep. Call it before the buffer is used.
+func (b *Buffer) SetOverflow(fn func(*Batch)) {
+	b.mu.Lock()
+	b.overflow = fn
+	b.mu.Unlock()
 }
 
 // Ready receives a value when the buffer has crossed its threshold.
@@ -181,6 +192,14 @@ func (b *Buffer) AddMetrics(rms []*metricspb.ResourceMetrics) (dropped int) {
 func (b *Buffer) add(it item) bool {
 	b.mu.Lock()
 	b.stats.Received.Add(it.counts)
+	var spill *Batch
+	if b.bytes+it.size > b.capBytes && b.overflow != nil && it.size <= b.capBytes {
+		spill = &Batch{Request: &ingestv1.ExportRequest{}}
+		for b.bytes+it.size > b.capBytes && len(b.items) > 0 {
+			b.popLocked(spill)
+		}
+		b.compactLocked()
+	}
 	if b.bytes+it.size > b.capBytes {
 		b.stats.Dropped.Add(it.counts)
 		b.episode.Add(it.counts)
@@ -200,7 +219,12 @@ func (b *Buffer) add(it item) bool {
 	b.items = append(b.items, it)
 	b.bytes += it.size
 	signal := b.bytes > b.threshold
+	overflow := b.overflow
 	b.mu.Unlock()
+	if spill != nil && !spill.Counts.IsZero() {
+		b.log.Debug("buffer full, moving its oldest telemetry to the spool", "cap_bytes", b.capBytes, "moved", spill.Counts)
+		overflow(spill)
+	}
 	if signal {
 		select {
 		case b.ready <- struct{}{}:
@@ -208,6 +232,32 @@ func (b *Buffer) add(it item) bool {
 		}
 	}
 	return true
+}
+
+// popLocked moves the oldest item into batch; compactLocked must follow.
+func (b *Buffer) popLocked(batch *Batch) {
+	it := b.items[0]
+	switch {
+	case it.inv != nil:
+		batch.Request.Invocations = append(batch.Request.Invocations, it.inv)
+	case it.spans != nil:
+		batch.Request.ResourceSpans = append(batch.Request.ResourceSpans, it.spans)
+	case it.logs != nil:
+		batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
+	case it.metrics != nil:
+		batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
+	}
+	batch.Counts.Add(it.counts)
+	batch.Bytes += it.size
+	b.bytes -= it.size
+	b.items[0] = item{}
+	b.items = b.items[1:]
+}
+
+func (b *Buffer) compactLocked() {
+	if len(b.items) == 0 {
+		b.items = nil
+	}
 }
 
 // Take removes the oldest items, up to maxBytes (at least one item), and
@@ -219,32 +269,10 @@ func (b *Buffer) Take(maxBytes int) *Batch {
 		return nil
 	}
 	batch := &Batch{Request: &ingestv1.ExportRequest{}}
-	n := 0
-	for n < len(b.items) {
-		it := b.items[n]
-		if n > 0 && batch.Bytes+it.size > maxBytes {
-			break
-		}
-		switch {
-		case it.inv != nil:
-			batch.Request.Invocations = append(batch.Request.Invocations, it.inv)
-		case it.spans != nil:
-			batch.Request.ResourceSpans = append(batch.Request.ResourceSpans, it.spans)
-		case it.logs != nil:
-			batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
-		case it.metrics != nil:
-			batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
-		}
-		batch.Counts.Add(it.counts)
-		batch.Bytes += it.size
-		n++
+	for len(b.items) > 0 && (batch.Bytes == 0 || batch.Bytes+b.items[0].size <= maxBytes) {
+		b.popLocked(batch)
 	}
-	clear(b.items[:n])
-	b.items = b.items[n:]
-	if len(b.items) == 0 {
-		b.items = nil
-	}
-	b.bytes -= batch.Bytes
+	b.compactLocked()
 	return batch
 }
 

@@ -24,6 +24,10 @@ const (
 	EnvFlushInterval      = "LAMBDASCOPE_FLUSH_INTERVAL"
 	EnvBufferBytes        = "LAMBDASCOPE_BUFFER_BYTES"
 	EnvLogLevel           = "LAMBDASCOPE_LOG_LEVEL"
+	EnvSpoolDir           = "LAMBDASCOPE_SPOOL_DIR"
+	EnvSpoolBytes         = "LAMBDASCOPE_SPOOL_BYTES"
+	EnvStrict             = "LAMBDASCOPE_STRICT"
+	EnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
 )
@@ -70,6 +74,14 @@ type Config struct {
 	BufferBytes int
 	// LogLevel is the level of the extension's own logs.
 	LogLevel slog.Level
+	// SpoolDir is where batches the collector could not take are kept;
+	// empty disables the spool.
+	SpoolDir string
+	// SpoolBytes caps the spool.
+	SpoolBytes int64
+	// Strict makes a configuration error fail the function's init through
+	// the Extensions API instead of running degraded.
+	Strict bool
 	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
 	ServiceName string
 	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
@@ -85,6 +97,8 @@ func DefaultConfig() Config {
 		FlushInterval: time.Second,
 		BufferBytes:   8 << 20,
 		LogLevel:      slog.LevelInfo,
+		SpoolDir:      "/tmp/lambdascope-spool",
+		SpoolBytes:    64 << 20,
 	}
 }
 
@@ -116,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.BufferBytes < 64<<10 {
 		errs = append(errs, fmt.Errorf("%s: must be at least 65536, got %d", EnvBufferBytes, c.BufferBytes))
+	}
+	if c.SpoolDir != "" && c.SpoolBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf("%s: must be at least 65536, got %d", EnvSpoolBytes, c.SpoolBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -196,6 +213,34 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvBufferBytes, v, errors.New("must be at least 65536"))
 		default:
 			c.BufferBytes = n
+		}
+	}
+	if v, ok := get(EnvSpoolDir); ok {
+		if !strings.HasPrefix(v, "/") {
+			bad(EnvSpoolDir, v, errors.New("must be an absolute path (under /tmp in Lambda)"))
+		} else {
+			c.SpoolDir = v
+		}
+	}
+	if v, ok := get(EnvSpoolBytes); ok {
+		n, err := parseBytes(v)
+		switch {
+		case err != nil:
+			bad(EnvSpoolBytes, v, err)
+		case n == 0:
+			c.SpoolDir = "" // an explicit 0 turns the spool off
+		case n < 64<<10:
+			bad(EnvSpoolBytes, v, errors.New("must be 0 (off) or at least 65536"))
+		default:
+			c.SpoolBytes = int64(n)
+		}
+	}
+	if v, ok := get(EnvStrict); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvStrict, v, errors.New("not a boolean"))
+		} else {
+			c.Strict = b
 		}
 	}
 	if v, ok := get(EnvLogLevel); ok {

@@ -63,8 +63,12 @@ func TestFromEnvGood(t *testing.T) {
 			c.BufferBytes = 4 << 20
 			c.LogLevel = slog.LevelDebug
 			c.ServiceName = "checkout"
+			c.SpoolDir = "/tmp/spool-a"
+			c.SpoolBytes = 16 << 20
+			c.Strict = true
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
+		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
 		{"tls-override.good.env", func(c *Config) {
 			c.Endpoint = "collector.internal:4320"
 			c.TLS = true
@@ -116,6 +120,11 @@ func TestFromEnvBad(t *testing.T) {
 				t.Errorf("got %d/%s, want defaults", c.BufferBytes, c.OTLPHTTPAddr)
 			}
 		}},
+		{"spool.bad.env", []string{`LAMBDASCOPE_SPOOL_DIR="spool": must be an absolute path`, `LAMBDASCOPE_SPOOL_BYTES="1KiB"`, `LAMBDASCOPE_STRICT="sure"`}, func(t *testing.T, c Config) {
+			if c.SpoolDir != "/tmp/lambdascope-spool" || c.SpoolBytes != 64<<20 || c.Strict {
+				t.Errorf("spool %q/%d strict %v, want defaults", c.SpoolDir, c.SpoolBytes, c.Strict)
+			}
+		}},
 		{"attributes.bad.env", []string{"OTEL_RESOURCE_ATTRIBUTES", `"oops"`, `"=novalue"`}, func(t *testing.T, c Config) {
 			if want := []Attribute{{"team", "payments"}}; !reflect.DeepEqual(c.ResourceAttributes, want) {
 				t.Errorf("attributes = %v, want %v", c.ResourceAttributes, want)
@@ -156,6 +165,8 @@ func TestValidate(t *testing.T) {
 		{"flush", func(c *Config) { c.Flush = "never" }, EnvFlush},
 		{"interval", func(c *Config) { c.FlushInterval = 0 }, EnvFlushInterval},
 		{"buffer", func(c *Config) { c.BufferBytes = 10 }, EnvBufferBytes},
+		{"spool", func(c *Config) { c.SpoolBytes = 10 }, EnvSpoolBytes},
+		{"spool off", func(c *Config) { c.SpoolDir, c.SpoolBytes = "", 0 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -178,11 +178,18 @@ type Buffering struct {
 // delivered within 25 ms, so runtimeDone reaches the extension quickly.
 var DefaultBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25}
 
+// Telemetry API schema versions. Lambda Managed Instances accept only
+// SchemaV2.
+const (
+	SchemaV1 = "2022-12-13"
+	SchemaV2 = "2025-01-29"
+)
+
 // SubscribeTelemetry subscribes the listener at uri to the given event
-// types (platform, function, extension) with schema version 2022-12-13.
-func (c *Client) SubscribeTelemetry(ctx context.Context, uri string, types []string, buf Buffering) error {
+// types (platform, function, extension) with the given schema version.
+func (c *Client) SubscribeTelemetry(ctx context.Context, uri, schema string, types []string, buf Buffering) error {
 	body, err := json.Marshal(map[string]any{
-		"schemaVersion": "2022-12-13",
+		"schemaVersion": schema,
 		"types":         types,
 		"buffering":     buf,
 		"destination":   map[string]string{"protocol": "HTTP", "URI": uri},

@@ -133,7 +133,7 @@ func TestSubscribeAndErrors(t *testing.T) {
 	if _, err := c.Register(t.Context(), Invoke, Shutdown); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	if err := c.SubscribeTelemetry(t.Context(), "http://sandbox.localdomain:4243/", []string{"platform", "function", "extension"}, DefaultBuffering); err != nil {
+	if err := c.SubscribeTelemetry(t.Context(), "http://sandbox.localdomain:4243/", SchemaV1, []string{"platform", "function", "extension"}, DefaultBuffering); err != nil {
 		t.Fatalf("SubscribeTelemetry: %v", err)
 	}
 	r, body := f.got(t, "PUT /2022-07-01/telemetry")

@@ -12,6 +12,7 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -45,6 +46,8 @@ type state struct {
 	xray        string
 	xraySpanID  string
 	runtimeDone *telemetry.PlatformRecord
+	// runtimeDoneAt is the time of platform.runtimeDone.
+	runtimeDoneAt time.Time
 }
 
 // Stats are the tracker's counters.
@@ -52,6 +55,7 @@ type Stats struct {
 	Invocations  uint64
 	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
 	UnknownTypes uint64
+	EMFLines     uint64 // function log lines in the Embedded Metric Format
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
@@ -70,6 +74,8 @@ type Tracker struct {
 	firstDone    bool
 	initDuration float64
 	restoreMs    float64
+	initStartAt  time.Time
+	initType     string
 	stats        Stats
 }
 
@@ -184,6 +190,8 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	observed := t.now()
 	var records []*logspb.LogRecord
 	var invocations []*ingestv1.Invocation
+	var spans []*tracepb.Span
+	var metrics []*metricspb.Metric
 
 	t.mu.Lock()
 	for i := range events {
@@ -193,9 +201,17 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 			rec, _ := logFromEvent(ev, t.active, observed)
 			t.addTraceLocked(rec)
 			records = append(records, rec)
+			if ev.Type == telemetry.TypeFunction {
+				if doc := emfDocument(ev.Log); doc != nil {
+					ms := emfMetrics(doc, ev.Time)
+					t.stats.EMFLines++
+					metrics = append(metrics, ms...)
+				}
+			}
 		case telemetry.KindPlatform:
-			if inv := t.platformLocked(ev); inv != nil {
+			if inv, ss := t.platformLocked(ev); inv != nil {
 				invocations = append(invocations, inv)
+				spans = append(spans, ss...)
 			}
 			if ev.Type == telemetry.TypeLogsDropped {
 				records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
@@ -210,6 +226,18 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 
 	for _, inv := range invocations {
 		t.sink.AddInvocation(inv)
+	}
+	if ms, ok := t.sink.(MetricSink); ok && len(metrics) > 0 {
+		ms.AddMetrics([]*metricspb.ResourceMetrics{{
+			Resource:     t.resource,
+			ScopeMetrics: []*metricspb.ScopeMetrics{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Metrics: metrics}},
+		}})
+	}
+	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
+		ss.AddSpans([]*tracepb.ResourceSpans{{
+			Resource:   t.resource,
+			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
+		}})
 	}
 	if len(records) > 0 {
 		t.sink.AddLogs([]*logspb.ResourceLogs{{
@@ -235,10 +263,12 @@ func (t *Tracker) addTraceLocked(rec *logspb.LogRecord) {
 }
 
 // platformLocked handles one platform event and returns a finished
-// invocation record when the event completes one.
-func (t *Tracker) platformLocked(ev *telemetry.Event) *ingestv1.Invocation {
+// invocation record, with its platform spans, when the event completes one.
+func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*tracepb.Span) {
 	p := ev.Platform
 	switch ev.Type {
+	case telemetry.TypeInitStart:
+		t.noteInitLocked(ev)
 	case telemetry.TypeInitReport:
 		if p.Phase == "" || p.Phase == "init" {
 			t.initDuration = p.Metrics.DurationMs
@@ -247,7 +277,7 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) *ingestv1.Invocation {
 		t.restoreMs = p.Metrics.DurationMs
 	case telemetry.TypeStart:
 		if p.RequestID == "" {
-			return nil
+			return nil, nil
 		}
 		st := t.stateLocked(p.RequestID)
 		st.start = ev.Time
@@ -260,30 +290,33 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) *ingestv1.Invocation {
 		t.active = p.RequestID
 	case telemetry.TypeRuntimeDone:
 		if p.RequestID == "" {
-			return nil
+			return nil, nil
 		}
 		st := t.stateLocked(p.RequestID)
 		st.runtimeDone = p
+		st.runtimeDoneAt = ev.Time
 		if p.Tracing != nil && st.xray == "" {
 			st.xray = p.Tracing.Value
 			st.xraySpanID = p.Tracing.SpanID
 		}
 	case telemetry.TypeReport:
 		if p.RequestID == "" {
-			return nil
+			return nil, nil
 		}
 		st := t.stateLocked(p.RequestID)
 		delete(t.requests, p.RequestID)
+		ref, haveRef := t.spans[p.RequestID]
 		inv := t.buildLocked(st, ev)
+		spans := t.platformSpansLocked(st, inv, ref, haveRef)
 		delete(t.spans, p.RequestID)
 		t.stats.Invocations++
-		return inv
+		return inv, spans
 	case telemetry.TypeLogsDropped:
 		t.stats.LogsDropped += uint64(p.DroppedRecords)
 		t.log.Warn("Lambda dropped telemetry records the extension did not take in time",
 			"dropped_records", int64(p.DroppedRecords), "dropped_bytes", int64(p.DroppedBytes), "reason", p.Reason)
 	}
-	return nil
+	return nil, nil
 }
 
 func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocation {

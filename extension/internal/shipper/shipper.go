@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -45,6 +46,16 @@ type Config struct {
 	Interval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxAttempts is the retry budget of one batch in one flush; when it
+	// is spent the batch goes to the spool (or, without one, waits in
+	// memory for the next flush). 0 means no budget: retry until the
+	// flush's context ends.
+	MaxAttempts int
+	// Spool, when set, keeps on disk what the collector could not take:
+	// batches over their retry budget, the buffer's oldest items when it is
+	// full, and everything unsent at shutdown (SpoolRemaining). Spooled
+	// batches are replayed first, oldest first, with their batch IDs.
+	Spool *spool.Spool
 }
 
 // DefaultConfig returns the defaults for everything but the endpoint.
@@ -55,6 +66,7 @@ func DefaultConfig() Config {
 		Interval:      time.Second,
 		MinBackoff:    50 * time.Millisecond,
 		MaxBackoff:    2 * time.Second,
+		MaxAttempts:   5,
 	}
 }
 
@@ -73,6 +85,9 @@ func (c Config) Validate() error {
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, errors.New("min_backoff must be positive and at most max_backoff"))
 	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, errors.New("max_attempts must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -82,31 +97,47 @@ var ErrStopped = errors.New("shipping stopped: collector refused the API key")
 // ErrDisabled means no endpoint is configured.
 var ErrDisabled = errors.New("shipping disabled: no endpoint configured")
 
-// pendingBatch is a batch taken from the buffer and not yet accepted.
+// ErrSpooled means the collector did not take a batch within its retry
+// budget; it was written to the spool and the flush stopped.
+var ErrSpooled = errors.New("collector unreachable: batch spooled")
+
+// errBudget means a batch ran out of its retry budget and stays where it is
+// (in memory, or in the spool it came from).
+var errBudget = errors.New("collector unreachable: retry budget spent")
+
+// pendingBatch is a batch taken from the buffer or the spool and not yet
+// accepted.
 type pendingBatch struct {
 	*buffer.Batch
 	id       []byte
 	attempts int
+	// entry is set when the batch was read from the spool.
+	entry *spool.Entry
 }
 
 // Shipper moves batches from a buffer to the collector.
 type Shipper struct {
-	cfg    Config
-	buf    *buffer.Buffer
-	log    *slog.Logger
-	conn   *grpc.ClientConn
-	client ingestv1.IngestServiceClient
-	kick   chan struct{}
+	cfg   Config
+	buf   *buffer.Buffer
+	log   *slog.Logger
+	creds credentials.TransportCredentials
+	kick  chan struct{}
 
 	sem     chan struct{} // held by the one running flush
 	pending *pendingBatch
 
-	mu      sync.Mutex
-	stopped bool
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu sync.Mutex
+	// conn and client are replaced when a call times out: after the
+	// environment was frozen the connection may be dead without the
+	// transport noticing.
+	conn       *grpc.ClientConn
+	client     ingestv1.IngestServiceClient
+	reconnects uint64
+	stopped    bool
+	started    bool
+	closed     bool
+	cancel     context.CancelFunc
+	done       chan struct{}
 	// pendingCounts mirrors pending for Pending, which must not wait for
 	// a running flush.
 	pendingCounts buffer.Counts
@@ -125,10 +156,14 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	if cfg.Endpoint == "" {
 		return s, nil
 	}
+	if cfg.Spool != nil {
+		buf.SetOverflow(s.spill)
+	}
 	creds := insecure.NewCredentials()
 	if cfg.TLS {
 		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
 	}
+	s.creds = creds
 	conn, err := grpc.NewClient(cfg.Endpoint, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, fmt.Errorf("create collector client: %w", err)
@@ -151,6 +186,9 @@ func (s *Shipper) Start(_ context.Context) error {
 	s.cancel = cancel
 	s.done = make(chan struct{})
 	go s.loop(ctx)
+	if s.cfg.Spool != nil && s.cfg.Spool.Len() > 0 && s.cfg.Endpoint != "" {
+		s.Kick() // replay what an earlier run spooled
+	}
 	return nil
 }
 
@@ -192,7 +230,7 @@ func (s *Shipper) Kick() {
 // empty or ctx is done. A batch the collector could not take yet is kept
 // (with its batch ID) for the next Flush.
 func (s *Shipper) Flush(ctx context.Context) error {
-	if s.client == nil {
+	if s.cfg.Endpoint == "" {
 		s.discard()
 		return ErrDisabled
 	}
@@ -215,11 +253,11 @@ func (s *Shipper) Flush(ctx context.Context) error {
 			return ErrStopped
 		}
 		if s.pending == nil {
-			b := s.buf.Take(s.cfg.MaxBatchBytes)
-			if b == nil {
+			p := s.nextBatch()
+			if p == nil {
 				return nil
 			}
-			s.setPending(&pendingBatch{Batch: b, id: newBatchID()})
+			s.setPending(p)
 		}
 		if err := s.sendPending(ctx); err != nil {
 			return err
@@ -237,27 +275,29 @@ func (s *Shipper) sendPending(ctx context.Context) error {
 		code := status.Code(err)
 		switch {
 		case err == nil:
-			s.buf.MarkSent(p.Counts)
-			s.setPending(nil)
+			s.finish(p, true)
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("export batch: %w", ctx.Err())
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
-			s.buf.MarkDropped(p.Counts)
-			s.setPending(nil)
+			s.finish(p, false)
 			return nil
 		case code == codes.Unauthenticated || code == codes.PermissionDenied:
 			s.stop(err)
-			s.buf.MarkDropped(p.Counts)
-			s.setPending(nil)
+			s.finish(p, false)
 			return ErrStopped
 		case retryable(code):
+			if code == codes.DeadlineExceeded {
+				s.reconnect()
+			}
+			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts {
+				return s.overBudget(p, err)
+			}
 			s.log.Debug("collector busy or unreachable; retrying", "code", code, "attempt", p.attempts)
 		default:
 			s.log.Warn("collector answered with an error that is not retried; dropping the batch", "err", err, "dropped", p.Counts)
-			s.buf.MarkDropped(p.Counts)
-			s.setPending(nil)
+			s.finish(p, false)
 			return nil
 		}
 		wait := jitter(backoff)
@@ -282,8 +322,144 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
 	defer cancel()
-	_, err := s.client.Export(rctx, req, grpc.UseCompressor(grpczstd.Name))
+	s.mu.Lock()
+	client := s.client
+	s.mu.Unlock()
+	_, err := client.Export(rctx, req, grpc.UseCompressor(grpczstd.Name))
 	return err
+}
+
+// reconnect replaces the connection after a call ran out of time, so the
+// retry (same batch ID) does not wait on a connection that died while the
+// environment was frozen.
+func (s *Shipper) reconnect() {
+	conn, err := grpc.NewClient(s.cfg.Endpoint, grpc.WithTransportCredentials(s.creds))
+	if err != nil {
+		s.log.Warn("could not recreate the collector connection", "err", err)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	old := s.conn
+	s.conn, s.client = conn, ingestv1.NewIngestServiceClient(conn)
+	s.reconnects++
+	s.mu.Unlock()
+	s.log.Debug("collector call timed out; reconnecting before the retry")
+	_ = old.Close()
+}
+
+// Reconnects is how many times the connection was replaced after a call
+// timed out.
+func (s *Shipper) Reconnects() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconnects
+}
+
+// nextBatch returns the oldest spooled batch, else the oldest buffered
+// items under a new batch ID; nil when there is nothing to send.
+func (s *Shipper) nextBatch() *pendingBatch {
+	if sp := s.cfg.Spool; sp != nil {
+		if e, ok := sp.Oldest(); ok {
+			return &pendingBatch{
+				Batch: &buffer.Batch{Request: e.Request, Counts: e.Counts},
+				id:    e.Request.GetBatchId(),
+				entry: &e,
+			}
+		}
+	}
+	b := s.buf.Take(s.cfg.MaxBatchBytes)
+	if b == nil {
+		return nil
+	}
+	return &pendingBatch{Batch: b, id: newBatchID()}
+}
+
+// finish accounts for a batch the collector accepted (sent) or refused for
+// good, and clears it.
+func (s *Shipper) finish(p *pendingBatch, sent bool) {
+	switch {
+	case p.entry != nil:
+		s.cfg.Spool.Done(*p.entry, sent)
+	case sent:
+		s.buf.MarkSent(p.Counts)
+	default:
+		s.buf.MarkDropped(p.Counts)
+	}
+	s.setPending(nil)
+}
+
+// overBudget handles a batch whose retry budget is spent: a buffered batch
+// is spooled, a spooled one stays on disk, and without a spool the batch
+// waits in memory for the next flush.
+func (s *Shipper) overBudget(p *pendingBatch, cause error) error {
+	switch {
+	case p.entry != nil:
+		s.setPending(nil)
+		return fmt.Errorf("replay spooled batch: %w: %w", errBudget, cause)
+	case s.cfg.Spool != nil:
+		s.setPending(nil)
+		p.Request.BatchId = p.id
+		if err := s.cfg.Spool.Put(p.Request, p.Counts); err != nil {
+			s.log.Warn("could not spool a batch the collector did not take; dropped", "err", err, "dropped", p.Counts)
+		} else {
+			s.log.Debug("collector unreachable; batch spooled", "counts", p.Counts, "err", cause)
+		}
+		return fmt.Errorf("export batch: %w: %w", ErrSpooled, cause)
+	}
+	return fmt.Errorf("export batch: %w: %w", errBudget, cause)
+}
+
+// spill receives what the full buffer moves out to make room.
+func (s *Shipper) spill(b *buffer.Batch) {
+	b.Request.BatchId = newBatchID()
+	if err := s.cfg.Spool.Put(b.Request, b.Counts); err != nil {
+		s.log.Warn("buffer full and the spool could not take its oldest telemetry; dropped", "err", err, "dropped", b.Counts)
+	}
+}
+
+// SpoolRemaining writes everything not yet sent (the batch being retried
+// and all that is buffered) to the spool; it is called at shutdown after
+// the last Flush. It returns what was spooled and what was dropped (no
+// spool, spool full or unwritable, or shipping stopped or disabled).
+func (s *Shipper) SpoolRemaining(ctx context.Context) (spooled, dropped buffer.Counts, err error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return spooled, dropped, fmt.Errorf("spool remaining: %w", ctx.Err())
+	}
+	defer func() { <-s.sem }()
+	put := func(req *ingestv1.ExportRequest, c buffer.Counts) {
+		if s.cfg.Spool == nil || s.cfg.Endpoint == "" || s.isStopped() {
+			s.buf.MarkDropped(c)
+			dropped.Add(c)
+			return
+		}
+		if err := s.cfg.Spool.Put(req, c); err != nil {
+			dropped.Add(c)
+			return
+		}
+		spooled.Add(c)
+	}
+	if p := s.pending; p != nil {
+		if p.entry == nil {
+			p.Request.BatchId = p.id
+			put(p.Request, p.Counts)
+		}
+		s.setPending(nil)
+	}
+	for {
+		b := s.buf.Take(s.cfg.MaxBatchBytes)
+		if b == nil {
+			return spooled, dropped, nil
+		}
+		b.Request.BatchId = newBatchID()
+		put(b.Request, b.Counts)
+	}
 }
 
 func retryable(c codes.Code) bool {
@@ -376,9 +552,12 @@ func (s *Shipper) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("shut down shipper: %w", ctx.Err()))
 		}
 	}
-	if s.conn != nil {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
 		// Closing the connection also ends an export still in flight.
-		if err := s.conn.Close(); err != nil {
+		if err := conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close collector connection: %w", err))
 		}
 	}

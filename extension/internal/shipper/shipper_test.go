@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
+	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -134,7 +137,10 @@ func TestBatchKeptAcrossFlushes(t *testing.T) {
 		fails[i] = codes.Unavailable
 	}
 	srv.Script(fails...)
-	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MinBackoff, c.MaxBackoff = 5*time.Millisecond, 5*time.Millisecond })
+	s, buf := newShipper(t, srv.Addr, func(c *Config) {
+		c.MinBackoff, c.MaxBackoff = 5*time.Millisecond, 5*time.Millisecond
+		c.MaxAttempts = 0
+	})
 	addWork(buf, "req-1")
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
@@ -183,5 +189,222 @@ func TestBackgroundLoopShipsOnKick(t *testing.T) {
 	}
 	if got := srv.Accepted(); len(got) != 1 || got[0].GetInvocations()[0].GetRequestId() != "req-1" {
 		t.Errorf("accepted %v", got)
+	}
+}
+
+func unavailable(n int) []codes.Code {
+	c := make([]codes.Code, n)
+	for i := range c {
+		c[i] = codes.Unavailable
+	}
+	return c
+}
+
+func openSpool(t *testing.T, dir string) *spool.Spool {
+	t.Helper()
+	sp, err := spool.Open(spool.Config{Dir: dir, MaxBytes: 1 << 20}, nil)
+	if err != nil {
+		t.Fatalf("open spool: %v", err)
+	}
+	t.Cleanup(func() { _ = sp.Close() })
+	return sp
+}
+
+func TestRetryBudgetSpoolsAndReplaysWithSameID(t *testing.T) {
+	srv := collectortest.Start(t)
+	srv.Script(unavailable(3)...)
+	sp := openSpool(t, t.TempDir())
+	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MaxAttempts, c.Spool = 3, sp })
+	addWork(buf, "req-1")
+	if err := s.Flush(t.Context()); !errors.Is(err, ErrSpooled) {
+		t.Fatalf("Flush = %v, want ErrSpooled", err)
+	}
+	firstID := srv.Calls()[0].Request.GetBatchId()
+	if st := sp.Stats(); st.Files != 1 || st.Spooled[buffer.Invocations] != 1 {
+		t.Fatalf("spool stats = %+v, want one batch", st)
+	}
+	if p := s.Pending(); !p.IsZero() {
+		t.Errorf("pending = %v, want nothing (the batch is on disk)", p)
+	}
+	addWork(buf, "req-2")
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush after recovery: %v", err)
+	}
+	acc := srv.Accepted()
+	if len(acc) != 2 {
+		t.Fatalf("%d batches accepted, want 2", len(acc))
+	}
+	if !bytes.Equal(acc[0].GetBatchId(), firstID) || acc[0].GetInvocations()[0].GetRequestId() != "req-1" {
+		t.Errorf("first accepted batch = %x %v, want the spooled one with id %x", acc[0].GetBatchId(), acc[0].GetInvocations(), firstID)
+	}
+	if acc[1].GetInvocations()[0].GetRequestId() != "req-2" {
+		t.Errorf("second accepted batch = %v, want req-2", acc[1].GetInvocations())
+	}
+	if st := sp.Stats(); st.Files != 0 || st.Replayed[buffer.Invocations] != 1 {
+		t.Errorf("spool stats after replay = %+v", st)
+	}
+}
+
+func TestSpooledBatchesReplayedOnStart(t *testing.T) {
+	dir := t.TempDir()
+	sp := openSpool(t, dir)
+	req := &ingestv1.ExportRequest{BatchId: bytes.Repeat([]byte{5}, 16), Invocations: []*ingestv1.Invocation{{RequestId: "old"}}}
+	if err := sp.Put(req, buffer.Counts{buffer.Invocations: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := collectortest.Start(t)
+	s, _ := newShipper(t, srv.Addr, func(c *Config) { c.Spool = openSpool(t, dir) })
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	select {
+	case <-srv.Called():
+	case <-time.After(10 * time.Second):
+		t.Fatal("spooled batch not replayed on start")
+	}
+	if got := srv.Accepted(); len(got) != 1 || !bytes.Equal(got[0].GetBatchId(), req.GetBatchId()) {
+		t.Errorf("accepted %v, want the spooled batch with its id", got)
+	}
+}
+
+func TestSpoolRemaining(t *testing.T) {
+	tests := []struct {
+		name        string
+		spool       bool
+		wantSpooled uint64
+		wantDropped uint64
+	}{
+		{"with spool", true, 2, 0},
+		{"without spool", false, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := collectortest.Start(t)
+			srv.Script(unavailable(1000)...)
+			var sp *spool.Spool
+			if tt.spool {
+				sp = openSpool(t, t.TempDir())
+			}
+			s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MaxAttempts, c.Spool = 0, sp })
+			addWork(buf, "req-1")
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+			defer cancel()
+			if err := s.Flush(ctx); err == nil {
+				t.Fatal("Flush succeeded against a failing collector")
+			}
+			addWork(buf, "req-2") // still buffered
+			spooled, dropped, err := s.SpoolRemaining(t.Context())
+			if err != nil {
+				t.Fatalf("SpoolRemaining: %v", err)
+			}
+			if spooled[buffer.Invocations] != tt.wantSpooled || dropped[buffer.Invocations] != tt.wantDropped {
+				t.Errorf("spooled %v dropped %v, want %d and %d invocations", spooled, dropped, tt.wantSpooled, tt.wantDropped)
+			}
+			if !s.Pending().IsZero() || buf.Bytes() != 0 {
+				t.Errorf("pending %v, buffered %d bytes after SpoolRemaining", s.Pending(), buf.Bytes())
+			}
+			if sp != nil {
+				e, ok := sp.Oldest()
+				if !ok || !bytes.Equal(e.Request.GetBatchId(), srv.Calls()[0].Request.GetBatchId()) {
+					t.Errorf("oldest spooled batch does not keep the id of the batch being retried")
+				}
+			}
+		})
+	}
+}
+
+func TestFullBufferSpillsOldestToSpool(t *testing.T) {
+	sp := openSpool(t, t.TempDir())
+	buf := buffer.New(300, 300, nil)
+	cfg := DefaultConfig()
+	cfg.Endpoint, cfg.Spool = "127.0.0.1:1", sp
+	s, err := New(cfg, buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	for i := range 20 {
+		if !buf.AddInvocation(&ingestv1.Invocation{RequestId: "request-" + string(rune('a'+i)), DurationMs: 1}) {
+			t.Fatalf("invocation %d dropped instead of spilled", i)
+		}
+	}
+	st := buf.Stats()
+	spooled := sp.Stats().Spooled[buffer.Invocations]
+	if st.Dropped[buffer.Invocations] != 0 || spooled == 0 || spooled+st.Buffered[buffer.Invocations] != 20 {
+		t.Errorf("buffer %+v, spooled %d: want nothing dropped and 20 kept in all", st, spooled)
+	}
+	e, _ := sp.Oldest()
+	if got := e.Request.GetInvocations()[0].GetRequestId(); got != "request-a" {
+		t.Errorf("oldest spooled = %q, want request-a", got)
+	}
+}
+
+// blackHole accepts connections and never answers, like a connection that
+// died while the environment was frozen.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestTimedOutCallReconnectsAndKeepsBatchID(t *testing.T) {
+	s, buf := newShipper(t, blackHole(t), func(c *Config) {
+		c.RPCTimeout = 50 * time.Millisecond
+		c.MaxAttempts = 2
+	})
+	addWork(buf, "req-1")
+	err := s.Flush(t.Context())
+	if !errors.Is(err, errBudget) {
+		t.Fatalf("Flush = %v, want the retry budget spent", err)
+	}
+	if got := s.Reconnects(); got != 2 {
+		t.Errorf("reconnects = %d, want one per timed-out call (2)", got)
+	}
+	s.mu.Lock()
+	p := s.pending
+	s.mu.Unlock()
+	if p == nil || len(p.id) != 16 || p.Counts[buffer.Invocations] != 1 {
+		t.Fatalf("pending batch = %+v, want it kept in memory with its id", p)
+	}
+	id := p.id
+	// The collector is reachable again (as after a thaw): same batch, same id.
+	srv := collectortest.Start(t)
+	s.cfg.Endpoint = srv.Addr
+	s.reconnect()
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush after thaw: %v", err)
+	}
+	if acc := srv.Accepted(); len(acc) != 1 || !bytes.Equal(acc[0].GetBatchId(), id) {
+		t.Errorf("accepted %v, want the kept batch with id %x", acc, id)
 	}
 }

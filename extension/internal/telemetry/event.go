@@ -1,5 +1,6 @@
 // Package telemetry receives the Lambda Telemetry API's pushes (schema
-// version 2022-12-13) on a local HTTP listener and parses them into events.
+// versions 2022-12-13 and 2025-01-29, which share the event shapes read
+// here) on a local HTTP listener and parses them into events.
 package telemetry
 
 import (

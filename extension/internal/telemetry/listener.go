@@ -64,12 +64,12 @@ func (l *Listener) Start(_ context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("start telemetry listener: %w", err)
 	}
-	l.ln = ln
-	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 5 * time.Second}
-	l.done = make(chan struct{})
+	srv := &http.Server{Handler: l, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	l.ln, l.srv, l.done = ln, srv, done
 	go func() {
-		defer close(l.done)
-		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.log.Error("telemetry listener stopped", "err", err)
 		}
 	}()

@@ -1,0 +1,111 @@
+// Package selfmetrics turns the extension's own counters (what it received,
+// sent, dropped and spooled per signal, telemetry events it could not use,
+// log records Lambda dropped) into OTLP metrics shipped with the function's
+// data, so losses are visible in the backend and not only in the log.
+package selfmetrics
+
+import (
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+)
+
+// ScopeName is the instrumentation scope of the extension's metrics.
+const ScopeName = "lambdascope.extension"
+
+// Metric names.
+const (
+	Received          = "lambdascope.extension.received"
+	Sent              = "lambdascope.extension.sent"
+	Dropped           = "lambdascope.extension.dropped"
+	Spooled           = "lambdascope.extension.spooled"
+	Replayed          = "lambdascope.extension.replayed"
+	SpoolCorrupt      = "lambdascope.extension.spool.corrupt_files"
+	TelemetryEvents   = "lambdascope.extension.telemetry.events"
+	TelemetryUnknown  = "lambdascope.extension.telemetry.unknown"
+	TelemetryMalform  = "lambdascope.extension.telemetry.malformed"
+	LambdaLogsDropped = "lambdascope.extension.lambda.logs_dropped"
+	BufferBytes       = "lambdascope.extension.buffer.bytes"
+	SpoolBytes        = "lambdascope.extension.spool.bytes"
+)
+
+// Snapshot is the state of every counter at one moment. Counters are
+// cumulative since Start.
+type Snapshot struct {
+	Received, Sent, Dropped, Spooled, Replayed buffer.Counts
+	SpoolCorrupt                               uint64
+	TelemetryEvents                            uint64
+	TelemetryUnknown                           uint64
+	TelemetryMalformed                         uint64
+	// LambdaLogsDropped is the records platform.logsDropped reported.
+	LambdaLogsDropped uint64
+	BufferBytes       int64
+	SpoolBytes        int64
+}
+
+// Build returns the snapshot as one ResourceMetrics: monotonic cumulative
+// sums (per signal where the counter has one) starting at start, and gauges
+// for the buffer and spool sizes, all at now.
+func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricspb.ResourceMetrics {
+	st, t := uint64(start.UnixNano()), uint64(now.UnixNano())
+	var ms []*metricspb.Metric
+	perSignal := func(name, desc string, c buffer.Counts) {
+		pts := make([]*metricspb.NumberDataPoint, 0, len(c))
+		for i, n := range c {
+			pts = append(pts, &metricspb.NumberDataPoint{
+				Attributes:        []*commonpb.KeyValue{str("signal", buffer.Signal(i).String())},
+				StartTimeUnixNano: st, TimeUnixNano: t,
+				Value: &metricspb.NumberDataPoint_AsInt{AsInt: int64(n)},
+			})
+		}
+		ms = append(ms, sum(name, desc, "{item}", pts))
+	}
+	single := func(name, desc, unit string, n uint64) {
+		ms = append(ms, sum(name, desc, unit, []*metricspb.NumberDataPoint{{
+			StartTimeUnixNano: st, TimeUnixNano: t,
+			Value: &metricspb.NumberDataPoint_AsInt{AsInt: int64(n)},
+		}}))
+	}
+	gauge := func(name, desc string, n int64) {
+		ms = append(ms, &metricspb.Metric{Name: name, Description: desc, Unit: "By", Data: &metricspb.Metric_Gauge{
+			Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{{
+				TimeUnixNano: t, Value: &metricspb.NumberDataPoint_AsInt{AsInt: n},
+			}}},
+		}})
+	}
+	perSignal(Received, "Telemetry items the extension received.", s.Received)
+	perSignal(Sent, "Telemetry items the collector accepted.", s.Sent)
+	perSignal(Dropped, "Telemetry items dropped (buffer or spool full, rejected by the collector, unsendable).", s.Dropped)
+	perSignal(Spooled, "Telemetry items written to the on-disk spool.", s.Spooled)
+	perSignal(Replayed, "Spooled telemetry items the collector accepted later.", s.Replayed)
+	single(SpoolCorrupt, "Spool files skipped as unreadable.", "{file}", s.SpoolCorrupt)
+	single(TelemetryEvents, "Telemetry API events received.", "{event}", s.TelemetryEvents)
+	single(TelemetryUnknown, "Telemetry API events of an unknown type, kept raw.", "{event}", s.TelemetryUnknown)
+	single(TelemetryMalform, "Telemetry API events that could not be parsed.", "{event}", s.TelemetryMalformed)
+	single(LambdaLogsDropped, "Log records Lambda reported dropped (platform.logsDropped).", "{record}", s.LambdaLogsDropped)
+	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
+	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)
+	return &metricspb.ResourceMetrics{
+		Resource: res,
+		ScopeMetrics: []*metricspb.ScopeMetrics{{
+			Scope:   &commonpb.InstrumentationScope{Name: ScopeName},
+			Metrics: ms,
+		}},
+	}
+}
+
+func sum(name, desc, unit string, pts []*metricspb.NumberDataPoint) *metricspb.Metric {
+	return &metricspb.Metric{Name: name, Description: desc, Unit: unit, Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+		DataPoints:             pts,
+		AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+		IsMonotonic:            true,
+	}}}
+}
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
