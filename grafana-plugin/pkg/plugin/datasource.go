@@ -1,0 +1,308 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
+	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// PluginID is the plugin's ID in plugin.json.
+const PluginID = "lambdascope-lambdascope-datasource"
+
+// Query types, as the query editor writes them in queryType.
+const (
+	QueryTypeTrace       = "trace"
+	QueryTypeInvocations = "invocations"
+	QueryTypeSearch      = "search"
+	QueryTypeServiceMap  = "serviceMap"
+	QueryTypeMetrics     = "metrics"
+	QueryTypeLogs        = "logs"
+	QueryTypeCatalog     = "catalog"
+	QueryTypeCost        = "cost"
+)
+
+// QueryTypes lists every query type, in the query editor's order.
+var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost}
+
+// QueryModel is the JSON of one query from the query editor. Which fields
+// apply depends on the query type.
+type QueryModel struct {
+	QueryType string `json:"queryType"`
+	// TraceID is the trace to show (trace) or a filter (invocations, logs).
+	TraceID      string `json:"traceId,omitempty"`
+	FunctionName string `json:"functionName,omitempty"`
+	RequestID    string `json:"requestId,omitempty"`
+	Limit        int    `json:"limit,omitempty"`
+
+	// Trace search.
+	ServiceName   string            `json:"serviceName,omitempty"`
+	SpanName      string            `json:"spanName,omitempty"`
+	Status        string            `json:"status,omitempty"`
+	MinDurationMs float64           `json:"minDurationMs,omitempty"`
+	MaxDurationMs float64           `json:"maxDurationMs,omitempty"`
+	Attributes    map[string]string `json:"attributes,omitempty"`
+	ColdStartOnly bool              `json:"coldStartOnly,omitempty"`
+
+	// Metrics names figures of frames.Metrics; default invocations.
+	Metrics []string `json:"metrics,omitempty"`
+	// StepSeconds is the bucket width; 0 follows the panel's interval.
+	StepSeconds int `json:"stepSeconds,omitempty"`
+
+	// Text keeps log lines containing it, ignoring case.
+	Text string `json:"text,omitempty"`
+
+	// CostBy is "function" (default), "version" or "day".
+	CostBy string `json:"costBy,omitempty"`
+}
+
+// Datasource is one configured Lambdascope datasource. It connects to
+// ClickHouse on first use, so that a server that is down when Grafana
+// starts is reported by the health check rather than hiding the instance.
+type Datasource struct {
+	settings    Settings
+	settingsErr error
+	uid, name   string
+	logger      *slog.Logger
+
+	mu    sync.Mutex
+	store *storage.Store
+	svc   *query.Service
+}
+
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// NewDatasource is the instance factory Grafana's instance manager calls
+// when a datasource is created or its settings change. Invalid settings do
+// not fail the instance: the health check and every query report them.
+func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	cfg, err := LoadSettings(s)
+	ds := &Datasource{settings: cfg, settingsErr: err, uid: s.UID, name: s.Name,
+		logger: slog.Default().With("component", "datasource", "datasource_uid", s.UID)}
+	if err != nil {
+		ds.logger.Warn("invalid datasource settings", "error", err)
+	}
+	return ds, nil
+}
+
+// Dispose closes the connections when Grafana drops the instance.
+func (d *Datasource) Dispose() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.store != nil {
+		if err := d.store.Close(); err != nil {
+			d.logger.Warn("close clickhouse connections", "error", err)
+		}
+		d.store, d.svc = nil, nil
+	}
+}
+
+// connect opens the store once; a failed attempt is retried on next use.
+func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Service, error) {
+	if d.settingsErr != nil {
+		return nil, nil, d.settingsErr
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.store != nil {
+		return d.store, d.svc, nil
+	}
+	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
+	}
+	d.store, d.svc = st, query.NewService(st)
+	return d.store, d.svc, nil
+}
+
+// QueryData answers each query on its own: one failing query does not fail
+// the others.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	for _, q := range req.Queries {
+		resp.Responses[q.RefID] = d.query(ctx, q)
+	}
+	return resp, nil
+}
+
+func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	var m QueryModel
+	if len(q.JSON) > 0 {
+		if err := json.Unmarshal(q.JSON, &m); err != nil {
+			return errorResponse(fmt.Errorf("%w: decode query %s: %w", ErrInvalidQuery, q.RefID, err))
+		}
+	}
+	if q.QueryType != "" {
+		m.QueryType = q.QueryType
+	}
+	var (
+		out data.Frames
+		err error
+	)
+	one := func(f *data.Frame, e error) (data.Frames, error) {
+		if e != nil {
+			return nil, e
+		}
+		return data.Frames{f}, nil
+	}
+	switch m.QueryType {
+	case QueryTypeTrace:
+		out, err = one(d.queryTrace(ctx, m))
+	case QueryTypeInvocations, "":
+		out, err = one(d.queryInvocations(ctx, q, m))
+	case QueryTypeSearch:
+		out, err = one(d.querySearch(ctx, q, m))
+	case QueryTypeServiceMap:
+		out, err = d.queryServiceMap(ctx, q)
+	case QueryTypeMetrics:
+		out, err = d.queryMetrics(ctx, q, m)
+	case QueryTypeLogs:
+		out, err = one(d.queryLogs(ctx, q, m))
+	case QueryTypeCatalog:
+		out, err = one(d.queryCatalog(ctx, q))
+	case QueryTypeCost:
+		out, err = one(d.queryCost(ctx, q, m))
+	default:
+		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
+	}
+	if err != nil {
+		if !isUserError(err) {
+			d.logger.Error("query failed", "ref_id", q.RefID, "query_type", m.QueryType, "error", err)
+		}
+		return errorResponse(err)
+	}
+	for _, f := range out {
+		f.RefID = q.RefID
+	}
+	return backend.DataResponse{Frames: out}
+}
+
+func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame, error) {
+	if strings.TrimSpace(m.TraceID) == "" {
+		return nil, fmt.Errorf("%w: traceId must be set for a trace query", ErrInvalidQuery)
+	}
+	id, err := query.ParseTraceID(m.TraceID)
+	if err != nil {
+		return nil, err
+	}
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := svc.TraceByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return frames.Trace(tr), nil
+}
+
+func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
+	f := query.InvocationFilter{
+		FunctionName: strings.TrimSpace(m.FunctionName),
+		Since:        q.TimeRange.From,
+		Until:        q.TimeRange.To,
+		Limit:        m.Limit,
+	}
+	if r := strings.TrimSpace(m.RequestID); r != "" {
+		f.RequestIDs = []string{r}
+	}
+	if strings.TrimSpace(m.TraceID) != "" {
+		id, err := query.ParseTraceID(m.TraceID)
+		if err != nil {
+			return nil, err
+		}
+		f.TraceID = id
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	invs, err := svc.Invocations(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	frame := frames.Invocations(invs, d.traceLink())
+	limit := f.Limit
+	if limit == 0 {
+		limit = query.DefaultInvocationLimit
+	}
+	limitNotice(frame, len(invs), limit, "invocations")
+	return frame, nil
+}
+
+// CheckHealth says in one sentence whether the datasource can be used, and
+// if not, what is wrong: the settings, the server, the credentials or the
+// schema.
+func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	fail := func(format string, args ...any) (*backend.CheckHealthResult, error) {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, args...)}, nil
+	}
+	if d.settingsErr != nil {
+		return fail("The datasource settings are invalid: %s.", strings.ReplaceAll(
+			strings.TrimPrefix(d.settingsErr.Error(), "datasource settings: "), "\n", "; "))
+	}
+	addr := strings.Join(d.settings.Addresses, ", ")
+	st, _, err := d.connect(ctx)
+	if err != nil {
+		return fail("%s.", describeConnectError(err, addr, d.settings.Username))
+	}
+	have, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return fail("%s.", describeConnectError(err, addr, d.settings.Username))
+	}
+	return schemaHealth(st.Capabilities().Version.String(), addr, d.settings.Database, have, storage.LatestVersion()), nil
+}
+
+// schemaHealth judges the schema version have found in database against
+// the version want this plugin reads.
+func schemaHealth(server, addr, database string, have, want uint32) *backend.CheckHealthResult {
+	res := &backend.CheckHealthResult{Status: backend.HealthStatusError}
+	switch {
+	case have == 0:
+		res.Message = fmt.Sprintf("ClickHouse %s at %s is reachable but database %q has no Lambdascope schema: start the collector against it once to create the schema.",
+			server, addr, database)
+	case have < want:
+		res.Message = fmt.Sprintf("The Lambdascope schema in database %q is at version %d, older than version %d that this plugin reads: restart the collector (it migrates the schema).",
+			database, have, want)
+	case have > want:
+		res.Status = backend.HealthStatusOk
+		res.Message = fmt.Sprintf("Connected to ClickHouse %s, but database %q has schema version %d, newer than version %d this plugin knows: upgrade the plugin.",
+			server, database, have, want)
+	default:
+		res.Status = backend.HealthStatusOk
+		res.Message = fmt.Sprintf("Connected to ClickHouse %s at %s; database %q holds Lambdascope schema version %d.", server, addr, database, have)
+	}
+	return res
+}
+
+func describeConnectError(err error, addr, user string) string {
+	switch {
+	case isAuthError(err):
+		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, user)
+	case isUnknownDatabase(err):
+		return fmt.Sprintf("ClickHouse at %s has no such database: %v", addr, err)
+	case isUnreachable(err):
+		return fmt.Sprintf("ClickHouse at %s is unreachable: %v", addr, err)
+	default:
+		return fmt.Sprintf("Cannot use ClickHouse at %s: %v", addr, err)
+	}
+}

@@ -1,0 +1,381 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden frames in testdata")
+
+// newTestDatasource is a datasource on db, as Grafana would create it.
+func newTestDatasource(t *testing.T, jsonData map[string]any, password string) *Datasource {
+	t.Helper()
+	raw, err := json.Marshal(jsonData)
+	if err != nil {
+		t.Fatalf("encode settings: %v", err)
+	}
+	inst, err := NewDatasource(t.Context(), backend.DataSourceInstanceSettings{
+		UID: "lambdascope-uid", Name: "Lambdascope", JSONData: raw,
+		DecryptedSecureJSONData: map[string]string{"password": password},
+	})
+	if err != nil {
+		t.Fatalf("NewDatasource: %v", err)
+	}
+	ds := inst.(*Datasource)
+	t.Cleanup(ds.Dispose)
+	return ds
+}
+
+func fixtureDatasource(t *testing.T) *Datasource {
+	t.Helper()
+	db := plugintest.NewDatabase(t)
+	return newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+}
+
+// checkGolden compares the response's JSON with testdata/<name>.golden.json.
+func checkGolden(t *testing.T, name string, resp backend.DataResponse) {
+	t.Helper()
+	got, err := json.MarshalIndent(resp, "", "  ")
+	if err != nil {
+		t.Fatalf("encode response: %v", err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatalf("write golden: %v", err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("response differs from %s (run with -update and review the diff):\n%s", path, got)
+	}
+}
+
+func runQuery(t *testing.T, ds *Datasource, queryType string, model map[string]any, tr backend.TimeRange) backend.DataResponse {
+	t.Helper()
+	raw, err := json.Marshal(model)
+	if err != nil {
+		t.Fatalf("encode query: %v", err)
+	}
+	resp, err := ds.QueryData(t.Context(), &backend.QueryDataRequest{
+		PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: ds.uid}},
+		Queries:       []backend.DataQuery{{RefID: "A", QueryType: queryType, JSON: raw, TimeRange: tr}},
+	})
+	if err != nil {
+		t.Fatalf("QueryData: %v", err)
+	}
+	r, ok := resp.Responses["A"]
+	if !ok {
+		t.Fatalf("no response for ref A")
+	}
+	return r
+}
+
+var fixtureRange = backend.TimeRange{From: plugintest.Start.Add(-time.Hour), To: plugintest.Start.Add(time.Hour)}
+
+func TestQueryDataFrames(t *testing.T) {
+	ds := fixtureDatasource(t)
+	tests := []struct {
+		name      string
+		queryType string
+		model     map[string]any
+		tr        backend.TimeRange
+		wantRows  int
+		// wantFrames, when set, replaces the one-frame check and wantRows.
+		wantFrames int
+	}{
+		{name: "trace", queryType: "trace", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 4},
+		{name: "trace_xray", queryType: "trace", model: map[string]any{"traceId": plugintest.XRayTraceID}, wantRows: 4},
+		{name: "trace_type_in_model", model: map[string]any{"queryType": "trace", "traceId": plugintest.TraceID}, wantRows: 4},
+		{name: "invocations", queryType: "invocations", tr: fixtureRange, wantRows: 3},
+		{name: "invocations_function", queryType: "invocations", model: map[string]any{"functionName": "orders"}, tr: fixtureRange, wantRows: 2},
+		{name: "invocations_trace", queryType: "invocations", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 2},
+		{name: "invocations_request", queryType: "invocations", model: map[string]any{"requestId": "req-billing"}, tr: fixtureRange, wantRows: 1},
+		{name: "invocations_limit", queryType: "invocations", model: map[string]any{"limit": 1}, tr: fixtureRange, wantRows: 1},
+		{name: "invocations_outside_range", queryType: "invocations",
+			tr: backend.TimeRange{From: plugintest.Start.Add(-48 * time.Hour), To: plugintest.Start.Add(-24 * time.Hour)}, wantRows: 0},
+		{name: "search", queryType: "search", tr: fixtureRange, wantRows: 1},
+		{name: "search_error_status", queryType: "search", model: map[string]any{"status": "error", "functionName": "billing"}, tr: fixtureRange, wantRows: 1},
+		{name: "search_attribute", queryType: "search", model: map[string]any{"attributes": map[string]string{"db.system": "dynamodb"}}, tr: fixtureRange, wantRows: 1},
+		{name: "search_no_match", queryType: "search", model: map[string]any{"minDurationMs": 10000}, tr: fixtureRange, wantRows: 0},
+		{name: "service_map", queryType: "serviceMap", tr: fixtureRange, wantFrames: 2},
+		{name: "metrics", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate", "durationP99"}, "stepSeconds": 3600},
+			tr: fixtureRange, wantFrames: 6},
+		{name: "metrics_one_function", queryType: "metrics", model: map[string]any{"functionName": "billing", "stepSeconds": 60},
+			tr: fixtureRange, wantRows: 1},
+		{name: "metrics_no_data", queryType: "metrics", model: map[string]any{"functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
+		{name: "logs", queryType: "logs", tr: fixtureRange, wantRows: 4},
+		{name: "logs_trace", queryType: "logs", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 3},
+		{name: "logs_text", queryType: "logs", model: map[string]any{"text": "CARD"}, tr: fixtureRange, wantRows: 1},
+		{name: "catalog", queryType: "catalog", tr: fixtureRange, wantRows: 2},
+		{name: "cost", queryType: "cost", tr: fixtureRange, wantRows: 2},
+		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
+		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := runQuery(t, ds, tt.queryType, tt.model, tt.tr)
+			if resp.Error != nil {
+				t.Fatalf("query error: %v", resp.Error)
+			}
+			switch {
+			case tt.wantFrames > 0:
+				if len(resp.Frames) != tt.wantFrames {
+					t.Errorf("got %d frames, want %d", len(resp.Frames), tt.wantFrames)
+				}
+			case len(resp.Frames) != 1:
+				t.Fatalf("got %d frames, want 1", len(resp.Frames))
+			default:
+				if got, _ := resp.Frames[0].RowLen(); got != tt.wantRows {
+					t.Errorf("rows = %d, want %d", got, tt.wantRows)
+				}
+			}
+			checkGolden(t, tt.name, resp)
+		})
+	}
+}
+
+// TestTraceFrameShape checks what Grafana's trace view needs beyond the
+// golden: field names and types, and parents before children.
+func TestTraceFrameShape(t *testing.T) {
+	ds := fixtureDatasource(t)
+	resp := runQuery(t, ds, "trace", map[string]any{"traceId": plugintest.TraceID}, backend.TimeRange{})
+	if resp.Error != nil {
+		t.Fatalf("query error: %v", resp.Error)
+	}
+	f := resp.Frames[0]
+	if f.Meta == nil || f.Meta.PreferredVisualization != data.VisTypeTrace {
+		t.Fatalf("meta = %+v, want preferredVisualisationType trace", f.Meta)
+	}
+	want := map[string]data.FieldType{
+		"traceID": data.FieldTypeString, "spanID": data.FieldTypeString, "parentSpanID": data.FieldTypeString,
+		"operationName": data.FieldTypeString, "serviceName": data.FieldTypeString, "serviceTags": data.FieldTypeJSON,
+		"startTime": data.FieldTypeFloat64, "duration": data.FieldTypeFloat64, "logs": data.FieldTypeJSON,
+		"tags": data.FieldTypeJSON, "kind": data.FieldTypeString, "statusCode": data.FieldTypeInt64,
+		"statusMessage": data.FieldTypeString,
+	}
+	for name, typ := range want {
+		field, _ := f.FieldByName(name)
+		if field == nil {
+			t.Errorf("no field %q", name)
+			continue
+		}
+		if field.Type() != typ {
+			t.Errorf("field %q is %s, want %s", name, field.Type(), typ)
+		}
+	}
+	spanIDs, _ := f.FieldByName("spanID")
+	parents, _ := f.FieldByName("parentSpanID")
+	seen := map[string]bool{}
+	for i := range spanIDs.Len() {
+		if p := parents.At(i).(string); p != "" && !seen[p] {
+			t.Errorf("span %s comes before its parent %s", spanIDs.At(i), p)
+		}
+		seen[spanIDs.At(i).(string)] = true
+	}
+}
+
+func TestQueryDataErrors(t *testing.T) {
+	ds := fixtureDatasource(t)
+	tests := []struct {
+		name       string
+		queryType  string
+		json       string
+		wantStatus backend.Status
+		wantSource backend.ErrorSource
+		wantErr    string
+	}{
+		{name: "bad trace id", queryType: "trace", json: `{"traceId":"not-a-trace"}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "invalid trace ID"},
+		{name: "missing trace id", queryType: "trace", json: `{}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "traceId must be set"},
+		{name: "unknown trace", queryType: "trace", json: `{"traceId":"` + plugintest.OtherTraceID + `"}`,
+			wantStatus: backend.StatusNotFound, wantSource: backend.ErrorSourceDownstream, wantErr: "trace not found"},
+		{name: "unknown query type", queryType: "flamegraph", json: `{}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: `unknown query type "flamegraph"`},
+		{name: "not json", queryType: "trace", json: `{"traceId":`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "decode query A"},
+		{name: "limit too high", queryType: "invocations", json: `{"limit":1000000}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "limit must be between"},
+		{name: "bad trace id filter", queryType: "invocations", json: `{"traceId":"xyz"}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "invalid trace ID"},
+		{name: "unknown metric", queryType: "metrics", json: `{"metrics":["bogus"]}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: `unknown metric "bogus"`},
+		{name: "bad search status", queryType: "search", json: `{"status":"broken"}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "status must be ok, error or unset"},
+		{name: "negative duration", queryType: "search", json: `{"minDurationMs":-1}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "minDurationMs must not be negative"},
+		{name: "empty attribute name", queryType: "search", json: `{"attributes":{"":"x"}}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "attribute names must not be empty"},
+		{name: "bad cost grouping", queryType: "cost", json: `{"costBy":"month"}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "costBy must be function, version or day"},
+		{name: "bad logs limit", queryType: "logs", json: `{"limit":-5}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "limit must be between"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := ds.QueryData(t.Context(), &backend.QueryDataRequest{
+				Queries: []backend.DataQuery{{RefID: "A", QueryType: tt.queryType, JSON: []byte(tt.json), TimeRange: fixtureRange}},
+			})
+			if err != nil {
+				t.Fatalf("QueryData: %v", err)
+			}
+			r := resp.Responses["A"]
+			if r.Error == nil || !strings.Contains(r.Error.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", r.Error, tt.wantErr)
+			}
+			if r.Status != tt.wantStatus || r.ErrorSource != tt.wantSource {
+				t.Errorf("status %v source %q, want %v %q", r.Status, r.ErrorSource, tt.wantStatus, tt.wantSource)
+			}
+		})
+	}
+}
+
+// TestHostileFilters checks that values typed in the query editor reach
+// ClickHouse as values: they match nothing instead of widening or breaking
+// the query.
+func TestHostileFilters(t *testing.T) {
+	ds := fixtureDatasource(t)
+	hostile := []string{
+		`orders' OR '1'='1`,
+		`orders\' OR 1=1 --`,
+		`') UNION ALL SELECT * FROM system.tables --`,
+		"orders\x00",
+		`%`,
+		"orders`; DROP DATABASE default",
+	}
+	fields := []struct {
+		queryType string
+		model     func(v string) map[string]any
+	}{
+		{"invocations", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"invocations", func(v string) map[string]any { return map[string]any{"requestId": v} }},
+		{"search", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"search", func(v string) map[string]any { return map[string]any{"serviceName": v} }},
+		{"search", func(v string) map[string]any { return map[string]any{"spanName": v} }},
+		{"search", func(v string) map[string]any { return map[string]any{"attributes": map[string]string{v: "dynamodb"}} }},
+		{"search", func(v string) map[string]any { return map[string]any{"attributes": map[string]string{"db.system": v}} }},
+		{"logs", func(v string) map[string]any { return map[string]any{"text": v} }},
+		{"logs", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"metrics", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"cost", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+	}
+	for i, v := range hostile {
+		for j, f := range fields {
+			t.Run(fmt.Sprintf("%s_%d_%d", f.queryType, j, i), func(t *testing.T) {
+				model := f.model(v)
+				resp := runQuery(t, ds, f.queryType, model, fixtureRange)
+				if resp.Error != nil {
+					t.Fatalf("query %v: %v", model, resp.Error)
+				}
+				for _, fr := range resp.Frames {
+					if n, _ := fr.RowLen(); n != 0 {
+						t.Errorf("%s %v matched %d rows, want 0", f.queryType, model, n)
+					}
+				}
+			})
+		}
+	}
+	// The data is still there afterwards.
+	resp := runQuery(t, ds, "invocations", nil, fixtureRange)
+	if n, _ := resp.Frames[0].RowLen(); n != 3 {
+		t.Errorf("after hostile queries: %d invocations, want 3", n)
+	}
+}
+
+func TestSchemaHealth(t *testing.T) {
+	tests := []struct {
+		name       string
+		have, want uint32
+		wantStatus backend.HealthStatus
+		wantMsg    string
+	}{
+		{name: "missing", have: 0, want: 3, wantStatus: backend.HealthStatusError, wantMsg: "has no Lambdascope schema"},
+		{name: "too old", have: 2, want: 3, wantStatus: backend.HealthStatusError, wantMsg: "at version 2, older than version 3"},
+		{name: "current", have: 3, want: 3, wantStatus: backend.HealthStatusOk, wantMsg: "holds Lambdascope schema version 3"},
+		{name: "newer", have: 4, want: 3, wantStatus: backend.HealthStatusOk, wantMsg: "upgrade the plugin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := schemaHealth("18.16.1", "ch:9000", "lambdascope", tt.have, tt.want)
+			if res.Status != tt.wantStatus || !strings.Contains(res.Message, tt.wantMsg) {
+				t.Errorf("schemaHealth = %v %q, want %v containing %q", res.Status, res.Message, tt.wantStatus, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestCheckHealthNewerSchema records a migration this plugin does not know,
+// as a newer collector would.
+func TestCheckHealthNewerSchema(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	ctx := context.Background()
+	batch, err := db.Store.Conn().PrepareBatch(ctx, "INSERT INTO "+db.Name+".schema_migrations (version, name, applied_at)")
+	if err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	if err := batch.Append(storage.LatestVersion()+1, "from_the_future", time.Now().UTC()); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	res, err := ds.CheckHealth(t.Context(), &backend.CheckHealthRequest{})
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	if res.Status != backend.HealthStatusOk || !strings.Contains(res.Message, "upgrade the plugin") {
+		t.Errorf("CheckHealth = %v %q, want ok asking to upgrade the plugin", res.Status, res.Message)
+	}
+}
+
+func TestResourceFunctions(t *testing.T) {
+	ds := fixtureDatasource(t)
+	tests := []struct {
+		name, method, path, url string
+		wantStatus              int
+		wantBody                string
+	}{
+		{name: "functions", method: "GET", path: "functions", url: fmt.Sprintf("functions?from=%d&to=%d", fixtureRange.From.UnixMilli(), fixtureRange.To.UnixMilli()),
+			wantStatus: 200, wantBody: `["billing","orders"]`},
+		{name: "functions outside range", method: "GET", path: "functions", url: "functions?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
+		{name: "functions bad range", method: "GET", path: "functions", url: "functions?from=abc", wantStatus: 400, wantBody: `{"error":"from must be milliseconds since the epoch, got \"abc\""}`},
+		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,
+			wantBody: `["invocations","errors","timeouts","errorRate","coldStarts","coldStartRate","initDuration","durationP50","durationP95","durationP99","concurrency","maxMemoryUsed","memoryConfigured"]`},
+		{name: "unknown", method: "GET", path: "nothing", wantStatus: 404, wantBody: `{"error":"no resource \"nothing\""}`},
+		{name: "post", method: "POST", path: "functions", wantStatus: 405, wantBody: `{"error":"only GET is supported"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *backend.CallResourceResponse
+			err := ds.CallResource(t.Context(), &backend.CallResourceRequest{Method: tt.method, Path: tt.path, URL: tt.url},
+				backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error { got = r; return nil }))
+			if err != nil {
+				t.Fatalf("CallResource: %v", err)
+			}
+			if got == nil || got.Status != tt.wantStatus || string(got.Body) != tt.wantBody {
+				t.Errorf("response = %+v, want %d %s", got, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}

@@ -1,0 +1,92 @@
+package frames
+
+import (
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// currencyUnit is Grafana's unit for an ISO currency code.
+func currencyUnit(code string) string {
+	if code == "" {
+		return ""
+	}
+	return "currency" + strings.ToUpper(code)
+}
+
+// CostTable is a table of cost lines (per function or per version), most
+// expensive first, with a note of the price tables used.
+func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) *data.Frame {
+	n := len(lines)
+	var (
+		functions, versions, accounts, regions = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		invocations                            = make([]int64, 0, n)
+		gbs, compute, requests, eph, total, pm = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+	)
+	for i := range lines {
+		l := &lines[i]
+		functions = append(functions, l.FunctionName)
+		versions = append(versions, l.Version)
+		accounts = append(accounts, l.AccountID)
+		regions = append(regions, l.Region)
+		invocations = append(invocations, int64(l.Invocations))
+		gbs = append(gbs, l.GBSeconds)
+		compute = append(compute, l.Compute)
+		requests = append(requests, l.Requests)
+		eph = append(eph, l.Ephemeral)
+		total = append(total, l.Total)
+		pm = append(pm, l.PerMillion)
+	}
+	money := &data.FieldConfig{Unit: currencyUnit(rep.Currency), Decimals: ptr(uint16(6))}
+	fields := []*data.Field{data.NewField("function", nil, functions)}
+	if withVersion {
+		fields = append(fields, data.NewField("version", nil, versions))
+	}
+	fields = append(fields,
+		data.NewField("accountId", nil, accounts),
+		data.NewField("region", nil, regions),
+		data.NewField("invocations", nil, invocations),
+		data.NewField("gbSeconds", nil, gbs),
+		data.NewField("compute", nil, compute).SetConfig(money),
+		data.NewField("requests", nil, requests).SetConfig(money),
+		data.NewField("ephemeralStorage", nil, eph).SetConfig(money),
+		data.NewField("total", nil, total).SetConfig(money),
+		data.NewField("perMillionInvocations", nil, pm).SetConfig(money),
+	)
+	f := data.NewFrame("cost", fields...)
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
+	costNotices(f, rep)
+	return f
+}
+
+// CostByDay is the total cost per UTC day as a numeric time series.
+func CostByDay(rep *query.CostReport) *data.Frame {
+	days := make([]time.Time, 0, len(rep.ByDay))
+	totals := make([]float64, 0, len(rep.ByDay))
+	for _, l := range rep.ByDay {
+		days = append(days, l.Day.UTC())
+		totals = append(totals, l.Total)
+	}
+	f := data.NewFrame("cost",
+		data.NewField("time", nil, days),
+		data.NewField("cost", nil, totals).SetConfig(&data.FieldConfig{Unit: currencyUnit(rep.Currency)}),
+	)
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
+	costNotices(f, rep)
+	return f
+}
+
+func costNotices(f *data.Frame, rep *query.CostReport) {
+	if len(rep.PriceTables) > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "Priced with " + strings.Join(rep.PriceTables, ", ") + "."})
+	}
+	if len(rep.FallbackRegions) > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: "No price table for " + strings.Join(rep.FallbackRegions, ", ") + "; priced as the default region."})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

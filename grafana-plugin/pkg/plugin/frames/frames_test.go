@@ -1,0 +1,100 @@
+package frames
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+func TestSeverity(t *testing.T) {
+	tests := []struct {
+		number uint8
+		text   string
+		want   string
+	}{
+		{0, "", "unknown"},
+		{0, "NOTICE", "NOTICE"},
+		{1, "", "trace"},
+		{5, "", "debug"},
+		{9, "INFO", "info"},
+		{13, "", "warning"},
+		{17, "", "error"},
+		{21, "", "critical"},
+		{24, "FATAL4", "critical"},
+	}
+	for _, tt := range tests {
+		if got := severity(&query.LogLine{SeverityNumber: tt.number, Severity: tt.text}); got != tt.want {
+			t.Errorf("severity(%d, %q) = %q, want %q", tt.number, tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestKindName(t *testing.T) {
+	tests := map[int32]string{
+		query.SpanKindUnspecified: "unspecified", query.SpanKindInternal: "internal", query.SpanKindServer: "server",
+		query.SpanKindClient: "client", query.SpanKindProducer: "producer", query.SpanKindConsumer: "consumer", 42: "unspecified",
+	}
+	for kind, want := range tests {
+		if got := kindName(kind); got != want {
+			t.Errorf("kindName(%d) = %q, want %q", kind, got, want)
+		}
+	}
+}
+
+func TestTraceWarnings(t *testing.T) {
+	start := time.Unix(1700000000, 0)
+	id := query.TraceID{1}
+	spans := []query.Span{
+		{TraceID: id, SpanID: query.SpanID{1}, Name: "root", Start: start, Duration: time.Second},
+		{TraceID: id, SpanID: query.SpanID{2}, ParentSpanID: query.SpanID{9}, Name: "orphan", Start: start, Duration: time.Millisecond},
+	}
+	f := Trace(query.BuildTrace(id, spans, nil))
+	parents, _ := f.FieldByName("parentSpanID")
+	warnings, _ := f.FieldByName("warnings")
+	names, _ := f.FieldByName("operationName")
+	for i := range f.Rows() {
+		if names.At(i) != "orphan" {
+			continue
+		}
+		if parents.At(i) != "" {
+			t.Errorf("orphan's parentSpanID = %q, want empty so the trace view shows it as a root", parents.At(i))
+		}
+		if w := string(warnings.At(i).(json.RawMessage)); w == "[]" {
+			t.Errorf("orphan has no warning")
+		}
+	}
+}
+
+func TestFunctionMetricsShape(t *testing.T) {
+	start := time.Unix(1700000000, 0).UTC()
+	points := []query.FunctionPoint{
+		{Start: start.Add(time.Minute), FunctionName: "b", Invocations: 3, ErrorRate: 0.5},
+		{Start: start, FunctionName: "b", Invocations: 1},
+		{Start: start, FunctionName: "a", Invocations: 2},
+	}
+	errRate, _ := MetricByName("errorRate")
+	invocations, _ := MetricByName("invocations")
+	frames := FunctionMetrics(points, []Metric{invocations, errRate})
+	if len(frames) != 4 {
+		t.Fatalf("got %d frames, want one per function and metric (4)", len(frames))
+	}
+	for _, f := range frames {
+		if f.Meta == nil || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
+			t.Errorf("frame %s meta = %+v, want timeseries-multi", f.Name, f.Meta)
+		}
+		if f.Fields[0].Type() != data.FieldTypeTime || f.Fields[1].Type() != data.FieldTypeFloat64 {
+			t.Errorf("frame %s fields = %s, %s; want time, float64", f.Name, f.Fields[0].Type(), f.Fields[1].Type())
+		}
+	}
+	b := frames[1]
+	if b.Fields[1].Labels["function"] != "b" || b.Fields[0].At(0).(time.Time).After(b.Fields[0].At(1).(time.Time)) {
+		t.Errorf("frame for b: labels %v, times not ascending", b.Fields[1].Labels)
+	}
+	if got := frames[3].Fields[1].At(1); got != 0.5 {
+		t.Errorf("b's second error rate = %v, want 0.5", got)
+	}
+}

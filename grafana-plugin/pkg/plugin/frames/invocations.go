@@ -1,0 +1,112 @@
+package frames
+
+import (
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// TraceLink says where a trace ID links to: the datasource that can show
+// the trace (normally the one answering).
+type TraceLink struct {
+	DatasourceUID  string
+	DatasourceName string
+}
+
+// traceQuery is the query the trace view runs for a linked trace ID; the
+// field names are the ones the query editor writes.
+type traceQuery struct {
+	QueryType string `json:"queryType"`
+	TraceID   string `json:"traceId"`
+}
+
+// config is the trace ID field's configuration: an internal link to the
+// trace view when the datasource is known.
+func (l TraceLink) config() *data.FieldConfig {
+	if l.DatasourceUID == "" {
+		return nil
+	}
+	return &data.FieldConfig{Links: []data.DataLink{{
+		Title: "Show trace",
+		Internal: &data.InternalDataLink{
+			DatasourceUID:  l.DatasourceUID,
+			DatasourceName: l.DatasourceName,
+			Query:          traceQuery{QueryType: "trace", TraceID: "${__value.raw}"},
+		},
+	}}}
+}
+
+// Invocations is a table of invocation records, newest first, whose trace
+// IDs link to the trace view.
+func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
+	n := len(invs)
+	var (
+		starts      = make([]time.Time, 0, n)
+		functions   = make([]string, 0, n)
+		versions    = make([]string, 0, n)
+		requestIDs  = make([]string, 0, n)
+		statuses    = make([]string, 0, n)
+		errorTypes  = make([]string, 0, n)
+		coldStarts  = make([]bool, 0, n)
+		durations   = make([]float64, 0, n)
+		billed      = make([]float64, 0, n)
+		inits       = make([]float64, 0, n)
+		memory      = make([]float64, 0, n)
+		memoryUsed  = make([]float64, 0, n)
+		arches      = make([]string, 0, n)
+		traceIDs    = make([]string, 0, n)
+		regions     = make([]string, 0, n)
+		accountsIDs = make([]string, 0, n)
+	)
+	for i := range invs {
+		inv := &invs[i]
+		starts = append(starts, inv.Start.UTC())
+		functions = append(functions, inv.FunctionName)
+		versions = append(versions, inv.FunctionVersion)
+		requestIDs = append(requestIDs, inv.RequestID)
+		statuses = append(statuses, inv.Status)
+		errorTypes = append(errorTypes, inv.ErrorType)
+		coldStarts = append(coldStarts, inv.ColdStart)
+		durations = append(durations, inv.DurationMs)
+		billed = append(billed, float64(inv.BilledDurationMs))
+		inits = append(inits, inv.InitDurationMs)
+		memory = append(memory, float64(inv.MemorySizeMB))
+		memoryUsed = append(memoryUsed, float64(inv.MaxMemoryUsedMB))
+		arches = append(arches, inv.Architecture)
+		trace := ""
+		if !inv.TraceID.IsZero() {
+			trace = inv.TraceID.String()
+		}
+		traceIDs = append(traceIDs, trace)
+		regions = append(regions, inv.Region)
+		accountsIDs = append(accountsIDs, inv.AccountID)
+	}
+	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
+	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
+	traceField := data.NewField("traceId", nil, traceIDs)
+	if cfg := link.config(); cfg != nil {
+		traceField.SetConfig(cfg)
+	}
+	f := data.NewFrame("invocations",
+		data.NewField("start", nil, starts),
+		data.NewField("function", nil, functions),
+		data.NewField("version", nil, versions),
+		data.NewField("requestId", nil, requestIDs),
+		data.NewField("status", nil, statuses),
+		data.NewField("errorType", nil, errorTypes),
+		data.NewField("coldStart", nil, coldStarts),
+		ms(data.NewField("duration", nil, durations)),
+		ms(data.NewField("billedDuration", nil, billed)),
+		ms(data.NewField("initDuration", nil, inits)),
+		mb(data.NewField("memorySize", nil, memory)),
+		mb(data.NewField("maxMemoryUsed", nil, memoryUsed)),
+		data.NewField("architecture", nil, arches),
+		traceField,
+		data.NewField("region", nil, regions),
+		data.NewField("accountId", nil, accountsIDs),
+	)
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
+	return f
+}

@@ -1,0 +1,91 @@
+package frames
+
+import (
+	"encoding/json"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// Logs is a frame in the data plane's log-lines form (timestamp, body,
+// severity, id, labels) for Grafana's logs panel; each line with a trace
+// ID links to that trace.
+func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
+	n := len(lines)
+	var (
+		times      = make([]time.Time, 0, n)
+		bodies     = make([]string, 0, n)
+		severities = make([]string, 0, n)
+		ids        = make([]string, 0, n)
+		labels     = make([]json.RawMessage, 0, n)
+		traceIDs   = make([]string, 0, n)
+	)
+	for i := range lines {
+		l := &lines[i]
+		times = append(times, l.Time.UTC())
+		bodies = append(bodies, l.Body)
+		severities = append(severities, severity(l))
+		trace := ""
+		if !l.TraceID.IsZero() {
+			trace = l.TraceID.String()
+		}
+		ids = append(ids, strconv.FormatInt(l.Time.UnixNano(), 10)+"_"+l.RequestID+"_"+strconv.Itoa(i))
+		lbl := maps.Clone(l.Attributes)
+		if lbl == nil {
+			lbl = map[string]string{}
+		}
+		set := func(k, v string) {
+			if v != "" {
+				lbl[k] = v
+			}
+		}
+		set("function", l.FunctionName)
+		set("version", l.FunctionVersion)
+		set("service", l.ServiceName)
+		set("requestId", l.RequestID)
+		set("type", l.Type)
+		labels = append(labels, mustJSON(lbl))
+		traceIDs = append(traceIDs, trace)
+	}
+	traceField := data.NewField("traceId", nil, traceIDs)
+	if cfg := link.config(); cfg != nil {
+		traceField.SetConfig(cfg)
+	}
+	f := data.NewFrame("logs",
+		data.NewField("timestamp", nil, times),
+		data.NewField("body", nil, bodies),
+		data.NewField("severity", nil, severities),
+		data.NewField("id", nil, ids),
+		data.NewField("labels", nil, labels),
+		traceField,
+	)
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeLogLines, TypeVersion: data.FrameTypeVersion{0, 0},
+		PreferredVisualization: data.VisTypeLogs}
+	return f
+}
+
+// severity is the record's level as Grafana's logs panel names levels.
+func severity(l *query.LogLine) string {
+	switch n := l.SeverityNumber; {
+	case n >= 21:
+		return "critical"
+	case n >= 17:
+		return "error"
+	case n >= 13:
+		return "warning"
+	case n >= 9:
+		return "info"
+	case n >= 5:
+		return "debug"
+	case n >= 1:
+		return "trace"
+	}
+	if l.Severity != "" {
+		return l.Severity
+	}
+	return "unknown"
+}

@@ -1,0 +1,237 @@
+package frames
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// keyValue is one tag of Grafana's trace view.
+type keyValue struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// spanLog is one span event in Grafana's trace view.
+type spanLog struct {
+	Timestamp float64    `json:"timestamp"`
+	Name      string     `json:"name,omitempty"`
+	Fields    []keyValue `json:"fields"`
+}
+
+// spanReference is a span link in Grafana's trace view.
+type spanReference struct {
+	TraceID string     `json:"traceID"`
+	SpanID  string     `json:"spanID"`
+	Tags    []keyValue `json:"tags,omitempty"`
+}
+
+// Trace is the frame of Grafana's trace view for one trace: one row per
+// span, parents before children. Spans moved to fit within their parent
+// despite clock skew start at their displayed time and carry a warning.
+func Trace(t *query.Trace) *data.Frame {
+	n := t.SpanCount
+	var (
+		traceIDs      = make([]string, 0, n)
+		spanIDs       = make([]string, 0, n)
+		parentIDs     = make([]string, 0, n)
+		operations    = make([]string, 0, n)
+		services      = make([]string, 0, n)
+		serviceTags   = make([]json.RawMessage, 0, n)
+		starts        = make([]float64, 0, n)
+		durations     = make([]float64, 0, n)
+		logs          = make([]json.RawMessage, 0, n)
+		references    = make([]json.RawMessage, 0, n)
+		tags          = make([]json.RawMessage, 0, n)
+		kinds         = make([]string, 0, n)
+		statusCodes   = make([]int64, 0, n)
+		statusMessage = make([]string, 0, n)
+		warnings      = make([]json.RawMessage, 0, n)
+	)
+	t.Walk(func(node *query.Node) bool {
+		sp := &node.Span
+		traceIDs = append(traceIDs, sp.TraceID.String())
+		spanIDs = append(spanIDs, sp.SpanID.String())
+		parent := ""
+		if !sp.ParentSpanID.IsZero() && !node.Orphan && !node.CycleBroken {
+			parent = sp.ParentSpanID.String()
+		}
+		parentIDs = append(parentIDs, parent)
+		operations = append(operations, sp.Name)
+		services = append(services, serviceName(sp))
+		serviceTags = append(serviceTags, mustJSON(resourceTags(sp)))
+		starts = append(starts, millis(node.Start()))
+		durations = append(durations, float64(sp.Duration)/float64(time.Millisecond))
+		logs = append(logs, mustJSON(spanLogs(sp.Events)))
+		references = append(references, mustJSON(spanReferences(sp.Links)))
+		tags = append(tags, mustJSON(spanTags(node)))
+		kinds = append(kinds, kindName(sp.Kind))
+		statusCodes = append(statusCodes, int64(sp.StatusCode))
+		statusMessage = append(statusMessage, sp.StatusMessage)
+		warnings = append(warnings, mustJSON(spanWarnings(node)))
+		return true
+	})
+	f := data.NewFrame("Trace "+t.TraceID.String(),
+		data.NewField("traceID", nil, traceIDs),
+		data.NewField("spanID", nil, spanIDs),
+		data.NewField("parentSpanID", nil, parentIDs),
+		data.NewField("operationName", nil, operations),
+		data.NewField("serviceName", nil, services),
+		data.NewField("serviceTags", nil, serviceTags),
+		data.NewField("startTime", nil, starts),
+		data.NewField("duration", nil, durations),
+		data.NewField("logs", nil, logs),
+		data.NewField("references", nil, references),
+		data.NewField("tags", nil, tags),
+		data.NewField("kind", nil, kinds),
+		data.NewField("statusCode", nil, statusCodes),
+		data.NewField("statusMessage", nil, statusMessage),
+		data.NewField("warnings", nil, warnings),
+	)
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
+	return f
+}
+
+func serviceName(sp *query.Span) string {
+	if sp.ServiceName != "" {
+		return sp.ServiceName
+	}
+	if sp.FunctionName != "" {
+		return sp.FunctionName
+	}
+	return "unknown"
+}
+
+// resourceTags are the resource attributes plus the function's identity
+// under OpenTelemetry's semantic convention names, sorted by key.
+func resourceTags(sp *query.Span) []keyValue {
+	attrs := maps.Clone(sp.ResourceAttributes)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	setIf := func(k, v string) {
+		if _, ok := attrs[k]; !ok && v != "" {
+			attrs[k] = v
+		}
+	}
+	setIf("faas.name", sp.FunctionName)
+	setIf("faas.version", sp.FunctionVersion)
+	setIf("cloud.account.id", sp.AccountID)
+	setIf("cloud.region", sp.Region)
+	return sortedTags(attrs)
+}
+
+func sortedTags(attrs map[string]string) []keyValue {
+	out := make([]keyValue, 0, len(attrs))
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		out = append(out, keyValue{Key: k, Value: attrs[k]})
+	}
+	return out
+}
+
+// spanTags are the span's attributes, then what the platform reported
+// about the invocation the span opened.
+func spanTags(node *query.Node) []keyValue {
+	sp := &node.Span
+	tags := sortedTags(sp.Attributes)
+	if sp.RequestID != "" && sp.Attributes["faas.invocation_id"] == "" {
+		tags = append(tags, keyValue{Key: "faas.invocation_id", Value: sp.RequestID})
+	}
+	inv := node.Invocation
+	if inv == nil || !node.InvocationEntry {
+		return tags
+	}
+	tags = append(tags,
+		keyValue{Key: "faas.coldstart", Value: inv.ColdStart},
+		keyValue{Key: "aws.lambda.status", Value: inv.Status},
+		keyValue{Key: "aws.lambda.duration_ms", Value: inv.DurationMs},
+		keyValue{Key: "aws.lambda.billed_duration_ms", Value: inv.BilledDurationMs},
+		keyValue{Key: "aws.lambda.memory_size_mb", Value: inv.MemorySizeMB},
+		keyValue{Key: "aws.lambda.max_memory_used_mb", Value: inv.MaxMemoryUsedMB},
+	)
+	if inv.InitDurationMs > 0 {
+		tags = append(tags, keyValue{Key: "aws.lambda.init_duration_ms", Value: inv.InitDurationMs})
+	}
+	if inv.ErrorType != "" {
+		tags = append(tags, keyValue{Key: "aws.lambda.error_type", Value: inv.ErrorType})
+	}
+	return tags
+}
+
+func spanLogs(events []query.SpanEvent) []spanLog {
+	out := make([]spanLog, 0, len(events))
+	for _, e := range events {
+		fields := sortedTags(e.Attributes)
+		if e.Name != "" {
+			fields = append([]keyValue{{Key: "event", Value: e.Name}}, fields...)
+		}
+		out = append(out, spanLog{Timestamp: millis(e.Time), Name: e.Name, Fields: fields})
+	}
+	return out
+}
+
+func spanReferences(links []query.SpanLink) []spanReference {
+	out := make([]spanReference, 0, len(links))
+	for _, l := range links {
+		out = append(out, spanReference{TraceID: l.TraceID.String(), SpanID: l.SpanID.String(), Tags: sortedTags(l.Attributes)})
+	}
+	return out
+}
+
+func spanWarnings(node *query.Node) []string {
+	w := []string{}
+	if node.Orphan {
+		w = append(w, "The parent span "+node.Span.ParentSpanID.String()+" is not stored.")
+	}
+	if node.CycleBroken {
+		w = append(w, "The parent link formed a cycle and was ignored.")
+	}
+	if node.DuplicateID {
+		w = append(w, "Another span of this trace has the same span ID.")
+	}
+	if node.Skew != 0 {
+		w = append(w, "Shifted by "+strconv.FormatFloat(float64(node.Skew)/float64(time.Millisecond), 'f', -1, 64)+
+			" ms to lie within its parent: the clocks disagree.")
+	}
+	return w
+}
+
+// kindName is the span kind as Grafana's trace view names it.
+func kindName(k int32) string {
+	switch k {
+	case query.SpanKindInternal:
+		return "internal"
+	case query.SpanKindServer:
+		return "server"
+	case query.SpanKindClient:
+		return "client"
+	case query.SpanKindProducer:
+		return "producer"
+	case query.SpanKindConsumer:
+		return "consumer"
+	default:
+		return "unspecified"
+	}
+}
+
+func millis(t time.Time) float64 {
+	return float64(t.UnixNano()) / float64(time.Millisecond)
+}
+
+// mustJSON encodes values built here from strings, numbers and booleans,
+// which cannot fail to encode; should one fail, the field holds the error
+// as a JSON string.
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(fmt.Sprintf("%q", err.Error()))
+	}
+	return b
+}

@@ -1,0 +1,9 @@
+package plugin
+
+import (
+	"testing"
+
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }

@@ -1,0 +1,114 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// pickerWindow is how far back the query editor's pickers look when the
+// request names no time range.
+const pickerWindow = 7 * 24 * time.Hour
+
+// CallResource serves the query editor's pickers:
+//
+//	GET functions?from=ms&to=ms — names of functions with invocations in
+//	the range (default: the last 7 days), sorted.
+//	GET metrics — names of the figures a metrics query can show.
+func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	if req.Method != http.MethodGet {
+		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
+	}
+	switch req.Path {
+	case "functions":
+		since, until, err := pickerRange(req.URL, time.Now())
+		if err != nil {
+			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
+		names, err := d.functionNames(ctx, since, until)
+		if err != nil {
+			d.logger.Error("list functions", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		return sendJSON(sender, http.StatusOK, names)
+	case "metrics":
+		return sendJSON(sender, http.StatusOK, frames.MetricNames())
+	default:
+		return sendJSON(sender, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no resource %q", req.Path)})
+	}
+}
+
+// functionNames lists the functions with invocations in the range, sorted.
+func (d *Datasource) functionNames(ctx context.Context, since, until time.Time) ([]string, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := svc.Functions(ctx, query.TimeRange{Since: since, Until: until})
+	if err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	names := make([]string, 0, len(fns))
+	for i := range fns {
+		if n := fns[i].FunctionName; n != "" {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+func sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode resource response: %w", err)
+	}
+	if err := sender.Send(&backend.CallResourceResponse{
+		Status:  status,
+		Headers: map[string][]string{"Content-Type": {"application/json"}},
+		Body:    body,
+	}); err != nil {
+		return fmt.Errorf("send resource response: %w", err)
+	}
+	return nil
+}
+
+// pickerRange reads from and to (milliseconds since the epoch) from a
+// resource URL such as "functions?from=1700000000000&to=1700003600000".
+func pickerRange(rawURL string, now time.Time) (since, until time.Time, err error) {
+	since, until = now.Add(-pickerWindow), now
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return since, until, fmt.Errorf("resource url %q cannot be parsed", rawURL)
+	}
+	q := u.Query()
+	for _, p := range []struct {
+		key string
+		dst *time.Time
+	}{{"from", &since}, {"to", &until}} {
+		v := q.Get(p.key)
+		if v == "" {
+			continue
+		}
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return since, until, fmt.Errorf("%s must be milliseconds since the epoch, got %q", p.key, v)
+		}
+		*p.dst = time.UnixMilli(ms)
+	}
+	if !since.Before(until) {
+		return since, until, errors.New("from must be before to")
+	}
+	return since, until, nil
+}

@@ -1,0 +1,179 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// databasePattern is what a database name must look like; storage places it
+// in SQL text.
+var databasePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Settings is a datasource instance's configuration: jsonData plus the
+// password from secureJsonData.
+type Settings struct {
+	// Addresses are host:port pairs of ClickHouse's native protocol
+	// (port 9000, 9440 with TLS), comma separated in jsonData.
+	Addresses []string `json:"-"`
+	// Address is jsonData's comma-separated form of Addresses.
+	Address string `json:"address"`
+	// Database holds the Lambdascope schema; default "lambdascope".
+	Database string `json:"database"`
+	// Username is the ClickHouse user; default "default".
+	Username string `json:"username"`
+	// TLS connects with TLS.
+	TLS bool `json:"tls"`
+	// TLSSkipVerify accepts any server certificate (testing only).
+	TLSSkipVerify bool `json:"tlsSkipVerify"`
+	// DialTimeoutSeconds bounds connecting; default 10.
+	DialTimeoutSeconds int `json:"dialTimeoutSeconds"`
+	// TimeZone is the IANA zone used where figures are bucketed by day;
+	// default "UTC".
+	TimeZone string `json:"timeZone"`
+
+	// Password comes from secureJsonData's "password".
+	Password string `json:"-"`
+	// Location is TimeZone loaded.
+	Location *time.Location `json:"-"`
+}
+
+// DefaultSettings is a local ClickHouse with the default database.
+func DefaultSettings() Settings {
+	return Settings{
+		Address:            "127.0.0.1:9000",
+		Database:           storage.DefaultDatabase,
+		Username:           "default",
+		DialTimeoutSeconds: 10,
+		TimeZone:           "UTC",
+	}
+}
+
+// LoadSettings decodes a datasource instance's settings over the defaults
+// and validates them.
+func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
+	cfg := DefaultSettings()
+	if len(s.JSONData) > 0 {
+		if err := json.Unmarshal(s.JSONData, &cfg); err != nil {
+			return Settings{}, fmt.Errorf("decode datasource settings: %w", err)
+		}
+	}
+	cfg.Password = s.DecryptedSecureJSONData["password"]
+	if err := cfg.Validate(); err != nil {
+		return Settings{}, fmt.Errorf("datasource settings: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every invalid key and fills Addresses and Location.
+func (c *Settings) Validate() error {
+	var errs []error
+	c.Addresses = c.Addresses[:0]
+	if strings.TrimSpace(c.Address) == "" {
+		errs = append(errs, errors.New("address must be set (host:port of ClickHouse's native protocol)"))
+	}
+	for a := range strings.SplitSeq(c.Address, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if err := validAddress(a); err != nil {
+			errs = append(errs, fmt.Errorf("address %q: %w", a, err))
+			continue
+		}
+		c.Addresses = append(c.Addresses, a)
+	}
+	if c.Database == "" {
+		c.Database = storage.DefaultDatabase
+	}
+	if !databasePattern.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("database %q must match %s", c.Database, databasePattern))
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+	if c.DialTimeoutSeconds == 0 {
+		c.DialTimeoutSeconds = 10
+	}
+	if c.DialTimeoutSeconds < 0 || c.DialTimeoutSeconds > 300 {
+		errs = append(errs, fmt.Errorf("dialTimeoutSeconds must be between 1 and 300, got %d", c.DialTimeoutSeconds))
+	}
+	if c.TLSSkipVerify && !c.TLS {
+		errs = append(errs, errors.New("tlsSkipVerify needs tls to be on"))
+	}
+	if c.TimeZone == "" {
+		c.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("timeZone %q is not an IANA time zone", c.TimeZone))
+	} else {
+		c.Location = loc
+	}
+	return errors.Join(errs...)
+}
+
+func validAddress(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" {
+		return errors.New("host is empty")
+	}
+	if strings.ContainsAny(host, "/?#@ ") {
+		return errors.New("host has characters that cannot be in a host name")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q must be a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+// DSN is the native-protocol DSN storage opens. The password is escaped
+// into the user part; it never appears in logs (use Redacted).
+func (c *Settings) DSN() string {
+	u := url.URL{
+		Scheme: "clickhouse",
+		User:   url.UserPassword(c.Username, c.Password),
+		Host:   strings.Join(c.Addresses, ","),
+		Path:   "/" + c.Database,
+	}
+	q := url.Values{}
+	q.Set("dial_timeout", (time.Duration(c.DialTimeoutSeconds) * time.Second).String())
+	if c.TLS {
+		q.Set("secure", "true")
+	}
+	if c.TLSSkipVerify {
+		q.Set("skip_verify", "true")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Redacted describes the connection without the password, for logs and
+// health messages.
+func (c *Settings) Redacted() string {
+	return fmt.Sprintf("%s@%s/%s", c.Username, strings.Join(c.Addresses, ","), c.Database)
+}
+
+// StorageConfig is the storage configuration of these settings.
+func (c *Settings) StorageConfig() storage.Config {
+	cfg := storage.DefaultConfig()
+	cfg.DSN = c.DSN()
+	cfg.Database = c.Database
+	cfg.DialTimeout = time.Duration(c.DialTimeoutSeconds) * time.Second
+	cfg.ReadOnly = true
+	return cfg
+}

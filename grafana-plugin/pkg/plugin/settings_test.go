@@ -1,0 +1,107 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+)
+
+func TestLoadSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		jsonData string
+		password string
+		wantErrs []string // substrings; empty means valid
+		check    func(t *testing.T, s Settings)
+	}{
+		{name: "empty uses defaults", jsonData: ``, check: func(t *testing.T, s Settings) {
+			if got := strings.Join(s.Addresses, ","); got != "127.0.0.1:9000" || s.Database != "lambdascope" || s.Username != "default" || s.Location != time.UTC {
+				t.Errorf("defaults = %q %q %q %v", got, s.Database, s.Username, s.Location)
+			}
+		}},
+		{name: "several addresses", jsonData: `{"address":"ch1:9440, ch2:9440","tls":true,"database":"obs","username":"grafana","timeZone":"Europe/Berlin"}`,
+			check: func(t *testing.T, s Settings) {
+				if len(s.Addresses) != 2 || s.Addresses[1] != "ch2:9440" || s.Location.String() != "Europe/Berlin" {
+					t.Errorf("settings = %+v", s)
+				}
+			}},
+		{name: "not json", jsonData: `{`, wantErrs: []string{"decode datasource settings"}},
+		{name: "empty address", jsonData: `{"address":" "}`, wantErrs: []string{"address must be set"}},
+		{name: "no port", jsonData: `{"address":"clickhouse"}`, wantErrs: []string{`address "clickhouse": want host:port`}},
+		{name: "bad port", jsonData: `{"address":"ch:99999"}`, wantErrs: []string{"must be a number from 1 to 65535"}},
+		{name: "host injection", jsonData: `{"address":"evil@ch:9000"}`, wantErrs: []string{"cannot be in a host name"}},
+		{name: "database with sql", jsonData: `{"database":"x; DROP TABLE spans"}`, wantErrs: []string{"database \"x; DROP TABLE spans\" must match"}},
+		{name: "bad time zone", jsonData: `{"timeZone":"Mars/Olympus"}`, wantErrs: []string{`timeZone "Mars/Olympus" is not an IANA time zone`}},
+		{name: "skip verify without tls", jsonData: `{"tlsSkipVerify":true}`, wantErrs: []string{"tlsSkipVerify needs tls"}},
+		{name: "timeout", jsonData: `{"dialTimeoutSeconds":-1}`, wantErrs: []string{"dialTimeoutSeconds must be between 1 and 300"}},
+		{name: "every error at once", jsonData: `{"address":"x","database":"-","timeZone":"?"}`,
+			wantErrs: []string{"want host:port", "database \"-\"", "timeZone"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadSettings(backend.DataSourceInstanceSettings{
+				JSONData:                []byte(tt.jsonData),
+				DecryptedSecureJSONData: map[string]string{"password": tt.password},
+			})
+			if len(tt.wantErrs) > 0 {
+				if err == nil {
+					t.Fatalf("LoadSettings(%s) = %+v, want errors %q", tt.jsonData, got, tt.wantErrs)
+				}
+				for _, want := range tt.wantErrs {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not contain %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadSettings(%s): %v", tt.jsonData, err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
+
+func TestSettingsDSN(t *testing.T) {
+	tests := []struct {
+		name     string
+		jsonData string
+		password string
+	}{
+		{name: "plain", jsonData: `{"address":"ch:9000"}`, password: ""},
+		{name: "password with url characters", jsonData: `{"address":"ch1:9440,ch2:9440","tls":true,"tlsSkipVerify":true,"username":"gr@fana"}`,
+			password: "p@ss:w/rd?#&= %"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := LoadSettings(backend.DataSourceInstanceSettings{
+				JSONData: []byte(tt.jsonData), DecryptedSecureJSONData: map[string]string{"password": tt.password},
+			})
+			if err != nil {
+				t.Fatalf("LoadSettings: %v", err)
+			}
+			opts, err := clickhouse.ParseDSN(s.DSN())
+			if err != nil {
+				t.Fatalf("ParseDSN(%s): %v", s.DSN(), err)
+			}
+			if opts.Auth.Password != tt.password || opts.Auth.Username != s.Username || opts.Auth.Database != s.Database {
+				t.Errorf("auth = %+v, want user %q password %q database %q", opts.Auth, s.Username, tt.password, s.Database)
+			}
+			if strings.Join(opts.Addr, ",") != strings.Join(s.Addresses, ",") {
+				t.Errorf("addr = %v, want %v", opts.Addr, s.Addresses)
+			}
+			if (opts.TLS != nil) != s.TLS || (s.TLS && opts.TLS.InsecureSkipVerify != s.TLSSkipVerify) {
+				t.Errorf("tls = %+v, want tls %v skip verify %v", opts.TLS, s.TLS, s.TLSSkipVerify)
+			}
+			if tt.password != "" && strings.Contains(s.Redacted(), tt.password) {
+				t.Errorf("Redacted() = %q shows the password", s.Redacted())
+			}
+			if err := s.StorageConfig().Validate(); err != nil {
+				t.Errorf("storage config: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,185 @@
+import React, { useEffect, useState, type ChangeEvent } from 'react';
+import type { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { Alert, InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
+
+import type { DataSource } from '../datasource';
+import {
+  DEFAULT_LIMIT,
+  defaultQuery,
+  formatAttributes,
+  metricNames,
+  parseAttributes,
+  queryProblem,
+  queryTypeOptions,
+} from '../query';
+import type { CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus } from '../types';
+
+type Props = QueryEditorProps<DataSource, LambdascopeQuery, LambdascopeOptions>;
+
+const statusOptions: Array<SelectableValue<SpanStatus>> = [
+  { label: 'Any', value: '' },
+  { label: 'Error', value: 'error' },
+  { label: 'OK', value: 'ok' },
+  { label: 'Unset', value: 'unset' },
+];
+
+const costByOptions: Array<SelectableValue<CostBy>> = [
+  { label: 'Function', value: 'function' },
+  { label: 'Version', value: 'version' },
+  { label: 'Day', value: 'day' },
+];
+
+const metricOptions: Array<SelectableValue<string>> = metricNames.map((m) => ({ label: m, value: m }));
+
+export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: Props) {
+  const q: LambdascopeQuery = { ...defaultQuery, ...query };
+  const [functions, setFunctions] = useState<Array<SelectableValue<string>>>([]);
+  const [attributesText, setAttributesText] = useState(formatAttributes(q.attributes));
+
+  useEffect(() => {
+    let cancelled = false;
+    datasource
+      .getFunctions(range)
+      .then((names) => !cancelled && setFunctions(names.map((n) => ({ label: n, value: n }))))
+      .catch(() => !cancelled && setFunctions([]));
+    return () => {
+      cancelled = true;
+    };
+  }, [datasource, range]);
+
+  const update = (patch: Partial<LambdascopeQuery>, run = false) => {
+    onChange({ ...q, ...patch });
+    if (run) {
+      onRunQuery();
+    }
+  };
+  const text = (key: 'traceId' | 'requestId' | 'serviceName' | 'spanName' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
+    update({ [key]: e.currentTarget.value });
+  const num = (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds') => (e: ChangeEvent<HTMLInputElement>) =>
+    update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
+  const problem = queryProblem(q);
+  const type = q.queryType;
+
+  const functionPicker = (
+    <InlineField label="Function" labelWidth={12}>
+      <Select
+        width={30}
+        isClearable
+        allowCustomValue
+        options={functions}
+        value={q.functionName ? { label: q.functionName, value: q.functionName } : null}
+        onChange={(v) => update({ functionName: v?.value ?? '' }, true)}
+      />
+    </InlineField>
+  );
+  const limitField = (
+    <InlineField label="Limit" labelWidth={8}>
+      <Input type="number" width={10} value={q.limit ?? DEFAULT_LIMIT} onChange={num('limit')} onBlur={onRunQuery} />
+    </InlineField>
+  );
+
+  return (
+    <>
+      <InlineFieldRow>
+        <InlineField label="Query type" labelWidth={12}>
+          <RadioButtonGroup<QueryType> options={queryTypeOptions} value={type} onChange={(v) => update({ queryType: v }, true)} />
+        </InlineField>
+      </InlineFieldRow>
+      {type === 'trace' && (
+        <InlineFieldRow>
+          <InlineField label="Trace ID" labelWidth={12} grow>
+            <Input
+              value={q.traceId ?? ''}
+              placeholder="4bf92f3577b34da6a3ce929d0e0e4736 or 1-4bf92f35-77b34da6a3ce929d0e0e4736"
+              onChange={text('traceId')}
+              onBlur={onRunQuery}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'search' && (
+        <>
+          <InlineFieldRow>
+            {functionPicker}
+            <InlineField label="Service" labelWidth={10}>
+              <Input width={24} value={q.serviceName ?? ''} onChange={text('serviceName')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Span name" labelWidth={12}>
+              <Input width={24} value={q.spanName ?? ''} onChange={text('spanName')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Status" labelWidth={8}>
+              <Select width={12} options={statusOptions} value={q.status ?? ''} onChange={(v) => update({ status: v.value ?? '' }, true)} />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField label="Min ms" labelWidth={12}>
+              <Input type="number" width={12} value={q.minDurationMs ?? ''} onChange={num('minDurationMs')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Max ms" labelWidth={10}>
+              <Input type="number" width={12} value={q.maxDurationMs ?? ''} onChange={num('maxDurationMs')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Attributes" labelWidth={12} tooltip="key=value pairs, comma separated; all must match one span">
+              <Input
+                width={40}
+                value={attributesText}
+                placeholder="http.route=/orders, db.system=dynamodb"
+                onChange={(e: ChangeEvent<HTMLInputElement>) => setAttributesText(e.currentTarget.value)}
+                onBlur={() => update({ attributes: parseAttributes(attributesText) }, true)}
+              />
+            </InlineField>
+            <InlineField label="Cold starts only" labelWidth={16}>
+              <InlineSwitch value={q.coldStartOnly ?? false} onChange={(e) => update({ coldStartOnly: e.currentTarget.checked }, true)} />
+            </InlineField>
+            {limitField}
+          </InlineFieldRow>
+        </>
+      )}
+      {(type === 'invocations' || type === 'logs') && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Request ID" labelWidth={12}>
+            <Input width={30} value={q.requestId ?? ''} onChange={text('requestId')} onBlur={onRunQuery} />
+          </InlineField>
+          <InlineField label="Trace ID" labelWidth={10}>
+            <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
+          </InlineField>
+          {type === 'logs' && (
+            <InlineField label="Contains" labelWidth={10}>
+              <Input width={24} value={q.text ?? ''} onChange={text('text')} onBlur={onRunQuery} />
+            </InlineField>
+          )}
+          {limitField}
+        </InlineFieldRow>
+      )}
+      {type === 'metrics' && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Metrics" labelWidth={10}>
+            <MultiSelect
+              width={50}
+              options={metricOptions}
+              value={q.metrics ?? ['invocations']}
+              onChange={(v) => update({ metrics: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
+            />
+          </InlineField>
+          <InlineField label="Step (s)" labelWidth={10} tooltip="Bucket width; empty follows the panel's interval (at least 60 s)">
+            <Input type="number" width={10} value={q.stepSeconds ?? ''} onChange={num('stepSeconds')} onBlur={onRunQuery} />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'cost' && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Group by" labelWidth={10}>
+            <RadioButtonGroup<CostBy>
+              options={costByOptions}
+              value={q.costBy ?? 'function'}
+              onChange={(v) => update({ costBy: v }, true)}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {problem && <Alert title={problem} severity="info" />}
+    </>
+  );
+}

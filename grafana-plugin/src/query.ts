@@ -1,0 +1,162 @@
+import type { LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 10000;
+
+export const queryTypeOptions: Array<{ label: string; value: QueryType; description: string }> = [
+  { label: 'Trace', value: 'trace', description: 'One distributed trace by its ID (W3C or X-Ray form)' },
+  { label: 'Search', value: 'search', description: 'Traces by function, service, span, status, duration, attributes' },
+  { label: 'Invocations', value: 'invocations', description: 'Invocation records, newest first' },
+  { label: 'Logs', value: 'logs', description: 'Log lines, linked to their traces' },
+  { label: 'Metrics', value: 'metrics', description: 'Per-function figures over time (alerting)' },
+  { label: 'Service map', value: 'serviceMap', description: 'Who calls whom' },
+  { label: 'Functions', value: 'catalog', description: 'Every function seen, with callers and callees' },
+  { label: 'Cost', value: 'cost', description: 'What the invocations cost, per function, version or day' },
+];
+
+/** Figures a metrics query can show (pkg/plugin/frames Metrics). */
+export const metricNames = [
+  'invocations',
+  'errors',
+  'timeouts',
+  'errorRate',
+  'coldStarts',
+  'coldStartRate',
+  'initDuration',
+  'durationP50',
+  'durationP95',
+  'durationP99',
+  'concurrency',
+  'maxMemoryUsed',
+  'memoryConfigured',
+];
+
+/** The query a new panel starts with. */
+export const defaultQuery: Partial<LambdascopeQuery> = { queryType: 'invocations', limit: DEFAULT_LIMIT };
+
+const hexTraceId = /^[0-9a-fA-F]{32}$/;
+const xrayTraceId = /^(Root=)?1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}(;.*)?$/;
+
+/** isTraceId accepts what the backend's trace ID parser accepts. */
+export function isTraceId(value: string): boolean {
+  const v = value.trim();
+  if (hexTraceId.test(v)) {
+    return !/^0+$/.test(v);
+  }
+  return xrayTraceId.test(v);
+}
+
+/** queryProblem says what keeps a query from running, or undefined. */
+export function queryProblem(q: LambdascopeQuery): string | undefined {
+  switch (q.queryType ?? 'invocations') {
+    case 'trace':
+      if (!q.traceId?.trim()) {
+        return 'Enter a trace ID.';
+      }
+      if (!q.traceId.includes('$') && !isTraceId(q.traceId)) {
+        return 'A trace ID is 32 hex digits or an X-Ray ID like 1-5759e988-bd862e3fe1be46a994272793.';
+      }
+      return undefined;
+    case 'invocations':
+    case 'logs':
+      if (q.limit !== undefined && (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_LIMIT)) {
+        return `The limit must be a whole number from 1 to ${MAX_LIMIT}.`;
+      }
+      if (q.traceId?.trim() && !q.traceId.includes('$') && !isTraceId(q.traceId)) {
+        return 'The trace ID filter is not a trace ID.';
+      }
+      return undefined;
+    case 'search':
+      if ((q.minDurationMs ?? 0) < 0 || (q.maxDurationMs ?? 0) < 0) {
+        return 'Durations must not be negative.';
+      }
+      if (q.maxDurationMs && q.minDurationMs && q.minDurationMs > q.maxDurationMs) {
+        return 'The minimum duration is above the maximum.';
+      }
+      if (Object.keys(q.attributes ?? {}).some((k) => k.trim() === '')) {
+        return 'Attribute names must not be empty.';
+      }
+      return undefined;
+    case 'metrics': {
+      const unknown = (q.metrics ?? []).filter((m) => !metricNames.includes(m));
+      if (unknown.length > 0) {
+        return `Unknown metric ${unknown.join(', ')}.`;
+      }
+      if (q.stepSeconds !== undefined && (!Number.isInteger(q.stepSeconds) || q.stepSeconds < 0)) {
+        return 'The step must be a whole number of seconds.';
+      }
+      return undefined;
+    }
+    case 'cost':
+      if (q.costBy !== undefined && !['function', 'version', 'day'].includes(q.costBy)) {
+        return 'Cost is grouped by function, version or day.';
+      }
+      return undefined;
+    case 'serviceMap':
+    case 'catalog':
+      return undefined;
+    default:
+      return `Unknown query type ${String(q.queryType)}.`;
+  }
+}
+
+/** interpolate replaces template variables in every text field of a query. */
+export function interpolate(q: LambdascopeQuery, replace: (text: string) => string): LambdascopeQuery {
+  const out = { ...q };
+  for (const key of ['traceId', 'functionName', 'requestId', 'serviceName', 'spanName', 'text'] as const) {
+    const v = out[key];
+    if (typeof v === 'string' && v !== '') {
+      out[key] = replace(v);
+    }
+  }
+  if (out.attributes) {
+    out.attributes = Object.fromEntries(Object.entries(out.attributes).map(([k, v]) => [replace(k), replace(v)]));
+  }
+  return out;
+}
+
+const addressPattern = /^[^\s/?#@]+:\d{1,5}$/;
+const databasePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** settingsProblems mirrors the backend's settings validation for the config editor. */
+export function settingsProblems(o: LambdascopeOptions): string[] {
+  const problems: string[] = [];
+  const addresses = (o.address ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
+  if (addresses.length === 0) {
+    problems.push('Address must be set (host:port of ClickHouse’s native protocol).');
+  }
+  for (const a of addresses) {
+    const port = Number(a.slice(a.lastIndexOf(':') + 1));
+    if (!addressPattern.test(a) || port < 1 || port > 65535) {
+      problems.push(`Address ${a} must look like host:port.`);
+    }
+  }
+  if (o.database && !databasePattern.test(o.database)) {
+    problems.push('Database must be letters, digits and underscores, not starting with a digit.');
+  }
+  if (o.tlsSkipVerify && !o.tls) {
+    problems.push('Skipping TLS verification needs TLS to be on.');
+  }
+  return problems;
+}
+
+/** parseAttributes reads "key=value, key2=value2" into a map; a pair without "=" keeps an empty value. */
+export function parseAttributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') {
+      continue;
+    }
+    const i = pair.indexOf('=');
+    const key = (i < 0 ? pair : pair.slice(0, i)).trim();
+    out[key] = i < 0 ? '' : pair.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** formatAttributes is the inverse of parseAttributes. */
+export function formatAttributes(attrs: Record<string, string> | undefined): string {
+  return Object.entries(attrs ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
