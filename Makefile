@@ -7,7 +7,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 25m
 LDFLAGS := -s -w
 LAYER_ARCHS := x86_64 arm64
 
-.PHONY: help deps build test demo proto proto-check lint bench layer clean
+.PHONY: help deps build test test-go test-plugin demo proto proto-check lint bench bench-extension layer plugin clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,8 +19,13 @@ build: ## build every binary into bin/
 	$(GO) build -o $(BIN)/ ./collector/cmd/lambdascope-collector ./query/cmd/lambdascope ./emulator/cmd/lambda-emulator
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/extensions/lambdascope ./extension/cmd/lambdascope-extension
 
-test: deps ## run all tests (starts its own throwaway ClickHouse servers)
+test: deps test-plugin test-go ## run all tests: Go (against throwaway ClickHouse servers) and the plugin frontend
+
+test-go: deps ## run the Go tests
 	$(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+test-plugin: ## type-check, unit-test and build the Grafana plugin frontend
+	cd grafana-plugin && npm ci --no-audit --no-fund --loglevel=error && npm run typecheck && npm test && npm run build
 
 demo: deps ## run the whole system locally: ClickHouse, collector, emulated functions with the extension, then a trace and the invocations
 	$(GO) run ./deploy/local/cmd/demo
@@ -40,6 +45,14 @@ lint: ## gofmt, go vet and staticcheck
 bench: deps ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+bench-extension: ## extension figures: the real binary under the emulator, baselines side by side
+	bench/extension/run.sh
+
+plugin: ## build the Grafana plugin (frontend + linux/amd64 and linux/arm64 backends) into grafana-plugin/dist
+	cd grafana-plugin && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o grafana-plugin/dist/gpx_lambdascope_linux_amd64 ./grafana-plugin/pkg
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o grafana-plugin/dist/gpx_lambdascope_linux_arm64 ./grafana-plugin/pkg
+
 layer: ## build the extension layer zips (dist/lambdascope-extension-<arch>.zip)
 	@mkdir -p dist
 	@for arch in $(LAYER_ARCHS); do \
@@ -51,4 +64,4 @@ layer: ## build the extension layer zips (dist/lambdascope-extension-<arch>.zip)
 	done
 
 clean: ## remove build output
-	rm -rf $(BIN) dist
+	rm -rf $(BIN) dist grafana-plugin/dist

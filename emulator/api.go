@@ -76,11 +76,12 @@ func (e *environment) handleRuntimeNext(w http.ResponseWriter, r *http.Request) 
 		// Emitted before init is told the runtime is ready, so that it always
 		// precedes platform.initReport.
 		e.emit("platform.initRuntimeDone", map[string]any{
-			"initializationType": "on-demand", "phase": "init", "status": "success",
+			"initializationType": e.initType(), "phase": "init", "status": "success",
 		})
 	}
 	e.mu.Lock()
 	e.runtimeWaiting = true
+	e.runtimeNextAt = time.Now()
 	e.runtimeReady = true
 	e.notifyLocked()
 	e.mu.Unlock()
@@ -94,6 +95,18 @@ func (e *environment) handleRuntimeNext(w http.ResponseWriter, r *http.Request) 
 		h.Set("Content-Type", contentTypeJSON)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(inv.payload)
+		if inv.killRuntime {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			e.mu.Lock()
+			rt := e.runtime
+			e.mu.Unlock()
+			if rt != nil {
+				e.log.Info("killing the runtime during the invocation, as requested", "request_id", inv.id)
+				rt.kill()
+			}
+		}
 	case <-r.Context().Done():
 	case <-e.closing:
 	}
@@ -239,6 +252,11 @@ func (e *environment) handleExtRegister(w http.ResponseWriter, r *http.Request) 
 		}
 		events[ev] = true
 	}
+	if e.fn.cfg.ManagedInstances && events["INVOKE"] {
+		writeAPIError(w, http.StatusBadRequest, "InvalidEventType",
+			"INVOKE event is not supported on Lambda Managed Instances; register for SHUTDOWN only")
+		return
+	}
 	e.mu.Lock()
 	if e.initDone {
 		e.mu.Unlock()
@@ -363,6 +381,9 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 		return
 	}
 	cfg, err := req.validate()
+	if err == nil && e.fn.cfg.ManagedInstances && req.SchemaVersion != schemaManagedInstances {
+		err = fmt.Errorf("schemaVersion %q is not supported on Lambda Managed Instances; use %s", req.SchemaVersion, schemaManagedInstances)
+	}
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "ValidationError", err.Error())
 		return

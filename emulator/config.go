@@ -45,6 +45,12 @@ type FunctionConfig struct {
 	Architecture string
 	// Env holds the function's environment variables.
 	Env map[string]string
+	// ManagedInstances runs the function as on Lambda Managed Instances:
+	// extensions may register only for SHUTDOWN, the Telemetry API accepts
+	// only schema 2025-01-29, AWS_LAMBDA_INITIALIZATION_TYPE is
+	// "lambda-managed-instances", an environment is never frozen, and
+	// billed duration leaves the INIT phase out.
+	ManagedInstances bool
 }
 
 // Config configures an Emulator.
@@ -60,10 +66,13 @@ type Config struct {
 	Output io.Writer
 	// ListenAddr is where the Invoke API listens; default 127.0.0.1:0.
 	ListenAddr string
-	// Freeze stops an idle environment's processes (SIGSTOP) between
-	// invocations and resumes them (SIGCONT) for the next one or for
-	// SHUTDOWN, as Lambda freezes its sandboxes.
-	Freeze bool
+	// DisableFreeze keeps idle environments running. By default an idle
+	// environment's processes are stopped (SIGSTOP) once the runtime and
+	// every extension wait on next, and resumed (SIGCONT) for the next
+	// event or for SHUTDOWN, as Lambda freezes its sandboxes; the
+	// platform.report of an invocation is then delivered in the next
+	// window or at SHUTDOWN.
+	DisableFreeze bool
 }
 
 var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -9,13 +9,31 @@
 // Invocations follow the documented lifecycle: INIT (extensions start and
 // register, then the runtime starts; the phase ends when everyone is waiting
 // on "next"), INVOKE (the response is returned to the caller as soon as the
-// runtime posts it; the invocation ends when the runtime and every extension
-// are back on "next"), and SHUTDOWN (SHUTDOWN event, SIGTERM, a 2000 ms
-// deadline, then SIGKILL). Platform, function and extension telemetry is
-// pushed to subscribers with the Telemetry API's 2022-12-13 event shapes and
-// the subscription's buffering. With Config.Freeze set, an idle environment's
-// processes are stopped with SIGSTOP between invocations, as Lambda freezes
-// them, and resumed with SIGCONT.
+// runtime posts it; platform.runtimeDone, with its runtimeOverhead span,
+// follows when the runtime calls "next" again; the invocation ends when the
+// runtime and every extension are back on "next", or at the function's
+// timeout, which discards the environment), and SHUTDOWN (SIGTERM to the
+// runtime and 300 ms for it to exit, then the SHUTDOWN event to the
+// extensions, SIGKILL for whatever runs at the 2,000 ms deadline shared by
+// both). Platform, function and extension telemetry is pushed to
+// subscribers with the subscription's buffering (timeoutMs, maxItems,
+// maxBytes, within AWS's limits). Billed duration is the duration rounded
+// up to the millisecond, INIT included for on-demand functions.
+//
+// By default an idle environment is frozen as Lambda freezes its sandboxes:
+// once the runtime and every extension wait on "next" their processes are
+// stopped with SIGSTOP, and resumed with SIGCONT for the next event or for
+// SHUTDOWN. An invocation's platform.report is held while the environment
+// is frozen, so it reaches the extensions in the next window or at
+// SHUTDOWN. Config.DisableFreeze keeps idle environments running and sends
+// reports at once.
+//
+// FunctionConfig.ManagedInstances runs a function as on Lambda Managed
+// Instances: extensions may register for SHUTDOWN only, the Telemetry API
+// accepts only schema 2025-01-29, environments are not frozen and INIT is
+// not billed. Invocations still run one at a time per environment.
+//
+// Tests inject faults with SetTimeout and KillRuntimeDuringNextInvoke.
 //
 // Liberties taken, because every environment shares the host's network
 // namespace while real sandboxes each have their own:
@@ -28,6 +46,11 @@
 //     LAMBDASCOPE_OTLP_HTTP_ADDR and OTEL_EXPORTER_OTLP_ENDPOINT (unless the
 //     function's environment sets them), standing in for the standard OTLP
 //     ports 4317 and 4318 that each real sandbox has to itself.
+//   - Each environment gets a directory of its own standing in for the
+//     sandbox's /tmp, removed with the environment: TMPDIR points at it, and
+//     LAMBDASCOPE_SPOOL_DIR (unless the function's environment sets it)
+//     places the Lambdascope extension's spool in it, so nothing spooled
+//     survives the environment, as on Lambda.
 //   - AWS_ENDPOINT_URL_LAMBDA points at the emulator's Invoke API so one
 //     function can invoke another the way an AWS SDK would.
 //

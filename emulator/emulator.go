@@ -87,11 +87,13 @@ type function struct {
 	cfg FunctionConfig
 	arn string
 
-	mu        sync.Mutex
-	idle      []*environment
-	all       map[*environment]struct{}
-	finishing int           // environments past the response, not yet idle
-	released  chan struct{} // closed and replaced when finishing drops
+	mu          sync.Mutex
+	timeout     time.Duration // the configured timeout, or what SetTimeout set
+	killRuntime int           // invocations whose runtime is to be killed
+	idle        []*environment
+	all         map[*environment]struct{}
+	finishing   int           // environments past the response, not yet idle
+	released    chan struct{} // closed and replaced when finishing drops
 }
 
 // handoffWait is how long an invocation waits for an environment that has
@@ -100,6 +102,10 @@ type function struct {
 // emulator waits so that back-to-back invocations are warm as they would
 // be on AWS.
 const handoffWait = 100 * time.Millisecond
+
+// shutdownParallelism is how many environments Shutdown spins down at
+// once.
+const shutdownParallelism = 2
 
 // New validates cfg and returns an emulator ready to Start.
 func New(cfg Config) (*Emulator, error) {
@@ -112,6 +118,7 @@ func New(cfg Config) (*Emulator, error) {
 		e.functions[fc.Name] = &function{
 			em:       e,
 			cfg:      fc,
+			timeout:  fc.Timeout,
 			arn:      fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, cfg.AccountID, fc.Name),
 			all:      map[*environment]struct{}{},
 			released: make(chan struct{}),
@@ -213,13 +220,22 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		return
 	}
 	now := time.Now()
+	f.mu.Lock()
+	timeout := f.timeout
+	kill := f.killRuntime > 0
+	if kill {
+		f.killRuntime--
+	}
+	f.mu.Unlock()
 	inv := &invocation{
-		id:       newUUID(),
-		payload:  payload,
-		trace:    newXRayTrace(now),
-		spanID:   randomHex(8),
-		start:    now,
-		deadline: now.Add(f.cfg.Timeout),
+		id:          newUUID(),
+		payload:     payload,
+		trace:       newXRayTrace(now),
+		spanID:      randomHex(8),
+		start:       now,
+		timeout:     timeout,
+		deadline:    now.Add(timeout),
+		killRuntime: kill,
 	}
 	counted := false
 	reset := env.run(inv, cold, func() {
@@ -250,12 +266,49 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		}
 		return
 	}
-	if f.em.cfg.Freeze {
+	if f.freezes() {
 		env.freeze()
 	}
 	f.mu.Lock()
 	f.idle = append(f.idle, env)
 	f.mu.Unlock()
+}
+
+// freezes reports whether idle environments of f are frozen.
+func (f *function) freezes() bool {
+	return !f.em.cfg.DisableFreeze && !f.cfg.ManagedInstances
+}
+
+// SetTimeout changes the timeout of function for invocations that start
+// from now on, as UpdateFunctionConfiguration would; running environments
+// are kept. It fails for an unknown function or a timeout Lambda would
+// refuse.
+func (e *Emulator) SetTimeout(function string, timeout time.Duration) error {
+	fn, ok := e.functions[function]
+	if !ok {
+		return fmt.Errorf("set timeout of %s: %w", function, ErrFunctionNotFound)
+	}
+	if timeout <= 0 || timeout > maxTimeout {
+		return fmt.Errorf("set timeout of %s: timeout must be positive and at most %s", function, maxTimeout)
+	}
+	fn.mu.Lock()
+	fn.timeout = timeout
+	fn.mu.Unlock()
+	return nil
+}
+
+// KillRuntimeDuringNextInvoke makes the runtime of the next invocation of
+// function die by SIGKILL right after it has received the event, as a
+// crash or an out-of-memory kill would. Each call arms one invocation.
+func (e *Emulator) KillRuntimeDuringNextInvoke(function string) error {
+	fn, ok := e.functions[function]
+	if !ok {
+		return fmt.Errorf("arm runtime kill of %s: %w", function, ErrFunctionNotFound)
+	}
+	fn.mu.Lock()
+	fn.killRuntime++
+	fn.mu.Unlock()
+	return nil
 }
 
 // acquire takes an idle environment or creates one (a cold start).
@@ -331,8 +384,9 @@ func (e *Emulator) writeOutput(prefix, line string) {
 }
 
 // Shutdown waits for running invocations (until ctx ends), then shuts down
-// every environment: SHUTDOWN to extensions, SIGTERM to runtimes, pending
-// telemetry flushed, SIGKILL after the 2000 ms deadline. It returns the
+// every environment, two at a time: pending telemetry flushed, SIGTERM to
+// the runtime, SHUTDOWN to the extensions, SIGKILL at the 2000 ms
+// deadline. It returns the
 // joined errors of processes that misbehaved. It is safe to call more than
 // once and before Start.
 func (e *Emulator) Shutdown(ctx context.Context) error {
@@ -360,6 +414,7 @@ func (e *Emulator) doShutdown(ctx context.Context) error {
 		mu   sync.Mutex
 		errs []error
 		wg   sync.WaitGroup
+		sem  = make(chan struct{}, shutdownParallelism)
 	)
 	for _, fn := range e.functions {
 		fn.mu.Lock()
@@ -370,6 +425,12 @@ func (e *Emulator) doShutdown(ctx context.Context) error {
 		fn.mu.Unlock()
 		for _, env := range envs {
 			wg.Go(func() {
+				// Lambda spins idle environments down one by one over
+				// time, not all in the same instant; a few at a time keeps
+				// each extension's 2,000 ms from being spent waiting for
+				// the host.
+				sem <- struct{}{}
+				defer func() { <-sem }()
 				err := env.shutdown(ctx, reasonSpindown)
 				fn.remove(env)
 				if err != nil {

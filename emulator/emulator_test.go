@@ -258,10 +258,11 @@ var runtimeEnvKeys = []string{
 func TestColdThenWarm(t *testing.T) {
 	s := start(t, nil)
 	first := invoke(t, s.em, "fn", map[string]any{"echo": "one", "env": runtimeEnvKeys})
-	// The environment is busy until the invocation ends (report emitted).
-	eventually(t, "first report", func() bool { _, _, ok := s.ext.report(t, first.RequestID); return ok })
+	r1 := decode(t, first)
+	// The environment is busy until the invocation ends; then it freezes.
+	eventually(t, "environment frozen", func() bool { return processState(r1.PID) == "T" })
 	second := invoke(t, s.em, "fn", map[string]any{"echo": "two", "env": runtimeEnvKeys})
-	r1, r2 := decode(t, first), decode(t, second)
+	r2 := decode(t, second)
 
 	if !first.ColdStart || second.ColdStart {
 		t.Errorf("ColdStart = %v, %v; want true, false", first.ColdStart, second.ColdStart)
@@ -417,6 +418,14 @@ func TestReportWaitsForExtension(t *testing.T) {
 	if _, _, ok := s.ext.report(t, res.RequestID); ok {
 		t.Fatalf("platform.report arrived before the extension was back on next")
 	}
+	// Once the invocation is over the environment freezes with the report
+	// still held: it is delivered in the next window.
+	pid := decode(t, res).PID
+	eventually(t, "environment frozen", func() bool { return processState(pid) == "T" })
+	if _, _, ok := s.ext.report(t, res.RequestID); ok {
+		t.Fatalf("platform.report was delivered before the next window")
+	}
+	invoke(t, s.em, "fn", map[string]any{})
 
 	var report map[string]any
 	var reportTime string
@@ -513,6 +522,7 @@ func TestTelemetryShapes(t *testing.T) {
 		{"platform.runtimeDone", "metrics.producedBytes", float64(len(res.Payload))},
 		{"platform.runtimeDone", "spans.0.name", "responseLatency"},
 		{"platform.runtimeDone", "spans.1.name", "responseDuration"},
+		{"platform.runtimeDone", "spans.2.name", "runtimeOverhead"},
 		{"platform.report", "requestId", res.RequestID},
 		{"platform.report", "status", "success"},
 		{"platform.report", "metrics.durationMs", nil},
@@ -607,18 +617,22 @@ func TestFunctionError(t *testing.T) {
 	if body.ErrorMessage != "requested failure" || body.ErrorType == "" {
 		t.Errorf("error payload = %+v", body)
 	}
-	var report map[string]any
-	eventually(t, "platform.report", func() bool {
-		var ok bool
-		report, _, ok = s.ext.report(t, res.RequestID)
-		return ok
-	})
-	if report["status"] != "error" || report["errorType"] != body.ErrorType {
-		t.Errorf("report status %v errorType %v, want error %s", report["status"], report["errorType"], body.ErrorType)
-	}
 	// A handled error keeps the environment.
 	if again := invoke(t, s.em, "fn", map[string]any{}); again.ColdStart {
 		t.Errorf("the invocation after a function error was a cold start")
+	}
+	// The report is delivered in a later window or at SHUTDOWN.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.em.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	report, _, ok := s.ext.report(t, res.RequestID)
+	if !ok {
+		t.Fatalf("platform.report of %s never reached the extension", res.RequestID)
+	}
+	if report["status"] != "error" || report["errorType"] != body.ErrorType {
+		t.Errorf("report status %v errorType %v, want error %s", report["status"], report["errorType"], body.ErrorType)
 	}
 }
 
@@ -704,7 +718,7 @@ func TestShutdownDeliversReportAndKillsStuckExtension(t *testing.T) {
 }
 
 func TestFreezeBetweenInvocations(t *testing.T) {
-	s := start(t, func(c *emulator.Config) { c.Freeze = true })
+	s := start(t, nil)
 	first := decode(t, invoke(t, s.em, "fn", map[string]any{}))
 	eventually(t, "runtime frozen", func() bool { return processState(first.PID) == "T" })
 	second := decode(t, invoke(t, s.em, "fn", map[string]any{}))

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,7 +20,7 @@ import (
 const (
 	initTimeout      = 10 * time.Second
 	shutdownDeadline = 2000 * time.Millisecond
-	runtimeSIGTERM   = 500 * time.Millisecond
+	runtimeSIGTERM   = 300 * time.Millisecond
 	maxPayloadBytes  = 6 * 1024 * 1024
 
 	runtimeVersion    = "provided:al2023.v1"
@@ -58,7 +59,10 @@ type invocation struct {
 	trace    xrayTrace
 	spanID   string
 	start    time.Time
+	timeout  time.Duration
 	deadline time.Time
+	// killRuntime makes the runtime die by SIGKILL once it has the event.
+	killRuntime bool
 
 	responded bool
 	respStart time.Time
@@ -80,6 +84,7 @@ type environment struct {
 	apiAddr   string
 	otlpGRPC  string
 	otlpHTTP  string
+	tmpDir    string // stands in for the sandbox's own /tmp
 	transport *http.Transport
 	client    *http.Client
 	logStream string
@@ -99,11 +104,13 @@ type environment struct {
 	runtime        *process
 	runtimeReady   bool
 	runtimeWaiting bool
+	runtimeNextAt  time.Time // when the runtime last called next
 	extProcs       []*process
 	extensions     []*extension
 	extByID        map[string]*extension
 	subs           map[string]*subscription
 	backlog        [][]byte
+	pendingReports []heldEvent // platform.report events held while frozen
 	initDone       bool
 	initDuration   time.Duration
 	failure        error
@@ -142,8 +149,12 @@ func newEnvironment(fn *function) (*environment, error) {
 	}
 	e.otlpGRPC = "127.0.0.1:" + strconv.Itoa(ports[0])
 	e.otlpHTTP = "127.0.0.1:" + strconv.Itoa(ports[1])
+	if e.tmpDir, err = os.MkdirTemp("", "lambda-sandbox-tmp-"); err != nil {
+		return nil, fmt.Errorf("create the sandbox's /tmp: %w", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		_ = os.RemoveAll(e.tmpDir)
 		return nil, fmt.Errorf("listen for Lambda APIs: %w", err)
 	}
 	e.apiAddr = ln.Addr().String()
@@ -225,17 +236,69 @@ func (e *environment) fail(errorType string, err error) {
 // wants its category.
 func (e *environment) emit(eventType string, record any) {
 	raw := encodeEvent(time.Now(), eventType, record)
-	cat := categoryOf(eventType)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.emitLocked(categoryOf(eventType), raw)
+}
+
+func (e *environment) emitLocked(category string, raw []byte) {
+	e.emitAtLocked(category, raw, time.Now())
+}
+
+func (e *environment) emitAtLocked(category string, raw []byte, at time.Time) {
 	if !e.initDone {
 		e.backlog = append(e.backlog, raw)
 	}
 	for _, s := range e.subs {
-		if s.wants(cat) {
-			s.enqueue(raw)
+		if s.wants(category) {
+			s.enqueueAt(raw, at)
 		}
 	}
+}
+
+// holdReport keeps a platform.report until the environment next wakes, as
+// Lambda delivers an invocation's report in the next window or at
+// SHUTDOWN.
+func (e *environment) holdReport(record any) {
+	now := time.Now()
+	raw := encodeEvent(now, "platform.report", record)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pendingReports = append(e.pendingReports, heldEvent{raw: raw, at: now})
+}
+
+// heldEvent is a telemetry event held while the environment is frozen.
+type heldEvent struct {
+	raw []byte
+	at  time.Time
+}
+
+// deliverDue sends every subscriber what its buffering says is due, before
+// the window's event is handed out; it gives up at deadline.
+func (e *environment) deliverDue(deadline time.Time) {
+	e.mu.Lock()
+	subs := make([]*subscription, 0, len(e.subs))
+	for _, s := range e.subs {
+		subs = append(subs, s)
+	}
+	e.mu.Unlock()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for _, s := range subs {
+		s.deliverDue(ctx)
+	}
+}
+
+// releaseReports queues the held reports for the subscribers. They have
+// been in the platform's buffer since they were emitted, so a buffering
+// timeout that ran out while the environment was frozen sends them at once.
+func (e *environment) releaseReports() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, h := range e.pendingReports {
+		e.emitAtLocked(categoryPlatform, h.raw, h.at)
+	}
+	e.pendingReports = nil
 }
 
 // output copies a line to Config.Output with a prefix.
@@ -257,7 +320,7 @@ func (e *environment) platformEnv() map[string]string {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fc.MemoryMB),
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fc.Name,
 		"AWS_LAMBDA_LOG_STREAM_NAME":      e.logStream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  e.initType(),
 		"AWS_LAMBDA_RUNTIME_API":          e.apiAddr,
 		"TZ":                              ":UTC",
 	}
@@ -273,7 +336,17 @@ func (e *environment) unreservedEnv() map[string]string {
 		"LAMBDASCOPE_OTLP_GRPC_ADDR":  e.otlpGRPC,
 		"LAMBDASCOPE_OTLP_HTTP_ADDR":  e.otlpHTTP,
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + e.otlpHTTP,
+		"TMPDIR":                      e.tmpDir,
+		"LAMBDASCOPE_SPOOL_DIR":       filepath.Join(e.tmpDir, "lambdascope-spool"),
 	}
+}
+
+// initType is the initialization type Lambda reports for the function.
+func (e *environment) initType() string {
+	if e.fn.cfg.ManagedInstances {
+		return "lambda-managed-instances"
+	}
+	return "on-demand"
 }
 
 func (e *environment) handlerName() string { return filepath.Base(e.fn.cfg.Handler) }
@@ -355,7 +428,7 @@ func (e *environment) init() error {
 	start := time.Now()
 	fc := e.fn.cfg
 	e.emit("platform.initStart", map[string]any{
-		"initializationType": "on-demand",
+		"initializationType": e.initType(),
 		"phase":              "init",
 		"runtimeVersion":     runtimeVersion,
 		"runtimeVersionArn":  fmt.Sprintf(runtimeVersionArn, e.em.cfg.Region),
@@ -386,11 +459,11 @@ func (e *environment) init() error {
 	e.mu.Unlock()
 	if runtimeDoneMissing {
 		e.emit("platform.initRuntimeDone", map[string]any{
-			"initializationType": "on-demand", "phase": "init", "status": status, "errorType": errType,
+			"initializationType": e.initType(), "phase": "init", "status": status, "errorType": errType,
 		})
 	}
 	report := map[string]any{
-		"initializationType": "on-demand",
+		"initializationType": e.initType(),
 		"phase":              "init",
 		"status":             status,
 		"metrics":            map[string]any{"durationMs": durationMs(d)},
@@ -467,6 +540,8 @@ func durationMs(d time.Duration) float64 {
 // runtime answers; run returns when the invocation has ended.
 func (e *environment) run(inv *invocation, cold bool, responded func(), out chan<- invokeOutcome) (reset string) {
 	e.thaw()
+	e.releaseReports()
+	e.deliverDue(inv.deadline)
 	fc := e.fn.cfg
 	tracing := map[string]any{"spanId": inv.spanID, "type": "X-Amzn-Trace-Id", "value": inv.trace.header()}
 	e.mu.Lock()
@@ -520,42 +595,62 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 		status, errType, reset = "timeout", "Sandbox.Timedout", reasonTimeout
 		res.FunctionError = "Unhandled"
 		res.Duration = time.Since(inv.start)
-		res.Payload = errorPayload(errType, fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, fc.Timeout.Seconds()))
+		res.Payload = errorPayload(errType, fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, inv.timeout.Seconds()))
 	default:
-		status, errType, reset = "failure", e.failureType, reasonFailure
-		if errType == "" {
-			errType = "Runtime.Unknown"
-		}
+		status, errType, reset = "error", e.failureTypeLocked(), reasonFailure
 		res.FunctionError = "Unhandled"
 		res.Duration = time.Since(inv.start)
 		res.Payload = errorPayload(errType, fmt.Sprintf("RequestId: %s Error: %v", inv.id, err))
 	}
 	respStart, respEnd := inv.respStart, inv.respEnd
 	e.mu.Unlock()
+	if reset == "" {
+		responded()
+	}
+	out <- invokeOutcome{res: res}
 
+	// The runtime is done when it calls next again; what it did between
+	// its response and that call is the runtime overhead.
+	runtimeEnd := time.Now()
+	if reset == "" {
+		switch err := e.waitFor(timer.C, func() bool { return e.runtimeWaiting }); {
+		case err == nil:
+			e.mu.Lock()
+			runtimeEnd = e.runtimeNextAt
+			e.mu.Unlock()
+		case errors.Is(err, errTimedOut):
+			status, errType, reset = "timeout", "Sandbox.Timedout", reasonTimeout
+			runtimeEnd = time.Now()
+		default:
+			e.mu.Lock()
+			status, errType, reset = "error", e.failureTypeLocked(), reasonFailure
+			e.mu.Unlock()
+			runtimeEnd = time.Now()
+		}
+	}
 	done := map[string]any{
 		"requestId": inv.id,
 		"status":    status,
 		"metrics": map[string]any{
-			"durationMs":    durationMs(res.Duration),
+			"durationMs":    durationMs(runtimeEnd.Sub(inv.start)),
 			"producedBytes": len(res.Payload),
 		},
 		"tracing": tracing,
 	}
 	if err == nil {
-		done["spans"] = []map[string]any{
+		spans := []map[string]any{
 			{"name": "responseLatency", "start": telemetryTime(inv.start), "durationMs": durationMs(respStart.Sub(inv.start))},
 			{"name": "responseDuration", "start": telemetryTime(respStart), "durationMs": durationMs(respEnd.Sub(respStart))},
 		}
+		if runtimeEnd.After(respEnd) {
+			spans = append(spans, map[string]any{"name": "runtimeOverhead", "start": telemetryTime(respEnd), "durationMs": durationMs(runtimeEnd.Sub(respEnd))})
+		}
+		done["spans"] = spans
 	}
 	if errType != "" {
 		done["errorType"] = errType
 	}
 	e.emit("platform.runtimeDone", done)
-	if reset == "" {
-		responded()
-	}
-	out <- invokeOutcome{res: res}
 
 	if reset == "" {
 		// The invocation lasts until the runtime and every extension are
@@ -565,9 +660,8 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 		case errors.Is(err, errTimedOut):
 			status, errType, reset = "timeout", "Sandbox.Timedout", reasonTimeout
 		default:
-			status, reset = "failure", reasonFailure
 			e.mu.Lock()
-			errType = e.failureType
+			status, errType, reset = "error", e.failureTypeLocked(), reasonFailure
 			e.mu.Unlock()
 		}
 	}
@@ -584,7 +678,7 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	if e.runtime != nil {
 		maxKB = e.runtime.maxRSSKB()
 	}
-	billed := int64(math.Ceil(float64(end+initDur) / float64(time.Millisecond)))
+	billed := billedDurationMs(end, initDur, fc.ManagedInstances)
 	metrics := map[string]any{
 		"durationMs":       durationMs(end),
 		"billedDurationMs": billed,
@@ -598,7 +692,11 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	if errType != "" {
 		report["errorType"] = errType
 	}
-	e.emit("platform.report", report)
+	if e.fn.freezes() && reset == "" {
+		e.holdReport(report)
+	} else {
+		e.emit("platform.report", report)
+	}
 	e.em.recordReport(Report{
 		RequestID: inv.id, Function: fc.Name, Status: status, ErrorType: errType,
 		DurationMs: durationMs(end), BilledDurationMs: uint64(billed), InitDurationMs: durationMs(initDur),
@@ -613,8 +711,31 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	if status != "success" {
 		line += "\tStatus: " + status
 	}
+	if errType != "" {
+		line += "\tError Type: " + errType
+	}
 	e.output(fc.Name, line)
 	return reset
+}
+
+// failureTypeLocked is the error type of the environment's failure;
+// e.mu must be held.
+func (e *environment) failureTypeLocked() string {
+	if e.failureType == "" {
+		return "Runtime.Unknown"
+	}
+	return e.failureType
+}
+
+// billedDurationMs is what Lambda bills for an invocation: its duration
+// rounded up to the next millisecond, plus the INIT phase for on-demand
+// functions (billed since August 2025). On Managed Instances invocations
+// are not billed by duration; the figure is the rounded duration alone.
+func billedDurationMs(d, init time.Duration, managed bool) int64 {
+	if !managed {
+		d += init
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 func errorPayload(errorType, msg string) []byte {
@@ -689,6 +810,7 @@ func (e *environment) shutdown(ctx context.Context, reason string) error {
 
 func (e *environment) doShutdown(ctx context.Context, reason string) error {
 	e.thaw()
+	e.releaseReports()
 	e.mu.Lock()
 	e.shuttingDown = true
 	e.notifyLocked()
@@ -714,6 +836,23 @@ func (e *environment) doShutdown(ctx context.Context, reason string) error {
 		s.flush(dctx)
 	}
 
+	// The runtime goes first: SIGTERM, then SIGKILL after its share of
+	// the deadline; the extensions get SHUTDOWN and the rest of it.
+	e.mu.Lock()
+	runtime, extProcs := e.runtime, append([]*process(nil), e.extProcs...)
+	e.mu.Unlock()
+	if runtime != nil {
+		runtime.signal(syscall.SIGTERM)
+		t := time.NewTimer(min(runtimeSIGTERM, time.Until(deadline)))
+		select {
+		case <-runtime.exited:
+		case <-t.C:
+			e.log.Info("runtime did not exit after SIGTERM; killing it")
+		}
+		t.Stop()
+		runtime.kill()
+	}
+
 	ev, _ := json.Marshal(map[string]any{
 		"eventType":      "SHUTDOWN",
 		"shutdownReason": reason,
@@ -734,20 +873,7 @@ func (e *environment) doShutdown(ctx context.Context, reason string) error {
 			waitFor[x.proc] = x.name
 		}
 	}
-	runtime, extProcs := e.runtime, append([]*process(nil), e.extProcs...)
 	e.mu.Unlock()
-
-	if runtime != nil {
-		runtime.signal(syscall.SIGTERM)
-		t := time.NewTimer(min(runtimeSIGTERM, time.Until(deadline)))
-		select {
-		case <-runtime.exited:
-		case <-t.C:
-			e.log.Info("runtime did not exit after SIGTERM; killing it")
-		}
-		t.Stop()
-		runtime.kill()
-	}
 
 	var errs []error
 	for _, p := range extProcs {
@@ -786,5 +912,9 @@ func (e *environment) doShutdown(ctx context.Context, reason string) error {
 	}
 	e.goroutines.Wait()
 	e.transport.CloseIdleConnections()
+	// The sandbox's /tmp goes with it.
+	if err := os.RemoveAll(e.tmpDir); err != nil {
+		errs = append(errs, fmt.Errorf("remove the sandbox's /tmp: %w", err))
+	}
 	return errors.Join(errs...)
 }

@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// Telemetry API buffering defaults and limits (schema 2022-12-13).
+// Telemetry API buffering defaults and limits, as AWS documents them.
 const (
-	defaultMaxItems  = 1000
+	defaultMaxItems  = 10000
 	minMaxItems      = 1000
 	maxMaxItems      = 10000
 	defaultMaxBytes  = 256 * 1024
@@ -26,6 +26,10 @@ const (
 	maxTimeoutMs     = 30000
 
 	telemetryPostTimeout = 5 * time.Second
+
+	// schemaManagedInstances is the only schema version Lambda Managed
+	// Instances accept.
+	schemaManagedInstances = "2025-01-29"
 )
 
 // Telemetry event categories a subscriber can ask for.
@@ -151,6 +155,7 @@ type subscription struct {
 
 	wake    chan struct{}
 	flushCh chan chan struct{}
+	dueCh   chan chan struct{}
 	stopCh  chan struct{}
 	done    chan struct{}
 	// awake blocks delivery while the environment is frozen; the returned
@@ -166,6 +171,7 @@ func newSubscription(ext string, cfg subscriptionConfig, client *http.Client, lo
 		cfg:       cfg,
 		wake:      make(chan struct{}, 1),
 		flushCh:   make(chan chan struct{}),
+		dueCh:     make(chan chan struct{}),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		awake:     awake,
@@ -185,10 +191,14 @@ func (s *subscription) update(cfg subscriptionConfig) {
 	s.poke()
 }
 
-func (s *subscription) enqueue(raw []byte) {
+func (s *subscription) enqueue(raw []byte) { s.enqueueAt(raw, time.Now()) }
+
+// enqueueAt queues an event that entered the platform's buffer at at; the
+// buffering timeout runs from the oldest event held.
+func (s *subscription) enqueueAt(raw []byte, at time.Time) {
 	s.mu.Lock()
-	if len(s.queue) == 0 {
-		s.first = time.Now()
+	if len(s.queue) == 0 || at.Before(s.first) {
+		s.first = at
 	}
 	s.queue = append(s.queue, raw)
 	s.bytes += len(raw)
@@ -225,6 +235,33 @@ func (s *subscription) flush(ctx context.Context) {
 	case <-ack:
 	case <-ctx.Done():
 	}
+}
+
+// deliverDue delivers what the buffering says is due (maxItems, maxBytes
+// or timeoutMs reached) and returns when done or when ctx ends. The
+// environment calls it when it wakes, so events whose timeout ran out while
+// it was frozen reach the subscriber at the start of the window.
+func (s *subscription) deliverDue(ctx context.Context) {
+	ack := make(chan struct{})
+	select {
+	case s.dueCh <- ack:
+	case <-s.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-ack:
+	case <-ctx.Done():
+	}
+}
+
+// due reports whether the buffering says the queue must go out now.
+func (s *subscription) due() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.queue)
+	return n > 0 && (s.urgent || n >= s.cfg.maxItems || s.bytes >= s.cfg.maxBytes || time.Since(s.first) >= s.cfg.timeout)
 }
 
 // stop delivers what is queued (once, without retries) and ends the
@@ -267,6 +304,11 @@ func (s *subscription) run() {
 		case <-timer.C:
 		case ack := <-s.flushCh:
 			s.deliver(ctx, true)
+			close(ack)
+		case ack := <-s.dueCh:
+			if s.due() {
+				s.deliver(ctx, true)
+			}
 			close(ack)
 		case <-s.stopCh:
 			s.deliver(context.Background(), false)

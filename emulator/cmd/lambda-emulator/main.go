@@ -62,7 +62,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	region := fs.String("region", emulator.DefaultRegion, "AWS region")
 	listen := fs.String("listen", emulator.DefaultListenAddr, "address of the Invoke API")
 	serve := fs.Bool("serve", false, "serve the Invoke API until interrupted instead of reading stdin")
-	freeze := fs.Bool("freeze", false, "freeze idle environments (SIGSTOP) between invocations")
+	noFreeze := fs.Bool("no-freeze", false, "keep idle environments running instead of freezing them (SIGSTOP) between invocations")
 	verbose := fs.Bool("v", false, "log the emulator's own activity to stderr")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -83,7 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		env[k] = v
 	}
-	cfg := emulator.Config{Region: *region, ListenAddr: *listen, Output: stderr, Freeze: *freeze}
+	cfg := emulator.Config{Region: *region, ListenAddr: *listen, Output: stderr, DisableFreeze: *noFreeze}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}

@@ -65,8 +65,25 @@ func main() {
 	}()
 
 	api := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API")
+	if os.Getenv("TESTEXT_PROBE_INVOKE") == "1" {
+		// A registration for INVOKE first, to see whether it is refused.
+		req, _ := http.NewRequest(http.MethodPost, api+"/2020-01-01/extension/register",
+			strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
+		req.Header.Set("Lambda-Extension-Name", filepath.Base(os.Args[0]))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		record("register-probe", map[string]any{"status": resp.StatusCode, "body": json.RawMessage(body)})
+	}
+	events := `["INVOKE","SHUTDOWN"]`
+	if v := os.Getenv("TESTEXT_EVENTS"); v != "" {
+		events = v
+	}
 	req, _ := http.NewRequest(http.MethodPost, api+"/2020-01-01/extension/register",
-		strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
+		strings.NewReader(`{"events":`+events+`}`))
 	req.Header.Set("Lambda-Extension-Name", filepath.Base(os.Args[0]))
 	req.Header.Set("Lambda-Extension-Accept-Feature", "accountId")
 	resp, err := http.DefaultClient.Do(req)
@@ -79,9 +96,33 @@ func main() {
 	record("register", map[string]any{"status": resp.StatusCode, "id": id, "body": json.RawMessage(regBody)})
 
 	port := ln.Addr().(*net.TCPAddr).Port
-	sub := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function","extension"],`+
-		`"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},`+
-		`"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d"}}`, port)
+	// TESTEXT_PROBES holds subscription bodies to try before the real one;
+	// "PORT" in them stands for the listener's port.
+	var probes []json.RawMessage
+	_ = json.Unmarshal([]byte(os.Getenv("TESTEXT_PROBES")), &probes)
+	for i, probe := range probes {
+		body := strings.ReplaceAll(string(probe), "PORT", strconv.Itoa(port))
+		req, _ := http.NewRequest(http.MethodPut, api+"/2022-07-01/telemetry", strings.NewReader(body))
+		req.Header.Set("Lambda-Extension-Identifier", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fatal(err)
+		}
+		respBody, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		record("probe", map[string]any{"id": strconv.Itoa(i), "status": resp.StatusCode, "body": json.RawMessage(respBody)})
+	}
+	schema := "2022-12-13"
+	if v := os.Getenv("TESTEXT_SCHEMA"); v != "" {
+		schema = v
+	}
+	buffering := `{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}`
+	if v := os.Getenv("TESTEXT_BUFFERING"); v != "" {
+		buffering = v
+	}
+	sub := fmt.Sprintf(`{"schemaVersion":%q,"types":["platform","function","extension"],`+
+		`"buffering":%s,`+
+		`"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d"}}`, schema, buffering, port)
 	req, _ = http.NewRequest(http.MethodPut, api+"/2022-07-01/telemetry", bytes.NewReader([]byte(sub)))
 	req.Header.Set("Lambda-Extension-Identifier", id)
 	resp, err = http.DefaultClient.Do(req)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -65,5 +67,15 @@ func handle(ctx context.Context, req request) (*response, error) {
 }
 
 func main() {
+	if path := os.Getenv("TESTFN_SIGTERM_OUT"); path != "" {
+		// Record when SIGTERM arrives, then exit as a runtime would.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		go func() {
+			<-sigs
+			_ = os.WriteFile(path, []byte(time.Now().UTC().Format(time.RFC3339Nano)), 0o644)
+			os.Exit(0)
+		}()
+	}
 	lambda.Start(handle)
 }

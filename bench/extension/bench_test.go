@@ -1,0 +1,375 @@
+package extbench
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/deploy/layer"
+)
+
+// fakeExtensionsAPI answers register and telemetry subscription and sends
+// SHUTDOWN on the first /event/next, recording when that call arrived.
+type fakeExtensionsAPI struct {
+	addr  string
+	nexts chan time.Time
+}
+
+func startFakeExtensionsAPI(b *testing.B) *fakeExtensionsAPI {
+	b.Helper()
+	f := &fakeExtensionsAPI{nexts: make(chan time.Time, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Lambda-Extension-Identifier", "bench-extension-id")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"functionName":"bench","functionVersion":"$LATEST","handler":"bootstrap"}`))
+	})
+	mux.HandleFunc("PUT /2022-07-01/telemetry", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`"OK"`))
+	})
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, _ *http.Request) {
+		arrived := time.Now()
+		select {
+		case f.nexts <- arrived:
+		default:
+		}
+		ev, _ := json.Marshal(map[string]any{
+			"eventType":      "SHUTDOWN",
+			"shutdownReason": "spindown",
+			"deadlineMs":     time.Now().Add(2 * time.Second).UnixMilli(),
+		})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(ev)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.addr = ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	b.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return f
+}
+
+// startToFirstNext execs path and returns the time from exec to its first
+// /event/next call; it waits for the process to exit after SHUTDOWN.
+func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []string) time.Duration {
+	b.Helper()
+	cmd := exec.CommandContext(b.Context(), path)
+	cmd.Env = env
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", path, err)
+	}
+	var took time.Duration
+	select {
+	case t := <-f.nexts:
+		took = t.Sub(start)
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		b.Fatalf("%s did not call /event/next within 10s", filepath.Base(path))
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			b.Fatalf("%s exited: %v", filepath.Base(path), err)
+		}
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		b.Fatalf("%s did not exit after SHUTDOWN", filepath.Base(path))
+	}
+	return took
+}
+
+// BenchmarkStartToFirstNext measures process start to the first
+// /event/next of the extension and of a minimal extension that only
+// registers and asks for the next event, alternating the two.
+func BenchmarkStartToFirstNext(b *testing.B) {
+	bins := build(b)
+	api := startFakeExtensionsAPI(b)
+	c := startCollector(b)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_LAMBDA_RUNTIME_API=" + api.addr,
+		"AWS_LAMBDA_FUNCTION_NAME=bench",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_REGION=us-east-1",
+		"LAMBDASCOPE_ENDPOINT=" + c.addr,
+		"LAMBDASCOPE_API_KEY=bench-key",
+	}
+	var ext, base []float64
+	for b.Loop() {
+		base = append(base, ms(api.startToFirstNext(b, bins.minimal, env)))
+		ports := []string{
+			"LAMBDASCOPE_OTLP_GRPC_ADDR=" + freeAddr(b),
+			"LAMBDASCOPE_OTLP_HTTP_ADDR=" + freeAddr(b),
+		}
+		ext = append(ext, ms(api.startToFirstNext(b, bins.extension, append(slices.Clone(env), ports...))))
+	}
+	extP50, baseP50 := percentile(ext, 0.5), percentile(base, 0.5)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(extP50, "ext-p50-ms")
+	b.ReportMetric(percentile(ext, 0.99), "ext-p99-ms")
+	b.ReportMetric(baseP50, "baseline-p50-ms")
+	b.ReportMetric(extP50/baseP50, "ratio-p50")
+}
+
+// BenchmarkMemory reads the extension's resident memory under the
+// emulator: idle after a few empty invocations, then after invocations
+// that each send it 1,000 spans.
+func BenchmarkMemory(b *testing.B) {
+	bins := build(b)
+	const invocations = 50
+	var idle, busy, peak int64
+	for b.Loop() {
+		c := startCollector(b)
+		em := startEmulator(b, bins, c, "adaptive")
+		for range 5 {
+			invoke(b, em, withExtension, 0)
+		}
+		time.Sleep(500 * time.Millisecond)
+		pid, err := processByExe(bins.extension)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss, _, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idle = max(idle, rss)
+		for range invocations {
+			invoke(b, em, withExtension, 1000)
+		}
+		time.Sleep(500 * time.Millisecond)
+		rss, hwm, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		busy, peak = max(busy, rss), max(peak, hwm)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := c.spans.Load(); got != invocations*1000 {
+			b.Fatalf("collector received %d spans, want %d", got, invocations*1000)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(idle)/1024, "idle-rss-MiB")
+	b.ReportMetric(float64(busy)/1024, "1000spans-rss-MiB")
+	b.ReportMetric(float64(peak)/1024, "1000spans-hwm-MiB")
+}
+
+// BenchmarkInvocation invokes the same function with and without the
+// extension, in alternating blocks, back to back (a busy function: the adaptive
+// strategy's common case), and compares what the platform reports: the
+// time before the response and the billed time. The extension's function
+// sends it spans; the function without it sends none, so the response
+// times are compared at spans=0 only.
+func BenchmarkInvocation(b *testing.B) {
+	tests := []struct {
+		spans int
+		flush string
+	}{
+		{0, "adaptive"},
+		{1000, "adaptive"},
+		// For comparison: only the background loop, never before /next.
+		{1000, "periodic"},
+	}
+	for _, tt := range tests {
+		name := "spans=" + strconv.Itoa(tt.spans)
+		if tt.flush != "adaptive" {
+			name += "/flush=" + tt.flush
+		}
+		b.Run(name, func(b *testing.B) {
+			benchmarkInvocation(b, tt.spans, tt.flush)
+		})
+	}
+}
+
+func benchmarkInvocation(b *testing.B, spans int, flush string) {
+	bins := build(b)
+	const invocations, block = 300, 50
+	type side struct {
+		resp, tail, billed []float64
+		ids                map[string]time.Duration
+	}
+	sides := map[string]*side{withExtension: {ids: map[string]time.Duration{}}, withoutExtension: {ids: map[string]time.Duration{}}}
+	for b.Loop() {
+		c := startCollector(b)
+		em := startEmulator(b, bins, c, flush)
+		// Cold starts are not part of the figures.
+		invoke(b, em, withExtension, spans)
+		invoke(b, em, withoutExtension, 0)
+		// Alternate blocks rather than single invocations, so that the
+		// extension's background flush of one block overlaps the other
+		// side only at the block's start.
+		for range invocations / block {
+			for _, fn := range []string{withoutExtension, withExtension} {
+				n := spans
+				if fn == withoutExtension {
+					n = 0
+				}
+				for range block {
+					res := invoke(b, em, fn, n)
+					if res.ColdStart {
+						continue
+					}
+					sides[fn].ids[res.RequestID] = res.Duration
+					sides[fn].resp = append(sides[fn].resp, ms(res.Duration))
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		reports := em.Reports()
+		for _, s := range sides {
+			for id, resp := range s.ids {
+				r, ok := reports[id]
+				if !ok {
+					b.Fatalf("no report for invocation %s", id)
+				}
+				s.billed = append(s.billed, float64(r.BilledDurationMs))
+				s.tail = append(s.tail, r.DurationMs-ms(resp))
+			}
+			clear(s.ids)
+		}
+		if spans > 0 && c.spans.Load() == 0 {
+			b.Fatal("the collector received no spans")
+		}
+	}
+	with, without := sides[withExtension], sides[withoutExtension]
+	b.ReportMetric(0, "ns/op")
+	if spans == 0 {
+		b.ReportMetric(percentile(without.resp, 0.5), "noext-resp-p50-ms")
+		b.ReportMetric(percentile(with.resp, 0.5), "ext-resp-p50-ms")
+		b.ReportMetric(percentile(without.resp, 0.99), "noext-resp-p99-ms")
+		b.ReportMetric(percentile(with.resp, 0.99), "ext-resp-p99-ms")
+		b.ReportMetric(percentile(without.billed, 0.99), "noext-billed-p99-ms")
+		b.ReportMetric(percentile(with.billed, 0.99), "ext-billed-p99-ms")
+		b.ReportMetric(percentile(with.billed, 0.99)/percentile(without.billed, 0.99), "billed-p99-ratio")
+	}
+	// The tail is the time from the response to the end of the invocation
+	// (runtime and every extension back on /event/next): billed time the
+	// extension adds.
+	b.ReportMetric(percentile(without.tail, 0.5), "noext-tail-p50-ms")
+	b.ReportMetric(percentile(with.tail, 0.5), "ext-tail-p50-ms")
+	b.ReportMetric(percentile(without.tail, 0.99), "noext-tail-p99-ms")
+	b.ReportMetric(percentile(with.tail, 0.99), "ext-tail-p99-ms")
+	b.ReportMetric(percentile(with.tail, 0.99)-percentile(without.tail, 0.99), "added-p99-ms")
+}
+
+// BenchmarkLayerZipSize builds the layer of each architecture as `make
+// layer` does and reports its size.
+func BenchmarkLayerZipSize(b *testing.B) {
+	bins := build(b)
+	for _, arch := range layer.Architectures {
+		b.Run(arch, func(b *testing.B) {
+			var size int64
+			for b.Loop() {
+				path := bins.layerZip
+				if arch != hostArch() {
+					var err error
+					if path, err = layer.Build(b.Context(), bins.root, arch, b.TempDir()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				info, err := os.Stat(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = info.Size()
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(size)/(1<<20), "zip-MiB")
+			b.ReportMetric(float64(size), "zip-bytes")
+		})
+	}
+}
+
+// BenchmarkQuietInvocation invokes the function with and without the
+// extension less often than the flush interval (1s by default): the case
+// where the adaptive strategy flushes before /event/next so data does not
+// wait for an invocation that may never come. Its tail is the billed cost
+// of that flush.
+func BenchmarkQuietInvocation(b *testing.B) {
+	bins := build(b)
+	const invocations, spans = 10, 100
+	gap := 1200 * time.Millisecond
+	tails := map[string][]float64{}
+	for b.Loop() {
+		c := startCollector(b)
+		em := startEmulator(b, bins, c, "adaptive")
+		invoke(b, em, withExtension, spans)
+		invoke(b, em, withoutExtension, 0)
+		resp := map[string]time.Duration{}
+		fnOf := map[string]string{}
+		for range invocations {
+			time.Sleep(gap)
+			for _, fn := range []string{withoutExtension, withExtension} {
+				n := spans
+				if fn == withoutExtension {
+					n = 0
+				}
+				res := invoke(b, em, fn, n)
+				if !res.ColdStart {
+					resp[res.RequestID], fnOf[res.RequestID] = res.Duration, fn
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		reports := em.Reports()
+		for id, d := range resp {
+			r, ok := reports[id]
+			if !ok {
+				b.Fatalf("no report for invocation %s", id)
+			}
+			tails[fnOf[id]] = append(tails[fnOf[id]], r.DurationMs-ms(d))
+		}
+		if c.spans.Load() == 0 {
+			b.Fatal("the collector received no spans")
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(percentile(tails[withoutExtension], 0.5), "noext-tail-p50-ms")
+	b.ReportMetric(percentile(tails[withExtension], 0.5), "ext-tail-p50-ms")
+	b.ReportMetric(percentile(tails[withoutExtension], 1), "noext-tail-max-ms")
+	b.ReportMetric(percentile(tails[withExtension], 1), "ext-tail-max-ms")
+	b.ReportMetric(percentile(tails[withExtension], 0.5)-percentile(tails[withoutExtension], 0.5), "added-p50-ms")
+}

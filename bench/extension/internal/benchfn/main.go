@@ -1,0 +1,112 @@
+// Command benchfn is the function of the extension benchmarks: a Go
+// custom-runtime bootstrap that, for an event {"spans": n}, sends one OTLP/HTTP
+// protobuf export of n spans to $OTEL_EXPORTER_OTLP_ENDPOINT (the
+// extension's receiver) and answers {"ok": true}. With n = 0 it does nothing
+// but answer, so it measures the platform and the extension alone.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	collectortracev1 "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcev1 "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+type event struct {
+	Spans int `json:"spans"`
+}
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+func handle(ctx context.Context, ev event) (map[string]bool, error) {
+	if ev.Spans > 0 {
+		if err := export(ctx, ev.Spans); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]bool{"ok": true}, nil
+}
+
+func export(ctx context.Context, n int) error {
+	body, err := proto.Marshal(spans(n))
+	if err != nil {
+		return fmt.Errorf("marshal spans: %w", err)
+	}
+	endpoint := os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/traces", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build export request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("export spans: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("export spans: status %s", resp.Status)
+	}
+	return nil
+}
+
+// spans builds one trace of n spans: a root and n-1 children, each with a
+// few attributes, as an instrumented handler would produce.
+func spans(n int) *collectortracev1.ExportTraceServiceRequest {
+	traceID := make([]byte, 16)
+	_, _ = rand.Read(traceID)
+	now := time.Now()
+	out := make([]*tracev1.Span, n)
+	var rootID []byte
+	for i := range out {
+		id := make([]byte, 8)
+		_, _ = rand.Read(id)
+		s := &tracev1.Span{
+			TraceId:           traceID,
+			SpanId:            id,
+			Name:              "db.query " + strconv.Itoa(i),
+			Kind:              tracev1.Span_SPAN_KIND_CLIENT,
+			StartTimeUnixNano: uint64(now.Add(time.Duration(i) * time.Microsecond).UnixNano()),
+			EndTimeUnixNano:   uint64(now.Add(time.Duration(i+1) * time.Microsecond).UnixNano()),
+			Attributes: []*commonv1.KeyValue{
+				strAttr("db.system", "dynamodb"),
+				strAttr("db.operation", "GetItem"),
+				strAttr("aws.dynamodb.table_names", "orders"),
+			},
+		}
+		if i == 0 {
+			rootID = id
+			s.Kind = tracev1.Span_SPAN_KIND_SERVER
+		} else {
+			s.ParentSpanId = rootID
+		}
+		out[i] = s
+	}
+	return &collectortracev1.ExportTraceServiceRequest{ResourceSpans: []*tracev1.ResourceSpans{{
+		Resource: &resourcev1.Resource{Attributes: []*commonv1.KeyValue{
+			strAttr("service.name", os.Getenv("AWS_LAMBDA_FUNCTION_NAME")),
+			strAttr("cloud.provider", "aws"),
+		}},
+		ScopeSpans: []*tracev1.ScopeSpans{{Spans: out}},
+	}}}
+}
+
+func strAttr(k, v string) *commonv1.KeyValue {
+	return &commonv1.KeyValue{Key: k, Value: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: v}}}
+}
+
+func main() {
+	lambda.Start(handle)
+}

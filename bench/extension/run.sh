@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the extension benchmarks (real extension binary under the real
+# emulator, baselines side by side) and prints the machine and a table of
+# every figure with its target. Usage, from anywhere in the repository:
+#
+#   bench/extension/run.sh            # default repetitions
+#   STARTS=50 RUNS=5 bench/extension/run.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+STARTS=${STARTS:-30} # process starts per program in BenchmarkStartToFirstNext
+RUNS=${RUNS:-3}      # emulator runs (300 invocations per side each) for the others
+PKG=./bench/extension/
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+run() {
+  echo "+ go test -count=1 -run '^\$' $*" >&2
+  go test -count=1 -run '^$' "$@" "$PKG" | tee -a "$out" >&2
+}
+run -bench 'StartToFirstNext' -benchtime "${STARTS}x"
+run -bench 'Memory|Invocation' -benchtime "${RUNS}x"
+run -bench 'LayerZipSize' -benchtime 1x
+
+echo
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//;s/ *$//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+echo "go:      $(go version | cut -d' ' -f3-)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+echo
+awk '
+BEGIN {
+  target["ext-p50-ms"] = "<= 10 ms"
+  target["ratio-p50"] = "vs. minimal extension"
+  target["idle-rss-MiB"] = "<= 15 MB"
+  target["1000spans-rss-MiB"] = "<= 40 MB"
+  target["1000spans-hwm-MiB"] = "<= 40 MB"
+  target["added-p99-ms"] = "<= 2 ms"
+  target["zip-MiB"] = "<= 8 MB"
+  print "| benchmark | metric | value | target |"
+  print "|---|---|---:|---|"
+}
+/^Benchmark/ {
+  name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+  for (i = 3; i + 1 <= NF; i += 2) {
+    if ($(i+1) == "ns/op") continue
+    printf "| %s | %s | %s | %s |\n", name, $(i+1), $i, ($(i+1) in target) ? target[$(i+1)] : ""
+  }
+}' "$out"
