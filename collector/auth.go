@@ -33,11 +33,16 @@ func newKeyring(cfg Config) *keyring {
 
 // check returns nil when the context carries an accepted bearer key.
 func (k *keyring) check(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return k.checkValues(md.Get("authorization"))
+}
+
+// checkValues checks the values of an authorization header or metadata
+// key; it returns a gRPC Unauthenticated status.
+func (k *keyring) checkValues(vals []string) error {
 	if k.open {
 		return nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
 	if len(vals) == 0 {
 		return status.Error(codes.Unauthenticated, "missing authorization metadata: send `authorization: Bearer <api key>`")
 	}

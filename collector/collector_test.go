@@ -24,8 +24,6 @@ import (
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
-
 const apiKey = "test-key-1"
 
 type harness struct {
@@ -34,7 +32,7 @@ type harness struct {
 	client ingestv1.IngestServiceClient
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
 	store, err := storage.Open(t.Context(), dsn)
@@ -47,8 +45,13 @@ func start(t *testing.T) *harness {
 	}
 	cfg := collector.DefaultConfig()
 	cfg.GRPCAddr = "127.0.0.1:0"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.ClickHouseDSN = dsn
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("new collector: %v", err)

@@ -1,19 +1,29 @@
 package collector
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// Config is the collector's configuration.
+// Config is the collector's configuration. A YAML file (LoadConfig) sets
+// any subset of it; the rest keeps DefaultConfig's values.
 type Config struct {
-	// GRPCAddr is where the Ingest API listens (host:port).
+	// GRPCAddr is where the Ingest API and OTLP gRPC listen (host:port).
 	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is where OTLP/HTTP listens (host:port); empty turns it off.
+	HTTPAddr string `yaml:"http_addr"`
+	// AdminAddr serves /healthz, /readyz and /metrics; empty turns it off.
+	AdminAddr string `yaml:"admin_addr"`
 	// ClickHouseDSN names the ClickHouse server and database.
 	ClickHouseDSN string `yaml:"clickhouse_dsn"`
 	// APIKeySHA256 lists the hex SHA-256 digests of the accepted API keys;
@@ -23,31 +33,100 @@ type Config struct {
 	NoAuth bool `yaml:"no_auth"`
 	// MaxMessageBytes bounds one decompressed request.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// WriteTimeout bounds one batch's write to ClickHouse.
+	// MaxBatchItems bounds the spans, logs, metric points and invocations
+	// of one request; a larger one is refused whole.
+	MaxBatchItems int `yaml:"max_batch_items"`
+	// MaxAttributeKeyBytes: attributes with longer keys are dropped.
+	MaxAttributeKeyBytes int `yaml:"max_attribute_key_bytes"`
+	// MaxAttributeValueBytes: longer string values are truncated.
+	MaxAttributeValueBytes int `yaml:"max_attribute_value_bytes"`
+	// WriteTimeout bounds one insert into ClickHouse.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ShutdownTimeout bounds the drain of in-flight work on shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// DedupWindow is how many recent batch IDs are remembered to drop
 	// retries of batches already stored.
 	DedupWindow int `yaml:"dedup_window"`
+	// Batch shapes the inserts into ClickHouse.
+	Batch BatchConfig `yaml:"batch"`
+	// WAL keeps batches ClickHouse could not take on local disk.
+	WAL WALConfig `yaml:"wal"`
+	// Tracing exports the collector's own spans.
+	Tracing TracingConfig `yaml:"tracing"`
 }
 
-// DefaultConfig returns the defaults: the Ingest API on :4317 next to the
-// standard OTLP gRPC port, a local ClickHouse, 16 MiB messages.
+// BatchConfig shapes the inserts: requests are grouped until MaxItems or
+// FlushInterval, and Parallelism groups are inserted at once.
+type BatchConfig struct {
+	MaxItems      int           `yaml:"max_items"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	Parallelism   int           `yaml:"parallelism"`
+	// QueueSize is how many requests may wait for an insert before callers
+	// are held back.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// WALConfig configures the write-ahead log. An empty Dir turns it off: then
+// a batch ClickHouse cannot take is refused with UNAVAILABLE for the sender
+// to retry.
+type WALConfig struct {
+	Dir          string `yaml:"dir"`
+	MaxBytes     int64  `yaml:"max_bytes"`
+	SegmentBytes int64  `yaml:"segment_bytes"`
+}
+
+// TracingConfig turns on the collector's own traces, sent over OTLP/HTTP.
+type TracingConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces.
+	Endpoint    string  `yaml:"endpoint"`
+	SampleRatio float64 `yaml:"sample_ratio"`
+}
+
+// DefaultConfig returns the defaults: the Ingest API and OTLP gRPC on :4317,
+// OTLP/HTTP on :4318, health and metrics on :8888, a local ClickHouse,
+// 16 MiB messages, no WAL.
 func DefaultConfig() Config {
 	return Config{
-		GRPCAddr:        ":4317",
-		ClickHouseDSN:   "clickhouse://127.0.0.1:9000/lambdascope",
-		MaxMessageBytes: 16 << 20,
-		WriteTimeout:    30 * time.Second,
-		DedupWindow:     100_000,
+		GRPCAddr:               ":4317",
+		HTTPAddr:               ":4318",
+		AdminAddr:              ":8888",
+		ClickHouseDSN:          "clickhouse://127.0.0.1:9000/lambdascope",
+		MaxMessageBytes:        16 << 20,
+		MaxBatchItems:          100_000,
+		MaxAttributeKeyBytes:   256,
+		MaxAttributeValueBytes: 16 << 10,
+		WriteTimeout:           30 * time.Second,
+		ShutdownTimeout:        30 * time.Second,
+		DedupWindow:            100_000,
+		Batch: BatchConfig{
+			MaxItems:      20_000,
+			FlushInterval: 10 * time.Millisecond,
+			Parallelism:   2,
+			QueueSize:     256,
+		},
+		WAL: WALConfig{
+			MaxBytes:     1 << 30,
+			SegmentBytes: 64 << 20,
+		},
+		Tracing: TracingConfig{SampleRatio: 0.01},
 	}
 }
 
 // Validate names every bad field.
 func (c Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		errs = append(errs, fmt.Errorf("grpc_addr %q must be host:port: %w", c.GRPCAddr, err))
+	addr := func(key, v string, optional bool) {
+		if v == "" && optional {
+			return
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q must be host:port", key, v))
+		}
 	}
+	addr("grpc_addr", c.GRPCAddr, false)
+	addr("http_addr", c.HTTPAddr, true)
+	addr("admin_addr", c.AdminAddr, true)
 	if !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
 		errs = append(errs, fmt.Errorf("clickhouse_dsn %q must start with clickhouse://", c.ClickHouseDSN))
 	}
@@ -59,16 +138,63 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("api_key_sha256[%d] must be 64 hex characters (sha256 of the key)", i))
 		}
 	}
-	if c.MaxMessageBytes <= 0 {
-		errs = append(errs, errors.New("max_message_bytes must be positive"))
+	positive := func(key string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", key))
+		}
 	}
-	if c.WriteTimeout <= 0 {
-		errs = append(errs, errors.New("write_timeout must be positive"))
-	}
+	positive("max_message_bytes", int64(c.MaxMessageBytes))
+	positive("max_batch_items", int64(c.MaxBatchItems))
+	positive("max_attribute_key_bytes", int64(c.MaxAttributeKeyBytes))
+	positive("max_attribute_value_bytes", int64(c.MaxAttributeValueBytes))
+	positive("write_timeout", int64(c.WriteTimeout))
+	positive("shutdown_timeout", int64(c.ShutdownTimeout))
 	if c.DedupWindow < 0 {
 		errs = append(errs, errors.New("dedup_window must not be negative"))
 	}
+	positive("batch.max_items", int64(c.Batch.MaxItems))
+	positive("batch.flush_interval", int64(c.Batch.FlushInterval))
+	positive("batch.parallelism", int64(c.Batch.Parallelism))
+	positive("batch.queue_size", int64(c.Batch.QueueSize))
+	if c.WAL.Dir != "" {
+		positive("wal.segment_bytes", c.WAL.SegmentBytes)
+		if c.WAL.MaxBytes < 2<<20 {
+			errs = append(errs, errors.New("wal.max_bytes must be at least 2 MiB"))
+		} else if c.WAL.SegmentBytes > c.WAL.MaxBytes {
+			errs = append(errs, errors.New("wal.segment_bytes must not exceed wal.max_bytes"))
+		}
+	}
+	if c.Tracing.Enabled && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
+		errs = append(errs, fmt.Errorf("tracing.endpoint %q must be an http:// or https:// URL", c.Tracing.Endpoint))
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		errs = append(errs, errors.New("tracing.sample_ratio must be between 0 and 1"))
+	}
 	return errors.Join(errs...)
+}
+
+// LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors,
+// so a misspelt key does not silently keep its default.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := ParseConfig(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML into cfg, keeping the fields it does not name.
+func ParseConfig(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse YAML: %w", err)
+	}
+	return nil
 }
 
 // HashAPIKey returns the hex SHA-256 digest under which a key is configured.

@@ -4,8 +4,9 @@ import "sync"
 
 // dedup remembers the IDs of the most recent stored batches so that a
 // retry of a batch already stored is acknowledged without storing it again.
-// It is in memory: a retry that arrives after a collector restart is stored
-// again.
+// It is in memory, seeded on start with the batch IDs still in the WAL: a
+// retry after a restart of a batch that was written straight to ClickHouse
+// is stored again.
 type dedup struct {
 	mu       sync.Mutex
 	size     int

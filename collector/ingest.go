@@ -2,21 +2,23 @@ package collector
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 )
 
-// BatchWriter stores one batch; *storage.Store is the real one.
+// BatchWriter stores batches, several in one insert per table;
+// *storage.Store is the real one.
 type BatchWriter interface {
-	WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (storage.WriteCounts, error)
+	WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (storage.WriteCounts, error)
 }
 
 var _ BatchWriter = (*storage.Store)(nil)
@@ -41,18 +43,12 @@ func (c *counters) snapshot() Stats {
 	}
 }
 
-// ingestService implements the Ingest API.
+// ingestService implements the Ingest API and the three OTLP services.
 type ingestService struct {
 	ingestv1.UnimplementedIngestServiceServer
-	cfg    Config
-	writer BatchWriter
-	dedup  *dedup
-	log    *slog.Logger
-	stats  *counters
+	p   *pipeline
+	log *slog.Logger
 }
-
-// errInvalidBatch marks a batch that will never be accepted.
-var errInvalidBatch = errors.New("invalid batch")
 
 func validateBatch(req *ingestv1.ExportRequest) error {
 	if n := len(req.GetBatchId()); n != 16 {
@@ -65,46 +61,96 @@ func validateBatch(req *ingestv1.ExportRequest) error {
 }
 
 func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
-	s.stats.batches.Add(1)
+	s.p.stats.batches.Add(1)
 	if err := validateBatch(req); err != nil {
-		s.stats.rejected.Add(1)
-		s.log.Warn("rejected batch", "function", req.GetFunction().GetName(), "err", err)
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		s.reject(req, "Ingest API", err)
+		return nil, grpcStatus(err)
 	}
-	var id [16]byte
-	copy(id[:], req.GetBatchId())
-	switch s.dedup.claim(id) {
-	case alreadyStored:
-		s.stats.duplicates.Add(1)
-		return &ingestv1.ExportResponse{Duplicate: true}, nil
-	case inFlight:
-		return nil, status.Error(codes.Unavailable, "a batch with this batch_id is being written; retry later")
-	}
-	// A write, once started, runs to the end even if the caller gives up:
-	// cutting it off half-way would leave part of the batch stored, and the
-	// caller's retry is answered from dedup once it is.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
-	defer cancel()
-	counts, err := s.writer.WriteExport(wctx, req)
-	s.dedup.finish(id, err == nil)
+	res, err := s.p.submit(ctx, req)
 	if err != nil {
-		s.stats.failed.Add(1)
-		s.log.Error("store batch failed; the sender will retry", "function", req.GetFunction().GetName(), "batch_id", fmt.Sprintf("%x", id), "err", err)
-		return nil, status.Errorf(codes.Unavailable, "store batch: %v", err)
+		return nil, grpcStatus(err)
 	}
-	s.stats.spans.Add(uint64(counts.Spans))
-	s.stats.logs.Add(uint64(counts.Logs))
-	s.stats.points.Add(uint64(counts.MetricPoints))
-	s.stats.invocations.Add(uint64(counts.Invocations))
-	s.stats.rejItems.Add(uint64(counts.Rejected))
-	if counts.Rejected > 0 {
-		s.log.Warn("rejected items in batch", "function", req.GetFunction().GetName(), "rejected", counts.Rejected)
+	if res.duplicate {
+		return &ingestv1.ExportResponse{Duplicate: true}, nil
 	}
 	return &ingestv1.ExportResponse{
-		AcceptedSpans:        uint64(counts.Spans),
-		AcceptedLogs:         uint64(counts.Logs),
-		AcceptedMetricPoints: uint64(counts.MetricPoints),
-		AcceptedInvocations:  uint64(counts.Invocations),
-		RejectedItems:        uint64(counts.Rejected),
+		AcceptedSpans:        uint64(res.counts.Spans),
+		AcceptedLogs:         uint64(res.counts.Logs),
+		AcceptedMetricPoints: uint64(res.counts.MetricPoints),
+		AcceptedInvocations:  uint64(res.counts.Invocations),
+		RejectedItems:        uint64(res.counts.Rejected),
 	}, nil
+}
+
+func (s *ingestService) reject(req *ingestv1.ExportRequest, via string, err error) {
+	s.p.stats.rejected.Add(1)
+	s.p.m.batches.WithLabelValues("rejected").Inc()
+	s.p.m.addItems(s.p.m.rejected, countItems(req), "invalid")
+	s.log.Warn("rejected request", "via", via, "function", req.GetFunction().GetName(), "err", err)
+}
+
+// otlpBatch wraps an OTLP request as an Ingest API batch with a fresh batch
+// ID and no function identity: storage takes the service and function from
+// the resource attributes.
+func otlpBatch() *ingestv1.ExportRequest {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	return &ingestv1.ExportRequest{BatchId: id}
+}
+
+// exportOTLP submits an OTLP request and returns the rejected item count.
+func (s *ingestService) exportOTLP(ctx context.Context, req *ingestv1.ExportRequest) (int64, error) {
+	s.p.stats.batches.Add(1)
+	res, err := s.p.submit(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return int64(res.counts.Rejected), nil
+}
+
+type otlpTraces struct {
+	coltracepb.UnimplementedTraceServiceServer
+	s *ingestService
+}
+
+func (o otlpTraces) Export(ctx context.Context, in *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	req := otlpBatch()
+	req.ResourceSpans = in.GetResourceSpans()
+	rejected, err := o.s.exportOTLP(ctx, req)
+	if err != nil {
+		return nil, grpcStatus(err)
+	}
+	out := &coltracepb.ExportTraceServiceResponse{}
+	if rejected > 0 {
+		out.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: "malformed spans (bad trace or span IDs) were dropped"}
+	}
+	return out, nil
+}
+
+type otlpLogs struct {
+	collogspb.UnimplementedLogsServiceServer
+	s *ingestService
+}
+
+func (o otlpLogs) Export(ctx context.Context, in *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
+	req := otlpBatch()
+	req.ResourceLogs = in.GetResourceLogs()
+	if _, err := o.s.exportOTLP(ctx, req); err != nil {
+		return nil, grpcStatus(err)
+	}
+	return &collogspb.ExportLogsServiceResponse{}, nil
+}
+
+type otlpMetrics struct {
+	colmetricspb.UnimplementedMetricsServiceServer
+	s *ingestService
+}
+
+func (o otlpMetrics) Export(ctx context.Context, in *colmetricspb.ExportMetricsServiceRequest) (*colmetricspb.ExportMetricsServiceResponse, error) {
+	req := otlpBatch()
+	req.ResourceMetrics = in.GetResourceMetrics()
+	if _, err := o.s.exportOTLP(ctx, req); err != nil {
+		return nil, grpcStatus(err)
+	}
+	return &colmetricspb.ExportMetricsServiceResponse{}, nil
 }

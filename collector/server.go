@@ -6,8 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
+	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -25,12 +32,18 @@ type Server struct {
 	stats  counters
 
 	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	pipe     *pipeline
 	grpc     *grpc.Server
 	health   *health.Server
 	listener net.Listener
-	done     chan struct{}
+	httpSrvs []*http.Server
+	httpAddr map[string]string
+	tracing  func(context.Context) error
+	serving  sync.WaitGroup
+	errMu    sync.Mutex
 	serveErr error
-	stopped  bool
 }
 
 // New returns a collector that writes through w. Call Start to serve.
@@ -41,45 +54,145 @@ func New(cfg Config, w BatchWriter, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, writer: w, log: log}, nil
+	return &Server{cfg: cfg, writer: w, log: log, httpAddr: map[string]string{}}, nil
 }
 
-// Start listens on GRPCAddr and serves in the background.
-func (s *Server) Start(_ context.Context) error {
+// Start opens the WAL (replaying what it holds), listens on GRPCAddr,
+// HTTPAddr and AdminAddr and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.grpc != nil {
+	if s.started {
 		return errors.New("collector already started")
 	}
 	if s.stopped {
 		return errors.New("collector was shut down")
 	}
-	lis, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	pipe, err := newPipeline(s.cfg, s.writer, s.log, &s.stats)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.GRPCAddr, err)
+		return fmt.Errorf("start pipeline: %w", err)
+	}
+	if s.tracing, err = setupTracing(ctx, s.cfg.Tracing, pipe); err != nil {
+		_ = pipe.close()
+		return err
+	}
+	var listeners []net.Listener
+	cleanup := func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+		_ = pipe.close()
+	}
+	listen := func(addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
+		return l, nil
+	}
+	grpcLis, err := listen(s.cfg.GRPCAddr)
+	if err != nil {
+		cleanup()
+		return err
 	}
 	keys := newKeyring(s.cfg)
+	svc := &ingestService{p: pipe, log: s.log}
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(keys.unary),
 	)
-	ingestv1.RegisterIngestServiceServer(srv, &ingestService{
-		cfg: s.cfg, writer: s.writer, dedup: newDedup(s.cfg.DedupWindow), log: s.log, stats: &s.stats,
-	})
+	ingestv1.RegisterIngestServiceServer(srv, svc)
+	coltracepb.RegisterTraceServiceServer(srv, otlpTraces{s: svc})
+	collogspb.RegisterLogsServiceServer(srv, otlpLogs{s: svc})
+	colmetricspb.RegisterMetricsServiceServer(srv, otlpMetrics{s: svc})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(srv, s.health)
-	s.grpc, s.listener, s.done = srv, lis, make(chan struct{})
+
+	type httpJob struct {
+		name string
+		lis  net.Listener
+		srv  *http.Server
+	}
+	var jobs []httpJob
+	if s.cfg.HTTPAddr != "" {
+		l, err := listen(s.cfg.HTTPAddr)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		mux := http.NewServeMux()
+		(&otlpHTTP{s: svc, keys: keys, maxBytes: s.cfg.MaxMessageBytes}).routes(mux)
+		jobs = append(jobs, httpJob{"otlp_http", l, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}})
+	}
+	if s.cfg.AdminAddr != "" {
+		l, err := listen(s.cfg.AdminAddr)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		jobs = append(jobs, httpJob{"admin", l, &http.Server{Handler: s.adminMux(pipe), ReadHeaderTimeout: 10 * time.Second}})
+	}
+
+	pipe.start()
+	s.pipe, s.grpc, s.listener, s.started = pipe, srv, grpcLis, true
+	s.serving.Add(1)
 	go func() {
-		defer close(s.done)
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			s.serveErr = err
+		defer s.serving.Done()
+		if err := srv.Serve(grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.setErr(fmt.Errorf("serve gRPC: %w", err))
 		}
 	}()
-	s.log.Info("collector listening", "grpc", lis.Addr().String(), "auth", !s.cfg.NoAuth)
+	for _, j := range jobs {
+		s.httpSrvs = append(s.httpSrvs, j.srv)
+		s.httpAddr[j.name] = j.lis.Addr().String()
+		s.serving.Add(1)
+		go func() {
+			defer s.serving.Done()
+			if err := j.srv.Serve(j.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.setErr(fmt.Errorf("serve %s: %w", j.name, err))
+			}
+		}()
+	}
+	s.log.Info("collector listening", "grpc", grpcLis.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
+		"admin", s.httpAddr["admin"], "wal", s.cfg.WAL.Dir, "auth", !s.cfg.NoAuth)
 	return nil
 }
 
-// Addr is the address the Ingest API listens on (useful with port 0).
+func (s *Server) setErr(err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.serveErr = errors.Join(s.serveErr, err)
+}
+
+func (s *Server) adminMux(p *pipeline) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		err := p.ready()
+		if err == nil {
+			if c, ok := s.writer.(interface{ Conn() driver.Conn }); ok {
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				if perr := c.Conn().Ping(ctx); perr != nil {
+					err = fmt.Errorf("ClickHouse unreachable: %w", perr)
+				}
+			}
+		}
+		if err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(p.m.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Addr is the address the Ingest API and OTLP gRPC listen on (useful with
+// port 0).
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -89,21 +202,44 @@ func (s *Server) Addr() string {
 	return s.listener.Addr().String()
 }
 
+// HTTPAddr is the address OTLP/HTTP listens on, or "".
+func (s *Server) HTTPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr["otlp_http"]
+}
+
+// AdminAddr is the address of /healthz, /readyz and /metrics, or "".
+func (s *Server) AdminAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr["admin"]
+}
+
 // Stats returns the counters since start.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
-// Shutdown stops accepting calls and waits for in-flight batches to be
-// written, or for ctx to end (then it cuts them off). Safe to call before
-// Start and more than once.
+// Shutdown stops accepting calls, waits for in-flight requests to be
+// written to ClickHouse or the WAL, stops the WAL replayer (what it holds is
+// replayed on the next start) and closes the WAL. When ctx ends first,
+// calls still running are cut off. Safe to call before Start and more than
+// once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	srv, done := s.grpc, s.done
+	srv, pipe, httpSrvs, tracing := s.grpc, s.pipe, s.httpSrvs, s.tracing
+	first := !s.stopped
 	s.stopped = true
 	s.mu.Unlock()
-	if srv == nil {
+	if srv == nil || !first {
 		return nil
 	}
 	s.health.Shutdown()
+	var errs []error
+	for _, h := range httpSrvs {
+		if err := h.Shutdown(ctx); err != nil {
+			_ = h.Close()
+		}
+	}
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -112,10 +248,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		srv.Stop()
 		<-stopped
 	}
-	<-done
+	s.serving.Wait()
+	if err := pipe.close(); err != nil {
+		errs = append(errs, err)
+	}
+	if tracing != nil {
+		if err := tracing(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop tracing: %w", err))
+		}
+	}
 	st := s.Stats()
 	s.log.Info("collector stopped", "batches", st.Batches, "duplicates", st.DuplicateBatches,
 		"rejected_batches", st.RejectedBatches, "failed_batches", st.FailedBatches,
 		"spans", st.Spans, "logs", st.Logs, "invocations", st.Invocations, "rejected_items", st.RejectedItems)
-	return s.serveErr
+	s.errMu.Lock()
+	errs = append(errs, s.serveErr)
+	s.errMu.Unlock()
+	return errors.Join(errs...)
 }

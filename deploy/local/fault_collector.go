@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"syscall"
-
-	"github.com/lambdascope/lambdascope/collector"
 )
 
 // RestartCollector starts the collector again after StopCollector, on the
@@ -21,19 +17,7 @@ func (s *Stack) RestartCollector(ctx context.Context) error {
 	if s.stopped {
 		return errors.New("restart collector: the stack is stopped")
 	}
-	cmd := exec.Command(s.Bin.Collector,
-		"--grpc-addr", s.CollectorAddr,
-		"--clickhouse-dsn", s.DSN,
-		"--api-key-sha256", collector.HashAPIKey(s.APIKey))
-	cmd.Stdout, cmd.Stderr = s.collLog, s.collLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s.log.Info("restarting the collector", "addr", s.CollectorAddr)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("restart collector: %w", err)
-	}
-	s.collector, s.collDone = cmd, make(chan error, 1)
-	go func() { s.collDone <- cmd.Wait() }()
-	if err := s.waitCollector(ctx); err != nil {
+	if err := s.launchCollector(ctx); err != nil {
 		return fmt.Errorf("restart collector: %w", err)
 	}
 	return nil

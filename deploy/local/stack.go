@@ -147,8 +147,20 @@ func (s *Stack) startCollector(ctx context.Context) error {
 	if s.collLog, err = os.Create(filepath.Join(s.opts.WorkDir, "collector.log")); err != nil {
 		return fmt.Errorf("create collector log: %w", err)
 	}
+	return s.launchCollector(ctx)
+}
+
+// launchCollector starts the collector process on the stack's address and
+// waits until it serves. Its WAL lives in the work directory, so a
+// restarted collector replays what the previous one left there; its
+// OTLP/HTTP and admin listeners take free ports so that several stacks can
+// run on one machine.
+func (s *Stack) launchCollector(ctx context.Context) error {
 	cmd := exec.Command(s.Bin.Collector,
 		"--grpc-addr", s.CollectorAddr,
+		"--http-addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0",
+		"--wal-dir", filepath.Join(s.opts.WorkDir, "wal"),
 		"--clickhouse-dsn", s.DSN,
 		"--api-key-sha256", collector.HashAPIKey(s.APIKey))
 	cmd.Stdout, cmd.Stderr = s.collLog, s.collLog

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,20 +21,24 @@ import (
 )
 
 const usage = `lambdascope-collector receives telemetry from the Lambdascope extension
-(the Ingest API over gRPC, zstd accepted) and writes it to ClickHouse. It
-creates or upgrades the schema on start.
+(the Ingest API over gRPC, zstd accepted) and from any OpenTelemetry SDK or
+Collector (OTLP gRPC on the same port, OTLP/HTTP), and writes it to
+ClickHouse. It creates or upgrades the schema on start.
 
 Usage:
-  lambdascope-collector [flags]
+  lambdascope-collector [--config FILE] [flags]
 
-Every flag can also be set through the environment variable in brackets.
+Settings come from the defaults, then the YAML file (--config, see
+deploy/collector.example.yaml), then the environment variables in brackets,
+then the flags given on the command line.
 
 Examples:
   # local trial, no API key
   lambdascope-collector --no-auth --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
 
-  # production: accept one key, configured by its SHA-256 digest
-  lambdascope-collector --api-key-sha256 "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)"
+  # production: accept one key, configured by its SHA-256 digest, with a WAL
+  lambdascope-collector --config /etc/lambdascope/collector.yaml \
+    --api-key-sha256 "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)"
 
 Flags:
 `
@@ -48,29 +53,94 @@ func main() {
 	}
 }
 
+// setting is one value settable from the environment and a flag.
+type setting struct {
+	flag, env, help string
+	apply           func(cfg *collector.Config, v string) error
+}
+
+func settings() []setting {
+	str := func(f func(*collector.Config) *string) func(*collector.Config, string) error {
+		return func(c *collector.Config, v string) error { *f(c) = v; return nil }
+	}
+	return []setting{
+		{"grpc-addr", "LAMBDASCOPE_GRPC_ADDR", "Ingest API and OTLP gRPC listen address (grpc_addr)",
+			str(func(c *collector.Config) *string { return &c.GRPCAddr })},
+		{"http-addr", "LAMBDASCOPE_HTTP_ADDR", "OTLP/HTTP listen address, empty to turn off (http_addr)",
+			str(func(c *collector.Config) *string { return &c.HTTPAddr })},
+		{"admin-addr", "LAMBDASCOPE_ADMIN_ADDR", "/healthz, /readyz and /metrics listen address, empty to turn off (admin_addr)",
+			str(func(c *collector.Config) *string { return &c.AdminAddr })},
+		{"clickhouse-dsn", "LAMBDASCOPE_CLICKHOUSE_DSN", "ClickHouse server and database (clickhouse_dsn)",
+			str(func(c *collector.Config) *string { return &c.ClickHouseDSN })},
+		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, empty for none (wal.dir)",
+			str(func(c *collector.Config) *string { return &c.WAL.Dir })},
+		{"api-key-sha256", "LAMBDASCOPE_API_KEY_SHA256", "comma-separated hex SHA-256 digests of accepted API keys (api_key_sha256)",
+			func(c *collector.Config, v string) error {
+				c.APIKeySHA256 = nil
+				for k := range strings.SplitSeq(v, ",") {
+					if k = strings.TrimSpace(k); k != "" {
+						c.APIKeySHA256 = append(c.APIKeySHA256, k)
+					}
+				}
+				return nil
+			}},
+		{"no-auth", "LAMBDASCOPE_NO_AUTH", "true to accept requests without an API key, for local trials (no_auth)",
+			func(c *collector.Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("no_auth %q must be true or false", v)
+				}
+				c.NoAuth = b
+				return nil
+			}},
+	}
+}
+
 func run(args []string) error {
-	cfg := collector.DefaultConfig()
 	fs := flag.NewFlagSet("lambdascope-collector", flag.ContinueOnError)
 	fs.Usage = func() {
 		_, _ = io.WriteString(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	keys := envOr("LAMBDASCOPE_API_KEY_SHA256", "")
-	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", envOr("LAMBDASCOPE_GRPC_ADDR", cfg.GRPCAddr), "Ingest API listen address [LAMBDASCOPE_GRPC_ADDR]")
-	fs.StringVar(&cfg.ClickHouseDSN, "clickhouse-dsn", envOr("LAMBDASCOPE_CLICKHOUSE_DSN", cfg.ClickHouseDSN), "ClickHouse server and database [LAMBDASCOPE_CLICKHOUSE_DSN]")
-	fs.StringVar(&keys, "api-key-sha256", keys, "comma-separated hex SHA-256 digests of accepted API keys [LAMBDASCOPE_API_KEY_SHA256]")
-	fs.BoolVar(&cfg.NoAuth, "no-auth", envOr("LAMBDASCOPE_NO_AUTH", "") == "true", "accept requests without an API key, for local trials [LAMBDASCOPE_NO_AUTH]")
+	configPath := fs.String("config", os.Getenv("LAMBDASCOPE_CONFIG"), "YAML configuration file [LAMBDASCOPE_CONFIG]")
 	logLevel := fs.String("log-level", envOr("LAMBDASCOPE_LOG_LEVEL", "info"), "debug, info, warn or error [LAMBDASCOPE_LOG_LEVEL]")
-	if err := fs.Parse(args); err != nil {
+	all := settings()
+	flagVals := make(map[string]*string, len(all))
+	for _, st := range all {
+		flagVals[st.flag] = fs.String(st.flag, "", st.help+" ["+st.env+"]")
+	}
+	if err := fs.Parse(normalizeBoolFlags(args)); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
-	for k := range strings.SplitSeq(keys, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			cfg.APIKeySHA256 = append(cfg.APIKeySHA256, k)
+	cfg := collector.DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = collector.LoadConfig(*configPath); err != nil {
+			return err
 		}
+	}
+	for _, st := range all {
+		if v, ok := os.LookupEnv(st.env); ok {
+			if err := st.apply(&cfg, v); err != nil {
+				return fmt.Errorf("%s: %w", st.env, err)
+			}
+		}
+	}
+	var flagErr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, st := range all {
+			if st.flag == f.Name {
+				if err := st.apply(&cfg, *flagVals[st.flag]); err != nil {
+					flagErr = errors.Join(flagErr, fmt.Errorf("--%s: %w", st.flag, err))
+				}
+			}
+		}
+	})
+	if flagErr != nil {
+		return flagErr
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -83,7 +153,6 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	store, err := storage.Open(openCtx, cfg.ClickHouseDSN)
 	if err == nil {
@@ -94,7 +163,6 @@ func run(args []string) error {
 		return fmt.Errorf("prepare ClickHouse at %s: %w", cfg.ClickHouseDSN, err)
 	}
 	defer store.Close()
-
 	srv, err := collector.New(cfg, store, log)
 	if err != nil {
 		return err
@@ -104,9 +172,21 @@ func run(args []string) error {
 	}
 	<-ctx.Done()
 	log.Info("shutting down; draining in-flight batches")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// normalizeBoolFlags lets --no-auth be given without a value, as before.
+func normalizeBoolFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if a == "--no-auth" || a == "-no-auth" {
+			a = "--no-auth=true"
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func envOr(name, def string) string {

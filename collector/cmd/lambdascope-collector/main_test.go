@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSettingsLayerFileEnvFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfgPath, []byte("grpc_addr: 127.0.0.1:1\nhttp_addr: 127.0.0.1:2\nno_auth: true\nclickhouse_dsn: ftp://x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"file value is validated", nil, []string{"--config", cfgPath}, `clickhouse_dsn "ftp://x" must start with clickhouse://`},
+		{"env overrides file", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath}, `"gopher://y"`},
+		{"flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath, "--clickhouse-dsn", "mailto:z"}, `"mailto:z"`},
+		{"bad grpc addr from flag", nil, []string{"--no-auth", "--grpc-addr", "nope"}, `grpc_addr "nope" must be host:port`},
+		{"missing file", nil, []string{"--config", filepath.Join(dir, "none.yaml")}, "read config"},
+		{"bad no_auth env", map[string]string{"LAMBDASCOPE_NO_AUTH": "maybe"}, nil, "LAMBDASCOPE_NO_AUTH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			err := run(tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package collector_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/collector"
+)
+
+func TestConfigCorpus(t *testing.T) {
+	bad := map[string][]string{
+		"no-key.bad.yaml":       {"api_key_sha256 must list at least one key digest"},
+		"unknown-key.bad.yaml":  {"field flush_interval not found"},
+		"bad-digest.bad.yaml":   {"api_key_sha256[0] must be 64 hex characters"},
+		"bad-duration.bad.yaml": {"line 2", "`soon` into time.Duration"},
+		"bad-values.bad.yaml": {
+			`grpc_addr "localhost" must be host:port`,
+			"clickhouse_dsn",
+			"max_batch_items must be positive",
+			"batch.parallelism must be positive",
+			"batch.flush_interval must be positive",
+			"wal.max_bytes must be at least 2 MiB",
+			"tracing.endpoint",
+			"tracing.sample_ratio must be between 0 and 1",
+		},
+	}
+	files, _ := filepath.Glob("testdata/*.yaml")
+	if len(files) < len(bad)+2 {
+		t.Fatalf("found %d corpus files", len(files))
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			cfg, err := collector.LoadConfig(path)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if strings.HasSuffix(name, ".good.yaml") {
+				if err != nil {
+					t.Fatalf("good config refused: %v", err)
+				}
+				return
+			}
+			want, ok := bad[name]
+			if !ok {
+				t.Fatalf("no expected messages for %s", name)
+			}
+			if err == nil {
+				t.Fatalf("bad config accepted")
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFileKeepsDefaultsForOmittedKeys(t *testing.T) {
+	full, err := collector.LoadConfig("testdata/full.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Batch.FlushInterval != 50*time.Millisecond || full.WAL.MaxBytes != 4<<30 || !full.Tracing.Enabled {
+		t.Fatalf("full config not read: %+v", full)
+	}
+	minimal, err := collector.LoadConfig("testdata/minimal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := collector.DefaultConfig()
+	if minimal.GRPCAddr != def.GRPCAddr || minimal.Batch != def.Batch || minimal.WAL != def.WAL {
+		t.Fatalf("omitted keys lost their defaults: %+v", minimal)
+	}
+}

@@ -1,0 +1,407 @@
+package collector_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chserver"
+)
+
+// proxy forwards TCP to ClickHouse; cut closes every connection and refuses
+// new ones until resume, which is how a test takes ClickHouse away from the
+// collector without touching the collector.
+type proxy struct {
+	lis    net.Listener
+	mu     sync.Mutex
+	target string
+	down   bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{lis: lis, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.lis.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.lis.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down, target := p.down, p.target
+		p.mu.Unlock()
+		if down {
+			_ = c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			_, _ = io.Copy(dst, src)
+			_ = dst.Close()
+			_ = src.Close()
+			p.mu.Lock()
+			delete(p.conns, dst)
+			delete(p.conns, src)
+			p.mu.Unlock()
+		}
+		go pipe(up, c)
+		go pipe(c, up)
+	}
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+func (p *proxy) resume(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down, p.target = false, target
+}
+
+// load sends batches of spans over the Ingest API from several goroutines,
+// retrying each batch with the same batch ID until it is acknowledged.
+type load struct {
+	trace   [16]byte
+	perReq  int
+	pace    time.Duration // pause between requests of one worker
+	next    atomic.Int64
+	acked   atomic.Int64
+	retries atomic.Int64
+}
+
+func (l *load) request(n int64) *ingestv1.ExportRequest {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	now := time.Now()
+	ss := make([]*tracepb.Span, l.perReq)
+	for i := range ss {
+		k := n*int64(l.perReq) + int64(i)
+		ss[i] = &tracepb.Span{
+			TraceId: l.trace[:], SpanId: []byte{0xf, byte(k >> 48), byte(k >> 40), byte(k >> 32), byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)},
+			Name: "load", StartTimeUnixNano: uint64(now.UnixNano()), EndTimeUnixNano: uint64(now.UnixNano()) + 1000,
+		}
+	}
+	return &ingestv1.ExportRequest{
+		BatchId:       id,
+		Function:      &ingestv1.FunctionIdentity{Name: "load", Region: "us-east-1", AccountId: "1"},
+		ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: ss}}}},
+	}
+}
+
+// run sends until total requests are acknowledged or ctx ends; addr is
+// read before every attempt so that the collector may move.
+func (l *load) run(ctx context.Context, workers int, total int64, addr func() string) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			var conn *grpc.ClientConn
+			var connAddr string
+			defer func() {
+				if conn != nil {
+					_ = conn.Close()
+				}
+			}()
+			for {
+				n := l.next.Add(1) - 1
+				if n >= total {
+					return
+				}
+				req := l.request(n)
+				time.Sleep(l.pace)
+				for {
+					if ctx.Err() != nil {
+						errs <- fmt.Errorf("request %d not acknowledged before the deadline", n)
+						return
+					}
+					if a := addr(); a != connAddr {
+						if conn != nil {
+							_ = conn.Close()
+						}
+						conn, _ = grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+						connAddr = a
+					}
+					cctx, cancel := context.WithTimeout(withKey(ctx, apiKey), 10*time.Second)
+					_, err := ingestv1.NewIngestServiceClient(conn).Export(cctx, req)
+					cancel()
+					if err == nil {
+						l.acked.Add(1)
+						break
+					}
+					l.retries.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// spanCounts returns the stored rows and distinct span IDs of a trace.
+func spanCounts(t *testing.T, store *storage.Store, trace [16]byte) (rows, distinct uint64) {
+	t.Helper()
+	q := fmt.Sprintf("SELECT count(), uniqExact(span_id) FROM %s.spans WHERE trace_id = ?", store.Database())
+	if err := store.Conn().QueryRow(t.Context(), q, string(trace[:])).Scan(&rows, &distinct); err != nil {
+		t.Fatalf("count spans: %v", err)
+	}
+	return rows, distinct
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
+	chDir := t.TempDir()
+	ch, err := chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
+	if err != nil {
+		t.Fatalf("start ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	px := newProxy(t, ch.Addr())
+	dsn := "clickhouse://" + px.addr() + "/outage"
+	store, err := storage.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	cfg := collector.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
+	cfg.ClickHouseDSN = dsn
+	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	cfg.WAL.Dir = t.TempDir()
+	cfg.WriteTimeout = 5 * time.Second
+	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	l := &load{trace: [16]byte{0x0a, 0x7a, 0x6e}, perReq: 20}
+	const total = 600
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.run(ctx, 4, total, srv.Addr) }()
+
+	waitFor(t, "load to start", time.Minute, func() bool { return l.acked.Load() > 50 })
+	// Stop ClickHouse the way an operator would (SIGTERM; it answers the
+	// inserts it is running), then keep its address dead while it is down.
+	if err := ch.Stop(); err != nil {
+		t.Fatalf("stop ClickHouse: %v", err)
+	}
+	px.cut()
+	ackedWhileDown := l.acked.Load()
+	waitFor(t, "batches to be acknowledged from the WAL while ClickHouse is down", time.Minute,
+		func() bool { return l.acked.Load() > ackedWhileDown+100 })
+	ch, err = chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
+	if err != nil {
+		t.Fatalf("restart ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	px.resume(ch.Addr())
+
+	if err := <-done; err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := uint64(total * l.perReq)
+	waitFor(t, "the WAL to drain into ClickHouse", 2*time.Minute, func() bool {
+		rows, _ := spanCounts(t, store, l.trace)
+		return rows >= want
+	})
+	rows, distinct := spanCounts(t, store, l.trace)
+	if distinct != want || rows != want {
+		t.Fatalf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, want)
+	}
+	t.Logf("acknowledged %d requests, %d while ClickHouse was down; %d retries", l.acked.Load(), l.acked.Load()-ackedWhileDown, l.retries.Load())
+}
+
+// TestKilledCollectorReplaysWAL runs the real binary, takes ClickHouse
+// away so that batches pile up in the WAL, SIGKILLs the collector mid-load,
+// restarts it and brings ClickHouse back.
+func TestKilledCollectorReplaysWAL(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "lambdascope-collector")
+	if out, err := execCommand(t.Context(), "go", "build", "-o", bin, "./cmd/lambdascope-collector").CombinedOutput(); err != nil {
+		t.Fatalf("build collector: %v\n%s", err, out)
+	}
+	chDir := t.TempDir()
+	ch, err := chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
+	if err != nil {
+		t.Fatalf("start ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	px := newProxy(t, ch.Addr())
+	proxyDSN := "clickhouse://" + px.addr() + "/killed"
+	store, err := storage.Open(t.Context(), proxyDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
+	walDir := t.TempDir()
+	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\nwrite_timeout: 5s\nwal:\n  dir: %s\n",
+		grpcAddr, adminAddr, proxyDSN, collector.HashAPIKey(apiKey), walDir)
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc := startCollector(t, bin, cfgPath)
+	waitFor(t, "collector to listen", 30*time.Second, func() bool { return dialable(grpcAddr) })
+
+	l := &load{trace: [16]byte{0x0b, 0x6b, 0x11}, perReq: 20, pace: 10 * time.Millisecond}
+	const total = 3000
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.run(ctx, 4, total, func() string { return grpcAddr }) }()
+
+	waitFor(t, "load to start", time.Minute, func() bool { return l.acked.Load() > 50 })
+	if err := ch.Stop(); err != nil {
+		t.Fatalf("stop ClickHouse: %v", err)
+	}
+	px.cut()
+	before := l.acked.Load()
+	waitFor(t, "batches to go to the WAL", time.Minute, func() bool { return l.acked.Load() > before+100 })
+	proc.kill(t)
+	killedAt := l.acked.Load()
+	if killedAt >= total {
+		t.Fatalf("the load ended before the kill; make it longer")
+	}
+	if n := walRecords(t, walDir); n == 0 {
+		t.Fatalf("the WAL holds no batch after the kill")
+	}
+	// The collector migrates the schema on start, so it needs ClickHouse
+	// then; the WAL filled before the kill is replayed after the restart.
+	ch, err = chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
+	if err != nil {
+		t.Fatalf("restart ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	px.resume(ch.Addr())
+	proc = startCollector(t, bin, cfgPath)
+	waitFor(t, "restarted collector to listen", 30*time.Second, func() bool { return dialable(grpcAddr) })
+
+	if err := <-done; err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := uint64(total * l.perReq)
+	waitFor(t, "the WAL to drain into ClickHouse", 2*time.Minute, func() bool {
+		rows, _ := spanCounts(t, store, l.trace)
+		return rows >= want
+	})
+	rows, distinct := spanCounts(t, store, l.trace)
+	if distinct != want || rows != want {
+		t.Fatalf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, want)
+	}
+	proc.stop(t)
+	t.Logf("killed after %d acknowledged requests; %d retries", killedAt, l.retries.Load())
+}
+
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// walRecords counts the whole records in a WAL directory's segments.
+func walRecords(t *testing.T, dir string) int {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	n := 0
+	for _, seg := range segs {
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(b) >= 24 {
+			size := int(b[0]) | int(b[1])<<8 | int(b[2])<<16 | int(b[3])<<24
+			if len(b) < 24+size {
+				break
+			}
+			b = b[24+size:]
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,9 @@
+package collector_test
+
+import (
+	"testing"
+
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }

@@ -1,0 +1,406 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// Errors the pipeline returns; receivers map them to gRPC and HTTP statuses
+// in one place (status.go).
+var (
+	// errInvalidBatch marks a request that will never be accepted.
+	errInvalidBatch = errors.New("invalid batch")
+	// errTooManyItems marks a request over max_batch_items.
+	errTooManyItems = errors.New("too many items")
+	// errInFlight: the same batch ID is being written right now.
+	errInFlight = errors.New("a batch with this batch_id is being written; retry later")
+	// errStorage: ClickHouse refused the write and there is no WAL.
+	errStorage = errors.New("store batch")
+	// errBusy: the caller gave up while waiting for a place in the queue.
+	errBusy = errors.New("collector busy")
+	// errStopping: the collector is shutting down.
+	errStopping = errors.New("collector is shutting down")
+)
+
+// result is what the pipeline tells the receiver about an accepted request.
+type result struct {
+	duplicate bool
+	counts    storage.WriteCounts
+}
+
+type job struct {
+	req   *ingestv1.ExportRequest
+	items itemCounts
+	done  chan jobResult
+}
+
+type jobResult struct {
+	counts storage.WriteCounts
+	err    error
+}
+
+// pipeline takes validated requests to ClickHouse: directly through the
+// batching writer while ClickHouse answers and the WAL is empty, through the
+// WAL otherwise. The WAL replayer drains it in order.
+type pipeline struct {
+	cfg    Config
+	writer BatchWriter
+	wal    *wal
+	dedup  *dedup
+	log    *slog.Logger
+	m      *metrics
+	stats  *counters
+	tracer trace.Tracer
+
+	queue     chan *job
+	walNotify chan struct{}
+	stop      chan struct{}
+	closing   atomic.Bool
+	down      atomic.Bool
+	sendMu    sync.RWMutex // held for reading while sending on queue
+	writers   sync.WaitGroup
+	replayer  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (*pipeline, error) {
+	p := &pipeline{
+		cfg: cfg, writer: w, log: log, stats: stats,
+		dedup:     newDedup(cfg.DedupWindow),
+		queue:     make(chan *job, cfg.Batch.QueueSize),
+		walNotify: make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+	}
+	if cfg.WAL.Dir != "" {
+		wl, ids, err := openWAL(cfg.WAL.Dir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
+		if err != nil {
+			return nil, err
+		}
+		p.wal = wl
+		// Batches in the WAL were acknowledged: a retry of one is a duplicate.
+		for _, id := range ids {
+			p.dedup.claim(id)
+			p.dedup.finish(id, true)
+		}
+		if len(ids) > 0 {
+			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", cfg.WAL.Dir)
+		}
+		p.m = newMetrics(func() (int, int64) { return wl.depth() })
+	} else {
+		p.m = newMetrics(nil)
+	}
+	return p, nil
+}
+
+func (p *pipeline) start() {
+	for range p.cfg.Batch.Parallelism {
+		p.writers.Add(1)
+		go p.writeLoop()
+	}
+	if p.wal != nil {
+		p.replayer.Add(1)
+		go p.replayLoop()
+	}
+}
+
+// close drains the queue, stops the replayer and closes the WAL. Callers
+// must have stopped submitting (the receivers are shut down first).
+func (p *pipeline) close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		p.closing.Store(true)
+		p.sendMu.Lock()
+		close(p.queue)
+		p.sendMu.Unlock()
+		p.writers.Wait()
+		close(p.stop)
+		p.replayer.Wait()
+		if p.wal != nil {
+			err = p.wal.close()
+		}
+	})
+	return err
+}
+
+// submit stores req or puts it in the WAL, and says what was accepted.
+func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (result, error) {
+	items := countItems(req)
+	ctx, span := p.startSpan(ctx, "collector.submit", attribute.Int("items", items.total()))
+	defer span.End()
+	p.m.addItems(p.m.received, items)
+	if n := items.total(); n > p.cfg.MaxBatchItems {
+		p.m.addItems(p.m.rejected, items, "too_many_items")
+		p.m.batches.WithLabelValues("rejected").Inc()
+		p.stats.rejected.Add(1)
+		p.log.Warn("rejected request over max_batch_items", "items", n, "max_batch_items", p.cfg.MaxBatchItems)
+		return result{}, fmt.Errorf("%w: the request has %d items, the limit is %d (max_batch_items); split it", errTooManyItems, n, p.cfg.MaxBatchItems)
+	}
+	lim := attrLimiter{maxKey: p.cfg.MaxAttributeKeyBytes, maxValue: p.cfg.MaxAttributeValueBytes}
+	lim.apply(req)
+	if lim.dropped > 0 || lim.truncated > 0 {
+		p.m.dropped.WithLabelValues("attributes", "key_too_long").Add(float64(lim.dropped))
+		p.m.truncated.Add(float64(lim.truncated))
+		p.log.Warn("attribute limits applied", "dropped_long_keys", lim.dropped, "truncated_values", lim.truncated,
+			"max_attribute_key_bytes", p.cfg.MaxAttributeKeyBytes, "max_attribute_value_bytes", p.cfg.MaxAttributeValueBytes)
+	}
+	var id [16]byte
+	copy(id[:], req.GetBatchId())
+	switch p.dedup.claim(id) {
+	case alreadyStored:
+		p.stats.duplicates.Add(1)
+		p.m.batches.WithLabelValues("duplicate").Inc()
+		return result{duplicate: true}, nil
+	case inFlight:
+		return result{}, errInFlight
+	}
+	res, err := p.store(ctx, req, id, items)
+	p.dedup.finish(id, err == nil)
+	if err != nil {
+		p.stats.failed.Add(1)
+		p.m.batches.WithLabelValues("failed").Inc()
+		p.m.addItems(p.m.rejected, items, "not_stored")
+		return res, err
+	}
+	p.m.batches.WithLabelValues("accepted").Inc()
+	return res, nil
+}
+
+func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, id [16]byte, items itemCounts) (result, error) {
+	accepted := result{counts: storage.WriteCounts{
+		Spans: items.spans, Logs: items.logs, MetricPoints: items.points, Invocations: items.invocations,
+	}}
+	if p.wal != nil && (p.down.Load() || p.walPending()) {
+		return accepted, p.toWAL(req, id)
+	}
+	j := &job{req: req, items: items, done: make(chan jobResult, 1)}
+	if err := p.enqueue(ctx, j); err != nil {
+		return result{}, err
+	}
+	// The write runs to its end even if the caller gives up: cutting it
+	// off half-way would leave part of the batch stored.
+	r := <-j.done
+	if r.err == nil {
+		return result{counts: r.counts}, nil
+	}
+	if p.wal == nil {
+		p.log.Error("store batch failed; the sender will retry", "batch_id", fmt.Sprintf("%x", id), "err", r.err)
+		return result{}, fmt.Errorf("%w: %v", errStorage, r.err)
+	}
+	return accepted, p.toWAL(req, id)
+}
+
+func (p *pipeline) enqueue(ctx context.Context, j *job) error {
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.closing.Load() {
+		return errStopping
+	}
+	select {
+	case p.queue <- j:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waited for a place in the insert queue until the request ended: %v", errBusy, ctx.Err())
+	}
+}
+
+func (p *pipeline) walPending() bool {
+	n, _ := p.wal.depth()
+	return n > 0
+}
+
+func (p *pipeline) toWAL(req *ingestv1.ExportRequest, id [16]byte) error {
+	payload, err := proto.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode batch for the WAL: %w", err)
+	}
+	if err := p.wal.append([]walRecord{{id: id, payload: payload}}); err != nil {
+		if errors.Is(err, errWALFull) {
+			p.log.Warn("WAL full; refusing batch, the sender will retry", "batch_id", fmt.Sprintf("%x", id), "max_bytes", p.cfg.WAL.MaxBytes)
+		} else {
+			p.log.Error("WAL append failed; refusing batch", "batch_id", fmt.Sprintf("%x", id), "err", err)
+		}
+		return err
+	}
+	p.m.walAppends.Inc()
+	select {
+	case p.walNotify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeLoop groups queued requests until batch.max_items or
+// batch.flush_interval and inserts each group with one WriteExports.
+func (p *pipeline) writeLoop() {
+	defer p.writers.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-p.queue
+		if !ok {
+			return
+		}
+		group := []*job{first}
+		n := first.items.total()
+		timer.Reset(p.cfg.Batch.FlushInterval)
+	collect:
+		for n < p.cfg.Batch.MaxItems {
+			select {
+			case j, ok := <-p.queue:
+				if !ok {
+					break collect
+				}
+				group = append(group, j)
+				n += j.items.total()
+			case <-timer.C:
+				break collect
+			}
+		}
+		timer.Stop()
+		p.writeGroup(group)
+	}
+}
+
+func (p *pipeline) writeGroup(group []*job) {
+	reqs := make([]*ingestv1.ExportRequest, len(group))
+	var items itemCounts
+	for i, j := range group {
+		reqs[i] = j.req
+		items.spans += j.items.spans
+		items.logs += j.items.logs
+		items.points += j.items.points
+		items.invocations += j.items.invocations
+	}
+	counts, err := p.write(reqs, "direct")
+	for _, j := range group {
+		r := jobResult{err: err}
+		if err == nil {
+			r.counts = storage.WriteCounts{Spans: j.items.spans, Logs: j.items.logs, MetricPoints: j.items.points, Invocations: j.items.invocations}
+			if len(group) == 1 {
+				r.counts = counts
+			}
+		}
+		j.done <- r
+	}
+}
+
+// write inserts reqs and records the outcome.
+func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.WriteCounts, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
+	defer cancel()
+	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
+	defer span.End()
+	start := time.Now()
+	counts, err := p.writer.WriteExports(ctx, reqs)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		span.RecordError(err)
+	}
+	p.m.insertDur.WithLabelValues(path, outcome).Observe(time.Since(start).Seconds())
+	if err != nil {
+		if !p.down.Swap(true) {
+			p.log.Error("ClickHouse insert failed", "path", path, "batches", len(reqs), "wal", p.wal != nil, "err", err)
+		}
+		return counts, err
+	}
+	if p.down.Swap(false) {
+		p.log.Info("ClickHouse inserts succeed again")
+	}
+	p.m.addItems(p.m.written, itemCounts{spans: counts.Spans, logs: counts.Logs, points: counts.MetricPoints, invocations: counts.Invocations})
+	p.stats.spans.Add(uint64(counts.Spans))
+	p.stats.logs.Add(uint64(counts.Logs))
+	p.stats.points.Add(uint64(counts.MetricPoints))
+	p.stats.invocations.Add(uint64(counts.Invocations))
+	if counts.Rejected > 0 {
+		p.stats.rejItems.Add(uint64(counts.Rejected))
+		p.m.dropped.WithLabelValues("items", "malformed").Add(float64(counts.Rejected))
+	}
+	return counts, nil
+}
+
+// replayLoop drains the WAL into ClickHouse in order, retrying with backoff
+// while ClickHouse is down.
+func (p *pipeline) replayLoop() {
+	defer p.replayer.Done()
+	const maxBackoff = 5 * time.Second
+	backoff := 100 * time.Millisecond
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	for {
+		if !p.walPending() {
+			select {
+			case <-p.stop:
+				return
+			case <-p.walNotify:
+			case <-idle.C:
+			}
+			continue
+		}
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		recs, err := p.wal.peek(1024, 16<<20)
+		if err == nil && len(recs) > 0 {
+			err = p.replay(recs)
+		}
+		if err == nil {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (p *pipeline) replay(recs []walRecord) error {
+	reqs := make([]*ingestv1.ExportRequest, 0, len(recs))
+	for _, r := range recs {
+		req := &ingestv1.ExportRequest{}
+		if err := proto.Unmarshal(r.payload, req); err != nil {
+			// Cannot happen for records this collector wrote (they are
+			// checksummed); skip rather than block the WAL forever.
+			p.m.dropped.WithLabelValues("batches", "wal_undecodable").Inc()
+			p.log.Error("dropping undecodable WAL record", "batch_id", fmt.Sprintf("%x", r.id), "err", err)
+			continue
+		}
+		reqs = append(reqs, req)
+	}
+	if _, err := p.write(reqs, "wal"); err != nil {
+		return err
+	}
+	if err := p.wal.consume(recs[len(recs)-1].next, len(recs)); err != nil {
+		p.log.Error("advance WAL reader", "err", err)
+		return err
+	}
+	return nil
+}
+
+// ready reports why the collector cannot take traffic well, or nil.
+func (p *pipeline) ready() error {
+	if p.wal != nil && p.wal.full() {
+		return errors.New("WAL is full")
+	}
+	if p.down.Load() {
+		return errors.New("ClickHouse inserts are failing")
+	}
+	return nil
+}
