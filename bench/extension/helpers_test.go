@@ -123,12 +123,20 @@ type collector struct {
 	invocations atomic.Int64
 }
 
+// platformScope is the instrumentation scope of the platform spans the
+// extension adds (extension/internal/invocation.ScopeName).
+const platformScope = "lambdascope/telemetry"
+
 func (c *collector) Export(_ context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
 	c.exports.Add(1)
 	c.invocations.Add(int64(len(req.GetInvocations())))
 	for _, rs := range req.GetResourceSpans() {
 		for _, ss := range rs.GetScopeSpans() {
-			c.spans.Add(int64(len(ss.GetSpans())))
+			// Count the function's spans only, not the platform spans
+			// the extension adds for each invocation.
+			if ss.GetScope().GetName() != platformScope {
+				c.spans.Add(int64(len(ss.GetSpans())))
+			}
 		}
 	}
 	return &ingestv1.ExportResponse{}, nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,20 @@ var version = "dev"
 
 func main() {
 	os.Exit(run())
+}
+
+// memoryHeadroom is what the extension needs beside its buffer: the Go
+// runtime, gRPC and HTTP servers, a batch being encoded.
+const memoryHeadroom = 20 << 20
+
+// setMemoryLimit gives the Go runtime a soft memory limit of the buffer cap
+// plus headroom, unless GOMEMLIMIT says otherwise, so the garbage collector
+// returns memory before the extension grows into the function's share.
+func setMemoryLimit(bufferBytes int) {
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		return
+	}
+	debug.SetMemoryLimit(int64(bufferBytes) + memoryHeadroom)
 }
 
 func run() int {
@@ -39,6 +54,8 @@ func run() int {
 		}
 		log.Error(msg + strings.ReplaceAll(cfgErr.Error(), "\n", "; "))
 	}
+
+	setMemoryLimit(cfg.BufferBytes)
 
 	opts := agent.DefaultOptions()
 	opts.Config = cfg

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +99,7 @@ func DefaultConfig() Config {
 		FlushInterval: time.Second,
 		BufferBytes:   8 << 20,
 		LogLevel:      slog.LevelInfo,
-		SpoolDir:      "/tmp/lambdascope-spool",
+		SpoolDir:      filepath.Join(os.TempDir(), "lambdascope-spool"),
 		SpoolBytes:    64 << 20,
 	}
 }

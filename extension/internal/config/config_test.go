@@ -121,7 +121,7 @@ func TestFromEnvBad(t *testing.T) {
 			}
 		}},
 		{"spool.bad.env", []string{`LAMBDASCOPE_SPOOL_DIR="spool": must be an absolute path`, `LAMBDASCOPE_SPOOL_BYTES="1KiB"`, `LAMBDASCOPE_STRICT="sure"`}, func(t *testing.T, c Config) {
-			if c.SpoolDir != "/tmp/lambdascope-spool" || c.SpoolBytes != 64<<20 || c.Strict {
+			if c.SpoolDir != filepath.Join(os.TempDir(), "lambdascope-spool") || c.SpoolBytes != 64<<20 || c.Strict {
 				t.Errorf("spool %q/%d strict %v, want defaults", c.SpoolDir, c.SpoolBytes, c.Strict)
 			}
 		}},

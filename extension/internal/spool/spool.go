@@ -34,9 +34,10 @@ type Config struct {
 	MaxBytes int64
 }
 
-// DefaultConfig returns the defaults: 64 MiB under /tmp/lambdascope-spool.
+// DefaultConfig returns the defaults: 64 MiB under $TMPDIR/lambdascope-spool
+// (/tmp in Lambda, where TMPDIR is unset).
 func DefaultConfig() Config {
-	return Config{Dir: "/tmp/lambdascope-spool", MaxBytes: 64 << 20}
+	return Config{Dir: filepath.Join(os.TempDir(), "lambdascope-spool"), MaxBytes: 64 << 20}
 }
 
 // Validate checks the configuration.
