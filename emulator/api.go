@@ -117,8 +117,8 @@ func (e *environment) handleRuntimeNext(w http.ResponseWriter, r *http.Request) 
 func (e *environment) currentFor(w http.ResponseWriter, id string) *invocation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	inv := e.current
-	if inv == nil || inv.id != id {
+	inv := e.inflight[id]
+	if inv == nil {
 		writeAPIError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
 		return nil
 	}

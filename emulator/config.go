@@ -23,6 +23,12 @@ const (
 	minMemoryMB = 128
 	maxMemoryMB = 10240
 	maxTimeout  = 900 * time.Second
+
+	// DefaultManagedConcurrency is how many invocations one Managed
+	// Instances environment runs at once unless MaxConcurrency says
+	// otherwise; maxConcurrency is the most the emulator accepts.
+	DefaultManagedConcurrency = 8
+	maxConcurrency            = 64
 )
 
 // FunctionConfig describes one function the emulator runs.
@@ -49,8 +55,14 @@ type FunctionConfig struct {
 	// extensions may register only for SHUTDOWN, the Telemetry API accepts
 	// only schema 2025-01-29, AWS_LAMBDA_INITIALIZATION_TYPE is
 	// "lambda-managed-instances", an environment is never frozen, and
-	// billed duration leaves the INIT phase out.
+	// billed duration leaves the INIT phase out. One environment serves
+	// up to MaxConcurrency invocations at once.
 	ManagedInstances bool
+	// MaxConcurrency is how many invocations one environment runs at once:
+	// 1 (the default) for on-demand functions, which allow no other value;
+	// 1 to 64 for Managed Instances, default 8. The runtime learns it from
+	// AWS_LAMBDA_MAX_CONCURRENCY.
+	MaxConcurrency int
 }
 
 // Config configures an Emulator.
@@ -105,6 +117,12 @@ func (c Config) withDefaults() Config {
 		if f.Architecture == "" {
 			f.Architecture = DefaultArchitecture
 		}
+		if f.MaxConcurrency == 0 {
+			f.MaxConcurrency = 1
+			if f.ManagedInstances {
+				f.MaxConcurrency = DefaultManagedConcurrency
+			}
+		}
 		fns[i] = f
 	}
 	c.Functions = fns
@@ -144,6 +162,12 @@ func (c Config) Validate() error {
 		}
 		if f.Architecture != "x86_64" && f.Architecture != "arm64" {
 			errs = append(errs, fmt.Errorf("%s.architecture must be x86_64 or arm64", key))
+		}
+		switch {
+		case f.MaxConcurrency < 1 || f.MaxConcurrency > maxConcurrency:
+			errs = append(errs, fmt.Errorf("%s.max_concurrency must be between 1 and %d", key, maxConcurrency))
+		case f.MaxConcurrency > 1 && !f.ManagedInstances:
+			errs = append(errs, fmt.Errorf("%s.max_concurrency above 1 needs managed_instances", key))
 		}
 		extNames := map[string]bool{}
 		for j, p := range f.Extensions {

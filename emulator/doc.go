@@ -31,7 +31,18 @@
 // FunctionConfig.ManagedInstances runs a function as on Lambda Managed
 // Instances: extensions may register for SHUTDOWN only, the Telemetry API
 // accepts only schema 2025-01-29, environments are not frozen and INIT is
-// not billed. Invocations still run one at a time per environment.
+// not billed. One environment runs up to FunctionConfig.MaxConcurrency
+// invocations at once (default 8; a new environment starts only when every
+// one is full), and the runtime learns that figure from
+// AWS_LAMBDA_MAX_CONCURRENCY: a runtime that calls next concurrently, as
+// aws-lambda-go then does, gets one invocation per call, and one that calls
+// next serially gets the waiting invocations one after another while others
+// are in flight. Invocations that arrive while the environment is in INIT
+// wait for it. Extensions get no INVOKE; platform.start, runtimeDone and
+// report are emitted per invocation, interleaved, each with its requestId.
+// An invocation ends when its response is posted (runtimeDone has no
+// runtimeOverhead span), and a timeout or crash of one resets the
+// environment, failing the others in flight.
 //
 // Tests inject faults with SetTimeout and KillRuntimeDuringNextInvoke.
 //

@@ -204,7 +204,11 @@ func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) 
 }
 
 func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
-	env, cold, err := f.acquire()
+	acquire := f.acquire
+	if f.cfg.ManagedInstances {
+		acquire = f.acquireShared
+	}
+	env, cold, err := acquire()
 	if err != nil {
 		var ie *initError
 		if errors.As(err, &ie) {
@@ -249,6 +253,9 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		if counted {
 			f.finishing--
 		}
+		if f.cfg.ManagedInstances {
+			env.slots--
+		}
 		close(f.released)
 		f.released = make(chan struct{})
 		f.mu.Unlock()
@@ -264,6 +271,10 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		if err := env.shutdown(context.Background(), reset); err != nil {
 			f.em.log.Warn("environment reset", "function", f.cfg.Name, "reason", reset, "err", err)
 		}
+		return
+	}
+	if f.cfg.ManagedInstances {
+		// The environment stays in f.all, where acquireShared finds it.
 		return
 	}
 	if f.freezes() {
@@ -351,8 +362,16 @@ func (f *function) acquire() (*environment, bool, error) {
 	f.all[env] = struct{}{}
 	f.mu.Unlock()
 	em.mu.Unlock()
+	return f.initEnvironment(env)
+}
 
-	if err := env.init(); err != nil {
+// initEnvironment runs the INIT phase of a new environment and discards
+// the environment when it fails.
+func (f *function) initEnvironment(env *environment) (*environment, bool, error) {
+	em := f.em
+	env.initErr = env.init()
+	close(env.initialized)
+	if err := env.initErr; err != nil {
 		f.remove(env)
 		if serr := env.shutdown(context.Background(), reasonFailure); serr != nil {
 			em.log.Warn("shut down environment after failed init", "function", f.cfg.Name, "err", serr)
@@ -360,6 +379,48 @@ func (f *function) acquire() (*environment, bool, error) {
 		return nil, true, err
 	}
 	return env, true, nil
+}
+
+// acquireShared takes a slot in an environment that runs fewer than
+// MaxConcurrency invocations, waiting for its INIT if it is still starting,
+// or creates an environment (a cold start), as Lambda Managed Instances
+// route requests to environments with spare concurrency.
+func (f *function) acquireShared() (*environment, bool, error) {
+	em := f.em
+	em.mu.Lock()
+	if em.closed {
+		em.mu.Unlock()
+		return nil, false, ErrShutdown
+	}
+	f.mu.Lock()
+	for env := range f.all {
+		if env.slots >= f.cfg.MaxConcurrency {
+			continue
+		}
+		env.slots++
+		f.mu.Unlock()
+		em.mu.Unlock()
+		<-env.initialized
+		if env.initErr != nil {
+			f.mu.Lock()
+			env.slots--
+			f.mu.Unlock()
+			return nil, false, env.initErr
+		}
+		return env, false, nil
+	}
+	f.mu.Unlock()
+	env, err := newEnvironment(f)
+	if err != nil {
+		em.mu.Unlock()
+		return nil, false, err
+	}
+	f.mu.Lock()
+	f.all[env] = struct{}{}
+	env.slots = 1
+	f.mu.Unlock()
+	em.mu.Unlock()
+	return f.initEnvironment(env)
 }
 
 func (f *function) remove(env *environment) {

@@ -814,6 +814,10 @@ func TestConfigValidate(t *testing.T) {
 		{"arch", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", Architecture: "mips"}}}, "functions[0].architecture"},
 		{"duplicate", emulator.Config{Functions: []emulator.FunctionConfig{valid, valid}}, "functions[1].name"},
 		{"account", emulator.Config{AccountID: "12", Functions: []emulator.FunctionConfig{valid}}, "account_id"},
+		{"concurrency on demand", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", MaxConcurrency: 4}}}, "functions[0].max_concurrency above 1 needs managed_instances"},
+		{"concurrency range", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: 65}}}, "functions[0].max_concurrency must be between 1 and 64"},
+		{"concurrency negative", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: -1}}}, "functions[0].max_concurrency must be between 1 and 64"},
+		{"concurrency managed", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: 16}}}, ""},
 		{"extension names", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", Extensions: []string{"/a/e", "/b/e"}}}}, "functions[0].extensions[1]"},
 	}
 	for _, tc := range tests {

@@ -115,10 +115,17 @@ type environment struct {
 	initDuration   time.Duration
 	failure        error
 	failureType    string
-	current        *invocation
+	inflight       map[string]*invocation // by request ID
 	shuttingDown   bool
 	frozen         bool
 	thawed         chan struct{}
+
+	// slots counts the invocations assigned to the environment, running
+	// or waiting for INIT; guarded by fn.mu. initialized is closed when
+	// INIT has ended, with initErr its outcome.
+	slots       int
+	initialized chan struct{}
+	initErr     error
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -133,7 +140,9 @@ func newEnvironment(fn *function) (*environment, error) {
 		id:          id,
 		log:         em.log.With("function", fn.cfg.Name, "environment", id[:8]),
 		closing:     make(chan struct{}),
-		runtimeNext: make(chan *invocation, 1),
+		runtimeNext: make(chan *invocation, fn.cfg.MaxConcurrency),
+		inflight:    map[string]*invocation{},
+		initialized: make(chan struct{}),
 		changed:     make(chan struct{}),
 		extByID:     map[string]*extension{},
 		subs:        map[string]*subscription{},
@@ -363,6 +372,9 @@ func (e *environment) runtimeEnv() []string {
 	env["AWS_EXECUTION_ENV"] = executionEnv
 	env["LAMBDA_TASK_ROOT"] = filepath.Dir(e.fn.cfg.Handler)
 	env["LAMBDA_RUNTIME_DIR"] = "/var/runtime"
+	if e.fn.cfg.ManagedInstances {
+		env["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(e.fn.cfg.MaxConcurrency)
+	}
 	return envList(env)
 }
 
@@ -538,14 +550,22 @@ func durationMs(d time.Duration) float64 {
 
 // run carries out one invocation. The result goes to out as soon as the
 // runtime answers; run returns when the invocation has ended.
+//
+// On Managed Instances several runs share the environment: the runtime
+// takes each invocation from next (concurrently, or one after another),
+// extensions get no INVOKE, and an invocation ends when its response is
+// posted, since the runtime's next calls belong to no single invocation.
 func (e *environment) run(inv *invocation, cold bool, responded func(), out chan<- invokeOutcome) (reset string) {
+	fc := e.fn.cfg
+	shared := fc.ManagedInstances
 	e.thaw()
 	e.releaseReports()
-	e.deliverDue(inv.deadline)
-	fc := e.fn.cfg
+	if !shared {
+		e.deliverDue(inv.deadline)
+	}
 	tracing := map[string]any{"spanId": inv.spanID, "type": "X-Amzn-Trace-Id", "value": inv.trace.header()}
 	e.mu.Lock()
-	e.current = inv
+	e.inflight[inv.id] = inv
 	e.mu.Unlock()
 	e.emit("platform.start", map[string]any{"requestId": inv.id, "version": fc.Version, "tracing": tracing})
 	e.output(fc.Name, fmt.Sprintf("START RequestId: %s Version: %s", inv.id, fc.Version))
@@ -568,7 +588,9 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 			}
 		}
 	}
-	e.runtimeWaiting = false
+	if !shared {
+		e.runtimeWaiting = false
+	}
 	e.mu.Unlock()
 	select {
 	case e.runtimeNext <- inv:
@@ -612,7 +634,10 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	// The runtime is done when it calls next again; what it did between
 	// its response and that call is the runtime overhead.
 	runtimeEnd := time.Now()
-	if reset == "" {
+	if shared && reset == "" {
+		runtimeEnd = respEnd
+	}
+	if reset == "" && !shared {
 		switch err := e.waitFor(timer.C, func() bool { return e.runtimeWaiting }); {
 		case err == nil:
 			e.mu.Lock()
@@ -652,7 +677,7 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	}
 	e.emit("platform.runtimeDone", done)
 
-	if reset == "" {
+	if reset == "" && !shared {
 		// The invocation lasts until the runtime and every extension are
 		// back on next, within the function's timeout.
 		switch err := e.waitFor(timer.C, e.idleLocked); {
@@ -666,9 +691,15 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 		}
 	}
 	end := time.Since(inv.start)
+	if shared && reset == "" {
+		end = runtimeEnd.Sub(inv.start)
+	}
+	// Reported to the microsecond; billed from the same figure, so that
+	// billedDurationMs is always durationMs rounded up.
+	end = end.Truncate(time.Microsecond)
 
 	e.mu.Lock()
-	e.current = nil
+	delete(e.inflight, inv.id)
 	initDur := time.Duration(0)
 	if cold {
 		initDur = e.initDuration

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,6 +131,97 @@ func TestManagedInstances(t *testing.T) {
 		if rec.Kind == "event" && bytes.Contains(rec.Event, []byte(`"INVOKE"`)) {
 			t.Errorf("an extension registered for SHUTDOWN only received INVOKE")
 		}
+	}
+}
+
+func TestManagedInstancesRunInvocationsConcurrently(t *testing.T) {
+	const n = 6
+	s := start(t, func(c *emulator.Config) {
+		c.Functions[0].ManagedInstances = true
+		c.Functions[0].Env["TESTEXT_EVENTS"] = `["SHUTDOWN"]`
+		c.Functions[0].Env["TESTEXT_SCHEMA"] = "2025-01-29"
+	})
+	payload, err := json.Marshal(map[string]any{"sleep_ms": 400, "env": []string{"AWS_LAMBDA_MAX_CONCURRENCY"}})
+	if err != nil {
+		t.Fatalf("marshal payload: %v", err)
+	}
+	results := make([]*emulator.InvokeResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i], errs[i] = s.em.Invoke(t.Context(), "fn", payload) })
+	}
+	wg.Wait()
+	pids := map[int]bool{}
+	ids := map[string]bool{}
+	for i, res := range results {
+		if errs[i] != nil {
+			t.Fatalf("Invoke %d: %v", i, errs[i])
+		}
+		r := decode(t, res)
+		pids[r.PID] = true
+		ids[res.RequestID] = true
+		if got := r.Env["AWS_LAMBDA_MAX_CONCURRENCY"]; got != strconv.Itoa(emulator.DefaultManagedConcurrency) {
+			t.Errorf("AWS_LAMBDA_MAX_CONCURRENCY = %q, want %d", got, emulator.DefaultManagedConcurrency)
+		}
+	}
+	if len(pids) != 1 || len(ids) != n {
+		t.Fatalf("%d invocations ran in %d runtime processes with %d request IDs, want one process and %d IDs", n, len(pids), len(ids), n)
+	}
+	for id := range ids {
+		eventually(t, "platform.report of "+id, func() bool {
+			_, _, ok := s.ext.report(t, id)
+			return ok
+		})
+	}
+
+	initStarts := 0
+	starts, dones := map[string]time.Time{}, map[string]time.Time{}
+	for _, ev := range s.ext.telemetry(t) {
+		if ev.Type == "platform.initStart" {
+			initStarts++
+			continue
+		}
+		if ev.Type != "platform.start" && ev.Type != "platform.runtimeDone" {
+			continue
+		}
+		var rec struct {
+			RequestID string `json:"requestId"`
+		}
+		if err := json.Unmarshal(ev.Record, &rec); err != nil {
+			t.Fatalf("%s record: %v", ev.Type, err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, ev.Time)
+		if err != nil {
+			t.Fatalf("%s time %q: %v", ev.Type, ev.Time, err)
+		}
+		if ev.Type == "platform.start" {
+			starts[rec.RequestID] = at
+		} else {
+			dones[rec.RequestID] = at
+		}
+	}
+	if initStarts != 1 {
+		t.Errorf("platform.initStart events = %d, want 1 (one environment)", initStarts)
+	}
+	// Every invocation started before any of them was done: they all ran
+	// at once in the one environment.
+	var lastStart, firstDone time.Time
+	for id := range ids {
+		st, okS := starts[id]
+		d, okD := dones[id]
+		if !okS || !okD {
+			t.Fatalf("request %s: platform.start seen %v, platform.runtimeDone seen %v", id, okS, okD)
+		}
+		if st.After(lastStart) {
+			lastStart = st
+		}
+		if firstDone.IsZero() || d.Before(firstDone) {
+			firstDone = d
+		}
+	}
+	if !lastStart.Before(firstDone) {
+		t.Errorf("invocations did not overlap: last platform.start %s, first platform.runtimeDone %s", lastStart, firstDone)
 	}
 }
 

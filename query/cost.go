@@ -301,9 +301,9 @@ type CostQuery struct {
 // Cost reports what the invocations of the range cost, per function,
 // version and day, with the tier allocation and the free tier's value.
 //
-// It sums the raw invocations table; the function_minutes view's billed
-// GB-seconds can answer long ranges faster once it carries the
-// architecture, memory and ephemeral storage it needs for pricing.
+// Whole UTC days are read from the usage_daily view where it holds every
+// invocation of the day, the rest from the raw invocations table (see
+// storage.Store.Usage); the rows are the same either way.
 func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err

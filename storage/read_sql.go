@@ -277,6 +277,54 @@ ORDER BY day, account_id, region, function_name, function_version, architecture,
     initialization_type`, w.args
 }
 
+// usageDailySQL reads the same rows as usageSQL from the usage_daily view,
+// for the whole UTC days in [f.Since, f.Until): both must be midnights.
+func usageDailySQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	w.add("day >= ?", f.Since.UTC().Format(time.DateOnly))
+	w.add("day < ?", f.Until.UTC().Format(time.DateOnly))
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	if f.FunctionVersion != "" {
+		w.add("function_version = ?", f.FunctionVersion)
+	}
+	if f.AccountID != "" {
+		w.add("account_id = ?", f.AccountID)
+	}
+	if f.Region != "" {
+		w.add("region = ?", f.Region)
+	}
+	return `SELECT day, account_id, region, function_name, function_version,
+    architecture, memory_size_mb, ephemeral_storage_mb, initialization_type,
+    countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
+    maxMerge(max_memory_used_mb)
+FROM ` + db + `.usage_daily
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type
+ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type`, w.args
+}
+
+// usageDailyVersion is the migration that creates the usage_daily view.
+const usageDailyVersion = 6
+
+// usageDailyAppliedSQL counts the records of the usage_daily migration.
+func usageDailyAppliedSQL(db string) (string, []any) {
+	return `SELECT count() FROM ` + db + `.schema_migrations WHERE version = ?`, []any{uint32(usageDailyVersion)}
+}
+
+// dayCountsSQL counts the raw invocations per UTC day.
+func dayCountsSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	return `SELECT toDate(start_time) AS day, count()
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day`, w.args
+}
+
 // memoryProfileSQL describes how each function configuration uses its
 // memory and time.
 func memoryProfileSQL(db string, f UsageFilter) (string, []any) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,6 +39,13 @@ func TestReadSQLTextDoesNotDependOnValues(t *testing.T) {
 		}},
 		{"usage", func(v string) (string, []any) {
 			return usageSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, Region: v})
+		}},
+		{"usage from the daily view", func(v string) (string, []any) {
+			return usageDailySQL("db", UsageFilter{Since: since.Truncate(24 * time.Hour), Until: until.AddDate(0, 0, 1).Truncate(24 * time.Hour),
+				FunctionName: v, FunctionVersion: v, AccountID: v, Region: v})
+		}},
+		{"invocations per day", func(v string) (string, []any) {
+			return dayCountsSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, Region: v})
 		}},
 		{"memory profiles", func(v string) (string, []any) {
 			return memoryProfileSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v})
@@ -94,4 +102,18 @@ func FuzzReadSQLText(f *testing.F) {
 			t.Errorf("usage text changed for %q:\n%s", fn, got)
 		}
 	})
+}
+
+func TestUsageDailySQLGolden(t *testing.T) {
+	const hostile = "x'); DROP TABLE spans; --"
+	since := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	query, args := usageDailySQL("lambdascope", UsageFilter{Since: since, Until: since.AddDate(0, 0, 30),
+		FunctionName: hostile, FunctionVersion: hostile, AccountID: hostile, Region: hostile})
+	if n := strings.Count(query, "?"); n != len(args) {
+		t.Errorf("query has %d placeholders for %d arguments", n, len(args))
+	}
+	if strings.Contains(query, "DROP") {
+		t.Errorf("a filter value reached the query text:\n%s", query)
+	}
+	checkGolden(t, "usage_daily_query.sql", query+"\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -273,11 +274,96 @@ type UsageRecord struct {
 
 // Usage sums billed duration and requests per day, account, region,
 // function, version, architecture, memory and ephemeral storage.
+//
+// Whole UTC days are read from the usage_daily view when the view holds
+// every invocation of the day: its count for the day equals the raw
+// table's, which a count over the raw rows checks. A view covers only the
+// rows inserted after it exists, so days with older rows, and the partial
+// days at the edges of the range, are summed from the raw invocations. The
+// pieces cover disjoint days: the rows are those of summing the raw table
+// over the whole range.
 func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
 	if err := f.check("read usage"); err != nil {
 		return nil, err
 	}
+	from, to := ceilDay(f.Since), f.Until.UTC().Truncate(24*time.Hour)
+	if !from.Before(to) {
+		return s.usageRaw(ctx, f)
+	}
+	if ok, err := s.usageDailyApplied(ctx); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.usageRaw(ctx, f)
+	}
+	days := f
+	days.Since, days.Until = from, to
+	query, args := usageDailySQL(s.database, days)
+	viewRows, err := s.scanUsage(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	rawCounts, err := s.dayCounts(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	viewCounts := map[time.Time]uint64{}
+	for _, r := range viewRows {
+		viewCounts[r.Day] += r.Invocations
+	}
+
+	// Raw ranges: the edges and every run of days the view does not hold
+	// whole.
+	var ranges [][2]time.Time
+	if f.Since.Before(from) {
+		ranges = append(ranges, [2]time.Time{f.Since, from})
+	}
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		if viewCounts[d] == rawCounts[d] {
+			continue
+		}
+		if n := len(ranges); n > 0 && ranges[n-1][1].Equal(d) {
+			ranges[n-1][1] = d.AddDate(0, 0, 1)
+		} else {
+			ranges = append(ranges, [2]time.Time{d, d.AddDate(0, 0, 1)})
+		}
+	}
+	if to.Before(f.Until) {
+		if n := len(ranges); n > 0 && ranges[n-1][1].Equal(to) {
+			ranges[n-1][1] = f.Until
+		} else {
+			ranges = append(ranges, [2]time.Time{to, f.Until})
+		}
+	}
+
+	var out []UsageRecord
+	for _, r := range viewRows {
+		if viewCounts[r.Day] == rawCounts[r.Day] {
+			out = append(out, r)
+		}
+	}
+	for _, rg := range ranges {
+		part := f
+		part.Since, part.Until = rg[0], rg[1]
+		rows, err := s.usageRaw(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	// Each piece is ordered by day and then by the rest of the key, and no
+	// two pieces share a day.
+	slices.SortStableFunc(out, func(a, b UsageRecord) int { return a.Day.Compare(b.Day) })
+	return out, nil
+}
+
+// usageRaw sums the raw invocations of the filter's range.
+func (s *Store) usageRaw(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
 	query, args := usageSQL(s.database, f)
+	return s.scanUsage(ctx, query, args)
+}
+
+func (s *Store) scanUsage(ctx context.Context, query string, args []any) ([]UsageRecord, error) {
 	var out []UsageRecord
 	err := s.scanAll(ctx, "usage", query, args, func(rows driver.Rows) error {
 		var r UsageRecord
@@ -291,6 +377,43 @@ func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error)
 		return nil
 	})
 	return out, err
+}
+
+// usageDailyApplied tells whether the usage_daily view exists.
+func (s *Store) usageDailyApplied(ctx context.Context) (bool, error) {
+	query, args := usageDailyAppliedSQL(s.database)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return false, readErr("read usage view migration", err)
+	}
+	return n > 0, nil
+}
+
+// dayCounts counts the raw invocations per UTC day of the filter.
+func (s *Store) dayCounts(ctx context.Context, f UsageFilter) (map[time.Time]uint64, error) {
+	query, args := dayCountsSQL(s.database, f)
+	out := map[time.Time]uint64{}
+	err := s.scanAll(ctx, "invocations per day", query, args, func(rows driver.Rows) error {
+		var (
+			day time.Time
+			n   uint64
+		)
+		if err := rows.Scan(&day, &n); err != nil {
+			return err
+		}
+		out[day.UTC()] = n
+		return nil
+	})
+	return out, err
+}
+
+// ceilDay is t rounded up to a UTC midnight.
+func ceilDay(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	if d.Before(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
 }
 
 // MemoryProfileRecord describes how one function configuration used its

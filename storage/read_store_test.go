@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -121,7 +122,9 @@ func TestSearchTraces(t *testing.T) {
 
 func TestSpanEdgesAndAggregates(t *testing.T) {
 	s := openStore(t)
-	base := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+	// Ten minutes into an hour, so the fixture never straddles an hourly
+	// bucket whatever the time of day.
+	base := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
 	writeReadFixture(t, s, base)
 	since, until := base.Add(-time.Minute), base.Add(5*time.Minute)
 
@@ -213,4 +216,128 @@ func TestSpanEdgesAndAggregates(t *testing.T) {
 	if len(prof) != 2 || prof[1].FunctionName != "orders" || prof[1].MaxMemoryUsedMB != 100 || prof[1].BilledDurationMs != 400 {
 		t.Errorf("profiles = %+v", prof)
 	}
+}
+
+// writeUsageFixture stores invocations of two functions in several
+// configurations over 2026-03-01 to 2026-03-05, some a moment either side of
+// midnight, in one batch per day so the view holds several parts.
+func writeUsageFixture(t *testing.T, s *Store) {
+	t.Helper()
+	day0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	offsets := []time.Duration{0, 500 * time.Millisecond, 5*time.Hour + 30*time.Minute, 12 * time.Hour, 24*time.Hour - time.Millisecond}
+	type config struct {
+		name, version, arch, initType string
+		mb, ephemeral                 uint32
+	}
+	configs := []config{
+		{"orders", "3", "arm64", "on-demand", 1024, 512},
+		{"orders", "4", "arm64", "provisioned-concurrency", 1024, 512},
+		{"billing", "7", "x86_64", "on-demand", 512, 2048},
+		{"billing", "7", "x86_64", "on-demand", 1536, 2048},
+	}
+	n := 0
+	for d := range 5 {
+		var reqs []*ingestv1.ExportRequest
+		for ci, c := range configs {
+			req := &ingestv1.ExportRequest{
+				BatchId: []byte(fmt.Sprintf("usage-%d-%d", d, ci)),
+				Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "eu-west-1", Name: c.name, Version: c.version,
+					Architecture: c.arch, MemoryMb: c.mb, EphemeralStorageMb: c.ephemeral, InitializationType: c.initType},
+			}
+			for oi, off := range offsets {
+				n++
+				start := day0.AddDate(0, 0, d).Add(off)
+				req.Invocations = append(req.Invocations, &ingestv1.Invocation{
+					RequestId: fmt.Sprintf("usage-req-%d", n), StartTimeUnixNano: uint64(start.UnixNano()),
+					DurationMs: float64(n%97) + 0.25, BilledDurationMs: uint64(n%97 + 1), BilledInitDurationMs: float64(oi%2) * 120.5,
+					MemorySizeMb: c.mb, MaxMemoryUsedMb: uint32(40 + n%50), ColdStart: oi%2 == 1, Status: "success",
+				})
+			}
+			reqs = append(reqs, req)
+		}
+		if _, err := s.WriteExports(t.Context(), reqs); err != nil {
+			t.Fatalf("write exports: %v", err)
+		}
+	}
+}
+
+func TestUsageFromDailyViewMatchesRawRows(t *testing.T) {
+	s := openStore(t)
+	writeUsageFixture(t, s)
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	filters := []struct {
+		name string
+		f    UsageFilter
+	}{
+		{"whole days", UsageFilter{Since: day(1), Until: day(6)}},
+		{"partial edges", UsageFilter{Since: day(1).Add(5 * time.Hour), Until: day(5).Add(12*time.Hour + 500*time.Millisecond)}},
+		{"sub-second edges", UsageFilter{Since: day(2).Add(time.Millisecond), Until: day(4).Add(24*time.Hour - time.Millisecond)}},
+		{"inside one day", UsageFilter{Since: day(3).Add(time.Hour), Until: day(3).Add(13 * time.Hour)}},
+		{"one whole day", UsageFilter{Since: day(2), Until: day(3)}},
+		{"function", UsageFilter{Since: day(1), Until: day(5).Add(time.Hour), FunctionName: "billing"}},
+		{"function with older rows", UsageFilter{Since: day(2), Until: day(5), FunctionName: "orders"}},
+		{"every filter", UsageFilter{Since: day(1), Until: day(6), FunctionName: "orders", FunctionVersion: "4", AccountID: "111122223333", Region: "eu-west-1"}},
+		{"no match", UsageFilter{Since: day(1), Until: day(6), Region: "us-east-1"}},
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, tt := range filters {
+			want, err := s.usageRaw(t.Context(), tt.f)
+			if err != nil {
+				t.Fatalf("%s: raw usage: %v", tt.name, err)
+			}
+			got, err := s.Usage(t.Context(), tt.f)
+			if err != nil {
+				t.Fatalf("%s: Usage: %v", tt.name, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: Usage =\n%+v\nraw rows =\n%+v", tt.name, got, want)
+			}
+		}
+	}
+
+	// Every fixture row was written after the view existed: whole days come
+	// from the view, and it holds the same rows as the raw table.
+	check(t)
+	whole := UsageFilter{Since: day(1), Until: day(6)}
+	query, args := usageDailySQL(s.database, whole)
+	fromView, err := s.scanUsage(t.Context(), query, args)
+	if err != nil {
+		t.Fatalf("usage from view: %v", err)
+	}
+	raw, err := s.usageRaw(t.Context(), whole)
+	if err != nil {
+		t.Fatalf("raw usage: %v", err)
+	}
+	if len(raw) != 5*4 || !reflect.DeepEqual(fromView, raw) {
+		t.Fatalf("view rows =\n%+v\nraw rows (%d) =\n%+v", fromView, len(raw), raw)
+	}
+
+	// Rows written while the view is detached, as rows written before its
+	// migration are, are not in it: their days are summed from raw rows.
+	if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+".usage_daily_mv"); err != nil {
+		t.Fatalf("detach view: %v", err)
+	}
+	late := &ingestv1.ExportRequest{
+		BatchId:  []byte("usage-late"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "eu-west-1", Name: "orders", Version: "3", Architecture: "arm64", MemoryMb: 1024, EphemeralStorageMb: 512, InitializationType: "on-demand"},
+		Invocations: []*ingestv1.Invocation{{RequestId: "usage-late-1", StartTimeUnixNano: uint64(day(3).Add(time.Hour).UnixNano()),
+			DurationMs: 10, BilledDurationMs: 10, MemorySizeMb: 1024, MaxMemoryUsedMb: 99, Status: "success"}},
+	}
+	if _, err := s.WriteExport(t.Context(), late); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+".usage_daily_mv"); err != nil {
+		t.Fatalf("attach view: %v", err)
+	}
+	if fromView, err = s.scanUsage(t.Context(), query, args); err != nil {
+		t.Fatalf("usage from view: %v", err)
+	}
+	if raw, err = s.usageRaw(t.Context(), whole); err != nil {
+		t.Fatalf("raw usage: %v", err)
+	}
+	if reflect.DeepEqual(fromView, raw) {
+		t.Fatal("the view holds the row written while it was detached")
+	}
+	check(t)
 }

@@ -20,7 +20,7 @@ type DroppedPartition struct {
 // retainedTables are the tables, all partitioned by day, that retention
 // applies to.
 var retainedTables = []string{
-	"spans", "logs", "invocations", "metric_points", "trace_index", "function_minutes", "service_edges",
+	"spans", "logs", "invocations", "metric_points", "trace_index", "function_minutes", "service_edges", "usage_daily",
 }
 
 // DropBefore removes, from every table in retainedTables, every daily

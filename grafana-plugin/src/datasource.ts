@@ -1,7 +1,15 @@
-import type { DataSourceInstanceSettings, MetricFindValue, ScopedVars, TimeRange } from '@grafana/data';
+import type {
+  AdHocVariableFilter,
+  DataSourceGetTagKeysOptions,
+  DataSourceGetTagValuesOptions,
+  DataSourceInstanceSettings,
+  MetricFindValue,
+  ScopedVars,
+  TimeRange,
+} from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
-import { interpolate, metricNames, queryProblem } from './query';
+import { adhocFilters, adhocKeyFunction, adhocKeyService, interpolate, metricNames, queryProblem, tagKeys } from './query';
 import type { LambdascopeOptions, LambdascopeQuery } from './types';
 
 export class DataSource extends DataSourceWithBackend<LambdascopeQuery, LambdascopeOptions> {
@@ -9,9 +17,37 @@ export class DataSource extends DataSourceWithBackend<LambdascopeQuery, Lambdasc
     super(instanceSettings);
   }
 
-  applyTemplateVariables(query: LambdascopeQuery, scopedVars: ScopedVars): LambdascopeQuery {
+  applyTemplateVariables(query: LambdascopeQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LambdascopeQuery {
     const srv = getTemplateSrv();
-    return interpolate(query, (text) => srv.replace(text, scopedVars));
+    const replace = (text: string) => srv.replace(text, scopedVars);
+    const out = interpolate(query, replace);
+    const adhoc = adhocFilters(filters, replace);
+    if (adhoc.length > 0) {
+      out.adhocFilters = [...(out.adhocFilters ?? []), ...adhoc];
+    }
+    return out;
+  }
+
+  /** Keys of the ad hoc filter variable: function, service and span attribute keys. */
+  async getTagKeys(options?: DataSourceGetTagKeysOptions<LambdascopeQuery>): Promise<MetricFindValue[]> {
+    const keys = await this.getAttributeKeys(options?.timeRange);
+    return tagKeys(keys).map((text) => ({ text }));
+  }
+
+  /** Values of one ad hoc filter key in the dashboard's time range. */
+  async getTagValues(options: DataSourceGetTagValuesOptions<LambdascopeQuery>): Promise<MetricFindValue[]> {
+    let values: string[];
+    switch (options.key) {
+      case adhocKeyFunction:
+        values = await this.getFunctions(options.timeRange);
+        break;
+      case adhocKeyService:
+        values = await this.getServiceNames(options.timeRange);
+        break;
+      default:
+        values = await this.getAttributeValues(options.key, options.timeRange);
+    }
+    return values.map((text) => ({ text }));
   }
 
   filterQuery(query: LambdascopeQuery): boolean {
@@ -32,7 +68,35 @@ export class DataSource extends DataSourceWithBackend<LambdascopeQuery, Lambdasc
 
   /** Function names with invocations in the range, for the query editor's picker. */
   async getFunctions(range?: TimeRange): Promise<string[]> {
-    const params = range ? { from: range.from.valueOf(), to: range.to.valueOf() } : undefined;
-    return this.getResource<string[]>('functions', params);
+    return this.getResource<string[]>('functions', rangeParams(range));
   }
+
+  /** Span names in the range, optionally of one function, for the query editor's picker. */
+  async getSpanNames(range?: TimeRange, functionName?: string): Promise<string[]> {
+    return this.getResource<string[]>('spans', { ...rangeParams(range), ...functionParam(functionName) });
+  }
+
+  /** Services of spans in the range, optionally of one function. */
+  async getServiceNames(range?: TimeRange, functionName?: string): Promise<string[]> {
+    return this.getResource<string[]>('services', { ...rangeParams(range), ...functionParam(functionName) });
+  }
+
+  /** Span attribute keys in the range, optionally of one function. */
+  async getAttributeKeys(range?: TimeRange, functionName?: string): Promise<string[]> {
+    return this.getResource<string[]>('attributeKeys', { ...rangeParams(range), ...functionParam(functionName) });
+  }
+
+  /** Values of one span attribute in the range, optionally of one function. */
+  async getAttributeValues(key: string, range?: TimeRange, functionName?: string): Promise<string[]> {
+    return this.getResource<string[]>('attributeValues', { key, ...rangeParams(range), ...functionParam(functionName) });
+  }
+}
+
+function rangeParams(range?: TimeRange): Record<string, number> {
+  return range ? { from: range.from.valueOf(), to: range.to.valueOf() } : {};
+}
+
+function functionParam(functionName?: string): Record<string, string> {
+  const f = functionName?.trim();
+  return f && !f.includes('$') ? { function: f } : {};
 }

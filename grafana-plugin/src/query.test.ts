@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { formatAttributes, interpolate, isTraceId, parseAttributes, queryProblem, settingsProblems } from './query';
+import {
+  adhocFilters,
+  formatAttributes,
+  interpolate,
+  isTraceId,
+  parseAttributes,
+  queryProblem,
+  settingsProblems,
+  tagKeys,
+} from './query';
 import type { LambdascopeQuery } from './types';
 
 describe('isTraceId', () => {
@@ -67,6 +76,36 @@ describe('attributes', () => {
   it('interpolates keys and values', () => {
     const got = interpolate({ refId: 'A', attributes: { $k: '$v' } }, (s) => s.replace('$k', 'key').replace('$v', 'value'));
     expect(got.attributes).toEqual({ key: 'value' });
+  });
+});
+
+describe('adhocFilters', () => {
+  it('keeps = and != with a key, replaces variables in values and passes hostile values through unchanged', () => {
+    const hostile = "orders' OR '1'='1";
+    const got = adhocFilters(
+      [
+        { key: 'function', operator: '=', value: '$fn' },
+        { key: ' service ', operator: '!=', value: 'orders-api' },
+        { key: 'db.system', operator: '=', value: hostile },
+        { key: 'http.route', operator: '=~', value: '/orders.*' },
+        { key: ' ', operator: '=', value: 'x' },
+      ],
+      (s) => s.replace('$fn', 'billing')
+    );
+    expect(got).toEqual([
+      { key: 'function', operator: '=', value: 'billing' },
+      { key: 'service', operator: '!=', value: 'orders-api' },
+      { key: 'db.system', operator: '=', value: hostile },
+    ]);
+  });
+  it('is empty without filters', () => {
+    expect(adhocFilters(undefined, (s) => s)).toEqual([]);
+  });
+});
+
+describe('tagKeys', () => {
+  it('lists function and service first, then attribute keys once', () => {
+    expect(tagKeys(['db.system', 'function', 'http.route'])).toEqual(['function', 'service', 'db.system', 'http.route']);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+import type { AdhocFilter, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10000;
@@ -113,6 +113,39 @@ export function interpolate(q: LambdascopeQuery, replace: (text: string) => stri
     out.attributes = Object.fromEntries(Object.entries(out.attributes).map(([k, v]) => [replace(k), replace(v)]));
   }
   return out;
+}
+
+/** Ad hoc filter keys that are not span attributes (pkg/plugin AdhocKey*). */
+export const adhocKeyFunction = 'function';
+export const adhocKeyService = 'service';
+
+/**
+ * adhocFilters turns Grafana's ad hoc filters into the backend's: only = and
+ * != with a key are kept, values have template variables replaced.
+ */
+export function adhocFilters(
+  filters: Array<{ key: string; operator: string; value: string }> | undefined,
+  replace: (text: string) => string
+): AdhocFilter[] {
+  const out: AdhocFilter[] = [];
+  for (const f of filters ?? []) {
+    if (f.key.trim() === '' || (f.operator !== '=' && f.operator !== '!=')) {
+      continue;
+    }
+    out.push({ key: f.key.trim(), operator: f.operator, value: replace(f.value) });
+  }
+  return out;
+}
+
+/** tagKeys lists the ad hoc filter keys: function, service, then the span attribute keys. */
+export function tagKeys(attributeKeys: string[]): string[] {
+  const keys = [adhocKeyFunction, adhocKeyService];
+  for (const k of attributeKeys) {
+    if (!keys.includes(k)) {
+      keys.push(k);
+    }
+  }
+  return keys;
 }
 
 const addressPattern = /^[^\s/?#@]+:\d{1,5}$/;

@@ -31,6 +31,16 @@ export interface LambdascopeQuery extends DataQuery {
   text?: string;
   // cost
   costBy?: CostBy;
+  // ad hoc filters of the dashboard, added by applyTemplateVariables
+  adhocFilters?: AdhocFilter[];
+}
+
+/** One ad hoc filter as the backend decodes it (pkg/plugin AdhocFilter). */
+export interface AdhocFilter {
+  /** function, service or a span attribute key */
+  key: string;
+  operator: '=' | '!=';
+  value: string;
 }
 
 /** jsonData of the datasource (pkg/plugin Settings). */

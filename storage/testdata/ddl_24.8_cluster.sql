@@ -279,3 +279,52 @@ GROUP BY minute, caller_service, caller_function, callee;
 -- migration service_edges, statement 3
 CREATE TABLE IF NOT EXISTS lambdascope.service_edges ON CLUSTER lambdascope AS lambdascope.service_edges_local
 ENGINE = Distributed(lambdascope, lambdascope, service_edges_local, rand());
+
+-- migration usage_daily, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.usage_daily_local ON CLUSTER lambdascope
+(
+    day Date,
+    account_id LowCardinality(String),
+    region LowCardinality(String),
+    function_name LowCardinality(String),
+    function_version LowCardinality(String),
+    architecture LowCardinality(String),
+    memory_size_mb UInt32,
+    ephemeral_storage_mb UInt32,
+    initialization_type LowCardinality(String),
+    invocations AggregateFunction(count),
+    billed_duration_ms_sum AggregateFunction(sum, UInt64),
+    billed_init_duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/lambdascope/usage_daily_local', '{replica}')
+PARTITION BY day
+ORDER BY (day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type)
+SETTINGS index_granularity = 8192;
+
+-- migration usage_daily, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.usage_daily_mv ON CLUSTER lambdascope
+TO lambdascope.usage_daily_local
+AS SELECT
+    toDate(start_time) AS day,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    architecture,
+    memory_size_mb,
+    ephemeral_storage_mb,
+    initialization_type,
+    countState() AS invocations,
+    sumState(billed_duration_ms) AS billed_duration_ms_sum,
+    sumState(billed_init_duration_ms) AS billed_init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    maxState(max_memory_used_mb) AS max_memory_used_mb
+FROM lambdascope.invocations_local
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type;
+
+-- migration usage_daily, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.usage_daily ON CLUSTER lambdascope AS lambdascope.usage_daily_local
+ENGINE = Distributed(lambdascope, lambdascope, usage_daily_local, rand());

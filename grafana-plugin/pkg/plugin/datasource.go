@@ -65,6 +65,12 @@ type QueryModel struct {
 
 	// CostBy is "function" (default), "version" or "day".
 	CostBy string `json:"costBy,omitempty"`
+
+	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
+	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
+	// excludeFunctions are functions a metrics query leaves out, from
+	// ad hoc filters function != name.
+	excludeFunctions []string
 }
 
 // Datasource is one configured Lambdascope datasource. It connects to
@@ -151,10 +157,11 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	if q.QueryType != "" {
 		m.QueryType = q.QueryType
 	}
-	var (
-		out data.Frames
-		err error
-	)
+	skipped, err := applyAdhocFilters(&m)
+	if err != nil {
+		return errorResponse(err)
+	}
+	var out data.Frames
 	one := func(f *data.Frame, e error) (data.Frames, error) {
 		if e != nil {
 			return nil, e
@@ -187,6 +194,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		}
 		return errorResponse(err)
 	}
+	skippedNotice(out, m.QueryType, skipped)
 	for _, f := range out {
 		f.RefID = q.RefID
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,18 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "search_error_status", queryType: "search", model: map[string]any{"status": "error", "functionName": "billing"}, tr: fixtureRange, wantRows: 1},
 		{name: "search_attribute", queryType: "search", model: map[string]any{"attributes": map[string]string{"db.system": "dynamodb"}}, tr: fixtureRange, wantRows: 1},
 		{name: "search_no_match", queryType: "search", model: map[string]any{"minDurationMs": 10000}, tr: fixtureRange, wantRows: 0},
+		{name: "search_adhoc", queryType: "search", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "function", "operator": "=", "value": "billing"}, {"key": "db.system", "operator": "=", "value": "dynamodb"}}}, tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_service", queryType: "search", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "service", "operator": "=", "value": "orders-api"}, {"key": "http.route", "operator": "=", "value": "/orders"}}}, tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_no_match", queryType: "search", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "db.system", "operator": "=", "value": "postgresql"}}}, tr: fixtureRange, wantRows: 0},
+		{name: "invocations_adhoc", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "function", "operator": "=", "value": "orders"}}}, tr: fixtureRange, wantRows: 2},
+		{name: "invocations_adhoc_skipped", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "service", "operator": "=", "value": "orders-api"}, {"key": "function", "operator": "!=", "value": "orders"}}}, tr: fixtureRange, wantRows: 3},
+		{name: "metrics_adhoc_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600, "adhocFilters": []map[string]string{
+			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "service", "operator": "=", "value": "orders-api"}}}, tr: fixtureRange, wantRows: 1},
 		{name: "service_map", queryType: "serviceMap", tr: fixtureRange, wantFrames: 2},
 		{name: "metrics", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate", "durationP99"}, "stepSeconds": 3600},
 			tr: fixtureRange, wantFrames: 6},
@@ -278,6 +291,13 @@ func TestHostileFilters(t *testing.T) {
 		{"logs", func(v string) map[string]any { return map[string]any{"functionName": v} }},
 		{"metrics", func(v string) map[string]any { return map[string]any{"functionName": v} }},
 		{"cost", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"search", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
+		{"search", func(v string) map[string]any { return adhoc(AdhocKeyService, v) }},
+		{"search", func(v string) map[string]any { return adhoc("db.system", v) }},
+		{"search", func(v string) map[string]any { return adhoc(v, "dynamodb") }},
+		{"invocations", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
+		{"metrics", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
+		{"logs", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
 	}
 	for i, v := range hostile {
 		for j, f := range fields {
@@ -299,6 +319,41 @@ func TestHostileFilters(t *testing.T) {
 	resp := runQuery(t, ds, "invocations", nil, fixtureRange)
 	if n, _ := resp.Frames[0].RowLen(); n != 3 {
 		t.Errorf("after hostile queries: %d invocations, want 3", n)
+	}
+}
+
+// adhoc is a query model with one ad hoc filter key = value.
+func adhoc(key, value string) map[string]any {
+	return map[string]any{"adhocFilters": []AdhocFilter{{Key: key, Operator: "=", Value: value}}}
+}
+
+func TestAdhocFilterErrors(t *testing.T) {
+	ds := fixtureDatasource(t)
+	tests := []struct {
+		name, queryType string
+		model           map[string]any
+		want            string
+	}{
+		{"operator", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: "function", Operator: "=~", Value: "o.*"}}},
+			`invalid query: ad hoc filter "function =~ o.*": operator must be = or !=`},
+		{"no key", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: " ", Operator: "=", Value: "x"}}},
+			"invalid query: ad hoc filter needs a key"},
+		{"contradicts function", "invocations", map[string]any{"functionName": "billing", "adhocFilters": []AdhocFilter{{Key: "function", Operator: "=", Value: "orders"}}},
+			`invalid query: ad hoc filter "function = orders" contradicts the query's function billing`},
+		{"contradicts attribute", "search", map[string]any{"attributes": map[string]string{"db.system": "dynamodb"},
+			"adhocFilters": []AdhocFilter{{Key: "db.system", Operator: "=", Value: "mysql"}}},
+			`invalid query: ad hoc filter "db.system = mysql" contradicts the query's db.system = dynamodb`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := runQuery(t, ds, tt.queryType, tt.model, fixtureRange)
+			if resp.Error == nil || resp.Error.Error() != tt.want {
+				t.Fatalf("error = %v, want %s", resp.Error, tt.want)
+			}
+			if resp.ErrorSource != backend.ErrorSourceDownstream {
+				t.Errorf("error source = %q, want downstream", resp.ErrorSource)
+			}
+		})
 	}
 }
 
@@ -351,6 +406,7 @@ func TestCheckHealthNewerSchema(t *testing.T) {
 
 func TestResourceFunctions(t *testing.T) {
 	ds := fixtureDatasource(t)
+	rangeParams := fmt.Sprintf("from=%d&to=%d", fixtureRange.From.UnixMilli(), fixtureRange.To.UnixMilli())
 	tests := []struct {
 		name, method, path, url string
 		wantStatus              int
@@ -362,6 +418,23 @@ func TestResourceFunctions(t *testing.T) {
 		{name: "functions bad range", method: "GET", path: "functions", url: "functions?from=abc", wantStatus: 400, wantBody: `{"error":"from must be milliseconds since the epoch, got \"abc\""}`},
 		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,
 			wantBody: `["invocations","errors","timeouts","errorRate","coldStarts","coldStartRate","initDuration","durationP50","durationP95","durationP99","concurrency","maxMemoryUsed","memoryConfigured"]`},
+		{name: "spans", method: "GET", path: "spans", url: "spans?" + rangeParams,
+			wantStatus: 200, wantBody: `["POST /orders","UPDATE accounts","charge","invoke billing"]`},
+		{name: "spans of function", method: "GET", path: "spans", url: "spans?function=billing&" + rangeParams,
+			wantStatus: 200, wantBody: `["UPDATE accounts","charge"]`},
+		{name: "spans hostile function", method: "GET", path: "spans", url: "spans?function=" + url.QueryEscape("billing' OR '1'='1") + "&" + rangeParams,
+			wantStatus: 200, wantBody: `[]`},
+		{name: "spans outside range", method: "GET", path: "spans", url: "spans?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
+		{name: "services", method: "GET", path: "services", url: "services?" + rangeParams, wantStatus: 200, wantBody: `["billing","orders-api"]`},
+		{name: "attribute keys", method: "GET", path: "attributeKeys", url: "attributeKeys?" + rangeParams,
+			wantStatus: 200, wantBody: `["db.system","http.route"]`},
+		{name: "attribute values", method: "GET", path: "attributeValues", url: "attributeValues?key=db.system&" + rangeParams,
+			wantStatus: 200, wantBody: `["dynamodb"]`},
+		{name: "attribute values hostile key", method: "GET", path: "attributeValues", url: "attributeValues?key=" + url.QueryEscape("db.system') OR 1=1 --") + "&" + rangeParams,
+			wantStatus: 200, wantBody: `[]`},
+		{name: "attribute values no key", method: "GET", path: "attributeValues", url: "attributeValues?" + rangeParams,
+			wantStatus: 400, wantBody: `{"error":"invalid filter: key is required to list attribute values"}`},
+		{name: "spans bad range", method: "GET", path: "spans", url: "spans?to=1000", wantStatus: 400, wantBody: `{"error":"from must be before to"}`},
 		{name: "unknown", method: "GET", path: "nothing", wantStatus: 404, wantBody: `{"error":"no resource \"nothing\""}`},
 		{name: "post", method: "POST", path: "functions", wantStatus: 405, wantBody: `{"error":"only GET is supported"}`},
 	}

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,9 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	points, err := svc.FunctionFigures(ctx, fq)
 	if err != nil {
 		return nil, err
+	}
+	if len(m.excludeFunctions) > 0 {
+		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return slices.Contains(m.excludeFunctions, p.FunctionName) })
 	}
 	return frames.FunctionMetrics(points, metrics), nil
 }

@@ -26,6 +26,14 @@ const pickerWindow = 7 * 24 * time.Hour
 //	GET functions?from=ms&to=ms — names of functions with invocations in
 //	the range (default: the last 7 days), sorted.
 //	GET metrics — names of the figures a metrics query can show.
+//	GET spans?from=ms&to=ms&function=name — span names, sorted.
+//	GET services?from=ms&to=ms&function=name — services of spans, sorted.
+//	GET attributeKeys?from=ms&to=ms&function=name — span attribute keys.
+//	GET attributeValues?key=k&from=ms&to=ms&function=name — values of one
+//	span attribute.
+//
+// The span pickers default to the last 7 days, take an optional function
+// and list at most query.DefaultPickerLimit values.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	if req.Method != http.MethodGet {
 		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
@@ -44,6 +52,8 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 		return sendJSON(sender, http.StatusOK, names)
 	case "metrics":
 		return sendJSON(sender, http.StatusOK, frames.MetricNames())
+	case "spans", "services", "attributeKeys", "attributeValues":
+		return d.spanPicker(ctx, req, sender)
 	default:
 		return sendJSON(sender, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no resource %q", req.Path)})
 	}
@@ -111,4 +121,37 @@ func pickerRange(rawURL string, now time.Time) (since, until time.Time, err erro
 		return since, until, errors.New("from must be before to")
 	}
 	return since, until, nil
+}
+
+// spanPicker answers the pickers that list values of spans.
+func (d *Datasource) spanPicker(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	since, until, err := pickerRange(req.URL, time.Now())
+	if err != nil {
+		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	u, _ := url.Parse(req.URL) // pickerRange parsed it already
+	params := u.Query()
+	pq := query.PickerQuery{
+		TimeRange:    query.TimeRange{Since: since, Until: until},
+		FunctionName: params.Get("function"),
+		Key:          params.Get("key"),
+	}
+	st, _, err := d.connect(ctx)
+	if err != nil {
+		d.logger.Error("list "+req.Path, "error", err)
+		return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+	}
+	p := query.NewPickers(st)
+	list := map[string]func(context.Context, query.PickerQuery) ([]string, error){
+		"spans": p.SpanNames, "services": p.ServiceNames, "attributeKeys": p.AttributeKeys, "attributeValues": p.AttributeValues,
+	}[req.Path]
+	values, err := list(ctx, pq)
+	switch {
+	case errors.Is(err, query.ErrInvalidFilter):
+		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	case err != nil:
+		d.logger.Error("list "+req.Path, "error", err)
+		return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+	}
+	return sendJSON(sender, http.StatusOK, values)
 }

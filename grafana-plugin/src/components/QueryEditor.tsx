@@ -35,6 +35,9 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   const q: LambdascopeQuery = { ...defaultQuery, ...query };
   const [functions, setFunctions] = useState<Array<SelectableValue<string>>>([]);
   const [attributesText, setAttributesText] = useState(formatAttributes(q.attributes));
+  const [spanNames, setSpanNames] = useState<Array<SelectableValue<string>>>([]);
+  const [services, setServices] = useState<Array<SelectableValue<string>>>([]);
+  const [attributeKeys, setAttributeKeys] = useState<Array<SelectableValue<string>>>([]);
 
   useEffect(() => {
     let cancelled = false;
@@ -47,13 +50,31 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
     };
   }, [datasource, range]);
 
+  // The search pickers follow the chosen function.
+  const searchFunction = q.queryType === 'search' ? (q.functionName ?? '') : undefined;
+  useEffect(() => {
+    if (searchFunction === undefined) {
+      return;
+    }
+    let cancelled = false;
+    const options = (names: string[]) => names.map((n) => ({ label: n, value: n }));
+    const load = (get: Promise<string[]>, set: (v: Array<SelectableValue<string>>) => void) =>
+      get.then((names) => !cancelled && set(options(names))).catch(() => !cancelled && set([]));
+    load(datasource.getSpanNames(range, searchFunction), setSpanNames);
+    load(datasource.getServiceNames(range, searchFunction), setServices);
+    load(datasource.getAttributeKeys(range, searchFunction), setAttributeKeys);
+    return () => {
+      cancelled = true;
+    };
+  }, [datasource, range, searchFunction]);
+
   const update = (patch: Partial<LambdascopeQuery>, run = false) => {
     onChange({ ...q, ...patch });
     if (run) {
       onRunQuery();
     }
   };
-  const text = (key: 'traceId' | 'requestId' | 'serviceName' | 'spanName' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
+  const text = (key: 'traceId' | 'requestId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
   const num = (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
@@ -102,10 +123,24 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
           <InlineFieldRow>
             {functionPicker}
             <InlineField label="Service" labelWidth={10}>
-              <Input width={24} value={q.serviceName ?? ''} onChange={text('serviceName')} onBlur={onRunQuery} />
+              <Select
+                width={24}
+                isClearable
+                allowCustomValue
+                options={services}
+                value={q.serviceName ? { label: q.serviceName, value: q.serviceName } : null}
+                onChange={(v) => update({ serviceName: v?.value ?? '' }, true)}
+              />
             </InlineField>
             <InlineField label="Span name" labelWidth={12}>
-              <Input width={24} value={q.spanName ?? ''} onChange={text('spanName')} onBlur={onRunQuery} />
+              <Select
+                width={24}
+                isClearable
+                allowCustomValue
+                options={spanNames}
+                value={q.spanName ? { label: q.spanName, value: q.spanName } : null}
+                onChange={(v) => update({ spanName: v?.value ?? '' }, true)}
+              />
             </InlineField>
             <InlineField label="Status" labelWidth={8}>
               <Select width={12} options={statusOptions} value={q.status ?? ''} onChange={(v) => update({ status: v.value ?? '' }, true)} />
@@ -125,6 +160,14 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
                 placeholder="http.route=/orders, db.system=dynamodb"
                 onChange={(e: ChangeEvent<HTMLInputElement>) => setAttributesText(e.currentTarget.value)}
                 onBlur={() => update({ attributes: parseAttributes(attributesText) }, true)}
+              />
+            </InlineField>
+            <InlineField label="Add key" labelWidth={10} tooltip="Span attribute keys seen in the range">
+              <Select
+                width={20}
+                options={attributeKeys}
+                value={null}
+                onChange={(v) => v?.value && setAttributesText(attributesText.trim() === '' ? `${v.value}=` : `${attributesText}, ${v.value}=`)}
               />
             </InlineField>
             <InlineField label="Cold starts only" labelWidth={16}>
