@@ -242,8 +242,10 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 
-	l := &load{trace: [16]byte{0x0a, 0x7a, 0x6e}, perReq: 20}
-	const total = 600
+	// The pace keeps the load running well past the outage's start: the
+	// stop itself may take seconds while ClickHouse finishes its inserts.
+	l := &load{trace: [16]byte{0x0a, 0x7a, 0x6e}, perReq: 20, pace: 40 * time.Millisecond}
+	const total = 1200
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
@@ -257,6 +259,9 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	}
 	px.cut()
 	ackedWhileDown := l.acked.Load()
+	if ackedWhileDown >= total-100 {
+		t.Fatalf("the load finished (%d of %d acknowledged) before ClickHouse was down; slow it down", ackedWhileDown, total)
+	}
 	waitFor(t, "batches to be acknowledged from the WAL while ClickHouse is down", time.Minute,
 		func() bool { return l.acked.Load() > ackedWhileDown+100 })
 	ch, err = chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
