@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -112,6 +114,12 @@ type Agent struct {
 	spool    *spool.Spool
 	resource *resourcepb.Resource
 
+	// ready is closed when setUp has finished; telemetry pushes wait for it.
+	ready     chan struct{}
+	listenURI string
+	// stopSelf stops the self-metrics loop of Managed Instances.
+	stopSelf func()
+
 	managed     bool
 	startedAt   time.Time
 	lastSelf    time.Time
@@ -142,34 +150,88 @@ func New(opts Options) (*Agent, error) {
 // Run registers the extension and follows the event loop until SHUTDOWN (or
 // until ctx is cancelled, which is handled like a SHUTDOWN with a short
 // deadline). It returns nil after a clean shutdown.
+//
+// Only what Lambda needs before the first /event/next is on that path: the
+// Telemetry API listener (and the OTLP ports) bound, register, and the
+// subscription (Lambda accepts it only during init). The buffer, spool,
+// shipper and OTLP servers are set up once the first /event/next is sent,
+// and are ready before the first event is handled.
 func (a *Agent) Run(ctx context.Context) error {
 	events := []extapi.EventType{extapi.Invoke, extapi.Shutdown}
 	if a.managed {
 		events = []extapi.EventType{extapi.Shutdown}
 	}
+	a.ready = make(chan struct{})
+	// Sequential on purpose: a small function has a fraction of a vCPU,
+	// and goroutines started now would only add scheduler work to the path.
+	lerr := a.startListener(ctx)
 	reg, err := a.client.Register(ctx, events...)
 	if err != nil {
+		close(a.ready)
+		a.tearDown(context.Background())
 		return err
 	}
 	defer a.client.CloseIdle()
 	if a.opts.ConfigError != nil && a.opts.Config.Strict {
+		close(a.ready)
+		a.tearDown(context.Background())
 		err := fmt.Errorf("invalid configuration (%s=true): %w", config.EnvStrict, a.opts.ConfigError)
 		if rerr := a.client.InitError(ctx, "Extension.ConfigInvalid", err); rerr != nil {
 			a.log.Error("could not report the configuration error", "err", rerr)
 		}
 		return err
 	}
-	if err := a.setUp(ctx, reg); err != nil {
-		_ = a.client.InitError(ctx, "Extension.InitFailed", err)
-		a.tearDown(context.Background())
-		return err
+	a.subscribe(ctx, lerr)
+	// The rest of the set-up starts once the first /event/next is on the
+	// wire, so that on a function with a fraction of a vCPU it does not
+	// compete with the calls Lambda waits for.
+	setUp := make(chan error, 1)
+	startSetUp := sync.OnceFunc(func() {
+		go func() {
+			defer close(a.ready)
+			setUp <- a.setUp(ctx, reg)
+		}()
+	})
+	firstNext := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { startSetUp() },
+	})
+	if a.managed {
+		// Managed Instances send no INVOKE events and environments live
+		// long, so the extension's own counters go out on a timer.
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go a.selfMetricsLoop(sctx, done)
+		a.stopSelf = sync.OnceFunc(func() {
+			cancel()
+			<-done
+		})
+		defer a.stopSelf()
 	}
 
 	if !a.opts.StartedAt.IsZero() {
 		a.log.Debug("calling /event/next for the first time", "since_start", time.Since(a.opts.StartedAt))
 	}
-	for {
-		ev, err := a.client.Next(ctx)
+	for first := true; ; first = false {
+		waitStarted := time.Now()
+		nctx := ctx
+		if first {
+			nctx = firstNext
+		}
+		ev, err := a.client.Next(nctx)
+		if first {
+			startSetUp() // in case the request never made it out
+			if serr := <-setUp; serr != nil {
+				// Init is over (the first /event/next was called), so the
+				// failure goes to the exit-error endpoint.
+				_ = a.client.ExitError(context.Background(), "Extension.InitFailed", serr)
+				a.tearDown(context.Background())
+				return serr
+			}
+			a.log.Debug("extension ready", "function", reg.FunctionName, "flush", a.opts.Config.Flush,
+				"endpoint", a.opts.Config.Endpoint, "telemetry", a.telemetryOK)
+		}
+		// The environment may have been frozen while the extension waited.
+		a.ship.Resumed(waitStarted)
 		if err != nil {
 			if ctx.Err() != nil {
 				a.log.Info("stopping on signal")
@@ -196,8 +258,58 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// setUp creates and starts the parts. Only a failure that leaves nothing
-// useful is returned; degraded parts are logged.
+// startListener binds the Telemetry API listener and the OTLP receiver's
+// addresses, so neither Lambda nor the function finds a closed port; the
+// receiver serves, and telemetry pushes are handled, once setUp is done.
+func (a *Agent) startListener(ctx context.Context) error {
+	rcfg := otlpreceiver.DefaultConfig()
+	rcfg.HTTPAddr, rcfg.GRPCAddr = a.opts.Config.OTLPHTTPAddr, a.opts.Config.OTLPGRPCAddr
+	recv, err := otlpreceiver.New(rcfg, nil, a.log)
+	if err != nil {
+		a.log.Error("OTLP receiver not started", "err", err)
+	} else {
+		a.receiver = recv
+		if err := recv.Listen(); err != nil {
+			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
+		}
+	}
+	l := telemetry.NewListener(func(evs []telemetry.Event) {
+		<-a.ready
+		if a.tracker != nil {
+			a.tracker.HandleTelemetry(evs)
+		}
+	}, a.log)
+	host, uriHost := a.listenHost(ctx)
+	if err := l.Start(ctx, net.JoinHostPort(host, "0")); err != nil {
+		return err
+	}
+	a.listener = l
+	a.listenURI = "http://" + net.JoinHostPort(uriHost, strconv.Itoa(l.Port()))
+	return nil
+}
+
+// subscribe asks the Telemetry API to push to the listener. A failure is
+// logged once; the extension then ships what it has without telemetry.
+func (a *Agent) subscribe(ctx context.Context, listenErr error) {
+	if listenErr != nil {
+		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", listenErr)
+		return
+	}
+	schema := extapi.SchemaV1
+	if a.managed {
+		schema = extapi.SchemaV2
+	}
+	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+	if err != nil {
+		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
+		return
+	}
+	a.telemetryOK = true
+}
+
+// setUp creates and starts the buffer, tracker, spool, shipper and OTLP
+// receivers. Only a failure that leaves nothing useful is returned;
+// degraded parts are logged.
 func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	cfg := a.opts.Config
 	identity := Identity(a.opts.Env, reg, cfg, a.opts.Version)
@@ -210,12 +322,13 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	case config.FlushPeriodic:
 		threshold = cfg.BufferBytes / 2
 	}
-	a.buf = buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
+	buf := buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
 	a.resource = Resource(identity, cfg)
-	a.tracker = invocation.New(a.buf, a.resource, a.log)
+	tracker := invocation.New(buf, a.resource, a.log)
 
 	scfg := shipper.DefaultConfig()
 	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
+	scfg.TLSCAFile, scfg.TLSServerName = cfg.TLSCAFile, cfg.TLSServerName
 	scfg.Identity = identity
 	scfg.Interval = interval
 	if cfg.SpoolDir != "" && cfg.Endpoint != "" {
@@ -226,11 +339,11 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 			a.spool, scfg.Spool = sp, sp
 		}
 	}
-	ship, err := shipper.New(scfg, a.buf, a.log)
+	ship, err := shipper.New(scfg, buf, a.log)
 	if err != nil {
 		return err
 	}
-	a.ship = ship
+	a.buf, a.tracker, a.ship = buf, tracker, ship
 	if cfg.Endpoint == "" {
 		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
 	}
@@ -238,36 +351,12 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		return err
 	}
 
-	a.listener = telemetry.NewListener(a.tracker.HandleTelemetry, a.log)
-	host, uriHost := a.listenHost(ctx)
-	if err := a.listener.Start(ctx, net.JoinHostPort(host, "0")); err != nil {
-		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", err)
-	} else {
-		uri := "http://" + net.JoinHostPort(uriHost, strconv.Itoa(a.listener.Port()))
-		schema := extapi.SchemaV1
-		if a.managed {
-			schema = extapi.SchemaV2
-		}
-		err := a.client.SubscribeTelemetry(ctx, uri, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
-		if err != nil {
-			a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
-		} else {
-			a.telemetryOK = true
+	if a.receiver != nil {
+		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker})
+		if err := a.receiver.Start(ctx); err != nil {
+			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
 	}
-
-	rcfg := otlpreceiver.DefaultConfig()
-	rcfg.HTTPAddr, rcfg.GRPCAddr = cfg.OTLPHTTPAddr, cfg.OTLPGRPCAddr
-	recv, err := otlpreceiver.New(rcfg, pipeline{buf: a.buf, tracker: a.tracker}, a.log)
-	if err != nil {
-		return err
-	}
-	a.receiver = recv
-	if err := a.receiver.Start(ctx); err != nil {
-		a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
-	}
-	a.log.Debug("extension ready", "function", identity.GetName(), "account", identity.GetAccountId(),
-		"flush", cfg.Flush, "endpoint", cfg.Endpoint, "telemetry", a.telemetryOK)
 	return nil
 }
 
@@ -361,6 +450,9 @@ func (a *Agent) flushAtEnd() bool {
 // what was sent and what could not be. It always returns nil: the
 // extension exits 0 even when the collector was unreachable.
 func (a *Agent) shutdown(deadline time.Time) error {
+	if a.stopSelf != nil {
+		a.stopSelf()
+	}
 	hard := deadline.Add(-a.opts.ShutdownMargin)
 	if now := time.Now(); hard.Before(now.Add(50 * time.Millisecond)) {
 		hard = now.Add(50 * time.Millisecond)
@@ -434,6 +526,31 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		a.log.Warn("nothing was shipped: no collector endpoint configured", "not_shipped", st.Dropped)
 	}
 	return nil
+}
+
+// selfMetricsLoop adds the extension's counters every SelfMetricsInterval
+// and asks the shipper to send them, until ctx ends.
+func (a *Agent) selfMetricsLoop(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+		return
+	}
+	if a.ship == nil {
+		return
+	}
+	t := time.NewTicker(a.opts.SelfMetricsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			a.addSelfMetrics(now)
+			a.ship.Kick()
+		}
+	}
 }
 
 // addSelfMetrics queues the extension's counters as OTLP metrics.

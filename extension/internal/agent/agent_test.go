@@ -657,3 +657,54 @@ func TestSpooledAtShutdownReplayedOnNextStart(t *testing.T) {
 		t.Errorf("second run reports unsent data:\n%s", logs)
 	}
 }
+
+// TestManagedInstancesShipSelfMetricsPeriodically: a Managed Instances
+// environment gets no INVOKE events and lives long, so the extension's own
+// counters go out on a timer, not only at SHUTDOWN.
+func TestManagedInstancesShipSelfMetricsPeriodically(t *testing.T) {
+	collector := collectortest.Start(t)
+	selfBatches := func() int {
+		n := 0
+		for _, req := range collector.Accepted() {
+			for _, rm := range req.GetResourceMetrics() {
+				for _, sm := range rm.GetScopeMetrics() {
+					if sm.GetScope().GetName() == "lambdascope.extension" {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	var beforeShutdown int
+	f := &fakeLambda{script: func(int) (extapi.Event, []string) {
+		// The environment is busy for a while before SHUTDOWN; the
+		// extension sits on /event/next all that time.
+		deadline := time.Now().Add(10 * time.Second)
+		for selfBatches() < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		beforeShutdown = selfBatches()
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}}
+	_, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		o.SelfMetricsInterval = 50 * time.Millisecond
+		env := o.Env
+		o.Env = func(k string) (string, bool) {
+			if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+				return "lambda-managed-instances", true
+			}
+			return env(k)
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if beforeShutdown < 2 {
+		t.Errorf("%d batches of the extension's metrics shipped before SHUTDOWN, want at least 2", beforeShutdown)
+	}
+	if after := selfBatches(); after <= beforeShutdown {
+		t.Errorf("no metrics shipped at SHUTDOWN (%d before, %d after)", beforeShutdown, after)
+	}
+}

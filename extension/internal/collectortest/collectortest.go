@@ -41,6 +41,7 @@ type Server struct {
 	mu     sync.Mutex
 	calls  []Call
 	script []codes.Code
+	hang   int
 	seen   map[string]bool
 	notify chan struct{}
 }
@@ -48,12 +49,18 @@ type Server struct {
 // Start starts a server on a free local port; it stops when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith starts a server with extra options (e.g. grpc.Creds for TLS).
+func StartWith(t testing.TB, opts ...grpc.ServerOption) *Server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	s := &Server{Addr: ln.Addr().String(), seen: map[string]bool{}, notify: make(chan struct{}, 1)}
-	srv := grpc.NewServer(grpc.StatsHandler(compressionRecorder{}))
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.StatsHandler(compressionRecorder{})}, opts...)...)
 	ingestv1.RegisterIngestServiceServer(srv, s)
 	done := make(chan struct{})
 	go func() {
@@ -73,6 +80,15 @@ func (s *Server) Script(codes ...codes.Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script = append(s.script, codes...)
+}
+
+// Hang makes the next n calls be recorded and then never answered: they
+// end only when the client gives up, like calls on a connection that died
+// while the environment was frozen.
+func (s *Server) Hang(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang += n
 }
 
 // ClearScript drops the codes not used yet: later calls succeed.
@@ -116,6 +132,18 @@ func (s *Server) Export(ctx context.Context, req *ingestv1.ExportRequest) (*inge
 		call.Compression = *comp
 	}
 	s.mu.Lock()
+	if s.hang > 0 {
+		s.hang--
+		call.Code = codes.Canceled
+		s.calls = append(s.calls, call)
+		s.mu.Unlock()
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	code := codes.OK
 	if len(s.script) > 0 {
 		code, s.script = s.script[0], s.script[1:]

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,8 @@ const (
 	EnvEndpoint           = "LAMBDASCOPE_ENDPOINT"
 	EnvAPIKey             = "LAMBDASCOPE_API_KEY"
 	EnvTLS                = "LAMBDASCOPE_TLS"
+	EnvTLSCAFile          = "LAMBDASCOPE_TLS_CA_FILE"
+	EnvTLSServerName      = "LAMBDASCOPE_TLS_SERVER_NAME"
 	EnvOTLPGRPCAddr       = "LAMBDASCOPE_OTLP_GRPC_ADDR"
 	EnvOTLPHTTPAddr       = "LAMBDASCOPE_OTLP_HTTP_ADDR"
 	EnvFlush              = "LAMBDASCOPE_FLUSH"
@@ -62,6 +65,14 @@ type Config struct {
 	Endpoint string
 	// TLS selects a TLS connection to the collector.
 	TLS bool
+	// TLSCAFile is a PEM bundle of certificate authorities trusted for the
+	// collector's certificate in addition to the system roots; setting it
+	// turns TLS on.
+	TLSCAFile string
+	// TLSServerName overrides the name the collector's certificate is
+	// checked against (default: the endpoint's host); setting it turns TLS
+	// on.
+	TLSServerName string
 	// APIKey is sent as "authorization: Bearer <key>".
 	APIKey string
 	// OTLPGRPCAddr and OTLPHTTPAddr are where the local OTLP receivers
@@ -122,6 +133,22 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %w", EnvOTLPHTTPAddr, err))
 		}
 	}
+	if c.TLSCAFile != "" {
+		if !c.TLS {
+			errs = append(errs, fmt.Errorf("%s: set while TLS is off", EnvTLSCAFile))
+		}
+		if err := CheckCAFile(c.TLSCAFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvTLSCAFile, err))
+		}
+	}
+	if c.TLSServerName != "" {
+		if !c.TLS {
+			errs = append(errs, fmt.Errorf("%s: set while TLS is off", EnvTLSServerName))
+		}
+		if err := checkServerName(c.TLSServerName); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvTLSServerName, err))
+		}
+	}
 	switch c.Flush {
 	case FlushAdaptive, FlushEnd, FlushPeriodic:
 	default:
@@ -169,6 +196,32 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvTLS, v, errors.New("not a boolean"))
 		} else {
 			c.TLS = b
+		}
+	}
+	tlsOff := false
+	if v, ok := get(EnvTLS); ok {
+		if b, err := strconv.ParseBool(v); err == nil && !b {
+			tlsOff = true
+		}
+	}
+	if v, ok := get(EnvTLSCAFile); ok {
+		switch err := CheckCAFile(v); {
+		case err != nil:
+			bad(EnvTLSCAFile, v, err)
+		case tlsOff:
+			bad(EnvTLSCAFile, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
+		default:
+			c.TLSCAFile, c.TLS = v, true
+		}
+	}
+	if v, ok := get(EnvTLSServerName); ok {
+		switch err := checkServerName(v); {
+		case err != nil:
+			bad(EnvTLSServerName, v, err)
+		case tlsOff:
+			bad(EnvTLSServerName, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
+		default:
+			c.TLSServerName, c.TLS = v, true
 		}
 	}
 	if v, ok := get(EnvAPIKey); ok {
@@ -300,6 +353,50 @@ func parseEndpoint(v string) (hostport string, tls bool, err error) {
 		return "", false, err
 	}
 	return host, tls, nil
+}
+
+// CheckCAFile checks that path is an absolute path to a readable PEM file
+// holding at least one certificate.
+func CheckCAFile(path string) error {
+	_, err := LoadCAFile(path)
+	return err
+}
+
+// LoadCAFile reads the PEM certificates of path into a new pool.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	if !filepath.IsAbs(path) {
+		return nil, errors.New("must be an absolute path")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New("no PEM certificate in the file")
+	}
+	return pool, nil
+}
+
+// checkServerName accepts a DNS name (or an IP address) without port.
+func checkServerName(v string) error {
+	if net.ParseIP(v) != nil {
+		return nil
+	}
+	if len(v) > 253 {
+		return errors.New("too long for a host name")
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(v, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return errors.New("not a host name (want e.g. collector.example.com, no port)")
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*') {
+				return errors.New("not a host name (want e.g. collector.example.com, no port)")
+			}
+		}
+	}
+	return nil
 }
 
 func checkHostPort(v string) error {

@@ -30,7 +30,8 @@ func loadEnv(t *testing.T, name string) func(string) (string, bool) {
 		if !ok {
 			t.Fatalf("%s: bad line %q", name, line)
 		}
-		env[k] = v
+		// TESTDATA stands for the absolute path of testdata/.
+		env[k] = strings.ReplaceAll(v, "TESTDATA", testdataDir(t))
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("read %s: %v", name, err)
@@ -39,6 +40,15 @@ func loadEnv(t *testing.T, name string) func(string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}
+}
+
+func testdataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func TestFromEnvGood(t *testing.T) {
@@ -69,6 +79,12 @@ func TestFromEnvGood(t *testing.T) {
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
 		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
+		{"tls-ca.good.env", func(c *Config) {
+			c.Endpoint = "collector.internal:4317"
+			c.TLS = true
+			c.TLSCAFile = filepath.Join(testdataDir(t), "ca.pem")
+			c.TLSServerName = "collector.example.com"
+		}},
 		{"tls-override.good.env", func(c *Config) {
 			c.Endpoint = "collector.internal:4320"
 			c.TLS = true
@@ -125,6 +141,12 @@ func TestFromEnvBad(t *testing.T) {
 				t.Errorf("spool %q/%d strict %v, want defaults", c.SpoolDir, c.SpoolBytes, c.Strict)
 			}
 		}},
+		{"tls.bad.env", []string{`LAMBDASCOPE_TLS_CA_FILE=`, "no PEM certificate in the file", `LAMBDASCOPE_TLS_SERVER_NAME="collector.example.com:443": not a host name`}, func(t *testing.T, c Config) {
+			if c.TLS || c.TLSCAFile != "" || c.TLSServerName != "" {
+				t.Errorf("tls %v ca %q name %q, want TLS off and neither set", c.TLS, c.TLSCAFile, c.TLSServerName)
+			}
+		}},
+		{"tls-off.bad.env", []string{"LAMBDASCOPE_TLS_CA_FILE=", "needs TLS, but LAMBDASCOPE_TLS is false", `LAMBDASCOPE_TLS_SERVER_NAME="collector.example.com": needs TLS`}, nil},
 		{"attributes.bad.env", []string{"OTEL_RESOURCE_ATTRIBUTES", `"oops"`, `"=novalue"`}, func(t *testing.T, c Config) {
 			if want := []Attribute{{"team", "payments"}}; !reflect.DeepEqual(c.ResourceAttributes, want) {
 				t.Errorf("attributes = %v, want %v", c.ResourceAttributes, want)
@@ -167,6 +189,9 @@ func TestValidate(t *testing.T) {
 		{"buffer", func(c *Config) { c.BufferBytes = 10 }, EnvBufferBytes},
 		{"spool", func(c *Config) { c.SpoolBytes = 10 }, EnvSpoolBytes},
 		{"spool off", func(c *Config) { c.SpoolDir, c.SpoolBytes = "", 0 }, ""},
+		{"ca file without tls", func(c *Config) { c.TLSCAFile = "/nonexistent/ca.pem" }, EnvTLSCAFile},
+		{"ca file relative", func(c *Config) { c.TLS, c.TLSCAFile = true, "ca.pem" }, "must be an absolute path"},
+		{"server name", func(c *Config) { c.TLS, c.TLSServerName = true, "https://x" }, EnvTLSServerName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,8 +14,10 @@ import (
 
 // Attribute keys set on log records.
 const (
-	AttrInvocationID  = "faas.invocation_id"
-	AttrLogSource     = "lambdascope.log.source"
+	AttrInvocationID = "faas.invocation_id"
+	// AttrLogType says where a line came from: function, extension or
+	// platform; the collector stores it as the log type.
+	AttrLogType       = "lambdascope.log.type"
 	AttrTelemetryType = "lambdascope.telemetry.type"
 )
 
@@ -155,7 +157,7 @@ func logFromEvent(ev *telemetry.Event, activeRequest string, observed time.Time)
 	if ev.Type == telemetry.TypeExtensionLog {
 		source = "extension"
 	}
-	rec.Attributes = append(rec.Attributes, &commonpb.KeyValue{Key: AttrLogSource, Value: stringValue(source)})
+	rec.Attributes = append(rec.Attributes, &commonpb.KeyValue{Key: AttrLogType, Value: stringValue(source)})
 	if requestID != "" {
 		rec.Attributes = append(rec.Attributes, &commonpb.KeyValue{Key: AttrInvocationID, Value: stringValue(requestID)})
 	}
@@ -170,7 +172,7 @@ func rawLog(ev *telemetry.Event, activeRequest string, observed time.Time, sev l
 		ObservedTimeUnixNano: uint64(observed.UnixNano()),
 		SeverityNumber:       sev,
 		Attributes: []*commonpb.KeyValue{
-			{Key: AttrLogSource, Value: stringValue("platform")},
+			{Key: AttrLogType, Value: stringValue("platform")},
 			{Key: AttrTelemetryType, Value: stringValue(ev.Type)},
 		},
 	}

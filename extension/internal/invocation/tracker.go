@@ -65,9 +65,11 @@ type Tracker struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu           sync.Mutex
-	changed      chan struct{} // closed and replaced on every state change
-	active       string
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+	active  string
+	// sawStart says a platform.start has set active.
+	sawStart     bool
 	seq          uint64
 	requests     map[string]*state
 	spans        map[string]spanRef
@@ -135,7 +137,13 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 	if st.xray == "" {
 		st.xray = xrayHeader
 	}
-	t.active = requestID
+	// The active invocation, to which log lines without a request ID are
+	// attributed, follows the telemetry stream's platform.start once there
+	// is one, not the INVOKE event: lines of the previous invocation may
+	// still be on the way when the next INVOKE arrives.
+	if !t.sawStart {
+		t.active = requestID
+	}
 	t.notifyLocked()
 }
 
@@ -287,7 +295,7 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 			}
 			st.xraySpanID = p.Tracing.SpanID
 		}
-		t.active = p.RequestID
+		t.active, t.sawStart = p.RequestID, true
 	case telemetry.TypeRuntimeDone:
 		if p.RequestID == "" {
 			return nil, nil

@@ -107,7 +107,7 @@ func TestDocumentedInvocation(t *testing.T) {
 
 	bySource := map[string]int{}
 	for _, rec := range s.logs {
-		bySource[attr(rec, AttrLogSource).GetStringValue()]++
+		bySource[attr(rec, AttrLogType).GetStringValue()]++
 	}
 	if bySource["function"] != 2 || bySource["extension"] != 1 || bySource["platform"] != 2 {
 		t.Errorf("log records by source = %v", bySource)
@@ -246,5 +246,33 @@ func TestTextLogSeverityAndRequest(t *testing.T) {
 				t.Errorf("severity %v request %q body %q", rec.SeverityNumber, id, rec.GetBody().GetStringValue())
 			}
 		})
+	}
+}
+
+// TestLateLogLineKeepsItsInvocation: a line of invocation 1 that reaches
+// the extension after the INVOKE of invocation 2 (Lambda delivers
+// telemetry late) belongs to invocation 1, which the telemetry stream's
+// platform.start made active.
+func TestLateLogLineKeepsItsInvocation(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.ObserveInvoke("req-1", "")
+	tr.HandleTelemetry([]telemetry.Event{
+		{Type: telemetry.TypeStart, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: "req-1"}},
+	})
+	tr.ObserveInvoke("req-2", "")
+	tr.HandleTelemetry([]telemetry.Event{
+		{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: "late line of the first invocation"}},
+		{Type: telemetry.TypeRuntimeDone, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: "req-1", Status: "success"}},
+		{Type: telemetry.TypeStart, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: "req-2"}},
+		{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: "line of the second invocation"}},
+	})
+	if len(s.logs) != 2 {
+		t.Fatalf("%d log records, want 2", len(s.logs))
+	}
+	for i, want := range []string{"req-1", "req-2"} {
+		if got := attr(s.logs[i], AttrInvocationID).GetStringValue(); got != want {
+			t.Errorf("line %d (%q) attributed to %q, want %q", i, s.logs[i].GetBody().GetStringValue(), got, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -53,31 +54,48 @@ func ParseContentType(ct string) Encoding {
 // ReadBody reads a request body of at most limit bytes after
 // decompression. contentEncoding may be "", "identity" or "gzip".
 func ReadBody(r io.Reader, contentEncoding string, limit int) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := readBodyInto(&buf, r, contentEncoding, limit); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// readBodyInto is ReadBody into dst, whose capacity is reused.
+func readBodyInto(dst *bytes.Buffer, r io.Reader, contentEncoding string, limit int) error {
 	switch strings.ToLower(strings.TrimSpace(contentEncoding)) {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(r)
 		if err != nil {
-			return nil, fmt.Errorf("%w: gzip: %w", ErrBadBody, err)
+			return fmt.Errorf("%w: gzip: %w", ErrBadBody, err)
 		}
 		defer func() { _ = zr.Close() }()
 		r = zr
 	default:
-		return nil, fmt.Errorf("%w %q", ErrUnsupportedEncoding, contentEncoding)
+		return fmt.Errorf("%w %q", ErrUnsupportedEncoding, contentEncoding)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	_, err := dst.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrTooLarge
+			return ErrTooLarge
 		}
-		return nil, fmt.Errorf("%w: %w", ErrBadBody, err)
+		return fmt.Errorf("%w: %w", ErrBadBody, err)
 	}
-	if len(data) > limit {
-		return nil, ErrTooLarge
+	if dst.Len() > limit {
+		return ErrTooLarge
 	}
-	return data, nil
+	return nil
 }
+
+// bodies recycles request body buffers: a function sends a request of
+// about the same size every invocation, and reading it into a fresh,
+// growing slice each time costs more than decoding it.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the buffers kept for reuse.
+const maxPooledBody = 4 << 20
 
 // Decode decodes an OTLP export request body into msg.
 func Decode(data []byte, enc Encoding, msg proto.Message) error {

@@ -5,6 +5,7 @@
 package otlpreceiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,8 +66,11 @@ type Receiver struct {
 	log      *slog.Logger
 
 	mu       sync.Mutex
+	bound    bool
 	started  bool
 	closed   bool
+	httpLn   net.Listener
+	grpcLn   net.Listener
 	httpSrv  *http.Server
 	grpcSrv  *grpc.Server
 	httpAddr string
@@ -85,28 +89,34 @@ func New(cfg Config, consumer Consumer, log *slog.Logger) (*Receiver, error) {
 	return &Receiver{cfg: cfg, consumer: consumer, log: log}, nil
 }
 
-// Start listens on the configured addresses. When one address cannot be
-// bound, the other still serves and the error says which failed.
-func (r *Receiver) Start(_ context.Context) error {
+// SetConsumer replaces the consumer; it must be called before Start.
+func (r *Receiver) SetConsumer(c Consumer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.started || r.closed {
-		return errors.New("start OTLP receiver: already started")
+	r.consumer = c
+}
+
+// Listen binds the configured addresses without serving yet: clients
+// that connect wait in the kernel's backlog until Start. When one address
+// cannot be bound, the other is kept and the error says which failed.
+func (r *Receiver) Listen() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listenLocked()
+}
+
+func (r *Receiver) listenLocked() error {
+	if r.bound || r.closed {
+		return nil
 	}
-	r.started = true
+	r.bound = true
 	var errs []error
 	if r.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", r.cfg.HTTPAddr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listen for OTLP/HTTP on %s: %w", r.cfg.HTTPAddr, err))
 		} else {
-			r.httpAddr = ln.Addr().String()
-			r.httpSrv = &http.Server{Handler: r.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
-			r.wg.Go(func() {
-				if err := r.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					r.log.Error("OTLP/HTTP receiver stopped", "err", err)
-				}
-			})
+			r.httpLn, r.httpAddr = ln, ln.Addr().String()
 		}
 	}
 	if r.cfg.GRPCAddr != "" {
@@ -114,20 +124,48 @@ func (r *Receiver) Start(_ context.Context) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listen for OTLP/gRPC on %s: %w", r.cfg.GRPCAddr, err))
 		} else {
-			r.grpcAddr = ln.Addr().String()
-			r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes))
-			coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
-			collogspb.RegisterLogsServiceServer(r.grpcSrv, logsService{r: r})
-			colmetricspb.RegisterMetricsServiceServer(r.grpcSrv, metricsService{r: r})
-			srv := r.grpcSrv
-			r.wg.Go(func() {
-				if err := srv.Serve(ln); err != nil {
-					r.log.Error("OTLP/gRPC receiver stopped", "err", err)
-				}
-			})
+			r.grpcLn, r.grpcAddr = ln, ln.Addr().String()
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Start serves on the addresses bound by Listen (binding them first if
+// Listen was not called). When one address cannot be bound, the other
+// still serves and the error says which failed.
+func (r *Receiver) Start(_ context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.closed {
+		return errors.New("start OTLP receiver: already started")
+	}
+	if r.consumer == nil {
+		return errors.New("start OTLP receiver: no consumer")
+	}
+	r.started = true
+	err := r.listenLocked()
+	if ln := r.httpLn; ln != nil {
+		r.httpSrv = &http.Server{Handler: r.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := r.httpSrv
+		r.wg.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.log.Error("OTLP/HTTP receiver stopped", "err", err)
+			}
+		})
+	}
+	if ln := r.grpcLn; ln != nil {
+		r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes))
+		coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
+		collogspb.RegisterLogsServiceServer(r.grpcSrv, logsService{r: r})
+		colmetricspb.RegisterMetricsServiceServer(r.grpcSrv, metricsService{r: r})
+		srv := r.grpcSrv
+		r.wg.Go(func() {
+			if err := srv.Serve(ln); err != nil {
+				r.log.Error("OTLP/gRPC receiver stopped", "err", err)
+			}
+		})
+	}
+	return err
 }
 
 // HTTPAddr and GRPCAddr are the bound addresses ("" when not serving).
@@ -146,6 +184,14 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 	}
 	r.closed = true
 	httpSrv, grpcSrv := r.httpSrv, r.grpcSrv
+	if !r.started {
+		// Bound by Listen but never served.
+		for _, ln := range []net.Listener{r.httpLn, r.grpcLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	}
 	r.mu.Unlock()
 
 	var errs []error
@@ -230,9 +276,18 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, int64(r.cfg.MaxRequestBytes))
-	data, err := ReadBody(body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if n := req.ContentLength; n > 0 && n <= int64(r.cfg.MaxRequestBytes) && req.Header.Get("Content-Encoding") == "" {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	err := readBodyInto(buf, body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
 	if err == nil {
-		err = Decode(data, enc, msg)
+		// Decoding copies what it keeps, so the buffer can be reused.
+		err = Decode(buf.Bytes(), enc, msg)
+	}
+	if buf.Cap() <= maxPooledBody {
+		bodies.Put(buf)
 	}
 	switch {
 	case err == nil:

@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -295,5 +297,82 @@ func BenchmarkDecodeJSONTraces(b *testing.B) {
 		if err := Decode(data, EncodingJSON, &coltracepb.ExportTraceServiceRequest{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestExportBeforeServing: once Listen has bound the port, a function that
+// exports before the receiver serves waits instead of being refused, and
+// its request is handled when Start runs.
+func TestExportBeforeServing(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+	r, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	if err := r.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	answered := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+r.HTTPAddr()+"/v1/traces", bytes.NewReader(protoTraces(t)))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		resp, err := client.Do(req)
+		if err != nil {
+			answered <- -1
+			return
+		}
+		_ = resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	select {
+	case s := <-answered:
+		t.Fatalf("answered (%d) before the receiver served", s)
+	case <-time.After(100 * time.Millisecond):
+	}
+	rec := &recorder{}
+	r.SetConsumer(rec)
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if s := <-answered; s != http.StatusOK {
+		t.Fatalf("status %d, want 200", s)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.spans) == 0 {
+		t.Error("the early export was not consumed")
+	}
+}
+
+// TestShutdownAfterListenOnly releases ports bound but never served.
+func TestShutdownAfterListenOnly(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+	r, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	addr := r.HTTPAddr()
+	if err := r.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("port still bound after Shutdown: %v", err)
+	}
+	_ = ln.Close()
+	if err := r.Start(t.Context()); err == nil {
+		t.Error("Start after Shutdown: no error")
 	}
 }

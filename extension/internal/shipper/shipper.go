@@ -7,11 +7,14 @@ import (
 	"context"
 	crand "crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -33,7 +36,11 @@ type Config struct {
 	// is buffered is then counted as dropped).
 	Endpoint string
 	TLS      bool
-	APIKey   string
+	// TLSCAFile is a PEM bundle trusted in addition to the system roots.
+	TLSCAFile string
+	// TLSServerName overrides the name the certificate is checked against.
+	TLSServerName string
+	APIKey        string
 	// Identity is sent with every batch.
 	Identity *ingestv1.FunctionIdentity
 	// MaxBatchBytes bounds the encoded size of one batch.
@@ -46,6 +53,17 @@ type Config struct {
 	Interval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries.
 	MinBackoff, MaxBackoff time.Duration
+	// ThawGrace is how long a call that was in flight while the extension
+	// waited on /event/next for at least LongWait (the environment was
+	// probably frozen that long) may still take after the wait ends, plus
+	// a second per MiB of its batch; then it is abandoned and retried on a
+	// new connection, since the old one may have died during the freeze.
+	ThawGrace time.Duration
+	// LongWait is the shortest wait on /event/next after which calls in
+	// flight are suspected: connections die during long freezes (idle
+	// timeouts of NATs and load balancers), not between the back-to-back
+	// invocations of a busy function.
+	LongWait time.Duration
 	// MaxAttempts is the retry budget of one batch in one flush; when it
 	// is spent the batch goes to the spool (or, without one, waits in
 	// memory for the next flush). 0 means no budget: retry until the
@@ -66,6 +84,8 @@ func DefaultConfig() Config {
 		Interval:      time.Second,
 		MinBackoff:    50 * time.Millisecond,
 		MaxBackoff:    2 * time.Second,
+		ThawGrace:     300 * time.Millisecond,
+		LongWait:      time.Second,
 		MaxAttempts:   5,
 	}
 }
@@ -85,6 +105,12 @@ func (c Config) Validate() error {
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, errors.New("min_backoff must be positive and at most max_backoff"))
 	}
+	if c.ThawGrace <= 0 {
+		errs = append(errs, errors.New("thaw_grace must be positive"))
+	}
+	if c.LongWait < 0 {
+		errs = append(errs, errors.New("long_wait must not be negative"))
+	}
 	if c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max_attempts must not be negative"))
 	}
@@ -100,6 +126,10 @@ var ErrDisabled = errors.New("shipping disabled: no endpoint configured")
 // ErrSpooled means the collector did not take a batch within its retry
 // budget; it was written to the spool and the flush stopped.
 var ErrSpooled = errors.New("collector unreachable: batch spooled")
+
+// errStale means a call in flight across a freeze was abandoned after the
+// thaw grace; the batch is retried at once on a new connection.
+var errStale = errors.New("collector call abandoned: connection may have died while the environment was frozen")
 
 // errBudget means a batch ran out of its retry budget and stays where it is
 // (in memory, or in the spool it came from).
@@ -133,14 +163,25 @@ type Shipper struct {
 	conn       *grpc.ClientConn
 	client     ingestv1.IngestServiceClient
 	reconnects uint64
-	stopped    bool
-	started    bool
-	closed     bool
-	cancel     context.CancelFunc
-	done       chan struct{}
+	// inflight is the Export call under way, if any.
+	inflight *inflightCall
+	stopped  bool
+	started  bool
+	closed   bool
+	cancel   context.CancelFunc
+	done     chan struct{}
 	// pendingCounts mirrors pending for Pending, which must not wait for
 	// a running flush.
 	pendingCounts buffer.Counts
+}
+
+// inflightCall is an Export call under way.
+type inflightCall struct {
+	started time.Time
+	bytes   int
+	cancel  context.CancelCauseFunc
+	// suspected is set once a timer to abandon the call is armed.
+	suspected atomic.Bool
 }
 
 // New returns a shipper for buf. It does not connect yet: the connection is
@@ -161,7 +202,11 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	}
 	creds := insecure.NewCredentials()
 	if cfg.TLS {
-		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("configure collector TLS: %w", err)
+		}
+		creds = credentials.NewTLS(tc)
 	}
 	s.creds = creds
 	conn, err := grpc.NewClient(cfg.Endpoint, grpc.WithTransportCredentials(creds))
@@ -171,6 +216,28 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	s.conn = conn
 	s.client = ingestv1.NewIngestServiceClient(conn)
 	return s, nil
+}
+
+// tlsConfig is the client TLS configuration: the system roots plus the
+// certificates of TLSCAFile, and TLSServerName when set.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServerName}
+	if cfg.TLSCAFile == "" {
+		return tc, nil
+	}
+	data, err := os.ReadFile(cfg.TLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate", cfg.TLSCAFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
 }
 
 // Start runs the background loop that ships whenever the buffer signals
@@ -279,6 +346,13 @@ func (s *Shipper) sendPending(ctx context.Context) error {
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("export batch: %w", ctx.Err())
+		case errors.Is(err, errStale):
+			// Not the collector's fault: retry at once, without using up
+			// the batch's budget.
+			s.log.Debug("collector call outlived a freeze; retrying on a new connection", "attempt", p.attempts)
+			p.attempts--
+			s.reconnect()
+			continue
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
 			s.finish(p, false)
@@ -322,16 +396,49 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
 	defer cancel()
+	cctx, ccancel := context.WithCancelCause(rctx)
+	defer ccancel(nil)
+	call := &inflightCall{started: time.Now(), bytes: p.Bytes, cancel: ccancel}
 	s.mu.Lock()
 	client := s.client
+	s.inflight = call
 	s.mu.Unlock()
-	_, err := client.Export(rctx, req, grpc.UseCompressor(grpczstd.Name))
+	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name))
+	s.mu.Lock()
+	if s.inflight == call {
+		s.inflight = nil
+	}
+	s.mu.Unlock()
+	if err != nil && errors.Is(context.Cause(cctx), errStale) {
+		return fmt.Errorf("%w (%w)", errStale, err)
+	}
 	return err
 }
 
-// reconnect replaces the connection after a call ran out of time, so the
-// retry (same batch ID) does not wait on a connection that died while the
-// environment was frozen.
+// Resumed tells the shipper that the extension is running again after
+// waiting on /event/next since waitStarted; the environment may have been
+// frozen meanwhile, and a connection can die during a long freeze without
+// either end noticing. After a wait of at least LongWait, a call in flight
+// since before the wait gets ThawGrace (plus a second per MiB) to finish;
+// then it is abandoned and its batch retried (same batch ID, so the
+// collector keeps it once) on a new connection.
+func (s *Shipper) Resumed(waitStarted time.Time) {
+	if time.Since(waitStarted) < s.cfg.LongWait {
+		return
+	}
+	s.mu.Lock()
+	call := s.inflight
+	s.mu.Unlock()
+	if call == nil || !call.started.Before(waitStarted) || call.suspected.Swap(true) {
+		return
+	}
+	grace := s.cfg.ThawGrace + time.Duration(call.bytes)*time.Second/(1<<20)
+	time.AfterFunc(grace, func() { call.cancel(errStale) })
+}
+
+// reconnect replaces the connection after a call ran out of time or outlived
+// a freeze, so the retry (same batch ID) does not wait on a connection that
+// died while the environment was frozen.
 func (s *Shipper) reconnect() {
 	conn, err := grpc.NewClient(s.cfg.Endpoint, grpc.WithTransportCredentials(s.creds))
 	if err != nil {
@@ -348,7 +455,7 @@ func (s *Shipper) reconnect() {
 	s.conn, s.client = conn, ingestv1.NewIngestServiceClient(conn)
 	s.reconnects++
 	s.mu.Unlock()
-	s.log.Debug("collector call timed out; reconnecting before the retry")
+	s.log.Debug("replaced the collector connection before the retry")
 	_ = old.Close()
 }
 

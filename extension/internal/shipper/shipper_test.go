@@ -290,9 +290,19 @@ func TestSpoolRemaining(t *testing.T) {
 			}
 			s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MaxAttempts, c.Spool = 0, sp })
 			addWork(buf, "req-1")
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+			// The flush gives up once the collector has refused the batch
+			// at least once.
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			if err := s.Flush(ctx); err == nil {
+			flushed := make(chan error, 1)
+			go func() { flushed <- s.Flush(ctx) }()
+			select {
+			case <-srv.Called():
+			case <-time.After(10 * time.Second):
+				t.Fatal("no call reached the collector")
+			}
+			cancel()
+			if err := <-flushed; err == nil {
 				t.Fatal("Flush succeeded against a failing collector")
 			}
 			addWork(buf, "req-2") // still buffered

@@ -188,7 +188,7 @@ func TestParseOddInput(t *testing.T) {
 }
 
 func FuzzParseTelemetry(f *testing.F) {
-	for _, name := range []string{"documented.json", "error-timeout.json"} {
+	for _, name := range []string{"documented.json", "error-timeout.json", "managed-instances-2025-01-29.json"} {
 		f.Add(readTestdata(f, name))
 	}
 	f.Add([]byte(`[{"type":"function","record":{"message":{"nested":[1,2,3]}}}]`))
@@ -286,5 +286,38 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParseManagedInstances reads a push of a Lambda Managed Instances
+// environment (schema 2025-01-29): two invocations overlapping, JSON log
+// lines that carry their request ID, record fields this version does not
+// read (ignored), and an event type it does not know (kept raw, counted as
+// unknown by the listener).
+func TestParseManagedInstances(t *testing.T) {
+	events, err := Parse(readTestdata(t, "managed-instances-2025-01-29.json"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if len(events) != 12 {
+		t.Fatalf("%d events, want 12", len(events))
+	}
+	if r := events[0].Platform; events[0].Kind != KindPlatform || r.InitializationType != "lambda-managed-instances" || r.RuntimeVersion != "python:3.13.v12" {
+		t.Errorf("initStart = %+v", events[0])
+	}
+	for i, want := range map[int]string{5: "11111111-0000-4000-8000-000000000002", 6: "11111111-0000-4000-8000-000000000001"} {
+		ev := events[i]
+		if ev.Kind != KindLog || !ev.Log.IsJSON() || ev.Log.Fields["requestId"] != want {
+			t.Errorf("event %d = %+v, want a JSON log line of %s", i, ev, want)
+		}
+	}
+	if r := events[8].Platform; r.RequestID != "11111111-0000-4000-8000-000000000001" || r.Status != "error" || r.ErrorType != "Function.Unhandled" {
+		t.Errorf("runtimeDone = %+v", r)
+	}
+	if r := events[9].Platform; r.Metrics.BilledDurationMs != 49 || r.Metrics.MemorySizeMB != 8192 || r.Metrics.MaxMemoryUsedMB != 210 {
+		t.Errorf("report metrics = %+v", r.Metrics)
+	}
+	if last := events[11]; last.Kind != KindUnknown || last.Type != "platform.someFutureEvent" || len(last.Raw) == 0 {
+		t.Errorf("unknown event = %+v, want it kept raw", last)
 	}
 }
