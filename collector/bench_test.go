@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,63 @@ const (
 	benchNativeRows = 100_000
 )
 
+// The load client's process reads the collector's address and the number
+// of requests to send from these.
+const (
+	benchClientEnv         = "LAMBDASCOPE_BENCH_CLIENT_ADDR"
+	benchClientRequestsEnv = "LAMBDASCOPE_BENCH_CLIENT_REQUESTS"
+)
+
+// TestEndToEndSpansClient is BenchmarkEndToEndSpans's load client when the
+// benchmark starts this binary with benchClientEnv set: 4 goroutines send
+// Ingest API requests of benchSpansPerRequest spans (zstd), each with a
+// fresh batch ID, until the given number is acknowledged. Run on its own it
+// does nothing.
+func TestEndToEndSpansClient(t *testing.T) {
+	addr := os.Getenv(benchClientEnv)
+	if addr == "" {
+		return
+	}
+	total, err := strconv.ParseInt(os.Getenv(benchClientRequestsEnv), 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", benchClientRequestsEnv, err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.UseCompressor(grpczstd.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	client := ingestv1.NewIngestServiceClient(conn)
+	l := &load{trace: [16]byte{0xbe, 0x4c}, perReq: benchSpansPerRequest}
+	reqs := make([]*ingestv1.ExportRequest, 64)
+	for i := range reqs {
+		reqs[i] = l.request(int64(i))
+	}
+	const workers = 4
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				n := next.Add(1) - 1
+				if n >= total {
+					return
+				}
+				// A fresh batch ID over shared, read-only spans.
+				base := reqs[n%int64(len(reqs))]
+				req := &ingestv1.ExportRequest{BatchId: make([]byte, 16), Function: base.Function, ResourceSpans: base.ResourceSpans}
+				_, _ = rand.Read(req.BatchId)
+				if _, err := client.Export(t.Context(), req); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -42,8 +100,9 @@ func cpuTime() time.Duration {
 // ClickHouse acknowledgement through the collector ("collector"), and
 // clickhouse-client inserting the same rows in Native format
 // ("clickhouse-client-native"), side by side against the same server.
-// cpu-ns/span is this process's CPU time (client and collector; ClickHouse
-// runs in its own process) per span.
+// cpu-ns/span is the collector's CPU time per span (this process; the load
+// client and ClickHouse run in processes of their own), client-cpu-ns/span
+// the client's.
 func BenchmarkEndToEndSpans(b *testing.B) {
 	dsn, db := chtest.NewDatabase(b)
 	store, err := storage.Open(b.Context(), dsn)
@@ -66,50 +125,25 @@ func BenchmarkEndToEndSpans(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.UseCompressor(grpczstd.Name)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = conn.Close() })
-	client := ingestv1.NewIngestServiceClient(conn)
-	l := &load{trace: [16]byte{0xbe, 0x4c}, perReq: benchSpansPerRequest}
 
 	b.Run("collector", func(b *testing.B) {
-		const workers = 4
-		reqs := make([]*ingestv1.ExportRequest, 64)
-		for i := range reqs {
-			reqs[i] = l.request(int64(i))
-		}
+		// The client runs in its own process (this test binary again, see
+		// TestEndToEndSpansClient) so that this process's CPU time is the
+		// collector's alone: gRPC and zstd decoding, conversion and the
+		// ClickHouse driver. ClickHouse runs in its own process too.
+		cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestEndToEndSpansClient$", "-test.count=1")
+		cmd.Env = append(os.Environ(), benchClientEnv+"="+srv.Addr(), benchClientRequestsEnv+"="+strconv.Itoa(b.N))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
 		cpu0, start := cpuTime(), time.Now()
-		var next int64
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for {
-					mu.Lock()
-					n := next
-					next++
-					mu.Unlock()
-					if n >= int64(b.N) {
-						return
-					}
-					// A fresh batch ID over shared, read-only spans.
-					base := reqs[n%int64(len(reqs))]
-					req := &ingestv1.ExportRequest{BatchId: make([]byte, 16), Function: base.Function, ResourceSpans: base.ResourceSpans}
-					_, _ = rand.Read(req.BatchId)
-					if _, err := client.Export(b.Context(), req); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("load client: %v\n%s", err, out.String())
 		}
-		wg.Wait()
+		elapsed, cpu := time.Since(start), cpuTime()-cpu0
 		spans := float64(b.N * benchSpansPerRequest)
-		b.ReportMetric(spans/time.Since(start).Seconds(), "spans/s")
-		b.ReportMetric(float64(cpuTime()-cpu0)/spans, "cpu-ns/span")
+		b.ReportMetric(spans/elapsed.Seconds(), "spans/s")
+		b.ReportMetric(float64(cpu)/spans, "cpu-ns/span")
+		b.ReportMetric(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())/spans, "client-cpu-ns/span")
 	})
 
 	b.Run("clickhouse-client-native", func(b *testing.B) {
@@ -160,5 +194,9 @@ func BenchmarkEndToEndSpans(b *testing.B) {
 		}
 		wg.Wait()
 		b.ReportMetric(float64(b.N*benchNativeRows)/time.Since(start).Seconds(), "spans/s")
+		b.StopTimer()
+		// Millions of rows: drop them here, without the short deadline of
+		// the test database's own cleanup.
+		ch("DROP TABLE spans_native_copy", nil)
 	})
 }

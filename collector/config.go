@@ -53,6 +53,8 @@ type Config struct {
 	WAL WALConfig `yaml:"wal"`
 	// Tracing exports the collector's own spans.
 	Tracing TracingConfig `yaml:"tracing"`
+	// TLS secures the gRPC and OTLP/HTTP listeners.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // BatchConfig shapes the inserts: requests are grouped until MaxItems or
@@ -169,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
 		errs = append(errs, errors.New("tracing.sample_ratio must be between 0 and 1"))
+	}
+	if _, err := c.TLS.serverConfig(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

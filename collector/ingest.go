@@ -27,11 +27,16 @@ var _ BatchWriter = (*storage.Store)(nil)
 type Stats struct {
 	Batches, DuplicateBatches, RejectedBatches, FailedBatches uint64
 	Spans, Logs, MetricPoints, Invocations, RejectedItems     uint64
+	// DuplicateRiskItems counts rows failed inserts may have stored before
+	// their retry stored them again (see metric
+	// lambdascope_collector_duplicate_risk_items_total).
+	DuplicateRiskItems uint64
 }
 
 type counters struct {
 	batches, duplicates, rejected, failed      atomic.Uint64
 	spans, logs, points, invocations, rejItems atomic.Uint64
+	dupRisk                                    atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -40,6 +45,7 @@ func (c *counters) snapshot() Stats {
 		RejectedBatches: c.rejected.Load(), FailedBatches: c.failed.Load(),
 		Spans: c.spans.Load(), Logs: c.logs.Load(), MetricPoints: c.points.Load(),
 		Invocations: c.invocations.Load(), RejectedItems: c.rejItems.Load(),
+		DuplicateRiskItems: c.dupRisk.Load(),
 	}
 }
 

@@ -25,6 +25,11 @@ type metrics struct {
 	batches    *prometheus.CounterVec // result
 	walAppends prometheus.Counter
 	insertDur  *prometheus.HistogramVec // path
+	// items a failed insert may have stored already, which its retry
+	// stores again: reason stored_before_failure (certain) or
+	// outcome_unknown (if ClickHouse stored the block before the
+	// connection failed)
+	dupRisk *prometheus.CounterVec // reason
 }
 
 func newMetrics(walDepth func() (int, int64)) *metrics {
@@ -55,8 +60,12 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 			Name: "lambdascope_collector_insert_duration_seconds", Help: "Duration of inserts into ClickHouse.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"path", "result"}),
+		dupRisk: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lambdascope_collector_duplicate_risk_items_total",
+			Help: "Items a failed insert may already have stored and its retry stores again: stored_before_failure (rows of the tables inserted before the failing one), outcome_unknown (rows of an insert whose answer was lost).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.batches, m.walAppends, m.insertDur,
+	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.batches, m.walAppends, m.insertDur, m.dupRisk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if walDepth != nil {
 		m.reg.MustRegister(

@@ -66,6 +66,7 @@ type pipeline struct {
 
 	queue     chan *job
 	walNotify chan struct{}
+	connected chan struct{} // the store was opened: replay now
 	stop      chan struct{}
 	closing   atomic.Bool
 	down      atomic.Bool
@@ -81,6 +82,7 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		dedup:     newDedup(cfg.DedupWindow),
 		queue:     make(chan *job, cfg.Batch.QueueSize),
 		walNotify: make(chan struct{}, 1),
+		connected: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
 	if cfg.WAL.Dir != "" {
@@ -314,6 +316,7 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.W
 		if !p.down.Swap(true) {
 			p.log.Error("ClickHouse insert failed", "path", path, "batches", len(reqs), "wal", p.wal != nil, "err", err)
 		}
+		p.countDuplicateRisk(counts, path)
 		return counts, err
 	}
 	if p.down.Swap(false) {
@@ -329,6 +332,23 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.W
 		p.m.dropped.WithLabelValues("items", "malformed").Add(float64(counts.Rejected))
 	}
 	return counts, nil
+}
+
+// countDuplicateRisk counts and logs what a failed write may have stored
+// already: the retry of its requests stores those rows again.
+func (p *pipeline) countDuplicateRisk(c storage.WriteCounts, path string) {
+	if stored := c.Spans + c.Logs + c.MetricPoints + c.Invocations; stored > 0 {
+		p.m.dupRisk.WithLabelValues("stored_before_failure").Add(float64(stored))
+		p.stats.dupRisk.Add(uint64(stored))
+		p.log.Warn("insert failed after earlier tables were stored; the retry stores these rows again",
+			"path", path, "spans", c.Spans, "logs", c.Logs, "metric_points", c.MetricPoints, "invocations", c.Invocations)
+	}
+	if c.Uncertain > 0 {
+		p.m.dupRisk.WithLabelValues("outcome_unknown").Add(float64(c.Uncertain))
+		p.stats.dupRisk.Add(uint64(c.Uncertain))
+		p.log.Warn("insert outcome unknown (no answer after the block was sent); if ClickHouse stored it, the retry stores these rows again",
+			"path", path, "rows", c.Uncertain)
+	}
 }
 
 // replayLoop drains the WAL into ClickHouse in order, retrying with backoff
@@ -365,6 +385,9 @@ func (p *pipeline) replayLoop() {
 		select {
 		case <-p.stop:
 			return
+		case <-p.connected:
+			backoff = 100 * time.Millisecond
+			continue
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -392,6 +415,16 @@ func (p *pipeline) replay(recs []walRecord) error {
 		return err
 	}
 	return nil
+}
+
+// storeConnected is called once a store opened in the background is
+// ready: direct writes may resume and the replayer starts at once.
+func (p *pipeline) storeConnected() {
+	p.down.Store(false)
+	select {
+	case p.connected <- struct{}{}:
+	default:
+	}
 }
 
 // ready reports why the collector cannot take traffic well, or nil.

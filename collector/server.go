@@ -16,6 +16,7 @@ import (
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -28,6 +29,7 @@ import (
 type Server struct {
 	cfg    Config
 	writer BatchWriter
+	conn   *connector // set by NewConnecting
 	log    *slog.Logger
 	stats  counters
 
@@ -55,6 +57,26 @@ func New(cfg Config, w BatchWriter, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	return &Server{cfg: cfg, writer: w, log: log, httpAddr: map[string]string{}}, nil
+}
+
+// NewConnecting returns a collector that opens its store itself with open,
+// in the background, so that it starts while ClickHouse is unreachable:
+// until open succeeds, batches are acknowledged into the WAL (without
+// one they are refused with UNAVAILABLE), /readyz says why the collector is
+// not ready (and the gRPC health service NOT_SERVING), and open is retried
+// with growing pauses and a log line at most every 10 s. Once open succeeds the WAL is replayed. Shutdown closes the
+// store if it implements io.Closer.
+func NewConnecting(cfg Config, open OpenFunc, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &connector{open: open, log: log}
+	s, err := New(cfg, c, log)
+	if err != nil {
+		return nil, err
+	}
+	s.conn = c
+	return s, nil
 }
 
 // Start opens the WAL (replaying what it holds), listens on GRPCAddr,
@@ -96,12 +118,21 @@ func (s *Server) Start(ctx context.Context) error {
 		cleanup()
 		return err
 	}
+	tlsCfg, err := s.cfg.TLS.serverConfig()
+	if err != nil {
+		cleanup()
+		return err
+	}
 	keys := newKeyring(s.cfg)
 	svc := &ingestService{p: pipe, log: s.log}
-	srv := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(keys.unary),
-	)
+	}
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
+	}
+	srv := grpc.NewServer(opts...)
 	ingestv1.RegisterIngestServiceServer(srv, svc)
 	coltracepb.RegisterTraceServiceServer(srv, otlpTraces{s: svc})
 	collogspb.RegisterLogsServiceServer(srv, otlpLogs{s: svc})
@@ -113,6 +144,7 @@ func (s *Server) Start(ctx context.Context) error {
 		name string
 		lis  net.Listener
 		srv  *http.Server
+		tls  bool
 	}
 	var jobs []httpJob
 	if s.cfg.HTTPAddr != "" {
@@ -123,7 +155,11 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		(&otlpHTTP{s: svc, keys: keys, maxBytes: s.cfg.MaxMessageBytes}).routes(mux)
-		jobs = append(jobs, httpJob{"otlp_http", l, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}})
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if tlsCfg != nil {
+			hs.TLSConfig = tlsCfg.Clone()
+		}
+		jobs = append(jobs, httpJob{"otlp_http", l, hs, tlsCfg != nil})
 	}
 	if s.cfg.AdminAddr != "" {
 		l, err := listen(s.cfg.AdminAddr)
@@ -131,9 +167,20 @@ func (s *Server) Start(ctx context.Context) error {
 			cleanup()
 			return err
 		}
-		jobs = append(jobs, httpJob{"admin", l, &http.Server{Handler: s.adminMux(pipe), ReadHeaderTimeout: 10 * time.Second}})
+		jobs = append(jobs, httpJob{"admin", l, &http.Server{Handler: s.adminMux(pipe), ReadHeaderTimeout: 10 * time.Second}, false})
 	}
 
+	if s.conn != nil {
+		// Like /readyz, the gRPC health service says NOT_SERVING until the
+		// schema is ready.
+		pipe.down.Store(true)
+		s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+		hs := s.health
+		s.conn.start(func() {
+			pipe.storeConnected()
+			hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		})
+	}
 	pipe.start()
 	s.pipe, s.grpc, s.listener, s.started = pipe, srv, grpcLis, true
 	s.serving.Add(1)
@@ -149,13 +196,17 @@ func (s *Server) Start(ctx context.Context) error {
 		s.serving.Add(1)
 		go func() {
 			defer s.serving.Done()
-			if err := j.srv.Serve(j.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serve := j.srv.Serve
+			if j.tls {
+				serve = func(l net.Listener) error { return j.srv.ServeTLS(l, "", "") }
+			}
+			if err := serve(j.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.setErr(fmt.Errorf("serve %s: %w", j.name, err))
 			}
 		}()
 	}
 	s.log.Info("collector listening", "grpc", grpcLis.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
-		"admin", s.httpAddr["admin"], "wal", s.cfg.WAL.Dir, "auth", !s.cfg.NoAuth)
+		"admin", s.httpAddr["admin"], "wal", s.cfg.WAL.Dir, "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
 	return nil
 }
 
@@ -172,8 +223,14 @@ func (s *Server) adminMux(p *pipeline) *http.ServeMux {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		err := p.ready()
+		bw := s.writer
+		if s.conn != nil {
+			if bw = s.conn.writer(); bw == nil {
+				err = fmt.Errorf("%w (%s)", errNotConnected, s.conn.status())
+			}
+		}
 		if err == nil {
-			if c, ok := s.writer.(interface{ Conn() driver.Conn }); ok {
+			if c, ok := bw.(interface{ Conn() driver.Conn }); ok {
 				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 				defer cancel()
 				if perr := c.Conn().Ping(ctx); perr != nil {
@@ -252,6 +309,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := pipe.close(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.conn != nil {
+		if err := s.conn.stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if tracing != nil {
 		if err := tracing(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop tracing: %w", err))
@@ -260,7 +322,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	st := s.Stats()
 	s.log.Info("collector stopped", "batches", st.Batches, "duplicates", st.DuplicateBatches,
 		"rejected_batches", st.RejectedBatches, "failed_batches", st.FailedBatches,
-		"spans", st.Spans, "logs", st.Logs, "invocations", st.Invocations, "rejected_items", st.RejectedItems)
+		"spans", st.Spans, "logs", st.Logs, "invocations", st.Invocations, "rejected_items", st.RejectedItems,
+		"duplicate_risk_items", st.DuplicateRiskItems)
 	s.errMu.Lock()
 	errs = append(errs, s.serveErr)
 	s.errMu.Unlock()

@@ -51,7 +51,13 @@ type Cost struct {
 	Compute     float64 `json:"compute"`
 	Requests    float64 `json:"requests"`
 	Ephemeral   float64 `json:"ephemeral"`
-	Total       float64 `json:"total"`
+	// Provisioned is the idle charge of provisioned concurrency configured
+	// in the price configuration (Prices.Provisioned), for
+	// ProvisionedGBSeconds of configured concurrency. The duration of the
+	// invocations it served is in Compute, at the provisioned duration rate.
+	Provisioned          float64 `json:"provisioned"`
+	ProvisionedGBSeconds float64 `json:"provisionedGbSeconds"`
+	Total                float64 `json:"total"`
 	// PerMillion is Total per one million invocations.
 	PerMillion float64 `json:"perMillion"`
 }
@@ -62,6 +68,8 @@ func (c *Cost) add(o Cost) {
 	c.Compute += o.Compute
 	c.Requests += o.Requests
 	c.Ephemeral += o.Ephemeral
+	c.Provisioned += o.Provisioned
+	c.ProvisionedGBSeconds += o.ProvisionedGBSeconds
 	c.Total += o.Total
 }
 
@@ -130,6 +138,27 @@ type CostReport struct {
 	ByDay           []CostLine       `json:"byDay"`
 	Tiers           []TierAllocation `json:"tiers"`
 	FreeTier        []FreeTierLine   `json:"freeTier"`
+	// ProvisionedConcurrency is the idle charge of each configuration in
+	// Prices.Provisioned over the range; it is in Total and in the lines
+	// by function, version (the qualifier) and day.
+	ProvisionedConcurrency []ProvisionedLine `json:"provisionedConcurrency"`
+}
+
+// ProvisionedLine is what keeping one provisioned concurrency
+// configuration cost over a report's range.
+type ProvisionedLine struct {
+	AccountID    string `json:"accountId,omitempty"`
+	Region       string `json:"region"`
+	FunctionName string `json:"functionName"`
+	Qualifier    string `json:"qualifier,omitempty"`
+	Architecture string `json:"architecture"`
+	MemorySizeMB uint32 `json:"memorySizeMB"`
+	Concurrency  uint32 `json:"concurrency"`
+	// Seconds is how long it was configured within the range.
+	Seconds         float64 `json:"seconds"`
+	GBSeconds       float64 `json:"gbSeconds"`
+	RatePerGBSecond float64 `json:"ratePerGBSecond"`
+	Cost            float64 `json:"cost"`
 }
 
 type tierKey struct{ month, account, region, arch string }
@@ -138,7 +167,8 @@ type tierKey struct{ month, account, region, arch string }
 // and architecture per calendar month (UTC) to the rows given: a range
 // that covers part of a month prices only what it covers.
 func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostReport {
-	rep := &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{}}
+	rep := &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{},
+		ProvisionedConcurrency: []ProvisionedLine{}}
 	used, fallback := map[string]bool{}, map[string]bool{}
 
 	// Sum on-demand GB-seconds per tier group, then price each group.
@@ -239,6 +269,72 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 			f.GBSecondsValue += n * ap.firstTierPrice()
 		}
 	}
+	// Provisioned concurrency is billed while configured, per UTC day of
+	// the range it overlaps.
+	for i := range prices.Provisioned {
+		pc := &prices.Provisioned[i]
+		from, to := pc.configured(since, until)
+		if from.IsZero() {
+			continue
+		}
+		t, fb := prices.For(pc.region())
+		used[t.Region+"@"+t.EffectiveDate] = true
+		if fb {
+			fallback[pc.region()] = true
+		}
+		if rep.Currency == "" {
+			rep.Currency = t.Currency
+		}
+		account := pc.AccountID
+		if account == "" {
+			// The function's account, when the report shows exactly one.
+			var found []string
+			for k := range byFn {
+				if k.region == pc.region() && k.fn == pc.FunctionName {
+					found = append(found, k.account)
+				}
+			}
+			if len(found) == 1 {
+				account = found[0]
+			}
+		}
+		line := ProvisionedLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName, Qualifier: pc.Qualifier,
+			Architecture: pc.arch(), MemorySizeMB: pc.MemoryMB, Concurrency: pc.Concurrency,
+			RatePerGBSecond: archPrices(t, pc.arch()).ProvisionedConcurrencyPerGBSecond}
+		gb := float64(pc.Concurrency) * float64(pc.MemoryMB) / 1024
+		fk := fnKey{account, pc.region(), pc.FunctionName}
+		vk := verKey{fk, pc.Qualifier}
+		if byFn[fk] == nil {
+			byFn[fk] = &CostLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName}
+		}
+		if byVer[vk] == nil {
+			byVer[vk] = &CostLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName, Version: pc.Qualifier}
+		}
+		for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.AddDate(0, 0, 1) {
+			start, end := d, d.AddDate(0, 0, 1)
+			if start.Before(from) {
+				start = from
+			}
+			if end.After(to) {
+				end = to
+			}
+			secs := end.Sub(start).Seconds() * pc.dutyCycle()
+			c := Cost{ProvisionedGBSeconds: secs * gb, Provisioned: secs * gb * line.RatePerGBSecond}
+			c.Total = c.Provisioned
+			line.Seconds += secs
+			line.GBSeconds += c.ProvisionedGBSeconds
+			line.Cost += c.Provisioned
+			rep.Total.add(c)
+			byFn[fk].add(c)
+			byVer[vk].add(c)
+			if byDay[d] == nil {
+				byDay[d] = &CostLine{Day: d}
+			}
+			byDay[d].add(c)
+		}
+		rep.ProvisionedConcurrency = append(rep.ProvisionedConcurrency, line)
+	}
+
 	rep.Total.finish()
 	for _, l := range byFn {
 		l.finish()

@@ -157,6 +157,9 @@ func TestLoadPrices(t *testing.T) {
 		{file: "prices.bad-tiers.yaml", wantErr: "architectures.x86_64.duration[1].up_to_gb_seconds must be 0"},
 		{file: "prices.bad-field.yaml", wantErr: "field requests_per_milion not found"},
 		{file: "prices.bad-ext.txt", wantErr: "want a .yaml, .yml or .json file"},
+		{file: "prices.good-provisioned.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.bad-provisioned.yaml", wantErr: "provisioned_concurrency[0]: memory_mb must be between 128 and 10240, got 64\n" +
+			"concurrency must be positive\nhours_per_day must be between 0 and 24, got 25\nfrom: \"March\" is neither"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -213,6 +216,93 @@ func TestAdvise(t *testing.T) {
 	}
 	if got[0].FunctionName != "lean" || !near(got[0].MonthlyCostNow, 16.6667) || !near(got[0].MonthlySaving, 11.45836) {
 		t.Errorf("lean = %+v", got[0])
+	}
+}
+
+func TestPriceUsageProvisionedConcurrency(t *testing.T) {
+	// AWS pricing page, provisioned concurrency example (us-east-1, x86):
+	// 100 provisioned at 1536 MB for 8 hours a day over 31 days, serving
+	// 1.2 M requests of 1 s.
+	// Idle: 31 × 8 × 3600 = 892,800 s × 100 × 1536/1024 = 150 GB
+	// = 133,920,000 GB-s × $0.0000041667 = $558.004464 (AWS: $558).
+	// Duration: 1,200,000 s × 1.5 GB = 1,800,000 GB-s × $0.0000097222
+	// = $17.49996 (AWS: $17.50). Requests: 1.2 × $0.20 = $0.24.
+	// Total $575.744424 (AWS: $575.74).
+	served := row("app", query.ArchX86, 1536, 1_200_000, 1000)
+	served.InitializationType = "provisioned-concurrency"
+	pc := query.ProvisionedConcurrency{FunctionName: "app", Qualifier: "prod", MemoryMB: 1536, Concurrency: 100, HoursPerDay: 8}
+	tests := []struct {
+		name                string
+		pc                  query.ProvisionedConcurrency
+		idle, idleGBSeconds float64
+	}{
+		{"AWS example, whole month", pc, 558.004464, 133_920_000},
+		{
+			// From 16 March: 16 × 8 × 3600 = 460,800 s × 150 GB
+			// = 69,120,000 GB-s × $0.0000041667 = $288.002304.
+			"configured from mid-month",
+			func() query.ProvisionedConcurrency { p := pc; p.From = "2026-03-16"; return p }(),
+			288.002304, 69_120_000,
+		},
+		{
+			// arm64, all day, 1 to 3 March 12:00 (RFC 3339): 2.5 days
+			// = 216,000 s × 150 GB = 32,400,000 GB-s × $0.0000033334
+			// = $108.00216.
+			"arm64 all day, bounded",
+			func() query.ProvisionedConcurrency {
+				p := pc
+				p.Architecture, p.HoursPerDay, p.Until = query.ArchARM, 0, "2026-03-03T12:00:00Z"
+				return p
+			}(),
+			108.00216, 32_400_000,
+		},
+		{
+			"configured after the range",
+			func() query.ProvisionedConcurrency { p := pc; p.From = "2026-05-01"; return p }(),
+			0, 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prices := query.DefaultPrices()
+			prices.Provisioned = []query.ProvisionedConcurrency{tt.pc}
+			if err := prices.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			rep := query.PriceUsage(&prices, []query.UsageRow{served}, march, march.AddDate(0, 1, 0))
+			if !near(rep.Total.Compute, 17.49996) || !near(rep.Total.Requests, 0.24) {
+				t.Errorf("compute %.6f requests %.6f, want 17.49996 and 0.24", rep.Total.Compute, rep.Total.Requests)
+			}
+			if !near(rep.Total.Provisioned, tt.idle) || !near(rep.Total.ProvisionedGBSeconds, tt.idleGBSeconds) {
+				t.Errorf("provisioned %.6f for %.0f GB-s, want %.6f for %.0f", rep.Total.Provisioned, rep.Total.ProvisionedGBSeconds, tt.idle, tt.idleGBSeconds)
+			}
+			if want := tt.idle + 17.49996 + 0.24; !near(rep.Total.Total, want) {
+				t.Errorf("total %.6f, want %.6f", rep.Total.Total, want)
+			}
+			// The idle charge is in the function's line (its account), its
+			// version line (the qualifier) and the day lines.
+			if len(rep.ByFunction) != 1 || rep.ByFunction[0].AccountID != "111122223333" || !near(rep.ByFunction[0].Total, rep.Total.Total) {
+				t.Errorf("by function = %+v", rep.ByFunction)
+			}
+			var days, version float64
+			for _, l := range rep.ByDay {
+				days += l.Provisioned
+			}
+			for _, l := range rep.ByVersion {
+				if l.Version == "prod" {
+					version += l.Provisioned
+				}
+			}
+			if !near(days, tt.idle) || !near(version, tt.idle) {
+				t.Errorf("idle charge by day %.6f, on version prod %.6f; want %.6f", days, version, tt.idle)
+			}
+			if tt.idle > 0 && (len(rep.ProvisionedConcurrency) != 1 || !near(rep.ProvisionedConcurrency[0].Cost, tt.idle)) {
+				t.Errorf("provisioned lines = %+v", rep.ProvisionedConcurrency)
+			}
+			if len(rep.FreeTier) != 1 || rep.FreeTier[0].GBSeconds != 0 {
+				t.Errorf("free tier = %+v; provisioned concurrency is not covered by it", rep.FreeTier)
+			}
+		})
 	}
 }
 

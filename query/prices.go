@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -151,20 +152,140 @@ func (p ArchPrices) firstTierPrice() float64 {
 	return p.Duration[0].PricePerGBSecond
 }
 
-// Prices holds the price tables by region.
+// Prices holds the price tables by region, and the provisioned
+// concurrency configured on functions, which is billed while configured
+// whether or not it serves invocations.
 type Prices struct {
 	Tables []PriceTable `json:"prices" yaml:"prices"`
+	// Provisioned lists provisioned concurrency configurations; the
+	// invocation records do not carry them.
+	Provisioned []ProvisionedConcurrency `json:"provisioned_concurrency,omitempty" yaml:"provisioned_concurrency,omitempty"`
+}
+
+// ProvisionedConcurrency is provisioned concurrency configured on one
+// function version or alias. Its idle price (ArchPrices.
+// ProvisionedConcurrencyPerGBSecond) is charged for Concurrency × memory for
+// every second it is configured, HoursPerDay hours a day, in [From, Until).
+type ProvisionedConcurrency struct {
+	FunctionName string `json:"function" yaml:"function"`
+	// Qualifier is the version or alias it is configured on (shown in the
+	// report by version).
+	Qualifier string `json:"qualifier,omitempty" yaml:"qualifier,omitempty"`
+	// AccountID may be empty: the function's account in the report.
+	AccountID string `json:"account_id,omitempty" yaml:"account_id,omitempty"`
+	// Region defaults to DefaultRegion, Architecture to x86_64.
+	Region       string `json:"region,omitempty" yaml:"region,omitempty"`
+	Architecture string `json:"architecture,omitempty" yaml:"architecture,omitempty"`
+	MemoryMB     uint32 `json:"memory_mb" yaml:"memory_mb"`
+	Concurrency  uint32 `json:"concurrency" yaml:"concurrency"`
+	// HoursPerDay is how many hours a day it is configured (scheduled
+	// scaling); 0 means 24.
+	HoursPerDay float64 `json:"hours_per_day,omitempty" yaml:"hours_per_day,omitempty"`
+	// From and Until (YYYY-MM-DD or RFC 3339, UTC) bound when it is
+	// configured; empty means unbounded.
+	From  string `json:"from,omitempty" yaml:"from,omitempty"`
+	Until string `json:"until,omitempty" yaml:"until,omitempty"`
+}
+
+// Validate reports what makes the configuration unusable, naming the key.
+func (p *ProvisionedConcurrency) Validate() error {
+	var errs []error
+	if p.FunctionName == "" {
+		errs = append(errs, errors.New("function must be set"))
+	}
+	if p.MemoryMB < 128 || p.MemoryMB > 10240 {
+		errs = append(errs, fmt.Errorf("memory_mb must be between 128 and 10240, got %d", p.MemoryMB))
+	}
+	if p.Concurrency == 0 {
+		errs = append(errs, errors.New("concurrency must be positive"))
+	}
+	if p.HoursPerDay < 0 || p.HoursPerDay > 24 {
+		errs = append(errs, fmt.Errorf("hours_per_day must be between 0 and 24, got %g", p.HoursPerDay))
+	}
+	from, err := parseDay(p.From)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("from: %w", err))
+	}
+	until, err := parseDay(p.Until)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("until: %w", err))
+	}
+	if !from.IsZero() && !until.IsZero() && !from.Before(until) {
+		errs = append(errs, errors.New("from must be before until"))
+	}
+	return errors.Join(errs...)
+}
+
+// configured is when the configuration is in force, clipped to [since,
+// until); zero times when never.
+func (p *ProvisionedConcurrency) configured(since, until time.Time) (from, to time.Time) {
+	f, _ := parseDay(p.From)
+	u, _ := parseDay(p.Until)
+	from, to = since, until
+	if !f.IsZero() && f.After(from) {
+		from = f
+	}
+	if !u.IsZero() && u.Before(to) {
+		to = u
+	}
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}
+	}
+	return from, to
+}
+
+func (p *ProvisionedConcurrency) region() string {
+	if p.Region == "" {
+		return DefaultRegion
+	}
+	return p.Region
+}
+
+func (p *ProvisionedConcurrency) arch() string {
+	if p.Architecture == "" {
+		return ArchX86
+	}
+	return p.Architecture
+}
+
+// dutyCycle is the share of each day it is configured.
+func (p *ProvisionedConcurrency) dutyCycle() float64 {
+	if p.HoursPerDay == 0 {
+		return 1
+	}
+	return p.HoursPerDay / 24
+}
+
+// parseDay reads YYYY-MM-DD or an RFC 3339 time; "" is the zero time.
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
 }
 
 // DefaultPrices holds DefaultPriceTable only.
 func DefaultPrices() Prices { return Prices{Tables: []PriceTable{DefaultPriceTable()}} }
 
-// Validate checks every table and that each region appears once.
+// Validate checks every table and that each region appears once, and every
+// provisioned concurrency configuration.
 func (p *Prices) Validate() error {
 	if len(p.Tables) == 0 {
 		return errors.New("prices must list at least one table")
 	}
 	var errs []error
+	for i := range p.Provisioned {
+		if err := p.Provisioned[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("provisioned_concurrency[%d]: %w", i, err))
+		}
+	}
 	seen := map[string]bool{}
 	for i := range p.Tables {
 		if err := p.Tables[i].Validate(); err != nil {
@@ -223,6 +344,11 @@ func LoadPrices(path string) (Prices, error) {
 	}
 	if err != nil {
 		return Prices{}, fmt.Errorf("parse prices file %s: %w", path, err)
+	}
+	if len(file.Tables) == 0 && len(file.Provisioned) > 0 {
+		// A file that only names provisioned concurrency keeps the default
+		// prices.
+		file.Tables = []PriceTable{DefaultPriceTable()}
 	}
 	if err := file.Validate(); err != nil {
 		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)

@@ -269,8 +269,14 @@ type FunctionPoint struct {
 	Invocations  uint64    `json:"invocations"`
 	// Errors counts every invocation that did not succeed, timeouts
 	// included.
-	Errors        uint64  `json:"errors"`
-	Timeouts      uint64  `json:"timeouts"`
+	Errors   uint64 `json:"errors"`
+	Timeouts uint64 `json:"timeouts"`
+	// Throttles is always nil (JSON null): unknown. A throttled request is
+	// refused by the Lambda service before any execution environment runs,
+	// so no extension ever sees it and the platform's reports do not count
+	// it; only CloudWatch's Throttles metric has it. Errors and Invocations
+	// never include throttles.
+	Throttles     *uint64 `json:"throttles"`
 	ErrorRate     float64 `json:"errorRate"`
 	ColdStarts    uint64  `json:"coldStarts"`
 	ColdStartRate float64 `json:"coldStartRate"`
@@ -287,10 +293,14 @@ type FunctionPoint struct {
 }
 
 // FunctionFigures returns per-function figures per step, by function then
-// time. Throttles are not in the platform's reports and are not shown.
+// time. Throttles are not in the platform's reports: FunctionPoint.Throttles
+// is unknown (nil).
 //
-// It aggregates the raw invocations table; the function_minutes view can
-// answer the same faster at one-minute steps and above once it is filled.
+// At steps of whole minutes, when the function_figures view holds at least
+// two invocations per row, the buckets that lie wholly in the range and
+// after the view's horizon are read from the view; the others (ragged
+// edges, rows older than the view) from the raw invocations table. Counts, sums, means and memory are the same either way; the
+// duration quantiles of view buckets are t-digest estimates.
 func (s *Service) FunctionFigures(ctx context.Context, q FunctionQuery) ([]FunctionPoint, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err

@@ -72,6 +72,11 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	var first, last time.Time
 	requestIDs := make([]string, 0, 8)
 	seen := make(map[string]bool)
+	// The functions of the spans that name an invocation narrow the read of
+	// the invocations to their rows, unless a span names one without its
+	// function.
+	var functions []string
+	seenFn, anonymous := make(map[string]bool), false
 	for i := range records {
 		spans[i] = spanFromRecord(&records[i])
 		sp := &spans[i]
@@ -85,15 +90,26 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			seen[sp.RequestID] = true
 			requestIDs = append(requestIDs, sp.RequestID)
 		}
+		if sp.RequestID != "" {
+			anonymous = anonymous || sp.FunctionName == ""
+			if sp.FunctionName != "" && !seenFn[sp.FunctionName] {
+				seenFn[sp.FunctionName] = true
+				functions = append(functions, sp.FunctionName)
+			}
+		}
+	}
+	if anonymous {
+		functions = nil
 	}
 
 	var invocations []Invocation
 	for chunk := range slices.Chunk(requestIDs, invocationJoinChunk) {
 		recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
-			RequestIDs: chunk,
-			Since:      first.Add(-invocationJoinMargin),
-			Until:      last.Add(invocationJoinMargin),
-			Limit:      min(2*len(chunk), MaxInvocationLimit),
+			RequestIDs:    chunk,
+			FunctionNames: functions,
+			Since:         first.Add(-invocationJoinMargin),
+			Until:         last.Add(invocationJoinMargin),
+			Limit:         min(2*len(chunk), MaxInvocationLimit),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read invocations of trace %s: %w", id, err)

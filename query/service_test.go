@@ -128,3 +128,61 @@ func TestInvocations(t *testing.T) {
 		})
 	}
 }
+
+func TestTraceByIDLargeTraceWithSkewAndMissingParent(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	want := querytest.WriteLargeTrace(t, st)
+	tr, err := query.NewService(st).TraceByID(t.Context(), want.TraceID)
+	if err != nil {
+		t.Fatalf("TraceByID: %v", err)
+	}
+	if tr.SpanCount != querytest.LargeTraceSpans || len(tr.Roots) != 2 {
+		t.Fatalf("%d spans in %d roots, want %d in 2 (the root and the orphan)", tr.SpanCount, len(tr.Roots), querytest.LargeTraceSpans)
+	}
+	var root, orphan *query.Node
+	for _, n := range tr.Roots {
+		switch n.Span.SpanID {
+		case want.Root:
+			root = n
+		case want.Orphan:
+			orphan = n
+		}
+	}
+	if root == nil || root.Orphan || orphan == nil || !orphan.Orphan {
+		t.Fatalf("roots = %+v, want the root and the flagged orphan", tr.Roots)
+	}
+	if root.Invocation == nil || root.Invocation.RequestID != "req-front" || !root.InvocationEntry {
+		t.Errorf("root invocation = %+v", root.Invocation)
+	}
+	if len(root.Children) != 1 || len(root.Children[0].Children) != 1 {
+		t.Fatalf("root has %d children, want the client span calling worker", len(root.Children))
+	}
+	client, worker := root.Children[0], root.Children[0].Children[0]
+	if worker.Span.SpanID != want.Worker || worker.Invocation == nil || worker.Invocation.RequestID != "req-worker" || !worker.InvocationEntry {
+		t.Fatalf("worker = %s with invocation %+v", worker.Span.SpanID, worker.Invocation)
+	}
+	// Worker's clock is 2 s behind: it is shown inside the client span, and
+	// everything below it moves with it.
+	if worker.Skew < 1900*time.Millisecond || worker.Start().Before(client.Start()) || worker.End().After(client.End()) {
+		t.Errorf("worker shown at [%s, %s] with skew %s, want inside the client span [%s, %s]",
+			worker.Start(), worker.End(), worker.Skew, client.Start(), client.End())
+	}
+	below, deepest := 0, 0
+	tr.Walk(func(n *query.Node) bool {
+		if n.Span.FunctionName == "worker" && n != worker && n != orphan {
+			below++
+			deepest = max(deepest, n.Depth)
+			if n.Skew != worker.Skew || n.Invocation != worker.Invocation || n.InvocationEntry {
+				t.Errorf("span %s: skew %s, invocation %+v, entry %t; want worker's", n.Span.SpanID, n.Skew, n.Invocation, n.InvocationEntry)
+				return false
+			}
+		}
+		return true
+	})
+	if below != querytest.LargeTraceSpans-4 || deepest != worker.Depth+100 {
+		t.Errorf("%d spans below worker, deepest at depth %d; want %d and %d", below, deepest, querytest.LargeTraceSpans-4, worker.Depth+100)
+	}
+	if orphan.Skew != 0 {
+		t.Errorf("the orphan moved by %s; it has no parent to be moved into", orphan.Skew)
+	}
+}

@@ -89,8 +89,11 @@ const spanSelectColumns = `trace_id, span_id, parent_span_id, trace_state, start
     events.time_unix_nano, events.name, events.attributes,
     links.trace_id, links.span_id, links.attributes`
 
+// selectSpansByTraceIDSQL reads one trace's spans from every partition.
+// PREWHERE reads the trace ID column first and the wide columns only of the
+// granules holding the trace.
 func selectSpansByTraceIDSQL(db string) string {
-	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\nWHERE trace_id = unhex(?)\nORDER BY start_unix_nano, span_id"
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\nPREWHERE trace_id = unhex(?)\nORDER BY start_unix_nano, span_id"
 }
 
 // invocationSelectColumns is read by scanInvocation, in this order.
@@ -105,12 +108,28 @@ const invocationSelectColumns = `start_unix_nano, account_id, region, function_n
 // the filter's values are returned as arguments, never placed in the text.
 func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	var (
-		where []string
-		args  []any
+		prewhere []string
+		where    []string
+		args     []any
 	)
+	// The request IDs and the trace ID are the selective conditions: read
+	// their columns first, and the other columns only of the granules that
+	// match.
+	if len(f.RequestIDs) > 0 {
+		prewhere = append(prewhere, "request_id IN ?")
+		args = append(args, inList(f.RequestIDs))
+	}
+	if f.TraceID != ([16]byte{}) {
+		prewhere = append(prewhere, "trace_id = unhex(?)")
+		args = append(args, hexID(f.TraceID[:]))
+	}
 	if f.FunctionName != "" {
 		where = append(where, "function_name = ?")
 		args = append(args, f.FunctionName)
+	}
+	if len(f.FunctionNames) > 0 {
+		where = append(where, "function_name IN ?")
+		args = append(args, inList(f.FunctionNames))
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "start_time >= toDateTime(?)", "start_unix_nano >= ?")
@@ -120,16 +139,11 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 		where = append(where, "start_time <= toDateTime(?)", "start_unix_nano < ?")
 		args = append(args, f.Until.Unix(), unixNano(f.Until))
 	}
-	if len(f.RequestIDs) > 0 {
-		where = append(where, "request_id IN ?")
-		args = append(args, inList(f.RequestIDs))
-	}
-	if f.TraceID != ([16]byte{}) {
-		where = append(where, "trace_id = unhex(?)")
-		args = append(args, hexID(f.TraceID[:]))
-	}
 	var b strings.Builder
 	b.WriteString("SELECT " + invocationSelectColumns + "\nFROM " + db + ".invocations")
+	if len(prewhere) > 0 {
+		b.WriteString("\nPREWHERE " + strings.Join(prewhere, "\n  AND "))
+	}
 	if len(where) > 0 {
 		b.WriteString("\nWHERE " + strings.Join(where, "\n  AND "))
 	}
@@ -190,16 +204,36 @@ func (w *whereClause) String() string {
 	return "\nWHERE " + strings.Join(w.conds, "\n  AND ")
 }
 
-// selectTraceWindowSQL reads a trace's time window from the trace index.
-func selectTraceWindowSQL(db string) string {
-	return "SELECT minMerge(start_min), maxMerge(end_max)\nFROM " + db + ".trace_index\nWHERE trace_id = unhex(?)\nGROUP BY trace_id"
+// Tables a trace's window is read from when selectSpansInTraceWindowSQL
+// finds nothing: trace_index (migration 3).
+var traceWindowTables = []string{"trace_index"}
+
+// selectSpansInTraceWindowSQL reads one trace's spans inside its window
+// from trace_windows (migration 7) in one round trip: the server evaluates
+// the scalar subqueries first, so the window prunes partitions and the
+// primary key. A trace the table does not know gets the window [0, 0] and
+// no spans. Its three arguments are the trace ID in hex.
+func selectSpansInTraceWindowSQL(db string) string {
+	window := func(agg, col string) string {
+		return "(SELECT toDateTime(intDiv(" + agg + "(" + col + "), 1000000000)) FROM " + db + ".trace_windows WHERE trace_id = unhex(?))"
+	}
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+		"PREWHERE trace_id = unhex(?)\nWHERE start_time >= " + window("minMerge", "start_min") +
+		"\n  AND start_time <= " + window("maxMerge", "end_max") + "\n" +
+		"ORDER BY start_unix_nano, span_id"
+}
+
+// selectTraceWindowSQL reads a trace's time window from table, one of
+// traceWindowTables.
+func selectTraceWindowSQL(db, table string) string {
+	return "SELECT minMerge(start_min), maxMerge(end_max)\nFROM " + db + "." + table + "\nWHERE trace_id = unhex(?)\nGROUP BY trace_id"
 }
 
 // selectSpansInWindowSQL is selectSpansByTraceIDSQL narrowed to the seconds
 // [from, to], so that only the partitions and hours of the trace are read.
 func selectSpansInWindowSQL(db string) string {
 	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
-		"WHERE trace_id = unhex(?)\n  AND start_time >= toDateTime(?)\n  AND start_time <= toDateTime(?)\n" +
+		"PREWHERE trace_id = unhex(?)\nWHERE start_time >= toDateTime(?)\n  AND start_time <= toDateTime(?)\n" +
 		"ORDER BY start_unix_nano, span_id"
 }
 

@@ -245,6 +245,59 @@ GROUP BY bucket, function_name
 ORDER BY function_name, bucket`, args
 }
 
+// functionFiguresSQL reads the same rows as functionBucketsSQL from the
+// function_figures view, for the whole minutes in [f.Since, f.Until); step
+// is a whole number of minutes, so every minute falls in one bucket.
+func functionFiguresSQL(db string, f UsageFilter, step time.Duration) (string, []any) {
+	var w readWhere
+	w.seconds("minute", f.Since, f.Until)
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	if f.FunctionVersion != "" {
+		w.add("function_version = ?", f.FunctionVersion)
+	}
+	if f.AccountID != "" {
+		w.add("account_id = ?", f.AccountID)
+	}
+	if f.Region != "" {
+		w.add("region = ?", f.Region)
+	}
+	sec := int64(step / time.Second)
+	args := append([]any{sec, sec}, w.args...)
+	return `SELECT intDiv(toUInt32(minute), ?) * ? AS bucket, function_name,
+    countMerge(invocations) AS n,
+    sumMerge(errors),
+    sumMerge(timeouts),
+    sumMerge(cold_starts) AS cold,
+    if(cold > 0, sumMerge(init_duration_ms_sum) / cold, 0),
+    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_ms_quantiles)),
+    sumMerge(duration_ms_sum),
+    maxMerge(max_memory_used_mb),
+    maxMerge(memory_size_mb)
+FROM ` + db + `.function_figures
+WHERE ` + w.sql() + `
+GROUP BY bucket, function_name
+ORDER BY function_name, bucket`, args
+}
+
+// viewHorizonSQL reads the horizon of a view: rows starting after it are
+// all in the view. count() is 0 when none was recorded.
+func viewHorizonSQL(db, view string) (string, []any) {
+	return `SELECT max(horizon_unix_nano), count() FROM ` + db + `.view_horizons WHERE view = ?`, []any{view}
+}
+
+// partRowsSQL counts the rows of the active parts of tables (and of their
+// per-shard tables in cluster mode) on the server answering.
+func partRowsSQL(db string, tables ...string) (string, []any) {
+	var names []string
+	for _, t := range tables {
+		names = append(names, t, t+localSuffix)
+	}
+	return `SELECT table, sum(rows) FROM system.parts WHERE database = ? AND active AND table IN ? GROUP BY table`,
+		[]any{db, inList(names)}
+}
+
 // functionCatalogSQL lists every function seen in the range with its latest
 // configuration.
 func functionCatalogSQL(db string, f UsageFilter) (string, []any) {
@@ -300,6 +353,35 @@ func usageDailySQL(db string, f UsageFilter) (string, []any) {
     countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
     maxMerge(max_memory_used_mb)
 FROM ` + db + `.usage_daily
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type
+ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type`, w.args
+}
+
+// usageHourlySQL reads the same rows as usageSQL from the usage_hourly
+// view, for the whole hours in [f.Since, f.Until): both must be whole hours.
+func usageHourlySQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	w.seconds("hour", f.Since, f.Until)
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	if f.FunctionVersion != "" {
+		w.add("function_version = ?", f.FunctionVersion)
+	}
+	if f.AccountID != "" {
+		w.add("account_id = ?", f.AccountID)
+	}
+	if f.Region != "" {
+		w.add("region = ?", f.Region)
+	}
+	return `SELECT toDate(hour) AS day, account_id, region, function_name, function_version,
+    architecture, memory_size_mb, ephemeral_storage_mb, initialization_type,
+    countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
+    maxMerge(max_memory_used_mb)
+FROM ` + db + `.usage_hourly
 WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
     initialization_type

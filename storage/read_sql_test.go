@@ -44,6 +44,14 @@ func TestReadSQLTextDoesNotDependOnValues(t *testing.T) {
 			return usageDailySQL("db", UsageFilter{Since: since.Truncate(24 * time.Hour), Until: until.AddDate(0, 0, 1).Truncate(24 * time.Hour),
 				FunctionName: v, FunctionVersion: v, AccountID: v, Region: v})
 		}},
+		{"usage from the hourly view", func(v string) (string, []any) {
+			return usageHourlySQL("db", UsageFilter{Since: since.Truncate(time.Hour), Until: until.Truncate(time.Hour),
+				FunctionName: v, FunctionVersion: v, AccountID: v, Region: v})
+		}},
+		{"function figures from the view", func(v string) (string, []any) {
+			return functionFiguresSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, FunctionVersion: v, AccountID: v, Region: v}, time.Hour)
+		}},
+		{"view horizon", func(v string) (string, []any) { return viewHorizonSQL("db", v) }},
 		{"invocations per day", func(v string) (string, []any) {
 			return dayCountsSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, Region: v})
 		}},

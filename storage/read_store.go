@@ -1,12 +1,15 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -185,7 +188,10 @@ type FunctionBucketRecord struct {
 const MaxBuckets = 100_000
 
 // FunctionBuckets aggregates invocations per function per step (whole
-// seconds, at least one) in the filter's range.
+// seconds, at least one) in the filter's range. At whole-minute steps the
+// buckets the function_figures view holds whole are read from it, when it
+// is dense enough to be faster (figuresViewRange); the duration quantiles
+// of those buckets are t-digest estimates, everything else is the same.
 func (s *Store) FunctionBuckets(ctx context.Context, f UsageFilter, step time.Duration) ([]FunctionBucketRecord, error) {
 	if err := f.check("read function figures"); err != nil {
 		return nil, err
@@ -196,7 +202,119 @@ func (s *Store) FunctionBuckets(ctx context.Context, f UsageFilter, step time.Du
 	if f.Until.Sub(f.Since)/step > MaxBuckets {
 		return nil, fmt.Errorf("read function figures: step %s makes more than %d buckets", step, MaxBuckets)
 	}
-	query, args := functionBucketsSQL(s.database, f, step)
+	lo, hi, err := s.figuresViewRange(ctx, f, step)
+	if err != nil {
+		return nil, err
+	}
+	if !lo.Before(hi) {
+		return s.functionBuckets(ctx, f, step, functionBucketsSQL)
+	}
+	// Buckets wholly inside [lo, hi) come from the view, the others from
+	// the raw table: each bucket from one source, so nothing is merged.
+	var out []FunctionBucketRecord
+	for _, part := range []struct {
+		since, until time.Time
+		build        func(string, UsageFilter, time.Duration) (string, []any)
+	}{
+		{f.Since, lo, functionBucketsSQL},
+		{lo, hi, functionFiguresSQL},
+		{hi, f.Until, functionBucketsSQL},
+	} {
+		if !part.since.Before(part.until) {
+			continue
+		}
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		recs, err := s.functionBuckets(ctx, pf, step, part.build)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	slices.SortStableFunc(out, func(a, b FunctionBucketRecord) int {
+		if c := strings.Compare(a.FunctionName, b.FunctionName); c != 0 {
+			return c
+		}
+		return a.Start.Compare(b.Start)
+	})
+	return out, nil
+}
+
+// figuresViewRange is the part of f's range the function_figures view can
+// answer at this step: whole buckets that start after the view's horizon.
+// It is empty when the step is not whole minutes or no horizon is known.
+func (s *Store) figuresViewRange(ctx context.Context, f UsageFilter, step time.Duration) (lo, hi time.Time, err error) {
+	if step%time.Minute != 0 {
+		return time.Time{}, time.Time{}, nil
+	}
+	horizon, ok, err := s.viewHorizon(ctx, "function_figures")
+	if err != nil || !ok {
+		return time.Time{}, time.Time{}, err
+	}
+	if dense, err := s.figuresViewDense(ctx); err != nil || !dense {
+		return time.Time{}, time.Time{}, err
+	}
+	sec := int64(step / time.Second)
+	first := ceilUnix(f.Since)
+	first = (first + sec - 1) / sec * sec
+	// The first bucket boundary whose start is after the horizon.
+	after := (int64(horizon/1e9)/sec + 1) * sec
+	if horizon == 0 {
+		after = 0
+	}
+	last := f.Until.Unix() / sec * sec
+	return time.Unix(max(first, after), 0).UTC(), time.Unix(last, 0).UTC(), nil
+}
+
+// figuresViewMinDensity is how many invocations a function_figures row must
+// hold on average for the view to be read. A t-digest state costs more to
+// merge than a raw row does to aggregate: at one invocation per function
+// and minute the view is no faster than the raw table (docs/benchmarks.md,
+// "Query"), and slower once the edges are read from raw rows beside it.
+const figuresViewMinDensity = 2
+
+// figuresViewDense tells whether the function_figures view holds at least
+// figuresViewMinDensity invocations per row, from the row counts of the
+// server's active parts.
+func (s *Store) figuresViewDense(ctx context.Context) (bool, error) {
+	query, args := partRowsSQL(s.database, "invocations", "function_figures")
+	rows := map[string]uint64{}
+	err := s.scanAll(ctx, "part rows", query, args, func(r driver.Rows) error {
+		var (
+			table string
+			n     uint64
+		)
+		if err := r.Scan(&table, &n); err != nil {
+			return err
+		}
+		rows[strings.TrimSuffix(table, localSuffix)] += n
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	view := rows["function_figures"]
+	return view > 0 && rows["invocations"] >= figuresViewMinDensity*view, nil
+}
+
+// viewHorizon is the horizon recorded for view; ok is false when none is
+// (a schema older than migration 8, or another server of a cluster).
+func (s *Store) viewHorizon(ctx context.Context, view string) (horizon uint64, ok bool, err error) {
+	query, args := viewHorizonSQL(s.database, view)
+	var n uint64
+	err = s.conn.QueryRow(ctx, query, args...).Scan(&horizon, &n)
+	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, readErr("read view horizon", err)
+	}
+	return horizon, n > 0, nil
+}
+
+func (s *Store) functionBuckets(ctx context.Context, f UsageFilter, step time.Duration,
+	build func(string, UsageFilter, time.Duration) (string, []any)) ([]FunctionBucketRecord, error) {
+	query, args := build(s.database, f, step)
 	var out []FunctionBucketRecord
 	err := s.scanAll(ctx, "function figures", query, args, func(rows driver.Rows) error {
 		var (
@@ -276,8 +394,9 @@ type UsageRecord struct {
 // function, version, architecture, memory and ephemeral storage.
 //
 // Whole UTC days are read from the usage_daily view when the view holds
-// every invocation of the day: its count for the day equals the raw
-// table's, which a count over the raw rows checks. A view covers only the
+// every invocation of the day: the day starts after the view's horizon
+// (migration 8), or its count for the day equals the raw table's, which a
+// count over the raw rows checks. A view covers only the
 // rows inserted after it exists, so days with older rows, and the partial
 // days at the edges of the range, are summed from the raw invocations. The
 // pieces cover disjoint days: the rows are those of summing the raw table
@@ -288,13 +407,20 @@ func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error)
 	}
 	from, to := ceilDay(f.Since), f.Until.UTC().Truncate(24*time.Hour)
 	if !from.Before(to) {
-		return s.usageRaw(ctx, f)
+		return s.usagePart(ctx, f)
 	}
-	if ok, err := s.usageDailyApplied(ctx); err != nil || !ok {
-		if err != nil {
-			return nil, err
+	// A horizon exists from migration 8 on, so the view (migration 6) does.
+	horizon, known, err := s.viewHorizon(ctx, "usage_daily")
+	if err != nil {
+		return nil, err
+	}
+	if !known {
+		if ok, err := s.usageDailyApplied(ctx); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return s.usagePart(ctx, f)
 		}
-		return s.usageRaw(ctx, f)
 	}
 	days := f
 	days.Since, days.Until = from, to
@@ -303,14 +429,34 @@ func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error)
 	if err != nil {
 		return nil, err
 	}
-	rawCounts, err := s.dayCounts(ctx, days)
-	if err != nil {
-		return nil, err
+	// Days after the view's horizon are whole in the view; the others are
+	// checked against a count of the raw rows.
+	checkTo := to
+	if known {
+		checkTo = from
+		if horizon > 0 {
+			checkTo = ceilDay(time.Unix(0, int64(horizon)+1))
+			if checkTo.Before(from) {
+				checkTo = from
+			}
+			if checkTo.After(to) {
+				checkTo = to
+			}
+		}
+	}
+	rawCounts := map[time.Time]uint64{}
+	if from.Before(checkTo) {
+		counted := days
+		counted.Until = checkTo
+		if rawCounts, err = s.dayCounts(ctx, counted); err != nil {
+			return nil, err
+		}
 	}
 	viewCounts := map[time.Time]uint64{}
 	for _, r := range viewRows {
 		viewCounts[r.Day] += r.Invocations
 	}
+	whole := func(d time.Time) bool { return !d.Before(checkTo) || viewCounts[d] == rawCounts[d] }
 
 	// Raw ranges: the edges and every run of days the view does not hold
 	// whole.
@@ -319,7 +465,7 @@ func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error)
 		ranges = append(ranges, [2]time.Time{f.Since, from})
 	}
 	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
-		if viewCounts[d] == rawCounts[d] {
+		if whole(d) {
 			continue
 		}
 		if n := len(ranges); n > 0 && ranges[n-1][1].Equal(d) {
@@ -338,23 +484,107 @@ func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error)
 
 	var out []UsageRecord
 	for _, r := range viewRows {
-		if viewCounts[r.Day] == rawCounts[r.Day] {
+		if whole(r.Day) {
 			out = append(out, r)
 		}
 	}
 	for _, rg := range ranges {
 		part := f
 		part.Since, part.Until = rg[0], rg[1]
-		rows, err := s.usageRaw(ctx, part)
+		rows, err := s.usagePart(ctx, part)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, rows...)
 	}
-	// Each piece is ordered by day and then by the rest of the key, and no
-	// two pieces share a day.
+	// No two pieces share a day: the order by day keeps each piece's order
+	// by the rest of the key.
 	slices.SortStableFunc(out, func(a, b UsageRecord) int { return a.Day.Compare(b.Day) })
 	return out, nil
+}
+
+// usagePart sums the usage of a range that is not whole days: whole hours
+// after the usage_hourly view's horizon from the view, the rest from the
+// raw invocations, merged into one row per day and configuration.
+func (s *Store) usagePart(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
+	horizon, known, err := s.viewHorizon(ctx, "usage_hourly")
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := ceilHour(f.Since), f.Until.UTC().Truncate(time.Hour)
+	if known && horizon > 0 {
+		if after := ceilHour(time.Unix(0, int64(horizon)+1)); after.After(lo) {
+			lo = after
+		}
+	}
+	if !known || !lo.Before(hi) {
+		return s.usageRaw(ctx, f)
+	}
+	var out []UsageRecord
+	for _, part := range []struct {
+		since, until time.Time
+		build        func(string, UsageFilter) (string, []any)
+	}{
+		{f.Since, lo, usageSQL},
+		{lo, hi, usageHourlySQL},
+		{hi, f.Until, usageSQL},
+	} {
+		if !part.since.Before(part.until) {
+			continue
+		}
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		query, args := part.build(s.database, pf)
+		rows, err := s.scanUsage(ctx, query, args)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return mergeUsage(out), nil
+}
+
+// mergeUsage sums the records that share a day and configuration, and
+// orders them as the SQL does: by day, then the rest of the key.
+func mergeUsage(recs []UsageRecord) []UsageRecord {
+	key := func(r UsageRecord) UsageRecord {
+		return UsageRecord{Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName,
+			FunctionVersion: r.FunctionVersion, Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB,
+			EphemeralStorageMB: r.EphemeralStorageMB, InitializationType: r.InitializationType}
+	}
+	at := map[UsageRecord]int{}
+	var out []UsageRecord
+	for _, r := range recs {
+		k := key(r)
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		m := &out[i]
+		m.Invocations += r.Invocations
+		m.BilledDurationMs += r.BilledDurationMs
+		m.BilledInitDurationMs += r.BilledInitDurationMs
+		m.DurationMs += r.DurationMs
+		m.MaxMemoryUsedMB = max(m.MaxMemoryUsedMB, r.MaxMemoryUsedMB)
+	}
+	slices.SortFunc(out, func(a, b UsageRecord) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion),
+			strings.Compare(a.Architecture, b.Architecture), cmp.Compare(a.MemorySizeMB, b.MemorySizeMB),
+			cmp.Compare(a.EphemeralStorageMB, b.EphemeralStorageMB), strings.Compare(a.InitializationType, b.InitializationType))
+	})
+	return out
+}
+
+// ceilHour is t rounded up to a whole UTC hour.
+func ceilHour(t time.Time) time.Time {
+	h := t.UTC().Truncate(time.Hour)
+	if h.Before(t) {
+		h = h.Add(time.Hour)
+	}
+	return h
 }
 
 // usageRaw sums the raw invocations of the filter's range.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -273,6 +274,8 @@ func TestUsageFromDailyViewMatchesRawRows(t *testing.T) {
 		{"partial edges", UsageFilter{Since: day(1).Add(5 * time.Hour), Until: day(5).Add(12*time.Hour + 500*time.Millisecond)}},
 		{"sub-second edges", UsageFilter{Since: day(2).Add(time.Millisecond), Until: day(4).Add(24*time.Hour - time.Millisecond)}},
 		{"inside one day", UsageFilter{Since: day(3).Add(time.Hour), Until: day(3).Add(13 * time.Hour)}},
+		{"ragged hours inside one day", UsageFilter{Since: day(3).Add(90 * time.Minute), Until: day(3).Add(12*time.Hour + time.Second)}},
+		{"ragged hours across days", UsageFilter{Since: day(1).Add(5*time.Hour + 29*time.Minute), Until: day(4).Add(12*time.Hour + 30*time.Minute)}},
 		{"one whole day", UsageFilter{Since: day(2), Until: day(3)}},
 		{"function", UsageFilter{Since: day(1), Until: day(5).Add(time.Hour), FunctionName: "billing"}},
 		{"function with older rows", UsageFilter{Since: day(2), Until: day(5), FunctionName: "orders"}},
@@ -339,5 +342,184 @@ func TestUsageFromDailyViewMatchesRawRows(t *testing.T) {
 	if reflect.DeepEqual(fromView, raw) {
 		t.Fatal("the view holds the row written while it was detached")
 	}
+	// Rows written before a view existed start before the horizon that
+	// migration 8 records once the views exist; record it as an upgrade
+	// would, so that those days are checked against the raw rows.
+	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+		"SELECT 'usage_daily', max(start_unix_nano) FROM "+s.database+".invocations"); err != nil {
+		t.Fatalf("record horizon: %v", err)
+	}
 	check(t)
+
+	// The same for the hourly view, which a late row written while it is
+	// detached leaves behind.
+	if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+".usage_hourly_mv"); err != nil {
+		t.Fatalf("detach view: %v", err)
+	}
+	late.BatchId = []byte("usage-late-hourly")
+	late.Invocations[0].RequestId, late.Invocations[0].StartTimeUnixNano = "usage-late-2", uint64(day(4).Add(7*time.Hour).UnixNano())
+	if _, err := s.WriteExport(t.Context(), late); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+".usage_hourly_mv"); err != nil {
+		t.Fatalf("attach view: %v", err)
+	}
+	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+		"SELECT 'usage_hourly', max(start_unix_nano) FROM "+s.database+".invocations"); err != nil {
+		t.Fatalf("record horizon: %v", err)
+	}
+	check(t)
+}
+
+// writeFiguresFixture stores invocations of two functions over three hours,
+// a few seconds apart, with errors, timeouts and cold starts.
+func writeFiguresFixture(t *testing.T, s *Store, base time.Time) {
+	t.Helper()
+	statuses := []string{"success", "success", "error", "success", "timeout", "success", "failure", "", "success"}
+	for fi, fn := range []string{"orders", "billing"} {
+		req := &ingestv1.ExportRequest{
+			BatchId:  []byte("figures-" + fn + base.Format(time.RFC3339)),
+			Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "eu-west-1", Name: fn, Version: fmt.Sprint(fi + 1), MemoryMb: 512},
+		}
+		for i := range 900 {
+			at := base.Add(time.Duration(i)*12*time.Second + time.Duration(fi*1700+i%7*100)*time.Millisecond)
+			inv := &ingestv1.Invocation{
+				RequestId: fmt.Sprintf("figures-%s-%d", fn, i), StartTimeUnixNano: uint64(at.UnixNano()),
+				DurationMs: float64(10 + (i*37)%200), BilledDurationMs: uint64(11 + (i*37)%200),
+				MemorySizeMb: uint32(512 + 512*(i%2)), MaxMemoryUsedMb: uint32(60 + i%90), Status: statuses[i%len(statuses)],
+			}
+			if i%11 == 0 {
+				inv.ColdStart, inv.InitDurationMs = true, 150+float64(i%13)
+			}
+			req.Invocations = append(req.Invocations, inv)
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("write export: %v", err)
+		}
+	}
+}
+
+func TestFunctionBucketsFromViewMatchRawRows(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 4, 7, 9, 0, 0, 0, time.UTC)
+	writeFiguresFixture(t, s, base)
+	tests := []struct {
+		name string
+		f    UsageFilter
+		step time.Duration
+		view bool // whether some buckets come from the view
+	}{
+		{"minutes", UsageFilter{Since: base, Until: base.Add(3 * time.Hour)}, time.Minute, true},
+		{"five minutes, ragged edges", UsageFilter{Since: base.Add(7*time.Minute + 300*time.Millisecond), Until: base.Add(2*time.Hour + 3*time.Second)}, 5 * time.Minute, true},
+		{"hours, one function", UsageFilter{Since: base.Add(-time.Hour), Until: base.Add(4 * time.Hour), FunctionName: "billing"}, time.Hour, true},
+		{"every filter", UsageFilter{Since: base, Until: base.Add(3 * time.Hour), FunctionName: "orders", FunctionVersion: "1", AccountID: "111122223333", Region: "eu-west-1"}, 10 * time.Minute, true},
+		{"seconds steps read raw rows", UsageFilter{Since: base, Until: base.Add(time.Hour)}, 30 * time.Second, false},
+		{"range inside one bucket", UsageFilter{Since: base.Add(10 * time.Second), Until: base.Add(50 * time.Second)}, time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := s.functionBuckets(t.Context(), tt.f, tt.step, functionBucketsSQL)
+			if err != nil {
+				t.Fatalf("raw buckets: %v", err)
+			}
+			got, err := s.FunctionBuckets(t.Context(), tt.f, tt.step)
+			if err != nil {
+				t.Fatalf("FunctionBuckets: %v", err)
+			}
+			lo, hi, err := s.figuresViewRange(t.Context(), tt.f, tt.step)
+			if err != nil {
+				t.Fatalf("view range: %v", err)
+			}
+			if lo.Before(hi) != tt.view {
+				t.Errorf("view range [%s, %s), want the view used: %t", lo, hi, tt.view)
+			}
+			if len(got) != len(want) || len(want) == 0 {
+				t.Fatalf("%d buckets, raw rows give %d", len(got), len(want))
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				// The view keeps t-digests; the raw read is exact at this size.
+				for _, q := range [][2]float64{{g.DurationMsP50, w.DurationMsP50}, {g.DurationMsP95, w.DurationMsP95}, {g.DurationMsP99, w.DurationMsP99}} {
+					if math.Abs(q[0]-q[1]) > 0.15*w.DurationMsP99+1 {
+						t.Errorf("bucket %s %s: quantiles %v/%v/%v, raw %v/%v/%v", w.Start, w.FunctionName,
+							g.DurationMsP50, g.DurationMsP95, g.DurationMsP99, w.DurationMsP50, w.DurationMsP95, w.DurationMsP99)
+						break
+					}
+				}
+				if math.Abs(g.InitDurationMs-w.InitDurationMs) > 1e-9 || math.Abs(g.DurationMsSum-w.DurationMsSum) > 1e-6 {
+					t.Errorf("bucket %s %s: init %v sum %v, raw %v %v", w.Start, w.FunctionName, g.InitDurationMs, g.DurationMsSum, w.InitDurationMs, w.DurationMsSum)
+				}
+				g.DurationMsP50, g.DurationMsP95, g.DurationMsP99, g.InitDurationMs, g.DurationMsSum = 0, 0, 0, 0, 0
+				w.DurationMsP50, w.DurationMsP95, w.DurationMsP99, w.InitDurationMs, w.DurationMsSum = 0, 0, 0, 0, 0
+				if g != w {
+					t.Errorf("bucket %d: view-backed %+v, raw %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestFunctionBucketsSparseViewReadsRawRows(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 4, 7, 9, 0, 0, 0, time.UTC)
+	// One invocation in each of 30 minutes: the view has a row per
+	// invocation, and the raw rows are read instead.
+	req := &ingestv1.ExportRequest{BatchId: []byte("figures-sparse"), Function: &ingestv1.FunctionIdentity{Name: "quiet", MemoryMb: 128}}
+	for i := range 30 {
+		req.Invocations = append(req.Invocations, &ingestv1.Invocation{RequestId: fmt.Sprint("quiet-", i),
+			StartTimeUnixNano: uint64(base.Add(time.Duration(i) * time.Minute).UnixNano()), DurationMs: 5, BilledDurationMs: 5,
+			MemorySizeMb: 128, Status: "success"})
+	}
+	if _, err := s.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	f := UsageFilter{Since: base, Until: base.Add(time.Hour)}
+	if lo, hi, err := s.figuresViewRange(t.Context(), f, time.Minute); err != nil || lo.Before(hi) {
+		t.Errorf("view range [%s, %s), %v; want none", lo, hi, err)
+	}
+	got, err := s.FunctionBuckets(t.Context(), f, 10*time.Minute)
+	if err != nil || len(got) != 3 || got[0].Invocations != 10 {
+		t.Errorf("FunctionBuckets = %+v, %v; want 3 buckets of 10", got, err)
+	}
+}
+
+func TestFunctionBucketsBeforeHorizonReadRawRows(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 4, 7, 9, 0, 0, 0, time.UTC)
+	// Rows written while the view is detached, as rows written before its
+	// migration are, are not in it; the horizon recorded afterwards, as
+	// migration 8 records it, keeps readers off the view for them.
+	if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+".function_figures_mv"); err != nil {
+		t.Fatalf("detach view: %v", err)
+	}
+	writeFiguresFixture(t, s, base)
+	if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+".function_figures_mv"); err != nil {
+		t.Fatalf("attach view: %v", err)
+	}
+	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+		"SELECT 'function_figures', max(start_unix_nano) FROM "+s.database+".invocations"); err != nil {
+		t.Fatalf("record horizon: %v", err)
+	}
+	// Later rows go through the view, which then holds enough invocations
+	// per row to be read.
+	writeFiguresFixture(t, s, base.Add(5*time.Hour))
+	f := UsageFilter{Since: base, Until: base.Add(4 * time.Hour)}
+	lo, hi, err := s.figuresViewRange(t.Context(), f, time.Minute)
+	if err != nil {
+		t.Fatalf("view range: %v", err)
+	}
+	if want := base.Add(3 * time.Hour); !lo.Equal(want) || !hi.Equal(f.Until) {
+		t.Errorf("view range [%s, %s), want [%s, %s) (from the minute after the last row)", lo, hi, want, f.Until)
+	}
+	got, err := s.FunctionBuckets(t.Context(), f, time.Minute)
+	if err != nil {
+		t.Fatalf("FunctionBuckets: %v", err)
+	}
+	want, err := s.functionBuckets(t.Context(), f, time.Minute, functionBucketsSQL)
+	if err != nil {
+		t.Fatalf("raw buckets: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("FunctionBuckets gave %d buckets unlike the raw rows' %d", len(got), len(want))
+	}
 }

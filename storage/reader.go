@@ -88,6 +88,10 @@ type InvocationFilter struct {
 	RequestIDs   []string
 	TraceID      [16]byte // zero = any
 	Limit        int      // 0 = 100; capped at MaxInvocationLimit
+	// FunctionNames, when not empty, keeps the invocations of these
+	// functions; the function leads the table's key, so naming the few
+	// functions of a trace reads only their rows of the time range.
+	FunctionNames []string
 }
 
 func (f InvocationFilter) limit() int {
@@ -104,18 +108,31 @@ func (f InvocationFilter) limit() int {
 // SpansByTraceID returns every span of one trace, ordered by start time. A
 // span stored twice (a retried batch) is returned once.
 //
-// It reads the trace's time window from the trace index first and then only
-// the spans partitions and hours inside it; a trace the index does not know
-// (stored before the index existed) is looked up in every partition.
+// One query reads the trace's time window from the trace_windows table and
+// the spans of only the partitions and hours inside it. A trace that table
+// does not know is looked up through the trace index, and one neither knows
+// (stored before the index existed) in every partition.
 func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRecord, error) {
+	id := hexID(traceID[:])
+	out, err := s.readSpans(ctx, selectSpansInTraceWindowSQL(s.database), id, id, id)
+	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+		out, err = nil, nil // a database older than migration 7
+	}
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
 	from, to, ok, err := s.traceWindow(ctx, traceID)
 	if err != nil {
 		return nil, err
 	}
-	query, args := selectSpansByTraceIDSQL(s.database), []any{hexID(traceID[:])}
 	if ok {
-		query, args = selectSpansInWindowSQL(s.database), append(args, from.Unix(), to.Unix())
+		return s.readSpans(ctx, selectSpansInWindowSQL(s.database), id, from.Unix(), to.Unix())
 	}
+	return s.readSpans(ctx, selectSpansByTraceIDSQL(s.database), id)
+}
+
+// readSpans runs a spans query and drops repeated span IDs.
+func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query spans by trace id: %w", err)
@@ -143,26 +160,37 @@ func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRec
 }
 
 // traceWindow is the first and last second a trace's spans start in,
-// according to the trace index; ok is false when the index has no row.
+// according to the first of traceWindowTables that knows the trace; ok is
+// false when none does.
 func (s *Store) traceWindow(ctx context.Context, traceID [16]byte) (from, to time.Time, ok bool, err error) {
-	rows, err := s.conn.Query(ctx, selectTraceWindowSQL(s.database), hexID(traceID[:]))
+	for _, table := range traceWindowTables {
+		from, to, ok, err = s.traceWindowIn(ctx, table, traceID)
+		if err != nil || ok {
+			return from, to, ok, err
+		}
+	}
+	return time.Time{}, time.Time{}, false, nil
+}
+
+func (s *Store) traceWindowIn(ctx context.Context, table string, traceID [16]byte) (from, to time.Time, ok bool, err error) {
+	rows, err := s.conn.Query(ctx, selectTraceWindowSQL(s.database, table), hexID(traceID[:]))
 	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
-		// A database not yet migrated to version 3: no index, full lookup.
+		// A database not yet migrated to this table's version.
 		return time.Time{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return time.Time{}, time.Time{}, false, fmt.Errorf("query trace index: %w", err)
+		return time.Time{}, time.Time{}, false, fmt.Errorf("query %s: %w", table, err)
 	}
 	defer rows.Close()
 	if rows.Next() {
 		var startNs, endNs uint64
 		if err := rows.Scan(&startNs, &endNs); err != nil {
-			return time.Time{}, time.Time{}, false, fmt.Errorf("scan trace index: %w", err)
+			return time.Time{}, time.Time{}, false, fmt.Errorf("scan %s: %w", table, err)
 		}
 		from, to, ok = unixTime(startNs).Truncate(time.Second), unixTime(endNs), true
 	}
 	if err := rows.Err(); err != nil {
-		return time.Time{}, time.Time{}, false, fmt.Errorf("read trace index: %w", err)
+		return time.Time{}, time.Time{}, false, fmt.Errorf("read %s: %w", table, err)
 	}
 	return from, to, ok, nil
 }

@@ -21,6 +21,7 @@ type DroppedPartition struct {
 // applies to.
 var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "function_minutes", "service_edges", "usage_daily",
+	"trace_windows", "function_figures", "usage_hourly",
 }
 
 // DropBefore removes, from every table in retainedTables, every daily

@@ -51,7 +51,7 @@ func TestDropBefore(t *testing.T) {
 	}{
 		{"cutoff inside day 2 keeps day 2", day2.Add(12 * time.Hour), retainedTablesSorted(), []string{"new"}},
 		{"repeated drop is a no-op", day2.Add(12 * time.Hour), nil, []string{"new"}},
-		{"cutoff after day 2", day2.Add(24 * time.Hour), []string{"function_minutes", "invocations", "usage_daily"}, nil},
+		{"cutoff after day 2", day2.Add(24 * time.Hour), []string{"function_figures", "function_minutes", "invocations", "usage_daily", "usage_hourly"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -126,6 +126,17 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	if n := countParts(t, s, "trace_index"); n != 2 {
 		t.Errorf("trace_index has %d parts, want 2 (one per day)", n)
 	}
+	if n := countParts(t, s, "trace_windows"); n != 2 {
+		t.Errorf("trace_windows has %d parts, want 2 (one per day)", n)
+	}
+	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("spans through the trace windows = %q, want first and second", got)
+	}
+	// A trace the windows table does not know (stored before migration 7 on
+	// another shard) is found through the trace index.
+	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
+		t.Fatalf("truncate trace_windows: %v", err)
+	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
 		t.Errorf("spans through the index = %q, want first and second", got)
 	}
@@ -139,7 +150,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	}
 	// A database without the index table (schema version 2 or older) is
 	// read too.
-	for _, obj := range []string{"trace_index_mv", "trace_index"} {
+	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index_mv", "trace_index"} {
 		if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
 			t.Fatalf("drop %s: %v", obj, err)
 		}

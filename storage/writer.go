@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
@@ -21,13 +24,23 @@ type WriteCounts struct {
 	// Rejected counts items refused one by one (spans with malformed IDs);
 	// the rest of the batch was stored.
 	Rejected int
+	// Uncertain, with an error, counts the rows of the insert whose outcome
+	// is unknown: the connection failed after the block was sent, so
+	// ClickHouse may have stored it (ErrOutcomeUnknown).
+	Uncertain int
 }
+
+// ErrOutcomeUnknown marks an insert that failed after its block was sent
+// without ClickHouse saying it refused it (connection lost, deadline): the
+// rows may be stored, and a retry may store them twice.
+var ErrOutcomeUnknown = errors.New("insert outcome unknown")
 
 // Add sums two counts.
 func (c WriteCounts) Add(o WriteCounts) WriteCounts {
 	return WriteCounts{
 		Spans: c.Spans + o.Spans, Logs: c.Logs + o.Logs, Invocations: c.Invocations + o.Invocations,
 		MetricPoints: c.MetricPoints + o.MetricPoints, Rejected: c.Rejected + o.Rejected,
+		Uncertain: c.Uncertain + o.Uncertain,
 	}
 }
 
@@ -49,19 +62,31 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // and the returned counts say what was stored. The caller retries all the
 // requests; the rows already stored are then stored again, which readers
 // tolerate (SpansByTraceID returns a span once; the aggregate views count
-// the duplicates).
+// the duplicates). When the failing insert's block was sent but no answer
+// came back, ClickHouse may have stored it too: the error is then
+// ErrOutcomeUnknown and Uncertain counts its rows.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
 	var (
-		spans       []dbmodel.Span
 		logs        []dbmodel.Log
 		invocations []dbmodel.Invocation
 		metrics     []dbmodel.MetricPoint
 		counts      WriteCounts
-		problems    []string
+		problems    []string // of the other tables; the spans keep their own
 	)
+	spans := spanColumnsPool.Get().(*dbmodel.SpanColumns)
+	defer func() {
+		spans.Reset()
+		spanColumnsPool.Put(spans)
+	}()
 	for _, req := range reqs {
-		b := dbmodel.FromExport(req)
-		spans = append(spans, b.Spans...)
+		spans.AppendExport(req)
+		if len(req.GetResourceLogs()) == 0 && len(req.GetResourceMetrics()) == 0 && len(req.GetInvocations()) == 0 {
+			continue
+		}
+		b := dbmodel.FromExport(&ingestv1.ExportRequest{
+			Function: req.GetFunction(), SentTimeUnixNano: req.GetSentTimeUnixNano(),
+			Invocations: req.GetInvocations(), ResourceLogs: req.GetResourceLogs(), ResourceMetrics: req.GetResourceMetrics(),
+		})
 		logs = append(logs, b.Logs...)
 		invocations = append(invocations, b.Invocations...)
 		metrics = append(metrics, b.Metrics...)
@@ -70,24 +95,32 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 			problems = append(problems, b.Problems[:min(len(b.Problems), maxLoggedProblems-len(problems))]...)
 		}
 	}
+	counts.Rejected += spans.Rejected
 	if counts.Rejected > 0 {
+		problems = append(slices.Clone(spans.Problems), problems...)
 		s.rejected.Add(uint64(counts.Rejected))
-		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems)
+		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
+	}
+	failed := func(rows int, err error) (WriteCounts, error) {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			counts.Uncertain = rows
+		}
+		return counts, err
 	}
 	if err := insertRows(ctx, s, "invocations", invocationInsertColumns, invocations, invocationValues); err != nil {
-		return counts, err
+		return failed(len(invocations), err)
 	}
 	counts.Invocations = len(invocations)
-	if err := insertRows(ctx, s, "spans", spanInsertColumns, spans, spanValues); err != nil {
-		return counts, err
+	if err := s.insertSpans(ctx, spans); err != nil {
+		return failed(spans.Len(), err)
 	}
-	counts.Spans = len(spans)
+	counts.Spans = spans.Len()
 	if err := insertRows(ctx, s, "logs", logInsertColumns, logs, logValues); err != nil {
-		return counts, err
+		return failed(len(logs), err)
 	}
 	counts.Logs = len(logs)
 	if err := insertRows(ctx, s, "metric_points", metricInsertColumns, metrics, metricValues); err != nil {
-		return counts, err
+		return failed(len(metrics), err)
 	}
 	counts.MetricPoints = len(metrics)
 	return counts, nil
@@ -99,11 +132,8 @@ const maxLoggedProblems = 10
 // Rejected is how many items writes have refused since the store opened.
 func (s *Store) Rejected() uint64 { return s.rejected.Load() }
 
-// insertRows sends rows to one table in a single native-protocol block.
-func insertRows[R any](ctx context.Context, s *Store, table string, columns []string, rows []R, values func(*R) []any) error {
-	if len(rows) == 0 {
-		return nil
-	}
+// prepareInsert starts an insert of columns into table.
+func (s *Store) prepareInsert(ctx context.Context, table string, columns []string) (driver.Batch, error) {
 	if s.cluster != "" {
 		// Wait for the shards to hold the rows: the default, queueing them
 		// on this server's disk for later, would report success for rows a
@@ -112,30 +142,131 @@ func insertRows[R any](ctx context.Context, s *Store, table string, columns []st
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertSQL(s.database, table, columns))
 	if err != nil {
-		return fmt.Errorf("prepare insert into %s: %w", table, err)
+		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
+	}
+	return batch, nil
+}
+
+// insertRows sends rows to one table in a single native-protocol block.
+func insertRows[R any](ctx context.Context, s *Store, table string, columns []string, rows []R, values func(*R) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch, err := s.prepareInsert(ctx, table, columns)
+	if err != nil {
+		return err
 	}
 	for i := range rows {
 		if err := batch.Append(values(&rows[i])...); err != nil {
 			return errors.Join(fmt.Errorf("append row to %s: %w", table, err), batch.Abort())
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert into %s: %w", table, err)
-	}
-	return nil
+	return sendInsert(batch, table)
 }
 
-func spanValues(r *dbmodel.Span) []any {
-	return []any{
-		unixTime(r.StartUnixNano), r.StartUnixNano, r.DurationNs, r.TraceID[:], r.SpanID[:], r.ParentSpanID[:],
-		r.TraceState, r.Name, r.Kind, r.StatusCode, r.StatusMessage,
-		r.ServiceName, r.FunctionName, r.FunctionVersion, r.AccountID, r.Region, r.RequestID,
-		r.ScopeName, r.ScopeVersion,
-		nonNil(r.Attributes.Keys), nonNil(r.Attributes.Values),
-		nonNil(r.ResourceAttributes.Keys), nonNil(r.ResourceAttributes.Values),
-		nonNil(r.EventTimes), nonNil(r.EventNames), nonNil(r.EventAttributes),
-		idStrings(r.LinkTraceIDs), idStrings(r.LinkSpanIDs), nonNil(r.LinkAttributes),
+// sendInsert sends the block and waits for ClickHouse's answer. A failure
+// that is not ClickHouse refusing the insert (an exception) happened after
+// the block may have reached the server, and is marked ErrOutcomeUnknown.
+func sendInsert(batch driver.Batch, table string) error {
+	err := batch.Send()
+	if err == nil {
+		return nil
 	}
+	var exc *clickhouse.Exception
+	if errors.As(err, &exc) {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return fmt.Errorf("insert into %s (%w): %w", table, ErrOutcomeUnknown, err)
+}
+
+// spanColumnsPool keeps the column buffers of span inserts between writes.
+var spanColumnsPool = sync.Pool{New: func() any { return new(dbmodel.SpanColumns) }}
+
+// idViewsPool keeps the per-row slices FixedString columns are appended
+// from.
+var idViewsPool = sync.Pool{New: func() any { return new([][]byte) }}
+
+// insertSpans sends the spans in a single native-protocol block, column by
+// column, in the order of spanInsertColumns.
+func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
+	n := c.Len()
+	if n == 0 {
+		return nil
+	}
+	batch, perr := s.prepareInsert(ctx, "spans", spanInsertColumns)
+	if perr != nil {
+		return perr
+	}
+	views := idViewsPool.Get().(*[][]byte)
+	defer func() {
+		clear(*views)
+		*views = (*views)[:0]
+		idViewsPool.Put(views)
+	}()
+	ids := func(buf []byte, size int) [][]byte {
+		v := (*views)[:0]
+		for i := range n {
+			v = append(v, buf[i*size:(i+1)*size:(i+1)*size])
+		}
+		*views = v
+		return v
+	}
+	seconds := make([]int64, n)
+	for i, ns := range c.StartUnixNano {
+		seconds[i] = unixTime(ns).Unix()
+	}
+	// Columns in the order of spanInsertColumns; the first failure stops.
+	col, err := 0, error(nil)
+	appendColumn := func(v any) {
+		if err == nil {
+			if err = batch.Column(col).Append(v); err != nil {
+				err = fmt.Errorf("append column %s to spans: %w", spanInsertColumns[col], err)
+			}
+		}
+		col++
+	}
+	appendArrays := func(rows []any) {
+		bc := batch.Column(col)
+		for _, r := range rows {
+			if err != nil {
+				break
+			}
+			if err = bc.AppendRow(r); err != nil {
+				err = fmt.Errorf("append column %s to spans: %w", spanInsertColumns[col], err)
+			}
+		}
+		col++
+	}
+	appendColumn(seconds)
+	appendColumn(c.StartUnixNano)
+	appendColumn(c.DurationNs)
+	appendColumn(ids(c.TraceIDs, 16))
+	appendColumn(ids(c.SpanIDs, 8))
+	appendColumn(ids(c.ParentSpanIDs, 8))
+	for _, v := range [][]string{c.TraceState, c.Name} {
+		appendColumn(v)
+	}
+	appendColumn(c.Kind)
+	appendColumn(c.StatusCode)
+	for _, v := range [][]string{
+		c.StatusMessage, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region, c.RequestID,
+		c.ScopeName, c.ScopeVersion,
+	} {
+		appendColumn(v)
+	}
+	for _, v := range [][]any{
+		c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues,
+		c.EventTimes, c.EventNames, c.EventAttrs, c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs,
+	} {
+		appendArrays(v)
+	}
+	if err == nil && col != len(spanInsertColumns) {
+		err = fmt.Errorf("spans insert has %d columns, want %d", col, len(spanInsertColumns))
+	}
+	if err != nil {
+		return errors.Join(err, batch.Abort())
+	}
+	return sendInsert(batch, "spans")
 }
 
 func logValues(r *dbmodel.Log) []any {

@@ -2,41 +2,94 @@ package grafana
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin"
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 )
 
-// queryTypes are the query types the datasource answers
-// (grafana-plugin/pkg/plugin QueryType*).
-var queryTypes = map[string]bool{
-	"trace": true, "search": true, "invocations": true, "logs": true,
-	"metrics": true, "serviceMap": true, "catalog": true, "cost": true,
-}
-
-// metrics are the figures a metrics query can show
-// (grafana-plugin/pkg/plugin/frames Metrics).
-var metrics = map[string]bool{
-	"invocations": true, "errors": true, "timeouts": true, "errorRate": true, "coldStarts": true,
-	"coldStartRate": true, "initDuration": true, "durationP50": true, "durationP95": true,
-	"durationP99": true, "concurrency": true, "maxMemoryUsed": true, "memoryConfigured": true,
-}
-
-// checkTarget reports what in one query the datasource would refuse.
-func checkTarget(t *testing.T, where string, target map[string]any) {
-	t.Helper()
-	if qt, _ := target["queryType"].(string); !queryTypes[qt] {
-		t.Errorf("%s asks for query type %q", where, qt)
-	}
-	ms, _ := target["metrics"].([]any)
-	for _, m := range ms {
-		if name, _ := m.(string); !metrics[name] {
-			t.Errorf("%s asks for metric %v", where, m)
+// modelFields are the keys a query of the datasource may hold: the JSON
+// fields of its query model and the ones Grafana adds.
+var modelFields = func() map[string]bool {
+	out := map[string]bool{"refId": true, "datasource": true, "hide": true, "intervalMs": true, "maxDataPoints": true}
+	t := reflect.TypeFor[plugin.QueryModel]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
 		}
 	}
+	return out
+}()
+
+// checkTarget reports what in one query the datasource would refuse: an
+// unknown query type, field, metric, spike series or grouping.
+func checkTarget(t *testing.T, where string, target map[string]any) {
+	t.Helper()
+	qt, _ := target["queryType"].(string)
+	if !slices.Contains(plugin.QueryTypes, qt) {
+		t.Errorf("%s asks for query type %q", where, qt)
+	}
+	for k := range target {
+		if !modelFields[k] {
+			t.Errorf("%s has field %q, which the datasource does not read", where, k)
+		}
+	}
+	names := func(key string, valid []string) {
+		list, _ := target[key].([]any)
+		for _, v := range list {
+			if name, _ := v.(string); !slices.Contains(valid, name) {
+				t.Errorf("%s asks for %s %v", where, key, v)
+			}
+		}
+	}
+	names("metrics", frames.MetricNames())
+	names("spikeSeries", frames.SpikeSeriesNames)
+	oneOf := func(key string, valid ...string) {
+		if v, ok := target[key]; ok && !slices.Contains(valid, fmt.Sprint(v)) {
+			t.Errorf("%s has %s %v, want one of %v", where, key, v, valid)
+		}
+	}
+	oneOf("costBy", "function", "version", "day")
+	oneOf("format", plugin.FormatTable, plugin.FormatTimeSeries)
+	oneOf("status", "", "ok", "error", "unset")
+}
+
+// timeSeries reports whether a query answers with time series, which alert
+// rules need.
+func timeSeries(target map[string]any) bool {
+	switch target["queryType"] {
+	case plugin.QueryTypeMetrics:
+		return true
+	case plugin.QueryTypeSpikes:
+		return target["format"] == plugin.FormatTimeSeries
+	}
+	return false
+}
+
+// fits reports whether a panel of the given type can show what the query
+// answers.
+func fits(panel string, target map[string]any) bool {
+	switch panel {
+	case "timeseries":
+		return timeSeries(target) || target["queryType"] == plugin.QueryTypeCost && target["costBy"] == "day"
+	case "traces":
+		return target["queryType"] == plugin.QueryTypeTrace
+	case "nodeGraph":
+		return target["queryType"] == plugin.QueryTypeServiceMap
+	case "logs":
+		return target["queryType"] == plugin.QueryTypeLogs
+	case "table":
+		return !timeSeries(target) && target["queryType"] != plugin.QueryTypeServiceMap
+	}
+	return true
 }
 
 type dashboard struct {
@@ -44,6 +97,7 @@ type dashboard struct {
 	Title  string `json:"title"`
 	Panels []struct {
 		Title      string `json:"title"`
+		Type       string `json:"type"`
 		Datasource struct {
 			Type string `json:"type"`
 			UID  string `json:"uid"`
@@ -81,6 +135,9 @@ func TestDashboards(t *testing.T) {
 				}
 				for _, target := range p.Targets {
 					checkTarget(t, "panel "+p.Title, target)
+					if !fits(p.Type, target) {
+						t.Errorf("panel %q of type %s shows a %v query", p.Title, p.Type, target["queryType"])
+					}
 				}
 			}
 		})
@@ -120,6 +177,9 @@ func TestAlertRules(t *testing.T) {
 				case "lambdascope":
 					queries++
 					checkTarget(t, "rule "+r.UID, d.Model)
+					if !timeSeries(d.Model) {
+						t.Errorf("rule %s: query %s does not answer with time series", r.UID, d.RefID)
+					}
 				case "__expr__":
 				default:
 					t.Errorf("rule %s queries datasource %q", r.UID, d.DatasourceUID)

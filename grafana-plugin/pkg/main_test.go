@@ -108,6 +108,7 @@ func TestPluginExecutable(t *testing.T) {
 		{RefId: "E", QueryType: "trace", Json: []byte(`{"traceId":"nope"}`), TimeRange: tr},
 		{RefId: "M", QueryType: "metrics", Json: []byte(`{"metrics":["errors"],"stepSeconds":3600}`), TimeRange: tr},
 		{RefId: "L", QueryType: "logs", Json: []byte(`{"functionName":"billing"}`), TimeRange: tr},
+		{RefId: "S", QueryType: "spikes", Json: []byte(`{"format":"timeSeries","spikeSeries":["firing"],"minInvocations":1,"minErrors":1}`), TimeRange: tr},
 	}})
 	if err != nil {
 		t.Fatalf("QueryData: %v", err)
@@ -128,6 +129,7 @@ func TestPluginExecutable(t *testing.T) {
 		{refID: "I", wantFrames: 1, wantRows: 2, wantVis: "table", wantType: "table"},
 		{refID: "M", wantFrames: 2, wantRows: 1, wantType: "timeseries-multi"},
 		{refID: "L", wantFrames: 1, wantRows: 1, wantVis: "logs", wantType: "log-lines"},
+		{refID: "S", wantFrames: 2, wantRows: 120, wantType: "timeseries-multi"},
 		{refID: "E", wantError: "invalid trace ID"},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,16 @@ import type {
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 
-import { adhocFilters, adhocKeyFunction, adhocKeyService, interpolate, metricNames, queryProblem, tagKeys } from './query';
+import {
+  adhocFilters,
+  adhocKeyFunction,
+  adhocKeyService,
+  interpolate,
+  metricNames,
+  queryProblem,
+  tagKeys,
+  variableList,
+} from './query';
 import type { LambdascopeOptions, LambdascopeQuery } from './types';
 
 export class DataSource extends DataSourceWithBackend<LambdascopeQuery, LambdascopeOptions> {
@@ -19,9 +28,9 @@ export class DataSource extends DataSourceWithBackend<LambdascopeQuery, Lambdasc
 
   applyTemplateVariables(query: LambdascopeQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LambdascopeQuery {
     const srv = getTemplateSrv();
-    const replace = (text: string) => srv.replace(text, scopedVars);
+    const replace = (text: string, format?: string) => srv.replace(text, scopedVars, format);
     const out = interpolate(query, replace);
-    const adhoc = adhocFilters(filters, replace);
+    const adhoc = adhocFilters(filters, (text) => replace(text));
     if (adhoc.length > 0) {
       out.adhocFilters = [...(out.adhocFilters ?? []), ...adhoc];
     }
@@ -55,14 +64,22 @@ export class DataSource extends DataSourceWithBackend<LambdascopeQuery, Lambdasc
   }
 
   /**
-   * Values of query variables: "metrics" lists the metric names, anything
-   * else (e.g. "functions") the functions with invocations in the range.
+   * Values of query variables: "metrics" lists the metric names,
+   * "services" the services of spans in the range, anything else (e.g.
+   * "functions") the functions with invocations in the range.
    */
   async metricFindQuery(query: string, options?: { range?: TimeRange }): Promise<MetricFindValue[]> {
-    if (query.trim() === 'metrics') {
-      return metricNames.map((text) => ({ text }));
+    let names: string[];
+    switch (variableList(query)) {
+      case 'metrics':
+        names = metricNames;
+        break;
+      case 'services':
+        names = await this.getServiceNames(options?.range);
+        break;
+      default:
+        names = await this.getFunctions(options?.range);
     }
-    const names = await this.getFunctions(options?.range);
     return names.map((text) => ({ text }));
   }
 

@@ -3,13 +3,19 @@ import { describe, expect, it } from 'vitest';
 
 import {
   adhocFilters,
+  escapeRegExp,
+  expandNames,
   formatAttributes,
   interpolate,
   isTraceId,
+  metricNames,
   parseAttributes,
   queryProblem,
+  queryTypeOptions,
   settingsProblems,
+  spikeSeriesNames,
   tagKeys,
+  variableList,
 } from './query';
 import type { LambdascopeQuery } from './types';
 
@@ -46,6 +52,22 @@ describe('queryProblem', () => {
     ['metrics unknown', { refId: 'A', queryType: 'metrics', metrics: ['bogus'] }, 'Unknown metric bogus.'],
     ['service map', { refId: 'A', queryType: 'serviceMap' }, undefined],
     ['cost by day', { refId: 'A', queryType: 'cost', costBy: 'day' }, undefined],
+    ['trace cost of one trace', { refId: 'A', queryType: 'traceCost', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' }, undefined],
+    ['trace cost bad id', { refId: 'A', queryType: 'traceCost', traceId: 'abc' }, 'not a trace ID'],
+    ['trace cost list', { refId: 'A', queryType: 'traceCost', limit: 20 }, undefined],
+    ['trace cost list too long', { refId: 'A', queryType: 'traceCost', limit: 101 }, 'from 1 to 100'],
+    ['spikes default', { refId: 'A', queryType: 'spikes' }, undefined],
+    [
+      'spikes series',
+      { refId: 'A', queryType: 'spikes', format: 'timeSeries', spikeSeries: ['errorRate', 'firing'], windowMinutes: 10, baselineMinutes: 120 },
+      undefined,
+    ],
+    ['spikes unknown series', { refId: 'A', queryType: 'spikes', format: 'timeSeries', spikeSeries: ['bogus'] }, 'Unknown series bogus.'],
+    ['spikes bad format', { refId: 'A', queryType: 'spikes', format: 'graph' as never }, 'table or a time series'],
+    ['spikes negative window', { refId: 'A', queryType: 'spikes', windowMinutes: -5 }, 'The window must be a whole number.'],
+    ['spikes baseline shorter', { refId: 'A', queryType: 'spikes', windowMinutes: 30, baselineMinutes: 10 }, 'at least as long'],
+    ['rightsize', { refId: 'A', queryType: 'rightsize', minInvocations: 10 }, undefined],
+    ['rightsize fraction', { refId: 'A', queryType: 'rightsize', minInvocations: 1.5 }, 'whole number'],
     ['unknown type', { refId: 'A', queryType: 'flamegraph' as never }, 'Unknown query type flamegraph.'],
   ];
   it.each(cases)('%s', (_, q, want) => {
@@ -67,6 +89,52 @@ describe('interpolate', () => {
   });
 });
 
+describe('template variables on names', () => {
+  // replace imitates Grafana's template service for $fn = [orders, billing], $one = [orders].
+  const values: Record<string, string[]> = { $fn: ['orders', 'bill.ing'], $one: ['orders'], $svc: ["a' OR '1'='1", 'b|c'] };
+  const replace = (text: string, format?: string) => {
+    for (const [name, vs] of Object.entries(values)) {
+      if (text.includes(name)) {
+        return text.replace(name, format === 'json' ? JSON.stringify(vs) : vs.length > 1 ? `{${vs.join(',')}}` : vs[0]);
+      }
+    }
+    return text;
+  };
+  it('keeps one value as the field', () => {
+    expect(interpolate({ refId: 'A', queryType: 'metrics', functionName: '$one' }, replace)).toEqual({
+      refId: 'A',
+      queryType: 'metrics',
+      functionName: 'orders',
+    });
+  });
+  it('turns several values into an =~ ad hoc filter matching exactly them', () => {
+    const got = interpolate(
+      { refId: 'A', queryType: 'search', functionName: '$fn', serviceName: '$svc', adhocFilters: [{ key: 'x', operator: '=', value: 'y' }] },
+      replace
+    );
+    expect(got.functionName).toBe('');
+    expect(got.serviceName).toBe('');
+    expect(got.adhocFilters).toEqual([
+      { key: 'x', operator: '=', value: 'y' },
+      { key: 'function', operator: '=~', value: 'orders|bill\\.ing' },
+      { key: 'service', operator: '=~', value: "a' OR '1'='1|b\\|c" },
+    ]);
+    const re = new RegExp(`^(?:${got.adhocFilters?.[2].value})$`);
+    expect(re.test("a' OR '1'='1")).toBe(true);
+    expect(re.test('b|c')).toBe(true);
+    expect(re.test('b')).toBe(false);
+  });
+  it('replaces text around a variable as text', () => {
+    expect(expandNames('prefix-$one', replace)).toEqual({ value: 'prefix-orders' });
+    expect(expandNames('plain', replace)).toEqual({ value: 'plain' });
+  });
+  it('escapes every regular expression character', () => {
+    const hostile = '.*+?^${}()|[]\\';
+    expect(new RegExp(`^(?:${escapeRegExp(hostile)})$`).test(hostile)).toBe(true);
+    expect(new RegExp(`^(?:${escapeRegExp('a.b')})$`).test('axb')).toBe(false);
+  });
+});
+
 describe('attributes', () => {
   it('parses pairs and formats them back', () => {
     const attrs = parseAttributes(' http.route=/orders , db.system = dynamodb,flag,');
@@ -80,7 +148,7 @@ describe('attributes', () => {
 });
 
 describe('adhocFilters', () => {
-  it('keeps = and != with a key, replaces variables in values and passes hostile values through unchanged', () => {
+  it('keeps =, !=, =~ and !~ with a key, replaces variables in values and passes hostile values through unchanged', () => {
     const hostile = "orders' OR '1'='1";
     const got = adhocFilters(
       [
@@ -88,6 +156,8 @@ describe('adhocFilters', () => {
         { key: ' service ', operator: '!=', value: 'orders-api' },
         { key: 'db.system', operator: '=', value: hostile },
         { key: 'http.route', operator: '=~', value: '/orders.*' },
+        { key: 'function', operator: '!~', value: hostile },
+        { key: 'function', operator: '<', value: '5' },
         { key: ' ', operator: '=', value: 'x' },
       ],
       (s) => s.replace('$fn', 'billing')
@@ -96,10 +166,23 @@ describe('adhocFilters', () => {
       { key: 'function', operator: '=', value: 'billing' },
       { key: 'service', operator: '!=', value: 'orders-api' },
       { key: 'db.system', operator: '=', value: hostile },
+      { key: 'http.route', operator: '=~', value: '/orders.*' },
+      { key: 'function', operator: '!~', value: hostile },
     ]);
   });
   it('is empty without filters', () => {
     expect(adhocFilters(undefined, (s) => s)).toEqual([]);
+  });
+});
+
+describe('variableList', () => {
+  it.each([
+    ['metrics', 'metrics'],
+    [' Services ', 'services'],
+    ['functions', 'functions'],
+    ['', 'functions'],
+  ])('%j → %s', (q, want) => {
+    expect(variableList(q)).toBe(want);
   });
 });
 
@@ -118,10 +201,29 @@ describe('settingsProblems', () => {
     [{ address: 'ch:70000' }, ['Address ch:70000 must look like host:port.']],
     [{ address: 'ch:9000', database: 'x; DROP' }, ['Database must be']],
     [{ address: 'ch:9000', tlsSkipVerify: true }, ['Skipping TLS verification needs TLS']],
+    [{ address: 'ch:9440', tls: true, tlsServerName: 'clickhouse.internal' }, []],
+    [{ address: 'ch:9000', tlsServerName: 'clickhouse.internal' }, ['A TLS server name needs TLS']],
+    [{ address: 'ch:9440', tls: true, tlsServerName: 'evil@host' }, ['must be a host name']],
+    [{ address: 'ch:9000', timeZone: 'Europe/Berlin' }, []],
+    [{ address: 'ch:9000', timeZone: 'Mars/Olympus' }, ['Time zone Mars/Olympus is not an IANA time zone']],
   ])('%j', (options, want) => {
     const got = settingsProblems(options);
     expect(got).toHaveLength(want.length);
     want.forEach((w, i) => expect(got[i]).toContain(w));
+  });
+});
+
+describe('names shared with the backend', () => {
+  const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+  it('offers every query type the backend answers', () => {
+    const backend = [...read('../pkg/plugin/datasource.go').matchAll(/QueryType\w+\s+= "(\w+)"/g)].map((m) => m[1]);
+    expect(queryTypeOptions.map((o) => o.value).sort()).toEqual(backend.sort());
+  });
+  it('lists the metrics and spike series the backend shows', () => {
+    const metrics = [...read('../pkg/plugin/frames/metrics.go').matchAll(/^\t\{"(\w+)", "/gm)].map((m) => m[1]);
+    expect(metricNames).toEqual(metrics);
+    const series = read('../pkg/plugin/frames/spikes.go').match(/SpikeSeriesNames = \[\]string\{([^}]*)\}/)?.[1];
+    expect(spikeSeriesNames).toEqual(JSON.parse(`[${series}]`));
   });
 });
 

@@ -1,4 +1,4 @@
-import type { AdhocFilter, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+import type { AdhocFilter, AdhocOperator, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10000;
@@ -12,7 +12,17 @@ export const queryTypeOptions: Array<{ label: string; value: QueryType; descript
   { label: 'Service map', value: 'serviceMap', description: 'Who calls whom' },
   { label: 'Functions', value: 'catalog', description: 'Every function seen, with callers and callees' },
   { label: 'Cost', value: 'cost', description: 'What the invocations cost, per function, version or day' },
+  { label: 'Cost per trace', value: 'traceCost', description: 'What one trace cost per invocation, or the costliest traces' },
+  { label: 'Error spikes', value: 'spikes', description: 'Error rate against its baseline, per function (alerting)' },
+  { label: 'Right-sizing', value: 'rightsize', description: 'Memory configured against used, with the monthly saving' },
 ];
+
+/** Series an error spikes query in time series form can show (pkg/plugin/frames SpikeSeriesNames). */
+export const spikeSeriesNames = ['errorRate', 'baselineRate', 'threshold', 'firing'];
+
+/** Limits of the cost-per-trace list. */
+export const DEFAULT_TRACE_COST_LIMIT = 20;
+export const MAX_TRACE_COST_LIMIT = 100;
 
 /** Figures a metrics query can show (pkg/plugin/frames Metrics). */
 export const metricNames = [
@@ -92,6 +102,43 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
         return 'Cost is grouped by function, version or day.';
       }
       return undefined;
+    case 'traceCost':
+      if (q.traceId?.trim()) {
+        return !q.traceId.includes('$') && !isTraceId(q.traceId) ? 'The trace ID is not a trace ID.' : undefined;
+      }
+      if (q.limit !== undefined && (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_TRACE_COST_LIMIT)) {
+        return `The limit must be a whole number from 1 to ${MAX_TRACE_COST_LIMIT}.`;
+      }
+      return undefined;
+    case 'spikes': {
+      if (q.format !== undefined && q.format !== 'table' && q.format !== 'timeSeries') {
+        return 'Error spikes are shown as a table or a time series.';
+      }
+      const unknown = (q.spikeSeries ?? []).filter((m) => !spikeSeriesNames.includes(m));
+      if (unknown.length > 0) {
+        return `Unknown series ${unknown.join(', ')}.`;
+      }
+      for (const [key, label] of [
+        ['windowMinutes', 'window'],
+        ['baselineMinutes', 'baseline'],
+        ['minInvocations', 'minimum of invocations'],
+        ['minErrors', 'minimum of errors'],
+      ] as const) {
+        const v = q[key];
+        if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
+          return `The ${label} must be a whole number.`;
+        }
+      }
+      if (q.windowMinutes && q.baselineMinutes && q.baselineMinutes < q.windowMinutes) {
+        return 'The baseline must be at least as long as the window.';
+      }
+      return undefined;
+    }
+    case 'rightsize':
+      if (q.minInvocations !== undefined && (!Number.isInteger(q.minInvocations) || q.minInvocations < 0)) {
+        return 'The minimum of invocations must be a whole number.';
+      }
+      return undefined;
     case 'serviceMap':
     case 'catalog':
       return undefined;
@@ -100,13 +147,75 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
   }
 }
 
-/** interpolate replaces template variables in every text field of a query. */
-export function interpolate(q: LambdascopeQuery, replace: (text: string) => string): LambdascopeQuery {
+/**
+ * Replaces template variables in a text; format, when given, is one of
+ * Grafana's variable formats ('json' renders a multi-value variable as a
+ * JSON array).
+ */
+export type Replace = (text: string, format?: string) => string;
+
+/** escapeRegExp quotes a value for a regular expression (RE2, as the backend uses). */
+export function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * expandNames replaces variables in a function or service name. A
+ * multi-value variable that expands to several names gives a regular
+ * expression matching exactly those names, for an =~ ad hoc filter.
+ */
+export function expandNames(text: string, replace: Replace): { value: string } | { pattern: string } {
+  if (!text.includes('$')) {
+    return { value: text };
+  }
+  const asJson = replace(text, 'json');
+  try {
+    const parsed: unknown = JSON.parse(asJson);
+    if (Array.isArray(parsed) && parsed.every((v) => typeof v === 'string')) {
+      if (parsed.length === 1) {
+        return { value: parsed[0] };
+      }
+      if (parsed.length > 1) {
+        return { pattern: parsed.map(escapeRegExp).join('|') };
+      }
+    }
+    if (typeof parsed === 'string') {
+      return { value: parsed };
+    }
+  } catch {
+    // Text around the variable: not one JSON value.
+  }
+  return { value: replace(text) };
+}
+
+/**
+ * interpolate replaces template variables in every text field of a query.
+ * A function or service variable with several values selected becomes an
+ * =~ ad hoc filter on those names, which every query type applies.
+ */
+export function interpolate(q: LambdascopeQuery, replace: Replace): LambdascopeQuery {
   const out = { ...q };
-  for (const key of ['traceId', 'functionName', 'requestId', 'serviceName', 'spanName', 'text'] as const) {
+  for (const key of ['traceId', 'requestId', 'spanName', 'text'] as const) {
     const v = out[key];
     if (typeof v === 'string' && v !== '') {
       out[key] = replace(v);
+    }
+  }
+  const names: Array<['functionName' | 'serviceName', string]> = [
+    ['functionName', adhocKeyFunction],
+    ['serviceName', adhocKeyService],
+  ];
+  for (const [field, key] of names) {
+    const v = out[field];
+    if (typeof v !== 'string' || v === '') {
+      continue;
+    }
+    const got = expandNames(v, replace);
+    if ('value' in got) {
+      out[field] = got.value;
+    } else {
+      out[field] = '';
+      out.adhocFilters = [...(out.adhocFilters ?? []), { key, operator: '=~', value: got.pattern }];
     }
   }
   if (out.attributes) {
@@ -119,9 +228,11 @@ export function interpolate(q: LambdascopeQuery, replace: (text: string) => stri
 export const adhocKeyFunction = 'function';
 export const adhocKeyService = 'service';
 
+const adhocOperators: AdhocOperator[] = ['=', '!=', '=~', '!~'];
+
 /**
- * adhocFilters turns Grafana's ad hoc filters into the backend's: only = and
- * != with a key are kept, values have template variables replaced.
+ * adhocFilters turns Grafana's ad hoc filters into the backend's: =, !=,
+ * =~ and !~ with a key are kept, values have template variables replaced.
  */
 export function adhocFilters(
   filters: Array<{ key: string; operator: string; value: string }> | undefined,
@@ -129,12 +240,28 @@ export function adhocFilters(
 ): AdhocFilter[] {
   const out: AdhocFilter[] = [];
   for (const f of filters ?? []) {
-    if (f.key.trim() === '' || (f.operator !== '=' && f.operator !== '!=')) {
+    const op = adhocOperators.find((o) => o === f.operator);
+    if (f.key.trim() === '' || op === undefined) {
       continue;
     }
-    out.push({ key: f.key.trim(), operator: f.operator, value: replace(f.value) });
+    out.push({ key: f.key.trim(), operator: op, value: replace(f.value) });
   }
   return out;
+}
+
+/** What a query variable lists (metricFindQuery): "metrics", "services", or else the functions. */
+export type VariableList = 'metrics' | 'services' | 'functions';
+
+/** variableList reads a query variable's text. */
+export function variableList(query: string): VariableList {
+  switch (query.trim().toLowerCase()) {
+    case 'metrics':
+      return 'metrics';
+    case 'services':
+      return 'services';
+    default:
+      return 'functions';
+  }
 }
 
 /** tagKeys lists the ad hoc filter keys: function, service, then the span attribute keys. */
@@ -170,7 +297,27 @@ export function settingsProblems(o: LambdascopeOptions): string[] {
   if (o.tlsSkipVerify && !o.tls) {
     problems.push('Skipping TLS verification needs TLS to be on.');
   }
+  const serverName = o.tlsServerName?.trim() ?? '';
+  if (serverName !== '' && !o.tls) {
+    problems.push('A TLS server name needs TLS to be on.');
+  }
+  if (/[/?#@:,\s]/.test(serverName)) {
+    problems.push('The TLS server name must be a host name.');
+  }
+  if (o.timeZone && !isTimeZone(o.timeZone)) {
+    problems.push(`Time zone ${o.timeZone} is not an IANA time zone like Europe/Berlin.`);
+  }
   return problems;
+}
+
+/** isTimeZone reports whether the runtime knows zone as an IANA time zone. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** parseAttributes reads "key=value, key2=value2" into a map; a pair without "=" keeps an empty value. */

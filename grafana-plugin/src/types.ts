@@ -1,7 +1,24 @@
 import type { DataQuery, DataSourceJsonData } from '@grafana/data';
 
 /** The query types the backend answers (pkg/plugin QueryType*). */
-export type QueryType = 'trace' | 'search' | 'invocations' | 'logs' | 'metrics' | 'serviceMap' | 'catalog' | 'cost';
+export type QueryType =
+  | 'trace'
+  | 'search'
+  | 'invocations'
+  | 'logs'
+  | 'metrics'
+  | 'serviceMap'
+  | 'catalog'
+  | 'cost'
+  | 'traceCost'
+  | 'spikes'
+  | 'rightsize';
+
+/** How an error spikes query answers: verdicts now, or a verdict per step (alerting). */
+export type SpikeFormat = 'table' | 'timeSeries';
+
+/** Ad hoc filter operators the backend applies (pkg/plugin Op*). */
+export type AdhocOperator = '=' | '!=' | '=~' | '!~';
 
 /** How a cost query groups: a table per function or version, or a daily series. */
 export type CostBy = 'function' | 'version' | 'day';
@@ -31,6 +48,14 @@ export interface LambdascopeQuery extends DataQuery {
   text?: string;
   // cost
   costBy?: CostBy;
+  // error spikes
+  format?: SpikeFormat;
+  spikeSeries?: string[];
+  windowMinutes?: number;
+  baselineMinutes?: number;
+  /** spikes: invocations a function needs to be judged; rightsize: to be advised on */
+  minInvocations?: number;
+  minErrors?: number;
   // ad hoc filters of the dashboard, added by applyTemplateVariables
   adhocFilters?: AdhocFilter[];
 }
@@ -39,7 +64,7 @@ export interface LambdascopeQuery extends DataQuery {
 export interface AdhocFilter {
   /** function, service or a span attribute key */
   key: string;
-  operator: '=' | '!=';
+  operator: AdhocOperator;
   value: string;
 }
 
@@ -50,6 +75,7 @@ export interface LambdascopeOptions extends DataSourceJsonData {
   username?: string;
   tls?: boolean;
   tlsSkipVerify?: boolean;
+  tlsServerName?: string;
   dialTimeoutSeconds?: number;
   timeZone?: string;
 }
@@ -57,4 +83,6 @@ export interface LambdascopeOptions extends DataSourceJsonData {
 /** secureJsonData of the datasource. */
 export interface LambdascopeSecureOptions {
   password?: string;
+  /** PEM of the CA that signed ClickHouse's certificate */
+  tlsCACert?: string;
 }

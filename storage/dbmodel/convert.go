@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -54,24 +53,15 @@ func FromExport(req *ingestv1.ExportRequest) Batch {
 	for _, inv := range req.GetInvocations() {
 		b.Invocations = append(b.Invocations, invocationRow(fn, inv, req.GetSentTimeUnixNano()))
 	}
-	for _, rs := range req.GetResourceSpans() {
-		id := identityFor(fn, rs.GetResource())
-		resAttrs := keyValues(rs.GetResource().GetAttributes())
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				row, err := spanRow(sp)
-				if err != nil {
-					b.reject(err)
-					continue
-				}
-				row.ServiceName, row.FunctionName, row.FunctionVersion = id.service, id.function, id.version
-				row.AccountID, row.Region = id.account, id.region
-				row.ScopeName, row.ScopeVersion = ss.GetScope().GetName(), ss.GetScope().GetVersion()
-				row.ResourceAttributes = resAttrs
-				b.Spans = append(b.Spans, row)
-			}
+	var spans SpanColumns
+	spans.AppendExport(req)
+	if n := spans.Len(); n > 0 {
+		b.Spans = make([]Span, n)
+		for i := range n {
+			b.Spans[i] = spans.Row(i)
 		}
 	}
+	b.Rejected, b.Problems = spans.Rejected, spans.Problems
 	for _, rl := range req.GetResourceLogs() {
 		id := identityFor(fn, rl.GetResource())
 		resAttrs := keyValues(rl.GetResource().GetAttributes())
@@ -120,13 +110,6 @@ func FromExport(req *ingestv1.ExportRequest) Batch {
 	return b
 }
 
-func (b *Batch) reject(err error) {
-	b.Rejected++
-	if len(b.Problems) < maxProblems {
-		b.Problems = append(b.Problems, err.Error())
-	}
-}
-
 // identity is who produced a resource's data.
 type identity struct {
 	service, function, version, account, region string
@@ -152,55 +135,6 @@ func identityFor(fn *ingestv1.FunctionIdentity, res *resourcepb.Resource) identi
 	}
 	id.service = firstNonEmpty(attr(AttrServiceName), fn.GetServiceName(), id.function)
 	return id
-}
-
-func spanRow(sp *tracepb.Span) (Span, error) {
-	var row Span
-	if err := exactID(row.TraceID[:], sp.GetTraceId(), "trace_id"); err != nil {
-		return Span{}, fmt.Errorf("span %q: %w", sp.GetName(), err)
-	}
-	if err := exactID(row.SpanID[:], sp.GetSpanId(), "span_id"); err != nil {
-		return Span{}, fmt.Errorf("span %q: %w", sp.GetName(), err)
-	}
-	if p := sp.GetParentSpanId(); len(p) != 0 {
-		if len(p) != len(row.ParentSpanID) {
-			return Span{}, fmt.Errorf("span %q: parent_span_id has %d bytes, want 8 or none", sp.GetName(), len(p))
-		}
-		copy(row.ParentSpanID[:], p)
-	}
-	row.TraceState = sp.GetTraceState()
-	row.StartUnixNano = sp.GetStartTimeUnixNano()
-	if end := sp.GetEndTimeUnixNano(); end > row.StartUnixNano {
-		row.DurationNs = end - row.StartUnixNano
-	}
-	row.Name = sp.GetName()
-	row.Kind = clampUint8(int64(sp.GetKind()))
-	row.StatusCode = clampUint8(int64(sp.GetStatus().GetCode()))
-	row.StatusMessage = sp.GetStatus().GetMessage()
-	row.Attributes = keyValues(sp.GetAttributes())
-	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
-		if v, ok := row.Attributes.Get(k); ok && v != "" {
-			row.RequestID = v
-			break
-		}
-	}
-	row.Attributes = row.Attributes.withoutPromotedRequestID(row.RequestID)
-	for _, ev := range sp.GetEvents() {
-		row.EventTimes = append(row.EventTimes, ev.GetTimeUnixNano())
-		row.EventNames = append(row.EventNames, ev.GetName())
-		row.EventAttributes = append(row.EventAttributes, attributesJSON(ev.GetAttributes()))
-	}
-	for _, l := range sp.GetLinks() {
-		var tid [16]byte
-		var sid [8]byte
-		// A malformed link loses its IDs, not the span.
-		copyID(tid[:], l.GetTraceId())
-		copyID(sid[:], l.GetSpanId())
-		row.LinkTraceIDs = append(row.LinkTraceIDs, tid)
-		row.LinkSpanIDs = append(row.LinkSpanIDs, sid)
-		row.LinkAttributes = append(row.LinkAttributes, attributesJSON(l.GetAttributes()))
-	}
-	return row, nil
 }
 
 func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent uint64) Invocation {
@@ -246,23 +180,17 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 	return row
 }
 
-// exactID copies an ID that must have exactly len(dst) bytes, not all zero.
-func exactID(dst, src []byte, name string) error {
-	if len(src) != len(dst) {
-		return fmt.Errorf("%s has %d bytes, want %d", name, len(src), len(dst))
+// checkID checks an ID that must have exactly n bytes, not all zero.
+func checkID(id []byte, n int, name string) error {
+	if len(id) != n {
+		return fmt.Errorf("%s has %d bytes, want %d", name, len(id), n)
 	}
-	zero := true
-	for _, c := range src {
+	for _, c := range id {
 		if c != 0 {
-			zero = false
-			break
+			return nil
 		}
 	}
-	if zero {
-		return fmt.Errorf("%s is all zeros", name)
-	}
-	copy(dst, src)
-	return nil
+	return fmt.Errorf("%s is all zeros", name)
 }
 
 // copyID copies an optional ID; one of the wrong length leaves dst zero.

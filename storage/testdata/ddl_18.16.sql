@@ -288,3 +288,146 @@ AS SELECT
 FROM lambdascope.invocations
 GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
     initialization_type;
+
+-- migration trace_windows, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_windows
+(
+    day Date,
+    trace_id FixedString(16),
+    start_min AggregateFunction(min, UInt64),
+    end_max AggregateFunction(max, UInt64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY day
+ORDER BY trace_id
+SETTINGS index_granularity = 256;
+
+-- migration trace_windows, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_windows_mv
+TO lambdascope.trace_windows
+AS SELECT
+    toDate(start_time) AS day,
+    trace_id,
+    minState(start_unix_nano) AS start_min,
+    maxState(start_unix_nano + duration_ns) AS end_max
+FROM lambdascope.spans
+GROUP BY day, trace_id;
+
+-- migration trace_windows, statement 3
+INSERT INTO lambdascope.trace_windows (day, trace_id, start_min, end_max)
+SELECT day, trace_id, start_min, end_max
+FROM lambdascope.trace_index;
+
+-- migration function_figures, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.function_figures
+(
+    minute DateTime('UTC'),
+    function_name String,
+    function_version String,
+    account_id String,
+    region String,
+    invocations AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    timeouts AggregateFunction(sum, UInt64),
+    cold_starts AggregateFunction(sum, UInt64),
+    init_duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32),
+    memory_size_mb AggregateFunction(max, UInt32)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(minute)
+ORDER BY (function_name, minute, function_version, account_id, region)
+SETTINGS index_granularity = 8192;
+
+-- migration function_figures, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.function_figures_mv
+TO lambdascope.function_figures
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    function_name,
+    function_version,
+    account_id,
+    region,
+    countState() AS invocations,
+    sumState(toUInt64(status != 'success' AND status != '')) AS errors,
+    sumState(toUInt64(status = 'timeout')) AS timeouts,
+    sumState(toUInt64(cold_start)) AS cold_starts,
+    sumState(if(cold_start = 1, init_duration_ms, 0)) AS init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    quantilesTDigestState(0.5, 0.95, 0.99)(duration_ms) AS duration_ms_quantiles,
+    maxState(max_memory_used_mb) AS max_memory_used_mb,
+    maxState(memory_size_mb) AS memory_size_mb
+FROM lambdascope.invocations
+GROUP BY minute, function_name, function_version, account_id, region;
+
+-- migration function_figures, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.view_horizons
+(
+    view String,
+    horizon_unix_nano UInt64,
+    recorded_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree()
+ORDER BY view;
+
+-- migration function_figures, statement 4
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'function_figures', max(start_unix_nano)
+FROM lambdascope.invocations;
+
+-- migration function_figures, statement 5
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'usage_daily', max(start_unix_nano)
+FROM lambdascope.invocations;
+
+-- migration usage_hourly, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.usage_hourly
+(
+    hour DateTime('UTC'),
+    account_id String,
+    region String,
+    function_name String,
+    function_version String,
+    architecture String,
+    memory_size_mb UInt32,
+    ephemeral_storage_mb UInt32,
+    initialization_type String,
+    invocations AggregateFunction(count),
+    billed_duration_ms_sum AggregateFunction(sum, UInt64),
+    billed_init_duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(hour)
+ORDER BY (hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type)
+SETTINGS index_granularity = 8192;
+
+-- migration usage_hourly, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.usage_hourly_mv
+TO lambdascope.usage_hourly
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    architecture,
+    memory_size_mb,
+    ephemeral_storage_mb,
+    initialization_type,
+    countState() AS invocations,
+    sumState(billed_duration_ms) AS billed_duration_ms_sum,
+    sumState(billed_init_duration_ms) AS billed_init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    maxState(max_memory_used_mb) AS max_memory_used_mb
+FROM lambdascope.invocations
+GROUP BY hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type;
+
+-- migration usage_hourly, statement 3
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'usage_hourly', max(start_unix_nano)
+FROM lambdascope.invocations;

@@ -5,12 +5,12 @@ SELECT start_unix_nano, account_id, region, function_name, function_version, ser
     trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
     runtime_overhead_ms, produced_bytes
 FROM lambdascope.invocations
+PREWHERE request_id IN ?
+  AND trace_id = unhex(?)
 WHERE function_name = ?
   AND start_time >= toDateTime(?)
   AND start_unix_nano >= ?
   AND start_time <= toDateTime(?)
   AND start_unix_nano < ?
-  AND request_id IN ?
-  AND trace_id = unhex(?)
 ORDER BY start_time DESC, start_unix_nano DESC, request_id
 LIMIT ?

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/storage"
@@ -23,7 +22,9 @@ import (
 const usage = `lambdascope-collector receives telemetry from the Lambdascope extension
 (the Ingest API over gRPC, zstd accepted) and from any OpenTelemetry SDK or
 Collector (OTLP gRPC on the same port, OTLP/HTTP), and writes it to
-ClickHouse. It creates or upgrades the schema on start.
+ClickHouse. It creates or upgrades the schema on start; while ClickHouse is
+unreachable it keeps trying in the background and takes batches into the
+WAL (wal.dir).
 
 Usage:
   lambdascope-collector [--config FILE] [flags]
@@ -84,6 +85,12 @@ func settings() []setting {
 				}
 				return nil
 			}},
+		{"tls-cert-file", "LAMBDASCOPE_TLS_CERT_FILE", "PEM certificate chain; with tls-key-file turns on TLS for gRPC and OTLP/HTTP (tls.cert_file)",
+			str(func(c *collector.Config) *string { return &c.TLS.CertFile })},
+		{"tls-key-file", "LAMBDASCOPE_TLS_KEY_FILE", "PEM private key of the certificate (tls.key_file)",
+			str(func(c *collector.Config) *string { return &c.TLS.KeyFile })},
+		{"tls-client-ca-file", "LAMBDASCOPE_TLS_CLIENT_CA_FILE", "PEM CAs client certificates must be signed by; requires them (tls.client_ca_file)",
+			str(func(c *collector.Config) *string { return &c.TLS.ClientCAFile })},
 		{"no-auth", "LAMBDASCOPE_NO_AUTH", "true to accept requests without an API key, for local trials (no_auth)",
 			func(c *collector.Config, v string) error {
 				b, err := strconv.ParseBool(v)
@@ -153,17 +160,20 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	store, err := storage.Open(openCtx, cfg.ClickHouseDSN)
-	if err == nil {
-		err = store.Migrate(openCtx)
+	// ClickHouse may be unreachable at start: the collector then takes
+	// batches into the WAL and keeps opening and migrating in the
+	// background.
+	open := func(ctx context.Context) (collector.BatchWriter, error) {
+		store, err := storage.Open(ctx, cfg.ClickHouseDSN)
+		if err != nil {
+			return nil, fmt.Errorf("open ClickHouse at %s: %w", cfg.ClickHouseDSN, err)
+		}
+		if err := store.Migrate(ctx); err != nil {
+			return nil, errors.Join(fmt.Errorf("migrate ClickHouse at %s: %w", cfg.ClickHouseDSN, err), store.Close())
+		}
+		return store, nil
 	}
-	cancel()
-	if err != nil {
-		return fmt.Errorf("prepare ClickHouse at %s: %w", cfg.ClickHouseDSN, err)
-	}
-	defer store.Close()
-	srv, err := collector.New(cfg, store, log)
+	srv, err := collector.NewConnecting(cfg, open, log)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		{"bad grpc addr from flag", nil, []string{"--no-auth", "--grpc-addr", "nope"}, `grpc_addr "nope" must be host:port`},
 		{"missing file", nil, []string{"--config", filepath.Join(dir, "none.yaml")}, "read config"},
 		{"bad no_auth env", map[string]string{"LAMBDASCOPE_NO_AUTH": "maybe"}, nil, "LAMBDASCOPE_NO_AUTH"},
+		{"tls key flag without cert", nil, []string{"--no-auth", "--tls-key-file", filepath.Join(dir, "k.pem")}, "tls.cert_file is required"},
+		{"tls env files missing", map[string]string{"LAMBDASCOPE_TLS_CERT_FILE": filepath.Join(dir, "c.pem"), "LAMBDASCOPE_TLS_KEY_FILE": filepath.Join(dir, "k.pem")},
+			[]string{"--no-auth"}, "tls.cert_file: stat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,17 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
@@ -30,17 +35,21 @@ const (
 	QueryTypeLogs        = "logs"
 	QueryTypeCatalog     = "catalog"
 	QueryTypeCost        = "cost"
+	QueryTypeSpikes      = "spikes"
+	QueryTypeRightsize   = "rightsize"
+	QueryTypeTraceCost   = "traceCost"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
 var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
-	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost}
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize}
 
 // QueryModel is the JSON of one query from the query editor. Which fields
 // apply depends on the query type.
 type QueryModel struct {
 	QueryType string `json:"queryType"`
-	// TraceID is the trace to show (trace) or a filter (invocations, logs).
+	// TraceID is the trace to show (trace, traceCost) or a filter
+	// (invocations, logs).
 	TraceID      string `json:"traceId,omitempty"`
 	FunctionName string `json:"functionName,omitempty"`
 	RequestID    string `json:"requestId,omitempty"`
@@ -66,11 +75,25 @@ type QueryModel struct {
 	// CostBy is "function" (default), "version" or "day".
 	CostBy string `json:"costBy,omitempty"`
 
+	// Error spikes. Format is "table" (default: the verdicts at the end of
+	// the range) or "timeSeries" (the verdict at every step, SpikeSeries
+	// naming the figures: errorRate, baselineRate, threshold, firing).
+	Format      string   `json:"format,omitempty"`
+	SpikeSeries []string `json:"spikeSeries,omitempty"`
+	// WindowMinutes and BaselineMinutes override the detector's window
+	// (default 5) and baseline (default 60).
+	WindowMinutes   int `json:"windowMinutes,omitempty"`
+	BaselineMinutes int `json:"baselineMinutes,omitempty"`
+	// MinInvocations overrides how many invocations a function needs to be
+	// judged (spikes, default 20) or advised on (rightsize, default 100);
+	// MinErrors how many errors a spike needs (default 5).
+	MinInvocations int `json:"minInvocations,omitempty"`
+	MinErrors      int `json:"minErrors,omitempty"`
+
 	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
 	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
-	// excludeFunctions are functions a metrics query leaves out, from
-	// ad hoc filters function != name.
-	excludeFunctions []string
+	// names are the function and service filters of AdhocFilters.
+	names nameFilters
 }
 
 // Datasource is one configured Lambdascope datasource. It connects to
@@ -82,9 +105,10 @@ type Datasource struct {
 	uid, name   string
 	logger      *slog.Logger
 
-	mu    sync.Mutex
-	store *storage.Store
-	svc   *query.Service
+	mu      sync.Mutex
+	store   *storage.Store
+	svc     *query.Service
+	tunnels []*tlsTunnel
 }
 
 var (
@@ -117,6 +141,16 @@ func (d *Datasource) Dispose() {
 		}
 		d.store, d.svc = nil, nil
 	}
+	d.closeTunnels()
+}
+
+func (d *Datasource) closeTunnels() {
+	for _, t := range d.tunnels {
+		if err := t.Close(); err != nil {
+			d.logger.Warn("close tls tunnel", "error", err)
+		}
+	}
+	d.tunnels = nil
 }
 
 // connect opens the store once; a failed attempt is retried on next use.
@@ -129,8 +163,23 @@ func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Servic
 	if d.store != nil {
 		return d.store, d.svc, nil
 	}
-	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
+	cfg := d.settings.StorageConfig()
+	if d.settings.tunnelTLS() {
+		addrs := make([]string, 0, len(d.settings.Addresses))
+		for _, a := range d.settings.Addresses {
+			t, err := startTLSTunnel(a, d.settings.TLSConfig(a), time.Duration(d.settings.DialTimeoutSeconds)*time.Second, d.logger)
+			if err != nil {
+				d.closeTunnels()
+				return nil, nil, err
+			}
+			d.tunnels = append(d.tunnels, t)
+			addrs = append(addrs, t.Addr())
+		}
+		cfg = d.settings.storageConfig(d.settings.dsn(addrs, false))
+	}
+	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
+		d.closeTunnels()
 		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
 	}
 	d.store, d.svc = st, query.NewService(st)
@@ -176,15 +225,21 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case QueryTypeSearch:
 		out, err = one(d.querySearch(ctx, q, m))
 	case QueryTypeServiceMap:
-		out, err = d.queryServiceMap(ctx, q)
+		out, err = d.queryServiceMap(ctx, q, m.names)
 	case QueryTypeMetrics:
 		out, err = d.queryMetrics(ctx, q, m)
 	case QueryTypeLogs:
 		out, err = one(d.queryLogs(ctx, q, m))
 	case QueryTypeCatalog:
-		out, err = one(d.queryCatalog(ctx, q))
+		out, err = one(d.queryCatalog(ctx, q, m.names))
 	case QueryTypeCost:
 		out, err = one(d.queryCost(ctx, q, m))
+	case QueryTypeSpikes:
+		out, err = d.querySpikes(ctx, q, m)
+	case QueryTypeRightsize:
+		out, err = one(d.queryRightsize(ctx, q, m))
+	case QueryTypeTraceCost:
+		out, err = one(d.queryTraceCost(ctx, q, m))
 	default:
 		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
 	}
@@ -240,6 +295,10 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	limit := cmp.Or(f.Limit, query.DefaultInvocationLimit)
+	if m.names.post {
+		f.Limit = query.MaxInvocationLimit
+	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -248,12 +307,20 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 	if err != nil {
 		return nil, err
 	}
-	frame := frames.Invocations(invs, d.traceLink())
-	limit := f.Limit
-	if limit == 0 {
-		limit = query.DefaultInvocationLimit
+	read := len(invs)
+	if m.names.post {
+		svcOf, err := d.servicesOf(ctx, svc, timeRange(q), m.names)
+		if err != nil {
+			return nil, err
+		}
+		invs = slices.DeleteFunc(invs, func(inv query.Invocation) bool {
+			return !m.names.keep(inv.FunctionName, cmp.Or(inv.ServiceName, svcOf[inv.FunctionName]))
+		})
 	}
-	limitNotice(frame, len(invs), limit, "invocations")
+	got := len(invs)
+	frame := frames.Invocations(invs[:min(got, limit)], d.traceLink())
+	limitNotice(frame, got, limit, "invocations")
+	filterCapNotice(frame, m.names, read, query.MaxInvocationLimit, "invocations")
 	return frame, nil
 }
 
@@ -269,13 +336,18 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			strings.TrimPrefix(d.settingsErr.Error(), "datasource settings: "), "\n", "; "))
 	}
 	addr := strings.Join(d.settings.Addresses, ", ")
+	if d.settings.TLS {
+		if a, err := probeTLS(ctx, &d.settings); err != nil {
+			return fail("%s.", describeTLSError(err, a, &d.settings))
+		}
+	}
 	st, _, err := d.connect(ctx)
 	if err != nil {
-		return fail("%s.", describeConnectError(err, addr, d.settings.Username))
+		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
 	have, err := st.SchemaVersion(ctx)
 	if err != nil {
-		return fail("%s.", describeConnectError(err, addr, d.settings.Username))
+		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
 	return schemaHealth(st.Capabilities().Version.String(), addr, d.settings.Database, have, storage.LatestVersion()), nil
 }
@@ -302,14 +374,16 @@ func schemaHealth(server, addr, database string, have, want uint32) *backend.Che
 	return res
 }
 
-func describeConnectError(err error, addr, user string) string {
+func describeConnectError(err error, addr string, s *Settings) string {
 	switch {
 	case isAuthError(err):
-		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, user)
+		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, s.Username)
 	case isUnknownDatabase(err):
 		return fmt.Sprintf("ClickHouse at %s has no such database: %v", addr, err)
 	case isUnreachable(err):
 		return fmt.Sprintf("ClickHouse at %s is unreachable: %v", addr, err)
+	case !s.TLS && errors.Is(err, io.EOF):
+		return fmt.Sprintf("ClickHouse at %s closed the connection during the handshake: if that is its secure port (tcp_port_secure, usually 9440), turn TLS on", addr)
 	default:
 		return fmt.Sprintf("Cannot use ClickHouse at %s: %v", addr, err)
 	}

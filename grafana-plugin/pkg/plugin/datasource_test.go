@@ -93,6 +93,15 @@ func runQuery(t *testing.T, ds *Datasource, queryType string, model map[string]a
 
 var fixtureRange = backend.TimeRange{From: plugintest.Start.Add(-time.Hour), To: plugintest.Start.Add(time.Hour)}
 
+// spikeRange ends shortly after the fixture's invocations, so that they
+// fall in the detector's window.
+var spikeRange = backend.TimeRange{From: plugintest.Start.Add(-10 * time.Minute), To: plugintest.Start.Add(2 * time.Minute)}
+
+// adhocModel is a query model with the given ad hoc filters.
+func adhocModel(filters ...AdhocFilter) map[string]any {
+	return map[string]any{"adhocFilters": filters}
+}
+
 func TestQueryDataFrames(t *testing.T) {
 	ds := fixtureDatasource(t)
 	tests := []struct {
@@ -126,10 +135,11 @@ func TestQueryDataFrames(t *testing.T) {
 			{"key": "db.system", "operator": "=", "value": "postgresql"}}}, tr: fixtureRange, wantRows: 0},
 		{name: "invocations_adhoc", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
 			{"key": "function", "operator": "=", "value": "orders"}}}, tr: fixtureRange, wantRows: 2},
-		{name: "invocations_adhoc_skipped", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
-			{"key": "service", "operator": "=", "value": "orders-api"}, {"key": "function", "operator": "!=", "value": "orders"}}}, tr: fixtureRange, wantRows: 3},
+		{name: "invocations_adhoc_service_and_exclude", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
+			{"key": "service", "operator": "=", "value": "orders"}, {"key": "function", "operator": "!=", "value": "orders"}}}, tr: fixtureRange, wantRows: 0},
+		{name: "invocations_adhoc_skipped", queryType: "invocations", model: adhocModel(AdhocFilter{"db.system", "=", "dynamodb"}), tr: fixtureRange, wantRows: 3},
 		{name: "metrics_adhoc_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600, "adhocFilters": []map[string]string{
-			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "service", "operator": "=", "value": "orders-api"}}}, tr: fixtureRange, wantRows: 1},
+			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "http.route", "operator": "=", "value": "/orders"}}}, tr: fixtureRange, wantRows: 1},
 		{name: "service_map", queryType: "serviceMap", tr: fixtureRange, wantFrames: 2},
 		{name: "metrics", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate", "durationP99"}, "stepSeconds": 3600},
 			tr: fixtureRange, wantFrames: 6},
@@ -143,6 +153,39 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost", queryType: "cost", tr: fixtureRange, wantRows: 2},
 		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
 		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
+		{name: "spikes", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1}, tr: spikeRange, wantRows: 2},
+		{name: "spikes_series", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1, "format": "timeSeries",
+			"spikeSeries": []string{"errorRate", "baselineRate", "firing"}}, tr: spikeRange, wantFrames: 6},
+		{name: "spikes_series_no_data", queryType: "spikes", model: map[string]any{"format": "timeSeries", "functionName": "nothing"},
+			tr: spikeRange, wantFrames: 2},
+		{name: "rightsize", queryType: "rightsize", model: map[string]any{"minInvocations": 1}, tr: fixtureRange, wantRows: 2},
+		{name: "rightsize_default_guard", queryType: "rightsize", tr: fixtureRange, wantRows: 0},
+		{name: "trace_cost", queryType: "traceCost", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 2},
+		{name: "trace_cost_list", queryType: "traceCost", tr: fixtureRange, wantRows: 1},
+		{name: "trace_cost_adhoc_skipped", queryType: "traceCost", model: map[string]any{"traceId": plugintest.TraceID,
+			"adhocFilters": []AdhocFilter{{Key: "function", Operator: "!=", Value: "orders"}}}, wantRows: 2},
+		{name: "logs_adhoc_exclude", queryType: "logs", model: adhocModel(AdhocFilter{"function", "!=", "billing"}), tr: fixtureRange, wantRows: 3},
+		{name: "logs_adhoc_service", queryType: "logs", model: adhocModel(AdhocFilter{"service", "=", "billing"}), tr: fixtureRange, wantRows: 1},
+		{name: "invocations_adhoc_regexp", queryType: "invocations", model: adhocModel(AdhocFilter{"function", "=~", "ord.*"}), tr: fixtureRange, wantRows: 2},
+		{name: "invocations_adhoc_service_exclude", queryType: "invocations", model: adhocModel(AdhocFilter{"service", "!=", "orders"}),
+			tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_exclude", queryType: "search", model: adhocModel(AdhocFilter{"function", "!=", "billing"}), tr: fixtureRange, wantRows: 0},
+		{name: "search_adhoc_service_and_exclude", queryType: "search", model: adhocModel(AdhocFilter{"service", "=", "orders-api"},
+			AdhocFilter{"function", "!=", "payments"}), tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_not_match", queryType: "search", model: adhocModel(AdhocFilter{"service", "!~", "pay.*"}), tr: fixtureRange, wantRows: 1},
+		{name: "catalog_adhoc_service", queryType: "catalog", model: adhocModel(AdhocFilter{"service", "=", "orders"}), tr: fixtureRange, wantRows: 1},
+		{name: "catalog_adhoc_exclude", queryType: "catalog", model: adhocModel(AdhocFilter{"function", "!~", "bill.*"}), tr: fixtureRange, wantRows: 1},
+		{name: "service_map_adhoc_function", queryType: "serviceMap", model: adhocModel(AdhocFilter{"function", "=", "billing"}), tr: fixtureRange, wantFrames: 2},
+		{name: "service_map_adhoc_exclude", queryType: "serviceMap", model: adhocModel(AdhocFilter{"function", "!=", "orders"}), tr: fixtureRange, wantFrames: 2},
+		{name: "cost_adhoc_exclude", queryType: "cost", model: adhocModel(AdhocFilter{"function", "!=", "orders"}), tr: fixtureRange, wantRows: 1},
+		{name: "cost_day_adhoc_service", queryType: "cost", model: map[string]any{"costBy": "day",
+			"adhocFilters": []AdhocFilter{{"service", "=~", "ord.*"}}}, tr: fixtureRange, wantRows: 1},
+		{name: "metrics_adhoc_service_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600,
+			"adhocFilters": []AdhocFilter{{"service", "!=", "orders"}}}, tr: fixtureRange, wantRows: 1},
+		{name: "spikes_adhoc_exclude", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1,
+			"adhocFilters": []AdhocFilter{{"function", "!=", "billing"}}}, tr: spikeRange, wantRows: 1},
+		{name: "rightsize_adhoc", queryType: "rightsize", model: map[string]any{"minInvocations": 1,
+			"adhocFilters": []AdhocFilter{{"function", "=", "billing"}}}, tr: fixtureRange, wantRows: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,6 +341,15 @@ func TestHostileFilters(t *testing.T) {
 		{"invocations", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
 		{"metrics", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
 		{"logs", func(v string) map[string]any { return adhoc(AdhocKeyFunction, v) }},
+		{"spikes", func(v string) map[string]any { return map[string]any{"functionName": v, "minInvocations": 1} }},
+		{"spikes", func(v string) map[string]any {
+			return map[string]any{"functionName": v, "minInvocations": 1, "format": "timeSeries"}
+		}},
+		{"rightsize", func(v string) map[string]any { return map[string]any{"functionName": v, "minInvocations": 1} }},
+		{"traceCost", func(v string) map[string]any { return map[string]any{"functionName": v} }},
+		{"traceCost", func(v string) map[string]any { return map[string]any{"serviceName": v} }},
+		{"traceCost", func(v string) map[string]any { return adhoc("db.system", v) }},
+		{"traceCost", func(v string) map[string]any { return adhoc(v, "dynamodb") }},
 	}
 	for i, v := range hostile {
 		for j, f := range fields {
@@ -322,6 +374,127 @@ func TestHostileFilters(t *testing.T) {
 	}
 }
 
+// TestHostileAdhocFilters checks that ad hoc filter values of every
+// operator select by value for every query type: = and =~ with a hostile
+// value match nothing (or the pattern is refused), != and !~ exclude
+// nothing, and the data is unchanged.
+func TestHostileAdhocFilters(t *testing.T) {
+	ds := fixtureDatasource(t)
+	hostile := []string{
+		`orders' OR '1'='1`,
+		`') UNION ALL SELECT * FROM system.tables --`,
+		"orders`; DROP DATABASE default",
+		`.*') OR 1=1 --`,
+		`%`,
+	}
+	types := []struct {
+		queryType string
+		model     map[string]any
+		tr        backend.TimeRange
+	}{
+		{"invocations", nil, fixtureRange},
+		{"search", nil, fixtureRange},
+		{"logs", nil, fixtureRange},
+		{"metrics", map[string]any{"stepSeconds": 3600}, fixtureRange},
+		{"serviceMap", nil, fixtureRange},
+		{"catalog", nil, fixtureRange},
+		{"cost", nil, fixtureRange},
+		{"cost", map[string]any{"costBy": "day"}, fixtureRange},
+		{"spikes", map[string]any{"minInvocations": 1}, spikeRange},
+		{"spikes", map[string]any{"minInvocations": 1, "format": "timeSeries"}, spikeRange},
+		{"rightsize", map[string]any{"minInvocations": 1}, fixtureRange},
+		{"traceCost", nil, fixtureRange},
+	}
+	rows := func(resp backend.DataResponse) int {
+		n := 0
+		for _, f := range resp.Frames {
+			r, _ := f.RowLen()
+			n += r
+		}
+		return n
+	}
+	for _, tt := range types {
+		base := runQuery(t, ds, tt.queryType, tt.model, tt.tr)
+		if base.Error != nil {
+			t.Fatalf("%s %v: %v", tt.queryType, tt.model, base.Error)
+		}
+		if rows(base) == 0 {
+			t.Fatalf("%s %v: no rows without filters", tt.queryType, tt.model)
+		}
+		for i, v := range hostile {
+			for _, key := range []string{AdhocKeyFunction, AdhocKeyService} {
+				for _, op := range []string{OpEqual, OpNotEqual, OpMatch, OpNotMatch} {
+					t.Run(fmt.Sprintf("%s_%s_%s_%d", tt.queryType, key, op, i), func(t *testing.T) {
+						model := map[string]any{"adhocFilters": []AdhocFilter{{Key: key, Operator: op, Value: v}}}
+						for k, mv := range tt.model {
+							model[k] = mv
+						}
+						resp := runQuery(t, ds, tt.queryType, model, tt.tr)
+						if resp.Error != nil {
+							if (op == OpMatch || op == OpNotMatch) && resp.Status == backend.StatusBadRequest &&
+								strings.Contains(resp.Error.Error(), "error parsing regexp") {
+								return
+							}
+							t.Fatalf("%s %v: %v", tt.queryType, model, resp.Error)
+						}
+						want := 0
+						if op == OpNotEqual || op == OpNotMatch {
+							want = rows(base)
+						}
+						if got := rows(resp); got != want {
+							t.Errorf("%s %v: %d rows, want %d", tt.queryType, model, got, want)
+						}
+					})
+				}
+			}
+		}
+	}
+	resp := runQuery(t, ds, "invocations", nil, fixtureRange)
+	if n, _ := resp.Frames[0].RowLen(); n != 3 {
+		t.Errorf("after hostile queries: %d invocations, want 3", n)
+	}
+}
+
+// TestCostDayTimeZone checks that a daily cost report buckets by the days
+// of the datasource's time zone.
+func TestCostDayTimeZone(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	tests := []struct {
+		zone    string
+		wantDay time.Time
+	}{
+		{"UTC", time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)},
+		// 15:09 UTC is 05:09 the next day at UTC+14.
+		{"Pacific/Kiritimati", time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)},
+		// and 05:09 the same day at UTC-10.
+		{"Pacific/Honolulu", time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)},
+		{"Asia/Kolkata", time.Date(2026, 3, 13, 18, 30, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone, func(t *testing.T) {
+			ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name, "timeZone": tt.zone}, "")
+			tr := backend.TimeRange{From: plugintest.Start.Add(-48 * time.Hour), To: plugintest.Start.Add(48 * time.Hour)}
+			resp := runQuery(t, ds, "cost", map[string]any{"costBy": "day"}, tr)
+			if resp.Error != nil {
+				t.Fatalf("query: %v", resp.Error)
+			}
+			f := resp.Frames[0]
+			if n, _ := f.RowLen(); n != 1 {
+				t.Fatalf("%d days, want 1", n)
+			}
+			if got := f.Fields[0].At(0).(time.Time); !got.Equal(tt.wantDay) {
+				t.Errorf("day starts at %s, want %s", got, tt.wantDay)
+			}
+			if len(f.Meta.Notices) == 0 || !strings.Contains(f.Meta.Notices[0].Text, "time zone "+tt.zone+".") {
+				t.Errorf("notices %+v do not name the time zone", f.Meta.Notices)
+			}
+			if got, want := f.Fields[1].At(0).(float64), 2.4400082e-06; got < want*0.999 || got > want*1.001 {
+				t.Errorf("cost %g, want %g", got, want)
+			}
+		})
+	}
+}
+
 // adhoc is a query model with one ad hoc filter key = value.
 func adhoc(key, value string) map[string]any {
 	return map[string]any{"adhocFilters": []AdhocFilter{{Key: key, Operator: "=", Value: value}}}
@@ -334,8 +507,10 @@ func TestAdhocFilterErrors(t *testing.T) {
 		model           map[string]any
 		want            string
 	}{
-		{"operator", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: "function", Operator: "=~", Value: "o.*"}}},
-			`invalid query: ad hoc filter "function =~ o.*": operator must be = or !=`},
+		{"operator", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: "function", Operator: "<", Value: "o"}}},
+			`invalid query: ad hoc filter "function < o": operator must be =, !=, =~ or !~`},
+		{"bad regexp", "logs", map[string]any{"adhocFilters": []AdhocFilter{{Key: "service", Operator: "=~", Value: "a(b"}}},
+			"invalid query: ad hoc filter \"service =~ a(b\": error parsing regexp: missing closing ): `^(?:a(b)$`"},
 		{"no key", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: " ", Operator: "=", Value: "x"}}},
 			"invalid query: ad hoc filter needs a key"},
 		{"contradicts function", "invocations", map[string]any{"functionName": "billing", "adhocFilters": []AdhocFilter{{Key: "function", Operator: "=", Value: "orders"}}},

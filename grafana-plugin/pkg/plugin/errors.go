@@ -2,8 +2,13 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -87,4 +92,54 @@ func errorResponse(err error) backend.DataResponse {
 func isClickHouseError(err error) bool {
 	var ex *clickhouse.Exception
 	return errors.As(err, &ex)
+}
+
+// describeTLSError says what went wrong in a TLS connection to addr, and
+// what to change.
+func describeTLSError(err error, addr string, s *Settings) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+		alert    tls.AlertError
+	)
+	trust := "the system's certificate authorities"
+	if s.rootCAs != nil {
+		trust = "the CA certificate in the settings"
+	}
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Sprintf("The TLS certificate of ClickHouse at %s is not signed by %s: add the CA that signed it (TLS CA certificate) or check the address", addr, trust)
+	case errors.As(err, &hostname):
+		return fmt.Sprintf("The TLS certificate of ClickHouse at %s is not valid for %q: set the TLS server name to a name the certificate holds (%s)",
+			addr, hostname.Host, strings.Join(certNames(hostname.Certificate), ", "))
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Sprintf("The TLS certificate of ClickHouse at %s has expired or is not valid yet: %v", addr, invalid)
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("The TLS certificate of ClickHouse at %s is not valid: %v", addr, invalid)
+	case errors.As(err, &record):
+		return fmt.Sprintf("ClickHouse at %s does not speak TLS on that port: turn TLS off, or use its secure native port (tcp_port_secure, usually 9440)", addr)
+	case errors.As(err, &alert):
+		return fmt.Sprintf("ClickHouse at %s refused the TLS handshake (%v): check that its TLS settings accept this client", addr, alert)
+	case isUnreachable(err):
+		return fmt.Sprintf("ClickHouse at %s is unreachable: %v", addr, err)
+	default:
+		return fmt.Sprintf("The TLS connection to ClickHouse at %s failed: %v", addr, err)
+	}
+}
+
+// certNames are the names a certificate is valid for.
+func certNames(c *x509.Certificate) []string {
+	if c == nil {
+		return nil
+	}
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	return names
 }

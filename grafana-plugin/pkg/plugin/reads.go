@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -22,6 +23,15 @@ func timeRange(q backend.DataQuery) query.TimeRange {
 	return query.TimeRange{Since: q.TimeRange.From, Until: q.TimeRange.To}
 }
 
+// filterCapNotice warns that ad hoc filters applied in the plugin saw only
+// the newest rows, when the read stopped at its maximum.
+func filterCapNotice(f *data.Frame, names nameFilters, read, maxRead int, what string) {
+	if names.post && read >= maxRead {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("The ad hoc filters were applied to the newest %d %s only; narrow the time range to see older ones.", maxRead, what)})
+	}
+}
+
 // limitNotice warns that a list stopped at its limit.
 func limitNotice(f *data.Frame, got, limit int, what string) {
 	if got >= limit {
@@ -38,13 +48,26 @@ func millisDuration(name string, ms float64) (time.Duration, error) {
 }
 
 func (d *Datasource) querySearch(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	minD, err := millisDuration("minDurationMs", m.MinDurationMs)
+	found, got, read, err := d.searchTraces(ctx, q, m)
 	if err != nil {
 		return nil, err
 	}
+	frame := frames.TraceSearch(found, d.traceLink())
+	limitNotice(frame, got, cmp.Or(m.Limit, query.DefaultSearchLimit), "traces")
+	filterCapNotice(frame, m.names, read, query.MaxSearchLimit, "traces")
+	return frame, nil
+}
+
+// searchTraces finds the traces of a search, at most its limit: those,
+// how many passed the filters and how many were read.
+func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m QueryModel) (found []query.TraceSummary, got, read int, err error) {
+	minD, err := millisDuration("minDurationMs", m.MinDurationMs)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	maxD, err := millisDuration("maxDurationMs", m.MaxDurationMs)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	f := query.TraceSearch{
 		Since: q.TimeRange.From, Until: q.TimeRange.To,
@@ -53,26 +76,58 @@ func (d *Datasource) querySearch(ctx context.Context, q backend.DataQuery, m Que
 		Attributes: m.Attributes, ColdStartOnly: m.ColdStartOnly, Limit: m.Limit,
 	}
 	if err := f.Validate(); err != nil {
-		return nil, err
+		return nil, 0, 0, err
+	}
+	limit := cmp.Or(f.Limit, query.DefaultSearchLimit)
+	if m.names.post {
+		f.Limit = query.MaxSearchLimit
 	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	found, err := svc.SearchTraces(ctx, f)
+	found, err = svc.SearchTraces(ctx, f)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	frame := frames.TraceSearch(found, d.traceLink())
-	limit := f.Limit
-	if limit == 0 {
-		limit = query.DefaultSearchLimit
+	read = len(found)
+	if m.names.post {
+		svcOf, err := d.servicesOf(ctx, svc, timeRange(q), m.names)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		found = slices.DeleteFunc(found, func(t query.TraceSummary) bool {
+			services := slices.Clone(t.Sources)
+			for _, s := range t.Sources {
+				if v := svcOf[s]; v != "" {
+					services = append(services, v)
+				}
+			}
+			return !m.names.keepSets(t.Sources, services)
+		})
 	}
-	limitNotice(frame, len(found), limit, "traces")
-	return frame, nil
+	got = len(found)
+	return found[:min(got, limit)], got, read, nil
 }
 
-func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery) (data.Frames, error) {
+// servicesOf maps the functions seen in r to their services, when a
+// service filter needs it to judge rows that name only a function.
+func (d *Datasource) servicesOf(ctx context.Context, svc *query.Service, r query.TimeRange, n nameFilters) (map[string]string, error) {
+	if !n.hasService() {
+		return nil, nil
+	}
+	fns, err := svc.Functions(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("read services of functions: %w", err)
+	}
+	out := make(map[string]string, len(fns))
+	for _, f := range fns {
+		out[f.FunctionName] = f.ServiceName
+	}
+	return out, nil
+}
+
+func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, names nameFilters) (data.Frames, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -84,6 +139,13 @@ func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery) (
 	m, err := svc.ServiceMap(ctx, r)
 	if err != nil {
 		return nil, err
+	}
+	if names.post {
+		svcOf, err := d.servicesOf(ctx, svc, r, names)
+		if err != nil {
+			return nil, err
+		}
+		m = filterServiceMap(m, names, svcOf)
 	}
 	return frames.ServiceMap(m), nil
 }
@@ -129,8 +191,12 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	if err != nil {
 		return nil, err
 	}
-	if len(m.excludeFunctions) > 0 {
-		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return slices.Contains(m.excludeFunctions, p.FunctionName) })
+	if m.names.post {
+		svcOf, err := d.servicesOf(ctx, svc, fq.TimeRange, m.names)
+		if err != nil {
+			return nil, err
+		}
+		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
 	}
 	return frames.FunctionMetrics(points, metrics), nil
 }
@@ -147,6 +213,13 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 		}
 		lq.TraceID = id
 	}
+	if lq.Limit < 0 || lq.Limit > query.MaxLogLimit {
+		return nil, fmt.Errorf("%w: limit must be between 1 and %d, got %d", query.ErrInvalidFilter, query.MaxLogLimit, lq.Limit)
+	}
+	limit := cmp.Or(lq.Limit, query.DefaultLogLimit)
+	if m.names.post {
+		lq.Limit = query.MaxLogLimit
+	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -155,16 +228,19 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 	if err != nil {
 		return nil, err
 	}
-	frame := frames.Logs(lines, d.traceLink())
-	limit := lq.Limit
-	if limit == 0 {
-		limit = query.DefaultLogLimit
+	read := len(lines)
+	if m.names.post {
+		lines = slices.DeleteFunc(lines, func(l query.LogLine) bool { return !m.names.keep(l.FunctionName, l.ServiceName) })
 	}
-	limitNotice(frame, len(lines), limit, "log lines")
+	got := len(lines)
+	lines = lines[:min(got, limit)]
+	frame := frames.Logs(lines, d.traceLink())
+	limitNotice(frame, got, limit, "log lines")
+	filterCapNotice(frame, m.names, read, query.MaxLogLimit, "log lines")
 	return frame, nil
 }
 
-func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery) (*data.Frame, error) {
+func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, names nameFilters) (*data.Frame, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -177,34 +253,8 @@ func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery) (*da
 	if err != nil {
 		return nil, err
 	}
+	if names.post {
+		fns = slices.DeleteFunc(fns, func(f query.FunctionInfo) bool { return !names.keep(f.FunctionName, f.ServiceName) })
+	}
 	return frames.Catalog(fns), nil
-}
-
-func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	switch m.CostBy {
-	case "", "function", "version", "day":
-	default:
-		return nil, fmt.Errorf("%w: costBy must be function, version or day, got %q", ErrInvalidQuery, m.CostBy)
-	}
-	cq := query.CostQuery{TimeRange: timeRange(q), FunctionName: strings.TrimSpace(m.FunctionName)}
-	if err := cq.Validate(); err != nil {
-		return nil, err
-	}
-	_, svc, err := d.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	prices := query.DefaultPrices()
-	rep, err := svc.Cost(ctx, &prices, cq)
-	if err != nil {
-		return nil, err
-	}
-	switch m.CostBy {
-	case "version":
-		return frames.CostTable(rep, rep.ByVersion, true), nil
-	case "day":
-		return frames.CostByDay(rep), nil
-	default:
-		return frames.CostTable(rep, rep.ByFunction, false), nil
-	}
 }

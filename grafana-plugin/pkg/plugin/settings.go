@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,9 @@ type Settings struct {
 	TLS bool `json:"tls"`
 	// TLSSkipVerify accepts any server certificate (testing only).
 	TLSSkipVerify bool `json:"tlsSkipVerify"`
+	// TLSServerName is the name the server's certificate must hold;
+	// default the host of each address.
+	TLSServerName string `json:"tlsServerName"`
 	// DialTimeoutSeconds bounds connecting; default 10.
 	DialTimeoutSeconds int `json:"dialTimeoutSeconds"`
 	// TimeZone is the IANA zone used where figures are bucketed by day;
@@ -44,6 +49,12 @@ type Settings struct {
 
 	// Password comes from secureJsonData's "password".
 	Password string `json:"-"`
+	// TLSCACert is PEM from secureJsonData's "tlsCACert": the certificate
+	// authorities the server's certificate is verified with instead of the
+	// system's.
+	TLSCACert string `json:"-"`
+	// rootCAs is TLSCACert parsed.
+	rootCAs *x509.CertPool
 	// Location is TimeZone loaded.
 	Location *time.Location `json:"-"`
 }
@@ -69,6 +80,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		}
 	}
 	cfg.Password = s.DecryptedSecureJSONData["password"]
+	cfg.TLSCACert = s.DecryptedSecureJSONData["tlsCACert"]
 	if err := cfg.Validate(); err != nil {
 		return Settings{}, fmt.Errorf("datasource settings: %w", err)
 	}
@@ -111,6 +123,27 @@ func (c *Settings) Validate() error {
 	if c.TLSSkipVerify && !c.TLS {
 		errs = append(errs, errors.New("tlsSkipVerify needs tls to be on"))
 	}
+	c.TLSServerName = strings.TrimSpace(c.TLSServerName)
+	if c.TLSServerName != "" {
+		if !c.TLS {
+			errs = append(errs, errors.New("tlsServerName needs tls to be on"))
+		}
+		if strings.ContainsAny(c.TLSServerName, "/?#@:, ") {
+			errs = append(errs, fmt.Errorf("tlsServerName %q must be a host name", c.TLSServerName))
+		}
+	}
+	c.rootCAs = nil
+	if strings.TrimSpace(c.TLSCACert) != "" {
+		if !c.TLS {
+			errs = append(errs, errors.New("tlsCACert needs tls to be on"))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(c.TLSCACert)) {
+			errs = append(errs, errors.New("tlsCACert holds no PEM certificate"))
+		} else {
+			c.rootCAs = pool
+		}
+	}
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}
@@ -141,22 +174,47 @@ func validAddress(a string) error {
 	return nil
 }
 
+// tunnelTLS reports whether connections go through the plugin's own TLS
+// tunnels: a CA certificate cannot be given to the ClickHouse client in a
+// DSN.
+func (c *Settings) tunnelTLS() bool { return c.TLS && c.rootCAs != nil }
+
+// TLSConfig is the TLS configuration for the server at addr (host:port).
+func (c *Settings) TLSConfig(addr string) *tls.Config {
+	name := c.TLSServerName
+	if name == "" {
+		name, _, _ = net.SplitHostPort(addr)
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         name,
+		RootCAs:            c.rootCAs,
+		InsecureSkipVerify: c.TLSSkipVerify,
+	}
+}
+
 // DSN is the native-protocol DSN storage opens. The password is escaped
 // into the user part; it never appears in logs (use Redacted).
-func (c *Settings) DSN() string {
+func (c *Settings) DSN() string { return c.dsn(c.Addresses, c.TLS) }
+
+// dsn is the DSN for addrs; secure asks the ClickHouse client for TLS.
+func (c *Settings) dsn(addrs []string, secure bool) string {
 	u := url.URL{
 		Scheme: "clickhouse",
 		User:   url.UserPassword(c.Username, c.Password),
-		Host:   strings.Join(c.Addresses, ","),
+		Host:   strings.Join(addrs, ","),
 		Path:   "/" + c.Database,
 	}
 	q := url.Values{}
 	q.Set("dial_timeout", (time.Duration(c.DialTimeoutSeconds) * time.Second).String())
-	if c.TLS {
+	if secure {
 		q.Set("secure", "true")
-	}
-	if c.TLSSkipVerify {
-		q.Set("skip_verify", "true")
+		if c.TLSSkipVerify {
+			q.Set("skip_verify", "true")
+		}
+		if c.TLSServerName != "" {
+			q.Set("tls_server_name", c.TLSServerName)
+		}
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -169,9 +227,11 @@ func (c *Settings) Redacted() string {
 }
 
 // StorageConfig is the storage configuration of these settings.
-func (c *Settings) StorageConfig() storage.Config {
+func (c *Settings) StorageConfig() storage.Config { return c.storageConfig(c.DSN()) }
+
+func (c *Settings) storageConfig(dsn string) storage.Config {
 	cfg := storage.DefaultConfig()
-	cfg.DSN = c.DSN()
+	cfg.DSN = dsn
 	cfg.Database = c.Database
 	cfg.DialTimeout = time.Duration(c.DialTimeoutSeconds) * time.Second
 	cfg.ReadOnly = true

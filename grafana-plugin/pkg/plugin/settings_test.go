@@ -7,13 +7,17 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
 )
 
 func TestLoadSettings(t *testing.T) {
+	testCA := plugintest.NewCA(t).PEM
 	tests := []struct {
 		name     string
 		jsonData string
 		password string
+		secure   map[string]string
 		wantErrs []string // substrings; empty means valid
 		check    func(t *testing.T, s Settings)
 	}{
@@ -37,14 +41,28 @@ func TestLoadSettings(t *testing.T) {
 		{name: "bad time zone", jsonData: `{"timeZone":"Mars/Olympus"}`, wantErrs: []string{`timeZone "Mars/Olympus" is not an IANA time zone`}},
 		{name: "skip verify without tls", jsonData: `{"tlsSkipVerify":true}`, wantErrs: []string{"tlsSkipVerify needs tls"}},
 		{name: "timeout", jsonData: `{"dialTimeoutSeconds":-1}`, wantErrs: []string{"dialTimeoutSeconds must be between 1 and 300"}},
+		{name: "server name without tls", jsonData: `{"tlsServerName":"ch.example.com"}`, wantErrs: []string{"tlsServerName needs tls"}},
+		{name: "server name not a host", jsonData: `{"tls":true,"tlsServerName":"ch.example.com/x"}`, wantErrs: []string{`tlsServerName "ch.example.com/x" must be a host name`}},
+		{name: "ca without tls", jsonData: `{}`, secure: map[string]string{"tlsCACert": testCA}, wantErrs: []string{"tlsCACert needs tls"}},
+		{name: "ca not pem", jsonData: `{"tls":true}`, secure: map[string]string{"tlsCACert": "-----BEGIN NOTHING-----"}, wantErrs: []string{"tlsCACert holds no PEM certificate"}},
+		{name: "ca", jsonData: `{"tls":true,"tlsServerName":" ch.internal "}`, secure: map[string]string{"tlsCACert": testCA}, check: func(t *testing.T, s Settings) {
+			cfg := s.TLSConfig("10.0.0.1:9440")
+			if cfg.RootCAs == nil || cfg.ServerName != "ch.internal" || cfg.InsecureSkipVerify || !s.tunnelTLS() {
+				t.Errorf("tls config = %+v", cfg)
+			}
+		}},
 		{name: "every error at once", jsonData: `{"address":"x","database":"-","timeZone":"?"}`,
 			wantErrs: []string{"want host:port", "database \"-\"", "timeZone"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			secure := map[string]string{"password": tt.password}
+			for k, v := range tt.secure {
+				secure[k] = v
+			}
 			got, err := LoadSettings(backend.DataSourceInstanceSettings{
 				JSONData:                []byte(tt.jsonData),
-				DecryptedSecureJSONData: map[string]string{"password": tt.password},
+				DecryptedSecureJSONData: secure,
 			})
 			if len(tt.wantErrs) > 0 {
 				if err == nil {
@@ -74,6 +92,7 @@ func TestSettingsDSN(t *testing.T) {
 		{name: "plain", jsonData: `{"address":"ch:9000"}`, password: ""},
 		{name: "password with url characters", jsonData: `{"address":"ch1:9440,ch2:9440","tls":true,"tlsSkipVerify":true,"username":"gr@fana"}`,
 			password: "p@ss:w/rd?#&= %"},
+		{name: "server name", jsonData: `{"address":"10.0.0.1:9440","tls":true,"tlsServerName":"ch.internal"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +112,7 @@ func TestSettingsDSN(t *testing.T) {
 			if strings.Join(opts.Addr, ",") != strings.Join(s.Addresses, ",") {
 				t.Errorf("addr = %v, want %v", opts.Addr, s.Addresses)
 			}
-			if (opts.TLS != nil) != s.TLS || (s.TLS && opts.TLS.InsecureSkipVerify != s.TLSSkipVerify) {
+			if (opts.TLS != nil) != s.TLS || (s.TLS && (opts.TLS.InsecureSkipVerify != s.TLSSkipVerify || opts.TLS.ServerName != s.TLSServerName)) {
 				t.Errorf("tls = %+v, want tls %v skip verify %v", opts.TLS, s.TLS, s.TLSSkipVerify)
 			}
 			if tt.password != "" && strings.Contains(s.Redacted(), tt.password) {

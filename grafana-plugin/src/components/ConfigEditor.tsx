@@ -1,6 +1,6 @@
 import React, { type ChangeEvent } from 'react';
 import type { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Alert, FieldSet, InlineField, InlineSwitch, Input, SecretInput } from '@grafana/ui';
+import { Alert, FieldSet, InlineField, InlineSwitch, Input, SecretInput, SecretTextArea } from '@grafana/ui';
 
 import { settingsProblems } from '../query';
 import type { LambdascopeOptions, LambdascopeSecureOptions } from '../types';
@@ -15,10 +15,13 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
 
   const setJson = <K extends keyof LambdascopeOptions>(key: K, value: LambdascopeOptions[K]) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, [key]: value } });
-  const text = (key: 'address' | 'database' | 'username' | 'timeZone') => (e: ChangeEvent<HTMLInputElement>) =>
+  const text = (key: 'address' | 'database' | 'username' | 'timeZone' | 'tlsServerName') => (e: ChangeEvent<HTMLInputElement>) =>
     setJson(key, e.currentTarget.value);
 
   const problems = settingsProblems({ address: '127.0.0.1:9000', ...jsonData });
+  if (!jsonData.tls && (secureJsonFields?.tlsCACert || secureJsonData.tlsCACert)) {
+    problems.push('A TLS CA certificate needs TLS to be on.');
+  }
 
   return (
     <>
@@ -60,6 +63,38 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onChange={(e) => setJson('tlsSkipVerify', e.currentTarget.checked)}
           />
         </InlineField>
+        <InlineField
+          label="TLS server name"
+          labelWidth={LABEL_WIDTH}
+          disabled={!jsonData.tls}
+          tooltip="The name the server's certificate must hold; default the host of each address"
+        >
+          <Input width={40} value={jsonData.tlsServerName ?? ''} placeholder="clickhouse.example.com" onChange={text('tlsServerName')} />
+        </InlineField>
+        <InlineField
+          label="TLS CA certificate"
+          labelWidth={LABEL_WIDTH}
+          disabled={!jsonData.tls}
+          tooltip="PEM of the authority that signed the server's certificate, when the system does not trust it"
+        >
+          <SecretTextArea
+            cols={60}
+            rows={6}
+            placeholder="-----BEGIN CERTIFICATE-----"
+            isConfigured={Boolean(secureJsonFields?.tlsCACert)}
+            value={secureJsonData.tlsCACert ?? ''}
+            onChange={(e: ChangeEvent<HTMLTextAreaElement>) =>
+              onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, tlsCACert: e.currentTarget.value } })
+            }
+            onReset={() =>
+              onOptionsChange({
+                ...options,
+                secureJsonFields: { ...secureJsonFields, tlsCACert: false },
+                secureJsonData: { ...secureJsonData, tlsCACert: '' },
+              })
+            }
+          />
+        </InlineField>
         <InlineField label="Dial timeout (s)" labelWidth={LABEL_WIDTH}>
           <Input
             type="number"
@@ -71,7 +106,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             }
           />
         </InlineField>
-        <InlineField label="Default time zone" labelWidth={LABEL_WIDTH} tooltip="IANA zone used where figures are bucketed by day">
+        <InlineField label="Default time zone" labelWidth={LABEL_WIDTH} tooltip="IANA zone whose days a daily cost report is bucketed by">
           <Input width={40} value={jsonData.timeZone ?? ''} placeholder="UTC" onChange={text('timeZone')} />
         </InlineField>
       </FieldSet>

@@ -5,14 +5,16 @@ import { Alert, InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, R
 import type { DataSource } from '../datasource';
 import {
   DEFAULT_LIMIT,
+  DEFAULT_TRACE_COST_LIMIT,
   defaultQuery,
   formatAttributes,
   metricNames,
   parseAttributes,
   queryProblem,
   queryTypeOptions,
+  spikeSeriesNames,
 } from '../query';
-import type { CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus } from '../types';
+import type { CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus, SpikeFormat } from '../types';
 
 type Props = QueryEditorProps<DataSource, LambdascopeQuery, LambdascopeOptions>;
 
@@ -30,6 +32,13 @@ const costByOptions: Array<SelectableValue<CostBy>> = [
 ];
 
 const metricOptions: Array<SelectableValue<string>> = metricNames.map((m) => ({ label: m, value: m }));
+
+const spikeFormatOptions: Array<SelectableValue<SpikeFormat>> = [
+  { label: 'Table', value: 'table', description: 'The verdict per function at the end of the range' },
+  { label: 'Time series', value: 'timeSeries', description: 'The verdict at every step (alert rules)' },
+];
+
+const spikeSeriesOptions: Array<SelectableValue<string>> = spikeSeriesNames.map((m) => ({ label: m, value: m }));
 
 export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: Props) {
   const q: LambdascopeQuery = { ...defaultQuery, ...query };
@@ -76,7 +85,9 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   };
   const text = (key: 'traceId' | 'requestId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
-  const num = (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds') => (e: ChangeEvent<HTMLInputElement>) =>
+  const num =
+    (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds' | 'windowMinutes' | 'baselineMinutes' | 'minInvocations' | 'minErrors') =>
+    (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
   const problem = queryProblem(q);
   const type = q.queryType;
@@ -219,6 +230,67 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
               value={q.costBy ?? 'function'}
               onChange={(v) => update({ costBy: v }, true)}
             />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'traceCost' && (
+        <InlineFieldRow>
+          <InlineField label="Trace ID" labelWidth={12} tooltip="One trace per invocation; empty lists the costliest traces of the range">
+            <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
+          </InlineField>
+          {!q.traceId?.trim() && (
+            <>
+              {functionPicker}
+              <InlineField label="Traces" labelWidth={8}>
+                <Input type="number" width={10} value={q.limit ?? DEFAULT_TRACE_COST_LIMIT} onChange={num('limit')} onBlur={onRunQuery} />
+              </InlineField>
+            </>
+          )}
+        </InlineFieldRow>
+      )}
+      {type === 'spikes' && (
+        <>
+          <InlineFieldRow>
+            {functionPicker}
+            <InlineField label="Show as" labelWidth={10}>
+              <RadioButtonGroup<SpikeFormat>
+                options={spikeFormatOptions}
+                value={q.format ?? 'table'}
+                onChange={(v) => update({ format: v }, true)}
+              />
+            </InlineField>
+            {q.format === 'timeSeries' && (
+              <InlineField label="Series" labelWidth={8}>
+                <MultiSelect
+                  width={40}
+                  options={spikeSeriesOptions}
+                  value={q.spikeSeries ?? ['errorRate', 'baselineRate']}
+                  onChange={(v) => update({ spikeSeries: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
+                />
+              </InlineField>
+            )}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField label="Window (min)" labelWidth={12} tooltip="The recent span whose error rate is judged; default 5">
+              <Input type="number" width={10} value={q.windowMinutes ?? ''} placeholder="5" onChange={num('windowMinutes')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Baseline (min)" labelWidth={14} tooltip="The span before the window it is compared with; default 60">
+              <Input type="number" width={10} value={q.baselineMinutes ?? ''} placeholder="60" onChange={num('baselineMinutes')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Min invocations" labelWidth={16} tooltip="In the window, for a function to be judged; default 20">
+              <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="20" onChange={num('minInvocations')} onBlur={onRunQuery} />
+            </InlineField>
+            <InlineField label="Min errors" labelWidth={12} tooltip="In the window, for a spike; default 5">
+              <Input type="number" width={10} value={q.minErrors ?? ''} placeholder="5" onChange={num('minErrors')} onBlur={onRunQuery} />
+            </InlineField>
+          </InlineFieldRow>
+        </>
+      )}
+      {type === 'rightsize' && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Min invocations" labelWidth={16} tooltip="Invocations a configuration needs before it is advised on; default 100">
+            <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="100" onChange={num('minInvocations')} onBlur={onRunQuery} />
           </InlineField>
         </InlineFieldRow>
       )}

@@ -62,8 +62,9 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 	return f
 }
 
-// CostByDay is the total cost per UTC day as a numeric time series.
-func CostByDay(rep *query.CostReport) *data.Frame {
+// CostByDay is the total cost per day as a numeric time series; each point
+// is at the start of its day in loc, the zone the report was grouped in.
+func CostByDay(rep *query.CostReport, loc *time.Location) *data.Frame {
 	days := make([]time.Time, 0, len(rep.ByDay))
 	totals := make([]float64, 0, len(rep.ByDay))
 	for _, l := range rep.ByDay {
@@ -75,6 +76,7 @@ func CostByDay(rep *query.CostReport) *data.Frame {
 		data.NewField("cost", nil, totals).SetConfig(&data.FieldConfig{Unit: currencyUnit(rep.Currency)}),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
+	f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "Days from midnight to midnight in time zone " + loc.String() + "."})
 	costNotices(f, rep)
 	return f
 }

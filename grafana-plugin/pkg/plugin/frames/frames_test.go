@@ -2,6 +2,7 @@ package frames
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,5 +97,42 @@ func TestFunctionMetricsShape(t *testing.T) {
 	}
 	if got := frames[3].Fields[1].At(1); got != 0.5 {
 		t.Errorf("b's second error rate = %v, want 0.5", got)
+	}
+}
+
+func TestSpikeSeriesShape(t *testing.T) {
+	at := time.Unix(1700000000, 0).UTC()
+	byFunction := map[string][]query.SpikeStatus{
+		"b": {{FunctionName: "b", At: at, ErrorRate: 0.5, BaselineRate: 0.1, Threshold: 0.3, Firing: true},
+			{FunctionName: "b", At: at.Add(time.Minute), ErrorRate: 0.1, BaselineRate: 0.1, Threshold: 0.3}},
+		"a": {{FunctionName: "a", At: at}},
+	}
+	frames := SpikeSeries(byFunction, SpikeSeriesNames)
+	if len(frames) != 2*len(SpikeSeriesNames) {
+		t.Fatalf("got %d frames, want one per function and series (%d)", len(frames), 2*len(SpikeSeriesNames))
+	}
+	for i, f := range frames {
+		if f.Meta == nil || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
+			t.Errorf("frame %s meta = %+v, want timeseries-multi", f.Name, f.Meta)
+		}
+		if f.Fields[0].Type() != data.FieldTypeTime || f.Fields[1].Type() != data.FieldTypeFloat64 {
+			t.Errorf("frame %s fields = %s, %s; want time, float64", f.Name, f.Fields[0].Type(), f.Fields[1].Type())
+		}
+		if want := []string{"a", "b"}[i%2]; f.Fields[1].Labels["function"] != want {
+			t.Errorf("frame %d labels %v, want function %s", i, f.Fields[1].Labels, want)
+		}
+	}
+	// b's firing series is 1 then 0.
+	firing := frames[2*slices.Index(SpikeSeriesNames, "firing")+1]
+	if firing.Fields[1].At(0) != 1.0 || firing.Fields[1].At(1) != 0.0 {
+		t.Errorf("b firing = %v, %v; want 1, 0", firing.Fields[1].At(0), firing.Fields[1].At(1))
+	}
+}
+
+func TestSpikeTableFiringFirst(t *testing.T) {
+	f := SpikeTable([]query.SpikeStatus{{FunctionName: "a"}, {FunctionName: "b", Firing: true}, {FunctionName: "c"}}, query.DefaultSpikeConfig())
+	names, _ := f.FieldByName("function")
+	if got := []any{names.At(0), names.At(1), names.At(2)}; got[0] != "b" || got[1] != "a" || got[2] != "c" {
+		t.Errorf("order = %v, want b (firing), then a, c", got)
 	}
 }

@@ -302,9 +302,15 @@ Examples:
 				for i := range pts {
 					pts[i].Start = pts[i].Start.In(r.env.Location)
 				}
-				t := &render.Table{Headers: []string{"START", "FUNCTION", "INVOCATIONS", "ERRORS", "TIMEOUTS", "ERROR RATE", "P50", "P95", "P99", "COLD STARTS", "INIT", "CONCURRENCY", "MEMORY"}, Empty: "No invocations found."}
+				// Throttles never reach the extension: the column says so
+				// rather than showing a zero.
+				t := &render.Table{Headers: []string{"START", "FUNCTION", "INVOCATIONS", "ERRORS", "TIMEOUTS", "THROTTLES", "ERROR RATE", "P50", "P95", "P99", "COLD STARTS", "INIT", "CONCURRENCY", "MEMORY"}, Empty: "No invocations found."}
 				for _, p := range pts {
-					t.Add(r.time(p.Start), p.FunctionName, u64(p.Invocations), u64(p.Errors), u64(p.Timeouts), render.Percent(p.ErrorRate),
+					throttles := "unknown"
+					if p.Throttles != nil {
+						throttles = u64(*p.Throttles)
+					}
+					t.Add(r.time(p.Start), p.FunctionName, u64(p.Invocations), u64(p.Errors), u64(p.Timeouts), throttles, render.Percent(p.ErrorRate),
 						ms(p.P50Ms), ms(p.P95Ms), ms(p.P99Ms), fmt.Sprintf("%d (%s)", p.ColdStarts, render.Percent(p.ColdStartRate)),
 						ms(p.InitDurationMs), render.Float(p.Concurrency), fmt.Sprintf("%d/%d MB", p.MaxMemoryUsedMB, p.MemoryConfiguredMB))
 				}
@@ -432,7 +438,11 @@ Prices default to AWS's public us-east-1 list; --prices reads tables per
 region from a YAML or JSON file ({prices: [{region, effective_date,
 currency, requests_per_million, ephemeral_storage_per_gb_second,
 architectures: {x86_64: {duration: [{up_to_gb_seconds,
-price_per_gb_second}]}}, free_tier}]}).
+price_per_gb_second}]}}, free_tier}]}). The same file may list
+provisioned concurrency ({provisioned_concurrency: [{function, qualifier,
+region, architecture, memory_mb, concurrency, hours_per_day, from,
+until}]}): its idle price is charged for every second it is configured
+(PROVISIONED), since the invocation records do not carry it.
 `,
 	examples: `
 Examples:
@@ -485,17 +495,17 @@ Examples:
 			cur := rep.Currency
 			money := func(v float64) string { return r.money(v, cur) }
 			lines := func(key []string, ls []query.CostLine, keyOf func(query.CostLine) []string) *render.Table {
-				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "TOTAL", "PER 1M"), Empty: "No invocations found."}
+				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "TOTAL", "PER 1M"), Empty: "No invocations found."}
 				for _, l := range ls {
 					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds), money(l.Compute), money(l.Requests),
-						money(l.Ephemeral), money(l.Total), money(l.PerMillion))...)
+						money(l.Ephemeral), money(l.Provisioned), money(l.Total), money(l.PerMillion))...)
 				}
 				if len(ls) > 0 && r.out.output == "table" {
 					total := make([]string, len(key))
 					total[0] = "TOTAL"
 					c := rep.Total
 					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds), money(c.Compute), money(c.Requests),
-						money(c.Ephemeral), money(c.Total), money(c.PerMillion))...)
+						money(c.Ephemeral), money(c.Provisioned), money(c.Total), money(c.PerMillion))...)
 				}
 				return t
 			}

@@ -1,0 +1,214 @@
+package collector_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+// TestDuplicateRiskIsCounted makes the spans insert fail after the
+// invocations insert of the same write succeeded: the retry will store the
+// invocation again, and the collector says so in its stats and metrics.
+func TestDuplicateRiskIsCounted(t *testing.T) {
+	h := start(t)
+	db := h.store.Database()
+	if err := h.store.Conn().Exec(t.Context(), fmt.Sprintf("RENAME TABLE %s.spans TO %s.spans_away", db, db)); err != nil {
+		t.Fatalf("rename spans: %v", err)
+	}
+	_, err := h.client.Export(withKey(t.Context(), apiKey), batch(t, [16]byte{0xdd, 1}, 2))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("export with the spans table gone: got %v, want UNAVAILABLE", err)
+	}
+	if st := h.srv.Stats(); st.DuplicateRiskItems != 1 {
+		t.Fatalf("duplicate-risk items = %d, want 1 (the invocation stored before the spans insert failed)", st.DuplicateRiskItems)
+	}
+	code, body := get(t, "http://"+h.srv.AdminAddr()+"/metrics")
+	want := `lambdascope_collector_duplicate_risk_items_total{reason="stored_before_failure"} 1`
+	if code != http.StatusOK || !strings.Contains(body, want) {
+		t.Fatalf("/metrics: %d, want a line %q in:\n%s", code, want, grep(body, "duplicate_risk"))
+	}
+	// ClickHouse refused the spans insert (unknown table): that outcome is
+	// known, so nothing is counted as outcome_unknown.
+	if strings.Contains(body, `reason="outcome_unknown"`) {
+		t.Fatalf("a refused insert was counted as outcome_unknown:\n%s", grep(body, "duplicate_risk"))
+	}
+}
+
+// muteProxy forwards TCP to ClickHouse; once muted, it stops passing the
+// server's answers back after the client has sent more than muteAfter
+// bytes, so that an insert's block reaches ClickHouse and its
+// acknowledgement is lost.
+type muteProxy struct {
+	lis    net.Listener
+	target string
+	muted  atomic.Bool
+	sent   atomic.Int64 // client bytes since muted
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+const muteAfter = 4096
+
+func newMuteProxy(t *testing.T, target string) *muteProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &muteProxy{lis: lis, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { // client -> server
+				defer p.wg.Done()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if p.muted.Load() {
+							p.sent.Add(int64(n))
+						}
+						if _, werr := up.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				_ = up.Close()
+				_ = c.Close()
+			}()
+			go func() { // server -> client
+				defer p.wg.Done()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := up.Read(buf)
+					if n > 0 && (!p.muted.Load() || p.sent.Load() <= muteAfter) {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				_ = up.Close()
+				_ = c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// TestLostAcknowledgementIsCountedAsOutcomeUnknown loses the answer to a
+// spans insert whose block ClickHouse stored: the collector cannot know
+// whether the rows are stored, refuses the batch for a retry, and counts
+// the rows as outcome_unknown. ClickHouse holds them, so that retry would
+// store them twice: the count is honest.
+func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
+	dsn, db := chtest.NewDatabase(t)
+	px := newMuteProxy(t, chtest.Server().Addr())
+	store, err := storage.Open(t.Context(), "clickhouse://"+px.lis.Addr().String()+"/"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := collector.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "127.0.0.1:0"
+	cfg.ClickHouseDSN = dsn
+	cfg.NoAuth = true
+	cfg.WriteTimeout = 2 * time.Second
+	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	client := ingestv1.NewIngestServiceClient(conn)
+
+	trace := [16]byte{0xdd, 2}
+	const spans = 500
+	req := batch(t, trace, spans)
+	req.Invocations = nil
+	for i, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
+		sp.SpanId = []byte{0xdd, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}
+	}
+	px.muted.Store(true)
+	if _, err := client.Export(t.Context(), req); status.Code(err) != codes.Unavailable {
+		t.Fatalf("export with the acknowledgement lost: got %v, want UNAVAILABLE", err)
+	}
+	if st := srv.Stats(); st.DuplicateRiskItems != spans {
+		t.Fatalf("duplicate-risk items = %d, want %d", st.DuplicateRiskItems, spans)
+	}
+	code, body := get(t, "http://"+srv.AdminAddr()+"/metrics")
+	want := fmt.Sprintf(`lambdascope_collector_duplicate_risk_items_total{reason="outcome_unknown"} %d`, spans)
+	if code != http.StatusOK || !strings.Contains(body, want) {
+		t.Fatalf("/metrics: %d, want a line %q in:\n%s", code, want, grep(body, "duplicate_risk"))
+	}
+	check, err := storage.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = check.Close() })
+	waitFor(t, "ClickHouse to hold the unacknowledged block", 30*time.Second, func() bool {
+		rows, _ := spanCounts(t, check, trace)
+		return rows == spans
+	})
+}

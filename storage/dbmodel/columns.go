@@ -1,0 +1,287 @@
+package dbmodel
+
+import (
+	"fmt"
+	"slices"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// SpanColumns holds the spans of one or more Ingest API batches column by
+// column, the shape of a native-protocol insert block: a writer appends each
+// column in one call instead of boxing every value of every row, and Reset
+// keeps the buffers for the next write. FromExport reads spans through it,
+// so rows and columns never disagree.
+//
+// Strings point into the requests they came from; keep the requests until
+// the columns are written.
+type SpanColumns struct {
+	StartUnixNano []uint64
+	DurationNs    []uint64
+	// TraceIDs holds 16 bytes per span, SpanIDs and ParentSpanIDs 8 (zeros
+	// for a root span), back to back.
+	TraceIDs      []byte
+	SpanIDs       []byte
+	ParentSpanIDs []byte
+	TraceState    []string
+	Name          []string
+	Kind          []uint8
+	StatusCode    []uint8
+	StatusMessage []string
+
+	ServiceName     []string
+	FunctionName    []string
+	FunctionVersion []string
+	AccountID       []string
+	Region          []string
+	RequestID       []string
+	ScopeName       []string
+	ScopeVersion    []string
+
+	// The array columns, one element per span, each a []string (EventTimes:
+	// a []uint64) already boxed, so that appending a row to an Array column
+	// does not allocate again. Spans of one resource share its boxed
+	// resource attributes.
+	AttributeKeys, AttributeValues       []any
+	ResourceAttrKeys, ResourceAttrValues []any
+	EventTimes, EventNames, EventAttrs   []any
+	LinkTraceIDs, LinkSpanIDs, LinkAttrs []any
+
+	// Rejected counts spans refused one by one; Problems says why, for the
+	// first few.
+	Rejected int
+	Problems []string
+
+	strs []string // backing store of the per-span attribute slices
+}
+
+// Boxed empty arrays, shared by every span without attributes, events or
+// links.
+var (
+	emptyStrings any = []string{}
+	emptyUint64s any = []uint64{}
+)
+
+// Len is the number of spans.
+func (c *SpanColumns) Len() int { return len(c.StartUnixNano) }
+
+// Reset empties the columns, keeping their capacity, and drops the
+// references into the requests they were filled from.
+func (c *SpanColumns) Reset() {
+	c.StartUnixNano, c.DurationNs = c.StartUnixNano[:0], c.DurationNs[:0]
+	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = c.TraceIDs[:0], c.SpanIDs[:0], c.ParentSpanIDs[:0]
+	c.Kind, c.StatusCode = c.Kind[:0], c.StatusCode[:0]
+	for _, s := range []*[]string{
+		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion, &c.strs, &c.Problems,
+	} {
+		clear(*s)
+		*s = (*s)[:0]
+	}
+	for _, a := range []*[]any{
+		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+	} {
+		clear(*a)
+		*a = (*a)[:0]
+	}
+	c.Rejected = 0
+}
+
+// AppendExport adds the spans of one Ingest API batch. A span whose trace
+// ID is not 16 non-zero bytes, whose span ID is not 8 non-zero bytes or
+// whose parent span ID is neither empty nor 8 bytes is counted in Rejected
+// and skipped; the rest is kept.
+func (c *SpanColumns) AppendExport(req *ingestv1.ExportRequest) {
+	fn := req.GetFunction()
+	for _, rs := range req.GetResourceSpans() {
+		id := identityFor(fn, rs.GetResource())
+		resKeys, resValues := emptyStrings, emptyStrings
+		if attrs := rs.GetResource().GetAttributes(); len(attrs) > 0 {
+			kv := keyValues(attrs)
+			resKeys, resValues = kv.Keys, kv.Values
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			scopeName, scopeVersion := ss.GetScope().GetName(), ss.GetScope().GetVersion()
+			for _, sp := range ss.GetSpans() {
+				if !c.appendSpan(sp) {
+					continue
+				}
+				c.ServiceName = append(c.ServiceName, id.service)
+				c.FunctionName = append(c.FunctionName, id.function)
+				c.FunctionVersion = append(c.FunctionVersion, id.version)
+				c.AccountID = append(c.AccountID, id.account)
+				c.Region = append(c.Region, id.region)
+				c.ScopeName = append(c.ScopeName, scopeName)
+				c.ScopeVersion = append(c.ScopeVersion, scopeVersion)
+				c.ResourceAttrKeys = append(c.ResourceAttrKeys, resKeys)
+				c.ResourceAttrValues = append(c.ResourceAttrValues, resValues)
+			}
+		}
+	}
+}
+
+// appendSpan adds the span's own columns, or counts it as rejected.
+func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
+	tid, sid, pid := sp.GetTraceId(), sp.GetSpanId(), sp.GetParentSpanId()
+	if err := checkID(tid, 16, "trace_id"); err != nil {
+		c.reject(sp, err)
+		return false
+	}
+	if err := checkID(sid, 8, "span_id"); err != nil {
+		c.reject(sp, err)
+		return false
+	}
+	if len(pid) != 0 && len(pid) != 8 {
+		c.reject(sp, fmt.Errorf("parent_span_id has %d bytes, want 8 or none", len(pid)))
+		return false
+	}
+	c.TraceIDs = append(c.TraceIDs, tid...)
+	c.SpanIDs = append(c.SpanIDs, sid...)
+	if len(pid) == 0 {
+		c.ParentSpanIDs = append(c.ParentSpanIDs, 0, 0, 0, 0, 0, 0, 0, 0)
+	} else {
+		c.ParentSpanIDs = append(c.ParentSpanIDs, pid...)
+	}
+	start := sp.GetStartTimeUnixNano()
+	var dur uint64
+	if end := sp.GetEndTimeUnixNano(); end > start {
+		dur = end - start
+	}
+	c.StartUnixNano = append(c.StartUnixNano, start)
+	c.DurationNs = append(c.DurationNs, dur)
+	c.TraceState = append(c.TraceState, sp.GetTraceState())
+	c.Name = append(c.Name, sp.GetName())
+	c.Kind = append(c.Kind, clampUint8(int64(sp.GetKind())))
+	c.StatusCode = append(c.StatusCode, clampUint8(int64(sp.GetStatus().GetCode())))
+	c.StatusMessage = append(c.StatusMessage, sp.GetStatus().GetMessage())
+
+	keys, values, requestID := c.spanAttributes(sp.GetAttributes())
+	c.RequestID = append(c.RequestID, requestID)
+	c.AttributeKeys = append(c.AttributeKeys, keys)
+	c.AttributeValues = append(c.AttributeValues, values)
+
+	if evs := sp.GetEvents(); len(evs) > 0 {
+		times := make([]uint64, 0, len(evs))
+		names := make([]string, 0, len(evs))
+		attrs := make([]string, 0, len(evs))
+		for _, ev := range evs {
+			times = append(times, ev.GetTimeUnixNano())
+			names = append(names, ev.GetName())
+			attrs = append(attrs, attributesJSON(ev.GetAttributes()))
+		}
+		c.EventTimes = append(c.EventTimes, times)
+		c.EventNames = append(c.EventNames, names)
+		c.EventAttrs = append(c.EventAttrs, attrs)
+	} else {
+		c.EventTimes = append(c.EventTimes, emptyUint64s)
+		c.EventNames = append(c.EventNames, emptyStrings)
+		c.EventAttrs = append(c.EventAttrs, emptyStrings)
+	}
+	if links := sp.GetLinks(); len(links) > 0 {
+		tids := make([]string, 0, len(links))
+		sids := make([]string, 0, len(links))
+		attrs := make([]string, 0, len(links))
+		for _, l := range links {
+			// A malformed link loses its IDs, not the span.
+			tids = append(tids, optionalID(l.GetTraceId(), 16))
+			sids = append(sids, optionalID(l.GetSpanId(), 8))
+			attrs = append(attrs, attributesJSON(l.GetAttributes()))
+		}
+		c.LinkTraceIDs = append(c.LinkTraceIDs, tids)
+		c.LinkSpanIDs = append(c.LinkSpanIDs, sids)
+		c.LinkAttrs = append(c.LinkAttrs, attrs)
+	} else {
+		c.LinkTraceIDs = append(c.LinkTraceIDs, emptyStrings)
+		c.LinkSpanIDs = append(c.LinkSpanIDs, emptyStrings)
+		c.LinkAttrs = append(c.LinkAttrs, emptyStrings)
+	}
+	return true
+}
+
+// spanAttributes renders a span's attributes into the shared string store
+// and finds its request ID (faas.invocation_id, else faas.execution). The
+// request ID is left out of the attributes when withoutPromotedRequestID
+// would drop it.
+func (c *SpanColumns) spanAttributes(attrs []*commonpb.KeyValue) (keys, values any, requestID string) {
+	if len(attrs) == 0 {
+		return emptyStrings, emptyStrings, ""
+	}
+	start := len(c.strs)
+	for _, a := range attrs {
+		c.strs = append(c.strs, a.GetKey())
+	}
+	mid := len(c.strs)
+	for _, a := range attrs {
+		c.strs = append(c.strs, AttributeValue(a.GetValue()))
+	}
+	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:len(c.strs):len(c.strs)]}
+	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
+		if v, ok := kv.Get(k); ok && v != "" {
+			requestID = v
+			break
+		}
+	}
+	kv = kv.withoutPromotedRequestID(requestID)
+	return kv.Keys, kv.Values, requestID
+}
+
+func (c *SpanColumns) reject(sp *tracepb.Span, err error) {
+	c.Rejected++
+	if len(c.Problems) < maxProblems {
+		c.Problems = append(c.Problems, fmt.Sprintf("span %q: %v", sp.GetName(), err))
+	}
+}
+
+// Row returns span i as a row, with its own copies of the arrays.
+func (c *SpanColumns) Row(i int) Span {
+	r := Span{
+		TraceState: c.TraceState[i], StartUnixNano: c.StartUnixNano[i], DurationNs: c.DurationNs[i],
+		Name: c.Name[i], Kind: c.Kind[i], StatusCode: c.StatusCode[i], StatusMessage: c.StatusMessage[i],
+		ServiceName: c.ServiceName[i], FunctionName: c.FunctionName[i], FunctionVersion: c.FunctionVersion[i],
+		AccountID: c.AccountID[i], Region: c.Region[i], RequestID: c.RequestID[i],
+		ScopeName: c.ScopeName[i], ScopeVersion: c.ScopeVersion[i],
+		Attributes: KeyValues{
+			Keys:   slices.Clone(c.AttributeKeys[i].([]string)),
+			Values: slices.Clone(c.AttributeValues[i].([]string)),
+		},
+		ResourceAttributes: KeyValues{
+			Keys:   slices.Clone(c.ResourceAttrKeys[i].([]string)),
+			Values: slices.Clone(c.ResourceAttrValues[i].([]string)),
+		},
+	}
+	copy(r.TraceID[:], c.TraceIDs[16*i:])
+	copy(r.SpanID[:], c.SpanIDs[8*i:])
+	copy(r.ParentSpanID[:], c.ParentSpanIDs[8*i:])
+	if times := c.EventTimes[i].([]uint64); len(times) > 0 {
+		r.EventTimes = slices.Clone(times)
+		r.EventNames = slices.Clone(c.EventNames[i].([]string))
+		r.EventAttributes = slices.Clone(c.EventAttrs[i].([]string))
+	}
+	if attrs := c.LinkAttrs[i].([]string); len(attrs) > 0 {
+		r.LinkAttributes = slices.Clone(attrs)
+		for _, s := range c.LinkTraceIDs[i].([]string) {
+			var id [16]byte
+			copy(id[:], s)
+			r.LinkTraceIDs = append(r.LinkTraceIDs, id)
+		}
+		for _, s := range c.LinkSpanIDs[i].([]string) {
+			var id [8]byte
+			copy(id[:], s)
+			r.LinkSpanIDs = append(r.LinkSpanIDs, id)
+		}
+	}
+	return r
+}
+
+// optionalID is an ID of n bytes as a FixedString value; one of another
+// length becomes zeros.
+func optionalID(b []byte, n int) string {
+	if len(b) != n {
+		return string(make([]byte, n))
+	}
+	return string(b)
+}
