@@ -9,10 +9,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // Config is the collector's configuration. A YAML file (LoadConfig) sets
@@ -26,6 +29,12 @@ type Config struct {
 	AdminAddr string `yaml:"admin_addr"`
 	// ClickHouseDSN names the ClickHouse server and database.
 	ClickHouseDSN string `yaml:"clickhouse_dsn"`
+	// ClickHouseCluster names the ClickHouse cluster in the servers'
+	// remote_servers; empty means a single server. With a cluster the schema
+	// is created ON CLUSTER as ReplicatedMergeTree shards behind Distributed
+	// tables, and writes go through the Distributed tables, sharded by trace
+	// ID.
+	ClickHouseCluster string `yaml:"clickhouse_cluster"`
 	// APIKeySHA256 lists the hex SHA-256 digests of the accepted API keys;
 	// keys are never configured in clear.
 	APIKeySHA256 []string `yaml:"api_key_sha256"`
@@ -132,6 +141,9 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
 		errs = append(errs, fmt.Errorf("clickhouse_dsn %q must start with clickhouse://", c.ClickHouseDSN))
 	}
+	if c.ClickHouseCluster != "" && !clusterNamePattern.MatchString(c.ClickHouseCluster) {
+		errs = append(errs, fmt.Errorf("clickhouse_cluster %q must be a plain identifier (letters, digits and _, not starting with a digit): the cluster's name in the servers' remote_servers, or empty for a single server", c.ClickHouseCluster))
+	}
 	if len(c.APIKeySHA256) == 0 && !c.NoAuth {
 		errs = append(errs, errors.New("api_key_sha256 must list at least one key digest (or set no_auth for a local trial)"))
 	}
@@ -176,6 +188,19 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// clusterNamePattern is what a cluster name must look like: it is placed in
+// DDL text (ON CLUSTER name) and cannot be a bound parameter.
+var clusterNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Storage returns the settings the store is opened with: the server and
+// database of ClickHouseDSN and, when set, the cluster.
+func (c Config) Storage() storage.Config {
+	sc := storage.DefaultConfig()
+	sc.DSN = c.ClickHouseDSN
+	sc.Cluster = c.ClickHouseCluster
+	return sc
 }
 
 // LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors,

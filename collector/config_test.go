@@ -76,3 +76,43 @@ func TestConfigFileKeepsDefaultsForOmittedKeys(t *testing.T) {
 		t.Fatalf("omitted keys lost their defaults: %+v", minimal)
 	}
 }
+
+func TestConfigClickHouseCluster(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string // want: "" for valid
+	}{
+		{"omitted is a single server", "", ""},
+		{"cluster name", "clickhouse_cluster: lambdascope\n", ""},
+		{"underscores and digits", "clickhouse_cluster: _shards_2\n", ""},
+		{"dash", "clickhouse_cluster: my-cluster\n", `clickhouse_cluster "my-cluster" must be a plain identifier`},
+		{"leading digit", "clickhouse_cluster: 2shards\n", `clickhouse_cluster "2shards" must be a plain identifier`},
+		{"SQL", "clickhouse_cluster: \"c ON CLUSTER x\"\n", `clickhouse_cluster "c ON CLUSTER x" must be a plain identifier`},
+		{"not a string", "clickhouse_cluster: [a]\n", "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := collector.DefaultConfig()
+			cfg.NoAuth = true
+			err := collector.ParseConfig([]byte(tt.yaml), &cfg)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("valid config refused: %v", err)
+			}
+			sc := cfg.Storage()
+			if sc.DSN != cfg.ClickHouseDSN || sc.Cluster != cfg.ClickHouseCluster {
+				t.Errorf("Storage() = DSN %q cluster %q, want %q and %q", sc.DSN, sc.Cluster, cfg.ClickHouseDSN, cfg.ClickHouseCluster)
+			}
+			if err := sc.Validate(); err != nil {
+				t.Errorf("storage config of a valid collector config refused: %v", err)
+			}
+		})
+	}
+}

@@ -37,6 +37,10 @@ Examples:
   # local trial, no API key
   lambdascope-collector --no-auth --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
 
+  # a ClickHouse cluster: the name from the servers' remote_servers
+  lambdascope-collector --no-auth --clickhouse-dsn clickhouse://ch1:9000/lambdascope \
+    --clickhouse-cluster lambdascope
+
   # production: accept one key, configured by its SHA-256 digest, with a WAL
   lambdascope-collector --config /etc/lambdascope/collector.yaml \
     --api-key-sha256 "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)"
@@ -73,6 +77,8 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.AdminAddr })},
 		{"clickhouse-dsn", "LAMBDASCOPE_CLICKHOUSE_DSN", "ClickHouse server and database (clickhouse_dsn)",
 			str(func(c *collector.Config) *string { return &c.ClickHouseDSN })},
+		{"clickhouse-cluster", "LAMBDASCOPE_CLICKHOUSE_CLUSTER", "ClickHouse cluster name from the servers' remote_servers, empty for a single server (clickhouse_cluster)",
+			str(func(c *collector.Config) *string { return &c.ClickHouseCluster })},
 		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, empty for none (wal.dir)",
 			str(func(c *collector.Config) *string { return &c.WAL.Dir })},
 		{"api-key-sha256", "LAMBDASCOPE_API_KEY_SHA256", "comma-separated hex SHA-256 digests of accepted API keys (api_key_sha256)",
@@ -162,14 +168,19 @@ func run(args []string) error {
 	defer stop()
 	// ClickHouse may be unreachable at start: the collector then takes
 	// batches into the WAL and keeps opening and migrating in the
-	// background.
+	// background. With clickhouse_cluster the schema is migrated ON CLUSTER
+	// and batches are written through the Distributed tables.
+	where := cfg.ClickHouseDSN
+	if cfg.ClickHouseCluster != "" {
+		where += " (cluster " + cfg.ClickHouseCluster + ")"
+	}
 	open := func(ctx context.Context) (collector.BatchWriter, error) {
-		store, err := storage.Open(ctx, cfg.ClickHouseDSN)
+		store, err := storage.OpenConfig(ctx, cfg.Storage())
 		if err != nil {
-			return nil, fmt.Errorf("open ClickHouse at %s: %w", cfg.ClickHouseDSN, err)
+			return nil, fmt.Errorf("open ClickHouse at %s: %w", where, err)
 		}
 		if err := store.Migrate(ctx); err != nil {
-			return nil, errors.Join(fmt.Errorf("migrate ClickHouse at %s: %w", cfg.ClickHouseDSN, err), store.Close())
+			return nil, errors.Join(fmt.Errorf("migrate ClickHouse at %s: %w", where, err), store.Close())
 		}
 		return store, nil
 	}

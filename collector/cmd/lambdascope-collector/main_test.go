@@ -22,6 +22,8 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		{"file value is validated", nil, []string{"--config", cfgPath}, `clickhouse_dsn "ftp://x" must start with clickhouse://`},
 		{"env overrides file", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath}, `"gopher://y"`},
 		{"flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath, "--clickhouse-dsn", "mailto:z"}, `"mailto:z"`},
+		{"bad cluster from env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "my-cluster"}, []string{"--no-auth"}, `clickhouse_cluster "my-cluster" must be a plain identifier`},
+		{"cluster flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "ok"}, []string{"--no-auth", "--clickhouse-cluster", "a.b"}, `clickhouse_cluster "a.b"`},
 		{"bad grpc addr from flag", nil, []string{"--no-auth", "--grpc-addr", "nope"}, `grpc_addr "nope" must be host:port`},
 		{"missing file", nil, []string{"--config", filepath.Join(dir, "none.yaml")}, "read config"},
 		{"bad no_auth env", map[string]string{"LAMBDASCOPE_NO_AUTH": "maybe"}, nil, "LAMBDASCOPE_NO_AUTH"},
