@@ -18,43 +18,8 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chserver"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
-
-// startCluster starts ZooKeeper and a two-shard ClickHouse cluster on
-// loopback, stopped at cleanup.
-func startCluster(t *testing.T) *chserver.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	zk, err := chserver.StartZooKeeper(ctx, time.Minute)
-	if err != nil {
-		t.Fatalf("StartZooKeeper: %v", err)
-	}
-	t.Cleanup(func() { _ = zk.Stop() })
-	c, err := chserver.StartCluster(ctx, chserver.ClusterOptions{Name: "lambdascope", Shards: 2, ZooKeeper: zk.Addr()})
-	if err != nil {
-		t.Fatalf("StartCluster: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stop cluster: %v", err)
-		}
-	})
-	// Runs before the servers stop (cleanups run last-in first-out).
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for i, srv := range c.Servers {
-			b, _ := os.ReadFile(filepath.Join(srv.Dir(), "log", "error.log"))
-			if len(b) > 3000 {
-				b = b[len(b)-3000:]
-			}
-			t.Logf("shard %d error.log:\n%s", i+1, b)
-		}
-	})
-	return c
-}
 
 // openShard opens the lambdascope database on one server of the cluster
 // without creating anything.
@@ -81,7 +46,7 @@ func TestCollectorWritesThroughClusterDistributedTables(t *testing.T) {
 	if out, err := execCommand(t.Context(), "go", "build", "-o", bin, "./cmd/lambdascope-collector").CombinedOutput(); err != nil {
 		t.Fatalf("build collector: %v\n%s", err, out)
 	}
-	c := startCluster(t)
+	c := chtest.StartCluster(t, 2)
 
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")

@@ -1,9 +1,6 @@
 package storage
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,42 +8,8 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/chserver"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
-
-// startCluster starts ZooKeeper and a two-shard cluster, stopped at cleanup.
-func startCluster(t *testing.T) *chserver.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	zk, err := chserver.StartZooKeeper(ctx, time.Minute)
-	if err != nil {
-		t.Fatalf("StartZooKeeper: %v", err)
-	}
-	t.Cleanup(func() { _ = zk.Stop() })
-	c, err := chserver.StartCluster(ctx, chserver.ClusterOptions{Name: "lambdascope", Shards: 2, ZooKeeper: zk.Addr()})
-	if err != nil {
-		t.Fatalf("StartCluster: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stop cluster: %v", err)
-		}
-	})
-	// Runs before the servers stop (cleanups run last-in first-out).
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for i, srv := range c.Servers {
-			b, _ := os.ReadFile(filepath.Join(srv.Dir(), "log", "error.log"))
-			if len(b) > 3000 {
-				b = b[len(b)-3000:]
-			}
-			t.Logf("shard %d error.log:\n%s", i+1, b)
-		}
-	})
-	return c
-}
 
 func openClusterStore(t *testing.T, s *chserver.Server, cluster string) *Store {
 	t.Helper()
@@ -61,7 +24,7 @@ func openClusterStore(t *testing.T, s *chserver.Server, cluster string) *Store {
 }
 
 func TestClusterWriteAndReadThroughDistributedTables(t *testing.T) {
-	c := startCluster(t)
+	c := chtest.StartCluster(t, 2)
 	ctx := t.Context()
 	writer := openClusterStore(t, c.Servers[0], c.Name)
 	if err := writer.Migrate(ctx); err != nil {
