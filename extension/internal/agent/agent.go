@@ -25,6 +25,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
@@ -504,6 +505,11 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		ts := a.listener.Stats()
 		attrs = append(attrs, "telemetry_events", ts.Events, "telemetry_unknown", ts.Unknown, "telemetry_malformed", ts.Malformed)
 	}
+	if a.receiver != nil {
+		if n := a.receiver.Stats().Malformed; n > 0 {
+			attrs = append(attrs, "otlp_malformed", n)
+		}
+	}
 	if ls := a.tracker.Stats().LogsDropped; ls > 0 {
 		attrs = append(attrs, "lambda_logs_dropped", ls)
 	}
@@ -574,6 +580,9 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		ts := a.listener.Stats()
 		snap.TelemetryEvents, snap.TelemetryUnknown, snap.TelemetryMalformed = ts.Events, ts.Unknown, ts.Malformed
 	}
+	if a.receiver != nil {
+		snap.OTLPMalformed = a.receiver.Stats().Malformed
+	}
 	a.buf.AddMetrics([]*metricspb.ResourceMetrics{selfmetrics.Build(a.resource, snap, a.startedAt, now)})
 }
 
@@ -602,10 +611,21 @@ func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
 	return p.buf.AddSpans(rss)
 }
 
+// ConsumeRawSpans takes the function's spans still encoded: the tracker
+// gets the invocation spans the receiver found, the buffer the encoded
+// resource spans, which go to the collector as they are.
+func (p pipeline) ConsumeRawSpans(t *otlpwire.Traces) int {
+	p.tracker.ObserveInvocationSpans(t.Invocations)
+	return p.buf.AddRawSpans(t.ResourceSpans)
+}
+
 func (p pipeline) ConsumeLogs(rls []*logspb.ResourceLogs) int { return p.buf.AddLogs(rls) }
 
 func (p pipeline) ConsumeMetrics(rms []*metricspb.ResourceMetrics) int {
 	return p.buf.AddMetrics(rms)
 }
 
-var _ otlpreceiver.Consumer = pipeline{}
+var (
+	_ otlpreceiver.Consumer         = pipeline{}
+	_ otlpreceiver.RawSpansConsumer = pipeline{}
+)

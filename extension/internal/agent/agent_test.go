@@ -18,14 +18,17 @@ import (
 	"testing"
 	"time"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -253,13 +256,30 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	return logs, err
 }
 
-func sendSpan(t *testing.T, addr string) {
+func sendSpan(t *testing.T, addr string) { sendSpanAs(t, addr, "application/json") }
+
+// sendSpanAs sends the function's SERVER span of reqID as OTLP/HTTP JSON
+// or protobuf.
+func sendSpanAs(t *testing.T, addr, contentType string) {
 	t.Helper()
 	body := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","kind":2,"name":"handler",
 	  "attributes":[{"key":"faas.invocation_id","value":{"stringValue":"` + reqID + `"}}]}]}]}]}`
+	if contentType == "application/x-protobuf" {
+		msg := &coltracepb.ExportTraceServiceRequest{}
+		if err := otlpreceiver.Decode([]byte(body), otlpreceiver.EncodingJSON, msg); err != nil {
+			t.Errorf("decode span: %v", err)
+			return
+		}
+		data, err := proto.Marshal(msg)
+		if err != nil {
+			t.Errorf("encode span: %v", err)
+			return
+		}
+		body = string(data)
+	}
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	resp, err := client.Post("http://"+addr+"/v1/traces", "application/json", strings.NewReader(body))
+	resp, err := client.Post("http://"+addr+"/v1/traces", contentType, strings.NewReader(body))
 	if err != nil {
 		t.Errorf("send span: %v", err)
 		return
@@ -271,15 +291,25 @@ func sendSpan(t *testing.T, addr string) {
 }
 
 func TestInvocationShippedEndToEnd(t *testing.T) {
-	for _, mode := range []config.FlushMode{config.FlushAdaptive, config.FlushEnd, config.FlushPeriodic} {
-		t.Run(string(mode), func(t *testing.T) {
+	type run struct {
+		mode        config.FlushMode
+		contentType string
+	}
+	runs := []run{
+		{config.FlushAdaptive, "application/json"}, {config.FlushEnd, "application/json"}, {config.FlushPeriodic, "application/json"},
+		// Protobuf spans reach the collector still encoded.
+		{config.FlushAdaptive, "application/x-protobuf"}, {config.FlushEnd, "application/x-protobuf"},
+	}
+	for _, r := range runs {
+		mode := r.mode
+		t.Run(string(mode)+"/"+r.contentType, func(t *testing.T) {
 			collector := collectortest.Start(t)
 			f := &fakeLambda{}
 			var otlpAddr string
 			script := invocationScript(2)
 			f.script = func(n int) (extapi.Event, []string) {
 				if n == 0 {
-					sendSpan(t, otlpAddr)
+					sendSpanAs(t, otlpAddr, r.contentType)
 				}
 				return script(n)
 			}
@@ -614,10 +644,19 @@ func TestSpooledAtShutdownReplayedOnNextStart(t *testing.T) {
 		fails[i] = codes.Unavailable
 	}
 	down.Script(fails...)
-	f := &fakeLambda{script: invocationScript(2)}
+	// The function's span arrives as protobuf and is spooled still encoded.
+	var otlpAddr string
+	script := invocationScript(2)
+	f := &fakeLambda{script: func(n int) (extapi.Event, []string) {
+		if n == 0 {
+			sendSpanAs(t, otlpAddr, "application/x-protobuf")
+		}
+		return script(n)
+	}}
 	if _, err := runAgent(t, f, func(o *Options) {
 		o.Config.Endpoint = down.Addr
 		o.Config.SpoolDir = spoolDir
+		otlpAddr = o.Config.OTLPHTTPAddr
 	}); err != nil {
 		t.Fatalf("first run: %v", err)
 	}
@@ -640,15 +679,28 @@ func TestSpooledAtShutdownReplayedOnNextStart(t *testing.T) {
 		t.Fatalf("second run: %v", err)
 	}
 	var invocations []string
+	var fnSpans []string
 	replayedKnownID := false
 	for _, req := range up.Accepted() {
 		for _, inv := range req.GetInvocations() {
 			invocations = append(invocations, inv.GetRequestId())
 		}
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					if ss.GetScope().GetName() != invocation.ScopeName {
+						fnSpans = append(fnSpans, sp.GetName()+" "+hex.EncodeToString(sp.GetTraceId()))
+					}
+				}
+			}
+		}
 		replayedKnownID = replayedKnownID || spooledIDs[hex.EncodeToString(req.GetBatchId())]
 	}
 	if !slices.Equal(invocations, []string{reqID}) {
 		t.Errorf("invocations replayed %v, want [%s]", invocations, reqID)
+	}
+	if want := []string{"handler 0af7651916cd43dd8448eb211c80319c"}; !slices.Equal(fnSpans, want) {
+		t.Errorf("function spans replayed %v, want %v", fnSpans, want)
 	}
 	if !replayedKnownID {
 		t.Error("no replayed batch kept the batch ID it was first sent with")

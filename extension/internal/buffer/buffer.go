@@ -15,6 +15,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -98,9 +99,11 @@ type item struct {
 	spans   *tracepb.ResourceSpans
 	logs    *logspb.ResourceLogs
 	metrics *metricspb.ResourceMetrics
-	counts  Counts
-	size    int
-	added   time.Time
+	// rawSpans is an encoded resource_spans field of an ExportRequest.
+	rawSpans []byte
+	counts   Counts
+	size     int
+	added    time.Time
 }
 
 // Buffer is a FIFO of telemetry bounded by a byte cap. Items that do not
@@ -159,6 +162,19 @@ func (b *Buffer) AddSpans(rss []*tracepb.ResourceSpans) (dropped int) {
 		c[Spans] = uint64(CountSpans(rs))
 		if !b.add(item{spans: rs, counts: c, size: proto.Size(rs)}) {
 			dropped += int(c[Spans])
+		}
+	}
+	return dropped
+}
+
+// AddRawSpans queues encoded resource spans, which go into the request
+// as they are, and returns how many spans were dropped.
+func (b *Buffer) AddRawSpans(rss []otlpwire.ResourceSpans) (dropped int) {
+	for _, rs := range rss {
+		var c Counts
+		c[Spans] = uint64(rs.Spans)
+		if !b.add(item{rawSpans: rs.Field, counts: c, size: rs.Size}) {
+			dropped += rs.Spans
 		}
 	}
 	return dropped
@@ -246,6 +262,17 @@ func (b *Buffer) popLocked(batch *Batch) {
 		batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
 	case it.metrics != nil:
 		batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
+	case it.rawSpans != nil:
+		// Encoded resource_spans fields are carried as unknown fields,
+		// which the encoder writes out as they are; whoever decodes the
+		// request reads them as resource_spans.
+		// rawSpans has no spare capacity, so appending to it copies.
+		m := batch.Request.ProtoReflect()
+		if u := m.GetUnknown(); len(u) > 0 {
+			m.SetUnknown(append(u, it.rawSpans...))
+		} else {
+			m.SetUnknown(it.rawSpans)
+		}
 	}
 	batch.Counts.Add(it.counts)
 	batch.Bytes += it.size

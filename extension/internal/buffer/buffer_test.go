@@ -3,14 +3,17 @@ package buffer
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -138,6 +141,90 @@ func TestCountsString(t *testing.T) {
 		t.Run(tt.want, func(t *testing.T) {
 			if got := tt.c.String(); got != tt.want {
 				t.Errorf("String = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// rawSpans encodes resource spans as the receiver hands them over.
+func rawSpans(t *testing.T, rss ...*tracepb.ResourceSpans) []otlpwire.ResourceSpans {
+	t.Helper()
+	data, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces, err := otlpwire.ScanTraces(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return traces.ResourceSpans
+}
+
+func TestRawSpans(t *testing.T) {
+	item := spans(10, "raw")
+	size := proto.Size(item)
+	var spilled []*Batch
+	b := New(3*size, 1<<20, nil)
+	b.SetOverflow(func(batch *Batch) { spilled = append(spilled, batch) })
+
+	// Encoded and decoded spans count and weigh the same.
+	if d := b.AddRawSpans(rawSpans(t, item, spans(10, "raw"))); d != 0 {
+		t.Fatalf("dropped %d encoded spans below the cap", d)
+	}
+	if d := b.AddSpans([]*tracepb.ResourceSpans{spans(10, "dec")}); d != 0 {
+		t.Fatalf("dropped %d spans below the cap", d)
+	}
+	if st := b.Stats(); st.Bytes != 3*size || st.Buffered != (Counts{Spans: 30}) {
+		t.Fatalf("stats = %+v, want %d bytes and 30 spans", st, 3*size)
+	}
+	// Over the cap the oldest item, encoded, moves out.
+	if d := b.AddRawSpans(rawSpans(t, spans(10, "raw"))); d != 0 {
+		t.Fatalf("dropped %d encoded spans with an overflow", d)
+	}
+	if len(spilled) != 1 || spilled[0].Counts != (Counts{Spans: 10}) || spilled[0].Bytes != size {
+		t.Fatalf("spilled %+v, want one batch of 10 spans", spilled)
+	}
+	// Without room at all, an encoded item is dropped and counted.
+	if d := New(size-1, 1<<20, nil).AddRawSpans(rawSpans(t, item)); d != 10 {
+		t.Errorf("dropped %d spans over the cap, want 10", d)
+	}
+
+	batch := b.Take(1 << 20)
+	if batch.Counts != (Counts{Spans: 30}) || batch.Bytes != 3*size {
+		t.Fatalf("batch counts %v bytes %d, want 30 spans and %d bytes", batch.Counts, batch.Bytes, 3*size)
+	}
+	for _, c := range []struct {
+		name  string
+		batch *Batch
+		want  []string
+	}{
+		{"taken", batch, []string{"dec", "raw", "raw"}},
+		{"spilled", spilled[0], []string{"raw"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.batch.Request.BatchId = []byte("0123456789abcdef")
+			data, err := proto.Marshal(c.batch.Request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got ingestv1.ExportRequest
+			if err := proto.Unmarshal(data, &got); err != nil {
+				t.Fatalf("request does not decode: %v", err)
+			}
+			var names []string
+			for _, rs := range got.GetResourceSpans() {
+				if CountSpans(rs) != 10 {
+					t.Errorf("resource spans with %d spans, want 10", CountSpans(rs))
+				}
+				names = append(names, rs.GetScopeSpans()[0].GetSpans()[0].GetName())
+			}
+			// Decoded resource spans are written before encoded ones;
+			// their order in a request does not matter.
+			if !slices.Equal(names, c.want) {
+				t.Errorf("resource spans %v, want %v", names, c.want)
+			}
+			if string(got.GetBatchId()) != "0123456789abcdef" {
+				t.Errorf("batch ID %q", got.GetBatchId())
 			}
 		})
 	}

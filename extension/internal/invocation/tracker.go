@@ -16,6 +16,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -150,7 +151,7 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 // ObserveSpans notes, for each span carrying faas.invocation_id, the trace
 // and span of that invocation (a SERVER span is preferred).
 func (t *Tracker) ObserveSpans(rss []*tracepb.ResourceSpans) {
-	var found map[string]spanRef
+	var found []otlpwire.InvocationSpan
 	for _, rs := range rss {
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
@@ -158,29 +159,31 @@ func (t *Tracker) ObserveSpans(rss []*tracepb.ResourceSpans) {
 				if id == "" || len(sp.GetTraceId()) != 16 {
 					continue
 				}
-				ref := spanRef{traceID: sp.GetTraceId(), spanID: sp.GetSpanId(), server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER}
-				if found == nil {
-					found = map[string]spanRef{}
-				}
-				if prev, ok := found[id]; !ok || (!prev.server && ref.server) {
-					found[id] = ref
-				}
+				found = append(found, otlpwire.InvocationSpan{InvocationID: id, TraceID: sp.GetTraceId(), SpanID: sp.GetSpanId(),
+					Server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER})
 			}
 		}
 	}
-	if len(found) == 0 {
+	t.ObserveInvocationSpans(found)
+}
+
+// ObserveInvocationSpans notes the trace and span of each invocation
+// named by spans, in order; a SERVER span is preferred.
+func (t *Tracker) ObserveInvocationSpans(spans []otlpwire.InvocationSpan) {
+	if len(spans) == 0 {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for id, ref := range found {
-		if prev, ok := t.spans[id]; ok && (prev.server || !ref.server) {
+	for _, sp := range spans {
+		ref := spanRef{traceID: sp.TraceID, spanID: sp.SpanID, server: sp.Server}
+		if prev, ok := t.spans[sp.InvocationID]; ok && (prev.server || !ref.server) {
 			continue
 		}
 		if len(t.spans) >= maxTracked {
 			clear(t.spans)
 		}
-		t.spans[id] = ref
+		t.spans[sp.InvocationID] = ref
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -27,6 +28,8 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed OTLP/gRPC
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 )
 
 // Consumer takes what the receiver decoded and returns how many items
@@ -35,6 +38,19 @@ type Consumer interface {
 	ConsumeSpans([]*tracepb.ResourceSpans) (rejected int)
 	ConsumeLogs([]*logspb.ResourceLogs) (rejected int)
 	ConsumeMetrics([]*metricspb.ResourceMetrics) (rejected int)
+}
+
+// RawSpansConsumer is an optional part of a Consumer: it takes the spans
+// of a protobuf-encoded request as otlpwire read them, still encoded, so
+// they need not be decoded. JSON requests still go to ConsumeSpans.
+type RawSpansConsumer interface {
+	ConsumeRawSpans(*otlpwire.Traces) (rejected int)
+}
+
+// Stats are the receiver's counters.
+type Stats struct {
+	// Malformed is how many requests were refused as unreadable.
+	Malformed uint64
 }
 
 // Config configures the receivers.
@@ -76,7 +92,12 @@ type Receiver struct {
 	httpAddr string
 	grpcAddr string
 	wg       sync.WaitGroup
+
+	malformed atomic.Uint64
 }
+
+// Stats returns the receiver's counters.
+func (r *Receiver) Stats() Stats { return Stats{Malformed: r.malformed.Load()} }
 
 // New returns a receiver handing data to consumer.
 func New(cfg Config, consumer Consumer, log *slog.Logger) (*Receiver, error) {
@@ -154,8 +175,14 @@ func (r *Receiver) Start(_ context.Context) error {
 		})
 	}
 	if ln := r.grpcLn; ln != nil {
-		r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes))
-		coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
+		// The codec counts malformed requests and reads trace requests at
+		// the wire level when the consumer takes encoded spans.
+		r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes), grpc.ForceServerCodecV2(newRawCodec(r)))
+		if raw, ok := r.consumer.(RawSpansConsumer); ok {
+			r.grpcSrv.RegisterService(&rawTraceServiceDesc, traceService{r: r, raw: raw})
+		} else {
+			coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
+		}
 		collogspb.RegisterLogsServiceServer(r.grpcSrv, logsService{r: r})
 		colmetricspb.RegisterMetricsServiceServer(r.grpcSrv, metricsService{r: r})
 		srv := r.grpcSrv
@@ -223,6 +250,10 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 func (r *Receiver) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, req *http.Request) {
+		if raw, ok := r.consumer.(RawSpansConsumer); ok && ParseContentType(req.Header.Get("Content-Type")) == EncodingProtobuf {
+			r.serveRawTraces(w, req, raw)
+			return
+		}
 		msg := &coltracepb.ExportTraceServiceRequest{}
 		r.serveHTTP(w, req, msg, func() proto.Message {
 			resp := &coltracepb.ExportTraceServiceResponse{}
@@ -264,6 +295,41 @@ func (r *Receiver) consumeSpans(rss []*tracepb.ResourceSpans) int {
 // serveHTTP decodes the request into msg, calls consume and writes its
 // response, or an OTLP error (google.rpc.Status) with the right code.
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto.Message, consume func() proto.Message) {
+	r.serveBody(w, req, func(body []byte, enc Encoding) (func() proto.Message, error) {
+		// Decoding copies what it keeps, so the buffer can be reused.
+		if err := Decode(body, enc, msg); err != nil {
+			return nil, err
+		}
+		return consume, nil
+	})
+}
+
+// serveRawTraces reads a protobuf trace request at the wire level and
+// hands its spans, still encoded, to consumer.
+func (r *Receiver) serveRawTraces(w http.ResponseWriter, req *http.Request, consumer RawSpansConsumer) {
+	r.serveBody(w, req, func(body []byte, _ Encoding) (func() proto.Message, error) {
+		// ScanTraces copies what it keeps, so the buffer can be reused.
+		traces, err := otlpwire.ScanTraces(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadBody, err)
+		}
+		return func() proto.Message { return traceResponse(consumer.ConsumeRawSpans(traces)) }, nil
+	})
+}
+
+func traceResponse(rejected int) *coltracepb.ExportTraceServiceResponse {
+	resp := &coltracepb.ExportTraceServiceResponse{}
+	if rejected > 0 {
+		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(rejected), ErrorMessage: rejectedMessage}
+	}
+	return resp
+}
+
+// serveBody reads the request body and gives it to parse, whose function
+// then consumes it and returns the response; errors are written as an OTLP
+// error (google.rpc.Status) with the right code. The body buffer is reused
+// once parse returns.
+func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse func([]byte, Encoding) (func() proto.Message, error)) {
 	enc := ParseContentType(req.Header.Get("Content-Type"))
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -281,10 +347,10 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto
 	if n := req.ContentLength; n > 0 && n <= int64(r.cfg.MaxRequestBytes) && req.Header.Get("Content-Encoding") == "" {
 		buf.Grow(int(n) + bytes.MinRead)
 	}
+	var consume func() proto.Message
 	err := readBodyInto(buf, body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
 	if err == nil {
-		// Decoding copies what it keeps, so the buffer can be reused.
-		err = Decode(buf.Bytes(), enc, msg)
+		consume, err = parse(buf.Bytes(), enc)
 	}
 	if buf.Cap() <= maxPooledBody {
 		bodies.Put(buf)
@@ -298,6 +364,7 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto
 		writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument, err.Error())
 		return
 	default:
+		r.malformed.Add(1)
 		writeStatus(w, enc, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 		return
 	}
@@ -336,6 +403,8 @@ func writeStatus(w http.ResponseWriter, enc Encoding, httpCode int, code codes.C
 type traceService struct {
 	coltracepb.UnimplementedTraceServiceServer
 	r *Receiver
+	// raw is set when requests are read by otlpwire (rawTraceServiceDesc).
+	raw RawSpansConsumer
 }
 
 func (s traceService) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +27,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -58,6 +62,45 @@ func (c *recorder) ConsumeMetrics(rms []*metricspb.ResourceMetrics) int {
 	defer c.mu.Unlock()
 	c.metrics = append(c.metrics, rms...)
 	return c.reject
+}
+
+// rawRecorder is a recorder that also takes encoded spans: it decodes
+// what the Ingest API request would carry and records it as spans.
+type rawRecorder struct {
+	*recorder
+	rawCalls int
+	// err is a set of encoded spans that did not decode.
+	err error
+}
+
+func (c *rawRecorder) ConsumeRawSpans(t *otlpwire.Traces) int {
+	var fields []byte
+	for _, rs := range t.ResourceSpans {
+		fields = append(fields, rs.Field...)
+	}
+	req := &ingestv1.ExportRequest{}
+	err := proto.Unmarshal(fields, req)
+	c.mu.Lock()
+	c.rawCalls++
+	if err != nil {
+		c.err = fmt.Errorf("encoded spans do not decode: %w", err)
+	}
+	c.mu.Unlock()
+	return c.ConsumeSpans(req.GetResourceSpans())
+}
+
+// consumers are the two kinds of consumer, each test runs with both.
+func consumers(reject int) []struct {
+	name string
+	rec  *recorder
+	c    Consumer
+} {
+	dec, raw := &recorder{reject: reject}, &recorder{reject: reject}
+	return []struct {
+		name string
+		rec  *recorder
+		c    Consumer
+	}{{"decoded", dec, dec}, {"encoded", raw, &rawRecorder{recorder: raw}}}
 }
 
 func startReceiver(t *testing.T, c Consumer) *Receiver {
@@ -113,8 +156,13 @@ func gz(t *testing.T, data []byte) []byte {
 }
 
 func TestHTTP(t *testing.T) {
-	rec := &recorder{}
-	r := startReceiver(t, rec)
+	for _, cc := range consumers(0) {
+		t.Run(cc.name, func(t *testing.T) { testHTTP(t, cc.rec, cc.c) })
+	}
+}
+
+func testHTTP(t *testing.T, rec *recorder, c Consumer) {
+	r := startReceiver(t, c)
 	base := "http://" + r.HTTPAddr()
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
@@ -141,12 +189,17 @@ func TestHTTP(t *testing.T) {
 		{"bad json", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[`), 400, 0, 0, 0},
 		{"bad hex id", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), 400, 0, 0, 0},
 		{"bad protobuf", "POST", "/v1/traces", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff}, 400, 0, 0, 0},
+		{"protobuf with a bad nested span", "POST", "/v1/traces", "application/x-protobuf", "", []byte{0x0a, 0x04, 0x12, 0x02, 0x12, 0x05}, 400, 0, 0, 0},
 		{"too large", "POST", "/v1/logs", "application/x-protobuf", "", make([]byte, 65<<10), 413, 0, 0, 0},
 		{"too large after gzip", "POST", "/v1/logs", "application/x-protobuf", "gzip", gz(t, make([]byte, 65<<10)), 413, 0, 0, 0},
 		{"GET", "GET", "/v1/traces", "application/json", "", nil, 405, 0, 0, 0},
 		{"unknown path", "POST", "/v1/profiles", "application/json", "", []byte(`{}`), 404, 0, 0, 0},
 	}
+	malformed := 0
 	for _, tt := range tests {
+		if tt.wantCode == 400 {
+			malformed++
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			rec.mu.Lock()
 			rec.spans, rec.logs, rec.metrics = nil, nil, nil
@@ -193,11 +246,22 @@ func TestHTTP(t *testing.T) {
 			}
 		})
 	}
+	if got := r.Stats().Malformed; got != uint64(malformed) {
+		t.Errorf("Stats().Malformed = %d, want %d", got, malformed)
+	}
+	if raw, ok := c.(*rawRecorder); ok && (raw.rawCalls != 1 || raw.err != nil) {
+		t.Errorf("%d protobuf trace requests passed encoded, want 1 (%v)", raw.rawCalls, raw.err)
+	}
 }
 
 func TestHTTPPartialSuccess(t *testing.T) {
-	rec := &recorder{reject: 1}
-	r := startReceiver(t, rec)
+	for _, cc := range consumers(1) {
+		t.Run(cc.name, func(t *testing.T) { testHTTPPartialSuccess(t, cc.c) })
+	}
+}
+
+func testHTTPPartialSuccess(t *testing.T, c Consumer) {
+	r := startReceiver(t, c)
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+r.HTTPAddr()+"/v1/traces", bytes.NewReader(protoTraces(t)))
@@ -218,8 +282,13 @@ func TestHTTPPartialSuccess(t *testing.T) {
 }
 
 func TestGRPC(t *testing.T) {
-	rec := &recorder{}
-	r := startReceiver(t, rec)
+	for _, cc := range consumers(0) {
+		t.Run(cc.name, func(t *testing.T) { testGRPC(t, cc.rec, cc.c) })
+	}
+}
+
+func testGRPC(t *testing.T, rec *recorder, c Consumer) {
+	r := startReceiver(t, c)
 	conn, err := grpc.NewClient(r.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -253,11 +322,36 @@ func TestGRPC(t *testing.T) {
 			}
 		})
 	}
+	t.Run("malformed traces", func(t *testing.T) {
+		// A resource spans whose scope spans claims more bytes than it has.
+		bad := []byte{0x0a, 0x02, 0x12, 0x05}
+		err := conn.Invoke(t.Context(), coltracepb.TraceService_Export_FullMethodName, rawMessage(bad), &coltracepb.ExportTraceServiceResponse{})
+		if err == nil {
+			t.Fatal("Export of a malformed request succeeded")
+		}
+		if got := r.Stats().Malformed; got != 1 {
+			t.Errorf("Stats().Malformed = %d, want 1", got)
+		}
+	})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.spans) != 1 || len(rec.logs) != 1 || len(rec.metrics) != 1 {
 		t.Errorf("consumed %d/%d/%d", len(rec.spans), len(rec.logs), len(rec.metrics))
 	}
+	if sp := rec.spans[0].GetScopeSpans()[0].GetSpans()[0]; hex.EncodeToString(sp.GetTraceId()) != traceHex {
+		t.Errorf("trace ID %x, want %s", sp.GetTraceId(), traceHex)
+	}
+	if raw, ok := c.(*rawRecorder); ok && (raw.rawCalls != 1 || raw.err != nil) {
+		t.Errorf("%d trace requests passed encoded, want 1 (%v)", raw.rawCalls, raw.err)
+	}
+}
+
+// rawMessage is a message that encodes to data as it is (its unknown
+// fields), whatever data holds.
+func rawMessage(data []byte) proto.Message {
+	m := &coltracepb.ExportTraceServiceRequest{}
+	m.ProtoReflect().SetUnknown(data)
+	return m
 }
 
 func FuzzDecode(f *testing.F) {

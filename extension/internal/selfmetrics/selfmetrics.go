@@ -1,6 +1,6 @@
 // Package selfmetrics turns the extension's own counters (what it received,
 // sent, dropped and spooled per signal, telemetry events it could not use,
-// log records Lambda dropped) into OTLP metrics shipped with the function's
+// log records Lambda dropped, OTLP requests it could not read) into OTLP metrics shipped with the function's
 // data, so losses are visible in the backend and not only in the log.
 package selfmetrics
 
@@ -28,6 +28,7 @@ const (
 	TelemetryEvents   = "lambdascope.extension.telemetry.events"
 	TelemetryUnknown  = "lambdascope.extension.telemetry.unknown"
 	TelemetryMalform  = "lambdascope.extension.telemetry.malformed"
+	OTLPMalformed     = "lambdascope.extension.otlp.malformed"
 	LambdaLogsDropped = "lambdascope.extension.lambda.logs_dropped"
 	BufferBytes       = "lambdascope.extension.buffer.bytes"
 	SpoolBytes        = "lambdascope.extension.spool.bytes"
@@ -41,6 +42,8 @@ type Snapshot struct {
 	TelemetryEvents                            uint64
 	TelemetryUnknown                           uint64
 	TelemetryMalformed                         uint64
+	// OTLPMalformed is the function's OTLP requests refused as unreadable.
+	OTLPMalformed uint64
 	// LambdaLogsDropped is the records platform.logsDropped reported.
 	LambdaLogsDropped uint64
 	BufferBytes       int64
@@ -86,6 +89,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(TelemetryEvents, "Telemetry API events received.", "{event}", s.TelemetryEvents)
 	single(TelemetryUnknown, "Telemetry API events of an unknown type, kept raw.", "{event}", s.TelemetryUnknown)
 	single(TelemetryMalform, "Telemetry API events that could not be parsed.", "{event}", s.TelemetryMalformed)
+	single(OTLPMalformed, "OTLP requests from the function refused as unreadable.", "{request}", s.OTLPMalformed)
 	single(LambdaLogsDropped, "Log records Lambda reported dropped (platform.logsDropped).", "{record}", s.LambdaLogsDropped)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)

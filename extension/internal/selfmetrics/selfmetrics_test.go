@@ -20,13 +20,14 @@ func TestBuild(t *testing.T) {
 		Spooled:            buffer.Counts{buffer.Spans: 3},
 		TelemetryUnknown:   2,
 		TelemetryMalformed: 1,
+		OTLPMalformed:      3,
 		LambdaLogsDropped:  9,
 		BufferBytes:        512,
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 5*4+5+2 {
-		t.Errorf("%d points, want 27", got)
+	if got := buffer.CountPoints(rm); got != 5*4+6+2 {
+		t.Errorf("%d points, want 28", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -65,6 +66,7 @@ func TestBuild(t *testing.T) {
 		{Replayed, "spans", 0},
 		{TelemetryUnknown, "", 2},
 		{TelemetryMalform, "", 1},
+		{OTLPMalformed, "", 3},
 		{LambdaLogsDropped, "", 9},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},

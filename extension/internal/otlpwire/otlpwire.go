@@ -1,0 +1,424 @@
+// Package otlpwire reads the function's protobuf-encoded OTLP trace export
+// requests at the wire level, without decoding them into Go structs: it
+// checks them as the protobuf decoder would, counts their spans, finds the
+// spans that name their invocation, and re-tags each resource_spans field
+// for the Ingest API request, so the function's spans reach the collector
+// byte for byte.
+package otlpwire
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// AttrInvocationID is the span attribute naming the invocation a span
+// belongs to.
+const AttrInvocationID = "faas.invocation_id"
+
+// IngestResourceSpansField is the field number of resource_spans in the
+// Ingest API's ExportRequest (proto/lambdascope/ingest/v1/ingest.proto).
+const IngestResourceSpansField protowire.Number = 4
+
+// exportResourceSpansField is resource_spans in ExportTraceServiceRequest.
+const exportResourceSpansField protowire.Number = 1
+
+// recursionLimit is the nesting depth the protobuf decoder accepts.
+const recursionLimit = protowire.DefaultRecursionLimit
+
+// ErrMalformed means a request is not a valid encoded message of its type.
+var ErrMalformed = errors.New("malformed OTLP protobuf")
+
+// ResourceSpans is one encoded ResourceSpans of a request.
+type ResourceSpans struct {
+	// Field is the resource_spans field of an Ingest API ExportRequest:
+	// tag, length and the encoded message.
+	Field []byte
+	// Size is the size of the encoded message (without tag and length).
+	Size int
+	// Spans is how many spans it holds.
+	Spans int
+}
+
+// InvocationSpan is a span carrying faas.invocation_id.
+type InvocationSpan struct {
+	InvocationID    string
+	TraceID, SpanID []byte
+	// Server says the span's kind is SERVER.
+	Server bool
+}
+
+// Traces is what ScanTraces found in one ExportTraceServiceRequest.
+type Traces struct {
+	ResourceSpans []ResourceSpans
+	// Invocations are the spans with a faas.invocation_id and a 16-byte
+	// trace ID, in request order.
+	Invocations []InvocationSpan
+}
+
+// SpanCount is the number of spans in all resource spans.
+func (t *Traces) SpanCount() int {
+	n := 0
+	for _, rs := range t.ResourceSpans {
+		n += rs.Spans
+	}
+	return n
+}
+
+// ScanTraces reads an encoded ExportTraceServiceRequest. It accepts what
+// proto.Unmarshal accepts and rejects the rest with an error wrapping
+// ErrMalformed. The returned fields are copies; data may be reused.
+func ScanTraces(data []byte) (*Traces, error) {
+	if err := validate(data, exportRequestSchema, recursionLimit); err != nil {
+		return nil, fmt.Errorf("%w: export trace request: %w", ErrMalformed, err)
+	}
+	t := &Traces{}
+	// Field numbers 1 and 4 both take a one-byte tag, so the re-tagged
+	// fields fit in len(data) bytes.
+	out := make([]byte, 0, len(data))
+	for b := data; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		b = b[n:]
+		if num != exportResourceSpansField || typ != protowire.BytesType {
+			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			continue
+		}
+		msg, n := protowire.ConsumeBytes(b)
+		b = b[n:]
+		start := len(out)
+		out = protowire.AppendTag(out, IngestResourceSpansField, protowire.BytesType)
+		out = protowire.AppendBytes(out, msg)
+		rs := ResourceSpans{Field: out[start:len(out):len(out)], Size: len(msg)}
+		rs.Spans = t.scanResourceSpans(msg)
+		t.ResourceSpans = append(t.ResourceSpans, rs)
+	}
+	return t, nil
+}
+
+// scanResourceSpans counts the spans of a valid encoded ResourceSpans and
+// notes its invocation spans.
+func (t *Traces) scanResourceSpans(b []byte) int {
+	spans := 0
+	eachField(b, 2, func(scope []byte) { // scope_spans
+		eachField(scope, 2, func(span []byte) { // spans
+			spans++
+			if ref, ok := scanSpan(span); ok {
+				t.Invocations = append(t.Invocations, ref)
+			}
+		})
+	})
+	return spans
+}
+
+// eachField calls fn with the value of every length-delimited field num of
+// a valid encoded message, in order.
+func eachField(b []byte, num protowire.Number, fn func([]byte)) {
+	for len(b) > 0 {
+		n0, typ, n := protowire.ConsumeTag(b)
+		b = b[n:]
+		if n0 == num && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			fn(v)
+			b = b[n:]
+			continue
+		}
+		b = b[protowire.ConsumeFieldValue(n0, typ, b):]
+	}
+}
+
+// scanSpan reads the trace ID, span ID, kind and faas.invocation_id of a
+// valid encoded Span, with the decoder's rules: the last value of a
+// singular field wins, and the first attribute with the key counts.
+func scanSpan(b []byte) (InvocationSpan, bool) {
+	var (
+		ref   InvocationSpan
+		kind  int32
+		found bool
+	)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		b = b[n:]
+		switch {
+		case typ == protowire.BytesType && (num == 1 || num == 2 || num == 9):
+			v, n := protowire.ConsumeBytes(b)
+			b = b[n:]
+			switch num {
+			case 1:
+				ref.TraceID = v
+			case 2:
+				ref.SpanID = v
+			case 9:
+				if !found {
+					ref.InvocationID, found = invocationAttr(v)
+				}
+			}
+		case typ == protowire.VarintType && num == 6:
+			v, n := protowire.ConsumeVarint(b)
+			b = b[n:]
+			kind = int32(v)
+		default:
+			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+		}
+	}
+	if ref.InvocationID == "" || len(ref.TraceID) != 16 {
+		return InvocationSpan{}, false
+	}
+	ref.TraceID = append([]byte(nil), ref.TraceID...)
+	if ref.SpanID != nil {
+		ref.SpanID = append([]byte{}, ref.SpanID...)
+	}
+	ref.Server = kind == int32(tracepb.Span_SPAN_KIND_SERVER)
+	return ref, true
+}
+
+// invocationAttr reads a valid encoded KeyValue: found says its key is
+// faas.invocation_id, id is its string value ("" when it holds another
+// type).
+func invocationAttr(b []byte) (id string, found bool) {
+	var key, str []byte
+	var last protowire.Number // the AnyValue oneof member set last
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		b = b[n:]
+		if typ != protowire.BytesType || (num != 1 && num != 2) {
+			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		b = b[n:]
+		if num == 1 {
+			key = v
+			continue
+		}
+		// Occurrences of the value message are merged.
+		for len(v) > 0 {
+			vn, vt, n := protowire.ConsumeTag(v)
+			v = v[n:]
+			if vn >= 1 && vn <= 7 && vt == anyValueWireType[vn] {
+				last = vn
+				if vn == 1 {
+					s, n := protowire.ConsumeBytes(v)
+					str = s
+					v = v[n:]
+					continue
+				}
+			}
+			v = v[protowire.ConsumeFieldValue(vn, vt, v):]
+		}
+	}
+	if string(key) != AttrInvocationID {
+		return "", false
+	}
+	if last != 1 {
+		return "", true
+	}
+	return string(str), true
+}
+
+// anyValueWireType is the wire type of each member of AnyValue's oneof.
+var anyValueWireType = [8]protowire.Type{
+	1: protowire.BytesType,   // string_value
+	2: protowire.VarintType,  // bool_value
+	3: protowire.VarintType,  // int_value
+	4: protowire.Fixed64Type, // double_value
+	5: protowire.BytesType,   // array_value
+	6: protowire.BytesType,   // kvlist_value
+	7: protowire.BytesType,   // bytes_value
+}
+
+// fieldKind is how a known field is checked.
+type fieldKind uint8
+
+const (
+	kindUnknown fieldKind = iota
+	kindVarint
+	kindFixed32
+	kindFixed64
+	kindBytes
+	kindString // UTF-8 checked
+	kindMessage
+)
+
+var kindWireType = [...]protowire.Type{
+	kindVarint: protowire.VarintType, kindFixed32: protowire.Fixed32Type, kindFixed64: protowire.Fixed64Type,
+	kindBytes: protowire.BytesType, kindString: protowire.BytesType, kindMessage: protowire.BytesType,
+}
+
+type fieldInfo struct {
+	kind fieldKind
+	// packed says a repeated scalar, which may also come packed.
+	packed bool
+	msg    *schema
+}
+
+// schema lists the known fields of a message type by number.
+type schema struct {
+	name   protoreflect.FullName
+	fields []fieldInfo
+}
+
+func (s *schema) field(num protowire.Number) fieldInfo {
+	if int(num) < len(s.fields) {
+		return s.fields[num]
+	}
+	return fieldInfo{}
+}
+
+var exportRequestSchema = buildExportRequestSchema()
+
+// buildExportRequestSchema is ExportTraceServiceRequest's schema: only
+// resource_spans is known, every nested type from the OTLP descriptors.
+func buildExportRequestSchema() *schema {
+	built := map[protoreflect.FullName]*schema{}
+	rs := buildSchema((&tracepb.ResourceSpans{}).ProtoReflect().Descriptor(), built)
+	s := &schema{name: "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest", fields: make([]fieldInfo, 2)}
+	s.fields[exportResourceSpansField] = fieldInfo{kind: kindMessage, msg: rs}
+	return s
+}
+
+func buildSchema(md protoreflect.MessageDescriptor, built map[protoreflect.FullName]*schema) *schema {
+	if s, ok := built[md.FullName()]; ok {
+		return s
+	}
+	s := &schema{name: md.FullName()}
+	built[md.FullName()] = s
+	fds := md.Fields()
+	for i := range fds.Len() {
+		fd := fds.Get(i)
+		var fi fieldInfo
+		switch fd.Kind() {
+		case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind,
+			protoreflect.Uint32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
+			fi.kind = kindVarint
+		case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+			fi.kind = kindFixed32
+		case protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+			fi.kind = kindFixed64
+		case protoreflect.BytesKind:
+			fi.kind = kindBytes
+		case protoreflect.StringKind:
+			fi.kind = kindBytes
+			if fd.Syntax() == protoreflect.Proto3 {
+				fi.kind = kindString
+			}
+		case protoreflect.MessageKind:
+			fi.kind, fi.msg = kindMessage, buildSchema(fd.Message(), built)
+		default:
+			continue // groups: none in OTLP; read as unknown fields
+		}
+		fi.packed = fd.IsList() && fi.kind <= kindFixed64
+		num := int(fd.Number())
+		for len(s.fields) <= num {
+			s.fields = append(s.fields, fieldInfo{})
+		}
+		s.fields[num] = fi
+	}
+	return s
+}
+
+// validate checks an encoded message of schema s as proto.Unmarshal does:
+// well-formed tags and lengths, valid field numbers, UTF-8 strings, known
+// message fields recursively, at most depth levels deep. A known field
+// with an unexpected wire type is an unknown field, as for the decoder.
+// The error names the innermost message and field; outer levels return it
+// as it is, so its size does not grow with the nesting.
+func validate(b []byte, s *schema, depth int) error {
+	if depth--; depth < 0 {
+		return fmt.Errorf("%s: exceeded maximum nesting depth", s.name)
+	}
+	for len(b) > 0 {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return fmt.Errorf("%s: bad tag: %w", s.name, protowire.ParseError(n))
+		}
+		b = b[n:]
+		num, typ := protowire.DecodeTag(v)
+		if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
+			return fmt.Errorf("%s: invalid field number %d", s.name, num)
+		}
+		if typ == protowire.EndGroupType {
+			return fmt.Errorf("%s: field %d: end of a group that was not started", s.name, num)
+		}
+		f := s.field(num)
+		switch {
+		case f.kind != kindUnknown && typ == kindWireType[f.kind]:
+			n, err := validateValue(b, f, depth)
+			if err != nil {
+				return fieldError(s, num, err)
+			}
+			b = b[n:]
+		case f.packed && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fieldError(s, num, protowire.ParseError(n))
+			}
+			for p := v; len(p) > 0; {
+				m, err := validateValue(p, f, depth)
+				if err != nil {
+					return fieldError(s, num, err)
+				}
+				p = p[m:]
+			}
+			b = b[n:]
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%s: unknown field %d: %w", s.name, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+// nestedError is an error found inside a nested message, already named.
+type nestedError struct{ error }
+
+func (e nestedError) Unwrap() error { return e.error }
+
+// fieldError names the field whose value is bad, unless a nested message
+// already did.
+func fieldError(s *schema, num protowire.Number, err error) error {
+	var nested nestedError
+	if errors.As(err, &nested) {
+		return err
+	}
+	return nestedError{fmt.Errorf("%s: field %d: %w", s.name, num, err)}
+}
+
+// validateValue checks one value of a known field and returns its length.
+func validateValue(b []byte, f fieldInfo, depth int) (int, error) {
+	var n int
+	switch f.kind {
+	case kindVarint:
+		_, n = protowire.ConsumeVarint(b)
+	case kindFixed32:
+		_, n = protowire.ConsumeFixed32(b)
+	case kindFixed64:
+		_, n = protowire.ConsumeFixed64(b)
+	case kindBytes, kindString, kindMessage:
+		var v []byte
+		v, n = protowire.ConsumeBytes(b)
+		if n < 0 {
+			break
+		}
+		switch f.kind {
+		case kindString:
+			if !utf8.Valid(v) {
+				return 0, errors.New("string is not valid UTF-8")
+			}
+		case kindMessage:
+			if err := validate(v, f.msg, depth); err != nil {
+				return 0, nestedError{err}
+			}
+		}
+	}
+	if n < 0 {
+		return 0, protowire.ParseError(n)
+	}
+	return n, nil
+}

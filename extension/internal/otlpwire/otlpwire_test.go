@@ -1,0 +1,261 @@
+package otlpwire
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+var (
+	traceA = bytes.Repeat([]byte{0xa}, 16)
+	traceB = bytes.Repeat([]byte{0xb}, 16)
+)
+
+func sampleRequest() *coltracepb.ExportTraceServiceRequest {
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
+		{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "orders")}},
+			ScopeSpans: []*tracepb.ScopeSpans{
+				{Scope: &commonpb.InstrumentationScope{Name: "otelaws"}, Spans: []*tracepb.Span{
+					{TraceId: traceA, SpanId: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Name: "handler", Kind: tracepb.Span_SPAN_KIND_SERVER,
+						Attributes: []*commonpb.KeyValue{str("http.method", "GET"), str(AttrInvocationID, "req-1")}},
+					{TraceId: traceA, SpanId: []byte{2, 2, 2, 2, 2, 2, 2, 2}, Name: "db", Kind: tracepb.Span_SPAN_KIND_CLIENT,
+						Attributes: []*commonpb.KeyValue{{Key: "n", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 3}}}}},
+				}},
+				{Spans: []*tracepb.Span{
+					{TraceId: traceB, SpanId: []byte{3, 3, 3, 3, 3, 3, 3, 3}, Name: "inner",
+						Attributes: []*commonpb.KeyValue{str(AttrInvocationID, "req-2")}},
+					{TraceId: []byte{1, 2}, SpanId: []byte{4, 4, 4, 4, 4, 4, 4, 4}, Name: "short trace id",
+						Attributes: []*commonpb.KeyValue{str(AttrInvocationID, "req-3")}},
+				}},
+			},
+		},
+		{},
+		{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "no ids"}}}}},
+	}}
+}
+
+func TestScanTraces(t *testing.T) {
+	data, err := proto.Marshal(sampleRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ScanTraces(data)
+	if err != nil {
+		t.Fatalf("ScanTraces: %v", err)
+	}
+	if n := got.SpanCount(); n != 5 {
+		t.Errorf("SpanCount = %d, want 5", n)
+	}
+	if len(got.ResourceSpans) != 3 {
+		t.Fatalf("%d resource spans, want 3", len(got.ResourceSpans))
+	}
+	for i, want := range []int{4, 0, 1} {
+		if got.ResourceSpans[i].Spans != want {
+			t.Errorf("resource spans %d: %d spans, want %d", i, got.ResourceSpans[i].Spans, want)
+		}
+		if want := proto.Size(sampleRequest().ResourceSpans[i]); got.ResourceSpans[i].Size != want {
+			t.Errorf("resource spans %d: size %d, want %d", i, got.ResourceSpans[i].Size, want)
+		}
+	}
+	want := []InvocationSpan{
+		{InvocationID: "req-1", TraceID: traceA, SpanID: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Server: true},
+		{InvocationID: "req-2", TraceID: traceB, SpanID: []byte{3, 3, 3, 3, 3, 3, 3, 3}},
+	}
+	if !equalInvocations(got.Invocations, want) {
+		t.Errorf("invocations = %+v, want %+v", got.Invocations, want)
+	}
+	checkSpliced(t, data, got)
+}
+
+func TestScanTracesErrors(t *testing.T) {
+	bad := func(b ...byte) []byte { return b }
+	// A span name (field 5) that is not UTF-8, nested in resource spans.
+	span := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), []byte{0xff, 0xfe})
+	scope := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), span)
+	rs := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), scope)
+	badUTF8 := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rs)
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"truncated tag", bad(0x80)},
+		{"field number 0", bad(0x02, 0x00)},
+		{"length past the end", bad(0x0a, 0x05, 0x01)},
+		{"end of a group not started", bad(0x0c)},
+		{"bad nested message", bad(0x0a, 0x02, 0x12, 0x05)},
+		{"invalid UTF-8 in a span name", badUTF8},
+		{"unterminated group", bad(0x1b, 0x08, 0x01)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := proto.Unmarshal(tt.data, &coltracepb.ExportTraceServiceRequest{}); err == nil {
+				t.Fatalf("proto.Unmarshal accepts the input; the case is wrong")
+			}
+			got, err := ScanTraces(tt.data)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("ScanTraces = %v, %v; want ErrMalformed", got, err)
+			}
+		})
+	}
+}
+
+// nested is a request whose one span has an attribute of levels arrays
+// nested in each other around inner, an encoded AnyValue.
+func nested(levels int, inner []byte) []byte {
+	field := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	v := inner
+	for range levels {
+		v = field(5, field(1, v)) // AnyValue.array_value, ArrayValue.values
+	}
+	kv := append(field(1, []byte("k")), field(2, v)...)
+	return field(1, field(2, field(2, field(9, kv))))
+}
+
+func TestScanTracesDeepNesting(t *testing.T) {
+	badString := []byte{0x0a, 0x01, 0xff} // AnyValue.string_value, not UTF-8
+	for _, tt := range []struct {
+		name   string
+		data   []byte
+		wantOK bool
+	}{
+		{"as deep as the decoder allows", nested(4997, nil), true},
+		{"bad string deep down", nested(4000, badString), false},
+		{"one level deeper", nested(4998, nil), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			perr := proto.Unmarshal(tt.data, &coltracepb.ExportTraceServiceRequest{})
+			got, err := ScanTraces(tt.data)
+			if (perr == nil) != tt.wantOK || (err == nil) != tt.wantOK {
+				t.Fatalf("ScanTraces error %v, proto.Unmarshal error %v; want ok=%v", err, perr, tt.wantOK)
+			}
+			if err != nil {
+				// The message names the innermost field only.
+				if len(err.Error()) > 300 {
+					t.Errorf("error of %d bytes: %.300s...", len(err.Error()), err)
+				}
+				return
+			}
+			checkSpliced(t, tt.data, got)
+		})
+	}
+}
+
+// checkSpliced asserts that the re-tagged fields, as an Ingest API
+// request, carry the same resource spans as the decoded request.
+func checkSpliced(t *testing.T, data []byte, got *Traces) {
+	t.Helper()
+	var decoded coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(data, &decoded); err != nil {
+		t.Fatalf("proto.Unmarshal: %v", err)
+	}
+	var fields []byte
+	for _, rs := range got.ResourceSpans {
+		fields = append(fields, rs.Field...)
+	}
+	var ingest ingestv1.ExportRequest
+	if err := proto.Unmarshal(fields, &ingest); err != nil {
+		t.Fatalf("unmarshal spliced fields as an Ingest request: %v", err)
+	}
+	if len(ingest.ResourceSpans) != len(decoded.ResourceSpans) {
+		t.Fatalf("%d resource spans spliced, want %d", len(ingest.ResourceSpans), len(decoded.ResourceSpans))
+	}
+	spans := 0
+	for i, rs := range decoded.ResourceSpans {
+		if !proto.Equal(ingest.ResourceSpans[i], rs) {
+			t.Fatalf("resource spans %d differ after splicing", i)
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			spans += len(ss.GetSpans())
+		}
+	}
+	if got.SpanCount() != spans {
+		t.Fatalf("SpanCount = %d, decoded request has %d", got.SpanCount(), spans)
+	}
+	if want := decodedInvocations(&decoded); !equalInvocations(got.Invocations, want) {
+		t.Fatalf("invocations = %+v, decoded request gives %+v", got.Invocations, want)
+	}
+}
+
+// decodedInvocations is what the decoded request says, by the rules of
+// the structs' getters.
+func decodedInvocations(req *coltracepb.ExportTraceServiceRequest) []InvocationSpan {
+	var out []InvocationSpan
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				id := ""
+				for _, kv := range sp.GetAttributes() {
+					if kv.GetKey() == AttrInvocationID {
+						id = kv.GetValue().GetStringValue()
+						break
+					}
+				}
+				if id == "" || len(sp.GetTraceId()) != 16 {
+					continue
+				}
+				out = append(out, InvocationSpan{InvocationID: id, TraceID: sp.GetTraceId(), SpanID: sp.GetSpanId(),
+					Server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER})
+			}
+		}
+	}
+	return out
+}
+
+func equalInvocations(a, b []InvocationSpan) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].InvocationID != b[i].InvocationID || !bytes.Equal(a[i].TraceID, b[i].TraceID) ||
+			!bytes.Equal(a[i].SpanID, b[i].SpanID) || a[i].Server != b[i].Server {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzScanTraces checks ScanTraces against the protobuf decoder: it
+// accepts exactly what proto.Unmarshal accepts, never panics, and what it
+// passes through decodes to the same spans.
+func FuzzScanTraces(f *testing.F) {
+	data, err := proto.Marshal(sampleRequest())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0x00})
+	f.Add([]byte{0x0a, 0x02, 0x12, 0x05})
+	f.Add([]byte{0x0c})
+	f.Add([]byte{0x1b, 0x08, 0x01, 0x1c})
+	f.Add(data[:len(data)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ScanTraces(data)
+		perr := proto.Unmarshal(data, &coltracepb.ExportTraceServiceRequest{})
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("ScanTraces error %v, proto.Unmarshal error %v", err, perr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		checkSpliced(t, data, got)
+	})
+}
