@@ -26,7 +26,8 @@ func TestPickers(t *testing.T) {
 		{"span names of function", p.SpanNames, query.PickerQuery{TimeRange: r, FunctionName: " billing "}, []string{"UPDATE accounts", "charge"}},
 		{"span names limited", p.SpanNames, query.PickerQuery{TimeRange: r, Limit: 2}, []string{"POST /orders", "UPDATE accounts"}},
 		{"services", p.ServiceNames, query.PickerQuery{TimeRange: r}, []string{"billing", "orders-api"}},
-		{"attribute keys", p.AttributeKeys, query.PickerQuery{TimeRange: r}, []string{}},
+		{"attribute keys", p.AttributeKeys, query.PickerQuery{TimeRange: r}, []string{"faas.invoked_name"}},
+		{"attribute values", p.AttributeValues, query.PickerQuery{TimeRange: r, Key: "faas.invoked_name"}, []string{"billing"}},
 		{"hostile function", p.SpanNames, query.PickerQuery{TimeRange: r, FunctionName: "billing' OR '1'='1"}, []string{}},
 		{"hostile key", p.AttributeValues, query.PickerQuery{TimeRange: r, Key: "k') OR 1=1 --"}, []string{}},
 	}

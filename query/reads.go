@@ -164,17 +164,20 @@ type MapEdge struct {
 	P99       time.Duration `json:"p99Ns"`
 }
 
-// ServiceMap derives the call graph from the spans of the range: an edge
-// where a span's parent was emitted by another function or service, and
-// where a client span names a database, queue or peer service.
-//
-// It reads the raw spans; the service_edges view can answer the same for
-// long ranges once it is filled.
+// ServiceMap is the call graph of the range, from the calling side: every
+// client or producer span that names what it calls is a call from its
+// function (else its service) to a function or service (peer.service,
+// faas.invoked_name) or to a downstream resource (db.system,
+// messaging.system, rpc.service, server.address, ...). Errors and latency
+// are the caller's view of the call. It reads the per-minute
+// service_map_minutes view where the view is whole, raw spans elsewhere
+// (storage.Store.ServiceMapEdges), so its cost grows with edges × minutes.
+// A call whose client span names nothing is not on the map.
 func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	recs, err := s.store.SpanEdges(ctx, storage.SpanEdgeFilter{Since: r.Since, Until: r.Until})
+	recs, err := s.store.ServiceMapEdges(ctx, storage.SpanEdgeFilter{Since: r.Since, Until: r.Until})
 	if err != nil {
 		return nil, fmt.Errorf("read service map: %w", err)
 	}

@@ -172,6 +172,13 @@ GROUP BY day, account_id, region, function_name, function_version, architecture,
 			}
 		}
 	})
+	b.Run("baseline-service-map-day-raw-join", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := st.SpanEdges(b.Context(), storage.SpanEdgeFilter{Since: day.Since, Until: day.Until}); err != nil {
+				b.Fatalf("span edges: %v", err)
+			}
+		}
+	})
 	b.Run("service-map-day", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := svc.ServiceMap(b.Context(), day); err != nil {

@@ -19,6 +19,9 @@ type Store interface {
 	SearchTraces(ctx context.Context, f storage.TraceSearchFilter) ([]storage.TraceSummaryRecord, error)
 	// SpanEdges derives calls between sources and to resources from spans.
 	SpanEdges(ctx context.Context, f storage.SpanEdgeFilter) ([]storage.SpanEdgeRecord, error)
+	// ServiceMapEdges returns the calls client and producer spans name,
+	// from the service map view where it is whole.
+	ServiceMapEdges(ctx context.Context, f storage.SpanEdgeFilter) ([]storage.SpanEdgeRecord, error)
 	// FunctionBuckets aggregates invocations per function per time step.
 	FunctionBuckets(ctx context.Context, f storage.UsageFilter, step time.Duration) ([]storage.FunctionBucketRecord, error)
 	// FunctionTriggers maps functions to the faas.trigger values of their spans.

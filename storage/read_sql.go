@@ -438,3 +438,92 @@ WHERE ` + w.sql() + `
 GROUP BY function_name
 ORDER BY function_name`, w.args
 }
+
+// Attributes a client or producer span names its callee in, in order of
+// preference, as migration 10's service_map_minutes view reads them: the
+// first two name a traced function or service, the rest a downstream
+// resource.
+var (
+	serviceMapPeerKeys     = []string{"peer.service", "faas.invoked_name"}
+	serviceMapResourceKeys = []string{"db.system", "db.system.name", "messaging.system", "rpc.service", "server.address", "net.peer.name"}
+)
+
+func attributeValueExpr(key string) string {
+	return "attributes.value[indexOf(attributes.key, '" + key + "')]"
+}
+
+// serviceMapCalleeExpr is the callee a span names, empty when none;
+// serviceMapResourceExpr is 1 when that callee is a downstream resource.
+var serviceMapCalleeExpr, serviceMapResourceExpr = func() (string, string) {
+	keys := append(slices.Clone(serviceMapPeerKeys), serviceMapResourceKeys...)
+	var picks []string
+	for _, k := range keys[:len(keys)-1] {
+		picks = append(picks, attributeValueExpr(k)+" != ''", attributeValueExpr(k))
+	}
+	picks = append(picks, attributeValueExpr(keys[len(keys)-1]))
+	var peers []string
+	for _, k := range serviceMapPeerKeys {
+		peers = append(peers, attributeValueExpr(k)+" = ''")
+	}
+	return "multiIf(" + strings.Join(picks, ", ") + ")", "toUInt8(" + strings.Join(peers, " AND ") + ")"
+}()
+
+// timeRange is [since, until).
+type timeRange struct{ since, until time.Time }
+
+// serviceMapParts says where each part of a service map's range is read
+// from: whole hours from service_map_hours, whole minutes from
+// service_map_minutes, the rest from raw spans.
+type serviceMapParts struct {
+	hours, minutes, raw []timeRange
+}
+
+// serviceMapSQL merges the service map's edges over the parts' ranges,
+// the raw spans computed as the views compute them (migration 10): one row
+// per caller and callee, a resource only when every span naming it named a
+// resource.
+func serviceMapSQL(db string, p serviceMapParts) (string, []any) {
+	var (
+		branches []string
+		args     []any
+	)
+	view := func(table, col string, ranges []timeRange) {
+		for _, r := range ranges {
+			branches = append(branches, `    SELECT CAST(caller AS String) AS caller, CAST(callee AS String) AS callee, resource,
+        calls, errors, duration_ns_quantiles AS q
+    FROM `+db+`.`+table+`
+    WHERE `+col+` >= toDateTime(?) AND `+col+` < toDateTime(?)`)
+			args = append(args, r.since.Unix(), r.until.Unix())
+		}
+	}
+	view("service_map_hours", "hour", p.hours)
+	view("service_map_minutes", "minute", p.minutes)
+	for _, r := range p.raw {
+		var w readWhere
+		w.seconds("start_time", r.since, r.until)
+		w.nanos("start_unix_nano", r.since, r.until)
+		w.add("kind IN (3, 4)")
+		branches = append(branches, `    SELECT caller, callee, resource,
+        countState() AS calls,
+        sumState(toUInt64(status_code = 2)) AS errors,
+        quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS q
+    FROM (
+        SELECT `+spanSourceExpr+` AS caller,
+            `+serviceMapCalleeExpr+` AS callee,
+            `+serviceMapResourceExpr+` AS resource,
+            status_code, duration_ns
+        FROM `+db+`.spans
+        WHERE `+strings.ReplaceAll(w.sql(), "\n", "\n    ")+`)
+    WHERE callee != ''
+    GROUP BY caller, callee, resource`)
+		args = append(args, w.args...)
+	}
+	return `SELECT caller, callee, min(resource) AS resource,
+    countMerge(calls) AS calls,
+    sumMerge(errors) AS errors,
+    quantilesTDigestMerge(0.5, 0.95, 0.99)(q) AS q
+FROM (
+` + strings.Join(branches, "\n    UNION ALL\n") + `)
+GROUP BY caller, callee
+ORDER BY caller, callee`, args
+}

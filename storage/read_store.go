@@ -149,6 +149,91 @@ func (s *Store) SpanEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeReco
 	return out, nil
 }
 
+// ServiceMapEdges returns the calls each client or producer span names,
+// per caller (function, else service), callee and kind of callee (see
+// migration 10): the whole hours and minutes after the views' horizon from
+// the service_map_hours and service_map_minutes views, the rest (the ragged
+// edges, older time, a server without the horizon) from the raw spans,
+// computed the same way, all merged in one query. Durations are the
+// caller's view of the call; the quantiles are t-digest estimates.
+func (s *Store) ServiceMapEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeRecord, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return nil, errors.New("read service map: since and until are required and until must be after since")
+	}
+	parts, err := s.serviceMapParts(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	query, args := serviceMapSQL(s.database, parts)
+	var out []SpanEdgeRecord
+	err = s.scanAll(ctx, "service map", query, args, func(rows driver.Rows) error {
+		var (
+			r        SpanEdgeRecord
+			resource uint8
+			qs       []float64
+		)
+		if err := rows.Scan(&r.Caller, &r.Callee, &resource, &r.Calls, &r.Errors, &qs); err != nil {
+			return err
+		}
+		r.Resource = resource != 0
+		r.DurationP50 = time.Duration(quantileAt(qs, 0))
+		r.DurationP95 = time.Duration(quantileAt(qs, 1))
+		r.DurationP99 = time.Duration(quantileAt(qs, 2))
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// serviceMapParts splits f's range by where it is read from: the whole
+// hours that start after the service_map horizon from service_map_hours,
+// the other whole minutes after it from service_map_minutes, the rest from
+// raw spans. Everything is raw when no horizon is known (a schema older
+// than migration 10, or another server of a cluster).
+func (s *Store) serviceMapParts(ctx context.Context, f SpanEdgeFilter) (serviceMapParts, error) {
+	all := serviceMapParts{raw: []timeRange{{f.Since, f.Until}}}
+	horizon, ok, err := s.viewHorizon(ctx, "service_map")
+	if err != nil || !ok {
+		return all, err
+	}
+	// whole is the part of f's range made of whole units of sec seconds
+	// that start after the horizon.
+	whole := func(sec int64) (timeRange, bool) {
+		first := (ceilUnix(f.Since) + sec - 1) / sec * sec
+		if horizon > 0 {
+			first = max(first, (int64(horizon/1e9)/sec+1)*sec)
+		}
+		last := f.Until.Unix() / sec * sec
+		return timeRange{time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()}, first < last
+	}
+	minutes, ok := whole(60)
+	if !ok {
+		return all, nil
+	}
+	var p serviceMapParts
+	if hours, ok := whole(3600); ok {
+		p.hours = []timeRange{hours}
+		p.minutes = nonEmpty(timeRange{minutes.since, hours.since}, timeRange{hours.until, minutes.until})
+	} else {
+		p.minutes = []timeRange{minutes}
+	}
+	p.raw = nonEmpty(timeRange{f.Since, minutes.since}, timeRange{minutes.until, f.Until})
+	return p, nil
+}
+
+func nonEmpty(rs ...timeRange) []timeRange {
+	var out []timeRange
+	for _, r := range rs {
+		if r.since.Before(r.until) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // UsageFilter selects invocations for the aggregates over them. Since and
 // Until are required; the other fields are optional.
 type UsageFilter struct {

@@ -523,3 +523,53 @@ func TestFunctionBucketsBeforeHorizonReadRawRows(t *testing.T) {
 		t.Errorf("FunctionBuckets gave %d buckets unlike the raw rows' %d", len(got), len(want))
 	}
 }
+
+func TestServiceMapEdgesViewAndRawSpans(t *testing.T) {
+	s := openStore(t)
+	base := time.Now().Add(-3 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
+	since, until := base.Add(-time.Minute), base.Add(time.Hour+5*time.Minute)
+	read := func(t *testing.T) []SpanEdgeRecord {
+		t.Helper()
+		edges, err := s.ServiceMapEdges(t.Context(), SpanEdgeFilter{Since: since, Until: until})
+		if err != nil {
+			t.Fatalf("ServiceMapEdges: %v", err)
+		}
+		return edges
+	}
+	exec := func(t *testing.T, sql string) {
+		t.Helper()
+		if err := s.conn.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+
+	// Spans written while the views are detached are not in them, as spans
+	// written before migration 10 are not.
+	for _, v := range []string{"service_map_minutes_mv", "service_map_hours_mv"} {
+		exec(t, "DETACH TABLE "+s.database+"."+v)
+	}
+	writeReadFixture(t, s, base)
+	for _, v := range []string{"service_map_minutes_mv", "service_map_hours_mv"} {
+		exec(t, "ATTACH TABLE "+s.database+"."+v)
+	}
+	if edges := read(t); len(edges) != 0 {
+		t.Fatalf("with horizon 0 the views answer, and they lack the spans: edges = %+v", edges)
+	}
+
+	// Once the horizon says so, those minutes come from the raw spans, and
+	// later ones from the views. Only billing's database call names its
+	// callee; orders' call into billing names nothing.
+	exec(t, "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+		"SELECT 'service_map', max(start_unix_nano) FROM "+s.database+".spans")
+	writeReadFixture(t, s, base.Add(time.Hour))
+	edges := read(t)
+	want := SpanEdgeRecord{Caller: "billing", Callee: "postgresql", Resource: true, Calls: 4,
+		DurationP50: 20 * time.Millisecond, DurationP95: 20 * time.Millisecond, DurationP99: 20 * time.Millisecond}
+	if len(edges) != 1 || edges[0] != want {
+		t.Fatalf("edges = %+v, want %+v", edges, want)
+	}
+
+	if _, err := s.ServiceMapEdges(t.Context(), SpanEdgeFilter{Since: until, Until: since}); err == nil {
+		t.Error("a reversed range was accepted")
+	}
+}

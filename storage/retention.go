@@ -21,7 +21,8 @@ type DroppedPartition struct {
 // applies to.
 var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "function_minutes", "service_edges", "usage_daily",
-	"trace_windows", "function_figures", "usage_hourly",
+	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
+	"service_map_hours",
 }
 
 // DropBefore removes, from every table in retainedTables, every daily

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Runs the collector's end-to-end benchmark: spans from an Ingest API
-# request to the ClickHouse acknowledgement through the collector (the load
-# client runs in a process of its own, so the CPU figure is the collector's), and
-# clickhouse-client inserting the same rows in Native format, side by side
-# against the same throwaway ClickHouse. Prints the machine and the ratio.
+# Runs the collector's end-to-end benchmarks, for spans and for log records:
+# items from an Ingest API request to the ClickHouse acknowledgement through
+# the collector (the load client runs in a process of its own, so the CPU
+# figure is the collector's), and clickhouse-client inserting the same rows
+# in Native format, side by side against the same throwaway ClickHouse.
+# Prints the machine and the ratios.
 # Usage, from anywhere in the repository:
 #
-#   bench/collector/run.sh            # 300 requests of 1,000 spans
+#   bench/collector/run.sh            # 300 requests of 1,000 spans, then of 1,000 log records
 #   REQUESTS=1000 bench/collector/run.sh
+#   SIGNALS=Logs bench/collector/run.sh   # one of them: Spans or Logs
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 REQUESTS=${REQUESTS:-300}
+SIGNALS=${SIGNALS:-Spans|Logs}
 if (( REQUESTS < 100 )); then
   echo "REQUESTS must be at least 100 (the Native baseline copies 100,000 of the collector's rows)" >&2
   exit 2
@@ -19,13 +22,13 @@ fi
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-echo "+ go test -count=1 -run '^\$' -bench EndToEndSpans -benchtime ${REQUESTS}x ./collector/" >&2
-go test -count=1 -run '^$' -bench EndToEndSpans -benchtime "${REQUESTS}x" ./collector/ 2>/dev/null | grep '^Benchmark' | tee "$out" >&2
+echo "+ go test -count=1 -run '^\$' -bench 'EndToEnd(${SIGNALS})' -benchtime ${REQUESTS}x ./collector/" >&2
+go test -count=1 -run '^$' -bench "EndToEnd(${SIGNALS})" -benchtime "${REQUESTS}x" ./collector/ 2>/dev/null | grep '^Benchmark' | tee "$out" >&2
 
-collector=$(awk '/EndToEndSpans\/collector/ { for (i = 1; i < NF; i++) if ($(i+1) == "spans/s") print $i }' "$out")
-cpu=$(awk '/EndToEndSpans\/collector/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-ns/span") print $i }' "$out")
-client=$(awk '/EndToEndSpans\/collector/ { for (i = 1; i < NF; i++) if ($(i+1) == "client-cpu-ns/span") print $i }' "$out")
-native=$(awk '/EndToEndSpans\/clickhouse-client-native/ { for (i = 1; i < NF; i++) if ($(i+1) == "spans/s") print $i }' "$out")
+# metric BENCHMARK UNIT prints the value reported in UNIT by BENCHMARK.
+metric() {
+  awk -v b="$1" -v u="$2" '$1 ~ b { for (i = 1; i < NF; i++) if ($(i+1) == u) print $i }' "$out"
+}
 
 echo
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -35,6 +38,16 @@ echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 echo
 echo "| figure | collector | clickhouse-client Native | ratio | target |"
 echo "|---|---|---|---|---|"
-awk -v c="$collector" -v n="$native" 'BEGIN { printf "| spans/s end to end | %.0f | %.0f | %.0f%% | ≥ 50%% |\n", c, n, 100 * c / n }'
-awk -v p="$cpu" 'BEGIN { printf "| CPU per span, collector process | %.1f µs | — | — | ≤ 2 µs |\n", p / 1000 }'
-awk -v p="$client" 'BEGIN { printf "| CPU per span, load client process (not the collector) | %.1f µs | — | — | — |\n", p / 1000 }'
+for signal in Spans Logs; do
+  unit=$([[ $signal == Spans ]] && echo span || echo log)
+  collector=$(metric "EndToEnd${signal}/collector" "${unit}/s")
+  [[ -n $collector ]] || continue
+  native=$(metric "EndToEnd${signal}/clickhouse-client-native" "${unit}/s")
+  cpu=$(metric "EndToEnd${signal}/collector" "cpu-ns/${unit}")
+  client=$(metric "EndToEnd${signal}/collector" "client-cpu-ns/${unit}")
+  awk -v u="$unit" -v c="$collector" -v n="$native" 'BEGIN {
+    if (n > 0) printf "| %ss/s end to end | %.0f | %.0f | %.0f%% | ≥ 50%% |\n", u, c, n, 100 * c / n
+    else printf "| %ss/s end to end | %.0f | — | — | ≥ 50%% |\n", u, c }'
+  awk -v u="$unit" -v p="$cpu" 'BEGIN { printf "| CPU per %s, collector process | %.1f µs | — | — | %s |\n", u, p / 1000, u == "span" ? "≤ 2 µs" : "—" }'
+  awk -v u="$unit" -v p="$client" 'BEGIN { printf "| CPU per %s, load client process (not the collector) | %.1f µs | — | — | — |\n", u, p / 1000 }'
+done

@@ -153,7 +153,10 @@ func Load(ctx context.Context, st *storage.Store, cfg LoadConfig) (LoadResult, e
 		if len(res.SampleTraces) < 16 {
 			res.SampleTraces = append(res.SampleTraces, query.TraceID(traceID))
 		}
-		var parent []byte
+		var (
+			parent     []byte
+			parentSpan *tracepb.Span
+		)
 		first := rng.IntN(cfg.Functions)
 		for hop := 0; hop < cfg.FunctionsPerTrace; hop++ {
 			fn := (first + hop*7) % cfg.Functions
@@ -168,6 +171,10 @@ func Load(ctx context.Context, st *storage.Store, cfg LoadConfig) (LoadResult, e
 			status := &tracepb.Status{}
 			if inv.Status != "success" {
 				status.Code = tracepb.Status_STATUS_CODE_ERROR
+				if parentSpan != nil {
+					// The caller's invoke fails with the function it called.
+					parentSpan.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+				}
 			}
 			spans := b.ResourceSpans[0].ScopeSpans[0]
 			spans.Spans = append(spans.Spans, &tracepb.Span{
@@ -175,23 +182,33 @@ func Load(ctx context.Context, st *storage.Store, cfg LoadConfig) (LoadResult, e
 				Kind: tracepb.Span_SPAN_KIND_SERVER, StartTimeUnixNano: uint64(hopStart.UnixNano()), EndTimeUnixNano: uint64(end.UnixNano()),
 				Status: status, Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", inv.RequestId), strAttr("tenant", fmt.Sprintf("t%03d", rng.IntN(200)))},
 			})
-			var client []byte
+			var (
+				client     []byte
+				clientSpan *tracepb.Span
+			)
 			for c := 1; c < cfg.SpansPerInvocation; c++ {
 				id := make([]byte, 8)
 				binary.BigEndian.PutUint64(id, rng.Uint64()|1)
 				cs := hopStart.Add(time.Duration(c) * time.Millisecond)
 				attrs := []*commonpb.KeyValue{strAttr("db.system", "dynamodb")}
 				name := "DynamoDB.GetItem"
-				if c == cfg.SpansPerInvocation-1 && hop < cfg.FunctionsPerTrace-1 {
-					attrs, name, client = nil, "invoke next", id
+				next := c == cfg.SpansPerInvocation-1 && hop < cfg.FunctionsPerTrace-1
+				if next {
+					// A Lambda Invoke naming the function it calls.
+					callee := fns[(first+(hop+1)*7)%cfg.Functions].id.Name
+					attrs, name, client = []*commonpb.KeyValue{strAttr("faas.invoked_name", callee)}, "invoke next", id
 				}
-				spans.Spans = append(spans.Spans, &tracepb.Span{
+				sp := &tracepb.Span{
 					TraceId: traceID, SpanId: id, ParentSpanId: server, Name: name, Kind: tracepb.Span_SPAN_KIND_CLIENT,
 					StartTimeUnixNano: uint64(cs.UnixNano()), EndTimeUnixNano: uint64(cs.Add(2 * time.Millisecond).UnixNano()), Attributes: attrs,
-				})
+				}
+				if next {
+					clientSpan = sp
+				}
+				spans.Spans = append(spans.Spans, sp)
 			}
 			res.Spans += cfg.SpansPerInvocation
-			parent = client
+			parent, parentSpan = client, clientSpan
 			pending++
 		}
 		for ; untraced < cfg.UntracedInvocations && float64(untraced) < untracedPerTrace*float64(t+1); untraced++ {

@@ -40,7 +40,8 @@ func strAttr(k, v string) *commonpb.KeyValue {
 func nanos(t time.Time) uint64 { return uint64(t.UnixNano()) }
 
 // TwoFunctionTrace is a trace in which function "orders" calls function
-// "billing": orders' server span, its client span, and billing's server span
+// "billing": orders' server span, its client span (naming billing in
+// faas.invoked_name, as a Lambda Invoke does), and billing's server span
 // (whose clock runs 30 ms behind) with one child of its own.
 type TwoFunctionTrace struct {
 	TraceID                             query.TraceID
@@ -87,7 +88,8 @@ func WriteTwoFunctionTrace(t testing.TB, st *storage.Store) TwoFunctionTrace {
 				Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", "orders-api")}},
 				ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
 					span(tr.OrdersServer, query.SpanID{}, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, 200, strAttr("faas.invocation_id", "req-orders")),
-					span(tr.OrdersClient, tr.OrdersServer, "invoke billing", tracepb.Span_SPAN_KIND_CLIENT, 50, 150),
+					span(tr.OrdersClient, tr.OrdersServer, "invoke billing", tracepb.Span_SPAN_KIND_CLIENT, 50, 150,
+						strAttr("faas.invoked_name", "billing")),
 				}}},
 			}},
 			SentTimeUnixNano: at(300),

@@ -439,3 +439,88 @@ GROUP BY hour, account_id, region, function_name, function_version, architecture
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'usage_hourly', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration service_map, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_minutes
+(
+    minute DateTime('UTC'),
+    caller LowCardinality(String),
+    callee LowCardinality(String),
+    resource UInt8,
+    calls AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    duration_ns_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(minute)
+ORDER BY (minute, caller, callee, resource)
+SETTINGS index_granularity = 8192;
+
+-- migration service_map, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.service_map_minutes_mv
+TO lambdascope.service_map_minutes
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    if(function_name != '', function_name, service_name) AS caller,
+    multiIf(
+        attributes.value[indexOf(attributes.key, 'peer.service')] != '', attributes.value[indexOf(attributes.key, 'peer.service')],
+        attributes.value[indexOf(attributes.key, 'faas.invoked_name')] != '', attributes.value[indexOf(attributes.key, 'faas.invoked_name')],
+        attributes.value[indexOf(attributes.key, 'db.system')] != '', attributes.value[indexOf(attributes.key, 'db.system')],
+        attributes.value[indexOf(attributes.key, 'db.system.name')] != '', attributes.value[indexOf(attributes.key, 'db.system.name')],
+        attributes.value[indexOf(attributes.key, 'messaging.system')] != '', attributes.value[indexOf(attributes.key, 'messaging.system')],
+        attributes.value[indexOf(attributes.key, 'rpc.service')] != '', attributes.value[indexOf(attributes.key, 'rpc.service')],
+        attributes.value[indexOf(attributes.key, 'server.address')] != '', attributes.value[indexOf(attributes.key, 'server.address')],
+        attributes.value[indexOf(attributes.key, 'net.peer.name')]) AS callee,
+    toUInt8(attributes.value[indexOf(attributes.key, 'peer.service')] = ''
+        AND attributes.value[indexOf(attributes.key, 'faas.invoked_name')] = '') AS resource,
+    countState() AS calls,
+    sumState(toUInt64(status_code = 2)) AS errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS duration_ns_quantiles
+FROM lambdascope.spans
+WHERE kind IN (3, 4) AND callee != ''
+GROUP BY minute, caller, callee, resource;
+
+-- migration service_map, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_hours
+(
+    hour DateTime('UTC'),
+    caller LowCardinality(String),
+    callee LowCardinality(String),
+    resource UInt8,
+    calls AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    duration_ns_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toDate(hour)
+ORDER BY (hour, caller, callee, resource)
+SETTINGS index_granularity = 8192;
+
+-- migration service_map, statement 4
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.service_map_hours_mv
+TO lambdascope.service_map_hours
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    if(function_name != '', function_name, service_name) AS caller,
+    multiIf(
+        attributes.value[indexOf(attributes.key, 'peer.service')] != '', attributes.value[indexOf(attributes.key, 'peer.service')],
+        attributes.value[indexOf(attributes.key, 'faas.invoked_name')] != '', attributes.value[indexOf(attributes.key, 'faas.invoked_name')],
+        attributes.value[indexOf(attributes.key, 'db.system')] != '', attributes.value[indexOf(attributes.key, 'db.system')],
+        attributes.value[indexOf(attributes.key, 'db.system.name')] != '', attributes.value[indexOf(attributes.key, 'db.system.name')],
+        attributes.value[indexOf(attributes.key, 'messaging.system')] != '', attributes.value[indexOf(attributes.key, 'messaging.system')],
+        attributes.value[indexOf(attributes.key, 'rpc.service')] != '', attributes.value[indexOf(attributes.key, 'rpc.service')],
+        attributes.value[indexOf(attributes.key, 'server.address')] != '', attributes.value[indexOf(attributes.key, 'server.address')],
+        attributes.value[indexOf(attributes.key, 'net.peer.name')]) AS callee,
+    toUInt8(attributes.value[indexOf(attributes.key, 'peer.service')] = ''
+        AND attributes.value[indexOf(attributes.key, 'faas.invoked_name')] = '') AS resource,
+    countState() AS calls,
+    sumState(toUInt64(status_code = 2)) AS errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS duration_ns_quantiles
+FROM lambdascope.spans
+WHERE kind IN (3, 4) AND callee != ''
+GROUP BY hour, caller, callee, resource;
+
+-- migration service_map, statement 5
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'service_map', max(start_unix_nano)
+FROM lambdascope.spans;

@@ -483,3 +483,96 @@ ENGINE = Distributed(lambdascope, lambdascope, usage_hourly_local, rand());
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'usage_hourly', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration service_map, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_minutes_local ON CLUSTER lambdascope
+(
+    minute DateTime('UTC'),
+    caller LowCardinality(String),
+    callee LowCardinality(String),
+    resource UInt8,
+    calls AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    duration_ns_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/lambdascope/service_map_minutes_local', '{replica}')
+PARTITION BY toDate(minute)
+ORDER BY (minute, caller, callee, resource)
+SETTINGS index_granularity = 8192;
+
+-- migration service_map, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.service_map_minutes_mv ON CLUSTER lambdascope
+TO lambdascope.service_map_minutes_local
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    if(function_name != '', function_name, service_name) AS caller,
+    multiIf(
+        attributes.value[indexOf(attributes.key, 'peer.service')] != '', attributes.value[indexOf(attributes.key, 'peer.service')],
+        attributes.value[indexOf(attributes.key, 'faas.invoked_name')] != '', attributes.value[indexOf(attributes.key, 'faas.invoked_name')],
+        attributes.value[indexOf(attributes.key, 'db.system')] != '', attributes.value[indexOf(attributes.key, 'db.system')],
+        attributes.value[indexOf(attributes.key, 'db.system.name')] != '', attributes.value[indexOf(attributes.key, 'db.system.name')],
+        attributes.value[indexOf(attributes.key, 'messaging.system')] != '', attributes.value[indexOf(attributes.key, 'messaging.system')],
+        attributes.value[indexOf(attributes.key, 'rpc.service')] != '', attributes.value[indexOf(attributes.key, 'rpc.service')],
+        attributes.value[indexOf(attributes.key, 'server.address')] != '', attributes.value[indexOf(attributes.key, 'server.address')],
+        attributes.value[indexOf(attributes.key, 'net.peer.name')]) AS callee,
+    toUInt8(attributes.value[indexOf(attributes.key, 'peer.service')] = ''
+        AND attributes.value[indexOf(attributes.key, 'faas.invoked_name')] = '') AS resource,
+    countState() AS calls,
+    sumState(toUInt64(status_code = 2)) AS errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS duration_ns_quantiles
+FROM lambdascope.spans_local
+WHERE kind IN (3, 4) AND callee != ''
+GROUP BY minute, caller, callee, resource;
+
+-- migration service_map, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_minutes ON CLUSTER lambdascope AS lambdascope.service_map_minutes_local
+ENGINE = Distributed(lambdascope, lambdascope, service_map_minutes_local, rand());
+
+-- migration service_map, statement 4
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_hours_local ON CLUSTER lambdascope
+(
+    hour DateTime('UTC'),
+    caller LowCardinality(String),
+    callee LowCardinality(String),
+    resource UInt8,
+    calls AggregateFunction(count),
+    errors AggregateFunction(sum, UInt64),
+    duration_ns_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/lambdascope/service_map_hours_local', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (hour, caller, callee, resource)
+SETTINGS index_granularity = 8192;
+
+-- migration service_map, statement 5
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.service_map_hours_mv ON CLUSTER lambdascope
+TO lambdascope.service_map_hours_local
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    if(function_name != '', function_name, service_name) AS caller,
+    multiIf(
+        attributes.value[indexOf(attributes.key, 'peer.service')] != '', attributes.value[indexOf(attributes.key, 'peer.service')],
+        attributes.value[indexOf(attributes.key, 'faas.invoked_name')] != '', attributes.value[indexOf(attributes.key, 'faas.invoked_name')],
+        attributes.value[indexOf(attributes.key, 'db.system')] != '', attributes.value[indexOf(attributes.key, 'db.system')],
+        attributes.value[indexOf(attributes.key, 'db.system.name')] != '', attributes.value[indexOf(attributes.key, 'db.system.name')],
+        attributes.value[indexOf(attributes.key, 'messaging.system')] != '', attributes.value[indexOf(attributes.key, 'messaging.system')],
+        attributes.value[indexOf(attributes.key, 'rpc.service')] != '', attributes.value[indexOf(attributes.key, 'rpc.service')],
+        attributes.value[indexOf(attributes.key, 'server.address')] != '', attributes.value[indexOf(attributes.key, 'server.address')],
+        attributes.value[indexOf(attributes.key, 'net.peer.name')]) AS callee,
+    toUInt8(attributes.value[indexOf(attributes.key, 'peer.service')] = ''
+        AND attributes.value[indexOf(attributes.key, 'faas.invoked_name')] = '') AS resource,
+    countState() AS calls,
+    sumState(toUInt64(status_code = 2)) AS errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS duration_ns_quantiles
+FROM lambdascope.spans_local
+WHERE kind IN (3, 4) AND callee != ''
+GROUP BY hour, caller, callee, resource;
+
+-- migration service_map, statement 6
+CREATE TABLE IF NOT EXISTS lambdascope.service_map_hours ON CLUSTER lambdascope AS lambdascope.service_map_hours_local
+ENGINE = Distributed(lambdascope, lambdascope, service_map_hours_local, rand());
+
+-- migration service_map, statement 7
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'service_map', max(start_unix_nano)
+FROM lambdascope.spans;

@@ -602,7 +602,7 @@ func TestResourceFunctions(t *testing.T) {
 		{name: "spans outside range", method: "GET", path: "spans", url: "spans?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
 		{name: "services", method: "GET", path: "services", url: "services?" + rangeParams, wantStatus: 200, wantBody: `["billing","orders-api"]`},
 		{name: "attribute keys", method: "GET", path: "attributeKeys", url: "attributeKeys?" + rangeParams,
-			wantStatus: 200, wantBody: `["db.system","http.route"]`},
+			wantStatus: 200, wantBody: `["db.system","faas.invoked_name","http.route"]`},
 		{name: "attribute values", method: "GET", path: "attributeValues", url: "attributeValues?key=db.system&" + rangeParams,
 			wantStatus: 200, wantBody: `["dynamodb"]`},
 		{name: "attribute values hostile key", method: "GET", path: "attributeValues", url: "attributeValues?key=" + url.QueryEscape("db.system') OR 1=1 --") + "&" + rangeParams,

@@ -102,6 +102,11 @@ func exports() []*ingestv1.ExportRequest {
 	billing := span(BillingServer, OrdersClient, "charge", tracepb.Span_SPAN_KIND_SERVER, 30, 110,
 		strAttr("faas.invocation_id", "req-billing"))
 	billing.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "card declined"}
+	// The caller's span names its callee and sees the failure, as the
+	// sample functions' instrumentation records a Lambda-to-Lambda call.
+	invokeBilling := span(OrdersClient, OrdersServer, "invoke billing", tracepb.Span_SPAN_KIND_CLIENT, 50, 150,
+		strAttr("faas.invoked_name", "billing"))
+	invokeBilling.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "billing: card declined"}
 	billing.Events = []*tracepb.Span_Event{{
 		TimeUnixNano: at(100), Name: "exception",
 		Attributes: []*commonpb.KeyValue{strAttr("exception.type", "CardDeclined"), strAttr("exception.message", "card declined")},
@@ -131,7 +136,7 @@ func exports() []*ingestv1.ExportRequest {
 				}},
 				ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
 					ordersServer,
-					span(OrdersClient, OrdersServer, "invoke billing", tracepb.Span_SPAN_KIND_CLIENT, 50, 150),
+					invokeBilling,
 				}}},
 			}},
 			ResourceLogs: []*logspb.ResourceLogs{{

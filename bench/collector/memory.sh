@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sustained load on the collector: a client process sends REQUESTS requests
+# of 1,000 items (spans and log records alternately, 4 at a time) while the
+# collector's process is sampled once a second (resident set size, Go heap
+# live after GC, all memory the Go runtime holds). Prints 8 samples spread
+# over the run and the memory before the load, 5 s in, at its peak and at
+# the end, so that one sees whether it stays flat.
+# Usage, from anywhere in the repository:
+#
+#   bench/collector/memory.sh              # 3,000 requests: about a minute or two
+#   REQUESTS=10000 bench/collector/memory.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+REQUESTS=${REQUESTS:-3000}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+echo "+ go test -count=1 -run '^\$' -bench CollectorMemory -benchtime ${REQUESTS}x ./collector/" >&2
+# The collector's log lines land between the benchmark's name and its
+# figures, so pick the figures by their units.
+go test -count=1 -run '^$' -bench CollectorMemory -benchtime "${REQUESTS}x" ./collector/ 2>/dev/null |
+  grep -E 'bench_test.go|-idle-MiB' | tee "$out" >&2
+
+metric() {
+  awk -v u="$1" '/-idle-MiB/ { for (i = 1; i < NF; i++) if ($(i+1) == u) print $i }' "$out"
+}
+
+echo
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//;s/ *$//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+echo "go:      $(go version | cut -d' ' -f3-)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+echo "sent:    ${REQUESTS} requests of 1,000 items at $(metric item/s | awk '{printf "%.0f", $1}') items/s, sampled for $(metric sampled-s | awk '{printf "%.0f", $1}') s"
+echo
+echo "| collector process, MiB | idle | 5 s in | peak | end |"
+echo "|---|---|---|---|---|"
+for m in rss heap-live go-total; do
+  printf '| %s | %.1f | %.1f | %.1f | %.1f |\n' "$m" \
+    "$(metric "$m-idle-MiB")" "$(metric "$m-start-MiB")" "$(metric "$m-peak-MiB")" "$(metric "$m-end-MiB")"
+done
