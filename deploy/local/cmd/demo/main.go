@@ -43,7 +43,7 @@ func main() {
 func run() error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "demo runs ClickHouse, the collector and two emulated Lambda functions with the\nLambdascope extension, then prints a trace and the invocation list.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "demo runs ClickHouse, the collector and two emulated Lambda functions with the\nLambdascope extension, then prints a trace, the invocation list and cost reports.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	invocations := fs.Int("invocations", 30, "invocations of the orders function (each calls inventory)")
@@ -139,7 +139,15 @@ func run() error {
 		return err
 	}
 	fmt.Println("\nThe latest invocation records, from the platform's reports:")
-	if err := cli(ctx, stack, os.Stdout, "invocations", "--limit", "20"); err != nil {
+	if err := cli(ctx, stack, os.Stdout, "invocations", "--limit", "10"); err != nil {
+		return err
+	}
+	fmt.Println("\nWhat that one business transaction cost, every invocation in the trace summed:")
+	if err := cli(ctx, stack, os.Stdout, "cost", fmt.Sprintf("%x", traceID)); err != nil {
+		return err
+	}
+	fmt.Println("\nWhat each function cost over the last hour, at AWS's us-east-1 prices:")
+	if err := cli(ctx, stack, os.Stdout, "cost", "--since", "1h"); err != nil {
 		return err
 	}
 	fmt.Printf("\nLogs: %s, %s\n", stack.CollectorLog(), filepath.Join(abs, "functions.log"))
