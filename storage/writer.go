@@ -67,7 +67,6 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // ErrOutcomeUnknown and Uncertain counts its rows.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
 	var (
-		logs        []dbmodel.Log
 		invocations []dbmodel.Invocation
 		metrics     []dbmodel.MetricPoint
 		counts      WriteCounts
@@ -78,16 +77,21 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		spans.Reset()
 		spanColumnsPool.Put(spans)
 	}()
+	logs := logColumnsPool.Get().(*dbmodel.LogColumns)
+	defer func() {
+		logs.Reset()
+		logColumnsPool.Put(logs)
+	}()
 	for _, req := range reqs {
 		spans.AppendExport(req)
-		if len(req.GetResourceLogs()) == 0 && len(req.GetResourceMetrics()) == 0 && len(req.GetInvocations()) == 0 {
+		logs.AppendExport(req)
+		if len(req.GetResourceMetrics()) == 0 && len(req.GetInvocations()) == 0 {
 			continue
 		}
 		b := dbmodel.FromExport(&ingestv1.ExportRequest{
 			Function: req.GetFunction(), SentTimeUnixNano: req.GetSentTimeUnixNano(),
-			Invocations: req.GetInvocations(), ResourceLogs: req.GetResourceLogs(), ResourceMetrics: req.GetResourceMetrics(),
+			Invocations: req.GetInvocations(), ResourceMetrics: req.GetResourceMetrics(),
 		})
-		logs = append(logs, b.Logs...)
 		invocations = append(invocations, b.Invocations...)
 		metrics = append(metrics, b.Metrics...)
 		counts.Rejected += b.Rejected
@@ -115,10 +119,10 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		return failed(spans.Len(), err)
 	}
 	counts.Spans = spans.Len()
-	if err := insertRows(ctx, s, "logs", logInsertColumns, logs, logValues); err != nil {
-		return failed(len(logs), err)
+	if err := s.insertLogs(ctx, logs); err != nil {
+		return failed(logs.Len(), err)
 	}
-	counts.Logs = len(logs)
+	counts.Logs = logs.Len()
 	if err := insertRows(ctx, s, "metric_points", metricInsertColumns, metrics, metricValues); err != nil {
 		return failed(len(metrics), err)
 	}
@@ -181,6 +185,9 @@ func sendInsert(batch driver.Batch, table string) error {
 
 // spanColumnsPool keeps the column buffers of span inserts between writes.
 var spanColumnsPool = sync.Pool{New: func() any { return new(dbmodel.SpanColumns) }}
+
+// logColumnsPool keeps the column buffers of log inserts between writes.
+var logColumnsPool = sync.Pool{New: func() any { return new(dbmodel.LogColumns) }}
 
 // idViewsPool keeps the per-row slices FixedString columns are appended
 // from.
@@ -269,14 +276,79 @@ func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
 	return sendInsert(batch, "spans")
 }
 
-func logValues(r *dbmodel.Log) []any {
-	return []any{
-		unixTime(r.TimeUnixNano), r.TimeUnixNano, r.ObservedTimeUnixNano, r.TraceID[:], r.SpanID[:],
-		r.SeverityNumber, r.SeverityText, r.Body,
-		r.ServiceName, r.FunctionName, r.FunctionVersion, r.AccountID, r.Region, r.RequestID, r.LogType,
-		nonNil(r.Attributes.Keys), nonNil(r.Attributes.Values),
-		nonNil(r.ResourceAttributes.Keys), nonNil(r.ResourceAttributes.Values),
+// insertLogs sends the log records in a single native-protocol block,
+// column by column, in the order of logInsertColumns.
+func (s *Store) insertLogs(ctx context.Context, c *dbmodel.LogColumns) error {
+	n := c.Len()
+	if n == 0 {
+		return nil
 	}
+	batch, perr := s.prepareInsert(ctx, "logs", logInsertColumns)
+	if perr != nil {
+		return perr
+	}
+	views := idViewsPool.Get().(*[][]byte)
+	defer func() {
+		clear(*views)
+		*views = (*views)[:0]
+		idViewsPool.Put(views)
+	}()
+	ids := func(buf []byte, size int) [][]byte {
+		v := (*views)[:0]
+		for i := range n {
+			v = append(v, buf[i*size:(i+1)*size:(i+1)*size])
+		}
+		*views = v
+		return v
+	}
+	seconds := make([]int64, n)
+	for i, ns := range c.TimeUnixNano {
+		seconds[i] = unixTime(ns).Unix()
+	}
+	// Columns in the order of logInsertColumns; the first failure stops.
+	col, err := 0, error(nil)
+	appendColumn := func(v any) {
+		if err == nil {
+			if err = batch.Column(col).Append(v); err != nil {
+				err = fmt.Errorf("append column %s to logs: %w", logInsertColumns[col], err)
+			}
+		}
+		col++
+	}
+	appendArrays := func(rows []any) {
+		bc := batch.Column(col)
+		for _, r := range rows {
+			if err != nil {
+				break
+			}
+			if err = bc.AppendRow(r); err != nil {
+				err = fmt.Errorf("append column %s to logs: %w", logInsertColumns[col], err)
+			}
+		}
+		col++
+	}
+	appendColumn(seconds)
+	appendColumn(c.TimeUnixNano)
+	appendColumn(c.ObservedTimeUnixNano)
+	appendColumn(ids(c.TraceIDs, 16))
+	appendColumn(ids(c.SpanIDs, 8))
+	appendColumn(c.SeverityNumber)
+	for _, v := range [][]string{
+		c.SeverityText, c.Body, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region,
+		c.RequestID, c.LogType,
+	} {
+		appendColumn(v)
+	}
+	for _, v := range [][]any{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
+		appendArrays(v)
+	}
+	if err == nil && col != len(logInsertColumns) {
+		err = fmt.Errorf("logs insert has %d columns, want %d", col, len(logInsertColumns))
+	}
+	if err != nil {
+		return errors.Join(err, batch.Abort())
+	}
+	return sendInsert(batch, "logs")
 }
 
 func metricValues(r *dbmodel.MetricPoint) []any {

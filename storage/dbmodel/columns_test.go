@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -54,6 +56,60 @@ func TestSpanColumnsReuse(t *testing.T) {
 	for name, l := range lens {
 		if l != n {
 			t.Errorf("column %s has %d values for %d spans", name, l, n)
+		}
+	}
+}
+
+// TestLogColumnsReuse fills the log columns, resets them and fills them
+// with another request: the second fill must hold exactly its own records,
+// as a fresh LogColumns would, and every column must have one value per
+// record.
+func TestLogColumnsReuse(t *testing.T) {
+	fn := &ingestv1.FunctionIdentity{Name: "fn", Region: "r", AccountId: "1"}
+	first := logsRequest(3)
+	second := &ingestv1.ExportRequest{Function: fn, SentTimeUnixNano: 7, ResourceLogs: []*logspb.ResourceLogs{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{kv(AttrLogType, str(LogTypePlatform))}},
+		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			{Body: str("start"), TraceId: []byte{1}},
+			{TimeUnixNano: 5, SpanId: spanID, Attributes: []*commonpb.KeyValue{kv("request_id", str("r9"))}},
+		}}},
+	}}}
+
+	var reused LogColumns
+	reused.AppendExport(first)
+	if reused.Len() != 3 {
+		t.Fatalf("first fill: %d records, want 3", reused.Len())
+	}
+	reused.Reset()
+	reused.AppendExport(second)
+	var fresh LogColumns
+	fresh.AppendExport(second)
+	if reused.Len() != 2 {
+		t.Fatalf("after Reset: %d records, want 2", reused.Len())
+	}
+	for i := range fresh.Len() {
+		if got, want := reused.Row(i), fresh.Row(i); !reflect.DeepEqual(got, want) {
+			t.Errorf("record %d after Reset:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+	if r := reused.Row(0); r.TimeUnixNano != 7 || r.LogType != LogTypePlatform || r.TraceID != ([16]byte{}) {
+		t.Errorf("record 0: time %d, type %q, trace %x; want 7, platform, zeros", r.TimeUnixNano, r.LogType, r.TraceID)
+	}
+	if r := reused.Row(1); r.RequestID != "r9" || r.SpanID != [8]byte(spanID) {
+		t.Errorf("record 1: request %q, span %x; want r9, %x", r.RequestID, r.SpanID, spanID)
+	}
+	n := reused.Len()
+	lens := map[string]int{
+		"TraceIDs": len(reused.TraceIDs) / 16, "SpanIDs": len(reused.SpanIDs) / 8,
+		"ObservedTimeUnixNano": len(reused.ObservedTimeUnixNano), "SeverityNumber": len(reused.SeverityNumber),
+		"Body": len(reused.Body), "RequestID": len(reused.RequestID), "LogType": len(reused.LogType),
+		"Region": len(reused.Region), "AttributeKeys": len(reused.AttributeKeys),
+		"AttributeValues": len(reused.AttributeValues), "ResourceAttrKeys": len(reused.ResourceAttrKeys),
+		"ResourceAttrValues": len(reused.ResourceAttrValues),
+	}
+	for name, l := range lens {
+		if l != n {
+			t.Errorf("column %s has %d values for %d records", name, l, n)
 		}
 	}
 }

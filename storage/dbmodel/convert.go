@@ -62,43 +62,12 @@ func FromExport(req *ingestv1.ExportRequest) Batch {
 		}
 	}
 	b.Rejected, b.Problems = spans.Rejected, spans.Problems
-	for _, rl := range req.GetResourceLogs() {
-		id := identityFor(fn, rl.GetResource())
-		resAttrs := keyValues(rl.GetResource().GetAttributes())
-		resLogType, _ := resAttrs.Get(AttrLogType)
-		for _, sl := range rl.GetScopeLogs() {
-			for _, lr := range sl.GetLogRecords() {
-				row := Log{
-					TimeUnixNano:         lr.GetTimeUnixNano(),
-					ObservedTimeUnixNano: lr.GetObservedTimeUnixNano(),
-					SeverityNumber:       clampUint8(int64(lr.GetSeverityNumber())),
-					SeverityText:         lr.GetSeverityText(),
-					Body:                 AttributeValue(lr.GetBody()),
-					Attributes:           keyValues(lr.GetAttributes()),
-					ResourceAttributes:   resAttrs,
-					ServiceName:          id.service,
-					FunctionName:         id.function,
-					FunctionVersion:      id.version,
-					AccountID:            id.account,
-					Region:               id.region,
-				}
-				if row.TimeUnixNano == 0 {
-					row.TimeUnixNano = row.ObservedTimeUnixNano
-				}
-				if row.TimeUnixNano == 0 {
-					row.TimeUnixNano = req.GetSentTimeUnixNano()
-				}
-				copyID(row.TraceID[:], lr.GetTraceId())
-				copyID(row.SpanID[:], lr.GetSpanId())
-				for _, k := range LogRequestIDKeys {
-					if v, ok := row.Attributes.Get(k); ok && v != "" {
-						row.RequestID = v
-						break
-					}
-				}
-				row.LogType = logType(row.Attributes, resLogType)
-				b.Logs = append(b.Logs, row)
-			}
+	var logs LogColumns
+	logs.AppendExport(req)
+	if n := logs.Len(); n > 0 {
+		b.Logs = make([]Log, n)
+		for i := range n {
+			b.Logs[i] = logs.Row(i)
 		}
 	}
 	b.Metrics = metricRows(req)
