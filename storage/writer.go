@@ -193,162 +193,149 @@ var logColumnsPool = sync.Pool{New: func() any { return new(dbmodel.LogColumns) 
 // from.
 var idViewsPool = sync.Pool{New: func() any { return new([][]byte) }}
 
+// columnInsert appends whole columns to one insert, in the order of its
+// column list; the first failure stops it and is reported by finish.
+type columnInsert struct {
+	batch   driver.Batch
+	table   string
+	columns []string
+	rows    int
+	col     int
+	err     error
+	views   *[][]byte
+}
+
+// newColumnInsert prepares an insert of rows rows into table.
+func (s *Store) newColumnInsert(ctx context.Context, table string, columns []string, rows int) (*columnInsert, error) {
+	batch, err := s.prepareInsert(ctx, table, columns)
+	if err != nil {
+		return nil, err
+	}
+	return &columnInsert{batch: batch, table: table, columns: columns, rows: rows, views: idViewsPool.Get().(*[][]byte)}, nil
+}
+
+// column appends one column's values (a typed slice).
+func (w *columnInsert) column(v any) {
+	if w.err == nil {
+		if w.err = w.batch.Column(w.col).Append(v); w.err != nil {
+			w.err = fmt.Errorf("append column %s to %s: %w", w.columns[w.col], w.table, w.err)
+		}
+	}
+	w.col++
+}
+
+// arrays appends an array column row by row.
+func (w *columnInsert) arrays(rows []any) {
+	bc := w.batch.Column(w.col)
+	for _, r := range rows {
+		if w.err != nil {
+			break
+		}
+		if w.err = bc.AppendRow(r); w.err != nil {
+			w.err = fmt.Errorf("append column %s to %s: %w", w.columns[w.col], w.table, w.err)
+		}
+	}
+	w.col++
+}
+
+// ids appends a FixedString(size) column held back to back in buf. The
+// views are reused between columns: the driver copies on append.
+func (w *columnInsert) ids(buf []byte, size int) {
+	v := (*w.views)[:0]
+	for i := range w.rows {
+		v = append(v, buf[i*size:(i+1)*size:(i+1)*size])
+	}
+	*w.views = v
+	w.column(v)
+}
+
+// seconds appends a DateTime column from Unix nanoseconds.
+func (w *columnInsert) seconds(ns []uint64) {
+	out := make([]int64, len(ns))
+	for i, n := range ns {
+		out[i] = unixTime(n).Unix()
+	}
+	w.column(out)
+}
+
+// finish sends the block, or aborts it after a failure or a column count
+// that does not match the column list.
+func (w *columnInsert) finish() error {
+	defer func() {
+		clear(*w.views)
+		*w.views = (*w.views)[:0]
+		idViewsPool.Put(w.views)
+	}()
+	if w.err == nil && w.col != len(w.columns) {
+		w.err = fmt.Errorf("%s insert has %d columns, want %d", w.table, w.col, len(w.columns))
+	}
+	if w.err != nil {
+		return errors.Join(w.err, w.batch.Abort())
+	}
+	return sendInsert(w.batch, w.table)
+}
+
 // insertSpans sends the spans in a single native-protocol block, column by
 // column, in the order of spanInsertColumns.
 func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
-	n := c.Len()
-	if n == 0 {
+	if c.Len() == 0 {
 		return nil
 	}
-	batch, perr := s.prepareInsert(ctx, "spans", spanInsertColumns)
-	if perr != nil {
-		return perr
+	w, err := s.newColumnInsert(ctx, "spans", spanInsertColumns, c.Len())
+	if err != nil {
+		return err
 	}
-	views := idViewsPool.Get().(*[][]byte)
-	defer func() {
-		clear(*views)
-		*views = (*views)[:0]
-		idViewsPool.Put(views)
-	}()
-	ids := func(buf []byte, size int) [][]byte {
-		v := (*views)[:0]
-		for i := range n {
-			v = append(v, buf[i*size:(i+1)*size:(i+1)*size])
-		}
-		*views = v
-		return v
-	}
-	seconds := make([]int64, n)
-	for i, ns := range c.StartUnixNano {
-		seconds[i] = unixTime(ns).Unix()
-	}
-	// Columns in the order of spanInsertColumns; the first failure stops.
-	col, err := 0, error(nil)
-	appendColumn := func(v any) {
-		if err == nil {
-			if err = batch.Column(col).Append(v); err != nil {
-				err = fmt.Errorf("append column %s to spans: %w", spanInsertColumns[col], err)
-			}
-		}
-		col++
-	}
-	appendArrays := func(rows []any) {
-		bc := batch.Column(col)
-		for _, r := range rows {
-			if err != nil {
-				break
-			}
-			if err = bc.AppendRow(r); err != nil {
-				err = fmt.Errorf("append column %s to spans: %w", spanInsertColumns[col], err)
-			}
-		}
-		col++
-	}
-	appendColumn(seconds)
-	appendColumn(c.StartUnixNano)
-	appendColumn(c.DurationNs)
-	appendColumn(ids(c.TraceIDs, 16))
-	appendColumn(ids(c.SpanIDs, 8))
-	appendColumn(ids(c.ParentSpanIDs, 8))
-	for _, v := range [][]string{c.TraceState, c.Name} {
-		appendColumn(v)
-	}
-	appendColumn(c.Kind)
-	appendColumn(c.StatusCode)
+	w.seconds(c.StartUnixNano)
+	w.column(c.StartUnixNano)
+	w.column(c.DurationNs)
+	w.ids(c.TraceIDs, 16)
+	w.ids(c.SpanIDs, 8)
+	w.ids(c.ParentSpanIDs, 8)
+	w.column(c.TraceState)
+	w.column(c.Name)
+	w.column(c.Kind)
+	w.column(c.StatusCode)
 	for _, v := range [][]string{
 		c.StatusMessage, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region, c.RequestID,
 		c.ScopeName, c.ScopeVersion,
 	} {
-		appendColumn(v)
+		w.column(v)
 	}
 	for _, v := range [][]any{
 		c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues,
 		c.EventTimes, c.EventNames, c.EventAttrs, c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs,
 	} {
-		appendArrays(v)
+		w.arrays(v)
 	}
-	if err == nil && col != len(spanInsertColumns) {
-		err = fmt.Errorf("spans insert has %d columns, want %d", col, len(spanInsertColumns))
-	}
-	if err != nil {
-		return errors.Join(err, batch.Abort())
-	}
-	return sendInsert(batch, "spans")
+	return w.finish()
 }
 
 // insertLogs sends the log records in a single native-protocol block,
 // column by column, in the order of logInsertColumns.
 func (s *Store) insertLogs(ctx context.Context, c *dbmodel.LogColumns) error {
-	n := c.Len()
-	if n == 0 {
+	if c.Len() == 0 {
 		return nil
 	}
-	batch, perr := s.prepareInsert(ctx, "logs", logInsertColumns)
-	if perr != nil {
-		return perr
+	w, err := s.newColumnInsert(ctx, "logs", logInsertColumns, c.Len())
+	if err != nil {
+		return err
 	}
-	views := idViewsPool.Get().(*[][]byte)
-	defer func() {
-		clear(*views)
-		*views = (*views)[:0]
-		idViewsPool.Put(views)
-	}()
-	ids := func(buf []byte, size int) [][]byte {
-		v := (*views)[:0]
-		for i := range n {
-			v = append(v, buf[i*size:(i+1)*size:(i+1)*size])
-		}
-		*views = v
-		return v
-	}
-	seconds := make([]int64, n)
-	for i, ns := range c.TimeUnixNano {
-		seconds[i] = unixTime(ns).Unix()
-	}
-	// Columns in the order of logInsertColumns; the first failure stops.
-	col, err := 0, error(nil)
-	appendColumn := func(v any) {
-		if err == nil {
-			if err = batch.Column(col).Append(v); err != nil {
-				err = fmt.Errorf("append column %s to logs: %w", logInsertColumns[col], err)
-			}
-		}
-		col++
-	}
-	appendArrays := func(rows []any) {
-		bc := batch.Column(col)
-		for _, r := range rows {
-			if err != nil {
-				break
-			}
-			if err = bc.AppendRow(r); err != nil {
-				err = fmt.Errorf("append column %s to logs: %w", logInsertColumns[col], err)
-			}
-		}
-		col++
-	}
-	appendColumn(seconds)
-	appendColumn(c.TimeUnixNano)
-	appendColumn(c.ObservedTimeUnixNano)
-	appendColumn(ids(c.TraceIDs, 16))
-	appendColumn(ids(c.SpanIDs, 8))
-	appendColumn(c.SeverityNumber)
+	w.seconds(c.TimeUnixNano)
+	w.column(c.TimeUnixNano)
+	w.column(c.ObservedTimeUnixNano)
+	w.ids(c.TraceIDs, 16)
+	w.ids(c.SpanIDs, 8)
+	w.column(c.SeverityNumber)
 	for _, v := range [][]string{
 		c.SeverityText, c.Body, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region,
 		c.RequestID, c.LogType,
 	} {
-		appendColumn(v)
+		w.column(v)
 	}
 	for _, v := range [][]any{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
-		appendArrays(v)
+		w.arrays(v)
 	}
-	if err == nil && col != len(logInsertColumns) {
-		err = fmt.Errorf("logs insert has %d columns, want %d", col, len(logInsertColumns))
-	}
-	if err != nil {
-		return errors.Join(err, batch.Abort())
-	}
-	return sendInsert(batch, "logs")
+	return w.finish()
 }
 
 func metricValues(r *dbmodel.MetricPoint) []any {
