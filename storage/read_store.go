@@ -114,6 +114,13 @@ type SpanEdgeRecord struct {
 	DurationP50, DurationP95, DurationP99 time.Duration
 }
 
+// setDurations takes the p50, p95 and p99 from a quantiles result.
+func (r *SpanEdgeRecord) setDurations(qs []float64) {
+	r.DurationP50 = time.Duration(quantileAt(qs, 0))
+	r.DurationP95 = time.Duration(quantileAt(qs, 1))
+	r.DurationP99 = time.Duration(quantileAt(qs, 2))
+}
+
 // SpanEdges derives call edges from the raw spans: a span whose parent was
 // emitted by another source is a call from that source, and a client span
 // naming a downstream resource is a call to that resource.
@@ -136,9 +143,7 @@ func (s *Store) SpanEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeReco
 				return err
 			}
 			r.Resource = q.resource
-			r.DurationP50 = time.Duration(quantileAt(qs, 0))
-			r.DurationP95 = time.Duration(quantileAt(qs, 1))
-			r.DurationP99 = time.Duration(quantileAt(qs, 2))
+			r.setDurations(qs)
 			out = append(out, r)
 			return nil
 		})
@@ -176,9 +181,7 @@ func (s *Store) ServiceMapEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEd
 			return err
 		}
 		r.Resource = resource != 0
-		r.DurationP50 = time.Duration(quantileAt(qs, 0))
-		r.DurationP95 = time.Duration(quantileAt(qs, 1))
-		r.DurationP99 = time.Duration(quantileAt(qs, 2))
+		r.setDurations(qs)
 		out = append(out, r)
 		return nil
 	})

@@ -244,14 +244,8 @@ func (c *SpanColumns) Row(i int) Span {
 		ServiceName: c.ServiceName[i], FunctionName: c.FunctionName[i], FunctionVersion: c.FunctionVersion[i],
 		AccountID: c.AccountID[i], Region: c.Region[i], RequestID: c.RequestID[i],
 		ScopeName: c.ScopeName[i], ScopeVersion: c.ScopeVersion[i],
-		Attributes: KeyValues{
-			Keys:   slices.Clone(c.AttributeKeys[i].([]string)),
-			Values: slices.Clone(c.AttributeValues[i].([]string)),
-		},
-		ResourceAttributes: KeyValues{
-			Keys:   slices.Clone(c.ResourceAttrKeys[i].([]string)),
-			Values: slices.Clone(c.ResourceAttrValues[i].([]string)),
-		},
+		Attributes:         cloneKeyValues(c.AttributeKeys[i], c.AttributeValues[i]),
+		ResourceAttributes: cloneKeyValues(c.ResourceAttrKeys[i], c.ResourceAttrValues[i]),
 	}
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
 	copy(r.SpanID[:], c.SpanIDs[8*i:])
@@ -284,4 +278,9 @@ func optionalID(b []byte, n int) string {
 		return string(make([]byte, n))
 	}
 	return string(b)
+}
+
+// cloneKeyValues copies one row of a pair of key and value array columns.
+func cloneKeyValues(keys, values any) KeyValues {
+	return KeyValues{Keys: slices.Clone(keys.([]string)), Values: slices.Clone(values.([]string))}
 }

@@ -1,8 +1,6 @@
 package dbmodel
 
 import (
-	"slices"
-
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -145,14 +143,8 @@ func (c *LogColumns) Row(i int) Log {
 		SeverityNumber: c.SeverityNumber[i], SeverityText: c.SeverityText[i], Body: c.Body[i],
 		ServiceName: c.ServiceName[i], FunctionName: c.FunctionName[i], FunctionVersion: c.FunctionVersion[i],
 		AccountID: c.AccountID[i], Region: c.Region[i], RequestID: c.RequestID[i], LogType: c.LogType[i],
-		Attributes: KeyValues{
-			Keys:   slices.Clone(c.AttributeKeys[i].([]string)),
-			Values: slices.Clone(c.AttributeValues[i].([]string)),
-		},
-		ResourceAttributes: KeyValues{
-			Keys:   slices.Clone(c.ResourceAttrKeys[i].([]string)),
-			Values: slices.Clone(c.ResourceAttrValues[i].([]string)),
-		},
+		Attributes:         cloneKeyValues(c.AttributeKeys[i], c.AttributeValues[i]),
+		ResourceAttributes: cloneKeyValues(c.ResourceAttrKeys[i], c.ResourceAttrValues[i]),
 	}
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
 	copy(r.SpanID[:], c.SpanIDs[8*i:])
