@@ -8,6 +8,7 @@ package chserver
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -309,6 +310,13 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// CompressionConfig is the config.d file that sets how ClickHouse compresses
+// the project's tables on disk; the launcher installs it in every server it
+// starts, and deploy/ installs the same file on real servers.
+//
+//go:embed config.d/lambdascope-compression.xml
+var CompressionConfig []byte
+
 var configTmpl = template.Must(template.New("config").Parse(`<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -336,13 +344,6 @@ var configTmpl = template.Must(template.New("config").Parse(`<?xml version="1.0"
     <mark_cache_size>268435456</mark_cache_size>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mlock_executable>false</mlock_executable>
-    <compression>
-        <case>
-            <min_part_size>1</min_part_size>
-            <min_part_size_ratio>0</min_part_size_ratio>
-            <method>zstd</method>
-        </case>
-    </compression>
 </yandex>
 `))
 
@@ -397,6 +398,12 @@ func writeConfig(dir string, ports []int) (string, error) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
 		return "", fmt.Errorf("write clickhouse users: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "config.d"), 0o755); err != nil {
+		return "", fmt.Errorf("create config.d: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.d", "lambdascope-compression.xml"), CompressionConfig, 0o644); err != nil {
+		return "", fmt.Errorf("write clickhouse compression config: %w", err)
 	}
 	return cfg, nil
 }

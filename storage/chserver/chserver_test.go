@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,74 @@ func TestDSNFor(t *testing.T) {
 	}
 	if got, want := s.DSNFor("lambdascope"), "clickhouse://127.0.0.1:9000/lambdascope?dial_timeout=1s"; got != want {
 		t.Fatalf("DSNFor = %q, want %q", got, want)
+	}
+}
+
+// TestMergedPartsAreZstd checks that the launcher's server applies
+// config.d/lambdascope-compression.xml: a fresh insert is written with LZ4,
+// a merged part with zstd, read from the method byte of the first
+// compressed block of a column file (after its 16-byte checksum).
+func TestMergedPartsAreZstd(t *testing.T) {
+	t.Setenv(chserver.EnvDSN, "")
+	ctx := t.Context()
+	s, err := chserver.Start(ctx, chserver.Options{})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Stop() })
+	opts, err := clickhouse.ParseDSN(s.DSN())
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if err := conn.Exec(ctx, "CREATE TABLE default.compressed (k UInt64, v String) ENGINE = MergeTree ORDER BY k"); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	insert := func(from uint64) {
+		t.Helper()
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO default.compressed (k, v)")
+		if err != nil {
+			t.Fatalf("prepare insert: %v", err)
+		}
+		for i := from; i < from+1000; i++ {
+			if err := batch.Append(i, strings.Repeat("span ", int(i%7))); err != nil {
+				t.Fatalf("append: %v", err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+	}
+	method := func() byte {
+		t.Helper()
+		var part string
+		if err := conn.QueryRow(ctx, "SELECT name FROM system.parts WHERE database = 'default' AND table = 'compressed' AND active ORDER BY name DESC LIMIT 1").Scan(&part); err != nil {
+			t.Fatalf("read part name: %v", err)
+		}
+		// The launcher's <path> is Dir/data/; tables live in its data/<db>/<table>.
+		b, err := os.ReadFile(filepath.Join(s.Dir(), "data", "data", "default", "compressed", part, "v.bin"))
+		if err != nil {
+			t.Fatalf("read column file: %v", err)
+		}
+		if len(b) < 17 {
+			t.Fatalf("column file of part %s has %d bytes", part, len(b))
+		}
+		return b[16]
+	}
+	const lz4, zstd = 0x82, 0x90
+	insert(0)
+	if got := method(); got != lz4 {
+		t.Errorf("fresh part compressed with method %#x, want LZ4 (%#x)", got, lz4)
+	}
+	insert(1000)
+	if err := conn.Exec(ctx, "OPTIMIZE TABLE default.compressed FINAL"); err != nil {
+		t.Fatalf("optimize: %v", err)
+	}
+	if got := method(); got != zstd {
+		t.Errorf("merged part compressed with method %#x, want zstd (%#x)", got, zstd)
 	}
 }
