@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,10 +92,16 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 			return nil, err
 		}
 		p.wal = wl
-		// Batches in the WAL were acknowledged: a retry of one is a duplicate.
-		for _, id := range ids {
-			p.dedup.claim(id)
-			p.dedup.finish(id, true)
+		// Batches acknowledged before a restart: a retry of one is a
+		// duplicate. Those recorded in the dedup log first, then those still
+		// in the WAL.
+		loaded, err := p.dedup.persist(cfg.WAL.Dir, log)
+		if err != nil {
+			return nil, errors.Join(err, wl.close())
+		}
+		p.dedup.seed(ids)
+		if loaded > 0 {
+			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(cfg.WAL.Dir, dedupLogFile))
 		}
 		if len(ids) > 0 {
 			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", cfg.WAL.Dir)
@@ -130,7 +137,7 @@ func (p *pipeline) close() error {
 		close(p.stop)
 		p.replayer.Wait()
 		if p.wal != nil {
-			err = p.wal.close()
+			err = errors.Join(p.wal.close(), p.dedup.close())
 		}
 	})
 	return err
