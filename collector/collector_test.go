@@ -35,20 +35,8 @@ type harness struct {
 func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
-	store, err := storage.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	cfg := collector.DefaultConfig()
-	cfg.GRPCAddr = "127.0.0.1:0"
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.AdminAddr = "127.0.0.1:0"
-	cfg.ClickHouseDSN = dsn
-	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	store := migratedStore(t, dsn)
+	cfg := testConfig(dsn)
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -74,6 +62,31 @@ func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return &harness{store: store, srv: srv, client: ingestv1.NewIngestServiceClient(conn)}
+}
+
+// migratedStore opens the database at dsn with the schema in place, closed
+// when the test ends.
+func migratedStore(t *testing.T, dsn string) *storage.Store {
+	t.Helper()
+	store, err := storage.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return store
+}
+
+// testConfig is the default configuration on free loopback ports, writing
+// to dsn and accepting apiKey.
+func testConfig(dsn string) collector.Config {
+	cfg := collector.DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.ClickHouseDSN = dsn
+	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	return cfg
 }
 
 func withKey(ctx context.Context, key string) context.Context {

@@ -151,17 +151,9 @@ func newMuteProxy(t *testing.T, target string) *muteProxy {
 func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
 	dsn, db := chtest.NewDatabase(t)
 	px := newMuteProxy(t, chtest.Server().Addr())
-	store, err := storage.Open(t.Context(), "clickhouse://"+px.lis.Addr().String()+"/"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := collector.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "127.0.0.1:0"
-	cfg.ClickHouseDSN = dsn
+	store := migratedStore(t, "clickhouse://"+px.lis.Addr().String()+"/"+db)
+	cfg := testConfig(dsn)
+	cfg.HTTPAddr = ""
 	cfg.NoAuth = true
 	cfg.WriteTimeout = 2 * time.Second
 	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))

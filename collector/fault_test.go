@@ -219,18 +219,9 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	t.Cleanup(func() { _ = ch.Stop() })
 	px := newProxy(t, ch.Addr())
 	dsn := "clickhouse://" + px.addr() + "/outage"
-	store, err := storage.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	cfg := collector.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
-	cfg.ClickHouseDSN = dsn
-	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	store := migratedStore(t, dsn)
+	cfg := testConfig(dsn)
+	cfg.HTTPAddr, cfg.AdminAddr = "", ""
 	cfg.WAL.Dir = t.TempDir()
 	cfg.WriteTimeout = 5 * time.Second
 	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -302,14 +293,7 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 	t.Cleanup(func() { _ = ch.Stop() })
 	px := newProxy(t, ch.Addr())
 	proxyDSN := "clickhouse://" + px.addr() + "/killed"
-	store, err := storage.Open(t.Context(), proxyDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t, proxyDSN)
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	walDir := t.TempDir()
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")

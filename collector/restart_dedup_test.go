@@ -12,7 +12,6 @@ import (
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
-	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -23,21 +22,11 @@ import (
 // log and stored once.
 func TestRetryAfterRestartIsStoredOnce(t *testing.T) {
 	dsn, _ := chtest.NewDatabase(t)
-	store, err := storage.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	store := migratedStore(t, dsn)
 	walDir := t.TempDir()
 	export := func(req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, collector.Stats) {
 		t.Helper()
-		cfg := collector.DefaultConfig()
-		cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-		cfg.ClickHouseDSN = dsn
-		cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+		cfg := testConfig(dsn)
 		cfg.WAL.Dir = walDir
 		srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/lambdascope/lambdascope/storage/chserver"
 )
@@ -28,14 +29,7 @@ func TestStartAnswersQueriesAndStopRemovesData(t *testing.T) {
 		t.Fatalf("DSN %q is not on loopback", s.DSN())
 	}
 
-	opts, err := clickhouse.ParseDSN(s.DSN())
-	if err != nil {
-		t.Fatalf("parse DSN: %v", err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
+	conn := connect(t, s)
 	var version string
 	if err := conn.QueryRow(t.Context(), "SELECT version()").Scan(&version); err != nil {
 		t.Fatalf("select version: %v", err)
@@ -140,14 +134,7 @@ func TestMergedPartsAreZstd(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Stop() })
-	opts, err := clickhouse.ParseDSN(s.DSN())
-	if err != nil {
-		t.Fatalf("parse DSN: %v", err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
+	conn := connect(t, s)
 	t.Cleanup(func() { _ = conn.Close() })
 	if err := conn.Exec(ctx, "CREATE TABLE default.compressed (k UInt64, v String) ENGINE = MergeTree ORDER BY k"); err != nil {
 		t.Fatalf("create table: %v", err)
@@ -195,4 +182,18 @@ func TestMergedPartsAreZstd(t *testing.T) {
 	if got := method(); got != zstd {
 		t.Errorf("merged part compressed with method %#x, want zstd (%#x)", got, zstd)
 	}
+}
+
+// connect opens a native-protocol connection to s.
+func connect(t *testing.T, s *chserver.Server) driver.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(s.DSN())
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return conn
 }
