@@ -3,6 +3,7 @@ package extbench
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -106,9 +107,13 @@ func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []st
 
 // BenchmarkStartToFirstNext measures process start to the first
 // /event/next of the extension and of a minimal extension that only
-// registers and asks for the next event, alternating the two.
+// registers and asks for the next event, and process start to main of an
+// empty Go program (the floor: what the machine charges any Go program
+// before its code runs), alternating the three. The figures above the
+// floor are what the programs themselves spend.
 func BenchmarkStartToFirstNext(b *testing.B) {
 	bins := build(b)
+	floor := buildFloor(b, bins.root)
 	api := startFakeExtensionsAPI(b)
 	c := startCollector(b)
 	env := []string{
@@ -122,8 +127,9 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 		"LAMBDASCOPE_ENDPOINT=" + c.addr,
 		"LAMBDASCOPE_API_KEY=bench-key",
 	}
-	var ext, base []float64
+	var ext, base, flo []float64
 	for b.Loop() {
+		flo = append(flo, ms(startToMain(b, floor, env)))
 		base = append(base, ms(api.startToFirstNext(b, bins.minimal, env)))
 		ports := []string{
 			"LAMBDASCOPE_OTLP_GRPC_ADDR=" + freeAddr(b),
@@ -131,12 +137,56 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 		}
 		ext = append(ext, ms(api.startToFirstNext(b, bins.extension, append(slices.Clone(env), ports...))))
 	}
-	extP50, baseP50 := percentile(ext, 0.5), percentile(base, 0.5)
+	extP50, baseP50, floorP50 := percentile(ext, 0.5), percentile(base, 0.5), percentile(flo, 0.5)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(extP50, "ext-p50-ms")
 	b.ReportMetric(percentile(ext, 0.99), "ext-p99-ms")
 	b.ReportMetric(baseP50, "baseline-p50-ms")
 	b.ReportMetric(extP50/baseP50, "ratio-p50")
+	b.ReportMetric(floorP50, "floor-p50-ms")
+	b.ReportMetric(extP50-floorP50, "ext-above-floor-ms")
+	b.ReportMetric(baseP50-floorP50, "baseline-above-floor-ms")
+	b.ReportMetric((extP50-floorP50)/(baseP50-floorP50), "ratio-above-floor")
+}
+
+// buildFloor builds the floor program of BenchmarkStartToFirstNext
+// (internal/minext/floor.go) as the extension is built.
+func buildFloor(b *testing.B, root string) string {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "floor")
+	cmd := exec.CommandContext(b.Context(), "go", "build", "-trimpath", "-ldflags", layer.LDFlags, "-o", out,
+		filepath.Join("bench", "extension", "internal", "minext", "floor.go"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build the floor program: %v\n%s", err, o)
+	}
+	return out
+}
+
+// startToMain execs path, a program whose main first writes to standard
+// error, and returns the time from exec to that write; it waits for the
+// process to exit.
+func startToMain(b *testing.B, path string, env []string) time.Duration {
+	b.Helper()
+	cmd := exec.CommandContext(b.Context(), path)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", path, err)
+	}
+	var one [1]byte
+	_, rerr := io.ReadFull(stderr, one[:])
+	took := time.Since(start)
+	_, _ = io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err != nil || rerr != nil {
+		b.Fatalf("%s: %v (read: %v)", filepath.Base(path), err, rerr)
+	}
+	return took
 }
 
 // BenchmarkMemory reads the extension's resident memory under the

@@ -33,6 +33,10 @@ awk '
 BEGIN {
   target["ext-p50-ms"] = "<= 10 ms"
   target["ratio-p50"] = "vs. minimal extension"
+  target["floor-p50-ms"] = "empty Go program, exec to main"
+  target["ext-above-floor-ms"] = "ext-p50 - floor-p50"
+  target["baseline-above-floor-ms"] = "baseline-p50 - floor-p50"
+  target["ratio-above-floor"] = "vs. minimal extension, above the floor"
   target["idle-rss-MiB"] = "<= 15 MB"
   target["1000spans-rss-MiB"] = "<= 40 MB"
   target["1000spans-hwm-MiB"] = "<= 40 MB"

@@ -17,9 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -178,13 +175,13 @@ func (r *Receiver) Start(_ context.Context) error {
 		// The codec counts malformed requests and reads trace requests at
 		// the wire level when the consumer takes encoded spans.
 		r.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(r.cfg.MaxRequestBytes), grpc.ForceServerCodecV2(newRawCodec(r)))
+		e := grpcExporter{r: r}
 		if raw, ok := r.consumer.(RawSpansConsumer); ok {
-			r.grpcSrv.RegisterService(&rawTraceServiceDesc, traceService{r: r, raw: raw})
-		} else {
-			coltracepb.RegisterTraceServiceServer(r.grpcSrv, traceService{r: r})
+			e.raw = raw
 		}
-		collogspb.RegisterLogsServiceServer(r.grpcSrv, logsService{r: r})
-		colmetricspb.RegisterMetricsServiceServer(r.grpcSrv, metricsService{r: r})
+		for _, sig := range []signal{signalTraces, signalLogs, signalMetrics} {
+			r.grpcSrv.RegisterService(serviceDesc(sig), e)
+		}
 		srv := r.grpcSrv
 		r.wg.Go(func() {
 			if err := srv.Serve(ln); err != nil {
@@ -254,48 +251,32 @@ func (r *Receiver) HTTPHandler() http.Handler {
 			r.serveRawTraces(w, req, raw)
 			return
 		}
-		msg := &coltracepb.ExportTraceServiceRequest{}
-		r.serveHTTP(w, req, msg, func() proto.Message {
-			resp := &coltracepb.ExportTraceServiceResponse{}
-			if n := r.consumeSpans(msg.GetResourceSpans()); n > 0 {
-				resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(n), ErrorMessage: rejectedMessage}
-			}
-			return resp
+		msg := &tracepb.TracesData{}
+		r.serveHTTP(w, req, msg, func() exportResponse {
+			return exportResponse{signal: signalTraces, rejected: r.consumer.ConsumeSpans(msg.GetResourceSpans())}
 		})
 	})
 	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, req *http.Request) {
-		msg := &collogspb.ExportLogsServiceRequest{}
-		r.serveHTTP(w, req, msg, func() proto.Message {
-			resp := &collogspb.ExportLogsServiceResponse{}
-			if n := r.consumer.ConsumeLogs(msg.GetResourceLogs()); n > 0 {
-				resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: int64(n), ErrorMessage: rejectedMessage}
-			}
-			return resp
+		msg := &logspb.LogsData{}
+		r.serveHTTP(w, req, msg, func() exportResponse {
+			return exportResponse{signal: signalLogs, rejected: r.consumer.ConsumeLogs(msg.GetResourceLogs())}
 		})
 	})
 	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, req *http.Request) {
-		msg := &colmetricspb.ExportMetricsServiceRequest{}
-		r.serveHTTP(w, req, msg, func() proto.Message {
-			resp := &colmetricspb.ExportMetricsServiceResponse{}
-			if n := r.consumer.ConsumeMetrics(msg.GetResourceMetrics()); n > 0 {
-				resp.PartialSuccess = &colmetricspb.ExportMetricsPartialSuccess{RejectedDataPoints: int64(n), ErrorMessage: rejectedMessage}
-			}
-			return resp
+		msg := &metricspb.MetricsData{}
+		r.serveHTTP(w, req, msg, func() exportResponse {
+			return exportResponse{signal: signalMetrics, rejected: r.consumer.ConsumeMetrics(msg.GetResourceMetrics())}
 		})
 	})
 	return mux
 }
 
-const rejectedMessage = "extension buffer full"
-
-func (r *Receiver) consumeSpans(rss []*tracepb.ResourceSpans) int {
-	return r.consumer.ConsumeSpans(rss)
-}
-
-// serveHTTP decodes the request into msg, calls consume and writes its
-// response, or an OTLP error (google.rpc.Status) with the right code.
-func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto.Message, consume func() proto.Message) {
-	r.serveBody(w, req, func(body []byte, enc Encoding) (func() proto.Message, error) {
+// serveHTTP decodes the request into msg (the signal's TracesData,
+// LogsData or MetricsData, whose fields are those of its Export request),
+// calls consume and writes its response, or an OTLP error
+// (google.rpc.Status) with the right code.
+func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto.Message, consume func() exportResponse) {
+	r.serveBody(w, req, func(body []byte, enc Encoding) (func() exportResponse, error) {
 		// Decoding copies what it keeps, so the buffer can be reused.
 		if err := Decode(body, enc, msg); err != nil {
 			return nil, err
@@ -307,29 +288,23 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto
 // serveRawTraces reads a protobuf trace request at the wire level and
 // hands its spans, still encoded, to consumer.
 func (r *Receiver) serveRawTraces(w http.ResponseWriter, req *http.Request, consumer RawSpansConsumer) {
-	r.serveBody(w, req, func(body []byte, _ Encoding) (func() proto.Message, error) {
+	r.serveBody(w, req, func(body []byte, _ Encoding) (func() exportResponse, error) {
 		// ScanTraces copies what it keeps, so the buffer can be reused.
 		traces, err := otlpwire.ScanTraces(body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadBody, err)
 		}
-		return func() proto.Message { return traceResponse(consumer.ConsumeRawSpans(traces)) }, nil
+		return func() exportResponse {
+			return exportResponse{signal: signalTraces, rejected: consumer.ConsumeRawSpans(traces)}
+		}, nil
 	})
-}
-
-func traceResponse(rejected int) *coltracepb.ExportTraceServiceResponse {
-	resp := &coltracepb.ExportTraceServiceResponse{}
-	if rejected > 0 {
-		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(rejected), ErrorMessage: rejectedMessage}
-	}
-	return resp
 }
 
 // serveBody reads the request body and gives it to parse, whose function
 // then consumes it and returns the response; errors are written as an OTLP
 // error (google.rpc.Status) with the right code. The body buffer is reused
 // once parse returns.
-func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse func([]byte, Encoding) (func() proto.Message, error)) {
+func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse func([]byte, Encoding) (func() exportResponse, error)) {
 	enc := ParseContentType(req.Header.Get("Content-Type"))
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -347,7 +322,7 @@ func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse fun
 	if n := req.ContentLength; n > 0 && n <= int64(r.cfg.MaxRequestBytes) && req.Header.Get("Content-Encoding") == "" {
 		buf.Grow(int(n) + bytes.MinRead)
 	}
-	var consume func() proto.Message
+	var consume func() exportResponse
 	err := readBodyInto(buf, body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
 	if err == nil {
 		consume, err = parse(buf.Bytes(), enc)
@@ -369,11 +344,7 @@ func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse fun
 		return
 	}
 	resp := consume()
-	out, err := Encode(resp, enc)
-	if err != nil {
-		writeStatus(w, enc, http.StatusInternalServerError, codes.Internal, "encode response")
-		return
-	}
+	out := resp.encode(enc)
 	w.Header().Set("Content-Type", contentType(enc))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
@@ -398,45 +369,4 @@ func writeStatus(w http.ResponseWriter, enc Encoding, httpCode int, code codes.C
 	w.Header().Set("Content-Type", contentType(enc))
 	w.WriteHeader(httpCode)
 	_, _ = w.Write(out)
-}
-
-type traceService struct {
-	coltracepb.UnimplementedTraceServiceServer
-	r *Receiver
-	// raw is set when requests are read by otlpwire (rawTraceServiceDesc).
-	raw RawSpansConsumer
-}
-
-func (s traceService) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	resp := &coltracepb.ExportTraceServiceResponse{}
-	if n := s.r.consumeSpans(req.GetResourceSpans()); n > 0 {
-		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(n), ErrorMessage: rejectedMessage}
-	}
-	return resp, nil
-}
-
-type logsService struct {
-	collogspb.UnimplementedLogsServiceServer
-	r *Receiver
-}
-
-func (s logsService) Export(_ context.Context, req *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
-	resp := &collogspb.ExportLogsServiceResponse{}
-	if n := s.r.consumer.ConsumeLogs(req.GetResourceLogs()); n > 0 {
-		resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: int64(n), ErrorMessage: rejectedMessage}
-	}
-	return resp, nil
-}
-
-type metricsService struct {
-	colmetricspb.UnimplementedMetricsServiceServer
-	r *Receiver
-}
-
-func (s metricsService) Export(_ context.Context, req *colmetricspb.ExportMetricsServiceRequest) (*colmetricspb.ExportMetricsServiceResponse, error) {
-	resp := &colmetricspb.ExportMetricsServiceResponse{}
-	if n := s.r.consumer.ConsumeMetrics(req.GetResourceMetrics()); n > 0 {
-		resp.PartialSuccess = &colmetricspb.ExportMetricsPartialSuccess{RejectedDataPoints: int64(n), ErrorMessage: rejectedMessage}
-	}
-	return resp, nil
 }

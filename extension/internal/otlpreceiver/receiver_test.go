@@ -470,3 +470,87 @@ func TestShutdownAfterListenOnly(t *testing.T) {
 		t.Error("Start after Shutdown: no error")
 	}
 }
+
+// TestExportResponse holds the hand-encoded responses to the generated
+// Export*ServiceResponse messages, in both encodings.
+func TestExportResponse(t *testing.T) {
+	tests := []struct {
+		name     string
+		resp     exportResponse
+		msg      proto.Message
+		rejected func(proto.Message) (int64, string)
+	}{
+		{"traces", exportResponse{signal: signalTraces, rejected: 3}, &coltracepb.ExportTraceServiceResponse{}, func(m proto.Message) (int64, string) {
+			ps := m.(*coltracepb.ExportTraceServiceResponse).GetPartialSuccess()
+			return ps.GetRejectedSpans(), ps.GetErrorMessage()
+		}},
+		{"logs", exportResponse{signal: signalLogs, rejected: 300}, &collogspb.ExportLogsServiceResponse{}, func(m proto.Message) (int64, string) {
+			ps := m.(*collogspb.ExportLogsServiceResponse).GetPartialSuccess()
+			return ps.GetRejectedLogRecords(), ps.GetErrorMessage()
+		}},
+		{"metrics", exportResponse{signal: signalMetrics, rejected: 1 << 40}, &colmetricspb.ExportMetricsServiceResponse{}, func(m proto.Message) (int64, string) {
+			ps := m.(*colmetricspb.ExportMetricsServiceResponse).GetPartialSuccess()
+			return ps.GetRejectedDataPoints(), ps.GetErrorMessage()
+		}},
+		{"traces, nothing rejected", exportResponse{signal: signalTraces}, &coltracepb.ExportTraceServiceResponse{}, func(m proto.Message) (int64, string) {
+			ps := m.(*coltracepb.ExportTraceServiceResponse).GetPartialSuccess()
+			return ps.GetRejectedSpans(), ps.GetErrorMessage()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantMsg := rejectedMessage
+			if tt.resp.rejected == 0 {
+				wantMsg = ""
+			}
+			for _, enc := range []Encoding{EncodingProtobuf, EncodingJSON} {
+				msg := tt.msg.ProtoReflect().New().Interface()
+				data := tt.resp.encode(enc)
+				var err error
+				if enc == EncodingJSON {
+					err = protojson.Unmarshal(data, msg)
+				} else {
+					err = proto.Unmarshal(data, msg)
+				}
+				if err != nil {
+					t.Fatalf("encoding %d: %q does not decode: %v", enc, data, err)
+				}
+				if n, m := tt.rejected(msg); n != int64(tt.resp.rejected) || m != wantMsg {
+					t.Errorf("encoding %d: decoded %d %q, want %d %q", enc, n, m, tt.resp.rejected, wantMsg)
+				}
+				if want, _ := Encode(msg, enc); enc == EncodingProtobuf && !bytes.Equal(data, want) {
+					t.Errorf("protobuf %x, want %x", data, want)
+				}
+			}
+		})
+	}
+}
+
+func TestGRPCPartialSuccess(t *testing.T) {
+	for _, cc := range consumers(2) {
+		t.Run(cc.name, func(t *testing.T) {
+			r := startReceiver(t, cc.c)
+			conn, err := grpc.NewClient(r.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = conn.Close() })
+			req := &coltracepb.ExportTraceServiceRequest{}
+			if err := proto.Unmarshal(protoTraces(t), req); err != nil {
+				t.Fatal(err)
+			}
+			tr, err := coltracepb.NewTraceServiceClient(conn).Export(t.Context(), req)
+			if err != nil || tr.GetPartialSuccess().GetRejectedSpans() != 2 || tr.GetPartialSuccess().GetErrorMessage() != rejectedMessage {
+				t.Errorf("traces: %v, %v", tr, err)
+			}
+			lr, err := collogspb.NewLogsServiceClient(conn).Export(t.Context(), &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{}}})
+			if err != nil || lr.GetPartialSuccess().GetRejectedLogRecords() != 2 {
+				t.Errorf("logs: %v, %v", lr, err)
+			}
+			mr, err := colmetricspb.NewMetricsServiceClient(conn).Export(t.Context(), &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{}}})
+			if err != nil || mr.GetPartialSuccess().GetRejectedDataPoints() != 2 {
+				t.Errorf("metrics: %v, %v", mr, err)
+			}
+		})
+	}
+}
