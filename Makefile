@@ -5,6 +5,7 @@ BIN := bin
 PKGS := ./...
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 LDFLAGS := -s -w
+EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
 
 .PHONY: help deps build test test-go test-plugin demo proto proto-check lint bench bench-extension layer plugin clean
@@ -17,7 +18,7 @@ deps: ## install Debian packages the build, tests and demo need (ClickHouse, pro
 
 build: ## build every binary into bin/
 	$(GO) build -o $(BIN)/ ./collector/cmd/lambdascope-collector ./query/cmd/lambdascope ./emulator/cmd/lambda-emulator
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/extensions/lambdascope ./extension/cmd/lambdascope-extension
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/extensions/lambdascope ./extension/cmd/lambdascope-extension
 
 test: deps test-plugin test-go ## run all tests: Go (against throwaway ClickHouse servers) and the plugin frontend
 
@@ -58,7 +59,7 @@ layer: ## build the extension layer zips (dist/lambdascope-extension-<arch>.zip)
 	@for arch in $(LAYER_ARCHS); do \
 	  goarch=$$( [ $$arch = x86_64 ] && echo amd64 || echo arm64 ); \
 	  rm -rf dist/layer-$$arch && mkdir -p dist/layer-$$arch/extensions; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/layer-$$arch/extensions/lambdascope ./extension/cmd/lambdascope-extension || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o dist/layer-$$arch/extensions/lambdascope ./extension/cmd/lambdascope-extension || exit 1; \
 	  (cd dist/layer-$$arch && rm -f ../lambdascope-extension-$$arch.zip && zip -qr ../lambdascope-extension-$$arch.zip extensions) || exit 1; \
 	  echo "dist/lambdascope-extension-$$arch.zip $$(stat -c %s dist/lambdascope-extension-$$arch.zip) bytes"; \
 	done

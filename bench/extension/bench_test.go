@@ -154,7 +154,7 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 func buildFloor(b *testing.B, root string) string {
 	b.Helper()
 	out := filepath.Join(b.TempDir(), "floor")
-	cmd := exec.CommandContext(b.Context(), "go", "build", "-trimpath", "-ldflags", layer.LDFlags, "-o", out,
+	cmd := exec.CommandContext(b.Context(), "go", "build", "-trimpath", "-tags", layer.Tags, "-ldflags", layer.LDFlags, "-o", out,
 		filepath.Join("bench", "extension", "internal", "minext", "floor.go"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -26,6 +26,12 @@ const ExtensionPackage = "./extension/cmd/lambdascope-extension"
 // LDFlags are the linker flags of the layer build (strip symbols and DWARF).
 const LDFlags = "-s -w"
 
+// Tags are the build tags of the layer build. grpcnotrace leaves out gRPC's
+// request tracing (golang.org/x/net/trace and, through it, html/template),
+// which the extension never enables: 2.3 MB less binary and fewer packages
+// to initialise before the extension's first call to Lambda.
+const Tags = "grpcnotrace"
+
 // MaxZipBytes is the largest layer zip we ship (8 MB).
 const MaxZipBytes = 8 << 20
 
@@ -48,7 +54,7 @@ func GOARCH(arch string) (string, error) {
 func ZipName(arch string) string { return "lambdascope-extension-" + arch + ".zip" }
 
 // Build compiles the extension for arch the way `make layer` does
-// (CGO_ENABLED=0, -trimpath, -ldflags '-s -w') from the module at repoRoot
+// (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w') from the module at repoRoot
 // and writes dir/lambdascope-extension-<arch>.zip holding only
 // extensions/lambdascope with mode 0755. It returns the zip's path.
 func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
@@ -57,7 +63,7 @@ func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
 		return "", fmt.Errorf("build layer: %w", err)
 	}
 	bin := filepath.Join(dir, "layer-"+arch, BinaryPath)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", LDFlags, "-o", bin, ExtensionPackage)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", Tags, "-ldflags", LDFlags, "-o", bin, ExtensionPackage)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -34,6 +34,7 @@ func TestMakefileBuildsTheSameLayer(t *testing.T) {
 		"CGO_ENABLED=0",
 		"GOOS=linux",
 		"-trimpath",
+		"-tags " + Tags,
 		"-ldflags '" + LDFlags + "'",
 		ExtensionPackage,
 		BinaryPath,

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/lambdascope/lambdascope/deploy/layer"
 )
 
 // Binaries are the paths of the programs a stack runs.
@@ -30,18 +32,18 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 		Extension: filepath.Join(dir, "extensions", "lambdascope"),
 		Functions: map[string]string{},
 	}
-	type job struct{ out, pkg string }
+	type job struct{ out, pkg, tags string }
 	jobs := []job{
-		{b.Collector, "./collector/cmd/lambdascope-collector"},
-		{b.CLI, "./query/cmd/lambdascope"},
-		{b.Extension, "./extension/cmd/lambdascope-extension"},
+		{b.Collector, "./collector/cmd/lambdascope-collector", ""},
+		{b.CLI, "./query/cmd/lambdascope", ""},
+		{b.Extension, layer.ExtensionPackage, layer.Tags},
 	}
 	for _, fn := range SampleFunctions {
 		b.Functions[fn] = filepath.Join(dir, "functions", fn, "bootstrap")
-		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn})
+		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn, ""})
 	}
 	for _, j := range jobs {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", j.out, j.pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", j.tags, "-o", j.out, j.pkg)
 		cmd.Dir = repoRoot
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
