@@ -211,9 +211,12 @@ func (b *Buffer) add(it item) bool {
 	var spill *Batch
 	if b.bytes+it.size > b.capBytes && b.overflow != nil && it.size <= b.capBytes {
 		spill = &Batch{Request: &ingestv1.ExportRequest{}}
-		for b.bytes+it.size > b.capBytes && len(b.items) > 0 {
-			b.popLocked(spill)
+		n, freed := 0, 0
+		for b.bytes-freed+it.size > b.capBytes && n < len(b.items) {
+			freed += b.items[n].size
+			n++
 		}
+		b.popLocked(spill, n)
 		b.compactLocked()
 	}
 	if b.bytes+it.size > b.capBytes {
@@ -250,35 +253,51 @@ func (b *Buffer) add(it item) bool {
 	return true
 }
 
-// popLocked moves the oldest item into batch; compactLocked must follow.
-func (b *Buffer) popLocked(batch *Batch) {
-	it := b.items[0]
-	switch {
-	case it.inv != nil:
-		batch.Request.Invocations = append(batch.Request.Invocations, it.inv)
-	case it.spans != nil:
-		batch.Request.ResourceSpans = append(batch.Request.ResourceSpans, it.spans)
-	case it.logs != nil:
-		batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
-	case it.metrics != nil:
-		batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
-	case it.rawSpans != nil:
-		// Encoded resource_spans fields are carried as unknown fields,
-		// which the encoder writes out as they are; whoever decodes the
-		// request reads them as resource_spans.
-		// rawSpans has no spare capacity, so appending to it copies.
-		m := batch.Request.ProtoReflect()
-		if u := m.GetUnknown(); len(u) > 0 {
-			m.SetUnknown(append(u, it.rawSpans...))
-		} else {
-			m.SetUnknown(it.rawSpans)
+// popLocked moves the n oldest items into batch, which must be new;
+// compactLocked must follow.
+func (b *Buffer) popLocked(batch *Batch, n int) {
+	// Encoded resource_spans fields are carried as unknown fields, which
+	// the encoder writes out as they are; whoever decodes the request reads
+	// them as resource_spans. Several are copied once into a buffer of
+	// their total size; a single one is used as it is.
+	var raw []byte
+	rawItems, rawBytes := 0, 0
+	for _, it := range b.items[:n] {
+		if it.rawSpans != nil {
+			rawItems++
+			rawBytes += len(it.rawSpans)
 		}
 	}
-	batch.Counts.Add(it.counts)
-	batch.Bytes += it.size
-	b.bytes -= it.size
-	b.items[0] = item{}
-	b.items = b.items[1:]
+	if rawItems > 1 {
+		raw = make([]byte, 0, rawBytes)
+	}
+	for i := range n {
+		it := b.items[i]
+		switch {
+		case it.inv != nil:
+			batch.Request.Invocations = append(batch.Request.Invocations, it.inv)
+		case it.spans != nil:
+			batch.Request.ResourceSpans = append(batch.Request.ResourceSpans, it.spans)
+		case it.logs != nil:
+			batch.Request.ResourceLogs = append(batch.Request.ResourceLogs, it.logs)
+		case it.metrics != nil:
+			batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
+		case it.rawSpans != nil:
+			if rawItems == 1 {
+				raw = it.rawSpans
+			} else {
+				raw = append(raw, it.rawSpans...)
+			}
+		}
+		batch.Counts.Add(it.counts)
+		batch.Bytes += it.size
+		b.bytes -= it.size
+		b.items[i] = item{}
+	}
+	b.items = b.items[n:]
+	if raw != nil {
+		batch.Request.ProtoReflect().SetUnknown(raw)
+	}
 }
 
 func (b *Buffer) compactLocked() {
@@ -296,9 +315,12 @@ func (b *Buffer) Take(maxBytes int) *Batch {
 		return nil
 	}
 	batch := &Batch{Request: &ingestv1.ExportRequest{}}
-	for len(b.items) > 0 && (batch.Bytes == 0 || batch.Bytes+b.items[0].size <= maxBytes) {
-		b.popLocked(batch)
+	n, size := 0, 0
+	for n < len(b.items) && (size == 0 || size+b.items[n].size <= maxBytes) {
+		size += b.items[n].size
+		n++
 	}
+	b.popLocked(batch, n)
 	b.compactLocked()
 	return batch
 }

@@ -81,13 +81,13 @@ func ScanTraces(data []byte) (*Traces, error) {
 	// fields fit in len(data) bytes.
 	out := make([]byte, 0, len(data))
 	for b := data; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		b = b[n:]
 		if num != exportResourceSpansField || typ != protowire.BytesType {
-			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			b = b[skipValue(num, typ, b):]
 			continue
 		}
-		msg, n := protowire.ConsumeBytes(b)
+		msg, n := consumeBytes(b)
 		b = b[n:]
 		start := len(out)
 		out = protowire.AppendTag(out, IngestResourceSpansField, protowire.BytesType)
@@ -118,15 +118,15 @@ func (t *Traces) scanResourceSpans(b []byte) int {
 // a valid encoded message, in order.
 func eachField(b []byte, num protowire.Number, fn func([]byte)) {
 	for len(b) > 0 {
-		n0, typ, n := protowire.ConsumeTag(b)
+		n0, typ, n := consumeTag(b)
 		b = b[n:]
 		if n0 == num && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			fn(v)
 			b = b[n:]
 			continue
 		}
-		b = b[protowire.ConsumeFieldValue(n0, typ, b):]
+		b = b[skipValue(n0, typ, b):]
 	}
 }
 
@@ -140,11 +140,11 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 		found bool
 	)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		b = b[n:]
 		switch {
 		case typ == protowire.BytesType && (num == 1 || num == 2 || num == 9):
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			b = b[n:]
 			switch num {
 			case 1:
@@ -161,7 +161,7 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 			b = b[n:]
 			kind = int32(v)
 		default:
-			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			b = b[skipValue(num, typ, b):]
 		}
 	}
 	if ref.InvocationID == "" || len(ref.TraceID) != 16 {
@@ -179,39 +179,52 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 // faas.invocation_id, id is its string value ("" when it holds another
 // type).
 func invocationAttr(b []byte) (id string, found bool) {
-	var key, str []byte
+	// The key is read first; the value only of the attribute that names
+	// the invocation, so the other attributes cost one pass over their
+	// two fields.
+	var key []byte
+	for p := b; len(p) > 0; {
+		num, typ, n := consumeTag(p)
+		p = p[n:]
+		if num == 1 && typ == protowire.BytesType {
+			key, n = consumeBytes(p)
+		} else {
+			n = skipValue(num, typ, p)
+		}
+		p = p[n:]
+	}
+	if string(key) != AttrInvocationID {
+		return "", false
+	}
+	var str []byte
 	var last protowire.Number // the AnyValue oneof member set last
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		b = b[n:]
 		if typ != protowire.BytesType || (num != 1 && num != 2) {
-			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			b = b[skipValue(num, typ, b):]
 			continue
 		}
-		v, n := protowire.ConsumeBytes(b)
+		v, n := consumeBytes(b)
 		b = b[n:]
 		if num == 1 {
-			key = v
 			continue
 		}
 		// Occurrences of the value message are merged.
 		for len(v) > 0 {
-			vn, vt, n := protowire.ConsumeTag(v)
+			vn, vt, n := consumeTag(v)
 			v = v[n:]
 			if vn >= 1 && vn <= 7 && vt == anyValueWireType[vn] {
 				last = vn
 				if vn == 1 {
-					s, n := protowire.ConsumeBytes(v)
+					s, n := consumeBytes(v)
 					str = s
 					v = v[n:]
 					continue
 				}
 			}
-			v = v[protowire.ConsumeFieldValue(vn, vt, v):]
+			v = v[skipValue(vn, vt, v):]
 		}
-	}
-	if string(key) != AttrInvocationID {
-		return "", false
 	}
 	if last != 1 {
 		return "", true
@@ -331,7 +344,7 @@ func validate(b []byte, s *schema, depth int) error {
 		return fmt.Errorf("%s: exceeded maximum nesting depth", s.name)
 	}
 	for len(b) > 0 {
-		v, n := protowire.ConsumeVarint(b)
+		v, n := consumeVarint(b)
 		if n < 0 {
 			return fmt.Errorf("%s: bad tag: %w", s.name, protowire.ParseError(n))
 		}
@@ -395,14 +408,14 @@ func validateValue(b []byte, f fieldInfo, depth int) (int, error) {
 	var n int
 	switch f.kind {
 	case kindVarint:
-		_, n = protowire.ConsumeVarint(b)
+		_, n = consumeVarint(b)
 	case kindFixed32:
 		_, n = protowire.ConsumeFixed32(b)
 	case kindFixed64:
 		_, n = protowire.ConsumeFixed64(b)
 	case kindBytes, kindString, kindMessage:
 		var v []byte
-		v, n = protowire.ConsumeBytes(b)
+		v, n = consumeBytes(b)
 		if n < 0 {
 			break
 		}
@@ -421,4 +434,50 @@ func validateValue(b []byte, f fieldInfo, depth int) (int, error) {
 		return 0, protowire.ParseError(n)
 	}
 	return n, nil
+}
+
+// consumeVarint is protowire.ConsumeVarint with the one-byte case inline:
+// most tags, lengths and enum values of a request fit in one byte.
+func consumeVarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return protowire.ConsumeVarint(b)
+}
+
+// consumeBytes is protowire.ConsumeBytes with the one-byte length inline.
+func consumeBytes(b []byte) ([]byte, int) {
+	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+		m := int(b[0]) + 1
+		return b[1:m:m], m
+	}
+	return protowire.ConsumeBytes(b)
+}
+
+// consumeTag is protowire.ConsumeTag with the one-byte case inline, for
+// input already validated (a one-byte tag with field number 0 cannot occur
+// there).
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
+	}
+	return protowire.ConsumeTag(b)
+}
+
+// skipValue is protowire.ConsumeFieldValue for input already validated,
+// with the common wire types inline.
+func skipValue(num protowire.Number, typ protowire.Type, b []byte) int {
+	switch typ {
+	case protowire.Fixed64Type:
+		return 8
+	case protowire.Fixed32Type:
+		return 4
+	case protowire.VarintType:
+		_, n := consumeVarint(b)
+		return n
+	case protowire.BytesType:
+		_, n := consumeBytes(b)
+		return n
+	}
+	return protowire.ConsumeFieldValue(num, typ, b)
 }
