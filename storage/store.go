@@ -20,6 +20,10 @@ type Store struct {
 	cluster  string
 	caps     Capabilities
 	logger   *slog.Logger
+	// blocks writes the spans and logs blocks (ch-go); nil on a read-only
+	// store and on servers with LowCardinality columns, whose spans and
+	// logs go through conn like the other tables.
+	blocks *blockConns
 
 	rejected atomic.Uint64
 
@@ -85,6 +89,14 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		if err := conn.Exec(ctx, createDatabaseSQL(database, cfg.Cluster)); err != nil {
 			return nil, errors.Join(fmt.Errorf("create database %s: %w", database, err), conn.Close())
 		}
+		// The block writer encodes every column in its plain type; where
+		// the schema has LowCardinality columns the driver, which follows
+		// the server's types, writes spans and logs instead.
+		if !caps.LowCardinality {
+			if s.blocks, err = openBlockConns(ctx, opts, database, cfg.Cluster, cfg.MaxOpenConns); err != nil {
+				return nil, errors.Join(fmt.Errorf("open block writer: %w", err), conn.Close())
+			}
+		}
 	}
 	s.logger.Debug("connected to clickhouse", "version", caps.Version.String(), "database", database,
 		"low_cardinality", caps.LowCardinality, "codecs", caps.Codecs, "skip_indexes", caps.SkipIndexes)
@@ -106,7 +118,12 @@ func detectCapabilities(ctx context.Context, conn driver.Conn) (Capabilities, er
 // Close releases the connections. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.conn.Close(); err != nil {
+		var errs []error
+		if s.blocks != nil {
+			errs = append(errs, s.blocks.close())
+		}
+		errs = append(errs, s.conn.Close())
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close clickhouse: %w", err)
 		}
 	})

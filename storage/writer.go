@@ -82,6 +82,13 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		logs.Reset()
 		logColumnsPool.Put(logs)
 	}()
+	nSpans, nLogs := 0, 0
+	for _, req := range reqs {
+		nSpans += dbmodel.CountSpans(req)
+		nLogs += dbmodel.CountLogs(req)
+	}
+	spans.Grow(nSpans)
+	logs.Grow(nLogs)
 	for _, req := range reqs {
 		spans.AppendExport(req)
 		logs.AppendExport(req)
@@ -275,11 +282,15 @@ func (w *columnInsert) finish() error {
 	return sendInsert(w.batch, w.table)
 }
 
-// insertSpans sends the spans in a single native-protocol block, column by
-// column, in the order of spanInsertColumns.
+// insertSpans sends the spans in a single native-protocol block, in the
+// order of spanInsertColumns: on the block writer's connections when the
+// store has them, else column by column through clickhouse-go.
 func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
 	if c.Len() == 0 {
 		return nil
+	}
+	if s.blocks != nil {
+		return s.writeSpanBlock(ctx, c)
 	}
 	w, err := s.newColumnInsert(ctx, "spans", spanInsertColumns, c.Len())
 	if err != nil {
@@ -310,11 +321,15 @@ func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
 	return w.finish()
 }
 
-// insertLogs sends the log records in a single native-protocol block,
-// column by column, in the order of logInsertColumns.
+// insertLogs sends the log records in a single native-protocol block, in
+// the order of logInsertColumns: on the block writer's connections when the
+// store has them, else column by column through clickhouse-go.
 func (s *Store) insertLogs(ctx context.Context, c *dbmodel.LogColumns) error {
 	if c.Len() == 0 {
 		return nil
+	}
+	if s.blocks != nil {
+		return s.writeLogBlock(ctx, c)
 	}
 	w, err := s.newColumnInsert(ctx, "logs", logInsertColumns, c.Len())
 	if err != nil {

@@ -91,6 +91,37 @@ func (c *SpanColumns) Reset() {
 	c.Rejected = 0
 }
 
+// Grow makes room for n more spans, so that filling the columns from
+// several batches grows each buffer once.
+func (c *SpanColumns) Grow(n int) {
+	c.StartUnixNano, c.DurationNs = slices.Grow(c.StartUnixNano, n), slices.Grow(c.DurationNs, n)
+	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = slices.Grow(c.TraceIDs, 16*n), slices.Grow(c.SpanIDs, 8*n), slices.Grow(c.ParentSpanIDs, 8*n)
+	c.Kind, c.StatusCode = slices.Grow(c.Kind, n), slices.Grow(c.StatusCode, n)
+	for _, s := range []*[]string{
+		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
+	} {
+		*s = slices.Grow(*s, n)
+	}
+	for _, a := range []*[]any{
+		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+	} {
+		*a = slices.Grow(*a, n)
+	}
+}
+
+// CountSpans is the number of spans in a batch, rejected ones included.
+func CountSpans(req *ingestv1.ExportRequest) int {
+	n := 0
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			n += len(ss.GetSpans())
+		}
+	}
+	return n
+}
+
 // AppendExport adds the spans of one Ingest API batch. A span whose trace
 // ID is not 16 non-zero bytes, whose span ID is not 8 non-zero bytes or
 // whose parent span ID is neither empty nor 8 bytes is counted in Rejected

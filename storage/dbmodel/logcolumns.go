@@ -1,6 +1,8 @@
 package dbmodel
 
 import (
+	"slices"
+
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -59,6 +61,34 @@ func (c *LogColumns) Reset() {
 		clear(*a)
 		*a = (*a)[:0]
 	}
+}
+
+// Grow makes room for n more log records, so that filling the columns
+// from several batches grows each buffer once.
+func (c *LogColumns) Grow(n int) {
+	c.TimeUnixNano, c.ObservedTimeUnixNano = slices.Grow(c.TimeUnixNano, n), slices.Grow(c.ObservedTimeUnixNano, n)
+	c.TraceIDs, c.SpanIDs = slices.Grow(c.TraceIDs, 16*n), slices.Grow(c.SpanIDs, 8*n)
+	c.SeverityNumber = slices.Grow(c.SeverityNumber, n)
+	for _, s := range []*[]string{
+		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.LogType,
+	} {
+		*s = slices.Grow(*s, n)
+	}
+	for _, a := range []*[]any{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
+		*a = slices.Grow(*a, n)
+	}
+}
+
+// CountLogs is the number of log records in a batch.
+func CountLogs(req *ingestv1.ExportRequest) int {
+	n := 0
+	for _, rl := range req.GetResourceLogs() {
+		for _, sl := range rl.GetScopeLogs() {
+			n += len(sl.GetLogRecords())
+		}
+	}
+	return n
 }
 
 // AppendExport adds the log records of one Ingest API batch. No record is

@@ -1,0 +1,233 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/ClickHouse/ch-go/proto"
+)
+
+// The columns of the spans and logs blocks. Each encodes a slice of
+// dbmodel's column buffers as it stands, without a copy of its own: the
+// only copy is into the connection's send buffer. Infer checks the type
+// the server announces for the column against the one encoded, so that a
+// table whose column changed type refuses the insert before any row is
+// sent.
+
+// checkType is Infer's check of the server's column type.
+func checkType(got, want proto.ColumnType) error {
+	if got != want {
+		return fmt.Errorf("column is %s on the server, the writer sends %s", got, want)
+	}
+	return nil
+}
+
+// dateTimeColumn is a DateTime column from Unix nanoseconds.
+type dateTimeColumn struct {
+	ns  []uint64
+	typ proto.ColumnType // as the server names it, with or without a time zone
+}
+
+func (c *dateTimeColumn) Type() proto.ColumnType {
+	if c.typ == "" {
+		return proto.ColumnTypeDateTime
+	}
+	return c.typ
+}
+
+func (c *dateTimeColumn) Rows() int { return len(c.ns) }
+
+func (c *dateTimeColumn) Infer(t proto.ColumnType) error {
+	if t.Base() != proto.ColumnTypeDateTime {
+		return checkType(t, proto.ColumnTypeDateTime)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *dateTimeColumn) EncodeColumn(b *proto.Buffer) {
+	b.Buf = slices.Grow(b.Buf, 4*len(c.ns))
+	for _, n := range c.ns {
+		// unixTime(n).Unix() truncated to DateTime's 32 bits, as
+		// clickhouse-go stores it.
+		b.PutUInt32(uint32(min(n, math.MaxInt64) / 1e9))
+	}
+}
+
+func (c *dateTimeColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// fixedColumn is a FixedString(size) column held back to back in buf.
+type fixedColumn struct {
+	buf  []byte
+	size int
+}
+
+func (c *fixedColumn) Type() proto.ColumnType {
+	return proto.ColumnTypeFixedString.With(strconv.Itoa(c.size))
+}
+
+func (c *fixedColumn) Rows() int { return len(c.buf) / c.size }
+
+func (c *fixedColumn) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+func (c *fixedColumn) EncodeColumn(b *proto.Buffer) { b.Buf = append(b.Buf, c.buf...) }
+
+func (c *fixedColumn) WriteColumn(w *proto.Writer) { w.ChainWrite(c.buf) }
+
+// stringColumn is a String column.
+type stringColumn []string
+
+func (c *stringColumn) Type() proto.ColumnType { return proto.ColumnTypeString }
+
+func (c *stringColumn) Rows() int { return len(*c) }
+
+func (c *stringColumn) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
+
+func (c *stringColumn) EncodeColumn(b *proto.Buffer) {
+	for _, s := range *c {
+		b.PutString(s)
+	}
+}
+
+func (c *stringColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// The array columns take dbmodel's boxed rows: one []string (or []uint64)
+// per row. In the Native format an array column is the running total of
+// the row lengths (UInt64 each) followed by every element.
+
+// putOffsets writes the offsets of an array column whose rows have the
+// lengths n(row).
+func putOffsets(b *proto.Buffer, rows []any, n func(any) int) {
+	buf := slices.Grow(b.Buf, 8*len(rows))
+	var total uint64
+	for _, r := range rows {
+		total += uint64(n(r))
+		buf = binary.LittleEndian.AppendUint64(buf, total)
+	}
+	b.Buf = buf
+}
+
+func stringsLen(r any) int { return len(r.([]string)) }
+
+// stringArrays is an Array(String) column.
+type stringArrays []any
+
+func (c *stringArrays) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
+
+func (c *stringArrays) Rows() int { return len(*c) }
+
+func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
+	putOffsets(b, *c, stringsLen)
+	for _, r := range *c {
+		for _, s := range r.([]string) {
+			b.PutString(s)
+		}
+	}
+}
+
+func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// fixedArrays is an Array(FixedString(size)) column whose elements are
+// strings of size bytes; another length is cut or padded with zeros.
+type fixedArrays struct {
+	rows []any
+	size int
+}
+
+func (c *fixedArrays) Type() proto.ColumnType {
+	return proto.ColumnTypeFixedString.With(strconv.Itoa(c.size)).Array()
+}
+
+func (c *fixedArrays) Rows() int { return len(c.rows) }
+
+func (c *fixedArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
+	putOffsets(b, c.rows, stringsLen)
+	for _, r := range c.rows {
+		for _, s := range r.([]string) {
+			s = s[:min(len(s), c.size)]
+			b.Buf = append(b.Buf, s...)
+			for range c.size - len(s) {
+				b.Buf = append(b.Buf, 0)
+			}
+		}
+	}
+}
+
+func (c *fixedArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// uint64Arrays is an Array(UInt64) column.
+type uint64Arrays []any
+
+func (c *uint64Arrays) Type() proto.ColumnType { return proto.ColumnTypeUInt64.Array() }
+
+func (c *uint64Arrays) Rows() int { return len(*c) }
+
+func (c *uint64Arrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+func (c *uint64Arrays) EncodeColumn(b *proto.Buffer) {
+	putOffsets(b, *c, func(r any) int { return len(r.([]uint64)) })
+	for _, r := range *c {
+		for _, v := range r.([]uint64) {
+			b.PutUInt64(v)
+		}
+	}
+}
+
+func (c *uint64Arrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// uint64Column is a UInt64 column.
+type uint64Column []uint64
+
+func (c *uint64Column) Type() proto.ColumnType { return proto.ColumnTypeUInt64 }
+
+func (c *uint64Column) Rows() int { return len(*c) }
+
+func (c *uint64Column) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeUInt64) }
+
+func (c *uint64Column) EncodeColumn(b *proto.Buffer) { (*proto.ColUInt64)(c).EncodeColumn(b) }
+
+func (c *uint64Column) WriteColumn(w *proto.Writer) { (*proto.ColUInt64)(c).WriteColumn(w) }
+
+// uint8Column is a UInt8 column.
+type uint8Column []uint8
+
+func (c *uint8Column) Type() proto.ColumnType { return proto.ColumnTypeUInt8 }
+
+func (c *uint8Column) Rows() int { return len(*c) }
+
+func (c *uint8Column) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeUInt8) }
+
+func (c *uint8Column) EncodeColumn(b *proto.Buffer) { (*proto.ColUInt8)(c).EncodeColumn(b) }
+
+func (c *uint8Column) WriteColumn(w *proto.Writer) { (*proto.ColUInt8)(c).WriteColumn(w) }
+
+// sendMark wraps a block's first column: encoding it means the block is
+// being sent, after which a failure leaves the insert's outcome unknown.
+type sendMark struct {
+	proto.ColInput
+	sent bool
+}
+
+func (m *sendMark) Infer(t proto.ColumnType) error {
+	if i, ok := m.ColInput.(proto.Inferable); ok {
+		return i.Infer(t)
+	}
+	return nil
+}
+
+func (m *sendMark) EncodeColumn(b *proto.Buffer) {
+	m.sent = true
+	m.ColInput.EncodeColumn(b)
+}
+
+func (m *sendMark) WriteColumn(w *proto.Writer) {
+	m.sent = true
+	m.ColInput.WriteColumn(w)
+}

@@ -1,0 +1,175 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ClickHouse/ch-go"
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+)
+
+// spanBlock is the spans insert block over a dbmodel.SpanColumns, in the
+// order of spanInsertColumns. Blocks are pooled with their input list.
+type spanBlock struct {
+	mark  sendMark
+	cols  spanBlockColumns
+	input proto.Input
+}
+
+type spanBlockColumns struct {
+	start                                       dateTimeColumn
+	startNano, duration                         uint64Column
+	traceID, spanID, parentID                   fixedColumn
+	traceState, name                            stringColumn
+	kind, status                                uint8Column
+	statusMessage                               stringColumn
+	service, function, version, account, region stringColumn
+	requestID, scopeName, scopeVersion          stringColumn
+	attrKeys, attrValues, resKeys, resValues    stringArrays
+	eventTimes                                  uint64Arrays
+	eventNames, eventAttrs                      stringArrays
+	linkTraceIDs, linkSpanIDs                   fixedArrays
+	linkAttrs                                   stringArrays
+}
+
+var spanBlockPool = sync.Pool{New: func() any {
+	b := new(spanBlock)
+	c := &b.cols
+	b.mark.ColInput = &c.start
+	b.input = blockInput(spanInsertColumns, &b.mark, &c.startNano, &c.duration, &c.traceID, &c.spanID, &c.parentID,
+		&c.traceState, &c.name, &c.kind, &c.status, &c.statusMessage,
+		&c.service, &c.function, &c.version, &c.account, &c.region, &c.requestID, &c.scopeName, &c.scopeVersion,
+		&c.attrKeys, &c.attrValues, &c.resKeys, &c.resValues,
+		&c.eventTimes, &c.eventNames, &c.eventAttrs, &c.linkTraceIDs, &c.linkSpanIDs, &c.linkAttrs)
+	return b
+}}
+
+// blockInput names the columns of a block, which must be as many as names.
+func blockInput(names []string, cols ...proto.ColInput) proto.Input {
+	if len(names) != len(cols) {
+		panic(fmt.Sprintf("block has %d columns for %d names", len(cols), len(names)))
+	}
+	in := make(proto.Input, len(cols))
+	for i, c := range cols {
+		in[i] = proto.InputColumn{Name: names[i], Data: c}
+	}
+	return in
+}
+
+// set points the block at c's buffers.
+func (b *spanBlock) set(c *dbmodel.SpanColumns) {
+	b.mark.sent = false
+	b.cols = spanBlockColumns{
+		start: dateTimeColumn{ns: c.StartUnixNano}, startNano: c.StartUnixNano, duration: c.DurationNs,
+		traceID: fixedColumn{c.TraceIDs, 16}, spanID: fixedColumn{c.SpanIDs, 8}, parentID: fixedColumn{c.ParentSpanIDs, 8},
+		traceState: c.TraceState, name: c.Name, kind: c.Kind, status: c.StatusCode, statusMessage: c.StatusMessage,
+		service: c.ServiceName, function: c.FunctionName, version: c.FunctionVersion, account: c.AccountID,
+		region: c.Region, requestID: c.RequestID, scopeName: c.ScopeName, scopeVersion: c.ScopeVersion,
+		attrKeys: c.AttributeKeys, attrValues: c.AttributeValues, resKeys: c.ResourceAttrKeys, resValues: c.ResourceAttrValues,
+		eventTimes: c.EventTimes, eventNames: c.EventNames, eventAttrs: c.EventAttrs,
+		linkTraceIDs: fixedArrays{c.LinkTraceIDs, 16}, linkSpanIDs: fixedArrays{c.LinkSpanIDs, 8}, linkAttrs: c.LinkAttrs,
+	}
+}
+
+// logBlock is the logs insert block over a dbmodel.LogColumns, in the
+// order of logInsertColumns.
+type logBlock struct {
+	mark  sendMark
+	cols  logBlockColumns
+	input proto.Input
+}
+
+type logBlockColumns struct {
+	timestamp                                   dateTimeColumn
+	timeNano, observedNano                      uint64Column
+	traceID, spanID                             fixedColumn
+	severityNumber                              uint8Column
+	severityText, body                          stringColumn
+	service, function, version, account, region stringColumn
+	requestID, logType                          stringColumn
+	attrKeys, attrValues, resKeys, resValues    stringArrays
+}
+
+var logBlockPool = sync.Pool{New: func() any {
+	b := new(logBlock)
+	c := &b.cols
+	b.mark.ColInput = &c.timestamp
+	b.input = blockInput(logInsertColumns, &b.mark, &c.timeNano, &c.observedNano, &c.traceID, &c.spanID,
+		&c.severityNumber, &c.severityText, &c.body,
+		&c.service, &c.function, &c.version, &c.account, &c.region, &c.requestID, &c.logType,
+		&c.attrKeys, &c.attrValues, &c.resKeys, &c.resValues)
+	return b
+}}
+
+// set points the block at c's buffers.
+func (b *logBlock) set(c *dbmodel.LogColumns) {
+	b.mark.sent = false
+	b.cols = logBlockColumns{
+		timestamp: dateTimeColumn{ns: c.TimeUnixNano}, timeNano: c.TimeUnixNano, observedNano: c.ObservedTimeUnixNano,
+		traceID: fixedColumn{c.TraceIDs, 16}, spanID: fixedColumn{c.SpanIDs, 8},
+		severityNumber: c.SeverityNumber, severityText: c.SeverityText, body: c.Body,
+		service: c.ServiceName, function: c.FunctionName, version: c.FunctionVersion, account: c.AccountID,
+		region: c.Region, requestID: c.RequestID, logType: c.LogType,
+		attrKeys: c.AttributeKeys, attrValues: c.AttributeValues, resKeys: c.ResourceAttrKeys, resValues: c.ResourceAttrValues,
+	}
+}
+
+// writeSpanBlock sends the spans in one block on the block writer's
+// connections.
+func (s *Store) writeSpanBlock(ctx context.Context, c *dbmodel.SpanColumns) error {
+	b := spanBlockPool.Get().(*spanBlock)
+	defer func() {
+		b.cols = spanBlockColumns{}
+		spanBlockPool.Put(b)
+	}()
+	b.set(c)
+	return s.insertBlock(ctx, "spans", spanInsertColumns, b.input, &b.mark)
+}
+
+// writeLogBlock sends the log records in one block on the block writer's
+// connections.
+func (s *Store) writeLogBlock(ctx context.Context, c *dbmodel.LogColumns) error {
+	b := logBlockPool.Get().(*logBlock)
+	defer func() {
+		b.cols = logBlockColumns{}
+		logBlockPool.Put(b)
+	}()
+	b.set(c)
+	return s.insertBlock(ctx, "logs", logInsertColumns, b.input, &b.mark)
+}
+
+// insertBlock sends one block into table and waits for ClickHouse's
+// answer, with the outcomes sendInsert gives the clickhouse-go inserts:
+// ClickHouse refusing the block is an error; a failure after the block
+// began to be sent is ErrOutcomeUnknown; a failure before it (connecting,
+// the query, the server's column list) is an error of preparing the
+// insert, retried once on a new connection when the connection was an idle
+// one, which the server may have closed.
+func (s *Store) insertBlock(ctx context.Context, table string, columns []string, input proto.Input, mark *sendMark) error {
+	query := ch.Query{Body: insertSQL(s.database, table, columns) + " VALUES", Input: input}
+	for attempt := 0; ; attempt++ {
+		conn, reused, err := s.blocks.acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("prepare insert into %s: %w", table, err)
+		}
+		mark.sent = false
+		err = conn.Do(ctx, query)
+		s.blocks.release(conn, err == nil)
+		switch {
+		case err == nil:
+			return nil
+		case ch.IsException(err):
+			return fmt.Errorf("insert into %s: %w", table, err)
+		case mark.sent:
+			return fmt.Errorf("insert into %s (%w): %w", table, ErrOutcomeUnknown, err)
+		case reused && attempt == 0 && ctx.Err() == nil && !errors.Is(err, errBlockConnsClosed):
+			continue
+		default:
+			return fmt.Errorf("prepare insert into %s: %w", table, err)
+		}
+	}
+}

@@ -1,0 +1,505 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+// openDriverStore opens a migrated store whose spans and logs go through
+// clickhouse-go, as on servers with LowCardinality columns: the reference
+// the block writer is held to.
+func openDriverStore(t *testing.T) *Store {
+	t.Helper()
+	s := openStore(t)
+	if s.blocks == nil {
+		t.Fatal("store has no block writer on this server")
+	}
+	if err := s.blocks.close(); err != nil {
+		t.Fatalf("close block writer: %v", err)
+	}
+	s.blocks = nil
+	return s
+}
+
+// tableRows reads every row of table, the columns in the given order, one
+// string per row, rendered from the driver's own Go types.
+func tableRows(t *testing.T, s *Store, table string, columns []string, order string) []string {
+	t.Helper()
+	rows, err := s.Conn().Query(t.Context(), fmt.Sprintf("SELECT %s FROM %s.%s ORDER BY %s",
+		strings.Join(columns, ", "), s.Database(), table, order))
+	if err != nil {
+		t.Fatalf("select %s: %v", table, err)
+	}
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	var out []string
+	for rows.Next() {
+		ptrs := make([]any, len(types))
+		for i, ct := range types {
+			ptrs[i] = reflect.New(ct.ScanType()).Interface()
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		var b strings.Builder
+		for i, p := range ptrs {
+			fmt.Fprintf(&b, "%s=%#v ", columns[i], reflect.ValueOf(p).Elem().Interface())
+		}
+		out = append(out, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	return out
+}
+
+// sameRows fails the test unless both stores hold the same spans and logs.
+func sameRows(t *testing.T, got, want *Store) {
+	t.Helper()
+	for _, tc := range []struct {
+		table   string
+		columns []string
+		order   string
+	}{
+		{"spans", spanInsertColumns, "trace_id, span_id, start_unix_nano"},
+		{"logs", logInsertColumns, "time_unix_nano, body, observed_time_unix_nano"},
+	} {
+		g, w := tableRows(t, got, tc.table, tc.columns, tc.order), tableRows(t, want, tc.table, tc.columns, tc.order)
+		if len(g) != len(w) {
+			t.Errorf("%s: block writer stored %d rows, driver %d", tc.table, len(g), len(w))
+			continue
+		}
+		for i := range g {
+			if g[i] != w[i] {
+				t.Errorf("%s row %d:\nblock writer %s\ndriver       %s", tc.table, i, g[i], w[i])
+				break
+			}
+		}
+	}
+}
+
+// variedRequests builds n requests of up to size spans and log records
+// each, with every shape the columns take: attributes or none, events and
+// links or none, malformed link and log IDs, empty strings, non-ASCII
+// text, bodies of every kind, times of zero and beyond 2106, and a span
+// the writer rejects.
+func variedRequests(seed uint64, n, size int) []*ingestv1.ExportRequest {
+	r := rand.New(rand.NewPCG(seed, 1))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	id := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.UintN(256))
+		}
+		b[0] |= 1 // never all zeros
+		return b
+	}
+	attrs := func(max int) []*commonpb.KeyValue {
+		var out []*commonpb.KeyValue
+		for range r.IntN(max + 1) {
+			switch r.IntN(4) {
+			case 0:
+				out = append(out, strAttr(pick("http.route", "db.system", "peer.service", ""), pick("", "/orders/{id}", "postgresql", "ü'\\\x00")))
+			case 1:
+				out = append(out, intAttr("retries", r.Int64N(10)-5))
+			case 2:
+				out = append(out, strAttr(pick("faas.invocation_id", "faas.execution", "requestId"), fmt.Sprintf("req-%d", r.IntN(5))))
+			default:
+				out = append(out, &commonpb.KeyValue{Key: "tags", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{
+					ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}}},
+				}}})
+			}
+		}
+		return out
+	}
+	base := uint64(time.Date(2026, 3, 14, 23, 59, 0, 0, time.UTC).UnixNano())
+	ts := func() uint64 {
+		switch r.IntN(20) {
+		case 0:
+			return 0
+		case 1:
+			return math.MaxUint64 - uint64(r.IntN(3))
+		default:
+			return base + uint64(r.Int64N(int64(2*time.Minute)))
+		}
+	}
+	var out []*ingestv1.ExportRequest
+	for i := range n {
+		req := &ingestv1.ExportRequest{
+			Function: &ingestv1.FunctionIdentity{
+				AccountId: "123456789012", Region: pick("eu-west-1", ""), Name: fmt.Sprintf("fn-%d", i%3),
+				Version: pick("$LATEST", "7"), ServiceName: pick("", "orders-svc"),
+			},
+			SentTimeUnixNano: base + uint64(i),
+		}
+		var res *resourcepb.Resource
+		if r.IntN(2) == 0 {
+			res = &resourcepb.Resource{Attributes: append(attrs(3), strAttr("service.name", pick("checkout", "")))}
+		}
+		var spans []*tracepb.Span
+		for range 1 + r.IntN(size) {
+			sp := &tracepb.Span{
+				TraceId: id(16), SpanId: id(8), Name: pick("", "handler", "SELECT orders", "naïve ☃"),
+				Kind: tracepb.Span_SpanKind(r.IntN(6)), TraceState: pick("", "vendor=1"),
+				StartTimeUnixNano: ts(), Attributes: attrs(4),
+				Status: &tracepb.Status{Code: tracepb.Status_StatusCode(r.IntN(3)), Message: pick("", "deadlock")},
+			}
+			sp.EndTimeUnixNano = sp.StartTimeUnixNano + uint64(r.IntN(1e9))
+			if r.IntN(3) > 0 {
+				sp.ParentSpanId = id(8)
+			}
+			for range r.IntN(3) {
+				sp.Events = append(sp.Events, &tracepb.Span_Event{TimeUnixNano: ts(), Name: pick("", "exception"), Attributes: attrs(2)})
+			}
+			for range r.IntN(3) {
+				l := &tracepb.Span_Link{TraceId: id(16), SpanId: id(8), Attributes: attrs(1)}
+				if r.IntN(4) == 0 {
+					l.TraceId, l.SpanId = id(3), nil
+				}
+				sp.Links = append(sp.Links, l)
+			}
+			if r.IntN(50) == 0 {
+				sp.TraceId = id(15)
+			}
+			spans = append(spans, sp)
+		}
+		var logs []*logspb.LogRecord
+		for j := range 1 + r.IntN(size) {
+			lr := &logspb.LogRecord{
+				TimeUnixNano: ts(), ObservedTimeUnixNano: ts(),
+				SeverityNumber: logspb.SeverityNumber(r.IntN(25)), SeverityText: pick("", "ERROR"),
+				Attributes: attrs(3),
+			}
+			switch r.IntN(4) {
+			case 0:
+				lr.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: fmt.Sprintf("line %d %d é", i, j)}}
+			case 1:
+				lr.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(j)}}
+			case 2:
+				lr.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{
+					Values: []*commonpb.KeyValue{strAttr("msg", fmt.Sprintf("kv %d %d", i, j))}}}}
+			}
+			switch r.IntN(3) {
+			case 0:
+				lr.TraceId, lr.SpanId = id(16), id(8)
+			case 1:
+				lr.TraceId, lr.SpanId = id(5), id(9)
+			}
+			logs = append(logs, lr)
+		}
+		req.ResourceSpans = []*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{
+			{Scope: &commonpb.InstrumentationScope{Name: pick("", "lambda-handler"), Version: pick("", "1.2.3")}, Spans: spans},
+		}}}
+		req.ResourceLogs = []*logspb.ResourceLogs{{Resource: res, ScopeLogs: []*logspb.ScopeLogs{{LogRecords: logs}}}}
+		out = append(out, req)
+	}
+	return out
+}
+
+// writeAll writes the requests in groups of per, as the collector does,
+// and returns the summed counts.
+func writeAll(t *testing.T, s *Store, reqs []*ingestv1.ExportRequest, per int) WriteCounts {
+	t.Helper()
+	var sum WriteCounts
+	for i := 0; i < len(reqs); i += per {
+		c, err := s.WriteExports(t.Context(), reqs[i:min(i+per, len(reqs))])
+		if err != nil {
+			t.Fatalf("WriteExports: %v", err)
+		}
+		sum = sum.Add(c)
+	}
+	return sum
+}
+
+func TestBlockWriterStoresWhatTheDriverStored(t *testing.T) {
+	blocks, driver := openStore(t), openDriverStore(t)
+	for _, tc := range []struct {
+		name         string
+		seed         uint64
+		n, size, per int
+	}{
+		{"one small request", 1, 1, 3, 1},
+		{"many batches reusing the buffers", 2, 60, 40, 7},
+		{"large and small blocks alternating", 3, 6, 900, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reqs := variedRequests(tc.seed, tc.n, tc.size)
+			got, want := writeAll(t, blocks, reqs, tc.per), writeAll(t, driver, reqs, tc.per)
+			if got != want {
+				t.Errorf("counts: block writer %+v, driver %+v", got, want)
+			}
+			if got.Spans == 0 || got.Logs == 0 {
+				t.Errorf("counts %+v: the requests should hold spans and logs", got)
+			}
+			sameRows(t, blocks, driver)
+		})
+	}
+}
+
+func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
+	blocks, driver := openStore(t), openDriverStore(t)
+	ctx := t.Context()
+	// Without a logs table the logs insert is refused by ClickHouse (not an
+	// unknown outcome); with it back, the same pooled buffers and a new
+	// connection store the next write whole.
+	db := blocks.Database()
+	for _, q := range []string{"CREATE TABLE " + db + ".logs_kept AS " + db + ".logs", "DROP TABLE " + db + ".logs"} {
+		if err := blocks.Conn().Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	failed := variedRequests(4, 3, 200)
+	counts, err := blocks.WriteExports(ctx, failed)
+	if err == nil || errors.Is(err, ErrOutcomeUnknown) || !strings.Contains(err.Error(), "insert into logs") {
+		t.Fatalf("WriteExports without a logs table: %v, want ClickHouse's refusal of the logs insert", err)
+	}
+	if counts.Spans == 0 || counts.Logs != 0 || counts.Uncertain != 0 {
+		t.Errorf("counts after the refusal = %+v, want the spans and no logs, none uncertain", counts)
+	}
+	if err := blocks.Conn().Exec(ctx, "RENAME TABLE "+db+".logs_kept TO "+db+".logs"); err != nil {
+		t.Fatalf("restore logs: %v", err)
+	}
+	// The driver store gets the spans the failed write stored, then both
+	// get the same write.
+	var failedSpans []*ingestv1.ExportRequest
+	for _, r := range failed {
+		failedSpans = append(failedSpans, &ingestv1.ExportRequest{Function: r.Function, ResourceSpans: r.ResourceSpans})
+	}
+	writeAll(t, driver, failedSpans, len(failedSpans))
+	next := variedRequests(5, 10, 300)
+	if got, want := writeAll(t, blocks, next, 5), writeAll(t, driver, next, 5); got != want {
+		t.Errorf("counts: block writer %+v, driver %+v", got, want)
+	}
+	sameRows(t, blocks, driver)
+}
+
+// cutProxy forwards connections to the test server; once armed, it closes
+// each connection after passing limit more bytes from the client.
+type cutProxy struct {
+	lis   net.Listener
+	limit atomic.Int64 // 0: never cut
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// dropAll closes every connection open through the proxy, as a server
+// closing its idle connections would.
+func (p *cutProxy) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func newCutProxy(t *testing.T) *cutProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{lis: lis}
+	p.wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", chtest.Server().Addr())
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			closeBoth := func() { _ = c.Close(); _ = up.Close() }
+			p.wg.Go(func() {
+				defer closeBoth()
+				_, _ = io.Copy(c, up)
+			})
+			p.wg.Go(func() {
+				defer closeBoth()
+				buf := make([]byte, 4096)
+				var passed int64
+				for {
+					n, err := c.Read(buf)
+					if limit := p.limit.Load(); limit > 0 {
+						if passed+int64(n) > limit {
+							_, _ = up.Write(buf[:limit-passed])
+							return
+						}
+						passed += int64(n)
+					}
+					if n > 0 {
+						if _, err := up.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		_ = lis.Close()
+		p.dropAll()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func TestBlockWriterConnectionLost(t *testing.T) {
+	_, db := chtest.NewDatabase(t)
+	px := newCutProxy(t)
+	s, err := Open(t.Context(), "clickhouse://"+px.lis.Addr().String()+"/"+db)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	spansOnly := func(seed uint64) []*ingestv1.ExportRequest {
+		reqs := variedRequests(seed, 4, 300)
+		for _, r := range reqs {
+			r.ResourceLogs = nil
+		}
+		return reqs
+	}
+	// Cut inside the block: the rows may or may not be stored.
+	px.limit.Store(4000)
+	reqs := spansOnly(6)
+	counts, err := s.WriteExports(t.Context(), reqs)
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("WriteExports cut inside the block: %v, want ErrOutcomeUnknown", err)
+	}
+	if counts.Uncertain == 0 || counts.Spans != 0 {
+		t.Errorf("counts = %+v, want every span uncertain and none counted stored", counts)
+	}
+	// Cut before the block (inside the query, on the retry's new
+	// connection too): nothing was sent, so the outcome is known.
+	px.limit.Store(20)
+	counts, err = s.WriteExports(t.Context(), reqs)
+	if err == nil || errors.Is(err, ErrOutcomeUnknown) || counts.Uncertain != 0 {
+		t.Fatalf("WriteExports cut before the block: %+v, %v; want a known failure", counts, err)
+	}
+	// Whole again: new connections store the next write.
+	px.limit.Store(0)
+	if counts, err = s.WriteExports(t.Context(), spansOnly(7)); err != nil || counts.Spans == 0 {
+		t.Fatalf("WriteExports after the cuts: %+v, %v", counts, err)
+	}
+	// An idle connection closed under the pool fails before its block is
+	// sent; the insert is retried on a new one.
+	px.dropAll()
+	time.Sleep(50 * time.Millisecond)
+	if counts, err = s.WriteExports(t.Context(), spansOnly(8)); err != nil || counts.Spans == 0 {
+		t.Fatalf("WriteExports after the idle connection was closed: %+v, %v", counts, err)
+	}
+}
+
+func TestBlockWriterClosedStore(t *testing.T) {
+	s := openStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	req := newFixture(t, "closed").req
+	req.Invocations = nil
+	if _, err := s.WriteExports(t.Context(), []*ingestv1.ExportRequest{req}); err == nil {
+		t.Fatal("WriteExports on a closed store succeeded")
+	}
+}
+
+func TestSettingStatements(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings clickhouse.Settings
+		want     []string
+		err      string
+	}{
+		{"none", nil, nil, ""},
+		{"numbers and text, sorted", clickhouse.Settings{"max_threads": 4, "log_comment": `it's a \ test`},
+			[]string{`SET log_comment = 'it\'s a \\ test'`, "SET max_threads = 4"}, ""},
+		{"custom", clickhouse.Settings{"custom_x": clickhouse.CustomSetting{Value: "1"}}, []string{"SET custom_x = '1'"}, ""},
+		{"bad name", clickhouse.Settings{"x; DROP TABLE spans": 1}, nil, "not a setting name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := settingStatements(tc.settings)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("settingStatements: %v, want an error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("settingStatements = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBlockWriterConcurrentWrites(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	cfg := DefaultConfig()
+	cfg.DSN, cfg.MaxOpenConns = dsn, 2
+	s, err := OpenConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("OpenConfig: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	// More writers than connections: they wait for one and share the
+	// pooled blocks.
+	var (
+		mu  sync.Mutex
+		sum WriteCounts
+		wg  sync.WaitGroup
+	)
+	for i := range 6 {
+		wg.Go(func() {
+			c, err := s.WriteExports(t.Context(), variedRequests(uint64(10+i), 3, 100))
+			if err != nil {
+				t.Errorf("WriteExports: %v", err)
+			}
+			mu.Lock()
+			sum = sum.Add(c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for table, want := range map[string]int{"spans": sum.Spans, "logs": sum.Logs} {
+		var n uint64
+		if err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM "+s.Database()+"."+table).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		if int(n) != want || want == 0 {
+			t.Errorf("%s holds %d rows, the writes counted %d", table, n, want)
+		}
+	}
+}
