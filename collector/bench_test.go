@@ -47,10 +47,30 @@ const (
 	benchClientEnv         = "LAMBDASCOPE_BENCH_CLIENT_ADDR"
 	benchClientRequestsEnv = "LAMBDASCOPE_BENCH_CLIENT_REQUESTS"
 	benchClientSignalEnv   = "LAMBDASCOPE_BENCH_CLIENT_SIGNAL" // spans, logs or mixed
+	// benchSendersEnv sets how many senders the load client runs at once
+	// (default 64): each waits for its acknowledgement before sending
+	// again, as an extension does. Few senders measure the round trip of
+	// one insert, not what the collector can take: with 4, every request
+	// waits for the flush interval and an insert of at most 4,000 rows.
+	benchSendersEnv = "LAMBDASCOPE_BENCH_SENDERS"
 )
 
+// benchSenders is the load client's concurrency, from benchSendersEnv.
+func benchSenders() (int, error) {
+	v := os.Getenv(benchSendersEnv)
+	if v == "" {
+		return 64, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1024 {
+		return 0, fmt.Errorf("%s=%q: want a number of senders from 1 to 1024", benchSendersEnv, v)
+	}
+	return n, nil
+}
+
 // TestEndToEndClient is the end-to-end benchmarks' load client when a
-// benchmark starts this binary with benchClientEnv set: 4 goroutines send
+// benchmark starts this binary with benchClientEnv set: benchSenders()
+// goroutines (64 unless LAMBDASCOPE_BENCH_SENDERS says) send
 // Ingest API requests of benchItemsPerRequest spans or log records (zstd;
 // "mixed" alternates the two), each with a fresh batch ID, until the given
 // number is acknowledged. Run on its own it does nothing.
@@ -82,7 +102,10 @@ func TestEndToEndClient(t *testing.T) {
 			t.Fatalf("%s=%q: want spans, logs or mixed", benchClientSignalEnv, signal)
 		}
 	}
-	const workers = 4
+	workers, err := benchSenders()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -185,6 +208,11 @@ func startBenchCollector(b *testing.B) (srv *collector.Server, db string) {
 // the client's.
 func runLoadClient(b *testing.B, srv *collector.Server, signal string, requests int, unit string) {
 	b.Helper()
+	senders, err := benchSenders()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(senders), "senders")
 	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestEndToEndClient$", "-test.count=1")
 	cmd.Env = append(os.Environ(), benchClientEnv+"="+srv.Addr(),
 		benchClientRequestsEnv+"="+strconv.Itoa(requests), benchClientSignalEnv+"="+signal)

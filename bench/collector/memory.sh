@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sustained load on the collector: a client process sends REQUESTS requests
-# of 1,000 items (spans and log records alternately, 4 at a time) while the
+# of 1,000 items (spans and log records alternately, SENDERS at a time, 64
+# unless set) while the
 # collector's process is sampled once a second (resident set size, Go heap
 # live after GC, all memory the Go runtime holds). Prints 8 samples spread
 # over the run and the memory before the load, 5 s in, at its peak and at
@@ -13,6 +14,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 REQUESTS=${REQUESTS:-3000}
+export LAMBDASCOPE_BENCH_SENDERS=${SENDERS:-64} # concurrent senders
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -31,6 +33,7 @@ echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//;s/ *$//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "go:      $(go version | cut -d' ' -f3-)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+echo "senders: $LAMBDASCOPE_BENCH_SENDERS concurrent"
 echo "sent:    ${REQUESTS} requests of 1,000 items at $(metric item/s | awk '{printf "%.0f", $1}') items/s, sampled for $(metric sampled-s | awk '{printf "%.0f", $1}') s"
 echo
 echo "| collector process, MiB | idle | 5 s in | peak | end |"

@@ -7,14 +7,16 @@
 # Prints the machine and the ratios.
 # Usage, from anywhere in the repository:
 #
-#   bench/collector/run.sh            # 300 requests of 1,000 spans, then of 1,000 log records
-#   REQUESTS=1000 bench/collector/run.sh
+#   bench/collector/run.sh            # 3,000 requests of 1,000 spans, then of 1,000 log records
+#   REQUESTS=300 bench/collector/run.sh
 #   SIGNALS=Logs bench/collector/run.sh   # one of them: Spans or Logs
+#   SENDERS=4 bench/collector/run.sh      # concurrent senders (default 64)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-REQUESTS=${REQUESTS:-300}
+REQUESTS=${REQUESTS:-3000}
 SIGNALS=${SIGNALS:-Spans|Logs}
+export LAMBDASCOPE_BENCH_SENDERS=${SENDERS:-64}
 if (( REQUESTS < 100 )); then
   echo "REQUESTS must be at least 100 (the Native baseline copies 100,000 of the collector's rows)" >&2
   exit 2
@@ -36,6 +38,7 @@ echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//;s/ *$//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "go:      $(go version | cut -d' ' -f3-)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+echo "senders: $LAMBDASCOPE_BENCH_SENDERS concurrent, each waiting for its acknowledgement"
 echo
 echo "clickhouse-client Native inserts into a bare copy of the table (no materialized"
 echo "views) and into the table itself (through its views, as the collector's inserts)."
