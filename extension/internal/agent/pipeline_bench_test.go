@@ -2,23 +2,18 @@ package agent
 
 import (
 	"bytes"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
-	"time"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire/otlpwiretest"
 	"github.com/lambdascope/lambdascope/proto/grpczstd"
 )
 
@@ -26,28 +21,7 @@ import (
 // attributes each, as bench/extension's function sends.
 func benchSpans(b *testing.B, n int) []byte {
 	b.Helper()
-	traceID := make([]byte, 16)
-	_, _ = rand.Read(traceID)
-	now := time.Now()
-	str := func(k, v string) *commonpb.KeyValue {
-		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
-	}
-	spans := make([]*tracepb.Span, n)
-	for i := range spans {
-		id := make([]byte, 8)
-		_, _ = rand.Read(id)
-		spans[i] = &tracepb.Span{
-			TraceId: traceID, SpanId: id, Name: "db.query " + strconv.Itoa(i),
-			Kind:              tracepb.Span_SPAN_KIND_CLIENT,
-			StartTimeUnixNano: uint64(now.Add(time.Duration(i) * time.Microsecond).UnixNano()),
-			EndTimeUnixNano:   uint64(now.Add(time.Duration(i+1) * time.Microsecond).UnixNano()),
-			Attributes:        []*commonpb.KeyValue{str("db.system", "dynamodb"), str("db.operation", "GetItem"), str("aws.dynamodb.table_names", "orders")},
-		}
-	}
-	data, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "bench"), str("cloud.provider", "aws")}},
-		ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}},
-	}}})
+	data, err := otlpwiretest.TraceRequest(n, "")
 	if err != nil {
 		b.Fatal(err)
 	}
