@@ -35,6 +35,10 @@ type Config struct {
 	// tables, and writes go through the Distributed tables, sharded by trace
 	// ID.
 	ClickHouseCluster string `yaml:"clickhouse_cluster"`
+	// ClickHouseTLS connects to ClickHouse over TLS with a private CA or a
+	// server name of its own; a DSN with secure=true is enough for a
+	// server whose certificate the system trusts.
+	ClickHouseTLS ClickHouseTLSConfig `yaml:"clickhouse_tls"`
 	// APIKeySHA256 lists the hex SHA-256 digests of the accepted API keys;
 	// keys are never configured in clear.
 	APIKeySHA256 []string `yaml:"api_key_sha256"`
@@ -187,6 +191,9 @@ func (c Config) Validate() error {
 	if _, err := c.TLS.serverConfig(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.ClickHouseTLS.clientConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -195,12 +202,18 @@ func (c Config) Validate() error {
 var clusterNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Storage returns the settings the store is opened with: the server and
-// database of ClickHouseDSN and, when set, the cluster.
-func (c Config) Storage() storage.Config {
+// database of ClickHouseDSN, the cluster and TLS when set. Its error names
+// the clickhouse_tls key whose file cannot be used.
+func (c Config) Storage() (storage.Config, error) {
 	sc := storage.DefaultConfig()
 	sc.DSN = c.ClickHouseDSN
 	sc.Cluster = c.ClickHouseCluster
-	return sc
+	tc, err := c.ClickHouseTLS.clientConfig()
+	if err != nil {
+		return sc, err
+	}
+	sc.TLS = tc
+	return sc, nil
 }
 
 // LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors,

@@ -106,7 +106,10 @@ func TestConfigClickHouseCluster(t *testing.T) {
 			if err != nil {
 				t.Fatalf("valid config refused: %v", err)
 			}
-			sc := cfg.Storage()
+			sc, err := cfg.Storage()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if sc.DSN != cfg.ClickHouseDSN || sc.Cluster != cfg.ClickHouseCluster {
 				t.Errorf("Storage() = DSN %q cluster %q, want %q and %q", sc.DSN, sc.Cluster, cfg.ClickHouseDSN, cfg.ClickHouseCluster)
 			}

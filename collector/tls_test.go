@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,12 +11,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +27,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 // testCert is a self-signed certificate for 127.0.0.1, usable as server
@@ -216,5 +223,123 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 	ok.TLS = collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: cert.certFile}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("good TLS config refused: %v", err)
+	}
+}
+
+// tlsFront terminates TLS with cert in front of the test ClickHouse server,
+// as a ClickHouse secure port would, and counts the handshakes it
+// completed.
+func tlsFront(t *testing.T, cert tls.Certificate) (addr string, handshakes *atomic.Int64) {
+	t.Helper()
+	lis, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakes = new(atomic.Int64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			if err := c.(*tls.Conn).HandshakeContext(t.Context()); err != nil {
+				_ = c.Close()
+				continue
+			}
+			handshakes.Add(1)
+			up, err := net.Dial("tcp", chtest.Server().Addr())
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			for _, p := range [][2]net.Conn{{c, up}, {up, c}} {
+				wg.Go(func() {
+					_, _ = io.Copy(p[0], p[1])
+					_ = p[0].Close()
+					_ = p[1].Close()
+				})
+			}
+		}
+	})
+	t.Cleanup(func() {
+		_ = lis.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return lis.Addr().String(), handshakes
+}
+
+// TestClickHouseOverTLS writes through a ClickHouse reached over TLS with
+// a private CA (clickhouse_tls.ca_file), and checks that a CA that did not
+// sign the server's certificate is refused with a certificate error.
+func TestClickHouseOverTLS(t *testing.T) {
+	cert := newTestCert(t)
+	addr, handshakes := tlsFront(t, cert.pair)
+	_, db := chtest.NewDatabase(t)
+	dsn := "clickhouse://" + addr + "/" + db
+
+	cfg := testConfig(dsn)
+	cfg.ClickHouseTLS.CAFile = cert.certFile
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	sc, err := cfg.Storage()
+	if err != nil {
+		t.Fatalf("storage config: %v", err)
+	}
+	store, err := storage.OpenConfig(t.Context(), sc)
+	if err != nil {
+		t.Fatalf("open ClickHouse over TLS: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate over TLS: %v", err)
+	}
+	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	trace := [16]byte{0x71, 0x5c}
+	if _, err := ingestv1.NewIngestServiceClient(conn).Export(withKey(t.Context(), apiKey), batch(t, trace, 3)); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	if rows, _ := spanCounts(t, store, trace); rows != 3 {
+		t.Errorf("%d spans stored over TLS, want 3", rows)
+	}
+	if handshakes.Load() == 0 {
+		t.Error("no TLS handshake reached the front: the store did not use TLS")
+	}
+
+	other := newTestCert(t)
+	wrong := testConfig(dsn)
+	wrong.ClickHouseTLS.CAFile = other.certFile
+	wsc, err := wrong.Storage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := storage.OpenConfig(t.Context(), wsc); err == nil {
+		_ = s.Close()
+		t.Fatal("a CA that did not sign the server's certificate was accepted")
+	} else if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("error %q does not say the certificate is the problem", err)
 	}
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"regexp"
@@ -37,6 +38,10 @@ type Config struct {
 	// ReadOnly opens without creating the database; readers such as the
 	// CLI use it so that a wrong DSN creates nothing.
 	ReadOnly bool `yaml:"-"`
+	// TLS, when set, connects with TLS under this configuration (a private
+	// CA, a server name, client certificates), in place of what the DSN's
+	// secure and skip_verify parameters would give.
+	TLS *tls.Config `yaml:"-"`
 }
 
 // DefaultConfig is a local server on the native port.

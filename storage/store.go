@@ -71,6 +71,9 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	// and every statement names its tables with the database anyway.
 	opts.Auth.Database = ""
 	opts.DialTimeout = cfg.DialTimeout
+	if cfg.TLS != nil {
+		opts.TLS = cfg.TLS.Clone()
+	}
 	opts.MaxOpenConns = cfg.MaxOpenConns
 	if opts.MaxIdleConns > opts.MaxOpenConns || opts.MaxIdleConns == 0 {
 		opts.MaxIdleConns = opts.MaxOpenConns

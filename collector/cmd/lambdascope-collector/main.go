@@ -79,6 +79,10 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.ClickHouseDSN })},
 		{"clickhouse-cluster", "LAMBDASCOPE_CLICKHOUSE_CLUSTER", "ClickHouse cluster name from the servers' remote_servers, empty for a single server (clickhouse_cluster)",
 			str(func(c *collector.Config) *string { return &c.ClickHouseCluster })},
+		{"clickhouse-tls-ca-file", "LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE", "PEM CAs ClickHouse's certificate must chain to; turns on TLS to ClickHouse (clickhouse_tls.ca_file)",
+			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.CAFile })},
+		{"clickhouse-tls-server-name", "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME", "name ClickHouse's certificate must carry, when not the DSN's host; turns on TLS to ClickHouse (clickhouse_tls.server_name)",
+			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.ServerName })},
 		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, empty for none (wal.dir)",
 			str(func(c *collector.Config) *string { return &c.WAL.Dir })},
 		{"api-key-sha256", "LAMBDASCOPE_API_KEY_SHA256", "comma-separated hex SHA-256 digests of accepted API keys (api_key_sha256)",
@@ -174,8 +178,15 @@ func run(args []string) error {
 	if cfg.ClickHouseCluster != "" {
 		where += " (cluster " + cfg.ClickHouseCluster + ")"
 	}
+	if cfg.ClickHouseTLS.Enabled() {
+		where += " over TLS"
+	}
+	sc, err := cfg.Storage()
+	if err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
 	open := func(ctx context.Context) (collector.BatchWriter, error) {
-		store, err := storage.OpenConfig(ctx, cfg.Storage())
+		store, err := storage.OpenConfig(ctx, sc)
 		if err != nil {
 			return nil, fmt.Errorf("open ClickHouse at %s: %w", where, err)
 		}

@@ -30,6 +30,9 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		{"tls key flag without cert", nil, []string{"--no-auth", "--tls-key-file", filepath.Join(dir, "k.pem")}, "tls.cert_file is required"},
 		{"tls env files missing", map[string]string{"LAMBDASCOPE_TLS_CERT_FILE": filepath.Join(dir, "c.pem"), "LAMBDASCOPE_TLS_KEY_FILE": filepath.Join(dir, "k.pem")},
 			[]string{"--no-auth"}, "tls.cert_file: stat"},
+		{"clickhouse tls ca file missing", map[string]string{"LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE": filepath.Join(dir, "ca.pem")},
+			[]string{"--no-auth"}, "clickhouse_tls.ca_file: open"},
+		{"clickhouse tls ca file not PEM", nil, []string{"--no-auth", "--clickhouse-tls-ca-file", cfgPath}, "holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
