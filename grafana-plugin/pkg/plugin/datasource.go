@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
@@ -105,10 +104,9 @@ type Datasource struct {
 	uid, name   string
 	logger      *slog.Logger
 
-	mu      sync.Mutex
-	store   *storage.Store
-	svc     *query.Service
-	tunnels []*tlsTunnel
+	mu    sync.Mutex
+	store *storage.Store
+	svc   *query.Service
 }
 
 var (
@@ -141,16 +139,6 @@ func (d *Datasource) Dispose() {
 		}
 		d.store, d.svc = nil, nil
 	}
-	d.closeTunnels()
-}
-
-func (d *Datasource) closeTunnels() {
-	for _, t := range d.tunnels {
-		if err := t.Close(); err != nil {
-			d.logger.Warn("close tls tunnel", "error", err)
-		}
-	}
-	d.tunnels = nil
 }
 
 // connect opens the store once; a failed attempt is retried on next use.
@@ -163,23 +151,8 @@ func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Servic
 	if d.store != nil {
 		return d.store, d.svc, nil
 	}
-	cfg := d.settings.StorageConfig()
-	if d.settings.tunnelTLS() {
-		addrs := make([]string, 0, len(d.settings.Addresses))
-		for _, a := range d.settings.Addresses {
-			t, err := startTLSTunnel(a, d.settings.TLSConfig(a), time.Duration(d.settings.DialTimeoutSeconds)*time.Second, d.logger)
-			if err != nil {
-				d.closeTunnels()
-				return nil, nil, err
-			}
-			d.tunnels = append(d.tunnels, t)
-			addrs = append(addrs, t.Addr())
-		}
-		cfg = d.settings.storageConfig(d.settings.dsn(addrs, false))
-	}
-	st, err := storage.OpenConfig(ctx, cfg)
+	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
 	if err != nil {
-		d.closeTunnels()
 		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
 	}
 	d.store, d.svc = st, query.NewService(st)

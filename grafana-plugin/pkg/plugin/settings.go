@@ -174,15 +174,12 @@ func validAddress(a string) error {
 	return nil
 }
 
-// tunnelTLS reports whether connections go through the plugin's own TLS
-// tunnels: a CA certificate cannot be given to the ClickHouse client in a
-// DSN.
-func (c *Settings) tunnelTLS() bool { return c.TLS && c.rootCAs != nil }
-
-// TLSConfig is the TLS configuration for the server at addr (host:port).
+// TLSConfig is the TLS configuration for the server at addr (host:port);
+// with addr empty and no server name set, the name checked is each
+// address's host, filled in when connecting.
 func (c *Settings) TLSConfig(addr string) *tls.Config {
 	name := c.TLSServerName
-	if name == "" {
+	if name == "" && addr != "" {
 		name, _, _ = net.SplitHostPort(addr)
 	}
 	return &tls.Config{
@@ -193,29 +190,18 @@ func (c *Settings) TLSConfig(addr string) *tls.Config {
 	}
 }
 
-// DSN is the native-protocol DSN storage opens. The password is escaped
-// into the user part; it never appears in logs (use Redacted).
-func (c *Settings) DSN() string { return c.dsn(c.Addresses, c.TLS) }
-
-// dsn is the DSN for addrs; secure asks the ClickHouse client for TLS.
-func (c *Settings) dsn(addrs []string, secure bool) string {
+// DSN is the native-protocol DSN storage opens; TLS is not in it but in
+// StorageConfig's TLS. The password is escaped into the user part; it
+// never appears in logs (use Redacted).
+func (c *Settings) DSN() string {
 	u := url.URL{
 		Scheme: "clickhouse",
 		User:   url.UserPassword(c.Username, c.Password),
-		Host:   strings.Join(addrs, ","),
+		Host:   strings.Join(c.Addresses, ","),
 		Path:   "/" + c.Database,
 	}
 	q := url.Values{}
 	q.Set("dial_timeout", (time.Duration(c.DialTimeoutSeconds) * time.Second).String())
-	if secure {
-		q.Set("secure", "true")
-		if c.TLSSkipVerify {
-			q.Set("skip_verify", "true")
-		}
-		if c.TLSServerName != "" {
-			q.Set("tls_server_name", c.TLSServerName)
-		}
-	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -226,14 +212,17 @@ func (c *Settings) Redacted() string {
 	return fmt.Sprintf("%s@%s/%s", c.Username, strings.Join(c.Addresses, ","), c.Database)
 }
 
-// StorageConfig is the storage configuration of these settings.
-func (c *Settings) StorageConfig() storage.Config { return c.storageConfig(c.DSN()) }
-
-func (c *Settings) storageConfig(dsn string) storage.Config {
+// StorageConfig is the storage configuration of these settings. With TLS
+// on, every address is verified with the settings' CA certificate (or the
+// system's) and server name (or the address's host).
+func (c *Settings) StorageConfig() storage.Config {
 	cfg := storage.DefaultConfig()
-	cfg.DSN = dsn
+	cfg.DSN = c.DSN()
 	cfg.Database = c.Database
 	cfg.DialTimeout = time.Duration(c.DialTimeoutSeconds) * time.Second
 	cfg.ReadOnly = true
+	if c.TLS {
+		cfg.TLS = c.TLSConfig("")
+	}
 	return cfg
 }

@@ -47,8 +47,11 @@ func TestLoadSettings(t *testing.T) {
 		{name: "ca not pem", jsonData: `{"tls":true}`, secure: map[string]string{"tlsCACert": "-----BEGIN NOTHING-----"}, wantErrs: []string{"tlsCACert holds no PEM certificate"}},
 		{name: "ca", jsonData: `{"tls":true,"tlsServerName":" ch.internal "}`, secure: map[string]string{"tlsCACert": testCA}, check: func(t *testing.T, s Settings) {
 			cfg := s.TLSConfig("10.0.0.1:9440")
-			if cfg.RootCAs == nil || cfg.ServerName != "ch.internal" || cfg.InsecureSkipVerify || !s.tunnelTLS() {
+			if cfg.RootCAs == nil || cfg.ServerName != "ch.internal" || cfg.InsecureSkipVerify {
 				t.Errorf("tls config = %+v", cfg)
+			}
+			if sc := s.StorageConfig(); sc.TLS == nil || sc.TLS.RootCAs == nil || sc.TLS.ServerName != "ch.internal" {
+				t.Errorf("storage config's TLS = %+v, want the CA and server name", sc.TLS)
 			}
 		}},
 		{name: "every error at once", jsonData: `{"address":"x","database":"-","timeZone":"?"}`,
@@ -112,8 +115,11 @@ func TestSettingsDSN(t *testing.T) {
 			if strings.Join(opts.Addr, ",") != strings.Join(s.Addresses, ",") {
 				t.Errorf("addr = %v, want %v", opts.Addr, s.Addresses)
 			}
-			if (opts.TLS != nil) != s.TLS || (s.TLS && (opts.TLS.InsecureSkipVerify != s.TLSSkipVerify || opts.TLS.ServerName != s.TLSServerName)) {
-				t.Errorf("tls = %+v, want tls %v skip verify %v", opts.TLS, s.TLS, s.TLSSkipVerify)
+			if opts.TLS != nil {
+				t.Errorf("DSN asks for TLS (%+v); TLS belongs in StorageConfig's TLS", opts.TLS)
+			}
+			if tc := s.StorageConfig().TLS; (tc != nil) != s.TLS || (s.TLS && (tc.InsecureSkipVerify != s.TLSSkipVerify || tc.ServerName != s.TLSServerName)) {
+				t.Errorf("storage tls = %+v, want tls %v skip verify %v server name %q", tc, s.TLS, s.TLSSkipVerify, s.TLSServerName)
 			}
 			if tt.password != "" && strings.Contains(s.Redacted(), tt.password) {
 				t.Errorf("Redacted() = %q shows the password", s.Redacted())

@@ -75,9 +75,10 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestTLSTunnelCloses checks that disposing of a datasource that
-// connects through TLS tunnels ends their goroutines.
-func TestTLSTunnelCloses(t *testing.T) {
+// TestTLSDisposeEndsGoroutines checks that a datasource reaching two
+// addresses over TLS with its own CA certificate queries, and that
+// disposing of it ends every goroutine it started.
+func TestTLSDisposeEndsGoroutines(t *testing.T) {
 	db := plugintest.NewDatabase(t)
 	ca := plugintest.NewCA(t)
 	front := plugintest.NewTLSFront(t, ca, db.Addr)
@@ -94,9 +95,6 @@ func TestTLSTunnelCloses(t *testing.T) {
 	ds := inst.(*Datasource)
 	if resp := runQuery(t, ds, "catalog", nil, fixtureRange); resp.Error != nil {
 		t.Fatalf("query over tls: %v", resp.Error)
-	}
-	if len(ds.tunnels) != 2 {
-		t.Errorf("%d tunnels, want one per address", len(ds.tunnels))
 	}
 	ds.Dispose()
 	ds.Dispose()
