@@ -18,8 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,70 +224,29 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// tlsFront terminates TLS with cert in front of the test ClickHouse server,
-// as a ClickHouse secure port would, and counts the handshakes it
-// completed.
-func tlsFront(t *testing.T, cert tls.Certificate) (addr string, handshakes *atomic.Int64) {
-	t.Helper()
-	lis, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	handshakes = new(atomic.Int64)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			if err := c.(*tls.Conn).HandshakeContext(t.Context()); err != nil {
-				_ = c.Close()
-				continue
-			}
-			handshakes.Add(1)
-			up, err := net.Dial("tcp", chtest.Server().Addr())
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			for _, p := range [][2]net.Conn{{c, up}, {up, c}} {
-				wg.Go(func() {
-					_, _ = io.Copy(p[0], p[1])
-					_ = p[0].Close()
-					_ = p[1].Close()
-				})
-			}
-		}
-	})
-	t.Cleanup(func() {
-		_ = lis.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return lis.Addr().String(), handshakes
-}
-
 // TestClickHouseOverTLS writes through a ClickHouse reached over TLS with
 // a private CA (clickhouse_tls.ca_file), and checks that a CA that did not
 // sign the server's certificate is refused with a certificate error.
 func TestClickHouseOverTLS(t *testing.T) {
-	cert := newTestCert(t)
-	addr, handshakes := tlsFront(t, cert.pair)
+	ca := chtest.NewCA(t)
+	addr := chtest.NewTLSFront(t, ca, chtest.Server().Addr())
 	_, db := chtest.NewDatabase(t)
 	dsn := "clickhouse://" + addr + "/" + db
 
+	// Without TLS the front's handshake never completes: connecting at all
+	// proves the store speaks TLS.
+	plain := testConfig(dsn)
+	psc, err := plain.Storage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := storage.OpenConfig(t.Context(), psc); err == nil {
+		_ = s.Close()
+		t.Fatal("a plain connection to the TLS front succeeded")
+	}
+
 	cfg := testConfig(dsn)
-	cfg.ClickHouseTLS.CAFile = cert.certFile
+	cfg.ClickHouseTLS.CAFile = ca.File(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
@@ -325,13 +282,9 @@ func TestClickHouseOverTLS(t *testing.T) {
 	if rows, _ := spanCounts(t, store, trace); rows != 3 {
 		t.Errorf("%d spans stored over TLS, want 3", rows)
 	}
-	if handshakes.Load() == 0 {
-		t.Error("no TLS handshake reached the front: the store did not use TLS")
-	}
 
-	other := newTestCert(t)
 	wrong := testConfig(dsn)
-	wrong.ClickHouseTLS.CAFile = other.certFile
+	wrong.ClickHouseTLS.CAFile = chtest.NewCA(t).File(t)
 	wsc, err := wrong.Storage()
 	if err != nil {
 		t.Fatal(err)

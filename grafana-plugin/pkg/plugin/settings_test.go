@@ -8,11 +8,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 func TestLoadSettings(t *testing.T) {
-	testCA := plugintest.NewCA(t).PEM
+	testCA := chtest.NewCA(t).PEM
 	tests := []struct {
 		name     string
 		jsonData string

@@ -6,12 +6,15 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,12 @@ const (
 
 // EnvDSN names the environment variable holding the ClickHouse DSN.
 const EnvDSN = "LAMBDASCOPE_CLICKHOUSE_DSN"
+
+// The environment variables of the TLS flags.
+const (
+	EnvTLSCAFile     = "LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE"
+	EnvTLSServerName = "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME"
+)
 
 // DefaultDSN is used when neither --dsn nor LAMBDASCOPE_CLICKHOUSE_DSN is set.
 const DefaultDSN = "clickhouse://127.0.0.1:9000/lambdascope"
@@ -80,6 +89,13 @@ Global flags (also accepted after the command):
   --dsn DSN          ClickHouse native-protocol address with the database as path
                      (env LAMBDASCOPE_CLICKHOUSE_DSN, default ` + DefaultDSN + `)
   --timeout DURATION how long to wait for ClickHouse (default 30s)
+  --tls-ca-file FILE PEM CAs ClickHouse's certificate must chain to: connects
+                     over TLS (env LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE); for a
+                     certificate the system trusts, add ?secure=true to the DSN
+  --tls-server-name NAME
+                     name ClickHouse's certificate must carry, when not the
+                     DSN's host; also turns TLS on
+                     (env LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME)
   --color MODE       highlight errors: auto, always or never (default auto;
                      auto means on a terminal unless NO_COLOR is set)
 
@@ -134,9 +150,11 @@ Examples:
 
 // commonFlags are accepted by every command.
 type commonFlags struct {
-	dsn     string
-	timeout time.Duration
-	color   string
+	dsn           string
+	timeout       time.Duration
+	color         string
+	tlsCAFile     string
+	tlsServerName string
 }
 
 func defaultCommonFlags() commonFlags {
@@ -146,6 +164,8 @@ func defaultCommonFlags() commonFlags {
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dsn, "dsn", c.dsn, "ClickHouse DSN, clickhouse://host:port/database (env "+EnvDSN+")")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "how long to wait for ClickHouse")
+	fs.StringVar(&c.tlsCAFile, "tls-ca-file", c.tlsCAFile, "PEM CAs ClickHouse's certificate must chain to; turns on TLS (env "+EnvTLSCAFile+")")
+	fs.StringVar(&c.tlsServerName, "tls-server-name", c.tlsServerName, "name ClickHouse's certificate must carry; turns on TLS (env "+EnvTLSServerName+")")
 	fs.StringVar(&c.color, "color", c.color, "highlight errors: auto (when writing to a terminal and NO_COLOR is unset), always or never")
 }
 
@@ -168,6 +188,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if v := env.Getenv(EnvDSN); v != "" {
 		common.dsn = v
 	}
+	common.tlsCAFile, common.tlsServerName = env.Getenv(EnvTLSCAFile), env.Getenv(EnvTLSServerName)
 	root := flag.NewFlagSet("lambdascope", flag.ContinueOnError)
 	root.SetOutput(io.Discard)
 	common.register(root)
@@ -302,7 +323,7 @@ func runTrace(ctx context.Context, args []string, common commonFlags, env Env) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	svc, closeStore, err := open(ctx, c.dsn)
+	svc, closeStore, err := open(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -367,7 +388,7 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	svc, closeStore, err := open(ctx, c.dsn)
+	svc, closeStore, err := open(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -437,10 +458,25 @@ func colorMode(mode string, env Env) (bool, error) {
 }
 
 // open connects to ClickHouse for reading.
-func open(ctx context.Context, dsn string) (*query.Service, func(), error) {
-	st, err := storage.OpenReadOnly(ctx, dsn)
+func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
+	cfg := storage.DefaultConfig()
+	cfg.DSN, cfg.ReadOnly = c.dsn, true
+	if c.tlsCAFile != "" || c.tlsServerName != "" {
+		cfg.TLS = &tls.Config{ServerName: c.tlsServerName, MinVersion: tls.VersionTLS12}
+		if c.tlsCAFile != "" {
+			pem, err := os.ReadFile(c.tlsCAFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("cannot read --tls-ca-file: %w", err)
+			}
+			cfg.TLS.RootCAs = x509.NewCertPool()
+			if !cfg.TLS.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("--tls-ca-file %s holds no PEM certificate", c.tlsCAFile)
+			}
+		}
+	}
+	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot connect to ClickHouse at %s: %w", redact(dsn), err)
+		return nil, nil, fmt.Errorf("cannot connect to ClickHouse at %s: %w", redact(c.dsn), err)
 	}
 	return query.NewService(st), func() { _ = st.Close() }, nil
 }

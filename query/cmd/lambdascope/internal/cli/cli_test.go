@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +200,26 @@ func TestAgainstClickHouse(t *testing.T) {
 		}
 		if len(got) != 1 || got[0].RequestID != "req-orders" || !got[0].ColdStart || got[0].TraceID != tr.TraceID.String() {
 			t.Fatalf("got %+v", got)
+		}
+	})
+	t.Run("invocations over TLS with a private CA", func(t *testing.T) {
+		ca := chtest.NewCA(t)
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Host = chtest.NewTLSFront(t, ca, u.Host)
+		r := run(t, map[string]string{EnvDSN: u.String(), EnvTLSCAFile: ca.File(t)}, "invocations", "--output", "json")
+		if r.code != ExitOK || !strings.Contains(r.stdout, "req-orders") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", chtest.NewCA(t).File(t), "--timeout", "5s", "invocations")
+		if r.code != ExitError || !strings.Contains(r.stderr, "certificate") {
+			t.Fatalf("another CA: exit %d, stderr %q", r.code, r.stderr)
+		}
+		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", filepath.Join(t.TempDir(), "none.pem"), "invocations")
+		if r.code != ExitError || !strings.Contains(r.stderr, "cannot read --tls-ca-file") {
+			t.Fatalf("missing CA file: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 	t.Run("unreachable server", func(t *testing.T) {

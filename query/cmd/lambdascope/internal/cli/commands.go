@@ -132,7 +132,7 @@ func runTable(ctx context.Context, c *command, args []string, common commonFlags
 	}
 	openCtx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
-	svc, closeStore, err := open(openCtx, cf.dsn)
+	svc, closeStore, err := open(openCtx, cf)
 	if err != nil {
 		return err
 	}

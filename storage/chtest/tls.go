@@ -1,4 +1,4 @@
-package plugintest
+package chtest
 
 import (
 	"crypto/ecdsa"
@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,17 @@ type CA struct {
 	PEM  string
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
+}
+
+// File writes the CA's certificate to a PEM file in a temporary directory
+// of the test and returns its path.
+func (ca CA) File(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, []byte(ca.PEM), 0o600); err != nil {
+		t.Fatalf("write ca certificate: %v", err)
+	}
+	return path
 }
 
 // NewCA makes a certificate authority.
