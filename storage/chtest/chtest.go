@@ -2,7 +2,8 @@
 // test package, started from TestMain, and a fresh database per test.
 //
 // A package whose tests need ClickHouse fails when none can be had; it never
-// passes by skipping.
+// passes by skipping. NewCA and NewTLSFront put the server behind TLS with
+// a made-up certificate authority, as a secure native port would be.
 package chtest
 
 import (
