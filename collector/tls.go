@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // TLSConfig turns on TLS for the Ingest API / OTLP gRPC and the OTLP/HTTP
@@ -93,17 +95,9 @@ func (c ClickHouseTLSConfig) clientConfig() (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
-	cfg := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse_tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("clickhouse_tls.ca_file %q holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
+	cfg, err := storage.ClientTLS(c.CAFile, c.ServerName, c.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse_tls.ca_file: %w", err)
 	}
 	return cfg, nil
 }

@@ -31,7 +31,7 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		{"tls env files missing", map[string]string{"LAMBDASCOPE_TLS_CERT_FILE": filepath.Join(dir, "c.pem"), "LAMBDASCOPE_TLS_KEY_FILE": filepath.Join(dir, "k.pem")},
 			[]string{"--no-auth"}, "tls.cert_file: stat"},
 		{"clickhouse tls ca file missing", map[string]string{"LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE": filepath.Join(dir, "ca.pem")},
-			[]string{"--no-auth"}, "clickhouse_tls.ca_file: open"},
+			[]string{"--no-auth"}, "clickhouse_tls.ca_file: read CA file: open"},
 		{"clickhouse tls ca file not PEM", nil, []string{"--no-auth", "--clickhouse-tls-ca-file", cfgPath}, "holds no PEM certificate"},
 	}
 	for _, tt := range tests {

@@ -6,15 +6,12 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -462,17 +459,11 @@ func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
 	cfg := storage.DefaultConfig()
 	cfg.DSN, cfg.ReadOnly = c.dsn, true
 	if c.tlsCAFile != "" || c.tlsServerName != "" {
-		cfg.TLS = &tls.Config{ServerName: c.tlsServerName, MinVersion: tls.VersionTLS12}
-		if c.tlsCAFile != "" {
-			pem, err := os.ReadFile(c.tlsCAFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("cannot read --tls-ca-file: %w", err)
-			}
-			cfg.TLS.RootCAs = x509.NewCertPool()
-			if !cfg.TLS.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("--tls-ca-file %s holds no PEM certificate", c.tlsCAFile)
-			}
+		tc, err := storage.ClientTLS(c.tlsCAFile, c.tlsServerName, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
 		}
+		cfg.TLS = tc
 	}
 	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {

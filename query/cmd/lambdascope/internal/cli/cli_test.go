@@ -218,7 +218,7 @@ func TestAgainstClickHouse(t *testing.T) {
 			t.Fatalf("another CA: exit %d, stderr %q", r.code, r.stderr)
 		}
 		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", filepath.Join(t.TempDir(), "none.pem"), "invocations")
-		if r.code != ExitError || !strings.Contains(r.stderr, "cannot read --tls-ca-file") {
+		if r.code != ExitError || !strings.Contains(r.stderr, "cannot use --tls-ca-file: read CA file") {
 			t.Fatalf("missing CA file: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
