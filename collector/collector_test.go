@@ -40,13 +40,7 @@ func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new collector: %v", err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatalf("start collector: %v", err)
-	}
+	srv := serve(t, cfg, store)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -62,6 +56,20 @@ func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return &harness{store: store, srv: srv, client: ingestv1.NewIngestServiceClient(conn)}
+}
+
+// serve starts a collector with cfg writing to store, logging nowhere.
+// Shutting it down is the caller's (a second Shutdown is harmless).
+func serve(t *testing.T, cfg collector.Config, store *storage.Store) *collector.Server {
+	t.Helper()
+	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("new collector: %v", err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatalf("start collector: %v", err)
+	}
+	return srv
 }
 
 // migratedStore opens the database at dsn with the schema in place, closed

@@ -3,8 +3,6 @@ package collector_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
@@ -156,13 +153,7 @@ func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
 	cfg.HTTPAddr = ""
 	cfg.NoAuth = true
 	cfg.WriteTimeout = 2 * time.Second
-	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	srv := serve(t, cfg, store)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

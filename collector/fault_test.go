@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -224,13 +223,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	cfg.HTTPAddr, cfg.AdminAddr = "", ""
 	cfg.WAL.Dir = t.TempDir()
 	cfg.WriteTimeout = 5 * time.Second
-	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	srv := serve(t, cfg, store)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 
 	// The pace keeps the load running well past the outage's start: the

@@ -2,8 +2,6 @@ package collector_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -28,13 +26,7 @@ func TestRetryAfterRestartIsStoredOnce(t *testing.T) {
 		t.Helper()
 		cfg := testConfig(dsn)
 		cfg.WAL.Dir = walDir
-		srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatalf("new collector: %v", err)
-		}
-		if err := srv.Start(t.Context()); err != nil {
-			t.Fatalf("start collector: %v", err)
-		}
+		srv := serve(t, cfg, store)
 		conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatalf("dial: %v", err)

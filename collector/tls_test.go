@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -262,13 +261,7 @@ func TestClickHouseOverTLS(t *testing.T) {
 	if err := store.Migrate(t.Context()); err != nil {
 		t.Fatalf("migrate over TLS: %v", err)
 	}
-	srv, err := collector.New(cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	srv := serve(t, cfg, store)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
