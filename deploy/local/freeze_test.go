@@ -68,11 +68,17 @@ func TestFreezeMidFlush(t *testing.T) {
 	proxy.holdAnswers()
 	calls = append(calls, run(t, local.Workload{Invocations: 6})...)
 	// The environments are frozen now (idle after the burst) with their
-	// flushes in flight: their connections die.
+	// flushes in flight. On a loaded machine the collector may take a
+	// while to answer them (it answers once ClickHouse has the rows): wait
+	// until an answer is held here, so that the flush is known to be in
+	// flight. Then their connections die.
+	for deadline := time.Now().Add(20 * time.Second); proxy.heldAnswers() == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	before := proxy.newConnections()
 	held := proxy.killConnections()
 	if held == 0 {
-		t.Fatal("no collector answer was held: no flush was in flight when the environments froze")
+		t.Fatal("no collector answer was held within 20 s: no flush was in flight when the environments froze")
 	}
 	t.Logf("%d collector answers held back when the connections died", held)
 	// Connections die in long freezes (idle timeouts); stay frozen a while.
@@ -184,6 +190,13 @@ func (p *freezeProxy) holdAnswers() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hold = true
+}
+
+// heldAnswers is how many collector answers are being held back.
+func (p *freezeProxy) heldAnswers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
 func (p *freezeProxy) newConnections() int {
