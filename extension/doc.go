@@ -1,6 +1,17 @@
-// Package extension holds the Lambdascope Lambda extension: the binary in
-// cmd/lambdascope-extension that Lambda starts from /opt/extensions, and its
+// Package extension holds the Lambdascope Lambda extension: the launcher in
+// cmd/lambdascope-launcher that Lambda starts from /opt/extensions, the
+// agent in cmd/lambdascope-extension that the launcher becomes, and their
 // private parts under internal/. It imports only the standard library, the
 // repository's proto packages, gRPC, protobuf and the OTLP messages, so it
 // stays small and starts fast.
 package extension
+
+// LauncherPath is where the launcher sits inside the layer (and so, under
+// /opt, where Lambda starts it): every file in /opt/extensions is started
+// as an extension named after the file.
+const LauncherPath = "extensions/lambdascope"
+
+// AgentPath is where the agent sits inside the layer: outside extensions/,
+// so that Lambda does not start it as an extension of its own. The
+// launcher finds it at ../lambdascope/lambdascope-extension from itself.
+const AgentPath = "lambdascope/lambdascope-extension"

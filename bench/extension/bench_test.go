@@ -3,6 +3,7 @@ package extbench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,15 +19,17 @@ import (
 )
 
 // fakeExtensionsAPI answers register and telemetry subscription and sends
-// SHUTDOWN on the first /event/next, recording when that call arrived.
+// SHUTDOWN on the first /event/next once released, recording when that
+// call arrived.
 type fakeExtensionsAPI struct {
-	addr  string
-	nexts chan time.Time
+	addr    string
+	nexts   chan time.Time
+	release chan struct{}
 }
 
 func startFakeExtensionsAPI(b *testing.B) *fakeExtensionsAPI {
 	b.Helper()
-	f := &fakeExtensionsAPI{nexts: make(chan time.Time, 1)}
+	f := &fakeExtensionsAPI{nexts: make(chan time.Time, 1), release: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Lambda-Extension-Identifier", "bench-extension-id")
@@ -41,6 +44,10 @@ func startFakeExtensionsAPI(b *testing.B) *fakeExtensionsAPI {
 		select {
 		case f.nexts <- arrived:
 		default:
+		}
+		select {
+		case <-f.release:
+		case <-time.After(10 * time.Second):
 		}
 		ev, _ := json.Marshal(map[string]any{
 			"eventType":      "SHUTDOWN",
@@ -72,8 +79,10 @@ func startFakeExtensionsAPI(b *testing.B) *fakeExtensionsAPI {
 }
 
 // startToFirstNext execs path and returns the time from exec to its first
-// /event/next call; it waits for the process to exit after SHUTDOWN.
-func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []string) time.Duration {
+// /event/next call and, when otlpHTTP is not empty, to the first answer of
+// the OTLP/HTTP receiver there: when a function's export is served. Then
+// it answers SHUTDOWN and waits for the process to exit.
+func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []string, otlpHTTP string) (next, ready time.Duration) {
 	b.Helper()
 	cmd := exec.CommandContext(b.Context(), path)
 	cmd.Env = env
@@ -81,15 +90,23 @@ func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []st
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start %s: %v", path, err)
 	}
-	var took time.Duration
 	select {
 	case t := <-f.nexts:
-		took = t.Sub(start)
+		next = t.Sub(start)
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		b.Fatalf("%s did not call /event/next within 10s", filepath.Base(path))
 	}
+	if otlpHTTP != "" {
+		if err := exportEmpty(b.Context(), otlpHTTP); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			b.Fatalf("%s: OTLP/HTTP export: %v", filepath.Base(path), err)
+		}
+		ready = time.Since(start)
+	}
+	f.release <- struct{}{}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	select {
@@ -102,15 +119,43 @@ func (f *fakeExtensionsAPI) startToFirstNext(b *testing.B, path string, env []st
 		<-exited
 		b.Fatalf("%s did not exit after SHUTDOWN", filepath.Base(path))
 	}
-	return took
+	return next, ready
+}
+
+// exportEmpty sends an empty OTLP/HTTP trace export to addr, as a
+// function's exporter would, and waits for a 200 answer. The port is bound
+// before the first /event/next, so the request waits in the kernel's
+// backlog until the extension serves it.
+func exportEmpty(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/traces", http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // BenchmarkStartToFirstNext measures process start to the first
-// /event/next of the extension and of a minimal extension that only
-// registers and asks for the next event, and process start to main of an
-// empty Go program (the floor: what the machine charges any Go program
-// before its code runs), alternating the three. The figures above the
-// floor are what the programs themselves spend.
+// /event/next of the extension (its launcher, as Lambda starts it), of its
+// agent started directly (the extension without a launcher), and of a
+// minimal extension that only registers and asks for the next event, and
+// process start to main of an empty Go program (the floor: what the
+// machine charges any Go program before its code runs), alternating the
+// four. For the extension and the agent it also measures start to the
+// first answer of the OTLP/HTTP receiver (ready: when a function's export
+// is served). The figures above the floor are what the programs
+// themselves spend.
 func BenchmarkStartToFirstNext(b *testing.B) {
 	bins := build(b)
 	floor := buildFloor(b, bins.root)
@@ -127,20 +172,35 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 		"LAMBDASCOPE_ENDPOINT=" + c.addr,
 		"LAMBDASCOPE_API_KEY=bench-key",
 	}
-	var ext, base, flo []float64
-	for b.Loop() {
-		flo = append(flo, ms(startToMain(b, floor, env)))
-		base = append(base, ms(api.startToFirstNext(b, bins.minimal, env)))
+	var ext, ready, direct, directReady, base, flo []float64
+	// run starts path as the extension and returns its two times.
+	run := func(path string) (next, ready float64) {
+		httpAddr := freeAddr(b)
 		ports := []string{
 			"LAMBDASCOPE_OTLP_GRPC_ADDR=" + freeAddr(b),
-			"LAMBDASCOPE_OTLP_HTTP_ADDR=" + freeAddr(b),
+			"LAMBDASCOPE_OTLP_HTTP_ADDR=" + httpAddr,
 		}
-		ext = append(ext, ms(api.startToFirstNext(b, bins.extension, append(slices.Clone(env), ports...))))
+		n, r := api.startToFirstNext(b, path, append(slices.Clone(env), ports...), httpAddr)
+		return ms(n), ms(r)
+	}
+	for b.Loop() {
+		flo = append(flo, ms(startToMain(b, floor, env)))
+		n, _ := api.startToFirstNext(b, bins.minimal, env, "")
+		base = append(base, ms(n))
+		e, r := run(bins.extension)
+		ext, ready = append(ext, e), append(ready, r)
+		// The agent started directly does the whole start itself, as the
+		// extension did before it had a launcher.
+		e, r = run(bins.agent)
+		direct, directReady = append(direct, e), append(directReady, r)
 	}
 	extP50, baseP50, floorP50 := percentile(ext, 0.5), percentile(base, 0.5), percentile(flo, 0.5)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(extP50, "ext-p50-ms")
 	b.ReportMetric(percentile(ext, 0.99), "ext-p99-ms")
+	b.ReportMetric(percentile(ready, 0.5), "ext-ready-p50-ms")
+	b.ReportMetric(percentile(direct, 0.5), "direct-p50-ms")
+	b.ReportMetric(percentile(directReady, 0.5), "direct-ready-p50-ms")
 	b.ReportMetric(baseP50, "baseline-p50-ms")
 	b.ReportMetric(extP50/baseP50, "ratio-p50")
 	b.ReportMetric(floorP50, "floor-p50-ms")
@@ -203,7 +263,7 @@ func BenchmarkMemory(b *testing.B) {
 			invoke(b, em, withExtension, 0)
 		}
 		time.Sleep(500 * time.Millisecond)
-		pid, err := processByExe(bins.extension)
+		pid, err := processByExe(bins.agent)
 		if err != nil {
 			b.Fatal(err)
 		}

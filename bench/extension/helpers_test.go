@@ -43,7 +43,8 @@ var (
 
 type binaries struct {
 	root      string
-	extension string // static stripped extension, as in the layer
+	extension string // the launcher Lambda starts, as in the layer
+	agent     string // the agent the launcher becomes, as in the layer
 	layerZip  string // layer zip of the host architecture
 	function  string // benchfn bootstrap
 	minimal   string // minext baseline extension
@@ -96,6 +97,7 @@ func build(b *testing.B) binaries {
 		built = binaries{
 			root:      root,
 			extension: filepath.Join(buildDir, "layer-"+arch, layer.BinaryPath),
+			agent:     filepath.Join(buildDir, "layer-"+arch, layer.AgentPath),
 			layerZip:  zip,
 			function:  filepath.Join(buildDir, "fn", "bootstrap"),
 			minimal:   filepath.Join(buildDir, "minext", "minext"),

@@ -1,7 +1,8 @@
 // Package layer builds the Lambdascope extension layer: one zip per Lambda
-// architecture holding the static, stripped extension binary at
-// extensions/lambdascope, as `make layer` produces it and as Lambda expects
-// it under /opt/extensions.
+// architecture holding two static, stripped binaries, as `make layer`
+// produces them: the launcher at extensions/lambdascope, which Lambda
+// starts from /opt/extensions, and the agent it becomes at
+// lambdascope/lambdascope-extension.
 package layer
 
 import (
@@ -12,16 +13,28 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/lambdascope/lambdascope/extension"
 )
 
-// BinaryPath is where the extension sits inside the layer zip; Lambda
+// BinaryPath is where the launcher sits inside the layer zip; Lambda
 // unpacks layers under /opt, so it runs as /opt/extensions/lambdascope.
-const BinaryPath = "extensions/lambdascope"
+const BinaryPath = extension.LauncherPath
 
-// ExtensionPackage is the Go package of the extension's main.
+// AgentPath is where the agent sits inside the layer zip.
+const AgentPath = extension.AgentPath
+
+// LauncherPackage is the Go package of the launcher's main.
+const LauncherPackage = "./extension/cmd/lambdascope-launcher"
+
+// ExtensionPackage is the Go package of the agent's main.
 const ExtensionPackage = "./extension/cmd/lambdascope-extension"
+
+// Binaries are the layer's programs: path inside the layer, Go package.
+var Binaries = [][2]string{{BinaryPath, LauncherPackage}, {AgentPath, ExtensionPackage}}
 
 // LDFlags are the linker flags of the layer build (strip symbols and DWARF).
 const LDFlags = "-s -w"
@@ -53,41 +66,60 @@ func GOARCH(arch string) (string, error) {
 // ZipName is the file name of the layer zip for arch.
 func ZipName(arch string) string { return "lambdascope-extension-" + arch + ".zip" }
 
-// Build compiles the extension for arch the way `make layer` does
-// (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w') from the module at repoRoot
-// and writes dir/lambdascope-extension-<arch>.zip holding only
-// extensions/lambdascope with mode 0755. It returns the zip's path.
+// Build compiles the launcher and the agent for arch the way `make layer`
+// does (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w')
+// from the module at repoRoot into dir/layer-<arch>/, laid out as in the
+// layer, and writes dir/lambdascope-extension-<arch>.zip holding both with
+// mode 0755. It returns the zip's path.
 func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
 	goarch, err := GOARCH(arch)
 	if err != nil {
 		return "", fmt.Errorf("build layer: %w", err)
 	}
-	bin := filepath.Join(dir, "layer-"+arch, BinaryPath)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", Tags, "-ldflags", LDFlags, "-o", bin, ExtensionPackage)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build extension for %s: %w\n%s", arch, err, strings.TrimSpace(string(out)))
+	root := filepath.Join(dir, "layer-"+arch)
+	for _, b := range Binaries {
+		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), goarch); err != nil {
+			return "", fmt.Errorf("build layer for %s: %w", arch, err)
+		}
 	}
 	zipPath := filepath.Join(dir, ZipName(arch))
-	if err := writeZip(zipPath, bin); err != nil {
+	if err := writeZip(zipPath, root); err != nil {
 		return "", fmt.Errorf("write layer zip for %s: %w", arch, err)
 	}
 	return zipPath, nil
 }
 
-// writeZip writes a zip at path holding bin as BinaryPath, executable, plus
-// the extensions/ directory entry as the zip tool writes it.
-func writeZip(path, bin string) (err error) {
-	src, err := os.Open(bin)
-	if err != nil {
-		return err
+// BuildTree compiles the launcher and the agent for this machine into
+// root, laid out as in the layer (root/extensions/lambdascope and
+// root/lambdascope/lambdascope-extension), and returns the launcher's
+// path: what to start as the extension.
+func BuildTree(ctx context.Context, repoRoot, root string) (string, error) {
+	for _, b := range Binaries {
+		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), ""); err != nil {
+			return "", err
+		}
 	}
-	defer src.Close()
-	info, err := src.Stat()
-	if err != nil {
-		return err
+	return filepath.Join(root, filepath.FromSlash(BinaryPath)), nil
+}
+
+// buildBinary builds pkg as the layer does into out (for goarch, or this
+// machine's when empty).
+func buildBinary(ctx context.Context, repoRoot, pkg, out, goarch string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", Tags, "-ldflags", LDFlags, "-o", out, pkg)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if goarch != "" {
+		cmd.Env = append(cmd.Env, "GOOS=linux", "GOARCH="+goarch)
 	}
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %w\n%s", pkg, err, strings.TrimSpace(string(o)))
+	}
+	return nil
+}
+
+// writeZip writes a zip at path holding the layer's binaries from root,
+// executable, each after its directory entry as the zip tool writes them.
+func writeZip(path, root string) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -98,21 +130,38 @@ func writeZip(path, bin string) (err error) {
 		}
 	}()
 	zw := zip.NewWriter(f)
-	dirHdr := &zip.FileHeader{Name: filepath.Dir(BinaryPath) + "/", Modified: info.ModTime()}
+	for _, b := range Binaries {
+		if err := addFile(zw, root, b[0]); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// addFile adds root/name and its directory entry to zw.
+func addFile(zw *zip.Writer, root, name string) error {
+	src, err := os.Open(filepath.Join(root, filepath.FromSlash(name)))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	info, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	dirHdr := &zip.FileHeader{Name: path.Dir(name) + "/", Modified: info.ModTime()}
 	dirHdr.SetMode(os.ModeDir | 0o755)
 	if _, err := zw.CreateHeader(dirHdr); err != nil {
 		return err
 	}
-	hdr := &zip.FileHeader{Name: BinaryPath, Method: zip.Deflate, Modified: info.ModTime()}
+	hdr := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: info.ModTime()}
 	hdr.SetMode(0o755)
 	w, err := zw.CreateHeader(hdr)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, src); err != nil {
-		return err
-	}
-	return zw.Close()
+	_, err = io.Copy(w, src)
+	return err
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod) from

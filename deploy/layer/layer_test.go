@@ -37,7 +37,9 @@ func TestMakefileBuildsTheSameLayer(t *testing.T) {
 		"-tags " + Tags,
 		"-ldflags '" + LDFlags + "'",
 		ExtensionPackage,
+		LauncherPackage,
 		BinaryPath,
+		AgentPath,
 		"zip -qr",
 		"lambdascope-extension-$arch.zip",
 	} {
@@ -67,7 +69,7 @@ func TestLayerZips(t *testing.T) {
 			// The zip tool is what `make layer` runs; check its output too.
 			if zipErr == nil {
 				cliZip := filepath.Join(dir, "cli-"+ZipName(arch))
-				cmd := exec.CommandContext(t.Context(), zipCLI, "-qr", cliZip, "extensions")
+				cmd := exec.CommandContext(t.Context(), zipCLI, "-qr", cliZip, "extensions", "lambdascope")
 				cmd.Dir = filepath.Join(dir, "layer-"+arch)
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("zip: %v\n%s", err, out)
@@ -103,9 +105,10 @@ func TestGOARCHRejectsUnknownArchitecture(t *testing.T) {
 	}
 }
 
-// checkLayerZip asserts the zip holds exactly extensions/lambdascope (and
-// its directory entry), executable, a static stripped ELF for machine, and
-// is at most MaxZipBytes.
+// checkLayerZip asserts the zip holds exactly the launcher at
+// extensions/lambdascope and the agent at lambdascope/lambdascope-extension
+// (and their directory entries), each executable, a static stripped ELF
+// for machine, and is at most MaxZipBytes.
 func checkLayerZip(t *testing.T, path string, machine elf.Machine) {
 	t.Helper()
 	info, err := os.Stat(path)
@@ -120,27 +123,37 @@ func checkLayerZip(t *testing.T, path string, machine elf.Machine) {
 		t.Fatalf("open zip: %v", err)
 	}
 	t.Cleanup(func() { _ = zr.Close() })
-	var bin *zip.File
+	bins := map[string]*zip.File{}
 	for _, f := range zr.File {
 		switch {
-		case f.Name == BinaryPath:
-			bin = f
-		case f.FileInfo().IsDir() && f.Name == filepath.Dir(BinaryPath)+"/":
+		case f.Name == BinaryPath || f.Name == AgentPath:
+			bins[f.Name] = f
+		case f.FileInfo().IsDir() && (f.Name == filepath.Dir(BinaryPath)+"/" || f.Name == filepath.Dir(AgentPath)+"/"):
 		default:
 			t.Errorf("unexpected zip entry %q", f.Name)
 		}
 	}
-	if bin == nil {
-		t.Fatalf("zip lacks %s", BinaryPath)
+	for _, name := range []string{BinaryPath, AgentPath} {
+		bin := bins[name]
+		if bin == nil {
+			t.Errorf("zip lacks %s", name)
+			continue
+		}
+		t.Run(strings.ReplaceAll(name, "/", "_"), func(t *testing.T) { checkBinary(t, bin, machine) })
 	}
+}
+
+// checkBinary asserts bin is executable and a static, stripped ELF file
+// for machine.
+func checkBinary(t *testing.T, bin *zip.File, machine elf.Machine) {
 	if mode := bin.Mode(); !mode.IsRegular() || mode.Perm()&0o111 != 0o111 {
-		t.Errorf("%s mode = %v, want a regular file executable by all", BinaryPath, mode)
+		t.Errorf("%s mode = %v, want a regular file executable by all", bin.Name, mode)
 	}
 
 	// debug/elf needs an io.ReaderAt: extract to disk.
 	rc, err := bin.Open()
 	if err != nil {
-		t.Fatalf("open %s in zip: %v", BinaryPath, err)
+		t.Fatalf("open %s in zip: %v", bin.Name, err)
 	}
 	defer rc.Close()
 	extracted := filepath.Join(t.TempDir(), "lambdascope")

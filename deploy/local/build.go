@@ -23,24 +23,27 @@ type Binaries struct {
 // SampleFunctions are the example functions under examples/functions.
 var SampleFunctions = []string{"orders", "inventory"}
 
-// Build compiles the collector, the CLI, the extension (static, as in the
-// layer) and the sample functions into dir.
+// Build compiles the collector, the CLI, the extension (static, laid out as
+// in the layer under dir/layer: extensions/lambdascope and
+// lambdascope/lambdascope-extension) and the sample functions into dir.
 func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 	b := Binaries{
 		Collector: filepath.Join(dir, "lambdascope-collector"),
 		CLI:       filepath.Join(dir, "lambdascope"),
-		Extension: filepath.Join(dir, "extensions", "lambdascope"),
+		Extension: filepath.Join(dir, "layer", filepath.FromSlash(layer.BinaryPath)),
 		Functions: map[string]string{},
 	}
 	type job struct{ out, pkg, tags string }
 	jobs := []job{
 		{b.Collector, "./collector/cmd/lambdascope-collector", ""},
 		{b.CLI, "./query/cmd/lambdascope", ""},
-		{b.Extension, layer.ExtensionPackage, layer.Tags},
 	}
 	for _, fn := range SampleFunctions {
 		b.Functions[fn] = filepath.Join(dir, "functions", fn, "bootstrap")
 		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn, ""})
+	}
+	if _, err := layer.BuildTree(ctx, repoRoot, filepath.Join(dir, "layer")); err != nil {
+		return Binaries{}, err
 	}
 	for _, j := range jobs {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", j.tags, "-o", j.out, j.pkg)

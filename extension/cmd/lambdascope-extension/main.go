@@ -1,6 +1,10 @@
-// Command lambdascope-extension is the Lambdascope Lambda extension. Lambda
-// starts it from /opt/extensions/lambdascope; it collects invocation
-// reports, logs and OTLP telemetry and ships them to the collector.
+// Command lambdascope-extension is the Lambdascope Lambda extension's
+// agent: it collects invocation reports, logs and OTLP telemetry and ships
+// them to the collector. In the layer it sits at
+// /opt/lambdascope/lambdascope-extension, and the launcher Lambda starts
+// from /opt/extensions/lambdascope becomes it once the first /event/next
+// is sent (see lambdascope-launcher). Started directly, it does the whole
+// start itself.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/extension/internal/agent"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -65,6 +70,20 @@ func run() int {
 	opts.Log = log
 	opts.StartedAt = started
 	opts.ConfigError = cfgErr
+	if v, ok := os.LookupEnv(handoff.Env); ok {
+		// Started by the launcher, which registered and called
+		// /event/next already.
+		_ = os.Unsetenv(handoff.Env)
+		st, err := handoff.Decode(v)
+		if err == nil {
+			opts.Inherited, err = agent.Inherit(st)
+		}
+		if err != nil {
+			log.Error("cannot take over from the launcher", "err", err)
+			return 1
+		}
+		opts.StartedAt = st.Started
+	}
 	a, err := agent.New(opts)
 	if err != nil {
 		log.Error("cannot start", "err", err)

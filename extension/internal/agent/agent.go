@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptrace"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
@@ -66,6 +69,66 @@ type Options struct {
 	// SelfMetricsInterval is how often the extension's own counters are
 	// added to the outgoing data (and once more at shutdown).
 	SelfMetricsInterval time.Duration
+	// Inherited is what the launcher did before it became this process
+	// (nil when the agent was started directly): Run then neither binds,
+	// registers nor subscribes, and reads its first event from the
+	// launcher's pending /event/next.
+	Inherited *Inherited
+}
+
+// Inherited is the launcher's work handed to the agent (package handoff):
+// the registration, the bound listeners and the first /event/next, sent.
+type Inherited struct {
+	State handoff.State
+	// Next is the connection the first event arrives on.
+	Next net.Conn
+	// Telemetry, OTLPHTTP and OTLPGRPC are the bound listeners; nil when
+	// the launcher could not bind one.
+	Telemetry, OTLPHTTP, OTLPGRPC net.Listener
+}
+
+// Inherit turns the descriptors of a handoff.State into connections and
+// listeners. Descriptors it cannot use are closed and reported.
+func Inherit(st handoff.State) (*Inherited, error) {
+	h := &Inherited{State: st}
+	var errs []error
+	listener := func(fd int, what string) net.Listener {
+		if fd == handoff.NoFD {
+			return nil
+		}
+		f := os.NewFile(uintptr(fd), what)
+		defer f.Close()
+		ln, err := net.FileListener(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("inherit the %s: %w", what, err))
+			return nil
+		}
+		return ln
+	}
+	h.Telemetry = listener(st.TelemetryFD, "telemetry listener")
+	h.OTLPHTTP = listener(st.OTLPHTTPFD, "OTLP/HTTP listener")
+	h.OTLPGRPC = listener(st.OTLPGRPCFD, "OTLP/gRPC listener")
+	f := os.NewFile(uintptr(st.NextFD), "/event/next connection")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("inherit the /event/next connection: %w", err))
+	}
+	h.Next = c
+	if err := errors.Join(errs...); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close closes whatever was inherited and not yet taken over.
+func (h *Inherited) Close() {
+	for _, c := range []io.Closer{h.Next, h.Telemetry, h.OTLPHTTP, h.OTLPGRPC} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
 }
 
 // ManagedInstances is the AWS_LAMBDA_INITIALIZATION_TYPE of Lambda Managed
@@ -163,26 +226,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		events = []extapi.EventType{extapi.Shutdown}
 	}
 	a.ready = make(chan struct{})
-	// Sequential on purpose: a small function has a fraction of a vCPU,
-	// and goroutines started now would only add scheduler work to the path.
-	lerr := a.startListener(ctx)
-	reg, err := a.client.Register(ctx, events...)
+	defer a.client.CloseIdle()
+	reg, err := a.start(ctx, events)
 	if err != nil {
 		close(a.ready)
 		a.tearDown(context.Background())
 		return err
 	}
-	defer a.client.CloseIdle()
-	if a.opts.ConfigError != nil && a.opts.Config.Strict {
-		close(a.ready)
-		a.tearDown(context.Background())
-		err := fmt.Errorf("invalid configuration (%s=true): %w", config.EnvStrict, a.opts.ConfigError)
-		if rerr := a.client.InitError(ctx, "Extension.ConfigInvalid", err); rerr != nil {
-			a.log.Error("could not report the configuration error", "err", rerr)
-		}
-		return err
-	}
-	a.subscribe(ctx, lerr)
 	// The rest of the set-up starts once the first /event/next is on the
 	// wire, so that on a function with a fraction of a vCPU it does not
 	// compete with the calls Lambda waits for.
@@ -209,16 +259,27 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer a.stopSelf()
 	}
 
-	if !a.opts.StartedAt.IsZero() {
+	switch h := a.opts.Inherited; {
+	case h != nil:
+		a.log.Debug("the launcher called /event/next for the first time", "since_start", h.State.NextSent.Sub(h.State.Started),
+			"agent_ready_since_start", time.Since(h.State.Started))
+	case !a.opts.StartedAt.IsZero():
 		a.log.Debug("calling /event/next for the first time", "since_start", time.Since(a.opts.StartedAt))
 	}
 	for first := true; ; first = false {
 		waitStarted := time.Now()
-		nctx := ctx
-		if first {
-			nctx = firstNext
+		var ev extapi.Event
+		var err error
+		switch h := a.opts.Inherited; {
+		case first && h != nil:
+			waitStarted = h.State.NextSent
+			startSetUp()
+			ev, err = a.client.NextOn(ctx, h.Next)
+		case first:
+			ev, err = a.client.Next(firstNext)
+		default:
+			ev, err = a.client.Next(ctx)
 		}
-		ev, err := a.client.Next(nctx)
 		if first {
 			startSetUp() // in case the request never made it out
 			if serr := <-setUp; serr != nil {
@@ -259,6 +320,86 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// start does what Lambda waits for before the first /event/next, or takes
+// it over from the launcher: the listeners bound, the extension registered
+// (the strict configuration check reported), the Telemetry API subscribed.
+// It returns the registration; an error ends the run.
+func (a *Agent) start(ctx context.Context, events []extapi.EventType) (extapi.Registration, error) {
+	if h := a.opts.Inherited; h != nil {
+		reg, err := a.client.AdoptRegistration(h.State.ExtensionID, h.State.Registration)
+		if err != nil {
+			h.Close()
+			return extapi.Registration{}, err
+		}
+		a.adoptListeners(h)
+		return reg, nil
+	}
+	// Sequential on purpose: a small function has a fraction of a vCPU,
+	// and goroutines started now would only add scheduler work to the path.
+	lerr := a.startListener(ctx)
+	reg, err := a.client.Register(ctx, events...)
+	if err != nil {
+		return extapi.Registration{}, err
+	}
+	if a.opts.ConfigError != nil && a.opts.Config.Strict {
+		err := fmt.Errorf("invalid configuration (%s=true): %w", config.EnvStrict, a.opts.ConfigError)
+		if rerr := a.client.InitError(ctx, "Extension.ConfigInvalid", err); rerr != nil {
+			a.log.Error("could not report the configuration error", "err", rerr)
+		}
+		return extapi.Registration{}, err
+	}
+	a.subscribe(ctx, lerr)
+	return reg, nil
+}
+
+// adoptListeners serves on the listeners the launcher bound and reports
+// what the launcher could not do, as startListener and subscribe would.
+func (a *Agent) adoptListeners(h *Inherited) {
+	rcfg := otlpreceiver.DefaultConfig()
+	rcfg.HTTPAddr, rcfg.GRPCAddr = a.opts.Config.OTLPHTTPAddr, a.opts.Config.OTLPGRPCAddr
+	recv, err := otlpreceiver.New(rcfg, nil, a.log)
+	if err != nil {
+		a.log.Error("OTLP receiver not started", "err", err)
+		for _, ln := range []net.Listener{h.OTLPHTTP, h.OTLPGRPC} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	} else {
+		a.receiver = recv
+		recv.Adopt(h.OTLPHTTP, h.OTLPGRPC)
+		if err := recv.Listen(); err != nil {
+			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
+		}
+	}
+	h.OTLPHTTP, h.OTLPGRPC = nil, nil
+	if h.Telemetry == nil {
+		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", h.State.ListenError)
+		return
+	}
+	l := telemetry.NewListener(a.handleTelemetry, a.log)
+	if err := l.Serve(h.Telemetry); err != nil {
+		_ = h.Telemetry.Close()
+		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", err)
+		return
+	}
+	h.Telemetry = nil
+	a.listener, a.listenURI = l, h.State.TelemetryURI
+	if !h.State.Subscribed {
+		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", h.State.SubscribeError)
+		return
+	}
+	a.telemetryOK = true
+}
+
+// handleTelemetry hands pushed events to the tracker once set-up is done.
+func (a *Agent) handleTelemetry(evs []telemetry.Event) {
+	<-a.ready
+	if a.tracker != nil {
+		a.tracker.HandleTelemetry(evs)
+	}
+}
+
 // startListener binds the Telemetry API listener and the OTLP receiver's
 // addresses, so neither Lambda nor the function finds a closed port; the
 // receiver serves, and telemetry pushes are handled, once setUp is done.
@@ -274,12 +415,7 @@ func (a *Agent) startListener(ctx context.Context) error {
 			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
 	}
-	l := telemetry.NewListener(func(evs []telemetry.Event) {
-		<-a.ready
-		if a.tracker != nil {
-			a.tracker.HandleTelemetry(evs)
-		}
-	}, a.log)
+	l := telemetry.NewListener(a.handleTelemetry, a.log)
 	host, uriHost := a.listenHost(ctx)
 	if err := l.Start(ctx, net.JoinHostPort(host, "0")); err != nil {
 		return err

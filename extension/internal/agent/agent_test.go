@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,9 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/launch"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -256,6 +259,33 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	return logs, err
 }
 
+// launchFor does what the launcher does before it becomes the agent —
+// bind, register, subscribe, send the first /event/next — and hands the
+// result to o as the agent process would inherit it.
+func launchFor(t *testing.T, o *Options) {
+	t.Helper()
+	l, err := launch.Start(launch.Options{RuntimeAPI: o.RuntimeAPI, Name: ExtensionName, ListenHost: "127.0.0.1",
+		OTLPHTTPAddr: o.Config.OTLPHTTPAddr, OTLPGRPCAddr: o.Config.OTLPGRPCAddr, Started: time.Now()})
+	if err != nil {
+		t.Fatalf("launch: %v", err)
+	}
+	// exec keeps the descriptors; in one process the launcher's files
+	// close theirs, so the agent gets duplicates.
+	st := l.State
+	for _, fd := range []*int{&st.NextFD, &st.TelemetryFD, &st.OTLPHTTPFD, &st.OTLPGRPCFD} {
+		if *fd == handoff.NoFD {
+			t.Fatalf("launcher handed over no descriptor: %+v", l.State)
+		}
+		if *fd, err = syscall.Dup(*fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	if o.Inherited, err = Inherit(st); err != nil {
+		t.Fatalf("inherit: %v", err)
+	}
+}
+
 func sendSpan(t *testing.T, addr string) { sendSpanAs(t, addr, "application/json") }
 
 // sendSpanAs sends the function's SERVER span of reqID as OTLP/HTTP JSON
@@ -294,15 +324,23 @@ func TestInvocationShippedEndToEnd(t *testing.T) {
 	type run struct {
 		mode        config.FlushMode
 		contentType string
+		// launched runs the agent as the launcher starts it: registered,
+		// subscribed and on its first /event/next already.
+		launched bool
 	}
 	runs := []run{
-		{config.FlushAdaptive, "application/json"}, {config.FlushEnd, "application/json"}, {config.FlushPeriodic, "application/json"},
+		{config.FlushAdaptive, "application/json", false}, {config.FlushEnd, "application/json", false}, {config.FlushPeriodic, "application/json", false},
 		// Protobuf spans reach the collector still encoded.
-		{config.FlushAdaptive, "application/x-protobuf"}, {config.FlushEnd, "application/x-protobuf"},
+		{config.FlushAdaptive, "application/x-protobuf", false}, {config.FlushEnd, "application/x-protobuf", false},
+		{config.FlushAdaptive, "application/x-protobuf", true}, {config.FlushEnd, "application/json", true},
 	}
 	for _, r := range runs {
 		mode := r.mode
-		t.Run(string(mode)+"/"+r.contentType, func(t *testing.T) {
+		name := string(mode) + "/" + r.contentType
+		if r.launched {
+			name += "/launched"
+		}
+		t.Run(name, func(t *testing.T) {
 			collector := collectortest.Start(t)
 			f := &fakeLambda{}
 			var otlpAddr string
@@ -318,6 +356,9 @@ func TestInvocationShippedEndToEnd(t *testing.T) {
 				o.Config.APIKey = "k"
 				o.Config.Flush = mode
 				otlpAddr = o.Config.OTLPHTTPAddr
+				if r.launched {
+					launchFor(t, o)
+				}
 			})
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, logs)
@@ -386,6 +427,9 @@ func TestInvocationShippedEndToEnd(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), "extension shut down") || strings.Contains(logs.String(), "could not send") {
 				t.Errorf("shutdown log:\n%s", logs)
+			}
+			if took := strings.Contains(logs.String(), "the launcher called /event/next"); took != r.launched {
+				t.Errorf("took over from the launcher: %v, want %v:\n%s", took, r.launched, logs)
 			}
 			for _, c := range collector.Calls() {
 				if c.Compression != "zstd" || strings.Join(c.Metadata.Get("authorization"), "") != "Bearer k" {
@@ -601,38 +645,45 @@ func TestManagedInstancesFromTelemetryAlone(t *testing.T) {
 }
 
 func TestTelemetryRefusedStillShipsOTLP(t *testing.T) {
-	collector := collectortest.Start(t)
-	f := &fakeLambda{refuseTelemetry: true}
-	var otlpAddr string
-	script := invocationScript(1)
-	f.script = func(n int) (extapi.Event, []string) {
-		if n == 0 {
-			sendSpan(t, otlpAddr)
-		}
-		ev, _ := script(n)
-		return ev, nil
-	}
-	logs, err := runAgent(t, f, func(o *Options) {
-		o.Config.Endpoint = collector.Addr
-		otlpAddr = o.Config.OTLPHTTPAddr
-	})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if n := strings.Count(logs.String(), "telemetry subscription failed"); n != 1 {
-		t.Errorf("%d log lines about the refused subscription, want 1:\n%s", n, logs)
-	}
-	var spans, selfPoints int
-	for _, req := range collector.Accepted() {
-		for _, rs := range req.GetResourceSpans() {
-			spans += buffer.CountSpans(rs)
-		}
-		for _, rm := range req.GetResourceMetrics() {
-			selfPoints += buffer.CountPoints(rm)
-		}
-	}
-	if spans != 1 || selfPoints == 0 {
-		t.Errorf("shipped %d spans and %d metric points, want the function span and the extension's counters", spans, selfPoints)
+	for _, launched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
+			collector := collectortest.Start(t)
+			f := &fakeLambda{refuseTelemetry: true}
+			var otlpAddr string
+			script := invocationScript(1)
+			f.script = func(n int) (extapi.Event, []string) {
+				if n == 0 {
+					sendSpan(t, otlpAddr)
+				}
+				ev, _ := script(n)
+				return ev, nil
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				otlpAddr = o.Config.OTLPHTTPAddr
+				if launched {
+					launchFor(t, o)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if n := strings.Count(logs.String(), "telemetry subscription failed"); n != 1 || !strings.Contains(logs.String(), "Telemetry.Unavailable") {
+				t.Errorf("%d log lines about the refused subscription, want 1 with the API's answer:\n%s", n, logs)
+			}
+			var spans, selfPoints int
+			for _, req := range collector.Accepted() {
+				for _, rs := range req.GetResourceSpans() {
+					spans += buffer.CountSpans(rs)
+				}
+				for _, rm := range req.GetResourceMetrics() {
+					selfPoints += buffer.CountPoints(rm)
+				}
+			}
+			if spans != 1 || selfPoints == 0 {
+				t.Errorf("shipped %d spans and %d metric points, want the function span and the extension's counters", spans, selfPoints)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
 
 // Environment variables the extension reads.
@@ -104,8 +106,8 @@ type Config struct {
 // DefaultConfig returns the configuration used when no variable is set.
 func DefaultConfig() Config {
 	return Config{
-		OTLPGRPCAddr:  "localhost:4317",
-		OTLPHTTPAddr:  "localhost:4318",
+		OTLPGRPCAddr:  handoff.DefaultOTLPGRPCAddr,
+		OTLPHTTPAddr:  handoff.DefaultOTLPHTTPAddr,
 		Flush:         FlushAdaptive,
 		FlushInterval: time.Second,
 		BufferBytes:   8 << 20,
@@ -399,20 +401,7 @@ func checkServerName(v string) error {
 	return nil
 }
 
-func checkHostPort(v string) error {
-	host, port, err := net.SplitHostPort(v)
-	if err != nil {
-		return errors.New("want host:port")
-	}
-	if host == "" {
-		return errors.New("missing host")
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("bad port %q", port)
-	}
-	return nil
-}
+func checkHostPort(v string) error { return handoff.CheckHostPort(v) }
 
 // parseDuration accepts Go durations ("1s", "250ms") and bare milliseconds.
 func parseDuration(v string) (time.Duration, error) {

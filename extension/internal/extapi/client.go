@@ -4,23 +4,27 @@
 package extapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lambdascope/lambdascope/extension/internal/extapi/apiwire"
 )
 
 // Header names of the Extensions API.
 const (
-	headerName          = "Lambda-Extension-Name"
-	headerIdentifier    = "Lambda-Extension-Identifier"
-	headerAcceptFeature = "Lambda-Extension-Accept-Feature"
-	headerErrorType     = "Lambda-Extension-Function-Error-Type"
+	headerName          = apiwire.HeaderName
+	headerIdentifier    = apiwire.HeaderIdentifier
+	headerAcceptFeature = apiwire.HeaderAcceptFeature
+	headerErrorType     = apiwire.HeaderErrorType
 )
 
 // EventType is the type of a lifecycle event.
@@ -95,16 +99,20 @@ func (c *Client) ExtensionID() string { return c.id }
 
 // Register registers the extension for the given events.
 func (c *Client) Register(ctx context.Context, events ...EventType) (Registration, error) {
-	body, err := json.Marshal(map[string][]EventType{"events": events})
+	names := make([]string, len(events))
+	for i, e := range events {
+		names[i] = string(e)
+	}
+	body, err := apiwire.RegisterBody(names...)
 	if err != nil {
 		return Registration{}, fmt.Errorf("register extension: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/2020-01-01/extension/register", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+apiwire.PathRegister, bytes.NewReader(body))
 	if err != nil {
 		return Registration{}, fmt.Errorf("register extension: %w", err)
 	}
 	req.Header.Set(headerName, c.name)
-	req.Header.Set(headerAcceptFeature, "accountId")
+	req.Header.Set(headerAcceptFeature, apiwire.AcceptFeatures)
 	req.Header.Set("Content-Type", "application/json")
 	var reg Registration
 	resp, err := c.do(req, &reg)
@@ -121,7 +129,7 @@ func (c *Client) Register(ctx context.Context, events ...EventType) (Registratio
 
 // Next blocks until the next lifecycle event.
 func (c *Client) Next(ctx context.Context) (Event, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/2020-01-01/extension/event/next", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+apiwire.PathNext, nil)
 	if err != nil {
 		return Event{}, fmt.Errorf("get next event: %w", err)
 	}
@@ -130,9 +138,36 @@ func (c *Client) Next(ctx context.Context) (Event, error) {
 	if _, err := c.do(req, &ev); err != nil {
 		return Event{}, fmt.Errorf("get next event: %w", err)
 	}
-	ev.EventType = EventType(strings.ToUpper(string(ev.EventType)))
-	ev.ShutdownReason = ShutdownReason(strings.ToLower(string(ev.ShutdownReason)))
-	return ev, nil
+	return ev.normalized(), nil
+}
+
+// NextOn reads the answer to a GET /event/next that was already sent on
+// conn (by the launcher, before it became the agent) and closes conn. The
+// read ends early when ctx is cancelled.
+func (c *Client) NextOn(ctx context.Context, conn net.Conn) (Event, error) {
+	defer func() { _ = conn.Close() }()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return Event{}, fmt.Errorf("get next event: %w", err)
+	}
+	var ev Event
+	if err := decodeResponse(resp, &ev); err != nil {
+		return Event{}, fmt.Errorf("get next event: %w", err)
+	}
+	return ev.normalized(), nil
+}
+
+// normalized upper-cases the event type and lower-cases the shutdown
+// reason: Lambda's spelling of them is not guaranteed.
+func (e Event) normalized() Event {
+	e.EventType = EventType(strings.ToUpper(string(e.EventType)))
+	e.ShutdownReason = ShutdownReason(strings.ToLower(string(e.ShutdownReason)))
+	return e
 }
 
 // InitError reports a failure during init; Lambda then fails the init phase.
@@ -154,7 +189,11 @@ func (c *Client) reportError(ctx context.Context, phase, errorType string, cause
 	if err != nil {
 		return fmt.Errorf("report %s error: %w", phase, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/2020-01-01/extension/"+phase+"/error", bytes.NewReader(body))
+	path := apiwire.PathExitError
+	if phase == "init" {
+		path = apiwire.PathInitError
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("report %s error: %w", phase, err)
 	}
@@ -168,36 +207,26 @@ func (c *Client) reportError(ctx context.Context, phase, errorType string, cause
 }
 
 // Buffering is the Telemetry API's batching configuration.
-type Buffering struct {
-	MaxItems  int `json:"maxItems"`
-	MaxBytes  int `json:"maxBytes"`
-	TimeoutMs int `json:"timeoutMs"`
-}
+type Buffering = apiwire.Buffering
 
-// DefaultBuffering is the batching the extension asks for: small batches,
-// delivered within 25 ms, so runtimeDone reaches the extension quickly.
-var DefaultBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25}
+// DefaultBuffering is the batching the extension asks for.
+var DefaultBuffering = apiwire.DefaultBuffering
 
 // Telemetry API schema versions. Lambda Managed Instances accept only
 // SchemaV2.
 const (
-	SchemaV1 = "2022-12-13"
-	SchemaV2 = "2025-01-29"
+	SchemaV1 = apiwire.SchemaV1
+	SchemaV2 = apiwire.SchemaV2
 )
 
 // SubscribeTelemetry subscribes the listener at uri to the given event
 // types (platform, function, extension) with the given schema version.
 func (c *Client) SubscribeTelemetry(ctx context.Context, uri, schema string, types []string, buf Buffering) error {
-	body, err := json.Marshal(map[string]any{
-		"schemaVersion": schema,
-		"types":         types,
-		"buffering":     buf,
-		"destination":   map[string]string{"protocol": "HTTP", "URI": uri},
-	})
+	body, err := apiwire.SubscriptionBody(uri, schema, types, buf)
 	if err != nil {
 		return fmt.Errorf("subscribe to telemetry: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/2022-07-01/telemetry", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+apiwire.PathTelemetry, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("subscribe to telemetry: %w", err)
 	}
@@ -225,21 +254,48 @@ func (c *Client) do(req *http.Request, out any) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, &StatusError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(data))}
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return nil, fmt.Errorf("decode response: %w", err)
-		}
+	if err := decodeResponse(resp, out); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
 
+// decodeResponse reads resp's body (and closes it), turns a non-2xx status
+// into a StatusError and decodes a JSON answer into out (when not nil).
+func decodeResponse(resp *http.Response, out any) error {
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(data))}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode response: %w", err)
+		}
+	}
+	return nil
+}
+
 // CloseIdle closes idle connections (used at exit).
 func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }
+
+// AdoptRegistration makes the client act for an extension that another
+// process image (the launcher) registered: id is the identifier Lambda
+// returned and body the register response's body.
+func (c *Client) AdoptRegistration(id string, body []byte) (Registration, error) {
+	if id == "" {
+		return Registration{}, errors.New("adopt registration: no extension identifier")
+	}
+	var reg Registration
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &reg); err != nil {
+			return Registration{}, fmt.Errorf("adopt registration: decode register response: %w", err)
+		}
+	}
+	reg.ExtensionID = id
+	c.id = id
+	return reg, nil
+}

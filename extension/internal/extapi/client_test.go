@@ -149,7 +149,7 @@ func TestSubscribeAndErrors(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &sub); err != nil {
 		t.Fatalf("subscribe body %s: %v", body, err)
 	}
-	if sub.SchemaVersion != "2022-12-13" || sub.Buffering != (Buffering{1000, 262144, 25}) ||
+	if sub.SchemaVersion != "2022-12-13" || sub.Buffering != (Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25}) ||
 		sub.Destination.Protocol != "HTTP" || sub.Destination.URI != "http://sandbox.localdomain:4243/" ||
 		strings.Join(sub.Types, ",") != "platform,function,extension" {
 		t.Errorf("subscription = %+v", sub)

@@ -123,13 +123,27 @@ func (r *Receiver) Listen() error {
 	return r.listenLocked()
 }
 
+// Adopt takes sockets bound elsewhere (the launcher's) as the OTLP/HTTP
+// and OTLP/gRPC listeners; a nil one is bound by Listen or Start as usual.
+// It must be called before them.
+func (r *Receiver) Adopt(httpLn, grpcLn net.Listener) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if httpLn != nil {
+		r.httpLn, r.httpAddr = httpLn, httpLn.Addr().String()
+	}
+	if grpcLn != nil {
+		r.grpcLn, r.grpcAddr = grpcLn, grpcLn.Addr().String()
+	}
+}
+
 func (r *Receiver) listenLocked() error {
 	if r.bound || r.closed {
 		return nil
 	}
 	r.bound = true
 	var errs []error
-	if r.cfg.HTTPAddr != "" {
+	if r.cfg.HTTPAddr != "" && r.httpLn == nil {
 		ln, err := net.Listen("tcp", r.cfg.HTTPAddr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listen for OTLP/HTTP on %s: %w", r.cfg.HTTPAddr, err))
@@ -137,7 +151,7 @@ func (r *Receiver) listenLocked() error {
 			r.httpLn, r.httpAddr = ln, ln.Addr().String()
 		}
 	}
-	if r.cfg.GRPCAddr != "" {
+	if r.cfg.GRPCAddr != "" && r.grpcLn == nil {
 		ln, err := net.Listen("tcp", r.cfg.GRPCAddr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listen for OTLP/gRPC on %s: %w", r.cfg.GRPCAddr, err))

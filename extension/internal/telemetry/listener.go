@@ -55,14 +55,24 @@ func NewListener(h Handler, log *slog.Logger) *Listener {
 // Start listens on addr (host:port; port 0 picks a free one) and serves in
 // the background.
 func (l *Listener) Start(_ context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("start telemetry listener: %w", err)
+	}
+	if err := l.Serve(ln); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return nil
+}
+
+// Serve serves in the background on ln, a socket bound elsewhere (the
+// launcher's); Shutdown closes it.
+func (l *Listener) Serve(ln net.Listener) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.srv != nil || l.shutdown {
 		return errors.New("start telemetry listener: already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("start telemetry listener: %w", err)
 	}
 	srv := &http.Server{Handler: l, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})

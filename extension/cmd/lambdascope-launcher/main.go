@@ -1,0 +1,102 @@
+// Command lambdascope-launcher is what Lambda starts from
+// /opt/extensions/lambdascope. It binds the extension's ports, registers,
+// subscribes to the Telemetry API and sends the first /event/next, so that
+// the function's init never waits for the agent's start, then becomes the
+// agent (/opt/lambdascope/lambdascope-extension) in the same process; see
+// package launch.
+//
+// With LAMBDASCOPE_STRICT=true (or an unreadable value of it) it becomes
+// the agent at once, which then does all of this itself and can fail the
+// init when its configuration is bad.
+package main
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+	"github.com/lambdascope/lambdascope/extension/internal/launch"
+)
+
+// name is the extension's name: the file name under /opt/extensions.
+const name = "lambdascope"
+
+func main() {
+	started := time.Now()
+	exe, err := os.Executable()
+	if err != nil {
+		logError("cannot find the launcher's own path", err)
+		os.Exit(1)
+	}
+	agent, err := launch.FindAgent(exe)
+	if err != nil {
+		logError("the layer is incomplete: the agent is missing, so the extension cannot start", err)
+		os.Exit(1)
+	}
+	args, env := os.Args[1:], os.Environ()
+	if !fastStart() {
+		execAgent(agent, args, env)
+	}
+	l, err := launch.Start(launch.Options{
+		RuntimeAPI:   os.Getenv("AWS_LAMBDA_RUNTIME_API"),
+		Name:         name,
+		Managed:      strings.EqualFold(strings.TrimSpace(os.Getenv("AWS_LAMBDA_INITIALIZATION_TYPE")), "lambda-managed-instances"),
+		OTLPHTTPAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_HTTP_ADDR"), handoff.DefaultOTLPHTTPAddr),
+		OTLPGRPCAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_GRPC_ADDR"), handoff.DefaultOTLPGRPCAddr),
+		Started:      started,
+	})
+	if errors.Is(err, launch.ErrNotRegistered) {
+		// Nothing is owed to Lambda yet: the agent starts the slow way and
+		// reports the problem itself.
+		execAgent(agent, args, env)
+	}
+	if err != nil {
+		logError("extension start failed", err)
+		os.Exit(1)
+	}
+	err = l.Exec(agent, args, env)
+	// Still here: the agent could not be started. Stay registered and
+	// answer events, so the function runs on without telemetry.
+	logError("the agent could not be started; the function runs on without telemetry", err)
+	if err := l.Idle(); err != nil {
+		logError("event loop failed", err)
+		os.Exit(1)
+	}
+}
+
+// fastStart reports whether the launcher registers itself: always, unless
+// LAMBDASCOPE_STRICT asks (or may ask) for a bad configuration to fail the
+// init, which only the agent can judge, or there is no API to talk to.
+func fastStart() bool {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		return false
+	}
+	v := strings.TrimSpace(os.Getenv("LAMBDASCOPE_STRICT"))
+	if v == "" {
+		return true
+	}
+	strict, err := strconv.ParseBool(v)
+	return err == nil && !strict
+}
+
+// execAgent replaces the process with the agent, unchanged environment.
+func execAgent(agent string, args, env []string) {
+	err := syscall.Exec(agent, append([]string{agent}, args...), env)
+	logError("cannot start the agent", err)
+	os.Exit(1)
+}
+
+// logError writes one line in the agent's log format (log/slog's text
+// handler), without linking log/slog.
+func logError(msg string, err error) {
+	line := "time=" + time.Now().Format(time.RFC3339Nano) + " level=ERROR msg=" + strconv.Quote(msg) +
+		" extension=" + name
+	if err != nil {
+		line += " err=" + strconv.Quote(err.Error())
+	}
+	_, _ = os.Stderr.WriteString(line + "\n")
+}

@@ -1,0 +1,163 @@
+// Package handoff carries the extension's start from the launcher to the
+// agent. Lambda waits for every extension's first call to /event/next
+// before it ends the init phase, and the agent (gRPC, protobuf, zstd) spends
+// most of its start initialising packages. So the small launcher that
+// Lambda starts binds the listeners, registers, subscribes to the Telemetry
+// API and sends the first /event/next itself, then replaces its process
+// image with the agent (execve), which inherits the listeners and the
+// connection the first event will arrive on, described by a State in its
+// environment.
+//
+// The package links nothing heavier than net and net/url: the launcher
+// imports it.
+package handoff
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env is the environment variable holding the encoded State. It starts
+// with an underscore so that it is never mistaken for a setting.
+const Env = "_LAMBDASCOPE_HANDOFF"
+
+// Default addresses of the function-facing OTLP receivers (the standard
+// OTLP ports on localhost); LAMBDASCOPE_OTLP_GRPC_ADDR and
+// LAMBDASCOPE_OTLP_HTTP_ADDR change them.
+const (
+	DefaultOTLPGRPCAddr = "localhost:4317"
+	DefaultOTLPHTTPAddr = "localhost:4318"
+)
+
+// NoFD marks a descriptor that was not handed over.
+const NoFD = -1
+
+// State is what the launcher did before it became the agent.
+type State struct {
+	// ExtensionID is the Lambda-Extension-Identifier register returned.
+	ExtensionID string
+	// Registration is the body of the register response (JSON).
+	Registration []byte
+	// NextFD is the connection on which GET /event/next has been sent;
+	// the first lifecycle event arrives on it.
+	NextFD int
+	// NextSent is when that request was written.
+	NextSent time.Time
+	// TelemetryFD is the Telemetry API listener, TelemetryURI the address
+	// it was subscribed under. ListenError says why there is none.
+	TelemetryFD  int
+	TelemetryURI string
+	ListenError  string
+	// Subscribed is true when the Telemetry API accepted the subscription;
+	// SubscribeError says why it did not.
+	Subscribed     bool
+	SubscribeError string
+	// OTLPHTTPFD and OTLPGRPCFD are the bound OTLP receiver addresses;
+	// NoFD when the launcher could not bind one (the agent then tries
+	// again and reports the error).
+	OTLPHTTPFD int
+	OTLPGRPCFD int
+	// Started is when the launcher's process started.
+	Started time.Time
+}
+
+// Encode returns s as the value of Env.
+func (s State) Encode() string {
+	v := url.Values{}
+	v.Set("id", s.ExtensionID)
+	v.Set("reg", string(s.Registration))
+	v.Set("next", strconv.Itoa(s.NextFD))
+	v.Set("next_sent", strconv.FormatInt(s.NextSent.UnixNano(), 10))
+	v.Set("tel", strconv.Itoa(s.TelemetryFD))
+	v.Set("tel_uri", s.TelemetryURI)
+	v.Set("listen_err", s.ListenError)
+	v.Set("subscribed", strconv.FormatBool(s.Subscribed))
+	v.Set("subscribe_err", s.SubscribeError)
+	v.Set("otlp_http", strconv.Itoa(s.OTLPHTTPFD))
+	v.Set("otlp_grpc", strconv.Itoa(s.OTLPGRPCFD))
+	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
+	return v.Encode()
+}
+
+// Decode parses the value of Env.
+func Decode(value string) (State, error) {
+	v, err := url.ParseQuery(value)
+	if err != nil {
+		return State{}, fmt.Errorf("decode %s: %w", Env, err)
+	}
+	s := State{
+		ExtensionID:    v.Get("id"),
+		Registration:   []byte(v.Get("reg")),
+		TelemetryURI:   v.Get("tel_uri"),
+		ListenError:    v.Get("listen_err"),
+		SubscribeError: v.Get("subscribe_err"),
+	}
+	var errs []error
+	fd := func(key string) int {
+		n, err := strconv.Atoi(v.Get(key))
+		if err != nil || n < NoFD {
+			errs = append(errs, fmt.Errorf("%s: not a file descriptor: %q", key, v.Get(key)))
+			return NoFD
+		}
+		return n
+	}
+	at := func(key string) time.Time {
+		n, err := strconv.ParseInt(v.Get(key), 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: not a time: %q", key, v.Get(key)))
+			return time.Time{}
+		}
+		return time.Unix(0, n)
+	}
+	s.NextFD, s.TelemetryFD = fd("next"), fd("tel")
+	s.OTLPHTTPFD, s.OTLPGRPCFD = fd("otlp_http"), fd("otlp_grpc")
+	s.NextSent, s.Started = at("next_sent"), at("started")
+	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {
+		s.Subscribed = b
+	} else {
+		errs = append(errs, fmt.Errorf("subscribed: not a boolean: %q", v.Get("subscribed")))
+	}
+	if s.ExtensionID == "" {
+		errs = append(errs, errors.New("id: missing"))
+	}
+	if s.NextFD == NoFD {
+		errs = append(errs, errors.New("next: missing"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return State{}, fmt.Errorf("decode %s: %w", Env, err)
+	}
+	return s, nil
+}
+
+// CheckHostPort accepts host:port with a host and a numeric port, the form
+// of the OTLP receiver addresses.
+func CheckHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" {
+		return errors.New("missing host")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// OTLPAddr is the address the agent's configuration will use for an OTLP
+// receiver given the variable's value: the value when it is usable,
+// otherwise def (the configuration reports the bad value and keeps def).
+func OTLPAddr(value, def string) string {
+	v := strings.TrimSpace(value)
+	if v == "" || CheckHostPort(v) != nil {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,71 @@
+package handoff
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStateRoundTrip(t *testing.T) {
+	in := State{
+		ExtensionID:    "ext-1",
+		Registration:   []byte(`{"functionName":"a&b=c","accountId":"1"}`),
+		NextFD:         7,
+		NextSent:       time.Unix(1700000000, 123456789),
+		TelemetryFD:    NoFD,
+		TelemetryURI:   "http://sandbox.localdomain:4243",
+		ListenError:    "listen on 127.0.0.1:0 failed",
+		SubscribeError: "status 503: {\"errorType\":\"x\"}\nmore",
+		OTLPHTTPFD:     3,
+		OTLPGRPCFD:     NoFD,
+		Started:        time.Unix(1700000000, 1),
+	}
+	out, err := Decode(in.Encode())
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if out.ExtensionID != in.ExtensionID || string(out.Registration) != string(in.Registration) ||
+		out.NextFD != in.NextFD || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
+		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
+		out.SubscribeError != in.SubscribeError || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
+		!out.Started.Equal(in.Started) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+}
+
+func TestDecodeNamesWhatIsWrong(t *testing.T) {
+	good := State{ExtensionID: "e", NextFD: 4, TelemetryFD: NoFD, OTLPHTTPFD: NoFD, OTLPGRPCFD: NoFD}.Encode()
+	tests := []struct{ name, value, want string }{
+		{"not a query", "%zz", "invalid URL escape"},
+		{"empty", "", "id: missing"},
+		{"bad descriptor", strings.Replace(good, "next=4", "next=four", 1), `next: not a file descriptor: "four"`},
+		{"negative descriptor", strings.Replace(good, "tel=-1", "tel=-2", 1), "tel: not a file descriptor"},
+		{"no next", strings.Replace(good, "next=4", "next=-1", 1), "next: missing"},
+		{"bad time", strings.Replace(good, "started=", "started=x", 1), "started: not a time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(tt.value)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), Env) {
+				t.Errorf("Decode = %v; want an error naming %s and %q", err, Env, tt.want)
+			}
+		})
+	}
+}
+
+func TestOTLPAddr(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"", DefaultOTLPHTTPAddr},
+		{"  ", DefaultOTLPHTTPAddr},
+		{"127.0.0.1:9999", "127.0.0.1:9999"},
+		{" localhost:1 ", "localhost:1"},
+		{":4318", DefaultOTLPHTTPAddr},          // no host: the configuration rejects it
+		{"localhost:http", DefaultOTLPHTTPAddr}, // not a numeric port
+		{"localhost", DefaultOTLPHTTPAddr},
+	}
+	for _, tt := range tests {
+		if got := OTLPAddr(tt.value, DefaultOTLPHTTPAddr); got != tt.want {
+			t.Errorf("OTLPAddr(%q) = %q, want %q", tt.value, got, tt.want)
+		}
+	}
+}

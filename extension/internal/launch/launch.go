@@ -1,0 +1,284 @@
+// Package launch is the extension's launcher: the small program Lambda
+// starts from /opt/extensions/lambdascope. It does everything Lambda waits
+// for before it ends the init phase — bind the Telemetry API listener and
+// the OTLP ports, register, subscribe, send the first /event/next — in a
+// process that links little more than package net, then replaces itself
+// (execve) with the agent, which inherits the listeners and the connection
+// the first event arrives on (package handoff). The agent's own start,
+// most of it Go package initialisation of gRPC and protobuf, then runs
+// beside the function's init instead of before it.
+package launch
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lambdascope/lambdascope/extension"
+	"github.com/lambdascope/lambdascope/extension/internal/extapi/apiwire"
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+)
+
+// SandboxHost is the name the Telemetry API reaches extensions at.
+const SandboxHost = "sandbox.localdomain"
+
+// Options say what the launcher binds and registers.
+type Options struct {
+	// RuntimeAPI is AWS_LAMBDA_RUNTIME_API (host:port).
+	RuntimeAPI string
+	// Name is the extension's name (the file name under /opt/extensions).
+	Name string
+	// Managed is true on Lambda Managed Instances: only SHUTDOWN is
+	// registered and the Telemetry API takes schema 2025-01-29 only.
+	Managed bool
+	// OTLPHTTPAddr and OTLPGRPCAddr are bound for the agent; "" binds
+	// nothing.
+	OTLPHTTPAddr, OTLPGRPCAddr string
+	// ListenHost is where the telemetry listener binds; "" means
+	// sandbox.localdomain when it resolves, otherwise 127.0.0.1.
+	ListenHost string
+	// Started is when the process started.
+	Started time.Time
+}
+
+// Launch is a started extension, waiting for its first event.
+type Launch struct {
+	State handoff.State
+	// files are kept open so their descriptors stay valid until exec.
+	files []*os.File
+	api   *conn
+}
+
+// ErrNotRegistered wraps an error that happened before the extension was
+// registered: nothing is owed to Lambda yet, so the agent can be started
+// the slow way and report the problem itself.
+var ErrNotRegistered = errors.New("extension not registered")
+
+// Start binds the listeners, registers, subscribes to the Telemetry API and
+// sends the first /event/next. A listener or subscription that fails is
+// recorded in the State for the agent to report; an error is returned only
+// when the extension could not register (wrapping ErrNotRegistered) or the
+// first /event/next could not be sent.
+func Start(o Options) (*Launch, error) {
+	l := &Launch{State: handoff.State{
+		NextFD: handoff.NoFD, TelemetryFD: handoff.NoFD,
+		OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD,
+		Started: o.Started,
+	}}
+	ok := false
+	defer func() {
+		if !ok {
+			l.Close()
+		}
+	}()
+	// Bound first, so neither Lambda nor the function ever finds a closed
+	// port; a failure is left to the agent, which binds again and says so.
+	l.State.OTLPHTTPFD = l.listen(o.OTLPHTTPAddr)
+	l.State.OTLPGRPCFD = l.listen(o.OTLPGRPCAddr)
+	host, uriHost := listenHost(o.ListenHost)
+	if fd := l.listen(net.JoinHostPort(host, "0")); fd != handoff.NoFD {
+		l.State.TelemetryFD = fd
+		l.State.TelemetryURI = "http://" + net.JoinHostPort(uriHost, strconv.Itoa(boundPort(l.files[len(l.files)-1])))
+	} else {
+		l.State.ListenError = "listen on " + net.JoinHostPort(host, "0") + " failed"
+	}
+
+	c, err := net.Dial("tcp", o.RuntimeAPI)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to the Extensions API at %s: %w", ErrNotRegistered, o.RuntimeAPI, err)
+	}
+	l.api = &conn{c: c, r: bufio.NewReader(c), host: o.RuntimeAPI}
+	events := []string{"INVOKE", "SHUTDOWN"}
+	schema := apiwire.SchemaV1
+	if o.Managed {
+		events, schema = []string{"SHUTDOWN"}, apiwire.SchemaV2
+	}
+	body, err := apiwire.RegisterBody(events...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotRegistered, err)
+	}
+	resp, err := l.api.do("POST", apiwire.PathRegister, map[string]string{
+		apiwire.HeaderName:          o.Name,
+		apiwire.HeaderAcceptFeature: apiwire.AcceptFeatures,
+		"Content-Type":              "application/json",
+	}, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: register extension: %w", ErrNotRegistered, err)
+	}
+	if resp.status/100 != 2 {
+		return nil, fmt.Errorf("%w: %w", ErrNotRegistered, statusError("register extension", resp))
+	}
+	id := resp.header.Get(apiwire.HeaderIdentifier)
+	if id == "" {
+		return nil, fmt.Errorf("%w: register extension: response has no %s", ErrNotRegistered, apiwire.HeaderIdentifier)
+	}
+	l.State.ExtensionID, l.State.Registration = id, resp.body
+
+	if l.State.TelemetryFD != handoff.NoFD {
+		l.State.SubscribeError = l.subscribe(id, schema)
+		l.State.Subscribed = l.State.SubscribeError == ""
+	}
+
+	if err := l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: id}, nil); err != nil {
+		return nil, fmt.Errorf("send the first /event/next: %w", err)
+	}
+	l.State.NextSent = time.Now()
+	f, err := l.api.c.(*net.TCPConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("hand over the /event/next connection: %w", err)
+	}
+	l.files = append(l.files, f)
+	l.State.NextFD = int(f.Fd())
+	ok = true
+	return l, nil
+}
+
+// subscribe subscribes the telemetry listener and returns "" or why it
+// failed.
+func (l *Launch) subscribe(id, schema string) string {
+	body, err := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, apiwire.DefaultBuffering)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := l.api.do("PUT", apiwire.PathTelemetry, map[string]string{
+		apiwire.HeaderIdentifier: id,
+		"Content-Type":           "application/json",
+	}, body)
+	if err != nil {
+		return "subscribe to telemetry: " + err.Error()
+	}
+	if resp.status/100 != 2 {
+		return statusError("subscribe to telemetry", resp).Error()
+	}
+	return ""
+}
+
+// listen binds addr and returns the descriptor to hand over, or NoFD.
+func (l *Launch) listen(addr string) int {
+	if addr == "" {
+		return handoff.NoFD
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return handoff.NoFD
+	}
+	f, err := ln.(*net.TCPListener).File()
+	_ = ln.Close() // the duplicate in f keeps the socket bound
+	if err != nil {
+		return handoff.NoFD
+	}
+	l.files = append(l.files, f)
+	return int(f.Fd())
+}
+
+// boundPort is the local port of a listening socket.
+func boundPort(f *os.File) int {
+	sa, err := syscall.Getsockname(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return a.Port
+	case *syscall.SockaddrInet6:
+		return a.Port
+	}
+	return 0
+}
+
+// listenHost picks where the telemetry listener binds and the host name
+// put in the subscription URI.
+func listenHost(host string) (bind, uri string) {
+	if host != "" {
+		return host, host
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if addrs, err := net.DefaultResolver.LookupHost(ctx, SandboxHost); err == nil && len(addrs) > 0 {
+		return addrs[0], SandboxHost
+	}
+	return "127.0.0.1", "127.0.0.1"
+}
+
+// Exec replaces the process with the agent at path, handing it the
+// listeners and the pending /event/next. It returns only on failure; the
+// launch is then still usable (see Idle).
+func (l *Launch) Exec(path string, args, env []string) error {
+	for _, f := range l.files {
+		// File() duplicates with close-on-exec; the agent needs them open.
+		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); errno != 0 {
+			return fmt.Errorf("keep descriptor %d open across exec: %w", f.Fd(), errno)
+		}
+	}
+	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
+	if err := syscall.Exec(path, append([]string{path}, args...), env); err != nil {
+		return fmt.Errorf("start the agent %s: %w", path, err)
+	}
+	return nil
+}
+
+// withoutHandoff drops a handoff variable inherited from elsewhere.
+func withoutHandoff(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, handoff.Env+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Idle keeps the registered extension alive without the agent, so that a
+// missing or broken agent never fails the function: it answers every
+// event with the next /event/next and returns at SHUTDOWN (or when the
+// API connection fails).
+func (l *Launch) Idle() error {
+	for {
+		resp, err := readResponse(l.api.r)
+		if err != nil {
+			return fmt.Errorf("wait for the next event: %w", err)
+		}
+		if resp.status/100 != 2 {
+			return statusError("wait for the next event", resp)
+		}
+		if strings.Contains(strings.ToUpper(string(resp.body)), `"SHUTDOWN"`) {
+			return nil
+		}
+		if err := l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: l.State.ExtensionID}, nil); err != nil {
+			return fmt.Errorf("ask for the next event: %w", err)
+		}
+	}
+}
+
+// Close releases the descriptors and the API connection.
+func (l *Launch) Close() {
+	for _, f := range l.files {
+		_ = f.Close()
+	}
+	if l.api != nil {
+		_ = l.api.c.Close()
+	}
+}
+
+// FindAgent returns the agent's path for a launcher at exe
+// (/opt/extensions/lambdascope → /opt/lambdascope/lambdascope-extension),
+// or an error naming the path when it is not an executable file.
+func FindAgent(exe string) (string, error) {
+	path := filepath.Join(filepath.Dir(filepath.Dir(exe)), filepath.FromSlash(extension.AgentPath))
+	info, err := os.Stat(path)
+	if err != nil {
+		return path, fmt.Errorf("find the agent: %w", err)
+	}
+	if info.IsDir() || info.Mode().Perm()&0o111 == 0 {
+		return path, fmt.Errorf("find the agent: %s is not an executable file", path)
+	}
+	return path, nil
+}

@@ -1,0 +1,365 @@
+package launch
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/extension/internal/extapi/apiwire"
+	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+)
+
+// fakeAPI records what the launcher asked of the Extensions and Telemetry
+// APIs and answers like Lambda.
+type fakeAPI struct {
+	// registerStatus and subscribeStatus, when not 0, are answered instead
+	// of 200; chunked makes register answer in chunked encoding.
+	registerStatus, subscribeStatus int
+	chunked                         bool
+	events                          []string // /event/next answers, in order
+
+	mu       sync.Mutex
+	requests []string // method, path and extension headers, in order
+	register struct{ Events []string }
+	sub      struct {
+		SchemaVersion string
+		Types         []string
+		Buffering     apiwire.Buffering
+		Destination   struct{ Protocol, URI string }
+	}
+	nexts int
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Method+" "+r.URL.Path+" name="+r.Header.Get(apiwire.HeaderName)+
+		" id="+r.Header.Get(apiwire.HeaderIdentifier)+" accept="+r.Header.Get(apiwire.HeaderAcceptFeature))
+	f.mu.Unlock()
+	switch r.Method + " " + r.URL.Path {
+	case "POST " + apiwire.PathRegister:
+		if f.registerStatus != 0 {
+			http.Error(w, `{"errorType":"Extension.Denied"}`, f.registerStatus)
+			return
+		}
+		f.mu.Lock()
+		_ = json.Unmarshal(body, &f.register)
+		f.mu.Unlock()
+		w.Header().Set(apiwire.HeaderIdentifier, "ext-42")
+		_, _ = io.WriteString(w, `{"functionName":"checkout",`)
+		if f.chunked {
+			w.(http.Flusher).Flush() // the rest goes out chunked
+		}
+		_, _ = io.WriteString(w, `"functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
+	case "PUT " + apiwire.PathTelemetry:
+		if f.subscribeStatus != 0 {
+			http.Error(w, `{"errorType":"Telemetry.Unavailable"}`, f.subscribeStatus)
+			return
+		}
+		f.mu.Lock()
+		_ = json.Unmarshal(body, &f.sub)
+		f.mu.Unlock()
+		_, _ = io.WriteString(w, "OK")
+	case "GET " + apiwire.PathNext:
+		f.mu.Lock()
+		n := f.nexts
+		f.nexts++
+		f.mu.Unlock()
+		ev := `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`
+		if n < len(f.events) {
+			ev = f.events[n]
+		}
+		_, _ = io.WriteString(w, ev)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func startAPI(t *testing.T, f *fakeAPI) string {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// readFirstEvent reads the answer to the pending /event/next from the
+// handed-over connection, as the agent does.
+func readFirstEvent(t *testing.T, l *Launch) string {
+	t.Helper()
+	fd, err := syscall.Dup(l.State.NextFD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "next")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		t.Fatalf("the /event/next descriptor is not a connection: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("read the first event: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// listenerAddr returns the address of a handed-over listening socket.
+func listenerAddr(t *testing.T, fd int) string {
+	t.Helper()
+	if fd == handoff.NoFD {
+		t.Fatal("no descriptor handed over")
+	}
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "listener")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		t.Fatalf("descriptor %d is not a listener: %v", fd, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestStartRegistersSubscribesAndSendsNext(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "content-length", true: "chunked"}[chunked], func(t *testing.T) {
+			f := &fakeAPI{chunked: chunked, events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+			api := startAPI(t, f)
+			httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+			l, err := Start(Options{RuntimeAPI: api, Name: "lambdascope", ListenHost: "127.0.0.1",
+				OTLPHTTPAddr: httpAddr, OTLPGRPCAddr: grpcAddr, Started: time.Now()})
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			defer l.Close()
+			st := l.State
+			if st.ExtensionID != "ext-42" || !strings.Contains(string(st.Registration), `"accountId":"123456789012"`) {
+				t.Errorf("registration = %q %s", st.ExtensionID, st.Registration)
+			}
+			if !st.Subscribed || st.SubscribeError != "" {
+				t.Errorf("subscribed = %v (%s)", st.Subscribed, st.SubscribeError)
+			}
+			if got := listenerAddr(t, st.OTLPHTTPFD); got != httpAddr {
+				t.Errorf("OTLP/HTTP listener on %s, want %s", got, httpAddr)
+			}
+			if got := listenerAddr(t, st.OTLPGRPCFD); got != grpcAddr {
+				t.Errorf("OTLP/gRPC listener on %s, want %s", got, grpcAddr)
+			}
+			if got := "http://" + listenerAddr(t, st.TelemetryFD); got != st.TelemetryURI {
+				t.Errorf("telemetry listener on %s, subscribed as %s", got, st.TelemetryURI)
+			}
+			if ev := readFirstEvent(t, l); !strings.Contains(ev, `"requestId":"r-1"`) {
+				t.Errorf("first event = %s", ev)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			want := []string{
+				"POST " + apiwire.PathRegister + " name=lambdascope id= accept=accountId",
+				"PUT " + apiwire.PathTelemetry + " name= id=ext-42 accept=",
+				"GET " + apiwire.PathNext + " name= id=ext-42 accept=",
+			}
+			if strings.Join(f.requests, "\n") != strings.Join(want, "\n") {
+				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(f.requests, "\n"), strings.Join(want, "\n"))
+			}
+			if strings.Join(f.register.Events, ",") != "INVOKE,SHUTDOWN" {
+				t.Errorf("registered for %v", f.register.Events)
+			}
+			if f.sub.SchemaVersion != apiwire.SchemaV1 || f.sub.Destination.URI != st.TelemetryURI ||
+				f.sub.Destination.Protocol != "HTTP" || f.sub.Buffering != apiwire.DefaultBuffering ||
+				strings.Join(f.sub.Types, ",") != "platform,function,extension" {
+				t.Errorf("subscription = %+v", f.sub)
+			}
+			if st.NextSent.Before(st.Started) {
+				t.Errorf("next sent at %v, before the start %v", st.NextSent, st.Started)
+			}
+		})
+	}
+}
+
+func TestStartOnManagedInstances(t *testing.T) {
+	f := &fakeAPI{}
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", Managed: true, ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.Join(f.register.Events, ",") != "SHUTDOWN" || f.sub.SchemaVersion != apiwire.SchemaV2 {
+		t.Errorf("registered for %v with schema %s; want SHUTDOWN only and %s", f.register.Events, f.sub.SchemaVersion, apiwire.SchemaV2)
+	}
+	if l.State.OTLPHTTPFD != handoff.NoFD || l.State.OTLPGRPCFD != handoff.NoFD {
+		t.Errorf("OTLP descriptors %d %d handed over with no address to bind", l.State.OTLPHTTPFD, l.State.OTLPGRPCFD)
+	}
+}
+
+func TestRefusedSubscriptionIsHandedOver(t *testing.T) {
+	f := &fakeAPI{subscribeStatus: http.StatusServiceUnavailable}
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	if l.State.Subscribed || !strings.Contains(l.State.SubscribeError, "status 503") ||
+		!strings.Contains(l.State.SubscribeError, "Telemetry.Unavailable") {
+		t.Errorf("subscribed = %v, error %q; want the 503 and its body", l.State.Subscribed, l.State.SubscribeError)
+	}
+	if ev := readFirstEvent(t, l); !strings.Contains(ev, "SHUTDOWN") {
+		t.Errorf("first event = %s; the extension must still be on /event/next", ev)
+	}
+}
+
+func TestPortTakenIsLeftToTheAgent(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	l, err := Start(Options{RuntimeAPI: startAPI(t, &fakeAPI{}), Name: "lambdascope", ListenHost: "127.0.0.1",
+		OTLPHTTPAddr: taken.Addr().String(), OTLPGRPCAddr: freeAddr(t)})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	if l.State.OTLPHTTPFD != handoff.NoFD || l.State.OTLPGRPCFD == handoff.NoFD {
+		t.Errorf("descriptors %d %d; want none for the taken port and one for the free one", l.State.OTLPHTTPFD, l.State.OTLPGRPCFD)
+	}
+}
+
+func TestRegisterFailureIsNotRegistered(t *testing.T) {
+	_, err := Start(Options{RuntimeAPI: startAPI(t, &fakeAPI{registerStatus: http.StatusForbidden}), Name: "lambdascope", ListenHost: "127.0.0.1"})
+	if !errors.Is(err, ErrNotRegistered) || !strings.Contains(err.Error(), "status 403") {
+		t.Errorf("err = %v; want ErrNotRegistered with the status", err)
+	}
+	_, err = Start(Options{RuntimeAPI: freeAddr(t), Name: "lambdascope", ListenHost: "127.0.0.1"})
+	if !errors.Is(err, ErrNotRegistered) {
+		t.Errorf("err = %v with no API listening; want ErrNotRegistered", err)
+	}
+}
+
+func TestIdleWhenTheAgentCannotStart(t *testing.T) {
+	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`, `{"eventType":"invoke","requestId":"r-2"}`}}
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	missing := filepath.Join(t.TempDir(), "lambdascope-extension")
+	if err := l.Exec(missing, nil, os.Environ()); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Exec of a missing agent = %v; want an error naming it", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Idle() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Idle: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Idle did not return at SHUTDOWN")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nexts != 3 {
+		t.Errorf("%d calls to /event/next; want 3 (two invocations, then SHUTDOWN)", f.nexts)
+	}
+}
+
+func TestFindAgent(t *testing.T) {
+	root := t.TempDir()
+	exe := filepath.Join(root, "extensions", "lambdascope")
+	want := filepath.Join(root, "lambdascope", "lambdascope-extension")
+	if _, err := FindAgent(exe); err == nil {
+		t.Error("FindAgent found an agent in an empty layer")
+	}
+	if err := os.MkdirAll(filepath.Dir(want), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(want, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FindAgent(exe); err == nil || !strings.Contains(err.Error(), "not an executable") {
+		t.Errorf("FindAgent of a non-executable file = %v", err)
+	}
+	if err := os.Chmod(want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := FindAgent(exe); err != nil || got != want {
+		t.Errorf("FindAgent = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	tests := []struct {
+		name, in, body, err string
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", ""},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3;x=y\r\n!!!\r\n0\r\nTrailer: t\r\n\r\n", "ok!!!", ""},
+		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", "", ""},
+		{"bad status", "HTTP/1.1 abc\r\n\r\n", "", "malformed status line"},
+		{"not http", "SSH-2.0-OpenSSH\r\n\r\n", "", "malformed status line"},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "", "bad Content-Length"},
+		{"too long", "HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "", "bad Content-Length"},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok", "", "read body"},
+		{"bad chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "", "malformed chunk size"},
+		{"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n", "", "CRLF"},
+		{"unframed", "HTTP/1.1 200 OK\r\n\r\nbody", "", "neither Content-Length nor chunked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := readResponse(bufio.NewReader(strings.NewReader(tt.in)))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want it to mention %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || string(resp.body) != tt.body {
+				t.Errorf("body = %q, %v; want %q", resp.body, err, tt.body)
+			}
+		})
+	}
+}
+
+// FuzzReadResponse checks that no answer of the API makes the launcher
+// panic or read a body beyond its bound.
+func FuzzReadResponse(f *testing.F) {
+	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+	f.Add("HTTP/1.1 500 x\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		resp, err := readResponse(bufio.NewReader(strings.NewReader(in)))
+		if err == nil && len(resp.body) > maxBody {
+			t.Errorf("body of %d bytes read, bound is %d", len(resp.body), maxBody)
+		}
+	})
+}
