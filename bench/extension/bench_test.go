@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/layer"
+	"github.com/lambdascope/lambdascope/emulator"
 )
 
 // fakeExtensionsAPI answers register and telemetry subscription and sends
@@ -482,4 +483,62 @@ func BenchmarkQuietInvocation(b *testing.B) {
 	b.ReportMetric(percentile(tails[withoutExtension], 1), "noext-tail-max-ms")
 	b.ReportMetric(percentile(tails[withExtension], 1), "ext-tail-max-ms")
 	b.ReportMetric(percentile(tails[withExtension], 0.5)-percentile(tails[withoutExtension], 0.5), "added-p50-ms")
+}
+
+// BenchmarkColdStart invokes a function on a new execution environment
+// under the emulator: with the extension as Lambda starts it (the
+// launcher), with its agent started directly (the extension without a
+// launcher), and without an extension, rotating the order. The two
+// functions with the extension send it 10 spans synchronously before they
+// answer, so a cold invocation also waits for the extension to serve its
+// first export; the one without sends none. The figure is the time from
+// the invoke request to the response, init included: what a caller of a
+// cold function waits.
+func BenchmarkColdStart(b *testing.B) {
+	bins := build(b)
+	c := startCollector(b)
+	const launched, direct, none = "launcher", "agent-direct", "no-extension"
+	env := map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key"}
+	times := map[string][]float64{}
+	order := []string{launched, direct, none}
+	for b.Loop() {
+		em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{
+			{Name: launched, Handler: bins.function, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
+			{Name: direct, Handler: bins.function, Extensions: []string{bins.agent}, Timeout: 10 * time.Second, Env: env},
+			{Name: none, Handler: bins.function, Timeout: 10 * time.Second},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := em.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		for _, fn := range order {
+			spans := 10
+			if fn == none {
+				spans = 0
+			}
+			start := time.Now()
+			res := invoke(b, em, fn, spans)
+			took := time.Since(start)
+			if !res.ColdStart {
+				b.Fatalf("%s: invocation was not a cold start", fn)
+			}
+			times[fn] = append(times[fn], ms(took))
+		}
+		order = append(order[1:], order[0])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	l, d, n := percentile(times[launched], 0.5), percentile(times[direct], 0.5), percentile(times[none], 0.5)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(l, "launcher-p50-ms")
+	b.ReportMetric(d, "agent-direct-p50-ms")
+	b.ReportMetric(n, "no-extension-p50-ms")
+	b.ReportMetric(l-n, "launcher-added-ms")
+	b.ReportMetric(d-n, "agent-direct-added-ms")
 }

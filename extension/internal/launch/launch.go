@@ -52,9 +52,10 @@ type Options struct {
 // Launch is a started extension, waiting for its first event.
 type Launch struct {
 	State handoff.State
-	// files are kept open so their descriptors stay valid until exec.
-	files []*os.File
-	api   *conn
+	// keep holds the listeners open so their descriptors stay valid
+	// until exec.
+	keep []net.Listener
+	api  *conn
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -79,17 +80,19 @@ func Start(o Options) (*Launch, error) {
 			l.Close()
 		}
 	}()
+	// The lookup of sandbox.localdomain waits on I/O (the hosts file, DNS
+	// when it is not there): it runs while the OTLP ports are bound and the
+	// extension registers.
+	type hosts struct{ bind, uri string }
+	looked := make(chan hosts, 1)
+	go func() {
+		bind, uri := listenHost(o.ListenHost)
+		looked <- hosts{bind, uri}
+	}()
 	// Bound first, so neither Lambda nor the function ever finds a closed
 	// port; a failure is left to the agent, which binds again and says so.
-	l.State.OTLPHTTPFD = l.listen(o.OTLPHTTPAddr)
-	l.State.OTLPGRPCFD = l.listen(o.OTLPGRPCAddr)
-	host, uriHost := listenHost(o.ListenHost)
-	if fd := l.listen(net.JoinHostPort(host, "0")); fd != handoff.NoFD {
-		l.State.TelemetryFD = fd
-		l.State.TelemetryURI = "http://" + net.JoinHostPort(uriHost, strconv.Itoa(boundPort(l.files[len(l.files)-1])))
-	} else {
-		l.State.ListenError = "listen on " + net.JoinHostPort(host, "0") + " failed"
-	}
+	l.State.OTLPHTTPFD, _ = l.listen(o.OTLPHTTPAddr)
+	l.State.OTLPGRPCFD, _ = l.listen(o.OTLPGRPCAddr)
 
 	c, err := net.Dial("tcp", o.RuntimeAPI)
 	if err != nil {
@@ -122,6 +125,13 @@ func Start(o Options) (*Launch, error) {
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
 
+	h := <-looked
+	if fd, port := l.listen(net.JoinHostPort(h.bind, "0")); fd != handoff.NoFD {
+		l.State.TelemetryFD = fd
+		l.State.TelemetryURI = "http://" + net.JoinHostPort(h.uri, strconv.Itoa(port))
+	} else {
+		l.State.ListenError = "listen on " + net.JoinHostPort(h.bind, "0") + " failed"
+	}
 	if l.State.TelemetryFD != handoff.NoFD {
 		l.State.SubscribeError = l.subscribe(id, schema)
 		l.State.Subscribed = l.State.SubscribeError == ""
@@ -131,12 +141,9 @@ func Start(o Options) (*Launch, error) {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
 	}
 	l.State.NextSent = time.Now()
-	f, err := l.api.c.(*net.TCPConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("hand over the /event/next connection: %w", err)
+	if l.State.NextFD = rawFD(l.api.c.(*net.TCPConn)); l.State.NextFD == handoff.NoFD {
+		return nil, errors.New("hand over the /event/next connection: no descriptor")
 	}
-	l.files = append(l.files, f)
-	l.State.NextFD = int(f.Fd())
 	ok = true
 	return l, nil
 }
@@ -161,37 +168,39 @@ func (l *Launch) subscribe(id, schema string) string {
 	return ""
 }
 
-// listen binds addr and returns the descriptor to hand over, or NoFD.
-func (l *Launch) listen(addr string) int {
+// listen binds addr and returns the descriptor to hand over, or NoFD,
+// and the bound port.
+func (l *Launch) listen(addr string) (fd, port int) {
 	if addr == "" {
-		return handoff.NoFD
+		return handoff.NoFD, 0
 	}
-	ln, err := net.Listen("tcp", addr)
+	// Multipath TCP buys nothing on loopback and costs system calls.
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return handoff.NoFD
+		return handoff.NoFD, 0
 	}
-	f, err := ln.(*net.TCPListener).File()
-	_ = ln.Close() // the duplicate in f keeps the socket bound
-	if err != nil {
-		return handoff.NoFD
+	fd = rawFD(ln.(*net.TCPListener))
+	if fd == handoff.NoFD {
+		_ = ln.Close()
+		return handoff.NoFD, 0
 	}
-	l.files = append(l.files, f)
-	return int(f.Fd())
+	l.keep = append(l.keep, ln)
+	return fd, ln.Addr().(*net.TCPAddr).Port
 }
 
-// boundPort is the local port of a listening socket.
-func boundPort(f *os.File) int {
-	sa, err := syscall.Getsockname(int(f.Fd()))
+// rawFD is the descriptor of a socket, kept open by its owner.
+func rawFD(c syscall.Conn) int {
+	rc, err := c.SyscallConn()
 	if err != nil {
-		return 0
+		return handoff.NoFD
 	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return a.Port
-	case *syscall.SockaddrInet6:
-		return a.Port
+	fd := handoff.NoFD
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return handoff.NoFD
 	}
-	return 0
+	return fd
 }
 
 // listenHost picks where the telemetry listener binds and the host name
@@ -212,10 +221,13 @@ func listenHost(host string) (bind, uri string) {
 // listeners and the pending /event/next. It returns only on failure; the
 // launch is then still usable (see Idle).
 func (l *Launch) Exec(path string, args, env []string) error {
-	for _, f := range l.files {
-		// File() duplicates with close-on-exec; the agent needs them open.
-		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); errno != 0 {
-			return fmt.Errorf("keep descriptor %d open across exec: %w", f.Fd(), errno)
+	for _, fd := range []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD} {
+		if fd == handoff.NoFD {
+			continue
+		}
+		// Go opens sockets close-on-exec; the agent needs these open.
+		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); errno != 0 {
+			return fmt.Errorf("keep descriptor %d open across exec: %w", fd, errno)
 		}
 	}
 	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
@@ -260,8 +272,8 @@ func (l *Launch) Idle() error {
 
 // Close releases the descriptors and the API connection.
 func (l *Launch) Close() {
-	for _, f := range l.files {
-		_ = f.Close()
+	for _, ln := range l.keep {
+		_ = ln.Close()
 	}
 	if l.api != nil {
 		_ = l.api.c.Close()
