@@ -32,13 +32,13 @@ func main() {
 		logError("cannot find the launcher's own path", err)
 		os.Exit(1)
 	}
-	agent, err := launch.FindAgent(exe)
-	if err != nil {
-		logError("the layer is incomplete: the agent is missing, so the extension cannot start", err)
-		os.Exit(1)
-	}
+	agent, agentErr := launch.FindAgent(exe)
 	args, env := os.Args[1:], os.Environ()
 	if !fastStart() {
+		if agentErr != nil {
+			logError("the layer is incomplete: the agent is missing, so the extension cannot start", agentErr)
+			os.Exit(1)
+		}
 		execAgent(agent, args, env)
 	}
 	l, err := launch.Start(launch.Options{
@@ -49,7 +49,7 @@ func main() {
 		OTLPGRPCAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_GRPC_ADDR"), handoff.DefaultOTLPGRPCAddr),
 		Started:      started,
 	})
-	if errors.Is(err, launch.ErrNotRegistered) {
+	if errors.Is(err, launch.ErrNotRegistered) && agentErr == nil {
 		// Nothing is owed to Lambda yet: the agent starts the slow way and
 		// reports the problem itself.
 		execAgent(agent, args, env)
@@ -58,10 +58,12 @@ func main() {
 		logError("extension start failed", err)
 		os.Exit(1)
 	}
-	err = l.Exec(agent, args, env)
+	if agentErr == nil {
+		agentErr = l.Exec(agent, args, env)
+	}
 	// Still here: the agent could not be started. Stay registered and
 	// answer events, so the function runs on without telemetry.
-	logError("the agent could not be started; the function runs on without telemetry", err)
+	logError("the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr)
 	if err := l.Idle(); err != nil {
 		logError("event loop failed", err)
 		os.Exit(1)

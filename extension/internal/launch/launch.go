@@ -249,10 +249,16 @@ func withoutHandoff(env []string) []string {
 }
 
 // Idle keeps the registered extension alive without the agent, so that a
-// missing or broken agent never fails the function: it answers every
-// event with the next /event/next and returns at SHUTDOWN (or when the
-// API connection fails).
+// missing or broken agent never fails the function: it closes the
+// listeners (a function's export is then refused at once instead of
+// waiting for an agent that never comes), answers every event with the
+// next /event/next and returns at SHUTDOWN (or when the API connection
+// fails).
 func (l *Launch) Idle() error {
+	for _, ln := range l.keep {
+		_ = ln.Close()
+	}
+	l.keep = nil
 	for {
 		resp, err := readResponse(l.api.r)
 		if err != nil {
