@@ -2,7 +2,9 @@
 // custom-runtime bootstrap that, for an event {"spans": n}, sends one OTLP/HTTP
 // protobuf export of n spans to $OTEL_EXPORTER_OTLP_ENDPOINT (the
 // extension's receiver) and answers {"ok": true}. With n = 0 it does nothing
-// but answer, so it measures the platform and the extension alone.
+// but answer, so it measures the platform and the extension alone. With
+// BENCHFN_INIT_MS=n it spends n ms of CPU before it starts, as a function's
+// init would.
 package main
 
 import (
@@ -108,5 +110,11 @@ func strAttr(k, v string) *commonv1.KeyValue {
 }
 
 func main() {
+	// BENCHFN_INIT_MS keeps a core busy that long before the runtime loop
+	// starts, as a runtime and an SDK loading their code would.
+	if ms, err := strconv.Atoi(os.Getenv("BENCHFN_INIT_MS")); err == nil && ms > 0 {
+		for end := time.Now().Add(time.Duration(ms) * time.Millisecond); time.Now().Before(end); {
+		}
+	}
 	lambda.Start(handle)
 }
