@@ -3,9 +3,11 @@ package local_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ import (
 // with real processes, where it must not take the fast path or cannot
 // become the agent: a bad configuration with LAMBDASCOPE_STRICT=true fails
 // the init through the agent, the same without it only degrades, and a
-// layer without the agent still lets the function run.
+// layer without the agent still lets the function run; on Managed
+// Instances it registers and subscribes as they require.
 func TestLauncherUnderTheEmulator(t *testing.T) {
 	root, err := local.RepoRoot()
 	if err != nil {
@@ -45,18 +48,24 @@ func TestLauncherUnderTheEmulator(t *testing.T) {
 	tests := []struct {
 		name      string
 		extension string
+		managed   bool
 		env       map[string]string
 		// failed: the invocation fails with this error type in its
 		// payload ("" when it must succeed); logged: the extension's
 		// output must hold it.
 		failed, logged string
 	}{
-		{"strict", bins.Extension, map[string]string{"LAMBDASCOPE_STRICT": "true", "LAMBDASCOPE_FLUSH": "sometimes"},
+		{"strict", bins.Extension, false, map[string]string{"LAMBDASCOPE_STRICT": "true", "LAMBDASCOPE_FLUSH": "sometimes"},
 			"Extension.ConfigInvalid", `LAMBDASCOPE_FLUSH=\"sometimes\": unknown mode`},
-		{"degraded", bins.Extension, map[string]string{"LAMBDASCOPE_FLUSH": "sometimes"},
+		{"degraded", bins.Extension, false, map[string]string{"LAMBDASCOPE_FLUSH": "sometimes"},
 			"", "invalid configuration, running degraded"},
-		{"agent missing", broken, nil,
+		{"agent missing", broken, false, nil,
 			"", "the agent could not be started (is the layer complete?)"},
+		// Registered for SHUTDOWN only, subscribed with schema 2025-01-29:
+		// the records of the three concurrent invocations come from
+		// telemetry alone.
+		{"managed instances", bins.Extension, true, nil,
+			"", "received.invocations=3 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +73,7 @@ func TestLauncherUnderTheEmulator(t *testing.T) {
 			em, err := emulator.New(emulator.Config{
 				Functions: []emulator.FunctionConfig{{
 					Name: "inventory", Handler: bins.Functions["inventory"], Extensions: []string{tt.extension},
-					Timeout: 10 * time.Second, Env: tt.env,
+					Timeout: 10 * time.Second, Env: tt.env, ManagedInstances: tt.managed,
 				}},
 				Output: &syncWriter{w: &out},
 			})
@@ -74,15 +83,28 @@ func TestLauncherUnderTheEmulator(t *testing.T) {
 			if err := em.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			res, err := em.Invoke(t.Context(), "inventory", []byte(`{"sku":"SKU-001","qty":1}`))
+			calls := 1
+			if tt.managed {
+				calls = 3
+			}
+			results := make([]*emulator.InvokeResult, calls)
+			errs := make([]error, calls)
+			var wg sync.WaitGroup
+			for i := range calls {
+				wg.Go(func() {
+					results[i], errs[i] = em.Invoke(t.Context(), "inventory", []byte(`{"sku":"SKU-001","qty":1}`))
+				})
+			}
+			wg.Wait()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if serr := em.Shutdown(ctx); serr != nil {
 				t.Errorf("emulator shutdown: %v", serr)
 			}
-			if err != nil {
+			if err := errors.Join(errs...); err != nil {
 				t.Fatalf("invoke: %v\n%s", err, out.String())
 			}
+			res := results[0]
 			switch {
 			case tt.failed == "" && res.FunctionError != "":
 				t.Errorf("invocation failed: %s\n%s", res.Payload, out.String())
