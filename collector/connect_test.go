@@ -24,9 +24,9 @@ import (
 // migrates and replays, and every span is stored once.
 func TestStartsWhileClickHouseIsDown(t *testing.T) {
 	dsn, db := chtest.NewDatabase(t)
-	px := newProxy(t, chtest.Server().Addr())
-	px.cut()
-	proxyDSN := "clickhouse://" + px.addr() + "/" + db
+	px := chtest.NewProxy(t, chtest.Server().Addr())
+	px.Cut()
+	proxyDSN := "clickhouse://" + px.Addr() + "/" + db
 
 	cfg := collector.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "127.0.0.1:0"
@@ -95,7 +95,7 @@ func TestStartsWhileClickHouseIsDown(t *testing.T) {
 		return strings.Contains(logs.String(), "cannot open ClickHouse")
 	})
 
-	px.resume(chtest.Server().Addr())
+	px.Resume(chtest.Server().Addr())
 	waitFor(t, "/readyz after ClickHouse came back", time.Minute, func() bool {
 		code, _ := get(t, "http://"+srv.AdminAddr()+"/readyz")
 		return code == http.StatusOK

@@ -3,11 +3,8 @@ package collector_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,96 +46,9 @@ func TestDuplicateRiskIsCounted(t *testing.T) {
 	}
 }
 
-// muteProxy forwards TCP to ClickHouse; once muted, it stops passing the
-// server's answers back after the client has sent more than muteAfter
-// bytes, so that an insert's block reaches ClickHouse and its
-// acknowledgement is lost.
-type muteProxy struct {
-	lis    net.Listener
-	target string
-	muted  atomic.Bool
-	sent   atomic.Int64 // client bytes since muted
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
+// muteAfter is how many bytes of the insert reach ClickHouse before its
+// answers are muted: past the query, inside the data block.
 const muteAfter = 4096
-
-func newMuteProxy(t *testing.T, target string) *muteProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &muteProxy{lis: lis, target: target}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { // client -> server
-				defer p.wg.Done()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if p.muted.Load() {
-							p.sent.Add(int64(n))
-						}
-						if _, werr := up.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				_ = up.Close()
-				_ = c.Close()
-			}()
-			go func() { // server -> client
-				defer p.wg.Done()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 && (!p.muted.Load() || p.sent.Load() <= muteAfter) {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				_ = up.Close()
-				_ = c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
 
 // TestLostAcknowledgementIsCountedAsOutcomeUnknown loses the answer to a
 // spans insert whose block ClickHouse stored: the collector cannot know
@@ -147,8 +57,8 @@ func newMuteProxy(t *testing.T, target string) *muteProxy {
 // store them twice: the count is honest.
 func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
 	dsn, db := chtest.NewDatabase(t)
-	px := newMuteProxy(t, chtest.Server().Addr())
-	store := migratedStore(t, "clickhouse://"+px.lis.Addr().String()+"/"+db)
+	px := chtest.NewProxy(t, chtest.Server().Addr())
+	store := migratedStore(t, "clickhouse://"+px.Addr()+"/"+db)
 	cfg := testConfig(dsn)
 	cfg.HTTPAddr = ""
 	cfg.NoAuth = true
@@ -173,7 +83,7 @@ func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
 	for i, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
 		sp.SpanId = []byte{0xdd, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}
 	}
-	px.muted.Store(true)
+	px.MuteAfter(muteAfter)
 	if _, err := client.Export(t.Context(), req); status.Code(err) != codes.Unavailable {
 		t.Fatalf("export with the acknowledgement lost: got %v, want UNAVAILABLE", err)
 	}

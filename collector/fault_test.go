@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,91 +20,8 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chserver"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
-
-// proxy forwards TCP to ClickHouse; cut closes every connection and refuses
-// new ones until resume, which is how a test takes ClickHouse away from the
-// collector without touching the collector.
-type proxy struct {
-	lis    net.Listener
-	mu     sync.Mutex
-	target string
-	down   bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{lis: lis, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.lis.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.lis.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down, target := p.down, p.target
-		p.mu.Unlock()
-		if down {
-			_ = c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			_, _ = io.Copy(dst, src)
-			_ = dst.Close()
-			_ = src.Close()
-			p.mu.Lock()
-			delete(p.conns, dst)
-			delete(p.conns, src)
-			p.mu.Unlock()
-		}
-		go pipe(up, c)
-		go pipe(c, up)
-	}
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-func (p *proxy) resume(target string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down, p.target = false, target
-}
 
 // load sends batches of spans over the Ingest API from several goroutines,
 // retrying each batch with the same batch ID until it is acknowledged.
@@ -216,8 +132,8 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 		t.Fatalf("start ClickHouse: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	px := newProxy(t, ch.Addr())
-	dsn := "clickhouse://" + px.addr() + "/outage"
+	px := chtest.NewProxy(t, ch.Addr())
+	dsn := "clickhouse://" + px.Addr() + "/outage"
 	store := migratedStore(t, dsn)
 	cfg := testConfig(dsn)
 	cfg.HTTPAddr, cfg.AdminAddr = "", ""
@@ -241,7 +157,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	if err := ch.Stop(); err != nil {
 		t.Fatalf("stop ClickHouse: %v", err)
 	}
-	px.cut()
+	px.Cut()
 	ackedWhileDown := l.acked.Load()
 	if ackedWhileDown >= total-100 {
 		t.Fatalf("the load finished (%d of %d acknowledged) before ClickHouse was down; slow it down", ackedWhileDown, total)
@@ -253,7 +169,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 		t.Fatalf("restart ClickHouse: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	px.resume(ch.Addr())
+	px.Resume(ch.Addr())
 
 	if err := <-done; err != nil {
 		t.Fatalf("load: %v", err)
@@ -284,8 +200,8 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 		t.Fatalf("start ClickHouse: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	px := newProxy(t, ch.Addr())
-	proxyDSN := "clickhouse://" + px.addr() + "/killed"
+	px := chtest.NewProxy(t, ch.Addr())
+	proxyDSN := "clickhouse://" + px.Addr() + "/killed"
 	store := migratedStore(t, proxyDSN)
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	walDir := t.TempDir()
@@ -309,7 +225,7 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 	if err := ch.Stop(); err != nil {
 		t.Fatalf("stop ClickHouse: %v", err)
 	}
-	px.cut()
+	px.Cut()
 	before := l.acked.Load()
 	waitFor(t, "batches to go to the WAL", time.Minute, func() bool { return l.acked.Load() > before+100 })
 	proc.kill(t)
@@ -327,7 +243,7 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 		t.Fatalf("restart ClickHouse: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	px.resume(ch.Addr())
+	px.Resume(ch.Addr())
 	proc = startCollector(t, bin, cfgPath)
 	waitFor(t, "restarted collector to listen", 30*time.Second, func() bool { return dialable(grpcAddr) })
 

@@ -3,14 +3,11 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,90 +290,10 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	sameRows(t, blocks, driver)
 }
 
-// cutProxy forwards connections to the test server; once armed, it closes
-// each connection after passing limit more bytes from the client.
-type cutProxy struct {
-	lis   net.Listener
-	limit atomic.Int64 // 0: never cut
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// dropAll closes every connection open through the proxy, as a server
-// closing its idle connections would.
-func (p *cutProxy) dropAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func newCutProxy(t *testing.T) *cutProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{lis: lis}
-	p.wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", chtest.Server().Addr())
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			closeBoth := func() { _ = c.Close(); _ = up.Close() }
-			p.wg.Go(func() {
-				defer closeBoth()
-				_, _ = io.Copy(c, up)
-			})
-			p.wg.Go(func() {
-				defer closeBoth()
-				buf := make([]byte, 4096)
-				var passed int64
-				for {
-					n, err := c.Read(buf)
-					if limit := p.limit.Load(); limit > 0 {
-						if passed+int64(n) > limit {
-							_, _ = up.Write(buf[:limit-passed])
-							return
-						}
-						passed += int64(n)
-					}
-					if n > 0 {
-						if _, err := up.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	t.Cleanup(func() {
-		_ = lis.Close()
-		p.dropAll()
-		p.wg.Wait()
-	})
-	return p
-}
-
 func TestBlockWriterConnectionLost(t *testing.T) {
 	_, db := chtest.NewDatabase(t)
-	px := newCutProxy(t)
-	s, err := Open(t.Context(), "clickhouse://"+px.lis.Addr().String()+"/"+db)
+	px := chtest.NewProxy(t, chtest.Server().Addr())
+	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -392,7 +309,7 @@ func TestBlockWriterConnectionLost(t *testing.T) {
 		return reqs
 	}
 	// Cut inside the block: the rows may or may not be stored.
-	px.limit.Store(4000)
+	px.CutAfter(4000)
 	reqs := spansOnly(6)
 	counts, err := s.WriteExports(t.Context(), reqs)
 	if !errors.Is(err, ErrOutcomeUnknown) {
@@ -403,19 +320,19 @@ func TestBlockWriterConnectionLost(t *testing.T) {
 	}
 	// Cut before the block (inside the query, on the retry's new
 	// connection too): nothing was sent, so the outcome is known.
-	px.limit.Store(20)
+	px.CutAfter(20)
 	counts, err = s.WriteExports(t.Context(), reqs)
 	if err == nil || errors.Is(err, ErrOutcomeUnknown) || counts.Uncertain != 0 {
 		t.Fatalf("WriteExports cut before the block: %+v, %v; want a known failure", counts, err)
 	}
 	// Whole again: new connections store the next write.
-	px.limit.Store(0)
+	px.CutAfter(0)
 	if counts, err = s.WriteExports(t.Context(), spansOnly(7)); err != nil || counts.Spans == 0 {
 		t.Fatalf("WriteExports after the cuts: %+v, %v", counts, err)
 	}
 	// An idle connection closed under the pool fails before its block is
 	// sent; the insert is retried on a new one.
-	px.dropAll()
+	px.DropAll()
 	time.Sleep(50 * time.Millisecond)
 	if counts, err = s.WriteExports(t.Context(), spansOnly(8)); err != nil || counts.Spans == 0 {
 		t.Fatalf("WriteExports after the idle connection was closed: %+v, %v", counts, err)
