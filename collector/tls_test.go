@@ -3,22 +3,12 @@ package collector_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
@@ -35,57 +25,6 @@ import (
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1, usable as server
-// and client certificate and as its own CA.
-type testCert struct {
-	certFile, keyFile string
-	pair              tls.Certificate
-	pool              *x509.CertPool
-}
-
-func newTestCert(t *testing.T) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "lambdascope test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	c := testCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	if err := os.WriteFile(c.certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(c.keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if c.pair, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
-	c.pool = x509.NewCertPool()
-	c.pool.AppendCertsFromPEM(certPEM)
-	return c
-}
-
 func tlsClient(t *testing.T, addr string, cfg *tls.Config) ingestv1.IngestServiceClient {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
@@ -98,14 +37,15 @@ func tlsClient(t *testing.T, addr string, cfg *tls.Config) ingestv1.IngestServic
 }
 
 func TestTLSListeners(t *testing.T) {
-	cert := newTestCert(t)
+	ca := chtest.NewCA(t)
+	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
-		c.TLS = collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile}
+		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile}
 	})
 	ctx := withKey(t.Context(), apiKey)
 
 	t.Run("gRPC over TLS", func(t *testing.T) {
-		client := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: cert.pool, MinVersion: tls.VersionTLS12})
+		client := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12})
 		trace := [16]byte{0x71, 0x5}
 		resp, err := client.Export(ctx, batch(t, trace, 2))
 		if err != nil {
@@ -143,7 +83,7 @@ func TestTLSListeners(t *testing.T) {
 		return resp, string(b), nil
 	}
 	t.Run("OTLP/HTTP over TLS", func(t *testing.T) {
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.pool, MinVersion: tls.VersionTLS12}}}
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
 		resp, b, err := post(client, "https://"+h.srv.HTTPAddr()+"/v1/traces")
 		if err != nil {
 			t.Fatalf("https post: %v", err)
@@ -169,35 +109,37 @@ func TestTLSListeners(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	cert := newTestCert(t)
+	ca := chtest.NewCA(t)
+	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
-		c.TLS = collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: cert.certFile}
+		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File(t)}
 	})
 	ctx := withKey(t.Context(), apiKey)
-	withCert := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: cert.pool, Certificates: []tls.Certificate{cert.pair}, MinVersion: tls.VersionTLS12})
+	withCert := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.ClientCert(t)}, MinVersion: tls.VersionTLS12})
 	if _, err := withCert.Export(ctx, batch(t, [16]byte{0x72, 1}, 1)); err != nil {
 		t.Fatalf("export with a client certificate: %v", err)
 	}
-	without := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: cert.pool, MinVersion: tls.VersionTLS12})
+	without := tlsClient(t, h.srv.Addr(), &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12})
 	if _, err := without.Export(ctx, batch(t, [16]byte{0x72, 2}, 1)); status.Code(err) != codes.Unavailable {
 		t.Fatalf("export without a client certificate: got %v, want UNAVAILABLE", err)
 	}
 }
 
 func TestTLSConfigErrorsNameTheField(t *testing.T) {
-	cert := newTestCert(t)
+	ca := chtest.NewCA(t)
+	certFile, keyFile := ca.ServerFiles(t)
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	tests := []struct {
 		name string
 		tls  collector.TLSConfig
 		want []string
 	}{
-		{"key without cert", collector.TLSConfig{KeyFile: cert.keyFile}, []string{"tls.cert_file is required"}},
-		{"cert without key", collector.TLSConfig{CertFile: cert.certFile}, []string{"tls.key_file is required"}},
+		{"key without cert", collector.TLSConfig{KeyFile: keyFile}, []string{"tls.cert_file is required"}},
+		{"cert without key", collector.TLSConfig{CertFile: certFile}, []string{"tls.key_file is required"}},
 		{"missing files", collector.TLSConfig{CertFile: missing, KeyFile: missing}, []string{"tls.cert_file: stat", "tls.key_file: stat"}},
-		{"not a pair", collector.TLSConfig{CertFile: cert.keyFile, KeyFile: cert.certFile}, []string{"tls.cert_file", "do not form a key pair"}},
-		{"missing client CA", collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: missing}, []string{"tls.client_ca_file: open"}},
-		{"client CA not PEM", collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: cert.keyFile}, []string{"tls.client_ca_file", "no PEM certificate"}},
+		{"not a pair", collector.TLSConfig{CertFile: keyFile, KeyFile: certFile}, []string{"tls.cert_file", "do not form a key pair"}},
+		{"missing client CA", collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: missing}, []string{"tls.client_ca_file: open"}},
+		{"client CA not PEM", collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: keyFile}, []string{"tls.client_ca_file", "no PEM certificate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +159,7 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 	}
 	ok := collector.DefaultConfig()
 	ok.NoAuth = true
-	ok.TLS = collector.TLSConfig{CertFile: cert.certFile, KeyFile: cert.keyFile, ClientCAFile: cert.certFile}
+	ok.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File(t)}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("good TLS config refused: %v", err)
 	}

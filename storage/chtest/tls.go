@@ -61,22 +61,66 @@ func NewCA(t testing.TB) CA {
 	return CA{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), cert: cert, key: key}
 }
 
-// serverCert is a certificate for localhost and 127.0.0.1 signed by ca.
-func (ca CA) serverCert(t testing.TB) tls.Certificate {
+// ServerCert is a certificate for localhost and 127.0.0.1 signed by ca.
+func (ca CA) ServerCert(t testing.TB) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return ca.issue(t, "localhost", x509.ExtKeyUsageServerAuth)
+}
+
+// ClientCert is a client certificate signed by ca, for mutual TLS.
+func (ca CA) ClientCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	return ca.issue(t, "lambdascope test client", x509.ExtKeyUsageClientAuth)
+}
+
+// ServerFiles writes a ServerCert's certificate and key as PEM files in a
+// temporary directory of the test and returns their paths.
+func (ca CA) ServerFiles(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	cert := ca.ServerCert(t)
+	keyDER, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
 	if err != nil {
 		t.Fatalf("server key: %v", err)
 	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatalf("write server certificate: %v", err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatalf("write server key: %v", err)
+	}
+	return certFile, keyFile
+}
+
+// Pool is a certificate pool holding only ca.
+func (ca CA) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return pool
+}
+
+// issue makes a certificate for localhost and 127.0.0.1 with the given
+// use, signed by ca.
+func (ca CA) issue(t testing.TB, commonName string, usage x509.ExtKeyUsage) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("certificate key: %v", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatalf("certificate serial: %v", err)
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		SerialNumber: serial, Subject: pkix.Name{CommonName: commonName},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		t.Fatalf("server certificate: %v", err)
+		t.Fatalf("certificate: %v", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
@@ -87,7 +131,7 @@ func (ca CA) serverCert(t testing.TB) tls.Certificate {
 // native port. It stops when the test ends. It returns its address.
 func NewTLSFront(t testing.TB, ca CA, target string) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, MinVersion: tls.VersionTLS12})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.ServerCert(t)}, MinVersion: tls.VersionTLS12})
 	if err != nil {
 		t.Fatalf("listen tls: %v", err)
 	}
