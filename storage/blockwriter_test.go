@@ -16,6 +16,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -418,5 +419,34 @@ func TestBlockWriterConcurrentWrites(t *testing.T) {
 		if int(n) != want || want == 0 {
 			t.Errorf("%s holds %d rows, the writes counted %d", table, n, want)
 		}
+	}
+}
+
+// TestBlockWriterCompressedBlocks writes through the block writer with the
+// native protocol's block compression a DSN asks for and reads the same
+// rows back as the driver stores them uncompressed.
+func TestBlockWriterCompressedBlocks(t *testing.T) {
+	for _, method := range []string{"lz4", "zstd"} {
+		t.Run(method, func(t *testing.T) {
+			dsn, _ := chtest.NewDatabase(t)
+			blocks, err := Open(t.Context(), dsn+"?compress="+method)
+			if err != nil {
+				t.Fatalf("Open with compress=%s: %v", method, err)
+			}
+			t.Cleanup(func() { _ = blocks.Close() })
+			if err := blocks.Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			if blocks.blocks == nil || blocks.blocks.opts.Compression == ch.CompressionDisabled {
+				t.Fatalf("compress=%s did not reach the block writer", method)
+			}
+			driver := openDriverStore(t)
+			reqs := variedRequests(11, 8, 400)
+			got, want := writeAll(t, blocks, reqs, 3), writeAll(t, driver, reqs, 3)
+			if got != want || got.Spans == 0 {
+				t.Errorf("counts: block writer %+v, driver %+v", got, want)
+			}
+			sameRows(t, blocks, driver)
+		})
 	}
 }
