@@ -152,7 +152,9 @@ func exportEmpty(ctx context.Context, addr string) error {
 // agent started directly (the extension without a launcher), and of a
 // minimal extension that only registers and asks for the next event, and
 // process start to main of an empty Go program (the floor: what the
-// machine charges any Go program before its code runs), alternating the
+// machine charges any Go program before its code runs) and, when a C
+// compiler is at hand, of an empty static C program (the spawn floor:
+// what it charges any process), alternating the
 // four. For the extension and the agent it also measures start to the
 // first answer of the OTLP/HTTP receiver (ready: when a function's export
 // is served). The figures above the floor are what the programs
@@ -160,6 +162,7 @@ func exportEmpty(ctx context.Context, addr string) error {
 func BenchmarkStartToFirstNext(b *testing.B) {
 	bins := build(b)
 	floor := buildFloor(b, bins.root)
+	spawn := buildSpawnFloor(b, bins.root)
 	api := startFakeExtensionsAPI(b)
 	c := startCollector(b)
 	env := []string{
@@ -173,7 +176,7 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 		"LAMBDASCOPE_ENDPOINT=" + c.addr,
 		"LAMBDASCOPE_API_KEY=bench-key",
 	}
-	var ext, ready, direct, directReady, base, flo []float64
+	var ext, ready, direct, directReady, base, flo, spa []float64
 	// run starts path as the extension and returns its two times.
 	run := func(path string) (next, ready float64) {
 		httpAddr := freeAddr(b)
@@ -186,6 +189,9 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 	}
 	for b.Loop() {
 		flo = append(flo, ms(startToMain(b, floor, env)))
+		if spawn != "" {
+			spa = append(spa, ms(startToMain(b, spawn, env)))
+		}
 		n, _ := api.startToFirstNext(b, bins.minimal, env, "")
 		base = append(base, ms(n))
 		e, r := run(bins.extension)
@@ -205,9 +211,32 @@ func BenchmarkStartToFirstNext(b *testing.B) {
 	b.ReportMetric(baseP50, "baseline-p50-ms")
 	b.ReportMetric(extP50/baseP50, "ratio-p50")
 	b.ReportMetric(floorP50, "floor-p50-ms")
+	if len(spa) > 0 {
+		b.ReportMetric(percentile(spa, 0.5), "spawn-floor-p50-ms")
+	}
 	b.ReportMetric(extP50-floorP50, "ext-above-floor-ms")
 	b.ReportMetric(baseP50-floorP50, "baseline-above-floor-ms")
 	b.ReportMetric((extP50-floorP50)/(baseP50-floorP50), "ratio-above-floor")
+}
+
+// buildSpawnFloor builds testdata/spawn.c, static, with the C
+// compiler on the PATH; without one it returns "" and the benchmark
+// reports no spawn floor.
+func buildSpawnFloor(b *testing.B, root string) string {
+	b.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		b.Logf("no C compiler (%v): no spawn floor", err)
+		return ""
+	}
+	out := filepath.Join(b.TempDir(), "spawn")
+	cmd := exec.CommandContext(b.Context(), cc, "-O2", "-static", "-o", out, filepath.Join("bench", "extension", "testdata", "spawn.c"))
+	cmd.Dir = root
+	if o, err := cmd.CombinedOutput(); err != nil {
+		b.Logf("build the spawn floor: %v\n%s", err, o)
+		return ""
+	}
+	return out
 }
 
 // buildFloor builds the floor program of BenchmarkStartToFirstNext

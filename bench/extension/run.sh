@@ -38,6 +38,7 @@ BEGIN {
   target["direct-p50-ms"] = "agent started directly, no launcher"
   target["ratio-p50"] = "vs. minimal extension"
   target["floor-p50-ms"] = "empty Go program, exec to main"
+  target["spawn-floor-p50-ms"] = "empty static C program, exec to main"
   target["ext-above-floor-ms"] = "ext-p50 - floor-p50"
   target["baseline-above-floor-ms"] = "baseline-p50 - floor-p50"
   target["ratio-above-floor"] = "vs. minimal extension, above the floor"
