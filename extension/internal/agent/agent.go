@@ -29,6 +29,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/sampling"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
@@ -460,6 +461,9 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		threshold = cfg.BufferBytes / 2
 	}
 	buf := buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
+	if s := sampling.New(cfg.SampleRate); !s.All() {
+		buf.SetSampler(s.Keep)
+	}
 	a.resource = Resource(identity, cfg)
 	tracker := invocation.New(buf, a.resource, a.log)
 
@@ -632,6 +636,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 
 	st := a.buf.Stats()
 	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped}
+	if !st.SampledOut.IsZero() {
+		attrs = append(attrs, "sampled_out", st.SampledOut)
+	}
 	if a.spool != nil {
 		ss := a.spool.Stats()
 		attrs = append(attrs, "spooled", ss.Spooled, "replayed", ss.Replayed, "spool_dropped", ss.Dropped,
@@ -703,7 +710,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 	a.lastSelf = now
 	st := a.buf.Stats()
 	snap := selfmetrics.Snapshot{
-		Received: st.Received, Sent: st.Sent, Dropped: st.Dropped,
+		Received: st.Received, Sent: st.Sent, Dropped: st.Dropped, SampledOut: st.SampledOut,
 		BufferBytes:       int64(st.Bytes),
 		LambdaLogsDropped: a.tracker.Stats().LogsDropped,
 	}

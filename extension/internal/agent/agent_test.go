@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +33,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/launch"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
+	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -809,5 +811,72 @@ func TestManagedInstancesShipSelfMetricsPeriodically(t *testing.T) {
 	}
 	if after := selfBatches(); after <= beforeShutdown {
 		t.Errorf("no metrics shipped at SHUTDOWN (%d before, %d after)", beforeShutdown, after)
+	}
+}
+
+// TestSampleRate ships or leaves out the invocation's trace — the
+// function's span and the platform spans, which join it — by its trace
+// ID: 0af7651916cd43dd8448eb211c80319c falls between 0.5 and 0.6. The
+// invocation record and the function's log line are shipped either way,
+// and what was left out is counted.
+func TestSampleRate(t *testing.T) {
+	for _, tt := range []struct {
+		rate           float64
+		spans, sampled int
+	}{{0.5, 0, 3}, {0.6, 3, 0}} {
+		t.Run(strconv.FormatFloat(tt.rate, 'f', -1, 64), func(t *testing.T) {
+			collector := collectortest.Start(t)
+			f := &fakeLambda{}
+			var otlpAddr string
+			script := invocationScript(2)
+			f.script = func(n int) (extapi.Event, []string) {
+				if n == 0 {
+					sendSpan(t, otlpAddr)
+				}
+				return script(n)
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.SampleRate = tt.rate
+				otlpAddr = o.Config.OTLPHTTPAddr
+			})
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, logs)
+			}
+			var spans, records, invocations int
+			var sampledOut int64 = -1
+			for _, req := range collector.Accepted() {
+				for _, rs := range req.GetResourceSpans() {
+					spans += buffer.CountSpans(rs)
+				}
+				for _, rl := range req.GetResourceLogs() {
+					records += buffer.CountLogs(rl)
+				}
+				invocations += len(req.GetInvocations())
+				for _, rm := range req.GetResourceMetrics() {
+					for _, sm := range rm.GetScopeMetrics() {
+						for _, m := range sm.GetMetrics() {
+							if m.GetName() != selfmetrics.SampledOut {
+								continue
+							}
+							for _, p := range m.GetSum().GetDataPoints() {
+								if p.GetAttributes()[0].GetValue().GetStringValue() == "spans" {
+									sampledOut = max(sampledOut, p.GetAsInt())
+								}
+							}
+						}
+					}
+				}
+			}
+			if spans != tt.spans || invocations != 1 || records != 1 {
+				t.Errorf("shipped %d spans, %d invocation records, %d log records; want %d, 1, 1", spans, invocations, records, tt.spans)
+			}
+			if sampledOut != int64(tt.sampled) {
+				t.Errorf("self-metric %s{spans} = %d, want %d", selfmetrics.SampledOut, sampledOut, tt.sampled)
+			}
+			if tt.sampled > 0 && !strings.Contains(logs.String(), "sampled_out.spans=3") {
+				t.Errorf("shutdown log does not count the sampled-out spans:\n%s", logs)
+			}
+		})
 	}
 }

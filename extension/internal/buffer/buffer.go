@@ -76,11 +76,13 @@ func (c Counts) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// Stats are the buffer's counters.
+// Stats are the buffer's counters. Received counts everything handed to
+// the buffer, SampledOut the part of it left out on purpose by sampling.
 type Stats struct {
-	Received Counts
-	Sent     Counts
-	Dropped  Counts
+	Received   Counts
+	Sent       Counts
+	Dropped    Counts
+	SampledOut Counts
 	// Buffered is what is still waiting in the buffer.
 	Buffered Counts
 	Bytes    int
@@ -123,6 +125,8 @@ type Buffer struct {
 	dropping bool
 	episode  Counts
 	overflow func(*Batch)
+	// keep, when set, says which traces' spans are kept (sampling).
+	keep func(traceID []byte) bool
 }
 
 // New returns a buffer holding at most capBytes (protobuf-encoded size).
@@ -145,6 +149,33 @@ func (b *Buffer) SetOverflow(fn func(*Batch)) {
 	b.mu.Unlock()
 }
 
+// SetSampler makes the buffer keep only the spans of the traces keep
+// accepts; the others are counted as sampled out. Call it before the
+// buffer is used.
+func (b *Buffer) SetSampler(keep func(traceID []byte) bool) {
+	b.mu.Lock()
+	b.keep = keep
+	b.mu.Unlock()
+}
+
+// sampler returns the sampling decision, nil when every span is kept.
+func (b *Buffer) sampler() func([]byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.keep
+}
+
+// sampledOut counts spans left out by sampling.
+func (b *Buffer) sampledOut(n int) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.stats.Received[Spans] += uint64(n)
+	b.stats.SampledOut[Spans] += uint64(n)
+	b.mu.Unlock()
+}
+
 // Ready receives a value when the buffer has crossed its threshold.
 func (b *Buffer) Ready() <-chan struct{} { return b.ready }
 
@@ -157,7 +188,17 @@ func (b *Buffer) AddInvocation(inv *ingestv1.Invocation) bool {
 
 // AddSpans queues resource spans and returns how many spans were dropped.
 func (b *Buffer) AddSpans(rss []*tracepb.ResourceSpans) (dropped int) {
+	keep := b.sampler()
 	for _, rs := range rss {
+		if keep != nil {
+			var out int
+			if rs, out = sampleSpans(rs, keep); out > 0 {
+				b.sampledOut(out)
+			}
+			if rs == nil {
+				continue
+			}
+		}
 		var c Counts
 		c[Spans] = uint64(CountSpans(rs))
 		if !b.add(item{spans: rs, counts: c, size: proto.Size(rs)}) {
@@ -170,7 +211,17 @@ func (b *Buffer) AddSpans(rss []*tracepb.ResourceSpans) (dropped int) {
 // AddRawSpans queues encoded resource spans, which go into the request
 // as they are, and returns how many spans were dropped.
 func (b *Buffer) AddRawSpans(rss []otlpwire.ResourceSpans) (dropped int) {
+	keep := b.sampler()
 	for _, rs := range rss {
+		if keep != nil {
+			var out int
+			if rs, out = otlpwire.FilterSpans(rs, keep); out > 0 {
+				b.sampledOut(out)
+			}
+			if rs.Spans == 0 && len(rs.Field) == 0 {
+				continue
+			}
+		}
 		var c Counts
 		c[Spans] = uint64(rs.Spans)
 		if !b.add(item{rawSpans: rs.Field, counts: c, size: rs.Size}) {
@@ -178,6 +229,39 @@ func (b *Buffer) AddRawSpans(rss []otlpwire.ResourceSpans) (dropped int) {
 		}
 	}
 	return dropped
+}
+
+// sampleSpans returns rs without the spans of the traces keep refuses
+// (nil when none is left; rs itself when all are kept) and how many it
+// left out. A scope left without spans is left out.
+func sampleSpans(rs *tracepb.ResourceSpans, keep func([]byte) bool) (*tracepb.ResourceSpans, int) {
+	out := 0
+	for _, ss := range rs.GetScopeSpans() {
+		for _, sp := range ss.GetSpans() {
+			if !keep(sp.GetTraceId()) {
+				out++
+			}
+		}
+	}
+	if out == 0 {
+		return rs, 0
+	}
+	kept := &tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl}
+	for _, ss := range rs.GetScopeSpans() {
+		spans := make([]*tracepb.Span, 0, len(ss.GetSpans()))
+		for _, sp := range ss.GetSpans() {
+			if keep(sp.GetTraceId()) {
+				spans = append(spans, sp)
+			}
+		}
+		if len(spans) > 0 {
+			kept.ScopeSpans = append(kept.ScopeSpans, &tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl, Spans: spans})
+		}
+	}
+	if len(kept.ScopeSpans) == 0 {
+		return nil, out
+	}
+	return kept, out
 }
 
 // AddLogs queues resource logs and returns how many log records were dropped.

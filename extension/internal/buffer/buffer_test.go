@@ -229,3 +229,51 @@ func TestRawSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestSampler checks that sampled-out spans, decoded or encoded, are left
+// out of what is shipped and counted as received and sampled out.
+func TestSampler(t *testing.T) {
+	traceOf := func(b byte) []byte { return bytes.Repeat([]byte{b}, 16) }
+	mixed := func() *tracepb.ResourceSpans {
+		return &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{
+			{Spans: []*tracepb.Span{{Name: "keep", TraceId: traceOf(1)}, {Name: "drop", TraceId: traceOf(2)}}},
+			{Spans: []*tracepb.Span{{Name: "drop", TraceId: traceOf(2)}}},
+		}}
+	}
+	onlyDropped := &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "drop", TraceId: traceOf(2)}}}}}
+	b := New(1<<20, 1<<20, nil)
+	b.SetSampler(func(id []byte) bool { return id[0] != 2 })
+	if d := b.AddSpans([]*tracepb.ResourceSpans{mixed(), onlyDropped}); d != 0 {
+		t.Fatalf("AddSpans dropped %d", d)
+	}
+	if d := b.AddRawSpans(rawSpans(t, mixed(), onlyDropped)); d != 0 {
+		t.Fatalf("AddRawSpans dropped %d", d)
+	}
+	st := b.Stats()
+	if st.SampledOut != (Counts{Spans: 6}) || st.Received != (Counts{Spans: 8}) || st.Buffered != (Counts{Spans: 2}) || !st.Dropped.IsZero() {
+		t.Fatalf("stats = %+v; want 8 received, 6 sampled out, 2 buffered, none dropped", st)
+	}
+	batch := b.Take(1 << 20)
+	var names []string
+	req := proto.Clone(batch.Request).(*ingestv1.ExportRequest)
+	data, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(data, req); err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range req.ResourceSpans {
+		if len(rs.ScopeSpans) != 1 {
+			t.Errorf("resource with %d scopes, want the empty one left out", len(rs.ScopeSpans))
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				names = append(names, sp.Name)
+			}
+		}
+	}
+	if strings.Join(names, ",") != "keep,keep" {
+		t.Errorf("shipped spans %v, want the two kept ones", names)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -34,6 +35,7 @@ const (
 	EnvSpoolDir           = "LAMBDASCOPE_SPOOL_DIR"
 	EnvSpoolBytes         = "LAMBDASCOPE_SPOOL_BYTES"
 	EnvStrict             = "LAMBDASCOPE_STRICT"
+	EnvSampleRate         = "LAMBDASCOPE_SAMPLE_RATE"
 	EnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
@@ -97,6 +99,10 @@ type Config struct {
 	// Strict makes a configuration error fail the function's init through
 	// the Extensions API instead of running degraded.
 	Strict bool
+	// SampleRate is the share of traces whose spans are shipped, 0 to 1,
+	// decided by trace ID (package sampling). Invocation records, logs
+	// and metrics are always shipped.
+	SampleRate float64
 	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
 	ServiceName string
 	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
@@ -114,6 +120,7 @@ func DefaultConfig() Config {
 		LogLevel:      slog.LevelInfo,
 		SpoolDir:      filepath.Join(os.TempDir(), "lambdascope-spool"),
 		SpoolBytes:    64 << 20,
+		SampleRate:    1,
 	}
 }
 
@@ -164,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if c.SpoolDir != "" && c.SpoolBytes < 64<<10 {
 		errs = append(errs, fmt.Errorf("%s: must be at least 65536, got %d", EnvSpoolBytes, c.SpoolBytes))
+	}
+	if err := checkRate(c.SampleRate); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvSampleRate, err))
 	}
 	return errors.Join(errs...)
 }
@@ -292,6 +302,17 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			c.SpoolBytes = int64(n)
 		}
 	}
+	if v, ok := get(EnvSampleRate); ok {
+		r, err := strconv.ParseFloat(v, 64)
+		switch {
+		case err != nil:
+			bad(EnvSampleRate, v, errors.New("not a number (want a share of traces from 0 to 1, e.g. 0.1)"))
+		case checkRate(r) != nil:
+			bad(EnvSampleRate, v, checkRate(r))
+		default:
+			c.SampleRate = r
+		}
+	}
 	if v, ok := get(EnvStrict); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -402,6 +423,14 @@ func checkServerName(v string) error {
 }
 
 func checkHostPort(v string) error { return handoff.CheckHostPort(v) }
+
+// checkRate accepts a share from 0 to 1.
+func checkRate(r float64) error {
+	if math.IsNaN(r) || r < 0 || r > 1 {
+		return fmt.Errorf("must be from 0 to 1, got %v", r)
+	}
+	return nil
+}
 
 // parseDuration accepts Go durations ("1s", "250ms") and bare milliseconds.
 func parseDuration(v string) (time.Duration, error) {

@@ -76,6 +76,7 @@ func TestFromEnvGood(t *testing.T) {
 			c.SpoolDir = "/tmp/spool-a"
 			c.SpoolBytes = 16 << 20
 			c.Strict = true
+			c.SampleRate = 0.25
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
 		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
@@ -147,6 +148,12 @@ func TestFromEnvBad(t *testing.T) {
 			}
 		}},
 		{"tls-off.bad.env", []string{"LAMBDASCOPE_TLS_CA_FILE=", "needs TLS, but LAMBDASCOPE_TLS is false", `LAMBDASCOPE_TLS_SERVER_NAME="collector.example.com": needs TLS`}, nil},
+		{"sample.bad.env", []string{`LAMBDASCOPE_SAMPLE_RATE="1.5": must be from 0 to 1`}, func(t *testing.T, c Config) {
+			if c.SampleRate != 1 || c.Endpoint == "" {
+				t.Errorf("sample rate %v endpoint %q; want every trace kept and the good endpoint", c.SampleRate, c.Endpoint)
+			}
+		}},
+		{"sample-word.bad.env", []string{`LAMBDASCOPE_SAMPLE_RATE="ten percent": not a number`}, nil},
 		{"attributes.bad.env", []string{"OTEL_RESOURCE_ATTRIBUTES", `"oops"`, `"=novalue"`}, func(t *testing.T, c Config) {
 			if want := []Attribute{{"team", "payments"}}; !reflect.DeepEqual(c.ResourceAttributes, want) {
 				t.Errorf("attributes = %v, want %v", c.ResourceAttributes, want)
@@ -192,6 +199,8 @@ func TestValidate(t *testing.T) {
 		{"ca file without tls", func(c *Config) { c.TLSCAFile = "/nonexistent/ca.pem" }, EnvTLSCAFile},
 		{"ca file relative", func(c *Config) { c.TLS, c.TLSCAFile = true, "ca.pem" }, "must be an absolute path"},
 		{"server name", func(c *Config) { c.TLS, c.TLSServerName = true, "https://x" }, EnvTLSServerName},
+		{"sample rate", func(c *Config) { c.SampleRate = -0.1 }, EnvSampleRate},
+		{"sample nothing", func(c *Config) { c.SampleRate = 0 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

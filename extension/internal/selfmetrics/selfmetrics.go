@@ -1,5 +1,5 @@
 // Package selfmetrics turns the extension's own counters (what it received,
-// sent, dropped and spooled per signal, telemetry events it could not use,
+// sent, dropped, sampled out and spooled per signal, telemetry events it could not use,
 // log records Lambda dropped, OTLP requests it could not read) into OTLP metrics shipped with the function's
 // data, so losses are visible in the backend and not only in the log.
 package selfmetrics
@@ -22,6 +22,7 @@ const (
 	Received          = "lambdascope.extension.received"
 	Sent              = "lambdascope.extension.sent"
 	Dropped           = "lambdascope.extension.dropped"
+	SampledOut        = "lambdascope.extension.sampled_out"
 	Spooled           = "lambdascope.extension.spooled"
 	Replayed          = "lambdascope.extension.replayed"
 	SpoolCorrupt      = "lambdascope.extension.spool.corrupt_files"
@@ -38,10 +39,12 @@ const (
 // cumulative since Start.
 type Snapshot struct {
 	Received, Sent, Dropped, Spooled, Replayed buffer.Counts
-	SpoolCorrupt                               uint64
-	TelemetryEvents                            uint64
-	TelemetryUnknown                           uint64
-	TelemetryMalformed                         uint64
+	// SampledOut is what LAMBDASCOPE_SAMPLE_RATE left out on purpose.
+	SampledOut         buffer.Counts
+	SpoolCorrupt       uint64
+	TelemetryEvents    uint64
+	TelemetryUnknown   uint64
+	TelemetryMalformed uint64
 	// OTLPMalformed is the function's OTLP requests refused as unreadable.
 	OTLPMalformed uint64
 	// LambdaLogsDropped is the records platform.logsDropped reported.
@@ -83,6 +86,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	perSignal(Received, "Telemetry items the extension received.", s.Received)
 	perSignal(Sent, "Telemetry items the collector accepted.", s.Sent)
 	perSignal(Dropped, "Telemetry items dropped (buffer or spool full, rejected by the collector, unsendable).", s.Dropped)
+	perSignal(SampledOut, "Telemetry items left out by sampling (LAMBDASCOPE_SAMPLE_RATE).", s.SampledOut)
 	perSignal(Spooled, "Telemetry items written to the on-disk spool.", s.Spooled)
 	perSignal(Replayed, "Spooled telemetry items the collector accepted later.", s.Replayed)
 	single(SpoolCorrupt, "Spool files skipped as unreadable.", "{file}", s.SpoolCorrupt)

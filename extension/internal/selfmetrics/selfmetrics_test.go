@@ -18,6 +18,7 @@ func TestBuild(t *testing.T) {
 		Sent:               buffer.Counts{buffer.Spans: 7},
 		Dropped:            buffer.Counts{buffer.Logs: 1},
 		Spooled:            buffer.Counts{buffer.Spans: 3},
+		SampledOut:         buffer.Counts{buffer.Spans: 5},
 		TelemetryUnknown:   2,
 		TelemetryMalformed: 1,
 		OTLPMalformed:      3,
@@ -26,8 +27,8 @@ func TestBuild(t *testing.T) {
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 5*4+6+2 {
-		t.Errorf("%d points, want 28", got)
+	if got := buffer.CountPoints(rm); got != 6*4+6+2 {
+		t.Errorf("%d points, want 32", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -63,6 +64,7 @@ func TestBuild(t *testing.T) {
 		{Sent, "spans", 7},
 		{Dropped, "logs", 1},
 		{Spooled, "spans", 3},
+		{SampledOut, "spans", 5},
 		{Replayed, "spans", 0},
 		{TelemetryUnknown, "", 2},
 		{TelemetryMalform, "", 1},
