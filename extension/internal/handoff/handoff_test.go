@@ -69,3 +69,24 @@ func TestOTLPAddr(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode checks that no value of the variable makes the agent panic,
+// and that what decodes encodes back to the same state.
+func FuzzDecode(f *testing.F) {
+	f.Add(State{ExtensionID: "e", NextFD: 4, TelemetryFD: NoFD, OTLPHTTPFD: 5, OTLPGRPCFD: NoFD, Registration: []byte(`{"a":1}`)}.Encode())
+	f.Add("")
+	f.Add("id=%zz")
+	f.Fuzz(func(t *testing.T, value string) {
+		st, err := Decode(value)
+		if err != nil {
+			return
+		}
+		again, err := Decode(st.Encode())
+		if err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+		if again.Encode() != st.Encode() {
+			t.Errorf("state changed through encode and decode:\n%q\n%q", st.Encode(), again.Encode())
+		}
+	})
+}
