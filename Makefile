@@ -7,8 +7,9 @@ GOTEST_FLAGS ?= -count=1 -timeout 25m
 LDFLAGS := -s -w
 EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
+FUZZTIME ?= 15s
 
-.PHONY: help deps build test test-go test-plugin demo proto proto-check lint bench bench-extension layer plugin clean
+.PHONY: help deps build test test-go test-plugin demo proto proto-check lint fuzz bench bench-extension layer plugin clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +44,14 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+fuzz: deps ## run every fuzz target (parsers of OTLP, Telemetry API, EMF, spool, ...) for FUZZTIME each (default 15s)
+	@set -e; for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== ./$$(dirname $$f) $$name"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f)/; \
+	  done; \
+	done
 
 bench: deps ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
