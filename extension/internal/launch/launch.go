@@ -91,8 +91,8 @@ func Start(o Options) (*Launch, error) {
 	}()
 	// Bound first, so neither Lambda nor the function ever finds a closed
 	// port; a failure is left to the agent, which binds again and says so.
-	l.State.OTLPHTTPFD, _ = l.listen(o.OTLPHTTPAddr)
-	l.State.OTLPGRPCFD, _ = l.listen(o.OTLPGRPCAddr)
+	l.State.OTLPHTTPFD, _, _ = l.listen(o.OTLPHTTPAddr)
+	l.State.OTLPGRPCFD, _, _ = l.listen(o.OTLPGRPCAddr)
 
 	c, err := net.Dial("tcp", o.RuntimeAPI)
 	if err != nil {
@@ -126,11 +126,11 @@ func Start(o Options) (*Launch, error) {
 	l.State.ExtensionID, l.State.Registration = id, resp.body
 
 	h := <-looked
-	if fd, port := l.listen(net.JoinHostPort(h.bind, "0")); fd != handoff.NoFD {
+	if fd, port, err := l.listen(net.JoinHostPort(h.bind, "0")); err == nil {
 		l.State.TelemetryFD = fd
 		l.State.TelemetryURI = "http://" + net.JoinHostPort(h.uri, strconv.Itoa(port))
 	} else {
-		l.State.ListenError = "listen on " + net.JoinHostPort(h.bind, "0") + " failed"
+		l.State.ListenError = "start telemetry listener: " + err.Error()
 	}
 	if l.State.TelemetryFD != handoff.NoFD {
 		l.State.SubscribeError = l.subscribe(id, schema)
@@ -168,26 +168,25 @@ func (l *Launch) subscribe(id, schema string) string {
 	return ""
 }
 
-// listen binds addr and returns the descriptor to hand over, or NoFD,
-// and the bound port.
-func (l *Launch) listen(addr string) (fd, port int) {
+// listen binds addr and returns the descriptor to hand over and the bound
+// port, or NoFD and why it could not.
+func (l *Launch) listen(addr string) (fd, port int, err error) {
 	if addr == "" {
-		return handoff.NoFD, 0
+		return handoff.NoFD, 0, nil
 	}
 	// Multipath TCP buys nothing on loopback and costs system calls.
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return handoff.NoFD, 0
+		return handoff.NoFD, 0, err
 	}
-	fd = rawFD(ln.(*net.TCPListener))
-	if fd == handoff.NoFD {
+	if fd = rawFD(ln.(*net.TCPListener)); fd == handoff.NoFD {
 		_ = ln.Close()
-		return handoff.NoFD, 0
+		return handoff.NoFD, 0, fmt.Errorf("listen on %s: no descriptor to hand over", addr)
 	}
 	l.keep = append(l.keep, ln)
-	return fd, ln.Addr().(*net.TCPAddr).Port
+	return fd, ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // rawFD is the descriptor of a socket, kept open by its owner.

@@ -363,3 +363,29 @@ func FuzzReadResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestTelemetryListenerThatCannotBind leaves the subscription out, says
+// why, and still sends the first /event/next.
+func TestTelemetryListenerThatCannotBind(t *testing.T) {
+	f := &fakeAPI{}
+	// 192.0.2.1 (TEST-NET-1) is no address of this machine.
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "192.0.2.1"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	st := l.State
+	if st.TelemetryFD != handoff.NoFD || st.Subscribed || !strings.Contains(st.ListenError, "start telemetry listener: listen tcp 192.0.2.1:0") {
+		t.Errorf("telemetry fd %d, subscribed %v, error %q; want no listener and the bind error", st.TelemetryFD, st.Subscribed, st.ListenError)
+	}
+	if ev := readFirstEvent(t, l); !strings.Contains(ev, "SHUTDOWN") {
+		t.Errorf("first event = %s", ev)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.requests {
+		if strings.HasPrefix(r, "PUT") {
+			t.Errorf("subscribed without a listener: %s", r)
+		}
+	}
+}
