@@ -327,7 +327,7 @@ func runTrace(ctx context.Context, args []string, common commonFlags, env Env) e
 	defer closeStore()
 	tr, err := svc.TraceByID(ctx, id)
 	if errors.Is(err, query.ErrTraceNotFound) {
-		return fmt.Errorf("trace %s not found in %s", id, redact(c.dsn))
+		return fmt.Errorf("trace %s not found in %s: no span of it is stored (if the functions sample traces with LAMBDASCOPE_SAMPLE_RATE, it may have been left out whole)", id, redact(c.dsn))
 	}
 	if err != nil {
 		return fmt.Errorf("cannot read trace %s from %s: %w%s", id, redact(c.dsn), err, schemaHint(err))

@@ -169,7 +169,8 @@ func TestAgainstClickHouse(t *testing.T) {
 	})
 	t.Run("unknown trace", func(t *testing.T) {
 		r := run(t, nil, "--dsn", dsn, "trace", "0af7651916cd43dd8448eb211c80319c")
-		want := "lambdascope: trace 0af7651916cd43dd8448eb211c80319c not found in " + dsn + "\n"
+		want := "lambdascope: trace 0af7651916cd43dd8448eb211c80319c not found in " + dsn +
+			": no span of it is stored (if the functions sample traces with LAMBDASCOPE_SAMPLE_RATE, it may have been left out whole)\n"
 		if r.code != ExitError || r.stderr != want {
 			t.Fatalf("exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
 		}
