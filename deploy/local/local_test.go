@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +120,10 @@ func TestEndToEnd(t *testing.T) {
 
 	// Every orders invocation's trace holds spans of both functions, and
 	// inventory's invocation span is a child of a span of orders.
+	wantSpans := map[string][]string{
+		"orders":    {"INSERT shop.orders", "inventory invoke", "lambda.invoke", "lambda.runtime_overhead", "orders", "validate order"},
+		"inventory": {"inventory", "lambda.invoke", "lambda.runtime_overhead", "reserve stock"},
+	}
 	var firstTrace [16]byte
 	for _, c := range calls {
 		recs, err := store.Invocations(ctx, storage.InvocationFilter{FunctionName: "orders", RequestIDs: []string{c.RequestID}})
@@ -162,6 +168,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if roots != 1 {
 			t.Errorf("trace %x: %d root spans, want 1", traceID, roots)
+		}
+		// The span count: every span each function makes, once, plus
+		// lambda.init for a cold start.
+		names := map[string][]string{}
+		inits := map[string]int{}
+		for _, s := range spans {
+			if s.Name == "lambda.init" {
+				inits[s.FunctionName]++
+				continue
+			}
+			names[s.FunctionName] = append(names[s.FunctionName], s.Name)
+		}
+		for fn, want := range wantSpans {
+			got := slices.Sorted(slices.Values(names[fn]))
+			if !slices.Equal(got, want) {
+				t.Errorf("trace %x: %s spans %q, want %q", traceID, fn, got, want)
+			}
+			if inits[fn] > 1 {
+				t.Errorf("trace %x: %d lambda.init spans of %s", traceID, inits[fn], fn)
+			}
+		}
+		if (inits["orders"] == 1) != c.ColdStart {
+			t.Errorf("trace %x: %d lambda.init spans of orders for a call with cold start %v", traceID, inits["orders"], c.ColdStart)
+		}
+		if len(names) != len(wantSpans) {
+			t.Errorf("trace %x: spans of functions %v, want orders and inventory only", traceID, slices.Sorted(maps.Keys(names)))
 		}
 		if crossLinks != 1 {
 			t.Errorf("trace %x: %d inventory spans with an orders parent, want 1", traceID, crossLinks)
