@@ -1,11 +1,7 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -23,33 +19,7 @@ import (
 func TestFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	var fnOut bytes.Buffer
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:        t.TempDir(),
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FunctionOutput: &syncWriter{w: &fnOut},
-	})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stack.Stop(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(stack.CollectorLog())
-			t.Logf("collector log:\n%s", b)
-			t.Logf("functions output:\n%s", fnOut.String())
-		}
-	})
-	run := func(t *testing.T, w local.Workload) []local.Call {
-		t.Helper()
-		calls, err := stack.RunWorkload(ctx, w, nil)
-		if err != nil {
-			t.Fatalf("workload: %v", err)
-		}
-		return calls
-	}
+	stack := startStack(t, ctx, nil)
 
 	// wantStatus is the status each faulted invocation must be stored with;
 	// healthy holds the orders invocations whose traces must be whole.
@@ -61,7 +31,7 @@ func TestFaults(t *testing.T) {
 	if err := stack.Emulator.SetTimeout("orders", time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	timedOut := run(t, local.Workload{Invocations: 1})[0]
+	timedOut := run(t, ctx, stack, local.Workload{Invocations: 1})[0]
 	if timedOut.FunctionError != "Unhandled" {
 		t.Fatalf("timed-out call: function error %q, want Unhandled", timedOut.FunctionError)
 	}
@@ -75,12 +45,12 @@ func TestFaults(t *testing.T) {
 	if err := stack.Emulator.KillRuntimeDuringNextInvoke("orders"); err != nil {
 		t.Fatal(err)
 	}
-	killed := run(t, local.Workload{Invocations: 1})[0]
+	killed := run(t, ctx, stack, local.Workload{Invocations: 1})[0]
 	if killed.FunctionError != "Unhandled" {
 		t.Fatalf("killed call: function error %q, want Unhandled", killed.FunctionError)
 	}
 	wantStatus[killed.RequestID] = "error"
-	after := run(t, local.Workload{Invocations: 1})[0]
+	after := run(t, ctx, stack, local.Workload{Invocations: 1})[0]
 	if !after.ColdStart {
 		t.Errorf("the invocation after the runtime was killed was warm; its environment should have been discarded")
 	}
@@ -90,14 +60,14 @@ func TestFaults(t *testing.T) {
 	if err := stack.StopCollector(); err != nil {
 		t.Fatalf("stop collector: %v", err)
 	}
-	healthy = append(healthy, run(t, local.Workload{Invocations: 10, Concurrency: 2})...)
+	healthy = append(healthy, run(t, ctx, stack, local.Workload{Invocations: 10, Concurrency: 2})...)
 	if err := stack.RestartCollector(ctx); err != nil {
 		t.Fatalf("restart collector: %v", err)
 	}
-	healthy = append(healthy, run(t, local.Workload{Invocations: 4, Concurrency: 2})...)
+	healthy = append(healthy, run(t, ctx, stack, local.Workload{Invocations: 4, Concurrency: 2})...)
 
 	// (b) SHUTDOWN right after a burst.
-	healthy = append(healthy, run(t, local.Workload{Invocations: 10, Concurrency: 2})...)
+	healthy = append(healthy, run(t, ctx, stack, local.Workload{Invocations: 10, Concurrency: 2})...)
 	if err := stack.StopFunctions(ctx); err != nil {
 		t.Fatalf("stop functions: %v", err)
 	}

@@ -1,13 +1,9 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,42 +27,15 @@ func TestFreezeMidFlush(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	proxy := startFreezeProxy(t)
-	var fnOut bytes.Buffer
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:        t.TempDir(),
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FunctionOutput: &syncWriter{w: &fnOut},
-		FunctionEnv:    map[string]string{"LAMBDASCOPE_ENDPOINT": proxy.addr()},
-	})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
+	stack := startStack(t, ctx, map[string]string{"LAMBDASCOPE_ENDPOINT": proxy.addr()})
 	proxy.setUpstream(stack.CollectorAddr)
-	t.Cleanup(func() {
-		if err := stack.Stop(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(stack.CollectorLog())
-			t.Logf("collector log:\n%s", b)
-			t.Logf("functions output:\n%s", fnOut.String())
-		}
-	})
-	run := func(t *testing.T, w local.Workload) []local.Call {
-		t.Helper()
-		calls, err := stack.RunWorkload(ctx, w, nil)
-		if err != nil {
-			t.Fatalf("workload: %v", err)
-		}
-		return calls
-	}
 
 	// Warm environments, shipping normally.
-	calls := run(t, local.Workload{Invocations: 3})
+	calls := run(t, ctx, stack, local.Workload{Invocations: 3})
 	// Every flush from now on waits for an answer that does not come
 	// before the environment is frozen.
 	proxy.holdAnswers()
-	calls = append(calls, run(t, local.Workload{Invocations: 6})...)
+	calls = append(calls, run(t, ctx, stack, local.Workload{Invocations: 6})...)
 	// The environments are frozen now (idle after the burst) with their
 	// flushes in flight. On a loaded machine the collector may take a
 	// while to answer them (it answers once ClickHouse has the rows): wait
@@ -84,7 +53,7 @@ func TestFreezeMidFlush(t *testing.T) {
 	// Connections die in long freezes (idle timeouts); stay frozen a while.
 	time.Sleep(2 * time.Second)
 	// Thaw and go on; then SHUTDOWN.
-	calls = append(calls, run(t, local.Workload{Invocations: 4})...)
+	calls = append(calls, run(t, ctx, stack, local.Workload{Invocations: 4})...)
 	if err := stack.StopFunctions(ctx); err != nil {
 		t.Fatalf("stop functions: %v", err)
 	}

@@ -1,11 +1,8 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -24,25 +21,7 @@ import (
 func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	var fnOut bytes.Buffer
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:        t.TempDir(),
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FunctionOutput: &syncWriter{w: &fnOut},
-	})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stack.Stop(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(stack.CollectorLog())
-			t.Logf("collector log:\n%s", b)
-			t.Logf("functions output:\n%s", fnOut.String())
-		}
-	})
+	stack := startStack(t, ctx, nil)
 
 	const n = 12
 	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: n, Concurrency: 2, FailEvery: 4}, nil)
