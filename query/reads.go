@@ -360,15 +360,39 @@ type FunctionInfo struct {
 	Calls    []string `json:"calls"`
 }
 
-// Functions lists every function with invocations in the range, with what
-// triggers it, what calls it and what it calls.
-func (s *Service) Functions(ctx context.Context, r TimeRange) ([]FunctionInfo, error) {
+// FunctionList lists every function with invocations in the range, from
+// the invocation records alone: Triggers, CalledBy and Calls are left
+// empty. It is what pickers and name lookups need, without reading the
+// spans that Functions reads for the calls (which grows with the spans of
+// the range).
+func (s *Service) FunctionList(ctx context.Context, r TimeRange) ([]FunctionInfo, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	cat, err := s.store.FunctionCatalog(ctx, storage.UsageFilter{Since: r.Since, Until: r.Until})
 	if err != nil {
 		return nil, fmt.Errorf("read function catalog: %w", err)
+	}
+	out := make([]FunctionInfo, len(cat))
+	for i, c := range cat {
+		versions := slices.Clone(c.Versions)
+		slices.Sort(versions)
+		out[i] = FunctionInfo{
+			FunctionName: c.FunctionName, AccountID: c.AccountID, Region: c.Region, ServiceName: c.ServiceName,
+			Runtime: c.Runtime, Architecture: c.Architecture, MemorySizeMB: c.MemorySizeMB, Versions: versions,
+			FirstSeen: c.FirstSeen, LastSeen: c.LastSeen, Invocations: c.Invocations, Errors: c.Errors,
+			Triggers: []string{}, CalledBy: []string{}, Calls: []string{},
+		}
+	}
+	return out, nil
+}
+
+// Functions lists every function with invocations in the range, with what
+// triggers it, what calls it and what it calls.
+func (s *Service) Functions(ctx context.Context, r TimeRange) ([]FunctionInfo, error) {
+	out, err := s.FunctionList(ctx, r)
+	if err != nil {
+		return nil, err
 	}
 	edges, err := s.store.SpanEdges(ctx, storage.SpanEdgeFilter{Since: r.Since, Until: r.Until})
 	if err != nil {
@@ -383,17 +407,10 @@ func (s *Service) Functions(ctx context.Context, r TimeRange) ([]FunctionInfo, e
 		callees[e.Caller] = append(callees[e.Caller], e.Callee)
 		callers[e.Callee] = append(callers[e.Callee], e.Caller)
 	}
-	out := make([]FunctionInfo, len(cat))
-	for i, c := range cat {
-		versions := slices.Clone(c.Versions)
-		slices.Sort(versions)
-		out[i] = FunctionInfo{
-			FunctionName: c.FunctionName, AccountID: c.AccountID, Region: c.Region, ServiceName: c.ServiceName,
-			Runtime: c.Runtime, Architecture: c.Architecture, MemorySizeMB: c.MemorySizeMB, Versions: versions,
-			FirstSeen: c.FirstSeen, LastSeen: c.LastSeen, Invocations: c.Invocations, Errors: c.Errors,
-			Triggers: sortedUnique(triggers[c.FunctionName]),
-			CalledBy: sortedUnique(callers[c.FunctionName]), Calls: sortedUnique(callees[c.FunctionName]),
-		}
+	for i := range out {
+		fn := out[i].FunctionName
+		out[i].Triggers = sortedUnique(triggers[fn])
+		out[i].CalledBy, out[i].Calls = sortedUnique(callers[fn]), sortedUnique(callees[fn])
 	}
 	return out, nil
 }

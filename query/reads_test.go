@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -82,6 +83,18 @@ func TestReadsOverTwoFunctionTrace(t *testing.T) {
 		}
 		if len(orders.Calls) != 1 || orders.Calls[0] != "billing" || orders.Versions[0] != "$LATEST" {
 			t.Errorf("orders = %+v", orders)
+		}
+		// The list without calls: the same functions, read from the
+		// invocation records alone.
+		list, err := svc.FunctionList(t.Context(), r)
+		if err != nil {
+			t.Fatalf("FunctionList: %v", err)
+		}
+		for i := range fns {
+			fns[i].Triggers, fns[i].CalledBy, fns[i].Calls = []string{}, []string{}, []string{}
+		}
+		if !reflect.DeepEqual(list, fns) {
+			t.Errorf("FunctionList = %+v\nwant Functions without calls and triggers: %+v", list, fns)
 		}
 	})
 

@@ -186,6 +186,27 @@ GROUP BY day, account_id, region, function_name, function_version, architecture,
 			}
 		}
 	})
+	// The function list of pickers and name lookups reads the invocation
+	// records only; the catalog with calls adds the raw join above.
+	for _, r := range []struct {
+		name string
+		r    query.TimeRange
+	}{{"day", day}, {"30d", month}} {
+		b.Run("function-list-"+r.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := svc.FunctionList(b.Context(), r.r); err != nil {
+					b.Fatalf("function list: %v", err)
+				}
+			}
+		})
+		b.Run("functions-with-calls-"+r.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := svc.Functions(b.Context(), r.r); err != nil {
+					b.Fatalf("functions: %v", err)
+				}
+			}
+		})
+	}
 }
 
 // scaleStore is a migrated store on -scale.database, kept between runs, or

@@ -116,7 +116,7 @@ func (d *Datasource) servicesOf(ctx context.Context, svc *query.Service, r query
 	if !n.hasService() {
 		return nil, nil
 	}
-	fns, err := svc.Functions(ctx, r)
+	fns, err := svc.FunctionList(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("read services of functions: %w", err)
 	}

@@ -65,7 +65,7 @@ func (d *Datasource) functionNames(ctx context.Context, since, until time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	fns, err := svc.Functions(ctx, query.TimeRange{Since: since, Until: until})
+	fns, err := svc.FunctionList(ctx, query.TimeRange{Since: since, Until: until})
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
 	}
