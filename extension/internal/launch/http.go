@@ -16,6 +16,7 @@ const maxBody = 1 << 20
 
 // response is an HTTP/1.1 answer of the Extensions or Telemetry API.
 type response struct {
+	proto  string
 	status int
 	header textproto.MIMEHeader
 	body   []byte
@@ -29,6 +30,18 @@ type conn struct {
 	c    net.Conn
 	r    *bufio.Reader
 	host string
+	// closing is set when the server said it closes the connection after
+	// its answer: the next request goes on a new connection.
+	closing bool
+}
+
+// dialAPI connects to the API at host (host:port).
+func dialAPI(host string) (*conn, error) {
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, r: bufio.NewReader(c), host: host}, nil
 }
 
 // do sends one request and reads its response.
@@ -36,11 +49,30 @@ func (c *conn) do(method, path string, header map[string]string, body []byte) (r
 	if err := c.send(method, path, header, body); err != nil {
 		return response{}, err
 	}
-	return readResponse(c.r)
+	return c.read()
 }
 
-// send writes one request without reading the answer.
+// read reads one response and notes whether the server closes the
+// connection after it.
+func (c *conn) read() (response, error) {
+	resp, err := readResponse(c.r)
+	if err == nil && (strings.EqualFold(resp.header.Get("Connection"), "close") || resp.proto == "HTTP/1.0") {
+		c.closing = true
+	}
+	return resp, err
+}
+
+// send writes one request without reading the answer, on a new
+// connection when the server closed the last one.
 func (c *conn) send(method, path string, header map[string]string, body []byte) error {
+	if c.closing {
+		nc, err := net.Dial("tcp", c.host)
+		if err != nil {
+			return fmt.Errorf("%s %s: reconnect: %w", method, path, err)
+		}
+		_ = c.c.Close()
+		c.c, c.r, c.closing = nc, bufio.NewReader(nc), false
+	}
 	var b strings.Builder
 	b.WriteString(method + " " + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n")
 	for k, v := range header {
@@ -78,7 +110,7 @@ func readResponse(r *bufio.Reader) (response, error) {
 	if err != nil {
 		return response{}, fmt.Errorf("read headers: %w", err)
 	}
-	resp := response{status: status, header: h}
+	resp := response{proto: proto, status: status, header: h}
 	switch {
 	case strings.EqualFold(h.Get("Transfer-Encoding"), "chunked"):
 		resp.body, err = readChunked(r)

@@ -10,7 +10,6 @@
 package launch
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -94,11 +93,11 @@ func Start(o Options) (*Launch, error) {
 	l.State.OTLPHTTPFD, _, _ = l.listen(o.OTLPHTTPAddr)
 	l.State.OTLPGRPCFD, _, _ = l.listen(o.OTLPGRPCAddr)
 
-	c, err := net.Dial("tcp", o.RuntimeAPI)
+	api, err := dialAPI(o.RuntimeAPI)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to the Extensions API at %s: %w", ErrNotRegistered, o.RuntimeAPI, err)
 	}
-	l.api = &conn{c: c, r: bufio.NewReader(c), host: o.RuntimeAPI}
+	l.api = api
 	events := []string{"INVOKE", "SHUTDOWN"}
 	schema := apiwire.SchemaV1
 	if o.Managed {
@@ -259,7 +258,7 @@ func (l *Launch) Idle() error {
 	}
 	l.keep = nil
 	for {
-		resp, err := readResponse(l.api.r)
+		resp, err := l.api.read()
 		if err != nil {
 			return fmt.Errorf("wait for the next event: %w", err)
 		}

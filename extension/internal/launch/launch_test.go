@@ -24,9 +24,10 @@ import (
 // APIs and answers like Lambda.
 type fakeAPI struct {
 	// registerStatus and subscribeStatus, when not 0, are answered instead
-	// of 200; chunked makes register answer in chunked encoding.
+	// of 200; chunked makes register answer in chunked encoding; closing
+	// closes the connection after every answer.
 	registerStatus, subscribeStatus int
-	chunked                         bool
+	chunked, closing                bool
 	events                          []string // /event/next answers, in order
 
 	mu       sync.Mutex
@@ -43,6 +44,9 @@ type fakeAPI struct {
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if f.closing {
+		w.Header().Set("Connection", "close")
+	}
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.Path+" name="+r.Header.Get(apiwire.HeaderName)+
 		" id="+r.Header.Get(apiwire.HeaderIdentifier)+" accept="+r.Header.Get(apiwire.HeaderAcceptFeature))
@@ -150,9 +154,12 @@ func listenerAddr(t *testing.T, fd int) string {
 }
 
 func TestStartRegistersSubscribesAndSendsNext(t *testing.T) {
-	for _, chunked := range []bool{false, true} {
-		t.Run(map[bool]string{false: "content-length", true: "chunked"}[chunked], func(t *testing.T) {
-			f := &fakeAPI{chunked: chunked, events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+	for _, tc := range []struct {
+		name             string
+		chunked, closing bool
+	}{{"content-length", false, false}, {"chunked", true, false}, {"connection close", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAPI{chunked: tc.chunked, closing: tc.closing, events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
 			api := startAPI(t, f)
 			httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
 			l, err := Start(Options{RuntimeAPI: api, Name: "lambdascope", ListenHost: "127.0.0.1",
@@ -267,7 +274,9 @@ func TestRegisterFailureIsNotRegistered(t *testing.T) {
 }
 
 func TestIdleWhenTheAgentCannotStart(t *testing.T) {
-	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`, `{"eventType":"invoke","requestId":"r-2"}`}}
+	// The API closes its connection after every answer: each next event is
+	// asked for on a new one.
+	f := &fakeAPI{closing: true, events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`, `{"eventType":"invoke","requestId":"r-2"}`}}
 	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1"})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
