@@ -25,7 +25,23 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// usage is printed for any argument: Lambda starts the extension without.
+const usage = `lambdascope-extension: the Lambdascope extension's agent.
+
+Lambda runs it: in the layer it sits at /opt/lambdascope/lambdascope-extension
+and the launcher /opt/extensions/lambdascope becomes it once registered. It
+receives the function's OTLP telemetry (localhost:4317 gRPC, :4318 HTTP) and
+the Telemetry API's events, and ships them to the collector at
+LAMBDASCOPE_ENDPOINT. Settings are LAMBDASCOPE_* environment variables; the
+Lambdascope README lists them. It needs AWS_LAMBDA_RUNTIME_API, which only
+Lambda (or the Lambdascope emulator) sets.
+`
+
 func main() {
+	if len(os.Args) > 1 {
+		_, _ = os.Stdout.WriteString(usage + "version: " + version + "\n")
+		os.Exit(0)
+	}
 	os.Exit(run())
 }
 

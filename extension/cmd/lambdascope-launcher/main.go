@@ -25,7 +25,21 @@ import (
 // name is the extension's name: the file name under /opt/extensions.
 const name = "lambdascope"
 
+// usage is printed for any argument: Lambda starts extensions without.
+const usage = `lambdascope: the Lambdascope extension's launcher.
+
+Lambda starts it from /opt/extensions/lambdascope. It binds the extension's
+ports, registers, subscribes to the Telemetry API and asks for the first
+event, then becomes the agent, /opt/lambdascope/lambdascope-extension, in
+the same process. Settings are LAMBDASCOPE_* environment variables; the
+Lambdascope README lists them.
+`
+
 func main() {
+	if len(os.Args) > 1 {
+		_, _ = os.Stdout.WriteString(usage)
+		os.Exit(0)
+	}
 	started := time.Now()
 	exe, err := os.Executable()
 	if err != nil {
