@@ -5,6 +5,8 @@ BIN := bin
 PKGS := ./...
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 LDFLAGS := -s -w
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+EXT_LDFLAGS := $(LDFLAGS) -X main.version=$(VERSION)
 EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
 FUZZTIME ?= 15s
@@ -19,8 +21,8 @@ deps: ## install Debian packages the build, tests and demo need (ClickHouse, pro
 
 build: ## build every binary into bin/
 	$(GO) build -o $(BIN)/ ./collector/cmd/lambdascope-collector ./query/cmd/lambdascope ./emulator/cmd/lambda-emulator
-	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/layer/extensions/lambdascope ./extension/cmd/lambdascope-launcher
-	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/layer/lambdascope/lambdascope-extension ./extension/cmd/lambdascope-extension
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o $(BIN)/layer/extensions/lambdascope ./extension/cmd/lambdascope-launcher
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o $(BIN)/layer/lambdascope/lambdascope-extension ./extension/cmd/lambdascope-extension
 
 test: deps test-plugin test-go ## run all tests: Go (against throwaway ClickHouse servers) and the plugin frontend
 
@@ -69,8 +71,8 @@ layer: ## build the extension layer zips (dist/lambdascope-extension-<arch>.zip)
 	@for arch in $(LAYER_ARCHS); do \
 	  goarch=$$( [ $$arch = x86_64 ] && echo amd64 || echo arm64 ); \
 	  rm -rf dist/layer-$$arch && mkdir -p dist/layer-$$arch/extensions dist/layer-$$arch/lambdascope; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o dist/layer-$$arch/extensions/lambdascope ./extension/cmd/lambdascope-launcher || exit 1; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(LDFLAGS)' -o dist/layer-$$arch/lambdascope/lambdascope-extension ./extension/cmd/lambdascope-extension || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o dist/layer-$$arch/extensions/lambdascope ./extension/cmd/lambdascope-launcher || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o dist/layer-$$arch/lambdascope/lambdascope-extension ./extension/cmd/lambdascope-extension || exit 1; \
 	  (cd dist/layer-$$arch && rm -f ../lambdascope-extension-$$arch.zip && zip -qr ../lambdascope-extension-$$arch.zip extensions lambdascope) || exit 1; \
 	  echo "dist/lambdascope-extension-$$arch.zip $$(stat -c %s dist/lambdascope-extension-$$arch.zip) bytes"; \
 	done

@@ -39,6 +39,22 @@ var Binaries = [][2]string{{BinaryPath, LauncherPackage}, {AgentPath, ExtensionP
 // LDFlags are the linker flags of the layer build (strip symbols and DWARF).
 const LDFlags = "-s -w"
 
+// Version is what the layer's programs report as their version (the agent
+// sends it with every batch): git describe of the repository at repoRoot,
+// "dev" outside a git checkout.
+func Version(ctx context.Context, repoRoot string) string {
+	cmd := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+		return v
+	}
+	return "dev"
+}
+
+// linkerFlags are LDFlags with the version set.
+func linkerFlags(version string) string { return LDFlags + " -X main.version=" + version }
+
 // Tags are the build tags of the layer build. grpcnotrace leaves out gRPC's
 // request tracing (golang.org/x/net/trace and, through it, html/template),
 // which the extension never enables: 2.3 MB less binary and fewer packages
@@ -67,7 +83,8 @@ func GOARCH(arch string) (string, error) {
 func ZipName(arch string) string { return "lambdascope-extension-" + arch + ".zip" }
 
 // Build compiles the launcher and the agent for arch the way `make layer`
-// does (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w')
+// does (CGO_ENABLED=0, -trimpath, -tags grpcnotrace, -ldflags '-s -w' and
+// the version from git describe)
 // from the module at repoRoot into dir/layer-<arch>/, laid out as in the
 // layer, and writes dir/lambdascope-extension-<arch>.zip holding both with
 // mode 0755. It returns the zip's path.
@@ -77,8 +94,9 @@ func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
 		return "", fmt.Errorf("build layer: %w", err)
 	}
 	root := filepath.Join(dir, "layer-"+arch)
+	version := Version(ctx, repoRoot)
 	for _, b := range Binaries {
-		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), goarch); err != nil {
+		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), goarch, version); err != nil {
 			return "", fmt.Errorf("build layer for %s: %w", arch, err)
 		}
 	}
@@ -94,8 +112,9 @@ func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
 // root/lambdascope/lambdascope-extension), and returns the launcher's
 // path: what to start as the extension.
 func BuildTree(ctx context.Context, repoRoot, root string) (string, error) {
+	version := Version(ctx, repoRoot)
 	for _, b := range Binaries {
-		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), ""); err != nil {
+		if err := buildBinary(ctx, repoRoot, b[1], filepath.Join(root, filepath.FromSlash(b[0])), "", version); err != nil {
 			return "", err
 		}
 	}
@@ -103,9 +122,9 @@ func BuildTree(ctx context.Context, repoRoot, root string) (string, error) {
 }
 
 // buildBinary builds pkg as the layer does into out (for goarch, or this
-// machine's when empty).
-func buildBinary(ctx context.Context, repoRoot, pkg, out, goarch string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", Tags, "-ldflags", LDFlags, "-o", out, pkg)
+// machine's when empty), reporting version.
+func buildBinary(ctx context.Context, repoRoot, pkg, out, goarch, version string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", Tags, "-ldflags", linkerFlags(version), "-o", out, pkg)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if goarch != "" {

@@ -35,7 +35,7 @@ func TestMakefileBuildsTheSameLayer(t *testing.T) {
 		"GOOS=linux",
 		"-trimpath",
 		"-tags " + Tags,
-		"-ldflags '" + LDFlags + "'",
+		"-ldflags '" + LDFlags + " -X main.version=",
 		ExtensionPackage,
 		LauncherPackage,
 		BinaryPath,
@@ -193,5 +193,25 @@ func checkBinary(t *testing.T, bin *zip.File, machine elf.Machine) {
 	}
 	if libs, err := ef.ImportedLibraries(); err != nil || len(libs) != 0 {
 		t.Errorf("imported libraries = %v (%v), want none", libs, err)
+	}
+}
+
+// TestProgramsReportTheVersion builds the layer's programs for this machine
+// and checks that both report the version git describe gives.
+func TestProgramsReportTheVersion(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	if _, err := BuildTree(t.Context(), root, dir); err != nil {
+		t.Fatal(err)
+	}
+	want := "version: " + Version(t.Context(), root) + "\n"
+	for _, p := range []string{BinaryPath, AgentPath} {
+		out, err := exec.CommandContext(t.Context(), filepath.Join(dir, filepath.FromSlash(p)), "--help").Output()
+		if err != nil {
+			t.Fatalf("%s --help: %v", p, err)
+		}
+		if !strings.HasSuffix(string(out), want) {
+			t.Errorf("%s --help ends %q, want %q", p, string(out)[max(0, len(out)-60):], want)
+		}
 	}
 }

@@ -25,6 +25,9 @@ import (
 // name is the extension's name: the file name under /opt/extensions.
 const name = "lambdascope"
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 // usage is printed for any argument: Lambda starts extensions without.
 const usage = `lambdascope: the Lambdascope extension's launcher.
 
@@ -37,7 +40,7 @@ Lambdascope README lists them.
 
 func main() {
 	if len(os.Args) > 1 {
-		_, _ = os.Stdout.WriteString(usage)
+		_, _ = os.Stdout.WriteString(usage + "version: " + version + "\n")
 		os.Exit(0)
 	}
 	started := time.Now()
