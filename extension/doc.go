@@ -15,3 +15,9 @@ const LauncherPath = "extensions/lambdascope"
 // so that Lambda does not start it as an extension of its own. The
 // launcher finds it at ../lambdascope/lambdascope-extension from itself.
 const AgentPath = "lambdascope/lambdascope-extension"
+
+// HostsFileEnv names a hosts file the launcher reads in place of
+// /etc/hosts. Lambda never sets it. Benchmarks and tests do, to give the
+// launcher the hosts file of a Lambda environment, which names
+// sandbox.localdomain, on a machine whose own does not.
+const HostsFileEnv = "_LAMBDASCOPE_HOSTS_FILE"

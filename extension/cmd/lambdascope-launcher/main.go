@@ -12,12 +12,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/lambdascope/lambdascope/extension"
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 	"github.com/lambdascope/lambdascope/extension/internal/launch"
 )
@@ -44,19 +46,14 @@ func main() {
 		os.Exit(0)
 	}
 	started := time.Now()
-	exe, err := os.Executable()
-	if err != nil {
-		logError("cannot find the launcher's own path", err)
-		os.Exit(1)
-	}
-	agent, agentErr := launch.FindAgent(exe)
-	args, env := os.Args[1:], os.Environ()
+	args := os.Args[1:]
 	if !fastStart() {
-		if agentErr != nil {
-			logError("the layer is incomplete: the agent is missing, so the extension cannot start", agentErr)
+		agent, err := findAgent()
+		if err != nil {
+			logError("the layer is incomplete: the agent is missing, so the extension cannot start", err)
 			os.Exit(1)
 		}
-		execAgent(agent, args, env)
+		execAgent(agent, args, os.Environ())
 	}
 	l, err := launch.Start(launch.Options{
 		RuntimeAPI:   os.Getenv("AWS_LAMBDA_RUNTIME_API"),
@@ -64,8 +61,13 @@ func main() {
 		Managed:      strings.EqualFold(strings.TrimSpace(os.Getenv("AWS_LAMBDA_INITIALIZATION_TYPE")), "lambda-managed-instances"),
 		OTLPHTTPAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_HTTP_ADDR"), handoff.DefaultOTLPHTTPAddr),
 		OTLPGRPCAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_GRPC_ADDR"), handoff.DefaultOTLPGRPCAddr),
+		HostsFile:    os.Getenv(extension.HostsFileEnv),
 		Started:      started,
 	})
+	// The agent is looked for only now: nothing Lambda waits for depends
+	// on it.
+	agent, agentErr := findAgent()
+	env := os.Environ()
 	if errors.Is(err, launch.ErrNotRegistered) && agentErr == nil {
 		// Nothing is owed to Lambda yet: the agent starts the slow way and
 		// reports the problem itself.
@@ -100,6 +102,15 @@ func fastStart() bool {
 	}
 	strict, err := strconv.ParseBool(v)
 	return err == nil && !strict
+}
+
+// findAgent returns the agent's path beside the launcher.
+func findAgent() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the launcher's own path: %w", err)
+	}
+	return launch.FindAgent(exe)
 }
 
 // execAgent replaces the process with the agent, unchanged environment.

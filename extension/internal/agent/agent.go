@@ -4,6 +4,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,6 +115,8 @@ func Inherit(st handoff.State) (*Inherited, error) {
 	c, err := net.FileConn(f)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("inherit the /event/next connection: %w", err))
+	} else if len(st.NextRead) > 0 {
+		c = &readAheadConn{Conn: c, ahead: bytes.NewReader(st.NextRead)}
 	}
 	h.Next = c
 	if err := errors.Join(errs...); err != nil {
@@ -121,6 +124,20 @@ func Inherit(st handoff.State) (*Inherited, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// readAheadConn is a connection whose first bytes the launcher had
+// already read.
+type readAheadConn struct {
+	net.Conn
+	ahead *bytes.Reader
+}
+
+func (c *readAheadConn) Read(p []byte) (int, error) {
+	if c.ahead.Len() > 0 {
+		return c.ahead.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 // Close closes whatever was inherited and not yet taken over.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -878,5 +880,37 @@ func TestSampleRate(t *testing.T) {
 				t.Errorf("shutdown log does not count the sampled-out spans:\n%s", logs)
 			}
 		})
+	}
+}
+
+// TestInheritReadsAheadFirst: the bytes of the first event the launcher
+// read with the subscription's answer come before the rest on the
+// inherited connection.
+func TestInheritReadsAheadFirst(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := os.NewFile(uintptr(fds[1]), "api side")
+	defer api.Close()
+	answer := "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n" + `{"eventType":"INVOKE","requestId":"r-9"}`
+	split := len(answer) / 2
+	if _, err := api.WriteString(answer[split:]); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Inherit(handoff.State{ExtensionID: "ext-7", NextFD: fds[0], NextRead: []byte(answer[:split]),
+		TelemetryFD: handoff.NoFD, OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD})
+	if err != nil {
+		t.Fatalf("inherit: %v", err)
+	}
+	defer h.Close()
+	_ = h.Next.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(h.Next), nil)
+	if err != nil {
+		t.Fatalf("read the first event: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != `{"eventType":"INVOKE","requestId":"r-9"}` {
+		t.Errorf("first event = %q (%v)", body, err)
 	}
 }

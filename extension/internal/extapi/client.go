@@ -103,10 +103,7 @@ func (c *Client) Register(ctx context.Context, events ...EventType) (Registratio
 	for i, e := range events {
 		names[i] = string(e)
 	}
-	body, err := apiwire.RegisterBody(names...)
-	if err != nil {
-		return Registration{}, fmt.Errorf("register extension: %w", err)
-	}
+	body := apiwire.RegisterBody(names...)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+apiwire.PathRegister, bytes.NewReader(body))
 	if err != nil {
 		return Registration{}, fmt.Errorf("register extension: %w", err)
@@ -222,10 +219,7 @@ const (
 // SubscribeTelemetry subscribes the listener at uri to the given event
 // types (platform, function, extension) with the given schema version.
 func (c *Client) SubscribeTelemetry(ctx context.Context, uri, schema string, types []string, buf Buffering) error {
-	body, err := apiwire.SubscriptionBody(uri, schema, types, buf)
-	if err != nil {
-		return fmt.Errorf("subscribe to telemetry: %w", err)
-	}
+	body := apiwire.SubscriptionBody(uri, schema, types, buf)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+apiwire.PathTelemetry, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("subscribe to telemetry: %w", err)

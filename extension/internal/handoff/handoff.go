@@ -46,6 +46,10 @@ type State struct {
 	// NextFD is the connection on which GET /event/next has been sent;
 	// the first lifecycle event arrives on it.
 	NextFD int
+	// NextRead holds the start of the answer on NextFD when the launcher
+	// read past the answer before it (it pipelines the subscription and
+	// the /event/next): the agent reads these bytes first.
+	NextRead []byte
 	// NextSent is when that request was written.
 	NextSent time.Time
 	// TelemetryFD is the Telemetry API listener, TelemetryURI the address
@@ -72,6 +76,9 @@ func (s State) Encode() string {
 	v.Set("id", s.ExtensionID)
 	v.Set("reg", string(s.Registration))
 	v.Set("next", strconv.Itoa(s.NextFD))
+	if len(s.NextRead) > 0 {
+		v.Set("next_read", string(s.NextRead))
+	}
 	v.Set("next_sent", strconv.FormatInt(s.NextSent.UnixNano(), 10))
 	v.Set("tel", strconv.Itoa(s.TelemetryFD))
 	v.Set("tel_uri", s.TelemetryURI)
@@ -93,6 +100,7 @@ func Decode(value string) (State, error) {
 	s := State{
 		ExtensionID:    v.Get("id"),
 		Registration:   []byte(v.Get("reg")),
+		NextRead:       []byte(v.Get("next_read")),
 		TelemetryURI:   v.Get("tel_uri"),
 		ListenError:    v.Get("listen_err"),
 		SubscribeError: v.Get("subscribe_err"),

@@ -11,6 +11,7 @@ func TestStateRoundTrip(t *testing.T) {
 		ExtensionID:    "ext-1",
 		Registration:   []byte(`{"functionName":"a&b=c","accountId":"1"}`),
 		NextFD:         7,
+		NextRead:       []byte("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{\"a\":\x00\xff&="),
 		NextSent:       time.Unix(1700000000, 123456789),
 		TelemetryFD:    NoFD,
 		TelemetryURI:   "http://sandbox.localdomain:4243",
@@ -25,7 +26,7 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("Decode: %v", err)
 	}
 	if out.ExtensionID != in.ExtensionID || string(out.Registration) != string(in.Registration) ||
-		out.NextFD != in.NextFD || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
+		out.NextFD != in.NextFD || string(out.NextRead) != string(in.NextRead) || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
 		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
 		out.SubscribeError != in.SubscribeError || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
 		!out.Started.Equal(in.Started) {

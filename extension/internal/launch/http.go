@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -27,8 +27,9 @@ type response struct {
 // and the crypto/tls it links take about 2 ms to initialise, a fifth of
 // the time the launcher has before its first /event/next.
 type conn struct {
-	c    net.Conn
+	c    fdConn
 	r    *bufio.Reader
+	addr netip.AddrPort
 	host string
 	// closing is set when the server said it closes the connection after
 	// its answer: the next request goes on a new connection.
@@ -36,12 +37,17 @@ type conn struct {
 }
 
 // dialAPI connects to the API at host (host:port).
-func dialAPI(host string) (*conn, error) {
-	c, err := net.Dial("tcp", host)
+func dialAPI(hosts hostsFile, host string) (*conn, error) {
+	addr, err := hosts.addrPortOf(host)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c: c, r: bufio.NewReader(c), host: host}, nil
+	fd, err := dialFD(addr)
+	if err != nil {
+		return nil, err
+	}
+	c := fdConn(fd)
+	return &conn{c: c, r: bufio.NewReader(c), addr: addr, host: host}, nil
 }
 
 // do sends one request and reads its response.
@@ -66,12 +72,13 @@ func (c *conn) read() (response, error) {
 // connection when the server closed the last one.
 func (c *conn) send(method, path string, header map[string]string, body []byte) error {
 	if c.closing {
-		nc, err := net.Dial("tcp", c.host)
+		fd, err := dialFD(c.addr)
 		if err != nil {
 			return fmt.Errorf("%s %s: reconnect: %w", method, path, err)
 		}
 		_ = c.c.Close()
-		c.c, c.r, c.closing = nc, bufio.NewReader(nc), false
+		c.c = fdConn(fd)
+		c.r, c.closing = bufio.NewReader(c.c), false
 	}
 	var b strings.Builder
 	b.WriteString(method + " " + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n")

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,9 @@ type Options struct {
 	// ListenHost is where the telemetry listener binds; "" means
 	// sandbox.localdomain when it resolves, otherwise 127.0.0.1.
 	ListenHost string
+	// HostsFile is where host names are looked up first; "" means
+	// /etc/hosts.
+	HostsFile string
 	// Started is when the process started.
 	Started time.Time
 }
@@ -51,10 +55,9 @@ type Options struct {
 // Launch is a started extension, waiting for its first event.
 type Launch struct {
 	State handoff.State
-	// keep holds the listeners open so their descriptors stay valid
-	// until exec.
-	keep []net.Listener
-	api  *conn
+	// listeners are the bound descriptors, open until exec or Close.
+	listeners []int
+	api       *conn
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -79,21 +82,26 @@ func Start(o Options) (*Launch, error) {
 			l.Close()
 		}
 	}()
-	// The lookup of sandbox.localdomain waits on I/O (the hosts file, DNS
-	// when it is not there): it runs while the OTLP ports are bound and the
+	hostsPath := o.HostsFile
+	if hostsPath == "" {
+		hostsPath = HostsPath
+	}
+	hosts := readHosts(hostsPath)
+	// A lookup of sandbox.localdomain that the hosts file cannot answer
+	// waits on DNS: it runs while the OTLP ports are bound and the
 	// extension registers.
-	type hosts struct{ bind, uri string }
-	looked := make(chan hosts, 1)
-	go func() {
-		bind, uri := listenHost(o.ListenHost)
-		looked <- hosts{bind, uri}
-	}()
+	looked := make(chan listenAt, 1)
+	if at, found := hosts.listenHost(o.ListenHost); found {
+		looked <- at
+	} else {
+		go func() { looked <- lookupSandbox() }()
+	}
 	// Bound first, so neither Lambda nor the function ever finds a closed
 	// port; a failure is left to the agent, which binds again and says so.
-	l.State.OTLPHTTPFD, _, _ = l.listen(o.OTLPHTTPAddr)
-	l.State.OTLPGRPCFD, _, _ = l.listen(o.OTLPGRPCAddr)
+	l.State.OTLPHTTPFD, _, _ = l.listen(hosts, o.OTLPHTTPAddr)
+	l.State.OTLPGRPCFD, _, _ = l.listen(hosts, o.OTLPGRPCAddr)
 
-	api, err := dialAPI(o.RuntimeAPI)
+	api, err := dialAPI(hosts, o.RuntimeAPI)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to the Extensions API at %s: %w", ErrNotRegistered, o.RuntimeAPI, err)
 	}
@@ -103,15 +111,11 @@ func Start(o Options) (*Launch, error) {
 	if o.Managed {
 		events, schema = []string{"SHUTDOWN"}, apiwire.SchemaV2
 	}
-	body, err := apiwire.RegisterBody(events...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotRegistered, err)
-	}
 	resp, err := l.api.do("POST", apiwire.PathRegister, map[string]string{
 		apiwire.HeaderName:          o.Name,
 		apiwire.HeaderAcceptFeature: apiwire.AcceptFeatures,
 		"Content-Type":              "application/json",
-	}, body)
+	}, apiwire.RegisterBody(events...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: register extension: %w", ErrNotRegistered, err)
 	}
@@ -124,95 +128,116 @@ func Start(o Options) (*Launch, error) {
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
 
-	h := <-looked
-	if fd, port, err := l.listen(net.JoinHostPort(h.bind, "0")); err == nil {
+	at := <-looked
+	if fd, port, err := l.listen(hosts, net.JoinHostPort(at.bind, "0")); err == nil {
 		l.State.TelemetryFD = fd
-		l.State.TelemetryURI = "http://" + net.JoinHostPort(h.uri, strconv.Itoa(port))
+		l.State.TelemetryURI = "http://" + net.JoinHostPort(at.uri, strconv.Itoa(port))
 	} else {
 		l.State.ListenError = "start telemetry listener: " + err.Error()
 	}
-	if l.State.TelemetryFD != handoff.NoFD {
-		l.State.SubscribeError = l.subscribe(id, schema)
-		l.State.Subscribed = l.State.SubscribeError == ""
-	}
-
-	if err := l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: id}, nil); err != nil {
+	if err := l.subscribeAndNext(id, schema); err != nil {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
 	}
 	l.State.NextSent = time.Now()
-	if l.State.NextFD = rawFD(l.api.c.(*net.TCPConn)); l.State.NextFD == handoff.NoFD {
-		return nil, errors.New("hand over the /event/next connection: no descriptor")
+	l.State.NextFD = int(l.api.c)
+	if n := l.api.r.Buffered(); n > 0 {
+		// Read with the subscription's answer: the start of the first
+		// event's, which the agent must see before the rest.
+		ahead, _ := l.api.r.Peek(n)
+		l.State.NextRead = slices.Clone(ahead)
 	}
 	ok = true
 	return l, nil
 }
 
-// subscribe subscribes the telemetry listener and returns "" or why it
-// failed.
-func (l *Launch) subscribe(id, schema string) string {
-	body, err := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, apiwire.DefaultBuffering)
-	if err != nil {
-		return err.Error()
+// subscribeAndNext subscribes the telemetry listener, when there is one,
+// and sends the first /event/next. The two requests go out together
+// (HTTP/1.1 pipelining): the API answers them in order, so the
+// subscription is done before the next event is asked for, and the
+// launcher saves a round trip. A failed subscription is recorded in the
+// State; the error is about the /event/next.
+func (l *Launch) subscribeAndNext(id, schema string) error {
+	next := func() error {
+		return l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: id}, nil)
 	}
-	resp, err := l.api.do("PUT", apiwire.PathTelemetry, map[string]string{
+	if l.State.TelemetryFD == handoff.NoFD {
+		return next()
+	}
+	body := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, apiwire.DefaultBuffering)
+	if err := l.api.send("PUT", apiwire.PathTelemetry, map[string]string{
 		apiwire.HeaderIdentifier: id,
 		"Content-Type":           "application/json",
-	}, body)
-	if err != nil {
-		return "subscribe to telemetry: " + err.Error()
+	}, body); err != nil {
+		l.State.SubscribeError = "subscribe to telemetry: " + err.Error()
+		l.api.closing = true
+		return next()
 	}
-	if resp.status/100 != 2 {
-		return statusError("subscribe to telemetry", resp).Error()
+	if err := next(); err != nil {
+		return err
 	}
-	return ""
+	resp, err := l.api.read()
+	switch {
+	case err != nil:
+		l.State.SubscribeError = "subscribe to telemetry: " + err.Error()
+		// The connection broke: the /event/next sent on it is lost too.
+		l.api.closing = true
+	case resp.status/100 != 2:
+		l.State.SubscribeError = statusError("subscribe to telemetry", resp).Error()
+	default:
+		l.State.Subscribed = true
+	}
+	if l.api.closing {
+		// The server closed the connection after its answer to the
+		// subscription, leaving the /event/next behind it unread: ask
+		// again on a new connection.
+		return next()
+	}
+	return nil
 }
 
 // listen binds addr and returns the descriptor to hand over and the bound
 // port, or NoFD and why it could not.
-func (l *Launch) listen(addr string) (fd, port int, err error) {
+func (l *Launch) listen(hosts hostsFile, addr string) (fd, port int, err error) {
 	if addr == "" {
 		return handoff.NoFD, 0, nil
 	}
-	// Multipath TCP buys nothing on loopback and costs system calls.
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(false)
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	ap, err := hosts.addrPortOf(addr)
 	if err != nil {
+		return handoff.NoFD, 0, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if fd, port, err = listenFD(ap); err != nil {
 		return handoff.NoFD, 0, err
 	}
-	if fd = rawFD(ln.(*net.TCPListener)); fd == handoff.NoFD {
-		_ = ln.Close()
-		return handoff.NoFD, 0, fmt.Errorf("listen on %s: no descriptor to hand over", addr)
-	}
-	l.keep = append(l.keep, ln)
-	return fd, ln.Addr().(*net.TCPAddr).Port, nil
+	l.listeners = append(l.listeners, fd)
+	return fd, port, nil
 }
 
-// rawFD is the descriptor of a socket, kept open by its owner.
-func rawFD(c syscall.Conn) int {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return handoff.NoFD
-	}
-	fd := handoff.NoFD
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return handoff.NoFD
-	}
-	return fd
-}
+// listenAt is where the telemetry listener binds and the host name put in
+// the subscription URI.
+type listenAt struct{ bind, uri string }
 
-// listenHost picks where the telemetry listener binds and the host name
-// put in the subscription URI.
-func listenHost(host string) (bind, uri string) {
+// listenHost picks where the telemetry listener binds: host when set,
+// otherwise sandbox.localdomain's address in the hosts file. found is
+// false when only a lookup can tell (see lookupSandbox).
+func (h hostsFile) listenHost(host string) (at listenAt, found bool) {
 	if host != "" {
-		return host, host
+		return listenAt{host, host}, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if a, ok := h[SandboxHost]; ok {
+		return listenAt{a.String(), SandboxHost}, true
+	}
+	return listenAt{}, false
+}
+
+// lookupSandbox asks the resolver for sandbox.localdomain; where it has no
+// answer, the listener binds the loopback address.
+func lookupSandbox() listenAt {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	if addrs, err := net.DefaultResolver.LookupHost(ctx, SandboxHost); err == nil && len(addrs) > 0 {
-		return addrs[0], SandboxHost
+		return listenAt{addrs[0], SandboxHost}
 	}
-	return "127.0.0.1", "127.0.0.1"
+	return listenAt{"127.0.0.1", "127.0.0.1"}
 }
 
 // Exec replaces the process with the agent at path, handing it the
@@ -253,10 +278,7 @@ func withoutHandoff(env []string) []string {
 // next /event/next and returns at SHUTDOWN (or when the API connection
 // fails).
 func (l *Launch) Idle() error {
-	for _, ln := range l.keep {
-		_ = ln.Close()
-	}
-	l.keep = nil
+	l.closeListeners()
 	for {
 		resp, err := l.api.read()
 		if err != nil {
@@ -276,12 +298,18 @@ func (l *Launch) Idle() error {
 
 // Close releases the descriptors and the API connection.
 func (l *Launch) Close() {
-	for _, ln := range l.keep {
-		_ = ln.Close()
-	}
+	l.closeListeners()
 	if l.api != nil {
 		_ = l.api.c.Close()
 	}
+}
+
+// closeListeners closes the bound descriptors.
+func (l *Launch) closeListeners() {
+	for _, fd := range l.listeners {
+		_ = syscall.Close(fd)
+	}
+	l.listeners = nil
 }
 
 // FindAgent returns the agent's path for a launcher at exe

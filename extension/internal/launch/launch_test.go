@@ -2,8 +2,10 @@ package launch
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -124,7 +126,7 @@ func readFirstEvent(t *testing.T, l *Launch) string {
 	}
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(bytes.NewReader(l.State.NextRead), c)), nil)
 	if err != nil {
 		t.Fatalf("read the first event: %v", err)
 	}
@@ -384,7 +386,7 @@ func TestTelemetryListenerThatCannotBind(t *testing.T) {
 	}
 	defer l.Close()
 	st := l.State
-	if st.TelemetryFD != handoff.NoFD || st.Subscribed || !strings.Contains(st.ListenError, "start telemetry listener: listen tcp 192.0.2.1:0") {
+	if st.TelemetryFD != handoff.NoFD || st.Subscribed || !strings.Contains(st.ListenError, "start telemetry listener: listen on 192.0.2.1:0: bind") {
 		t.Errorf("telemetry fd %d, subscribed %v, error %q; want no listener and the bind error", st.TelemetryFD, st.Subscribed, st.ListenError)
 	}
 	if ev := readFirstEvent(t, l); !strings.Contains(ev, "SHUTDOWN") {
@@ -396,5 +398,98 @@ func TestTelemetryListenerThatCannotBind(t *testing.T) {
 		if strings.HasPrefix(r, "PUT") {
 			t.Errorf("subscribed without a listener: %s", r)
 		}
+	}
+}
+
+// TestAnswerReadAheadIsHandedOver: the subscription and the first
+// /event/next go out together, so the first event's answer can arrive with
+// the subscription's and be read with it. The launcher hands those bytes
+// over; lost, the agent would wait for an event that already came.
+func TestAnswerReadAheadIsHandedOver(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		served <- func() error {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			var paths []string
+			for range 3 {
+				req, err := http.ReadRequest(r)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				paths = append(paths, req.Method+" "+req.URL.Path)
+				if len(paths) == 1 {
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-7\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+						return err
+					}
+				}
+			}
+			if want := []string{"POST " + apiwire.PathRegister, "PUT " + apiwire.PathTelemetry, "GET " + apiwire.PathNext}; strings.Join(paths, ",") != strings.Join(want, ",") {
+				return fmt.Errorf("requests %v, want %v", paths, want)
+			}
+			// Both answers in one write: the event's follows the
+			// subscription's in the same segment.
+			_, err = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"+
+				"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"eventType\":\"INVOKE\",\"requestId\":\"r-9\"}")
+			if err != nil {
+				return err
+			}
+			time.Sleep(time.Second) // the connection stays open for the agent
+			return nil
+		}()
+	}()
+	l, err := Start(Options{RuntimeAPI: ln.Addr().String(), Name: "lambdascope", ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	if !l.State.Subscribed {
+		t.Errorf("not subscribed: %s", l.State.SubscribeError)
+	}
+	if len(l.State.NextRead) == 0 {
+		t.Errorf("nothing read ahead; the test server's two answers were not read together")
+	}
+	if ev := readFirstEvent(t, l); ev != `{"eventType":"INVOKE","requestId":"r-9"}` {
+		t.Errorf("first event = %q", ev)
+	}
+	if err := <-served; err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSandboxHostFromTheHostsFile: where the hosts file names
+// sandbox.localdomain, as Lambda's does, the telemetry listener binds its
+// address and is subscribed under the name, without a DNS lookup.
+func TestSandboxHostFromTheHostsFile(t *testing.T) {
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n127.0.0.1 sandbox.localdomain sandbox\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeAPI{}
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", HostsFile: hosts, OTLPHTTPAddr: "localhost:0"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	addr := listenerAddr(t, l.State.TelemetryFD)
+	_, port, _ := net.SplitHostPort(addr)
+	if want := "http://sandbox.localdomain:" + port; l.State.TelemetryURI != want || !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("telemetry listener on %s subscribed as %s; want 127.0.0.1 subscribed as %s", addr, l.State.TelemetryURI, want)
+	}
+	if got := listenerAddr(t, l.State.OTLPHTTPFD); !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Errorf("OTLP/HTTP listener on %s; want localhost from the hosts file", got)
+	}
+	if !l.State.Subscribed {
+		t.Errorf("not subscribed: %s", l.State.SubscribeError)
 	}
 }

@@ -1,13 +1,15 @@
 // Package apiwire holds what the Lambda Extensions and Telemetry APIs
 // expect on the wire — paths, header names, request bodies — shared by the
 // agent's client (package extapi, over net/http) and the launcher (package
-// launch, which avoids net/http to start sooner). It links only
-// encoding/json.
+// launch, which avoids net/http to start sooner). It writes the two JSON
+// request bodies itself, without encoding/json: its reflection is code
+// the launcher would otherwise run, and fault in, before its first
+// /event/next (a fuzz test holds the bodies to encoding/json's reading).
 package apiwire
 
 import (
-	"encoding/json"
-	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Paths of the Extensions and Telemetry APIs.
@@ -54,28 +56,74 @@ var DefaultBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25
 
 // RegisterBody is the body of a register request for the given events
 // (INVOKE, SHUTDOWN).
-func RegisterBody(events ...string) ([]byte, error) {
-	if events == nil {
-		events = []string{}
-	}
-	b, err := json.Marshal(map[string][]string{"events": events})
-	if err != nil {
-		return nil, fmt.Errorf("encode register request: %w", err)
-	}
-	return b, nil
+func RegisterBody(events ...string) []byte {
+	b := append(make([]byte, 0, 64), `{"events":`...)
+	b = appendStrings(b, events)
+	return append(b, '}')
 }
 
 // SubscriptionBody is the body of a Telemetry API subscription of the
 // listener at uri.
-func SubscriptionBody(uri, schema string, types []string, buf Buffering) ([]byte, error) {
-	b, err := json.Marshal(map[string]any{
-		"schemaVersion": schema,
-		"types":         types,
-		"buffering":     buf,
-		"destination":   map[string]string{"protocol": "HTTP", "URI": uri},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode telemetry subscription: %w", err)
+func SubscriptionBody(uri, schema string, types []string, buf Buffering) []byte {
+	b := append(make([]byte, 0, 256), `{"schemaVersion":`...)
+	b = appendString(b, schema)
+	b = append(b, `,"types":`...)
+	b = appendStrings(b, types)
+	b = append(b, `,"buffering":{"maxItems":`...)
+	b = strconv.AppendInt(b, int64(buf.MaxItems), 10)
+	b = append(b, `,"maxBytes":`...)
+	b = strconv.AppendInt(b, int64(buf.MaxBytes), 10)
+	b = append(b, `,"timeoutMs":`...)
+	b = strconv.AppendInt(b, int64(buf.TimeoutMs), 10)
+	b = append(b, `},"destination":{"protocol":"HTTP","URI":`...)
+	b = appendString(b, uri)
+	return append(b, "}}"...)
+}
+
+// appendStrings appends a JSON array of strings; nil is the empty array.
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
 	}
-	return b, nil
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json writes it.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			// Valid JSON, but escaped as encoding/json does, for readers
+			// that take the body for JavaScript.
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
