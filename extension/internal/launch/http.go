@@ -3,32 +3,51 @@ package launch
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
-	"net/textproto"
 	"strconv"
 	"strings"
 )
 
-// maxBody bounds a response body read from the Extensions API.
-const maxBody = 1 << 20
+// maxBody bounds a response body read from the Extensions API; maxHeaders
+// the header lines of one response.
+const (
+	maxBody    = 1 << 20
+	maxHeaders = 100
+)
+
+// header is one response header line.
+type header struct{ name, value string }
 
 // response is an HTTP/1.1 answer of the Extensions or Telemetry API.
 type response struct {
 	proto  string
 	status int
-	header textproto.MIMEHeader
+	header []header
 	body   []byte
 }
 
+// get returns the value of the first header called name (any case).
+func (r response) get(name string) string {
+	for _, h := range r.header {
+		if strings.EqualFold(h.name, name) {
+			return h.value
+		}
+	}
+	return ""
+}
+
 // conn is one keep-alive HTTP/1.1 connection to the Lambda APIs. The
-// launcher speaks HTTP over net/textproto instead of net/http: net/http
-// and the crypto/tls it links take about 2 ms to initialise, a fifth of
-// the time the launcher has before its first /event/next.
+// launcher writes its few requests and reads their answers itself rather
+// than through net/http (about 2 ms of initialisation, with the crypto/tls
+// it links) or net/textproto: what matters before the first /event/next
+// is how little code runs and how few new pages of memory it writes,
+// which is where a process's first milliseconds go.
 type conn struct {
-	c    fdConn
-	r    *bufio.Reader
+	c fdConn
+	r *bufio.Reader
+	// w holds requests queued for one write.
+	w    []byte
 	addr netip.AddrPort
 	host string
 	// closing is set when the server said it closes the connection after
@@ -37,8 +56,8 @@ type conn struct {
 }
 
 // dialAPI connects to the API at host (host:port).
-func dialAPI(hosts hostsFile, host string) (*conn, error) {
-	addr, err := hosts.addrPortOf(host)
+func dialAPI(n *names, host string) (*conn, error) {
+	addr, err := n.addrPortOf(host)
 	if err != nil {
 		return nil, err
 	}
@@ -47,84 +66,133 @@ func dialAPI(hosts hostsFile, host string) (*conn, error) {
 		return nil, err
 	}
 	c := fdConn(fd)
-	return &conn{c: c, r: bufio.NewReader(c), addr: addr, host: host}, nil
-}
-
-// do sends one request and reads its response.
-func (c *conn) do(method, path string, header map[string]string, body []byte) (response, error) {
-	if err := c.send(method, path, header, body); err != nil {
-		return response{}, err
-	}
-	return c.read()
+	return &conn{c: c, r: bufio.NewReader(c), w: make([]byte, 0, 1024), addr: addr, host: host}, nil
 }
 
 // read reads one response and notes whether the server closes the
 // connection after it.
 func (c *conn) read() (response, error) {
 	resp, err := readResponse(c.r)
-	if err == nil && (strings.EqualFold(resp.header.Get("Connection"), "close") || resp.proto == "HTTP/1.0") {
+	if err == nil && resp.closes() {
 		c.closing = true
 	}
 	return resp, err
 }
 
-// send writes one request without reading the answer, on a new
-// connection when the server closed the last one.
-func (c *conn) send(method, path string, header map[string]string, body []byte) error {
+// closes reports whether the server closes the connection after this
+// answer: it says so, or speaks HTTP/1.0 (whose keep-alive is not worth
+// trusting for a few requests).
+func (r response) closes() bool {
+	if r.proto == "HTTP/1.0" {
+		return true
+	}
+	for _, h := range r.header {
+		if !strings.EqualFold(h.name, "Connection") {
+			continue
+		}
+		for token := range strings.SplitSeq(h.value, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "close") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// send writes one request without reading the answer; headers are name,
+// value pairs.
+func (c *conn) send(method, path string, body []byte, headers ...string) error {
+	if err := c.queue(method, path, body, headers...); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// queue adds a request to the next write; headers are name, value pairs.
+func (c *conn) queue(method, path string, body []byte, headers ...string) error {
+	start := len(c.w)
+	c.w = append(c.w, method+" "+path+" HTTP/1.1\r\nHost: "+c.host+"\r\n"...)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.ContainsAny(headers[i]+headers[i+1], "\r\n") {
+			c.w = c.w[:start]
+			return errors.New(method + " " + path + ": header " + headers[i] + " holds a line break")
+		}
+		c.w = append(c.w, headers[i]+": "+headers[i+1]+"\r\n"...)
+	}
+	if body != nil {
+		c.w = append(c.w, "Content-Length: "...)
+		c.w = strconv.AppendInt(c.w, int64(len(body)), 10)
+		c.w = append(c.w, "\r\n"...)
+	}
+	c.w = append(c.w, "\r\n"...)
+	c.w = append(c.w, body...)
+	return nil
+}
+
+// flush writes the queued requests, on a new connection when the server
+// closed the last one.
+func (c *conn) flush() error {
+	defer func() { c.w = c.w[:0] }()
 	if c.closing {
 		fd, err := dialFD(c.addr)
 		if err != nil {
-			return fmt.Errorf("%s %s: reconnect: %w", method, path, err)
+			return errors.New("reconnect: " + err.Error())
 		}
 		_ = c.c.Close()
 		c.c = fdConn(fd)
-		c.r, c.closing = bufio.NewReader(c.c), false
+		c.r.Reset(c.c)
+		c.closing = false
 	}
-	var b strings.Builder
-	b.WriteString(method + " " + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n")
-	for k, v := range header {
-		if strings.ContainsAny(k+v, "\r\n") {
-			return fmt.Errorf("%s %s: header %s holds a line break", method, path, k)
-		}
-		b.WriteString(k + ": " + v + "\r\n")
-	}
-	if body != nil {
-		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	if _, err := io.WriteString(c.c, b.String()); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+	if _, err := c.c.Write(c.w); err != nil {
+		return errors.New("write request: " + err.Error())
 	}
 	return nil
+}
+
+// readLine reads one CRLF- or LF-terminated line, without its end. The
+// slice is valid until the next read.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, errors.New("line longer than 4096 bytes")
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
 }
 
 // readResponse reads a status line, the headers and a body delimited by
 // Content-Length or chunked transfer encoding.
 func readResponse(r *bufio.Reader) (response, error) {
-	tp := textproto.NewReader(r)
-	line, err := tp.ReadLine()
+	line, err := readLine(r)
 	if err != nil {
-		return response{}, fmt.Errorf("read status line: %w", err)
+		return response{}, errors.New("read status line: " + err.Error())
 	}
-	proto, rest, _ := strings.Cut(line, " ")
+	proto, rest, _ := strings.Cut(string(line), " ")
 	code, _, _ := strings.Cut(rest, " ")
 	status, err := strconv.Atoi(code)
 	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || status < 100 || status > 999 {
-		return response{}, fmt.Errorf("malformed status line %q", line)
+		return response{}, errors.New("malformed status line " + strconv.Quote(string(line)))
 	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return response{}, fmt.Errorf("read headers: %w", err)
+	resp := response{proto: proto, status: status}
+	if resp.header, err = readHeaders(r); err != nil {
+		return response{}, errors.New("read headers: " + err.Error())
 	}
-	resp := response{proto: proto, status: status, header: h}
 	switch {
-	case strings.EqualFold(h.Get("Transfer-Encoding"), "chunked"):
+	case strings.EqualFold(resp.get("Transfer-Encoding"), "chunked"):
 		resp.body, err = readChunked(r)
-	case h.Get("Content-Length") != "":
-		n, perr := strconv.Atoi(h.Get("Content-Length"))
+	case resp.get("Content-Length") != "":
+		n, perr := strconv.Atoi(resp.get("Content-Length"))
 		if perr != nil || n < 0 || n > maxBody {
-			return response{}, fmt.Errorf("bad Content-Length %q", h.Get("Content-Length"))
+			return response{}, errors.New("bad Content-Length " + strconv.Quote(resp.get("Content-Length")))
 		}
 		resp.body = make([]byte, n)
 		_, err = io.ReadFull(r, resp.body)
@@ -133,38 +201,62 @@ func readResponse(r *bufio.Reader) (response, error) {
 		return response{}, errors.New("response has neither Content-Length nor chunked encoding")
 	}
 	if err != nil {
-		return response{}, fmt.Errorf("read body: %w", err)
+		return response{}, errors.New("read body: " + err.Error())
 	}
 	return resp, nil
 }
 
-// readChunked reads a chunked body and its trailer.
-func readChunked(r *bufio.Reader) ([]byte, error) {
-	tp := textproto.NewReader(r)
-	var body []byte
+// readHeaders reads header lines up to the empty line.
+func readHeaders(r *bufio.Reader) ([]header, error) {
+	var hs []header
 	for {
-		line, err := tp.ReadLine()
+		line, err := readLine(r)
 		if err != nil {
 			return nil, err
 		}
-		size, _, _ := strings.Cut(line, ";")
+		if len(line) == 0 {
+			return hs, nil
+		}
+		if len(hs) == maxHeaders {
+			return nil, errors.New("more than " + strconv.Itoa(maxHeaders) + " header lines")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, errors.New("obsolete line folding in " + strconv.Quote(string(line)))
+		}
+		name, value, ok := strings.Cut(string(line), ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, errors.New("malformed header line " + strconv.Quote(string(line)))
+		}
+		hs = append(hs, header{name, strings.Trim(value, " \t")})
+	}
+}
+
+// readChunked reads a chunked body and its trailer.
+func readChunked(r *bufio.Reader) ([]byte, error) {
+	var body []byte
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return nil, err
+		}
+		size, _, _ := strings.Cut(string(line), ";")
 		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 32)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("malformed chunk size %q", line)
+			return nil, errors.New("malformed chunk size " + strconv.Quote(string(line)))
 		}
 		if n == 0 {
-			_, err := tp.ReadMIMEHeader() // trailer, up to the empty line
+			_, err := readHeaders(r) // trailer, up to the empty line
 			return body, err
 		}
 		if len(body)+int(n) > maxBody {
-			return nil, fmt.Errorf("body larger than %d bytes", maxBody)
+			return nil, errors.New("body larger than " + strconv.Itoa(maxBody) + " bytes")
 		}
 		start := len(body)
 		body = append(body, make([]byte, n)...)
 		if _, err := io.ReadFull(r, body[start:]); err != nil {
 			return nil, err
 		}
-		if crlf, err := tp.ReadLine(); err != nil || crlf != "" {
+		if crlf, err := readLine(r); err != nil || len(crlf) != 0 {
 			return nil, errors.New("chunk not followed by CRLF")
 		}
 	}
@@ -172,5 +264,5 @@ func readChunked(r *bufio.Reader) ([]byte, error) {
 
 // statusError describes a non-2xx answer.
 func statusError(what string, resp response) error {
-	return fmt.Errorf("%s: status %d: %s", what, resp.status, strings.TrimSpace(string(resp.body)))
+	return errors.New(what + ": status " + strconv.Itoa(resp.status) + ": " + strings.TrimSpace(string(resp.body)))
 }

@@ -86,54 +86,56 @@ func Start(o Options) (*Launch, error) {
 	if hostsPath == "" {
 		hostsPath = HostsPath
 	}
-	hosts := readHosts(hostsPath)
-	// A lookup of sandbox.localdomain that the hosts file cannot answer
-	// waits on DNS: it runs while the OTLP ports are bound and the
-	// extension registers.
-	looked := make(chan listenAt, 1)
-	if at, found := hosts.listenHost(o.ListenHost); found {
-		looked <- at
-	} else {
-		go func() { looked <- lookupSandbox() }()
-	}
-	// Bound first, so neither Lambda nor the function ever finds a closed
-	// port; a failure is left to the agent, which binds again and says so.
-	l.State.OTLPHTTPFD, _, _ = l.listen(hosts, o.OTLPHTTPAddr)
-	l.State.OTLPGRPCFD, _, _ = l.listen(hosts, o.OTLPGRPCAddr)
-
-	api, err := dialAPI(hosts, o.RuntimeAPI)
+	n := &names{path: hostsPath}
+	api, err := dialAPI(n, o.RuntimeAPI)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to the Extensions API at %s: %w", ErrNotRegistered, o.RuntimeAPI, err)
 	}
 	l.api = api
+	// Bound before registering, so neither Lambda nor the function ever
+	// finds a closed port; a failure is left to the agent, which binds
+	// again and says so.
+	l.State.OTLPHTTPFD, _, _ = l.listen(n, o.OTLPHTTPAddr)
+	l.State.OTLPGRPCFD, _, _ = l.listen(n, o.OTLPGRPCAddr)
+
 	events := []string{"INVOKE", "SHUTDOWN"}
 	schema := apiwire.SchemaV1
 	if o.Managed {
 		events, schema = []string{"SHUTDOWN"}, apiwire.SchemaV2
 	}
-	resp, err := l.api.do("POST", apiwire.PathRegister, map[string]string{
-		apiwire.HeaderName:          o.Name,
-		apiwire.HeaderAcceptFeature: apiwire.AcceptFeatures,
-		"Content-Type":              "application/json",
-	}, apiwire.RegisterBody(events...))
+	if err := l.api.send("POST", apiwire.PathRegister, apiwire.RegisterBody(events...),
+		apiwire.HeaderName, o.Name,
+		apiwire.HeaderAcceptFeature, apiwire.AcceptFeatures,
+		"Content-Type", "application/json"); err != nil {
+		return nil, fmt.Errorf("%w: register extension: %w", ErrNotRegistered, err)
+	}
+	// While Lambda answers: the telemetry listener, bound where
+	// sandbox.localdomain points (the hosts file names it in Lambda;
+	// elsewhere DNS may).
+	at, found := n.listenHost(o.ListenHost)
+	if !found {
+		at = lookupSandbox()
+	}
+	telemetryFD, telemetryPort, listenErr := l.listen(n, net.JoinHostPort(at.bind, "0"))
+
+	resp, err := l.api.read()
 	if err != nil {
 		return nil, fmt.Errorf("%w: register extension: %w", ErrNotRegistered, err)
 	}
 	if resp.status/100 != 2 {
 		return nil, fmt.Errorf("%w: %w", ErrNotRegistered, statusError("register extension", resp))
 	}
-	id := resp.header.Get(apiwire.HeaderIdentifier)
+	id := resp.get(apiwire.HeaderIdentifier)
 	if id == "" {
 		return nil, fmt.Errorf("%w: register extension: response has no %s", ErrNotRegistered, apiwire.HeaderIdentifier)
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
 
-	at := <-looked
-	if fd, port, err := l.listen(hosts, net.JoinHostPort(at.bind, "0")); err == nil {
-		l.State.TelemetryFD = fd
-		l.State.TelemetryURI = "http://" + net.JoinHostPort(at.uri, strconv.Itoa(port))
+	if listenErr == nil {
+		l.State.TelemetryFD = telemetryFD
+		l.State.TelemetryURI = "http://" + net.JoinHostPort(at.uri, strconv.Itoa(telemetryPort))
 	} else {
-		l.State.ListenError = "start telemetry listener: " + err.Error()
+		l.State.ListenError = "start telemetry listener: " + listenErr.Error()
 	}
 	if err := l.subscribeAndNext(id, schema); err != nil {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
@@ -158,22 +160,23 @@ func Start(o Options) (*Launch, error) {
 // State; the error is about the /event/next.
 func (l *Launch) subscribeAndNext(id, schema string) error {
 	next := func() error {
-		return l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: id}, nil)
+		return l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
 	}
 	if l.State.TelemetryFD == handoff.NoFD {
 		return next()
 	}
 	body := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, apiwire.DefaultBuffering)
-	if err := l.api.send("PUT", apiwire.PathTelemetry, map[string]string{
-		apiwire.HeaderIdentifier: id,
-		"Content-Type":           "application/json",
-	}, body); err != nil {
+	err := l.api.queue("PUT", apiwire.PathTelemetry, body, apiwire.HeaderIdentifier, id, "Content-Type", "application/json")
+	if err == nil {
+		err = l.api.queue("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
+	}
+	if err == nil {
+		err = l.api.flush()
+	}
+	if err != nil {
 		l.State.SubscribeError = "subscribe to telemetry: " + err.Error()
 		l.api.closing = true
 		return next()
-	}
-	if err := next(); err != nil {
-		return err
 	}
 	resp, err := l.api.read()
 	switch {
@@ -197,11 +200,11 @@ func (l *Launch) subscribeAndNext(id, schema string) error {
 
 // listen binds addr and returns the descriptor to hand over and the bound
 // port, or NoFD and why it could not.
-func (l *Launch) listen(hosts hostsFile, addr string) (fd, port int, err error) {
+func (l *Launch) listen(n *names, addr string) (fd, port int, err error) {
 	if addr == "" {
 		return handoff.NoFD, 0, nil
 	}
-	ap, err := hosts.addrPortOf(addr)
+	ap, err := n.addrPortOf(addr)
 	if err != nil {
 		return handoff.NoFD, 0, fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -219,11 +222,11 @@ type listenAt struct{ bind, uri string }
 // listenHost picks where the telemetry listener binds: host when set,
 // otherwise sandbox.localdomain's address in the hosts file. found is
 // false when only a lookup can tell (see lookupSandbox).
-func (h hostsFile) listenHost(host string) (at listenAt, found bool) {
+func (n *names) listenHost(host string) (at listenAt, found bool) {
 	if host != "" {
 		return listenAt{host, host}, true
 	}
-	if a, ok := h[SandboxHost]; ok {
+	if a, ok := n.file()[SandboxHost]; ok {
 		return listenAt{a.String(), SandboxHost}, true
 	}
 	return listenAt{}, false
@@ -290,7 +293,7 @@ func (l *Launch) Idle() error {
 		if strings.Contains(strings.ToUpper(string(resp.body)), `"SHUTDOWN"`) {
 			return nil
 		}
-		if err := l.api.send("GET", apiwire.PathNext, map[string]string{apiwire.HeaderIdentifier: l.State.ExtensionID}, nil); err != nil {
+		if err := l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, l.State.ExtensionID); err != nil {
 			return fmt.Errorf("ask for the next event: %w", err)
 		}
 	}

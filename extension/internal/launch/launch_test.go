@@ -367,10 +367,32 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
 	f.Add("HTTP/1.1 500 x\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n")
+	f.Add("HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: e\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		resp, err := readResponse(bufio.NewReader(strings.NewReader(in)))
-		if err == nil && len(resp.body) > maxBody {
+		if err != nil {
+			return
+		}
+		if len(resp.body) > maxBody {
 			t.Errorf("body of %d bytes read, bound is %d", len(resp.body), maxBody)
+		}
+		// Where net/http reads the same bytes too, both must agree.
+		ref, err := http.ReadResponse(bufio.NewReader(strings.NewReader(in)), nil)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(ref.Body)
+		if err != nil {
+			return
+		}
+		if ref.StatusCode != resp.status || !bytes.Equal(body, resp.body) {
+			t.Errorf("read status %d body %q; net/http reads %d %q", resp.status, resp.body, ref.StatusCode, body)
+		}
+		if got, want := resp.get(apiwire.HeaderIdentifier), ref.Header.Get(apiwire.HeaderIdentifier); got != want {
+			t.Errorf("%s = %q; net/http reads %q", apiwire.HeaderIdentifier, got, want)
+		}
+		if ref.Close && !resp.closes() {
+			t.Errorf("net/http reads that the server closes the connection; the launcher would send on it")
 		}
 	})
 }

@@ -88,13 +88,33 @@ func parseHosts(data []byte) hostsFile {
 	return h
 }
 
-// addrOf resolves a host: an address literal, a name in the hosts file,
-// or else a lookup through package net.
-func (h hostsFile) addrOf(host string) (netip.Addr, error) {
+// names resolves host names: address literals, localhost, the hosts
+// file (read when a name first needs it), and last DNS through package
+// net.
+type names struct {
+	path  string
+	hosts hostsFile
+	read  bool
+}
+
+// file returns the hosts file, reading it on first use.
+func (n *names) file() hostsFile {
+	if !n.read {
+		n.hosts, n.read = readHosts(n.path), true
+	}
+	return n.hosts
+}
+
+// addrOf resolves a host. localhost is 127.0.0.1 without reading the
+// hosts file: the address package net binds for it too.
+func (n *names) addrOf(host string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.Unmap(), nil
 	}
-	if a, ok := h[lower(host)]; ok {
+	if lower(host) == "localhost" {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	if a, ok := n.file()[lower(host)]; ok {
 		return a, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
@@ -114,7 +134,7 @@ func (h hostsFile) addrOf(host string) (netip.Addr, error) {
 }
 
 // addrPortOf resolves host:port with a numeric port.
-func (h hostsFile) addrPortOf(hostport string) (netip.AddrPort, error) {
+func (n *names) addrPortOf(hostport string) (netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return netip.AddrPort{}, err
@@ -123,7 +143,7 @@ func (h hostsFile) addrPortOf(hostport string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("address %s: port is not a number", hostport)
 	}
-	a, err := h.addrOf(host)
+	a, err := n.addrOf(host)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}

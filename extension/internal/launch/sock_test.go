@@ -40,11 +40,11 @@ func TestParseHosts(t *testing.T) {
 }
 
 func TestAddrPortOf(t *testing.T) {
-	h := parseHosts([]byte("127.0.0.1 localhost\n127.0.0.2 sandbox.localdomain\n"))
+	h := &names{hosts: parseHosts([]byte("::1 localhost\n127.0.0.2 sandbox.localdomain\n")), read: true}
 	for in, want := range map[string]string{
 		"127.0.0.1:9001":           "127.0.0.1:9001",
 		"[::1]:4317":               "[::1]:4317",
-		"LOCALHOST:4318":           "127.0.0.1:4318",
+		"LOCALHOST:4318":           "127.0.0.1:4318", // always, as package net binds it
 		"sandbox.localdomain:0":    "127.0.0.2:0",
 		"[::ffff:127.0.0.1]:65535": "127.0.0.1:65535",
 	} {
@@ -57,6 +57,16 @@ func TestAddrPortOf(t *testing.T) {
 		if got, err := h.addrPortOf(in); err == nil {
 			t.Errorf("addrPortOf(%q) = %v, want an error", in, got)
 		}
+	}
+	// Addresses and localhost need no hosts file.
+	lazy := &names{path: filepath.Join(t.TempDir(), "never-read")}
+	for _, in := range []string{"127.0.0.1:9001", "localhost:4317", "[::1]:4318"} {
+		if _, err := lazy.addrPortOf(in); err != nil {
+			t.Errorf("addrPortOf(%q): %v", in, err)
+		}
+	}
+	if lazy.read {
+		t.Error("the hosts file was read for an address or localhost")
 	}
 }
 
