@@ -159,7 +159,9 @@ func exportEmpty(ctx context.Context, addr string) error {
 // four. For the extension and the agent it also measures start to the
 // first answer of the OTLP/HTTP receiver (ready: when a function's export
 // is served). The figures above the floor are what the programs
-// themselves spend.
+// themselves spend. The extension is started twice: with a hosts file
+// naming sandbox.localdomain, as Lambda's does (ext), and with this
+// machine's, where the launcher asks DNS for that name (ext-dns).
 func BenchmarkStartToFirstNext(b *testing.B) {
 	bins := build(b)
 	floor := buildFloor(b, bins.root)

@@ -33,7 +33,8 @@ echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 echo
 awk '
 BEGIN {
-  target["ext-p50-ms"] = "<= 10 ms"
+  target["ext-p50-ms"] = "<= 10 ms (hosts file like Lambda's)"
+  target["ext-dns-p50-ms"] = "this machine's /etc/hosts: sandbox.localdomain via DNS"
   target["ext-ready-p50-ms"] = "start to the first served export"
   target["direct-p50-ms"] = "agent started directly, no launcher"
   target["ratio-p50"] = "vs. minimal extension"
