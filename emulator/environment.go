@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lambdascope/lambdascope/internal/freeport"
 )
 
 const (
@@ -152,7 +154,7 @@ func newEnvironment(fn *function) (*environment, error) {
 	close(e.thawed)
 	e.transport = &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 	e.client = &http.Client{Transport: e.transport}
-	ports, err := freePorts(2)
+	ports, err := freeport.Ports(2)
 	if err != nil {
 		return nil, err
 	}
@@ -174,26 +176,6 @@ func newEnvironment(fn *function) (*environment, error) {
 		}
 	})
 	return e, nil
-}
-
-// freePorts finds n loopback ports nobody listens on right now.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("allocate OTLP port: %w", err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // notifyLocked wakes everyone waiting for a state change; e.mu must be held.

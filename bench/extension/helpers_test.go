@@ -28,6 +28,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/deploy/layer"
 	"github.com/lambdascope/lambdascope/emulator"
+	"github.com/lambdascope/lambdascope/internal/freeport"
 	// Registers the zstd compressor the extension sends with.
 	_ "github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -400,11 +401,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // freeAddr returns a free 127.0.0.1:port.
 func freeAddr(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		b.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }

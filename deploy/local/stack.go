@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/emulator"
+	"github.com/lambdascope/lambdascope/internal/freeport"
 	"github.com/lambdascope/lambdascope/storage/chserver"
 )
 
@@ -139,11 +138,11 @@ func (s *Stack) startCollector(ctx context.Context) error {
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
 	s.APIKey = hex.EncodeToString(key)
-	port, err := freePort()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
-	s.CollectorAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.CollectorAddr = addr
 	if s.collLog, err = os.Create(filepath.Join(s.opts.WorkDir, "collector.log")); err != nil {
 		return fmt.Errorf("create collector log: %w", err)
 	}
@@ -258,12 +257,3 @@ func (s *Stack) Stop(ctx context.Context) error {
 
 // CollectorLog is the path of the collector's log file.
 func (s *Stack) CollectorLog() string { return filepath.Join(s.opts.WorkDir, "collector.log") }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

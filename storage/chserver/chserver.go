@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/lambdascope/lambdascope/internal/freeport"
 )
 
 // EnvDSN names the environment variable that points the launcher at an
@@ -91,7 +93,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		s.ownDir = true
 	}
-	ports, err := freePorts(3)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		s.removeDir()
 		return nil, err
@@ -288,26 +290,6 @@ func lockFile(path string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	}, nil
-}
-
-// freePorts asks the kernel for n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // CompressionConfig is the config.d file that sets how ClickHouse compresses

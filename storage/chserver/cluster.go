@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/lambdascope/lambdascope/internal/freeport"
 )
 
 // ZooKeeper is a throwaway ZooKeeper server, Debian's zookeeper package run
@@ -57,7 +59,7 @@ func StartZooKeeper(ctx context.Context, timeout time.Duration) (*ZooKeeper, err
 	if err != nil {
 		return nil, fmt.Errorf("create zookeeper directory: %w", err)
 	}
-	ports, err := freePorts(1)
+	ports, err := freeport.Ports(1)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -195,7 +197,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3 * opts.Shards)
+	ports, err := freeport.Ports(3 * opts.Shards)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,6 +35,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/launch"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
+	"github.com/lambdascope/lambdascope/internal/freeport"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -166,12 +166,10 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 

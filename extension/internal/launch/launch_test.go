@@ -20,6 +20,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/extension/internal/extapi/apiwire"
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+	"github.com/lambdascope/lambdascope/internal/freeport"
 )
 
 // fakeAPI records what the launcher asked of the Extensions and Telemetry
@@ -101,12 +102,10 @@ func startAPI(t *testing.T, f *fakeAPI) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 
