@@ -64,13 +64,21 @@ func NewCA(t testing.TB) CA {
 // ServerCert is a certificate for localhost and 127.0.0.1 signed by ca.
 func (ca CA) ServerCert(t testing.TB) tls.Certificate {
 	t.Helper()
-	return ca.issue(t, "localhost", x509.ExtKeyUsageServerAuth)
+	return ca.issue(t, "localhost", x509.ExtKeyUsageServerAuth, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+}
+
+// ServerCertFor is a server certificate signed by ca for dnsName alone:
+// a client that checks the certificate against an address or another
+// name refuses it.
+func (ca CA) ServerCertFor(t testing.TB, dnsName string) tls.Certificate {
+	t.Helper()
+	return ca.issue(t, dnsName, x509.ExtKeyUsageServerAuth, []string{dnsName}, nil)
 }
 
 // ClientCert is a client certificate signed by ca, for mutual TLS.
 func (ca CA) ClientCert(t testing.TB) tls.Certificate {
 	t.Helper()
-	return ca.issue(t, "lambdascope test client", x509.ExtKeyUsageClientAuth)
+	return ca.issue(t, "lambdascope test client", x509.ExtKeyUsageClientAuth, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
 }
 
 // ServerFiles writes a ServerCert's certificate and key as PEM files in a
@@ -100,9 +108,9 @@ func (ca CA) Pool() *x509.CertPool {
 	return pool
 }
 
-// issue makes a certificate for localhost and 127.0.0.1 with the given
-// use, signed by ca.
-func (ca CA) issue(t testing.TB, commonName string, usage x509.ExtKeyUsage) tls.Certificate {
+// issue makes a certificate for the given names and addresses with the
+// given use, signed by ca.
+func (ca CA) issue(t testing.TB, commonName string, usage x509.ExtKeyUsage, dnsNames []string, ips []net.IP) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -115,7 +123,7 @@ func (ca CA) issue(t testing.TB, commonName string, usage x509.ExtKeyUsage) tls.
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, Subject: pkix.Name{CommonName: commonName},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames: dnsNames, IPAddresses: ips,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)

@@ -2,15 +2,8 @@ package shipper
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,66 +13,15 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
-
-// testPKI is a CA and a server certificate it signed for one DNS name.
-type testPKI struct {
-	caFile string
-	server tls.Certificate
-}
-
-func newTestPKI(t *testing.T, dnsName string) testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Lambdascope test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: dnsName},
-		DNSNames:     []string{dnsName},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return testPKI{caFile: caFile, server: tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}
-}
 
 func TestTLSWithCAFileAndServerName(t *testing.T) {
 	const name = "collector.lambdascope.test"
-	pki := newTestPKI(t, name)
+	ca := chtest.NewCA(t)
+	caFile := ca.File(t)
 	srv := collectortest.StartWith(t, grpc.Creds(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{pki.server},
+		Certificates: []tls.Certificate{ca.ServerCertFor(t, name)},
 		MinVersion:   tls.VersionTLS12,
 	})))
 
@@ -89,10 +31,10 @@ func TestTLSWithCAFileAndServerName(t *testing.T) {
 		serverName string
 		wantSent   bool
 	}{
-		{"trusted CA and matching name", pki.caFile, name, true},
+		{"trusted CA and matching name", caFile, name, true},
 		{"system roots only", "", name, false},
-		{"name not in the certificate", pki.caFile, "other.lambdascope.test", false},
-		{"address instead of the name", pki.caFile, "", false},
+		{"name not in the certificate", caFile, "other.lambdascope.test", false},
+		{"address instead of the name", caFile, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
