@@ -208,7 +208,7 @@ func readResponse(r *bufio.Reader) (response, error) {
 
 // readHeaders reads header lines up to the empty line.
 func readHeaders(r *bufio.Reader) ([]header, error) {
-	var hs []header
+	hs := make([]header, 0, 16)
 	for {
 		line, err := readLine(r)
 		if err != nil {

@@ -226,7 +226,7 @@ func (n *names) listenHost(host string) (at listenAt, found bool) {
 	if host != "" {
 		return listenAt{host, host}, true
 	}
-	if a, ok := n.file()[SandboxHost]; ok {
+	if a, ok := n.file().lookup(SandboxHost); ok {
 		return listenAt{a.String(), SandboxHost}, true
 	}
 	return listenAt{}, false

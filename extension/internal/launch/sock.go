@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,9 +32,10 @@ const maxHosts = 1 << 20
 // lookupTimeout bounds a name lookup that the hosts file cannot answer.
 const lookupTimeout = 50 * time.Millisecond
 
-// hostsFile maps a host name to its first address in the hosts file,
-// IPv4 preferred (as package net prefers it for a listener).
-type hostsFile map[string]netip.Addr
+// hostsFile is the text of a hosts file: an address, then names, on each
+// line, and comments from '#'. Names are looked up in the text itself,
+// without building a table: the launcher wants one or two of them.
+type hostsFile []byte
 
 // readHosts reads a hosts file (its first MiB); an unreadable file is an
 // empty map. It reads with system calls rather than package os, whose
@@ -58,34 +60,83 @@ func readHosts(path string) hostsFile {
 		}
 		data = data[:len(data)+n]
 	}
-	return parseHosts(data)
+	return hostsFile(data)
 }
 
-// parseHosts parses hosts-file lines: an address, then names, and
-// comments from '#'.
-func parseHosts(data []byte) hostsFile {
-	h := hostsFile{}
-	for line := range bytes.SplitSeq(data, []byte("\n")) {
+// lookup returns the first address the file gives name (any case),
+// IPv4 preferred, as package net prefers it for a listener.
+func (h hostsFile) lookup(name string) (netip.Addr, bool) {
+	var found netip.Addr
+	for rest := []byte(h); len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
 		if i := bytes.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		f := bytes.Fields(line)
-		if len(f) < 2 {
+		addrField, line := nextField(line)
+		if len(addrField) == 0 {
 			continue
 		}
-		addr, err := netip.ParseAddr(string(f[0]))
-		if err != nil || addr.Zone() != "" {
-			continue
-		}
-		addr = addr.Unmap()
-		for _, name := range f[1:] {
-			n := string(bytes.ToLower(name))
-			if old, ok := h[n]; !ok || (old.Is6() && addr.Is4()) {
-				h[n] = addr
+		for {
+			var f []byte
+			if f, line = nextField(line); len(f) == 0 {
+				break
 			}
+			if !equalFold(f, name) {
+				continue
+			}
+			a, err := netip.ParseAddr(string(addrField))
+			if err != nil || a.Zone() != "" {
+				break
+			}
+			if a = a.Unmap(); a.Is4() {
+				return a, true
+			}
+			if !found.IsValid() {
+				found = a
+			}
+			break
 		}
 	}
-	return h
+	return found, found.IsValid()
+}
+
+// nextField returns the first field of a line (split at spaces and tabs)
+// and what follows it.
+func nextField(line []byte) (field, rest []byte) {
+	start := 0
+	for start < len(line) && (line[start] == ' ' || line[start] == '\t' || line[start] == '\r') {
+		start++
+	}
+	end := start
+	for end < len(line) && line[end] != ' ' && line[end] != '\t' && line[end] != '\r' {
+		end++
+	}
+	return line[start:end], line[end:]
+}
+
+// equalFold compares ASCII host names without regard to case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // names resolves host names: address literals, localhost, the hosts
@@ -111,10 +162,10 @@ func (n *names) addrOf(host string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.Unmap(), nil
 	}
-	if lower(host) == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 	}
-	if a, ok := n.file()[lower(host)]; ok {
+	if a, ok := n.file().lookup(host); ok {
 		return a, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
@@ -148,17 +199,6 @@ func (n *names) addrPortOf(hostport string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, err
 	}
 	return netip.AddrPortFrom(a, uint16(p)), nil
-}
-
-// lower is strings.ToLower for the ASCII host names of a hosts file.
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // sockaddr converts an address for the socket calls.

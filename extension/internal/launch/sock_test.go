@@ -11,15 +11,17 @@ import (
 	"testing"
 )
 
-func TestParseHosts(t *testing.T) {
-	h := parseHosts([]byte("# comment\n" +
+func TestHostsLookup(t *testing.T) {
+	h := hostsFile("# comment\n" +
 		"::1 localhost ip6-localhost\n" +
 		"127.0.0.1\tlocalhost   LocalHost.LocalDomain # trailing\n" +
 		"169.254.100.1 sandbox.localdomain sandbox\n" +
 		"fe80::1%eth0 linklocal\n" +
 		"not-an-address broken\n" +
 		"10.0.0.1\n" +
-		"::ffff:10.0.0.2 mapped\n"))
+		"::ffff:10.0.0.2 mapped\n" +
+		"10.9.9.9 crlf\r\n" +
+		"10.8.8.8 last-without-newline")
 	for name, want := range map[string]string{
 		"localhost":             "127.0.0.1", // IPv4 preferred, though IPv6 came first
 		"ip6-localhost":         "::1",
@@ -27,20 +29,22 @@ func TestParseHosts(t *testing.T) {
 		"sandbox.localdomain":   "169.254.100.1",
 		"sandbox":               "169.254.100.1",
 		"mapped":                "10.0.0.2",
+		"crlf":                  "10.9.9.9",
+		"last-without-newline":  "10.8.8.8",
 	} {
-		if got, ok := h[name]; !ok || got.String() != want {
+		if got, ok := h.lookup(name); !ok || got.String() != want {
 			t.Errorf("%s = %v (found %v), want %s", name, got, ok, want)
 		}
 	}
 	for _, name := range []string{"linklocal", "broken", "10.0.0.1", "#"} {
-		if got, ok := h[name]; ok {
+		if got, ok := h.lookup(name); ok {
 			t.Errorf("%s = %v, want no entry", name, got)
 		}
 	}
 }
 
 func TestAddrPortOf(t *testing.T) {
-	h := &names{hosts: parseHosts([]byte("::1 localhost\n127.0.0.2 sandbox.localdomain\n")), read: true}
+	h := &names{hosts: hostsFile("::1 localhost\n127.0.0.2 sandbox.localdomain\n"), read: true}
 	for in, want := range map[string]string{
 		"127.0.0.1:9001":           "127.0.0.1:9001",
 		"[::1]:4317":               "[::1]:4317",
@@ -81,7 +85,7 @@ func TestReadHosts(t *testing.T) {
 	if err := os.WriteFile(path, big, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := readHosts(path)[SandboxHost]; got.String() != "127.0.0.9" {
+	if got, _ := readHosts(path).lookup(SandboxHost); got.String() != "127.0.0.9" {
 		t.Errorf("sandbox.localdomain = %v, want 127.0.0.9 from the file's end", got)
 	}
 	if h := readHosts(filepath.Join(t.TempDir(), "missing")); len(h) != 0 {
