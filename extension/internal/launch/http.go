@@ -187,6 +187,8 @@ func readResponse(r *bufio.Reader) (response, error) {
 		return response{}, errors.New("read headers: " + err.Error())
 	}
 	switch {
+	case status == 204 || status == 304 || status < 200:
+		// No content, whatever the headers say (RFC 9112, section 6.3).
 	case strings.EqualFold(resp.get("Transfer-Encoding"), "chunked"):
 		resp.body, err = readChunked(r)
 	case resp.get("Content-Length") != "":
@@ -196,7 +198,6 @@ func readResponse(r *bufio.Reader) (response, error) {
 		}
 		resp.body = make([]byte, n)
 		_, err = io.ReadFull(r, resp.body)
-	case status == 204 || status == 304 || status < 200:
 	default:
 		return response{}, errors.New("response has neither Content-Length nor chunked encoding")
 	}

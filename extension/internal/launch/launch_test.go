@@ -335,6 +335,7 @@ func TestReadResponse(t *testing.T) {
 		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", ""},
 		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3;x=y\r\n!!!\r\n0\r\nTrailer: t\r\n\r\n", "ok!!!", ""},
 		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", "", ""},
+		{"no content, whatever the length says", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", "", ""},
 		{"bad status", "HTTP/1.1 abc\r\n\r\n", "", "malformed status line"},
 		{"not http", "SSH-2.0-OpenSSH\r\n\r\n", "", "malformed status line"},
 		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "", "bad Content-Length"},
