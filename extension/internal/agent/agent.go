@@ -404,10 +404,22 @@ func (a *Agent) adoptListeners(h *Inherited) {
 	h.Telemetry = nil
 	a.listener, a.listenURI = l, h.State.TelemetryURI
 	if !h.State.Subscribed {
+		if h.State.TelemetryUnavailable {
+			a.logTelemetryUnavailable(h.State.SubscribeError)
+			return
+		}
 		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", h.State.SubscribeError)
 		return
 	}
 	a.telemetryOK = true
+}
+
+// logTelemetryUnavailable says, once, that the Telemetry API answered
+// Telemetry.NotSupported (AWS's emulator does): the extension then runs
+// without it and waits for no platform event.
+func (a *Agent) logTelemetryUnavailable(answer any) {
+	a.log.Warn("the Telemetry API is not supported here; running without it: no invocation records or function logs, "+
+		"and no waiting for platform events", "answer", answer)
 }
 
 // handleTelemetry hands pushed events to the tracker once set-up is done.
@@ -455,6 +467,10 @@ func (a *Agent) subscribe(ctx context.Context, listenErr error) {
 		schema = extapi.SchemaV2
 	}
 	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+	if errors.Is(err, extapi.ErrTelemetryNotSupported) {
+		a.logTelemetryUnavailable(err)
+		return
+	}
 	if err != nil {
 		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
 		return

@@ -56,6 +56,10 @@ type fakeLambda struct {
 	beforeFirstNext []string
 	// refuseTelemetry answers the subscription with an error.
 	refuseTelemetry bool
+	// subscribeStatus and subscribeBody, when set, answer the
+	// subscription (AWS's emulator: 202 and Telemetry.NotSupported).
+	subscribeStatus int
+	subscribeBody   string
 
 	mu         sync.Mutex
 	uri        string
@@ -63,7 +67,8 @@ type fakeLambda struct {
 	schema     string
 	initErrors []string
 	nexts      int
-	log        []string // ordered record of what happened
+	nextAt     []time.Time // when each /event/next arrived
+	log        []string    // ordered record of what happened
 	pushErrs   []error
 	pushGroup  sync.WaitGroup
 }
@@ -112,6 +117,11 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Lambda-Extension-Identifier", "ext-1")
 		_, _ = io.WriteString(w, `{"functionName":"checkout","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
 	case "PUT /2022-07-01/telemetry":
+		if f.subscribeBody != "" {
+			w.WriteHeader(f.subscribeStatus)
+			_, _ = io.WriteString(w, f.subscribeBody)
+			return
+		}
 		if f.refuseTelemetry {
 			http.Error(w, `{"errorType":"Telemetry.Unavailable"}`, http.StatusServiceUnavailable)
 			return
@@ -135,6 +145,7 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		n := f.nexts
 		f.nexts++
+		f.nextAt = append(f.nextAt, time.Now())
 		f.mu.Unlock()
 		f.note(fmt.Sprintf("next %d", n))
 		if n == 0 && len(f.beforeFirstNext) > 0 {
@@ -910,5 +921,69 @@ func TestInheritReadsAheadFirst(t *testing.T) {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || string(body) != `{"eventType":"INVOKE","requestId":"r-9"}` {
 		t.Errorf("first event = %q (%v)", body, err)
+	}
+}
+
+// TestTelemetryNotSupported: AWS's emulator answers the subscription 202
+// with Telemetry.NotSupported. The extension says so once, at warning
+// level, and runs without telemetry: it waits neither for the
+// invocation's runtimeDone (which would hold the invocation until its
+// deadline) nor, at SHUTDOWN, for reports.
+func TestTelemetryNotSupported(t *testing.T) {
+	const notSupported = `{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`
+	for _, launched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
+			collector := collectortest.Start(t)
+			f := &fakeLambda{subscribeStatus: http.StatusAccepted, subscribeBody: notSupported}
+			var otlpAddr string
+			f.script = func(n int) (extapi.Event, []string) {
+				if n == 0 {
+					sendSpan(t, otlpAddr)
+					// A deadline far away: waiting for it would show.
+					return extapi.Event{EventType: extapi.Invoke, RequestID: reqID, DeadlineMs: time.Now().Add(10 * time.Second).UnixMilli()}, nil
+				}
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.Flush = config.FlushEnd
+				otlpAddr = o.Config.OTLPHTTPAddr
+				if launched {
+					launchFor(t, o)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			out := logs.String()
+			if n := strings.Count(out, "level=WARN msg=\"the Telemetry API is not supported here"); n != 1 || !strings.Contains(out, "Telemetry.NotSupported") {
+				t.Errorf("%d warnings about the unsupported Telemetry API, want 1 with the answer:\n%s", n, out)
+			}
+			for _, bad := range []string{"telemetry subscription failed", "without the platform report", "runtimeDone"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("log mentions %q: the extension waited for telemetry that cannot come:\n%s", bad, out)
+				}
+			}
+			f.mu.Lock()
+			nextAt := f.nextAt
+			f.mu.Unlock()
+			if len(nextAt) != 2 {
+				t.Fatalf("%d calls to /event/next, want 2", len(nextAt))
+			}
+			// Without the wait the second call follows the first at once;
+			// with it, it would come near the 10 s deadline.
+			if held := nextAt[1].Sub(nextAt[0]); held > 2*time.Second {
+				t.Errorf("the invocation was held %v before the next /event/next", held)
+			}
+			var spans int
+			for _, req := range collector.Accepted() {
+				for _, rs := range req.GetResourceSpans() {
+					spans += buffer.CountSpans(rs)
+				}
+			}
+			if spans != 1 {
+				t.Errorf("shipped %d spans, want the function's span", spans)
+			}
+		})
 	}
 }
