@@ -68,6 +68,16 @@ type Config struct {
 	Tracing TracingConfig `yaml:"tracing"`
 	// TLS secures the gRPC and OTLP/HTTP listeners.
 	TLS TLSConfig `yaml:"tls"`
+
+	// DataDir holds the collector's state: the WAL (data_dir/wal unless
+	// wal.dir says otherwise) and the quarantine of batches ClickHouse
+	// refuses (data_dir/quarantine).
+	DataDir string `yaml:"data_dir"`
+	// Quarantine bounds the retries of a batch ClickHouse keeps refusing
+	// and the file such batches are set aside in.
+	Quarantine QuarantineConfig `yaml:"quarantine"`
+	// Fields caps the strings of spans, logs and metrics (config_safety.go).
+	Fields FieldLimits `yaml:"fields"`
 }
 
 // BatchConfig shapes the inserts: requests are grouped until MaxItems or
@@ -81,10 +91,12 @@ type BatchConfig struct {
 	QueueSize int `yaml:"queue_size"`
 }
 
-// WALConfig configures the write-ahead log. An empty Dir turns it off: then
-// a batch ClickHouse cannot take is refused with UNAVAILABLE for the sender
-// to retry.
+// WALConfig configures the write-ahead log, on by default in data_dir/wal.
+// Enabled false turns it off: then a batch ClickHouse cannot take is refused
+// with UNAVAILABLE, and the sender's data is lost once its retries run out.
 type WALConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Dir overrides data_dir/wal.
 	Dir          string `yaml:"dir"`
 	MaxBytes     int64  `yaml:"max_bytes"`
 	SegmentBytes int64  `yaml:"segment_bytes"`
@@ -100,7 +112,7 @@ type TracingConfig struct {
 
 // DefaultConfig returns the defaults: the Ingest API and OTLP gRPC on :4317,
 // OTLP/HTTP on :4318, health and metrics on :8888, a local ClickHouse,
-// 16 MiB messages, no WAL.
+// 16 MiB messages, a 1 GiB WAL in /var/lib/lambdascope-collector.
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:               ":4317",
@@ -121,10 +133,15 @@ func DefaultConfig() Config {
 			QueueSize:     256,
 		},
 		WAL: WALConfig{
+			Enabled:      true,
 			MaxBytes:     1 << 30,
 			SegmentBytes: 64 << 20,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
+
+		DataDir:    DefaultDataDir,
+		Quarantine: defaultQuarantine(),
+		Fields:     defaultFieldLimits(),
 	}
 }
 
@@ -174,7 +191,7 @@ func (c Config) Validate() error {
 	positive("batch.flush_interval", int64(c.Batch.FlushInterval))
 	positive("batch.parallelism", int64(c.Batch.Parallelism))
 	positive("batch.queue_size", int64(c.Batch.QueueSize))
-	if c.WAL.Dir != "" {
+	if c.WAL.Enabled {
 		positive("wal.segment_bytes", c.WAL.SegmentBytes)
 		if c.WAL.MaxBytes < 2<<20 {
 			errs = append(errs, errors.New("wal.max_bytes must be at least 2 MiB"))
@@ -194,6 +211,7 @@ func (c Config) Validate() error {
 	if _, err := c.ClickHouseTLS.clientConfig(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateSafety()...)
 	return errors.Join(errs...)
 }
 

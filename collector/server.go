@@ -206,7 +206,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("collector listening", "grpc", grpcLis.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
-		"admin", s.httpAddr["admin"], "wal", s.cfg.WAL.Dir, "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
+		"admin", s.httpAddr["admin"], "wal", s.cfg.WALDir(), "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lambdascope/lambdascope/collector"
 )
 
 // parseUnit reads a unit file into section -> keys, failing on lines that
@@ -55,6 +57,12 @@ func TestUnits(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The WAL is on by default in the data directory: systemd must give the
+	// service that directory.
+	if u := parseUnit(t, "lambdascope-collector.service"); len(u["Service"]["StateDirectory"]) != 1 ||
+		"/var/lib/"+u["Service"]["StateDirectory"][0] != collector.DefaultDataDir {
+		t.Errorf("collector unit's StateDirectory %v is not the default data_dir %s", u["Service"]["StateDirectory"], collector.DefaultDataDir)
 	}
 	if u := parseUnit(t, "lambdascope-collector.service"); !strings.Contains(u["Service"]["ExecStart"][0], "--config /etc/lambdascope/collector.yaml") {
 		t.Errorf("collector unit does not pass --config: %v", u["Service"]["ExecStart"])

@@ -24,7 +24,7 @@ const usage = `lambdascope-collector receives telemetry from the Lambdascope ext
 Collector (OTLP gRPC on the same port, OTLP/HTTP), and writes it to
 ClickHouse. It creates or upgrades the schema on start; while ClickHouse is
 unreachable it keeps trying in the background and takes batches into the
-WAL (wal.dir).
+WAL (data_dir/wal, on by default).
 
 Usage:
   lambdascope-collector [--config FILE] [flags]
@@ -34,8 +34,9 @@ deploy/collector.example.yaml), then the environment variables in brackets,
 then the flags given on the command line.
 
 Examples:
-  # local trial, no API key
-  lambdascope-collector --no-auth --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
+  # local trial, no API key, the WAL in a directory of your own
+  lambdascope-collector --no-auth --data-dir "$PWD/collector-data" \
+    --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
 
   # a ClickHouse cluster: the name from the servers' remote_servers
   lambdascope-collector --no-auth --clickhouse-dsn clickhouse://ch1:9000/lambdascope \
@@ -83,8 +84,19 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.CAFile })},
 		{"clickhouse-tls-server-name", "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME", "name ClickHouse's certificate must carry, when not the DSN's host; turns on TLS to ClickHouse (clickhouse_tls.server_name)",
 			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.ServerName })},
-		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, empty for none (wal.dir)",
+		{"data-dir", "LAMBDASCOPE_DATA_DIR", "directory of the WAL and the quarantine (data_dir)",
+			str(func(c *collector.Config) *string { return &c.DataDir })},
+		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, instead of data_dir/wal (wal.dir)",
 			str(func(c *collector.Config) *string { return &c.WAL.Dir })},
+		{"no-wal", "LAMBDASCOPE_NO_WAL", "true to run without a WAL: batches are lost in a ClickHouse outage once senders give up (wal.enabled: false)",
+			func(c *collector.Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("wal.enabled %q: --no-wal must be true or false", v)
+				}
+				c.WAL.Enabled = !b
+				return nil
+			}},
 		{"api-key-sha256", "LAMBDASCOPE_API_KEY_SHA256", "comma-separated hex SHA-256 digests of accepted API keys (api_key_sha256)",
 			func(c *collector.Config, v string) error {
 				c.APIKeySHA256 = nil
@@ -209,12 +221,15 @@ func run(args []string) error {
 	return srv.Shutdown(shutdownCtx)
 }
 
-// normalizeBoolFlags lets --no-auth be given without a value, as before.
+// normalizeBoolFlags lets --no-auth and --no-wal be given without a value.
 func normalizeBoolFlags(args []string) []string {
 	out := make([]string, 0, len(args))
 	for _, a := range args {
-		if a == "--no-auth" || a == "-no-auth" {
+		switch a {
+		case "--no-auth", "-no-auth":
 			a = "--no-auth=true"
+		case "--no-wal", "-no-wal":
+			a = "--no-wal=true"
 		}
 		out = append(out, a)
 	}
