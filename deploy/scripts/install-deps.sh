@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need from Debian's packages:
 # ClickHouse 18.16 (server and client), protoc, zip, ZooKeeper (cluster
-# tests) and Alertmanager (alerting tests). Only what is missing
+# tests), Alertmanager (alerting tests) and systemd-analyze (unit tests). Only what is missing
 # is installed; as root, apt-get update runs first.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v zip >/dev/null 2>&1 || need+=(zip)
 # The cluster test runs ZooKeeper, the alerting test Alertmanager.
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# deploy/systemd's test runs systemd-analyze verify and security.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
