@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/collector/internal/memlimit"
 	"github.com/lambdascope/lambdascope/storage"
 )
 
@@ -179,6 +180,9 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
+	// Under systemd's MemoryMax= or a container's limit, the garbage
+	// collector works harder before the kernel kills the process.
+	memlimit.Apply(memlimit.Host, log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
