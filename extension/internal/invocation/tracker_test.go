@@ -276,3 +276,29 @@ func TestLateLogLineKeepsItsInvocation(t *testing.T) {
 		}
 	}
 }
+
+// TestLogBodyLosesOneLineEnd: Lambda leaves the line's end on a
+// text-format line; the body loses exactly one ("\n" or "\r\n").
+func TestLogBodyLosesOneLineEnd(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"charging card\n", "charging card"},
+		{"charging card\r\n", "charging card"},
+		{"two ends\n\n", "two ends\n"},
+		{"crlf twice\r\n\r\n", "crlf twice\r\n"},
+		{"no end", "no end"},
+		{"carriage return only\r", "carriage return only\r"},
+		{"\n", ""},
+		{"2024-05-01T10:00:00.000Z\treq-1\tINFO\tmulti\nline\n", "2024-05-01T10:00:00.000Z\treq-1\tINFO\tmulti\nline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			s := &sink{}
+			New(s, nil, nil).HandleTelemetry([]telemetry.Event{
+				{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: tt.text}},
+			})
+			if len(s.logs) != 1 || s.logs[0].GetBody().GetStringValue() != tt.want {
+				t.Fatalf("body of %q = %v, want %q", tt.text, s.logs, tt.want)
+			}
+		})
+	}
+}
