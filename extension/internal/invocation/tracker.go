@@ -80,6 +80,9 @@ type Tracker struct {
 	initStartAt  time.Time
 	initType     string
 	stats        Stats
+	// lastSign is when the last push with a platform or function event
+	// arrived: the telemetry stream's last sign of the function's life.
+	lastSign time.Time
 }
 
 // New returns a tracker writing to sink; resource is attached to the log
@@ -207,6 +210,9 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	t.mu.Lock()
 	for i := range events {
 		ev := &events[i]
+		if ev.Type != telemetry.TypeExtensionLog {
+			t.lastSign = observed
+		}
 		switch ev.Kind {
 		case telemetry.KindLog:
 			rec, _ := logFromEvent(ev, t.active, observed)
@@ -403,21 +409,53 @@ func normalizeStatus(s string) string {
 }
 
 // WaitRuntimeDone blocks until platform.runtimeDone of requestID was seen
-// or ctx is done; it reports whether it was seen.
-func (t *Tracker) WaitRuntimeDone(ctx context.Context, requestID string) bool {
+// or ctx is done; it reports whether it was seen. With quiet > 0 it also
+// gives up once the telemetry stream has shown no platform or function
+// event for quiet (counted from the call at the earliest): runtimeDone
+// follows the function's last event within the subscription's buffering
+// window, so a stream quiet for longer says it is late or lost.
+// (Extension log lines do not count: the extension's own would keep the
+// wait alive.)
+func (t *Tracker) WaitRuntimeDone(ctx context.Context, requestID string, quiet time.Duration) bool {
+	called := t.now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		t.mu.Lock()
 		st, ok := t.requests[requestID]
 		done := !ok || st.runtimeDone != nil
 		ch := t.changed
+		lastSign := t.lastSign
 		t.mu.Unlock()
 		if done {
 			return true
+		}
+		var expired <-chan time.Time
+		if quiet > 0 {
+			from := called
+			if lastSign.After(from) {
+				from = lastSign
+			}
+			left := from.Add(quiet).Sub(t.now())
+			if left <= 0 {
+				return false
+			}
+			if timer == nil {
+				timer = time.NewTimer(left)
+			} else {
+				timer.Reset(left)
+			}
+			expired = timer.C
 		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-ch:
+		case <-expired:
 		}
 	}
 }

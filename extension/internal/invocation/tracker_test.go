@@ -174,11 +174,11 @@ func TestWaiting(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if tr.WaitRuntimeDone(ctx, "a2") {
+	if tr.WaitRuntimeDone(ctx, "a2", 0) {
 		t.Fatal("runtimeDone reported before it arrived")
 	}
 	done := make(chan bool)
-	go func() { done <- tr.WaitRuntimeDone(t.Context(), "a2") }()
+	go func() { done <- tr.WaitRuntimeDone(t.Context(), "a2", 0) }()
 	tr.HandleTelemetry(loadEvents(t, "error-timeout.json"))
 	if !<-done {
 		t.Fatal("WaitRuntimeDone did not see runtimeDone")
@@ -301,4 +301,72 @@ func TestLogBodyLosesOneLineEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWaitRuntimeDoneQuietStream: without runtimeDone the wait ends once
+// the telemetry stream has been quiet for the given time, counted from
+// its last platform or function event; the extension's own log lines do
+// not keep it alive.
+func TestWaitRuntimeDoneQuietStream(t *testing.T) {
+	line := func(typ string) []telemetry.Event {
+		return []telemetry.Event{{Type: typ, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: "working"}}}
+	}
+	// pushEvery pushes typ every 10 ms until stop is closed, and returns
+	// when the last push was handled.
+	pushEvery := func(tr *Tracker, typ string, n int, stop <-chan struct{}) <-chan time.Time {
+		last := make(chan time.Time, 1)
+		go func() {
+			var at time.Time
+			defer func() { last <- at }()
+			for i := 0; i < n; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				tr.HandleTelemetry(line(typ))
+				at = time.Now()
+			}
+		}()
+		return last
+	}
+
+	t.Run("runtimeDone ends it", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		go tr.HandleTelemetry([]telemetry.Event{{Type: telemetry.TypeRuntimeDone, Kind: telemetry.KindPlatform,
+			Platform: &telemetry.PlatformRecord{RequestID: "r1", Status: "success"}}})
+		if !tr.WaitRuntimeDone(t.Context(), "r1", time.Minute) {
+			t.Error("runtimeDone not seen")
+		}
+	})
+	t.Run("function lines keep it alive", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		const quiet = 150 * time.Millisecond
+		last := pushEvery(tr, telemetry.TypeFunction, 10, nil)
+		if tr.WaitRuntimeDone(ctx, "r1", quiet) || ctx.Err() != nil {
+			t.Fatalf("wait ended with runtimeDone seen or by its context (%v), want by the quiet stream", ctx.Err())
+		}
+		ended := time.Now()
+		if lastPush := <-last; ended.Before(lastPush.Add(quiet)) {
+			t.Errorf("wait ended %v after the last function line, want at least %v", ended.Sub(lastPush), quiet)
+		}
+	})
+	t.Run("extension lines do not", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		stop := make(chan struct{})
+		last := pushEvery(tr, telemetry.TypeExtensionLog, 1000, stop)
+		ended := tr.WaitRuntimeDone(ctx, "r1", 50*time.Millisecond)
+		close(stop)
+		<-last
+		if ended || ctx.Err() != nil {
+			t.Errorf("wait ended with runtimeDone seen %v or by its context (%v), want by the quiet stream", ended, ctx.Err())
+		}
+	})
 }
