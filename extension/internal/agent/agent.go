@@ -730,8 +730,12 @@ func (a *Agent) shutdown(deadline time.Time) error {
 			attrs = append(attrs, "otlp_malformed", n)
 		}
 	}
-	if ls := a.tracker.Stats().LogsDropped; ls > 0 {
-		attrs = append(attrs, "lambda_logs_dropped", ls)
+	ts := a.tracker.Stats()
+	if ts.LogsDropped > 0 {
+		attrs = append(attrs, "lambda_logs_dropped", ts.LogsDropped)
+	}
+	if ts.LogsUnattributed > 0 {
+		attrs = append(attrs, "logs_unattributed", ts.LogsUnattributed)
 	}
 	if n := a.runtimeDoneLate.Load(); n > 0 {
 		attrs = append(attrs, "runtime_done_late", n)
@@ -788,12 +792,13 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		return
 	}
 	a.lastSelf = now
-	st := a.buf.Stats()
+	st, ts := a.buf.Stats(), a.tracker.Stats()
 	snap := selfmetrics.Snapshot{
 		Received: st.Received, Sent: st.Sent, Dropped: st.Dropped, SampledOut: st.SampledOut,
 		BufferBytes:       int64(st.Bytes),
-		LambdaLogsDropped: a.tracker.Stats().LogsDropped,
+		LambdaLogsDropped: ts.LogsDropped,
 		RuntimeDoneLate:   a.runtimeDoneLate.Load(),
+		LogsUnattributed:  ts.LogsUnattributed,
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()

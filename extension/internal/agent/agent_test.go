@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -1103,5 +1104,76 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 	}
 	if late != int64(len(dropped)) {
 		t.Errorf("self-metric %s = %d, want %d", selfmetrics.RuntimeDoneLate, late, len(dropped))
+	}
+}
+
+// TestManagedInstancesLinesOfConcurrentInvocations: a line without a
+// request ID written while two invocations run is shipped without one,
+// and counted; a line that names its invocation keeps it.
+func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
+	collector := collectortest.Start(t)
+	ids := []string{"22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"}
+	var pushed []string
+	for _, id := range ids {
+		pushed = append(pushed, `{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"`+id+`"}}`)
+	}
+	pushed = append(pushed,
+		`{"time":"2025-03-01T10:00:00.010Z","type":"function","record":"whose line is this?\n"}`,
+		`{"time":"2025-03-01T10:00:00.020Z","type":"function","record":{"level":"INFO","requestId":"`+ids[0]+`","message":"mine"}}`)
+	for _, id := range ids {
+		pushed = append(pushed,
+			`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success"}}`,
+			`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`)
+	}
+	f := &fakeLambda{beforeFirstNext: pushed, script: func(int) (extapi.Event, []string) {
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		env := o.Env
+		o.Env = func(k string) (string, bool) {
+			if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+				return "lambda-managed-instances", true
+			}
+			return env(k)
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := map[string]string{}
+	var unattributed int64 = -1
+	for _, req := range collector.Accepted() {
+		for _, rl := range req.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, rec := range sl.GetLogRecords() {
+					id := "none"
+					for _, kv := range rec.GetAttributes() {
+						if kv.GetKey() == invocation.AttrInvocationID {
+							id = kv.GetValue().GetStringValue()
+						}
+					}
+					got[rec.GetBody().GetStringValue()] = id
+				}
+			}
+		}
+		for _, rm := range req.GetResourceMetrics() {
+			for _, sm := range rm.GetScopeMetrics() {
+				for _, m := range sm.GetMetrics() {
+					if m.GetName() == selfmetrics.LogsUnattributed {
+						unattributed = max(unattributed, m.GetSum().GetDataPoints()[0].GetAsInt())
+					}
+				}
+			}
+		}
+	}
+	if want := map[string]string{"whose line is this?": "none", "mine": ids[0]}; !maps.Equal(got, want) {
+		t.Errorf("log lines and their invocations = %v, want %v", got, want)
+	}
+	if unattributed != 1 {
+		t.Errorf("self-metric %s = %d, want 1", selfmetrics.LogsUnattributed, unattributed)
+	}
+	if !strings.Contains(logs.String(), "logs_unattributed=1") {
+		t.Errorf("shutdown log does not count the unattributed line:\n%s", logs)
 	}
 }

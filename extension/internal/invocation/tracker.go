@@ -53,10 +53,14 @@ type state struct {
 
 // Stats are the tracker's counters.
 type Stats struct {
-	Invocations  uint64
-	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
-	UnknownTypes uint64
-	EMFLines     uint64 // function log lines in the Embedded Metric Format
+	Invocations uint64
+	LogsDropped uint64 // records Lambda reported as dropped (platform.logsDropped)
+	// LogsUnattributed counts log lines without a request ID of their own
+	// that arrived while several invocations were running: they are
+	// shipped without one rather than under a guess.
+	LogsUnattributed uint64
+	UnknownTypes     uint64
+	EMFLines         uint64 // function log lines in the Embedded Metric Format
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
@@ -68,8 +72,12 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
-	active  string
-	// sawStart says a platform.start has set active.
+	// inflight are the invocations running now: started (platform.start,
+	// or INVOKE until the stream has shown a platform.start) and not yet
+	// done (runtimeDone or report). A log line without a request ID of
+	// its own belongs to an invocation only when it is the only one.
+	inflight map[string]struct{}
+	// sawStart says the stream has shown a platform.start.
 	sawStart     bool
 	seq          uint64
 	requests     map[string]*state
@@ -80,6 +88,8 @@ type Tracker struct {
 	initStartAt  time.Time
 	initType     string
 	stats        Stats
+	// unattributedLogged is when unattributedLocked last logged.
+	unattributedLogged time.Time
 	// lastSign is when the last push with a platform or function event
 	// arrived: the telemetry stream's last sign of the function's life.
 	lastSign time.Time
@@ -95,6 +105,7 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		sink: sink, resource: resource, log: log, now: time.Now,
 		changed:  make(chan struct{}),
 		requests: map[string]*state{},
+		inflight: map[string]struct{}{},
 		spans:    map[string]spanRef{},
 	}
 }
@@ -127,6 +138,7 @@ func (t *Tracker) evictOldestLocked() {
 	}
 	if oldest != nil {
 		delete(t.requests, oldest.requestID)
+		delete(t.inflight, oldest.requestID)
 	}
 }
 
@@ -141,12 +153,14 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 	if st.xray == "" {
 		st.xray = xrayHeader
 	}
-	// The active invocation, to which log lines without a request ID are
-	// attributed, follows the telemetry stream's platform.start once there
-	// is one, not the INVOKE event: lines of the previous invocation may
-	// still be on the way when the next INVOKE arrives.
+	// The invocations in flight follow the telemetry stream's
+	// platform.start once there is one, not the INVOKE event: lines of the
+	// previous invocation may still be on the way when the next INVOKE
+	// arrives. Until then an INVOKE (sent one at a time) means the
+	// previous invocation is over.
 	if !t.sawStart {
-		t.active = requestID
+		clear(t.inflight)
+		t.inflight[requestID] = struct{}{}
 	}
 	t.notifyLocked()
 }
@@ -215,7 +229,11 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 		}
 		switch ev.Kind {
 		case telemetry.KindLog:
-			rec, _ := logFromEvent(ev, t.active, observed)
+			owner, ambiguous := t.ownerLocked()
+			rec, id := logFromEvent(ev, owner, observed)
+			if id == "" && ambiguous {
+				t.unattributedLocked(observed)
+			}
 			t.addTraceLocked(rec)
 			records = append(records, rec)
 			if ev.Type == telemetry.TypeFunction {
@@ -231,11 +249,13 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 				spans = append(spans, ss...)
 			}
 			if ev.Type == telemetry.TypeLogsDropped {
-				records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
+				owner, _ := t.ownerLocked()
+				records = append(records, rawLog(ev, owner, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
 			}
 		default:
 			t.stats.UnknownTypes++
-			records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED))
+			owner, _ := t.ownerLocked()
+			records = append(records, rawLog(ev, owner, observed, logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED))
 		}
 	}
 	t.notifyLocked()
@@ -304,13 +324,14 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 			}
 			st.xraySpanID = p.Tracing.SpanID
 		}
-		t.active, t.sawStart = p.RequestID, true
+		t.inflight[p.RequestID], t.sawStart = struct{}{}, true
 	case telemetry.TypeRuntimeDone:
 		if p.RequestID == "" {
 			return nil, nil
 		}
 		st := t.stateLocked(p.RequestID)
 		st.runtimeDone = p
+		delete(t.inflight, p.RequestID)
 		st.runtimeDoneAt = ev.Time
 		if p.Tracing != nil && st.xray == "" {
 			st.xray = p.Tracing.Value
@@ -322,6 +343,7 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		}
 		st := t.stateLocked(p.RequestID)
 		delete(t.requests, p.RequestID)
+		delete(t.inflight, p.RequestID)
 		ref, haveRef := t.spans[p.RequestID]
 		inv := t.buildLocked(st, ev)
 		spans := t.platformSpansLocked(st, inv, ref, haveRef)
@@ -486,11 +508,37 @@ func (t *Tracker) WaitReports(ctx context.Context) []string {
 }
 
 // Active is the request ID of the invocation running now, as far as the
-// tracker knows.
+// tracker knows; "" when none or several are.
 func (t *Tracker) Active() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.active
+	owner, _ := t.ownerLocked()
+	return owner
+}
+
+// ownerLocked returns the invocation a line without a request ID of its
+// own belongs to: the one in flight, when there is exactly one.
+// ambiguous says several are (Managed Instances run invocations
+// concurrently): the line's owner cannot be known.
+func (t *Tracker) ownerLocked() (owner string, ambiguous bool) {
+	if len(t.inflight) != 1 {
+		return "", len(t.inflight) > 1
+	}
+	for id := range t.inflight {
+		owner = id
+	}
+	return owner, false
+}
+
+// unattributedLocked counts a line shipped without a request ID because
+// several invocations were in flight, and says so at most once a minute.
+func (t *Tracker) unattributedLocked(now time.Time) {
+	t.stats.LogsUnattributed++
+	if t.unattributedLogged.IsZero() || now.Sub(t.unattributedLogged) >= time.Minute {
+		t.unattributedLogged = now
+		t.log.Info("log lines without a request ID of their own, written while several invocations ran, are shipped without one "+
+			"(logged at most once a minute)", "in_flight", len(t.inflight), "unattributed_total", t.stats.LogsUnattributed)
+	}
 }
 
 // Stats returns the counters.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -369,4 +370,81 @@ func TestWaitRuntimeDoneQuietStream(t *testing.T) {
 			t.Errorf("wait ended with runtimeDone seen %v or by its context (%v), want by the quiet stream", ended, ctx.Err())
 		}
 	})
+}
+
+// TestConcurrentLinesAttributedOnlyWhenKnown: on Managed Instances three
+// invocations run at once. A line is attributed to an invocation when it
+// names it (text fields, a JSON requestId) or when that invocation is the
+// only one in flight; otherwise it is shipped without a request ID and
+// counted, never given to the invocation that started last.
+func TestConcurrentLinesAttributedOnlyWhenKnown(t *testing.T) {
+	const a, b, c = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002", "cccccccc-0000-4000-8000-000000000003"
+	platform := func(typ, id string) telemetry.Event {
+		return telemetry.Event{Type: typ, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: id, Status: "success"}}
+	}
+	text := func(line string) telemetry.Event {
+		return telemetry.Event{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: line}}
+	}
+	jsonLine := func(id, msg string) telemetry.Event {
+		return telemetry.Event{Type: telemetry.TypeFunction, Kind: telemetry.KindLog,
+			Log: &telemetry.LogRecord{Fields: map[string]any{"level": "INFO", "requestId": id, "message": msg}}}
+	}
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry([]telemetry.Event{
+		text("init line\n"), // no invocation yet
+		platform(telemetry.TypeStart, a),
+		text("only a runs\n"),
+		platform(telemetry.TypeStart, b),
+		platform(telemetry.TypeStart, c),
+		text("2025-03-01T10:00:00.000Z\t" + a + "\tINFO\tnamed a\n"),
+		jsonLine(b, "named b"),
+		text("bare line, three in flight\n"),
+		jsonLine(c, "named c"),
+		text("[INFO] another bare line\n"),
+		platform(telemetry.TypeRuntimeDone, a),
+		text("bare line, two in flight\n"),
+		platform(telemetry.TypeRuntimeDone, b),
+		text("bare line, only c left\n"),
+		platform(telemetry.TypeReport, a),
+		platform(telemetry.TypeReport, b),
+		platform(telemetry.TypeRuntimeDone, c),
+		platform(telemetry.TypeReport, c),
+		text("after everything\n"),
+	})
+	want := map[string]string{
+		"init line":                  "",
+		"only a runs":                a,
+		"named a":                    a,
+		"named b":                    b,
+		"bare line, three in flight": "",
+		"named c":                    c,
+		"another bare line":          "",
+		"bare line, two in flight":   "",
+		"bare line, only c left":     c,
+		"after everything":           "",
+	}
+	if len(s.logs) != len(want) {
+		t.Fatalf("%d log records, want %d", len(s.logs), len(want))
+	}
+	for _, rec := range s.logs {
+		body := rec.GetBody().GetStringValue()
+		key := body
+		for k := range want {
+			if strings.HasSuffix(body, k) {
+				key = k
+			}
+		}
+		w, ok := want[key]
+		if !ok {
+			t.Errorf("unexpected line %q", body)
+			continue
+		}
+		if got := attr(rec, AttrInvocationID).GetStringValue(); got != w {
+			t.Errorf("line %q attributed to %q, want %q", body, got, w)
+		}
+	}
+	if got := tr.Stats().LogsUnattributed; got != 3 {
+		t.Errorf("%d lines counted as unattributed, want 3", got)
+	}
 }

@@ -24,12 +24,13 @@ func TestBuild(t *testing.T) {
 		OTLPMalformed:      3,
 		LambdaLogsDropped:  9,
 		RuntimeDoneLate:    4,
+		LogsUnattributed:   6,
 		BufferBytes:        512,
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 6*4+7+2 {
-		t.Errorf("%d points, want 33", got)
+	if got := buffer.CountPoints(rm); got != 6*4+8+2 {
+		t.Errorf("%d points, want 34", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -72,6 +73,7 @@ func TestBuild(t *testing.T) {
 		{OTLPMalformed, "", 3},
 		{LambdaLogsDropped, "", 9},
 		{RuntimeDoneLate, "", 4},
+		{LogsUnattributed, "", 6},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},
 	}
