@@ -636,8 +636,10 @@ func (a *Agent) onRuntimeDoneLate(requestID string, quiet time.Duration, invoked
 	n := a.runtimeDoneLate.Add(1)
 	if now := time.Now(); a.lateLogged.IsZero() || now.Sub(a.lateLogged) >= time.Minute {
 		a.lateLogged = now
-		a.log.Warn("platform.runtimeDone did not come within "+quiet.String()+" of the telemetry stream's last event; "+
-			"calling /event/next without it (logged at most once a minute)",
+		// Info, not a warning: a function that runs silently for longer
+		// than the bound (waiting on a call) ends the wait the same way.
+		a.log.Info("platform.runtimeDone did not come within "+quiet.String()+" of the telemetry stream's last event; "+
+			"calling /event/next without it, the data of the invocation's rest ships with a later flush (logged at most once a minute)",
 			"request_id", requestID, "waited", now.Sub(invoked).Round(time.Millisecond), "late_total", n)
 	}
 }
