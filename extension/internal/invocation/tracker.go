@@ -53,14 +53,15 @@ type state struct {
 
 // Stats are the tracker's counters.
 type Stats struct {
-	Invocations uint64
-	LogsDropped uint64 // records Lambda reported as dropped (platform.logsDropped)
+	Invocations  uint64
+	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
+	UnknownTypes uint64
+	EMFLines     uint64 // function log lines in the Embedded Metric Format
+
 	// LogsUnattributed counts log lines without a request ID of their own
 	// that arrived while several invocations were running: they are
 	// shipped without one rather than under a guess.
 	LogsUnattributed uint64
-	UnknownTypes     uint64
-	EMFLines         uint64 // function log lines in the Embedded Metric Format
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
