@@ -159,12 +159,23 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		ResponseDurationMs:   inv.GetResponseDurationMs(),
 		RuntimeOverheadMs:    inv.GetRuntimeOverheadMs(),
 		ProducedBytes:        inv.GetProducedBytes(),
+		UnknownFigures:       uint8(inv.GetUnknownFigures()) & knownFigures,
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent
 	}
 	if row.MemorySizeMB == 0 {
 		row.MemorySizeMB = fn.GetMemoryMb()
+	}
+	if row.MemorySizeMB != 0 {
+		// The memory configured is known from the function's identity when
+		// the report left it out.
+		row.UnknownFigures &^= FigureMemorySize
+	}
+	if row.UnknownFigures&FigureBilledDuration != 0 && row.UnknownFigures&FigureDuration == 0 {
+		// What AWS bills, so that the usage views price the invocation;
+		// readers show the figure as an estimate.
+		row.BilledDurationMs = BilledEstimate(row.DurationMs)
 	}
 	// The platform's trace context is optional; a malformed one is dropped,
 	// the invocation is kept.

@@ -373,6 +373,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		Status:            p.Status,
 		ErrorType:         p.ErrorType,
 		XrayTraceHeader:   st.xray,
+		UnknownFigures:    unknownFigures(m.Given),
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value
@@ -406,6 +407,10 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		inv.ResponseDurationMs, _ = rd.SpanDuration("responseDuration")
 		inv.RuntimeOverheadMs, _ = rd.SpanDuration("runtimeOverhead")
 		inv.ProducedBytes = uint64(max(rd.Metrics.ProducedBytes, 0))
+		if !m.Given.Has(telemetry.FigureDuration) && rd.Metrics.Given.Has(telemetry.FigureDuration) {
+			inv.DurationMs = rd.Metrics.DurationMs
+			inv.UnknownFigures &^= uint32(ingestv1.Figure_FIGURE_DURATION)
+		}
 	}
 	if d, ok := p.SpanDuration("runtimeOverhead"); ok && inv.RuntimeOverheadMs == 0 {
 		inv.RuntimeOverheadMs = d
@@ -421,6 +426,30 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		}
 	}
 	return inv
+}
+
+// reportFigures pairs the figures of platform.report with their Ingest API
+// names.
+var reportFigures = []struct {
+	given   telemetry.Figures
+	unknown ingestv1.Figure
+}{
+	{telemetry.FigureDuration, ingestv1.Figure_FIGURE_DURATION},
+	{telemetry.FigureBilledDuration, ingestv1.Figure_FIGURE_BILLED_DURATION},
+	{telemetry.FigureMemorySize, ingestv1.Figure_FIGURE_MEMORY_SIZE},
+	{telemetry.FigureMaxMemoryUsed, ingestv1.Figure_FIGURE_MAX_MEMORY_USED},
+}
+
+// unknownFigures lists, as Ingest API bits, the figures of a report that
+// the platform left out.
+func unknownFigures(given telemetry.Figures) uint32 {
+	var out uint32
+	for _, f := range reportFigures {
+		if !given.Has(f.given) {
+			out |= uint32(f.unknown)
+		}
+	}
+	return out
 }
 
 func normalizeStatus(s string) string {
