@@ -78,6 +78,30 @@ type Config struct {
 	Quarantine QuarantineConfig `yaml:"quarantine"`
 	// Fields caps the strings of spans, logs and metrics (config_safety.go).
 	Fields FieldLimits `yaml:"fields"`
+	// MaxInflightBytes bounds the request bytes that all requests being
+	// read or handled may hold together, on gRPC and OTLP/HTTP; a request
+	// beyond it is refused with a retryable status (RESOURCE_EXHAUSTED
+	// with RetryInfo, HTTP 429 with Retry-After). A gRPC request reserves
+	// max_message_bytes while its body is read (gRPC says no size before),
+	// then its decoded size; an HTTP request is charged its decompressed
+	// bytes as they are read.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// HTTPLimits bounds slow and numerous OTLP/HTTP clients.
+	HTTPLimits HTTPLimitsConfig `yaml:"http_limits"`
+}
+
+// HTTPLimitsConfig bounds how long OTLP/HTTP clients may take and how many
+// connections one client address may hold.
+type HTTPLimitsConfig struct {
+	// ReadHeaderTimeout bounds the reading of a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds the reading of a whole request, headers and body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP bounds the open connections of one client IP address;
+	// more are closed at once and counted. 0 means no bound.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // BatchConfig shapes the inserts: requests are grouped until MaxItems or
@@ -139,9 +163,16 @@ func DefaultConfig() Config {
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
 
-		DataDir:    DefaultDataDir,
-		Quarantine: defaultQuarantine(),
-		Fields:     defaultFieldLimits(),
+		DataDir:          DefaultDataDir,
+		Quarantine:       defaultQuarantine(),
+		Fields:           defaultFieldLimits(),
+		MaxInflightBytes: 256 << 20,
+		HTTPLimits: HTTPLimitsConfig{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxConnsPerIP:     256,
+		},
 	}
 }
 
@@ -207,6 +238,16 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.TLS.serverConfig(); err != nil {
 		errs = append(errs, err)
+	}
+
+	if c.MaxInflightBytes < int64(c.MaxMessageBytes) {
+		errs = append(errs, fmt.Errorf("max_inflight_bytes (%d) must be at least max_message_bytes (%d)", c.MaxInflightBytes, c.MaxMessageBytes))
+	}
+	positive("http_limits.read_header_timeout", int64(c.HTTPLimits.ReadHeaderTimeout))
+	positive("http_limits.read_timeout", int64(c.HTTPLimits.ReadTimeout))
+	positive("http_limits.idle_timeout", int64(c.HTTPLimits.IdleTimeout))
+	if c.HTTPLimits.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("http_limits.max_conns_per_ip must not be negative (0: no bound)"))
 	}
 	if _, err := c.ClickHouseTLS.clientConfig(); err != nil {
 		errs = append(errs, err)

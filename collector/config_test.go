@@ -15,6 +15,11 @@ func TestConfigCorpus(t *testing.T) {
 		"unknown-key.bad.yaml":  {"field flush_interval not found"},
 		"bad-digest.bad.yaml":   {"api_key_sha256[0] must be 64 hex characters"},
 		"bad-duration.bad.yaml": {"line 2", "`soon` into time.Duration"},
+		"bad-limits.bad.yaml": {
+			"max_inflight_bytes (1000) must be at least max_message_bytes (1048576)",
+			"http_limits.read_timeout must be positive",
+			"http_limits.max_conns_per_ip must not be negative",
+		},
 		"bad-values.bad.yaml": {
 			`grpc_addr "localhost" must be host:port`,
 			"clickhouse_dsn",

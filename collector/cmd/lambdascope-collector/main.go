@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/collector/internal/memlimit"
@@ -114,6 +115,30 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.TLS.KeyFile })},
 		{"tls-client-ca-file", "LAMBDASCOPE_TLS_CLIENT_CA_FILE", "PEM CAs client certificates must be signed by; requires them (tls.client_ca_file)",
 			str(func(c *collector.Config) *string { return &c.TLS.ClientCAFile })},
+		{"max-inflight-bytes", "LAMBDASCOPE_MAX_INFLIGHT_BYTES", "request bytes all requests in flight may hold together; more are refused with a retryable status (max_inflight_bytes)",
+			func(c *collector.Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return fmt.Errorf("max_inflight_bytes %q must be a number of bytes", v)
+				}
+				c.MaxInflightBytes = n
+				return nil
+			}},
+		{"http-read-header-timeout", "LAMBDASCOPE_HTTP_READ_HEADER_TIMEOUT", "OTLP/HTTP: time to send a request's headers (http_limits.read_header_timeout)",
+			duration("http_limits.read_header_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.ReadHeaderTimeout })},
+		{"http-read-timeout", "LAMBDASCOPE_HTTP_READ_TIMEOUT", "OTLP/HTTP: time to send a whole request, body included (http_limits.read_timeout)",
+			duration("http_limits.read_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.ReadTimeout })},
+		{"http-idle-timeout", "LAMBDASCOPE_HTTP_IDLE_TIMEOUT", "OTLP/HTTP: keep-alive connections idle this long are closed (http_limits.idle_timeout)",
+			duration("http_limits.idle_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.IdleTimeout })},
+		{"http-max-conns-per-ip", "LAMBDASCOPE_HTTP_MAX_CONNS_PER_IP", "OTLP/HTTP: open connections one client IP may hold, 0 for no bound (http_limits.max_conns_per_ip)",
+			func(c *collector.Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("http_limits.max_conns_per_ip %q must be a whole number", v)
+				}
+				c.HTTPLimits.MaxConnsPerIP = n
+				return nil
+			}},
 		{"no-auth", "LAMBDASCOPE_NO_AUTH", "true to accept requests without an API key, for local trials (no_auth)",
 			func(c *collector.Config, v string) error {
 				b, err := strconv.ParseBool(v)
@@ -123,6 +148,18 @@ func settings() []setting {
 				c.NoAuth = b
 				return nil
 			}},
+	}
+}
+
+// duration parses a Go duration (10s, 1m30s) into the field f returns.
+func duration(key string, f func(*collector.Config) *time.Duration) func(*collector.Config, string) error {
+	return func(c *collector.Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s %q must be a duration such as 30s", key, v)
+		}
+		*f(c) = d
+		return nil
 	}
 }
 
