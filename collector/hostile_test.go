@@ -639,7 +639,8 @@ func TestFullWALLosesNothingWithOTelExporters(t *testing.T) {
 }
 
 func TestRetryableAnswersSayWhenToRetry(t *testing.T) {
-	srv, _ := startGated(t) // no WAL: ClickHouse failing is UNAVAILABLE
+	// Without a WAL, ClickHouse failing is UNAVAILABLE.
+	srv, _ := startGated(t, func(c *collector.Config) { c.WAL.Enabled = false })
 	conn := dialGRPC(t, srv.Addr())
 	_, err := coltracepb.NewTraceServiceClient(conn).Export(withKey(t.Context(), apiKey), otlpTraces([16]byte{0x5b}, 1))
 	if status.Code(err) != codes.Unavailable {
