@@ -59,11 +59,11 @@ func TestWriteErrorsAreClassified(t *testing.T) {
 				for _, sp := range f.req.ResourceSpans[0].ScopeSpans[0].Spans {
 					sp.Name = spanName
 				}
-				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 				defer cancel()
 				// The deadline bounds the block writer's wait on a column
-				// of another type: ch-go returns that error when the
-				// context ends.
+				// of another type: ch-go returns that error only when the
+				// context ends (its reader waits for the next packet).
 				_, err := s.WriteExport(ctx, f.req)
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("WriteExport: %v, want %v", err, tt.want)
