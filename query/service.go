@@ -221,5 +221,6 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		BilledEstimated:      r.UnknownFigures&dbmodel.FigureBilledDuration != 0,
 		MaxMemoryUsedUnknown: r.UnknownFigures&dbmodel.FigureMaxMemoryUsed != 0,
 		MemorySizeUnknown:    r.UnknownFigures&dbmodel.FigureMemorySize != 0,
+		Incomplete:           r.Incomplete,
 	}
 }

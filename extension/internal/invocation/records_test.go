@@ -60,3 +60,37 @@ func TestReportFiguresLeftOutAreUnknown(t *testing.T) {
 		})
 	}
 }
+
+// An invocation whose runtime finished but whose report never came gets a
+// record at shutdown, marked incomplete; one that never finished does not.
+func TestFinishIncomplete(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(loadEvents(t, "error-timeout.json"))
+	tr.HandleTelemetry(parseEvents(t, `[{"time": "2024-05-01T10:00:05.000Z", "type": "platform.start", "record": {"requestId": "a3"}}]`))
+	if len(s.invocations) != 1 {
+		t.Fatalf("before shutdown: %d records, want 1", len(s.invocations))
+	}
+	if n := tr.FinishIncomplete(); n != 1 {
+		t.Fatalf("FinishIncomplete wrote %d records, want 1", n)
+	}
+	if len(s.invocations) != 2 {
+		t.Fatalf("after shutdown: %d records, want 2", len(s.invocations))
+	}
+	inv := s.invocations[1]
+	const unknown = uint32(ingestv1.Figure_FIGURE_BILLED_DURATION | ingestv1.Figure_FIGURE_MEMORY_SIZE | ingestv1.Figure_FIGURE_MAX_MEMORY_USED)
+	if inv.GetRequestId() != "a2" || !inv.GetIncomplete() || inv.GetStatus() != "error" || inv.GetErrorType() != "Runtime.UnhandledPromiseRejection" ||
+		inv.GetDurationMs() != 100 || inv.GetUnknownFigures() != unknown || inv.GetColdStart() {
+		t.Errorf("incomplete record = %v", inv)
+	}
+	// platform.start at 10:00:04.000.
+	if want := uint64(1714557604000000000); inv.GetStartTimeUnixNano() != want {
+		t.Errorf("start = %d, want %d", inv.GetStartTimeUnixNano(), want)
+	}
+	if s.invocations[0].GetIncomplete() {
+		t.Errorf("the reported invocation is marked incomplete")
+	}
+	if n := tr.FinishIncomplete(); n != 0 || tr.Stats().Incomplete != 1 {
+		t.Errorf("second FinishIncomplete wrote %d, stats %+v; want 0 and Incomplete 1", n, tr.Stats())
+	}
+}
