@@ -62,6 +62,9 @@ type Stats struct {
 	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
 	UnknownTypes uint64
 	EMFLines     uint64 // function log lines in the Embedded Metric Format
+	// StaleInitEvents counts init events of snapshot time, seen after a
+	// SnapStart restore and left out.
+	StaleInitEvents uint64
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
@@ -84,7 +87,10 @@ type Tracker struct {
 	restoreMs    float64
 	initStartAt  time.Time
 	initType     string
-	stats        Stats
+	// restored says the environment was restored from a SnapStart
+	// snapshot (platform.restoreStart or platform.restoreReport seen).
+	restored bool
+	stats    Stats
 }
 
 // New returns a tracker writing to sink; resource is attached to the log
@@ -284,12 +290,29 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 	p := ev.Platform
 	switch ev.Type {
 	case telemetry.TypeInitStart:
+		if t.restored {
+			// SnapStart: the init ran when the snapshot was taken, not in
+			// this environment's start.
+			t.stats.StaleInitEvents++
+			return nil, nil
+		}
 		t.noteInitLocked(ev)
 	case telemetry.TypeInitReport:
+		if t.restored {
+			t.stats.StaleInitEvents++
+			return nil, nil
+		}
 		if p.Phase == "" || p.Phase == "init" {
 			t.initDuration = p.Metrics.DurationMs
 		}
+	case telemetry.TypeRestoreStart:
+		// A restore from a SnapStart snapshot is this environment's cold
+		// start; what the init events of snapshot time said is not.
+		t.restored = true
+		t.firstDone = false
+		t.initDuration, t.initStartAt, t.initType = 0, time.Time{}, "snap-start"
 	case telemetry.TypeRestoreReport:
+		t.restored = true
 		t.restoreMs = p.Metrics.DurationMs
 	case telemetry.TypeStart:
 		if p.RequestID == "" {
@@ -390,6 +413,13 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 	}
 	if d, ok := p.SpanDuration("runtimeOverhead"); ok && inv.RuntimeOverheadMs == 0 {
 		inv.RuntimeOverheadMs = d
+	}
+	// On Lambda Managed Instances the response spans come in the report.
+	if d, ok := p.SpanDuration("responseLatency"); ok && inv.ResponseLatencyMs == 0 {
+		inv.ResponseLatencyMs = d
+	}
+	if d, ok := p.SpanDuration("responseDuration"); ok && inv.ResponseDurationMs == 0 {
+		inv.ResponseDurationMs = d
 	}
 	inv.Status = normalizeStatus(inv.Status)
 	if ref, ok := t.spans[p.RequestID]; ok {
