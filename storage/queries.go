@@ -288,7 +288,12 @@ func selectLogsSQL(db string, f LogFilter) (string, []any) {
 		w.add("request_id = ?", f.RequestID)
 	}
 	if f.TraceID != ([16]byte{}) {
-		w.add("trace_id = unhex(?)", hexID(f.TraceID[:]))
+		if len(f.TraceRequestIDs) > 0 {
+			w.add("(trace_id = unhex(?) OR (trace_id = unhex(?) AND request_id IN ?))",
+				hexID(f.TraceID[:]), hexID(make([]byte, 16)), inList(f.TraceRequestIDs))
+		} else {
+			w.add("trace_id = unhex(?)", hexID(f.TraceID[:]))
+		}
 	}
 	if f.Contains != "" {
 		w.add("positionCaseInsensitiveUTF8(body, ?) > 0", f.Contains)
