@@ -136,13 +136,18 @@ var errSlowBody = errors.New("the request body was not received within grpc_read
 // the codec's notes into a status or a count of rejected items, and
 // shrinks the call's hold to its decoded size.
 func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	// Taken first, whatever the method: a note left behind would stay.
+	note, noted := f.codec.take(req)
 	if isHealthCheck(info.FullMethod) {
+		if noted && note.err != nil {
+			return nil, status.Error(codes.InvalidArgument, note.err.Error())
+		}
 		return handler(ctx, req)
 	}
 	if err := f.keys.check(ctx); err != nil {
 		return nil, err
 	}
-	if note, ok := f.codec.take(req); ok {
+	if noted {
 		if note.err != nil {
 			f.refuse("undecodable", "via", "gRPC", "method", info.FullMethod, "err", note.err)
 			return nil, status.Error(codes.InvalidArgument, note.err.Error())
