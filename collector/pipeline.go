@@ -250,6 +250,14 @@ func (p *pipeline) toWAL(req *ingestv1.ExportRequest, id [16]byte) error {
 	return nil
 }
 
+// alone says whether each batch is inserted on its own rather than grouped
+// with others. On a cluster the tables are ReplicatedMergeTree, which drop
+// a block identical to one recently inserted (and, from ClickHouse 22.2, a
+// block with the same insert_deduplication_token, the batch ID): a batch
+// retried through another collector, whose blocks are the same only when
+// nothing else shares them, is then stored once.
+func (p *pipeline) alone() bool { return p.cfg.ClickHouseCluster != "" }
+
 // writeLoop groups queued requests until batch.max_items or
 // batch.flush_interval and inserts each group with one WriteExports.
 func (p *pipeline) writeLoop() {
@@ -262,6 +270,10 @@ func (p *pipeline) writeLoop() {
 			return
 		}
 		group := []*job{first}
+		if p.alone() {
+			p.writeGroup(group)
+			continue
+		}
 		n := first.items.total()
 		timer.Reset(p.cfg.Batch.FlushInterval)
 	collect:
@@ -414,7 +426,15 @@ func (p *pipeline) replay(recs []walRecord) error {
 		}
 		reqs = append(reqs, req)
 	}
-	if _, err := p.write(reqs, "wal"); err != nil {
+	if p.alone() {
+		// A crash or failure part way leaves batches stored that the next
+		// replay sends again: ClickHouse drops their blocks.
+		for _, req := range reqs {
+			if _, err := p.write([]*ingestv1.ExportRequest{req}, "wal"); err != nil {
+				return err
+			}
+		}
+	} else if _, err := p.write(reqs, "wal"); err != nil {
 		return err
 	}
 	if err := p.wal.consume(recs[len(recs)-1].next, len(recs)); err != nil {

@@ -576,3 +576,10 @@ ENGINE = Distributed(lambdascope, lambdascope, service_map_hours_local, rand());
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'service_map', max(start_unix_nano)
 FROM lambdascope.spans;
+
+-- migration metric_points_sharding, statement 1
+DROP TABLE IF EXISTS lambdascope.metric_points ON CLUSTER lambdascope;
+
+-- migration metric_points_sharding, statement 2
+CREATE TABLE IF NOT EXISTS lambdascope.metric_points ON CLUSTER lambdascope AS lambdascope.metric_points_local
+ENGINE = Distributed(lambdascope, lambdascope, metric_points_local, cityHash64(function_name, metric_name, time_unix_nano));
