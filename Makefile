@@ -11,7 +11,7 @@ EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
 FUZZTIME ?= 15s
 
-.PHONY: help deps tools build test test-go test-plugin demo proto proto-check lint fuzz bench bench-extension layer plugin clean
+.PHONY: help deps test-tools build test test-go test-plugin demo proto proto-check lint fuzz bench bench-extension layer plugin clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,8 +19,8 @@ help: ## list the targets
 deps: ## install Debian packages the build, tests and demo need (ClickHouse, protoc, zip)
 	@deploy/scripts/install-deps.sh
 
-tools: ## install the pinned test tools the Go tests run (telemetrygen) into .tools/bin
-	@deploy/scripts/install-tools.sh
+test-tools: ## install the pinned test tools from the Go module proxy into .tools/bin (AWS's Lambda Runtime Interface Emulator, telemetrygen)
+	@deploy/scripts/install-test-tools.sh
 
 build: ## build every binary into bin/
 	$(GO) build -o $(BIN)/ ./collector/cmd/lambdascope-collector ./query/cmd/lambdascope ./emulator/cmd/lambda-emulator
@@ -29,7 +29,7 @@ build: ## build every binary into bin/
 
 test: deps test-plugin test-go ## run all tests: Go (against throwaway ClickHouse servers) and the plugin frontend
 
-test-go: deps tools ## run the Go tests
+test-go: deps test-tools ## run the Go tests
 	$(GO) test $(GOTEST_FLAGS) $(PKGS)
 
 test-plugin: ## type-check, unit-test and build the Grafana plugin frontend

@@ -126,8 +126,8 @@ func BenchmarkCollectorMemoryAnonymous(b *testing.B) {
 	}
 	grpcAddr, httpAddr, adminAddr := addrs[0], addrs[1], addrs[2]
 	cfgPath := filepath.Join(b.TempDir(), "collector.yaml")
-	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: %s\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\n",
-		grpcAddr, httpAddr, adminAddr, dsn, collector.HashAPIKey(apiKey))
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: %s\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\ndata_dir: %s\n",
+		grpcAddr, httpAddr, adminAddr, dsn, collector.HashAPIKey(apiKey), b.TempDir())
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		b.Fatal(err)
 	}

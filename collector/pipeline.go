@@ -86,8 +86,8 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		connected: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
-	if cfg.WAL.Dir != "" {
-		wl, ids, err := openWAL(cfg.WAL.Dir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
+	if walDir := cfg.WALDir(); walDir != "" {
+		wl, ids, err := openWAL(walDir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -95,16 +95,16 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		// Batches acknowledged before a restart: a retry of one is a
 		// duplicate. Those recorded in the dedup log first, then those still
 		// in the WAL.
-		loaded, err := p.dedup.persist(cfg.WAL.Dir, log)
+		loaded, err := p.dedup.persist(walDir, log)
 		if err != nil {
 			return nil, errors.Join(err, wl.close())
 		}
 		p.dedup.seed(ids)
 		if loaded > 0 {
-			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(cfg.WAL.Dir, dedupLogFile))
+			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(walDir, dedupLogFile))
 		}
 		if len(ids) > 0 {
-			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", cfg.WAL.Dir)
+			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", walDir)
 		}
 		p.m = newMetrics(func() (int, int64) { return wl.depth() })
 	} else {

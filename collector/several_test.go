@@ -195,7 +195,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 		if err := st.Migrate(t.Context()); err != nil {
 			t.Fatalf("migrate through shard %d: %v", i+1, err)
 		}
-		ccfg := testConfig(srv.DSNFor("lambdascope"))
+		ccfg := testConfig(t, srv.DSNFor("lambdascope"))
 		ccfg.ClickHouseCluster = c.Name
 		// Requests that arrive within this long of one another would be
 		// inserted together, were batches grouped on a cluster.

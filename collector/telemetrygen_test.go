@@ -12,7 +12,7 @@ import (
 )
 
 // telemetrygen finds OpenTelemetry's load generator, installed pinned into
-// .tools/bin by deploy/scripts/install-tools.sh (make tools; make test runs
+// .tools/bin by deploy/scripts/install-test-tools.sh (make test-tools; make test runs
 // it). LAMBDASCOPE_TELEMETRYGEN names another binary. Under CI=true a
 // missing binary fails the test.
 func telemetrygen(t *testing.T) string {
@@ -23,9 +23,9 @@ func telemetrygen(t *testing.T) string {
 	}
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("telemetrygen not installed (%v); run make tools", err)
+			t.Fatalf("telemetrygen not installed (%v); run make test-tools", err)
 		}
-		t.Skipf("telemetrygen not installed (%v); make tools installs it", err)
+		t.Skipf("telemetrygen not installed (%v); make test-tools installs it", err)
 	}
 	abs, err := filepath.Abs(bin)
 	if err != nil {

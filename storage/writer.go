@@ -110,9 +110,9 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 			problems = append(problems, b.Problems[:min(len(b.Problems), maxLoggedProblems-len(problems))]...)
 		}
 	}
-	counts.Rejected += spans.Rejected
+	counts.Rejected += spans.Rejected + logs.Rejected
 	if counts.Rejected > 0 {
-		problems = append(slices.Clone(spans.Problems), problems...)
+		problems = append(append(slices.Clone(spans.Problems), logs.Problems...), problems...)
 		s.rejected.Add(uint64(counts.Rejected))
 		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
 	}
@@ -412,7 +412,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.MemorySizeMB, r.MaxMemoryUsedMB, r.EphemeralStorageMB, r.DurationMs, r.BilledDurationMs,
 		r.BilledInitDurationMs, r.InitDurationMs, r.RestoreDurationMs, boolUint8(r.ColdStart), r.Status,
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
-		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes,
+		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures,
 	}
 }
 

@@ -23,9 +23,17 @@ if (( REQUESTS < 100 )); then
 fi
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+log=$(mktemp)
+trap 'rm -f "$out" "$log"' EXIT
 echo "+ go test -count=1 -run '^\$' -bench 'EndToEnd(${SIGNALS})' -benchtime ${REQUESTS}x ./collector/" >&2
-go test -count=1 -run '^$' -bench "EndToEnd(${SIGNALS})" -benchtime "${REQUESTS}x" ./collector/ 2>/dev/null | grep '^Benchmark' | tee "$out" >&2
+# The whole output is kept: a benchmark that fails prints why, and the script
+# stops with its status instead of a table with holes.
+if ! go test -count=1 -run '^$' -bench "EndToEnd(${SIGNALS})" -benchtime "${REQUESTS}x" ./collector/ >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "collector benchmarks failed (output above)" >&2
+  exit 1
+fi
+grep '^Benchmark' "$log" | tee "$out" >&2 || true
 
 # metric BENCHMARK UNIT prints the value reported in UNIT by BENCHMARK (the
 # whole name, without the -GOMAXPROCS suffix).

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lambdascope/lambdascope/collector"
 )
 
 // parseUnit reads a unit file into section -> keys, failing on lines that
@@ -68,7 +70,8 @@ func TestUnits(t *testing.T) {
 	// write, and memory is capped (the binary derives GOMEMLIMIT from it).
 	for _, want := range []struct{ key, value string }{
 		{"StateDirectory", "lambdascope-collector"},
-		{"Environment", "LAMBDASCOPE_WAL_DIR=/var/lib/lambdascope-collector/wal"},
+		{"Environment", "LAMBDASCOPE_DATA_DIR=" + collector.DefaultDataDir},
+		{"StateDirectory", strings.TrimPrefix(collector.DefaultDataDir, "/var/lib/")},
 		{"LoadCredential", "collector.yaml:/etc/lambdascope/collector.yaml"},
 		{"ProtectSystem", "strict"},
 		{"UMask", "0077"},

@@ -1,4 +1,4 @@
--- Migration 11: in cluster mode, metric points are sharded by what they
+-- Migration 12: in cluster mode, metric points are sharded by what they
 -- are (function, metric, time) instead of at random. A retried batch then
 -- sends the same rows to the same shard in the same block, which the
 -- shard's ReplicatedMergeTree drops as a duplicate; with rand() each retry
