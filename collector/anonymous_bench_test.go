@@ -115,7 +115,16 @@ func BenchmarkCollectorMemoryAnonymous(b *testing.B) {
 	if out, err := execCommand(b.Context(), "go", "build", "-o", bin, "./cmd/lambdascope-collector").CombinedOutput(); err != nil {
 		b.Fatalf("build collector: %v\n%s", err, out)
 	}
-	dsn, _ := chtest.NewDatabase(b)
+	dsn, db := chtest.NewDatabase(b)
+	b.Cleanup(func() {
+		// Many rows: drop them here, without the short deadline of the
+		// test database's own cleanup.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := chtest.Conn(b).Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			b.Errorf("drop %s: %v", db, err)
+		}
+	})
 	addrs := make([]string, 3)
 	for i := range addrs {
 		a, err := freeport.Addr()
@@ -147,9 +156,13 @@ func BenchmarkCollectorMemoryAnonymous(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	const mib = 1 << 20
+	// One log entry at the end: the framework keeps only a benchmark's
+	// first 10 lines, and errors must not be cut.
+	var summary strings.Builder
+	defer func() { b.Log("\n" + summary.String()) }()
 	report := func(name string, v uint64) {
 		b.ReportMetric(float64(v)/mib, name+"-MiB")
-		b.Logf("%-28s %7.1f MiB", name, float64(v)/mib)
+		fmt.Fprintf(&summary, "%-28s %7.1f MiB\n", name, float64(v)/mib)
 	}
 	time.Sleep(2 * time.Second)
 	idle, _ := procMemory(pid)
@@ -211,7 +224,7 @@ func BenchmarkCollectorMemoryAnonymous(b *testing.B) {
 	zw, _ := gzip.NewWriterLevel(&gzBody, gzip.BestCompression)
 	_, _ = zw.Write(raw)
 	_ = zw.Close()
-	b.Logf("each anonymous request: %d bytes of protobuf, %d bytes of gzip", len(raw), gzBody.Len())
+	fmt.Fprintf(&summary, "each anonymous request: %d bytes of protobuf, %d bytes of gzip\n", len(raw), gzBody.Len())
 	httpClient := &http.Client{Timeout: time.Minute}
 	stop = rssSampler(pid)
 	for range waves {
@@ -245,5 +258,5 @@ func BenchmarkCollectorMemoryAnonymous(b *testing.B) {
 	if n > 0 {
 		b.Errorf("%d anonymous requests were accepted; want all refused", n)
 	}
-	failed.Range(func(k, _ any) bool { b.Logf("refused: %s", k); return true })
+	failed.Range(func(k, _ any) bool { fmt.Fprintf(&summary, "refused: %s\n", k); return true })
 }
