@@ -21,7 +21,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "+ go test -count=1 -run '^\$' -bench CollectorMemoryAnonymous -benchtime 1x ./collector/" >&2
 go test -count=1 -run '^$' -bench CollectorMemoryAnonymous -benchtime 1x ./collector/ 2>/dev/null |
-  grep -E 'anonymous_bench_test.go|rss-idle-MiB|^(ok|FAIL|---)' | tee "$out" >&2
+  grep -E 'anonymous_bench_test.go|MiB|refused|each anonymous|^(ok|FAIL|---)' | tee "$out" >&2
 
 metric() {
   awk -v u="$1-MiB" '/rss-idle-MiB/ { for (i = 1; i < NF; i++) if ($(i+1) == u) printf "%.1f", $i }' "$out"
