@@ -177,7 +177,10 @@ func batchRows(t *testing.T, st *storage.Store, fn string) map[string]uint64 {
 // ClickHouse's block deduplication of the ReplicatedMergeTree shards drops
 // the retried blocks, so every row is stored once. It holds because on a
 // cluster each batch is inserted on its own: grouped with the other
-// batches, its rows would form other blocks and be stored twice.
+// batches, its rows would form other blocks and be stored twice. The same
+// holds for the WAL replay: a third collector whose server is unreachable
+// takes the retry and a new batch into its WAL and replays them one by
+// one.
 func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	c := chtest.StartCluster(t, 2)
 	var (
@@ -269,6 +272,56 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	}
 	if invocations != want["invocations"] {
 		t.Errorf("function_minutes counts %d invocations of batch %q, want %d", invocations, "retried", want["invocations"])
+	}
+
+	// A third collector, whose server is unreachable, takes the retry again
+	// and a new batch into its WAL; once the server is back its replay
+	// writes each batch on its own, so the retry is dropped again.
+	px := chtest.NewProxy(t, c.Servers[1].Addr())
+	walCfg := storage.DefaultConfig()
+	walCfg.DSN, walCfg.Database, walCfg.Cluster = "clickhouse://"+px.Addr()+"/lambdascope", "lambdascope", c.Name
+	walStore, err := storage.OpenConfig(t.Context(), walCfg)
+	if err != nil {
+		t.Fatalf("open shard 2 through a proxy: %v", err)
+	}
+	t.Cleanup(func() { _ = walStore.Close() })
+	ccfg := testConfig(t, walCfg.DSN)
+	ccfg.ClickHouseCluster = c.Name
+	ccfg.Batch.FlushInterval = 500 * time.Millisecond
+	ccfg.WriteTimeout = 5 * time.Second
+	third := serve(t, ccfg, walStore)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = third.Shutdown(ctx)
+	})
+	px.Cut()
+	conn, err := grpc.NewClient(third.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	walled := fullBatch("walled", 5)
+	for _, req := range []*ingestv1.ExportRequest{retried, walled} {
+		if err := sendStored(t.Context(), ingestv1.NewIngestServiceClient(conn), req); err != nil {
+			t.Fatalf("while ClickHouse is unreachable: %v", err)
+		}
+	}
+	px.Resume("")
+	waitFor(t, "the WAL replay to store the new batch", 2*time.Minute, func() bool {
+		got := batchRows(t, stores[0], "walled")
+		return got["metric_points"] >= want["metric_points"]
+	})
+	for _, fn := range []string{"retried", "walled"} {
+		got := batchRows(t, stores[0], fn)
+		for table, n := range want {
+			if got[table] != n {
+				t.Errorf("after the WAL replay, %s holds %d rows of batch %q, want %d", table, got[table], fn, n)
+			}
+		}
+	}
+	if s := third.Stats(); s.Batches != 2 {
+		t.Errorf("third collector stats %+v: want 2 batches taken", s)
 	}
 	for i, col := range collectors {
 		t.Logf("collector %d stats: %+v", i+1, col.Stats())
