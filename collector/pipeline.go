@@ -177,6 +177,16 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 		p.log.Warn("attribute limits applied", "dropped_long_keys", lim.dropped, "truncated_values", lim.truncated,
 			"max_attribute_key_bytes", p.cfg.MaxAttributeKeyBytes, "max_attribute_value_bytes", p.cfg.MaxAttributeValueBytes)
 	}
+	fl := fieldLimiter{lim: p.cfg.Fields}
+	fl.apply(req)
+	if len(fl.cut) > 0 {
+		for field, n := range fl.cut {
+			p.m.truncatedFields.WithLabelValues(field).Add(float64(n))
+		}
+		p.log.Warn("field limits applied: values cut and marked", "cut", fl.cut, "largest_bytes", fl.largest,
+			"name_bytes", p.cfg.Fields.NameBytes, "status_message_bytes", p.cfg.Fields.StatusMessageBytes,
+			"log_body_bytes", p.cfg.Fields.LogBodyBytes, "other_bytes", p.cfg.Fields.OtherBytes)
+	}
 	var id [16]byte
 	copy(id[:], req.GetBatchId())
 	switch p.dedup.claim(id) {
