@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -186,6 +187,8 @@ type hold struct {
 	mu   sync.Mutex
 	n    int64
 	done bool
+	// timer cancels a gRPC call whose body is late (grpc_read_timeout).
+	timer *time.Timer
 }
 
 func (b *budget) newHold() *hold { return &hold{b: b} }

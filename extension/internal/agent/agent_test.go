@@ -1020,90 +1020,97 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 		// ran into is 3 s away.
 		slack = 250 * time.Millisecond
 	)
-	dropped := map[int]bool{1: true, 3: true, 4: true}
-	collector := collectortest.Start(t)
-	f := &fakeLambda{}
-	var mu sync.Mutex
-	runtimeEnd := map[int]time.Time{}
-	id := func(n int) string { return fmt.Sprintf("5e1d0b7a-0000-4000-8000-%012d", n) }
-	report := func(n int) string {
-		return `{"time":"2024-05-01T10:00:01.000Z","type":"platform.report","record":{"requestId":"` + id(n) +
-			`","status":"success","metrics":{"durationMs":40,"billedDurationMs":40,"memorySizeMB":512,"maxMemoryUsedMB":60}}}`
-	}
-	f.script = func(n int) (extapi.Event, []string) {
-		if n < invocations {
-			return extapi.Event{EventType: extapi.Invoke, RequestID: id(n), DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
-		}
-		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()},
-			[]string{report(n - 1)}
-	}
-	f.runtime = func(n int) {
-		if n >= invocations {
-			return
-		}
-		// The previous invocation's report, then this one's start.
-		if n > 0 {
-			f.push(report(n - 1))
-		}
-		f.push(`{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"` + id(n) + `"}}`)
-		// The function runs 0, 40 or 80 ms, logging every 10 ms.
-		for i := 0; i < n%3*4; i++ {
-			time.Sleep(10 * time.Millisecond)
-			f.push(`{"time":"2024-05-01T10:00:00.010Z","type":"function","record":"working on ` + id(n) + `\n"}`)
-		}
-		mu.Lock()
-		runtimeEnd[n] = time.Now()
-		mu.Unlock()
-		if !dropped[n] {
-			f.push(`{"time":"2024-05-01T10:00:00.100Z","type":"platform.runtimeDone","record":{"requestId":"` + id(n) + `","status":"success"}}`)
-		}
-	}
-	logs, err := runAgent(t, f, func(o *Options) {
-		o.Config.Endpoint = collector.Addr
-		o.Config.Flush = config.FlushEnd
-		o.RuntimeDoneMargin = margin
-	})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	quiet := time.Duration(extapi.DefaultBuffering.TimeoutMs)*time.Millisecond + margin
-	bound := quiet + DefaultOptions().FlushBudget + slack
-	f.mu.Lock()
-	nextAt := f.nextAt
-	f.mu.Unlock()
-	if len(nextAt) != invocations+1 {
-		t.Fatalf("%d calls to /event/next, want %d", len(nextAt), invocations+1)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for n := range invocations {
-		added := nextAt[n+1].Sub(runtimeEnd[n])
-		t.Logf("invocation %d (runtimeDone dropped: %v): %v added before /event/next", n, dropped[n], added.Round(time.Millisecond))
-		if added > bound {
-			t.Errorf("invocation %d (runtimeDone dropped: %v): %v added before /event/next, want at most %v", n, dropped[n], added, bound)
-		}
-	}
-	out := logs.String()
-	if n := strings.Count(out, "level=INFO msg=\"platform.runtimeDone did not come within"); n != 1 {
-		t.Errorf("%d lines about a late runtimeDone, want 1 (at most one a minute):\n%s", n, out)
-	}
-	if !strings.Contains(out, fmt.Sprintf("runtime_done_late=%d", len(dropped))) {
-		t.Errorf("shutdown log does not count %d late runtimeDone events:\n%s", len(dropped), out)
-	}
-	var late int64 = -1
-	for _, req := range collector.Accepted() {
-		for _, rm := range req.GetResourceMetrics() {
-			for _, sm := range rm.GetScopeMetrics() {
-				for _, m := range sm.GetMetrics() {
-					if m.GetName() == selfmetrics.RuntimeDoneLate {
-						late = max(late, m.GetSum().GetDataPoints()[0].GetAsInt())
+	for _, launched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
+			dropped := map[int]bool{1: true, 3: true, 4: true}
+			collector := collectortest.Start(t)
+			f := &fakeLambda{}
+			var mu sync.Mutex
+			runtimeEnd := map[int]time.Time{}
+			id := func(n int) string { return fmt.Sprintf("5e1d0b7a-0000-4000-8000-%012d", n) }
+			report := func(n int) string {
+				return `{"time":"2024-05-01T10:00:01.000Z","type":"platform.report","record":{"requestId":"` + id(n) +
+					`","status":"success","metrics":{"durationMs":40,"billedDurationMs":40,"memorySizeMB":512,"maxMemoryUsedMB":60}}}`
+			}
+			f.script = func(n int) (extapi.Event, []string) {
+				if n < invocations {
+					return extapi.Event{EventType: extapi.Invoke, RequestID: id(n), DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
+				}
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()},
+					[]string{report(n - 1)}
+			}
+			f.runtime = func(n int) {
+				if n >= invocations {
+					return
+				}
+				// The previous invocation's report, then this one's start.
+				if n > 0 {
+					f.push(report(n - 1))
+				}
+				f.push(`{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"` + id(n) + `"}}`)
+				// The function runs 0, 40 or 80 ms, logging every 10 ms.
+				for i := 0; i < n%3*4; i++ {
+					time.Sleep(10 * time.Millisecond)
+					f.push(`{"time":"2024-05-01T10:00:00.010Z","type":"function","record":"working on ` + id(n) + `\n"}`)
+				}
+				mu.Lock()
+				runtimeEnd[n] = time.Now()
+				mu.Unlock()
+				if !dropped[n] {
+					f.push(`{"time":"2024-05-01T10:00:00.100Z","type":"platform.runtimeDone","record":{"requestId":"` + id(n) + `","status":"success"}}`)
+				}
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.Flush = config.FlushEnd
+				o.RuntimeDoneMargin = margin
+				if launched {
+					launchFor(t, o)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			quiet := time.Duration(extapi.DefaultBuffering.TimeoutMs)*time.Millisecond + margin
+			bound := quiet + DefaultOptions().FlushBudget + slack
+			f.mu.Lock()
+			nextAt := f.nextAt
+			f.mu.Unlock()
+			if len(nextAt) != invocations+1 {
+				t.Fatalf("%d calls to /event/next, want %d", len(nextAt), invocations+1)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for n := range invocations {
+				added := nextAt[n+1].Sub(runtimeEnd[n])
+				t.Logf("invocation %d (runtimeDone dropped: %v): %v added before /event/next", n, dropped[n], added.Round(time.Millisecond))
+				if added > bound {
+					t.Errorf("invocation %d (runtimeDone dropped: %v): %v added before /event/next, want at most %v", n, dropped[n], added, bound)
+				}
+			}
+			out := logs.String()
+			if n := strings.Count(out, "level=INFO msg=\"platform.runtimeDone did not come within"); n != 1 {
+				t.Errorf("%d lines about a late runtimeDone, want 1 (at most one a minute):\n%s", n, out)
+			}
+			if !strings.Contains(out, fmt.Sprintf("runtime_done_late=%d", len(dropped))) {
+				t.Errorf("shutdown log does not count %d late runtimeDone events:\n%s", len(dropped), out)
+			}
+			var late int64 = -1
+			for _, req := range collector.Accepted() {
+				for _, rm := range req.GetResourceMetrics() {
+					for _, sm := range rm.GetScopeMetrics() {
+						for _, m := range sm.GetMetrics() {
+							if m.GetName() == selfmetrics.RuntimeDoneLate {
+								late = max(late, m.GetSum().GetDataPoints()[0].GetAsInt())
+							}
+						}
 					}
 				}
 			}
-		}
-	}
-	if late != int64(len(dropped)) {
-		t.Errorf("self-metric %s = %d, want %d", selfmetrics.RuntimeDoneLate, late, len(dropped))
+			if late != int64(len(dropped)) {
+				t.Errorf("self-metric %s = %d, want %d", selfmetrics.RuntimeDoneLate, late, len(dropped))
+			}
+		})
 	}
 }
 
