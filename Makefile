@@ -19,7 +19,7 @@ help: ## list the targets
 deps: ## install Debian packages the build, tests and demo need (ClickHouse, protoc, zip)
 	@deploy/scripts/install-deps.sh
 
-test-tools: ## install the pinned test tools from the Go module proxy into .tools/bin (AWS's Lambda Runtime Interface Emulator)
+test-tools: ## install the pinned test tools from the Go module proxy into .tools/bin (AWS's Lambda Runtime Interface Emulator, telemetrygen)
 	@deploy/scripts/install-test-tools.sh
 
 build: ## build every binary into bin/

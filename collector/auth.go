@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"strings"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -46,8 +45,10 @@ func (k *keyring) checkValues(vals []string) error {
 	if len(vals) == 0 {
 		return status.Error(codes.Unauthenticated, "missing authorization metadata: send `authorization: Bearer <api key>`")
 	}
-	key, ok := strings.CutPrefix(vals[0], "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, key, ok := strings.Cut(vals[0], " ")
+	key = strings.TrimLeft(key, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		return status.Error(codes.Unauthenticated, "authorization metadata must be `Bearer <api key>`")
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -59,16 +60,4 @@ func (k *keyring) checkValues(vals []string) error {
 		return status.Error(codes.Unauthenticated, "unknown API key")
 	}
 	return nil
-}
-
-// unary authenticates every call but health checks, which load balancers
-// and orchestrators make without a key.
-func (k *keyring) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
-		return handler(ctx, req)
-	}
-	if err := k.check(ctx); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
 }

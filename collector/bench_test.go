@@ -189,6 +189,7 @@ func startBenchCollector(b *testing.B) (srv *collector.Server, db string) {
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
 	cfg.ClickHouseDSN = dsn
 	cfg.NoAuth = true
+	cfg.DataDir = b.TempDir()
 	srv, err = collector.New(cfg, store, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -50,8 +50,8 @@ func TestCollectorWritesThroughClusterDistributedTables(t *testing.T) {
 
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")
-	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\nclickhouse_cluster: %s\napi_key_sha256: [%s]\n",
-		grpcAddr, adminAddr, c.Servers[0].DSNFor("lambdascope"), c.Name, collector.HashAPIKey(apiKey))
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\nclickhouse_cluster: %s\napi_key_sha256: [%s]\ndata_dir: %s\n",
+		grpcAddr, adminAddr, c.Servers[0].DSNFor("lambdascope"), c.Name, collector.HashAPIKey(apiKey), t.TempDir())
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func start(t *testing.T, mutate ...func(*collector.Config)) *harness {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
 	store := migratedStore(t, dsn)
-	cfg := testConfig(dsn)
+	cfg := testConfig(t, dsn)
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -89,8 +89,12 @@ func migratedStore(t *testing.T, dsn string) *storage.Store {
 
 // testConfig is the default configuration on free loopback ports, writing
 // to dsn and accepting apiKey.
-func testConfig(dsn string) collector.Config {
+// testConfig is the default configuration on free loopback ports, with the
+// test's own data directory (so the WAL is on, as by default).
+func testConfig(t *testing.T, dsn string) collector.Config {
+	t.Helper()
 	cfg := collector.DefaultConfig()
+	cfg.DataDir = t.TempDir()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ClickHouseDSN = dsn
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}

@@ -68,6 +68,40 @@ type Config struct {
 	Tracing TracingConfig `yaml:"tracing"`
 	// TLS secures the gRPC and OTLP/HTTP listeners.
 	TLS TLSConfig `yaml:"tls"`
+
+	// DataDir holds the collector's state: the WAL (data_dir/wal unless
+	// wal.dir says otherwise) and the quarantine of batches ClickHouse
+	// refuses (data_dir/quarantine).
+	DataDir string `yaml:"data_dir"`
+	// Quarantine bounds the retries of a batch ClickHouse keeps refusing
+	// and the file such batches are set aside in.
+	Quarantine QuarantineConfig `yaml:"quarantine"`
+	// Fields caps the strings of spans, logs and metrics (config_safety.go).
+	Fields FieldLimits `yaml:"fields"`
+	// MaxInflightBytes bounds the request bytes that all requests being
+	// read or handled may hold together, on gRPC and OTLP/HTTP; a request
+	// beyond it is refused with a retryable status (RESOURCE_EXHAUSTED
+	// with RetryInfo, HTTP 429 with Retry-After). A gRPC request reserves
+	// max_message_bytes while its body is read (gRPC says no size before),
+	// then its decoded size; an HTTP request is charged its decompressed
+	// bytes as they are read.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// HTTPLimits bounds slow and numerous OTLP/HTTP clients.
+	HTTPLimits HTTPLimitsConfig `yaml:"http_limits"`
+}
+
+// HTTPLimitsConfig bounds how long OTLP/HTTP clients may take and how many
+// connections one client address may hold.
+type HTTPLimitsConfig struct {
+	// ReadHeaderTimeout bounds the reading of a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds the reading of a whole request, headers and body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP bounds the open connections of one client IP address;
+	// more are closed at once and counted. 0 means no bound.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // BatchConfig shapes the inserts: requests are grouped until MaxItems or
@@ -81,10 +115,12 @@ type BatchConfig struct {
 	QueueSize int `yaml:"queue_size"`
 }
 
-// WALConfig configures the write-ahead log. An empty Dir turns it off: then
-// a batch ClickHouse cannot take is refused with UNAVAILABLE for the sender
-// to retry.
+// WALConfig configures the write-ahead log, on by default in data_dir/wal.
+// Enabled false turns it off: then a batch ClickHouse cannot take is refused
+// with UNAVAILABLE, and the sender's data is lost once its retries run out.
 type WALConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Dir overrides data_dir/wal.
 	Dir          string `yaml:"dir"`
 	MaxBytes     int64  `yaml:"max_bytes"`
 	SegmentBytes int64  `yaml:"segment_bytes"`
@@ -100,7 +136,7 @@ type TracingConfig struct {
 
 // DefaultConfig returns the defaults: the Ingest API and OTLP gRPC on :4317,
 // OTLP/HTTP on :4318, health and metrics on :8888, a local ClickHouse,
-// 16 MiB messages, no WAL.
+// 16 MiB messages, a 1 GiB WAL in /var/lib/lambdascope-collector.
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:               ":4317",
@@ -121,10 +157,22 @@ func DefaultConfig() Config {
 			QueueSize:     256,
 		},
 		WAL: WALConfig{
+			Enabled:      true,
 			MaxBytes:     1 << 30,
 			SegmentBytes: 64 << 20,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
+
+		DataDir:          DefaultDataDir,
+		Quarantine:       defaultQuarantine(),
+		Fields:           defaultFieldLimits(),
+		MaxInflightBytes: 256 << 20,
+		HTTPLimits: HTTPLimitsConfig{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxConnsPerIP:     256,
+		},
 	}
 }
 
@@ -174,7 +222,7 @@ func (c Config) Validate() error {
 	positive("batch.flush_interval", int64(c.Batch.FlushInterval))
 	positive("batch.parallelism", int64(c.Batch.Parallelism))
 	positive("batch.queue_size", int64(c.Batch.QueueSize))
-	if c.WAL.Dir != "" {
+	if c.WAL.Enabled {
 		positive("wal.segment_bytes", c.WAL.SegmentBytes)
 		if c.WAL.MaxBytes < 2<<20 {
 			errs = append(errs, errors.New("wal.max_bytes must be at least 2 MiB"))
@@ -191,9 +239,20 @@ func (c Config) Validate() error {
 	if _, err := c.TLS.serverConfig(); err != nil {
 		errs = append(errs, err)
 	}
+
+	if c.MaxInflightBytes < int64(c.MaxMessageBytes) {
+		errs = append(errs, fmt.Errorf("max_inflight_bytes (%d) must be at least max_message_bytes (%d)", c.MaxInflightBytes, c.MaxMessageBytes))
+	}
+	positive("http_limits.read_header_timeout", int64(c.HTTPLimits.ReadHeaderTimeout))
+	positive("http_limits.read_timeout", int64(c.HTTPLimits.ReadTimeout))
+	positive("http_limits.idle_timeout", int64(c.HTTPLimits.IdleTimeout))
+	if c.HTTPLimits.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("http_limits.max_conns_per_ip must not be negative (0: no bound)"))
+	}
 	if _, err := c.ClickHouseTLS.clientConfig(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateSafety()...)
 	return errors.Join(errs...)
 }
 

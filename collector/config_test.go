@@ -15,6 +15,11 @@ func TestConfigCorpus(t *testing.T) {
 		"unknown-key.bad.yaml":  {"field flush_interval not found"},
 		"bad-digest.bad.yaml":   {"api_key_sha256[0] must be 64 hex characters"},
 		"bad-duration.bad.yaml": {"line 2", "`soon` into time.Duration"},
+		"bad-limits.bad.yaml": {
+			"max_inflight_bytes (1000) must be at least max_message_bytes (1048576)",
+			"http_limits.read_timeout must be positive",
+			"http_limits.max_conns_per_ip must not be negative",
+		},
 		"bad-values.bad.yaml": {
 			`grpc_addr "localhost" must be host:port`,
 			"clickhouse_dsn",
@@ -25,6 +30,14 @@ func TestConfigCorpus(t *testing.T) {
 			"tracing.endpoint",
 			"tracing.sample_ratio must be between 0 and 1",
 		},
+		"safety.bad.yaml": {
+			`data_dir "state" must be an absolute path`,
+			"quarantine.max_refusals must be positive",
+			"quarantine.max_bytes must be at least 1 MiB",
+			"fields.name_bytes must be at least 16",
+			"fields.log_body_bytes must be at least 16",
+		},
+		"no-data-dir.bad.yaml": {"data_dir must be set while the WAL is on"},
 	}
 	files, _ := filepath.Glob("testdata/*.yaml")
 	if len(files) < len(bad)+2 {
@@ -64,7 +77,8 @@ func TestConfigFileKeepsDefaultsForOmittedKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Batch.FlushInterval != 50*time.Millisecond || full.WAL.MaxBytes != 4<<30 || !full.Tracing.Enabled {
+	if full.Batch.FlushInterval != 50*time.Millisecond || full.WAL.MaxBytes != 4<<30 || !full.Tracing.Enabled ||
+		full.Quarantine.MaxRefusals != 5 || full.Fields.LogBodyBytes != 32768 {
 		t.Fatalf("full config not read: %+v", full)
 	}
 	minimal, err := collector.LoadConfig("testdata/minimal.good.yaml")
@@ -72,8 +86,30 @@ func TestConfigFileKeepsDefaultsForOmittedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := collector.DefaultConfig()
-	if minimal.GRPCAddr != def.GRPCAddr || minimal.Batch != def.Batch || minimal.WAL != def.WAL {
+	if minimal.GRPCAddr != def.GRPCAddr || minimal.Batch != def.Batch || minimal.WAL != def.WAL ||
+		minimal.DataDir != def.DataDir || minimal.Quarantine != def.Quarantine || minimal.Fields != def.Fields {
 		t.Fatalf("omitted keys lost their defaults: %+v", minimal)
+	}
+}
+
+// TestDefaultConfigKeepsAWAL: nothing is lost in a ClickHouse outage unless
+// the WAL is turned off on purpose.
+func TestDefaultConfigKeepsAWAL(t *testing.T) {
+	def := collector.DefaultConfig()
+	if !def.WAL.Enabled || def.WALDir() != filepath.Join(collector.DefaultDataDir, "wal") || def.WAL.MaxBytes <= 0 {
+		t.Fatalf("default WAL: enabled %v in %q, max_bytes %d; want it on in data_dir/wal with a cap", def.WAL.Enabled, def.WALDir(), def.WAL.MaxBytes)
+	}
+	off, err := collector.LoadConfig("testdata/no-wal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.WALDir() != "" {
+		t.Fatalf("wal.enabled: false keeps a WAL in %q", off.WALDir())
+	}
+	moved := collector.DefaultConfig()
+	moved.WAL.Dir = "/srv/wal"
+	if moved.WALDir() != "/srv/wal" {
+		t.Fatalf("wal.dir not used: %q", moved.WALDir())
 	}
 }
 

@@ -32,7 +32,7 @@ func TestStartsWhileClickHouseIsDown(t *testing.T) {
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "127.0.0.1:0"
 	cfg.ClickHouseDSN = proxyDSN
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
-	cfg.WAL.Dir = t.TempDir()
+	cfg.DataDir = t.TempDir()
 	logs := &syncBuffer{}
 	open := func(ctx context.Context) (collector.BatchWriter, error) {
 		store, err := storage.Open(ctx, proxyDSN)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
@@ -22,7 +23,7 @@ import (
 // invocations insert of the same write succeeded: the retry will store the
 // invocation again, and the collector says so in its stats and metrics.
 func TestDuplicateRiskIsCounted(t *testing.T) {
-	h := start(t)
+	h := start(t, func(c *collector.Config) { c.WAL.Enabled = false })
 	db := h.store.Database()
 	if err := h.store.Conn().Exec(t.Context(), fmt.Sprintf("RENAME TABLE %s.spans TO %s.spans_away", db, db)); err != nil {
 		t.Fatalf("rename spans: %v", err)
@@ -59,10 +60,11 @@ func TestLostAcknowledgementIsCountedAsOutcomeUnknown(t *testing.T) {
 	dsn, db := chtest.NewDatabase(t)
 	px := chtest.NewProxy(t, chtest.Server().Addr())
 	store := migratedStore(t, "clickhouse://"+px.Addr()+"/"+db)
-	cfg := testConfig(dsn)
+	cfg := testConfig(t, dsn)
 	cfg.HTTPAddr = ""
 	cfg.NoAuth = true
 	cfg.WriteTimeout = 2 * time.Second
+	cfg.WAL.Enabled = false
 	srv := serve(t, cfg, store)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -136,9 +136,8 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	px := chtest.NewProxy(t, ch.Addr())
 	dsn := "clickhouse://" + px.Addr() + "/outage"
 	store := migratedStore(t, dsn)
-	cfg := testConfig(dsn)
+	cfg := testConfig(t, dsn)
 	cfg.HTTPAddr, cfg.AdminAddr = "", ""
-	cfg.WAL.Dir = t.TempDir()
 	cfg.WriteTimeout = 5 * time.Second
 	srv := serve(t, cfg, store)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
@@ -205,10 +204,11 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 	proxyDSN := "clickhouse://" + px.Addr() + "/killed"
 	store := migratedStore(t, proxyDSN)
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
-	walDir := t.TempDir()
+	dataDir := t.TempDir()
+	walDir := filepath.Join(dataDir, "wal")
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")
-	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\nwrite_timeout: 5s\nwal:\n  dir: %s\n",
-		grpcAddr, adminAddr, proxyDSN, collector.HashAPIKey(apiKey), walDir)
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\nwrite_timeout: 5s\ndata_dir: %s\n",
+		grpcAddr, adminAddr, proxyDSN, collector.HashAPIKey(apiKey), dataDir)
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}

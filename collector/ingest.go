@@ -13,6 +13,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // BatchWriter stores batches, several in one insert per table;
@@ -31,6 +32,17 @@ type Stats struct {
 	// their retry stored them again (see metric
 	// lambdascope_collector_duplicate_risk_items_total).
 	DuplicateRiskItems uint64
+
+	// RequestBytesRead counts the request body bytes read (decompressed),
+	// on gRPC and OTLP/HTTP; bodies of requests without an accepted key
+	// are never read.
+	RequestBytesRead uint64
+	// InflightBytes is what the requests in flight hold of
+	// max_inflight_bytes now; InflightPeakBytes the most they held.
+	InflightBytes, InflightPeakBytes int64
+	// RefusedConnections counts OTLP/HTTP connections closed at once
+	// because their address held http_limits.max_conns_per_ip already.
+	RefusedConnections uint64
 }
 
 type counters struct {
@@ -72,6 +84,7 @@ func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest)
 		s.reject(req, "Ingest API", err)
 		return nil, grpcStatus(err)
 	}
+	dropped := s.dropBadItems(ctx, req, "Ingest API")
 	res, err := s.p.submit(ctx, req)
 	if err != nil {
 		return nil, grpcStatus(err)
@@ -84,8 +97,45 @@ func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest)
 		AcceptedLogs:         uint64(res.counts.Logs),
 		AcceptedMetricPoints: uint64(res.counts.MetricPoints),
 		AcceptedInvocations:  uint64(res.counts.Invocations),
-		RejectedItems:        uint64(res.counts.Rejected),
+		RejectedItems:        uint64(res.counts.Rejected + dropped),
 	}, nil
+}
+
+// dropBadItems takes out of req the spans storage would refuse (bad trace
+// or span IDs), so that the sender learns of them also when the batch is
+// acknowledged from the WAL, before it is written. It counts and logs
+// them, with the items decoding already left out (strings that are not
+// UTF-8), and returns the sum of both.
+func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRequest, via string) int {
+	malformed := 0
+	var problem error
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			kept := ss.Spans[:0]
+			for _, sp := range ss.GetSpans() {
+				if err := dbmodel.SpanProblem(sp); err != nil {
+					malformed++
+					problem = fmt.Errorf("span %q: %w", sp.GetName(), err)
+					continue
+				}
+				kept = append(kept, sp)
+			}
+			clear(ss.Spans[len(kept):])
+			ss.Spans = kept
+		}
+	}
+	if malformed > 0 {
+		s.p.stats.rejItems.Add(uint64(malformed))
+		s.p.m.dropped.WithLabelValues(sigSpans, "malformed").Add(float64(malformed))
+		s.log.Warn("dropped malformed spans; the rest of the request is kept", "via", via, "spans", malformed, "example", problem)
+	}
+	undecodable := decodeRejected(ctx)
+	if undecodable > 0 {
+		s.p.stats.rejItems.Add(uint64(undecodable))
+		s.p.m.dropped.WithLabelValues("items", "invalid_utf8").Add(float64(undecodable))
+		s.log.Warn("dropped items holding strings that are not UTF-8; the rest of the request is kept", "via", via, "items", undecodable)
+	}
+	return malformed + undecodable
 }
 
 func (s *ingestService) reject(req *ingestv1.ExportRequest, via string, err error) {
@@ -104,15 +154,20 @@ func otlpBatch() *ingestv1.ExportRequest {
 	return &ingestv1.ExportRequest{BatchId: id}
 }
 
-// exportOTLP submits an OTLP request and returns the rejected item count.
-func (s *ingestService) exportOTLP(ctx context.Context, req *ingestv1.ExportRequest) (int64, error) {
+// exportOTLP submits an OTLP request and returns the rejected item count
+// (dropped before the request was submitted, or refused by storage).
+func (s *ingestService) exportOTLP(ctx context.Context, req *ingestv1.ExportRequest, via string) (int64, error) {
 	s.p.stats.batches.Add(1)
+	dropped := s.dropBadItems(ctx, req, via)
 	res, err := s.p.submit(ctx, req)
 	if err != nil {
 		return 0, err
 	}
-	return int64(res.counts.Rejected), nil
+	return int64(res.counts.Rejected + dropped), nil
 }
+
+// rejectedMessage is the partial success's error_message.
+const rejectedMessage = "items with malformed trace or span IDs, or strings that are not UTF-8, were dropped; the rest was accepted"
 
 type otlpTraces struct {
 	coltracepb.UnimplementedTraceServiceServer
@@ -122,13 +177,13 @@ type otlpTraces struct {
 func (o otlpTraces) Export(ctx context.Context, in *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
 	req := otlpBatch()
 	req.ResourceSpans = in.GetResourceSpans()
-	rejected, err := o.s.exportOTLP(ctx, req)
+	rejected, err := o.s.exportOTLP(ctx, req, viaOf(ctx))
 	if err != nil {
 		return nil, grpcStatus(err)
 	}
 	out := &coltracepb.ExportTraceServiceResponse{}
 	if rejected > 0 {
-		out.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: "malformed spans (bad trace or span IDs) were dropped"}
+		out.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: rejectedMessage}
 	}
 	return out, nil
 }
@@ -141,10 +196,15 @@ type otlpLogs struct {
 func (o otlpLogs) Export(ctx context.Context, in *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
 	req := otlpBatch()
 	req.ResourceLogs = in.GetResourceLogs()
-	if _, err := o.s.exportOTLP(ctx, req); err != nil {
+	rejected, err := o.s.exportOTLP(ctx, req, viaOf(ctx))
+	if err != nil {
 		return nil, grpcStatus(err)
 	}
-	return &collogspb.ExportLogsServiceResponse{}, nil
+	out := &collogspb.ExportLogsServiceResponse{}
+	if rejected > 0 {
+		out.PartialSuccess = &collogspb.ExportLogsPartialSuccess{RejectedLogRecords: rejected, ErrorMessage: rejectedMessage}
+	}
+	return out, nil
 }
 
 type otlpMetrics struct {
@@ -155,8 +215,23 @@ type otlpMetrics struct {
 func (o otlpMetrics) Export(ctx context.Context, in *colmetricspb.ExportMetricsServiceRequest) (*colmetricspb.ExportMetricsServiceResponse, error) {
 	req := otlpBatch()
 	req.ResourceMetrics = in.GetResourceMetrics()
-	if _, err := o.s.exportOTLP(ctx, req); err != nil {
+	rejected, err := o.s.exportOTLP(ctx, req, viaOf(ctx))
+	if err != nil {
 		return nil, grpcStatus(err)
 	}
-	return &colmetricspb.ExportMetricsServiceResponse{}, nil
+	out := &colmetricspb.ExportMetricsServiceResponse{}
+	if rejected > 0 {
+		out.PartialSuccess = &colmetricspb.ExportMetricsPartialSuccess{RejectedDataPoints: rejected, ErrorMessage: rejectedMessage}
+	}
+	return out, nil
+}
+
+type viaKey struct{}
+
+// viaOf names the protocol a request came by, for log lines.
+func viaOf(ctx context.Context) string {
+	if v, ok := ctx.Value(viaKey{}).(string); ok {
+		return v
+	}
+	return "OTLP gRPC"
 }

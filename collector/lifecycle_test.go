@@ -25,7 +25,7 @@ func TestShutdownStopsEveryGoroutineAndKeepsTheWAL(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.NoAuth = true
-	cfg.WAL.Dir = t.TempDir()
+	cfg.DataDir = t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := New(cfg, failingWriter{}, log)
 	if err != nil {
@@ -50,7 +50,7 @@ func TestShutdownStopsEveryGoroutineAndKeepsTheWAL(t *testing.T) {
 	if err := srv.Shutdown(t.Context()); err != nil {
 		t.Fatalf("second shutdown: %v", err)
 	}
-	w, ids, err := openWAL(cfg.WAL.Dir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
+	w, ids, err := openWAL(cfg.WALDir(), cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,14 @@
 package collector
 
 import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
@@ -137,4 +144,155 @@ func cutUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// errOverBudget: the requests in flight hold max_inflight_bytes already.
+var errOverBudget = errors.New("collector busy: the requests in flight hold max_inflight_bytes; retry later")
+
+// budget bounds the request bytes all requests in flight hold together
+// (max_inflight_bytes). Charges never wait: a request that does not fit is
+// refused with a retryable status, so that a flood costs the collector no
+// memory beyond the budget.
+type budget struct {
+	limit int64
+	used  atomic.Int64
+	peak  atomic.Int64
+}
+
+func (b *budget) tryAcquire(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			for {
+				p := b.peak.Load()
+				if u+n <= p || b.peak.CompareAndSwap(p, u+n) {
+					break
+				}
+			}
+			return true
+		}
+	}
+}
+
+func (b *budget) release(n int64) { b.used.Add(-n) }
+
+// hold is what one request holds of the budget; release gives it all
+// back and may be called more than once.
+type hold struct {
+	b    *budget
+	mu   sync.Mutex
+	n    int64
+	done bool
+}
+
+func (b *budget) newHold() *hold { return &hold{b: b} }
+
+// grow charges n more bytes, or says false when the budget has no room.
+func (h *hold) grow(n int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done || !h.b.tryAcquire(n) {
+		return false
+	}
+	h.n += n
+	return true
+}
+
+// shrinkTo gives back what the hold has beyond n.
+func (h *hold) shrinkTo(n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done || h.n <= n {
+		return
+	}
+	h.b.release(h.n - n)
+	h.n = n
+}
+
+func (h *hold) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	h.done = true
+	h.b.release(h.n)
+	h.n = 0
+}
+
+// budgetReader charges every byte it reads to a hold; once the budget is
+// spent it fails with errOverBudget. It counts what it read in read.
+type budgetReader struct {
+	r     io.Reader
+	h     *hold
+	read  *atomic.Uint64
+	count prometheus.Counter
+}
+
+func (r *budgetReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.read.Add(uint64(n))
+		r.count.Add(float64(n))
+		if !r.h.grow(int64(n)) {
+			return 0, errOverBudget
+		}
+	}
+	return n, err
+}
+
+// ipLimiter counts the open connections of each client IP address.
+type ipLimiter struct {
+	max     int
+	mu      sync.Mutex
+	open    map[string]int
+	refused func()
+}
+
+// limitListener closes at once the connections of an address that holds
+// max connections already.
+type limitListener struct {
+	net.Listener
+	lim *ipLimiter
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		l.lim.mu.Lock()
+		if l.lim.open[host] >= l.lim.max {
+			l.lim.mu.Unlock()
+			l.lim.refused()
+			_ = c.Close()
+			continue
+		}
+		l.lim.open[host]++
+		l.lim.mu.Unlock()
+		return &limitConn{Conn: c, lim: l.lim, host: host}, nil
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	lim  *ipLimiter
+	host string
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	c.once.Do(func() {
+		c.lim.mu.Lock()
+		if c.lim.open[c.host]--; c.lim.open[c.host] <= 0 {
+			delete(c.lim.open, c.host)
+		}
+		c.lim.mu.Unlock()
+	})
+	return c.Conn.Close()
 }

@@ -24,7 +24,10 @@ type metrics struct {
 	truncated  prometheus.Counter
 	batches    *prometheus.CounterVec // result
 	walAppends prometheus.Counter
-	insertDur  *prometheus.HistogramVec // path
+	// batches set aside in the quarantine, by reason (refused_permanent,
+	// refused_repeatedly), and those it could not take (not_quarantined)
+	quarantined *prometheus.CounterVec
+	insertDur   *prometheus.HistogramVec // path
 	// items a failed insert may have stored already, which its retry
 	// stores again: reason stored_before_failure (certain) or
 	// outcome_unknown (if ClickHouse stored the block before the
@@ -56,6 +59,10 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 		walAppends: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lambdascope_collector_wal_appends_total", Help: "Batches written to the WAL.",
 		}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lambdascope_collector_quarantined_batches_total",
+			Help: "Batches ClickHouse refused, set aside in data_dir/quarantine: refused_permanent (for their content), refused_repeatedly (quarantine.max_refusals times in a row); not_quarantined: the quarantine could not take one (full), which was kept.",
+		}, []string{"reason"}),
 		insertDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "lambdascope_collector_insert_duration_seconds", Help: "Duration of inserts into ClickHouse.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
@@ -65,7 +72,7 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 			Help: "Items a failed insert may already have stored and its retry stores again: stored_before_failure (rows of the tables inserted before the failing one), outcome_unknown (rows of an insert whose answer was lost).",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.batches, m.walAppends, m.insertDur, m.dupRisk,
+	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.batches, m.walAppends, m.quarantined, m.insertDur, m.dupRisk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if walDepth != nil {
 		m.reg.MustRegister(

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"strings"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -34,64 +37,102 @@ var errBadPayload = errors.New("bad payload")
 // protobuf or JSON bodies, optionally gzip-compressed.
 type otlpHTTP struct {
 	s        *ingestService
-	keys     *keyring
+	front    *front
 	maxBytes int
 }
 
 func (h *otlpHTTP) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, &coltracepb.ExportTraceServiceRequest{}, func(m proto.Message) (proto.Message, error) {
-			res, err := otlpTraces{s: h.s}.Export(r.Context(), m.(*coltracepb.ExportTraceServiceRequest))
-			return res, err
+		h.serve(w, r, &coltracepb.ExportTraceServiceRequest{}, func(ctx context.Context, m proto.Message) (proto.Message, error) {
+			return otlpTraces{s: h.s}.Export(ctx, m.(*coltracepb.ExportTraceServiceRequest))
 		})
 	})
 	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, &collogspb.ExportLogsServiceRequest{}, func(m proto.Message) (proto.Message, error) {
-			res, err := otlpLogs{s: h.s}.Export(r.Context(), m.(*collogspb.ExportLogsServiceRequest))
-			return res, err
+		h.serve(w, r, &collogspb.ExportLogsServiceRequest{}, func(ctx context.Context, m proto.Message) (proto.Message, error) {
+			return otlpLogs{s: h.s}.Export(ctx, m.(*collogspb.ExportLogsServiceRequest))
 		})
 	})
 	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, &colmetricspb.ExportMetricsServiceRequest{}, func(m proto.Message) (proto.Message, error) {
-			res, err := otlpMetrics{s: h.s}.Export(r.Context(), m.(*colmetricspb.ExportMetricsServiceRequest))
-			return res, err
+		h.serve(w, r, &colmetricspb.ExportMetricsServiceRequest{}, func(ctx context.Context, m proto.Message) (proto.Message, error) {
+			return otlpMetrics{s: h.s}.Export(ctx, m.(*colmetricspb.ExportMetricsServiceRequest))
 		})
 	})
 }
 
-func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Message, export func(proto.Message) (proto.Message, error)) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != contentJSON {
-		ct = contentProtobuf
+// mediaType returns the OTLP content type a Content-Type header names, or
+// false for any other type.
+func mediaType(header string) (string, bool) {
+	ct, _, _ := mime.ParseMediaType(header)
+	switch ct {
+	case contentJSON:
+		return contentJSON, true
+	case contentProtobuf, "application/protobuf":
+		return contentProtobuf, true
+	}
+	return "", false
+}
+
+func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Message, export func(context.Context, proto.Message) (proto.Message, error)) {
+	ct, known := mediaType(r.Header.Get("Content-Type"))
+	respCT := ct
+	if !known {
+		respCT = contentProtobuf
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeHTTPError(w, ct, http.StatusMethodNotAllowed, codes.InvalidArgument, "only POST is allowed")
+		writeHTTPError(w, respCT, http.StatusMethodNotAllowed, codes.InvalidArgument, "only POST is allowed")
 		return
 	}
-	if err := h.keys.checkValues(r.Header.Values("Authorization")); err != nil {
-		writeHTTPError(w, ct, http.StatusUnauthorized, codes.Unauthenticated, status.Convert(err).Message())
+	// The key is checked before a byte of the body is read.
+	if err := h.front.keys.checkValues(r.Header.Values("Authorization")); err != nil {
+		h.front.refuse("unauthenticated", "via", "OTLP/HTTP", "path", r.URL.Path)
+		writeHTTPError(w, respCT, http.StatusUnauthorized, codes.Unauthenticated, status.Convert(err).Message())
 		return
 	}
-	body, err := readBody(r, h.maxBytes)
+	if !known {
+		h.front.refuse("unsupported_media_type", "via", "OTLP/HTTP", "content_type", r.Header.Get("Content-Type"))
+		writeHTTPError(w, respCT, http.StatusUnsupportedMediaType, codes.InvalidArgument,
+			fmt.Sprintf("Content-Type %q is not supported: send %s or %s", r.Header.Get("Content-Type"), contentProtobuf, contentJSON))
+		return
+	}
+	hold := h.front.budget.newHold()
+	defer hold.release()
+	body, err := readBody(r, h.maxBytes, func(src io.Reader) io.Reader {
+		return &budgetReader{r: src, h: hold, read: &h.front.httpRead, count: h.front.bytesRead.WithLabelValues("http")}
+	})
 	if err != nil {
-		code := http.StatusBadRequest
-		if errors.Is(err, errTooLarge) {
-			code = http.StatusRequestEntityTooLarge
+		var ne net.Error
+		switch {
+		case errors.Is(err, errOverBudget):
+			h.front.refuse("over_budget", "via", "OTLP/HTTP", "max_inflight_bytes", h.front.budget.limit)
+			w.Header().Set("Retry-After", retryAfterHeader(retryDelay))
+			writeHTTPError(w, ct, http.StatusTooManyRequests, codes.ResourceExhausted, errOverBudget.Error())
+		case errors.As(err, &ne) && ne.Timeout():
+			h.front.refuse("read_timeout", "via", "OTLP/HTTP", "path", r.URL.Path, "http_limits.read_timeout", h.front.readTimeout)
+			writeHTTPError(w, ct, http.StatusRequestTimeout, codes.InvalidArgument, "the body was not sent within http_limits.read_timeout")
+		case errors.Is(err, errTooLarge):
+			h.s.p.m.batches.WithLabelValues("rejected").Inc()
+			writeHTTPError(w, ct, http.StatusRequestEntityTooLarge, codes.InvalidArgument, err.Error())
+		default:
+			h.s.p.m.batches.WithLabelValues("rejected").Inc()
+			writeHTTPError(w, ct, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 		}
-		h.s.p.m.batches.WithLabelValues("rejected").Inc()
-		writeHTTPError(w, ct, code, codes.InvalidArgument, err.Error())
 		return
 	}
-	if err := decodeOTLP(body, ct, in); err != nil {
+	rejected, err := decodeOTLP(body, ct, in)
+	if err != nil {
 		h.s.p.m.batches.WithLabelValues("rejected").Inc()
-		h.s.log.Warn("rejected request", "via", "OTLP/HTTP", "path", r.URL.Path, "err", err)
+		h.front.refuse("undecodable", "via", "OTLP/HTTP", "path", r.URL.Path, "err", err)
 		writeHTTPError(w, ct, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 		return
 	}
-	out, err := export(in)
+	ctx := withDecodeRejected(context.WithValue(r.Context(), viaKey{}, "OTLP/HTTP"), rejected)
+	out, err := export(ctx, in)
 	if err != nil {
 		st := status.Convert(err)
+		if d, ok := retryAfter(st); ok {
+			w.Header().Set("Retry-After", retryAfterHeader(d))
+		}
 		writeHTTPError(w, ct, httpStatus(st.Code()), st.Code(), st.Message())
 		return
 	}
@@ -100,28 +141,30 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads at most maxBytes of decompressed body.
-func readBody(r *http.Request, maxBytes int) ([]byte, error) {
+// readBody reads at most maxBytes of decompressed body, through charge
+// (which counts the decompressed bytes against the in-flight budget).
+// Content-Encoding is case-insensitive.
+func readBody(r *http.Request, maxBytes int, charge func(io.Reader) io.Reader) ([]byte, error) {
 	var src io.Reader = http.MaxBytesReader(nil, r.Body, int64(maxBytes)+1)
-	switch enc := r.Header.Get("Content-Encoding"); enc {
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, fmt.Errorf("%w: gzip body: %v", errBadPayload, err)
+			return nil, fmt.Errorf("%w: gzip body: %w", errBadPayload, err)
 		}
 		defer zr.Close()
 		src = zr
 	default:
 		return nil, fmt.Errorf("%w: Content-Encoding %q is not supported (use gzip)", errBadPayload, enc)
 	}
-	body, err := io.ReadAll(io.LimitReader(src, int64(maxBytes)+1))
+	body, err := io.ReadAll(charge(io.LimitReader(src, int64(maxBytes)+1)))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
 		}
-		return nil, fmt.Errorf("%w: read body: %v", errBadPayload, err)
+		return nil, fmt.Errorf("%w: read body: %w", errBadPayload, err)
 	}
 	if len(body) > maxBytes {
 		return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
@@ -132,13 +175,18 @@ func readBody(r *http.Request, maxBytes int) ([]byte, error) {
 // decodeOTLP decodes a protobuf or OTLP JSON body. OTLP JSON spells trace
 // and span IDs in hex, where protojson expects base64, so those fields are
 // rewritten first.
-func decodeOTLP(body []byte, contentType string, into proto.Message) error {
+//
+// A protobuf body whose strings are not all UTF-8 loses the items holding
+// them (decodeLenient), and rejected counts them; JSON decoding replaces
+// such bytes with U+FFFD.
+func decodeOTLP(body []byte, contentType string, into proto.Message) (rejected int, err error) {
 	if contentType == contentProtobuf {
-		if err := proto.Unmarshal(body, into); err != nil {
-			return fmt.Errorf("%w: decode protobuf: %v", errBadPayload, err)
-		}
-		return nil
+		return decodeLenient(body, into)
 	}
+	return 0, decodeJSON(body, into)
+}
+
+func decodeJSON(body []byte, into proto.Message) error {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

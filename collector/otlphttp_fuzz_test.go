@@ -24,7 +24,7 @@ func FuzzDecodeOTLP(f *testing.F) {
 			ct = contentJSON
 		}
 		var req coltracepb.ExportTraceServiceRequest
-		if err := decodeOTLP(body, ct, &req); err != nil {
+		if _, err := decodeOTLP(body, ct, &req); err != nil {
 			return
 		}
 		// Whatever decodes must survive the rest of the path's pure steps.

@@ -59,6 +59,7 @@ type pipeline struct {
 	cfg    Config
 	writer BatchWriter
 	wal    *wal
+	quar   *quarantine // nil without a data_dir
 	dedup  *dedup
 	log    *slog.Logger
 	m      *metrics
@@ -75,6 +76,12 @@ type pipeline struct {
 	writers   sync.WaitGroup
 	replayer  sync.WaitGroup
 	closeOnce sync.Once
+
+	quarantined atomic.Uint64
+	// The WAL's head batch and how many times in a row ClickHouse refused
+	// it for a reason a retry may cure; the replayer's alone.
+	refusedID [16]byte
+	refusals  int
 }
 
 func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (*pipeline, error) {
@@ -86,8 +93,11 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		connected: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
-	if cfg.WAL.Dir != "" {
-		wl, ids, err := openWAL(cfg.WAL.Dir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
+	if dir := cfg.QuarantineDir(); dir != "" {
+		p.quar = newQuarantine(dir, cfg.Quarantine.MaxBytes)
+	}
+	if walDir := cfg.WALDir(); walDir != "" {
+		wl, ids, err := openWAL(walDir, cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -95,16 +105,16 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		// Batches acknowledged before a restart: a retry of one is a
 		// duplicate. Those recorded in the dedup log first, then those still
 		// in the WAL.
-		loaded, err := p.dedup.persist(cfg.WAL.Dir, log)
+		loaded, err := p.dedup.persist(walDir, log)
 		if err != nil {
 			return nil, errors.Join(err, wl.close())
 		}
 		p.dedup.seed(ids)
 		if loaded > 0 {
-			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(cfg.WAL.Dir, dedupLogFile))
+			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(walDir, dedupLogFile))
 		}
 		if len(ids) > 0 {
-			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", cfg.WAL.Dir)
+			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", walDir)
 		}
 		p.m = newMetrics(func() (int, int64) { return wl.depth() })
 	} else {
@@ -138,6 +148,9 @@ func (p *pipeline) close() error {
 		p.replayer.Wait()
 		if p.wal != nil {
 			err = errors.Join(p.wal.close(), p.dedup.close())
+		}
+		if p.quar != nil {
+			err = errors.Join(err, p.quar.close())
 		}
 	})
 	return err
@@ -202,6 +215,13 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, id [1
 	r := <-j.done
 	if r.err == nil {
 		return result{counts: r.counts}, nil
+	}
+	if errors.Is(r.err, storage.ErrRefusedPermanent) {
+		// Retrying cannot help: set it aside and acknowledge it, as the
+		// WAL would.
+		if p.toQuarantine(req, id, "refused_permanent", r.err) == nil {
+			return accepted, nil
+		}
 	}
 	if p.wal == nil {
 		p.log.Error("store batch failed; the sender will retry", "batch_id", fmt.Sprintf("%x", id), "err", r.err)
@@ -293,6 +313,15 @@ func (p *pipeline) writeGroup(group []*job) {
 		items.invocations += j.items.invocations
 	}
 	counts, err := p.write(reqs, "direct")
+	if err != nil && len(group) > 1 && errors.Is(err, storage.ErrRefusedPermanent) {
+		// One request's content made ClickHouse refuse the group: write
+		// each alone, so that only that one is refused.
+		for _, j := range group {
+			c, err := p.write([]*ingestv1.ExportRequest{j.req}, "direct")
+			j.done <- jobResult{counts: c, err: err}
+		}
+		return
+	}
 	for _, j := range group {
 		r := jobResult{err: err}
 		if err == nil {
@@ -319,6 +348,11 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.W
 		span.RecordError(err)
 	}
 	p.m.insertDur.WithLabelValues(path, outcome).Observe(time.Since(start).Seconds())
+	if err != nil && errors.Is(err, storage.ErrRefusedPermanent) {
+		// ClickHouse answered: it is up, the rows are the problem.
+		p.countDuplicateRisk(counts, path)
+		return counts, err
+	}
 	if err != nil {
 		if !p.down.Swap(true) {
 			p.log.Error("ClickHouse insert failed", "path", path, "batches", len(reqs), "wal", p.wal != nil, "err", err)
@@ -401,9 +435,17 @@ func (p *pipeline) replayLoop() {
 	}
 }
 
+// replay inserts records from the head of the WAL and consumes them. An
+// outage (ClickHouse not reached, no answer) only delays them. When
+// ClickHouse refuses them (it answered), they are written one by one once
+// the refusal is permanent or the head record's group was refused
+// quarantine.max_refusals times in a row: a record refused alone for its
+// content, or refused again at the head after that many refusals, is
+// quarantined and consumed, so that the batches behind it are stored.
 func (p *pipeline) replay(recs []walRecord) error {
-	reqs := make([]*ingestv1.ExportRequest, 0, len(recs))
-	for _, r := range recs {
+	reqs := make([]*ingestv1.ExportRequest, len(recs)) // nil: undecodable
+	batch := make([]*ingestv1.ExportRequest, 0, len(recs))
+	for i, r := range recs {
 		req := &ingestv1.ExportRequest{}
 		if err := proto.Unmarshal(r.payload, req); err != nil {
 			// Cannot happen for records this collector wrote (they are
@@ -412,15 +454,124 @@ func (p *pipeline) replay(recs []walRecord) error {
 			p.log.Error("dropping undecodable WAL record", "batch_id", fmt.Sprintf("%x", r.id), "err", err)
 			continue
 		}
-		reqs = append(reqs, req)
+		reqs[i] = req
+		batch = append(batch, req)
 	}
-	if _, err := p.write(reqs, "wal"); err != nil {
+	_, err := p.write(batch, "wal")
+	if err == nil {
+		return p.consume(recs[len(recs)-1].next, len(recs))
+	}
+	if !refused(err) {
 		return err
 	}
-	if err := p.wal.consume(recs[len(recs)-1].next, len(recs)); err != nil {
+	if !errors.Is(err, storage.ErrRefusedPermanent) && len(batch) > 1 {
+		if n := p.countRefusal(recs[0].id); n < p.cfg.Quarantine.MaxRefusals {
+			p.log.Warn("ClickHouse refused the WAL's head batches; retrying", "batches", len(batch),
+				"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
+			return err
+		}
+	}
+	done := 0 // records consumed
+	for i, r := range recs {
+		if reqs[i] == nil {
+			continue
+		}
+		if len(batch) > 1 {
+			if _, err = p.write(reqs[i:i+1], "wal"); err == nil {
+				if err := p.consume(r.next, i+1-done); err != nil {
+					return err
+				}
+				done = i + 1
+				continue
+			}
+			if !refused(err) {
+				return err
+			}
+		}
+		if err := p.refusedHead(r, reqs[i], err, i+1-done); err != nil {
+			return err
+		}
+		done = i + 1
+	}
+	if done < len(recs) {
+		return p.consume(recs[len(recs)-1].next, len(recs)-done)
+	}
+	return nil
+}
+
+// countRefusal counts one more refusal of the head record id and returns
+// how many in a row it has had.
+func (p *pipeline) countRefusal(id [16]byte) int {
+	if p.refusedID != id {
+		p.refusedID, p.refusals = id, 0
+	}
+	p.refusals++
+	return p.refusals
+}
+
+// refusedHead handles ClickHouse's refusal of rec, written alone, now at
+// the head of the WAL (records counts it and the undecodable records
+// before it): it is quarantined and consumed when the refusal is
+// permanent or the record was refused too often; otherwise the refusal is
+// counted and returned, and the replayer backs off and retries.
+func (p *pipeline) refusedHead(rec walRecord, req *ingestv1.ExportRequest, err error, records int) error {
+	reason := "refused_permanent"
+	if !errors.Is(err, storage.ErrRefusedPermanent) {
+		n := p.countRefusal(rec.id)
+		if n < p.cfg.Quarantine.MaxRefusals {
+			p.log.Warn("ClickHouse refused the WAL's head batch; retrying", "batch_id", fmt.Sprintf("%x", rec.id),
+				"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
+			return err
+		}
+		reason = "refused_repeatedly"
+	}
+	if qerr := p.toQuarantine(req, rec.id, reason, err); qerr != nil {
+		return errors.Join(err, qerr)
+	}
+	p.refusedID, p.refusals = [16]byte{}, 0
+	return p.consume(rec.next, records)
+}
+
+// consume moves the WAL's reader to next, past records records.
+func (p *pipeline) consume(next int64, records int) error {
+	if err := p.wal.consume(next, records); err != nil {
 		p.log.Error("advance WAL reader", "err", err)
 		return err
 	}
+	return nil
+}
+
+// refused reports whether ClickHouse answered a write with a refusal, as
+// opposed to not being reached or not answering.
+func refused(err error) bool {
+	return errors.Is(err, storage.ErrRefusedPermanent) || errors.Is(err, storage.ErrRefusedRetryable)
+}
+
+// toQuarantine sets a batch ClickHouse refused aside in the quarantine,
+// counted and logged. It fails when there is no quarantine (no data_dir)
+// or it is full: the caller then keeps the batch.
+func (p *pipeline) toQuarantine(req *ingestv1.ExportRequest, id [16]byte, reason string, cause error) error {
+	if p.quar == nil {
+		return errors.New("no quarantine: data_dir is not set")
+	}
+	payload, err := proto.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode batch for the quarantine: %w", err)
+	}
+	items := countItems(req)
+	path, err := p.quar.put(id, payload, fmt.Sprintf("%s: %v", reason, cause))
+	if err != nil {
+		p.m.quarantined.WithLabelValues("not_quarantined").Inc()
+		p.log.Error("ClickHouse refused a batch and the quarantine cannot take it; keeping it", "batch_id", fmt.Sprintf("%x", id),
+			"file", path, "max_bytes", p.cfg.Quarantine.MaxBytes, "err", err, "refused_because", cause)
+		return err
+	}
+	p.quarantined.Add(1)
+	p.m.quarantined.WithLabelValues(reason).Inc()
+	p.m.addItems(p.m.dropped, items, "quarantined")
+	p.log.Error("ClickHouse refused a batch; quarantined it so that the batches behind it are stored", "batch_id", fmt.Sprintf("%x", id),
+		"reason", reason, "file", path, "spans", items.spans, "logs", items.logs, "metric_points", items.points,
+		"invocations", items.invocations, "err", cause)
 	return nil
 }
 
@@ -438,6 +589,9 @@ func (p *pipeline) storeConnected() {
 func (p *pipeline) ready() error {
 	if p.wal != nil && p.wal.full() {
 		return errors.New("WAL is full")
+	}
+	if p.quar != nil && p.quar.isFull() {
+		return errors.New("quarantine is full: refused batches wait at the head of the WAL")
 	}
 	if p.down.Load() {
 		return errors.New("ClickHouse inserts are failing")

@@ -24,7 +24,7 @@ func TestRetryAfterRestartIsStoredOnce(t *testing.T) {
 	walDir := t.TempDir()
 	export := func(req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, collector.Stats) {
 		t.Helper()
-		cfg := testConfig(dsn)
+		cfg := testConfig(t, dsn)
 		cfg.WAL.Dir = walDir
 		srv := serve(t, cfg, store)
 		conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -20,6 +20,10 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	// Registers gzip, which OpenTelemetry exporters send, explicitly rather
+	// than through whichever dependency happens to.
+	_ "google.golang.org/grpc/encoding/gzip"
+
 	// Registers the zstd compressor so extensions may send compressed batches.
 	_ "github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -37,6 +41,7 @@ type Server struct {
 	started  bool
 	stopped  bool
 	pipe     *pipeline
+	front    *front
 	grpc     *grpc.Server
 	health   *health.Server
 	listener net.Listener
@@ -123,11 +128,14 @@ func (s *Server) Start(ctx context.Context) error {
 		cleanup()
 		return err
 	}
-	keys := newKeyring(s.cfg)
+	fr := newFront(s.cfg, pipe.m.reg, s.log)
 	svc := &ingestService{p: pipe, log: s.log}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(keys.unary),
+		grpc.InTapHandle(fr.tap),
+		grpc.ChainUnaryInterceptor(fr.unary),
+		grpc.ForceServerCodecV2(fr.codec),
+		grpc.StatsHandler(statsHandler{fr}),
 	}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
@@ -153,9 +161,21 @@ func (s *Server) Start(ctx context.Context) error {
 			cleanup()
 			return err
 		}
+		if n := s.cfg.HTTPLimits.MaxConnsPerIP; n > 0 {
+			l = &limitListener{Listener: l, lim: &ipLimiter{max: n, open: map[string]int{}, refused: func() {
+				fr.refuse("conns_per_ip", "via", "OTLP/HTTP", "http_limits.max_conns_per_ip", n)
+			}}}
+		}
 		mux := http.NewServeMux()
-		(&otlpHTTP{s: svc, keys: keys, maxBytes: s.cfg.MaxMessageBytes}).routes(mux)
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		(&otlpHTTP{s: svc, front: fr, maxBytes: s.cfg.MaxMessageBytes}).routes(mux)
+		lim := s.cfg.HTTPLimits
+		hs := &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			ReadTimeout:       lim.ReadTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+		}
 		if tlsCfg != nil {
 			hs.TLSConfig = tlsCfg.Clone()
 		}
@@ -182,7 +202,7 @@ func (s *Server) Start(ctx context.Context) error {
 		})
 	}
 	pipe.start()
-	s.pipe, s.grpc, s.listener, s.started = pipe, srv, grpcLis, true
+	s.pipe, s.front, s.grpc, s.listener, s.started = pipe, fr, srv, grpcLis, true
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -206,7 +226,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("collector listening", "grpc", grpcLis.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
-		"admin", s.httpAddr["admin"], "wal", s.cfg.WAL.Dir, "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
+		"admin", s.httpAddr["admin"], "wal", s.cfg.WALDir(), "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
 	return nil
 }
 
@@ -274,7 +294,19 @@ func (s *Server) AdminAddr() string {
 }
 
 // Stats returns the counters since start.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	s.mu.Lock()
+	fr := s.front
+	s.mu.Unlock()
+	if fr != nil {
+		st.RequestBytesRead = fr.grpcRead.Load() + fr.httpRead.Load()
+		st.InflightBytes = fr.budget.used.Load()
+		st.InflightPeakBytes = fr.budget.peak.Load()
+		st.RefusedConnections = fr.connsRef.Load()
+	}
+	return st
+}
 
 // Shutdown stops accepting calls, waits for in-flight requests to be
 // written to ClickHouse or the WAL, stops the WAL replayer (what it holds is

@@ -176,7 +176,7 @@ func TestClickHouseOverTLS(t *testing.T) {
 
 	// Without TLS the front's handshake never completes: connecting at all
 	// proves the store speaks TLS.
-	plain := testConfig(dsn)
+	plain := testConfig(t, dsn)
 	psc, err := plain.Storage()
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestClickHouseOverTLS(t *testing.T) {
 		t.Fatal("a plain connection to the TLS front succeeded")
 	}
 
-	cfg := testConfig(dsn)
+	cfg := testConfig(t, dsn)
 	cfg.ClickHouseTLS.CAFile = ca.File(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
@@ -218,7 +218,7 @@ func TestClickHouseOverTLS(t *testing.T) {
 		t.Errorf("%d spans stored over TLS, want 3", rows)
 	}
 
-	wrong := testConfig(dsn)
+	wrong := testConfig(t, dsn)
 	wrong.ClickHouseTLS.CAFile = chtest.NewCA(t).File(t)
 	wsc, err := wrong.Storage()
 	if err != nil {

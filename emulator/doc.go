@@ -44,7 +44,8 @@
 // runtimeOverhead span), and a timeout or crash of one resets the
 // environment, failing the others in flight.
 //
-// Tests inject faults with SetTimeout and KillRuntimeDuringNextInvoke.
+// Tests inject faults with SetTimeout, KillRuntimeDuringNextInvoke and
+// DropRuntimeDoneOfNextInvoke.
 //
 // Liberties taken, because every environment shares the host's network
 // namespace while real sandboxes each have their own:

@@ -90,6 +90,7 @@ type function struct {
 	mu          sync.Mutex
 	timeout     time.Duration // the configured timeout, or what SetTimeout set
 	killRuntime int           // invocations whose runtime is to be killed
+	dropDone    int           // invocations whose platform.runtimeDone is not sent
 	idle        []*environment
 	all         map[*environment]struct{}
 	finishing   int           // environments past the response, not yet idle
@@ -230,6 +231,10 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 	if kill {
 		f.killRuntime--
 	}
+	dropDone := f.dropDone > 0
+	if dropDone {
+		f.dropDone--
+	}
 	f.mu.Unlock()
 	inv := &invocation{
 		id:          newUUID(),
@@ -240,6 +245,7 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		timeout:     timeout,
 		deadline:    now.Add(timeout),
 		killRuntime: kill,
+		dropDone:    dropDone,
 	}
 	counted := false
 	reset := env.run(inv, cold, func() {
@@ -318,6 +324,21 @@ func (e *Emulator) KillRuntimeDuringNextInvoke(function string) error {
 	}
 	fn.mu.Lock()
 	fn.killRuntime++
+	fn.mu.Unlock()
+	return nil
+}
+
+// DropRuntimeDoneOfNextInvoke makes the next invocation of function send
+// no platform.runtimeDone to telemetry subscribers, as a late or lost
+// event looks to an extension; the invocation runs as usual otherwise.
+// Each call arms one invocation.
+func (e *Emulator) DropRuntimeDoneOfNextInvoke(function string) error {
+	fn, ok := e.functions[function]
+	if !ok {
+		return fmt.Errorf("arm runtimeDone drop of %s: %w", function, ErrFunctionNotFound)
+	}
+	fn.mu.Lock()
+	fn.dropDone++
 	fn.mu.Unlock()
 	return nil
 }

@@ -65,6 +65,8 @@ type invocation struct {
 	deadline time.Time
 	// killRuntime makes the runtime die by SIGKILL once it has the event.
 	killRuntime bool
+	// dropDone leaves platform.runtimeDone out of the telemetry.
+	dropDone bool
 
 	responded bool
 	respStart time.Time
@@ -657,7 +659,9 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	if errType != "" {
 		done["errorType"] = errType
 	}
-	e.emit("platform.runtimeDone", done)
+	if !inv.dropDone {
+		e.emit("platform.runtimeDone", done)
+	}
 
 	if reset == "" && !shared {
 		// The invocation lasts until the runtime and every extension are

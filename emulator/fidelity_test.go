@@ -354,3 +354,42 @@ func TestSandboxTmpIsPrivateAndDiscarded(t *testing.T) {
 		t.Errorf("sandbox /tmp %s still there after shutdown (stat: %v)", tmp, err)
 	}
 }
+
+func TestDropRuntimeDoneOfNextInvoke(t *testing.T) {
+	// Not frozen, so the telemetry reaches the extension between
+	// invocations.
+	s := start(t, func(c *emulator.Config) { c.DisableFreeze = true })
+	if err := s.em.DropRuntimeDoneOfNextInvoke("nope"); !errors.Is(err, emulator.ErrFunctionNotFound) {
+		t.Errorf("arming an unknown function: %v", err)
+	}
+	if err := s.em.DropRuntimeDoneOfNextInvoke("fn"); err != nil {
+		t.Fatal(err)
+	}
+	dropped := invoke(t, s.em, "fn", map[string]any{})
+	kept := invoke(t, s.em, "fn", map[string]any{})
+	for _, res := range []*emulator.InvokeResult{dropped, kept} {
+		if res.FunctionError != "" {
+			t.Fatalf("invocation failed: %s", res.Payload)
+		}
+	}
+	dones := func() map[string]int {
+		n := map[string]int{}
+		for _, ev := range s.ext.telemetry(t) {
+			if ev.Type != "platform.runtimeDone" {
+				continue
+			}
+			var rec struct {
+				RequestID string `json:"requestId"`
+			}
+			if err := json.Unmarshal(ev.Record, &rec); err != nil {
+				t.Fatalf("%s record: %v", ev.Type, err)
+			}
+			n[rec.RequestID]++
+		}
+		return n
+	}
+	eventually(t, "platform.runtimeDone of the invocation after the armed one", func() bool { return dones()[kept.RequestID] == 1 })
+	if n := dones()[dropped.RequestID]; n != 0 {
+		t.Errorf("%d platform.runtimeDone events of the armed invocation, want none", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // UsageRow is what one function configuration was billed for on one UTC
@@ -60,6 +61,11 @@ type Cost struct {
 	Total                float64 `json:"total"`
 	// PerMillion is Total per one million invocations.
 	PerMillion float64 `json:"perMillion"`
+	// EstimatedInvocations counts the invocations whose billed duration
+	// the platform did not report: they are priced at their duration
+	// rounded up to 1 ms, as AWS bills, so the figures above are partly an
+	// estimate.
+	EstimatedInvocations uint64 `json:"estimatedInvocations,omitempty"`
 }
 
 func (c *Cost) add(o Cost) {
@@ -71,6 +77,7 @@ func (c *Cost) add(o Cost) {
 	c.Provisioned += o.Provisioned
 	c.ProvisionedGBSeconds += o.ProvisionedGBSeconds
 	c.Total += o.Total
+	c.EstimatedInvocations += o.EstimatedInvocations
 }
 
 func (c *Cost) finish() {
@@ -404,11 +411,42 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := s.usage(ctx, storage.UsageFilter{Since: q.Since, Until: q.Until, FunctionName: q.FunctionName})
+	f := storage.UsageFilter{Since: q.Since, Until: q.Until, FunctionName: q.FunctionName}
+	rows, err := s.usage(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return PriceUsage(prices, rows, q.Since, q.Until), nil
+	rep := PriceUsage(prices, rows, q.Since, q.Until)
+	est, err := s.store.BilledEstimates(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read billed estimates: %w", err)
+	}
+	markEstimates(rep, est)
+	return rep, nil
+}
+
+// markEstimates counts, on the report's lines, the invocations whose
+// billed duration is an estimate.
+func markEstimates(rep *CostReport, est []storage.BilledEstimateRecord) {
+	for _, e := range est {
+		rep.Total.EstimatedInvocations += e.Invocations
+		for i := range rep.ByFunction {
+			if l := &rep.ByFunction[i]; l.AccountID == e.AccountID && l.Region == e.Region && l.FunctionName == e.FunctionName {
+				l.EstimatedInvocations += e.Invocations
+			}
+		}
+		for i := range rep.ByVersion {
+			if l := &rep.ByVersion[i]; l.AccountID == e.AccountID && l.Region == e.Region && l.FunctionName == e.FunctionName &&
+				l.Version == e.FunctionVersion {
+				l.EstimatedInvocations += e.Invocations
+			}
+		}
+		for i := range rep.ByDay {
+			if l := &rep.ByDay[i]; l.Day.Equal(e.Day) {
+				l.EstimatedInvocations += e.Invocations
+			}
+		}
+	}
 }
 
 func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow, error) {
@@ -430,12 +468,15 @@ func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow,
 
 // InvocationCost is what one invocation of a trace cost.
 type InvocationCost struct {
-	FunctionName     string  `json:"functionName"`
-	RequestID        string  `json:"requestId"`
-	Architecture     string  `json:"architecture"`
-	MemorySizeMB     uint32  `json:"memorySizeMB"`
-	BilledDurationMs uint64  `json:"billedDurationMs"`
-	Cost             float64 `json:"cost"`
+	FunctionName     string `json:"functionName"`
+	RequestID        string `json:"requestId"`
+	Architecture     string `json:"architecture"`
+	MemorySizeMB     uint32 `json:"memorySizeMB"`
+	BilledDurationMs uint64 `json:"billedDurationMs"`
+	// BilledEstimated says the platform did not report the billed
+	// duration; BilledDurationMs is the duration rounded up to 1 ms.
+	BilledEstimated bool    `json:"billedDurationEstimated,omitempty"`
+	Cost            float64 `json:"cost"`
 }
 
 // TraceCost is what one distributed trace cost: the sum over every
@@ -474,6 +515,7 @@ func (s *Service) TraceCost(ctx context.Context, prices *Prices, id TraceID) (*T
 		out.Invocations = append(out.Invocations, InvocationCost{
 			FunctionName: r.FunctionName, RequestID: r.RequestID, Architecture: r.Architecture,
 			MemorySizeMB: r.MemorySizeMB, BilledDurationMs: r.BilledDurationMs, Cost: c,
+			BilledEstimated: r.UnknownFigures&dbmodel.FigureBilledDuration != 0,
 		})
 		out.Total += c
 	}

@@ -96,6 +96,13 @@ type Invocation struct {
 	SpanID    SpanID  `json:"spanId,omitzero"`
 	// XRayTraceHeader is the X-Ray trace header Lambda passed, verbatim.
 	XRayTraceHeader string `json:"xrayTraceHeader,omitempty"`
+	// The figures the platform did not report: DurationMs and
+	// MaxMemoryUsedMB then read 0 and mean unknown; BilledDurationMs holds
+	// an estimate, the duration rounded up to 1 ms, as AWS bills.
+	DurationUnknown      bool `json:"durationUnknown,omitempty"`
+	BilledEstimated      bool `json:"billedDurationEstimated,omitempty"`
+	MaxMemoryUsedUnknown bool `json:"maxMemoryUsedUnknown,omitempty"`
+	MemorySizeUnknown    bool `json:"memorySizeUnknown,omitempty"`
 }
 
 // Failed reports whether the platform reported anything but success.

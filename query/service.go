@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // Store is the part of storage the query layer reads from.
@@ -30,6 +31,9 @@ type Store interface {
 	FunctionCatalog(ctx context.Context, f storage.UsageFilter) ([]storage.FunctionInfoRecord, error)
 	// Usage sums billed figures per day and function configuration.
 	Usage(ctx context.Context, f storage.UsageFilter) ([]storage.UsageRecord, error)
+	// BilledEstimates counts the invocations whose billed duration is an
+	// estimate, per day, function and version.
+	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.
@@ -213,5 +217,9 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		ErrorType:            r.ErrorType,
 		TraceID:              r.TraceID,
 		SpanID:               r.SpanID,
+		DurationUnknown:      r.UnknownFigures&dbmodel.FigureDuration != 0,
+		BilledEstimated:      r.UnknownFigures&dbmodel.FigureBilledDuration != 0,
+		MaxMemoryUsedUnknown: r.UnknownFigures&dbmodel.FigureMaxMemoryUsed != 0,
+		MemorySizeUnknown:    r.UnknownFigures&dbmodel.FigureMemorySize != 0,
 	}
 }

@@ -20,7 +20,7 @@ import (
 // checkType is Infer's check of the server's column type.
 func checkType(got, want proto.ColumnType) error {
 	if got != want {
-		return fmt.Errorf("column is %s on the server, the writer sends %s", got, want)
+		return fmt.Errorf("column is %s on the server, the writer sends %s (%w)", got, want, errEncode)
 	}
 	return nil
 }

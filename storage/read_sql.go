@@ -408,10 +408,13 @@ GROUP BY day`, w.args
 }
 
 // memoryProfileSQL describes how each function configuration uses its
-// memory and time.
+// memory and time, from the invocations whose memory use the platform
+// reported (bit 8 of unknown_figures clear): a memory use not reported is
+// not a use of 0 MB.
 func memoryProfileSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	invocationWhere(&w, f)
+	w.add("bitAnd(unknown_figures, 8) = 0")
 	return `SELECT account_id, region, function_name, architecture, memory_size_mb,
     count(), sum(billed_duration_ms), max(max_memory_used_mb),
     quantile(0.99)(toFloat64(max_memory_used_mb)), quantile(0.95)(duration_ms), avg(duration_ms),
@@ -526,4 +529,19 @@ FROM (
 ` + strings.Join(branches, "\n    UNION ALL\n") + `)
 GROUP BY caller, callee
 ORDER BY caller, callee`, args
+}
+
+// billedEstimatesSQL counts, per day, function and version, the
+// invocations whose billed duration the platform did not report (bit 2 of
+// unknown_figures) and sums the estimate stored for them.
+func billedEstimatesSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("bitAnd(unknown_figures, 2) != 0")
+	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version,
+    count(), sum(billed_duration_ms)
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version
+ORDER BY day, account_id, region, function_name, function_version`, w.args
 }

@@ -461,6 +461,40 @@ func (s *Store) FunctionCatalog(ctx context.Context, f UsageFilter) ([]FunctionI
 	return out, err
 }
 
+// BilledEstimateRecord counts the invocations of one function version on
+// one UTC day whose billed duration the platform did not report; the usage
+// records price them at the stored estimate, the duration rounded up to
+// 1 ms.
+type BilledEstimateRecord struct {
+	Day                           time.Time
+	AccountID, Region             string
+	FunctionName, FunctionVersion string
+	Invocations                   uint64
+	BilledDurationMs              uint64
+}
+
+// BilledEstimates lists, per day, function and version, the invocations of
+// the range whose billed duration is an estimate. It reads the raw
+// invocations.
+func (s *Store) BilledEstimates(ctx context.Context, f UsageFilter) ([]BilledEstimateRecord, error) {
+	if err := f.check("read billed estimates"); err != nil {
+		return nil, err
+	}
+	query, args := billedEstimatesSQL(s.database, f)
+	var out []BilledEstimateRecord
+	err := s.scanAll(ctx, "billed estimates", query, args, func(rows driver.Rows) error {
+		var r BilledEstimateRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+			&r.Invocations, &r.BilledDurationMs); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
 // UsageRecord is what one function configuration was billed for on one
 // UTC day.
 type UsageRecord struct {

@@ -73,6 +73,11 @@ type InvocationRecord struct {
 	ResponseDurationMs float64
 	RuntimeOverheadMs  float64
 	ProducedBytes      uint64
+
+	// UnknownFigures are the figures the platform did not report, an OR of
+	// dbmodel's Figure* bits; an unknown BilledDurationMs holds an
+	// estimate (the duration rounded up to 1 ms).
+	UnknownFigures uint8
 }
 
 // Invocation search limits.
@@ -276,7 +281,7 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
 			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
 			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
-			&rec.RuntimeOverheadMs, &rec.ProducedBytes)
+			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures)
 		if err != nil {
 			return nil, fmt.Errorf("scan invocation: %w", err)
 		}

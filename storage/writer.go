@@ -106,13 +106,14 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 			problems = append(problems, b.Problems[:min(len(b.Problems), maxLoggedProblems-len(problems))]...)
 		}
 	}
-	counts.Rejected += spans.Rejected
+	counts.Rejected += spans.Rejected + logs.Rejected
 	if counts.Rejected > 0 {
-		problems = append(slices.Clone(spans.Problems), problems...)
+		problems = append(append(slices.Clone(spans.Problems), logs.Problems...), problems...)
 		s.rejected.Add(uint64(counts.Rejected))
 		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
 	}
 	failed := func(rows int, err error) (WriteCounts, error) {
+		err = classify(err)
 		if errors.Is(err, ErrOutcomeUnknown) {
 			counts.Uncertain = rows
 		}
@@ -169,7 +170,7 @@ func insertRows[R any](ctx context.Context, s *Store, table string, columns []st
 	}
 	for i := range rows {
 		if err := batch.Append(values(&rows[i])...); err != nil {
-			return errors.Join(fmt.Errorf("append row to %s: %w", table, err), batch.Abort())
+			return errors.Join(encodeError(table, err), batch.Abort())
 		}
 	}
 	return sendInsert(batch, table)
@@ -225,7 +226,7 @@ func (s *Store) newColumnInsert(ctx context.Context, table string, columns []str
 func (w *columnInsert) column(v any) {
 	if w.err == nil {
 		if w.err = w.batch.Column(w.col).Append(v); w.err != nil {
-			w.err = fmt.Errorf("append column %s to %s: %w", w.columns[w.col], w.table, w.err)
+			w.err = encodeError(w.table+"."+w.columns[w.col], w.err)
 		}
 	}
 	w.col++
@@ -239,7 +240,7 @@ func (w *columnInsert) arrays(rows []any) {
 			break
 		}
 		if w.err = bc.AppendRow(r); w.err != nil {
-			w.err = fmt.Errorf("append column %s to %s: %w", w.columns[w.col], w.table, w.err)
+			w.err = encodeError(w.table+"."+w.columns[w.col], w.err)
 		}
 	}
 	w.col++
@@ -274,7 +275,7 @@ func (w *columnInsert) finish() error {
 		idViewsPool.Put(w.views)
 	}()
 	if w.err == nil && w.col != len(w.columns) {
-		w.err = fmt.Errorf("%s insert has %d columns, want %d", w.table, w.col, len(w.columns))
+		w.err = encodeError(w.table, fmt.Errorf("insert has %d columns, want %d", w.col, len(w.columns)))
 	}
 	if w.err != nil {
 		return errors.Join(w.err, w.batch.Abort())
@@ -373,7 +374,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.MemorySizeMB, r.MaxMemoryUsedMB, r.EphemeralStorageMB, r.DurationMs, r.BilledDurationMs,
 		r.BilledInitDurationMs, r.InitDurationMs, r.RestoreDurationMs, boolUint8(r.ColdStart), r.Status,
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
-		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes,
+		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures,
 	}
 }
 

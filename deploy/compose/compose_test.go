@@ -79,7 +79,7 @@ func TestExampleCollectorConfigIsValid(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("collector.example.yaml: %v", err)
 	}
-	if cfg.WAL.Dir == "" || cfg.HTTPAddr != ":4318" {
+	if cfg.WALDir() == "" || cfg.HTTPAddr != ":4318" {
 		t.Fatalf("example does not show the WAL and OTLP/HTTP: %+v", cfg)
 	}
 }

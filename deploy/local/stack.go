@@ -160,16 +160,21 @@ func (s *Stack) startCollector(ctx context.Context) error {
 }
 
 // launchCollector starts the collector process on the stack's address and
-// waits until it serves. Its WAL lives in the work directory, so a
-// restarted collector replays what the previous one left there; its
+// waits until it serves. Its data directory (WAL, quarantine) is in the
+// work directory, so a restarted collector replays what the previous one
+// left there; its
 // OTLP/HTTP and admin listeners take free ports so that several stacks can
 // run on one machine.
 func (s *Stack) launchCollector(ctx context.Context) error {
+	dataDir, err := filepath.Abs(filepath.Join(s.opts.WorkDir, "collector-data"))
+	if err != nil {
+		return fmt.Errorf("collector data directory: %w", err)
+	}
 	cmd := exec.Command(s.Bin.Collector,
 		"--grpc-addr", s.CollectorAddr,
 		"--http-addr", "127.0.0.1:0",
 		"--admin-addr", "127.0.0.1:0",
-		"--wal-dir", filepath.Join(s.opts.WorkDir, "wal"),
+		"--data-dir", dataDir,
 		"--clickhouse-dsn", s.DSN,
 		"--api-key-sha256", collector.HashAPIKey(s.APIKey))
 	cmd.Stdout, cmd.Stderr = s.collLog, s.collLog

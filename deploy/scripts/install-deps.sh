@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need from Debian's packages:
 # ClickHouse 18.16 (server and client), protoc, zip, ZooKeeper (cluster
-# tests), Alertmanager (alerting tests) and Node.js (a function under
-# AWS's emulator). Only what is missing
+# tests), Alertmanager (alerting tests), Node.js (a function under AWS's
+# emulator) and systemd-analyze (unit tests). Only what is missing
 # is installed; as root, apt-get update runs first.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ command -v zip >/dev/null 2>&1 || need+=(zip)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # The tests under AWS's emulator run a function written in JavaScript.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# deploy/systemd's test runs systemd-analyze verify and security.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -27,6 +27,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Figure names one figure of an invocation's report, as a bit of
+// Invocation.unknown_figures.
+type Figure int32
+
+const (
+	Figure_FIGURE_UNSPECIFIED     Figure = 0
+	Figure_FIGURE_DURATION        Figure = 1
+	Figure_FIGURE_BILLED_DURATION Figure = 2
+	Figure_FIGURE_MEMORY_SIZE     Figure = 4
+	Figure_FIGURE_MAX_MEMORY_USED Figure = 8
+)
+
+// Enum value maps for Figure.
+var (
+	Figure_name = map[int32]string{
+		0: "FIGURE_UNSPECIFIED",
+		1: "FIGURE_DURATION",
+		2: "FIGURE_BILLED_DURATION",
+		4: "FIGURE_MEMORY_SIZE",
+		8: "FIGURE_MAX_MEMORY_USED",
+	}
+	Figure_value = map[string]int32{
+		"FIGURE_UNSPECIFIED":     0,
+		"FIGURE_DURATION":        1,
+		"FIGURE_BILLED_DURATION": 2,
+		"FIGURE_MEMORY_SIZE":     4,
+		"FIGURE_MAX_MEMORY_USED": 8,
+	}
+)
+
+func (x Figure) Enum() *Figure {
+	p := new(Figure)
+	*p = x
+	return p
+}
+
+func (x Figure) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Figure) Descriptor() protoreflect.EnumDescriptor {
+	return file_lambdascope_ingest_v1_ingest_proto_enumTypes[0].Descriptor()
+}
+
+func (Figure) Type() protoreflect.EnumType {
+	return &file_lambdascope_ingest_v1_ingest_proto_enumTypes[0]
+}
+
+func (x Figure) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Figure.Descriptor instead.
+func (Figure) EnumDescriptor() ([]byte, []int) {
+	return file_lambdascope_ingest_v1_ingest_proto_rawDescGZIP(), []int{0}
+}
+
 type ExportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 16 random bytes chosen by the sender; identical on every retry.
@@ -393,8 +450,12 @@ type Invocation struct {
 	ProducedBytes      uint64  `protobuf:"varint,18,opt,name=produced_bytes,json=producedBytes,proto3" json:"produced_bytes,omitempty"`
 	// How much billed init time is included in billed_duration_ms.
 	BilledInitDurationMs float64 `protobuf:"fixed64,19,opt,name=billed_init_duration_ms,json=billedInitDurationMs,proto3" json:"billed_init_duration_ms,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The figures the platform did not report, as an OR of Figure values:
+	// their fields above read 0 and mean "unknown", not zero. AWS's emulator
+	// in Managed Instances mode, for one, reports only the duration.
+	UnknownFigures uint32 `protobuf:"varint,20,opt,name=unknown_figures,json=unknownFigures,proto3" json:"unknown_figures,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -560,6 +621,13 @@ func (x *Invocation) GetBilledInitDurationMs() float64 {
 	return 0
 }
 
+func (x *Invocation) GetUnknownFigures() uint32 {
+	if x != nil {
+		return x.UnknownFigures
+	}
+	return 0
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -597,7 +665,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xfe\x05\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xa7\x06\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -623,7 +691,14 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x14response_duration_ms\x18\x10 \x01(\x01R\x12responseDurationMs\x12.\n" +
 	"\x13runtime_overhead_ms\x18\x11 \x01(\x01R\x11runtimeOverheadMs\x12%\n" +
 	"\x0eproduced_bytes\x18\x12 \x01(\x04R\rproducedBytes\x125\n" +
-	"\x17billed_init_duration_ms\x18\x13 \x01(\x01R\x14billedInitDurationMs2f\n" +
+	"\x17billed_init_duration_ms\x18\x13 \x01(\x01R\x14billedInitDurationMs\x12'\n" +
+	"\x0funknown_figures\x18\x14 \x01(\rR\x0eunknownFigures*\x85\x01\n" +
+	"\x06Figure\x12\x16\n" +
+	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +
+	"\x16FIGURE_BILLED_DURATION\x10\x02\x12\x16\n" +
+	"\x12FIGURE_MEMORY_SIZE\x10\x04\x12\x1a\n" +
+	"\x16FIGURE_MAX_MEMORY_USED\x10\b2f\n" +
 	"\rIngestService\x12U\n" +
 	"\x06Export\x12$.lambdascope.ingest.v1.ExportRequest\x1a%.lambdascope.ingest.v1.ExportResponseB3Z1github.com/lambdascope/lambdascope/proto/ingestv1b\x06proto3"
 
@@ -639,24 +714,26 @@ func file_lambdascope_ingest_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_lambdascope_ingest_v1_ingest_proto_rawDescData
 }
 
+var file_lambdascope_ingest_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_lambdascope_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_lambdascope_ingest_v1_ingest_proto_goTypes = []any{
-	(*ExportRequest)(nil),       // 0: lambdascope.ingest.v1.ExportRequest
-	(*ExportResponse)(nil),      // 1: lambdascope.ingest.v1.ExportResponse
-	(*FunctionIdentity)(nil),    // 2: lambdascope.ingest.v1.FunctionIdentity
-	(*Invocation)(nil),          // 3: lambdascope.ingest.v1.Invocation
-	(*v1.ResourceSpans)(nil),    // 4: opentelemetry.proto.trace.v1.ResourceSpans
-	(*v11.ResourceLogs)(nil),    // 5: opentelemetry.proto.logs.v1.ResourceLogs
-	(*v12.ResourceMetrics)(nil), // 6: opentelemetry.proto.metrics.v1.ResourceMetrics
+	(Figure)(0),                 // 0: lambdascope.ingest.v1.Figure
+	(*ExportRequest)(nil),       // 1: lambdascope.ingest.v1.ExportRequest
+	(*ExportResponse)(nil),      // 2: lambdascope.ingest.v1.ExportResponse
+	(*FunctionIdentity)(nil),    // 3: lambdascope.ingest.v1.FunctionIdentity
+	(*Invocation)(nil),          // 4: lambdascope.ingest.v1.Invocation
+	(*v1.ResourceSpans)(nil),    // 5: opentelemetry.proto.trace.v1.ResourceSpans
+	(*v11.ResourceLogs)(nil),    // 6: opentelemetry.proto.logs.v1.ResourceLogs
+	(*v12.ResourceMetrics)(nil), // 7: opentelemetry.proto.metrics.v1.ResourceMetrics
 }
 var file_lambdascope_ingest_v1_ingest_proto_depIdxs = []int32{
-	2, // 0: lambdascope.ingest.v1.ExportRequest.function:type_name -> lambdascope.ingest.v1.FunctionIdentity
-	3, // 1: lambdascope.ingest.v1.ExportRequest.invocations:type_name -> lambdascope.ingest.v1.Invocation
-	4, // 2: lambdascope.ingest.v1.ExportRequest.resource_spans:type_name -> opentelemetry.proto.trace.v1.ResourceSpans
-	5, // 3: lambdascope.ingest.v1.ExportRequest.resource_logs:type_name -> opentelemetry.proto.logs.v1.ResourceLogs
-	6, // 4: lambdascope.ingest.v1.ExportRequest.resource_metrics:type_name -> opentelemetry.proto.metrics.v1.ResourceMetrics
-	0, // 5: lambdascope.ingest.v1.IngestService.Export:input_type -> lambdascope.ingest.v1.ExportRequest
-	1, // 6: lambdascope.ingest.v1.IngestService.Export:output_type -> lambdascope.ingest.v1.ExportResponse
+	3, // 0: lambdascope.ingest.v1.ExportRequest.function:type_name -> lambdascope.ingest.v1.FunctionIdentity
+	4, // 1: lambdascope.ingest.v1.ExportRequest.invocations:type_name -> lambdascope.ingest.v1.Invocation
+	5, // 2: lambdascope.ingest.v1.ExportRequest.resource_spans:type_name -> opentelemetry.proto.trace.v1.ResourceSpans
+	6, // 3: lambdascope.ingest.v1.ExportRequest.resource_logs:type_name -> opentelemetry.proto.logs.v1.ResourceLogs
+	7, // 4: lambdascope.ingest.v1.ExportRequest.resource_metrics:type_name -> opentelemetry.proto.metrics.v1.ResourceMetrics
+	1, // 5: lambdascope.ingest.v1.IngestService.Export:input_type -> lambdascope.ingest.v1.ExportRequest
+	2, // 6: lambdascope.ingest.v1.IngestService.Export:output_type -> lambdascope.ingest.v1.ExportResponse
 	6, // [6:7] is the sub-list for method output_type
 	5, // [5:6] is the sub-list for method input_type
 	5, // [5:5] is the sub-list for extension type_name
@@ -674,13 +751,14 @@ func file_lambdascope_ingest_v1_ingest_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lambdascope_ingest_v1_ingest_proto_rawDesc), len(file_lambdascope_ingest_v1_ingest_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_lambdascope_ingest_v1_ingest_proto_goTypes,
 		DependencyIndexes: file_lambdascope_ingest_v1_ingest_proto_depIdxs,
+		EnumInfos:         file_lambdascope_ingest_v1_ingest_proto_enumTypes,
 		MessageInfos:      file_lambdascope_ingest_v1_ingest_proto_msgTypes,
 	}.Build()
 	File_lambdascope_ingest_v1_ingest_proto = out.File

@@ -123,9 +123,9 @@ func CountSpans(req *ingestv1.ExportRequest) int {
 }
 
 // AppendExport adds the spans of one Ingest API batch. A span whose trace
-// ID is not 16 non-zero bytes, whose span ID is not 8 non-zero bytes or
-// whose parent span ID is neither empty nor 8 bytes is counted in Rejected
-// and skipped; the rest is kept.
+// ID is not 16 non-zero bytes, whose span ID is not 8 non-zero bytes, whose
+// parent span ID is neither empty nor 8 bytes or whose start is after
+// MaxDateTimeUnixNano is counted in Rejected and skipped; the rest is kept.
 func (c *SpanColumns) AppendExport(req *ingestv1.ExportRequest) {
 	fn := req.GetFunction()
 	for _, rs := range req.GetResourceSpans() {
@@ -168,6 +168,10 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 	}
 	if len(pid) != 0 && len(pid) != 8 {
 		c.reject(sp, fmt.Errorf("parent_span_id has %d bytes, want 8 or none", len(pid)))
+		return false
+	}
+	if err := checkTime(sp.GetStartTimeUnixNano(), "start_time_unix_nano"); err != nil {
+		c.reject(sp, err)
 		return false
 	}
 	c.TraceIDs = append(c.TraceIDs, tid...)

@@ -45,13 +45,18 @@ const maxProblems = 10
 
 // FromExport converts one Ingest API batch into table rows. It never fails:
 // an item that cannot be stored (a span whose trace ID is not 16 non-zero
-// bytes or whose span ID is not 8 non-zero bytes) is counted in Rejected and
-// the rest is kept.
+// bytes or whose span ID is not 8 non-zero bytes, an item whose time is
+// after MaxDateTimeUnixNano) is counted in Rejected and the rest is kept.
 func FromExport(req *ingestv1.ExportRequest) Batch {
 	var b Batch
 	fn := req.GetFunction()
 	for _, inv := range req.GetInvocations() {
-		b.Invocations = append(b.Invocations, invocationRow(fn, inv, req.GetSentTimeUnixNano()))
+		row := invocationRow(fn, inv, req.GetSentTimeUnixNano())
+		if err := checkTime(row.StartUnixNano, "start_time_unix_nano"); err != nil {
+			b.reject(fmt.Sprintf("invocation %q: %v", row.RequestID, err))
+			continue
+		}
+		b.Invocations = append(b.Invocations, row)
 	}
 	var spans SpanColumns
 	spans.AppendExport(req)
@@ -61,22 +66,41 @@ func FromExport(req *ingestv1.ExportRequest) Batch {
 			b.Spans[i] = spans.Row(i)
 		}
 	}
-	b.Rejected, b.Problems = spans.Rejected, spans.Problems
 	var logs LogColumns
 	logs.AppendExport(req)
+	b.Rejected += spans.Rejected + logs.Rejected
+	b.Problems = append(append(b.Problems, spans.Problems...), logs.Problems...)
+	b.Problems = b.Problems[:min(len(b.Problems), maxProblems)]
 	if n := logs.Len(); n > 0 {
 		b.Logs = make([]Log, n)
 		for i := range n {
 			b.Logs[i] = logs.Row(i)
 		}
 	}
-	b.Metrics = metricRows(req)
-	for i := range b.Metrics {
-		if b.Metrics[i].TimeUnixNano == 0 {
-			b.Metrics[i].TimeUnixNano = req.GetSentTimeUnixNano()
+	metrics := metricRows(req)
+	b.Metrics = metrics[:0]
+	for _, m := range metrics {
+		if m.TimeUnixNano == 0 {
+			m.TimeUnixNano = req.GetSentTimeUnixNano()
 		}
+		if err := checkTime(m.TimeUnixNano, "time_unix_nano"); err != nil {
+			b.reject(fmt.Sprintf("metric point %q: %v", m.Name, err))
+			continue
+		}
+		b.Metrics = append(b.Metrics, m)
+	}
+	if len(b.Metrics) == 0 {
+		b.Metrics = nil
 	}
 	return b
+}
+
+// reject counts an item refused and keeps the first reasons.
+func (b *Batch) reject(problem string) {
+	b.Rejected++
+	if len(b.Problems) < maxProblems {
+		b.Problems = append(b.Problems, problem)
+	}
 }
 
 // identity is who produced a resource's data.
@@ -135,12 +159,23 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		ResponseDurationMs:   inv.GetResponseDurationMs(),
 		RuntimeOverheadMs:    inv.GetRuntimeOverheadMs(),
 		ProducedBytes:        inv.GetProducedBytes(),
+		UnknownFigures:       uint8(inv.GetUnknownFigures()) & knownFigures,
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent
 	}
 	if row.MemorySizeMB == 0 {
 		row.MemorySizeMB = fn.GetMemoryMb()
+	}
+	if row.MemorySizeMB != 0 {
+		// The memory configured is known from the function's identity when
+		// the report left it out.
+		row.UnknownFigures &^= FigureMemorySize
+	}
+	if row.UnknownFigures&FigureBilledDuration != 0 && row.UnknownFigures&FigureDuration == 0 {
+		// What AWS bills, so that the usage views price the invocation;
+		// readers show the figure as an estimate.
+		row.BilledDurationMs = BilledEstimate(row.DurationMs)
 	}
 	// The platform's trace context is optional; a malformed one is dropped,
 	// the invocation is kept.
@@ -160,6 +195,23 @@ func checkID(id []byte, n int, name string) error {
 		}
 	}
 	return fmt.Errorf("%s is all zeros", name)
+}
+
+// MaxDateTimeUnixNano is the last instant stored: 2105-12-31
+// 23:59:59.999999999 UTC. Every table's time column and partition key is a
+// DateTime, which the server keeps in 32 bits (up to 2106-02-07 06:28:15
+// UTC; a later time wraps to an instant after 1970), and whose date
+// functions (toDate, the partition key) on 18.16 end with its date table
+// in the first days of 2106: toDate(toDateTime(2^32-1)) is 0000-00-00.
+// The end of 2105 keeps a margin for servers in any time zone.
+const MaxDateTimeUnixNano = uint64(4291747199)*1e9 + 999_999_999
+
+// checkTime checks that a time fits a DateTime column.
+func checkTime(ns uint64, name string) error {
+	if ns > MaxDateTimeUnixNano {
+		return fmt.Errorf("%s %d is after 2105-12-31T23:59:59Z, the last time stored", name, ns)
+	}
+	return nil
 }
 
 // copyID copies an optional ID; one of the wrong length leaves dst zero.

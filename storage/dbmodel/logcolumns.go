@@ -1,6 +1,7 @@
 package dbmodel
 
 import (
+	"fmt"
 	"slices"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -39,6 +40,11 @@ type LogColumns struct {
 	AttributeKeys, AttributeValues       []any
 	ResourceAttrKeys, ResourceAttrValues []any
 
+	// Rejected counts records refused (a time after MaxDateTimeUnixNano);
+	// Problems says why, for the first few.
+	Rejected int
+	Problems []string
+
 	strs []string // backing store of the per-record attribute slices
 }
 
@@ -52,7 +58,7 @@ func (c *LogColumns) Reset() {
 	c.TraceIDs, c.SpanIDs, c.SeverityNumber = c.TraceIDs[:0], c.SpanIDs[:0], c.SeverityNumber[:0]
 	for _, s := range []*[]string{
 		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.LogType, &c.strs,
+		&c.AccountID, &c.Region, &c.RequestID, &c.LogType, &c.strs, &c.Problems,
 	} {
 		clear(*s)
 		*s = (*s)[:0]
@@ -61,6 +67,7 @@ func (c *LogColumns) Reset() {
 		clear(*a)
 		*a = (*a)[:0]
 	}
+	c.Rejected = 0
 }
 
 // Grow makes room for n more log records, so that filling the columns
@@ -91,8 +98,10 @@ func CountLogs(req *ingestv1.ExportRequest) int {
 	return n
 }
 
-// AppendExport adds the log records of one Ingest API batch. No record is
-// refused: a malformed trace or span ID is stored as zeros.
+// AppendExport adds the log records of one Ingest API batch. A malformed
+// trace or span ID is stored as zeros; a record whose time (its own, else
+// the observed time, else the batch's sent time) is after
+// MaxDateTimeUnixNano is counted in Rejected and skipped.
 func (c *LogColumns) AppendExport(req *ingestv1.ExportRequest) {
 	fn, sent := req.GetFunction(), req.GetSentTimeUnixNano()
 	for _, rl := range req.GetResourceLogs() {
@@ -112,6 +121,13 @@ func (c *LogColumns) AppendExport(req *ingestv1.ExportRequest) {
 				}
 				if ts == 0 {
 					ts = sent
+				}
+				if err := checkTime(ts, "time_unix_nano"); err != nil {
+					c.Rejected++
+					if len(c.Problems) < maxProblems {
+						c.Problems = append(c.Problems, fmt.Sprintf("log record: %v", err))
+					}
+					continue
 				}
 				c.TimeUnixNano = append(c.TimeUnixNano, ts)
 				c.ObservedTimeUnixNano = append(c.ObservedTimeUnixNano, observed)

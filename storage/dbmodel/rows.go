@@ -1,5 +1,11 @@
 package dbmodel
 
+import (
+	"math"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
 // Span is one row of the spans table.
 type Span struct {
 	TraceID       [16]byte
@@ -89,6 +95,30 @@ type Invocation struct {
 	ResponseDurationMs   float64
 	RuntimeOverheadMs    float64
 	ProducedBytes        uint64
+	// UnknownFigures are the figures the platform did not report, an OR of
+	// the Figure* bits. An unknown figure reads 0, except BilledDurationMs,
+	// which then holds an estimate (BilledEstimate).
+	UnknownFigures uint8
+}
+
+// Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure
+// enum.
+const (
+	FigureDuration       = uint8(ingestv1.Figure_FIGURE_DURATION)
+	FigureBilledDuration = uint8(ingestv1.Figure_FIGURE_BILLED_DURATION)
+	FigureMemorySize     = uint8(ingestv1.Figure_FIGURE_MEMORY_SIZE)
+	FigureMaxMemoryUsed  = uint8(ingestv1.Figure_FIGURE_MAX_MEMORY_USED)
+
+	knownFigures = FigureDuration | FigureBilledDuration | FigureMemorySize | FigureMaxMemoryUsed
+)
+
+// BilledEstimate is what AWS would bill for an invocation of durationMs
+// milliseconds: the duration rounded up to the next millisecond.
+func BilledEstimate(durationMs float64) uint64 {
+	if !(durationMs > 0) || math.IsInf(durationMs, 1) {
+		return 0
+	}
+	return uint64(math.Ceil(durationMs))
 }
 
 // KeyValues is an attribute list as two parallel arrays, the shape of a

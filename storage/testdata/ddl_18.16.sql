@@ -516,3 +516,7 @@ GROUP BY hour, caller, callee, resource;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'service_map', max(start_unix_nano)
 FROM lambdascope.spans;
+
+-- migration invocation_knowledge, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN unknown_figures UInt8 DEFAULT 0;

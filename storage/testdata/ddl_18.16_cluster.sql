@@ -568,3 +568,14 @@ ENGINE = Distributed(lambdascope, lambdascope, service_map_hours_local, rand());
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'service_map', max(start_unix_nano)
 FROM lambdascope.spans;
+
+-- migration invocation_knowledge, statement 1
+ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
+    ADD COLUMN unknown_figures UInt8 DEFAULT 0;
+
+-- migration invocation_knowledge, statement 2
+DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
+
+-- migration invocation_knowledge, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
+ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));

@@ -14,8 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/collector/internal/memlimit"
 	"github.com/lambdascope/lambdascope/storage"
 )
 
@@ -24,7 +26,7 @@ const usage = `lambdascope-collector receives telemetry from the Lambdascope ext
 Collector (OTLP gRPC on the same port, OTLP/HTTP), and writes it to
 ClickHouse. It creates or upgrades the schema on start; while ClickHouse is
 unreachable it keeps trying in the background and takes batches into the
-WAL (wal.dir).
+WAL (data_dir/wal, on by default).
 
 Usage:
   lambdascope-collector [--config FILE] [flags]
@@ -34,8 +36,9 @@ deploy/collector.example.yaml), then the environment variables in brackets,
 then the flags given on the command line.
 
 Examples:
-  # local trial, no API key
-  lambdascope-collector --no-auth --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
+  # local trial, no API key, the WAL in a directory of your own
+  lambdascope-collector --no-auth --data-dir "$PWD/collector-data" \
+    --clickhouse-dsn clickhouse://127.0.0.1:9000/lambdascope
 
   # a ClickHouse cluster: the name from the servers' remote_servers
   lambdascope-collector --no-auth --clickhouse-dsn clickhouse://ch1:9000/lambdascope \
@@ -83,8 +86,19 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.CAFile })},
 		{"clickhouse-tls-server-name", "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME", "name ClickHouse's certificate must carry, when not the DSN's host; turns on TLS to ClickHouse (clickhouse_tls.server_name)",
 			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.ServerName })},
-		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, empty for none (wal.dir)",
+		{"data-dir", "LAMBDASCOPE_DATA_DIR", "directory of the WAL and the quarantine (data_dir)",
+			str(func(c *collector.Config) *string { return &c.DataDir })},
+		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, instead of data_dir/wal (wal.dir)",
 			str(func(c *collector.Config) *string { return &c.WAL.Dir })},
+		{"no-wal", "LAMBDASCOPE_NO_WAL", "true to run without a WAL: batches are lost in a ClickHouse outage once senders give up (wal.enabled: false)",
+			func(c *collector.Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("wal.enabled %q: --no-wal must be true or false", v)
+				}
+				c.WAL.Enabled = !b
+				return nil
+			}},
 		{"api-key-sha256", "LAMBDASCOPE_API_KEY_SHA256", "comma-separated hex SHA-256 digests of accepted API keys (api_key_sha256)",
 			func(c *collector.Config, v string) error {
 				c.APIKeySHA256 = nil
@@ -101,6 +115,30 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.TLS.KeyFile })},
 		{"tls-client-ca-file", "LAMBDASCOPE_TLS_CLIENT_CA_FILE", "PEM CAs client certificates must be signed by; requires them (tls.client_ca_file)",
 			str(func(c *collector.Config) *string { return &c.TLS.ClientCAFile })},
+		{"max-inflight-bytes", "LAMBDASCOPE_MAX_INFLIGHT_BYTES", "request bytes all requests in flight may hold together; more are refused with a retryable status (max_inflight_bytes)",
+			func(c *collector.Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return fmt.Errorf("max_inflight_bytes %q must be a number of bytes", v)
+				}
+				c.MaxInflightBytes = n
+				return nil
+			}},
+		{"http-read-header-timeout", "LAMBDASCOPE_HTTP_READ_HEADER_TIMEOUT", "OTLP/HTTP: time to send a request's headers (http_limits.read_header_timeout)",
+			duration("http_limits.read_header_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.ReadHeaderTimeout })},
+		{"http-read-timeout", "LAMBDASCOPE_HTTP_READ_TIMEOUT", "OTLP/HTTP: time to send a whole request, body included (http_limits.read_timeout)",
+			duration("http_limits.read_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.ReadTimeout })},
+		{"http-idle-timeout", "LAMBDASCOPE_HTTP_IDLE_TIMEOUT", "OTLP/HTTP: keep-alive connections idle this long are closed (http_limits.idle_timeout)",
+			duration("http_limits.idle_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.IdleTimeout })},
+		{"http-max-conns-per-ip", "LAMBDASCOPE_HTTP_MAX_CONNS_PER_IP", "OTLP/HTTP: open connections one client IP may hold, 0 for no bound (http_limits.max_conns_per_ip)",
+			func(c *collector.Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("http_limits.max_conns_per_ip %q must be a whole number", v)
+				}
+				c.HTTPLimits.MaxConnsPerIP = n
+				return nil
+			}},
 		{"no-auth", "LAMBDASCOPE_NO_AUTH", "true to accept requests without an API key, for local trials (no_auth)",
 			func(c *collector.Config, v string) error {
 				b, err := strconv.ParseBool(v)
@@ -110,6 +148,18 @@ func settings() []setting {
 				c.NoAuth = b
 				return nil
 			}},
+	}
+}
+
+// duration parses a Go duration (10s, 1m30s) into the field f returns.
+func duration(key string, f func(*collector.Config) *time.Duration) func(*collector.Config, string) error {
+	return func(c *collector.Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s %q must be a duration such as 30s", key, v)
+		}
+		*f(c) = d
+		return nil
 	}
 }
 
@@ -167,6 +217,9 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
+	// Under systemd's MemoryMax= or a container's limit, the garbage
+	// collector works harder before the kernel kills the process.
+	memlimit.Apply(memlimit.Host, log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -209,12 +262,15 @@ func run(args []string) error {
 	return srv.Shutdown(shutdownCtx)
 }
 
-// normalizeBoolFlags lets --no-auth be given without a value, as before.
+// normalizeBoolFlags lets --no-auth and --no-wal be given without a value.
 func normalizeBoolFlags(args []string) []string {
 	out := make([]string, 0, len(args))
 	for _, a := range args {
-		if a == "--no-auth" || a == "-no-auth" {
+		switch a {
+		case "--no-auth", "-no-auth":
 			a = "--no-auth=true"
+		case "--no-wal", "-no-wal":
+			a = "--no-wal=true"
 		}
 		out = append(out, a)
 	}

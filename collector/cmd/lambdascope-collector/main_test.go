@@ -32,6 +32,12 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 			[]string{"--no-auth"}, "tls.cert_file: stat"},
 		{"clickhouse tls ca file missing", map[string]string{"LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE": filepath.Join(dir, "ca.pem")},
 			[]string{"--no-auth"}, "clickhouse_tls.ca_file: read CA file: open"},
+		{"bad no_wal env", map[string]string{"LAMBDASCOPE_NO_WAL": "perhaps"}, []string{"--no-auth"}, "--no-wal must be true or false"},
+		{"relative data dir", nil, []string{"--no-auth", "--data-dir", "state"}, `data_dir "state" must be an absolute path`},
+		{"no data dir with the WAL on", nil, []string{"--no-auth", "--data-dir", ""}, "data_dir must be set while the WAL is on"},
+		{"bad inflight budget from env", map[string]string{"LAMBDASCOPE_MAX_INFLIGHT_BYTES": "1000"}, []string{"--no-auth"}, "max_inflight_bytes (1000) must be at least max_message_bytes"},
+		{"bad read timeout flag", nil, []string{"--no-auth", "--http-read-timeout", "soon"}, `http_limits.read_timeout "soon" must be a duration`},
+		{"negative conns per ip", nil, []string{"--no-auth", "--http-max-conns-per-ip", "-1"}, "http_limits.max_conns_per_ip must not be negative"},
 		{"clickhouse tls ca file not PEM", nil, []string{"--no-auth", "--clickhouse-tls-ca-file", cfgPath}, "holds no PEM certificate"},
 	}
 	for _, tt := range tests {

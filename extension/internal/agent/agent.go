@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -61,6 +62,11 @@ type Options struct {
 	FlushBudget time.Duration
 	// ShutdownMargin is kept free before the SHUTDOWN deadline.
 	ShutdownMargin time.Duration
+	// RuntimeDoneMargin is added to the subscription's buffering window
+	// (timeoutMs) to bound the wait for an invocation's
+	// platform.runtimeDone: once the telemetry stream has been quiet that
+	// long, the extension stops waiting and calls /event/next.
+	RuntimeDoneMargin time.Duration
 	// StartedAt is when the process started; the time to the first
 	// /event/next is logged at debug level.
 	StartedAt time.Time
@@ -160,6 +166,7 @@ func DefaultOptions() Options {
 		Config:              config.DefaultConfig(),
 		FlushBudget:         150 * time.Millisecond,
 		ShutdownMargin:      250 * time.Millisecond,
+		RuntimeDoneMargin:   25 * time.Millisecond,
 		SelfMetricsInterval: time.Minute,
 	}
 }
@@ -175,6 +182,9 @@ func (o Options) Validate() error {
 	}
 	if o.ShutdownMargin < 0 {
 		errs = append(errs, errors.New("shutdown_margin must not be negative"))
+	}
+	if o.RuntimeDoneMargin <= 0 {
+		errs = append(errs, errors.New("runtime_done_margin must be positive"))
 	}
 	if o.SelfMetricsInterval <= 0 {
 		errs = append(errs, errors.New("self_metrics_interval must be positive"))
@@ -209,6 +219,11 @@ type Agent struct {
 	invokes     int
 	lastInvoke  time.Time
 	avgGap      time.Duration
+
+	// runtimeDoneLate counts the waits for runtimeDone that the bound
+	// ended; lateLogged is when that was last logged.
+	runtimeDoneLate atomic.Uint64
+	lateLogged      time.Time
 }
 
 // New validates the options and prepares an agent; nothing is started.
@@ -404,10 +419,22 @@ func (a *Agent) adoptListeners(h *Inherited) {
 	h.Telemetry = nil
 	a.listener, a.listenURI = l, h.State.TelemetryURI
 	if !h.State.Subscribed {
+		if h.State.TelemetryUnavailable {
+			a.logTelemetryUnavailable(h.State.SubscribeError)
+			return
+		}
 		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", h.State.SubscribeError)
 		return
 	}
 	a.telemetryOK = true
+}
+
+// logTelemetryUnavailable says, once, that the Telemetry API answered
+// Telemetry.NotSupported (AWS's emulator does): the extension then runs
+// without it and waits for no platform event.
+func (a *Agent) logTelemetryUnavailable(answer any) {
+	a.log.Warn("the Telemetry API is not supported here; running without it: no invocation records or function logs, "+
+		"and no waiting for platform events", "answer", answer)
 }
 
 // handleTelemetry hands pushed events to the tracker once set-up is done.
@@ -455,6 +482,10 @@ func (a *Agent) subscribe(ctx context.Context, listenErr error) {
 		schema = extapi.SchemaV2
 	}
 	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+	if errors.Is(err, extapi.ErrTelemetryNotSupported) {
+		a.logTelemetryUnavailable(err)
+		return
+	}
 	if err != nil {
 		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
 		return
@@ -572,13 +603,44 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if a.telemetryOK && !a.tracker.WaitRuntimeDone(wctx, ev.RequestID) {
-		a.log.Debug("runtimeDone not seen before the deadline", "request_id", ev.RequestID)
+	if a.telemetryOK {
+		quiet := a.runtimeDoneQuiet()
+		switch seen := a.tracker.WaitRuntimeDone(wctx, ev.RequestID, quiet); {
+		case seen:
+		case wctx.Err() == nil:
+			a.onRuntimeDoneLate(ev.RequestID, quiet, now)
+		default:
+			a.log.Debug("runtimeDone not seen before the deadline", "request_id", ev.RequestID)
+		}
 	}
 	fctx, fcancel := context.WithTimeout(wctx, a.opts.FlushBudget)
 	defer fcancel()
 	if err := a.ship.Flush(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
 		a.log.Debug("end-of-invocation flush incomplete", "err", err)
+	}
+}
+
+// runtimeDoneQuiet bounds the wait for an invocation's runtimeDone: the
+// subscription's buffering window plus a margin, counted from the
+// telemetry stream's last platform or function event. runtimeDone follows
+// that event within the window; a stream quiet for longer says it is late
+// or lost, and waiting on would hold the invocation, billed, until its
+// deadline.
+func (a *Agent) runtimeDoneQuiet() time.Duration {
+	return time.Duration(extapi.DefaultBuffering.TimeoutMs)*time.Millisecond + a.opts.RuntimeDoneMargin
+}
+
+// onRuntimeDoneLate counts a wait for runtimeDone that the bound ended and
+// logs it, at most once a minute.
+func (a *Agent) onRuntimeDoneLate(requestID string, quiet time.Duration, invoked time.Time) {
+	n := a.runtimeDoneLate.Add(1)
+	if now := time.Now(); a.lateLogged.IsZero() || now.Sub(a.lateLogged) >= time.Minute {
+		a.lateLogged = now
+		// Info, not a warning: a function that runs silently for longer
+		// than the bound (waiting on a call) ends the wait the same way.
+		a.log.Info("platform.runtimeDone did not come within "+quiet.String()+" of the telemetry stream's last event; "+
+			"calling /event/next without it, the data of the invocation's rest ships with a later flush (logged at most once a minute)",
+			"request_id", requestID, "waited", now.Sub(invoked).Round(time.Millisecond), "late_total", n)
 	}
 }
 
@@ -670,8 +732,15 @@ func (a *Agent) shutdown(deadline time.Time) error {
 			attrs = append(attrs, "otlp_malformed", n)
 		}
 	}
-	if ls := a.tracker.Stats().LogsDropped; ls > 0 {
-		attrs = append(attrs, "lambda_logs_dropped", ls)
+	ts := a.tracker.Stats()
+	if ts.LogsDropped > 0 {
+		attrs = append(attrs, "lambda_logs_dropped", ts.LogsDropped)
+	}
+	if ts.LogsUnattributed > 0 {
+		attrs = append(attrs, "logs_unattributed", ts.LogsUnattributed)
+	}
+	if n := a.runtimeDoneLate.Load(); n > 0 {
+		attrs = append(attrs, "runtime_done_late", n)
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""
@@ -725,11 +794,13 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		return
 	}
 	a.lastSelf = now
-	st := a.buf.Stats()
+	st, ts := a.buf.Stats(), a.tracker.Stats()
 	snap := selfmetrics.Snapshot{
 		Received: st.Received, Sent: st.Sent, Dropped: st.Dropped, SampledOut: st.SampledOut,
 		BufferBytes:       int64(st.Bytes),
-		LambdaLogsDropped: a.tracker.Stats().LogsDropped,
+		LambdaLogsDropped: ts.LogsDropped,
+		RuntimeDoneLate:   a.runtimeDoneLate.Load(),
+		LogsUnattributed:  ts.LogsUnattributed,
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -51,11 +52,20 @@ type fakeLambda struct {
 	// before and after answering.
 	script func(n int) (ev extapi.Event, after []string)
 
+	// runtime, when set, plays the function's run after the n-th event is
+	// answered, pushing telemetry itself; the next event is answered once
+	// it returns.
+	runtime func(n int)
+
 	// beforeFirstNext is pushed, once subscribed, before the first
 	// /event/next is answered.
 	beforeFirstNext []string
 	// refuseTelemetry answers the subscription with an error.
 	refuseTelemetry bool
+	// subscribeStatus and subscribeBody, when set, answer the
+	// subscription (AWS's emulator: 202 and Telemetry.NotSupported).
+	subscribeStatus int
+	subscribeBody   string
 
 	mu         sync.Mutex
 	uri        string
@@ -63,7 +73,8 @@ type fakeLambda struct {
 	schema     string
 	initErrors []string
 	nexts      int
-	log        []string // ordered record of what happened
+	nextAt     []time.Time // when each /event/next arrived
+	log        []string    // ordered record of what happened
 	pushErrs   []error
 	pushGroup  sync.WaitGroup
 }
@@ -112,6 +123,11 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Lambda-Extension-Identifier", "ext-1")
 		_, _ = io.WriteString(w, `{"functionName":"checkout","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
 	case "PUT /2022-07-01/telemetry":
+		if f.subscribeBody != "" {
+			w.WriteHeader(f.subscribeStatus)
+			_, _ = io.WriteString(w, f.subscribeBody)
+			return
+		}
 		if f.refuseTelemetry {
 			http.Error(w, `{"errorType":"Telemetry.Unavailable"}`, http.StatusServiceUnavailable)
 			return
@@ -135,6 +151,7 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		n := f.nexts
 		f.nexts++
+		f.nextAt = append(f.nextAt, time.Now())
 		f.mu.Unlock()
 		f.note(fmt.Sprintf("next %d", n))
 		if n == 0 && len(f.beforeFirstNext) > 0 {
@@ -148,6 +165,13 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(out)
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
+		}
+		if f.runtime != nil {
+			f.pushGroup.Add(1)
+			go func() {
+				defer f.pushGroup.Done()
+				f.runtime(n)
+			}()
 		}
 		if len(after) > 0 {
 			f.pushGroup.Add(1)
@@ -231,6 +255,10 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	opts.Config.OTLPHTTPAddr = freeAddr(t)
 	opts.Config.OTLPGRPCAddr = freeAddr(t)
 	opts.Config.SpoolDir = filepath.Join(t.TempDir(), "spool")
+	// The fake pushes an invocation's telemetry 30 ms after its event; a
+	// busy test machine must not turn that into a late runtimeDone.
+	// TestRuntimeDoneLostIsBounded sets the margin it tests.
+	opts.RuntimeDoneMargin = 2 * time.Second
 	opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Env = func(k string) (string, bool) {
 		v, ok := map[string]string{
@@ -910,5 +938,249 @@ func TestInheritReadsAheadFirst(t *testing.T) {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || string(body) != `{"eventType":"INVOKE","requestId":"r-9"}` {
 		t.Errorf("first event = %q (%v)", body, err)
+	}
+}
+
+// TestTelemetryNotSupported: AWS's emulator answers the subscription 202
+// with Telemetry.NotSupported. The extension says so once, at warning
+// level, and runs without telemetry: it waits neither for the
+// invocation's runtimeDone (which would hold the invocation until its
+// deadline) nor, at SHUTDOWN, for reports.
+func TestTelemetryNotSupported(t *testing.T) {
+	const notSupported = `{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`
+	for _, launched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
+			collector := collectortest.Start(t)
+			f := &fakeLambda{subscribeStatus: http.StatusAccepted, subscribeBody: notSupported}
+			var otlpAddr string
+			f.script = func(n int) (extapi.Event, []string) {
+				if n == 0 {
+					sendSpan(t, otlpAddr)
+					// A deadline far away: waiting for it would show.
+					return extapi.Event{EventType: extapi.Invoke, RequestID: reqID, DeadlineMs: time.Now().Add(10 * time.Second).UnixMilli()}, nil
+				}
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.Flush = config.FlushEnd
+				otlpAddr = o.Config.OTLPHTTPAddr
+				if launched {
+					launchFor(t, o)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			out := logs.String()
+			if n := strings.Count(out, "level=WARN msg=\"the Telemetry API is not supported here"); n != 1 || !strings.Contains(out, "Telemetry.NotSupported") {
+				t.Errorf("%d warnings about the unsupported Telemetry API, want 1 with the answer:\n%s", n, out)
+			}
+			for _, bad := range []string{"telemetry subscription failed", "without the platform report", "runtimeDone"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("log mentions %q: the extension waited for telemetry that cannot come:\n%s", bad, out)
+				}
+			}
+			f.mu.Lock()
+			nextAt := f.nextAt
+			f.mu.Unlock()
+			if len(nextAt) != 2 {
+				t.Fatalf("%d calls to /event/next, want 2", len(nextAt))
+			}
+			// Without the wait the second call follows the first at once;
+			// with it, it would come near the 10 s deadline.
+			if held := nextAt[1].Sub(nextAt[0]); held > 2*time.Second {
+				t.Errorf("the invocation was held %v before the next /event/next", held)
+			}
+			var spans int
+			for _, req := range collector.Accepted() {
+				for _, rs := range req.GetResourceSpans() {
+					spans += buffer.CountSpans(rs)
+				}
+			}
+			if spans != 1 {
+				t.Errorf("shipped %d spans, want the function's span", spans)
+			}
+		})
+	}
+}
+
+// TestRuntimeDoneLostIsBounded is the fault test of the wait before
+// /event/next: the telemetry stream drops platform.runtimeDone of some
+// invocations. For every invocation the time the extension adds after
+// the function's end, before it calls /event/next again, stays within
+// the bound (the stream quiet for the buffering window plus the margin,
+// then a flush within its budget), not the invocation's deadline; the
+// late ones are counted and logged.
+func TestRuntimeDoneLostIsBounded(t *testing.T) {
+	const (
+		invocations = 6
+		margin      = 100 * time.Millisecond
+		// slack absorbs a busy test machine; the deadline the old wait
+		// ran into is 3 s away.
+		slack = 250 * time.Millisecond
+	)
+	for _, launched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
+			dropped := map[int]bool{1: true, 3: true, 4: true}
+			collector := collectortest.Start(t)
+			f := &fakeLambda{}
+			var mu sync.Mutex
+			runtimeEnd := map[int]time.Time{}
+			id := func(n int) string { return fmt.Sprintf("5e1d0b7a-0000-4000-8000-%012d", n) }
+			report := func(n int) string {
+				return `{"time":"2024-05-01T10:00:01.000Z","type":"platform.report","record":{"requestId":"` + id(n) +
+					`","status":"success","metrics":{"durationMs":40,"billedDurationMs":40,"memorySizeMB":512,"maxMemoryUsedMB":60}}}`
+			}
+			f.script = func(n int) (extapi.Event, []string) {
+				if n < invocations {
+					return extapi.Event{EventType: extapi.Invoke, RequestID: id(n), DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
+				}
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()},
+					[]string{report(n - 1)}
+			}
+			f.runtime = func(n int) {
+				if n >= invocations {
+					return
+				}
+				// The previous invocation's report, then this one's start.
+				if n > 0 {
+					f.push(report(n - 1))
+				}
+				f.push(`{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"` + id(n) + `"}}`)
+				// The function runs 0, 40 or 80 ms, logging every 10 ms.
+				for i := 0; i < n%3*4; i++ {
+					time.Sleep(10 * time.Millisecond)
+					f.push(`{"time":"2024-05-01T10:00:00.010Z","type":"function","record":"working on ` + id(n) + `\n"}`)
+				}
+				mu.Lock()
+				runtimeEnd[n] = time.Now()
+				mu.Unlock()
+				if !dropped[n] {
+					f.push(`{"time":"2024-05-01T10:00:00.100Z","type":"platform.runtimeDone","record":{"requestId":"` + id(n) + `","status":"success"}}`)
+				}
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.Endpoint = collector.Addr
+				o.Config.Flush = config.FlushEnd
+				o.RuntimeDoneMargin = margin
+				if launched {
+					launchFor(t, o)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			quiet := time.Duration(extapi.DefaultBuffering.TimeoutMs)*time.Millisecond + margin
+			bound := quiet + DefaultOptions().FlushBudget + slack
+			f.mu.Lock()
+			nextAt := f.nextAt
+			f.mu.Unlock()
+			if len(nextAt) != invocations+1 {
+				t.Fatalf("%d calls to /event/next, want %d", len(nextAt), invocations+1)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for n := range invocations {
+				added := nextAt[n+1].Sub(runtimeEnd[n])
+				t.Logf("invocation %d (runtimeDone dropped: %v): %v added before /event/next", n, dropped[n], added.Round(time.Millisecond))
+				if added > bound {
+					t.Errorf("invocation %d (runtimeDone dropped: %v): %v added before /event/next, want at most %v", n, dropped[n], added, bound)
+				}
+			}
+			out := logs.String()
+			if n := strings.Count(out, "level=INFO msg=\"platform.runtimeDone did not come within"); n != 1 {
+				t.Errorf("%d lines about a late runtimeDone, want 1 (at most one a minute):\n%s", n, out)
+			}
+			if !strings.Contains(out, fmt.Sprintf("runtime_done_late=%d", len(dropped))) {
+				t.Errorf("shutdown log does not count %d late runtimeDone events:\n%s", len(dropped), out)
+			}
+			var late int64 = -1
+			for _, req := range collector.Accepted() {
+				for _, rm := range req.GetResourceMetrics() {
+					for _, sm := range rm.GetScopeMetrics() {
+						for _, m := range sm.GetMetrics() {
+							if m.GetName() == selfmetrics.RuntimeDoneLate {
+								late = max(late, m.GetSum().GetDataPoints()[0].GetAsInt())
+							}
+						}
+					}
+				}
+			}
+			if late != int64(len(dropped)) {
+				t.Errorf("self-metric %s = %d, want %d", selfmetrics.RuntimeDoneLate, late, len(dropped))
+			}
+		})
+	}
+}
+
+// TestManagedInstancesLinesOfConcurrentInvocations: a line without a
+// request ID written while two invocations run is shipped without one,
+// and counted; a line that names its invocation keeps it.
+func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
+	collector := collectortest.Start(t)
+	ids := []string{"22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"}
+	var pushed []string
+	for _, id := range ids {
+		pushed = append(pushed, `{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"`+id+`"}}`)
+	}
+	pushed = append(pushed,
+		`{"time":"2025-03-01T10:00:00.010Z","type":"function","record":"whose line is this?\n"}`,
+		`{"time":"2025-03-01T10:00:00.020Z","type":"function","record":{"level":"INFO","requestId":"`+ids[0]+`","message":"mine"}}`)
+	for _, id := range ids {
+		pushed = append(pushed,
+			`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success"}}`,
+			`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`)
+	}
+	f := &fakeLambda{beforeFirstNext: pushed, script: func(int) (extapi.Event, []string) {
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		env := o.Env
+		o.Env = func(k string) (string, bool) {
+			if k == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+				return "lambda-managed-instances", true
+			}
+			return env(k)
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := map[string]string{}
+	var unattributed int64 = -1
+	for _, req := range collector.Accepted() {
+		for _, rl := range req.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, rec := range sl.GetLogRecords() {
+					id := "none"
+					for _, kv := range rec.GetAttributes() {
+						if kv.GetKey() == invocation.AttrInvocationID {
+							id = kv.GetValue().GetStringValue()
+						}
+					}
+					got[rec.GetBody().GetStringValue()] = id
+				}
+			}
+		}
+		for _, rm := range req.GetResourceMetrics() {
+			for _, sm := range rm.GetScopeMetrics() {
+				for _, m := range sm.GetMetrics() {
+					if m.GetName() == selfmetrics.LogsUnattributed {
+						unattributed = max(unattributed, m.GetSum().GetDataPoints()[0].GetAsInt())
+					}
+				}
+			}
+		}
+	}
+	if want := map[string]string{"whose line is this?": "none", "mine": ids[0]}; !maps.Equal(got, want) {
+		t.Errorf("log lines and their invocations = %v, want %v", got, want)
+	}
+	if unattributed != 1 {
+		t.Errorf("self-metric %s = %d, want 1", selfmetrics.LogsUnattributed, unattributed)
+	}
+	if !strings.Contains(logs.String(), "logs_unattributed=1") {
+		t.Errorf("shutdown log does not count the unattributed line:\n%s", logs)
 	}
 }

@@ -226,10 +226,41 @@ func (c *Client) SubscribeTelemetry(ctx context.Context, uri, schema string, typ
 	}
 	req.Header.Set(headerIdentifier, c.id)
 	req.Header.Set("Content-Type", "application/json")
-	if _, err := c.do(req, nil); err != nil {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("subscribe to telemetry: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("subscribe to telemetry: read response: %w", err)
+	}
+	if err := SubscriptionAnswer(resp.StatusCode, data); err != nil {
 		return fmt.Errorf("subscribe to telemetry: %w", err)
 	}
 	return nil
+}
+
+// ErrTelemetryNotSupported marks a Telemetry API that answered that it is
+// not supported (errorType Telemetry.NotSupported), as AWS's Runtime
+// Interface Emulator does: the extension then runs without telemetry.
+var ErrTelemetryNotSupported = errors.New("the Telemetry API is not supported here")
+
+// SubscriptionAnswer judges the Telemetry API's answer to a subscription:
+// nil when it took it. A 2xx status is not enough: an answer whose body
+// holds an errorType is a refusal whatever its status (AWS's emulator
+// answers 202 with Telemetry.NotSupported). Refusals are StatusErrors;
+// Telemetry.NotSupported also matches ErrTelemetryNotSupported.
+func SubscriptionAnswer(status int, body []byte) error {
+	errType := apiwire.ErrorType(body)
+	if status/100 == 2 && errType == "" {
+		return nil
+	}
+	err := &StatusError{StatusCode: status, Body: strings.TrimSpace(string(body))}
+	if errType == apiwire.ErrorTypeTelemetryNotSupported {
+		return fmt.Errorf("%w: %w", ErrTelemetryNotSupported, err)
+	}
+	return err
 }
 
 // StatusError is a non-2xx answer of the API.

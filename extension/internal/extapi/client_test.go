@@ -171,3 +171,44 @@ func TestSubscribeAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionRefusals: a subscription is taken only on a 2xx answer
+// without an errorType; AWS's emulator answers 202 with
+// Telemetry.NotSupported.
+func TestSubscriptionRefusals(t *testing.T) {
+	const notSupported = `{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`
+	tests := []struct {
+		name             string
+		status           int
+		body             string
+		wantErr, wantNot bool
+	}{
+		{"taken", http.StatusOK, "OK", false, false},
+		{"taken, empty body", http.StatusOK, "", false, false},
+		{"not supported under 202", http.StatusAccepted, notSupported, true, true},
+		{"not supported under 200", http.StatusOK, notSupported, true, true},
+		{"not supported under 400", http.StatusBadRequest, notSupported, true, true},
+		{"other refusal under 202", http.StatusAccepted, `{"errorType":"Telemetry.Something"}`, true, false},
+		{"unavailable", http.StatusServiceUnavailable, `{"errorType":"Telemetry.Unavailable"}`, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			t.Cleanup(srv.Close)
+			c := New(strings.TrimPrefix(srv.URL, "http://"), "lambdascope")
+			t.Cleanup(c.CloseIdle)
+			err := c.SubscribeTelemetry(t.Context(), "http://127.0.0.1:1/", SchemaV1, []string{"platform"}, DefaultBuffering)
+			if (err != nil) != tt.wantErr || errors.Is(err, ErrTelemetryNotSupported) != tt.wantNot {
+				t.Fatalf("SubscribeTelemetry = %v; want error %v, not supported %v", err, tt.wantErr, tt.wantNot)
+			}
+			var se *StatusError
+			if err != nil && (!errors.As(err, &se) || se.StatusCode != tt.status || !strings.Contains(err.Error(), tt.body)) {
+				t.Errorf("error %v does not carry the status %d and the body", err, tt.status)
+			}
+		})
+	}
+}

@@ -61,6 +61,10 @@ type State struct {
 	// SubscribeError says why it did not.
 	Subscribed     bool
 	SubscribeError string
+	// TelemetryUnavailable is true when the Telemetry API answered that it
+	// is not supported (errorType Telemetry.NotSupported): the agent then
+	// runs without telemetry and waits for no platform event.
+	TelemetryUnavailable bool
 	// OTLPHTTPFD and OTLPGRPCFD are the bound OTLP receiver addresses;
 	// NoFD when the launcher could not bind one (the agent then tries
 	// again and reports the error).
@@ -85,6 +89,9 @@ func (s State) Encode() string {
 	v.Set("listen_err", s.ListenError)
 	v.Set("subscribed", strconv.FormatBool(s.Subscribed))
 	v.Set("subscribe_err", s.SubscribeError)
+	if s.TelemetryUnavailable {
+		v.Set("tel_unavailable", "true")
+	}
 	v.Set("otlp_http", strconv.Itoa(s.OTLPHTTPFD))
 	v.Set("otlp_grpc", strconv.Itoa(s.OTLPGRPCFD))
 	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
@@ -129,6 +136,13 @@ func Decode(value string) (State, error) {
 		s.Subscribed = b
 	} else {
 		errs = append(errs, fmt.Errorf("subscribed: not a boolean: %q", v.Get("subscribed")))
+	}
+	if u := v.Get("tel_unavailable"); u != "" {
+		if b, err := strconv.ParseBool(u); err == nil {
+			s.TelemetryUnavailable = b
+		} else {
+			errs = append(errs, fmt.Errorf("tel_unavailable: not a boolean: %q", u))
+		}
 	}
 	if s.ExtensionID == "" {
 		errs = append(errs, errors.New("id: missing"))

@@ -17,9 +17,11 @@ func TestStateRoundTrip(t *testing.T) {
 		TelemetryURI:   "http://sandbox.localdomain:4243",
 		ListenError:    "listen on 127.0.0.1:0 failed",
 		SubscribeError: "status 503: {\"errorType\":\"x\"}\nmore",
-		OTLPHTTPFD:     3,
-		OTLPGRPCFD:     NoFD,
-		Started:        time.Unix(1700000000, 1),
+		// The launcher read Telemetry.NotSupported.
+		TelemetryUnavailable: true,
+		OTLPHTTPFD:           3,
+		OTLPGRPCFD:           NoFD,
+		Started:              time.Unix(1700000000, 1),
 	}
 	out, err := Decode(in.Encode())
 	if err != nil {
@@ -28,7 +30,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if out.ExtensionID != in.ExtensionID || string(out.Registration) != string(in.Registration) ||
 		out.NextFD != in.NextFD || string(out.NextRead) != string(in.NextRead) || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
 		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
-		out.SubscribeError != in.SubscribeError || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
+		out.SubscribeError != in.SubscribeError || out.TelemetryUnavailable != in.TelemetryUnavailable || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
 		!out.Started.Equal(in.Started) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
 	}
@@ -43,6 +45,7 @@ func TestDecodeNamesWhatIsWrong(t *testing.T) {
 		{"negative descriptor", strings.Replace(good, "tel=-1", "tel=-2", 1), "tel: not a file descriptor"},
 		{"no next", strings.Replace(good, "next=4", "next=-1", 1), "next: missing"},
 		{"bad time", strings.Replace(good, "started=", "started=x", 1), "started: not a time"},
+		{"bad unavailable flag", good + "&tel_unavailable=maybe", `tel_unavailable: not a boolean: "maybe"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,7 +147,7 @@ func logFromEvent(ev *telemetry.Event, activeRequest string, observed time.Time)
 	if ev.Log.IsJSON() {
 		rec, requestID = jsonLog(ev.Log.Fields, activeRequest)
 	} else {
-		rec, requestID = textLog(ev.Log.Text, activeRequest)
+		rec, requestID = textLog(trimLineEnd(ev.Log.Text), activeRequest)
 	}
 	if rec.TimeUnixNano == 0 && !ev.Time.IsZero() {
 		rec.TimeUnixNano = uint64(ev.Time.UnixNano())
@@ -162,6 +162,16 @@ func logFromEvent(ev *telemetry.Event, activeRequest string, observed time.Time)
 		rec.Attributes = append(rec.Attributes, &commonpb.KeyValue{Key: AttrInvocationID, Value: stringValue(requestID)})
 	}
 	return rec, requestID
+}
+
+// trimLineEnd removes the one line ending Lambda leaves on a text-format
+// line ("\n" or "\r\n"); what the function wrote before it, blank lines
+// included, stays.
+func trimLineEnd(line string) string {
+	if s, ok := strings.CutSuffix(line, "\n"); ok {
+		return strings.TrimSuffix(s, "\r")
+	}
+	return line
 }
 
 // rawLog keeps an event the extension does not interpret as a log record

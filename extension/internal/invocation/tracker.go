@@ -57,6 +57,11 @@ type Stats struct {
 	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
 	UnknownTypes uint64
 	EMFLines     uint64 // function log lines in the Embedded Metric Format
+
+	// LogsUnattributed counts log lines without a request ID of their own
+	// that arrived while several invocations were running: they are
+	// shipped without one rather than under a guess.
+	LogsUnattributed uint64
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
@@ -68,8 +73,12 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
-	active  string
-	// sawStart says a platform.start has set active.
+	// inflight are the invocations running now: started (platform.start,
+	// or INVOKE until the stream has shown a platform.start) and not yet
+	// done (runtimeDone or report). A log line without a request ID of
+	// its own belongs to an invocation only when it is the only one.
+	inflight map[string]struct{}
+	// sawStart says the stream has shown a platform.start.
 	sawStart     bool
 	seq          uint64
 	requests     map[string]*state
@@ -80,6 +89,11 @@ type Tracker struct {
 	initStartAt  time.Time
 	initType     string
 	stats        Stats
+	// unattributedLogged is when unattributedLocked last logged.
+	unattributedLogged time.Time
+	// lastSign is when the last push with a platform or function event
+	// arrived: the telemetry stream's last sign of the function's life.
+	lastSign time.Time
 }
 
 // New returns a tracker writing to sink; resource is attached to the log
@@ -92,6 +106,7 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		sink: sink, resource: resource, log: log, now: time.Now,
 		changed:  make(chan struct{}),
 		requests: map[string]*state{},
+		inflight: map[string]struct{}{},
 		spans:    map[string]spanRef{},
 	}
 }
@@ -124,6 +139,7 @@ func (t *Tracker) evictOldestLocked() {
 	}
 	if oldest != nil {
 		delete(t.requests, oldest.requestID)
+		delete(t.inflight, oldest.requestID)
 	}
 }
 
@@ -138,12 +154,14 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 	if st.xray == "" {
 		st.xray = xrayHeader
 	}
-	// The active invocation, to which log lines without a request ID are
-	// attributed, follows the telemetry stream's platform.start once there
-	// is one, not the INVOKE event: lines of the previous invocation may
-	// still be on the way when the next INVOKE arrives.
+	// The invocations in flight follow the telemetry stream's
+	// platform.start once there is one, not the INVOKE event: lines of the
+	// previous invocation may still be on the way when the next INVOKE
+	// arrives. Until then an INVOKE (sent one at a time) means the
+	// previous invocation is over.
 	if !t.sawStart {
-		t.active = requestID
+		clear(t.inflight)
+		t.inflight[requestID] = struct{}{}
 	}
 	t.notifyLocked()
 }
@@ -207,9 +225,16 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	t.mu.Lock()
 	for i := range events {
 		ev := &events[i]
+		if ev.Type != telemetry.TypeExtensionLog {
+			t.lastSign = observed
+		}
 		switch ev.Kind {
 		case telemetry.KindLog:
-			rec, _ := logFromEvent(ev, t.active, observed)
+			owner, ambiguous := t.ownerLocked()
+			rec, id := logFromEvent(ev, owner, observed)
+			if id == "" && ambiguous {
+				t.unattributedLocked(observed)
+			}
 			t.addTraceLocked(rec)
 			records = append(records, rec)
 			if ev.Type == telemetry.TypeFunction {
@@ -225,11 +250,13 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 				spans = append(spans, ss...)
 			}
 			if ev.Type == telemetry.TypeLogsDropped {
-				records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
+				owner, _ := t.ownerLocked()
+				records = append(records, rawLog(ev, owner, observed, logspb.SeverityNumber_SEVERITY_NUMBER_WARN))
 			}
 		default:
 			t.stats.UnknownTypes++
-			records = append(records, rawLog(ev, t.active, observed, logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED))
+			owner, _ := t.ownerLocked()
+			records = append(records, rawLog(ev, owner, observed, logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED))
 		}
 	}
 	t.notifyLocked()
@@ -298,13 +325,14 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 			}
 			st.xraySpanID = p.Tracing.SpanID
 		}
-		t.active, t.sawStart = p.RequestID, true
+		t.inflight[p.RequestID], t.sawStart = struct{}{}, true
 	case telemetry.TypeRuntimeDone:
 		if p.RequestID == "" {
 			return nil, nil
 		}
 		st := t.stateLocked(p.RequestID)
 		st.runtimeDone = p
+		delete(t.inflight, p.RequestID)
 		st.runtimeDoneAt = ev.Time
 		if p.Tracing != nil && st.xray == "" {
 			st.xray = p.Tracing.Value
@@ -316,6 +344,7 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		}
 		st := t.stateLocked(p.RequestID)
 		delete(t.requests, p.RequestID)
+		delete(t.inflight, p.RequestID)
 		ref, haveRef := t.spans[p.RequestID]
 		inv := t.buildLocked(st, ev)
 		spans := t.platformSpansLocked(st, inv, ref, haveRef)
@@ -344,6 +373,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		Status:            p.Status,
 		ErrorType:         p.ErrorType,
 		XrayTraceHeader:   st.xray,
+		UnknownFigures:    unknownFigures(m.Given),
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value
@@ -377,6 +407,10 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		inv.ResponseDurationMs, _ = rd.SpanDuration("responseDuration")
 		inv.RuntimeOverheadMs, _ = rd.SpanDuration("runtimeOverhead")
 		inv.ProducedBytes = uint64(max(rd.Metrics.ProducedBytes, 0))
+		if !m.Given.Has(telemetry.FigureDuration) && rd.Metrics.Given.Has(telemetry.FigureDuration) {
+			inv.DurationMs = rd.Metrics.DurationMs
+			inv.UnknownFigures &^= uint32(ingestv1.Figure_FIGURE_DURATION)
+		}
 	}
 	if d, ok := p.SpanDuration("runtimeOverhead"); ok && inv.RuntimeOverheadMs == 0 {
 		inv.RuntimeOverheadMs = d
@@ -394,6 +428,30 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 	return inv
 }
 
+// reportFigures pairs the figures of platform.report with their Ingest API
+// names.
+var reportFigures = []struct {
+	given   telemetry.Figures
+	unknown ingestv1.Figure
+}{
+	{telemetry.FigureDuration, ingestv1.Figure_FIGURE_DURATION},
+	{telemetry.FigureBilledDuration, ingestv1.Figure_FIGURE_BILLED_DURATION},
+	{telemetry.FigureMemorySize, ingestv1.Figure_FIGURE_MEMORY_SIZE},
+	{telemetry.FigureMaxMemoryUsed, ingestv1.Figure_FIGURE_MAX_MEMORY_USED},
+}
+
+// unknownFigures lists, as Ingest API bits, the figures of a report that
+// the platform left out.
+func unknownFigures(given telemetry.Figures) uint32 {
+	var out uint32
+	for _, f := range reportFigures {
+		if !given.Has(f.given) {
+			out |= uint32(f.unknown)
+		}
+	}
+	return out
+}
+
 func normalizeStatus(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
@@ -403,21 +461,53 @@ func normalizeStatus(s string) string {
 }
 
 // WaitRuntimeDone blocks until platform.runtimeDone of requestID was seen
-// or ctx is done; it reports whether it was seen.
-func (t *Tracker) WaitRuntimeDone(ctx context.Context, requestID string) bool {
+// or ctx is done; it reports whether it was seen. With quiet > 0 it also
+// gives up once the telemetry stream has shown no platform or function
+// event for quiet (counted from the call at the earliest): runtimeDone
+// follows the function's last event within the subscription's buffering
+// window, so a stream quiet for longer says it is late or lost.
+// (Extension log lines do not count: the extension's own would keep the
+// wait alive.)
+func (t *Tracker) WaitRuntimeDone(ctx context.Context, requestID string, quiet time.Duration) bool {
+	called := t.now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		t.mu.Lock()
 		st, ok := t.requests[requestID]
 		done := !ok || st.runtimeDone != nil
 		ch := t.changed
+		lastSign := t.lastSign
 		t.mu.Unlock()
 		if done {
 			return true
+		}
+		var expired <-chan time.Time
+		if quiet > 0 {
+			from := called
+			if lastSign.After(from) {
+				from = lastSign
+			}
+			left := from.Add(quiet).Sub(t.now())
+			if left <= 0 {
+				return false
+			}
+			if timer == nil {
+				timer = time.NewTimer(left)
+			} else {
+				timer.Reset(left)
+			}
+			expired = timer.C
 		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-ch:
+		case <-expired:
 		}
 	}
 }
@@ -448,11 +538,37 @@ func (t *Tracker) WaitReports(ctx context.Context) []string {
 }
 
 // Active is the request ID of the invocation running now, as far as the
-// tracker knows.
+// tracker knows; "" when none or several are.
 func (t *Tracker) Active() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.active
+	owner, _ := t.ownerLocked()
+	return owner
+}
+
+// ownerLocked returns the invocation a line without a request ID of its
+// own belongs to: the one in flight, when there is exactly one.
+// ambiguous says several are (Managed Instances run invocations
+// concurrently): the line's owner cannot be known.
+func (t *Tracker) ownerLocked() (owner string, ambiguous bool) {
+	if len(t.inflight) != 1 {
+		return "", len(t.inflight) > 1
+	}
+	for id := range t.inflight {
+		owner = id
+	}
+	return owner, false
+}
+
+// unattributedLocked counts a line shipped without a request ID because
+// several invocations were in flight, and says so at most once a minute.
+func (t *Tracker) unattributedLocked(now time.Time) {
+	t.stats.LogsUnattributed++
+	if t.unattributedLogged.IsZero() || now.Sub(t.unattributedLogged) >= time.Minute {
+		t.unattributedLogged = now
+		t.log.Info("log lines without a request ID of their own, written while several invocations ran, are shipped without one "+
+			"(logged at most once a minute)", "in_flight", len(t.inflight), "unattributed_total", t.stats.LogsUnattributed)
+	}
 }
 
 // Stats returns the counters.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,11 +175,11 @@ func TestWaiting(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if tr.WaitRuntimeDone(ctx, "a2") {
+	if tr.WaitRuntimeDone(ctx, "a2", 0) {
 		t.Fatal("runtimeDone reported before it arrived")
 	}
 	done := make(chan bool)
-	go func() { done <- tr.WaitRuntimeDone(t.Context(), "a2") }()
+	go func() { done <- tr.WaitRuntimeDone(t.Context(), "a2", 0) }()
 	tr.HandleTelemetry(loadEvents(t, "error-timeout.json"))
 	if !<-done {
 		t.Fatal("WaitRuntimeDone did not see runtimeDone")
@@ -274,5 +275,176 @@ func TestLateLogLineKeepsItsInvocation(t *testing.T) {
 		if got := attr(s.logs[i], AttrInvocationID).GetStringValue(); got != want {
 			t.Errorf("line %d (%q) attributed to %q, want %q", i, s.logs[i].GetBody().GetStringValue(), got, want)
 		}
+	}
+}
+
+// TestLogBodyLosesOneLineEnd: Lambda leaves the line's end on a
+// text-format line; the body loses exactly one ("\n" or "\r\n").
+func TestLogBodyLosesOneLineEnd(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"charging card\n", "charging card"},
+		{"charging card\r\n", "charging card"},
+		{"two ends\n\n", "two ends\n"},
+		{"crlf twice\r\n\r\n", "crlf twice\r\n"},
+		{"no end", "no end"},
+		{"carriage return only\r", "carriage return only\r"},
+		{"\n", ""},
+		{"2024-05-01T10:00:00.000Z\treq-1\tINFO\tmulti\nline\n", "2024-05-01T10:00:00.000Z\treq-1\tINFO\tmulti\nline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			s := &sink{}
+			New(s, nil, nil).HandleTelemetry([]telemetry.Event{
+				{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: tt.text}},
+			})
+			if len(s.logs) != 1 || s.logs[0].GetBody().GetStringValue() != tt.want {
+				t.Fatalf("body of %q = %v, want %q", tt.text, s.logs, tt.want)
+			}
+		})
+	}
+}
+
+// TestWaitRuntimeDoneQuietStream: without runtimeDone the wait ends once
+// the telemetry stream has been quiet for the given time, counted from
+// its last platform or function event; the extension's own log lines do
+// not keep it alive.
+func TestWaitRuntimeDoneQuietStream(t *testing.T) {
+	line := func(typ string) []telemetry.Event {
+		return []telemetry.Event{{Type: typ, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: "working"}}}
+	}
+	// pushEvery pushes typ every 10 ms until stop is closed, and returns
+	// when the last push was handled.
+	pushEvery := func(tr *Tracker, typ string, n int, stop <-chan struct{}) <-chan time.Time {
+		last := make(chan time.Time, 1)
+		go func() {
+			var at time.Time
+			defer func() { last <- at }()
+			for i := 0; i < n; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				tr.HandleTelemetry(line(typ))
+				at = time.Now()
+			}
+		}()
+		return last
+	}
+
+	t.Run("runtimeDone ends it", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		go tr.HandleTelemetry([]telemetry.Event{{Type: telemetry.TypeRuntimeDone, Kind: telemetry.KindPlatform,
+			Platform: &telemetry.PlatformRecord{RequestID: "r1", Status: "success"}}})
+		if !tr.WaitRuntimeDone(t.Context(), "r1", time.Minute) {
+			t.Error("runtimeDone not seen")
+		}
+	})
+	t.Run("function lines keep it alive", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		const quiet = 150 * time.Millisecond
+		last := pushEvery(tr, telemetry.TypeFunction, 10, nil)
+		if tr.WaitRuntimeDone(ctx, "r1", quiet) || ctx.Err() != nil {
+			t.Fatalf("wait ended with runtimeDone seen or by its context (%v), want by the quiet stream", ctx.Err())
+		}
+		ended := time.Now()
+		if lastPush := <-last; ended.Before(lastPush.Add(quiet)) {
+			t.Errorf("wait ended %v after the last function line, want at least %v", ended.Sub(lastPush), quiet)
+		}
+	})
+	t.Run("extension lines do not", func(t *testing.T) {
+		tr := New(&sink{}, nil, nil)
+		tr.ObserveInvoke("r1", "")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		stop := make(chan struct{})
+		last := pushEvery(tr, telemetry.TypeExtensionLog, 1000, stop)
+		ended := tr.WaitRuntimeDone(ctx, "r1", 50*time.Millisecond)
+		close(stop)
+		<-last
+		if ended || ctx.Err() != nil {
+			t.Errorf("wait ended with runtimeDone seen %v or by its context (%v), want by the quiet stream", ended, ctx.Err())
+		}
+	})
+}
+
+// TestConcurrentLinesAttributedOnlyWhenKnown: on Managed Instances three
+// invocations run at once. A line is attributed to an invocation when it
+// names it (text fields, a JSON requestId) or when that invocation is the
+// only one in flight; otherwise it is shipped without a request ID and
+// counted, never given to the invocation that started last.
+func TestConcurrentLinesAttributedOnlyWhenKnown(t *testing.T) {
+	const a, b, c = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002", "cccccccc-0000-4000-8000-000000000003"
+	platform := func(typ, id string) telemetry.Event {
+		return telemetry.Event{Type: typ, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: id, Status: "success"}}
+	}
+	text := func(line string) telemetry.Event {
+		return telemetry.Event{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: line}}
+	}
+	jsonLine := func(id, msg string) telemetry.Event {
+		return telemetry.Event{Type: telemetry.TypeFunction, Kind: telemetry.KindLog,
+			Log: &telemetry.LogRecord{Fields: map[string]any{"level": "INFO", "requestId": id, "message": msg}}}
+	}
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry([]telemetry.Event{
+		text("init line\n"), // no invocation yet
+		platform(telemetry.TypeStart, a),
+		text("only a runs\n"),
+		platform(telemetry.TypeStart, b),
+		platform(telemetry.TypeStart, c),
+		text("2025-03-01T10:00:00.000Z\t" + a + "\tINFO\tnamed a\n"),
+		jsonLine(b, "named b"),
+		text("bare line, three in flight\n"),
+		jsonLine(c, "named c"),
+		text("[INFO] another bare line\n"),
+		platform(telemetry.TypeRuntimeDone, a),
+		text("bare line, two in flight\n"),
+		platform(telemetry.TypeRuntimeDone, b),
+		text("bare line, only c left\n"),
+		platform(telemetry.TypeReport, a),
+		platform(telemetry.TypeReport, b),
+		platform(telemetry.TypeRuntimeDone, c),
+		platform(telemetry.TypeReport, c),
+		text("after everything\n"),
+	})
+	want := map[string]string{
+		"init line":                  "",
+		"only a runs":                a,
+		"named a":                    a,
+		"named b":                    b,
+		"bare line, three in flight": "",
+		"named c":                    c,
+		"another bare line":          "",
+		"bare line, two in flight":   "",
+		"bare line, only c left":     c,
+		"after everything":           "",
+	}
+	if len(s.logs) != len(want) {
+		t.Fatalf("%d log records, want %d", len(s.logs), len(want))
+	}
+	for _, rec := range s.logs {
+		body := rec.GetBody().GetStringValue()
+		key := body
+		for k := range want {
+			if strings.HasSuffix(body, k) {
+				key = k
+			}
+		}
+		w, ok := want[key]
+		if !ok {
+			t.Errorf("unexpected line %q", body)
+			continue
+		}
+		if got := attr(rec, AttrInvocationID).GetStringValue(); got != w {
+			t.Errorf("line %q attributed to %q, want %q", body, got, w)
+		}
+	}
+	if got := tr.Stats().LogsUnattributed; got != 3 {
+		t.Errorf("%d lines counted as unattributed, want 3", got)
 	}
 }

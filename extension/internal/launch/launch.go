@@ -184,10 +184,16 @@ func (l *Launch) subscribeAndNext(id, schema string) error {
 		l.State.SubscribeError = "subscribe to telemetry: " + err.Error()
 		// The connection broke: the /event/next sent on it is lost too.
 		l.api.closing = true
-	case resp.status/100 != 2:
-		l.State.SubscribeError = statusError("subscribe to telemetry", resp).Error()
 	default:
-		l.State.Subscribed = true
+		// A 2xx answer with an errorType is a refusal too: AWS's emulator
+		// answers 202 with Telemetry.NotSupported.
+		errType := apiwire.ErrorType(resp.body)
+		if resp.status/100 == 2 && errType == "" {
+			l.State.Subscribed = true
+			break
+		}
+		l.State.SubscribeError = statusError("subscribe to telemetry", resp).Error()
+		l.State.TelemetryUnavailable = errType == apiwire.ErrorTypeTelemetryNotSupported
 	}
 	if l.api.closing {
 		// The server closed the connection after its answer to the

@@ -3,6 +3,7 @@ package launch
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,8 +31,10 @@ type fakeAPI struct {
 	// of 200; chunked makes register answer in chunked encoding; closing
 	// closes the connection after every answer.
 	registerStatus, subscribeStatus int
-	chunked, closing                bool
-	events                          []string // /event/next answers, in order
+	// subscribeBody, when set, is the subscription's answer.
+	subscribeBody    string
+	chunked, closing bool
+	events           []string // /event/next answers, in order
 
 	mu       sync.Mutex
 	requests []string // method, path and extension headers, in order
@@ -70,6 +73,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = io.WriteString(w, `"functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
 	case "PUT " + apiwire.PathTelemetry:
+		if f.subscribeBody != "" {
+			w.WriteHeader(cmp.Or(f.subscribeStatus, http.StatusOK))
+			_, _ = io.WriteString(w, f.subscribeBody)
+			return
+		}
 		if f.subscribeStatus != 0 {
 			http.Error(w, `{"errorType":"Telemetry.Unavailable"}`, f.subscribeStatus)
 			return
@@ -243,6 +251,42 @@ func TestRefusedSubscriptionIsHandedOver(t *testing.T) {
 	}
 	if ev := readFirstEvent(t, l); !strings.Contains(ev, "SHUTDOWN") {
 		t.Errorf("first event = %s; the extension must still be on /event/next", ev)
+	}
+}
+
+// TestTelemetryNotSupportedIsHandedOver: AWS's emulator answers the
+// subscription 202 with Telemetry.NotSupported; that is no subscription,
+// and the agent is told the Telemetry API is unavailable.
+func TestTelemetryNotSupportedIsHandedOver(t *testing.T) {
+	const notSupported = `{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`
+	tests := []struct {
+		name            string
+		status          int
+		body            string
+		wantUnavailable bool
+	}{
+		{"202", http.StatusAccepted, notSupported, true},
+		{"400", http.StatusBadRequest, notSupported, true},
+		{"other errorType under 200", http.StatusOK, `{"errorType":"Telemetry.Other"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAPI{subscribeStatus: tt.status, subscribeBody: tt.body}
+			l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1"})
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			defer l.Close()
+			st := l.State
+			if st.Subscribed || st.TelemetryUnavailable != tt.wantUnavailable ||
+				!strings.Contains(st.SubscribeError, fmt.Sprintf("status %d", tt.status)) || !strings.Contains(st.SubscribeError, tt.body) {
+				t.Errorf("subscribed %v, unavailable %v, error %q; want no subscription, unavailable %v, the status and the body",
+					st.Subscribed, st.TelemetryUnavailable, st.SubscribeError, tt.wantUnavailable)
+			}
+			if ev := readFirstEvent(t, l); !strings.Contains(ev, "SHUTDOWN") {
+				t.Errorf("first event = %s; the extension must still be on /event/next", ev)
+			}
+		})
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	TelemetryMalform  = "lambdascope.extension.telemetry.malformed"
 	OTLPMalformed     = "lambdascope.extension.otlp.malformed"
 	LambdaLogsDropped = "lambdascope.extension.lambda.logs_dropped"
+	RuntimeDoneLate   = "lambdascope.extension.telemetry.runtime_done_late"
+	LogsUnattributed  = "lambdascope.extension.logs.unattributed"
 	BufferBytes       = "lambdascope.extension.buffer.bytes"
 	SpoolBytes        = "lambdascope.extension.spool.bytes"
 )
@@ -49,8 +51,14 @@ type Snapshot struct {
 	OTLPMalformed uint64
 	// LambdaLogsDropped is the records platform.logsDropped reported.
 	LambdaLogsDropped uint64
-	BufferBytes       int64
-	SpoolBytes        int64
+	// RuntimeDoneLate is the invocations whose platform.runtimeDone did
+	// not come within the bound on the wait for it.
+	RuntimeDoneLate uint64
+	// LogsUnattributed is the log lines without a request ID of their own
+	// shipped without one because several invocations were in flight.
+	LogsUnattributed uint64
+	BufferBytes      int64
+	SpoolBytes       int64
 }
 
 // Build returns the snapshot as one ResourceMetrics: monotonic cumulative
@@ -95,6 +103,8 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(TelemetryMalform, "Telemetry API events that could not be parsed.", "{event}", s.TelemetryMalformed)
 	single(OTLPMalformed, "OTLP requests from the function refused as unreadable.", "{request}", s.OTLPMalformed)
 	single(LambdaLogsDropped, "Log records Lambda reported dropped (platform.logsDropped).", "{record}", s.LambdaLogsDropped)
+	single(RuntimeDoneLate, "Invocations whose platform.runtimeDone did not come within the bound; /event/next was called without it.", "{invocation}", s.RuntimeDoneLate)
+	single(LogsUnattributed, "Log lines without a request ID of their own, shipped without one because several invocations were in flight.", "{record}", s.LogsUnattributed)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)
 	return &metricspb.ResourceMetrics{

@@ -23,12 +23,14 @@ func TestBuild(t *testing.T) {
 		TelemetryMalformed: 1,
 		OTLPMalformed:      3,
 		LambdaLogsDropped:  9,
+		RuntimeDoneLate:    4,
+		LogsUnattributed:   6,
 		BufferBytes:        512,
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 6*4+6+2 {
-		t.Errorf("%d points, want 32", got)
+	if got := buffer.CountPoints(rm); got != 6*4+8+2 {
+		t.Errorf("%d points, want 34", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -70,6 +72,8 @@ func TestBuild(t *testing.T) {
 		{TelemetryMalform, "", 1},
 		{OTLPMalformed, "", 3},
 		{LambdaLogsDropped, "", 9},
+		{RuntimeDoneLate, "", 4},
+		{LogsUnattributed, "", 6},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},
 	}

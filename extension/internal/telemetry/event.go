@@ -83,15 +83,71 @@ type PlatformRecord struct {
 
 // Metrics is the union of ReportMetrics, InitReportMetrics and
 // RuntimeDoneMetrics. Numbers are float64 so an integer written as 694.0
-// still parses.
+// still parses. A figure the record did not carry (or carried as null)
+// reads 0 and is missing from Given.
 type Metrics struct {
-	DurationMs        float64 `json:"durationMs"`
-	BilledDurationMs  float64 `json:"billedDurationMs"`
-	MemorySizeMB      float64 `json:"memorySizeMB"`
-	MaxMemoryUsedMB   float64 `json:"maxMemoryUsedMB"`
-	InitDurationMs    float64 `json:"initDurationMs"`
-	RestoreDurationMs float64 `json:"restoreDurationMs"`
-	ProducedBytes     float64 `json:"producedBytes"`
+	DurationMs        float64
+	BilledDurationMs  float64
+	MemorySizeMB      float64
+	MaxMemoryUsedMB   float64
+	InitDurationMs    float64
+	RestoreDurationMs float64
+	ProducedBytes     float64
+	// Given says which figures the record carried.
+	Given Figures
+}
+
+// Figures is a set of the figures of Metrics.
+type Figures uint8
+
+// The figures of Metrics.
+const (
+	FigureDuration Figures = 1 << iota
+	FigureBilledDuration
+	FigureMemorySize
+	FigureMaxMemoryUsed
+	FigureInitDuration
+	FigureRestoreDuration
+	FigureProducedBytes
+)
+
+// Has says whether every figure of f is in the set.
+func (s Figures) Has(f Figures) bool { return s&f == f }
+
+// UnmarshalJSON reads the metrics object and notes which figures it gave.
+func (m *Metrics) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		DurationMs        *float64 `json:"durationMs"`
+		BilledDurationMs  *float64 `json:"billedDurationMs"`
+		MemorySizeMB      *float64 `json:"memorySizeMB"`
+		MaxMemoryUsedMB   *float64 `json:"maxMemoryUsedMB"`
+		InitDurationMs    *float64 `json:"initDurationMs"`
+		RestoreDurationMs *float64 `json:"restoreDurationMs"`
+		ProducedBytes     *float64 `json:"producedBytes"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*m = Metrics{}
+	for _, f := range []struct {
+		src *float64
+		dst *float64
+		fig Figures
+	}{
+		{raw.DurationMs, &m.DurationMs, FigureDuration},
+		{raw.BilledDurationMs, &m.BilledDurationMs, FigureBilledDuration},
+		{raw.MemorySizeMB, &m.MemorySizeMB, FigureMemorySize},
+		{raw.MaxMemoryUsedMB, &m.MaxMemoryUsedMB, FigureMaxMemoryUsed},
+		{raw.InitDurationMs, &m.InitDurationMs, FigureInitDuration},
+		{raw.RestoreDurationMs, &m.RestoreDurationMs, FigureRestoreDuration},
+		{raw.ProducedBytes, &m.ProducedBytes, FigureProducedBytes},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+			m.Given |= f.fig
+		}
+	}
+	return nil
 }
 
 // Span is a platform span such as responseLatency or responseDuration.

@@ -127,3 +127,65 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// ErrorTypeTelemetryNotSupported is the errorType of a Telemetry API that
+// is not there. AWS's Runtime Interface Emulator answers a subscription
+// with it, under status 202.
+const ErrorTypeTelemetryNotSupported = "Telemetry.NotSupported"
+
+// ErrorType returns the errorType of an API answer whose body is a JSON
+// object holding one ({"errorMessage":"...","errorType":"..."}), or ""
+// for any other body ("OK", an empty body, an object without it). It
+// scans instead of decoding, so the launcher does not link encoding/json;
+// the type's escapes, if any, are kept as written.
+func ErrorType(body []byte) string {
+	const key = `"errorType"`
+	b := trimSpace(body)
+	if len(b) == 0 || b[0] != '{' {
+		return ""
+	}
+	for i := 1; i+len(key) <= len(b); i++ {
+		if string(b[i:i+len(key)]) != key {
+			continue
+		}
+		// A key follows '{' or ',' (and white space); "errorType" inside
+		// a string value does not.
+		j := i - 1
+		for j > 0 && isSpace(b[j]) {
+			j--
+		}
+		if b[j] != '{' && b[j] != ',' {
+			continue
+		}
+		rest := trimSpace(b[i+len(key):])
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		rest = trimSpace(rest[1:])
+		if len(rest) == 0 || rest[0] != '"' {
+			return ""
+		}
+		for k := 1; k < len(rest); k++ {
+			switch rest[k] {
+			case '\\':
+				k++
+			case '"':
+				return string(rest[1:k])
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -3,7 +3,9 @@ package apiwire
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // subscription is a subscription body as the Telemetry API reads it.
@@ -79,6 +81,49 @@ func FuzzBodies(f *testing.F) {
 		}
 		if !reflect.DeepEqual(reg, regWant) {
 			t.Errorf("register body %q reads as %q; encoding/json's as %q", RegisterBody(typ, uri), reg.Events, regWant.Events)
+		}
+	})
+}
+
+func TestErrorType(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`, ErrorTypeTelemetryNotSupported},
+		{" {\n \"errorType\" : \"Telemetry.NotSupported\" }\n", ErrorTypeTelemetryNotSupported},
+		{`{"errorType":"Extension.Denied","errorMessage":"no"}`, "Extension.Denied"},
+		{"OK", ""},
+		{"", ""},
+		{`{}`, ""},
+		{`"errorType"`, ""},
+		{`{"errorMessage":"the \"errorType\" is missing"}`, ""},
+		{`{"errorMessage":"errorType","other":1}`, ""},
+		{`{"errorType":42}`, ""},
+		{`{"errorType":"unterminated`, ""},
+	}
+	for _, tt := range tests {
+		if got := ErrorType([]byte(tt.body)); got != tt.want {
+			t.Errorf("ErrorType(%q) = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}
+
+// FuzzErrorType holds the scanner to encoding/json's reading of a body
+// with one errorType key.
+func FuzzErrorType(f *testing.F) {
+	f.Add(`{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}`)
+	f.Add(`{"errorType" : "x", "a": [1, {"b": "c"}]}`)
+	f.Add(`OK`)
+	f.Fuzz(func(t *testing.T, body string) {
+		got := ErrorType([]byte(body))
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) != nil || strings.Count(body, `"errorType"`) != 1 {
+			return
+		}
+		want, _ := m["errorType"].(string)
+		if strings.ContainsAny(body, `\`) || !utf8.ValidString(body) {
+			return // escapes and invalid UTF-8 are kept as written
+		}
+		if got != want {
+			t.Errorf("ErrorType(%q) = %q, encoding/json reads %q", body, got, want)
 		}
 	})
 }

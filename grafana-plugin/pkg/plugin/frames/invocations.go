@@ -50,11 +50,11 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		statuses    = make([]string, 0, n)
 		errorTypes  = make([]string, 0, n)
 		coldStarts  = make([]bool, 0, n)
-		durations   = make([]float64, 0, n)
-		billed      = make([]float64, 0, n)
+		durations   = make([]*float64, 0, n)
+		billed      = make([]*float64, 0, n)
 		inits       = make([]float64, 0, n)
-		memory      = make([]float64, 0, n)
-		memoryUsed  = make([]float64, 0, n)
+		memory      = make([]*float64, 0, n)
+		memoryUsed  = make([]*float64, 0, n)
 		arches      = make([]string, 0, n)
 		traceIDs    = make([]string, 0, n)
 		regions     = make([]string, 0, n)
@@ -69,11 +69,12 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		statuses = append(statuses, inv.Status)
 		errorTypes = append(errorTypes, inv.ErrorType)
 		coldStarts = append(coldStarts, inv.ColdStart)
-		durations = append(durations, inv.DurationMs)
-		billed = append(billed, float64(inv.BilledDurationMs))
+		// A figure the platform did not report is null, not 0.
+		durations = append(durations, known(!inv.DurationUnknown, inv.DurationMs))
+		billed = append(billed, known(!inv.BilledEstimated, float64(inv.BilledDurationMs)))
 		inits = append(inits, inv.InitDurationMs)
-		memory = append(memory, float64(inv.MemorySizeMB))
-		memoryUsed = append(memoryUsed, float64(inv.MaxMemoryUsedMB))
+		memory = append(memory, known(!inv.MemorySizeUnknown, float64(inv.MemorySizeMB)))
+		memoryUsed = append(memoryUsed, known(!inv.MaxMemoryUsedUnknown, float64(inv.MaxMemoryUsedMB)))
 		arches = append(arches, inv.Architecture)
 		trace := ""
 		if !inv.TraceID.IsZero() {
@@ -109,4 +110,12 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f
+}
+
+// known is v, or nil when the figure is not known.
+func known(ok bool, v float64) *float64 {
+	if !ok {
+		return nil
+	}
+	return &v
 }

@@ -184,6 +184,20 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// estimateMark follows a figure that rests partly on billed durations the
+// platform did not report.
+const estimateMark = "*"
+
+// noteEstimates says on stderr how many invocations were priced from an
+// estimated billed duration.
+func (r *runner) noteEstimates(n uint64) {
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(r.env.Stderr, "lambdascope: %s the platform did not report the billed duration of %s; estimated from the duration rounded up to 1 ms\n",
+		estimateMark, invocationCount(n))
+}
+
 func ms(v float64) string { return render.Duration(time.Duration(v * float64(time.Millisecond))) }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -480,12 +494,19 @@ Examples:
 					return err
 				}
 				t := &render.Table{Headers: []string{"FUNCTION", "REQUEST ID", "ARCH", "MEMORY", "BILLED", "COST"}}
+				estimated := 0
 				for _, i := range tc.Invocations {
-					t.Add(i.FunctionName, i.RequestID, i.Architecture, fmt.Sprintf("%d MB", i.MemorySizeMB), u64(i.BilledDurationMs)+"ms", r.money(i.Cost, tc.Currency))
+					billed := u64(i.BilledDurationMs) + "ms"
+					if i.BilledEstimated {
+						billed += estimateMark
+						estimated++
+					}
+					t.Add(i.FunctionName, i.RequestID, i.Architecture, fmt.Sprintf("%d MB", i.MemorySizeMB), billed, r.money(i.Cost, tc.Currency))
 				}
 				if r.out.output == "table" {
 					t.Add("TOTAL", "", "", "", "", render.Money(tc.Total, tc.Currency))
 				}
+				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
 			}
 			rep, err := r.svc.Cost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -496,16 +517,24 @@ Examples:
 			money := func(v float64) string { return r.money(v, cur) }
 			lines := func(key []string, ls []query.CostLine, keyOf func(query.CostLine) []string) *render.Table {
 				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "TOTAL", "PER 1M"), Empty: "No invocations found."}
+				// In a table, a figure priced partly from estimated billed
+				// durations is marked.
+				mark := func(c query.Cost) string {
+					if c.EstimatedInvocations > 0 && r.out.output == "table" {
+						return estimateMark
+					}
+					return ""
+				}
 				for _, l := range ls {
-					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds), money(l.Compute), money(l.Requests),
-						money(l.Ephemeral), money(l.Provisioned), money(l.Total), money(l.PerMillion))...)
+					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds)+mark(l.Cost), money(l.Compute), money(l.Requests),
+						money(l.Ephemeral), money(l.Provisioned), money(l.Total)+mark(l.Cost), money(l.PerMillion))...)
 				}
 				if len(ls) > 0 && r.out.output == "table" {
 					total := make([]string, len(key))
 					total[0] = "TOTAL"
 					c := rep.Total
-					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds), money(c.Compute), money(c.Requests),
-						money(c.Ephemeral), money(c.Provisioned), money(c.Total), money(c.PerMillion))...)
+					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds)+mark(c), money(c.Compute), money(c.Requests),
+						money(c.Ephemeral), money(c.Provisioned), money(c.Total)+mark(c), money(c.PerMillion))...)
 				}
 				return t
 			}
@@ -534,6 +563,9 @@ Examples:
 				}
 			default:
 				return usagef("--by must be function, version, day, tiers or free, got %q", by)
+			}
+			if by != "tiers" && by != "free" {
+				r.noteEstimates(rep.Total.EstimatedInvocations)
 			}
 			if len(rep.FallbackRegions) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)
@@ -708,3 +740,10 @@ Examples:
 
 // Compile-time check that the storage the CLI opens serves the query layer.
 var _ query.Store = (*storage.Store)(nil)
+
+func invocationCount(n uint64) string {
+	if n == 1 {
+		return "1 invocation"
+	}
+	return u64(n) + " invocations"
+}

@@ -259,15 +259,35 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 			}
 			status = opts.red(status)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d MB\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s MB\t%s\t%s\n",
 			inv.Start.In(opts.loc()).Format(timeLayout), fn, inv.RequestID,
-			Duration(msDuration(inv.DurationMs)), strconv.FormatUint(inv.BilledDurationMs, 10)+"ms",
-			inv.MaxMemoryUsedMB, inv.MemorySizeMB, cold, status)
+			orUnknown(!inv.DurationUnknown, Duration(msDuration(inv.DurationMs))),
+			orUnknown(!inv.BilledEstimated, strconv.FormatUint(inv.BilledDurationMs, 10)+"ms"),
+			memoryMB(!inv.MaxMemoryUsedUnknown, inv.MaxMemoryUsedMB), memoryMB(!inv.MemorySizeUnknown, inv.MemorySizeMB), cold, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write invocation table: %w", err)
 	}
 	return nil
+}
+
+// Unknown stands for a figure the platform did not report.
+const Unknown = "—"
+
+// orUnknown is s when the figure is known, Unknown otherwise.
+func orUnknown(known bool, s string) string {
+	if !known {
+		return Unknown
+	}
+	return s
+}
+
+// memoryMB is a memory figure in MB, or "?" when it is not known.
+func memoryMB(known bool, mb uint32) string {
+	if !known {
+		return "?"
+	}
+	return strconv.FormatUint(uint64(mb), 10)
 }
 
 // InvocationsJSON writes invocation records as an indented JSON array, times

@@ -157,6 +157,9 @@ func invocations() []query.Invocation {
 		{Start: at(25), FunctionName: "billing", FunctionVersion: "7", RequestID: "3f1c9a2e-0b1d-4e8a-9d7c-5a6b7c8d9e0f", DurationMs: 80.04, BilledDurationMs: 81, MemorySizeMB: 256, MaxMemoryUsedMB: 70, Status: "error", ErrorType: "Runtime.ExitError"},
 		{Start: at(-5), FunctionName: "orders", FunctionVersion: "$LATEST", RequestID: "8e2d1c0b-7a6f-4e5d-8c3b-2a1f0e9d8c7b", DurationMs: 212.5, BilledDurationMs: 213, MemorySizeMB: 512, MaxMemoryUsedMB: 88, ColdStart: true, InitDurationMs: 301.24, Status: "success", TraceID: traceID, SpanID: id(1)},
 		{Start: at(-65_000), FunctionName: "orders", RequestID: "c4b3a291-8f7e-4d6c-9b5a-4f3e2d1c0b9a", DurationMs: 1834.1, BilledDurationMs: 1835, MemorySizeMB: 512, MaxMemoryUsedMB: 91, Status: "timeout"},
+		// What AWS's emulator in Managed Instances mode reports: the duration only.
+		{Start: at(-70_000), FunctionName: "mi", RequestID: "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a", DurationMs: 12.3, BilledDurationMs: 13, BilledEstimated: true,
+			MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Status: "success"},
 	}
 }
 

@@ -1,0 +1,167 @@
+package collector
+
+import (
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// itemMessages are the messages a bad string rejects alone (the OTLP
+// partial success counts them); the rest of the request is kept.
+var itemMessages = map[protoreflect.FullName]bool{
+	"opentelemetry.proto.trace.v1.Span":                            true,
+	"opentelemetry.proto.logs.v1.LogRecord":                        true,
+	"opentelemetry.proto.metrics.v1.NumberDataPoint":               true,
+	"opentelemetry.proto.metrics.v1.HistogramDataPoint":            true,
+	"opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint": true,
+	"opentelemetry.proto.metrics.v1.SummaryDataPoint":              true,
+	"lambdascope.ingest.v1.Invocation":                             true,
+}
+
+// groupMessages are rejected whole, with every item they hold, when a bad
+// string sits in them outside any item (in the resource or a scope).
+var groupMessages = map[protoreflect.FullName]bool{
+	"opentelemetry.proto.trace.v1.ResourceSpans":     true,
+	"opentelemetry.proto.logs.v1.ResourceLogs":       true,
+	"opentelemetry.proto.metrics.v1.ResourceMetrics": true,
+}
+
+// decodeLenient decodes a protobuf request into m. When the body is valid
+// protobuf but some strings are not UTF-8 (which proto3 forbids), the
+// items (spans, log records, data points, invocations) holding them are
+// left out and counted in rejected, and the rest is decoded. A body that is
+// not protobuf, or a bad string outside any item or resource group, is an
+// errBadPayload.
+func decodeLenient(b []byte, m proto.Message) (rejected int, err error) {
+	uerr := proto.Unmarshal(b, m)
+	if uerr == nil {
+		return 0, nil
+	}
+	proto.Reset(m)
+	sc, serr := scrub(b, m.ProtoReflect().Descriptor())
+	if serr != nil {
+		return 0, fmt.Errorf("%w: decode protobuf: %v", errBadPayload, serr)
+	}
+	if sc.bad {
+		return 0, fmt.Errorf("%w: decode protobuf: %v (outside any span, log record or data point)", errBadPayload, uerr)
+	}
+	if err := proto.Unmarshal(sc.out, m); err != nil {
+		proto.Reset(m)
+		return 0, fmt.Errorf("%w: decode protobuf: %v", errBadPayload, err)
+	}
+	return sc.dropped, nil
+}
+
+// scrubbed is a message's wire form without its bad items.
+type scrubbed struct {
+	out     []byte
+	bad     bool // a string outside the items dropped here is not UTF-8
+	kept    int  // items kept
+	dropped int  // items dropped
+}
+
+// scrub walks the wire form of a message of type md, dropping the items
+// and groups that hold strings that are not UTF-8.
+func scrub(b []byte, md protoreflect.MessageDescriptor) (scrubbed, error) {
+	var s scrubbed
+	s.out = make([]byte, 0, len(b))
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return s, protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return s, protowire.ParseError(m)
+		}
+		field := b[:n+m]
+		b = b[n+m:]
+		fd := md.Fields().ByNumber(num)
+		if fd == nil || typ != protowire.BytesType {
+			s.out = append(s.out, field...)
+			continue
+		}
+		val, _ := protowire.ConsumeBytes(field[n:])
+		switch fd.Kind() {
+		case protoreflect.StringKind:
+			if !utf8.Valid(val) {
+				s.bad = true
+			}
+			s.out = append(s.out, field...)
+		case protoreflect.MessageKind:
+			child, err := scrub(val, fd.Message())
+			if err != nil {
+				return s, err
+			}
+			name := fd.Message().FullName()
+			switch {
+			case itemMessages[name] && child.bad:
+				s.dropped++
+			case itemMessages[name]:
+				s.kept++
+				s.out = protowire.AppendTag(s.out, num, protowire.BytesType)
+				s.out = protowire.AppendBytes(s.out, child.out)
+			case groupMessages[name] && child.bad:
+				s.dropped += child.kept + child.dropped
+			default:
+				s.bad = s.bad || child.bad
+				s.kept += child.kept
+				s.dropped += child.dropped
+				s.out = protowire.AppendTag(s.out, num, protowire.BytesType)
+				s.out = protowire.AppendBytes(s.out, child.out)
+			}
+		default:
+			s.out = append(s.out, field...)
+		}
+	}
+	return s, nil
+}
+
+// lenientCodec is the gRPC server's codec: protobuf, where a request with a
+// few strings that are not UTF-8 loses only the items holding them, and an
+// undecodable one is refused with INVALID_ARGUMENT by the interceptor
+// (gRPC itself would answer INTERNAL for a codec error). The decoding's
+// outcome waits in notes for the interceptor, keyed by the message.
+type lenientCodec struct {
+	base  encoding.CodecV2
+	notes sync.Map // proto.Message -> decodeNote
+}
+
+type decodeNote struct {
+	rejected int
+	err      error
+}
+
+func newLenientCodec() *lenientCodec {
+	return &lenientCodec{base: encoding.GetCodecV2("proto")}
+}
+
+func (c *lenientCodec) Name() string { return "proto" }
+
+func (c *lenientCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
+
+func (c *lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.base.Unmarshal(data, v)
+	m, ok := v.(proto.Message)
+	if err == nil || !ok {
+		return err
+	}
+	rejected, err := decodeLenient(data.Materialize(), m)
+	c.notes.Store(m, decodeNote{rejected: rejected, err: err})
+	return nil
+}
+
+// take returns and forgets what decoding req noted.
+func (c *lenientCodec) take(req any) (decodeNote, bool) {
+	v, ok := c.notes.LoadAndDelete(req)
+	if !ok {
+		return decodeNote{}, false
+	}
+	return v.(decodeNote), true
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/query/querytest"
+)
+
+// An invocation whose report gave only the duration shows its other
+// figures as unknown, and cost prices it from an estimate it marks.
+func TestUnknownFiguresShownAndEstimated(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	trace := []byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("mi-batch-0000001"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "mi", Version: "1", Architecture: "arm64", MemoryMb: 256},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "mi-req-1", StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 12.3, Status: "success", TraceId: trace,
+			UnknownFigures: uint32(ingestv1.Figure_FIGURE_BILLED_DURATION | ingestv1.Figure_FIGURE_MEMORY_SIZE | ingestv1.Figure_FIGURE_MAX_MEMORY_USED),
+		}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+
+	r := run(t, env, "invocations", "--function", "mi", "--since", "1h")
+	if r.code != ExitOK {
+		t.Fatalf("invocations: exit %d, stderr %q", r.code, r.stderr)
+	}
+	line := lastLine(r.stdout)
+	if !strings.Contains(line, "12.3ms    —") || !strings.Contains(line, "?/256 MB") || strings.Contains(line, "0ms") {
+		t.Errorf("invocations line %q: want billed — and memory ?/256 MB", line)
+	}
+
+	r = run(t, env, "cost", "--since", "1h", "--function", "mi")
+	if r.code != ExitOK {
+		t.Fatalf("cost: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "billed duration of 1 invocation; estimated") {
+		t.Errorf("cost stderr %q: want the estimate noted", r.stderr)
+	}
+	// 13 ms at 256 MB: 0.00325 GB-seconds, shown as 0.003 and marked.
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 3 || !strings.Contains(lines[1], "0.003*") {
+		t.Errorf("cost output:\n%s\nwant the function's GB-seconds 0.003*", r.stdout)
+	}
+
+	r = run(t, env, "cost", "4bf92f3577b34da6a3ce929d0e0e4736")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "13ms*") || !strings.Contains(r.stderr, "estimated") {
+		t.Errorf("trace cost: exit %d, stdout %q, stderr %q; want billed 13ms*", r.code, r.stdout, r.stderr)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
