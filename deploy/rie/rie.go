@@ -32,6 +32,12 @@ const (
 	Version = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
+// ErrTelemetryStalled is returned by Start when, in Managed Instances mode,
+// the emulator dropped a telemetry batch while the sandbox started: its
+// Telemetry API is then deadlocked (see Sandbox.TelemetryStalled), and a
+// new sandbox may fare better.
+var ErrTelemetryStalled = errors.New("the emulator's Telemetry API stalled during start-up")
+
 // ErrNotInstalled is returned by Find when the emulator is not in .tools/bin.
 var ErrNotInstalled = errors.New("aws-lambda-rie is not installed: run make test-tools (deploy/scripts/install-test-tools.sh)")
 
@@ -219,6 +225,9 @@ exec /var/rapid/aws-lambda-rie --runtime-api-address "$6" --runtime-interface-em
 		if err := s.waitExtension(ctx); err != nil {
 			return nil, err
 		}
+		if s.TelemetryStalled() {
+			return nil, fmt.Errorf("start sandbox: %w", ErrTelemetryStalled)
+		}
 	}
 	return s, nil
 }
@@ -332,7 +341,13 @@ func (s *Sandbox) Invoke(ctx context.Context, inv Invocation) (Result, error) {
 }
 
 // TelemetryStalled says whether the emulator has dropped a telemetry batch
-// because the subscriber had not answered the previous one.
+// because the subscriber had not answered the previous one. In Managed
+// Instances mode its Telemetry API is deadlocked from then on (the
+// subscriber's loop sends platform.logsDropped to itself through an
+// unbuffered channel, holding the relay's lock), and so is every
+// invocation: a defect of the pinned emulator, which a batch falls due
+// for while the extension takes longer than its buffering window
+// (timeoutMs) to answer the previous one.
 func (s *Sandbox) TelemetryStalled() bool {
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()

@@ -189,6 +189,10 @@ func TestClassic(t *testing.T) {
 		c.checkAnswer(t)
 		calls = append(calls, c)
 	}
+	// The emulator's output is read to its end once it has exited.
+	if err := sb.Shutdown(ctx); err != nil {
+		t.Errorf("shut down: %v", err)
+	}
 	reports := sb.Reports()
 	for _, c := range calls {
 		rep, ok := reports[c.requestID]
@@ -202,9 +206,6 @@ func TestClassic(t *testing.T) {
 		if c.result.Elapsed > addedBound {
 			t.Errorf("%s: answered after %v (bound %v)", c.name, c.result.Elapsed, addedBound)
 		}
-	}
-	if err := sb.Shutdown(ctx); err != nil {
-		t.Errorf("shut down: %v", err)
 	}
 
 	// Every invocation's span, in its trace, names its request; the failed
@@ -274,6 +275,10 @@ func TestManagedInstances(t *testing.T) {
 		concurrent = append(concurrent, c)
 	}
 	invokeAll(ctx, sb, concurrent)
+	if sb.TelemetryStalled() {
+		t.Fatal("AWS's emulator dropped a telemetry batch because the extension had not answered the previous one within its buffering window; " +
+			"its Telemetry API is deadlocked from then on (see emulator/README.md)")
+	}
 	for _, c := range concurrent {
 		c.checkAnswer(t)
 	}
@@ -316,11 +321,12 @@ func TestManagedInstances(t *testing.T) {
 		})
 	}
 
-	// Every line, once, with its body as printed. A JSON line carries its
-	// request ID: it belongs to its invocation. A plain line belongs to its
-	// invocation or to none, never to another: the emulator passes lines
-	// on as the runtime's pipe delivers them, which may be after the
-	// invocation's runtimeDone, and three invocations print theirs at once.
+	// Every line, once, with its body as printed, under its invocation's
+	// request or none, never another's: the emulator passes lines on as
+	// the runtime's pipe delivers them, as strings (a JSON line's
+	// requestId is the function's word, not the platform's), which may be
+	// after the invocation's runtimeDone, and three invocations print
+	// theirs at once.
 	want := map[string]*call{}
 	for _, c := range calls {
 		for _, l := range c.plainLines() {
@@ -353,8 +359,8 @@ func TestManagedInstances(t *testing.T) {
 		}
 		seen[key]++
 		if c, ok := jsonOf[key]; ok {
-			if l.RequestID != c.requestID {
-				t.Errorf("JSON line %q stored under request %q, want %q", l.Body, l.RequestID, c.requestID)
+			if l.RequestID != c.requestID && l.RequestID != "" {
+				t.Errorf("JSON line %q stored under request %q, want %q or none", l.Body, l.RequestID, c.requestID)
 			}
 			continue
 		}
