@@ -167,6 +167,17 @@ func cpuTime() time.Duration {
 // fresh database and returns it with the database's DSN and name.
 func startBenchCollector(b *testing.B) (srv *collector.Server, db string) {
 	b.Helper()
+	return startBenchCollectorWith(b, func(c *collector.Config) { c.NoAuth = true })
+}
+
+// startBenchCollectorKeyed is startBenchCollector requiring apiKey.
+func startBenchCollectorKeyed(b *testing.B) (srv *collector.Server, db string) {
+	b.Helper()
+	return startBenchCollectorWith(b, func(c *collector.Config) { c.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)} })
+}
+
+func startBenchCollectorWith(b *testing.B, mutate func(*collector.Config)) (srv *collector.Server, db string) {
+	b.Helper()
 	dsn, db := chtest.NewDatabase(b)
 	b.Cleanup(func() {
 		// Millions of rows: drop them here, without the short deadline of
@@ -188,8 +199,8 @@ func startBenchCollector(b *testing.B) (srv *collector.Server, db string) {
 	cfg := collector.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
 	cfg.ClickHouseDSN = dsn
-	cfg.NoAuth = true
 	cfg.DataDir = b.TempDir()
+	mutate(&cfg)
 	srv, err = collector.New(cfg, store, nil)
 	if err != nil {
 		b.Fatal(err)

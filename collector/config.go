@@ -86,6 +86,10 @@ type Config struct {
 	// then its decoded size; an HTTP request is charged its decompressed
 	// bytes as they are read.
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// GRPCReadTimeout bounds the time from a gRPC call's headers to its
+	// decoded body; a slower call is cancelled, so that it cannot hold its
+	// share of max_inflight_bytes for ever.
+	GRPCReadTimeout time.Duration `yaml:"grpc_read_timeout"`
 	// HTTPLimits bounds slow and numerous OTLP/HTTP clients.
 	HTTPLimits HTTPLimitsConfig `yaml:"http_limits"`
 }
@@ -167,6 +171,7 @@ func DefaultConfig() Config {
 		Quarantine:       defaultQuarantine(),
 		Fields:           defaultFieldLimits(),
 		MaxInflightBytes: 256 << 20,
+		GRPCReadTimeout:  60 * time.Second,
 		HTTPLimits: HTTPLimitsConfig{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
@@ -243,6 +248,7 @@ func (c Config) Validate() error {
 	if c.MaxInflightBytes < int64(c.MaxMessageBytes) {
 		errs = append(errs, fmt.Errorf("max_inflight_bytes (%d) must be at least max_message_bytes (%d)", c.MaxInflightBytes, c.MaxMessageBytes))
 	}
+	positive("grpc_read_timeout", int64(c.GRPCReadTimeout))
 	positive("http_limits.read_header_timeout", int64(c.HTTPLimits.ReadHeaderTimeout))
 	positive("http_limits.read_timeout", int64(c.HTTPLimits.ReadTimeout))
 	positive("http_limits.idle_timeout", int64(c.HTTPLimits.IdleTimeout))

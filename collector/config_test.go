@@ -17,6 +17,7 @@ func TestConfigCorpus(t *testing.T) {
 		"bad-duration.bad.yaml": {"line 2", "`soon` into time.Duration"},
 		"bad-limits.bad.yaml": {
 			"max_inflight_bytes (1000) must be at least max_message_bytes (1048576)",
+			"grpc_read_timeout must be positive",
 			"http_limits.read_timeout must be positive",
 			"http_limits.max_conns_per_ip must not be negative",
 		},

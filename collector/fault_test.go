@@ -183,6 +183,9 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	if distinct != want || rows != want {
 		t.Fatalf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, want)
 	}
+	if n := srv.QuarantinedBatches(); n != 0 {
+		t.Errorf("an outage quarantined %d batches; it must only delay them", n)
+	}
 	t.Logf("acknowledged %d requests, %d while ClickHouse was down; %d retries", l.acked.Load(), l.acked.Load()-ackedWhileDown, l.retries.Load())
 }
 

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -26,8 +27,10 @@ type front struct {
 	maxMessage int64
 	// readTimeout is http_limits.read_timeout, for log lines.
 	readTimeout time.Duration
-	codec       *lenientCodec
-	log         *slog.Logger
+	// grpcReadTimeout is grpc_read_timeout.
+	grpcReadTimeout time.Duration
+	codec           *lenientCodec
+	log             *slog.Logger
 
 	bytesRead *prometheus.CounterVec // via
 	refused   *prometheus.CounterVec // reason
@@ -41,13 +44,14 @@ type front struct {
 
 func newFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) *front {
 	f := &front{
-		keys:        newKeyring(cfg),
-		budget:      &budget{limit: cfg.MaxInflightBytes},
-		maxMessage:  int64(cfg.MaxMessageBytes),
-		readTimeout: cfg.HTTPLimits.ReadTimeout,
-		codec:       newLenientCodec(),
-		log:         log,
-		lastLog:     map[string]time.Time{},
+		keys:            newKeyring(cfg),
+		budget:          &budget{limit: cfg.MaxInflightBytes},
+		maxMessage:      int64(cfg.MaxMessageBytes),
+		readTimeout:     cfg.HTTPLimits.ReadTimeout,
+		grpcReadTimeout: cfg.GRPCReadTimeout,
+		codec:           newLenientCodec(),
+		log:             log,
+		lastLog:         map[string]time.Time{},
 		bytesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lambdascope_collector_request_bytes_read_total",
 			Help: "Request body bytes read (decompressed), by protocol; never read before the API key is checked.",
@@ -110,21 +114,40 @@ func (f *front) tap(ctx context.Context, info *tap.Info) (context.Context, error
 		f.refuse("over_budget", "via", "gRPC", "max_inflight_bytes", f.budget.limit)
 		return ctx, retryableStatus(codes.ResourceExhausted, errOverBudget.Error())
 	}
-	context.AfterFunc(ctx, h.release)
+	// A call whose body is not decoded within grpc_read_timeout is
+	// cancelled: its reads fail and it gives back its reservation.
+	ctx, cancel := context.WithCancelCause(ctx)
+	method := info.FullMethodName
+	h.timer = time.AfterFunc(f.grpcReadTimeout, func() {
+		f.refuse("read_timeout", "via", "gRPC", "method", method, "grpc_read_timeout", f.grpcReadTimeout)
+		cancel(errSlowBody)
+	})
+	context.AfterFunc(ctx, func() {
+		h.timer.Stop()
+		h.release()
+	})
 	return context.WithValue(ctx, holdKey{}, h), nil
 }
+
+// errSlowBody cancels a gRPC call whose body took too long.
+var errSlowBody = errors.New("the request body was not received within grpc_read_timeout")
 
 // unary checks the key again (calls the tap let through have one), turns
 // the codec's notes into a status or a count of rejected items, and
 // shrinks the call's hold to its decoded size.
 func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	// Taken first, whatever the method: a note left behind would stay.
+	note, noted := f.codec.take(req)
 	if isHealthCheck(info.FullMethod) {
+		if noted && note.err != nil {
+			return nil, status.Error(codes.InvalidArgument, note.err.Error())
+		}
 		return handler(ctx, req)
 	}
 	if err := f.keys.check(ctx); err != nil {
 		return nil, err
 	}
-	if note, ok := f.codec.take(req); ok {
+	if noted {
 		if note.err != nil {
 			f.refuse("undecodable", "via", "gRPC", "method", info.FullMethod, "err", note.err)
 			return nil, status.Error(codes.InvalidArgument, note.err.Error())
@@ -132,6 +155,9 @@ func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		ctx = withDecodeRejected(ctx, note.rejected)
 	}
 	if h, ok := ctx.Value(holdKey{}).(*hold); ok {
+		if !h.timer.Stop() {
+			return nil, status.Error(codes.DeadlineExceeded, errSlowBody.Error())
+		}
 		if m, ok := req.(proto.Message); ok {
 			h.shrinkTo(int64(proto.Size(m)))
 		}

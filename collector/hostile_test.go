@@ -245,9 +245,33 @@ func TestInflightBudgetRefusesWithRetryableStatus(t *testing.T) {
 	if resp, body := postHeaders(t, url, hdr, gz(t, big)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("HTTP after release: %d %s", resp.StatusCode, body)
 	}
+	// Calls that ended give back what they held.
+	waitFor(t, "the finished calls' release", 10*time.Second, func() bool { return h.srv.Stats().InflightBytes == 0 })
 	_, metrics := get(t, "http://"+h.srv.AdminAddr()+"/metrics")
 	if !strings.Contains(metrics, `lambdascope_collector_refused_requests_total{reason="over_budget"} 2`) {
 		t.Fatalf("over-budget refusals not counted:\n%s", grep(metrics, "refused"))
+	}
+}
+
+// Defect: a keyed gRPC call that never sends its body held its share of
+// the budget for ever.
+func TestSlowGRPCBodyIsCancelled(t *testing.T) {
+	const maxMsg = 1 << 20
+	h := start(t, func(c *collector.Config) {
+		c.MaxMessageBytes = maxMsg
+		c.GRPCReadTimeout = time.Second
+	})
+	conn := dialGRPC(t, h.srv.Addr())
+	holdStream(t, conn)
+	waitFor(t, "the held call's reservation", 10*time.Second, func() bool { return h.srv.Stats().InflightBytes == maxMsg })
+	waitFor(t, "the slow call cancelled", 15*time.Second, func() bool { return h.srv.Stats().InflightBytes == 0 })
+	_, metrics := get(t, "http://"+h.srv.AdminAddr()+"/metrics")
+	if !strings.Contains(metrics, `lambdascope_collector_refused_requests_total{reason="read_timeout"} 1`) {
+		t.Fatalf("slow call not counted:\n%s", grep(metrics, "refused"))
+	}
+	// Calls that send their body in time are not affected.
+	if _, err := coltracepb.NewTraceServiceClient(conn).Export(withKey(t.Context(), apiKey), otlpTraces([16]byte{0x63}, 1)); err != nil {
+		t.Fatalf("export: %v", err)
 	}
 }
 

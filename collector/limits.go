@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +46,8 @@ func countItems(req *ingestv1.ExportRequest) itemCounts {
 // attrLimiter enforces the attribute limits in place: attributes whose key
 // is longer than maxKey are dropped (a key that long is a bug in the
 // sender, and a cut key would merge unrelated attributes), string values
-// longer than maxValue are cut at a UTF-8 boundary (the start of a long
-// value is still useful). Both are counted.
+// longer than maxValue are cut at a UTF-8 boundary and marked (truncate;
+// the start of a long value is still useful). Both are counted.
 type attrLimiter struct {
 	maxKey, maxValue   int
 	dropped, truncated int
@@ -119,7 +120,7 @@ func (l *attrLimiter) value(v *commonpb.AnyValue) {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
 		if len(x.StringValue) > l.maxValue {
-			x.StringValue = cutUTF8(x.StringValue, l.maxValue)
+			x.StringValue = truncate(x.StringValue, l.maxValue)
 			l.truncated++
 		}
 	case *commonpb.AnyValue_BytesValue:
@@ -186,6 +187,8 @@ type hold struct {
 	mu   sync.Mutex
 	n    int64
 	done bool
+	// timer cancels a gRPC call whose body is late (grpc_read_timeout).
+	timer *time.Timer
 }
 
 func (b *budget) newHold() *hold { return &hold{b: b} }

@@ -8,8 +8,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(benchClientEnv) != "" {
-		// BenchmarkEndToEndSpans's load client needs no ClickHouse.
+	if os.Getenv(benchClientEnv) != "" || os.Getenv(floodClientEnv) != "" {
+		// The benchmarks' load and flood clients need no ClickHouse.
 		os.Exit(m.Run())
 	}
 	chtest.Main(m)

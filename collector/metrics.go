@@ -16,14 +16,17 @@ const (
 // metrics are the collector's Prometheus series, on a registry of its own so
 // that several collectors can live in one process (tests).
 type metrics struct {
-	reg        *prometheus.Registry
-	received   *prometheus.CounterVec // signal
-	written    *prometheus.CounterVec // signal
-	rejected   *prometheus.CounterVec // signal, reason: whole requests refused
-	dropped    *prometheus.CounterVec // signal, reason: items dropped from accepted requests
-	truncated  prometheus.Counter
-	batches    *prometheus.CounterVec // result
-	walAppends prometheus.Counter
+	reg       *prometheus.Registry
+	received  *prometheus.CounterVec // signal
+	written   *prometheus.CounterVec // signal
+	rejected  *prometheus.CounterVec // signal, reason: whole requests refused
+	dropped   *prometheus.CounterVec // signal, reason: items dropped from accepted requests
+	truncated prometheus.Counter
+	// values cut to the fields.* caps, by field (name, status_message,
+	// log_body, other)
+	truncatedFields *prometheus.CounterVec
+	batches         *prometheus.CounterVec // result
+	walAppends      prometheus.Counter
 	// batches set aside in the quarantine, by reason (refused_permanent,
 	// refused_repeatedly), and those it could not take (not_quarantined)
 	quarantined *prometheus.CounterVec
@@ -53,6 +56,9 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lambdascope_collector_truncated_attributes_total", Help: "Attribute values cut to max_attribute_value_bytes.",
 		}),
+		truncatedFields: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lambdascope_collector_truncated_fields_total", Help: "Values cut to the fields.* caps and marked, by field: name, status_message, log_body, other.",
+		}, []string{"field"}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lambdascope_collector_requests_total", Help: "Requests by outcome.",
 		}, []string{"result"}),
@@ -72,7 +78,7 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 			Help: "Items a failed insert may already have stored and its retry stores again: stored_before_failure (rows of the tables inserted before the failing one), outcome_unknown (rows of an insert whose answer was lost).",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.batches, m.walAppends, m.quarantined, m.insertDur, m.dupRisk,
+	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.truncatedFields, m.batches, m.walAppends, m.quarantined, m.insertDur, m.dupRisk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if walDepth != nil {
 		m.reg.MustRegister(

@@ -83,14 +83,18 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 		writeHTTPError(w, respCT, http.StatusMethodNotAllowed, codes.InvalidArgument, "only POST is allowed")
 		return
 	}
-	// The key is checked before a byte of the body is read.
+	// The key is checked before a byte of the body is read. An answer
+	// given before the body is read closes the connection, so that the
+	// server does not read the body to reuse it either.
 	if err := h.front.keys.checkValues(r.Header.Values("Authorization")); err != nil {
 		h.front.refuse("unauthenticated", "via", "OTLP/HTTP", "path", r.URL.Path)
+		w.Header().Set("Connection", "close")
 		writeHTTPError(w, respCT, http.StatusUnauthorized, codes.Unauthenticated, status.Convert(err).Message())
 		return
 	}
 	if !known {
 		h.front.refuse("unsupported_media_type", "via", "OTLP/HTTP", "content_type", r.Header.Get("Content-Type"))
+		w.Header().Set("Connection", "close")
 		writeHTTPError(w, respCT, http.StatusUnsupportedMediaType, codes.InvalidArgument,
 			fmt.Sprintf("Content-Type %q is not supported: send %s or %s", r.Header.Get("Content-Type"), contentProtobuf, contentJSON))
 		return
@@ -101,6 +105,7 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 		return &budgetReader{r: src, h: hold, read: &h.front.httpRead, count: h.front.bytesRead.WithLabelValues("http")}
 	})
 	if err != nil {
+		w.Header().Set("Connection", "close")
 		var ne net.Error
 		switch {
 		case errors.Is(err, errOverBudget):

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -15,6 +16,8 @@ func FuzzDecodeOTLP(f *testing.F) {
 		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: make([]byte, 16), SpanId: make([]byte, 8), Name: "x"}}}},
 	}}})
 	f.Add(pb, false)
+	// A span name that is not UTF-8: the span is left out, the rest kept.
+	f.Add(bytes.Replace(pb, []byte{0x2a, 0x01, 'x'}, []byte{0x2a, 0x01, 0xff}, 1), false)
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x"}]}]}]}`), true)
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5}]}]}]}`), true)
 	f.Add([]byte(`[[[[`), true)

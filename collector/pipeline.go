@@ -177,6 +177,16 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 		p.log.Warn("attribute limits applied", "dropped_long_keys", lim.dropped, "truncated_values", lim.truncated,
 			"max_attribute_key_bytes", p.cfg.MaxAttributeKeyBytes, "max_attribute_value_bytes", p.cfg.MaxAttributeValueBytes)
 	}
+	fl := fieldLimiter{lim: p.cfg.Fields}
+	fl.apply(req)
+	if len(fl.cut) > 0 {
+		for field, n := range fl.cut {
+			p.m.truncatedFields.WithLabelValues(field).Add(float64(n))
+		}
+		p.log.Warn("field limits applied: values cut and marked", "cut", fl.cut, "largest_bytes", fl.largest,
+			"name_bytes", p.cfg.Fields.NameBytes, "status_message_bytes", p.cfg.Fields.StatusMessageBytes,
+			"log_body_bytes", p.cfg.Fields.LogBodyBytes, "other_bytes", p.cfg.Fields.OtherBytes)
+	}
 	var id [16]byte
 	copy(id[:], req.GetBatchId())
 	switch p.dedup.claim(id) {
@@ -270,6 +280,14 @@ func (p *pipeline) toWAL(req *ingestv1.ExportRequest, id [16]byte) error {
 	return nil
 }
 
+// alone says whether each batch is inserted on its own rather than grouped
+// with others. On a cluster the tables are ReplicatedMergeTree, which drop
+// a block identical to one recently inserted (and, from ClickHouse 22.2, a
+// block with the same insert_deduplication_token, the batch ID): a batch
+// retried through another collector, whose blocks are the same only when
+// nothing else shares them, is then stored once.
+func (p *pipeline) alone() bool { return p.cfg.ClickHouseCluster != "" }
+
 // writeLoop groups queued requests until batch.max_items or
 // batch.flush_interval and inserts each group with one WriteExports.
 func (p *pipeline) writeLoop() {
@@ -282,6 +300,10 @@ func (p *pipeline) writeLoop() {
 			return
 		}
 		group := []*job{first}
+		if p.alone() {
+			p.writeGroup(group)
+			continue
+		}
 		n := first.items.total()
 		timer.Reset(p.cfg.Batch.FlushInterval)
 	collect:
@@ -457,18 +479,24 @@ func (p *pipeline) replay(recs []walRecord) error {
 		reqs[i] = req
 		batch = append(batch, req)
 	}
-	_, err := p.write(batch, "wal")
-	if err == nil {
-		return p.consume(recs[len(recs)-1].next, len(recs))
-	}
-	if !refused(err) {
-		return err
-	}
-	if !errors.Is(err, storage.ErrRefusedPermanent) && len(batch) > 1 {
-		if n := p.countRefusal(recs[0].id); n < p.cfg.Quarantine.MaxRefusals {
-			p.log.Warn("ClickHouse refused the WAL's head batches; retrying", "batches", len(batch),
-				"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
+	// On a cluster each batch is inserted on its own (alone): a crash or
+	// failure part way leaves batches stored that the next replay sends
+	// again, and ClickHouse drops their blocks.
+	grouped := !p.alone() || len(batch) <= 1
+	var err error
+	if grouped {
+		if _, err = p.write(batch, "wal"); err == nil {
+			return p.consume(recs[len(recs)-1].next, len(recs))
+		}
+		if !refused(err) {
 			return err
+		}
+		if !errors.Is(err, storage.ErrRefusedPermanent) && len(batch) > 1 {
+			if n := p.countRefusal(recs[0].id); n < p.cfg.Quarantine.MaxRefusals {
+				p.log.Warn("ClickHouse refused the WAL's head batches; retrying", "batches", len(batch),
+					"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
+				return err
+			}
 		}
 	}
 	done := 0 // records consumed
@@ -476,7 +504,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 		if reqs[i] == nil {
 			continue
 		}
-		if len(batch) > 1 {
+		if !grouped || len(batch) > 1 {
 			if _, err = p.write(reqs[i:i+1], "wal"); err == nil {
 				if err := p.consume(r.next, i+1-done); err != nil {
 					return err

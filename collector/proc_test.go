@@ -38,7 +38,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startCollector(t *testing.T, bin, cfgPath string) *collectorProc {
+func startCollector(t testing.TB, bin, cfgPath string) *collectorProc {
 	t.Helper()
 	p := &collectorProc{out: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "--config", cfgPath)

@@ -3,11 +3,15 @@ package collector_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +19,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -154,4 +160,93 @@ func quarantinedBatches(t *testing.T, path string) []*ingestv1.ExportRequest {
 		b = b[24+size:]
 	}
 	return out
+}
+
+// refusingWriter stores through a real store but has ClickHouse's refusal
+// for now (as for a memory limit) stand for every write holding a span
+// named "stuck": a batch refused again and again for a reason that looks
+// retryable.
+type refusingWriter struct {
+	*storage.Store
+	refusals atomic.Int64
+}
+
+func (w *refusingWriter) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (storage.WriteCounts, error) {
+	for _, r := range reqs {
+		for _, rs := range r.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					if sp.GetName() == "stuck" {
+						w.refusals.Add(1)
+						return storage.WriteCounts{}, &storage.WriteError{Kind: storage.ErrRefusedRetryable, Code: 241,
+							Err: errors.New("insert into spans: MEMORY_LIMIT_EXCEEDED (241): Memory limit (for query) exceeded")}
+					}
+				}
+			}
+		}
+	}
+	return w.Store.WriteExports(ctx, reqs)
+}
+
+// TestBatchRefusedTooOftenIsQuarantined: a batch ClickHouse keeps refusing
+// for a reason a retry could cure waits at the head of the WAL only
+// quarantine.max_refusals times, then is set aside, and the batches behind
+// it are stored once each.
+func TestBatchRefusedTooOftenIsQuarantined(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	w := &refusingWriter{Store: migratedStore(t, dsn)}
+	cfg := testConfig(t, dsn)
+	cfg.HTTPAddr = ""
+	cfg.Quarantine.MaxRefusals = 3
+	srv, err := collector.New(cfg, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	stuck := batch(t, [16]byte{0x57, 0xc4}, 2)
+	stuck.Invocations = nil
+	for _, sp := range stuck.ResourceSpans[0].ScopeSpans[0].Spans {
+		sp.Name = "stuck"
+	}
+	if _, err := ingestv1.NewIngestServiceClient(conn).Export(withKey(t.Context(), apiKey), stuck); err != nil {
+		t.Fatalf("export the stuck batch: %v (it goes to the WAL)", err)
+	}
+	l := &load{trace: [16]byte{0x57, 0xc4, 1}, perReq: 10}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	const total = 50
+	if err := l.run(ctx, 2, total, srv.Addr); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := uint64(total * l.perReq)
+	waitFor(t, "the batches behind the stuck one to be stored", time.Minute, func() bool {
+		rows, _ := spanCounts(t, w.Store, l.trace)
+		return rows >= want
+	})
+	if rows, distinct := spanCounts(t, w.Store, l.trace); rows != want || distinct != want {
+		t.Errorf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, want)
+	}
+	if n := srv.QuarantinedBatches(); n != 1 {
+		t.Errorf("quarantined batches = %d, want 1", n)
+	}
+	if n := w.refusals.Load(); n < int64(cfg.Quarantine.MaxRefusals) {
+		t.Errorf("quarantined after %d refusals, want at least %d", n, cfg.Quarantine.MaxRefusals)
+	}
+	code, body := get(t, "http://"+srv.AdminAddr()+"/metrics")
+	wantLine := `lambdascope_collector_quarantined_batches_total{reason="refused_repeatedly"} 1`
+	if code != http.StatusOK || !strings.Contains(body, wantLine) {
+		t.Errorf("/metrics: %d, want a line %q in:\n%s", code, wantLine, grep(body, "quarantine"))
+	}
+	held := quarantinedBatches(t, filepath.Join(cfg.DataDir, "quarantine", "batches.seg"))
+	if len(held) != 1 || !proto.Equal(held[0], stuck) {
+		t.Errorf("quarantine holds %d batches, want the stuck batch alone", len(held))
+	}
 }

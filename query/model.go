@@ -103,6 +103,9 @@ type Invocation struct {
 	BilledEstimated      bool `json:"billedDurationEstimated,omitempty"`
 	MaxMemoryUsedUnknown bool `json:"maxMemoryUsedUnknown,omitempty"`
 	MemorySizeUnknown    bool `json:"memorySizeUnknown,omitempty"`
+	// Incomplete says the platform sent no report for the invocation
+	// before its environment shut down; the record holds what was known.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // Failed reports whether the platform reported anything but success.

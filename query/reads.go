@@ -469,10 +469,21 @@ func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogLine, error) {
 	if q.Limit == 0 {
 		q.Limit = DefaultLogLimit
 	}
-	recs, err := s.store.Logs(ctx, storage.LogFilter{
+	f := storage.LogFilter{
 		FunctionName: q.FunctionName, Since: q.Since, Until: q.Until, RequestID: q.RequestID,
 		TraceID: q.TraceID, Contains: q.Text, Limit: q.Limit,
-	})
+	}
+	if !q.TraceID.IsZero() {
+		// A line whose own trace ID was not set (its function's span had
+		// not arrived, or it has none) belongs to the trace through its
+		// invocation.
+		ids, err := s.traceRequestIDs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		f.TraceRequestIDs = ids
+	}
+	recs, err := s.store.Logs(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("read logs: %w", err)
 	}
@@ -485,4 +496,27 @@ func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogLine, error) {
 		}
 	}
 	return out, nil
+}
+
+// traceRequestIDs lists the request IDs of the invocations of q's trace,
+// from their records, over q's range widened by invocationJoinMargin.
+func (s *Service) traceRequestIDs(ctx context.Context, q LogQuery) ([]string, error) {
+	f := storage.InvocationFilter{TraceID: q.TraceID, FunctionName: q.FunctionName, Limit: MaxInvocationLimit}
+	if !q.Since.IsZero() {
+		f.Since = q.Since.Add(-invocationJoinMargin)
+	}
+	if !q.Until.IsZero() {
+		f.Until = q.Until.Add(invocationJoinMargin)
+	}
+	recs, err := s.store.Invocations(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read invocations of trace %s: %w", q.TraceID, err)
+	}
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if r.RequestID != "" && !slices.Contains(ids, r.RequestID) {
+			ids = append(ids, r.RequestID)
+		}
+	}
+	return ids, nil
 }

@@ -34,6 +34,8 @@ type Store interface {
 	// BilledEstimates counts the invocations whose billed duration is an
 	// estimate, per day, function and version.
 	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
+	// LogsDropped counts, per function, the log records Lambda dropped.
+	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.
@@ -221,5 +223,6 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		BilledEstimated:      r.UnknownFigures&dbmodel.FigureBilledDuration != 0,
 		MaxMemoryUsedUnknown: r.UnknownFigures&dbmodel.FigureMaxMemoryUsed != 0,
 		MemorySizeUnknown:    r.UnknownFigures&dbmodel.FigureMemorySize != 0,
+		Incomplete:           r.Incomplete,
 	}
 }

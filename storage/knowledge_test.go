@@ -18,7 +18,8 @@ func TestUnknownFiguresRoundTrip(t *testing.T) {
 	req := &ingestv1.ExportRequest{
 		Function: &ingestv1.FunctionIdentity{Name: "mi", Region: "us-east-1", MemoryMb: 256, Architecture: "arm64"},
 		Invocations: []*ingestv1.Invocation{
-			{RequestId: "partial", StartTimeUnixNano: uint64(at.UnixNano()), DurationMs: 12.3, UnknownFigures: unknown, Status: "success"},
+			{RequestId: "partial", StartTimeUnixNano: uint64(at.UnixNano()), DurationMs: 12.3, UnknownFigures: unknown, Status: "success",
+				Incomplete: true},
 			{RequestId: "whole", StartTimeUnixNano: uint64(at.Add(time.Second).UnixNano()), DurationMs: 20.5, BilledDurationMs: 21,
 				MemorySizeMb: 256, MaxMemoryUsedMb: 80, Status: "success"},
 		},
@@ -40,6 +41,9 @@ func TestUnknownFiguresRoundTrip(t *testing.T) {
 	}
 	if p.BilledDurationMs != 13 || p.MemorySizeMB != 256 || p.MaxMemoryUsedMB != 0 {
 		t.Errorf("partial: billed %d ms, memory %d/%d MB; want 13 ms (estimate), 0/256", p.BilledDurationMs, p.MaxMemoryUsedMB, p.MemorySizeMB)
+	}
+	if !p.Incomplete || w.Incomplete {
+		t.Errorf("incomplete: partial %v, whole %v; want true, false", p.Incomplete, w.Incomplete)
 	}
 	if w.UnknownFigures != 0 || w.BilledDurationMs != 21 {
 		t.Errorf("whole: unknown figures %04b, billed %d; want 0, 21", w.UnknownFigures, w.BilledDurationMs)

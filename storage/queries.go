@@ -73,7 +73,7 @@ var (
 		"memory_size_mb", "max_memory_used_mb", "ephemeral_storage_mb", "duration_ms", "billed_duration_ms",
 		"billed_init_duration_ms", "init_duration_ms", "restore_duration_ms", "cold_start", "status",
 		"error_type", "trace_id", "span_id", "xray_trace_header", "response_latency_ms",
-		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures",
+		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures", "incomplete",
 	}
 )
 
@@ -102,7 +102,7 @@ const invocationSelectColumns = `start_unix_nano, account_id, region, function_n
     memory_size_mb, max_memory_used_mb, ephemeral_storage_mb, duration_ms, billed_duration_ms,
     billed_init_duration_ms, init_duration_ms, restore_duration_ms, cold_start, status, error_type,
     trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
-    runtime_overhead_ms, produced_bytes, unknown_figures`
+    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete`
 
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
@@ -288,7 +288,12 @@ func selectLogsSQL(db string, f LogFilter) (string, []any) {
 		w.add("request_id = ?", f.RequestID)
 	}
 	if f.TraceID != ([16]byte{}) {
-		w.add("trace_id = unhex(?)", hexID(f.TraceID[:]))
+		if len(f.TraceRequestIDs) > 0 {
+			w.add("(trace_id = unhex(?) OR (trace_id = unhex(?) AND request_id IN ?))",
+				hexID(f.TraceID[:]), hexID(make([]byte, 16)), inList(f.TraceRequestIDs))
+		} else {
+			w.add("trace_id = unhex(?)", hexID(f.TraceID[:]))
+		}
 	}
 	if f.Contains != "" {
 		w.add("positionCaseInsensitiveUTF8(body, ?) > 0", f.Contains)

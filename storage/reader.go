@@ -78,6 +78,8 @@ type InvocationRecord struct {
 	// dbmodel's Figure* bits; an unknown BilledDurationMs holds an
 	// estimate (the duration rounded up to 1 ms).
 	UnknownFigures uint8
+	// Incomplete says no platform.report came for the invocation.
+	Incomplete bool
 }
 
 // Invocation search limits.
@@ -274,6 +276,7 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 			rec             InvocationRecord
 			startNs         uint64
 			coldStart       uint8
+			incomplete      uint8
 			traceID, spanID string
 		)
 		err := rows.Scan(&startNs, &rec.AccountID, &rec.Region, &rec.FunctionName, &rec.FunctionVersion, &rec.ServiceName,
@@ -281,12 +284,13 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
 			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
 			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
-			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures)
+			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete)
 		if err != nil {
 			return nil, fmt.Errorf("scan invocation: %w", err)
 		}
 		rec.Start = unixTime(startNs)
 		rec.ColdStart = coldStart != 0
+		rec.Incomplete = incomplete != 0
 		copy(rec.TraceID[:], traceID)
 		copy(rec.SpanID[:], spanID)
 		out = append(out, rec)

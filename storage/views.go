@@ -154,6 +154,10 @@ type LogFilter struct {
 	Since, Until time.Time // Since inclusive, Until exclusive
 	RequestID    string
 	TraceID      [16]byte // zero = any
+	// TraceRequestIDs, with TraceID, also keeps the records that carry no
+	// trace ID of their own but belong to one of these requests (the
+	// invocations of the trace).
+	TraceRequestIDs []string
 	// Contains keeps records whose body contains it, ignoring case.
 	Contains    string
 	MinSeverity uint8 // OTLP severity number; 0 = any

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -66,6 +67,9 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // came back, ClickHouse may have stored it too: the error is then
 // ErrOutcomeUnknown and Uncertain counts its rows.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
+	if token := s.dedupToken(reqs); token != "" {
+		ctx = context.WithValue(ctx, dedupTokenKey{}, token)
+	}
 	var (
 		invocations []dbmodel.Invocation
 		metrics     []dbmodel.MetricPoint
@@ -144,13 +148,48 @@ const maxLoggedProblems = 10
 // Rejected is how many items writes have refused since the store opened.
 func (s *Store) Rejected() uint64 { return s.rejected.Load() }
 
+// dedupTokenKey carries the insert_deduplication_token of a write's inserts
+// in its context.
+type dedupTokenKey struct{}
+
+// insertDedupTokenSince is the first ClickHouse release with the
+// insert_deduplication_token setting.
+var insertDedupTokenSince = Version{Major: 22, Minor: 2}
+
+// dedupToken is the insert_deduplication_token for a write of reqs: the
+// batch ID, in hex, when the write holds one batch, the store is on a
+// cluster (ReplicatedMergeTree tables, which deduplicate inserts) and the
+// server has the setting; "" otherwise. With it a retried batch is dropped
+// whatever its blocks hold (a new sent_time_unix_nano, say); without it
+// (18.16) ClickHouse drops only a block identical to one it has.
+func (s *Store) dedupToken(reqs []*ingestv1.ExportRequest) string {
+	if s.cluster == "" || len(reqs) != 1 || len(reqs[0].GetBatchId()) == 0 ||
+		!s.caps.Version.AtLeast(insertDedupTokenSince.Major, insertDedupTokenSince.Minor) {
+		return ""
+	}
+	return hex.EncodeToString(reqs[0].GetBatchId())
+}
+
+// insertSettings are the settings of every insert of a write: on a
+// cluster, insert_distributed_sync and the write's deduplication token.
+func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
+	if s.cluster == "" {
+		return nil
+	}
+	// Wait for the shards to hold the rows: the default, queueing them on
+	// this server's disk for later, would report success for rows a shard
+	// has not stored yet.
+	settings := clickhouse.Settings{"insert_distributed_sync": 1}
+	if token, ok := ctx.Value(dedupTokenKey{}).(string); ok {
+		settings["insert_deduplication_token"] = token
+	}
+	return settings
+}
+
 // prepareInsert starts an insert of columns into table.
 func (s *Store) prepareInsert(ctx context.Context, table string, columns []string) (driver.Batch, error) {
-	if s.cluster != "" {
-		// Wait for the shards to hold the rows: the default, queueing them
-		// on this server's disk for later, would report success for rows a
-		// shard has not stored yet.
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	if settings := s.insertSettings(ctx); settings != nil {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertSQL(s.database, table, columns))
 	if err != nil {
@@ -374,7 +413,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.MemorySizeMB, r.MaxMemoryUsedMB, r.EphemeralStorageMB, r.DurationMs, r.BilledDurationMs,
 		r.BilledInitDurationMs, r.InitDurationMs, r.RestoreDurationMs, boolUint8(r.ColdStart), r.Status,
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
-		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures,
+		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures, boolUint8(r.Incomplete),
 	}
 }
 

@@ -454,8 +454,12 @@ type Invocation struct {
 	// their fields above read 0 and mean "unknown", not zero. AWS's emulator
 	// in Managed Instances mode, for one, reports only the duration.
 	UnknownFigures uint32 `protobuf:"varint,20,opt,name=unknown_figures,json=unknownFigures,proto3" json:"unknown_figures,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// True when the platform sent no platform.report before the environment
+	// shut down: the record holds what platform.start and
+	// platform.runtimeDone said, and the report's figures are unknown.
+	Incomplete    bool `protobuf:"varint,21,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -628,6 +632,13 @@ func (x *Invocation) GetUnknownFigures() uint32 {
 	return 0
 }
 
+func (x *Invocation) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -665,7 +676,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xa7\x06\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xc7\x06\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -692,7 +703,10 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x13runtime_overhead_ms\x18\x11 \x01(\x01R\x11runtimeOverheadMs\x12%\n" +
 	"\x0eproduced_bytes\x18\x12 \x01(\x04R\rproducedBytes\x125\n" +
 	"\x17billed_init_duration_ms\x18\x13 \x01(\x01R\x14billedInitDurationMs\x12'\n" +
-	"\x0funknown_figures\x18\x14 \x01(\rR\x0eunknownFigures*\x85\x01\n" +
+	"\x0funknown_figures\x18\x14 \x01(\rR\x0eunknownFigures\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\x15 \x01(\bR\n" +
+	"incomplete*\x85\x01\n" +
 	"\x06Figure\x12\x16\n" +
 	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +

@@ -160,6 +160,7 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		RuntimeOverheadMs:    inv.GetRuntimeOverheadMs(),
 		ProducedBytes:        inv.GetProducedBytes(),
 		UnknownFigures:       uint8(inv.GetUnknownFigures()) & knownFigures,
+		Incomplete:           inv.GetIncomplete(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

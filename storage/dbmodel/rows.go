@@ -99,6 +99,9 @@ type Invocation struct {
 	// the Figure* bits. An unknown figure reads 0, except BilledDurationMs,
 	// which then holds an estimate (BilledEstimate).
 	UnknownFigures uint8
+	// Incomplete says the platform sent no report for the invocation; the
+	// record holds what was known without it.
+	Incomplete bool
 }
 
 // Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure

@@ -5,8 +5,11 @@
 -- Ingest API's Figure values). A figure marked unknown reads 0, except the
 -- billed duration, which holds the duration rounded up to 1 ms (what AWS
 -- would bill) so that the usage views and the cost report price the
--- invocation; readers mark that figure as an estimate. Rows written before
--- this migration read 0: every figure known.
+-- invocation; readers mark that figure as an estimate.
+-- incomplete: 1 when the platform sent no platform.report before the
+-- environment shut down and the record holds what was known without it.
+-- Rows written before this migration read 0 in both: complete, every
+-- figure known.
 --
 -- 18.x has no IF NOT EXISTS on ADD COLUMN; newer servers get it, so that a
 -- cluster migration cut short between its statements can run again. In
@@ -14,7 +17,8 @@
 -- from the altered shard table: ALTER ... ON CLUSTER refuses a table that
 -- is not replicated on a cluster whose shards are.
 ALTER TABLE {{local "invocations"}}{{onCluster}}
-    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} unknown_figures UInt8 DEFAULT 0;
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} unknown_figures UInt8 DEFAULT 0,
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} incomplete UInt8 DEFAULT 0;
 {{- if .Cluster}}
 DROP TABLE IF EXISTS {{.Database}}.invocations{{onCluster}};
 {{distributed "invocations" "cityHash64(request_id)"}};

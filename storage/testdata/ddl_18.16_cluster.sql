@@ -571,7 +571,8 @@ FROM lambdascope.spans;
 
 -- migration invocation_knowledge, statement 1
 ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
-    ADD COLUMN unknown_figures UInt8 DEFAULT 0;
+    ADD COLUMN unknown_figures UInt8 DEFAULT 0,
+    ADD COLUMN incomplete UInt8 DEFAULT 0;
 
 -- migration invocation_knowledge, statement 2
 DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
@@ -579,3 +580,10 @@ DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
 -- migration invocation_knowledge, statement 3
 CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
 ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));
+
+-- migration metric_points_sharding, statement 1
+DROP TABLE IF EXISTS lambdascope.metric_points ON CLUSTER lambdascope;
+
+-- migration metric_points_sharding, statement 2
+CREATE TABLE IF NOT EXISTS lambdascope.metric_points ON CLUSTER lambdascope AS lambdascope.metric_points_local
+ENGINE = Distributed(lambdascope, lambdascope, metric_points_local, cityHash64(function_name, metric_name, time_unix_nano));

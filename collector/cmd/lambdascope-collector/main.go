@@ -124,6 +124,8 @@ func settings() []setting {
 				c.MaxInflightBytes = n
 				return nil
 			}},
+		{"grpc-read-timeout", "LAMBDASCOPE_GRPC_READ_TIMEOUT", "gRPC: time from a call's headers to its decoded body (grpc_read_timeout)",
+			duration("grpc_read_timeout", func(c *collector.Config) *time.Duration { return &c.GRPCReadTimeout })},
 		{"http-read-header-timeout", "LAMBDASCOPE_HTTP_READ_HEADER_TIMEOUT", "OTLP/HTTP: time to send a request's headers (http_limits.read_header_timeout)",
 			duration("http_limits.read_header_timeout", func(c *collector.Config) *time.Duration { return &c.HTTPLimits.ReadHeaderTimeout })},
 		{"http-read-timeout", "LAMBDASCOPE_HTTP_READ_TIMEOUT", "OTLP/HTTP: time to send a whole request, body included (http_limits.read_timeout)",

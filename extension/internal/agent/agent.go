@@ -698,6 +698,10 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 	}
 	cancel()
+	// Invocations that ran but got no platform.report still get a record.
+	if a.tracker != nil {
+		a.tracker.FinishIncomplete()
+	}
 
 	// The extension's own counters go out with the last flush.
 	a.addSelfMetrics(time.Now())

@@ -60,3 +60,78 @@ func TestReportFiguresLeftOutAreUnknown(t *testing.T) {
 		})
 	}
 }
+
+// An invocation whose runtime finished but whose report never came gets a
+// record at shutdown, marked incomplete; one that never finished does not.
+func TestFinishIncomplete(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(loadEvents(t, "error-timeout.json"))
+	tr.HandleTelemetry(parseEvents(t, `[{"time": "2024-05-01T10:00:05.000Z", "type": "platform.start", "record": {"requestId": "a3"}}]`))
+	if len(s.invocations) != 1 {
+		t.Fatalf("before shutdown: %d records, want 1", len(s.invocations))
+	}
+	if n := tr.FinishIncomplete(); n != 1 {
+		t.Fatalf("FinishIncomplete wrote %d records, want 1", n)
+	}
+	if len(s.invocations) != 2 {
+		t.Fatalf("after shutdown: %d records, want 2", len(s.invocations))
+	}
+	inv := s.invocations[1]
+	const unknown = uint32(ingestv1.Figure_FIGURE_BILLED_DURATION | ingestv1.Figure_FIGURE_MEMORY_SIZE | ingestv1.Figure_FIGURE_MAX_MEMORY_USED)
+	if inv.GetRequestId() != "a2" || !inv.GetIncomplete() || inv.GetStatus() != "error" || inv.GetErrorType() != "Runtime.UnhandledPromiseRejection" ||
+		inv.GetDurationMs() != 100 || inv.GetUnknownFigures() != unknown || inv.GetColdStart() {
+		t.Errorf("incomplete record = %v", inv)
+	}
+	// platform.start at 10:00:04.000.
+	if want := uint64(1714557604000000000); inv.GetStartTimeUnixNano() != want {
+		t.Errorf("start = %d, want %d", inv.GetStartTimeUnixNano(), want)
+	}
+	if s.invocations[0].GetIncomplete() {
+		t.Errorf("the reported invocation is marked incomplete")
+	}
+	if n := tr.FinishIncomplete(); n != 0 || tr.Stats().Incomplete != 1 {
+		t.Errorf("second FinishIncomplete wrote %d, stats %+v; want 0 and Incomplete 1", n, tr.Stats())
+	}
+}
+
+// After a SnapStart restore the first invocation is the cold start, with
+// the restore's duration; the init of snapshot time is not counted.
+func TestSnapStartRestoreIsTheColdStart(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(loadEvents(t, "snapstart-restore.json"))
+	if len(s.invocations) != 2 {
+		t.Fatalf("%d records, want 2", len(s.invocations))
+	}
+	first, warm := s.invocations[0], s.invocations[1]
+	if !first.GetColdStart() || first.GetRestoreDurationMs() != 15.19 || first.GetInitDurationMs() != 0 {
+		t.Errorf("first after restore: cold %v, restore %v ms, init %v ms; want cold, 15.19, 0 (the init was at snapshot time)",
+			first.GetColdStart(), first.GetRestoreDurationMs(), first.GetInitDurationMs())
+	}
+	if warm.GetColdStart() || warm.GetRestoreDurationMs() != 0 {
+		t.Errorf("second: cold %v, restore %v; want warm", warm.GetColdStart(), warm.GetRestoreDurationMs())
+	}
+	// Init events of snapshot time arriving after the restore are left out.
+	tr.HandleTelemetry(parseEvents(t, `[{"time": "2022-10-11T08:00:02.500Z", "type": "platform.initReport", "record": {"phase": "init", "metrics": {"durationMs": 2500}}}]`))
+	if st := tr.Stats(); st.StaleInitEvents != 1 {
+		t.Errorf("stale init events = %d, want 1", st.StaleInitEvents)
+	}
+}
+
+// AWS's documented Managed Instances payload: no runtimeDone, a report
+// with the duration and the response spans only.
+func TestManagedInstancesReport(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(loadEvents(t, "aws-2025-01-29-json.json"))
+	if len(s.invocations) != 1 {
+		t.Fatalf("%d records, want 1", len(s.invocations))
+	}
+	inv := s.invocations[0]
+	const unknown = uint32(ingestv1.Figure_FIGURE_BILLED_DURATION | ingestv1.Figure_FIGURE_MEMORY_SIZE | ingestv1.Figure_FIGURE_MAX_MEMORY_USED)
+	if inv.GetDurationMs() != 200 || inv.GetUnknownFigures() != unknown || inv.GetResponseLatencyMs() != 23.02 || inv.GetResponseDurationMs() != 1.5 ||
+		!inv.GetColdStart() || inv.GetInitDurationMs() != 125.33 {
+		t.Errorf("record = %v", inv)
+	}
+}

@@ -4,8 +4,10 @@
 package invocation
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,10 +55,16 @@ type state struct {
 
 // Stats are the tracker's counters.
 type Stats struct {
-	Invocations  uint64
+	Invocations uint64
+	// Incomplete counts the records written without a platform.report
+	// (FinishIncomplete).
+	Incomplete   uint64
 	LogsDropped  uint64 // records Lambda reported as dropped (platform.logsDropped)
 	UnknownTypes uint64
 	EMFLines     uint64 // function log lines in the Embedded Metric Format
+	// StaleInitEvents counts init events of snapshot time, seen after a
+	// SnapStart restore and left out.
+	StaleInitEvents uint64
 
 	// LogsUnattributed counts log lines without a request ID of their own
 	// that arrived while several invocations were running: they are
@@ -88,7 +96,10 @@ type Tracker struct {
 	restoreMs    float64
 	initStartAt  time.Time
 	initType     string
-	stats        Stats
+	// restored says the environment was restored from a SnapStart
+	// snapshot (platform.restoreStart or platform.restoreReport seen).
+	restored bool
+	stats    Stats
 	// unattributedLogged is when unattributedLocked last logged.
 	unattributedLogged time.Time
 	// lastSign is when the last push with a platform or function event
@@ -306,12 +317,29 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 	p := ev.Platform
 	switch ev.Type {
 	case telemetry.TypeInitStart:
+		if t.restored {
+			// SnapStart: the init ran when the snapshot was taken, not in
+			// this environment's start.
+			t.stats.StaleInitEvents++
+			return nil, nil
+		}
 		t.noteInitLocked(ev)
 	case telemetry.TypeInitReport:
+		if t.restored {
+			t.stats.StaleInitEvents++
+			return nil, nil
+		}
 		if p.Phase == "" || p.Phase == "init" {
 			t.initDuration = p.Metrics.DurationMs
 		}
+	case telemetry.TypeRestoreStart:
+		// A restore from a SnapStart snapshot is this environment's cold
+		// start; what the init events of snapshot time said is not.
+		t.restored = true
+		t.firstDone = false
+		t.initDuration, t.initStartAt, t.initType = 0, time.Time{}, "snap-start"
 	case telemetry.TypeRestoreReport:
+		t.restored = true
 		t.restoreMs = p.Metrics.DurationMs
 	case telemetry.TypeStart:
 		if p.RequestID == "" {
@@ -415,6 +443,13 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 	if d, ok := p.SpanDuration("runtimeOverhead"); ok && inv.RuntimeOverheadMs == 0 {
 		inv.RuntimeOverheadMs = d
 	}
+	// On Lambda Managed Instances the response spans come in the report.
+	if d, ok := p.SpanDuration("responseLatency"); ok && inv.ResponseLatencyMs == 0 {
+		inv.ResponseLatencyMs = d
+	}
+	if d, ok := p.SpanDuration("responseDuration"); ok && inv.ResponseDurationMs == 0 {
+		inv.ResponseDurationMs = d
+	}
 	inv.Status = normalizeStatus(inv.Status)
 	if ref, ok := t.spans[p.RequestID]; ok {
 		inv.TraceId, inv.SpanId = ref.traceID, ref.spanID
@@ -458,6 +493,63 @@ func normalizeStatus(s string) string {
 		return "success"
 	}
 	return s
+}
+
+// FinishIncomplete writes a record, marked incomplete, for every
+// invocation whose runtime finished (platform.runtimeDone) but whose
+// platform.report has not come, with what is known: its start, duration,
+// outcome and response spans; the report's figures are unknown. Call it at
+// shutdown, once no more telemetry can arrive. It returns how many records
+// it wrote.
+func (t *Tracker) FinishIncomplete() int {
+	var (
+		invocations []*ingestv1.Invocation
+		spans       []*tracepb.Span
+	)
+	t.mu.Lock()
+	pending := make([]*state, 0, len(t.requests))
+	for _, st := range t.requests {
+		if st.runtimeDone != nil {
+			pending = append(pending, st)
+		}
+	}
+	// In the order the invocations were first seen, so the cold start is
+	// the first.
+	slices.SortFunc(pending, func(a, b *state) int { return cmp.Compare(a.seq, b.seq) })
+	for _, st := range pending {
+		rd := st.runtimeDone
+		// A report that gave only what runtimeDone knows.
+		ev := &telemetry.Event{Time: st.runtimeDoneAt, Type: telemetry.TypeReport, Kind: telemetry.KindPlatform,
+			Platform: &telemetry.PlatformRecord{RequestID: st.requestID, Status: rd.Status, ErrorType: rd.ErrorType,
+				Metrics: telemetry.Metrics{DurationMs: rd.Metrics.DurationMs, Given: rd.Metrics.Given & telemetry.FigureDuration}}}
+		delete(t.requests, st.requestID)
+		ref, haveRef := t.spans[st.requestID]
+		inv := t.buildLocked(st, ev)
+		inv.Incomplete = true
+		spans = append(spans, t.platformSpansLocked(st, inv, ref, haveRef)...)
+		delete(t.spans, st.requestID)
+		t.stats.Invocations++
+		t.stats.Incomplete++
+		invocations = append(invocations, inv)
+	}
+	if len(pending) > 0 {
+		t.notifyLocked()
+	}
+	t.mu.Unlock()
+
+	if len(invocations) > 0 {
+		t.log.Warn("writing invocation records without their platform report", "count", len(invocations))
+	}
+	for _, inv := range invocations {
+		t.sink.AddInvocation(inv)
+	}
+	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
+		ss.AddSpans([]*tracepb.ResourceSpans{{
+			Resource:   t.resource,
+			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
+		}})
+	}
+	return len(invocations)
 }
 
 // WaitRuntimeDone blocks until platform.runtimeDone of requestID was seen

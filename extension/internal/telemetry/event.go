@@ -70,6 +70,13 @@ type PlatformRecord struct {
 	Metrics            Metrics       `json:"metrics"`
 	Spans              []Span        `json:"spans"`
 	Tracing            *TraceContext `json:"tracing"`
+	// platform.initStart and platform.restoreStart.
+	FunctionName    string `json:"functionName"`
+	FunctionVersion string `json:"functionVersion"`
+	InstanceID      string `json:"instanceId"`
+	// TenantID is the tenant of a function in tenant isolation mode, on
+	// the invocation's events.
+	TenantID string `json:"tenantId"`
 	// platform.logsDropped.
 	DroppedBytes   float64 `json:"droppedBytes"`
 	DroppedRecords float64 `json:"droppedRecords"`

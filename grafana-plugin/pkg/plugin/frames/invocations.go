@@ -50,6 +50,7 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		statuses    = make([]string, 0, n)
 		errorTypes  = make([]string, 0, n)
 		coldStarts  = make([]bool, 0, n)
+		incomplete  = make([]bool, 0, n)
 		durations   = make([]*float64, 0, n)
 		billed      = make([]*float64, 0, n)
 		inits       = make([]float64, 0, n)
@@ -69,6 +70,7 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		statuses = append(statuses, inv.Status)
 		errorTypes = append(errorTypes, inv.ErrorType)
 		coldStarts = append(coldStarts, inv.ColdStart)
+		incomplete = append(incomplete, inv.Incomplete)
 		// A figure the platform did not report is null, not 0.
 		durations = append(durations, known(!inv.DurationUnknown, inv.DurationMs))
 		billed = append(billed, known(!inv.BilledEstimated, float64(inv.BilledDurationMs)))
@@ -107,6 +109,8 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		traceField,
 		data.NewField("region", nil, regions),
 		data.NewField("accountId", nil, accountsIDs),
+		// No platform.report came; the record holds what was known.
+		data.NewField("incomplete", nil, incomplete),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f

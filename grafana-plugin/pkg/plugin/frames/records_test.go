@@ -11,7 +11,7 @@ import (
 func TestInvocationsUnknownFiguresAreNull(t *testing.T) {
 	f := Invocations([]query.Invocation{
 		{RequestID: "whole", DurationMs: 20.5, BilledDurationMs: 21, MemorySizeMB: 256, MaxMemoryUsedMB: 80},
-		{RequestID: "mi", DurationMs: 12.3, BilledDurationMs: 13, BilledEstimated: true, MemorySizeMB: 256, MaxMemoryUsedUnknown: true},
+		{RequestID: "mi", DurationMs: 12.3, BilledDurationMs: 13, BilledEstimated: true, MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Incomplete: true},
 	}, TraceLink{})
 	for _, tt := range []struct {
 		field string
@@ -21,6 +21,7 @@ func TestInvocationsUnknownFiguresAreNull(t *testing.T) {
 		{"billedDuration", []any{21.0, nil}},
 		{"memorySize", []any{256.0, 256.0}},
 		{"maxMemoryUsed", []any{80.0, nil}},
+		{"incomplete", []any{false, true}},
 	} {
 		field, _ := f.FieldByName(tt.field)
 		if field == nil {

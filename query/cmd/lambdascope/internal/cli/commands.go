@@ -75,7 +75,7 @@ func (r *runner) money(v float64, currency string) string {
 
 func (r *runner) rangeOf() query.TimeRange { return query.TimeRange{Since: r.since, Until: r.until} }
 
-var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, costCommand, rightsizeCommand, spikesCommand}
+var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, droppedCommand, costCommand, rightsizeCommand, spikesCommand}
 
 func findCommand(name string) *command {
 	for _, c := range tableCommands {
@@ -746,4 +746,44 @@ func invocationCount(n uint64) string {
 		return "1 invocation"
 	}
 	return u64(n) + " invocations"
+}
+
+var droppedCommand = &command{
+	name:    "dropped",
+	summary: "log records Lambda dropped per function before the extension took them",
+	usage: `Usage: lambdascope dropped [flags]
+
+Lists the functions for which Lambda dropped log records because the
+extension did not take them in time (platform.logsDropped), most first,
+with the number of execution environments that dropped some. The figures
+come from the extension's own counter; an environment that started before
+the range counts what it reported dropping within the range.
+`,
+	examples: `
+Examples:
+  lambdascope dropped --since 24h
+  lambdascope dropped --since 7d --function orders --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var function string
+		o.since = "24h"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.StringVar(&function, "function", "", "only this function")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("dropped takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			ds, err := r.svc.LogsDropped(ctx, r.rangeOf(), function)
+			if err != nil {
+				return err
+			}
+			t := &render.Table{Headers: []string{"FUNCTION", "DROPPED RECORDS", "ENVIRONMENTS"}, Empty: "Lambda dropped no log records."}
+			for _, d := range ds {
+				t.Add(d.FunctionName, u64(d.Records), u64(d.Environments))
+			}
+			return r.emit(t, ds)
+		}
+	},
 }

@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/query/querytest"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // An invocation whose report gave only the duration shows its other
@@ -57,4 +60,34 @@ func TestUnknownFiguresShownAndEstimated(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// The log records Lambda dropped are shown per function.
+func TestDroppedLogsPerFunction(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-10 * time.Minute)
+	pt := func(at time.Time, v int64) *metricspb.NumberDataPoint {
+		return &metricspb.NumberDataPoint{StartTimeUnixNano: uint64(start.UnixNano()), TimeUnixNano: uint64(at.UnixNano()),
+			Value: &metricspb.NumberDataPoint_AsInt{AsInt: v}}
+	}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("dropped-batch-01"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "noisy", Version: "1"},
+		ResourceMetrics: []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{{
+			Name: storage.LogsDroppedMetric, Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{IsMonotonic: true,
+				AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+				DataPoints:             []*metricspb.NumberDataPoint{pt(start.Add(time.Minute), 23), pt(start.Add(5*time.Minute), 123)}}},
+		}}}}}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	r := run(t, env, "dropped", "--since", "1h")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != ExitOK || len(lines) != 2 || !strings.Contains(lines[0], "DROPPED RECORDS") || strings.Join(strings.Fields(lines[1]), " ") != "noisy 123 1" {
+		t.Errorf("dropped: exit %d, stdout %q, stderr %q; want noisy with 123 records in 1 environment", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "dropped", "--since", "1h", "--function", "quiet"); r.code != ExitOK || !strings.Contains(r.stdout, "dropped no log records") {
+		t.Errorf("dropped of a quiet function: exit %d, stdout %q", r.code, r.stdout)
+	}
 }

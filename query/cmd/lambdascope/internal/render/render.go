@@ -259,6 +259,9 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 			}
 			status = opts.red(status)
 		}
+		if inv.Incomplete {
+			status += " (no report)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s MB\t%s\t%s\n",
 			inv.Start.In(opts.loc()).Format(timeLayout), fn, inv.RequestID,
 			orUnknown(!inv.DurationUnknown, Duration(msDuration(inv.DurationMs))),

@@ -160,6 +160,9 @@ func invocations() []query.Invocation {
 		// What AWS's emulator in Managed Instances mode reports: the duration only.
 		{Start: at(-70_000), FunctionName: "mi", RequestID: "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a", DurationMs: 12.3, BilledDurationMs: 13, BilledEstimated: true,
 			MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Status: "success"},
+		// Ran, but no report came before the environment shut down.
+		{Start: at(-80_000), FunctionName: "mi", RequestID: "1e0d9c8b-7a6f-4e5d-3c2b-1a0f9e8d7c6b", DurationMs: 40, BilledDurationMs: 40, BilledEstimated: true,
+			MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Status: "error", Incomplete: true},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Table is rows of text under headers, printed aligned for people or as
@@ -18,6 +19,16 @@ type Table struct {
 	// Empty is printed instead of an aligned table without rows.
 	Empty string
 }
+
+// The widest cells Write prints, in characters; longer ones are cut and end
+// with "…". Every row is padded to the widest cell of each column, so one
+// huge value (a span name of megabytes) would otherwise make every row that
+// wide. The last column is not padded and may be longer. CSV and JSON
+// print values whole.
+const (
+	MaxCellChars     = 200
+	MaxLastCellChars = 4096
+)
 
 // Add appends one row.
 func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
@@ -33,7 +44,11 @@ func (t *Table) Write(w io.Writer) error {
 	for _, r := range t.Rows {
 		cells := make([]string, len(r))
 		for i, c := range r {
-			cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+			limit := MaxCellChars
+			if i == len(r)-1 {
+				limit = MaxLastCellChars
+			}
+			cells[i] = cellReplacer.Replace(cutCell(c, limit))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
@@ -41,6 +56,27 @@ func (t *Table) Write(w io.Writer) error {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
+}
+
+var cellReplacer = strings.NewReplacer("\t", " ", "\n", " ")
+
+// cutCell returns at most limit characters of s, the last one "…" when s
+// was longer.
+func cutCell(s string, limit int) string {
+	if len(s) <= limit {
+		return s // no more bytes than characters allowed
+	}
+	n := 0
+	for i := range s {
+		if n == limit-1 {
+			if utf8.RuneCountInString(s[i:]) > 1 {
+				return s[:i] + "…"
+			}
+			return s
+		}
+		n++
+	}
+	return s
 }
 
 // WriteCSV prints the table as CSV with a header line.

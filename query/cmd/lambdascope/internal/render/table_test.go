@@ -2,7 +2,9 @@ package render
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTable(t *testing.T) {
@@ -30,6 +32,43 @@ func TestTable(t *testing.T) {
 				t.Errorf("got\n%q\nwant\n%q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestTableCutsWideCells: one huge value does not make every row as wide.
+func TestTableCutsWideCells(t *testing.T) {
+	tab := &Table{Headers: []string{"NAME", "N", "MESSAGE"}}
+	tab.Add(strings.Repeat("é", 5<<20), "1", strings.Repeat("m", 1<<20))
+	for range 1000 {
+		tab.Add("short", "2", "ok")
+	}
+	var b bytes.Buffer
+	if err := tab.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 1002 {
+		t.Fatalf("%d lines, want 1002", len(lines))
+	}
+	if n := utf8.RuneCountInString(lines[1]); n > MaxCellChars+2+1+2+MaxLastCellChars {
+		t.Errorf("the wide row is %d characters", n)
+	}
+	if !strings.HasPrefix(lines[1], strings.Repeat("é", MaxCellChars-1)+"…  ") || !strings.HasSuffix(lines[1], "m…") {
+		t.Errorf("wide cells not cut and marked: %q...%q", lines[1][:40], lines[1][len(lines[1])-10:])
+	}
+	if n := len(lines[2]); n > MaxCellChars+10 {
+		t.Errorf("a short row is padded to %d bytes", n)
+	}
+	for _, tt := range []struct {
+		s     string
+		limit int
+		want  string
+	}{
+		{"abc", 3, "abc"}, {"abcd", 3, "ab…"}, {"ééé", 3, "ééé"}, {"éééé", 3, "éé…"},
+	} {
+		if got := cutCell(tt.s, tt.limit); got != tt.want {
+			t.Errorf("cutCell(%q, %d) = %q, want %q", tt.s, tt.limit, got, tt.want)
+		}
 	}
 }
 

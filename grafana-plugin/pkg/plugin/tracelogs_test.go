@@ -1,0 +1,52 @@
+package plugin
+
+import (
+	"testing"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// The logs of a trace include a line of one of its invocations that
+// carries no trace ID of its own.
+func TestLogsOfATraceIncludeUntracedLinesOfItsInvocations(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	line := &logspb.LogRecord{
+		TimeUnixNano: uint64(plugintest.Start.UnixNano()) + 50e6,
+		Body:         &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "printed before the span arrived"}},
+		Attributes:   []*commonpb.KeyValue{{Key: "faas.invocation_id", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "req-orders"}}}},
+	}
+	if _, err := db.Store.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:      []byte("untraced-line-01"),
+		Function:     &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "orders", Version: "$LATEST"},
+		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{line}}}}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	resp := runQuery(t, ds, "logs", map[string]any{"traceId": plugintest.TraceID}, fixtureRange)
+	if resp.Error != nil {
+		t.Fatalf("logs: %v", resp.Error)
+	}
+	var bodies []string
+	for _, f := range resp.Frames {
+		if body, _ := f.FieldByName("body"); body != nil {
+			for i := range body.Len() {
+				if v, ok := body.ConcreteAt(i); ok {
+					bodies = append(bodies, v.(string))
+				}
+			}
+		}
+	}
+	found := false
+	for _, b := range bodies {
+		found = found || b == "printed before the span arrived"
+	}
+	// The fixture's trace has three lines of its own.
+	if !found || len(bodies) != 4 {
+		t.Errorf("logs of the trace = %q, want the fixture's 3 and the untraced line of req-orders", bodies)
+	}
+}

@@ -1,0 +1,48 @@
+package storage
+
+import (
+	"context"
+	"testing"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+func TestInsertDeduplicationTokenGatedByVersionAndCluster(t *testing.T) {
+	id := []byte{0xba, 0x7c, 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
+	one := []*ingestv1.ExportRequest{{BatchId: id}}
+	two := []*ingestv1.ExportRequest{{BatchId: id}, {BatchId: id}}
+	tests := []struct {
+		name    string
+		cluster string
+		version Version
+		reqs    []*ingestv1.ExportRequest
+		want    string
+	}{
+		{"cluster on 24.8, one batch", "c", Version{Major: 24, Minor: 8}, one, "ba7c400102030405060708090a0b0c0d"},
+		{"cluster on 22.2, the first with the setting", "c", Version{Major: 22, Minor: 2}, one, "ba7c400102030405060708090a0b0c0d"},
+		{"cluster on 22.1", "c", Version{Major: 22, Minor: 1}, one, ""},
+		{"cluster on 18.16", "c", Version{Major: 18, Minor: 16, Patch: 1}, one, ""},
+		{"single server on 24.8", "", Version{Major: 24, Minor: 8}, one, ""},
+		{"two batches in one write", "c", Version{Major: 24, Minor: 8}, two, ""},
+		{"no batch ID (OTLP)", "c", Version{Major: 24, Minor: 8}, []*ingestv1.ExportRequest{{}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Store{cluster: tt.cluster, caps: Capabilities{Version: tt.version}}
+			if got := s.dedupToken(tt.reqs); got != tt.want {
+				t.Fatalf("dedupToken = %q, want %q", got, tt.want)
+			}
+			ctx := context.Background()
+			if tt.want != "" {
+				ctx = context.WithValue(ctx, dedupTokenKey{}, tt.want)
+			}
+			settings := s.insertSettings(ctx)
+			if tok, _ := settings["insert_deduplication_token"].(string); tok != tt.want {
+				t.Errorf("insert settings %v: token %q, want %q", settings, tok, tt.want)
+			}
+			if (settings["insert_distributed_sync"] == 1) != (tt.cluster != "") {
+				t.Errorf("insert settings %v: insert_distributed_sync only on a cluster", settings)
+			}
+		})
+	}
+}
