@@ -395,6 +395,7 @@ func (s *Sandbox) Shutdown(ctx context.Context) error {
 	}
 	_ = s.cmd.Process.Kill()
 	<-s.done
+	s.client.CloseIdleConnections()
 	for _, pid := range kids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
