@@ -18,9 +18,9 @@ import (
 // cold invocation each, it sends 60 warm invocations to each in
 // alternating blocks of 10 and reads the emulator's REPORT lines: their
 // duration runs until the runtime and every extension are back on next,
-// which is what Lambda bills (billed-*), and the caller's wall time to the
-// answer, which this emulator gives only then too (wall-*). added-* =
-// with - without.
+// which is what Lambda bills (billed-*, whole milliseconds; duration-*, to
+// the hundredth), and the caller's wall time to the answer, which this
+// emulator gives only then too (wall-*). added-* = with - without.
 func BenchmarkRIEClassic(b *testing.B) {
 	bins := build(b)
 	rieBin, err := rie.Find(bins.root)
@@ -32,7 +32,7 @@ func BenchmarkRIEClassic(b *testing.B) {
 	}
 	c := startCollector(b)
 	const blocks, perBlock = 6, 10
-	var billed, wall [2][]float64 // [0] with the layer, [1] without
+	var billed, dur, wall [2][]float64 // [0] with the layer, [1] without
 	for i := 0; b.Loop(); i++ {
 		sbs := [2]*rie.Sandbox{}
 		for side, zip := range []string{bins.layerZip, ""} {
@@ -87,6 +87,7 @@ func BenchmarkRIEClassic(b *testing.B) {
 					b.Fatalf("no REPORT for %s", id)
 				}
 				billed[side] = append(billed[side], rep.BilledDurationMs)
+				dur[side] = append(dur[side], rep.DurationMs)
 			}
 		}
 	}
@@ -99,6 +100,7 @@ func BenchmarkRIEClassic(b *testing.B) {
 		b.ReportMetric(with, "billed-"+p.name+"-ms")
 		b.ReportMetric(without, "baseline-billed-"+p.name+"-ms")
 		b.ReportMetric(with-without, "added-billed-"+p.name+"-ms")
+		b.ReportMetric(percentile(dur[0], p.q)-percentile(dur[1], p.q), "added-duration-"+p.name+"-ms")
 		w, wo := percentile(wall[0], p.q), percentile(wall[1], p.q)
 		b.ReportMetric(w-wo, "added-wall-"+p.name+"-ms")
 	}
