@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -169,7 +170,7 @@ func (e *environment) handleRuntimeResponse(w http.ResponseWriter, r *http.Reque
 	}
 	if errType := r.Trailer.Get(hdrErrorType); errType != "" {
 		// A streaming runtime reports a failure mid-body in trailers.
-		e.complete(inv, start, errorPayload(errType, "response stream failed"), true, errType)
+		e.complete(inv, start, errorPayload(errType, "response stream failed"), true, platformErrorType(errType))
 		writeAccepted(w)
 		return
 	}
@@ -188,9 +189,30 @@ func (e *environment) handleRuntimeError(w http.ResponseWriter, r *http.Request)
 		writeAPIError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	errType, payload := parseFunctionError(r.Header.Get(hdrErrorType), body)
-	e.complete(inv, start, payload, true, errType)
+	_, payload := parseFunctionError(r.Header.Get(hdrErrorType), body)
+	e.complete(inv, start, payload, true, platformErrorType(r.Header.Get(hdrErrorType)))
 	writeAccepted(w)
+}
+
+// errorTypePattern is what Lambda takes as a runtime's error type.
+var errorTypePattern = regexp.MustCompile(`^(Runtime|Function)\.[A-Z][a-zA-Z]+$`)
+
+// platformErrorType is the error type Lambda reports in its telemetry for
+// the Lambda-Runtime-Function-Error-Type a runtime sent, as AWS's Runtime
+// Interface Emulator, which shares Lambda's code, does: a Runtime.X or
+// Function.X as given, any other Function.* as Function.Unknown, anything
+// else (an absent header too: aws-lambda-go sends none) as
+// Runtime.Unknown. The errorType of the error body is the function's word
+// to its caller and plays no part.
+func platformErrorType(header string) string {
+	switch {
+	case errorTypePattern.MatchString(header):
+		return header
+	case strings.HasPrefix(header, "Function."):
+		return "Function.Unknown"
+	default:
+		return "Runtime.Unknown"
+	}
 }
 
 // parseFunctionError returns the error type and the payload to hand back
@@ -219,7 +241,7 @@ func parseFunctionError(headerType string, body []byte) (string, []byte) {
 
 func (e *environment) handleRuntimeInitError(w http.ResponseWriter, r *http.Request) {
 	body, _, _ := readPayload(r)
-	errType, _ := parseFunctionError(r.Header.Get(hdrErrorType), body)
+	errType := platformErrorType(r.Header.Get(hdrErrorType))
 	e.mu.Lock()
 	done := e.initDone
 	e.mu.Unlock()

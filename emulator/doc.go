@@ -72,4 +72,13 @@
 // without the runtime-only variables (_HANDLER, AWS_EXECUTION_ENV,
 // LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR) or any variable starting with "_".
 // No AWS credentials are set.
+//
+// The error type in platform.runtimeDone and platform.report is the
+// runtime's Lambda-Runtime-Function-Error-Type as Lambda takes it (Runtime.X
+// or Function.X, otherwise Function.Unknown or Runtime.Unknown); the error
+// body goes to the caller unchanged.
+//
+// AWS's own Runtime Interface Emulator runs the same layer in deploy/rie;
+// README.md lists every place where the two differ and which one follows
+// Lambda.
 package emulator

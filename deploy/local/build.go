@@ -33,11 +33,7 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 		Extension: filepath.Join(dir, "layer", filepath.FromSlash(layer.BinaryPath)),
 		Functions: map[string]string{},
 	}
-	type job struct{ out, pkg, tags string }
-	jobs := []job{
-		{b.Collector, "./collector/cmd/lambdascope-collector", ""},
-		{b.CLI, "./query/cmd/lambdascope", ""},
-	}
+	jobs := backendJobs(b)
 	for _, fn := range SampleFunctions {
 		b.Functions[fn] = filepath.Join(dir, "functions", fn, "bootstrap")
 		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn, ""})
@@ -45,15 +41,44 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 	if _, err := layer.BuildTree(ctx, repoRoot, filepath.Join(dir, "layer")); err != nil {
 		return Binaries{}, err
 	}
+	if err := buildJobs(ctx, repoRoot, jobs); err != nil {
+		return Binaries{}, err
+	}
+	return b, nil
+}
+
+// BuildBackend compiles only the collector and the CLI into dir; the other
+// fields of the result are empty.
+func BuildBackend(ctx context.Context, repoRoot, dir string) (Binaries, error) {
+	b := Binaries{
+		Collector: filepath.Join(dir, "lambdascope-collector"),
+		CLI:       filepath.Join(dir, "lambdascope"),
+	}
+	if err := buildJobs(ctx, repoRoot, backendJobs(b)); err != nil {
+		return Binaries{}, err
+	}
+	return b, nil
+}
+
+type job struct{ out, pkg, tags string }
+
+func backendJobs(b Binaries) []job {
+	return []job{
+		{b.Collector, "./collector/cmd/lambdascope-collector", ""},
+		{b.CLI, "./query/cmd/lambdascope", ""},
+	}
+}
+
+func buildJobs(ctx context.Context, repoRoot string, jobs []job) error {
 	for _, j := range jobs {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", j.tags, "-o", j.out, j.pkg)
 		cmd.Dir = repoRoot
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return Binaries{}, fmt.Errorf("build %s: %w\n%s", j.pkg, err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("build %s: %w\n%s", j.pkg, err, strings.TrimSpace(string(out)))
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod) from

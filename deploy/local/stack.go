@@ -37,6 +37,9 @@ type Options struct {
 	Database string
 	// FunctionEnv is added to every function's environment.
 	FunctionEnv map[string]string
+	// BackendOnly starts ClickHouse and the collector only: no emulator,
+	// no sample functions, and only the collector and the CLI are built.
+	BackendOnly bool
 }
 
 // Stack is a running local system.
@@ -81,8 +84,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("building the collector, CLI, extension and sample functions")
-	if s.Bin, err = Build(ctx, root, filepath.Join(opts.WorkDir, "bin")); err != nil {
+	build := Build
+	if opts.BackendOnly {
+		build = BuildBackend
+	}
+	s.log.Info("building the collector, CLI, extension and sample functions", "backend_only", opts.BackendOnly)
+	if s.Bin, err = build(ctx, root, filepath.Join(opts.WorkDir, "bin")); err != nil {
 		return nil, err
 	}
 
@@ -94,6 +101,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	if err := s.startCollector(ctx); err != nil {
 		return nil, err
+	}
+	if opts.BackendOnly {
+		return s, nil
 	}
 
 	out := opts.FunctionOutput

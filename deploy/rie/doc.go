@@ -1,0 +1,44 @@
+// Package rie runs a function, with or without the Lambdascope layer, under
+// AWS's open-source Lambda Runtime Interface Emulator (aws-lambda-rie), the
+// second platform the extension is tested on beside the project's own
+// emulator (package emulator). Where the two disagree, AWS's behaviour is
+// the reference; emulator/doc.go lists the differences.
+//
+// A Sandbox lays the function out as Lambda does, inside a private mount
+// namespace (unshare -m) so that the machine's own directories are never
+// touched and several sandboxes run side by side:
+//
+//   - the layer zip unpacked over /opt (/opt/extensions/lambdascope, the
+//     launcher Lambda starts, and /opt/lambdascope/lambdascope-extension),
+//     by a bind mount of a temporary directory;
+//   - the function's bootstrap at /var/task/bootstrap, the working
+//     directory, by an overlay over /var whose upper layer is temporary;
+//   - an /etc/hosts naming sandbox.localdomain, as Lambda's does, where
+//     the extension's Telemetry API listener binds (AWS's emulator in
+//     Managed Instances mode only delivers telemetry there);
+//   - a /tmp of its own, as every Lambda sandbox has;
+//   - the emulator itself at /var/rapid/aws-lambda-rie (where Lambda keeps
+//     its own init), started in /var/task.
+//
+// Every sandbox gets free loopback ports for the Runtime API
+// (--runtime-api-address, 9001 in Lambda), for the emulator's invoke
+// endpoint (--runtime-interface-emulator-address) and for the extension's
+// OTLP receivers (LAMBDASCOPE_OTLP_GRPC_ADDR, LAMBDASCOPE_OTLP_HTTP_ADDR and
+// OTEL_EXPORTER_OTLP_ENDPOINT, for 4317 and 4318): the liberty taken
+// because sandboxes share the machine's network.
+//
+// AWS's emulator runs in one of two modes, chosen by its environment:
+// classic (one invocation at a time; the Telemetry API answers every
+// subscription with 202 and Telemetry.NotSupported, so no platform events
+// or function logs reach extensions; the REPORT line it prints to stdout
+// is the only billing figure) and Lambda Managed Instances, when
+// AWS_LAMBDA_MAX_CONCURRENCY is set (Options.MaxConcurrency): concurrent
+// invocations, extensions registered for SHUTDOWN only, and the Telemetry
+// API with schema 2025-01-29, whose platform.report carries only
+// durationMs.
+//
+// The emulator is installed pinned by deploy/scripts/install-test-tools.sh
+// (make test-tools) into .tools/bin; Find locates it. The package's tests
+// need root (for the mount namespace), Node.js and the emulator; under
+// CI=true a missing one fails them.
+package rie

@@ -1,0 +1,246 @@
+package rie_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/deploy/layer"
+	"github.com/lambdascope/lambdascope/deploy/local"
+	"github.com/lambdascope/lambdascope/deploy/rie"
+)
+
+// shared is what every test of the package uses: one backend (ClickHouse
+// and the collector), the layer zip, the emulator and the function's
+// bootstrap, made once by the first test that needs them.
+var shared struct {
+	once     sync.Once
+	err      error
+	workDir  string
+	stack    *local.Stack
+	rie      string
+	layerZip string
+	goFn     string
+	nodeFn   string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stack != nil {
+		if err := shared.stack.Stop(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "stop stack:", err)
+			code = 1
+		}
+	}
+	if shared.workDir != "" && code == 0 {
+		_ = os.RemoveAll(shared.workDir)
+	}
+	os.Exit(code)
+}
+
+// need skips the test, or fails it under CI=true, when this machine cannot
+// run the emulator's sandboxes; it returns the repository root.
+func need(t *testing.T) string {
+	t.Helper()
+	root, err := local.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (for a private mount namespace)")
+	}
+	for _, tool := range []string{"unshare", "mount", "node"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if _, err := rie.Find(root); err != nil {
+		missing = append(missing, err.Error())
+	}
+	if len(missing) > 0 {
+		msg := "cannot run functions under AWS's emulator here: missing " + strings.Join(missing, "; ")
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return root
+}
+
+// setup starts the shared backend and builds what the sandboxes run.
+func setup(t *testing.T) {
+	t.Helper()
+	root := need(t)
+	shared.once.Do(func() { shared.err = doSetup(root) })
+	if shared.err != nil {
+		t.Fatalf("set up: %v", shared.err)
+	}
+}
+
+func doSetup(root string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "lambdascope-rie-")
+	if err != nil {
+		return err
+	}
+	shared.workDir = dir
+	if shared.rie, err = rie.Find(root); err != nil {
+		return err
+	}
+	if zip := os.Getenv("LAMBDASCOPE_RIE_LAYER_ZIP"); zip != "" {
+		shared.layerZip = zip
+	} else {
+		arch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]
+		if shared.layerZip, err = layer.Build(ctx, root, arch, filepath.Join(dir, "layer")); err != nil {
+			return err
+		}
+	}
+	shared.goFn = filepath.Join(dir, "function", "bootstrap")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", shared.goFn, "./deploy/rie/internal/function")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the function: %w\n%s", err, out)
+	}
+	shared.nodeFn = filepath.Join(root, "deploy", "rie", "testdata", "node", "bootstrap")
+	shared.stack, err = local.Start(ctx, local.Options{
+		WorkDir:     filepath.Join(dir, "stack"),
+		BackendOnly: true,
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return err
+}
+
+// sandbox starts a sandbox for the test with the layer, shipping to the
+// shared collector; it is shut down at the end of the test if the test
+// has not done so.
+func sandbox(t *testing.T, ctx context.Context, opts rie.Options) *rie.Sandbox {
+	t.Helper()
+	opts.RIE = shared.rie
+	if opts.Env == nil {
+		opts.Env = map[string]string{}
+	}
+	if opts.Layer == "" {
+		opts.Layer = shared.layerZip
+	}
+	opts.Env["LAMBDASCOPE_ENDPOINT"] = shared.stack.CollectorAddr
+	opts.Env["LAMBDASCOPE_API_KEY"] = shared.stack.APIKey
+	opts.Env["LAMBDASCOPE_LOG_LEVEL"] = "info"
+	var (
+		sb  *rie.Sandbox
+		out *syncBuffer
+		err error
+	)
+	// AWS's emulator deadlocks in Managed Instances mode when a telemetry
+	// batch falls due before the extension answered the previous one,
+	// which happens while the extension starts on a busy machine; a
+	// sandbox whose start stalled so is started again, twice at most.
+	for attempt := 1; ; attempt++ {
+		out = &syncBuffer{}
+		opts.Output = out
+		opts.WorkDir = t.TempDir()
+		sb, err = rie.Start(ctx, opts)
+		if !errors.Is(err, rie.ErrTelemetryStalled) || attempt == 3 {
+			break
+		}
+		t.Logf("sandbox of %s, attempt %d: %v; starting it again", opts.FunctionName, attempt, err)
+	}
+	if err != nil {
+		t.Fatalf("start sandbox: %v\n%s", err, out.String())
+	}
+	t.Cleanup(func() {
+		_ = sb.Shutdown(context.Background())
+		if t.Failed() {
+			t.Logf("output of the sandbox of %s:\n%s", opts.FunctionName, out.String())
+		}
+	})
+	return sb
+}
+
+// syncBuffer is an io.Writer several goroutines may write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// cli runs the lambdascope CLI against the shared ClickHouse and decodes
+// its JSON output into v.
+func cli(t *testing.T, ctx context.Context, v any, args ...string) {
+	t.Helper()
+	if err := tryCLI(ctx, v, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryCLI is cli returning what went wrong: the CLI exits with 1 when what
+// is asked for is not (yet) there.
+func tryCLI(ctx context.Context, v any, args ...string) error {
+	args = append(args, "--output", "json", "--color", "never")
+	cmd := exec.CommandContext(ctx, shared.stack.Bin.CLI, args...)
+	cmd.Env = append(os.Environ(), "LAMBDASCOPE_CLICKHOUSE_DSN="+shared.stack.DSN)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("lambdascope %s: %w\n%s%s", strings.Join(args, " "), err, out, ee.Stderr)
+		}
+		return fmt.Errorf("lambdascope %s: %w", strings.Join(args, " "), err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("lambdascope %s: decode output: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// functionName is name with a suffix of its own, so that a test run again
+// against the same ClickHouse (-count) reads only its own data.
+func functionName(name string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return name + "-" + hex.EncodeToString(b)
+}
+
+// eventually calls check until it returns "" (what is still missing
+// otherwise) or a minute has passed: the collector writes to ClickHouse in
+// batches, a moment after the extension shipped.
+func eventually(t *testing.T, ctx context.Context, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		missing := check()
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("after a minute: %s", missing)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
