@@ -437,7 +437,14 @@ func (p *pipeline) replayLoop() {
 			return
 		default:
 		}
-		recs, err := p.wal.peek(1024, 16<<20)
+		// On a cluster one batch at a time: a crash or failure part way
+		// leaves batches stored that the next replay sends again, and
+		// ClickHouse drops their blocks only when each was written alone.
+		maxRecs := 1024
+		if p.alone() {
+			maxRecs = 1
+		}
+		recs, err := p.wal.peek(maxRecs, 16<<20)
 		if err == nil && len(recs) > 0 {
 			err = p.replay(recs)
 		}
@@ -479,24 +486,18 @@ func (p *pipeline) replay(recs []walRecord) error {
 		reqs[i] = req
 		batch = append(batch, req)
 	}
-	// On a cluster each batch is inserted on its own (alone): a crash or
-	// failure part way leaves batches stored that the next replay sends
-	// again, and ClickHouse drops their blocks.
-	grouped := !p.alone() || len(batch) <= 1
-	var err error
-	if grouped {
-		if _, err = p.write(batch, "wal"); err == nil {
-			return p.consume(recs[len(recs)-1].next, len(recs))
-		}
-		if !refused(err) {
+	_, err := p.write(batch, "wal")
+	if err == nil {
+		return p.consume(recs[len(recs)-1].next, len(recs))
+	}
+	if !refused(err) {
+		return err
+	}
+	if !errors.Is(err, storage.ErrRefusedPermanent) && len(batch) > 1 {
+		if n := p.countRefusal(recs[0].id); n < p.cfg.Quarantine.MaxRefusals {
+			p.log.Warn("ClickHouse refused the WAL's head batches; retrying", "batches", len(batch),
+				"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
 			return err
-		}
-		if !errors.Is(err, storage.ErrRefusedPermanent) && len(batch) > 1 {
-			if n := p.countRefusal(recs[0].id); n < p.cfg.Quarantine.MaxRefusals {
-				p.log.Warn("ClickHouse refused the WAL's head batches; retrying", "batches", len(batch),
-					"refusals", n, "max_refusals", p.cfg.Quarantine.MaxRefusals, "err", err)
-				return err
-			}
 		}
 	}
 	done := 0 // records consumed
@@ -504,7 +505,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 		if reqs[i] == nil {
 			continue
 		}
-		if !grouped || len(batch) > 1 {
+		if len(batch) > 1 {
 			if _, err = p.write(reqs[i:i+1], "wal"); err == nil {
 				if err := p.consume(r.next, i+1-done); err != nil {
 					return err

@@ -106,6 +106,8 @@ type Invocation struct {
 	// Incomplete says the platform sent no report for the invocation
 	// before its environment shut down; the record holds what was known.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// TenantID is the tenant of a function in tenant isolation mode.
+	TenantID string `json:"tenantId,omitempty"`
 }
 
 // Failed reports whether the platform reported anything but success.
@@ -127,6 +129,9 @@ type InvocationFilter struct {
 	RequestIDs   []string
 	// TraceID, when not zero, keeps the invocations of one trace.
 	TraceID TraceID
+	// TenantID, when set, keeps the invocations of one tenant (tenant
+	// isolation mode).
+	TenantID string
 	// Limit caps the number of records, newest first: 0 means
 	// DefaultInvocationLimit, at most MaxInvocationLimit.
 	Limit int

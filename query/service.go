@@ -144,6 +144,7 @@ func (s *Service) Invocations(ctx context.Context, f InvocationFilter) ([]Invoca
 		Until:        f.Until,
 		RequestIDs:   f.RequestIDs,
 		TraceID:      f.TraceID,
+		TenantID:     f.TenantID,
 		Limit:        f.Limit,
 	})
 	if err != nil {
@@ -224,5 +225,6 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		MaxMemoryUsedUnknown: r.UnknownFigures&dbmodel.FigureMaxMemoryUsed != 0,
 		MemorySizeUnknown:    r.UnknownFigures&dbmodel.FigureMemorySize != 0,
 		Incomplete:           r.Incomplete,
+		TenantID:             r.TenantID,
 	}
 }

@@ -21,7 +21,7 @@ func TestUnknownFiguresRoundTrip(t *testing.T) {
 			{RequestId: "partial", StartTimeUnixNano: uint64(at.UnixNano()), DurationMs: 12.3, UnknownFigures: unknown, Status: "success",
 				Incomplete: true},
 			{RequestId: "whole", StartTimeUnixNano: uint64(at.Add(time.Second).UnixNano()), DurationMs: 20.5, BilledDurationMs: 21,
-				MemorySizeMb: 256, MaxMemoryUsedMb: 80, Status: "success"},
+				MemorySizeMb: 256, MaxMemoryUsedMb: 80, Status: "success", TenantId: "BlueTenant"},
 		},
 	}
 	if _, err := s.WriteExport(ctx, req); err != nil {
@@ -47,6 +47,14 @@ func TestUnknownFiguresRoundTrip(t *testing.T) {
 	}
 	if w.UnknownFigures != 0 || w.BilledDurationMs != 21 {
 		t.Errorf("whole: unknown figures %04b, billed %d; want 0, 21", w.UnknownFigures, w.BilledDurationMs)
+	}
+
+	if w.TenantID != "BlueTenant" || p.TenantID != "" {
+		t.Errorf("tenants: whole %q, partial %q; want BlueTenant and none", w.TenantID, p.TenantID)
+	}
+	blue, err := s.Invocations(ctx, InvocationFilter{FunctionName: "mi", TenantID: "BlueTenant"})
+	if err != nil || len(blue) != 1 || blue[0].RequestID != "whole" {
+		t.Errorf("invocations of BlueTenant = %+v (%v), want whole", blue, err)
 	}
 
 	f := UsageFilter{Since: at.Add(-time.Hour), Until: at.Add(time.Hour), FunctionName: "mi"}

@@ -73,7 +73,7 @@ var (
 		"memory_size_mb", "max_memory_used_mb", "ephemeral_storage_mb", "duration_ms", "billed_duration_ms",
 		"billed_init_duration_ms", "init_duration_ms", "restore_duration_ms", "cold_start", "status",
 		"error_type", "trace_id", "span_id", "xray_trace_header", "response_latency_ms",
-		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures", "incomplete",
+		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures", "incomplete", "tenant_id",
 	}
 )
 
@@ -102,7 +102,7 @@ const invocationSelectColumns = `start_unix_nano, account_id, region, function_n
     memory_size_mb, max_memory_used_mb, ephemeral_storage_mb, duration_ms, billed_duration_ms,
     billed_init_duration_ms, init_duration_ms, restore_duration_ms, cold_start, status, error_type,
     trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
-    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete`
+    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id`
 
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
@@ -130,6 +130,10 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	if len(f.FunctionNames) > 0 {
 		where = append(where, "function_name IN ?")
 		args = append(args, inList(f.FunctionNames))
+	}
+	if f.TenantID != "" {
+		where = append(where, "tenant_id = ?")
+		args = append(args, f.TenantID)
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "start_time >= toDateTime(?)", "start_unix_nano >= ?")

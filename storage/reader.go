@@ -80,6 +80,8 @@ type InvocationRecord struct {
 	UnknownFigures uint8
 	// Incomplete says no platform.report came for the invocation.
 	Incomplete bool
+	// TenantID is the tenant of a function in tenant isolation mode.
+	TenantID string
 }
 
 // Invocation search limits.
@@ -94,6 +96,7 @@ type InvocationFilter struct {
 	Since, Until time.Time // Since inclusive, Until exclusive
 	RequestIDs   []string
 	TraceID      [16]byte // zero = any
+	TenantID     string   // empty = any
 	Limit        int      // 0 = 100; capped at MaxInvocationLimit
 	// FunctionNames, when not empty, keeps the invocations of these
 	// functions; the function leads the table's key, so naming the few
@@ -284,7 +287,7 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
 			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
 			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
-			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete)
+			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete, &rec.TenantID)
 		if err != nil {
 			return nil, fmt.Errorf("scan invocation: %w", err)
 		}

@@ -413,7 +413,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.MemorySizeMB, r.MaxMemoryUsedMB, r.EphemeralStorageMB, r.DurationMs, r.BilledDurationMs,
 		r.BilledInitDurationMs, r.InitDurationMs, r.RestoreDurationMs, boolUint8(r.ColdStart), r.Status,
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
-		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures, boolUint8(r.Incomplete),
+		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures, boolUint8(r.Incomplete), r.TenantID,
 	}
 }
 

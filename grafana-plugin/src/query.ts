@@ -195,7 +195,7 @@ export function expandNames(text: string, replace: Replace): { value: string } |
  */
 export function interpolate(q: LambdascopeQuery, replace: Replace): LambdascopeQuery {
   const out = { ...q };
-  for (const key of ['traceId', 'requestId', 'spanName', 'text'] as const) {
+  for (const key of ['traceId', 'requestId', 'tenantId', 'spanName', 'text'] as const) {
     const v = out[key];
     if (typeof v === 'string' && v !== '') {
       out[key] = replace(v);

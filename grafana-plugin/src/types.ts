@@ -33,6 +33,8 @@ export interface LambdascopeQuery extends DataQuery {
   functionName?: string;
   requestId?: string;
   limit?: number;
+  /** invocations: only this tenant (tenant isolation mode). */
+  tenantId?: string;
   // search
   serviceName?: string;
   spanName?: string;

@@ -457,7 +457,10 @@ type Invocation struct {
 	// True when the platform sent no platform.report before the environment
 	// shut down: the record holds what platform.start and
 	// platform.runtimeDone said, and the report's figures are unknown.
-	Incomplete    bool `protobuf:"varint,21,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	Incomplete bool `protobuf:"varint,21,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	// The tenant of a function in tenant isolation mode, as the platform
+	// gave it on the invocation's events; empty otherwise.
+	TenantId      string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +642,13 @@ func (x *Invocation) GetIncomplete() bool {
 	return false
 }
 
+func (x *Invocation) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -676,7 +686,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xc7\x06\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xe4\x06\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -706,7 +716,8 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x0funknown_figures\x18\x14 \x01(\rR\x0eunknownFigures\x12\x1e\n" +
 	"\n" +
 	"incomplete\x18\x15 \x01(\bR\n" +
-	"incomplete*\x85\x01\n" +
+	"incomplete\x12\x1b\n" +
+	"\ttenant_id\x18\x16 \x01(\tR\btenantId*\x85\x01\n" +
 	"\x06Figure\x12\x16\n" +
 	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +

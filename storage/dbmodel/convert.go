@@ -161,6 +161,7 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		ProducedBytes:        inv.GetProducedBytes(),
 		UnknownFigures:       uint8(inv.GetUnknownFigures()) & knownFigures,
 		Incomplete:           inv.GetIncomplete(),
+		TenantID:             inv.GetTenantId(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

@@ -102,6 +102,8 @@ type Invocation struct {
 	// Incomplete says the platform sent no report for the invocation; the
 	// record holds what was known without it.
 	Incomplete bool
+	// TenantID is the tenant of a function in tenant isolation mode.
+	TenantID string
 }
 
 // Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure

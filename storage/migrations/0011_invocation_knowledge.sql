@@ -8,8 +8,10 @@
 -- invocation; readers mark that figure as an estimate.
 -- incomplete: 1 when the platform sent no platform.report before the
 -- environment shut down and the record holds what was known without it.
--- Rows written before this migration read 0 in both: complete, every
--- figure known.
+-- tenant_id: the tenant of a function in tenant isolation mode, empty
+-- otherwise.
+-- Rows written before this migration read 0 in both figures (complete,
+-- every figure known) and no tenant.
 --
 -- 18.x has no IF NOT EXISTS on ADD COLUMN; newer servers get it, so that a
 -- cluster migration cut short between its statements can run again. In
@@ -18,7 +20,8 @@
 -- is not replicated on a cluster whose shards are.
 ALTER TABLE {{local "invocations"}}{{onCluster}}
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} unknown_figures UInt8 DEFAULT 0,
-    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} incomplete UInt8 DEFAULT 0;
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} incomplete UInt8 DEFAULT 0,
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tenant_id {{lc "String"}} DEFAULT ''{{codec "ZSTD(1)"}};
 {{- if .Cluster}}
 DROP TABLE IF EXISTS {{.Database}}.invocations{{onCluster}};
 {{distributed "invocations" "cityHash64(request_id)"}};

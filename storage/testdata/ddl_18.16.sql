@@ -520,4 +520,5 @@ FROM lambdascope.spans;
 -- migration invocation_knowledge, statement 1
 ALTER TABLE lambdascope.invocations
     ADD COLUMN unknown_figures UInt8 DEFAULT 0,
-    ADD COLUMN incomplete UInt8 DEFAULT 0;
+    ADD COLUMN incomplete UInt8 DEFAULT 0,
+    ADD COLUMN tenant_id String DEFAULT '';

@@ -572,7 +572,8 @@ FROM lambdascope.spans;
 -- migration invocation_knowledge, statement 1
 ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
     ADD COLUMN unknown_figures UInt8 DEFAULT 0,
-    ADD COLUMN incomplete UInt8 DEFAULT 0;
+    ADD COLUMN incomplete UInt8 DEFAULT 0,
+    ADD COLUMN tenant_id String DEFAULT '';
 
 -- migration invocation_knowledge, statement 2
 DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;

@@ -528,4 +528,5 @@ FROM lambdascope.spans;
 -- migration invocation_knowledge, statement 1
 ALTER TABLE lambdascope.invocations
     ADD COLUMN IF NOT EXISTS unknown_figures UInt8 DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS incomplete UInt8 DEFAULT 0;
+    ADD COLUMN IF NOT EXISTS incomplete UInt8 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS tenant_id LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));

@@ -580,7 +580,8 @@ FROM lambdascope.spans;
 -- migration invocation_knowledge, statement 1
 ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
     ADD COLUMN IF NOT EXISTS unknown_figures UInt8 DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS incomplete UInt8 DEFAULT 0;
+    ADD COLUMN IF NOT EXISTS incomplete UInt8 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS tenant_id LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));
 
 -- migration invocation_knowledge, statement 2
 DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;

@@ -135,3 +135,21 @@ func TestManagedInstancesReport(t *testing.T) {
 		t.Errorf("record = %v", inv)
 	}
 }
+
+// The tenant the platform names on an invocation's events (tenant
+// isolation mode) goes with its record.
+func TestTenantGoesWithTheRecord(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1", "version": "$LATEST", "tenantId": "BlueTenant"}},
+		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}},
+		{"time": "2025-10-13T19:48:01.000Z", "type": "platform.start", "record": {"requestId": "r2"}},
+		{"time": "2025-10-13T19:48:01.100Z", "type": "platform.report", "record": {"requestId": "r2", "tenantId": "GreenTenant", "status": "success",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
+	]`))
+	if len(s.invocations) != 2 || s.invocations[0].GetTenantId() != "BlueTenant" || s.invocations[1].GetTenantId() != "GreenTenant" {
+		t.Errorf("records = %v, want tenants BlueTenant and GreenTenant", s.invocations)
+	}
+}

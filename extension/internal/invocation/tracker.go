@@ -48,6 +48,7 @@ type state struct {
 	start       time.Time
 	xray        string
 	xraySpanID  string
+	tenantID    string
 	runtimeDone *telemetry.PlatformRecord
 	// runtimeDoneAt is the time of platform.runtimeDone.
 	runtimeDoneAt time.Time
@@ -347,6 +348,9 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		}
 		st := t.stateLocked(p.RequestID)
 		st.start = ev.Time
+		if p.TenantID != "" {
+			st.tenantID = p.TenantID
+		}
 		if p.Tracing != nil {
 			if p.Tracing.Value != "" {
 				st.xray = p.Tracing.Value
@@ -362,6 +366,9 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		st.runtimeDone = p
 		delete(t.inflight, p.RequestID)
 		st.runtimeDoneAt = ev.Time
+		if p.TenantID != "" {
+			st.tenantID = p.TenantID
+		}
 		if p.Tracing != nil && st.xray == "" {
 			st.xray = p.Tracing.Value
 			st.xraySpanID = p.Tracing.SpanID
@@ -402,6 +409,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		ErrorType:         p.ErrorType,
 		XrayTraceHeader:   st.xray,
 		UnknownFigures:    unknownFigures(m.Given),
+		TenantId:          cmp.Or(p.TenantID, st.tenantID),
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value

@@ -53,6 +53,9 @@ type QueryModel struct {
 	FunctionName string `json:"functionName,omitempty"`
 	RequestID    string `json:"requestId,omitempty"`
 	Limit        int    `json:"limit,omitempty"`
+	// TenantID keeps the invocations of one tenant (tenant isolation
+	// mode).
+	TenantID string `json:"tenantId,omitempty"`
 
 	// Trace search.
 	ServiceName   string            `json:"serviceName,omitempty"`
@@ -254,6 +257,7 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		Since:        q.TimeRange.From,
 		Until:        q.TimeRange.To,
 		Limit:        m.Limit,
+		TenantID:     strings.TrimSpace(m.TenantID),
 	}
 	if r := strings.TrimSpace(m.RequestID); r != "" {
 		f.RequestIDs = []string{r}

@@ -50,3 +50,30 @@ func TestLogsOfATraceIncludeUntracedLinesOfItsInvocations(t *testing.T) {
 		t.Errorf("logs of the trace = %q, want the fixture's 3 and the untraced line of req-orders", bodies)
 	}
 }
+
+// The invocations query keeps one tenant's invocations when the model
+// names a tenant.
+func TestInvocationsOfATenant(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	if _, err := db.Store.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("tenant-batch-001"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "orders", Version: "$LATEST"},
+		Invocations: []*ingestv1.Invocation{{RequestId: "req-blue", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()) + 1e9,
+			DurationMs: 10, BilledDurationMs: 10, Status: "success", TenantId: "BlueTenant"}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	for _, tt := range []struct {
+		tenant string
+		want   int
+	}{{"BlueTenant", 1}, {"GreenTenant", 0}, {"", 4}} {
+		resp := runQuery(t, ds, "invocations", map[string]any{"tenantId": tt.tenant}, fixtureRange)
+		if resp.Error != nil {
+			t.Fatalf("invocations of %q: %v", tt.tenant, resp.Error)
+		}
+		if n, _ := resp.Frames[0].RowLen(); n != tt.want {
+			t.Errorf("invocations of tenant %q: %d rows, want %d", tt.tenant, n, tt.want)
+		}
+	}
+}

@@ -83,7 +83,7 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
       onRunQuery();
     }
   };
-  const text = (key: 'traceId' | 'requestId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
+  const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
   const num =
     (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds' | 'windowMinutes' | 'baselineMinutes' | 'minInvocations' | 'minErrors') =>
@@ -197,6 +197,11 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
           <InlineField label="Trace ID" labelWidth={10}>
             <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
           </InlineField>
+          {type === 'invocations' && (
+            <InlineField label="Tenant" labelWidth={8} tooltip="Functions in tenant isolation mode">
+              <Input width={20} value={q.tenantId ?? ''} onChange={text('tenantId')} onBlur={onRunQuery} />
+            </InlineField>
+          )}
           {type === 'logs' && (
             <InlineField label="Contains" labelWidth={10}>
               <Input width={24} value={q.text ?? ''} onChange={text('text')} onBlur={onRunQuery} />

@@ -133,7 +133,11 @@ const invocationsUsage = `Usage: lambdascope invocations [flags]
 
 Lists the latest invocation records, newest first: start time, function,
 request ID, duration, billed duration, memory used/configured, cold start
-(with init time) and status.
+(with init time) and status. A figure the platform did not report shows as
+— (memory used as ?); a record written without the platform's report says
+"(no report)" after its status. --tenant keeps one tenant's invocations
+(functions in tenant isolation mode); JSON output names each record's
+tenant.
 
 Flags:
 `
@@ -143,6 +147,7 @@ Examples:
   lambdascope invocations
   lambdascope invocations --function orders --since 30m --limit 50
   lambdascope invocations --since 7d --output json
+  lambdascope invocations --function saas --tenant BlueTenant
 `
 
 // commonFlags are accepted by every command.
@@ -340,6 +345,7 @@ func runTrace(ctx context.Context, args []string, common commonFlags, env Env) e
 
 type invocationOptions struct {
 	function string
+	tenant   string
 	since    string
 	limit    int
 	output   string
@@ -352,6 +358,7 @@ func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, i
 	c.register(fs)
 	o := invocationOptions{since: "24h", limit: 20, output: "table"}
 	fs.StringVar(&o.function, "function", "", "only this function (exact name)")
+	fs.StringVar(&o.tenant, "tenant", "", "only this tenant (functions in tenant isolation mode)")
 	fs.StringVar(&o.since, "since", o.since, "how far back to look: a duration such as 30m, 2h or 7d, or an RFC 3339 time")
 	fs.IntVar(&o.limit, "limit", o.limit, fmt.Sprintf("at most this many invocations, newest first (1-%d)", query.MaxInvocationLimit))
 	fs.StringVar(&o.output, "output", o.output, "output format: table or json")
@@ -390,7 +397,7 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 		return err
 	}
 	defer closeStore()
-	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: o.function, Since: since, Limit: o.limit})
+	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit})
 	if err != nil {
 		return fmt.Errorf("cannot list invocations from %s: %w%s", redact(c.dsn), err, schemaHint(err))
 	}

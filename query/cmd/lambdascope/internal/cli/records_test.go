@@ -91,3 +91,26 @@ func TestDroppedLogsPerFunction(t *testing.T) {
 		t.Errorf("dropped of a quiet function: exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// invocations --tenant keeps the invocations of one tenant.
+func TestInvocationsOfATenant(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	var invs []*ingestv1.Invocation
+	for i, tenant := range []string{"BlueTenant", "GreenTenant", ""} {
+		invs = append(invs, &ingestv1.Invocation{RequestId: "req-" + tenant, StartTimeUnixNano: uint64(start.Add(time.Duration(i) * time.Second).UnixNano()),
+			DurationMs: 10, BilledDurationMs: 10, MemorySizeMb: 128, MaxMemoryUsedMb: 50, Status: "success", TenantId: tenant})
+	}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{BatchId: []byte("tenant-batch-001"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "saas", Version: "1"}, Invocations: invs}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	r := run(t, env, "invocations", "--tenant", "BlueTenant", "--output", "json")
+	if r.code != ExitOK || strings.Count(r.stdout, `"requestId"`) != 1 || !strings.Contains(r.stdout, `"tenantId": "BlueTenant"`) {
+		t.Errorf("invocations --tenant: exit %d, stdout %q, stderr %q; want the one invocation of BlueTenant", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "invocations", "--tenant", "' OR 1=1 --"); r.code != ExitOK || strings.Contains(r.stdout, "req-") {
+		t.Errorf("hostile tenant: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
