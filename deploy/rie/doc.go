@@ -2,7 +2,7 @@
 // AWS's open-source Lambda Runtime Interface Emulator (aws-lambda-rie), the
 // second platform the extension is tested on beside the project's own
 // emulator (package emulator). Where the two disagree, AWS's behaviour is
-// the reference; emulator/doc.go lists the differences.
+// the reference; emulator/README.md lists the differences.
 //
 // A Sandbox lays the function out as Lambda does, inside a private mount
 // namespace (unshare -m) so that the machine's own directories are never
@@ -35,7 +35,14 @@
 // AWS_LAMBDA_MAX_CONCURRENCY is set (Options.MaxConcurrency): concurrent
 // invocations, extensions registered for SHUTDOWN only, and the Telemetry
 // API with schema 2025-01-29, whose platform.report carries only
-// durationMs.
+// durationMs; the runtime and the extensions run as uid 993 there, and an
+// invocation finds a runtime worker waiting on next or is refused
+// (Runtime.Unavailable), so runtimes call next AWS_LAMBDA_MAX_CONCURRENCY
+// times at once. In that mode the pinned emulator's Telemetry API
+// deadlocks once it drops a batch because the extension had not answered
+// the previous one within the buffering window: Start reports a sandbox
+// whose start stalled so (ErrTelemetryStalled) and Sandbox.TelemetryStalled
+// a later stall, so that a test can say why its invocations hang.
 //
 // The emulator is installed pinned by deploy/scripts/install-test-tools.sh
 // (make test-tools) into .tools/bin; Find locates it. The package's tests

@@ -149,13 +149,13 @@ func sandbox(t *testing.T, ctx context.Context, opts rie.Options) *rie.Sandbox {
 	// AWS's emulator deadlocks in Managed Instances mode when a telemetry
 	// batch falls due before the extension answered the previous one,
 	// which happens while the extension starts on a busy machine; a
-	// sandbox whose start stalled so is started again, twice at most.
+	// sandbox whose start stalled so is started again, four times at most.
 	for attempt := 1; ; attempt++ {
 		out = &syncBuffer{}
 		opts.Output = out
 		opts.WorkDir = t.TempDir()
 		sb, err = rie.Start(ctx, opts)
-		if !errors.Is(err, rie.ErrTelemetryStalled) || attempt == 3 {
+		if !errors.Is(err, rie.ErrTelemetryStalled) || attempt == 5 {
 			break
 		}
 		t.Logf("sandbox of %s, attempt %d: %v; starting it again", opts.FunctionName, attempt, err)

@@ -215,7 +215,10 @@ exec /var/rapid/aws-lambda-rie --runtime-api-address "$6" --runtime-interface-em
 	}()
 	defer func() {
 		if err != nil {
-			_ = s.Shutdown(context.Background())
+			// A stalled emulator does not end on SIGTERM: give it little time.
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
 		}
 	}()
 	if err := s.waitListening(ctx); err != nil {

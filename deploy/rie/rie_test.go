@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -22,10 +23,15 @@ type (
 		FunctionName string  `json:"functionName"`
 		RequestID    string  `json:"requestId"`
 		DurationMs   float64 `json:"durationMs"`
+		BilledMs     float64 `json:"billedDurationMs"`
 		Status       string  `json:"status"`
 		ErrorType    string  `json:"errorType"`
 		ColdStart    bool    `json:"coldStart"`
 		TraceID      string  `json:"traceId"`
+		// The figures the platform did not report.
+		BilledEstimated      bool `json:"billedDurationEstimated"`
+		MaxMemoryUsedUnknown bool `json:"maxMemoryUsedUnknown"`
+		DurationUnknown      bool `json:"durationUnknown"`
 	}
 	logOut struct {
 		FunctionName string `json:"functionName"`
@@ -479,7 +485,10 @@ func TestNode(t *testing.T) {
 }
 
 // checkRecords waits until the function has one invocation record per
-// call, and checks each.
+// call, and checks each. AWS's emulator runs only Managed Instances mode
+// with the Telemetry API, where platform.report carries durationMs alone:
+// the billed duration is then an estimate (the duration rounded up to the
+// millisecond) and the memory used unknown, never a 0 taken for a figure.
 func checkRecords(t *testing.T, ctx context.Context, fn string, calls []*call) {
 	t.Helper()
 	var recs []invocationOut
@@ -513,8 +522,15 @@ func checkRecords(t *testing.T, ctx context.Context, fn string, calls []*call) {
 		if c.fail && r.ErrorType != "Function.CallFailed" {
 			t.Errorf("%s: error type %q, want Function.CallFailed", c.name, r.ErrorType)
 		}
-		if r.DurationMs <= 0 {
-			t.Errorf("%s: duration %v ms", c.name, r.DurationMs)
+		if r.DurationMs <= 0 || r.DurationUnknown {
+			t.Errorf("%s: duration %v ms (unknown %v)", c.name, r.DurationMs, r.DurationUnknown)
+		}
+		if !r.BilledEstimated || r.BilledMs < r.DurationMs || r.BilledMs >= r.DurationMs+1.001 {
+			t.Errorf("%s: billed %v ms (estimated %v) for a duration of %v ms the platform reported alone, want the estimate %v",
+				c.name, r.BilledMs, r.BilledEstimated, r.DurationMs, math.Ceil(r.DurationMs))
+		}
+		if !r.MaxMemoryUsedUnknown {
+			t.Errorf("%s: memory used is not marked unknown, though the platform did not report it", c.name)
 		}
 		if r.ColdStart {
 			cold++
