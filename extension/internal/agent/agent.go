@@ -31,6 +31,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/sampling"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
@@ -205,6 +206,8 @@ type Agent struct {
 	receiver *otlpreceiver.Receiver
 	spool    *spool.Spool
 	resource *resourcepb.Resource
+	// proxy is the Runtime API proxy; nil when it is off or not started.
+	proxy *rtproxy.Proxy
 
 	// ready is closed when setUp has finished; telemetry pushes wait for it.
 	ready     chan struct{}
@@ -358,6 +361,10 @@ func (a *Agent) Run(ctx context.Context) error {
 // (the strict configuration check reported), the Telemetry API subscribed.
 // It returns the registration; an error ends the run.
 func (a *Agent) start(ctx context.Context, events []extapi.EventType) (extapi.Registration, error) {
+	// The proxy is bound first: Lambda starts the runtime once every
+	// extension has registered, and the exec wrapper uses the proxy only if
+	// it is up by then.
+	a.startProxy()
 	if h := a.opts.Inherited; h != nil {
 		reg, err := a.client.AdoptRegistration(h.State.ExtensionID, h.State.Registration)
 		if err != nil {
@@ -427,6 +434,39 @@ func (a *Agent) adoptListeners(h *Inherited) {
 		return
 	}
 	a.telemetryOK = true
+}
+
+// startProxy binds and serves the Runtime API proxy on a loopback port.
+// A failure is logged; the runtime then talks to the Runtime API directly.
+func (a *Agent) startProxy() {
+	if !a.opts.Config.RuntimeProxy {
+		return
+	}
+	p, err := rtproxy.New(a.opts.RuntimeAPI, nil, a.log)
+	if err != nil {
+		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		return
+	}
+	p.Serve(ln)
+	a.proxy = p
+}
+
+// stopProxy stops the Runtime API proxy, letting calls in flight finish
+// within the bound.
+func (a *Agent) stopProxy(bound time.Duration) {
+	if a.proxy == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := a.proxy.Shutdown(ctx); err != nil {
+		a.log.Debug("runtime API proxy shutdown", "err", err)
+	}
 }
 
 // logTelemetryUnavailable says, once, that the Telemetry API answered
@@ -698,6 +738,8 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 	}
 	cancel()
+	// The runtime was stopped before SHUTDOWN was sent.
+	a.stopProxy(100 * time.Millisecond)
 
 	// The extension's own counters go out with the last flush.
 	a.addSelfMetrics(time.Now())
@@ -741,6 +783,16 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	}
 	if n := a.runtimeDoneLate.Load(); n > 0 {
 		attrs = append(attrs, "runtime_done_late", n)
+	}
+	if a.proxy != nil {
+		ps := a.proxy.Stats()
+		attrs = append(attrs, "runtime_api_calls", ps.Calls)
+		if ps.UpstreamErrors > 0 {
+			attrs = append(attrs, "runtime_api_unreachable", ps.UpstreamErrors)
+		}
+		if ps.ObserverPanics > 0 {
+			attrs = append(attrs, "runtime_api_observer_failures", ps.ObserverPanics)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""
@@ -819,6 +871,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 
 // tearDown stops whatever setUp started.
 func (a *Agent) tearDown(ctx context.Context) {
+	a.stopProxy(100 * time.Millisecond)
 	if a.receiver != nil {
 		_ = a.receiver.Shutdown(ctx)
 	}

@@ -36,6 +36,7 @@ const (
 	EnvSpoolBytes         = "LAMBDASCOPE_SPOOL_BYTES"
 	EnvStrict             = "LAMBDASCOPE_STRICT"
 	EnvSampleRate         = "LAMBDASCOPE_SAMPLE_RATE"
+	EnvRuntimeProxy       = "LAMBDASCOPE_RUNTIME_PROXY"
 	EnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
@@ -103,6 +104,9 @@ type Config struct {
 	// decided by trace ID (package sampling). Invocation records, logs
 	// and metrics are always shipped.
 	SampleRate float64
+	// RuntimeProxy serves the Runtime API proxy (package rtproxy) that the
+	// layer's exec wrapper points the runtime at.
+	RuntimeProxy bool
 	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
 	ServiceName string
 	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
@@ -121,6 +125,7 @@ func DefaultConfig() Config {
 		SpoolDir:      filepath.Join(os.TempDir(), "lambdascope-spool"),
 		SpoolBytes:    64 << 20,
 		SampleRate:    1,
+		RuntimeProxy:  true,
 	}
 }
 
@@ -311,6 +316,14 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvSampleRate, v, checkRate(r))
 		default:
 			c.SampleRate = r
+		}
+	}
+	if v, ok := get(EnvRuntimeProxy); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvRuntimeProxy, v, errors.New("not a boolean"))
+		} else {
+			c.RuntimeProxy = b
 		}
 	}
 	if v, ok := get(EnvStrict); ok {

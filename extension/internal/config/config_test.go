@@ -77,6 +77,7 @@ func TestFromEnvGood(t *testing.T) {
 			c.SpoolBytes = 16 << 20
 			c.Strict = true
 			c.SampleRate = 0.25
+			c.RuntimeProxy = false
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
 		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
@@ -121,6 +122,11 @@ func TestFromEnvBad(t *testing.T) {
 		{"endpoint.bad.env", []string{"LAMBDASCOPE_ENDPOINT", "want host:port"}, func(t *testing.T, c Config) {
 			if c.Endpoint != "" {
 				t.Errorf("endpoint = %q, want none", c.Endpoint)
+			}
+		}},
+		{"proxy.bad.env", []string{`LAMBDASCOPE_RUNTIME_PROXY="maybe": not a boolean`}, func(t *testing.T, c Config) {
+			if !c.RuntimeProxy {
+				t.Error("runtime proxy off after a bad value, want the default (on)")
 			}
 		}},
 		{"scheme.bad.env", []string{`LAMBDASCOPE_ENDPOINT="ftp://collector.example.com:21": unsupported scheme "ftp"`}, nil},
