@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/lambdascope/lambdascope/extension"
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
@@ -207,7 +209,9 @@ type Agent struct {
 	spool    *spool.Spool
 	resource *resourcepb.Resource
 	// proxy is the Runtime API proxy; nil when it is off or not started.
-	proxy *rtproxy.Proxy
+	// unannounce removes the file that tells the exec wrapper about it.
+	proxy      *rtproxy.Proxy
+	unannounce func()
 
 	// ready is closed when setUp has finished; telemetry pushes wait for it.
 	ready     chan struct{}
@@ -454,11 +458,32 @@ func (a *Agent) startProxy() {
 	}
 	p.Serve(ln)
 	a.proxy = p
+	remove, err := rtproxy.Announce(a.runtimeAPIFile(), ln.Addr().String(), os.Getpid())
+	if err != nil {
+		// The wrapper will not find it: the runtime talks to Lambda directly.
+		a.log.Warn("runtime API proxy not announced; the runtime will not use it", "err", err)
+		return
+	}
+	a.unannounce = remove
+}
+
+// runtimeAPIFile is where the proxy is announced to the exec wrapper:
+// $TMPDIR (/tmp in Lambda)/lambdascope-runtime-api.
+func (a *Agent) runtimeAPIFile() string {
+	dir, ok := a.opts.Env("TMPDIR")
+	if !ok || dir == "" {
+		dir = "/tmp"
+	}
+	return filepath.Join(dir, extension.RuntimeAPIFile)
 }
 
 // stopProxy stops the Runtime API proxy, letting calls in flight finish
 // within the bound.
 func (a *Agent) stopProxy(bound time.Duration) {
+	if a.unannounce != nil {
+		a.unannounce()
+		a.unannounce = nil
+	}
 	if a.proxy == nil {
 		return
 	}

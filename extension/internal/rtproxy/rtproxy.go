@@ -262,7 +262,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
 	if err != nil {
-		p.fail(w, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
+		p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
 		return
 	}
 	copyHeader(out.Header, r.Header)
@@ -284,7 +284,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := p.client.Do(out)
 	if err != nil {
-		p.fail(w, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
+		p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
 		return
 	}
 	defer resp.Body.Close()
@@ -341,7 +341,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // fail answers a call the platform could not be reached for with 502 (the
 // runtime then fails as it would have against the unreachable API).
-func (p *Proxy) fail(w http.ResponseWriter, kind Kind, id string, started time.Time, c *capture, err error) {
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) {
+	if r.Context().Err() != nil {
+		// The runtime went away (it was stopped while waiting on /next):
+		// nobody is left to answer.
+		p.log.Debug("runtime API proxy: the runtime left during a call", "path", r.URL.Path, "err", err)
+		return
+	}
 	p.upstreamErrors.Add(1)
 	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
 	http.Error(w, "runtime API unreachable", http.StatusBadGateway)
