@@ -39,6 +39,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
 
 // ExtensionName is the name the extension registers under; it must match
@@ -212,6 +213,7 @@ type Agent struct {
 	// unannounce removes the file that tells the exec wrapper about it.
 	proxy      *rtproxy.Proxy
 	unannounce func()
+	events     *eventObserver
 
 	// ready is closed when setUp has finished; telemetry pushes wait for it.
 	ready     chan struct{}
@@ -446,7 +448,14 @@ func (a *Agent) startProxy() {
 	if !a.opts.Config.RuntimeProxy {
 		return
 	}
-	p, err := rtproxy.New(a.opts.RuntimeAPI, nil, a.log)
+	var order []trigger.Source
+	for _, s := range a.opts.Config.TraceContext {
+		order = append(order, trigger.Source(s))
+	}
+	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return a.buf, a.tracker, a.resource
+	})
+	p, err := rtproxy.New(a.opts.RuntimeAPI, a.events, a.log)
 	if err != nil {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
 		return
@@ -670,8 +679,18 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	defer cancel()
 	if a.telemetryOK {
 		quiet := a.runtimeDoneQuiet()
-		switch seen := a.tracker.WaitRuntimeDone(wctx, ev.RequestID, quiet); {
+		// The runtime's answer, seen by the Runtime API proxy, ends the
+		// invocation as well as runtimeDone does, and comes first.
+		wait, answered := wctx, func() bool { return false }
+		if a.events != nil {
+			var cancelWait context.CancelFunc
+			wait, answered, cancelWait = a.events.untilEnded(wctx, ev.RequestID)
+			defer cancelWait()
+		}
+		switch seen := a.tracker.WaitRuntimeDone(wait, ev.RequestID, quiet); {
 		case seen:
+		case answered():
+			a.log.Debug("the runtime's answer ended the wait for runtimeDone", "request_id", ev.RequestID)
 		case wctx.Err() == nil:
 			a.onRuntimeDoneLate(ev.RequestID, quiet, now)
 		default:

@@ -57,6 +57,9 @@ type fakeLambda struct {
 	// it returns.
 	runtime func(n int)
 
+	// runtimeEvents are served, in order, on the Runtime API's /next.
+	runtimeEvents []runtimeEvent
+
 	// beforeFirstNext is pushed, once subscribed, before the first
 	// /event/next is answered.
 	beforeFirstNext []string
@@ -78,6 +81,9 @@ type fakeLambda struct {
 	pushErrs   []error
 	pushGroup  sync.WaitGroup
 }
+
+// runtimeEvent is an event of the fake Runtime API.
+type runtimeEvent struct{ id, body string }
 
 func (f *fakeLambda) note(s string) {
 	f.mu.Lock()
@@ -147,7 +153,19 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		_, _ = io.WriteString(w, `{"status":"OK"}`)
 		_, _ = io.WriteString(w, "OK")
+	case "GET /2018-06-01/runtime/invocation/next":
+		f.mu.Lock()
+		ev := f.runtimeEvents[0]
+		f.runtimeEvents = f.runtimeEvents[1:]
+		f.mu.Unlock()
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", ev.id)
+		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+		_, _ = io.WriteString(w, ev.body)
 	case "POST /2018-06-01/runtime/invocation/r1/response":
+		f.note("runtime response " + string(body))
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
+	case "POST /2018-06-01/runtime/invocation/" + strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/response"), "/2018-06-01/runtime/invocation/") + "/response":
 		f.note("runtime response " + string(body))
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"status":"OK"}`)

@@ -113,8 +113,9 @@ type End struct {
 }
 
 // Observer is told what passes through the proxy. Its methods are called
-// after the call was relayed, from the goroutine that served it, possibly
-// concurrently; they should return quickly.
+// once the call was relayed, each from a goroutine of its own (so the
+// runtime's next call never waits for them), possibly concurrently and,
+// for a quick invocation, Ended before Invoked has returned.
 type Observer interface {
 	Invoked(Event)
 	Ended(End)
@@ -141,9 +142,11 @@ type Proxy struct {
 	pool     sync.Pool
 
 	calls, upstreamErrors, panics atomic.Uint64
-	shutdownOnce                  sync.Once
-	done                          chan struct{}
-	serveErr                      error
+	// observers are the Observer calls under way.
+	observers    sync.WaitGroup
+	shutdownOnce sync.Once
+	done         chan struct{}
+	serveErr     error
 }
 
 // New prepares a proxy forwarding to upstream (AWS_LAMBDA_RUNTIME_API,
@@ -198,6 +201,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		if p.addr != nil {
 			<-p.done
 		}
+		p.observers.Wait()
 		p.client.CloseIdleConnections()
 	})
 	return err
@@ -253,16 +257,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, kind := answer(r.URL.Path)
 	isNext := r.URL.Path == pathNext && r.Method == http.MethodGet
 
-	var capIn *capture
+	var capIn, capOut *capture
+	handedOff := false // the captures went to an Observer call
+	defer func() {
+		if !handedOff {
+			p.putCapture(capIn)
+			p.putCapture(capOut)
+		}
+	}()
 	body := r.Body
 	if kind != 0 && p.obs != nil {
 		capIn = p.getCapture(r.ContentLength)
-		defer p.putCapture(capIn)
 		body = &teeBody{r: r.Body, c: capIn}
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
 	if err != nil {
-		p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
+		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
 		return
 	}
 	copyHeader(out.Header, r.Header)
@@ -284,7 +294,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := p.client.Do(out)
 	if err != nil {
-		p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
+		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
 		return
 	}
 	defer resp.Body.Close()
@@ -293,10 +303,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k := range resp.Trailer {
 		w.Header().Add("Trailer", k)
 	}
-	var capOut *capture
 	if isNext && p.obs != nil && resp.StatusCode == http.StatusOK {
 		capOut = p.getCapture(resp.ContentLength)
-		defer p.putCapture(capOut)
 	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
@@ -322,7 +330,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ms, ok := parseMillis(resp.Header.Get(HeaderDeadline)); ok {
 			ev.Deadline = time.UnixMilli(ms)
 		}
-		p.observe(func() { p.obs.Invoked(ev) })
+		handedOff = true
+		p.observe(func() { p.obs.Invoked(ev) }, capOut)
 	case kind != 0:
 		end := End{
 			RequestID: id, Kind: kind, Status: resp.StatusCode,
@@ -335,18 +344,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			end.ErrorType = t
 			end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
 		}
-		p.observe(func() { p.obs.Ended(end) })
+		handedOff = true
+		p.observe(func() { p.obs.Ended(end) }, capIn)
 	}
 }
 
 // fail answers a call the platform could not be reached for with 502 (the
 // runtime then fails as it would have against the unreachable API).
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) {
+// It reports whether c was handed to an Observer call.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) bool {
 	if r.Context().Err() != nil {
 		// The runtime went away (it was stopped while waiting on /next):
 		// nobody is left to answer.
 		p.log.Debug("runtime API proxy: the runtime left during a call", "path", r.URL.Path, "err", err)
-		return
+		return false
 	}
 	p.upstreamErrors.Add(1)
 	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
@@ -354,20 +365,27 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id strin
 	if kind != 0 && p.obs != nil {
 		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Size: c.n, Body: c.buf, Truncated: c.truncated,
 			Started: started, Ended: time.Now(), Failed: true}
-		p.observe(func() { p.obs.Ended(end) })
+		p.observe(func() { p.obs.Ended(end) }, c)
+		return true
 	}
+	return false
 }
 
-// observe calls the Observer; a panic is counted and logged, never passed
-// on.
-func (p *Proxy) observe(f func()) {
-	defer func() {
-		if v := recover(); v != nil {
-			n := p.panics.Add(1)
-			p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
-		}
+// observe calls the Observer in a goroutine of its own and then returns c
+// to the pool; a panic is counted and logged, never passed on.
+func (p *Proxy) observe(f func(), c *capture) {
+	p.observers.Add(1)
+	go func() {
+		defer p.observers.Done()
+		defer p.putCapture(c)
+		defer func() {
+			if v := recover(); v != nil {
+				n := p.panics.Add(1)
+				p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
+			}
+		}()
+		f()
 	}()
-	f()
 }
 
 // relay copies body to w, into c as well when c is not nil, flushing

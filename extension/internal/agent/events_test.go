@@ -1,0 +1,162 @@
+package agent
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
+	"github.com/lambdascope/lambdascope/extension/internal/config"
+	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+)
+
+func sample(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "trigger", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func spanAttr(sp *tracepb.Span, key string) string {
+	for _, kv := range sp.GetAttributes() {
+		if kv.GetKey() == key {
+			v := kv.GetValue()
+			if _, ok := v.GetValue().(*commonpb.AnyValue_IntValue); ok {
+				return fmt.Sprint(v.GetIntValue())
+			}
+			return v.GetStringValue()
+		}
+	}
+	return ""
+}
+
+// TestRuntimeProxyDerivesFromEvents runs the agent with a runtime that
+// takes its events and gives its answers through the proxy, while Lambda
+// never sends platform.runtimeDone. The runtime's answer ends the wait at
+// the end of each invocation (nothing is counted late, no wait runs into
+// the bound), and the inferred span of each trigger reaches the collector
+// in the caller's trace, with the outcome.
+func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
+	collector := collectortest.Start(t)
+	f := &fakeLambda{}
+	ids := []string{"6f1d0b7a-0000-4000-8000-000000000001", "6f1d0b7a-0000-4000-8000-000000000002"}
+	f.runtimeEvents = []runtimeEvent{{ids[0], sample(t, "sqs-traced.json")}, {ids[1], sample(t, "apigw-v2-request-no-authorizer.json")}}
+	answers := []string{`"done"`, `{"statusCode":503,"body":"busy"}`}
+	var proxyAddr string
+	f.script = func(n int) (extapi.Event, []string) {
+		if n < len(ids) {
+			return extapi.Event{EventType: extapi.Invoke, RequestID: ids[n], DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
+		}
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}
+	f.runtime = func(n int) {
+		if n >= len(ids) {
+			return
+		}
+		f.push(`{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"` + ids[n] + `"}}`)
+		resp, err := f.client.Get("http://" + proxyAddr + "/2018-06-01/runtime/invocation/next")
+		if err != nil {
+			t.Errorf("next: %v", err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		resp, err = f.client.Post("http://"+proxyAddr+"/2018-06-01/runtime/invocation/"+ids[n]+"/response", "application/json", strings.NewReader(answers[n]))
+		if err != nil {
+			t.Errorf("response: %v", err)
+			return
+		}
+		_ = resp.Body.Close()
+		// No platform.runtimeDone: only the answer can end the wait.
+	}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		o.Config.Flush = config.FlushEnd
+		// Without the answer each wait would last this long and be
+		// counted late.
+		o.RuntimeDoneMargin = 5 * time.Second
+		dir, _ := o.Env("TMPDIR")
+		go func() {
+			// The agent announces the proxy once it listens.
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				if b, err := os.ReadFile(filepath.Join(dir, "lambdascope-runtime-api")); err == nil {
+					f.mu.Lock()
+					proxyAddr = strings.Fields(string(b))[0]
+					f.mu.Unlock()
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "runtime_done_late") || strings.Count(out, "the runtime's answer ended the wait") != 2 {
+		t.Errorf("the answers did not end the waits:\n%s", out)
+	}
+	var spans []*tracepb.Span
+	for _, req := range collector.Accepted() {
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				if ss.GetScope().GetName() == EventsScope {
+					spans = append(spans, ss.GetSpans()...)
+				}
+			}
+		}
+	}
+	if len(spans) != 2 {
+		t.Fatalf("collector got %d inferred spans, want 2:\n%s", len(spans), out)
+	}
+	byTrigger := map[string]*tracepb.Span{}
+	for _, sp := range spans {
+		byTrigger[spanAttr(sp, "lambdascope.trigger")] = sp
+	}
+	sqs, api := byTrigger["sqs"], byTrigger["apigateway-http"]
+	if sqs == nil || api == nil {
+		t.Fatalf("inferred spans by trigger: %v", byTrigger)
+	}
+	// SQS: the W3C context of the first message wins over its X-Ray
+	// header and Lambda's; the hop runs from the message's sent time.
+	if got := hex.EncodeToString(sqs.GetTraceId()); got != "0af7651916cd43dd8448eb211c80319c" {
+		t.Errorf("SQS span trace %s, want the message's traceparent", got)
+	}
+	if got := hex.EncodeToString(sqs.GetParentSpanId()); got != "b7ad6b7169203331" {
+		t.Errorf("SQS span parent %s, want the message's traceparent span", got)
+	}
+	if sqs.GetName() != "my-queue process" || sqs.GetKind() != tracepb.Span_SPAN_KIND_CONSUMER ||
+		sqs.GetStartTimeUnixNano() != uint64(time.UnixMilli(1545082649183).UnixNano()) || sqs.GetTraceState() != "congo=t61rcWkgMzE" ||
+		spanAttr(sqs, "messaging.batch.message_count") != "2" || spanAttr(sqs, "aws.lambda.response.size") != "6" {
+		t.Errorf("SQS span: %v", sqs)
+	}
+	// API Gateway: X-Amzn-Trace-Id of the request has no Parent, so
+	// Lambda's context is used; the 503 answer makes it an error.
+	if got := hex.EncodeToString(api.GetTraceId()); got != "5bef4de7ad49b0e87f6ef6c87fc2e700" {
+		t.Errorf("API span trace %s, want Lambda's", got)
+	}
+	if api.GetKind() != tracepb.Span_SPAN_KIND_SERVER || spanAttr(api, "http.response.status_code") != "503" ||
+		api.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR || spanAttr(api, "lambdascope.trace_context.source") != "lambda" {
+		t.Errorf("API span: %v", api)
+	}
+	if api.GetEndTimeUnixNano() <= api.GetStartTimeUnixNano() {
+		t.Errorf("API span does not end after it starts: %v", api)
+	}
+	// Nothing of the bodies left the environment.
+	for _, req := range collector.Accepted() {
+		if s := req.String(); strings.Contains(s, "Test message.") || strings.Contains(s, "busy") {
+			t.Errorf("a body reached the collector: %.200s", s)
+		}
+	}
+}
