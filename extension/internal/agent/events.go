@@ -175,14 +175,14 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{
 		Scope: &commonpb.InstrumentationScope{Name: EventsScope},
-		Spans: []*tracepb.Span{inferredSpan(id, p)},
+		Spans: []*tracepb.Span{inferredSpan(id, p, o.order)},
 	}}}})
 }
 
 // inferredSpan is the upstream hop of an invocation: from the event's own
 // timestamp (or its arrival) to the answer for an HTTP request, to the
 // event's arrival for a message or record.
-func inferredSpan(id string, p *pendingInvocation) *tracepb.Span {
+func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *tracepb.Span {
 	start, end := p.trig.Start, p.received
 	if p.trig.Kind.HTTP() {
 		end = p.end.at
@@ -227,11 +227,31 @@ func inferredSpan(id string, p *pendingInvocation) *tracepb.Span {
 		parent = p.sc.SpanID[:]
 	}
 	return &tracepb.Span{
+		Links:   links(p.trig.Linked, order),
 		TraceId: p.sc.TraceID[:], SpanId: p.spanID[:], ParentSpanId: parent, TraceState: p.sc.Tracestate,
 		Name: p.trig.Name, Kind: kind,
 		StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(end.UnixNano()),
 		Attributes: attrs, Status: status,
 	}
+}
+
+// links are the span links of a batch: one per record with a trace
+// context of its own (taken in order, Lambda's own header aside), with the
+// record's message ID.
+func links(recs []trigger.Record, order []trigger.Source) []*tracepb.Span_Link {
+	var out []*tracepb.Span_Link
+	for _, r := range recs {
+		sc, ok := trigger.Resolve(r.Context, "", order)
+		if !ok {
+			continue
+		}
+		l := &tracepb.Span_Link{TraceId: sc.TraceID[:], SpanId: sc.SpanID[:], TraceState: sc.Tracestate}
+		if r.MessageID != "" {
+			l.Attributes = []*commonpb.KeyValue{strAttr("messaging.message.id", r.MessageID)}
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // endedChan returns the channel closed once the answer of id was relayed.

@@ -141,6 +141,11 @@ func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
 		spanAttr(sqs, "messaging.batch.message_count") != "2" || spanAttr(sqs, "aws.lambda.response.size") != "6" {
 		t.Errorf("SQS span: %v", sqs)
 	}
+	// The batch's records with a context of their own are linked.
+	if l := sqs.GetLinks(); len(l) != 1 || hex.EncodeToString(l[0].GetTraceId()) != "0af7651916cd43dd8448eb211c80319c" ||
+		l[0].GetAttributes()[0].GetValue().GetStringValue() != "059f36b4-87a3-44ab-83d2-661975830a7d" {
+		t.Errorf("SQS span links: %v", l)
+	}
 	// API Gateway: X-Amzn-Trace-Id of the request has no Parent, so
 	// Lambda's context is used; the 503 answer makes it an error.
 	if got := hex.EncodeToString(api.GetTraceId()); got != "5bef4de7ad49b0e87f6ef6c87fc2e700" {

@@ -102,6 +102,19 @@ type Trigger struct {
 	// Context is the trace context of the event (the first record's for a
 	// batch).
 	Context Context
+	// Records lists, for a batch (SQS, SNS), each record that carries a
+	// trace context of its own, up to MaxLinks: the inferred span links
+	// to each.
+	Linked []Record
+}
+
+// MaxLinks bounds the records of a batch that are linked.
+const MaxLinks = 128
+
+// Record is one record of a batch with its own trace context.
+type Record struct {
+	MessageID string
+	Context   Context
 }
 
 type httpContext struct {
@@ -351,8 +364,14 @@ func records(rs []record) Trigger {
 				}
 			}
 		}
-		t.Context = Context{XRay: r.Attributes["AWSTraceHeader"], Traceparent: r.MessageAttributes["traceparent"].StringValue,
-			Tracestate: r.MessageAttributes["tracestate"].StringValue, Baggage: r.MessageAttributes["baggage"].StringValue}
+		for i := range rs {
+			c := Context{XRay: rs[i].Attributes["AWSTraceHeader"], Traceparent: rs[i].MessageAttributes["traceparent"].StringValue,
+				Tracestate: rs[i].MessageAttributes["tracestate"].StringValue, Baggage: rs[i].MessageAttributes["baggage"].StringValue}
+			if i == 0 {
+				t.Context = c
+			}
+			t.link(rs[i].MessageID, c)
+		}
 		if r.MessageID != "" && len(rs) == 1 {
 			t.Attrs = append(t.Attrs, str("messaging.message.id", r.MessageID))
 		}
@@ -361,8 +380,16 @@ func records(rs []record) Trigger {
 		if r.SNS != nil {
 			destination = lastPart(r.SNS.TopicArn, ":")
 			t.Start = parseTime(r.SNS.Timestamp)
-			t.Context = Context{Traceparent: r.SNS.MessageAttributes["traceparent"].Value,
-				Tracestate: r.SNS.MessageAttributes["tracestate"].Value, Baggage: r.SNS.MessageAttributes["baggage"].Value}
+			for i := range rs {
+				if s := rs[i].SNS; s != nil {
+					c := Context{Traceparent: s.MessageAttributes["traceparent"].Value,
+						Tracestate: s.MessageAttributes["tracestate"].Value, Baggage: s.MessageAttributes["baggage"].Value}
+					if i == 0 {
+						t.Context = c
+					}
+					t.link(s.MessageID, c)
+				}
+			}
 			if len(rs) == 1 {
 				t.Attrs = append(t.Attrs, str("messaging.message.id", r.SNS.MessageID))
 			}
@@ -407,6 +434,13 @@ func records(rs []record) Trigger {
 		t.Attrs = append(t.Attrs, str("cloud.region", r.AWSRegion))
 	}
 	return t
+}
+
+// link notes a record with a trace context of its own.
+func (t *Trigger) link(messageID string, c Context) {
+	if (c.Traceparent != "" || c.XRay != "") && len(t.Linked) < MaxLinks {
+		t.Linked = append(t.Linked, Record{MessageID: messageID, Context: c})
+	}
 }
 
 // tableName is the table of a DynamoDB stream ARN

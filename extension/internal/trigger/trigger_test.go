@@ -241,3 +241,27 @@ func BenchmarkDetectSQSBatch(b *testing.B) {
 		_, _ = Resolve(tr.Context, "", DefaultPrecedence)
 	}
 }
+
+// TestBatchRecordsLinked: each SQS record with a trace context of its own
+// is listed with its message ID, the others are not.
+func TestBatchRecordsLinked(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "sqs-traced.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Detect(b)
+	if len(got.Linked) != 1 || got.Linked[0].MessageID != "059f36b4-87a3-44ab-83d2-661975830a7d" ||
+		got.Linked[0].Context.Traceparent != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Errorf("linked %+v, want the first record only", got.Linked)
+	}
+	batch := `{"Records":[` +
+		`{"eventSource":"aws:sns","Sns":{"MessageId":"m1","TopicArn":"arn:aws:sns:eu-west-1:1:orders","MessageAttributes":{"traceparent":{"Type":"String","Value":"00-11111111111111111111111111111111-1111111111111111-01"}}}},` +
+		`{"eventSource":"aws:sns","Sns":{"MessageId":"m2","TopicArn":"arn:aws:sns:eu-west-1:1:orders","MessageAttributes":{"traceparent":{"Type":"String","Value":"00-22222222222222222222222222222222-2222222222222222-01"}}}}]}`
+	got = Detect([]byte(batch))
+	if len(got.Linked) != 2 || got.Linked[1].MessageID != "m2" || !strings.HasPrefix(got.Linked[1].Context.Traceparent, "00-2222") {
+		t.Errorf("linked %+v, want both SNS records", got.Linked)
+	}
+	if got.Kind != SNS || got.Name != "orders process" {
+		t.Errorf("Detect = %s %q", got.Kind, got.Name)
+	}
+}
