@@ -165,8 +165,11 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		Proxy:               nil,
 		DisableCompression:  true,
 		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}).DialContext,
+		// Large bodies cross in few system calls.
+		WriteBufferSize: 64 << 10,
+		ReadBufferSize:  64 << 10,
+		IdleConnTimeout: 90 * time.Second,
+		DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}).DialContext,
 	}
 	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{})}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

@@ -205,7 +205,7 @@ func (r *recorder) wait(t *testing.T, events, ends int) {
 	}
 }
 
-func startProxy(t *testing.T, upstream string, obs rtproxy.Observer) *rtproxy.Proxy {
+func startProxy(t testing.TB, upstream string, obs rtproxy.Observer) *rtproxy.Proxy {
 	t.Helper()
 	p, err := rtproxy.New(upstream, obs, slog.New(slog.DiscardHandler))
 	if err != nil {
