@@ -166,3 +166,102 @@ func stable(t *testing.T, res *emulator.InvokeResult) string {
 	}
 	return fmt.Sprint(m)
 }
+
+// TestRuntimeProxyAnswerEndsTheWait is the end-of-invocation wait with
+// real processes: the emulator drops platform.runtimeDone of every
+// invocation of a function whose extension flushes at the end of each
+// one. Run through the Runtime API proxy, the function's answer ends the
+// wait: nothing is counted late, and the extension's share of each
+// invocation's billed time after the response stays below the bound of
+// the wait for a lost runtimeDone.
+func TestRuntimeProxyAnswerEndsTheWait(t *testing.T) {
+	root, err := local.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := layer.BuildTree(t.Context(), root, filepath.Join(dir, "layer")); err != nil {
+		t.Fatal(err)
+	}
+	agentBin, err := os.ReadFile(filepath.Join(dir, "layer", filepath.FromSlash(layer.AgentPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := filepath.Join(dir, "agent", "lambdascope")
+	if err := os.MkdirAll(filepath.Dir(agent), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(agent, agentBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := filepath.Join(dir, "fn", "app")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", app, "./emulator/testdata/function")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build function: %v\n%s", err, out)
+	}
+	bootstrap := filepath.Join(dir, "fn", "bootstrap")
+	script := "#!/bin/sh\nexec " + filepath.Join(dir, "layer", layer.WrapperPath) + ` "$LAMBDA_TASK_ROOT/app" "$@"` + "\n"
+	if err := os.WriteFile(bootstrap, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := &syncWriter{w: &out}
+	em, err := emulator.New(emulator.Config{
+		Functions: []emulator.FunctionConfig{{Name: "quiet", Handler: bootstrap, Extensions: []string{agent}, Timeout: 10 * time.Second,
+			Env: map[string]string{"LAMBDASCOPE_FLUSH": "end", "LAMBDASCOPE_LOG_LEVEL": "debug"}}},
+		Output: w,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The wait for a lost runtimeDone is bounded by 50 ms of a quiet
+	// telemetry stream; the answer must end it well before.
+	const bound = 50 * time.Millisecond
+	var results []*emulator.InvokeResult
+	for i := range 4 {
+		if err := em.DropRuntimeDoneOfNextInvoke("quiet"); err != nil {
+			t.Fatal(err)
+		}
+		res, err := em.Invoke(t.Context(), "quiet", []byte(`{"echo":"x"}`))
+		if err != nil || res.FunctionError != "" {
+			t.Fatalf("invoke %d: %v %s\n%s", i, err, res.Payload, w.String())
+		}
+		results = append(results, res)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := em.Shutdown(ctx); err != nil {
+		t.Errorf("emulator shutdown: %v", err)
+	}
+	logs := w.String()
+	if strings.Contains(logs, "runtime_done_late") {
+		t.Errorf("waits were counted late although the answers were seen:\n%s", logs)
+	}
+	if n := strings.Count(logs, "the runtime's answer ended the wait"); n != len(results) {
+		t.Errorf("%d waits ended by the answer, want %d:\n%s", n, len(results), logs)
+	}
+	reports := em.Reports()
+	var under int
+	for i, res := range results {
+		rep, ok := reports[res.RequestID]
+		if !ok {
+			t.Errorf("invocation %d: no report", i)
+			continue
+		}
+		added := time.Duration(rep.DurationMs*float64(time.Millisecond)) - res.Duration
+		t.Logf("invocation %d: %v after the response", i, added.Round(100*time.Microsecond))
+		if added < bound {
+			under++
+		}
+	}
+	// A busy machine may stretch one invocation's flush; most must stay
+	// under the bound the lost runtimeDone would have cost.
+	if under < len(results)-1 {
+		t.Errorf("only %d of %d invocations ended within %v of their response", under, len(results), bound)
+	}
+}
