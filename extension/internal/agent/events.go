@@ -132,6 +132,10 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 	}
 	if p.invoked && p.trig.Kind.HTTP() && e.Kind == rtproxy.Response {
 		out.status, out.hasStatus = trigger.StatusCode(e.Body)
+		if !out.hasStatus && !e.Streamed && !e.Truncated && len(e.Body) <= trigger.MaxDecode {
+			// An answer without a status: what the front makes of it.
+			out.status, out.hasStatus = trigger.ImpliedStatus(p.trig.Kind)
+		}
 	}
 	p.end = out
 	invoked := p.invoked
@@ -213,7 +217,7 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *trac
 	status := &tracepb.Status{}
 	if p.end.hasStatus {
 		attrs = append(attrs, intAttr("http.response.status_code", int64(p.end.status)))
-		if p.end.status >= 500 {
+		if p.end.status >= 500 && p.end.kind != rtproxy.Error && p.end.errType == "" {
 			status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
 			attrs = append(attrs, strAttr("error.type", itoa(p.end.status)))
 		}

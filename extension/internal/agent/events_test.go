@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,11 +12,16 @@ import (
 	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
+	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
 
 func sample(t *testing.T, name string) string {
@@ -163,5 +169,82 @@ func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
 		if s := req.String(); strings.Contains(s, "Test message.") || strings.Contains(s, "busy") {
 			t.Errorf("a body reached the collector: %.200s", s)
 		}
+	}
+}
+
+// observed feeds one event and its answer to an eventObserver and returns
+// the inferred span it added (nil for none).
+func observed(t *testing.T, event string, end rtproxy.End) *tracepb.Span {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	buf := buffer.New(1<<20, 1<<20, log)
+	tracker := invocation.New(buf, &resourcepb.Resource{}, log)
+	ready := make(chan struct{})
+	close(ready)
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return buf, tracker, &resourcepb.Resource{}
+	})
+	now := time.Now()
+	o.Invoked(rtproxy.Event{RequestID: "r1", Received: now, Body: []byte(event)})
+	end.RequestID, end.Started, end.Ended = "r1", now, now.Add(time.Millisecond)
+	end.Size = int64(len(end.Body))
+	o.Ended(end)
+	select {
+	case <-o.endedChan("r1"):
+	default:
+		t.Error("the end was not announced")
+	}
+	batch := buf.Take(1 << 20)
+	if batch == nil {
+		return nil
+	}
+	for _, rs := range batch.Request.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			if ss.GetScope().GetName() == EventsScope && len(ss.GetSpans()) == 1 {
+				return ss.GetSpans()[0]
+			}
+		}
+	}
+	return nil
+}
+
+// TestInferredSpanOutcome: the answer's status, an implied one when the
+// answer names none, and an /error, on the inferred span.
+func TestInferredSpanOutcome(t *testing.T) {
+	rest, httpAPI := sample(t, "apigw-request.json"), sample(t, "apigw-v2-request-no-authorizer.json")
+	tests := []struct {
+		name, event string
+		end         rtproxy.End
+		status      string
+		errType     string
+	}{
+		{"REST with a status", rest, rtproxy.End{Kind: rtproxy.Response, Body: []byte(`{"statusCode":404,"body":""}`)}, "404", ""},
+		{"REST without a status is a malformed proxy response", rest, rtproxy.End{Kind: rtproxy.Response, Body: []byte(`"plain"`)}, "502", "502"},
+		{"HTTP API without a status is a 200", httpAPI, rtproxy.End{Kind: rtproxy.Response, Body: []byte(`{"ok":true}`)}, "200", ""},
+		{"error", httpAPI, rtproxy.End{Kind: rtproxy.Error, ErrorType: "Runtime.Boom",
+			Body: []byte(`{"errorType":"Runtime.Boom","errorMessage":"card declined"}`)}, "", "Runtime.Boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := observed(t, tt.event, tt.end)
+			if sp == nil {
+				t.Fatal("no inferred span")
+			}
+			if got := spanAttr(sp, "http.response.status_code"); got != tt.status {
+				t.Errorf("status %q, want %q", got, tt.status)
+			}
+			if got := spanAttr(sp, "error.type"); got != tt.errType {
+				t.Errorf("error.type %q, want %q", got, tt.errType)
+			}
+			if isErr := sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR; isErr != (tt.errType != "") {
+				t.Errorf("span status %v, want an error: %v", sp.GetStatus(), tt.errType != "")
+			}
+			if tt.end.Kind == rtproxy.Error && sp.GetStatus().GetMessage() != "card declined" {
+				t.Errorf("status message %q", sp.GetStatus().GetMessage())
+			}
+		})
+	}
+	if sp := observed(t, `{"sku":"SKU-1"}`, rtproxy.End{Kind: rtproxy.Response, Body: []byte(`{}`)}); sp != nil {
+		t.Errorf("a direct invocation got an inferred span: %v", sp)
 	}
 }

@@ -30,6 +30,20 @@ func StatusCode(body []byte) (code int, ok bool) {
 	return int(n), true
 }
 
+// ImpliedStatus is the status a trigger's HTTP front answers with when the
+// function's answer names none: HTTP APIs (payload 2.0) and Function URLs
+// take any answer as a 200; REST APIs and ALB refuse it as a malformed
+// proxy response, 502. ok is false for the others.
+func ImpliedStatus(k Kind) (code int, ok bool) {
+	switch k {
+	case APIGatewayHTTP, FunctionURL:
+		return 200, true
+	case APIGatewayREST, ALB:
+		return 502, true
+	}
+	return 0, false
+}
+
 // ErrorOf reads the errorType and errorMessage of a runtime's /error body.
 // The message is cut to maxMessage bytes.
 func ErrorOf(body []byte, maxMessage int) (typ, msg string) {

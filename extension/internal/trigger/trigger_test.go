@@ -265,3 +265,12 @@ func TestBatchRecordsLinked(t *testing.T) {
 		t.Errorf("Detect = %s %q", got.Kind, got.Name)
 	}
 }
+
+func TestImpliedStatus(t *testing.T) {
+	for k, want := range map[Kind]int{APIGatewayHTTP: 200, FunctionURL: 200, APIGatewayREST: 502, ALB: 502, APIGatewayWebSocket: 0, SQS: 0} {
+		code, ok := ImpliedStatus(k)
+		if code != want || ok != (want != 0) {
+			t.Errorf("ImpliedStatus(%s) = %d, %v; want %d", k, code, ok, want)
+		}
+	}
+}
