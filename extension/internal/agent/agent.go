@@ -454,7 +454,7 @@ func (a *Agent) startProxy() {
 	}
 	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
 		return a.buf, a.tracker, a.resource
-	})
+	}, a.log)
 	p, err := rtproxy.New(a.opts.RuntimeAPI, a.events, a.log)
 	if err != nil {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
@@ -836,6 +836,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 		if ps.ObserverPanics > 0 {
 			attrs = append(attrs, "runtime_api_observer_failures", ps.ObserverPanics)
+		}
+		if n := a.events.lost.Load(); n > 0 {
+			attrs = append(attrs, "inferred_spans_lost", n)
 		}
 	}
 	a.log.Info("extension shut down", attrs...)

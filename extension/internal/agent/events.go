@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/binary"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -41,6 +43,11 @@ type eventObserver struct {
 	// sink gives the buffer and tracker once set up (nil before).
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource)
 
+	// lost counts invocations forgotten before their answer came (their
+	// inferred span is not made); log reports it.
+	lost atomic.Uint64
+	log  *slog.Logger
+
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
 	ended   map[string]chan struct{}
@@ -70,8 +77,8 @@ type outcome struct {
 }
 
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
-	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource)) *eventObserver {
-	return &eventObserver{ready: ready, order: order, sink: sink,
+	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
+	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
 		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}}
 }
 
@@ -149,7 +156,11 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 // putLocked remembers p, forgetting the oldest beyond maxPending.
 func (o *eventObserver) putLocked(id string, p *pendingInvocation) {
 	if len(o.pending) >= maxPending {
-		clear(o.pending) // a runtime that never answers: start over
+		// A runtime that takes events and never answers: start over.
+		n := o.lost.Add(uint64(len(o.pending)))
+		o.log.Warn("forgetting invocations whose answer never came; their inferred spans are not made",
+			"count", len(o.pending), "total", n)
+		clear(o.pending)
 	}
 	o.pending[id] = p
 }

@@ -183,7 +183,7 @@ func observed(t *testing.T, event string, end rtproxy.End) *tracepb.Span {
 	close(ready)
 	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
 		return buf, tracker, &resourcepb.Resource{}
-	})
+	}, log)
 	now := time.Now()
 	o.Invoked(rtproxy.Event{RequestID: "r1", Received: now, Body: []byte(event)})
 	end.RequestID, end.Started, end.Ended = "r1", now, now.Add(time.Millisecond)
@@ -246,5 +246,25 @@ func TestInferredSpanOutcome(t *testing.T) {
 	}
 	if sp := observed(t, `{"sku":"SKU-1"}`, rtproxy.End{Kind: rtproxy.Response, Body: []byte(`{}`)}); sp != nil {
 		t.Errorf("a direct invocation got an inferred span: %v", sp)
+	}
+}
+
+// TestForgottenInvocationsCounted: events whose answer never comes are
+// forgotten beyond a bound, and counted.
+func TestForgottenInvocationsCounted(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	var logs syncBuffer
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return nil, nil, nil
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	for i := range maxPending + 1 {
+		o.Invoked(rtproxy.Event{RequestID: fmt.Sprint("r", i), Received: time.Now(), Body: []byte(`{}`)})
+	}
+	if n := o.lost.Load(); n != maxPending {
+		t.Errorf("lost %d, want %d", n, maxPending)
+	}
+	if !strings.Contains(logs.String(), "forgetting invocations whose answer never came") {
+		t.Errorf("not logged: %s", logs.String())
 	}
 }
