@@ -58,7 +58,7 @@ func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
 	ids := []string{"6f1d0b7a-0000-4000-8000-000000000001", "6f1d0b7a-0000-4000-8000-000000000002"}
 	f.runtimeEvents = []runtimeEvent{{ids[0], sample(t, "sqs-traced.json")}, {ids[1], sample(t, "apigw-v2-request-no-authorizer.json")}}
 	answers := []string{`"done"`, `{"statusCode":503,"body":"busy"}`}
-	var proxyAddr string
+	var announced string // the announcement file in the agent's $TMPDIR
 	f.script = func(n int) (extapi.Event, []string) {
 		if n < len(ids) {
 			return extapi.Event{EventType: extapi.Invoke, RequestID: ids[n], DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
@@ -70,6 +70,13 @@ func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
 			return
 		}
 		f.push(`{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"` + ids[n] + `"}}`)
+		// The agent announced its proxy before it registered.
+		b, err := os.ReadFile(announced)
+		if err != nil || len(strings.Fields(string(b))) != 2 {
+			t.Errorf("proxy announcement: %q, %v", b, err)
+			return
+		}
+		proxyAddr := strings.Fields(string(b))[0]
 		resp, err := f.client.Get("http://" + proxyAddr + "/2018-06-01/runtime/invocation/next")
 		if err != nil {
 			t.Errorf("next: %v", err)
@@ -92,19 +99,7 @@ func TestRuntimeProxyDerivesFromEvents(t *testing.T) {
 		// counted late.
 		o.RuntimeDoneMargin = 5 * time.Second
 		dir, _ := o.Env("TMPDIR")
-		go func() {
-			// The agent announces the proxy once it listens.
-			deadline := time.Now().Add(10 * time.Second)
-			for time.Now().Before(deadline) {
-				if b, err := os.ReadFile(filepath.Join(dir, "lambdascope-runtime-api")); err == nil {
-					f.mu.Lock()
-					proxyAddr = strings.Fields(string(b))[0]
-					f.mu.Unlock()
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
+		announced = filepath.Join(dir, "lambdascope-runtime-api")
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
