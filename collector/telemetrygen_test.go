@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lambdascope/lambdascope/collector"
 )
 
 // telemetrygen finds OpenTelemetry's load generator, installed pinned into
@@ -122,4 +124,80 @@ func countRows(t *testing.T, h *harness, table, service string) uint64 {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// TestTelemetrygenFullWALLosesNothing fills a small WAL while ClickHouse
+// is "down" (the gate of the hostile tests holds every insert back) with
+// telemetrygen's traces over gRPC and HTTP at once: the collector refuses
+// with a retryable answer (RESOURCE_EXHAUSTED with RetryInfo, 429 with
+// Retry-After), telemetrygen's exporters retry, and once ClickHouse is
+// back every span is stored exactly once.
+func TestTelemetrygenFullWALLosesNothing(t *testing.T) {
+	bin := telemetrygen(t)
+	srv, gate := startGated(t, func(c *collector.Config) {
+		c.WAL.Dir = t.TempDir()
+		c.WAL.MaxBytes = 2 << 20
+		c.WAL.SegmentBytes = 1 << 20
+	})
+	const workers, perWorker, childSpans = 2, 150, 2
+	want := uint64(workers * perWorker * (1 + childSpans))
+	pad := strings.Repeat("p", 4<<10)
+	type run struct {
+		service string
+		out     []byte
+		err     error
+	}
+	runs := make(chan run, 2)
+	for _, transport := range []string{"grpc", "http"} {
+		addr := srv.Addr()
+		if transport == "http" {
+			addr = srv.HTTPAddr()
+		}
+		service := "telemetrygen-full-wal-" + transport
+		args := []string{"traces",
+			"--otlp-endpoint", addr, "--otlp-insecure",
+			"--otlp-header", `authorization="Bearer ` + apiKey + `"`,
+			"--service", service,
+			"--workers", fmt.Sprint(workers), "--rate", "0",
+			"--traces", fmt.Sprint(perWorker), "--child-spans", fmt.Sprint(childSpans),
+			"--telemetry-attributes", `pad="` + pad + `"`,
+			"--timeout", "3m",
+		}
+		if transport == "http" {
+			args = append(args, "--otlp-http")
+		}
+		go func() {
+			cmd := exec.CommandContext(t.Context(), bin, args...)
+			cmd.WaitDelay = 5 * time.Second
+			out, err := cmd.CombinedOutput()
+			runs <- run{service, out, err}
+		}()
+	}
+	// ClickHouse is "down": the WAL takes 2 MiB, then refuses.
+	waitFor(t, "requests refused by the full WAL", 2*time.Minute, func() bool { return srv.Stats().FailedBatches >= 4 })
+	gate.open.Store(true)
+	for range 2 {
+		r := <-runs
+		if r.err != nil {
+			t.Fatalf("telemetrygen for %s: %v\n%s", r.service, r.err, r.out)
+		}
+		if m := exportFailure.FindString(string(r.out)); m != "" {
+			t.Fatalf("telemetrygen for %s reported a failed export (%q):\n%s", r.service, m, r.out)
+		}
+		var rows, distinct uint64
+		waitFor(t, fmt.Sprintf("%d spans of %s", want, r.service), time.Minute, func() bool {
+			row := gate.store.Conn().QueryRow(t.Context(),
+				"SELECT count(), uniqExact(trace_id, span_id) FROM "+gate.store.Database()+".spans WHERE service_name = ?", r.service)
+			if err := row.Scan(&rows, &distinct); err != nil {
+				t.Fatalf("count spans: %v", err)
+			}
+			return rows >= want
+		})
+		if rows != want || distinct != want {
+			t.Errorf("%s: %d rows, %d distinct spans stored; want %d of each", r.service, rows, distinct, want)
+		}
+	}
+	if st := srv.Stats(); st.FailedBatches < 4 {
+		t.Fatalf("only %d requests were refused: the WAL was never full", st.FailedBatches)
+	}
 }
