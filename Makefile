@@ -76,7 +76,8 @@ layer: ## build the extension layer zips (dist/lambdascope-extension-<arch>.zip)
 	  rm -rf dist/layer-$$arch && mkdir -p dist/layer-$$arch/extensions dist/layer-$$arch/lambdascope; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o dist/layer-$$arch/extensions/lambdascope ./extension/cmd/lambdascope-launcher || exit 1; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build -trimpath -tags $(EXT_TAGS) -ldflags '$(EXT_LDFLAGS)' -o dist/layer-$$arch/lambdascope/lambdascope-extension ./extension/cmd/lambdascope-extension || exit 1; \
-	  (cd dist/layer-$$arch && rm -f ../lambdascope-extension-$$arch.zip && zip -qr ../lambdascope-extension-$$arch.zip extensions lambdascope) || exit 1; \
+	  install -m 0755 extension/lambdascope-wrapper dist/layer-$$arch/lambdascope-wrapper || exit 1; \
+	  (cd dist/layer-$$arch && rm -f ../lambdascope-extension-$$arch.zip && zip -qr ../lambdascope-extension-$$arch.zip extensions lambdascope lambdascope-wrapper) || exit 1; \
 	  echo "dist/lambdascope-extension-$$arch.zip $$(stat -c %s dist/lambdascope-extension-$$arch.zip) bytes"; \
 	done
 

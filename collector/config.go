@@ -83,7 +83,7 @@ type Config struct {
 	// beyond it is refused with a retryable status (RESOURCE_EXHAUSTED
 	// with RetryInfo, HTTP 429 with Retry-After). A gRPC request reserves
 	// max_message_bytes while its body is read (gRPC says no size before),
-	// then its decoded size; an HTTP request is charged its decompressed
+	// then its size once decoded; an HTTP request is charged its decompressed
 	// bytes as they are read.
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// GRPCReadTimeout bounds the time from a gRPC call's headers to its
@@ -140,14 +140,15 @@ type TracingConfig struct {
 
 // DefaultConfig returns the defaults: the Ingest API and OTLP gRPC on :4317,
 // OTLP/HTTP on :4318, health and metrics on :8888, a local ClickHouse,
-// 16 MiB messages, a 1 GiB WAL in /var/lib/lambdascope-collector.
+// 4 MiB messages (as the OpenTelemetry Collector's OTLP receiver), a 1 GiB
+// WAL in /var/lib/lambdascope-collector.
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:               ":4317",
 		HTTPAddr:               ":4318",
 		AdminAddr:              ":8888",
 		ClickHouseDSN:          "clickhouse://127.0.0.1:9000/lambdascope",
-		MaxMessageBytes:        16 << 20,
+		MaxMessageBytes:        4 << 20,
 		MaxBatchItems:          100_000,
 		MaxAttributeKeyBytes:   256,
 		MaxAttributeValueBytes: 16 << 10,
@@ -170,7 +171,7 @@ func DefaultConfig() Config {
 		DataDir:          DefaultDataDir,
 		Quarantine:       defaultQuarantine(),
 		Fields:           defaultFieldLimits(),
-		MaxInflightBytes: 256 << 20,
+		MaxInflightBytes: 512 << 20,
 		GRPCReadTimeout:  60 * time.Second,
 		HTTPLimits: HTTPLimitsConfig{
 			ReadHeaderTimeout: 10 * time.Second,

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
-	"google.golang.org/protobuf/proto"
 )
 
 // front is the collector's front door, shared by gRPC and OTLP/HTTP: the
@@ -98,7 +97,7 @@ type holdKey struct{}
 // body is read: a call without an accepted key is refused here, and one
 // that does not fit in the budget is refused with RESOURCE_EXHAUSTED and
 // RetryInfo. An accepted call reserves max_message_bytes (gRPC gives no
-// size before reading) until the interceptor knows its decoded size; all
+// size before reading) until its body is decoded, then its size; all
 // is released when the call ends. It runs on the connection's reader and
 // must not block.
 func (f *front) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
@@ -133,8 +132,8 @@ func (f *front) tap(ctx context.Context, info *tap.Info) (context.Context, error
 var errSlowBody = errors.New("the request body was not received within grpc_read_timeout")
 
 // unary checks the key again (calls the tap let through have one), turns
-// the codec's notes into a status or a count of rejected items, and
-// shrinks the call's hold to its decoded size.
+// the codec's notes into a status or a count of rejected items, and stops
+// the call's read timer.
 func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	// Taken first, whatever the method: a note left behind would stay.
 	note, noted := f.codec.take(req)
@@ -154,13 +153,8 @@ func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		ctx = withDecodeRejected(ctx, note.rejected)
 	}
-	if h, ok := ctx.Value(holdKey{}).(*hold); ok {
-		if !h.timer.Stop() {
-			return nil, status.Error(codes.DeadlineExceeded, errSlowBody.Error())
-		}
-		if m, ok := req.(proto.Message); ok {
-			h.shrinkTo(int64(proto.Size(m)))
-		}
+	if h, ok := ctx.Value(holdKey{}).(*hold); ok && !h.timer.Stop() {
+		return nil, status.Error(codes.DeadlineExceeded, errSlowBody.Error())
 	}
 	return handler(ctx, req)
 }
@@ -189,9 +183,14 @@ func (statsHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Con
 func (statsHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 func (statsHandler) HandleConn(context.Context, stats.ConnStats)                       {}
 
-func (h statsHandler) HandleRPC(_ context.Context, s stats.RPCStats) {
+// Once the body is decoded, the call's reservation of max_message_bytes
+// shrinks to the body's size (decompressed), which it holds until it ends.
+func (h statsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if in, ok := s.(*stats.InPayload); ok {
 		h.f.grpcRead.Add(uint64(in.Length))
 		h.f.bytesRead.WithLabelValues("grpc").Add(float64(in.Length))
+		if hd, ok := ctx.Value(holdKey{}).(*hold); ok {
+			hd.shrinkTo(int64(in.Length))
+		}
 	}
 }

@@ -51,9 +51,19 @@ const traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export
 type gatedWriter struct {
 	store *storage.Store
 	open  atomic.Bool
+	// While held, every insert waits until release is closed.
+	held    atomic.Bool
+	release chan struct{}
 }
 
 func (g *gatedWriter) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (storage.WriteCounts, error) {
+	if g.held.Load() {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return storage.WriteCounts{}, ctx.Err()
+		}
+	}
 	if !g.open.Load() {
 		return storage.WriteCounts{}, errors.New("dial ClickHouse: connection refused (gate closed)")
 	}
@@ -64,7 +74,7 @@ func (g *gatedWriter) WriteExports(ctx context.Context, reqs []*ingestv1.ExportR
 func startGated(t *testing.T, mutate ...func(*collector.Config)) (*collector.Server, *gatedWriter) {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
-	g := &gatedWriter{store: migratedStore(t, dsn)}
+	g := &gatedWriter{store: migratedStore(t, dsn), release: make(chan struct{})}
 	cfg := testConfig(t, dsn)
 	for _, m := range mutate {
 		m(&cfg)
@@ -679,4 +689,32 @@ func TestRetryableAnswersSayWhenToRetry(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("got %d Retry-After %q %s, want 503 with Retry-After: 1", resp.StatusCode, resp.Header.Get("Retry-After"), msg)
 	}
+}
+
+// A decoded call holds its size, not max_message_bytes, while it waits
+// for its insert.
+func TestDecodedCallHoldsItsSize(t *testing.T) {
+	const maxMsg = 1 << 20
+	srv, gate := startGated(t, func(c *collector.Config) { c.MaxMessageBytes = maxMsg })
+	gate.held.Store(true)
+	gate.open.Store(true)
+	conn := dialGRPC(t, srv.Addr())
+	req := otlpTraces([16]byte{0x64}, 3)
+	done := make(chan error, 1)
+	go func() {
+		_, err := coltracepb.NewTraceServiceClient(conn).Export(withKey(t.Context(), apiKey), req)
+		done <- err
+	}()
+	size := int64(proto.Size(req))
+	waitFor(t, "the decoded call's hold", 10*time.Second, func() bool { return srv.Stats().InflightBytes == size })
+	close(gate.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("export: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("export did not end")
+	}
+	waitFor(t, "the call's release", 10*time.Second, func() bool { return srv.Stats().InflightBytes == 0 })
 }

@@ -114,8 +114,13 @@ func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRe
 			kept := ss.Spans[:0]
 			for _, sp := range ss.GetSpans() {
 				if err := dbmodel.SpanProblem(sp); err != nil {
-					malformed++
-					problem = fmt.Errorf("span %q: %w", sp.GetName(), err)
+					if malformed++; problem == nil {
+						name := sp.GetName()
+						if len(name) > 64 {
+							name = cutUTF8(name, 64) + "..."
+						}
+						problem = fmt.Errorf("span %q: %w", name, err)
+					}
 					continue
 				}
 				kept = append(kept, sp)

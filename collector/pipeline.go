@@ -468,9 +468,10 @@ func (p *pipeline) replayLoop() {
 // outage (ClickHouse not reached, no answer) only delays them. When
 // ClickHouse refuses them (it answered), they are written one by one once
 // the refusal is permanent or the head record's group was refused
-// quarantine.max_refusals times in a row: a record refused alone for its
-// content, or refused again at the head after that many refusals, is
-// quarantined and consumed, so that the batches behind it are stored.
+// quarantine.max_refusals times in a row, up to the first one refused
+// alone: that one is quarantined and consumed when refused for its content
+// or again at the head after that many refusals, and the batches behind it
+// are written as groups again.
 func (p *pipeline) replay(recs []walRecord) error {
 	reqs := make([]*ingestv1.ExportRequest, len(recs)) // nil: undecodable
 	batch := make([]*ingestv1.ExportRequest, 0, len(recs))
@@ -517,10 +518,9 @@ func (p *pipeline) replay(recs []walRecord) error {
 				return err
 			}
 		}
-		if err := p.refusedHead(r, reqs[i], err, i+1-done); err != nil {
-			return err
-		}
-		done = i + 1
+		// Quarantined (or kept for a retry): the records behind it go
+		// back to being written as groups.
+		return p.refusedHead(r, reqs[i], err, i+1-done)
 	}
 	if done < len(recs) {
 		return p.consume(recs[len(recs)-1].next, len(recs)-done)

@@ -66,7 +66,7 @@ func TestPoisonBatchLosesOnlyItself(t *testing.T) {
 				{trace: [16]byte{0x90, 0x15, byte(i), 2}, perReq: 20, pace: 5 * time.Millisecond},
 				{trace: [16]byte{0x90, 0x15, byte(i), 3}, perReq: 20, pace: 5 * time.Millisecond},
 			}
-			const perPart = 100
+			const perPart = 40
 			if err := parts[0].run(ctx, 4, perPart, srv.Addr); err != nil {
 				t.Fatalf("load before: %v", err)
 			}
@@ -75,7 +75,7 @@ func TestPoisonBatchLosesOnlyItself(t *testing.T) {
 			}
 			during := make(chan error, 1)
 			go func() { during <- parts[1].run(ctx, 4, perPart, srv.Addr) }()
-			waitFor(t, "the load to run", time.Minute, func() bool { return parts[1].acked.Load() > perPart/3 })
+			waitFor(t, "the load to run", time.Minute, func() bool { return parts[1].acked.Load() > perPart/4 })
 
 			poisonTrace := [16]byte{0x90, 0x15, byte(i), 0xf}
 			poison := batch(t, poisonTrace, 3)
@@ -222,7 +222,7 @@ func TestBatchRefusedTooOftenIsQuarantined(t *testing.T) {
 	l := &load{trace: [16]byte{0x57, 0xc4, 1}, perReq: 10}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	const total = 50
+	const total = 30
 	if err := l.run(ctx, 2, total, srv.Addr); err != nil {
 		t.Fatalf("load: %v", err)
 	}

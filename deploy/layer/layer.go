@@ -27,6 +27,14 @@ const BinaryPath = extension.LauncherPath
 // AgentPath is where the agent sits inside the layer zip.
 const AgentPath = extension.AgentPath
 
+// WrapperPath is where the exec wrapper sits inside the layer: under /opt,
+// the value of AWS_LAMBDA_EXEC_WRAPPER.
+const WrapperPath = extension.WrapperPath
+
+// WrapperSource is the exec wrapper in the repository, which the layer
+// holds as it is.
+const WrapperSource = "extension/lambdascope-wrapper"
+
 // LauncherPackage is the Go package of the launcher's main.
 const LauncherPackage = "./extension/cmd/lambdascope-launcher"
 
@@ -100,6 +108,9 @@ func Build(ctx context.Context, repoRoot, arch, dir string) (string, error) {
 			return "", fmt.Errorf("build layer for %s: %w", arch, err)
 		}
 	}
+	if err := writeWrapper(root); err != nil {
+		return "", fmt.Errorf("build layer for %s: %w", arch, err)
+	}
 	zipPath := filepath.Join(dir, ZipName(arch))
 	if err := writeZip(zipPath, root); err != nil {
 		return "", fmt.Errorf("write layer zip for %s: %w", arch, err)
@@ -118,7 +129,19 @@ func BuildTree(ctx context.Context, repoRoot, root string) (string, error) {
 			return "", err
 		}
 	}
+	if err := writeWrapper(root); err != nil {
+		return "", err
+	}
 	return filepath.Join(root, filepath.FromSlash(BinaryPath)), nil
+}
+
+// writeWrapper writes the exec wrapper into the layer tree at root.
+func writeWrapper(root string) error {
+	p := filepath.Join(root, filepath.FromSlash(WrapperPath))
+	if err := os.WriteFile(p, []byte(extension.Wrapper), 0o755); err != nil {
+		return fmt.Errorf("write the exec wrapper: %w", err)
+	}
+	return os.Chmod(p, 0o755)
 }
 
 // buildBinary builds pkg as the layer does into out (for goarch, or this
@@ -154,6 +177,9 @@ func writeZip(path, root string) (err error) {
 			return err
 		}
 	}
+	if err := addFile(zw, root, WrapperPath); err != nil {
+		return err
+	}
 	return zw.Close()
 }
 
@@ -168,10 +194,12 @@ func addFile(zw *zip.Writer, root, name string) error {
 	if err != nil {
 		return err
 	}
-	dirHdr := &zip.FileHeader{Name: path.Dir(name) + "/", Modified: info.ModTime()}
-	dirHdr.SetMode(os.ModeDir | 0o755)
-	if _, err := zw.CreateHeader(dirHdr); err != nil {
-		return err
+	if dir := path.Dir(name); dir != "." {
+		dirHdr := &zip.FileHeader{Name: dir + "/", Modified: info.ModTime()}
+		dirHdr.SetMode(os.ModeDir | 0o755)
+		if _, err := zw.CreateHeader(dirHdr); err != nil {
+			return err
+		}
 	}
 	hdr := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: info.ModTime()}
 	hdr.SetMode(0o755)

@@ -40,6 +40,7 @@ func TestMakefileBuildsTheSameLayer(t *testing.T) {
 		LauncherPackage,
 		BinaryPath,
 		AgentPath,
+		WrapperSource,
 		"zip -qr",
 		"lambdascope-extension-$arch.zip",
 	} {
@@ -69,7 +70,7 @@ func TestLayerZips(t *testing.T) {
 			// The zip tool is what `make layer` runs; check its output too.
 			if zipErr == nil {
 				cliZip := filepath.Join(dir, "cli-"+ZipName(arch))
-				cmd := exec.CommandContext(t.Context(), zipCLI, "-qr", cliZip, "extensions", "lambdascope")
+				cmd := exec.CommandContext(t.Context(), zipCLI, "-qr", cliZip, "extensions", "lambdascope", WrapperPath)
 				cmd.Dir = filepath.Join(dir, "layer-"+arch)
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("zip: %v\n%s", err, out)
@@ -128,10 +129,16 @@ func checkLayerZip(t *testing.T, path string, machine elf.Machine) {
 		switch {
 		case f.Name == BinaryPath || f.Name == AgentPath:
 			bins[f.Name] = f
+		case f.Name == WrapperPath:
+			checkWrapper(t, f)
+			bins[f.Name] = f
 		case f.FileInfo().IsDir() && (f.Name == filepath.Dir(BinaryPath)+"/" || f.Name == filepath.Dir(AgentPath)+"/"):
 		default:
 			t.Errorf("unexpected zip entry %q", f.Name)
 		}
+	}
+	if bins[WrapperPath] == nil {
+		t.Errorf("zip lacks %s", WrapperPath)
 	}
 	for _, name := range []string{BinaryPath, AgentPath} {
 		bin := bins[name]
@@ -140,6 +147,31 @@ func checkLayerZip(t *testing.T, path string, machine elf.Machine) {
 			continue
 		}
 		t.Run(strings.ReplaceAll(name, "/", "_"), func(t *testing.T) { checkBinary(t, bin, machine) })
+	}
+}
+
+// checkWrapper asserts the exec wrapper is the repository's script,
+// executable by all.
+func checkWrapper(t *testing.T, f *zip.File) {
+	t.Helper()
+	if mode := f.Mode(); !mode.IsRegular() || mode.Perm()&0o111 != 0o111 {
+		t.Errorf("%s mode = %v, want a regular file executable by all", f.Name, mode)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(repoRoot(t), WrapperSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s in the zip differs from %s", f.Name, WrapperSource)
 	}
 }
 

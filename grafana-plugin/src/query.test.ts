@@ -87,6 +87,10 @@ describe('interpolate', () => {
     expect(got).toEqual({ refId: 'A', queryType: 'invocations', functionName: 'orders', requestId: '', limit: 5 });
     expect(q.functionName).toBe('$fn');
   });
+  it('replaces a variable in the tenant filter', () => {
+    const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', tenantId: '$tenant' };
+    expect(interpolate(q, (s) => s.replace('$tenant', 'BlueTenant')).tenantId).toBe('BlueTenant');
+  });
 });
 
 describe('template variables on names', () => {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/lambdascope/lambdascope/extension"
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/extapi"
@@ -31,11 +33,13 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/sampling"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/shipper"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
 
 // ExtensionName is the name the extension registers under; it must match
@@ -205,6 +209,11 @@ type Agent struct {
 	receiver *otlpreceiver.Receiver
 	spool    *spool.Spool
 	resource *resourcepb.Resource
+	// proxy is the Runtime API proxy; nil when it is off or not started.
+	// unannounce removes the file that tells the exec wrapper about it.
+	proxy      *rtproxy.Proxy
+	unannounce func()
+	events     *eventObserver
 
 	// ready is closed when setUp has finished; telemetry pushes wait for it.
 	ready     chan struct{}
@@ -358,6 +367,10 @@ func (a *Agent) Run(ctx context.Context) error {
 // (the strict configuration check reported), the Telemetry API subscribed.
 // It returns the registration; an error ends the run.
 func (a *Agent) start(ctx context.Context, events []extapi.EventType) (extapi.Registration, error) {
+	// The proxy is bound first: Lambda starts the runtime once every
+	// extension has registered, and the exec wrapper uses the proxy only if
+	// it is up by then.
+	a.startProxy()
 	if h := a.opts.Inherited; h != nil {
 		reg, err := a.client.AdoptRegistration(h.State.ExtensionID, h.State.Registration)
 		if err != nil {
@@ -427,6 +440,67 @@ func (a *Agent) adoptListeners(h *Inherited) {
 		return
 	}
 	a.telemetryOK = true
+}
+
+// startProxy binds and serves the Runtime API proxy on a loopback port.
+// A failure is logged; the runtime then talks to the Runtime API directly.
+func (a *Agent) startProxy() {
+	if !a.opts.Config.RuntimeProxy {
+		return
+	}
+	var order []trigger.Source
+	for _, s := range a.opts.Config.TraceContext {
+		order = append(order, trigger.Source(s))
+	}
+	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return a.buf, a.tracker, a.resource
+	}, a.log)
+	p, err := rtproxy.New(a.opts.RuntimeAPI, a.events, a.log)
+	if err != nil {
+		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		return
+	}
+	p.Serve(ln)
+	a.proxy = p
+	remove, err := rtproxy.Announce(a.runtimeAPIFile(), ln.Addr().String(), os.Getpid())
+	if err != nil {
+		// The wrapper will not find it: the runtime talks to Lambda directly.
+		a.log.Warn("runtime API proxy not announced; the runtime will not use it", "err", err)
+		return
+	}
+	a.unannounce = remove
+}
+
+// runtimeAPIFile is where the proxy is announced to the exec wrapper:
+// $TMPDIR (/tmp in Lambda)/lambdascope-runtime-api.
+func (a *Agent) runtimeAPIFile() string {
+	dir, ok := a.opts.Env("TMPDIR")
+	if !ok || dir == "" {
+		dir = "/tmp"
+	}
+	return filepath.Join(dir, extension.RuntimeAPIFile)
+}
+
+// stopProxy stops the Runtime API proxy, letting calls in flight finish
+// within the bound.
+func (a *Agent) stopProxy(bound time.Duration) {
+	if a.unannounce != nil {
+		a.unannounce()
+		a.unannounce = nil
+	}
+	if a.proxy == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := a.proxy.Shutdown(ctx); err != nil {
+		a.log.Debug("runtime API proxy shutdown", "err", err)
+	}
 }
 
 // logTelemetryUnavailable says, once, that the Telemetry API answered
@@ -605,8 +679,18 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	defer cancel()
 	if a.telemetryOK {
 		quiet := a.runtimeDoneQuiet()
-		switch seen := a.tracker.WaitRuntimeDone(wctx, ev.RequestID, quiet); {
+		// The runtime's answer, seen by the Runtime API proxy, ends the
+		// invocation as well as runtimeDone does, and comes first.
+		wait, answered := wctx, func() bool { return false }
+		if a.events != nil {
+			var cancelWait context.CancelFunc
+			wait, answered, cancelWait = a.events.untilEnded(wctx, ev.RequestID)
+			defer cancelWait()
+		}
+		switch seen := a.tracker.WaitRuntimeDone(wait, ev.RequestID, quiet); {
 		case seen:
+		case answered():
+			a.log.Debug("the runtime's answer ended the wait for runtimeDone", "request_id", ev.RequestID)
 		case wctx.Err() == nil:
 			a.onRuntimeDoneLate(ev.RequestID, quiet, now)
 		default:
@@ -702,6 +786,8 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	if a.tracker != nil {
 		a.tracker.FinishIncomplete()
 	}
+	// The runtime was stopped before SHUTDOWN was sent.
+	a.stopProxy(100 * time.Millisecond)
 
 	// The extension's own counters go out with the last flush.
 	a.addSelfMetrics(time.Now())
@@ -745,6 +831,19 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	}
 	if n := a.runtimeDoneLate.Load(); n > 0 {
 		attrs = append(attrs, "runtime_done_late", n)
+	}
+	if a.proxy != nil {
+		ps := a.proxy.Stats()
+		attrs = append(attrs, "runtime_api_calls", ps.Calls)
+		if ps.UpstreamErrors > 0 {
+			attrs = append(attrs, "runtime_api_unreachable", ps.UpstreamErrors)
+		}
+		if ps.ObserverPanics > 0 {
+			attrs = append(attrs, "runtime_api_observer_failures", ps.ObserverPanics)
+		}
+		if n := a.events.lost.Load(); n > 0 {
+			attrs = append(attrs, "inferred_spans_lost", n)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""
@@ -823,6 +922,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 
 // tearDown stops whatever setUp started.
 func (a *Agent) tearDown(ctx context.Context) {
+	a.stopProxy(100 * time.Millisecond)
 	if a.receiver != nil {
 		_ = a.receiver.Shutdown(ctx)
 	}

@@ -57,6 +57,9 @@ type fakeLambda struct {
 	// it returns.
 	runtime func(n int)
 
+	// runtimeEvents are served, in order, on the Runtime API's /next.
+	runtimeEvents []runtimeEvent
+
 	// beforeFirstNext is pushed, once subscribed, before the first
 	// /event/next is answered.
 	beforeFirstNext []string
@@ -78,6 +81,9 @@ type fakeLambda struct {
 	pushErrs   []error
 	pushGroup  sync.WaitGroup
 }
+
+// runtimeEvent is an event of the fake Runtime API.
+type runtimeEvent struct{ id, body string }
 
 func (f *fakeLambda) note(s string) {
 	f.mu.Lock()
@@ -147,6 +153,22 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		_, _ = io.WriteString(w, `{"status":"OK"}`)
 		_, _ = io.WriteString(w, "OK")
+	case "GET /2018-06-01/runtime/invocation/next":
+		f.mu.Lock()
+		ev := f.runtimeEvents[0]
+		f.runtimeEvents = f.runtimeEvents[1:]
+		f.mu.Unlock()
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", ev.id)
+		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+		_, _ = io.WriteString(w, ev.body)
+	case "POST /2018-06-01/runtime/invocation/r1/response":
+		f.note("runtime response " + string(body))
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
+	case "POST /2018-06-01/runtime/invocation/" + strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/response"), "/2018-06-01/runtime/invocation/") + "/response":
+		f.note("runtime response " + string(body))
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
 	case "GET /2020-01-01/extension/event/next":
 		f.mu.Lock()
 		n := f.nexts
@@ -260,8 +282,10 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	// TestRuntimeDoneLostIsBounded sets the margin it tests.
 	opts.RuntimeDoneMargin = 2 * time.Second
 	opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tmp := t.TempDir()
 	opts.Env = func(k string) (string, bool) {
 		v, ok := map[string]string{
+			"TMPDIR":                          tmp,
 			"AWS_LAMBDA_FUNCTION_NAME":        "checkout",
 			"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -504,6 +528,71 @@ func TestNoEndpointStillServesLambda(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.nexts != 2 {
 		t.Errorf("%d calls to /event/next, want 2", f.nexts)
+	}
+}
+
+// TestRuntimeProxyAnnounced: while the agent runs, its Runtime API proxy is
+// announced in $TMPDIR for the exec wrapper and relays the runtime's calls
+// to Lambda; the announcement is gone once the agent has stopped, and with
+// LAMBDASCOPE_RUNTIME_PROXY=false there is none.
+func TestRuntimeProxyAnnounced(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			f := &fakeLambda{script: invocationScript(2)}
+			var file string
+			var announced []string
+			f.runtime = func(n int) {
+				if n != 0 {
+					return
+				}
+				b, err := os.ReadFile(file)
+				if err != nil {
+					announced = []string{err.Error()}
+					return
+				}
+				announced = strings.Fields(string(b))
+				if len(announced) != 2 {
+					return
+				}
+				resp, err := f.client.Post("http://"+announced[0]+"/2018-06-01/runtime/invocation/r1/response", "application/json", strings.NewReader(`{"ok":1}`))
+				if err != nil {
+					t.Errorf("response through the proxy: %v", err)
+					return
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					t.Errorf("response through the proxy: status %d", resp.StatusCode)
+				}
+			}
+			logs, err := runAgent(t, f, func(o *Options) {
+				o.Config.RuntimeProxy = on
+				dir, _ := o.Env("TMPDIR")
+				file = filepath.Join(dir, "lambdascope-runtime-api")
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !on {
+				if len(announced) == 0 || !strings.Contains(announced[0], "no such file") {
+					t.Errorf("proxy off, but announced %q", announced)
+				}
+				return
+			}
+			if len(announced) != 2 || announced[1] != strconv.Itoa(os.Getpid()) || !strings.HasPrefix(announced[0], "127.0.0.1:") {
+				t.Fatalf("announced %q, want 127.0.0.1:<port> %d", announced, os.Getpid())
+			}
+			if _, err := os.Stat(file); !os.IsNotExist(err) {
+				t.Errorf("announcement left behind after the agent stopped: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if !slices.Contains(f.log, `runtime response {"ok":1}`) {
+				t.Errorf("Lambda did not get the runtime's response through the proxy: %q", f.log)
+			}
+			if !strings.Contains(logs.String(), "runtime_api_calls=1") {
+				t.Errorf("shutdown line does not count the call:\n%s", logs.String())
+			}
+		})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ const (
 	EnvSpoolBytes         = "LAMBDASCOPE_SPOOL_BYTES"
 	EnvStrict             = "LAMBDASCOPE_STRICT"
 	EnvSampleRate         = "LAMBDASCOPE_SAMPLE_RATE"
+	EnvRuntimeProxy       = "LAMBDASCOPE_RUNTIME_PROXY"
+	EnvTraceContext       = "LAMBDASCOPE_TRACE_CONTEXT"
 	EnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
@@ -103,6 +106,13 @@ type Config struct {
 	// decided by trace ID (package sampling). Invocation records, logs
 	// and metrics are always shipped.
 	SampleRate float64
+	// RuntimeProxy serves the Runtime API proxy (package rtproxy) that the
+	// layer's exec wrapper points the runtime at.
+	RuntimeProxy bool
+	// TraceContext is the order in which an invocation's trace context is
+	// taken: "w3c" (traceparent in the event), "xray" (X-Ray header in
+	// the event), "lambda" (Lambda-Runtime-Trace-Id); the first found wins.
+	TraceContext []string
 	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
 	ServiceName string
 	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
@@ -121,6 +131,8 @@ func DefaultConfig() Config {
 		SpoolDir:      filepath.Join(os.TempDir(), "lambdascope-spool"),
 		SpoolBytes:    64 << 20,
 		SampleRate:    1,
+		RuntimeProxy:  true,
+		TraceContext:  []string{"w3c", "xray", "lambda"},
 	}
 }
 
@@ -174,6 +186,9 @@ func (c Config) Validate() error {
 	}
 	if err := checkRate(c.SampleRate); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvSampleRate, err))
+	}
+	if _, err := parseTraceContext(strings.Join(c.TraceContext, ",")); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvTraceContext, err))
 	}
 	return errors.Join(errs...)
 }
@@ -311,6 +326,21 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvSampleRate, v, checkRate(r))
 		default:
 			c.SampleRate = r
+		}
+	}
+	if v, ok := get(EnvRuntimeProxy); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvRuntimeProxy, v, errors.New("not a boolean"))
+		} else {
+			c.RuntimeProxy = b
+		}
+	}
+	if v, ok := get(EnvTraceContext); ok {
+		if list, err := parseTraceContext(v); err != nil {
+			bad(EnvTraceContext, v, err)
+		} else {
+			c.TraceContext = list
 		}
 	}
 	if v, ok := get(EnvStrict); ok {
@@ -496,4 +526,23 @@ func parseResourceAttributes(v string) ([]Attribute, error) {
 		return attrs, fmt.Errorf("skipped members %q (want key=value)", badMembers)
 	}
 	return attrs, nil
+}
+
+// parseTraceContext reads LAMBDASCOPE_TRACE_CONTEXT: a comma-separated
+// order of w3c, xray and lambda, each at most once.
+func parseTraceContext(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		switch f {
+		case "w3c", "xray", "lambda":
+		default:
+			return nil, fmt.Errorf("unknown source %q (want a comma-separated order of w3c, xray and lambda)", f)
+		}
+		if slices.Contains(out, f) {
+			return nil, fmt.Errorf("source %q named twice", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

@@ -77,6 +77,8 @@ func TestFromEnvGood(t *testing.T) {
 			c.SpoolBytes = 16 << 20
 			c.Strict = true
 			c.SampleRate = 0.25
+			c.RuntimeProxy = false
+			c.TraceContext = []string{"xray", "w3c"}
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
 		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
@@ -123,6 +125,15 @@ func TestFromEnvBad(t *testing.T) {
 				t.Errorf("endpoint = %q, want none", c.Endpoint)
 			}
 		}},
+		{"proxy.bad.env", []string{`LAMBDASCOPE_RUNTIME_PROXY="maybe": not a boolean`, `LAMBDASCOPE_TRACE_CONTEXT="w3c,zipkin": unknown source "zipkin"`},
+			func(t *testing.T, c Config) {
+				if !c.RuntimeProxy {
+					t.Error("runtime proxy off after a bad value, want the default (on)")
+				}
+				if !reflect.DeepEqual(c.TraceContext, DefaultConfig().TraceContext) {
+					t.Errorf("trace context order %v after a bad value, want the default", c.TraceContext)
+				}
+			}},
 		{"scheme.bad.env", []string{`LAMBDASCOPE_ENDPOINT="ftp://collector.example.com:21": unsupported scheme "ftp"`}, nil},
 		{"flush.bad.env", []string{"LAMBDASCOPE_FLUSH=\"sometimes\"", "LAMBDASCOPE_FLUSH_INTERVAL=\"-1s\": must be positive"}, func(t *testing.T, c Config) {
 			if c.Flush != FlushAdaptive || c.FlushInterval != time.Second {

@@ -321,13 +321,13 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		if t.restored {
 			// SnapStart: the init ran when the snapshot was taken, not in
 			// this environment's start.
-			t.stats.StaleInitEvents++
+			t.staleInitLocked(ev)
 			return nil, nil
 		}
 		t.noteInitLocked(ev)
 	case telemetry.TypeInitReport:
 		if t.restored {
-			t.stats.StaleInitEvents++
+			t.staleInitLocked(ev)
 			return nil, nil
 		}
 		if p.Phase == "" || p.Phase == "init" {
@@ -469,6 +469,13 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		}
 	}
 	return inv
+}
+
+// staleInitLocked leaves out an init event of snapshot time that came
+// after a SnapStart restore, and says so.
+func (t *Tracker) staleInitLocked(ev *telemetry.Event) {
+	t.stats.StaleInitEvents++
+	t.log.Info("left out an init event of snapshot time after a SnapStart restore", "type", ev.Type, "time", ev.Time)
 }
 
 // reportFigures pairs the figures of platform.report with their Ingest API

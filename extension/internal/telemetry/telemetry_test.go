@@ -188,7 +188,8 @@ func TestParseOddInput(t *testing.T) {
 }
 
 func FuzzParseTelemetry(f *testing.F) {
-	for _, name := range []string{"documented.json", "error-timeout.json", "managed-instances-2025-01-29.json"} {
+	for _, name := range []string{"documented.json", "error-timeout.json", "managed-instances-2025-01-29.json",
+		"aws-2022-12-13-text.json", "aws-2025-01-29-json.json", "snapstart-restore.json"} {
 		f.Add(readTestdata(f, name))
 	}
 	f.Add([]byte(`[{"type":"function","record":{"message":{"nested":[1,2,3]}}}]`))

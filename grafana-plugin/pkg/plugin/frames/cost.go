@@ -1,6 +1,7 @@
 package frames
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -88,6 +89,10 @@ func costNotices(f *data.Frame, rep *query.CostReport) {
 	if len(rep.FallbackRegions) > 0 {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: "No price table for " + strings.Join(rep.FallbackRegions, ", ") + "; priced as the default region."})
+	}
+	if n := rep.Total.EstimatedInvocations; n > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
+			"The platform did not report the billed duration of %d invocations; it is estimated from the duration rounded up to 1 ms.", n)})
 	}
 }
 

@@ -1,7 +1,10 @@
 package frames
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/lambdascope/lambdascope/query"
 )
@@ -39,5 +42,32 @@ func TestInvocationsUnknownFiguresAreNull(t *testing.T) {
 				t.Errorf("%s[%d] = %v, want %v", tt.field, i, got, want)
 			}
 		}
+	}
+}
+
+// A trace's cost says when it rests on estimated billed durations.
+func TestTraceCostNoticesEstimates(t *testing.T) {
+	f := TraceCostInvocations(&query.TraceCost{Currency: "USD", Invocations: []query.InvocationCost{
+		{FunctionName: "a", BilledDurationMs: 13, BilledEstimated: true}, {FunctionName: "b", BilledDurationMs: 20},
+	}})
+	found := false
+	for _, n := range f.Meta.Notices {
+		found = found || (n.Severity == data.NoticeSeverityWarning && strings.Contains(n.Text, "1 of them"))
+	}
+	if !found {
+		t.Errorf("notices = %+v, want a warning about 1 estimated billed duration", f.Meta.Notices)
+	}
+}
+
+// A cost report that rests on estimated billed durations says so.
+func TestCostNoticesEstimates(t *testing.T) {
+	rep := &query.CostReport{Currency: "USD", Total: query.Cost{Invocations: 3, EstimatedInvocations: 2}}
+	f := CostTable(rep, nil, false)
+	found := false
+	for _, n := range f.Meta.Notices {
+		found = found || (n.Severity == data.NoticeSeverityWarning && strings.Contains(n.Text, "of 2 invocations"))
+	}
+	if !found {
+		t.Errorf("notices = %+v, want a warning about 2 estimated billed durations", f.Meta.Notices)
 	}
 }

@@ -151,11 +151,25 @@ func spanTags(node *query.Node) []keyValue {
 	tags = append(tags,
 		keyValue{Key: "faas.coldstart", Value: inv.ColdStart},
 		keyValue{Key: "aws.lambda.status", Value: inv.Status},
-		keyValue{Key: "aws.lambda.duration_ms", Value: inv.DurationMs},
-		keyValue{Key: "aws.lambda.billed_duration_ms", Value: inv.BilledDurationMs},
-		keyValue{Key: "aws.lambda.memory_size_mb", Value: inv.MemorySizeMB},
-		keyValue{Key: "aws.lambda.max_memory_used_mb", Value: inv.MaxMemoryUsedMB},
 	)
+	// A figure the platform did not report is left out, not shown as 0;
+	// an estimated billed duration says so.
+	if !inv.DurationUnknown {
+		tags = append(tags, keyValue{Key: "aws.lambda.duration_ms", Value: inv.DurationMs})
+	}
+	tags = append(tags, keyValue{Key: "aws.lambda.billed_duration_ms", Value: inv.BilledDurationMs})
+	if inv.BilledEstimated {
+		tags = append(tags, keyValue{Key: "aws.lambda.billed_duration_estimated", Value: true})
+	}
+	if !inv.MemorySizeUnknown {
+		tags = append(tags, keyValue{Key: "aws.lambda.memory_size_mb", Value: inv.MemorySizeMB})
+	}
+	if !inv.MaxMemoryUsedUnknown {
+		tags = append(tags, keyValue{Key: "aws.lambda.max_memory_used_mb", Value: inv.MaxMemoryUsedMB})
+	}
+	if inv.Incomplete {
+		tags = append(tags, keyValue{Key: "aws.lambda.incomplete", Value: true})
+	}
 	if inv.InitDurationMs > 0 {
 		tags = append(tags, keyValue{Key: "aws.lambda.init_duration_ms", Value: inv.InitDurationMs})
 	}

@@ -37,6 +37,16 @@ func TraceCostInvocations(tc *query.TraceCost) *data.Frame {
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: fmt.Sprintf(
 		"Trace %s cost %.8f %s over %d invocations, at list prices.", tc.TraceID, tc.Total, tc.Currency, n)})
+	estimated := 0
+	for _, inv := range tc.Invocations {
+		if inv.BilledEstimated {
+			estimated++
+		}
+	}
+	if estimated > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
+			"The platform did not report the billed duration of %d of them; it is estimated from the duration rounded up to 1 ms.", estimated)})
+	}
 	return f
 }
 

@@ -1,0 +1,346 @@
+package agent
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+	"github.com/lambdascope/lambdascope/extension/internal/trigger"
+)
+
+// EventsScope is the instrumentation scope of the spans inferred from
+// invocation events.
+const EventsScope = "lambdascope/events"
+
+// maxErrorMessage bounds the error message taken from /error.
+const maxErrorMessage = 256
+
+// maxPending bounds the invocations remembered between their event and
+// their answer (and the answers remembered for the end-of-invocation
+// wait).
+const maxPending = 256
+
+// eventObserver is the Runtime API proxy's Observer: from each event it
+// derives the trigger and the trace context the invocation joins, from
+// each answer the outcome; it adds the inferred span of the upstream hop
+// and tells the end-of-invocation wait that the answer was given. Bodies
+// are read here and never kept.
+type eventObserver struct {
+	ready <-chan struct{}
+	order []trigger.Source
+	// sink gives the buffer and tracker once set up (nil before).
+	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource)
+
+	// lost counts invocations forgotten before their answer came (their
+	// inferred span is not made); log reports it.
+	lost atomic.Uint64
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]*pendingInvocation
+	ended   map[string]chan struct{}
+	endedQ  []string
+}
+
+type pendingInvocation struct {
+	trig     trigger.Trigger
+	sc       trigger.SpanContext
+	spanID   [8]byte
+	received time.Time
+	invoked  bool
+	// set once the answer was seen
+	end     *outcome
+	emitted bool
+}
+
+// outcome is what the runtime answered.
+type outcome struct {
+	kind      rtproxy.Kind
+	at        time.Time
+	size      int64
+	status    int
+	hasStatus bool
+	errType   string
+	errMsg    string
+}
+
+func newEventObserver(ready <-chan struct{}, order []trigger.Source,
+	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
+	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
+		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}}
+}
+
+// Invoked reads an event the runtime received.
+func (o *eventObserver) Invoked(ev rtproxy.Event) {
+	if ev.RequestID == "" {
+		return
+	}
+	trig := trigger.Detect(ev.Body)
+	sc, ok := trigger.Resolve(trig.Context, ev.TraceID, o.order)
+	if !ok {
+		binary.LittleEndian.PutUint64(sc.TraceID[:8], rand.Uint64()|1)
+		binary.LittleEndian.PutUint64(sc.TraceID[8:], rand.Uint64()|1)
+		sc.Sampled = true
+	}
+	p := &pendingInvocation{trig: trig, sc: sc, received: ev.Received, invoked: true}
+	binary.LittleEndian.PutUint64(p.spanID[:], rand.Uint64()|1)
+
+	o.mu.Lock()
+	if prev, ok := o.pending[ev.RequestID]; ok && prev.end != nil {
+		p.end = prev.end // the answer was read first
+	}
+	answered := p.end != nil
+	o.putLocked(ev.RequestID, p)
+	o.mu.Unlock()
+
+	if trig.Kind != trigger.Direct {
+		// The platform spans of the invocation (lambda.invoke) hang under
+		// the inferred span, in the caller's trace; a SERVER span of the
+		// function's own takes precedence.
+		if _, tracker, _ := o.wait(); tracker != nil {
+			tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: ev.RequestID,
+				TraceID: sc.TraceID[:], SpanID: p.spanID[:]}})
+		}
+	}
+	if answered {
+		o.emit(ev.RequestID, p)
+	}
+}
+
+// Ended reads the runtime's answer: the outcome goes on the inferred span,
+// which is added to the buffer before the end is announced, so that a
+// flush at the end of the invocation ships it.
+func (o *eventObserver) Ended(e rtproxy.End) {
+	out := &outcome{kind: e.Kind, at: e.Ended, size: e.Size, errType: e.ErrorType}
+	if e.Kind == rtproxy.Error {
+		t, m := trigger.ErrorOf(e.Body, maxErrorMessage)
+		if out.errType == "" {
+			out.errType = t
+		}
+		out.errMsg = m
+	}
+	o.mu.Lock()
+	p, ok := o.pending[e.RequestID]
+	if !ok {
+		p = &pendingInvocation{}
+		o.putLocked(e.RequestID, p)
+	}
+	if p.invoked && p.trig.Kind.HTTP() && e.Kind == rtproxy.Response {
+		out.status, out.hasStatus = trigger.StatusCode(e.Body)
+		if !out.hasStatus && !e.Streamed && !e.Truncated && len(e.Body) <= trigger.MaxDecode {
+			// An answer without a status: what the front makes of it.
+			out.status, out.hasStatus = trigger.ImpliedStatus(p.trig.Kind)
+		}
+	}
+	p.end = out
+	invoked := p.invoked
+	o.mu.Unlock()
+	if invoked {
+		o.emit(e.RequestID, p)
+	}
+	o.markEnded(e.RequestID)
+}
+
+// putLocked remembers p, forgetting the oldest beyond maxPending.
+func (o *eventObserver) putLocked(id string, p *pendingInvocation) {
+	if len(o.pending) >= maxPending {
+		// A runtime that takes events and never answers: start over.
+		n := o.lost.Add(uint64(len(o.pending)))
+		o.log.Warn("forgetting invocations whose answer never came; their inferred spans are not made",
+			"count", len(o.pending), "total", n)
+		clear(o.pending)
+	}
+	o.pending[id] = p
+}
+
+// wait returns the buffer and tracker once the agent is set up.
+func (o *eventObserver) wait() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+	<-o.ready
+	return o.sink()
+}
+
+// emit adds the inferred span of an invocation, once.
+func (o *eventObserver) emit(id string, p *pendingInvocation) {
+	o.mu.Lock()
+	if p.emitted || p.end == nil || !p.invoked {
+		o.mu.Unlock()
+		return
+	}
+	p.emitted = true
+	delete(o.pending, id)
+	o.mu.Unlock()
+	if p.trig.Kind == trigger.Direct {
+		return
+	}
+	buf, _, res := o.wait()
+	if buf == nil {
+		return
+	}
+	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{
+		Scope: &commonpb.InstrumentationScope{Name: EventsScope},
+		Spans: []*tracepb.Span{inferredSpan(id, p, o.order)},
+	}}}})
+}
+
+// inferredSpan is the upstream hop of an invocation: from the event's own
+// timestamp (or its arrival) to the answer for an HTTP request, to the
+// event's arrival for a message or record.
+func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *tracepb.Span {
+	start, end := p.trig.Start, p.received
+	if p.trig.Kind.HTTP() {
+		end = p.end.at
+	}
+	if start.IsZero() || start.After(end) {
+		start = p.received
+		if end.Before(start) {
+			start = end
+		}
+	}
+	kind := tracepb.Span_SPAN_KIND_INTERNAL
+	switch {
+	case p.trig.Kind.HTTP():
+		kind = tracepb.Span_SPAN_KIND_SERVER
+	case p.trig.Kind.Messaging():
+		kind = tracepb.Span_SPAN_KIND_CONSUMER
+	}
+	attrs := make([]*commonpb.KeyValue, 0, len(p.trig.Attrs)+6)
+	for _, a := range p.trig.Attrs {
+		if a.IsInt {
+			attrs = append(attrs, intAttr(a.Key, a.Int))
+		} else {
+			attrs = append(attrs, strAttr(a.Key, a.Str))
+		}
+	}
+	attrs = append(attrs, strAttr("lambdascope.trigger", string(p.trig.Kind)), strAttr("lambdascope.invocation_id", id),
+		strAttr("lambdascope.trace_context.source", string(p.sc.Source)), intAttr("aws.lambda.response.size", p.end.size))
+	status := &tracepb.Status{}
+	if p.end.hasStatus {
+		attrs = append(attrs, intAttr("http.response.status_code", int64(p.end.status)))
+		if p.end.status >= 500 && p.end.kind != rtproxy.Error && p.end.errType == "" {
+			status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+			attrs = append(attrs, strAttr("error.type", itoa(p.end.status)))
+		}
+	}
+	if p.end.kind == rtproxy.Error || p.end.errType != "" {
+		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
+		attrs = append(attrs, strAttr("error.type", p.end.errType))
+	}
+	var parent []byte
+	if p.sc.SpanID != ([8]byte{}) {
+		parent = p.sc.SpanID[:]
+	}
+	return &tracepb.Span{
+		Links:   links(p.trig.Linked, order),
+		TraceId: p.sc.TraceID[:], SpanId: p.spanID[:], ParentSpanId: parent, TraceState: p.sc.Tracestate,
+		Name: p.trig.Name, Kind: kind,
+		StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(end.UnixNano()),
+		Attributes: attrs, Status: status,
+	}
+}
+
+// links are the span links of a batch: one per record with a trace
+// context of its own (taken in order, Lambda's own header aside), with the
+// record's message ID.
+func links(recs []trigger.Record, order []trigger.Source) []*tracepb.Span_Link {
+	var out []*tracepb.Span_Link
+	for _, r := range recs {
+		sc, ok := trigger.Resolve(r.Context, "", order)
+		if !ok {
+			continue
+		}
+		l := &tracepb.Span_Link{TraceId: sc.TraceID[:], SpanId: sc.SpanID[:], TraceState: sc.Tracestate}
+		if r.MessageID != "" {
+			l.Attributes = []*commonpb.KeyValue{strAttr("messaging.message.id", r.MessageID)}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// endedChan returns the channel closed once the answer of id was relayed.
+func (o *eventObserver) endedChan(id string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.endedChanLocked(id)
+}
+
+func (o *eventObserver) endedChanLocked(id string) chan struct{} {
+	ch, ok := o.ended[id]
+	if !ok {
+		ch = make(chan struct{})
+		o.ended[id] = ch
+		o.endedQ = append(o.endedQ, id)
+		for len(o.endedQ) > maxPending {
+			delete(o.ended, o.endedQ[0])
+			o.endedQ = o.endedQ[1:]
+		}
+	}
+	return ch
+}
+
+func (o *eventObserver) markEnded(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := o.endedChanLocked(id)
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// untilEnded returns a context that is done when ctx is or when the
+// answer of id was relayed, and whether the latter happened first.
+func (o *eventObserver) untilEnded(ctx context.Context, id string) (context.Context, func() bool, context.CancelFunc) {
+	ch := o.endedChan(id)
+	ectx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-ectx.Done():
+		}
+	}()
+	ended := func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	return ectx, ended, cancel
+}
+
+func strAttr(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func intAttr(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -1,0 +1,488 @@
+// Package rtproxy serves the Lambda Runtime API on a loopback port and
+// forwards every call to the real one, so that the extension sees each
+// event the runtime takes and each answer it gives without any code in the
+// function. The layer's exec wrapper points the runtime at it
+// (AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>) only while it is up.
+//
+// Pass-through is exact: method, path and query, headers (hop-by-hop ones
+// aside, as HTTP requires) and bodies are relayed byte for byte in both
+// directions, status codes and trailers too. A body of unknown length
+// (response streaming, Lambda-Runtime-Function-Response-Mode: streaming) is
+// relayed chunk by chunk as it arrives, never held back, with the error
+// trailers the runtime sends at its end. Bodies of events and answers are
+// also copied, once and up to MaxCapture bytes, for the Observer, which is
+// called only once the call has been relayed: what the extension derives
+// from a call never delays it, and a failure of the Observer (even a
+// panic) never changes it. Concurrent calls (Lambda Managed Instances) are
+// served concurrently.
+//
+// Only the Observer sees bodies; they never leave the process.
+package rtproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxCapture is the most of one body kept for the Observer: Lambda's limit
+// of a buffered event or response (6 MB) plus room for the JSON around it.
+const MaxCapture = 6<<20 + 64<<10
+
+// Paths of the Runtime API, version 2018-06-01.
+const (
+	prefix      = "/2018-06-01/runtime/"
+	pathNext    = prefix + "invocation/next"
+	invocations = prefix + "invocation/"
+)
+
+// Headers the Runtime API sends with an event.
+const (
+	HeaderRequestID   = "Lambda-Runtime-Aws-Request-Id"
+	HeaderDeadline    = "Lambda-Runtime-Deadline-Ms"
+	HeaderTraceID     = "Lambda-Runtime-Trace-Id"
+	HeaderFunctionARN = "Lambda-Runtime-Invoked-Function-Arn"
+	// HeaderErrorType is sent by the runtime with /error, and as a trailer
+	// of a streamed response that failed.
+	HeaderErrorType = "Lambda-Runtime-Function-Error-Type"
+	// HeaderErrorBody is the trailer of a streamed response that failed
+	// (base64 of the error's JSON).
+	HeaderErrorBody = "Lambda-Runtime-Function-Error-Body"
+	// HeaderResponseMode is "streaming" on a streamed response.
+	HeaderResponseMode = "Lambda-Runtime-Function-Response-Mode"
+)
+
+// Event is an invocation event as the runtime received it.
+type Event struct {
+	RequestID string
+	// TraceID is the Lambda-Runtime-Trace-Id header (X-Ray format).
+	TraceID  string
+	Deadline time.Time
+	// Received is when the event reached the proxy.
+	Received time.Time
+	// Body is the event, valid only during the Observer's call;
+	// Truncated says it was longer than MaxCapture.
+	Body      []byte
+	Truncated bool
+}
+
+// Kind is what a runtime's answer is.
+type Kind int
+
+const (
+	// Response is POST .../{id}/response.
+	Response Kind = iota + 1
+	// Error is POST .../{id}/error.
+	Error
+)
+
+// End is the runtime's answer to an invocation, as relayed to the platform.
+type End struct {
+	RequestID string
+	Kind      Kind
+	// Status is what the platform answered (202 when it took the answer).
+	Status int
+	// Size is the number of body bytes the runtime sent.
+	Size int64
+	// Streamed says the body came in chunks of unknown total length.
+	Streamed bool
+	// ErrorType is the Lambda-Runtime-Function-Error-Type header or, for a
+	// streamed response that failed, trailer.
+	ErrorType string
+	// ErrorBody is the Lambda-Runtime-Function-Error-Body trailer of a
+	// streamed response that failed.
+	ErrorBody string
+	// Body is the answer (up to MaxCapture bytes), valid only during the
+	// Observer's call; Truncated says it was longer.
+	Body      []byte
+	Truncated bool
+	// Started is when the runtime began sending the answer; Ended when the
+	// platform's answer was relayed back to it.
+	Started, Ended time.Time
+	// Failed says the platform could not be reached: the runtime was
+	// answered 502.
+	Failed bool
+}
+
+// Observer is told what passes through the proxy. Its methods are called
+// once the call was relayed, each from a goroutine of its own (so the
+// runtime's next call never waits for them), possibly concurrently and,
+// for a quick invocation, Ended before Invoked has returned.
+type Observer interface {
+	Invoked(Event)
+	Ended(End)
+}
+
+// Stats are the proxy's counters.
+type Stats struct {
+	// Calls is the number of calls relayed; UpstreamErrors the calls the
+	// real Runtime API could not be reached for (answered 502).
+	Calls, UpstreamErrors uint64
+	// ObserverPanics counts Observer calls that panicked (the call itself
+	// was relayed).
+	ObserverPanics uint64
+}
+
+// Proxy is a Runtime API proxy.
+type Proxy struct {
+	upstream string
+	obs      Observer
+	log      *slog.Logger
+	client   *http.Client
+	srv      *http.Server
+	addr     net.Addr
+	pool     sync.Pool
+
+	calls, upstreamErrors, panics atomic.Uint64
+	// observers are the Observer calls under way.
+	observers    sync.WaitGroup
+	shutdownOnce sync.Once
+	done         chan struct{}
+	serveErr     error
+}
+
+// New prepares a proxy forwarding to upstream (AWS_LAMBDA_RUNTIME_API,
+// host:port). obs may be nil.
+func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
+	if upstream == "" {
+		return nil, errors.New("runtime proxy: AWS_LAMBDA_RUNTIME_API is not set")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	tr := &http.Transport{
+		// The platform is on the same host; no proxy, no compression (it
+		// would change the bytes), enough idle connections for the
+		// concurrent calls of Managed Instances.
+		Proxy:               nil,
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: 64,
+		// Large bodies cross in few system calls.
+		WriteBufferSize: 64 << 10,
+		ReadBufferSize:  64 << 10,
+		IdleConnTimeout: 90 * time.Second,
+		DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}).DialContext,
+	}
+	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{})}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return p, nil
+}
+
+// Serve serves on ln in the background until Shutdown.
+func (p *Proxy) Serve(ln net.Listener) {
+	p.addr = ln.Addr()
+	go func() {
+		defer close(p.done)
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.serveErr = err
+			p.log.Error("runtime API proxy stopped", "err", err)
+		}
+	}()
+}
+
+// Addr is the address served on (nil before Serve).
+func (p *Proxy) Addr() net.Addr { return p.addr }
+
+// Shutdown stops taking connections and waits, within ctx, for the calls
+// in flight to be relayed; then it closes what is left. It is idempotent
+// and safe before Serve.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	var err error
+	p.shutdownOnce.Do(func() {
+		err = p.srv.Shutdown(ctx)
+		if err != nil {
+			_ = p.srv.Close()
+		}
+		if p.addr != nil {
+			<-p.done
+		}
+		p.observers.Wait()
+		p.client.CloseIdleConnections()
+	})
+	return err
+}
+
+// Stats returns the counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{Calls: p.calls.Load(), UpstreamErrors: p.upstreamErrors.Load(), ObserverPanics: p.panics.Load()}
+}
+
+// hopByHop are the headers that belong to one connection, not to the
+// message (RFC 9110, 7.6.1); Go's HTTP code writes its own.
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade", "Trailer"}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append([]string(nil), vv...)
+	}
+	for _, c := range src.Values("Connection") {
+		for _, name := range strings.Split(c, ",") {
+			dst.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, h := range hopByHop {
+		dst.Del(h)
+	}
+}
+
+// answer classifies a path: the request ID and kind of an invocation's
+// answer, or "" and 0.
+func answer(path string) (string, Kind) {
+	rest, ok := strings.CutPrefix(path, invocations)
+	if !ok {
+		return "", 0
+	}
+	id, what, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return "", 0
+	}
+	switch what {
+	case "response":
+		return id, Response
+	case "error":
+		return id, Error
+	}
+	return "", 0
+}
+
+// ServeHTTP relays one call.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.calls.Add(1)
+	started := time.Now()
+	id, kind := answer(r.URL.Path)
+	isNext := r.URL.Path == pathNext && r.Method == http.MethodGet
+
+	var capIn, capOut *capture
+	handedOff := false // the captures went to an Observer call
+	defer func() {
+		if !handedOff {
+			p.putCapture(capIn)
+			p.putCapture(capOut)
+		}
+	}()
+	body := r.Body
+	if kind != 0 && p.obs != nil {
+		capIn = p.getCapture(r.ContentLength)
+		body = &teeBody{r: r.Body, c: capIn}
+	}
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
+	if err != nil {
+		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
+		return
+	}
+	copyHeader(out.Header, r.Header)
+	if _, ok := r.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // send none, as the runtime did
+	}
+	out.Host = r.Host
+	switch {
+	case r.ContentLength > 0:
+		out.ContentLength = r.ContentLength
+	case r.ContentLength < 0:
+		out.ContentLength = -1 // chunked, as it came
+	default:
+		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
+	}
+	// The server fills r.Trailer when the body ends; the transport writes
+	// out.Trailer after the body: sharing the map relays the trailers.
+	out.Trailer = r.Trailer
+
+	resp, err := p.client.Do(out)
+	if err != nil {
+		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
+		return
+	}
+	defer resp.Body.Close()
+
+	copyHeader(w.Header(), resp.Header)
+	for k := range resp.Trailer {
+		w.Header().Add("Trailer", k)
+	}
+	if isNext && p.obs != nil && resp.StatusCode == http.StatusOK {
+		capOut = p.getCapture(resp.ContentLength)
+	}
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	if err := relay(w, rc, resp.Body, capOut, resp.ContentLength < 0); err != nil {
+		p.log.Debug("runtime API proxy: relaying an answer to the runtime failed", "path", r.URL.Path, "err", err)
+	}
+	for k, vv := range resp.Trailer {
+		w.Header()[k] = vv
+	}
+	_ = rc.Flush()
+
+	if p.obs == nil {
+		return
+	}
+	switch {
+	case capOut != nil:
+		ev := Event{
+			RequestID: resp.Header.Get(HeaderRequestID),
+			TraceID:   resp.Header.Get(HeaderTraceID),
+			Received:  started,
+			Body:      capOut.buf, Truncated: capOut.truncated,
+		}
+		if ms, ok := parseMillis(resp.Header.Get(HeaderDeadline)); ok {
+			ev.Deadline = time.UnixMilli(ms)
+		}
+		handedOff = true
+		p.observe(func() { p.obs.Invoked(ev) }, capOut)
+	case kind != 0:
+		end := End{
+			RequestID: id, Kind: kind, Status: resp.StatusCode,
+			Size: capIn.n, Streamed: r.ContentLength < 0,
+			ErrorType: r.Header.Get(HeaderErrorType),
+			Body:      capIn.buf, Truncated: capIn.truncated,
+			Started: started, Ended: time.Now(),
+		}
+		if t := r.Trailer.Get(HeaderErrorType); t != "" {
+			end.ErrorType = t
+			end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
+		}
+		handedOff = true
+		p.observe(func() { p.obs.Ended(end) }, capIn)
+	}
+}
+
+// fail answers a call the platform could not be reached for with 502 (the
+// runtime then fails as it would have against the unreachable API).
+// It reports whether c was handed to an Observer call.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) bool {
+	if r.Context().Err() != nil {
+		// The runtime went away (it was stopped while waiting on /next):
+		// nobody is left to answer.
+		p.log.Debug("runtime API proxy: the runtime left during a call", "path", r.URL.Path, "err", err)
+		return false
+	}
+	p.upstreamErrors.Add(1)
+	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
+	http.Error(w, "runtime API unreachable", http.StatusBadGateway)
+	if kind != 0 && p.obs != nil {
+		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Size: c.n, Body: c.buf, Truncated: c.truncated,
+			Started: started, Ended: time.Now(), Failed: true}
+		p.observe(func() { p.obs.Ended(end) }, c)
+		return true
+	}
+	return false
+}
+
+// observe calls the Observer in a goroutine of its own and then returns c
+// to the pool; a panic is counted and logged, never passed on.
+func (p *Proxy) observe(f func(), c *capture) {
+	p.observers.Add(1)
+	go func() {
+		defer p.observers.Done()
+		defer p.putCapture(c)
+		defer func() {
+			if v := recover(); v != nil {
+				n := p.panics.Add(1)
+				p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
+			}
+		}()
+		f()
+	}()
+}
+
+// relay copies body to w, into c as well when c is not nil, flushing
+// after every read when streaming.
+func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if c != nil {
+				c.write(buf[:n])
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if streaming {
+				_ = rc.Flush()
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// capture keeps the first MaxCapture bytes of a body and counts them all.
+type capture struct {
+	buf       []byte
+	n         int64
+	truncated bool
+}
+
+func (c *capture) write(p []byte) {
+	c.n += int64(len(p))
+	room := MaxCapture - len(c.buf)
+	if len(p) > room {
+		p, c.truncated = p[:room], true
+	}
+	c.buf = append(c.buf, p...)
+}
+
+// getCapture takes a capture from the pool, sized for a body of length n
+// when it is known, so a buffered body is copied once, without growing.
+func (p *Proxy) getCapture(n int64) *capture {
+	c, _ := p.pool.Get().(*capture)
+	if c == nil {
+		c = &capture{}
+	}
+	if n > 0 && int64(cap(c.buf)) < min(n, MaxCapture) {
+		c.buf = make([]byte, 0, min(n, MaxCapture))
+	}
+	return c
+}
+
+func (p *Proxy) putCapture(c *capture) {
+	if c == nil {
+		return
+	}
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil // do not keep a big buffer between invocations
+	}
+	c.buf, c.n, c.truncated = c.buf[:0], 0, false
+	p.pool.Put(c)
+}
+
+// teeBody copies what is read from r into c.
+type teeBody struct {
+	r io.ReadCloser
+	c *capture
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.c.write(p[:n])
+	}
+	return n, err
+}
+
+func (t *teeBody) Close() error { return t.r.Close() }
+
+func parseMillis(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(s[i]-'0')
+	}
+	return v, true
+}

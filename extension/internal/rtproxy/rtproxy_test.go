@@ -1,0 +1,542 @@
+package rtproxy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// seen is what the fake Runtime API saw of one call.
+type seen struct {
+	Method, URI   string
+	Header        http.Header
+	Body          string
+	ContentLength int64
+	Chunked       bool
+	Trailer       http.Header
+}
+
+// fakeAPI is a Runtime API that records what it sees and answers from a
+// script keyed by path.
+type fakeAPI struct {
+	mu   sync.Mutex
+	seen []seen
+	// event is the body of /next.
+	event []byte
+	// firstChunk, when set, receives the first chunk of a streamed
+	// response as soon as it arrives.
+	firstChunk chan string
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if f.firstChunk != nil && r.ContentLength < 0 {
+		buf := make([]byte, 64)
+		n, _ := r.Body.Read(buf)
+		f.firstChunk <- string(buf[:n])
+		rest, _ := io.ReadAll(r.Body)
+		body = append(buf[:n:n], rest...)
+	} else {
+		body, _ = io.ReadAll(r.Body)
+	}
+	h := r.Header.Clone()
+	f.mu.Lock()
+	f.seen = append(f.seen, seen{Method: r.Method, URI: r.RequestURI, Header: h, Body: string(body),
+		ContentLength: r.ContentLength, Chunked: len(r.TransferEncoding) > 0, Trailer: r.Trailer.Clone()})
+	f.mu.Unlock()
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/invocation/next"):
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set(rtproxy.HeaderRequestID, "8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+		w.Header().Set(rtproxy.HeaderDeadline, "1542409706888")
+		w.Header().Set(rtproxy.HeaderTraceID, "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+		w.Header().Set(rtproxy.HeaderFunctionARN, "arn:aws:lambda:us-east-2:123456789012:function:custom-runtime")
+		w.Header().Set("Lambda-Runtime-Client-Context", `{"custom":{"a":"b"}}`)
+		_, _ = w.Write(f.event)
+	case strings.HasSuffix(r.URL.Path, "/response") || strings.HasSuffix(r.URL.Path, "/error"):
+		if r.Header.Get("X-Want-Status") != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, `{"errorMessage":"too large","errorType":"RequestEntityTooLarge"}`)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
+	case strings.HasSuffix(r.URL.Path, "/init/error"):
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"OK"}`)
+	default:
+		w.Header().Set("X-Custom", "kept")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "not found\n")
+	}
+}
+
+func (f *fakeAPI) take() []seen {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.seen
+	f.seen = nil
+	return s
+}
+
+// got is what the runtime saw of one call's answer.
+type got struct {
+	Status  int
+	Header  http.Header
+	Body    string
+	Trailer http.Header
+}
+
+// call is one Runtime API call as a runtime makes it.
+type call struct {
+	name, method, path string
+	header             http.Header
+	body               []byte
+	// chunks, when set, is sent as a chunked body, with trailer.
+	chunks  []string
+	trailer http.Header
+}
+
+// do makes c against addr as a runtime would.
+func do(t *testing.T, addr string, c call) got {
+	t.Helper()
+	var body io.Reader
+	if c.chunks != nil {
+		pr, pw := io.Pipe()
+		go func() {
+			for _, ch := range c.chunks {
+				_, _ = io.WriteString(pw, ch)
+			}
+			_ = pw.Close()
+		}()
+		body = pr
+	} else if c.body != nil {
+		body = bytes.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), c.method, "http://"+addr+c.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vv := range c.header {
+		req.Header[k] = vv
+	}
+	if c.chunks != nil {
+		req.ContentLength = -1
+		req.Trailer = c.trailer.Clone()
+	}
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.Header.Clone()
+	h.Del("Date")
+	return got{Status: resp.StatusCode, Header: h, Body: string(b), Trailer: resp.Trailer}
+}
+
+// recorder is an Observer keeping copies of what it was told.
+type recorder struct {
+	mu     sync.Mutex
+	events []rtproxy.Event
+	ends   []rtproxy.End
+	panic  bool
+}
+
+func (r *recorder) Invoked(ev rtproxy.Event) {
+	ev.Body = bytes.Clone(ev.Body)
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	if r.panic {
+		panic("observer failed")
+	}
+}
+
+func (r *recorder) Ended(e rtproxy.End) {
+	e.Body = bytes.Clone(e.Body)
+	r.mu.Lock()
+	r.ends = append(r.ends, e)
+	r.mu.Unlock()
+	if r.panic {
+		panic("observer failed")
+	}
+}
+
+// wait blocks until the recorder holds n events and ends (the Observer is
+// called once the runtime has its answer), within a bound.
+func (r *recorder) wait(t *testing.T, events, ends int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		ne, nd := len(r.events), len(r.ends)
+		r.mu.Unlock()
+		if ne >= events && nd >= ends {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("observed %d events and %d ends, want %d and %d", ne, nd, events, ends)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func startProxy(t testing.TB, upstream string, obs rtproxy.Observer) *rtproxy.Proxy {
+	t.Helper()
+	p, err := rtproxy.New(upstream, obs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return p
+}
+
+func calls() []call {
+	id := "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+	return []call{
+		{name: "next", method: "GET", path: "/2018-06-01/runtime/invocation/next", header: http.Header{"User-Agent": {"aws-lambda-go/go1.26"}}},
+		{name: "response", method: "POST", path: id + "/response", body: []byte(`{"statusCode":201,"body":"hello"}`),
+			header: http.Header{"Content-Type": {"application/json"}, "X-Extra": {"a", "b"}}},
+		{name: "response without user agent", method: "POST", path: id + "/response", body: []byte(`"ok"`), header: http.Header{"User-Agent": nil}},
+		{name: "empty response", method: "POST", path: id + "/response"},
+		{name: "refused response", method: "POST", path: id + "/response", body: []byte(`{"big":true}`), header: http.Header{"X-Want-Status": {"413"}}},
+		{name: "error", method: "POST", path: id + "/error", body: []byte(`{"errorMessage":"boom","errorType":"Runtime.Boom","stackTrace":[]}`),
+			header: http.Header{rtproxy.HeaderErrorType: {"Runtime.Boom"}, "Content-Type": {"application/json"}}},
+		{name: "init error", method: "POST", path: "/2018-06-01/runtime/init/error", body: []byte(`{"errorMessage":"no","errorType":"Init.Failed"}`),
+			header: http.Header{rtproxy.HeaderErrorType: {"Init.Failed"}}},
+		{name: "restore next", method: "GET", path: "/2018-06-01/runtime/restore/next"},
+		{name: "unknown path with query", method: "PUT", path: "/2099-01-01/whatever?x=1&y=%20", body: []byte("raw\x00bytes")},
+		{name: "streamed response with error trailers", method: "POST", path: id + "/response",
+			header:  http.Header{rtproxy.HeaderResponseMode: {"streaming"}, "Content-Type": {"application/vnd.awslambda.http-integration-response"}},
+			chunks:  []string{`{"statusCode":200}`, "\x00\x00\x00\x00\x00\x00\x00\x00", "part one,", "part two"},
+			trailer: http.Header{rtproxy.HeaderErrorType: {"Function.Crashed"}, rtproxy.HeaderErrorBody: {"eyJlcnJvck1lc3NhZ2UiOiJ4In0="}}},
+	}
+}
+
+// TestPassThroughIsExact makes every kind of Runtime API call directly and
+// through the proxy and compares what the platform and the runtime saw.
+func TestPassThroughIsExact(t *testing.T) {
+	event := bytes.Repeat([]byte("x"), 6<<20)
+	copy(event, `{"k":"`)
+	api := &fakeAPI{event: event}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	upstream := strings.TrimPrefix(srv.URL, "http://")
+	rec := &recorder{}
+	p := startProxy(t, upstream, rec)
+
+	for _, c := range calls() {
+		t.Run(c.name, func(t *testing.T) {
+			direct := do(t, upstream, c)
+			platformDirect := api.take()
+			proxied := do(t, p.Addr().String(), c)
+			platformProxied := api.take()
+			if !reflect.DeepEqual(direct, proxied) {
+				t.Errorf("the runtime saw\n%+v\nthrough the proxy, want\n%+v", short(proxied), short(direct))
+			}
+			if len(platformDirect) != 1 || len(platformProxied) != 1 {
+				t.Fatalf("platform saw %d calls directly, %d through the proxy; want 1 and 1", len(platformDirect), len(platformProxied))
+			}
+			d, q := platformDirect[0], platformProxied[0]
+			// The proxy is a new connection's client, so the platform may
+			// see a different Accept-Encoding only if the proxy added one;
+			// nothing is excluded from the comparison.
+			if !reflect.DeepEqual(d, q) {
+				t.Errorf("the platform saw\n%+v\nthrough the proxy, want\n%+v", shortSeen(q), shortSeen(d))
+			}
+		})
+	}
+
+	rec.wait(t, 1, 6)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.events) != 1 || rec.events[0].RequestID != "8476a536-e9f4-11e8-9739-2dfe598c3fcd" ||
+		!bytes.Equal(rec.events[0].Body, event) || rec.events[0].Deadline.UnixMilli() != 1542409706888 ||
+		!strings.HasPrefix(rec.events[0].TraceID, "Root=1-5bef4de7") {
+		t.Errorf("observed events: %d, first %+v", len(rec.events), rec.events)
+	}
+	var kinds []string
+	for _, e := range rec.ends {
+		kinds = append(kinds, fmt.Sprintf("%d/%d/%d/%v/%s", e.Kind, e.Status, e.Size, e.Streamed, e.ErrorType))
+	}
+	want := []string{
+		"1/202/33/false/", "1/202/4/false/", "1/202/0/false/", "1/413/12/false/",
+		"2/202/66/false/Runtime.Boom", "1/202/43/true/Function.Crashed",
+	}
+	// The Observer runs after the runtime has its answer, so its calls may
+	// come in another order than the runtime's.
+	sort.Strings(kinds)
+	sort.Strings(want)
+	if !reflect.DeepEqual(kinds, want) {
+		t.Errorf("observed ends %q, want %q", kinds, want)
+	}
+	var last rtproxy.End
+	for _, e := range rec.ends {
+		if e.Streamed {
+			last = e
+		}
+	}
+	if string(last.Body) != `{"statusCode":200}`+"\x00\x00\x00\x00\x00\x00\x00\x00part one,part two" ||
+		last.ErrorBody != "eyJlcnJvck1lc3NhZ2UiOiJ4In0=" {
+		t.Errorf("streamed end: body %q, error body %q", last.Body, last.ErrorBody)
+	}
+}
+
+func short(g got) got {
+	if len(g.Body) > 80 {
+		g.Body = g.Body[:80] + fmt.Sprintf("...(%d bytes)", len(g.Body))
+	}
+	return g
+}
+
+func shortSeen(s seen) seen {
+	if len(s.Body) > 80 {
+		s.Body = s.Body[:80] + fmt.Sprintf("...(%d bytes)", len(s.Body))
+	}
+	return s
+}
+
+// TestStreamedBodyIsNotHeldBack checks that the first chunk of a streamed
+// response reaches the platform while the runtime has not yet sent the
+// rest.
+func TestStreamedBodyIsNotHeldBack(t *testing.T) {
+	api := &fakeAPI{firstChunk: make(chan string, 1)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{})
+
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(t.Context(), "POST",
+		"http://"+p.Addr().String()+"/2018-06-01/runtime/invocation/abc/response", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(rtproxy.HeaderResponseMode, "streaming")
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	if _, err := io.WriteString(pw, "first"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-api.firstChunk:
+		if c != "first" {
+			t.Errorf("first chunk %q", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first chunk did not reach the platform before the runtime sent the rest")
+	}
+	_, _ = io.WriteString(pw, "second")
+	_ = pw.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the streamed call did not end")
+	}
+	if s := api.take(); len(s) != 1 || s[0].Body != "firstsecond" {
+		t.Errorf("platform saw %+v", s)
+	}
+}
+
+// TestConcurrentCalls relays calls made at once, as on Managed Instances,
+// each to its own answer.
+func TestConcurrentCalls(t *testing.T) {
+	api := &fakeAPI{event: []byte(`{}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"n":%d}`, i)
+			g := do(t, p.Addr().String(), call{name: "response", method: "POST",
+				path: fmt.Sprintf("/2018-06-01/runtime/invocation/req-%d/response", i), body: []byte(body)})
+			if g.Status != http.StatusAccepted {
+				t.Errorf("call %d: status %d", i, g.Status)
+			}
+		})
+	}
+	wg.Wait()
+	bodies := map[string]string{}
+	for _, s := range api.take() {
+		bodies[s.URI] = s.Body
+	}
+	rec.wait(t, 0, 16)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i := range 16 {
+		want := fmt.Sprintf(`{"n":%d}`, i)
+		if got := bodies[fmt.Sprintf("/2018-06-01/runtime/invocation/req-%d/response", i)]; got != want {
+			t.Errorf("call %d: platform saw %q, want %q", i, got, want)
+		}
+	}
+	if len(rec.ends) != 16 {
+		t.Errorf("observed %d ends, want 16", len(rec.ends))
+	}
+	for _, e := range rec.ends {
+		if want := fmt.Sprintf(`{"n":%s}`, strings.TrimPrefix(e.RequestID, "req-")); string(e.Body) != want {
+			t.Errorf("end of %s has body %q, want %q", e.RequestID, e.Body, want)
+		}
+	}
+}
+
+// TestObserverPanicLeavesCallsIntact is the fault test of a proxy failing
+// mid-flight: an Observer that panics on every call changes nothing the
+// runtime or the platform sees, and is counted.
+func TestObserverPanicLeavesCallsIntact(t *testing.T) {
+	api := &fakeAPI{event: []byte(`{"Records":[]}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	upstream := strings.TrimPrefix(srv.URL, "http://")
+	p := startProxy(t, upstream, &recorder{panic: true})
+	for _, c := range calls() {
+		direct := do(t, upstream, c)
+		proxied := do(t, p.Addr().String(), c)
+		if !reflect.DeepEqual(direct, proxied) {
+			t.Errorf("%s: the runtime saw %+v through a failing proxy, want %+v", c.name, proxied, direct)
+		}
+		d := api.take()
+		if len(d) != 2 || !reflect.DeepEqual(d[0], d[1]) {
+			t.Errorf("%s: the platform saw different calls through a failing proxy: %+v", c.name, d)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().ObserverPanics < 7 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := p.Stats().ObserverPanics; n != 7 {
+		t.Errorf("observer panics counted: %d, want 7 (one event, six answers)", n)
+	}
+}
+
+// TestUpstreamUnreachable answers 502 and counts it.
+func TestUpstreamUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close()
+	rec := &recorder{}
+	p := startProxy(t, dead, rec)
+	g := do(t, p.Addr().String(), call{name: "response", method: "POST", path: "/2018-06-01/runtime/invocation/r1/response", body: []byte("{}")})
+	if g.Status != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", g.Status)
+	}
+	if st := p.Stats(); st.UpstreamErrors != 1 {
+		t.Errorf("upstream errors %d, want 1", st.UpstreamErrors)
+	}
+	rec.wait(t, 0, 1)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.ends) != 1 || !rec.ends[0].Failed {
+		t.Errorf("observed ends %+v, want one failed", rec.ends)
+	}
+}
+
+// TestShutdownLetsPendingNextFinish: a /next waiting when the proxy shuts
+// down still gets its event.
+func TestShutdownLetsPendingNextFinish(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set(rtproxy.HeaderRequestID, "r1")
+		_, _ = io.WriteString(w, "{}")
+	}))
+	t.Cleanup(srv.Close)
+	p, err := rtproxy.New(strings.TrimPrefix(srv.URL, "http://"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Serve(ln)
+	type result struct {
+		g   got
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/next")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		res <- result{g: got{Status: resp.StatusCode, Body: string(b)}}
+	}()
+	// Wait until the call is in flight, then shut down while it waits.
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().Calls == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- p.Shutdown(ctx)
+	}()
+	close(release)
+	select {
+	case r := <-res:
+		if r.err != nil || r.g.Status != 200 || r.g.Body != "{}" {
+			t.Errorf("pending /next ended with %+v, %v", r.g, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pending /next did not end")
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

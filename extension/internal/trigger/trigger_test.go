@@ -1,0 +1,276 @@
+package trigger
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func attr(t Trigger, key string) string {
+	for _, a := range t.Attrs {
+		if a.Key == key {
+			if a.IsInt {
+				return string(rune('0' + a.Int)) // small counts only
+			}
+			return a.Str
+		}
+	}
+	return ""
+}
+
+// TestDetectSampleEvents reads AWS's published sample events (testdata,
+// sources in testdata/README.md).
+func TestDetectSampleEvents(t *testing.T) {
+	tests := []struct {
+		file    string
+		kind    Kind
+		name    string
+		start   time.Time
+		records int
+		attrs   map[string]string
+		ctx     Context
+	}{
+		{"apigw-request.json", APIGatewayREST, "POST /{proxy+}", time.UnixMilli(1589522469693), 0,
+			map[string]string{"http.request.method": "POST", "http.route": "/{proxy+}", "url.path": "/hello/world", "faas.trigger": "http",
+				"aws.apigateway.api_id": "gy415nuibc", "aws.apigateway.stage": "testStage"}, Context{}},
+		{"apigw-v2-request-no-authorizer.json", APIGatewayHTTP, "GET", time.UnixMilli(1587481701067), 0,
+			map[string]string{"http.request.method": "GET", "http.route": "", "url.path": "/", "faas.trigger": "http"},
+			Context{XRay: "Root=1-5e9f0c65-1de4d666d4dd26aced652b6c"}},
+		{"apigw-websocket-request.json", APIGatewayWebSocket, "websocket $connect", time.Time{}, 0,
+			map[string]string{"aws.apigateway.websocket.event_type": "CONNECT", "faas.trigger": "http"},
+			Context{XRay: "Root=*"}},
+		{"alb-lambda-target-request-headers-only.json", ALB, "GET", time.Time{}, 0,
+			map[string]string{"http.request.method": "GET", "url.path": "/", "faas.trigger": "http"},
+			Context{XRay: "Root=1-5c34e93e-4dea0086f9763ac0667b115a"}},
+		{"lambda-urls-request.json", FunctionURL, "POST", time.UnixMilli(1583348638390), 0,
+			map[string]string{"http.request.method": "POST", "url.path": "/my/path", "server.address": "<url-id>.lambda-url.us-west-2.on.aws"}, Context{}},
+		{"sqs-event.json", SQS, "SQSQueue process", time.UnixMilli(1520621625029), 1,
+			map[string]string{"messaging.system": "aws_sqs", "messaging.destination.name": "SQSQueue", "faas.trigger": "pubsub",
+				"messaging.operation.type": "process", "cloud.region": "us-west-2"}, Context{}},
+		{"sqs-traced.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 2, nil,
+			Context{XRay: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+				Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE"}},
+		{"sns-event.json", SNS, "EXAMPLE process", time.Date(2015, 6, 3, 17, 43, 27, 123e6, time.UTC), 1,
+			map[string]string{"messaging.system": "aws_sns", "messaging.message.id": "95df01b4-ee98-5cb9-9903-4c221d41eb5e"}, Context{}},
+		{"s3-event.json", S3, "sourcebucket process", time.UnixMilli(123), 1,
+			map[string]string{"messaging.system": "aws_s3", "faas.trigger": "datasource", "faas.document.operation": "ObjectCreated:Put"}, Context{}},
+		{"dynamodb-event.json", DynamoDB, "Example-Table process", time.Unix(1480642020, 0), 2,
+			map[string]string{"messaging.system": "aws_dynamodb", "faas.trigger": "datasource"}, Context{}},
+		{"kinesis-event.json", Kinesis, "simple-stream process", time.UnixMilli(1480641523477), 2,
+			map[string]string{"messaging.system": "aws_kinesis"}, Context{}},
+		{"eventbridge-event.json", EventBridge, "aws.ec2 EC2 Instance State-change Notification", time.Date(2017, 12, 22, 18, 43, 48, 0, time.UTC), 0,
+			map[string]string{"aws.eventbridge.source": "aws.ec2", "faas.trigger": "pubsub"}, Context{}},
+		{"scheduled-event.json", Schedule, "schedule my-schedule", time.Date(2019, 3, 1, 1, 23, 45, 0, time.UTC), 0,
+			map[string]string{"faas.trigger": "timer", "aws.eventbridge.rule": "arn:aws:events:us-east-2:123456789012:rule/my-schedule"}, Context{}},
+		{"cloudwatch-logs-event.json", CloudWatchLogs, "cloudwatch logs subscription", time.Time{}, 0, nil, Context{}},
+		{"stepfunctions-context.json", StepFunctions, "stepfunctions stateMachineName", time.Time{}, 0,
+			map[string]string{"aws.stepfunctions.execution.arn": "arn:aws:states:us-east-1:123456789012:execution:stateMachineName:executionName"}, Context{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Detect(b)
+			if got.Kind != tt.kind || got.Name != tt.name || !got.Start.Equal(tt.start) || got.Records != tt.records {
+				t.Errorf("Detect = %s %q start %v records %d; want %s %q start %v records %d",
+					got.Kind, got.Name, got.Start, got.Records, tt.kind, tt.name, tt.start, tt.records)
+			}
+			for k, v := range tt.attrs {
+				if g := attr(got, k); g != v {
+					t.Errorf("attribute %s = %q, want %q (all: %+v)", k, g, v, got.Attrs)
+				}
+			}
+			if got.Context != tt.ctx {
+				t.Errorf("context %+v, want %+v", got.Context, tt.ctx)
+			}
+		})
+	}
+}
+
+func TestDetectDirectAndOdd(t *testing.T) {
+	for _, ev := range []string{`{"sku":"SKU-1"}`, `"just a string"`, `[1,2]`, `not json`, ``, `{"Records":[{"eventSource":"aws:unknown"}]}`,
+		`{"requestContext":{}}`, `{"Records":[]}`, `null`} {
+		if got := Detect([]byte(ev)); got.Kind != Direct {
+			t.Errorf("Detect(%q) = %s, want direct", ev, got.Kind)
+		}
+	}
+}
+
+// TestDetectBigEventIsSniffed: an event over MaxDecode is classified from
+// its first bytes.
+func TestDetectBigEventIsSniffed(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "sqs-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := append(bytes.TrimSuffix(bytes.TrimSpace(b), []byte("}")), []byte(`,"padding":"`+strings.Repeat("x", MaxDecode)+`"}`)...)
+	if got := Detect(big); got.Kind != SQS {
+		t.Errorf("big SQS event detected as %s", got.Kind)
+	}
+}
+
+func TestResolvePrecedence(t *testing.T) {
+	c := Context{Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE",
+		XRay: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+	lambda := "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0"
+	tests := []struct {
+		name    string
+		c       Context
+		order   []Source
+		want    Source
+		traceID string
+		spanID  string
+		sampled bool
+	}{
+		{"w3c first", c, DefaultPrecedence, W3C, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", true},
+		{"xray first", c, []Source{XRay, W3C}, XRay, "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", true},
+		{"lambda only", c, []Source{Lambda}, Lambda, "5bef4de7ad49b0e87f6ef6c87fc2e700", "9a9197af755a6419", false},
+		{"bad w3c falls through", Context{Traceparent: "00-00000000000000000000000000000000-b7ad6b7169203331-01", XRay: c.XRay}, DefaultPrecedence, XRay,
+			"5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", true},
+		{"nothing in the event", Context{}, DefaultPrecedence, Lambda, "5bef4de7ad49b0e87f6ef6c87fc2e700", "9a9197af755a6419", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, ok := Resolve(tt.c, lambda, tt.order)
+			if !ok || sc.Source != tt.want || hex.EncodeToString(sc.TraceID[:]) != tt.traceID ||
+				hex.EncodeToString(sc.SpanID[:]) != tt.spanID || sc.Sampled != tt.sampled {
+				t.Errorf("Resolve = %+v, %v; want %s %s %s sampled=%v", sc, ok, tt.want, tt.traceID, tt.spanID, tt.sampled)
+			}
+		})
+	}
+	if _, ok := Resolve(Context{}, "", DefaultPrecedence); ok {
+		t.Error("Resolve found a context in nothing")
+	}
+	if _, ok := Resolve(Context{XRay: "Root=1-5759e988-bd862e3fe1be46a994272793"}, "", DefaultPrecedence); ok {
+		t.Error("an X-Ray header without Parent was taken")
+	}
+}
+
+func TestXRayHeaderRoundTrip(t *testing.T) {
+	sc, err := ParseXRay("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := XRayHeader(sc.TraceID, sc.SpanID, sc.Sampled); got != "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" {
+		t.Errorf("XRayHeader = %q", got)
+	}
+}
+
+func TestParsePrecedence(t *testing.T) {
+	got, err := ParsePrecedence(" XRay , w3c")
+	if err != nil || len(got) != 2 || got[0] != XRay || got[1] != W3C {
+		t.Errorf("ParsePrecedence = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "w3c,zipkin", "w3c,w3c"} {
+		if _, err := ParsePrecedence(bad); err == nil {
+			t.Errorf("ParsePrecedence(%q) took it", bad)
+		}
+	}
+}
+
+func TestStatusCode(t *testing.T) {
+	tests := []struct {
+		body string
+		code int
+		ok   bool
+	}{
+		{`{"statusCode":201,"body":"x"}`, 201, true},
+		{`{"body":"{\"statusCode\":500}","statusCode":503}`, 503, true},
+		{`{"statusCode":"200"}`, 200, true},
+		{`{"statusCode":42}`, 0, false},
+		{`"hello"`, 0, false},
+		{`{"statusCode":404,"headers":{}}` + "\x00\x00\x00\x00\x00\x00\x00\x00streamed body", 404, true},
+		{`{"nested":{"statusCode":500}}`, 0, false},
+	}
+	for _, tt := range tests {
+		if code, ok := StatusCode([]byte(tt.body)); code != tt.code || ok != tt.ok {
+			t.Errorf("StatusCode(%q) = %d, %v; want %d, %v", tt.body, code, ok, tt.code, tt.ok)
+		}
+	}
+}
+
+func TestErrorOf(t *testing.T) {
+	typ, msg := ErrorOf([]byte(`{"errorMessage":"héllo wörld","errorType":"Runtime.Boom","stackTrace":["a"]}`), 2)
+	if typ != "Runtime.Boom" || msg != "h" {
+		t.Errorf("ErrorOf = %q, %q; want the type and the message cut at a character boundary", typ, msg)
+	}
+	if typ, msg := ErrorOf([]byte(`oops`), 10); typ != "" || msg != "" {
+		t.Errorf("ErrorOf(bad) = %q, %q", typ, msg)
+	}
+}
+
+func FuzzDetect(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := Detect(b)
+		if got.Kind == "" || got.Name == "" {
+			t.Fatalf("Detect(%q) = %+v: no kind or name", b, got)
+		}
+		_, _ = Resolve(got.Context, string(b), DefaultPrecedence)
+		_, _ = StatusCode(b)
+		_, _ = ErrorOf(b, 16)
+	})
+}
+
+func BenchmarkDetectSQSBatch(b *testing.B) {
+	one, err := os.ReadFile(filepath.Join("testdata", "sqs-traced.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Ten records: the first traced record of the sample, ten times.
+	rec := one[bytes.Index(one, []byte("{\n      \"messageId\"")) : bytes.Index(one, []byte("},\n    {"))+1]
+	batch := []byte(`{"Records":[` + strings.TrimSuffix(strings.Repeat(string(rec)+",", 10), ",") + `]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		tr := Detect(batch)
+		if tr.Records != 10 {
+			b.Fatal(tr.Records)
+		}
+		_, _ = Resolve(tr.Context, "", DefaultPrecedence)
+	}
+}
+
+// TestBatchRecordsLinked: each SQS record with a trace context of its own
+// is listed with its message ID, the others are not.
+func TestBatchRecordsLinked(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "sqs-traced.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Detect(b)
+	if len(got.Linked) != 1 || got.Linked[0].MessageID != "059f36b4-87a3-44ab-83d2-661975830a7d" ||
+		got.Linked[0].Context.Traceparent != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Errorf("linked %+v, want the first record only", got.Linked)
+	}
+	batch := `{"Records":[` +
+		`{"eventSource":"aws:sns","Sns":{"MessageId":"m1","TopicArn":"arn:aws:sns:eu-west-1:1:orders","MessageAttributes":{"traceparent":{"Type":"String","Value":"00-11111111111111111111111111111111-1111111111111111-01"}}}},` +
+		`{"eventSource":"aws:sns","Sns":{"MessageId":"m2","TopicArn":"arn:aws:sns:eu-west-1:1:orders","MessageAttributes":{"traceparent":{"Type":"String","Value":"00-22222222222222222222222222222222-2222222222222222-01"}}}}]}`
+	got = Detect([]byte(batch))
+	if len(got.Linked) != 2 || got.Linked[1].MessageID != "m2" || !strings.HasPrefix(got.Linked[1].Context.Traceparent, "00-2222") {
+		t.Errorf("linked %+v, want both SNS records", got.Linked)
+	}
+	if got.Kind != SNS || got.Name != "orders process" {
+		t.Errorf("Detect = %s %q", got.Kind, got.Name)
+	}
+}
+
+func TestImpliedStatus(t *testing.T) {
+	for k, want := range map[Kind]int{APIGatewayHTTP: 200, FunctionURL: 200, APIGatewayREST: 502, ALB: 502, APIGatewayWebSocket: 0, SQS: 0} {
+		code, ok := ImpliedStatus(k)
+		if code != want || ok != (want != 0) {
+			t.Errorf("ImpliedStatus(%s) = %d, %v; want %d", k, code, ok, want)
+		}
+	}
+}
