@@ -1,6 +1,7 @@
 package rie_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -111,11 +112,21 @@ func (c *call) invoke(ctx context.Context, sb *rie.Sandbox) {
 	// the call, not the whole test.
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	c.result, c.err = sb.Invoke(ctx, rie.Invocation{
-		RequestID:   c.requestID,
-		TraceHeader: fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=1", c.traceID[:8], c.traceID[8:], c.traceID[:16]),
-		Payload:     payload,
-	})
+	// Under Managed Instances an invocation is refused with
+	// Runtime.Unavailable while no runtime worker waits on next, as a
+	// worker that has just answered may not yet; the caller tries again,
+	// for two seconds at most.
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		c.result, c.err = sb.Invoke(ctx, rie.Invocation{
+			RequestID:   c.requestID,
+			TraceHeader: fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=1", c.traceID[:8], c.traceID[8:], c.traceID[:16]),
+			Payload:     payload,
+		})
+		if c.err != nil || !bytes.Contains(c.result.Body, []byte(`"Runtime.Unavailable"`)) || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // checkAnswer checks the emulator's answer to the call: the function's
