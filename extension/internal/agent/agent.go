@@ -789,11 +789,16 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	// The runtime was stopped before SHUTDOWN was sent.
 	a.stopProxy(100 * time.Millisecond)
 
-	// The extension's own counters go out with the last flush.
+	// The extension's own counters go out with the last flush. A batch the
+	// background loop has in flight keeps going; the rest goes beside it.
 	a.addSelfMetrics(time.Now())
+	var spooledBefore buffer.Counts
+	if a.spool != nil {
+		spooledBefore = a.spool.Stats().Spooled
+	}
 	fctx, fcancel := context.WithDeadline(context.Background(), hard)
 	defer fcancel()
-	flushErr := a.ship.Flush(fctx)
+	flushErr := a.ship.Drain(fctx)
 	sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer scancel()
 	if err := a.ship.Shutdown(sctx); err != nil {
@@ -802,6 +807,13 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	// What the collector did not take goes to the spool for the next
 	// start; the spool is on local disk, so this is quick.
 	spooled, dropped, spoolErr := a.ship.SpoolRemaining(context.Background())
+	if a.spool != nil {
+		// Also what the last flush spooled itself, its retry budget spent.
+		now := a.spool.Stats().Spooled
+		for i := range now {
+			spooled[i] = now[i] - spooledBefore[i]
+		}
+	}
 
 	st := a.buf.Stats()
 	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped}

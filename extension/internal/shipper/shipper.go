@@ -143,6 +143,11 @@ type pendingBatch struct {
 	attempts int
 	// entry is set when the batch was read from the spool.
 	entry *spool.Entry
+	// beside is set on a batch Drain sends beside a running flush; it is
+	// not s.pending.
+	beside bool
+	// done is set once the batch is sent, dropped or spooled.
+	done bool
 }
 
 // Shipper moves batches from a buffer to the collector.
@@ -155,6 +160,10 @@ type Shipper struct {
 
 	sem     chan struct{} // held by the one running flush
 	pending *pendingBatch
+	// left are batches Drain took from the buffer and the collector did
+	// not take in time: the next flush sends them first, SpoolRemaining
+	// spools them. Guarded by mu.
+	left []*pendingBatch
 
 	mu sync.Mutex
 	// conn and client are replaced when a call times out: after the
@@ -332,9 +341,55 @@ func (s *Shipper) Flush(ctx context.Context) error {
 	}
 }
 
+// Drain ships everything for a shutdown, within ctx. When a flush is
+// already running (the background loop, with a batch in flight to a slow
+// collector), what is buffered goes out at once beside that batch rather
+// than after it: a shutdown deadline then holds one round trip to the
+// collector, not two in a row. Then, as Flush, it sends what is left once
+// the running flush is done. A batch sent beside that the collector does
+// not take in time is kept for SpoolRemaining.
+func (s *Shipper) Drain(ctx context.Context) error {
+	if s.cfg.Endpoint != "" {
+		select {
+		case s.sem <- struct{}{}:
+			<-s.sem // nothing running: Flush does it all
+		default:
+			if err := s.sendBeside(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return s.Flush(ctx)
+}
+
+// sendBeside sends what is buffered, batch by batch, while another flush
+// holds sem.
+func (s *Shipper) sendBeside(ctx context.Context) error {
+	for !s.isStopped() {
+		b := s.buf.Take(s.cfg.MaxBatchBytes)
+		if b == nil {
+			return nil
+		}
+		p := &pendingBatch{Batch: b, id: newBatchID(), beside: true}
+		if err := s.send(ctx, p); err != nil {
+			if !p.done {
+				s.mu.Lock()
+				s.left = append(s.left, p)
+				s.mu.Unlock()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // sendPending sends s.pending until it is accepted, dropped, or ctx ends.
 func (s *Shipper) sendPending(ctx context.Context) error {
-	p := s.pending
+	return s.send(ctx, s.pending)
+}
+
+// send sends p until it is accepted, dropped, or ctx ends.
+func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 	backoff := s.cfg.MinBackoff
 	for {
 		p.attempts++
@@ -362,7 +417,9 @@ func (s *Shipper) sendPending(ctx context.Context) error {
 			s.finish(p, false)
 			return ErrStopped
 		case retryable(code):
-			if code == codes.DeadlineExceeded {
+			// Not beside a running flush: a new connection would end the
+			// call that flush has in flight on the old one.
+			if code == codes.DeadlineExceeded && !p.beside {
 				s.reconnect()
 			}
 			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts {
@@ -401,7 +458,11 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	call := &inflightCall{started: time.Now(), bytes: p.Bytes, cancel: ccancel}
 	s.mu.Lock()
 	client := s.client
-	s.inflight = call
+	if !p.beside {
+		// Resumed watches the flush's own call; a call beside it runs
+		// only at shutdown, when no freeze can come.
+		s.inflight = call
+	}
 	s.mu.Unlock()
 	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name))
 	s.mu.Lock()
@@ -467,9 +528,19 @@ func (s *Shipper) Reconnects() uint64 {
 	return s.reconnects
 }
 
-// nextBatch returns the oldest spooled batch, else the oldest buffered
-// items under a new batch ID; nil when there is nothing to send.
+// nextBatch returns a batch Drain left (with its batch ID), else the
+// oldest spooled batch, else the oldest buffered items under a new batch
+// ID; nil when there is nothing to send.
 func (s *Shipper) nextBatch() *pendingBatch {
+	s.mu.Lock()
+	if len(s.left) > 0 {
+		p := s.left[0]
+		s.left = s.left[1:]
+		s.mu.Unlock()
+		p.beside, p.attempts = false, 0
+		return p
+	}
+	s.mu.Unlock()
 	if sp := s.cfg.Spool; sp != nil {
 		if e, ok := sp.Oldest(); ok {
 			return &pendingBatch{
@@ -497,7 +568,16 @@ func (s *Shipper) finish(p *pendingBatch, sent bool) {
 	default:
 		s.buf.MarkDropped(p.Counts)
 	}
-	s.setPending(nil)
+	s.clear(p)
+}
+
+// clear marks p as dealt with (sent, dropped or spooled) and, unless it
+// was sent beside a running flush, clears s.pending.
+func (s *Shipper) clear(p *pendingBatch) {
+	p.done = true
+	if !p.beside {
+		s.setPending(nil)
+	}
 }
 
 // overBudget handles a batch whose retry budget is spent: a buffered batch
@@ -506,10 +586,10 @@ func (s *Shipper) finish(p *pendingBatch, sent bool) {
 func (s *Shipper) overBudget(p *pendingBatch, cause error) error {
 	switch {
 	case p.entry != nil:
-		s.setPending(nil)
+		s.clear(p)
 		return fmt.Errorf("replay spooled batch: %w: %w", errBudget, cause)
 	case s.cfg.Spool != nil:
-		s.setPending(nil)
+		s.clear(p)
 		p.Request.BatchId = p.id
 		if err := s.cfg.Spool.Put(p.Request, p.Counts); err != nil {
 			s.log.Warn("could not spool a batch the collector did not take; dropped", "err", err, "dropped", p.Counts)
@@ -558,6 +638,14 @@ func (s *Shipper) SpoolRemaining(ctx context.Context) (spooled, dropped buffer.C
 			put(p.Request, p.Counts)
 		}
 		s.setPending(nil)
+	}
+	s.mu.Lock()
+	left := s.left
+	s.left = nil
+	s.mu.Unlock()
+	for _, p := range left {
+		p.Request.BatchId = p.id
+		put(p.Request, p.Counts)
 	}
 	for {
 		b := s.buf.Take(s.cfg.MaxBatchBytes)
