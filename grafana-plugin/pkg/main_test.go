@@ -124,10 +124,12 @@ func TestPluginExecutable(t *testing.T) {
 		wantVis    string
 		wantType   string
 		wantError  string
+		// wantInterval is the interval (ms) the time field must carry.
+		wantInterval float64
 	}{
 		{refID: "T", wantFrames: 1, wantRows: 4, wantVis: "trace"},
 		{refID: "I", wantFrames: 1, wantRows: 2, wantVis: "table", wantType: "table"},
-		{refID: "M", wantFrames: 2, wantRows: 1, wantType: "timeseries-multi"},
+		{refID: "M", wantFrames: 2, wantRows: 3, wantType: "timeseries-multi", wantInterval: 3600000},
 		{refID: "L", wantFrames: 1, wantRows: 1, wantVis: "logs", wantType: "log-lines"},
 		{refID: "S", wantFrames: 2, wantRows: 120, wantType: "timeseries-multi"},
 		{refID: "E", wantError: "invalid trace ID"},
@@ -150,6 +152,11 @@ func TestPluginExecutable(t *testing.T) {
 				}
 				if f.Meta == nil || string(f.Meta.PreferredVisualization) != tt.wantVis || string(f.Meta.Type) != tt.wantType {
 					t.Errorf("frame %s: meta = %+v, want visualisation %q type %q", f.Name, f.Meta, tt.wantVis, tt.wantType)
+				}
+				if tt.wantInterval > 0 {
+					if c := f.Fields[0].Config; c == nil || c.Interval != tt.wantInterval {
+						t.Errorf("frame %s: time field config = %+v, want interval %v ms", f.Name, c, tt.wantInterval)
+					}
 				}
 			}
 		})

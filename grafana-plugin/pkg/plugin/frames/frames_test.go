@@ -79,7 +79,7 @@ func TestFunctionMetricsShape(t *testing.T) {
 	}
 	errRate, _ := MetricByName("errorRate")
 	invocations, _ := MetricByName("invocations")
-	frames := FunctionMetrics(points, []Metric{invocations, errRate})
+	frames := FunctionMetrics(points, []Metric{invocations, errRate}, query.TimeRange{}, 0)
 	if len(frames) != 4 {
 		t.Fatalf("got %d frames, want one per function and metric (4)", len(frames))
 	}
@@ -97,6 +97,41 @@ func TestFunctionMetricsShape(t *testing.T) {
 	}
 	if got := frames[3].Fields[1].At(1); got != 0.5 {
 		t.Errorf("b's second error rate = %v, want 0.5", got)
+	}
+}
+
+func TestFunctionMetricsGaps(t *testing.T) {
+	start := time.Unix(1700000040, 0).UTC() // a whole minute
+	points := []query.FunctionPoint{
+		{Start: start, FunctionName: "a", Invocations: 2, ErrorRate: 0.5},
+		{Start: start.Add(3 * time.Minute), FunctionName: "a", Invocations: 4, ErrorRate: 0.25},
+	}
+	invocations, _ := MetricByName("invocations")
+	errRate, _ := MetricByName("errorRate")
+	r := query.TimeRange{Since: start.Add(-30 * time.Second), Until: start.Add(4*time.Minute + time.Second)}
+	frames := FunctionMetrics(points, []Metric{invocations, errRate}, r, time.Minute)
+	for _, f := range frames {
+		if got := f.Fields[0].Config; got == nil || got.Interval != 60000 {
+			t.Errorf("frame %s time field config = %+v, want interval 60000 ms", f.Name, got)
+		}
+	}
+	values := func(f *data.Frame) (ts []int64, vs []float64) {
+		for i := range f.Rows() {
+			ts = append(ts, int64(f.Fields[0].At(i).(time.Time).Sub(start)/time.Minute))
+			vs = append(vs, f.Fields[1].At(i).(float64))
+		}
+		return ts, vs
+	}
+	ts, vs := values(frames[0])
+	if want := []int64{-1, 0, 1, 2, 3, 4}; !slices.Equal(ts, want) {
+		t.Errorf("invocation buckets (minutes from start) = %v, want every bucket of the range %v", ts, want)
+	}
+	if want := []float64{0, 2, 0, 0, 4, 0}; !slices.Equal(vs, want) {
+		t.Errorf("invocations = %v, want 0 in empty buckets %v", vs, want)
+	}
+	ts, vs = values(frames[1])
+	if !slices.Equal(ts, []int64{0, 3}) || !slices.Equal(vs, []float64{0.5, 0.25}) {
+		t.Errorf("error rate = %v at %v, want only the buckets with invocations (gaps elsewhere)", vs, ts)
 	}
 }
 
