@@ -17,8 +17,12 @@ func TestSeverity(t *testing.T) {
 		text   string
 		want   string
 	}{
-		{0, "", "unknown"},
-		{0, "NOTICE", "NOTICE"},
+		{0, "", ""},
+		{0, "NOTICE", "info"},
+		{0, "WARN", "warning"},
+		{0, " Error ", "error"},
+		{0, "FATAL", "critical"},
+		{0, "verbose", "verbose"},
 		{1, "", "trace"},
 		{5, "", "debug"},
 		{9, "INFO", "info"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -68,7 +69,9 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 	return f
 }
 
-// severity is the record's level as Grafana's logs panel names levels.
+// severity is the record's level as Grafana's logs panel names levels,
+// empty when the record has none, so that Grafana detects the level from
+// the line itself.
 func severity(l *query.LogLine) string {
 	switch n := l.SeverityNumber; {
 	case n >= 21:
@@ -84,8 +87,20 @@ func severity(l *query.LogLine) string {
 	case n >= 1:
 		return "trace"
 	}
-	if l.Severity != "" {
-		return l.Severity
+	text := strings.ToLower(strings.TrimSpace(l.Severity))
+	if level, ok := levelNames[text]; ok {
+		return level
 	}
-	return "unknown"
+	return text
+}
+
+// levelNames are the level texts of common loggers, by Grafana's name for
+// them.
+var levelNames = map[string]string{
+	"trace": "trace", "debug": "debug", "dbug": "debug",
+	"info": "info", "information": "info", "notice": "info",
+	"warn": "warning", "warning": "warning",
+	"err": "error", "error": "error", "eror": "error",
+	"crit": "critical", "critical": "critical", "fatal": "critical", "panic": "critical",
+	"alert": "critical", "emerg": "critical", "emergency": "critical",
 }
