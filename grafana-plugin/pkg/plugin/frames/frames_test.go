@@ -175,3 +175,33 @@ func TestSpikeTableFiringFirst(t *testing.T) {
 		t.Errorf("order = %v, want b (firing), then a, c", got)
 	}
 }
+
+func TestLogIDsStable(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	a := query.LogLine{Time: at, FunctionName: "orders", RequestID: "r1", Body: "order received"}
+	b := query.LogLine{Time: at, FunctionName: "orders", RequestID: "r2", Body: "order received"}
+	c := query.LogLine{Time: at.Add(time.Millisecond), FunctionName: "orders", RequestID: "r1", Body: "done"}
+	ids := func(lines ...query.LogLine) map[string]string {
+		f := Logs(lines, TraceLink{})
+		id, _ := f.FieldByName("id")
+		out := map[string]string{}
+		for i := range f.Rows() {
+			if _, dup := out[id.At(i).(string)]; dup {
+				t.Errorf("id %s given twice in %d lines", id.At(i), len(lines))
+			}
+			out[id.At(i).(string)] = lines[i].RequestID + " " + lines[i].Body
+		}
+		return out
+	}
+	all := ids(a, b, c)
+	for _, subset := range [][]query.LogLine{{c, b}, {b}, {c, a}} {
+		for id, line := range ids(subset...) {
+			if all[id] != line {
+				t.Errorf("id %s is %q in one query and %q in another", id, line, all[id])
+			}
+		}
+	}
+	if got := ids(a, a); len(got) != 2 {
+		t.Errorf("two copies of a line got ids %v, want two distinct", got)
+	}
+}

@@ -2,6 +2,7 @@ package frames
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"maps"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		labels     = make([]json.RawMessage, 0, n)
 		traceIDs   = make([]string, 0, n)
 	)
+	seen := make(map[string]int, n)
 	for i := range lines {
 		l := &lines[i]
 		times = append(times, l.Time.UTC())
@@ -34,7 +36,15 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		if !l.TraceID.IsZero() {
 			trace = l.TraceID.String()
 		}
-		ids = append(ids, strconv.FormatInt(l.Time.UnixNano(), 10)+"_"+l.RequestID+"_"+strconv.Itoa(i))
+		id := lineID(l)
+		if n := seen[id]; n > 0 {
+			// The same line twice: the copies are told apart by their order.
+			seen[id]++
+			id += "_" + strconv.Itoa(n)
+		} else {
+			seen[id] = 1
+		}
+		ids = append(ids, id)
 		lbl := maps.Clone(l.Attributes)
 		if lbl == nil {
 			lbl = map[string]string{}
@@ -67,6 +77,19 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeLogLines, TypeVersion: data.FrameTypeVersion{0, 0},
 		PreferredVisualization: data.VisTypeLogs}
 	return f
+}
+
+// lineID identifies a line by what it is, not where it falls in a
+// result, so that the same line has the same id in every query: its time
+// in nanoseconds and a hash of its function, version, invocation, trace,
+// span, type and body.
+func lineID(l *query.LogLine) string {
+	h := fnv.New64a()
+	for _, part := range []string{l.FunctionName, l.FunctionVersion, l.RequestID, l.TraceID.String(), l.SpanID.String(), l.Type, l.Body} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return strconv.FormatInt(l.Time.UnixNano(), 10) + "_" + strconv.FormatUint(h.Sum64(), 16)
 }
 
 // severity is the record's level as Grafana's logs panel names levels,
