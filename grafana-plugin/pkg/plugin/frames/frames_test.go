@@ -205,3 +205,26 @@ func TestLogIDsStable(t *testing.T) {
 		t.Errorf("two copies of a line got ids %v, want two distinct", got)
 	}
 }
+
+func TestTraceIDsWithoutTraceAreNull(t *testing.T) {
+	link := TraceLink{DatasourceUID: "uid"}
+	id := query.TraceID{1}
+	tests := map[string]*data.Frame{
+		"logs":        Logs([]query.LogLine{{TraceID: id}, {}}, link),
+		"invocations": Invocations([]query.Invocation{{TraceID: id}, {}}, link),
+	}
+	for name, f := range tests {
+		t.Run(name, func(t *testing.T) {
+			field, _ := f.FieldByName("traceId")
+			if field == nil || field.Config == nil || len(field.Config.Links) != 1 {
+				t.Fatalf("traceId field = %+v, want one link", field)
+			}
+			if v, ok := field.ConcreteAt(0); !ok || v != id.String() {
+				t.Errorf("row with a trace holds %v, want %s", v, id)
+			}
+			if v, ok := field.ConcreteAt(1); ok {
+				t.Errorf("row without a trace holds %q, want null so that it carries no link", v)
+			}
+		})
+	}
+}

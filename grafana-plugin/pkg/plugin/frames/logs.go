@@ -62,10 +62,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		labels = append(labels, mustJSON(lbl))
 		traceIDs = append(traceIDs, trace)
 	}
-	traceField := data.NewField("traceId", nil, traceIDs)
-	if cfg := link.config(); cfg != nil {
-		traceField.SetConfig(cfg)
-	}
+	traceField := traceIDField(traceIDs, link)
 	f := data.NewFrame("logs",
 		data.NewField("timestamp", nil, times),
 		data.NewField("body", nil, bodies),
