@@ -142,11 +142,11 @@ func TestFunctionMetricsGaps(t *testing.T) {
 func TestSpikeSeriesShape(t *testing.T) {
 	at := time.Unix(1700000000, 0).UTC()
 	byFunction := map[string][]query.SpikeStatus{
-		"b": {{FunctionName: "b", At: at, ErrorRate: 0.5, BaselineRate: 0.1, Threshold: 0.3, Firing: true},
-			{FunctionName: "b", At: at.Add(time.Minute), ErrorRate: 0.1, BaselineRate: 0.1, Threshold: 0.3}},
-		"a": {{FunctionName: "a", At: at}},
+		"b": {{FunctionName: "b", At: at, Invocations: 10, ErrorRate: 0.5, BaselineInvocations: 10, BaselineRate: 0.1, Threshold: 0.3, Firing: true},
+			{FunctionName: "b", At: at.Add(time.Minute), Invocations: 10, ErrorRate: 0.1, BaselineInvocations: 10, BaselineRate: 0.1, Threshold: 0.3}},
+		"a": {{FunctionName: "a", At: at, Threshold: 0.05}},
 	}
-	frames := SpikeSeries(byFunction, SpikeSeriesNames)
+	frames := SpikeSeries(byFunction, SpikeSeriesNames, time.Minute)
 	if len(frames) != 2*len(SpikeSeriesNames) {
 		t.Fatalf("got %d frames, want one per function and series (%d)", len(frames), 2*len(SpikeSeriesNames))
 	}
@@ -154,17 +154,36 @@ func TestSpikeSeriesShape(t *testing.T) {
 		if f.Meta == nil || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
 			t.Errorf("frame %s meta = %+v, want timeseries-multi", f.Name, f.Meta)
 		}
-		if f.Fields[0].Type() != data.FieldTypeTime || f.Fields[1].Type() != data.FieldTypeFloat64 {
-			t.Errorf("frame %s fields = %s, %s; want time, float64", f.Name, f.Fields[0].Type(), f.Fields[1].Type())
+		if f.Fields[0].Type() != data.FieldTypeTime || f.Fields[1].Type() != data.FieldTypeNullableFloat64 {
+			t.Errorf("frame %s fields = %s, %s; want time, nullable float64", f.Name, f.Fields[0].Type(), f.Fields[1].Type())
+		}
+		if c := f.Fields[0].Config; c == nil || c.Interval != 60000 {
+			t.Errorf("frame %s time field config = %+v, want interval 60000 ms", f.Name, c)
 		}
 		if want := []string{"a", "b"}[i%2]; f.Fields[1].Labels["function"] != want {
 			t.Errorf("frame %d labels %v, want function %s", i, f.Fields[1].Labels, want)
 		}
 	}
+	value := func(series, fn int, row int) (float64, bool) {
+		v, ok := frames[2*series+fn].Fields[1].ConcreteAt(row)
+		if !ok {
+			return 0, false
+		}
+		return v.(float64), true
+	}
 	// b's firing series is 1 then 0.
-	firing := frames[2*slices.Index(SpikeSeriesNames, "firing")+1]
-	if firing.Fields[1].At(0) != 1.0 || firing.Fields[1].At(1) != 0.0 {
-		t.Errorf("b firing = %v, %v; want 1, 0", firing.Fields[1].At(0), firing.Fields[1].At(1))
+	firing := slices.Index(SpikeSeriesNames, "firing")
+	if v0, _ := value(firing, 1, 0); v0 != 1 {
+		t.Errorf("b firing first = %v, want 1", v0)
+	}
+	if v1, ok := value(firing, 1, 1); !ok || v1 != 0 {
+		t.Errorf("b firing second = %v (set %v), want 0", v1, ok)
+	}
+	// a had no traffic: its rates are gaps, its threshold and verdict are not.
+	for name, wantSet := range map[string]bool{"errorRate": false, "baselineRate": false, "threshold": true, "firing": true} {
+		if _, ok := value(slices.Index(SpikeSeriesNames, name), 0, 0); ok != wantSet {
+			t.Errorf("a's %s without traffic: set = %v, want %v", name, ok, wantSet)
+		}
 	}
 }
 
