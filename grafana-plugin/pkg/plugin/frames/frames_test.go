@@ -247,3 +247,18 @@ func TestTraceIDsWithoutTraceAreNull(t *testing.T) {
 		})
 	}
 }
+
+func TestCostByDayInRange(t *testing.T) {
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	since := day.Add(12 * time.Hour)
+	rep := &query.CostReport{Since: since, Until: since.Add(30 * time.Hour), Currency: "USD",
+		ByDay: []query.CostLine{{Day: day, Cost: query.Cost{Total: 1}}, {Day: day.Add(24 * time.Hour), Cost: query.Cost{Total: 2}}}}
+	f := CostByDay(rep, time.UTC)
+	times := f.Fields[0]
+	if got := times.At(0).(time.Time); !got.Equal(since) {
+		t.Errorf("first day's point at %s, want the range's start %s so a short range shows it", got, since)
+	}
+	if got := times.At(1).(time.Time); !got.Equal(day.Add(24 * time.Hour)) {
+		t.Errorf("second day's point at %s, want its midnight", got)
+	}
+}
