@@ -220,7 +220,11 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
 	}
 	if err != nil {
-		if !isUserError(err) {
+		switch {
+		case isUserError(err):
+		case errors.Is(err, ErrInvalidSettings), errors.Is(err, context.Canceled):
+			d.logger.Debug("query not run", "ref_id", q.RefID, "query_type", m.QueryType, "error", err)
+		default:
 			d.logger.Error("query failed", "ref_id", q.RefID, "query_type", m.QueryType, "error", err)
 		}
 		return errorResponse(err)

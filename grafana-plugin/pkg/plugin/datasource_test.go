@@ -307,6 +307,41 @@ func TestQueryDataErrors(t *testing.T) {
 	}
 }
 
+// TestQueryDataNotPluginErrors checks that what the user or Grafana caused
+// (unusable settings, a cancelled query) is reported as downstream, not as
+// the plugin's failure.
+func TestQueryDataNotPluginErrors(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name    string
+		ds      *Datasource
+		ctx     context.Context
+		wantErr string
+	}{
+		{name: "invalid settings", ds: newTestDatasource(t, map[string]any{"address": "clickhouse"}, ""), ctx: t.Context(),
+			wantErr: "datasource settings"},
+		{name: "cancelled", ds: fixtureDatasource(t), ctx: cancelled, wantErr: "context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.ds.QueryData(tt.ctx, &backend.QueryDataRequest{
+				Queries: []backend.DataQuery{{RefID: "A", QueryType: "invocations", TimeRange: fixtureRange}},
+			})
+			if err != nil {
+				t.Fatalf("QueryData: %v", err)
+			}
+			r := resp.Responses["A"]
+			if r.Error == nil || !strings.Contains(r.Error.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", r.Error, tt.wantErr)
+			}
+			if r.ErrorSource != backend.ErrorSourceDownstream {
+				t.Errorf("error source = %q, want downstream", r.ErrorSource)
+			}
+		})
+	}
+}
+
 // TestHostileFilters checks that values typed in the query editor reach
 // ClickHouse as values: they match nothing instead of widening or breaking
 // the query.
