@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden frames in testdata")
@@ -661,5 +664,31 @@ func TestResourceFunctions(t *testing.T) {
 				t.Errorf("response = %+v, want %d %s", got, tt.wantStatus, tt.wantBody)
 			}
 		})
+	}
+}
+
+// TestHTTPPortGiven checks that ClickHouse's HTTP port given as the
+// address is named as the problem, for the health check and for queries.
+func TestHTTPPortGiven(t *testing.T) {
+	srv := chtest.Server()
+	if srv.HTTPPort() == 0 {
+		t.Fatalf("the test server has no HTTP port")
+	}
+	host, _, err := net.SplitHostPort(srv.Addr())
+	if err != nil {
+		t.Fatalf("server address %q: %v", srv.Addr(), err)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(srv.HTTPPort()))
+	ds := newTestDatasource(t, map[string]any{"address": addr, "dialTimeoutSeconds": 3}, "")
+	res, err := ds.CheckHealth(t.Context(), &backend.CheckHealthRequest{})
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "HTTP port") {
+		t.Errorf("CheckHealth = %v %q, want an error naming the HTTP port", res.Status, res.Message)
+	}
+	r := runQuery(t, ds, "invocations", nil, fixtureRange)
+	if r.Error == nil || !strings.Contains(r.Error.Error(), "HTTP port") || r.ErrorSource != backend.ErrorSourceDownstream {
+		t.Errorf("query error = %v (source %q), want a downstream error naming the HTTP port", r.Error, r.ErrorSource)
 	}
 }
