@@ -444,18 +444,20 @@ type LogQuery struct {
 
 // LogLine is one log record.
 type LogLine struct {
-	Time            time.Time         `json:"time"`
-	FunctionName    string            `json:"functionName,omitempty"`
-	FunctionVersion string            `json:"functionVersion,omitempty"`
-	ServiceName     string            `json:"serviceName,omitempty"`
-	RequestID       string            `json:"requestId,omitempty"`
-	TraceID         TraceID           `json:"traceId,omitzero"`
-	SpanID          SpanID            `json:"spanId,omitzero"`
-	Severity        string            `json:"severity,omitempty"`
-	SeverityNumber  uint8             `json:"severityNumber,omitempty"`
-	Type            string            `json:"type,omitempty"`
-	Body            string            `json:"body"`
-	Attributes      map[string]string `json:"attributes,omitempty"`
+	Time            time.Time `json:"time"`
+	FunctionName    string    `json:"functionName,omitempty"`
+	FunctionVersion string    `json:"functionVersion,omitempty"`
+	ServiceName     string    `json:"serviceName,omitempty"`
+	RequestID       string    `json:"requestId,omitempty"`
+	TraceID         TraceID   `json:"traceId,omitzero"`
+	SpanID          SpanID    `json:"spanId,omitzero"`
+	// Severity is the record's level text; when the record has neither
+	// text nor number, the level its body names (see bodyLevel), if any.
+	Severity       string            `json:"severity,omitempty"`
+	SeverityNumber uint8             `json:"severityNumber,omitempty"`
+	Type           string            `json:"type,omitempty"`
+	Body           string            `json:"body"`
+	Attributes     map[string]string `json:"attributes,omitempty"`
 }
 
 // Logs returns log records, newest first.
@@ -493,6 +495,9 @@ func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogLine, error) {
 			Time: r.Time, FunctionName: r.FunctionName, FunctionVersion: r.FunctionVersion, ServiceName: r.ServiceName,
 			RequestID: r.RequestID, TraceID: r.TraceID, SpanID: r.SpanID, Severity: r.SeverityText,
 			SeverityNumber: r.SeverityNumber, Type: r.LogType, Body: r.Body, Attributes: r.Attributes,
+		}
+		if r.SeverityNumber == 0 && r.SeverityText == "" {
+			out[i].Severity = bodyLevel(r.Body)
 		}
 	}
 	return out, nil

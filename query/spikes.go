@@ -74,7 +74,7 @@ type SpikeStatus struct {
 	BaselineInvocations uint64    `json:"baselineInvocations"`
 	BaselineErrors      uint64    `json:"baselineErrors"`
 	BaselineRate        float64   `json:"baselineRate"`
-	// Threshold is the rate the current one had to reach.
+	// Threshold is the rate the current one had to reach, at most 1.
 	Threshold float64 `json:"threshold"`
 	Reason    string  `json:"reason"`
 }
@@ -112,7 +112,8 @@ func DetectSpikes(cfg SpikeConfig, points []FunctionPoint, now time.Time) []Spik
 			st.BaselineRate = float64(s.baseErrs) / float64(s.baseInv)
 		}
 		sigma := math.Sqrt(st.BaselineRate * (1 - st.BaselineRate) / float64(max(s.inv, 1)))
-		st.Threshold = max(cfg.MinErrorRate, st.BaselineRate*cfg.Factor, st.BaselineRate+cfg.Sigmas*sigma)
+		// No rate passes 100 %: a high baseline asks for every call to fail.
+		st.Threshold = min(1, max(cfg.MinErrorRate, st.BaselineRate*cfg.Factor, st.BaselineRate+cfg.Sigmas*sigma))
 		switch {
 		case s.inv < cfg.MinInvocations:
 			st.Reason = fmt.Sprintf("too little traffic: %d invocations (need %d)", s.inv, cfg.MinInvocations)

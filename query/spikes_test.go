@@ -65,6 +65,22 @@ func TestDetectSpikes(t *testing.T) {
 	}
 }
 
+func TestSpikeThresholdAtMostOne(t *testing.T) {
+	cfg := query.DefaultSpikeConfig()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	// A baseline of 70 % errors times the factor is over 100 %.
+	got := query.DetectSpikes(cfg, series("api", now, 100, 70, 100, 100, cfg), now)
+	if len(got) != 1 {
+		t.Fatalf("got %d statuses: %+v", len(got), got)
+	}
+	if got[0].Threshold != 1 {
+		t.Errorf("threshold = %v, want 1 (no rate passes 100 %%)", got[0].Threshold)
+	}
+	if !got[0].Firing {
+		t.Errorf("every call failing against a 70 %% baseline does not fire: %s", got[0].Reason)
+	}
+}
+
 func TestSpikeConfigValidate(t *testing.T) {
 	tests := []struct {
 		name   string

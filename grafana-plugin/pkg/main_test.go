@@ -124,14 +124,26 @@ func TestPluginExecutable(t *testing.T) {
 		wantVis    string
 		wantType   string
 		wantError  string
+		// wantInterval is the interval (ms) the time field must carry.
+		wantInterval float64
 	}{
 		{refID: "T", wantFrames: 1, wantRows: 4, wantVis: "trace"},
 		{refID: "I", wantFrames: 1, wantRows: 2, wantVis: "table", wantType: "table"},
-		{refID: "M", wantFrames: 2, wantRows: 1, wantType: "timeseries-multi"},
+		{refID: "M", wantFrames: 2, wantRows: 3, wantType: "timeseries-multi", wantInterval: 3600000},
 		{refID: "L", wantFrames: 1, wantRows: 1, wantVis: "logs", wantType: "log-lines"},
-		{refID: "S", wantFrames: 2, wantRows: 120, wantType: "timeseries-multi"},
+		{refID: "S", wantFrames: 2, wantRows: 120, wantType: "timeseries-multi", wantInterval: 60000},
 		{refID: "E", wantError: "invalid trace ID"},
 	}
+	t.Run("L level", func(t *testing.T) {
+		r := got.Responses["L"]
+		if len(r.Frames) != 1 {
+			t.Fatalf("logs: %d frames, want 1", len(r.Frames))
+		}
+		sev, _ := r.Frames[0].FieldByName("severity")
+		if sev == nil || sev.Len() != 1 || sev.At(0) != "error" {
+			t.Errorf("logs severity = %v, want the record's level, error", sev)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.refID, func(t *testing.T) {
 			r := got.Responses[tt.refID]
@@ -150,6 +162,11 @@ func TestPluginExecutable(t *testing.T) {
 				}
 				if f.Meta == nil || string(f.Meta.PreferredVisualization) != tt.wantVis || string(f.Meta.Type) != tt.wantType {
 					t.Errorf("frame %s: meta = %+v, want visualisation %q type %q", f.Name, f.Meta, tt.wantVis, tt.wantType)
+				}
+				if tt.wantInterval > 0 {
+					if c := f.Fields[0].Config; c == nil || c.Interval != tt.wantInterval {
+						t.Errorf("frame %s: time field config = %+v, want interval %v ms", f.Name, c, tt.wantInterval)
+					}
 				}
 			}
 		})

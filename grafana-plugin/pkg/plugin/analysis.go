@@ -225,7 +225,7 @@ func (d *Datasource) querySpikes(ctx context.Context, q backend.DataQuery, m Que
 		return nil, err
 	}
 	points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !keep(p.FunctionName) })
-	return frames.SpikeSeries(evaluateSpikes(cfg, points, first, r.Until, every), series), nil
+	return frames.SpikeSeries(evaluateSpikes(cfg, points, first, r.Until, every), series, every), nil
 }
 
 // evaluateSpikes runs the detector at every step from first to until over

@@ -156,6 +156,9 @@ func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Servic
 	}
 	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
 	if err != nil {
+		if perr := httpPortError(ctx, &d.settings); perr != nil {
+			return nil, nil, perr
+		}
 		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
 	}
 	d.store, d.svc = st, query.NewService(st)
@@ -220,7 +223,11 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
 	}
 	if err != nil {
-		if !isUserError(err) {
+		switch {
+		case isUserError(err):
+		case errors.Is(err, ErrInvalidSettings), errors.Is(err, context.Canceled):
+			d.logger.Debug("query not run", "ref_id", q.RefID, "query_type", m.QueryType, "error", err)
+		default:
 			d.logger.Error("query failed", "ref_id", q.RefID, "query_type", m.QueryType, "error", err)
 		}
 		return errorResponse(err)
@@ -353,6 +360,8 @@ func schemaHealth(server, addr, database string, have, want uint32) *backend.Che
 
 func describeConnectError(err error, addr string, s *Settings) string {
 	switch {
+	case errors.Is(err, ErrInvalidSettings):
+		return "The datasource settings are invalid: " + strings.TrimPrefix(err.Error(), ErrInvalidSettings.Error()+": ")
 	case isAuthError(err):
 		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, s.Username)
 	case isUnknownDatabase(err):

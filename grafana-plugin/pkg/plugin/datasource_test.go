@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden frames in testdata")
@@ -139,12 +142,13 @@ func TestQueryDataFrames(t *testing.T) {
 			{"key": "service", "operator": "=", "value": "orders"}, {"key": "function", "operator": "!=", "value": "orders"}}}, tr: fixtureRange, wantRows: 0},
 		{name: "invocations_adhoc_skipped", queryType: "invocations", model: adhocModel(AdhocFilter{"db.system", "=", "dynamodb"}), tr: fixtureRange, wantRows: 3},
 		{name: "metrics_adhoc_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600, "adhocFilters": []map[string]string{
-			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "http.route", "operator": "=", "value": "/orders"}}}, tr: fixtureRange, wantRows: 1},
+			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "http.route", "operator": "=", "value": "/orders"}}}, tr: fixtureRange, wantRows: 3},
 		{name: "service_map", queryType: "serviceMap", tr: fixtureRange, wantFrames: 2},
 		{name: "metrics", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate", "durationP99"}, "stepSeconds": 3600},
 			tr: fixtureRange, wantFrames: 6},
+		// Counts have a point (0 when empty) in each of the range's 121 minutes.
 		{name: "metrics_one_function", queryType: "metrics", model: map[string]any{"functionName": "billing", "stepSeconds": 60},
-			tr: fixtureRange, wantRows: 1},
+			tr: fixtureRange, wantRows: 121},
 		{name: "metrics_no_data", queryType: "metrics", model: map[string]any{"functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
 		{name: "logs", queryType: "logs", tr: fixtureRange, wantRows: 4},
 		{name: "logs_trace", queryType: "logs", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 3},
@@ -181,7 +185,7 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost_day_adhoc_service", queryType: "cost", model: map[string]any{"costBy": "day",
 			"adhocFilters": []AdhocFilter{{"service", "=~", "ord.*"}}}, tr: fixtureRange, wantRows: 1},
 		{name: "metrics_adhoc_service_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600,
-			"adhocFilters": []AdhocFilter{{"service", "!=", "orders"}}}, tr: fixtureRange, wantRows: 1},
+			"adhocFilters": []AdhocFilter{{"service", "!=", "orders"}}}, tr: fixtureRange, wantRows: 3},
 		{name: "spikes_adhoc_exclude", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1,
 			"adhocFilters": []AdhocFilter{{"function", "!=", "billing"}}}, tr: spikeRange, wantRows: 1},
 		{name: "rightsize_adhoc", queryType: "rightsize", model: map[string]any{"minInvocations": 1,
@@ -301,6 +305,41 @@ func TestQueryDataErrors(t *testing.T) {
 			}
 			if r.Status != tt.wantStatus || r.ErrorSource != tt.wantSource {
 				t.Errorf("status %v source %q, want %v %q", r.Status, r.ErrorSource, tt.wantStatus, tt.wantSource)
+			}
+		})
+	}
+}
+
+// TestQueryDataNotPluginErrors checks that what the user or Grafana caused
+// (unusable settings, a cancelled query) is reported as downstream, not as
+// the plugin's failure.
+func TestQueryDataNotPluginErrors(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name    string
+		ds      *Datasource
+		ctx     context.Context
+		wantErr string
+	}{
+		{name: "invalid settings", ds: newTestDatasource(t, map[string]any{"address": "clickhouse"}, ""), ctx: t.Context(),
+			wantErr: "datasource settings"},
+		{name: "cancelled", ds: fixtureDatasource(t), ctx: cancelled, wantErr: "context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.ds.QueryData(tt.ctx, &backend.QueryDataRequest{
+				Queries: []backend.DataQuery{{RefID: "A", QueryType: "invocations", TimeRange: fixtureRange}},
+			})
+			if err != nil {
+				t.Fatalf("QueryData: %v", err)
+			}
+			r := resp.Responses["A"]
+			if r.Error == nil || !strings.Contains(r.Error.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", r.Error, tt.wantErr)
+			}
+			if r.ErrorSource != backend.ErrorSourceDownstream {
+				t.Errorf("error source = %q, want downstream", r.ErrorSource)
 			}
 		})
 	}
@@ -625,5 +664,31 @@ func TestResourceFunctions(t *testing.T) {
 				t.Errorf("response = %+v, want %d %s", got, tt.wantStatus, tt.wantBody)
 			}
 		})
+	}
+}
+
+// TestHTTPPortGiven checks that ClickHouse's HTTP port given as the
+// address is named as the problem, for the health check and for queries.
+func TestHTTPPortGiven(t *testing.T) {
+	srv := chtest.Server()
+	if srv.HTTPPort() == 0 {
+		t.Fatalf("the test server has no HTTP port")
+	}
+	host, _, err := net.SplitHostPort(srv.Addr())
+	if err != nil {
+		t.Fatalf("server address %q: %v", srv.Addr(), err)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(srv.HTTPPort()))
+	ds := newTestDatasource(t, map[string]any{"address": addr, "dialTimeoutSeconds": 3}, "")
+	res, err := ds.CheckHealth(t.Context(), &backend.CheckHealthRequest{})
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "HTTP port") {
+		t.Errorf("CheckHealth = %v %q, want an error naming the HTTP port", res.Status, res.Message)
+	}
+	r := runQuery(t, ds, "invocations", nil, fixtureRange)
+	if r.Error == nil || !strings.Contains(r.Error.Error(), "HTTP port") || r.ErrorSource != backend.ErrorSourceDownstream {
+		t.Errorf("query error = %v (source %q), want a downstream error naming the HTTP port", r.Error, r.ErrorSource)
 	}
 }

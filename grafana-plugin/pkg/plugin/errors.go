@@ -23,6 +23,9 @@ var (
 	ErrUnknownQueryType = errors.New("unknown query type")
 	// ErrInvalidQuery reports a query whose JSON or fields cannot be run.
 	ErrInvalidQuery = errors.New("invalid query")
+	// ErrInvalidSettings reports datasource settings that cannot be used:
+	// the user's to fix in the datasource's configuration.
+	ErrInvalidSettings = errors.New("datasource settings")
 )
 
 // ClickHouse exception codes the health check explains.
@@ -70,8 +73,17 @@ func isUserError(err error) bool {
 		errors.Is(err, query.ErrTraceNotFound)
 }
 
-// errorResponse marks err's source for Grafana: user input and the
-// database are downstream; anything else is the plugin's own failure.
+// isDownstream reports errors that are not the plugin's failures: user
+// input, the datasource's settings, a query Grafana cancelled, and the
+// database.
+func isDownstream(err error) bool {
+	return isUserError(err) || errors.Is(err, ErrInvalidSettings) || errors.Is(err, context.Canceled) ||
+		isUnreachable(err) || isAuthError(err) || isClickHouseError(err)
+}
+
+// errorResponse marks err's source for Grafana: user input, the settings,
+// a cancelled query and the database are downstream; anything else is the
+// plugin's own failure.
 func errorResponse(err error) backend.DataResponse {
 	switch {
 	case errors.Is(err, query.ErrTraceNotFound):
@@ -82,7 +94,7 @@ func errorResponse(err error) backend.DataResponse {
 		r := backend.ErrorResponseWithErrorSource(backend.DownstreamError(err))
 		r.Status = backend.StatusBadRequest
 		return r
-	case isUnreachable(err), isAuthError(err), isClickHouseError(err):
+	case isDownstream(err):
 		return backend.ErrorResponseWithErrorSource(backend.DownstreamError(err))
 	default:
 		return backend.ErrorResponseWithErrorSource(backend.PluginError(err))

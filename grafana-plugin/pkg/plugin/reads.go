@@ -198,7 +198,7 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 		}
 		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
 	}
-	return frames.FunctionMetrics(points, metrics), nil
+	return frames.FunctionMetrics(points, metrics, fq.TimeRange, step), nil
 }
 
 func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {

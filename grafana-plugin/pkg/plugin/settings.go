@@ -76,13 +76,13 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	cfg := DefaultSettings()
 	if len(s.JSONData) > 0 {
 		if err := json.Unmarshal(s.JSONData, &cfg); err != nil {
-			return Settings{}, fmt.Errorf("decode datasource settings: %w", err)
+			return Settings{}, fmt.Errorf("%w: decode: %w", ErrInvalidSettings, err)
 		}
 	}
 	cfg.Password = s.DecryptedSecureJSONData["password"]
 	cfg.TLSCACert = s.DecryptedSecureJSONData["tlsCACert"]
 	if err := cfg.Validate(); err != nil {
-		return Settings{}, fmt.Errorf("datasource settings: %w", err)
+		return Settings{}, fmt.Errorf("%w: %w", ErrInvalidSettings, err)
 	}
 	return cfg, nil
 }

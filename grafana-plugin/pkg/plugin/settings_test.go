@@ -32,7 +32,7 @@ func TestLoadSettings(t *testing.T) {
 					t.Errorf("settings = %+v", s)
 				}
 			}},
-		{name: "not json", jsonData: `{`, wantErrs: []string{"decode datasource settings"}},
+		{name: "not json", jsonData: `{`, wantErrs: []string{"datasource settings: decode"}},
 		{name: "empty address", jsonData: `{"address":" "}`, wantErrs: []string{"address must be set"}},
 		{name: "no port", jsonData: `{"address":"clickhouse"}`, wantErrs: []string{`address "clickhouse": want host:port`}},
 		{name: "bad port", jsonData: `{"address":"ch:99999"}`, wantErrs: []string{"must be a number from 1 to 65535"}},

@@ -64,12 +64,18 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 }
 
 // CostByDay is the total cost per day as a numeric time series; each point
-// is at the start of its day in loc, the zone the report was grouped in.
+// is at the start of its day in loc, the zone the report was grouped in,
+// or at the start of the report's range for the day the range begins in,
+// so that a range shorter than a day still shows its cost.
 func CostByDay(rep *query.CostReport, loc *time.Location) *data.Frame {
 	days := make([]time.Time, 0, len(rep.ByDay))
 	totals := make([]float64, 0, len(rep.ByDay))
 	for _, l := range rep.ByDay {
-		days = append(days, l.Day.UTC())
+		at := l.Day
+		if at.Before(rep.Since) {
+			at = rep.Since
+		}
+		days = append(days, at.UTC())
 		totals = append(totals, l.Total)
 	}
 	f := data.NewFrame("cost",

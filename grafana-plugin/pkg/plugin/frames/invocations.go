@@ -38,6 +38,24 @@ func (l TraceLink) config() *data.FieldConfig {
 	}}}
 }
 
+// traceIDField is a traceId field linking to the trace view. It is
+// nullable: a row without a trace holds null, which Grafana shows with no
+// link (an internal link whose variable has no value is dropped), where an
+// empty string would still offer "Show trace".
+func traceIDField(ids []string, link TraceLink) *data.Field {
+	values := make([]*string, len(ids))
+	for i := range ids {
+		if ids[i] != "" {
+			values[i] = &ids[i]
+		}
+	}
+	f := data.NewField("traceId", nil, values)
+	if cfg := link.config(); cfg != nil {
+		f.SetConfig(cfg)
+	}
+	return f
+}
+
 // Invocations is a table of invocation records, newest first, whose trace
 // IDs link to the trace view.
 func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
@@ -88,10 +106,7 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 	}
 	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
 	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
-	traceField := data.NewField("traceId", nil, traceIDs)
-	if cfg := link.config(); cfg != nil {
-		traceField.SetConfig(cfg)
-	}
+	traceField := traceIDField(traceIDs, link)
 	f := data.NewFrame("invocations",
 		data.NewField("start", nil, starts),
 		data.NewField("function", nil, functions),

@@ -2,8 +2,10 @@ package frames
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -24,6 +26,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		labels     = make([]json.RawMessage, 0, n)
 		traceIDs   = make([]string, 0, n)
 	)
+	seen := make(map[string]int, n)
 	for i := range lines {
 		l := &lines[i]
 		times = append(times, l.Time.UTC())
@@ -33,7 +36,15 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		if !l.TraceID.IsZero() {
 			trace = l.TraceID.String()
 		}
-		ids = append(ids, strconv.FormatInt(l.Time.UnixNano(), 10)+"_"+l.RequestID+"_"+strconv.Itoa(i))
+		id := lineID(l)
+		if n := seen[id]; n > 0 {
+			// The same line twice: the copies are told apart by their order.
+			seen[id]++
+			id += "_" + strconv.Itoa(n)
+		} else {
+			seen[id] = 1
+		}
+		ids = append(ids, id)
 		lbl := maps.Clone(l.Attributes)
 		if lbl == nil {
 			lbl = map[string]string{}
@@ -51,10 +62,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		labels = append(labels, mustJSON(lbl))
 		traceIDs = append(traceIDs, trace)
 	}
-	traceField := data.NewField("traceId", nil, traceIDs)
-	if cfg := link.config(); cfg != nil {
-		traceField.SetConfig(cfg)
-	}
+	traceField := traceIDField(traceIDs, link)
 	f := data.NewFrame("logs",
 		data.NewField("timestamp", nil, times),
 		data.NewField("body", nil, bodies),
@@ -68,7 +76,22 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 	return f
 }
 
-// severity is the record's level as Grafana's logs panel names levels.
+// lineID identifies a line by what it is, not where it falls in a
+// result, so that the same line has the same id in every query: its time
+// in nanoseconds and a hash of its function, version, invocation, trace,
+// span, type and body.
+func lineID(l *query.LogLine) string {
+	h := fnv.New64a()
+	for _, part := range []string{l.FunctionName, l.FunctionVersion, l.RequestID, l.TraceID.String(), l.SpanID.String(), l.Type, l.Body} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return strconv.FormatInt(l.Time.UnixNano(), 10) + "_" + strconv.FormatUint(h.Sum64(), 16)
+}
+
+// severity is the record's level as Grafana's logs panel names levels,
+// empty when the record has none, so that Grafana detects the level from
+// the line itself.
 func severity(l *query.LogLine) string {
 	switch n := l.SeverityNumber; {
 	case n >= 21:
@@ -84,8 +107,20 @@ func severity(l *query.LogLine) string {
 	case n >= 1:
 		return "trace"
 	}
-	if l.Severity != "" {
-		return l.Severity
+	text := strings.ToLower(strings.TrimSpace(l.Severity))
+	if level, ok := levelNames[text]; ok {
+		return level
 	}
-	return "unknown"
+	return text
+}
+
+// levelNames are the level texts of common loggers, by Grafana's name for
+// them.
+var levelNames = map[string]string{
+	"trace": "trace", "debug": "debug", "dbug": "debug",
+	"info": "info", "information": "info", "notice": "info",
+	"warn": "warning", "warning": "warning",
+	"err": "error", "error": "error", "eror": "error",
+	"crit": "critical", "critical": "critical", "fatal": "critical", "panic": "critical",
+	"alert": "critical", "emerg": "critical", "emergency": "critical",
 }

@@ -15,20 +15,27 @@ import (
 // had to reach, and 1 where the detector fires (0 elsewhere).
 var SpikeSeriesNames = []string{"errorRate", "baselineRate", "threshold", "firing"}
 
-func spikeValue(name string, s *query.SpikeStatus) float64 {
+func spikeValue(name string, s *query.SpikeStatus) *float64 {
+	var v float64
 	switch name {
 	case "errorRate":
-		return s.ErrorRate
+		if s.Invocations == 0 {
+			return nil
+		}
+		v = s.ErrorRate
 	case "baselineRate":
-		return s.BaselineRate
+		if s.BaselineInvocations == 0 {
+			return nil
+		}
+		v = s.BaselineRate
 	case "threshold":
-		return s.Threshold
+		v = s.Threshold
 	default:
 		if s.Firing {
-			return 1
+			v = 1
 		}
-		return 0
 	}
+	return &v
 }
 
 // SpikeTable is a table of the detector's verdicts, one row per function,
@@ -88,8 +95,10 @@ func SpikeTable(statuses []query.SpikeStatus, cfg query.SpikeConfig) *data.Frame
 
 // SpikeSeries is a multi time series in the data plane's timeseries-multi
 // form: one frame per series name and function, labelled with the
-// function, from verdicts per function in time order.
-func SpikeSeries(byFunction map[string][]query.SpikeStatus, series []string) data.Frames {
+// function, from verdicts per function in time order, every step apart
+// (the time field's interval). A rate over no invocations is null, drawn
+// as a gap rather than as 0 % errors.
+func SpikeSeries(byFunction map[string][]query.SpikeStatus, series []string, every time.Duration) data.Frames {
 	names := make([]string, 0, len(byFunction))
 	for fn := range byFunction {
 		names = append(names, fn)
@@ -104,12 +113,12 @@ func SpikeSeries(byFunction map[string][]query.SpikeStatus, series []string) dat
 		for _, fn := range names {
 			sts := byFunction[fn]
 			times := make([]time.Time, len(sts))
-			values := make([]float64, len(sts))
+			values := make([]*float64, len(sts))
 			for i := range sts {
 				times[i], values[i] = sts[i].At.UTC(), spikeValue(s, &sts[i])
 			}
 			f := data.NewFrame(s,
-				data.NewField("time", nil, times),
+				timeField(times, every),
 				data.NewField(s, data.Labels{"function": fn}, values).SetConfig(&data.FieldConfig{
 					Unit: unit, DisplayNameFromDS: fn + " " + s,
 				}),
@@ -118,7 +127,7 @@ func SpikeSeries(byFunction map[string][]query.SpikeStatus, series []string) dat
 			out = append(out, f)
 		}
 		if len(names) == 0 {
-			f := data.NewFrame(s, data.NewField("time", nil, []time.Time{}), data.NewField(s, nil, []float64{}))
+			f := data.NewFrame(s, timeField([]time.Time{}, every), data.NewField(s, nil, []*float64{}))
 			f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 			out = append(out, f)
 		}
