@@ -588,6 +588,9 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	}
 	a.resource = Resource(identity, cfg)
 	tracker := invocation.New(buf, a.resource, a.log)
+	if a.managed {
+		tracker.SetManagedInstances()
+	}
 
 	scfg := shipper.DefaultConfig()
 	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey

@@ -1204,8 +1204,9 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 }
 
 // TestManagedInstancesLinesOfConcurrentInvocations: a line without a
-// request ID written while two invocations run is shipped without one,
-// and counted; a line that names its invocation keeps it.
+// request ID is shipped without one, and counted, whether two invocations
+// are in flight or one (a line handed over after its invocation is done);
+// a line that names its invocation keeps it.
 func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 	collector := collectortest.Start(t)
 	ids := []string{"22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"}
@@ -1216,10 +1217,16 @@ func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 	pushed = append(pushed,
 		`{"time":"2025-03-01T10:00:00.010Z","type":"function","record":"whose line is this?\n"}`,
 		`{"time":"2025-03-01T10:00:00.020Z","type":"function","record":{"level":"INFO","requestId":"`+ids[0]+`","message":"mine"}}`)
-	for _, id := range ids {
+	for i, id := range ids {
 		pushed = append(pushed,
 			`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success"}}`,
 			`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`)
+		if i == 0 {
+			// Handed over late: the first is done, the second alone runs.
+			pushed = append(pushed,
+				`{"time":"2025-03-01T10:00:00.040Z","type":"function","record":"late line of the first\n"}`,
+				`{"time":"2025-03-01T10:00:00.045Z","type":"function","record":"{\"level\":\"INFO\",\"requestId\":\"`+ids[0]+`\",\"message\":\"late json\"}\n"}`)
+		}
 	}
 	f := &fakeLambda{beforeFirstNext: pushed, script: func(int) (extapi.Event, []string) {
 		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
@@ -1263,13 +1270,15 @@ func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 			}
 		}
 	}
-	if want := map[string]string{"whose line is this?": "none", "mine": ids[0]}; !maps.Equal(got, want) {
+	want := map[string]string{"whose line is this?": "none", "mine": ids[0], "late line of the first": "none",
+		`{"level":"INFO","requestId":"` + ids[0] + `","message":"late json"}`: ids[0]}
+	if !maps.Equal(got, want) {
 		t.Errorf("log lines and their invocations = %v, want %v", got, want)
 	}
-	if unattributed != 1 {
-		t.Errorf("self-metric %s = %d, want 1", selfmetrics.LogsUnattributed, unattributed)
+	if unattributed != 2 {
+		t.Errorf("self-metric %s = %d, want 2", selfmetrics.LogsUnattributed, unattributed)
 	}
-	if !strings.Contains(logs.String(), "logs_unattributed=1") {
+	if !strings.Contains(logs.String(), "logs_unattributed=2") {
 		t.Errorf("shutdown log does not count the unattributed line:\n%s", logs)
 	}
 }
