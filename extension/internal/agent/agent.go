@@ -551,11 +551,11 @@ func (a *Agent) subscribe(ctx context.Context, listenErr error) {
 		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", listenErr)
 		return
 	}
-	schema := extapi.SchemaV1
+	schema, buffering := extapi.SchemaV1, extapi.DefaultBuffering
 	if a.managed {
-		schema = extapi.SchemaV2
+		schema, buffering = extapi.SchemaV2, extapi.ManagedBuffering
 	}
-	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, buffering)
 	if errors.Is(err, extapi.ErrTelemetryNotSupported) {
 		a.logTelemetryUnavailable(err)
 		return

@@ -74,6 +74,7 @@ type fakeLambda struct {
 	uri        string
 	registered []string
 	schema     string
+	timeoutMs  int // the subscription's buffering timeoutMs
 	initErrors []string
 	nexts      int
 	nextAt     []time.Time // when each /event/next arrived
@@ -140,12 +141,14 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var sub struct {
 			SchemaVersion string
+			Buffering     struct{ TimeoutMs int }
 			Destination   struct{ URI string }
 		}
 		_ = json.Unmarshal(body, &sub)
 		f.mu.Lock()
 		f.uri = sub.Destination.URI
 		f.schema = sub.SchemaVersion
+		f.timeoutMs = sub.Buffering.TimeoutMs
 		f.mu.Unlock()
 	case "POST /2020-01-01/extension/init/error":
 		f.mu.Lock()
@@ -760,6 +763,42 @@ func TestManagedInstancesFromTelemetryAlone(t *testing.T) {
 	}
 	if !selfMetrics {
 		t.Error("the extension's own metrics were not shipped at shutdown")
+	}
+}
+
+// TestSubscriptionBufferingWindow: on Managed Instances, where nothing
+// waits on telemetry per invocation, the subscription asks for batches
+// within 1000 ms (a batch falling due before the last one is answered
+// hangs AWS's emulator); otherwise within 25 ms, which bounds the wait for
+// runtimeDone.
+func TestSubscriptionBufferingWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		managed bool
+		want    int
+	}{{"classic", false, 25}, {"managed instances", true, 1000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeLambda{script: func(int) (extapi.Event, []string) {
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+			}}
+			_, err := runAgent(t, f, func(o *Options) {
+				env := o.Env
+				o.Env = func(k string) (string, bool) {
+					if k == "AWS_LAMBDA_INITIALIZATION_TYPE" && tc.managed {
+						return "lambda-managed-instances", true
+					}
+					return env(k)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.timeoutMs != tc.want {
+				t.Errorf("subscribed with timeoutMs %d, want %d", f.timeoutMs, tc.want)
+			}
+		})
 	}
 }
 
