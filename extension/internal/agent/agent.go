@@ -551,11 +551,11 @@ func (a *Agent) subscribe(ctx context.Context, listenErr error) {
 		a.log.Error("telemetry listener not started; invocation reports and function logs will be missing", "err", listenErr)
 		return
 	}
-	schema := extapi.SchemaV1
+	schema, buffering := extapi.SchemaV1, extapi.DefaultBuffering
 	if a.managed {
-		schema = extapi.SchemaV2
+		schema, buffering = extapi.SchemaV2, extapi.ManagedBuffering
 	}
-	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, extapi.DefaultBuffering)
+	err := a.client.SubscribeTelemetry(ctx, a.listenURI, schema, []string{"platform", "function", "extension"}, buffering)
 	if errors.Is(err, extapi.ErrTelemetryNotSupported) {
 		a.logTelemetryUnavailable(err)
 		return
@@ -588,6 +588,9 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	}
 	a.resource = Resource(identity, cfg)
 	tracker := invocation.New(buf, a.resource, a.log)
+	if a.managed {
+		tracker.SetManagedInstances()
+	}
 
 	scfg := shipper.DefaultConfig()
 	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey

@@ -74,6 +74,7 @@ type fakeLambda struct {
 	uri        string
 	registered []string
 	schema     string
+	timeoutMs  int // the subscription's buffering timeoutMs
 	initErrors []string
 	nexts      int
 	nextAt     []time.Time // when each /event/next arrived
@@ -140,12 +141,14 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var sub struct {
 			SchemaVersion string
+			Buffering     struct{ TimeoutMs int }
 			Destination   struct{ URI string }
 		}
 		_ = json.Unmarshal(body, &sub)
 		f.mu.Lock()
 		f.uri = sub.Destination.URI
 		f.schema = sub.SchemaVersion
+		f.timeoutMs = sub.Buffering.TimeoutMs
 		f.mu.Unlock()
 	case "POST /2020-01-01/extension/init/error":
 		f.mu.Lock()
@@ -763,6 +766,42 @@ func TestManagedInstancesFromTelemetryAlone(t *testing.T) {
 	}
 }
 
+// TestSubscriptionBufferingWindow: on Managed Instances, where nothing
+// waits on telemetry per invocation, the subscription asks for batches
+// within 1000 ms (a batch falling due before the last one is answered
+// hangs AWS's emulator); otherwise within 25 ms, which bounds the wait for
+// runtimeDone.
+func TestSubscriptionBufferingWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		managed bool
+		want    int
+	}{{"classic", false, 25}, {"managed instances", true, 1000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeLambda{script: func(int) (extapi.Event, []string) {
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+			}}
+			_, err := runAgent(t, f, func(o *Options) {
+				env := o.Env
+				o.Env = func(k string) (string, bool) {
+					if k == "AWS_LAMBDA_INITIALIZATION_TYPE" && tc.managed {
+						return "lambda-managed-instances", true
+					}
+					return env(k)
+				}
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.timeoutMs != tc.want {
+				t.Errorf("subscribed with timeoutMs %d, want %d", f.timeoutMs, tc.want)
+			}
+		})
+	}
+}
+
 func TestTelemetryRefusedStillShipsOTLP(t *testing.T) {
 	for _, launched := range []bool{false, true} {
 		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
@@ -1204,8 +1243,9 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 }
 
 // TestManagedInstancesLinesOfConcurrentInvocations: a line without a
-// request ID written while two invocations run is shipped without one,
-// and counted; a line that names its invocation keeps it.
+// request ID is shipped without one, and counted, whether two invocations
+// are in flight or one (a line handed over after its invocation is done);
+// a line that names its invocation keeps it.
 func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 	collector := collectortest.Start(t)
 	ids := []string{"22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"}
@@ -1216,10 +1256,16 @@ func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 	pushed = append(pushed,
 		`{"time":"2025-03-01T10:00:00.010Z","type":"function","record":"whose line is this?\n"}`,
 		`{"time":"2025-03-01T10:00:00.020Z","type":"function","record":{"level":"INFO","requestId":"`+ids[0]+`","message":"mine"}}`)
-	for _, id := range ids {
+	for i, id := range ids {
 		pushed = append(pushed,
 			`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success"}}`,
 			`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`)
+		if i == 0 {
+			// Handed over late: the first is done, the second alone runs.
+			pushed = append(pushed,
+				`{"time":"2025-03-01T10:00:00.040Z","type":"function","record":"late line of the first\n"}`,
+				`{"time":"2025-03-01T10:00:00.045Z","type":"function","record":"{\"level\":\"INFO\",\"requestId\":\"`+ids[0]+`\",\"message\":\"late json\"}\n"}`)
+		}
 	}
 	f := &fakeLambda{beforeFirstNext: pushed, script: func(int) (extapi.Event, []string) {
 		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
@@ -1263,13 +1309,15 @@ func TestManagedInstancesLinesOfConcurrentInvocations(t *testing.T) {
 			}
 		}
 	}
-	if want := map[string]string{"whose line is this?": "none", "mine": ids[0]}; !maps.Equal(got, want) {
+	want := map[string]string{"whose line is this?": "none", "mine": ids[0], "late line of the first": "none",
+		`{"level":"INFO","requestId":"` + ids[0] + `","message":"late json"}`: ids[0]}
+	if !maps.Equal(got, want) {
 		t.Errorf("log lines and their invocations = %v, want %v", got, want)
 	}
-	if unattributed != 1 {
-		t.Errorf("self-metric %s = %d, want 1", selfmetrics.LogsUnattributed, unattributed)
+	if unattributed != 2 {
+		t.Errorf("self-metric %s = %d, want 2", selfmetrics.LogsUnattributed, unattributed)
 	}
-	if !strings.Contains(logs.String(), "logs_unattributed=1") {
+	if !strings.Contains(logs.String(), "logs_unattributed=2") {
 		t.Errorf("shutdown log does not count the unattributed line:\n%s", logs)
 	}
 }

@@ -209,6 +209,9 @@ type Buffering = apiwire.Buffering
 // DefaultBuffering is the batching the extension asks for.
 var DefaultBuffering = apiwire.DefaultBuffering
 
+// ManagedBuffering is the batching asked for on Lambda Managed Instances.
+var ManagedBuffering = apiwire.ManagedBuffering
+
 // Telemetry API schema versions. Lambda Managed Instances accept only
 // SchemaV2.
 const (

@@ -1,6 +1,7 @@
 package invocation
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -43,10 +44,16 @@ func parseSeverity(word string) (string, logspb.SeverityNumber, bool) {
 // textLog builds a record from a text-format line. Runtimes write
 // "time\trequestId\tLEVEL\tmessage" (Node.js) or
 // "[LEVEL]\ttime\trequestId\tmessage" (Python); the level and request ID are
-// taken from the first fields when they are there.
+// taken from the first fields when they are there. A line that is itself a
+// JSON object (what runtimes print with AWS_LAMBDA_LOG_FORMAT=json when the
+// Telemetry API hands it over as text, as AWS's emulator does) gives its
+// request ID.
 func textLog(line string, activeRequest string) (*logspb.LogRecord, string) {
 	rec := &logspb.LogRecord{Body: stringValue(line)}
 	requestID := activeRequest
+	if id := jsonLineRequestID(line); id != "" {
+		requestID = id
+	}
 	fields := strings.SplitN(line, "\t", 4)
 	if len(fields) == 1 {
 		// "[INFO] message" with a space.
@@ -69,6 +76,26 @@ func textLog(line string, activeRequest string) (*logspb.LogRecord, string) {
 		}
 	}
 	return rec, requestID
+}
+
+// jsonLineRequestID returns the request ID of a text line that is a JSON
+// object naming one, "" otherwise.
+func jsonLineRequestID(line string) string {
+	line = strings.TrimSpace(line)
+	if !strings.HasPrefix(line, "{") || !strings.HasSuffix(line, "}") {
+		return ""
+	}
+	var ids struct {
+		RequestID         string `json:"requestId"`
+		RequestIDSnake    string `json:"request_id"`
+		AWSRequestID      string `json:"AWSRequestId"`
+		AWSRequestIDSnake string `json:"aws_request_id"`
+		FunctionRequestID string `json:"function_request_id"`
+	}
+	// A field of another type fails the decoding of that field alone; a
+	// line that is not JSON fills none.
+	_ = json.Unmarshal([]byte(line), &ids)
+	return cmp.Or(ids.RequestID, ids.RequestIDSnake, ids.AWSRequestID, ids.AWSRequestIDSnake, ids.FunctionRequestID)
 }
 
 // jsonLog builds a record from a JSON-format line. The message becomes the

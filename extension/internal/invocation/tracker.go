@@ -68,7 +68,8 @@ type Stats struct {
 	StaleInitEvents uint64
 
 	// LogsUnattributed counts log lines without a request ID of their own
-	// that arrived while several invocations were running: they are
+	// that arrived while several invocations were running, or, on Lambda
+	// Managed Instances, once any invocation had started: they are
 	// shipped without one rather than under a guess.
 	LogsUnattributed uint64
 }
@@ -88,7 +89,10 @@ type Tracker struct {
 	// its own belongs to an invocation only when it is the only one.
 	inflight map[string]struct{}
 	// sawStart says the stream has shown a platform.start.
-	sawStart     bool
+	sawStart bool
+	// namedOnly says a line belongs to an invocation only when it names
+	// it (SetManagedInstances).
+	namedOnly    bool
 	seq          uint64
 	requests     map[string]*state
 	spans        map[string]spanRef
@@ -121,6 +125,18 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		inflight: map[string]struct{}{},
 		spans:    map[string]spanRef{},
 	}
+}
+
+// SetManagedInstances makes the tracker attribute a log line only to the
+// invocation it names, never by which invocations are in flight. On Lambda
+// Managed Instances invocations run concurrently and the Telemetry API may
+// deliver a line after its invocation is done and another has started, so
+// being the only one in flight says nothing of a line's owner. Call it
+// before the first event.
+func (t *Tracker) SetManagedInstances() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.namedOnly = true
 }
 
 // notifyLocked wakes the waiters.
@@ -655,9 +671,12 @@ func (t *Tracker) Active() string {
 
 // ownerLocked returns the invocation a line without a request ID of its
 // own belongs to: the one in flight, when there is exactly one.
-// ambiguous says several are (Managed Instances run invocations
-// concurrently): the line's owner cannot be known.
+// ambiguous says the line's owner cannot be known: several are in flight,
+// or, on Managed Instances (namedOnly), any invocation has started.
 func (t *Tracker) ownerLocked() (owner string, ambiguous bool) {
+	if t.namedOnly {
+		return "", t.sawStart
+	}
 	if len(t.inflight) != 1 {
 		return "", len(t.inflight) > 1
 	}
@@ -668,13 +687,18 @@ func (t *Tracker) ownerLocked() (owner string, ambiguous bool) {
 }
 
 // unattributedLocked counts a line shipped without a request ID because
-// several invocations were in flight, and says so at most once a minute.
+// its owner cannot be known, and says so at most once a minute.
 func (t *Tracker) unattributedLocked(now time.Time) {
 	t.stats.LogsUnattributed++
 	if t.unattributedLogged.IsZero() || now.Sub(t.unattributedLogged) >= time.Minute {
 		t.unattributedLogged = now
-		t.log.Info("log lines without a request ID of their own, written while several invocations ran, are shipped without one "+
-			"(logged at most once a minute)", "in_flight", len(t.inflight), "unattributed_total", t.stats.LogsUnattributed)
+		msg := "log lines without a request ID of their own, written while several invocations ran, are shipped without one " +
+			"(logged at most once a minute)"
+		if t.namedOnly {
+			msg = "log lines without a request ID of their own are shipped without one: on Lambda Managed Instances " +
+				"invocations run concurrently (logged at most once a minute)"
+		}
+		t.log.Info(msg, "in_flight", len(t.inflight), "unattributed_total", t.stats.LogsUnattributed)
 	}
 }
 

@@ -448,3 +448,75 @@ func TestConcurrentLinesAttributedOnlyWhenKnown(t *testing.T) {
 		t.Errorf("%d lines counted as unattributed, want 3", got)
 	}
 }
+
+// TestManagedInstancesLinesOnlyWhereNamed: on Managed Instances the
+// Telemetry API may hand a line over after its invocation is done and
+// another has started, so a line goes to an invocation only when it names
+// it (JSON record, text fields, or a text line that is a JSON object);
+// being the only one in flight is no sign.
+func TestManagedInstancesLinesOnlyWhereNamed(t *testing.T) {
+	const a, b, c, d = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
+		"cccccccc-0000-4000-8000-000000000003", "dddddddd-0000-4000-8000-000000000004"
+	platform := func(typ, id string) telemetry.Event {
+		return telemetry.Event{Type: typ, Kind: telemetry.KindPlatform, Platform: &telemetry.PlatformRecord{RequestID: id, Status: "success"}}
+	}
+	text := func(line string) telemetry.Event {
+		return telemetry.Event{Type: telemetry.TypeFunction, Kind: telemetry.KindLog, Log: &telemetry.LogRecord{Text: line}}
+	}
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.SetManagedInstances()
+	tr.HandleTelemetry([]telemetry.Event{
+		text("init line\n"), // no invocation yet: nothing to attribute
+		platform(telemetry.TypeStart, a),
+		platform(telemetry.TypeStart, b),
+		platform(telemetry.TypeStart, c),
+		platform(telemetry.TypeRuntimeDone, a),
+		platform(telemetry.TypeRuntimeDone, b),
+		text("late line of a, only c in flight\n"),
+		text(`{"timestamp":"2025-03-01T10:00:00.000Z","level":"INFO","requestId":"` + b + `","message":"json text of b"}` + "\n"),
+		{Type: telemetry.TypeFunction, Kind: telemetry.KindLog,
+			Log: &telemetry.LogRecord{Fields: map[string]any{"level": "INFO", "requestId": c, "message": "json record of c"}}},
+		platform(telemetry.TypeRuntimeDone, c),
+		platform(telemetry.TypeStart, d),
+		text("late line of c, only d in flight\n"),
+		text("2025-03-01T10:00:00.000Z\t" + c + "\tINFO\tnamed c\n"),
+		text(`{"requestId":42,"aws_request_id":"` + d + `","msg":"snake id of d"}`),
+		text("{not json, no id}\n"),
+	})
+	want := map[string]string{
+		"init line":                        "",
+		"late line of a, only c in flight": "",
+		"json text of b":                   b,
+		"json record of c":                 c,
+		"late line of c, only d in flight": "",
+		"named c":                          c,
+		"snake id of d":                    d,
+		"{not json, no id}":                "",
+	}
+	if len(s.logs) != len(want) {
+		t.Fatalf("%d log records, want %d", len(s.logs), len(want))
+	}
+	for _, rec := range s.logs {
+		body := rec.GetBody().GetStringValue()
+		key := ""
+		for k := range want {
+			if strings.Contains(body, k) {
+				key = k
+			}
+		}
+		if key == "" {
+			t.Errorf("unexpected line %q", body)
+			continue
+		}
+		if got := attr(rec, AttrInvocationID).GetStringValue(); got != want[key] {
+			t.Errorf("line %q attributed to %q, want %q", body, got, want[key])
+		}
+	}
+	if got := tr.Stats().LogsUnattributed; got != 3 {
+		t.Errorf("%d lines counted as unattributed, want 3", got)
+	}
+	if got := tr.Active(); got != "" {
+		t.Errorf("Active() = %q with d alone in flight on Managed Instances, want none", got)
+	}
+}

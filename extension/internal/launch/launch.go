@@ -137,7 +137,7 @@ func Start(o Options) (*Launch, error) {
 	} else {
 		l.State.ListenError = "start telemetry listener: " + listenErr.Error()
 	}
-	if err := l.subscribeAndNext(id, schema); err != nil {
+	if err := l.subscribeAndNext(id, schema, apiwire.BufferingFor(o.Managed)); err != nil {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
 	}
 	l.State.NextSent = time.Now()
@@ -158,14 +158,14 @@ func Start(o Options) (*Launch, error) {
 // subscription is done before the next event is asked for, and the
 // launcher saves a round trip. A failed subscription is recorded in the
 // State; the error is about the /event/next.
-func (l *Launch) subscribeAndNext(id, schema string) error {
+func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) error {
 	next := func() error {
 		return l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
 	}
 	if l.State.TelemetryFD == handoff.NoFD {
 		return next()
 	}
-	body := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, apiwire.DefaultBuffering)
+	body := apiwire.SubscriptionBody(l.State.TelemetryURI, schema, apiwire.TelemetryTypes, buf)
 	err := l.api.queue("PUT", apiwire.PathTelemetry, body, apiwire.HeaderIdentifier, id, "Content-Type", "application/json")
 	if err == nil {
 		err = l.api.queue("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)

@@ -214,6 +214,9 @@ func TestStartRegistersSubscribesAndSendsNext(t *testing.T) {
 				strings.Join(f.sub.Types, ",") != "platform,function,extension" {
 				t.Errorf("subscription = %+v", f.sub)
 			}
+			if f.sub.Buffering.TimeoutMs != 25 {
+				t.Errorf("subscribed with timeoutMs %d, want 25", f.sub.Buffering.TimeoutMs)
+			}
 			if st.NextSent.Before(st.Started) {
 				t.Errorf("next sent at %v, before the start %v", st.NextSent, st.Started)
 			}
@@ -232,6 +235,11 @@ func TestStartOnManagedInstances(t *testing.T) {
 	defer f.mu.Unlock()
 	if strings.Join(f.register.Events, ",") != "SHUTDOWN" || f.sub.SchemaVersion != apiwire.SchemaV2 {
 		t.Errorf("registered for %v with schema %s; want SHUTDOWN only and %s", f.register.Events, f.sub.SchemaVersion, apiwire.SchemaV2)
+	}
+	// Nothing waits on telemetry per invocation here: batches within 1 s,
+	// so that one does not fall due before the last is answered.
+	if f.sub.Buffering.TimeoutMs != 1000 {
+		t.Errorf("subscribed with timeoutMs %d, want 1000", f.sub.Buffering.TimeoutMs)
 	}
 	if l.State.OTLPHTTPFD != handoff.NoFD || l.State.OTLPGRPCFD != handoff.NoFD {
 		t.Errorf("OTLP descriptors %d %d handed over with no address to bind", l.State.OTLPHTTPFD, l.State.OTLPGRPCFD)

@@ -55,7 +55,7 @@ type Snapshot struct {
 	// not come within the bound on the wait for it.
 	RuntimeDoneLate uint64
 	// LogsUnattributed is the log lines without a request ID of their own
-	// shipped without one because several invocations were in flight.
+	// shipped without one because their invocation could not be known.
 	LogsUnattributed uint64
 	BufferBytes      int64
 	SpoolBytes       int64
@@ -104,7 +104,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(OTLPMalformed, "OTLP requests from the function refused as unreadable.", "{request}", s.OTLPMalformed)
 	single(LambdaLogsDropped, "Log records Lambda reported dropped (platform.logsDropped).", "{record}", s.LambdaLogsDropped)
 	single(RuntimeDoneLate, "Invocations whose platform.runtimeDone did not come within the bound; /event/next was called without it.", "{invocation}", s.RuntimeDoneLate)
-	single(LogsUnattributed, "Log lines without a request ID of their own, shipped without one because several invocations were in flight.", "{record}", s.LogsUnattributed)
+	single(LogsUnattributed, "Log lines without a request ID of their own, shipped without one because their invocation could not be known (several in flight, or Managed Instances).", "{record}", s.LogsUnattributed)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)
 	return &metricspb.ResourceMetrics{

@@ -54,6 +54,22 @@ type Buffering struct {
 // extension quickly.
 var DefaultBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 25}
 
+// ManagedBuffering is the batching asked for on Lambda Managed Instances,
+// where nothing waits on telemetry per invocation: batches within 1 s.
+// A batch falling due before the extension has answered the previous one
+// is dropped, and AWS's Runtime Interface Emulator then hangs its
+// Telemetry API; a wider window leaves the extension time to answer.
+var ManagedBuffering = Buffering{MaxItems: 1000, MaxBytes: 262144, TimeoutMs: 1000}
+
+// BufferingFor is the batching asked for: ManagedBuffering on Lambda
+// Managed Instances, DefaultBuffering otherwise.
+func BufferingFor(managed bool) Buffering {
+	if managed {
+		return ManagedBuffering
+	}
+	return DefaultBuffering
+}
+
 // RegisterBody is the body of a register request for the given events
 // (INVOKE, SHUTDOWN).
 func RegisterBody(events ...string) []byte {
