@@ -114,9 +114,11 @@ func (c *call) invoke(ctx context.Context, sb *rie.Sandbox) {
 	defer cancel()
 	// Under Managed Instances an invocation is refused with
 	// Runtime.Unavailable while no runtime worker waits on next, as a
-	// worker that has just answered may not yet; the caller tries again,
-	// for two seconds at most.
-	for deadline := time.Now().Add(2 * time.Second); ; {
+	// worker that has just answered may not yet (on a loaded machine that
+	// takes seconds); the caller tries again for seven seconds at most,
+	// within the function's 10 s timeout that the calls which wait for
+	// their group are held to.
+	for deadline := time.Now().Add(7 * time.Second); ; {
 		c.result, c.err = sb.Invoke(ctx, rie.Invocation{
 			RequestID:   c.requestID,
 			TraceHeader: fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=1", c.traceID[:8], c.traceID[8:], c.traceID[:16]),
