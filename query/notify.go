@@ -258,6 +258,11 @@ func (w *Watcher) Evaluate(ctx context.Context) []Alert {
 	now := w.now()
 	w.evaluations.Add(1)
 	statuses, err := w.evaluate(ctx, now)
+	if err != nil && ctx.Err() != nil {
+		// Stopped part way (Shutdown): not a failure of the evaluation.
+		w.evaluations.Add(^uint64(0))
+		return nil
+	}
 	if err != nil {
 		w.failedEvaluations.Add(1)
 		w.log.Warn("spike evaluation failed", "err", err)

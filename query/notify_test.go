@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -210,5 +211,30 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An evaluation cut short by Shutdown is not a failed evaluation: a watch
+// that ends while ClickHouse is answering reports nothing failed.
+func TestWatcherShutdownMidEvaluationIsNoFailure(t *testing.T) {
+	started := make(chan struct{})
+	evaluate := func(ctx context.Context, _ time.Time) ([]query.SpikeStatus, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, fmt.Errorf("query spikes: %w", ctx.Err())
+	}
+	w, err := query.NewWatcher(query.DefaultWatcherConfig(), evaluate, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := w.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.FailedEvaluations != 0 || st.Evaluations != 0 {
+		t.Errorf("stats %+v after a shutdown mid-evaluation, want no evaluation and no failure", st)
 	}
 }
