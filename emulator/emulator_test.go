@@ -719,6 +719,27 @@ func TestShutdownDeliversReportAndKillsStuckExtension(t *testing.T) {
 	}
 }
 
+// TestExtensionRegisteringAtOnceGetsItsShutdown: an extension that
+// registers before the emulator has recorded its process (as the
+// Lambdascope launcher does on a loaded machine) is still the process
+// SHUTDOWN waits for, not one killed at once.
+func TestExtensionRegisteringAtOnceGetsItsShutdown(t *testing.T) {
+	emulator.SetExtensionStartedHook(func() { time.Sleep(500 * time.Millisecond) })
+	t.Cleanup(func() { emulator.SetExtensionStartedHook(nil) })
+	s := start(t, func(c *emulator.Config) { c.Functions[0].Env["TESTEXT_HANG_ON_SHUTDOWN"] = "1" })
+	invoke(t, s.em, "fn", map[string]any{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The extension hangs on SHUTDOWN: the emulator must wait for it until
+	// the deadline and say so.
+	if err := s.em.Shutdown(ctx); err == nil || !strings.Contains(err.Error(), "did not exit") {
+		t.Fatalf("Shutdown error = %v, want the extension waited for until the deadline", err)
+	}
+	if strings.Contains(s.out.String(), "matches no extension executable") {
+		t.Errorf("the registration was not matched to its process:\n%s", s.out.String())
+	}
+}
+
 func TestFreezeBetweenInvocations(t *testing.T) {
 	s := start(t, nil)
 	first := decode(t, invoke(t, s.em, "fn", map[string]any{}))

@@ -482,17 +482,29 @@ type initError struct {
 func (e *initError) Error() string { return "init: " + e.err.Error() }
 func (e *initError) Unwrap() error { return e.err }
 
+// testHookExtensionStarted, when set, runs right after an extension's
+// process started (tests widen the window in which it registers).
+var testHookExtensionStarted func()
+
 func (e *environment) initProcesses(timer <-chan time.Time) error {
 	extEnv := e.extensionEnv()
 	for _, path := range e.fn.cfg.Extensions {
+		// The process is in extProcs before its registration can be
+		// handled: the Extensions API finds a registering extension's
+		// process there, and SHUTDOWN waits only for processes it found.
+		e.mu.Lock()
 		p, err := e.startWatched(path, extEnv, false)
+		if err == nil {
+			if testHookExtensionStarted != nil {
+				testHookExtensionStarted()
+			}
+			e.extProcs = append(e.extProcs, p)
+		}
+		e.mu.Unlock()
 		if err != nil {
 			e.fail("Extension.LaunchError", err)
 			return err
 		}
-		e.mu.Lock()
-		e.extProcs = append(e.extProcs, p)
-		e.mu.Unlock()
 	}
 	// Every extension registers before the runtime starts.
 	if err := e.waitFor(timer, func() bool { return len(e.extensions) >= len(e.extProcs) }); err != nil {
