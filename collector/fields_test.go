@@ -22,6 +22,8 @@ func TestEveryFieldIsBounded(t *testing.T) {
 	h := start(t, func(c *collector.Config) {
 		c.Fields = collector.FieldLimits{NameBytes: 256, StatusMessageBytes: 512, LogBodyBytes: 4096, OtherBytes: 128}
 		c.MaxAttributeValueBytes = 1024
+		// The fields below come to 13 MiB, beyond the 4 MiB default.
+		c.MaxMessageBytes = 16 << 20
 	})
 	huge := func(n int) string { return "x" + strings.Repeat("é", n/2) } // odd: cut points fall inside characters
 	trace := [16]byte{0xf1, 0xe1}
