@@ -447,7 +447,13 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	req := p.Request
 	req.BatchId = p.id
 	req.Function = s.cfg.Identity
-	req.SentTimeUnixNano = uint64(time.Now().UnixNano())
+	// Set once: every attempt of a batch carries the same bytes, so that
+	// rows timed by it (an invocation without a start, a point without a
+	// time) are the same in a retry and ClickHouse's block deduplication
+	// drops it.
+	if req.SentTimeUnixNano == 0 {
+		req.SentTimeUnixNano = uint64(time.Now().UnixNano())
+	}
 	if s.cfg.APIKey != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.cfg.APIKey)
 	}

@@ -94,6 +94,9 @@ func TestFlushStatusHandling(t *testing.T) {
 				if got := c.Metadata.Get("authorization"); len(got) != 1 || got[0] != "Bearer k3y" {
 					t.Errorf("call %d authorization %q", i, got)
 				}
+				if c.Request.GetSentTimeUnixNano() != calls[0].Request.GetSentTimeUnixNano() {
+					t.Errorf("call %d sent time %d, first %d: a retry must carry the same request", i, c.Request.GetSentTimeUnixNano(), calls[0].Request.GetSentTimeUnixNano())
+				}
 				if c.Request.GetFunction().GetName() != "checkout" || c.Request.GetSentTimeUnixNano() == 0 {
 					t.Errorf("call %d identity/sent time missing: %v", i, c.Request.GetFunction())
 				}
