@@ -42,7 +42,10 @@
 // deadlocks once it drops a batch because the extension had not answered
 // the previous one within the buffering window: Start reports a sandbox
 // whose start stalled so (ErrTelemetryStalled) and Sandbox.TelemetryStalled
-// a later stall, so that a test can say why its invocations hang.
+// a later stall, so that a test can say why its invocations hang. The
+// extension subscribes with a 1,000 ms buffering window in Managed
+// Instances (nothing waits on telemetry per invocation there), which makes
+// such a stall rare.
 //
 // The emulator is installed pinned by deploy/scripts/install-test-tools.sh
 // (make test-tools) into .tools/bin; Find locates it. The package's tests
