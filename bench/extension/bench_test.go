@@ -503,20 +503,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := em.Shutdown(ctx)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		reports := em.Reports()
-		for id, d := range resp {
-			r, ok := reports[id]
-			if !ok {
-				b.Fatalf("no report for invocation %s", id)
-			}
-			tails[fnOf[id]] = append(tails[fnOf[id]], r.DurationMs-ms(d))
-		}
+		shutDownForTails(b, em, resp, fnOf, tails)
 		if c.spans.Load() == 0 {
 			b.Fatal("the collector received no spans")
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/lambdascope/lambdascope/emulator"
 )
 
 // BenchmarkDroppedRuntimeDone measures the bound on the extension's wait
@@ -57,20 +59,7 @@ func benchmarkDroppedRuntimeDone(b *testing.B, flush string) {
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := em.Shutdown(ctx)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		reports := em.Reports()
-		for id, d := range resp {
-			r, ok := reports[id]
-			if !ok {
-				b.Fatalf("no report for invocation %s", id)
-			}
-			tails[sideOf[id]] = append(tails[sideOf[id]], r.DurationMs-ms(d))
-		}
+		shutDownForTails(b, em, resp, sideOf, tails)
 		if c.spans.Load() == 0 {
 			b.Fatal("the collector received no spans")
 		}
@@ -82,4 +71,26 @@ func benchmarkDroppedRuntimeDone(b *testing.B, flush string) {
 		b.ReportMetric(percentile(tails[side], 1), side+"-tail-max-ms")
 	}
 	b.ReportMetric(percentile(tails[dropped], 1)-percentile(tails[noext], 1), "dropped-added-max-ms")
+}
+
+// shutDownForTails shuts the emulator down, which delivers the last
+// reports, and appends each invocation's tail (the time from its response
+// to the end the emulator bills) to tails under its side. resp holds the
+// response time of each request ID, sideOf its side.
+func shutDownForTails(b *testing.B, em *emulator.Emulator, resp map[string]time.Duration, sideOf map[string]string, tails map[string][]float64) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := em.Shutdown(ctx)
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	reports := em.Reports()
+	for id, d := range resp {
+		r, ok := reports[id]
+		if !ok {
+			b.Fatalf("no report for invocation %s", id)
+		}
+		tails[sideOf[id]] = append(tails[sideOf[id]], r.DurationMs-ms(d))
+	}
 }
