@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 
 	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/ch-go/proto"
@@ -170,10 +173,19 @@ func (s *Store) insertBlock(ctx context.Context, table string, columns []string,
 			return fmt.Errorf("insert into %s: %w", table, err)
 		case mark.sent:
 			return fmt.Errorf("insert into %s (%w): %w", table, ErrOutcomeUnknown, err)
-		case reused && attempt == 0 && ctx.Err() == nil && !errors.Is(err, errBlockConnsClosed):
+		case reused && attempt == 0 && ctx.Err() == nil && staleConn(err):
 			continue
 		default:
 			return fmt.Errorf("prepare insert into %s: %w", table, err)
 		}
 	}
+}
+
+// staleConn says whether err is how an idle connection the server has
+// closed fails: the peer gone (EOF, reset, broken pipe, closed). Anything
+// else, a timeout or a refusal of the query, would fail the same on a new
+// connection, and retrying it only spends the rest of the deadline.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
