@@ -5,7 +5,15 @@
 //
 // Each function has a pool of execution environments. An environment is an
 // HTTP server on a loopback port serving the three Lambda APIs, the function's
-// runtime process (a custom-runtime "bootstrap") and its extension processes.
+// runtime process and its extension processes. The runtime is either the
+// function's own "bootstrap" (an OS-only runtime, provided.al2023) or a
+// managed runtime the emulator provides (FunctionConfig.Runtime: Node.js,
+// with the node found on PATH), which loads the handler ("index.handler")
+// from FunctionConfig.CodeDir and is started as Lambda starts a managed
+// runtime: through the program named by AWS_LAMBDA_EXEC_WRAPPER, with the
+// runtime's command line as its arguments, when the function's environment
+// sets it (a missing wrapper fails INIT, exit 127, as on Lambda). An OS-only
+// runtime ignores AWS_LAMBDA_EXEC_WRAPPER, as Lambda does.
 // Invocations follow the documented lifecycle: INIT (extensions start and
 // register, then the runtime starts; the phase ends when everyone is waiting
 // on "next"), INVOKE (the response is returned to the caller as soon as the

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -32,9 +33,12 @@ type InvokeResult struct {
 // Emulator runs functions in execution environments and serves the Lambda
 // Invoke API.
 type Emulator struct {
-	cfg       Config
-	log       *slog.Logger
-	functions map[string]*function
+	cfg Config
+	log *slog.Logger
+	// runtimeDir holds the managed runtimes' files (Lambda's /var/runtime
+	// of each), written at Start and removed at Shutdown.
+	runtimeDir string
+	functions  map[string]*function
 
 	outMu sync.Mutex
 
@@ -142,6 +146,10 @@ func (e *Emulator) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", e.cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen for Invoke API: %w", err)
+	}
+	if e.runtimeDir, err = writeRuntimes(e.cfg.Functions); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start emulator: %w", err)
 	}
 	e.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
@@ -532,6 +540,11 @@ func (e *Emulator) doShutdown(ctx context.Context) error {
 		}
 	}
 	e.wg.Wait()
+	if e.runtimeDir != "" {
+		if err := os.RemoveAll(e.runtimeDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove runtime directory: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
