@@ -81,6 +81,10 @@ type Config struct {
 	// Region defaults to us-east-1, AccountID to 123456789012.
 	Region, AccountID string
 	Functions         []FunctionConfig
+	// Queues are SQS standard queues, served at InvokeURL with the SQS
+	// JSON protocol (functions find it in AWS_ENDPOINT_URL_SQS), each with
+	// an optional event source mapping to a function.
+	Queues []QueueConfig
 	// Logger receives the emulator's own logs; nil discards them.
 	Logger *slog.Logger
 	// Output, when set, receives every line the runtimes and extensions
@@ -137,6 +141,11 @@ func (c Config) withDefaults() Config {
 		fns[i] = f
 	}
 	c.Functions = fns
+	qs := make([]QueueConfig, len(c.Queues))
+	for i, q := range c.Queues {
+		qs[i] = q.withDefaults()
+	}
+	c.Queues = qs
 	return c
 }
 
@@ -200,5 +209,6 @@ func (c Config) Validate() error {
 			extNames[name] = true
 		}
 	}
+	errs = append(errs, validateQueues(c.Queues, seen)...)
 	return errors.Join(errs...)
 }

@@ -52,6 +52,19 @@
 // runtimeOverhead span), and a timeout or crash of one resets the
 // environment, failing the others in flight.
 //
+// Config.Queues are SQS standard queues, served beside the Invoke API with
+// the SQS JSON protocol the AWS SDKs speak (SendMessage, SendMessageBatch,
+// GetQueueUrl; functions find the endpoint in AWS_ENDPOINT_URL_SQS), each
+// with an optional event source mapping: it gathers up to BatchSize
+// messages for at most BatchWindow and invokes the consumer with SQS's
+// event (package eventsource builds it, and API Gateway's, from AWS's
+// published samples), message attributes, sent and first-receive times
+// included. Shutdown delivers what the queues hold before the environments
+// go. Liberties: one batch at a time per queue (Lambda scales its pollers
+// out), and a batch whose invocation fails is dropped and counted in
+// QueueStats rather than made visible again for a retry; partial batch
+// responses are not read.
+//
 // Tests inject faults with SetTimeout, KillRuntimeDuringNextInvoke and
 // DropRuntimeDoneOfNextInvoke.
 //

@@ -327,6 +327,7 @@ func (e *environment) unreservedEnv() map[string]string {
 		"PATH":                        "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"LD_LIBRARY_PATH":             "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
 		"AWS_ENDPOINT_URL_LAMBDA":     e.em.InvokeURL(),
+		"AWS_ENDPOINT_URL_SQS":        e.em.InvokeURL(),
 		"LAMBDASCOPE_OTLP_GRPC_ADDR":  e.otlpGRPC,
 		"LAMBDASCOPE_OTLP_HTTP_ADDR":  e.otlpHTTP,
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + e.otlpHTTP,
