@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,10 @@ import (
 )
 
 // TestTriggersInTheTrace runs what `make demo` runs — orders behind API
-// Gateway (events built from AWS's sample), every other request carrying
-// a client's traceparent, orders sending each placed order to the SQS
-// queue, and shipping, a Node.js function with no SDK, consuming it in
-// batches, all with the real layer — and reads back out of ClickHouse,
+// Gateway (HTTP API and REST API events built from AWS's samples), some
+// requests carrying a client's traceparent, orders sending each placed
+// order to the SQS queue, and shipping, a Node.js function with no SDK,
+// consuming it in batches, all with the real layer — and reads back out of ClickHouse,
 // through the query package, the spans the extension inferred from the
 // events: API Gateway's in front of orders, SQS's in front of shipping,
 // with one link per message to the trace of the order that sent it.
@@ -24,8 +25,27 @@ func TestTriggersInTheTrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	stack := startStack(t, ctx, nil)
-	const n = 6
-	calls := run(t, ctx, stack, local.Workload{Invocations: n, Concurrency: 2, TraceEvery: 2})
+	// An HTTP API in front of orders (one order failing in inventory,
+	// which orders answers with 502), then a REST API.
+	calls := run(t, ctx, stack, local.Workload{Invocations: 4, Concurrency: 2, TraceEvery: 2, FailEvery: 4})
+	rest := run(t, ctx, stack, local.Workload{Invocations: 2, Concurrency: 2, TraceEvery: 1, REST: true})
+	trigger := map[string]string{}
+	for _, c := range calls {
+		trigger[c.RequestID] = "apigateway-http"
+	}
+	for _, c := range rest {
+		trigger[c.RequestID] = "apigateway-rest"
+	}
+	calls = append(calls, rest...)
+	placed := 0
+	for _, c := range calls {
+		if c.RequestID == "" || c.StatusCode != map[bool]int{false: 200, true: 502}[c.FailInventory] {
+			t.Fatalf("orders call %d: request %q, status %d, function error %q", c.Index, c.RequestID, c.StatusCode, c.FunctionError)
+		}
+		if !c.FailInventory {
+			placed++
+		}
+	}
 	if err := stack.StopFunctions(ctx); err != nil {
 		t.Fatalf("stop functions: %v", err)
 	}
@@ -33,8 +53,8 @@ func TestTriggersInTheTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Sent != n || st.Delivered != n {
-		t.Fatalf("queue %s: %+v, want %d messages sent and delivered", local.OrdersQueue, st, n)
+	if st.Sent != placed || st.Delivered != placed {
+		t.Fatalf("queue %s: %+v, want the %d placed orders sent and delivered", local.OrdersQueue, st, placed)
 	}
 
 	store, err := storage.Open(ctx, stack.DSN)
@@ -67,13 +87,10 @@ func TestTriggersInTheTrace(t *testing.T) {
 	}
 	sends := map[query.SpanID]sent{}
 	for _, c := range calls {
-		if c.StatusCode != 200 {
-			t.Fatalf("orders call %d: status %d, function error %q", c.Index, c.StatusCode, c.FunctionError)
-		}
 		inv := invocation("orders", c.RequestID)
 		tr := trace(inv.TraceID)
 		apigw := findSpan(tr, func(s *query.Span) bool {
-			return s.Attributes["lambdascope.trigger"] == "apigateway-http" && s.Attributes["lambdascope.invocation_id"] == c.RequestID
+			return s.Attributes["lambdascope.trigger"] == trigger[c.RequestID] && s.Attributes["lambdascope.invocation_id"] == c.RequestID
 		})
 		if c.Traceparent != "" {
 			// The inferred span joins the client's trace, under its span.
@@ -88,8 +105,12 @@ func TestTriggersInTheTrace(t *testing.T) {
 			}
 		}
 		if apigw != nil {
-			if apigw.Name != "POST /orders" || apigw.Kind != query.SpanKindServer || apigw.Attributes["http.response.status_code"] != "200" {
+			if apigw.Name != "POST /orders" || apigw.Kind != query.SpanKindServer || apigw.Attributes["http.response.status_code"] != strconv.Itoa(c.StatusCode) {
 				t.Errorf("orders %s: inferred API Gateway span %q kind %d attributes %v", c.RequestID, apigw.Name, apigw.Kind, apigw.Attributes)
+			}
+			// A 5xx answer is an error, though the invocation succeeded.
+			if apigw.IsError() != (c.StatusCode >= 500) {
+				t.Errorf("orders %s: answered %d, inferred span status %d", c.RequestID, c.StatusCode, apigw.StatusCode)
 			}
 			// It spans the request: API Gateway's request time to the answer.
 			server := findSpan(tr, func(s *query.Span) bool { return s.FunctionName == "orders" && s.Name == "orders" })
@@ -99,6 +120,12 @@ func TestTriggersInTheTrace(t *testing.T) {
 			}
 		}
 		send := findSpan(tr, func(s *query.Span) bool { return s.FunctionName == "orders" && s.Name == "send orders-placed" })
+		if c.FailInventory {
+			if send != nil {
+				t.Errorf("orders %s: the order failed but was sent", c.RequestID)
+			}
+			continue
+		}
 		if send == nil {
 			t.Fatalf("orders %s: no send span in trace %s", c.RequestID, inv.TraceID)
 		}
