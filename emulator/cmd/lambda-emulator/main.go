@@ -21,11 +21,19 @@ import (
 )
 
 const usage = `lambda-emulator runs AWS Lambda functions (custom-runtime "bootstrap"
-executables) and external extensions as local processes behind the Lambda
-Runtime, Extensions and Telemetry APIs, and serves the Lambda Invoke API.
+executables, or Node.js handlers in the emulator's nodejs20.x runtime) and
+external extensions as local processes behind the Lambda Runtime, Extensions
+and Telemetry APIs, and serves the Lambda Invoke API and SQS queues.
 
 Usage:
-  lambda-emulator --function NAME=PATH [--function ...] [--extension PATH ...] [flags]
+  lambda-emulator --function NAME=PATH [--node-function NAME=DIR ...] [--extension PATH ...]
+                  [--queue NAME=CONSUMER ...] [flags]
+
+A Node.js function's handler is index.handler unless given after a comma
+(NAME=DIR,file.export); --env AWS_LAMBDA_EXEC_WRAPPER=PATH starts its
+runtime through a wrapper, as Lambda does. A queue is served with the SQS
+JSON protocol at the Invoke API's address (AWS_ENDPOINT_URL_SQS in the
+functions' environment) and invokes its consumer with batches.
 
 Without --serve, each line on stdin is an invocation: "NAME PAYLOAD", or just
 PAYLOAD when one function is configured. Each result is printed as one JSON
@@ -53,8 +61,10 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lambda-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var functions, extensions, envs multiFlag
+	var functions, nodeFunctions, queues, extensions, envs multiFlag
 	fs.Var(&functions, "function", "`NAME=PATH` of a function's bootstrap executable (repeatable)")
+	fs.Var(&nodeFunctions, "node-function", "`NAME=DIR[,HANDLER]` of a Node.js function's code (repeatable)")
+	fs.Var(&queues, "queue", "`NAME[=CONSUMER]` of an SQS queue and the function it invokes (repeatable)")
 	fs.Var(&extensions, "extension", "`PATH` of an extension executable, added to every function (repeatable)")
 	fs.Var(&envs, "env", "`KEY=VALUE` environment variable for every function (repeatable)")
 	memory := fs.Int("memory", emulator.DefaultMemoryMB, "memory size in MB")
@@ -71,9 +81,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(functions) == 0 {
+	if len(functions)+len(nodeFunctions) == 0 {
 		fs.Usage()
-		return errors.New("at least one --function is required")
+		return errors.New("at least one --function or --node-function is required")
 	}
 	env := map[string]string{}
 	for _, kv := range envs {
@@ -95,6 +105,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		cfg.Functions = append(cfg.Functions, emulator.FunctionConfig{
 			Name: name, Handler: path, Extensions: extensions, MemoryMB: *memory, Timeout: *timeout, Env: env,
 		})
+	}
+	for _, f := range nodeFunctions {
+		name, spec, ok := strings.Cut(f, "=")
+		if !ok {
+			return fmt.Errorf("--node-function %q: want NAME=DIR[,HANDLER]", f)
+		}
+		dir, handler, _ := strings.Cut(spec, ",")
+		if handler == "" {
+			handler = "index.handler"
+		}
+		cfg.Functions = append(cfg.Functions, emulator.FunctionConfig{
+			Name: name, Runtime: "nodejs20.x", Handler: handler, CodeDir: dir,
+			Extensions: extensions, MemoryMB: *memory, Timeout: *timeout, Env: env,
+		})
+	}
+	for _, q := range queues {
+		name, consumer, _ := strings.Cut(q, "=")
+		cfg.Queues = append(cfg.Queues, emulator.QueueConfig{Name: name, Consumer: consumer})
 	}
 	em, err := emulator.New(cfg)
 	if err != nil {
