@@ -558,9 +558,14 @@ func BenchmarkQuietInvocation(b *testing.B) {
 // launcher), and without an extension, rotating the order. The two
 // functions with the extension send it 10 spans synchronously before they
 // answer, so a cold invocation also waits for the extension to serve its
-// first export; the one without sends none. The figure is the time from
-// the invoke request to the response, init included: what a caller of a
-// cold function waits.
+// first export; the one without sends none. Two more functions with the
+// launcher send none either, one with its runtime started directly and one
+// through the exec wrapper: the latter's first /next goes through the
+// Runtime API proxy, which the agent serves only once it runs, so
+// proxied-nospans-added-ms less launcher-nospans-added-ms is what the
+// proxy costs a cold start. The figure is the time from the invoke
+// request to the response, init included: what a caller of a cold
+// function waits.
 //
 // With init=50ms the function spends 50 ms of CPU before its runtime loop
 // starts, as most runtimes and SDKs do: Lambda starts the runtime once
@@ -576,15 +581,21 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	bins := build(b)
 	c := startCollector(b)
 	const launched, direct, none = "launcher", "agent-direct", "no-extension"
+	// The function exporting nothing, with the launcher, its runtime
+	// started directly and through the exec wrapper (the Runtime API
+	// proxy).
+	const silent, proxied = "launcher-nospans", "proxied-nospans"
 	init := strconv.Itoa(initMS)
 	env := map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key", "BENCHFN_INIT_MS": init}
 	times := map[string][]float64{}
-	order := []string{launched, direct, none}
+	order := []string{launched, direct, none, silent, proxied}
 	for b.Loop() {
 		em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{
 			{Name: launched, Handler: bins.function, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
 			{Name: direct, Handler: bins.function, Extensions: []string{bins.agent}, Timeout: 10 * time.Second, Env: env},
 			{Name: none, Handler: bins.function, Timeout: 10 * time.Second, Env: map[string]string{"BENCHFN_INIT_MS": init}},
+			{Name: silent, Handler: bins.function, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
+			{Name: proxied, Handler: bins.wrapped, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
 		}})
 		if err != nil {
 			b.Fatal(err)
@@ -594,7 +605,7 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 		}
 		for _, fn := range order {
 			spans := 10
-			if fn == none {
+			if fn == none || fn == silent || fn == proxied {
 				spans = 0
 			}
 			start := time.Now()
@@ -620,4 +631,7 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	b.ReportMetric(n, "no-extension-p50-ms")
 	b.ReportMetric(l-n, "launcher-added-ms")
 	b.ReportMetric(d-n, "agent-direct-added-ms")
+	sl, px := percentile(times[silent], 0.5), percentile(times[proxied], 0.5)
+	b.ReportMetric(sl-n, "launcher-nospans-added-ms")
+	b.ReportMetric(px-n, "proxied-nospans-added-ms")
 }
