@@ -194,3 +194,58 @@ func TestLauncherRelaysWithoutTheAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestWrapperAsBootstrapUnderTheEmulator packages the function for an
+// OS-only runtime the documented way — the program renamed bootstrap.real,
+// and bootstrap a link to the layer's wrapper — and runs it with the layer
+// as Lambda starts it: the wrapper, started as the bootstrap without
+// arguments, runs the program through the Runtime API proxy from the
+// first invocation.
+func TestWrapperAsBootstrapUnderTheEmulator(t *testing.T) {
+	pl := buildProxyLayer(t)
+	fnDir := filepath.Join(pl.dir, "fn-linked")
+	if err := os.MkdirAll(fnDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app, err := os.ReadFile(filepath.Join(pl.dir, "fn", "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fnDir, "bootstrap.real"), app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(fnDir, "bootstrap")
+	if err := os.Symlink(filepath.Join(pl.dir, "layer", layer.WrapperPath), bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := &syncWriter{w: &out}
+	em, err := emulator.New(emulator.Config{
+		Functions: []emulator.FunctionConfig{{Name: "linked", Handler: bootstrap, Extensions: []string{pl.launcher}, Timeout: 10 * time.Second}},
+		Output:    w,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const invocations = 2
+	for range invocations {
+		if used, _ := runtimeAPIs(t, em, "linked", w); used == "" {
+			t.Error("the program saw no AWS_LAMBDA_RUNTIME_API")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := em.Shutdown(ctx); err != nil {
+		t.Errorf("emulator shutdown: %v", err)
+	}
+	m := regexp.MustCompile(`\[linked/lambdascope\] .*extension shut down.*runtime_api_calls=(\d+)`).FindStringSubmatch(w.String())
+	if m == nil {
+		t.Fatalf("the agent logged no runtime API calls at shutdown:\n%s", w.String())
+	}
+	if c, _ := strconv.Atoi(m[1]); c < 2*invocations {
+		t.Errorf("the agent relayed %d runtime API calls, want at least %d", c, 2*invocations)
+	}
+}

@@ -491,6 +491,9 @@ func (a *Agent) startProxy() {
 		fail(err)
 		return
 	}
+	// What the event observer reads of a body: a larger one is only
+	// sniffed (its first bytes), so the rest is neither copied nor held.
+	p.SetCaptureLimit(trigger.MaxDecode + 1)
 	if ln != nil {
 		p.Serve(ln)
 		a.proxy = p
