@@ -156,6 +156,12 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"service edges", func() (string, []any) {
 			return selectServiceEdgesSQL("lambdascope", ServiceEdgeFilter{Service: hostile, Since: since, Until: until})
 		}, "service_edges_query.sql"},
+		{"spans linking to a trace", func() (string, []any) {
+			return selectSpansLinkingToSQL("lambdascope", [16]byte{1}, 10)
+		}, "spans_linking_to_query.sql"},
+		{"spans by ref", func() (string, []any) {
+			return selectSpansByRefSQL("lambdascope", []SpanRef{{TraceID: [16]byte{1}, SpanID: [8]byte{1}}, {TraceID: [16]byte{1}, SpanID: [8]byte{2}}})
+		}, "spans_by_ref_query.sql"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
