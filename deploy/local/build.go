@@ -38,8 +38,9 @@ var NodeFunctions = map[string]bool{"shipping": true}
 func AllFunctions() []string { return append(slices.Clone(SampleFunctions), "shipping") }
 
 // WrappedFunctions are the Go sample functions packaged to run through
-// the layer's wrapper (an OS-only runtime runs no exec wrapper): their
-// bootstrap is a script that runs the program, app, through it.
+// the layer's wrapper (an OS-only runtime runs no exec wrapper), as the
+// README says: the program is bootstrap.real and bootstrap links to the
+// wrapper.
 var WrappedFunctions = map[string]bool{"orders": true}
 
 // Build compiles the collector, the CLI, the extension (static, laid out as
@@ -62,7 +63,7 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 			b.Functions[fn] = fnDir
 		case WrappedFunctions[fn]:
 			b.Functions[fn] = filepath.Join(fnDir, "bootstrap")
-			jobs = append(jobs, job{filepath.Join(fnDir, "app"), "./examples/functions/" + fn, ""})
+			jobs = append(jobs, job{filepath.Join(fnDir, "bootstrap.real"), "./examples/functions/" + fn, ""})
 			wrapped = append(wrapped, fn)
 		default:
 			b.Functions[fn] = filepath.Join(fnDir, "bootstrap")
@@ -82,9 +83,9 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 	}
 	for _, fn := range wrapped {
 		// The one-line packaging change of an OS-only runtime.
-		script := "#!/bin/sh\nexec " + b.Wrapper + ` "$LAMBDA_TASK_ROOT/app" "$@"` + "\n"
-		if err := os.WriteFile(b.Functions[fn], []byte(script), 0o755); err != nil {
-			return Binaries{}, fmt.Errorf("write bootstrap of %s: %w", fn, err)
+		_ = os.Remove(b.Functions[fn])
+		if err := os.Symlink(b.Wrapper, b.Functions[fn]); err != nil {
+			return Binaries{}, fmt.Errorf("link bootstrap of %s to the wrapper: %w", fn, err)
 		}
 	}
 	return b, nil

@@ -146,6 +146,7 @@ func TestTriggersInTheTrace(t *testing.T) {
 		t.Fatalf("%d shipping invocation records, the queue made %d batches", len(shipping), st.Batches)
 	}
 	linked := map[query.SpanID]int{}
+	consumedBy := map[query.SpanID]sent{}
 	for _, inv := range shipping {
 		tr := trace(inv.TraceID)
 		sqs := findSpan(tr, func(s *query.Span) bool {
@@ -177,11 +178,30 @@ func TestTriggersInTheTrace(t *testing.T) {
 				t.Errorf("shipping %s: link to %s without its message ID", inv.RequestID, l.SpanID)
 			}
 			linked[l.SpanID]++
+			consumedBy[l.SpanID] = sent{trace: inv.TraceID, span: sqs.SpanID}
 		}
 	}
-	for id := range sends {
+	for id, s := range sends {
 		if linked[id] != 1 {
 			t.Errorf("the message sent in span %s is linked %d times from shipping's spans, want once", id, linked[id])
+			continue
+		}
+		// The other way: the order's trace knows who consumed what it
+		// sent (a batch's first message is consumed in its own trace).
+		c := consumedBy[id]
+		if c.trace == s.trace {
+			continue
+		}
+		in, err := svc.LinksIn(ctx, s.trace, 0)
+		if err != nil {
+			t.Fatalf("links into %s: %v", s.trace, err)
+		}
+		found := false
+		for _, l := range in {
+			found = found || (l.SpanID == id && l.Other.TraceID == c.trace && l.Other.SpanID == c.span && l.Other.FunctionName == "shipping")
+		}
+		if !found {
+			t.Errorf("trace %s: no link in from shipping's span %s/%s to its send span %s: %+v", s.trace, c.trace, c.span, id, in)
 		}
 	}
 }
