@@ -27,7 +27,9 @@ func TestFreezeMidFlush(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	proxy := startFreezeProxy(t)
-	stack := startStack(t, ctx, map[string]string{"LAMBDASCOPE_ENDPOINT": proxy.addr()})
+	// orders sends nothing to the queue: the flushes held are orders' and
+	// inventory's.
+	stack := startStack(t, ctx, map[string]string{"LAMBDASCOPE_ENDPOINT": proxy.addr(), "ORDERS_QUEUE": ""})
 	proxy.setUpstream(stack.CollectorAddr)
 
 	// Warm environments, shipping normally.

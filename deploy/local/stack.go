@@ -36,7 +36,8 @@ type Options struct {
 	FunctionOutput io.Writer
 	// Database is the ClickHouse database (default "lambdascope").
 	Database string
-	// FunctionEnv is added to every function's environment.
+	// FunctionEnv is added to every function's environment; ORDERS_QUEUE
+	// set to "" keeps orders from sending to the orders-placed queue.
 	FunctionEnv map[string]string
 	// BackendOnly starts ClickHouse and the collector only: no emulator,
 	// no sample functions, and only the collector and the CLI are built.
