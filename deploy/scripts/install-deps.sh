@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need from Debian's packages:
 # ClickHouse 18.16 (server and client), protoc, zip, ZooKeeper (cluster
-# tests), Alertmanager (alerting tests), Node.js (a function under AWS's
+# tests), Alertmanager (alerting tests), Node.js (the demo's shipping
+# function, the emulator's Node.js runtime, a function under AWS's
 # emulator) and systemd-analyze (unit tests). Only what is missing
 # is installed; as root, apt-get update runs first.
 set -euo pipefail
@@ -14,7 +15,7 @@ command -v zip >/dev/null 2>&1 || need+=(zip)
 # The cluster test runs ZooKeeper, the alerting test Alertmanager.
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
-# The tests under AWS's emulator run a function written in JavaScript.
+# The demo's shipping function and a test under AWS's emulator are JavaScript.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 # deploy/systemd's test runs systemd-analyze verify and security.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
