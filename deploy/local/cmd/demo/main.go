@@ -4,7 +4,7 @@
 // API Gateway, which calls inventory (Go, SDK) and sends each placed order
 // to an SQS queue, and shipping (Node.js, no SDK, no tracing code), which
 // consumes the queue in batches. It sends a few dozen requests (some
-// cold, some failing, every other one from a traced client), shuts the
+// cold, some failing, each from a traced client), shuts the
 // execution environments down so the extension flushes, then prints one
 // trace that runs from API Gateway through both functions and the queue,
 // with the links of shipping's batch, the latest invocation records and
@@ -55,7 +55,7 @@ func run() error {
 	invocations := fs.Int("invocations", 30, "invocations of the orders function (each calls inventory)")
 	concurrency := fs.Int("concurrency", 3, "invocations at once (more means more cold starts)")
 	failEvery := fs.Int("fail-every", 5, "every n-th order makes inventory fail")
-	traceEvery := fs.Int("trace-every", 2, "every n-th request comes from a traced client (a traceparent header)")
+	traceEvery := fs.Int("trace-every", 1, "every n-th request comes from a traced client (a traceparent header), the others carry none")
 	rest := fs.Bool("rest", false, "send API Gateway REST API events (payload 1.0) instead of HTTP API events (2.0)")
 	workDir := fs.String("workdir", ".demo", "where binaries and logs go")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -93,8 +93,12 @@ func run() error {
 	if *rest {
 		api = "a REST API"
 	}
-	fmt.Printf("\nSending %d orders to orders through %s in API Gateway, %d at a time; every %d-th makes inventory fail,\nevery %d-th comes from a traced client. Placed orders go to the SQS queue %s, which shipping consumes ...\n",
-		*invocations, api, *concurrency, *failEvery, *traceEvery, local.OrdersQueue)
+	traced := "each from a traced client"
+	if *traceEvery != 1 {
+		traced = fmt.Sprintf("every %d-th from a traced client", *traceEvery)
+	}
+	fmt.Printf("\nSending %d orders to orders through %s in API Gateway, %d at a time (every %d-th makes inventory fail,\n%s). Placed orders go to the SQS queue %s, which shipping consumes ...\n",
+		*invocations, api, *concurrency, *failEvery, traced, local.OrdersQueue)
 	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: *invocations, Concurrency: *concurrency, FailEvery: *failEvery,
 		TraceEvery: *traceEvery, REST: *rest},
 		func(done, total int) {
@@ -221,7 +225,7 @@ func pickTrace(ctx context.Context, svc *query.Service) (picked, error) {
 		if p.links > 1 {
 			score++
 		}
-		if score > bestScore {
+		if score > bestScore || (score == bestScore && p.links > best.links) {
 			best, bestScore = p, score
 		}
 	}
