@@ -131,8 +131,7 @@ func dropLargeTables(b *testing.B, s *Store) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, table := range []string{"trace_index_mv", "service_edges_mv", "function_minutes_mv",
-		"spans", "logs", "invocations", "metric_points", "trace_index", "service_edges", "function_minutes"} {
+	for _, table := range []string{"spans", "logs", "invocations", "metric_points", "trace_index", "trace_windows"} {
 		if err := s.Conn().Exec(ctx, "DROP TABLE IF EXISTS "+s.Database()+"."+table); err != nil {
 			b.Errorf("drop %s: %v", table, err)
 		}

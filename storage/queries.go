@@ -241,42 +241,6 @@ func selectSpansInWindowSQL(db string) string {
 		"ORDER BY start_unix_nano, span_id"
 }
 
-// selectFunctionMinutesSQL merges the per-minute states of the
-// function_minutes view, across versions, accounts and regions.
-func selectFunctionMinutesSQL(db string, f FunctionMinuteFilter) (string, []any) {
-	var w whereClause
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	w.timeRange("minute", "", f.Since, f.Until)
-	return `SELECT minute, function_name,
-    countMerge(invocations), sumMerge(errors), sumMerge(timeouts), sumMerge(cold_starts),
-    sumMerge(duration_ms_sum),
-    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles)),
-    sumMerge(billed_gb_seconds), maxMerge(max_memory_used_mb)
-FROM ` + db + ".function_minutes" + w.String() + `
-GROUP BY minute, function_name
-ORDER BY function_name, minute
-LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
-}
-
-// selectServiceEdgesSQL merges the service_edges view over the filter's
-// time range into one row per caller and callee.
-func selectServiceEdgesSQL(db string, f ServiceEdgeFilter) (string, []any) {
-	var w whereClause
-	if f.Service != "" {
-		w.add("(caller_service = ? OR callee = ?)", f.Service, f.Service)
-	}
-	w.timeRange("minute", "", f.Since, f.Until)
-	return `SELECT caller_service, callee,
-    countMerge(calls), sumMerge(errors),
-    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles))
-FROM ` + db + ".service_edges" + w.String() + `
-GROUP BY caller_service, callee
-ORDER BY caller_service, callee
-LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
-}
-
 // logSelectColumns is read by scanLog, in this order.
 const logSelectColumns = `time_unix_nano, observed_time_unix_nano, trace_id, span_id, severity_number, severity_text, body,
     service_name, function_name, function_version, account_id, region, request_id, log_type,

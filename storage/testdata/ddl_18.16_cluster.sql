@@ -588,3 +588,24 @@ DROP TABLE IF EXISTS lambdascope.metric_points ON CLUSTER lambdascope;
 -- migration metric_points_sharding, statement 2
 CREATE TABLE IF NOT EXISTS lambdascope.metric_points ON CLUSTER lambdascope AS lambdascope.metric_points_local
 ENGINE = Distributed(lambdascope, lambdascope, metric_points_local, cityHash64(function_name, metric_name, time_unix_nano));
+
+-- migration drop_superseded_views, statement 1
+DROP TABLE IF EXISTS lambdascope.trace_index_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 2
+DROP TABLE IF EXISTS lambdascope.function_minutes_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 3
+DROP TABLE IF EXISTS lambdascope.service_edges_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 4
+DROP TABLE IF EXISTS lambdascope.function_minutes ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 5
+DROP TABLE IF EXISTS lambdascope.service_edges ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 6
+DROP TABLE IF EXISTS lambdascope.function_minutes_local ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 7
+DROP TABLE IF EXISTS lambdascope.service_edges_local ON CLUSTER lambdascope;

@@ -530,3 +530,18 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN IF NOT EXISTS unknown_figures UInt8 DEFAULT 0,
     ADD COLUMN IF NOT EXISTS incomplete UInt8 DEFAULT 0,
     ADD COLUMN IF NOT EXISTS tenant_id LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));
+
+-- migration drop_superseded_views, statement 1
+DROP TABLE IF EXISTS lambdascope.trace_index_mv;
+
+-- migration drop_superseded_views, statement 2
+DROP TABLE IF EXISTS lambdascope.function_minutes_mv;
+
+-- migration drop_superseded_views, statement 3
+DROP TABLE IF EXISTS lambdascope.service_edges_mv;
+
+-- migration drop_superseded_views, statement 4
+DROP TABLE IF EXISTS lambdascope.function_minutes;
+
+-- migration drop_superseded_views, statement 5
+DROP TABLE IF EXISTS lambdascope.service_edges;
