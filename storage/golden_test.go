@@ -150,6 +150,12 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"metric points", func() (string, []any) {
 			return selectMetricPointsSQL("lambdascope", MetricFilter{Name: hostile, FunctionName: hostile, ServiceName: hostile, Since: since, Until: until})
 		}, "metric_points_query.sql"},
+		{"spans linking to a trace", func() (string, []any) {
+			return selectSpansLinkingToSQL("lambdascope", [16]byte{1}, 10)
+		}, "spans_linking_to_query.sql"},
+		{"spans by ref", func() (string, []any) {
+			return selectSpansByRefSQL("lambdascope", []SpanRef{{TraceID: [16]byte{1}, SpanID: [8]byte{1}}, {TraceID: [16]byte{1}, SpanID: [8]byte{2}}})
+		}, "spans_by_ref_query.sql"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -74,6 +74,7 @@ var (
 		"billed_init_duration_ms", "init_duration_ms", "restore_duration_ms", "cold_start", "status",
 		"error_type", "trace_id", "span_id", "xray_trace_header", "response_latency_ms",
 		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures", "incomplete", "tenant_id",
+		"trigger", "http_status_code", "response_size",
 	}
 )
 
@@ -102,7 +103,8 @@ const invocationSelectColumns = `start_unix_nano, account_id, region, function_n
     memory_size_mb, max_memory_used_mb, ephemeral_storage_mb, duration_ms, billed_duration_ms,
     billed_init_duration_ms, init_duration_ms, restore_duration_ms, cold_start, status, error_type,
     trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
-    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id`
+    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id,
+    trigger, http_status_code, response_size`
 
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
@@ -297,4 +299,47 @@ func selectMetricPointsSQL(db string, f MetricFilter) (string, []any) {
 	return "SELECT " + metricSelectColumns + "\nFROM " + db + ".metric_points" + w.String() +
 			"\nORDER BY metric_name, function_name, timestamp, time_unix_nano\nLIMIT ?",
 		append(w.args, limitOr(f.Limit, DefaultMetricLimit, MaxMetricLimit))
+}
+
+// selectSpansLinkingToSQL reads the links to one trace from span_links,
+// leaving out links inside the trace; a link stored twice (a re-sent span,
+// or one copied by migration 13 and its view) is read once.
+func selectSpansLinkingToSQL(db string, traceID [16]byte, limit int) (string, []any) {
+	return `SELECT linked_trace_id, linked_span_id, start_unix_nano, trace_id, span_id, name, kind, status_code,
+    service_name, function_name, request_id, attributes
+FROM ` + db + `.span_links
+PREWHERE linked_trace_id = unhex(?)
+WHERE trace_id != linked_trace_id
+ORDER BY start_unix_nano, trace_id, span_id, linked_span_id
+LIMIT 1 BY trace_id, span_id, linked_span_id
+LIMIT ?`, []any{hexID(traceID[:]), limit}
+}
+
+// selectSpansByRefSQL reads the spans whose trace ID and span ID are among
+// those of refs, one row per span; the caller keeps the pairs it asked
+// for. One placeholder per ID: the values are bound, never placed in the
+// text. The request ID of a span the extension inferred from an event is
+// the one it names in lambdascope.invocation_id.
+func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
+	traces := map[[16]byte]bool{}
+	spans := map[[8]byte]bool{}
+	var traceArgs, spanArgs []any
+	for _, r := range refs {
+		if !traces[r.TraceID] {
+			traces[r.TraceID] = true
+			traceArgs = append(traceArgs, hexID(r.TraceID[:]))
+		}
+		if !spans[r.SpanID] {
+			spans[r.SpanID] = true
+			spanArgs = append(spanArgs, hexID(r.SpanID[:]))
+		}
+	}
+	marks := func(n int) string { return strings.TrimSuffix(strings.Repeat("unhex(?), ", n), ", ") }
+	return `SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
+    service_name, function_name,
+    if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
+FROM ` + db + `.spans
+PREWHERE trace_id IN (` + marks(len(traceArgs)) + `) AND span_id IN (` + marks(len(spanArgs)) + `)
+ORDER BY start_unix_nano, trace_id, span_id
+LIMIT 1 BY trace_id, span_id`, append(traceArgs, spanArgs...)
 }

@@ -219,8 +219,9 @@ func invocationWhere(w *readWhere, f UsageFilter) {
 }
 
 // failedExpr is true for an invocation the platform did not report as a
-// success (error, timeout, failure).
-const failedExpr = "(status != 'success' AND status != '')"
+// success (error, timeout, failure), or that a proxy integration answered
+// with an HTTP status of 500 or more (migration 13).
+const failedExpr = "((status != 'success' AND status != '') OR http_status_code >= 500)"
 
 // functionBucketsSQL aggregates invocations per function per bucket of
 // step seconds.

@@ -82,6 +82,13 @@ type InvocationRecord struct {
 	Incomplete bool
 	// TenantID is the tenant of a function in tenant isolation mode.
 	TenantID string
+	// Trigger is what invoked the function ("apigateway-rest", "sqs",
+	// "direct"); empty when the extension saw no event.
+	Trigger string
+	// HTTPStatusCode is what a proxy integration answered, 0 for none.
+	HTTPStatusCode uint16
+	// ResponseSize is the size of the runtime's answer in bytes.
+	ResponseSize uint64
 }
 
 // Invocation search limits.
@@ -287,7 +294,8 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
 			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
 			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
-			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete, &rec.TenantID)
+			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete, &rec.TenantID,
+			&rec.Trigger, &rec.HTTPStatusCode, &rec.ResponseSize)
 		if err != nil {
 			return nil, fmt.Errorf("scan invocation: %w", err)
 		}

@@ -29,6 +29,7 @@ func TestDropBefore(t *testing.T) {
 			TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{2}, 8), Kind: tracepb.Span_SPAN_KIND_CLIENT,
 			Attributes:        []*commonpb.KeyValue{strAttr("peer.service", "db")},
 			StartTimeUnixNano: uint64(day1.UnixNano()), EndTimeUnixNano: uint64(day1.UnixNano()) + 1,
+			Links: []*tracepb.Span_Link{{TraceId: bytes.Repeat([]byte{3}, 16), SpanId: bytes.Repeat([]byte{4}, 8)}},
 		}}}}}},
 		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
 			{TimeUnixNano: uint64(day1.UnixNano())},
@@ -41,6 +42,25 @@ func TestDropBefore(t *testing.T) {
 	}
 	if _, err := s.WriteExport(ctx, req); err != nil {
 		t.Fatalf("WriteExport: %v", err)
+	}
+
+	// Every table partitioned by day that holds rows is one retention
+	// drops from.
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT table FROM system.parts WHERE database = ? AND active AND partition != 'tuple()' ORDER BY table", s.database)
+	if err != nil {
+		t.Fatalf("list partitioned tables: %v", err)
+	}
+	var partitioned []string
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			t.Fatal(err)
+		}
+		partitioned = append(partitioned, table)
+	}
+	rows.Close()
+	if want := fedTablesSorted(); !slices.Equal(partitioned, want) {
+		t.Errorf("tables with daily partitions %q, retention drops from %q", partitioned, want)
 	}
 
 	tests := []struct {

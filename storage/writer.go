@@ -414,6 +414,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.BilledInitDurationMs, r.InitDurationMs, r.RestoreDurationMs, boolUint8(r.ColdStart), r.Status,
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
 		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures, boolUint8(r.Incomplete), r.TenantID,
+		r.Trigger, r.HTTPStatusCode, r.ResponseSize,
 	}
 }
 

@@ -460,7 +460,17 @@ type Invocation struct {
 	Incomplete bool `protobuf:"varint,21,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	// The tenant of a function in tenant isolation mode, as the platform
 	// gave it on the invocation's events; empty otherwise.
-	TenantId      string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	TenantId string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// What invoked the function, as the extension read it from the event
+	// ("apigateway-rest", "sqs", "direct", ...; the lambdascope.trigger
+	// attribute of the inferred span); empty when no event was seen.
+	Trigger string `protobuf:"bytes,23,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// The HTTP status code a proxy integration (API Gateway, ALB, function
+	// URL) answered with; 0 when there was none. A status of 500 or more
+	// counts as an error even when the invocation succeeded.
+	HttpStatusCode uint32 `protobuf:"varint,24,opt,name=http_status_code,json=httpStatusCode,proto3" json:"http_status_code,omitempty"`
+	// Bytes of the response the runtime gave; 0 when not seen.
+	ResponseSize  uint64 `protobuf:"varint,25,opt,name=response_size,json=responseSize,proto3" json:"response_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -649,6 +659,27 @@ func (x *Invocation) GetTenantId() string {
 	return ""
 }
 
+func (x *Invocation) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *Invocation) GetHttpStatusCode() uint32 {
+	if x != nil {
+		return x.HttpStatusCode
+	}
+	return 0
+}
+
+func (x *Invocation) GetResponseSize() uint64 {
+	if x != nil {
+		return x.ResponseSize
+	}
+	return 0
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -686,7 +717,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xe4\x06\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xcd\a\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -717,7 +748,10 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\n" +
 	"incomplete\x18\x15 \x01(\bR\n" +
 	"incomplete\x12\x1b\n" +
-	"\ttenant_id\x18\x16 \x01(\tR\btenantId*\x85\x01\n" +
+	"\ttenant_id\x18\x16 \x01(\tR\btenantId\x12\x18\n" +
+	"\atrigger\x18\x17 \x01(\tR\atrigger\x12(\n" +
+	"\x10http_status_code\x18\x18 \x01(\rR\x0ehttpStatusCode\x12#\n" +
+	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize*\x85\x01\n" +
 	"\x06Figure\x12\x16\n" +
 	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +

@@ -162,6 +162,9 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		UnknownFigures:       uint8(inv.GetUnknownFigures()) & knownFigures,
 		Incomplete:           inv.GetIncomplete(),
 		TenantID:             inv.GetTenantId(),
+		Trigger:              inv.GetTrigger(),
+		HTTPStatusCode:       uint16(min(inv.GetHttpStatusCode(), 65535)),
+		ResponseSize:         inv.GetResponseSize(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

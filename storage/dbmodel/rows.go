@@ -104,6 +104,14 @@ type Invocation struct {
 	Incomplete bool
 	// TenantID is the tenant of a function in tenant isolation mode.
 	TenantID string
+	// Trigger is what invoked the function, as the extension read it from
+	// the event ("apigateway-rest", "sqs", "direct"); empty when unknown.
+	Trigger string
+	// HTTPStatusCode is the status a proxy integration answered with, 0
+	// for none; 500 and above count as an error.
+	HTTPStatusCode uint16
+	// ResponseSize is the size of the runtime's answer in bytes.
+	ResponseSize uint64
 }
 
 // Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure

@@ -523,6 +523,102 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN incomplete UInt8 DEFAULT 0,
     ADD COLUMN tenant_id String DEFAULT '';
 
+-- migration links_and_responses, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN trigger String DEFAULT '',
+    ADD COLUMN http_status_code UInt16 DEFAULT 0,
+    ADD COLUMN response_size UInt64 DEFAULT 0;
+
+-- migration links_and_responses, statement 2
+DROP TABLE IF EXISTS lambdascope.function_figures_mv;
+
+-- migration links_and_responses, statement 3
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.function_figures_mv
+TO lambdascope.function_figures
+AS SELECT
+    toStartOfMinute(start_time) AS minute,
+    function_name,
+    function_version,
+    account_id,
+    region,
+    countState() AS invocations,
+    sumState(toUInt64((status != 'success' AND status != '') OR http_status_code >= 500)) AS errors,
+    sumState(toUInt64(status = 'timeout')) AS timeouts,
+    sumState(toUInt64(cold_start)) AS cold_starts,
+    sumState(if(cold_start = 1, init_duration_ms, 0)) AS init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    quantilesTDigestState(0.5, 0.95, 0.99)(duration_ms) AS duration_ms_quantiles,
+    maxState(max_memory_used_mb) AS max_memory_used_mb,
+    maxState(memory_size_mb) AS memory_size_mb
+FROM lambdascope.invocations
+GROUP BY minute, function_name, function_version, account_id, region;
+
+-- migration links_and_responses, statement 4
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'function_figures', max(start_unix_nano)
+FROM lambdascope.invocations;
+
+-- migration links_and_responses, statement 5
+CREATE TABLE IF NOT EXISTS lambdascope.span_links
+(
+    linked_trace_id FixedString(16),
+    linked_span_id FixedString(8),
+    start_time DateTime('UTC'),
+    start_unix_nano UInt64,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    name String,
+    kind UInt8,
+    status_code UInt8,
+    service_name String,
+    function_name String,
+    request_id String,
+    attributes String
+)
+ENGINE = MergeTree()
+PARTITION BY toDate(start_time)
+ORDER BY (linked_trace_id, linked_span_id, trace_id, span_id)
+SETTINGS index_granularity = 8192;
+
+-- migration links_and_responses, statement 6
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.span_links_mv
+TO lambdascope.span_links
+AS SELECT
+    links.trace_id AS linked_trace_id,
+    links.span_id AS linked_span_id,
+    start_time,
+    start_unix_nano,
+    trace_id,
+    span_id,
+    name,
+    kind,
+    status_code,
+    service_name,
+    function_name,
+    if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')]) AS request_id,
+    links.attributes AS attributes
+FROM lambdascope.spans
+ARRAY JOIN links;
+
+-- migration links_and_responses, statement 7
+INSERT INTO lambdascope.span_links
+SELECT
+    links.trace_id AS linked_trace_id,
+    links.span_id AS linked_span_id,
+    start_time,
+    start_unix_nano,
+    trace_id,
+    span_id,
+    name,
+    kind,
+    status_code,
+    service_name,
+    function_name,
+    if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')]) AS request_id,
+    links.attributes AS attributes
+FROM lambdascope.spans
+ARRAY JOIN links;
+
 -- migration drop_superseded_views, statement 1
 DROP TABLE IF EXISTS lambdascope.trace_index_mv;
 

@@ -3,7 +3,8 @@ SELECT start_unix_nano, account_id, region, function_name, function_version, ser
     memory_size_mb, max_memory_used_mb, ephemeral_storage_mb, duration_ms, billed_duration_ms,
     billed_init_duration_ms, init_duration_ms, restore_duration_ms, cold_start, status, error_type,
     trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
-    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id
+    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id,
+    trigger, http_status_code, response_size
 FROM lambdascope.invocations
 PREWHERE request_id IN ?
   AND trace_id = unhex(?)

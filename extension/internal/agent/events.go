@@ -181,11 +181,11 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	p.emitted = true
 	delete(o.pending, id)
 	o.mu.Unlock()
-	if p.trig.Kind == trigger.Direct {
-		return
+	buf, tracker, res := o.wait()
+	if tracker != nil {
+		tracker.ObserveResponse(id, string(p.trig.Kind), p.end.status, p.end.size)
 	}
-	buf, _, res := o.wait()
-	if buf == nil {
+	if p.trig.Kind == trigger.Direct || buf == nil {
 		return
 	}
 	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{

@@ -153,3 +153,31 @@ func TestTenantGoesWithTheRecord(t *testing.T) {
 		t.Errorf("records = %v, want tenants BlueTenant and GreenTenant", s.invocations)
 	}
 }
+
+// What the Runtime API proxy saw of the event and the answer goes on the
+// record of that invocation only; an invocation it did not see keeps
+// none.
+func TestResponseGoesWithTheRecord(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1", "version": "$LATEST"}}
+	]`))
+	tr.ObserveResponse("r1", "apigateway-http", 503, 42)
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}},
+		{"time": "2025-10-13T19:48:01.000Z", "type": "platform.start", "record": {"requestId": "r2"}},
+		{"time": "2025-10-13T19:48:01.100Z", "type": "platform.report", "record": {"requestId": "r2", "status": "success",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
+	]`))
+	if len(s.invocations) != 2 {
+		t.Fatalf("records = %v, want 2", s.invocations)
+	}
+	if r := s.invocations[0]; r.GetTrigger() != "apigateway-http" || r.GetHttpStatusCode() != 503 || r.GetResponseSize() != 42 || r.GetStatus() != "success" {
+		t.Errorf("r1 = %v, want trigger apigateway-http, status code 503, 42 bytes, status success", r)
+	}
+	if r := s.invocations[1]; r.GetTrigger() != "" || r.GetHttpStatusCode() != 0 || r.GetResponseSize() != 0 {
+		t.Errorf("r2 = %v, want no trigger, status code or size", r)
+	}
+}

@@ -50,6 +50,11 @@ type state struct {
 	xraySpanID  string
 	tenantID    string
 	runtimeDone *telemetry.PlatformRecord
+	// trigger, httpStatus and responseSize are what the Runtime API proxy
+	// saw of the event and the answer (ObserveResponse).
+	trigger      string
+	httpStatus   uint32
+	responseSize uint64
 	// runtimeDoneAt is the time of platform.runtimeDone.
 	runtimeDoneAt time.Time
 }
@@ -192,6 +197,22 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 		t.inflight[requestID] = struct{}{}
 	}
 	t.notifyLocked()
+}
+
+// ObserveResponse records what the Runtime API proxy saw of an
+// invocation: the trigger of its event, the HTTP status code a proxy
+// integration answered with (0 for none) and the size of the response.
+// They go on the invocation's record; call it before the platform's report.
+func (t *Tracker) ObserveResponse(requestID, trigger string, httpStatus int, size int64) {
+	if requestID == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.stateLocked(requestID)
+	st.trigger = trigger
+	st.httpStatus = uint32(min(max(httpStatus, 0), 999))
+	st.responseSize = uint64(max(size, 0))
 }
 
 // ObserveSpans notes, for each span carrying faas.invocation_id, the trace
@@ -426,6 +447,9 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		XrayTraceHeader:   st.xray,
 		UnknownFigures:    unknownFigures(m.Given),
 		TenantId:          cmp.Or(p.TenantID, st.tenantID),
+		Trigger:           st.trigger,
+		HttpStatusCode:    st.httpStatus,
+		ResponseSize:      st.responseSize,
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value

@@ -1,0 +1,7 @@
+SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
+    service_name, function_name,
+    if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
+FROM lambdascope.spans
+PREWHERE trace_id IN (unhex(?)) AND span_id IN (unhex(?), unhex(?))
+ORDER BY start_unix_nano, trace_id, span_id
+LIMIT 1 BY trace_id, span_id
