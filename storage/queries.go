@@ -125,6 +125,12 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 		prewhere = append(prewhere, "trace_id = unhex(?)")
 		args = append(args, hexID(f.TraceID[:]))
 	}
+	if len(f.TraceIDs) > 0 {
+		prewhere = append(prewhere, "trace_id IN (unhex(?)"+strings.Repeat(", unhex(?)", len(f.TraceIDs)-1)+")")
+		for _, id := range f.TraceIDs {
+			args = append(args, hexID(id[:]))
+		}
+	}
 	if f.FunctionName != "" {
 		where = append(where, "function_name = ?")
 		args = append(args, f.FunctionName)
