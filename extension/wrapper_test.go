@@ -108,3 +108,85 @@ func TestWrapperIsExecutable(t *testing.T) {
 		t.Error("extension/lambdascope-wrapper is not executable")
 	}
 }
+
+// TestWrapperAsBootstrap runs the wrapper as an OS-only runtime's
+// bootstrap: a link named bootstrap in the task root, started without
+// arguments, as Lambda starts it. It runs bootstrap.real beside it, or
+// the program LAMBDASCOPE_BOOTSTRAP names, pointed at the proxy when it is
+// announced; a missing program fails clearly.
+func TestWrapperAsBootstrap(t *testing.T) {
+	const real, proxy = "127.0.0.1:9001", "127.0.0.1:34567"
+	wrapper := filepath.Join(t.TempDir(), extension.WrapperPath)
+	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	program := func(name string) string {
+		return "#!/bin/sh\nprintf '%s|%s|%s' " + name + ` "$AWS_LAMBDA_RUNTIME_API" "$#"; exit 7` + "\n"
+	}
+	other := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(other, []byte(program("elsewhere")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string // in the task root, with bootstrap linked to the wrapper
+		env      []string
+		announce bool
+		want     string // output, or the error's text when code is 127
+		code     int
+	}{
+		{"bootstrap.real, proxy up", map[string]string{"bootstrap.real": program("real")}, nil, true, "real|" + proxy + "|0", 7},
+		{"bootstrap.real, proxy not up", map[string]string{"bootstrap.real": program("real")}, nil, false, "real|" + real + "|0", 7},
+		{"named, relative", map[string]string{"app": program("app")}, []string{"LAMBDASCOPE_BOOTSTRAP=app"}, true, "app|" + proxy + "|0", 7},
+		{"named, absolute", nil, []string{"LAMBDASCOPE_BOOTSTRAP=" + other}, true, "elsewhere|" + proxy + "|0", 7},
+		{"program missing", nil, nil, true, "bootstrap.real is not an executable file", 127},
+		{"program not executable", map[string]string{"bootstrap.real": "data"}, nil, true, "bootstrap.real is not an executable file", 127},
+	}
+	for _, shell := range shells(t) {
+		for _, tt := range tests {
+			t.Run(filepath.Base(shell[0])+"/"+tt.name, func(t *testing.T) {
+				root, tmp := t.TempDir(), t.TempDir()
+				if err := os.Symlink(wrapper, filepath.Join(root, "bootstrap")); err != nil {
+					t.Fatal(err)
+				}
+				for name, content := range tt.files {
+					mode := os.FileMode(0o755)
+					if content == "data" {
+						mode = 0o644
+					}
+					if err := os.WriteFile(filepath.Join(root, name), []byte(content), mode); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tt.announce {
+					ann := proxy + " " + strconv.Itoa(os.Getpid()) + "\n"
+					if err := os.WriteFile(filepath.Join(tmp, extension.RuntimeAPIFile), []byte(ann), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				args := append(append([]string{}, shell[1:]...), filepath.Join(root, "bootstrap"))
+				cmd := exec.CommandContext(t.Context(), shell[0], args...)
+				cmd.Dir = t.TempDir() // not the task root: the program is found through LAMBDA_TASK_ROOT
+				cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp, "AWS_LAMBDA_RUNTIME_API=" + real,
+					"LAMBDA_TASK_ROOT=" + root}, tt.env...)
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				_ = cmd.Run()
+				if code := cmd.ProcessState.ExitCode(); code != tt.code {
+					t.Fatalf("exit code %d, want %d; stdout %q stderr %q", code, tt.code, stdout.String(), stderr.String())
+				}
+				got := stdout.String()
+				if tt.code == 127 {
+					got = stderr.String()
+					if !strings.Contains(got, tt.want) || !strings.Contains(got, root) {
+						t.Errorf("error %q; want it to name %s/%s", got, root, "bootstrap.real")
+					}
+					return
+				}
+				if got != tt.want {
+					t.Errorf("the program saw %q, want %q", got, tt.want)
+				}
+			})
+		}
+	}
+}

@@ -48,7 +48,11 @@ type binaries struct {
 	agent     string // the agent the launcher becomes, as in the layer
 	layerZip  string // layer zip of the host architecture
 	function  string // benchfn bootstrap
-	minimal   string // minext baseline extension
+	// wrapped is a bootstrap that runs benchfn through the layer's exec
+	// wrapper (the packaging of an OS-only runtime with the layer), so
+	// its runtime talks to the extension's Runtime API proxy.
+	wrapped string
+	minimal string // minext baseline extension
 }
 
 func TestMain(m *testing.M) {
@@ -101,7 +105,18 @@ func build(b *testing.B) binaries {
 			agent:     filepath.Join(buildDir, "layer-"+arch, layer.AgentPath),
 			layerZip:  zip,
 			function:  filepath.Join(buildDir, "fn", "bootstrap"),
+			wrapped:   filepath.Join(buildDir, "fn-wrapped", "bootstrap"),
 			minimal:   filepath.Join(buildDir, "minext", "minext"),
+		}
+		wrapper := filepath.Join(buildDir, "layer-"+arch, layer.WrapperPath)
+		script := "#!/bin/sh\nexec " + wrapper + " " + built.function + "\n"
+		if err := os.MkdirAll(filepath.Dir(built.wrapped), 0o755); err != nil {
+			buildErr = err
+			return
+		}
+		if err := os.WriteFile(built.wrapped, []byte(script), 0o755); err != nil {
+			buildErr = err
+			return
 		}
 		for out, pkg := range map[string]string{
 			built.function: "./bench/extension/internal/benchfn",
@@ -290,10 +305,10 @@ const (
 
 // startEmulator runs the benchmark function twice side by side: with the
 // extension (shipping to c, with the flush strategy flush) and without any
-// extension.
-func startEmulator(b *testing.B, bins binaries, c *collector, flush string) *emulator.Emulator {
+// extension, and any extra functions.
+func startEmulator(b *testing.B, bins binaries, c *collector, flush string, extra ...emulator.FunctionConfig) *emulator.Emulator {
 	b.Helper()
-	em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{
+	em, err := emulator.New(emulator.Config{Functions: append([]emulator.FunctionConfig{
 		{
 			Name:       withExtension,
 			Handler:    bins.function,
@@ -306,7 +321,7 @@ func startEmulator(b *testing.B, bins binaries, c *collector, flush string) *emu
 			},
 		},
 		{Name: withoutExtension, Handler: bins.function, Timeout: 10 * time.Second},
-	}})
+	}, extra...)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,8 @@ func main() {
 		OTLPHTTPAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_HTTP_ADDR"), handoff.DefaultOTLPHTTPAddr),
 		OTLPGRPCAddr: handoff.OTLPAddr(os.Getenv("LAMBDASCOPE_OTLP_GRPC_ADDR"), handoff.DefaultOTLPGRPCAddr),
 		HostsFile:    os.Getenv(extension.HostsFileEnv),
+		RuntimeProxy: runtimeProxy(),
+		AnnounceFile: announceFile(),
 		Started:      started,
 	})
 	// The agent is looked for only now: nothing Lambda waits for depends
@@ -80,9 +83,13 @@ func main() {
 	if agentErr == nil {
 		agentErr = l.Exec(agent, args, env)
 	}
-	// Still here: the agent could not be started. Stay registered and
+	// Still here: the agent could not be started. Stay registered, relay
+	// the Runtime API proxy's port (the runtime may be pointed at it) and
 	// answer events, so the function runs on without telemetry.
 	logError("the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr)
+	if err := l.RelayProxy(); err != nil {
+		logError("the runtime API proxy's port cannot be relayed; a runtime that uses it fails", err)
+	}
 	if err := l.Idle(); err != nil {
 		logError("event loop failed", err)
 		os.Exit(1)
@@ -102,6 +109,24 @@ func fastStart() bool {
 	}
 	strict, err := strconv.ParseBool(v)
 	return err == nil && !strict
+}
+
+// runtimeProxy reports whether the Runtime API proxy is served: unless
+// LAMBDASCOPE_RUNTIME_PROXY is false. An unreadable value keeps the
+// default, as the agent's configuration does (which reports it).
+func runtimeProxy() bool {
+	on, err := strconv.ParseBool(strings.TrimSpace(os.Getenv("LAMBDASCOPE_RUNTIME_PROXY")))
+	return on || err != nil
+}
+
+// announceFile is where the proxy is announced to the exec wrapper:
+// $TMPDIR (/tmp in Lambda)/lambdascope-runtime-api.
+func announceFile() string {
+	dir := os.Getenv("TMPDIR")
+	if dir == "" {
+		dir = "/tmp"
+	}
+	return filepath.Join(dir, extension.RuntimeAPIFile)
 }
 
 // findAgent returns the agent's path beside the launcher.

@@ -97,6 +97,9 @@ type Inherited struct {
 	// Telemetry, OTLPHTTP and OTLPGRPC are the bound listeners; nil when
 	// the launcher could not bind one.
 	Telemetry, OTLPHTTP, OTLPGRPC net.Listener
+	// Proxy is the Runtime API proxy's listener, already announced to the
+	// exec wrapper; nil when the launcher did not bind it.
+	Proxy net.Listener
 }
 
 // Inherit turns the descriptors of a handoff.State into connections and
@@ -120,6 +123,7 @@ func Inherit(st handoff.State) (*Inherited, error) {
 	h.Telemetry = listener(st.TelemetryFD, "telemetry listener")
 	h.OTLPHTTP = listener(st.OTLPHTTPFD, "OTLP/HTTP listener")
 	h.OTLPGRPC = listener(st.OTLPGRPCFD, "OTLP/gRPC listener")
+	h.Proxy = listener(st.ProxyFD, "runtime API proxy listener")
 	f := os.NewFile(uintptr(st.NextFD), "/event/next connection")
 	defer f.Close()
 	c, err := net.FileConn(f)
@@ -152,7 +156,7 @@ func (c *readAheadConn) Read(p []byte) (int, error) {
 
 // Close closes whatever was inherited and not yet taken over.
 func (h *Inherited) Close() {
-	for _, c := range []io.Closer{h.Next, h.Telemetry, h.OTLPHTTP, h.OTLPGRPC} {
+	for _, c := range []io.Closer{h.Next, h.Telemetry, h.OTLPHTTP, h.OTLPGRPC, h.Proxy} {
 		if c != nil {
 			_ = c.Close()
 		}
@@ -369,7 +373,8 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) start(ctx context.Context, events []extapi.EventType) (extapi.Registration, error) {
 	// The proxy is bound first: Lambda starts the runtime once every
 	// extension has registered, and the exec wrapper uses the proxy only if
-	// it is up by then.
+	// it is up by then. (The launcher binds it before registering; the
+	// agent serves it as soon as it runs.)
 	a.startProxy()
 	if h := a.opts.Inherited; h != nil {
 		reg, err := a.client.AdoptRegistration(h.State.ExtensionID, h.State.Registration)
@@ -442,11 +447,28 @@ func (a *Agent) adoptListeners(h *Inherited) {
 	a.telemetryOK = true
 }
 
-// startProxy binds and serves the Runtime API proxy on a loopback port.
-// A failure is logged; the runtime then talks to the Runtime API directly.
+// startProxy serves the Runtime API proxy: on the listener the launcher
+// bound and announced before it registered, or else on a loopback port
+// bound and announced now. A failure is logged; the runtime then talks to
+// the Runtime API directly.
 func (a *Agent) startProxy() {
+	var ln net.Listener
+	if h := a.opts.Inherited; h != nil && h.Proxy != nil {
+		ln, h.Proxy = h.Proxy, nil
+		// Announced by the launcher in this process's name.
+		path := a.runtimeAPIFile()
+		a.unannounce = func() { _ = os.Remove(path) }
+	}
 	if !a.opts.Config.RuntimeProxy {
+		if ln != nil {
+			a.stopProxy(0)
+			_ = ln.Close()
+		}
 		return
+	}
+	if h := a.opts.Inherited; h != nil && ln == nil && h.State.ProxyError != "" {
+		a.log.Warn("the launcher could not serve the runtime API proxy; binding it now, too late for a runtime that started already",
+			"err", h.State.ProxyError)
 	}
 	var order []trigger.Source
 	for _, s := range a.opts.Config.TraceContext {
@@ -455,14 +477,30 @@ func (a *Agent) startProxy() {
 	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
 		return a.buf, a.tracker, a.resource
 	}, a.log)
+	fail := func(err error) {
+		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		if ln != nil {
+			// The runtime may be pointed at it already: its calls are
+			// refused from now on.
+			a.stopProxy(0)
+			_ = ln.Close()
+		}
+	}
 	p, err := rtproxy.New(a.opts.RuntimeAPI, a.events, a.log)
 	if err != nil {
-		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+		fail(err)
 		return
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
+	// What the event observer reads of a body: a larger one is only
+	// sniffed (its first bytes), so the rest is neither copied nor held.
+	p.SetCaptureLimit(trigger.MaxDecode + 1)
+	if ln != nil {
+		p.Serve(ln)
+		a.proxy = p
+		return
+	}
+	if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		fail(err)
 		return
 	}
 	p.Serve(ln)

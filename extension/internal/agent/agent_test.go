@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/lambdascope/lambdascope/extension"
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
@@ -321,8 +323,10 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 // result to o as the agent process would inherit it.
 func launchFor(t *testing.T, o *Options) {
 	t.Helper()
+	tmp, _ := o.Env("TMPDIR")
 	l, err := launch.Start(launch.Options{RuntimeAPI: o.RuntimeAPI, Name: ExtensionName, ListenHost: "127.0.0.1",
-		OTLPHTTPAddr: o.Config.OTLPHTTPAddr, OTLPGRPCAddr: o.Config.OTLPGRPCAddr, Started: time.Now()})
+		OTLPHTTPAddr: o.Config.OTLPHTTPAddr, OTLPGRPCAddr: o.Config.OTLPGRPCAddr, Started: time.Now(),
+		RuntimeProxy: o.Config.RuntimeProxy, AnnounceFile: filepath.Join(cmp.Or(tmp, os.TempDir()), extension.RuntimeAPIFile)})
 	if err != nil {
 		t.Fatalf("launch: %v", err)
 	}
@@ -334,6 +338,11 @@ func launchFor(t *testing.T, o *Options) {
 			t.Fatalf("launcher handed over no descriptor: %+v", l.State)
 		}
 		if *fd, err = syscall.Dup(*fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.ProxyFD != handoff.NoFD {
+		if st.ProxyFD, err = syscall.Dup(st.ProxyFD); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -537,12 +546,14 @@ func TestNoEndpointStillServesLambda(t *testing.T) {
 // TestRuntimeProxyAnnounced: while the agent runs, its Runtime API proxy is
 // announced in $TMPDIR for the exec wrapper and relays the runtime's calls
 // to Lambda; the announcement is gone once the agent has stopped, and with
-// LAMBDASCOPE_RUNTIME_PROXY=false there is none.
+// LAMBDASCOPE_RUNTIME_PROXY=false there is none. Started by the launcher,
+// the agent serves the port the launcher bound and announced.
 func TestRuntimeProxyAnnounced(t *testing.T) {
-	for _, on := range []bool{true, false} {
-		t.Run(fmt.Sprint(on), func(t *testing.T) {
+	for _, tc := range []struct{ on, launched bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		on := tc.on
+		t.Run(fmt.Sprintf("on=%v/launched=%v", on, tc.launched), func(t *testing.T) {
 			f := &fakeLambda{script: invocationScript(2)}
-			var file string
+			var file, launcherAddr string
 			var announced []string
 			f.runtime = func(n int) {
 				if n != 0 {
@@ -571,6 +582,14 @@ func TestRuntimeProxyAnnounced(t *testing.T) {
 				o.Config.RuntimeProxy = on
 				dir, _ := o.Env("TMPDIR")
 				file = filepath.Join(dir, "lambdascope-runtime-api")
+				if tc.launched {
+					launchFor(t, o)
+					b, err := os.ReadFile(file)
+					if on != (err == nil) {
+						t.Fatalf("launcher's announcement: %q %v; want one: %v", b, err, on)
+					}
+					launcherAddr, _, _ = strings.Cut(string(b), " ")
+				}
 			})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -583,6 +602,9 @@ func TestRuntimeProxyAnnounced(t *testing.T) {
 			}
 			if len(announced) != 2 || announced[1] != strconv.Itoa(os.Getpid()) || !strings.HasPrefix(announced[0], "127.0.0.1:") {
 				t.Fatalf("announced %q, want 127.0.0.1:<port> %d", announced, os.Getpid())
+			}
+			if tc.launched && announced[0] != launcherAddr {
+				t.Errorf("the runtime found the proxy at %s; want the port the launcher bound, %s", announced[0], launcherAddr)
 			}
 			if _, err := os.Stat(file); !os.IsNotExist(err) {
 				t.Errorf("announcement left behind after the agent stopped: %v", err)
@@ -1053,7 +1075,7 @@ func TestInheritReadsAheadFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := Inherit(handoff.State{ExtensionID: "ext-7", NextFD: fds[0], NextRead: []byte(answer[:split]),
-		TelemetryFD: handoff.NoFD, OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD})
+		TelemetryFD: handoff.NoFD, OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD, ProxyFD: handoff.NoFD})
 	if err != nil {
 		t.Fatalf("inherit: %v", err)
 	}

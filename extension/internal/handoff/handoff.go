@@ -2,11 +2,11 @@
 // agent. Lambda waits for every extension's first call to /event/next
 // before it ends the init phase, and the agent (gRPC, protobuf, zstd) spends
 // most of its start initialising packages. So the small launcher that
-// Lambda starts binds the listeners, registers, subscribes to the Telemetry
-// API and sends the first /event/next itself, then replaces its process
-// image with the agent (execve), which inherits the listeners and the
-// connection the first event will arrive on, described by a State in its
-// environment.
+// Lambda starts binds the listeners (the Runtime API proxy's among them),
+// registers, subscribes to the Telemetry API and sends the first
+// /event/next itself, then replaces its process image with the agent
+// (execve), which inherits the listeners and the connection the first
+// event will arrive on, described by a State in its environment.
 //
 // The package links nothing heavier than net and net/url: the launcher
 // imports it.
@@ -70,6 +70,13 @@ type State struct {
 	// again and reports the error).
 	OTLPHTTPFD int
 	OTLPGRPCFD int
+	// ProxyFD is the Runtime API proxy's listener, bound on a loopback
+	// port and announced to the exec wrapper before the launcher
+	// registered; NoFD when the proxy is off or could not be bound (the
+	// agent then binds and announces it itself). ProxyError says why it
+	// could not.
+	ProxyFD    int
+	ProxyError string
 	// Started is when the launcher's process started.
 	Started time.Time
 }
@@ -94,6 +101,10 @@ func (s State) Encode() string {
 	}
 	v.Set("otlp_http", strconv.Itoa(s.OTLPHTTPFD))
 	v.Set("otlp_grpc", strconv.Itoa(s.OTLPGRPCFD))
+	v.Set("proxy", strconv.Itoa(s.ProxyFD))
+	if s.ProxyError != "" {
+		v.Set("proxy_err", s.ProxyError)
+	}
 	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
 	return v.Encode()
 }
@@ -111,6 +122,7 @@ func Decode(value string) (State, error) {
 		TelemetryURI:   v.Get("tel_uri"),
 		ListenError:    v.Get("listen_err"),
 		SubscribeError: v.Get("subscribe_err"),
+		ProxyError:     v.Get("proxy_err"),
 	}
 	var errs []error
 	fd := func(key string) int {
@@ -131,6 +143,7 @@ func Decode(value string) (State, error) {
 	}
 	s.NextFD, s.TelemetryFD = fd("next"), fd("tel")
 	s.OTLPHTTPFD, s.OTLPGRPCFD = fd("otlp_http"), fd("otlp_grpc")
+	s.ProxyFD = fd("proxy")
 	s.NextSent, s.Started = at("next_sent"), at("started")
 	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {
 		s.Subscribed = b

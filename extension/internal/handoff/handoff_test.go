@@ -21,6 +21,8 @@ func TestStateRoundTrip(t *testing.T) {
 		TelemetryUnavailable: true,
 		OTLPHTTPFD:           3,
 		OTLPGRPCFD:           NoFD,
+		ProxyFD:              9,
+		ProxyError:           "announce the runtime API proxy: read-only file system",
 		Started:              time.Unix(1700000000, 1),
 	}
 	out, err := Decode(in.Encode())
@@ -31,18 +33,19 @@ func TestStateRoundTrip(t *testing.T) {
 		out.NextFD != in.NextFD || string(out.NextRead) != string(in.NextRead) || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
 		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
 		out.SubscribeError != in.SubscribeError || out.TelemetryUnavailable != in.TelemetryUnavailable || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
-		!out.Started.Equal(in.Started) {
+		out.ProxyFD != in.ProxyFD || out.ProxyError != in.ProxyError || !out.Started.Equal(in.Started) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
 	}
 }
 
 func TestDecodeNamesWhatIsWrong(t *testing.T) {
-	good := State{ExtensionID: "e", NextFD: 4, TelemetryFD: NoFD, OTLPHTTPFD: NoFD, OTLPGRPCFD: NoFD}.Encode()
+	good := State{ExtensionID: "e", NextFD: 4, TelemetryFD: NoFD, OTLPHTTPFD: NoFD, OTLPGRPCFD: NoFD, ProxyFD: NoFD}.Encode()
 	tests := []struct{ name, value, want string }{
 		{"not a query", "%zz", "invalid URL escape"},
 		{"empty", "", "id: missing"},
 		{"bad descriptor", strings.Replace(good, "next=4", "next=four", 1), `next: not a file descriptor: "four"`},
 		{"negative descriptor", strings.Replace(good, "tel=-1", "tel=-2", 1), "tel: not a file descriptor"},
+		{"bad proxy descriptor", strings.Replace(good, "proxy=-1", "proxy=", 1), `proxy: not a file descriptor: ""`},
 		{"no next", strings.Replace(good, "next=4", "next=-1", 1), "next: missing"},
 		{"bad time", strings.Replace(good, "started=", "started=x", 1), "started: not a time"},
 		{"bad unavailable flag", good + "&tel_unavailable=maybe", `tel_unavailable: not a boolean: "maybe"`},

@@ -1,12 +1,17 @@
 // Package launch is the extension's launcher: the small program Lambda
 // starts from /opt/extensions/lambdascope. It does everything Lambda waits
-// for before it ends the init phase — bind the Telemetry API listener and
-// the OTLP ports, register, subscribe, send the first /event/next — in a
+// for before it ends the init phase — bind the Telemetry API listener, the
+// OTLP ports and the Runtime API proxy's port (announced for the exec
+// wrapper before register, since Lambda starts the runtime once every
+// extension has registered), register, subscribe, send the first
+// /event/next — in a
 // process that links little more than package net, then replaces itself
 // (execve) with the agent, which inherits the listeners and the connection
 // the first event arrives on (package handoff). The agent's own start,
 // most of it Go package initialisation of gRPC and protobuf, then runs
-// beside the function's init instead of before it.
+// beside the function's init instead of before it. When the agent cannot
+// be started the launcher stays registered and relays the proxy's port to
+// the real Runtime API (RelayProxy, Idle), so the function runs on.
 package launch
 
 import (
@@ -48,6 +53,14 @@ type Options struct {
 	// HostsFile is where host names are looked up first; "" means
 	// /etc/hosts.
 	HostsFile string
+	// RuntimeProxy binds the Runtime API proxy's port (a loopback port)
+	// and announces it in AnnounceFile for the exec wrapper, before
+	// registering: Lambda starts the runtime once every extension has
+	// registered, and the wrapper looks for the proxy only then.
+	RuntimeProxy bool
+	// AnnounceFile is where the proxy is announced
+	// ($TMPDIR/lambdascope-runtime-api).
+	AnnounceFile string
 	// Started is when the process started.
 	Started time.Time
 }
@@ -58,6 +71,9 @@ type Launch struct {
 	// listeners are the bound descriptors, open until exec or Close.
 	listeners []int
 	api       *conn
+	// announced is the file announcing the proxy; "" when none was
+	// written.
+	announced string
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -73,12 +89,13 @@ var ErrNotRegistered = errors.New("extension not registered")
 func Start(o Options) (*Launch, error) {
 	l := &Launch{State: handoff.State{
 		NextFD: handoff.NoFD, TelemetryFD: handoff.NoFD,
-		OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD,
+		OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD, ProxyFD: handoff.NoFD,
 		Started: o.Started,
 	}}
 	ok := false
 	defer func() {
 		if !ok {
+			l.unannounce()
 			l.Close()
 		}
 	}()
@@ -97,6 +114,9 @@ func Start(o Options) (*Launch, error) {
 	// again and says so.
 	l.State.OTLPHTTPFD, _, _ = l.listen(n, o.OTLPHTTPAddr)
 	l.State.OTLPGRPCFD, _, _ = l.listen(n, o.OTLPGRPCAddr)
+	if o.RuntimeProxy {
+		l.bindProxy(n, o.AnnounceFile)
+	}
 
 	events := []string{"INVOKE", "SHUTDOWN"}
 	schema := apiwire.SchemaV1
@@ -253,7 +273,7 @@ func lookupSandbox() listenAt {
 // listeners and the pending /event/next. It returns only on failure; the
 // launch is then still usable (see Idle).
 func (l *Launch) Exec(path string, args, env []string) error {
-	for _, fd := range []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD} {
+	for _, fd := range []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD} {
 		if fd == handoff.NoFD {
 			continue
 		}
@@ -283,9 +303,9 @@ func withoutHandoff(env []string) []string {
 // Idle keeps the registered extension alive without the agent, so that a
 // missing or broken agent never fails the function: it closes the
 // listeners (a function's export is then refused at once instead of
-// waiting for an agent that never comes), answers every event with the
-// next /event/next and returns at SHUTDOWN (or when the API connection
-// fails).
+// waiting for an agent that never comes; call RelayProxy first for the
+// Runtime API proxy's port), answers every event with the next
+// /event/next and returns at SHUTDOWN (or when the API connection fails).
 func (l *Launch) Idle() error {
 	l.closeListeners()
 	for {

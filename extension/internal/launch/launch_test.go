@@ -35,6 +35,8 @@ type fakeAPI struct {
 	subscribeBody    string
 	chunked, closing bool
 	events           []string // /event/next answers, in order
+	// onRegister, when set, is called as register arrives.
+	onRegister func()
 
 	mu       sync.Mutex
 	requests []string // method, path and extension headers, in order
@@ -59,6 +61,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	switch r.Method + " " + r.URL.Path {
 	case "POST " + apiwire.PathRegister:
+		if f.onRegister != nil {
+			f.onRegister()
+		}
 		if f.registerStatus != 0 {
 			http.Error(w, `{"errorType":"Extension.Denied"}`, f.registerStatus)
 			return
@@ -97,6 +102,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = io.WriteString(w, ev)
 	default:
+		if strings.HasPrefix(r.URL.Path, "/2018-06-01/runtime/") {
+			// The Runtime API, for the proxy's relay: the request echoed.
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", "r-1")
+			_, _ = fmt.Fprintf(w, "%s %s %d:", r.Method, r.URL.Path, len(body))
+			_, _ = w.Write(body)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

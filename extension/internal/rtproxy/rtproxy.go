@@ -10,7 +10,8 @@
 // (response streaming, Lambda-Runtime-Function-Response-Mode: streaming) is
 // relayed chunk by chunk as it arrives, never held back, with the error
 // trailers the runtime sends at its end. Bodies of events and answers are
-// also copied, once and up to MaxCapture bytes, for the Observer, which is
+// also copied, once and up to the capture limit (MaxCapture, or less: see
+// SetCaptureLimit), for the Observer, which is
 // called only once the call has been relayed: what the extension derives
 // from a call never delays it, and a failure of the Observer (even a
 // panic) never changes it. Concurrent calls (Lambda Managed Instances) are
@@ -68,8 +69,8 @@ type Event struct {
 	Deadline time.Time
 	// Received is when the event reached the proxy.
 	Received time.Time
-	// Body is the event, valid only during the Observer's call;
-	// Truncated says it was longer than MaxCapture.
+	// Body is the event (up to the capture limit), valid only during the
+	// Observer's call; Truncated says it was longer.
 	Body      []byte
 	Truncated bool
 }
@@ -100,7 +101,7 @@ type End struct {
 	// ErrorBody is the Lambda-Runtime-Function-Error-Body trailer of a
 	// streamed response that failed.
 	ErrorBody string
-	// Body is the answer (up to MaxCapture bytes), valid only during the
+	// Body is the answer (up to the capture limit), valid only during the
 	// Observer's call; Truncated says it was longer.
 	Body      []byte
 	Truncated bool
@@ -140,6 +141,8 @@ type Proxy struct {
 	srv      *http.Server
 	addr     net.Addr
 	pool     sync.Pool
+	// limit is the most of one body kept for the Observer.
+	limit int
 
 	calls, upstreamErrors, panics atomic.Uint64
 	// observers are the Observer calls under way.
@@ -171,9 +174,19 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		IdleConnTimeout: 90 * time.Second,
 		DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}).DialContext,
 	}
-	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{})}
+	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{}), limit: MaxCapture}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return p, nil
+}
+
+// SetCaptureLimit keeps at most n bytes of each body for the Observer
+// (from 1 to MaxCapture; other values are ignored): an Observer that reads
+// no more of a body than its first bytes saves the copy of the rest, and
+// the memory, on large events and answers. Call it before Serve.
+func (p *Proxy) SetCaptureLimit(n int) {
+	if n > 0 && n <= MaxCapture {
+		p.limit = n
+	}
 }
 
 // Serve serves on ln in the background until Shutdown.
@@ -391,10 +404,15 @@ func (p *Proxy) observe(f func(), c *capture) {
 	}()
 }
 
+// relayBufs are the buffers answers are relayed through.
+var relayBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
+
 // relay copies body to w, into c as well when c is not nil, flushing
 // after every read when streaming.
 func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
-	buf := make([]byte, 32<<10)
+	b := relayBufs.Get().(*[256 << 10]byte)
+	defer relayBufs.Put(b)
+	buf := b[:]
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -417,16 +435,17 @@ func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture,
 	}
 }
 
-// capture keeps the first MaxCapture bytes of a body and counts them all.
+// capture keeps the first limit bytes of a body and counts them all.
 type capture struct {
 	buf       []byte
 	n         int64
+	limit     int
 	truncated bool
 }
 
 func (c *capture) write(p []byte) {
 	c.n += int64(len(p))
-	room := MaxCapture - len(c.buf)
+	room := c.limit - len(c.buf)
 	if len(p) > room {
 		p, c.truncated = p[:room], true
 	}
@@ -440,8 +459,9 @@ func (p *Proxy) getCapture(n int64) *capture {
 	if c == nil {
 		c = &capture{}
 	}
-	if n > 0 && int64(cap(c.buf)) < min(n, MaxCapture) {
-		c.buf = make([]byte, 0, min(n, MaxCapture))
+	c.limit = p.limit
+	if n > 0 && int64(cap(c.buf)) < min(n, int64(p.limit)) {
+		c.buf = make([]byte, 0, min(n, int64(p.limit)))
 	}
 	return c
 }

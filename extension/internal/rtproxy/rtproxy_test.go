@@ -205,11 +205,14 @@ func (r *recorder) wait(t *testing.T, events, ends int) {
 	}
 }
 
-func startProxy(t testing.TB, upstream string, obs rtproxy.Observer) *rtproxy.Proxy {
+func startProxy(t testing.TB, upstream string, obs rtproxy.Observer, captureLimit ...int) *rtproxy.Proxy {
 	t.Helper()
 	p, err := rtproxy.New(upstream, obs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, n := range captureLimit {
+		p.SetCaptureLimit(n)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -539,4 +542,53 @@ func TestShutdownLetsPendingNextFinish(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestCaptureLimit: with a capture limit the Observer gets the first bytes
+// of each body, marked truncated and with the whole size counted, while
+// the runtime and the platform still get every byte.
+func TestCaptureLimit(t *testing.T) {
+	const limit = 100
+	event := bytes.Repeat([]byte("e"), 300<<10)
+	answer := bytes.Repeat([]byte("a"), 200<<10)
+	f := &fakeAPI{event: event}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	r := &recorder{}
+	p, err := rtproxy.New(strings.TrimPrefix(srv.URL, "http://"), r, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetCaptureLimit(limit)
+	p.SetCaptureLimit(0) // ignored
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
+	id := "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+	next := do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: "/2018-06-01/runtime/invocation/next"})
+	resp := do(t, p.Addr().String(), call{name: "response", method: http.MethodPost, path: id + "/response", body: answer})
+	if next.Body != string(event) || resp.Status != http.StatusAccepted {
+		t.Fatalf("runtime got %d bytes of the event and status %d", len(next.Body), resp.Status)
+	}
+	if seen := f.take(); len(seen) != 2 || seen[1].Body != string(answer) {
+		t.Fatalf("platform got %d calls, answer of %d bytes", len(seen), len(seen[len(seen)-1].Body))
+	}
+	r.wait(t, 1, 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev, end := r.events[0], r.ends[0]
+	if string(ev.Body) != string(event[:limit]) || !ev.Truncated {
+		t.Errorf("Observer got %d bytes of the event (truncated %v), want the first %d", len(ev.Body), ev.Truncated, limit)
+	}
+	if string(end.Body) != string(answer[:limit]) || !end.Truncated || end.Size != int64(len(answer)) {
+		t.Errorf("Observer got %d bytes of the answer (truncated %v, size %d), want the first %d of %d",
+			len(end.Body), end.Truncated, end.Size, limit, len(answer))
+	}
 }
