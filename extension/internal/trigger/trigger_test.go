@@ -224,24 +224,6 @@ func FuzzDetect(f *testing.F) {
 	})
 }
 
-func BenchmarkDetectSQSBatch(b *testing.B) {
-	one, err := os.ReadFile(filepath.Join("testdata", "sqs-traced.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Ten records: the first traced record of the sample, ten times.
-	rec := one[bytes.Index(one, []byte("{\n      \"messageId\"")) : bytes.Index(one, []byte("},\n    {"))+1]
-	batch := []byte(`{"Records":[` + strings.TrimSuffix(strings.Repeat(string(rec)+",", 10), ",") + `]}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		tr := Detect(batch)
-		if tr.Records != 10 {
-			b.Fatal(tr.Records)
-		}
-		_, _ = Resolve(tr.Context, "", DefaultPrecedence)
-	}
-}
-
 // TestBatchRecordsLinked: each SQS record with a trace context of its own
 // is listed with its message ID, the others are not.
 func TestBatchRecordsLinked(t *testing.T) {
