@@ -38,8 +38,19 @@ type FunctionConfig struct {
 	// Version defaults to "$LATEST".
 	Version string
 	// Handler is the path of the runtime executable, a custom-runtime
-	// "bootstrap".
+	// "bootstrap", for an OS-only runtime (Runtime empty); for a managed
+	// runtime it is Lambda's handler setting, "file.export" (e.g.
+	// "index.handler"), the file relative to CodeDir.
 	Handler string
+	// Runtime names a managed runtime the emulator provides ("nodejs18.x",
+	// "nodejs20.x", "nodejs22.x", run with the node found on PATH); empty
+	// for an OS-only runtime. A managed runtime is started as Lambda starts
+	// one: through the program named by AWS_LAMBDA_EXEC_WRAPPER in Env when
+	// that is set, which gets the runtime's command line as its arguments.
+	Runtime string
+	// CodeDir is the function's code (LAMBDA_TASK_ROOT) for a managed
+	// runtime.
+	CodeDir string
 	// Extensions are the paths of external extension executables, as if they
 	// were under /opt/extensions/. An extension's name is its file name.
 	Extensions []string
@@ -70,6 +81,10 @@ type Config struct {
 	// Region defaults to us-east-1, AccountID to 123456789012.
 	Region, AccountID string
 	Functions         []FunctionConfig
+	// Queues are SQS standard queues, served at InvokeURL with the SQS
+	// JSON protocol (functions find it in AWS_ENDPOINT_URL_SQS), each with
+	// an optional event source mapping to a function.
+	Queues []QueueConfig
 	// Logger receives the emulator's own logs; nil discards them.
 	Logger *slog.Logger
 	// Output, when set, receives every line the runtimes and extensions
@@ -126,6 +141,11 @@ func (c Config) withDefaults() Config {
 		fns[i] = f
 	}
 	c.Functions = fns
+	qs := make([]QueueConfig, len(c.Queues))
+	for i, q := range c.Queues {
+		qs[i] = q.withDefaults()
+	}
+	c.Queues = qs
 	return c
 }
 
@@ -151,8 +171,19 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.name %q is used twice", key, f.Name))
 		}
 		seen[f.Name] = true
-		if f.Handler == "" {
+		switch {
+		case f.Handler == "":
 			errs = append(errs, fmt.Errorf("%s.handler must not be empty", key))
+		case f.Runtime != "" && !handlerRE.MatchString(f.Handler):
+			errs = append(errs, fmt.Errorf("%s.handler %q must be file.export for a managed runtime", key, f.Handler))
+		}
+		if f.Runtime != "" {
+			if _, ok := managedRuntimes[f.Runtime]; !ok {
+				errs = append(errs, fmt.Errorf("%s.runtime %q is not one the emulator provides (nodejs18.x, nodejs20.x, nodejs22.x)", key, f.Runtime))
+			}
+			if f.CodeDir == "" {
+				errs = append(errs, fmt.Errorf("%s.code_dir must not be empty for a managed runtime", key))
+			}
 		}
 		if f.MemoryMB < minMemoryMB || f.MemoryMB > maxMemoryMB {
 			errs = append(errs, fmt.Errorf("%s.memory_mb must be between %d and %d", key, minMemoryMB, maxMemoryMB))
@@ -178,5 +209,6 @@ func (c Config) Validate() error {
 			extNames[name] = true
 		}
 	}
+	errs = append(errs, validateQueues(c.Queues, seen)...)
 	return errors.Join(errs...)
 }

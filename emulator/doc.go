@@ -5,7 +5,15 @@
 //
 // Each function has a pool of execution environments. An environment is an
 // HTTP server on a loopback port serving the three Lambda APIs, the function's
-// runtime process (a custom-runtime "bootstrap") and its extension processes.
+// runtime process and its extension processes. The runtime is either the
+// function's own "bootstrap" (an OS-only runtime, provided.al2023) or a
+// managed runtime the emulator provides (FunctionConfig.Runtime: Node.js,
+// with the node found on PATH), which loads the handler ("index.handler")
+// from FunctionConfig.CodeDir and is started as Lambda starts a managed
+// runtime: through the program named by AWS_LAMBDA_EXEC_WRAPPER, with the
+// runtime's command line as its arguments, when the function's environment
+// sets it (a missing wrapper fails INIT, exit 127, as on Lambda). An OS-only
+// runtime ignores AWS_LAMBDA_EXEC_WRAPPER, as Lambda does.
 // Invocations follow the documented lifecycle: INIT (extensions start and
 // register, then the runtime starts; the phase ends when everyone is waiting
 // on "next"), INVOKE (the response is returned to the caller as soon as the
@@ -43,6 +51,19 @@
 // An invocation ends when its response is posted (runtimeDone has no
 // runtimeOverhead span), and a timeout or crash of one resets the
 // environment, failing the others in flight.
+//
+// Config.Queues are SQS standard queues, served beside the Invoke API with
+// the SQS JSON protocol the AWS SDKs speak (SendMessage, SendMessageBatch,
+// GetQueueUrl; functions find the endpoint in AWS_ENDPOINT_URL_SQS), each
+// with an optional event source mapping: it gathers up to BatchSize
+// messages for at most BatchWindow and invokes the consumer with SQS's
+// event (package eventsource builds it, and API Gateway's, from AWS's
+// published samples), message attributes, sent and first-receive times
+// included. Shutdown delivers what the queues hold before the environments
+// go. Liberties: one batch at a time per queue (Lambda scales its pollers
+// out), and a batch whose invocation fails is dropped and counted in
+// QueueStats rather than made visible again for a retry; partial batch
+// responses are not read.
 //
 // Tests inject faults with SetTimeout, KillRuntimeDuringNextInvoke and
 // DropRuntimeDoneOfNextInvoke.

@@ -9,8 +9,10 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,9 +34,19 @@ type InvokeResult struct {
 // Emulator runs functions in execution environments and serves the Lambda
 // Invoke API.
 type Emulator struct {
-	cfg       Config
-	log       *slog.Logger
-	functions map[string]*function
+	cfg Config
+	log *slog.Logger
+	// runtimeDir holds the managed runtimes' files (Lambda's /var/runtime
+	// of each), written at Start and removed at Shutdown.
+	runtimeDir string
+	functions  map[string]*function
+	queues     map[string]*queue
+	// running counts invocations from Invoke to their answer; flushQueues
+	// ends the queues' batching windows, stopPolls their event source
+	// mappings.
+	running     atomic.Int64
+	flushQueues chan struct{}
+	stopPolls   chan struct{}
 
 	outMu sync.Mutex
 
@@ -114,7 +126,12 @@ func New(cfg Config) (*Emulator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("emulator config: %w", err)
 	}
-	e := &Emulator{cfg: cfg, log: cfg.Logger, functions: map[string]*function{}}
+	e := &Emulator{cfg: cfg, log: cfg.Logger, functions: map[string]*function{}, queues: map[string]*queue{},
+		flushQueues: make(chan struct{}), stopPolls: make(chan struct{})}
+	for _, qc := range cfg.Queues {
+		e.queues[qc.Name] = &queue{cfg: qc, more: make(chan struct{}, 1),
+			arn: fmt.Sprintf("arn:aws:sqs:%s:%s:%s", cfg.Region, cfg.AccountID, qc.Name)}
+	}
 	for _, fc := range cfg.Functions {
 		e.functions[fc.Name] = &function{
 			em:       e,
@@ -143,15 +160,26 @@ func (e *Emulator) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen for Invoke API: %w", err)
 	}
+	if e.runtimeDir, err = writeRuntimes(e.cfg.Functions); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start emulator: %w", err)
+	}
 	e.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", e.handleInvoke)
+	mux.HandleFunc("POST /{$}", e.handleSQS)
+	mux.HandleFunc("POST /{account}/{queue}", e.handleSQS)
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	e.wg.Go(func() {
 		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.log.Error("Invoke API server stopped", "err", err)
 		}
 	})
+	for _, q := range e.queues {
+		if q.cfg.Consumer != "" {
+			e.wg.Go(func() { e.poll(q, e.flushQueues, e.stopPolls) })
+		}
+	}
 	e.started = true
 	e.log.Info("emulator started", "invoke_url", e.url, "functions", len(e.functions))
 	return nil
@@ -187,12 +215,14 @@ func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) 
 		return nil, fmt.Errorf("invoke %s: %w", function, ErrShutdown)
 	}
 	e.busy.Add(1)
+	e.running.Add(1)
 	e.mu.Unlock()
 	out := make(chan invokeOutcome, 1)
 	go func() {
 		defer e.busy.Done()
 		fn.invoke(payload, out)
 	}()
+	defer e.running.Add(-1)
 	select {
 	case o := <-out:
 		if o.err != nil {
@@ -478,9 +508,17 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 
 func (e *Emulator) doShutdown(ctx context.Context) error {
 	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if started {
+		// What was sent to a queue reaches its consumer first.
+		e.drainQueues(ctx)
+	}
+	e.mu.Lock()
 	e.closed = true
 	srv := e.srv
 	e.mu.Unlock()
+	close(e.stopPolls)
 
 	idle := make(chan struct{})
 	go func() {
@@ -532,6 +570,11 @@ func (e *Emulator) doShutdown(ctx context.Context) error {
 		}
 	}
 	e.wg.Wait()
+	if e.runtimeDir != "" {
+		if err := os.RemoveAll(e.runtimeDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove runtime directory: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -841,6 +841,14 @@ func TestConfigValidate(t *testing.T) {
 		{"concurrency range", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: 65}}}, "functions[0].max_concurrency must be between 1 and 64"},
 		{"concurrency negative", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: -1}}}, "functions[0].max_concurrency must be between 1 and 64"},
 		{"concurrency managed", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", ManagedInstances: true, MaxConcurrency: 16}}}, ""},
+		{"managed runtime", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Runtime: "nodejs22.x", Handler: "index.handler", CodeDir: "/code"}}}, ""},
+		{"unknown runtime", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Runtime: "cobol1.x", Handler: "index.handler", CodeDir: "/code"}}}, "functions[0].runtime"},
+		{"managed handler", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Runtime: "nodejs22.x", Handler: "/var/task/bootstrap", CodeDir: "/code"}}}, "functions[0].handler"},
+		{"managed code", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Runtime: "nodejs22.x", Handler: "index.handler"}}}, "functions[0].code_dir"},
+		{"queue consumer", emulator.Config{Functions: []emulator.FunctionConfig{valid}, Queues: []emulator.QueueConfig{{Name: "q", Consumer: "nope"}}}, "queues[0].consumer"},
+		{"queue batch", emulator.Config{Functions: []emulator.FunctionConfig{valid}, Queues: []emulator.QueueConfig{{Name: "q", BatchSize: 20000}}}, "queues[0].batch_size"},
+		{"queue window", emulator.Config{Functions: []emulator.FunctionConfig{valid}, Queues: []emulator.QueueConfig{{Name: "q", BatchWindow: time.Hour}}}, "queues[0].batch_window"},
+		{"queue", emulator.Config{Functions: []emulator.FunctionConfig{valid}, Queues: []emulator.QueueConfig{{Name: "q", Consumer: "ok", BatchWindow: time.Second}}}, ""},
 		{"extension names", emulator.Config{Functions: []emulator.FunctionConfig{{Name: "a", Handler: "x", Extensions: []string{"/a/e", "/b/e"}}}}, "functions[0].extensions[1]"},
 	}
 	for _, tc := range tests {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -326,6 +327,7 @@ func (e *environment) unreservedEnv() map[string]string {
 		"PATH":                        "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"LD_LIBRARY_PATH":             "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
 		"AWS_ENDPOINT_URL_LAMBDA":     e.em.InvokeURL(),
+		"AWS_ENDPOINT_URL_SQS":        e.em.InvokeURL(),
 		"LAMBDASCOPE_OTLP_GRPC_ADDR":  e.otlpGRPC,
 		"LAMBDASCOPE_OTLP_HTTP_ADDR":  e.otlpHTTP,
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + e.otlpHTTP,
@@ -342,7 +344,37 @@ func (e *environment) initType() string {
 	return "on-demand"
 }
 
-func (e *environment) handlerName() string { return filepath.Base(e.fn.cfg.Handler) }
+func (e *environment) handlerName() string {
+	if e.fn.cfg.managed() {
+		return e.fn.cfg.Handler
+	}
+	return filepath.Base(e.fn.cfg.Handler)
+}
+
+// runtimePath is the program started as the runtime: a custom runtime's
+// bootstrap, or a managed runtime's.
+func (e *environment) runtimePath() string {
+	if e.fn.cfg.managed() {
+		return filepath.Join(e.runtimeDir(), "bootstrap")
+	}
+	return e.fn.cfg.Handler
+}
+
+// runtimeDir stands in for /var/runtime.
+func (e *environment) runtimeDir() string {
+	if e.fn.cfg.managed() {
+		return filepath.Join(e.em.runtimeDir, managedRuntimes[e.fn.cfg.Runtime])
+	}
+	return "/var/runtime"
+}
+
+// runtimeVersion is what platform.initStart names the runtime.
+func (e *environment) runtimeVersion() string {
+	if r := e.fn.cfg.Runtime; r != "" {
+		return strings.ReplaceAll(strings.TrimSuffix(r, ".x"), "nodejs", "nodejs:") + ".v1"
+	}
+	return runtimeVersion
+}
 
 func (e *environment) runtimeEnv() []string {
 	env := e.unreservedEnv()
@@ -355,7 +387,11 @@ func (e *environment) runtimeEnv() []string {
 	env["_HANDLER"] = e.handlerName()
 	env["AWS_EXECUTION_ENV"] = executionEnv
 	env["LAMBDA_TASK_ROOT"] = filepath.Dir(e.fn.cfg.Handler)
-	env["LAMBDA_RUNTIME_DIR"] = "/var/runtime"
+	if fc := e.fn.cfg; fc.managed() {
+		env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + fc.Runtime
+		env["LAMBDA_TASK_ROOT"] = fc.CodeDir
+	}
+	env["LAMBDA_RUNTIME_DIR"] = e.runtimeDir()
 	if e.fn.cfg.ManagedInstances {
 		env["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(e.fn.cfg.MaxConcurrency)
 	}
@@ -426,7 +462,7 @@ func (e *environment) init() error {
 	e.emit("platform.initStart", map[string]any{
 		"initializationType": e.initType(),
 		"phase":              "init",
-		"runtimeVersion":     runtimeVersion,
+		"runtimeVersion":     e.runtimeVersion(),
 		"runtimeVersionArn":  fmt.Sprintf(runtimeVersionArn, e.em.cfg.Region),
 		"functionName":       fc.Name,
 		"functionVersion":    fc.Version,
@@ -510,7 +546,7 @@ func (e *environment) initProcesses(timer <-chan time.Time) error {
 	if err := e.waitFor(timer, func() bool { return len(e.extensions) >= len(e.extProcs) }); err != nil {
 		return err
 	}
-	p, err := e.startWatched(e.fn.cfg.Handler, e.runtimeEnv(), true)
+	p, err := e.startWatched(e.runtimePath(), e.runtimeEnv(), true)
 	if err != nil {
 		e.fail("Runtime.InvalidEntrypoint", err)
 		return err

@@ -10,4 +10,7 @@ var (
 	ErrNotStarted = errors.New("emulator not started")
 	// ErrShutdown is returned by Invoke once Shutdown has begun.
 	ErrShutdown = errors.New("emulator is shutting down")
+	// ErrQueueNotFound is returned for a queue name the emulator does not
+	// have.
+	ErrQueueNotFound = errors.New("queue not found")
 )

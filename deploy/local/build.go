@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lambdascope/lambdascope/deploy/layer"
@@ -16,12 +17,30 @@ type Binaries struct {
 	Collector string
 	CLI       string
 	Extension string
-	// Functions maps a sample function's name to its bootstrap executable.
+	// Wrapper is the layer's exec wrapper (/opt/lambdascope-wrapper).
+	Wrapper string
+	// Functions maps a sample function's name to its bootstrap executable
+	// (Go functions, OS-only runtime) or its code directory (Node.js).
 	Functions map[string]string
 }
 
-// SampleFunctions are the example functions under examples/functions.
+// SampleFunctions are the example functions under examples/functions
+// that each request to orders invokes once: Go functions with an
+// OpenTelemetry SDK.
 var SampleFunctions = []string{"orders", "inventory"}
+
+// NodeFunctions are the sample functions written in JavaScript with no
+// SDK, run in the nodejs20.x managed runtime with the layer's exec
+// wrapper: shipping consumes the orders-placed queue in batches.
+var NodeFunctions = map[string]bool{"shipping": true}
+
+// AllFunctions are every sample function a stack runs.
+func AllFunctions() []string { return append(slices.Clone(SampleFunctions), "shipping") }
+
+// WrappedFunctions are the Go sample functions packaged to run through
+// the layer's wrapper (an OS-only runtime runs no exec wrapper): their
+// bootstrap is a script that runs the program, app, through it.
+var WrappedFunctions = map[string]bool{"orders": true}
 
 // Build compiles the collector, the CLI, the extension (static, laid out as
 // in the layer under dir/layer: extensions/lambdascope and
@@ -31,12 +50,24 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 		Collector: filepath.Join(dir, "lambdascope-collector"),
 		CLI:       filepath.Join(dir, "lambdascope"),
 		Extension: filepath.Join(dir, "layer", filepath.FromSlash(layer.BinaryPath)),
+		Wrapper:   filepath.Join(dir, "layer", filepath.FromSlash(layer.WrapperPath)),
 		Functions: map[string]string{},
 	}
 	jobs := backendJobs(b)
-	for _, fn := range SampleFunctions {
-		b.Functions[fn] = filepath.Join(dir, "functions", fn, "bootstrap")
-		jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn, ""})
+	var wrapped []string
+	for _, fn := range AllFunctions() {
+		fnDir := filepath.Join(dir, "functions", fn)
+		switch {
+		case NodeFunctions[fn]:
+			b.Functions[fn] = fnDir
+		case WrappedFunctions[fn]:
+			b.Functions[fn] = filepath.Join(fnDir, "bootstrap")
+			jobs = append(jobs, job{filepath.Join(fnDir, "app"), "./examples/functions/" + fn, ""})
+			wrapped = append(wrapped, fn)
+		default:
+			b.Functions[fn] = filepath.Join(fnDir, "bootstrap")
+			jobs = append(jobs, job{b.Functions[fn], "./examples/functions/" + fn, ""})
+		}
 	}
 	if _, err := layer.BuildTree(ctx, repoRoot, filepath.Join(dir, "layer")); err != nil {
 		return Binaries{}, err
@@ -44,7 +75,44 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 	if err := buildJobs(ctx, repoRoot, jobs); err != nil {
 		return Binaries{}, err
 	}
+	for fn := range NodeFunctions {
+		if err := copyDir(filepath.Join(repoRoot, "examples", "functions", fn), b.Functions[fn]); err != nil {
+			return Binaries{}, fmt.Errorf("copy function %s: %w", fn, err)
+		}
+	}
+	for _, fn := range wrapped {
+		// The one-line packaging change of an OS-only runtime.
+		script := "#!/bin/sh\nexec " + b.Wrapper + ` "$LAMBDA_TASK_ROOT/app" "$@"` + "\n"
+		if err := os.WriteFile(b.Functions[fn], []byte(script), 0o755); err != nil {
+			return Binaries{}, fmt.Errorf("write bootstrap of %s: %w", fn, err)
+		}
+	}
 	return b, nil
+}
+
+// copyDir copies the regular files of src (not its subdirectories) into
+// dst.
+func copyDir(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // BuildBackend compiles only the collector and the CLI into dir; the other

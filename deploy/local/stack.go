@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,21 @@ type Options struct {
 	// BackendOnly starts ClickHouse and the collector only: no emulator,
 	// no sample functions, and only the collector and the CLI are built.
 	BackendOnly bool
+	// BatchWindow is how long the orders-placed queue gathers messages
+	// before it invokes shipping (default 1s, the smallest window Lambda
+	// sets in seconds).
+	BatchWindow time.Duration
+}
+
+// OrdersQueue is the SQS queue orders sends placed orders to and shipping
+// consumes.
+const OrdersQueue = "orders-placed"
+
+func (o Options) batchWindow() time.Duration {
+	if o.BatchWindow > 0 {
+		return o.BatchWindow
+	}
+	return time.Second
 }
 
 // Stack is a running local system.
@@ -122,19 +138,29 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		env[k] = v
 	}
 	var fns []emulator.FunctionConfig
-	for _, name := range SampleFunctions {
-		fns = append(fns, emulator.FunctionConfig{
+	for _, name := range AllFunctions() {
+		fc := emulator.FunctionConfig{
 			Name:       name,
 			Handler:    s.Bin.Functions[name],
 			Extensions: []string{s.Bin.Extension},
-			MemoryMB:   map[string]int{"orders": 512, "inventory": 256}[name],
+			MemoryMB:   map[string]int{"orders": 512, "inventory": 256, "shipping": 256}[name],
 			Timeout:    10 * time.Second,
-			Env:        env,
-		})
+			Env:        maps.Clone(env),
+		}
+		if NodeFunctions[name] {
+			// As on Lambda: the managed runtime, the layer's wrapper.
+			fc.Runtime, fc.Handler, fc.CodeDir = "nodejs20.x", "index.handler", s.Bin.Functions[name]
+			fc.Env["AWS_LAMBDA_EXEC_WRAPPER"] = s.Bin.Wrapper
+		}
+		if _, set := fc.Env["ORDERS_QUEUE"]; name == "orders" && !set {
+			fc.Env["ORDERS_QUEUE"] = OrdersQueue
+		}
+		fns = append(fns, fc)
 	}
 	// The emulator's own log goes with the functions' output.
 	emuLog := slog.New(slog.NewTextHandler(out, nil)).With("component", "emulator")
-	s.Emulator, err = emulator.New(emulator.Config{Functions: fns, Logger: emuLog, Output: out})
+	s.Emulator, err = emulator.New(emulator.Config{Functions: fns, Logger: emuLog, Output: out,
+		Queues: []emulator.QueueConfig{{Name: OrdersQueue, Consumer: "shipping", BatchSize: 10, BatchWindow: opts.batchWindow()}}})
 	if err != nil {
 		return nil, fmt.Errorf("configure emulator: %w", err)
 	}

@@ -2,11 +2,16 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/lambdascope/lambdascope/emulator"
+	"github.com/lambdascope/lambdascope/emulator/eventsource"
 )
 
 // Workload describes the invocations the demo and the end-to-end tests send
@@ -19,6 +24,12 @@ type Workload struct {
 	Concurrency int
 	// FailEvery makes every n-th order ask inventory to fail (0: none).
 	FailEvery int
+	// REST sends API Gateway REST API proxy events (payload format 1.0)
+	// instead of HTTP API events (2.0).
+	REST bool
+	// TraceEvery gives every n-th request a traceparent header, as a
+	// traced client sends it (0: none); the others carry none.
+	TraceEvery int
 }
 
 // Call is what one orders invocation returned.
@@ -29,6 +40,8 @@ type Call struct {
 	FunctionError string
 	ColdStart     bool
 	FailInventory bool
+	// Traceparent is the header the request carried, if any.
+	Traceparent string
 }
 
 // orderBody is the JSON the orders function reads from the request body.
@@ -52,15 +65,20 @@ func (s *Stack) RunWorkload(ctx context.Context, w Workload, progress func(done,
 	var wg sync.WaitGroup
 	for i := range w.Invocations {
 		fail := w.FailEvery > 0 && (i+1)%w.FailEvery == 0
-		payload, err := orderEvent(i, fail)
-		if err != nil {
-			return nil, err
+		tp := ""
+		if w.TraceEvery > 0 && i%w.TraceEvery == 0 {
+			tp = newTraceparent()
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			res, err := s.Emulator.Invoke(ctx, "orders", payload)
-			c := Call{Index: i, FailInventory: fail}
+			c := Call{Index: i, FailInventory: fail, Traceparent: tp}
+			// Built when it is sent: the request time is API Gateway's.
+			payload, err := orderEvent(i, fail, w.REST, tp)
+			var res *emulator.InvokeResult
+			if err == nil {
+				res, err = s.Emulator.Invoke(ctx, "orders", payload)
+			}
 			if err != nil {
 				errs[i] = fmt.Errorf("invoke orders #%d: %w", i, err)
 			} else {
@@ -88,29 +106,31 @@ func (s *Stack) RunWorkload(ctx context.Context, w Workload, progress func(done,
 	return calls, nil
 }
 
-func orderEvent(i int, failInventory bool) ([]byte, error) {
+// orderEvent is the event API Gateway passes to orders for one order.
+func orderEvent(i int, failInventory, rest bool, traceparent string) ([]byte, error) {
 	body, err := json.Marshal(orderBody{SKU: fmt.Sprintf("SKU-%03d", i%17), Qty: 1 + i%3, FailInventory: failInventory})
 	if err != nil {
 		return nil, fmt.Errorf("encode order: %w", err)
 	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version:  "2.0",
-		RouteKey: "POST /orders",
-		RawPath:  "/orders",
-		Headers:  map[string]string{"content-type": "application/json"},
-		Body:     string(body),
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey:  "POST /orders",
-			Stage:     "$default",
-			RequestID: fmt.Sprintf("demo-%04d", i),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-				Method: "POST", Path: "/orders", Protocol: "HTTP/1.1", SourceIP: "127.0.0.1", UserAgent: "lambdascope-demo",
-			},
-		},
+	req := eventsource.HTTPRequest{Method: "POST", Path: "/orders", Body: string(body),
+		Headers: map[string]string{"Content-Type": "application/json", "User-Agent": "lambdascope-demo"}}
+	if traceparent != "" {
+		req.Headers["traceparent"] = traceparent
 	}
-	b, err := json.Marshal(ev)
+	build := eventsource.APIGatewayHTTP
+	if rest {
+		build = eventsource.APIGatewayREST
+	}
+	b, err := build(req)
 	if err != nil {
-		return nil, fmt.Errorf("encode API Gateway event: %w", err)
+		return nil, fmt.Errorf("build API Gateway event: %w", err)
 	}
 	return b, nil
+}
+
+// newTraceparent is the W3C traceparent of a sampled client span.
+func newTraceparent() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
 }

@@ -2,7 +2,10 @@
 // behind API Gateway: it validates an order, stores it (a simulated database
 // query), and reserves stock by invoking the inventory function through the
 // Lambda Invoke API at $AWS_ENDPOINT_URL_LAMBDA, passing the W3C trace
-// context in the event's headers. The request body may be
+// context in the event's headers. An order placed is then sent to the SQS
+// queue named by ORDERS_QUEUE (when set) over the SQS API at
+// $AWS_ENDPOINT_URL_SQS, its trace context in the message's attributes,
+// as an OpenTelemetry SQS instrumentation sends it. The request body may be
 // {"sku": "...", "qty": n, "fail_inventory": true}.
 package main
 
@@ -116,6 +119,12 @@ func (f *function) handle(ctx context.Context, raw json.RawMessage) (resp events
 	if err != nil {
 		span.RecordError(err)
 		return reply(502, map[string]any{"order": orderID, "error": err.Error()}), nil
+	}
+	if queue := os.Getenv("ORDERS_QUEUE"); queue != "" {
+		if err := f.publish(ctx, queue, orderID, o); err != nil {
+			// The order stands; the shipment is booked later.
+			fmt.Printf("orders: order=%s not sent to %s: %v\n", orderID, queue, err)
+		}
 	}
 	return reply(200, map[string]any{"order": orderID, "inventory": reserved}), nil
 }
@@ -241,6 +250,67 @@ func (f *function) reserve(ctx context.Context, o order) (json.RawMessage, error
 		return fail(fmt.Errorf("inventory answered %d: %s", result.StatusCode, result.Body))
 	}
 	return json.RawMessage(result.Body), nil
+}
+
+// publish sends the placed order to the queue over the SQS JSON protocol,
+// in a PRODUCER span whose context travels in the message's attributes.
+func (f *function) publish(ctx context.Context, queue, orderID string, o order) error {
+	ctx, span := f.otel.Tracer().Start(ctx, "send "+queue, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "aws_sqs"),
+			attribute.String("messaging.destination.name", queue),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.operation.name", "SendMessage"),
+			attribute.String("rpc.system", "aws-api"),
+			attribute.String("rpc.service", "SQS"),
+			attribute.String("rpc.method", "SendMessage"),
+		))
+	defer span.End()
+	fail := func(err error) error {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	region, account := os.Getenv("AWS_REGION"), ""
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		if parts := strings.Split(lc.InvokedFunctionArn, ":"); len(parts) > 4 {
+			account = parts[4]
+		}
+	}
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_SQS")
+	if endpoint == "" {
+		endpoint = "https://sqs." + region + ".amazonaws.com"
+	}
+	queueURL := strings.TrimRight(endpoint, "/") + "/" + account + "/" + queue
+	carrier := map[string]string{}
+	otelfaas.Inject(ctx, carrier)
+	attrs := map[string]any{}
+	for k, v := range carrier {
+		attrs[k] = map[string]string{"DataType": "String", "StringValue": v}
+	}
+	body, _ := json.Marshal(map[string]any{"order": orderID, "sku": o.SKU, "qty": o.Qty})
+	payload, _ := json.Marshal(map[string]any{"QueueUrl": queueURL, "MessageBody": string(body), "MessageAttributes": attrs})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, queueURL, bytes.NewReader(payload))
+	if err != nil {
+		return fail(fmt.Errorf("build SendMessage request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fail(fmt.Errorf("send message: %w", err))
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fail(fmt.Errorf("send message: status %d: %s", resp.StatusCode, bytes.TrimSpace(out)))
+	}
+	var res struct{ MessageId string }
+	if err := json.Unmarshal(out, &res); err != nil {
+		return fail(fmt.Errorf("decode SendMessage answer: %w", err))
+	}
+	span.SetAttributes(attribute.String("messaging.message.id", res.MessageId))
+	return nil
 }
 
 func main() {

@@ -1,9 +1,14 @@
 // Command demo runs Lambdascope end to end on this machine: a throwaway
-// ClickHouse, the collector, and two sample functions with the real
-// extension under the Lambda emulator. It sends a few dozen invocations
-// (some cold, some failing), shuts the execution environments down so the
-// extension flushes, then prints one cross-function trace and the latest
-// invocation records read back out of ClickHouse with the lambdascope CLI.
+// ClickHouse, the collector, and three sample functions with the real
+// layer under the Lambda emulator: orders (Go, OpenTelemetry SDK) behind
+// API Gateway, which calls inventory (Go, SDK) and sends each placed order
+// to an SQS queue, and shipping (Node.js, no SDK, no tracing code), which
+// consumes the queue in batches. It sends a few dozen requests (some
+// cold, some failing, every other one from a traced client), shuts the
+// execution environments down so the extension flushes, then prints one
+// trace that runs from API Gateway through both functions and the queue,
+// the links of shipping's batch, the latest invocation records and cost
+// reports, read back out of ClickHouse with the lambdascope CLI.
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
+	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chserver"
 )
@@ -43,12 +49,14 @@ func main() {
 func run() error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "demo runs ClickHouse, the collector and two emulated Lambda functions with the\nLambdascope extension, then prints a trace, the invocation list and cost reports.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "demo runs ClickHouse, the collector and three emulated Lambda functions with the\nLambdascope layer, then prints a trace, the invocation list and cost reports.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	invocations := fs.Int("invocations", 30, "invocations of the orders function (each calls inventory)")
 	concurrency := fs.Int("concurrency", 3, "invocations at once (more means more cold starts)")
 	failEvery := fs.Int("fail-every", 5, "every n-th order makes inventory fail")
+	traceEvery := fs.Int("trace-every", 2, "every n-th request comes from a traced client (a traceparent header)")
+	rest := fs.Bool("rest", false, "send API Gateway REST API events (payload 1.0) instead of HTTP API events (2.0)")
 	workDir := fs.String("workdir", ".demo", "where binaries and logs go")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -81,8 +89,14 @@ func run() error {
 		}
 	}()
 
-	fmt.Printf("\nInvoking orders %d times, %d at a time; every %d-th order makes inventory fail ...\n", *invocations, *concurrency, *failEvery)
-	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: *invocations, Concurrency: *concurrency, FailEvery: *failEvery},
+	api := "an HTTP API"
+	if *rest {
+		api = "a REST API"
+	}
+	fmt.Printf("\nSending %d orders to orders through %s in API Gateway, %d at a time; every %d-th makes inventory fail,\nevery %d-th comes from a traced client. Placed orders go to the SQS queue %s, which shipping consumes ...\n",
+		*invocations, api, *concurrency, *failEvery, *traceEvery, local.OrdersQueue)
+	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: *invocations, Concurrency: *concurrency, FailEvery: *failEvery,
+		TraceEvery: *traceEvery, REST: *rest},
 		func(done, total int) {
 			if done%10 == 0 || done == total {
 				fmt.Printf("  %d/%d invocations done\n", done, total)
@@ -110,40 +124,42 @@ func run() error {
 		return err
 	}
 
+	st, err := stack.Emulator.QueueStats(local.OrdersQueue)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %s: %d messages sent by orders, %d consumed by shipping in %d batches\n", local.OrdersQueue, st.Sent, st.Delivered, st.Batches)
+
 	store, err := storage.Open(ctx, stack.DSN)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	var traceID [16]byte
-	var pick local.Call
-	for _, c := range calls {
-		if !c.FailInventory || c.RequestID == "" {
-			continue
-		}
-		recs, err := store.Invocations(ctx, storage.InvocationFilter{RequestIDs: []string{c.RequestID}})
-		if err != nil {
-			return fmt.Errorf("look up invocation %s: %w", c.RequestID, err)
-		}
-		if len(recs) == 1 && recs[0].TraceID != ([16]byte{}) {
-			traceID, pick = recs[0].TraceID, c
-			break
-		}
-	}
-	if traceID == ([16]byte{}) {
-		return fmt.Errorf("no invocation record with a trace ID reached ClickHouse; see %s and %s", stack.CollectorLog(), filepath.Join(abs, "functions.log"))
+	pick, err := pickTrace(ctx, query.NewService(store))
+	if err != nil {
+		return fmt.Errorf("%w; see %s and %s", err, stack.CollectorLog(), filepath.Join(abs, "functions.log"))
 	}
 
-	fmt.Printf("\nOne order (request %s) whose inventory call failed, as a trace across both functions:\n", pick.RequestID)
-	if err := cli(ctx, stack, os.Stdout, "trace", fmt.Sprintf("%x", traceID)); err != nil {
+	fmt.Printf("\nOne order as a trace: API Gateway (a span the extension inferred from the event), orders and inventory,\n" +
+		"the queue and shipping, which has no tracing code (its SQS span, inferred from the batch, leads into shipping):\n")
+	traceID := pick.trace
+	if err := cli(ctx, stack, os.Stdout, "trace", traceID.String()); err != nil {
 		return err
+	}
+	fmt.Printf("\nshipping took %d messages in that invocation; its SQS span links each to the order that sent it:\n", len(pick.links))
+	for _, l := range pick.links {
+		note := ""
+		if l.TraceID == traceID {
+			note = "  (this trace)"
+		}
+		fmt.Printf("  message %s  from trace %s span %s%s\n", l.Attributes["messaging.message.id"], l.TraceID, l.SpanID, note)
 	}
 	fmt.Println("\nThe latest invocation records, from the platform's reports:")
 	if err := cli(ctx, stack, os.Stdout, "invocations", "--limit", "10"); err != nil {
 		return err
 	}
 	fmt.Println("\nWhat that one business transaction cost, every invocation in the trace summed:")
-	if err := cli(ctx, stack, os.Stdout, "cost", fmt.Sprintf("%x", traceID)); err != nil {
+	if err := cli(ctx, stack, os.Stdout, "cost", traceID.String()); err != nil {
 		return err
 	}
 	fmt.Println("\nWhat each function cost over the last hour, at AWS's us-east-1 prices:")
@@ -168,3 +184,55 @@ func cli(ctx context.Context, s *local.Stack, out io.Writer, args ...string) err
 }
 
 func joinArgs(args []string) string { return strings.Join(args, " ") }
+
+// picked is the trace the demo shows and the links of shipping's batch in
+// it.
+type picked struct {
+	trace query.TraceID
+	links []query.SpanLink
+}
+
+// pickTrace finds a trace in which shipping consumed a batch: one whose
+// order came from a traced client (its inferred API Gateway span is in the
+// trace) and whose batch held several messages, else the best there is.
+func pickTrace(ctx context.Context, svc *query.Service) (picked, error) {
+	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: "shipping", Limit: 100})
+	if err != nil {
+		return picked{}, fmt.Errorf("read shipping invocations: %w", err)
+	}
+	var best picked
+	bestScore := -1
+	for _, inv := range invs {
+		if inv.TraceID.IsZero() {
+			continue
+		}
+		tr, err := svc.TraceByID(ctx, inv.TraceID)
+		if err != nil {
+			continue
+		}
+		var p picked
+		p.trace = inv.TraceID
+		score := 0
+		tr.Walk(func(n *query.Node) bool {
+			switch n.Span.Attributes["lambdascope.trigger"] {
+			case "sqs":
+				if n.Span.Attributes["lambdascope.invocation_id"] == inv.RequestID {
+					p.links = n.Span.Links
+				}
+			case "apigateway-http", "apigateway-rest":
+				score += 2
+			}
+			return true
+		})
+		if len(p.links) > 1 {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	if bestScore < 0 {
+		return picked{}, errors.New("no shipping invocation with a trace reached ClickHouse")
+	}
+	return best, nil
+}
