@@ -33,6 +33,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/sampling"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
@@ -232,7 +233,10 @@ type Agent struct {
 	// runtimeDoneLate counts the waits for runtimeDone that the bound
 	// ended; lateLogged is when that was last logged.
 	runtimeDoneLate atomic.Uint64
-	lateLogged      time.Time
+
+	redactOnce sync.Once
+	red        *redact.Redactor
+	lateLogged time.Time
 }
 
 // New validates the options and prepares an agent; nothing is started.
@@ -455,6 +459,8 @@ func (a *Agent) startProxy() {
 	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
 		return a.buf, a.tracker, a.resource
 	}, a.log)
+	a.events.detect = trigger.Options{Headers: a.opts.Config.CaptureHeaders}
+	a.events.redact = a.redactor()
 	p, err := rtproxy.New(a.opts.RuntimeAPI, a.events, a.log)
 	if err != nil {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
@@ -585,6 +591,9 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	buf := buffer.New(cfg.BufferBytes, min(threshold, cfg.BufferBytes/2), a.log)
 	if s := sampling.New(cfg.SampleRate); !s.All() {
 		buf.SetSampler(s.Keep)
+	}
+	if r := a.redactor(); r != nil {
+		buf.SetLogFilter(r.Logs)
 	}
 	a.resource = Resource(identity, cfg)
 	tracker := invocation.New(buf, a.resource, a.log)
@@ -919,6 +928,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		LambdaLogsDropped: ts.LogsDropped,
 		RuntimeDoneLate:   a.runtimeDoneLate.Load(),
 		LogsUnattributed:  ts.LogsUnattributed,
+		Redacted:          a.redactor().Count(),
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()
@@ -933,6 +943,20 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		snap.OTLPMalformed = a.receiver.Stats().Malformed
 	}
 	a.buf.AddMetrics([]*metricspb.ResourceMetrics{selfmetrics.Build(a.resource, snap, a.startedAt, now)})
+}
+
+// redactor is the redaction rules of the configuration, nil for none. A
+// rule the configuration could not take was reported with it and is left
+// out.
+func (a *Agent) redactor() *redact.Redactor {
+	a.redactOnce.Do(func() {
+		r, err := redact.New(a.opts.Config.RedactKeys, a.opts.Config.RedactPatterns)
+		if err != nil {
+			a.log.Error("redaction rules not usable; values are not redacted", "err", err)
+		}
+		a.red = r
+	})
+	return a.red
 }
 
 // tearDown stops whatever setUp started.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
@@ -42,6 +44,12 @@ type eventObserver struct {
 	order []trigger.Source
 	// sink gives the buffer and tracker once set up (nil before).
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource)
+
+	// detect is what detection keeps beyond the trigger (the headers
+	// allowed), redact hides secrets in what is kept; both are set before
+	// the first event.
+	detect trigger.Options
+	redact *redact.Redactor
 
 	// lost counts invocations forgotten before their answer came (their
 	// inferred span is not made); log reports it.
@@ -87,7 +95,7 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	if ev.RequestID == "" {
 		return
 	}
-	trig := trigger.Detect(ev.Body)
+	trig := trigger.DetectWith(ev.Body, o.detect)
 	sc, ok := trigger.Resolve(trig.Context, ev.TraceID, o.order)
 	if !ok {
 		binary.LittleEndian.PutUint64(sc.TraceID[:8], rand.Uint64()|1)
@@ -190,14 +198,15 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{
 		Scope: &commonpb.InstrumentationScope{Name: EventsScope},
-		Spans: []*tracepb.Span{inferredSpan(id, p, o.order)},
+		Spans: []*tracepb.Span{inferredSpan(id, p, o.order, o.redact)},
 	}}}})
 }
 
 // inferredSpan is the upstream hop of an invocation: from the event's own
 // timestamp (or its arrival) to the answer for an HTTP request, to the
-// event's arrival for a message or record.
-func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *tracepb.Span {
+// event's arrival for a message or record. The values taken from the
+// event and the answer pass the redaction rules.
+func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *redact.Redactor) *tracepb.Span {
 	start, end := p.trig.Start, p.received
 	if p.trig.Kind.HTTP() {
 		end = p.end.at
@@ -217,10 +226,13 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *trac
 	}
 	attrs := make([]*commonpb.KeyValue, 0, len(p.trig.Attrs)+6)
 	for _, a := range p.trig.Attrs {
-		if a.IsInt {
+		switch {
+		case a.IsInt:
 			attrs = append(attrs, intAttr(a.Key, a.Int))
-		} else {
-			attrs = append(attrs, strAttr(a.Key, a.Str))
+		case red.Key(strings.TrimPrefix(a.Key, "http.request.header.")):
+			attrs = append(attrs, strAttr(a.Key, red.Hide(a.Str)))
+		default:
+			attrs = append(attrs, strAttr(a.Key, red.String(a.Str)))
 		}
 	}
 	attrs = append(attrs, strAttr("lambdascope.trigger", string(p.trig.Kind)), strAttr("lambdascope.invocation_id", id),
@@ -234,8 +246,8 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *trac
 		}
 	}
 	if p.end.kind == rtproxy.Error || p.end.errType != "" {
-		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
-		attrs = append(attrs, strAttr("error.type", p.end.errType))
+		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: red.String(p.end.errMsg)}
+		attrs = append(attrs, strAttr("error.type", red.String(p.end.errType)))
 	}
 	var parent []byte
 	if p.sc.SpanID != ([8]byte{}) {

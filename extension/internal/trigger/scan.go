@@ -64,6 +64,14 @@ var headerNames = [nHeaders]string{"traceparent", "tracestate", "baggage", "x-am
 type headers struct {
 	single, multi     [nHeaders]string
 	hasSingle, hasMul [nHeaders]bool
+	// capture are the captured headers' values, by the index of their
+	// name in the scanner's capture list.
+	capture []captured
+}
+
+type captured struct {
+	single, multi     string
+	hasSingle, hasMul bool
 }
 
 // get looks a header up, "headers" first.
@@ -114,19 +122,24 @@ type record struct {
 // scanner walks a JSON text. ok turns false at the first syntax or type
 // error, and the walk stops.
 type scanner struct {
-	b     []byte
-	i     int
-	depth int
-	ok    bool
+	// capture names the headers kept besides the trace headers.
+	capture []string
+	b       []byte
+	i       int
+	depth   int
+	ok      bool
 	// key holds a key that needed decoding.
 	key []byte
 }
 
 // scan reads an event, its records into records' room; ok is false when
 // encoding/json would refuse it.
-func scan(b []byte, records []record) (ev event, ok bool) {
+func scan(b []byte, records []record, capture []string) (ev event, ok bool) {
 	ev.records = records
-	s := scanner{b: b, ok: true}
+	if len(capture) > 0 {
+		ev.headers.capture = make([]captured, len(capture))
+	}
+	s := scanner{b: b, ok: true, capture: capture}
 	s.event(&ev)
 	s.ws()
 	if s.i != len(s.b) {
@@ -748,6 +761,13 @@ func (s *scanner) headers(h *headers, multi bool) {
 		} else {
 			h.hasSingle, h.single = [nHeaders]bool{}, [nHeaders]string{}
 		}
+		for i := range h.capture {
+			if multi {
+				h.capture[i].multi, h.capture[i].hasMul = "", false
+			} else {
+				h.capture[i].single, h.capture[i].hasSingle = "", false
+			}
+		}
 		return
 	}
 	for n := 0; ; n++ {
@@ -755,28 +775,39 @@ func (s *scanner) headers(h *headers, multi bool) {
 		if !ok {
 			return
 		}
-		want := -1
+		want, capture := -1, -1
 		for i, name := range headerNames {
 			if len(key) >= len(name) && equalFold(key, name) {
 				want = i
 				break
 			}
 		}
+		for i, name := range s.capture {
+			if len(key) >= len(name) && equalFold(key, name) {
+				capture = i
+				break
+			}
+		}
 		if !multi {
-			if want < 0 {
+			if want < 0 && capture < 0 {
 				s.strOrNull()
 				continue
 			}
 			var v string
 			s.str(&v)
-			h.single[want], h.hasSingle[want] = v, true
+			if want >= 0 {
+				h.single[want], h.hasSingle[want] = v, true
+			}
+			if capture >= 0 {
+				h.capture[capture].single, h.capture[capture].hasSingle = v, true
+			}
 			continue
 		}
 		// A list: its first value counts, an empty list or null none.
 		first, has := "", false
 		if s.array() {
 			for i := 0; s.elem(i); i++ {
-				if i == 0 && want >= 0 {
+				if i == 0 && (want >= 0 || capture >= 0) {
 					has = true
 					s.str(&first)
 				} else {
@@ -786,6 +817,9 @@ func (s *scanner) headers(h *headers, multi bool) {
 		}
 		if want >= 0 {
 			h.multi[want], h.hasMul[want] = first, has
+		}
+		if capture >= 0 {
+			h.capture[capture].multi, h.capture[capture].hasMul = first, has
 		}
 	}
 }

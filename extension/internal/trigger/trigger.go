@@ -117,17 +117,39 @@ type Record struct {
 	Context   Context
 }
 
+// Options are what detection keeps beyond the trigger's own attributes.
+type Options struct {
+	// Headers names, in lower case, the request headers of an HTTP
+	// trigger kept as attributes (http.request.header.<name>); no other
+	// header is kept.
+	Headers []string
+}
+
 // Detect tells what event is. It never fails: an event it cannot read is
 // a direct invocation.
-func Detect(event []byte) Trigger {
+func Detect(event []byte) Trigger { return DetectWith(event, Options{}) }
+
+// DetectWith is Detect keeping what o names.
+func DetectWith(event []byte, o Options) Trigger {
 	if len(event) > MaxDecode {
 		return sniff(event[:4096])
 	}
 	rs := recordsPool.Get().(*[]record)
-	ev, ok := scan(event, (*rs)[:0])
+	ev, ok := scan(event, (*rs)[:0], o.Headers)
 	t := Trigger{Kind: Direct, Name: "invoke"}
 	if ok {
 		t = classify(&ev)
+		if t.Kind.HTTP() {
+			for i, name := range o.Headers {
+				c := &ev.headers.capture[i]
+				switch {
+				case c.hasSingle:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.single))
+				case c.hasMul:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.multi))
+				}
+			}
+		}
 	}
 	if cap(ev.records) <= 1024 {
 		*rs = ev.records

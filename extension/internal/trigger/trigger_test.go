@@ -256,3 +256,49 @@ func TestImpliedStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureHeaders: only the headers named are kept, from "headers" or
+// else "multiValueHeaders", whatever their case; no others.
+func TestCaptureHeaders(t *testing.T) {
+	rest := sampleEvent(t, "apigw-request.json")
+	alb := sampleEvent(t, "alb-lambda-target-request-headers-only.json")
+	got := DetectWith(rest, Options{Headers: []string{"user-agent", "x-not-there", "accept-encoding"}})
+	if v := attr(got, "http.request.header.user-agent"); v != "PostmanRuntime/2.4.5" {
+		t.Errorf("user-agent %q (attrs %+v)", v, got.Attrs)
+	}
+	if v := attr(got, "http.request.header.accept-encoding"); v != "gzip, deflate" {
+		t.Errorf("accept-encoding %q", v)
+	}
+	for _, a := range got.Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") && a.Key != "http.request.header.user-agent" && a.Key != "http.request.header.accept-encoding" {
+			t.Errorf("header not named was kept: %+v", a)
+		}
+	}
+	for _, a := range Detect(rest).Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") {
+			t.Errorf("a header was kept with none named: %+v", a)
+		}
+	}
+	if v := attr(DetectWith(alb, Options{Headers: []string{"user-agent"}}), "http.request.header.user-agent"); v == "" {
+		t.Error("ALB user-agent not captured")
+	}
+	// Not an HTTP trigger: nothing is captured.
+	for _, a := range DetectWith(sampleEvent(t, "sqs-event.json"), Options{Headers: []string{"user-agent"}}).Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") {
+			t.Errorf("header on an SQS trigger: %+v", a)
+		}
+	}
+	multi := `{"httpMethod":"GET","requestContext":{"resourcePath":"/"},"multiValueHeaders":{"User-Agent":["curl/8","other"]}}`
+	if v := attr(DetectWith([]byte(multi), Options{Headers: []string{"user-agent"}}), "http.request.header.user-agent"); v != "curl/8" {
+		t.Errorf("multi-value user-agent %q, want the first", v)
+	}
+}
+
+func sampleEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
