@@ -233,10 +233,10 @@ type Agent struct {
 	// runtimeDoneLate counts the waits for runtimeDone that the bound
 	// ended; lateLogged is when that was last logged.
 	runtimeDoneLate atomic.Uint64
+	lateLogged      time.Time
 
 	redactOnce sync.Once
 	red        *redact.Redactor
-	lateLogged time.Time
 }
 
 // New validates the options and prepares an agent; nothing is started.
@@ -627,7 +627,7 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	}
 
 	if a.receiver != nil {
-		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker})
+		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker, events: a.events})
 		if err := a.receiver.Start(ctx); err != nil {
 			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
@@ -978,9 +978,13 @@ func (a *Agent) tearDown(ctx context.Context) {
 type pipeline struct {
 	buf     *buffer.Buffer
 	tracker *invocation.Tracker
+	// events, when the Runtime API proxy runs, makes the function's
+	// invocation spans children of their inferred spans.
+	events *eventObserver
 }
 
 func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
+	p.events.adopt(invocationSpans(rss))
 	p.tracker.ObserveSpans(rss)
 	return p.buf.AddSpans(rss)
 }
@@ -989,6 +993,7 @@ func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
 // gets the invocation spans the receiver found, the buffer the encoded
 // resource spans, which go to the collector as they are.
 func (p pipeline) ConsumeRawSpans(t *otlpwire.Traces) int {
+	p.events.adopt(t.Invocations)
 	p.tracker.ObserveInvocationSpans(t.Invocations)
 	return p.buf.AddRawSpans(t.ResourceSpans)
 }

@@ -56,14 +56,31 @@ type eventObserver struct {
 	lost atomic.Uint64
 	log  *slog.Logger
 
+	// adopted counts the function's invocation spans made children of
+	// their inferred span.
+	adopted atomic.Uint64
+
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
 	ended   map[string]chan struct{}
 	endedQ  []string
+	// recent are the inferred spans made, by invocation, for the
+	// function's spans that come after them.
+	recent  map[string]inferredRef
+	recentQ []string
+}
+
+// inferredRef is an inferred span and the span it is a child of.
+type inferredRef struct {
+	traceID [16]byte
+	parent  [8]byte
+	spanID  [8]byte
 }
 
 type pendingInvocation struct {
-	trig     trigger.Trigger
+	trig trigger.Trigger
+	// lambda is the invocation's Lambda-Runtime-Trace-Id.
+	lambda   string
 	sc       trigger.SpanContext
 	spanID   [8]byte
 	received time.Time
@@ -87,7 +104,7 @@ type outcome struct {
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
-		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}}
+		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, recent: map[string]inferredRef{}}
 }
 
 // Invoked reads an event the runtime received.
@@ -102,7 +119,7 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		binary.LittleEndian.PutUint64(sc.TraceID[8:], rand.Uint64()|1)
 		sc.Sampled = true
 	}
-	p := &pendingInvocation{trig: trig, sc: sc, received: ev.Received, invoked: true}
+	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, received: ev.Received, invoked: true}
 	binary.LittleEndian.PutUint64(p.spanID[:], rand.Uint64()|1)
 
 	o.mu.Lock()
@@ -188,6 +205,14 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	p.emitted = true
 	delete(o.pending, id)
+	if p.trig.Kind != trigger.Direct {
+		o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID}
+		o.recentQ = append(o.recentQ, id)
+		for len(o.recentQ) > maxPending {
+			delete(o.recent, o.recentQ[0])
+			o.recentQ = o.recentQ[1:]
+		}
+	}
 	o.mu.Unlock()
 	if p.trig.Kind == trigger.Direct {
 		return
@@ -277,6 +302,86 @@ func links(recs []trigger.Record, order []trigger.Source) []*tracepb.Span_Link {
 			l.Attributes = []*commonpb.KeyValue{strAttr("messaging.message.id", r.MessageID)}
 		}
 		out = append(out, l)
+	}
+	return out
+}
+
+// adopt makes the inferred span of an invocation the parent of the
+// function's own invocation span (the SERVER span with faas.invocation_id
+// that an OpenTelemetry SDK, e.g. otellambda, makes) when the SDK took its
+// parent from a context the event carried, so that the two form one tree:
+// caller, inferred span, the function's span, its children. The SDK's
+// span is re-parented where it is kept to be shipped (spans[i].Parent).
+//
+// When the SDK's parent is the context the inferred span joined, only the
+// SDK's span changes. When it is another context of the event (the SDK
+// read Lambda's X-Ray header where the precedence chose the event's
+// traceparent, say), the inferred span joins the SDK's context instead,
+// if it is not made yet: the SDK's choice is what the function's own
+// downstream calls carry. A SDK span with another parent, or none (a new
+// trace), is left as it is.
+func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan) {
+	if o == nil {
+		return
+	}
+	for _, s := range spans {
+		if !s.Server || len(s.Parent) != 8 || len(s.TraceID) != 16 {
+			continue
+		}
+		traceID, parent := [16]byte(s.TraceID), [8]byte(s.Parent)
+		var child [8]byte
+		found := false
+		o.mu.Lock()
+		if p, ok := o.pending[s.InvocationID]; ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct {
+			switch {
+			case p.sc.TraceID == traceID && p.sc.SpanID == parent:
+				child, found = p.spanID, true
+			default:
+				if sc, ok := sameAs(p, traceID, parent); ok {
+					p.sc, child, found = sc, p.spanID, true
+				}
+			}
+		} else if r, ok := o.recent[s.InvocationID]; ok && r.traceID == traceID && r.parent == parent {
+			child, found = r.spanID, true
+		}
+		o.mu.Unlock()
+		if found {
+			copy(s.Parent, child[:])
+			o.adopted.Add(1)
+		}
+	}
+}
+
+// sameAs returns the context of the event (or Lambda's header) that names
+// the span parent of trace traceID.
+func sameAs(p *pendingInvocation, traceID [16]byte, parent [8]byte) (trigger.SpanContext, bool) {
+	for _, src := range trigger.DefaultPrecedence {
+		if sc, ok := trigger.Resolve(p.trig.Context, p.lambda, []trigger.Source{src}); ok && sc.TraceID == traceID && sc.SpanID == parent {
+			return sc, true
+		}
+	}
+	return trigger.SpanContext{}, false
+}
+
+// invocationSpans are the invocation spans among decoded spans, their
+// Parent the decoded span's own bytes.
+func invocationSpans(rss []*tracepb.ResourceSpans) []otlpwire.InvocationSpan {
+	var out []otlpwire.InvocationSpan
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if sp.GetKind() != tracepb.Span_SPAN_KIND_SERVER || len(sp.GetParentSpanId()) != 8 {
+					continue
+				}
+				for _, kv := range sp.GetAttributes() {
+					if kv.GetKey() == invocation.AttrInvocationID {
+						out = append(out, otlpwire.InvocationSpan{InvocationID: kv.GetValue().GetStringValue(), TraceID: sp.GetTraceId(),
+							SpanID: sp.GetSpanId(), Server: true, Parent: sp.GetParentSpanId()})
+						break
+					}
+				}
+			}
+		}
 	}
 	return out
 }
