@@ -113,14 +113,34 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		return
 	}
 	trig := trigger.DetectWith(ev.Body, o.detect)
-	sc, ok := trigger.Resolve(trig.Context, ev.TraceID, o.order)
+	var spanID [8]byte
+	binary.LittleEndian.PutUint64(spanID[:], rand.Uint64()|1)
+	var sc trigger.SpanContext
+	var ok bool
+	if d := trig.Durable; d != nil {
+		// The invocations of a durable execution share one trace, that
+		// of its ARN, unless the event carries a context of its own:
+		// Lambda's header differs for each. The first invocation's span
+		// is the trace's root, the replays' its children.
+		if sc, ok = trigger.Resolve(trig.Context, "", o.order); !ok {
+			traceID, root := trigger.DurableTrace(d.ARN)
+			sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: trigger.DurableARN}
+			if d.Replay {
+				sc.SpanID = root
+			} else {
+				spanID = root
+			}
+			ok = true
+		}
+	} else {
+		sc, ok = trigger.Resolve(trig.Context, ev.TraceID, o.order)
+	}
 	if !ok {
 		binary.LittleEndian.PutUint64(sc.TraceID[:8], rand.Uint64()|1)
 		binary.LittleEndian.PutUint64(sc.TraceID[8:], rand.Uint64()|1)
 		sc.Sampled = true
 	}
-	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, received: ev.Received, invoked: true}
-	binary.LittleEndian.PutUint64(p.spanID[:], rand.Uint64()|1)
+	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true}
 
 	o.mu.Lock()
 	if prev, ok := o.pending[ev.RequestID]; ok && prev.end != nil {
@@ -254,6 +274,8 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *
 		switch {
 		case a.IsInt:
 			attrs = append(attrs, intAttr(a.Key, a.Int))
+		case a.IsBool:
+			attrs = append(attrs, &commonpb.KeyValue{Key: a.Key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: a.Bool}}})
 		case red.Key(strings.TrimPrefix(a.Key, "http.request.header.")):
 			attrs = append(attrs, strAttr(a.Key, red.Hide(a.Str)))
 		default:
@@ -336,7 +358,8 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan) {
 			switch {
 			case p.sc.TraceID == traceID && p.sc.SpanID == parent:
 				child, found = p.spanID, true
-			default:
+			case p.trig.Durable == nil:
+				// A durable execution keeps the trace of its ARN.
 				if sc, ok := sameAs(p, traceID, parent); ok {
 					p.sc, child, found = sc, p.spanID, true
 				}

@@ -413,3 +413,67 @@ func TestLogsRedactedBeforeBuffered(t *testing.T) {
 		t.Errorf("self-metric %s = %d, want 3", selfmetrics.Redacted, redacted)
 	}
 }
+
+// TestDurableExecutionOneTrace: the invocations of a durable execution,
+// run in any environment, share the trace of its ARN although Lambda's
+// header differs for each: the first invocation's span is the root, a
+// replay's its child, marked as a replay.
+func TestDurableExecutionOneTrace(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	ready := make(chan struct{})
+	close(ready)
+	run := func(event, requestID, lambdaHeader string) *tracepb.Span {
+		t.Helper()
+		buf := buffer.New(1<<20, 1<<20, log)
+		tracker := invocation.New(buf, &resourcepb.Resource{}, log)
+		o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+			return buf, tracker, &resourcepb.Resource{}
+		}, log)
+		now := time.Now()
+		o.Invoked(rtproxy.Event{RequestID: requestID, Received: now, Body: []byte(event), TraceID: lambdaHeader})
+		o.Ended(rtproxy.End{RequestID: requestID, Kind: rtproxy.Response, Started: now, Ended: now, Body: []byte(`{"Status":"PENDING"}`)})
+		batch := buf.Take(1 << 20)
+		if batch == nil {
+			t.Fatal("nothing buffered")
+		}
+		for _, rs := range batch.Request.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				if ss.GetScope().GetName() == EventsScope {
+					return ss.GetSpans()[0]
+				}
+			}
+		}
+		t.Fatal("no inferred span")
+		return nil
+	}
+	first := run(sample(t, "durable-execution-start.json"), "r1", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+	replay := run(sample(t, "durable-execution-replay.json"), "r2", "Root=1-6a1b2c3d-0123456789abcdef01234567;Parent=1111111111111111;Sampled=1")
+	traceID, root := trigger.DurableTrace("arn:aws:lambda:us-east-1:123456789012:function:my-function:1/durable-execution/order-123/9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9")
+	for _, sp := range []*tracepb.Span{first, replay} {
+		if !bytes.Equal(sp.GetTraceId(), traceID[:]) || spanAttr(sp, "lambdascope.trace_context.source") != "durable" ||
+			spanAttr(sp, "lambdascope.trigger") != "durable-execution" || sp.GetName() != "durable execution order-123" {
+			t.Errorf("span %v not in the execution's trace", sp)
+		}
+	}
+	if !bytes.Equal(first.GetSpanId(), root[:]) || len(first.GetParentSpanId()) != 0 || boolAttr(first, "aws.lambda.durable.replay") {
+		t.Errorf("first invocation: span %x parent %x replay %v; want the root %x", first.GetSpanId(), first.GetParentSpanId(),
+			boolAttr(first, "aws.lambda.durable.replay"), root)
+	}
+	if !bytes.Equal(replay.GetParentSpanId(), root[:]) || bytes.Equal(replay.GetSpanId(), root[:]) || !boolAttr(replay, "aws.lambda.durable.replay") ||
+		spanAttr(replay, "aws.lambda.durable.operations") != "2" {
+		t.Errorf("replay: %v; want a child of the root marked as a replay", replay)
+	}
+	// The replay's hop starts when the wait that resumed it ended.
+	if got := time.Unix(0, int64(replay.GetStartTimeUnixNano())); !got.Equal(time.UnixMilli(1763644402630)) {
+		t.Errorf("replay starts %v", got)
+	}
+}
+
+func boolAttr(sp *tracepb.Span, key string) bool {
+	for _, kv := range sp.GetAttributes() {
+		if kv.GetKey() == key {
+			return kv.GetValue().GetBoolValue()
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -46,6 +47,17 @@ type event struct {
 
 	hasSM        bool
 	smID, smName string
+
+	durableArn string
+	hasState   bool
+	ops        []durableOp
+	nextMarker string
+}
+
+// durableOp is an operation of a durable execution's state.
+type durableOp struct {
+	typ        string
+	start, end time.Time
 }
 
 // The headers Detect reads, by index.
@@ -644,7 +656,7 @@ func foldName(out, in []byte) []byte {
 
 var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
 	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
-	"Execution", "StateMachine"}
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState"}
 
 func (s *scanner) event(ev *event) {
 	if !s.object() {
@@ -723,9 +735,72 @@ func (s *scanner) event(ev *event) {
 					}
 				})
 			}
+		case 17:
+			s.str(&ev.durableArn)
+		case 18:
+			ev.hasState = s.object()
+			if ev.hasState {
+				s.fields(stateFields, func(f int) {
+					if f == 0 {
+						s.operations(ev)
+					} else {
+						s.str(&ev.nextMarker)
+					}
+				})
+			} else {
+				ev.ops, ev.nextMarker = nil, ""
+			}
 		default:
 			s.skip()
 		}
+	}
+}
+
+var (
+	stateFields     = []string{"Operations", "NextMarker"}
+	operationFields = []string{"Type", "StartTimestamp", "EndTimestamp"}
+)
+
+// operations reads the operations of a durable execution's state.
+func (s *scanner) operations(ev *event) {
+	ev.ops = ev.ops[:0]
+	if !s.array() {
+		ev.ops = nil
+		return
+	}
+	for n := 0; s.elem(n); n++ {
+		ev.ops = append(ev.ops, durableOp{})
+		op := &ev.ops[n]
+		if !s.object() {
+			continue
+		}
+		s.fields(operationFields, func(f int) {
+			switch f {
+			case 0:
+				s.str(&op.typ)
+			case 1:
+				s.timestamp(&op.start)
+			case 2:
+				s.timestamp(&op.end)
+			}
+		})
+	}
+}
+
+// timestamp reads a time given as seconds since the epoch (a number) or
+// as RFC 3339 text; a value of another kind is taken and ignored.
+func (s *scanner) timestamp(dst *time.Time) {
+	switch c := s.next(); {
+	case c == '"':
+		var v string
+		s.str(&v)
+		*dst = parseTime(v)
+	case isNumStart(c):
+		var f float64
+		s.float(&f)
+		*dst = seconds(f)
+	default:
+		s.skip()
 	}
 }
 
