@@ -326,6 +326,21 @@ func FuzzScanAsEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"EVENTSOURCE":"aws:sqs","attributes":{"SentTimestamp":"1"},"messageAttributes":{"traceparent":{"Value":"v"}}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, want := Detect(b), detectStd(b)
+		// Capturing headers adds their attributes and changes nothing else.
+		with := DetectWith(b, Options{Headers: []string{"user-agent", "traceparent"}})
+		kept := with.Attrs[:0:0]
+		for _, a := range with.Attrs {
+			if !strings.HasPrefix(a.Key, "http.request.header.") {
+				kept = append(kept, a)
+			}
+		}
+		if len(kept) == 0 && len(got.Attrs) == 0 {
+			kept = got.Attrs
+		}
+		with.Attrs = kept
+		if !reflect.DeepEqual(with, got) {
+			t.Fatalf("%q: with headers captured:\n%+v\nwithout:\n%+v", b, with, got)
+		}
 		if reflect.DeepEqual(got, want) {
 			return
 		}

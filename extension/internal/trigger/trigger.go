@@ -110,7 +110,7 @@ type Trigger struct {
 	// Context is the trace context of the event (the first record's for a
 	// batch).
 	Context Context
-	// Records lists, for a batch (SQS, SNS), each record that carries a
+	// Linked lists, for a batch (SQS, SNS), each record that carries a
 	// trace context of its own, up to MaxLinks: the inferred span links
 	// to each.
 	Linked []Record
