@@ -24,8 +24,10 @@ type Redactor struct {
 	keys map[string]bool
 	// keyText finds "key": value members in text, value as a JSON string
 	// or scalar.
-	keyText  *regexp.Regexp
-	patterns []*regexp.Regexp
+	keyText *regexp.Regexp
+	// patterns are the expressions joined as alternatives, so that a
+	// string is searched once for all of them.
+	patterns *regexp.Regexp
 	count    atomic.Uint64
 }
 
@@ -48,14 +50,21 @@ func New(keys, patterns []string) (*Redactor, error) {
 		// scalar up to the next delimiter.
 		r.keyText = regexp.MustCompile(`(?i)("(?:` + strings.Join(alts, "|") + `)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}\]]+)`)
 	}
+	var joined []string
 	for i, p := range patterns {
-		re, err := compile(p)
-		if err != nil {
+		if _, err := compile(p); err != nil {
 			return nil, fmt.Errorf("pattern %d: %w", i+1, err)
 		}
-		r.patterns = append(r.patterns, re)
+		joined = append(joined, "(?:"+p+")")
 	}
-	if len(r.keys) == 0 && len(r.patterns) == 0 {
+	if len(joined) > 0 {
+		re, err := regexp.Compile(strings.Join(joined, "|"))
+		if err != nil {
+			return nil, fmt.Errorf("patterns together: %w", err)
+		}
+		r.patterns = re
+	}
+	if len(r.keys) == 0 && r.patterns == nil {
 		return nil, nil
 	}
 	return r, nil
@@ -117,8 +126,8 @@ func (r *Redactor) String(s string) string {
 			return sub[1] + `"` + Mask + `"`
 		})
 	}
-	for _, re := range r.patterns {
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
+	if r.patterns != nil {
+		s = r.patterns.ReplaceAllStringFunc(s, func(m string) string {
 			if m == Mask {
 				return m
 			}

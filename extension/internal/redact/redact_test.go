@@ -89,3 +89,23 @@ func TestLogs(t *testing.T) {
 		t.Errorf("counted %d, want 6", n)
 	}
 }
+
+// BenchmarkLogs measures the rules on a function's text line and on a
+// JSON-format line, as the buffer runs them on each record.
+func BenchmarkLogs(b *testing.B) {
+	r, err := New([]string{"password", "authorization"}, []string{`\b\d{4}-\d{4}-\d{4}-\d{4}\b`, `(?i)bearer\s+[A-Za-z0-9._-]+`})
+	if err != nil {
+		b.Fatal(err)
+	}
+	line := "2026-12-06T05:00:00.000Z\t8476a536-e9f4-11e8-9739-2dfe598c3fcd\tINFO\tcharged order ord-001234 for customer cus-0042 " +
+		`{"amount":42.5,"currency":"EUR","card":"4111-1111-1111-1111","note":"leave at the door"}`
+	kv := func(k, v string) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: str(v)} }
+	b.ReportAllocs()
+	for b.Loop() {
+		rl := &logspb.ResourceLogs{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			{Body: str(line)},
+			{Body: str("login"), Attributes: []*commonpb.KeyValue{kv("user", "ann"), kv("password", "hunter2"), kv("requestId", "8476a536")}},
+		}}}}
+		r.Logs(rl)
+	}
+}
