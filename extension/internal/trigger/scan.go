@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -46,6 +47,17 @@ type event struct {
 
 	hasSM        bool
 	smID, smName string
+
+	durableArn string
+	hasState   bool
+	ops        []durableOp
+	nextMarker string
+}
+
+// durableOp is an operation of a durable execution's state.
+type durableOp struct {
+	typ        string
+	start, end time.Time
 }
 
 // The headers Detect reads, by index.
@@ -64,6 +76,14 @@ var headerNames = [nHeaders]string{"traceparent", "tracestate", "baggage", "x-am
 type headers struct {
 	single, multi     [nHeaders]string
 	hasSingle, hasMul [nHeaders]bool
+	// capture are the captured headers' values, by the index of their
+	// name in the scanner's capture list.
+	capture []captured
+}
+
+type captured struct {
+	single, multi     string
+	hasSingle, hasMul bool
 }
 
 // get looks a header up, "headers" first.
@@ -114,19 +134,24 @@ type record struct {
 // scanner walks a JSON text. ok turns false at the first syntax or type
 // error, and the walk stops.
 type scanner struct {
-	b     []byte
-	i     int
-	depth int
-	ok    bool
+	// capture names the headers kept besides the trace headers.
+	capture []string
+	b       []byte
+	i       int
+	depth   int
+	ok      bool
 	// key holds a key that needed decoding.
 	key []byte
 }
 
 // scan reads an event, its records into records' room; ok is false when
 // encoding/json would refuse it.
-func scan(b []byte, records []record) (ev event, ok bool) {
+func scan(b []byte, records []record, capture []string) (ev event, ok bool) {
 	ev.records = records
-	s := scanner{b: b, ok: true}
+	if len(capture) > 0 {
+		ev.headers.capture = make([]captured, len(capture))
+	}
+	s := scanner{b: b, ok: true, capture: capture}
 	s.event(&ev)
 	s.ws()
 	if s.i != len(s.b) {
@@ -631,7 +656,7 @@ func foldName(out, in []byte) []byte {
 
 var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
 	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
-	"Execution", "StateMachine"}
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState"}
 
 func (s *scanner) event(ev *event) {
 	if !s.object() {
@@ -710,9 +735,72 @@ func (s *scanner) event(ev *event) {
 					}
 				})
 			}
+		case 17:
+			s.str(&ev.durableArn)
+		case 18:
+			ev.hasState = s.object()
+			if ev.hasState {
+				s.fields(stateFields, func(f int) {
+					if f == 0 {
+						s.operations(ev)
+					} else {
+						s.str(&ev.nextMarker)
+					}
+				})
+			} else {
+				ev.ops, ev.nextMarker = nil, ""
+			}
 		default:
 			s.skip()
 		}
+	}
+}
+
+var (
+	stateFields     = []string{"Operations", "NextMarker"}
+	operationFields = []string{"Type", "StartTimestamp", "EndTimestamp"}
+)
+
+// operations reads the operations of a durable execution's state.
+func (s *scanner) operations(ev *event) {
+	ev.ops = ev.ops[:0]
+	if !s.array() {
+		ev.ops = nil
+		return
+	}
+	for n := 0; s.elem(n); n++ {
+		ev.ops = append(ev.ops, durableOp{})
+		op := &ev.ops[n]
+		if !s.object() {
+			continue
+		}
+		s.fields(operationFields, func(f int) {
+			switch f {
+			case 0:
+				s.str(&op.typ)
+			case 1:
+				s.timestamp(&op.start)
+			case 2:
+				s.timestamp(&op.end)
+			}
+		})
+	}
+}
+
+// timestamp reads a time given as seconds since the epoch (a number) or
+// as RFC 3339 text; a value of another kind is taken and ignored.
+func (s *scanner) timestamp(dst *time.Time) {
+	switch c := s.next(); {
+	case c == '"':
+		var v string
+		s.str(&v)
+		*dst = parseTime(v)
+	case isNumStart(c):
+		var f float64
+		s.float(&f)
+		*dst = seconds(f)
+	default:
+		s.skip()
 	}
 }
 
@@ -748,6 +836,13 @@ func (s *scanner) headers(h *headers, multi bool) {
 		} else {
 			h.hasSingle, h.single = [nHeaders]bool{}, [nHeaders]string{}
 		}
+		for i := range h.capture {
+			if multi {
+				h.capture[i].multi, h.capture[i].hasMul = "", false
+			} else {
+				h.capture[i].single, h.capture[i].hasSingle = "", false
+			}
+		}
 		return
 	}
 	for n := 0; ; n++ {
@@ -755,28 +850,39 @@ func (s *scanner) headers(h *headers, multi bool) {
 		if !ok {
 			return
 		}
-		want := -1
+		want, capture := -1, -1
 		for i, name := range headerNames {
 			if len(key) >= len(name) && equalFold(key, name) {
 				want = i
 				break
 			}
 		}
+		for i, name := range s.capture {
+			if len(key) >= len(name) && equalFold(key, name) {
+				capture = i
+				break
+			}
+		}
 		if !multi {
-			if want < 0 {
+			if want < 0 && capture < 0 {
 				s.strOrNull()
 				continue
 			}
 			var v string
 			s.str(&v)
-			h.single[want], h.hasSingle[want] = v, true
+			if want >= 0 {
+				h.single[want], h.hasSingle[want] = v, true
+			}
+			if capture >= 0 {
+				h.capture[capture].single, h.capture[capture].hasSingle = v, true
+			}
 			continue
 		}
 		// A list: its first value counts, an empty list or null none.
 		first, has := "", false
 		if s.array() {
 			for i := 0; s.elem(i); i++ {
-				if i == 0 && want >= 0 {
+				if i == 0 && (want >= 0 || capture >= 0) {
 					has = true
 					s.str(&first)
 				} else {
@@ -786,6 +892,9 @@ func (s *scanner) headers(h *headers, multi bool) {
 		}
 		if want >= 0 {
 			h.multi[want], h.hasMul[want] = first, has
+		}
+		if capture >= 0 {
+			h.capture[capture].multi, h.capture[capture].hasMul = first, has
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,6 +96,26 @@ type stdProbe struct {
 		ID   string `json:"Id"`
 		Name string `json:"Name"`
 	} `json:"StateMachine"`
+	DurableExecutionArn   string `json:"DurableExecutionArn"`
+	InitialExecutionState *struct {
+		Operations []struct {
+			Type           string `json:"Type"`
+			StartTimestamp any    `json:"StartTimestamp"`
+			EndTimestamp   any    `json:"EndTimestamp"`
+		} `json:"Operations"`
+		NextMarker string `json:"NextMarker"`
+	} `json:"InitialExecutionState"`
+}
+
+// stdTime reads a decoded timestamp: seconds or RFC 3339 text.
+func stdTime(v any) time.Time {
+	switch x := v.(type) {
+	case float64:
+		return seconds(x)
+	case string:
+		return parseTime(x)
+	}
+	return time.Time{}
 }
 
 // detectStd is Detect with encoding/json as the reader.
@@ -171,6 +192,13 @@ func (p *stdProbe) event() event {
 	}
 	if p.StateMachine != nil {
 		ev.hasSM, ev.smID, ev.smName = true, p.StateMachine.ID, p.StateMachine.Name
+	}
+	ev.durableArn = p.DurableExecutionArn
+	if st := p.InitialExecutionState; st != nil {
+		ev.hasState, ev.nextMarker = true, st.NextMarker
+		for _, op := range st.Operations {
+			ev.ops = append(ev.ops, durableOp{typ: op.Type, start: stdTime(op.StartTimestamp), end: stdTime(op.EndTimestamp)})
+		}
 	}
 	return ev
 }
@@ -298,6 +326,21 @@ func FuzzScanAsEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"EVENTSOURCE":"aws:sqs","attributes":{"SentTimestamp":"1"},"messageAttributes":{"traceparent":{"Value":"v"}}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, want := Detect(b), detectStd(b)
+		// Capturing headers adds their attributes and changes nothing else.
+		with := DetectWith(b, Options{Headers: []string{"user-agent", "traceparent"}})
+		kept := with.Attrs[:0:0]
+		for _, a := range with.Attrs {
+			if !strings.HasPrefix(a.Key, "http.request.header.") {
+				kept = append(kept, a)
+			}
+		}
+		if len(kept) == 0 && len(got.Attrs) == 0 {
+			kept = got.Attrs
+		}
+		with.Attrs = kept
+		if !reflect.DeepEqual(with, got) {
+			t.Fatalf("%q: with headers captured:\n%+v\nwithout:\n%+v", b, with, got)
+		}
 		if reflect.DeepEqual(got, want) {
 			return
 		}

@@ -14,6 +14,7 @@ package trigger
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ const (
 	Kinesis             Kind = "kinesis"
 	CloudWatchLogs      Kind = "cloudwatch-logs"
 	StepFunctions       Kind = "stepfunctions"
+	// DurableExecution is an invocation of a Lambda durable function: the
+	// first of its execution or a replay.
+	DurableExecution Kind = "durable-execution"
 	// Direct is an invocation whose event names no AWS source (an SDK's
 	// Invoke, the console, another function).
 	Direct Kind = "direct"
@@ -66,16 +70,20 @@ func (k Kind) Messaging() bool {
 	return false
 }
 
-// Attr is one span attribute: a string or, when IsInt, an integer.
+// Attr is one span attribute: a string or, when IsInt, an integer, or,
+// when IsBool, a boolean.
 type Attr struct {
-	Key   string
-	Str   string
-	Int   int64
-	IsInt bool
+	Key    string
+	Str    string
+	Int    int64
+	IsInt  bool
+	Bool   bool
+	IsBool bool
 }
 
-func str(k, v string) Attr       { return Attr{Key: k, Str: v} }
-func num(k string, v int64) Attr { return Attr{Key: k, Int: v, IsInt: true} }
+func str(k, v string) Attr          { return Attr{Key: k, Str: v} }
+func num(k string, v int64) Attr    { return Attr{Key: k, Int: v, IsInt: true} }
+func boolean(k string, v bool) Attr { return Attr{Key: k, Bool: v, IsBool: true} }
 
 // Context is a trace context found in the event.
 type Context struct {
@@ -102,10 +110,27 @@ type Trigger struct {
 	// Context is the trace context of the event (the first record's for a
 	// batch).
 	Context Context
-	// Records lists, for a batch (SQS, SNS), each record that carries a
+	// Linked lists, for a batch (SQS, SNS), each record that carries a
 	// trace context of its own, up to MaxLinks: the inferred span links
 	// to each.
 	Linked []Record
+	// Durable names the durable execution of a DurableExecution trigger.
+	Durable *Durable
+}
+
+// Durable is what the event of a durable function says of its execution.
+type Durable struct {
+	// ARN is the execution's ARN
+	// (arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER/durable-execution/EXECUTION_NAME/EXECUTION_ID),
+	// Name and ID its last two parts.
+	ARN, Name, ID string
+	// Replay says the invocation resumes the execution: the state it is
+	// given holds operations checkpointed before (its handler replays
+	// them), not the execution's start alone.
+	Replay bool
+	// Operations counts the checkpointed operations handed to the
+	// invocation, the execution's own aside.
+	Operations int
 }
 
 // MaxLinks bounds the records of a batch that are linked.
@@ -117,17 +142,39 @@ type Record struct {
 	Context   Context
 }
 
+// Options are what detection keeps beyond the trigger's own attributes.
+type Options struct {
+	// Headers names, in lower case, the request headers of an HTTP
+	// trigger kept as attributes (http.request.header.<name>); no other
+	// header is kept.
+	Headers []string
+}
+
 // Detect tells what event is. It never fails: an event it cannot read is
 // a direct invocation.
-func Detect(event []byte) Trigger {
+func Detect(event []byte) Trigger { return DetectWith(event, Options{}) }
+
+// DetectWith is Detect keeping what o names.
+func DetectWith(event []byte, o Options) Trigger {
 	if len(event) > MaxDecode {
 		return sniff(event[:4096])
 	}
 	rs := recordsPool.Get().(*[]record)
-	ev, ok := scan(event, (*rs)[:0])
+	ev, ok := scan(event, (*rs)[:0], o.Headers)
 	t := Trigger{Kind: Direct, Name: "invoke"}
 	if ok {
 		t = classify(&ev)
+		if t.Kind.HTTP() {
+			for i, name := range o.Headers {
+				c := &ev.headers.capture[i]
+				switch {
+				case c.hasSingle:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.single))
+				case c.hasMul:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.multi))
+				}
+			}
+		}
 	}
 	if cap(ev.records) <= 1024 {
 		*rs = ev.records
@@ -142,6 +189,8 @@ var recordsPool = sync.Pool{New: func() any { return new([]record) }}
 // classify tells what a read event is.
 func classify(p *event) Trigger {
 	switch {
+	case strings.Contains(p.durableArn, durableMarker):
+		return durable(p)
 	case p.hasRC && (p.httpMethod != "" || p.rc.hasHTTP || p.rc.eventType != "" || p.rc.hasELB):
 		return httpTrigger(p)
 	case len(p.records) > 0:
@@ -176,6 +225,60 @@ func classify(p *event) Trigger {
 		return t
 	}
 	return Trigger{Kind: Direct, Name: "invoke", Attrs: []Attr{str("faas.trigger", "other")}}
+}
+
+// durableMarker is the part of a durable execution's ARN after the
+// function's.
+const durableMarker = "/durable-execution/"
+
+// durable is the trigger of a durable function's invocation. The first
+// invocation of an execution is handed the execution's own operation
+// (type EXECUTION) alone; a replay also the operations checkpointed
+// before. The hop starts at the execution's start for the first, at the
+// latest end of a checkpointed operation (the wait or callback that let
+// it resume) for a replay.
+func durable(p *event) Trigger {
+	d := &Durable{ARN: p.durableArn}
+	_, rest, _ := strings.Cut(p.durableArn, durableMarker)
+	d.Name, d.ID, _ = strings.Cut(rest, "/")
+	var start, latest time.Time
+	for _, op := range p.ops {
+		if op.typ == "EXECUTION" {
+			start = op.start
+			continue
+		}
+		d.Operations++
+		if op.end.After(latest) {
+			latest = op.end
+		}
+	}
+	d.Replay = d.Operations > 0 || p.nextMarker != ""
+	t := Trigger{Kind: DurableExecution, Name: "durable execution", Durable: d, Start: start}
+	if d.Name != "" {
+		t.Name += " " + d.Name
+	}
+	if d.Replay {
+		t.Start = latest
+	}
+	t.Attrs = append(t.Attrs, str("faas.trigger", "other"), str("aws.lambda.durable.execution.arn", d.ARN),
+		str("aws.lambda.durable.execution.name", d.Name), str("aws.lambda.durable.execution.id", d.ID),
+		boolean("aws.lambda.durable.replay", d.Replay), num("aws.lambda.durable.operations", int64(d.Operations)))
+	return t
+}
+
+// DurableTrace is the trace a durable execution's invocations share when
+// their events carry no trace context: its ID and the span ID of the
+// execution's first inferred span (the parent of the replays'), both
+// derived from the execution's ARN, so that every environment that runs
+// one of its invocations finds the same.
+func DurableTrace(arn string) (traceID [16]byte, root [8]byte) {
+	sum := sha256.Sum256([]byte("lambdascope durable execution\x00" + arn))
+	copy(traceID[:], sum[:16])
+	copy(root[:], sum[16:24])
+	if root == ([8]byte{}) {
+		root[7] = 1
+	}
+	return traceID, root
 }
 
 // sniff classifies an event too big to decode from its first bytes.
