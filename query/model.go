@@ -108,11 +108,23 @@ type Invocation struct {
 	Incomplete bool `json:"incomplete,omitempty"`
 	// TenantID is the tenant of a function in tenant isolation mode.
 	TenantID string `json:"tenantId,omitempty"`
+	// Trigger is what invoked the function, as the extension read it from
+	// the event ("apigateway-rest", "sqs", "direct"); empty when unknown.
+	Trigger string `json:"trigger,omitempty"`
+	// HTTPStatusCode is the status a proxy integration (API Gateway, ALB,
+	// function URL) answered with; 0 for none.
+	HTTPStatusCode uint16 `json:"httpStatusCode,omitempty"`
+	// ResponseSize is the size of the runtime's answer in bytes, 0 when
+	// not seen.
+	ResponseSize uint64 `json:"responseSize,omitempty"`
 }
 
-// Failed reports whether the platform reported anything but success.
+// Failed reports whether the invocation counts as an error: the platform
+// reported anything but success, or a proxy integration answered with an
+// HTTP status of 500 or more (the caller got a server error although the
+// function returned).
 func (inv *Invocation) Failed() bool {
-	return inv.Status != "" && inv.Status != "success"
+	return inv.Status != "" && inv.Status != "success" || inv.HTTPStatusCode >= 500
 }
 
 // Limits of InvocationFilter.Limit.

@@ -14,6 +14,11 @@ import (
 type Store interface {
 	// SpansByTraceID returns the spans of one trace ordered by start.
 	SpansByTraceID(ctx context.Context, traceID [16]byte) ([]storage.SpanRecord, error)
+	// SpansLinkingTo returns the spans of other traces with a link to a
+	// span of the trace, oldest first.
+	SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int) ([]storage.LinkingSpan, error)
+	// SpansByRef looks up spans by trace and span ID.
+	SpansByRef(ctx context.Context, refs []storage.SpanRef) ([]storage.SpanHead, error)
 	// Invocations returns invocation records, newest first.
 	Invocations(ctx context.Context, f storage.InvocationFilter) ([]storage.InvocationRecord, error)
 	// SearchTraces summarises the traces with a matching span, newest first.
@@ -64,8 +69,9 @@ func NewService(store Store) *Service {
 }
 
 // TraceByID assembles the trace with the given ID: its spans as a tree, each
-// joined with the invocation it ran in. It returns an error wrapping
-// ErrTraceNotFound when no span of the trace is stored.
+// joined with the invocation it ran in, with the links its spans hold to
+// other traces and the spans of other traces linking to it. It returns an
+// error wrapping ErrTraceNotFound when no span of the trace is stored.
 func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if id.IsZero() {
 		return nil, fmt.Errorf("%w: all zeros", ErrInvalidTraceID)
@@ -127,7 +133,17 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			invocations = append(invocations, invocationFromRecord(&recs[i]))
 		}
 	}
-	return BuildTrace(id, spans, invocations), nil
+	t := BuildTrace(id, spans, invocations)
+	if t.LinksOut, err = s.linksOut(ctx, id, spans); err != nil {
+		return nil, err
+	}
+	if t.LinksIn, err = s.LinksIn(ctx, id, MaxTraceLinksIn+1); err != nil {
+		return nil, err
+	}
+	if len(t.LinksIn) > MaxTraceLinksIn {
+		t.LinksIn, t.LinksInTruncated = t.LinksIn[:MaxTraceLinksIn], true
+	}
+	return t, nil
 }
 
 // Invocations lists invocation records matching f, newest first.
@@ -226,5 +242,8 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		MemorySizeUnknown:    r.UnknownFigures&dbmodel.FigureMemorySize != 0,
 		Incomplete:           r.Incomplete,
 		TenantID:             r.TenantID,
+		Trigger:              r.Trigger,
+		HTTPStatusCode:       r.HTTPStatusCode,
+		ResponseSize:         r.ResponseSize,
 	}
 }

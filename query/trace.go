@@ -31,6 +31,14 @@ type Trace struct {
 	// Start and End bound the trace as displayed (after skew correction).
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// LinksOut are the links this trace's spans hold to spans of other
+	// traces (where a consumed batch's records came from), LinksIn the
+	// spans of other traces linking to spans of this one (the consumers of
+	// what it produced), at most MaxTraceLinksIn. BuildTrace leaves them
+	// empty; TraceByID reads them.
+	LinksOut         []TraceLink `json:"linksOut,omitempty"`
+	LinksIn          []TraceLink `json:"linksIn,omitempty"`
+	LinksInTruncated bool        `json:"linksInTruncated,omitempty"`
 }
 
 // Duration is the displayed length of the whole trace.

@@ -323,9 +323,13 @@ LIMIT ?`, []any{hexID(traceID[:]), limit}
 
 // selectSpansByRefSQL reads the spans whose trace ID and span ID are among
 // those of refs, one row per span; the caller keeps the pairs it asked
-// for. One placeholder per ID: the values are bound, never placed in the
-// text. The request ID of a span the extension inferred from an event is
-// the one it names in lambdascope.invocation_id.
+// for. The spans are read inside the windows trace_windows (migration 7,
+// filled back from migration 3) holds for the traces, as scalar
+// subqueries, so that only their partitions and hours are searched; a
+// trace it does not know reads nothing. One placeholder per ID: the values
+// are bound, never placed in the text. The request ID of a span the
+// extension inferred from an event is the one it names in
+// lambdascope.invocation_id.
 func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
 	traces := map[[16]byte]bool{}
 	spans := map[[8]byte]bool{}
@@ -341,11 +345,18 @@ func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
 		}
 	}
 	marks := func(n int) string { return strings.TrimSuffix(strings.Repeat("unhex(?), ", n), ", ") }
+	traceIn := "trace_id IN (" + marks(len(traceArgs)) + ")"
+	window := func(agg, col string) string {
+		return "(SELECT toDateTime(intDiv(" + agg + "(" + col + "), 1000000000)) FROM " + db + ".trace_windows WHERE " + traceIn + ")"
+	}
+	args := append(append(append(append([]any{}, traceArgs...), spanArgs...), traceArgs...), traceArgs...)
 	return `SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
     service_name, function_name,
     if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
 FROM ` + db + `.spans
-PREWHERE trace_id IN (` + marks(len(traceArgs)) + `) AND span_id IN (` + marks(len(spanArgs)) + `)
+PREWHERE ` + traceIn + ` AND span_id IN (` + marks(len(spanArgs)) + `)
+WHERE start_time >= ` + window("minMerge", "start_min") + `
+  AND start_time <= ` + window("maxMerge", "end_max") + `
 ORDER BY start_unix_nano, trace_id, span_id
-LIMIT 1 BY trace_id, span_id`, append(traceArgs, spanArgs...)
+LIMIT 1 BY trace_id, span_id`, args
 }

@@ -114,7 +114,13 @@ const traceUsage = `Usage: lambdascope trace [flags] <trace-id>
 
 Prints one distributed trace as an indented tree: one line per span with its
 function (and service), name, duration, status, start offset and notes such as
-cold starts, failed invocations and corrected clock skew between functions.
+cold starts, failed invocations (a 5xx answer to API Gateway counts), the
+trigger of a span the extension inferred from the event ("API Gateway GET
+/orders 200", "SQS orders-queue process, 10 messages") and corrected clock
+skew between functions. Below the tree: the spans of other traces this
+trace's spans link to (where a consumed batch came from, with each record's
+message ID) and the spans of other traces linking to this one (the
+invocations that consumed what it produced).
 
 The trace ID is 32 hex digits (W3C / OpenTelemetry) or an AWS X-Ray ID such as
 1-5759e988-bd862e3fe1be46a994272793 (or a whole X-Ray header, Root=1-...).

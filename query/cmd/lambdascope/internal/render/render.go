@@ -59,8 +59,9 @@ type traceLine struct {
 
 // Trace writes t as an indented tree, one line per span: the function (and
 // service when it differs), the span name, duration, status, offset from
-// the trace's start and notes (cold start, invocation failure, clock skew,
-// broken links).
+// the trace's start and notes (cold start, invocation failure, the trigger
+// of a span inferred from the event, span links, clock skew, broken
+// parent links), then the links to and from other traces.
 func Trace(w io.Writer, t *query.Trace, opts Options) error {
 	functions := map[string]bool{}
 	errorsCount := 0
@@ -143,6 +144,7 @@ func Trace(w io.Writer, t *query.Trace, opts Options) error {
 		}
 		b.WriteString("\n")
 	}
+	linkSections(&b, t)
 	// Trailing spaces left by padding are noise in terminals and goldens.
 	out := strings.ReplaceAll(b.String(), " \n", "\n")
 	for strings.Contains(out, " \n") {
@@ -189,12 +191,14 @@ func spanLine(t *query.Trace, n *query.Node, tree string) traceLine {
 			l.notes = append(l.notes, note)
 		}
 		if inv.Failed() {
-			note := "invocation " + inv.Status
-			if inv.ErrorType != "" {
-				note += " " + inv.ErrorType
-			}
-			l.notes = append(l.notes, note)
+			l.notes = append(l.notes, "invocation "+failure(inv))
 		}
+	}
+	if trig := s.Trigger(); trig != "" {
+		l.notes = append(l.notes, trig)
+	}
+	if len(s.Links) > 0 {
+		l.notes = append(l.notes, plural(len(s.Links), "link"))
 	}
 	if n.Orphan {
 		l.notes = append(l.notes, "parent "+s.ParentSpanID.String()+" missing")
@@ -213,6 +217,83 @@ func spanLine(t *query.Trace, n *query.Node, tree string) traceLine {
 		l.notes = append(l.notes, "clock skew "+sign+Duration(n.Skew.Abs())+" corrected")
 	}
 	return l
+}
+
+// failure says why a failed invocation counts as an error: the platform's
+// status and error type ("error Runtime.ExitError"), or, for an invocation
+// that succeeded, the HTTP status a proxy integration answered with
+// ("answered HTTP 503").
+func failure(inv *query.Invocation) string {
+	if inv.Status != "" && inv.Status != "success" {
+		if inv.ErrorType != "" {
+			return inv.Status + " " + inv.ErrorType
+		}
+		return inv.Status
+	}
+	return "answered HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
+}
+
+// linkSections writes the links between t and other traces: those its
+// spans hold (where a consumed batch came from) and the spans of other
+// traces linking to it (who consumed what it produced).
+func linkSections(b *strings.Builder, t *query.Trace) {
+	if len(t.LinksOut) == 0 && len(t.LinksIn) == 0 {
+		return
+	}
+	labels := map[query.SpanID]string{}
+	t.Walk(func(n *query.Node) bool {
+		if _, ok := labels[n.Span.SpanID]; !ok {
+			labels[n.Span.SpanID] = spanLabel(n.Span.Source(), n.Span.Name)
+		}
+		return true
+	})
+	here := func(id query.SpanID) string {
+		if l, ok := labels[id]; ok {
+			return l
+		}
+		return "span " + id.String()
+	}
+	there := func(l query.TraceLink) string {
+		out := l.Other.TraceID.String() + "/" + l.Other.SpanID.String()
+		if !l.Other.Stored {
+			return out + " (not stored)"
+		}
+		out += " " + spanLabel(l.Other.Source(), l.Other.Name)
+		if l.Other.RequestID != "" {
+			out += " (request " + l.Other.RequestID + ")"
+		}
+		return out
+	}
+	message := func(l query.TraceLink) string {
+		if l.MessageID == "" {
+			return ""
+		}
+		return "  message " + l.MessageID
+	}
+	if len(t.LinksOut) > 0 {
+		fmt.Fprintf(b, "\nLinks to other traces (%d)\n", len(t.LinksOut))
+		for _, l := range t.LinksOut {
+			fmt.Fprintf(b, "  %s → %s%s\n", here(l.SpanID), there(l), message(l))
+		}
+	}
+	if len(t.LinksIn) > 0 {
+		more := ""
+		if t.LinksInTruncated {
+			more = ", more not shown"
+		}
+		fmt.Fprintf(b, "\nLinked from other traces (%d%s)\n", len(t.LinksIn), more)
+		for _, l := range t.LinksIn {
+			fmt.Fprintf(b, "  %s ← %s%s\n", here(l.SpanID), there(l), message(l))
+		}
+	}
+}
+
+// spanLabel names a span as the tree does: what emitted it and its name.
+func spanLabel(who, name string) string {
+	if who == "" {
+		who = "?"
+	}
+	return who + " · " + name
 }
 
 // TraceJSON writes t as indented JSON: the span tree with each node's
@@ -256,6 +337,9 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 			status = strings.ToUpper(status)
 			if inv.ErrorType != "" {
 				status += " " + inv.ErrorType
+			}
+			if inv.Status == "success" || inv.Status == "" {
+				status = "HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
 			}
 			status = opts.red(status)
 		}

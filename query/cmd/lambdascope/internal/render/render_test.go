@@ -75,6 +75,62 @@ func brokenTrace() *query.Trace {
 	return query.BuildTrace(traceID, spans, nil)
 }
 
+var workerTraceID = query.TraceID{0x5b, 0xef, 0x4d, 0xe7, 0xad, 0x49, 0xb0, 0xe8, 0x7f, 0x6e, 0xf6, 0xc8, 0x7f, 0xc2, 0xe7, 0x01}
+
+// producerTrace is an API Gateway request to orders, inferred from its
+// event and answered 201, that sends a message the worker consumed.
+func producerTrace() *query.Trace {
+	spans := []query.Span{
+		{SpanID: id(1), Start: at(0), Duration: ms(48), Name: "POST /orders", Kind: query.SpanKindServer, FunctionName: "orders",
+			RequestID: "req-orders", Attributes: map[string]string{"lambdascope.trigger": "apigateway-rest", "http.response.status_code": "201"}},
+		{SpanID: id(2), ParentSpanID: id(1), Start: at(3), Duration: ms(40), Name: "handler", FunctionName: "orders", RequestID: "req-orders"},
+		{SpanID: id(3), ParentSpanID: id(2), Start: at(10), Duration: ms(12), Name: "orders-queue send", Kind: query.SpanKindProducer, FunctionName: "orders"},
+	}
+	invs := []query.Invocation{{RequestID: "req-orders", FunctionName: "orders", Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 201}}
+	tr := query.BuildTrace(traceID, spans, invs)
+	tr.LinksIn = []query.TraceLink{{SpanID: id(3), MessageID: "059f36b4-87a3-44ab-83d2-661975830a7d",
+		Other: query.LinkedSpan{TraceID: workerTraceID, SpanID: id(9), Stored: true, Start: at(900), Name: "orders-queue process",
+			Kind: query.SpanKindConsumer, FunctionName: "worker", RequestID: "req-worker"}}}
+	return tr
+}
+
+// batchTrace is the worker consuming an SQS batch of two messages, one
+// sent by orders, one by a sender whose spans are not stored, and
+// answering an API Gateway request with a 502 afterwards.
+func batchTrace() *query.Trace {
+	spans := []query.Span{
+		{SpanID: id(9), Start: at(900), Duration: ms(2), Name: "orders-queue process", Kind: query.SpanKindConsumer, FunctionName: "worker",
+			RequestID: "req-worker", Attributes: map[string]string{"lambdascope.trigger": "sqs", "messaging.batch.message_count": "2"},
+			Links: []query.SpanLink{{TraceID: traceID, SpanID: id(3)}, {TraceID: query.TraceID{0x77, 15: 1}, SpanID: id(7)}}},
+		{SpanID: id(10), Start: at(1000), Duration: ms(30), Name: "GET /report", Kind: query.SpanKindServer, FunctionName: "worker",
+			RequestID: "req-report", Attributes: map[string]string{"lambdascope.trigger": "apigateway-http", "http.response.status_code": "502"}},
+	}
+	invs := []query.Invocation{
+		{RequestID: "req-worker", FunctionName: "worker", Status: "success", Trigger: "sqs"},
+		{RequestID: "req-report", FunctionName: "worker", Status: "success", Trigger: "apigateway-http", HTTPStatusCode: 502},
+	}
+	tr := query.BuildTrace(workerTraceID, spans, invs)
+	tr.LinksOut = []query.TraceLink{
+		{SpanID: id(9), MessageID: "059f36b4-87a3-44ab-83d2-661975830a7d",
+			Other: query.LinkedSpan{TraceID: traceID, SpanID: id(3), Stored: true, Start: at(10), Name: "orders-queue send",
+				Kind: query.SpanKindProducer, FunctionName: "orders"}},
+		{SpanID: id(9), MessageID: "2e1424d4-f796-459a-8184-9c92662be6da", Other: query.LinkedSpan{TraceID: query.TraceID{0x77, 15: 1}, SpanID: id(7)}},
+	}
+	return tr
+}
+
+// linkLines counts the lines of the link sections.
+func linkLines(t *query.Trace) int {
+	n := 0
+	if len(t.LinksOut) > 0 {
+		n += 2 + len(t.LinksOut)
+	}
+	if len(t.LinksIn) > 0 {
+		n += 2 + len(t.LinksIn)
+	}
+	return n
+}
+
 func TestTraceGolden(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -84,6 +140,8 @@ func TestTraceGolden(t *testing.T) {
 		{name: "trace_two_functions", trace: twoFunctionTrace(), opts: Options{Location: zone}},
 		{name: "trace_two_functions_color", trace: twoFunctionTrace(), opts: Options{Location: zone, Color: true}},
 		{name: "trace_broken_links", trace: brokenTrace(), opts: Options{Location: time.UTC}},
+		{name: "trace_producer_links", trace: producerTrace(), opts: Options{Location: time.UTC}},
+		{name: "trace_batch_links", trace: batchTrace(), opts: Options{Location: time.UTC}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +150,7 @@ func TestTraceGolden(t *testing.T) {
 				t.Fatalf("render: %v", err)
 			}
 			out := buf.String()
-			if lines := strings.Count(out, "\n"); lines != tt.trace.SpanCount+3 && lines != tt.trace.SpanCount+4 {
+			if lines := strings.Count(out, "\n") - linkLines(tt.trace); lines != tt.trace.SpanCount+3 && lines != tt.trace.SpanCount+4 {
 				t.Errorf("%d lines for %d spans", lines, tt.trace.SpanCount)
 			}
 			if hasEsc := strings.Contains(out, "\x1b["); hasEsc != tt.opts.Color {
@@ -130,6 +188,32 @@ func TestTraceJSONGolden(t *testing.T) {
 	golden(t, "trace_two_functions_json", buf.Bytes())
 }
 
+// The links to and from other traces are in the JSON too, IDs in hex.
+func TestTraceLinksJSONGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := TraceJSON(&buf, batchTrace()); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	var decoded struct {
+		LinksOut []struct {
+			SpanID    string `json:"spanId"`
+			MessageID string `json:"messageId"`
+			Other     struct {
+				TraceID string `json:"traceId"`
+				Stored  bool   `json:"stored"`
+			} `json:"other"`
+		} `json:"linksOut"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &decoded); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if len(decoded.LinksOut) != 2 || decoded.LinksOut[0].SpanID != id(9).String() || decoded.LinksOut[0].Other.TraceID != traceID.String() ||
+		!decoded.LinksOut[0].Other.Stored || decoded.LinksOut[1].Other.Stored || decoded.LinksOut[1].MessageID == "" {
+		t.Errorf("decoded links = %+v", decoded.LinksOut)
+	}
+	golden(t, "trace_batch_links_json", buf.Bytes())
+}
+
 func TestTraceDeepChainStaysNarrow(t *testing.T) {
 	spans := make([]query.Span, 200)
 	for i := range spans {
@@ -163,6 +247,9 @@ func invocations() []query.Invocation {
 		// Ran, but no report came before the environment shut down.
 		{Start: at(-80_000), FunctionName: "mi", RequestID: "1e0d9c8b-7a6f-4e5d-3c2b-1a0f9e8d7c6b", DurationMs: 40, BilledDurationMs: 40, BilledEstimated: true,
 			MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Status: "error", Incomplete: true},
+		// Returned, but its API Gateway answer was a server error.
+		{Start: at(-90_000), FunctionName: "orders", RequestID: "2f1e0d9c-8b7a-4f6e-5d4c-3b2a1f0e9d8c", DurationMs: 9.5, BilledDurationMs: 10,
+			MemorySizeMB: 512, MaxMemoryUsedMB: 80, Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 64},
 	}
 }
 
