@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 const (
@@ -46,7 +48,7 @@ const (
 const (
 	benchClientEnv         = "LAMBDASCOPE_BENCH_CLIENT_ADDR"
 	benchClientRequestsEnv = "LAMBDASCOPE_BENCH_CLIENT_REQUESTS"
-	benchClientSignalEnv   = "LAMBDASCOPE_BENCH_CLIENT_SIGNAL" // spans, logs or mixed
+	benchClientSignalEnv   = "LAMBDASCOPE_BENCH_CLIENT_SIGNAL" // spans, minimal-spans, logs or mixed
 	// benchSendersEnv sets how many senders the load client runs at once
 	// (default 64): each waits for its acknowledgement before sending
 	// again, as an extension does. Few senders measure the round trip of
@@ -73,7 +75,11 @@ func benchSenders() (int, error) {
 // goroutines (64 unless LAMBDASCOPE_BENCH_SENDERS says) send
 // Ingest API requests of benchItemsPerRequest spans or log records (zstd;
 // "mixed" alternates the two), each with a fresh batch ID, until the given
-// number is acknowledged. Run on its own it does nothing.
+// number is acknowledged. Spans are shaped like the demo's (a resource of
+// ten attributes, two to nine span attributes, parents, kinds, statuses, a
+// new trace every few spans: storagetest.DemoSpanRequest); "minimal-spans"
+// sends the bare spans of one trace (a name and times) that the figures
+// were first taken on, as a reference. Run on its own it does nothing.
 func TestEndToEndClient(t *testing.T) {
 	addr := os.Getenv(benchClientEnv)
 	if addr == "" {
@@ -91,12 +97,20 @@ func TestEndToEndClient(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	client := ingestv1.NewIngestServiceClient(conn)
 	l := &load{trace: [16]byte{0xbe, 0x4c}, perReq: benchItemsPerRequest}
+	rng := mrand.New(mrand.NewPCG(5, 6))
 	reqs := make([]*ingestv1.ExportRequest, 64)
 	for i := range reqs {
 		switch signal := os.Getenv(benchClientSignalEnv); {
 		case signal == "logs", signal == "mixed" && i%2 == 1:
 			reqs[i] = benchLogsRequest(int64(i))
 		case signal == "spans", signal == "mixed":
+			// Whole traces of four (orders) or two (inventory) spans:
+			// exactly benchItemsPerRequest, which the figures divide by.
+			reqs[i] = storagetest.DemoSpanRequest(rng, time.Now(), benchItemsPerRequest, i%4 == 3)
+			if n := len(reqs[i].ResourceSpans[0].ScopeSpans[0].Spans); n != benchItemsPerRequest {
+				t.Fatalf("demo request of %d spans, want %d", n, benchItemsPerRequest)
+			}
+		case signal == "minimal-spans":
 			reqs[i] = l.request(int64(i))
 		default:
 			t.Fatalf("%s=%q: want spans, logs or mixed", benchClientSignalEnv, signal)
@@ -236,6 +250,7 @@ func runLoadClient(b *testing.B, srv *collector.Server, signal string, requests 
 	}
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	items := float64(requests * benchItemsPerRequest)
+
 	b.ReportMetric(items/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(cpu)/items, "cpu-ns/"+unit)
 	b.ReportMetric(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())/items, "client-cpu-ns/"+unit)
@@ -303,20 +318,44 @@ func benchNative(b *testing.B, db, table, unit string, views bool) {
 	}
 }
 
-// BenchmarkEndToEndSpans measures spans from an Ingest API request to the
-// ClickHouse acknowledgement through the collector ("collector"), and
-// clickhouse-client inserting the same rows in Native format, side by side
-// against the same server: into a bare copy of the spans table
+// benchRounds is how many times the end-to-end benchmarks alternate the
+// collector and its baselines (LAMBDASCOPE_BENCH_ROUNDS, default 3), so
+// that each ratio compares runs taken minutes apart at most, on a server
+// in the same state, and the spread over rounds is seen.
+func benchRounds(b *testing.B) int {
+	v := os.Getenv("LAMBDASCOPE_BENCH_ROUNDS")
+	if v == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 20 {
+		b.Fatalf("LAMBDASCOPE_BENCH_ROUNDS=%q: want a number of rounds from 1 to 20", v)
+	}
+	return n
+}
+
+// BenchmarkEndToEndSpans measures demo-shaped spans from an Ingest API
+// request to the ClickHouse acknowledgement through the collector
+// ("collector"), and clickhouse-client inserting the same rows in Native
+// format against the same server: into a bare copy of the spans table
 // ("clickhouse-client-native") and into the spans table itself, through
 // the same materialized views as the collector's inserts
-// ("clickhouse-client-native-views"). cpu-ns/span is the collector's CPU
-// time per span (this process; the load client and ClickHouse run in
-// processes of their own), client-cpu-ns/span the client's.
+// ("clickhouse-client-native-views"). The three alternate, round after
+// round (benchRounds), so that each round's ratio is taken side by side.
+// cpu-ns/span is the collector's CPU time per span (this process; the
+// load client and ClickHouse run in processes of their own),
+// client-cpu-ns/span the client's. "collector-minimal-spans", once at the
+// end, sends bare spans (a name and times) as a reference for how much the
+// shape of a span costs.
 func BenchmarkEndToEndSpans(b *testing.B) {
 	srv, db := startBenchCollector(b)
-	b.Run("collector", func(b *testing.B) { runLoadClient(b, srv, "spans", b.N, "span") })
-	b.Run("clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "spans", "span", false) })
-	b.Run("clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "spans", "span", true) })
+	for r := range benchRounds(b) {
+		round := fmt.Sprintf("round%d/", r+1)
+		b.Run(round+"collector", func(b *testing.B) { runLoadClient(b, srv, "spans", b.N, "span") })
+		b.Run(round+"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "spans", "span", false) })
+		b.Run(round+"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "spans", "span", true) })
+	}
+	b.Run("collector-minimal-spans", func(b *testing.B) { runLoadClient(b, srv, "minimal-spans", b.N, "span") })
 }
 
 // BenchmarkEndToEndLogs is BenchmarkEndToEndSpans for log records: requests
@@ -325,9 +364,12 @@ func BenchmarkEndToEndSpans(b *testing.B) {
 // copy and into the logs table itself.
 func BenchmarkEndToEndLogs(b *testing.B) {
 	srv, db := startBenchCollector(b)
-	b.Run("collector", func(b *testing.B) { runLoadClient(b, srv, "logs", b.N, "log") })
-	b.Run("clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "logs", "log", false) })
-	b.Run("clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "logs", "log", true) })
+	for r := range benchRounds(b) {
+		round := fmt.Sprintf("round%d/", r+1)
+		b.Run(round+"collector", func(b *testing.B) { runLoadClient(b, srv, "logs", b.N, "log") })
+		b.Run(round+"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "logs", "log", false) })
+		b.Run(round+"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "logs", "log", true) })
+	}
 }
 
 // memSample is the collector process's memory at one moment.

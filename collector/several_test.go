@@ -266,12 +266,12 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	}
 	// The views on the shards' tables count each invocation once too.
 	var invocations uint64
-	q := "SELECT countMerge(invocations) FROM " + stores[1].Database() + ".function_minutes WHERE function_name = ?"
+	q := "SELECT countMerge(invocations) FROM " + stores[1].Database() + ".function_figures WHERE function_name = ?"
 	if err := stores[1].Conn().QueryRow(t.Context(), q, "retried").Scan(&invocations); err != nil {
-		t.Fatalf("read function_minutes: %v", err)
+		t.Fatalf("read function_figures: %v", err)
 	}
 	if invocations != want["invocations"] {
-		t.Errorf("function_minutes counts %d invocations of batch %q, want %d", invocations, "retried", want["invocations"])
+		t.Errorf("function_figures counts %d invocations of batch %q, want %d", invocations, "retried", want["invocations"])
 	}
 
 	// A third collector, whose server is unreachable, takes the retry again

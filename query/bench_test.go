@@ -51,6 +51,17 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		}
 	})
+	// What TraceByID spends on the spans of other traces linking to the
+	// trace (span_links, migration 13), inside trace-by-id below.
+	b.Run("links-in", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := svc.LinksIn(b.Context(), res.SampleTraces[i%len(res.SampleTraces)], query.MaxTraceLinksIn+1); err != nil {
+				b.Fatalf("links in: %v", err)
+			}
+			i++
+		}
+	})
 	b.Run("trace-by-id", func(b *testing.B) {
 		i := 0
 		for b.Loop() {

@@ -500,10 +500,68 @@ func (s *Service) TraceCost(ctx context.Context, prices *Prices, id TraceID) (*T
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("trace %s has no invocation records: %w", id, ErrTraceNotFound)
 	}
-	out := &TraceCost{TraceID: id, Invocations: []InvocationCost{}}
+	return priceTraces(prices, []TraceID{id}, recs)[0], nil
+}
+
+// MaxTraceCosts bounds the traces one TraceCosts call prices.
+const MaxTraceCosts = 1000
+
+// TraceCosts prices the invocations of several traces as TraceCost does,
+// with one read of the invocations started in r (widened by an hour on
+// each side for clocks that disagree). The result holds one TraceCost per
+// ID, in the order given; a trace without invocation records costs 0 and
+// has none.
+func (s *Service) TraceCosts(ctx context.Context, prices *Prices, ids []TraceID, r TimeRange) ([]*TraceCost, error) {
+	if len(ids) > MaxTraceCosts {
+		return nil, fmt.Errorf("%w: at most %d traces can be priced at once, got %d", ErrInvalidFilter, MaxTraceCosts, len(ids))
+	}
+	if len(ids) == 0 {
+		return []*TraceCost{}, nil
+	}
+	f := storage.InvocationFilter{TraceIDs: make([][16]byte, len(ids)), Limit: storage.MaxInvocationLimit}
+	for i, id := range ids {
+		f.TraceIDs[i] = id
+	}
+	if !r.Since.IsZero() {
+		f.Since = r.Since.Add(-invocationJoinMargin)
+	}
+	if !r.Until.IsZero() {
+		f.Until = r.Until.Add(invocationJoinMargin)
+	}
+	recs, err := s.store.Invocations(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read invocations of %d traces: %w", len(ids), err)
+	}
+	if len(recs) >= f.Limit {
+		return nil, fmt.Errorf("%w: the %d traces have more than %d invocations; price fewer traces", ErrInvalidFilter, len(ids), f.Limit)
+	}
+	return priceTraces(prices, ids, recs), nil
+}
+
+// priceTraces prices each record in the trace it names, one TraceCost per
+// ID in ids.
+func priceTraces(prices *Prices, ids []TraceID, recs []storage.InvocationRecord) []*TraceCost {
+	currency := ""
+	if def, _ := prices.For(""); def != nil {
+		currency = def.Currency
+	}
+	out := make([]*TraceCost, len(ids))
+	byID := make(map[TraceID]*TraceCost, len(ids))
+	for i, id := range ids {
+		if tc := byID[id]; tc != nil {
+			out[i] = tc
+			continue
+		}
+		out[i] = &TraceCost{TraceID: id, Currency: currency, Invocations: []InvocationCost{}}
+		byID[id] = out[i]
+	}
 	for _, r := range recs {
+		tc := byID[TraceID(r.TraceID)]
+		if tc == nil {
+			continue
+		}
 		t, _ := prices.For(r.Region)
-		out.Currency = t.Currency
+		tc.Currency = t.Currency
 		row := UsageRow{Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
 			InitializationType: r.InitializationType, Invocations: 1, BilledDurationMs: r.BilledDurationMs}
 		ap := archPrices(t, r.Architecture)
@@ -512,15 +570,17 @@ func (s *Service) TraceCost(ctx context.Context, prices *Prices, id TraceID) (*T
 			rate = ap.ProvisionedDurationPerGBSecond
 		}
 		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
-		out.Invocations = append(out.Invocations, InvocationCost{
+		tc.Invocations = append(tc.Invocations, InvocationCost{
 			FunctionName: r.FunctionName, RequestID: r.RequestID, Architecture: r.Architecture,
 			MemorySizeMB: r.MemorySizeMB, BilledDurationMs: r.BilledDurationMs, Cost: c,
 			BilledEstimated: r.UnknownFigures&dbmodel.FigureBilledDuration != 0,
 		})
-		out.Total += c
+		tc.Total += c
 	}
-	slices.SortFunc(out.Invocations, func(a, b InvocationCost) int {
-		return cmp.Or(cmp.Compare(a.FunctionName, b.FunctionName), cmp.Compare(a.RequestID, b.RequestID))
-	})
-	return out, nil
+	for _, tc := range byID {
+		slices.SortFunc(tc.Invocations, func(a, b InvocationCost) int {
+			return cmp.Or(cmp.Compare(a.FunctionName, b.FunctionName), cmp.Compare(a.RequestID, b.RequestID))
+		})
+	}
+	return out
 }

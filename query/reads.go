@@ -144,9 +144,16 @@ type ServiceMap struct {
 type MapNode struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// Calls and Errors are of the calls into the node from the map.
+	// Calls and Errors are of the calls into the node: for a resource or
+	// service, those the map's callers made; for a function, its
+	// invocations and failed invocations in the range, whoever called
+	// (callers on the map, callers that are not traced, triggers), unless
+	// the map's callers saw more (calls refused before the function ran).
 	Calls  uint64 `json:"calls"`
 	Errors uint64 `json:"errors"`
+	// Unmapped is the part of Calls that came from no caller on the map:
+	// untraced callers and triggers.
+	Unmapped uint64 `json:"unmapped"`
 }
 
 // MapEdge is the calls from one node to another.
@@ -181,7 +188,7 @@ func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, err
 	if err != nil {
 		return nil, fmt.Errorf("read service map: %w", err)
 	}
-	functions, err := s.functionNames(ctx, r)
+	functions, err := s.functionCounts(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +201,7 @@ func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, err
 		}
 		if kind != NodeResource {
 			kind = NodeService
-			if functions[name] {
+			if _, ok := functions[name]; ok {
 				kind = NodeFunction
 			}
 		}
@@ -221,6 +228,11 @@ func (s *Service) ServiceMap(ctx context.Context, r TimeRange) (*ServiceMap, err
 		m.Edges = append(m.Edges, edge)
 	}
 	for _, n := range nodes {
+		if inv, ok := functions[n.Name]; ok && n.Kind == NodeFunction {
+			mapped := n.Calls
+			n.Calls, n.Errors = max(n.Calls, inv.calls), max(n.Errors, inv.errors)
+			n.Unmapped = n.Calls - mapped
+		}
 		m.Nodes = append(m.Nodes, *n)
 	}
 	slices.SortFunc(m.Nodes, func(a, b MapNode) int { return cmpStrings(a.Name, b.Name) })
@@ -243,14 +255,22 @@ func cmpStrings(a, b string) int {
 	return 0
 }
 
-func (s *Service) functionNames(ctx context.Context, r TimeRange) (map[string]bool, error) {
+// invocationCount is how often a function was invoked and failed.
+type invocationCount struct{ calls, errors uint64 }
+
+// functionCounts returns the functions invoked in the range (of every
+// account and region) with their invocations.
+func (s *Service) functionCounts(ctx context.Context, r TimeRange) (map[string]invocationCount, error) {
 	cat, err := s.store.FunctionCatalog(ctx, storage.UsageFilter{Since: r.Since, Until: r.Until})
 	if err != nil {
 		return nil, fmt.Errorf("read function names: %w", err)
 	}
-	out := make(map[string]bool, len(cat))
+	out := make(map[string]invocationCount, len(cat))
 	for _, c := range cat {
-		out[c.FunctionName] = true
+		n := out[c.FunctionName]
+		n.calls += c.Invocations
+		n.errors += c.Errors
+		out[c.FunctionName] = n
 	}
 	return out, nil
 }

@@ -64,8 +64,13 @@ func TestReadsOverTwoFunctionTrace(t *testing.T) {
 		if len(m.Edges) != 1 || m.Edges[0].Caller != "orders" || m.Edges[0].Callee != "billing" || m.Edges[0].Calls != 1 {
 			t.Fatalf("edges = %+v", m.Edges)
 		}
-		if len(m.Nodes) != 2 || m.Nodes[0].Name != "billing" || m.Nodes[0].Kind != query.NodeFunction || m.Nodes[0].Calls != 1 {
+		if len(m.Nodes) != 2 || m.Nodes[0].Name != "billing" || m.Nodes[0].Kind != query.NodeFunction || m.Nodes[0].Calls != 1 || m.Nodes[0].Unmapped != 0 {
 			t.Errorf("nodes = %+v", m.Nodes)
+		}
+		// orders, the entry function, is called by no traced caller: its
+		// invocation is still a call into it.
+		if orders := m.Nodes[len(m.Nodes)-1]; orders.Name != "orders" || orders.Calls != 1 || orders.Unmapped != 1 || orders.Errors != 0 {
+			t.Errorf("orders node = %+v, want 1 call from outside the map", orders)
 		}
 	})
 

@@ -70,8 +70,8 @@ func NewService(store Store) *Service {
 
 // TraceByID assembles the trace with the given ID: its spans as a tree, each
 // joined with the invocation it ran in, with the links its spans hold to
-// other traces and the spans of other traces linking to it. It returns an error wrapping
-// ErrTraceNotFound when no span of the trace is stored.
+// other traces and the spans of other traces linking to it. It returns an
+// error wrapping ErrTraceNotFound when no span of the trace is stored.
 func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if id.IsZero() {
 		return nil, fmt.Errorf("%w: all zeros", ErrInvalidTraceID)

@@ -72,14 +72,15 @@ type Node struct {
 	// same function.
 	Invocation *Invocation `json:"invocation,omitempty"`
 	// InvocationEntry marks the outermost span of its invocation: the parent
-	// belongs to another invocation or there is no parent.
+	// belongs to another invocation or there is no parent. lambda.init,
+	// which runs before the invocation, is never its entry.
 	InvocationEntry bool `json:"invocationEntry,omitempty"`
 	// Children are sorted by displayed start.
 	Children []*Node `json:"children,omitempty"`
 	// Depth is 0 for roots.
 	Depth int `json:"depth"`
 	// Orphan marks a span whose parent is not in the trace; it is shown as
-	// an extra root.
+	// an extra root (or under its invocation's lambda.invoke, see Rehung).
 	Orphan bool `json:"orphan,omitempty"`
 	// CycleBroken marks a span whose parent link was dropped because the
 	// links formed a cycle; it is shown as an extra root.
@@ -91,6 +92,13 @@ type Node struct {
 	// its parent despite clocks that disagree between functions: displayed
 	// start = Span.Start + Skew. Descendants move with their parent.
 	Skew time.Duration `json:"skewNs,omitempty"`
+	// Parent is the node this one is shown under, nil for roots.
+	Parent *Node `json:"-"`
+	// Rehung marks a span shown under another parent than the one it
+	// names: an invocation's lambda.invoke takes the place of the
+	// function's span it was stored under, which then hangs under it, and
+	// lambda.init becomes lambda.invoke's sibling.
+	Rehung bool `json:"rehung,omitempty"`
 
 	idx int // position in BuildTrace's node slice
 }
@@ -105,6 +113,12 @@ func (n *Node) End() time.Time { return n.Span.End().Add(n.Skew) }
 // invocation record by request ID. It never fails: missing parents, cycles
 // and duplicate span IDs are resolved and flagged on the nodes. The spans
 // slice is not modified.
+//
+// Each span hangs under the span it names as parent, with two exceptions:
+// spans whose parent is not stored (or whose links form a cycle) become
+// roots, and an invocation's platform spans are put where the platform ran
+// them (see hangPlatformSpans): lambda.invoke holds the function's span of
+// the invocation, lambda.init precedes it.
 func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace {
 	t := &Trace{TraceID: traceID}
 	if len(spans) == 0 {
@@ -168,6 +182,7 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 			parent[i] = p
 		}
 	}
+	hangPlatformSpans(nodes, parent)
 	childCount := make([]int, len(nodes))
 	for _, p := range parent {
 		if p >= 0 {
@@ -192,7 +207,8 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 	var stack []*Node
 	visit := func(root *Node) {
 		root.Depth = 0
-		root.InvocationEntry = root.Invocation != nil
+		root.Parent = nil
+		root.InvocationEntry = root.Invocation != nil && root.Span.Name != PlatformInitSpan
 		stack = append(stack[:0], root)
 		visited[root.idx] = true
 		for len(stack) > 0 {
@@ -200,12 +216,13 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 			stack = stack[:len(stack)-1]
 			for _, c := range n.Children {
 				visited[c.idx] = true
+				c.Parent = n
 				c.Depth = n.Depth + 1
 				c.Skew = skewFor(n, c)
 				if c.Invocation == nil && c.Span.RequestID == "" && c.Span.Source() == n.Span.Source() {
 					c.Invocation = n.Invocation
 				}
-				c.InvocationEntry = c.Invocation != nil && c.Invocation != n.Invocation
+				c.InvocationEntry = c.Invocation != nil && c.Invocation != n.Invocation && c.Span.Name != PlatformInitSpan
 			}
 			slices.SortStableFunc(n.Children, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
 			for i := len(n.Children) - 1; i >= 0; i-- {

@@ -68,6 +68,9 @@ func outline(tr *Trace) string {
 		if n.DuplicateID {
 			flags = append(flags, "dup")
 		}
+		if n.Rehung {
+			flags = append(flags, "rehung")
+		}
 		if n.Skew != 0 {
 			flags = append(flags, "skew="+n.Skew.String())
 		}
@@ -245,6 +248,48 @@ func TestBuildTraceShapes(t *testing.T) {
 			invs: []Invocation{{RequestID: "r1", FunctionName: "front"}},
 			want: "a{inv=r1}[b{in=r1}[c{in=r1},d]]",
 		},
+		{
+			// As the extension stores them: the platform's spans under the
+			// handler span they began before.
+			name: "lambda.invoke holds the handler it was stored under, lambda.init beside it",
+			spans: []sp{
+				{id: "h", start: 0, dur: 200, fn: "orders", req: "r1", kind: SpanKindServer},
+				{id: "q", parent: "h", start: 20, dur: 10, fn: "orders"},
+				{id: "inv", parent: "h", start: -3, dur: 210, fn: "orders", req: "r1", name: "lambda.invoke"},
+				{id: "ovh", parent: "inv", start: 205, dur: 2, fn: "orders", req: "r1", name: "lambda.runtime_overhead"},
+				{id: "init", parent: "h", start: -300, dur: 297, fn: "orders", req: "r1", name: "lambda.init"},
+			},
+			invs: []Invocation{{RequestID: "r1", FunctionName: "orders"}},
+			want: "lambda.init{rehung,in=r1} lambda.invoke{rehung,inv=r1}[h{rehung,in=r1}[q{in=r1}],lambda.runtime_overhead{in=r1}]",
+		},
+		{
+			name: "under a caller lambda.invoke takes the handler's place",
+			spans: []sp{
+				{id: "a", start: 0, dur: 400, fn: "front", req: "r0"},
+				{id: "call", parent: "a", start: 10, dur: 300, fn: "front", req: "r0", kind: SpanKindClient},
+				{id: "h", parent: "call", start: 20, dur: 200, fn: "orders", req: "r1", kind: SpanKindServer},
+				{id: "inv", parent: "h", start: 17, dur: 210, fn: "orders", req: "r1", name: "lambda.invoke"},
+			},
+			invs: []Invocation{{RequestID: "r0", FunctionName: "front"}, {RequestID: "r1", FunctionName: "orders"}},
+			want: "a{inv=r0}[call{in=r0}[lambda.invoke{rehung,inv=r1}[h{rehung,in=r1}]]]",
+		},
+		{
+			name: "an orphaned handler is still held by its lambda.invoke",
+			spans: []sp{
+				{id: "h", parent: "gone", start: 0, dur: 100, fn: "orders", req: "r1"},
+				{id: "inv", parent: "h", start: -2, dur: 104, fn: "orders", req: "r1", name: "lambda.invoke"},
+			},
+			want: "lambda.invoke{rehung}[h{orphan,rehung}]",
+		},
+		{
+			name: "platform spans of another invocation or function stay where they are",
+			spans: []sp{
+				{id: "h", start: 0, dur: 100, fn: "orders", req: "r1"},
+				{id: "inv", parent: "h", start: 10, dur: 20, fn: "orders", req: "r2", name: "lambda.invoke"},
+				{id: "inv2", parent: "h", start: 40, dur: 20, fn: "billing", req: "r1", name: "lambda.invoke"},
+			},
+			want: "h[lambda.invoke,lambda.invoke]",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,6 +315,9 @@ func checkInvariants(t *testing.T, tr *Trace, inputSpans int) {
 			t.Fatalf("span %s reached twice", n.Span.Name)
 		}
 		seen[n] = true
+		if parent == nil && n.Parent != nil {
+			t.Errorf("root %s has Parent %s", n.Span.Name, n.Parent.Span.Name)
+		}
 		if parent == nil && n.Depth != 0 {
 			t.Errorf("root %s has depth %d", n.Span.Name, n.Depth)
 		}
@@ -277,7 +325,10 @@ func checkInvariants(t *testing.T, tr *Trace, inputSpans int) {
 			if n.Depth != parent.Depth+1 {
 				t.Errorf("span %s depth %d under depth %d", n.Span.Name, n.Depth, parent.Depth)
 			}
-			if n.Span.ParentSpanID != parent.Span.SpanID {
+			if n.Parent != parent {
+				t.Errorf("span %s is under %s but its Parent is %v", n.Span.Name, parent.Span.Name, n.Parent)
+			}
+			if n.Span.ParentSpanID != parent.Span.SpanID && !n.Rehung {
 				t.Errorf("span %s is under %s but names parent %s", n.Span.Name, parent.Span.Name, n.Span.ParentSpanID)
 			}
 		}

@@ -90,16 +90,17 @@ func TestClusterWriteAndReadThroughDistributedTables(t *testing.T) {
 			t.Errorf("trace %x: got %d spans, want handler and GetItem", id, len(spans))
 		}
 	}
-	minutes, err := reader.FunctionMinutes(ctx, FunctionMinuteFilter{FunctionName: "orders"})
+	buckets, err := reader.FunctionBuckets(ctx, UsageFilter{FunctionName: "orders",
+		Since: start.Add(-24 * time.Hour), Until: start.Add(24 * time.Hour)}, time.Minute)
 	if err != nil {
-		t.Fatalf("FunctionMinutes: %v", err)
+		t.Fatalf("FunctionBuckets: %v", err)
 	}
 	var invocations uint64
-	for _, m := range minutes {
+	for _, m := range buckets {
 		invocations += m.Invocations
 	}
 	if invocations != traces {
-		t.Errorf("FunctionMinutes counts %d invocations over the shards, want %d", invocations, traces)
+		t.Errorf("FunctionBuckets counts %d invocations over the shards, want %d", invocations, traces)
 	}
 
 	// Retention drops the day on every shard.

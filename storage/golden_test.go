@@ -150,12 +150,6 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"metric points", func() (string, []any) {
 			return selectMetricPointsSQL("lambdascope", MetricFilter{Name: hostile, FunctionName: hostile, ServiceName: hostile, Since: since, Until: until})
 		}, "metric_points_query.sql"},
-		{"function minutes", func() (string, []any) {
-			return selectFunctionMinutesSQL("lambdascope", FunctionMinuteFilter{FunctionName: hostile, Since: since, Until: until})
-		}, "function_minutes_query.sql"},
-		{"service edges", func() (string, []any) {
-			return selectServiceEdgesSQL("lambdascope", ServiceEdgeFilter{Service: hostile, Since: since, Until: until})
-		}, "service_edges_query.sql"},
 		{"spans linking to a trace", func() (string, []any) {
 			return selectSpansLinkingToSQL("lambdascope", [16]byte{1}, 10)
 		}, "spans_linking_to_query.sql"},

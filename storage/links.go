@@ -99,7 +99,9 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 
 // SpansByRef looks up the named spans, each once, ordered by start: the
 // far ends of a trace's links (where a batch's records came from). Spans
-// not stored are left out. At most MaxSpanRefs refs are taken.
+// not stored are left out, and so are those of traces the trace_windows
+// index does not know (written before migration 3). At most MaxSpanRefs
+// refs are taken.
 func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, error) {
 	if len(refs) == 0 {
 		return nil, nil

@@ -26,10 +26,16 @@ func TestMigrateFreshDatabase(t *testing.T) {
 	}
 	for _, want := range []string{
 		"invocations", "logs", "schema_migrations", "spans", "metric_points",
-		"trace_index", "trace_index_mv", "function_minutes", "function_minutes_mv", "service_edges", "service_edges_mv",
+		"trace_index", "trace_windows", "trace_windows_mv", "function_figures", "service_map_minutes",
 	} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
+		}
+	}
+	// Migration 15 dropped the views that later ones replaced.
+	for _, gone := range []string{"trace_index_mv", "function_minutes", "function_minutes_mv", "service_edges", "service_edges_mv"} {
+		if slices.Contains(tables, gone) {
+			t.Errorf("table %s still there after migration 15; have %v", gone, tables)
 		}
 	}
 

@@ -125,6 +125,12 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 		prewhere = append(prewhere, "trace_id = unhex(?)")
 		args = append(args, hexID(f.TraceID[:]))
 	}
+	if len(f.TraceIDs) > 0 {
+		prewhere = append(prewhere, "trace_id IN (unhex(?)"+strings.Repeat(", unhex(?)", len(f.TraceIDs)-1)+")")
+		for _, id := range f.TraceIDs {
+			args = append(args, hexID(id[:]))
+		}
+	}
 	if f.FunctionName != "" {
 		where = append(where, "function_name = ?")
 		args = append(args, f.FunctionName)
@@ -243,42 +249,6 @@ func selectSpansInWindowSQL(db string) string {
 		"ORDER BY start_unix_nano, span_id"
 }
 
-// selectFunctionMinutesSQL merges the per-minute states of the
-// function_minutes view, across versions, accounts and regions.
-func selectFunctionMinutesSQL(db string, f FunctionMinuteFilter) (string, []any) {
-	var w whereClause
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	w.timeRange("minute", "", f.Since, f.Until)
-	return `SELECT minute, function_name,
-    countMerge(invocations), sumMerge(errors), sumMerge(timeouts), sumMerge(cold_starts),
-    sumMerge(duration_ms_sum),
-    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles)),
-    sumMerge(billed_gb_seconds), maxMerge(max_memory_used_mb)
-FROM ` + db + ".function_minutes" + w.String() + `
-GROUP BY minute, function_name
-ORDER BY function_name, minute
-LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
-}
-
-// selectServiceEdgesSQL merges the service_edges view over the filter's
-// time range into one row per caller and callee.
-func selectServiceEdgesSQL(db string, f ServiceEdgeFilter) (string, []any) {
-	var w whereClause
-	if f.Service != "" {
-		w.add("(caller_service = ? OR callee = ?)", f.Service, f.Service)
-	}
-	w.timeRange("minute", "", f.Since, f.Until)
-	return `SELECT caller_service, callee,
-    countMerge(calls), sumMerge(errors),
-    arrayMap(q -> toFloat64(q), quantilesTDigestMerge(0.5, 0.9, 0.99)(duration_ms_quantiles))
-FROM ` + db + ".service_edges" + w.String() + `
-GROUP BY caller_service, callee
-ORDER BY caller_service, callee
-LIMIT ?`, append(w.args, limitOr(f.Limit, DefaultAggregateLimit, MaxAggregateLimit))
-}
-
 // logSelectColumns is read by scanLog, in this order.
 const logSelectColumns = `time_unix_nano, observed_time_unix_nano, trace_id, span_id, severity_number, severity_text, body,
     service_name, function_name, function_version, account_id, region, request_id, log_type,
@@ -353,9 +323,13 @@ LIMIT ?`, []any{hexID(traceID[:]), limit}
 
 // selectSpansByRefSQL reads the spans whose trace ID and span ID are among
 // those of refs, one row per span; the caller keeps the pairs it asked
-// for. One placeholder per ID: the values are bound, never placed in the
-// text. The request ID of a span the extension inferred from an event is
-// the one it names in lambdascope.invocation_id.
+// for. The spans are read inside the windows trace_windows (migration 7,
+// filled back from migration 3) holds for the traces, as scalar
+// subqueries, so that only their partitions and hours are searched; a
+// trace it does not know reads nothing. One placeholder per ID: the values
+// are bound, never placed in the text. The request ID of a span the
+// extension inferred from an event is the one it names in
+// lambdascope.invocation_id.
 func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
 	traces := map[[16]byte]bool{}
 	spans := map[[8]byte]bool{}
@@ -371,11 +345,18 @@ func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
 		}
 	}
 	marks := func(n int) string { return strings.TrimSuffix(strings.Repeat("unhex(?), ", n), ", ") }
+	traceIn := "trace_id IN (" + marks(len(traceArgs)) + ")"
+	window := func(agg, col string) string {
+		return "(SELECT toDateTime(intDiv(" + agg + "(" + col + "), 1000000000)) FROM " + db + ".trace_windows WHERE " + traceIn + ")"
+	}
+	args := append(append(append(append([]any{}, traceArgs...), spanArgs...), traceArgs...), traceArgs...)
 	return `SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
     service_name, function_name,
     if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
 FROM ` + db + `.spans
-PREWHERE trace_id IN (` + marks(len(traceArgs)) + `) AND span_id IN (` + marks(len(spanArgs)) + `)
+PREWHERE ` + traceIn + ` AND span_id IN (` + marks(len(spanArgs)) + `)
+WHERE start_time >= ` + window("minMerge", "start_min") + `
+  AND start_time <= ` + window("maxMerge", "end_max") + `
 ORDER BY start_unix_nano, trace_id, span_id
-LIMIT 1 BY trace_id, span_id`, append(traceArgs, spanArgs...)
+LIMIT 1 BY trace_id, span_id`, args
 }

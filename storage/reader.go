@@ -109,6 +109,8 @@ type InvocationFilter struct {
 	// functions; the function leads the table's key, so naming the few
 	// functions of a trace reads only their rows of the time range.
 	FunctionNames []string
+	// TraceIDs, when not empty, keeps the invocations of these traces.
+	TraceIDs [][16]byte
 }
 
 func (f InvocationFilter) limit() int {

@@ -59,7 +59,7 @@ func TestDropBefore(t *testing.T) {
 		partitioned = append(partitioned, table)
 	}
 	rows.Close()
-	if want := retainedTablesSorted(); !slices.Equal(partitioned, want) {
+	if want := fedTablesSorted(); !slices.Equal(partitioned, want) {
 		t.Errorf("tables with daily partitions %q, retention drops from %q", partitioned, want)
 	}
 
@@ -69,9 +69,9 @@ func TestDropBefore(t *testing.T) {
 		wantDropped []string // tables, sorted
 		wantLeft    []string
 	}{
-		{"cutoff inside day 2 keeps day 2", day2.Add(12 * time.Hour), retainedTablesSorted(), []string{"new"}},
+		{"cutoff inside day 2 keeps day 2", day2.Add(12 * time.Hour), fedTablesSorted(), []string{"new"}},
 		{"repeated drop is a no-op", day2.Add(12 * time.Hour), nil, []string{"new"}},
-		{"cutoff after day 2", day2.Add(24 * time.Hour), []string{"function_figures", "function_minutes", "invocations", "usage_daily", "usage_hourly"}, nil},
+		{"cutoff after day 2", day2.Add(24 * time.Hour), []string{"function_figures", "invocations", "usage_daily", "usage_hourly"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,8 +102,10 @@ func TestDropBefore(t *testing.T) {
 	}
 }
 
-func retainedTablesSorted() []string {
-	out := slices.Clone(retainedTables)
+// fedTablesSorted are the retained tables that new rows still reach:
+// all but trace_index, whose view migration 15 dropped.
+func fedTablesSorted() []string {
+	out := slices.DeleteFunc(slices.Clone(retainedTables), func(t string) bool { return t == "trace_index" })
 	slices.Sort(out)
 	return out
 }

@@ -2,8 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"maps"
-	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -123,8 +121,8 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 		}
 		return out
 	}
-	if n := countParts(t, s, "trace_index"); n != 2 {
-		t.Errorf("trace_index has %d parts, want 2 (one per day)", n)
+	if n := countParts(t, s, "trace_index"); n != 0 {
+		t.Errorf("trace_index has %d parts, want none (its view is gone since migration 15)", n)
 	}
 	if n := countParts(t, s, "trace_windows"); n != 2 {
 		t.Errorf("trace_windows has %d parts, want 2 (one per day)", n)
@@ -133,7 +131,15 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 		t.Errorf("spans through the trace windows = %q, want first and second", got)
 	}
 	// A trace the windows table does not know (stored before migration 7 on
-	// another shard) is found through the trace index.
+	// another shard) is found through the trace index, which such a
+	// database holds as its view wrote it.
+	if err := s.Conn().Exec(ctx, "INSERT INTO "+s.Database()+".trace_index"+
+		" (day, trace_id, start_min, end_max, service_names, function_names, span_count)"+
+		" SELECT toDate(start_time), trace_id, minState(start_unix_nano), maxState(start_unix_nano + duration_ns),"+
+		" groupUniqArrayState(toString(service_name)), groupUniqArrayState(toString(function_name)), countState()"+
+		" FROM "+s.Database()+".spans GROUP BY toDate(start_time), trace_id"); err != nil {
+		t.Fatalf("fill trace_index as migration 3's view did: %v", err)
+	}
 	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
 		t.Fatalf("truncate trace_windows: %v", err)
 	}
@@ -150,145 +156,13 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	}
 	// A database without the index table (schema version 2 or older) is
 	// read too.
-	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index_mv", "trace_index"} {
+	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index"} {
 		if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
 			t.Fatalf("drop %s: %v", obj, err)
 		}
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
 		t.Errorf("spans without the index table = %q, want first and second", got)
-	}
-}
-
-func TestFunctionMinutes(t *testing.T) {
-	s := openStore(t)
-	ctx := t.Context()
-	minute := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	inv := func(id string, at time.Duration, status string, cold bool, durMs float64, billed uint64, mem uint32) *ingestv1.Invocation {
-		return &ingestv1.Invocation{
-			RequestId: id, StartTimeUnixNano: uint64(minute.Add(at).UnixNano()), Status: status, ColdStart: cold,
-			DurationMs: durMs, BilledDurationMs: billed, MemorySizeMb: 1024, MaxMemoryUsedMb: mem,
-		}
-	}
-	reqs := []*ingestv1.ExportRequest{
-		{Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "1"}, Invocations: []*ingestv1.Invocation{
-			inv("a", time.Second, "success", true, 100, 100, 60),
-			inv("b", 2*time.Second, "error", false, 200, 200, 80),
-		}},
-		// Another version in the same minute, in another insert: merged on read.
-		{Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "2"}, Invocations: []*ingestv1.Invocation{
-			inv("c", 3*time.Second, "timeout", false, 3000, 3000, 70),
-			inv("d", 61*time.Second, "success", false, 50, 50, 40),
-		}},
-		{Function: &ingestv1.FunctionIdentity{Name: "other"}, Invocations: []*ingestv1.Invocation{inv("e", 0, "success", false, 1, 1, 1)}},
-	}
-	for _, r := range reqs {
-		if _, err := s.WriteExport(ctx, r); err != nil {
-			t.Fatalf("WriteExport: %v", err)
-		}
-	}
-	got, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{FunctionName: "orders", Since: minute, Until: minute.Add(time.Hour)})
-	if err != nil {
-		t.Fatalf("FunctionMinutes: %v", err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("got %d minutes (%+v), want 2", len(got), got)
-	}
-	first, second := got[0], got[1]
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"minute", first.Minute, minute},
-		{"function", first.FunctionName, "orders"},
-		{"invocations", first.Invocations, uint64(3)},
-		{"errors", first.Errors, uint64(2)},
-		{"timeouts", first.Timeouts, uint64(1)},
-		{"cold starts", first.ColdStarts, uint64(1)},
-		{"duration sum", first.DurationMsSum, 3300.0},
-		{"billed GB-s", math.Round(first.BilledGBSeconds*1000) / 1000, 3.3},
-		{"max memory", first.MaxMemoryUsedMB, uint32(80)},
-		{"second minute", second.Minute, minute.Add(time.Minute)},
-		{"second invocations", second.Invocations, uint64(1)},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
-		}
-	}
-	if first.DurationMsP50 < 100 || first.DurationMsP50 > 3000 || first.DurationMsP99 < first.DurationMsP50 {
-		t.Errorf("quantiles p50=%v p90=%v p99=%v, want 100 <= p50 <= p99", first.DurationMsP50, first.DurationMsP90, first.DurationMsP99)
-	}
-	all, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{})
-	if err != nil {
-		t.Fatalf("FunctionMinutes(all): %v", err)
-	}
-	if len(all) != 3 {
-		t.Errorf("unfiltered FunctionMinutes = %d rows, want 3", len(all))
-	}
-	if _, err := s.FunctionMinutes(ctx, FunctionMinuteFilter{Since: minute, Until: minute}); err == nil {
-		t.Error("FunctionMinutes with an empty range succeeded, want an error")
-	}
-}
-
-func TestServiceEdges(t *testing.T) {
-	s := openStore(t)
-	ctx := t.Context()
-	start := time.Date(2026, 5, 2, 8, 0, 0, 0, time.UTC)
-	traceID := []byte{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
-	n := byte(0)
-	sp := func(kind tracepb.Span_SpanKind, status tracepb.Status_StatusCode, attrs ...*commonpb.KeyValue) *tracepb.Span {
-		n++
-		return &tracepb.Span{
-			TraceId: traceID, SpanId: []byte{n, 1, 1, 1, 1, 1, 1, 1}, Kind: kind, Name: "call", Attributes: attrs,
-			StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(20 * time.Millisecond).UnixNano()),
-			Status: &tracepb.Status{Code: status},
-		}
-	}
-	client, producer, server := tracepb.Span_SPAN_KIND_CLIENT, tracepb.Span_SPAN_KIND_PRODUCER, tracepb.Span_SPAN_KIND_SERVER
-	ok, failed := tracepb.Status_STATUS_CODE_UNSET, tracepb.Status_STATUS_CODE_ERROR
-	req := &ingestv1.ExportRequest{
-		Function: &ingestv1.FunctionIdentity{Name: "orders"},
-		ResourceSpans: []*tracepb.ResourceSpans{{
-			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", "orders-svc")}},
-			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
-				sp(client, ok, strAttr("peer.service", "inventory-svc"), strAttr("faas.invoked_name", "ignored")),
-				sp(client, failed, strAttr("peer.service", "inventory-svc")),
-				sp(client, ok, strAttr("faas.invoked_name", "payments")),
-				sp(producer, ok, strAttr("messaging.destination.name", "orders-queue")),
-				sp(client, ok, strAttr("db.system", "dynamodb")),
-				sp(client, ok), // names no callee: not an edge
-				sp(server, ok, strAttr("peer.service", "not-an-edge")), // server side: not an edge
-			}}},
-		}},
-	}
-	if _, err := s.WriteExport(ctx, req); err != nil {
-		t.Fatalf("WriteExport: %v", err)
-	}
-	edges, err := s.ServiceEdges(ctx, ServiceEdgeFilter{Since: start.Add(-time.Hour), Until: start.Add(time.Hour)})
-	if err != nil {
-		t.Fatalf("ServiceEdges: %v", err)
-	}
-	got := map[string][2]uint64{}
-	for _, e := range edges {
-		if e.Caller != "orders-svc" {
-			t.Errorf("edge %+v: caller is not orders-svc", e)
-		}
-		got[e.Callee] = [2]uint64{e.Calls, e.Errors}
-		if e.DurationMsP50 < 19 || e.DurationMsP50 > 21 {
-			t.Errorf("edge %s p50 = %v ms, want about 20", e.Callee, e.DurationMsP50)
-		}
-	}
-	want := map[string][2]uint64{"inventory-svc": {2, 1}, "payments": {1, 0}, "orders-queue": {1, 0}, "dynamodb": {1, 0}}
-	if !maps.Equal(got, want) {
-		t.Errorf("edges (callee → calls, errors) = %v, want %v", got, want)
-	}
-	byService, err := s.ServiceEdges(ctx, ServiceEdgeFilter{Service: "payments"})
-	if err != nil {
-		t.Fatalf("ServiceEdges(payments): %v", err)
-	}
-	if len(byService) != 1 || byService[0].Callee != "payments" {
-		t.Errorf("edges of payments = %+v, want the one call into it", byService)
 	}
 }
 

@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # Runs the collector's end-to-end benchmarks, for spans and for log records:
-# items from an Ingest API request to the ClickHouse acknowledgement through
-# the collector (the load client runs in a process of its own, so the CPU
-# figure is the collector's), and clickhouse-client inserting the same rows
-# in Native format, side by side against the same throwaway ClickHouse.
+# demo-shaped items from an Ingest API request to the ClickHouse
+# acknowledgement through the collector (the load client runs in a process
+# of its own, so the CPU figure is the collector's), and clickhouse-client
+# inserting the same rows in Native format, round after round against the
+# same throwaway ClickHouse.
 # Prints the machine and the ratios.
 # Usage, from anywhere in the repository:
 #
-#   bench/collector/run.sh            # 3,000 requests of 1,000 spans, then of 1,000 log records
+#   bench/collector/run.sh            # 3 rounds of 1,000 requests of 1,000 spans, then of 1,000 log records
 #   REQUESTS=300 bench/collector/run.sh
 #   SIGNALS=Logs bench/collector/run.sh   # one of them: Spans or Logs
 #   SENDERS=4 bench/collector/run.sh      # concurrent senders (default 64)
+#   ROUNDS=5 bench/collector/run.sh       # rounds of collector and baselines (default 3)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-REQUESTS=${REQUESTS:-3000}
+REQUESTS=${REQUESTS:-1000}
 SIGNALS=${SIGNALS:-Spans|Logs}
 export LAMBDASCOPE_BENCH_SENDERS=${SENDERS:-64}
+export LAMBDASCOPE_BENCH_ROUNDS=${ROUNDS:-3}
 if (( REQUESTS < 100 )); then
   echo "REQUESTS must be at least 100 (the Native baseline copies 100,000 of the collector's rows)" >&2
   exit 2
@@ -51,21 +54,27 @@ echo
 echo "clickhouse-client Native inserts into a bare copy of the table (no materialized"
 echo "views) and into the table itself (through its views, as the collector's inserts)."
 echo
-echo "| figure | collector | clickhouse-client Native | ratio | target |"
-echo "|---|---|---|---|---|"
+echo "Each round runs the collector, then the two baselines, on the same server;"
+echo "the ratio compares the collector with the baseline of its own round."
+echo
+echo "| signal | round | collector items/s | Native, bare copy | ratio | Native, with views | ratio (target ≥ 70 %) | collector CPU per item | client CPU per item |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for signal in Spans Logs; do
   unit=$([[ $signal == Spans ]] && echo span || echo log)
-  collector=$(metric "EndToEnd${signal}/collector" "${unit}/s")
-  [[ -n $collector ]] || continue
-  native=$(metric "EndToEnd${signal}/clickhouse-client-native" "${unit}/s")
-  views=$(metric "EndToEnd${signal}/clickhouse-client-native-views" "${unit}/s")
-  cpu=$(metric "EndToEnd${signal}/collector" "cpu-ns/${unit}")
-  client=$(metric "EndToEnd${signal}/collector" "client-cpu-ns/${unit}")
-  for base in "bare copy:$native" "with views:$views"; do
-    awk -v u="$unit" -v c="$collector" -v what="${base%%:*}" -v n="${base#*:}" 'BEGIN {
-      if (n > 0) printf "| %ss/s end to end (Native: %s) | %.0f | %.0f | %.0f%% | ≥ 50%% |\n", u, what, c, n, 100 * c / n
-      else printf "| %ss/s end to end (Native: %s) | %.0f | — | — | ≥ 50%% |\n", u, what, c }'
+  for r in $(seq 1 20); do
+    collector=$(metric "EndToEnd${signal}/round${r}/collector" "${unit}/s")
+    [[ -n $collector ]] || break
+    native=$(metric "EndToEnd${signal}/round${r}/clickhouse-client-native" "${unit}/s")
+    views=$(metric "EndToEnd${signal}/round${r}/clickhouse-client-native-views" "${unit}/s")
+    cpu=$(metric "EndToEnd${signal}/round${r}/collector" "cpu-ns/${unit}")
+    client=$(metric "EndToEnd${signal}/round${r}/collector" "client-cpu-ns/${unit}")
+    awk -v s="$signal" -v r="$r" -v c="$collector" -v n="${native:-0}" -v v="${views:-0}" -v p="$cpu" -v q="$client" 'BEGIN {
+      printf "| %s | %d | %.0f | %s | %s | %s | %s | %.2f µs | %.2f µs |\n", s, r, c,
+        n > 0 ? sprintf("%.0f", n) : "—", n > 0 ? sprintf("%.0f %%", 100 * c / n) : "—",
+        v > 0 ? sprintf("%.0f", v) : "—", v > 0 ? sprintf("%.0f %%", 100 * c / v) : "—", p / 1000, q / 1000 }'
   done
-  awk -v u="$unit" -v p="$cpu" 'BEGIN { printf "| CPU per %s, collector process | %.1f µs | — | — | %s |\n", u, p / 1000, u == "span" ? "≤ 2 µs" : "—" }'
-  awk -v u="$unit" -v p="$client" 'BEGIN { printf "| CPU per %s, load client process (not the collector) | %.1f µs | — | — | — |\n", u, p / 1000 }'
 done
+minimal=$(metric "EndToEndSpans/collector-minimal-spans" "cpu-ns/span")
+if [[ -n $minimal ]]; then
+  awk -v p="$minimal" 'BEGIN { printf "\nReference: bare spans (a name and times, one trace) cost the collector %.2f µs of CPU each.\n", p / 1000 }'
+fi

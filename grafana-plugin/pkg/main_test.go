@@ -127,13 +127,28 @@ func TestPluginExecutable(t *testing.T) {
 		// wantInterval is the interval (ms) the time field must carry.
 		wantInterval float64
 	}{
-		{refID: "T", wantFrames: 1, wantRows: 4, wantVis: "trace"},
+		{refID: "T", wantFrames: 1, wantRows: 6, wantVis: "trace"},
 		{refID: "I", wantFrames: 1, wantRows: 2, wantVis: "table", wantType: "table"},
 		{refID: "M", wantFrames: 2, wantRows: 3, wantType: "timeseries-multi", wantInterval: 3600000},
 		{refID: "L", wantFrames: 1, wantRows: 1, wantVis: "logs", wantType: "log-lines"},
 		{refID: "S", wantFrames: 2, wantRows: 120, wantType: "timeseries-multi", wantInterval: 60000},
 		{refID: "E", wantError: "invalid trace ID"},
 	}
+	t.Run("T platform span holds the handler", func(t *testing.T) {
+		r := got.Responses["T"]
+		if len(r.Frames) != 1 {
+			t.Fatalf("trace: %d frames, want 1", len(r.Frames))
+		}
+		ids, _ := r.Frames[0].FieldByName("spanID")
+		parents, _ := r.Frames[0].FieldByName("parentSpanID")
+		parentOf := map[string]string{}
+		for i := range ids.Len() {
+			parentOf[ids.At(i).(string)] = parents.At(i).(string)
+		}
+		if p := parentOf[plugintest.OrdersServer]; p != plugintest.OrdersInvoke {
+			t.Errorf("parent of the handler span = %q, want its lambda.invoke %s", p, plugintest.OrdersInvoke)
+		}
+	})
 	t.Run("L level", func(t *testing.T) {
 		r := got.Responses["L"]
 		if len(r.Frames) != 1 {

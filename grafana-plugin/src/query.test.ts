@@ -16,6 +16,8 @@ import {
   spikeSeriesNames,
   tagKeys,
   variableList,
+  withQueryType,
+  defaultQuery,
 } from './query';
 import type { LambdascopeQuery } from './types';
 
@@ -244,5 +246,16 @@ describe('plugin.json', () => {
       tracing: true,
       metrics: true,
     });
+  });
+});
+
+describe('limits', () => {
+  it('a new query holds no limit, so the backend default of each type applies', () => {
+    expect(defaultQuery.limit).toBeUndefined();
+  });
+  it('switching the query type drops the limit of the old type', () => {
+    const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', limit: 100, functionName: 'orders' };
+    expect(withQueryType(q, 'traceCost')).toEqual({ refId: 'A', queryType: 'traceCost', functionName: 'orders' });
+    expect(withQueryType(q, 'invocations')).toBe(q);
   });
 });

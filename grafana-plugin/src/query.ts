@@ -41,8 +41,25 @@ export const metricNames = [
   'memoryConfigured',
 ];
 
-/** The query a new panel starts with. */
-export const defaultQuery: Partial<LambdascopeQuery> = { queryType: 'invocations', limit: DEFAULT_LIMIT };
+/**
+ * The query a new panel starts with. It holds no limit: each query type's
+ * limit defaults in the backend (invocations 100, cost per trace 20), and a
+ * limit written here would override them.
+ */
+export const defaultQuery: Partial<LambdascopeQuery> = { queryType: 'invocations' };
+
+/**
+ * withQueryType turns q into a query of another type. The limit is
+ * dropped, since it means something else (and has other bounds) in each
+ * type: the new type's own default applies.
+ */
+export function withQueryType(q: LambdascopeQuery, queryType: QueryType): LambdascopeQuery {
+  if (q.queryType === queryType) {
+    return q;
+  }
+  const { limit: _limit, ...rest } = q;
+  return { ...rest, queryType };
+}
 
 const hexTraceId = /^[0-9a-fA-F]{32}$/;
 const xrayTraceId = /^(Root=)?1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}(;.*)?$/;

@@ -626,3 +626,18 @@ SELECT
     links.attributes AS attributes
 FROM lambdascope.spans
 ARRAY JOIN links;
+
+-- migration drop_superseded_views, statement 1
+DROP TABLE IF EXISTS lambdascope.trace_index_mv;
+
+-- migration drop_superseded_views, statement 2
+DROP TABLE IF EXISTS lambdascope.function_minutes_mv;
+
+-- migration drop_superseded_views, statement 3
+DROP TABLE IF EXISTS lambdascope.service_edges_mv;
+
+-- migration drop_superseded_views, statement 4
+DROP TABLE IF EXISTS lambdascope.function_minutes;
+
+-- migration drop_superseded_views, statement 5
+DROP TABLE IF EXISTS lambdascope.service_edges;

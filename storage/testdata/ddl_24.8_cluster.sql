@@ -703,3 +703,24 @@ SELECT
     links.attributes AS attributes
 FROM lambdascope.spans
 ARRAY JOIN links;
+
+-- migration drop_superseded_views, statement 1
+DROP TABLE IF EXISTS lambdascope.trace_index_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 2
+DROP TABLE IF EXISTS lambdascope.function_minutes_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 3
+DROP TABLE IF EXISTS lambdascope.service_edges_mv ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 4
+DROP TABLE IF EXISTS lambdascope.function_minutes ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 5
+DROP TABLE IF EXISTS lambdascope.service_edges ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 6
+DROP TABLE IF EXISTS lambdascope.function_minutes_local ON CLUSTER lambdascope;
+
+-- migration drop_superseded_views, statement 7
+DROP TABLE IF EXISTS lambdascope.service_edges_local ON CLUSTER lambdascope;

@@ -33,6 +33,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/sampling"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
@@ -237,6 +238,9 @@ type Agent struct {
 	// ended; lateLogged is when that was last logged.
 	runtimeDoneLate atomic.Uint64
 	lateLogged      time.Time
+
+	redactOnce sync.Once
+	red        *redact.Redactor
 }
 
 // New validates the options and prepares an agent; nothing is started.
@@ -477,6 +481,8 @@ func (a *Agent) startProxy() {
 	a.events = newEventObserver(a.ready, order, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
 		return a.buf, a.tracker, a.resource
 	}, a.log)
+	a.events.detect = trigger.Options{Headers: a.opts.Config.CaptureHeaders}
+	a.events.redact = a.redactor()
 	fail := func(err error) {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
 		if ln != nil {
@@ -624,6 +630,9 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	if s := sampling.New(cfg.SampleRate); !s.All() {
 		buf.SetSampler(s.Keep)
 	}
+	if r := a.redactor(); r != nil {
+		buf.SetLogFilter(r.Logs)
+	}
 	a.resource = Resource(identity, cfg)
 	tracker := invocation.New(buf, a.resource, a.log)
 	if a.managed {
@@ -656,7 +665,7 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	}
 
 	if a.receiver != nil {
-		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker})
+		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker, events: a.events})
 		if err := a.receiver.Start(ctx); err != nil {
 			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
@@ -957,6 +966,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		LambdaLogsDropped: ts.LogsDropped,
 		RuntimeDoneLate:   a.runtimeDoneLate.Load(),
 		LogsUnattributed:  ts.LogsUnattributed,
+		Redacted:          a.redactor().Count(),
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()
@@ -971,6 +981,20 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		snap.OTLPMalformed = a.receiver.Stats().Malformed
 	}
 	a.buf.AddMetrics([]*metricspb.ResourceMetrics{selfmetrics.Build(a.resource, snap, a.startedAt, now)})
+}
+
+// redactor is the redaction rules of the configuration, nil for none. A
+// rule the configuration could not take was reported with it and is left
+// out.
+func (a *Agent) redactor() *redact.Redactor {
+	a.redactOnce.Do(func() {
+		r, err := redact.New(a.opts.Config.RedactKeys, a.opts.Config.RedactPatterns)
+		if err != nil {
+			a.log.Error("redaction rules not usable; values are not redacted", "err", err)
+		}
+		a.red = r
+	})
+	return a.red
 }
 
 // tearDown stops whatever setUp started.
@@ -992,9 +1016,13 @@ func (a *Agent) tearDown(ctx context.Context) {
 type pipeline struct {
 	buf     *buffer.Buffer
 	tracker *invocation.Tracker
+	// events, when the Runtime API proxy runs, makes the function's
+	// invocation spans children of their inferred spans.
+	events *eventObserver
 }
 
 func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
+	p.events.adopt(invocationSpans(rss))
 	p.tracker.ObserveSpans(rss)
 	return p.buf.AddSpans(rss)
 }
@@ -1003,6 +1031,7 @@ func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
 // gets the invocation spans the receiver found, the buffer the encoded
 // resource spans, which go to the collector as they are.
 func (p pipeline) ConsumeRawSpans(t *otlpwire.Traces) int {
+	p.events.adopt(t.Invocations)
 	p.tracker.ObserveInvocationSpans(t.Invocations)
 	return p.buf.AddRawSpans(t.ResourceSpans)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
@@ -43,19 +45,42 @@ type eventObserver struct {
 	// sink gives the buffer and tracker once set up (nil before).
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource)
 
+	// detect is what detection keeps beyond the trigger (the headers
+	// allowed), redact hides secrets in what is kept; both are set before
+	// the first event.
+	detect trigger.Options
+	redact *redact.Redactor
+
 	// lost counts invocations forgotten before their answer came (their
 	// inferred span is not made); log reports it.
 	lost atomic.Uint64
 	log  *slog.Logger
 
+	// adopted counts the function's invocation spans made children of
+	// their inferred span.
+	adopted atomic.Uint64
+
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
 	ended   map[string]chan struct{}
 	endedQ  []string
+	// recent are the inferred spans made, by invocation, for the
+	// function's spans that come after them.
+	recent  map[string]inferredRef
+	recentQ []string
+}
+
+// inferredRef is an inferred span and the span it is a child of.
+type inferredRef struct {
+	traceID [16]byte
+	parent  [8]byte
+	spanID  [8]byte
 }
 
 type pendingInvocation struct {
-	trig     trigger.Trigger
+	trig trigger.Trigger
+	// lambda is the invocation's Lambda-Runtime-Trace-Id.
+	lambda   string
 	sc       trigger.SpanContext
 	spanID   [8]byte
 	received time.Time
@@ -79,7 +104,7 @@ type outcome struct {
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
-		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}}
+		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, recent: map[string]inferredRef{}}
 }
 
 // Invoked reads an event the runtime received.
@@ -87,15 +112,35 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	if ev.RequestID == "" {
 		return
 	}
-	trig := trigger.Detect(ev.Body)
-	sc, ok := trigger.Resolve(trig.Context, ev.TraceID, o.order)
+	trig := trigger.DetectWith(ev.Body, o.detect)
+	var spanID [8]byte
+	binary.LittleEndian.PutUint64(spanID[:], rand.Uint64()|1)
+	var sc trigger.SpanContext
+	var ok bool
+	if d := trig.Durable; d != nil {
+		// The invocations of a durable execution share one trace, that
+		// of its ARN, unless the event carries a context of its own:
+		// Lambda's header differs for each. The first invocation's span
+		// is the trace's root, the replays' its children.
+		if sc, ok = trigger.Resolve(trig.Context, "", o.order); !ok {
+			traceID, root := trigger.DurableTrace(d.ARN)
+			sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: trigger.DurableARN}
+			if d.Replay {
+				sc.SpanID = root
+			} else {
+				spanID = root
+			}
+			ok = true
+		}
+	} else {
+		sc, ok = trigger.Resolve(trig.Context, ev.TraceID, o.order)
+	}
 	if !ok {
 		binary.LittleEndian.PutUint64(sc.TraceID[:8], rand.Uint64()|1)
 		binary.LittleEndian.PutUint64(sc.TraceID[8:], rand.Uint64()|1)
 		sc.Sampled = true
 	}
-	p := &pendingInvocation{trig: trig, sc: sc, received: ev.Received, invoked: true}
-	binary.LittleEndian.PutUint64(p.spanID[:], rand.Uint64()|1)
+	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true}
 
 	o.mu.Lock()
 	if prev, ok := o.pending[ev.RequestID]; ok && prev.end != nil {
@@ -180,6 +225,14 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	p.emitted = true
 	delete(o.pending, id)
+	if p.trig.Kind != trigger.Direct {
+		o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID}
+		o.recentQ = append(o.recentQ, id)
+		for len(o.recentQ) > maxPending {
+			delete(o.recent, o.recentQ[0])
+			o.recentQ = o.recentQ[1:]
+		}
+	}
 	o.mu.Unlock()
 	buf, tracker, res := o.wait()
 	if tracker != nil {
@@ -190,14 +243,15 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{
 		Scope: &commonpb.InstrumentationScope{Name: EventsScope},
-		Spans: []*tracepb.Span{inferredSpan(id, p, o.order)},
+		Spans: []*tracepb.Span{inferredSpan(id, p, o.order, o.redact)},
 	}}}})
 }
 
 // inferredSpan is the upstream hop of an invocation: from the event's own
 // timestamp (or its arrival) to the answer for an HTTP request, to the
-// event's arrival for a message or record.
-func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *tracepb.Span {
+// event's arrival for a message or record. The values taken from the
+// event and the answer pass the redaction rules.
+func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *redact.Redactor) *tracepb.Span {
 	start, end := p.trig.Start, p.received
 	if p.trig.Kind.HTTP() {
 		end = p.end.at
@@ -217,10 +271,15 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *trac
 	}
 	attrs := make([]*commonpb.KeyValue, 0, len(p.trig.Attrs)+6)
 	for _, a := range p.trig.Attrs {
-		if a.IsInt {
+		switch {
+		case a.IsInt:
 			attrs = append(attrs, intAttr(a.Key, a.Int))
-		} else {
-			attrs = append(attrs, strAttr(a.Key, a.Str))
+		case a.IsBool:
+			attrs = append(attrs, &commonpb.KeyValue{Key: a.Key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: a.Bool}}})
+		case red.Key(strings.TrimPrefix(a.Key, "http.request.header.")):
+			attrs = append(attrs, strAttr(a.Key, red.Hide(a.Str)))
+		default:
+			attrs = append(attrs, strAttr(a.Key, red.String(a.Str)))
 		}
 	}
 	attrs = append(attrs, strAttr("lambdascope.trigger", string(p.trig.Kind)), strAttr("lambdascope.invocation_id", id),
@@ -234,8 +293,8 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source) *trac
 		}
 	}
 	if p.end.kind == rtproxy.Error || p.end.errType != "" {
-		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
-		attrs = append(attrs, strAttr("error.type", p.end.errType))
+		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: red.String(p.end.errMsg)}
+		attrs = append(attrs, strAttr("error.type", red.String(p.end.errType)))
 	}
 	var parent []byte
 	if p.sc.SpanID != ([8]byte{}) {
@@ -265,6 +324,87 @@ func links(recs []trigger.Record, order []trigger.Source) []*tracepb.Span_Link {
 			l.Attributes = []*commonpb.KeyValue{strAttr("messaging.message.id", r.MessageID)}
 		}
 		out = append(out, l)
+	}
+	return out
+}
+
+// adopt makes the inferred span of an invocation the parent of the
+// function's own invocation span (the SERVER span with faas.invocation_id
+// that an OpenTelemetry SDK, e.g. otellambda, makes) when the SDK took its
+// parent from a context the event carried, so that the two form one tree:
+// caller, inferred span, the function's span, its children. The SDK's
+// span is re-parented where it is kept to be shipped (spans[i].Parent).
+//
+// When the SDK's parent is the context the inferred span joined, only the
+// SDK's span changes. When it is another context of the event (the SDK
+// read Lambda's X-Ray header where the precedence chose the event's
+// traceparent, say), the inferred span joins the SDK's context instead,
+// if it is not made yet: the SDK's choice is what the function's own
+// downstream calls carry. A SDK span with another parent, or none (a new
+// trace), is left as it is.
+func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan) {
+	if o == nil {
+		return
+	}
+	for _, s := range spans {
+		if !s.Server || len(s.Parent) != 8 || len(s.TraceID) != 16 {
+			continue
+		}
+		traceID, parent := [16]byte(s.TraceID), [8]byte(s.Parent)
+		var child [8]byte
+		found := false
+		o.mu.Lock()
+		if p, ok := o.pending[s.InvocationID]; ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct {
+			switch {
+			case p.sc.TraceID == traceID && p.sc.SpanID == parent:
+				child, found = p.spanID, true
+			case p.trig.Durable == nil:
+				// A durable execution keeps the trace of its ARN.
+				if sc, ok := sameAs(p, traceID, parent); ok {
+					p.sc, child, found = sc, p.spanID, true
+				}
+			}
+		} else if r, ok := o.recent[s.InvocationID]; ok && r.traceID == traceID && r.parent == parent {
+			child, found = r.spanID, true
+		}
+		o.mu.Unlock()
+		if found {
+			copy(s.Parent, child[:])
+			o.adopted.Add(1)
+		}
+	}
+}
+
+// sameAs returns the context of the event (or Lambda's header) that names
+// the span parent of trace traceID.
+func sameAs(p *pendingInvocation, traceID [16]byte, parent [8]byte) (trigger.SpanContext, bool) {
+	for _, src := range trigger.DefaultPrecedence {
+		if sc, ok := trigger.Resolve(p.trig.Context, p.lambda, []trigger.Source{src}); ok && sc.TraceID == traceID && sc.SpanID == parent {
+			return sc, true
+		}
+	}
+	return trigger.SpanContext{}, false
+}
+
+// invocationSpans are the invocation spans among decoded spans, their
+// Parent the decoded span's own bytes.
+func invocationSpans(rss []*tracepb.ResourceSpans) []otlpwire.InvocationSpan {
+	var out []otlpwire.InvocationSpan
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if sp.GetKind() != tracepb.Span_SPAN_KIND_SERVER || len(sp.GetParentSpanId()) != 8 {
+					continue
+				}
+				for _, kv := range sp.GetAttributes() {
+					if kv.GetKey() == invocation.AttrInvocationID {
+						out = append(out, otlpwire.InvocationSpan{InvocationID: kv.GetValue().GetStringValue(), TraceID: sp.GetTraceId(),
+							SpanID: sp.GetSpanId(), Server: true, Parent: sp.GetParentSpanId()})
+						break
+					}
+				}
+			}
+		}
 	}
 	return out
 }

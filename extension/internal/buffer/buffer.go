@@ -127,6 +127,8 @@ type Buffer struct {
 	overflow func(*Batch)
 	// keep, when set, says which traces' spans are kept (sampling).
 	keep func(traceID []byte) bool
+	// logFilter sees each resource logs before it is kept (SetLogFilter).
+	logFilter func(*logspb.ResourceLogs)
 }
 
 // New returns a buffer holding at most capBytes (protobuf-encoded size).
@@ -155,6 +157,15 @@ func (b *Buffer) SetOverflow(fn func(*Batch)) {
 func (b *Buffer) SetSampler(keep func(traceID []byte) bool) {
 	b.mu.Lock()
 	b.keep = keep
+	b.mu.Unlock()
+}
+
+// SetLogFilter makes the buffer pass every resource logs it is given to
+// filter, which may change them in place (redaction), before it keeps
+// them. Call it before the buffer is used.
+func (b *Buffer) SetLogFilter(filter func(*logspb.ResourceLogs)) {
+	b.mu.Lock()
+	b.logFilter = filter
 	b.mu.Unlock()
 }
 
@@ -266,7 +277,13 @@ func sampleSpans(rs *tracepb.ResourceSpans, keep func([]byte) bool) (*tracepb.Re
 
 // AddLogs queues resource logs and returns how many log records were dropped.
 func (b *Buffer) AddLogs(rls []*logspb.ResourceLogs) (dropped int) {
+	b.mu.Lock()
+	filter := b.logFilter
+	b.mu.Unlock()
 	for _, rl := range rls {
+		if filter != nil {
+			filter(rl)
+		}
 		var c Counts
 		c[Logs] = uint64(CountLogs(rl))
 		if !b.add(item{logs: rl, counts: c, size: proto.Size(rl)}) {

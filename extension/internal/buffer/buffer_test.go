@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -275,5 +276,27 @@ func TestSampler(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "keep,keep" {
 		t.Errorf("shipped spans %v, want the two kept ones", names)
+	}
+}
+
+// TestLogFilterBeforeKept: the filter sees the logs before they are
+// buffered, so what it changes is what is taken.
+func TestLogFilterBeforeKept(t *testing.T) {
+	b := New(1<<20, 1<<20, slog.New(slog.DiscardHandler))
+	b.SetLogFilter(func(rl *logspb.ResourceLogs) {
+		for _, sl := range rl.GetScopeLogs() {
+			for _, r := range sl.GetLogRecords() {
+				r.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "hidden"}}
+			}
+		}
+	})
+	b.AddLogs([]*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+		{Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "password=1"}}}}}}}})
+	batch := b.Take(1 << 20)
+	if batch == nil {
+		t.Fatal("nothing buffered")
+	}
+	if s := batch.Request.String(); strings.Contains(s, "password") || !strings.Contains(s, "hidden") {
+		t.Errorf("buffered %s", s)
 	}
 }

@@ -4,6 +4,7 @@ package config
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
 )
 
 // Environment variables the extension reads.
@@ -39,6 +41,9 @@ const (
 	EnvSampleRate         = "LAMBDASCOPE_SAMPLE_RATE"
 	EnvRuntimeProxy       = "LAMBDASCOPE_RUNTIME_PROXY"
 	EnvTraceContext       = "LAMBDASCOPE_TRACE_CONTEXT"
+	EnvCaptureHeaders     = "LAMBDASCOPE_CAPTURE_HEADERS"
+	EnvRedactKeys         = "LAMBDASCOPE_REDACT_KEYS"
+	EnvRedactPatterns     = "LAMBDASCOPE_REDACT_PATTERNS"
 	EnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
@@ -113,6 +118,16 @@ type Config struct {
 	// taken: "w3c" (traceparent in the event), "xray" (X-Ray header in
 	// the event), "lambda" (Lambda-Runtime-Trace-Id); the first found wins.
 	TraceContext []string
+	// CaptureHeaders names the request headers of an HTTP trigger kept on
+	// the inferred span (lower case); no other header is kept. Default
+	// none.
+	CaptureHeaders []string
+	// RedactKeys are JSON keys whose values are hidden, without regard to
+	// case, in log records and captured values before they are buffered.
+	RedactKeys []string
+	// RedactPatterns are regular expressions (RE2) whose matches are
+	// hidden in log records and captured values before they are buffered.
+	RedactPatterns []string
 	// ServiceName is OTEL_SERVICE_NAME; empty means the function name.
 	ServiceName string
 	// ResourceAttributes come from OTEL_RESOURCE_ATTRIBUTES, in order.
@@ -189,6 +204,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseTraceContext(strings.Join(c.TraceContext, ",")); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvTraceContext, err))
+	}
+	for _, h := range c.CaptureHeaders {
+		if err := checkHeaderName(h); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvCaptureHeaders, err))
+		}
+	}
+	if len(c.CaptureHeaders) > maxCaptureHeaders {
+		errs = append(errs, fmt.Errorf("%s: at most %d headers, got %d", EnvCaptureHeaders, maxCaptureHeaders, len(c.CaptureHeaders)))
+	}
+	if _, err := redact.New(c.RedactKeys, c.RedactPatterns); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvRedactPatterns, err))
 	}
 	return errors.Join(errs...)
 }
@@ -341,6 +367,35 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvTraceContext, v, err)
 		} else {
 			c.TraceContext = list
+		}
+	}
+	if v, ok := get(EnvCaptureHeaders); ok {
+		if list, err := parseHeaderNames(v); err != nil {
+			bad(EnvCaptureHeaders, v, err)
+		} else {
+			c.CaptureHeaders = list
+		}
+	}
+	if v, ok := get(EnvRedactKeys); ok {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.RedactKeys = append(c.RedactKeys, k)
+			}
+		}
+	}
+	if v, ok := get(EnvRedactPatterns); ok {
+		var list []string
+		if err := json.Unmarshal([]byte(v), &list); err != nil {
+			bad(EnvRedactPatterns, v, errors.New(`not a JSON list of regular expressions (e.g. ["\\d{16}", "(?i)bearer \\S+"])`))
+		} else {
+			// The good expressions apply; each bad one is named.
+			for i, p := range list {
+				if err := redact.Check(p); err != nil {
+					bad(EnvRedactPatterns, v, fmt.Errorf("pattern %d: %w", i+1, err))
+				} else {
+					c.RedactPatterns = append(c.RedactPatterns, p)
+				}
+			}
 		}
 	}
 	if v, ok := get(EnvStrict); ok {
@@ -526,6 +581,47 @@ func parseResourceAttributes(v string) ([]Attribute, error) {
 		return attrs, fmt.Errorf("skipped members %q (want key=value)", badMembers)
 	}
 	return attrs, nil
+}
+
+// maxCaptureHeaders bounds LAMBDASCOPE_CAPTURE_HEADERS.
+const maxCaptureHeaders = 32
+
+// parseHeaderNames reads LAMBDASCOPE_CAPTURE_HEADERS: a comma-separated
+// list of header names, kept in lower case; "none" is the empty list.
+func parseHeaderNames(v string) ([]string, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "none") {
+		return nil, nil
+	}
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if err := checkHeaderName(f); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) > maxCaptureHeaders {
+		return nil, fmt.Errorf("at most %d headers, got %d", maxCaptureHeaders, len(out))
+	}
+	return out, nil
+}
+
+// checkHeaderName accepts an HTTP header name in lower case.
+func checkHeaderName(h string) error {
+	if h == "" {
+		return errors.New("empty header name")
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return fmt.Errorf("not a header name in lower case: %q", h)
+		}
+	}
+	return nil
 }
 
 // parseTraceContext reads LAMBDASCOPE_TRACE_CONTEXT: a comma-separated

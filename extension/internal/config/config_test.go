@@ -82,6 +82,11 @@ func TestFromEnvGood(t *testing.T) {
 			c.ResourceAttributes = []Attribute{{"deployment.environment", "prod"}, {"team", "payments core"}}
 		}},
 		{"spool-off.good.env", func(c *Config) { c.SpoolDir = "" }},
+		{"privacy.good.env", func(c *Config) {
+			c.CaptureHeaders = []string{"user-agent", "content-type"}
+			c.RedactKeys = []string{"password", "authorization", "api_key"}
+			c.RedactPatterns = []string{`\b\d{4}-\d{4}-\d{4}-\d{4}\b`, `(?i)bearer\s+\S+`}
+		}},
 		{"tls-ca.good.env", func(c *Config) {
 			c.Endpoint = "collector.internal:4317"
 			c.TLS = true
@@ -164,6 +169,13 @@ func TestFromEnvBad(t *testing.T) {
 				t.Errorf("sample rate %v endpoint %q; want every trace kept and the good endpoint", c.SampleRate, c.Endpoint)
 			}
 		}},
+		{"privacy.bad.env", []string{`LAMBDASCOPE_CAPTURE_HEADERS="user agent": not a header name`,
+			`LAMBDASCOPE_REDACT_PATTERNS="[\"ok\", \"(unclosed\"]": pattern 2: "(unclosed": error parsing regexp`}, func(t *testing.T, c Config) {
+			if c.CaptureHeaders != nil || !reflect.DeepEqual(c.RedactPatterns, []string{"ok"}) {
+				t.Errorf("headers %v patterns %v after bad values, want none and the good pattern", c.CaptureHeaders, c.RedactPatterns)
+			}
+		}},
+		{"privacy-list.bad.env", []string{`LAMBDASCOPE_REDACT_PATTERNS="\\d{16}": not a JSON list`}, nil},
 		{"sample-word.bad.env", []string{`LAMBDASCOPE_SAMPLE_RATE="ten percent": not a number`}, nil},
 		{"attributes.bad.env", []string{"OTEL_RESOURCE_ATTRIBUTES", `"oops"`, `"=novalue"`}, func(t *testing.T, c Config) {
 			if want := []Attribute{{"team", "payments"}}; !reflect.DeepEqual(c.ResourceAttributes, want) {
@@ -212,6 +224,8 @@ func TestValidate(t *testing.T) {
 		{"server name", func(c *Config) { c.TLS, c.TLSServerName = true, "https://x" }, EnvTLSServerName},
 		{"sample rate", func(c *Config) { c.SampleRate = -0.1 }, EnvSampleRate},
 		{"sample nothing", func(c *Config) { c.SampleRate = 0 }, ""},
+		{"header name", func(c *Config) { c.CaptureHeaders = []string{"X-Upper"} }, EnvCaptureHeaders},
+		{"redact pattern", func(c *Config) { c.RedactPatterns = []string{"[z-a]"} }, EnvRedactPatterns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -181,3 +181,25 @@ func TestResponseGoesWithTheRecord(t *testing.T) {
 		t.Errorf("r2 = %v, want no trigger, status code or size", r)
 	}
 }
+
+// An answer reported after its invocation's record was built is counted
+// and left out, not kept for a record that will not come.
+func TestLateResponseCounted(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}},
+		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
+	]`))
+	tr.ObserveResponse("r1", "apigateway-http", 503, 42)
+	if got := tr.Stats().ResponsesLate; got != 1 {
+		t.Errorf("ResponsesLate = %d, want 1", got)
+	}
+	tr.mu.Lock()
+	_, kept := tr.requests["r1"]
+	tr.mu.Unlock()
+	if kept {
+		t.Error("the late answer is kept for a record that will not come")
+	}
+}

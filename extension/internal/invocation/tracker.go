@@ -71,6 +71,10 @@ type Stats struct {
 	// StaleInitEvents counts init events of snapshot time, seen after a
 	// SnapStart restore and left out.
 	StaleInitEvents uint64
+	// ResponsesLate counts answers the Runtime API proxy reported
+	// (ObserveResponse) after the invocation's record was built: their
+	// trigger, HTTP status code and response size are not on it.
+	ResponsesLate uint64
 
 	// LogsUnattributed counts log lines without a request ID of their own
 	// that arrived while several invocations were running, or, on Lambda
@@ -115,7 +119,15 @@ type Tracker struct {
 	// lastSign is when the last push with a platform or function event
 	// arrived: the telemetry stream's last sign of the function's life.
 	lastSign time.Time
+	// built remembers the request IDs of the last maxBuilt records built,
+	// oldest first, so that an answer reported after its record is
+	// counted, not kept.
+	built  map[string]struct{}
+	builtQ []string
 }
+
+// maxBuilt bounds Tracker.built.
+const maxBuilt = 256
 
 // New returns a tracker writing to sink; resource is attached to the log
 // records it builds.
@@ -129,6 +141,7 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		requests: map[string]*state{},
 		inflight: map[string]struct{}{},
 		spans:    map[string]spanRef{},
+		built:    map[string]struct{}{},
 	}
 }
 
@@ -209,6 +222,12 @@ func (t *Tracker) ObserveResponse(requestID, trigger string, httpStatus int, siz
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, done := t.built[requestID]; done {
+		t.stats.ResponsesLate++
+		t.log.Warn("the answer of an invocation came after its record was built; its trigger, HTTP status and response size are left out",
+			"request_id", requestID, "total", t.stats.ResponsesLate)
+		return
+	}
 	st := t.stateLocked(requestID)
 	st.trigger = trigger
 	st.httpStatus = uint32(min(max(httpStatus, 0), 999))
@@ -434,6 +453,14 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocation {
 	p := ev.Platform
 	m := p.Metrics
+	if _, ok := t.built[p.RequestID]; !ok && p.RequestID != "" {
+		t.built[p.RequestID] = struct{}{}
+		t.builtQ = append(t.builtQ, p.RequestID)
+		if len(t.builtQ) > maxBuilt {
+			delete(t.built, t.builtQ[0])
+			t.builtQ = t.builtQ[1:]
+		}
+	}
 	inv := &ingestv1.Invocation{
 		RequestId:         p.RequestID,
 		DurationMs:        m.DurationMs,

@@ -50,6 +50,10 @@ type InvocationSpan struct {
 	TraceID, SpanID []byte
 	// Server says the span's kind is SERVER.
 	Server bool
+	// Parent is the span's parent_span_id where the span is kept to be
+	// shipped (nil when it has none of 8 bytes): writing 8 bytes into it
+	// re-parents the span that is shipped.
+	Parent []byte
 }
 
 // Traces is what ScanTraces found in one ExportTraceServiceRequest.
@@ -93,7 +97,9 @@ func ScanTraces(data []byte) (*Traces, error) {
 		out = protowire.AppendTag(out, IngestResourceSpansField, protowire.BytesType)
 		out = protowire.AppendBytes(out, msg)
 		rs := ResourceSpans{Field: out[start:len(out):len(out)], Size: len(msg)}
-		rs.Spans = t.scanResourceSpans(msg)
+		// The copy is scanned, so that Invocations' Parent points into
+		// what is shipped.
+		rs.Spans = t.scanResourceSpans(out[len(out)-len(msg):])
 		t.ResourceSpans = append(t.ResourceSpans, rs)
 	}
 	return t, nil
@@ -143,7 +149,7 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 		num, typ, n := consumeTag(b)
 		b = b[n:]
 		switch {
-		case typ == protowire.BytesType && (num == 1 || num == 2 || num == 9):
+		case typ == protowire.BytesType && (num == 1 || num == 2 || num == 4 || num == 9):
 			v, n := consumeBytes(b)
 			b = b[n:]
 			switch num {
@@ -151,6 +157,8 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 				ref.TraceID = v
 			case 2:
 				ref.SpanID = v
+			case 4:
+				ref.Parent = v
 			case 9:
 				if !found {
 					ref.InvocationID, found = invocationAttr(v)
@@ -172,6 +180,9 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 		ref.SpanID = append([]byte{}, ref.SpanID...)
 	}
 	ref.Server = kind == int32(tracepb.Span_SPAN_KIND_SERVER)
+	if len(ref.Parent) != 8 {
+		ref.Parent = nil
+	}
 	return ref, true
 }
 

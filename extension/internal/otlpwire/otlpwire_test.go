@@ -208,8 +208,12 @@ func decodedInvocations(req *coltracepb.ExportTraceServiceRequest) []InvocationS
 				if id == "" || len(sp.GetTraceId()) != 16 {
 					continue
 				}
-				out = append(out, InvocationSpan{InvocationID: id, TraceID: sp.GetTraceId(), SpanID: sp.GetSpanId(),
-					Server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER})
+				inv := InvocationSpan{InvocationID: id, TraceID: sp.GetTraceId(), SpanID: sp.GetSpanId(),
+					Server: sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER}
+				if len(sp.GetParentSpanId()) == 8 {
+					inv.Parent = sp.GetParentSpanId()
+				}
+				out = append(out, inv)
 			}
 		}
 	}
@@ -222,7 +226,7 @@ func equalInvocations(a, b []InvocationSpan) bool {
 	}
 	for i := range a {
 		if a[i].InvocationID != b[i].InvocationID || !bytes.Equal(a[i].TraceID, b[i].TraceID) ||
-			!bytes.Equal(a[i].SpanID, b[i].SpanID) || a[i].Server != b[i].Server {
+			!bytes.Equal(a[i].SpanID, b[i].SpanID) || a[i].Server != b[i].Server || !bytes.Equal(a[i].Parent, b[i].Parent) {
 			return false
 		}
 	}
@@ -258,4 +262,38 @@ func FuzzScanTraces(f *testing.F) {
 		}
 		checkSpliced(t, data, got)
 	})
+}
+
+// TestReparentInPlace: writing an invocation span's Parent changes the
+// parent of the span that is shipped, and nothing else.
+func TestReparentInPlace(t *testing.T) {
+	req := sampleRequest()
+	req.ResourceSpans[0].ScopeSpans[0].Spans[0].ParentSpanId = []byte{9, 9, 9, 9, 9, 9, 9, 9}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ScanTraces(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Invocations[0].Parent; !bytes.Equal(p, []byte{9, 9, 9, 9, 9, 9, 9, 9}) {
+		t.Fatalf("parent %x", p)
+	}
+	if got.Invocations[1].Parent != nil {
+		t.Errorf("a span without a parent has one: %x", got.Invocations[1].Parent)
+	}
+	copy(got.Invocations[0].Parent, []byte{7, 7, 7, 7, 7, 7, 7, 7})
+	var shipped ingestv1.ExportRequest
+	if err := proto.Unmarshal(got.ResourceSpans[0].Field, &shipped); err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(req.ResourceSpans[0]).(*tracepb.ResourceSpans)
+	want.ScopeSpans[0].Spans[0].ParentSpanId = []byte{7, 7, 7, 7, 7, 7, 7, 7}
+	if !proto.Equal(shipped.ResourceSpans[0], want) {
+		t.Errorf("shipped %v, want %v", shipped.ResourceSpans[0], want)
+	}
+	if data[0] == 7 || bytes.Contains(data, []byte{7, 7, 7, 7, 7, 7, 7, 7}) {
+		t.Error("the request's own bytes were changed")
+	}
 }

@@ -33,6 +33,7 @@ const (
 	LambdaLogsDropped = "lambdascope.extension.lambda.logs_dropped"
 	RuntimeDoneLate   = "lambdascope.extension.telemetry.runtime_done_late"
 	LogsUnattributed  = "lambdascope.extension.logs.unattributed"
+	Redacted          = "lambdascope.extension.redacted"
 	BufferBytes       = "lambdascope.extension.buffer.bytes"
 	SpoolBytes        = "lambdascope.extension.spool.bytes"
 )
@@ -57,8 +58,10 @@ type Snapshot struct {
 	// LogsUnattributed is the log lines without a request ID of their own
 	// shipped without one because their invocation could not be known.
 	LogsUnattributed uint64
-	BufferBytes      int64
-	SpoolBytes       int64
+	// Redacted is the values hidden by the redaction rules.
+	Redacted    uint64
+	BufferBytes int64
+	SpoolBytes  int64
 }
 
 // Build returns the snapshot as one ResourceMetrics: monotonic cumulative
@@ -104,6 +107,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(OTLPMalformed, "OTLP requests from the function refused as unreadable.", "{request}", s.OTLPMalformed)
 	single(LambdaLogsDropped, "Log records Lambda reported dropped (platform.logsDropped).", "{record}", s.LambdaLogsDropped)
 	single(RuntimeDoneLate, "Invocations whose platform.runtimeDone did not come within the bound; /event/next was called without it.", "{invocation}", s.RuntimeDoneLate)
+	single(Redacted, "Values hidden by the redaction rules (LAMBDASCOPE_REDACT_KEYS, LAMBDASCOPE_REDACT_PATTERNS) in log records and captured values.", "{value}", s.Redacted)
 	single(LogsUnattributed, "Log lines without a request ID of their own, shipped without one because their invocation could not be known (several in flight, or Managed Instances).", "{record}", s.LogsUnattributed)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)

@@ -25,12 +25,13 @@ func TestBuild(t *testing.T) {
 		LambdaLogsDropped:  9,
 		RuntimeDoneLate:    4,
 		LogsUnattributed:   6,
+		Redacted:           7,
 		BufferBytes:        512,
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 6*4+8+2 {
-		t.Errorf("%d points, want 34", got)
+	if got := buffer.CountPoints(rm); got != 6*4+9+2 {
+		t.Errorf("%d points, want 35", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -74,6 +75,7 @@ func TestBuild(t *testing.T) {
 		{LambdaLogsDropped, "", 9},
 		{RuntimeDoneLate, "", 4},
 		{LogsUnattributed, "", 6},
+		{Redacted, "", 7},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},
 	}

@@ -22,6 +22,11 @@ const (
 	// event (the invocation's X-Ray context, present even with tracing
 	// off, then not sampled).
 	Lambda Source = "lambda"
+	// DurableARN is the trace a durable execution's invocations share,
+	// derived from its ARN (DurableTrace); it is not named in
+	// LAMBDASCOPE_TRACE_CONTEXT: it stands in for Lambda's header, which
+	// differs for each invocation of an execution.
+	DurableARN Source = "durable"
 )
 
 // DefaultPrecedence is the order in which sources are tried: the caller's

@@ -6,17 +6,18 @@
 // is kept but the few values named here, and no body or header outside an
 // allow-list.
 //
-// Detection is bounded: events up to MaxDecode bytes are decoded into a
-// narrow struct (unknown fields are skipped by the decoder, never stored);
-// a bigger event (a large batch) is classified from its first bytes only,
-// without attributes.
+// Detection is bounded and fast: events up to MaxDecode bytes are read in
+// one pass by a small scanner that keeps only the values named here
+// (unknown fields are skipped, never stored); a bigger event (a large
+// batch) is classified from its first bytes only, without attributes.
 package trigger
 
 import (
 	"bytes"
-	"encoding/json"
+	"crypto/sha256"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,6 +43,9 @@ const (
 	Kinesis             Kind = "kinesis"
 	CloudWatchLogs      Kind = "cloudwatch-logs"
 	StepFunctions       Kind = "stepfunctions"
+	// DurableExecution is an invocation of a Lambda durable function: the
+	// first of its execution or a replay.
+	DurableExecution Kind = "durable-execution"
 	// Direct is an invocation whose event names no AWS source (an SDK's
 	// Invoke, the console, another function).
 	Direct Kind = "direct"
@@ -66,16 +70,20 @@ func (k Kind) Messaging() bool {
 	return false
 }
 
-// Attr is one span attribute: a string or, when IsInt, an integer.
+// Attr is one span attribute: a string or, when IsInt, an integer, or,
+// when IsBool, a boolean.
 type Attr struct {
-	Key   string
-	Str   string
-	Int   int64
-	IsInt bool
+	Key    string
+	Str    string
+	Int    int64
+	IsInt  bool
+	Bool   bool
+	IsBool bool
 }
 
-func str(k, v string) Attr       { return Attr{Key: k, Str: v} }
-func num(k string, v int64) Attr { return Attr{Key: k, Int: v, IsInt: true} }
+func str(k, v string) Attr          { return Attr{Key: k, Str: v} }
+func num(k string, v int64) Attr    { return Attr{Key: k, Int: v, IsInt: true} }
+func boolean(k string, v bool) Attr { return Attr{Key: k, Bool: v, IsBool: true} }
 
 // Context is a trace context found in the event.
 type Context struct {
@@ -102,10 +110,27 @@ type Trigger struct {
 	// Context is the trace context of the event (the first record's for a
 	// batch).
 	Context Context
-	// Records lists, for a batch (SQS, SNS), each record that carries a
+	// Linked lists, for a batch (SQS, SNS), each record that carries a
 	// trace context of its own, up to MaxLinks: the inferred span links
 	// to each.
 	Linked []Record
+	// Durable names the durable execution of a DurableExecution trigger.
+	Durable *Durable
+}
+
+// Durable is what the event of a durable function says of its execution.
+type Durable struct {
+	// ARN is the execution's ARN
+	// (arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER/durable-execution/EXECUTION_NAME/EXECUTION_ID),
+	// Name and ID its last two parts.
+	ARN, Name, ID string
+	// Replay says the invocation resumes the execution: the state it is
+	// given holds operations checkpointed before (its handler replays
+	// them), not the execution's start alone.
+	Replay bool
+	// Operations counts the checkpointed operations handed to the
+	// invocation, the execution's own aside.
+	Operations int
 }
 
 // MaxLinks bounds the records of a batch that are linked.
@@ -117,133 +142,143 @@ type Record struct {
 	Context   Context
 }
 
-type httpContext struct {
-	RequestTimeEpoch int64  `json:"requestTimeEpoch"`
-	TimeEpoch        int64  `json:"timeEpoch"`
-	APIID            string `json:"apiId"`
-	DomainName       string `json:"domainName"`
-	Stage            string `json:"stage"`
-	ResourcePath     string `json:"resourcePath"`
-	RouteKey         string `json:"routeKey"`
-	EventType        string `json:"eventType"`
-	ConnectionID     string `json:"connectionId"`
-	HTTPMethod       string `json:"httpMethod"`
-	ELB              *struct {
-		TargetGroupArn string `json:"targetGroupArn"`
-	} `json:"elb"`
-	HTTP *struct {
-		Method string `json:"method"`
-		Path   string `json:"path"`
-	} `json:"http"`
-}
-
-type attrValue struct {
-	StringValue string `json:"stringValue"`
-	// SNS
-	Value string `json:"Value"`
-}
-
-type record struct {
-	EventSource       string               `json:"eventSource"`
-	EventSourceSNS    string               `json:"EventSource"`
-	EventSourceARN    string               `json:"eventSourceARN"`
-	EventName         string               `json:"eventName"`
-	EventTime         string               `json:"eventTime"`
-	MessageID         string               `json:"messageId"`
-	AWSRegion         string               `json:"awsRegion"`
-	Attributes        map[string]string    `json:"attributes"`
-	MessageAttributes map[string]attrValue `json:"messageAttributes"`
-	SNS               *struct {
-		MessageID         string               `json:"MessageId"`
-		TopicArn          string               `json:"TopicArn"`
-		Timestamp         string               `json:"Timestamp"`
-		MessageAttributes map[string]attrValue `json:"MessageAttributes"`
-	} `json:"Sns"`
-	S3 *struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-	} `json:"s3"`
-	DynamoDB *struct {
-		ApproximateCreationDateTime float64 `json:"ApproximateCreationDateTime"`
-	} `json:"dynamodb"`
-	Kinesis *struct {
-		ApproximateArrivalTimestamp float64 `json:"approximateArrivalTimestamp"`
-	} `json:"kinesis"`
-}
-
-type probe struct {
-	Version           string              `json:"version"`
-	Resource          string              `json:"resource"`
-	Path              string              `json:"path"`
-	HTTPMethod        string              `json:"httpMethod"`
-	RouteKey          string              `json:"routeKey"`
-	RawPath           string              `json:"rawPath"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	RequestContext    *httpContext        `json:"requestContext"`
-	Records           []record            `json:"Records"`
-	DetailType        string              `json:"detail-type"`
-	Source            string              `json:"source"`
-	Time              string              `json:"time"`
-	Resources         []string            `json:"resources"`
-	AWSLogs           *struct {
-		Data string `json:"data"`
-	} `json:"awslogs"`
-	Execution *struct {
-		ID string `json:"Id"`
-	} `json:"Execution"`
-	StateMachine *struct {
-		ID   string `json:"Id"`
-		Name string `json:"Name"`
-	} `json:"StateMachine"`
+// Options are what detection keeps beyond the trigger's own attributes.
+type Options struct {
+	// Headers names, in lower case, the request headers of an HTTP
+	// trigger kept as attributes (http.request.header.<name>); no other
+	// header is kept.
+	Headers []string
 }
 
 // Detect tells what event is. It never fails: an event it cannot read is
 // a direct invocation.
-func Detect(event []byte) Trigger {
+func Detect(event []byte) Trigger { return DetectWith(event, Options{}) }
+
+// DetectWith is Detect keeping what o names.
+func DetectWith(event []byte, o Options) Trigger {
 	if len(event) > MaxDecode {
 		return sniff(event[:4096])
 	}
-	var p probe
-	if err := json.Unmarshal(event, &p); err != nil {
-		return Trigger{Kind: Direct, Name: "invoke"}
-	}
-	switch {
-	case p.RequestContext != nil && (p.HTTPMethod != "" || p.RequestContext.HTTP != nil || p.RequestContext.EventType != "" || p.RequestContext.ELB != nil):
-		return httpTrigger(&p)
-	case len(p.Records) > 0:
-		return records(p.Records)
-	case p.DetailType != "" && p.Source != "":
-		t := Trigger{Kind: EventBridge, Name: p.Source + " " + p.DetailType}
-		if p.DetailType == "Scheduled Event" && p.Source == "aws.events" {
-			t.Kind, t.Name = Schedule, "schedule"
-			if len(p.Resources) > 0 {
-				t.Name = "schedule " + lastPart(p.Resources[0], "/")
-				t.Attrs = append(t.Attrs, str("aws.eventbridge.rule", p.Resources[0]))
+	rs := recordsPool.Get().(*[]record)
+	ev, ok := scan(event, (*rs)[:0], o.Headers)
+	t := Trigger{Kind: Direct, Name: "invoke"}
+	if ok {
+		t = classify(&ev)
+		if t.Kind.HTTP() {
+			for i, name := range o.Headers {
+				c := &ev.headers.capture[i]
+				switch {
+				case c.hasSingle:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.single))
+				case c.hasMul:
+					t.Attrs = append(t.Attrs, str("http.request.header."+name, c.multi))
+				}
 			}
 		}
-		t.Start = parseTime(p.Time)
-		t.Attrs = append(t.Attrs, str("messaging.system", "aws_eventbridge"), str("aws.eventbridge.source", p.Source),
-			str("aws.eventbridge.detail_type", p.DetailType))
+	}
+	if cap(ev.records) <= 1024 {
+		*rs = ev.records
+		recordsPool.Put(rs)
+	}
+	return t
+}
+
+// recordsPool keeps the records of a batch between events.
+var recordsPool = sync.Pool{New: func() any { return new([]record) }}
+
+// classify tells what a read event is.
+func classify(p *event) Trigger {
+	switch {
+	case strings.Contains(p.durableArn, durableMarker):
+		return durable(p)
+	case p.hasRC && (p.httpMethod != "" || p.rc.hasHTTP || p.rc.eventType != "" || p.rc.hasELB):
+		return httpTrigger(p)
+	case len(p.records) > 0:
+		return records(p.records)
+	case p.detailType != "" && p.source != "":
+		t := Trigger{Kind: EventBridge, Name: p.source + " " + p.detailType}
+		if p.detailType == "Scheduled Event" && p.source == "aws.events" {
+			t.Kind, t.Name = Schedule, "schedule"
+			if p.resources > 0 {
+				t.Name = "schedule " + lastPart(p.resource0, "/")
+				t.Attrs = append(t.Attrs, str("aws.eventbridge.rule", p.resource0))
+			}
+		}
+		t.Start = parseTime(p.time)
+		t.Attrs = append(t.Attrs, str("messaging.system", "aws_eventbridge"), str("aws.eventbridge.source", p.source),
+			str("aws.eventbridge.detail_type", p.detailType))
 		if t.Kind == Schedule {
 			t.Attrs = append(t.Attrs, str("faas.trigger", "timer"))
 		} else {
 			t.Attrs = append(t.Attrs, str("faas.trigger", "pubsub"))
 		}
 		return t
-	case p.AWSLogs != nil && p.AWSLogs.Data != "":
+	case p.hasLogs && p.logsData != "":
 		return Trigger{Kind: CloudWatchLogs, Name: "cloudwatch logs subscription", Attrs: []Attr{str("faas.trigger", "pubsub")}}
-	case p.Execution != nil && strings.HasPrefix(p.Execution.ID, "arn:aws:states:"):
+	case p.hasExec && strings.HasPrefix(p.execID, "arn:aws:states:"):
 		t := Trigger{Kind: StepFunctions, Name: "stepfunctions task", Attrs: []Attr{str("faas.trigger", "other"),
-			str("aws.stepfunctions.execution.arn", p.Execution.ID)}}
-		if p.StateMachine != nil {
-			t.Name = "stepfunctions " + p.StateMachine.Name
-			t.Attrs = append(t.Attrs, str("aws.stepfunctions.state_machine.arn", p.StateMachine.ID))
+			str("aws.stepfunctions.execution.arn", p.execID)}}
+		if p.hasSM {
+			t.Name = "stepfunctions " + p.smName
+			t.Attrs = append(t.Attrs, str("aws.stepfunctions.state_machine.arn", p.smID))
 		}
 		return t
 	}
 	return Trigger{Kind: Direct, Name: "invoke", Attrs: []Attr{str("faas.trigger", "other")}}
+}
+
+// durableMarker is the part of a durable execution's ARN after the
+// function's.
+const durableMarker = "/durable-execution/"
+
+// durable is the trigger of a durable function's invocation. The first
+// invocation of an execution is handed the execution's own operation
+// (type EXECUTION) alone; a replay also the operations checkpointed
+// before. The hop starts at the execution's start for the first, at the
+// latest end of a checkpointed operation (the wait or callback that let
+// it resume) for a replay.
+func durable(p *event) Trigger {
+	d := &Durable{ARN: p.durableArn}
+	_, rest, _ := strings.Cut(p.durableArn, durableMarker)
+	d.Name, d.ID, _ = strings.Cut(rest, "/")
+	var start, latest time.Time
+	for _, op := range p.ops {
+		if op.typ == "EXECUTION" {
+			start = op.start
+			continue
+		}
+		d.Operations++
+		if op.end.After(latest) {
+			latest = op.end
+		}
+	}
+	d.Replay = d.Operations > 0 || p.nextMarker != ""
+	t := Trigger{Kind: DurableExecution, Name: "durable execution", Durable: d, Start: start}
+	if d.Name != "" {
+		t.Name += " " + d.Name
+	}
+	if d.Replay {
+		t.Start = latest
+	}
+	t.Attrs = append(t.Attrs, str("faas.trigger", "other"), str("aws.lambda.durable.execution.arn", d.ARN),
+		str("aws.lambda.durable.execution.name", d.Name), str("aws.lambda.durable.execution.id", d.ID),
+		boolean("aws.lambda.durable.replay", d.Replay), num("aws.lambda.durable.operations", int64(d.Operations)))
+	return t
+}
+
+// DurableTrace is the trace a durable execution's invocations share when
+// their events carry no trace context: its ID and the span ID of the
+// execution's first inferred span (the parent of the replays'), both
+// derived from the execution's ARN, so that every environment that runs
+// one of its invocations finds the same.
+func DurableTrace(arn string) (traceID [16]byte, root [8]byte) {
+	sum := sha256.Sum256([]byte("lambdascope durable execution\x00" + arn))
+	copy(traceID[:], sum[:16])
+	copy(root[:], sum[16:24])
+	if root == ([8]byte{}) {
+		root[7] = 1
+	}
+	return traceID, root
 }
 
 // sniff classifies an event too big to decode from its first bytes.
@@ -262,53 +297,38 @@ func sniff(head []byte) Trigger {
 	return Trigger{Kind: Direct, Name: "invoke"}
 }
 
-// header looks a header up without regard to case, in both header maps.
-func (p *probe) header(name string) string {
-	for k, v := range p.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	for k, vv := range p.MultiValueHeaders {
-		if strings.EqualFold(k, name) && len(vv) > 0 {
-			return vv[0]
-		}
-	}
-	return ""
-}
-
-func httpTrigger(p *probe) Trigger {
-	rc := p.RequestContext
+func httpTrigger(p *event) Trigger {
+	rc := &p.rc
 	var t Trigger
-	method, route, path := p.HTTPMethod, p.Resource, p.Path
+	method, route, path := p.httpMethod, p.resource, p.path
 	switch {
-	case rc.EventType != "" && rc.ConnectionID != "":
+	case rc.eventType != "" && rc.connectionID != "":
 		t.Kind = APIGatewayWebSocket
-		route = rc.RouteKey
-		t.Name = "websocket " + rc.RouteKey
-		t.Start = millis(rc.RequestTimeEpoch)
-		t.Attrs = append(t.Attrs, str("aws.apigateway.websocket.event_type", rc.EventType))
-	case rc.ELB != nil:
+		route = rc.routeKey
+		t.Name = "websocket " + rc.routeKey
+		t.Start = millis(rc.requestTimeEpoch)
+		t.Attrs = append(t.Attrs, str("aws.apigateway.websocket.event_type", rc.eventType))
+	case rc.hasELB:
 		t.Kind = ALB
-		t.Attrs = append(t.Attrs, str("aws.elb.target_group_arn", rc.ELB.TargetGroupArn))
-	case rc.HTTP != nil:
-		method, path = rc.HTTP.Method, p.RawPath
-		t.Start = millis(rc.TimeEpoch)
-		if strings.Contains(rc.DomainName, ".lambda-url.") {
+		t.Attrs = append(t.Attrs, str("aws.elb.target_group_arn", rc.targetGroupArn))
+	case rc.hasHTTP:
+		method, path = rc.method, p.rawPath
+		t.Start = millis(rc.timeEpoch)
+		if strings.Contains(rc.domainName, ".lambda-url.") {
 			t.Kind, route = FunctionURL, ""
 		} else {
 			t.Kind = APIGatewayHTTP
-			route = p.RouteKey
+			route = p.routeKey
 			if _, r, ok := strings.Cut(route, " "); ok {
 				route = r
 			}
 		}
 	default:
 		t.Kind = APIGatewayREST
-		if rc.ResourcePath != "" {
-			route = rc.ResourcePath
+		if rc.resourcePath != "" {
+			route = rc.resourcePath
 		}
-		t.Start = millis(rc.RequestTimeEpoch)
+		t.Start = millis(rc.requestTimeEpoch)
 	}
 	if route == "$default" {
 		route = ""
@@ -332,89 +352,90 @@ func httpTrigger(p *probe) Trigger {
 	if path != "" {
 		t.Attrs = append(t.Attrs, str("url.path", path))
 	}
-	if rc.DomainName != "" {
-		t.Attrs = append(t.Attrs, str("server.address", rc.DomainName))
+	if rc.domainName != "" {
+		t.Attrs = append(t.Attrs, str("server.address", rc.domainName))
 	}
-	if rc.APIID != "" {
-		t.Attrs = append(t.Attrs, str("aws.apigateway.api_id", rc.APIID))
+	if rc.apiID != "" {
+		t.Attrs = append(t.Attrs, str("aws.apigateway.api_id", rc.apiID))
 	}
-	if rc.Stage != "" {
-		t.Attrs = append(t.Attrs, str("aws.apigateway.stage", rc.Stage))
+	if rc.stage != "" {
+		t.Attrs = append(t.Attrs, str("aws.apigateway.stage", rc.stage))
 	}
-	t.Context = Context{Traceparent: p.header("traceparent"), Tracestate: p.header("tracestate"),
-		Baggage: p.header("baggage"), XRay: p.header("x-amzn-trace-id")}
+	h := &p.headers
+	t.Context = Context{Traceparent: h.get(hTraceparent), Tracestate: h.get(hTracestate),
+		Baggage: h.get(hBaggage), XRay: h.get(hXRay)}
 	return t
 }
 
 func records(rs []record) Trigger {
 	r := &rs[0]
 	t := Trigger{Records: len(rs)}
-	src := r.EventSource
+	src := r.eventSource
 	if src == "" {
-		src = r.EventSourceSNS
+		src = r.eventSourceSNS
 	}
 	var destination, system string
 	switch src {
 	case "aws:sqs":
-		t.Kind, system, destination = SQS, "aws_sqs", lastPart(r.EventSourceARN, ":")
+		t.Kind, system, destination = SQS, "aws_sqs", lastPart(r.eventSourceARN, ":")
 		for i := range rs {
-			if ms, err := strconv.ParseInt(rs[i].Attributes["SentTimestamp"], 10, 64); err == nil {
+			if ms, err := strconv.ParseInt(rs[i].sentTimestamp, 10, 64); err == nil {
 				if s := time.UnixMilli(ms); t.Start.IsZero() || s.Before(t.Start) {
 					t.Start = s
 				}
 			}
 		}
 		for i := range rs {
-			c := Context{XRay: rs[i].Attributes["AWSTraceHeader"], Traceparent: rs[i].MessageAttributes["traceparent"].StringValue,
-				Tracestate: rs[i].MessageAttributes["tracestate"].StringValue, Baggage: rs[i].MessageAttributes["baggage"].StringValue}
+			a := &rs[i].attrs.stringValue
+			c := Context{XRay: rs[i].awsTraceHeader, Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
 			if i == 0 {
 				t.Context = c
 			}
-			t.link(rs[i].MessageID, c)
+			t.link(rs[i].messageID, c)
 		}
-		if r.MessageID != "" && len(rs) == 1 {
-			t.Attrs = append(t.Attrs, str("messaging.message.id", r.MessageID))
+		if r.messageID != "" && len(rs) == 1 {
+			t.Attrs = append(t.Attrs, str("messaging.message.id", r.messageID))
 		}
 	case "aws:sns":
 		t.Kind, system = SNS, "aws_sns"
-		if r.SNS != nil {
-			destination = lastPart(r.SNS.TopicArn, ":")
-			t.Start = parseTime(r.SNS.Timestamp)
+		if r.hasSNS {
+			destination = lastPart(r.topicArn, ":")
+			t.Start = parseTime(r.snsTime)
 			for i := range rs {
-				if s := rs[i].SNS; s != nil {
-					c := Context{Traceparent: s.MessageAttributes["traceparent"].Value,
-						Tracestate: s.MessageAttributes["tracestate"].Value, Baggage: s.MessageAttributes["baggage"].Value}
+				if s := &rs[i]; s.hasSNS {
+					a := &s.snsAttrs.value
+					c := Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
 					if i == 0 {
 						t.Context = c
 					}
-					t.link(s.MessageID, c)
+					t.link(s.snsMessageID, c)
 				}
 			}
 			if len(rs) == 1 {
-				t.Attrs = append(t.Attrs, str("messaging.message.id", r.SNS.MessageID))
+				t.Attrs = append(t.Attrs, str("messaging.message.id", r.snsMessageID))
 			}
 		}
 	case "aws:s3":
 		t.Kind, system = S3, "aws_s3"
-		if r.S3 != nil {
-			destination = r.S3.Bucket.Name
+		if r.hasS3 {
+			destination = r.bucket
 		}
-		t.Start = parseTime(r.EventTime)
-		t.Attrs = append(t.Attrs, str("faas.document.operation", r.EventName))
+		t.Start = parseTime(r.eventTime)
+		t.Attrs = append(t.Attrs, str("faas.document.operation", r.eventName))
 	case "aws:dynamodb":
-		t.Kind, system, destination = DynamoDB, "aws_dynamodb", tableName(r.EventSourceARN)
+		t.Kind, system, destination = DynamoDB, "aws_dynamodb", tableName(r.eventSourceARN)
 		for i := range rs {
-			if d := rs[i].DynamoDB; d != nil && d.ApproximateCreationDateTime > 0 {
-				if s := seconds(d.ApproximateCreationDateTime); t.Start.IsZero() || s.Before(t.Start) {
+			if d := &rs[i]; d.hasDynamoDB && d.created > 0 {
+				if s := seconds(d.created); t.Start.IsZero() || s.Before(t.Start) {
 					t.Start = s
 				}
 			}
 		}
 	case "aws:kinesis":
-		t.Kind, system, destination = Kinesis, "aws_kinesis", lastPart(r.EventSourceARN, "/")
+		t.Kind, system, destination = Kinesis, "aws_kinesis", lastPart(r.eventSourceARN, "/")
 		for i := range rs {
-			if k := rs[i].Kinesis; k != nil && k.ApproximateArrivalTimestamp > 0 {
-				if s := seconds(k.ApproximateArrivalTimestamp); t.Start.IsZero() || s.Before(t.Start) {
+			if k := &rs[i]; k.hasKinesis && k.arrived > 0 {
+				if s := seconds(k.arrived); t.Start.IsZero() || s.Before(t.Start) {
 					t.Start = s
 				}
 			}
@@ -430,8 +451,8 @@ func records(rs []record) Trigger {
 	t.Attrs = append(t.Attrs, str("faas.trigger", trig), str("messaging.system", system),
 		str("messaging.operation.type", "process"), str("messaging.destination.name", destination),
 		num("messaging.batch.message_count", int64(len(rs))))
-	if r.AWSRegion != "" {
-		t.Attrs = append(t.Attrs, str("cloud.region", r.AWSRegion))
+	if r.awsRegion != "" {
+		t.Attrs = append(t.Attrs, str("cloud.region", r.awsRegion))
 	}
 	return t
 }

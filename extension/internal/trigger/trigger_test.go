@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,9 @@ import (
 func attr(t Trigger, key string) string {
 	for _, a := range t.Attrs {
 		if a.Key == key {
+			if a.IsBool {
+				return strconv.FormatBool(a.Bool)
+			}
 			if a.IsInt {
 				return string(rune('0' + a.Int)) // small counts only
 			}
@@ -67,6 +71,14 @@ func TestDetectSampleEvents(t *testing.T) {
 		{"scheduled-event.json", Schedule, "schedule my-schedule", time.Date(2019, 3, 1, 1, 23, 45, 0, time.UTC), 0,
 			map[string]string{"faas.trigger": "timer", "aws.eventbridge.rule": "arn:aws:events:us-east-2:123456789012:rule/my-schedule"}, Context{}},
 		{"cloudwatch-logs-event.json", CloudWatchLogs, "cloudwatch logs subscription", time.Time{}, 0, nil, Context{}},
+		{"durable-execution-start.json", DurableExecution, "durable execution order-123", time.UnixMilli(1763644102345), 0,
+			map[string]string{"faas.trigger": "other", "aws.lambda.durable.replay": "false", "aws.lambda.durable.operations": "0",
+				"aws.lambda.durable.execution.name": "order-123", "aws.lambda.durable.execution.id": "9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9",
+				"aws.lambda.durable.execution.arn": "arn:aws:lambda:us-east-1:123456789012:function:my-function:1/durable-execution/order-123/9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9"},
+			Context{}},
+		// A replay: the hop starts where the wait that resumed it ended.
+		{"durable-execution-replay.json", DurableExecution, "durable execution order-123", time.UnixMilli(1763644402630), 0,
+			map[string]string{"aws.lambda.durable.replay": "true", "aws.lambda.durable.operations": "2"}, Context{}},
 		{"stepfunctions-context.json", StepFunctions, "stepfunctions stateMachineName", time.Time{}, 0,
 			map[string]string{"aws.stepfunctions.execution.arn": "arn:aws:states:us-east-1:123456789012:execution:stateMachineName:executionName"}, Context{}},
 	}
@@ -224,24 +236,6 @@ func FuzzDetect(f *testing.F) {
 	})
 }
 
-func BenchmarkDetectSQSBatch(b *testing.B) {
-	one, err := os.ReadFile(filepath.Join("testdata", "sqs-traced.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Ten records: the first traced record of the sample, ten times.
-	rec := one[bytes.Index(one, []byte("{\n      \"messageId\"")) : bytes.Index(one, []byte("},\n    {"))+1]
-	batch := []byte(`{"Records":[` + strings.TrimSuffix(strings.Repeat(string(rec)+",", 10), ",") + `]}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		tr := Detect(batch)
-		if tr.Records != 10 {
-			b.Fatal(tr.Records)
-		}
-		_, _ = Resolve(tr.Context, "", DefaultPrecedence)
-	}
-}
-
 // TestBatchRecordsLinked: each SQS record with a trace context of its own
 // is listed with its message ID, the others are not.
 func TestBatchRecordsLinked(t *testing.T) {
@@ -272,5 +266,89 @@ func TestImpliedStatus(t *testing.T) {
 		if code != want || ok != (want != 0) {
 			t.Errorf("ImpliedStatus(%s) = %d, %v; want %d", k, code, ok, want)
 		}
+	}
+}
+
+// TestCaptureHeaders: only the headers named are kept, from "headers" or
+// else "multiValueHeaders", whatever their case; no others.
+func TestCaptureHeaders(t *testing.T) {
+	rest := sampleEvent(t, "apigw-request.json")
+	alb := sampleEvent(t, "alb-lambda-target-request-headers-only.json")
+	got := DetectWith(rest, Options{Headers: []string{"user-agent", "x-not-there", "accept-encoding"}})
+	if v := attr(got, "http.request.header.user-agent"); v != "PostmanRuntime/2.4.5" {
+		t.Errorf("user-agent %q (attrs %+v)", v, got.Attrs)
+	}
+	if v := attr(got, "http.request.header.accept-encoding"); v != "gzip, deflate" {
+		t.Errorf("accept-encoding %q", v)
+	}
+	for _, a := range got.Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") && a.Key != "http.request.header.user-agent" && a.Key != "http.request.header.accept-encoding" {
+			t.Errorf("header not named was kept: %+v", a)
+		}
+	}
+	for _, a := range Detect(rest).Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") {
+			t.Errorf("a header was kept with none named: %+v", a)
+		}
+	}
+	if v := attr(DetectWith(alb, Options{Headers: []string{"user-agent"}}), "http.request.header.user-agent"); v == "" {
+		t.Error("ALB user-agent not captured")
+	}
+	// Not an HTTP trigger: nothing is captured.
+	for _, a := range DetectWith(sampleEvent(t, "sqs-event.json"), Options{Headers: []string{"user-agent"}}).Attrs {
+		if strings.HasPrefix(a.Key, "http.request.header.") {
+			t.Errorf("header on an SQS trigger: %+v", a)
+		}
+	}
+	multi := `{"httpMethod":"GET","requestContext":{"resourcePath":"/"},"multiValueHeaders":{"User-Agent":["curl/8","other"]}}`
+	if v := attr(DetectWith([]byte(multi), Options{Headers: []string{"user-agent"}}), "http.request.header.user-agent"); v != "curl/8" {
+		t.Errorf("multi-value user-agent %q, want the first", v)
+	}
+}
+
+func sampleEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pinnedDurableTrace is the trace ID of the sample execution:
+// SHA-256("lambdascope durable execution\x00" + ARN), its first 16 bytes.
+const pinnedDurableTrace = "4b8793ce128267ebe7d44ea8cccf1525"
+
+// TestDurableTrace: the trace of a durable execution is derived from its
+// ARN alone, the same in every environment, and differs between
+// executions.
+func TestDurableTrace(t *testing.T) {
+	const arn = "arn:aws:lambda:us-east-1:123456789012:function:my-function:1/durable-execution/order-123/9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9"
+	t1, r1 := DurableTrace(arn)
+	t2, r2 := DurableTrace(arn)
+	t3, r3 := DurableTrace(strings.Replace(arn, "order-123", "order-124", 1))
+	if t1 != t2 || r1 != r2 {
+		t.Error("the same ARN gave two traces")
+	}
+	if t1 == t3 || r1 == r3 {
+		t.Error("two executions share a trace")
+	}
+	if t1 == ([16]byte{}) || r1 == ([8]byte{}) {
+		t.Error("zero ID")
+	}
+	// Pinned: a change of the derivation splits the traces of executions
+	// running across it.
+	if got := hex.EncodeToString(t1[:]); got != pinnedDurableTrace {
+		t.Errorf("trace ID %s, want %s", got, pinnedDurableTrace)
+	}
+	for _, ev := range []string{`{"DurableExecutionArn":"not-an-execution"}`, `{"DurableExecutionArn":5}`} {
+		if got := Detect([]byte(ev)); got.Kind == DurableExecution {
+			t.Errorf("Detect(%s) = %s", ev, got.Kind)
+		}
+	}
+	// Timestamps as RFC 3339 text are read too.
+	got := Detect([]byte(`{"DurableExecutionArn":"` + arn + `","InitialExecutionState":{"Operations":[{"Type":"EXECUTION","StartTimestamp":"2025-11-20T13:08:22.345Z"}]}}`))
+	if !got.Start.Equal(time.Date(2025, 11, 20, 13, 8, 22, 345e6, time.UTC)) || got.Durable == nil || got.Durable.Replay {
+		t.Errorf("Detect = %+v", got)
 	}
 }

@@ -3,7 +3,6 @@ package plugin
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -320,15 +319,18 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]query.TraceID, len(found))
+	for i, t := range found {
+		ids[i] = t.TraceID
+	}
+	// One read of the invocations for the whole list.
+	costs, err := svc.TraceCosts(ctx, &prices, ids, timeRange(q))
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]frames.TracePrice, 0, len(found))
-	for _, t := range found {
-		tc, err := svc.TraceCost(ctx, &prices, t.TraceID)
-		if errors.Is(err, query.ErrTraceNotFound) {
-			tc = &query.TraceCost{TraceID: t.TraceID, Currency: prices.Tables[0].Currency}
-		} else if err != nil {
-			return nil, err
-		}
-		rows = append(rows, frames.TracePrice{Summary: t, Cost: tc})
+	for i, t := range found {
+		rows = append(rows, frames.TracePrice{Summary: t, Cost: costs[i]})
 	}
 	slices.SortStableFunc(rows, func(a, b frames.TracePrice) int { return cmp.Compare(b.Cost.Total, a.Cost.Total) })
 	frame := frames.TraceCosts(rows, prices.Tables[0].Currency, d.traceLink())

@@ -116,9 +116,9 @@ func TestQueryDataFrames(t *testing.T) {
 		// wantFrames, when set, replaces the one-frame check and wantRows.
 		wantFrames int
 	}{
-		{name: "trace", queryType: "trace", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 4},
-		{name: "trace_xray", queryType: "trace", model: map[string]any{"traceId": plugintest.XRayTraceID}, wantRows: 4},
-		{name: "trace_type_in_model", model: map[string]any{"queryType": "trace", "traceId": plugintest.TraceID}, wantRows: 4},
+		{name: "trace", queryType: "trace", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 6},
+		{name: "trace_xray", queryType: "trace", model: map[string]any{"traceId": plugintest.XRayTraceID}, wantRows: 6},
+		{name: "trace_type_in_model", model: map[string]any{"queryType": "trace", "traceId": plugintest.TraceID}, wantRows: 6},
 		{name: "invocations", queryType: "invocations", tr: fixtureRange, wantRows: 3},
 		{name: "invocations_function", queryType: "invocations", model: map[string]any{"functionName": "orders"}, tr: fixtureRange, wantRows: 2},
 		{name: "invocations_trace", queryType: "invocations", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 2},
@@ -215,7 +215,9 @@ func TestQueryDataFrames(t *testing.T) {
 }
 
 // TestTraceFrameShape checks what Grafana's trace view needs beyond the
-// golden: field names and types, and parents before children.
+// golden: field names and types, parents before children, and every span
+// drawn within its parent (the fixture's skewed billing span is moved
+// inside; the platform's lambda.invoke holds the handler span).
 func TestTraceFrameShape(t *testing.T) {
 	ds := fixtureDatasource(t)
 	resp := runQuery(t, ds, "trace", map[string]any{"traceId": plugintest.TraceID}, backend.TimeRange{})
@@ -245,12 +247,23 @@ func TestTraceFrameShape(t *testing.T) {
 	}
 	spanIDs, _ := f.FieldByName("spanID")
 	parents, _ := f.FieldByName("parentSpanID")
-	seen := map[string]bool{}
+	starts, _ := f.FieldByName("startTime")
+	durations, _ := f.FieldByName("duration")
+	type bounds struct{ start, end float64 }
+	seen := map[string]bounds{}
 	for i := range spanIDs.Len() {
-		if p := parents.At(i).(string); p != "" && !seen[p] {
-			t.Errorf("span %s comes before its parent %s", spanIDs.At(i), p)
+		id := spanIDs.At(i).(string)
+		b := bounds{starts.At(i).(float64), starts.At(i).(float64) + durations.At(i).(float64)}
+		if p := parents.At(i).(string); p != "" {
+			pb, ok := seen[p]
+			switch {
+			case !ok:
+				t.Errorf("span %s comes before its parent %s", id, p)
+			case b.start < pb.start || b.end > pb.end:
+				t.Errorf("span %s [%.1f, %.1f] sticks out of its parent %s [%.1f, %.1f]", id, b.start, b.end, p, pb.start, pb.end)
+			}
 		}
-		seen[spanIDs.At(i).(string)] = true
+		seen[id] = b
 	}
 }
 
@@ -633,7 +646,7 @@ func TestResourceFunctions(t *testing.T) {
 		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,
 			wantBody: `["invocations","errors","timeouts","errorRate","coldStarts","coldStartRate","initDuration","durationP50","durationP95","durationP99","concurrency","maxMemoryUsed","memoryConfigured"]`},
 		{name: "spans", method: "GET", path: "spans", url: "spans?" + rangeParams,
-			wantStatus: 200, wantBody: `["POST /orders","UPDATE accounts","charge","invoke billing"]`},
+			wantStatus: 200, wantBody: `["POST /orders","UPDATE accounts","charge","invoke billing","lambda.init","lambda.invoke"]`},
 		{name: "spans of function", method: "GET", path: "spans", url: "spans?function=billing&" + rangeParams,
 			wantStatus: 200, wantBody: `["UPDATE accounts","charge"]`},
 		{name: "spans hostile function", method: "GET", path: "spans", url: "spans?function=" + url.QueryEscape("billing' OR '1'='1") + "&" + rangeParams,

@@ -13,6 +13,7 @@ import {
   queryProblem,
   queryTypeOptions,
   spikeSeriesNames,
+  withQueryType,
 } from '../query';
 import type { CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus, SpikeFormat } from '../types';
 
@@ -106,7 +107,14 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   );
   const limitField = (
     <InlineField label="Limit" labelWidth={8}>
-      <Input type="number" width={10} value={q.limit ?? DEFAULT_LIMIT} onChange={num('limit')} onBlur={onRunQuery} />
+      <Input
+        type="number"
+        width={10}
+        value={q.limit ?? ''}
+        placeholder={String(DEFAULT_LIMIT)}
+        onChange={num('limit')}
+        onBlur={onRunQuery}
+      />
     </InlineField>
   );
 
@@ -114,7 +122,10 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
     <>
       <InlineFieldRow>
         <InlineField label="Query type" labelWidth={12}>
-          <RadioButtonGroup<QueryType> options={queryTypeOptions} value={type} onChange={(v) => update({ queryType: v }, true)} />
+          <RadioButtonGroup<QueryType> options={queryTypeOptions} value={type} onChange={(v) => {
+              onChange(withQueryType(q, v));
+              onRunQuery();
+            }} />
         </InlineField>
       </InlineFieldRow>
       {type === 'trace' && (
@@ -247,7 +258,14 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
             <>
               {functionPicker}
               <InlineField label="Traces" labelWidth={8}>
-                <Input type="number" width={10} value={q.limit ?? DEFAULT_TRACE_COST_LIMIT} onChange={num('limit')} onBlur={onRunQuery} />
+                <Input
+                  type="number"
+                  width={10}
+                  value={q.limit ?? ''}
+                  placeholder={String(DEFAULT_TRACE_COST_LIMIT)}
+                  onChange={num('limit')}
+                  onBlur={onRunQuery}
+                />
               </InlineField>
             </>
           )}

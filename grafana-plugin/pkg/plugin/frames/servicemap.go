@@ -9,7 +9,9 @@ import (
 )
 
 // ServiceMap is the node graph of who calls whom: a nodes frame and an
-// edges frame, with the field names Grafana's node graph reads.
+// edges frame, with the field names Grafana's node graph reads. A
+// function's calls are its invocations, whoever called (see
+// query.MapNode).
 func ServiceMap(m *query.ServiceMap) data.Frames {
 	nn := len(m.Nodes)
 	var (
@@ -18,6 +20,7 @@ func ServiceMap(m *query.ServiceMap) data.Frames {
 		kinds   = make([]string, 0, nn)
 		calls   = make([]float64, 0, nn)
 		errs    = make([]float64, 0, nn)
+		outside = make([]float64, 0, nn)
 		arcOK   = make([]float64, 0, nn)
 		arcErrs = make([]float64, 0, nn)
 	)
@@ -27,6 +30,7 @@ func ServiceMap(m *query.ServiceMap) data.Frames {
 		kinds = append(kinds, n.Kind)
 		calls = append(calls, float64(n.Calls))
 		errs = append(errs, float64(n.Errors))
+		outside = append(outside, float64(n.Unmapped))
 		ok, bad := 1.0, 0.0
 		if n.Calls > 0 {
 			bad = float64(n.Errors) / float64(n.Calls)
@@ -47,6 +51,7 @@ func ServiceMap(m *query.ServiceMap) data.Frames {
 		data.NewField("arc__ok", nil, arcOK).SetConfig(color("green")),
 		data.NewField("arc__errors", nil, arcErrs).SetConfig(color("red")),
 		data.NewField("detail__kind", nil, kinds).SetConfig(&data.FieldConfig{DisplayName: "Kind"}),
+		data.NewField("detail__unmapped", nil, outside).SetConfig(&data.FieldConfig{DisplayName: "Calls from untraced callers and triggers"}),
 	)
 	nodes.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeNodeGraph}
 

@@ -34,8 +34,11 @@ type spanReference struct {
 }
 
 // Trace is the frame of Grafana's trace view for one trace: one row per
-// span, parents before children. Spans moved to fit within their parent
-// despite clock skew start at their displayed time and carry a warning.
+// span, parents before children, each under the parent it is shown under
+// in the tree (see query.BuildTrace: an invocation's lambda.invoke holds
+// the function's span it was stored under). Spans moved to fit within
+// their parent despite clock skew start at their displayed time and carry
+// a warning.
 func Trace(t *query.Trace) *data.Frame {
 	n := t.SpanCount
 	var (
@@ -60,8 +63,8 @@ func Trace(t *query.Trace) *data.Frame {
 		traceIDs = append(traceIDs, sp.TraceID.String())
 		spanIDs = append(spanIDs, sp.SpanID.String())
 		parent := ""
-		if !sp.ParentSpanID.IsZero() && !node.Orphan && !node.CycleBroken {
-			parent = sp.ParentSpanID.String()
+		if node.Parent != nil {
+			parent = node.Parent.Span.SpanID.String()
 		}
 		parentIDs = append(parentIDs, parent)
 		operations = append(operations, sp.Name)

@@ -31,6 +31,12 @@ const (
 	OrdersClient  = "53995c3f42cd8ad8"
 	BillingServer = "b7ad6b7169203331"
 	BillingDB     = "a1b2c3d4e5f60718"
+	// OrdersInvoke and OrdersInit are the platform's spans of orders'
+	// invocation, stored as the extension stores them: under OrdersServer,
+	// though lambda.invoke starts 5 ms before it and lambda.init ends
+	// before it begins.
+	OrdersInvoke = "1c0ffee000000001"
+	OrdersInit   = "1c0ffee000000002"
 )
 
 // Database is a migrated database holding the fixture.
@@ -43,8 +49,9 @@ type Database struct {
 // NewDatabase creates a fresh database on the package's ClickHouse (see
 // chtest.Main), migrates it and writes the fixture: a trace in which
 // function "orders" (cold start) calls function "billing" (which fails,
-// and whose clock runs 30 ms behind), plus one more invocation of orders
-// outside any trace.
+// and whose clock runs 30 ms behind), with orders' platform spans
+// (lambda.invoke, lambda.init), plus one more invocation of orders outside
+// any trace.
 func NewDatabase(t testing.TB) Database {
 	t.Helper()
 	db := NewEmptyDatabase(t)
@@ -115,6 +122,12 @@ func exports() []*ingestv1.ExportRequest {
 		strAttr("faas.invocation_id", "req-orders"), strAttr("http.route", "/orders"))
 	ordersServer.Links = []*tracepb.Span_Link{{TraceId: hexBytes(OtherTraceID), SpanId: hexBytes(BillingDB),
 		Attributes: []*commonpb.KeyValue{strAttr("link.reason", "retry")}}}
+	platform := []*tracepb.Span{
+		span(OrdersInvoke, OrdersServer, "lambda.invoke", tracepb.Span_SPAN_KIND_INTERNAL, -5, 207,
+			strAttr("faas.invocation_id", "req-orders")),
+		span(OrdersInit, OrdersServer, "lambda.init", tracepb.Span_SPAN_KIND_INTERNAL, -306, -5,
+			strAttr("faas.invocation_id", "req-orders")),
+	}
 	return []*ingestv1.ExportRequest{
 		{
 			BatchId:  []byte("orders-batch-001"),
@@ -134,10 +147,10 @@ func exports() []*ingestv1.ExportRequest {
 				Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
 					strAttr("service.name", "orders-api"), strAttr("telemetry.sdk.language", "go"),
 				}},
-				ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
-					ordersServer,
-					invokeBilling,
-				}}},
+				ScopeSpans: []*tracepb.ScopeSpans{
+					{Spans: []*tracepb.Span{ordersServer, invokeBilling}},
+					{Scope: &commonpb.InstrumentationScope{Name: "lambdascope/telemetry"}, Spans: platform},
+				},
 			}},
 			ResourceLogs: []*logspb.ResourceLogs{{
 				ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{

@@ -188,6 +188,32 @@ func TestTraceJSONGolden(t *testing.T) {
 	golden(t, "trace_two_functions_json", buf.Bytes())
 }
 
+// The links to and from other traces are in the JSON too, IDs in hex.
+func TestTraceLinksJSONGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := TraceJSON(&buf, batchTrace()); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	var decoded struct {
+		LinksOut []struct {
+			SpanID    string `json:"spanId"`
+			MessageID string `json:"messageId"`
+			Other     struct {
+				TraceID string `json:"traceId"`
+				Stored  bool   `json:"stored"`
+			} `json:"other"`
+		} `json:"linksOut"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &decoded); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if len(decoded.LinksOut) != 2 || decoded.LinksOut[0].SpanID != id(9).String() || decoded.LinksOut[0].Other.TraceID != traceID.String() ||
+		!decoded.LinksOut[0].Other.Stored || decoded.LinksOut[1].Other.Stored || decoded.LinksOut[1].MessageID == "" {
+		t.Errorf("decoded links = %+v", decoded.LinksOut)
+	}
+	golden(t, "trace_batch_links_json", buf.Bytes())
+}
+
 func TestTraceDeepChainStaysNarrow(t *testing.T) {
 	spans := make([]query.Span, 200)
 	for i := range spans {

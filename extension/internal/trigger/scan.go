@@ -1,0 +1,1125 @@
+package trigger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The scanner reads an event in one pass over its bytes and keeps only the
+// values Detect needs: no map, no value of a field it does not know, and a
+// string is copied only when it is kept. It takes what encoding/json would
+// take into the narrow structs that Detect once decoded (the differential
+// fuzz test holds it to that): the whole event must be valid JSON, a known
+// field of the wrong type makes the event unreadable, keys match a field
+// exactly or else without regard to case as encoding/json folds them, and
+// strings with escapes or invalid UTF-8 are decoded by encoding/json itself.
+// Where a key is repeated in one object, the last value is kept.
+
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
+
+// event is what Detect reads of an event.
+type event struct {
+	version, resource, path, httpMethod, routeKey, rawPath string
+
+	headers headers
+
+	hasRC bool
+	rc    httpContext
+
+	records []record
+
+	detailType, source, time string
+	resources                int
+	resource0                string
+
+	hasLogs  bool
+	logsData string
+
+	hasExec bool
+	execID  string
+
+	hasSM        bool
+	smID, smName string
+
+	durableArn string
+	hasState   bool
+	ops        []durableOp
+	nextMarker string
+}
+
+// durableOp is an operation of a durable execution's state.
+type durableOp struct {
+	typ        string
+	start, end time.Time
+}
+
+// The headers Detect reads, by index.
+const (
+	hTraceparent = iota
+	hTracestate
+	hBaggage
+	hXRay
+	nHeaders
+)
+
+var headerNames = [nHeaders]string{"traceparent", "tracestate", "baggage", "x-amzn-trace-id"}
+
+// headers are the trace headers of an HTTP event, from "headers" and from
+// "multiValueHeaders" (the first value).
+type headers struct {
+	single, multi     [nHeaders]string
+	hasSingle, hasMul [nHeaders]bool
+	// capture are the captured headers' values, by the index of their
+	// name in the scanner's capture list.
+	capture []captured
+}
+
+type captured struct {
+	single, multi     string
+	hasSingle, hasMul bool
+}
+
+// get looks a header up, "headers" first.
+func (h *headers) get(i int) string {
+	if h.hasSingle[i] {
+		return h.single[i]
+	}
+	return h.multi[i]
+}
+
+type httpContext struct {
+	requestTimeEpoch, timeEpoch                                                           int64
+	apiID, domainName, stage, resourcePath, routeKey, eventType, connectionID, httpMethod string
+
+	hasELB         bool
+	targetGroupArn string
+
+	hasHTTP          bool
+	method, httpPath string
+}
+
+// msgAttrs are the trace attributes of a message: StringValue for SQS,
+// Value for SNS.
+type msgAttrs struct {
+	stringValue, value [nHeaders]string
+}
+
+type record struct {
+	eventSource, eventSourceSNS, eventSourceARN, eventName, eventTime, messageID, awsRegion string
+
+	sentTimestamp, awsTraceHeader string
+	attrs                         msgAttrs
+
+	hasSNS                          bool
+	snsMessageID, topicArn, snsTime string
+	snsAttrs                        msgAttrs
+
+	hasS3  bool
+	bucket string
+
+	hasDynamoDB bool
+	created     float64
+
+	hasKinesis bool
+	arrived    float64
+}
+
+// scanner walks a JSON text. ok turns false at the first syntax or type
+// error, and the walk stops.
+type scanner struct {
+	// capture names the headers kept besides the trace headers.
+	capture []string
+	b       []byte
+	i       int
+	depth   int
+	ok      bool
+	// key holds a key that needed decoding.
+	key []byte
+}
+
+// scan reads an event, its records into records' room; ok is false when
+// encoding/json would refuse it.
+func scan(b []byte, records []record, capture []string) (ev event, ok bool) {
+	ev.records = records
+	if len(capture) > 0 {
+		ev.headers.capture = make([]captured, len(capture))
+	}
+	s := scanner{b: b, ok: true, capture: capture}
+	s.event(&ev)
+	s.ws()
+	if s.i != len(s.b) {
+		s.ok = false
+	}
+	return ev, s.ok
+}
+
+func (s *scanner) fail() {
+	s.ok = false
+	s.i = len(s.b)
+}
+
+func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next is the first byte of the next value (0 at the end).
+func (s *scanner) next() byte {
+	s.ws()
+	if s.i >= len(s.b) {
+		s.fail()
+		return 0
+	}
+	return s.b[s.i]
+}
+
+func (s *scanner) literal(lit string) {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		s.fail()
+		return
+	}
+	s.i += len(lit)
+}
+
+// strSafe marks the bytes a string holds as they are.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// strTok reads a string token (s.b[s.i] is '"') and returns its contents'
+// bounds; raw is false when it holds escapes or bytes beyond ASCII.
+func (s *scanner) strTok() (start, end int, raw bool) {
+	start = s.i + 1
+	// Most strings hold no escape: find the closing quote at once.
+	if q := bytes.IndexByte(s.b[start:], '"'); q >= 0 {
+		seg := s.b[start : start+q]
+		if bytes.IndexByte(seg, '\\') < 0 {
+			ctrl, high := classify8(seg)
+			if ctrl {
+				s.fail()
+				return 0, 0, false
+			}
+			s.i = start + q + 1
+			return start, start + q, !high
+		}
+	}
+	i, raw := start, true
+	for i < len(s.b) {
+		c := s.b[i]
+		if strSafe[c] {
+			i++
+			continue
+		}
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return start, i, raw
+		case c == '\\':
+			raw = false
+			if i+1 >= len(s.b) {
+				s.fail()
+				return 0, 0, false
+			}
+			switch s.b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s.b) || !isHex(s.b[i+2]) || !isHex(s.b[i+3]) || !isHex(s.b[i+4]) || !isHex(s.b[i+5]) {
+					s.fail()
+					return 0, 0, false
+				}
+				i += 6
+			default:
+				s.fail()
+				return 0, 0, false
+			}
+		case c < 0x20:
+			s.fail()
+			return 0, 0, false
+		default: // beyond ASCII
+			raw = false
+			i++
+		}
+	}
+	s.fail()
+	return 0, 0, false
+}
+
+// classify8 tells whether b holds a control byte (below 0x20) and a byte
+// beyond ASCII, eight bytes at a time.
+func classify8(b []byte) (ctrl, high bool) {
+	const highs, spaces = 0x8080808080808080, 0x2020202020202020
+	var acc, lows uint64
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		acc |= x
+		// A byte below 0x20 (high bit clear) borrows when 0x20 is taken
+		// from it.
+		lows |= (x - spaces) &^ x
+		b = b[8:]
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+		if c < 0x20 {
+			ctrl = true
+		}
+	}
+	return ctrl || lows&highs != 0, acc&highs != 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// decode is the value of a string token: its bytes when raw or valid UTF-8
+// without escapes, else what encoding/json makes of it.
+func (s *scanner) decode(start, end int, raw bool) string {
+	if raw || (!hasByte(s.b[start:end], '\\') && utf8.Valid(s.b[start:end])) {
+		return string(s.b[start:end])
+	}
+	var v string
+	if err := json.Unmarshal(s.b[start-1:end+1], &v); err != nil {
+		s.fail()
+	}
+	return v
+}
+
+func hasByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// str reads a string value into dst; null leaves dst as it is.
+func (s *scanner) str(dst *string) {
+	switch s.next() {
+	case '"':
+		*dst = s.decode(s.strTok())
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail()
+	}
+}
+
+// strLike reads a string value into dst as str does, taking like's
+// string when the value is the same (the source of every record of a
+// batch is).
+func (s *scanner) strLike(dst *string, like string) {
+	if s.next() == '"' {
+		start, end, raw := s.strTok()
+		if raw && string(s.b[start:end]) == like {
+			*dst = like
+		} else if s.ok {
+			*dst = s.decode(start, end, raw)
+		}
+		return
+	}
+	s.str(dst)
+}
+
+// strOrNull reads a string value (or null) and keeps nothing.
+func (s *scanner) strOrNull() {
+	switch s.next() {
+	case '"':
+		s.strTok()
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail()
+	}
+}
+
+// numTok reads a number token.
+func (s *scanner) numTok() []byte {
+	b, start := s.b, s.i
+	i := start
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	default:
+		s.fail()
+		return nil
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			s.fail()
+			return nil
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			s.fail()
+			return nil
+		}
+	}
+	s.i = i
+	return b[start:i]
+}
+
+func isNumStart(c byte) bool { return c == '-' || '0' <= c && c <= '9' }
+
+// int reads an integer value into dst; null leaves dst as it is.
+func (s *scanner) int(dst *int64) {
+	c := s.next()
+	if c == 'n' {
+		s.literal("null")
+		return
+	}
+	if !isNumStart(c) {
+		s.fail()
+		return
+	}
+	tok := s.numTok()
+	if !s.ok {
+		return
+	}
+	n, err := strconv.ParseInt(string(tok), 10, 64)
+	if err != nil {
+		s.fail()
+		return
+	}
+	*dst = n
+}
+
+// float reads a number value into dst; null leaves dst as it is.
+func (s *scanner) float(dst *float64) {
+	c := s.next()
+	if c == 'n' {
+		s.literal("null")
+		return
+	}
+	if !isNumStart(c) {
+		s.fail()
+		return
+	}
+	tok := s.numTok()
+	if !s.ok {
+		return
+	}
+	f, err := strconv.ParseFloat(string(tok), 64)
+	if err != nil {
+		s.fail()
+		return
+	}
+	*dst = f
+}
+
+// open consumes c ('{' or '[') and counts the depth.
+func (s *scanner) open() bool {
+	s.i++
+	s.depth++
+	if s.depth > maxDepth {
+		s.fail()
+		return false
+	}
+	return true
+}
+
+// object starts an object value: it returns false for null (and on error)
+// and, for an object, consumes the '{'. Any other value is a type error.
+func (s *scanner) object() bool {
+	switch s.next() {
+	case '{':
+		return s.open()
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail()
+	}
+	return false
+}
+
+// array starts an array value as object does an object.
+func (s *scanner) array() bool {
+	switch s.next() {
+	case '[':
+		return s.open()
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail()
+	}
+	return false
+}
+
+// member moves to the next member of an object (n counts those read) and
+// returns its key; false at the object's end.
+func (s *scanner) member(n int) ([]byte, bool) {
+	c := s.next()
+	if c == '}' {
+		s.i++
+		s.depth--
+		return nil, false
+	}
+	if n > 0 {
+		if c != ',' {
+			s.fail()
+			return nil, false
+		}
+		s.i++
+		c = s.next()
+	}
+	if c != '"' {
+		s.fail()
+		return nil, false
+	}
+	start, end, raw := s.strTok()
+	if !s.ok {
+		return nil, false
+	}
+	key := s.b[start:end]
+	if !raw {
+		s.key = append(s.key[:0], s.decode(start, end, raw)...)
+		key = s.key
+	}
+	if s.next() != ':' {
+		s.fail()
+		return nil, false
+	}
+	s.i++
+	return key, s.ok
+}
+
+// elem moves to the next element of an array (n counts those read); false
+// at the array's end.
+func (s *scanner) elem(n int) bool {
+	c := s.next()
+	if c == ']' {
+		s.i++
+		s.depth--
+		return false
+	}
+	if n > 0 {
+		if c != ',' {
+			s.fail()
+			return false
+		}
+		s.i++
+	}
+	return s.ok
+}
+
+// skip reads a value of any kind and keeps nothing.
+func (s *scanner) skip() {
+	switch c := s.next(); {
+	case c == '"':
+		s.strTok()
+	case c == '{':
+		if !s.open() {
+			return
+		}
+		for n := 0; ; n++ {
+			if _, ok := s.member(n); !ok {
+				return
+			}
+			s.skip()
+		}
+	case c == '[':
+		if !s.open() {
+			return
+		}
+		for n := 0; s.elem(n); n++ {
+			s.skip()
+		}
+	case c == 't':
+		s.literal("true")
+	case c == 'f':
+		s.literal("false")
+	case c == 'n':
+		s.literal("null")
+	case isNumStart(c):
+		s.numTok()
+	default:
+		s.fail()
+	}
+}
+
+// field is the index of key among a struct's field names, as encoding/json
+// matches them: exactly, else by folded case (the first such field); -1
+// for none.
+func field(key []byte, names []string) int {
+	for i, n := range names {
+		if string(key) == n {
+			return i
+		}
+	}
+	ascii := true
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		for i, n := range names {
+			if len(n) == len(key) && asciiFold(key, n) {
+				return i
+			}
+		}
+		return -1
+	}
+	var buf [64]byte
+	folded := foldName(buf[:0], key)
+	for i, n := range names {
+		if len(n) == len(folded) && asciiFold(folded, n) {
+			return i
+		}
+	}
+	return -1
+}
+
+func asciiFold(a []byte, b string) bool {
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// foldName folds a key as encoding/json does: each rune to the smallest of
+// its simple folding orbit.
+func foldName(out, in []byte) []byte {
+	for i := 0; i < len(in); {
+		if c := in[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(in[i:])
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				r = r2
+				break
+			}
+			r = r2
+		}
+		out = utf8.AppendRune(out, r)
+		i += n
+	}
+	return out
+}
+
+var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
+	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState"}
+
+func (s *scanner) event(ev *event) {
+	if !s.object() {
+		return
+	}
+	for n := 0; ; n++ {
+		key, ok := s.member(n)
+		if !ok {
+			return
+		}
+		switch field(key, eventFields) {
+		case 0:
+			s.str(&ev.version)
+		case 1:
+			s.str(&ev.resource)
+		case 2:
+			s.str(&ev.path)
+		case 3:
+			s.str(&ev.httpMethod)
+		case 4:
+			s.str(&ev.routeKey)
+		case 5:
+			s.str(&ev.rawPath)
+		case 6:
+			s.headers(&ev.headers, false)
+		case 7:
+			s.headers(&ev.headers, true)
+		case 8:
+			if s.object() {
+				ev.hasRC = true
+				s.httpContext(&ev.rc)
+			} else {
+				ev.hasRC = false
+			}
+		case 9:
+			s.records(ev)
+		case 10:
+			s.str(&ev.detailType)
+		case 11:
+			s.str(&ev.source)
+		case 12:
+			s.str(&ev.time)
+		case 13:
+			ev.resources = 0
+			if s.array() {
+				for ; s.elem(ev.resources); ev.resources++ {
+					if ev.resources == 0 {
+						ev.resource0 = ""
+						s.str(&ev.resource0)
+					} else {
+						s.strOrNull()
+					}
+				}
+			}
+		case 14:
+			ev.hasLogs = s.object()
+			if ev.hasLogs {
+				ev.logsData = ""
+				s.fields(awslogsFields, func(int) { s.str(&ev.logsData) })
+			}
+		case 15:
+			ev.hasExec = s.object()
+			if ev.hasExec {
+				ev.execID = ""
+				s.fields(idFields, func(int) { s.str(&ev.execID) })
+			}
+		case 16:
+			ev.hasSM = s.object()
+			if ev.hasSM {
+				ev.smID, ev.smName = "", ""
+				s.fields(smFields, func(i int) {
+					if i == 0 {
+						s.str(&ev.smID)
+					} else {
+						s.str(&ev.smName)
+					}
+				})
+			}
+		case 17:
+			s.str(&ev.durableArn)
+		case 18:
+			ev.hasState = s.object()
+			if ev.hasState {
+				s.fields(stateFields, func(f int) {
+					if f == 0 {
+						s.operations(ev)
+					} else {
+						s.str(&ev.nextMarker)
+					}
+				})
+			} else {
+				ev.ops, ev.nextMarker = nil, ""
+			}
+		default:
+			s.skip()
+		}
+	}
+}
+
+var (
+	stateFields     = []string{"Operations", "NextMarker"}
+	operationFields = []string{"Type", "StartTimestamp", "EndTimestamp"}
+)
+
+// operations reads the operations of a durable execution's state.
+func (s *scanner) operations(ev *event) {
+	ev.ops = ev.ops[:0]
+	if !s.array() {
+		ev.ops = nil
+		return
+	}
+	for n := 0; s.elem(n); n++ {
+		ev.ops = append(ev.ops, durableOp{})
+		op := &ev.ops[n]
+		if !s.object() {
+			continue
+		}
+		s.fields(operationFields, func(f int) {
+			switch f {
+			case 0:
+				s.str(&op.typ)
+			case 1:
+				s.timestamp(&op.start)
+			case 2:
+				s.timestamp(&op.end)
+			}
+		})
+	}
+}
+
+// timestamp reads a time given as seconds since the epoch (a number) or
+// as RFC 3339 text; a value of another kind is taken and ignored.
+func (s *scanner) timestamp(dst *time.Time) {
+	switch c := s.next(); {
+	case c == '"':
+		var v string
+		s.str(&v)
+		*dst = parseTime(v)
+	case isNumStart(c):
+		var f float64
+		s.float(&f)
+		*dst = seconds(f)
+	default:
+		s.skip()
+	}
+}
+
+var (
+	awslogsFields = []string{"data"}
+	idFields      = []string{"Id"}
+	smFields      = []string{"Id", "Name"}
+)
+
+// fields reads the members of an object whose '{' was consumed: a known
+// field is read by read (with its index), the others are skipped.
+func (s *scanner) fields(names []string, read func(int)) {
+	for n := 0; ; n++ {
+		key, ok := s.member(n)
+		if !ok {
+			return
+		}
+		if f := field(key, names); f >= 0 {
+			read(f)
+		} else {
+			s.skip()
+		}
+	}
+}
+
+// headers reads "headers" (a map of strings) or "multiValueHeaders" (a map
+// of string lists), keeping the trace headers. Names match without regard
+// to case; null forgets what an earlier map of the same name held.
+func (s *scanner) headers(h *headers, multi bool) {
+	if !s.object() {
+		if multi {
+			h.hasMul, h.multi = [nHeaders]bool{}, [nHeaders]string{}
+		} else {
+			h.hasSingle, h.single = [nHeaders]bool{}, [nHeaders]string{}
+		}
+		for i := range h.capture {
+			if multi {
+				h.capture[i].multi, h.capture[i].hasMul = "", false
+			} else {
+				h.capture[i].single, h.capture[i].hasSingle = "", false
+			}
+		}
+		return
+	}
+	for n := 0; ; n++ {
+		key, ok := s.member(n)
+		if !ok {
+			return
+		}
+		want, capture := -1, -1
+		for i, name := range headerNames {
+			if len(key) >= len(name) && equalFold(key, name) {
+				want = i
+				break
+			}
+		}
+		for i, name := range s.capture {
+			if len(key) >= len(name) && equalFold(key, name) {
+				capture = i
+				break
+			}
+		}
+		if !multi {
+			if want < 0 && capture < 0 {
+				s.strOrNull()
+				continue
+			}
+			var v string
+			s.str(&v)
+			if want >= 0 {
+				h.single[want], h.hasSingle[want] = v, true
+			}
+			if capture >= 0 {
+				h.capture[capture].single, h.capture[capture].hasSingle = v, true
+			}
+			continue
+		}
+		// A list: its first value counts, an empty list or null none.
+		first, has := "", false
+		if s.array() {
+			for i := 0; s.elem(i); i++ {
+				if i == 0 && (want >= 0 || capture >= 0) {
+					has = true
+					s.str(&first)
+				} else {
+					s.strOrNull()
+				}
+			}
+		}
+		if want >= 0 {
+			h.multi[want], h.hasMul[want] = first, has
+		}
+		if capture >= 0 {
+			h.capture[capture].multi, h.capture[capture].hasMul = first, has
+		}
+	}
+}
+
+// equalFold is strings.EqualFold of a key and a name.
+func equalFold(key []byte, name string) bool {
+	if len(key) == len(name) && asciiFold(key, name) {
+		return true
+	}
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return strings.EqualFold(string(key), name)
+		}
+	}
+	return false
+}
+
+var httpContextFields = []string{"requestTimeEpoch", "timeEpoch", "apiId", "domainName", "stage", "resourcePath",
+	"routeKey", "eventType", "connectionId", "httpMethod", "elb", "http"}
+
+var (
+	elbFields  = []string{"targetGroupArn"}
+	httpFields = []string{"method", "path"}
+)
+
+func (s *scanner) httpContext(rc *httpContext) {
+	s.fields(httpContextFields, func(f int) {
+		switch f {
+		case 0:
+			s.int(&rc.requestTimeEpoch)
+		case 1:
+			s.int(&rc.timeEpoch)
+		case 2:
+			s.str(&rc.apiID)
+		case 3:
+			s.str(&rc.domainName)
+		case 4:
+			s.str(&rc.stage)
+		case 5:
+			s.str(&rc.resourcePath)
+		case 6:
+			s.str(&rc.routeKey)
+		case 7:
+			s.str(&rc.eventType)
+		case 8:
+			s.str(&rc.connectionID)
+		case 9:
+			s.str(&rc.httpMethod)
+		case 10:
+			rc.hasELB = s.object()
+			if rc.hasELB {
+				s.fields(elbFields, func(int) { s.str(&rc.targetGroupArn) })
+			} else {
+				rc.targetGroupArn = ""
+			}
+		case 11:
+			rc.hasHTTP = s.object()
+			if rc.hasHTTP {
+				s.fields(httpFields, func(i int) {
+					if i == 0 {
+						s.str(&rc.method)
+					} else {
+						s.str(&rc.httpPath)
+					}
+				})
+			} else {
+				rc.method, rc.httpPath = "", ""
+			}
+		}
+	})
+}
+
+func (s *scanner) records(ev *event) {
+	ev.records = ev.records[:0]
+	if !s.array() {
+		return
+	}
+	for n := 0; s.elem(n); n++ {
+		ev.records = append(ev.records, record{})
+		if s.object() {
+			var like *record
+			if n > 0 {
+				like = &ev.records[n-1]
+			}
+			s.record(&ev.records[n], like)
+		}
+	}
+}
+
+var recordFields = []string{"eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
+	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis"}
+
+var (
+	snsFields      = []string{"MessageId", "TopicArn", "Timestamp", "MessageAttributes"}
+	s3Fields       = []string{"bucket"}
+	nameFields     = []string{"name"}
+	dynamoDBFields = []string{"ApproximateCreationDateTime"}
+	kinesisFields  = []string{"approximateArrivalTimestamp"}
+	attrFields     = []string{"stringValue", "Value"}
+)
+
+// record reads a record; like is the record before it, whose values the
+// record's may share.
+func (s *scanner) record(r, like *record) {
+	if like == nil {
+		like = &record{}
+	}
+	s.fields(recordFields, func(f int) {
+		switch f {
+		case 0:
+			s.strLike(&r.eventSource, like.eventSource)
+		case 1:
+			s.strLike(&r.eventSourceSNS, like.eventSourceSNS)
+		case 2:
+			s.strLike(&r.eventSourceARN, like.eventSourceARN)
+		case 3:
+			s.strLike(&r.eventName, like.eventName)
+		case 4:
+			s.str(&r.eventTime)
+		case 5:
+			s.str(&r.messageID)
+		case 6:
+			s.strLike(&r.awsRegion, like.awsRegion)
+		case 7:
+			if !s.object() {
+				r.sentTimestamp, r.awsTraceHeader = "", ""
+				return
+			}
+			for n := 0; ; n++ {
+				key, ok := s.member(n)
+				if !ok {
+					return
+				}
+				switch string(key) {
+				case "SentTimestamp":
+					r.sentTimestamp = ""
+					s.str(&r.sentTimestamp)
+				case "AWSTraceHeader":
+					r.awsTraceHeader = ""
+					s.str(&r.awsTraceHeader)
+				default:
+					s.strOrNull()
+				}
+			}
+		case 8:
+			s.msgAttrs(&r.attrs)
+		case 9:
+			r.hasSNS = s.object()
+			if !r.hasSNS {
+				r.snsMessageID, r.topicArn, r.snsTime, r.snsAttrs = "", "", "", msgAttrs{}
+				return
+			}
+			s.fields(snsFields, func(f int) {
+				switch f {
+				case 0:
+					s.str(&r.snsMessageID)
+				case 1:
+					s.str(&r.topicArn)
+				case 2:
+					s.str(&r.snsTime)
+				case 3:
+					s.msgAttrs(&r.snsAttrs)
+				}
+			})
+		case 10:
+			r.hasS3 = s.object()
+			if !r.hasS3 {
+				r.bucket = ""
+				return
+			}
+			s.fields(s3Fields, func(int) {
+				if s.object() {
+					s.fields(nameFields, func(int) { s.str(&r.bucket) })
+				}
+			})
+		case 11:
+			r.hasDynamoDB = s.object()
+			if !r.hasDynamoDB {
+				r.created = 0
+				return
+			}
+			s.fields(dynamoDBFields, func(int) { s.float(&r.created) })
+		case 12:
+			r.hasKinesis = s.object()
+			if !r.hasKinesis {
+				r.arrived = 0
+				return
+			}
+			s.fields(kinesisFields, func(int) { s.float(&r.arrived) })
+		}
+	})
+}
+
+// msgAttrs reads a map of message attributes, keeping the trace ones.
+func (s *scanner) msgAttrs(a *msgAttrs) {
+	if !s.object() {
+		*a = msgAttrs{}
+		return
+	}
+	for n := 0; ; n++ {
+		key, ok := s.member(n)
+		if !ok {
+			return
+		}
+		want := -1
+		for i, name := range headerNames[:hXRay] {
+			if string(key) == name {
+				want = i
+			}
+		}
+		var sv, v string
+		if s.object() {
+			s.fields(attrFields, func(f int) {
+				switch {
+				case want < 0:
+					s.strOrNull()
+				case f == 0:
+					s.str(&sv)
+				default:
+					s.str(&v)
+				}
+			})
+		}
+		if want >= 0 {
+			a.stringValue[want], a.value[want] = sv, v
+		}
+	}
+}

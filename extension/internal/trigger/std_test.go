@@ -1,0 +1,409 @@
+package trigger
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The reference reader: the narrow structs encoding/json decoded events
+// into before the scanner. The scanner must read every event as this does.
+
+type stdHTTPContext struct {
+	RequestTimeEpoch int64  `json:"requestTimeEpoch"`
+	TimeEpoch        int64  `json:"timeEpoch"`
+	APIID            string `json:"apiId"`
+	DomainName       string `json:"domainName"`
+	Stage            string `json:"stage"`
+	ResourcePath     string `json:"resourcePath"`
+	RouteKey         string `json:"routeKey"`
+	EventType        string `json:"eventType"`
+	ConnectionID     string `json:"connectionId"`
+	HTTPMethod       string `json:"httpMethod"`
+	ELB              *struct {
+		TargetGroupArn string `json:"targetGroupArn"`
+	} `json:"elb"`
+	HTTP *struct {
+		Method string `json:"method"`
+		Path   string `json:"path"`
+	} `json:"http"`
+}
+
+type stdAttrValue struct {
+	StringValue string `json:"stringValue"`
+	Value       string `json:"Value"`
+}
+
+type stdRecord struct {
+	EventSource       string                  `json:"eventSource"`
+	EventSourceSNS    string                  `json:"EventSource"`
+	EventSourceARN    string                  `json:"eventSourceARN"`
+	EventName         string                  `json:"eventName"`
+	EventTime         string                  `json:"eventTime"`
+	MessageID         string                  `json:"messageId"`
+	AWSRegion         string                  `json:"awsRegion"`
+	Attributes        map[string]string       `json:"attributes"`
+	MessageAttributes map[string]stdAttrValue `json:"messageAttributes"`
+	SNS               *struct {
+		MessageID         string                  `json:"MessageId"`
+		TopicArn          string                  `json:"TopicArn"`
+		Timestamp         string                  `json:"Timestamp"`
+		MessageAttributes map[string]stdAttrValue `json:"MessageAttributes"`
+	} `json:"Sns"`
+	S3 *struct {
+		Bucket struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+	} `json:"s3"`
+	DynamoDB *struct {
+		ApproximateCreationDateTime float64 `json:"ApproximateCreationDateTime"`
+	} `json:"dynamodb"`
+	Kinesis *struct {
+		ApproximateArrivalTimestamp float64 `json:"approximateArrivalTimestamp"`
+	} `json:"kinesis"`
+}
+
+type stdProbe struct {
+	Version           string              `json:"version"`
+	Resource          string              `json:"resource"`
+	Path              string              `json:"path"`
+	HTTPMethod        string              `json:"httpMethod"`
+	RouteKey          string              `json:"routeKey"`
+	RawPath           string              `json:"rawPath"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	RequestContext    *stdHTTPContext     `json:"requestContext"`
+	Records           []stdRecord         `json:"Records"`
+	DetailType        string              `json:"detail-type"`
+	Source            string              `json:"source"`
+	Time              string              `json:"time"`
+	Resources         []string            `json:"resources"`
+	AWSLogs           *struct {
+		Data string `json:"data"`
+	} `json:"awslogs"`
+	Execution *struct {
+		ID string `json:"Id"`
+	} `json:"Execution"`
+	StateMachine *struct {
+		ID   string `json:"Id"`
+		Name string `json:"Name"`
+	} `json:"StateMachine"`
+	DurableExecutionArn   string `json:"DurableExecutionArn"`
+	InitialExecutionState *struct {
+		Operations []struct {
+			Type           string `json:"Type"`
+			StartTimestamp any    `json:"StartTimestamp"`
+			EndTimestamp   any    `json:"EndTimestamp"`
+		} `json:"Operations"`
+		NextMarker string `json:"NextMarker"`
+	} `json:"InitialExecutionState"`
+}
+
+// stdTime reads a decoded timestamp: seconds or RFC 3339 text.
+func stdTime(v any) time.Time {
+	switch x := v.(type) {
+	case float64:
+		return seconds(x)
+	case string:
+		return parseTime(x)
+	}
+	return time.Time{}
+}
+
+// detectStd is Detect with encoding/json as the reader.
+func detectStd(b []byte) Trigger {
+	if len(b) > MaxDecode {
+		return sniff(b[:4096])
+	}
+	var p stdProbe
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Trigger{Kind: Direct, Name: "invoke"}
+	}
+	ev := p.event()
+	return classify(&ev)
+}
+
+func (p *stdProbe) event() event {
+	ev := event{version: p.Version, resource: p.Resource, path: p.Path, httpMethod: p.HTTPMethod, routeKey: p.RouteKey,
+		rawPath: p.RawPath, detailType: p.DetailType, source: p.Source, time: p.Time, resources: len(p.Resources)}
+	for i, name := range headerNames {
+		for k, v := range p.Headers {
+			if strings.EqualFold(k, name) {
+				ev.headers.single[i], ev.headers.hasSingle[i] = v, true
+			}
+		}
+		for k, vv := range p.MultiValueHeaders {
+			if strings.EqualFold(k, name) && len(vv) > 0 {
+				ev.headers.multi[i], ev.headers.hasMul[i] = vv[0], true
+			}
+		}
+	}
+	if len(p.Resources) > 0 {
+		ev.resource0 = p.Resources[0]
+	}
+	if rc := p.RequestContext; rc != nil {
+		ev.hasRC = true
+		ev.rc = httpContext{requestTimeEpoch: rc.RequestTimeEpoch, timeEpoch: rc.TimeEpoch, apiID: rc.APIID, domainName: rc.DomainName,
+			stage: rc.Stage, resourcePath: rc.ResourcePath, routeKey: rc.RouteKey, eventType: rc.EventType, connectionID: rc.ConnectionID,
+			httpMethod: rc.HTTPMethod}
+		if rc.ELB != nil {
+			ev.rc.hasELB, ev.rc.targetGroupArn = true, rc.ELB.TargetGroupArn
+		}
+		if rc.HTTP != nil {
+			ev.rc.hasHTTP, ev.rc.method, ev.rc.httpPath = true, rc.HTTP.Method, rc.HTTP.Path
+		}
+	}
+	if p.Records != nil {
+		ev.records = []record{}
+	}
+	for _, r := range p.Records {
+		rec := record{eventSource: r.EventSource, eventSourceSNS: r.EventSourceSNS, eventSourceARN: r.EventSourceARN,
+			eventName: r.EventName, eventTime: r.EventTime, messageID: r.MessageID, awsRegion: r.AWSRegion,
+			sentTimestamp: r.Attributes["SentTimestamp"], awsTraceHeader: r.Attributes["AWSTraceHeader"],
+			attrs: stdAttrs(r.MessageAttributes)}
+		if r.SNS != nil {
+			rec.hasSNS, rec.snsMessageID, rec.topicArn, rec.snsTime = true, r.SNS.MessageID, r.SNS.TopicArn, r.SNS.Timestamp
+			rec.snsAttrs = stdAttrs(r.SNS.MessageAttributes)
+		}
+		if r.S3 != nil {
+			rec.hasS3, rec.bucket = true, r.S3.Bucket.Name
+		}
+		if r.DynamoDB != nil {
+			rec.hasDynamoDB, rec.created = true, r.DynamoDB.ApproximateCreationDateTime
+		}
+		if r.Kinesis != nil {
+			rec.hasKinesis, rec.arrived = true, r.Kinesis.ApproximateArrivalTimestamp
+		}
+		ev.records = append(ev.records, rec)
+	}
+	if p.AWSLogs != nil {
+		ev.hasLogs, ev.logsData = true, p.AWSLogs.Data
+	}
+	if p.Execution != nil {
+		ev.hasExec, ev.execID = true, p.Execution.ID
+	}
+	if p.StateMachine != nil {
+		ev.hasSM, ev.smID, ev.smName = true, p.StateMachine.ID, p.StateMachine.Name
+	}
+	ev.durableArn = p.DurableExecutionArn
+	if st := p.InitialExecutionState; st != nil {
+		ev.hasState, ev.nextMarker = true, st.NextMarker
+		for _, op := range st.Operations {
+			ev.ops = append(ev.ops, durableOp{typ: op.Type, start: stdTime(op.StartTimestamp), end: stdTime(op.EndTimestamp)})
+		}
+	}
+	return ev
+}
+
+func stdAttrs(m map[string]stdAttrValue) msgAttrs {
+	var a msgAttrs
+	for i, name := range headerNames[:hXRay] {
+		a.stringValue[i], a.value[i] = m[name].StringValue, m[name].Value
+	}
+	return a
+}
+
+// repeatedKeys says whether an object of a valid JSON text names a key
+// twice (the same or the same folded as encoding/json folds it). JSON
+// leaves the meaning of such an object open (RFC 8259, 4): encoding/json
+// merges repeated objects and lists where the scanner keeps the last, and
+// takes a random one of a map's keys that differ by case only.
+func repeatedKeys(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{object: v == '{', keys: map[string]bool{}, key: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.key {
+				f := string(foldName(nil, []byte(v)))
+				if top.keys[f] {
+					return true
+				}
+				top.keys[f] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
+}
+
+// TestScanSampleEventsAsEncodingJSON: every sample event gives the same
+// Trigger by the scanner as by encoding/json.
+func TestScanSampleEventsAsEncodingJSON(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) < 15 {
+		t.Fatalf("sample events: %v, %v", files, err)
+	}
+	more, _ := filepath.Glob(filepath.Join("testdata", "bench", "*.json"))
+	for _, f := range append(files, more...) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := Detect(b), detectStd(b); !reflect.DeepEqual(got, want) {
+				t.Errorf("scanner:\n%+v\nencoding/json:\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func TestScanOddInputsAsEncodingJSON(t *testing.T) {
+	for _, ev := range []string{
+		``, ` `, `null`, `{}`, `[]`, `{"Records":null}`, `{"Records":[null]}`, `{"Records":[{"eventSource":"aws:sqs"}]} x`,
+		`{"Records":[{"eventSource":"aws:sqs","attributes":{"SentTimestamp":1}}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","attributes":{"Other":1}}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":{"deep":[1,2,{"x":null}]},"messageAttributes":{"traceparent":null}}]}`,
+		`{"Records":[{"EVENTSOURCE":"aws:sqs","eventSourceArn":"arn:aws:sqs:r:1:q"}]}`,
+		`{"Records":[{"\u0065ventSource":"aws:s\u0071s","ſns":null}]}`,
+		`{"requestContext":{"requestTimeEpoch":1.5,"httpMethod":"GET"},"httpMethod":"GET"}`,
+		`{"requestContext":{"requestTimeEpoch":"1","http":{}}}`,
+		`{"requestContext":{"timeEpoch":99999999999999999999,"http":{}}}`,
+		`{"requestContext":{"http":{"method":"GET"}},"headers":{"TraceParent":"x","other":5}}`,
+		`{"requestContext":{"http":{"method":"GET"}},"headers":{"TraceParent":"x"},"multiValueHeaders":{"tracestate":[null,"a"],"baggage":[]}}`,
+		`{"requestContext":{"elb":null,"http":null,"eventType":"A"},"httpMethod":"GET"}`,
+		`{"detail-type":"Scheduled Event","source":"aws.events","resources":[null,"b"]}`,
+		`{"detail-type":"x","source":"y","resources":[1]}`,
+		`{"awslogs":{"data":"H4sI"}}`, `{"awslogs":{"data":null}}`,
+		`{"Execution":{"Id":"arn:aws:states:x"},"StateMachine":null}`,
+		`{"a":"\ud800"}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, `{"a":"` + "\x01" + `"}`,
+		`{"version":"` + "\xff" + `","httpMethod":"G` + "\xc3\xa9" + `T","requestContext":{"httpMethod":"x"}}`,
+		strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth),
+		strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
+		`{"x":` + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1) + `}`,
+		`{"x":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}`,
+	} {
+		if got, want := Detect([]byte(ev)), detectStd([]byte(ev)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%.80q:\nscanner:       %+v\nencoding/json: %+v", ev, got, want)
+		}
+	}
+}
+
+// FuzzScanAsEncodingJSON holds the scanner to encoding/json's reading of
+// any event whose objects name each key once.
+func FuzzScanAsEncodingJSON(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"Records":[{"EVENTSOURCE":"aws:sqs","attributes":{"SentTimestamp":"1"},"messageAttributes":{"traceparent":{"Value":"v"}}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := Detect(b), detectStd(b)
+		// Capturing headers adds their attributes and changes nothing else.
+		with := DetectWith(b, Options{Headers: []string{"user-agent", "traceparent"}})
+		kept := with.Attrs[:0:0]
+		for _, a := range with.Attrs {
+			if !strings.HasPrefix(a.Key, "http.request.header.") {
+				kept = append(kept, a)
+			}
+		}
+		if len(kept) == 0 && len(got.Attrs) == 0 {
+			kept = got.Attrs
+		}
+		with.Attrs = kept
+		if !reflect.DeepEqual(with, got) {
+			t.Fatalf("%q: with headers captured:\n%+v\nwithout:\n%+v", b, with, got)
+		}
+		if reflect.DeepEqual(got, want) {
+			return
+		}
+		if json.Valid(b) && repeatedKeys(b) {
+			t.Skip("a key named twice in one object")
+		}
+		t.Fatalf("%q:\nscanner:       %+v\nencoding/json: %+v", b, got, want)
+	})
+}
+
+// benchEvents are the events of BenchmarkDetect: a realistic SQS batch of
+// ten records with message attributes (traceparent, tracestate) and
+// AWSTraceHeader, and AWS's API Gateway REST (v1) and HTTP (v2) samples.
+var benchEvents = []struct{ name, file string }{
+	{"sqs-10", "bench/sqs-batch-10.json"},
+	{"apigw-v1", "apigw-request.json"},
+	{"apigw-v2", "apigw-v2-request-no-authorizer.json"},
+}
+
+// BenchmarkDetect measures trigger detection and trace context extraction
+// (Detect, then Resolve of the event's context and each record's) by the
+// scanner and by encoding/json.
+func BenchmarkDetect(b *testing.B) {
+	for _, ev := range benchEvents {
+		body, err := os.ReadFile(filepath.Join("testdata", ev.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range []struct {
+			name   string
+			detect func([]byte) Trigger
+		}{{"scanner", Detect}, {"encoding-json", detectStd}} {
+			b.Run(ev.name+"/"+r.name, func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				// On a shared machine the wall time per operation counts
+				// the time the thread waited for a core; cpu-ns/op is the
+				// thread's own CPU time.
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0 := threadCPU(b)
+				for b.Loop() {
+					tr := r.detect(body)
+					if tr.Kind == Direct {
+						b.Fatal("not detected")
+					}
+					_, _ = Resolve(tr.Context, "", DefaultPrecedence)
+					for _, l := range tr.Linked {
+						_, _ = Resolve(l.Context, "", DefaultPrecedence)
+					}
+				}
+				b.ReportMetric(float64(threadCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
+
+// threadCPU is the CPU time of the calling thread, in nanoseconds.
+func threadCPU(b *testing.B) int64 {
+	b.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}

@@ -1,0 +1,131 @@
+// Package storagetest makes telemetry shaped like the demo's for the tests
+// and benchmarks of the packages that store it: spans with the resource,
+// attributes, parents, kinds and statuses that the demo's instrumented
+// functions send, so that figures are taken on the work users do.
+package storagetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// DemoResource is the resource the demo's functions send (see
+// examples/functions/internal/otelfaas).
+func DemoResource(function string) *resourcepb.Resource {
+	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", function+"-svc"), str("cloud.provider", "aws"),
+		str("cloud.platform", "aws_lambda"), str("cloud.region", "eu-west-1"),
+		str("faas.name", function), str("faas.version", "$LATEST"),
+		str("faas.instance", "2026/06/01/[$LATEST]8f1c2a7b9d0e4f51"),
+		integer("faas.max_memory", 512*1024*1024),
+		str("telemetry.sdk.language", "go"), str("telemetry.sdk.name", "opentelemetry"),
+	}}
+}
+
+// DemoTrace builds one trace shaped like the demo's: orders (HTTP root,
+// business span, a database call, an invoke of inventory) and inventory
+// (HTTP root, business span), six spans in two requests.
+func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
+	var traceID [16]byte
+	for i := range traceID {
+		traceID[i] = byte(rng.Uint32())
+	}
+	spanID := func() []byte {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	ns := func(d time.Duration) uint64 { return uint64(at.Add(d).UnixNano()) }
+	jitter := func(base time.Duration) time.Duration { return base + time.Duration(rng.IntN(int(base/2)+1)) }
+	requestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+	invRequestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+	root, biz, db, invoke, invRoot, invBiz := spanID(), spanID(), spanID(), spanID(), spanID(), spanID()
+	total := jitter(40 * time.Millisecond)
+	span := func(id, parent []byte, name string, kind tracepb.Span_SpanKind, start, dur time.Duration, attrs ...*commonpb.KeyValue) *tracepb.Span {
+		return &tracepb.Span{TraceId: traceID[:], SpanId: id, ParentSpanId: parent, Name: name, Kind: kind,
+			StartTimeUnixNano: ns(start), EndTimeUnixNano: ns(start + dur), Attributes: attrs,
+			Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_UNSET}}
+	}
+	orders := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
+		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("orders"), ScopeSpans: []*tracepb.ScopeSpans{{
+			Scope: &commonpb.InstrumentationScope{Name: "orders", Version: "0.1.0"},
+			Spans: []*tracepb.Span{
+				span(root, nil, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, total,
+					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", requestID),
+					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:orders"),
+					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
+					str("url.path", "/orders"), str("http.route", "/orders"), integer("http.response.status_code", 201)),
+				span(biz, root, "place order", tracepb.Span_SPAN_KIND_INTERNAL, time.Millisecond, total-2*time.Millisecond,
+					str("order.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("order.qty", int64(1+rng.IntN(5)))),
+				span(db, biz, "INSERT shop.orders", tracepb.Span_SPAN_KIND_CLIENT, 2*time.Millisecond, jitter(4*time.Millisecond),
+					str("db.system.name", "postgresql"), str("db.namespace", "shop"), str("db.collection.name", "orders"),
+					str("db.operation.name", "INSERT"),
+					str("db.query.text", "INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id"),
+					str("server.address", "orders-db.internal"), integer("server.port", 5432)),
+				span(invoke, biz, "Lambda.Invoke", tracepb.Span_SPAN_KIND_CLIENT, 10*time.Millisecond, jitter(20*time.Millisecond),
+					str("rpc.system", "aws-api"), str("rpc.service", "Lambda"), str("rpc.method", "Invoke"),
+					str("cloud.region", "eu-west-1"), str("faas.invoked_name", "inventory"),
+					str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1")),
+			},
+		}}}},
+	}
+	inventory := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "inventory", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
+		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{{
+			Scope: &commonpb.InstrumentationScope{Name: "inventory", Version: "0.1.0"},
+			Spans: []*tracepb.Span{
+				span(invRoot, invoke, "POST /reserve", tracepb.Span_SPAN_KIND_SERVER, 12*time.Millisecond, jitter(12*time.Millisecond),
+					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", invRequestID),
+					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:inventory"),
+					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
+					str("url.path", "/reserve"), integer("http.response.status_code", 200)),
+				span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, 13*time.Millisecond, jitter(8*time.Millisecond),
+					str("inventory.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("inventory.qty", int64(1+rng.IntN(5)))),
+			},
+		}}}},
+	}
+	return []*ingestv1.ExportRequest{orders, inventory}
+}
+
+// SpansPerDemoTrace is the number of spans DemoTrace makes.
+const SpansPerDemoTrace = 6
+
+// DemoSpanRequest is one request of at least n demo-shaped spans of one
+// function, as an extension ships them: the spans of consecutive demo
+// traces (a new trace every four or two spans), the orders function's and
+// the inventory function's alternately by request number.
+func DemoSpanRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingestv1.ExportRequest {
+	which := 0
+	if inventory {
+		which = 1
+	}
+	var out *ingestv1.ExportRequest
+	for i := 0; out == nil || len(out.ResourceSpans[0].ScopeSpans[0].Spans) < n; i++ {
+		req := DemoTrace(rng, at.Add(time.Duration(i)*time.Millisecond))[which]
+		if out == nil {
+			out = req
+			continue
+		}
+		ss := out.ResourceSpans[0].ScopeSpans[0]
+		ss.Spans = append(ss.Spans, req.ResourceSpans[0].ScopeSpans[0].Spans...)
+	}
+	return out
+}
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func integer(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
