@@ -19,8 +19,10 @@ import (
 // order to the SQS queue, and shipping, a Node.js function with no SDK,
 // consuming it in batches, all with the real layer — and reads back out of ClickHouse,
 // through the query package, the spans the extension inferred from the
-// events: API Gateway's in front of orders, SQS's in front of shipping,
-// with one link per message to the trace of the order that sent it.
+// events: API Gateway's in front of orders, the parent of orders'
+// invocation span when the SDK in orders took the request's traceparent,
+// SQS's in front of shipping, with one link per message to the trace of
+// the order that sent it.
 func TestTriggersInTheTrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -102,6 +104,29 @@ func TestTriggersInTheTrace(t *testing.T) {
 				t.Errorf("orders %s: no inferred API Gateway span in the client's trace %s", c.RequestID, inv.TraceID)
 			} else if apigw.ParentSpanID != clientSpan {
 				t.Errorf("orders %s: inferred API Gateway span's parent %s, want the client's span %s", c.RequestID, apigw.ParentSpanID, clientSpan)
+			}
+			// One tree: orders' invocation span (its SDK's, which took the
+			// same traceparent) is the inferred span's child, and the only
+			// invocation span of the request.
+			var servers []*query.Span
+			tr.Walk(func(n *query.Node) bool {
+				if n.Span.Kind == query.SpanKindServer && n.Span.Attributes["faas.invocation_id"] == c.RequestID {
+					servers = append(servers, &n.Span)
+				}
+				return true
+			})
+			switch {
+			case len(servers) != 1:
+				t.Errorf("orders %s: %d invocation spans, want the SDK's only", c.RequestID, len(servers))
+			case apigw != nil && servers[0].ParentSpanID != apigw.SpanID:
+				t.Errorf("orders %s: its invocation span %q has parent %s, want the inferred API Gateway span %s",
+					c.RequestID, servers[0].Name, servers[0].ParentSpanID, apigw.SpanID)
+			}
+			invoke := findSpan(tr, func(s *query.Span) bool {
+				return s.FunctionName == "orders" && s.Name == "lambda.invoke" && s.Attributes["faas.invocation_id"] == c.RequestID
+			})
+			if invoke == nil || len(servers) != 1 || invoke.ParentSpanID != servers[0].SpanID {
+				t.Errorf("orders %s: lambda.invoke %v is not under the invocation span", c.RequestID, invoke)
 			}
 		}
 		if apigw != nil {
