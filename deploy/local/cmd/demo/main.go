@@ -144,10 +144,10 @@ func run() error {
 		return fmt.Errorf("%w; see %s and %s", err, stack.CollectorLog(), filepath.Join(abs, "functions.log"))
 	}
 
-	fmt.Printf("\nOne order as a trace: API Gateway (a span the extension inferred from the event), orders and\n"+
-		"inventory, the message to the queue, and shipping, which has no tracing code, under the SQS span the\n"+
-		"extension inferred from its batch; that span links to every message of the batch (%d), each in the\n"+
-		"trace of the order that sent it:\n", pick.links)
+	fmt.Printf("\nOne order as a trace: API Gateway (a span the extension inferred from the event) with orders'\n"+
+		"invocation under it, inventory, the message to the queue, and shipping, which has no tracing code,\n"+
+		"under the SQS span the extension inferred from its batch; that span links to every message of the\n"+
+		"batch (%d), each in the trace of the order that sent it:\n", pick.links)
 	traceID := pick.trace
 	if err := cli(ctx, stack, os.Stdout, "trace", traceID.String()); err != nil {
 		return err
