@@ -118,7 +118,7 @@ func (e *Emulator) SendMessage(name, body string, attrs map[string]eventsource.M
 	if !ok {
 		return "", fmt.Errorf("send to %s: %w", name, ErrQueueNotFound)
 	}
-	m, err := newMessage(body, attrs, "", "")
+	m, err := newMessage(body, attrs, "")
 	if err != nil {
 		return "", fmt.Errorf("send to %s: %w", name, err)
 	}
@@ -126,22 +126,37 @@ func (e *Emulator) SendMessage(name, body string, attrs map[string]eventsource.M
 	return m.ID, nil
 }
 
-func newMessage(body string, attrs map[string]eventsource.MessageAttribute, sender, traceHeader string) (eventsource.Message, error) {
+// maxMessageAttributes is the most attributes SQS takes on a message.
+const maxMessageAttributes = 10
+
+// senderID stands for the principal that sent a message.
+const senderID = "AROAEMULATOR0000000000:lambda"
+
+func newMessage(body string, attrs map[string]eventsource.MessageAttribute, traceHeader string) (eventsource.Message, error) {
 	if body == "" {
 		return eventsource.Message{}, errors.New("the message body must not be empty")
 	}
+	if len(attrs) > maxMessageAttributes {
+		return eventsource.Message{}, fmt.Errorf("a message takes at most %d attributes, not %d", maxMessageAttributes, len(attrs))
+	}
 	size := len(body)
 	for name, a := range attrs {
+		base, _, _ := strings.Cut(a.DataType, ".")
+		switch {
+		case name == "":
+			return eventsource.Message{}, errors.New("a message attribute needs a name")
+		case base == "Binary" && len(a.BinaryValue) == 0, (base == "String" || base == "Number") && a.StringValue == "":
+			return eventsource.Message{}, fmt.Errorf("message attribute %q has no value", name)
+		case base != "Binary" && base != "String" && base != "Number":
+			return eventsource.Message{}, fmt.Errorf("message attribute %q: data type %q is not String, Number or Binary", name, a.DataType)
+		}
 		size += len(name) + len(a.DataType) + len(a.StringValue) + len(a.BinaryValue)
 	}
 	if size > maxMessageBytes {
 		return eventsource.Message{}, fmt.Errorf("the message of %d bytes exceeds %d", size, maxMessageBytes)
 	}
-	if sender == "" {
-		sender = "AROAEMULATOR0000000000:lambda"
-	}
 	return eventsource.Message{ID: eventsource.NewMessageID(), Body: body, Attributes: attrs, SentAt: time.Now(),
-		SenderID: sender, AWSTraceHeader: traceHeader}, nil
+		SenderID: senderID, AWSTraceHeader: traceHeader}, nil
 }
 
 func (q *queue) put(m eventsource.Message) {
@@ -337,10 +352,9 @@ func (e *Emulator) handleSQS(w http.ResponseWriter, r *http.Request) {
 		writeSQSError(w, http.StatusBadRequest, "QueueDoesNotExist", "The specified queue does not exist.")
 		return
 	}
-	const sender = ""
 	switch action {
 	case "SendMessage":
-		m, err := newMessage(req.MessageBody, attrsOf(req.MessageAttributes), sender, req.SystemAttributes["AWSTraceHeader"].StringValue)
+		m, err := newMessage(req.MessageBody, attrsOf(req.MessageAttributes), req.SystemAttributes["AWSTraceHeader"].StringValue)
 		if err != nil {
 			writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", err.Error())
 			return
@@ -354,7 +368,7 @@ func (e *Emulator) handleSQS(w http.ResponseWriter, r *http.Request) {
 		}
 		var ok, failed []map[string]any
 		for _, en := range req.Entries {
-			m, err := newMessage(en.MessageBody, attrsOf(en.MessageAttributes), sender, en.SystemAttributes["AWSTraceHeader"].StringValue)
+			m, err := newMessage(en.MessageBody, attrsOf(en.MessageAttributes), en.SystemAttributes["AWSTraceHeader"].StringValue)
 			if err != nil {
 				failed = append(failed, map[string]any{"Id": en.ID, "Code": "InvalidParameterValue", "Message": err.Error(), "SenderFault": true})
 				continue

@@ -152,6 +152,8 @@ func TestSQSErrors(t *testing.T) {
 	for _, tc := range []struct{ name, target, body, want string }{
 		{"unknown queue", "AmazonSQS.SendMessage", `{"QueueUrl":"http://x/123456789012/nope","MessageBody":"x"}`, "QueueDoesNotExist"},
 		{"empty body", "AmazonSQS.SendMessage", `{"QueueUrl":"` + em.QueueURL("orders-placed") + `","MessageBody":""}`, "InvalidParameterValue"},
+		{"attribute without a value", "AmazonSQS.SendMessage", `{"QueueUrl":"` + em.QueueURL("orders-placed") + `","MessageBody":"x","MessageAttributes":{"traceparent":{"DataType":"String"}}}`, "InvalidParameterValue"},
+		{"attribute type", "AmazonSQS.SendMessage", `{"QueueUrl":"` + em.QueueURL("orders-placed") + `","MessageBody":"x","MessageAttributes":{"a":{"DataType":"Int","StringValue":"1"}}}`, "InvalidParameterValue"},
 		{"unsupported", "AmazonSQS.PurgeQueue", `{"QueueUrl":"` + em.QueueURL("orders-placed") + `"}`, "UnsupportedOperation"},
 		{"not JSON", "AmazonSQS.SendMessage", `nope`, "SerializationException"},
 	} {
