@@ -74,6 +74,8 @@ type Launch struct {
 	// announced is the file announcing the proxy; "" when none was
 	// written.
 	announced string
+	// relay is the proxy's port as RelayProxy serves it.
+	relay net.Listener
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -325,9 +327,13 @@ func (l *Launch) Idle() error {
 	}
 }
 
-// Close releases the descriptors and the API connection.
+// Close releases the descriptors, the relay of the proxy's port and the
+// API connection.
 func (l *Launch) Close() {
 	l.closeListeners()
+	if l.relay != nil {
+		_ = l.relay.Close()
+	}
 	if l.api != nil {
 		_ = l.api.c.Close()
 	}
