@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -634,4 +635,69 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	sl, px := percentile(times[silent], 0.5), percentile(times[proxied], 0.5)
 	b.ReportMetric(sl-n, "launcher-nospans-added-ms")
 	b.ReportMetric(px-n, "proxied-nospans-added-ms")
+}
+
+// BenchmarkProxyMemory measures the agent's resident memory while the
+// largest buffered events and answers Lambda allows (6 MB) pass through
+// its Runtime API proxy: the function runs through the exec wrapper, is
+// invoked a few times with small events (idle), then with events of about
+// 6 MB (padding the benchmark function ignores) answered with about 6 MB.
+// The figures are the agent's VmRSS once idle and its VmHWM (peak) after
+// the large invocations; the growth is what a large body costs the agent.
+func BenchmarkProxyMemory(b *testing.B) {
+	bins := build(b)
+	const large = 10
+	const pad, reply = 6_000_000, 5_900_000
+	event := []byte(`{"spans":0,"reply":` + strconv.Itoa(reply) + `,"pad":"` + strings.Repeat("p", pad) + `"}`)
+	var idle, peak, grew int64
+	for b.Loop() {
+		c := startCollector(b)
+		em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{{
+			Name: "proxied", Handler: bins.wrapped, Extensions: []string{bins.extension}, Timeout: 10 * time.Second,
+			Env: map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key"},
+		}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := em.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		for range 5 {
+			invoke(b, em, "proxied", 0)
+		}
+		time.Sleep(500 * time.Millisecond)
+		pid, err := processByExe(bins.agent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss, hwmIdle, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range large {
+			res, err := em.Invoke(b.Context(), "proxied", event)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.FunctionError != "" || len(res.Payload) < reply {
+				b.Fatalf("large invocation: error %q, %d bytes answered", res.FunctionError, len(res.Payload))
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		_, hwm, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idle, peak, grew = max(idle, rss), max(peak, hwm), max(grew, hwm-hwmIdle)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(idle)/1024, "idle-rss-MiB")
+	b.ReportMetric(float64(peak)/1024, "6MB-hwm-MiB")
+	b.ReportMetric(float64(grew)/1024, "6MB-hwm-growth-MiB")
 }
