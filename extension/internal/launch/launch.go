@@ -4,14 +4,14 @@
 // OTLP ports and the Runtime API proxy's port (announced for the exec
 // wrapper before register, since Lambda starts the runtime once every
 // extension has registered), register, subscribe, send the first
-// /event/next — in a
-// process that links little more than package net, then replaces itself
-// (execve) with the agent, which inherits the listeners and the connection
-// the first event arrives on (package handoff). The agent's own start,
-// most of it Go package initialisation of gRPC and protobuf, then runs
-// beside the function's init instead of before it. When the agent cannot
-// be started the launcher stays registered and relays the proxy's port to
-// the real Runtime API (RelayProxy, Idle), so the function runs on.
+// /event/next — in a process that links little more than package net,
+// then replaces itself (execve) with the agent, which inherits the
+// listeners and the connection the first event arrives on (package
+// handoff). The agent's own start, most of it Go package initialisation
+// of gRPC and protobuf, then runs beside the function's init instead of
+// before it. When the agent cannot be started the launcher stays
+// registered and relays the proxy's port to the real Runtime API
+// (RelayProxy, Idle), so the function runs on.
 package launch
 
 import (
