@@ -487,7 +487,9 @@ func BenchmarkLayerZipSize(b *testing.B) {
 // minus the function's without the extension, percentile by percentile;
 // paired-* are percentiles of the difference within each round (the two
 // invocations ran a few milliseconds apart), which a slow moment of the
-// machine moves less.
+// machine moves less. Each proxied invocation's spans must have reached the
+// stand-in collector by the time it ended, before the environment could be
+// frozen.
 func BenchmarkQuietInvocation(b *testing.B) {
 	bins := build(b)
 	const invocations, spans = 20, 100
@@ -511,15 +513,25 @@ func BenchmarkQuietInvocation(b *testing.B) {
 		for i := range invocations {
 			time.Sleep(gap)
 			rounds[i] = map[string]string{}
-			for _, fn := range []string{withoutExtension, withExtension, proxied} {
+			// The proxied side goes first, when nothing else is in
+			// flight: the spans the collector has by the end of its
+			// invocation (before the environment is frozen) are its own.
+			for _, fn := range []string{proxied, withoutExtension, withExtension} {
 				n := spans
 				if fn == withoutExtension {
 					n = 0
 				}
+				before := c.spans.Load()
 				res := invoke(b, em, fn, n)
 				if !res.ColdStart {
 					resp[res.RequestID], fnOf[res.RequestID] = res.Duration, fn
 					rounds[i][fn] = res.RequestID
+				}
+				if fn == proxied {
+					waitEnded(b, em, res.RequestID)
+					if got := c.spans.Load() - before; got < spans {
+						b.Fatalf("round %d: the collector had %d of the proxied invocation's %d spans when it ended", i, got, spans)
+					}
 				}
 			}
 		}
@@ -549,6 +561,20 @@ func BenchmarkQuietInvocation(b *testing.B) {
 			b.ReportMetric(percentile(tails[side.fn], 0.99)-percentile(tails[withoutExtension], 0.99), side.name+"-added-p99-ms")
 			b.ReportMetric(percentile(paired[side.fn], 0.5), side.name+"-paired-p50-ms")
 			b.ReportMetric(percentile(paired[side.fn], 0.99), side.name+"-paired-p99-ms")
+		}
+	}
+}
+
+// waitEnded waits (at most 5 s) until the invocation id has ended: every
+// extension back on /event/next, its report recorded.
+func waitEnded(b *testing.B, em *emulator.Emulator, id string) {
+	b.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, ok := em.Reports()[id]; ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("invocation %s did not end within 5 s", id)
 		}
 	}
 }
