@@ -59,7 +59,8 @@ type Options struct {
 	// registered, and the wrapper looks for the proxy only then.
 	RuntimeProxy bool
 	// AnnounceFile is where the proxy is announced
-	// ($TMPDIR/lambdascope-runtime-api).
+	// ($TMPDIR/lambdascope-runtime-api); without it the proxy's port is
+	// not bound.
 	AnnounceFile string
 	// Started is when the process started.
 	Started time.Time
@@ -116,7 +117,7 @@ func Start(o Options) (*Launch, error) {
 	// again and says so.
 	l.State.OTLPHTTPFD, _, _ = l.listen(n, o.OTLPHTTPAddr)
 	l.State.OTLPGRPCFD, _, _ = l.listen(n, o.OTLPGRPCAddr)
-	if o.RuntimeProxy {
+	if o.RuntimeProxy && o.AnnounceFile != "" {
 		l.bindProxy(n, o.AnnounceFile)
 	}
 
