@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -486,7 +487,9 @@ func BenchmarkLayerZipSize(b *testing.B) {
 // minus the function's without the extension, percentile by percentile;
 // paired-* are percentiles of the difference within each round (the two
 // invocations ran a few milliseconds apart), which a slow moment of the
-// machine moves less.
+// machine moves less. Each proxied invocation's spans must have reached the
+// stand-in collector by the time it ended, before the environment could be
+// frozen.
 func BenchmarkQuietInvocation(b *testing.B) {
 	bins := build(b)
 	const invocations, spans = 20, 100
@@ -510,15 +513,25 @@ func BenchmarkQuietInvocation(b *testing.B) {
 		for i := range invocations {
 			time.Sleep(gap)
 			rounds[i] = map[string]string{}
-			for _, fn := range []string{withoutExtension, withExtension, proxied} {
+			// The proxied side goes first, when nothing else is in
+			// flight: the spans the collector has by the end of its
+			// invocation (before the environment is frozen) are its own.
+			for _, fn := range []string{proxied, withoutExtension, withExtension} {
 				n := spans
 				if fn == withoutExtension {
 					n = 0
 				}
+				before := c.spans.Load()
 				res := invoke(b, em, fn, n)
 				if !res.ColdStart {
 					resp[res.RequestID], fnOf[res.RequestID] = res.Duration, fn
 					rounds[i][fn] = res.RequestID
+				}
+				if fn == proxied {
+					waitEnded(b, em, res.RequestID)
+					if got := c.spans.Load() - before; got < spans {
+						b.Fatalf("round %d: the collector had %d of the proxied invocation's %d spans when it ended", i, got, spans)
+					}
 				}
 			}
 		}
@@ -548,6 +561,20 @@ func BenchmarkQuietInvocation(b *testing.B) {
 			b.ReportMetric(percentile(tails[side.fn], 0.99)-percentile(tails[withoutExtension], 0.99), side.name+"-added-p99-ms")
 			b.ReportMetric(percentile(paired[side.fn], 0.5), side.name+"-paired-p50-ms")
 			b.ReportMetric(percentile(paired[side.fn], 0.99), side.name+"-paired-p99-ms")
+		}
+	}
+}
+
+// waitEnded waits (at most 5 s) until the invocation id has ended: every
+// extension back on /event/next, its report recorded.
+func waitEnded(b *testing.B, em *emulator.Emulator, id string) {
+	b.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, ok := em.Reports()[id]; ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("invocation %s did not end within 5 s", id)
 		}
 	}
 }
@@ -634,4 +661,69 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	sl, px := percentile(times[silent], 0.5), percentile(times[proxied], 0.5)
 	b.ReportMetric(sl-n, "launcher-nospans-added-ms")
 	b.ReportMetric(px-n, "proxied-nospans-added-ms")
+}
+
+// BenchmarkProxyMemory measures the agent's resident memory while the
+// largest buffered events and answers Lambda allows (6 MB) pass through
+// its Runtime API proxy: the function runs through the exec wrapper, is
+// invoked a few times with small events (idle), then with events of about
+// 6 MB (padding the benchmark function ignores) answered with about 6 MB.
+// The figures are the agent's VmRSS once idle and its VmHWM (peak) after
+// the large invocations; the growth is what a large body costs the agent.
+func BenchmarkProxyMemory(b *testing.B) {
+	bins := build(b)
+	const large = 10
+	const pad, reply = 6_000_000, 5_900_000
+	event := []byte(`{"spans":0,"reply":` + strconv.Itoa(reply) + `,"pad":"` + strings.Repeat("p", pad) + `"}`)
+	var idle, peak, grew int64
+	for b.Loop() {
+		c := startCollector(b)
+		em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{{
+			Name: "proxied", Handler: bins.wrapped, Extensions: []string{bins.extension}, Timeout: 10 * time.Second,
+			Env: map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key"},
+		}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := em.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		for range 5 {
+			invoke(b, em, "proxied", 0)
+		}
+		time.Sleep(500 * time.Millisecond)
+		pid, err := processByExe(bins.agent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss, hwmIdle, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range large {
+			res, err := em.Invoke(b.Context(), "proxied", event)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.FunctionError != "" || len(res.Payload) < reply {
+				b.Fatalf("large invocation: error %q, %d bytes answered", res.FunctionError, len(res.Payload))
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		_, hwm, err := memoryKB(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idle, peak, grew = max(idle, rss), max(peak, hwm), max(grew, hwm-hwmIdle)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = em.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(idle)/1024, "idle-rss-MiB")
+	b.ReportMetric(float64(peak)/1024, "6MB-hwm-MiB")
+	b.ReportMetric(float64(grew)/1024, "6MB-hwm-growth-MiB")
 }

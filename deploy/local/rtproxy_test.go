@@ -27,8 +27,8 @@ import (
 // Runtime API proxy; the same with the wrapper but no extension (the proxy
 // is not up: the runtime uses the real API); and with the layer as Lambda
 // starts it (the launcher). Every way gives the same answers, payloads of
-// a few bytes to 1 MiB and errors alike, and the proxied one did pass
-// through the proxy.
+// a few bytes to 1 MiB and errors alike, and the proxied and launched ones
+// did pass through the proxy.
 func TestRuntimeProxyUnderTheEmulator(t *testing.T) {
 	root, err := local.RepoRoot()
 	if err != nil {
@@ -40,7 +40,7 @@ func TestRuntimeProxyUnderTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The agent started on its own, as an extension named after its file,
-	// binds the proxy before it registers, so the runtime always finds it.
+	// binds the proxy before it registers, as the launcher does.
 	agentBin, err := os.ReadFile(filepath.Join(dir, "layer", filepath.FromSlash(layer.AgentPath)))
 	if err != nil {
 		t.Fatal(err)
@@ -138,15 +138,17 @@ func TestRuntimeProxyUnderTheEmulator(t *testing.T) {
 	}
 	stop()
 	logs := w.String()
-	// The proxied function's runtime talked to the proxy: the agent
-	// counted the calls (4 events, 4 answers, and the last /next, cut by
-	// the shutdown).
-	m := regexp.MustCompile(`\[proxied/lambdascope\] .*runtime_api_calls=(\d+)`).FindStringSubmatch(logs)
-	if m == nil {
-		t.Fatalf("the proxied function's agent logged no shutdown line:\n%s", logs)
-	}
-	if n, _ := strconv.Atoi(m[1]); n < 8 {
-		t.Errorf("the agent relayed %d runtime API calls, want at least 8:\n%s", n, logs)
+	// The proxied and launched functions' runtimes talked to the proxy:
+	// the agent counted the calls (4 events, 4 answers, and the last
+	// /next, cut by the shutdown).
+	for _, name := range []string{"proxied", "launched"} {
+		m := regexp.MustCompile(`\[` + name + `/lambdascope\] .*runtime_api_calls=(\d+)`).FindStringSubmatch(logs)
+		if m == nil {
+			t.Fatalf("the %s function's agent logged no shutdown line:\n%s", name, logs)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 8 {
+			t.Errorf("the %s function's agent relayed %d runtime API calls, want at least 8:\n%s", name, n, logs)
+		}
 	}
 	t.Logf("runtime API of each function's runtime: %v", apis)
 }

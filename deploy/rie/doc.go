@@ -11,7 +11,8 @@
 //   - the layer zip unpacked over /opt (/opt/extensions/lambdascope, the
 //     launcher Lambda starts, and /opt/lambdascope/lambdascope-extension),
 //     by a bind mount of a temporary directory;
-//   - the function's bootstrap at /var/task/bootstrap, the working
+//   - the function's bootstrap at /var/task/bootstrap (and any other files
+//     of its package, Options.TaskFiles, beside it), the working
 //     directory, by an overlay over /var whose upper layer is temporary;
 //   - an /etc/hosts naming sandbox.localdomain, as Lambda's does, where
 //     the extension's Telemetry API listener binds (AWS's emulator in

@@ -131,6 +131,14 @@ func doSetup(root string) error {
 // has not done so.
 func sandbox(t *testing.T, ctx context.Context, opts rie.Options) *rie.Sandbox {
 	t.Helper()
+	sb, _ := sandboxOutput(t, ctx, opts)
+	return sb
+}
+
+// sandboxOutput is sandbox, with the emulator's, the runtime's and the
+// extensions' output.
+func sandboxOutput(t *testing.T, ctx context.Context, opts rie.Options) (*rie.Sandbox, *syncBuffer) {
+	t.Helper()
 	opts.RIE = shared.rie
 	if opts.Env == nil {
 		opts.Env = map[string]string{}
@@ -169,7 +177,7 @@ func sandbox(t *testing.T, ctx context.Context, opts rie.Options) *rie.Sandbox {
 			t.Logf("output of the sandbox of %s:\n%s", opts.FunctionName, out.String())
 		}
 	})
-	return sb
+	return sb, out
 }
 
 // syncBuffer is an io.Writer several goroutines may write to.

@@ -63,6 +63,9 @@ type Options struct {
 	Layer string
 	// Bootstrap is the function's executable, copied to /var/task/bootstrap.
 	Bootstrap string
+	// TaskFiles are more files of the function's package, copied
+	// (executable) to /var/task: name there → path here.
+	TaskFiles map[string]string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME (default "function").
 	FunctionName string
 	// MemoryMB is AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 256).
@@ -140,6 +143,11 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	}
 	if err := copyFile(opts.Bootstrap, filepath.Join(dirs["var-upper/task"], "bootstrap"), 0o755); err != nil {
 		return nil, fmt.Errorf("start sandbox: install bootstrap: %w", err)
+	}
+	for name, path := range opts.TaskFiles {
+		if err := copyFile(path, filepath.Join(dirs["var-upper/task"], filepath.Base(name)), 0o755); err != nil {
+			return nil, fmt.Errorf("start sandbox: install %s: %w", name, err)
+		}
 	}
 	// The emulator runs from /var/rapid, where Lambda keeps its own init,
 	// so that it is still reachable once the sandbox's /tmp is mounted.

@@ -143,7 +143,11 @@ func Decode(value string) (State, error) {
 	}
 	s.NextFD, s.TelemetryFD = fd("next"), fd("tel")
 	s.OTLPHTTPFD, s.OTLPGRPCFD = fd("otlp_http"), fd("otlp_grpc")
-	s.ProxyFD = fd("proxy")
+	s.ProxyFD = NoFD
+	if v.Has("proxy") {
+		// Absent from a launcher older than the agent.
+		s.ProxyFD = fd("proxy")
+	}
 	s.NextSent, s.Started = at("next_sent"), at("started")
 	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {
 		s.Subscribed = b

@@ -60,6 +60,20 @@ func TestDecodeNamesWhatIsWrong(t *testing.T) {
 	}
 }
 
+// TestDecodeWithoutProxy: a launcher that hands over no proxy (one older
+// than the agent) is understood as having bound none.
+func TestDecodeWithoutProxy(t *testing.T) {
+	v := State{ExtensionID: "e", NextFD: 4, TelemetryFD: NoFD, OTLPHTTPFD: NoFD, OTLPGRPCFD: NoFD, ProxyFD: 5}.Encode()
+	v = strings.Replace(v, "proxy=5&", "", 1)
+	if strings.Contains(v, "proxy=") {
+		t.Fatalf("encoded state still names the proxy: %s", v)
+	}
+	st, err := Decode(v)
+	if err != nil || st.ProxyFD != NoFD {
+		t.Errorf("Decode = %d, %v; want NoFD", st.ProxyFD, err)
+	}
+}
+
 func TestOTLPAddr(t *testing.T) {
 	tests := []struct{ value, want string }{
 		{"", DefaultOTLPHTTPAddr},

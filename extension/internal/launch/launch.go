@@ -4,14 +4,14 @@
 // OTLP ports and the Runtime API proxy's port (announced for the exec
 // wrapper before register, since Lambda starts the runtime once every
 // extension has registered), register, subscribe, send the first
-// /event/next — in a
-// process that links little more than package net, then replaces itself
-// (execve) with the agent, which inherits the listeners and the connection
-// the first event arrives on (package handoff). The agent's own start,
-// most of it Go package initialisation of gRPC and protobuf, then runs
-// beside the function's init instead of before it. When the agent cannot
-// be started the launcher stays registered and relays the proxy's port to
-// the real Runtime API (RelayProxy, Idle), so the function runs on.
+// /event/next — in a process that links little more than package net,
+// then replaces itself (execve) with the agent, which inherits the
+// listeners and the connection the first event arrives on (package
+// handoff). The agent's own start, most of it Go package initialisation
+// of gRPC and protobuf, then runs beside the function's init instead of
+// before it. When the agent cannot be started the launcher stays
+// registered and relays the proxy's port to the real Runtime API
+// (RelayProxy, Idle), so the function runs on.
 package launch
 
 import (
@@ -59,7 +59,8 @@ type Options struct {
 	// registered, and the wrapper looks for the proxy only then.
 	RuntimeProxy bool
 	// AnnounceFile is where the proxy is announced
-	// ($TMPDIR/lambdascope-runtime-api).
+	// ($TMPDIR/lambdascope-runtime-api); without it the proxy's port is
+	// not bound.
 	AnnounceFile string
 	// Started is when the process started.
 	Started time.Time
@@ -74,6 +75,8 @@ type Launch struct {
 	// announced is the file announcing the proxy; "" when none was
 	// written.
 	announced string
+	// relay is the proxy's port as RelayProxy serves it.
+	relay net.Listener
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -114,7 +117,7 @@ func Start(o Options) (*Launch, error) {
 	// again and says so.
 	l.State.OTLPHTTPFD, _, _ = l.listen(n, o.OTLPHTTPAddr)
 	l.State.OTLPGRPCFD, _, _ = l.listen(n, o.OTLPGRPCAddr)
-	if o.RuntimeProxy {
+	if o.RuntimeProxy && o.AnnounceFile != "" {
 		l.bindProxy(n, o.AnnounceFile)
 	}
 
@@ -325,9 +328,13 @@ func (l *Launch) Idle() error {
 	}
 }
 
-// Close releases the descriptors and the API connection.
+// Close releases the descriptors, the relay of the proxy's port and the
+// API connection.
 func (l *Launch) Close() {
 	l.closeListeners()
+	if l.relay != nil {
+		_ = l.relay.Close()
+	}
 	if l.api != nil {
 		_ = l.api.c.Close()
 	}

@@ -95,6 +95,7 @@ func (l *Launch) RelayProxy() error {
 		l.unannounce()
 		return fmt.Errorf("relay the runtime API proxy's port: %w", err)
 	}
+	l.relay = ln
 	upstream := net.TCPAddrFromAddrPort(l.api.addr)
 	go func() {
 		for {

@@ -1,7 +1,8 @@
 // Command benchfn is the function of the extension benchmarks: a Go
 // custom-runtime bootstrap that, for an event {"spans": n}, sends one OTLP/HTTP
 // protobuf export of n spans to $OTEL_EXPORTER_OTLP_ENDPOINT (the
-// extension's receiver) and answers {"ok": true}. With n = 0 it does nothing
+// extension's receiver) and answers {"ok": true} (with "reply", a string of
+// the event's "reply" bytes, when that is positive). With n = 0 it does nothing
 // but answer, so it measures the platform and the extension alone. With
 // BENCHFN_INIT_MS=n it spends n ms of CPU before it starts, as a function's
 // init would.
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -28,17 +30,23 @@ import (
 
 type event struct {
 	Spans int `json:"spans"`
+	// Reply, when positive, is the size of a string answered back (a
+	// large response).
+	Reply int `json:"reply"`
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
 
-func handle(ctx context.Context, ev event) (map[string]bool, error) {
+func handle(ctx context.Context, ev event) (map[string]any, error) {
 	if ev.Spans > 0 {
 		if err := export(ctx, ev.Spans); err != nil {
 			return nil, err
 		}
 	}
-	return map[string]bool{"ok": true}, nil
+	if ev.Reply > 0 {
+		return map[string]any{"ok": true, "reply": strings.Repeat("r", ev.Reply)}, nil
+	}
+	return map[string]any{"ok": true}, nil
 }
 
 func export(ctx context.Context, n int) error {
