@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
@@ -98,14 +99,20 @@ func (l *Launch) RelayProxy() error {
 	l.relay = ln
 	upstream := net.TCPAddrFromAddrPort(l.api.addr)
 	go func() {
+		var pause time.Duration
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
+				// Out of descriptors or memory: wait a little longer each
+				// time instead of spinning, as net/http's server does.
+				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+				time.Sleep(pause)
 				continue
 			}
+			pause = 0
 			if tc, ok := c.(*net.TCPConn); ok {
 				go relayConn(tc, upstream)
 			} else {
