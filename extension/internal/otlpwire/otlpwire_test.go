@@ -261,7 +261,52 @@ func FuzzScanTraces(f *testing.F) {
 			return
 		}
 		checkSpliced(t, data, got)
+		checkSetParent(t, data, got)
 	})
+}
+
+// checkSetParent gives the first invocation span without a parent one and
+// checks the result against the decoded request given the same parent.
+func checkSetParent(t *testing.T, data []byte, got *Traces) {
+	t.Helper()
+	i := 0
+	for i < len(got.Invocations) && got.Invocations[i].Parent != nil {
+		i++
+	}
+	if i == len(got.Invocations) {
+		return
+	}
+	parent := [8]byte{0xfe, 1, 2, 3, 4, 5, 6, 0xef}
+	if err := got.SetParent(i, parent); err != nil {
+		t.Fatalf("SetParent(%d): %v", i, err)
+	}
+	var decoded coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(data, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rs := range decoded.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if len(decodedInvocations(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+					ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}}})) == 0 {
+					continue
+				}
+				if n == i {
+					sp.ParentSpanId = parent[:]
+				}
+				n++
+			}
+		}
+	}
+	want, err := proto.Marshal(&decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSpliced(t, want, got)
+	if !bytes.Equal(got.Invocations[i].Parent, parent[:]) {
+		t.Fatalf("invocation span %d's parent %x, want %x", i, got.Invocations[i].Parent, parent)
+	}
 }
 
 // TestReparentInPlace: writing an invocation span's Parent changes the
