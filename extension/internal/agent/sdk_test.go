@@ -361,6 +361,8 @@ func TestAdoptRoot(t *testing.T) {
 		{"lambda's header only", sample(t, "apigw-v2-request-no-authorizer.json"), lambdaTraceHeader, false, true},
 		{"the event's traceparent", sample(t, "sqs-traced.json"), lambdaTraceHeader, false, false},
 		{"after the answer", sample(t, "apigw-v2-request-no-authorizer.json"), "", true, false},
+		// A durable execution keeps the trace its ARN names.
+		{"a durable execution", sample(t, "durable-execution-start.json"), lambdaTraceHeader, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
