@@ -3,7 +3,8 @@
 // checks them as the protobuf decoder would, counts their spans, finds the
 // spans that name their invocation, and re-tags each resource_spans field
 // for the Ingest API request, so the function's spans reach the collector
-// byte for byte.
+// byte for byte. The one exception is SetParent, which adds a parent to a
+// span and encodes its ResourceSpans again.
 package otlpwire
 
 import (
