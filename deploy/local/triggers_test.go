@@ -20,8 +20,9 @@ import (
 // consuming it in batches, all with the real layer — and reads back out of ClickHouse,
 // through the query package, the spans the extension inferred from the
 // events: API Gateway's in front of orders, the parent of orders'
-// invocation span when the SDK in orders took the request's traceparent,
-// SQS's in front of shipping, with one link per message to the trace of
+// invocation span, whether the SDK in orders took the request's
+// traceparent or, the client untraced, started the trace the inferred
+// span then is the root of, SQS's in front of shipping, with one link per message to the trace of
 // the order that sent it.
 func TestTriggersInTheTrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
@@ -105,29 +106,37 @@ func TestTriggersInTheTrace(t *testing.T) {
 			} else if apigw.ParentSpanID != clientSpan {
 				t.Errorf("orders %s: inferred API Gateway span's parent %s, want the client's span %s", c.RequestID, apigw.ParentSpanID, clientSpan)
 			}
-			// One tree: orders' invocation span (its SDK's, which took the
-			// same traceparent) is the inferred span's child, and the only
-			// invocation span of the request.
-			var servers []*query.Span
-			tr.Walk(func(n *query.Node) bool {
-				if n.Span.Kind == query.SpanKindServer && n.Span.Attributes["faas.invocation_id"] == c.RequestID {
-					servers = append(servers, &n.Span)
-				}
-				return true
-			})
-			switch {
-			case len(servers) != 1:
-				t.Errorf("orders %s: %d invocation spans, want the SDK's only", c.RequestID, len(servers))
-			case apigw != nil && servers[0].ParentSpanID != apigw.SpanID:
-				t.Errorf("orders %s: its invocation span %q has parent %s, want the inferred API Gateway span %s",
-					c.RequestID, servers[0].Name, servers[0].ParentSpanID, apigw.SpanID)
+		} else if apigw == nil {
+			// An untraced client: orders' SDK starts a trace, which the
+			// inferred span joins as its root.
+			t.Errorf("orders %s: no inferred API Gateway span in the trace %s orders' SDK started", c.RequestID, inv.TraceID)
+		} else if apigw.ParentSpanID != (query.SpanID{}) || apigw.Attributes["lambdascope.trace_context.source"] != "function" {
+			t.Errorf("orders %s: inferred API Gateway span under %s (source %q), want the root of the SDK's trace (function)",
+				c.RequestID, apigw.ParentSpanID, apigw.Attributes["lambdascope.trace_context.source"])
+		}
+		// One tree, traced client or not: orders' invocation span (its
+		// SDK's, which took the same traceparent or started the trace) is
+		// the inferred span's child, and the only invocation span of the
+		// request; lambda.invoke hangs under it.
+		var servers []*query.Span
+		tr.Walk(func(n *query.Node) bool {
+			if n.Span.Kind == query.SpanKindServer && n.Span.Attributes["faas.invocation_id"] == c.RequestID {
+				servers = append(servers, &n.Span)
 			}
-			invoke := findSpan(tr, func(s *query.Span) bool {
-				return s.FunctionName == "orders" && s.Name == "lambda.invoke" && s.Attributes["faas.invocation_id"] == c.RequestID
-			})
-			if invoke == nil || len(servers) != 1 || invoke.ParentSpanID != servers[0].SpanID {
-				t.Errorf("orders %s: lambda.invoke %v is not under the invocation span", c.RequestID, invoke)
-			}
+			return true
+		})
+		switch {
+		case len(servers) != 1:
+			t.Errorf("orders %s: %d invocation spans, want the SDK's only", c.RequestID, len(servers))
+		case apigw != nil && servers[0].ParentSpanID != apigw.SpanID:
+			t.Errorf("orders %s: its invocation span %q has parent %s, want the inferred API Gateway span %s",
+				c.RequestID, servers[0].Name, servers[0].ParentSpanID, apigw.SpanID)
+		}
+		invoke := findSpan(tr, func(s *query.Span) bool {
+			return s.FunctionName == "orders" && s.Name == "lambda.invoke" && s.Attributes["faas.invocation_id"] == c.RequestID
+		})
+		if invoke == nil || len(servers) != 1 || invoke.ParentSpanID != servers[0].SpanID {
+			t.Errorf("orders %s: lambda.invoke %v is not under the invocation span", c.RequestID, invoke)
 		}
 		if apigw != nil {
 			if apigw.Name != "POST /orders" || apigw.Kind != query.SpanKindServer || apigw.Attributes["http.response.status_code"] != strconv.Itoa(c.StatusCode) {

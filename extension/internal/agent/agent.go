@@ -906,6 +906,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if n := a.events.lost.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_lost", n)
 		}
+		if n := a.events.apart.Load(); n > 0 {
+			attrs = append(attrs, "sdk_traces_apart", n)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""
@@ -1022,7 +1025,7 @@ type pipeline struct {
 }
 
 func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
-	p.events.adopt(invocationSpans(rss))
+	p.events.adoptDecoded(rss)
 	p.tracker.ObserveSpans(rss)
 	return p.buf.AddSpans(rss)
 }
@@ -1031,7 +1034,13 @@ func (p pipeline) ConsumeSpans(rss []*tracepb.ResourceSpans) int {
 // gets the invocation spans the receiver found, the buffer the encoded
 // resource spans, which go to the collector as they are.
 func (p pipeline) ConsumeRawSpans(t *otlpwire.Traces) int {
-	p.events.adopt(t.Invocations)
+	p.events.adopt(t.Invocations, func(i int, parent [8]byte) bool {
+		if err := t.SetParent(i, parent); err != nil {
+			p.events.log.Warn("the function's invocation span is left without the inferred span as its parent", "err", err)
+			return false
+		}
+		return true
+	})
 	p.tracker.ObserveInvocationSpans(t.Invocations)
 	return p.buf.AddRawSpans(t.ResourceSpans)
 }

@@ -57,8 +57,10 @@ type eventObserver struct {
 	log  *slog.Logger
 
 	// adopted counts the function's invocation spans made children of
-	// their inferred span.
+	// their inferred span; apart those that started a trace of their own
+	// after their inferred span, in another trace, was made (two trees).
 	adopted atomic.Uint64
+	apart   atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -75,16 +77,27 @@ type inferredRef struct {
 	traceID [16]byte
 	parent  [8]byte
 	spanID  [8]byte
+	// noContext: the event carried no context (see pendingInvocation).
+	noContext bool
 }
+
+// FunctionTrace is lambdascope.trace_context.source of an inferred span
+// that took the trace the function's SDK started, the event carrying no
+// context.
+const FunctionTrace trigger.Source = "function"
 
 type pendingInvocation struct {
 	trig trigger.Trigger
 	// lambda is the invocation's Lambda-Runtime-Trace-Id.
-	lambda   string
-	sc       trigger.SpanContext
-	spanID   [8]byte
-	received time.Time
-	invoked  bool
+	lambda string
+	sc     trigger.SpanContext
+	spanID [8]byte
+	// noContext says the event carried no trace context: sc is Lambda's
+	// header's or made up, and the inferred span takes the trace the
+	// function's SDK starts, if one does before the answer.
+	noContext bool
+	received  time.Time
+	invoked   bool
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
@@ -140,7 +153,8 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		binary.LittleEndian.PutUint64(sc.TraceID[8:], rand.Uint64()|1)
 		sc.Sampled = true
 	}
-	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true}
+	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true,
+		noContext: trig.Durable == nil && (!ok || sc.Source == trigger.Lambda)}
 
 	o.mu.Lock()
 	if prev, ok := o.pending[ev.RequestID]; ok && prev.end != nil {
@@ -226,7 +240,7 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	p.emitted = true
 	delete(o.pending, id)
 	if p.trig.Kind != trigger.Direct {
-		o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID}
+		o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID, noContext: p.noContext}
 		o.recentQ = append(o.recentQ, id)
 		for len(o.recentQ) > maxPending {
 			delete(o.recent, o.recentQ[0])
@@ -340,14 +354,29 @@ func links(recs []trigger.Record, order []trigger.Source) []*tracepb.Span_Link {
 // read Lambda's X-Ray header where the precedence chose the event's
 // traceparent, say), the inferred span joins the SDK's context instead,
 // if it is not made yet: the SDK's choice is what the function's own
-// downstream calls carry. A SDK span with another parent, or none (a new
-// trace), is left as it is.
-func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan) {
+// downstream calls carry. A SDK span with another parent is left as it is.
+//
+// A SDK span with no parent (the SDK started a trace) gets the inferred
+// span as its parent, through setParent(i, parent), when the event
+// carried no context and the inferred span is not made yet: the inferred
+// span then is the root of the SDK's trace. Made already (an SDK that
+// exports after the answer), the two stay apart, which is counted; with
+// a context of the event, the SDK's trace is left alone.
+func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i int, parent [8]byte) bool) {
 	if o == nil {
 		return
 	}
-	for _, s := range spans {
-		if !s.Server || len(s.Parent) != 8 || len(s.TraceID) != 16 {
+	// setParent may refresh the spans after i: each is read in turn.
+	for i := range spans {
+		s := spans[i]
+		if !s.Server || len(s.TraceID) != 16 {
+			continue
+		}
+		if s.Parent == nil {
+			o.adoptRoot(i, s, setParent)
+			continue
+		}
+		if len(s.Parent) != 8 {
 			continue
 		}
 		traceID, parent := [16]byte(s.TraceID), [8]byte(s.Parent)
@@ -375,6 +404,29 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan) {
 	}
 }
 
+// adoptRoot makes the inferred span the parent of spans[i], an SDK's
+// invocation span without a parent, when the event carried no context.
+func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent func(int, [8]byte) bool) {
+	traceID := [16]byte(s.TraceID)
+	o.mu.Lock()
+	p, ok := o.pending[s.InvocationID]
+	if ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct && p.noContext &&
+		(p.sc.Source != FunctionTrace || p.sc.TraceID == traceID) && setParent(i, p.spanID) {
+		p.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
+		o.mu.Unlock()
+		o.adopted.Add(1)
+		return
+	}
+	r, late := o.recent[s.InvocationID]
+	o.mu.Unlock()
+	if late && r.noContext && r.traceID != traceID {
+		if n := o.apart.Add(1); n&(n-1) == 0 { // 1, 2, 4, ...
+			o.log.Warn("the function's invocation span started a trace after its inferred span was made in another; the two stay apart",
+				"invocation", s.InvocationID, "total", n)
+		}
+	}
+}
+
 // sameAs returns the context of the event (or Lambda's header) that names
 // the span parent of trace traceID.
 func sameAs(p *pendingInvocation, traceID [16]byte, parent [8]byte) (trigger.SpanContext, bool) {
@@ -386,27 +438,46 @@ func sameAs(p *pendingInvocation, traceID [16]byte, parent [8]byte) (trigger.Spa
 	return trigger.SpanContext{}, false
 }
 
-// invocationSpans are the invocation spans among decoded spans, their
-// Parent the decoded span's own bytes.
-func invocationSpans(rss []*tracepb.ResourceSpans) []otlpwire.InvocationSpan {
+// invocationSpans are the SERVER invocation spans among decoded spans,
+// their Parent the decoded span's own bytes (nil for none), and the spans
+// they are.
+func invocationSpans(rss []*tracepb.ResourceSpans) ([]otlpwire.InvocationSpan, []*tracepb.Span) {
 	var out []otlpwire.InvocationSpan
+	var decoded []*tracepb.Span
 	for _, rs := range rss {
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
-				if sp.GetKind() != tracepb.Span_SPAN_KIND_SERVER || len(sp.GetParentSpanId()) != 8 {
+				parent := sp.GetParentSpanId()
+				if sp.GetKind() != tracepb.Span_SPAN_KIND_SERVER || (len(parent) != 8 && len(parent) != 0) {
 					continue
+				}
+				if len(parent) == 0 {
+					parent = nil
 				}
 				for _, kv := range sp.GetAttributes() {
 					if kv.GetKey() == invocation.AttrInvocationID {
 						out = append(out, otlpwire.InvocationSpan{InvocationID: kv.GetValue().GetStringValue(), TraceID: sp.GetTraceId(),
-							SpanID: sp.GetSpanId(), Server: true, Parent: sp.GetParentSpanId()})
+							SpanID: sp.GetSpanId(), Server: true, Parent: parent})
+						decoded = append(decoded, sp)
 						break
 					}
 				}
 			}
 		}
 	}
-	return out
+	return out, decoded
+}
+
+// adoptDecoded is adopt on decoded spans.
+func (o *eventObserver) adoptDecoded(rss []*tracepb.ResourceSpans) {
+	if o == nil {
+		return
+	}
+	inv, decoded := invocationSpans(rss)
+	o.adopt(inv, func(i int, parent [8]byte) bool {
+		decoded[i].ParentSpanId = append([]byte(nil), parent[:]...)
+		return true
+	})
 }
 
 // endedChan returns the channel closed once the answer of id was relayed.

@@ -284,7 +284,7 @@ func TestAdoptAfterInferredSpan(t *testing.T) {
 			Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", "r1")}}
 	}
 	same, other := span("b7ad6b7169203331"), span("1111111111111111")
-	o.adopt(invocationSpans([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{same, other}}}}}))
+	o.adoptDecoded([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{same, other}}}}})
 	if !bytes.Equal(same.GetParentSpanId(), ref.spanID[:]) {
 		t.Errorf("parent %x, want the inferred span %x", same.GetParentSpanId(), ref.spanID)
 	}
@@ -293,5 +293,120 @@ func TestAdoptAfterInferredSpan(t *testing.T) {
 	}
 	if n := o.adopted.Load(); n != 1 {
 		t.Errorf("adopted %d, want 1", n)
+	}
+}
+
+// TestSDKNewTraceUnderInferredSpan: the event carries no context (an
+// untraced client behind API Gateway) and the SDK starts a trace of its
+// own. The inferred span takes the SDK's trace, as its root, and the
+// SDK's invocation span, which had no parent in the bytes the function
+// sent, becomes its child: one tree, the platform spans under the SDK's
+// span, one invocation span.
+func TestSDKNewTraceUnderInferredSpan(t *testing.T) {
+	const id = "6f1d0b7a-0000-4000-8000-00000000000c"
+	spans := runWithSDK(t, id, sample(t, "apigw-v2-request-no-authorizer.json"), -1)
+	var inferred, sdkRoot, sdkChild, invoke *tracepb.Span
+	servers := 0
+	for _, sp := range spans {
+		switch {
+		case spanAttr(sp, "lambdascope.invocation_id") == id:
+			inferred = sp
+		case spanAttr(sp, "faas.invocation_id") == id && sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER:
+			sdkRoot = sp
+			servers++
+		case sp.GetName() == "charge card":
+			sdkChild = sp
+		case sp.GetName() == "lambda.invoke":
+			invoke = sp
+		}
+	}
+	if inferred == nil || sdkRoot == nil || sdkChild == nil || invoke == nil {
+		t.Fatalf("inferred %v\nsdk %v\nchild %v\nlambda.invoke %v", inferred, sdkRoot, sdkChild, invoke)
+	}
+	if servers != 1 {
+		t.Errorf("%d invocation SERVER spans, want the SDK's alone", servers)
+	}
+	if hex.EncodeToString(sdkRoot.GetTraceId()) == "5bef4de7ad49b0e87f6ef6c87fc2e700" {
+		t.Fatal("the SDK took Lambda's trace; the test wants a trace of its own")
+	}
+	if !bytes.Equal(inferred.GetTraceId(), sdkRoot.GetTraceId()) || len(inferred.GetParentSpanId()) != 0 ||
+		spanAttr(inferred, "lambdascope.trace_context.source") != "function" {
+		t.Errorf("inferred span in %x under %x (%s), want the root of the SDK's trace %x (function)", inferred.GetTraceId(),
+			inferred.GetParentSpanId(), spanAttr(inferred, "lambdascope.trace_context.source"), sdkRoot.GetTraceId())
+	}
+	if !bytes.Equal(sdkRoot.GetParentSpanId(), inferred.GetSpanId()) {
+		t.Errorf("SDK span under %x, want the inferred span %x", sdkRoot.GetParentSpanId(), inferred.GetSpanId())
+	}
+	if !bytes.Equal(sdkChild.GetParentSpanId(), sdkRoot.GetSpanId()) || !bytes.Equal(sdkChild.GetTraceId(), sdkRoot.GetTraceId()) ||
+		!bytes.Equal(invoke.GetParentSpanId(), sdkRoot.GetSpanId()) || !bytes.Equal(invoke.GetTraceId(), sdkRoot.GetTraceId()) {
+		t.Errorf("the SDK's child or lambda.invoke is not under the SDK's span: %v / %v", sdkChild, invoke)
+	}
+}
+
+// TestAdoptRoot: the SDK's span without a parent, decoded (OTLP/JSON or
+// gRPC), goes under the inferred span when the event carried no context
+// and the inferred span is not made yet; made already, or with a context
+// of the event, it is left alone, and a late one is counted.
+func TestAdoptRoot(t *testing.T) {
+	sdkTrace := bytes.Repeat([]byte{0x5d}, 16)
+	tests := []struct {
+		name   string
+		event  string
+		lambda string // Lambda-Runtime-Trace-Id
+		// late: the SDK's spans come after the answer
+		late    bool
+		adopted bool
+	}{
+		{"no context anywhere", sample(t, "apigw-v2-request-no-authorizer.json"), "", false, true},
+		{"lambda's header only", sample(t, "apigw-v2-request-no-authorizer.json"), lambdaTraceHeader, false, true},
+		{"the event's traceparent", sample(t, "sqs-traced.json"), lambdaTraceHeader, false, false},
+		{"after the answer", sample(t, "apigw-v2-request-no-authorizer.json"), "", true, false},
+		// A durable execution keeps the trace its ARN names.
+		{"a durable execution", sample(t, "durable-execution-start.json"), lambdaTraceHeader, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ready := make(chan struct{})
+			close(ready)
+			o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+				return nil, nil, nil
+			}, slog.New(slog.DiscardHandler))
+			now := time.Now()
+			o.Invoked(rtproxy.Event{RequestID: "r1", TraceID: tt.lambda, Received: now, Body: []byte(tt.event)})
+			o.mu.Lock()
+			before := *o.pending["r1"]
+			o.mu.Unlock()
+			root := &tracepb.Span{TraceId: sdkTrace, SpanId: []byte{1, 1, 1, 1, 1, 1, 1, 1}, Kind: tracepb.Span_SPAN_KIND_SERVER,
+				Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", "r1")}}
+			rss := []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{root}}}}}
+			if tt.late {
+				o.Ended(rtproxy.End{RequestID: "r1", Kind: rtproxy.Response, Started: now, Ended: now})
+			}
+			o.adoptDecoded(rss)
+			o.mu.Lock()
+			p := o.pending["r1"]
+			o.mu.Unlock()
+			switch {
+			case tt.adopted:
+				if !bytes.Equal(root.GetParentSpanId(), before.spanID[:]) || p == nil || !bytes.Equal(p.sc.TraceID[:], sdkTrace) ||
+					p.sc.SpanID != ([8]byte{}) || p.sc.Source != FunctionTrace {
+					t.Errorf("SDK span under %x, inferred span's context %+v; want the inferred span %x as the root of %x",
+						root.GetParentSpanId(), p, before.spanID, sdkTrace)
+				}
+				if o.adopted.Load() != 1 {
+					t.Errorf("adopted %d, want 1", o.adopted.Load())
+				}
+			default:
+				if len(root.GetParentSpanId()) != 0 {
+					t.Errorf("the SDK's root got parent %x", root.GetParentSpanId())
+				}
+				if p != nil && p.sc != before.sc {
+					t.Errorf("the inferred span's context changed: %+v, was %+v", p.sc, before.sc)
+				}
+				if want := map[bool]uint64{true: 1}[tt.late]; o.apart.Load() != want || o.adopted.Load() != 0 {
+					t.Errorf("apart %d adopted %d, want %d and 0", o.apart.Load(), o.adopted.Load(), want)
+				}
+			}
+		})
 	}
 }

@@ -3,7 +3,8 @@
 // checks them as the protobuf decoder would, counts their spans, finds the
 // spans that name their invocation, and re-tags each resource_spans field
 // for the Ingest API request, so the function's spans reach the collector
-// byte for byte.
+// byte for byte. The one exception is SetParent, which adds a parent to a
+// span and encodes its ResourceSpans again.
 package otlpwire
 
 import (
@@ -52,8 +53,13 @@ type InvocationSpan struct {
 	Server bool
 	// Parent is the span's parent_span_id where the span is kept to be
 	// shipped (nil when it has none of 8 bytes): writing 8 bytes into it
-	// re-parents the span that is shipped.
+	// re-parents the span that is shipped. A span without one gets one
+	// with Traces.SetParent.
 	Parent []byte
+
+	// res is the index of the span's ResourceSpans in Traces, at the
+	// span's place among its spans (set by ScanTraces only).
+	res, at int
 }
 
 // Traces is what ScanTraces found in one ExportTraceServiceRequest.
@@ -99,25 +105,100 @@ func ScanTraces(data []byte) (*Traces, error) {
 		rs := ResourceSpans{Field: out[start:len(out):len(out)], Size: len(msg)}
 		// The copy is scanned, so that Invocations' Parent points into
 		// what is shipped.
-		rs.Spans = t.scanResourceSpans(out[len(out)-len(msg):])
+		rs.Spans = t.scanResourceSpans(out[len(out)-len(msg):], len(t.ResourceSpans))
 		t.ResourceSpans = append(t.ResourceSpans, rs)
 	}
 	return t, nil
 }
 
-// scanResourceSpans counts the spans of a valid encoded ResourceSpans and
-// notes its invocation spans.
-func (t *Traces) scanResourceSpans(b []byte) int {
+// scanResourceSpans counts the spans of a valid encoded ResourceSpans,
+// the res-th of the request, and notes its invocation spans.
+func (t *Traces) scanResourceSpans(b []byte, res int) int {
 	spans := 0
 	eachField(b, 2, func(scope []byte) { // scope_spans
 		eachField(scope, 2, func(span []byte) { // spans
-			spans++
 			if ref, ok := scanSpan(span); ok {
+				ref.res, ref.at = res, spans
 				t.Invocations = append(t.Invocations, ref)
 			}
+			spans++
 		})
 	})
 	return spans
+}
+
+// parentField is the tag and length of a span's parent_span_id.
+var parentField = []byte{4<<3 | byte(protowire.BytesType), 8}
+
+// ErrHasParent means SetParent was asked for a span that has a parent.
+var ErrHasParent = errors.New("the span has a parent")
+
+// SetParent gives invocation span i, which has no parent, the parent
+// span ID parent. The field is added at the end of the span's encoding (a
+// later value wins when decoded), so the span, its scope_spans and its
+// ResourceSpans are encoded again; the other ResourceSpans and the rest of
+// this one keep their bytes. The Invocations of that ResourceSpans then
+// point into the new encoding (span i's Parent at its new parent).
+func (t *Traces) SetParent(i int, parent [8]byte) error {
+	if i < 0 || i >= len(t.Invocations) || t.Invocations[i].res < 0 || t.Invocations[i].res >= len(t.ResourceSpans) {
+		return fmt.Errorf("set parent of invocation span %d: no such span in the request", i)
+	}
+	inv := t.Invocations[i]
+	if inv.Parent != nil {
+		return fmt.Errorf("set parent of invocation span %d: %w", i, ErrHasParent)
+	}
+	rs := &t.ResourceSpans[inv.res]
+	_, _, n := consumeTag(rs.Field)
+	msg, _ := consumeBytes(rs.Field[n:])
+	// The spans before the one to change, counted across scope_spans.
+	seen := 0
+	rewrite := func(b []byte, num protowire.Number, fn func(v []byte) ([]byte, bool)) ([]byte, bool) {
+		for p := b; len(p) > 0; {
+			start := len(b) - len(p)
+			n0, typ, n := consumeTag(p)
+			p = p[n:]
+			if n0 != num || typ != protowire.BytesType {
+				p = p[skipValue(n0, typ, p):]
+				continue
+			}
+			v, n := consumeBytes(p)
+			p = p[n:]
+			if nv, ok := fn(v); ok {
+				o := append([]byte(nil), b[:start]...)
+				o = protowire.AppendTag(o, num, protowire.BytesType)
+				o = protowire.AppendBytes(o, nv)
+				return append(o, p...), true
+			}
+		}
+		return nil, false
+	}
+	out, ok := rewrite(msg, 2, func(scope []byte) ([]byte, bool) { // scope_spans
+		return rewrite(scope, 2, func(span []byte) ([]byte, bool) { // spans
+			if seen != inv.at {
+				seen++
+				return nil, false
+			}
+			o := append(append([]byte(nil), span...), parentField...)
+			return append(o, parent[:]...), true
+		})
+	})
+	if !ok {
+		return fmt.Errorf("set parent of invocation span %d: span %d not found in its resource spans", i, inv.at)
+	}
+	field := protowire.AppendTag(make([]byte, 0, len(out)+protowire.SizeVarint(uint64(len(out)))+1), IngestResourceSpansField, protowire.BytesType)
+	field = protowire.AppendBytes(field, out)
+	rs.Field, rs.Size = field, len(out)
+	// The spans of this ResourceSpans are read again from the new bytes.
+	fresh := &Traces{}
+	fresh.scanResourceSpans(field[len(field)-len(out):], inv.res)
+	k := 0
+	for j := range t.Invocations {
+		if t.Invocations[j].res == inv.res && k < len(fresh.Invocations) {
+			t.Invocations[j] = fresh.Invocations[k]
+			k++
+		}
+	}
+	return nil
 }
 
 // eachField calls fn with the value of every length-delimited field num of

@@ -261,7 +261,52 @@ func FuzzScanTraces(f *testing.F) {
 			return
 		}
 		checkSpliced(t, data, got)
+		checkSetParent(t, data, got)
 	})
+}
+
+// checkSetParent gives the first invocation span without a parent one and
+// checks the result against the decoded request given the same parent.
+func checkSetParent(t *testing.T, data []byte, got *Traces) {
+	t.Helper()
+	i := 0
+	for i < len(got.Invocations) && got.Invocations[i].Parent != nil {
+		i++
+	}
+	if i == len(got.Invocations) {
+		return
+	}
+	parent := [8]byte{0xfe, 1, 2, 3, 4, 5, 6, 0xef}
+	if err := got.SetParent(i, parent); err != nil {
+		t.Fatalf("SetParent(%d): %v", i, err)
+	}
+	var decoded coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(data, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rs := range decoded.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if len(decodedInvocations(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+					ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}}})) == 0 {
+					continue
+				}
+				if n == i {
+					sp.ParentSpanId = parent[:]
+				}
+				n++
+			}
+		}
+	}
+	want, err := proto.Marshal(&decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSpliced(t, want, got)
+	if !bytes.Equal(got.Invocations[i].Parent, parent[:]) {
+		t.Fatalf("invocation span %d's parent %x, want %x", i, got.Invocations[i].Parent, parent)
+	}
 }
 
 // TestReparentInPlace: writing an invocation span's Parent changes the
@@ -295,5 +340,78 @@ func TestReparentInPlace(t *testing.T) {
 	}
 	if data[0] == 7 || bytes.Contains(data, []byte{7, 7, 7, 7, 7, 7, 7, 7}) {
 		t.Error("the request's own bytes were changed")
+	}
+}
+
+// TestSetParent: a span without a parent gets one; its ResourceSpans is
+// encoded again and decodes to the same spans but that parent, the other
+// ResourceSpans keep their bytes, and the invocation spans point into the
+// new encoding.
+func TestSetParent(t *testing.T) {
+	req := sampleRequest()
+	// A second resource whose invocation span has a parent, and a span of
+	// the first resource's second scope to change.
+	req.ResourceSpans[2].ScopeSpans[0].Spans = append(req.ResourceSpans[2].ScopeSpans[0].Spans, &tracepb.Span{
+		TraceId: traceB, SpanId: []byte{5, 5, 5, 5, 5, 5, 5, 5}, ParentSpanId: []byte{6, 6, 6, 6, 6, 6, 6, 6}, Kind: tracepb.Span_SPAN_KIND_SERVER,
+		Attributes: []*commonpb.KeyValue{str(AttrInvocationID, "req-4")}})
+	data, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ScanTraces(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Invocations) != 3 || got.Invocations[1].InvocationID != "req-2" || got.Invocations[1].Parent != nil {
+		t.Fatalf("invocations %+v", got.Invocations)
+	}
+	before := make([][]byte, len(got.ResourceSpans))
+	for i, rs := range got.ResourceSpans {
+		before[i] = append([]byte(nil), rs.Field...)
+	}
+	if err := got.SetParent(1, [8]byte{7, 7, 7, 7, 7, 7, 7, 7}); err != nil {
+		t.Fatalf("SetParent: %v", err)
+	}
+	want := proto.Clone(req).(*coltracepb.ExportTraceServiceRequest)
+	want.ResourceSpans[0].ScopeSpans[1].Spans[0].ParentSpanId = []byte{7, 7, 7, 7, 7, 7, 7, 7}
+	for i, rs := range got.ResourceSpans {
+		var shipped ingestv1.ExportRequest
+		if err := proto.Unmarshal(rs.Field, &shipped); err != nil || len(shipped.ResourceSpans) != 1 {
+			t.Fatalf("resource spans %d: %v", i, err)
+		}
+		if !proto.Equal(shipped.ResourceSpans[0], want.ResourceSpans[i]) {
+			t.Errorf("resource spans %d shipped %v, want %v", i, shipped.ResourceSpans[0], want.ResourceSpans[i])
+		}
+		_, _, n := protowire.ConsumeTag(rs.Field)
+		if _, m := protowire.ConsumeBytes(rs.Field[n:]); rs.Size != m-protowire.SizeVarint(uint64(rs.Size)) || n+m != len(rs.Field) {
+			t.Errorf("resource spans %d: size %d, field of %d bytes", i, rs.Size, len(rs.Field))
+		}
+		if i > 0 && !bytes.Equal(rs.Field, before[i]) {
+			t.Errorf("resource spans %d was encoded again", i)
+		}
+	}
+	if got.SpanCount() != 6 {
+		t.Errorf("%d spans", got.SpanCount())
+	}
+	// The invocation spans point into what is shipped.
+	wantInv := decodedInvocations(want)
+	if !equalInvocations(got.Invocations, wantInv) {
+		t.Fatalf("invocations %+v, want %+v", got.Invocations, wantInv)
+	}
+	copy(got.Invocations[1].Parent, []byte{8, 8, 8, 8, 8, 8, 8, 8})
+	copy(got.Invocations[2].Parent, []byte{9, 9, 9, 9, 9, 9, 9, 9})
+	want.ResourceSpans[0].ScopeSpans[1].Spans[0].ParentSpanId = []byte{8, 8, 8, 8, 8, 8, 8, 8}
+	want.ResourceSpans[2].ScopeSpans[0].Spans[1].ParentSpanId = []byte{9, 9, 9, 9, 9, 9, 9, 9}
+	for _, i := range []int{0, 2} {
+		var shipped ingestv1.ExportRequest
+		if err := proto.Unmarshal(got.ResourceSpans[i].Field, &shipped); err != nil || !proto.Equal(shipped.ResourceSpans[0], want.ResourceSpans[i]) {
+			t.Errorf("resource spans %d after writing parents: %v %v", i, err, &shipped)
+		}
+	}
+	if err := got.SetParent(1, [8]byte{1}); !errors.Is(err, ErrHasParent) {
+		t.Errorf("SetParent on a span with a parent: %v", err)
+	}
+	if err := got.SetParent(3, [8]byte{1}); err == nil {
+		t.Error("SetParent of no span: no error")
 	}
 }

@@ -190,9 +190,10 @@ type picked struct {
 	links int
 }
 
-// pickTrace finds a trace in which shipping consumed a batch: one whose
-// order came from a traced client (its inferred API Gateway span is in the
-// trace) and whose batch held several messages, else the best there is.
+// pickTrace finds a trace in which shipping consumed a batch: one with
+// its order's inferred API Gateway span (under a traced client's span, or
+// the root of the trace orders' SDK started for an untraced one) and whose
+// batch held several messages, else the best there is.
 func pickTrace(ctx context.Context, svc *query.Service) (picked, error) {
 	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: "shipping", Limit: 100})
 	if err != nil {
