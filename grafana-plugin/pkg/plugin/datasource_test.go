@@ -158,6 +158,10 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
 		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
 		{name: "spikes", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1}, tr: spikeRange, wantRows: 2},
+		// 30 s after billing failed, in the minute it failed in: judged
+		// with what the minute holds so far, marked partial.
+		{name: "spikes_current_minute", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1, "functionName": "billing"},
+			tr: backend.TimeRange{From: plugintest.Start.Add(-time.Hour), To: plugintest.Start.Add(30 * time.Second)}, wantRows: 1},
 		{name: "spikes_series", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1, "format": "timeSeries",
 			"spikeSeries": []string{"errorRate", "baselineRate", "firing"}}, tr: spikeRange, wantFrames: 6},
 		{name: "spikes_series_no_data", queryType: "spikes", model: map[string]any{"format": "timeSeries", "functionName": "nothing"},
