@@ -180,6 +180,11 @@ func TestAlertRules(t *testing.T) {
 					if !timeSeries(d.Model) {
 						t.Errorf("rule %s: query %s does not answer with time series", r.UID, d.RefID)
 					}
+					// A rule on "the last N minutes" must read those minutes
+					// whatever the clock, not the buckets the clock began.
+					if d.Model["queryType"] == "metrics" && d.Model["wholeRange"] != true {
+						t.Errorf("rule %s: metrics query %s does not read the whole range (wholeRange: true)", r.UID, d.RefID)
+					}
 				case "__expr__":
 				default:
 					t.Errorf("rule %s queries datasource %q", r.UID, d.DatasourceUID)

@@ -259,3 +259,10 @@ describe('limits', () => {
     expect(withQueryType(q, 'invocations')).toBe(q);
   });
 });
+
+describe('whole range metrics', () => {
+  it('refuses percentiles, which do not add up over steps', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['durationP99'], wholeRange: true })).toContain('durationP99');
+    expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['errorRate'], wholeRange: true })).toBeUndefined();
+  });
+});

@@ -112,6 +112,10 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       if (q.stepSeconds !== undefined && (!Number.isInteger(q.stepSeconds) || q.stepSeconds < 0)) {
         return 'The step must be a whole number of seconds.';
       }
+      const percentiles = (q.metrics ?? []).filter((m) => m.startsWith('durationP'));
+      if (q.wholeRange && percentiles.length > 0) {
+        return `${percentiles.join(', ')} cannot be read over the whole range.`;
+      }
       return undefined;
     }
     case 'cost':

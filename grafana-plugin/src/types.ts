@@ -46,6 +46,8 @@ export interface LambdascopeQuery extends DataQuery {
   // metrics
   metrics?: string[];
   stepSeconds?: number;
+  /** One point per function and metric over the whole range (alert rules on "the last N minutes"). */
+  wholeRange?: boolean;
   // logs
   text?: string;
   // cost

@@ -70,6 +70,10 @@ type QueryModel struct {
 	Metrics []string `json:"metrics,omitempty"`
 	// StepSeconds is the bucket width; 0 follows the panel's interval.
 	StepSeconds int `json:"stepSeconds,omitempty"`
+	// WholeRange makes a metrics query one point per function and metric
+	// over the whole time range, whatever the clock (alert rules on "the
+	// last N minutes").
+	WholeRange bool `json:"wholeRange,omitempty"`
 
 	// Text keeps log lines containing it, ignoring case.
 	Text string `json:"text,omitempty"`

@@ -149,6 +149,10 @@ func TestQueryDataFrames(t *testing.T) {
 		// Counts have a point (0 when empty) in each of the range's 121 minutes.
 		{name: "metrics_one_function", queryType: "metrics", model: map[string]any{"functionName": "billing", "stepSeconds": 60},
 			tr: fixtureRange, wantRows: 121},
+		// The quarter hour 15:00:05-15:15:05 as an alert reads it at
+		// 15:15:05: every invocation of it, not the 5 s since 15:15.
+		{name: "metrics_whole_range", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate"}, "wholeRange": true},
+			tr: backend.TimeRange{From: time.Date(2026, 3, 14, 15, 0, 5, 0, time.UTC), To: time.Date(2026, 3, 14, 15, 15, 5, 0, time.UTC)}, wantFrames: 4},
 		{name: "metrics_no_data", queryType: "metrics", model: map[string]any{"functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
 		{name: "logs", queryType: "logs", tr: fixtureRange, wantRows: 4},
 		{name: "logs_trace", queryType: "logs", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 3},
@@ -295,6 +299,8 @@ func TestQueryDataErrors(t *testing.T) {
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "limit must be between"},
 		{name: "bad trace id filter", queryType: "invocations", json: `{"traceId":"xyz"}`,
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "invalid trace ID"},
+		{name: "percentile over the whole range", queryType: "metrics", json: `{"metrics":["durationP95"],"wholeRange":true}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "durationP95 cannot be read over the whole range"},
 		{name: "unknown metric", queryType: "metrics", json: `{"metrics":["bogus"]}`,
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: `unknown metric "bogus"`},
 		{name: "bad search status", queryType: "search", json: `{"status":"broken"}`,

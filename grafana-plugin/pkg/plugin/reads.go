@@ -183,11 +183,25 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	if err := fq.Validate(); err != nil {
 		return nil, err
 	}
+	if m.WholeRange {
+		for _, mt := range metrics {
+			if strings.HasPrefix(mt.Name, "durationP") {
+				return nil, fmt.Errorf("%w: %s cannot be read over the whole range (percentiles of steps do not add up); use a step", ErrInvalidQuery, mt.Name)
+			}
+		}
+		if m.StepSeconds == 0 {
+			fq.Step = 0 // picked from the range, not the panel
+		}
+	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	points, err := svc.FunctionFigures(ctx, fq)
+	read := svc.FunctionFigures
+	if m.WholeRange {
+		read = svc.FunctionTotals
+	}
+	points, err := read(ctx, fq)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +211,9 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 			return nil, err
 		}
 		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	}
+	if m.WholeRange {
+		return frames.FunctionTotals(points, metrics, fq.TimeRange), nil
 	}
 	return frames.FunctionMetrics(points, metrics, fq.TimeRange, step), nil
 }

@@ -235,6 +235,13 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
           <InlineField label="Step (s)" labelWidth={10} tooltip="Bucket width; empty follows the panel's interval (at least 60 s)">
             <Input type="number" width={10} value={q.stepSeconds ?? ''} onChange={num('stepSeconds')} onBlur={onRunQuery} />
           </InlineField>
+          <InlineField
+            label="Whole range"
+            labelWidth={12}
+            tooltip="One point per function over the whole time range, whatever the clock: for alert rules on the last N minutes"
+          >
+            <InlineSwitch value={q.wholeRange ?? false} onChange={(e) => update({ wholeRange: e.currentTarget.checked }, true)} />
+          </InlineField>
         </InlineFieldRow>
       )}
       {type === 'cost' && (
