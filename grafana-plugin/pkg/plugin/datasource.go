@@ -259,7 +259,7 @@ func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame,
 	if err != nil {
 		return nil, err
 	}
-	return frames.Trace(tr), nil
+	return frames.Trace(tr, d.traceLink()), nil
 }
 
 func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
