@@ -1,29 +1,95 @@
-import type {
-  AdHocVariableFilter,
-  DataSourceGetTagKeysOptions,
-  DataSourceGetTagValuesOptions,
-  DataSourceInstanceSettings,
-  MetricFindValue,
-  ScopedVars,
-  TimeRange,
+import {
+  CoreApp,
+  dateTime,
+  LogRowContextQueryDirection,
+  type AdHocVariableFilter,
+  type DataQueryRequest,
+  type DataQueryResponse,
+  type DataSourceGetTagKeysOptions,
+  type DataSourceGetTagValuesOptions,
+  type DataSourceInstanceSettings,
+  type DataSourceWithLogsContextSupport,
+  type DataSourceWithToggleableQueryFiltersSupport,
+  type LogRowContextOptions,
+  type LogRowModel,
+  type MetricFindValue,
+  type QueryFilterOptions,
+  type ScopedVars,
+  type TimeRange,
+  type ToggleFilterAction,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
+import { lastValueFrom } from 'rxjs';
 
 import {
   adhocFilters,
   adhocKeyFunction,
   adhocKeyService,
+  defaultQuery,
+  hasLogFilter,
   interpolate,
+  logContextQuery,
   metricNames,
+  queryDisplayText,
   queryProblem,
+  toggleLogFilter,
   tagKeys,
   variableList,
 } from './query';
 import type { LambdascopeOptions, LambdascopeQuery } from './types';
 
-export class DataSource extends DataSourceWithBackend<LambdascopeQuery, LambdascopeOptions> {
+export class DataSource
+  extends DataSourceWithBackend<LambdascopeQuery, LambdascopeOptions>
+  implements DataSourceWithLogsContextSupport<LambdascopeQuery>, DataSourceWithToggleableQueryFiltersSupport<LambdascopeQuery>
+{
   constructor(instanceSettings: DataSourceInstanceSettings<LambdascopeOptions>) {
     super(instanceSettings);
+  }
+
+  /** A new Explore tab starts with the logs; a new panel with the invocations. */
+  getDefaultQuery(app: CoreApp): Partial<LambdascopeQuery> {
+    return app === CoreApp.Explore ? { queryType: 'logs' } : defaultQuery;
+  }
+
+  /** How a query reads in Explore's query history. */
+  getQueryDisplayText(query: LambdascopeQuery): string {
+    return queryDisplayText(query);
+  }
+
+  /** Filters from log details: function and service labels, and the request ID. */
+  toggleQueryFilter(query: LambdascopeQuery, filter: ToggleFilterAction): LambdascopeQuery {
+    return toggleLogFilter(query, filter);
+  }
+
+  queryHasFilter(query: LambdascopeQuery, filter: QueryFilterOptions): boolean {
+    return hasLogFilter(query, filter);
+  }
+
+  /** The query log context runs: the other lines of the line's invocation. */
+  async getLogRowContextQuery(row: LogRowModel, options?: LogRowContextOptions): Promise<LambdascopeQuery | null> {
+    return logContextQuery(row, options?.direction ?? LogRowContextQueryDirection.Backward, options?.limit)?.query ?? null;
+  }
+
+  /** The lines before or after a line in the same invocation. */
+  async getLogRowContext(row: LogRowModel, options?: LogRowContextOptions): Promise<DataQueryResponse> {
+    const c = logContextQuery(row, options?.direction ?? LogRowContextQueryDirection.Backward, options?.limit);
+    if (!c) {
+      return { data: [] };
+    }
+    const from = dateTime(c.fromMs);
+    const to = dateTime(c.toMs);
+    const request: DataQueryRequest<LambdascopeQuery> = {
+      requestId: `log-context-${row.uid}`,
+      app: CoreApp.Explore,
+      targets: [c.query],
+      range: { from, to, raw: { from, to } },
+      interval: '1s',
+      intervalMs: 1000,
+      scopedVars: options?.scopedVars ?? {},
+      timezone: 'UTC',
+      startTime: Date.now(),
+    };
+    return lastValueFrom(this.query(request));
   }
 
   applyTemplateVariables(query: LambdascopeQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LambdascopeQuery {

@@ -18,6 +18,11 @@ import {
   variableList,
   withQueryType,
   defaultQuery,
+  hasLogFilter,
+  logContextQuery,
+  LOG_CONTEXT_WINDOW_MS,
+  queryDisplayText,
+  toggleLogFilter,
 } from './query';
 import type { LambdascopeQuery } from './types';
 
@@ -264,5 +269,66 @@ describe('whole range metrics', () => {
   it('refuses percentiles, which do not add up over steps', () => {
     expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['durationP99'], wholeRange: true })).toContain('durationP99');
     expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['errorRate'], wholeRange: true })).toBeUndefined();
+  });
+});
+
+describe('filters from log details', () => {
+  const logs: LambdascopeQuery = { refId: 'A', queryType: 'logs' };
+  it('a function label keeps, then toggles off, the function', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'function', value: 'orders' } });
+    expect(on.adhocFilters).toEqual([{ key: 'function', operator: '=', value: 'orders' }]);
+    expect(hasLogFilter(on, { key: 'function', value: 'orders' })).toBe(true);
+    expect(toggleLogFilter(on, { type: 'FILTER_FOR', options: { key: 'function', value: 'orders' } }).adhocFilters).toEqual([]);
+  });
+  it('filtering out replaces keeping the same value', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'service', value: 'api' } });
+    const out = toggleLogFilter(on, { type: 'FILTER_OUT', options: { key: 'service', value: 'api' } });
+    expect(out.adhocFilters).toEqual([{ key: 'service', operator: '!=', value: 'api' }]);
+    expect(hasLogFilter(out, { key: 'service', value: 'api' })).toBe(false);
+  });
+  it('a request ID becomes the query request ID; it cannot be filtered out', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'requestId', value: 'req-1' } });
+    expect(on.requestId).toBe('req-1');
+    expect(hasLogFilter(on, { key: 'requestId', value: 'req-1' })).toBe(true);
+    expect(toggleLogFilter(on, { type: 'FILTER_FOR', options: { key: 'requestId', value: 'req-1' } }).requestId).toBeUndefined();
+    expect(toggleLogFilter(logs, { type: 'FILTER_OUT', options: { key: 'requestId', value: 'req-1' } })).toBe(logs);
+  });
+  it('labels the backend cannot filter on leave the query as it is', () => {
+    expect(toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'version', value: '7' } })).toBe(logs);
+  });
+});
+
+describe('log context', () => {
+  const row = { labels: { requestId: 'req-1', function: 'orders' }, timeEpochMs: 1_000_000 };
+  it('reads the lines of the same invocation before the line', () => {
+    expect(logContextQuery(row, 'BACKWARD', 20)).toEqual({
+      query: { refId: 'log-context', queryType: 'logs', requestId: 'req-1', limit: 20 },
+      fromMs: 1_000_000 - LOG_CONTEXT_WINDOW_MS,
+      toMs: 1_000_000,
+    });
+  });
+  it('and after it, without the line itself', () => {
+    const c = logContextQuery(row, 'FORWARD');
+    expect(c?.fromMs).toBe(1_000_001);
+    expect(c?.toMs).toBe(1_000_000 + LOG_CONTEXT_WINDOW_MS);
+    expect(c?.query.limit).toBe(50);
+  });
+  it('a line outside any invocation has no context', () => {
+    expect(logContextQuery({ labels: { function: 'orders' }, timeEpochMs: 1 }, 'BACKWARD')).toBeUndefined();
+  });
+});
+
+describe('query history', () => {
+  it('reads as the query type and what it asks', () => {
+    expect(
+      queryDisplayText({
+        refId: 'A',
+        queryType: 'logs',
+        functionName: 'orders',
+        text: 'timeout',
+        adhocFilters: [{ key: 'service', operator: '!=', value: 'api' }],
+      })
+    ).toBe('Logs: function: orders, text: "timeout", service != api');
+    expect(queryDisplayText({ refId: 'A', queryType: 'serviceMap' })).toBe('Service map');
   });
 });

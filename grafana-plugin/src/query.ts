@@ -361,3 +361,98 @@ export function formatAttributes(attrs: Record<string, string> | undefined): str
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
 }
+
+/** A filter from a log line's details in Explore: keep (FILTER_FOR) or drop (FILTER_OUT) lines with key = value. */
+export interface LogFilterAction {
+  type: 'FILTER_FOR' | 'FILTER_OUT';
+  /** Grafana's KeyValue: the label's key and value under "key" and "value". */
+  options: Record<string, string>;
+}
+
+/**
+ * toggleLogFilter applies a filter from log details to a logs query: a
+ * function or service label becomes an ad hoc filter (= or !=), a request
+ * ID the query's request ID (only kept, since the backend cannot leave one
+ * invocation out). A filter already there is removed; its opposite is
+ * replaced. Other labels cannot be filtered on: the query is unchanged.
+ */
+export function toggleLogFilter(q: LambdascopeQuery, action: LogFilterAction): LambdascopeQuery {
+  const key = action.options.key ?? '';
+  const value = action.options.value ?? '';
+  if (key === 'requestId') {
+    if (action.type === 'FILTER_OUT') {
+      return q;
+    }
+    return { ...q, requestId: q.requestId === value ? undefined : value };
+  }
+  if (key !== adhocKeyFunction && key !== adhocKeyService) {
+    return q;
+  }
+  const operator: AdhocOperator = action.type === 'FILTER_FOR' ? '=' : '!=';
+  const filters = q.adhocFilters ?? [];
+  const present = filters.some((f) => f.key === key && f.value === value && f.operator === operator);
+  const rest = filters.filter((f) => !(f.key === key && f.value === value && (f.operator === '=' || f.operator === '!=')));
+  return { ...q, adhocFilters: present ? rest : [...rest, { key, operator, value }] };
+}
+
+/** hasLogFilter says whether a logs query keeps only lines with key = value. */
+export function hasLogFilter(q: LambdascopeQuery, filter: Record<string, string>): boolean {
+  const { key, value } = filter;
+  if (key === 'requestId') {
+    return value !== undefined && q.requestId === value;
+  }
+  return (q.adhocFilters ?? []).some((f) => f.key === key && f.value === value && f.operator === '=');
+}
+
+/** How far log context looks from a line, at most. */
+export const LOG_CONTEXT_WINDOW_MS = 15 * 60 * 1000;
+
+/**
+ * logContextQuery is the query for the lines around one line: the other
+ * lines of its invocation (its requestId label) before it (BACKWARD) or
+ * after it (FORWARD), within LOG_CONTEXT_WINDOW_MS. A line without an
+ * invocation has no context: undefined.
+ */
+export function logContextQuery(
+  row: { labels: Record<string, string>; timeEpochMs: number },
+  direction: 'BACKWARD' | 'FORWARD',
+  limit = 50,
+  refId = 'log-context'
+): { query: LambdascopeQuery; fromMs: number; toMs: number } | undefined {
+  const requestId = row.labels.requestId;
+  if (!requestId) {
+    return undefined;
+  }
+  const query: LambdascopeQuery = { refId, queryType: 'logs', requestId, limit: Math.min(Math.max(1, limit), MAX_LIMIT) };
+  // The backend's range starts inclusive and ends exclusive; the line
+  // itself is left out of the lines after it.
+  return direction === 'BACKWARD'
+    ? { query, fromMs: row.timeEpochMs - LOG_CONTEXT_WINDOW_MS, toMs: row.timeEpochMs }
+    : { query, fromMs: row.timeEpochMs + 1, toMs: row.timeEpochMs + LOG_CONTEXT_WINDOW_MS };
+}
+
+/** queryDisplayText is how a query reads in Explore's query history. */
+export function queryDisplayText(q: LambdascopeQuery): string {
+  const type = queryTypeOptions.find((o) => o.value === (q.queryType ?? 'invocations'))?.label ?? String(q.queryType);
+  const parts: string[] = [];
+  const add = (label: string, v: string | number | boolean | undefined) => {
+    if (v !== undefined && v !== '' && v !== false) {
+      parts.push(v === true ? label : `${label}: ${v}`);
+    }
+  };
+  add('trace', q.traceId?.trim());
+  add('function', q.functionName?.trim());
+  add('service', q.serviceName?.trim());
+  add('span', q.spanName?.trim());
+  add('request', q.requestId?.trim());
+  add('text', q.text ? `"${q.text}"` : undefined);
+  add('metrics', q.metrics?.join(', '));
+  add('status', q.status);
+  add('cold starts only', q.coldStartOnly);
+  add('whole range', q.wholeRange);
+  add('limit', q.limit);
+  for (const f of q.adhocFilters ?? []) {
+    parts.push(`${f.key} ${f.operator} ${f.value}`);
+  }
+  return parts.length > 0 ? `${type}: ${parts.join(', ')}` : type;
+}
