@@ -2,6 +2,7 @@ import {
   CoreApp,
   dateTime,
   LogRowContextQueryDirection,
+  SupplementaryQueryType,
   type AdHocVariableFilter,
   type DataQueryRequest,
   type DataQueryResponse,
@@ -9,6 +10,8 @@ import {
   type DataSourceGetTagValuesOptions,
   type DataSourceInstanceSettings,
   type DataSourceWithLogsContextSupport,
+  type DataSourceWithSupplementaryQueriesSupport,
+  type SupplementaryQueryOptions,
   type DataSourceWithToggleableQueryFiltersSupport,
   type LogRowContextOptions,
   type LogRowModel,
@@ -29,6 +32,7 @@ import {
   hasLogFilter,
   interpolate,
   logContextQuery,
+  logsVolumeQuery,
   metricNames,
   queryDisplayText,
   queryProblem,
@@ -40,7 +44,10 @@ import type { LambdascopeOptions, LambdascopeQuery } from './types';
 
 export class DataSource
   extends DataSourceWithBackend<LambdascopeQuery, LambdascopeOptions>
-  implements DataSourceWithLogsContextSupport<LambdascopeQuery>, DataSourceWithToggleableQueryFiltersSupport<LambdascopeQuery>
+  implements
+    DataSourceWithLogsContextSupport<LambdascopeQuery>,
+    DataSourceWithToggleableQueryFiltersSupport<LambdascopeQuery>,
+    DataSourceWithSupplementaryQueriesSupport<LambdascopeQuery>
 {
   constructor(instanceSettings: DataSourceInstanceSettings<LambdascopeOptions>) {
     super(instanceSettings);
@@ -49,6 +56,26 @@ export class DataSource
   /** A new Explore tab starts with the logs; a new panel with the invocations. */
   getDefaultQuery(app: CoreApp): Partial<LambdascopeQuery> {
     return app === CoreApp.Explore ? { queryType: 'logs' } : defaultQuery;
+  }
+
+  /** Explore draws a histogram of the lines (per level) above a logs query's lines. */
+  getSupportedSupplementaryQueryTypes(): SupplementaryQueryType[] {
+    return [SupplementaryQueryType.LogsVolume];
+  }
+
+  getSupplementaryQuery(options: SupplementaryQueryOptions, query: LambdascopeQuery): LambdascopeQuery | undefined {
+    return options.type === SupplementaryQueryType.LogsVolume ? logsVolumeQuery(query) : undefined;
+  }
+
+  getSupplementaryRequest(
+    type: SupplementaryQueryType,
+    request: DataQueryRequest<LambdascopeQuery>
+  ): DataQueryRequest<LambdascopeQuery> | undefined {
+    if (type !== SupplementaryQueryType.LogsVolume) {
+      return undefined;
+    }
+    const targets = request.targets.flatMap((q) => logsVolumeQuery(q) ?? []);
+    return targets.length > 0 ? { ...request, targets } : undefined;
   }
 
   /** How a query reads in Explore's query history. */

@@ -19,6 +19,7 @@ import {
   withQueryType,
   defaultQuery,
   hasLogFilter,
+  logsVolumeQuery,
   logContextQuery,
   LOG_CONTEXT_WINDOW_MS,
   queryDisplayText,
@@ -227,7 +228,10 @@ describe('settingsProblems', () => {
 describe('names shared with the backend', () => {
   const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
   it('offers every query type the backend answers', () => {
-    const backend = [...read('../pkg/plugin/datasource.go').matchAll(/QueryType\w+\s+= "(\w+)"/g)].map((m) => m[1]);
+    // logsVolume is Explore's supplementary query, run beside a logs query.
+    const backend = [...read('../pkg/plugin/datasource.go').matchAll(/QueryType\w+\s+= "(\w+)"/g)]
+      .map((m) => m[1])
+      .filter((t) => t !== 'logsVolume');
     expect(queryTypeOptions.map((o) => o.value).sort()).toEqual(backend.sort());
   });
   it('lists the metrics and spike series the backend shows', () => {
@@ -330,5 +334,20 @@ describe('query history', () => {
       })
     ).toBe('Logs: function: orders, text: "timeout", service != api');
     expect(queryDisplayText({ refId: 'A', queryType: 'serviceMap' })).toBe('Service map');
+  });
+});
+
+describe('logs volume', () => {
+  it('a logs query has a histogram query of the same lines, without the limit', () => {
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'logs', functionName: 'orders', text: 'x', limit: 10 })).toEqual({
+      refId: 'log-volume-A',
+      queryType: 'logsVolume',
+      functionName: 'orders',
+      text: 'x',
+    });
+  });
+  it('other and hidden queries have none', () => {
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'search' })).toBeUndefined();
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'logs', hide: true })).toBeUndefined();
   });
 });

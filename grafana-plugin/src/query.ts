@@ -456,3 +456,15 @@ export function queryDisplayText(q: LambdascopeQuery): string {
   }
   return parts.length > 0 ? `${type}: ${parts.join(', ')}` : type;
 }
+
+/**
+ * logsVolumeQuery is the histogram query Explore runs beside a logs query
+ * (its lines per step and level), undefined for other queries.
+ */
+export function logsVolumeQuery(q: LambdascopeQuery): LambdascopeQuery | undefined {
+  if (q.queryType !== 'logs' || q.hide) {
+    return undefined;
+  }
+  const { limit: _limit, ...rest } = q;
+  return { ...rest, refId: `log-volume-${q.refId}`, queryType: 'logsVolume' };
+}

@@ -12,7 +12,9 @@ export type QueryType =
   | 'cost'
   | 'traceCost'
   | 'spikes'
-  | 'rightsize';
+  | 'rightsize'
+  /** Explore's histogram of a logs query (a supplementary query, not in the editor). */
+  | 'logsVolume';
 
 /** How an error spikes query answers: verdicts now, or a verdict per step (alerting). */
 export type SpikeFormat = 'table' | 'timeSeries';

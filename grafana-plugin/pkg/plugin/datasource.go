@@ -37,6 +37,9 @@ const (
 	QueryTypeSpikes      = "spikes"
 	QueryTypeRightsize   = "rightsize"
 	QueryTypeTraceCost   = "traceCost"
+	// QueryTypeLogsVolume is Explore's histogram of a logs query (a
+	// supplementary query, not offered in the editor).
+	QueryTypeLogsVolume = "logsVolume"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
@@ -213,6 +216,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		out, err = d.queryMetrics(ctx, q, m)
 	case QueryTypeLogs:
 		out, err = one(d.queryLogs(ctx, q, m))
+	case QueryTypeLogsVolume:
+		out, err = d.queryLogsVolume(ctx, q, m)
 	case QueryTypeCatalog:
 		out, err = one(d.queryCatalog(ctx, q, m.names))
 	case QueryTypeCost:

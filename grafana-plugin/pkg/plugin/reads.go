@@ -257,6 +257,48 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 	return frame, nil
 }
 
+// maxLogVolumeBuckets bounds the steps of a log volume: the panel's
+// interval widens to keep within it.
+const maxLogVolumeBuckets = 2000
+
+// queryLogsVolume counts the lines a logs query finds per step and level,
+// for the histogram Explore draws above them.
+func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m QueryModel) (data.Frames, error) {
+	r := timeRange(q)
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	lq := query.LogQuery{Since: r.Since, Until: r.Until, FunctionName: strings.TrimSpace(m.FunctionName),
+		RequestID: strings.TrimSpace(m.RequestID), Text: m.Text}
+	if strings.TrimSpace(m.TraceID) != "" {
+		id, err := query.ParseTraceID(m.TraceID)
+		if err != nil {
+			return nil, err
+		}
+		lq.TraceID = id
+	}
+	step := max(time.Second, q.Interval.Truncate(time.Second))
+	if minStep := (r.Until.Sub(r.Since) / maxLogVolumeBuckets).Truncate(time.Second) + time.Second; step < minStep {
+		step = minStep
+	}
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	points, err := svc.LogVolume(ctx, lq, step)
+	if err != nil {
+		return nil, err
+	}
+	if m.names.post {
+		svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+		if err != nil {
+			return nil, err
+		}
+		points = slices.DeleteFunc(points, func(p query.LogVolumePoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	}
+	return frames.LogVolume(points, r, step), nil
+}
+
 func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, names nameFilters) (*data.Frame, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
