@@ -351,3 +351,10 @@ describe('logs volume', () => {
     expect(logsVolumeQuery({ refId: 'A', queryType: 'logs', hide: true })).toBeUndefined();
   });
 });
+
+describe('trace without an ID', () => {
+  it('asks for one, unless the latest trace of the range will do', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'trace' })).toBe('Enter a trace ID.');
+    expect(queryProblem({ refId: 'A', queryType: 'trace', orLatest: true })).toBeUndefined();
+  });
+});

@@ -78,7 +78,8 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
   switch (q.queryType ?? 'invocations') {
     case 'trace':
       if (!q.traceId?.trim()) {
-        return 'Enter a trace ID.';
+        // orLatest shows the latest failed (else latest) trace of the range.
+        return q.orLatest ? undefined : 'Enter a trace ID.';
       }
       if (!q.traceId.includes('$') && !isTraceId(q.traceId)) {
         return 'A trace ID is 32 hex digits or an X-Ray ID like 1-5759e988-bd862e3fe1be46a994272793.';

@@ -32,6 +32,8 @@ export type SpanStatus = '' | 'ok' | 'error' | 'unset';
 export interface LambdascopeQuery extends DataQuery {
   queryType?: QueryType;
   traceId?: string;
+  /** trace: without a trace ID, the latest failed (else latest) trace of the range. */
+  orLatest?: boolean;
   functionName?: string;
   requestId?: string;
   limit?: number;

@@ -73,6 +73,10 @@ type QueryModel struct {
 	Metrics []string `json:"metrics,omitempty"`
 	// StepSeconds is the bucket width; 0 follows the panel's interval.
 	StepSeconds int `json:"stepSeconds,omitempty"`
+	// OrLatest makes a trace query without a trace ID show the latest
+	// failed trace of the time range (of the function, when set), else
+	// the latest trace, instead of asking for an ID.
+	OrLatest bool `json:"orLatest,omitempty"`
 	// WholeRange makes a metrics query one point per function and metric
 	// over the whole time range, whatever the clock (alert rules on "the
 	// last N minutes").
@@ -205,7 +209,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	}
 	switch m.QueryType {
 	case QueryTypeTrace:
-		out, err = one(d.queryTrace(ctx, m))
+		out, err = one(d.queryTrace(ctx, q, m))
 	case QueryTypeInvocations, "":
 		out, err = one(d.queryInvocations(ctx, q, m))
 	case QueryTypeSearch:
@@ -248,7 +252,10 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	return backend.DataResponse{Frames: out}
 }
 
-func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame, error) {
+func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
+	if strings.TrimSpace(m.TraceID) == "" && m.OrLatest {
+		return d.queryLatestTrace(ctx, q, m)
+	}
 	if strings.TrimSpace(m.TraceID) == "" {
 		return nil, fmt.Errorf("%w: traceId must be set for a trace query", ErrInvalidQuery)
 	}
@@ -265,6 +272,41 @@ func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame,
 		return nil, err
 	}
 	return frames.Trace(tr, d.traceLink()), nil
+}
+
+// queryLatestTrace shows the latest failed trace of the query's range, else
+// its latest trace, saying which; with none, an empty trace and a notice.
+func (d *Datasource) queryLatestTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	search := query.TraceSearch{Since: q.TimeRange.From, Until: q.TimeRange.To, FunctionName: strings.TrimSpace(m.FunctionName), Limit: 1}
+	for _, status := range []string{"error", ""} {
+		search.Status = status
+		found, err := svc.SearchTraces(ctx, search)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			continue
+		}
+		tr, err := svc.TraceByID(ctx, found[0].TraceID)
+		if err != nil {
+			return nil, err
+		}
+		what := "latest trace"
+		if status == "error" {
+			what = "latest failed trace"
+		}
+		f := frames.Trace(tr, d.traceLink())
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo,
+			Text: fmt.Sprintf("The %s of the time range, %s; enter a trace ID to see another.", what, tr.TraceID)})
+		return f, nil
+	}
+	f := frames.Trace(&query.Trace{}, d.traceLink())
+	f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "No trace in the time range."})
+	return f, nil
 }
 
 func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {

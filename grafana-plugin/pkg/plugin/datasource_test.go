@@ -117,6 +117,8 @@ func TestQueryDataFrames(t *testing.T) {
 		wantFrames int
 	}{
 		{name: "trace", queryType: "trace", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 6},
+		{name: "trace_latest", queryType: "trace", model: map[string]any{"orLatest": true}, tr: fixtureRange, wantRows: 6},
+		{name: "trace_latest_none", queryType: "trace", model: map[string]any{"orLatest": true, "functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
 		{name: "trace_xray", queryType: "trace", model: map[string]any{"traceId": plugintest.XRayTraceID}, wantRows: 6},
 		{name: "trace_type_in_model", model: map[string]any{"queryType": "trace", "traceId": plugintest.TraceID}, wantRows: 6},
 		{name: "invocations", queryType: "invocations", tr: fixtureRange, wantRows: 3},
