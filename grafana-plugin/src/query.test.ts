@@ -358,3 +358,18 @@ describe('trace without an ID', () => {
     expect(queryProblem({ refId: 'A', queryType: 'trace', orLatest: true })).toBeUndefined();
   });
 });
+
+describe('plugin.json', () => {
+  const dir = new URL('.', import.meta.url);
+  const plugin = JSON.parse(readFileSync(new URL('plugin.json', dir), 'utf8'));
+  it('names logos that exist, which the build copies with the images folder', () => {
+    for (const path of [plugin.info.logos.small, plugin.info.logos.large]) {
+      expect(path).toMatch(/^img\//);
+      expect(() => readFileSync(new URL(path, dir))).not.toThrow();
+    }
+    expect(readFileSync(new URL('../build.mjs', dir), 'utf8')).toContain("cpSync('src/img', 'dist/img'");
+  });
+  it('has a category of the schema', () => {
+    expect(['tsdb', 'logging', 'cloud', 'tracing', 'profiling', 'sql', 'enterprise', 'iot', 'other']).toContain(plugin.category);
+  });
+});
