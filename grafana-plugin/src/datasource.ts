@@ -38,7 +38,10 @@ import {
   queryProblem,
   toggleLogFilter,
   tagKeys,
+  variableFilters,
   variableList,
+  catalogValues,
+  type CatalogEntry,
 } from './query';
 import type { LambdascopeOptions, LambdascopeQuery } from './types';
 
@@ -157,23 +160,31 @@ export class DataSource
   }
 
   /**
-   * Values of query variables: "metrics" lists the metric names,
-   * "services" the services of spans in the range, anything else (e.g.
-   * "functions") the functions with invocations in the range.
+   * Values of query variables: "metrics" lists the metric names, "services"
+   * the services of spans in the range, "versions", "accounts", "regions"
+   * and anything else (e.g. "functions") what the function catalog of the
+   * range holds. key=value words narrow the list by other variables:
+   * `versions function=$function`, `functions account=$account
+   * region=$region`, `services function=$function`.
    */
-  async metricFindQuery(query: string, options?: { range?: TimeRange }): Promise<MetricFindValue[]> {
+  async metricFindQuery(query: string, options?: { range?: TimeRange; scopedVars?: ScopedVars }): Promise<MetricFindValue[]> {
+    const text = getTemplateSrv().replace(query, options?.scopedVars, 'csv');
+    const list = variableList(text);
+    const filters = variableFilters(text);
     let names: string[];
-    switch (variableList(query)) {
-      case 'metrics':
-        names = metricNames;
-        break;
-      case 'services':
-        names = await this.getServiceNames(options?.range);
-        break;
-      default:
-        names = await this.getFunctions(options?.range);
+    if (list === 'metrics') {
+      names = metricNames;
+    } else if (list === 'services' && Object.keys(filters).length === 0) {
+      names = await this.getServiceNames(options?.range);
+    } else {
+      names = catalogValues(await this.getCatalog(options?.range), list, filters);
     }
     return names.map((text) => ({ text }));
+  }
+
+  /** The functions of the range with their service, account, region and versions. */
+  async getCatalog(range?: TimeRange): Promise<CatalogEntry[]> {
+    return this.getResource<CatalogEntry[]>('catalog', rangeParams(range));
   }
 
   /** Function names with invocations in the range, for the query editor's picker. */

@@ -16,6 +16,8 @@ import {
   spikeSeriesNames,
   tagKeys,
   variableList,
+  variableFilters,
+  catalogValues,
   withQueryType,
   defaultQuery,
   hasLogFilter,
@@ -193,6 +195,10 @@ describe('variableList', () => {
     [' Services ', 'services'],
     ['functions', 'functions'],
     ['', 'functions'],
+    ['versions function=orders', 'versions'],
+    ['Regions', 'regions'],
+    ['accounts', 'accounts'],
+    ['tenants', 'functions'],
   ])('%j → %s', (q, want) => {
     expect(variableList(q)).toBe(want);
   });
@@ -371,5 +377,28 @@ describe('plugin.json', () => {
   });
   it('has a category of the schema', () => {
     expect(['tsdb', 'logging', 'cloud', 'tracing', 'profiling', 'sql', 'enterprise', 'iot', 'other']).toContain(plugin.category);
+  });
+});
+
+describe('dependent variables', () => {
+  const catalog = [
+    { function: 'billing', service: 'pay', account: '111', region: 'eu-west-1', versions: ['6', '7'] },
+    { function: 'orders', service: 'shop', account: '111', region: 'eu-west-1', versions: ['$LATEST'] },
+    { function: 'orders', service: 'shop', account: '222', region: 'us-east-1', versions: ['3'] },
+  ];
+  it('reads key=value words, values comma separated, All as no filter', () => {
+    expect(variableFilters('versions function=orders,billing account= region=$__all bogus=x')).toEqual({
+      function: ['orders', 'billing'],
+    });
+  });
+  it.each([
+    ['versions', {}, ['$LATEST', '3', '6', '7']],
+    ['versions', { function: ['orders'] }, ['$LATEST', '3']],
+    ['functions', { region: ['us-east-1'] }, ['orders']],
+    ['accounts', { function: ['billing'] }, ['111']],
+    ['regions', {}, ['eu-west-1', 'us-east-1']],
+    ['services', { account: ['111'] }, ['pay', 'shop']],
+  ] as const)('%s of %j', (list, filters, want) => {
+    expect(catalogValues(catalog, list, filters as Record<string, string[]>)).toEqual(want);
   });
 });

@@ -271,19 +271,85 @@ export function adhocFilters(
   return out;
 }
 
-/** What a query variable lists (metricFindQuery): "metrics", "services", or else the functions. */
-export type VariableList = 'metrics' | 'services' | 'functions';
+/** What a query variable lists (metricFindQuery); anything unknown lists the functions. */
+export type VariableList = 'metrics' | 'services' | 'functions' | 'versions' | 'accounts' | 'regions';
 
-/** variableList reads a query variable's text. */
+const variableLists: VariableList[] = ['metrics', 'services', 'functions', 'versions', 'accounts', 'regions'];
+
+/** variableList reads the list a query variable's text names (its first word). */
 export function variableList(query: string): VariableList {
-  switch (query.trim().toLowerCase()) {
-    case 'metrics':
-      return 'metrics';
-    case 'services':
-      return 'services';
-    default:
-      return 'functions';
+  const word = query.trim().split(/\s+/)[0].toLowerCase() as VariableList;
+  return variableLists.includes(word) ? word : 'functions';
+}
+
+/** The keys a query variable filters its list by: `versions function=$function`. */
+export const variableFilterKeys = ['function', 'service', 'account', 'region'] as const;
+export type VariableFilters = Partial<Record<(typeof variableFilterKeys)[number], string[]>>;
+
+/**
+ * variableFilters reads the key=value words after the list's name (values
+ * comma separated, as a multi-value variable interpolates in csv form); an
+ * empty value (All) filters nothing.
+ */
+export function variableFilters(query: string): VariableFilters {
+  const out: VariableFilters = {};
+  for (const word of query.trim().split(/\s+/).slice(1)) {
+    const i = word.indexOf('=');
+    const key = word.slice(0, i) as (typeof variableFilterKeys)[number];
+    const values = word
+      .slice(i + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '' && v !== '$__all');
+    if (i > 0 && variableFilterKeys.includes(key) && values.length > 0) {
+      out[key] = values;
+    }
   }
+  return out;
+}
+
+/** One function of one account and region, from the datasource's catalog resource. */
+export interface CatalogEntry {
+  function: string;
+  service: string;
+  account: string;
+  region: string;
+  versions: string[];
+}
+
+/**
+ * catalogValues lists, sorted and once each, the functions, services,
+ * versions, accounts or regions of the catalog entries the filters keep,
+ * so that one variable narrows the next (versions of the chosen function,
+ * functions of the chosen account and region).
+ */
+export function catalogValues(entries: CatalogEntry[], list: VariableList, filters: VariableFilters): string[] {
+  const keep = (e: CatalogEntry) =>
+    (!filters.function || filters.function.includes(e.function)) &&
+    (!filters.service || filters.service.includes(e.service)) &&
+    (!filters.account || filters.account.includes(e.account)) &&
+    (!filters.region || filters.region.includes(e.region));
+  const values = new Set<string>();
+  for (const e of entries.filter(keep)) {
+    const add = (v: string) => v !== '' && values.add(v);
+    switch (list) {
+      case 'versions':
+        e.versions.forEach(add);
+        break;
+      case 'accounts':
+        add(e.account);
+        break;
+      case 'regions':
+        add(e.region);
+        break;
+      case 'services':
+        add(e.service);
+        break;
+      default:
+        add(e.function);
+    }
+  }
+  return [...values].sort();
 }
 
 /** tagKeys lists the ad hoc filter keys: function, service, then the span attribute keys. */

@@ -653,6 +653,8 @@ func TestResourceFunctions(t *testing.T) {
 	}{
 		{name: "functions", method: "GET", path: "functions", url: fmt.Sprintf("functions?from=%d&to=%d", fixtureRange.From.UnixMilli(), fixtureRange.To.UnixMilli()),
 			wantStatus: 200, wantBody: `["billing","orders"]`},
+		{name: "catalog", method: "GET", path: "catalog", url: "catalog?" + rangeParams, wantStatus: 200, wantBody: `[{"function":"billing","service":"billing","account":"123456789012","region":"eu-west-1","versions":["7"]},` +
+			`{"function":"orders","service":"orders","account":"123456789012","region":"eu-west-1","versions":["$LATEST"]}]`},
 		{name: "functions outside range", method: "GET", path: "functions", url: "functions?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
 		{name: "functions bad range", method: "GET", path: "functions", url: "functions?from=abc", wantStatus: 400, wantBody: `{"error":"from must be milliseconds since the epoch, got \"abc\""}`},
 		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,
