@@ -54,6 +54,9 @@ export class DataSource
 {
   constructor(instanceSettings: DataSourceInstanceSettings<LambdascopeOptions>) {
     super(instanceSettings);
+    // Annotation queries are queries of this datasource (queryType
+    // annotations), edited with its query editor.
+    this.annotations = {};
   }
 
   /** A new Explore tab starts with the logs; a new panel with the invocations. */

@@ -402,3 +402,15 @@ describe('dependent variables', () => {
     expect(catalogValues(catalog, list, filters as Record<string, string[]>)).toEqual(want);
   });
 });
+
+describe('annotations', () => {
+  it('need a kind; a storm needs at least one cold start', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'annotations' })).toContain('Choose what to mark');
+    expect(queryProblem({ refId: 'A', queryType: 'annotations', annotation: 'deployments' })).toBeUndefined();
+    expect(queryProblem({ refId: 'A', queryType: 'annotations', annotation: 'coldStartStorms', minColdStarts: 0 })).toContain('whole number');
+  });
+  it('plugin.json says the datasource answers annotation queries', () => {
+    const plugin = JSON.parse(readFileSync(new URL('plugin.json', import.meta.url), 'utf8'));
+    expect(plugin.annotations).toBe(true);
+  });
+});

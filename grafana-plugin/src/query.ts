@@ -1,4 +1,4 @@
-import type { AdhocFilter, AdhocOperator, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+import type { AdhocFilter, AdhocOperator, AnnotationKind, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10000;
@@ -15,6 +15,18 @@ export const queryTypeOptions: Array<{ label: string; value: QueryType; descript
   { label: 'Cost per trace', value: 'traceCost', description: 'What one trace cost per invocation, or the costliest traces' },
   { label: 'Error spikes', value: 'spikes', description: 'Error rate against its baseline, per function (alerting)' },
   { label: 'Right-sizing', value: 'rightsize', description: 'Memory configured against used, with the monthly saving' },
+  {
+    label: 'Annotations',
+    value: 'annotations',
+    description: 'Error spikes, cold-start storms or deployments, to mark on time series',
+  },
+];
+
+/** What an annotations query can mark. */
+export const annotationKinds: Array<{ label: string; value: AnnotationKind }> = [
+  { label: 'Error spikes', value: 'errorSpikes' },
+  { label: 'Cold-start storms', value: 'coldStartStorms' },
+  { label: 'Deployments', value: 'deployments' },
 ];
 
 /** Series an error spikes query in time series form can show (pkg/plugin/frames SpikeSeriesNames). */
@@ -163,6 +175,14 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       return undefined;
     case 'serviceMap':
     case 'catalog':
+      return undefined;
+    case 'annotations':
+      if (!annotationKinds.some((k) => k.value === q.annotation)) {
+        return 'Choose what to mark: error spikes, cold-start storms or deployments.';
+      }
+      if (q.minColdStarts !== undefined && (!Number.isInteger(q.minColdStarts) || q.minColdStarts < 1)) {
+        return 'The cold starts of a storm are a whole number from 1.';
+      }
       return undefined;
     default:
       return `Unknown query type ${String(q.queryType)}.`;

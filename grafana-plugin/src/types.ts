@@ -14,7 +14,11 @@ export type QueryType =
   | 'spikes'
   | 'rightsize'
   /** Explore's histogram of a logs query (a supplementary query, not in the editor). */
-  | 'logsVolume';
+  | 'logsVolume'
+  | 'annotations';
+
+/** What an annotations query marks. */
+export type AnnotationKind = 'errorSpikes' | 'coldStartStorms' | 'deployments';
 
 /** How an error spikes query answers: verdicts now, or a verdict per step (alerting). */
 export type SpikeFormat = 'table' | 'timeSeries';
@@ -50,6 +54,9 @@ export interface LambdascopeQuery extends DataQuery {
   // metrics
   metrics?: string[];
   stepSeconds?: number;
+  /** annotations: what to mark, and the cold starts in a minute that make a storm (default 10). */
+  annotation?: AnnotationKind;
+  minColdStarts?: number;
   /** One point per function and metric over the whole range (alert rules on "the last N minutes"). */
   wholeRange?: boolean;
   // logs

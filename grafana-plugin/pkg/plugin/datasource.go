@@ -40,11 +40,14 @@ const (
 	// QueryTypeLogsVolume is Explore's histogram of a logs query (a
 	// supplementary query, not offered in the editor).
 	QueryTypeLogsVolume = "logsVolume"
+	// QueryTypeAnnotations marks spikes, cold-start storms and deployments
+	// on time series (the datasource's annotation queries).
+	QueryTypeAnnotations = "annotations"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
 var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
-	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize}
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize, QueryTypeAnnotations}
 
 // QueryModel is the JSON of one query from the query editor. Which fields
 // apply depends on the query type.
@@ -102,6 +105,12 @@ type QueryModel struct {
 	// MinErrors how many errors a spike needs (default 5).
 	MinInvocations int `json:"minInvocations,omitempty"`
 	MinErrors      int `json:"minErrors,omitempty"`
+
+	// Annotation is what an annotations query marks: errorSpikes,
+	// coldStartStorms or deployments; MinColdStarts the cold starts in a
+	// minute that make a storm (default 10).
+	Annotation    string `json:"annotation,omitempty"`
+	MinColdStarts int    `json:"minColdStarts,omitempty"`
 
 	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
 	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
@@ -222,6 +231,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		out, err = one(d.queryLogs(ctx, q, m))
 	case QueryTypeLogsVolume:
 		out, err = d.queryLogsVolume(ctx, q, m)
+	case QueryTypeAnnotations:
+		out, err = one(d.queryAnnotations(ctx, q, m))
 	case QueryTypeCatalog:
 		out, err = one(d.queryCatalog(ctx, q, m.names))
 	case QueryTypeCost:
