@@ -4,5 +4,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',
+    // @grafana/data imports CommonJS modules (moment-timezone) by name;
+    // transformed by Vite, they load in Node as in Grafana's bundle.
+    server: { deps: { inline: [/@grafana\/data/] } },
   },
 });
