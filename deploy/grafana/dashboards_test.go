@@ -104,6 +104,16 @@ type dashboard struct {
 		} `json:"datasource"`
 		Targets []map[string]any `json:"targets"`
 	} `json:"panels"`
+	Annotations struct {
+		List []struct {
+			Name       string `json:"name"`
+			Datasource struct {
+				Type string `json:"type"`
+				UID  string `json:"uid"`
+			} `json:"datasource"`
+			Target map[string]any `json:"target"`
+		} `json:"list"`
+	} `json:"annotations"`
 	Templating struct {
 		List []struct {
 			Name       string `json:"name"`
@@ -153,6 +163,15 @@ func TestDashboards(t *testing.T) {
 			}
 			if !hasVariable {
 				t.Errorf("no datasource variable of type datasource choosing among lambdascope-lambdascope-datasource")
+			}
+			for _, a := range d.Annotations.List {
+				if a.Datasource.Type != "lambdascope-lambdascope-datasource" || a.Datasource.UID != datasourceVariable {
+					t.Errorf("annotation %q uses datasource %+v, not %s", a.Name, a.Datasource, datasourceVariable)
+				}
+				checkTarget(t, "annotation "+a.Name, a.Target)
+				if a.Target["queryType"] != plugin.QueryTypeAnnotations {
+					t.Errorf("annotation %q runs a %v query", a.Name, a.Target["queryType"])
+				}
 			}
 			for _, p := range d.Panels {
 				if p.Datasource.Type != "lambdascope-lambdascope-datasource" || p.Datasource.UID != datasourceVariable {
