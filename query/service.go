@@ -43,6 +43,8 @@ type Store interface {
 	// VersionsFirstSeen lists each function version with its first
 	// invocation in a range.
 	VersionsFirstSeen(ctx context.Context, f storage.UsageFilter) ([]storage.VersionFirstSeenRecord, error)
+	// Tenants lists the tenants of the invocations in a range.
+	Tenants(ctx context.Context, f storage.UsageFilter, limit int) ([]string, error)
 	// LogVolume counts log records per step, function and severity.
 	LogVolume(ctx context.Context, f storage.LogFilter, step time.Duration) ([]storage.LogVolumeRecord, error)
 }

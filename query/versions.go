@@ -34,3 +34,17 @@ func (s *Service) VersionsFirstSeen(ctx context.Context, r TimeRange, functionNa
 	}
 	return out, nil
 }
+
+// Tenants lists the tenants (tenant isolation mode) of the invocations in
+// the range, of one function when named, sorted, at most
+// DefaultPickerLimit.
+func (s *Service) Tenants(ctx context.Context, r TimeRange, functionName string) ([]string, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	out, err := s.store.Tenants(ctx, storage.UsageFilter{Since: r.Since, Until: r.Until, FunctionName: functionName}, DefaultPickerLimit)
+	if err != nil {
+		return nil, fmt.Errorf("read tenants: %w", err)
+	}
+	return out, nil
+}

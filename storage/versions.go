@@ -42,3 +42,29 @@ ORDER BY function_name, function_version`
 	})
 	return out, err
 }
+
+// Tenants lists the tenants (tenant isolation mode) of the invocations in
+// the range, of one function when f names it, sorted, at most limit.
+func (s *Store) Tenants(ctx context.Context, f UsageFilter, limit int) ([]string, error) {
+	if err := f.check("read tenants"); err != nil {
+		return nil, err
+	}
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("tenant_id != ''")
+	query := `SELECT DISTINCT tenant_id
+FROM ` + s.database + `.invocations
+WHERE ` + w.sql() + `
+ORDER BY tenant_id
+LIMIT ?`
+	out := []string{}
+	err := s.scanAll(ctx, "tenants", query, append(w.args, limitOr(limit, DefaultPickerLimit, DefaultPickerLimit)), func(rows driver.Rows) error {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}

@@ -99,6 +99,9 @@ describe('DataSource', () => {
     // services without filters come from the spans
     expect(await ds.metricFindQuery('services')).toEqual([{ text: 'svc-a' }]);
     expect(resources.map((r) => r.path)).toEqual(['catalog', 'services']);
+    // tenants, of the one function chosen
+    await ds.metricFindQuery('tenants function=$function');
+    expect(resources[2]).toEqual({ path: 'tenants', params: { function: 'orders' } });
   });
 
   it('reads queries plainly in the history', () => {

@@ -166,7 +166,7 @@ export class DataSource
    * Values of query variables: "metrics" lists the metric names, "services"
    * the services of spans in the range, "versions", "accounts", "regions"
    * and anything else (e.g. "functions") what the function catalog of the
-   * range holds. key=value words narrow the list by other variables:
+   * range holds, "tenants" the tenants of the range's invocations. key=value words narrow the list by other variables:
    * `versions function=$function`, `functions account=$account
    * region=$region`, `services function=$function`.
    */
@@ -177,12 +177,19 @@ export class DataSource
     let names: string[];
     if (list === 'metrics') {
       names = metricNames;
+    } else if (list === 'tenants') {
+      names = await this.getTenants(options?.range, filters.function?.length === 1 ? filters.function[0] : undefined);
     } else if (list === 'services' && Object.keys(filters).length === 0) {
       names = await this.getServiceNames(options?.range);
     } else {
       names = catalogValues(await this.getCatalog(options?.range), list, filters);
     }
     return names.map((text) => ({ text }));
+  }
+
+  /** Tenants (tenant isolation mode) of the invocations in the range, optionally of one function. */
+  async getTenants(range?: TimeRange, functionName?: string): Promise<string[]> {
+    return this.getResource<string[]>('tenants', { ...rangeParams(range), ...functionParam(functionName) });
   }
 
   /** The functions of the range with their service, account, region and versions. */

@@ -198,7 +198,8 @@ describe('variableList', () => {
     ['versions function=orders', 'versions'],
     ['Regions', 'regions'],
     ['accounts', 'accounts'],
-    ['tenants', 'functions'],
+    ['tenants', 'tenants'],
+    ['owners', 'functions'],
   ])('%j → %s', (q, want) => {
     expect(variableList(q)).toBe(want);
   });

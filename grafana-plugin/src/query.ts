@@ -292,9 +292,9 @@ export function adhocFilters(
 }
 
 /** What a query variable lists (metricFindQuery); anything unknown lists the functions. */
-export type VariableList = 'metrics' | 'services' | 'functions' | 'versions' | 'accounts' | 'regions';
+export type VariableList = 'metrics' | 'services' | 'functions' | 'versions' | 'accounts' | 'regions' | 'tenants';
 
-const variableLists: VariableList[] = ['metrics', 'services', 'functions', 'versions', 'accounts', 'regions'];
+const variableLists: VariableList[] = ['metrics', 'services', 'functions', 'versions', 'accounts', 'regions', 'tenants'];
 
 /** variableList reads the list a query variable's text names (its first word). */
 export function variableList(query: string): VariableList {

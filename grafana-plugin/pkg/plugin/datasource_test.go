@@ -655,6 +655,10 @@ func TestResourceFunctions(t *testing.T) {
 			wantStatus: 200, wantBody: `["billing","orders"]`},
 		{name: "catalog", method: "GET", path: "catalog", url: "catalog?" + rangeParams, wantStatus: 200, wantBody: `[{"function":"billing","service":"billing","account":"123456789012","region":"eu-west-1","versions":["7"]},` +
 			`{"function":"orders","service":"orders","account":"123456789012","region":"eu-west-1","versions":["$LATEST"]}]`},
+		{name: "tenants", method: "GET", path: "tenants", url: "tenants?" + rangeParams, wantStatus: 200, wantBody: `["acme"]`},
+		{name: "tenants of function", method: "GET", path: "tenants", url: "tenants?function=billing&" + rangeParams, wantStatus: 200, wantBody: `[]`},
+		{name: "tenants hostile function", method: "GET", path: "tenants", url: "tenants?function=" + url.QueryEscape("x' OR '1'='1") + "&" + rangeParams,
+			wantStatus: 200, wantBody: `[]`},
 		{name: "functions outside range", method: "GET", path: "functions", url: "functions?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
 		{name: "functions bad range", method: "GET", path: "functions", url: "functions?from=abc", wantStatus: 400, wantBody: `{"error":"from must be milliseconds since the epoch, got \"abc\""}`},
 		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,

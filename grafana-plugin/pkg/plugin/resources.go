@@ -31,6 +31,8 @@ const pickerWindow = 7 * 24 * time.Hour
 //	range (default: the last 7 days), each with its service, account,
 //	region and versions: what template variables list, filtered by one
 //	another in the frontend.
+//	GET tenants?from=ms&to=ms&function=name — tenants (tenant isolation
+//	mode) of the invocations in the range, sorted, at most 200.
 //	GET spans?from=ms&to=ms&function=name — span names, sorted.
 //	GET services?from=ms&to=ms&function=name — services of spans, sorted.
 //	GET attributeKeys?from=ms&to=ms&function=name — span attribute keys.
@@ -68,6 +70,23 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		}
 		return sendJSON(sender, http.StatusOK, entries)
+	case "tenants":
+		since, until, err := pickerRange(req.URL, time.Now())
+		if err != nil {
+			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
+		u, _ := url.Parse(req.URL) // pickerRange parsed it already
+		_, svc, err := d.connect(ctx)
+		if err != nil {
+			d.logger.Error("list tenants", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		tenants, err := svc.Tenants(ctx, query.TimeRange{Since: since, Until: until}, u.Query().Get("function"))
+		if err != nil {
+			d.logger.Error("list tenants", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		return sendJSON(sender, http.StatusOK, tenants)
 	case "spans", "services", "attributeKeys", "attributeValues":
 		return d.spanPicker(ctx, req, sender)
 	default:
