@@ -1,8 +1,9 @@
 // Builds dist/module.js the way Grafana loads a plugin: one AMD module
 // whose dependencies (@grafana/*, react) are the copies Grafana provides at
-// run time. Copies plugin.json, README.md and the logo next to it.
+// run time. Copies plugin.json (version and date filled in), README.md
+// and the images plugin.json names (src/img) next to it.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const external = ['@grafana/data', '@grafana/runtime', '@grafana/ui', 'react', 'react-dom'];
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -35,4 +36,5 @@ const pluginJSON = readFileSync('src/plugin.json', 'utf8')
   .replace('%TODAY%', new Date().toISOString().slice(0, 10));
 writeFileSync('dist/plugin.json', pluginJSON);
 copyFileSync('README.md', 'dist/README.md');
+cpSync('src/img', 'dist/img', { recursive: true });
 console.log(`dist/module.js: ${amd.length} bytes`);

@@ -45,6 +45,13 @@ type Store interface {
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.
 	Logs(ctx context.Context, f storage.LogFilter) ([]storage.LogRecord, error)
+	// VersionsFirstSeen lists each function version with its first
+	// invocation in a range.
+	VersionsFirstSeen(ctx context.Context, f storage.UsageFilter) ([]storage.VersionFirstSeenRecord, error)
+	// Tenants lists the tenants of the invocations in a range.
+	Tenants(ctx context.Context, f storage.UsageFilter, limit int) ([]string, error)
+	// LogVolume counts log records per step, function and severity.
+	LogVolume(ctx context.Context, f storage.LogFilter, step time.Duration) ([]storage.LogVolumeRecord, error)
 }
 
 var _ Store = (*storage.Store)(nil)

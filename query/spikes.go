@@ -77,12 +77,32 @@ type SpikeStatus struct {
 	// Threshold is the rate the current one had to reach, at most 1.
 	Threshold float64 `json:"threshold"`
 	Reason    string  `json:"reason"`
+	// Partial says At falls inside a step: the window's last step, the
+	// current one, is judged with what it holds so far.
+	Partial bool `json:"partial,omitempty"`
 }
 
-// DetectSpikes judges each function's error rate in [now-Window, now)
-// against its rate in the Baseline before that, from per-step points.
+// spikeWindow returns the start of the window judged at now: the last
+// Window of whole steps, ending with the step now falls in. When now is
+// inside a step (partial), that step counts with what it holds so far, so
+// a burst is seen in its first minute.
+func spikeWindow(cfg SpikeConfig, now time.Time) (start time.Time, partial bool) {
+	end := now
+	if cfg.Step > 0 {
+		if end = now.Truncate(cfg.Step); end.Before(now) {
+			end, partial = end.Add(cfg.Step), true
+		}
+	}
+	return end.Add(-cfg.Window), partial
+}
+
+// DetectSpikes judges each function's error rate in the Window up to now
+// against its rate in the Baseline before that, from per-step points. When
+// now falls inside a step, the window is the steps up to and including
+// that one (its point holding what happened until now) and the verdicts
+// are marked Partial.
 func DetectSpikes(cfg SpikeConfig, points []FunctionPoint, now time.Time) []SpikeStatus {
-	winStart := now.Add(-cfg.Window)
+	winStart, partial := spikeWindow(cfg, now)
 	baseStart := winStart.Add(-cfg.Baseline)
 	type sums struct{ inv, errs, baseInv, baseErrs uint64 }
 	by := map[string]*sums{}
@@ -102,7 +122,7 @@ func DetectSpikes(cfg SpikeConfig, points []FunctionPoint, now time.Time) []Spik
 	out := make([]SpikeStatus, 0, len(by))
 	for fn, s := range by {
 		st := SpikeStatus{FunctionName: fn, At: now, Invocations: s.inv, Errors: s.errs,
-			BaselineInvocations: s.baseInv, BaselineErrors: s.baseErrs}
+			BaselineInvocations: s.baseInv, BaselineErrors: s.baseErrs, Partial: partial}
 		if s.inv > 0 {
 			st.ErrorRate = float64(s.errs) / float64(s.inv)
 		}
@@ -132,19 +152,21 @@ func DetectSpikes(cfg SpikeConfig, points []FunctionPoint, now time.Time) []Spik
 	return out
 }
 
-// Spikes reads the figures of the last Window+Baseline before now and
-// judges every function.
+// Spikes reads the figures of the last Window+Baseline up to now and
+// judges every function at now: the current step, when now falls inside
+// one, counts with what it holds so far (the verdicts are Partial), so a
+// burst shows in its first minute.
 func (s *Service) Spikes(ctx context.Context, cfg SpikeConfig, now time.Time) ([]SpikeStatus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("spike config: %w", err)
 	}
-	end := now.Truncate(cfg.Step)
+	winStart, _ := spikeWindow(cfg, now)
 	points, err := s.FunctionFigures(ctx, FunctionQuery{
-		TimeRange: TimeRange{Since: end.Add(-cfg.Window - cfg.Baseline), Until: end},
+		TimeRange: TimeRange{Since: winStart.Add(-cfg.Baseline), Until: now},
 		Step:      cfg.Step,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return DetectSpikes(cfg, points, end), nil
+	return DetectSpikes(cfg, points, now), nil
 }

@@ -255,6 +255,14 @@ const logSelectColumns = `time_unix_nano, observed_time_unix_nano, trace_id, spa
     attributes.key, attributes.value, resource_attributes.key, resource_attributes.value`
 
 func selectLogsSQL(db string, f LogFilter) (string, []any) {
+	w := logsWhere(f)
+	return "SELECT " + logSelectColumns + "\nFROM " + db + ".logs" + w.String() +
+			"\nORDER BY timestamp DESC, time_unix_nano DESC\nLIMIT ?",
+		append(w.args, limitOr(f.Limit, DefaultLogLimit, MaxLogLimit))
+}
+
+// logsWhere is the condition on the logs table that f sets, but its limit.
+func logsWhere(f LogFilter) whereClause {
 	var w whereClause
 	if f.FunctionName != "" {
 		w.add("function_name = ?", f.FunctionName)
@@ -277,9 +285,7 @@ func selectLogsSQL(db string, f LogFilter) (string, []any) {
 	if f.MinSeverity > 0 {
 		w.add("severity_number >= ?", f.MinSeverity)
 	}
-	return "SELECT " + logSelectColumns + "\nFROM " + db + ".logs" + w.String() +
-			"\nORDER BY timestamp DESC, time_unix_nano DESC\nLIMIT ?",
-		append(w.args, limitOr(f.Limit, DefaultLogLimit, MaxLogLimit))
+	return w
 }
 
 // metricSelectColumns is read by scanMetricPoint, in this order.

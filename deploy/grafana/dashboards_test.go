@@ -104,16 +104,39 @@ type dashboard struct {
 		} `json:"datasource"`
 		Targets []map[string]any `json:"targets"`
 	} `json:"panels"`
+	Annotations struct {
+		List []struct {
+			Name       string `json:"name"`
+			Datasource struct {
+				Type string `json:"type"`
+				UID  string `json:"uid"`
+			} `json:"datasource"`
+			Target map[string]any `json:"target"`
+		} `json:"list"`
+	} `json:"annotations"`
+	Templating struct {
+		List []struct {
+			Name       string `json:"name"`
+			Type       string `json:"type"`
+			Query      any    `json:"query"`
+			Datasource *struct {
+				Type string `json:"type"`
+				UID  string `json:"uid"`
+			} `json:"datasource"`
+		} `json:"list"`
+	} `json:"templating"`
 }
+
+// datasourceVariable is what every panel and variable names as its
+// datasource: the dashboard's datasource variable, so that the dashboard
+// works wherever it is imported, whatever the datasource's uid.
+const datasourceVariable = "${datasource}"
+
 
 func TestDashboards(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join("dashboards", "*.json"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no dashboards found: %v", err)
-	}
-	provisioned, err := os.ReadFile(filepath.Join("provisioning", "datasources", "lambdascope.yaml"))
-	if err != nil {
-		t.Fatalf("read datasource provisioning: %v", err)
 	}
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -128,10 +151,31 @@ func TestDashboards(t *testing.T) {
 			if !strings.HasPrefix(d.UID, "lambdascope-") || len(d.Panels) == 0 {
 				t.Errorf("uid %q, %d panels: want a lambdascope- uid and panels", d.UID, len(d.Panels))
 			}
+			hasVariable := false
+			for _, v := range d.Templating.List {
+				if v.Name == "datasource" {
+					hasVariable = v.Type == "datasource" && v.Query == "lambdascope-lambdascope-datasource"
+					continue
+				}
+				if v.Datasource != nil && (v.Datasource.Type != "lambdascope-lambdascope-datasource" || v.Datasource.UID != datasourceVariable) {
+					t.Errorf("variable %q uses datasource %+v, not %s", v.Name, *v.Datasource, datasourceVariable)
+				}
+			}
+			if !hasVariable {
+				t.Errorf("no datasource variable of type datasource choosing among lambdascope-lambdascope-datasource")
+			}
+			for _, a := range d.Annotations.List {
+				if a.Datasource.Type != "lambdascope-lambdascope-datasource" || a.Datasource.UID != datasourceVariable {
+					t.Errorf("annotation %q uses datasource %+v, not %s", a.Name, a.Datasource, datasourceVariable)
+				}
+				checkTarget(t, "annotation "+a.Name, a.Target)
+				if a.Target["queryType"] != plugin.QueryTypeAnnotations {
+					t.Errorf("annotation %q runs a %v query", a.Name, a.Target["queryType"])
+				}
+			}
 			for _, p := range d.Panels {
-				if p.Datasource.Type != "lambdascope-lambdascope-datasource" ||
-					!strings.Contains(string(provisioned), "uid: "+p.Datasource.UID+"\n") {
-					t.Errorf("panel %q uses datasource %+v, not the provisioned one", p.Title, p.Datasource)
+				if p.Datasource.Type != "lambdascope-lambdascope-datasource" || p.Datasource.UID != datasourceVariable {
+					t.Errorf("panel %q uses datasource %+v, not %s", p.Title, p.Datasource, datasourceVariable)
 				}
 				for _, target := range p.Targets {
 					checkTarget(t, "panel "+p.Title, target)
@@ -179,6 +223,11 @@ func TestAlertRules(t *testing.T) {
 					checkTarget(t, "rule "+r.UID, d.Model)
 					if !timeSeries(d.Model) {
 						t.Errorf("rule %s: query %s does not answer with time series", r.UID, d.RefID)
+					}
+					// A rule on "the last N minutes" must read those minutes
+					// whatever the clock, not the buckets the clock began.
+					if d.Model["queryType"] == "metrics" && d.Model["wholeRange"] != true {
+						t.Errorf("rule %s: metrics query %s does not read the whole range (wholeRange: true)", r.UID, d.RefID)
 					}
 				case "__expr__":
 				default:

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,37 @@ func TestPluginExecutable(t *testing.T) {
 		}
 		if p := parentOf[plugintest.OrdersServer]; p != plugintest.OrdersInvoke {
 			t.Errorf("parent of the handler span = %q, want its lambda.invoke %s", p, plugintest.OrdersInvoke)
+		}
+	})
+	t.Run("links", func(t *testing.T) {
+		// What Grafana offers from a span, a log line and an invocation:
+		// the data links of the frames' fields, by title.
+		for _, c := range []struct {
+			refID, field string
+			want         []string
+		}{
+			{"T", "requestId", []string{"Invocation", "Logs of this invocation", "Cost of this trace"}},
+			{"T", "function", []string{"Function dashboard"}},
+			{"L", "requestId", []string{"Invocation", "Logs of this invocation"}},
+			{"L", "traceId", []string{"Show trace"}},
+			{"I", "requestId", []string{"Logs of this invocation"}},
+			{"I", "traceId", []string{"Show trace"}},
+		} {
+			r := got.Responses[c.refID]
+			if len(r.Frames) == 0 {
+				t.Errorf("%s: no frame", c.refID)
+				continue
+			}
+			f, _ := r.Frames[0].FieldByName(c.field)
+			var titles []string
+			if f != nil && f.Config != nil {
+				for _, l := range f.Config.Links {
+					titles = append(titles, l.Title)
+				}
+			}
+			if !slices.Equal(titles, c.want) {
+				t.Errorf("%s %s links = %q, want %q", c.refID, c.field, titles, c.want)
+			}
 		}
 	})
 	t.Run("L level", func(t *testing.T) {

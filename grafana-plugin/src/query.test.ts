@@ -16,8 +16,16 @@ import {
   spikeSeriesNames,
   tagKeys,
   variableList,
+  variableFilters,
+  catalogValues,
   withQueryType,
   defaultQuery,
+  hasLogFilter,
+  logsVolumeQuery,
+  logContextQuery,
+  LOG_CONTEXT_WINDOW_MS,
+  queryDisplayText,
+  toggleLogFilter,
 } from './query';
 import type { LambdascopeQuery } from './types';
 
@@ -187,6 +195,11 @@ describe('variableList', () => {
     [' Services ', 'services'],
     ['functions', 'functions'],
     ['', 'functions'],
+    ['versions function=orders', 'versions'],
+    ['Regions', 'regions'],
+    ['accounts', 'accounts'],
+    ['tenants', 'tenants'],
+    ['owners', 'functions'],
   ])('%j → %s', (q, want) => {
     expect(variableList(q)).toBe(want);
   });
@@ -222,7 +235,10 @@ describe('settingsProblems', () => {
 describe('names shared with the backend', () => {
   const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
   it('offers every query type the backend answers', () => {
-    const backend = [...read('../pkg/plugin/datasource.go').matchAll(/QueryType\w+\s+= "(\w+)"/g)].map((m) => m[1]);
+    // logsVolume is Explore's supplementary query, run beside a logs query.
+    const backend = [...read('../pkg/plugin/datasource.go').matchAll(/QueryType\w+\s+= "(\w+)"/g)]
+      .map((m) => m[1])
+      .filter((t) => t !== 'logsVolume');
     expect(queryTypeOptions.map((o) => o.value).sort()).toEqual(backend.sort());
   });
   it('lists the metrics and spike series the backend shows', () => {
@@ -257,5 +273,145 @@ describe('limits', () => {
     const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', limit: 100, functionName: 'orders' };
     expect(withQueryType(q, 'traceCost')).toEqual({ refId: 'A', queryType: 'traceCost', functionName: 'orders' });
     expect(withQueryType(q, 'invocations')).toBe(q);
+  });
+});
+
+describe('whole range metrics', () => {
+  it('refuses percentiles, which do not add up over steps', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['durationP99'], wholeRange: true })).toContain('durationP99');
+    expect(queryProblem({ refId: 'A', queryType: 'metrics', metrics: ['errorRate'], wholeRange: true })).toBeUndefined();
+  });
+});
+
+describe('filters from log details', () => {
+  const logs: LambdascopeQuery = { refId: 'A', queryType: 'logs' };
+  it('a function label keeps, then toggles off, the function', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'function', value: 'orders' } });
+    expect(on.adhocFilters).toEqual([{ key: 'function', operator: '=', value: 'orders' }]);
+    expect(hasLogFilter(on, { key: 'function', value: 'orders' })).toBe(true);
+    expect(toggleLogFilter(on, { type: 'FILTER_FOR', options: { key: 'function', value: 'orders' } }).adhocFilters).toEqual([]);
+  });
+  it('filtering out replaces keeping the same value', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'service', value: 'api' } });
+    const out = toggleLogFilter(on, { type: 'FILTER_OUT', options: { key: 'service', value: 'api' } });
+    expect(out.adhocFilters).toEqual([{ key: 'service', operator: '!=', value: 'api' }]);
+    expect(hasLogFilter(out, { key: 'service', value: 'api' })).toBe(false);
+  });
+  it('a request ID becomes the query request ID; it cannot be filtered out', () => {
+    const on = toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'requestId', value: 'req-1' } });
+    expect(on.requestId).toBe('req-1');
+    expect(hasLogFilter(on, { key: 'requestId', value: 'req-1' })).toBe(true);
+    expect(toggleLogFilter(on, { type: 'FILTER_FOR', options: { key: 'requestId', value: 'req-1' } }).requestId).toBeUndefined();
+    expect(toggleLogFilter(logs, { type: 'FILTER_OUT', options: { key: 'requestId', value: 'req-1' } })).toBe(logs);
+  });
+  it('labels the backend cannot filter on leave the query as it is', () => {
+    expect(toggleLogFilter(logs, { type: 'FILTER_FOR', options: { key: 'version', value: '7' } })).toBe(logs);
+  });
+});
+
+describe('log context', () => {
+  const row = { labels: { requestId: 'req-1', function: 'orders' }, timeEpochMs: 1_000_000 };
+  it('reads the lines of the same invocation before the line', () => {
+    expect(logContextQuery(row, 'BACKWARD', 20)).toEqual({
+      query: { refId: 'log-context', queryType: 'logs', requestId: 'req-1', limit: 20 },
+      fromMs: 1_000_000 - LOG_CONTEXT_WINDOW_MS,
+      toMs: 1_000_000,
+    });
+  });
+  it('and after it, without the line itself', () => {
+    const c = logContextQuery(row, 'FORWARD');
+    expect(c?.fromMs).toBe(1_000_001);
+    expect(c?.toMs).toBe(1_000_000 + LOG_CONTEXT_WINDOW_MS);
+    expect(c?.query.limit).toBe(50);
+  });
+  it('a line outside any invocation has no context', () => {
+    expect(logContextQuery({ labels: { function: 'orders' }, timeEpochMs: 1 }, 'BACKWARD')).toBeUndefined();
+  });
+});
+
+describe('query history', () => {
+  it('reads as the query type and what it asks', () => {
+    expect(
+      queryDisplayText({
+        refId: 'A',
+        queryType: 'logs',
+        functionName: 'orders',
+        text: 'timeout',
+        adhocFilters: [{ key: 'service', operator: '!=', value: 'api' }],
+      })
+    ).toBe('Logs: function: orders, text: "timeout", service != api');
+    expect(queryDisplayText({ refId: 'A', queryType: 'serviceMap' })).toBe('Service map');
+  });
+});
+
+describe('logs volume', () => {
+  it('a logs query has a histogram query of the same lines, without the limit', () => {
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'logs', functionName: 'orders', text: 'x', limit: 10 })).toEqual({
+      refId: 'log-volume-A',
+      queryType: 'logsVolume',
+      functionName: 'orders',
+      text: 'x',
+    });
+  });
+  it('other and hidden queries have none', () => {
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'search' })).toBeUndefined();
+    expect(logsVolumeQuery({ refId: 'A', queryType: 'logs', hide: true })).toBeUndefined();
+  });
+});
+
+describe('trace without an ID', () => {
+  it('asks for one, unless the latest trace of the range will do', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'trace' })).toBe('Enter a trace ID.');
+    expect(queryProblem({ refId: 'A', queryType: 'trace', orLatest: true })).toBeUndefined();
+  });
+});
+
+describe('plugin.json', () => {
+  const dir = new URL('.', import.meta.url);
+  const plugin = JSON.parse(readFileSync(new URL('plugin.json', dir), 'utf8'));
+  it('names logos that exist, which the build copies with the images folder', () => {
+    for (const path of [plugin.info.logos.small, plugin.info.logos.large]) {
+      expect(path).toMatch(/^img\//);
+      expect(() => readFileSync(new URL(path, dir))).not.toThrow();
+    }
+    expect(readFileSync(new URL('../build.mjs', dir), 'utf8')).toContain("cpSync('src/img', 'dist/img'");
+  });
+  it('has a category of the schema', () => {
+    expect(['tsdb', 'logging', 'cloud', 'tracing', 'profiling', 'sql', 'enterprise', 'iot', 'other']).toContain(plugin.category);
+  });
+});
+
+describe('dependent variables', () => {
+  const catalog = [
+    { function: 'billing', service: 'pay', account: '111', region: 'eu-west-1', versions: ['6', '7'] },
+    { function: 'orders', service: 'shop', account: '111', region: 'eu-west-1', versions: ['$LATEST'] },
+    { function: 'orders', service: 'shop', account: '222', region: 'us-east-1', versions: ['3'] },
+  ];
+  it('reads key=value words, values comma separated, All as no filter', () => {
+    expect(variableFilters('versions function=orders,billing account= region=$__all bogus=x')).toEqual({
+      function: ['orders', 'billing'],
+    });
+  });
+  it.each([
+    ['versions', {}, ['$LATEST', '3', '6', '7']],
+    ['versions', { function: ['orders'] }, ['$LATEST', '3']],
+    ['functions', { region: ['us-east-1'] }, ['orders']],
+    ['accounts', { function: ['billing'] }, ['111']],
+    ['regions', {}, ['eu-west-1', 'us-east-1']],
+    ['services', { account: ['111'] }, ['pay', 'shop']],
+  ] as const)('%s of %j', (list, filters, want) => {
+    expect(catalogValues(catalog, list, filters as Record<string, string[]>)).toEqual(want);
+  });
+});
+
+describe('annotations', () => {
+  it('need a kind; a storm needs at least one cold start', () => {
+    expect(queryProblem({ refId: 'A', queryType: 'annotations' })).toContain('Choose what to mark');
+    expect(queryProblem({ refId: 'A', queryType: 'annotations', annotation: 'deployments' })).toBeUndefined();
+    expect(queryProblem({ refId: 'A', queryType: 'annotations', annotation: 'coldStartStorms', minColdStarts: 0 })).toContain('whole number');
+  });
+  it('plugin.json says the datasource answers annotation queries', () => {
+    const plugin = JSON.parse(readFileSync(new URL('plugin.json', import.meta.url), 'utf8'));
+    expect(plugin.annotations).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import type { AdhocFilter, AdhocOperator, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+import type { AdhocFilter, AdhocOperator, AnnotationKind, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10000;
@@ -15,6 +15,18 @@ export const queryTypeOptions: Array<{ label: string; value: QueryType; descript
   { label: 'Cost per trace', value: 'traceCost', description: 'What one trace cost per invocation, or the costliest traces' },
   { label: 'Error spikes', value: 'spikes', description: 'Error rate against its baseline, per function (alerting)' },
   { label: 'Right-sizing', value: 'rightsize', description: 'Memory configured against used, with the monthly saving' },
+  {
+    label: 'Annotations',
+    value: 'annotations',
+    description: 'Error spikes, cold-start storms or deployments, to mark on time series',
+  },
+];
+
+/** What an annotations query can mark. */
+export const annotationKinds: Array<{ label: string; value: AnnotationKind }> = [
+  { label: 'Error spikes', value: 'errorSpikes' },
+  { label: 'Cold-start storms', value: 'coldStartStorms' },
+  { label: 'Deployments', value: 'deployments' },
 ];
 
 /** Series an error spikes query in time series form can show (pkg/plugin/frames SpikeSeriesNames). */
@@ -78,7 +90,8 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
   switch (q.queryType ?? 'invocations') {
     case 'trace':
       if (!q.traceId?.trim()) {
-        return 'Enter a trace ID.';
+        // orLatest shows the latest failed (else latest) trace of the range.
+        return q.orLatest ? undefined : 'Enter a trace ID.';
       }
       if (!q.traceId.includes('$') && !isTraceId(q.traceId)) {
         return 'A trace ID is 32 hex digits or an X-Ray ID like 1-5759e988-bd862e3fe1be46a994272793.';
@@ -111,6 +124,10 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       }
       if (q.stepSeconds !== undefined && (!Number.isInteger(q.stepSeconds) || q.stepSeconds < 0)) {
         return 'The step must be a whole number of seconds.';
+      }
+      const percentiles = (q.metrics ?? []).filter((m) => m.startsWith('durationP'));
+      if (q.wholeRange && percentiles.length > 0) {
+        return `${percentiles.join(', ')} cannot be read over the whole range.`;
       }
       return undefined;
     }
@@ -158,6 +175,14 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       return undefined;
     case 'serviceMap':
     case 'catalog':
+      return undefined;
+    case 'annotations':
+      if (!annotationKinds.some((k) => k.value === q.annotation)) {
+        return 'Choose what to mark: error spikes, cold-start storms or deployments.';
+      }
+      if (q.minColdStarts !== undefined && (!Number.isInteger(q.minColdStarts) || q.minColdStarts < 1)) {
+        return 'The cold starts of a storm are a whole number from 1.';
+      }
       return undefined;
     default:
       return `Unknown query type ${String(q.queryType)}.`;
@@ -266,19 +291,85 @@ export function adhocFilters(
   return out;
 }
 
-/** What a query variable lists (metricFindQuery): "metrics", "services", or else the functions. */
-export type VariableList = 'metrics' | 'services' | 'functions';
+/** What a query variable lists (metricFindQuery); anything unknown lists the functions. */
+export type VariableList = 'metrics' | 'services' | 'functions' | 'versions' | 'accounts' | 'regions' | 'tenants';
 
-/** variableList reads a query variable's text. */
+const variableLists: VariableList[] = ['metrics', 'services', 'functions', 'versions', 'accounts', 'regions', 'tenants'];
+
+/** variableList reads the list a query variable's text names (its first word). */
 export function variableList(query: string): VariableList {
-  switch (query.trim().toLowerCase()) {
-    case 'metrics':
-      return 'metrics';
-    case 'services':
-      return 'services';
-    default:
-      return 'functions';
+  const word = query.trim().split(/\s+/)[0].toLowerCase() as VariableList;
+  return variableLists.includes(word) ? word : 'functions';
+}
+
+/** The keys a query variable filters its list by: `versions function=$function`. */
+export const variableFilterKeys = ['function', 'service', 'account', 'region'] as const;
+export type VariableFilters = Partial<Record<(typeof variableFilterKeys)[number], string[]>>;
+
+/**
+ * variableFilters reads the key=value words after the list's name (values
+ * comma separated, as a multi-value variable interpolates in csv form); an
+ * empty value (All) filters nothing.
+ */
+export function variableFilters(query: string): VariableFilters {
+  const out: VariableFilters = {};
+  for (const word of query.trim().split(/\s+/).slice(1)) {
+    const i = word.indexOf('=');
+    const key = word.slice(0, i) as (typeof variableFilterKeys)[number];
+    const values = word
+      .slice(i + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '' && v !== '$__all');
+    if (i > 0 && variableFilterKeys.includes(key) && values.length > 0) {
+      out[key] = values;
+    }
   }
+  return out;
+}
+
+/** One function of one account and region, from the datasource's catalog resource. */
+export interface CatalogEntry {
+  function: string;
+  service: string;
+  account: string;
+  region: string;
+  versions: string[];
+}
+
+/**
+ * catalogValues lists, sorted and once each, the functions, services,
+ * versions, accounts or regions of the catalog entries the filters keep,
+ * so that one variable narrows the next (versions of the chosen function,
+ * functions of the chosen account and region).
+ */
+export function catalogValues(entries: CatalogEntry[], list: VariableList, filters: VariableFilters): string[] {
+  const keep = (e: CatalogEntry) =>
+    (!filters.function || filters.function.includes(e.function)) &&
+    (!filters.service || filters.service.includes(e.service)) &&
+    (!filters.account || filters.account.includes(e.account)) &&
+    (!filters.region || filters.region.includes(e.region));
+  const values = new Set<string>();
+  for (const e of entries.filter(keep)) {
+    const add = (v: string) => v !== '' && values.add(v);
+    switch (list) {
+      case 'versions':
+        e.versions.forEach(add);
+        break;
+      case 'accounts':
+        add(e.account);
+        break;
+      case 'regions':
+        add(e.region);
+        break;
+      case 'services':
+        add(e.service);
+        break;
+      default:
+        add(e.function);
+    }
+  }
+  return [...values].sort();
 }
 
 /** tagKeys lists the ad hoc filter keys: function, service, then the span attribute keys. */
@@ -356,4 +447,111 @@ export function formatAttributes(attrs: Record<string, string> | undefined): str
   return Object.entries(attrs ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
+}
+
+/** A filter from a log line's details in Explore: keep (FILTER_FOR) or drop (FILTER_OUT) lines with key = value. */
+export interface LogFilterAction {
+  type: 'FILTER_FOR' | 'FILTER_OUT';
+  /** Grafana's KeyValue: the label's key and value under "key" and "value". */
+  options: Record<string, string>;
+}
+
+/**
+ * toggleLogFilter applies a filter from log details to a logs query: a
+ * function or service label becomes an ad hoc filter (= or !=), a request
+ * ID the query's request ID (only kept, since the backend cannot leave one
+ * invocation out). A filter already there is removed; its opposite is
+ * replaced. Other labels cannot be filtered on: the query is unchanged.
+ */
+export function toggleLogFilter(q: LambdascopeQuery, action: LogFilterAction): LambdascopeQuery {
+  const key = action.options.key ?? '';
+  const value = action.options.value ?? '';
+  if (key === 'requestId') {
+    if (action.type === 'FILTER_OUT') {
+      return q;
+    }
+    return { ...q, requestId: q.requestId === value ? undefined : value };
+  }
+  if (key !== adhocKeyFunction && key !== adhocKeyService) {
+    return q;
+  }
+  const operator: AdhocOperator = action.type === 'FILTER_FOR' ? '=' : '!=';
+  const filters = q.adhocFilters ?? [];
+  const present = filters.some((f) => f.key === key && f.value === value && f.operator === operator);
+  const rest = filters.filter((f) => !(f.key === key && f.value === value && (f.operator === '=' || f.operator === '!=')));
+  return { ...q, adhocFilters: present ? rest : [...rest, { key, operator, value }] };
+}
+
+/** hasLogFilter says whether a logs query keeps only lines with key = value. */
+export function hasLogFilter(q: LambdascopeQuery, filter: Record<string, string>): boolean {
+  const { key, value } = filter;
+  if (key === 'requestId') {
+    return value !== undefined && q.requestId === value;
+  }
+  return (q.adhocFilters ?? []).some((f) => f.key === key && f.value === value && f.operator === '=');
+}
+
+/** How far log context looks from a line, at most. */
+export const LOG_CONTEXT_WINDOW_MS = 15 * 60 * 1000;
+
+/**
+ * logContextQuery is the query for the lines around one line: the other
+ * lines of its invocation (its requestId label) before it (BACKWARD) or
+ * after it (FORWARD), within LOG_CONTEXT_WINDOW_MS. A line without an
+ * invocation has no context: undefined.
+ */
+export function logContextQuery(
+  row: { labels: Record<string, string>; timeEpochMs: number },
+  direction: 'BACKWARD' | 'FORWARD',
+  limit = 50,
+  refId = 'log-context'
+): { query: LambdascopeQuery; fromMs: number; toMs: number } | undefined {
+  const requestId = row.labels.requestId;
+  if (!requestId) {
+    return undefined;
+  }
+  const query: LambdascopeQuery = { refId, queryType: 'logs', requestId, limit: Math.min(Math.max(1, limit), MAX_LIMIT) };
+  // The backend's range starts inclusive and ends exclusive; the line
+  // itself is left out of the lines after it.
+  return direction === 'BACKWARD'
+    ? { query, fromMs: row.timeEpochMs - LOG_CONTEXT_WINDOW_MS, toMs: row.timeEpochMs }
+    : { query, fromMs: row.timeEpochMs + 1, toMs: row.timeEpochMs + LOG_CONTEXT_WINDOW_MS };
+}
+
+/** queryDisplayText is how a query reads in Explore's query history. */
+export function queryDisplayText(q: LambdascopeQuery): string {
+  const type = queryTypeOptions.find((o) => o.value === (q.queryType ?? 'invocations'))?.label ?? String(q.queryType);
+  const parts: string[] = [];
+  const add = (label: string, v: string | number | boolean | undefined) => {
+    if (v !== undefined && v !== '' && v !== false) {
+      parts.push(v === true ? label : `${label}: ${v}`);
+    }
+  };
+  add('trace', q.traceId?.trim());
+  add('function', q.functionName?.trim());
+  add('service', q.serviceName?.trim());
+  add('span', q.spanName?.trim());
+  add('request', q.requestId?.trim());
+  add('text', q.text ? `"${q.text}"` : undefined);
+  add('metrics', q.metrics?.join(', '));
+  add('status', q.status);
+  add('cold starts only', q.coldStartOnly);
+  add('whole range', q.wholeRange);
+  add('limit', q.limit);
+  for (const f of q.adhocFilters ?? []) {
+    parts.push(`${f.key} ${f.operator} ${f.value}`);
+  }
+  return parts.length > 0 ? `${type}: ${parts.join(', ')}` : type;
+}
+
+/**
+ * logsVolumeQuery is the histogram query Explore runs beside a logs query
+ * (its lines per step and level), undefined for other queries.
+ */
+export function logsVolumeQuery(q: LambdascopeQuery): LambdascopeQuery | undefined {
+  if (q.queryType !== 'logs' || q.hide) {
+    return undefined;
+  }
+  const { limit: _limit, ...rest } = q;
+  return { ...rest, refId: `log-volume-${q.refId}`, queryType: 'logsVolume' };
 }

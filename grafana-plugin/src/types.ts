@@ -12,7 +12,13 @@ export type QueryType =
   | 'cost'
   | 'traceCost'
   | 'spikes'
-  | 'rightsize';
+  | 'rightsize'
+  /** Explore's histogram of a logs query (a supplementary query, not in the editor). */
+  | 'logsVolume'
+  | 'annotations';
+
+/** What an annotations query marks. */
+export type AnnotationKind = 'errorSpikes' | 'coldStartStorms' | 'deployments';
 
 /** How an error spikes query answers: verdicts now, or a verdict per step (alerting). */
 export type SpikeFormat = 'table' | 'timeSeries';
@@ -30,6 +36,8 @@ export type SpanStatus = '' | 'ok' | 'error' | 'unset';
 export interface LambdascopeQuery extends DataQuery {
   queryType?: QueryType;
   traceId?: string;
+  /** trace: without a trace ID, the latest failed (else latest) trace of the range. */
+  orLatest?: boolean;
   functionName?: string;
   requestId?: string;
   limit?: number;
@@ -46,6 +54,11 @@ export interface LambdascopeQuery extends DataQuery {
   // metrics
   metrics?: string[];
   stepSeconds?: number;
+  /** annotations: what to mark, and the cold starts in a minute that make a storm (default 10). */
+  annotation?: AnnotationKind;
+  minColdStarts?: number;
+  /** One point per function and metric over the whole range (alert rules on "the last N minutes"). */
+  wholeRange?: boolean;
   // logs
   text?: string;
   // cost

@@ -37,11 +37,17 @@ const (
 	QueryTypeSpikes      = "spikes"
 	QueryTypeRightsize   = "rightsize"
 	QueryTypeTraceCost   = "traceCost"
+	// QueryTypeLogsVolume is Explore's histogram of a logs query (a
+	// supplementary query, not offered in the editor).
+	QueryTypeLogsVolume = "logsVolume"
+	// QueryTypeAnnotations marks spikes, cold-start storms and deployments
+	// on time series (the datasource's annotation queries).
+	QueryTypeAnnotations = "annotations"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
 var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
-	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize}
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize, QueryTypeAnnotations}
 
 // QueryModel is the JSON of one query from the query editor. Which fields
 // apply depends on the query type.
@@ -70,6 +76,14 @@ type QueryModel struct {
 	Metrics []string `json:"metrics,omitempty"`
 	// StepSeconds is the bucket width; 0 follows the panel's interval.
 	StepSeconds int `json:"stepSeconds,omitempty"`
+	// OrLatest makes a trace query without a trace ID show the latest
+	// failed trace of the time range (of the function, when set), else
+	// the latest trace, instead of asking for an ID.
+	OrLatest bool `json:"orLatest,omitempty"`
+	// WholeRange makes a metrics query one point per function and metric
+	// over the whole time range, whatever the clock (alert rules on "the
+	// last N minutes").
+	WholeRange bool `json:"wholeRange,omitempty"`
 
 	// Text keeps log lines containing it, ignoring case.
 	Text string `json:"text,omitempty"`
@@ -91,6 +105,12 @@ type QueryModel struct {
 	// MinErrors how many errors a spike needs (default 5).
 	MinInvocations int `json:"minInvocations,omitempty"`
 	MinErrors      int `json:"minErrors,omitempty"`
+
+	// Annotation is what an annotations query marks: errorSpikes,
+	// coldStartStorms or deployments; MinColdStarts the cold starts in a
+	// minute that make a storm (default 10).
+	Annotation    string `json:"annotation,omitempty"`
+	MinColdStarts int    `json:"minColdStarts,omitempty"`
 
 	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
 	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
@@ -198,7 +218,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	}
 	switch m.QueryType {
 	case QueryTypeTrace:
-		out, err = one(d.queryTrace(ctx, m))
+		out, err = one(d.queryTrace(ctx, q, m))
 	case QueryTypeInvocations, "":
 		out, err = one(d.queryInvocations(ctx, q, m))
 	case QueryTypeSearch:
@@ -209,6 +229,10 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		out, err = d.queryMetrics(ctx, q, m)
 	case QueryTypeLogs:
 		out, err = one(d.queryLogs(ctx, q, m))
+	case QueryTypeLogsVolume:
+		out, err = d.queryLogsVolume(ctx, q, m)
+	case QueryTypeAnnotations:
+		out, err = one(d.queryAnnotations(ctx, q, m))
 	case QueryTypeCatalog:
 		out, err = one(d.queryCatalog(ctx, q, m.names))
 	case QueryTypeCost:
@@ -239,7 +263,10 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	return backend.DataResponse{Frames: out}
 }
 
-func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame, error) {
+func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
+	if strings.TrimSpace(m.TraceID) == "" && m.OrLatest {
+		return d.queryLatestTrace(ctx, q, m)
+	}
 	if strings.TrimSpace(m.TraceID) == "" {
 		return nil, fmt.Errorf("%w: traceId must be set for a trace query", ErrInvalidQuery)
 	}
@@ -255,7 +282,42 @@ func (d *Datasource) queryTrace(ctx context.Context, m QueryModel) (*data.Frame,
 	if err != nil {
 		return nil, err
 	}
-	return frames.Trace(tr), nil
+	return frames.Trace(tr, d.traceLink()), nil
+}
+
+// queryLatestTrace shows the latest failed trace of the query's range, else
+// its latest trace, saying which; with none, an empty trace and a notice.
+func (d *Datasource) queryLatestTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	search := query.TraceSearch{Since: q.TimeRange.From, Until: q.TimeRange.To, FunctionName: strings.TrimSpace(m.FunctionName), Limit: 1}
+	for _, status := range []string{"error", ""} {
+		search.Status = status
+		found, err := svc.SearchTraces(ctx, search)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			continue
+		}
+		tr, err := svc.TraceByID(ctx, found[0].TraceID)
+		if err != nil {
+			return nil, err
+		}
+		what := "latest trace"
+		if status == "error" {
+			what = "latest failed trace"
+		}
+		f := frames.Trace(tr, d.traceLink())
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo,
+			Text: fmt.Sprintf("The %s of the time range, %s; enter a trace ID to see another.", what, tr.TraceID)})
+		return f, nil
+	}
+	f := frames.Trace(&query.Trace{}, d.traceLink())
+	f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "No trace in the time range."})
+	return f, nil
 }
 
 func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {

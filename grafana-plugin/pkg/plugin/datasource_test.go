@@ -117,6 +117,8 @@ func TestQueryDataFrames(t *testing.T) {
 		wantFrames int
 	}{
 		{name: "trace", queryType: "trace", model: map[string]any{"traceId": plugintest.TraceID}, wantRows: 6},
+		{name: "trace_latest", queryType: "trace", model: map[string]any{"orLatest": true}, tr: fixtureRange, wantRows: 6},
+		{name: "trace_latest_none", queryType: "trace", model: map[string]any{"orLatest": true, "functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
 		{name: "trace_xray", queryType: "trace", model: map[string]any{"traceId": plugintest.XRayTraceID}, wantRows: 6},
 		{name: "trace_type_in_model", model: map[string]any{"queryType": "trace", "traceId": plugintest.TraceID}, wantRows: 6},
 		{name: "invocations", queryType: "invocations", tr: fixtureRange, wantRows: 3},
@@ -149,6 +151,10 @@ func TestQueryDataFrames(t *testing.T) {
 		// Counts have a point (0 when empty) in each of the range's 121 minutes.
 		{name: "metrics_one_function", queryType: "metrics", model: map[string]any{"functionName": "billing", "stepSeconds": 60},
 			tr: fixtureRange, wantRows: 121},
+		// The quarter hour 15:00:05-15:15:05 as an alert reads it at
+		// 15:15:05: every invocation of it, not the 5 s since 15:15.
+		{name: "metrics_whole_range", queryType: "metrics", model: map[string]any{"metrics": []string{"invocations", "errorRate"}, "wholeRange": true},
+			tr: backend.TimeRange{From: time.Date(2026, 3, 14, 15, 0, 5, 0, time.UTC), To: time.Date(2026, 3, 14, 15, 15, 5, 0, time.UTC)}, wantFrames: 4},
 		{name: "metrics_no_data", queryType: "metrics", model: map[string]any{"functionName": "nothing"}, tr: fixtureRange, wantRows: 0},
 		{name: "logs", queryType: "logs", tr: fixtureRange, wantRows: 4},
 		{name: "logs_trace", queryType: "logs", model: map[string]any{"traceId": plugintest.TraceID}, tr: fixtureRange, wantRows: 3},
@@ -158,6 +164,10 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
 		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
 		{name: "spikes", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1}, tr: spikeRange, wantRows: 2},
+		// 30 s after billing failed, in the minute it failed in: judged
+		// with what the minute holds so far, marked partial.
+		{name: "spikes_current_minute", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1, "functionName": "billing"},
+			tr: backend.TimeRange{From: plugintest.Start.Add(-time.Hour), To: plugintest.Start.Add(30 * time.Second)}, wantRows: 1},
 		{name: "spikes_series", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1, "format": "timeSeries",
 			"spikeSeries": []string{"errorRate", "baselineRate", "firing"}}, tr: spikeRange, wantFrames: 6},
 		{name: "spikes_series_no_data", queryType: "spikes", model: map[string]any{"format": "timeSeries", "functionName": "nothing"},
@@ -291,6 +301,8 @@ func TestQueryDataErrors(t *testing.T) {
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "limit must be between"},
 		{name: "bad trace id filter", queryType: "invocations", json: `{"traceId":"xyz"}`,
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "invalid trace ID"},
+		{name: "percentile over the whole range", queryType: "metrics", json: `{"metrics":["durationP95"],"wholeRange":true}`,
+			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: "durationP95 cannot be read over the whole range"},
 		{name: "unknown metric", queryType: "metrics", json: `{"metrics":["bogus"]}`,
 			wantStatus: backend.StatusBadRequest, wantSource: backend.ErrorSourceDownstream, wantErr: `unknown metric "bogus"`},
 		{name: "bad search status", queryType: "search", json: `{"status":"broken"}`,
@@ -641,6 +653,12 @@ func TestResourceFunctions(t *testing.T) {
 	}{
 		{name: "functions", method: "GET", path: "functions", url: fmt.Sprintf("functions?from=%d&to=%d", fixtureRange.From.UnixMilli(), fixtureRange.To.UnixMilli()),
 			wantStatus: 200, wantBody: `["billing","orders"]`},
+		{name: "catalog", method: "GET", path: "catalog", url: "catalog?" + rangeParams, wantStatus: 200, wantBody: `[{"function":"billing","service":"billing","account":"123456789012","region":"eu-west-1","versions":["7"]},` +
+			`{"function":"orders","service":"orders","account":"123456789012","region":"eu-west-1","versions":["$LATEST"]}]`},
+		{name: "tenants", method: "GET", path: "tenants", url: "tenants?" + rangeParams, wantStatus: 200, wantBody: `["acme"]`},
+		{name: "tenants of function", method: "GET", path: "tenants", url: "tenants?function=billing&" + rangeParams, wantStatus: 200, wantBody: `[]`},
+		{name: "tenants hostile function", method: "GET", path: "tenants", url: "tenants?function=" + url.QueryEscape("x' OR '1'='1") + "&" + rangeParams,
+			wantStatus: 200, wantBody: `[]`},
 		{name: "functions outside range", method: "GET", path: "functions", url: "functions?from=1000&to=2000", wantStatus: 200, wantBody: `[]`},
 		{name: "functions bad range", method: "GET", path: "functions", url: "functions?from=abc", wantStatus: 400, wantBody: `{"error":"from must be milliseconds since the epoch, got \"abc\""}`},
 		{name: "metrics", method: "GET", path: "metrics", wantStatus: 200,

@@ -183,11 +183,25 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	if err := fq.Validate(); err != nil {
 		return nil, err
 	}
+	if m.WholeRange {
+		for _, mt := range metrics {
+			if strings.HasPrefix(mt.Name, "durationP") {
+				return nil, fmt.Errorf("%w: %s cannot be read over the whole range (percentiles of steps do not add up); use a step", ErrInvalidQuery, mt.Name)
+			}
+		}
+		if m.StepSeconds == 0 {
+			fq.Step = 0 // picked from the range, not the panel
+		}
+	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	points, err := svc.FunctionFigures(ctx, fq)
+	read := svc.FunctionFigures
+	if m.WholeRange {
+		read = svc.FunctionTotals
+	}
+	points, err := read(ctx, fq)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +211,9 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 			return nil, err
 		}
 		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	}
+	if m.WholeRange {
+		return frames.FunctionTotals(points, metrics, fq.TimeRange), nil
 	}
 	return frames.FunctionMetrics(points, metrics, fq.TimeRange, step), nil
 }
@@ -238,6 +255,48 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 	limitNotice(frame, got, limit, "log lines")
 	filterCapNotice(frame, m.names, read, query.MaxLogLimit, "log lines")
 	return frame, nil
+}
+
+// maxLogVolumeBuckets bounds the steps of a log volume: the panel's
+// interval widens to keep within it.
+const maxLogVolumeBuckets = 2000
+
+// queryLogsVolume counts the lines a logs query finds per step and level,
+// for the histogram Explore draws above them.
+func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m QueryModel) (data.Frames, error) {
+	r := timeRange(q)
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	lq := query.LogQuery{Since: r.Since, Until: r.Until, FunctionName: strings.TrimSpace(m.FunctionName),
+		RequestID: strings.TrimSpace(m.RequestID), Text: m.Text}
+	if strings.TrimSpace(m.TraceID) != "" {
+		id, err := query.ParseTraceID(m.TraceID)
+		if err != nil {
+			return nil, err
+		}
+		lq.TraceID = id
+	}
+	step := max(time.Second, q.Interval.Truncate(time.Second))
+	if minStep := (r.Until.Sub(r.Since) / maxLogVolumeBuckets).Truncate(time.Second) + time.Second; step < minStep {
+		step = minStep
+	}
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	points, err := svc.LogVolume(ctx, lq, step)
+	if err != nil {
+		return nil, err
+	}
+	if m.names.post {
+		svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+		if err != nil {
+			return nil, err
+		}
+		points = slices.DeleteFunc(points, func(p query.LogVolumePoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	}
+	return frames.LogVolume(points, r, step), nil
 }
 
 func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, names nameFilters) (*data.Frame, error) {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,12 @@ const pickerWindow = 7 * 24 * time.Hour
 //	GET functions?from=ms&to=ms — names of functions with invocations in
 //	the range (default: the last 7 days), sorted.
 //	GET metrics — names of the figures a metrics query can show.
+//	GET catalog?from=ms&to=ms — the functions with invocations in the
+//	range (default: the last 7 days), each with its service, account,
+//	region and versions: what template variables list, filtered by one
+//	another in the frontend.
+//	GET tenants?from=ms&to=ms&function=name — tenants (tenant isolation
+//	mode) of the invocations in the range, sorted, at most 200.
 //	GET spans?from=ms&to=ms&function=name — span names, sorted.
 //	GET services?from=ms&to=ms&function=name — services of spans, sorted.
 //	GET attributeKeys?from=ms&to=ms&function=name — span attribute keys.
@@ -52,6 +59,34 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 		return sendJSON(sender, http.StatusOK, names)
 	case "metrics":
 		return sendJSON(sender, http.StatusOK, frames.MetricNames())
+	case "catalog":
+		since, until, err := pickerRange(req.URL, time.Now())
+		if err != nil {
+			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
+		entries, err := d.catalogEntries(ctx, since, until)
+		if err != nil {
+			d.logger.Error("list catalog", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		return sendJSON(sender, http.StatusOK, entries)
+	case "tenants":
+		since, until, err := pickerRange(req.URL, time.Now())
+		if err != nil {
+			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
+		u, _ := url.Parse(req.URL) // pickerRange parsed it already
+		_, svc, err := d.connect(ctx)
+		if err != nil {
+			d.logger.Error("list tenants", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		tenants, err := svc.Tenants(ctx, query.TimeRange{Since: since, Until: until}, u.Query().Get("function"))
+		if err != nil {
+			d.logger.Error("list tenants", "error", err)
+			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		}
+		return sendJSON(sender, http.StatusOK, tenants)
 	case "spans", "services", "attributeKeys", "attributeValues":
 		return d.spanPicker(ctx, req, sender)
 	default:
@@ -77,6 +112,42 @@ func (d *Datasource) functionNames(ctx context.Context, since, until time.Time) 
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
+}
+
+// catalogEntry is one function of one account and region, as template
+// variables list them.
+type catalogEntry struct {
+	Function string   `json:"function"`
+	Service  string   `json:"service"`
+	Account  string   `json:"account"`
+	Region   string   `json:"region"`
+	Versions []string `json:"versions"`
+}
+
+// catalogEntries lists the functions with invocations in the range, by
+// name, account and region, versions sorted.
+func (d *Datasource) catalogEntries(ctx context.Context, since, until time.Time) ([]catalogEntry, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := svc.FunctionList(ctx, query.TimeRange{Since: since, Until: until})
+	if err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	out := make([]catalogEntry, 0, len(fns))
+	for _, f := range fns {
+		versions := slices.Clone(f.Versions)
+		slices.Sort(versions)
+		if versions == nil {
+			versions = []string{}
+		}
+		out = append(out, catalogEntry{Function: f.FunctionName, Service: f.ServiceName, Account: f.AccountID, Region: f.Region, Versions: versions})
+	}
+	slices.SortFunc(out, func(a, b catalogEntry) int {
+		return cmp.Or(cmp.Compare(a.Function, b.Function), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
+	})
+	return out, nil
 }
 
 func sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {

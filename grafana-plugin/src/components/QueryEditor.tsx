@@ -14,8 +14,9 @@ import {
   queryTypeOptions,
   spikeSeriesNames,
   withQueryType,
+  annotationKinds,
 } from '../query';
-import type { CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus, SpikeFormat } from '../types';
+import type { AnnotationKind, CostBy, LambdascopeOptions, LambdascopeQuery, QueryType, SpanStatus, SpikeFormat } from '../types';
 
 type Props = QueryEditorProps<DataSource, LambdascopeQuery, LambdascopeOptions>;
 
@@ -87,7 +88,18 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
   const num =
-    (key: 'limit' | 'minDurationMs' | 'maxDurationMs' | 'stepSeconds' | 'windowMinutes' | 'baselineMinutes' | 'minInvocations' | 'minErrors') =>
+    (
+      key:
+        | 'limit'
+        | 'minDurationMs'
+        | 'maxDurationMs'
+        | 'stepSeconds'
+        | 'windowMinutes'
+        | 'baselineMinutes'
+        | 'minInvocations'
+        | 'minErrors'
+        | 'minColdStarts'
+    ) =>
     (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
   const problem = queryProblem(q);
@@ -235,6 +247,30 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
           <InlineField label="Step (s)" labelWidth={10} tooltip="Bucket width; empty follows the panel's interval (at least 60 s)">
             <Input type="number" width={10} value={q.stepSeconds ?? ''} onChange={num('stepSeconds')} onBlur={onRunQuery} />
           </InlineField>
+          <InlineField
+            label="Whole range"
+            labelWidth={12}
+            tooltip="One point per function over the whole time range, whatever the clock: for alert rules on the last N minutes"
+          >
+            <InlineSwitch value={q.wholeRange ?? false} onChange={(e) => update({ wholeRange: e.currentTarget.checked }, true)} />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'annotations' && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Mark" labelWidth={8}>
+            <RadioButtonGroup<AnnotationKind>
+              options={annotationKinds}
+              value={q.annotation}
+              onChange={(v) => update({ annotation: v }, true)}
+            />
+          </InlineField>
+          {q.annotation === 'coldStartStorms' && (
+            <InlineField label="Cold starts a minute" labelWidth={20} tooltip="How many cold starts in a minute make a storm (default 10)">
+              <Input type="number" width={8} value={q.minColdStarts ?? ''} placeholder="10" onChange={num('minColdStarts')} onBlur={onRunQuery} />
+            </InlineField>
+          )}
         </InlineFieldRow>
       )}
       {type === 'cost' && (

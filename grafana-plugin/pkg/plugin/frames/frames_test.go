@@ -57,7 +57,7 @@ func TestTraceWarnings(t *testing.T) {
 		{TraceID: id, SpanID: query.SpanID{1}, Name: "root", Start: start, Duration: time.Second},
 		{TraceID: id, SpanID: query.SpanID{2}, ParentSpanID: query.SpanID{9}, Name: "orphan", Start: start, Duration: time.Millisecond},
 	}
-	f := Trace(query.BuildTrace(id, spans, nil))
+	f := Trace(query.BuildTrace(id, spans, nil), TraceLink{})
 	parents, _ := f.FieldByName("parentSpanID")
 	warnings, _ := f.FieldByName("warnings")
 	names, _ := f.FieldByName("operationName")

@@ -38,6 +38,65 @@ func (l TraceLink) config() *data.FieldConfig {
 	}}}
 }
 
+// linkedQuery is a query of this datasource a data link runs; the field
+// names are the ones the query editor writes.
+type linkedQuery struct {
+	QueryType string `json:"queryType"`
+	TraceID   string `json:"traceId,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// FunctionDashboardPath is where the function dashboard (deploy/grafana)
+// is served; a link adds the function as its variable.
+const FunctionDashboardPath = "/d/lambdascope-function"
+
+// internal is a data link to a query of the datasource, nil when the
+// datasource is not known. An internal link whose variables have no value
+// (a null cell) is not offered.
+func (l TraceLink) internal(title string, q linkedQuery) *data.DataLink {
+	if l.DatasourceUID == "" {
+		return nil
+	}
+	return &data.DataLink{Title: title, Internal: &data.InternalDataLink{
+		DatasourceUID: l.DatasourceUID, DatasourceName: l.DatasourceName, Query: q,
+	}}
+}
+
+// withLinks sets the field's data links, those that are not nil.
+func withLinks(f *data.Field, links ...*data.DataLink) *data.Field {
+	var out []data.DataLink
+	for _, l := range links {
+		if l != nil {
+			out = append(out, *l)
+		}
+	}
+	if len(out) > 0 {
+		f.SetConfig(&data.FieldConfig{Links: out})
+	}
+	return f
+}
+
+// invocationLinks lead from a request ID (the field's value) to the
+// invocation's record and its logs.
+func (l TraceLink) invocationLinks() []*data.DataLink {
+	return []*data.DataLink{
+		l.internal("Invocation", linkedQuery{QueryType: "invocations", RequestID: "${__value.raw}"}),
+		l.internal("Logs of this invocation", linkedQuery{QueryType: "logs", RequestID: "${__value.raw}"}),
+	}
+}
+
+// nullable holds the empty strings as nulls: Grafana offers no link on a
+// null cell.
+func nullable(values []string) []*string {
+	out := make([]*string, len(values))
+	for i := range values {
+		if values[i] != "" {
+			out[i] = &values[i]
+		}
+	}
+	return out
+}
+
 // traceIDField is a traceId field linking to the trace view. It is
 // nullable: a row without a trace holds null, which Grafana shows with no
 // link (an internal link whose variable has no value is dropped), where an
@@ -57,7 +116,7 @@ func traceIDField(ids []string, link TraceLink) *data.Field {
 }
 
 // Invocations is a table of invocation records, newest first, whose trace
-// IDs link to the trace view.
+// IDs link to the trace view and request IDs to the invocation's logs.
 func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 	n := len(invs)
 	var (
@@ -111,7 +170,8 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		data.NewField("start", nil, starts),
 		data.NewField("function", nil, functions),
 		data.NewField("version", nil, versions),
-		data.NewField("requestId", nil, requestIDs),
+		withLinks(data.NewField("requestId", nil, requestIDs),
+			link.internal("Logs of this invocation", linkedQuery{QueryType: "logs", RequestID: "${__value.raw}"})),
 		data.NewField("status", nil, statuses),
 		data.NewField("errorType", nil, errorTypes),
 		data.NewField("coldStart", nil, coldStarts),

@@ -15,7 +15,8 @@ import (
 
 // Logs is a frame in the data plane's log-lines form (timestamp, body,
 // severity, id, labels) for Grafana's logs panel; each line with a trace
-// ID links to that trace.
+// ID links to that trace, each line of an invocation (requestId) to the
+// invocation's record and its other lines.
 func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 	n := len(lines)
 	var (
@@ -25,6 +26,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		ids        = make([]string, 0, n)
 		labels     = make([]json.RawMessage, 0, n)
 		traceIDs   = make([]string, 0, n)
+		requestIDs = make([]string, 0, n)
 	)
 	seen := make(map[string]int, n)
 	for i := range lines {
@@ -61,6 +63,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		set("type", l.Type)
 		labels = append(labels, mustJSON(lbl))
 		traceIDs = append(traceIDs, trace)
+		requestIDs = append(requestIDs, l.RequestID)
 	}
 	traceField := traceIDField(traceIDs, link)
 	f := data.NewFrame("logs",
@@ -70,6 +73,7 @@ func Logs(lines []query.LogLine, link TraceLink) *data.Frame {
 		data.NewField("id", nil, ids),
 		data.NewField("labels", nil, labels),
 		traceField,
+		withLinks(data.NewField("requestId", nil, nullable(requestIDs)), link.invocationLinks()...),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeLogLines, TypeVersion: data.FrameTypeVersion{0, 0},
 		PreferredVisualization: data.VisTypeLogs}

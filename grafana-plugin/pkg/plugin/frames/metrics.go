@@ -186,3 +186,14 @@ func filledCounts(ps []*query.FunctionPoint, m Metric, buckets []time.Time) ([]t
 	}
 	return times, values
 }
+
+// FunctionTotals is FunctionMetrics for query.FunctionTotals: one point
+// per function and metric, at the range's start, its time field's interval
+// the range's length (the point covers the whole range).
+func FunctionTotals(points []query.FunctionPoint, metrics []Metric, r query.TimeRange) data.Frames {
+	out := FunctionMetrics(points, metrics, r, 0)
+	for _, f := range out {
+		f.Fields[0].SetConfig(&data.FieldConfig{Interval: float64(r.Until.Sub(r.Since).Milliseconds())})
+	}
+	return out
+}

@@ -54,7 +54,7 @@ func SpikeTable(statuses []query.SpikeStatus, cfg query.SpikeConfig) *data.Frame
 	n := len(statuses)
 	var (
 		names, reasons         = make([]string, 0, n), make([]string, 0, n)
-		firing                 = make([]bool, 0, n)
+		firing, partial        = make([]bool, 0, n), make([]bool, 0, n)
 		at                     = make([]time.Time, 0, n)
 		inv, errs, bInv, bErrs = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
 		rates, bRates, thresh  = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
@@ -64,6 +64,7 @@ func SpikeTable(statuses []query.SpikeStatus, cfg query.SpikeConfig) *data.Frame
 		names = append(names, s.FunctionName)
 		firing = append(firing, s.Firing)
 		at = append(at, s.At.UTC())
+		partial = append(partial, s.Partial)
 		inv = append(inv, int64(s.Invocations))
 		errs = append(errs, int64(s.Errors))
 		rates = append(rates, s.ErrorRate)
@@ -78,6 +79,8 @@ func SpikeTable(statuses []query.SpikeStatus, cfg query.SpikeConfig) *data.Frame
 		data.NewField("function", nil, names),
 		data.NewField("firing", nil, firing),
 		data.NewField("at", nil, at),
+		data.NewField("partial", nil, partial).SetConfig(&data.FieldConfig{
+			Description: "The window ends in the current step, judged with what it holds so far."}),
 		data.NewField("invocations", nil, inv),
 		data.NewField("errors", nil, errs),
 		data.NewField("errorRate", nil, rates).SetConfig(pct),

@@ -39,7 +39,12 @@ type spanReference struct {
 // the function's span it was stored under). Spans moved to fit within
 // their parent despite clock skew start at their displayed time and carry
 // a warning.
-func Trace(t *query.Trace) *data.Frame {
+//
+// Each span links, from its requestId field, to the record and the logs of
+// the invocation it ran in and to what the trace's invocations cost, and
+// from its function field to the function's dashboard; Grafana's trace
+// view offers every link of a span in its links menu.
+func Trace(t *query.Trace, link TraceLink) *data.Frame {
 	n := t.SpanCount
 	var (
 		traceIDs      = make([]string, 0, n)
@@ -57,6 +62,8 @@ func Trace(t *query.Trace) *data.Frame {
 		statusCodes   = make([]int64, 0, n)
 		statusMessage = make([]string, 0, n)
 		warnings      = make([]json.RawMessage, 0, n)
+		requestIDs    = make([]string, 0, n)
+		functions     = make([]string, 0, n)
 	)
 	t.Walk(func(node *query.Node) bool {
 		sp := &node.Span
@@ -79,6 +86,12 @@ func Trace(t *query.Trace) *data.Frame {
 		statusCodes = append(statusCodes, int64(sp.StatusCode))
 		statusMessage = append(statusMessage, sp.StatusMessage)
 		warnings = append(warnings, mustJSON(spanWarnings(node)))
+		request := sp.RequestID
+		if node.Invocation != nil {
+			request = node.Invocation.RequestID
+		}
+		requestIDs = append(requestIDs, request)
+		functions = append(functions, sp.FunctionName)
 		return true
 	})
 	f := data.NewFrame("Trace "+t.TraceID.String(),
@@ -97,9 +110,21 @@ func Trace(t *query.Trace) *data.Frame {
 		data.NewField("statusCode", nil, statusCodes),
 		data.NewField("statusMessage", nil, statusMessage),
 		data.NewField("warnings", nil, warnings),
+		withLinks(data.NewField("requestId", nil, nullable(requestIDs)), append(link.invocationLinks(),
+			link.internal("Cost of this trace", linkedQuery{QueryType: "traceCost", TraceID: "${__data.fields.traceID}"}))...),
+		withLinks(data.NewField("function", nil, nullable(functions)), functionDashboardLink(link)),
 	)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return f
+}
+
+// functionDashboardLink opens the function dashboard for the field's
+// function, in the time range shown.
+func functionDashboardLink(link TraceLink) *data.DataLink {
+	if link.DatasourceUID == "" {
+		return nil
+	}
+	return &data.DataLink{Title: "Function dashboard", URL: FunctionDashboardPath + "?var-function=${__value.raw}&${__url_time_range}"}
 }
 
 func serviceName(sp *query.Span) string {

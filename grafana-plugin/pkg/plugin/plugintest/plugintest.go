@@ -141,6 +141,7 @@ func exports() []*ingestv1.ExportRequest {
 				{
 					RequestId: "req-orders-2", StartTimeUnixNano: at(60_000), DurationMs: 12.25, BilledDurationMs: 13,
 					MemorySizeMb: 512, MaxMemoryUsedMb: 90, Status: "success",
+					TenantId: "acme",
 				},
 			},
 			ResourceSpans: []*tracepb.ResourceSpans{{
