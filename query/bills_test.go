@@ -1,0 +1,179 @@
+package query_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// The prices below are AWS's public list for US East (N. Virginia) as
+// published on https://aws.amazon.com/lambda/pricing/ (SnapStart, durable
+// functions, Managed Instances) and
+// https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.xlarge, Linux),
+// checked by hand on 2026-12-06.
+
+func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {
+	prices := query.DefaultPrices()
+	day := march.AddDate(0, 0, 1)
+	tests := []struct {
+		name           string
+		runtime        string
+		cache, restore float64
+	}{
+		// 1 GB cached a whole day: 86,400 GB-s × $0.0000015046 =
+		// $0.12999744; 1,000 restores of 1 GB × $0.0001397998 = $0.1397998.
+		{name: "python pays", runtime: "python3.12", cache: 0.12999744, restore: 0.1397998},
+		{name: "dotnet pays", runtime: "dotnet8", cache: 0.12999744, restore: 0.1397998},
+		{name: "java is free", runtime: "java21"},
+		// A record that does not name its runtime is charged: a cost is not
+		// hidden for want of the name.
+		{name: "unknown runtime pays", runtime: "", cache: 0.12999744, restore: 0.1397998},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := row("thumbs", query.ArchX86, 1024, 10_000, 100)
+			r.InitializationType, r.Runtime, r.Restores = "snap-start", tt.runtime, 1000
+			rep := query.PriceUsage(&prices, []query.UsageRow{r}, march, day)
+			if len(rep.SnapStart) != 1 {
+				t.Fatalf("SnapStart lines = %+v, want one", rep.SnapStart)
+			}
+			l := rep.SnapStart[0]
+			if !near(l.Cache, tt.cache) || !near(l.Restore, tt.restore) || l.Restores != 1000 || l.CacheSeconds != 86400 {
+				t.Errorf("line = %+v, want cache %g restore %g", l, tt.cache, tt.restore)
+			}
+			// 10,000 × 0.1 s × 1 GB = 1,000 GB-s at $0.0000166667
+			// plus 10,000 requests at $0.20/M.
+			want := 1000*0.0000166667 + 0.002 + tt.cache + tt.restore
+			if !near(rep.Total.Total, want) || !near(rep.Total.SnapStart, tt.cache+tt.restore) || rep.Total.Restores != 1000 {
+				t.Errorf("total = %+v, want %g", rep.Total, want)
+			}
+		})
+	}
+}
+
+func TestSnapStartCacheIsChargedOncePerDayAndClippedToTheRange(t *testing.T) {
+	prices := query.DefaultPrices()
+	a := row("thumbs", query.ArchX86, 2048, 10, 100)
+	a.InitializationType, a.Runtime, a.Restores = "snap-start", "python3.13", 2
+	b := a
+	b.Architecture = query.ArchARM // a second row of the same version and day
+	b.Restores = 3
+	// The range starts at noon: half a day of cache.
+	since := march.Add(12 * 3600e9)
+	rep := query.PriceUsage(&prices, []query.UsageRow{a, b}, since, march.AddDate(0, 0, 1))
+	l := rep.SnapStart[0]
+	if len(rep.SnapStart) != 1 || l.CacheSeconds != 43200 || l.Restores != 5 {
+		t.Fatalf("lines = %+v, want one of 43200 s and 5 restores", rep.SnapStart)
+	}
+	if want := 2 * 43200 * 0.0000015046; !near(l.Cache, want) {
+		t.Errorf("cache = %g, want %g", l.Cache, want)
+	}
+	if want := 5 * 2 * 0.0001397998; !near(l.Restore, want) {
+		t.Errorf("restore = %g, want %g", l.Restore, want)
+	}
+}
+
+func TestManagedInstancesShareTheFleetByTime(t *testing.T) {
+	prices, err := query.LoadPrices(filepath.Join("testdata", "prices.good-managed.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two m7g.xlarge for one day: 48 h × $0.1632 = $7.8336 of EC2 and
+	// 15 % of it, $1.17504, of management fee: $9.00864. checkout ran 3 of
+	// the 4 hours its functions ran, cart 1.
+	checkout := row("checkout", query.ArchARM, 2048, 1_000_000, 0)
+	checkout.DurationMs = 3 * 3600e3
+	cart := row("cart", query.ArchARM, 2048, 1_000_000, 0)
+	cart.DurationMs = 1 * 3600e3
+	other := row("orders", query.ArchX86, 1024, 1000, 1000)
+	rep := query.PriceUsage(&prices, []query.UsageRow{checkout, cart, other}, march, march.AddDate(0, 0, 1))
+
+	if len(rep.ManagedInstances) != 1 {
+		t.Fatalf("managed lines = %+v", rep.ManagedInstances)
+	}
+	if l := rep.ManagedInstances[0]; !near(l.Cost, 9.00864) || l.InstanceHours != 48 || !near(l.HourlyPrice, 0.18768) || l.Idle != 0 ||
+		l.PriceDate != "2026-11-01" {
+		t.Errorf("fleet = %+v, want $9.00864 over 48 instance hours", l)
+	}
+	byFn := map[string]query.CostLine{}
+	for _, l := range rep.ByFunction {
+		byFn[l.FunctionName] = l
+	}
+	for fn, want := range map[string]float64{"checkout": 9.00864 * 3 / 4, "cart": 9.00864 / 4} {
+		l := byFn[fn]
+		// Requests are billed as on any function: 1M × $0.20; duration is not.
+		if !near(l.ManagedInstances, want) || !near(l.Requests, 0.20) || l.Compute != 0 || l.GBSeconds != 0 || !near(l.Total, want+0.20) {
+			t.Errorf("%s = %+v, want instances %g", fn, l.Cost, want)
+		}
+	}
+	if l := byFn["orders"]; !near(l.Compute, 1000*0.0000166667) || l.ManagedInstances != 0 {
+		t.Errorf("orders = %+v, want on-demand compute only", l.Cost)
+	}
+	if !near(rep.Total.ManagedInstances, 9.00864) {
+		t.Errorf("total instances = %g, want 9.00864", rep.Total.ManagedInstances)
+	}
+	// The fleet's GB-seconds do not count against the tiers or the free
+	// tier.
+	for _, g := range rep.Tiers {
+		if g.Architecture == query.ArchARM {
+			t.Errorf("tier group of managed rows: %+v", g)
+		}
+	}
+	// The table named no SnapStart prices: us-east-1's apply.
+	if tab, _ := prices.For("us-east-1"); tab.SnapStart.RestorePerGB != 0.0001397998 || tab.Durable.OperationsPerMillion != 8 {
+		t.Errorf("defaults not kept: %+v %+v", tab.SnapStart, tab.Durable)
+	}
+}
+
+func TestManagedInstancesIdleDaysStayInTheTotal(t *testing.T) {
+	prices := query.DefaultPrices()
+	prices.CapacityProviders = []query.CapacityProvider{{Name: "batch", InstanceType: "c7g.large", Instances: 1, Functions: []string{"etl"}, HoursPerDay: 12}}
+	etl := row("etl", query.ArchARM, 1024, 100, 0)
+	etl.DurationMs = 1000
+	// Two days; etl ran on the first only.
+	rep := query.PriceUsage(&prices, []query.UsageRow{etl}, march, march.AddDate(0, 0, 2))
+	day := 12 * 0.0725 * 1.15
+	l := rep.ManagedInstances[0]
+	if !near(l.Cost, 2*day) || !near(l.Idle, day) || l.InstanceHours != 24 {
+		t.Errorf("fleet = %+v, want %g of which %g idle", l, 2*day, day)
+	}
+	if !near(rep.Total.ManagedInstances, 2*day) || len(rep.ByDay) != 2 || !near(rep.ByDay[1].ManagedInstances, day) {
+		t.Errorf("total = %+v, by day = %+v", rep.Total, rep.ByDay)
+	}
+}
+
+func TestManagedInstancesUnlistedTypeIsUnpriced(t *testing.T) {
+	prices := query.DefaultPrices()
+	prices.CapacityProviders = []query.CapacityProvider{{Name: "x", InstanceType: "z9.mega", Instances: 1, Functions: []string{"f"}}}
+	rep := query.PriceUsage(&prices, nil, march, march.AddDate(0, 0, 1))
+	if l := rep.ManagedInstances[0]; !l.Unpriced || l.Cost != 0 {
+		t.Errorf("line = %+v, want unpriced", l)
+	}
+}
+
+func TestDurableChargeMatchesPublishedPrices(t *testing.T) {
+	d := query.DefaultPriceTable().Durable
+	// 1M durable operations at $8.00, 1 GB written at $0.25 and 1 GB-month
+	// retained at $0.15.
+	if got := d.DurableCharge(1_000_000, 1, 1); !near(got, 8.40) {
+		t.Errorf("charge = %g, want 8.40", got)
+	}
+	// One execution of 12 operations writing 10 KB kept 14 days.
+	kb := 10.0 / (1024 * 1024)
+	want := 12*8.0/1e6 + kb*0.25 + kb*14.0/30*0.15
+	if got := d.DurableCharge(12, kb, kb*14/30); !near(got, want) {
+		t.Errorf("charge = %g, want %g", got, want)
+	}
+}
+
+func TestLoadPricesBills(t *testing.T) {
+	_, err := query.LoadPrices(filepath.Join("testdata", "prices.bad-managed.yaml"))
+	for _, want := range []string{"managed_instances.management_fee must not be negative", "capacity_providers[0]: instance_type must be set",
+		"instances must be positive", "functions must list at least one function"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
