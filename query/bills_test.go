@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // The prices below are AWS's public list for US East (N. Virginia) as
@@ -175,5 +176,32 @@ func TestLoadPricesBills(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+func TestPriceTenants(t *testing.T) {
+	prices := query.DefaultPrices()
+	recs := []storage.TenantRecord{
+		// 1M invocations of 100 ms at 1024 MB: 100,000 GB-s × $0.0000166667
+		// = $1.66667, and $0.20 of requests.
+		{TenantID: "blue", Region: "us-east-1", FunctionName: "api", Architecture: query.ArchX86, MemorySizeMB: 1024, EphemeralStorageMB: 512,
+			Invocations: 1_000_000, ColdStarts: 40, Errors: 3, BilledDurationMs: 100_000_000},
+		// The same tenant on arm64 at $0.0000133334: 10 GB-s.
+		{TenantID: "blue", Region: "us-east-1", FunctionName: "api", Architecture: query.ArchARM, MemorySizeMB: 1024, EphemeralStorageMB: 512,
+			Invocations: 100, ColdStarts: 1, BilledDurationMs: 10_000},
+		{TenantID: "green", Region: "us-east-1", FunctionName: "api", Architecture: query.ArchX86, MemorySizeMB: 1024, EphemeralStorageMB: 512,
+			Invocations: 10, BilledDurationMs: 1000},
+	}
+	rep := query.PriceTenants(&prices, recs)
+	if len(rep.Tenants) != 2 || rep.Tenants[0].TenantID != "blue" {
+		t.Fatalf("tenants = %+v, want blue first", rep.Tenants)
+	}
+	b := rep.Tenants[0]
+	want := 100_000*0.0000166667 + 0.20 + 10*0.0000133334 + 100*0.20/1e6
+	if !near(b.Cost, want) || b.Invocations != 1_000_100 || b.ColdStarts != 41 || b.Errors != 3 || !near(b.GBSeconds, 100_010) {
+		t.Errorf("blue = %+v, want cost %g", b, want)
+	}
+	if g := rep.Tenants[1]; !near(g.Cost, 0.0000166667+10*0.20/1e6) {
+		t.Errorf("green = %+v", g)
 	}
 }

@@ -471,6 +471,11 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	if err != nil {
 		return nil, err
 	}
+	snaps, err := s.store.SnapStartUsage(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read SnapStart usage: %w", err)
+	}
+	markRestores(rows, snaps)
 	rep := PriceUsage(prices, rows, q.Since, q.Until)
 	est, err := s.store.BilledEstimates(ctx, f)
 	if err != nil {
@@ -478,6 +483,21 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	}
 	markEstimates(rep, est)
 	return rep, nil
+}
+
+// markRestores gives the SnapStart rows their runtime and restores.
+func markRestores(rows []UsageRow, snaps []storage.SnapStartRecord) {
+	for _, sn := range snaps {
+		for i := range rows {
+			r := &rows[i]
+			if r.snapStart() && r.Day.Equal(sn.Day) && r.AccountID == sn.AccountID && r.Region == sn.Region &&
+				r.FunctionName == sn.FunctionName && r.Version == sn.FunctionVersion && r.Architecture == sn.Architecture &&
+				r.MemorySizeMB == sn.MemorySizeMB && r.EphemeralStorageMB == sn.EphemeralStorageMB {
+				r.Runtime, r.Restores = sn.Runtime, r.Restores+sn.Restores
+				break
+			}
+		}
+	}
 }
 
 // markEstimates counts, on the report's lines, the invocations whose

@@ -39,6 +39,12 @@ type Store interface {
 	// BilledEstimates counts the invocations whose billed duration is an
 	// estimate, per day, function and version.
 	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
+	// SnapStartUsage counts SnapStart invocations and restores per day and
+	// function configuration.
+	SnapStartUsage(ctx context.Context, f storage.UsageFilter) ([]storage.SnapStartRecord, error)
+	// TenantUsage sums the invocations that name a tenant per tenant and
+	// function configuration.
+	TenantUsage(ctx context.Context, f storage.UsageFilter) ([]storage.TenantRecord, error)
 	// LogsDropped counts, per function, the log records Lambda dropped.
 	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.

@@ -546,3 +546,31 @@ WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version
 ORDER BY day, account_id, region, function_name, function_version`, w.args
 }
+
+// snapStartUsageSQL counts the invocations of restored environments, and
+// the restores (their cold starts), per day and configuration.
+func snapStartUsageSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("initialization_type = ?", "snap-start")
+	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version, architecture,
+    memory_size_mb, ephemeral_storage_mb, any(runtime), count(), countIf(cold_start = 1)
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb
+ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb`, w.args
+}
+
+// tenantUsageSQL sums the invocations that name a tenant per tenant and
+// configuration.
+func tenantUsageSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("tenant_id != ?", "")
+	return `SELECT tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, count(), countIf(cold_start = 1), countIf(` + failedExpr + `), sum(billed_duration_ms)
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type
+ORDER BY tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type`, w.args
+}
