@@ -205,3 +205,28 @@ func TestPriceTenants(t *testing.T) {
 		t.Errorf("green = %+v", g)
 	}
 }
+
+// The platform marks invocations on Managed Instances with their
+// initialization type: their duration is never priced as on-demand, and
+// a function without a capacity provider in the configuration is named.
+func TestManagedInstancesInitializationTypeIsNotBilledByDuration(t *testing.T) {
+	prices := query.DefaultPrices()
+	r := row("lmi", query.ArchARM, 8192, 1_000_000, 49)
+	r.InitializationType = query.InitManagedInstances
+	rep := query.PriceUsage(&prices, []query.UsageRow{r}, march, march.AddDate(0, 0, 1))
+	if c := rep.Total; c.Compute != 0 || c.GBSeconds != 0 || !near(c.Requests, 0.20) || !near(c.Total, 0.20) {
+		t.Errorf("total = %+v, want requests only", c)
+	}
+	if len(rep.Tiers) != 0 || len(rep.FreeTier) != 1 || rep.FreeTier[0].GBSeconds != 0 {
+		t.Errorf("tiers %+v, free %+v: want no GB-seconds", rep.Tiers, rep.FreeTier)
+	}
+	if len(rep.UnpricedManagedInstances) != 1 || rep.UnpricedManagedInstances[0] != "us-east-1/lmi" {
+		t.Errorf("unpriced = %v, want us-east-1/lmi", rep.UnpricedManagedInstances)
+	}
+	prices.CapacityProviders = []query.CapacityProvider{{Name: "p", InstanceType: "m7g.large", Instances: 1, Functions: []string{"lmi"}}}
+	r.DurationMs = 49e6
+	rep = query.PriceUsage(&prices, []query.UsageRow{r}, march, march.AddDate(0, 0, 1))
+	if want := 24 * 0.0816 * 1.15; !near(rep.Total.ManagedInstances, want) || len(rep.UnpricedManagedInstances) != 0 {
+		t.Errorf("total = %+v, unpriced %v; want instances %g", rep.Total, rep.UnpricedManagedInstances, want)
+	}
+}

@@ -51,6 +51,12 @@ func (r *UsageRow) provisioned() bool { return r.InitializationType == "provisio
 
 func (r *UsageRow) snapStart() bool { return r.InitializationType == "snap-start" }
 
+// InitManagedInstances is the initialization type of functions on Lambda
+// Managed Instances: their duration is not billed.
+const InitManagedInstances = "lambda-managed-instances"
+
+func (r *UsageRow) managedInstances() bool { return r.InitializationType == InitManagedInstances }
+
 // Cost is an amount split by what it pays for.
 type Cost struct {
 	Invocations uint64  `json:"invocations"`
@@ -170,6 +176,10 @@ type CostReport struct {
 	// Prices.CapacityProviders; SnapStart that of each SnapStart version.
 	ManagedInstances []ManagedInstanceLine `json:"managedInstances"`
 	SnapStart        []SnapStartLine       `json:"snapStart"`
+	// UnpricedManagedInstances names (region/function) the functions that
+	// ran on Managed Instances with no capacity provider in the price
+	// configuration: their requests are priced, their instances are not.
+	UnpricedManagedInstances []string `json:"unpricedManagedInstances,omitempty"`
 }
 
 // ProvisionedLine is what keeping one provisioned concurrency
@@ -205,7 +215,7 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 	shares := map[tierKey]map[string]float64{}
 	for i := range rows {
 		r := &rows[i]
-		if r.provisioned() || fleets.of(r) >= 0 {
+		if r.provisioned() || r.managedInstances() || fleets.of(r) >= 0 {
 			continue
 		}
 		k := tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}
@@ -250,16 +260,21 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 	type freeKey struct{ month, account string }
 	free := map[freeKey]*FreeTierLine{}
 	snaps := snapLines{}
+	unfleeted := map[string]bool{}
 	for i := range rows {
 		r := &rows[i]
 		t, _ := prices.For(r.Region)
 		ap := archPrices(t, r.Architecture)
 		c := Cost{Invocations: r.Invocations, GBSeconds: r.GBSeconds()}
 		switch fleet := fleets.of(r); {
-		case fleet >= 0:
+		case fleet >= 0 || r.managedInstances():
 			// Managed Instances bill the instances, not the duration.
 			c.GBSeconds = 0
-			c.ManagedInstances = fleets.share(fleet, r)
+			if fleet >= 0 {
+				c.ManagedInstances = fleets.share(fleet, r)
+			} else {
+				unfleeted[r.Region+"/"+r.FunctionName] = true
+			}
 		case r.provisioned():
 			c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
 		default:
@@ -396,6 +411,10 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 		}
 	}
 	rep.SnapStart = snaps.sorted()
+	for k := range unfleeted {
+		rep.UnpricedManagedInstances = append(rep.UnpricedManagedInstances, k)
+	}
+	slices.Sort(rep.UnpricedManagedInstances)
 
 	rep.Total.finish()
 	for _, l := range byFn {
@@ -641,8 +660,13 @@ func priceTraces(prices *Prices, ids []TraceID, recs []storage.InvocationRecord)
 			InitializationType: r.InitializationType, Invocations: 1, BilledDurationMs: r.BilledDurationMs}
 		ap := archPrices(t, r.Architecture)
 		rate := ap.firstTierPrice()
-		if row.provisioned() {
+		switch {
+		case row.provisioned():
 			rate = ap.ProvisionedDurationPerGBSecond
+		case row.managedInstances():
+			// The instances are priced per fleet and day, not per
+			// invocation.
+			rate = 0
 		}
 		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
 		tc.Invocations = append(tc.Invocations, InvocationCost{

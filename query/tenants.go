@@ -22,7 +22,8 @@ type TenantLine struct {
 	// Cost is the billed duration at the first-tier (list) price of its
 	// region and architecture (the provisioned rate for provisioned
 	// concurrency), requests and ephemeral storage: tiers, SnapStart and
-	// Managed Instances are shared per function, not per tenant.
+	// Managed Instances' instances are shared per function, not per
+	// tenant.
 	GBSeconds float64 `json:"gbSeconds"`
 	Cost      float64 `json:"cost"`
 }
@@ -67,8 +68,11 @@ func PriceTenants(prices *Prices, recs []storage.TenantRecord) *TenantReport {
 			InitializationType: r.InitializationType, Invocations: r.Invocations, BilledDurationMs: r.BilledDurationMs}
 		ap := archPrices(t, r.Architecture)
 		rate := ap.firstTierPrice()
-		if row.provisioned() {
+		switch {
+		case row.provisioned():
 			rate = ap.ProvisionedDurationPerGBSecond
+		case row.managedInstances():
+			rate = 0
 		}
 		l.Invocations += r.Invocations
 		l.ColdStarts += r.ColdStarts

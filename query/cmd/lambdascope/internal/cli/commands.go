@@ -616,6 +616,10 @@ Examples:
 			if by != "tiers" && by != "free" && by != "snapstart" && by != "managed" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
 			}
+			if len(rep.UnpricedManagedInstances) > 0 {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: %s ran on Managed Instances with no capacity provider in --prices; their instances are not priced\n",
+					strings.Join(rep.UnpricedManagedInstances, ", "))
+			}
 			if len(rep.FallbackRegions) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)
 			}
