@@ -45,6 +45,9 @@ type Store interface {
 	// TenantUsage sums the invocations that name a tenant per tenant and
 	// function configuration.
 	TenantUsage(ctx context.Context, f storage.UsageFilter) ([]storage.TenantRecord, error)
+	// DurableExecutions groups the inferred spans of durable executions
+	// by execution.
+	DurableExecutions(ctx context.Context, f storage.DurableFilter) ([]storage.DurableExecutionRecord, error)
 	// LogsDropped counts, per function, the log records Lambda dropped.
 	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.

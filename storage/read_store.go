@@ -931,3 +931,61 @@ func (s *Store) TenantUsage(ctx context.Context, f UsageFilter) ([]TenantRecord,
 	})
 	return out, err
 }
+
+// Limits of DurableFilter.Limit.
+const (
+	DefaultDurableLimit = 100
+	MaxDurableLimit     = 1000
+)
+
+// DurableFilter selects the durable executions whose invocations started
+// in [Since, Until).
+type DurableFilter struct {
+	Since, Until time.Time
+	FunctionName string
+	// Limit bounds the executions returned, the latest first.
+	Limit int
+}
+
+// DurableExecutionRecord is what the spans of one durable execution's
+// invocations say of it. The extension gives every invocation of an
+// execution the trace derived from the execution's ARN and an inferred
+// span carrying aws.lambda.durable.*.
+type DurableExecutionRecord struct {
+	TraceID           [16]byte
+	ExecutionARN      string
+	AccountID, Region string
+	FunctionName      string
+	// Invocations counts the inferred spans (one per invocation), Replays
+	// those that resumed the execution.
+	Invocations, Replays uint64
+	// Operations is the most checkpointed operations handed to one
+	// invocation.
+	Operations uint64
+	Start, End time.Time
+}
+
+// DurableExecutions lists the durable executions of the range, latest
+// first, from their invocations' inferred spans.
+func (s *Store) DurableExecutions(ctx context.Context, f DurableFilter) ([]DurableExecutionRecord, error) {
+	if err := (UsageFilter{Since: f.Since, Until: f.Until}).check("read durable executions"); err != nil {
+		return nil, err
+	}
+	f.Limit = limitBetween(f.Limit, DefaultDurableLimit, MaxDurableLimit)
+	query, args := durableExecutionsSQL(s.database, f)
+	var out []DurableExecutionRecord
+	err := s.scanAll(ctx, "durable executions", query, args, func(rows driver.Rows) error {
+		var r DurableExecutionRecord
+		var trace string
+		var startNs, endNs uint64
+		if err := rows.Scan(&trace, &r.ExecutionARN, &r.AccountID, &r.Region, &r.FunctionName, &r.Invocations, &r.Replays,
+			&r.Operations, &startNs, &endNs); err != nil {
+			return err
+		}
+		copy(r.TraceID[:], trace)
+		r.Start, r.End = time.Unix(0, int64(startNs)).UTC(), time.Unix(0, int64(endNs)).UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}

@@ -468,7 +468,11 @@ invocations by the time each ran (INSTANCES; --by managed); a table's
 managed_instances section ({effective_date, management_fee,
 instance_hourly: {TYPE: price}}), snapstart and durable sections override
 the defaults. --by tenant shows cost, invocations, cold starts and errors
-per tenant of functions in tenant isolation mode.
+per tenant of functions in tenant isolation mode. --by durable sums each
+durable execution's invocations (one trace) and prices its operations
+(the most checkpointed operations one invocation was handed: a lower
+bound); the state it wrote and kept is not priced, since the records do
+not carry its size.
 `,
 	examples: `
 Examples:
@@ -485,7 +489,7 @@ Examples:
 		var by, function, pricesPath string
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
-		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed or tenant")
+		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed, tenant or durable")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
 		return func(ctx context.Context, r *runner) error {
@@ -522,6 +526,19 @@ Examples:
 				}
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
+			}
+			if by == "durable" {
+				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
+				if err != nil {
+					return err
+				}
+				t := &render.Table{Headers: []string{"EXECUTION", "FUNCTION", "START", "INVOCATIONS", "REPLAYS", "OPERATIONS (≥)", "INVOCATIONS COST", "OPERATIONS COST", "TOTAL", "TRACE"},
+					Empty: "No durable executions found."}
+				for _, e := range dr.Executions {
+					t.Add(e.ExecutionARN, e.FunctionName, r.time(e.Start), u64(e.Invocations), u64(e.Replays), u64(e.Operations),
+						r.money(e.InvocationsCost, dr.Currency), r.money(e.OperationsCost, dr.Currency), r.money(e.Total, dr.Currency), e.TraceID.String())
+				}
+				return r.emit(t, dr)
 			}
 			if by == "tenant" {
 				tr, err := r.svc.TenantCosts(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -611,7 +628,7 @@ Examples:
 						money(l.Cost), money(l.Idle))
 				}
 			default:
-				return usagef("--by must be function, version, day, tiers, free, snapstart, managed or tenant, got %q", by)
+				return usagef("--by must be function, version, day, tiers, free, snapstart, managed, tenant or durable, got %q", by)
 			}
 			if by != "tiers" && by != "free" && by != "snapstart" && by != "managed" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
