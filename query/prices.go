@@ -351,9 +351,7 @@ func LoadPrices(path string) (Prices, error) {
 	var file Prices
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&file)
+		err = decodePricesJSON(data, &file)
 	case ".yaml", ".yml":
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -364,6 +362,33 @@ func LoadPrices(path string) (Prices, error) {
 	if err != nil {
 		return Prices{}, fmt.Errorf("parse prices file %s: %w", path, err)
 	}
+	file, err = completePrices(file)
+	if err != nil {
+		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)
+	}
+	return file, nil
+}
+
+// ParsePricesJSON reads prices in the JSON form of a prices file, as
+// LoadPrices does.
+func ParsePricesJSON(data []byte) (Prices, error) {
+	var file Prices
+	if err := decodePricesJSON(data, &file); err != nil {
+		return Prices{}, fmt.Errorf("parse prices: %w", err)
+	}
+	return completePrices(file)
+}
+
+func decodePricesJSON(data []byte, file *Prices) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(file)
+}
+
+// completePrices gives a file that names no table the defaults, fills the
+// sections a table leaves out, validates it and adds the default table
+// when it lacks us-east-1.
+func completePrices(file Prices) (Prices, error) {
 	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0) {
 		// A file that only names provisioned concurrency or capacity
 		// providers keeps the default prices.
@@ -373,7 +398,7 @@ func LoadPrices(path string) (Prices, error) {
 		file.Tables[i].fillBills()
 	}
 	if err := file.Validate(); err != nil {
-		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)
+		return Prices{}, err
 	}
 	if _, fallback := file.For(DefaultRegion); fallback {
 		file.Tables = append(file.Tables, DefaultPriceTable())

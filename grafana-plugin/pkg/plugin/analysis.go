@@ -43,7 +43,7 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	var rep *query.CostReport
 	if !m.names.post && !localDays {
 		if rep, err = svc.Cost(ctx, &prices, cq); err != nil {
@@ -272,7 +272,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	advice, err := svc.Rightsize(ctx, &prices, cfg, r)
 	if err != nil {
 		return nil, err
@@ -291,7 +291,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 // queryTraceCost prices one trace per invocation when the query names a
 // trace, or else the traces found in the range, most expensive first.
 func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	if strings.TrimSpace(m.TraceID) != "" {
 		id, err := query.ParseTraceID(m.TraceID)
 		if err != nil {
