@@ -87,11 +87,13 @@ func defaultManagedInstances() ManagedInstancePrices {
 }
 
 // SnapStartCharged says whether SnapStart's cache and restore charges
-// apply to a runtime (as the platform names it: java21, python3.12,
+// apply to a runtime, as records name it (AWS_EXECUTION_ENV:
+// AWS_Lambda_java21, AWS_Lambda_python3.12) or as Lambda does (java21,
 // dotnet8). Java's are free; a runtime the record does not name is
 // charged, so an unknown runtime does not hide a cost.
 func SnapStartCharged(runtime string) bool {
-	return !strings.HasPrefix(strings.ToLower(runtime), "java")
+	rt := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(runtime)), "aws_lambda_")
+	return !strings.HasPrefix(rt, "java")
 }
 
 // Charge is what restores restores and cacheSeconds of cache of a

@@ -28,6 +28,9 @@ func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {
 		{name: "python pays", runtime: "python3.12", cache: 0.12999744, restore: 0.1397998},
 		{name: "dotnet pays", runtime: "dotnet8", cache: 0.12999744, restore: 0.1397998},
 		{name: "java is free", runtime: "java21"},
+		// Records name the runtime as AWS_EXECUTION_ENV does.
+		{name: "java from the execution environment is free", runtime: "AWS_Lambda_java17"},
+		{name: "python from the execution environment pays", runtime: "AWS_Lambda_python3.13", cache: 0.12999744, restore: 0.1397998},
 		// A record that does not name its runtime is charged: a cost is not
 		// hidden for want of the name.
 		{name: "unknown runtime pays", runtime: "", cache: 0.12999744, restore: 0.1397998},
