@@ -386,3 +386,16 @@ func earlierOf(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// onManagedInstances says whether a capacity provider of the
+// configuration runs the function.
+func (p *Prices) onManagedInstances(account, region, fn string) bool {
+	for i := range p.CapacityProviders {
+		cp := &p.CapacityProviders[i]
+		pc := cp.asProvisioned()
+		if pc.region() == region && (cp.AccountID == "" || cp.AccountID == account) && slices.Contains(cp.Functions, fn) {
+			return true
+		}
+	}
+	return false
+}

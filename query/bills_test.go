@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/storage"
@@ -231,5 +232,27 @@ func TestManagedInstancesInitializationTypeIsNotBilledByDuration(t *testing.T) {
 	rep = query.PriceUsage(&prices, []query.UsageRow{r}, march, march.AddDate(0, 0, 1))
 	if want := 24 * 0.0816 * 1.15; !near(rep.Total.ManagedInstances, want) || len(rep.UnpricedManagedInstances) != 0 {
 		t.Errorf("total = %+v, unpriced %v; want instances %g", rep.Total, rep.UnpricedManagedInstances, want)
+	}
+}
+
+// Right-sizing a function on Managed Instances promises no saving per
+// GB-second: its duration is not billed.
+func TestRightsizeOnManagedInstances(t *testing.T) {
+	prices := query.DefaultPrices()
+	prices.CapacityProviders = []query.CapacityProvider{{Name: "web", InstanceType: "m7g.large", Instances: 1, Functions: []string{"api"}}}
+	profiles := []storage.MemoryProfileRecord{
+		{Region: "us-east-1", FunctionName: "api", Architecture: query.ArchARM, MemorySizeMB: 4096, Invocations: 1000, BilledDurationMs: 1e6, MaxMemoryUsedMB: 300},
+		{Region: "us-east-1", FunctionName: "batch", Architecture: query.ArchARM, MemorySizeMB: 4096, Invocations: 1000, BilledDurationMs: 1e6, MaxMemoryUsedMB: 300},
+	}
+	got := query.Advise(&prices, query.DefaultRightsizeConfig(), profiles, 30*24*time.Hour)
+	by := map[string]query.Advice{}
+	for _, a := range got {
+		by[a.FunctionName] = a
+	}
+	if a := by["api"]; a.MonthlySaving != 0 || a.MonthlyCostNow != 0 || !strings.Contains(a.Reason, "Managed Instances") || a.Action != query.AdviceDecrease {
+		t.Errorf("api = %+v, want a decrease without a saving", a)
+	}
+	if a := by["batch"]; a.MonthlySaving <= 0 {
+		t.Errorf("batch = %+v, want a saving", a)
 	}
 }
