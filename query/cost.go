@@ -494,7 +494,7 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	if err != nil {
 		return nil, fmt.Errorf("read SnapStart usage: %w", err)
 	}
-	markRestores(rows, snaps)
+	AttachRestores(rows, snaps)
 	rep := PriceUsage(prices, rows, q.Since, q.Until)
 	est, err := s.store.BilledEstimates(ctx, f)
 	if err != nil {
@@ -504,8 +504,9 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	return rep, nil
 }
 
-// markRestores gives the SnapStart rows their runtime and restores.
-func markRestores(rows []UsageRow, snaps []storage.SnapStartRecord) {
+// AttachRestores gives the SnapStart rows their runtime and restores, by
+// the UTC day and configuration of each.
+func AttachRestores(rows []UsageRow, snaps []storage.SnapStartRecord) {
 	for _, sn := range snaps {
 		for i := range rows {
 			r := &rows[i]
