@@ -10,11 +10,15 @@ import (
 	"github.com/lambdascope/lambdascope/storage"
 )
 
-// The prices below are AWS's public list for US East (N. Virginia) as
-// published on https://aws.amazon.com/lambda/pricing/ (SnapStart, durable
-// functions, Managed Instances) and
-// https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.xlarge, Linux),
-// checked by hand on 2026-12-06.
+// The prices below are AWS's public list for US East (N. Virginia) from
+// https://aws.amazon.com/lambda/pricing/ (SnapStart cache $0.0000015046
+// per GB-s and restore $0.0001397998 per GB; durable functions $8.00 per
+// million operations, $0.25 per GB written, $0.15 per GB-month retained;
+// Managed Instances: the EC2 on-demand price plus a 15 % management fee,
+// $0.20 per million requests) and
+// https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.xlarge $0.1632 an
+// hour, Linux), as read on 2026-12-06. Each expected figure is worked by
+// hand from those prices in the comment beside it.
 
 func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {
 	prices := query.DefaultPrices()
