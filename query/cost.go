@@ -26,6 +26,10 @@ type UsageRow struct {
 	BilledInitDurationMs  float64
 	DurationMs            float64
 	MaxMemoryUsedMB       uint32
+	// Runtime and Restores are known for SnapStart rows (InitializationType
+	// snap-start): the runtime, and how many environments were restored.
+	Runtime  string
+	Restores uint64
 }
 
 // GBSeconds is the compute the row is billed for. The platform's billed
@@ -45,6 +49,14 @@ func (r *UsageRow) ephemeralGBSeconds() float64 {
 
 func (r *UsageRow) provisioned() bool { return r.InitializationType == "provisioned-concurrency" }
 
+func (r *UsageRow) snapStart() bool { return r.InitializationType == "snap-start" }
+
+// InitManagedInstances is the initialization type of functions on Lambda
+// Managed Instances: their duration is not billed.
+const InitManagedInstances = "lambda-managed-instances"
+
+func (r *UsageRow) managedInstances() bool { return r.InitializationType == InitManagedInstances }
+
 // Cost is an amount split by what it pays for.
 type Cost struct {
 	Invocations uint64  `json:"invocations"`
@@ -58,7 +70,15 @@ type Cost struct {
 	// invocations it served is in Compute, at the provisioned duration rate.
 	Provisioned          float64 `json:"provisioned"`
 	ProvisionedGBSeconds float64 `json:"provisionedGbSeconds"`
-	Total                float64 `json:"total"`
+	// ManagedInstances is the share of capacity providers' instance cost
+	// (Prices.CapacityProviders) of invocations that ran on them; their
+	// duration is not billed, so Compute and GBSeconds leave them out.
+	ManagedInstances float64 `json:"managedInstances"`
+	// SnapStart is the cache and restore charge of SnapStart versions;
+	// Restores counts the restores.
+	SnapStart float64 `json:"snapStart"`
+	Restores  uint64  `json:"restores"`
+	Total     float64 `json:"total"`
 	// PerMillion is Total per one million invocations.
 	PerMillion float64 `json:"perMillion"`
 	// EstimatedInvocations counts the invocations whose billed duration
@@ -76,6 +96,9 @@ func (c *Cost) add(o Cost) {
 	c.Ephemeral += o.Ephemeral
 	c.Provisioned += o.Provisioned
 	c.ProvisionedGBSeconds += o.ProvisionedGBSeconds
+	c.ManagedInstances += o.ManagedInstances
+	c.SnapStart += o.SnapStart
+	c.Restores += o.Restores
 	c.Total += o.Total
 	c.EstimatedInvocations += o.EstimatedInvocations
 }
@@ -149,6 +172,14 @@ type CostReport struct {
 	// Prices.Provisioned over the range; it is in Total and in the lines
 	// by function, version (the qualifier) and day.
 	ProvisionedConcurrency []ProvisionedLine `json:"provisionedConcurrency"`
+	// ManagedInstances is the cost of each capacity provider in
+	// Prices.CapacityProviders; SnapStart that of each SnapStart version.
+	ManagedInstances []ManagedInstanceLine `json:"managedInstances"`
+	SnapStart        []SnapStartLine       `json:"snapStart"`
+	// UnpricedManagedInstances names (region/function) the functions that
+	// ran on Managed Instances with no capacity provider in the price
+	// configuration: their requests are priced, their instances are not.
+	UnpricedManagedInstances []string `json:"unpricedManagedInstances,omitempty"`
 }
 
 // ProvisionedLine is what keeping one provisioned concurrency
@@ -175,15 +206,16 @@ type tierKey struct{ month, account, region, arch string }
 // that covers part of a month prices only what it covers.
 func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostReport {
 	rep := &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{},
-		ProvisionedConcurrency: []ProvisionedLine{}}
+		ProvisionedConcurrency: []ProvisionedLine{}, ManagedInstances: []ManagedInstanceLine{}, SnapStart: []SnapStartLine{}}
 	used, fallback := map[string]bool{}, map[string]bool{}
+	fleets := planFleets(prices, rows, since, until)
 
 	// Sum on-demand GB-seconds per tier group, then price each group.
 	groups := map[tierKey]*TierAllocation{}
 	shares := map[tierKey]map[string]float64{}
 	for i := range rows {
 		r := &rows[i]
-		if r.provisioned() {
+		if r.provisioned() || r.managedInstances() || fleets.of(r) >= 0 {
 			continue
 		}
 		k := tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}
@@ -227,19 +259,34 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 	byFn, byVer, byDay := map[fnKey]*CostLine{}, map[verKey]*CostLine{}, map[time.Time]*CostLine{}
 	type freeKey struct{ month, account string }
 	free := map[freeKey]*FreeTierLine{}
+	snaps := snapLines{}
+	unfleeted := map[string]bool{}
 	for i := range rows {
 		r := &rows[i]
 		t, _ := prices.For(r.Region)
 		ap := archPrices(t, r.Architecture)
 		c := Cost{Invocations: r.Invocations, GBSeconds: r.GBSeconds()}
-		if r.provisioned() {
+		switch fleet := fleets.of(r); {
+		case fleet >= 0 || r.managedInstances():
+			// Managed Instances bill the instances, not the duration.
+			c.GBSeconds = 0
+			if fleet >= 0 {
+				c.ManagedInstances = fleets.share(fleet, r)
+			} else {
+				unfleeted[r.Region+"/"+r.FunctionName] = true
+			}
+		case r.provisioned():
 			c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
-		} else {
+		default:
 			c.Compute = c.GBSeconds * groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
 		}
 		c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
 		c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
-		c.Total = c.Compute + c.Requests + c.Ephemeral
+		if r.snapStart() {
+			c.Restores = r.Restores
+			c.SnapStart = snaps.add(t, r, since, until)
+		}
+		c.Total = c.Compute + c.Requests + c.Ephemeral + c.ManagedInstances + c.SnapStart
 		rep.Total.add(c)
 
 		fk := fnKey{r.AccountID, r.Region, r.FunctionName}
@@ -270,7 +317,7 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 			f.Requests += n
 			f.RequestsValue += float64(n) / 1e6 * t.RequestsPerMillion
 		}
-		if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() {
+		if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() && c.GBSeconds > 0 {
 			n := min(room, c.GBSeconds)
 			f.GBSeconds += n
 			f.GBSecondsValue += n * ap.firstTierPrice()
@@ -341,6 +388,33 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 		}
 		rep.ProvisionedConcurrency = append(rep.ProvisionedConcurrency, line)
 	}
+
+	// The days a capacity provider ran with none of its functions: its
+	// cost is in the total and by day only.
+	for i := range fleets.lines {
+		fl := &fleets.lines[i]
+		for day, cost := range fleets.cost[i] {
+			if fleets.time[i][day] > 0 || cost == 0 {
+				continue
+			}
+			fl.Idle += cost
+			c := Cost{ManagedInstances: cost, Total: cost}
+			rep.Total.add(c)
+			if byDay[day] == nil {
+				byDay[day] = &CostLine{Day: day}
+			}
+			byDay[day].add(c)
+		}
+		rep.ManagedInstances = append(rep.ManagedInstances, *fl)
+		if !fl.Unpriced {
+			used[fl.Region+"@"+fl.PriceDate+" (instances)"] = true
+		}
+	}
+	rep.SnapStart = snaps.sorted()
+	for k := range unfleeted {
+		rep.UnpricedManagedInstances = append(rep.UnpricedManagedInstances, k)
+	}
+	slices.Sort(rep.UnpricedManagedInstances)
 
 	rep.Total.finish()
 	for _, l := range byFn {
@@ -416,6 +490,11 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	if err != nil {
 		return nil, err
 	}
+	snaps, err := s.store.SnapStartUsage(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read SnapStart usage: %w", err)
+	}
+	AttachRestores(rows, snaps)
 	rep := PriceUsage(prices, rows, q.Since, q.Until)
 	est, err := s.store.BilledEstimates(ctx, f)
 	if err != nil {
@@ -423,6 +502,22 @@ func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostR
 	}
 	markEstimates(rep, est)
 	return rep, nil
+}
+
+// AttachRestores gives the SnapStart rows their runtime and restores, by
+// the UTC day and configuration of each.
+func AttachRestores(rows []UsageRow, snaps []storage.SnapStartRecord) {
+	for _, sn := range snaps {
+		for i := range rows {
+			r := &rows[i]
+			if r.snapStart() && r.Day.Equal(sn.Day) && r.AccountID == sn.AccountID && r.Region == sn.Region &&
+				r.FunctionName == sn.FunctionName && r.Version == sn.FunctionVersion && r.Architecture == sn.Architecture &&
+				r.MemorySizeMB == sn.MemorySizeMB && r.EphemeralStorageMB == sn.EphemeralStorageMB {
+				r.Runtime, r.Restores = sn.Runtime, r.Restores+sn.Restores
+				break
+			}
+		}
+	}
 }
 
 // markEstimates counts, on the report's lines, the invocations whose
@@ -566,8 +661,13 @@ func priceTraces(prices *Prices, ids []TraceID, recs []storage.InvocationRecord)
 			InitializationType: r.InitializationType, Invocations: 1, BilledDurationMs: r.BilledDurationMs}
 		ap := archPrices(t, r.Architecture)
 		rate := ap.firstTierPrice()
-		if row.provisioned() {
+		switch {
+		case row.provisioned():
 			rate = ap.ProvisionedDurationPerGBSecond
+		case row.managedInstances():
+			// The instances are priced per fleet and day, not per
+			// invocation.
+			rate = 0
 		}
 		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
 		tc.Invocations = append(tc.Invocations, InvocationCost{

@@ -59,6 +59,11 @@ type PriceTable struct {
 	EphemeralStoragePerGBSecond float64               `json:"ephemeral_storage_per_gb_second" yaml:"ephemeral_storage_per_gb_second"`
 	Architectures               map[string]ArchPrices `json:"architectures" yaml:"architectures"`
 	FreeTier                    FreeTier              `json:"free_tier" yaml:"free_tier"`
+	// SnapStart, Durable and ManagedInstances price the other ways Lambda
+	// bills; a file that leaves one out takes DefaultPriceTable's.
+	SnapStart        SnapStartPrices       `json:"snapstart,omitzero" yaml:"snapstart,omitempty"`
+	Durable          DurablePrices         `json:"durable,omitzero" yaml:"durable,omitempty"`
+	ManagedInstances ManagedInstancePrices `json:"managed_instances,omitzero" yaml:"managed_instances,omitempty"`
 }
 
 // DefaultPriceTable is AWS's public Lambda price list for US East
@@ -90,7 +95,10 @@ func DefaultPriceTable() PriceTable {
 				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
 			},
 		},
-		FreeTier: FreeTier{Requests: 1_000_000, GBSeconds: 400_000},
+		FreeTier:         FreeTier{Requests: 1_000_000, GBSeconds: 400_000},
+		SnapStart:        defaultSnapStart(),
+		Durable:          defaultDurable(),
+		ManagedInstances: defaultManagedInstances(),
 	}
 }
 
@@ -123,6 +131,9 @@ func (t *PriceTable) Validate() error {
 			}
 			prev = tier.UpToGBSeconds
 		}
+	}
+	if err := t.validateBills(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -160,6 +171,9 @@ type Prices struct {
 	// Provisioned lists provisioned concurrency configurations; the
 	// invocation records do not carry them.
 	Provisioned []ProvisionedConcurrency `json:"provisioned_concurrency,omitempty" yaml:"provisioned_concurrency,omitempty"`
+	// CapacityProviders lists the Managed Instances fleets whose cost is
+	// shared over the invocations of the functions they run.
+	CapacityProviders []CapacityProvider `json:"capacity_providers,omitempty" yaml:"capacity_providers,omitempty"`
 }
 
 // ProvisionedConcurrency is provisioned concurrency configured on one
@@ -286,6 +300,11 @@ func (p *Prices) Validate() error {
 			errs = append(errs, fmt.Errorf("provisioned_concurrency[%d]: %w", i, err))
 		}
 	}
+	for i := range p.CapacityProviders {
+		if err := p.CapacityProviders[i].Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("capacity_providers[%d]: %w", i, err))
+		}
+	}
 	seen := map[string]bool{}
 	for i := range p.Tables {
 		if err := p.Tables[i].Validate(); err != nil {
@@ -332,9 +351,7 @@ func LoadPrices(path string) (Prices, error) {
 	var file Prices
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&file)
+		err = decodePricesJSON(data, &file)
 	case ".yaml", ".yml":
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -345,13 +362,43 @@ func LoadPrices(path string) (Prices, error) {
 	if err != nil {
 		return Prices{}, fmt.Errorf("parse prices file %s: %w", path, err)
 	}
-	if len(file.Tables) == 0 && len(file.Provisioned) > 0 {
-		// A file that only names provisioned concurrency keeps the default
-		// prices.
+	file, err = completePrices(file)
+	if err != nil {
+		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)
+	}
+	return file, nil
+}
+
+// ParsePricesJSON reads prices in the JSON form of a prices file, as
+// LoadPrices does.
+func ParsePricesJSON(data []byte) (Prices, error) {
+	var file Prices
+	if err := decodePricesJSON(data, &file); err != nil {
+		return Prices{}, fmt.Errorf("parse prices: %w", err)
+	}
+	return completePrices(file)
+}
+
+func decodePricesJSON(data []byte, file *Prices) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(file)
+}
+
+// completePrices gives a file that names no table the defaults, fills the
+// sections a table leaves out, validates it and adds the default table
+// when it lacks us-east-1.
+func completePrices(file Prices) (Prices, error) {
+	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0) {
+		// A file that only names provisioned concurrency or capacity
+		// providers keeps the default prices.
 		file.Tables = []PriceTable{DefaultPriceTable()}
 	}
+	for i := range file.Tables {
+		file.Tables[i].fillBills()
+	}
 	if err := file.Validate(); err != nil {
-		return Prices{}, fmt.Errorf("prices file %s: %w", path, err)
+		return Prices{}, err
 	}
 	if _, fallback := file.For(DefaultRegion); fallback {
 		file.Tables = append(file.Tables, DefaultPriceTable())

@@ -118,6 +118,12 @@ func Advise(prices *Prices, cfg RightsizeConfig, profiles []storage.MemoryProfil
 			a.Reason = "memory fits its use"
 		}
 		a.MonthlyCostThen = seconds * float64(a.SuggestedMB) / 1024 * rate
+		if prices.onManagedInstances(p.AccountID, p.Region, p.FunctionName) {
+			// Its duration is not billed: memory changes what fits on
+			// the fleet's instances, not a price per GB-second.
+			a.MonthlyCostNow, a.MonthlyCostThen = 0, 0
+			a.Reason += "; runs on Managed Instances, whose memory is not billed by duration"
+		}
 		a.MonthlySaving = a.MonthlyCostNow - a.MonthlyCostThen
 		out = append(out, a)
 	}

@@ -39,6 +39,15 @@ type Store interface {
 	// BilledEstimates counts the invocations whose billed duration is an
 	// estimate, per day, function and version.
 	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
+	// SnapStartUsage counts SnapStart invocations and restores per day and
+	// function configuration.
+	SnapStartUsage(ctx context.Context, f storage.UsageFilter) ([]storage.SnapStartRecord, error)
+	// TenantUsage sums the invocations that name a tenant per tenant and
+	// function configuration.
+	TenantUsage(ctx context.Context, f storage.UsageFilter) ([]storage.TenantRecord, error)
+	// DurableExecutions groups the inferred spans of durable executions
+	// by execution.
+	DurableExecutions(ctx context.Context, f storage.DurableFilter) ([]storage.DurableExecutionRecord, error)
 	// LogsDropped counts, per function, the log records Lambda dropped.
 	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.

@@ -546,3 +546,56 @@ WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version
 ORDER BY day, account_id, region, function_name, function_version`, w.args
 }
+
+// snapStartUsageSQL counts the invocations of restored environments, and
+// the restores (their cold starts), per day and configuration.
+func snapStartUsageSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("initialization_type = ?", "snap-start")
+	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version, architecture,
+    memory_size_mb, ephemeral_storage_mb, any(runtime), count(), countIf(cold_start = 1)
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb
+ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb`, w.args
+}
+
+// tenantUsageSQL sums the invocations that name a tenant per tenant and
+// configuration.
+func tenantUsageSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("tenant_id != ?", "")
+	return `SELECT tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, count(), countIf(cold_start = 1), countIf(` + failedExpr + `), sum(billed_duration_ms)
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type
+ORDER BY tenant_id, account_id, region, function_name, architecture, memory_size_mb, ephemeral_storage_mb, initialization_type`, w.args
+}
+
+// durableExecutionsSQL groups the inferred spans of durable executions by
+// the trace their invocations share, latest first.
+func durableExecutionsSQL(db string, f DurableFilter) (string, []any) {
+	var w readWhere
+	w.seconds("start_time", f.Since, f.Until)
+	w.nanos("start_unix_nano", f.Since, f.Until)
+	w.add("has(attributes.key, ?)", attrDurableARN)
+	if f.FunctionName != "" {
+		w.add("function_name = ?", f.FunctionName)
+	}
+	return `SELECT trace_id, any(` + attributeValueExpr(attrDurableARN) + `), any(account_id), any(region), any(function_name),
+    count(), countIf(` + attributeValueExpr("aws.lambda.durable.replay") + ` = 'true'),
+    max(toUInt64OrZero(` + attributeValueExpr("aws.lambda.durable.operations") + `)),
+    min(start_unix_nano), max(start_unix_nano + duration_ns)
+FROM ` + db + `.spans
+WHERE ` + w.sql() + `
+GROUP BY trace_id
+ORDER BY max(start_unix_nano) DESC, trace_id
+LIMIT ?`, append(w.args, f.Limit)
+}
+
+// attrDurableARN is the attribute the inferred span of a durable
+// execution's invocation names the execution in.
+const attrDurableARN = "aws.lambda.durable.execution.arn"

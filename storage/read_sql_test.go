@@ -34,6 +34,15 @@ func TestReadSQLTextDoesNotDependOnValues(t *testing.T) {
 		{"function buckets", func(v string) (string, []any) {
 			return functionBucketsSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, FunctionVersion: v, AccountID: v, Region: v}, time.Minute)
 		}},
+		{"snapstart usage", func(v string) (string, []any) {
+			return snapStartUsageSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, FunctionVersion: v, AccountID: v, Region: v})
+		}},
+		{"durable executions", func(v string) (string, []any) {
+			return durableExecutionsSQL("db", DurableFilter{Since: since, Until: until, FunctionName: v, Limit: 10})
+		}},
+		{"tenant usage", func(v string) (string, []any) {
+			return tenantUsageSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, FunctionVersion: v, AccountID: v, Region: v})
+		}},
 		{"catalog", func(v string) (string, []any) {
 			return functionCatalogSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, AccountID: v})
 		}},

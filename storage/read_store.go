@@ -862,3 +862,130 @@ func (s *Store) FunctionTriggers(ctx context.Context, f SpanEdgeFilter) (map[str
 	})
 	return out, err
 }
+
+// SnapStartRecord is what the SnapStart invocations of one function
+// configuration did on one UTC day: how many restores (cold starts) there
+// were and the runtime that pays or is free of SnapStart's charges.
+type SnapStartRecord struct {
+	Day                              time.Time
+	AccountID, Region                string
+	FunctionName, FunctionVersion    string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	Runtime                          string
+	Invocations, Restores            uint64
+}
+
+// SnapStartUsage counts, per day and function configuration, the
+// invocations of environments restored from a SnapStart snapshot and the
+// restores among them. It reads the raw invocations.
+func (s *Store) SnapStartUsage(ctx context.Context, f UsageFilter) ([]SnapStartRecord, error) {
+	if err := f.check("read SnapStart usage"); err != nil {
+		return nil, err
+	}
+	query, args := snapStartUsageSQL(s.database, f)
+	var out []SnapStartRecord
+	err := s.scanAll(ctx, "SnapStart usage", query, args, func(rows driver.Rows) error {
+		var r SnapStartRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion, &r.Architecture,
+			&r.MemorySizeMB, &r.EphemeralStorageMB, &r.Runtime, &r.Invocations, &r.Restores); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// TenantRecord is what the invocations of one tenant of a function in
+// tenant isolation mode did in a range, per configuration.
+type TenantRecord struct {
+	TenantID                         string
+	AccountID, Region                string
+	FunctionName                     string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	InitializationType               string
+	Invocations, ColdStarts, Errors  uint64
+	BilledDurationMs                 uint64
+}
+
+// TenantUsage sums the invocations of the range that name a tenant per
+// tenant and function configuration. It reads the raw invocations; an
+// invocation without a tenant is left out.
+func (s *Store) TenantUsage(ctx context.Context, f UsageFilter) ([]TenantRecord, error) {
+	if err := f.check("read tenant usage"); err != nil {
+		return nil, err
+	}
+	query, args := tenantUsageSQL(s.database, f)
+	var out []TenantRecord
+	err := s.scanAll(ctx, "tenant usage", query, args, func(rows driver.Rows) error {
+		var r TenantRecord
+		if err := rows.Scan(&r.TenantID, &r.AccountID, &r.Region, &r.FunctionName, &r.Architecture, &r.MemorySizeMB,
+			&r.EphemeralStorageMB, &r.InitializationType, &r.Invocations, &r.ColdStarts, &r.Errors, &r.BilledDurationMs); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// Limits of DurableFilter.Limit.
+const (
+	DefaultDurableLimit = 100
+	MaxDurableLimit     = 1000
+)
+
+// DurableFilter selects the durable executions whose invocations started
+// in [Since, Until).
+type DurableFilter struct {
+	Since, Until time.Time
+	FunctionName string
+	// Limit bounds the executions returned, the latest first.
+	Limit int
+}
+
+// DurableExecutionRecord is what the spans of one durable execution's
+// invocations say of it. The extension gives every invocation of an
+// execution the trace derived from the execution's ARN and an inferred
+// span carrying aws.lambda.durable.*.
+type DurableExecutionRecord struct {
+	TraceID           [16]byte
+	ExecutionARN      string
+	AccountID, Region string
+	FunctionName      string
+	// Invocations counts the inferred spans (one per invocation), Replays
+	// those that resumed the execution.
+	Invocations, Replays uint64
+	// Operations is the most checkpointed operations handed to one
+	// invocation.
+	Operations uint64
+	Start, End time.Time
+}
+
+// DurableExecutions lists the durable executions of the range, latest
+// first, from their invocations' inferred spans.
+func (s *Store) DurableExecutions(ctx context.Context, f DurableFilter) ([]DurableExecutionRecord, error) {
+	if err := (UsageFilter{Since: f.Since, Until: f.Until}).check("read durable executions"); err != nil {
+		return nil, err
+	}
+	f.Limit = limitBetween(f.Limit, DefaultDurableLimit, MaxDurableLimit)
+	query, args := durableExecutionsSQL(s.database, f)
+	var out []DurableExecutionRecord
+	err := s.scanAll(ctx, "durable executions", query, args, func(rows driver.Rows) error {
+		var r DurableExecutionRecord
+		var trace string
+		var startNs, endNs uint64
+		if err := rows.Scan(&trace, &r.ExecutionARN, &r.AccountID, &r.Region, &r.FunctionName, &r.Invocations, &r.Replays,
+			&r.Operations, &startNs, &endNs); err != nil {
+			return err
+		}
+		copy(r.TraceID[:], trace)
+		r.Start, r.End = time.Unix(0, int64(startNs)).UTC(), time.Unix(0, int64(endNs)).UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}

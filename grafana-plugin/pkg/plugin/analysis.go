@@ -43,7 +43,7 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	var rep *query.CostReport
 	if !m.names.post && !localDays {
 		if rep, err = svc.Cost(ctx, &prices, cq); err != nil {
@@ -109,22 +109,31 @@ func usageRows(ctx context.Context, st *storage.Store, q query.CostQuery, loc *t
 	}
 	var rows []query.UsageRow
 	for _, s := range spans {
-		recs, err := st.Usage(ctx, storage.UsageFilter{Since: s.from, Until: s.to, FunctionName: q.FunctionName})
+		f := storage.UsageFilter{Since: s.from, Until: s.to, FunctionName: q.FunctionName}
+		recs, err := st.Usage(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("read usage: %w", err)
 		}
+		snaps, err := st.SnapStartUsage(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("read SnapStart usage: %w", err)
+		}
+		part := make([]query.UsageRow, 0, len(recs))
 		for _, r := range recs {
-			day := r.Day
-			if localDays {
-				day = s.day
-			}
-			rows = append(rows, query.UsageRow{
-				Day: day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.FunctionVersion,
+			part = append(part, query.UsageRow{
+				Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.FunctionVersion,
 				Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
 				InitializationType: r.InitializationType, Invocations: r.Invocations, BilledDurationMs: r.BilledDurationMs,
 				BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
 			})
 		}
+		query.AttachRestores(part, snaps)
+		for i := range part {
+			if localDays {
+				part[i].Day = s.day
+			}
+		}
+		rows = append(rows, part...)
 	}
 	return rows, nil
 }
@@ -272,7 +281,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	advice, err := svc.Rightsize(ctx, &prices, cfg, r)
 	if err != nil {
 		return nil, err
@@ -291,7 +300,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 // queryTraceCost prices one trace per invocation when the query names a
 // trace, or else the traces found in the range, most expensive first.
 func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	if strings.TrimSpace(m.TraceID) != "" {
 		id, err := query.ParseTraceID(m.TraceID)
 		if err != nil {

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/storage"
 )
 
@@ -46,6 +48,11 @@ type Settings struct {
 	// TimeZone is the IANA zone used where figures are bucketed by day;
 	// default "UTC".
 	TimeZone string `json:"timeZone"`
+	// Prices overrides the prices costs are reported at, in the JSON form
+	// of the CLI's --prices file ({"prices": [...],
+	// "provisioned_concurrency": [...], "capacity_providers": [...]});
+	// absent, AWS's us-east-1 list.
+	Prices json.RawMessage `json:"prices,omitempty"`
 
 	// Password comes from secureJsonData's "password".
 	Password string `json:"-"`
@@ -57,6 +64,8 @@ type Settings struct {
 	rootCAs *x509.CertPool
 	// Location is TimeZone loaded.
 	Location *time.Location `json:"-"`
+	// prices is Prices parsed.
+	prices query.Prices
 }
 
 // DefaultSettings is a local ClickHouse with the default database.
@@ -144,6 +153,15 @@ func (c *Settings) Validate() error {
 			c.rootCAs = pool
 		}
 	}
+	c.prices = query.DefaultPrices()
+	if len(c.Prices) > 0 && string(c.Prices) != "null" {
+		p, err := query.ParsePricesJSON(c.Prices)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prices: %w", err))
+		} else {
+			c.prices = p
+		}
+	}
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}
@@ -172,6 +190,17 @@ func validAddress(a string) error {
 		return fmt.Errorf("port %q must be a number from 1 to 65535", port)
 	}
 	return nil
+}
+
+// PriceList is the prices costs are reported at: Prices, or the
+// defaults. Each call returns its own copy.
+func (c *Settings) PriceList() query.Prices {
+	p := c.prices
+	if len(p.Tables) == 0 {
+		return query.DefaultPrices()
+	}
+	p.Tables = slices.Clone(p.Tables)
+	return p
 }
 
 // TLSConfig is the TLS configuration for the server at addr (host:port);

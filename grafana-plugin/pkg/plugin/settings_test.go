@@ -54,6 +54,28 @@ func TestLoadSettings(t *testing.T) {
 				t.Errorf("storage config's TLS = %+v, want the CA and server name", sc.TLS)
 			}
 		}},
+		{name: "default prices", jsonData: `{}`, check: func(t *testing.T, s Settings) {
+			if p := s.PriceList(); len(p.Tables) != 1 || p.Tables[0].Region != "us-east-1" || p.Tables[0].RequestsPerMillion != 0.20 {
+				t.Errorf("prices = %+v, want the us-east-1 defaults", p.Tables)
+			}
+		}},
+		{name: "prices", jsonData: `{"prices":{"prices":[{"region":"eu-west-1","currency":"EUR","requests_per_million":0.19,` +
+			`"architectures":{"x86_64":{"duration":[{"price_per_gb_second":0.0000155}]}}}],` +
+			`"capacity_providers":[{"name":"web","instance_type":"m7g.large","instances":2,"functions":["api"]}]}}`,
+			check: func(t *testing.T, s Settings) {
+				p := s.PriceList()
+				eu, fb := p.For("eu-west-1")
+				if fb || eu.Currency != "EUR" || eu.RequestsPerMillion != 0.19 || len(p.CapacityProviders) != 1 {
+					t.Errorf("prices = %+v", p)
+				}
+				if _, fb := p.For("us-east-1"); fb {
+					t.Error("us-east-1 is missing")
+				}
+			}},
+		{name: "bad prices", jsonData: `{"prices":{"prices":[{"region":"eu-west-1","requests_per_milion":1}]}}`,
+			wantErrs: []string{`prices: parse prices: json: unknown field "requests_per_milion"`}},
+		{name: "invalid prices", jsonData: `{"prices":{"capacity_providers":[{"name":"web"}]}}`,
+			wantErrs: []string{"prices: capacity_providers[0]: instance_type must be set"}},
 		{name: "every error at once", jsonData: `{"address":"x","database":"-","timeZone":"?"}`,
 			wantErrs: []string{"want host:port", "database \"-\"", "timeZone"}},
 	}

@@ -457,6 +457,22 @@ provisioned concurrency ({provisioned_concurrency: [{function, qualifier,
 region, architecture, memory_mb, concurrency, hours_per_day, from,
 until}]}): its idle price is charged for every second it is configured
 (PROVISIONED), since the invocation records do not carry it.
+
+SnapStart versions of runtimes that pay for it (Python, .NET; Java is
+free) are charged their restores and a day of snapshot cache for each day
+they ran (SNAPSTART; --by snapstart). Managed Instances fleets are listed
+in the file ({capacity_providers: [{name, region, instance_type,
+instances, functions, hours_per_day, from, until}]}): their instances'
+on-demand price plus the management fee is shared over their functions'
+invocations by the time each ran (INSTANCES; --by managed); a table's
+managed_instances section ({effective_date, management_fee,
+instance_hourly: {TYPE: price}}), snapstart and durable sections override
+the defaults. --by tenant shows cost, invocations, cold starts and errors
+per tenant of functions in tenant isolation mode. --by durable sums each
+durable execution's invocations (one trace) and prices its operations
+(the most checkpointed operations one invocation was handed: a lower
+bound); the state it wrote and kept is not priced, since the records do
+not carry its size.
 `,
 	examples: `
 Examples:
@@ -464,6 +480,8 @@ Examples:
   lambdascope cost --since 30d --by version --function orders
   lambdascope cost --since 7d --by day --output csv
   lambdascope cost --since 30d --by tiers
+  lambdascope cost --since 7d --by tenant --function api
+  lambdascope cost --prices fleet.yaml --since 30d --by managed
   lambdascope cost 4bf92f3577b34da6a3ce929d0e0e4736
   lambdascope cost --prices prices.yaml --since 30d --output json
 `,
@@ -471,7 +489,7 @@ Examples:
 		var by, function, pricesPath string
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
-		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers or free")
+		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed, tenant or durable")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
 		return func(ctx context.Context, r *runner) error {
@@ -509,6 +527,32 @@ Examples:
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
 			}
+			if by == "durable" {
+				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
+				if err != nil {
+					return err
+				}
+				t := &render.Table{Headers: []string{"EXECUTION", "FUNCTION", "START", "INVOCATIONS", "REPLAYS", "OPERATIONS (≥)", "INVOCATIONS COST", "OPERATIONS COST", "TOTAL", "TRACE"},
+					Empty: "No durable executions found."}
+				for _, e := range dr.Executions {
+					t.Add(e.ExecutionARN, e.FunctionName, r.time(e.Start), u64(e.Invocations), u64(e.Replays), u64(e.Operations),
+						r.money(e.InvocationsCost, dr.Currency), r.money(e.OperationsCost, dr.Currency), r.money(e.Total, dr.Currency), e.TraceID.String())
+				}
+				return r.emit(t, dr)
+			}
+			if by == "tenant" {
+				tr, err := r.svc.TenantCosts(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
+				if err != nil {
+					return err
+				}
+				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "COST"},
+					Empty: "No invocations with a tenant found."}
+				for _, l := range tr.Tenants {
+					t.Add(l.TenantID, l.FunctionName, l.AccountID, l.Region, u64(l.Invocations), u64(l.ColdStarts), u64(l.Errors),
+						render.Float(l.GBSeconds), r.money(l.Cost, tr.Currency))
+				}
+				return r.emit(t, tr)
+			}
 			rep, err := r.svc.Cost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
 			if err != nil {
 				return err
@@ -516,7 +560,7 @@ Examples:
 			cur := rep.Currency
 			money := func(v float64) string { return r.money(v, cur) }
 			lines := func(key []string, ls []query.CostLine, keyOf func(query.CostLine) []string) *render.Table {
-				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "TOTAL", "PER 1M"), Empty: "No invocations found."}
+				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "SNAPSTART", "INSTANCES", "TOTAL", "PER 1M"), Empty: "No invocations found."}
 				// In a table, a figure priced partly from estimated billed
 				// durations is marked.
 				mark := func(c query.Cost) string {
@@ -527,14 +571,14 @@ Examples:
 				}
 				for _, l := range ls {
 					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds)+mark(l.Cost), money(l.Compute), money(l.Requests),
-						money(l.Ephemeral), money(l.Provisioned), money(l.Total)+mark(l.Cost), money(l.PerMillion))...)
+						money(l.Ephemeral), money(l.Provisioned), money(l.SnapStart), money(l.ManagedInstances), money(l.Total)+mark(l.Cost), money(l.PerMillion))...)
 				}
 				if len(ls) > 0 && r.out.output == "table" {
 					total := make([]string, len(key))
 					total[0] = "TOTAL"
 					c := rep.Total
 					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds)+mark(c), money(c.Compute), money(c.Requests),
-						money(c.Ephemeral), money(c.Provisioned), money(c.Total)+mark(c), money(c.PerMillion))...)
+						money(c.Ephemeral), money(c.Provisioned), money(c.SnapStart), money(c.ManagedInstances), money(c.Total)+mark(c), money(c.PerMillion))...)
 				}
 				return t
 			}
@@ -561,11 +605,37 @@ Examples:
 				for _, f := range rep.FreeTier {
 					t.Add(f.Month, f.AccountID, u64(f.Requests), render.Float(f.GBSeconds), money(f.Value))
 				}
+			case "snapstart":
+				t = &render.Table{Headers: []string{"FUNCTION", "VERSION", "RUNTIME", "MEMORY", "RESTORES", "CACHE HOURS", "CACHE", "RESTORE"},
+					Empty: "No SnapStart invocations found."}
+				for _, l := range rep.SnapStart {
+					rt := l.Runtime
+					if l.Free {
+						rt += " (free)"
+					}
+					t.Add(l.FunctionName, l.Version, rt, fmt.Sprintf("%d MB", l.MemorySizeMB), u64(l.Restores), render.Float(l.CacheSeconds/3600),
+						money(l.Cache), money(l.Restore))
+				}
+			case "managed":
+				t = &render.Table{Headers: []string{"CAPACITY PROVIDER", "REGION", "INSTANCE TYPE", "INSTANCES", "INSTANCE HOURS", "PRICE/H (+FEE)", "PRICES OF", "COST", "IDLE"},
+					Empty: "No capacity providers in the price configuration."}
+				for _, l := range rep.ManagedInstances {
+					price := strconv.FormatFloat(l.HourlyPrice, 'g', 8, 64)
+					if l.Unpriced {
+						price = "not in the price table"
+					}
+					t.Add(l.Name, l.Region, l.InstanceType, render.Float(l.Instances), render.Float(l.InstanceHours), price, l.PriceDate,
+						money(l.Cost), money(l.Idle))
+				}
 			default:
-				return usagef("--by must be function, version, day, tiers or free, got %q", by)
+				return usagef("--by must be function, version, day, tiers, free, snapstart, managed, tenant or durable, got %q", by)
 			}
-			if by != "tiers" && by != "free" {
+			if by != "tiers" && by != "free" && by != "snapstart" && by != "managed" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
+			}
+			if len(rep.UnpricedManagedInstances) > 0 {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: %s ran on Managed Instances with no capacity provider in --prices; their instances are not priced\n",
+					strings.Join(rep.UnpricedManagedInstances, ", "))
 			}
 			if len(rep.FallbackRegions) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)

@@ -1,0 +1,110 @@
+package query_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/query/querytest"
+)
+
+// A stored SnapStart restore reaches the cost report, and a stored tenant
+// the tenant report.
+func TestCostReadsRestoresAndTenants(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	ctx := t.Context()
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	req := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "snappy", Version: "7", Region: "us-east-1", MemoryMb: 2048, Architecture: "x86_64",
+			Runtime: "dotnet8", InitializationType: "snap-start"},
+		Invocations: []*ingestv1.Invocation{
+			{RequestId: "a", StartTimeUnixNano: uint64(at.UnixNano()), DurationMs: 9, BilledDurationMs: 10, MemorySizeMb: 2048, ColdStart: true,
+				Status: "success", TenantId: "acme"},
+			{RequestId: "b", StartTimeUnixNano: uint64(at.Add(time.Second).UnixNano()), DurationMs: 9, BilledDurationMs: 10, MemorySizeMb: 2048,
+				Status: "error", TenantId: "acme"},
+		},
+	}
+	if _, err := st.WriteExport(ctx, req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	svc := query.NewService(st)
+	prices := query.DefaultPrices()
+	q := query.CostQuery{TimeRange: query.TimeRange{Since: at.Add(-time.Hour), Until: at.Add(time.Hour)}}
+	rep, err := svc.Cost(ctx, &prices, q)
+	if err != nil {
+		t.Fatalf("Cost: %v", err)
+	}
+	if len(rep.SnapStart) != 1 || rep.SnapStart[0].Restores != 1 || rep.SnapStart[0].Runtime != "dotnet8" || rep.SnapStart[0].Free {
+		t.Fatalf("SnapStart = %+v, want one dotnet8 version with 1 restore", rep.SnapStart)
+	}
+	// Two hours of cache of 2 GB and one 2 GB restore.
+	want := 2*7200*0.0000015046 + 2*0.0001397998
+	if !near(rep.Total.SnapStart, want) || rep.Total.Restores != 1 {
+		t.Errorf("total = %+v, want SnapStart %g", rep.Total, want)
+	}
+
+	tr, err := svc.TenantCosts(ctx, &prices, q)
+	if err != nil {
+		t.Fatalf("TenantCosts: %v", err)
+	}
+	if len(tr.Tenants) != 1 || tr.Tenants[0].TenantID != "acme" || tr.Tenants[0].Invocations != 2 || tr.Tenants[0].ColdStarts != 1 ||
+		tr.Tenants[0].Errors != 1 {
+		t.Errorf("tenants = %+v, want acme with 2 invocations, 1 cold start, 1 error", tr.Tenants)
+	}
+}
+
+// A durable execution's cost is summed over its invocations, which share
+// the trace the extension derives from the execution's ARN, plus its
+// operations.
+func TestDurableCosts(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	ctx := t.Context()
+	at := time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC)
+	arn := "arn:aws:lambda:us-east-1:111122223333:function:flow:1/durable-execution/order-7/0f1e"
+	trace := []byte("durable-trace-02")
+	var spans []*tracepb.Span
+	var invs []*ingestv1.Invocation
+	for i, ops := range []int64{0, 4, 9} {
+		start := at.Add(time.Duration(i) * time.Minute)
+		id := []byte{byte(i + 1), 0, 0, 0, 0, 0, 0, 2}
+		spans = append(spans, &tracepb.Span{TraceId: trace, SpanId: id, Name: "flow", Kind: tracepb.Span_SPAN_KIND_SERVER,
+			StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(time.Second).UnixNano()),
+			Attributes: []*commonpb.KeyValue{
+				{Key: "aws.lambda.durable.execution.arn", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: arn}}},
+				{Key: "aws.lambda.durable.replay", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: i > 0}}},
+				{Key: "aws.lambda.durable.operations", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: ops}}},
+			}})
+		invs = append(invs, &ingestv1.Invocation{RequestId: fmt.Sprintf("d%d", i), TraceId: trace, StartTimeUnixNano: uint64(start.UnixNano()),
+			DurationMs: 999, BilledDurationMs: 1000, MemorySizeMb: 512, Status: "success"})
+	}
+	req := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "flow", Version: "1", Region: "us-east-1", AccountId: "111122223333", MemoryMb: 512,
+			Architecture: "x86_64"},
+		ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}},
+		Invocations:   invs,
+	}
+	if _, err := st.WriteExport(ctx, req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	prices := query.DefaultPrices()
+	rep, err := query.NewService(st).DurableCosts(ctx, &prices, query.DurableQuery{TimeRange: query.TimeRange{Since: at.Add(-time.Hour), Until: at.Add(time.Hour)}})
+	if err != nil {
+		t.Fatalf("DurableCosts: %v", err)
+	}
+	if len(rep.Executions) != 1 {
+		t.Fatalf("executions = %+v, want one", rep.Executions)
+	}
+	e := rep.Executions[0]
+	// Three invocations of 1 s at 512 MB: 1.5 GB-s × $0.0000166667 and
+	// 3 × $0.0000002 of requests; 9 operations at $8.00 per million.
+	inv := 1.5*0.0000166667 + 3*0.0000002
+	if e.ExecutionARN != arn || e.Invocations != 3 || e.Replays != 2 || e.Operations != 9 || !near(e.InvocationsCost, inv) ||
+		!near(e.OperationsCost, 9*8.0/1e6) || !near(e.Total, inv+9*8.0/1e6) {
+		t.Errorf("execution = %+v, want invocations %g and operations %g", e, inv, 9*8.0/1e6)
+	}
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/query/querytest"
+)
+
+// cost shows SnapStart restores, Managed Instances fleets and tenants.
+func TestCostSnapStartManagedAndTenants(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	fn := &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "snappy", Version: "4", Architecture: "x86_64",
+		MemoryMb: 1024, Runtime: "python3.13", InitializationType: "snap-start"}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId: []byte("bills-batch-0001"), Function: fn,
+		Invocations: []*ingestv1.Invocation{
+			{RequestId: "s1", StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 5, BilledDurationMs: 5, MemorySizeMb: 1024,
+				ColdStart: true, Status: "success", TenantId: "umbrella"},
+		},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	prices := filepath.Join(t.TempDir(), "fleet.yaml")
+	if err := os.WriteFile(prices, []byte("capacity_providers:\n  - name: web\n    instance_type: m7g.large\n    instances: 1\n    functions: [snappy]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	trace := []byte("durable-trace-03")
+	arn := "arn:aws:lambda:us-east-1:111122223333:function:flow:1/durable-execution/order-9/aa11"
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("bills-batch-0002"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "flow", Version: "1", Architecture: "x86_64", MemoryMb: 512},
+		ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: trace, SpanId: []byte("durspan1"), Name: "flow", StartTimeUnixNano: uint64(start.UnixNano()),
+			EndTimeUnixNano: uint64(start.Add(time.Second).UnixNano()),
+			Attributes: []*commonpb.KeyValue{
+				{Key: "aws.lambda.durable.execution.arn", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: arn}}},
+				{Key: "aws.lambda.durable.operations", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 5}}},
+			},
+		}}}}}},
+		Invocations: []*ingestv1.Invocation{{RequestId: "d1", TraceId: trace, StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 900,
+			BilledDurationMs: 900, MemorySizeMb: 512, Status: "success"}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"cost", "--since", "1h", "--by", "snapstart"}, []string{"snappy", "python3.13", "1 "}},
+		{[]string{"cost", "--since", "1h", "--by", "tenant"}, []string{"umbrella", "snappy"}},
+		{[]string{"cost", "--since", "1h", "--by", "managed", "--prices", prices}, []string{"web", "m7g.large", "2025-12-01"}},
+		{[]string{"cost", "--since", "1h", "--by", "durable"}, []string{arn, "flow", "64757261626c652d74726163652d3033"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[4], func(t *testing.T) {
+			r := run(t, env, tt.args...)
+			if r.code != ExitOK {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("output:\n%s\nwant %q", r.stdout, w)
+				}
+			}
+		})
+	}
+}
