@@ -648,6 +648,8 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		return err
 	}
 	a.buf, a.tracker, a.ship = buf, tracker, ship
+	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
+	tracker.SetTally(led.next)
 	if cfg.Endpoint == "" {
 		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
 	}

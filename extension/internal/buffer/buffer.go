@@ -86,6 +86,11 @@ type Stats struct {
 	// Buffered is what is still waiting in the buffer.
 	Buffered Counts
 	Bytes    int
+	// ReceivedBytes is the encoded size of the spans, log records and
+	// metric points handed to the buffer (sampled-out spans excepted);
+	// SentBytes that of the batches the collector accepted.
+	ReceivedBytes uint64
+	SentBytes     uint64
 }
 
 // Batch is what Take hands to the shipper: a request without batch ID and
@@ -292,6 +297,9 @@ func (b *Buffer) AddMetrics(rms []*metricspb.ResourceMetrics) (dropped int) {
 func (b *Buffer) add(it item) bool {
 	b.mu.Lock()
 	b.stats.Received.Add(it.counts)
+	if it.inv == nil {
+		b.stats.ReceivedBytes += uint64(it.size)
+	}
 	var spill *Batch
 	if b.bytes+it.size > b.capBytes && b.overflow != nil && it.size <= b.capBytes {
 		spill = &Batch{Request: &ingestv1.ExportRequest{}}
@@ -430,6 +438,13 @@ func (b *Buffer) OldestAge() time.Duration {
 func (b *Buffer) MarkSent(c Counts) {
 	b.mu.Lock()
 	b.stats.Sent.Add(c)
+	b.mu.Unlock()
+}
+
+// MarkSentBytes counts the encoded size of a batch the collector accepted.
+func (b *Buffer) MarkSentBytes(n int) {
+	b.mu.Lock()
+	b.stats.SentBytes += uint64(max(n, 0))
 	b.mu.Unlock()
 }
 

@@ -115,6 +115,33 @@ type Tracker struct {
 	// lastSign is when the last push with a platform or function event
 	// arrived: the telemetry stream's last sign of the function's life.
 	lastSign time.Time
+	// tally, when set, gives the telemetry counts each record carries
+	// (SetTally).
+	tally func() *ingestv1.TelemetryCounts
+}
+
+// SetTally makes every record carry what tally returns when the record
+// is handed to the sink, after the spans and log lines of the same push:
+// the extension's counts of what it received since the previous record.
+// Call it before the tracker is used.
+func (t *Tracker) SetTally(tally func() *ingestv1.TelemetryCounts) {
+	t.mu.Lock()
+	t.tally = tally
+	t.mu.Unlock()
+}
+
+// addInvocations hands records to the sink, each with the counts of the
+// telemetry received up to it.
+func (t *Tracker) addInvocations(invocations []*ingestv1.Invocation) {
+	t.mu.Lock()
+	tally := t.tally
+	t.mu.Unlock()
+	for _, inv := range invocations {
+		if tally != nil {
+			inv.Telemetry = tally()
+		}
+		t.sink.AddInvocation(inv)
+	}
 }
 
 // New returns a tracker writing to sink; resource is attached to the log
@@ -311,9 +338,6 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	t.notifyLocked()
 	t.mu.Unlock()
 
-	for _, inv := range invocations {
-		t.sink.AddInvocation(inv)
-	}
 	if ms, ok := t.sink.(MetricSink); ok && len(metrics) > 0 {
 		ms.AddMetrics([]*metricspb.ResourceMetrics{{
 			Resource:     t.resource,
@@ -332,6 +356,9 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 			ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, LogRecords: records}},
 		}})
 	}
+	// The records go last, so that their counts include the spans and
+	// log lines of this push.
+	t.addInvocations(invocations)
 }
 
 // addTraceLocked fills the trace of a log line from the invocation's spans
@@ -595,15 +622,13 @@ func (t *Tracker) FinishIncomplete() int {
 	if len(invocations) > 0 {
 		t.log.Warn("writing invocation records without their platform report", "count", len(invocations))
 	}
-	for _, inv := range invocations {
-		t.sink.AddInvocation(inv)
-	}
 	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
 		ss.AddSpans([]*tracepb.ResourceSpans{{
 			Resource:   t.resource,
 			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
 		}})
 	}
+	t.addInvocations(invocations)
 	return len(invocations)
 }
 

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
@@ -566,6 +567,13 @@ func (s *Shipper) nextBatch() *pendingBatch {
 // finish accounts for a batch the collector accepted (sent) or refused for
 // good, and clears it.
 func (s *Shipper) finish(p *pendingBatch, sent bool) {
+	if sent {
+		n := p.Bytes
+		if n == 0 {
+			n = proto.Size(p.Request)
+		}
+		s.buf.MarkSentBytes(n)
+	}
 	switch {
 	case p.entry != nil:
 		s.cfg.Spool.Done(*p.entry, sent)
