@@ -36,6 +36,9 @@ type Store interface {
 	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
 	// LogsDropped counts, per function, the log records Lambda dropped.
 	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
+	// Completeness compares, per function and hour, the extensions'
+	// counts with what was stored.
+	Completeness(ctx context.Context, f storage.UsageFilter) ([]storage.CompletenessRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.

@@ -75,7 +75,7 @@ func (r *runner) money(v float64, currency string) string {
 
 func (r *runner) rangeOf() query.TimeRange { return query.TimeRange{Since: r.since, Until: r.until} }
 
-var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, droppedCommand, costCommand, rightsizeCommand, spikesCommand}
+var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, droppedCommand, completenessCommand, costCommand, rightsizeCommand, spikesCommand}
 
 func findCommand(name string) *command {
 	for _, c := range tableCommands {
@@ -786,4 +786,99 @@ Examples:
 			return r.emit(t, ds)
 		}
 	},
+}
+
+var completenessCommand = &command{
+	name:    "completeness",
+	summary: "spans and log lines stored against what the extensions sent, per function and hour",
+	usage: `Usage: lambdascope completeness [flags]
+
+Compares, per function and UTC hour, what the extensions received with what
+ClickHouse holds, as a percentage, and names where anything went missing:
+
+  lambda            Lambda dropped log records before the extension took
+                    them (platform.logsDropped)
+  extension buffer  the extension's buffer was full, or the collector refused
+                    a batch for good and no spool kept it
+  spool             the extension's spool was over its cap or could not write
+  collector         the collector left malformed items of a request out
+  storage           ClickHouse refused the batch (it is in the quarantine)
+  unaccounted       expected, not stored and counted nowhere: still in a spool
+                    or a WAL, stored in the next hour, or lost uncounted
+
+Expected is what the extensions received, less the spans sampling left out
+on purpose (LAMBDASCOPE_SAMPLE_RATE), plus what Lambda dropped. The counts
+come with each invocation record; hours without records of an extension
+that counts are not listed. Items stored in another hour than their
+record's (an invocation across the hour, log lines after the report) can
+make an hour read a little under or over 100 %.
+`,
+	examples: `
+Examples:
+  lambdascope completeness --since 24h
+  lambdascope completeness --since 7d --function orders --below 99.9
+  lambdascope completeness --since 2h --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var (
+			function string
+			below    float64
+		)
+		o.since = "24h"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.StringVar(&function, "function", "", "only this function")
+		fs.Float64Var(&below, "below", 0, "only the hours under this percentage (0: every hour)")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("completeness takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if below < 0 || below > 100 {
+				return usagef("--below must be between 0 and 100, got %v", below)
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			cs, err := r.svc.Completeness(ctx, r.rangeOf(), function)
+			if err != nil {
+				return err
+			}
+			if below > 0 {
+				kept := cs[:0]
+				for _, c := range cs {
+					if c.Percent < below {
+						kept = append(kept, c)
+					}
+				}
+				cs = kept
+			}
+			t := &render.Table{
+				Headers: []string{"HOUR (UTC)", "FUNCTION", "INVOCATIONS", "SPANS STORED/EXPECTED", "LOGS STORED/EXPECTED", "COMPLETE", "MISSING AT"},
+				Empty:   "No invocation records with the extension's counts in the range.",
+			}
+			for _, c := range cs {
+				t.Add(c.Hour.UTC().Format("2006-01-02 15:00"), c.FunctionName, u64(c.Invocations),
+					u64(c.SpansStored)+"/"+u64(c.SpansExpected), u64(c.LogLinesStored)+"/"+u64(c.LogLinesExpected),
+					strconv.FormatFloat(c.Percent, 'f', 2, 64)+" %", lossText(c.Lost))
+			}
+			return r.emit(t, cs)
+		}
+	},
+}
+
+// lossText names the stages that lost items: "spool: 3 spans, 2 logs".
+func lossText(ls []query.Loss) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(ls))
+	for _, l := range ls {
+		var what []string
+		if l.Spans > 0 {
+			what = append(what, u64(l.Spans)+" spans")
+		}
+		if l.LogLines > 0 {
+			what = append(what, u64(l.LogLines)+" logs")
+		}
+		parts = append(parts, l.Stage+": "+strings.Join(what, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
