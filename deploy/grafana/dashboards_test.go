@@ -68,7 +68,7 @@ func timeSeries(target map[string]any) bool {
 	switch target["queryType"] {
 	case plugin.QueryTypeMetrics:
 		return true
-	case plugin.QueryTypeSpikes:
+	case plugin.QueryTypeSpikes, plugin.QueryTypeCompleteness:
 		return target["format"] == plugin.FormatTimeSeries
 	}
 	return false

@@ -37,11 +37,13 @@ const (
 	QueryTypeSpikes      = "spikes"
 	QueryTypeRightsize   = "rightsize"
 	QueryTypeTraceCost   = "traceCost"
+	// QueryTypeCompleteness: stored against sent, per function and hour.
+	QueryTypeCompleteness = "completeness"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
 var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
-	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize}
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize, QueryTypeCompleteness}
 
 // QueryModel is the JSON of one query from the query editor. Which fields
 // apply depends on the query type.
@@ -219,6 +221,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		out, err = one(d.queryRightsize(ctx, q, m))
 	case QueryTypeTraceCost:
 		out, err = one(d.queryTraceCost(ctx, q, m))
+	case QueryTypeCompleteness:
+		out, err = d.queryCompleteness(ctx, q, m)
 	default:
 		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
 	}
