@@ -474,9 +474,17 @@ type Invocation struct {
 	// What the extension received and what became of it, for comparison
 	// with what the backend stored; absent from records of extensions that
 	// do not count.
-	Telemetry     *TelemetryCounts `protobuf:"bytes,26,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Telemetry *TelemetryCounts `protobuf:"bytes,26,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
+	// What platform.runtimeDone gave as the duration: the runtime's part of
+	// the invocation. duration_ms beyond it is the time extensions worked
+	// after the runtime was done, which is billed. 0 when unknown.
+	RuntimeDurationMs float64 `protobuf:"fixed64,27,opt,name=runtime_duration_ms,json=runtimeDurationMs,proto3" json:"runtime_duration_ms,omitempty"`
+	// On the first record of an environment: how long the extension took
+	// from its process start to its first /event/next, an upper bound on
+	// its share of INIT (the runtime initialises in parallel). 0 otherwise.
+	ExtensionInitMs float64 `protobuf:"fixed64,28,opt,name=extension_init_ms,json=extensionInitMs,proto3" json:"extension_init_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -691,6 +699,20 @@ func (x *Invocation) GetTelemetry() *TelemetryCounts {
 	return nil
 }
 
+func (x *Invocation) GetRuntimeDurationMs() float64 {
+	if x != nil {
+		return x.RuntimeDurationMs
+	}
+	return 0
+}
+
+func (x *Invocation) GetExtensionInitMs() float64 {
+	if x != nil {
+		return x.ExtensionInitMs
+	}
+	return 0
+}
+
 // TelemetryCounts are the extension's counts of the telemetry it took in
 // since the previous invocation record it built, up to and including this
 // invocation's own spans and log lines: over an environment's records
@@ -877,7 +899,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\x93\b\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xef\b\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -912,7 +934,9 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\atrigger\x18\x17 \x01(\tR\atrigger\x12(\n" +
 	"\x10http_status_code\x18\x18 \x01(\rR\x0ehttpStatusCode\x12#\n" +
 	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize\x12D\n" +
-	"\ttelemetry\x18\x1a \x01(\v2&.lambdascope.ingest.v1.TelemetryCountsR\ttelemetry\"\x9b\x04\n" +
+	"\ttelemetry\x18\x1a \x01(\v2&.lambdascope.ingest.v1.TelemetryCountsR\ttelemetry\x12.\n" +
+	"\x13runtime_duration_ms\x18\x1b \x01(\x01R\x11runtimeDurationMs\x12*\n" +
+	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\"\x9b\x04\n" +
 	"\x0fTelemetryCounts\x12%\n" +
 	"\x0espans_received\x18\x01 \x01(\x04R\rspansReceived\x12,\n" +
 	"\x12log_lines_received\x18\x02 \x01(\x04R\x10logLinesReceived\x12%\n" +

@@ -166,6 +166,8 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		HTTPStatusCode:       uint16(min(inv.GetHttpStatusCode(), 65535)),
 		ResponseSize:         inv.GetResponseSize(),
 		Telemetry:            telemetryCounts(inv.GetTelemetry()),
+		RuntimeDurationMs:    inv.GetRuntimeDurationMs(),
+		ExtensionInitMs:      inv.GetExtensionInitMs(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

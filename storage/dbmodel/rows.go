@@ -116,6 +116,12 @@ type Invocation struct {
 	// since its previous record; Telemetry.Counted is false when the
 	// record carries no counts.
 	Telemetry TelemetryCounts
+	// RuntimeDurationMs is the runtime's part of the invocation
+	// (platform.runtimeDone); 0 when unknown.
+	RuntimeDurationMs float64
+	// ExtensionInitMs is, on an environment's first record, the
+	// extension's start to its first /event/next; 0 otherwise.
+	ExtensionInitMs float64
 }
 
 // TelemetryCounts are an invocation record's counts of the extension's

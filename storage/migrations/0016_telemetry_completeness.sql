@@ -11,6 +11,12 @@
 -- dropped in the buffer, moved to the spool, lost by the spool, and what
 -- Lambda itself reported as dropped (platform.logsDropped).
 --
+-- It gains what observability costs, too: runtime_duration_ms, the
+-- runtime's part of the invocation (platform.runtimeDone's duration; the
+-- billed time beyond it is the extensions'), and extension_init_ms, on the
+-- first record of an environment, the extension's own start to its first
+-- /event/next. Both read 0 when unknown.
+--
 -- 18.x has no IF NOT EXISTS on ADD COLUMN; newer servers get it, so that a
 -- cluster migration cut short between its statements can run again. In
 -- cluster mode the Distributed table, which holds no rows, is made again
@@ -28,7 +34,9 @@ ALTER TABLE {{local "invocations"}}{{onCluster}}
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_log_lines_spooled UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_spans_spool_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_log_lines_spool_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
-    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_platform_logs_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}};
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_platform_logs_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} runtime_duration_ms Float64 DEFAULT 0{{codec "ZSTD(1)"}},
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} extension_init_ms Float64 DEFAULT 0{{codec "ZSTD(1)"}};
 {{- if .Cluster}}
 DROP TABLE IF EXISTS {{.Database}}.invocations{{onCluster}};
 {{distributed "invocations" "cityHash64(request_id)"}};

@@ -731,7 +731,9 @@ ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
     ADD COLUMN tel_log_lines_spooled UInt32 DEFAULT 0,
     ADD COLUMN tel_spans_spool_dropped UInt32 DEFAULT 0,
     ADD COLUMN tel_log_lines_spool_dropped UInt32 DEFAULT 0,
-    ADD COLUMN tel_platform_logs_dropped UInt32 DEFAULT 0;
+    ADD COLUMN tel_platform_logs_dropped UInt32 DEFAULT 0,
+    ADD COLUMN runtime_duration_ms Float64 DEFAULT 0,
+    ADD COLUMN extension_init_ms Float64 DEFAULT 0;
 
 -- migration telemetry_completeness, statement 2
 DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;

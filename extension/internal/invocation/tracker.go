@@ -118,6 +118,18 @@ type Tracker struct {
 	// tally, when set, gives the telemetry counts each record carries
 	// (SetTally).
 	tally func() *ingestv1.TelemetryCounts
+	// extensionInitMs is the extension's own start, for the first record
+	// (SetExtensionInit).
+	extensionInitMs float64
+}
+
+// SetExtensionInit records how long the extension took from its process
+// start to its first /event/next; the environment's first record carries
+// it.
+func (t *Tracker) SetExtensionInit(d time.Duration) {
+	t.mu.Lock()
+	t.extensionInitMs = float64(d) / float64(time.Millisecond)
+	t.mu.Unlock()
 }
 
 // SetTally makes every record carry what tally returns when the record
@@ -490,6 +502,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		if inv.RestoreDurationMs == 0 {
 			inv.RestoreDurationMs = t.restoreMs
 		}
+		inv.ExtensionInitMs = t.extensionInitMs
 	}
 	start := st.start
 	if start.IsZero() && !ev.Time.IsZero() {
@@ -510,6 +523,9 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		inv.ResponseDurationMs, _ = rd.SpanDuration("responseDuration")
 		inv.RuntimeOverheadMs, _ = rd.SpanDuration("runtimeOverhead")
 		inv.ProducedBytes = uint64(max(rd.Metrics.ProducedBytes, 0))
+		if rd.Metrics.Given.Has(telemetry.FigureDuration) {
+			inv.RuntimeDurationMs = rd.Metrics.DurationMs
+		}
 		if !m.Given.Has(telemetry.FigureDuration) && rd.Metrics.Given.Has(telemetry.FigureDuration) {
 			inv.DurationMs = rd.Metrics.DurationMs
 			inv.UnknownFigures &^= uint32(ingestv1.Figure_FIGURE_DURATION)
