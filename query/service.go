@@ -39,6 +39,10 @@ type Store interface {
 	// Completeness compares, per function and hour, the extensions'
 	// counts with what was stored.
 	Completeness(ctx context.Context, f storage.UsageFilter) ([]storage.CompletenessRecord, error)
+	// Overhead sums what the extension added to the bill per day and
+	// function; LogVolume the stored log lines and bytes.
+	Overhead(ctx context.Context, f storage.UsageFilter) ([]storage.OverheadRecord, error)
+	LogVolume(ctx context.Context, f storage.UsageFilter) ([]storage.LogVolumeRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.

@@ -457,6 +457,19 @@ provisioned concurrency ({provisioned_concurrency: [{function, qualifier,
 region, architecture, memory_mb, concurrency, hours_per_day, from,
 until}]}): its idle price is charged for every second it is configured
 (PROVISIONED), since the invocation records do not carry it.
+
+--by observability prices what observability itself cost, per function and
+day: ADDED is the billed time after the runtime was done (the platform's
+billed duration against platform.runtimeDone's, rounded up as Lambda
+rounds; every extension's, not only Lambdascope's), over MEASURED
+invocations (records with runtimeDone's duration and a billed duration that
+is not an estimate); INIT is the extension's own start within billed INIT
+time, an upper bound (the runtime initialises at the same time); SHIPPED
+is what the extension sent, before compression, at AWS's data transfer out
+price ($0.09/GB, an upper bound); CLOUDWATCH is what the stored log lines
+would have cost in CloudWatch Logs at its tiered ingestion prices for Lambda
+logs (from $0.50/GB; bodies only, so a lower bound). Prices: us-east-1, as
+of 2025-05-01; compute at the first tier of --prices.
 `,
 	examples: `
 Examples:
@@ -464,6 +477,7 @@ Examples:
   lambdascope cost --since 30d --by version --function orders
   lambdascope cost --since 7d --by day --output csv
   lambdascope cost --since 30d --by tiers
+  lambdascope cost --since 7d --by observability
   lambdascope cost 4bf92f3577b34da6a3ce929d0e0e4736
   lambdascope cost --prices prices.yaml --since 30d --output json
 `,
@@ -471,7 +485,7 @@ Examples:
 		var by, function, pricesPath string
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
-		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers or free")
+		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free or observability")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
 		return func(ctx context.Context, r *runner) error {
@@ -508,6 +522,9 @@ Examples:
 				}
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
+			}
+			if by == "observability" {
+				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
 			}
 			rep, err := r.svc.Cost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
 			if err != nil {
@@ -562,7 +579,7 @@ Examples:
 					t.Add(f.Month, f.AccountID, u64(f.Requests), render.Float(f.GBSeconds), money(f.Value))
 				}
 			default:
-				return usagef("--by must be function, version, day, tiers or free, got %q", by)
+				return usagef("--by must be function, version, day, tiers, free or observability, got %q", by)
 			}
 			if by != "tiers" && by != "free" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
@@ -881,4 +898,48 @@ func lossText(ls []query.Loss) string {
 		parts = append(parts, l.Stage+": "+strings.Join(what, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// observabilityCost prints what observability cost per function and day
+// (cost --by observability).
+func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery) error {
+	rep, err := r.svc.ObservabilityCost(ctx, prices, query.DefaultObservabilityPrices(), q)
+	if err != nil {
+		return err
+	}
+	money := func(v float64) string { return r.money(v, rep.Currency) }
+	t := &render.Table{
+		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",
+			"SHIPPED", "SHIPPED COST", "TOTAL", "LOG LINES", "CLOUDWATCH"},
+		Empty: "No invocations found.",
+	}
+	add := func(day, fn string, l query.ObservabilityLine) {
+		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", money(l.AddedCost),
+			render.Float(l.ExtensionInitMs)+"ms", money(l.InitCost), r.bytes(l.BytesShipped), money(l.TransferCost),
+			money(l.Total), u64(l.LogLines), money(l.CloudWatchCost))
+	}
+	for _, l := range rep.Lines {
+		add(l.Day.Format("2006-01-02"), l.FunctionName, l)
+	}
+	if len(rep.Lines) > 0 && r.out.output == "table" {
+		add("TOTAL", "", rep.Total)
+	}
+	return r.emit(t, rep)
+}
+
+// bytes prints a byte count for people (KiB, MiB, GiB), or whole in CSV.
+func (r *runner) bytes(n uint64) string {
+	if r.out.output != "table" {
+		return u64(n)
+	}
+	v, units := float64(n), []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return u64(n) + " B"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
 }
