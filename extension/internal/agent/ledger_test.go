@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -102,5 +104,54 @@ func TestRecordsCarryTelemetryCounts(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: records say %d, buffer %d", c.name, c.got, c.want)
 		}
+	}
+}
+
+// What a full buffer moves to the spool, and what the spool drops over its
+// cap, is on the next record.
+func TestRecordsCarrySpoolCounts(t *testing.T) {
+	sp, err := spool.Open(spool.Config{Dir: t.TempDir(), MaxBytes: 3 << 10}, nil)
+	if err != nil {
+		t.Fatalf("open spool: %v", err)
+	}
+	t.Cleanup(func() { _ = sp.Close() })
+	buf := buffer.New(4<<10, 1<<20, nil)
+	n := 0
+	buf.SetOverflow(func(b *buffer.Batch) {
+		n++
+		b.Request.BatchId = []byte(fmt.Sprintf("spill-%010d", n))
+		_ = sp.Put(b.Request, b.Counts)
+	})
+	tr := invocation.New(buf, nil, nil)
+	led := &ledger{buf: buf, spool: sp, tracker: tr}
+	tr.SetTally(led.next)
+
+	pushEvents(t, tr, `{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}}`)
+	for i := range 6 {
+		pushEvents(t, tr, fmt.Sprintf(`{"time":"2025-03-01T10:00:00.%03dZ","type":"function","record":"%s"}`, i+1, strings.Repeat("y", 1800)))
+	}
+	pushEvents(t, tr,
+		`{"time":"2025-03-01T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success","metrics":{"durationMs":50}}}`,
+		`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":128,"maxMemoryUsedMB":60}}}`)
+	recs := takeRecords(buf)
+	// Adding r1's record may itself move older lines to the spool: the
+	// next record carries that.
+	pushEvents(t, tr,
+		`{"time":"2025-03-01T10:00:01.000Z","type":"platform.start","record":{"requestId":"r2"}}`,
+		`{"time":"2025-03-01T10:00:01.050Z","type":"platform.runtimeDone","record":{"requestId":"r2","status":"success","metrics":{"durationMs":50}}}`,
+		`{"time":"2025-03-01T10:00:01.060Z","type":"platform.report","record":{"requestId":"r2","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":128,"maxMemoryUsedMB":60}}}`)
+	recs = append(recs, takeRecords(buf)...)
+	if len(recs) != 2 {
+		t.Fatalf("%d records in the buffer, want 2", len(recs))
+	}
+	first, st := recs[0].GetTelemetry(), sp.Stats()
+	if first.GetLogLinesSpooled() == 0 || first.GetLogLinesSpoolDropped() == 0 || first.GetLogLinesDropped() != 0 {
+		t.Fatalf("first record's counts = %v; want log lines spooled and dropped by the spool, none by the buffer", first)
+	}
+	second := recs[1].GetTelemetry()
+	spooled := first.GetLogLinesSpooled() + second.GetLogLinesSpooled()
+	lost := first.GetLogLinesSpoolDropped() + second.GetLogLinesSpoolDropped()
+	if spooled != st.Spooled[buffer.Logs] || lost != st.Dropped[buffer.Logs] {
+		t.Errorf("records say spooled %d, lost %d; the spool says %d, %d", spooled, lost, st.Spooled[buffer.Logs], st.Dropped[buffer.Logs])
 	}
 }
