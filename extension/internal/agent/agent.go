@@ -663,7 +663,7 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	}
 	a.buf, a.tracker, a.ship = buf, tracker, ship
 	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
-	tracker.SetTally(led.next)
+	tracker.SetTally(led.next, led.carry)
 	if cfg.Endpoint == "" {
 		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
 	}

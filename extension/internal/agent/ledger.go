@@ -21,6 +21,35 @@ type ledger struct {
 
 	mu   sync.Mutex
 	last ledgerSnapshot
+	// carried are the counts of records the buffer dropped, which the
+	// next record carries.
+	carried *ingestv1.TelemetryCounts
+}
+
+// carry keeps the counts of a record that was dropped for the next one.
+func (l *ledger) carry(c *ingestv1.TelemetryCounts) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.carried == nil {
+		l.carried = &ingestv1.TelemetryCounts{}
+	}
+	addCounts(l.carried, c)
+}
+
+// addCounts adds o to c.
+func addCounts(c, o *ingestv1.TelemetryCounts) {
+	c.SpansReceived += o.GetSpansReceived()
+	c.LogLinesReceived += o.GetLogLinesReceived()
+	c.BytesReceived += o.GetBytesReceived()
+	c.BytesShipped += o.GetBytesShipped()
+	c.SpansSampledOut += o.GetSpansSampledOut()
+	c.SpansDropped += o.GetSpansDropped()
+	c.LogLinesDropped += o.GetLogLinesDropped()
+	c.SpansSpooled += o.GetSpansSpooled()
+	c.LogLinesSpooled += o.GetLogLinesSpooled()
+	c.SpansSpoolDropped += o.GetSpansSpoolDropped()
+	c.LogLinesSpoolDropped += o.GetLogLinesSpoolDropped()
+	c.PlatformLogsDropped += o.GetPlatformLogsDropped()
 }
 
 type ledgerSnapshot struct {
@@ -50,7 +79,7 @@ func (l *ledger) next() *ingestv1.TelemetryCounts {
 		}
 		return a - b
 	}
-	return &ingestv1.TelemetryCounts{
+	out := &ingestv1.TelemetryCounts{
 		SpansReceived:        d(now.buf.Received[buffer.Spans], prev.buf.Received[buffer.Spans]),
 		LogLinesReceived:     d(now.buf.Received[buffer.Logs], prev.buf.Received[buffer.Logs]),
 		BytesReceived:        d(now.buf.ReceivedBytes, prev.buf.ReceivedBytes),
@@ -64,4 +93,9 @@ func (l *ledger) next() *ingestv1.TelemetryCounts {
 		LogLinesSpoolDropped: d(now.spool.Dropped[buffer.Logs], prev.spool.Dropped[buffer.Logs]),
 		PlatformLogsDropped:  d(now.platformDrops, prev.platformDrops),
 	}
+	if l.carried != nil {
+		addCounts(out, l.carried)
+		l.carried = nil
+	}
+	return out
 }

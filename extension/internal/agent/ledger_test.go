@@ -43,7 +43,7 @@ func TestRecordsCarryTelemetryCounts(t *testing.T) {
 	buf.SetSampler(func(id []byte) bool { return id[0] != 0xff })
 	tr := invocation.New(buf, nil, nil)
 	led := &ledger{buf: buf, tracker: tr}
-	tr.SetTally(led.next)
+	tr.SetTally(led.next, led.carry)
 	p := pipeline{buf: buf, tracker: tr}
 
 	span := func(first byte) *tracepb.Span {
@@ -124,7 +124,7 @@ func TestRecordsCarrySpoolCounts(t *testing.T) {
 	})
 	tr := invocation.New(buf, nil, nil)
 	led := &ledger{buf: buf, spool: sp, tracker: tr}
-	tr.SetTally(led.next)
+	tr.SetTally(led.next, led.carry)
 
 	pushEvents(t, tr, `{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}}`)
 	for i := range 6 {
@@ -153,5 +153,44 @@ func TestRecordsCarrySpoolCounts(t *testing.T) {
 	lost := first.GetLogLinesSpoolDropped() + second.GetLogLinesSpoolDropped()
 	if spooled != st.Spooled[buffer.Logs] || lost != st.Dropped[buffer.Logs] {
 		t.Errorf("records say spooled %d, lost %d; the spool says %d, %d", spooled, lost, st.Spooled[buffer.Logs], st.Dropped[buffer.Logs])
+	}
+}
+
+// refusingSink drops the first invocation record, as a full buffer does.
+type refusingSink struct {
+	*buffer.Buffer
+	refused bool
+}
+
+func (s *refusingSink) AddInvocation(inv *ingestv1.Invocation) bool {
+	if !s.refused {
+		s.refused = true
+		return false
+	}
+	return s.Buffer.AddInvocation(inv)
+}
+
+// The counts of a record the buffer dropped go on the next record, so that
+// a full buffer does not hide what it dropped.
+func TestDroppedRecordsCountsCarried(t *testing.T) {
+	buf := buffer.New(1<<20, 1<<20, nil)
+	sink := &refusingSink{Buffer: buf}
+	tr := invocation.New(sink, nil, nil)
+	led := &ledger{buf: buf, tracker: tr}
+	tr.SetTally(led.next, led.carry)
+	for i, id := range []string{"r1", "r2"} {
+		sec := fmt.Sprintf("%02d", i)
+		pushEvents(t, tr,
+			`{"time":"2025-03-01T10:00:`+sec+`.000Z","type":"platform.start","record":{"requestId":"`+id+`"}}`,
+			`{"time":"2025-03-01T10:00:`+sec+`.010Z","type":"function","record":"line of `+id+`"}`,
+			`{"time":"2025-03-01T10:00:`+sec+`.050Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50}}}`,
+			`{"time":"2025-03-01T10:00:`+sec+`.060Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":128,"maxMemoryUsedMB":60}}}`)
+	}
+	recs := takeRecords(buf)
+	if len(recs) != 1 || recs[0].GetRequestId() != "r2" {
+		t.Fatalf("records = %v, want r2's alone", recs)
+	}
+	if got := recs[0].GetTelemetry().GetLogLinesReceived(); got != 2 {
+		t.Errorf("r2 carries %d log lines received, want 2 (its own and r1's)", got)
 	}
 }

@@ -115,9 +115,10 @@ type Tracker struct {
 	// lastSign is when the last push with a platform or function event
 	// arrived: the telemetry stream's last sign of the function's life.
 	lastSign time.Time
-	// tally, when set, gives the telemetry counts each record carries
-	// (SetTally).
-	tally func() *ingestv1.TelemetryCounts
+	// tally, when set, gives the telemetry counts each record carries, and
+	// untally takes back those of a record the sink dropped (SetTally).
+	tally   func() *ingestv1.TelemetryCounts
+	untally func(*ingestv1.TelemetryCounts)
 	// extensionInitMs is the extension's own start, for the first record
 	// (SetExtensionInit).
 	extensionInitMs float64
@@ -135,10 +136,12 @@ func (t *Tracker) SetExtensionInit(d time.Duration) {
 // SetTally makes every record carry what tally returns when the record
 // is handed to the sink, after the spans and log lines of the same push:
 // the extension's counts of what it received since the previous record.
-// Call it before the tracker is used.
-func (t *Tracker) SetTally(tally func() *ingestv1.TelemetryCounts) {
+// When the sink drops a record (a full buffer), its counts are handed to
+// untally, so that the next record carries them. Call it before the
+// tracker is used.
+func (t *Tracker) SetTally(tally func() *ingestv1.TelemetryCounts, untally func(*ingestv1.TelemetryCounts)) {
 	t.mu.Lock()
-	t.tally = tally
+	t.tally, t.untally = tally, untally
 	t.mu.Unlock()
 }
 
@@ -146,13 +149,15 @@ func (t *Tracker) SetTally(tally func() *ingestv1.TelemetryCounts) {
 // telemetry received up to it.
 func (t *Tracker) addInvocations(invocations []*ingestv1.Invocation) {
 	t.mu.Lock()
-	tally := t.tally
+	tally, untally := t.tally, t.untally
 	t.mu.Unlock()
 	for _, inv := range invocations {
 		if tally != nil {
 			inv.Telemetry = tally()
 		}
-		t.sink.AddInvocation(inv)
+		if !t.sink.AddInvocation(inv) && untally != nil && inv.Telemetry != nil {
+			untally(inv.Telemetry)
+		}
 	}
 }
 
