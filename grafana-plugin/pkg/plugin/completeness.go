@@ -3,12 +3,14 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
+	"github.com/lambdascope/lambdascope/query"
 )
 
 // queryCompleteness compares, per function and hour, what the extensions
@@ -45,4 +47,27 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 		return frames.CompletenessSeries(cs), nil
 	}
 	return data.Frames{frames.CompletenessTable(cs)}, nil
+}
+
+// costByObservability is the costBy of a cost query that prices what
+// observability itself cost.
+const costByObservability = "observability"
+
+// queryObservabilityCost is what the extension added to the bill per
+// function and day, beside what the log lines would cost in CloudWatch
+// Logs, at the default prices.
+func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prices := query.DefaultPrices()
+	rep, err := svc.ObservabilityCost(ctx, &prices, query.DefaultObservabilityPrices(), cq)
+	if err != nil {
+		return nil, err
+	}
+	if m.names.post {
+		rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.keepFunction(l.FunctionName) })
+	}
+	return frames.ObservabilityTable(rep), nil
 }

@@ -44,3 +44,30 @@ func TestCompletenessQuery(t *testing.T) {
 		t.Error("format graph: no error")
 	}
 }
+
+// A cost query by observability answers what the extension added to the
+// bill per function and day.
+func TestObservabilityCostQuery(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	req := &ingestv1.ExportRequest{
+		BatchId:  []byte("observability-01"),
+		Function: &ingestv1.FunctionIdentity{Name: "measured", Version: "1", Region: "us-east-1", AccountId: "123456789012", MemoryMb: 1024},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "req-measured", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()), DurationMs: 19.5, BilledDurationMs: 20,
+			MemorySizeMb: 1024, Status: "success", RuntimeDurationMs: 12.2,
+		}},
+	}
+	if _, err := db.Store.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	resp := runQuery(t, ds, QueryTypeCost, map[string]any{"costBy": "observability", "functionName": "measured"}, fixtureRange)
+	if resp.Error != nil || len(resp.Frames) != 1 {
+		t.Fatalf("query: %v, %d frames", resp.Error, len(resp.Frames))
+	}
+	f := resp.Frames[0]
+	added, _ := f.FieldByName("added billed time")
+	if f.Rows() != 1 || added == nil || added.At(0).(float64) != 7 {
+		t.Errorf("frame: %d rows, added %v; want one row with 20 - ceil(12.2) = 7 ms", f.Rows(), added)
+	}
+}
