@@ -12,7 +12,8 @@ export type QueryType =
   | 'cost'
   | 'traceCost'
   | 'spikes'
-  | 'rightsize';
+  | 'rightsize'
+  | 'completeness';
 
 /** How an error spikes query answers: verdicts now, or a verdict per step (alerting). */
 export type SpikeFormat = 'table' | 'timeSeries';
@@ -20,8 +21,11 @@ export type SpikeFormat = 'table' | 'timeSeries';
 /** Ad hoc filter operators the backend applies (pkg/plugin Op*). */
 export type AdhocOperator = '=' | '!=' | '=~' | '!~';
 
-/** How a cost query groups: a table per function or version, or a daily series. */
-export type CostBy = 'function' | 'version' | 'day';
+/**
+ * How a cost query groups: a table per function or version, a daily series,
+ * or what observability itself cost per function and day.
+ */
+export type CostBy = 'function' | 'version' | 'day' | 'observability';
 
 /** Trace status filter of a search. */
 export type SpanStatus = '' | 'ok' | 'error' | 'unset';
