@@ -84,12 +84,12 @@ type ObservabilityLine struct {
 	FunctionName string    `json:"functionName"`
 	Invocations  uint64    `json:"invocations"`
 	// Measured counts the invocations whose added time is known (their
-	// record holds platform.runtimeDone's duration and a billed duration
-	// that is not an estimate).
+	// record holds platform.runtimeDone's duration and the report's).
 	Measured uint64 `json:"measured"`
-	// AddedBilledMs is the billed time after the runtime was done:
-	// billed duration - billed INIT - the runtime's duration rounded up.
-	// It is the extensions' (all of them, not only Lambdascope's).
+	// AddedBilledMs is the billed time after the runtime was done: the
+	// invocation's duration rounded up (as Lambda bills it, INIT left out)
+	// less the runtime's rounded up. It is the extensions' (all of them,
+	// not only Lambdascope's).
 	AddedBilledMs   float64 `json:"addedBilledMs"`
 	AddedGBSeconds  float64 `json:"addedGBSeconds"`
 	AddedCost       float64 `json:"addedCost"`

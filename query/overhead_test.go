@@ -45,8 +45,8 @@ func TestObservabilityCost(t *testing.T) {
 	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	at := day.Add(9 * time.Hour)
 	ns := func(d time.Duration) uint64 { return uint64(at.Add(d).UnixNano()) }
-	inv := func(id string, d time.Duration, billed uint64, billedInit, runtime, extInit float64, cold bool, shipped uint64) *ingestv1.Invocation {
-		return &ingestv1.Invocation{RequestId: id, StartTimeUnixNano: ns(d), DurationMs: float64(billed) - 0.5, BilledDurationMs: billed,
+	inv := func(id string, d time.Duration, duration float64, billed uint64, billedInit, runtime, extInit float64, cold bool, shipped uint64) *ingestv1.Invocation {
+		return &ingestv1.Invocation{RequestId: id, StartTimeUnixNano: ns(d), DurationMs: duration, BilledDurationMs: billed,
 			BilledInitDurationMs: billedInit, MemorySizeMb: 1024, Status: "success", ColdStart: cold, RuntimeDurationMs: runtime,
 			ExtensionInitMs: extInit, Telemetry: &ingestv1.TelemetryCounts{BytesShipped: shipped}}
 	}
@@ -55,16 +55,23 @@ func TestObservabilityCost(t *testing.T) {
 		BatchId:  []byte("overhead-batch-1"),
 		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "obs", Version: "1", Architecture: "arm64", MemoryMb: 1024},
 		Invocations: []*ingestv1.Invocation{
-			// 100 ms billed, the runtime took 95.2 ms (96 billed): 4 ms added.
-			inv("r1", 0, 100, 0, 95.2, 8, true, 1<<29),
-			// 49.1 ms of the runtime, billed 50: nothing added.
-			inv("r2", time.Second, 50, 0, 49.1, 0, false, 1<<29),
+			// 99.5 ms (100 billed), the runtime took 95.2 ms (96): 4 ms
+			// added. A cold start whose INIT is not billed: its extension
+			// start costs nothing.
+			inv("r1", 0, 99.5, 100, 0, 95.2, 8, true, 1<<29),
+			// 49.5 ms, the runtime 49.1 ms: both 50 billed, nothing added.
+			inv("r2", time.Second, 49.5, 50, 0, 49.1, 0, false, 1<<29),
 			// No runtimeDone: not measured.
-			inv("r3", 2*time.Second, 30, 0, 0, 0, false, 0),
-			// A cold start with 250 ms of billed INIT in its 320 ms: 320 -
-			// 250 - 61 = 9 ms added, and the extension's 12 ms start
-			// within the billed INIT.
-			inv("r4", 3*time.Second, 320, 250, 60.3, 12, true, 0),
+			inv("r3", 2*time.Second, 29.5, 30, 0, 0, 0, false, 0),
+			// A cold start billed 320 ms, 250 of them INIT (as the record
+			// says): 70 - 61 = 9 ms added, and the extension's 12 ms
+			// start within the billed INIT.
+			inv("r4", 3*time.Second, 69.5, 320, 250, 60.3, 12, true, 0),
+			// A cold start whose billed duration holds its INIT (131 ms
+			// for 30.2 ms) though the record does not say how much: 31 -
+			// 28 = 3 ms added, and the extension's 5 ms start within the
+			// 100 ms of INIT.
+			inv("r5", 4*time.Second, 30.2, 131, 0, 28, 5, true, 0),
 		},
 		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
 			{TimeUnixNano: ns(10 * time.Millisecond), Body: body},
@@ -88,17 +95,17 @@ func TestObservabilityCost(t *testing.T) {
 		name      string
 		got, want float64
 	}{
-		{"invocations", float64(l.Invocations), 4},
-		{"measured", float64(l.Measured), 3},
-		{"added billed ms", l.AddedBilledMs, 13},
-		{"added GB-s", l.AddedGBSeconds, 0.013},
-		{"added cost", l.AddedCost, 0.013 * arm},
-		{"cold starts", float64(l.ColdStarts), 2},
-		{"extension init ms", l.ExtensionInitMs, 20},
-		{"init cost", l.InitCost, 0.012 * arm},
+		{"invocations", float64(l.Invocations), 5},
+		{"measured", float64(l.Measured), 4},
+		{"added billed ms", l.AddedBilledMs, 16},
+		{"added GB-s", l.AddedGBSeconds, 0.016},
+		{"added cost", l.AddedCost, 0.016 * arm},
+		{"cold starts", float64(l.ColdStarts), 3},
+		{"extension init ms", l.ExtensionInitMs, 25},
+		{"init cost", l.InitCost, 0.017 * arm},
 		{"bytes shipped", float64(l.BytesShipped), 1 << 30},
 		{"transfer cost", l.TransferCost, 0.09},
-		{"total", l.Total, 0.013*arm + 0.012*arm + 0.09},
+		{"total", l.Total, 0.016*arm + 0.017*arm + 0.09},
 		{"log lines", float64(l.LogLines), 2},
 		{"log bytes", float64(l.LogBytes), 1024},
 		{"CloudWatch cost", l.CloudWatchCost, 1024.0 / (1 << 30) * 0.50},

@@ -20,13 +20,15 @@ type OverheadRecord struct {
 	// whose billed duration is not an estimate: the others add nothing.
 	Measured uint64
 	// AddedBilledMs is the billed time beyond the runtime's part:
-	// billed - billed init - ceil(runtime duration), at least 0, summed;
+	// ceil(duration) - ceil(runtime duration), at least 0, summed;
 	// AddedGBSeconds weighs it with the memory configured.
 	AddedBilledMs  float64
 	AddedGBSeconds float64
 	// ColdStarts counts the environments' first records; InitMs sums the
 	// extension's start on them, InitBilledGBSeconds the part of it within
-	// billed INIT time (min of the two), weighed with memory.
+	// billed INIT time (min of the two), weighed with memory. Billed INIT
+	// is billed_init_duration_ms or, when larger, the billed duration
+	// beyond ceil(duration).
 	ColdStarts          uint64
 	InitMs              float64
 	InitBilledGBSeconds float64
@@ -51,11 +53,17 @@ func overheadSQL(db string, f UsageFilter) (string, []any) {
 	if f.FunctionName != "" {
 		w.add("function_name = ?", f.FunctionName)
 	}
-	// measured: the runtime's duration is known and the billed one is not
-	// an estimate (unknown_figures bit 2).
-	const measured = "runtime_duration_ms > 0 AND bitAnd(unknown_figures, 2) = 0"
-	const added = "if(" + measured + ", greatest(toFloat64(billed_duration_ms) - billed_init_duration_ms - ceil(runtime_duration_ms), 0), 0)"
-	const initBilled = "if(cold_start = 1 AND billed_init_duration_ms > 0, least(extension_init_ms, billed_init_duration_ms), 0)"
+	// measured: the runtime's duration and the invocation's are known
+	// (unknown_figures bit 1). The report's duration leaves INIT out and
+	// is billed rounded up to 1 ms, so the extensions' billed time after
+	// the runtime is ceil(duration) - ceil(runtime duration).
+	const measured = "runtime_duration_ms > 0 AND bitAnd(unknown_figures, 1) = 0"
+	const added = "if(" + measured + ", greatest(ceil(duration_ms) - ceil(runtime_duration_ms), 0), 0)"
+	// Billed INIT: what the record says, or what the billed duration holds
+	// beyond the invocation's own (Lambda bills INIT in it; the extension
+	// does not fill billed_init_duration_ms), unless that is an estimate.
+	const billedInit = "greatest(billed_init_duration_ms, if(bitAnd(unknown_figures, 3) = 0, toFloat64(billed_duration_ms) - ceil(duration_ms), 0))"
+	const initBilled = "if(cold_start = 1, least(extension_init_ms, greatest(" + billedInit + ", 0)), 0)"
 	return `SELECT toDate(start_time) AS day, function_name, account_id, region, architecture,
     count() AS invocations,
     toUInt64(countIf(` + measured + `)) AS measured,
