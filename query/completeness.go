@@ -13,14 +13,15 @@ const (
 	// StageLambda: Lambda dropped log records before the extension took
 	// them (platform.logsDropped).
 	StageLambda = "lambda"
-	// StageBuffer: the extension's buffer was full, or the collector
-	// refused a batch for good and there was no spool to keep it.
+	// StageBuffer: the extension's buffer was full (or it had nowhere to
+	// send: no endpoint, the API key refused).
 	StageBuffer = "extension buffer"
 	// StageSpool: the extension's spool was over its cap or could not
 	// write.
 	StageSpool = "spool"
-	// StageCollector: the collector left items of an accepted request out
-	// (malformed items).
+	// StageCollector: the collector refused a batch for good (a limit such
+	// as max_batch_items, an invalid batch) or left items of an accepted
+	// request out (malformed items).
 	StageCollector = "collector"
 	// StageStorage: ClickHouse refused the batch (quarantined).
 	StageStorage = "storage"
@@ -111,9 +112,9 @@ func completenessOf(rec storage.CompletenessRecord) Completeness {
 	c.LogLinesExpected = max(c.LogLinesExpected, rec.LogLinesStored+rec.LogLinesCollectorLost+rec.LogLinesStorageLost)
 	losses := []Loss{
 		{Stage: StageLambda, LogLines: rec.PlatformLogsDropped},
-		{Stage: StageBuffer, Spans: rec.SpansDropped, LogLines: rec.LogLinesDropped},
+		{Stage: StageBuffer, Spans: sub(rec.SpansDropped, rec.SpansRefused), LogLines: sub(rec.LogLinesDropped, rec.LogLinesRefused)},
 		{Stage: StageSpool, Spans: rec.SpansSpoolDropped, LogLines: rec.LogLinesSpoolDropped},
-		{Stage: StageCollector, Spans: rec.SpansCollectorLost, LogLines: rec.LogLinesCollectorLost},
+		{Stage: StageCollector, Spans: rec.SpansCollectorLost + rec.SpansRefused, LogLines: rec.LogLinesCollectorLost + rec.LogLinesRefused},
 		{Stage: StageStorage, Spans: rec.SpansStorageLost, LogLines: rec.LogLinesStorageLost},
 	}
 	var namedSpans, namedLogs uint64

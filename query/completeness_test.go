@@ -90,6 +90,14 @@ func TestCompletenessNamesWhereTelemetryWentMissing(t *testing.T) {
 			wantLost: []query.Loss{{Stage: query.StageCollector, Spans: 1}},
 		},
 		{
+			// The collector refused a batch over max_batch_items; the
+			// extension counted it as dropped and refused.
+			fn:     "collector-refused",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 5, SpansDropped: 3, SpansRefused: 2, LogLinesReceived: 2, LogLinesDropped: 2, LogLinesRefused: 2},
+			spans:  2, wantPercent: 100 * 2.0 / 7, wantExpected: [2]uint64{5, 2},
+			wantLost: []query.Loss{{Stage: query.StageBuffer, Spans: 1}, {Stage: query.StageCollector, Spans: 2, LogLines: 2}},
+		},
+		{
 			fn:     "storage-refusal",
 			counts: &ingestv1.TelemetryCounts{SpansReceived: 2, LogLinesReceived: 2},
 			spans:  0, logs: 0, wantPercent: 0, wantExpected: [2]uint64{2, 2},

@@ -63,6 +63,8 @@ type CompletenessRecord struct {
 	SpansSpooled, LogLinesSpooled           uint64
 	SpansSpoolDropped, LogLinesSpoolDropped uint64
 	PlatformLogsDropped                     uint64
+	// Of the dropped, what the collector refused for good.
+	SpansRefused, LogLinesRefused uint64
 
 	// What the collector left out, by stage (ingest_losses).
 	SpansCollectorLost, LogLinesCollectorLost uint64
@@ -103,7 +105,8 @@ func completenessSentSQL(db string, f UsageFilter) (string, []any) {
     sum(tel_spans_received), sum(tel_log_lines_received), sum(tel_bytes_received), sum(tel_bytes_shipped),
     sum(tel_spans_sampled_out), sum(tel_spans_dropped), sum(tel_log_lines_dropped),
     sum(tel_spans_spooled), sum(tel_log_lines_spooled), sum(tel_spans_spool_dropped),
-    sum(tel_log_lines_spool_dropped), sum(tel_platform_logs_dropped)
+    sum(tel_log_lines_spool_dropped), sum(tel_platform_logs_dropped),
+    sum(tel_spans_refused), sum(tel_log_lines_refused)
 FROM ` + db + `.invocations
 WHERE ` + w.sql() + `
 GROUP BY hour, function_name`, w.args
@@ -141,7 +144,7 @@ func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]Completeness
 			&r.SpansReceived, &r.LogLinesReceived, &r.BytesReceived, &r.BytesShipped,
 			&r.SpansSampledOut, &r.SpansDropped, &r.LogLinesDropped,
 			&r.SpansSpooled, &r.LogLinesSpooled, &r.SpansSpoolDropped,
-			&r.LogLinesSpoolDropped, &r.PlatformLogsDropped); err != nil {
+			&r.LogLinesSpoolDropped, &r.PlatformLogsDropped, &r.SpansRefused, &r.LogLinesRefused); err != nil {
 			return err
 		}
 		r.Hour = r.Hour.UTC()

@@ -419,7 +419,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.Telemetry.BytesReceived, r.Telemetry.BytesShipped, r.Telemetry.SpansSampledOut, r.Telemetry.SpansDropped,
 		r.Telemetry.LogLinesDropped, r.Telemetry.SpansSpooled, r.Telemetry.LogLinesSpooled,
 		r.Telemetry.SpansSpoolDropped, r.Telemetry.LogLinesSpoolDropped, r.Telemetry.PlatformLogsDropped,
-		r.RuntimeDurationMs, r.ExtensionInitMs,
+		r.RuntimeDurationMs, r.ExtensionInitMs, r.Telemetry.SpansRefused, r.Telemetry.LogLinesRefused,
 	}
 }
 

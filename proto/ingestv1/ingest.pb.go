@@ -731,8 +731,8 @@ type TelemetryCounts struct {
 	BytesShipped uint64 `protobuf:"varint,4,opt,name=bytes_shipped,json=bytesShipped,proto3" json:"bytes_shipped,omitempty"`
 	// Spans of traces left out by sampling (LAMBDASCOPE_SAMPLE_RATE).
 	SpansSampledOut uint64 `protobuf:"varint,5,opt,name=spans_sampled_out,json=spansSampledOut,proto3" json:"spans_sampled_out,omitempty"`
-	// Dropped by the extension's buffer: full, or the collector refused the
-	// batch for good and there was no spool to keep it.
+	// Dropped by the extension: its buffer was full, or the collector
+	// refused the batch for good (counted again in *_refused).
 	SpansDropped    uint64 `protobuf:"varint,6,opt,name=spans_dropped,json=spansDropped,proto3" json:"spans_dropped,omitempty"`
 	LogLinesDropped uint64 `protobuf:"varint,7,opt,name=log_lines_dropped,json=logLinesDropped,proto3" json:"log_lines_dropped,omitempty"`
 	// Moved to the spool on disk (still to be shipped).
@@ -744,8 +744,12 @@ type TelemetryCounts struct {
 	// Records Lambda reported as dropped before the extension received them
 	// (platform.logsDropped).
 	PlatformLogsDropped uint64 `protobuf:"varint,12,opt,name=platform_logs_dropped,json=platformLogsDropped,proto3" json:"platform_logs_dropped,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Of the dropped above, those the collector refused for good (a limit,
+	// an invalid batch): lost at the collector, not in the buffer.
+	SpansRefused    uint64 `protobuf:"varint,13,opt,name=spans_refused,json=spansRefused,proto3" json:"spans_refused,omitempty"`
+	LogLinesRefused uint64 `protobuf:"varint,14,opt,name=log_lines_refused,json=logLinesRefused,proto3" json:"log_lines_refused,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TelemetryCounts) Reset() {
@@ -862,6 +866,20 @@ func (x *TelemetryCounts) GetPlatformLogsDropped() uint64 {
 	return 0
 }
 
+func (x *TelemetryCounts) GetSpansRefused() uint64 {
+	if x != nil {
+		return x.SpansRefused
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesRefused() uint64 {
+	if x != nil {
+		return x.LogLinesRefused
+	}
+	return 0
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -936,7 +954,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize\x12D\n" +
 	"\ttelemetry\x18\x1a \x01(\v2&.lambdascope.ingest.v1.TelemetryCountsR\ttelemetry\x12.\n" +
 	"\x13runtime_duration_ms\x18\x1b \x01(\x01R\x11runtimeDurationMs\x12*\n" +
-	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\"\x9b\x04\n" +
+	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\"\xec\x04\n" +
 	"\x0fTelemetryCounts\x12%\n" +
 	"\x0espans_received\x18\x01 \x01(\x04R\rspansReceived\x12,\n" +
 	"\x12log_lines_received\x18\x02 \x01(\x04R\x10logLinesReceived\x12%\n" +
@@ -950,7 +968,9 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x13spans_spool_dropped\x18\n" +
 	" \x01(\x04R\x11spansSpoolDropped\x125\n" +
 	"\x17log_lines_spool_dropped\x18\v \x01(\x04R\x14logLinesSpoolDropped\x122\n" +
-	"\x15platform_logs_dropped\x18\f \x01(\x04R\x13platformLogsDropped*\x85\x01\n" +
+	"\x15platform_logs_dropped\x18\f \x01(\x04R\x13platformLogsDropped\x12#\n" +
+	"\rspans_refused\x18\r \x01(\x04R\fspansRefused\x12*\n" +
+	"\x11log_lines_refused\x18\x0e \x01(\x04R\x0flogLinesRefused*\x85\x01\n" +
 	"\x06Figure\x12\x16\n" +
 	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +

@@ -283,5 +283,7 @@ func telemetryCounts(c *ingestv1.TelemetryCounts) TelemetryCounts {
 		SpansSpoolDropped:    u32(c.GetSpansSpoolDropped()),
 		LogLinesSpoolDropped: u32(c.GetLogLinesSpoolDropped()),
 		PlatformLogsDropped:  u32(c.GetPlatformLogsDropped()),
+		SpansRefused:         u32(c.GetSpansRefused()),
+		LogLinesRefused:      u32(c.GetLogLinesRefused()),
 	}
 }

@@ -141,6 +141,8 @@ type TelemetryCounts struct {
 	SpansSpoolDropped    uint32
 	LogLinesSpoolDropped uint32
 	PlatformLogsDropped  uint32
+	SpansRefused         uint32
+	LogLinesRefused      uint32
 }
 
 // Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure

@@ -8,8 +8,9 @@
 -- everywhere). The counts are those since the extension's previous record:
 -- summed over a function's records they are what its extensions received
 -- (spans, log lines, encoded bytes), shipped (bytes), left out by sampling,
--- dropped in the buffer, moved to the spool, lost by the spool, and what
--- Lambda itself reported as dropped (platform.logsDropped).
+-- dropped (tel_*_dropped; of them tel_*_refused by the collector for
+-- good), moved to the spool, lost by the spool, and what Lambda itself
+-- reported as dropped (platform.logsDropped).
 --
 -- It gains what observability costs, too: runtime_duration_ms, the
 -- runtime's part of the invocation (platform.runtimeDone's duration; the
@@ -35,6 +36,8 @@ ALTER TABLE {{local "invocations"}}{{onCluster}}
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_spans_spool_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_log_lines_spool_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_platform_logs_dropped UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_spans_refused UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
+    ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} tel_log_lines_refused UInt32 DEFAULT 0{{codec "T64, ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} runtime_duration_ms Float64 DEFAULT 0{{codec "ZSTD(1)"}},
     ADD COLUMN{{if .Capabilities.Version.AtLeast 20 3}} IF NOT EXISTS{{end}} extension_init_ms Float64 DEFAULT 0{{codec "ZSTD(1)"}};
 {{- if .Cluster}}

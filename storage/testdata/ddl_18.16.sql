@@ -649,6 +649,8 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN tel_spans_spool_dropped UInt32 DEFAULT 0,
     ADD COLUMN tel_log_lines_spool_dropped UInt32 DEFAULT 0,
     ADD COLUMN tel_platform_logs_dropped UInt32 DEFAULT 0,
+    ADD COLUMN tel_spans_refused UInt32 DEFAULT 0,
+    ADD COLUMN tel_log_lines_refused UInt32 DEFAULT 0,
     ADD COLUMN runtime_duration_ms Float64 DEFAULT 0,
     ADD COLUMN extension_init_ms Float64 DEFAULT 0;
 

@@ -657,6 +657,8 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN IF NOT EXISTS tel_spans_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
     ADD COLUMN IF NOT EXISTS tel_log_lines_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
     ADD COLUMN IF NOT EXISTS tel_platform_logs_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
     ADD COLUMN IF NOT EXISTS runtime_duration_ms Float64 DEFAULT 0 CODEC(ZSTD(1)),
     ADD COLUMN IF NOT EXISTS extension_init_ms Float64 DEFAULT 0 CODEC(ZSTD(1));
 

@@ -50,6 +50,8 @@ func addCounts(c, o *ingestv1.TelemetryCounts) {
 	c.SpansSpoolDropped += o.GetSpansSpoolDropped()
 	c.LogLinesSpoolDropped += o.GetLogLinesSpoolDropped()
 	c.PlatformLogsDropped += o.GetPlatformLogsDropped()
+	c.SpansRefused += o.GetSpansRefused()
+	c.LogLinesRefused += o.GetLogLinesRefused()
 }
 
 type ledgerSnapshot struct {
@@ -87,6 +89,8 @@ func (l *ledger) next() *ingestv1.TelemetryCounts {
 		SpansSampledOut:      d(now.buf.SampledOut[buffer.Spans], prev.buf.SampledOut[buffer.Spans]),
 		SpansDropped:         d(now.buf.Dropped[buffer.Spans], prev.buf.Dropped[buffer.Spans]),
 		LogLinesDropped:      d(now.buf.Dropped[buffer.Logs], prev.buf.Dropped[buffer.Logs]),
+		SpansRefused:         d(now.buf.Refused[buffer.Spans], prev.buf.Refused[buffer.Spans]),
+		LogLinesRefused:      d(now.buf.Refused[buffer.Logs], prev.buf.Refused[buffer.Logs]),
 		SpansSpooled:         d(now.spool.Spooled[buffer.Spans], prev.spool.Spooled[buffer.Spans]),
 		LogLinesSpooled:      d(now.spool.Spooled[buffer.Logs], prev.spool.Spooled[buffer.Logs]),
 		SpansSpoolDropped:    d(now.spool.Dropped[buffer.Spans], prev.spool.Dropped[buffer.Spans]),

@@ -194,3 +194,26 @@ func TestDroppedRecordsCountsCarried(t *testing.T) {
 		t.Errorf("r2 carries %d log lines received, want 2 (its own and r1's)", got)
 	}
 }
+
+// What the collector refused for good is dropped, and also counted as
+// refused, so that the backend names the collector rather than the buffer.
+func TestRecordsCarryRefusals(t *testing.T) {
+	buf := buffer.New(1<<20, 1<<20, nil)
+	tr := invocation.New(buf, nil, nil)
+	led := &ledger{buf: buf, tracker: tr}
+	tr.SetTally(led.next, led.carry)
+	var refused buffer.Counts
+	refused[buffer.Spans], refused[buffer.Logs] = 3, 2
+	buf.MarkRefused(refused)
+	pushEvents(t, tr,
+		`{"time":"2025-03-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}}`,
+		`{"time":"2025-03-01T10:00:00.060Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":50,"billedDurationMs":50,"memorySizeMB":128,"maxMemoryUsedMB":60}}}`)
+	recs := takeRecords(buf)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	c := recs[0].GetTelemetry()
+	if c.GetSpansDropped() != 3 || c.GetSpansRefused() != 3 || c.GetLogLinesDropped() != 2 || c.GetLogLinesRefused() != 2 {
+		t.Errorf("counts = %v; want 3 spans and 2 log lines dropped, all refused", c)
+	}
+}

@@ -91,6 +91,8 @@ type Stats struct {
 	// SentBytes that of the batches the collector accepted.
 	ReceivedBytes uint64
 	SentBytes     uint64
+	// Refused is the part of Dropped the collector refused for good.
+	Refused Counts
 }
 
 // Batch is what Take hands to the shipper: a request without batch ID and
@@ -445,6 +447,15 @@ func (b *Buffer) MarkSent(c Counts) {
 func (b *Buffer) MarkSentBytes(n int) {
 	b.mu.Lock()
 	b.stats.SentBytes += uint64(max(n, 0))
+	b.mu.Unlock()
+}
+
+// MarkRefused counts what the collector refused for good: dropped, and
+// refused.
+func (b *Buffer) MarkRefused(c Counts) {
+	b.mu.Lock()
+	b.stats.Dropped.Add(c)
+	b.stats.Refused.Add(c)
 	b.mu.Unlock()
 }
 

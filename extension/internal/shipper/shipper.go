@@ -411,7 +411,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			continue
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
-			s.finish(p, false)
+			s.refused(p)
 			return nil
 		case code == codes.Unauthenticated || code == codes.PermissionDenied:
 			s.stop(err)
@@ -429,7 +429,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			s.log.Debug("collector busy or unreachable; retrying", "code", code, "attempt", p.attempts)
 		default:
 			s.log.Warn("collector answered with an error that is not retried; dropping the batch", "err", err, "dropped", p.Counts)
-			s.finish(p, false)
+			s.refused(p)
 			return nil
 		}
 		wait := jitter(backoff)
@@ -582,6 +582,18 @@ func (s *Shipper) finish(p *pendingBatch, sent bool) {
 	default:
 		s.buf.MarkDropped(p.Counts)
 	}
+	s.clear(p)
+}
+
+// refused accounts for a batch the collector refused for good: counted as
+// refused (and dropped) when it came from the buffer; a spooled one is
+// counted by the spool as dropped.
+func (s *Shipper) refused(p *pendingBatch) {
+	if p.entry != nil {
+		s.finish(p, false)
+		return
+	}
+	s.buf.MarkRefused(p.Counts)
 	s.clear(p)
 }
 

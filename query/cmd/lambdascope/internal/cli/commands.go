@@ -459,11 +459,10 @@ until}]}): its idle price is charged for every second it is configured
 (PROVISIONED), since the invocation records do not carry it.
 
 --by observability prices what observability itself cost, per function and
-day: ADDED is the billed time after the runtime was done (the platform's
-billed duration against platform.runtimeDone's, rounded up as Lambda
-rounds; every extension's, not only Lambdascope's), over MEASURED
-invocations (records with runtimeDone's duration and a billed duration that
-is not an estimate); INIT is the extension's own start within billed INIT
+day: ADDED is the billed time after the runtime was done (the report's
+duration against platform.runtimeDone's, each rounded up to 1 ms as Lambda
+bills, INIT left out; every extension's, not only Lambdascope's), over
+MEASURED invocations (records with both durations); INIT is the extension's own start within billed INIT
 time, an upper bound (the runtime initialises at the same time); SHIPPED
 is what the extension sent, before compression, at AWS's data transfer out
 price ($0.09/GB, an upper bound); CLOUDWATCH is what the stored log lines
@@ -815,10 +814,10 @@ ClickHouse holds, as a percentage, and names where anything went missing:
 
   lambda            Lambda dropped log records before the extension took
                     them (platform.logsDropped)
-  extension buffer  the extension's buffer was full, or the collector refused
-                    a batch for good and no spool kept it
+  extension buffer  the extension's buffer was full (or it had nowhere to send)
   spool             the extension's spool was over its cap or could not write
-  collector         the collector left malformed items of a request out
+  collector         the collector refused a batch for good (max_batch_items,
+                    an invalid batch) or left malformed items of it out
   storage           ClickHouse refused the batch (it is in the quarantine)
   unaccounted       expected, not stored and counted nowhere: still in a spool
                     or a WAL, stored in the next hour, or lost uncounted
