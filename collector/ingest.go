@@ -114,6 +114,7 @@ func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRe
 			kept := ss.Spans[:0]
 			for _, sp := range ss.GetSpans() {
 				if err := dbmodel.SpanProblem(sp); err != nil {
+					s.p.losses.add(nanoTime(sp.GetStartTimeUnixNano()), req.GetFunction().GetName(), sigSpans, storage.StageCollector, "malformed", 1)
 					if malformed++; problem == nil {
 						name := sp.GetName()
 						if len(name) > 64 {

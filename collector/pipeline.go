@@ -78,6 +78,9 @@ type pipeline struct {
 	closeOnce sync.Once
 
 	quarantined atomic.Uint64
+	// losses are the items left out since the last write, recorded in
+	// ClickHouse with the next one.
+	losses losses
 	// The WAL's head batch and how many times in a row ClickHouse refused
 	// it for a reason a retry may cure; the replayer's alone.
 	refusedID [16]byte
@@ -364,6 +367,9 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.W
 	defer span.End()
 	start := time.Now()
 	counts, err := p.writer.WriteExports(ctx, reqs)
+	if err == nil {
+		p.flushLosses(ctx)
+	}
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -597,6 +603,7 @@ func (p *pipeline) toQuarantine(req *ingestv1.ExportRequest, id [16]byte, reason
 	}
 	p.quarantined.Add(1)
 	p.m.quarantined.WithLabelValues(reason).Inc()
+	p.losses.addRequest(req, storage.StageStorage, reason)
 	p.m.addItems(p.m.dropped, items, "quarantined")
 	p.log.Error("ClickHouse refused a batch; quarantined it so that the batches behind it are stored", "batch_id", fmt.Sprintf("%x", id),
 		"reason", reason, "file", path, "spans", items.spans, "logs", items.logs, "metric_points", items.points,

@@ -50,6 +50,13 @@ type Store interface {
 	DurableExecutions(ctx context.Context, f storage.DurableFilter) ([]storage.DurableExecutionRecord, error)
 	// LogsDropped counts, per function, the log records Lambda dropped.
 	LogsDropped(ctx context.Context, f storage.UsageFilter) ([]storage.LogsDroppedRecord, error)
+	// Completeness compares, per function and hour, the extensions'
+	// counts with what was stored.
+	Completeness(ctx context.Context, f storage.UsageFilter) ([]storage.CompletenessRecord, error)
+	// Overhead sums what the extension added to the bill per day and
+	// function; LogDays the stored log lines and bytes per day.
+	Overhead(ctx context.Context, f storage.UsageFilter) ([]storage.OverheadRecord, error)
+	LogDays(ctx context.Context, f storage.UsageFilter) ([]storage.LogDayRecord, error)
 	// MemoryProfiles aggregates memory use per function configuration.
 	MemoryProfiles(ctx context.Context, f storage.UsageFilter) ([]storage.MemoryProfileRecord, error)
 	// Logs returns log records, newest first.

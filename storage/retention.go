@@ -23,7 +23,7 @@ type DroppedPartition struct {
 var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "usage_daily",
 	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
-	"service_map_hours", "span_links",
+	"service_map_hours", "span_links", "ingest_losses",
 }
 
 // DropBefore removes, from every table in retainedTables, every daily

@@ -415,6 +415,11 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.ErrorType, r.TraceID[:], r.SpanID[:], r.XRayTraceHeader, r.ResponseLatencyMs,
 		r.ResponseDurationMs, r.RuntimeOverheadMs, r.ProducedBytes, r.UnknownFigures, boolUint8(r.Incomplete), r.TenantID,
 		r.Trigger, r.HTTPStatusCode, r.ResponseSize,
+		boolUint8(r.Telemetry.Counted), r.Telemetry.SpansReceived, r.Telemetry.LogLinesReceived,
+		r.Telemetry.BytesReceived, r.Telemetry.BytesShipped, r.Telemetry.SpansSampledOut, r.Telemetry.SpansDropped,
+		r.Telemetry.LogLinesDropped, r.Telemetry.SpansSpooled, r.Telemetry.LogLinesSpooled,
+		r.Telemetry.SpansSpoolDropped, r.Telemetry.LogLinesSpoolDropped, r.Telemetry.PlatformLogsDropped,
+		r.RuntimeDurationMs, r.ExtensionInitMs, r.Telemetry.SpansRefused, r.Telemetry.LogLinesRefused,
 	}
 }
 

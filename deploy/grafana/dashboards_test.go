@@ -57,7 +57,7 @@ func checkTarget(t *testing.T, where string, target map[string]any) {
 			t.Errorf("%s has %s %v, want one of %v", where, key, v, valid)
 		}
 	}
-	oneOf("costBy", "function", "version", "day")
+	oneOf("costBy", "function", "version", "day", "observability")
 	oneOf("format", plugin.FormatTable, plugin.FormatTimeSeries)
 	oneOf("status", "", "ok", "error", "unset")
 }
@@ -68,7 +68,7 @@ func timeSeries(target map[string]any) bool {
 	switch target["queryType"] {
 	case plugin.QueryTypeMetrics:
 		return true
-	case plugin.QueryTypeSpikes:
+	case plugin.QueryTypeSpikes, plugin.QueryTypeCompleteness:
 		return target["format"] == plugin.FormatTimeSeries
 	}
 	return false

@@ -78,6 +78,9 @@ describe('queryProblem', () => {
     ['spikes baseline shorter', { refId: 'A', queryType: 'spikes', windowMinutes: 30, baselineMinutes: 10 }, 'at least as long'],
     ['rightsize', { refId: 'A', queryType: 'rightsize', minInvocations: 10 }, undefined],
     ['rightsize fraction', { refId: 'A', queryType: 'rightsize', minInvocations: 1.5 }, 'whole number'],
+    ['completeness', { refId: 'A', queryType: 'completeness', format: 'timeSeries' }, undefined],
+    ['completeness bad format', { refId: 'A', queryType: 'completeness', format: 'graph' as never }, 'table or a time series'],
+    ['cost of observability', { refId: 'A', queryType: 'cost', costBy: 'observability' }, undefined],
     ['unknown type', { refId: 'A', queryType: 'flamegraph' as never }, 'Unknown query type flamegraph.'],
   ];
   it.each(cases)('%s', (_, q, want) => {

@@ -16,6 +16,11 @@ export const queryTypeOptions: Array<{ label: string; value: QueryType; descript
   { label: 'Error spikes', value: 'spikes', description: 'Error rate against its baseline, per function (alerting)' },
   { label: 'Right-sizing', value: 'rightsize', description: 'Memory configured against used, with the monthly saving' },
   {
+    label: 'Completeness',
+    value: 'completeness',
+    description: 'Spans and log lines stored against what the extensions sent, per function and hour (alerting)',
+  },
+  {
     label: 'Annotations',
     value: 'annotations',
     description: 'Error spikes, cold-start storms or deployments, to mark on time series',
@@ -132,8 +137,8 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       return undefined;
     }
     case 'cost':
-      if (q.costBy !== undefined && !['function', 'version', 'day'].includes(q.costBy)) {
-        return 'Cost is grouped by function, version or day.';
+      if (q.costBy !== undefined && !['function', 'version', 'day', 'observability'].includes(q.costBy)) {
+        return 'Cost is grouped by function, version or day, or shows observability.';
       }
       return undefined;
     case 'traceCost':
@@ -171,6 +176,11 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
     case 'rightsize':
       if (q.minInvocations !== undefined && (!Number.isInteger(q.minInvocations) || q.minInvocations < 0)) {
         return 'The minimum of invocations must be a whole number.';
+      }
+      return undefined;
+    case 'completeness':
+      if (q.format !== undefined && q.format !== 'table' && q.format !== 'timeSeries') {
+        return 'Completeness is shown as a table or a time series.';
       }
       return undefined;
     case 'serviceMap':

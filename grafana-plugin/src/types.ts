@@ -15,7 +15,8 @@ export type QueryType =
   | 'rightsize'
   /** Explore's histogram of a logs query (a supplementary query, not in the editor). */
   | 'logsVolume'
-  | 'annotations';
+  | 'annotations'
+  | 'completeness';
 
 /** What an annotations query marks. */
 export type AnnotationKind = 'errorSpikes' | 'coldStartStorms' | 'deployments';
@@ -26,8 +27,11 @@ export type SpikeFormat = 'table' | 'timeSeries';
 /** Ad hoc filter operators the backend applies (pkg/plugin Op*). */
 export type AdhocOperator = '=' | '!=' | '=~' | '!~';
 
-/** How a cost query groups: a table per function or version, or a daily series. */
-export type CostBy = 'function' | 'version' | 'day';
+/**
+ * How a cost query groups: a table per function or version, a daily series,
+ * or what observability itself cost per function and day.
+ */
+export type CostBy = 'function' | 'version' | 'day' | 'observability';
 
 /** Trace status filter of a search. */
 export type SpanStatus = '' | 'ok' | 'error' | 'unset';

@@ -470,9 +470,21 @@ type Invocation struct {
 	// counts as an error even when the invocation succeeded.
 	HttpStatusCode uint32 `protobuf:"varint,24,opt,name=http_status_code,json=httpStatusCode,proto3" json:"http_status_code,omitempty"`
 	// Bytes of the response the runtime gave; 0 when not seen.
-	ResponseSize  uint64 `protobuf:"varint,25,opt,name=response_size,json=responseSize,proto3" json:"response_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ResponseSize uint64 `protobuf:"varint,25,opt,name=response_size,json=responseSize,proto3" json:"response_size,omitempty"`
+	// What the extension received and what became of it, for comparison
+	// with what the backend stored; absent from records of extensions that
+	// do not count.
+	Telemetry *TelemetryCounts `protobuf:"bytes,26,opt,name=telemetry,proto3" json:"telemetry,omitempty"`
+	// What platform.runtimeDone gave as the duration: the runtime's part of
+	// the invocation. duration_ms beyond it is the time extensions worked
+	// after the runtime was done, which is billed. 0 when unknown.
+	RuntimeDurationMs float64 `protobuf:"fixed64,27,opt,name=runtime_duration_ms,json=runtimeDurationMs,proto3" json:"runtime_duration_ms,omitempty"`
+	// On the first record of an environment: how long the extension took
+	// from its process start to its first /event/next, an upper bound on
+	// its share of INIT (the runtime initialises in parallel). 0 otherwise.
+	ExtensionInitMs float64 `protobuf:"fixed64,28,opt,name=extension_init_ms,json=extensionInitMs,proto3" json:"extension_init_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -680,6 +692,194 @@ func (x *Invocation) GetResponseSize() uint64 {
 	return 0
 }
 
+func (x *Invocation) GetTelemetry() *TelemetryCounts {
+	if x != nil {
+		return x.Telemetry
+	}
+	return nil
+}
+
+func (x *Invocation) GetRuntimeDurationMs() float64 {
+	if x != nil {
+		return x.RuntimeDurationMs
+	}
+	return 0
+}
+
+func (x *Invocation) GetExtensionInitMs() float64 {
+	if x != nil {
+		return x.ExtensionInitMs
+	}
+	return 0
+}
+
+// TelemetryCounts are the extension's counts of the telemetry it took in
+// since the previous invocation record it built, up to and including this
+// invocation's own spans and log lines: over an environment's records
+// they add up to everything it received. Spans and log lines that reach
+// the collector are (received - sampled out - dropped - spool dropped);
+// spooled items are still on their way.
+type TelemetryCounts struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	SpansReceived    uint64                 `protobuf:"varint,1,opt,name=spans_received,json=spansReceived,proto3" json:"spans_received,omitempty"`
+	LogLinesReceived uint64                 `protobuf:"varint,2,opt,name=log_lines_received,json=logLinesReceived,proto3" json:"log_lines_received,omitempty"`
+	// Encoded (protobuf) size of the spans, log lines and metric points
+	// received.
+	BytesReceived uint64 `protobuf:"varint,3,opt,name=bytes_received,json=bytesReceived,proto3" json:"bytes_received,omitempty"`
+	// Encoded size of the batches the collector accepted (before
+	// compression).
+	BytesShipped uint64 `protobuf:"varint,4,opt,name=bytes_shipped,json=bytesShipped,proto3" json:"bytes_shipped,omitempty"`
+	// Spans of traces left out by sampling (LAMBDASCOPE_SAMPLE_RATE).
+	SpansSampledOut uint64 `protobuf:"varint,5,opt,name=spans_sampled_out,json=spansSampledOut,proto3" json:"spans_sampled_out,omitempty"`
+	// Dropped by the extension: its buffer was full, or the collector
+	// refused the batch for good (counted again in *_refused).
+	SpansDropped    uint64 `protobuf:"varint,6,opt,name=spans_dropped,json=spansDropped,proto3" json:"spans_dropped,omitempty"`
+	LogLinesDropped uint64 `protobuf:"varint,7,opt,name=log_lines_dropped,json=logLinesDropped,proto3" json:"log_lines_dropped,omitempty"`
+	// Moved to the spool on disk (still to be shipped).
+	SpansSpooled    uint64 `protobuf:"varint,8,opt,name=spans_spooled,json=spansSpooled,proto3" json:"spans_spooled,omitempty"`
+	LogLinesSpooled uint64 `protobuf:"varint,9,opt,name=log_lines_spooled,json=logLinesSpooled,proto3" json:"log_lines_spooled,omitempty"`
+	// Lost by the spool: over its cap, or could not be written.
+	SpansSpoolDropped    uint64 `protobuf:"varint,10,opt,name=spans_spool_dropped,json=spansSpoolDropped,proto3" json:"spans_spool_dropped,omitempty"`
+	LogLinesSpoolDropped uint64 `protobuf:"varint,11,opt,name=log_lines_spool_dropped,json=logLinesSpoolDropped,proto3" json:"log_lines_spool_dropped,omitempty"`
+	// Records Lambda reported as dropped before the extension received them
+	// (platform.logsDropped).
+	PlatformLogsDropped uint64 `protobuf:"varint,12,opt,name=platform_logs_dropped,json=platformLogsDropped,proto3" json:"platform_logs_dropped,omitempty"`
+	// Of the dropped above, those the collector refused for good (a limit,
+	// an invalid batch): lost at the collector, not in the buffer.
+	SpansRefused    uint64 `protobuf:"varint,13,opt,name=spans_refused,json=spansRefused,proto3" json:"spans_refused,omitempty"`
+	LogLinesRefused uint64 `protobuf:"varint,14,opt,name=log_lines_refused,json=logLinesRefused,proto3" json:"log_lines_refused,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TelemetryCounts) Reset() {
+	*x = TelemetryCounts{}
+	mi := &file_lambdascope_ingest_v1_ingest_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TelemetryCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TelemetryCounts) ProtoMessage() {}
+
+func (x *TelemetryCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_lambdascope_ingest_v1_ingest_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TelemetryCounts.ProtoReflect.Descriptor instead.
+func (*TelemetryCounts) Descriptor() ([]byte, []int) {
+	return file_lambdascope_ingest_v1_ingest_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TelemetryCounts) GetSpansReceived() uint64 {
+	if x != nil {
+		return x.SpansReceived
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesReceived() uint64 {
+	if x != nil {
+		return x.LogLinesReceived
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetBytesReceived() uint64 {
+	if x != nil {
+		return x.BytesReceived
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetBytesShipped() uint64 {
+	if x != nil {
+		return x.BytesShipped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetSpansSampledOut() uint64 {
+	if x != nil {
+		return x.SpansSampledOut
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetSpansDropped() uint64 {
+	if x != nil {
+		return x.SpansDropped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesDropped() uint64 {
+	if x != nil {
+		return x.LogLinesDropped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetSpansSpooled() uint64 {
+	if x != nil {
+		return x.SpansSpooled
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesSpooled() uint64 {
+	if x != nil {
+		return x.LogLinesSpooled
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetSpansSpoolDropped() uint64 {
+	if x != nil {
+		return x.SpansSpoolDropped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesSpoolDropped() uint64 {
+	if x != nil {
+		return x.LogLinesSpoolDropped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetPlatformLogsDropped() uint64 {
+	if x != nil {
+		return x.PlatformLogsDropped
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetSpansRefused() uint64 {
+	if x != nil {
+		return x.SpansRefused
+	}
+	return 0
+}
+
+func (x *TelemetryCounts) GetLogLinesRefused() uint64 {
+	if x != nil {
+		return x.LogLinesRefused
+	}
+	return 0
+}
+
 var File_lambdascope_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
@@ -717,7 +917,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xcd\a\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xef\b\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -751,7 +951,26 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\ttenant_id\x18\x16 \x01(\tR\btenantId\x12\x18\n" +
 	"\atrigger\x18\x17 \x01(\tR\atrigger\x12(\n" +
 	"\x10http_status_code\x18\x18 \x01(\rR\x0ehttpStatusCode\x12#\n" +
-	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize*\x85\x01\n" +
+	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize\x12D\n" +
+	"\ttelemetry\x18\x1a \x01(\v2&.lambdascope.ingest.v1.TelemetryCountsR\ttelemetry\x12.\n" +
+	"\x13runtime_duration_ms\x18\x1b \x01(\x01R\x11runtimeDurationMs\x12*\n" +
+	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\"\xec\x04\n" +
+	"\x0fTelemetryCounts\x12%\n" +
+	"\x0espans_received\x18\x01 \x01(\x04R\rspansReceived\x12,\n" +
+	"\x12log_lines_received\x18\x02 \x01(\x04R\x10logLinesReceived\x12%\n" +
+	"\x0ebytes_received\x18\x03 \x01(\x04R\rbytesReceived\x12#\n" +
+	"\rbytes_shipped\x18\x04 \x01(\x04R\fbytesShipped\x12*\n" +
+	"\x11spans_sampled_out\x18\x05 \x01(\x04R\x0fspansSampledOut\x12#\n" +
+	"\rspans_dropped\x18\x06 \x01(\x04R\fspansDropped\x12*\n" +
+	"\x11log_lines_dropped\x18\a \x01(\x04R\x0flogLinesDropped\x12#\n" +
+	"\rspans_spooled\x18\b \x01(\x04R\fspansSpooled\x12*\n" +
+	"\x11log_lines_spooled\x18\t \x01(\x04R\x0flogLinesSpooled\x12.\n" +
+	"\x13spans_spool_dropped\x18\n" +
+	" \x01(\x04R\x11spansSpoolDropped\x125\n" +
+	"\x17log_lines_spool_dropped\x18\v \x01(\x04R\x14logLinesSpoolDropped\x122\n" +
+	"\x15platform_logs_dropped\x18\f \x01(\x04R\x13platformLogsDropped\x12#\n" +
+	"\rspans_refused\x18\r \x01(\x04R\fspansRefused\x12*\n" +
+	"\x11log_lines_refused\x18\x0e \x01(\x04R\x0flogLinesRefused*\x85\x01\n" +
 	"\x06Figure\x12\x16\n" +
 	"\x12FIGURE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFIGURE_DURATION\x10\x01\x12\x1a\n" +
@@ -774,30 +993,32 @@ func file_lambdascope_ingest_v1_ingest_proto_rawDescGZIP() []byte {
 }
 
 var file_lambdascope_ingest_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lambdascope_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_lambdascope_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_lambdascope_ingest_v1_ingest_proto_goTypes = []any{
 	(Figure)(0),                 // 0: lambdascope.ingest.v1.Figure
 	(*ExportRequest)(nil),       // 1: lambdascope.ingest.v1.ExportRequest
 	(*ExportResponse)(nil),      // 2: lambdascope.ingest.v1.ExportResponse
 	(*FunctionIdentity)(nil),    // 3: lambdascope.ingest.v1.FunctionIdentity
 	(*Invocation)(nil),          // 4: lambdascope.ingest.v1.Invocation
-	(*v1.ResourceSpans)(nil),    // 5: opentelemetry.proto.trace.v1.ResourceSpans
-	(*v11.ResourceLogs)(nil),    // 6: opentelemetry.proto.logs.v1.ResourceLogs
-	(*v12.ResourceMetrics)(nil), // 7: opentelemetry.proto.metrics.v1.ResourceMetrics
+	(*TelemetryCounts)(nil),     // 5: lambdascope.ingest.v1.TelemetryCounts
+	(*v1.ResourceSpans)(nil),    // 6: opentelemetry.proto.trace.v1.ResourceSpans
+	(*v11.ResourceLogs)(nil),    // 7: opentelemetry.proto.logs.v1.ResourceLogs
+	(*v12.ResourceMetrics)(nil), // 8: opentelemetry.proto.metrics.v1.ResourceMetrics
 }
 var file_lambdascope_ingest_v1_ingest_proto_depIdxs = []int32{
 	3, // 0: lambdascope.ingest.v1.ExportRequest.function:type_name -> lambdascope.ingest.v1.FunctionIdentity
 	4, // 1: lambdascope.ingest.v1.ExportRequest.invocations:type_name -> lambdascope.ingest.v1.Invocation
-	5, // 2: lambdascope.ingest.v1.ExportRequest.resource_spans:type_name -> opentelemetry.proto.trace.v1.ResourceSpans
-	6, // 3: lambdascope.ingest.v1.ExportRequest.resource_logs:type_name -> opentelemetry.proto.logs.v1.ResourceLogs
-	7, // 4: lambdascope.ingest.v1.ExportRequest.resource_metrics:type_name -> opentelemetry.proto.metrics.v1.ResourceMetrics
-	1, // 5: lambdascope.ingest.v1.IngestService.Export:input_type -> lambdascope.ingest.v1.ExportRequest
-	2, // 6: lambdascope.ingest.v1.IngestService.Export:output_type -> lambdascope.ingest.v1.ExportResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 2: lambdascope.ingest.v1.ExportRequest.resource_spans:type_name -> opentelemetry.proto.trace.v1.ResourceSpans
+	7, // 3: lambdascope.ingest.v1.ExportRequest.resource_logs:type_name -> opentelemetry.proto.logs.v1.ResourceLogs
+	8, // 4: lambdascope.ingest.v1.ExportRequest.resource_metrics:type_name -> opentelemetry.proto.metrics.v1.ResourceMetrics
+	5, // 5: lambdascope.ingest.v1.Invocation.telemetry:type_name -> lambdascope.ingest.v1.TelemetryCounts
+	1, // 6: lambdascope.ingest.v1.IngestService.Export:input_type -> lambdascope.ingest.v1.ExportRequest
+	2, // 7: lambdascope.ingest.v1.IngestService.Export:output_type -> lambdascope.ingest.v1.ExportResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_lambdascope_ingest_v1_ingest_proto_init() }
@@ -811,7 +1032,7 @@ func file_lambdascope_ingest_v1_ingest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lambdascope_ingest_v1_ingest_proto_rawDesc), len(file_lambdascope_ingest_v1_ingest_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -165,6 +165,9 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		Trigger:              inv.GetTrigger(),
 		HTTPStatusCode:       uint16(min(inv.GetHttpStatusCode(), 65535)),
 		ResponseSize:         inv.GetResponseSize(),
+		Telemetry:            telemetryCounts(inv.GetTelemetry()),
+		RuntimeDurationMs:    inv.GetRuntimeDurationMs(),
+		ExtensionInitMs:      inv.GetExtensionInitMs(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent
@@ -256,5 +259,31 @@ func logType(attrs KeyValues, fromResource string) string {
 		return v
 	default:
 		return LogTypeOTLP
+	}
+}
+
+// telemetryCounts converts the extension's counts; a count beyond what
+// the column holds reads as its largest value.
+func telemetryCounts(c *ingestv1.TelemetryCounts) TelemetryCounts {
+	if c == nil {
+		return TelemetryCounts{}
+	}
+	u32 := func(v uint64) uint32 { return uint32(min(v, 1<<32-1)) }
+	return TelemetryCounts{
+		Counted:              true,
+		SpansReceived:        u32(c.GetSpansReceived()),
+		LogLinesReceived:     u32(c.GetLogLinesReceived()),
+		BytesReceived:        c.GetBytesReceived(),
+		BytesShipped:         c.GetBytesShipped(),
+		SpansSampledOut:      u32(c.GetSpansSampledOut()),
+		SpansDropped:         u32(c.GetSpansDropped()),
+		LogLinesDropped:      u32(c.GetLogLinesDropped()),
+		SpansSpooled:         u32(c.GetSpansSpooled()),
+		LogLinesSpooled:      u32(c.GetLogLinesSpooled()),
+		SpansSpoolDropped:    u32(c.GetSpansSpoolDropped()),
+		LogLinesSpoolDropped: u32(c.GetLogLinesSpoolDropped()),
+		PlatformLogsDropped:  u32(c.GetPlatformLogsDropped()),
+		SpansRefused:         u32(c.GetSpansRefused()),
+		LogLinesRefused:      u32(c.GetLogLinesRefused()),
 	}
 }

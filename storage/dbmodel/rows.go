@@ -112,6 +112,37 @@ type Invocation struct {
 	HTTPStatusCode uint16
 	// ResponseSize is the size of the runtime's answer in bytes.
 	ResponseSize uint64
+	// Telemetry is what the extension received and what became of it
+	// since its previous record; Telemetry.Counted is false when the
+	// record carries no counts.
+	Telemetry TelemetryCounts
+	// RuntimeDurationMs is the runtime's part of the invocation
+	// (platform.runtimeDone); 0 when unknown.
+	RuntimeDurationMs float64
+	// ExtensionInitMs is, on an environment's first record, the
+	// extension's start to its first /event/next; 0 otherwise.
+	ExtensionInitMs float64
+}
+
+// TelemetryCounts are an invocation record's counts of the extension's
+// telemetry (the Ingest API's TelemetryCounts), in the invocations table's
+// tel_* columns.
+type TelemetryCounts struct {
+	Counted              bool
+	SpansReceived        uint32
+	LogLinesReceived     uint32
+	BytesReceived        uint64
+	BytesShipped         uint64
+	SpansSampledOut      uint32
+	SpansDropped         uint32
+	LogLinesDropped      uint32
+	SpansSpooled         uint32
+	LogLinesSpooled      uint32
+	SpansSpoolDropped    uint32
+	LogLinesSpoolDropped uint32
+	PlatformLogsDropped  uint32
+	SpansRefused         uint32
+	LogLinesRefused      uint32
 }
 
 // Bits of Invocation.UnknownFigures; the values of the Ingest API's Figure

@@ -641,3 +641,38 @@ DROP TABLE IF EXISTS lambdascope.function_minutes;
 
 -- migration drop_superseded_views, statement 5
 DROP TABLE IF EXISTS lambdascope.service_edges;
+
+-- migration telemetry_completeness, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN IF NOT EXISTS tel_counted UInt8 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS tel_spans_received UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_received UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_bytes_received UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_bytes_shipped UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_sampled_out UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_spooled UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_spooled UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_platform_logs_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS runtime_duration_ms Float64 DEFAULT 0 CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS extension_init_ms Float64 DEFAULT 0 CODEC(ZSTD(1));
+
+-- migration telemetry_completeness, statement 2
+CREATE TABLE IF NOT EXISTS lambdascope.ingest_losses
+(
+    hour DateTime('UTC'),
+    function_name LowCardinality(String),
+    signal LowCardinality(String),
+    stage LowCardinality(String),
+    reason LowCardinality(String),
+    items UInt64
+)
+ENGINE = SummingMergeTree()
+PARTITION BY toDate(hour)
+ORDER BY (function_name, hour, signal, stage, reason)
+SETTINGS index_granularity = 8192;

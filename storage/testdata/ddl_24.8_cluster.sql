@@ -724,3 +724,49 @@ DROP TABLE IF EXISTS lambdascope.function_minutes_local ON CLUSTER lambdascope;
 
 -- migration drop_superseded_views, statement 7
 DROP TABLE IF EXISTS lambdascope.service_edges_local ON CLUSTER lambdascope;
+
+-- migration telemetry_completeness, statement 1
+ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
+    ADD COLUMN IF NOT EXISTS tel_counted UInt8 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS tel_spans_received UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_received UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_bytes_received UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_bytes_shipped UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_sampled_out UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_spooled UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_spooled UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_spool_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_platform_logs_dropped UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_spans_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS tel_log_lines_refused UInt32 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS runtime_duration_ms Float64 DEFAULT 0 CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS extension_init_ms Float64 DEFAULT 0 CODEC(ZSTD(1));
+
+-- migration telemetry_completeness, statement 2
+DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
+
+-- migration telemetry_completeness, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
+ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));
+
+-- migration telemetry_completeness, statement 4
+CREATE TABLE IF NOT EXISTS lambdascope.ingest_losses_local ON CLUSTER lambdascope
+(
+    hour DateTime('UTC'),
+    function_name LowCardinality(String),
+    signal LowCardinality(String),
+    stage LowCardinality(String),
+    reason LowCardinality(String),
+    items UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/lambdascope/ingest_losses_local', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (function_name, hour, signal, stage, reason)
+SETTINGS index_granularity = 8192;
+
+-- migration telemetry_completeness, statement 5
+CREATE TABLE IF NOT EXISTS lambdascope.ingest_losses ON CLUSTER lambdascope AS lambdascope.ingest_losses_local
+ENGINE = Distributed(lambdascope, lambdascope, ingest_losses_local, cityHash64(function_name));

@@ -293,8 +293,16 @@ func (a *Agent) Run(ctx context.Context) error {
 			setUp <- a.setUp(ctx, reg)
 		}()
 	})
+	// initTook is how long the extension took from its process start to
+	// its first /event/next; the first invocation record carries it.
+	var initTook atomic.Int64
 	firstNext := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { startSetUp() },
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			if !a.opts.StartedAt.IsZero() {
+				initTook.CompareAndSwap(0, int64(time.Since(a.opts.StartedAt)))
+			}
+			startSetUp()
+		},
 	})
 	if a.managed {
 		// Managed Instances send no INVOKE events and environments live
@@ -332,12 +340,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if first {
 			startSetUp() // in case the request never made it out
+			if h := a.opts.Inherited; h != nil && !h.State.Started.IsZero() {
+				initTook.Store(int64(h.State.NextSent.Sub(h.State.Started)))
+			}
 			if serr := <-setUp; serr != nil {
 				// Init is over (the first /event/next was called), so the
 				// failure goes to the exit-error endpoint.
 				_ = a.client.ExitError(context.Background(), "Extension.InitFailed", serr)
 				a.tearDown(context.Background())
 				return serr
+			}
+			if d := time.Duration(initTook.Load()); d > 0 {
+				a.tracker.SetExtensionInit(d)
 			}
 			a.log.Debug("extension ready", "function", reg.FunctionName, "flush", a.opts.Config.Flush,
 				"endpoint", a.opts.Config.Endpoint, "telemetry", a.telemetryOK)
@@ -657,6 +671,8 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		return err
 	}
 	a.buf, a.tracker, a.ship = buf, tracker, ship
+	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
+	tracker.SetTally(led.next, led.carry)
 	if cfg.Endpoint == "" {
 		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
 	}

@@ -86,6 +86,13 @@ type Stats struct {
 	// Buffered is what is still waiting in the buffer.
 	Buffered Counts
 	Bytes    int
+	// ReceivedBytes is the encoded size of the spans, log records and
+	// metric points handed to the buffer (sampled-out spans excepted);
+	// SentBytes that of the batches the collector accepted.
+	ReceivedBytes uint64
+	SentBytes     uint64
+	// Refused is the part of Dropped the collector refused for good.
+	Refused Counts
 }
 
 // Batch is what Take hands to the shipper: a request without batch ID and
@@ -309,6 +316,9 @@ func (b *Buffer) AddMetrics(rms []*metricspb.ResourceMetrics) (dropped int) {
 func (b *Buffer) add(it item) bool {
 	b.mu.Lock()
 	b.stats.Received.Add(it.counts)
+	if it.inv == nil {
+		b.stats.ReceivedBytes += uint64(it.size)
+	}
 	var spill *Batch
 	if b.bytes+it.size > b.capBytes && b.overflow != nil && it.size <= b.capBytes {
 		spill = &Batch{Request: &ingestv1.ExportRequest{}}
@@ -447,6 +457,22 @@ func (b *Buffer) OldestAge() time.Duration {
 func (b *Buffer) MarkSent(c Counts) {
 	b.mu.Lock()
 	b.stats.Sent.Add(c)
+	b.mu.Unlock()
+}
+
+// MarkSentBytes counts the encoded size of a batch the collector accepted.
+func (b *Buffer) MarkSentBytes(n int) {
+	b.mu.Lock()
+	b.stats.SentBytes += uint64(max(n, 0))
+	b.mu.Unlock()
+}
+
+// MarkRefused counts what the collector refused for good: dropped, and
+// refused.
+func (b *Buffer) MarkRefused(c Counts) {
+	b.mu.Lock()
+	b.stats.Dropped.Add(c)
+	b.stats.Refused.Add(c)
 	b.mu.Unlock()
 }
 

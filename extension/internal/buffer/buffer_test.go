@@ -117,6 +117,8 @@ func TestDropEpisodes(t *testing.T) {
 		Dropped:  Counts{Invocations: 1, Spans: 30},
 		Buffered: Counts{Spans: 20},
 		Bytes:    2 * size,
+		// Six span items of size bytes, dropped or not; not the invocation.
+		ReceivedBytes: 6 * uint64(size),
 	}
 	if st != want {
 		t.Errorf("stats = %+v, want %+v", st, want)

@@ -1,7 +1,9 @@
 package invocation
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -201,5 +203,31 @@ func TestLateResponseCounted(t *testing.T) {
 	tr.mu.Unlock()
 	if kept {
 		t.Error("the late answer is kept for a record that will not come")
+	}
+}
+
+// A record carries the runtime's duration from platform.runtimeDone (the
+// report's duration beyond it is the extensions' billed time), and the
+// environment's first record the extension's own start.
+func TestRecordsCarryRuntimeDurationAndExtensionInit(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.SetExtensionInit(7500 * time.Microsecond)
+	for i, id := range []string{"r1", "r2"} {
+		sec := fmt.Sprintf("%02d", i)
+		tr.HandleTelemetry(parseEvents(t, `[
+{"time": "2025-03-01T10:00:`+sec+`.000Z", "type": "platform.start", "record": {"requestId": "`+id+`"}},
+{"time": "2025-03-01T10:00:`+sec+`.040Z", "type": "platform.runtimeDone", "record": {"requestId": "`+id+`", "status": "success", "metrics": {"durationMs": 40.5}}},
+{"time": "2025-03-01T10:00:`+sec+`.050Z", "type": "platform.report", "record": {"requestId": "`+id+`", "status": "success", "metrics": {"durationMs": 49.2, "billedDurationMs": 50, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}]`))
+	}
+	if len(s.invocations) != 2 {
+		t.Fatalf("got %d records, want 2", len(s.invocations))
+	}
+	first, second := s.invocations[0], s.invocations[1]
+	if first.GetRuntimeDurationMs() != 40.5 || second.GetRuntimeDurationMs() != 40.5 {
+		t.Errorf("runtime durations = %v, %v; want 40.5 each", first.GetRuntimeDurationMs(), second.GetRuntimeDurationMs())
+	}
+	if first.GetExtensionInitMs() != 7.5 || second.GetExtensionInitMs() != 0 {
+		t.Errorf("extension init = %v, %v; want 7.5 on the cold start only", first.GetExtensionInitMs(), second.GetExtensionInitMs())
 	}
 }

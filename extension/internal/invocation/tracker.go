@@ -124,6 +124,50 @@ type Tracker struct {
 	// counted, not kept.
 	built  map[string]struct{}
 	builtQ []string
+	// tally, when set, gives the telemetry counts each record carries, and
+	// untally takes back those of a record the sink dropped (SetTally).
+	tally   func() *ingestv1.TelemetryCounts
+	untally func(*ingestv1.TelemetryCounts)
+	// extensionInitMs is the extension's own start, for the first record
+	// (SetExtensionInit).
+	extensionInitMs float64
+}
+
+// SetExtensionInit records how long the extension took from its process
+// start to its first /event/next; the environment's first record carries
+// it.
+func (t *Tracker) SetExtensionInit(d time.Duration) {
+	t.mu.Lock()
+	t.extensionInitMs = float64(d) / float64(time.Millisecond)
+	t.mu.Unlock()
+}
+
+// SetTally makes every record carry what tally returns when the record
+// is handed to the sink, after the spans and log lines of the same push:
+// the extension's counts of what it received since the previous record.
+// When the sink drops a record (a full buffer), its counts are handed to
+// untally, so that the next record carries them. Call it before the
+// tracker is used.
+func (t *Tracker) SetTally(tally func() *ingestv1.TelemetryCounts, untally func(*ingestv1.TelemetryCounts)) {
+	t.mu.Lock()
+	t.tally, t.untally = tally, untally
+	t.mu.Unlock()
+}
+
+// addInvocations hands records to the sink, each with the counts of the
+// telemetry received up to it.
+func (t *Tracker) addInvocations(invocations []*ingestv1.Invocation) {
+	t.mu.Lock()
+	tally, untally := t.tally, t.untally
+	t.mu.Unlock()
+	for _, inv := range invocations {
+		if tally != nil {
+			inv.Telemetry = tally()
+		}
+		if !t.sink.AddInvocation(inv) && untally != nil && inv.Telemetry != nil {
+			untally(inv.Telemetry)
+		}
+	}
 }
 
 // maxBuilt bounds Tracker.built.
@@ -330,9 +374,6 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	t.notifyLocked()
 	t.mu.Unlock()
 
-	for _, inv := range invocations {
-		t.sink.AddInvocation(inv)
-	}
 	if ms, ok := t.sink.(MetricSink); ok && len(metrics) > 0 {
 		ms.AddMetrics([]*metricspb.ResourceMetrics{{
 			Resource:     t.resource,
@@ -351,6 +392,9 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 			ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, LogRecords: records}},
 		}})
 	}
+	// The records go last, so that their counts include the spans and
+	// log lines of this push.
+	t.addInvocations(invocations)
 }
 
 // addTraceLocked fills the trace of a log line from the invocation's spans
@@ -490,6 +534,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		if inv.RestoreDurationMs == 0 {
 			inv.RestoreDurationMs = t.restoreMs
 		}
+		inv.ExtensionInitMs = t.extensionInitMs
 	}
 	start := st.start
 	if start.IsZero() && !ev.Time.IsZero() {
@@ -510,6 +555,9 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		inv.ResponseDurationMs, _ = rd.SpanDuration("responseDuration")
 		inv.RuntimeOverheadMs, _ = rd.SpanDuration("runtimeOverhead")
 		inv.ProducedBytes = uint64(max(rd.Metrics.ProducedBytes, 0))
+		if rd.Metrics.Given.Has(telemetry.FigureDuration) {
+			inv.RuntimeDurationMs = rd.Metrics.DurationMs
+		}
 		if !m.Given.Has(telemetry.FigureDuration) && rd.Metrics.Given.Has(telemetry.FigureDuration) {
 			inv.DurationMs = rd.Metrics.DurationMs
 			inv.UnknownFigures &^= uint32(ingestv1.Figure_FIGURE_DURATION)
@@ -622,15 +670,13 @@ func (t *Tracker) FinishIncomplete() int {
 	if len(invocations) > 0 {
 		t.log.Warn("writing invocation records without their platform report", "count", len(invocations))
 	}
-	for _, inv := range invocations {
-		t.sink.AddInvocation(inv)
-	}
 	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
 		ss.AddSpans([]*tracepb.ResourceSpans{{
 			Resource:   t.resource,
 			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
 		}})
 	}
+	t.addInvocations(invocations)
 	return len(invocations)
 }
 

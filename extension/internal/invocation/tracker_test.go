@@ -101,6 +101,8 @@ func TestDocumentedInvocation(t *testing.T) {
 		ResponseLatencyMs:  23.02,
 		ResponseDurationMs: 1.5,
 		ProducedBytes:      16,
+		// The documented runtimeDone's durationMs.
+		RuntimeDurationMs: 140,
 	}
 	if inv.String() != want.String() {
 		t.Errorf("invocation:\n got %v\nwant %v", inv, want)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
@@ -410,7 +411,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			continue
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
-			s.finish(p, false)
+			s.refused(p)
 			return nil
 		case code == codes.Unauthenticated || code == codes.PermissionDenied:
 			s.stop(err)
@@ -428,7 +429,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			s.log.Debug("collector busy or unreachable; retrying", "code", code, "attempt", p.attempts)
 		default:
 			s.log.Warn("collector answered with an error that is not retried; dropping the batch", "err", err, "dropped", p.Counts)
-			s.finish(p, false)
+			s.refused(p)
 			return nil
 		}
 		wait := jitter(backoff)
@@ -566,6 +567,13 @@ func (s *Shipper) nextBatch() *pendingBatch {
 // finish accounts for a batch the collector accepted (sent) or refused for
 // good, and clears it.
 func (s *Shipper) finish(p *pendingBatch, sent bool) {
+	if sent {
+		n := p.Bytes
+		if n == 0 {
+			n = proto.Size(p.Request)
+		}
+		s.buf.MarkSentBytes(n)
+	}
 	switch {
 	case p.entry != nil:
 		s.cfg.Spool.Done(*p.entry, sent)
@@ -574,6 +582,18 @@ func (s *Shipper) finish(p *pendingBatch, sent bool) {
 	default:
 		s.buf.MarkDropped(p.Counts)
 	}
+	s.clear(p)
+}
+
+// refused accounts for a batch the collector refused for good: counted as
+// refused (and dropped) when it came from the buffer; a spooled one is
+// counted by the spool as dropped.
+func (s *Shipper) refused(p *pendingBatch) {
+	if p.entry != nil {
+		s.finish(p, false)
+		return
+	}
+	s.buf.MarkRefused(p.Counts)
 	s.clear(p)
 }
 

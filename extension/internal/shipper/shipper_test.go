@@ -108,6 +108,15 @@ func TestFlushStatusHandling(t *testing.T) {
 			if st.Sent != tt.wantSent || st.Dropped != tt.wantDropped {
 				t.Errorf("sent %v dropped %v, want %v and %v", st.Sent, st.Dropped, tt.wantSent, tt.wantDropped)
 			}
+			// What the collector refused is told apart from what the
+			// extension dropped for reasons of its own.
+			wantRefused := buffer.Counts{}
+			if len(tt.script) > 0 && tt.script[0] == codes.InvalidArgument {
+				wantRefused = tt.wantDropped
+			}
+			if st.Refused != wantRefused {
+				t.Errorf("refused %v, want %v", st.Refused, wantRefused)
+			}
 		})
 	}
 }

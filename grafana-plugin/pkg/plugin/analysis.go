@@ -26,13 +26,16 @@ const maxTraceCosts = 100
 
 func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
 	switch m.CostBy {
-	case "", "function", "version", "day":
+	case "", "function", "version", "day", costByObservability:
 	default:
-		return nil, fmt.Errorf("%w: costBy must be function, version or day, got %q", ErrInvalidQuery, m.CostBy)
+		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability), got %q", ErrInvalidQuery, m.CostBy)
 	}
 	cq := query.CostQuery{TimeRange: timeRange(q), FunctionName: strings.TrimSpace(m.FunctionName)}
 	if err := cq.Validate(); err != nil {
 		return nil, err
+	}
+	if m.CostBy == costByObservability {
+		return d.queryObservabilityCost(ctx, cq, m)
 	}
 	loc := d.location()
 	localDays := m.CostBy == "day" && loc.String() != time.UTC.String()

@@ -43,11 +43,13 @@ const (
 	// QueryTypeAnnotations marks spikes, cold-start storms and deployments
 	// on time series (the datasource's annotation queries).
 	QueryTypeAnnotations = "annotations"
+	// QueryTypeCompleteness: stored against sent, per function and hour.
+	QueryTypeCompleteness = "completeness"
 )
 
 // QueryTypes lists every query type, in the query editor's order.
 var QueryTypes = []string{QueryTypeTrace, QueryTypeSearch, QueryTypeInvocations, QueryTypeLogs,
-	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize, QueryTypeAnnotations}
+	QueryTypeMetrics, QueryTypeServiceMap, QueryTypeCatalog, QueryTypeCost, QueryTypeTraceCost, QueryTypeSpikes, QueryTypeRightsize, QueryTypeAnnotations, QueryTypeCompleteness}
 
 // QueryModel is the JSON of one query from the query editor. Which fields
 // apply depends on the query type.
@@ -88,7 +90,8 @@ type QueryModel struct {
 	// Text keeps log lines containing it, ignoring case.
 	Text string `json:"text,omitempty"`
 
-	// CostBy is "function" (default), "version" or "day".
+	// CostBy is "function" (default), "version", "day" or "observability"
+	// (what the extension added to the bill, beside CloudWatch Logs).
 	CostBy string `json:"costBy,omitempty"`
 
 	// Error spikes. Format is "table" (default: the verdicts at the end of
@@ -243,6 +246,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		out, err = one(d.queryRightsize(ctx, q, m))
 	case QueryTypeTraceCost:
 		out, err = one(d.queryTraceCost(ctx, q, m))
+	case QueryTypeCompleteness:
+		out, err = d.queryCompleteness(ctx, q, m)
 	default:
 		err = fmt.Errorf("%w %q: want one of %s", ErrUnknownQueryType, m.QueryType, strings.Join(QueryTypes, ", "))
 	}

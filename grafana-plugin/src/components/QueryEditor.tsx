@@ -31,9 +31,15 @@ const costByOptions: Array<SelectableValue<CostBy>> = [
   { label: 'Function', value: 'function' },
   { label: 'Version', value: 'version' },
   { label: 'Day', value: 'day' },
+  { label: 'Observability', value: 'observability' },
 ];
 
 const metricOptions: Array<SelectableValue<string>> = metricNames.map((m) => ({ label: m, value: m }));
+
+const completenessFormatOptions: Array<SelectableValue<SpikeFormat>> = [
+  { label: 'Table', value: 'table', description: 'Expected and stored per function and hour, and where the rest went' },
+  { label: 'Time series', value: 'timeSeries', description: 'The stored share per function and hour (alert rules)' },
+];
 
 const spikeFormatOptions: Array<SelectableValue<SpikeFormat>> = [
   { label: 'Table', value: 'table', description: 'The verdict per function at the end of the range' },
@@ -344,6 +350,18 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
             </InlineField>
           </InlineFieldRow>
         </>
+      )}
+      {type === 'completeness' && (
+        <InlineFieldRow>
+          {functionPicker}
+          <InlineField label="Show as" labelWidth={10}>
+            <RadioButtonGroup<SpikeFormat>
+              options={completenessFormatOptions}
+              value={q.format ?? 'table'}
+              onChange={(v) => update({ format: v }, true)}
+            />
+          </InlineField>
+        </InlineFieldRow>
       )}
       {type === 'rightsize' && (
         <InlineFieldRow>

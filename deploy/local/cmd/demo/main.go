@@ -7,8 +7,10 @@
 // cold, some failing, each from a traced client), shuts the
 // execution environments down so the extension flushes, then prints one
 // trace that runs from API Gateway through both functions and the queue,
-// with the links of shipping's batch, the latest invocation records and
-// cost reports, read back out of ClickHouse with the lambdascope CLI.
+// the links of shipping's batch, the latest invocation records, cost
+// reports (what observability itself cost among them) and whether every
+// span and log line sent was stored, read back out of ClickHouse with the
+// lambdascope CLI.
 package main
 
 import (
@@ -162,6 +164,14 @@ func run() error {
 	}
 	fmt.Println("\nWhat each function cost over the last hour, at AWS's us-east-1 prices:")
 	if err := cli(ctx, stack, os.Stdout, "cost", "--since", "1h"); err != nil {
+		return err
+	}
+	fmt.Println("\nWhat observability itself cost: billed time the extension added, its start, what it shipped, beside CloudWatch Logs:")
+	if err := cli(ctx, stack, os.Stdout, "cost", "--since", "1h", "--by", "observability"); err != nil {
+		return err
+	}
+	fmt.Println("\nWhether every span and log line the extensions sent was stored:")
+	if err := cli(ctx, stack, os.Stdout, "completeness", "--since", "1h"); err != nil {
 		return err
 	}
 	fmt.Printf("\nLogs: %s, %s\n", stack.CollectorLog(), filepath.Join(abs, "functions.log"))

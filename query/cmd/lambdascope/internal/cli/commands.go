@@ -75,7 +75,7 @@ func (r *runner) money(v float64, currency string) string {
 
 func (r *runner) rangeOf() query.TimeRange { return query.TimeRange{Since: r.since, Until: r.until} }
 
-var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, droppedCommand, costCommand, rightsizeCommand, spikesCommand}
+var tableCommands = []*command{searchCommand, functionsCommand, logsCommand, droppedCommand, completenessCommand, costCommand, rightsizeCommand, spikesCommand}
 
 func findCommand(name string) *command {
 	for _, c := range tableCommands {
@@ -473,6 +473,18 @@ durable execution's invocations (one trace) and prices its operations
 (the most checkpointed operations one invocation was handed: a lower
 bound); the state it wrote and kept is not priced, since the records do
 not carry its size.
+
+--by observability prices what observability itself cost, per function and
+day: ADDED is the billed time after the runtime was done (the report's
+duration against platform.runtimeDone's, each rounded up to 1 ms as Lambda
+bills, INIT left out; every extension's, not only Lambdascope's), over
+MEASURED invocations (records with both durations); INIT is the extension's own start within billed INIT
+time, an upper bound (the runtime initialises at the same time); SHIPPED
+is what the extension sent, before compression, at AWS's data transfer out
+price ($0.09/GB, an upper bound); CLOUDWATCH is what the stored log lines
+would have cost in CloudWatch Logs at its tiered ingestion prices for Lambda
+logs (from $0.50/GB; bodies only, so a lower bound). Prices: us-east-1, as
+of 2025-05-01; compute at the first tier of --prices.
 `,
 	examples: `
 Examples:
@@ -482,6 +494,7 @@ Examples:
   lambdascope cost --since 30d --by tiers
   lambdascope cost --since 7d --by tenant --function api
   lambdascope cost --prices fleet.yaml --since 30d --by managed
+  lambdascope cost --since 7d --by observability
   lambdascope cost 4bf92f3577b34da6a3ce929d0e0e4736
   lambdascope cost --prices prices.yaml --since 30d --output json
 `,
@@ -489,7 +502,7 @@ Examples:
 		var by, function, pricesPath string
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
-		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed, tenant or durable")
+		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed, tenant, durable or observability")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
 		return func(ctx context.Context, r *runner) error {
@@ -526,6 +539,9 @@ Examples:
 				}
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
+			}
+			if by == "observability" {
+				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
 			}
 			if by == "durable" {
 				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -628,7 +644,7 @@ Examples:
 						money(l.Cost), money(l.Idle))
 				}
 			default:
-				return usagef("--by must be function, version, day, tiers, free, snapstart, managed, tenant or durable, got %q", by)
+				return usagef("--by must be function, version, day, tiers, free, snapstart, managed, tenant, durable or observability, got %q", by)
 			}
 			if by != "tiers" && by != "free" && by != "snapstart" && by != "managed" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
@@ -856,4 +872,143 @@ Examples:
 			return r.emit(t, ds)
 		}
 	},
+}
+
+var completenessCommand = &command{
+	name:    "completeness",
+	summary: "spans and log lines stored against what the extensions sent, per function and hour",
+	usage: `Usage: lambdascope completeness [flags]
+
+Compares, per function and UTC hour, what the extensions received with what
+ClickHouse holds, as a percentage, and names where anything went missing:
+
+  lambda            Lambda dropped log records before the extension took
+                    them (platform.logsDropped)
+  extension buffer  the extension's buffer was full (or it had nowhere to send)
+  spool             the extension's spool was over its cap or could not write
+  collector         the collector refused a batch for good (max_batch_items,
+                    an invalid batch) or left malformed items of it out
+  storage           ClickHouse refused the batch (it is in the quarantine)
+  unaccounted       expected, not stored and counted nowhere: still in a spool
+                    or a WAL, stored in the next hour, or lost uncounted
+
+Expected is what the extensions received, less the spans sampling left out
+on purpose (LAMBDASCOPE_SAMPLE_RATE), plus what Lambda dropped. The counts
+come with each invocation record; hours without records of an extension
+that counts are not listed. Items stored in another hour than their
+record's (an invocation across the hour, log lines after the report) can
+make an hour read a little under or over 100 %.
+`,
+	examples: `
+Examples:
+  lambdascope completeness --since 24h
+  lambdascope completeness --since 7d --function orders --below 99.9
+  lambdascope completeness --since 2h --output json
+`,
+	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
+		var (
+			function string
+			below    float64
+		)
+		o.since = "24h"
+		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
+		fs.StringVar(&function, "function", "", "only this function")
+		fs.Float64Var(&below, "below", 0, "only the hours under this percentage (0: every hour)")
+		return func(ctx context.Context, r *runner) error {
+			if len(r.pos) > 0 {
+				return usagef("completeness takes no arguments, got %q", strings.Join(r.pos, " "))
+			}
+			if below < 0 || below > 100 {
+				return usagef("--below must be between 0 and 100, got %v", below)
+			}
+			ctx, cancel := r.withTimeout(ctx)
+			defer cancel()
+			cs, err := r.svc.Completeness(ctx, r.rangeOf(), function)
+			if err != nil {
+				return err
+			}
+			if below > 0 {
+				kept := cs[:0]
+				for _, c := range cs {
+					if c.Percent < below {
+						kept = append(kept, c)
+					}
+				}
+				cs = kept
+			}
+			t := &render.Table{
+				Headers: []string{"HOUR (UTC)", "FUNCTION", "INVOCATIONS", "SPANS STORED/EXPECTED", "LOGS STORED/EXPECTED", "COMPLETE", "MISSING AT"},
+				Empty:   "No invocation records with the extension's counts in the range.",
+			}
+			for _, c := range cs {
+				t.Add(c.Hour.UTC().Format("2006-01-02 15:00"), c.FunctionName, u64(c.Invocations),
+					u64(c.SpansStored)+"/"+u64(c.SpansExpected), u64(c.LogLinesStored)+"/"+u64(c.LogLinesExpected),
+					strconv.FormatFloat(c.Percent, 'f', 2, 64)+" %", lossText(c.Lost))
+			}
+			return r.emit(t, cs)
+		}
+	},
+}
+
+// lossText names the stages that lost items: "spool: 3 spans, 2 logs".
+func lossText(ls []query.Loss) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(ls))
+	for _, l := range ls {
+		var what []string
+		if l.Spans > 0 {
+			what = append(what, u64(l.Spans)+" spans")
+		}
+		if l.LogLines > 0 {
+			what = append(what, u64(l.LogLines)+" logs")
+		}
+		parts = append(parts, l.Stage+": "+strings.Join(what, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// observabilityCost prints what observability cost per function and day
+// (cost --by observability).
+func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery) error {
+	rep, err := r.svc.ObservabilityCost(ctx, prices, query.DefaultObservabilityPrices(), q)
+	if err != nil {
+		return err
+	}
+	money := func(v float64) string { return r.money(v, rep.Currency) }
+	t := &render.Table{
+		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",
+			"SHIPPED", "SHIPPED COST", "TOTAL", "LOG LINES", "CLOUDWATCH"},
+		Empty: "No invocations found.",
+	}
+	add := func(day, fn string, l query.ObservabilityLine) {
+		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", money(l.AddedCost),
+			render.Float(l.ExtensionInitMs)+"ms", money(l.InitCost), r.bytes(l.BytesShipped), money(l.TransferCost),
+			money(l.Total), u64(l.LogLines), money(l.CloudWatchCost))
+	}
+	for _, l := range rep.Lines {
+		add(l.Day.Format("2006-01-02"), l.FunctionName, l)
+	}
+	if len(rep.Lines) > 0 && r.out.output == "table" {
+		add("TOTAL", "", rep.Total)
+	}
+	return r.emit(t, rep)
+}
+
+// bytes prints a byte count for people (KiB, MiB, GiB), or whole in CSV.
+func (r *runner) bytes(n uint64) string {
+	if r.out.output != "table" {
+		return u64(n)
+	}
+	v, units := float64(n), []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return u64(n) + " B"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
 }

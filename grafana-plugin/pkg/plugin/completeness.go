@@ -1,0 +1,73 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
+	"github.com/lambdascope/lambdascope/query"
+)
+
+// queryCompleteness compares, per function and hour, what the extensions
+// sent with what was stored: a table (the default) or, with format
+// timeSeries, the percentage per function for panels and alert rules.
+func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery, m QueryModel) (data.Frames, error) {
+	switch m.Format {
+	case "", FormatTable, FormatTimeSeries:
+	default:
+		return nil, fmt.Errorf("%w: format must be table or timeSeries, got %q", ErrInvalidQuery, m.Format)
+	}
+	r := timeRange(q)
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := svc.Completeness(ctx, r, strings.TrimSpace(m.FunctionName))
+	if err != nil {
+		return nil, err
+	}
+	if m.names.post {
+		kept := cs[:0]
+		for _, c := range cs {
+			if m.names.keepFunction(c.FunctionName) {
+				kept = append(kept, c)
+			}
+		}
+		cs = kept
+	}
+	if m.Format == FormatTimeSeries {
+		return frames.CompletenessSeries(cs), nil
+	}
+	return data.Frames{frames.CompletenessTable(cs)}, nil
+}
+
+// costByObservability is the costBy of a cost query that prices what
+// observability itself cost.
+const costByObservability = "observability"
+
+// queryObservabilityCost is what the extension added to the bill per
+// function and day, beside what the log lines would cost in CloudWatch
+// Logs, at the default prices.
+func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
+	_, svc, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prices := query.DefaultPrices()
+	rep, err := svc.ObservabilityCost(ctx, &prices, query.DefaultObservabilityPrices(), cq)
+	if err != nil {
+		return nil, err
+	}
+	if m.names.post {
+		rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.keepFunction(l.FunctionName) })
+	}
+	return frames.ObservabilityTable(rep), nil
+}

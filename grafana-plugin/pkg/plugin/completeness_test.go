@@ -1,0 +1,73 @@
+package plugin
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// A completeness query in time series form answers the stored share per
+// function and hour, which the provisioned alert rule compares with its
+// threshold; a format it does not know is a query error.
+func TestCompletenessQuery(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	hour := plugintest.Start.UTC().Truncate(time.Hour)
+	req := &ingestv1.ExportRequest{
+		BatchId:  []byte("completeness-001"),
+		Function: &ingestv1.FunctionIdentity{Name: "counted", Version: "1", Region: "eu-west-1", AccountId: "123456789012", MemoryMb: 128},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "req-counted", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()), DurationMs: 5, BilledDurationMs: 5,
+			MemorySizeMb: 128, Status: "success", Telemetry: &ingestv1.TelemetryCounts{SpansReceived: 4},
+		}},
+	}
+	if _, err := db.Store.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	tr := backend.TimeRange{From: hour, To: hour.Add(time.Hour)}
+
+	resp := runQuery(t, ds, QueryTypeCompleteness, map[string]any{"format": FormatTimeSeries}, tr)
+	if resp.Error != nil {
+		t.Fatalf("query: %v", resp.Error)
+	}
+	if len(resp.Frames) != 1 || resp.Frames[0].Fields[1].Labels["function"] != "counted" {
+		t.Fatalf("frames = %v, want one series for function counted", resp.Frames)
+	}
+	if v := resp.Frames[0].Fields[1].At(0).(float64); v != 0 {
+		t.Errorf("completeness = %v %%, want 0 (4 spans sent, none stored)", v)
+	}
+	if resp := runQuery(t, ds, QueryTypeCompleteness, map[string]any{"format": "graph"}, tr); resp.Error == nil {
+		t.Error("format graph: no error")
+	}
+}
+
+// A cost query by observability answers what the extension added to the
+// bill per function and day.
+func TestObservabilityCostQuery(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	req := &ingestv1.ExportRequest{
+		BatchId:  []byte("observability-01"),
+		Function: &ingestv1.FunctionIdentity{Name: "measured", Version: "1", Region: "us-east-1", AccountId: "123456789012", MemoryMb: 1024},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "req-measured", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()), DurationMs: 19.5, BilledDurationMs: 20,
+			MemorySizeMb: 1024, Status: "success", RuntimeDurationMs: 12.2,
+		}},
+	}
+	if _, err := db.Store.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	resp := runQuery(t, ds, QueryTypeCost, map[string]any{"costBy": "observability", "functionName": "measured"}, fixtureRange)
+	if resp.Error != nil || len(resp.Frames) != 1 {
+		t.Fatalf("query: %v, %d frames", resp.Error, len(resp.Frames))
+	}
+	f := resp.Frames[0]
+	added, _ := f.FieldByName("added billed time")
+	if f.Rows() != 1 || added == nil || added.At(0).(float64) != 7 {
+		t.Errorf("frame: %d rows, added %v; want one row with 20 - ceil(12.2) = 7 ms", f.Rows(), added)
+	}
+}

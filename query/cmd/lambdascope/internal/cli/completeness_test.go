@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/query/querytest"
+)
+
+// completeness prints stored against expected per function and hour and
+// names the stage that lost items; --below keeps the hours under it.
+func TestCompletenessCommand(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-2 * time.Minute)
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("complete-batch-1"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "lossy", Version: "1", MemoryMb: 128},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "lossy-1", StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 5, BilledDurationMs: 5, MemorySizeMb: 128,
+			Status: "success", Telemetry: &ingestv1.TelemetryCounts{LogLinesReceived: 4, LogLinesDropped: 4},
+		}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	r := run(t, env, "completeness", "--since", "3h")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != ExitOK || len(lines) != 2 || !strings.Contains(lines[0], "MISSING AT") ||
+		!strings.Contains(lines[1], "0/4") || !strings.Contains(lines[1], "0.00 %") || !strings.Contains(lines[1], "extension buffer: 4 logs") {
+		t.Errorf("completeness: exit %d, stdout %q, stderr %q; want lossy at 0 %% with 4 logs lost in the buffer", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "completeness", "--since", "3h", "--function", "other"); r.code != ExitOK || !strings.Contains(r.stdout, "No invocation records") {
+		t.Errorf("completeness of another function: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if r := run(t, env, "completeness", "--below", "101"); r.code == ExitOK {
+		t.Errorf("--below 101: exit %d, want a usage error", r.code)
+	}
+}
+
+// cost --by observability prints the extension's added billed time, its
+// start, what it shipped and the CloudWatch Logs comparison per function
+// and day.
+func TestObservabilityCostCommand(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-2 * time.Minute)
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("overhead-batch-2"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "obs", Version: "1", Architecture: "x86_64", MemoryMb: 2048},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "obs-1", StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 19.5, BilledDurationMs: 20, MemorySizeMb: 2048,
+			Status: "success", ColdStart: true, RuntimeDurationMs: 14.2, ExtensionInitMs: 6.5,
+			Telemetry: &ingestv1.TelemetryCounts{BytesShipped: 3 << 20},
+		}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	r := run(t, env, "cost", "--since", "1h", "--by", "observability")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != ExitOK || len(lines) != 3 || !strings.Contains(lines[0], "CLOUDWATCH") {
+		t.Fatalf("cost --by observability: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// 20 - ceil(14.2) = 5 ms added; 3 MiB shipped.
+	if f := strings.Join(strings.Fields(lines[1]), " "); !strings.Contains(f, "obs 1 1 5ms") || !strings.Contains(f, "3.0 MiB") {
+		t.Errorf("line %q: want obs with 1 invocation measured, 5ms added, 3.0 MiB shipped", lines[1])
+	}
+}

@@ -1,0 +1,181 @@
+package query_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/query/querytest"
+	"github.com/lambdascope/lambdascope/storage"
+)
+
+// completenessExport is what one function's extension shipped for one
+// invocation: its record with the counts given, and the spans and log
+// lines that reached the collector.
+func completenessExport(fn string, at time.Time, counts *ingestv1.TelemetryCounts, spans, logs int) *ingestv1.ExportRequest {
+	ns := uint64(at.UnixNano())
+	req := &ingestv1.ExportRequest{
+		BatchId:  []byte(fmt.Sprintf("%-16.16s", fn)),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: fn, Version: "1", Architecture: "arm64", MemoryMb: 256},
+		Invocations: []*ingestv1.Invocation{{
+			RequestId: "req-" + fn, StartTimeUnixNano: ns, DurationMs: 20, BilledDurationMs: 20, MemorySizeMb: 256,
+			Status: "success", Telemetry: counts,
+		}},
+		SentTimeUnixNano: ns,
+	}
+	var ss []*tracepb.Span
+	for i := range spans {
+		tid := make([]byte, 16)
+		copy(tid, fn)
+		tid[15] = byte(i + 1)
+		ss = append(ss, &tracepb.Span{TraceId: tid, SpanId: []byte{1, 2, 3, 4, 5, 6, 7, byte(i + 1)}, Name: "work",
+			StartTimeUnixNano: ns + uint64(i), EndTimeUnixNano: ns + 1000})
+	}
+	if len(ss) > 0 {
+		req.ResourceSpans = []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: ss}}}}
+	}
+	var ls []*logspb.LogRecord
+	for i := range logs {
+		ls = append(ls, &logspb.LogRecord{TimeUnixNano: ns + uint64(i), Body: nil})
+	}
+	if len(ls) > 0 {
+		req.ResourceLogs = []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: ls}}}}
+	}
+	return req
+}
+
+// Telemetry lost on purpose at each stage is named at that stage; a clean
+// run reads 100 %.
+func TestCompletenessNamesWhereTelemetryWentMissing(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	at := hour.Add(10 * time.Minute)
+	tests := []struct {
+		fn           string
+		counts       *ingestv1.TelemetryCounts
+		spans, logs  int // what reached the collector and was stored
+		losses       []storage.IngestLoss
+		wantLost     []query.Loss
+		wantPercent  float64
+		wantExpected [2]uint64
+	}{
+		{
+			fn:     "clean",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 6, SpansSampledOut: 2, LogLinesReceived: 3, BytesReceived: 900, BytesShipped: 800},
+			spans:  4, logs: 3, wantPercent: 100, wantExpected: [2]uint64{4, 3},
+		},
+		{
+			fn:     "buffer-full",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 5, SpansDropped: 2, LogLinesReceived: 5, LogLinesDropped: 1},
+			spans:  3, logs: 4, wantPercent: 70, wantExpected: [2]uint64{5, 5},
+			wantLost: []query.Loss{{Stage: query.StageBuffer, Spans: 2, LogLines: 1}},
+		},
+		{
+			fn:     "spool-full",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 4, SpansSpooled: 4, SpansSpoolDropped: 4, LogLinesReceived: 4},
+			spans:  0, logs: 4, wantPercent: 50, wantExpected: [2]uint64{4, 4},
+			wantLost: []query.Loss{{Stage: query.StageSpool, Spans: 4}},
+		},
+		{
+			fn:     "collector-limit",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 4},
+			spans:  3, wantPercent: 75, wantExpected: [2]uint64{4, 0},
+			losses:   []storage.IngestLoss{{Hour: at, Signal: "spans", Stage: storage.StageCollector, Reason: "malformed", Items: 1}},
+			wantLost: []query.Loss{{Stage: query.StageCollector, Spans: 1}},
+		},
+		{
+			// The collector refused a batch over max_batch_items; the
+			// extension counted it as dropped and refused.
+			fn:     "collector-refused",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 5, SpansDropped: 3, SpansRefused: 2, LogLinesReceived: 2, LogLinesDropped: 2, LogLinesRefused: 2},
+			spans:  2, wantPercent: 100 * 2.0 / 7, wantExpected: [2]uint64{5, 2},
+			wantLost: []query.Loss{{Stage: query.StageBuffer, Spans: 1}, {Stage: query.StageCollector, Spans: 2, LogLines: 2}},
+		},
+		{
+			fn:     "storage-refusal",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 2, LogLinesReceived: 2},
+			spans:  0, logs: 0, wantPercent: 0, wantExpected: [2]uint64{2, 2},
+			losses: []storage.IngestLoss{
+				{Hour: at, Signal: "spans", Stage: storage.StageStorage, Reason: "refused_permanent", Items: 2},
+				{Hour: at, Signal: "logs", Stage: storage.StageStorage, Reason: "refused_permanent", Items: 2},
+			},
+			wantLost: []query.Loss{{Stage: query.StageStorage, Spans: 2, LogLines: 2}},
+		},
+		{
+			fn:     "lambda-dropped",
+			counts: &ingestv1.TelemetryCounts{LogLinesReceived: 3, PlatformLogsDropped: 1},
+			logs:   3, wantPercent: 75, wantExpected: [2]uint64{0, 4},
+			wantLost: []query.Loss{{Stage: query.StageLambda, LogLines: 1}},
+		},
+		{
+			fn:     "uncounted-loss",
+			counts: &ingestv1.TelemetryCounts{SpansReceived: 2, LogLinesReceived: 2},
+			spans:  2, logs: 1, wantPercent: 75, wantExpected: [2]uint64{2, 2},
+			wantLost: []query.Loss{{Stage: query.StageUnaccounted, LogLines: 1}},
+		},
+	}
+	var losses []storage.IngestLoss
+	for _, tt := range tests {
+		if _, err := st.WriteExport(t.Context(), completenessExport(tt.fn, at, tt.counts, tt.spans, tt.logs)); err != nil {
+			t.Fatalf("write %s: %v", tt.fn, err)
+		}
+		for _, l := range tt.losses {
+			l.FunctionName = tt.fn
+			losses = append(losses, l)
+		}
+	}
+	// A record without counts (an older extension) is left out.
+	if _, err := st.WriteExport(t.Context(), completenessExport("old-extension", at, nil, 1, 1)); err != nil {
+		t.Fatalf("write old-extension: %v", err)
+	}
+	if err := st.WriteIngestLosses(t.Context(), losses); err != nil {
+		t.Fatalf("WriteIngestLosses: %v", err)
+	}
+
+	got, err := query.NewService(st).Completeness(t.Context(), query.TimeRange{Since: hour, Until: hour.Add(time.Hour)}, "")
+	if err != nil {
+		t.Fatalf("Completeness: %v", err)
+	}
+	byFn := map[string]query.Completeness{}
+	for _, c := range got {
+		byFn[c.FunctionName] = c
+	}
+	if len(got) != len(tests) {
+		t.Errorf("got %d function hours, want %d: %+v", len(got), len(tests), got)
+	}
+	for _, tt := range tests {
+		t.Run(tt.fn, func(t *testing.T) {
+			c, ok := byFn[tt.fn]
+			if !ok {
+				t.Fatalf("no row for %s", tt.fn)
+			}
+			if !c.Hour.Equal(hour) || c.Invocations != 1 {
+				t.Errorf("hour %v, %d invocations; want %v, 1", c.Hour, c.Invocations, hour)
+			}
+			if c.Percent != tt.wantPercent {
+				t.Errorf("percent = %v, want %v", c.Percent, tt.wantPercent)
+			}
+			if got := [2]uint64{c.SpansExpected, c.LogLinesExpected}; got != tt.wantExpected {
+				t.Errorf("expected spans, logs = %v, want %v", got, tt.wantExpected)
+			}
+			if got := [2]uint64{c.SpansStored, c.LogLinesStored}; got != [2]uint64{uint64(tt.spans), uint64(tt.logs)} {
+				t.Errorf("stored spans, logs = %v, want %d, %d", got, tt.spans, tt.logs)
+			}
+			if !slices.Equal(c.Lost, tt.wantLost) {
+				t.Errorf("lost = %+v, want %+v", c.Lost, tt.wantLost)
+			}
+			if c.Complete() != (tt.wantPercent == 100) {
+				t.Errorf("complete = %v at %v %%", c.Complete(), c.Percent)
+			}
+		})
+	}
+	if c := byFn["clean"]; c.BytesReceived != 900 || c.BytesShipped != 800 || c.SpansSampledOut != 2 {
+		t.Errorf("clean: bytes %d/%d, sampled out %d; want 900/800, 2", c.BytesReceived, c.BytesShipped, c.SpansSampledOut)
+	}
+}
