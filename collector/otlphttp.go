@@ -1,16 +1,11 @@
 package collector
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -23,11 +18,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/internal/otlphttp"
 )
 
 const (
-	contentProtobuf = "application/x-protobuf"
-	contentJSON     = "application/json"
+	contentProtobuf = otlphttp.ContentProtobuf
+	contentJSON     = otlphttp.ContentJSON
 )
 
 // errBadPayload marks a body that cannot be decoded.
@@ -62,14 +59,8 @@ func (h *otlpHTTP) routes(mux *http.ServeMux) {
 // mediaType returns the OTLP content type a Content-Type header names, or
 // false for any other type.
 func mediaType(header string) (string, bool) {
-	ct, _, _ := mime.ParseMediaType(header)
-	switch ct {
-	case contentJSON:
-		return contentJSON, true
-	case contentProtobuf, "application/protobuf":
-		return contentProtobuf, true
-	}
-	return "", false
+	enc := otlphttp.ParseContentType(header)
+	return enc.ContentType(), enc != otlphttp.EncodingUnknown
 }
 
 func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Message, export func(context.Context, proto.Message) (proto.Message, error)) {
@@ -177,9 +168,9 @@ func readBody(r *http.Request, maxBytes int, charge func(io.Reader) io.Reader) (
 	return body, nil
 }
 
-// decodeOTLP decodes a protobuf or OTLP JSON body. OTLP JSON spells trace
-// and span IDs in hex, where protojson expects base64, so those fields are
-// rewritten first.
+// decodeOTLP decodes a protobuf or OTLP JSON body; JSON is decoded by the
+// decoder the extension shares (internal/otlphttp), which refuses IDs of
+// the wrong length, deep nesting and data after the body.
 //
 // A protobuf body whose strings are not all UTF-8 loses the items holding
 // them (decodeLenient), and rejected counts them; JSON decoding replaces
@@ -188,55 +179,10 @@ func decodeOTLP(body []byte, contentType string, into proto.Message) (rejected i
 	if contentType == contentProtobuf {
 		return decodeLenient(body, into)
 	}
-	return 0, decodeJSON(body, into)
-}
-
-func decodeJSON(body []byte, into proto.Message) error {
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("%w: decode JSON: %v", errBadPayload, err)
+	if err := otlphttp.DecodeJSON(body, into); err != nil {
+		return 0, fmt.Errorf("%w: %w", errBadPayload, err)
 	}
-	if err := hexIDsToBase64(doc); err != nil {
-		return fmt.Errorf("%w: %v", errBadPayload, err)
-	}
-	fixed, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("%w: re-encode JSON: %v", errBadPayload, err)
-	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, into); err != nil {
-		return fmt.Errorf("%w: decode OTLP JSON: %v", errBadPayload, err)
-	}
-	return nil
-}
-
-var idFields = map[string]bool{"traceId": true, "spanId": true, "parentSpanId": true, "trace_id": true, "span_id": true, "parent_span_id": true}
-
-func hexIDsToBase64(v any) error {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && idFields[k] {
-				b, err := hex.DecodeString(s)
-				if err != nil {
-					return fmt.Errorf("%s %q must be hex", k, s)
-				}
-				x[k] = base64.StdEncoding.EncodeToString(b)
-				continue
-			}
-			if err := hexIDsToBase64(e); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := hexIDsToBase64(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return 0, nil
 }
 
 func writeHTTPError(w http.ResponseWriter, ct string, httpCode int, code codes.Code, msg string) {
