@@ -50,34 +50,35 @@ func (s *Store) DropBefore(ctx context.Context, cutoff time.Time) ([]DroppedPart
 // dropping nothing: a table's days that lie wholly before now minus its
 // days go. Table names are as retention names them (without _local).
 func (s *Store) Expired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	victims, err := s.partitionsBefore(ctx, r.cutoffs(now))
-	if err != nil {
-		return nil, err
-	}
-	for i := range victims {
-		victims[i].Table = strings.TrimSuffix(victims[i].Table, localSuffix)
-	}
-	return victims, nil
+	victims, err := s.expired(ctx, r, now)
+	return retentionNames(victims), err
 }
 
 // DropExpired drops the daily partitions Expired lists, and returns those
 // it dropped (also when it stops at an error).
 func (s *Store) DropExpired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	victims, err := s.partitionsBefore(ctx, r.cutoffs(now))
+	victims, err := s.expired(ctx, r, now)
 	if err != nil {
 		return nil, err
 	}
 	dropped, err := s.dropPartitions(ctx, victims)
-	for i := range dropped {
-		dropped[i].Table = strings.TrimSuffix(dropped[i].Table, localSuffix)
+	return retentionNames(dropped), err
+}
+
+// expired is Expired with the tables named as stored.
+func (s *Store) expired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
-	return dropped, err
+	return s.partitionsBefore(ctx, r.cutoffs(now))
+}
+
+// retentionNames names ps's tables as retention does, without _local.
+func retentionNames(ps []DroppedPartition) []DroppedPartition {
+	for i := range ps {
+		ps[i].Table = strings.TrimSuffix(ps[i].Table, localSuffix)
+	}
+	return ps
 }
 
 // partitionsBefore lists the daily partitions of the retained tables whose
