@@ -1,7 +1,7 @@
 package collector
 
 import (
-	"compress/gzip"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,8 +27,10 @@ const (
 	contentJSON     = otlphttp.ContentJSON
 )
 
-// errBadPayload marks a body that cannot be decoded.
-var errBadPayload = errors.New("bad payload")
+// errBadPayload marks a body that cannot be read or decoded; it is the
+// shared OTLP/HTTP reader's error, so the reader's errors need no
+// translation.
+var errBadPayload = otlphttp.ErrBadBody
 
 // otlpHTTP serves OTLP/HTTP: POST /v1/traces, /v1/logs, /v1/metrics with
 // protobuf or JSON bodies, optionally gzip-compressed.
@@ -138,34 +140,22 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 var errTooLarge = errors.New("request body too large")
 
 // readBody reads at most maxBytes of decompressed body, through charge
-// (which counts the decompressed bytes against the in-flight budget).
-// Content-Encoding is case-insensitive.
+// (which counts the decompressed bytes against the in-flight budget), with
+// the reader the extension shares (internal/otlphttp). Content-Encoding is
+// case-insensitive.
 func readBody(r *http.Request, maxBytes int, charge func(io.Reader) io.Reader) ([]byte, error) {
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, int64(maxBytes)+1)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("%w: gzip body: %w", errBadPayload, err)
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, fmt.Errorf("%w: Content-Encoding %q is not supported (use gzip)", errBadPayload, enc)
-	}
-	body, err := io.ReadAll(charge(io.LimitReader(src, int64(maxBytes)+1)))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
-		}
-		return nil, fmt.Errorf("%w: read body: %w", errBadPayload, err)
-	}
-	if len(body) > maxBytes {
+	var buf bytes.Buffer
+	enc := r.Header.Get("Content-Encoding")
+	err := otlphttp.ReadBodyThrough(&buf, http.MaxBytesReader(nil, r.Body, int64(maxBytes)+1), enc, maxBytes, charge)
+	switch {
+	case err == nil:
+		return buf.Bytes(), nil
+	case errors.Is(err, otlphttp.ErrTooLarge):
 		return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
+	case errors.Is(err, otlphttp.ErrUnsupportedEncoding):
+		return nil, fmt.Errorf("%w: Content-Encoding %q is not supported (use gzip)", errBadPayload, strings.ToLower(strings.TrimSpace(enc)))
 	}
-	return body, nil
+	return nil, err
 }
 
 // decodeOTLP decodes a protobuf or OTLP JSON body; JSON is decoded by the

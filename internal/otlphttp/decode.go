@@ -89,6 +89,13 @@ func ReadBody(r io.Reader, contentEncoding string, limit int) ([]byte, error) {
 
 // ReadBodyInto is ReadBody into dst, whose capacity is reused.
 func ReadBodyInto(dst *bytes.Buffer, r io.Reader, contentEncoding string, limit int) error {
+	return ReadBodyThrough(dst, r, contentEncoding, limit, nil)
+}
+
+// ReadBodyThrough is ReadBodyInto reading the decompressed body through
+// through (when not nil), which may count or refuse it; its errors come
+// back wrapped in ErrBadBody, so that errors.Is and errors.As find them.
+func ReadBodyThrough(dst *bytes.Buffer, r io.Reader, contentEncoding string, limit int, through func(io.Reader) io.Reader) error {
 	switch strings.ToLower(strings.TrimSpace(contentEncoding)) {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -101,7 +108,11 @@ func ReadBodyInto(dst *bytes.Buffer, r io.Reader, contentEncoding string, limit 
 	default:
 		return fmt.Errorf("%w %q", ErrUnsupportedEncoding, contentEncoding)
 	}
-	_, err := dst.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	r = io.LimitReader(r, int64(limit)+1)
+	if through != nil {
+		r = through(r)
+	}
+	_, err := dst.ReadFrom(r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
