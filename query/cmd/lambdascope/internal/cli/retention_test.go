@@ -10,36 +10,6 @@ import (
 	"github.com/lambdascope/lambdascope/storage"
 )
 
-func TestRetentionUsage(t *testing.T) {
-	tests := []struct {
-		name                   string
-		args                   []string
-		env                    map[string]string
-		wantCode               int
-		wantStdout, wantStderr string
-	}{
-		{name: "help says dry run", args: []string{"retention", "--help"}, wantStdout: "deletes nothing (a\ndry run)"},
-		{name: "help lists tables", args: []string{"help", "retention"}, wantStdout: "spans, logs, invocations"},
-		{name: "root lists it", args: []string{"help"}, wantStdout: "retention"},
-		{name: "no days", args: []string{"retention"}, wantCode: ExitUsage, wantStderr: "retention needs --days"},
-		{name: "unknown table", args: []string{"retention", "--days", "span=7"}, wantCode: ExitUsage, wantStderr: "retention_days.span: no such table"},
-		{name: "zero days from env", args: []string{"retention"}, env: map[string]string{EnvRetentionDays: "default=0"}, wantCode: ExitUsage, wantStderr: "retention_days.default must be at least 1"},
-		{name: "not table=days", args: []string{"retention", "--days", "30"}, wantCode: ExitUsage, wantStderr: `"30" must be table=days`},
-		{name: "arguments", args: []string{"retention", "--days", "spans=7", "now"}, wantCode: ExitUsage, wantStderr: "takes no arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, tt.env, tt.args...)
-			if r.code != tt.wantCode {
-				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tt.wantCode, r.stderr)
-			}
-			if !strings.Contains(r.stdout, tt.wantStdout) || !strings.Contains(r.stderr, tt.wantStderr) {
-				t.Errorf("stdout %q / stderr %q; want %q / %q", r.stdout, r.stderr, tt.wantStdout, tt.wantStderr)
-			}
-		})
-	}
-}
-
 func TestRetentionDryRunThenApply(t *testing.T) {
 	st, dsn := querytest.OpenStore(t)
 	now := time.Now()
