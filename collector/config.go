@@ -198,6 +198,10 @@ func (c Config) Validate() error {
 	addr("admin_addr", c.AdminAddr, true)
 	if !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
 		errs = append(errs, fmt.Errorf("clickhouse_dsn %q must start with clickhouse://", c.ClickHouseDSN))
+	} else if err := storage.CheckDSN(c.ClickHouseDSN); err != nil {
+		// The store refuses it too, but only when it opens, which the
+		// collector retries in the background for ever.
+		errs = append(errs, fmt.Errorf("clickhouse_dsn %w", err))
 	}
 	if c.ClickHouseCluster != "" && !clusterNamePattern.MatchString(c.ClickHouseCluster) {
 		errs = append(errs, fmt.Errorf("clickhouse_cluster %q must be a plain identifier (letters, digits and _, not starting with a digit): the cluster's name in the servers' remote_servers, or empty for a single server", c.ClickHouseCluster))

@@ -38,7 +38,9 @@ func TestConfigCorpus(t *testing.T) {
 			"fields.name_bytes must be at least 16",
 			"fields.log_body_bytes must be at least 16",
 		},
-		"no-data-dir.bad.yaml": {"data_dir must be set while the WAL is on"},
+		"no-data-dir.bad.yaml":  {"data_dir must be set while the WAL is on"},
+		"bad-database.bad.yaml": {`clickhouse_dsn names database "my-db", which must match`},
+		"bad-dsn.bad.yaml":      {"clickhouse_dsn is invalid", `invalid duration "soon"`},
 	}
 	files, _ := filepath.Glob("testdata/*.yaml")
 	if len(files) < len(bad)+2 {

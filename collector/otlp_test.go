@@ -177,6 +177,43 @@ func TestOTLPHTTPRefusesBadRequestsWithClearStatuses(t *testing.T) {
 	}
 }
 
+// TestOTLPHTTPJSONIsDecodedStrictly: the collector decodes OTLP/JSON as
+// the extension does, refusing IDs of the wrong length (a 3-byte log trace
+// ID was stored as zeros), data after the body and deep nesting.
+func TestOTLPHTTPJSONIsDecodedStrictly(t *testing.T) {
+	h := start(t)
+	base := "http://" + h.srv.HTTPAddr()
+	deep := `{"stringValue":"x"}`
+	for range 40 {
+		deep = `{"arrayValue":{"values":[` + deep + `]}}`
+	}
+	tests := []struct {
+		name, path, ct, body string
+		code                 int
+		want                 string
+	}{
+		{"3-byte log trace ID", "/v1/logs", "application/json",
+			`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"abcdef","body":{"stringValue":"x"}}]}]}]}`, 400, "is not 16 hex-encoded bytes"},
+		{"short log span ID", "/v1/logs", "application/json",
+			`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"spanId":"01","body":{"stringValue":"x"}}]}]}]}`, 400, "spanId"},
+		{"data after the body", "/v1/logs", "application/json",
+			`{"resourceLogs":[]} {"resourceLogs":[]}`, 400, "data after the top-level value"},
+		{"nested too deep", "/v1/logs", "application/json",
+			`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":` + deep + `}]}]}]}`, 400, "nested more than"},
+		{"unknown content type", "/v1/logs", "application/xml", `<logs/>`, 415, "not supported"},
+		{"good log", "/v1/logs", "application/json",
+			`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"0102030405060708090a0b0c0d0e0f10","body":{"stringValue":"x"}}]}]}]}`, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := post(t, base+tt.path, tt.ct, "", apiKey, []byte(tt.body))
+			if code != tt.code || !strings.Contains(body, tt.want) {
+				t.Fatalf("got %d %q, want %d containing %q", code, body, tt.code, tt.want)
+			}
+		})
+	}
+}
+
 func TestGRPCTooManyItemsIsInvalidArgument(t *testing.T) {
 	h := start(t, func(c *collector.Config) { c.MaxBatchItems = 5 })
 	_, err := h.client.Export(withKey(t.Context(), apiKey), batch(t, [16]byte{0x24}, 6))

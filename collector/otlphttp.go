@@ -2,15 +2,10 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -23,15 +18,19 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/internal/otlphttp"
 )
 
 const (
-	contentProtobuf = "application/x-protobuf"
-	contentJSON     = "application/json"
+	contentProtobuf = otlphttp.ContentProtobuf
+	contentJSON     = otlphttp.ContentJSON
 )
 
-// errBadPayload marks a body that cannot be decoded.
-var errBadPayload = errors.New("bad payload")
+// errBadPayload marks a body that cannot be read or decoded; it is the
+// shared OTLP/HTTP reader's error, so the reader's errors need no
+// translation.
+var errBadPayload = otlphttp.ErrBadBody
 
 // otlpHTTP serves OTLP/HTTP: POST /v1/traces, /v1/logs, /v1/metrics with
 // protobuf or JSON bodies, optionally gzip-compressed.
@@ -62,14 +61,8 @@ func (h *otlpHTTP) routes(mux *http.ServeMux) {
 // mediaType returns the OTLP content type a Content-Type header names, or
 // false for any other type.
 func mediaType(header string) (string, bool) {
-	ct, _, _ := mime.ParseMediaType(header)
-	switch ct {
-	case contentJSON:
-		return contentJSON, true
-	case contentProtobuf, "application/protobuf":
-		return contentProtobuf, true
-	}
-	return "", false
+	enc := otlphttp.ParseContentType(header)
+	return enc.ContentType(), enc != otlphttp.EncodingUnknown
 }
 
 func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Message, export func(context.Context, proto.Message) (proto.Message, error)) {
@@ -147,39 +140,27 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 var errTooLarge = errors.New("request body too large")
 
 // readBody reads at most maxBytes of decompressed body, through charge
-// (which counts the decompressed bytes against the in-flight budget).
-// Content-Encoding is case-insensitive.
+// (which counts the decompressed bytes against the in-flight budget), with
+// the reader the extension shares (internal/otlphttp). Content-Encoding is
+// case-insensitive.
 func readBody(r *http.Request, maxBytes int, charge func(io.Reader) io.Reader) ([]byte, error) {
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, int64(maxBytes)+1)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("%w: gzip body: %w", errBadPayload, err)
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, fmt.Errorf("%w: Content-Encoding %q is not supported (use gzip)", errBadPayload, enc)
-	}
-	body, err := io.ReadAll(charge(io.LimitReader(src, int64(maxBytes)+1)))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
-		}
-		return nil, fmt.Errorf("%w: read body: %w", errBadPayload, err)
-	}
-	if len(body) > maxBytes {
+	var buf bytes.Buffer
+	enc := r.Header.Get("Content-Encoding")
+	err := otlphttp.ReadBodyThrough(&buf, http.MaxBytesReader(nil, r.Body, int64(maxBytes)+1), enc, maxBytes, charge)
+	switch {
+	case err == nil:
+		return buf.Bytes(), nil
+	case errors.Is(err, otlphttp.ErrTooLarge):
 		return nil, fmt.Errorf("%w: more than %d bytes (max_message_bytes)", errTooLarge, maxBytes)
+	case errors.Is(err, otlphttp.ErrUnsupportedEncoding):
+		return nil, fmt.Errorf("%w: Content-Encoding %q is not supported (use gzip)", errBadPayload, strings.ToLower(strings.TrimSpace(enc)))
 	}
-	return body, nil
+	return nil, err
 }
 
-// decodeOTLP decodes a protobuf or OTLP JSON body. OTLP JSON spells trace
-// and span IDs in hex, where protojson expects base64, so those fields are
-// rewritten first.
+// decodeOTLP decodes a protobuf or OTLP JSON body; JSON is decoded by the
+// decoder the extension shares (internal/otlphttp), which refuses IDs of
+// the wrong length, deep nesting and data after the body.
 //
 // A protobuf body whose strings are not all UTF-8 loses the items holding
 // them (decodeLenient), and rejected counts them; JSON decoding replaces
@@ -188,55 +169,10 @@ func decodeOTLP(body []byte, contentType string, into proto.Message) (rejected i
 	if contentType == contentProtobuf {
 		return decodeLenient(body, into)
 	}
-	return 0, decodeJSON(body, into)
-}
-
-func decodeJSON(body []byte, into proto.Message) error {
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("%w: decode JSON: %v", errBadPayload, err)
+	if err := otlphttp.DecodeJSON(body, into); err != nil {
+		return 0, fmt.Errorf("%w: %w", errBadPayload, err)
 	}
-	if err := hexIDsToBase64(doc); err != nil {
-		return fmt.Errorf("%w: %v", errBadPayload, err)
-	}
-	fixed, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("%w: re-encode JSON: %v", errBadPayload, err)
-	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, into); err != nil {
-		return fmt.Errorf("%w: decode OTLP JSON: %v", errBadPayload, err)
-	}
-	return nil
-}
-
-var idFields = map[string]bool{"traceId": true, "spanId": true, "parentSpanId": true, "trace_id": true, "span_id": true, "parent_span_id": true}
-
-func hexIDsToBase64(v any) error {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && idFields[k] {
-				b, err := hex.DecodeString(s)
-				if err != nil {
-					return fmt.Errorf("%s %q must be hex", k, s)
-				}
-				x[k] = base64.StdEncoding.EncodeToString(b)
-				continue
-			}
-			if err := hexIDsToBase64(e); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := hexIDsToBase64(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return 0, nil
 }
 
 func writeHTTPError(w http.ResponseWriter, ct string, httpCode int, code codes.Code, msg string) {

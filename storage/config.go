@@ -58,17 +58,8 @@ func DefaultConfig() Config {
 // Validate reports every invalid key.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DSN == "" {
-		errs = append(errs, errors.New("dsn must be set"))
-	} else if opts, err := clickhouse.ParseDSN(c.DSN); err != nil {
-		errs = append(errs, fmt.Errorf("dsn is invalid: %w", err))
-	} else {
-		if opts.Protocol != clickhouse.Native {
-			errs = append(errs, errors.New("dsn must use the native protocol (clickhouse://), not HTTP"))
-		}
-		if c.Database == "" && opts.Auth.Database != "" && !identifierPattern.MatchString(opts.Auth.Database) {
-			errs = append(errs, fmt.Errorf("dsn database %q must match %s", opts.Auth.Database, identifierPattern))
-		}
+	if err := checkDSN(c.DSN, c.Database == ""); err != nil {
+		errs = append(errs, fmt.Errorf("dsn %w", err))
 	}
 	if c.Database != "" && !identifierPattern.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("database %q must match %s", c.Database, identifierPattern))
@@ -81,6 +72,34 @@ func (c Config) Validate() error {
 	}
 	if c.MaxOpenConns < 1 {
 		errs = append(errs, errors.New("max_open_conns must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckDSN reports what is wrong with a DSN, in words that follow the name
+// of the key holding it ("clickhouse_dsn " + err): it must parse, use the
+// native protocol and name a database that is a plain identifier (or none).
+// Configurations that hold a DSN under a key of their own check it at
+// start with it, so that a DSN the store would refuse stops the start
+// instead of being retried.
+func CheckDSN(dsn string) error {
+	return checkDSN(dsn, true)
+}
+
+func checkDSN(dsn string, withDatabase bool) error {
+	if dsn == "" {
+		return errors.New("must be set")
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("is invalid: %w", err)
+	}
+	var errs []error
+	if opts.Protocol != clickhouse.Native {
+		errs = append(errs, errors.New("must use the native protocol (clickhouse://), not HTTP"))
+	}
+	if withDatabase && opts.Auth.Database != "" && !identifierPattern.MatchString(opts.Auth.Database) {
+		errs = append(errs, fmt.Errorf("names database %q, which must match %s", opts.Auth.Database, identifierPattern))
 	}
 	return errors.Join(errs...)
 }

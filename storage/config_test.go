@@ -16,7 +16,7 @@ func TestConfigValidate(t *testing.T) {
 		{"database override", func(c *Config) { c.Database = "other_db" }, nil},
 		{"empty dsn", func(c *Config) { c.DSN = "" }, []string{"dsn must be set"}},
 		{"http dsn", func(c *Config) { c.DSN = "http://127.0.0.1:8123/db" }, []string{"native protocol"}},
-		{"hostile dsn database", func(c *Config) { c.DSN = "clickhouse://127.0.0.1:9000/x;DROP" }, []string{"dsn database"}},
+		{"hostile dsn database", func(c *Config) { c.DSN = "clickhouse://127.0.0.1:9000/x;DROP" }, []string{`dsn names database "x;DROP"`}},
 		{"hostile database", func(c *Config) { c.Database = "a b" }, []string{"database \"a b\" must match"}},
 		{"database starting with digit", func(c *Config) { c.Database = "1db" }, []string{"database"}},
 		{"cluster", func(c *Config) { c.Cluster = "lambdascope" }, nil},

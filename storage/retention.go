@@ -2,8 +2,13 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,7 +39,52 @@ var retainedTables = []string{
 // and drops each ON CLUSTER, so every shard loses the same days; a day that
 // only other shards hold is dropped by a later run against one of them.
 func (s *Store) DropBefore(ctx context.Context, cutoff time.Time) ([]DroppedPartition, error) {
-	cutoffDay := cutoff.UTC().Truncate(24 * time.Hour)
+	victims, err := s.partitionsBefore(ctx, func(string) (time.Time, bool) { return cutoff, true })
+	if err != nil {
+		return nil, err
+	}
+	return s.dropPartitions(ctx, victims)
+}
+
+// Expired lists the daily partitions retention r would drop at now,
+// dropping nothing: a table's days that lie wholly before now minus its
+// days go. Table names are as retention names them (without _local).
+func (s *Store) Expired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
+	victims, err := s.expired(ctx, r, now)
+	return retentionNames(victims), err
+}
+
+// DropExpired drops the daily partitions Expired lists, and returns those
+// it dropped (also when it stops at an error).
+func (s *Store) DropExpired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
+	victims, err := s.expired(ctx, r, now)
+	if err != nil {
+		return nil, err
+	}
+	dropped, err := s.dropPartitions(ctx, victims)
+	return retentionNames(dropped), err
+}
+
+// expired is Expired with the tables named as stored.
+func (s *Store) expired(ctx context.Context, r Retention, now time.Time) ([]DroppedPartition, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return s.partitionsBefore(ctx, r.cutoffs(now))
+}
+
+// retentionNames names ps's tables as retention does, without _local.
+func retentionNames(ps []DroppedPartition) []DroppedPartition {
+	for i := range ps {
+		ps[i].Table = strings.TrimSuffix(ps[i].Table, localSuffix)
+	}
+	return ps
+}
+
+// partitionsBefore lists the daily partitions of the retained tables whose
+// whole day lies before their table's cutoff; cutoff says false for a
+// table kept whole. Tables are named as stored (with _local on a cluster).
+func (s *Store) partitionsBefore(ctx context.Context, cutoff func(table string) (time.Time, bool)) ([]DroppedPartition, error) {
 	tables := make([]string, len(retainedTables))
 	for i, t := range retainedTables {
 		tables[i] = t
@@ -46,36 +96,117 @@ func (s *Store) DropBefore(ctx context.Context, cutoff time.Time) ([]DroppedPart
 	if err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
 	}
+	defer rows.Close()
 	var victims []DroppedPartition
-	var ids []string
 	for rows.Next() {
 		var table, id string
 		if err := rows.Scan(&table, &id); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("scan partition: %w", err)
 		}
 		if !dayPartitionID.MatchString(id) {
 			continue
 		}
+		c, ok := cutoff(strings.TrimSuffix(table, localSuffix))
+		if !ok {
+			continue
+		}
 		day, err := time.Parse("20060102", id)
-		if err != nil || !day.Before(cutoffDay) {
+		if err != nil || !day.Before(c.UTC().Truncate(24*time.Hour)) {
 			continue
 		}
 		victims = append(victims, DroppedPartition{Table: table, Day: day})
-		ids = append(ids, id)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
 	}
+	return victims, nil
+}
+
+// dropPartitions drops victims one by one and returns those dropped.
+func (s *Store) dropPartitions(ctx context.Context, victims []DroppedPartition) ([]DroppedPartition, error) {
 	for i, v := range victims {
 		if !identifierPattern.MatchString(v.Table) {
 			return victims[:i], fmt.Errorf("drop partition: table name %q is not an identifier", v.Table)
 		}
-		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table, s.cluster), ids[i]); err != nil {
-			return victims[:i], fmt.Errorf("drop partition %s of %s: %w", ids[i], v.Table, err)
+		id := v.Day.Format("20060102")
+		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table, s.cluster), id); err != nil {
+			return victims[:i], fmt.Errorf("drop partition %s of %s: %w", id, v.Table, err)
 		}
-		s.logger.Info("dropped partition", "table", v.Table, "day", ids[i], "database", s.database)
+		s.logger.Info("dropped partition", "table", v.Table, "day", id, "database", s.database)
 	}
 	return victims, nil
+}
+
+// RetentionDefault is the Retention key naming every retained table that
+// is not named on its own.
+const RetentionDefault = "default"
+
+// Retention says how many days of data each table keeps (the key
+// retention_days): {default: 30, spans: 7} keeps a week of spans and a
+// month of the rest. A table neither named nor covered by default is kept
+// whole. Today's partition is never dropped: a table keeping N days keeps
+// the N days before today too.
+type Retention map[string]int
+
+// RetainedTables lists the tables retention applies to, each partitioned
+// by day.
+func RetainedTables() []string { return slices.Clone(retainedTables) }
+
+// ParseRetention reads "default=30,spans=7" (spaces allowed) into a
+// Retention; an empty string is an empty Retention. It does not validate.
+func ParseRetention(s string) (Retention, error) {
+	r := Retention{}
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		table, days, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("retention %q must be table=days", item)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(days))
+		if err != nil {
+			return nil, fmt.Errorf("retention %q: days must be a whole number", item)
+		}
+		r[strings.TrimSpace(table)] = n
+	}
+	return r, nil
+}
+
+// Validate names every bad key: each must be default or a retained table,
+// and keep at least one day.
+func (r Retention) Validate() error {
+	var errs []error
+	keys := slices.Sorted(maps.Keys(r))
+	for _, k := range keys {
+		if k != RetentionDefault && !slices.Contains(retainedTables, k) {
+			errs = append(errs, fmt.Errorf("retention_days.%s: no such table (want %s or one of %s)", k, RetentionDefault, strings.Join(retainedTables, ", ")))
+			continue
+		}
+		if r[k] < 1 {
+			errs = append(errs, fmt.Errorf("retention_days.%s must be at least 1 (days), got %d", k, r[k]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Days returns how many days table keeps, or false when it is kept whole.
+func (r Retention) Days(table string) (int, bool) {
+	if d, ok := r[table]; ok {
+		return d, true
+	}
+	d, ok := r[RetentionDefault]
+	return d, ok
+}
+
+// cutoffs is the cutoff of each table at now.
+func (r Retention) cutoffs(now time.Time) func(string) (time.Time, bool) {
+	return func(table string) (time.Time, bool) {
+		d, ok := r.Days(table)
+		if !ok {
+			return time.Time{}, false
+		}
+		return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -d), true
+	}
 }

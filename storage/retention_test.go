@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,125 @@ func fedTablesSorted() []string {
 	out := slices.DeleteFunc(slices.Clone(retainedTables), func(t string) bool { return t == "trace_index" })
 	slices.Sort(out)
 	return out
+}
+
+// activeDays lists table/YYYYMMDD for the active partitions of tables.
+func activeDays(t *testing.T, s *Store, tables ...string) []string {
+	t.Helper()
+	rows, err := s.conn.Query(t.Context(), "SELECT DISTINCT table, partition_id FROM system.parts WHERE database = ? AND active AND table IN ? ORDER BY table, partition_id", s.database, inList(tables))
+	if err != nil {
+		t.Fatalf("list partitions: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var table, id string
+		if err := rows.Scan(&table, &id); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, table+"/"+id)
+	}
+	return out
+}
+
+func TestRetentionDropsOldPartitionsAndKeepsNewOnes(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	now := time.Date(2026, 3, 20, 9, 30, 0, 0, time.UTC)
+	old, edge, recent := now.AddDate(0, 0, -10), now.AddDate(0, 0, -7), now.AddDate(0, 0, -1)
+	req := &ingestv1.ExportRequest{Function: &ingestv1.FunctionIdentity{Name: "ret"}}
+	for i, at := range []time.Time{old, edge, recent, now} {
+		ns := uint64(at.UnixNano())
+		req.Invocations = append(req.Invocations, &ingestv1.Invocation{RequestId: at.Format("0102"), StartTimeUnixNano: ns})
+		req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: bytes.Repeat([]byte{byte(i + 1)}, 16), SpanId: bytes.Repeat([]byte{2}, 8),
+			StartTimeUnixNano: ns, EndTimeUnixNano: ns + 1,
+		}}}}})
+	}
+	if _, err := s.WriteExport(ctx, req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	all := []string{"invocations/20260310", "invocations/20260313", "invocations/20260319", "invocations/20260320",
+		"spans/20260310", "spans/20260313", "spans/20260319", "spans/20260320"}
+	if got := activeDays(t, s, "spans", "invocations"); !slices.Equal(got, all) {
+		t.Fatalf("partitions before retention %q, want %q", got, all)
+	}
+
+	// Spans keep the 7 days before today (the 13th to the 19th) and
+	// today: the 10th goes, nothing else; Expired lists it and drops
+	// nothing.
+	spans7 := Retention{"spans": 7}
+	listed, err := s.Expired(ctx, spans7, now)
+	if err != nil {
+		t.Fatalf("Expired: %v", err)
+	}
+	want := []DroppedPartition{{Table: "spans", Day: time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)}}
+	if !slices.Equal(listed, want) {
+		t.Fatalf("Expired listed %+v, want %+v", listed, want)
+	}
+	if got := activeDays(t, s, "spans", "invocations"); !slices.Equal(got, all) {
+		t.Fatalf("Expired dropped something: partitions %q", got)
+	}
+	dropped, err := s.DropExpired(ctx, spans7, now)
+	if err != nil || !slices.Equal(dropped, want) {
+		t.Fatalf("DropExpired = %+v, %v; want %+v", dropped, err, want)
+	}
+	if got, want := activeDays(t, s, "spans", "invocations"), slices.DeleteFunc(slices.Clone(all), func(p string) bool { return p == "spans/20260310" }); !slices.Equal(got, want) {
+		t.Fatalf("after spans=7: partitions %q, want %q", got, want)
+	}
+
+	// The default covers the tables not named; a named table keeps its own.
+	dropped, err = s.DropExpired(ctx, Retention{RetentionDefault: 1, "spans": 30}, now)
+	if err != nil {
+		t.Fatalf("DropExpired: %v", err)
+	}
+	var tables []string
+	for _, d := range dropped {
+		tables = append(tables, d.Table+"/"+d.Day.Format("20060102"))
+	}
+	if !slices.Contains(tables, "invocations/20260310") || !slices.Contains(tables, "invocations/20260313") || slices.ContainsFunc(tables, func(p string) bool { return strings.HasPrefix(p, "spans/") }) {
+		t.Errorf("default=1,spans=30 dropped %q", tables)
+	}
+	left := []string{"invocations/20260319", "invocations/20260320", "spans/20260313", "spans/20260319", "spans/20260320"}
+	if got := activeDays(t, s, "spans", "invocations"); !slices.Equal(got, left) {
+		t.Fatalf("after default=1: partitions %q, want %q", got, left)
+	}
+	recs, err := s.Invocations(ctx, InvocationFilter{FunctionName: "ret"})
+	if err != nil {
+		t.Fatalf("Invocations: %v", err)
+	}
+	if len(recs) != 2 {
+		t.Errorf("%d invocations left, want the 2 of yesterday and today", len(recs))
+	}
+}
+
+func TestRetentionValidateNamesTheKey(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" when valid
+	}{
+		{"default=30,spans=7", ""},
+		{" logs = 14 ", ""},
+		{"", ""},
+		{"spans=0", "retention_days.spans must be at least 1"},
+		{"default=-2", "retention_days.default must be at least 1"},
+		{"span=7", "retention_days.span: no such table"},
+		{"view_horizons=7", "retention_days.view_horizons: no such table"},
+		{"spans", `retention "spans" must be table=days`},
+		{"spans=7d", `retention "spans=7d": days must be a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseRetention(tt.in)
+			if err == nil {
+				err = r.Validate()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -1,7 +1,8 @@
 // Package cli implements the lambdascope command line: it parses arguments,
 // reads traces, invocations, functions, logs, costs and error spikes from
-// ClickHouse through the query layer and prints them. It only reads; it
-// never creates or migrates anything.
+// ClickHouse through the query layer and prints them. It creates and
+// migrates nothing; only the retention command deletes, and only with
+// --apply.
 package cli
 
 import (
@@ -80,6 +81,8 @@ Commands:
   rightsize          memory advice with the estimated monthly saving
   spikes             error spikes against each function's baseline (--watch)
   invocations        list the latest invocations
+  retention          list, then with --apply drop, days older than each
+                     table's retention (--days default=30,spans=7)
   help [command]     show help for a command
 
 Global flags (also accepted after the command):
@@ -219,13 +222,15 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return fail(env, runTrace(ctx, cmdArgs, common, env))
 	case "invocations":
 		return fail(env, runInvocations(ctx, cmdArgs, common, env))
+	case "retention":
+		return fail(env, runRetention(ctx, cmdArgs, common, env))
 	case "help":
 		return help(cmdArgs, env)
 	default:
 		if c := findCommand(cmd); c != nil {
 			return fail(env, runTable(ctx, c, cmdArgs, common, env))
 		}
-		return fail(env, usagef("unknown command %q (want trace, search, functions, logs, cost, rightsize, spikes, invocations or help)", cmd))
+		return fail(env, usagef("unknown command %q (want trace, search, functions, logs, cost, rightsize, spikes, invocations, retention or help)", cmd))
 	}
 }
 
@@ -241,6 +246,9 @@ func help(args []string, env Env) int {
 	case "invocations":
 		fs, _ := invocationFlags(defaultCommonFlags())
 		printUsage(env.Stdout, fs, invocationsUsage, invocationsExamples)
+	case "retention":
+		fs, _ := retentionFlags(defaultCommonFlags(), env)
+		printUsage(env.Stdout, fs, retentionHead(), retentionExamples)
 	default:
 		if c := findCommand(args[0]); c != nil {
 			c.help(env.Stdout)
@@ -469,20 +477,30 @@ func colorMode(mode string, env Env) (bool, error) {
 
 // open connects to ClickHouse for reading.
 func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
+	st, err := openStore(ctx, c, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return query.NewService(st), func() { _ = st.Close() }, nil
+}
+
+// openStore connects to ClickHouse without creating anything; cluster
+// names the cluster the schema spans, if any.
+func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.Store, error) {
 	cfg := storage.DefaultConfig()
-	cfg.DSN, cfg.ReadOnly = c.dsn, true
+	cfg.DSN, cfg.ReadOnly, cfg.Cluster = c.dsn, true, cluster
 	if c.tlsCAFile != "" || c.tlsServerName != "" {
 		tc, err := storage.ClientTLS(c.tlsCAFile, c.tlsServerName, false)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
+			return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
 		}
 		cfg.TLS = tc
 	}
 	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot connect to ClickHouse at %s: %w", redact(c.dsn), err)
+		return nil, fmt.Errorf("cannot connect to ClickHouse at %s: %w", redact(c.dsn), err)
 	}
-	return query.NewService(st), func() { _ = st.Close() }, nil
+	return st, nil
 }
 
 // ClickHouse error codes that mean the schema is not where the DSN points.

@@ -23,6 +23,7 @@ func TestTableCommandUsage(t *testing.T) {
 	tests := []struct {
 		name                   string
 		args                   []string
+		env                    map[string]string
 		wantCode               int
 		wantStdout, wantStderr string
 	}{
@@ -37,10 +38,18 @@ func TestTableCommandUsage(t *testing.T) {
 		{name: "bad attr", args: []string{"search", "--attr", "novalue"}, wantCode: ExitUsage, wantStderr: "want key=value"},
 		{name: "bad until", args: []string{"search", "--until", "soon"}, wantCode: ExitUsage, wantStderr: "--until must be a duration"},
 		{name: "since after until", args: []string{"search", "--since", "1h", "--until", "2h"}, wantCode: ExitUsage, wantStderr: "--since must be before --until"},
+		{name: "retention help says dry run", args: []string{"retention", "--help"}, wantStdout: "deletes nothing (a\ndry run)"},
+		{name: "retention help lists tables", args: []string{"help", "retention"}, wantStdout: "spans, logs, invocations"},
+		{name: "root lists retention", args: []string{"help"}, wantStdout: "retention"},
+		{name: "retention without days", args: []string{"retention"}, wantCode: ExitUsage, wantStderr: "retention needs --days"},
+		{name: "retention of an unknown table", args: []string{"retention", "--days", "span=7"}, wantCode: ExitUsage, wantStderr: "retention_days.span: no such table"},
+		{name: "retention of zero days from env", args: []string{"retention"}, env: map[string]string{EnvRetentionDays: "default=0"}, wantCode: ExitUsage, wantStderr: "retention_days.default must be at least 1"},
+		{name: "retention not table=days", args: []string{"retention", "--days", "30"}, wantCode: ExitUsage, wantStderr: `"30" must be table=days`},
+		{name: "retention with arguments", args: []string{"retention", "--days", "spans=7", "now"}, wantCode: ExitUsage, wantStderr: "takes no arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, nil, tt.args...)
+			r := run(t, tt.env, tt.args...)
 			if r.code != tt.wantCode {
 				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tt.wantCode, r.stderr)
 			}
