@@ -69,9 +69,10 @@ for signal in Spans Logs; do
     cpu=$(metric "EndToEnd${signal}/round${r}/collector" "cpu-ns/${unit}")
     client=$(metric "EndToEnd${signal}/round${r}/collector" "client-cpu-ns/${unit}")
     awk -v s="$signal" -v r="$r" -v c="$collector" -v n="${native:-0}" -v v="${views:-0}" -v p="$cpu" -v q="$client" 'BEGIN {
-      printf "| %s | %d | %.0f | %s | %s | %s | %s | %.2f µs | %.2f µs |\n", s, r, c,
-        n > 0 ? sprintf("%.0f", n) : "—", n > 0 ? sprintf("%.0f %%", 100 * c / n) : "—",
-        v > 0 ? sprintf("%.0f", v) : "—", v > 0 ? sprintf("%.0f %%", 100 * c / v) : "—", p / 1000, q / 1000 }'
+      nr = "—"; nratio = "—"; vr = "—"; vratio = "—"
+      if (n > 0) { nr = sprintf("%.0f", n); nratio = sprintf("%.0f %%", 100 * c / n) }
+      if (v > 0) { vr = sprintf("%.0f", v); vratio = sprintf("%.0f %%", 100 * c / v) }
+      printf "| %s | %d | %.0f | %s | %s | %s | %s | %.2f µs | %.2f µs |\n", s, r, c, nr, nratio, vr, vratio, p / 1000, q / 1000 }'
   done
 done
 minimal=$(metric "EndToEndSpans/collector-minimal-spans" "cpu-ns/span")
