@@ -56,6 +56,9 @@ type SpanColumns struct {
 	Problems []string
 
 	strs []string // backing store of the per-span attribute slices
+	// arena holds the values AppendWire renders (numbers, bytes); see
+	// arenaSpace.
+	arena []byte
 }
 
 // Boxed empty arrays, shared by every span without attributes, events or
@@ -89,6 +92,7 @@ func (c *SpanColumns) Reset() {
 		*a = (*a)[:0]
 	}
 	c.Rejected = 0
+	c.arena = nil
 }
 
 // Grow makes room for n more spans, so that filling the columns from
