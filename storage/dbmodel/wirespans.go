@@ -3,6 +3,7 @@ package dbmodel
 import (
 	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -537,16 +538,15 @@ func (c *SpanColumns) layOutAttributes(start int) (keys, values any, requestID s
 		return emptyStrings, emptyStrings, ""
 	}
 	pairs := len(c.strs)
+	c.scratch = c.scratch[:0]
 	for i := range n {
-		c.strs = append(c.strs, c.strs[start+2*i])
+		c.scratch = append(c.scratch, c.strs[start+2*i])
 	}
 	for i := range n {
-		c.strs = append(c.strs, c.strs[start+2*i+1])
+		c.scratch = append(c.scratch, c.strs[start+2*i+1])
 	}
-	// Move the laid-out keys and values over the pairs.
-	copy(c.strs[start:], c.strs[pairs:])
-	clear(c.strs[pairs:])
-	c.strs = c.strs[:pairs]
+	copy(c.strs[start:], c.scratch)
+	clear(c.scratch)
 	mid := start + n
 	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
 	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
@@ -792,4 +792,40 @@ func (c *SpanColumns) arenaString(b []byte) string {
 	}
 	c.arena = c.arena[:len(c.arena)+len(b)]
 	return unsafe.String(&b[0], len(b))
+}
+
+// GrowWire makes room for the spans of resource spans in wire form,
+// as Grow does, and for their attributes.
+func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
+	n := 0
+	for _, rs := range resourceSpans {
+		n += CountWireSpans(rs)
+	}
+	c.Grow(n)
+	c.strs = slices.Grow(c.strs, 16*n)
+}
+
+// CountWireSpans is the number of spans a ResourceSpans message in wire
+// form holds, for Grow; 0 when it is malformed.
+func CountWireSpans(b []byte) int {
+	n := 0
+	var f wireField
+	var ok bool
+	for len(b) > 0 {
+		if b, ok = nextField(b, &f); !ok {
+			return 0
+		}
+		if f.num != 2 || f.typ != protowire.BytesType {
+			continue
+		}
+		for ss := f.val; len(ss) > 0; {
+			if ss, ok = nextField(ss, &f); !ok {
+				return 0
+			}
+			if f.num == 2 && f.typ == protowire.BytesType {
+				n++
+			}
+		}
+	}
+	return n
 }

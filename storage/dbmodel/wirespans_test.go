@@ -148,3 +148,26 @@ func FuzzAppendWire(f *testing.F) {
 		checkWire(t, b, lim)
 	})
 }
+
+// TestAppendColumns: columns filled from two requests apart and then
+// joined hold the rows of columns filled from both in turn.
+func TestAppendColumns(t *testing.T) {
+	shapes := storagetest.SpanShapes(rand.New(rand.NewPCG(7, 8)))
+	first := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[:3]}
+	second := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[3:]}
+	var a, b, joined, both dbmodel.SpanColumns
+	a.AppendExport(first)
+	b.AppendExport(second)
+	joined.AppendColumns(&a)
+	joined.AppendColumns(&b)
+	both.AppendExport(first)
+	both.AppendExport(second)
+	if joined.Len() != both.Len() || joined.Rejected != both.Rejected || !reflect.DeepEqual(joined.Problems, both.Problems) {
+		t.Fatalf("joined: %d spans, %d rejected, %q; want %d, %d, %q", joined.Len(), joined.Rejected, joined.Problems, both.Len(), both.Rejected, both.Problems)
+	}
+	for i := range both.Len() {
+		if g, w := joined.Row(i), both.Row(i); !reflect.DeepEqual(g, w) {
+			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
