@@ -13,7 +13,6 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
-	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // BatchWriter stores batches, several in one insert per table;
@@ -80,12 +79,13 @@ func validateBatch(req *ingestv1.ExportRequest) error {
 
 func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
 	s.p.stats.batches.Add(1)
+	spans := spanDecodeOf(ctx)
 	if err := validateBatch(req); err != nil {
-		s.reject(req, "Ingest API", err)
+		s.reject(ctx, req, "Ingest API", err)
 		return nil, grpcStatus(err)
 	}
 	dropped := s.dropBadItems(ctx, req, "Ingest API")
-	res, err := s.p.submit(ctx, req)
+	res, err := s.p.submit(ctx, req, spans)
 	if err != nil {
 		return nil, grpcStatus(err)
 	}
@@ -107,26 +107,11 @@ func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest)
 // them, with the items decoding already left out (strings that are not
 // UTF-8), and returns the sum of both.
 func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRequest, via string) int {
-	malformed := 0
-	var problem error
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			kept := ss.Spans[:0]
-			for _, sp := range ss.GetSpans() {
-				if err := dbmodel.SpanProblem(sp); err != nil {
-					if malformed++; problem == nil {
-						name := sp.GetName()
-						if len(name) > 64 {
-							name = cutUTF8(name, 64) + "..."
-						}
-						problem = fmt.Errorf("span %q: %w", name, err)
-					}
-					continue
-				}
-				kept = append(kept, sp)
-			}
-			clear(ss.Spans[len(kept):])
-			ss.Spans = kept
+	malformed, problem := dropMalformedSpans(req)
+	if d := spanDecodeOf(ctx); d != nil {
+		malformed += d.malformed
+		if problem == nil {
+			problem = d.problem
 		}
 	}
 	if malformed > 0 {
@@ -143,10 +128,12 @@ func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRe
 	return malformed + undecodable
 }
 
-func (s *ingestService) reject(req *ingestv1.ExportRequest, via string, err error) {
+func (s *ingestService) reject(ctx context.Context, req *ingestv1.ExportRequest, via string, err error) {
 	s.p.stats.rejected.Add(1)
 	s.p.m.batches.WithLabelValues("rejected").Inc()
-	s.p.m.addItems(s.p.m.rejected, countItems(req), "invalid")
+	items := countItems(req)
+	items.spans += spanDecodeOf(ctx).spanItems()
+	s.p.m.addItems(s.p.m.rejected, items, "invalid")
 	s.log.Warn("rejected request", "via", via, "function", req.GetFunction().GetName(), "err", err)
 }
 
@@ -164,7 +151,7 @@ func otlpBatch() *ingestv1.ExportRequest {
 func (s *ingestService) exportOTLP(ctx context.Context, req *ingestv1.ExportRequest, via string) (int64, error) {
 	s.p.stats.batches.Add(1)
 	dropped := s.dropBadItems(ctx, req, via)
-	res, err := s.p.submit(ctx, req)
+	res, err := s.p.submit(ctx, req, nil)
 	if err != nil {
 		return 0, err
 	}
