@@ -178,22 +178,24 @@ func (c *lenientCodec) take(req any) (decodeNote, bool) {
 	return v.(decodeNote), true
 }
 
-// unmarshalExport decodes an Ingest API request with spans: the spans into
-// columns, the rest into req. It says false for a request without spans
-// or not protobuf, left to the message path.
+// unmarshalExport decodes an Ingest API request: its spans into columns,
+// the rest into req. It says false for a body that is not protobuf, left
+// to the message path, which refuses it.
 func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.ExportRequest) bool {
 	// A copy of its own: the columns' strings are views of it.
 	b := data.Materialize()
 	rest, raw, ok := splitSpans(b)
-	if !ok || len(raw) == 0 {
+	if !ok {
 		return false
 	}
 	var note decodeNote
 	if err := proto.Unmarshal(rest, req); err != nil {
 		proto.Reset(req)
 		note.rejected, note.err = decodeLenient(rest, req)
+	} else if len(raw) == 0 {
+		return true // nothing to note
 	}
-	if note.err == nil {
+	if note.err == nil && len(raw) > 0 {
 		d, err := decodeSpans(req.GetFunction(), raw, c.cfg)
 		if err != nil {
 			proto.Reset(req)

@@ -7,6 +7,7 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
@@ -169,11 +170,17 @@ func withSpanMessages(req *ingestv1.ExportRequest, d *spanDecode) *ingestv1.Expo
 	if d == nil {
 		return req
 	}
-	out := &ingestv1.ExportRequest{
-		BatchId: req.BatchId, Function: req.Function, Invocations: req.Invocations,
-		ResourceSpans: append(append([]*tracepb.ResourceSpans(nil), req.ResourceSpans...), d.messages()...),
-		ResourceLogs:  req.ResourceLogs, ResourceMetrics: req.ResourceMetrics, SentTimeUnixNano: req.SentTimeUnixNano,
-	}
+	// A shallow copy of every field, those added to the API later and
+	// those this collector does not know included, as the message path
+	// keeps them.
+	out := &ingestv1.ExportRequest{}
+	src, dst := req.ProtoReflect(), out.ProtoReflect()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	dst.SetUnknown(src.GetUnknown())
+	out.ResourceSpans = append(append([]*tracepb.ResourceSpans(nil), req.ResourceSpans...), d.messages()...)
 	return out
 }
 
