@@ -7,6 +7,7 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -96,6 +97,12 @@ func wireLimits(cfg Config) dbmodel.WireLimits {
 // as it is) of a request from fn into columns. A body whose spans are not
 // protobuf is an errBadPayload, as when the whole request is decoded.
 func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*spanDecode, error) {
+	if fn != nil {
+		// The spans carry the identity as the pipeline's field limits
+		// leave it; they cut (and count) the request's own later.
+		fn = proto.CloneOf(fn)
+		(&fieldLimiter{lim: cfg.Fields}).strings(fn)
+	}
 	d := &spanDecode{raw: raw, fn: fn, cfg: cfg}
 	d.attrs = attrLimiter{maxKey: cfg.MaxAttributeKeyBytes, maxValue: cfg.MaxAttributeValueBytes}
 	d.fields = fieldLimiter{lim: cfg.Fields}

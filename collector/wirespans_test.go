@@ -203,6 +203,7 @@ func TestSpansFromWireAsMessages(t *testing.T) {
 	for _, b := range spanRequestSeeds(t) {
 		checkSpanPaths(t, b, DefaultConfig())
 		checkSpanPaths(t, b, smallLimits(12))
+		checkSpanPaths(t, b, smallLimits(4))
 	}
 }
 
