@@ -106,8 +106,8 @@ type wireField struct {
 // false when b is malformed.
 func nextField(b []byte, f *wireField) ([]byte, bool) {
 	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
-		return nil, false
+	if n < 0 || num > protowire.MaxValidNumber {
+		return nil, false // protobuf refuses field numbers above the maximum too
 	}
 	b = b[n:]
 	f.num, f.typ, f.val = num, typ, nil
