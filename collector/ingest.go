@@ -80,6 +80,9 @@ func validateBatch(req *ingestv1.ExportRequest) error {
 func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
 	s.p.stats.batches.Add(1)
 	spans := spanDecodeOf(ctx)
+	// The spans' columns are done with once the call ends: the write has
+	// completed, or the request is in the WAL or refused.
+	defer spans.release()
 	if err := validateBatch(req); err != nil {
 		s.reject(ctx, req, "Ingest API", err)
 		return nil, grpcStatus(err)

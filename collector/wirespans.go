@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -76,6 +77,22 @@ type spanDecode struct {
 	fields      fieldLimiter
 }
 
+// spanDecodePool keeps the column buffers of requests' spans between
+// requests.
+var spanDecodePool = sync.Pool{New: func() any { return new(spanDecode) }}
+
+// release gives d's buffers back for another request's spans, once the
+// request was written or put in the WAL: the receiver's, at the end of the
+// call (the pipeline waits for the write until then).
+func (d *spanDecode) release() {
+	if d == nil {
+		return
+	}
+	d.cols.Reset()
+	*d = spanDecode{cols: d.cols}
+	spanDecodePool.Put(d)
+}
+
 // spanItems is the spans the request holds for the pipeline's counts: the
 // rows, and the spans the writer will count as rejected.
 func (d *spanDecode) spanItems() int {
@@ -103,7 +120,8 @@ func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*span
 		fn = proto.CloneOf(fn)
 		(&fieldLimiter{lim: cfg.Fields}).strings(fn)
 	}
-	d := &spanDecode{raw: raw, fn: fn, cfg: cfg}
+	d := spanDecodePool.Get().(*spanDecode)
+	d.raw, d.fn, d.cfg = raw, fn, cfg
 	d.attrs = attrLimiter{maxKey: cfg.MaxAttributeKeyBytes, maxValue: cfg.MaxAttributeValueBytes}
 	d.fields = fieldLimiter{lim: cfg.Fields}
 	lim := wireLimits(cfg)
@@ -114,6 +132,7 @@ func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*span
 		}
 		req, left, err := decodeResourceSpans(fn, rs, &d.attrs, &d.fields)
 		if err != nil {
+			d.release()
 			return nil, err
 		}
 		d.invalidUTF8 += left.invalidUTF8

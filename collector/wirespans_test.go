@@ -306,6 +306,7 @@ func BenchmarkReceiveSpansDemo(b *testing.B) {
 			cols.Reset()
 			cols.AppendColumns(&note.spans.cols)
 			cols.AppendExport(req)
+			note.spans.release()
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
 	})
