@@ -12,6 +12,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // OpenFunc opens the store the collector writes to (connect and migrate).
@@ -54,6 +55,20 @@ func (c *connector) WriteExports(ctx context.Context, reqs []*ingestv1.ExportReq
 		return storage.WriteCounts{}, fmt.Errorf("%w: %v", errNotConnected, c.status())
 	}
 	return w.WriteExports(ctx, reqs)
+}
+
+// WriteExportsWithSpans writes through the opened store's
+// WriteExportsWithSpans, or through WriteExports with the spans as
+// messages when the store has no such method.
+func (c *connector) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (storage.WriteCounts, error) {
+	w := c.writer()
+	if w == nil {
+		return storage.WriteCounts{}, fmt.Errorf("%w: %v", errNotConnected, c.status())
+	}
+	if sw, ok := w.(spanColumnsWriter); ok {
+		return sw.WriteExportsWithSpans(ctx, reqs, spans)
+	}
+	return storage.WriteCounts{}, errNoSpanColumns
 }
 
 // writer is the opened store, or nil.

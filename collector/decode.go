@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
 // itemMessages are the messages a bad string rejects alone (the OTLP
@@ -128,18 +130,23 @@ func scrub(b []byte, md protoreflect.MessageDescriptor) (scrubbed, error) {
 // undecodable one is refused with INVALID_ARGUMENT by the interceptor
 // (gRPC itself would answer INTERNAL for a codec error). The decoding's
 // outcome waits in notes for the interceptor, keyed by the message.
+//
+// An Ingest API request's spans are read from the wire bytes into insert
+// columns (decodeSpans, wirespans.go); the note carries them.
 type lenientCodec struct {
 	base  encoding.CodecV2
+	cfg   Config
 	notes sync.Map // proto.Message -> decodeNote
 }
 
 type decodeNote struct {
 	rejected int
 	err      error
+	spans    *spanDecode
 }
 
-func newLenientCodec() *lenientCodec {
-	return &lenientCodec{base: encoding.GetCodecV2("proto")}
+func newLenientCodec(cfg Config) *lenientCodec {
+	return &lenientCodec{base: encoding.GetCodecV2("proto"), cfg: cfg}
 }
 
 func (c *lenientCodec) Name() string { return "proto" }
@@ -147,6 +154,11 @@ func (c *lenientCodec) Name() string { return "proto" }
 func (c *lenientCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
 
 func (c *lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if req, ok := v.(*ingestv1.ExportRequest); ok {
+		if done := c.unmarshalExport(data, req); done {
+			return nil
+		}
+	}
 	err := c.base.Unmarshal(data, v)
 	m, ok := v.(proto.Message)
 	if err == nil || !ok {
@@ -164,4 +176,35 @@ func (c *lenientCodec) take(req any) (decodeNote, bool) {
 		return decodeNote{}, false
 	}
 	return v.(decodeNote), true
+}
+
+// unmarshalExport decodes an Ingest API request: its spans into columns,
+// the rest into req. It says false for a body that is not protobuf, left
+// to the message path, which refuses it.
+func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.ExportRequest) bool {
+	// A copy of its own: the columns' strings are views of it.
+	b := data.Materialize()
+	rest, raw, ok := splitSpans(b)
+	if !ok {
+		return false
+	}
+	var note decodeNote
+	if err := proto.Unmarshal(rest, req); err != nil {
+		proto.Reset(req)
+		note.rejected, note.err = decodeLenient(rest, req)
+	} else if len(raw) == 0 {
+		return true // nothing to note
+	}
+	if note.err == nil && len(raw) > 0 {
+		d, err := decodeSpans(req.GetFunction(), raw, c.cfg)
+		if err != nil {
+			proto.Reset(req)
+			note = decodeNote{err: err}
+		} else {
+			note.rejected += d.invalidUTF8
+			note.spans = d
+		}
+	}
+	c.notes.Store(req, note)
+	return true
 }

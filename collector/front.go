@@ -48,7 +48,7 @@ func newFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) *front {
 		maxMessage:      int64(cfg.MaxMessageBytes),
 		readTimeout:     cfg.HTTPLimits.ReadTimeout,
 		grpcReadTimeout: cfg.GRPCReadTimeout,
-		codec:           newLenientCodec(),
+		codec:           newLenientCodec(cfg),
 		log:             log,
 		lastLog:         map[string]time.Time{},
 		bytesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -151,7 +151,7 @@ func (f *front) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 			f.refuse("undecodable", "via", "gRPC", "method", info.FullMethod, "err", note.err)
 			return nil, status.Error(codes.InvalidArgument, note.err.Error())
 		}
-		ctx = withDecodeRejected(ctx, note.rejected)
+		ctx = withSpanDecode(withDecodeRejected(ctx, note.rejected), note.spans)
 	}
 	if h, ok := ctx.Value(holdKey{}).(*hold); ok && !h.timer.Stop() {
 		return nil, status.Error(codes.DeadlineExceeded, errSlowBody.Error())

@@ -10,10 +10,10 @@ import (
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
-	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // BatchWriter stores batches, several in one insert per table;
@@ -80,12 +80,16 @@ func validateBatch(req *ingestv1.ExportRequest) error {
 
 func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
 	s.p.stats.batches.Add(1)
+	spans := spanDecodeOf(ctx)
+	// The spans' columns are done with once the call ends: the write has
+	// completed, or the request is in the WAL or refused.
+	defer spans.release()
 	if err := validateBatch(req); err != nil {
-		s.reject(req, "Ingest API", err)
+		s.reject(ctx, req, "Ingest API", err)
 		return nil, grpcStatus(err)
 	}
 	dropped := s.dropBadItems(ctx, req, "Ingest API")
-	res, err := s.p.submit(ctx, req)
+	res, err := s.p.submit(ctx, req, spans)
 	if err != nil {
 		return nil, grpcStatus(err)
 	}
@@ -107,27 +111,17 @@ func (s *ingestService) Export(ctx context.Context, req *ingestv1.ExportRequest)
 // them, with the items decoding already left out (strings that are not
 // UTF-8), and returns the sum of both.
 func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRequest, via string) int {
-	malformed := 0
-	var problem error
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			kept := ss.Spans[:0]
-			for _, sp := range ss.GetSpans() {
-				if err := dbmodel.SpanProblem(sp); err != nil {
-					s.p.losses.add(nanoTime(sp.GetStartTimeUnixNano()), req.GetFunction().GetName(), sigSpans, storage.StageCollector, "malformed", 1)
-					if malformed++; problem == nil {
-						name := sp.GetName()
-						if len(name) > 64 {
-							name = cutUTF8(name, 64) + "..."
-						}
-						problem = fmt.Errorf("span %q: %w", name, err)
-					}
-					continue
-				}
-				kept = append(kept, sp)
-			}
-			clear(ss.Spans[len(kept):])
-			ss.Spans = kept
+	fn := req.GetFunction().GetName()
+	malformed, problem := dropMalformedSpans(req, func(sp *tracepb.Span) {
+		s.p.losses.add(nanoTime(sp.GetStartTimeUnixNano()), fn, sigSpans, storage.StageCollector, "malformed", 1)
+	})
+	if d := spanDecodeOf(ctx); d != nil {
+		malformed += d.malformed
+		for _, at := range d.malformedAt {
+			s.p.losses.add(nanoTime(at), fn, sigSpans, storage.StageCollector, "malformed", 1)
+		}
+		if problem == nil {
+			problem = d.problem
 		}
 	}
 	if malformed > 0 {
@@ -144,10 +138,12 @@ func (s *ingestService) dropBadItems(ctx context.Context, req *ingestv1.ExportRe
 	return malformed + undecodable
 }
 
-func (s *ingestService) reject(req *ingestv1.ExportRequest, via string, err error) {
+func (s *ingestService) reject(ctx context.Context, req *ingestv1.ExportRequest, via string, err error) {
 	s.p.stats.rejected.Add(1)
 	s.p.m.batches.WithLabelValues("rejected").Inc()
-	s.p.m.addItems(s.p.m.rejected, countItems(req), "invalid")
+	items := countItems(req)
+	items.spans += spanDecodeOf(ctx).spanItems()
+	s.p.m.addItems(s.p.m.rejected, items, "invalid")
 	s.log.Warn("rejected request", "via", via, "function", req.GetFunction().GetName(), "err", err)
 }
 
@@ -165,7 +161,7 @@ func otlpBatch() *ingestv1.ExportRequest {
 func (s *ingestService) exportOTLP(ctx context.Context, req *ingestv1.ExportRequest, via string) (int64, error) {
 	s.p.stats.batches.Add(1)
 	dropped := s.dropBadItems(ctx, req, via)
-	res, err := s.p.submit(ctx, req)
+	res, err := s.p.submit(ctx, req, nil)
 	if err != nil {
 		return 0, err
 	}

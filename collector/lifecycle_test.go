@@ -40,7 +40,7 @@ func TestShutdownStopsEveryGoroutineAndKeepsTheWAL(t *testing.T) {
 	}
 	req := otlpBatch()
 	req.Function = &ingestv1.FunctionIdentity{Name: "f"}
-	res, err := srv.pipe.submit(t.Context(), req)
+	res, err := srv.pipe.submit(t.Context(), req, nil)
 	if err != nil || res.duplicate {
 		t.Fatalf("submit with ClickHouse failing and a WAL: %+v %v, want accepted into the WAL", res, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // Errors the pipeline returns; receivers map them to gRPC and HTTP statuses
@@ -43,6 +44,7 @@ type result struct {
 
 type job struct {
 	req   *ingestv1.ExportRequest
+	spans *spanDecode // the request's spans in columns, or nil
 	items itemCounts
 	done  chan jobResult
 }
@@ -159,9 +161,11 @@ func (p *pipeline) close() error {
 	return err
 }
 
-// submit stores req or puts it in the WAL, and says what was accepted.
-func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (result, error) {
+// submit stores req, with its spans in columns if it came with them, or
+// puts it in the WAL, and says what was accepted.
+func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest, spans *spanDecode) (result, error) {
 	items := countItems(req)
+	items.spans += spans.spanItems()
 	ctx, span := p.startSpan(ctx, "collector.submit", attribute.Int("items", items.total()))
 	defer span.End()
 	p.m.addItems(p.m.received, items)
@@ -174,6 +178,10 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 	}
 	lim := attrLimiter{maxKey: p.cfg.MaxAttributeKeyBytes, maxValue: p.cfg.MaxAttributeValueBytes}
 	lim.apply(req)
+	if spans != nil {
+		lim.dropped += spans.attrs.dropped
+		lim.truncated += spans.attrs.truncated
+	}
 	if lim.dropped > 0 || lim.truncated > 0 {
 		p.m.dropped.WithLabelValues("attributes", "key_too_long").Add(float64(lim.dropped))
 		p.m.truncated.Add(float64(lim.truncated))
@@ -182,6 +190,15 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 	}
 	fl := fieldLimiter{lim: p.cfg.Fields}
 	fl.apply(req)
+	if spans != nil {
+		for field, n := range spans.fields.cut {
+			if fl.cut == nil {
+				fl.cut = map[string]int{}
+			}
+			fl.cut[field] += n
+		}
+		fl.largest = max(fl.largest, spans.fields.largest)
+	}
 	if len(fl.cut) > 0 {
 		for field, n := range fl.cut {
 			p.m.truncatedFields.WithLabelValues(field).Add(float64(n))
@@ -200,7 +217,7 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 	case inFlight:
 		return result{}, errInFlight
 	}
-	res, err := p.store(ctx, req, id, items)
+	res, err := p.store(ctx, req, spans, id, items)
 	p.dedup.finish(id, err == nil)
 	if err != nil {
 		p.stats.failed.Add(1)
@@ -212,14 +229,14 @@ func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest) (res
 	return res, nil
 }
 
-func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, id [16]byte, items itemCounts) (result, error) {
+func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans *spanDecode, id [16]byte, items itemCounts) (result, error) {
 	accepted := result{counts: storage.WriteCounts{
 		Spans: items.spans, Logs: items.logs, MetricPoints: items.points, Invocations: items.invocations,
 	}}
 	if p.wal != nil && (p.down.Load() || p.walPending()) {
-		return accepted, p.toWAL(req, id)
+		return accepted, p.toWAL(withSpanMessages(req, spans), id)
 	}
-	j := &job{req: req, items: items, done: make(chan jobResult, 1)}
+	j := &job{req: req, spans: spans, items: items, done: make(chan jobResult, 1)}
 	if err := p.enqueue(ctx, j); err != nil {
 		return result{}, err
 	}
@@ -232,7 +249,7 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, id [1
 	if errors.Is(r.err, storage.ErrRefusedPermanent) {
 		// Retrying cannot help: set it aside and acknowledge it, as the
 		// WAL would.
-		if p.toQuarantine(req, id, "refused_permanent", r.err) == nil {
+		if p.toQuarantine(withSpanMessages(req, spans), id, "refused_permanent", r.err) == nil {
 			return accepted, nil
 		}
 	}
@@ -240,7 +257,7 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, id [1
 		p.log.Error("store batch failed; the sender will retry", "batch_id", fmt.Sprintf("%x", id), "err", r.err)
 		return result{}, fmt.Errorf("%w: %v", errStorage, r.err)
 	}
-	return accepted, p.toWAL(req, id)
+	return accepted, p.toWAL(withSpanMessages(req, spans), id)
 }
 
 func (p *pipeline) enqueue(ctx context.Context, j *job) error {
@@ -337,12 +354,12 @@ func (p *pipeline) writeGroup(group []*job) {
 		items.points += j.items.points
 		items.invocations += j.items.invocations
 	}
-	counts, err := p.write(reqs, "direct")
+	counts, err := p.writeJobs(group)
 	if err != nil && len(group) > 1 && errors.Is(err, storage.ErrRefusedPermanent) {
 		// One request's content made ClickHouse refuse the group: write
 		// each alone, so that only that one is refused.
 		for _, j := range group {
-			c, err := p.write([]*ingestv1.ExportRequest{j.req}, "direct")
+			c, err := p.writeJobs([]*job{j})
 			j.done <- jobResult{counts: c, err: err}
 		}
 		return
@@ -359,14 +376,71 @@ func (p *pipeline) writeGroup(group []*job) {
 	}
 }
 
-// write inserts reqs and records the outcome.
-func (p *pipeline) write(reqs []*ingestv1.ExportRequest, path string) (storage.WriteCounts, error) {
+// writeJobs inserts the requests of jobs, their spans read into columns
+// already joined in one set of columns.
+func (p *pipeline) writeJobs(jobs []*job) (storage.WriteCounts, error) {
+	reqs := make([]*ingestv1.ExportRequest, len(jobs))
+	var decoded []*spanDecode
+	for i, j := range jobs {
+		reqs[i] = j.req
+		if j.spans != nil {
+			decoded = append(decoded, j.spans)
+		}
+	}
+	if len(decoded) == 0 {
+		return p.write(reqs, nil, "direct")
+	}
+	var cols *dbmodel.SpanColumns
+	if len(decoded) == 1 && len(jobs) == 1 {
+		cols = &decoded[0].cols
+	} else {
+		cols = spanColumnsPool.Get().(*dbmodel.SpanColumns)
+		defer func() {
+			cols.Reset()
+			spanColumnsPool.Put(cols)
+		}()
+		n := 0
+		for _, d := range decoded {
+			n += d.cols.Len()
+		}
+		cols.Grow(n)
+		for _, d := range decoded {
+			cols.AppendColumns(&d.cols)
+		}
+	}
+	counts, err := p.write(reqs, cols, "direct")
+	if errors.Is(err, errNoSpanColumns) {
+		for i, j := range jobs {
+			reqs[i] = withSpanMessages(j.req, j.spans)
+		}
+		return p.write(reqs, nil, "direct")
+	}
+	return counts, err
+}
+
+// spanColumnsPool keeps the columns jobs' spans are joined in.
+var spanColumnsPool = sync.Pool{New: func() any { return new(dbmodel.SpanColumns) }}
+
+// write inserts reqs, with the spans in cols when not nil, and records the
+// outcome.
+func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols *dbmodel.SpanColumns, path string) (storage.WriteCounts, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
 	defer cancel()
 	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
 	defer span.End()
 	start := time.Now()
-	counts, err := p.writer.WriteExports(ctx, reqs)
+	var counts storage.WriteCounts
+	var err error
+	if sw, ok := p.writer.(spanColumnsWriter); ok && cols != nil {
+		counts, err = sw.WriteExportsWithSpans(ctx, reqs, cols)
+		if errors.Is(err, errNoSpanColumns) {
+			return counts, err
+		}
+	} else if cols != nil {
+		return storage.WriteCounts{}, errNoSpanColumns
+	} else {
+		counts, err = p.writer.WriteExports(ctx, reqs)
+	}
 	if err == nil {
 		p.flushLosses(ctx)
 	}
@@ -493,7 +567,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 		reqs[i] = req
 		batch = append(batch, req)
 	}
-	_, err := p.write(batch, "wal")
+	_, err := p.write(batch, nil, "wal")
 	if err == nil {
 		return p.consume(recs[len(recs)-1].next, len(recs))
 	}
@@ -513,7 +587,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 			continue
 		}
 		if len(batch) > 1 {
-			if _, err = p.write(reqs[i:i+1], "wal"); err == nil {
+			if _, err = p.write(reqs[i:i+1], nil, "wal"); err == nil {
 				if err := p.consume(r.next, i+1-done); err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // TestPoisonBatchLosesOnlyItself sends one batch ClickHouse refuses for its
@@ -172,20 +174,38 @@ type refusingWriter struct {
 }
 
 func (w *refusingWriter) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (storage.WriteCounts, error) {
+	if err := w.refuse(reqs, nil); err != nil {
+		return storage.WriteCounts{}, err
+	}
+	return w.Store.WriteExports(ctx, reqs)
+}
+
+// WriteExportsWithSpans refuses as WriteExports does, the spans read into
+// columns by the receiver included.
+func (w *refusingWriter) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (storage.WriteCounts, error) {
+	if err := w.refuse(reqs, spans); err != nil {
+		return storage.WriteCounts{}, err
+	}
+	return w.Store.WriteExportsWithSpans(ctx, reqs, spans)
+}
+
+func (w *refusingWriter) refuse(reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) error {
+	stuck := spans != nil && slices.Contains(spans.Name, "stuck")
 	for _, r := range reqs {
 		for _, rs := range r.GetResourceSpans() {
 			for _, ss := range rs.GetScopeSpans() {
 				for _, sp := range ss.GetSpans() {
-					if sp.GetName() == "stuck" {
-						w.refusals.Add(1)
-						return storage.WriteCounts{}, &storage.WriteError{Kind: storage.ErrRefusedRetryable, Code: 241,
-							Err: errors.New("insert into spans: MEMORY_LIMIT_EXCEEDED (241): Memory limit (for query) exceeded")}
-					}
+					stuck = stuck || sp.GetName() == "stuck"
 				}
 			}
 		}
 	}
-	return w.Store.WriteExports(ctx, reqs)
+	if !stuck {
+		return nil
+	}
+	w.refusals.Add(1)
+	return &storage.WriteError{Kind: storage.ErrRefusedRetryable, Code: 241,
+		Err: errors.New("insert into spans: MEMORY_LIMIT_EXCEEDED (241): Memory limit (for query) exceeded")}
 }
 
 // TestBatchRefusedTooOftenIsQuarantined: a batch ClickHouse keeps refusing

@@ -67,6 +67,18 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // came back, ClickHouse may have stored it too: the error is then
 // ErrOutcomeUnknown and Uncertain counts its rows.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
+	return s.writeExports(ctx, reqs, nil)
+}
+
+// WriteExportsWithSpans is WriteExports for batches whose spans were read
+// into columns already (dbmodel.SpanColumns.AppendWire): spans holds
+// them, in addition to the spans reqs hold as messages, which are appended
+// to it; the caller resets it after the write.
+func (s *Store) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (WriteCounts, error) {
+	return s.writeExports(ctx, reqs, spans)
+}
+
+func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (WriteCounts, error) {
 	if token := s.dedupToken(reqs); token != "" {
 		ctx = context.WithValue(ctx, dedupTokenKey{}, token)
 	}
@@ -76,11 +88,13 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		counts      WriteCounts
 		problems    []string // of the other tables; the spans keep their own
 	)
-	spans := spanColumnsPool.Get().(*dbmodel.SpanColumns)
-	defer func() {
-		spans.Reset()
-		spanColumnsPool.Put(spans)
-	}()
+	if spans == nil {
+		spans = spanColumnsPool.Get().(*dbmodel.SpanColumns)
+		defer func() {
+			spans.Reset()
+			spanColumnsPool.Put(spans)
+		}()
+	}
 	logs := logColumnsPool.Get().(*dbmodel.LogColumns)
 	defer func() {
 		logs.Reset()

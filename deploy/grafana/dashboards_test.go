@@ -132,7 +132,6 @@ type dashboard struct {
 // works wherever it is imported, whatever the datasource's uid.
 const datasourceVariable = "${datasource}"
 
-
 func TestDashboards(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join("dashboards", "*.json"))
 	if err != nil || len(paths) == 0 {

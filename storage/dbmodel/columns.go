@@ -56,6 +56,11 @@ type SpanColumns struct {
 	Problems []string
 
 	strs []string // backing store of the per-span attribute slices
+	// arena holds the values AppendWire renders (numbers, bytes); see
+	// arenaSpace.
+	arena []byte
+	// scratch is AppendWire's, to lay out a span's attributes.
+	scratch []string
 }
 
 // Boxed empty arrays, shared by every span without attributes, events or
@@ -89,6 +94,7 @@ func (c *SpanColumns) Reset() {
 		*a = (*a)[:0]
 	}
 	c.Rejected = 0
+	c.arena = nil
 }
 
 // Grow makes room for n more spans, so that filling the columns from
@@ -318,4 +324,36 @@ func optionalID(b []byte, n int) string {
 // cloneKeyValues copies one row of a pair of key and value array columns.
 func cloneKeyValues(keys, values any) KeyValues {
 	return KeyValues{Keys: slices.Clone(keys.([]string)), Values: slices.Clone(values.([]string))}
+}
+
+// AppendColumns adds the spans of o, with its rejected count and problems.
+// Strings and arrays are shared, not copied: keep o's sources until the
+// columns are written.
+func (c *SpanColumns) AppendColumns(o *SpanColumns) {
+	c.StartUnixNano, c.DurationNs = append(c.StartUnixNano, o.StartUnixNano...), append(c.DurationNs, o.DurationNs...)
+	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = append(c.TraceIDs, o.TraceIDs...), append(c.SpanIDs, o.SpanIDs...), append(c.ParentSpanIDs, o.ParentSpanIDs...)
+	c.Kind, c.StatusCode = append(c.Kind, o.Kind...), append(c.StatusCode, o.StatusCode...)
+	for _, s := range [][2]*[]string{
+		{&c.TraceState, &o.TraceState}, {&c.Name, &o.Name}, {&c.StatusMessage, &o.StatusMessage},
+		{&c.ServiceName, &o.ServiceName}, {&c.FunctionName, &o.FunctionName}, {&c.FunctionVersion, &o.FunctionVersion},
+		{&c.AccountID, &o.AccountID}, {&c.Region, &o.Region}, {&c.RequestID, &o.RequestID},
+		{&c.ScopeName, &o.ScopeName}, {&c.ScopeVersion, &o.ScopeVersion},
+	} {
+		*s[0] = append(*s[0], *s[1]...)
+	}
+	for _, a := range [][2]*[]any{
+		{&c.AttributeKeys, &o.AttributeKeys}, {&c.AttributeValues, &o.AttributeValues},
+		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
+		{&c.EventTimes, &o.EventTimes}, {&c.EventNames, &o.EventNames}, {&c.EventAttrs, &o.EventAttrs},
+		{&c.LinkTraceIDs, &o.LinkTraceIDs}, {&c.LinkSpanIDs, &o.LinkSpanIDs}, {&c.LinkAttrs, &o.LinkAttrs},
+	} {
+		*a[0] = append(*a[0], *a[1]...)
+	}
+	c.Rejected += o.Rejected
+	for _, p := range o.Problems {
+		if len(c.Problems) >= maxProblems {
+			break
+		}
+		c.Problems = append(c.Problems, p)
+	}
 }

@@ -210,21 +210,7 @@ type Batch struct {
 // span keeps it when faas.execution is also present or the values differ.
 // RestoreRequestID puts it back on read.
 func (kv KeyValues) withoutPromotedRequestID(requestID string) KeyValues {
-	if requestID == "" {
-		return kv
-	}
-	if _, ok := kv.Get(attrFaaSExecution); ok {
-		return kv
-	}
-	idx := -1
-	for i, k := range kv.Keys {
-		if k == AttrInvocationID {
-			if idx >= 0 || i >= len(kv.Values) || kv.Values[i] != requestID {
-				return kv // repeated or different: keep as sent
-			}
-			idx = i
-		}
-	}
+	idx := promotedRequestID(kv, requestID)
 	if idx < 0 {
 		return kv
 	}
@@ -248,4 +234,25 @@ func RestoreRequestID(attrs map[string]string, requestID string) {
 		return
 	}
 	attrs[AttrInvocationID] = requestID
+}
+
+// promotedRequestID is the index of the faas.invocation_id attribute that
+// withoutPromotedRequestID drops, or -1.
+func promotedRequestID(kv KeyValues, requestID string) int {
+	if requestID == "" {
+		return -1
+	}
+	if _, ok := kv.Get(attrFaaSExecution); ok {
+		return -1
+	}
+	idx := -1
+	for i, k := range kv.Keys {
+		if k == AttrInvocationID {
+			if idx >= 0 || i >= len(kv.Values) || kv.Values[i] != requestID {
+				return -1 // repeated or different: keep as sent
+			}
+			idx = i
+		}
+	}
+	return idx
 }

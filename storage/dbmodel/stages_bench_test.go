@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -45,4 +46,64 @@ func BenchmarkSpanColumnsDemo(b *testing.B) {
 		c.AppendExport(req)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
+}
+
+// BenchmarkSpansDemo is the collector's work on one request of 1,000
+// demo-shaped spans from its wire bytes to the insert's columns, both
+// ways side by side: "message" decodes the request into messages and
+// converts those (the two stages above); "wire" reads the resource spans
+// from the wire bytes straight into the columns (AppendWire), the rest of
+// the request (here: the function's identity) as a message.
+//
+//	go test -run '^$' -bench 'SpansDemo' -benchmem -count 5 ./storage/dbmodel/
+func BenchmarkSpansDemo(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	raw, _ := proto.Marshal(storagetest.DemoSpanRequest(rng, time.Now(), 1000, false))
+	lim := dbmodel.WireLimits{MaxAttributeKeyBytes: 256, MaxAttributeValueBytes: 16 << 10, NameBytes: 1024, StatusMessageBytes: 4096, OtherBytes: 1024}
+	b.Run("message", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		var c dbmodel.SpanColumns
+		for b.Loop() {
+			var req ingestv1.ExportRequest
+			if err := proto.Unmarshal(raw, &req); err != nil {
+				b.Fatal(err)
+			}
+			c.Reset()
+			c.AppendExport(&req)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
+	})
+	b.Run("wire", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		var c dbmodel.SpanColumns
+		for b.Loop() {
+			c.Reset()
+			var rest []byte
+			var spans [][]byte
+			for in := raw; len(in) > 0; {
+				num, typ, n := protowire.ConsumeTag(in)
+				m := protowire.ConsumeFieldValue(num, typ, in[n:])
+				if num == 4 && typ == protowire.BytesType {
+					v, _ := protowire.ConsumeBytes(in[n:])
+					spans = append(spans, v)
+				} else {
+					rest = append(rest, in[:n+m]...)
+				}
+				in = in[n+m:]
+			}
+			var req ingestv1.ExportRequest
+			if err := proto.Unmarshal(rest, &req); err != nil {
+				b.Fatal(err)
+			}
+			for _, rs := range spans {
+				if !c.AppendWire(req.GetFunction(), rs, lim) {
+					b.Fatal("AppendWire left the demo's spans to the message path")
+				}
+			}
+		}
+		if c.Len() != 1000 && c.Len() < 1000 {
+			b.Fatalf("%d spans", c.Len())
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
+	})
 }

@@ -6,7 +6,9 @@ package storagetest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -128,4 +130,88 @@ func str(k, v string) *commonpb.KeyValue {
 
 func integer(k string, v int64) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+// SpanShapes are resource spans of the shapes AWS Lambda functions send
+// and of shapes only a faulty or hostile sender makes, for the tests that
+// hold two decoders of spans to the same rows: the demo's; one with
+// events, links and every kind of attribute value; a resource without
+// attributes; spans storage refuses (IDs of the wrong length or zeros, a
+// start after 2105); long names and values; arrays, key-value lists and
+// scope attributes; repeated request IDs.
+func SpanShapes(rng *rand.Rand) []*tracepb.ResourceSpans {
+	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	demo := DemoSpanRequest(rng, at, 12, false).ResourceSpans[0]
+	inv := DemoSpanRequest(rng, at, 6, true).ResourceSpans[0]
+	tid := make([]byte, 16)
+	sid := make([]byte, 8)
+	for i := range tid {
+		tid[i] = byte(rng.Uint32() | 1)
+	}
+	copy(sid, tid)
+	ns := uint64(at.UnixNano())
+	anyKV := func(v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: "v", Value: v} }
+	rich := &tracepb.Span{
+		TraceId: tid, SpanId: sid, ParentSpanId: []byte{1, 2, 3, 4, 5, 6, 7, 8}, TraceState: "rojo=00f067aa0ba902b7",
+		Name: "GET /item/{id}", Kind: tracepb.Span_SPAN_KIND_SERVER, StartTimeUnixNano: ns, EndTimeUnixNano: ns + 1500,
+		Attributes: []*commonpb.KeyValue{
+			str("faas.execution", "exec-1"), str("faas.invocation_id", "exec-1"),
+			{Key: "b", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}},
+			{Key: "f", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: 0.25}}},
+			{Key: "inf", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: math.Inf(-1)}}},
+			{Key: "raw", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: []byte{0, 1, 2, 250}}}},
+			integer("neg", -42), {Key: "empty"}, {Key: "unset", Value: &commonpb.AnyValue{}},
+			str("", "no key"),
+		},
+		Events: []*tracepb.Span_Event{
+			{TimeUnixNano: ns + 10, Name: "exception", Attributes: []*commonpb.KeyValue{
+				str("exception.type", "ValueError"), str("exception.message", `bad "quote" <tag>`), str("exception.type", "dup")}},
+			{Name: "no attributes"},
+		},
+		Links: []*tracepb.Span_Link{
+			{TraceId: tid, SpanId: sid, TraceState: "x=1", Attributes: []*commonpb.KeyValue{integer("n", 7)}},
+			{TraceId: []byte{1, 2}, SpanId: nil},
+		},
+		Status:                 &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "boom ✗"},
+		DroppedAttributesCount: 3, Flags: 0x100,
+	}
+	plain := &tracepb.Span{TraceId: tid, SpanId: []byte{9, 9, 9, 9, 9, 9, 9, 9}, Name: "plain", Kind: tracepb.Span_SpanKind(300)}
+	awsLike := &tracepb.ResourceSpans{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+			str("cloud.account.id", "210987654321"), str("faas.name", "from-resource"), str("cloud.region", "us-east-1"),
+			str("faas.version", "7"), integer("faas.max_memory", 128<<20)}},
+		ScopeSpans: []*tracepb.ScopeSpans{
+			{Scope: &commonpb.InstrumentationScope{Name: "io.opentelemetry.aws-lambda", Version: "2.1"}, Spans: []*tracepb.Span{rich, plain}},
+			{Spans: []*tracepb.Span{plain}},
+		},
+		SchemaUrl: "https://opentelemetry.io/schemas/1.26.0",
+	}
+	bare := &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{plain}}}}
+	refused := &tracepb.ResourceSpans{Resource: DemoResource("refused"), ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+		plain,
+		{TraceId: tid[:15], SpanId: sid, Name: "short trace id"},
+		{TraceId: make([]byte, 16), SpanId: sid, Name: "zero trace id"},
+		{TraceId: tid, SpanId: make([]byte, 8), Name: "zero span id"},
+		{TraceId: tid, SpanId: sid, ParentSpanId: []byte{1}, Name: "bad parent"},
+		{TraceId: tid, SpanId: sid, StartTimeUnixNano: 1 << 63, Name: "after 2105"},
+	}}}}
+	long := strings.Repeat("é", 20000)
+	big := &tracepb.ResourceSpans{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", long), str(long, "long key")}},
+		ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: long, Version: long}, Spans: []*tracepb.Span{
+			{TraceId: tid, SpanId: sid, Name: long, TraceState: long, Status: &tracepb.Status{Message: long},
+				Attributes: []*commonpb.KeyValue{str("k", long), {Key: "raw", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: []byte(long)}}}},
+				Events:     []*tracepb.Span_Event{{Name: long, Attributes: []*commonpb.KeyValue{str(long, "x")}}},
+				Links:      []*tracepb.Span_Link{{TraceId: tid, SpanId: sid, TraceState: long}}},
+		}}},
+	}
+	arr := &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{
+		{Value: &commonpb.AnyValue_StringValue{StringValue: long}}, {Value: &commonpb.AnyValue_IntValue{IntValue: 1}}}}}}
+	kvl := &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: []*commonpb.KeyValue{
+		str("b", "2"), str("a", "1"), str(long, "dropped")}}}}
+	nested := &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{
+		Scope: &commonpb.InstrumentationScope{Name: "s", Attributes: []*commonpb.KeyValue{str("scope.attr", "x")}},
+		Spans: []*tracepb.Span{{TraceId: tid, SpanId: sid, Name: "nested", Attributes: []*commonpb.KeyValue{anyKV(arr), anyKV(kvl)}}},
+	}}}
+	return []*tracepb.ResourceSpans{demo, inv, awsLike, bare, refused, big, nested}
 }

@@ -1,0 +1,831 @@
+package dbmodel
+
+import (
+	"encoding/base64"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// WireLimits are the caps of the collector's field and attribute limits.
+// AppendWire takes only spans within all of them: a value over a cap is
+// cut and counted by the message path.
+type WireLimits struct {
+	MaxAttributeKeyBytes, MaxAttributeValueBytes int
+	NameBytes, StatusMessageBytes, OtherBytes    int
+}
+
+// Descriptors of the messages AppendWire reads: a field they define that
+// it does not read sends the message to the message path.
+var (
+	resourceSpansDesc = (&tracepb.ResourceSpans{}).ProtoReflect().Descriptor()
+	resourceDesc      = (&resourcepb.Resource{}).ProtoReflect().Descriptor()
+	scopeSpansDesc    = (&tracepb.ScopeSpans{}).ProtoReflect().Descriptor()
+	scopeDesc         = (&commonpb.InstrumentationScope{}).ProtoReflect().Descriptor()
+	spanDesc          = (&tracepb.Span{}).ProtoReflect().Descriptor()
+	eventDesc         = (&tracepb.Span_Event{}).ProtoReflect().Descriptor()
+	linkDesc          = (&tracepb.Span_Link{}).ProtoReflect().Descriptor()
+	statusDesc        = (&tracepb.Status{}).ProtoReflect().Descriptor()
+	keyValueDesc      = (&commonpb.KeyValue{}).ProtoReflect().Descriptor()
+	anyValueDesc      = (&commonpb.AnyValue{}).ProtoReflect().Descriptor()
+)
+
+// wireMark is the columns' length before a resource's spans, to take them
+// back out.
+type wireMark struct{ spans, strs int }
+
+func (c *SpanColumns) mark() wireMark { return wireMark{spans: c.Len(), strs: len(c.strs)} }
+
+// rollback drops the spans appended since m.
+func (c *SpanColumns) rollback(m wireMark) {
+	n := m.spans
+	c.StartUnixNano, c.DurationNs = c.StartUnixNano[:n], c.DurationNs[:n]
+	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = c.TraceIDs[:16*n], c.SpanIDs[:8*n], c.ParentSpanIDs[:8*n]
+	c.Kind, c.StatusCode = c.Kind[:n], c.StatusCode[:n]
+	for _, s := range []*[]string{
+		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
+	} {
+		clear((*s)[n:])
+		*s = (*s)[:n]
+	}
+	for _, a := range []*[]any{
+		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+	} {
+		clear((*a)[n:])
+		*a = (*a)[:n]
+	}
+	clear(c.strs[m.strs:])
+	c.strs = c.strs[:m.strs]
+}
+
+// AppendWire adds the spans of one ResourceSpans message, given in its
+// protobuf wire form, without decoding it into messages: the rows are
+// those AppendExport makes of the decoded message. Strings are views of b,
+// which must not change while the columns hold them; values rendered from
+// numbers and bytes live in the columns' own arena.
+//
+// It takes only plain, clean input: it returns false, and leaves the
+// columns as they were, when the message is malformed, holds a string that
+// is not UTF-8, a span the writer would refuse (bad IDs, a start after
+// MaxDateTimeUnixNano), a value over one of lim's caps, a field it does not
+// read (scope attributes, entity references, array and key-value list
+// values), or a singular message repeated (which protobuf merges). The
+// caller then decodes the message and takes the message path, which cuts,
+// drops and counts.
+func (c *SpanColumns) AppendWire(fn *ingestv1.FunctionIdentity, b []byte, lim WireLimits) bool {
+	m := c.mark()
+	if !c.appendResourceSpans(fn, b, &lim) {
+		c.rollback(m)
+		return false
+	}
+	return true
+}
+
+// wireField is one field read by nextField.
+type wireField struct {
+	num protowire.Number
+	typ protowire.Type
+	val []byte // the value of a bytes field
+	u   uint64 // the value of a varint, fixed32 or fixed64 field
+}
+
+// nextField reads the field at the start of b and returns the rest, or
+// false when b is malformed.
+func nextField(b []byte, f *wireField) ([]byte, bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num > protowire.MaxValidNumber {
+		return nil, false // protobuf refuses field numbers above the maximum too
+	}
+	b = b[n:]
+	f.num, f.typ, f.val = num, typ, nil
+	switch typ {
+	case protowire.VarintType:
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return nil, false
+		}
+		f.u = v
+		return b[n:], true
+	case protowire.Fixed64Type:
+		v, n := protowire.ConsumeFixed64(b)
+		if n < 0 {
+			return nil, false
+		}
+		f.u = v
+		return b[n:], true
+	case protowire.Fixed32Type:
+		v, n := protowire.ConsumeFixed32(b)
+		if n < 0 {
+			return nil, false
+		}
+		f.u = uint64(v)
+		return b[n:], true
+	case protowire.BytesType:
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return nil, false
+		}
+		f.val = v
+		return b[n:], true
+	default:
+		n := protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return nil, false
+		}
+		return b[n:], true
+	}
+}
+
+// unread says whether a field AppendWire does not read can be skipped: it
+// can when md does not define it (protobuf keeps it as an unknown field,
+// as it does a defined field of the wrong wire type). A defined field of
+// its own wire type needs the message path.
+func unread(md protoreflect.MessageDescriptor, f *wireField) bool {
+	fd := md.Fields().ByNumber(f.num)
+	return fd == nil || !wireTypeOf(fd, f.typ)
+}
+
+// wireTypeOf says whether typ is a wire type protobuf decodes fd from.
+func wireTypeOf(fd protoreflect.FieldDescriptor, typ protowire.Type) bool {
+	if fd.IsList() && typ == protowire.BytesType {
+		switch fd.Kind() {
+		case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.MessageKind, protoreflect.GroupKind:
+		default:
+			return true // packed
+		}
+	}
+	switch fd.Kind() {
+	case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind,
+		protoreflect.Uint32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
+		return typ == protowire.VarintType
+	case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+		return typ == protowire.Fixed32Type
+	case protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+		return typ == protowire.Fixed64Type
+	case protoreflect.GroupKind:
+		return typ == protowire.StartGroupType
+	default:
+		return typ == protowire.BytesType
+	}
+}
+
+// view is b as a string, without a copy.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// wireString reads a string field's value: false when it is not UTF-8 or
+// longer than max.
+func wireString(b []byte, max int) (string, bool) {
+	if len(b) > max || !utf8.Valid(b) {
+		return "", false
+	}
+	return view(b), true
+}
+
+func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) bool {
+	var (
+		f        wireField
+		ok       bool
+		resource []byte
+		seen     bool
+	)
+	// First the resource, wherever it is, then the scopes' spans.
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if seen {
+				return false // merged by protobuf
+			}
+			resource, seen = f.val, true
+		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok := wireString(f.val, math.MaxInt); !ok {
+				return false
+			}
+		case !unread(resourceSpansDesc, &f):
+			return false
+		}
+	}
+	res, ok := c.resource(fn, resource, lim)
+	if !ok {
+		return false
+	}
+	for rest := b; len(rest) > 0; {
+		rest, _ = nextField(rest, &f)
+		if f.num == 2 && f.typ == protowire.BytesType {
+			if !c.appendScopeSpans(&res, f.val, lim) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// wireResource is what every span of a resource shares.
+type wireResource struct {
+	id                identity
+	attrKeys, attrVal any
+}
+
+func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
+	var (
+		f  wireField
+		ok bool
+		kv KeyValues
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return wireResource{}, false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			k, v, ok := c.keyValue(f.val, lim)
+			if !ok {
+				return wireResource{}, false
+			}
+			kv.Keys, kv.Values = append(kv.Keys, k), append(kv.Values, v)
+		case f.num == 2 && f.typ == protowire.VarintType:
+		case !unread(resourceDesc, &f):
+			return wireResource{}, false
+		}
+	}
+	attr := func(key string) string {
+		v, _ := kv.Get(key)
+		return v
+	}
+	res := wireResource{attrKeys: emptyStrings, attrVal: emptyStrings}
+	res.id = identity{
+		function: firstNonEmpty(fn.GetName(), attr(attrFaaSName)),
+		version:  firstNonEmpty(fn.GetVersion(), attr(attrFaaSVersion)),
+		account:  firstNonEmpty(fn.GetAccountId(), attr(attrCloudAccount)),
+		region:   firstNonEmpty(fn.GetRegion(), attr(attrCloudRegion)),
+	}
+	res.id.service = firstNonEmpty(attr(AttrServiceName), fn.GetServiceName(), res.id.function)
+	if len(kv.Keys) > 0 {
+		res.attrKeys, res.attrVal = kv.Keys, kv.Values
+	}
+	return res, true
+}
+
+func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLimits) bool {
+	var (
+		f                       wireField
+		ok, seen                bool
+		scopeName, scopeVersion string
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if seen {
+				return false
+			}
+			seen = true
+			if scopeName, scopeVersion, ok = scope(f.val, lim); !ok {
+				return false
+			}
+		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok := wireString(f.val, math.MaxInt); !ok {
+				return false
+			}
+		case !unread(scopeSpansDesc, &f):
+			return false
+		}
+	}
+	for rest := b; len(rest) > 0; {
+		rest, _ = nextField(rest, &f)
+		if f.num != 2 || f.typ != protowire.BytesType {
+			continue
+		}
+		if !c.appendWireSpan(f.val, lim) {
+			return false
+		}
+		c.ServiceName = append(c.ServiceName, res.id.service)
+		c.FunctionName = append(c.FunctionName, res.id.function)
+		c.FunctionVersion = append(c.FunctionVersion, res.id.version)
+		c.AccountID = append(c.AccountID, res.id.account)
+		c.Region = append(c.Region, res.id.region)
+		c.ScopeName = append(c.ScopeName, scopeName)
+		c.ScopeVersion = append(c.ScopeVersion, scopeVersion)
+		c.ResourceAttrKeys = append(c.ResourceAttrKeys, res.attrKeys)
+		c.ResourceAttrValues = append(c.ResourceAttrValues, res.attrVal)
+	}
+	return true
+}
+
+func scope(b []byte, lim *WireLimits) (name, version string, ok bool) {
+	var f wireField
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return "", "", false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if name, ok = wireString(f.val, lim.NameBytes); !ok {
+				return "", "", false
+			}
+		case f.num == 2 && f.typ == protowire.BytesType:
+			if version, ok = wireString(f.val, lim.OtherBytes); !ok {
+				return "", "", false
+			}
+		case f.num == 4 && f.typ == protowire.VarintType:
+		case !unread(scopeDesc, &f):
+			return "", "", false
+		}
+	}
+	return name, version, true
+}
+
+// wireSpan is a span's scalar fields as read so far.
+type wireSpan struct {
+	traceID, spanID, parentID []byte
+	traceState, name, message string
+	kind, code                int32
+	start, end                uint64
+	statusSeen                bool
+}
+
+// appendWireSpan adds one span's own columns (the resource's and scope's
+// are the caller's).
+func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
+	var (
+		f          wireField
+		ok         bool
+		sp         wireSpan
+		evs, links int
+	)
+	attrStart := len(c.strs)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch f.typ {
+		case protowire.BytesType:
+			switch f.num {
+			case 1:
+				sp.traceID = f.val
+			case 2:
+				sp.spanID = f.val
+			case 3:
+				if sp.traceState, ok = wireString(f.val, lim.OtherBytes); !ok {
+					return false
+				}
+			case 4:
+				sp.parentID = f.val
+			case 5:
+				if sp.name, ok = wireString(f.val, lim.NameBytes); !ok {
+					return false
+				}
+			case 9:
+				k, v, ok := c.keyValue(f.val, lim)
+				if !ok {
+					return false
+				}
+				c.strs = append(c.strs, k, v)
+			case 11:
+				evs++
+			case 13:
+				links++
+			case 15:
+				if sp.statusSeen {
+					return false
+				}
+				sp.statusSeen = true
+				if !status(f.val, &sp, lim) {
+					return false
+				}
+			default:
+				if !unread(spanDesc, &f) {
+					return false
+				}
+			}
+		case protowire.VarintType:
+			switch f.num {
+			case 6:
+				sp.kind = int32(f.u)
+			case 10, 12, 14:
+			default:
+				if !unread(spanDesc, &f) {
+					return false
+				}
+			}
+		case protowire.Fixed64Type:
+			switch f.num {
+			case 7:
+				sp.start = f.u
+			case 8:
+				sp.end = f.u
+			default:
+				if !unread(spanDesc, &f) {
+					return false
+				}
+			}
+		case protowire.Fixed32Type:
+			if f.num != 16 && !unread(spanDesc, &f) {
+				return false
+			}
+		default:
+			if !unread(spanDesc, &f) {
+				return false
+			}
+		}
+	}
+	if checkID(sp.traceID, 16, "") != nil || checkID(sp.spanID, 8, "") != nil ||
+		(len(sp.parentID) != 0 && len(sp.parentID) != 8) || sp.start > MaxDateTimeUnixNano {
+		return false
+	}
+	// Events and links after the span's own attributes, whose pairs sit
+	// at the end of strs until laid out below.
+	var (
+		evTimes                    []uint64
+		evNames, evAttrs           []string
+		lTraceIDs, lSpanIDs, lAttr []string
+	)
+	if evs > 0 || links > 0 {
+		if evs > 0 {
+			evTimes, evNames, evAttrs = make([]uint64, 0, evs), make([]string, 0, evs), make([]string, 0, evs)
+		}
+		if links > 0 {
+			lTraceIDs, lSpanIDs, lAttr = make([]string, 0, links), make([]string, 0, links), make([]string, 0, links)
+		}
+		for rest := b; len(rest) > 0; {
+			rest, _ = nextField(rest, &f)
+			if f.typ != protowire.BytesType {
+				continue
+			}
+			switch f.num {
+			case 11:
+				t, name, attrs, ok := c.event(f.val, lim)
+				if !ok {
+					return false
+				}
+				evTimes, evNames, evAttrs = append(evTimes, t), append(evNames, name), append(evAttrs, attrs)
+			case 13:
+				tid, sid, attrs, ok := c.link(f.val, lim)
+				if !ok {
+					return false
+				}
+				lTraceIDs, lSpanIDs, lAttr = append(lTraceIDs, tid), append(lSpanIDs, sid), append(lAttr, attrs)
+			}
+		}
+	}
+
+	c.TraceIDs = append(c.TraceIDs, sp.traceID...)
+	c.SpanIDs = append(c.SpanIDs, sp.spanID...)
+	if len(sp.parentID) == 0 {
+		c.ParentSpanIDs = append(c.ParentSpanIDs, 0, 0, 0, 0, 0, 0, 0, 0)
+	} else {
+		c.ParentSpanIDs = append(c.ParentSpanIDs, sp.parentID...)
+	}
+	var dur uint64
+	if sp.end > sp.start {
+		dur = sp.end - sp.start
+	}
+	c.StartUnixNano = append(c.StartUnixNano, sp.start)
+	c.DurationNs = append(c.DurationNs, dur)
+	c.TraceState = append(c.TraceState, sp.traceState)
+	c.Name = append(c.Name, sp.name)
+	c.Kind = append(c.Kind, clampUint8(int64(sp.kind)))
+	c.StatusCode = append(c.StatusCode, clampUint8(int64(sp.code)))
+	c.StatusMessage = append(c.StatusMessage, sp.message)
+
+	keys, values, requestID := c.layOutAttributes(attrStart)
+	c.RequestID = append(c.RequestID, requestID)
+	c.AttributeKeys = append(c.AttributeKeys, keys)
+	c.AttributeValues = append(c.AttributeValues, values)
+	if evs > 0 {
+		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
+	} else {
+		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
+	}
+	if links > 0 {
+		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
+	} else {
+		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
+	}
+	return true
+}
+
+// layOutAttributes turns the key-value pairs at strs[start:] into the
+// keys followed by the values, as spanAttributes lays them out, and finds
+// the request ID as it does.
+func (c *SpanColumns) layOutAttributes(start int) (keys, values any, requestID string) {
+	n := (len(c.strs) - start) / 2
+	if n == 0 {
+		return emptyStrings, emptyStrings, ""
+	}
+	pairs := len(c.strs)
+	c.scratch = c.scratch[:0]
+	for i := range n {
+		c.scratch = append(c.scratch, c.strs[start+2*i])
+	}
+	for i := range n {
+		c.scratch = append(c.scratch, c.strs[start+2*i+1])
+	}
+	copy(c.strs[start:], c.scratch)
+	clear(c.scratch)
+	mid := start + n
+	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
+	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
+		if v, ok := kv.Get(k); ok && v != "" {
+			requestID = v
+			break
+		}
+	}
+	idx := promotedRequestID(kv, requestID)
+	if idx < 0 {
+		return kv.Keys, kv.Values, requestID
+	}
+	// withoutPromotedRequestID's result, made in place: keys and values
+	// without the pair at idx.
+	k := n - 1
+	copy(c.strs[start+idx:], c.strs[start+idx+1:mid])
+	copy(c.strs[start+k:], c.strs[mid:mid+idx])
+	copy(c.strs[start+k+idx:], c.strs[mid+idx+1:pairs])
+	clear(c.strs[start+2*k : pairs])
+	c.strs = c.strs[:start+2*k]
+	return c.strs[start : start+k : start+k], c.strs[start+k : start+2*k : start+2*k], requestID
+}
+
+func status(b []byte, sp *wireSpan, lim *WireLimits) bool {
+	var (
+		f  wireField
+		ok bool
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch {
+		case f.num == 2 && f.typ == protowire.BytesType:
+			if sp.message, ok = wireString(f.val, lim.StatusMessageBytes); !ok {
+				return false
+			}
+		case f.num == 3 && f.typ == protowire.VarintType:
+			sp.code = int32(f.u)
+		case !unread(statusDesc, &f):
+			return false
+		}
+	}
+	return true
+}
+
+// event reads a span event: its time, name and attributes as JSON.
+func (c *SpanColumns) event(b []byte, lim *WireLimits) (t uint64, name, attrs string, ok bool) {
+	var f wireField
+	start := len(c.strs)
+	defer func() { clear(c.strs[start:]); c.strs = c.strs[:start] }()
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return 0, "", "", false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.Fixed64Type:
+			t = f.u
+		case f.num == 2 && f.typ == protowire.BytesType:
+			if name, ok = wireString(f.val, lim.NameBytes); !ok {
+				return 0, "", "", false
+			}
+		case f.num == 3 && f.typ == protowire.BytesType:
+			k, v, ok := c.keyValue(f.val, lim)
+			if !ok {
+				return 0, "", "", false
+			}
+			c.strs = append(c.strs, k, v)
+		case f.num == 4 && f.typ == protowire.VarintType:
+		case !unread(eventDesc, &f):
+			return 0, "", "", false
+		}
+	}
+	return t, name, pairsJSON(c.strs[start:]), true
+}
+
+// link reads a span link: its IDs as FixedString values and attributes as
+// JSON.
+func (c *SpanColumns) link(b []byte, lim *WireLimits) (traceID, spanID, attrs string, ok bool) {
+	var (
+		f        wireField
+		tid, sid []byte
+	)
+	start := len(c.strs)
+	defer func() { clear(c.strs[start:]); c.strs = c.strs[:start] }()
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return "", "", "", false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			tid = f.val
+		case f.num == 2 && f.typ == protowire.BytesType:
+			sid = f.val
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok = wireString(f.val, lim.OtherBytes); !ok {
+				return "", "", "", false
+			}
+		case f.num == 4 && f.typ == protowire.BytesType:
+			k, v, ok := c.keyValue(f.val, lim)
+			if !ok {
+				return "", "", "", false
+			}
+			c.strs = append(c.strs, k, v)
+		case f.num == 5 && f.typ == protowire.VarintType:
+		case f.num == 6 && f.typ == protowire.Fixed32Type:
+		case !unread(linkDesc, &f):
+			return "", "", "", false
+		}
+	}
+	traceID, spanID = string(make([]byte, 16)), string(make([]byte, 8))
+	if len(tid) == 16 {
+		traceID = view(tid)
+	}
+	if len(sid) == 8 {
+		spanID = view(sid)
+	}
+	return traceID, spanID, pairsJSON(c.strs[start:]), true
+}
+
+// pairsJSON is attributesJSON of key-value pairs laid out key, value, ...
+func pairsJSON(pairs []string) string {
+	kvs := make([]*commonpb.KeyValue, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		kvs = append(kvs, &commonpb.KeyValue{Key: pairs[i], Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: pairs[i+1]}}})
+	}
+	return attributesJSON(kvs)
+}
+
+// keyValue reads an attribute: its key and its value rendered as
+// AttributeValue renders it.
+func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	var (
+		f    wireField
+		seen bool
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return "", "", false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if key, ok = wireString(f.val, lim.MaxAttributeKeyBytes); !ok {
+				return "", "", false
+			}
+		case f.num == 2 && f.typ == protowire.BytesType:
+			if seen {
+				return "", "", false // merged by protobuf
+			}
+			seen = true
+			if value, ok = c.anyValue(f.val, lim); !ok {
+				return "", "", false
+			}
+		case !unread(keyValueDesc, &f):
+			return "", "", false
+		}
+	}
+	return key, value, true
+}
+
+// Kinds of AnyValue, as anyValue reads them.
+const (
+	anyNone = iota
+	anyString
+	anyBool
+	anyInt
+	anyDouble
+	anyBytes
+)
+
+// anyValue renders a scalar AnyValue; arrays and key-value lists are left
+// to the message path.
+func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
+	var (
+		f     wireField
+		ok    bool
+		kind  = anyNone
+		u     uint64
+		bytes []byte
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return "", false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if len(f.val) > lim.MaxAttributeValueBytes || !utf8.Valid(f.val) {
+				return "", false
+			}
+			kind, bytes = anyString, f.val
+		case f.num == 2 && f.typ == protowire.VarintType:
+			kind, u = anyBool, f.u
+		case f.num == 3 && f.typ == protowire.VarintType:
+			kind, u = anyInt, f.u
+		case f.num == 4 && f.typ == protowire.Fixed64Type:
+			kind, u = anyDouble, f.u
+		case f.num == 7 && f.typ == protowire.BytesType:
+			if len(f.val) > lim.MaxAttributeValueBytes {
+				return "", false
+			}
+			kind, bytes = anyBytes, f.val
+		case !unread(anyValueDesc, &f):
+			return "", false
+		}
+	}
+	switch kind {
+	case anyString:
+		return view(bytes), true
+	case anyBool:
+		return strconv.FormatBool(u != 0), true
+	case anyInt:
+		buf := c.arenaSpace(20)
+		return c.arenaString(strconv.AppendInt(buf, int64(u), 10)), true
+	case anyDouble:
+		buf := c.arenaSpace(32)
+		return c.arenaString(strconv.AppendFloat(buf, math.Float64frombits(u), 'g', -1, 64)), true
+	case anyBytes:
+		buf := c.arenaSpace(base64.StdEncoding.EncodedLen(len(bytes)))
+		return c.arenaString(base64.StdEncoding.AppendEncode(buf, bytes)), true
+	default:
+		return "", true
+	}
+}
+
+// arenaSpace returns the arena's free end with room for n bytes; values
+// written there become strings with arenaString. The arena's bytes are
+// never written twice: a full one is replaced, not reused, because the
+// strings made of it may outlive the columns (Row, the insert).
+func (c *SpanColumns) arenaSpace(n int) []byte {
+	if cap(c.arena)-len(c.arena) < n {
+		c.arena = make([]byte, 0, max(4096, n))
+	}
+	return c.arena[len(c.arena):len(c.arena)]
+}
+
+// arenaString keeps b, written at the arena's free end, as a string.
+func (c *SpanColumns) arenaString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(c.arena)-len(c.arena) || &b[0] != unsafe.SliceData(c.arena[len(c.arena):cap(c.arena)]) {
+		return string(b) // outgrew the space (cannot happen with arenaSpace's n)
+	}
+	c.arena = c.arena[:len(c.arena)+len(b)]
+	return unsafe.String(&b[0], len(b))
+}
+
+// GrowWire makes room for the spans of resource spans in wire form,
+// as Grow does, and for their attributes.
+func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
+	n := 0
+	for _, rs := range resourceSpans {
+		n += CountWireSpans(rs)
+	}
+	c.Grow(n)
+	c.strs = slices.Grow(c.strs, 16*n)
+}
+
+// CountWireSpans is the number of spans a ResourceSpans message in wire
+// form holds, for Grow; 0 when it is malformed.
+func CountWireSpans(b []byte) int {
+	n := 0
+	var f wireField
+	var ok bool
+	for len(b) > 0 {
+		if b, ok = nextField(b, &f); !ok {
+			return 0
+		}
+		if f.num != 2 || f.typ != protowire.BytesType {
+			continue
+		}
+		for ss := f.val; len(ss) > 0; {
+			if ss, ok = nextField(ss, &f); !ok {
+				return 0
+			}
+			if f.num == 2 && f.typ == protowire.BytesType {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,176 @@
+package dbmodel_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
+)
+
+var (
+	wireFn    = &ingestv1.FunctionIdentity{Name: "orders", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"}
+	noLimits  = dbmodel.WireLimits{MaxAttributeKeyBytes: math.MaxInt, MaxAttributeValueBytes: math.MaxInt, NameBytes: math.MaxInt, StatusMessageBytes: math.MaxInt, OtherBytes: math.MaxInt}
+	capLimits = dbmodel.WireLimits{MaxAttributeKeyBytes: 256, MaxAttributeValueBytes: 16 << 10, NameBytes: 1024, StatusMessageBytes: 4096, OtherBytes: 1024}
+)
+
+// wireSeeds are SpanShapes in wire form, and the same with the hostile
+// turns a sender can give them: fields repeated (which protobuf merges or
+// takes the last of), unknown fields, known fields of the wrong wire type,
+// strings that are not UTF-8, cut-off messages.
+func wireSeeds(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, rs := range storagetest.SpanShapes(rand.New(rand.NewPCG(3, 4))) {
+		if proto.Size(rs) > 20000 {
+			continue // 40 KB strings slow the fuzzer down; small caps reach the same code
+		}
+		b, err := proto.Marshal(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b,
+			append(b[:len(b):len(b)], b...), // every field twice: the resource and scopes merge
+			protowire.AppendBytes(protowire.AppendTag(b[:len(b):len(b)], 99, protowire.BytesType), []byte{0xff}),
+			protowire.AppendVarint(protowire.AppendTag(b[:len(b):len(b)], 3, protowire.VarintType), 1),
+			b[:len(b)/2])
+	}
+	// A span with a name that is not UTF-8, one with its name as a varint,
+	// one with its status twice, one with a group.
+	sp := func(fields ...[]byte) []byte {
+		var s []byte
+		s = protowire.AppendTag(s, 1, protowire.BytesType)
+		s = protowire.AppendBytes(s, []byte("0123456789abcdef"))
+		s = protowire.AppendTag(s, 2, protowire.BytesType)
+		s = protowire.AppendBytes(s, []byte("01234567"))
+		for _, f := range fields {
+			s = append(s, f...)
+		}
+		ss := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), s)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), ss)
+	}
+	field := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	out = append(out,
+		sp(field(5, []byte{'a', 0xff})),
+		sp(protowire.AppendVarint(protowire.AppendTag(nil, 5, protowire.VarintType), 7)),
+		sp(field(15, field(2, []byte("a"))), field(15, protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 2))),
+		sp(protowire.AppendTag(protowire.AppendTag(nil, 20, protowire.StartGroupType), 20, protowire.EndGroupType)),
+		sp(field(9, field(2, field(1, []byte{0xc3})))),
+		sp(field(9, append(field(2, field(1, []byte("x"))), field(2, protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 5))...))),
+		sp(field(9, field(2, append(field(1, []byte("x")), protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 9)...)))),
+	)
+	return out
+}
+
+// checkWire holds AppendWire to the message path on one ResourceSpans in
+// wire form: when it takes the message, the columns are those AppendExport
+// makes of the decoded message; when protobuf refuses the message, it must
+// not take it; when it leaves it, the columns are as they were.
+func checkWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
+	t.Helper()
+	prefill := storagetest.DemoSpanRequest(rand.New(rand.NewPCG(5, 6)), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 3, true)
+	var got, want dbmodel.SpanColumns
+	got.AppendExport(prefill)
+	want.AppendExport(prefill)
+	before := got.Len()
+	took = got.AppendWire(wireFn, b, lim)
+	var rs tracepb.ResourceSpans
+	err := proto.Unmarshal(b, &rs)
+	switch {
+	case err != nil && took:
+		t.Fatalf("AppendWire took a message protobuf refuses (%v)", err)
+	case !took:
+		if got.Len() != before {
+			t.Fatalf("AppendWire left the message but kept %d spans of it", got.Len()-before)
+		}
+	default:
+		want.AppendExport(&ingestv1.ExportRequest{Function: wireFn, ResourceSpans: []*tracepb.ResourceSpans{&rs}})
+		if want.Rejected != 0 {
+			t.Fatalf("AppendWire took a message with %d spans the writer refuses: %q", want.Rejected, want.Problems)
+		}
+	}
+	if got.Len() != want.Len() || got.Rejected != want.Rejected {
+		t.Fatalf("AppendWire: %d spans (%d rejected), message path %d (%d)", got.Len(), got.Rejected, want.Len(), want.Rejected)
+	}
+	for i := range want.Len() {
+		if g, w := got.Row(i), want.Row(i); !reflect.DeepEqual(g, w) {
+			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+	return took
+}
+
+// TestAppendWireShapes: the plain shapes are taken (the fast path is the
+// one they use) and give the message path's rows; the rest give its rows
+// or are left to it.
+func TestAppendWireShapes(t *testing.T) {
+	shapes := storagetest.SpanShapes(rand.New(rand.NewPCG(3, 4)))
+	for i, rs := range shapes {
+		b, err := proto.Marshal(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := checkWire(t, b, capLimits)
+		// demo, inventory, AWS-like, bare: taken; refused, big, nested: left.
+		if wantTook := i < 4; took != wantTook {
+			t.Errorf("shape %d: AppendWire took it = %v, want %v", i, took, wantTook)
+		}
+		checkWire(t, b, noLimits)
+	}
+	for i, b := range wireSeeds(t) {
+		t.Run("", func(t *testing.T) {
+			_ = i
+			checkWire(t, b, capLimits)
+		})
+	}
+}
+
+// FuzzAppendWire holds AppendWire to the message path (checkWire) on
+// resource spans of every shape and any bytes, with caps from tiny to none.
+func FuzzAppendWire(f *testing.F) {
+	for _, b := range wireSeeds(f) {
+		f.Add(b, uint16(0))
+		f.Add(b, uint16(8))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, capBytes uint16) {
+		lim := noLimits
+		if capBytes > 0 {
+			n := int(capBytes)
+			lim = dbmodel.WireLimits{MaxAttributeKeyBytes: n, MaxAttributeValueBytes: n, NameBytes: n, StatusMessageBytes: n, OtherBytes: n}
+		}
+		checkWire(t, b, lim)
+	})
+}
+
+// TestAppendColumns: columns filled from two requests apart and then
+// joined hold the rows of columns filled from both in turn.
+func TestAppendColumns(t *testing.T) {
+	shapes := storagetest.SpanShapes(rand.New(rand.NewPCG(7, 8)))
+	first := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[:3]}
+	second := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[3:]}
+	var a, b, joined, both dbmodel.SpanColumns
+	a.AppendExport(first)
+	b.AppendExport(second)
+	joined.AppendColumns(&a)
+	joined.AppendColumns(&b)
+	both.AppendExport(first)
+	both.AppendExport(second)
+	if joined.Len() != both.Len() || joined.Rejected != both.Rejected || !reflect.DeepEqual(joined.Problems, both.Problems) {
+		t.Fatalf("joined: %d spans, %d rejected, %q; want %d, %d, %q", joined.Len(), joined.Rejected, joined.Problems, both.Len(), both.Rejected, both.Problems)
+	}
+	for i := range both.Len() {
+		if g, w := joined.Row(i), both.Row(i); !reflect.DeepEqual(g, w) {
+			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
