@@ -96,8 +96,14 @@ func TestManagedRuntimeThroughExecWrapper(t *testing.T) {
 					t.Errorf("wrapper got %q, want the node command line ending in the runtime's index.mjs", a.Wrapped)
 				}
 			}
-			// console.log in Lambda's text format, under the request.
-			if !strings.Contains(out.String(), "\t"+res.RequestID+"\tINFO\tevent {\"hello\":\"world\"}") {
+			// console.log in Lambda's text format, under the request. The
+			// runtime's output is read beside the answer, so it may come a
+			// little after it.
+			line := "\t" + res.RequestID + "\tINFO\tevent {\"hello\":\"world\"}"
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), line) && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(out.String(), line) {
 				t.Errorf("no log line in Lambda's format for %s:\n%s", res.RequestID, out.String())
 			}
 			res = invoke(t, em, "node", map[string]any{"fail": true})
