@@ -317,9 +317,9 @@ func textboxVariable(name, label string) *dashboard.TextBoxVariableBuilder {
 func markers() []cog.Builder[dashboard.AnnotationQuery] {
 	var out []cog.Builder[dashboard.AnnotationQuery]
 	for _, m := range []struct{ name, color, annotation string }{
-		{"Error spikes", "red", "errorSpikes"},
-		{"Deployments", "blue", "deployments"},
-		{"Cold-start storms", "orange", "coldStartStorms"},
+		{"Error spikes", "red", plugin.AnnotationErrorSpikes},
+		{"Deployments", "blue", plugin.AnnotationDeployments},
+		{"Cold-start storms", "orange", plugin.AnnotationColdStartStorms},
 	} {
 		out = append(out, dashboard.NewAnnotationQueryBuilder().
 			Name(m.name).
