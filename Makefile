@@ -11,7 +11,7 @@ EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
 FUZZTIME ?= 15s
 
-.PHONY: help deps test-tools build test test-go test-plugin demo proto proto-check lint fuzz bench bench-extension layer plugin clean
+.PHONY: help deps test-tools build test test-go test-plugin demo proto proto-check dashboards lint fuzz bench bench-extension layer plugin clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ proto: ## regenerate the Ingest API's Go code from proto/
 
 proto-check: ## fail when the committed generated code is stale
 	$(GO) test -count=1 -run TestGeneratedCodeIsCurrent ./proto
+
+dashboards: ## regenerate the Grafana dashboards' JSON from deploy/grafana/dashboards/build
+	$(GO) run ./deploy/grafana/dashboards/gen -dir deploy/grafana/dashboards
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lambdascope/lambdascope/deploy/grafana/dashboards/build"
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin"
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 )
@@ -184,6 +185,38 @@ func TestDashboards(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDashboardsGenerated fails when a committed dashboard differs from
+// what package build makes of it (a hand edit, or a build change not
+// regenerated: run `make dashboards`), or when a dashboard is not built
+// there at all.
+func TestDashboardsGenerated(t *testing.T) {
+	files, err := build.Dashboards()
+	if err != nil {
+		t.Fatalf("build dashboards: %v", err)
+	}
+	built := map[string]bool{}
+	for _, f := range files {
+		built[f.Name] = true
+		committed, err := os.ReadFile(filepath.Join("dashboards", f.Name))
+		if err != nil {
+			t.Errorf("dashboard %s is built but not committed: %v", f.Name, err)
+			continue
+		}
+		if string(committed) != string(f.JSON) {
+			t.Errorf("dashboards/%s differs from what deploy/grafana/dashboards/build makes of it; change the build package, not the JSON, and run make dashboards", f.Name)
+		}
+	}
+	paths, err := filepath.Glob(filepath.Join("dashboards", "*.json"))
+	if err != nil {
+		t.Fatalf("list dashboards: %v", err)
+	}
+	for _, path := range paths {
+		if !built[filepath.Base(path)] {
+			t.Errorf("%s is not built by deploy/grafana/dashboards/build", path)
+		}
 	}
 }
 
