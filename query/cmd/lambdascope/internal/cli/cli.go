@@ -230,8 +230,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 		if c := findCommand(cmd); c != nil {
 			return fail(env, runTable(ctx, c, cmdArgs, common, env))
 		}
-		return fail(env, usagef("unknown command %q (want trace, search, functions, logs, cost, rightsize, spikes, invocations, retention or help)", cmd))
+		return fail(env, usagef("unknown command %q (want %s)", cmd, commandNames()))
 	}
+}
+
+// commandNames lists every command for the unknown-command message, the
+// table commands from their list so that a new one is never left out.
+func commandNames() string {
+	names := []string{"trace"}
+	for _, c := range tableCommands {
+		names = append(names, c.name)
+	}
+	names = append(names, "invocations", "retention")
+	return strings.Join(names, ", ") + " or help"
 }
 
 func help(args []string, env Env) int {

@@ -55,6 +55,7 @@ func TestUsage(t *testing.T) {
 		{name: "invocations -h", args: []string{"invocations", "-h"}, wantCode: ExitOK, wantStdout: "--since 7d --output json"},
 		{name: "help unknown", args: []string{"help", "bogus"}, wantCode: ExitUsage, wantStderr: `unknown command "bogus"`},
 		{name: "unknown command", args: []string{"spans"}, wantCode: ExitUsage, wantStderr: `unknown command "spans"`},
+		{name: "unknown command names dropped", args: []string{"spans"}, wantCode: ExitUsage, wantStderr: `dropped, completeness`},
 		{name: "unknown flag", args: []string{"--verbose", "trace"}, wantCode: ExitUsage, wantStderr: "-verbose"},
 		{name: "trace without ID", args: []string{"trace"}, wantCode: ExitUsage, wantStderr: "exactly one trace ID"},
 		{name: "trace with two IDs", args: []string{"trace", "a", "b"}, wantCode: ExitUsage, wantStderr: "exactly one trace ID"},
