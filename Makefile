@@ -48,7 +48,10 @@ proto-check: ## fail when the committed generated code is stale
 dashboards: ## regenerate the Grafana dashboards' JSON from deploy/grafana/dashboards/build
 	$(GO) run ./deploy/grafana/dashboards/gen -dir deploy/grafana/dashboards
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet, staticcheck, and bash -n on every shell script
+	@scripts=$$(git ls-files -z | xargs -0 awk 'FNR == 1 && /^#!.*[\/ ](ba)?sh( |$$)/ { print FILENAME } { nextfile }'); \
+	  test -n "$$scripts" || { echo "no shell scripts found: the listing is wrong"; exit 1; }; \
+	  for f in $$scripts; do bash -n "$$f" || { echo "bash -n $$f failed"; exit 1; }; done
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)

@@ -18,10 +18,22 @@ export LAMBDASCOPE_BENCH_ANON_WAVES=${WAVES:-3}
 export LAMBDASCOPE_BENCH_STEADY_REQUESTS=${STEADY:-600}
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+log=$(mktemp)
+trap 'rm -f "$out" "$log"' EXIT
 echo "+ go test -count=1 -run '^\$' -bench CollectorMemoryAnonymous -benchtime 1x ./collector/" >&2
-go test -count=1 -run '^$' -bench CollectorMemoryAnonymous -benchtime 1x ./collector/ 2>/dev/null |
-  grep -E 'anonymous_bench_test.go|MiB|refused|each anonymous|^(ok|FAIL|---)' | tee "$out" >&2
+# The whole output is kept: a benchmark that fails prints why, and the script
+# stops with its status instead of a table with holes.
+if ! go test -count=1 -run '^$' -bench CollectorMemoryAnonymous -benchtime 1x ./collector/ >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "anonymous memory benchmark failed (output above)" >&2
+  exit 1
+fi
+grep -E 'anonymous_bench_test.go|MiB|refused|each anonymous|^(ok|FAIL|---)' "$log" | tee "$out" >&2
+if ! grep -q 'rss-idle-MiB' "$out"; then
+  cat "$log" >&2
+  echo "anonymous memory benchmark printed no figures (output above)" >&2
+  exit 1
+fi
 
 metric() {
   awk -v u="$1-MiB" '/rss-idle-MiB/ { for (i = 1; i < NF; i++) if ($(i+1) == u) printf "%.1f", $i }' "$out"

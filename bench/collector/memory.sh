@@ -17,12 +17,24 @@ REQUESTS=${REQUESTS:-3000}
 export LAMBDASCOPE_BENCH_SENDERS=${SENDERS:-64} # concurrent senders
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+log=$(mktemp)
+trap 'rm -f "$out" "$log"' EXIT
 echo "+ go test -count=1 -run '^\$' -bench CollectorMemory -benchtime ${REQUESTS}x ./collector/" >&2
+# The whole output is kept: a benchmark that fails prints why, and the script
+# stops with its status instead of a table with holes.
+if ! go test -count=1 -run '^$' -bench CollectorMemory -benchtime "${REQUESTS}x" ./collector/ >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "collector memory benchmark failed (output above)" >&2
+  exit 1
+fi
 # The collector's log lines land between the benchmark's name and its
 # figures, so pick the figures by their units.
-go test -count=1 -run '^$' -bench CollectorMemory -benchtime "${REQUESTS}x" ./collector/ 2>/dev/null |
-  grep -E 'bench_test.go|-idle-MiB' | tee "$out" >&2
+grep -E 'bench_test.go|-idle-MiB' "$log" | tee "$out" >&2
+if ! grep -q -- '-idle-MiB' "$out"; then
+  cat "$log" >&2
+  echo "collector memory benchmark printed no figures (output above)" >&2
+  exit 1
+fi
 
 metric() {
   awk -v u="$1" '/-idle-MiB/ { for (i = 1; i < NF; i++) if ($(i+1) == u) print $i }' "$out"
