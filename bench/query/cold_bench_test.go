@@ -1,0 +1,227 @@
+package querybench
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/query/querytest"
+	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+var (
+	coldSpans    = flag.Int("cold.spans", 1_000_000, "demo-shaped spans BenchmarkCold generates over 30 days (6 per trace, 2 invocation reports per trace)")
+	coldDatabase = flag.String("cold.database", "", "database BenchmarkCold keeps its data in between runs (generated when empty); default a throwaway one")
+	coldOSCache  = flag.Bool("cold.os-cache", true, "drop the operating system's page cache too before each read (needs root)")
+)
+
+// dataEnd is where generated data ends: a fixed hour, so that a kept
+// database answers the same questions run after run.
+var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
+
+// BenchmarkCold generates -cold.spans demo-shaped spans and their
+// invocation reports over 30 days inside ClickHouse (Generate, progress on
+// stderr), waits for the background merges, and measures the reads with
+// targets, each after the caches are dropped (CacheDropper; the state
+// reached is logged): a trace by ID never read before in the run, the
+// 30-day cost report, and a search over one day (a different day each
+// time). ns/op is the mean of the cold reads alone; p50-ms and max-ms are
+// theirs too. Baselines in the same run: the round trip after the same
+// drops, and each trace read again at once with warm caches (warm-p50-ms).
+func BenchmarkCold(b *testing.B) {
+	st := coldStore(b)
+	start := time.Now()
+	d, err := Generate(b.Context(), st, Config{Spans: *coldSpans, End: dataEnd, Days: 30}, os.Stderr)
+	if err != nil {
+		b.Fatalf("generate: %v", err)
+	}
+	b.Logf("%d spans in %d traces, %d invocations, 30 days to %s: ready in %s", d.SpanRows(), d.Traces, d.Invocations,
+		dataEnd.Format(time.RFC3339), time.Since(start).Round(time.Second))
+	start = time.Now()
+	if err := querytest.WaitForMerges(b.Context(), st); err != nil {
+		b.Fatalf("wait for merges: %v", err)
+	}
+	b.Logf("merges settled in %s", time.Since(start).Round(time.Millisecond))
+	logDiskUse(b, st)
+
+	drops := NewCacheDropper(st, *coldOSCache, chtest.Server().External())
+	svc := query.NewService(st)
+	prices := query.DefaultPrices()
+	month := query.TimeRange{Since: d.Begin(), Until: d.End}
+	// Trace numbers are drawn at random, each at most once in the run: the
+	// server has never read them in this run, and a kept database repeats
+	// one from an earlier run with a chance of (reads / traces).
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
+	drawn := map[uint64]bool{}
+	draw := func(n int) []uint64 {
+		out := make([]uint64, 0, n)
+		for len(out) < n && len(drawn) < d.Traces {
+			t := rng.Uint64N(uint64(d.Traces))
+			if !drawn[t] {
+				drawn[t] = true
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	// cold runs read b.N times, each after the caches are dropped, with the
+	// timer on only around the read.
+	cold := func(b *testing.B, read func(i int) error, after func(i int)) {
+		b.Helper()
+		times := make([]time.Duration, 0, b.N)
+		b.StopTimer()
+		for i := range b.N {
+			if err := drops.Drop(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			t0 := time.Now()
+			b.StartTimer()
+			err := read(i)
+			b.StopTimer()
+			times = append(times, time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if after != nil {
+				after(i)
+			}
+		}
+		reportPercentiles(b, "", times)
+		b.ReportMetric(drops.Cold(), "os-cache-dropped")
+		b.Log(drops.State())
+	}
+
+	b.Run("baseline-round-trip", func(b *testing.B) {
+		cold(b, func(int) error {
+			if err := st.Conn().Exec(b.Context(), "SELECT 1"); err != nil {
+				return fmt.Errorf("select 1: %w", err)
+			}
+			return nil
+		}, nil)
+	})
+	b.Run("trace-by-id", func(b *testing.B) {
+		b.StopTimer()
+		ids, err := TraceIDs(b.Context(), st, draw(b.N))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ids) < b.N {
+			b.Fatalf("only %d traces never read, need %d", len(ids), b.N)
+		}
+		warm := make([]time.Duration, 0, b.N)
+		check := func(tr *query.Trace, err error) error {
+			if err != nil {
+				return err
+			}
+			if tr.SpanCount < SpansPerTrace {
+				return fmt.Errorf("trace %s: %d spans, want at least %d", tr.TraceID, tr.SpanCount, SpansPerTrace)
+			}
+			return nil
+		}
+		cold(b, func(i int) error {
+			return check(svc.TraceByID(b.Context(), ids[i]))
+		}, func(i int) {
+			t0 := time.Now()
+			if err := check(svc.TraceByID(b.Context(), ids[i])); err != nil {
+				b.Fatal(err)
+			}
+			warm = append(warm, time.Since(t0))
+		})
+		reportPercentiles(b, "warm-", warm)
+	})
+	b.Run("cost-30d", func(b *testing.B) {
+		cold(b, func(int) error {
+			rep, err := svc.Cost(b.Context(), &prices, query.CostQuery{TimeRange: month})
+			if err != nil {
+				return fmt.Errorf("cost: %w", err)
+			}
+			if rep.Total.Invocations != uint64(d.Invocations) {
+				return fmt.Errorf("cost report of %d invocations, want %d", rep.Total.Invocations, d.Invocations)
+			}
+			return nil
+		}, nil)
+	})
+	// day is the i-th day searched: the last one, then the one before, and
+	// so on, so that each search reads a day the run has not searched.
+	day := func(i int) (time.Time, time.Time) {
+		until := d.End.Add(-time.Duration(i%(d.Days-1)) * 24 * time.Hour)
+		return until.Add(-24 * time.Hour), until
+	}
+	b.Run("search-day-error-10ms", func(b *testing.B) {
+		cold(b, func(i int) error {
+			since, until := day(i)
+			res, err := svc.SearchTraces(b.Context(), query.TraceSearch{Since: since, Until: until, Status: "error", MinDuration: 10 * time.Millisecond})
+			if err != nil {
+				return fmt.Errorf("search: %w", err)
+			}
+			if len(res) == 0 && d.Traces >= 100_000 {
+				return fmt.Errorf("search of %s to %s found no failed trace", since, until)
+			}
+			return nil
+		}, nil)
+	})
+	b.Run("search-day-attribute", func(b *testing.B) {
+		cold(b, func(i int) error {
+			since, until := day(i)
+			res, err := svc.SearchTraces(b.Context(), query.TraceSearch{Since: since, Until: until, Attributes: map[string]string{"order.sku": "SKU-0042"}})
+			if err != nil {
+				return fmt.Errorf("search: %w", err)
+			}
+			if len(res) == 0 && d.Traces >= 100_000 {
+				return fmt.Errorf("search of %s to %s found no trace of SKU-0042", since, until)
+			}
+			return nil
+		}, nil)
+	})
+}
+
+// reportPercentiles reports the p50 and the slowest of times, in ms.
+func reportPercentiles(b *testing.B, prefix string, times []time.Duration) {
+	b.Helper()
+	if len(times) == 0 {
+		return
+	}
+	s := slices.Clone(times)
+	slices.Sort(s)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(s[(len(s)-1)/2]), prefix+"p50-ms")
+	b.ReportMetric(ms(s[len(s)-1]), prefix+"max-ms")
+}
+
+// logDiskUse logs the bytes on disk of the database, per span.
+func logDiskUse(b *testing.B, st *storage.Store) {
+	b.Helper()
+	var bytes, spans uint64
+	if err := st.Conn().QueryRow(b.Context(), "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = ?", st.Database()).Scan(&bytes); err != nil {
+		b.Fatalf("bytes on disk: %v", err)
+	}
+	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".spans").Scan(&spans); err != nil {
+		b.Fatalf("count spans: %v", err)
+	}
+	b.Logf("database %s: %.2f GiB on disk, %.1f B per span over every table", st.Database(), float64(bytes)/(1<<30), float64(bytes)/float64(max(spans, 1)))
+}
+
+// coldStore is a migrated store on -cold.database, kept between runs, or
+// on a throwaway database.
+func coldStore(b *testing.B) *storage.Store {
+	b.Helper()
+	if *coldDatabase == "" {
+		st, _ := querytest.OpenStore(b)
+		return st
+	}
+	st, err := storage.Open(b.Context(), chtest.Server().DSNFor(*coldDatabase))
+	if err != nil {
+		b.Fatalf("open store: %v", err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(b.Context()); err != nil {
+		b.Fatalf("migrate: %v", err)
+	}
+	return st
+}
