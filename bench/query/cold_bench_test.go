@@ -31,9 +31,12 @@ var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
 // targets, each after the caches are dropped (CacheDropper; the state
 // reached is logged): a trace by ID never read before in the run, the
 // 30-day cost report, and a search over one day (a different day each
-// time). ns/op is the mean of the cold reads alone; p50-ms and max-ms are
-// theirs too. Baselines in the same run: the round trip after the same
-// drops, and each trace read again at once with warm caches (warm-p50-ms).
+// time). Every read runs twice over: with the page cache dropped too
+// (page-cache-dropped/...), then with ClickHouse's caches alone dropped
+// (page-cache-kept/...). ns/op is the mean of the cold reads alone; p50-ms
+// and max-ms are theirs too. Baselines in the same run: the round trip
+// after the same drops, and each trace read again at once with warm caches
+// (warm-p50-ms).
 func BenchmarkCold(b *testing.B) {
 	st := coldStore(b)
 	start := time.Now()
@@ -50,10 +53,7 @@ func BenchmarkCold(b *testing.B) {
 	b.Logf("merges settled in %s", time.Since(start).Round(time.Millisecond))
 	logDiskUse(b, st)
 
-	drops := NewCacheDropper(st, *coldOSCache, chtest.Server().External())
 	svc := query.NewService(st)
-	prices := query.DefaultPrices()
-	month := query.TimeRange{Since: d.Begin(), Until: d.End}
 	// Trace numbers are drawn at random, each at most once in the run: the
 	// server has never read them in this run, and a kept database repeats
 	// one from an earlier run with a chance of (reads / traces).
@@ -70,6 +70,25 @@ func BenchmarkCold(b *testing.B) {
 		}
 		return out
 	}
+	// Each read runs in two cache states, side by side: everything dropped
+	// (the page cache too, where the machine lets it), then ClickHouse's
+	// caches alone, the page cache as the run left it.
+	for _, state := range []struct {
+		name   string
+		dropOS bool
+	}{{"page-cache-dropped", *coldOSCache}, {"page-cache-kept", false}} {
+		drops := NewCacheDropper(st, state.dropOS, chtest.Server().External())
+		b.Run(state.name, func(b *testing.B) {
+			coldReads(b, st, svc, d, drops, draw)
+		})
+	}
+}
+
+// coldReads measures each read with targets on d, every read after drops
+// has emptied the caches; draw gives trace numbers never read before.
+func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drops *CacheDropper, draw func(int) []uint64) {
+	prices := query.DefaultPrices()
+	month := query.TimeRange{Since: d.Begin(), Until: d.End}
 	// cold runs read b.N times, each after the caches are dropped, with the
 	// timer on only around the read.
 	cold := func(b *testing.B, read func(i int) error, after func(i int)) {
@@ -204,7 +223,12 @@ func logDiskUse(b *testing.B, st *storage.Store) {
 	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".spans").Scan(&spans); err != nil {
 		b.Fatalf("count spans: %v", err)
 	}
-	b.Logf("database %s: %.2f GiB on disk, %.1f B per span over every table", st.Database(), float64(bytes)/(1<<30), float64(bytes)/float64(max(spans, 1)))
+	var parts uint64
+	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM system.parts WHERE active AND database = ? AND table = 'spans'", st.Database()).Scan(&parts); err != nil {
+		b.Fatalf("count parts: %v", err)
+	}
+	b.Logf("database %s: %.2f GiB on disk, %.1f B per span over every table; spans in %d parts", st.Database(),
+		float64(bytes)/(1<<30), float64(bytes)/float64(max(spans, 1)), parts)
 }
 
 // coldStore is a migrated store on -cold.database, kept between runs, or
