@@ -17,10 +17,13 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/ClickHouse/ch-go"
+	chproto "github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 // openDriverStore opens a migrated store whose spans and logs go through
@@ -450,3 +453,56 @@ func TestBlockWriterCompressedBlocks(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockSizeIsTheEncodedSize holds blockSize, which the send buffer is
+// grown to before a block, to the bytes the columns encode: demo-shaped
+// spans with events and links, and log records.
+func TestBlockSizeIsTheEncodedSize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var spans dbmodel.SpanColumns
+	for i := range 20 {
+		for _, req := range storagetest.DemoTrace(rng, time.Unix(1_780_000_000+int64(i), 0)) {
+			spans.AppendExport(req)
+		}
+	}
+	spans.AppendExport(&ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "f"},
+		ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: make16(1), SpanId: make8(2), Name: strings.Repeat("n", 300), StartTimeUnixNano: 1, EndTimeUnixNano: 2,
+			Events: []*tracepb.Span_Event{{Name: "e", TimeUnixNano: 1}},
+			Links:  []*tracepb.Span_Link{{TraceId: make16(3), SpanId: make8(4)}},
+		}}}}}},
+	})
+	if spans.Len() == 0 {
+		t.Fatal("no spans to encode")
+	}
+	sb := spanBlockPool.Get().(*spanBlock)
+	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
+	sb.set(&spans)
+
+	var logs dbmodel.LogColumns
+	logs.AppendExport(&ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "f"},
+		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			{TimeUnixNano: 1, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("b", 200)}}},
+			{TimeUnixNano: 2, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "short"}}},
+		}}}}},
+	})
+	lb := logBlockPool.Get().(*logBlock)
+	t.Cleanup(func() { lb.cols = logBlockColumns{}; logBlockPool.Put(lb) })
+	lb.set(&logs)
+
+	for name, input := range map[string]ch.Query{"spans": {Input: sb.input}, "logs": {Input: lb.input}} {
+		var b chproto.Buffer
+		for _, c := range input.Input {
+			c.Data.EncodeColumn(&b)
+		}
+		if got, want := blockSize(input.Input), len(b.Buf); got != want {
+			t.Errorf("%s: blockSize = %d, the columns encode %d bytes", name, got, want)
+		}
+	}
+}
+
+func make16(b byte) []byte { return append(make([]byte, 15), b) }
+
+func make8(b byte) []byte { return append(make([]byte, 7), b) }
