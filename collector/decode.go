@@ -182,11 +182,11 @@ func (c *lenientCodec) take(req any) (decodeNote, bool) {
 // the rest into req. It says false for a body that is not protobuf, left
 // to the message path, which refuses it.
 func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.ExportRequest) bool {
-	// A buffer of its own, from gRPC's pool: the columns' strings are
+	// A buffer of its own, from requestBuffers: the columns' strings are
 	// views of it, so it goes back to the pool only with the columns, when
 	// the call ends (spanDecode.release). Everything else decoded from it
 	// (the message, notes) is a copy.
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	buf := data.MaterializeToBuffer(requestBuffers)
 	rest, raw, ok := splitSpans(buf.ReadOnlyData())
 	if !ok {
 		buf.Free()
