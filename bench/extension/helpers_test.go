@@ -434,23 +434,28 @@ type sink struct {
 
 func startSink(b *testing.B) *sink {
 	b.Helper()
+	s := &sink{}
+	s.addr = serveHTTP(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	return s
+}
+
+// serveHTTP serves h on a free loopback port until the benchmark ends and
+// returns its address.
+func serveHTTP(b *testing.B, h http.Handler) string {
+	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatalf("listen: %v", err)
 	}
-	s := &sink{addr: ln.Addr().String()}
-	srv := &http.Server{
-		ReadHeaderTimeout: 5 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, err := io.Copy(io.Discard, r.Body); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			s.exports.Add(1)
-			w.Header().Set("Content-Type", "application/x-protobuf")
-			w.WriteHeader(http.StatusOK)
-		}),
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -460,5 +465,5 @@ func startSink(b *testing.B) *sink {
 		_ = srv.Close()
 		<-done
 	})
-	return s
+	return ln.Addr().String()
 }
