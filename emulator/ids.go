@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,25 @@ func newXRayTrace(now time.Time) xrayTrace {
 		root:   fmt.Sprintf("1-%08x-%s", now.Unix(), randomHex(12)),
 		parent: randomHex(8),
 	}
+}
+
+// parseXRayTrace reads an X-Ray trace header (Root=1-…;Parent=…;Sampled=1)
+// as a service passes it on: its root and parent segment.
+func parseXRayTrace(h string) (xrayTrace, bool) {
+	var x xrayTrace
+	for part := range strings.SplitSeq(h, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Root":
+			x.root = v
+		case "Parent":
+			x.parent = v
+		}
+	}
+	if len(x.root) != 35 || !strings.HasPrefix(x.root, "1-") || len(x.parent) != 16 {
+		return xrayTrace{}, false
+	}
+	return x, true
 }
 
 func (x xrayTrace) header() string {

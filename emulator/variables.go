@@ -27,16 +27,18 @@ func (e *environment) platformEnv() map[string]string {
 // unreservedEnv holds defaults the function's own variables may override.
 func (e *environment) unreservedEnv() map[string]string {
 	return map[string]string{
-		"LANG":                        "en_US.UTF-8",
-		"PATH":                        "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-		"LD_LIBRARY_PATH":             "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-		"AWS_ENDPOINT_URL_LAMBDA":     e.em.InvokeURL(),
-		"AWS_ENDPOINT_URL_SQS":        e.em.InvokeURL(),
-		"LAMBDASCOPE_OTLP_GRPC_ADDR":  e.otlpGRPC,
-		"LAMBDASCOPE_OTLP_HTTP_ADDR":  e.otlpHTTP,
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + e.otlpHTTP,
-		"TMPDIR":                      e.tmpDir,
-		"LAMBDASCOPE_SPOOL_DIR":       filepath.Join(e.tmpDir, "lambdascope-spool"),
+		"LANG":                         "en_US.UTF-8",
+		"PATH":                         "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH":              "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"AWS_ENDPOINT_URL_LAMBDA":      e.em.InvokeURL(),
+		"AWS_ENDPOINT_URL_SQS":         e.em.InvokeURL(),
+		"AWS_ENDPOINT_URL_SNS":         e.em.InvokeURL(),
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": e.em.InvokeURL(),
+		"LAMBDASCOPE_OTLP_GRPC_ADDR":   e.otlpGRPC,
+		"LAMBDASCOPE_OTLP_HTTP_ADDR":   e.otlpHTTP,
+		"OTEL_EXPORTER_OTLP_ENDPOINT":  "http://" + e.otlpHTTP,
+		"TMPDIR":                       e.tmpDir,
+		"LAMBDASCOPE_SPOOL_DIR":        filepath.Join(e.tmpDir, "lambdascope-spool"),
 	}
 }
 
