@@ -247,12 +247,21 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 }
 
 // putLocked remembers p, forgetting the oldest beyond maxPending.
+// The records that wait with the invocations forgotten (DeferReport) are
+// released.
 func (o *eventObserver) putLocked(id string, p *pendingInvocation) {
 	if len(o.pending) >= maxPending {
 		// A runtime that takes events and never answers: start over.
 		n := o.lost.Add(uint64(len(o.pending)))
 		o.log.Warn("forgetting invocations whose answer never came; their inferred spans are not made",
 			"count", len(o.pending), "total", n)
+		if _, tracker, _ := o.sink(); tracker != nil {
+			for fid, f := range o.pending {
+				if f.deferred {
+					tracker.ReleaseReport(fid)
+				}
+			}
+		}
 		clear(o.pending)
 	}
 	o.pending[id] = p
@@ -277,8 +286,9 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	inferred := p.trig.Kind != trigger.Direct
 	hold := inferred && p.deferred && p.sc.Source != FunctionTrace
 	due := o.dueLocked(p.seq)
+	var pushed []heldSpan
 	if hold {
-		due = append(due, o.holdLocked(id, p)...)
+		pushed = o.holdLocked(id, p)
 	} else if inferred {
 		o.rememberLocked(id, p)
 	}
@@ -288,6 +298,7 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 		tracker.ObserveResponse(id, string(p.trig.Kind), p.end.status, p.end.size)
 	}
 	o.sendHeld(due, "the function's invocation span did not come before the next answer")
+	o.sendHeld(pushed, "more inferred spans waited than the bound")
 	if inferred && !hold && buf != nil {
 		o.send(buf, res, id, p)
 	}
@@ -567,6 +578,12 @@ func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent fu
 	if ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct && p.noContext &&
 		(p.sc.Source != FunctionTrace || p.sc.TraceID == traceID) && setParent(i, p.spanID) {
 		p.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
+		if _, tracker, _ := o.sink(); p.deferred && tracker != nil {
+			// Before the answer can release the record: it follows the
+			// SDK's span.
+			tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
+				SpanID: s.SpanID, Server: true}})
+		}
 		o.mu.Unlock()
 		o.adopted.Add(1)
 		return

@@ -181,23 +181,35 @@ func TestSDKSpansAfterTheAnswer(t *testing.T) {
 // comes well after both, as the fake's would not.
 func proxyRead(t *testing.T, f *fakeLambda, id string, answered bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if o := f.agent.Load().events; o != nil {
-			o.mu.Lock()
-			p, pending := o.pending[id]
-			_, held := o.held[id]
-			_, made := o.recent[id]
-			o.mu.Unlock()
-			if held || made || (!answered && pending && p.invoked) {
-				return
-			}
+	o := f.agent.Load().events
+	if o == nil {
+		t.Error("the agent runs no Runtime API proxy")
+		return
+	}
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	if answered {
+		select {
+		case <-o.endedChan(id):
+		case <-timeout.C:
+			t.Errorf("the proxy did not read the answer of %s within 5 s", id)
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("the proxy did not read invocation %s (answered %v) within 5 s", id, answered)
+		return
+	}
+	for {
+		o.mu.Lock()
+		p, ok := o.pending[id]
+		read := ok && p.invoked
+		o.mu.Unlock()
+		if read {
 			return
 		}
-		time.Sleep(time.Millisecond)
+		select {
+		case <-timeout.C:
+			t.Errorf("the proxy did not read the event of %s within 5 s", id)
+			return
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 
