@@ -35,6 +35,11 @@ const maxErrorMessage = 256
 // wait).
 const maxPending = 256
 
+// maxHeld bounds the inferred spans held for the function's invocation
+// span (see holdLocked): as many as a Managed Instances environment runs
+// invocations at once.
+const maxHeld = 64
+
 // eventObserver is the Runtime API proxy's Observer: from each event it
 // derives the trigger and the trace context the invocation joins, from
 // each answer the outcome; it adds the inferred span of the upstream hop
@@ -341,11 +346,11 @@ type heldSpan struct {
 // waits, with the invocation's record (Tracker.DeferReport), until that
 // span comes (adoptRoot), until the answer of an invocation whose event
 // came after this answer, or until SHUTDOWN (sendAllHeld); at most
-// maxPending spans wait, the oldest going first. It returns the spans
+// maxHeld spans wait, the oldest going first. It returns the spans
 // pushed out.
 func (o *eventObserver) holdLocked(id string, p *pendingInvocation) []heldSpan {
 	var out []heldSpan
-	for len(o.heldQ) >= maxPending {
+	for len(o.heldQ) >= maxHeld {
 		out = append(out, o.unholdLocked(o.heldQ[0])...)
 	}
 	p.heldAfter = o.invoked

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -345,5 +346,49 @@ func TestHeldSpanBound(t *testing.T) {
 	o.mu.Unlock()
 	if held != 0 || !r1.noContext {
 		t.Errorf("%d still held; r1 remembered as %+v", held, r1)
+	}
+}
+
+// TestHeldSpansBounded: with more invocations answered before a later
+// event's answer than maxHeld (Managed Instances), the oldest held span
+// goes out when one more would wait, counted and logged.
+func TestHeldSpansBounded(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	buf := buffer.New(1<<24, 1<<24, slog.New(slog.DiscardHandler))
+	var logs syncBuffer
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return buf, nil, nil
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	o.mu.Lock()
+	o.sdkRoots = true
+	o.mu.Unlock()
+	event := []byte(sample(t, "apigw-v2-request-no-authorizer.json"))
+	now := time.Now()
+	id := func(i int) string { return fmt.Sprintf("r%d", i) }
+	// Every event comes before any answer: no answer ends another's wait.
+	for i := range maxHeld + 1 {
+		o.Invoked(rtproxy.Event{RequestID: id(i), TraceID: lambdaTraceHeader, Received: now, Body: event})
+	}
+	for i := range maxHeld + 1 {
+		o.Ended(rtproxy.End{RequestID: id(i), Kind: rtproxy.Response, Started: now, Ended: now})
+	}
+	o.mu.Lock()
+	held := len(o.held)
+	_, oldest := o.held[id(0)]
+	o.mu.Unlock()
+	if held != maxHeld || oldest {
+		t.Errorf("%d held, the oldest among them: %v; want %d, not the oldest", held, oldest, maxHeld)
+	}
+	if n := o.heldInVain.Load(); n != 1 {
+		t.Errorf("held in vain %d, want 1", n)
+	}
+	if s := logs.String(); !strings.Contains(s, `why="more inferred spans waited than the bound"`) || !strings.Contains(s, "total=1") {
+		t.Errorf("log:\n%s", s)
+	}
+	b := buf.Take(1 << 30)
+	if b == nil || len(b.Request.GetResourceSpans()) != 1 ||
+		spanAttr(b.Request.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans()[0], "lambdascope.invocation_id") != id(0) {
+		t.Errorf("sent %v, want the oldest's inferred span alone", b)
 	}
 }
