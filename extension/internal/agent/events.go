@@ -68,7 +68,7 @@ type eventObserver struct {
 	adopted atomic.Uint64
 	apart   atomic.Uint64
 	// heldInVain counts inferred spans held for the function's invocation
-	// span (see hold) and sent without it, in a trace of their own.
+	// span (see holdLocked) and sent without it, in a trace of their own.
 	heldInVain atomic.Uint64
 
 	mu      sync.Mutex
@@ -119,10 +119,11 @@ type pendingInvocation struct {
 	// held span, the number of the last event seen when it was held.
 	seq, heldAfter uint64
 	// deferred says the invocation's record waits (Tracker.DeferReport)
-	// until the inferred span is sent.
-	deferred bool
-	received time.Time
-	invoked  bool
+	// until the inferred span is sent; joined that the function's
+	// invocation span was made its child before the answer.
+	deferred, joined bool
+	received         time.Time
+	invoked          bool
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
@@ -289,7 +290,7 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	p.emitted = true
 	delete(o.pending, id)
 	inferred := p.trig.Kind != trigger.Direct
-	hold := inferred && p.deferred && p.sc.Source != FunctionTrace
+	hold := inferred && p.deferred && !p.joined
 	due := o.dueLocked(p.seq)
 	var pushed []heldSpan
 	if hold {
@@ -550,6 +551,9 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 					p.sc, child, found = sc, p.spanID, true
 				}
 			}
+			if found {
+				o.joinLocked(p, s)
+			}
 		} else if h, ok := o.held[s.InvocationID]; ok && h.sc.TraceID == traceID && h.sc.SpanID == parent {
 			// Held for a trace of the SDK's own; the SDK took the
 			// context the inferred span joined.
@@ -583,21 +587,14 @@ func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent fu
 	if ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct && p.noContext &&
 		(p.sc.Source != FunctionTrace || p.sc.TraceID == traceID) && setParent(i, p.spanID) {
 		p.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
-		if _, tracker, _ := o.sink(); p.deferred && tracker != nil {
-			// Before the answer can release the record: it follows the
-			// SDK's span.
-			tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
-				SpanID: s.SpanID, Server: true}})
-		}
+		o.joinLocked(p, s)
 		o.mu.Unlock()
 		o.adopted.Add(1)
 		return
 	}
 	if h, ok := o.held[s.InvocationID]; ok && setParent(i, h.spanID) {
 		h.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
-		delete(o.held, s.InvocationID)
-		o.heldQ = slices.DeleteFunc(o.heldQ, func(id string) bool { return id == s.InvocationID })
-		o.rememberLocked(s.InvocationID, h)
+		o.unholdLocked(s.InvocationID)
 		o.mu.Unlock()
 		o.adopted.Add(1)
 		o.sendAdopted(s, h)
@@ -614,6 +611,18 @@ func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent fu
 			o.log.Warn("the function's invocation span started a trace after its inferred span was made in another; the two stay apart",
 				"invocation", s.InvocationID, "total", n)
 		}
+	}
+}
+
+// joinLocked notes that the function's invocation span s was made the
+// child of p's inferred span before the answer: the span is not held, and
+// a record waiting for it follows s, named to the tracker now, before the
+// answer can let the record be built.
+func (o *eventObserver) joinLocked(p *pendingInvocation, s otlpwire.InvocationSpan) {
+	p.joined = true
+	if _, tracker, _ := o.sink(); p.deferred && tracker != nil {
+		tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
+			SpanID: s.SpanID, Server: true}})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -390,5 +391,40 @@ func TestHeldSpansBounded(t *testing.T) {
 	if b == nil || len(b.Request.GetResourceSpans()) != 1 ||
 		spanAttr(b.Request.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans()[0], "lambdascope.invocation_id") != id(0) {
 		t.Errorf("sent %v, want the oldest's inferred span alone", b)
+	}
+}
+
+// TestJoinedSpanNotHeld: once the SDK was seen starting traces, an
+// inferred span whose invocation span came before the answer, here a
+// child of Lambda's header, is sent at the answer, not held.
+func TestJoinedSpanNotHeld(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	buf := buffer.New(1<<20, 1<<20, slog.New(slog.DiscardHandler))
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return buf, nil, nil
+	}, slog.New(slog.DiscardHandler))
+	o.mu.Lock()
+	o.sdkRoots = true
+	o.mu.Unlock()
+	now := time.Now()
+	o.Invoked(rtproxy.Event{RequestID: "r1", TraceID: lambdaTraceHeader, Received: now,
+		Body: []byte(sample(t, "apigw-v2-request-no-authorizer.json"))})
+	sc, err := trigger.ParseXRay(lambdaTraceHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk := &tracepb.Span{TraceId: sc.TraceID[:], SpanId: []byte{1, 1, 1, 1, 1, 1, 1, 1}, ParentSpanId: sc.SpanID[:],
+		Kind: tracepb.Span_SPAN_KIND_SERVER, Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", "r1")}}
+	o.adoptDecoded([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sdk}}}}})
+	o.Ended(rtproxy.End{RequestID: "r1", Kind: rtproxy.Response, Started: now, Ended: now})
+	o.mu.Lock()
+	held := len(o.held)
+	o.mu.Unlock()
+	if b := buf.Take(1 << 30); held != 0 || b == nil || len(b.Request.GetResourceSpans()) != 1 {
+		t.Errorf("%d held, sent %v; want the inferred span sent at the answer", held, b)
+	}
+	if o.adopted.Load() != 1 {
+		t.Errorf("adopted %d, want 1", o.adopted.Load())
 	}
 }
