@@ -31,6 +31,14 @@ type InvokeResult struct {
 	Duration time.Duration
 }
 
+// NotifyStats counts what a topic or a rule did: messages or events
+// Received, and the invocations of its subscribers or targets Delivered
+// (the function answered, error or not, as an asynchronous invocation
+// is done) or Failed (not invoked: the emulator was shutting down).
+type NotifyStats struct {
+	Received, Delivered, Failed int
+}
+
 // Emulator runs functions in execution environments and serves the Lambda
 // Invoke API.
 type Emulator struct {

@@ -17,8 +17,12 @@ import (
 // names none.
 const DefaultBus = "default"
 
-// maxPutEntries is the most entries one PutEvents call takes.
-const maxPutEntries = 10
+// maxPutEntries is the most entries one PutEvents call takes, and
+// maxPutBytes the most bytes they hold.
+const (
+	maxPutEntries = 10
+	maxPutBytes   = 256 * 1024
+)
 
 // RuleConfig is an EventBridge rule with Lambda targets. Its event
 // pattern matches on the source and the detail type alone.
@@ -181,7 +185,7 @@ func (e *Emulator) handleEventBridge(w http.ResponseWriter, r *http.Request) {
 		writeEventsError(w, "UnsupportedOperation", fmt.Sprintf("the emulator's EventBridge serves PutEvents, not %q", a))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 2*maxSNSMessageBytes))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 2*maxPutBytes))
 	if err != nil {
 		writeEventsError(w, "ValidationException", "read request: "+err.Error())
 		return

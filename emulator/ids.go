@@ -57,3 +57,13 @@ func parseXRayTrace(h string) (xrayTrace, bool) {
 func (x xrayTrace) header() string {
 	return "Root=" + x.root + ";Parent=" + x.parent + ";Sampled=1"
 }
+
+// traceOf is the trace a service passes on from its caller's X-Ray
+// header; nil (a trace of the invocation's own) for none or a malformed
+// one.
+func traceOf(header string) *xrayTrace {
+	if x, ok := parseXRayTrace(header); ok {
+		return &x
+	}
+	return nil
+}

@@ -23,14 +23,6 @@ type TopicConfig struct {
 	Subscribers []string
 }
 
-// NotifyStats counts what a topic or a rule did: messages or events
-// Received, and the invocations of its subscribers or targets Delivered
-// (the function answered, error or not, as an asynchronous invocation
-// is done) or Failed (not invoked: the emulator was shutting down).
-type NotifyStats struct {
-	Received, Delivered, Failed int
-}
-
 type topic struct {
 	cfg   TopicConfig
 	arn   string
@@ -141,16 +133,6 @@ func checkNotification(n eventsource.Notification) error {
 	}
 	if size > maxSNSMessageBytes {
 		return fmt.Errorf("the message of %d bytes exceeds %d", size, maxSNSMessageBytes)
-	}
-	return nil
-}
-
-// traceOf is the trace a service passes on from its caller's X-Ray
-// header; nil (a trace of the invocation's own) for none or a malformed
-// one.
-func traceOf(header string) *xrayTrace {
-	if x, ok := parseXRayTrace(header); ok {
-		return &x
 	}
 	return nil
 }
