@@ -48,7 +48,7 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(code, "index.js"), []byte("exports.handler = async () => ({ ok: true });\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	collector := startRecorder(t)
+	collector := startIngestRecorder(t)
 	var buf bytes.Buffer
 	out := syncWriter{w: &buf}
 	em, err := emulator.New(emulator.Config{
@@ -91,7 +91,7 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the message delivered", func() bool {
+	waitDelivered(t, "the message delivered", func() bool {
 		st, _ := em.TopicStats("orders-placed")
 		return st.Delivered == 1
 	})
@@ -100,7 +100,7 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 	if errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	waitFor(t, "the event delivered", func() bool {
+	waitDelivered(t, "the event delivered", func() bool {
 		st, _ := em.RuleStats("orders-to-listener")
 		return st.Delivered == 1
 	})
@@ -120,7 +120,7 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 	} {
 		var found []*tracepb.Span
 		for _, sp := range spans {
-			if stringAttr(sp, "lambdascope.trigger") == tc.trigger {
+			if spanStringAttr(sp, "lambdascope.trigger") == tc.trigger {
 				found = append(found, sp)
 			}
 		}
@@ -137,7 +137,7 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 			t.Errorf("%s: kind %v, want %v", tc.trigger, sp.GetKind(), tc.kind)
 		}
 		for k, v := range tc.attrs {
-			if got := stringAttr(sp, k); got != v {
+			if got := spanStringAttr(sp, k); got != v {
 				t.Errorf("%s: %s = %q, want %q", tc.trigger, k, got, v)
 			}
 		}
@@ -147,8 +147,8 @@ func TestSNSAndEventBridgeJoinTheTrace(t *testing.T) {
 	}
 }
 
-// waitFor polls cond, bounded.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitDelivered polls cond, bounded.
+func waitDelivered(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -159,7 +159,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func stringAttr(sp *tracepb.Span, key string) string {
+func spanStringAttr(sp *tracepb.Span, key string) string {
 	for _, kv := range sp.GetAttributes() {
 		if kv.GetKey() == key {
 			switch v := kv.GetValue().GetValue().(type) {
@@ -171,22 +171,22 @@ func stringAttr(sp *tracepb.Span, key string) string {
 	return ""
 }
 
-// recorder is a stand-in for the collector's Ingest API that keeps what
+// ingestRecorder is a stand-in for the collector's Ingest API that keeps what
 // the extension exports.
-type recorder struct {
+type ingestRecorder struct {
 	ingestv1.UnimplementedIngestServiceServer
 	addr string
 	mu   sync.Mutex
 	reqs []*ingestv1.ExportRequest
 }
 
-func startRecorder(t *testing.T) *recorder {
+func startIngestRecorder(t *testing.T) *ingestRecorder {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{addr: ln.Addr().String()}
+	r := &ingestRecorder{addr: ln.Addr().String()}
 	srv := grpc.NewServer()
 	ingestv1.RegisterIngestServiceServer(srv, r)
 	done := make(chan struct{})
@@ -201,14 +201,14 @@ func startRecorder(t *testing.T) *recorder {
 	return r
 }
 
-func (r *recorder) Export(_ context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
+func (r *ingestRecorder) Export(_ context.Context, req *ingestv1.ExportRequest) (*ingestv1.ExportResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = append(r.reqs, req)
 	return &ingestv1.ExportResponse{}, nil
 }
 
-func (r *recorder) spans() []*tracepb.Span {
+func (r *ingestRecorder) spans() []*tracepb.Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*tracepb.Span
