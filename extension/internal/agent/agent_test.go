@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ type fakeLambda struct {
 	// subscription (AWS's emulator: 202 and Telemetry.NotSupported).
 	subscribeStatus int
 	subscribeBody   string
+
+	// agent is the agent under test, once made.
+	agent atomic.Pointer[Agent]
 
 	mu         sync.Mutex
 	uri        string
@@ -307,6 +311,7 @@ func runAgent(t *testing.T, f *fakeLambda, mutate func(*Options)) (*syncBuffer, 
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	f.agent.Store(a)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(t.Context()) }()
 	select {
