@@ -48,7 +48,7 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	}
 	prices := d.settings.PriceList()
 	var rep *query.CostReport
-	if !m.names.post && !localDays {
+	if m.names.IsZero() && !localDays {
 		if rep, err = svc.Cost(ctx, &prices, cq); err != nil {
 			return nil, err
 		}
@@ -57,13 +57,11 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 		if err != nil {
 			return nil, err
 		}
-		if m.names.post {
-			svcOf, err := d.servicesOf(ctx, svc, cq.TimeRange, m.names)
-			if err != nil {
-				return nil, err
-			}
-			rows = slices.DeleteFunc(rows, func(r query.UsageRow) bool { return !m.names.keep(r.FunctionName, svcOf[r.FunctionName]) })
+		sel, err := d.selection(ctx, svc, cq.TimeRange, m)
+		if err != nil {
+			return nil, err
 		}
+		rows = slices.DeleteFunc(rows, func(r query.UsageRow) bool { return !sel.Keep(r.FunctionName, "") })
 		rep = query.PriceUsage(&prices, rows, cq.Since, cq.Until)
 	}
 	switch m.CostBy {
@@ -207,11 +205,11 @@ func (d *Datasource) querySpikes(ctx context.Context, q backend.DataQuery, m Que
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := d.selection(ctx, svc, r, m)
 	if err != nil {
 		return nil, err
 	}
-	keep := func(fn string) bool { return m.names.keep(fn, svcOf[fn]) }
+	keep := func(fn string) bool { return sel.Keep(fn, "") }
 	fn := strings.TrimSpace(m.FunctionName)
 	if series == nil {
 		statuses, err := svc.Spikes(ctx, cfg, r.Until)
@@ -289,13 +287,13 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := d.selection(ctx, svc, r, m)
 	if err != nil {
 		return nil, err
 	}
 	fn := strings.TrimSpace(m.FunctionName)
 	advice = slices.DeleteFunc(advice, func(a query.Advice) bool {
-		return fn != "" && a.FunctionName != fn || !m.names.keep(a.FunctionName, svcOf[a.FunctionName])
+		return fn != "" && a.FunctionName != fn || !sel.Keep(a.FunctionName, "")
 	})
 	return frames.Rightsize(advice, prices.Tables[0].Currency), nil
 }
@@ -323,10 +321,11 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 		return nil, fmt.Errorf("%w: limit must be between 1 and %d for cost per trace, got %d", ErrInvalidQuery, maxTraceCosts, m.Limit)
 	}
 	m.Limit = cmp.Or(m.Limit, 20)
-	found, _, _, err := d.searchTraces(ctx, q, m)
+	page, err := d.searchTraces(ctx, q, m)
 	if err != nil {
 		return nil, err
 	}
+	found := page.Rows
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -348,64 +347,4 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 	frame := frames.TraceCosts(rows, prices.Tables[0].Currency, d.traceLink())
 	limitNotice(frame, len(found), m.Limit, "traces")
 	return frame, nil
-}
-
-// filterServiceMap keeps the part of m the name filters select: an edge
-// stays when no end is excluded (!=, !~) and, for each = or =~ filter, one
-// end is selected; a node stays when an edge kept it or it passes the
-// filters itself. Function filters judge function nodes, service filters
-// service nodes and the services of function nodes.
-func filterServiceMap(m *query.ServiceMap, n nameFilters, svcOf map[string]string) *query.ServiceMap {
-	kinds := make(map[string]string, len(m.Nodes))
-	for _, node := range m.Nodes {
-		kinds[node.Name] = node.Kind
-	}
-	hits := func(mt nameMatcher, service bool, name string) bool {
-		switch {
-		case !service:
-			return kinds[name] == query.NodeFunction && mt.hit(name)
-		case kinds[name] == query.NodeService:
-			return mt.hit(name)
-		case kinds[name] == query.NodeFunction:
-			return mt.hit(svcOf[name])
-		}
-		return false
-	}
-	all := func(fn func(mt nameMatcher, service bool) bool) bool {
-		for _, mt := range n.function {
-			if !fn(mt, false) {
-				return false
-			}
-		}
-		for _, mt := range n.service {
-			if !fn(mt, true) {
-				return false
-			}
-		}
-		return true
-	}
-	out := &query.ServiceMap{Nodes: []query.MapNode{}, Edges: []query.MapEdge{}}
-	onEdge := map[string]bool{}
-	for _, e := range m.Edges {
-		keep := all(func(mt nameMatcher, service bool) bool {
-			a, b := hits(mt, service, e.Caller), hits(mt, service, e.Callee)
-			if mt.negative() {
-				return !a && !b
-			}
-			return a || b
-		})
-		if keep {
-			out.Edges = append(out.Edges, e)
-			onEdge[e.Caller], onEdge[e.Callee] = true, true
-		}
-	}
-	for _, node := range m.Nodes {
-		keep := onEdge[node.Name] || all(func(mt nameMatcher, service bool) bool {
-			return hits(mt, service, node.Name) != mt.negative()
-		})
-		if keep {
-			out.Nodes = append(out.Nodes, node)
-		}
-	}
-	return out
 }

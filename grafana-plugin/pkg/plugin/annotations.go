@@ -46,11 +46,11 @@ func (d *Datasource) queryAnnotations(ctx context.Context, q backend.DataQuery, 
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := d.selection(ctx, svc, r, m)
 	if err != nil {
 		return nil, err
 	}
-	keep := func(f string) bool { return (fn == "" || f == fn) && m.names.keep(f, svcOf[f]) }
+	keep := func(f string) bool { return (fn == "" || f == fn) && sel.Keep(f, "") }
 	var out []frames.Annotation
 	switch m.Annotation {
 	case AnnotationErrorSpikes:

@@ -34,15 +34,7 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		kept := cs[:0]
-		for _, c := range cs {
-			if m.names.keepFunction(c.FunctionName) {
-				kept = append(kept, c)
-			}
-		}
-		cs = kept
-	}
+	cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !m.names.KeepFunction(c.FunctionName) })
 	if m.Format == FormatTimeSeries {
 		return frames.CompletenessSeries(cs), nil
 	}
@@ -66,8 +58,6 @@ func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQu
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.keepFunction(l.FunctionName) })
-	}
+	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.KeepFunction(l.FunctionName) })
 	return frames.ObservabilityTable(rep), nil
 }

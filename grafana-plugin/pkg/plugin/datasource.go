@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 
@@ -117,8 +116,9 @@ type QueryModel struct {
 
 	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
 	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
-	// names are the function and service filters of AdhocFilters.
-	names nameFilters
+	// names are the function and service filters of AdhocFilters that the
+	// query's own fields cannot express, applied to the rows read.
+	names query.NameFilters
 }
 
 // Datasource is one configured Lambdascope datasource. It connects to
@@ -227,7 +227,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case QueryTypeSearch:
 		out, err = one(d.querySearch(ctx, q, m))
 	case QueryTypeServiceMap:
-		out, err = d.queryServiceMap(ctx, q, m.names)
+		out, err = d.queryServiceMap(ctx, q, m)
 	case QueryTypeMetrics:
 		out, err = d.queryMetrics(ctx, q, m)
 	case QueryTypeLogs:
@@ -237,7 +237,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case QueryTypeAnnotations:
 		out, err = one(d.queryAnnotations(ctx, q, m))
 	case QueryTypeCatalog:
-		out, err = one(d.queryCatalog(ctx, q, m.names))
+		out, err = one(d.queryCatalog(ctx, q, m))
 	case QueryTypeCost:
 		out, err = one(d.queryCost(ctx, q, m))
 	case QueryTypeSpikes:
@@ -343,35 +343,18 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		}
 		f.TraceID = id
 	}
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
 	limit := cmp.Or(f.Limit, query.DefaultInvocationLimit)
-	if m.names.post {
-		f.Limit = query.MaxInvocationLimit
-	}
 	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	invs, err := svc.Invocations(ctx, f)
+	page, err := svc.InvocationsPage(ctx, f, m.names)
 	if err != nil {
 		return nil, err
 	}
-	read := len(invs)
-	if m.names.post {
-		svcOf, err := d.servicesOf(ctx, svc, timeRange(q), m.names)
-		if err != nil {
-			return nil, err
-		}
-		invs = slices.DeleteFunc(invs, func(inv query.Invocation) bool {
-			return !m.names.keep(inv.FunctionName, cmp.Or(inv.ServiceName, svcOf[inv.FunctionName]))
-		})
-	}
-	got := len(invs)
-	frame := frames.Invocations(invs[:min(got, limit)], d.traceLink())
-	limitNotice(frame, got, limit, "invocations")
-	filterCapNotice(frame, m.names, read, query.MaxInvocationLimit, "invocations")
+	frame := frames.Invocations(page.Rows, d.traceLink())
+	limitNotice(frame, len(page.Rows), limit, "invocations")
+	filterCapNotice(frame, page.Capped, query.MaxInvocationLimit, "invocations")
 	return frame, nil
 }
 
