@@ -205,11 +205,14 @@ func TestPriceTenants(t *testing.T) {
 		t.Fatalf("tenants = %+v, want blue first", rep.Tenants)
 	}
 	b := rep.Tenants[0]
-	want := 100_000*0.0000166667 + 0.20 + 10*0.0000133334 + 100*0.20/1e6
-	if !near(b.Cost, want) || b.Invocations != 1_000_100 || b.ColdStarts != 41 || b.Errors != 3 || !near(b.GBSeconds, 100_010) {
+	// Tenant isolation: 40 environments of 1 GB on x86 at $0.000167; the
+	// arm64 one is not priced (no published price) and is flagged.
+	want := 100_000*0.0000166667 + 0.20 + 10*0.0000133334 + 100*0.20/1e6 + 40*0.000167
+	if !near(b.Cost, want) || b.Invocations != 1_000_100 || b.ColdStarts != 41 || b.Errors != 3 || !near(b.GBSeconds, 100_010) ||
+		!near(b.Isolation, 40*0.000167) || !b.IsolationUnpriced {
 		t.Errorf("blue = %+v, want cost %g", b, want)
 	}
-	if g := rep.Tenants[1]; !near(g.Cost, 0.0000166667+10*0.20/1e6) {
+	if g := rep.Tenants[1]; !near(g.Cost, 0.0000166667+10*0.20/1e6) || g.Isolation != 0 || g.IsolationUnpriced {
 		t.Errorf("green = %+v", g)
 	}
 }

@@ -468,7 +468,9 @@ invocations by the time each ran (INSTANCES; --by managed); a table's
 managed_instances section ({effective_date, management_fee,
 instance_hourly: {TYPE: price}}), snapstart and durable sections override
 the defaults. --by tenant shows cost, invocations, cold starts and errors
-per tenant of functions in tenant isolation mode. --by durable sums each
+per tenant of functions in tenant isolation mode, with the isolation
+charge of the environments created (each cold start; ISOLATION, "?" where
+the architecture has no known price). --by durable sums each
 durable execution's invocations (one trace) and prices its operations
 (the most checkpointed operations one invocation was handed: a lower
 bound); the state it wrote and kept is not priced, since the records do
@@ -554,6 +556,9 @@ Examples:
 					t.Add(e.ExecutionARN, e.FunctionName, r.time(e.Start), u64(e.Invocations), u64(e.Replays), u64(e.Operations),
 						r.money(e.InvocationsCost, dr.Currency), r.money(e.OperationsCost, dr.Currency), r.money(e.Total, dr.Currency), e.TraceID.String())
 				}
+				for _, n := range dr.Notes {
+					fmt.Fprintf(r.env.Stderr, "lambdascope: durable cost %s\n", n)
+				}
 				return r.emit(t, dr)
 			}
 			if by == "tenant" {
@@ -561,11 +566,21 @@ Examples:
 				if err != nil {
 					return err
 				}
-				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "COST"},
+				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "ISOLATION", "COST"},
 					Empty: "No invocations with a tenant found."}
+				var unpriced []string
 				for _, l := range tr.Tenants {
+					iso := r.money(l.Isolation, tr.Currency)
+					if l.IsolationUnpriced {
+						iso += "?"
+						unpriced = append(unpriced, l.TenantID+"/"+l.FunctionName)
+					}
 					t.Add(l.TenantID, l.FunctionName, l.AccountID, l.Region, u64(l.Invocations), u64(l.ColdStarts), u64(l.Errors),
-						render.Float(l.GBSeconds), r.money(l.Cost, tr.Currency))
+						render.Float(l.GBSeconds), iso, r.money(l.Cost, tr.Currency))
+				}
+				if len(unpriced) > 0 {
+					fmt.Fprintf(r.env.Stderr, "lambdascope: ? no tenant isolation price for the architecture of some cold starts of %s; they are not priced\n",
+						strings.Join(unpriced, ", "))
 				}
 				return r.emit(t, tr)
 			}
