@@ -556,26 +556,7 @@ type CostQuery struct {
 // invocation of the day, the rest from the raw invocations table (see
 // storage.Store.Usage); the rows are the same either way.
 func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	f := storage.UsageFilter{Since: q.Since, Until: q.Until, FunctionName: q.FunctionName}
-	rows, err := s.usage(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := s.store.SnapStartUsage(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read SnapStart usage: %w", err)
-	}
-	AttachRestores(rows, snaps)
-	rep := PriceUsage(prices, rows, q.Since, q.Until)
-	est, err := s.store.BilledEstimates(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read billed estimates: %w", err)
-	}
-	markEstimates(rep, est)
-	return rep, nil
+	return s.CostIn(ctx, prices, q, CostView{})
 }
 
 // AttachRestores gives the SnapStart rows their runtime and restores, by

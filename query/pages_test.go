@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,18 +23,19 @@ func names(t *testing.T, fs ...query.NameFilter) query.NameFilters {
 	return n
 }
 
-// writePayments stores one invocation of function payments, of service
-// shop, with a trace of one span, at start.
-func writePayments(t *testing.T, st *storage.Store, start time.Time) {
+// writeInvocation stores one invocation of function fn, of service svc,
+// with a trace of one span, at start; id (at most 16 bytes) names the
+// request, the trace and the batch.
+func writeInvocation(t *testing.T, st *storage.Store, fn, svc, id string, start time.Time) {
 	t.Helper()
-	traceID := []byte("payments-trace-1")
-	spanID := []byte("pay-span")
+	pad := func(n int) []byte { return []byte(fmt.Sprintf("%-*s", n, id))[:n] }
+	traceID, spanID := pad(16), pad(8)
 	at := uint64(start.UnixNano())
 	req := &ingestv1.ExportRequest{
-		BatchId: []byte("payments-batch-1"),
-		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "payments", ServiceName: "shop",
+		BatchId: pad(16),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: fn, ServiceName: svc,
 			Version: "3", Architecture: "x86_64", MemoryMb: 128},
-		Invocations: []*ingestv1.Invocation{{RequestId: "req-payments", StartTimeUnixNano: at, DurationMs: 10, BilledDurationMs: 10,
+		Invocations: []*ingestv1.Invocation{{RequestId: id, StartTimeUnixNano: at, DurationMs: 10, BilledDurationMs: 10,
 			MemorySizeMb: 128, MaxMemoryUsedMb: 40, Status: "success", TraceId: traceID, SpanId: spanID}},
 		ResourceSpans: []*tracepb.ResourceSpans{{
 			Resource: &resourcepb.Resource{},
@@ -42,7 +44,7 @@ func writePayments(t *testing.T, st *storage.Store, start time.Time) {
 		}},
 	}
 	if _, err := st.WriteExport(t.Context(), req); err != nil {
-		t.Fatalf("write payments: %v", err)
+		t.Fatalf("write %s: %v", fn, err)
 	}
 }
 
@@ -52,11 +54,15 @@ func writePayments(t *testing.T, st *storage.Store, start time.Time) {
 func TestNameFiltersOnReads(t *testing.T) {
 	st, _ := querytest.OpenStore(t)
 	tr := querytest.WriteTwoFunctionTrace(t, st)
-	writePayments(t, st, tr.Start)
+	writeInvocation(t, st, "payments", "shop", "req-payments", tr.Start)
 	svc := query.NewService(st)
 	r := query.TimeRange{Since: tr.Start.Add(-10 * time.Minute), Until: tr.Start.Add(10 * time.Minute)}
-	fn := func(op, v string) query.NameFilter { return query.NameFilter{Key: query.NameKeyFunction, Operator: op, Value: v} }
-	sv := func(op, v string) query.NameFilter { return query.NameFilter{Key: query.NameKeyService, Operator: op, Value: v} }
+	fn := func(op, v string) query.NameFilter {
+		return query.NameFilter{Key: query.NameKeyFunction, Operator: op, Value: v}
+	}
+	sv := func(op, v string) query.NameFilter {
+		return query.NameFilter{Key: query.NameKeyService, Operator: op, Value: v}
+	}
 
 	t.Run("search", func(t *testing.T) {
 		tests := []struct {

@@ -14,12 +14,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 	"github.com/lambdascope/lambdascope/query"
-	"github.com/lambdascope/lambdascope/storage"
 )
-
-// maxLocalDays bounds a daily cost report in a time zone other than UTC,
-// which reads every day on its own.
-const maxLocalDays = 400
 
 // maxTraceCosts bounds how many traces a cost-per-trace list prices.
 const maxTraceCosts = 100
@@ -37,41 +32,24 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	if m.CostBy == costByObservability {
 		return d.queryObservabilityCost(ctx, cq, m)
 	}
-	loc := d.location()
-	localDays := m.CostBy == "day" && loc.String() != time.UTC.String()
-	if localDays && cq.Until.Sub(cq.Since) > maxLocalDays*24*time.Hour {
-		return nil, fmt.Errorf("%w: a daily cost report in time zone %s covers at most %d days", ErrInvalidQuery, loc, maxLocalDays)
+	view := query.CostView{Names: m.names}
+	if m.CostBy == "day" {
+		view.Location = d.location()
 	}
-	st, svc, err := d.connect(ctx)
+	_, svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	prices := d.settings.PriceList()
-	var rep *query.CostReport
-	if m.names.IsZero() && !localDays {
-		if rep, err = svc.Cost(ctx, &prices, cq); err != nil {
-			return nil, err
-		}
-	} else {
-		rows, err := usageRows(ctx, st, cq, loc, localDays)
-		if err != nil {
-			return nil, err
-		}
-		sel, err := d.selection(ctx, svc, cq.TimeRange, m)
-		if err != nil {
-			return nil, err
-		}
-		rows = slices.DeleteFunc(rows, func(r query.UsageRow) bool { return !sel.Keep(r.FunctionName, "") })
-		rep = query.PriceUsage(&prices, rows, cq.Since, cq.Until)
+	rep, err := svc.CostIn(ctx, &prices, cq, view)
+	if err != nil {
+		return nil, err
 	}
 	switch m.CostBy {
 	case "version":
 		return frames.CostTable(rep, rep.ByVersion, true), nil
 	case "day":
-		if !localDays {
-			loc = time.UTC
-		}
-		return frames.CostByDay(rep, loc), nil
+		return frames.CostByDay(rep, view.DayZone()), nil
 	default:
 		return frames.CostTable(rep, rep.ByFunction, false), nil
 	}
@@ -83,60 +61,6 @@ func (d *Datasource) location() *time.Location {
 		return time.UTC
 	}
 	return d.settings.Location
-}
-
-// usageRows reads the usage of q. With localDays each day of loc is read on
-// its own and its rows are dated at the day's start in loc, so that a cost
-// report groups by the days of that zone rather than by UTC days. (Tiered
-// prices still group by UTC month of that instant: the first local day of
-// a month east of UTC counts towards the month before.)
-func usageRows(ctx context.Context, st *storage.Store, q query.CostQuery, loc *time.Location, localDays bool) ([]query.UsageRow, error) {
-	type span struct {
-		from, to, day time.Time
-	}
-	spans := []span{{from: q.Since, to: q.Until}}
-	if localDays {
-		spans = spans[:0]
-		for from := q.Since; from.Before(q.Until); {
-			l := from.In(loc)
-			day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
-			to := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
-			if to.After(q.Until) {
-				to = q.Until
-			}
-			spans = append(spans, span{from: from, to: to, day: day})
-			from = to
-		}
-	}
-	var rows []query.UsageRow
-	for _, s := range spans {
-		f := storage.UsageFilter{Since: s.from, Until: s.to, FunctionName: q.FunctionName}
-		recs, err := st.Usage(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read usage: %w", err)
-		}
-		snaps, err := st.SnapStartUsage(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read SnapStart usage: %w", err)
-		}
-		part := make([]query.UsageRow, 0, len(recs))
-		for _, r := range recs {
-			part = append(part, query.UsageRow{
-				Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.FunctionVersion,
-				Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
-				InitializationType: r.InitializationType, Invocations: r.Invocations, BilledDurationMs: r.BilledDurationMs,
-				BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
-			})
-		}
-		query.AttachRestores(part, snaps)
-		for i := range part {
-			if localDays {
-				part[i].Day = s.day
-			}
-		}
-		rows = append(rows, part...)
-	}
-	return rows, nil
 }
 
 // Formats of a spikes query.
