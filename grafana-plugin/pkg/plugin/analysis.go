@@ -36,7 +36,7 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	if m.CostBy == "day" {
 		view.Location = d.location()
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (d *Datasource) querySpikes(ctx context.Context, q backend.DataQuery, m Que
 	default:
 		return nil, fmt.Errorf("%w: format must be table or timeSeries, got %q", ErrInvalidQuery, m.Format)
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 		if err != nil {
 			return nil, err
 		}
-		_, svc, err := d.connect(ctx)
+		svc, err := d.connect(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +250,7 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 		return nil, err
 	}
 	found := page.Rows
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}

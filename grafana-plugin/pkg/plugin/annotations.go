@@ -42,7 +42,7 @@ func (d *Datasource) queryAnnotations(ctx context.Context, q backend.DataQuery, 
 		return nil, fmt.Errorf("%w: minColdStarts must not be negative", ErrInvalidQuery)
 	}
 	fn := strings.TrimSpace(m.FunctionName)
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ const costByObservability = "observability"
 // function and day, beside what the log lines would cost in CloudWatch
 // Logs, at the default prices.
 func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 	"github.com/lambdascope/lambdascope/query"
-	"github.com/lambdascope/lambdascope/storage"
 )
 
 // PluginID is the plugin's ID in plugin.json.
@@ -130,9 +129,8 @@ type Datasource struct {
 	uid, name   string
 	logger      *slog.Logger
 
-	mu    sync.Mutex
-	store *storage.Store
-	svc   *query.Service
+	mu  sync.Mutex
+	svc *query.Service
 }
 
 var (
@@ -159,33 +157,34 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 func (d *Datasource) Dispose() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.store != nil {
-		if err := d.store.Close(); err != nil {
+	if d.svc != nil {
+		if err := d.svc.Close(); err != nil {
 			d.logger.Warn("close clickhouse connections", "error", err)
 		}
-		d.store, d.svc = nil, nil
+		d.svc = nil
 	}
 }
 
-// connect opens the store once; a failed attempt is retried on next use.
-func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Service, error) {
+// connect opens the query layer once; a failed attempt is retried on next
+// use.
+func (d *Datasource) connect(ctx context.Context) (*query.Service, error) {
 	if d.settingsErr != nil {
-		return nil, nil, d.settingsErr
+		return nil, d.settingsErr
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.store != nil {
-		return d.store, d.svc, nil
+	if d.svc != nil {
+		return d.svc, nil
 	}
-	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
+	svc, err := query.Open(ctx, d.settings.StorageConfig())
 	if err != nil {
 		if perr := httpPortError(ctx, &d.settings); perr != nil {
-			return nil, nil, perr
+			return nil, perr
 		}
-		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
+		return nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
 	}
-	d.store, d.svc = st, query.NewService(st)
-	return d.store, d.svc, nil
+	d.svc = svc
+	return d.svc, nil
 }
 
 // QueryData answers each query on its own: one failing query does not fail
@@ -279,7 +278,7 @@ func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m Quer
 	if err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +292,7 @@ func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m Quer
 // queryLatestTrace shows the latest failed trace of the query's range, else
 // its latest trace, saying which; with none, an empty trace and a notice.
 func (d *Datasource) queryLatestTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +343,7 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		f.TraceID = id
 	}
 	limit := cmp.Or(f.Limit, query.DefaultInvocationLimit)
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -375,15 +374,15 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			return fail("%s.", describeTLSError(err, a, &d.settings))
 		}
 	}
-	st, _, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
-	have, err := st.SchemaVersion(ctx)
+	schema, err := svc.Schema(ctx)
 	if err != nil {
 		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
-	return schemaHealth(st.Capabilities().Version.String(), addr, d.settings.Database, have, storage.LatestVersion()), nil
+	return schemaHealth(schema.Server, addr, d.settings.Database, schema.Have, schema.Want), nil
 }
 
 // schemaHealth judges the schema version have found in database against

@@ -76,7 +76,7 @@ func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m Qu
 		SpanName: m.SpanName, Status: m.Status, MinDuration: minD, MaxDuration: maxD,
 		Attributes: m.Attributes, ColdStartOnly: m.ColdStartOnly, Limit: m.Limit,
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return none, err
 	}
@@ -93,7 +93,7 @@ func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, q
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 			fq.Step = 0 // picked from the range, not the panel
 		}
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 		lq.TraceID = id
 	}
 	limit := cmp.Or(lq.Limit, query.DefaultLogLimit)
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m
 	if minStep := (r.Until.Sub(r.Since) / maxLogVolumeBuckets).Truncate(time.Second) + time.Second; step < minStep {
 		step = minStep
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, m Qu
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
