@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 )
 
 // Page is a list read with name filters: the rows kept, at most the
@@ -54,7 +55,8 @@ func (s *Service) SearchTracesPage(ctx context.Context, f TraceSearch, names Nam
 
 // InvocationsPage lists invocation records as Invocations does and keeps
 // those the name filters select (a record without a service is judged by
-// its function's service in the range). With filters, the newest
+// its function's service in the range, until now when the filter has no
+// end). With filters, the newest
 // MaxInvocationLimit records are read and filtered, then f.Limit kept.
 func (s *Service) InvocationsPage(ctx context.Context, f InvocationFilter, names NameFilters) (Page[Invocation], error) {
 	if names.IsZero() {
@@ -70,7 +72,11 @@ func (s *Service) InvocationsPage(ctx context.Context, f InvocationFilter, names
 	if err != nil {
 		return Page[Invocation]{}, err
 	}
-	sel, err := s.Select(ctx, TimeRange{Since: f.Since, Until: f.Until}, names)
+	r := TimeRange{Since: f.Since, Until: f.Until}
+	if r.Until.IsZero() {
+		r.Until = time.Now() // the services of the functions seen until now
+	}
+	sel, err := s.Select(ctx, r, names)
 	if err != nil {
 		return Page[Invocation]{}, err
 	}
