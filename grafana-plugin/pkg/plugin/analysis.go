@@ -129,7 +129,7 @@ func (d *Datasource) querySpikes(ctx context.Context, q backend.DataQuery, m Que
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, r, m)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, r, m)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}

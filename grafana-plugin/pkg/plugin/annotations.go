@@ -46,7 +46,7 @@ func (d *Datasource) queryAnnotations(ctx context.Context, q backend.DataQuery, 
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, r, m)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}

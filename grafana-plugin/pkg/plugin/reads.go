@@ -83,11 +83,6 @@ func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m Qu
 	return svc.SearchTracesPage(ctx, f, m.names)
 }
 
-// selection prepares the query's name filters for rows of r.
-func (d *Datasource) selection(ctx context.Context, svc *query.Service, r query.TimeRange, m QueryModel) (query.Selection, error) {
-	return svc.Select(ctx, r, m.names)
-}
-
 func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, qm QueryModel) (data.Frames, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
@@ -101,7 +96,7 @@ func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, q
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, r, qm)
+	sel, err := svc.Select(ctx, r, qm.names)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +158,7 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, fq.TimeRange, m)
+	sel, err := svc.Select(ctx, fq.TimeRange, m.names)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +228,7 @@ func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m
 	if err != nil {
 		return nil, err
 	}
-	sel, err := d.selection(ctx, svc, r, m)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
