@@ -47,13 +47,14 @@ const costByObservability = "observability"
 
 // queryObservabilityCost is what the extension added to the bill per
 // function and day, beside what the log lines would cost in CloudWatch
-// Logs, at the default prices.
+// Logs: compute at the datasource's prices (as the CLI's --prices), the
+// transfer and CloudWatch Logs at their defaults.
 func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
 	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	rep, err := svc.ObservabilityCost(ctx, &prices, query.DefaultObservabilityPrices(), cq)
 	if err != nil {
 		return nil, err
