@@ -15,10 +15,12 @@ import (
 // per GB-s and restore $0.0001397998 per GB; durable functions $8.00 per
 // million operations, $0.25 per GB written, $0.15 per GB-month retained;
 // Managed Instances: the EC2 on-demand price plus a 15 % management fee,
-// $0.20 per million requests) and
-// https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.xlarge $0.1632 an
-// hour, Linux), as read on 2026-12-06. Each expected figure is worked by
-// hand from those prices in the comment beside it.
+// $0.20 per million requests, m7g.xlarge's EC2 on-demand price $0.1632 an
+// hour as the page's Managed Instances example quotes it), as read on
+// 2026-12-06; aws_examples_test.go reproduces the page's own examples. The
+// other instance prices used here (c7g.large, m7g.large) are the defaults,
+// not confirmed on an AWS page (see README). Each expected figure is worked
+// by hand from those prices in the comment beside it.
 
 func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {
 	prices := query.DefaultPrices()
