@@ -189,6 +189,24 @@ func TestLoadPricesBills(t *testing.T) {
 	}
 }
 
+// A price file can price tenant isolation where the defaults cannot.
+func TestLoadPricesTenantIsolation(t *testing.T) {
+	prices, err := query.LoadPrices(filepath.Join("testdata", "prices.good-tenants.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := storage.TenantRecord{TenantID: "blue", Region: "us-east-1", FunctionName: "api", Architecture: query.ArchARM, MemorySizeMB: 2048,
+		EphemeralStorageMB: 512, Invocations: 10, ColdStarts: 3}
+	// 3 environments of 2 GB at the file's $0.000134.
+	if l := query.PriceTenants(&prices, []storage.TenantRecord{rec}).Tenants[0]; !near(l.Isolation, 3*2*0.000134) || l.IsolationUnpriced {
+		t.Errorf("tenant = %+v, want isolation %g", l, 3*2*0.000134)
+	}
+	_, err = query.LoadPrices(filepath.Join("testdata", "prices.bad-tenants.yaml"))
+	if want := "architectures.x86_64.tenant_isolation_per_gb must not be negative"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
 func TestPriceTenants(t *testing.T) {
 	prices := query.DefaultPrices()
 	recs := []storage.TenantRecord{
