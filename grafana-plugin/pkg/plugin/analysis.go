@@ -21,9 +21,9 @@ const maxTraceCosts = 100
 
 func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
 	switch m.CostBy {
-	case "", "function", "version", "day", costByObservability:
+	case "", "function", "version", "day", costByObservability, costByTenant:
 	default:
-		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability), got %q", ErrInvalidQuery, m.CostBy)
+		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability, tenant), got %q", ErrInvalidQuery, m.CostBy)
 	}
 	cq := query.CostQuery{TimeRange: timeRange(q), FunctionName: strings.TrimSpace(m.FunctionName)}
 	if err := cq.Validate(); err != nil {
@@ -31,6 +31,9 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	}
 	if m.CostBy == costByObservability {
 		return d.queryObservabilityCost(ctx, cq, m)
+	}
+	if m.CostBy == costByTenant {
+		return d.queryTenantCost(ctx, cq, m)
 	}
 	view := query.CostView{Names: m.names}
 	if m.CostBy == "day" {

@@ -88,8 +88,9 @@ type QueryModel struct {
 	// Text keeps log lines containing it, ignoring case.
 	Text string `json:"text,omitempty"`
 
-	// CostBy is "function" (default), "version", "day" or "observability"
-	// (what the extension added to the bill, beside CloudWatch Logs).
+	// CostBy is "function" (default), "version", "day", "observability"
+	// (what the extension added to the bill, beside CloudWatch Logs) or
+	// "tenant" (cost, invocations, cold starts and errors per tenant).
 	CostBy string `json:"costBy,omitempty"`
 
 	// Error spikes. Format is "table" (default: the verdicts at the end of

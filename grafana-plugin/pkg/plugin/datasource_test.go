@@ -164,6 +164,8 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost", queryType: "cost", tr: fixtureRange, wantRows: 2},
 		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
 		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
+		// The fixture's one invocation with a tenant: acme.
+		{name: "cost_tenant", queryType: "cost", model: map[string]any{"costBy": "tenant"}, tr: fixtureRange, wantRows: 1},
 		{name: "spikes", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1}, tr: spikeRange, wantRows: 2},
 		// 30 s after billing failed, in the minute it failed in: judged
 		// with what the minute holds so far, marked partial.

@@ -32,6 +32,7 @@ const costByOptions: Array<SelectableValue<CostBy>> = [
   { label: 'Version', value: 'version' },
   { label: 'Day', value: 'day' },
   { label: 'Observability', value: 'observability' },
+  { label: 'Tenant', value: 'tenant' },
 ];
 
 const metricOptions: Array<SelectableValue<string>> = metricNames.map((m) => ({ label: m, value: m }));
