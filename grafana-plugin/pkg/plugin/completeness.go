@@ -34,7 +34,11 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err != nil {
 		return nil, err
 	}
-	cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !m.names.KeepFunction(c.FunctionName) })
+	sel, err := svc.Select(ctx, r, m.names)
+	if err != nil {
+		return nil, err
+	}
+	cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !sel.Keep(c.FunctionName, "") })
 	if m.Format == FormatTimeSeries {
 		return frames.CompletenessSeries(cs), nil
 	}
@@ -59,6 +63,10 @@ func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQu
 	if err != nil {
 		return nil, err
 	}
-	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.KeepFunction(l.FunctionName) })
+	sel, err := svc.Select(ctx, cq.TimeRange, m.names)
+	if err != nil {
+		return nil, err
+	}
+	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	return frames.ObservabilityTable(rep), nil
 }

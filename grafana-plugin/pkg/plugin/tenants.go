@@ -26,6 +26,10 @@ func (d *Datasource) queryTenantCost(ctx context.Context, cq query.CostQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	rep.Tenants = slices.DeleteFunc(rep.Tenants, func(l query.TenantLine) bool { return !m.names.KeepFunction(l.FunctionName) })
+	sel, err := svc.Select(ctx, cq.TimeRange, m.names)
+	if err != nil {
+		return nil, err
+	}
+	rep.Tenants = slices.DeleteFunc(rep.Tenants, func(l query.TenantLine) bool { return !sel.Keep(l.FunctionName, "") })
 	return frames.TenantTable(rep), nil
 }

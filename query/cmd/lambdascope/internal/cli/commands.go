@@ -577,8 +577,12 @@ Examples:
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
 			}
+			sel, err := r.svc.Select(ctx, r.rangeOf(), view.Names)
+			if err != nil {
+				return err
+			}
 			if by == "observability" {
-				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
+				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, sel)
 			}
 			if by == "durable" {
 				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -601,6 +605,7 @@ Examples:
 				if err != nil {
 					return err
 				}
+				tr.Tenants = slices.DeleteFunc(tr.Tenants, func(l query.TenantLine) bool { return !sel.Keep(l.FunctionName, "") })
 				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "ISOLATION", "COST"},
 					Empty: "No invocations with a tenant found."}
 				var unpriced []string
@@ -1044,11 +1049,12 @@ func lossText(ls []query.Loss) string {
 
 // observabilityCost prints what observability cost per function and day
 // (cost --by observability).
-func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery) error {
+func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery, sel query.Selection) error {
 	rep, err := r.svc.ObservabilityCost(ctx, prices, query.DefaultObservabilityPrices(), q)
 	if err != nil {
 		return err
 	}
+	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	money := func(v float64) string { return r.money(v, rep.Currency) }
 	t := &render.Table{
 		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",

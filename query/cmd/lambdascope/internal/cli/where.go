@@ -79,8 +79,8 @@ func parseZone(name string, env Env) (*time.Location, error) {
 }
 
 // costView is how cost --by cuts its report: --tz for the days of --by
-// day, --where for the functions priced. --tz applies to --by day only,
-// --where to the reports priced from usage.
+// day, --where for the functions priced or shown. --tz applies to --by
+// day only, --where to every report but --by durable.
 func (r *runner) costView(by, tz string, where whereFlag) (query.CostView, error) {
 	var v query.CostView
 	if tz != "UTC" {
@@ -94,9 +94,8 @@ func (r *runner) costView(by, tz string, where whereFlag) (query.CostView, error
 		v.Location = loc
 	}
 	if len(where) > 0 {
-		switch by {
-		case "tenant", "durable", "observability":
-			return v, usagef("--where does not apply to --by %s", by)
+		if by == "durable" {
+			return v, usagef("--where does not apply to --by durable")
 		}
 	}
 	n, err := where.filters()

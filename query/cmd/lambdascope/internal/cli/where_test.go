@@ -47,7 +47,11 @@ func TestWhereAndTimeZone(t *testing.T) {
 		{name: "bad key", args: []string{"search", "--where", "route=/orders"}, wantCode: ExitUsage, want: []string{"key must be function or service"}},
 		{name: "bad operator", args: []string{"invocations", "--where", "function"}, wantCode: ExitUsage, want: []string{"an operator"}},
 		{name: "bad regexp", args: []string{"logs", "--where", "service=~a(b"}, wantCode: ExitUsage, want: []string{"missing closing )"}},
-		{name: "where on tenants", args: []string{"cost", "--by", "tenant", "--where", "function=orders"}, wantCode: ExitUsage, want: []string{"--where does not apply to --by tenant"}},
+		{name: "where on durable executions", args: []string{"cost", "--by", "durable", "--where", "function=orders"}, wantCode: ExitUsage, want: []string{"--where does not apply to --by durable"}},
+		{name: "cost by observability unfiltered", args: []string{"cost", "--since", "1h", "--by", "observability", "--output", "csv"},
+			want: []string{"billing", "orders"}},
+		{name: "cost by observability", args: []string{"cost", "--since", "1h", "--by", "observability", "--where", "function=billing", "--output", "csv"},
+			want: []string{"billing"}, wantNot: []string{"orders"}},
 		{name: "tz without days", args: []string{"cost", "--tz", "Europe/Berlin"}, wantCode: ExitUsage, want: []string{"--tz applies to --by day only"}},
 		{name: "bad tz", args: []string{"cost", "--by", "day", "--tz", "Mars/Olympus"}, wantCode: ExitUsage, want: []string{"--tz must be an IANA time zone"}},
 	}
