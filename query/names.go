@@ -229,10 +229,6 @@ func (sel Selection) Keep(fn, svc string) bool {
 	return sel.filters.Keep(fn, svc)
 }
 
-// KeepFunction reports whether the function filters keep fn (service
-// filters are not judged).
-func (sel Selection) KeepFunction(fn string) bool { return sel.filters.KeepFunction(fn) }
-
 // KeepTrace reports whether a trace passes: = and =~ need one of its
 // functions (or services, its functions' included) to match, != and !~
 // none.

@@ -56,8 +56,8 @@ func (s *Service) SearchTracesPage(ctx context.Context, f TraceSearch, names Nam
 // InvocationsPage lists invocation records as Invocations does and keeps
 // those the name filters select (a record without a service is judged by
 // its function's service in the range, until now when the filter has no
-// end). With filters, the newest
-// MaxInvocationLimit records are read and filtered, then f.Limit kept.
+// end). With filters, the newest MaxInvocationLimit records are read and
+// filtered, then f.Limit kept.
 func (s *Service) InvocationsPage(ctx context.Context, f InvocationFilter, names NameFilters) (Page[Invocation], error) {
 	if names.IsZero() {
 		invs, err := s.Invocations(ctx, f)

@@ -987,11 +987,13 @@ Examples:
 		var (
 			function string
 			below    float64
+			where    whereFlag
 		)
 		o.since = "24h"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.Float64Var(&below, "below", 0, "only the hours under this percentage (0: every hour)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("completeness takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -1005,6 +1007,11 @@ Examples:
 			if err != nil {
 				return err
 			}
+			sel, err := r.selection(ctx, where)
+			if err != nil {
+				return err
+			}
+			cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !sel.Keep(c.FunctionName, "") })
 			if below > 0 {
 				kept := cs[:0]
 				for _, c := range cs {

@@ -40,6 +40,7 @@ func TestWhereAndTimeZone(t *testing.T) {
 		{name: "cost by tiers", args: []string{"cost", "--since", "1h", "--by", "tiers", "--where", "function=orders"}, want: []string{"arm64"}, wantNot: []string{"x86_64"}},
 		{name: "rightsize", args: []string{"rightsize", "--min-invocations", "1", "--where", "function=~bill.*"}, want: []string{"billing"}, wantNot: []string{"orders"}},
 		{name: "spikes", args: []string{"spikes", "--where", "function=orders"}},
+		{name: "completeness", args: []string{"completeness", "--where", "function=orders"}},
 		{name: "cost by day in UTC", args: []string{"cost", "--since", "1h", "--by", "day"},
 			want: []string{"DAY (UTC)", tr.Start.UTC().Format("2006-01-02")}},
 		{name: "cost by day in a zone", args: []string{"cost", "--since", "1h", "--by", "day", "--tz", "Etc/GMT-14"},
