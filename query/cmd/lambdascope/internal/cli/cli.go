@@ -374,6 +374,7 @@ type invocationOptions struct {
 	since    string
 	limit    int
 	output   string
+	where    whereFlag
 }
 
 func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, invocationOptions)) {
@@ -387,6 +388,7 @@ func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, i
 	fs.StringVar(&o.since, "since", o.since, "how far back to look: a duration such as 30m, 2h or 7d, or an RFC 3339 time")
 	fs.IntVar(&o.limit, "limit", o.limit, fmt.Sprintf("at most this many invocations, newest first (1-%d)", query.MaxInvocationLimit))
 	fs.StringVar(&o.output, "output", o.output, "output format: table or json")
+	o.where.register(fs)
 	return fs, func() (*commonFlags, invocationOptions) { return &c, o }
 }
 
@@ -415,6 +417,10 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 	if err != nil {
 		return err
 	}
+	names, err := o.where.filters()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	svc, closeStore, err := open(ctx, c)
@@ -422,10 +428,12 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 		return err
 	}
 	defer closeStore()
-	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit})
+	page, err := svc.InvocationsPage(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit}, names)
 	if err != nil {
 		return fmt.Errorf("cannot list invocations from %s: %w%s", redact(c.dsn), err, schemaHint(err))
 	}
+	noteCapped(env, page.Capped, query.MaxInvocationLimit, "invocations")
+	invs := page.Rows
 	opts := render.Options{Location: env.Location, Color: useColor}
 	if o.output == "json" {
 		return render.InvocationsJSON(env.Stdout, invs, opts)
