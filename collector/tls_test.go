@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/internal/testca"
 	"github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
@@ -37,7 +38,7 @@ func tlsClient(t *testing.T, addr string, cfg *tls.Config) ingestv1.IngestServic
 }
 
 func TestTLSListeners(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
 		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile}
@@ -109,7 +110,7 @@ func TestTLSListeners(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
 		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File(t)}
@@ -126,7 +127,7 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestTLSConfigErrorsNameTheField(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	tests := []struct {
@@ -169,7 +170,7 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 // a private CA (clickhouse_tls.ca_file), and checks that a CA that did not
 // sign the server's certificate is refused with a certificate error.
 func TestClickHouseOverTLS(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	addr := chtest.NewTLSFront(t, ca, chtest.Server().Addr())
 	_, db := chtest.NewDatabase(t)
 	dsn := "clickhouse://" + addr + "/" + db
@@ -219,7 +220,7 @@ func TestClickHouseOverTLS(t *testing.T) {
 	}
 
 	wrong := testConfig(t, dsn)
-	wrong.ClickHouseTLS.CAFile = chtest.NewCA(t).File(t)
+	wrong.ClickHouseTLS.CAFile = testca.NewCA(t).File(t)
 	wsc, err := wrong.Storage()
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,9 @@
 // test package, started from TestMain, and a fresh database per test.
 //
 // A package whose tests need ClickHouse fails when none can be had; it never
-// passes by skipping. NewCA and NewTLSFront put the server behind TLS with
-// a made-up certificate authority, as a secure native port would be;
+// passes by skipping. NewTLSFront puts the server behind TLS with a
+// certificate authority made up by internal/testca, as a secure native
+// port would be;
 // NewProxy puts a proxy in front of it that cuts, drops or mutes
 // connections on demand, for fault tests.
 package chtest

@@ -8,11 +8,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/internal/testca"
 )
 
 func TestLoadSettings(t *testing.T) {
-	testCA := chtest.NewCA(t).PEM
+	testCA := testca.NewCA(t).PEM
 	tests := []struct {
 		name     string
 		jsonData string
