@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -27,6 +26,7 @@ import (
 	// Registers the zstd compressor so extensions may send compressed batches.
 	_ "github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // Server is a running collector.
@@ -236,6 +236,17 @@ func (s *Server) setErr(err error) {
 	s.serveErr = errors.Join(s.serveErr, err)
 }
 
+// pinger is a BatchWriter that can say whether its database answers, as
+// storage.Store does; /readyz asks it.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+var _ pinger = (*storage.Store)(nil)
+
+// readyPingTimeout bounds the ping of one /readyz request.
+const readyPingTimeout = 2 * time.Second
+
 func (s *Server) adminMux(p *pipeline) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -250,10 +261,10 @@ func (s *Server) adminMux(p *pipeline) *http.ServeMux {
 			}
 		}
 		if err == nil {
-			if c, ok := bw.(interface{ Conn() driver.Conn }); ok {
-				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			if p, ok := bw.(pinger); ok {
+				ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
 				defer cancel()
-				if perr := c.Conn().Ping(ctx); perr != nil {
+				if perr := p.Ping(ctx); perr != nil {
 					err = fmt.Errorf("ClickHouse unreachable: %w", perr)
 				}
 			}

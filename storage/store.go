@@ -142,6 +142,15 @@ func (s *Store) Cluster() string { return s.cluster }
 // Capabilities is what the connected server supports.
 func (s *Store) Capabilities() Capabilities { return s.caps }
 
+// Ping checks that ClickHouse answers on the store's connections, for
+// readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}
+
 // Conn is the underlying connection pool, for reads this package does not
 // offer. Table names must be qualified with Database().
 func (s *Store) Conn() driver.Conn { return s.conn }

@@ -87,3 +87,24 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatal("OpenConfig to a closed port succeeded")
 	}
 }
+
+// TestPing: Ping says whether ClickHouse answers on the store's
+// connections.
+func TestPing(t *testing.T) {
+	_, db := chtest.NewDatabase(t)
+	px := chtest.NewProxy(t, chtest.Server().Addr())
+	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping with ClickHouse up: %v", err)
+	}
+	px.Cut()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping with ClickHouse cut off: no error")
+	}
+}
