@@ -204,7 +204,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 			}
 		}
 		ccfg := testConfig(t, srv.DSNFor("lambdascope"))
-		ccfg.ClickHouseCluster = c.Name
+		ccfg.ClickHouse.Cluster = c.Name
 		// Requests that arrive within this long of one another would be
 		// inserted together, were batches grouped on a cluster.
 		ccfg.Batch.FlushInterval = 500 * time.Millisecond
@@ -286,7 +286,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = walStore.Close() })
 	ccfg := testConfig(t, walCfg.DSN)
-	ccfg.ClickHouseCluster = c.Name
+	ccfg.ClickHouse.Cluster = c.Name
 	ccfg.Batch.FlushInterval = 500 * time.Millisecond
 	ccfg.WriteTimeout = 5 * time.Second
 	third := serve(t, ccfg, walStore)

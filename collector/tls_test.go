@@ -167,7 +167,7 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 }
 
 // TestClickHouseOverTLS writes through a ClickHouse reached over TLS with
-// a private CA (clickhouse_tls.ca_file), and checks that a CA that did not
+// a private CA (clickhouse.tls.ca_file), and checks that a CA that did not
 // sign the server's certificate is refused with a certificate error.
 func TestClickHouseOverTLS(t *testing.T) {
 	ca := testca.NewCA(t)
@@ -178,25 +178,17 @@ func TestClickHouseOverTLS(t *testing.T) {
 	// Without TLS the front's handshake never completes: connecting at all
 	// proves the store speaks TLS.
 	plain := testConfig(t, dsn)
-	psc, err := plain.Storage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := storage.OpenConfig(t.Context(), psc); err == nil {
+	if s, err := storage.OpenConfig(t.Context(), plain.ClickHouse); err == nil {
 		_ = s.Close()
 		t.Fatal("a plain connection to the TLS front succeeded")
 	}
 
 	cfg := testConfig(t, dsn)
-	cfg.ClickHouseTLS.CAFile = ca.File(t)
+	cfg.ClickHouse.TLS.CAFile = ca.File(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	sc, err := cfg.Storage()
-	if err != nil {
-		t.Fatalf("storage config: %v", err)
-	}
-	store, err := storage.OpenConfig(t.Context(), sc)
+	store, err := storage.OpenConfig(t.Context(), cfg.ClickHouse)
 	if err != nil {
 		t.Fatalf("open ClickHouse over TLS: %v", err)
 	}
@@ -220,12 +212,8 @@ func TestClickHouseOverTLS(t *testing.T) {
 	}
 
 	wrong := testConfig(t, dsn)
-	wrong.ClickHouseTLS.CAFile = testca.NewCA(t).File(t)
-	wsc, err := wrong.Storage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := storage.OpenConfig(t.Context(), wsc); err == nil {
+	wrong.ClickHouse.TLS.CAFile = testca.NewCA(t).File(t)
+	if s, err := storage.OpenConfig(t.Context(), wrong.ClickHouse); err == nil {
 		_ = s.Close()
 		t.Fatal("a CA that did not sign the server's certificate was accepted")
 	} else if !strings.Contains(err.Error(), "certificate") {

@@ -16,6 +16,7 @@ import (
 // Lambdascope schema. It is safe for concurrent use.
 type Store struct {
 	conn     driver.Conn
+	cfg      Config
 	database string
 	cluster  string
 	caps     Capabilities
@@ -71,8 +72,12 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	// and every statement names its tables with the database anyway.
 	opts.Auth.Database = ""
 	opts.DialTimeout = cfg.DialTimeout
-	if cfg.TLS != nil {
-		opts.TLS = cfg.TLS.Clone()
+	tlsCfg, err := cfg.TLS.Client()
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg != nil {
+		opts.TLS = tlsCfg
 	}
 	opts.MaxOpenConns = cfg.MaxOpenConns
 	if opts.MaxIdleConns > opts.MaxOpenConns || opts.MaxIdleConns == 0 {
@@ -87,7 +92,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}
-	s := &Store{conn: conn, database: database, cluster: cfg.Cluster, caps: caps, logger: slog.Default().With("component", "storage")}
+	s := &Store{conn: conn, cfg: cfg, database: database, cluster: cfg.Cluster, caps: caps, logger: slog.Default().With("component", "storage")}
 	if !cfg.ReadOnly {
 		if err := conn.Exec(ctx, createDatabaseSQL(database, cfg.Cluster)); err != nil {
 			return nil, errors.Join(fmt.Errorf("create database %s: %w", database, err), conn.Close())
@@ -132,6 +137,9 @@ func (s *Store) Close() error {
 	})
 	return s.closeErr
 }
+
+// Config is the configuration the store was opened with.
+func (s *Store) Config() Config { return s.cfg }
 
 // Database is the database holding the schema.
 func (s *Store) Database() string { return s.database }

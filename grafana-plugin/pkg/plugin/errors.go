@@ -83,7 +83,7 @@ func describeTLSError(err error, addr string, s *Settings) string {
 		alert    tls.AlertError
 	)
 	trust := "the system's certificate authorities"
-	if s.rootCAs != nil {
+	if s.TLSCACert != "" {
 		trust = "the CA certificate in the settings"
 	}
 	switch {

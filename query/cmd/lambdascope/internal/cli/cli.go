@@ -498,12 +498,9 @@ func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
 func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.Store, error) {
 	cfg := storage.DefaultConfig()
 	cfg.DSN, cfg.ReadOnly, cfg.Cluster = c.dsn, true, cluster
-	if c.tlsCAFile != "" || c.tlsServerName != "" {
-		tc, err := storage.ClientTLS(c.tlsCAFile, c.tlsServerName, false)
-		if err != nil {
-			return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
-		}
-		cfg.TLS = tc
+	cfg.TLS = storage.TLSConfig{CAFile: c.tlsCAFile, ServerName: c.tlsServerName}
+	if _, err := cfg.TLS.Client(); err != nil {
+		return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
 	}
 	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
