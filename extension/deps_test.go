@@ -2,8 +2,6 @@ package extension
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -13,8 +11,7 @@ import (
 // its tests build without the backend (the test CA is internal/testca, not
 // storage/chtest).
 func TestNothingLinksTheBackend(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.CommandContext(t.Context(), goBin, "list", "-deps", "-test", "./...").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-deps", "-test", "./...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps -test ./...: %v\n%s", err, out)
 	}

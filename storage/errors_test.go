@@ -88,13 +88,7 @@ func TestWriteErrorsAreClassified(t *testing.T) {
 // TestOutcomeUnknownIsClassified: a connection cut inside the block is
 // ErrOutcomeUnknown and nothing else.
 func TestOutcomeUnknownIsClassified(t *testing.T) {
-	_, db := chtest.NewDatabase(t)
-	px := chtest.NewProxy(t, chtest.Server().Addr())
-	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, px := openBehindProxy(t)
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -103,7 +97,7 @@ func TestOutcomeUnknownIsClassified(t *testing.T) {
 		r.ResourceLogs = nil
 	}
 	px.CutAfter(4000)
-	_, err = s.WriteExports(t.Context(), reqs)
+	_, err := s.WriteExports(t.Context(), reqs)
 	var we *WriteError
 	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrUnavailable) || !errors.As(err, &we) || we.Refused() {
 		t.Fatalf("WriteExports cut inside the block: %v, want ErrOutcomeUnknown alone", err)
@@ -113,7 +107,7 @@ func TestOutcomeUnknownIsClassified(t *testing.T) {
 func exec(t *testing.T, s *Store, format string) {
 	t.Helper()
 	q := fmt.Sprintf(format, s.Database())
-	if err := s.Conn().Exec(t.Context(), q); err != nil {
+	if err := s.conn.Exec(t.Context(), q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }

@@ -158,7 +158,3 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Conn is the underlying connection pool, for reads this package does not
-// offer. Table names must be qualified with Database().
-func (s *Store) Conn() driver.Conn { return s.conn }

@@ -27,7 +27,7 @@ func TestOpenDetectsServerAndCreatesDatabase(t *testing.T) {
 		t.Errorf("Database() = %q, want %q", s.Database(), name)
 	}
 	var raw string
-	if err := s.Conn().QueryRow(t.Context(), "SELECT version()").Scan(&raw); err != nil {
+	if err := s.conn.QueryRow(t.Context(), "SELECT version()").Scan(&raw); err != nil {
 		t.Fatalf("query version: %v", err)
 	}
 	want, err := ParseVersion(raw)
@@ -38,7 +38,7 @@ func TestOpenDetectsServerAndCreatesDatabase(t *testing.T) {
 		t.Errorf("Capabilities() = %+v, want %+v", got, CapabilitiesFor(want))
 	}
 	var n uint64
-	if err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(t.Context(), "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
 		t.Fatalf("look up database: %v", err)
 	}
 	if n != 1 {
@@ -91,13 +91,7 @@ func TestOpenUnreachable(t *testing.T) {
 // TestPing: Ping says whether ClickHouse answers on the store's
 // connections.
 func TestPing(t *testing.T) {
-	_, db := chtest.NewDatabase(t)
-	px := chtest.NewProxy(t, chtest.Server().Addr())
-	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, px := openBehindProxy(t)
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping with ClickHouse up: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,14 +92,40 @@ func NewDatabase(t testing.TB) (dsn, database string) {
 // closed when the test ends.
 func Conn(t testing.TB) clickhouse.Conn {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(DSN())
+	return ConnTo(t, DSN())
+}
+
+// ConnTo is a connection of the test's own to the server of dsn (a
+// store's Config().DSN), opened at the first call of a test and closed
+// when it ends: for SQL that storage does not offer, as tests check or
+// break tables (the store has no door to its connections). Name tables
+// with their database.
+func ConnTo(t testing.TB, dsn string) clickhouse.Conn {
+	t.Helper()
+	key := connKey{t, dsn}
+	if c, ok := conns.Load(key); ok {
+		return c.(clickhouse.Conn)
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
-		t.Fatalf("parse DSN %q: %v", DSN(), err)
+		t.Fatalf("parse DSN: %v", err)
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		t.Fatalf("open clickhouse %s: %v", DSN(), err)
+		t.Fatalf("open clickhouse %s: %v", opts.Addr, err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conns.Store(key, conn)
+	t.Cleanup(func() {
+		conns.Delete(key)
+		_ = conn.Close()
+	})
 	return conn
+}
+
+// conns are the connections ConnTo opened, by test and DSN.
+var conns sync.Map
+
+type connKey struct {
+	t   testing.TB
+	dsn string
 }
