@@ -221,7 +221,7 @@ func TestAgainstClickHouse(t *testing.T) {
 			t.Fatalf("another CA: exit %d, stderr %q", r.code, r.stderr)
 		}
 		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", filepath.Join(t.TempDir(), "none.pem"), "invocations")
-		if r.code != ExitError || !strings.Contains(r.stderr, "cannot use --tls-ca-file: read CA file") {
+		if r.code != ExitError || !strings.Contains(r.stderr, "cannot use --tls-ca-file: tls.ca_file: open") {
 			t.Fatalf("missing CA file: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
