@@ -46,7 +46,7 @@ func openDriverStore(t *testing.T) *Store {
 // string per row, rendered from the driver's own Go types.
 func tableRows(t *testing.T, s *Store, table string, columns []string, order string) []string {
 	t.Helper()
-	rows, err := s.Conn().Query(t.Context(), fmt.Sprintf("SELECT %s FROM %s.%s ORDER BY %s",
+	rows, err := s.conn.Query(t.Context(), fmt.Sprintf("SELECT %s FROM %s.%s ORDER BY %s",
 		strings.Join(columns, ", "), s.Database(), table, order))
 	if err != nil {
 		t.Fatalf("select %s: %v", table, err)
@@ -265,7 +265,7 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	// connection store the next write whole.
 	db := blocks.Database()
 	for _, q := range []string{"CREATE TABLE " + db + ".logs_kept AS " + db + ".logs", "DROP TABLE " + db + ".logs"} {
-		if err := blocks.Conn().Exec(ctx, q); err != nil {
+		if err := blocks.conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -277,7 +277,7 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	if counts.Spans == 0 || counts.Logs != 0 || counts.Uncertain != 0 {
 		t.Errorf("counts after the refusal = %+v, want the spans and no logs, none uncertain", counts)
 	}
-	if err := blocks.Conn().Exec(ctx, "RENAME TABLE "+db+".logs_kept TO "+db+".logs"); err != nil {
+	if err := blocks.conn.Exec(ctx, "RENAME TABLE "+db+".logs_kept TO "+db+".logs"); err != nil {
 		t.Fatalf("restore logs: %v", err)
 	}
 	// The driver store gets the spans the failed write stored, then both
@@ -295,13 +295,8 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 }
 
 func TestBlockWriterConnectionLost(t *testing.T) {
-	_, db := chtest.NewDatabase(t)
-	px := chtest.NewProxy(t, chtest.Server().Addr())
-	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, px := openBehindProxy(t)
+	var err error
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -416,7 +411,7 @@ func TestBlockWriterConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	for table, want := range map[string]int{"spans": sum.Spans, "logs": sum.Logs} {
 		var n uint64
-		if err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM "+s.Database()+"."+table).Scan(&n); err != nil {
+		if err := s.conn.QueryRow(t.Context(), "SELECT count() FROM "+s.Database()+"."+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
 		}
 		if int(n) != want || want == 0 {

@@ -21,7 +21,7 @@ import (
 func countParts(t *testing.T, s *Store, table string) uint64 {
 	t.Helper()
 	var n uint64
-	err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active",
+	err := s.conn.QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active",
 		s.Database(), table).Scan(&n)
 	if err != nil {
 		t.Fatalf("count parts of %s: %v", table, err)
@@ -72,7 +72,7 @@ func TestWriteExportsFailureReportsStoredTables(t *testing.T) {
 	ctx := t.Context()
 	// Without a logs table the third insert fails: the invocations and spans
 	// inserts before it are stored, and the counts say so.
-	if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+".logs"); err != nil {
+	if err := s.conn.Exec(ctx, "DROP TABLE "+s.Database()+".logs"); err != nil {
 		t.Fatalf("drop logs: %v", err)
 	}
 	f := newFixture(t, "partial")
@@ -133,14 +133,14 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	// A trace the windows table does not know (stored before migration 7 on
 	// another shard) is found through the trace index, which such a
 	// database holds as its view wrote it.
-	if err := s.Conn().Exec(ctx, "INSERT INTO "+s.Database()+".trace_index"+
+	if err := s.conn.Exec(ctx, "INSERT INTO "+s.Database()+".trace_index"+
 		" (day, trace_id, start_min, end_max, service_names, function_names, span_count)"+
 		" SELECT toDate(start_time), trace_id, minState(start_unix_nano), maxState(start_unix_nano + duration_ns),"+
 		" groupUniqArrayState(toString(service_name)), groupUniqArrayState(toString(function_name)), countState()"+
 		" FROM "+s.Database()+".spans GROUP BY toDate(start_time), trace_id"); err != nil {
 		t.Fatalf("fill trace_index as migration 3's view did: %v", err)
 	}
-	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
 		t.Fatalf("truncate trace_windows: %v", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
@@ -148,7 +148,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	}
 	// A trace the index does not know (stored before the index existed) is
 	// still found.
-	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_index"); err != nil {
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_index"); err != nil {
 		t.Fatalf("truncate trace_index: %v", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
@@ -157,7 +157,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	// A database without the index table (schema version 2 or older) is
 	// read too.
 	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index"} {
-		if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
+		if err := s.conn.Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
 			t.Fatalf("drop %s: %v", obj, err)
 		}
 	}

@@ -102,8 +102,9 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 	}()
 	nSpans, nLogs := 0, 0
 	for _, req := range reqs {
-		nSpans += dbmodel.CountSpans(req)
-		nLogs += dbmodel.CountLogs(req)
+		n := ingestv1.CountItems(req)
+		nSpans += n.Spans
+		nLogs += n.Logs
 	}
 	spans.Grow(nSpans)
 	logs.Grow(nLogs)

@@ -223,7 +223,7 @@ func TestWriteExportRoundTrip(t *testing.T) {
 
 	var logBody, logType, logRequestID string
 	var logTraceID string
-	err = s.Conn().QueryRow(ctx, "SELECT body, log_type, request_id, trace_id FROM "+s.Database()+".logs").
+	err = s.conn.QueryRow(ctx, "SELECT body, log_type, request_id, trace_id FROM "+s.Database()+".logs").
 		Scan(&logBody, &logType, &logRequestID, &logTraceID)
 	if err != nil {
 		t.Fatalf("read log row: %v", err)

@@ -68,6 +68,11 @@ func Generate(ctx context.Context, st *storage.Store, cfg GenerateConfig) (LoadR
 	if err != nil {
 		return LoadResult{}, err
 	}
+	conn, err := openConn(ctx, st)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	defer conn.Close()
 	for _, q := range []struct {
 		what, text string
 		rows       int
@@ -83,7 +88,7 @@ func Generate(ctx context.Context, st *storage.Store, cfg GenerateConfig) (LoadR
 		// timeout on a busy server.
 		for off := 0; off < q.rows; off += generateChunk {
 			chunk := append(slices.Clip(params), clickhouse.Named("offset", off), clickhouse.Named("rows", min(generateChunk, q.rows-off)))
-			if err := st.Conn().Exec(ctx, sql, chunk...); err != nil {
+			if err := conn.Exec(ctx, sql, chunk...); err != nil {
 				return LoadResult{}, fmt.Errorf("generate %s %d to %d: %w", q.what, off, off+generateChunk, err)
 			}
 		}
@@ -133,7 +138,12 @@ func generated(ctx context.Context, st *storage.Store, traces, untraced int) (Lo
 	for i := range 16 {
 		picks = append(picks, uint64(i*traces/16+traces/32))
 	}
-	rows, err := st.Conn().Query(ctx, "SELECT "+traceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", picks)
+	conn, err := openConn(ctx, st)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+	rows, err := conn.Query(ctx, "SELECT "+traceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", picks)
 	if err != nil {
 		return res, fmt.Errorf("compute sample trace IDs: %w", err)
 	}
@@ -155,9 +165,14 @@ func generated(ctx context.Context, st *storage.Store, traces, untraced int) (Lo
 // database, or when ctx ends: the background merges after a large load
 // settle the parts a long-running server would have.
 func WaitForMerges(ctx context.Context, st *storage.Store) error {
+	conn, err := openConn(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	for {
 		var n uint64
-		if err := st.Conn().QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", st.Database()).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", st.Database()).Scan(&n); err != nil {
 			return fmt.Errorf("count merges: %w", err)
 		}
 		if n == 0 {

@@ -859,10 +859,10 @@ func TestTelemetryRefusedStillShipsOTLP(t *testing.T) {
 			var spans, selfPoints int
 			for _, req := range collector.Accepted() {
 				for _, rs := range req.GetResourceSpans() {
-					spans += buffer.CountSpans(rs)
+					spans += ingestv1.SpansIn(rs)
 				}
 				for _, rm := range req.GetResourceMetrics() {
-					selfPoints += buffer.CountPoints(rm)
+					selfPoints += ingestv1.PointsIn(rm)
 				}
 			}
 			if spans != 1 || selfPoints == 0 {
@@ -1030,10 +1030,10 @@ func TestSampleRate(t *testing.T) {
 			var sampledOut int64 = -1
 			for _, req := range collector.Accepted() {
 				for _, rs := range req.GetResourceSpans() {
-					spans += buffer.CountSpans(rs)
+					spans += ingestv1.SpansIn(rs)
 				}
 				for _, rl := range req.GetResourceLogs() {
-					records += buffer.CountLogs(rl)
+					records += ingestv1.LogsIn(rl)
 				}
 				invocations += len(req.GetInvocations())
 				for _, rm := range req.GetResourceMetrics() {
@@ -1150,7 +1150,7 @@ func TestTelemetryNotSupported(t *testing.T) {
 			var spans int
 			for _, req := range collector.Accepted() {
 				for _, rs := range req.GetResourceSpans() {
-					spans += buffer.CountSpans(rs)
+					spans += ingestv1.SpansIn(rs)
 				}
 			}
 			if spans != 1 {

@@ -412,9 +412,9 @@ func describeConnectError(err error, addr string, s *Settings) string {
 	switch {
 	case errors.Is(err, ErrInvalidSettings):
 		return "The datasource settings are invalid: " + strings.TrimPrefix(err.Error(), ErrInvalidSettings.Error()+": ")
-	case isAuthError(err):
+	case storage.IsAuthRefused(err):
 		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, s.Username)
-	case isUnknownDatabase(err):
+	case storage.IsUnknownDatabase(err):
 		return fmt.Sprintf("ClickHouse at %s has no such database: %v", addr, err)
 	case isUnreachable(err):
 		return fmt.Sprintf("ClickHouse at %s is unreachable: %v", addr, err)

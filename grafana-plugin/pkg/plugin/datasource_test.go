@@ -626,7 +626,7 @@ func TestSchemaHealth(t *testing.T) {
 func TestCheckHealthNewerSchema(t *testing.T) {
 	db := plugintest.NewDatabase(t)
 	ctx := context.Background()
-	batch, err := db.Store.Conn().PrepareBatch(ctx, "INSERT INTO "+db.Name+".schema_migrations (version, name, applied_at)")
+	batch, err := chtest.ConnTo(t, db.Store.Config().DSN).PrepareBatch(ctx, "INSERT INTO "+db.Name+".schema_migrations (version, name, applied_at)")
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}

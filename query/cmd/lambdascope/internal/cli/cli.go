@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/query/cmd/lambdascope/internal/render"
 	"github.com/lambdascope/lambdascope/storage"
@@ -508,12 +506,9 @@ func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
 func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.Store, error) {
 	cfg := storage.DefaultConfig()
 	cfg.DSN, cfg.ReadOnly, cfg.Cluster = c.dsn, true, cluster
-	if c.tlsCAFile != "" || c.tlsServerName != "" {
-		tc, err := storage.ClientTLS(c.tlsCAFile, c.tlsServerName, false)
-		if err != nil {
-			return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
-		}
-		cfg.TLS = tc
+	cfg.TLS = storage.TLSConfig{CAFile: c.tlsCAFile, ServerName: c.tlsServerName}
+	if _, err := cfg.TLS.Client(); err != nil {
+		return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
 	}
 	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
@@ -522,17 +517,10 @@ func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.St
 	return st, nil
 }
 
-// ClickHouse error codes that mean the schema is not where the DSN points.
-const (
-	codeUnknownTable    = 60
-	codeUnknownDatabase = 81
-)
-
 // schemaHint explains a missing table or database: the DSN names the wrong
 // database, or no collector has created the schema there yet.
 func schemaHint(err error) string {
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
+	if storage.IsUnknownTable(err) || storage.IsUnknownDatabase(err) {
 		return " (no Lambdascope schema in this database: check the --dsn path, or start the collector, which creates it)"
 	}
 	return ""
