@@ -17,6 +17,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // PluginID is the plugin's ID in plugin.json.
