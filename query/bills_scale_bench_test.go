@@ -14,6 +14,7 @@ import (
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/query/querytest"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 // BenchmarkBillsScale times the 30-day cost report and the 30-day
@@ -33,7 +34,7 @@ import (
 func BenchmarkBillsScale(b *testing.B) {
 	st := scaleStore(b)
 	var n uint64
-	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".invocations").Scan(&n); err != nil {
+	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".invocations").Scan(&n); err != nil {
 		b.Fatalf("count invocations: %v", err)
 	}
 	cfg := querytest.GenerateConfig{Spans: *scaleSpans, Invocations: *scaleInvocations, End: scaleEnd, Days: 30}
@@ -103,7 +104,7 @@ func countTelemetry(b *testing.B, st *storage.Store) uint64 {
 	ctx := b.Context()
 	db := st.Database()
 	var counted, logs uint64
-	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM "+db+".invocations WHERE tel_counted = 1").Scan(&counted); err != nil {
+	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM "+db+".invocations WHERE tel_counted = 1").Scan(&counted); err != nil {
 		b.Fatalf("count counted records: %v", err)
 	}
 	if counted == 0 {
@@ -139,15 +140,15 @@ FROM ` + db + `.invocations
 WHERE cityHash64(request_id, 26) % 200000 = 0`,
 		}
 		for _, q := range stmts {
-			if err := st.Conn().Exec(ctx, q); err != nil {
+			if err := chtest.ConnTo(b, st.Config().DSN).Exec(ctx, q); err != nil {
 				b.Fatalf("count telemetry: %v", err)
 			}
 		}
-		if err := waitForMutations(ctx, st); err != nil {
+		if err := waitForMutations(ctx, b, st); err != nil {
 			b.Fatalf("wait for the counts: %v", err)
 		}
 	}
-	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM "+db+".logs").Scan(&logs); err != nil {
+	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM "+db+".logs").Scan(&logs); err != nil {
 		b.Fatalf("count logs: %v", err)
 	}
 	return logs
@@ -155,10 +156,10 @@ WHERE cityHash64(request_id, 26) % 200000 = 0`,
 
 // waitForMutations waits until the database has no mutation left to
 // apply, checking every second; ctx bounds the wait.
-func waitForMutations(ctx context.Context, st *storage.Store) error {
+func waitForMutations(ctx context.Context, b *testing.B, st *storage.Store) error {
 	for {
 		var n uint64
-		if err := st.Conn().QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", st.Database()).Scan(&n); err != nil {
+		if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", st.Database()).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -179,11 +180,11 @@ func waitForMutations(ctx context.Context, st *storage.Store) error {
 func dropCaches(b *testing.B, st *storage.Store) {
 	b.Helper()
 	for _, q := range []string{"SYSTEM DROP MARK CACHE", "SYSTEM DROP UNCOMPRESSED CACHE"} {
-		if err := st.Conn().Exec(b.Context(), q); err != nil {
+		if err := chtest.ConnTo(b, st.Config().DSN).Exec(b.Context(), q); err != nil {
 			b.Fatalf("%s: %v", q, err)
 		}
 	}
-	rows, err := st.Conn().Query(b.Context(), "SELECT path FROM system.parts WHERE database = ? AND active", st.Database())
+	rows, err := chtest.ConnTo(b, st.Config().DSN).Query(b.Context(), "SELECT path FROM system.parts WHERE database = ? AND active", st.Database())
 	if err != nil {
 		b.Fatalf("list the database's parts: %v", err)
 	}
