@@ -1,0 +1,149 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// TraceSearchMargin is how far before and after the search range a found
+// trace's other spans are looked for when it is summarised.
+const TraceSearchMargin = 15 * time.Minute
+
+// Limits of TraceSearchFilter.Limit.
+const (
+	DefaultTraceSearchLimit = 20
+	MaxTraceSearchLimit     = 1000
+)
+
+// TraceSearchFilter selects traces by their spans: a trace matches when one
+// of its spans meets every condition. Since and Until are required.
+type TraceSearchFilter struct {
+	Since, Until time.Time
+	FunctionName string
+	ServiceName  string
+	SpanName     string
+	// StatusCode keeps spans with this OTLP status code; -1 means any.
+	StatusCode int32
+	// MinDuration and MaxDuration bound the span's duration; 0 = unbounded.
+	MinDuration, MaxDuration time.Duration
+	// Attributes must all be present on the span with these values.
+	Attributes map[string]string
+	// ColdStartOnly keeps spans of invocations that were cold starts.
+	ColdStartOnly bool
+	// Offset skips that many traces (paging), newest first.
+	Offset int
+	Limit  int
+}
+
+// TraceSummaryRecord sums up one found trace.
+type TraceSummaryRecord struct {
+	TraceID     [16]byte
+	Start, End  time.Time
+	Spans       uint64
+	ErrorSpans  uint64
+	RootName    string
+	RootSource  string
+	HasRoot     bool
+	SourceNames []string
+}
+
+// SearchTraces returns summaries of the traces matching f, newest first.
+func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceSummaryRecord, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
+		return nil, errors.New("search traces: since and until are required and until must be after since")
+	}
+	f.Limit = limitBetween(f.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
+	f.Offset = max(f.Offset, 0)
+	query, args := traceSearchSQL(s.database, f)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, readErr("query trace search", err)
+	}
+	defer rows.Close()
+	var out []TraceSummaryRecord
+	for rows.Next() {
+		var (
+			r                    TraceSummaryRecord
+			id                   string
+			first, last          uint64
+			firstName, firstSrc  string
+			rootName, rootSource string
+		)
+		if err := rows.Scan(&id, &first, &last, &r.Spans, &r.ErrorSpans, &rootName, &rootSource,
+			&firstName, &firstSrc, &r.SourceNames); err != nil {
+			return nil, readErr("scan trace summary", err)
+		}
+		copy(r.TraceID[:], id)
+		r.Start, r.End = unixTime(first), unixTime(last)
+		r.RootName, r.RootSource, r.HasRoot = rootName, rootSource, rootName != "" || rootSource != ""
+		if !r.HasRoot {
+			r.RootName, r.RootSource = firstName, firstSrc
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr("read trace search", err)
+	}
+	return out, nil
+}
+
+// Limits of DurableFilter.Limit.
+const (
+	DefaultDurableLimit = 100
+	MaxDurableLimit     = 1000
+)
+
+// DurableFilter selects the durable executions whose invocations started
+// in [Since, Until).
+type DurableFilter struct {
+	Since, Until time.Time
+	FunctionName string
+	// Limit bounds the executions returned, the latest first.
+	Limit int
+}
+
+// DurableExecutionRecord is what the spans of one durable execution's
+// invocations say of it. The extension gives every invocation of an
+// execution the trace derived from the execution's ARN and an inferred
+// span carrying aws.lambda.durable.*.
+type DurableExecutionRecord struct {
+	TraceID           [16]byte
+	ExecutionARN      string
+	AccountID, Region string
+	FunctionName      string
+	// Invocations counts the inferred spans (one per invocation), Replays
+	// those that resumed the execution.
+	Invocations, Replays uint64
+	// Operations is the most checkpointed operations handed to one
+	// invocation.
+	Operations uint64
+	Start, End time.Time
+}
+
+// DurableExecutions lists the durable executions of the range, latest
+// first, from their invocations' inferred spans.
+func (s *Store) DurableExecutions(ctx context.Context, f DurableFilter) ([]DurableExecutionRecord, error) {
+	if err := (UsageFilter{Since: f.Since, Until: f.Until}).check("read durable executions"); err != nil {
+		return nil, err
+	}
+	f.Limit = limitBetween(f.Limit, DefaultDurableLimit, MaxDurableLimit)
+	query, args := durableExecutionsSQL(s.database, f)
+	var out []DurableExecutionRecord
+	err := s.scanAll(ctx, "durable executions", query, args, func(rows driver.Rows) error {
+		var r DurableExecutionRecord
+		var trace string
+		var startNs, endNs uint64
+		if err := rows.Scan(&trace, &r.ExecutionARN, &r.AccountID, &r.Region, &r.FunctionName, &r.Invocations, &r.Replays,
+			&r.Operations, &startNs, &endNs); err != nil {
+			return err
+		}
+		copy(r.TraceID[:], trace)
+		r.Start, r.End = time.Unix(0, int64(startNs)).UTC(), time.Unix(0, int64(endNs)).UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
