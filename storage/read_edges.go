@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -38,8 +37,8 @@ func (r *SpanEdgeRecord) setDurations(qs []float64) {
 // emitted by another source is a call from that source, and a client span
 // naming a downstream resource is a call to that resource.
 func (s *Store) SpanEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeRecord, error) {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return nil, errors.New("read span edges: since and until are required and until must be after since")
+	if err := requireRange("read span edges", f.Since, f.Until); err != nil {
+		return nil, err
 	}
 	var out []SpanEdgeRecord
 	for _, q := range []struct {
@@ -75,8 +74,8 @@ func (s *Store) SpanEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeReco
 // computed the same way, all merged in one query. Durations are the
 // caller's view of the call; the quantiles are t-digest estimates.
 func (s *Store) ServiceMapEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEdgeRecord, error) {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return nil, errors.New("read service map: since and until are required and until must be after since")
+	if err := requireRange("read service map", f.Since, f.Until); err != nil {
+		return nil, err
 	}
 	parts, err := s.serviceMapParts(ctx, f)
 	if err != nil {
@@ -110,20 +109,20 @@ func (s *Store) ServiceMapEdges(ctx context.Context, f SpanEdgeFilter) ([]SpanEd
 // raw spans. Everything is raw when no horizon is known (a schema older
 // than migration 10, or another server of a cluster).
 func (s *Store) serviceMapParts(ctx context.Context, f SpanEdgeFilter) (serviceMapParts, error) {
-	all := serviceMapParts{raw: []timeRange{{f.Since, f.Until}}}
+	all := serviceMapParts{raw: []interval{{f.Since, f.Until}}}
 	horizon, ok, err := s.viewHorizon(ctx, "service_map")
 	if err != nil || !ok {
 		return all, err
 	}
 	// whole is the part of f's range made of whole units of sec seconds
 	// that start after the horizon.
-	whole := func(sec int64) (timeRange, bool) {
+	whole := func(sec int64) (interval, bool) {
 		first := (ceilUnix(f.Since) + sec - 1) / sec * sec
 		if horizon > 0 {
 			first = max(first, (int64(horizon/1e9)/sec+1)*sec)
 		}
 		last := f.Until.Unix() / sec * sec
-		return timeRange{time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()}, first < last
+		return interval{time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()}, first < last
 	}
 	minutes, ok := whole(60)
 	if !ok {
@@ -131,17 +130,17 @@ func (s *Store) serviceMapParts(ctx context.Context, f SpanEdgeFilter) (serviceM
 	}
 	var p serviceMapParts
 	if hours, ok := whole(3600); ok {
-		p.hours = []timeRange{hours}
-		p.minutes = nonEmpty(timeRange{minutes.since, hours.since}, timeRange{hours.until, minutes.until})
+		p.hours = []interval{hours}
+		p.minutes = nonEmpty(interval{minutes.since, hours.since}, interval{hours.until, minutes.until})
 	} else {
-		p.minutes = []timeRange{minutes}
+		p.minutes = []interval{minutes}
 	}
-	p.raw = nonEmpty(timeRange{f.Since, minutes.since}, timeRange{minutes.until, f.Until})
+	p.raw = nonEmpty(interval{f.Since, minutes.since}, interval{minutes.until, f.Until})
 	return p, nil
 }
 
-func nonEmpty(rs ...timeRange) []timeRange {
-	var out []timeRange
+func nonEmpty(rs ...interval) []interval {
+	var out []interval
 	for _, r := range rs {
 		if r.since.Before(r.until) {
 			out = append(out, r)
@@ -153,8 +152,8 @@ func nonEmpty(rs ...timeRange) []timeRange {
 // FunctionTriggers maps each function to the faas.trigger values of its
 // spans in the range.
 func (s *Store) FunctionTriggers(ctx context.Context, f SpanEdgeFilter) (map[string][]string, error) {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return nil, errors.New("read function triggers: since and until are required and until must be after since")
+	if err := requireRange("read function triggers", f.Since, f.Until); err != nil {
+		return nil, err
 	}
 	query, args := functionTriggersSQL(s.database, f)
 	out := map[string][]string{}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -48,13 +49,4 @@ func quantileAt(q []float64, i int) float64 {
 	return q[i]
 }
 
-func limitBetween(n, def, most int) int {
-	switch {
-	case n <= 0:
-		return def
-	case n > most:
-		return most
-	default:
-		return n
-	}
-}
+func readErr(action string, err error) error { return fmt.Errorf("%s: %w", action, err) }

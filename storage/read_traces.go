@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -52,8 +51,8 @@ type TraceSummaryRecord struct {
 
 // SearchTraces returns summaries of the traces matching f, newest first.
 func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceSummaryRecord, error) {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return nil, errors.New("search traces: since and until are required and until must be after since")
+	if err := requireRange("search traces", f.Since, f.Until); err != nil {
+		return nil, err
 	}
 	f.Limit = limitBetween(f.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
 	f.Offset = max(f.Offset, 0)
@@ -126,7 +125,7 @@ type DurableExecutionRecord struct {
 // DurableExecutions lists the durable executions of the range, latest
 // first, from their invocations' inferred spans.
 func (s *Store) DurableExecutions(ctx context.Context, f DurableFilter) ([]DurableExecutionRecord, error) {
-	if err := (UsageFilter{Since: f.Since, Until: f.Until}).check("read durable executions"); err != nil {
+	if err := requireRange("read durable executions", f.Since, f.Until); err != nil {
 		return nil, err
 	}
 	f.Limit = limitBetween(f.Limit, DefaultDurableLimit, MaxDurableLimit)

@@ -3,7 +3,6 @@ package storage
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +21,7 @@ type UsageFilter struct {
 }
 
 func (f UsageFilter) check(action string) error {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return fmt.Errorf("%s: since and until are required and until must be after since", action)
-	}
-	return nil
+	return requireRange(action, f.Since, f.Until)
 }
 
 // UsageRecord is what one function configuration was billed for on one

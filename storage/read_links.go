@@ -59,11 +59,7 @@ type LinkingSpan struct {
 // produced. It reads span_links (migration 13), ordered by the linked
 // trace. limit 0 means DefaultLinkLimit; it is capped at MaxLinkLimit.
 func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int) ([]LinkingSpan, error) {
-	if limit <= 0 {
-		limit = DefaultLinkLimit
-	}
-	limit = min(limit, MaxLinkLimit)
-	query, args := selectSpansLinkingToSQL(s.database, traceID, limit)
+	query, args := selectSpansLinkingToSQL(s.database, traceID, limitBetween(limit, DefaultLinkLimit, MaxLinkLimit))
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query spans linking to trace %s: %w", hexID(traceID[:]), err)

@@ -8,10 +8,13 @@ SELECT start_unix_nano, account_id, region, function_name, function_version, ser
 FROM lambdascope.invocations
 PREWHERE request_id IN ?
   AND trace_id = unhex(?)
+  AND trace_id IN (unhex(?), unhex(?))
 WHERE function_name = ?
+  AND function_name IN ?
+  AND tenant_id = ?
   AND start_time >= toDateTime(?)
+  AND start_time < toDateTime(?)
   AND start_unix_nano >= ?
-  AND start_time <= toDateTime(?)
   AND start_unix_nano < ?
 ORDER BY start_time DESC, start_unix_nano DESC, request_id
 LIMIT ?
