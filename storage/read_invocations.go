@@ -2,51 +2,18 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// InvocationRecord is one stored invocation report.
+// InvocationRecord is one stored invocation report: the invocations
+// table's row, as the writer inserts it (dbmodel.Invocation), and its start
+// as a time.
 type InvocationRecord struct {
-	AccountID, Region, FunctionName, FunctionVersion, ServiceName   string
-	Architecture, Runtime, InitializationType, LogStream, RequestID string
-
-	Start                         time.Time
-	MemorySizeMB, MaxMemoryUsedMB uint32
-	EphemeralStorageMB            uint32
-
-	DurationMs           float64
-	BilledDurationMs     uint64
-	BilledInitDurationMs float64
-	InitDurationMs       float64
-	RestoreDurationMs    float64
-	ColdStart            bool
-	Status, ErrorType    string
-
-	TraceID [16]byte
-	SpanID  [8]byte
-
-	XRayTraceHeader    string
-	ResponseLatencyMs  float64
-	ResponseDurationMs float64
-	RuntimeOverheadMs  float64
-	ProducedBytes      uint64
-
-	// UnknownFigures are the figures the platform did not report, an OR of
-	// dbmodel's Figure* bits; an unknown BilledDurationMs holds an
-	// estimate (the duration rounded up to 1 ms).
-	UnknownFigures uint8
-	// Incomplete says no platform.report came for the invocation.
-	Incomplete bool
-	// TenantID is the tenant of a function in tenant isolation mode.
-	TenantID string
-	// Trigger is what invoked the function ("apigateway-rest", "sqs",
-	// "direct"); empty when the extension saw no event.
-	Trigger string
-	// HTTPStatusCode is what a proxy integration answered, 0 for none.
-	HTTPStatusCode uint16
-	// ResponseSize is the size of the runtime's answer in bytes.
-	ResponseSize uint64
+	dbmodel.Invocation
+	Start time.Time
 }
 
 // Invocation search limits.
@@ -77,39 +44,47 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 		return nil, err
 	}
 	query, args := selectInvocationsSQL(s.database, f)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query invocations: %w", err)
-	}
-	defer rows.Close()
 	var out []InvocationRecord
-	for rows.Next() {
-		var (
-			rec             InvocationRecord
-			startNs         uint64
-			coldStart       uint8
-			incomplete      uint8
-			traceID, spanID string
-		)
-		err := rows.Scan(&startNs, &rec.AccountID, &rec.Region, &rec.FunctionName, &rec.FunctionVersion, &rec.ServiceName,
-			&rec.Architecture, &rec.Runtime, &rec.InitializationType, &rec.LogStream, &rec.RequestID,
-			&rec.MemorySizeMB, &rec.MaxMemoryUsedMB, &rec.EphemeralStorageMB, &rec.DurationMs, &rec.BilledDurationMs,
-			&rec.BilledInitDurationMs, &rec.InitDurationMs, &rec.RestoreDurationMs, &coldStart, &rec.Status, &rec.ErrorType,
-			&traceID, &spanID, &rec.XRayTraceHeader, &rec.ResponseLatencyMs, &rec.ResponseDurationMs,
-			&rec.RuntimeOverheadMs, &rec.ProducedBytes, &rec.UnknownFigures, &incomplete, &rec.TenantID,
-			&rec.Trigger, &rec.HTTPStatusCode, &rec.ResponseSize)
-		if err != nil {
-			return nil, fmt.Errorf("scan invocation: %w", err)
+	err := s.scanAll(ctx, "invocations", query, args, func(rows driver.Rows) error {
+		var rec InvocationRecord
+		if err := scanInvocation(rows, &rec.Invocation); err != nil {
+			return err
 		}
-		rec.Start = unixTime(startNs)
-		rec.ColdStart = coldStart != 0
-		rec.Incomplete = incomplete != 0
-		copy(rec.TraceID[:], traceID)
-		copy(rec.SpanID[:], spanID)
+		rec.Start = unixTime(rec.StartUnixNano)
 		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read invocations: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// scanInvocation reads a row of invocationSelectColumns, the columns of
+// invocationInsertColumns but start_time, in their order.
+func scanInvocation(rows driver.Rows, r *dbmodel.Invocation) error {
+	var (
+		coldStart, incomplete, counted uint8
+		traceID, spanID                string
+	)
+	t := &r.Telemetry
+	err := rows.Scan(&r.StartUnixNano, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+		&r.ServiceName, &r.Architecture, &r.Runtime, &r.InitializationType, &r.LogStream, &r.RequestID,
+		&r.MemorySizeMB, &r.MaxMemoryUsedMB, &r.EphemeralStorageMB, &r.DurationMs, &r.BilledDurationMs,
+		&r.BilledInitDurationMs, &r.InitDurationMs, &r.RestoreDurationMs, &coldStart, &r.Status,
+		&r.ErrorType, &traceID, &spanID, &r.XRayTraceHeader, &r.ResponseLatencyMs,
+		&r.ResponseDurationMs, &r.RuntimeOverheadMs, &r.ProducedBytes, &r.UnknownFigures, &incomplete, &r.TenantID,
+		&r.Trigger, &r.HTTPStatusCode, &r.ResponseSize,
+		&counted, &t.SpansReceived, &t.LogLinesReceived,
+		&t.BytesReceived, &t.BytesShipped, &t.SpansSampledOut, &t.SpansDropped,
+		&t.LogLinesDropped, &t.SpansSpooled, &t.LogLinesSpooled,
+		&t.SpansSpoolDropped, &t.LogLinesSpoolDropped, &t.PlatformLogsDropped,
+		&r.RuntimeDurationMs, &r.ExtensionInitMs, &t.SpansRefused, &t.LogLinesRefused)
+	if err != nil {
+		return err
+	}
+	r.ColdStart, r.Incomplete, t.Counted = coldStart != 0, incomplete != 0, counted != 0
+	copy(r.TraceID[:], traceID)
+	copy(r.SpanID[:], spanID)
+	return nil
 }

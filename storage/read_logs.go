@@ -56,35 +56,45 @@ func (s *Store) Logs(ctx context.Context, f LogFilter) ([]LogRecord, error) {
 		return nil, err
 	}
 	query, args := selectLogsSQL(s.database, f)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query logs: %w", err)
-	}
-	defer rows.Close()
 	var out []LogRecord
-	for rows.Next() {
-		var (
-			r                                    LogRecord
-			timeNs, observedNs                   uint64
-			traceID, spanID                      string
-			attrKeys, attrVals, resKeys, resVals []string
-		)
-		if err := rows.Scan(&timeNs, &observedNs, &traceID, &spanID, &r.SeverityNumber, &r.SeverityText, &r.Body,
-			&r.ServiceName, &r.FunctionName, &r.FunctionVersion, &r.AccountID, &r.Region, &r.RequestID, &r.LogType,
-			&attrKeys, &attrVals, &resKeys, &resVals); err != nil {
-			return nil, fmt.Errorf("scan log: %w", err)
+	err := s.scanAll(ctx, "logs", query, args, func(rows driver.Rows) error {
+		r, err := scanLog(rows)
+		if err != nil {
+			return err
 		}
-		r.Time, r.ObservedTime = unixTime(timeNs), unixTime(observedNs)
-		copy(r.TraceID[:], traceID)
-		copy(r.SpanID[:], spanID)
-		r.Attributes = dbmodel.KeyValues{Keys: attrKeys, Values: attrVals}.Map()
-		r.ResourceAttributes = dbmodel.KeyValues{Keys: resKeys, Values: resVals}.Map()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read logs: %w", err)
+		out = append(out, logRecord(&r))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// scanLog reads a row of logSelectColumns into the logs table's row type,
+// the one the writer inserts.
+func scanLog(rows driver.Rows) (dbmodel.Log, error) {
+	var (
+		r               dbmodel.Log
+		traceID, spanID string
+	)
+	err := rows.Scan(&r.TimeUnixNano, &r.ObservedTimeUnixNano, &traceID, &spanID, &r.SeverityNumber, &r.SeverityText, &r.Body,
+		&r.ServiceName, &r.FunctionName, &r.FunctionVersion, &r.AccountID, &r.Region, &r.RequestID, &r.LogType,
+		&r.Attributes.Keys, &r.Attributes.Values, &r.ResourceAttributes.Keys, &r.ResourceAttributes.Values)
+	copy(r.TraceID[:], traceID)
+	copy(r.SpanID[:], spanID)
+	return r, err
+}
+
+// logRecord is the record a row of the logs table holds.
+func logRecord(r *dbmodel.Log) LogRecord {
+	return LogRecord{
+		Time: unixTime(r.TimeUnixNano), ObservedTime: unixTime(r.ObservedTimeUnixNano),
+		TraceID: r.TraceID, SpanID: r.SpanID, SeverityNumber: r.SeverityNumber, SeverityText: r.SeverityText, Body: r.Body,
+		ServiceName: r.ServiceName, FunctionName: r.FunctionName, FunctionVersion: r.FunctionVersion,
+		AccountID: r.AccountID, Region: r.Region, RequestID: r.RequestID, LogType: r.LogType,
+		Attributes: r.Attributes.Map(), ResourceAttributes: r.ResourceAttributes.Map(),
+	}
 }
 
 // LogVolumeRecord counts the log records of one function, severity and

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -75,28 +74,21 @@ func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRec
 
 // readSpans runs a spans query and drops repeated span IDs.
 func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query spans by trace id: %w", err)
-	}
-	defer rows.Close()
 	var (
 		out  []SpanRecord
 		seen = map[[8]byte]bool{}
 	)
-	for rows.Next() {
-		rec, err := scanSpan(rows)
-		if err != nil {
-			return nil, err
+	err := s.scanAll(ctx, "spans by trace id", query, args, func(rows driver.Rows) error {
+		r, err := scanSpan(rows)
+		if err != nil || seen[r.SpanID] {
+			return err
 		}
-		if seen[rec.SpanID] {
-			continue
-		}
-		seen[rec.SpanID] = true
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read spans by trace id: %w", err)
+		seen[r.SpanID] = true
+		out = append(out, spanRecord(&r))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -105,81 +97,83 @@ func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]Spa
 // + 1), as the trace index (migration 3) holds them; ok is false when it
 // does not know the trace, or the database has no trace index.
 func (s *Store) traceIndexWindow(ctx context.Context, traceID [16]byte) (w interval, ok bool, err error) {
-	rows, err := s.conn.Query(ctx, selectTraceIndexWindowSQL(s.database), hexID(traceID[:]))
-	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
-		return interval{}, false, nil
-	}
-	if err != nil {
-		return interval{}, false, fmt.Errorf("query trace index: %w", err)
-	}
-	defer rows.Close()
-	if rows.Next() {
+	err = s.scanAll(ctx, "trace index", selectTraceIndexWindowSQL(s.database), []any{hexID(traceID[:])}, func(rows driver.Rows) error {
 		var startNs, endNs uint64
 		if err := rows.Scan(&startNs, &endNs); err != nil {
-			return interval{}, false, fmt.Errorf("scan trace index: %w", err)
+			return err
 		}
 		w = interval{unixTime(startNs).Truncate(time.Second), unixTime(endNs).Truncate(time.Second).Add(time.Second)}
 		ok = true
+		return nil
+	})
+	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+		return interval{}, false, nil
 	}
-	if err := rows.Err(); err != nil {
-		return interval{}, false, fmt.Errorf("read trace index: %w", err)
-	}
-	return w, ok, nil
+	return w, ok, err
 }
 
 // errCodeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
 const errCodeUnknownTable = 60
 
-func scanSpan(rows driver.Rows) (SpanRecord, error) {
+// scanSpan reads a row of spanSelectColumns into the spans table's row
+// type, the one the writer inserts.
+func scanSpan(rows driver.Rows) (dbmodel.Span, error) {
 	var (
-		rec                                  SpanRecord
-		traceID, spanID, parentID            string
-		startNs, durNs                       uint64
-		kind, status                         uint8
-		attrKeys, attrVals, resKeys, resVals []string
-		evTimes                              []uint64
-		evNames, evAttrs                     []string
-		linkTraceIDs, linkSpanIDs, linkAttrs []string
+		r                         dbmodel.Span
+		traceID, spanID, parentID string
+		linkTraceIDs, linkSpanIDs []string
 	)
-	err := rows.Scan(&traceID, &spanID, &parentID, &rec.TraceState, &startNs, &durNs,
-		&rec.Name, &kind, &status, &rec.StatusMessage,
-		&rec.ServiceName, &rec.FunctionName, &rec.FunctionVersion, &rec.AccountID, &rec.Region, &rec.RequestID,
-		&attrKeys, &attrVals, &resKeys, &resVals,
-		&evTimes, &evNames, &evAttrs,
-		&linkTraceIDs, &linkSpanIDs, &linkAttrs)
+	err := rows.Scan(&traceID, &spanID, &parentID, &r.TraceState, &r.StartUnixNano, &r.DurationNs,
+		&r.Name, &r.Kind, &r.StatusCode, &r.StatusMessage,
+		&r.ServiceName, &r.FunctionName, &r.FunctionVersion, &r.AccountID, &r.Region, &r.RequestID,
+		&r.Attributes.Keys, &r.Attributes.Values, &r.ResourceAttributes.Keys, &r.ResourceAttributes.Values,
+		&r.EventTimes, &r.EventNames, &r.EventAttributes,
+		&linkTraceIDs, &linkSpanIDs, &r.LinkAttributes)
 	if err != nil {
-		return SpanRecord{}, fmt.Errorf("scan span: %w", err)
+		return dbmodel.Span{}, err
 	}
-	copy(rec.TraceID[:], traceID)
-	copy(rec.SpanID[:], spanID)
-	copy(rec.ParentSpanID[:], parentID)
-	rec.Start = unixTime(startNs)
-	rec.Duration = time.Duration(min(durNs, uint64(1<<63-1)))
-	rec.Kind, rec.StatusCode = int32(kind), int32(status)
-	rec.Attributes = dbmodel.KeyValues{Keys: attrKeys, Values: attrVals}.Map()
-	dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
-	rec.ResourceAttributes = dbmodel.KeyValues{Keys: resKeys, Values: resVals}.Map()
-	for i := range evTimes {
-		ev := SpanEvent{Time: unixTime(evTimes[i]), Attributes: map[string]string{}}
-		if i < len(evNames) {
-			ev.Name = evNames[i]
+	copy(r.TraceID[:], traceID)
+	copy(r.SpanID[:], spanID)
+	copy(r.ParentSpanID[:], parentID)
+	for i, id := range linkTraceIDs {
+		var t [16]byte
+		var sp [8]byte
+		copy(t[:], id)
+		if i < len(linkSpanIDs) {
+			copy(sp[:], linkSpanIDs[i])
 		}
-		if i < len(evAttrs) {
-			ev.Attributes = dbmodel.ParseAttributesJSON(evAttrs[i])
+		r.LinkTraceIDs, r.LinkSpanIDs = append(r.LinkTraceIDs, t), append(r.LinkSpanIDs, sp)
+	}
+	return r, nil
+}
+
+// spanRecord is the span a row of the spans table holds.
+func spanRecord(r *dbmodel.Span) SpanRecord {
+	rec := SpanRecord{
+		TraceID: r.TraceID, SpanID: r.SpanID, ParentSpanID: r.ParentSpanID, TraceState: r.TraceState,
+		Start: unixTime(r.StartUnixNano), Duration: time.Duration(min(r.DurationNs, uint64(1<<63-1))),
+		Name: r.Name, Kind: int32(r.Kind), StatusCode: int32(r.StatusCode), StatusMessage: r.StatusMessage,
+		ServiceName: r.ServiceName, FunctionName: r.FunctionName, FunctionVersion: r.FunctionVersion,
+		AccountID: r.AccountID, Region: r.Region, RequestID: r.RequestID,
+		Attributes: r.Attributes.Map(), ResourceAttributes: r.ResourceAttributes.Map(),
+	}
+	dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
+	for i, t := range r.EventTimes {
+		ev := SpanEvent{Time: unixTime(t), Attributes: map[string]string{}}
+		if i < len(r.EventNames) {
+			ev.Name = r.EventNames[i]
+		}
+		if i < len(r.EventAttributes) {
+			ev.Attributes = dbmodel.ParseAttributesJSON(r.EventAttributes[i])
 		}
 		rec.Events = append(rec.Events, ev)
 	}
-	for i := range linkTraceIDs {
-		var l SpanLink
-		copy(l.TraceID[:], linkTraceIDs[i])
-		if i < len(linkSpanIDs) {
-			copy(l.SpanID[:], linkSpanIDs[i])
-		}
-		l.Attributes = map[string]string{}
-		if i < len(linkAttrs) {
-			l.Attributes = dbmodel.ParseAttributesJSON(linkAttrs[i])
+	for i := range r.LinkTraceIDs {
+		l := SpanLink{TraceID: r.LinkTraceIDs[i], SpanID: r.LinkSpanIDs[i], Attributes: map[string]string{}}
+		if i < len(r.LinkAttributes) {
+			l.Attributes = dbmodel.ParseAttributesJSON(r.LinkAttributes[i])
 		}
 		rec.Links = append(rec.Links, l)
 	}
-	return rec, nil
+	return rec
 }

@@ -5,14 +5,10 @@ import (
 	"time"
 )
 
-// invocationSelectColumns is read by scanInvocation, in this order.
-const invocationSelectColumns = `start_unix_nano, account_id, region, function_name, function_version, service_name,
-    architecture, runtime, initialization_type, log_stream, request_id,
-    memory_size_mb, max_memory_used_mb, ephemeral_storage_mb, duration_ms, billed_duration_ms,
-    billed_init_duration_ms, init_duration_ms, restore_duration_ms, cold_start, status, error_type,
-    trace_id, span_id, xray_trace_header, response_latency_ms, response_duration_ms,
-    runtime_overhead_ms, produced_bytes, unknown_figures, incomplete, tenant_id,
-    trigger, http_status_code, response_size`
+// invocationSelectColumns is the whole row of the invocations table as the
+// writer inserts it but its start_time (start_unix_nano holds it), in the
+// order scanInvocation reads.
+var invocationSelectColumns = strings.Join(invocationInsertColumns[1:], ", ")
 
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
