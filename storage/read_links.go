@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
@@ -60,13 +61,8 @@ type LinkingSpan struct {
 // trace. limit 0 means DefaultLinkLimit; it is capped at MaxLinkLimit.
 func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int) ([]LinkingSpan, error) {
 	query, args := selectSpansLinkingToSQL(s.database, traceID, limitBetween(limit, DefaultLinkLimit, MaxLinkLimit))
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query spans linking to trace %s: %w", hexID(traceID[:]), err)
-	}
-	defer rows.Close()
 	var out []LinkingSpan
-	for rows.Next() {
+	err := s.scanAll(ctx, "spans linking to a trace", query, args, func(rows driver.Rows) error {
 		var (
 			l                                 LinkingSpan
 			linkedTrace, linkedSpan, tid, sid string
@@ -76,7 +72,7 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 		)
 		if err := rows.Scan(&linkedTrace, &linkedSpan, &startNs, &tid, &sid, &l.Span.Name, &kind, &status,
 			&l.Span.ServiceName, &l.Span.FunctionName, &l.Span.RequestID, &attrs); err != nil {
-			return nil, fmt.Errorf("scan span link: %w", err)
+			return err
 		}
 		copy(l.LinkedTraceID[:], linkedTrace)
 		copy(l.LinkedSpanID[:], linkedSpan)
@@ -86,9 +82,10 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 		l.Span.Kind, l.Span.StatusCode = int32(kind), int32(status)
 		l.Attributes = dbmodel.ParseAttributesJSON(attrs)
 		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read spans linking to trace %s: %w", hexID(traceID[:]), err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -106,17 +103,12 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		return nil, fmt.Errorf("look up spans: %d spans asked, at most %d", len(refs), MaxSpanRefs)
 	}
 	query, args := selectSpansByRefSQL(s.database, refs)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query spans by ID: %w", err)
-	}
-	defer rows.Close()
 	want := make(map[SpanRef]bool, len(refs))
 	for _, r := range refs {
 		want[r] = true
 	}
 	var out []SpanHead
-	for rows.Next() {
+	err := s.scanAll(ctx, "spans by ID", query, args, func(rows driver.Rows) error {
 		var (
 			h              SpanHead
 			tid, sid       string
@@ -125,7 +117,7 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		)
 		if err := rows.Scan(&tid, &sid, &startNs, &durNs, &h.Name, &kind, &status,
 			&h.ServiceName, &h.FunctionName, &h.RequestID); err != nil {
-			return nil, fmt.Errorf("scan span: %w", err)
+			return err
 		}
 		copy(h.TraceID[:], tid)
 		copy(h.SpanID[:], sid)
@@ -133,16 +125,17 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		// The query matches trace and span IDs separately; keep the pairs
 		// asked for.
 		if !want[ref] {
-			continue
+			return nil
 		}
 		delete(want, ref)
 		h.Start = unixTime(startNs)
 		h.Duration = time.Duration(min(durNs, uint64(1<<63-1)))
 		h.Kind, h.StatusCode = int32(kind), int32(status)
 		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read spans by ID: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -57,13 +57,8 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 	f.Limit = limitBetween(f.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
 	f.Offset = max(f.Offset, 0)
 	query, args := traceSearchSQL(s.database, f)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, readErr("query trace search", err)
-	}
-	defer rows.Close()
 	var out []TraceSummaryRecord
-	for rows.Next() {
+	err := s.scanAll(ctx, "trace search", query, args, func(rows driver.Rows) error {
 		var (
 			r                    TraceSummaryRecord
 			id                   string
@@ -73,7 +68,7 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 		)
 		if err := rows.Scan(&id, &first, &last, &r.Spans, &r.ErrorSpans, &rootName, &rootSource,
 			&firstName, &firstSrc, &r.SourceNames); err != nil {
-			return nil, readErr("scan trace summary", err)
+			return err
 		}
 		copy(r.TraceID[:], id)
 		r.Start, r.End = unixTime(first), unixTime(last)
@@ -82,9 +77,10 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 			r.RootName, r.RootSource = firstName, firstSrc
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, readErr("read trace search", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

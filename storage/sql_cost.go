@@ -27,16 +27,7 @@ func usageDailySQL(db string, f UsageFilter) (string, []any) {
 	w.add("day >= ?", f.Since.UTC().Format(time.DateOnly))
 	w.add("day < ?", f.Until.UTC().Format(time.DateOnly))
 	w.configuration(f)
-	return `SELECT day, account_id, region, function_name, function_version,
-    architecture, memory_size_mb, ephemeral_storage_mb, initialization_type,
-    countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
-    maxMerge(max_memory_used_mb)
-FROM ` + db + `.usage_daily
-WHERE ` + w.sql() + `
-GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
-    initialization_type
-ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
-    initialization_type`, w.args
+	return usageViewSQL(db+".usage_daily", "day", w), w.args
 }
 
 // usageHourlySQL reads the same rows as usageSQL from the usage_hourly
@@ -45,16 +36,22 @@ func usageHourlySQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.timeRange("hour", "", f.Since, f.Until)
 	w.configuration(f)
-	return `SELECT toDate(hour) AS day, account_id, region, function_name, function_version,
+	return usageViewSQL(db+".usage_hourly", "toDate(hour) AS day", w), w.args
+}
+
+// usageViewSQL merges the rows of a usage view (migrations 6 and 9) per
+// day and configuration.
+func usageViewSQL(table, day string, w readWhere) string {
+	return `SELECT ` + day + `, account_id, region, function_name, function_version,
     architecture, memory_size_mb, ephemeral_storage_mb, initialization_type,
     countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
     maxMerge(max_memory_used_mb)
-FROM ` + db + `.usage_hourly
+FROM ` + table + `
 WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
     initialization_type
 ORDER BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
-    initialization_type`, w.args
+    initialization_type`
 }
 
 // dayCountsSQL counts the raw invocations per UTC day.
