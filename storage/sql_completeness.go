@@ -8,9 +8,7 @@ import (
 func hourlyCountSQL(db, table, timeCol string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.timeRange(timeCol, "", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	return `SELECT toStartOfHour(` + timeCol + `) AS hour, function_name, count() AS n
 FROM ` + db + `.` + table + `
 WHERE ` + w.sql() + `
@@ -23,9 +21,7 @@ func completenessSentSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.add("tel_counted = 1")
 	w.timeRange("start_time", "", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	return `SELECT toStartOfHour(start_time) AS hour, function_name, count() AS invocations,
     sum(tel_spans_received), sum(tel_log_lines_received), sum(tel_bytes_received), sum(tel_bytes_shipped),
     sum(tel_spans_sampled_out), sum(tel_spans_dropped), sum(tel_log_lines_dropped),
@@ -42,9 +38,7 @@ GROUP BY hour, function_name`, w.args
 func completenessLossSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.timeRange("hour", "", f.Since.Truncate(time.Hour), f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	return `SELECT hour, function_name, signal, stage, sum(items) AS items
 FROM ` + db + `.ingest_losses
 WHERE ` + w.sql() + `

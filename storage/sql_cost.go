@@ -110,9 +110,7 @@ ORDER BY tenant_id, account_id, region, function_name, architecture, memory_size
 func overheadSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	// measured: the runtime's duration and the invocation's are known
 	// (unknown_figures bit 1). The report's duration leaves INIT out and
 	// is billed rounded up to 1 ms, so the extensions' billed time after

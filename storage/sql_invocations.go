@@ -30,15 +30,11 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 		}
 		pre.add("trace_id IN (unhex(?)"+strings.Repeat(", unhex(?)", len(f.TraceIDs)-1)+")", ids...)
 	}
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	if len(f.FunctionNames) > 0 {
 		w.add("function_name IN ?", inList(f.FunctionNames))
 	}
-	if f.TenantID != "" {
-		w.add("tenant_id = ?", f.TenantID)
-	}
+	w.equal("tenant_id", f.TenantID)
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
 	query := "SELECT " + invocationSelectColumns + "\nFROM " + db + ".invocations"
 	if len(pre.conds) > 0 {

@@ -20,13 +20,9 @@ func selectLogsSQL(db string, f LogFilter) (string, []any) {
 // logsWhere is the condition on the logs table that f sets, but its limit.
 func logsWhere(f LogFilter) readWhere {
 	var w readWhere
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	w.timeRange("timestamp", "time_unix_nano", f.Since, f.Until)
-	if f.RequestID != "" {
-		w.add("request_id = ?", f.RequestID)
-	}
+	w.equal("request_id", f.RequestID)
 	if f.TraceID != ([16]byte{}) {
 		if len(f.TraceRequestIDs) > 0 {
 			w.add("(trace_id = unhex(?) OR (trace_id = unhex(?) AND request_id IN ?))",
@@ -61,9 +57,7 @@ ORDER BY bucket, function_name, severity_number, severity_text`, append([]any{se
 func logDaysSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.timeRange("timestamp", "time_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	return `SELECT toDate(timestamp) AS day, function_name, count() AS lines, toUInt64(sum(length(body))) AS body_bytes
 FROM ` + db + `.logs
 WHERE ` + w.sql() + `
@@ -78,9 +72,7 @@ func logsDroppedSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	w.add("metric_name = ?", LogsDroppedMetric)
 	w.timeRange("timestamp", "time_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	since := unixNano(f.Since)
 	return `SELECT function_name, toUInt64(sum(increase)) AS records, countIf(increase > 0) AS environments
 FROM (

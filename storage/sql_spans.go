@@ -118,15 +118,9 @@ const rootParentExpr = "unhex('0000000000000000')"
 // spanConditions adds the per-span conditions of a trace search.
 func spanConditions(w *readWhere, db string, f TraceSearchFilter) {
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	if f.ServiceName != "" {
-		w.add("service_name = ?", f.ServiceName)
-	}
-	if f.SpanName != "" {
-		w.add("name = ?", f.SpanName)
-	}
+	w.equal("function_name", f.FunctionName)
+	w.equal("service_name", f.ServiceName)
+	w.equal("name", f.SpanName)
 	if f.StatusCode >= 0 {
 		w.add("status_code = ?", uint8(f.StatusCode))
 	}
@@ -352,9 +346,7 @@ func durableExecutionsSQL(db string, f DurableFilter) (string, []any) {
 	var w readWhere
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
 	w.add("has(attributes.key, ?)", attrDurableARN)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	return `SELECT trace_id, any(` + attributeValueExpr(attrDurableARN) + `), any(account_id), any(region), any(function_name),
     count(), countIf(` + attributeValueExpr("aws.lambda.durable.replay") + ` = 'true'),
     max(toUInt64OrZero(` + attributeValueExpr("aws.lambda.durable.operations") + `)),
@@ -376,9 +368,7 @@ const attrDurableARN = "aws.lambda.durable.execution.arn"
 func pickerSQL(db, expr string, f PickerFilter, key bool) (string, []any) {
 	var w readWhere
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
+	w.equal("function_name", f.FunctionName)
 	var args []any
 	if key {
 		args = append(args, f.Key)

@@ -52,21 +52,21 @@ func (w *readWhere) timeRange(col, nsCol string, since, until time.Time) {
 	}
 }
 
+// equal keeps the rows whose column col holds value; an empty value is no
+// condition.
+func (w *readWhere) equal(col, value string) {
+	if value != "" {
+		w.add(col+" = ?", value)
+	}
+}
+
 // configuration adds the conditions on the function configuration that f
 // sets: function, version, account and region.
 func (w *readWhere) configuration(f UsageFilter) {
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	if f.FunctionVersion != "" {
-		w.add("function_version = ?", f.FunctionVersion)
-	}
-	if f.AccountID != "" {
-		w.add("account_id = ?", f.AccountID)
-	}
-	if f.Region != "" {
-		w.add("region = ?", f.Region)
-	}
+	w.equal("function_name", f.FunctionName)
+	w.equal("function_version", f.FunctionVersion)
+	w.equal("account_id", f.AccountID)
+	w.equal("region", f.Region)
 }
 
 func (w *readWhere) sql() string {
