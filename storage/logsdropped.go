@@ -6,11 +6,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// LogsDroppedMetric is the counter the extension keeps of the log records
-// Lambda reported dropped (platform.logsDropped): a cumulative sum per
-// execution environment, whose start time identifies the environment.
-const LogsDroppedMetric = "lambdascope.extension.lambda.logs_dropped"
-
 // LogsDroppedRecord is how many log records Lambda dropped for one function
 // over a range, before the extension could take them.
 type LogsDroppedRecord struct {

@@ -7,11 +7,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// SpanEdgeFilter selects the spans edges are derived from.
-type SpanEdgeFilter struct {
-	Since, Until time.Time
-}
-
 // SpanEdgeRecord is the calls from one source (function or service) to
 // another, or to a downstream resource, in a time range.
 type SpanEdgeRecord struct {

@@ -16,28 +16,6 @@ type InvocationRecord struct {
 	Start time.Time
 }
 
-// Invocation search limits.
-const (
-	DefaultInvocationLimit = 100
-	MaxInvocationLimit     = 100_000
-)
-
-// InvocationFilter selects invocations. Zero fields match everything.
-type InvocationFilter struct {
-	FunctionName string
-	Since, Until time.Time // Since inclusive, Until exclusive
-	RequestIDs   []string
-	TraceID      [16]byte // zero = any
-	TenantID     string   // empty = any
-	Limit        int      // 0 = 100; capped at MaxInvocationLimit
-	// FunctionNames, when not empty, keeps the invocations of these
-	// functions; the function leads the table's key, so naming the few
-	// functions of a trace reads only their rows of the time range.
-	FunctionNames []string
-	// TraceIDs, when not empty, keeps the invocations of these traces.
-	TraceIDs [][16]byte
-}
-
 // Invocations returns the invocations matching f, newest first.
 func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]InvocationRecord, error) {
 	if err := checkRange("search invocations", f.Since, f.Until); err != nil {

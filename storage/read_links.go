@@ -9,23 +9,6 @@ import (
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// Limits of the link reads.
-const (
-	// DefaultLinkLimit is how many linking spans SpansLinkingTo returns
-	// when the caller names no limit.
-	DefaultLinkLimit = 1000
-	// MaxLinkLimit bounds SpansLinkingTo's limit.
-	MaxLinkLimit = 100_000
-	// MaxSpanRefs bounds the spans SpansByRef looks up in one call.
-	MaxSpanRefs = 1000
-)
-
-// SpanRef names one span.
-type SpanRef struct {
-	TraceID [16]byte
-	SpanID  [8]byte
-}
-
 // SpanHead is what the link reads say of a span: enough to name it, not its
 // attributes.
 type SpanHead struct {

@@ -9,32 +9,6 @@ import (
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// Limits of the searches in this file.
-const (
-	DefaultAggregateLimit = 10_000
-	MaxAggregateLimit     = 1_000_000
-	DefaultLogLimit       = 100
-	MaxLogLimit           = 100_000
-	DefaultMetricLimit    = 1_000
-	MaxMetricLimit        = 1_000_000
-)
-
-// LogFilter selects log records. Zero fields match everything.
-type LogFilter struct {
-	FunctionName string
-	Since, Until time.Time // Since inclusive, Until exclusive
-	RequestID    string
-	TraceID      [16]byte // zero = any
-	// TraceRequestIDs, with TraceID, also keeps the records that carry no
-	// trace ID of their own but belong to one of these requests (the
-	// invocations of the trace).
-	TraceRequestIDs []string
-	// Contains keeps records whose body contains it, ignoring case.
-	Contains    string
-	MinSeverity uint8 // OTLP severity number; 0 = any
-	Limit       int   // 0 = DefaultLogLimit; capped at MaxLogLimit
-}
-
 // LogRecord is one stored log record.
 type LogRecord struct {
 	Time, ObservedTime time.Time

@@ -3,27 +3,9 @@ package storage
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
-
-// Limits of PickerFilter.Limit.
-const (
-	DefaultPickerLimit = 200
-	MaxPickerLimit     = 1000
-)
-
-// PickerFilter selects the spans the query editor's pickers list values
-// from. Since and Until are required.
-type PickerFilter struct {
-	Since, Until time.Time
-	// FunctionName, when set, keeps spans of that function.
-	FunctionName string
-	// Key is the attribute whose values AttributeValues lists.
-	Key   string
-	Limit int
-}
 
 // SpanNames lists the distinct span names in the range, sorted.
 func (s *Store) SpanNames(ctx context.Context, f PickerFilter) ([]string, error) {

@@ -7,36 +7,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// TraceSearchMargin is how far before and after the search range a found
-// trace's other spans are looked for when it is summarised.
-const TraceSearchMargin = 15 * time.Minute
-
-// Limits of TraceSearchFilter.Limit.
-const (
-	DefaultTraceSearchLimit = 20
-	MaxTraceSearchLimit     = 1000
-)
-
-// TraceSearchFilter selects traces by their spans: a trace matches when one
-// of its spans meets every condition. Since and Until are required.
-type TraceSearchFilter struct {
-	Since, Until time.Time
-	FunctionName string
-	ServiceName  string
-	SpanName     string
-	// StatusCode keeps spans with this OTLP status code; -1 means any.
-	StatusCode int32
-	// MinDuration and MaxDuration bound the span's duration; 0 = unbounded.
-	MinDuration, MaxDuration time.Duration
-	// Attributes must all be present on the span with these values.
-	Attributes map[string]string
-	// ColdStartOnly keeps spans of invocations that were cold starts.
-	ColdStartOnly bool
-	// Offset skips that many traces (paging), newest first.
-	Offset int
-	Limit  int
-}
-
 // TraceSummaryRecord sums up one found trace.
 type TraceSummaryRecord struct {
 	TraceID     [16]byte
@@ -83,21 +53,6 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 		return nil, err
 	}
 	return out, nil
-}
-
-// Limits of DurableFilter.Limit.
-const (
-	DefaultDurableLimit = 100
-	MaxDurableLimit     = 1000
-)
-
-// DurableFilter selects the durable executions whose invocations started
-// in [Since, Until).
-type DurableFilter struct {
-	Since, Until time.Time
-	FunctionName string
-	// Limit bounds the executions returned, the latest first.
-	Limit int
 }
 
 // DurableExecutionRecord is what the spans of one durable execution's

@@ -10,20 +10,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// UsageFilter selects invocations for the aggregates over them. Since and
-// Until are required; the other fields are optional.
-type UsageFilter struct {
-	Since, Until    time.Time
-	FunctionName    string
-	FunctionVersion string
-	AccountID       string
-	Region          string
-}
-
-func (f UsageFilter) check(action string) error {
-	return requireRange(action, f.Since, f.Until)
-}
-
 // UsageRecord is what one function configuration was billed for on one
 // UTC day.
 type UsageRecord struct {

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -112,20 +111,16 @@ func limitBetween(n, def, most int) int {
 	}
 }
 
-// checkRange refuses a range whose until is not after its since; either
-// end may be zero (open).
-func checkRange(action string, since, until time.Time) error {
-	if !since.IsZero() && !until.IsZero() && !until.After(since) {
-		return fmt.Errorf("%s: until must be after since", action)
-	}
-	return nil
+// unixTime converts nanoseconds since the epoch to a UTC time, clamping
+// values beyond what time.Unix can hold.
+func unixTime(ns uint64) time.Time {
+	const maxNs = uint64(1<<63 - 1)
+	return time.Unix(0, int64(min(ns, maxNs))).UTC()
 }
 
-// requireRange refuses a range without both ends, or whose until is not
-// after its since.
-func requireRange(action string, since, until time.Time) error {
-	if since.IsZero() || until.IsZero() || !until.After(since) {
-		return fmt.Errorf("%s: since and until are required and until must be after since", action)
+func unixNano(t time.Time) uint64 {
+	if n := t.UnixNano(); n > 0 {
+		return uint64(n)
 	}
-	return nil
+	return 0
 }
