@@ -157,3 +157,33 @@ func TestTimeRangeEndsAreExclusive(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaSQLGolden holds the text of the schema's statements that the
+// DDL goldens do not: the migrations table, the inserts, retention's
+// partitions, the Distributed tables and session settings.
+func TestSchemaSQLGolden(t *testing.T) {
+	const db = "lambdascope"
+	var b strings.Builder
+	for _, st := range []struct{ name, sql string }{
+		{"version", selectVersionSQL},
+		{"migrations table exists", migrationsTableExistsSQL},
+		{"create database", createDatabaseSQL(db, "")},
+		{"create database on a cluster", createDatabaseSQL(db, "lambdascope")},
+		{"create migrations table", createMigrationsTableSQL(db)},
+		{"insert migration", insertMigrationSQL(db)},
+		{"select migrations", selectMigrationsSQL(db)},
+		{"insert spans", insertSQL(db, "spans", spanInsertColumns)},
+		{"insert logs", insertSQL(db, "logs", logInsertColumns)},
+		{"insert metric points", insertSQL(db, "metric_points", metricInsertColumns)},
+		{"insert invocations", insertSQL(db, "invocations", invocationInsertColumns)},
+		{"insert ingest losses", insertSQL(db, "ingest_losses", ingestLossColumns)},
+		{"select partitions", selectPartitionsSQL},
+		{"drop partition", dropPartitionSQL(db, "spans", "")},
+		{"drop partition on a cluster", dropPartitionSQL(db, "spans_local", "lambdascope")},
+		{"create distributed", createDistributedSQL(db, "spans", "lambdascope", "cityHash64(trace_id)")},
+		{"set", setSQL("insert_distributed_sync", "1")},
+	} {
+		b.WriteString("-- " + st.name + "\n" + st.sql + ";\n\n")
+	}
+	checkGolden(t, "sql/schema.sql", b.String())
+}
