@@ -5,25 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
-
-// Limits of the link reads.
-const (
-	// DefaultLinkLimit is how many linking spans SpansLinkingTo returns
-	// when the caller names no limit.
-	DefaultLinkLimit = 1000
-	// MaxLinkLimit bounds SpansLinkingTo's limit.
-	MaxLinkLimit = 100_000
-	// MaxSpanRefs bounds the spans SpansByRef looks up in one call.
-	MaxSpanRefs = 1000
-)
-
-// SpanRef names one span.
-type SpanRef struct {
-	TraceID [16]byte
-	SpanID  [8]byte
-}
 
 // SpanHead is what the link reads say of a span: enough to name it, not its
 // attributes.
@@ -59,18 +43,9 @@ type LinkingSpan struct {
 // produced. It reads span_links (migration 13), ordered by the linked
 // trace. limit 0 means DefaultLinkLimit; it is capped at MaxLinkLimit.
 func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int) ([]LinkingSpan, error) {
-	if limit <= 0 {
-		limit = DefaultLinkLimit
-	}
-	limit = min(limit, MaxLinkLimit)
-	query, args := selectSpansLinkingToSQL(s.database, traceID, limit)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query spans linking to trace %s: %w", hexID(traceID[:]), err)
-	}
-	defer rows.Close()
+	query, args := selectSpansLinkingToSQL(s.database, traceID, limitBetween(limit, DefaultLinkLimit, MaxLinkLimit))
 	var out []LinkingSpan
-	for rows.Next() {
+	err := s.scanAll(ctx, "spans linking to a trace", query, args, func(rows driver.Rows) error {
 		var (
 			l                                 LinkingSpan
 			linkedTrace, linkedSpan, tid, sid string
@@ -80,7 +55,7 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 		)
 		if err := rows.Scan(&linkedTrace, &linkedSpan, &startNs, &tid, &sid, &l.Span.Name, &kind, &status,
 			&l.Span.ServiceName, &l.Span.FunctionName, &l.Span.RequestID, &attrs); err != nil {
-			return nil, fmt.Errorf("scan span link: %w", err)
+			return err
 		}
 		copy(l.LinkedTraceID[:], linkedTrace)
 		copy(l.LinkedSpanID[:], linkedSpan)
@@ -90,9 +65,10 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 		l.Span.Kind, l.Span.StatusCode = int32(kind), int32(status)
 		l.Attributes = dbmodel.ParseAttributesJSON(attrs)
 		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read spans linking to trace %s: %w", hexID(traceID[:]), err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -110,17 +86,12 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		return nil, fmt.Errorf("look up spans: %d spans asked, at most %d", len(refs), MaxSpanRefs)
 	}
 	query, args := selectSpansByRefSQL(s.database, refs)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query spans by ID: %w", err)
-	}
-	defer rows.Close()
 	want := make(map[SpanRef]bool, len(refs))
 	for _, r := range refs {
 		want[r] = true
 	}
 	var out []SpanHead
-	for rows.Next() {
+	err := s.scanAll(ctx, "spans by ID", query, args, func(rows driver.Rows) error {
 		var (
 			h              SpanHead
 			tid, sid       string
@@ -129,7 +100,7 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		)
 		if err := rows.Scan(&tid, &sid, &startNs, &durNs, &h.Name, &kind, &status,
 			&h.ServiceName, &h.FunctionName, &h.RequestID); err != nil {
-			return nil, fmt.Errorf("scan span: %w", err)
+			return err
 		}
 		copy(h.TraceID[:], tid)
 		copy(h.SpanID[:], sid)
@@ -137,16 +108,17 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 		// The query matches trace and span IDs separately; keep the pairs
 		// asked for.
 		if !want[ref] {
-			continue
+			return nil
 		}
 		delete(want, ref)
 		h.Start = unixTime(startNs)
 		h.Duration = time.Duration(min(durNs, uint64(1<<63-1)))
 		h.Kind, h.StatusCode = int32(kind), int32(status)
 		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read spans by ID: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
