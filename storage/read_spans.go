@@ -2,10 +2,8 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
@@ -55,7 +53,7 @@ type SpanLink struct {
 func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRecord, error) {
 	id := hexID(traceID[:])
 	out, err := s.readSpans(ctx, selectSpansInTraceWindowSQL(s.database), id, id, id)
-	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+	if IsUnknownTable(err) {
 		out, err = nil, nil // a database older than migration 7
 	}
 	if err != nil || len(out) > 0 {
@@ -106,14 +104,11 @@ func (s *Store) traceIndexWindow(ctx context.Context, traceID [16]byte) (w inter
 		ok = true
 		return nil
 	})
-	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+	if IsUnknownTable(err) {
 		return interval{}, false, nil
 	}
 	return w, ok, err
 }
-
-// errCodeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
-const errCodeUnknownTable = 60
 
 // scanSpan reads a row of spanSelectColumns into the spans table's row
 // type, the one the writer inserts.

@@ -2,10 +2,8 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -15,7 +13,7 @@ func (s *Store) viewHorizon(ctx context.Context, view string) (horizon uint64, o
 	query, args := viewHorizonSQL(s.database, view)
 	var n uint64
 	err = s.conn.QueryRow(ctx, query, args...).Scan(&horizon, &n)
-	if ex, isEx := errors.AsType[*clickhouse.Exception](err); isEx && ex.Code == errCodeUnknownTable {
+	if IsUnknownTable(err) {
 		return 0, false, nil
 	}
 	if err != nil {
