@@ -3,6 +3,7 @@ package rtproxy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -590,5 +591,121 @@ func TestCaptureLimit(t *testing.T) {
 	if string(end.Body) != string(answer[:limit]) || !end.Truncated || end.Size != int64(len(answer)) {
 		t.Errorf("Observer got %d bytes of the answer (truncated %v, size %d), want the first %d of %d",
 			len(end.Body), end.Truncated, end.Size, limit, len(answer))
+	}
+}
+
+// TestLargeBodiesAreNotHeldBack checks that a buffered body (one with a
+// Content-Length) crosses the proxy as it arrives, in both directions: the
+// platform reads the first bytes of a 6 MiB answer while the runtime still
+// holds the rest back, and the runtime reads the first bytes of a 6 MiB
+// event while the platform still holds the rest back. A proxy that stored
+// a body before forwarding it would never let the first side see them.
+func TestLargeBodiesAreNotHeldBack(t *testing.T) {
+	const size, head = 6 << 20, 256 << 10
+	payload := bytes.Repeat([]byte("b"), size)
+	// seenHead is closed by the side receiving a body once it has read the
+	// body's first bytes; the sending side sends the rest only then.
+	var seenHead chan struct{}
+	waitHead := func() error {
+		select {
+		case <-seenHead:
+			return nil
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("the first %d bytes did not cross the proxy while the rest was held back", head)
+		}
+	}
+	readHead := func(r io.Reader) error {
+		b := make([]byte, head)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return err
+		}
+		if !bytes.Equal(b, payload[:head]) {
+			return errors.New("the first bytes differ")
+		}
+		close(seenHead)
+		n, err := io.Copy(io.Discard, r)
+		if err == nil && n != size-head {
+			err = fmt.Errorf("%d bytes after the first ones, want %d", n, size-head)
+		}
+		return err
+	}
+	var apiErr error
+	var apiMu sync.Mutex
+	setErr := func(err error) {
+		apiMu.Lock()
+		defer apiMu.Unlock()
+		if err != nil && apiErr == nil {
+			apiErr = err
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			_, _ = w.Write(payload[:head])
+			_ = http.NewResponseController(w).Flush()
+			if err := waitHead(); err != nil {
+				setErr(err)
+				return
+			}
+			_, _ = w.Write(payload[head:])
+			return
+		}
+		setErr(readHead(r.Body))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{}, 1<<20+1)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+
+	t.Run("event", func(t *testing.T) {
+		seenHead = make(chan struct{})
+		resp, err := client.Get(base + "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := readHead(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("answer", func(t *testing.T) {
+		seenHead = make(chan struct{})
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"r1/response", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		sent := make(chan error, 1)
+		go func() {
+			_, err := pw.Write(payload[:head])
+			if err == nil {
+				err = waitHead()
+			}
+			if err == nil {
+				_, err = pw.Write(payload[head:])
+			}
+			_ = pw.CloseWithError(err)
+			sent <- err
+		}()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("status %d, want 202", resp.StatusCode)
+		}
+	})
+	apiMu.Lock()
+	defer apiMu.Unlock()
+	if apiErr != nil {
+		t.Error(apiErr)
 	}
 }
