@@ -466,11 +466,17 @@ func (p *Proxy) getCapture(n int64) *capture {
 	return c
 }
 
+// keepCapture is the largest capture buffer kept in the pool between
+// calls: the agent's limit (1 MiB and a byte) fits, so a large body costs
+// no allocation once the pool is warm; the 6 MiB ones of a larger limit
+// are not kept.
+const keepCapture = 2 << 20
+
 func (p *Proxy) putCapture(c *capture) {
 	if c == nil {
 		return
 	}
-	if cap(c.buf) > 1<<20 {
+	if cap(c.buf) > keepCapture {
 		c.buf = nil // do not keep a big buffer between invocations
 	}
 	c.buf, c.n, c.truncated = c.buf[:0], 0, false

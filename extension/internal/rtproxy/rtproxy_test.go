@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -165,10 +166,12 @@ type recorder struct {
 	events []rtproxy.Event
 	ends   []rtproxy.End
 	panic  bool
+	// discard keeps no bodies (the events and ends are still counted).
+	discard bool
 }
 
 func (r *recorder) Invoked(ev rtproxy.Event) {
-	ev.Body = bytes.Clone(ev.Body)
+	ev.Body = r.keep(ev.Body)
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -178,13 +181,20 @@ func (r *recorder) Invoked(ev rtproxy.Event) {
 }
 
 func (r *recorder) Ended(e rtproxy.End) {
-	e.Body = bytes.Clone(e.Body)
+	e.Body = r.keep(e.Body)
 	r.mu.Lock()
 	r.ends = append(r.ends, e)
 	r.mu.Unlock()
 	if r.panic {
 		panic("observer failed")
 	}
+}
+
+func (r *recorder) keep(b []byte) []byte {
+	if r.discard {
+		return nil
+	}
+	return bytes.Clone(b)
 }
 
 // wait blocks until the recorder holds n events and ends (the Observer is
@@ -707,5 +717,65 @@ func TestLargeBodiesAreNotHeldBack(t *testing.T) {
 	defer apiMu.Unlock()
 	if apiErr != nil {
 		t.Error(apiErr)
+	}
+}
+
+// TestLargeBodiesAllocateLittle relays 6 MiB events and answers with the
+// agent's capture limit and checks what the whole process (runtime,
+// proxy and platform of the test) allocates per invocation once warm:
+// far less than one body, so nothing copies a body whole, and the
+// capture buffers (1 MiB each) come from the pool, not from the heap.
+func TestLargeBodiesAllocateLittle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers on purpose")
+	}
+	const size = 6 << 20
+	payload := bytes.Repeat([]byte("z"), size)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			_, _ = w.Write(payload) // no Content-Length: chunked, the capture cannot be sized up front
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{discard: true}, 1<<20+1)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+	invoke := func() {
+		t.Helper()
+		resp, err := client.Get(base + "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || n != size {
+			t.Fatalf("event: %d bytes, %v", n, err)
+		}
+		resp, err = client.Post(base+"r1/response", "application/json", bytes.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("answer: status %d", resp.StatusCode)
+		}
+	}
+	for range 3 {
+		invoke()
+	}
+	const n = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		invoke()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 512<<10 {
+		t.Errorf("%d KiB allocated per invocation of a 6 MiB event and answer, want at most 512 KiB", per>>10)
 	}
 }
