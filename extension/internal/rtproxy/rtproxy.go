@@ -282,13 +282,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	body := r.Body
+	var tee *teeBody
 	if kind != 0 && p.obs != nil {
 		capIn = p.getCapture(r.ContentLength)
-		body = &teeBody{r: r.Body, c: capIn}
+		tee = newTeeBody(r.Body, capIn)
+		body = tee
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
 	if err != nil {
-		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
+		tee = nil // never read
+		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("build the upstream request: %w", err))
 		return
 	}
 	copyHeader(out.Header, r.Header)
@@ -310,7 +313,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := p.client.Do(out)
 	if err != nil {
-		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
+		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("call the runtime API: %w", err))
 		return
 	}
 	defer resp.Body.Close()
@@ -351,24 +354,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case kind != 0:
 		end := End{
 			RequestID: id, Kind: kind, Status: resp.StatusCode,
-			Size: capIn.n, Streamed: r.ContentLength < 0,
+			Streamed:  r.ContentLength < 0,
 			ErrorType: r.Header.Get(HeaderErrorType),
-			Body:      capIn.buf, Truncated: capIn.truncated,
-			Started: started, Ended: time.Now(),
-		}
-		if t := r.Trailer.Get(HeaderErrorType); t != "" {
-			end.ErrorType = t
-			end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
+			Started:   started, Ended: time.Now(),
 		}
 		handedOff = true
-		p.observe(func() { p.obs.Ended(end) }, capIn)
+		p.observe(func() {
+			c, done := tee.release()
+			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
+			// The trailers come with the body's end; still being read
+			// (the body is not done), they are left alone.
+			if done && r.Trailer.Get(HeaderErrorType) != "" {
+				end.ErrorType = r.Trailer.Get(HeaderErrorType)
+				end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
+			}
+			p.obs.Ended(end)
+		}, capIn)
 	}
 }
 
 // fail answers a call the platform could not be reached for with 502 (the
 // runtime then fails as it would have against the unreachable API).
 // It reports whether c was handed to an Observer call.
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) bool {
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, tee *teeBody, err error) bool {
 	if r.Context().Err() != nil {
 		// The runtime went away (it was stopped while waiting on /next):
 		// nobody is left to answer.
@@ -379,9 +387,14 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id strin
 	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
 	http.Error(w, "runtime API unreachable", http.StatusBadGateway)
 	if kind != 0 && p.obs != nil {
-		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Size: c.n, Body: c.buf, Truncated: c.truncated,
-			Started: started, Ended: time.Now(), Failed: true}
-		p.observe(func() { p.obs.Ended(end) }, c)
+		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Started: started, Ended: time.Now(), Failed: true}
+		p.observe(func() {
+			if tee != nil {
+				tee.release()
+			}
+			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
+			p.obs.Ended(end)
+		}, c)
 		return true
 	}
 	return false
@@ -485,21 +498,66 @@ func (p *Proxy) putCapture(c *capture) {
 	p.pool.Put(c)
 }
 
-// teeBody copies what is read from r into c.
+// teeBody copies what is read from r into c. The transport may still
+// read the body after the platform has answered (it answered before
+// reading all of it); the capture is handed on only once the transport
+// closed the body, or taken from it (release), so the copy never writes
+// into a capture the Observer reads or the pool gave to another call.
 type teeBody struct {
-	r io.ReadCloser
-	c *capture
+	r      io.ReadCloser
+	mu     sync.Mutex
+	c      *capture
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newTeeBody(r io.ReadCloser, c *capture) *teeBody {
+	return &teeBody{r: r, c: c, closed: make(chan struct{})}
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
-	if n > 0 {
-		t.c.write(p[:n])
-	}
+	t.capture(p[:n])
 	return n, err
 }
 
-func (t *teeBody) Close() error { return t.r.Close() }
+// capture copies p into the capture unless it was released.
+func (t *teeBody) capture(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	t.mu.Lock()
+	if t.c != nil {
+		t.c.write(p)
+	}
+	t.mu.Unlock()
+}
+
+func (t *teeBody) Close() error {
+	t.once.Do(func() { close(t.closed) })
+	return t.r.Close()
+}
+
+// teeWait bounds how long an Observer call waits for the transport to be
+// done with a body after the platform answered.
+const teeWait = 5 * time.Second
+
+// release waits, within teeWait, for the transport to close the body,
+// then stops the copy and returns the capture; done says the body was
+// closed in time (its trailers, if any, are then in the request).
+func (t *teeBody) release() (c *capture, done bool) {
+	timer := time.NewTimer(teeWait)
+	select {
+	case <-t.closed:
+		done = true
+	case <-timer.C:
+	}
+	timer.Stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, t.c = t.c, nil
+	return c, done
+}
 
 // upstreamConn is a connection to the real Runtime API. The transport
 // writes a request body of known length through its ReadFrom (by way of
@@ -555,7 +613,7 @@ func (u *upstreamConn) ReadFrom(r io.Reader) (int64, error) {
 			wn, werr := u.Conn.Write(chunk[:n])
 			total += int64(wn)
 			if t != nil {
-				t.c.write(chunk[:n])
+				t.capture(chunk[:n])
 			}
 			if werr != nil {
 				return total, werr

@@ -779,3 +779,37 @@ func TestLargeBodiesAllocateLittle(t *testing.T) {
 		t.Errorf("%d KiB allocated per invocation of a 6 MiB event and answer, want at most 512 KiB", per>>10)
 	}
 }
+
+// TestEarlyRefusalOfALargeAnswer: the platform refuses a large answer
+// before reading it whole (as it may for one over its limit) while the
+// proxy's copy upstream still reads the body. The runtime gets the
+// refusal, and the Observer gets an end that the copy no longer writes
+// into (run with -race).
+func TestEarlyRefusalOfALargeAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 1024)
+		_, _ = io.ReadFull(r.Body, b)
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = io.WriteString(w, `{"errorType":"Function.ResponseSizeTooLarge"}`)
+	}))
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, 1<<20+1)
+	answer := bytes.Repeat([]byte("a"), 8<<20)
+	for i := range 5 {
+		g := do(t, p.Addr().String(), call{name: "large answer", method: http.MethodPost,
+			path: fmt.Sprintf("/2018-06-01/runtime/invocation/r%d/response", i), body: answer})
+		if g.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d, want 413", g.Status)
+		}
+	}
+	rec.wait(t, 0, 5)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, e := range rec.ends {
+		if e.Status != http.StatusRequestEntityTooLarge || !bytes.Equal(e.Body, answer[:len(e.Body)]) {
+			t.Errorf("end of %s: status %d, %d bytes that are not the answer's first", e.RequestID, e.Status, len(e.Body))
+		}
+	}
+}
