@@ -6,12 +6,14 @@
 //
 // Pass-through is exact: method, path and query, headers (hop-by-hop ones
 // aside, as HTTP requires) and bodies are relayed byte for byte in both
-// directions, status codes and trailers too. A body of unknown length
-// (response streaming, Lambda-Runtime-Function-Response-Mode: streaming) is
-// relayed chunk by chunk as it arrives, never held back, with the error
-// trailers the runtime sends at its end. Bodies of events and answers are
-// also copied, once and up to the capture limit (MaxCapture, or less: see
-// SetCaptureLimit), for the Observer, which is
+// directions, status codes and trailers too. Every body is forwarded as
+// it arrives, never stored first: one of known length (a 6 MB event or
+// answer) in pieces of up to 256 KiB, one of unknown length (response
+// streaming, Lambda-Runtime-Function-Response-Mode: streaming) chunk by
+// chunk, flushed, with the error trailers the runtime sends at its end.
+// Bodies of events and answers are also copied, once and up to the
+// capture limit (MaxCapture, or less: see SetCaptureLimit), each piece
+// after it was passed on, into pooled buffers, for the Observer, which is
 // called only once the call has been relayed: what the extension derives
 // from a call never delays it, and a failure of the Observer (even a
 // panic) never changes it. Concurrent calls (Lambda Managed Instances) are
@@ -421,31 +423,46 @@ func (p *Proxy) observe(f func(), c *capture) {
 // directions: few system calls per body, and no allocation per call.
 var relayBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
 
-// relay copies body to w as it arrives, flushing after every read when
+// relay copies body to w as it arrives, flushing after every piece when
 // streaming; each piece is copied into c (when not nil) only once it was
 // passed on.
 func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
+	_, err := forward(w, body, func(p []byte) {
+		if streaming {
+			_ = rc.Flush()
+		}
+		if c != nil {
+			c.write(p)
+		}
+	})
+	return err
+}
+
+// forward copies src to dst as it arrives, through a pooled buffer, and
+// calls passed (when not nil) with each piece once dst took it. It reads
+// until src ends and returns the bytes written.
+func forward(dst io.Writer, src io.Reader, passed func([]byte)) (int64, error) {
 	b := relayBufs.Get().(*[256 << 10]byte)
 	defer relayBufs.Put(b)
 	buf := b[:]
+	var total int64
 	for {
-		n, err := body.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
+			wn, werr := dst.Write(buf[:n])
+			total += int64(wn)
+			if werr != nil {
+				return total, werr
 			}
-			if streaming {
-				_ = rc.Flush()
-			}
-			if c != nil {
-				c.write(buf[:n])
+			if passed != nil {
+				passed(buf[:n])
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return total, nil
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 	}
 }
@@ -533,6 +550,13 @@ func (t *teeBody) capture(p []byte) {
 	t.mu.Unlock()
 }
 
+// WriteTo forwards the body to w as it arrives, each piece copied into
+// the capture once w took it: the transport copies a streamed (chunked)
+// body this way.
+func (t *teeBody) WriteTo(w io.Writer) (int64, error) {
+	return forward(w, t.r, t.capture)
+}
+
 func (t *teeBody) Close() error {
 	t.once.Do(func() { close(t.closed) })
 	return t.r.Close()
@@ -561,10 +585,10 @@ func (t *teeBody) release() (c *capture, done bool) {
 
 // upstreamConn is a connection to the real Runtime API. The transport
 // writes a request body of known length through its ReadFrom (by way of
-// its buffered writer, once the headers are out), which relays it
+// its buffered writer, once the headers are out), which forwards it
 // through a pooled 256 KiB buffer instead of the 32 KiB one of a plain
-// copy, and passes each piece of a teed body on before copying it into
-// the capture.
+// copy, and copies each piece of a teed body into the capture once it
+// was written.
 type upstreamConn struct {
 	net.Conn
 }
@@ -581,51 +605,15 @@ func dialUpstream(ctx context.Context, network, addr string) (net.Conn, error) {
 
 // ReadFrom copies r to the connection until r ends.
 func (u *upstreamConn) ReadFrom(r io.Reader) (int64, error) {
-	b := relayBufs.Get().(*[256 << 10]byte)
-	defer relayBufs.Put(b)
-	buf := b[:]
-	var t *teeBody
-	lr, _ := r.(*io.LimitedReader)
-	if lr != nil {
-		t, _ = lr.R.(*teeBody)
-	} else {
-		t, _ = r.(*teeBody)
-	}
-	var src io.Reader = r
-	if t != nil {
-		// Read the body itself and copy into the capture after the write.
-		src = t.r
-	}
-	var total int64
-	for {
-		chunk := buf
-		if lr != nil {
-			if lr.N <= 0 {
-				return total, nil
-			}
-			chunk = buf[:min(int64(len(buf)), lr.N)]
-		}
-		n, err := src.Read(chunk)
-		if n > 0 {
-			if lr != nil && t != nil {
-				lr.N -= int64(n) // src is under lr: keep its count
-			}
-			wn, werr := u.Conn.Write(chunk[:n])
-			total += int64(wn)
-			if t != nil {
-				t.capture(chunk[:n])
-			}
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if t, ok := lr.R.(*teeBody); ok {
+			// The transport's limit, applied to the body itself.
+			n, err := forward(u.Conn, &io.LimitedReader{R: t.r, N: lr.N}, t.capture)
+			lr.N -= n
+			return n, err
 		}
 	}
+	return forward(u.Conn, r, nil)
 }
 
 func parseMillis(s string) (int64, bool) {
