@@ -813,3 +813,46 @@ func TestEarlyRefusalOfALargeAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamedAnswerOf20MiB relays the largest streamed answer Lambda
+// takes (20 MB) with its error trailers: the platform gets every byte and
+// the trailers, the Observer the size, the first bytes and the trailers.
+func TestStreamedAnswerOf20MiB(t *testing.T) {
+	const size, piece = 20 << 20, 100 << 10
+	answer := make([]byte, size)
+	for i := range answer {
+		answer[i] = byte(i * 7)
+	}
+	api := &fakeAPI{}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, 1<<20+1)
+	var chunks []string
+	for off := 0; off < size; off += piece {
+		chunks = append(chunks, string(answer[off:min(off+piece, size)]))
+	}
+	trailer := http.Header{rtproxy.HeaderErrorType: {"Function.Crashed"}, rtproxy.HeaderErrorBody: {"eyJ4IjoxfQ=="}}
+	g := do(t, p.Addr().String(), call{name: "streamed", method: http.MethodPost,
+		path:   "/2018-06-01/runtime/invocation/r1/response",
+		header: http.Header{rtproxy.HeaderResponseMode: {"streaming"}}, chunks: chunks, trailer: trailer})
+	if g.Status != http.StatusAccepted {
+		t.Fatalf("status %d", g.Status)
+	}
+	seen := api.take()
+	if len(seen) != 1 {
+		t.Fatalf("platform saw %d calls, want 1", len(seen))
+	}
+	if s := seen[0]; !s.Chunked || s.Body != string(answer) || !reflect.DeepEqual(s.Trailer, trailer) {
+		t.Fatalf("platform saw: chunked %v, %d bytes (equal %v), trailer %v", s.Chunked, len(s.Body), s.Body == string(answer), s.Trailer)
+	}
+	rec.wait(t, 0, 1)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	e := rec.ends[0]
+	if e.Size != size || !e.Streamed || !e.Truncated || !bytes.Equal(e.Body, answer[:1<<20+1]) ||
+		e.ErrorType != "Function.Crashed" || e.ErrorBody != "eyJ4IjoxfQ==" {
+		t.Errorf("observed size %d, streamed %v, truncated %v, %d bytes (the first? %v), error %q %q",
+			e.Size, e.Streamed, e.Truncated, len(e.Body), bytes.Equal(e.Body, answer[:min(len(e.Body), size)]), e.ErrorType, e.ErrorBody)
+	}
+}
