@@ -139,10 +139,13 @@ type Proxy struct {
 	upstream string
 	obs      Observer
 	log      *slog.Logger
-	client   *http.Client
-	srv      *http.Server
-	addr     net.Addr
-	pool     sync.Pool
+	// transport makes the calls upstream. It is used directly, not
+	// through an http.Client, which would follow redirects instead of
+	// relaying them, and clone every call's headers to be able to.
+	transport *http.Transport
+	srv       *http.Server
+	addr      net.Addr
+	pool      sync.Pool
 	// limit is the most of one body kept for the Observer.
 	limit int
 
@@ -176,7 +179,7 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		IdleConnTimeout: 90 * time.Second,
 		DialContext:     dialUpstream,
 	}
-	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{}), limit: MaxCapture}
+	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return p, nil
 }
@@ -220,7 +223,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			<-p.done
 		}
 		p.observers.Wait()
-		p.client.CloseIdleConnections()
+		p.transport.CloseIdleConnections()
 	})
 	return err
 }
@@ -313,7 +316,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// out.Trailer after the body: sharing the map relays the trailers.
 	out.Trailer = r.Trailer
 
-	resp, err := p.client.Do(out)
+	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
 		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("call the runtime API: %w", err))
 		return

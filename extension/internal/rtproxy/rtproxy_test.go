@@ -856,3 +856,41 @@ func TestStreamedAnswerOf20MiB(t *testing.T) {
 			e.Size, e.Streamed, e.Truncated, len(e.Body), bytes.Equal(e.Body, answer[:min(len(e.Body), size)]), e.ErrorType, e.ErrorBody)
 	}
 }
+
+// TestRedirectsArePassedOn: the proxy relays a redirect as it came, as
+// any other answer, and never follows it itself.
+func TestRedirectsArePassedOn(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/elsewhere" {
+			_, _ = io.WriteString(w, "followed")
+			return
+		}
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{})
+	client := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get("http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/elsewhere" {
+		t.Errorf("the runtime got %d, Location %q; want 302 to /elsewhere", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(paths, []string{"/2018-06-01/runtime/invocation/next"}) {
+		t.Errorf("the platform was called on %q, want the runtime's one call", paths)
+	}
+}
