@@ -55,6 +55,7 @@ BEGIN {
   target["dropped-added-max-ms"] = "runtimeDone lost: tens of ms, never the deadline"
   target["zip-MiB"] = "<= 8 MB"
   target["added-p99-us"] = "<= 200 µs, time to response through the proxy vs. directly"
+  target["added-cpu-us"] = "CPU the proxy adds per invocation (holds on a loaded machine)"
   target["heap-peak-added-MiB"] = "bounded: no whole-body copy beyond one (1 MiB)"
   target["6MB-hwm-growth-MiB"] = "bounded while 6 MB bodies pass"
   target["added-billed-p99-ms"] = "<= 2 ms (AWS emulator, classic, no Telemetry API)"

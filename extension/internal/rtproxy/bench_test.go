@@ -91,7 +91,11 @@ const roundCalls = 40
 // added-p50/p99-us the proxy's percentile minus the direct one (all
 // rounds pooled), added-p50/p99-min/max-us the least and the most of the
 // same difference taken round by round (the spread); next-/response-
-// added-p50-us where the added time sits. extra-alloc-per-byte is what
+// added-p50-us where the added time sits. direct-cpu-us is the CPU
+// time (user and system, of the whole process: runtime and API) of one
+// invocation directly, added-cpu-us what the proxy adds to it: unlike
+// the times, a figure that holds on a loaded machine, and what a
+// function with a fraction of a core pays. extra-alloc-per-byte is what
 // the proxy side allocated beyond the direct side per body byte relayed
 // (1 is one whole copy of every body); heap-peak-added-MiB the highest
 // live heap seen while the proxy's invocations passed minus the highest
@@ -165,6 +169,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 			var all, next, answer [2][]float64
 			var rounds [2][][]float64 // per side, per round: invocation times
 			var alloc [2]uint64
+			var cpu [2]time.Duration
 			var ms runtime.MemStats
 			for b.Loop() {
 				var round [2][]float64
@@ -172,10 +177,12 @@ func BenchmarkRelayLatency(b *testing.B) {
 					for k := range 2 {
 						side := (i + k) % 2
 						runtime.ReadMemStats(&ms)
-						before := ms.TotalAlloc
+						before, c0 := ms.TotalAlloc, cpuTime()
 						n, a := invocation(side)
+						c1 := cpuTime()
 						runtime.ReadMemStats(&ms)
 						alloc[side] += ms.TotalAlloc - before
+						cpu[side] += c1 - c0
 						next[side] = append(next[side], us(n))
 						answer[side] = append(answer[side], us(a))
 						all[side] = append(all[side], us(n+a))
@@ -204,6 +211,8 @@ func BenchmarkRelayLatency(b *testing.B) {
 			}
 			b.ReportMetric(quantile(next[1], 0.5)-quantile(next[0], 0.5), "next-added-p50-us")
 			b.ReportMetric(quantile(answer[1], 0.5)-quantile(answer[0], 0.5), "response-added-p50-us")
+			b.ReportMetric(us(cpu[0])/float64(len(all[0])), "direct-cpu-us")
+			b.ReportMetric(us(cpu[1]-cpu[0])/float64(len(all[1])), "added-cpu-us")
 			extra := float64(alloc[1]) - float64(alloc[0])
 			b.ReportMetric(extra/float64(2*size*len(all[1])), "extra-alloc-per-byte")
 			var peak [2]uint64
