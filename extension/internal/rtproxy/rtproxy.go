@@ -280,14 +280,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var capIn, capOut *capture
 	handedOff := false // the captures went to an Observer call
+	var tee *teeBody
 	defer func() {
 		if !handedOff {
+			if tee != nil {
+				tee.stop() // the transport may still read the body
+			}
 			p.putCapture(capIn)
 			p.putCapture(capOut)
 		}
 	}()
 	body := r.Body
-	var tee *teeBody
 	if kind != 0 && p.obs != nil {
 		capIn = p.getCapture(r.ContentLength)
 		tee = newTeeBody(r.Body, capIn)
@@ -580,10 +583,16 @@ func (t *teeBody) release() (c *capture, done bool) {
 	case <-timer.C:
 	}
 	timer.Stop()
+	return t.stop(), done
+}
+
+// stop ends the copy into the capture, at once, and returns the capture.
+func (t *teeBody) stop() *capture {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, t.c = t.c, nil
-	return c, done
+	c := t.c
+	t.c = nil
+	return c
 }
 
 // upstreamConn is a connection to the real Runtime API. The transport

@@ -894,3 +894,70 @@ func TestRedirectsArePassedOn(t *testing.T) {
 		t.Errorf("the platform was called on %q, want the runtime's one call", paths)
 	}
 }
+
+// TestRuntimeLeavingMidAnswer: the runtime goes away while it sends an
+// answer the platform has not answered yet. Its call ends, the proxy
+// gives the call up, and later calls are relayed whole.
+func TestRuntimeLeavingMidAnswer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2018-06-01/runtime/invocation/gone/response" {
+			b := make([]byte, 64<<10)
+			for {
+				if _, err := r.Body.Read(b); err != nil {
+					break
+				}
+			}
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{discard: true}, 1<<20+1)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+	for range 3 {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"gone/response", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 1 << 20
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			if resp, err := client.Do(req); err == nil {
+				_ = resp.Body.Close()
+			}
+		}()
+		go func() {
+			for range 4 {
+				if _, err := pw.Write(bytes.Repeat([]byte("g"), 64<<10)); err != nil {
+					return
+				}
+			}
+			cancel() // the runtime leaves mid-body
+			_ = pw.CloseWithError(context.Canceled)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the runtime's call did not end")
+		}
+	}
+	// Calls after those are relayed whole.
+	answer := bytes.Repeat([]byte("k"), 3<<20)
+	g := do(t, p.Addr().String(), call{name: "next answer", method: http.MethodPost, path: "/2018-06-01/runtime/invocation/r2/response", body: answer})
+	if g.Status != http.StatusAccepted || g.Body != string(answer) {
+		t.Errorf("later answer: status %d, %d bytes back", g.Status, len(g.Body))
+	}
+}
