@@ -314,6 +314,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.ContentLength = -1 // chunked, as it came
 	default:
 		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
+		if tee != nil {
+			tee.done() // nothing to read: the transport never closes it
+		}
 	}
 	// The server fills r.Trailer when the body ends; the transport writes
 	// out.Trailer after the body: sharing the map relays the trailers.
@@ -564,13 +567,16 @@ func (t *teeBody) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (t *teeBody) Close() error {
-	t.once.Do(func() { close(t.closed) })
+	t.done()
 	return t.r.Close()
 }
 
+// done marks the body as read to its end.
+func (t *teeBody) done() { t.once.Do(func() { close(t.closed) }) }
+
 // teeWait bounds how long an Observer call waits for the transport to be
-// done with a body after the platform answered.
-const teeWait = 5 * time.Second
+// done with a body after the platform answered (a variable for tests).
+var teeWait = 5 * time.Second
 
 // release waits, within teeWait, for the transport to close the body,
 // then stops the copy and returns the capture; done says the body was

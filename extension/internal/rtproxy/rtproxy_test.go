@@ -961,3 +961,32 @@ func TestRuntimeLeavingMidAnswer(t *testing.T) {
 		t.Errorf("later answer: status %d, %d bytes back", g.Status, len(g.Body))
 	}
 }
+
+// TestEndsComeWithoutWaitingOnTheBody: the Observer's end of an answer
+// comes once the transport is done with the body, for every kind of
+// body, without waiting for the bound that covers a transport still
+// reading one (set here beyond the test's own bound of 5 s).
+func TestEndsComeWithoutWaitingOnTheBody(t *testing.T) {
+	old := rtproxy.SetTeeWait(20 * time.Second)
+	t.Cleanup(func() { rtproxy.SetTeeWait(old) })
+	api := &fakeAPI{event: []byte(`{}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec)
+	n := 0
+	for _, c := range calls() {
+		if !isAnswer(c.path) {
+			continue
+		}
+		n++
+		_ = do(t, p.Addr().String(), c)
+		rec.wait(t, 0, n)
+	}
+}
+
+// isAnswer says whether path is an invocation's /response or /error.
+func isAnswer(path string) bool {
+	return strings.Contains(path, "/runtime/invocation/") &&
+		(strings.HasSuffix(path, "/response") || strings.HasSuffix(path, "/error"))
+}
