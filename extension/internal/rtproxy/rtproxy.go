@@ -117,8 +117,10 @@ type End struct {
 
 // Observer is told what passes through the proxy. Its methods are called
 // once the call was relayed, each from a goroutine of its own (so the
-// runtime's next call never waits for them), possibly concurrently and,
-// for a quick invocation, Ended before Invoked has returned.
+// runtime's next call never waits for them), possibly concurrently for
+// different invocations. For one invocation, Ended is called only once
+// Invoked has returned (however quick the runtime's answer), unless
+// Invoked takes longer than a bound (invokedWait).
 type Observer interface {
 	Invoked(Event)
 	Ended(End)
@@ -150,6 +152,10 @@ type Proxy struct {
 	limit int
 
 	calls, upstreamErrors, panics atomic.Uint64
+	// invoking holds, by request ID, a channel closed when the Observer's
+	// Invoked call for that event has returned.
+	invokingMu sync.Mutex
+	invoking   map[string]chan struct{}
 	// observers are the Observer calls under way.
 	observers    sync.WaitGroup
 	shutdownOnce sync.Once
@@ -179,7 +185,8 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		IdleConnTimeout: 90 * time.Second,
 		DialContext:     dialUpstream,
 	}
-	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture}
+	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture,
+		invoking: map[string]chan struct{}{}}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return p, nil
 }
@@ -336,6 +343,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isNext && p.obs != nil && resp.StatusCode == http.StatusOK {
 		capOut = p.getCapture(resp.ContentLength)
 	}
+	var invoked chan struct{} // closed once the Observer's Invoked returned
+	eventID := resp.Header.Get(HeaderRequestID)
+	if capOut != nil && eventID != "" {
+		// Before the runtime has the event, and so before its answer.
+		invoked = p.startInvoking(eventID)
+	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	if err := relay(w, rc, resp.Body, capOut, resp.ContentLength < 0); err != nil {
@@ -361,7 +374,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ev.Deadline = time.UnixMilli(ms)
 		}
 		handedOff = true
-		p.observe(func() { p.obs.Invoked(ev) }, capOut)
+		p.observe(func() {
+			defer p.endInvoking(eventID, invoked)
+			p.obs.Invoked(ev)
+		}, capOut)
 	case kind != 0:
 		end := End{
 			RequestID: id, Kind: kind, Status: resp.StatusCode,
@@ -371,6 +387,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		handedOff = true
 		p.observe(func() {
+			p.waitInvoked(id)
 			c, done := tee.release()
 			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
 			// The trailers come with the body's end; still being read
@@ -400,6 +417,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id strin
 	if kind != 0 && p.obs != nil {
 		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Started: started, Ended: time.Now(), Failed: true}
 		p.observe(func() {
+			p.waitInvoked(id)
 			if tee != nil {
 				tee.release()
 			}
@@ -409,6 +427,50 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id strin
 		return true
 	}
 	return false
+}
+
+// invokedWait bounds how long the end of an invocation waits for the
+// Observer's Invoked call of its event to return.
+const invokedWait = 2 * time.Second
+
+// startInvoking notes that the event of request id is about to be relayed
+// and its Invoked call made; the returned channel is closed by
+// endInvoking once it returned.
+func (p *Proxy) startInvoking(id string) chan struct{} {
+	ch := make(chan struct{})
+	p.invokingMu.Lock()
+	p.invoking[id] = ch
+	p.invokingMu.Unlock()
+	return ch
+}
+
+func (p *Proxy) endInvoking(id string, ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	p.invokingMu.Lock()
+	if p.invoking[id] == ch {
+		delete(p.invoking, id)
+	}
+	p.invokingMu.Unlock()
+	close(ch)
+}
+
+// waitInvoked waits, within invokedWait, for the Invoked call of request
+// id's event to return, if one is under way.
+func (p *Proxy) waitInvoked(id string) {
+	p.invokingMu.Lock()
+	ch := p.invoking[id]
+	p.invokingMu.Unlock()
+	if ch == nil {
+		return
+	}
+	timer := time.NewTimer(invokedWait)
+	defer timer.Stop()
+	select {
+	case <-ch:
+	case <-timer.C:
+	}
 }
 
 // observe calls the Observer in a goroutine of its own and then returns c

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -989,4 +990,58 @@ func TestEndsComeWithoutWaitingOnTheBody(t *testing.T) {
 func isAnswer(path string) bool {
 	return strings.Contains(path, "/runtime/invocation/") &&
 		(strings.HasSuffix(path, "/response") || strings.HasSuffix(path, "/error"))
+}
+
+// ordered is an Observer that notes the order of its calls; Invoked
+// returns only once gate is closed.
+type ordered struct {
+	gate  chan struct{}
+	mu    sync.Mutex
+	calls []string
+}
+
+func (o *ordered) Invoked(ev rtproxy.Event) {
+	<-o.gate
+	o.note("invoked " + ev.RequestID)
+}
+
+func (o *ordered) Ended(e rtproxy.End) { o.note("ended " + e.RequestID) }
+
+func (o *ordered) note(s string) {
+	o.mu.Lock()
+	o.calls = append(o.calls, s)
+	o.mu.Unlock()
+}
+
+func (o *ordered) seen() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.calls)
+}
+
+// TestEndedComesAfterInvoked: the runtime answers while the Observer is
+// still in Invoked for the event; Ended is called only once Invoked has
+// returned, so the end can be read against the event.
+func TestEndedComesAfterInvoked(t *testing.T) {
+	api := &fakeAPI{event: []byte(`{"k":1}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	obs := &ordered{gate: make(chan struct{})}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), obs)
+	const id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd" // what the fake API sends
+	_ = do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: "/2018-06-01/runtime/invocation/next"})
+	_ = do(t, p.Addr().String(), call{name: "response", method: http.MethodPost,
+		path: "/2018-06-01/runtime/invocation/" + id + "/response", body: []byte(`{}`)})
+	// Give an unordered Ended the time to be called while Invoked waits.
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline) && len(obs.seen()) == 0; {
+		time.Sleep(time.Millisecond)
+	}
+	close(obs.gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(obs.seen()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got, want := obs.seen(), []string{"invoked " + id, "ended " + id}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Observer calls %q, want %q", got, want)
+	}
 }
