@@ -212,7 +212,7 @@ func startBenchCollectorWith(b *testing.B, mutate func(*collector.Config)) (srv 
 	}
 	cfg := collector.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
-	cfg.ClickHouseDSN = dsn
+	cfg.ClickHouse.DSN = dsn
 	cfg.DataDir = b.TempDir()
 	mutate(&cfg)
 	srv, err = collector.New(cfg, store, nil)

@@ -136,7 +136,7 @@ func TestCollectorWritesThroughClusterDistributedTables(t *testing.T) {
 	shardOf := map[string]int{}
 	for i, srv := range c.Servers {
 		local := openShard(t, srv, c.Name)
-		rows, err := local.Conn().Query(t.Context(), "SELECT hex(trace_id), count() FROM lambdascope.spans_local GROUP BY trace_id")
+		rows, err := chtest.ConnTo(t, local.Config().DSN).Query(t.Context(), "SELECT hex(trace_id), count() FROM lambdascope.spans_local GROUP BY trace_id")
 		if err != nil {
 			t.Fatalf("spans_local on shard %d: %v", i+1, err)
 		}

@@ -96,7 +96,7 @@ func testConfig(t *testing.T, dsn string) collector.Config {
 	cfg := collector.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ClickHouseDSN = dsn
+	cfg.ClickHouse.DSN = dsn
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
 	return cfg
 }
@@ -231,10 +231,10 @@ func TestConfigValidateNamesBadFields(t *testing.T) {
 		}, []string{"api_key_sha256[0]", "grpc_addr"}},
 		{"bad dsn and sizes", func(c *collector.Config) {
 			c.NoAuth = true
-			c.ClickHouseDSN = "http://x"
+			c.ClickHouse.DSN = "http://x"
 			c.MaxMessageBytes = 0
 			c.WriteTimeout = 0
-		}, []string{"clickhouse_dsn", "max_message_bytes", "write_timeout"}},
+		}, []string{"clickhouse.dsn", "max_message_bytes", "write_timeout"}},
 		{"valid", func(c *collector.Config) { c.APIKeySHA256 = []string{collector.HashAPIKey("k")} }, nil},
 	}
 	for _, tt := range tests {

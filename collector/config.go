@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,18 +26,14 @@ type Config struct {
 	HTTPAddr string `yaml:"http_addr"`
 	// AdminAddr serves /healthz, /readyz and /metrics; empty turns it off.
 	AdminAddr string `yaml:"admin_addr"`
-	// ClickHouseDSN names the ClickHouse server and database.
-	ClickHouseDSN string `yaml:"clickhouse_dsn"`
-	// ClickHouseCluster names the ClickHouse cluster in the servers'
-	// remote_servers; empty means a single server. With a cluster the schema
-	// is created ON CLUSTER as ReplicatedMergeTree shards behind Distributed
-	// tables, and writes go through the Distributed tables, sharded by trace
-	// ID.
-	ClickHouseCluster string `yaml:"clickhouse_cluster"`
-	// ClickHouseTLS connects to ClickHouse over TLS with a private CA or a
-	// server name of its own; a DSN with secure=true is enough for a
-	// server whose certificate the system trusts.
-	ClickHouseTLS ClickHouseTLSConfig `yaml:"clickhouse_tls"`
+	// ClickHouse says how to reach ClickHouse: storage's own configuration
+	// (dsn, database, cluster, dial_timeout, max_open_conns, tls), checked
+	// by storage at start. With a cluster the schema is created ON CLUSTER
+	// as ReplicatedMergeTree shards behind Distributed tables, and writes
+	// go through the Distributed tables, sharded by trace ID. The keys
+	// clickhouse_dsn, clickhouse_cluster and clickhouse_tls of earlier
+	// versions are still read (legacyKeys).
+	ClickHouse storage.Config `yaml:"clickhouse"`
 	// APIKeySHA256 lists the hex SHA-256 digests of the accepted API keys;
 	// keys are never configured in clear.
 	APIKeySHA256 []string `yaml:"api_key_sha256"`
@@ -147,7 +142,7 @@ func DefaultConfig() Config {
 		GRPCAddr:               ":4317",
 		HTTPAddr:               ":4318",
 		AdminAddr:              ":8888",
-		ClickHouseDSN:          "clickhouse://127.0.0.1:9000/lambdascope",
+		ClickHouse:             storage.DefaultConfig(),
 		MaxMessageBytes:        4 << 20,
 		MaxBatchItems:          100_000,
 		MaxAttributeKeyBytes:   256,
@@ -196,16 +191,9 @@ func (c Config) Validate() error {
 	addr("grpc_addr", c.GRPCAddr, false)
 	addr("http_addr", c.HTTPAddr, true)
 	addr("admin_addr", c.AdminAddr, true)
-	if !strings.HasPrefix(c.ClickHouseDSN, "clickhouse://") {
-		errs = append(errs, fmt.Errorf("clickhouse_dsn %q must start with clickhouse://", c.ClickHouseDSN))
-	} else if err := storage.CheckDSN(c.ClickHouseDSN); err != nil {
-		// The store refuses it too, but only when it opens, which the
-		// collector retries in the background for ever.
-		errs = append(errs, fmt.Errorf("clickhouse_dsn %w", err))
-	}
-	if c.ClickHouseCluster != "" && !clusterNamePattern.MatchString(c.ClickHouseCluster) {
-		errs = append(errs, fmt.Errorf("clickhouse_cluster %q must be a plain identifier (letters, digits and _, not starting with a digit): the cluster's name in the servers' remote_servers, or empty for a single server", c.ClickHouseCluster))
-	}
+	// The store would refuse these too, but only when it opens, which the
+	// collector retries in the background for ever.
+	errs = append(errs, prefixed("clickhouse.", c.ClickHouse.Validate())...)
 	if len(c.APIKeySHA256) == 0 && !c.NoAuth {
 		errs = append(errs, errors.New("api_key_sha256 must list at least one key digest (or set no_auth for a local trial)"))
 	}
@@ -260,30 +248,24 @@ func (c Config) Validate() error {
 	if c.HTTPLimits.MaxConnsPerIP < 0 {
 		errs = append(errs, errors.New("http_limits.max_conns_per_ip must not be negative (0: no bound)"))
 	}
-	if _, err := c.ClickHouseTLS.clientConfig(); err != nil {
-		errs = append(errs, err)
-	}
 	errs = append(errs, c.validateSafety()...)
 	return errors.Join(errs...)
 }
 
-// clusterNamePattern is what a cluster name must look like: it is placed in
-// DDL text (ON CLUSTER name) and cannot be a bound parameter.
-var clusterNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// Storage returns the settings the store is opened with: the server and
-// database of ClickHouseDSN, the cluster and TLS when set. Its error names
-// the clickhouse_tls key whose file cannot be used.
-func (c Config) Storage() (storage.Config, error) {
-	sc := storage.DefaultConfig()
-	sc.DSN = c.ClickHouseDSN
-	sc.Cluster = c.ClickHouseCluster
-	tc, err := c.ClickHouseTLS.clientConfig()
-	if err != nil {
-		return sc, err
+// prefixed names each error of err (one, or several joined) under key
+// prefix, as storage's keys sit under clickhouse.
+func prefixed(prefix string, err error) []error {
+	if err == nil {
+		return nil
 	}
-	sc.TLS = tc
-	return sc, nil
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			errs = append(errs, prefixed(prefix, e)...)
+		}
+		return errs
+	}
+	return []error{fmt.Errorf("%s%w", prefix, err)}
 }
 
 // LoadConfig reads a YAML file over DefaultConfig. Unknown keys are errors,
@@ -302,12 +284,64 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig decodes YAML into cfg, keeping the fields it does not name.
 func ParseConfig(b []byte, cfg *Config) error {
+	file := fileConfig{Config: *cfg}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("parse YAML: %w", err)
 	}
+	if err := file.legacyKeys.apply(cfg.ClickHouse, &file.Config.ClickHouse); err != nil {
+		return err
+	}
+	*cfg = file.Config
 	return nil
+}
+
+// fileConfig is what a configuration file may hold: Config, and the keys
+// of earlier versions.
+type fileConfig struct {
+	Config     `yaml:",inline"`
+	legacyKeys `yaml:",inline"`
+}
+
+// legacyKeys are the ClickHouse keys of earlier versions, before the
+// collector nested storage's configuration under clickhouse; each is read
+// into its place there.
+type legacyKeys struct {
+	DSN     *string `yaml:"clickhouse_dsn"`
+	Cluster *string `yaml:"clickhouse_cluster"`
+	TLS     *struct {
+		CAFile             *string `yaml:"ca_file"`
+		ServerName         *string `yaml:"server_name"`
+		InsecureSkipVerify *bool   `yaml:"insecure_skip_verify"`
+	} `yaml:"clickhouse_tls"`
+}
+
+// apply puts the legacy keys a file sets into ch; before is ch as it was
+// before the file was read, so that a file setting a key both ways is
+// refused rather than one of them silently losing.
+func (l legacyKeys) apply(before storage.Config, ch *storage.Config) error {
+	var errs []error
+	set := func(legacy, key string, from *string, to *string, was string) {
+		if from == nil {
+			return
+		}
+		if *to != was && *to != *from {
+			errs = append(errs, fmt.Errorf("%s and %s are the same setting; keep %s", legacy, key, key))
+			return
+		}
+		*to = *from
+	}
+	set("clickhouse_dsn", "clickhouse.dsn", l.DSN, &ch.DSN, before.DSN)
+	set("clickhouse_cluster", "clickhouse.cluster", l.Cluster, &ch.Cluster, before.Cluster)
+	if t := l.TLS; t != nil {
+		set("clickhouse_tls.ca_file", "clickhouse.tls.ca_file", t.CAFile, &ch.TLS.CAFile, before.TLS.CAFile)
+		set("clickhouse_tls.server_name", "clickhouse.tls.server_name", t.ServerName, &ch.TLS.ServerName, before.TLS.ServerName)
+		if t.InsecureSkipVerify != nil {
+			ch.TLS.InsecureSkipVerify = ch.TLS.InsecureSkipVerify || *t.InsecureSkipVerify
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // HashAPIKey returns the hex SHA-256 digest under which a key is configured.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/internal/testca"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 func TestConfigCorpus(t *testing.T) {
@@ -23,7 +25,7 @@ func TestConfigCorpus(t *testing.T) {
 		},
 		"bad-values.bad.yaml": {
 			`grpc_addr "localhost" must be host:port`,
-			"clickhouse_dsn",
+			"clickhouse.dsn",
 			"max_batch_items must be positive",
 			"batch.parallelism must be positive",
 			"batch.flush_interval must be positive",
@@ -39,8 +41,8 @@ func TestConfigCorpus(t *testing.T) {
 			"fields.log_body_bytes must be at least 16",
 		},
 		"no-data-dir.bad.yaml":  {"data_dir must be set while the WAL is on"},
-		"bad-database.bad.yaml": {`clickhouse_dsn names database "my-db", which must match`},
-		"bad-dsn.bad.yaml":      {"clickhouse_dsn is invalid", `invalid duration "soon"`},
+		"bad-database.bad.yaml": {`clickhouse.dsn names database "my-db", which must match`},
+		"bad-dsn.bad.yaml":      {"clickhouse.dsn is invalid", `invalid duration "soon"`},
 	}
 	files, _ := filepath.Glob("testdata/*.yaml")
 	if len(files) < len(bad)+2 {
@@ -116,17 +118,40 @@ func TestDefaultConfigKeepsAWAL(t *testing.T) {
 	}
 }
 
-func TestConfigClickHouseCluster(t *testing.T) {
+// TestConfigClickHouse: the collector nests storage's configuration under
+// clickhouse, validated at start with every error naming its key, and
+// still reads the flat keys of earlier versions into it.
+func TestConfigClickHouse(t *testing.T) {
+	ca := testca.NewCA(t).File(t)
+	def := storage.DefaultConfig()
 	tests := []struct {
-		name, yaml, want string // want: "" for valid
+		name, yaml string
+		want       string         // an error containing this; "" for valid
+		check      storage.Config // for valid ones: what is opened
 	}{
-		{"omitted is a single server", "", ""},
-		{"cluster name", "clickhouse_cluster: lambdascope\n", ""},
-		{"underscores and digits", "clickhouse_cluster: _shards_2\n", ""},
-		{"dash", "clickhouse_cluster: my-cluster\n", `clickhouse_cluster "my-cluster" must be a plain identifier`},
-		{"leading digit", "clickhouse_cluster: 2shards\n", `clickhouse_cluster "2shards" must be a plain identifier`},
-		{"SQL", "clickhouse_cluster: \"c ON CLUSTER x\"\n", `clickhouse_cluster "c ON CLUSTER x" must be a plain identifier`},
-		{"not a string", "clickhouse_cluster: [a]\n", "cannot unmarshal"},
+		{name: "omitted is a single local server", check: def},
+		{name: "nested keys", yaml: "clickhouse:\n  dsn: clickhouse://ch1:9000/obs\n  database: other\n  cluster: lambdascope\n" +
+			"  dial_timeout: 3s\n  max_open_conns: 4\n  tls:\n    ca_file: " + ca + "\n    server_name: ch.internal\n",
+			check: storage.Config{DSN: "clickhouse://ch1:9000/obs", Database: "other", Cluster: "lambdascope", DialTimeout: 3 * time.Second,
+				MaxOpenConns: 4, TLS: storage.TLSConfig{CAFile: ca, ServerName: "ch.internal"}}},
+		{name: "flat keys of earlier versions", yaml: "clickhouse_dsn: clickhouse://ch1:9000/obs\nclickhouse_cluster: _shards_2\n" +
+			"clickhouse_tls:\n  ca_file: " + ca + "\n  server_name: ch.internal\n  insecure_skip_verify: true\n",
+			check: storage.Config{DSN: "clickhouse://ch1:9000/obs", Cluster: "_shards_2", DialTimeout: def.DialTimeout,
+				MaxOpenConns: def.MaxOpenConns, TLS: storage.TLSConfig{CAFile: ca, ServerName: "ch.internal", InsecureSkipVerify: true}}},
+		{name: "tls on with the system's CAs", yaml: "clickhouse:\n  tls:\n    enabled: true\n",
+			check: storage.Config{DSN: def.DSN, DialTimeout: def.DialTimeout, MaxOpenConns: def.MaxOpenConns, TLS: storage.TLSConfig{Enabled: true}}},
+		{name: "both ways", yaml: "clickhouse_dsn: clickhouse://a:9000/x\nclickhouse:\n  dsn: clickhouse://b:9000/x\n",
+			want: "clickhouse_dsn and clickhouse.dsn are the same setting; keep clickhouse.dsn"},
+		{name: "bad database", yaml: "clickhouse:\n  database: my-db\n", want: `clickhouse.database "my-db" must match`},
+		{name: "database in the dsn", yaml: "clickhouse:\n  dsn: clickhouse://127.0.0.1:9000/my-db\n", want: `clickhouse.dsn names database "my-db"`},
+		{name: "dash in cluster", yaml: "clickhouse_cluster: my-cluster\n", want: `clickhouse.cluster "my-cluster" must match`},
+		{name: "leading digit in cluster", yaml: "clickhouse:\n  cluster: 2shards\n", want: `clickhouse.cluster "2shards" must match`},
+		{name: "SQL in cluster", yaml: "clickhouse:\n  cluster: \"c ON CLUSTER x\"\n", want: `clickhouse.cluster "c ON CLUSTER x" must match`},
+		{name: "cluster not a string", yaml: "clickhouse_cluster: [a]\n", want: "cannot unmarshal"},
+		{name: "pool and timeout", yaml: "clickhouse:\n  max_open_conns: 0\n  dial_timeout: 0s\n",
+			want: "clickhouse.dial_timeout must be positive\nclickhouse.max_open_conns must be at least 1"},
+		{name: "ca file missing", yaml: "clickhouse:\n  tls:\n    ca_file: /nonexistent/ca.pem\n", want: "clickhouse.tls.ca_file: open /nonexistent/ca.pem"},
+		{name: "unknown nested key", yaml: "clickhouse:\n  dns: clickhouse://x\n", want: "field dns not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,15 +170,8 @@ func TestConfigClickHouseCluster(t *testing.T) {
 			if err != nil {
 				t.Fatalf("valid config refused: %v", err)
 			}
-			sc, err := cfg.Storage()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sc.DSN != cfg.ClickHouseDSN || sc.Cluster != cfg.ClickHouseCluster {
-				t.Errorf("Storage() = DSN %q cluster %q, want %q and %q", sc.DSN, sc.Cluster, cfg.ClickHouseDSN, cfg.ClickHouseCluster)
-			}
-			if err := sc.Validate(); err != nil {
-				t.Errorf("storage config of a valid collector config refused: %v", err)
+			if cfg.ClickHouse != tt.check {
+				t.Errorf("clickhouse = %+v, want %+v", cfg.ClickHouse, tt.check)
 			}
 		})
 	}

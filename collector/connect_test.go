@@ -30,7 +30,7 @@ func TestStartsWhileClickHouseIsDown(t *testing.T) {
 
 	cfg := collector.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", "127.0.0.1:0"
-	cfg.ClickHouseDSN = proxyDSN
+	cfg.ClickHouse.DSN = proxyDSN
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
 	cfg.DataDir = t.TempDir()
 	logs := &syncBuffer{}

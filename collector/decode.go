@@ -182,10 +182,14 @@ func (c *lenientCodec) take(req any) (decodeNote, bool) {
 // the rest into req. It says false for a body that is not protobuf, left
 // to the message path, which refuses it.
 func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.ExportRequest) bool {
-	// A copy of its own: the columns' strings are views of it.
-	b := data.Materialize()
-	rest, raw, ok := splitSpans(b)
+	// A buffer of its own, from requestBuffers: the columns' strings are
+	// views of it, so it goes back to the pool only with the columns, when
+	// the call ends (spanDecode.release). Everything else decoded from it
+	// (the message, notes) is a copy.
+	buf := data.MaterializeToBuffer(requestBuffers)
+	rest, raw, ok := splitSpans(buf.ReadOnlyData())
 	if !ok {
+		buf.Free()
 		return false
 	}
 	var note decodeNote
@@ -193,6 +197,7 @@ func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.Expor
 		proto.Reset(req)
 		note.rejected, note.err = decodeLenient(rest, req)
 	} else if len(raw) == 0 {
+		buf.Free()
 		return true // nothing to note
 	}
 	if note.err == nil && len(raw) > 0 {
@@ -203,7 +208,11 @@ func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.Expor
 		} else {
 			note.rejected += d.invalidUTF8
 			note.spans = d
+			d.buf, buf = buf, nil
 		}
+	}
+	if buf != nil {
+		buf.Free()
 	}
 	c.notes.Store(req, note)
 	return true

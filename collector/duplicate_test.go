@@ -25,7 +25,7 @@ import (
 func TestDuplicateRiskIsCounted(t *testing.T) {
 	h := start(t, func(c *collector.Config) { c.WAL.Enabled = false })
 	db := h.store.Database()
-	if err := h.store.Conn().Exec(t.Context(), fmt.Sprintf("RENAME TABLE %s.spans TO %s.spans_away", db, db)); err != nil {
+	if err := chtest.ConnTo(t, h.store.Config().DSN).Exec(t.Context(), fmt.Sprintf("RENAME TABLE %s.spans TO %s.spans_away", db, db)); err != nil {
 		t.Fatalf("rename spans: %v", err)
 	}
 	_, err := h.client.Export(withKey(t.Context(), apiKey), batch(t, [16]byte{0xdd, 1}, 2))

@@ -109,7 +109,7 @@ func (l *load) run(ctx context.Context, workers int, total int64, addr func() st
 func spanCounts(t *testing.T, store *storage.Store, trace [16]byte) (rows, distinct uint64) {
 	t.Helper()
 	q := fmt.Sprintf("SELECT count(), uniqExact(span_id) FROM %s.spans WHERE trace_id = ?", store.Database())
-	if err := store.Conn().QueryRow(t.Context(), q, string(trace[:])).Scan(&rows, &distinct); err != nil {
+	if err := chtest.ConnTo(t, store.Config().DSN).QueryRow(t.Context(), q, string(trace[:])).Scan(&rows, &distinct); err != nil {
 		t.Fatalf("count spans: %v", err)
 	}
 	return rows, distinct

@@ -11,6 +11,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 // TestEveryFieldIsBounded sends a span whose name, status message, event
@@ -49,12 +50,12 @@ func TestEveryFieldIsBounded(t *testing.T) {
 	db := h.store.Database()
 	var name, status, traceState, eventName, attr string
 	q := fmt.Sprintf("SELECT name, status_message, trace_state, events.name[1], attributes.value[indexOf(attributes.key, 'big')] FROM %s.spans WHERE trace_id = ?", db)
-	if err := h.store.Conn().QueryRow(t.Context(), q, string(trace[:])).Scan(&name, &status, &traceState, &eventName, &attr); err != nil {
+	if err := chtest.ConnTo(t, h.store.Config().DSN).QueryRow(t.Context(), q, string(trace[:])).Scan(&name, &status, &traceState, &eventName, &attr); err != nil {
 		t.Fatalf("read span: %v", err)
 	}
 	var body, severity string
 	q = fmt.Sprintf("SELECT body, severity_text FROM %s.logs WHERE trace_id = ?", db)
-	if err := h.store.Conn().QueryRow(t.Context(), q, string(trace[:])).Scan(&body, &severity); err != nil {
+	if err := chtest.ConnTo(t, h.store.Config().DSN).QueryRow(t.Context(), q, string(trace[:])).Scan(&body, &severity); err != nil {
 		t.Fatalf("read log: %v", err)
 	}
 	for _, f := range []struct {

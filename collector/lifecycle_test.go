@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -58,4 +60,34 @@ func TestShutdownStopsEveryGoroutineAndKeepsTheWAL(t *testing.T) {
 	if len(ids) != 1 || string(ids[0][:]) != string(req.BatchId) {
 		t.Fatalf("WAL after shutdown holds %d batches, want the accepted one", len(ids))
 	}
+}
+
+// TestFailedStartLeavesNothingRunning: a Start that cannot listen closes
+// what it opened (the WAL, the listeners before, the tracing exporter) and
+// leaves no goroutine behind.
+func TestFailedStartLeavesNothingRunning(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := DefaultConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", taken.Addr().String()
+	cfg.NoAuth = true
+	cfg.DataDir = t.TempDir()
+	cfg.Tracing = TracingConfig{Enabled: true, Endpoint: "http://127.0.0.1:1/v1/traces", SampleRatio: 1}
+	srv, err := New(cfg, failingWriter{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "listen on "+taken.Addr().String()) {
+		t.Fatalf("Start on a taken admin address: %v, want a listen error naming it", err)
+	}
+	// The WAL was closed: it opens again.
+	w, _, err := openWAL(cfg.WALDir(), cfg.WAL.MaxBytes, cfg.WAL.SegmentBytes)
+	if err != nil {
+		t.Fatalf("WAL after a failed start: %v", err)
+	}
+	w.close()
 }

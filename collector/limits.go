@@ -16,31 +16,11 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
-// countItems counts a request's items by signal. Metric items are data
-// points.
+// countItems counts a request's items by signal, as ingestv1.CountItems
+// does for every part of the system. Metric items are data points.
 func countItems(req *ingestv1.ExportRequest) itemCounts {
-	var c itemCounts
-	c.invocations = len(req.GetInvocations())
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			c.spans += len(ss.GetSpans())
-		}
-	}
-	for _, rl := range req.GetResourceLogs() {
-		for _, sl := range rl.GetScopeLogs() {
-			c.logs += len(sl.GetLogRecords())
-		}
-	}
-	for _, rm := range req.GetResourceMetrics() {
-		for _, sm := range rm.GetScopeMetrics() {
-			for _, m := range sm.GetMetrics() {
-				c.points += len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
-					len(m.GetHistogram().GetDataPoints()) + len(m.GetExponentialHistogram().GetDataPoints()) +
-					len(m.GetSummary().GetDataPoints())
-			}
-		}
-	}
-	return c
+	n := ingestv1.CountItems(req)
+	return itemCounts{spans: n.Spans, logs: n.Logs, points: n.Points, invocations: n.Invocations}
 }
 
 // attrLimiter enforces the attribute limits in place: attributes whose key

@@ -18,7 +18,7 @@ import (
 func TestItemsLeftOutAreRecordedAtTheirStage(t *testing.T) {
 	dsn, db := chtest.NewDatabase(t)
 	store := migratedStore(t, dsn)
-	if err := store.Conn().Exec(t.Context(), fmt.Sprintf(
+	if err := chtest.ConnTo(t, store.Config().DSN).Exec(t.Context(), fmt.Sprintf(
 		"ALTER TABLE %s.spans ADD COLUMN poison UInt8 MATERIALIZED throwIf(name = 'poison')", db)); err != nil {
 		t.Fatalf("add the poison rule: %v", err)
 	}

@@ -306,7 +306,7 @@ func (p *pipeline) toWAL(req *ingestv1.ExportRequest, id [16]byte) error {
 // block with the same insert_deduplication_token, the batch ID): a batch
 // retried through another collector, whose blocks are the same only when
 // nothing else shares them, is then stored once.
-func (p *pipeline) alone() bool { return p.cfg.ClickHouseCluster != "" }
+func (p *pipeline) alone() bool { return p.cfg.ClickHouse.Cluster != "" }
 
 // writeLoop groups queued requests until batch.max_items or
 // batch.flush_interval and inserts each group with one WriteExports.

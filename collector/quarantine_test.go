@@ -51,7 +51,7 @@ func TestPoisonBatchLosesOnlyItself(t *testing.T) {
 			dsn, db := chtest.NewDatabase(t)
 			px := chtest.NewProxy(t, chtest.Server().Addr())
 			store := migratedStore(t, "clickhouse://"+px.Addr()+"/"+db)
-			if err := store.Conn().Exec(t.Context(), fmt.Sprintf(
+			if err := chtest.ConnTo(t, store.Config().DSN).Exec(t.Context(), fmt.Sprintf(
 				"ALTER TABLE %s.spans ADD COLUMN poison UInt8 MATERIALIZED throwIf(name = 'poison')", db)); err != nil {
 				t.Fatalf("add the poison rule: %v", err)
 			}

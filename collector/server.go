@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -27,6 +27,7 @@ import (
 	// Registers the zstd compressor so extensions may send compressed batches.
 	_ "github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 // Server is a running collector.
@@ -95,6 +96,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.stopped {
 		return errors.New("collector was shut down")
 	}
+	tlsCfg, err := s.cfg.TLS.serverConfig()
+	if err != nil {
+		return err
+	}
 	pipe, err := newPipeline(s.cfg, s.writer, s.log, &s.stats)
 	if err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
@@ -103,33 +108,77 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = pipe.close()
 		return err
 	}
-	var listeners []net.Listener
-	cleanup := func() {
-		for _, l := range listeners {
-			_ = l.Close()
+	fr := newFront(s.cfg, pipe.m.reg, s.log)
+	lis, err := s.listen(fr)
+	if err != nil {
+		if s.tracing != nil {
+			_ = s.tracing(ctx)
 		}
 		_ = pipe.close()
+		return err
 	}
-	listen := func(addr string) (net.Listener, error) {
+	svc := &ingestService{p: pipe, log: s.log}
+	srv := s.grpcServer(fr, svc, tlsCfg)
+	jobs := s.httpJobs(lis, fr, svc, pipe, tlsCfg)
+	s.waitForStore(pipe)
+	pipe.start()
+	s.pipe, s.front, s.grpc, s.listener, s.started = pipe, fr, srv, lis.grpc, true
+	s.serve(srv, lis.grpc, jobs)
+	s.log.Info("collector listening", "grpc", lis.grpc.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
+		"admin", s.httpAddr["admin"], "wal", s.cfg.WALDir(), "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
+	return nil
+}
+
+// listeners are the collector's open sockets; http and admin are nil when
+// turned off.
+type listeners struct {
+	grpc, http, admin net.Listener
+}
+
+// listen opens GRPCAddr, HTTPAddr and AdminAddr, the OTLP/HTTP one bounded
+// to http_limits.max_conns_per_ip connections per client address; on an
+// error none stays open.
+func (s *Server) listen(fr *front) (listeners, error) {
+	var (
+		lis    listeners
+		opened []net.Listener
+	)
+	open := func(addr string) (net.Listener, error) {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			for _, o := range opened {
+				_ = o.Close()
+			}
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		listeners = append(listeners, l)
+		opened = append(opened, l)
 		return l, nil
 	}
-	grpcLis, err := listen(s.cfg.GRPCAddr)
-	if err != nil {
-		cleanup()
-		return err
+	var err error
+	if lis.grpc, err = open(s.cfg.GRPCAddr); err != nil {
+		return listeners{}, err
 	}
-	tlsCfg, err := s.cfg.TLS.serverConfig()
-	if err != nil {
-		cleanup()
-		return err
+	if s.cfg.HTTPAddr != "" {
+		if lis.http, err = open(s.cfg.HTTPAddr); err != nil {
+			return listeners{}, err
+		}
+		if n := s.cfg.HTTPLimits.MaxConnsPerIP; n > 0 {
+			lis.http = &limitListener{Listener: lis.http, lim: &ipLimiter{max: n, open: map[string]int{}, refused: func() {
+				fr.refuse("conns_per_ip", "via", "OTLP/HTTP", "http_limits.max_conns_per_ip", n)
+			}}}
+		}
 	}
-	fr := newFront(s.cfg, pipe.m.reg, s.log)
-	svc := &ingestService{p: pipe, log: s.log}
+	if s.cfg.AdminAddr != "" {
+		if lis.admin, err = open(s.cfg.AdminAddr); err != nil {
+			return listeners{}, err
+		}
+	}
+	return lis, nil
+}
+
+// grpcServer is the Ingest API, OTLP gRPC and the health service behind
+// the front door (fr), with TLS when tlsCfg is set.
+func (s *Server) grpcServer(fr *front, svc *ingestService, tlsCfg *tls.Config) *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.InTapHandle(fr.tap),
@@ -147,25 +196,22 @@ func (s *Server) Start(ctx context.Context) error {
 	colmetricspb.RegisterMetricsServiceServer(srv, otlpMetrics{s: svc})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(srv, s.health)
+	return srv
+}
 
-	type httpJob struct {
-		name string
-		lis  net.Listener
-		srv  *http.Server
-		tls  bool
-	}
+// httpJob is an HTTP server and the listener it serves.
+type httpJob struct {
+	name string
+	lis  net.Listener
+	srv  *http.Server
+	tls  bool
+}
+
+// httpJobs are the OTLP/HTTP server (with TLS when tlsCfg is set) and the
+// admin server, for the listeners that are open.
+func (s *Server) httpJobs(lis listeners, fr *front, svc *ingestService, pipe *pipeline, tlsCfg *tls.Config) []httpJob {
 	var jobs []httpJob
-	if s.cfg.HTTPAddr != "" {
-		l, err := listen(s.cfg.HTTPAddr)
-		if err != nil {
-			cleanup()
-			return err
-		}
-		if n := s.cfg.HTTPLimits.MaxConnsPerIP; n > 0 {
-			l = &limitListener{Listener: l, lim: &ipLimiter{max: n, open: map[string]int{}, refused: func() {
-				fr.refuse("conns_per_ip", "via", "OTLP/HTTP", "http_limits.max_conns_per_ip", n)
-			}}}
-		}
+	if lis.http != nil {
 		mux := http.NewServeMux()
 		(&otlpHTTP{s: svc, front: fr, maxBytes: s.cfg.MaxMessageBytes}).routes(mux)
 		lim := s.cfg.HTTPLimits
@@ -179,30 +225,33 @@ func (s *Server) Start(ctx context.Context) error {
 		if tlsCfg != nil {
 			hs.TLSConfig = tlsCfg.Clone()
 		}
-		jobs = append(jobs, httpJob{"otlp_http", l, hs, tlsCfg != nil})
+		jobs = append(jobs, httpJob{"otlp_http", lis.http, hs, tlsCfg != nil})
 	}
-	if s.cfg.AdminAddr != "" {
-		l, err := listen(s.cfg.AdminAddr)
-		if err != nil {
-			cleanup()
-			return err
-		}
-		jobs = append(jobs, httpJob{"admin", l, &http.Server{Handler: s.adminMux(pipe), ReadHeaderTimeout: 10 * time.Second}, false})
+	if lis.admin != nil {
+		jobs = append(jobs, httpJob{"admin", lis.admin, &http.Server{Handler: s.adminMux(pipe), ReadHeaderTimeout: 10 * time.Second}, false})
 	}
+	return jobs
+}
 
-	if s.conn != nil {
-		// Like /readyz, the gRPC health service says NOT_SERVING until the
-		// schema is ready.
-		pipe.down.Store(true)
-		s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-		hs := s.health
-		s.conn.start(func() {
-			pipe.storeConnected()
-			hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-		})
+// waitForStore, for a collector that opens its store itself, starts the
+// attempts; like /readyz, the gRPC health service says NOT_SERVING until
+// the schema is ready.
+func (s *Server) waitForStore(pipe *pipeline) {
+	if s.conn == nil {
+		return
 	}
-	pipe.start()
-	s.pipe, s.front, s.grpc, s.listener, s.started = pipe, fr, srv, grpcLis, true
+	pipe.down.Store(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	hs := s.health
+	s.conn.start(func() {
+		pipe.storeConnected()
+		hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	})
+}
+
+// serve runs the gRPC server and the HTTP jobs in goroutines Shutdown
+// waits for; an error they end with is returned by Shutdown.
+func (s *Server) serve(srv *grpc.Server, grpcLis net.Listener, jobs []httpJob) {
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -225,9 +274,6 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.log.Info("collector listening", "grpc", grpcLis.Addr().String(), "otlp_http", s.httpAddr["otlp_http"],
-		"admin", s.httpAddr["admin"], "wal", s.cfg.WALDir(), "auth", !s.cfg.NoAuth, "tls", tlsCfg != nil)
-	return nil
 }
 
 func (s *Server) setErr(err error) {
@@ -235,6 +281,17 @@ func (s *Server) setErr(err error) {
 	defer s.errMu.Unlock()
 	s.serveErr = errors.Join(s.serveErr, err)
 }
+
+// pinger is a BatchWriter that can say whether its database answers, as
+// storage.Store does; /readyz asks it.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+var _ pinger = (*storage.Store)(nil)
+
+// readyPingTimeout bounds the ping of one /readyz request.
+const readyPingTimeout = 2 * time.Second
 
 func (s *Server) adminMux(p *pipeline) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -250,10 +307,10 @@ func (s *Server) adminMux(p *pipeline) *http.ServeMux {
 			}
 		}
 		if err == nil {
-			if c, ok := bw.(interface{ Conn() driver.Conn }); ok {
-				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			if p, ok := bw.(pinger); ok {
+				ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
 				defer cancel()
-				if perr := c.Conn().Ping(ctx); perr != nil {
+				if perr := p.Ping(ctx); perr != nil {
 					err = fmt.Errorf("ClickHouse unreachable: %w", perr)
 				}
 			}

@@ -160,7 +160,7 @@ func batchRows(t *testing.T, st *storage.Store, fn string) map[string]uint64 {
 		var n uint64
 		// table is one of the constants above, never input.
 		q := "SELECT count() FROM " + st.Database() + "." + table + " WHERE function_name = ?"
-		if err := st.Conn().QueryRow(t.Context(), q, fn).Scan(&n); err != nil {
+		if err := chtest.ConnTo(t, st.Config().DSN).QueryRow(t.Context(), q, fn).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
 		}
 		got[table] = n
@@ -204,7 +204,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 			}
 		}
 		ccfg := testConfig(t, srv.DSNFor("lambdascope"))
-		ccfg.ClickHouseCluster = c.Name
+		ccfg.ClickHouse.Cluster = c.Name
 		// Requests that arrive within this long of one another would be
 		// inserted together, were batches grouped on a cluster.
 		ccfg.Batch.FlushInterval = 500 * time.Millisecond
@@ -267,7 +267,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	// The views on the shards' tables count each invocation once too.
 	var invocations uint64
 	q := "SELECT countMerge(invocations) FROM " + stores[1].Database() + ".function_figures WHERE function_name = ?"
-	if err := stores[1].Conn().QueryRow(t.Context(), q, "retried").Scan(&invocations); err != nil {
+	if err := chtest.ConnTo(t, stores[1].Config().DSN).QueryRow(t.Context(), q, "retried").Scan(&invocations); err != nil {
 		t.Fatalf("read function_figures: %v", err)
 	}
 	if invocations != want["invocations"] {
@@ -286,7 +286,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = walStore.Close() })
 	ccfg := testConfig(t, walCfg.DSN)
-	ccfg.ClickHouseCluster = c.Name
+	ccfg.ClickHouse.Cluster = c.Name
 	ccfg.Batch.FlushInterval = 500 * time.Millisecond
 	ccfg.WriteTimeout = 5 * time.Second
 	third := serve(t, ccfg, walStore)

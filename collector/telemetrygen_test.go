@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 // telemetrygen finds OpenTelemetry's load generator, installed pinned into
@@ -97,7 +98,7 @@ func TestTelemetrygenInterop(t *testing.T) {
 			}
 			if tt.table == "spans" {
 				var distinct, traces uint64
-				row := h.store.Conn().QueryRow(t.Context(),
+				row := chtest.ConnTo(t, h.store.Config().DSN).QueryRow(t.Context(),
 					"SELECT uniqExact(trace_id, span_id), uniqExact(trace_id) FROM "+h.store.Database()+".spans WHERE service_name = ?", service)
 				if err := row.Scan(&distinct, &traces); err != nil {
 					t.Fatalf("count distinct spans: %v", err)
@@ -120,7 +121,7 @@ func countRows(t *testing.T, h *harness, table, service string) uint64 {
 	t.Helper()
 	var n uint64
 	// table is one of the test's constants, never input.
-	if err := h.store.Conn().QueryRow(t.Context(), "SELECT count() FROM "+h.store.Database()+"."+table+" WHERE service_name = ?", service).Scan(&n); err != nil {
+	if err := chtest.ConnTo(t, h.store.Config().DSN).QueryRow(t.Context(), "SELECT count() FROM "+h.store.Database()+"."+table+" WHERE service_name = ?", service).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
@@ -186,7 +187,7 @@ func TestTelemetrygenFullWALLosesNothing(t *testing.T) {
 		}
 		var rows, distinct uint64
 		waitFor(t, fmt.Sprintf("%d spans of %s", want, r.service), time.Minute, func() bool {
-			row := gate.store.Conn().QueryRow(t.Context(),
+			row := chtest.ConnTo(t, gate.store.Config().DSN).QueryRow(t.Context(),
 				"SELECT count(), uniqExact(trace_id, span_id) FROM "+gate.store.Database()+".spans WHERE service_name = ?", r.service)
 			if err := row.Scan(&rows, &distinct); err != nil {
 				t.Fatalf("count spans: %v", err)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
-	"github.com/lambdascope/lambdascope/storage"
 )
 
 // TLSConfig turns on TLS for the Ingest API / OTLP gRPC and the OTLP/HTTP
@@ -67,37 +65,6 @@ func (c TLSConfig) serverConfig() (*tls.Config, error) {
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
-}
-
-// ClickHouseTLSConfig turns on TLS to ClickHouse (its secure native port,
-// usually 9440) when any of its keys is set.
-type ClickHouseTLSConfig struct {
-	// CAFile holds the PEM CAs the server's certificate must chain to,
-	// instead of the system's.
-	CAFile string `yaml:"ca_file"`
-	// ServerName is the name the certificate must carry, when it is not
-	// the DSN's host.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any certificate. Only for trials.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// Enabled says whether the connection to ClickHouse uses this TLS
-// configuration.
-func (c ClickHouseTLSConfig) Enabled() bool {
-	return c.CAFile != "" || c.ServerName != "" || c.InsecureSkipVerify
-}
-
-// clientConfig loads the CA file; nil when TLS is not configured here.
-func (c ClickHouseTLSConfig) clientConfig() (*tls.Config, error) {
-	if !c.Enabled() {
-		return nil, nil
-	}
-	cfg, err := storage.ClientTLS(c.CAFile, c.ServerName, c.InsecureSkipVerify)
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse_tls.ca_file: %w", err)
 	}
 	return cfg, nil
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/internal/testca"
 	"github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
@@ -37,7 +38,7 @@ func tlsClient(t *testing.T, addr string, cfg *tls.Config) ingestv1.IngestServic
 }
 
 func TestTLSListeners(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
 		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile}
@@ -109,7 +110,7 @@ func TestTLSListeners(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	h := start(t, func(c *collector.Config) {
 		c.TLS = collector.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File(t)}
@@ -126,7 +127,7 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestTLSConfigErrorsNameTheField(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	certFile, keyFile := ca.ServerFiles(t)
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	tests := []struct {
@@ -166,10 +167,10 @@ func TestTLSConfigErrorsNameTheField(t *testing.T) {
 }
 
 // TestClickHouseOverTLS writes through a ClickHouse reached over TLS with
-// a private CA (clickhouse_tls.ca_file), and checks that a CA that did not
+// a private CA (clickhouse.tls.ca_file), and checks that a CA that did not
 // sign the server's certificate is refused with a certificate error.
 func TestClickHouseOverTLS(t *testing.T) {
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	addr := chtest.NewTLSFront(t, ca, chtest.Server().Addr())
 	_, db := chtest.NewDatabase(t)
 	dsn := "clickhouse://" + addr + "/" + db
@@ -177,25 +178,17 @@ func TestClickHouseOverTLS(t *testing.T) {
 	// Without TLS the front's handshake never completes: connecting at all
 	// proves the store speaks TLS.
 	plain := testConfig(t, dsn)
-	psc, err := plain.Storage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := storage.OpenConfig(t.Context(), psc); err == nil {
+	if s, err := storage.OpenConfig(t.Context(), plain.ClickHouse); err == nil {
 		_ = s.Close()
 		t.Fatal("a plain connection to the TLS front succeeded")
 	}
 
 	cfg := testConfig(t, dsn)
-	cfg.ClickHouseTLS.CAFile = ca.File(t)
+	cfg.ClickHouse.TLS.CAFile = ca.File(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	sc, err := cfg.Storage()
-	if err != nil {
-		t.Fatalf("storage config: %v", err)
-	}
-	store, err := storage.OpenConfig(t.Context(), sc)
+	store, err := storage.OpenConfig(t.Context(), cfg.ClickHouse)
 	if err != nil {
 		t.Fatalf("open ClickHouse over TLS: %v", err)
 	}
@@ -214,17 +207,19 @@ func TestClickHouseOverTLS(t *testing.T) {
 	if _, err := ingestv1.NewIngestServiceClient(conn).Export(withKey(t.Context(), apiKey), batch(t, trace, 3)); err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	if rows, _ := spanCounts(t, store, trace); rows != 3 {
+	// Counted on the server itself: the test's own connections speak no TLS.
+	direct, err := storage.Open(t.Context(), chtest.Server().DSNFor(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = direct.Close() })
+	if rows, _ := spanCounts(t, direct, trace); rows != 3 {
 		t.Errorf("%d spans stored over TLS, want 3", rows)
 	}
 
 	wrong := testConfig(t, dsn)
-	wrong.ClickHouseTLS.CAFile = chtest.NewCA(t).File(t)
-	wsc, err := wrong.Storage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := storage.OpenConfig(t.Context(), wsc); err == nil {
+	wrong.ClickHouse.TLS.CAFile = testca.NewCA(t).File(t)
+	if s, err := storage.OpenConfig(t.Context(), wrong.ClickHouse); err == nil {
 		_ = s.Close()
 		t.Fatal("a CA that did not sign the server's certificate was accepted")
 	} else if !strings.Contains(err.Error(), "certificate") {

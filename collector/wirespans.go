@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -67,6 +68,9 @@ type spanDecode struct {
 	cols dbmodel.SpanColumns
 	// raw is the resource spans as received, for the WAL and quarantine.
 	raw [][]byte
+	// buf holds the request's bytes that raw and the columns' strings are
+	// views of, when it came from a pool; freed by release.
+	buf mem.Buffer
 	fn  *ingestv1.FunctionIdentity
 	cfg Config
 
@@ -90,6 +94,9 @@ func (d *spanDecode) release() {
 		return
 	}
 	d.cols.Reset()
+	if d.buf != nil {
+		d.buf.Free()
+	}
 	*d = spanDecode{cols: d.cols}
 	spanDecodePool.Put(d)
 }

@@ -311,3 +311,30 @@ func BenchmarkReceiveSpansDemo(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
 	})
 }
+
+// TestDirtyPoolSizes holds the request buffers' pool to its size classes:
+// a buffer of the asked length, in the smallest class that holds it, back
+// in that class when put, and none kept that is not the pool's.
+func TestDirtyPoolSizes(t *testing.T) {
+	p := &dirtyPool{}
+	for _, size := range []int{0, 1, 4096, 4097, 300 << 10, 1 << 20, 64 << 20} {
+		b := p.Get(size)
+		if len(*b) != size {
+			t.Errorf("Get(%d): length %d", size, len(*b))
+		}
+		if c := cap(*b); c < size || (c > 4096 && c/2 >= size) {
+			t.Errorf("Get(%d): capacity %d, not the smallest class", size, c)
+		}
+		p.Put(b)
+	}
+	huge := p.Get(1<<27 + 1)
+	if len(*huge) != 1<<27+1 {
+		t.Errorf("Get(128 MiB + 1): length %d", len(*huge))
+	}
+	p.Put(huge) // over the classes: not kept
+	odd := make([]byte, 5000)
+	p.Put(&odd) // not a class size: not kept
+	if c, _ := p.class(5000); p.classes[c].Get() != nil {
+		t.Error("a buffer of a size the pool does not make was kept")
+	}
+}

@@ -85,6 +85,13 @@ type Config struct {
 	// JSON protocol (functions find it in AWS_ENDPOINT_URL_SQS), each with
 	// an optional event source mapping to a function.
 	Queues []QueueConfig
+	// Topics are SNS standard topics with Lambda subscriptions, and Rules
+	// EventBridge rules with Lambda targets, served at InvokeURL too
+	// (AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_EVENTBRIDGE): a message or
+	// event invokes each subscriber or target asynchronously, continuing
+	// the publisher's X-Ray trace when the call carries one.
+	Topics []TopicConfig
+	Rules  []RuleConfig
 	// Logger receives the emulator's own logs; nil discards them.
 	Logger *slog.Logger
 	// Output, when set, receives every line the runtimes and extensions
@@ -146,6 +153,11 @@ func (c Config) withDefaults() Config {
 		qs[i] = q.withDefaults()
 	}
 	c.Queues = qs
+	rs := make([]RuleConfig, len(c.Rules))
+	for i, r := range c.Rules {
+		rs[i] = r.withDefaults()
+	}
+	c.Rules = rs
 	return c
 }
 
@@ -210,5 +222,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, validateQueues(c.Queues, seen)...)
+	errs = append(errs, validateTopics(c.Topics, seen)...)
+	errs = append(errs, validateRules(c.Rules, seen)...)
 	return errors.Join(errs...)
 }

@@ -65,6 +65,22 @@
 // QueueStats rather than made visible again for a retry; partial batch
 // responses are not read.
 //
+// Config.Topics are SNS standard topics with Lambda subscriptions (Publish
+// in the SNS query protocol, AWS_ENDPOINT_URL_SNS), and Config.Rules
+// EventBridge rules with Lambda targets (PutEvents in the EventBridge JSON
+// protocol, AWS_ENDPOINT_URL_EVENTBRIDGE). A message invokes each
+// subscriber, and an event each target of each rule whose pattern takes
+// it, asynchronously, with SNS's or EventBridge's event built from AWS's
+// samples; message attributes (a traceparent among them) go in the SNS
+// record. When the publisher's call carries an X-Ray trace header
+// (X-Amzn-Trace-Id, or an entry's TraceHeader), the invocation continues
+// it: its Lambda-Runtime-Trace-Id has the publisher's Root and, as its
+// Parent, the publisher's segment, the segments of SNS, EventBridge and
+// Lambda themselves not being made. TopicStats and RuleStats count what
+// was delivered, and what was not (an invocation refused at Shutdown).
+// Liberties: a rule's pattern matches the source and the detail type
+// alone, and a failed asynchronous invocation is not retried.
+//
 // Tests inject faults with SetTimeout, KillRuntimeDuringNextInvoke and
 // DropRuntimeDoneOfNextInvoke.
 //

@@ -31,6 +31,14 @@ type InvokeResult struct {
 	Duration time.Duration
 }
 
+// NotifyStats counts what a topic or a rule did: messages or events
+// Received, and the invocations of its subscribers or targets Delivered
+// (the function answered, error or not, as an asynchronous invocation
+// is done) or Failed (not invoked: the emulator was shutting down).
+type NotifyStats struct {
+	Received, Delivered, Failed int
+}
+
 // Emulator runs functions in execution environments and serves the Lambda
 // Invoke API.
 type Emulator struct {
@@ -41,6 +49,8 @@ type Emulator struct {
 	runtimeDir string
 	functions  map[string]*function
 	queues     map[string]*queue
+	topics     map[string]*topic
+	rules      []*rule
 	// running counts invocations from Invoke to their answer; flushQueues
 	// ends the queues' batching windows, stopPolls their event source
 	// mappings.
@@ -128,6 +138,17 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e := &Emulator{cfg: cfg, log: cfg.Logger, functions: map[string]*function{}, queues: map[string]*queue{},
 		flushQueues: make(chan struct{}), stopPolls: make(chan struct{})}
+	e.topics = map[string]*topic{}
+	for _, tc := range cfg.Topics {
+		t := &topic{cfg: tc, arn: e.TopicARN(tc.Name)}
+		for range tc.Subscribers {
+			t.subs = append(t.subs, newUUID())
+		}
+		e.topics[tc.Name] = t
+	}
+	for _, rc := range cfg.Rules {
+		e.rules = append(e.rules, &rule{cfg: rc})
+	}
 	for _, qc := range cfg.Queues {
 		e.queues[qc.Name] = &queue{cfg: qc, more: make(chan struct{}, 1),
 			arn: fmt.Sprintf("arn:aws:sqs:%s:%s:%s", cfg.Region, cfg.AccountID, qc.Name)}
@@ -167,7 +188,7 @@ func (e *Emulator) Start(ctx context.Context) error {
 	e.url = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", e.handleInvoke)
-	mux.HandleFunc("POST /{$}", e.handleSQS)
+	mux.HandleFunc("POST /{$}", e.handleService)
 	mux.HandleFunc("POST /{account}/{queue}", e.handleSQS)
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	e.wg.Go(func() {
@@ -198,6 +219,13 @@ func (e *Emulator) InvokeURL() string {
 // platform.report) goes on in the background. A function error or timeout
 // is a result with FunctionError set, not an error.
 func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) (*InvokeResult, error) {
+	return e.invoke(ctx, function, payload, nil)
+}
+
+// invoke is Invoke; the invocation continues the caller's X-Ray trace
+// when trace is set, as Lambda does for a service that passes one (SNS,
+// EventBridge), else it starts one.
+func (e *Emulator) invoke(ctx context.Context, function string, payload []byte, trace *xrayTrace) (*InvokeResult, error) {
 	fn, ok := e.functions[function]
 	if !ok {
 		return nil, fmt.Errorf("invoke %s: %w", function, ErrFunctionNotFound)
@@ -220,7 +248,7 @@ func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) 
 	out := make(chan invokeOutcome, 1)
 	go func() {
 		defer e.busy.Done()
-		fn.invoke(payload, out)
+		fn.invoke(payload, trace, out)
 	}()
 	defer e.running.Add(-1)
 	select {
@@ -234,7 +262,7 @@ func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) 
 	}
 }
 
-func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
+func (f *function) invoke(payload []byte, trace *xrayTrace, out chan<- invokeOutcome) {
 	acquire := f.acquire
 	if f.cfg.ManagedInstances {
 		acquire = f.acquireShared
@@ -266,10 +294,14 @@ func (f *function) invoke(payload []byte, out chan<- invokeOutcome) {
 		f.dropDone--
 	}
 	f.mu.Unlock()
+	if trace == nil {
+		t := newXRayTrace(now)
+		trace = &t
+	}
 	inv := &invocation{
 		id:          newUUID(),
 		payload:     payload,
-		trace:       newXRayTrace(now),
+		trace:       *trace,
 		spanID:      randomHex(8),
 		start:       now,
 		timeout:     timeout,
@@ -606,22 +638,14 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		e.mu.Lock()
-		closed := e.closed
-		if !closed {
-			e.wg.Add(1)
-		}
-		e.mu.Unlock()
-		if closed {
+		if !e.invokeAsync(name, payload, nil, func(_ *InvokeResult, err error) {
+			if err != nil {
+				e.log.Warn("asynchronous invocation failed", "function", name, "err", err)
+			}
+		}) {
 			writeInvokeError(w, http.StatusServiceUnavailable, "ServiceException", ErrShutdown.Error())
 			return
 		}
-		go func() {
-			defer e.wg.Done()
-			if _, err := e.Invoke(context.Background(), name, payload); err != nil {
-				e.log.Warn("asynchronous invocation failed", "function", name, "err", err)
-			}
-		}()
 		w.Header().Set("x-amzn-RequestId", newUUID())
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -643,6 +667,41 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Payload)
+}
+
+// invokeAsync invokes function in the background, as Lambda's
+// asynchronous invocation does, and hands the outcome to done; it
+// reports false, invoking nothing, once Shutdown has begun.
+func (e *Emulator) invokeAsync(function string, payload []byte, trace *xrayTrace, done func(*InvokeResult, error)) bool {
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		e.wg.Add(1)
+	}
+	e.mu.Unlock()
+	if closed {
+		return false
+	}
+	go func() {
+		defer e.wg.Done()
+		done(e.invoke(context.Background(), function, payload, trace))
+	}()
+	return true
+}
+
+// handleService serves the AWS services at the endpoint's root, told
+// apart as the AWS SDKs address them: SQS and EventBridge by the target
+// of their JSON protocols, SNS by its query protocol's form.
+func (e *Emulator) handleService(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(target, "AWSEvents."):
+		e.handleEventBridge(w, r)
+	case target == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
+		e.handleSNS(w, r)
+	default:
+		e.handleSQS(w, r)
+	}
 }
 
 // functionName accepts a name, a name with a qualifier, or an ARN.

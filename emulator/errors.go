@@ -13,4 +13,8 @@ var (
 	// ErrQueueNotFound is returned for a queue name the emulator does not
 	// have.
 	ErrQueueNotFound = errors.New("queue not found")
+	// ErrTopicNotFound and ErrRuleNotFound are returned for an SNS topic
+	// or an EventBridge rule the emulator does not have.
+	ErrTopicNotFound = errors.New("topic not found")
+	ErrRuleNotFound  = errors.New("rule not found")
 )

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,35 @@ func newXRayTrace(now time.Time) xrayTrace {
 	}
 }
 
+// parseXRayTrace reads an X-Ray trace header (Root=1-…;Parent=…;Sampled=1)
+// as a service passes it on: its root and parent segment.
+func parseXRayTrace(h string) (xrayTrace, bool) {
+	var x xrayTrace
+	for part := range strings.SplitSeq(h, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Root":
+			x.root = v
+		case "Parent":
+			x.parent = v
+		}
+	}
+	if len(x.root) != 35 || !strings.HasPrefix(x.root, "1-") || len(x.parent) != 16 {
+		return xrayTrace{}, false
+	}
+	return x, true
+}
+
 func (x xrayTrace) header() string {
 	return "Root=" + x.root + ";Parent=" + x.parent + ";Sampled=1"
+}
+
+// traceOf is the trace a service passes on from its caller's X-Ray
+// header; nil (a trace of the invocation's own) for none or a malformed
+// one.
+func traceOf(header string) *xrayTrace {
+	if x, ok := parseXRayTrace(header); ok {
+		return &x
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,9 @@ func TestDurableCosts(t *testing.T) {
 	if e.ExecutionARN != arn || e.Invocations != 3 || e.Replays != 2 || e.Operations != 9 || !near(e.InvocationsCost, inv) ||
 		!near(e.OperationsCost, 9*8.0/1e6) || !near(e.Total, inv+9*8.0/1e6) {
 		t.Errorf("execution = %+v, want invocations %g and operations %g", e, inv, 9*8.0/1e6)
+	}
+	// The report says what it leaves out.
+	if len(rep.Notes) != 2 || !strings.Contains(rep.Notes[1], "not priced: data written") || !strings.Contains(rep.Notes[1], "GB-month") {
+		t.Errorf("notes = %q, want what is priced and what is not", rep.Notes)
 	}
 }

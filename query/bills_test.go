@@ -15,10 +15,12 @@ import (
 // per GB-s and restore $0.0001397998 per GB; durable functions $8.00 per
 // million operations, $0.25 per GB written, $0.15 per GB-month retained;
 // Managed Instances: the EC2 on-demand price plus a 15 % management fee,
-// $0.20 per million requests) and
-// https://aws.amazon.com/ec2/pricing/on-demand/ (m7g.xlarge $0.1632 an
-// hour, Linux), as read on 2026-12-06. Each expected figure is worked by
-// hand from those prices in the comment beside it.
+// $0.20 per million requests, m7g.xlarge's EC2 on-demand price $0.1632 an
+// hour as the page's Managed Instances example quotes it), as read on
+// 2026-12-06; aws_examples_test.go reproduces the page's own examples. The
+// other instance prices used here (c7g.large, m7g.large) are the defaults,
+// not confirmed on an AWS page (see README). Each expected figure is worked
+// by hand from those prices in the comment beside it.
 
 func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {
 	prices := query.DefaultPrices()
@@ -187,6 +189,24 @@ func TestLoadPricesBills(t *testing.T) {
 	}
 }
 
+// A price file can price tenant isolation where the defaults cannot.
+func TestLoadPricesTenantIsolation(t *testing.T) {
+	prices, err := query.LoadPrices(filepath.Join("testdata", "prices.good-tenants.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := storage.TenantRecord{TenantID: "blue", Region: "us-east-1", FunctionName: "api", Architecture: query.ArchARM, MemorySizeMB: 2048,
+		EphemeralStorageMB: 512, Invocations: 10, ColdStarts: 3}
+	// 3 environments of 2 GB at the file's $0.000134.
+	if l := query.PriceTenants(&prices, []storage.TenantRecord{rec}).Tenants[0]; !near(l.Isolation, 3*2*0.000134) || l.IsolationUnpriced {
+		t.Errorf("tenant = %+v, want isolation %g", l, 3*2*0.000134)
+	}
+	_, err = query.LoadPrices(filepath.Join("testdata", "prices.bad-tenants.yaml"))
+	if want := "architectures.x86_64.tenant_isolation_per_gb must not be negative"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
 func TestPriceTenants(t *testing.T) {
 	prices := query.DefaultPrices()
 	recs := []storage.TenantRecord{
@@ -205,11 +225,14 @@ func TestPriceTenants(t *testing.T) {
 		t.Fatalf("tenants = %+v, want blue first", rep.Tenants)
 	}
 	b := rep.Tenants[0]
-	want := 100_000*0.0000166667 + 0.20 + 10*0.0000133334 + 100*0.20/1e6
-	if !near(b.Cost, want) || b.Invocations != 1_000_100 || b.ColdStarts != 41 || b.Errors != 3 || !near(b.GBSeconds, 100_010) {
+	// Tenant isolation: 40 environments of 1 GB on x86 at $0.000167; the
+	// arm64 one is not priced (no published price) and is flagged.
+	want := 100_000*0.0000166667 + 0.20 + 10*0.0000133334 + 100*0.20/1e6 + 40*0.000167
+	if !near(b.Cost, want) || b.Invocations != 1_000_100 || b.ColdStarts != 41 || b.Errors != 3 || !near(b.GBSeconds, 100_010) ||
+		!near(b.Isolation, 40*0.000167) || !b.IsolationUnpriced {
 		t.Errorf("blue = %+v, want cost %g", b, want)
 	}
-	if g := rep.Tenants[1]; !near(g.Cost, 0.0000166667+10*0.20/1e6) {
+	if g := rep.Tenants[1]; !near(g.Cost, 0.0000166667+10*0.20/1e6) || g.Isolation != 0 || g.IsolationUnpriced {
 		t.Errorf("green = %+v", g)
 	}
 }

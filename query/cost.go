@@ -204,36 +204,104 @@ type tierKey struct{ month, account, region, arch string }
 // PriceUsage prices usage rows. GB-second tiers apply per account, region
 // and architecture per calendar month (UTC) to the rows given: a range
 // that covers part of a month prices only what it covers.
+//
+// The steps, in order: the on-demand GB-seconds of each tier group are
+// priced (allocateTiers), each row at its group's blended rate or as
+// provisioned, Managed Instances or SnapStart usage (priceRows), the
+// configured provisioned concurrency per day (chargeProvisioned), the days
+// a capacity provider ran idle (chargeIdleFleets); then the lines are
+// collected and sorted (finish).
 func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostReport {
-	rep := &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{},
-		ProvisionedConcurrency: []ProvisionedLine{}, ManagedInstances: []ManagedInstanceLine{}, SnapStart: []SnapStartLine{}}
-	used, fallback := map[string]bool{}, map[string]bool{}
-	fleets := planFleets(prices, rows, since, until)
+	b := newCostBuilder(prices, rows, since, until)
+	b.allocateTiers(rows)
+	b.priceRows(rows)
+	b.chargeProvisioned()
+	b.chargeIdleFleets()
+	return b.finish()
+}
 
-	// Sum on-demand GB-seconds per tier group, then price each group.
-	groups := map[tierKey]*TierAllocation{}
-	shares := map[tierKey]map[string]float64{}
+type fnKey struct{ account, region, fn string }
+
+type verKey struct {
+	fnKey
+	version string
+}
+
+type freeKey struct{ month, account string }
+
+// costBuilder holds a cost report while PriceUsage fills it.
+type costBuilder struct {
+	prices       *Prices
+	since, until time.Time
+	rep          *CostReport
+	fleets       *fleetPlan
+	// used names the price tables used (region@date); fallback the
+	// regions priced with the default table.
+	used, fallback map[string]bool
+	// groups are the on-demand tier groups, with each function's
+	// GB-seconds in shares.
+	groups map[tierKey]*TierAllocation
+	shares map[tierKey]map[string]float64
+	byFn   map[fnKey]*CostLine
+	byVer  map[verKey]*CostLine
+	byDay  map[time.Time]*CostLine
+	free   map[freeKey]*FreeTierLine
+	snaps  snapLines
+	// unfleeted names (region/function) the Managed Instances functions
+	// no capacity provider lists.
+	unfleeted map[string]bool
+}
+
+func newCostBuilder(prices *Prices, rows []UsageRow, since, until time.Time) *costBuilder {
+	return &costBuilder{
+		prices: prices, since: since, until: until,
+		rep: &CostReport{Since: since, Until: until, ByFunction: []CostLine{}, ByVersion: []CostLine{}, ByDay: []CostLine{}, Tiers: []TierAllocation{}, FreeTier: []FreeTierLine{},
+			ProvisionedConcurrency: []ProvisionedLine{}, ManagedInstances: []ManagedInstanceLine{}, SnapStart: []SnapStartLine{}},
+		fleets: planFleets(prices, rows, since, until),
+		used:   map[string]bool{}, fallback: map[string]bool{},
+		groups: map[tierKey]*TierAllocation{}, shares: map[tierKey]map[string]float64{},
+		byFn: map[fnKey]*CostLine{}, byVer: map[verKey]*CostLine{}, byDay: map[time.Time]*CostLine{},
+		free:      map[freeKey]*FreeTierLine{},
+		snaps:     snapLines{},
+		unfleeted: map[string]bool{},
+	}
+}
+
+// useTable notes that t priced region (fb: as the fallback table).
+func (b *costBuilder) useTable(t *PriceTable, region string, fb bool) {
+	b.used[t.Region+"@"+t.EffectiveDate] = true
+	if fb {
+		b.fallback[region] = true
+	}
+	if b.rep.Currency == "" {
+		b.rep.Currency = t.Currency
+	}
+}
+
+// allocateTiers sums the on-demand GB-seconds per tier group, then prices
+// each group and shares its cost among its functions.
+func (b *costBuilder) allocateTiers(rows []UsageRow) {
 	for i := range rows {
 		r := &rows[i]
-		if r.provisioned() || r.managedInstances() || fleets.of(r) >= 0 {
+		if r.provisioned() || r.managedInstances() || b.fleets.of(r) >= 0 {
 			continue
 		}
 		k := tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}
-		g := groups[k]
+		g := b.groups[k]
 		if g == nil {
 			g = &TierAllocation{Month: k.month, AccountID: k.account, Region: k.region, Architecture: k.arch}
-			groups[k], shares[k] = g, map[string]float64{}
+			b.groups[k], b.shares[k] = g, map[string]float64{}
 		}
 		g.GBSeconds += r.GBSeconds()
-		shares[k][r.FunctionName] += r.GBSeconds()
+		b.shares[k][r.FunctionName] += r.GBSeconds()
 	}
-	for k, g := range groups {
-		t, fb := prices.For(k.region)
+	for k, g := range b.groups {
+		t, fb := b.prices.For(k.region)
 		g.Compute = archPrices(t, k.arch).gbSecondCost(0, g.GBSeconds)
 		if g.GBSeconds > 0 {
 			g.BlendedRate = g.Compute / g.GBSeconds
 		}
-		for fn, gbs := range shares[k] {
+		for fn, gbs := range b.shares[k] {
 			s := FunctionShare{FunctionName: fn, GBSeconds: gbs, Compute: gbs * g.BlendedRate}
 			if g.GBSeconds > 0 {
 				s.Fraction = gbs / g.GBSeconds
@@ -241,129 +309,118 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 			g.Shares = append(g.Shares, s)
 		}
 		slices.SortFunc(g.Shares, func(a, b FunctionShare) int { return cmp.Compare(a.FunctionName, b.FunctionName) })
-		rep.Tiers = append(rep.Tiers, *g)
-		used[t.Region+"@"+t.EffectiveDate] = true
-		if fb {
-			fallback[k.region] = true
-		}
-		if rep.Currency == "" {
-			rep.Currency = t.Currency
-		}
+		b.rep.Tiers = append(b.rep.Tiers, *g)
+		b.useTable(t, k.region, fb)
 	}
+}
 
-	type fnKey struct{ account, region, fn string }
-	type verKey struct {
-		fnKey
-		version string
-	}
-	byFn, byVer, byDay := map[fnKey]*CostLine{}, map[verKey]*CostLine{}, map[time.Time]*CostLine{}
-	type freeKey struct{ month, account string }
-	free := map[freeKey]*FreeTierLine{}
-	snaps := snapLines{}
-	unfleeted := map[string]bool{}
+// priceRows prices each row and adds it to the total, its function,
+// version and day, and its account's free tier.
+func (b *costBuilder) priceRows(rows []UsageRow) {
 	for i := range rows {
 		r := &rows[i]
-		t, _ := prices.For(r.Region)
-		ap := archPrices(t, r.Architecture)
-		c := Cost{Invocations: r.Invocations, GBSeconds: r.GBSeconds()}
-		switch fleet := fleets.of(r); {
-		case fleet >= 0 || r.managedInstances():
-			// Managed Instances bill the instances, not the duration.
-			c.GBSeconds = 0
-			if fleet >= 0 {
-				c.ManagedInstances = fleets.share(fleet, r)
-			} else {
-				unfleeted[r.Region+"/"+r.FunctionName] = true
-			}
-		case r.provisioned():
-			c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
-		default:
-			c.Compute = c.GBSeconds * groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
-		}
-		c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
-		c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
-		if r.snapStart() {
-			c.Restores = r.Restores
-			c.SnapStart = snaps.add(t, r, since, until)
-		}
-		c.Total = c.Compute + c.Requests + c.Ephemeral + c.ManagedInstances + c.SnapStart
-		rep.Total.add(c)
-
+		t, _ := b.prices.For(r.Region)
+		c := b.rowCost(t, r)
+		b.rep.Total.add(c)
 		fk := fnKey{r.AccountID, r.Region, r.FunctionName}
-		if byFn[fk] == nil {
-			byFn[fk] = &CostLine{AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName}
-		}
-		byFn[fk].add(c)
-		vk := verKey{fk, r.Version}
-		if byVer[vk] == nil {
-			byVer[vk] = &CostLine{AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.Version}
-		}
-		byVer[vk].add(c)
-		day := r.Day.UTC()
-		if byDay[day] == nil {
-			byDay[day] = &CostLine{Day: day}
-		}
-		byDay[day].add(c)
-
-		frk := freeKey{day.Format("2006-01"), r.AccountID}
-		if free[frk] == nil {
-			free[frk] = &FreeTierLine{Month: frk.month, AccountID: r.AccountID}
-		}
-		f := free[frk]
-		// The free allowance is valued at the first-tier price of the
-		// usage it would cover, in the order the rows come.
-		if room := t.FreeTier.Requests - min(f.Requests, t.FreeTier.Requests); room > 0 {
-			n := min(room, r.Invocations)
-			f.Requests += n
-			f.RequestsValue += float64(n) / 1e6 * t.RequestsPerMillion
-		}
-		if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() && c.GBSeconds > 0 {
-			n := min(room, c.GBSeconds)
-			f.GBSeconds += n
-			f.GBSecondsValue += n * ap.firstTierPrice()
-		}
+		b.fnLine(fk).add(c)
+		b.verLine(verKey{fk, r.Version}).add(c)
+		b.dayLine(r.Day.UTC()).add(c)
+		b.addFreeTier(t, r, c)
 	}
-	// Provisioned concurrency is billed while configured, per UTC day of
-	// the range it overlaps.
-	for i := range prices.Provisioned {
-		pc := &prices.Provisioned[i]
-		from, to := pc.configured(since, until)
+}
+
+// rowCost is what one row costs, priced with table t.
+func (b *costBuilder) rowCost(t *PriceTable, r *UsageRow) Cost {
+	ap := archPrices(t, r.Architecture)
+	c := Cost{Invocations: r.Invocations, GBSeconds: r.GBSeconds()}
+	switch fleet := b.fleets.of(r); {
+	case fleet >= 0 || r.managedInstances():
+		// Managed Instances bill the instances, not the duration.
+		c.GBSeconds = 0
+		if fleet >= 0 {
+			c.ManagedInstances = b.fleets.share(fleet, r)
+		} else {
+			b.unfleeted[r.Region+"/"+r.FunctionName] = true
+		}
+	case r.provisioned():
+		c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
+	default:
+		c.Compute = c.GBSeconds * b.groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
+	}
+	c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
+	c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
+	if r.snapStart() {
+		c.Restores = r.Restores
+		c.SnapStart = b.snaps.add(t, r, b.since, b.until)
+	}
+	c.Total = c.Compute + c.Requests + c.Ephemeral + c.ManagedInstances + c.SnapStart
+	return c
+}
+
+// addFreeTier adds what row r (costing c) uses of its account's free
+// allowance in its month. The allowance is valued at the first-tier price
+// of the usage it would cover, in the order the rows come.
+func (b *costBuilder) addFreeTier(t *PriceTable, r *UsageRow, c Cost) {
+	frk := freeKey{r.Day.UTC().Format("2006-01"), r.AccountID}
+	if b.free[frk] == nil {
+		b.free[frk] = &FreeTierLine{Month: frk.month, AccountID: r.AccountID}
+	}
+	f := b.free[frk]
+	if room := t.FreeTier.Requests - min(f.Requests, t.FreeTier.Requests); room > 0 {
+		n := min(room, r.Invocations)
+		f.Requests += n
+		f.RequestsValue += float64(n) / 1e6 * t.RequestsPerMillion
+	}
+	if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() && c.GBSeconds > 0 {
+		n := min(room, c.GBSeconds)
+		f.GBSeconds += n
+		f.GBSecondsValue += n * archPrices(t, r.Architecture).firstTierPrice()
+	}
+}
+
+func (b *costBuilder) fnLine(k fnKey) *CostLine {
+	if b.byFn[k] == nil {
+		b.byFn[k] = &CostLine{AccountID: k.account, Region: k.region, FunctionName: k.fn}
+	}
+	return b.byFn[k]
+}
+
+func (b *costBuilder) verLine(k verKey) *CostLine {
+	if b.byVer[k] == nil {
+		b.byVer[k] = &CostLine{AccountID: k.account, Region: k.region, FunctionName: k.fn, Version: k.version}
+	}
+	return b.byVer[k]
+}
+
+func (b *costBuilder) dayLine(day time.Time) *CostLine {
+	if b.byDay[day] == nil {
+		b.byDay[day] = &CostLine{Day: day}
+	}
+	return b.byDay[day]
+}
+
+// chargeProvisioned charges provisioned concurrency while configured, per
+// UTC day of the range it overlaps.
+func (b *costBuilder) chargeProvisioned() {
+	for i := range b.prices.Provisioned {
+		pc := &b.prices.Provisioned[i]
+		from, to := pc.configured(b.since, b.until)
 		if from.IsZero() {
 			continue
 		}
-		t, fb := prices.For(pc.region())
-		used[t.Region+"@"+t.EffectiveDate] = true
-		if fb {
-			fallback[pc.region()] = true
-		}
-		if rep.Currency == "" {
-			rep.Currency = t.Currency
-		}
+		t, fb := b.prices.For(pc.region())
+		b.useTable(t, pc.region(), fb)
 		account := pc.AccountID
 		if account == "" {
-			// The function's account, when the report shows exactly one.
-			var found []string
-			for k := range byFn {
-				if k.region == pc.region() && k.fn == pc.FunctionName {
-					found = append(found, k.account)
-				}
-			}
-			if len(found) == 1 {
-				account = found[0]
-			}
+			account = b.soleAccount(pc.region(), pc.FunctionName)
 		}
 		line := ProvisionedLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName, Qualifier: pc.Qualifier,
 			Architecture: pc.arch(), MemorySizeMB: pc.MemoryMB, Concurrency: pc.Concurrency,
 			RatePerGBSecond: archPrices(t, pc.arch()).ProvisionedConcurrencyPerGBSecond}
 		gb := float64(pc.Concurrency) * float64(pc.MemoryMB) / 1024
 		fk := fnKey{account, pc.region(), pc.FunctionName}
-		vk := verKey{fk, pc.Qualifier}
-		if byFn[fk] == nil {
-			byFn[fk] = &CostLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName}
-		}
-		if byVer[vk] == nil {
-			byVer[vk] = &CostLine{AccountID: account, Region: pc.region(), FunctionName: pc.FunctionName, Version: pc.Qualifier}
-		}
+		fn, ver := b.fnLine(fk), b.verLine(verKey{fk, pc.Qualifier})
 		for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.AddDate(0, 0, 1) {
 			start, end := d, d.AddDate(0, 0, 1)
 			if start.Before(from) {
@@ -378,58 +435,75 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 			line.Seconds += secs
 			line.GBSeconds += c.ProvisionedGBSeconds
 			line.Cost += c.Provisioned
-			rep.Total.add(c)
-			byFn[fk].add(c)
-			byVer[vk].add(c)
-			if byDay[d] == nil {
-				byDay[d] = &CostLine{Day: d}
-			}
-			byDay[d].add(c)
+			b.rep.Total.add(c)
+			fn.add(c)
+			ver.add(c)
+			b.dayLine(d).add(c)
 		}
-		rep.ProvisionedConcurrency = append(rep.ProvisionedConcurrency, line)
+		b.rep.ProvisionedConcurrency = append(b.rep.ProvisionedConcurrency, line)
 	}
+}
 
-	// The days a capacity provider ran with none of its functions: its
-	// cost is in the total and by day only.
-	for i := range fleets.lines {
-		fl := &fleets.lines[i]
-		for day, cost := range fleets.cost[i] {
-			if fleets.time[i][day] > 0 || cost == 0 {
+// soleAccount is the account of function fn in region when the lines by
+// function show exactly one, else "".
+func (b *costBuilder) soleAccount(region, fn string) string {
+	var found []string
+	for k := range b.byFn {
+		if k.region == region && k.fn == fn {
+			found = append(found, k.account)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ""
+}
+
+// chargeIdleFleets charges the days a capacity provider ran with none of
+// its functions: its cost is in the total and by day only. It also lists
+// each capacity provider's line.
+func (b *costBuilder) chargeIdleFleets() {
+	for i := range b.fleets.lines {
+		fl := &b.fleets.lines[i]
+		for day, cost := range b.fleets.cost[i] {
+			if b.fleets.time[i][day] > 0 || cost == 0 {
 				continue
 			}
 			fl.Idle += cost
 			c := Cost{ManagedInstances: cost, Total: cost}
-			rep.Total.add(c)
-			if byDay[day] == nil {
-				byDay[day] = &CostLine{Day: day}
-			}
-			byDay[day].add(c)
+			b.rep.Total.add(c)
+			b.dayLine(day).add(c)
 		}
-		rep.ManagedInstances = append(rep.ManagedInstances, *fl)
+		b.rep.ManagedInstances = append(b.rep.ManagedInstances, *fl)
 		if !fl.Unpriced {
-			used[fl.Region+"@"+fl.PriceDate+" (instances)"] = true
+			b.used[fl.Region+"@"+fl.PriceDate+" (instances)"] = true
 		}
 	}
-	rep.SnapStart = snaps.sorted()
-	for k := range unfleeted {
+}
+
+// finish collects the lines into the report, in a stable order.
+func (b *costBuilder) finish() *CostReport {
+	rep := b.rep
+	rep.SnapStart = b.snaps.sorted()
+	for k := range b.unfleeted {
 		rep.UnpricedManagedInstances = append(rep.UnpricedManagedInstances, k)
 	}
 	slices.Sort(rep.UnpricedManagedInstances)
 
 	rep.Total.finish()
-	for _, l := range byFn {
+	for _, l := range b.byFn {
 		l.finish()
 		rep.ByFunction = append(rep.ByFunction, *l)
 	}
-	for _, l := range byVer {
+	for _, l := range b.byVer {
 		l.finish()
 		rep.ByVersion = append(rep.ByVersion, *l)
 	}
-	for _, l := range byDay {
+	for _, l := range b.byDay {
 		l.finish()
 		rep.ByDay = append(rep.ByDay, *l)
 	}
-	for _, f := range free {
+	for _, f := range b.free {
 		f.Value = f.RequestsValue + f.GBSecondsValue
 		rep.FreeTier = append(rep.FreeTier, *f)
 	}
@@ -446,16 +520,16 @@ func PriceUsage(prices *Prices, rows []UsageRow, since, until time.Time) *CostRe
 	slices.SortFunc(rep.FreeTier, func(a, b FreeTierLine) int {
 		return cmp.Or(cmp.Compare(a.Month, b.Month), cmp.Compare(a.AccountID, b.AccountID))
 	})
-	for k := range used {
+	for k := range b.used {
 		rep.PriceTables = append(rep.PriceTables, k)
 	}
 	slices.Sort(rep.PriceTables)
-	for k := range fallback {
+	for k := range b.fallback {
 		rep.FallbackRegions = append(rep.FallbackRegions, k)
 	}
 	slices.Sort(rep.FallbackRegions)
-	if rep.Currency == "" && len(prices.Tables) > 0 {
-		rep.Currency = prices.Tables[0].Currency
+	if rep.Currency == "" && len(b.prices.Tables) > 0 {
+		rep.Currency = b.prices.Tables[0].Currency
 	}
 	return rep
 }
@@ -482,26 +556,7 @@ type CostQuery struct {
 // invocation of the day, the rest from the raw invocations table (see
 // storage.Store.Usage); the rows are the same either way.
 func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	f := storage.UsageFilter{Since: q.Since, Until: q.Until, FunctionName: q.FunctionName}
-	rows, err := s.usage(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := s.store.SnapStartUsage(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read SnapStart usage: %w", err)
-	}
-	AttachRestores(rows, snaps)
-	rep := PriceUsage(prices, rows, q.Since, q.Until)
-	est, err := s.store.BilledEstimates(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read billed estimates: %w", err)
-	}
-	markEstimates(rep, est)
-	return rep, nil
+	return s.CostIn(ctx, prices, q, CostView{})
 }
 
 // AttachRestores gives the SnapStart rows their runtime and restores, by

@@ -47,6 +47,17 @@ type DurableExecutionCost struct {
 type DurableReport struct {
 	Currency   string                 `json:"currency"`
 	Executions []DurableExecutionCost `json:"executions"`
+	// Notes say what the figures price and what they leave out
+	// (DurableNotes).
+	Notes []string `json:"notes"`
+}
+
+// DurableNotes say what a durable cost report prices and what it does not:
+// the invocation records carry neither the size of the state an execution
+// checkpoints nor how long it is kept.
+var DurableNotes = []string{
+	"priced: each execution's invocations (requests, duration, storage at first-tier prices) and its durable operations, counted as the most checkpointed operations handed to one of its invocations (a lower bound)",
+	"not priced: data written by durable operations (per GB) and state retained during and after the execution (per GB-month): the records do not carry the state's size",
 }
 
 // DurableCosts sums each durable execution's cost over its invocations,
@@ -59,7 +70,7 @@ func (s *Service) DurableCosts(ctx context.Context, prices *Prices, q DurableQue
 	if err != nil {
 		return nil, fmt.Errorf("read durable executions: %w", err)
 	}
-	rep := &DurableReport{Executions: make([]DurableExecutionCost, 0, len(execs))}
+	rep := &DurableReport{Executions: make([]DurableExecutionCost, 0, len(execs)), Notes: DurableNotes}
 	if def, _ := prices.For(""); def != nil {
 		rep.Currency = def.Currency
 	}

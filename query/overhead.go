@@ -41,11 +41,16 @@ type ObservabilityPrices struct {
 //     are not subtracted, as the Lambda free tier is not. The extension's
 //     bytes are counted before zstd compression, so this is an upper
 //     bound; a collector in the same region over a VPC endpoint costs less.
+//     Not confirmed on an AWS page when the prices were checked on
+//     2026-12-06 (the EC2 page's tables are not in its text).
 //   - CloudWatch Logs ingestion of Lambda logs, Standard class, tiered
 //     since 2025-05-01 ("AWS Lambda introduces tiered pricing for Amazon
 //     CloudWatch logs", AWS What's New, 2025-05-01; aws.amazon.com/
 //     cloudwatch/pricing): $0.50 per GB for the first 10 TB a month, $0.25
 //     for the next 20 TB, $0.10 for the next 20 TB, $0.05 beyond 50 TB.
+//     Checked on 2026-12-06 against The Duckbill Group's worked example
+//     of these tiers (60 TB a month: $12,500; TestCloudWatchLogsTiers),
+//     not against an AWS page.
 func DefaultObservabilityPrices() ObservabilityPrices {
 	return ObservabilityPrices{
 		EffectiveDate: "2025-05-01",

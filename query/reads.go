@@ -483,7 +483,7 @@ type LogLine struct {
 // Logs returns log records, newest first.
 func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogLine, error) {
 	if q.Limit < 0 || q.Limit > MaxLogLimit {
-		return nil, fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalidFilter, MaxLogLimit, q.Limit)
+		return nil, logLimitError(q.Limit)
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
 		return nil, fmt.Errorf("%w: since must be before until", ErrInvalidFilter)
@@ -521,6 +521,11 @@ func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogLine, error) {
 		}
 	}
 	return out, nil
+}
+
+// logLimitError says that a log query's limit is out of bounds.
+func logLimitError(limit int) error {
+	return fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalidFilter, MaxLogLimit, limit)
 }
 
 // traceRequestIDs lists the request IDs of the invocations of q's trace,

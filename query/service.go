@@ -84,6 +84,8 @@ const invocationJoinMargin = time.Hour
 // concurrent use.
 type Service struct {
 	store Store
+	// owned is the connection Open made, closed by Close.
+	owned *storage.Store
 }
 
 // NewService returns a Service reading from store.

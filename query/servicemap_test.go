@@ -8,6 +8,7 @@ import (
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/query/querytest"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
 // TestServiceMapViewMatchesRawSpans loads the demo-like mix (functions
@@ -33,7 +34,7 @@ func TestServiceMapViewMatchesRawSpans(t *testing.T) {
 	readMap := func(t *testing.T, horizon time.Time) *query.ServiceMap {
 		t.Helper()
 		if !horizon.IsZero() {
-			if err := st.Conn().Exec(t.Context(), "INSERT INTO "+st.Database()+".view_horizons (view, horizon_unix_nano) SELECT 'service_map', toUInt64(?)",
+			if err := chtest.ConnTo(t, st.Config().DSN).Exec(t.Context(), "INSERT INTO "+st.Database()+".view_horizons (view, horizon_unix_nano) SELECT 'service_map', toUInt64(?)",
 				horizon.UnixNano()); err != nil {
 				t.Fatalf("record horizon: %v", err)
 			}

@@ -21,11 +21,18 @@ type TenantLine struct {
 	Errors       uint64 `json:"errors"`
 	// Cost is the billed duration at the first-tier (list) price of its
 	// region and architecture (the provisioned rate for provisioned
-	// concurrency), requests and ephemeral storage: tiers, SnapStart and
-	// Managed Instances' instances are shared per function, not per
-	// tenant.
+	// concurrency), requests, ephemeral storage and Isolation: tiers,
+	// SnapStart and Managed Instances' instances are shared per function,
+	// not per tenant.
 	GBSeconds float64 `json:"gbSeconds"`
 	Cost      float64 `json:"cost"`
+	// Isolation is the tenant isolation charge: each execution environment
+	// created for the tenant (a cold start) at the architecture's
+	// TenantIsolationPerGB times its memory. IsolationUnpriced says some
+	// cold starts were on an architecture whose price is not known; they
+	// are left out of Isolation and Cost.
+	Isolation         float64 `json:"isolation"`
+	IsolationUnpriced bool    `json:"isolationUnpriced,omitempty"`
 }
 
 // TenantReport is the cost of each tenant over a range.
@@ -79,6 +86,15 @@ func PriceTenants(prices *Prices, recs []storage.TenantRecord) *TenantReport {
 		l.Errors += r.Errors
 		l.GBSeconds += row.GBSeconds()
 		l.Cost += row.GBSeconds()*rate + float64(r.Invocations)/1e6*t.RequestsPerMillion + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
+		if r.ColdStarts > 0 {
+			if p := ap.TenantIsolationPerGB; p != nil {
+				iso := float64(r.ColdStarts) * float64(r.MemorySizeMB) / 1024 * *p
+				l.Isolation += iso
+				l.Cost += iso
+			} else {
+				l.IsolationUnpriced = true
+			}
+		}
 	}
 	for _, l := range lines {
 		rep.Tenants = append(rep.Tenants, *l)

@@ -124,6 +124,30 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 	if len(spans) == 0 {
 		return t
 	}
+	nodes, first := newNodes(t, spans)
+	t.SpanCount = len(nodes)
+	parent := linkParents(nodes, first, invocationsByRequest(invocations))
+	hangPlatformSpans(nodes, parent)
+	attachChildren(nodes, parent)
+	w := treeWalker{nodes: nodes, visited: make([]bool, len(nodes))}
+	for i := range nodes {
+		nodes[i].idx = i
+	}
+	for i := range nodes {
+		if parent[i] < 0 {
+			t.Roots = append(t.Roots, &nodes[i])
+			w.visit(&nodes[i])
+		}
+	}
+	t.Roots = append(t.Roots, w.breakCycles(parent)...)
+	slices.SortStableFunc(t.Roots, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
+	t.Start, t.End = displayedBounds(nodes)
+	return t
+}
+
+// invocationsByRequest indexes invocations by request ID; the first of
+// several with the same ID wins.
+func invocationsByRequest(invocations []Invocation) map[string]*Invocation {
 	byRequest := make(map[string]*Invocation, len(invocations))
 	for i := range invocations {
 		inv := &invocations[i]
@@ -131,7 +155,14 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 			byRequest[inv.RequestID] = inv
 		}
 	}
+	return byRequest
+}
 
+// newNodes makes one node per distinct span, in order of start (then span
+// ID): an exact copy of a span already seen is dropped and counted on t, a
+// different span with the same ID is kept and both are flagged. first maps
+// each span ID to its earliest node.
+func newNodes(t *Trace, spans []Span) (nodes []Node, first map[SpanID]int) {
 	order := make([]int, len(spans))
 	for i := range order {
 		order[i] = i
@@ -143,9 +174,8 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 		}
 		return bytes.Compare(sa.SpanID[:], sb.SpanID[:])
 	})
-
-	nodes := make([]Node, 0, len(spans))
-	first := make(map[SpanID]int, len(spans))
+	nodes = make([]Node, 0, len(spans))
+	first = make(map[SpanID]int, len(spans))
 	for _, idx := range order {
 		s := &spans[idx]
 		if j, dup := first[s.SpanID]; dup {
@@ -161,9 +191,13 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 		first[s.SpanID] = len(nodes)
 		nodes = append(nodes, Node{Span: *s})
 	}
-	t.SpanCount = len(nodes)
+	return nodes, first
+}
 
-	// parent[i] is the index of node i's parent, -1 for roots.
+// linkParents gives each node its invocation by request ID and returns the
+// index of each node's parent, -1 for roots: a span whose parent is not
+// stored is an orphan, one that names itself has its cycle broken.
+func linkParents(nodes []Node, first map[SpanID]int, byRequest map[string]*Invocation) []int {
 	parent := make([]int, len(nodes))
 	for i := range nodes {
 		n := &nodes[i]
@@ -182,7 +216,11 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 			parent[i] = p
 		}
 	}
-	hangPlatformSpans(nodes, parent)
+	return parent
+}
+
+// attachChildren fills each node's Children from parent, in node order.
+func attachChildren(nodes []Node, parent []int) {
 	childCount := make([]int, len(nodes))
 	for _, p := range parent {
 		if p >= 0 {
@@ -199,48 +237,54 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 			nodes[p].Children = append(nodes[p].Children, &nodes[i])
 		}
 	}
+}
 
-	for i := range nodes {
-		nodes[i].idx = i
-	}
-	visited := make([]bool, len(nodes))
-	var stack []*Node
-	visit := func(root *Node) {
-		root.Depth = 0
-		root.Parent = nil
-		root.InvocationEntry = root.Invocation != nil && root.Span.Name != PlatformInitSpan
-		stack = append(stack[:0], root)
-		visited[root.idx] = true
-		for len(stack) > 0 {
-			n := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for _, c := range n.Children {
-				visited[c.idx] = true
-				c.Parent = n
-				c.Depth = n.Depth + 1
-				c.Skew = skewFor(n, c)
-				if c.Invocation == nil && c.Span.RequestID == "" && c.Span.Source() == n.Span.Source() {
-					c.Invocation = n.Invocation
-				}
-				c.InvocationEntry = c.Invocation != nil && c.Invocation != n.Invocation && c.Span.Name != PlatformInitSpan
+// treeWalker visits the trees of a trace from their roots, filling in what
+// a node learns from its parent, and remembers which nodes it reached.
+type treeWalker struct {
+	nodes   []Node
+	visited []bool
+	stack   []*Node
+}
+
+// visit walks the tree under root: each child gets its parent, depth,
+// skew, inherited invocation and entry flag, and children are sorted by
+// displayed start.
+func (w *treeWalker) visit(root *Node) {
+	root.Depth = 0
+	root.Parent = nil
+	root.InvocationEntry = root.Invocation != nil && root.Span.Name != PlatformInitSpan
+	w.stack = append(w.stack[:0], root)
+	w.visited[root.idx] = true
+	for len(w.stack) > 0 {
+		n := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		for _, c := range n.Children {
+			w.visited[c.idx] = true
+			c.Parent = n
+			c.Depth = n.Depth + 1
+			c.Skew = skewFor(n, c)
+			if c.Invocation == nil && c.Span.RequestID == "" && c.Span.Source() == n.Span.Source() {
+				c.Invocation = n.Invocation
 			}
-			slices.SortStableFunc(n.Children, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
-			for i := len(n.Children) - 1; i >= 0; i-- {
-				stack = append(stack, n.Children[i])
-			}
+			c.InvocationEntry = c.Invocation != nil && c.Invocation != n.Invocation && c.Span.Name != PlatformInitSpan
+		}
+		slices.SortStableFunc(n.Children, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
+		for i := len(n.Children) - 1; i >= 0; i-- {
+			w.stack = append(w.stack, n.Children[i])
 		}
 	}
+}
+
+// breakCycles turns what no root reached (it hangs off a cycle) into
+// trees and returns their roots: walking up from the earliest unvisited
+// node until a node repeats finds a node on the cycle, whose parent link
+// is cut.
+func (w *treeWalker) breakCycles(parent []int) []*Node {
+	var roots []*Node
+	nodes := w.nodes
 	for i := range nodes {
-		if parent[i] < 0 {
-			t.Roots = append(t.Roots, &nodes[i])
-			visit(&nodes[i])
-		}
-	}
-	// What is left hangs off a cycle. Walk up from the earliest unvisited
-	// node until a node repeats: that one is on the cycle; cut its parent
-	// link and show it as a root.
-	for i := range nodes {
-		if visited[i] {
+		if w.visited[i] {
 			continue
 		}
 		seen := map[int]bool{}
@@ -253,21 +297,25 @@ func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace 
 		nodes[p].Children = slices.DeleteFunc(nodes[p].Children, func(n *Node) bool { return n == &nodes[c] })
 		parent[c] = -1
 		nodes[c].CycleBroken = true
-		t.Roots = append(t.Roots, &nodes[c])
-		visit(&nodes[c])
+		roots = append(roots, &nodes[c])
+		w.visit(&nodes[c])
 	}
-	slices.SortStableFunc(t.Roots, func(a, b *Node) int { return a.Start().Compare(b.Start()) })
+	return roots
+}
 
-	t.Start, t.End = nodes[0].Start(), nodes[0].End()
+// displayedBounds is the earliest displayed start and latest displayed end
+// of the nodes (at least one).
+func displayedBounds(nodes []Node) (start, end time.Time) {
+	start, end = nodes[0].Start(), nodes[0].End()
 	for i := range nodes {
-		if s := nodes[i].Start(); s.Before(t.Start) {
-			t.Start = s
+		if s := nodes[i].Start(); s.Before(start) {
+			start = s
 		}
-		if e := nodes[i].End(); e.After(t.End) {
-			t.End = e
+		if e := nodes[i].End(); e.After(end) {
+			end = e
 		}
 	}
-	return t
+	return start, end
 }
 
 // skewFor returns the display shift of child c under parent p. A child

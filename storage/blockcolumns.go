@@ -210,9 +210,84 @@ func (c *uint8Column) WriteColumn(w *proto.Writer) { (*proto.ColUInt8)(c).WriteC
 
 // sendMark wraps a block's first column: encoding it means the block is
 // being sent, after which a failure leaves the insert's outcome unknown.
+// Before the first column it grows the connection's send buffer to reserve
+// bytes, the whole block's encoded size, so that the buffer grows once per
+// larger block rather than many times within it (each growth copies all
+// the columns encoded before).
 type sendMark struct {
 	proto.ColInput
-	sent bool
+	sent    bool
+	reserve int
+}
+
+// sizedColumn is a column that knows its encoded size in the Native
+// format.
+type sizedColumn interface{ encodedSize() int }
+
+// blockSize is the encoded size of input's columns, as far as they know it.
+func blockSize(input proto.Input) int {
+	n := 0
+	for _, c := range input {
+		col := c.Data
+		if m, ok := col.(*sendMark); ok {
+			col = m.ColInput
+		}
+		if s, ok := col.(sizedColumn); ok {
+			n += s.encodedSize()
+		}
+	}
+	return n
+}
+
+func (c *dateTimeColumn) encodedSize() int { return 4 * len(c.ns) }
+
+func (c *fixedColumn) encodedSize() int { return len(c.buf) }
+
+func (c *stringColumn) encodedSize() int {
+	n := 0
+	for _, s := range *c {
+		n += uvarintLen(len(s)) + len(s)
+	}
+	return n
+}
+
+func (c *stringArrays) encodedSize() int {
+	n := 8 * len(*c)
+	for _, r := range *c {
+		for _, s := range r.([]string) {
+			n += uvarintLen(len(s)) + len(s)
+		}
+	}
+	return n
+}
+
+func (c *fixedArrays) encodedSize() int {
+	n := 8 * len(c.rows)
+	for _, r := range c.rows {
+		n += c.size * len(r.([]string))
+	}
+	return n
+}
+
+func (c *uint64Arrays) encodedSize() int {
+	n := 8 * len(*c)
+	for _, r := range *c {
+		n += 8 * len(r.([]uint64))
+	}
+	return n
+}
+
+func (c *uint64Column) encodedSize() int { return 8 * len(*c) }
+
+func (c *uint8Column) encodedSize() int { return len(*c) }
+
+// uvarintLen is the length of n as an unsigned varint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 func (m *sendMark) Infer(t proto.ColumnType) error {
@@ -224,10 +299,12 @@ func (m *sendMark) Infer(t proto.ColumnType) error {
 
 func (m *sendMark) EncodeColumn(b *proto.Buffer) {
 	m.sent = true
+	b.Buf = slices.Grow(b.Buf, m.reserve)
 	m.ColInput.EncodeColumn(b)
 }
 
 func (m *sendMark) WriteColumn(w *proto.Writer) {
 	m.sent = true
+	w.ChainBuffer(func(b *proto.Buffer) { b.Buf = slices.Grow(b.Buf, m.reserve) })
 	m.ColInput.WriteColumn(w)
 }

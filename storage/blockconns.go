@@ -92,7 +92,7 @@ func openBlockConns(ctx context.Context, opts *clickhouse.Options, database, clu
 	}
 	if cluster != "" {
 		// Wait for the shards to hold the rows, as prepareInsert does.
-		setup = append(setup, "SET insert_distributed_sync = 1")
+		setup = append(setup, setSQL("insert_distributed_sync", "1"))
 	}
 
 	// The first connection only learns the server's revision: no query
@@ -142,7 +142,7 @@ func settingStatements(settings clickhouse.Settings) ([]string, error) {
 		default:
 			v = quoteString(fmt.Sprint(x))
 		}
-		out = append(out, "SET "+k+" = "+v)
+		out = append(out, setSQL(k, v))
 	}
 	return out, nil
 }

@@ -154,6 +154,7 @@ func (s *Store) writeLogBlock(ctx context.Context, c *dbmodel.LogColumns) error 
 // one, which the server may have closed.
 func (s *Store) insertBlock(ctx context.Context, table string, columns []string, input proto.Input, mark *sendMark) error {
 	query := ch.Query{Body: insertSQL(s.database, table, columns) + " VALUES", Input: input}
+	mark.reserve = blockSize(input)
 	if token, ok := ctx.Value(dedupTokenKey{}).(string); ok {
 		// insert_distributed_sync is set on the connections already.
 		query.Settings = []ch.Setting{{Key: "insert_deduplication_token", Value: token}}

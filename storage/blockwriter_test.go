@@ -17,10 +17,13 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/ClickHouse/ch-go"
+	chproto "github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 // openDriverStore opens a migrated store whose spans and logs go through
@@ -43,7 +46,7 @@ func openDriverStore(t *testing.T) *Store {
 // string per row, rendered from the driver's own Go types.
 func tableRows(t *testing.T, s *Store, table string, columns []string, order string) []string {
 	t.Helper()
-	rows, err := s.Conn().Query(t.Context(), fmt.Sprintf("SELECT %s FROM %s.%s ORDER BY %s",
+	rows, err := s.conn.Query(t.Context(), fmt.Sprintf("SELECT %s FROM %s.%s ORDER BY %s",
 		strings.Join(columns, ", "), s.Database(), table, order))
 	if err != nil {
 		t.Fatalf("select %s: %v", table, err)
@@ -262,7 +265,7 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	// connection store the next write whole.
 	db := blocks.Database()
 	for _, q := range []string{"CREATE TABLE " + db + ".logs_kept AS " + db + ".logs", "DROP TABLE " + db + ".logs"} {
-		if err := blocks.Conn().Exec(ctx, q); err != nil {
+		if err := blocks.conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -274,7 +277,7 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	if counts.Spans == 0 || counts.Logs != 0 || counts.Uncertain != 0 {
 		t.Errorf("counts after the refusal = %+v, want the spans and no logs, none uncertain", counts)
 	}
-	if err := blocks.Conn().Exec(ctx, "RENAME TABLE "+db+".logs_kept TO "+db+".logs"); err != nil {
+	if err := blocks.conn.Exec(ctx, "RENAME TABLE "+db+".logs_kept TO "+db+".logs"); err != nil {
 		t.Fatalf("restore logs: %v", err)
 	}
 	// The driver store gets the spans the failed write stored, then both
@@ -292,13 +295,8 @@ func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 }
 
 func TestBlockWriterConnectionLost(t *testing.T) {
-	_, db := chtest.NewDatabase(t)
-	px := chtest.NewProxy(t, chtest.Server().Addr())
-	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, px := openBehindProxy(t)
+	var err error
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -413,7 +411,7 @@ func TestBlockWriterConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	for table, want := range map[string]int{"spans": sum.Spans, "logs": sum.Logs} {
 		var n uint64
-		if err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM "+s.Database()+"."+table).Scan(&n); err != nil {
+		if err := s.conn.QueryRow(t.Context(), "SELECT count() FROM "+s.Database()+"."+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
 		}
 		if int(n) != want || want == 0 {
@@ -450,3 +448,56 @@ func TestBlockWriterCompressedBlocks(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockSizeIsTheEncodedSize holds blockSize, which the send buffer is
+// grown to before a block, to the bytes the columns encode: demo-shaped
+// spans with events and links, and log records.
+func TestBlockSizeIsTheEncodedSize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var spans dbmodel.SpanColumns
+	for i := range 20 {
+		for _, req := range storagetest.DemoTrace(rng, time.Unix(1_780_000_000+int64(i), 0)) {
+			spans.AppendExport(req)
+		}
+	}
+	spans.AppendExport(&ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "f"},
+		ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: make16(1), SpanId: make8(2), Name: strings.Repeat("n", 300), StartTimeUnixNano: 1, EndTimeUnixNano: 2,
+			Events: []*tracepb.Span_Event{{Name: "e", TimeUnixNano: 1}},
+			Links:  []*tracepb.Span_Link{{TraceId: make16(3), SpanId: make8(4)}},
+		}}}}}},
+	})
+	if spans.Len() == 0 {
+		t.Fatal("no spans to encode")
+	}
+	sb := spanBlockPool.Get().(*spanBlock)
+	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
+	sb.set(&spans)
+
+	var logs dbmodel.LogColumns
+	logs.AppendExport(&ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "f"},
+		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			{TimeUnixNano: 1, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("b", 200)}}},
+			{TimeUnixNano: 2, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "short"}}},
+		}}}}},
+	})
+	lb := logBlockPool.Get().(*logBlock)
+	t.Cleanup(func() { lb.cols = logBlockColumns{}; logBlockPool.Put(lb) })
+	lb.set(&logs)
+
+	for name, input := range map[string]ch.Query{"spans": {Input: sb.input}, "logs": {Input: lb.input}} {
+		var b chproto.Buffer
+		for _, c := range input.Input {
+			c.Data.EncodeColumn(&b)
+		}
+		if got, want := blockSize(input.Input), len(b.Buf); got != want {
+			t.Errorf("%s: blockSize = %d, the columns encode %d bytes", name, got, want)
+		}
+	}
+}
+
+func make16(b byte) []byte { return append(make([]byte, 15), b) }
+
+func make8(b byte) []byte { return append(make([]byte, 7), b) }

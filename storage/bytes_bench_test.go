@@ -62,7 +62,7 @@ func BenchmarkBytesPerSpan(b *testing.B) {
 		for _, t := range byTable {
 			b.Logf("table %-28s %6.2f B/span", t.name, perSpan(t.bytes))
 		}
-		rows, err := s.Conn().Query(ctx, "SELECT name, data_compressed_bytes FROM system.columns WHERE database = ? AND table = 'spans' ORDER BY data_compressed_bytes DESC LIMIT 40", s.Database())
+		rows, err := s.conn.Query(ctx, "SELECT name, data_compressed_bytes FROM system.columns WHERE database = ? AND table = 'spans' ORDER BY data_compressed_bytes DESC LIMIT 40", s.Database())
 		if err != nil {
 			b.Fatalf("read column sizes: %v", err)
 		}
@@ -89,7 +89,7 @@ type tableBytes struct {
 // tables included), and the latter table by table, largest first.
 func diskBytes(b *testing.B, s *Store) (spans, all uint64, byTable []tableBytes) {
 	b.Helper()
-	rows, err := s.Conn().Query(b.Context(), "SELECT table, sum(bytes_on_disk) AS n FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY n DESC",
+	rows, err := s.conn.Query(b.Context(), "SELECT table, sum(bytes_on_disk) AS n FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY n DESC",
 		s.Database())
 	if err != nil {
 		b.Fatalf("read part sizes: %v", err)
@@ -118,7 +118,7 @@ func optimizeAll(b *testing.B, s *Store) int {
 	b.Helper()
 	_, _, tables := diskBytes(b, s)
 	for _, t := range tables {
-		if err := s.Conn().Exec(b.Context(), "OPTIMIZE TABLE "+s.Database()+".`"+t.name+"` FINAL"); err != nil {
+		if err := s.conn.Exec(b.Context(), "OPTIMIZE TABLE "+s.Database()+".`"+t.name+"` FINAL"); err != nil {
 			b.Fatalf("optimize %s: %v", t.name, err)
 		}
 	}
@@ -132,7 +132,7 @@ func dropLargeTables(b *testing.B, s *Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for _, table := range []string{"spans", "logs", "invocations", "metric_points", "trace_index", "trace_windows"} {
-		if err := s.Conn().Exec(ctx, "DROP TABLE IF EXISTS "+s.Database()+"."+table); err != nil {
+		if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.Database()+"."+table); err != nil {
 			b.Errorf("drop %s: %v", table, err)
 		}
 	}

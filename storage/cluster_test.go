@@ -66,7 +66,7 @@ func TestClusterWriteAndReadThroughDistributedTables(t *testing.T) {
 	for i, srv := range c.Servers {
 		local := openClusterStore(t, srv, c.Name)
 		var n uint64
-		if err := local.Conn().QueryRow(ctx, "SELECT count() FROM lambdascope.spans_local").Scan(&n); err != nil {
+		if err := local.conn.QueryRow(ctx, "SELECT count() FROM lambdascope.spans_local").Scan(&n); err != nil {
 			t.Fatalf("count spans_local on shard %d: %v", i+1, err)
 		}
 		if n == 0 || n%2 != 0 {

@@ -98,13 +98,7 @@ func classify(err error) error {
 		return err
 	}
 	we = &WriteError{Err: err}
-	var code int32
-	hasCode := false
-	if exc, ok := ch.AsException(err); ok {
-		code, hasCode = int32(exc.Code), true
-	} else if exc := (*clickhouse.Exception)(nil); errors.As(err, &exc) {
-		code, hasCode = exc.Code, true
-	}
+	code, hasCode := exceptionCode(err)
 	switch {
 	case hasCode && outcomeUnknownCodes[code]:
 		we.Kind, we.Code = ErrOutcomeUnknown, code
@@ -125,4 +119,62 @@ func classify(err error) error {
 // encodeError marks an error of encoding rows for the server's columns.
 func encodeError(table string, err error) error {
 	return fmt.Errorf("encode rows for %s (%w): %w", table, errEncode, err)
+}
+
+// ClickHouse exception codes that readers tell apart.
+const (
+	codeUnknownTable         int32 = 60  // UNKNOWN_TABLE
+	codeUnknownDatabase      int32 = 81  // UNKNOWN_DATABASE
+	codeUnknownUser          int32 = 192 // UNKNOWN_USER
+	codeWrongPassword        int32 = 193 // WRONG_PASSWORD
+	codeRequiredPassword     int32 = 194 // REQUIRED_PASSWORD
+	codeIPAddressNotAllowed  int32 = 195 // IP_ADDRESS_NOT_ALLOWED
+	codeAuthenticationFailed int32 = 516 // AUTHENTICATION_FAILED
+)
+
+// exceptionCode is the code of the ClickHouse exception in err's chain,
+// from either driver.
+func exceptionCode(err error) (int32, bool) {
+	if exc, ok := ch.AsException(err); ok {
+		return int32(exc.Code), true
+	}
+	if exc, ok := errors.AsType[*clickhouse.Exception](err); ok {
+		return exc.Code, true
+	}
+	return 0, false
+}
+
+// IsServerError reports whether ClickHouse answered with an exception, as
+// opposed to not being reached or not answering.
+func IsServerError(err error) bool {
+	_, ok := exceptionCode(err)
+	return ok
+}
+
+// IsUnknownTable reports whether ClickHouse does not know a table the
+// statement names: the schema is not (or not yet) in the database.
+func IsUnknownTable(err error) bool {
+	code, ok := exceptionCode(err)
+	return ok && code == codeUnknownTable
+}
+
+// IsUnknownDatabase reports whether ClickHouse does not know the database.
+func IsUnknownDatabase(err error) bool {
+	code, ok := exceptionCode(err)
+	return ok && code == codeUnknownDatabase
+}
+
+// IsAuthRefused reports whether ClickHouse refused the credentials: an
+// unknown user, a wrong or missing password, an address the user may not
+// connect from.
+func IsAuthRefused(err error) bool {
+	code, ok := exceptionCode(err)
+	if !ok {
+		return false
+	}
+	switch code {
+	case codeUnknownUser, codeWrongPassword, codeRequiredPassword, codeIPAddressNotAllowed, codeAuthenticationFailed:
+		return true
+	}
+	return false
 }

@@ -88,13 +88,7 @@ func TestWriteErrorsAreClassified(t *testing.T) {
 // TestOutcomeUnknownIsClassified: a connection cut inside the block is
 // ErrOutcomeUnknown and nothing else.
 func TestOutcomeUnknownIsClassified(t *testing.T) {
-	_, db := chtest.NewDatabase(t)
-	px := chtest.NewProxy(t, chtest.Server().Addr())
-	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, px := openBehindProxy(t)
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -103,7 +97,7 @@ func TestOutcomeUnknownIsClassified(t *testing.T) {
 		r.ResourceLogs = nil
 	}
 	px.CutAfter(4000)
-	_, err = s.WriteExports(t.Context(), reqs)
+	_, err := s.WriteExports(t.Context(), reqs)
 	var we *WriteError
 	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrUnavailable) || !errors.As(err, &we) || we.Refused() {
 		t.Fatalf("WriteExports cut inside the block: %v, want ErrOutcomeUnknown alone", err)
@@ -113,7 +107,64 @@ func TestOutcomeUnknownIsClassified(t *testing.T) {
 func exec(t *testing.T, s *Store, format string) {
 	t.Helper()
 	q := fmt.Sprintf(format, s.Database())
-	if err := s.Conn().Exec(t.Context(), q); err != nil {
+	if err := s.conn.Exec(t.Context(), q); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestReadErrorsAreRecognized makes a real ClickHouse refuse in each way
+// the CLI and the plugin explain, and checks that exactly the matching
+// predicate says so: the exception codes are known only here.
+func TestReadErrorsAreRecognized(t *testing.T) {
+	s := openStore(t)
+	failing := func(sql string) func(t *testing.T) error {
+		return func(t *testing.T) error { return s.conn.Exec(t.Context(), sql) }
+	}
+	opening := func(dsn string) func(t *testing.T) error {
+		return func(t *testing.T) error {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			st, err := OpenReadOnly(ctx, dsn)
+			if err == nil {
+				_ = st.Close()
+			}
+			return err
+		}
+	}
+	addr := chtest.Server().Addr()
+	tests := []struct {
+		name                            string
+		fail                            func(t *testing.T) error
+		table, database, auth, answered bool
+	}{
+		{"unknown table", failing("SELECT 1 FROM " + s.Database() + ".no_such_table"), true, false, false, true},
+		{"unknown database", failing("SELECT 1 FROM no_such_database.spans"), false, true, false, true},
+		{"syntax error", failing("SELEKT 1"), false, false, false, true},
+		{"unknown user", opening("clickhouse://nobody@" + addr + "/default"), false, false, true, true},
+		{"wrong password", opening("clickhouse://default:wrong@" + addr + "/default"), false, false, true, true},
+		{"not reached", opening("clickhouse://127.0.0.1:1/default?dial_timeout=2s"), false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.fail(t)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			wrapped := fmt.Errorf("read spans: %w", err)
+			for _, p := range []struct {
+				name string
+				is   func(error) bool
+				want bool
+			}{
+				{"IsUnknownTable", IsUnknownTable, tt.table},
+				{"IsUnknownDatabase", IsUnknownDatabase, tt.database},
+				{"IsAuthRefused", IsAuthRefused, tt.auth},
+				{"IsServerError", IsServerError, tt.answered},
+			} {
+				if got := p.is(wrapped); got != p.want {
+					t.Errorf("%s(%v) = %v, want %v", p.name, err, got, p.want)
+				}
+			}
+		})
 	}
 }

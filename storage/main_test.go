@@ -26,3 +26,17 @@ func openStore(t testing.TB) *Store {
 	}
 	return s
 }
+
+// openBehindProxy opens a store of a fresh database through a proxy that
+// the test cuts or drops, closed when the test ends; it does not migrate.
+func openBehindProxy(t *testing.T) (*Store, *chtest.Proxy) {
+	t.Helper()
+	_, db := chtest.NewDatabase(t)
+	px := chtest.NewProxy(t, chtest.Server().Addr())
+	s, err := Open(t.Context(), "clickhouse://"+px.Addr()+"/"+db)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, px
+}

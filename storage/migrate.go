@@ -87,9 +87,7 @@ func templateFuncs(db string, caps Capabilities, cluster string) template.FuncMa
 			if cluster == "" {
 				return ""
 			}
-			return "CREATE TABLE IF NOT EXISTS " + db + "." + table + " ON CLUSTER " + cluster +
-				" AS " + db + "." + table + localSuffix +
-				"\nENGINE = Distributed(" + cluster + ", " + db + ", " + table + localSuffix + ", " + shardingKey + ")"
+			return createDistributedSQL(db, table, cluster, shardingKey)
 		},
 	}
 }

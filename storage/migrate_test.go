@@ -11,7 +11,7 @@ func TestMigrateFreshDatabase(t *testing.T) {
 	s := openStore(t)
 	ctx := t.Context()
 
-	rows, err := s.Conn().Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", s.Database())
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", s.Database())
 	if err != nil {
 		t.Fatalf("list tables: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	countRows := func() uint64 {
 		t.Helper()
 		var n uint64
-		if err := s.Conn().QueryRow(ctx, "SELECT count() FROM "+s.Database()+".schema_migrations").Scan(&n); err != nil {
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.Database()+".schema_migrations").Scan(&n); err != nil {
 			t.Fatalf("count schema_migrations: %v", err)
 		}
 		return n

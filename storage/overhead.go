@@ -46,53 +46,6 @@ type LogDayRecord struct {
 	BodyBytes uint64
 }
 
-func overheadSQL(db string, f UsageFilter) (string, []any) {
-	var w readWhere
-	w.seconds("start_time", f.Since, f.Until)
-	w.nanos("start_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	// measured: the runtime's duration and the invocation's are known
-	// (unknown_figures bit 1). The report's duration leaves INIT out and
-	// is billed rounded up to 1 ms, so the extensions' billed time after
-	// the runtime is ceil(duration) - ceil(runtime duration).
-	const measured = "runtime_duration_ms > 0 AND bitAnd(unknown_figures, 1) = 0"
-	const added = "if(" + measured + ", greatest(ceil(duration_ms) - ceil(runtime_duration_ms), 0), 0)"
-	// Billed INIT: what the record says, or what the billed duration holds
-	// beyond the invocation's own (Lambda bills INIT in it; the extension
-	// does not fill billed_init_duration_ms), unless that is an estimate.
-	const billedInit = "greatest(billed_init_duration_ms, if(bitAnd(unknown_figures, 3) = 0, toFloat64(billed_duration_ms) - ceil(duration_ms), 0))"
-	const initBilled = "if(cold_start = 1, least(extension_init_ms, greatest(" + billedInit + ", 0)), 0)"
-	return `SELECT toDate(start_time) AS day, function_name, account_id, region, architecture,
-    count() AS invocations,
-    toUInt64(countIf(` + measured + `)) AS measured,
-    sum(` + added + `) AS added_ms,
-    sum(` + added + ` * memory_size_mb) / 1024000 AS added_gbs,
-    toUInt64(countIf(cold_start = 1 AND extension_init_ms > 0)) AS cold_starts,
-    sum(if(cold_start = 1, extension_init_ms, 0)) AS init_ms,
-    sum(` + initBilled + ` * memory_size_mb) / 1024000 AS init_gbs,
-    toUInt64(sum(tel_bytes_shipped)) AS bytes_shipped
-FROM ` + db + `.invocations
-WHERE ` + w.sql() + `
-GROUP BY day, function_name, account_id, region, architecture
-ORDER BY day, function_name, account_id, region, architecture`, w.args
-}
-
-func logDaysSQL(db string, f UsageFilter) (string, []any) {
-	var w readWhere
-	w.seconds("timestamp", f.Since, f.Until)
-	w.nanos("time_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	return `SELECT toDate(timestamp) AS day, function_name, count() AS lines, toUInt64(sum(length(body))) AS body_bytes
-FROM ` + db + `.logs
-WHERE ` + w.sql() + `
-GROUP BY day, function_name
-ORDER BY day, function_name`, w.args
-}
-
 // Overhead sums, per UTC day, function, account, region and architecture,
 // what the extension added to the bill: billed time after the runtime,
 // its start within billed INIT, and the bytes it shipped.

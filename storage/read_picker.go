@@ -3,58 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-)
-
-// Limits of PickerFilter.Limit.
-const (
-	DefaultPickerLimit = 200
-	MaxPickerLimit     = 1000
-)
-
-// PickerFilter selects the spans the query editor's pickers list values
-// from. Since and Until are required.
-type PickerFilter struct {
-	Since, Until time.Time
-	// FunctionName, when set, keeps spans of that function.
-	FunctionName string
-	// Key is the attribute whose values AttributeValues lists.
-	Key   string
-	Limit int
-}
-
-// pickerSQL lists the distinct values of expr over the spans matching f,
-// sorted, at most f.Limit. expr is one of this file's constants, never user
-// input; when key is true the spans must carry attribute f.Key.
-func pickerSQL(db, expr string, f PickerFilter, key bool) (string, []any) {
-	var w readWhere
-	w.seconds("start_time", f.Since, f.Until)
-	w.nanos("start_unix_nano", f.Since, f.Until)
-	if f.FunctionName != "" {
-		w.add("function_name = ?", f.FunctionName)
-	}
-	var args []any
-	if key {
-		args = append(args, f.Key)
-		w.add("has(attributes.key, ?)", f.Key)
-	}
-	args = append(args, w.args...)
-	args = append(args, f.Limit)
-	return `SELECT DISTINCT ` + expr + ` AS v
-FROM ` + db + `.spans
-WHERE ` + w.sql() + `
-ORDER BY v
-LIMIT ?`, args
-}
-
-// Expressions the pickers list.
-const (
-	pickerSpanNameExpr  = "name"
-	pickerServiceExpr   = "service_name"
-	pickerAttrKeyExpr   = "arrayJoin(attributes.key)"
-	pickerAttrValueExpr = "attributes.value[indexOf(attributes.key, ?)]"
 )
 
 // SpanNames lists the distinct span names in the range, sorted.
@@ -82,8 +32,8 @@ func (s *Store) AttributeValues(ctx context.Context, f PickerFilter) ([]string, 
 }
 
 func (s *Store) pickerValues(ctx context.Context, what, expr string, f PickerFilter, key bool) ([]string, error) {
-	if f.Since.IsZero() || f.Until.IsZero() || !f.Until.After(f.Since) {
-		return nil, errors.New("list " + what + ": since and until are required and until must be after since")
+	if err := requireRange("list "+what, f.Since, f.Until); err != nil {
+		return nil, err
 	}
 	f.Limit = limitBetween(f.Limit, DefaultPickerLimit, MaxPickerLimit)
 	query, args := pickerSQL(s.database, expr, f, key)

@@ -16,6 +16,7 @@ import (
 // Lambdascope schema. It is safe for concurrent use.
 type Store struct {
 	conn     driver.Conn
+	cfg      Config
 	database string
 	cluster  string
 	caps     Capabilities
@@ -71,8 +72,12 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	// and every statement names its tables with the database anyway.
 	opts.Auth.Database = ""
 	opts.DialTimeout = cfg.DialTimeout
-	if cfg.TLS != nil {
-		opts.TLS = cfg.TLS.Clone()
+	tlsCfg, err := cfg.TLS.Client()
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg != nil {
+		opts.TLS = tlsCfg
 	}
 	opts.MaxOpenConns = cfg.MaxOpenConns
 	if opts.MaxIdleConns > opts.MaxOpenConns || opts.MaxIdleConns == 0 {
@@ -87,7 +92,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}
-	s := &Store{conn: conn, database: database, cluster: cfg.Cluster, caps: caps, logger: slog.Default().With("component", "storage")}
+	s := &Store{conn: conn, cfg: cfg, database: database, cluster: cfg.Cluster, caps: caps, logger: slog.Default().With("component", "storage")}
 	if !cfg.ReadOnly {
 		if err := conn.Exec(ctx, createDatabaseSQL(database, cfg.Cluster)); err != nil {
 			return nil, errors.Join(fmt.Errorf("create database %s: %w", database, err), conn.Close())
@@ -133,6 +138,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// Config is the configuration the store was opened with.
+func (s *Store) Config() Config { return s.cfg }
+
 // Database is the database holding the schema.
 func (s *Store) Database() string { return s.database }
 
@@ -142,6 +150,11 @@ func (s *Store) Cluster() string { return s.cluster }
 // Capabilities is what the connected server supports.
 func (s *Store) Capabilities() Capabilities { return s.caps }
 
-// Conn is the underlying connection pool, for reads this package does not
-// offer. Table names must be qualified with Database().
-func (s *Store) Conn() driver.Conn { return s.conn }
+// Ping checks that ClickHouse answers on the store's connections, for
+// readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}

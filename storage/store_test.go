@@ -27,7 +27,7 @@ func TestOpenDetectsServerAndCreatesDatabase(t *testing.T) {
 		t.Errorf("Database() = %q, want %q", s.Database(), name)
 	}
 	var raw string
-	if err := s.Conn().QueryRow(t.Context(), "SELECT version()").Scan(&raw); err != nil {
+	if err := s.conn.QueryRow(t.Context(), "SELECT version()").Scan(&raw); err != nil {
 		t.Fatalf("query version: %v", err)
 	}
 	want, err := ParseVersion(raw)
@@ -38,7 +38,7 @@ func TestOpenDetectsServerAndCreatesDatabase(t *testing.T) {
 		t.Errorf("Capabilities() = %+v, want %+v", got, CapabilitiesFor(want))
 	}
 	var n uint64
-	if err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(t.Context(), "SELECT count() FROM system.databases WHERE name = ?", name).Scan(&n); err != nil {
 		t.Fatalf("look up database: %v", err)
 	}
 	if n != 1 {
@@ -85,5 +85,20 @@ func TestOpenUnreachable(t *testing.T) {
 	if s, err := OpenConfig(t.Context(), cfg); err == nil {
 		_ = s.Close()
 		t.Fatal("OpenConfig to a closed port succeeded")
+	}
+}
+
+// TestPing: Ping says whether ClickHouse answers on the store's
+// connections.
+func TestPing(t *testing.T) {
+	s, px := openBehindProxy(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping with ClickHouse up: %v", err)
+	}
+	px.Cut()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping with ClickHouse cut off: no error")
 	}
 }

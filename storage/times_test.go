@@ -70,7 +70,7 @@ func TestTimesAfter2105AreRejected(t *testing.T) {
 			} {
 				var n uint64
 				sql := fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s AND toUInt32(%s) < 946684800", db, q.table, q.where, q.column)
-				if err := s.Conn().QueryRow(t.Context(), sql, f.function).Scan(&n); err != nil {
+				if err := s.conn.QueryRow(t.Context(), sql, f.function).Scan(&n); err != nil {
 					t.Fatalf("count %s: %v", q.table, err)
 				}
 				if n != 0 {
@@ -79,7 +79,7 @@ func TestTimesAfter2105AreRejected(t *testing.T) {
 			}
 			var lastStored time.Time
 			sql := fmt.Sprintf("SELECT start_time FROM %s.spans WHERE function_name = ? AND name = 'last'", db)
-			if err := s.Conn().QueryRow(t.Context(), sql, f.function).Scan(&lastStored); err != nil {
+			if err := s.conn.QueryRow(t.Context(), sql, f.function).Scan(&lastStored); err != nil {
 				t.Fatalf("read the span at the last second: %v", err)
 			}
 			if !lastStored.Equal(last.Truncate(time.Second)) {

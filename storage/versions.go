@@ -20,15 +20,9 @@ func (s *Store) VersionsFirstSeen(ctx context.Context, f UsageFilter) ([]Version
 	if err := f.check("read first invocations of versions"); err != nil {
 		return nil, err
 	}
-	var w readWhere
-	invocationWhere(&w, f)
-	query := `SELECT function_name, function_version, min(start_unix_nano)
-FROM ` + s.database + `.invocations
-WHERE ` + w.sql() + `
-GROUP BY function_name, function_version
-ORDER BY function_name, function_version`
+	query, args := versionsFirstSeenSQL(s.database, f)
 	var out []VersionFirstSeenRecord
-	err := s.scanAll(ctx, "versions first seen", query, w.args, func(rows driver.Rows) error {
+	err := s.scanAll(ctx, "versions first seen", query, args, func(rows driver.Rows) error {
 		var (
 			r     VersionFirstSeenRecord
 			first uint64
@@ -49,16 +43,9 @@ func (s *Store) Tenants(ctx context.Context, f UsageFilter, limit int) ([]string
 	if err := f.check("read tenants"); err != nil {
 		return nil, err
 	}
-	var w readWhere
-	invocationWhere(&w, f)
-	w.add("tenant_id != ''")
-	query := `SELECT DISTINCT tenant_id
-FROM ` + s.database + `.invocations
-WHERE ` + w.sql() + `
-ORDER BY tenant_id
-LIMIT ?`
+	query, args := tenantsSQL(s.database, f, limitBetween(limit, DefaultPickerLimit, DefaultPickerLimit))
 	out := []string{}
-	err := s.scanAll(ctx, "tenants", query, append(w.args, limitOr(limit, DefaultPickerLimit, DefaultPickerLimit)), func(rows driver.Rows) error {
+	err := s.scanAll(ctx, "tenants", query, args, func(rows driver.Rows) error {
 		var t string
 		if err := rows.Scan(&t); err != nil {
 			return err

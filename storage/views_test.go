@@ -14,6 +14,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // countParts is the number of active parts of a table in the store's
@@ -21,7 +22,7 @@ import (
 func countParts(t *testing.T, s *Store, table string) uint64 {
 	t.Helper()
 	var n uint64
-	err := s.Conn().QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active",
+	err := s.conn.QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active",
 		s.Database(), table).Scan(&n)
 	if err != nil {
 		t.Fatalf("count parts of %s: %v", table, err)
@@ -72,7 +73,7 @@ func TestWriteExportsFailureReportsStoredTables(t *testing.T) {
 	ctx := t.Context()
 	// Without a logs table the third insert fails: the invocations and spans
 	// inserts before it are stored, and the counts say so.
-	if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+".logs"); err != nil {
+	if err := s.conn.Exec(ctx, "DROP TABLE "+s.Database()+".logs"); err != nil {
 		t.Fatalf("drop logs: %v", err)
 	}
 	f := newFixture(t, "partial")
@@ -133,14 +134,14 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	// A trace the windows table does not know (stored before migration 7 on
 	// another shard) is found through the trace index, which such a
 	// database holds as its view wrote it.
-	if err := s.Conn().Exec(ctx, "INSERT INTO "+s.Database()+".trace_index"+
+	if err := s.conn.Exec(ctx, "INSERT INTO "+s.Database()+".trace_index"+
 		" (day, trace_id, start_min, end_max, service_names, function_names, span_count)"+
 		" SELECT toDate(start_time), trace_id, minState(start_unix_nano), maxState(start_unix_nano + duration_ns),"+
 		" groupUniqArrayState(toString(service_name)), groupUniqArrayState(toString(function_name)), countState()"+
 		" FROM "+s.Database()+".spans GROUP BY toDate(start_time), trace_id"); err != nil {
 		t.Fatalf("fill trace_index as migration 3's view did: %v", err)
 	}
-	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_windows"); err != nil {
 		t.Fatalf("truncate trace_windows: %v", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
@@ -148,7 +149,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	}
 	// A trace the index does not know (stored before the index existed) is
 	// still found.
-	if err := s.Conn().Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_index"); err != nil {
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_index"); err != nil {
 		t.Fatalf("truncate trace_index: %v", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
@@ -157,7 +158,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	// A database without the index table (schema version 2 or older) is
 	// read too.
 	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index"} {
-		if err := s.Conn().Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
+		if err := s.conn.Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
 			t.Fatalf("drop %s: %v", obj, err)
 		}
 	}
@@ -235,7 +236,43 @@ func TestLogs(t *testing.T) {
 	}
 }
 
-func TestMetricPointsRoundTrip(t *testing.T) {
+// storedMetricPoints reads back every row of metric_points, by metric
+// name. Nothing outside the tests reads single points.
+func storedMetricPoints(t *testing.T, s *Store) map[string]dbmodel.MetricPoint {
+	t.Helper()
+	rows, err := s.conn.Query(t.Context(), `SELECT time_unix_nano, service_name, function_name, region,
+    metric_name, metric_type, unit, temporality, is_monotonic, value, point_count, point_sum, point_min, point_max,
+    bucket_counts, explicit_bounds, attributes.key, attributes.value, exemplar_trace_ids, exemplar_values
+FROM `+s.database+`.metric_points`)
+	if err != nil {
+		t.Fatalf("query metric points: %v", err)
+	}
+	defer rows.Close()
+	out := map[string]dbmodel.MetricPoint{}
+	for rows.Next() {
+		var (
+			p         dbmodel.MetricPoint
+			monotonic uint8
+			exemplars []string
+		)
+		if err := rows.Scan(&p.TimeUnixNano, &p.ServiceName, &p.FunctionName, &p.Region,
+			&p.Name, &p.Type, &p.Unit, &p.Temporality, &monotonic, &p.Value, &p.Count, &p.Sum, &p.Min, &p.Max,
+			&p.BucketCounts, &p.ExplicitBounds, &p.Attributes.Keys, &p.Attributes.Values, &exemplars, &p.ExemplarValues); err != nil {
+			t.Fatalf("scan metric point: %v", err)
+		}
+		p.Monotonic = monotonic != 0
+		for _, id := range exemplars {
+			p.ExemplarTraceIDs = append(p.ExemplarTraceIDs, [16]byte([]byte(id)))
+		}
+		out[p.Name] = p
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read metric points: %v", err)
+	}
+	return out
+}
+
+func TestMetricPointsStored(t *testing.T) {
 	s := openStore(t)
 	ctx := t.Context()
 	at := time.Date(2026, 5, 4, 9, 30, 0, 123, time.UTC)
@@ -272,34 +309,21 @@ func TestMetricPointsRoundTrip(t *testing.T) {
 	if counts.MetricPoints != 3 {
 		t.Errorf("MetricPoints = %d, want 3", counts.MetricPoints)
 	}
-	sums, err := s.MetricPoints(ctx, MetricFilter{Name: "orders.placed", FunctionName: "orders", Since: at, Until: at.Add(time.Second)})
-	if err != nil {
-		t.Fatalf("MetricPoints: %v", err)
+	points := storedMetricPoints(t, s)
+	if len(points) != 3 {
+		t.Fatalf("stored %d points, want 3: %+v", len(points), points)
 	}
-	if len(sums) != 1 {
-		t.Fatalf("got %d sum points, want 1", len(sums))
-	}
-	p := sums[0]
-	if !p.Time.Equal(at) || p.Type != "sum" || p.Value != 3 || p.Unit != "1" || p.Temporality != 1 || !p.Monotonic ||
-		p.ServiceName != "orders-svc" || p.Region != "eu-west-1" || p.Attributes["route"] != "/orders" ||
+	p := points["orders.placed"]
+	if p.TimeUnixNano != uint64(at.UnixNano()) || p.Type != "sum" || p.Value != 3 || p.Unit != "1" || p.Temporality != 1 || !p.Monotonic ||
+		p.FunctionName != "orders" || p.ServiceName != "orders-svc" || p.Region != "eu-west-1" ||
+		p.Attributes.Map()["route"] != "/orders" ||
 		len(p.ExemplarTraceIDs) != 1 || p.ExemplarTraceIDs[0] != traceID || !slices.Equal(p.ExemplarValues, []float64{1}) {
 		t.Errorf("sum point = %+v", p)
 	}
-	hists, err := s.MetricPoints(ctx, MetricFilter{Name: "http.duration"})
-	if err != nil || len(hists) != 1 {
-		t.Fatalf("MetricPoints(histogram) = %+v, %v", hists, err)
-	}
-	h := hists[0]
+	h := points["http.duration"]
 	if h.Type != "histogram" || h.Count != 3 || h.Sum != 30 || h.Min != 5 || h.Max != 15 ||
 		!slices.Equal(h.BucketCounts, []uint64{1, 2}) || !slices.Equal(h.ExplicitBounds, []float64{10}) {
 		t.Errorf("histogram point = %+v", h)
 	}
-	all, err := s.MetricPoints(ctx, MetricFilter{ServiceName: "orders-svc"})
-	if err != nil || len(all) != 3 {
-		t.Errorf("MetricPoints(service) = %d points, %v; want 3", len(all), err)
-	}
-	none, err := s.MetricPoints(ctx, MetricFilter{Name: "orders.placed", Since: at.Add(time.Second)})
-	if err != nil || len(none) != 0 {
-		t.Errorf("MetricPoints after the point = %+v, %v; want none", none, err)
-	}
+
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -102,8 +101,9 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 	}()
 	nSpans, nLogs := 0, 0
 	for _, req := range reqs {
-		nSpans += dbmodel.CountSpans(req)
-		nLogs += dbmodel.CountLogs(req)
+		n := ingestv1.CountItems(req)
+		nSpans += n.Spans
+		nLogs += n.Logs
 	}
 	spans.Grow(nSpans)
 	logs.Grow(nLogs)
@@ -435,20 +435,6 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.Telemetry.SpansSpoolDropped, r.Telemetry.LogLinesSpoolDropped, r.Telemetry.PlatformLogsDropped,
 		r.RuntimeDurationMs, r.ExtensionInitMs, r.Telemetry.SpansRefused, r.Telemetry.LogLinesRefused,
 	}
-}
-
-// unixTime converts nanoseconds since the epoch to a UTC time, clamping
-// values beyond what time.Unix can hold.
-func unixTime(ns uint64) time.Time {
-	const maxNs = uint64(1<<63 - 1)
-	return time.Unix(0, int64(min(ns, maxNs))).UTC()
-}
-
-func unixNano(t time.Time) uint64 {
-	if n := t.UnixNano(); n > 0 {
-		return uint64(n)
-	}
-	return 0
 }
 
 func boolUint8(b bool) uint8 {

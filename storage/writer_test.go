@@ -12,6 +12,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 func strAttr(k, v string) *commonpb.KeyValue {
@@ -207,23 +208,24 @@ func TestWriteExportRoundTrip(t *testing.T) {
 	if len(invs) != 1 {
 		t.Fatalf("Invocations returned %d, want 1", len(invs))
 	}
-	want := InvocationRecord{
-		AccountID: "123456789012", Region: "eu-west-1", FunctionName: "orders", FunctionVersion: "$LATEST",
+	want := InvocationRecord{Start: f.start, Invocation: dbmodel.Invocation{
+		StartUnixNano: uint64(f.start.UnixNano()),
+		AccountID:     "123456789012", Region: "eu-west-1", FunctionName: "orders", FunctionVersion: "$LATEST",
 		ServiceName: "orders-svc", Architecture: "arm64", Runtime: "AWS_Lambda_provided.al2023",
 		InitializationType: "on-demand", LogStream: "2026/03/14/[$LATEST]abc", RequestID: f.requestID,
-		Start: f.start, MemorySizeMB: 512, MaxMemoryUsedMB: 87, EphemeralStorageMB: 1024,
+		MemorySizeMB: 512, MaxMemoryUsedMB: 87, EphemeralStorageMB: 1024,
 		DurationMs: 123.25, BilledDurationMs: 124, BilledInitDurationMs: 251, InitDurationMs: 250.5,
 		ColdStart: true, Status: "error", ErrorType: "Runtime.Unknown", TraceID: f.traceID, SpanID: f.rootID,
 		XRayTraceHeader: "Root=1-5e1b4151-5ac6c58f", ResponseLatencyMs: 1.5, ResponseDurationMs: 0.25,
 		RuntimeOverheadMs: 0.75, ProducedBytes: 42,
-	}
+	}}
 	if got := invs[0]; got != want {
 		t.Errorf("invocation =\n%+v\nwant\n%+v", got, want)
 	}
 
 	var logBody, logType, logRequestID string
 	var logTraceID string
-	err = s.Conn().QueryRow(ctx, "SELECT body, log_type, request_id, trace_id FROM "+s.Database()+".logs").
+	err = s.conn.QueryRow(ctx, "SELECT body, log_type, request_id, trace_id FROM "+s.Database()+".logs").
 		Scan(&logBody, &logType, &logRequestID, &logTraceID)
 	if err != nil {
 		t.Fatalf("read log row: %v", err)

@@ -3,8 +3,10 @@ package extbench
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -421,4 +423,47 @@ func freeAddr(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return addr
+}
+
+// sink is an OTLP/HTTP endpoint that reads each export whole and answers
+// at once: where the function without the extension sends its spans.
+type sink struct {
+	addr    string
+	exports atomic.Int64
+}
+
+func startSink(b *testing.B) *sink {
+	b.Helper()
+	s := &sink{}
+	s.addr = serveHTTP(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	return s
+}
+
+// serveHTTP serves h on a free loopback port until the benchmark ends and
+// returns its address.
+func serveHTTP(b *testing.B, h http.Handler) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatalf("listen: %v", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	b.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return ln.Addr().String()
 }

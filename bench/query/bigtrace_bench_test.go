@@ -182,7 +182,7 @@ func bigTraceStore(b *testing.B) (*storage.Store, query.TraceID) {
 func BenchmarkBigTrace(b *testing.B) {
 	b.StopTimer()
 	st, id := bigTraceStore(b)
-	drops := NewCacheDropper(st, *coldOSCache, false)
+	drops := NewCacheDropper(connOf(b, st), *coldOSCache, false)
 	svc := query.NewService(st)
 	var assemble, frame, cpu, warm []time.Duration
 	var peak uint64

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/lambdascope/lambdascope/storage"
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // dropCachesFile is where Linux takes the order to drop its page cache.
@@ -23,7 +23,7 @@ const dropCachesFile = "/proc/sys/vm/drop_caches"
 // into /proc/sys/vm/drop_caches, which needs root). State says which of
 // them were dropped.
 type CacheDropper struct {
-	st *storage.Store
+	conn clickhouse.Conn
 	// OS asks for the page cache to be dropped too; it turns false, with
 	// OSRefused set, the first time the machine refuses.
 	OS        bool
@@ -37,16 +37,16 @@ type CacheDropper struct {
 	cachedBefore, cachedAfter uint64
 }
 
-// NewCacheDropper drops the caches of st's server, the page cache too when
-// dropOS is set.
-func NewCacheDropper(st *storage.Store, dropOS, external bool) *CacheDropper {
-	return &CacheDropper{st: st, OS: dropOS, External: external}
+// NewCacheDropper drops the caches of conn's server, the page cache too
+// when dropOS is set.
+func NewCacheDropper(conn clickhouse.Conn, dropOS, external bool) *CacheDropper {
+	return &CacheDropper{conn: conn, OS: dropOS, External: external}
 }
 
 // Drop empties the caches.
 func (c *CacheDropper) Drop(ctx context.Context) error {
 	for _, q := range []string{"SYSTEM DROP MARK CACHE", "SYSTEM DROP UNCOMPRESSED CACHE"} {
-		if err := c.st.Conn().Exec(ctx, q); err != nil {
+		if err := c.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("drop clickhouse caches (%s): %w", q, err)
 		}
 	}

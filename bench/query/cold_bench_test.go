@@ -40,7 +40,7 @@ var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
 func BenchmarkCold(b *testing.B) {
 	st := coldStore(b)
 	start := time.Now()
-	d, err := Generate(b.Context(), st, Config{Spans: *coldSpans, End: dataEnd, Days: 30}, os.Stderr)
+	d, err := Generate(b.Context(), connOf(b, st), st.Database(), Config{Spans: *coldSpans, End: dataEnd, Days: 30}, os.Stderr)
 	if err != nil {
 		b.Fatalf("generate: %v", err)
 	}
@@ -77,7 +77,7 @@ func BenchmarkCold(b *testing.B) {
 		name   string
 		dropOS bool
 	}{{"page-cache-dropped", *coldOSCache}, {"page-cache-kept", false}} {
-		drops := NewCacheDropper(st, state.dropOS, chtest.Server().External())
+		drops := NewCacheDropper(connOf(b, st), state.dropOS, chtest.Server().External())
 		b.Run(state.name, func(b *testing.B) {
 			coldReads(b, st, svc, d, drops, draw)
 		})
@@ -118,7 +118,7 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 
 	b.Run("baseline-round-trip", func(b *testing.B) {
 		cold(b, func(int) error {
-			if err := st.Conn().Exec(b.Context(), "SELECT 1"); err != nil {
+			if err := connOf(b, st).Exec(b.Context(), "SELECT 1"); err != nil {
 				return fmt.Errorf("select 1: %w", err)
 			}
 			return nil
@@ -126,7 +126,7 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 	})
 	b.Run("trace-by-id", func(b *testing.B) {
 		b.StopTimer()
-		ids, err := TraceIDs(b.Context(), st, draw(b.N))
+		ids, err := TraceIDs(b.Context(), connOf(b, st), draw(b.N))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -217,14 +217,14 @@ func reportPercentiles(b *testing.B, prefix string, times []time.Duration) {
 func logDiskUse(b *testing.B, st *storage.Store) {
 	b.Helper()
 	var bytes, spans uint64
-	if err := st.Conn().QueryRow(b.Context(), "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = ?", st.Database()).Scan(&bytes); err != nil {
+	if err := connOf(b, st).QueryRow(b.Context(), "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = ?", st.Database()).Scan(&bytes); err != nil {
 		b.Fatalf("bytes on disk: %v", err)
 	}
-	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".spans").Scan(&spans); err != nil {
+	if err := connOf(b, st).QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".spans").Scan(&spans); err != nil {
 		b.Fatalf("count spans: %v", err)
 	}
 	var parts uint64
-	if err := st.Conn().QueryRow(b.Context(), "SELECT count() FROM system.parts WHERE active AND database = ? AND table = 'spans'", st.Database()).Scan(&parts); err != nil {
+	if err := connOf(b, st).QueryRow(b.Context(), "SELECT count() FROM system.parts WHERE active AND database = ? AND table = 'spans'", st.Database()).Scan(&parts); err != nil {
 		b.Fatalf("count parts: %v", err)
 	}
 	b.Logf("database %s: %.2f GiB on disk, %.1f B per span over every table; spans in %d parts", st.Database(),

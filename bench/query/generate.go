@@ -13,7 +13,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/query"
-	"github.com/lambdascope/lambdascope/storage"
 )
 
 // Shape of a generated trace: the demo's request, six spans in two
@@ -83,27 +82,27 @@ func (d Data) params() []any {
 }
 
 // Generate writes cfg's demo-shaped spans and invocation reports into the
-// store's tables with INSERT ... SELECT over numbers(), chunkRows rows per
+// tables of database db (migrated) through conn with INSERT ... SELECT over numbers(), chunkRows rows per
 // statement, printing progress to w after each; the materialized views
 // (trace windows, service map, usage, function figures) fill as they do
 // from the collector. A database that already holds exactly this data is
 // kept as it is; one that holds other rows is an error.
-func Generate(ctx context.Context, st *storage.Store, cfg Config, w io.Writer) (Data, error) {
+func Generate(ctx context.Context, conn clickhouse.Conn, db string, cfg Config, w io.Writer) (Data, error) {
 	d, err := cfg.data()
 	if err != nil {
 		return Data{}, err
 	}
-	spans, invocations, err := counts(ctx, st)
+	spans, invocations, err := counts(ctx, conn, db)
 	if err != nil {
 		return Data{}, err
 	}
 	switch {
 	case spans == uint64(d.SpanRows()) && invocations == uint64(d.Invocations):
-		fmt.Fprintf(w, "%s already holds %d spans and %d invocations: kept\n", st.Database(), spans, invocations)
+		fmt.Fprintf(w, "%s already holds %d spans and %d invocations: kept\n", db, spans, invocations)
 		return d, nil
 	case spans != 0 || invocations != 0:
 		return Data{}, fmt.Errorf("generate demo-shaped data: database %s holds %d spans and %d invocations, not %d and %d: drop it or name another",
-			st.Database(), spans, invocations, d.SpanRows(), d.Invocations)
+			db, spans, invocations, d.SpanRows(), d.Invocations)
 	}
 	start := time.Now()
 	total := d.SpanRows() + d.Invocations
@@ -115,14 +114,14 @@ func Generate(ctx context.Context, st *storage.Store, cfg Config, w io.Writer) (
 		{"spans", demoSpansSQL, d.SpanRows()},
 		{"invocations", demoInvocationsSQL, d.Invocations},
 	} {
-		sql, err := render(q.text, st.Database())
+		sql, err := render(q.text, db)
 		if err != nil {
 			return Data{}, err
 		}
 		for off := 0; off < q.rows; off += chunkRows {
 			n := min(chunkRows, q.rows-off)
 			args := append(slices.Clip(d.params()), clickhouse.Named("offset", off), clickhouse.Named("rows", n))
-			if err := st.Conn().Exec(ctx, sql, args...); err != nil {
+			if err := conn.Exec(ctx, sql, args...); err != nil {
 				return Data{}, fmt.Errorf("generate %s %d to %d: %w", q.what, off, off+n, err)
 			}
 			done += n
@@ -137,12 +136,12 @@ func Generate(ctx context.Context, st *storage.Store, cfg Config, w io.Writer) (
 	return d, nil
 }
 
-// counts is the rows of the store's spans and invocations tables.
-func counts(ctx context.Context, st *storage.Store) (spans, invocations uint64, err error) {
-	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM "+st.Database()+".spans").Scan(&spans); err != nil {
+// counts is the rows of db's spans and invocations tables.
+func counts(ctx context.Context, conn clickhouse.Conn, db string) (spans, invocations uint64, err error) {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".spans").Scan(&spans); err != nil {
 		return 0, 0, fmt.Errorf("count spans: %w", err)
 	}
-	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM "+st.Database()+".invocations").Scan(&invocations); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".invocations").Scan(&invocations); err != nil {
 		return 0, 0, fmt.Errorf("count invocations: %w", err)
 	}
 	return spans, invocations, nil
@@ -153,8 +152,8 @@ const traceIDExpr = `toFixedString(concat(reinterpretAsString(bitOr(cityHash64(t
     reinterpretAsString(bitOr(cityHash64(t, 6), 9223372036854775808))), 16)`
 
 // TraceIDs is the IDs of generated traces ts, in their order.
-func TraceIDs(ctx context.Context, st *storage.Store, ts []uint64) ([]query.TraceID, error) {
-	rows, err := st.Conn().Query(ctx, "SELECT "+traceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", ts)
+func TraceIDs(ctx context.Context, conn clickhouse.Conn, ts []uint64) ([]query.TraceID, error) {
+	rows, err := conn.Query(ctx, "SELECT "+traceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", ts)
 	if err != nil {
 		return nil, fmt.Errorf("compute trace IDs: %w", err)
 	}

@@ -27,7 +27,7 @@ type spanShape struct {
 // shapes reads the shape of every span name of the store.
 func shapes(t *testing.T, st *storage.Store) map[string]spanShape {
 	t.Helper()
-	rows, err := st.Conn().Query(t.Context(), `SELECT name, kind, function_name, request_id != '',
+	rows, err := connOf(t, st).Query(t.Context(), `SELECT name, kind, function_name, request_id != '',
     arrayStringConcat(attributes.key, ','), arrayStringConcat(resource_attributes.key, ',')
 FROM `+st.Database()+`.spans`)
 	if err != nil {
@@ -56,7 +56,7 @@ FROM `+st.Database()+`.spans`)
 func count(t *testing.T, st *storage.Store, sql string) uint64 {
 	t.Helper()
 	var n uint64
-	if err := st.Conn().QueryRow(t.Context(), sql).Scan(&n); err != nil {
+	if err := connOf(t, st).QueryRow(t.Context(), sql).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n
@@ -77,7 +77,7 @@ func TestGeneratedSpansAreDemoShaped(t *testing.T) {
 
 	st, _ := querytest.OpenStore(t)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	d, err := Generate(t.Context(), st, Config{Spans: 6_000, End: end, Days: 2}, io.Discard)
+	d, err := Generate(t.Context(), connOf(t, st), st.Database(), Config{Spans: 6_000, End: end, Days: 2}, io.Discard)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
@@ -121,7 +121,7 @@ WHERE request_id != '' AND (request_id, function_name, trace_id, span_id, start_
 		}
 	}
 
-	ids, err := TraceIDs(t.Context(), st, []uint64{0, 500, 999})
+	ids, err := TraceIDs(t.Context(), connOf(t, st), []uint64{0, 500, 999})
 	if err != nil {
 		t.Fatalf("trace IDs: %v", err)
 	}
@@ -151,10 +151,10 @@ WHERE request_id != '' AND (request_id, function_name, trace_id, span_id, start_
 	}
 
 	// The same data again is kept; other data is refused.
-	if _, err := Generate(t.Context(), st, Config{Spans: 6_000, End: end, Days: 2}, io.Discard); err != nil {
+	if _, err := Generate(t.Context(), connOf(t, st), st.Database(), Config{Spans: 6_000, End: end, Days: 2}, io.Discard); err != nil {
 		t.Errorf("generate the same data again: %v", err)
 	}
-	if _, err := Generate(t.Context(), st, Config{Spans: 12_000, End: end, Days: 2}, io.Discard); err == nil || !strings.Contains(err.Error(), "holds 6000 spans") {
+	if _, err := Generate(t.Context(), connOf(t, st), st.Database(), Config{Spans: 12_000, End: end, Days: 2}, io.Discard); err == nil || !strings.Contains(err.Error(), "holds 6000 spans") {
 		t.Errorf("generate other data into it: %v, want an error naming what it holds", err)
 	}
 	if d.Traces != 1_000 || d.Invocations != 2_000 {

@@ -1,9 +1,9 @@
 // Package eventsource builds the events AWS services pass to Lambda
-// functions: API Gateway REST and HTTP API proxy events and SQS batches. Each
-// starts from AWS's published sample event of its kind (samples/, see its
-// README) and takes the request's or messages' own values and real
-// timestamps, so a function and the Lambdascope extension see what the
-// service would send.
+// functions: API Gateway REST and HTTP API proxy events, SQS batches, SNS
+// notifications and EventBridge events. Each starts from AWS's published
+// sample event of its kind (samples/, see its README) and takes the
+// request's or messages' own values and real timestamps, so a function and
+// the Lambdascope extension see what the service would send.
 package eventsource
 
 import (

@@ -81,6 +81,8 @@ describe('queryProblem', () => {
     ['completeness', { refId: 'A', queryType: 'completeness', format: 'timeSeries' }, undefined],
     ['completeness bad format', { refId: 'A', queryType: 'completeness', format: 'graph' as never }, 'table or a time series'],
     ['cost of observability', { refId: 'A', queryType: 'cost', costBy: 'observability' }, undefined],
+    ['cost per tenant', { refId: 'A', queryType: 'cost', costBy: 'tenant' }, undefined],
+    ['cost by month', { refId: 'A', queryType: 'cost', costBy: 'month' as never }, 'function, version, day or tenant'],
     ['unknown type', { refId: 'A', queryType: 'flamegraph' as never }, 'Unknown query type flamegraph.'],
   ];
   it.each(cases)('%s', (_, q, want) => {

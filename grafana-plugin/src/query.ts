@@ -137,8 +137,8 @@ export function queryProblem(q: LambdascopeQuery): string | undefined {
       return undefined;
     }
     case 'cost':
-      if (q.costBy !== undefined && !['function', 'version', 'day', 'observability'].includes(q.costBy)) {
-        return 'Cost is grouped by function, version or day, or shows observability.';
+      if (q.costBy !== undefined && !['function', 'version', 'day', 'observability', 'tenant'].includes(q.costBy)) {
+        return 'Cost is grouped by function, version, day or tenant, or shows observability.';
       }
       return undefined;
     case 'traceCost':

@@ -29,9 +29,10 @@ export type AdhocOperator = '=' | '!=' | '=~' | '!~';
 
 /**
  * How a cost query groups: a table per function or version, a daily series,
- * or what observability itself cost per function and day.
+ * what observability itself cost per function and day, or a table per tenant
+ * (tenant isolation mode: cost, invocations, cold starts, errors).
  */
-export type CostBy = 'function' | 'version' | 'day' | 'observability';
+export type CostBy = 'function' | 'version' | 'day' | 'observability' | 'tenant';
 
 /** Trace status filter of a search. */
 export type SpanStatus = '' | 'ok' | 'error' | 'unset';

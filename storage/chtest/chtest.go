@@ -2,8 +2,9 @@
 // test package, started from TestMain, and a fresh database per test.
 //
 // A package whose tests need ClickHouse fails when none can be had; it never
-// passes by skipping. NewCA and NewTLSFront put the server behind TLS with
-// a made-up certificate authority, as a secure native port would be;
+// passes by skipping. NewTLSFront puts the server behind TLS with a
+// certificate authority made up by internal/testca, as a secure native
+// port would be;
 // NewProxy puts a proxy in front of it that cuts, drops or mutes
 // connections on demand, for fault tests.
 package chtest
@@ -14,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,14 +92,40 @@ func NewDatabase(t testing.TB) (dsn, database string) {
 // closed when the test ends.
 func Conn(t testing.TB) clickhouse.Conn {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(DSN())
+	return ConnTo(t, DSN())
+}
+
+// ConnTo is a connection of the test's own to the server of dsn (a
+// store's Config().DSN), opened at the first call of a test and closed
+// when it ends: for SQL that storage does not offer, as tests check or
+// break tables (the store has no door to its connections). Name tables
+// with their database.
+func ConnTo(t testing.TB, dsn string) clickhouse.Conn {
+	t.Helper()
+	key := connKey{t, dsn}
+	if c, ok := conns.Load(key); ok {
+		return c.(clickhouse.Conn)
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
-		t.Fatalf("parse DSN %q: %v", DSN(), err)
+		t.Fatalf("parse DSN: %v", err)
 	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		t.Fatalf("open clickhouse %s: %v", DSN(), err)
+		t.Fatalf("open clickhouse %s: %v", opts.Addr, err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conns.Store(key, conn)
+	t.Cleanup(func() {
+		conns.Delete(key)
+		_ = conn.Close()
+	})
 	return conn
+}
+
+// conns are the connections ConnTo opened, by test and DSN.
+var conns sync.Map
+
+type connKey struct {
+	t   testing.TB
+	dsn string
 }

@@ -117,17 +117,6 @@ func (c *SpanColumns) Grow(n int) {
 	}
 }
 
-// CountSpans is the number of spans in a batch, rejected ones included.
-func CountSpans(req *ingestv1.ExportRequest) int {
-	n := 0
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			n += len(ss.GetSpans())
-		}
-	}
-	return n
-}
-
 // AppendExport adds the spans of one Ingest API batch. A span whose trace
 // ID is not 16 non-zero bytes, whose span ID is not 8 non-zero bytes, whose
 // parent span ID is neither empty nor 8 bytes or whose start is after

@@ -87,17 +87,6 @@ func (c *LogColumns) Grow(n int) {
 	}
 }
 
-// CountLogs is the number of log records in a batch.
-func CountLogs(req *ingestv1.ExportRequest) int {
-	n := 0
-	for _, rl := range req.GetResourceLogs() {
-		for _, sl := range rl.GetScopeLogs() {
-			n += len(sl.GetLogRecords())
-		}
-	}
-	return n
-}
-
 // AppendExport adds the log records of one Ingest API batch. A malformed
 // trace or span ID is stored as zeros; a record whose time (its own, else
 // the observed time, else the batch's sent time) is after

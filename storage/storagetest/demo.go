@@ -1,7 +1,9 @@
-// Package storagetest makes telemetry shaped like the demo's for the tests
-// and benchmarks of the packages that store it: spans with the resource,
-// attributes, parents, kinds and statuses that the demo's instrumented
-// functions send, so that figures are taken on the work users do.
+// Package storagetest makes telemetry for the tests and benchmarks of the
+// packages that store it: spans shaped like the demo's (DemoTrace), with
+// the resource, attributes, parents, kinds and statuses that the demo's
+// instrumented functions send, so that figures are taken on the work users
+// do; and millions of traces and invocation reports generated inside
+// ClickHouse (Generate), with SQL of its own (generate_*.sql).
 package storagetest
 
 import (

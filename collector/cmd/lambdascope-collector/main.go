@@ -78,14 +78,14 @@ func settings() []setting {
 			str(func(c *collector.Config) *string { return &c.HTTPAddr })},
 		{"admin-addr", "LAMBDASCOPE_ADMIN_ADDR", "/healthz, /readyz and /metrics listen address, empty to turn off (admin_addr)",
 			str(func(c *collector.Config) *string { return &c.AdminAddr })},
-		{"clickhouse-dsn", "LAMBDASCOPE_CLICKHOUSE_DSN", "ClickHouse server and database (clickhouse_dsn)",
-			str(func(c *collector.Config) *string { return &c.ClickHouseDSN })},
-		{"clickhouse-cluster", "LAMBDASCOPE_CLICKHOUSE_CLUSTER", "ClickHouse cluster name from the servers' remote_servers, empty for a single server (clickhouse_cluster)",
-			str(func(c *collector.Config) *string { return &c.ClickHouseCluster })},
-		{"clickhouse-tls-ca-file", "LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE", "PEM CAs ClickHouse's certificate must chain to; turns on TLS to ClickHouse (clickhouse_tls.ca_file)",
-			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.CAFile })},
-		{"clickhouse-tls-server-name", "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME", "name ClickHouse's certificate must carry, when not the DSN's host; turns on TLS to ClickHouse (clickhouse_tls.server_name)",
-			str(func(c *collector.Config) *string { return &c.ClickHouseTLS.ServerName })},
+		{"clickhouse-dsn", "LAMBDASCOPE_CLICKHOUSE_DSN", "ClickHouse server and database (clickhouse.dsn)",
+			str(func(c *collector.Config) *string { return &c.ClickHouse.DSN })},
+		{"clickhouse-cluster", "LAMBDASCOPE_CLICKHOUSE_CLUSTER", "ClickHouse cluster name from the servers' remote_servers, empty for a single server (clickhouse.cluster)",
+			str(func(c *collector.Config) *string { return &c.ClickHouse.Cluster })},
+		{"clickhouse-tls-ca-file", "LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE", "PEM CAs ClickHouse's certificate must chain to; turns on TLS to ClickHouse (clickhouse.tls.ca_file)",
+			str(func(c *collector.Config) *string { return &c.ClickHouse.TLS.CAFile })},
+		{"clickhouse-tls-server-name", "LAMBDASCOPE_CLICKHOUSE_TLS_SERVER_NAME", "name ClickHouse's certificate must carry, when not the DSN's host; turns on TLS to ClickHouse (clickhouse.tls.server_name)",
+			str(func(c *collector.Config) *string { return &c.ClickHouse.TLS.ServerName })},
 		{"data-dir", "LAMBDASCOPE_DATA_DIR", "directory of the WAL and the quarantine (data_dir)",
 			str(func(c *collector.Config) *string { return &c.DataDir })},
 		{"wal-dir", "LAMBDASCOPE_WAL_DIR", "write-ahead log directory, instead of data_dir/wal (wal.dir)",
@@ -227,18 +227,15 @@ func run(args []string) error {
 	defer stop()
 	// ClickHouse may be unreachable at start: the collector then takes
 	// batches into the WAL and keeps opening and migrating in the
-	// background. With clickhouse_cluster the schema is migrated ON CLUSTER
+	// background. With clickhouse.cluster the schema is migrated ON CLUSTER
 	// and batches are written through the Distributed tables.
-	where := cfg.ClickHouseDSN
-	if cfg.ClickHouseCluster != "" {
-		where += " (cluster " + cfg.ClickHouseCluster + ")"
+	sc := cfg.ClickHouse
+	where := sc.DSN
+	if sc.Cluster != "" {
+		where += " (cluster " + sc.Cluster + ")"
 	}
-	if cfg.ClickHouseTLS.Enabled() {
+	if sc.TLS.On() {
 		where += " over TLS"
-	}
-	sc, err := cfg.Storage()
-	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
 	}
 	open := func(ctx context.Context) (collector.BatchWriter, error) {
 		store, err := storage.OpenConfig(ctx, sc)

@@ -19,11 +19,11 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"file value is validated", nil, []string{"--config", cfgPath}, `clickhouse_dsn "ftp://x" must start with clickhouse://`},
+		{"file value is validated", nil, []string{"--config", cfgPath}, `clickhouse.dsn "ftp://x" must start with clickhouse://`},
 		{"env overrides file", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath}, `"gopher://y"`},
 		{"flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_DSN": "gopher://y"}, []string{"--config", cfgPath, "--clickhouse-dsn", "mailto:z"}, `"mailto:z"`},
-		{"bad cluster from env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "my-cluster"}, []string{"--no-auth"}, `clickhouse_cluster "my-cluster" must be a plain identifier`},
-		{"cluster flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "ok"}, []string{"--no-auth", "--clickhouse-cluster", "a.b"}, `clickhouse_cluster "a.b"`},
+		{"bad cluster from env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "my-cluster"}, []string{"--no-auth"}, `clickhouse.cluster "my-cluster" must match`},
+		{"cluster flag overrides env", map[string]string{"LAMBDASCOPE_CLICKHOUSE_CLUSTER": "ok"}, []string{"--no-auth", "--clickhouse-cluster", "a.b"}, `clickhouse.cluster "a.b"`},
 		{"bad grpc addr from flag", nil, []string{"--no-auth", "--grpc-addr", "nope"}, `grpc_addr "nope" must be host:port`},
 		{"missing file", nil, []string{"--config", filepath.Join(dir, "none.yaml")}, "read config"},
 		{"bad no_auth env", map[string]string{"LAMBDASCOPE_NO_AUTH": "maybe"}, nil, "LAMBDASCOPE_NO_AUTH"},
@@ -31,7 +31,7 @@ func TestSettingsLayerFileEnvFlags(t *testing.T) {
 		{"tls env files missing", map[string]string{"LAMBDASCOPE_TLS_CERT_FILE": filepath.Join(dir, "c.pem"), "LAMBDASCOPE_TLS_KEY_FILE": filepath.Join(dir, "k.pem")},
 			[]string{"--no-auth"}, "tls.cert_file: stat"},
 		{"clickhouse tls ca file missing", map[string]string{"LAMBDASCOPE_CLICKHOUSE_TLS_CA_FILE": filepath.Join(dir, "ca.pem")},
-			[]string{"--no-auth"}, "clickhouse_tls.ca_file: read CA file: open"},
+			[]string{"--no-auth"}, "clickhouse.tls.ca_file: open"},
 		{"bad no_wal env", map[string]string{"LAMBDASCOPE_NO_WAL": "perhaps"}, []string{"--no-auth"}, "--no-wal must be true or false"},
 		{"relative data dir", nil, []string{"--no-auth", "--data-dir", "state"}, `data_dir "state" must be an absolute path`},
 		{"no data dir with the WAL on", nil, []string{"--no-auth", "--data-dir", ""}, "data_dir must be set while the WAL is on"},

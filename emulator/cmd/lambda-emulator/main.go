@@ -23,17 +23,23 @@ import (
 const usage = `lambda-emulator runs AWS Lambda functions (custom-runtime "bootstrap"
 executables, or Node.js handlers in the emulator's nodejs20.x runtime) and
 external extensions as local processes behind the Lambda Runtime, Extensions
-and Telemetry APIs, and serves the Lambda Invoke API and SQS queues.
+and Telemetry APIs, and serves the Lambda Invoke API, SQS queues, SNS topics
+and EventBridge rules.
 
 Usage:
   lambda-emulator --function NAME=PATH [--node-function NAME=DIR ...] [--extension PATH ...]
-                  [--queue NAME=CONSUMER ...] [flags]
+                  [--queue NAME=CONSUMER ...] [--topic NAME=FN[,FN...] ...]
+                  [--rule NAME=SOURCE=FN[,FN...] ...] [flags]
 
 A Node.js function's handler is index.handler unless given after a comma
 (NAME=DIR,file.export); --env AWS_LAMBDA_EXEC_WRAPPER=PATH starts its
 runtime through a wrapper, as Lambda does. A queue is served with the SQS
 JSON protocol at the Invoke API's address (AWS_ENDPOINT_URL_SQS in the
-functions' environment) and invokes its consumer with batches.
+functions' environment) and invokes its consumer with batches. A topic is
+served with the SNS query protocol (Publish; AWS_ENDPOINT_URL_SNS) and
+invokes each subscriber with every message; a rule is on the default bus,
+takes the events of SOURCE (empty: any) put with the EventBridge JSON
+protocol (PutEvents; AWS_ENDPOINT_URL_EVENTBRIDGE) and invokes its targets.
 
 Without --serve, each line on stdin is an invocation: "NAME PAYLOAD", or just
 PAYLOAD when one function is configured. Each result is printed as one JSON
@@ -61,10 +67,12 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lambda-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var functions, nodeFunctions, queues, extensions, envs multiFlag
+	var functions, nodeFunctions, queues, topics, rules, extensions, envs multiFlag
 	fs.Var(&functions, "function", "`NAME=PATH` of a function's bootstrap executable (repeatable)")
 	fs.Var(&nodeFunctions, "node-function", "`NAME=DIR[,HANDLER]` of a Node.js function's code (repeatable)")
 	fs.Var(&queues, "queue", "`NAME[=CONSUMER]` of an SQS queue and the function it invokes (repeatable)")
+	fs.Var(&topics, "topic", "`NAME=FN[,FN...]` of an SNS topic and the functions subscribed (repeatable)")
+	fs.Var(&rules, "rule", "`NAME=SOURCE=FN[,FN...]` of an EventBridge rule, the source it takes and its targets (repeatable)")
 	fs.Var(&extensions, "extension", "`PATH` of an extension executable, added to every function (repeatable)")
 	fs.Var(&envs, "env", "`KEY=VALUE` environment variable for every function (repeatable)")
 	memory := fs.Int("memory", emulator.DefaultMemoryMB, "memory size in MB")
@@ -123,6 +131,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, q := range queues {
 		name, consumer, _ := strings.Cut(q, "=")
 		cfg.Queues = append(cfg.Queues, emulator.QueueConfig{Name: name, Consumer: consumer})
+	}
+	for _, tp := range topics {
+		name, subs, ok := strings.Cut(tp, "=")
+		if !ok || subs == "" {
+			return fmt.Errorf("--topic %q: want NAME=FN[,FN...]", tp)
+		}
+		cfg.Topics = append(cfg.Topics, emulator.TopicConfig{Name: name, Subscribers: strings.Split(subs, ",")})
+	}
+	for _, r := range rules {
+		parts := strings.SplitN(r, "=", 3)
+		if len(parts) != 3 || parts[2] == "" {
+			return fmt.Errorf("--rule %q: want NAME=SOURCE=FN[,FN...]", r)
+		}
+		rc := emulator.RuleConfig{Name: parts[0], Targets: strings.Split(parts[2], ",")}
+		if parts[1] != "" {
+			rc.Sources = []string{parts[1]}
+		}
+		cfg.Rules = append(cfg.Rules, rc)
 	}
 	em, err := emulator.New(cfg)
 	if err != nil {

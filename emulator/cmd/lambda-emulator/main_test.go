@@ -18,7 +18,8 @@ func TestNodeFunctionFromStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err := run([]string{"--node-function", "greeter=" + dir + ",app.greet", "--queue", "q=greeter", "--no-freeze"},
+	err := run([]string{"--node-function", "greeter=" + dir + ",app.greet", "--queue", "q=greeter", "--topic", "t=greeter",
+		"--rule", "r=shop.orders=greeter", "--no-freeze"},
 		strings.NewReader(`{"name":"node"}`+"\n"), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -40,6 +41,10 @@ func TestFlagErrors(t *testing.T) {
 		{},
 		{"--node-function", "nodir"},
 		{"--node-function", "n=/x", "--queue", "q=missing"},
+		{"--node-function", "n=/x", "--topic", "t"},
+		{"--node-function", "n=/x", "--topic", "t=missing"},
+		{"--node-function", "n=/x", "--rule", "r=n"},
+		{"--node-function", "n=/x", "--rule", "r=src=missing"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := run(args, strings.NewReader(""), &stdout, &stderr); err == nil {

@@ -848,6 +848,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 	}
 	cancel()
+	// Inferred spans still waiting for the function's invocation span go
+	// as they are, before the records that wait with them are built.
+	a.events.sendAllHeld()
 	// Invocations that ran but got no platform.report still get a record.
 	if a.tracker != nil {
 		a.tracker.FinishIncomplete()
@@ -924,6 +927,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 		if n := a.events.apart.Load(); n > 0 {
 			attrs = append(attrs, "sdk_traces_apart", n)
+		}
+		if n := a.events.heldInVain.Load(); n > 0 {
+			attrs = append(attrs, "inferred_spans_held_in_vain", n)
 		}
 	}
 	a.log.Info("extension shut down", attrs...)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,11 @@ const maxErrorMessage = 256
 // wait).
 const maxPending = 256
 
+// maxHeld bounds the inferred spans held for the function's invocation
+// span (see holdLocked): as many as a Managed Instances environment runs
+// invocations at once.
+const maxHeld = 64
+
 // eventObserver is the Runtime API proxy's Observer: from each event it
 // derives the trigger and the trace context the invocation joins, from
 // each answer the outcome; it adds the inferred span of the upstream hop
@@ -61,6 +67,9 @@ type eventObserver struct {
 	// after their inferred span, in another trace, was made (two trees).
 	adopted atomic.Uint64
 	apart   atomic.Uint64
+	// heldInVain counts inferred spans held for the function's invocation
+	// span (see holdLocked) and sent without it, in a trace of their own.
+	heldInVain atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -70,6 +79,16 @@ type eventObserver struct {
 	// function's spans that come after them.
 	recent  map[string]inferredRef
 	recentQ []string
+	// sdkRoots says the function's SDK was seen starting traces of its
+	// own for its invocation spans: from then on the inferred span of an
+	// event without context waits for the SDK's span (held).
+	sdkRoots bool
+	// invoked numbers the events in the order they came.
+	invoked uint64
+	// held are the inferred spans answered but waiting for the function's
+	// invocation span, oldest first in heldQ.
+	held  map[string]*pendingInvocation
+	heldQ []string
 }
 
 // inferredRef is an inferred span and the span it is a child of.
@@ -96,8 +115,15 @@ type pendingInvocation struct {
 	// header's or made up, and the inferred span takes the trace the
 	// function's SDK starts, if one does before the answer.
 	noContext bool
-	received  time.Time
-	invoked   bool
+	// seq is the event's number (eventObserver.invoked); heldAfter, for a
+	// held span, the number of the last event seen when it was held.
+	seq, heldAfter uint64
+	// deferred says the invocation's record waits (Tracker.DeferReport)
+	// until the inferred span is sent; joined that the function's
+	// invocation span was made its child before the answer.
+	deferred, joined bool
+	received         time.Time
+	invoked          bool
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
@@ -117,7 +143,8 @@ type outcome struct {
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
-		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, recent: map[string]inferredRef{}}
+		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, recent: map[string]inferredRef{},
+		held: map[string]*pendingInvocation{}}
 }
 
 // Invoked reads an event the runtime received.
@@ -155,8 +182,21 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	}
 	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true,
 		noContext: trig.Durable == nil && (!ok || sc.Source == trigger.Lambda)}
+	if p.noContext && trig.Kind != trigger.Direct {
+		// The SDK, seen starting traces of its own, may export its
+		// invocation span after the answer: the record waits with the
+		// inferred span for it (see holdLocked).
+		o.mu.Lock()
+		sdkRoots := o.sdkRoots
+		o.mu.Unlock()
+		if _, tracker, _ := o.wait(); sdkRoots {
+			p.deferred = tracker == nil || tracker.DeferReport(ev.RequestID)
+		}
+	}
 
 	o.mu.Lock()
+	o.invoked++
+	p.seq = o.invoked
 	if prev, ok := o.pending[ev.RequestID]; ok && prev.end != nil {
 		p.end = prev.end // the answer was read first
 	}
@@ -213,12 +253,21 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 }
 
 // putLocked remembers p, forgetting the oldest beyond maxPending.
+// The records that wait with the invocations forgotten (DeferReport) are
+// released.
 func (o *eventObserver) putLocked(id string, p *pendingInvocation) {
 	if len(o.pending) >= maxPending {
 		// A runtime that takes events and never answers: start over.
 		n := o.lost.Add(uint64(len(o.pending)))
 		o.log.Warn("forgetting invocations whose answer never came; their inferred spans are not made",
 			"count", len(o.pending), "total", n)
+		if _, tracker, _ := o.sink(); tracker != nil {
+			for fid, f := range o.pending {
+				if f.deferred {
+					tracker.ReleaseReport(fid)
+				}
+			}
+		}
 		clear(o.pending)
 	}
 	o.pending[id] = p
@@ -230,7 +279,8 @@ func (o *eventObserver) wait() (*buffer.Buffer, *invocation.Tracker, *resourcepb
 	return o.sink()
 }
 
-// emit adds the inferred span of an invocation, once.
+// emit adds the inferred span of an invocation, once, or holds it (see
+// hold); an answer also sends the held spans whose wait it ends.
 func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	o.mu.Lock()
 	if p.emitted || p.end == nil || !p.invoked {
@@ -239,26 +289,133 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 	p.emitted = true
 	delete(o.pending, id)
-	if p.trig.Kind != trigger.Direct {
-		o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID, noContext: p.noContext}
-		o.recentQ = append(o.recentQ, id)
-		for len(o.recentQ) > maxPending {
-			delete(o.recent, o.recentQ[0])
-			o.recentQ = o.recentQ[1:]
-		}
+	inferred := p.trig.Kind != trigger.Direct
+	hold := inferred && p.deferred && !p.joined
+	due := o.dueLocked(p.seq)
+	var pushed []heldSpan
+	if hold {
+		pushed = o.holdLocked(id, p)
+	} else if inferred {
+		o.rememberLocked(id, p)
 	}
 	o.mu.Unlock()
 	buf, tracker, res := o.wait()
 	if tracker != nil {
 		tracker.ObserveResponse(id, string(p.trig.Kind), p.end.status, p.end.size)
 	}
-	if p.trig.Kind == trigger.Direct || buf == nil {
-		return
+	o.sendHeld(due, "the function's invocation span did not come before the next answer")
+	o.sendHeld(pushed, "more inferred spans waited than the bound")
+	if inferred && !hold && buf != nil {
+		o.send(buf, res, id, p)
 	}
+	if p.deferred && !hold && tracker != nil {
+		tracker.ReleaseReport(id)
+	}
+}
+
+// send adds the inferred span of p to buf.
+func (o *eventObserver) send(buf *buffer.Buffer, res *resourcepb.Resource, id string, p *pendingInvocation) {
 	buf.AddSpans([]*tracepb.ResourceSpans{{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{
 		Scope: &commonpb.InstrumentationScope{Name: EventsScope},
 		Spans: []*tracepb.Span{inferredSpan(id, p, o.order, o.redact)},
 	}}}})
+}
+
+// rememberLocked keeps the context an inferred span was made in, for the
+// function's spans that come after it, the last maxPending invocations'.
+func (o *eventObserver) rememberLocked(id string, p *pendingInvocation) {
+	if _, ok := o.recent[id]; !ok {
+		o.recentQ = append(o.recentQ, id)
+	}
+	o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID, noContext: p.noContext}
+	for len(o.recentQ) > maxPending {
+		delete(o.recent, o.recentQ[0])
+		o.recentQ = o.recentQ[1:]
+	}
+}
+
+// heldSpan is an inferred span whose wait has ended.
+type heldSpan struct {
+	id string
+	p  *pendingInvocation
+}
+
+// holdLocked keeps the inferred span of an event without context, once
+// the function has shown that its SDK starts traces of its own: the span
+// is to take the trace of the SDK's invocation span, which an SDK that
+// exports after the answer (a batch span processor) sends later. It
+// waits, with the invocation's record (Tracker.DeferReport), until that
+// span comes (adoptRoot), until the answer of an invocation whose event
+// came after this answer, or until SHUTDOWN (sendAllHeld); at most
+// maxHeld spans wait, the oldest going first. It returns the spans
+// pushed out.
+func (o *eventObserver) holdLocked(id string, p *pendingInvocation) []heldSpan {
+	var out []heldSpan
+	for len(o.heldQ) >= maxHeld {
+		out = append(out, o.unholdLocked(o.heldQ[0])...)
+	}
+	p.heldAfter = o.invoked
+	o.held[id] = p
+	o.heldQ = append(o.heldQ, id)
+	return out
+}
+
+// dueLocked takes the held spans whose wait the answer to event seq ends.
+func (o *eventObserver) dueLocked(seq uint64) []heldSpan {
+	var out []heldSpan
+	for _, id := range slices.Clone(o.heldQ) {
+		if p := o.held[id]; p != nil && seq > p.heldAfter {
+			out = append(out, o.unholdLocked(id)...)
+		}
+	}
+	return out
+}
+
+// unholdLocked takes the held span of id, remembering its context.
+func (o *eventObserver) unholdLocked(id string) []heldSpan {
+	p, ok := o.held[id]
+	if !ok {
+		return nil
+	}
+	delete(o.held, id)
+	o.heldQ = slices.DeleteFunc(o.heldQ, func(h string) bool { return h == id })
+	o.rememberLocked(id, p)
+	return []heldSpan{{id: id, p: p}}
+}
+
+// sendHeld sends held spans as they are, in a trace of their own, and
+// lets their records be built; why says why the wait ended.
+func (o *eventObserver) sendHeld(spans []heldSpan, why string) {
+	if len(spans) == 0 {
+		return
+	}
+	buf, tracker, res := o.wait()
+	for _, h := range spans {
+		if tracker != nil {
+			tracker.ReleaseReport(h.id)
+		}
+		if buf != nil {
+			o.send(buf, res, h.id, h.p)
+		}
+	}
+	n := o.heldInVain.Add(uint64(len(spans)))
+	o.log.Warn("inferred spans sent without the function's invocation span they waited for; each stays in a trace of its own",
+		"why", why, "count", len(spans), "total", n)
+}
+
+// sendAllHeld sends every held span: at SHUTDOWN, once the function's
+// last spans were taken.
+func (o *eventObserver) sendAllHeld() {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	var all []heldSpan
+	for len(o.heldQ) > 0 {
+		all = append(all, o.unholdLocked(o.heldQ[0])...)
+	}
+	o.mu.Unlock()
+	o.sendHeld(all, "shutdown")
 }
 
 // inferredSpan is the upstream hop of an invocation: from the event's own
@@ -382,6 +539,7 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 		traceID, parent := [16]byte(s.TraceID), [8]byte(s.Parent)
 		var child [8]byte
 		found := false
+		var held *pendingInvocation
 		o.mu.Lock()
 		if p, ok := o.pending[s.InvocationID]; ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct {
 			switch {
@@ -393,6 +551,14 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 					p.sc, child, found = sc, p.spanID, true
 				}
 			}
+			if found {
+				o.joinLocked(p, s)
+			}
+		} else if h, ok := o.held[s.InvocationID]; ok && h.sc.TraceID == traceID && h.sc.SpanID == parent {
+			// Held for a trace of the SDK's own; the SDK took the
+			// context the inferred span joined.
+			child, found, held = h.spanID, true, h
+			o.unholdLocked(s.InvocationID)
 		} else if r, ok := o.recent[s.InvocationID]; ok && r.traceID == traceID && r.parent == parent {
 			child, found = r.spanID, true
 		}
@@ -401,29 +567,77 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 			copy(s.Parent, child[:])
 			o.adopted.Add(1)
 		}
+		if held != nil {
+			o.sendAdopted(s, held)
+		}
 	}
 }
 
 // adoptRoot makes the inferred span the parent of spans[i], an SDK's
-// invocation span without a parent, when the event carried no context.
+// invocation span without a parent, when the event carried no context:
+// the inferred span, not made yet or held for it, takes the SDK's trace.
+// Made already in that trace, the span goes under it again (an SDK that
+// exports a span twice); made in another, the two stay apart, which is
+// counted.
 func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent func(int, [8]byte) bool) {
 	traceID := [16]byte(s.TraceID)
 	o.mu.Lock()
+	o.sdkRoots = true
 	p, ok := o.pending[s.InvocationID]
 	if ok && p.invoked && !p.emitted && p.trig.Kind != trigger.Direct && p.noContext &&
 		(p.sc.Source != FunctionTrace || p.sc.TraceID == traceID) && setParent(i, p.spanID) {
 		p.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
+		o.joinLocked(p, s)
 		o.mu.Unlock()
 		o.adopted.Add(1)
 		return
 	}
+	if h, ok := o.held[s.InvocationID]; ok && setParent(i, h.spanID) {
+		h.sc = trigger.SpanContext{TraceID: traceID, Sampled: true, Source: FunctionTrace}
+		o.unholdLocked(s.InvocationID)
+		o.mu.Unlock()
+		o.adopted.Add(1)
+		o.sendAdopted(s, h)
+		return
+	}
 	r, late := o.recent[s.InvocationID]
+	again := late && r.noContext && r.traceID == traceID && setParent(i, r.spanID)
 	o.mu.Unlock()
-	if late && r.noContext && r.traceID != traceID {
+	switch {
+	case again:
+		o.adopted.Add(1)
+	case late && r.noContext && r.traceID != traceID:
 		if n := o.apart.Add(1); n&(n-1) == 0 { // 1, 2, 4, ...
 			o.log.Warn("the function's invocation span started a trace after its inferred span was made in another; the two stay apart",
 				"invocation", s.InvocationID, "total", n)
 		}
+	}
+}
+
+// joinLocked notes that the function's invocation span s was made the
+// child of p's inferred span before the answer: the span is not held, and
+// a record waiting for it follows s, named to the tracker now, before the
+// answer can let the record be built.
+func (o *eventObserver) joinLocked(p *pendingInvocation, s otlpwire.InvocationSpan) {
+	p.joined = true
+	if _, tracker, _ := o.sink(); p.deferred && tracker != nil {
+		tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
+			SpanID: s.SpanID, Server: true}})
+	}
+}
+
+// sendAdopted sends the held inferred span h, now the parent of the
+// function's invocation span s; the record and the platform spans of the
+// invocation follow s.
+func (o *eventObserver) sendAdopted(s otlpwire.InvocationSpan, h *pendingInvocation) {
+	buf, tracker, res := o.wait()
+	if tracker != nil {
+		tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
+			SpanID: s.SpanID, Server: true}})
+		tracker.ReleaseReport(s.InvocationID)
+	}
+	if buf != nil {
+		o.send(buf, res, s.InvocationID, h)
 	}
 }
 

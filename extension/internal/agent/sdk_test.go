@@ -174,6 +174,7 @@ func runWithSDK(t *testing.T, id, event string, parent sdkParent) []*tracepb.Spa
 		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
+		proxyRead(t, f, id, false)
 		invoke(t, otlpAddr, id, body, resp.Header.Get("Lambda-Runtime-Trace-Id"), parent)
 		resp, err = f.client.Post(proxy+id+"/response", "application/json", strings.NewReader(`{"statusCode":200}`))
 		if err != nil {
@@ -181,6 +182,7 @@ func runWithSDK(t *testing.T, id, event string, parent sdkParent) []*tracepb.Spa
 			return
 		}
 		_ = resp.Body.Close()
+		proxyRead(t, f, id, true)
 		f.push(`{"time":"2024-05-01T10:00:00.100Z","type":"platform.runtimeDone","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":100}}}`,
 			`{"time":"2024-05-01T10:00:00.110Z","type":"platform.report","record":{"requestId":"`+id+`","status":"success","metrics":{"durationMs":100,"billedDurationMs":100,"memorySizeMB":512,"maxMemoryUsedMB":60}}}`)
 	}

@@ -218,7 +218,7 @@ func (b *Buffer) AddSpans(rss []*tracepb.ResourceSpans) (dropped int) {
 			}
 		}
 		var c Counts
-		c[Spans] = uint64(CountSpans(rs))
+		c[Spans] = uint64(ingestv1.SpansIn(rs))
 		if !b.add(item{spans: rs, counts: c, size: proto.Size(rs)}) {
 			dropped += int(c[Spans])
 		}
@@ -292,7 +292,7 @@ func (b *Buffer) AddLogs(rls []*logspb.ResourceLogs) (dropped int) {
 			filter(rl)
 		}
 		var c Counts
-		c[Logs] = uint64(CountLogs(rl))
+		c[Logs] = uint64(ingestv1.LogsIn(rl))
 		if !b.add(item{logs: rl, counts: c, size: proto.Size(rl)}) {
 			dropped += int(c[Logs])
 		}
@@ -305,7 +305,7 @@ func (b *Buffer) AddLogs(rls []*logspb.ResourceLogs) (dropped int) {
 func (b *Buffer) AddMetrics(rms []*metricspb.ResourceMetrics) (dropped int) {
 	for _, rm := range rms {
 		var c Counts
-		c[MetricPoints] = uint64(CountPoints(rm))
+		c[MetricPoints] = uint64(ingestv1.PointsIn(rm))
 		if !b.add(item{metrics: rm, counts: c, size: proto.Size(rm)}) {
 			dropped += int(c[MetricPoints])
 		}
@@ -493,44 +493,4 @@ func (b *Buffer) Stats() Stats {
 		st.Buffered.Add(it.counts)
 	}
 	return st
-}
-
-// CountSpans counts the spans in rs.
-func CountSpans(rs *tracepb.ResourceSpans) int {
-	n := 0
-	for _, ss := range rs.GetScopeSpans() {
-		n += len(ss.GetSpans())
-	}
-	return n
-}
-
-// CountLogs counts the log records in rl.
-func CountLogs(rl *logspb.ResourceLogs) int {
-	n := 0
-	for _, sl := range rl.GetScopeLogs() {
-		n += len(sl.GetLogRecords())
-	}
-	return n
-}
-
-// CountPoints counts the data points in rm.
-func CountPoints(rm *metricspb.ResourceMetrics) int {
-	n := 0
-	for _, sm := range rm.GetScopeMetrics() {
-		for _, m := range sm.GetMetrics() {
-			switch d := m.GetData().(type) {
-			case *metricspb.Metric_Gauge:
-				n += len(d.Gauge.GetDataPoints())
-			case *metricspb.Metric_Sum:
-				n += len(d.Sum.GetDataPoints())
-			case *metricspb.Metric_Histogram:
-				n += len(d.Histogram.GetDataPoints())
-			case *metricspb.Metric_ExponentialHistogram:
-				n += len(d.ExponentialHistogram.GetDataPoints())
-			case *metricspb.Metric_Summary:
-				n += len(d.Summary.GetDataPoints())
-			}
-		}
-	}
-	return n
 }

@@ -216,8 +216,8 @@ func TestRawSpans(t *testing.T) {
 			}
 			var names []string
 			for _, rs := range got.GetResourceSpans() {
-				if CountSpans(rs) != 10 {
-					t.Errorf("resource spans with %d spans, want 10", CountSpans(rs))
+				if ingestv1.SpansIn(rs) != 10 {
+					t.Errorf("resource spans with %d spans, want 10", ingestv1.SpansIn(rs))
 				}
 				names = append(names, rs.GetScopeSpans()[0].GetSpans()[0].GetName())
 			}

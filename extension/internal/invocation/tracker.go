@@ -124,6 +124,9 @@ type Tracker struct {
 	// counted, not kept.
 	built  map[string]struct{}
 	builtQ []string
+	// deferred are the invocations whose record waits for ReleaseReport
+	// (DeferReport), with their report once it came.
+	deferred map[string]*deferredReport
 	// tally, when set, gives the telemetry counts each record carries, and
 	// untally takes back those of a record the sink dropped (SetTally).
 	tally   func() *ingestv1.TelemetryCounts
@@ -186,6 +189,7 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		inflight: map[string]struct{}{},
 		spans:    map[string]spanRef{},
 		built:    map[string]struct{}{},
+		deferred: map[string]*deferredReport{},
 	}
 }
 
@@ -480,18 +484,81 @@ func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*
 		st := t.stateLocked(p.RequestID)
 		delete(t.requests, p.RequestID)
 		delete(t.inflight, p.RequestID)
-		ref, haveRef := t.spans[p.RequestID]
-		inv := t.buildLocked(st, ev)
-		spans := t.platformSpansLocked(st, inv, ref, haveRef)
-		delete(t.spans, p.RequestID)
-		t.stats.Invocations++
-		return inv, spans
+		if d, ok := t.deferred[p.RequestID]; ok && d == nil {
+			pr := *p
+			t.deferred[p.RequestID] = &deferredReport{st: st, ev: telemetry.Event{Time: ev.Time, Type: ev.Type, Kind: ev.Kind, Platform: &pr}}
+			return nil, nil
+		}
+		return t.reportLocked(st, ev)
 	case telemetry.TypeLogsDropped:
 		t.stats.LogsDropped += uint64(p.DroppedRecords)
 		t.log.Warn("Lambda dropped telemetry records the extension did not take in time",
 			"dropped_records", int64(p.DroppedRecords), "dropped_bytes", int64(p.DroppedBytes), "reason", p.Reason)
 	}
 	return nil, nil
+}
+
+// reportLocked builds the record and the platform spans of an invocation
+// from its report.
+func (t *Tracker) reportLocked(st *state, ev *telemetry.Event) (*ingestv1.Invocation, []*tracepb.Span) {
+	id := ev.Platform.RequestID
+	ref, haveRef := t.spans[id]
+	inv := t.buildLocked(st, ev)
+	spans := t.platformSpansLocked(st, inv, ref, haveRef)
+	delete(t.spans, id)
+	t.stats.Invocations++
+	return inv, spans
+}
+
+// deferredReport is the report of an invocation whose record waits.
+type deferredReport struct {
+	st *state
+	ev telemetry.Event
+}
+
+// DeferReport makes the record of requestID, and its platform spans, wait
+// for ReleaseReport: the trace they go in may still change (the function's
+// invocation span, named by ObserveInvocationSpans, may come after the
+// answer). It reports false when the record was built already. At most
+// maxTracked records wait; FinishIncomplete builds those still waiting.
+func (t *Tracker) DeferReport(requestID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, done := t.built[requestID]; done || requestID == "" || len(t.deferred) >= maxTracked {
+		return false
+	}
+	if _, ok := t.deferred[requestID]; !ok {
+		t.deferred[requestID] = nil
+	}
+	return true
+}
+
+// ReleaseReport ends the wait DeferReport began: the record is built now
+// if its report came, else when it comes, in the trace the invocation's
+// spans name then.
+func (t *Tracker) ReleaseReport(requestID string) {
+	t.mu.Lock()
+	d, ok := t.deferred[requestID]
+	delete(t.deferred, requestID)
+	if !ok || d == nil {
+		t.mu.Unlock()
+		return
+	}
+	inv, spans := t.reportLocked(d.st, &d.ev)
+	t.notifyLocked()
+	t.mu.Unlock()
+	t.shipRecords([]*ingestv1.Invocation{inv}, spans)
+}
+
+// shipRecords gives the sink platform spans, then the records.
+func (t *Tracker) shipRecords(invocations []*ingestv1.Invocation, spans []*tracepb.Span) {
+	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
+		ss.AddSpans([]*tracepb.ResourceSpans{{
+			Resource:   t.resource,
+			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
+		}})
+	}
+	t.addInvocations(invocations)
 }
 
 func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocation {
@@ -628,9 +695,10 @@ func normalizeStatus(s string) string {
 // FinishIncomplete writes a record, marked incomplete, for every
 // invocation whose runtime finished (platform.runtimeDone) but whose
 // platform.report has not come, with what is known: its start, duration,
-// outcome and response spans; the report's figures are unknown. Call it at
-// shutdown, once no more telemetry can arrive. It returns how many records
-// it wrote.
+// outcome and response spans; the report's figures are unknown. Records
+// still waiting for ReleaseReport are written too, in the trace known now.
+// Call it at shutdown, once no more telemetry can arrive. It returns how
+// many records it wrote.
 func (t *Tracker) FinishIncomplete() int {
 	var (
 		invocations []*ingestv1.Invocation
@@ -662,21 +730,25 @@ func (t *Tracker) FinishIncomplete() int {
 		t.stats.Incomplete++
 		invocations = append(invocations, inv)
 	}
-	if len(pending) > 0 {
+	incomplete := len(invocations)
+	// Records still waiting (DeferReport) are built as things stand.
+	for id, d := range t.deferred {
+		delete(t.deferred, id)
+		if d != nil {
+			inv, ss := t.reportLocked(d.st, &d.ev)
+			invocations = append(invocations, inv)
+			spans = append(spans, ss...)
+		}
+	}
+	if len(invocations) > 0 {
 		t.notifyLocked()
 	}
 	t.mu.Unlock()
 
-	if len(invocations) > 0 {
-		t.log.Warn("writing invocation records without their platform report", "count", len(invocations))
+	if incomplete > 0 {
+		t.log.Warn("writing invocation records without their platform report", "count", incomplete)
 	}
-	if ss, ok := t.sink.(SpanSink); ok && len(spans) > 0 {
-		ss.AddSpans([]*tracepb.ResourceSpans{{
-			Resource:   t.resource,
-			ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, Spans: spans}},
-		}})
-	}
-	t.addInvocations(invocations)
+	t.shipRecords(invocations, spans)
 	return len(invocations)
 }
 

@@ -15,6 +15,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
 
+	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -520,5 +521,45 @@ func TestManagedInstancesLinesOnlyWhereNamed(t *testing.T) {
 	}
 	if got := tr.Active(); got != "" {
 		t.Errorf("Active() = %q with d alone in flight on Managed Instances, want none", got)
+	}
+}
+
+// TestDeferredReport: a record held by DeferReport is built at
+// ReleaseReport in the trace the function's span named in between, and
+// at FinishIncomplete when never released; a record built already cannot
+// be held.
+func TestDeferredReport(t *testing.T) {
+	traceID := mustHex(t, "0af7651916cd43dd8448eb211c80319c")
+	serverSpan := mustHex(t, "b7ad6b7169203331")
+	report := func(id string) []telemetry.Event {
+		return []telemetry.Event{{Type: telemetry.TypeReport, Kind: telemetry.KindPlatform,
+			Platform: &telemetry.PlatformRecord{RequestID: id, Status: "success"}}}
+	}
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: "r1", TraceID: mustHex(t, "11111111111111111111111111111111"),
+		SpanID: mustHex(t, "2222222222222222")}})
+	if !tr.DeferReport("r1") {
+		t.Fatal("DeferReport refused an invocation not reported yet")
+	}
+	tr.HandleTelemetry(report("r1"))
+	if len(s.invocations) != 0 {
+		t.Fatalf("record built while deferred: %v", s.invocations)
+	}
+	tr.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: "r1", TraceID: traceID, SpanID: serverSpan, Server: true}})
+	tr.ReleaseReport("r1")
+	if len(s.invocations) != 1 || string(s.invocations[0].TraceId) != string(traceID) || string(s.invocations[0].SpanId) != string(serverSpan) {
+		t.Fatalf("after release: %v, want one record in the function's trace", s.invocations)
+	}
+	if tr.DeferReport("r1") {
+		t.Error("DeferReport held a record built already")
+	}
+
+	if !tr.DeferReport("r2") {
+		t.Fatal("DeferReport refused r2")
+	}
+	tr.HandleTelemetry(report("r2"))
+	if n := tr.FinishIncomplete(); n != 1 || len(s.invocations) != 2 || s.invocations[1].RequestId != "r2" {
+		t.Errorf("FinishIncomplete wrote %d, records %v; want r2's", n, s.invocations)
 	}
 }

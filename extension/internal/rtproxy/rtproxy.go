@@ -6,12 +6,14 @@
 //
 // Pass-through is exact: method, path and query, headers (hop-by-hop ones
 // aside, as HTTP requires) and bodies are relayed byte for byte in both
-// directions, status codes and trailers too. A body of unknown length
-// (response streaming, Lambda-Runtime-Function-Response-Mode: streaming) is
-// relayed chunk by chunk as it arrives, never held back, with the error
-// trailers the runtime sends at its end. Bodies of events and answers are
-// also copied, once and up to the capture limit (MaxCapture, or less: see
-// SetCaptureLimit), for the Observer, which is
+// directions, status codes and trailers too. Every body is forwarded as
+// it arrives, never stored first: one of known length (a 6 MB event or
+// answer) in pieces of up to 256 KiB, one of unknown length (response
+// streaming, Lambda-Runtime-Function-Response-Mode: streaming) chunk by
+// chunk, flushed, with the error trailers the runtime sends at its end.
+// Bodies of events and answers are also copied, once and up to the
+// capture limit (MaxCapture, or less: see SetCaptureLimit), each piece
+// after it was passed on, into pooled buffers, for the Observer, which is
 // called only once the call has been relayed: what the extension derives
 // from a call never delays it, and a failure of the Observer (even a
 // panic) never changes it. Concurrent calls (Lambda Managed Instances) are
@@ -115,8 +117,10 @@ type End struct {
 
 // Observer is told what passes through the proxy. Its methods are called
 // once the call was relayed, each from a goroutine of its own (so the
-// runtime's next call never waits for them), possibly concurrently and,
-// for a quick invocation, Ended before Invoked has returned.
+// runtime's next call never waits for them), possibly concurrently for
+// different invocations. For one invocation, Ended is called only once
+// Invoked has returned (however quick the runtime's answer), unless
+// Invoked takes longer than a bound (invokedWait).
 type Observer interface {
 	Invoked(Event)
 	Ended(End)
@@ -137,14 +141,21 @@ type Proxy struct {
 	upstream string
 	obs      Observer
 	log      *slog.Logger
-	client   *http.Client
-	srv      *http.Server
-	addr     net.Addr
-	pool     sync.Pool
+	// transport makes the calls upstream. It is used directly, not
+	// through an http.Client, which would follow redirects instead of
+	// relaying them, and clone every call's headers to be able to.
+	transport *http.Transport
+	srv       *http.Server
+	addr      net.Addr
+	pool      sync.Pool
 	// limit is the most of one body kept for the Observer.
 	limit int
 
 	calls, upstreamErrors, panics atomic.Uint64
+	// invoking holds, by request ID, a channel closed when the Observer's
+	// Invoked call for that event has returned.
+	invokingMu sync.Mutex
+	invoking   map[string]chan struct{}
 	// observers are the Observer calls under way.
 	observers    sync.WaitGroup
 	shutdownOnce sync.Once
@@ -172,9 +183,10 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		WriteBufferSize: 64 << 10,
 		ReadBufferSize:  64 << 10,
 		IdleConnTimeout: 90 * time.Second,
-		DialContext:     (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}).DialContext,
+		DialContext:     dialUpstream,
 	}
-	p := &Proxy{upstream: upstream, obs: obs, log: log, client: &http.Client{Transport: tr}, done: make(chan struct{}), limit: MaxCapture}
+	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture,
+		invoking: map[string]chan struct{}{}}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return p, nil
 }
@@ -218,7 +230,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			<-p.done
 		}
 		p.observers.Wait()
-		p.client.CloseIdleConnections()
+		p.transport.CloseIdleConnections()
 	})
 	return err
 }
@@ -275,8 +287,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var capIn, capOut *capture
 	handedOff := false // the captures went to an Observer call
+	var tee *teeBody
 	defer func() {
 		if !handedOff {
+			if tee != nil {
+				tee.stop() // the transport may still read the body
+			}
 			p.putCapture(capIn)
 			p.putCapture(capOut)
 		}
@@ -284,11 +300,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := r.Body
 	if kind != 0 && p.obs != nil {
 		capIn = p.getCapture(r.ContentLength)
-		body = &teeBody{r: r.Body, c: capIn}
+		tee = newTeeBody(r.Body, capIn)
+		body = tee
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
 	if err != nil {
-		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("build the upstream request: %w", err))
+		tee = nil // never read
+		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("build the upstream request: %w", err))
 		return
 	}
 	copyHeader(out.Header, r.Header)
@@ -303,14 +321,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.ContentLength = -1 // chunked, as it came
 	default:
 		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
+		if tee != nil {
+			tee.done() // nothing to read: the transport never closes it
+		}
 	}
 	// The server fills r.Trailer when the body ends; the transport writes
 	// out.Trailer after the body: sharing the map relays the trailers.
 	out.Trailer = r.Trailer
 
-	resp, err := p.client.Do(out)
+	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
-		handedOff = p.fail(w, r, kind, id, started, capIn, fmt.Errorf("call the runtime API: %w", err))
+		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("call the runtime API: %w", err))
 		return
 	}
 	defer resp.Body.Close()
@@ -321,6 +342,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if isNext && p.obs != nil && resp.StatusCode == http.StatusOK {
 		capOut = p.getCapture(resp.ContentLength)
+	}
+	var invoked chan struct{} // closed once the Observer's Invoked returned
+	eventID := resp.Header.Get(HeaderRequestID)
+	if capOut != nil && eventID != "" {
+		// Before the runtime has the event, and so before its answer.
+		invoked = p.startInvoking(eventID)
 	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
@@ -347,28 +374,37 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ev.Deadline = time.UnixMilli(ms)
 		}
 		handedOff = true
-		p.observe(func() { p.obs.Invoked(ev) }, capOut)
+		p.observe(func() {
+			defer p.endInvoking(eventID, invoked)
+			p.obs.Invoked(ev)
+		}, capOut)
 	case kind != 0:
 		end := End{
 			RequestID: id, Kind: kind, Status: resp.StatusCode,
-			Size: capIn.n, Streamed: r.ContentLength < 0,
+			Streamed:  r.ContentLength < 0,
 			ErrorType: r.Header.Get(HeaderErrorType),
-			Body:      capIn.buf, Truncated: capIn.truncated,
-			Started: started, Ended: time.Now(),
-		}
-		if t := r.Trailer.Get(HeaderErrorType); t != "" {
-			end.ErrorType = t
-			end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
+			Started:   started, Ended: time.Now(),
 		}
 		handedOff = true
-		p.observe(func() { p.obs.Ended(end) }, capIn)
+		p.observe(func() {
+			p.waitInvoked(id)
+			c, done := tee.release()
+			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
+			// The trailers come with the body's end; still being read
+			// (the body is not done), they are left alone.
+			if done && r.Trailer.Get(HeaderErrorType) != "" {
+				end.ErrorType = r.Trailer.Get(HeaderErrorType)
+				end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
+			}
+			p.obs.Ended(end)
+		}, capIn)
 	}
 }
 
 // fail answers a call the platform could not be reached for with 502 (the
 // runtime then fails as it would have against the unreachable API).
 // It reports whether c was handed to an Observer call.
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, err error) bool {
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, tee *teeBody, err error) bool {
 	if r.Context().Err() != nil {
 		// The runtime went away (it was stopped while waiting on /next):
 		// nobody is left to answer.
@@ -379,12 +415,62 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id strin
 	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
 	http.Error(w, "runtime API unreachable", http.StatusBadGateway)
 	if kind != 0 && p.obs != nil {
-		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Size: c.n, Body: c.buf, Truncated: c.truncated,
-			Started: started, Ended: time.Now(), Failed: true}
-		p.observe(func() { p.obs.Ended(end) }, c)
+		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Started: started, Ended: time.Now(), Failed: true}
+		p.observe(func() {
+			p.waitInvoked(id)
+			if tee != nil {
+				tee.release()
+			}
+			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
+			p.obs.Ended(end)
+		}, c)
 		return true
 	}
 	return false
+}
+
+// invokedWait bounds how long the end of an invocation waits for the
+// Observer's Invoked call of its event to return.
+const invokedWait = 2 * time.Second
+
+// startInvoking notes that the event of request id is about to be relayed
+// and its Invoked call made; the returned channel is closed by
+// endInvoking once it returned.
+func (p *Proxy) startInvoking(id string) chan struct{} {
+	ch := make(chan struct{})
+	p.invokingMu.Lock()
+	p.invoking[id] = ch
+	p.invokingMu.Unlock()
+	return ch
+}
+
+func (p *Proxy) endInvoking(id string, ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	p.invokingMu.Lock()
+	if p.invoking[id] == ch {
+		delete(p.invoking, id)
+	}
+	p.invokingMu.Unlock()
+	close(ch)
+}
+
+// waitInvoked waits, within invokedWait, for the Invoked call of request
+// id's event to return, if one is under way.
+func (p *Proxy) waitInvoked(id string) {
+	p.invokingMu.Lock()
+	ch := p.invoking[id]
+	p.invokingMu.Unlock()
+	if ch == nil {
+		return
+	}
+	timer := time.NewTimer(invokedWait)
+	defer timer.Stop()
+	select {
+	case <-ch:
+	case <-timer.C:
+	}
 }
 
 // observe calls the Observer in a goroutine of its own and then returns c
@@ -404,33 +490,50 @@ func (p *Proxy) observe(f func(), c *capture) {
 	}()
 }
 
-// relayBufs are the buffers answers are relayed through.
+// relayBufs are the buffers bodies are relayed through, in both
+// directions: few system calls per body, and no allocation per call.
 var relayBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
 
-// relay copies body to w, into c as well when c is not nil, flushing
-// after every read when streaming.
+// relay copies body to w as it arrives, flushing after every piece when
+// streaming; each piece is copied into c (when not nil) only once it was
+// passed on.
 func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
+	_, err := forward(w, body, func(p []byte) {
+		if streaming {
+			_ = rc.Flush()
+		}
+		if c != nil {
+			c.write(p)
+		}
+	})
+	return err
+}
+
+// forward copies src to dst as it arrives, through a pooled buffer, and
+// calls passed (when not nil) with each piece once dst took it. It reads
+// until src ends and returns the bytes written.
+func forward(dst io.Writer, src io.Reader, passed func([]byte)) (int64, error) {
 	b := relayBufs.Get().(*[256 << 10]byte)
 	defer relayBufs.Put(b)
 	buf := b[:]
+	var total int64
 	for {
-		n, err := body.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
-			if c != nil {
-				c.write(buf[:n])
+			wn, werr := dst.Write(buf[:n])
+			total += int64(wn)
+			if werr != nil {
+				return total, werr
 			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
-			}
-			if streaming {
-				_ = rc.Flush()
+			if passed != nil {
+				passed(buf[:n])
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return total, nil
 		}
 		if err != nil {
-			return err
+			return total, err
 		}
 	}
 }
@@ -466,32 +569,132 @@ func (p *Proxy) getCapture(n int64) *capture {
 	return c
 }
 
+// keepCapture is the largest capture buffer kept in the pool between
+// calls: the agent's limit (1 MiB and a byte) fits, so a large body costs
+// no allocation once the pool is warm; the 6 MiB ones of a larger limit
+// are not kept.
+const keepCapture = 2 << 20
+
 func (p *Proxy) putCapture(c *capture) {
 	if c == nil {
 		return
 	}
-	if cap(c.buf) > 1<<20 {
+	if cap(c.buf) > keepCapture {
 		c.buf = nil // do not keep a big buffer between invocations
 	}
 	c.buf, c.n, c.truncated = c.buf[:0], 0, false
 	p.pool.Put(c)
 }
 
-// teeBody copies what is read from r into c.
+// teeBody copies what is read from r into c. The transport may still
+// read the body after the platform has answered (it answered before
+// reading all of it); the capture is handed on only once the transport
+// closed the body, or taken from it (release), so the copy never writes
+// into a capture the Observer reads or the pool gave to another call.
 type teeBody struct {
-	r io.ReadCloser
-	c *capture
+	r      io.ReadCloser
+	mu     sync.Mutex
+	c      *capture
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newTeeBody(r io.ReadCloser, c *capture) *teeBody {
+	return &teeBody{r: r, c: c, closed: make(chan struct{})}
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
-	if n > 0 {
-		t.c.write(p[:n])
-	}
+	t.capture(p[:n])
 	return n, err
 }
 
-func (t *teeBody) Close() error { return t.r.Close() }
+// capture copies p into the capture unless it was released.
+func (t *teeBody) capture(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	t.mu.Lock()
+	if t.c != nil {
+		t.c.write(p)
+	}
+	t.mu.Unlock()
+}
+
+// WriteTo forwards the body to w as it arrives, each piece copied into
+// the capture once w took it: the transport copies a streamed (chunked)
+// body this way.
+func (t *teeBody) WriteTo(w io.Writer) (int64, error) {
+	return forward(w, t.r, t.capture)
+}
+
+func (t *teeBody) Close() error {
+	t.done()
+	return t.r.Close()
+}
+
+// done marks the body as read to its end.
+func (t *teeBody) done() { t.once.Do(func() { close(t.closed) }) }
+
+// teeWait bounds how long an Observer call waits for the transport to be
+// done with a body after the platform answered (a variable for tests).
+var teeWait = 5 * time.Second
+
+// release waits, within teeWait, for the transport to close the body,
+// then stops the copy and returns the capture; done says the body was
+// closed in time (its trailers, if any, are then in the request).
+func (t *teeBody) release() (c *capture, done bool) {
+	timer := time.NewTimer(teeWait)
+	select {
+	case <-t.closed:
+		done = true
+	case <-timer.C:
+	}
+	timer.Stop()
+	return t.stop(), done
+}
+
+// stop ends the copy into the capture, at once, and returns the capture.
+func (t *teeBody) stop() *capture {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.c
+	t.c = nil
+	return c
+}
+
+// upstreamConn is a connection to the real Runtime API. The transport
+// writes a request body of known length through its ReadFrom (by way of
+// its buffered writer, once the headers are out), which forwards it
+// through a pooled 256 KiB buffer instead of the 32 KiB one of a plain
+// copy, and copies each piece of a teed body into the capture once it
+// was written.
+type upstreamConn struct {
+	net.Conn
+}
+
+var upstreamDialer = &net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}
+
+func dialUpstream(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := upstreamDialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upstreamConn{Conn: c}, nil
+}
+
+// ReadFrom copies r to the connection until r ends.
+func (u *upstreamConn) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if t, ok := lr.R.(*teeBody); ok {
+			// The transport's limit, applied to the body itself.
+			n, err := forward(u.Conn, &io.LimitedReader{R: t.r, N: lr.N}, t.capture)
+			lr.N -= n
+			return n, err
+		}
+	}
+	return forward(u.Conn, r, nil)
+}
 
 func parseMillis(s string) (int64, bool) {
 	if s == "" || len(s) > 18 {

@@ -3,6 +3,7 @@ package rtproxy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -164,10 +167,12 @@ type recorder struct {
 	events []rtproxy.Event
 	ends   []rtproxy.End
 	panic  bool
+	// discard keeps no bodies (the events and ends are still counted).
+	discard bool
 }
 
 func (r *recorder) Invoked(ev rtproxy.Event) {
-	ev.Body = bytes.Clone(ev.Body)
+	ev.Body = r.keep(ev.Body)
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -177,13 +182,20 @@ func (r *recorder) Invoked(ev rtproxy.Event) {
 }
 
 func (r *recorder) Ended(e rtproxy.End) {
-	e.Body = bytes.Clone(e.Body)
+	e.Body = r.keep(e.Body)
 	r.mu.Lock()
 	r.ends = append(r.ends, e)
 	r.mu.Unlock()
 	if r.panic {
 		panic("observer failed")
 	}
+}
+
+func (r *recorder) keep(b []byte) []byte {
+	if r.discard {
+		return nil
+	}
+	return bytes.Clone(b)
 }
 
 // wait blocks until the recorder holds n events and ends (the Observer is
@@ -590,5 +602,446 @@ func TestCaptureLimit(t *testing.T) {
 	if string(end.Body) != string(answer[:limit]) || !end.Truncated || end.Size != int64(len(answer)) {
 		t.Errorf("Observer got %d bytes of the answer (truncated %v, size %d), want the first %d of %d",
 			len(end.Body), end.Truncated, end.Size, limit, len(answer))
+	}
+}
+
+// TestLargeBodiesAreNotHeldBack checks that a buffered body (one with a
+// Content-Length) crosses the proxy as it arrives, in both directions: the
+// platform reads the first bytes of a 6 MiB answer while the runtime still
+// holds the rest back, and the runtime reads the first bytes of a 6 MiB
+// event while the platform still holds the rest back. A proxy that stored
+// a body before forwarding it would never let the first side see them.
+func TestLargeBodiesAreNotHeldBack(t *testing.T) {
+	const size, head = 6 << 20, 256 << 10
+	payload := bytes.Repeat([]byte("b"), size)
+	// seenHead is closed by the side receiving a body once it has read the
+	// body's first bytes; the sending side sends the rest only then.
+	var seenHead chan struct{}
+	waitHead := func() error {
+		select {
+		case <-seenHead:
+			return nil
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("the first %d bytes did not cross the proxy while the rest was held back", head)
+		}
+	}
+	readHead := func(r io.Reader) error {
+		b := make([]byte, head)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return err
+		}
+		if !bytes.Equal(b, payload[:head]) {
+			return errors.New("the first bytes differ")
+		}
+		close(seenHead)
+		n, err := io.Copy(io.Discard, r)
+		if err == nil && n != size-head {
+			err = fmt.Errorf("%d bytes after the first ones, want %d", n, size-head)
+		}
+		return err
+	}
+	var apiErr error
+	var apiMu sync.Mutex
+	setErr := func(err error) {
+		apiMu.Lock()
+		defer apiMu.Unlock()
+		if err != nil && apiErr == nil {
+			apiErr = err
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			_, _ = w.Write(payload[:head])
+			_ = http.NewResponseController(w).Flush()
+			if err := waitHead(); err != nil {
+				setErr(err)
+				return
+			}
+			_, _ = w.Write(payload[head:])
+			return
+		}
+		setErr(readHead(r.Body))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{}, 1<<20+1)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+
+	t.Run("event", func(t *testing.T) {
+		seenHead = make(chan struct{})
+		resp, err := client.Get(base + "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := readHead(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("answer", func(t *testing.T) {
+		seenHead = make(chan struct{})
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"r1/response", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		sent := make(chan error, 1)
+		go func() {
+			_, err := pw.Write(payload[:head])
+			if err == nil {
+				err = waitHead()
+			}
+			if err == nil {
+				_, err = pw.Write(payload[head:])
+			}
+			_ = pw.CloseWithError(err)
+			sent <- err
+		}()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("status %d, want 202", resp.StatusCode)
+		}
+	})
+	apiMu.Lock()
+	defer apiMu.Unlock()
+	if apiErr != nil {
+		t.Error(apiErr)
+	}
+}
+
+// TestLargeBodiesAllocateLittle relays 6 MiB events and answers with the
+// agent's capture limit and checks what the whole process (runtime,
+// proxy and platform of the test) allocates per invocation once warm:
+// far less than one body, so nothing copies a body whole, and the
+// capture buffers (1 MiB each) come from the pool, not from the heap.
+func TestLargeBodiesAllocateLittle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers on purpose")
+	}
+	const size = 6 << 20
+	payload := bytes.Repeat([]byte("z"), size)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			_, _ = w.Write(payload) // no Content-Length: chunked, the capture cannot be sized up front
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{discard: true}, 1<<20+1)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+	invoke := func() {
+		t.Helper()
+		resp, err := client.Get(base + "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || n != size {
+			t.Fatalf("event: %d bytes, %v", n, err)
+		}
+		resp, err = client.Post(base+"r1/response", "application/json", bytes.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("answer: status %d", resp.StatusCode)
+		}
+	}
+	for range 3 {
+		invoke()
+	}
+	const n = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		invoke()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 512<<10 {
+		t.Errorf("%d KiB allocated per invocation of a 6 MiB event and answer, want at most 512 KiB", per>>10)
+	}
+}
+
+// TestEarlyRefusalOfALargeAnswer: the platform refuses a large answer
+// before reading it whole (as it may for one over its limit) while the
+// proxy's copy upstream still reads the body. The runtime gets the
+// refusal, and the Observer gets an end that the copy no longer writes
+// into (run with -race).
+func TestEarlyRefusalOfALargeAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 1024)
+		_, _ = io.ReadFull(r.Body, b)
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = io.WriteString(w, `{"errorType":"Function.ResponseSizeTooLarge"}`)
+	}))
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, 1<<20+1)
+	answer := bytes.Repeat([]byte("a"), 8<<20)
+	for i := range 5 {
+		g := do(t, p.Addr().String(), call{name: "large answer", method: http.MethodPost,
+			path: fmt.Sprintf("/2018-06-01/runtime/invocation/r%d/response", i), body: answer})
+		if g.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d, want 413", g.Status)
+		}
+	}
+	rec.wait(t, 0, 5)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, e := range rec.ends {
+		if e.Status != http.StatusRequestEntityTooLarge || !bytes.Equal(e.Body, answer[:len(e.Body)]) {
+			t.Errorf("end of %s: status %d, %d bytes that are not the answer's first", e.RequestID, e.Status, len(e.Body))
+		}
+	}
+}
+
+// TestStreamedAnswerOf20MiB relays the largest streamed answer Lambda
+// takes (20 MB) with its error trailers: the platform gets every byte and
+// the trailers, the Observer the size, the first bytes and the trailers.
+func TestStreamedAnswerOf20MiB(t *testing.T) {
+	const size, piece = 20 << 20, 100 << 10
+	answer := make([]byte, size)
+	for i := range answer {
+		answer[i] = byte(i * 7)
+	}
+	api := &fakeAPI{}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, 1<<20+1)
+	var chunks []string
+	for off := 0; off < size; off += piece {
+		chunks = append(chunks, string(answer[off:min(off+piece, size)]))
+	}
+	trailer := http.Header{rtproxy.HeaderErrorType: {"Function.Crashed"}, rtproxy.HeaderErrorBody: {"eyJ4IjoxfQ=="}}
+	g := do(t, p.Addr().String(), call{name: "streamed", method: http.MethodPost,
+		path:   "/2018-06-01/runtime/invocation/r1/response",
+		header: http.Header{rtproxy.HeaderResponseMode: {"streaming"}}, chunks: chunks, trailer: trailer})
+	if g.Status != http.StatusAccepted {
+		t.Fatalf("status %d", g.Status)
+	}
+	seen := api.take()
+	if len(seen) != 1 {
+		t.Fatalf("platform saw %d calls, want 1", len(seen))
+	}
+	if s := seen[0]; !s.Chunked || s.Body != string(answer) || !reflect.DeepEqual(s.Trailer, trailer) {
+		t.Fatalf("platform saw: chunked %v, %d bytes (equal %v), trailer %v", s.Chunked, len(s.Body), s.Body == string(answer), s.Trailer)
+	}
+	rec.wait(t, 0, 1)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	e := rec.ends[0]
+	if e.Size != size || !e.Streamed || !e.Truncated || !bytes.Equal(e.Body, answer[:1<<20+1]) ||
+		e.ErrorType != "Function.Crashed" || e.ErrorBody != "eyJ4IjoxfQ==" {
+		t.Errorf("observed size %d, streamed %v, truncated %v, %d bytes (the first? %v), error %q %q",
+			e.Size, e.Streamed, e.Truncated, len(e.Body), bytes.Equal(e.Body, answer[:min(len(e.Body), size)]), e.ErrorType, e.ErrorBody)
+	}
+}
+
+// TestRedirectsArePassedOn: the proxy relays a redirect as it came, as
+// any other answer, and never follows it itself.
+func TestRedirectsArePassedOn(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/elsewhere" {
+			_, _ = io.WriteString(w, "followed")
+			return
+		}
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{})
+	client := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get("http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/elsewhere" {
+		t.Errorf("the runtime got %d, Location %q; want 302 to /elsewhere", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(paths, []string{"/2018-06-01/runtime/invocation/next"}) {
+		t.Errorf("the platform was called on %q, want the runtime's one call", paths)
+	}
+}
+
+// TestRuntimeLeavingMidAnswer: the runtime goes away while it sends an
+// answer the platform has not answered yet. Its call ends, the proxy
+// gives the call up, and later calls are relayed whole.
+func TestRuntimeLeavingMidAnswer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2018-06-01/runtime/invocation/gone/response" {
+			b := make([]byte, 64<<10)
+			for {
+				if _, err := r.Body.Read(b); err != nil {
+					break
+				}
+			}
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{discard: true}, 1<<20+1)
+	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
+	for range 3 {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"gone/response", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 1 << 20
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			if resp, err := client.Do(req); err == nil {
+				_ = resp.Body.Close()
+			}
+		}()
+		go func() {
+			for range 4 {
+				if _, err := pw.Write(bytes.Repeat([]byte("g"), 64<<10)); err != nil {
+					return
+				}
+			}
+			cancel() // the runtime leaves mid-body
+			_ = pw.CloseWithError(context.Canceled)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the runtime's call did not end")
+		}
+	}
+	// Calls after those are relayed whole.
+	answer := bytes.Repeat([]byte("k"), 3<<20)
+	g := do(t, p.Addr().String(), call{name: "next answer", method: http.MethodPost, path: "/2018-06-01/runtime/invocation/r2/response", body: answer})
+	if g.Status != http.StatusAccepted || g.Body != string(answer) {
+		t.Errorf("later answer: status %d, %d bytes back", g.Status, len(g.Body))
+	}
+}
+
+// TestEndsComeWithoutWaitingOnTheBody: the Observer's end of an answer
+// comes once the transport is done with the body, for every kind of
+// body, without waiting for the bound that covers a transport still
+// reading one (set here beyond the test's own bound of 5 s).
+func TestEndsComeWithoutWaitingOnTheBody(t *testing.T) {
+	old := rtproxy.SetTeeWait(20 * time.Second)
+	t.Cleanup(func() { rtproxy.SetTeeWait(old) })
+	api := &fakeAPI{event: []byte(`{}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec)
+	n := 0
+	for _, c := range calls() {
+		if !isAnswer(c.path) {
+			continue
+		}
+		n++
+		_ = do(t, p.Addr().String(), c)
+		rec.wait(t, 0, n)
+	}
+}
+
+// isAnswer says whether path is an invocation's /response or /error.
+func isAnswer(path string) bool {
+	return strings.Contains(path, "/runtime/invocation/") &&
+		(strings.HasSuffix(path, "/response") || strings.HasSuffix(path, "/error"))
+}
+
+// ordered is an Observer that notes the order of its calls; Invoked
+// returns only once gate is closed.
+type ordered struct {
+	gate  chan struct{}
+	mu    sync.Mutex
+	calls []string
+}
+
+func (o *ordered) Invoked(ev rtproxy.Event) {
+	<-o.gate
+	o.note("invoked " + ev.RequestID)
+}
+
+func (o *ordered) Ended(e rtproxy.End) { o.note("ended " + e.RequestID) }
+
+func (o *ordered) note(s string) {
+	o.mu.Lock()
+	o.calls = append(o.calls, s)
+	o.mu.Unlock()
+}
+
+func (o *ordered) seen() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.calls)
+}
+
+// TestEndedComesAfterInvoked: the runtime answers while the Observer is
+// still in Invoked for the event; Ended is called only once Invoked has
+// returned, so the end can be read against the event.
+func TestEndedComesAfterInvoked(t *testing.T) {
+	api := &fakeAPI{event: []byte(`{"k":1}`)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	obs := &ordered{gate: make(chan struct{})}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), obs)
+	const id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd" // what the fake API sends
+	_ = do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: "/2018-06-01/runtime/invocation/next"})
+	_ = do(t, p.Addr().String(), call{name: "response", method: http.MethodPost,
+		path: "/2018-06-01/runtime/invocation/" + id + "/response", body: []byte(`{}`)})
+	// Give an unordered Ended the time to be called while Invoked waits.
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline) && len(obs.seen()) == 0; {
+		time.Sleep(time.Millisecond)
+	}
+	close(obs.gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(obs.seen()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got, want := obs.seen(), []string{"invoked " + id, "ended " + id}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Observer calls %q, want %q", got, want)
 	}
 }

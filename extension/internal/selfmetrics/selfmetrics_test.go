@@ -8,6 +8,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
 func TestBuild(t *testing.T) {
@@ -30,7 +31,7 @@ func TestBuild(t *testing.T) {
 		SpoolBytes:         2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := buffer.CountPoints(rm); got != 6*4+9+2 {
+	if got := ingestv1.PointsIn(rm); got != 6*4+9+2 {
 		t.Errorf("%d points, want 35", got)
 	}
 	byName := map[string]*metricspb.Metric{}

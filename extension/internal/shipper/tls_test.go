@@ -13,12 +13,12 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
-	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/internal/testca"
 )
 
 func TestTLSWithCAFileAndServerName(t *testing.T) {
 	const name = "collector.lambdascope.test"
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	caFile := ca.File(t)
 	srv := collectortest.StartWith(t, grpc.Creds(credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{ca.ServerCertFor(t, name)},

@@ -14,21 +14,16 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/frames"
 	"github.com/lambdascope/lambdascope/query"
-	"github.com/lambdascope/lambdascope/storage"
 )
-
-// maxLocalDays bounds a daily cost report in a time zone other than UTC,
-// which reads every day on its own.
-const maxLocalDays = 400
 
 // maxTraceCosts bounds how many traces a cost-per-trace list prices.
 const maxTraceCosts = 100
 
 func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
 	switch m.CostBy {
-	case "", "function", "version", "day", costByObservability:
+	case "", "function", "version", "day", costByObservability, costByTenant:
 	default:
-		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability), got %q", ErrInvalidQuery, m.CostBy)
+		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability, tenant), got %q", ErrInvalidQuery, m.CostBy)
 	}
 	cq := query.CostQuery{TimeRange: timeRange(q), FunctionName: strings.TrimSpace(m.FunctionName)}
 	if err := cq.Validate(); err != nil {
@@ -37,43 +32,27 @@ func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m Query
 	if m.CostBy == costByObservability {
 		return d.queryObservabilityCost(ctx, cq, m)
 	}
-	loc := d.location()
-	localDays := m.CostBy == "day" && loc.String() != time.UTC.String()
-	if localDays && cq.Until.Sub(cq.Since) > maxLocalDays*24*time.Hour {
-		return nil, fmt.Errorf("%w: a daily cost report in time zone %s covers at most %d days", ErrInvalidQuery, loc, maxLocalDays)
+	if m.CostBy == costByTenant {
+		return d.queryTenantCost(ctx, cq, m)
 	}
-	st, svc, err := d.connect(ctx)
+	view := query.CostView{Names: m.names}
+	if m.CostBy == "day" {
+		view.Location = d.location()
+	}
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	prices := d.settings.PriceList()
-	var rep *query.CostReport
-	if !m.names.post && !localDays {
-		if rep, err = svc.Cost(ctx, &prices, cq); err != nil {
-			return nil, err
-		}
-	} else {
-		rows, err := usageRows(ctx, st, cq, loc, localDays)
-		if err != nil {
-			return nil, err
-		}
-		if m.names.post {
-			svcOf, err := d.servicesOf(ctx, svc, cq.TimeRange, m.names)
-			if err != nil {
-				return nil, err
-			}
-			rows = slices.DeleteFunc(rows, func(r query.UsageRow) bool { return !m.names.keep(r.FunctionName, svcOf[r.FunctionName]) })
-		}
-		rep = query.PriceUsage(&prices, rows, cq.Since, cq.Until)
+	rep, err := svc.CostIn(ctx, &prices, cq, view)
+	if err != nil {
+		return nil, err
 	}
 	switch m.CostBy {
 	case "version":
 		return frames.CostTable(rep, rep.ByVersion, true), nil
 	case "day":
-		if !localDays {
-			loc = time.UTC
-		}
-		return frames.CostByDay(rep, loc), nil
+		return frames.CostByDay(rep, view.DayZone()), nil
 	default:
 		return frames.CostTable(rep, rep.ByFunction, false), nil
 	}
@@ -85,60 +64,6 @@ func (d *Datasource) location() *time.Location {
 		return time.UTC
 	}
 	return d.settings.Location
-}
-
-// usageRows reads the usage of q. With localDays each day of loc is read on
-// its own and its rows are dated at the day's start in loc, so that a cost
-// report groups by the days of that zone rather than by UTC days. (Tiered
-// prices still group by UTC month of that instant: the first local day of
-// a month east of UTC counts towards the month before.)
-func usageRows(ctx context.Context, st *storage.Store, q query.CostQuery, loc *time.Location, localDays bool) ([]query.UsageRow, error) {
-	type span struct {
-		from, to, day time.Time
-	}
-	spans := []span{{from: q.Since, to: q.Until}}
-	if localDays {
-		spans = spans[:0]
-		for from := q.Since; from.Before(q.Until); {
-			l := from.In(loc)
-			day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
-			to := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
-			if to.After(q.Until) {
-				to = q.Until
-			}
-			spans = append(spans, span{from: from, to: to, day: day})
-			from = to
-		}
-	}
-	var rows []query.UsageRow
-	for _, s := range spans {
-		f := storage.UsageFilter{Since: s.from, Until: s.to, FunctionName: q.FunctionName}
-		recs, err := st.Usage(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read usage: %w", err)
-		}
-		snaps, err := st.SnapStartUsage(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read SnapStart usage: %w", err)
-		}
-		part := make([]query.UsageRow, 0, len(recs))
-		for _, r := range recs {
-			part = append(part, query.UsageRow{
-				Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName, Version: r.FunctionVersion,
-				Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB, EphemeralStorageMB: r.EphemeralStorageMB,
-				InitializationType: r.InitializationType, Invocations: r.Invocations, BilledDurationMs: r.BilledDurationMs,
-				BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
-			})
-		}
-		query.AttachRestores(part, snaps)
-		for i := range part {
-			if localDays {
-				part[i].Day = s.day
-			}
-		}
-		rows = append(rows, part...)
-	}
-	return rows, nil
 }
 
 // Formats of a spikes query.
@@ -203,15 +128,15 @@ func (d *Datasource) querySpikes(ctx context.Context, q backend.DataQuery, m Que
 	default:
 		return nil, fmt.Errorf("%w: format must be table or timeSeries, got %q", ErrInvalidQuery, m.Format)
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
-	keep := func(fn string) bool { return m.names.keep(fn, svcOf[fn]) }
+	keep := func(fn string) bool { return sel.Keep(fn, "") }
 	fn := strings.TrimSpace(m.FunctionName)
 	if series == nil {
 		statuses, err := svc.Spikes(ctx, cfg, r.Until)
@@ -280,7 +205,7 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,13 +214,13 @@ func (d *Datasource) queryRightsize(ctx context.Context, q backend.DataQuery, m 
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
 	fn := strings.TrimSpace(m.FunctionName)
 	advice = slices.DeleteFunc(advice, func(a query.Advice) bool {
-		return fn != "" && a.FunctionName != fn || !m.names.keep(a.FunctionName, svcOf[a.FunctionName])
+		return fn != "" && a.FunctionName != fn || !sel.Keep(a.FunctionName, "")
 	})
 	return frames.Rightsize(advice, prices.Tables[0].Currency), nil
 }
@@ -309,7 +234,7 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 		if err != nil {
 			return nil, err
 		}
-		_, svc, err := d.connect(ctx)
+		svc, err := d.connect(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -323,11 +248,12 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 		return nil, fmt.Errorf("%w: limit must be between 1 and %d for cost per trace, got %d", ErrInvalidQuery, maxTraceCosts, m.Limit)
 	}
 	m.Limit = cmp.Or(m.Limit, 20)
-	found, _, _, err := d.searchTraces(ctx, q, m)
+	page, err := d.searchTraces(ctx, q, m)
 	if err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	found := page.Rows
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,64 +274,4 @@ func (d *Datasource) queryTraceCost(ctx context.Context, q backend.DataQuery, m 
 	frame := frames.TraceCosts(rows, prices.Tables[0].Currency, d.traceLink())
 	limitNotice(frame, len(found), m.Limit, "traces")
 	return frame, nil
-}
-
-// filterServiceMap keeps the part of m the name filters select: an edge
-// stays when no end is excluded (!=, !~) and, for each = or =~ filter, one
-// end is selected; a node stays when an edge kept it or it passes the
-// filters itself. Function filters judge function nodes, service filters
-// service nodes and the services of function nodes.
-func filterServiceMap(m *query.ServiceMap, n nameFilters, svcOf map[string]string) *query.ServiceMap {
-	kinds := make(map[string]string, len(m.Nodes))
-	for _, node := range m.Nodes {
-		kinds[node.Name] = node.Kind
-	}
-	hits := func(mt nameMatcher, service bool, name string) bool {
-		switch {
-		case !service:
-			return kinds[name] == query.NodeFunction && mt.hit(name)
-		case kinds[name] == query.NodeService:
-			return mt.hit(name)
-		case kinds[name] == query.NodeFunction:
-			return mt.hit(svcOf[name])
-		}
-		return false
-	}
-	all := func(fn func(mt nameMatcher, service bool) bool) bool {
-		for _, mt := range n.function {
-			if !fn(mt, false) {
-				return false
-			}
-		}
-		for _, mt := range n.service {
-			if !fn(mt, true) {
-				return false
-			}
-		}
-		return true
-	}
-	out := &query.ServiceMap{Nodes: []query.MapNode{}, Edges: []query.MapEdge{}}
-	onEdge := map[string]bool{}
-	for _, e := range m.Edges {
-		keep := all(func(mt nameMatcher, service bool) bool {
-			a, b := hits(mt, service, e.Caller), hits(mt, service, e.Callee)
-			if mt.negative() {
-				return !a && !b
-			}
-			return a || b
-		})
-		if keep {
-			out.Edges = append(out.Edges, e)
-			onEdge[e.Caller], onEdge[e.Callee] = true, true
-		}
-	}
-	for _, node := range m.Nodes {
-		keep := onEdge[node.Name] || all(func(mt nameMatcher, service bool) bool {
-			return hits(mt, service, node.Name) != mt.negative()
-		})
-		if keep {
-			out.Nodes = append(out.Nodes, node)
-		}
-	}
-	return out
 }

@@ -42,15 +42,15 @@ func (d *Datasource) queryAnnotations(ctx context.Context, q backend.DataQuery, 
 		return nil, fmt.Errorf("%w: minColdStarts must not be negative", ErrInvalidQuery)
 	}
 	fn := strings.TrimSpace(m.FunctionName)
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	svcOf, err := d.servicesOf(ctx, svc, r, m.names)
+	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
-	keep := func(f string) bool { return (fn == "" || f == fn) && m.names.keep(f, svcOf[f]) }
+	keep := func(f string) bool { return (fn == "" || f == fn) && sel.Keep(f, "") }
 	var out []frames.Annotation
 	switch m.Annotation {
 	case AnnotationErrorSpikes:

@@ -26,7 +26,7 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -34,15 +34,11 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		kept := cs[:0]
-		for _, c := range cs {
-			if m.names.keepFunction(c.FunctionName) {
-				kept = append(kept, c)
-			}
-		}
-		cs = kept
+	sel, err := svc.Select(ctx, r, m.names)
+	if err != nil {
+		return nil, err
 	}
+	cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !sel.Keep(c.FunctionName, "") })
 	if m.Format == FormatTimeSeries {
 		return frames.CompletenessSeries(cs), nil
 	}
@@ -55,19 +51,22 @@ const costByObservability = "observability"
 
 // queryObservabilityCost is what the extension added to the bill per
 // function and day, beside what the log lines would cost in CloudWatch
-// Logs, at the default prices.
+// Logs: compute at the datasource's prices (as the CLI's --prices), the
+// transfer and CloudWatch Logs at their defaults.
 func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	prices := query.DefaultPrices()
+	prices := d.settings.PriceList()
 	rep, err := svc.ObservabilityCost(ctx, &prices, query.DefaultObservabilityPrices(), cq)
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !m.names.keepFunction(l.FunctionName) })
+	sel, err := svc.Select(ctx, cq.TimeRange, m.names)
+	if err != nil {
+		return nil, err
 	}
+	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	return frames.ObservabilityTable(rep), nil
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -60,14 +61,49 @@ func TestObservabilityCostQuery(t *testing.T) {
 	if _, err := db.Store.WriteExport(t.Context(), req); err != nil {
 		t.Fatalf("write export: %v", err)
 	}
-	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
-	resp := runQuery(t, ds, QueryTypeCost, map[string]any{"costBy": "observability", "functionName": "measured"}, fixtureRange)
-	if resp.Error != nil || len(resp.Frames) != 1 {
-		t.Fatalf("query: %v, %d frames", resp.Error, len(resp.Frames))
+	// At $1 per GB-second, 7 ms of 1 GB cost $0.007; the datasource's
+	// prices are used as for every other cost query (and the CLI's
+	// --prices).
+	custom := json.RawMessage(`{"prices":[{"region":"us-east-1","currency":"USD","requests_per_million":0.20,` +
+		`"architectures":{"x86_64":{"duration":[{"price_per_gb_second":1}]}}}]}`)
+	tests := []struct {
+		name    string
+		prices  json.RawMessage
+		want    float64
+		filters []AdhocFilter
+		rows    int
+	}{
+		{"default prices", nil, 0.007 * 0.0000166667, nil, 1},
+		{"datasource prices", custom, 0.007, nil, 1},
+		// measured names no service: a service filter selects nothing.
+		{"service filter", nil, 0, []AdhocFilter{{Key: "service", Operator: "=", Value: "shop"}}, 0},
 	}
-	f := resp.Frames[0]
-	added, _ := f.FieldByName("added billed time")
-	if f.Rows() != 1 || added == nil || added.At(0).(float64) != 7 {
-		t.Errorf("frame: %d rows, added %v; want one row with 20 - ceil(12.2) = 7 ms", f.Rows(), added)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := map[string]any{"address": db.Addr, "database": db.Name}
+			if tt.prices != nil {
+				cfg["prices"] = tt.prices
+			}
+			ds := newTestDatasource(t, cfg, "")
+			resp := runQuery(t, ds, QueryTypeCost, map[string]any{"costBy": "observability", "functionName": "measured", "adhocFilters": tt.filters}, fixtureRange)
+			if resp.Error != nil || len(resp.Frames) != 1 {
+				t.Fatalf("query: %v, %d frames", resp.Error, len(resp.Frames))
+			}
+			f := resp.Frames[0]
+			if f.Rows() != tt.rows {
+				t.Fatalf("%d rows, want %d", f.Rows(), tt.rows)
+			}
+			if tt.rows == 0 {
+				return
+			}
+			added, _ := f.FieldByName("added billed time")
+			if f.Rows() != 1 || added == nil || added.At(0).(float64) != 7 {
+				t.Fatalf("frame: %d rows, added %v; want one row with 20 - ceil(12.2) = 7 ms", f.Rows(), added)
+			}
+			cost, _ := f.FieldByName("added cost")
+			if got := cost.At(0).(float64); got < tt.want*0.999999 || got > tt.want*1.000001 {
+				t.Errorf("added cost %.10g, want %.10g", got, tt.want)
+			}
+		})
 	}
 }

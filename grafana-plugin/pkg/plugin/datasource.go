@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 
@@ -90,8 +89,9 @@ type QueryModel struct {
 	// Text keeps log lines containing it, ignoring case.
 	Text string `json:"text,omitempty"`
 
-	// CostBy is "function" (default), "version", "day" or "observability"
-	// (what the extension added to the bill, beside CloudWatch Logs).
+	// CostBy is "function" (default), "version", "day", "observability"
+	// (what the extension added to the bill, beside CloudWatch Logs) or
+	// "tenant" (cost, invocations, cold starts and errors per tenant).
 	CostBy string `json:"costBy,omitempty"`
 
 	// Error spikes. Format is "table" (default: the verdicts at the end of
@@ -117,8 +117,9 @@ type QueryModel struct {
 
 	// AdhocFilters are the dashboard's ad hoc filters (see applyAdhocFilters).
 	AdhocFilters []AdhocFilter `json:"adhocFilters,omitempty"`
-	// names are the function and service filters of AdhocFilters.
-	names nameFilters
+	// names are the function and service filters of AdhocFilters that the
+	// query's own fields cannot express, applied to the rows read.
+	names query.NameFilters
 }
 
 // Datasource is one configured Lambdascope datasource. It connects to
@@ -130,9 +131,8 @@ type Datasource struct {
 	uid, name   string
 	logger      *slog.Logger
 
-	mu    sync.Mutex
-	store *storage.Store
-	svc   *query.Service
+	mu  sync.Mutex
+	svc *query.Service
 }
 
 var (
@@ -159,33 +159,34 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 func (d *Datasource) Dispose() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.store != nil {
-		if err := d.store.Close(); err != nil {
+	if d.svc != nil {
+		if err := d.svc.Close(); err != nil {
 			d.logger.Warn("close clickhouse connections", "error", err)
 		}
-		d.store, d.svc = nil, nil
+		d.svc = nil
 	}
 }
 
-// connect opens the store once; a failed attempt is retried on next use.
-func (d *Datasource) connect(ctx context.Context) (*storage.Store, *query.Service, error) {
+// connect opens the query layer once; a failed attempt is retried on next
+// use.
+func (d *Datasource) connect(ctx context.Context) (*query.Service, error) {
 	if d.settingsErr != nil {
-		return nil, nil, d.settingsErr
+		return nil, d.settingsErr
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.store != nil {
-		return d.store, d.svc, nil
+	if d.svc != nil {
+		return d.svc, nil
 	}
-	st, err := storage.OpenConfig(ctx, d.settings.StorageConfig())
+	svc, err := query.Open(ctx, d.settings.StorageConfig())
 	if err != nil {
 		if perr := httpPortError(ctx, &d.settings); perr != nil {
-			return nil, nil, perr
+			return nil, perr
 		}
-		return nil, nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
+		return nil, fmt.Errorf("connect to clickhouse %s: %w", d.settings.Redacted(), err)
 	}
-	d.store, d.svc = st, query.NewService(st)
-	return d.store, d.svc, nil
+	d.svc = svc
+	return d.svc, nil
 }
 
 // QueryData answers each query on its own: one failing query does not fail
@@ -227,7 +228,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case QueryTypeSearch:
 		out, err = one(d.querySearch(ctx, q, m))
 	case QueryTypeServiceMap:
-		out, err = d.queryServiceMap(ctx, q, m.names)
+		out, err = d.queryServiceMap(ctx, q, m)
 	case QueryTypeMetrics:
 		out, err = d.queryMetrics(ctx, q, m)
 	case QueryTypeLogs:
@@ -237,7 +238,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case QueryTypeAnnotations:
 		out, err = one(d.queryAnnotations(ctx, q, m))
 	case QueryTypeCatalog:
-		out, err = one(d.queryCatalog(ctx, q, m.names))
+		out, err = one(d.queryCatalog(ctx, q, m))
 	case QueryTypeCost:
 		out, err = one(d.queryCost(ctx, q, m))
 	case QueryTypeSpikes:
@@ -279,7 +280,7 @@ func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m Quer
 	if err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +294,7 @@ func (d *Datasource) queryTrace(ctx context.Context, q backend.DataQuery, m Quer
 // queryLatestTrace shows the latest failed trace of the query's range, else
 // its latest trace, saying which; with none, an empty trace and a notice.
 func (d *Datasource) queryLatestTrace(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -343,35 +344,18 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		}
 		f.TraceID = id
 	}
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
 	limit := cmp.Or(f.Limit, query.DefaultInvocationLimit)
-	if m.names.post {
-		f.Limit = query.MaxInvocationLimit
-	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	invs, err := svc.Invocations(ctx, f)
+	page, err := svc.InvocationsPage(ctx, f, m.names)
 	if err != nil {
 		return nil, err
 	}
-	read := len(invs)
-	if m.names.post {
-		svcOf, err := d.servicesOf(ctx, svc, timeRange(q), m.names)
-		if err != nil {
-			return nil, err
-		}
-		invs = slices.DeleteFunc(invs, func(inv query.Invocation) bool {
-			return !m.names.keep(inv.FunctionName, cmp.Or(inv.ServiceName, svcOf[inv.FunctionName]))
-		})
-	}
-	got := len(invs)
-	frame := frames.Invocations(invs[:min(got, limit)], d.traceLink())
-	limitNotice(frame, got, limit, "invocations")
-	filterCapNotice(frame, m.names, read, query.MaxInvocationLimit, "invocations")
+	frame := frames.Invocations(page.Rows, d.traceLink())
+	limitNotice(frame, len(page.Rows), limit, "invocations")
+	filterCapNotice(frame, page.Capped, query.MaxInvocationLimit, "invocations")
 	return frame, nil
 }
 
@@ -392,15 +376,15 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 			return fail("%s.", describeTLSError(err, a, &d.settings))
 		}
 	}
-	st, _, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
-	have, err := st.SchemaVersion(ctx)
+	schema, err := svc.Schema(ctx)
 	if err != nil {
 		return fail("%s.", describeConnectError(err, addr, &d.settings))
 	}
-	return schemaHealth(st.Capabilities().Version.String(), addr, d.settings.Database, have, storage.LatestVersion()), nil
+	return schemaHealth(schema.Server, addr, d.settings.Database, schema.Have, schema.Want), nil
 }
 
 // schemaHealth judges the schema version have found in database against
@@ -429,9 +413,9 @@ func describeConnectError(err error, addr string, s *Settings) string {
 	switch {
 	case errors.Is(err, ErrInvalidSettings):
 		return "The datasource settings are invalid: " + strings.TrimPrefix(err.Error(), ErrInvalidSettings.Error()+": ")
-	case isAuthError(err):
+	case storage.IsAuthRefused(err):
 		return fmt.Sprintf("ClickHouse at %s refused user %q: check the username and password", addr, s.Username)
-	case isUnknownDatabase(err):
+	case storage.IsUnknownDatabase(err):
 		return fmt.Sprintf("ClickHouse at %s has no such database: %v", addr, err)
 	case isUnreachable(err):
 		return fmt.Sprintf("ClickHouse at %s is unreachable: %v", addr, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
@@ -142,7 +143,7 @@ func TestQueryDataFrames(t *testing.T) {
 			{"key": "function", "operator": "=", "value": "orders"}}}, tr: fixtureRange, wantRows: 2},
 		{name: "invocations_adhoc_service_and_exclude", queryType: "invocations", model: map[string]any{"adhocFilters": []map[string]string{
 			{"key": "service", "operator": "=", "value": "orders"}, {"key": "function", "operator": "!=", "value": "orders"}}}, tr: fixtureRange, wantRows: 0},
-		{name: "invocations_adhoc_skipped", queryType: "invocations", model: adhocModel(AdhocFilter{"db.system", "=", "dynamodb"}), tr: fixtureRange, wantRows: 3},
+		{name: "invocations_adhoc_skipped", queryType: "invocations", model: adhocModel(AdhocFilter{Key: "db.system", Operator: "=", Value: "dynamodb"}), tr: fixtureRange, wantRows: 3},
 		{name: "metrics_adhoc_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600, "adhocFilters": []map[string]string{
 			{"key": "function", "operator": "!=", "value": "orders"}, {"key": "http.route", "operator": "=", "value": "/orders"}}}, tr: fixtureRange, wantRows: 3},
 		{name: "service_map", queryType: "serviceMap", tr: fixtureRange, wantFrames: 2},
@@ -163,6 +164,8 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "cost", queryType: "cost", tr: fixtureRange, wantRows: 2},
 		{name: "cost_version", queryType: "cost", model: map[string]any{"costBy": "version", "functionName": "orders"}, tr: fixtureRange, wantRows: 1},
 		{name: "cost_day", queryType: "cost", model: map[string]any{"costBy": "day"}, tr: fixtureRange, wantRows: 1},
+		// The fixture's one invocation with a tenant: acme.
+		{name: "cost_tenant", queryType: "cost", model: map[string]any{"costBy": "tenant"}, tr: fixtureRange, wantRows: 1},
 		{name: "spikes", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1}, tr: spikeRange, wantRows: 2},
 		// 30 s after billing failed, in the minute it failed in: judged
 		// with what the minute holds so far, marked partial.
@@ -178,28 +181,28 @@ func TestQueryDataFrames(t *testing.T) {
 		{name: "trace_cost_list", queryType: "traceCost", tr: fixtureRange, wantRows: 1},
 		{name: "trace_cost_adhoc_skipped", queryType: "traceCost", model: map[string]any{"traceId": plugintest.TraceID,
 			"adhocFilters": []AdhocFilter{{Key: "function", Operator: "!=", Value: "orders"}}}, wantRows: 2},
-		{name: "logs_adhoc_exclude", queryType: "logs", model: adhocModel(AdhocFilter{"function", "!=", "billing"}), tr: fixtureRange, wantRows: 3},
-		{name: "logs_adhoc_service", queryType: "logs", model: adhocModel(AdhocFilter{"service", "=", "billing"}), tr: fixtureRange, wantRows: 1},
-		{name: "invocations_adhoc_regexp", queryType: "invocations", model: adhocModel(AdhocFilter{"function", "=~", "ord.*"}), tr: fixtureRange, wantRows: 2},
-		{name: "invocations_adhoc_service_exclude", queryType: "invocations", model: adhocModel(AdhocFilter{"service", "!=", "orders"}),
+		{name: "logs_adhoc_exclude", queryType: "logs", model: adhocModel(AdhocFilter{Key: "function", Operator: "!=", Value: "billing"}), tr: fixtureRange, wantRows: 3},
+		{name: "logs_adhoc_service", queryType: "logs", model: adhocModel(AdhocFilter{Key: "service", Operator: "=", Value: "billing"}), tr: fixtureRange, wantRows: 1},
+		{name: "invocations_adhoc_regexp", queryType: "invocations", model: adhocModel(AdhocFilter{Key: "function", Operator: "=~", Value: "ord.*"}), tr: fixtureRange, wantRows: 2},
+		{name: "invocations_adhoc_service_exclude", queryType: "invocations", model: adhocModel(AdhocFilter{Key: "service", Operator: "!=", Value: "orders"}),
 			tr: fixtureRange, wantRows: 1},
-		{name: "search_adhoc_exclude", queryType: "search", model: adhocModel(AdhocFilter{"function", "!=", "billing"}), tr: fixtureRange, wantRows: 0},
-		{name: "search_adhoc_service_and_exclude", queryType: "search", model: adhocModel(AdhocFilter{"service", "=", "orders-api"},
-			AdhocFilter{"function", "!=", "payments"}), tr: fixtureRange, wantRows: 1},
-		{name: "search_adhoc_not_match", queryType: "search", model: adhocModel(AdhocFilter{"service", "!~", "pay.*"}), tr: fixtureRange, wantRows: 1},
-		{name: "catalog_adhoc_service", queryType: "catalog", model: adhocModel(AdhocFilter{"service", "=", "orders"}), tr: fixtureRange, wantRows: 1},
-		{name: "catalog_adhoc_exclude", queryType: "catalog", model: adhocModel(AdhocFilter{"function", "!~", "bill.*"}), tr: fixtureRange, wantRows: 1},
-		{name: "service_map_adhoc_function", queryType: "serviceMap", model: adhocModel(AdhocFilter{"function", "=", "billing"}), tr: fixtureRange, wantFrames: 2},
-		{name: "service_map_adhoc_exclude", queryType: "serviceMap", model: adhocModel(AdhocFilter{"function", "!=", "orders"}), tr: fixtureRange, wantFrames: 2},
-		{name: "cost_adhoc_exclude", queryType: "cost", model: adhocModel(AdhocFilter{"function", "!=", "orders"}), tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_exclude", queryType: "search", model: adhocModel(AdhocFilter{Key: "function", Operator: "!=", Value: "billing"}), tr: fixtureRange, wantRows: 0},
+		{name: "search_adhoc_service_and_exclude", queryType: "search", model: adhocModel(AdhocFilter{Key: "service", Operator: "=", Value: "orders-api"},
+			AdhocFilter{Key: "function", Operator: "!=", Value: "payments"}), tr: fixtureRange, wantRows: 1},
+		{name: "search_adhoc_not_match", queryType: "search", model: adhocModel(AdhocFilter{Key: "service", Operator: "!~", Value: "pay.*"}), tr: fixtureRange, wantRows: 1},
+		{name: "catalog_adhoc_service", queryType: "catalog", model: adhocModel(AdhocFilter{Key: "service", Operator: "=", Value: "orders"}), tr: fixtureRange, wantRows: 1},
+		{name: "catalog_adhoc_exclude", queryType: "catalog", model: adhocModel(AdhocFilter{Key: "function", Operator: "!~", Value: "bill.*"}), tr: fixtureRange, wantRows: 1},
+		{name: "service_map_adhoc_function", queryType: "serviceMap", model: adhocModel(AdhocFilter{Key: "function", Operator: "=", Value: "billing"}), tr: fixtureRange, wantFrames: 2},
+		{name: "service_map_adhoc_exclude", queryType: "serviceMap", model: adhocModel(AdhocFilter{Key: "function", Operator: "!=", Value: "orders"}), tr: fixtureRange, wantFrames: 2},
+		{name: "cost_adhoc_exclude", queryType: "cost", model: adhocModel(AdhocFilter{Key: "function", Operator: "!=", Value: "orders"}), tr: fixtureRange, wantRows: 1},
 		{name: "cost_day_adhoc_service", queryType: "cost", model: map[string]any{"costBy": "day",
-			"adhocFilters": []AdhocFilter{{"service", "=~", "ord.*"}}}, tr: fixtureRange, wantRows: 1},
+			"adhocFilters": []AdhocFilter{{Key: "service", Operator: "=~", Value: "ord.*"}}}, tr: fixtureRange, wantRows: 1},
 		{name: "metrics_adhoc_service_exclude", queryType: "metrics", model: map[string]any{"stepSeconds": 3600,
-			"adhocFilters": []AdhocFilter{{"service", "!=", "orders"}}}, tr: fixtureRange, wantRows: 3},
+			"adhocFilters": []AdhocFilter{{Key: "service", Operator: "!=", Value: "orders"}}}, tr: fixtureRange, wantRows: 3},
 		{name: "spikes_adhoc_exclude", queryType: "spikes", model: map[string]any{"minInvocations": 1, "minErrors": 1,
-			"adhocFilters": []AdhocFilter{{"function", "!=", "billing"}}}, tr: spikeRange, wantRows: 1},
+			"adhocFilters": []AdhocFilter{{Key: "function", Operator: "!=", Value: "billing"}}}, tr: spikeRange, wantRows: 1},
 		{name: "rightsize_adhoc", queryType: "rightsize", model: map[string]any{"minInvocations": 1,
-			"adhocFilters": []AdhocFilter{{"function", "=", "billing"}}}, tr: fixtureRange, wantRows: 1},
+			"adhocFilters": []AdhocFilter{{Key: "function", Operator: "=", Value: "billing"}}}, tr: fixtureRange, wantRows: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -487,7 +490,7 @@ func TestHostileAdhocFilters(t *testing.T) {
 		}
 		for i, v := range hostile {
 			for _, key := range []string{AdhocKeyFunction, AdhocKeyService} {
-				for _, op := range []string{OpEqual, OpNotEqual, OpMatch, OpNotMatch} {
+				for _, op := range []string{query.OpEqual, query.OpNotEqual, query.OpMatch, query.OpNotMatch} {
 					t.Run(fmt.Sprintf("%s_%s_%s_%d", tt.queryType, key, op, i), func(t *testing.T) {
 						model := map[string]any{"adhocFilters": []AdhocFilter{{Key: key, Operator: op, Value: v}}}
 						for k, mv := range tt.model {
@@ -495,14 +498,14 @@ func TestHostileAdhocFilters(t *testing.T) {
 						}
 						resp := runQuery(t, ds, tt.queryType, model, tt.tr)
 						if resp.Error != nil {
-							if (op == OpMatch || op == OpNotMatch) && resp.Status == backend.StatusBadRequest &&
+							if (op == query.OpMatch || op == query.OpNotMatch) && resp.Status == backend.StatusBadRequest &&
 								strings.Contains(resp.Error.Error(), "error parsing regexp") {
 								return
 							}
 							t.Fatalf("%s %v: %v", tt.queryType, model, resp.Error)
 						}
 						want := 0
-						if op == OpNotEqual || op == OpNotMatch {
+						if op == query.OpNotEqual || op == query.OpNotMatch {
 							want = rows(base)
 						}
 						if got := rows(resp); got != want {
@@ -574,7 +577,7 @@ func TestAdhocFilterErrors(t *testing.T) {
 		{"operator", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: "function", Operator: "<", Value: "o"}}},
 			`invalid query: ad hoc filter "function < o": operator must be =, !=, =~ or !~`},
 		{"bad regexp", "logs", map[string]any{"adhocFilters": []AdhocFilter{{Key: "service", Operator: "=~", Value: "a(b"}}},
-			"invalid query: ad hoc filter \"service =~ a(b\": error parsing regexp: missing closing ): `^(?:a(b)$`"},
+			"invalid filter: \"service =~ a(b\": error parsing regexp: missing closing ): `^(?:a(b)$`"},
 		{"no key", "search", map[string]any{"adhocFilters": []AdhocFilter{{Key: " ", Operator: "=", Value: "x"}}},
 			"invalid query: ad hoc filter needs a key"},
 		{"contradicts function", "invocations", map[string]any{"functionName": "billing", "adhocFilters": []AdhocFilter{{Key: "function", Operator: "=", Value: "orders"}}},
@@ -623,7 +626,7 @@ func TestSchemaHealth(t *testing.T) {
 func TestCheckHealthNewerSchema(t *testing.T) {
 	db := plugintest.NewDatabase(t)
 	ctx := context.Background()
-	batch, err := db.Store.Conn().PrepareBatch(ctx, "INSERT INTO "+db.Name+".schema_migrations (version, name, applied_at)")
+	batch, err := chtest.ConnTo(t, db.Store.Config().DSN).PrepareBatch(ctx, "INSERT INTO "+db.Name+".schema_migrations (version, name, applied_at)")
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}

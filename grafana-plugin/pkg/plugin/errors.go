@@ -11,10 +11,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/storage"
 )
 
 var (
@@ -27,35 +27,6 @@ var (
 	// the user's to fix in the datasource's configuration.
 	ErrInvalidSettings = errors.New("datasource settings")
 )
-
-// ClickHouse exception codes the health check explains.
-const (
-	chUnknownDatabase      int32 = 81
-	chUnknownUser          int32 = 192
-	chWrongPassword        int32 = 193
-	chRequiredPassword     int32 = 194
-	chIPAddressNotAllowed  int32 = 195
-	chAuthenticationFailed int32 = 516
-)
-
-// isAuthError reports whether ClickHouse refused the credentials.
-func isAuthError(err error) bool {
-	var ex *clickhouse.Exception
-	if !errors.As(err, &ex) {
-		return false
-	}
-	switch ex.Code {
-	case chUnknownUser, chWrongPassword, chRequiredPassword, chIPAddressNotAllowed, chAuthenticationFailed:
-		return true
-	}
-	return false
-}
-
-// isUnknownDatabase reports whether ClickHouse does not know the database.
-func isUnknownDatabase(err error) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex) && ex.Code == chUnknownDatabase
-}
 
 // isUnreachable reports whether the server could not be reached at all.
 func isUnreachable(err error) bool {
@@ -78,7 +49,7 @@ func isUserError(err error) bool {
 // database.
 func isDownstream(err error) bool {
 	return isUserError(err) || errors.Is(err, ErrInvalidSettings) || errors.Is(err, context.Canceled) ||
-		isUnreachable(err) || isAuthError(err) || isClickHouseError(err)
+		isUnreachable(err) || storage.IsServerError(err)
 }
 
 // errorResponse marks err's source for Grafana: user input, the settings,
@@ -101,11 +72,6 @@ func errorResponse(err error) backend.DataResponse {
 	}
 }
 
-func isClickHouseError(err error) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex)
-}
-
 // describeTLSError says what went wrong in a TLS connection to addr, and
 // what to change.
 func describeTLSError(err error, addr string, s *Settings) string {
@@ -117,7 +83,7 @@ func describeTLSError(err error, addr string, s *Settings) string {
 		alert    tls.AlertError
 	)
 	trust := "the system's certificate authorities"
-	if s.rootCAs != nil {
+	if s.TLSCACert != "" {
 		trust = "the CA certificate in the settings"
 	}
 	switch {

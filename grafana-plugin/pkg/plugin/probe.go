@@ -13,8 +13,14 @@ import (
 // that fails, so that the health check can name a TLS problem instead of
 // the ClickHouse client's generic error.
 func probeTLS(ctx context.Context, s *Settings) (addr string, err error) {
+	cfg, err := s.TLSConfig()
+	if err != nil {
+		return "", err
+	}
 	for _, a := range s.Addresses {
-		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(s.DialTimeoutSeconds) * time.Second}, Config: s.TLSConfig(a)}
+		// An empty server name is each address's host, as when the store
+		// connects.
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(s.DialTimeoutSeconds) * time.Second}, Config: cfg}
 		c, err := d.DialContext(ctx, "tcp", a)
 		if err != nil {
 			return a, err

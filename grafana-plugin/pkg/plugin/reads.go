@@ -23,10 +23,10 @@ func timeRange(q backend.DataQuery) query.TimeRange {
 	return query.TimeRange{Since: q.TimeRange.From, Until: q.TimeRange.To}
 }
 
-// filterCapNotice warns that ad hoc filters applied in the plugin saw only
-// the newest rows, when the read stopped at its maximum.
-func filterCapNotice(f *data.Frame, names nameFilters, read, maxRead int, what string) {
-	if names.post && read >= maxRead {
+// filterCapNotice warns that the ad hoc filters saw only the newest rows,
+// when the read stopped at its maximum.
+func filterCapNotice(f *data.Frame, capped bool, maxRead int, what string) {
+	if capped {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: fmt.Sprintf("The ad hoc filters were applied to the newest %d %s only; narrow the time range to see older ones.", maxRead, what)})
 	}
@@ -48,26 +48,27 @@ func millisDuration(name string, ms float64) (time.Duration, error) {
 }
 
 func (d *Datasource) querySearch(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	found, got, read, err := d.searchTraces(ctx, q, m)
+	page, err := d.searchTraces(ctx, q, m)
 	if err != nil {
 		return nil, err
 	}
-	frame := frames.TraceSearch(found, d.traceLink())
-	limitNotice(frame, got, cmp.Or(m.Limit, query.DefaultSearchLimit), "traces")
-	filterCapNotice(frame, m.names, read, query.MaxSearchLimit, "traces")
+	frame := frames.TraceSearch(page.Rows, d.traceLink())
+	limitNotice(frame, len(page.Rows), cmp.Or(m.Limit, query.DefaultSearchLimit), "traces")
+	filterCapNotice(frame, page.Capped, query.MaxSearchLimit, "traces")
 	return frame, nil
 }
 
-// searchTraces finds the traces of a search, at most its limit: those,
-// how many passed the filters and how many were read.
-func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m QueryModel) (found []query.TraceSummary, got, read int, err error) {
+// searchTraces finds the traces of a search that pass its ad hoc filters,
+// at most its limit.
+func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m QueryModel) (query.Page[query.TraceSummary], error) {
+	var none query.Page[query.TraceSummary]
 	minD, err := millisDuration("minDurationMs", m.MinDurationMs)
 	if err != nil {
-		return nil, 0, 0, err
+		return none, err
 	}
 	maxD, err := millisDuration("maxDurationMs", m.MaxDurationMs)
 	if err != nil {
-		return nil, 0, 0, err
+		return none, err
 	}
 	f := query.TraceSearch{
 		Since: q.TimeRange.From, Until: q.TimeRange.To,
@@ -75,64 +76,19 @@ func (d *Datasource) searchTraces(ctx context.Context, q backend.DataQuery, m Qu
 		SpanName: m.SpanName, Status: m.Status, MinDuration: minD, MaxDuration: maxD,
 		Attributes: m.Attributes, ColdStartOnly: m.ColdStartOnly, Limit: m.Limit,
 	}
-	if err := f.Validate(); err != nil {
-		return nil, 0, 0, err
-	}
-	limit := cmp.Or(f.Limit, query.DefaultSearchLimit)
-	if m.names.post {
-		f.Limit = query.MaxSearchLimit
-	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
-		return nil, 0, 0, err
+		return none, err
 	}
-	found, err = svc.SearchTraces(ctx, f)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	read = len(found)
-	if m.names.post {
-		svcOf, err := d.servicesOf(ctx, svc, timeRange(q), m.names)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		found = slices.DeleteFunc(found, func(t query.TraceSummary) bool {
-			services := slices.Clone(t.Sources)
-			for _, s := range t.Sources {
-				if v := svcOf[s]; v != "" {
-					services = append(services, v)
-				}
-			}
-			return !m.names.keepSets(t.Sources, services)
-		})
-	}
-	got = len(found)
-	return found[:min(got, limit)], got, read, nil
+	return svc.SearchTracesPage(ctx, f, m.names)
 }
 
-// servicesOf maps the functions seen in r to their services, when a
-// service filter needs it to judge rows that name only a function.
-func (d *Datasource) servicesOf(ctx context.Context, svc *query.Service, r query.TimeRange, n nameFilters) (map[string]string, error) {
-	if !n.hasService() {
-		return nil, nil
-	}
-	fns, err := svc.FunctionList(ctx, r)
-	if err != nil {
-		return nil, fmt.Errorf("read services of functions: %w", err)
-	}
-	out := make(map[string]string, len(fns))
-	for _, f := range fns {
-		out[f.FunctionName] = f.ServiceName
-	}
-	return out, nil
-}
-
-func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, names nameFilters) (data.Frames, error) {
+func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, qm QueryModel) (data.Frames, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -140,14 +96,11 @@ func (d *Datasource) queryServiceMap(ctx context.Context, q backend.DataQuery, n
 	if err != nil {
 		return nil, err
 	}
-	if names.post {
-		svcOf, err := d.servicesOf(ctx, svc, r, names)
-		if err != nil {
-			return nil, err
-		}
-		m = filterServiceMap(m, names, svcOf)
+	sel, err := svc.Select(ctx, r, qm.names)
+	if err != nil {
+		return nil, err
 	}
-	return frames.ServiceMap(m), nil
+	return frames.ServiceMap(sel.ServiceMap(m)), nil
 }
 
 // metricsStep is the bucket width of a metrics query: the query's own, or
@@ -193,7 +146,7 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 			fq.Step = 0 // picked from the range, not the panel
 		}
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -205,13 +158,11 @@ func (d *Datasource) queryMetrics(ctx context.Context, q backend.DataQuery, m Qu
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		svcOf, err := d.servicesOf(ctx, svc, fq.TimeRange, m.names)
-		if err != nil {
-			return nil, err
-		}
-		points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	sel, err := svc.Select(ctx, fq.TimeRange, m.names)
+	if err != nil {
+		return nil, err
 	}
+	points = slices.DeleteFunc(points, func(p query.FunctionPoint) bool { return !sel.Keep(p.FunctionName, "") })
 	if m.WholeRange {
 		return frames.FunctionTotals(points, metrics, fq.TimeRange), nil
 	}
@@ -230,30 +181,18 @@ func (d *Datasource) queryLogs(ctx context.Context, q backend.DataQuery, m Query
 		}
 		lq.TraceID = id
 	}
-	if lq.Limit < 0 || lq.Limit > query.MaxLogLimit {
-		return nil, fmt.Errorf("%w: limit must be between 1 and %d, got %d", query.ErrInvalidFilter, query.MaxLogLimit, lq.Limit)
-	}
 	limit := cmp.Or(lq.Limit, query.DefaultLogLimit)
-	if m.names.post {
-		lq.Limit = query.MaxLogLimit
-	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lines, err := svc.Logs(ctx, lq)
+	page, err := svc.LogsPage(ctx, lq, m.names)
 	if err != nil {
 		return nil, err
 	}
-	read := len(lines)
-	if m.names.post {
-		lines = slices.DeleteFunc(lines, func(l query.LogLine) bool { return !m.names.keep(l.FunctionName, l.ServiceName) })
-	}
-	got := len(lines)
-	lines = lines[:min(got, limit)]
-	frame := frames.Logs(lines, d.traceLink())
-	limitNotice(frame, got, limit, "log lines")
-	filterCapNotice(frame, m.names, read, query.MaxLogLimit, "log lines")
+	frame := frames.Logs(page.Rows, d.traceLink())
+	limitNotice(frame, len(page.Rows), limit, "log lines")
+	filterCapNotice(frame, page.Capped, query.MaxLogLimit, "log lines")
 	return frame, nil
 }
 
@@ -281,7 +220,7 @@ func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m
 	if minStep := (r.Until.Sub(r.Since) / maxLogVolumeBuckets).Truncate(time.Second) + time.Second; step < minStep {
 		step = minStep
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,22 +228,20 @@ func (d *Datasource) queryLogsVolume(ctx context.Context, q backend.DataQuery, m
 	if err != nil {
 		return nil, err
 	}
-	if m.names.post {
-		svcOf, err := d.servicesOf(ctx, svc, r, m.names)
-		if err != nil {
-			return nil, err
-		}
-		points = slices.DeleteFunc(points, func(p query.LogVolumePoint) bool { return !m.names.keep(p.FunctionName, svcOf[p.FunctionName]) })
+	sel, err := svc.Select(ctx, r, m.names)
+	if err != nil {
+		return nil, err
 	}
+	points = slices.DeleteFunc(points, func(p query.LogVolumePoint) bool { return !sel.Keep(p.FunctionName, "") })
 	return frames.LogVolume(points, r, step), nil
 }
 
-func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, names nameFilters) (*data.Frame, error) {
+func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
 	r := timeRange(q)
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -312,8 +249,6 @@ func (d *Datasource) queryCatalog(ctx context.Context, q backend.DataQuery, name
 	if err != nil {
 		return nil, err
 	}
-	if names.post {
-		fns = slices.DeleteFunc(fns, func(f query.FunctionInfo) bool { return !names.keep(f.FunctionName, f.ServiceName) })
-	}
+	fns = slices.DeleteFunc(fns, func(f query.FunctionInfo) bool { return !m.names.Keep(f.FunctionName, f.ServiceName) })
 	return frames.Catalog(fns), nil
 }

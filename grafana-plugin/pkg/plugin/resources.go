@@ -76,7 +76,7 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		}
 		u, _ := url.Parse(req.URL) // pickerRange parsed it already
-		_, svc, err := d.connect(ctx)
+		svc, err := d.connect(ctx)
 		if err != nil {
 			d.logger.Error("list tenants", "error", err)
 			return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
@@ -96,7 +96,7 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 
 // functionNames lists the functions with invocations in the range, sorted.
 func (d *Datasource) functionNames(ctx context.Context, since, until time.Time) ([]string, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ type catalogEntry struct {
 // catalogEntries lists the functions with invocations in the range, by
 // name, account and region, versions sorted.
 func (d *Datasource) catalogEntries(ctx context.Context, since, until time.Time) ([]catalogEntry, error) {
-	_, svc, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +207,12 @@ func (d *Datasource) spanPicker(ctx context.Context, req *backend.CallResourceRe
 		FunctionName: params.Get("function"),
 		Key:          params.Get("key"),
 	}
-	st, _, err := d.connect(ctx)
+	svc, err := d.connect(ctx)
 	if err != nil {
 		d.logger.Error("list "+req.Path, "error", err)
 		return sendJSON(sender, http.StatusBadGateway, map[string]string{"error": err.Error()})
 	}
-	p := query.NewPickers(st)
+	p := svc.Pickers()
 	list := map[string]func(context.Context, query.PickerQuery) ([]string, error){
 		"spans": p.SpanNames, "services": p.ServiceNames, "attributeKeys": p.AttributeKeys, "attributeValues": p.AttributeValues,
 	}[req.Path]

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,8 +59,6 @@ type Settings struct {
 	// authorities the server's certificate is verified with instead of the
 	// system's.
 	TLSCACert string `json:"-"`
-	// rootCAs is TLSCACert parsed.
-	rootCAs *x509.CertPool
 	// Location is TimeZone loaded.
 	Location *time.Location `json:"-"`
 	// prices is Prices parsed.
@@ -141,16 +138,12 @@ func (c *Settings) Validate() error {
 			errs = append(errs, fmt.Errorf("tlsServerName %q must be a host name", c.TLSServerName))
 		}
 	}
-	c.rootCAs = nil
 	if strings.TrimSpace(c.TLSCACert) != "" {
 		if !c.TLS {
 			errs = append(errs, errors.New("tlsCACert needs tls to be on"))
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(c.TLSCACert)) {
+		if _, err := (storage.TLSConfig{CAPEM: c.TLSCACert}).Client(); err != nil {
 			errs = append(errs, errors.New("tlsCACert holds no PEM certificate"))
-		} else {
-			c.rootCAs = pool
 		}
 	}
 	c.prices = query.DefaultPrices()
@@ -203,20 +196,20 @@ func (c *Settings) PriceList() query.Prices {
 	return p
 }
 
-// TLSConfig is the TLS configuration for the server at addr (host:port);
-// with addr empty and no server name set, the name checked is each
-// address's host, filled in when connecting.
-func (c *Settings) TLSConfig(addr string) *tls.Config {
-	name := c.TLSServerName
-	if name == "" && addr != "" {
-		name, _, _ = net.SplitHostPort(addr)
+// storageTLS is the settings' TLS in storage's terms; storage builds the
+// *tls.Config, as it does for the collector and the CLI.
+func (c *Settings) storageTLS() storage.TLSConfig {
+	if !c.TLS {
+		return storage.TLSConfig{}
 	}
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         name,
-		RootCAs:            c.rootCAs,
-		InsecureSkipVerify: c.TLSSkipVerify,
-	}
+	return storage.TLSConfig{Enabled: true, CAPEM: c.TLSCACert, ServerName: c.TLSServerName, InsecureSkipVerify: c.TLSSkipVerify}
+}
+
+// TLSConfig is the TLS configuration of the connections, nil with TLS
+// off; with no server name set, the name checked is each address's host,
+// filled in when connecting.
+func (c *Settings) TLSConfig() (*tls.Config, error) {
+	return c.storageTLS().Client()
 }
 
 // DSN is the native-protocol DSN storage opens; TLS is not in it but in
@@ -250,8 +243,6 @@ func (c *Settings) StorageConfig() storage.Config {
 	cfg.Database = c.Database
 	cfg.DialTimeout = time.Duration(c.DialTimeoutSeconds) * time.Second
 	cfg.ReadOnly = true
-	if c.TLS {
-		cfg.TLS = c.TLSConfig("")
-	}
+	cfg.TLS = c.storageTLS()
 	return cfg
 }

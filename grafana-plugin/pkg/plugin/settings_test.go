@@ -8,11 +8,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/internal/testca"
 )
 
 func TestLoadSettings(t *testing.T) {
-	testCA := chtest.NewCA(t).PEM
+	testCA := testca.NewCA(t).PEM
 	tests := []struct {
 		name     string
 		jsonData string
@@ -46,11 +46,11 @@ func TestLoadSettings(t *testing.T) {
 		{name: "ca without tls", jsonData: `{}`, secure: map[string]string{"tlsCACert": testCA}, wantErrs: []string{"tlsCACert needs tls"}},
 		{name: "ca not pem", jsonData: `{"tls":true}`, secure: map[string]string{"tlsCACert": "-----BEGIN NOTHING-----"}, wantErrs: []string{"tlsCACert holds no PEM certificate"}},
 		{name: "ca", jsonData: `{"tls":true,"tlsServerName":" ch.internal "}`, secure: map[string]string{"tlsCACert": testCA}, check: func(t *testing.T, s Settings) {
-			cfg := s.TLSConfig("10.0.0.1:9440")
-			if cfg.RootCAs == nil || cfg.ServerName != "ch.internal" || cfg.InsecureSkipVerify {
-				t.Errorf("tls config = %+v", cfg)
+			cfg, err := s.TLSConfig()
+			if err != nil || cfg.RootCAs == nil || cfg.ServerName != "ch.internal" || cfg.InsecureSkipVerify {
+				t.Errorf("tls config = %+v, %v", cfg, err)
 			}
-			if sc := s.StorageConfig(); sc.TLS == nil || sc.TLS.RootCAs == nil || sc.TLS.ServerName != "ch.internal" {
+			if sc := s.StorageConfig(); sc.TLS.CAPEM != testCA || sc.TLS.ServerName != "ch.internal" || !sc.TLS.On() {
 				t.Errorf("storage config's TLS = %+v, want the CA and server name", sc.TLS)
 			}
 		}},
@@ -140,7 +140,7 @@ func TestSettingsDSN(t *testing.T) {
 			if opts.TLS != nil {
 				t.Errorf("DSN asks for TLS (%+v); TLS belongs in StorageConfig's TLS", opts.TLS)
 			}
-			if tc := s.StorageConfig().TLS; (tc != nil) != s.TLS || (s.TLS && (tc.InsecureSkipVerify != s.TLSSkipVerify || tc.ServerName != s.TLSServerName)) {
+			if tc := s.StorageConfig().TLS; tc.On() != s.TLS || (s.TLS && (tc.InsecureSkipVerify != s.TLSSkipVerify || tc.ServerName != s.TLSServerName)) {
 				t.Errorf("storage tls = %+v, want tls %v skip verify %v server name %q", tc, s.TLS, s.TLSSkipVerify, s.TLSServerName)
 			}
 			if tt.password != "" && strings.Contains(s.Redacted(), tt.password) {

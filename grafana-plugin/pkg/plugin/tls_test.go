@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/lambdascope/lambdascope/internal/testca"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -17,7 +18,7 @@ import (
 // wrong in a sentence and that queries work when it is right.
 func TestTLS(t *testing.T) {
 	db := plugintest.NewDatabase(t)
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	front := chtest.NewTLSFront(t, ca, db.Addr)
 	_, frontPort, _ := strings.Cut(front, ":")
 	tests := []struct {
@@ -35,7 +36,7 @@ func TestTLS(t *testing.T) {
 			wantMsg: "Connected to ClickHouse"},
 		{name: "system roots", jsonData: map[string]any{"address": front, "tls": true},
 			wantMsg: "The TLS certificate of ClickHouse at " + front + " is not signed by the system's certificate authorities: add the CA"},
-		{name: "other ca", jsonData: map[string]any{"address": front, "tls": true}, caCert: chtest.NewCA(t).PEM,
+		{name: "other ca", jsonData: map[string]any{"address": front, "tls": true}, caCert: testca.NewCA(t).PEM,
 			wantMsg: "is not signed by the CA certificate in the settings"},
 		{name: "wrong server name", jsonData: map[string]any{"address": front, "tls": true, "tlsServerName": "clickhouse.example.com"},
 			caCert: ca.PEM, wantMsg: `is not valid for "clickhouse.example.com": set the TLS server name to a name the certificate holds (localhost, 127.0.0.1)`},
@@ -81,7 +82,7 @@ func TestTLS(t *testing.T) {
 // disposing of it ends every goroutine it started.
 func TestTLSDisposeEndsGoroutines(t *testing.T) {
 	db := plugintest.NewDatabase(t)
-	ca := chtest.NewCA(t)
+	ca := testca.NewCA(t)
 	front := chtest.NewTLSFront(t, ca, db.Addr)
 	before := goleak.IgnoreCurrent()
 	raw, err := json.Marshal(map[string]any{"address": front + "," + front, "tls": true, "database": db.Name})

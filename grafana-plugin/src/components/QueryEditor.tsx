@@ -32,6 +32,7 @@ const costByOptions: Array<SelectableValue<CostBy>> = [
   { label: 'Version', value: 'version' },
   { label: 'Day', value: 'day' },
   { label: 'Observability', value: 'observability' },
+  { label: 'Tenant', value: 'tenant' },
 ];
 
 const metricOptions: Array<SelectableValue<string>> = metricNames.map((m) => ({ label: m, value: m }));
@@ -48,35 +49,63 @@ const spikeFormatOptions: Array<SelectableValue<SpikeFormat>> = [
 
 const spikeSeriesOptions: Array<SelectableValue<string>> = spikeSeriesNames.map((m) => ({ label: m, value: m }));
 
-export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: Props) {
-  const q: LambdascopeQuery = { ...defaultQuery, ...query };
-  const [functions, setFunctions] = useState<Array<SelectableValue<string>>>([]);
-  const [attributesText, setAttributesText] = useState(formatAttributes(q.attributes));
-  const [spanNames, setSpanNames] = useState<Array<SelectableValue<string>>>([]);
-  const [services, setServices] = useState<Array<SelectableValue<string>>>([]);
-  const [attributeKeys, setAttributeKeys] = useState<Array<SelectableValue<string>>>([]);
+type NumberKey =
+  | 'limit'
+  | 'minDurationMs'
+  | 'maxDurationMs'
+  | 'stepSeconds'
+  | 'windowMinutes'
+  | 'baselineMinutes'
+  | 'minInvocations'
+  | 'minErrors'
+  | 'minColdStarts';
 
+type Options = Array<SelectableValue<string>>;
+
+// Parts are what the rows of every query type share: the query with its
+// defaults, the ways to change it, and the function picker and limit field.
+interface Parts {
+  q: LambdascopeQuery;
+  onRunQuery: () => void;
+  update: (patch: Partial<LambdascopeQuery>, run?: boolean) => void;
+  text: (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) => void;
+  num: (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) => void;
+  functionPicker: React.ReactNode;
+  limitField: React.ReactNode;
+}
+
+const asOptions = (names: string[]): Options => names.map((n) => ({ label: n, value: n }));
+
+// useFunctionOptions lists the functions of the range for the function picker.
+function useFunctionOptions(datasource: DataSource, range: Props['range']): Options {
+  const [functions, setFunctions] = useState<Options>([]);
   useEffect(() => {
     let cancelled = false;
     datasource
       .getFunctions(range)
-      .then((names) => !cancelled && setFunctions(names.map((n) => ({ label: n, value: n }))))
+      .then((names) => !cancelled && setFunctions(asOptions(names)))
       .catch(() => !cancelled && setFunctions([]));
     return () => {
       cancelled = true;
     };
   }, [datasource, range]);
+  return functions;
+}
 
-  // The search pickers follow the chosen function.
-  const searchFunction = q.queryType === 'search' ? (q.functionName ?? '') : undefined;
+// useSearchPickers lists span names, services and attribute keys for a
+// search; they follow the chosen function, and are not read for other
+// query types (searchFunction undefined).
+function useSearchPickers(datasource: DataSource, range: Props['range'], searchFunction: string | undefined) {
+  const [spanNames, setSpanNames] = useState<Options>([]);
+  const [services, setServices] = useState<Options>([]);
+  const [attributeKeys, setAttributeKeys] = useState<Options>([]);
   useEffect(() => {
     if (searchFunction === undefined) {
       return;
     }
     let cancelled = false;
-    const options = (names: string[]) => names.map((n) => ({ label: n, value: n }));
-    const load = (get: Promise<string[]>, set: (v: Array<SelectableValue<string>>) => void) =>
-      get.then((names) => !cancelled && set(options(names))).catch(() => !cancelled && set([]));
+    const load = (get: Promise<string[]>, set: (v: Options) => void) =>
+      get.then((names) => !cancelled && set(asOptions(names))).catch(() => !cancelled && set([]));
     load(datasource.getSpanNames(range, searchFunction), setSpanNames);
     load(datasource.getServiceNames(range, searchFunction), setServices);
     load(datasource.getAttributeKeys(range, searchFunction), setAttributeKeys);
@@ -84,7 +113,11 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
       cancelled = true;
     };
   }, [datasource, range, searchFunction]);
+  return { spanNames, services, attributeKeys };
+}
 
+// editorParts builds the shared parts of the editor for q.
+function editorParts(q: LambdascopeQuery, functions: Options, onChange: Props['onChange'], onRunQuery: () => void): Parts {
   const update = (patch: Partial<LambdascopeQuery>, run = false) => {
     onChange({ ...q, ...patch });
     if (run) {
@@ -93,24 +126,8 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   };
   const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
-  const num =
-    (
-      key:
-        | 'limit'
-        | 'minDurationMs'
-        | 'maxDurationMs'
-        | 'stepSeconds'
-        | 'windowMinutes'
-        | 'baselineMinutes'
-        | 'minInvocations'
-        | 'minErrors'
-        | 'minColdStarts'
-    ) =>
-    (e: ChangeEvent<HTMLInputElement>) =>
+  const num = (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
-  const problem = queryProblem(q);
-  const type = q.queryType;
-
   const functionPicker = (
     <InlineField label="Function" labelWidth={12}>
       <Select
@@ -135,7 +152,298 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
       />
     </InlineField>
   );
+  return { q, onRunQuery, update, text, num, functionPicker, limitField };
+}
 
+function TraceRow({ q, text, onRunQuery }: Parts) {
+  return (
+    <InlineFieldRow>
+      <InlineField label="Trace ID" labelWidth={12} grow>
+        <Input
+          value={q.traceId ?? ''}
+          placeholder="4bf92f3577b34da6a3ce929d0e0e4736 or 1-4bf92f35-77b34da6a3ce929d0e0e4736"
+          onChange={text('traceId')}
+          onBlur={onRunQuery}
+        />
+      </InlineField>
+    </InlineFieldRow>
+  );
+}
+
+interface SearchProps {
+  parts: Parts;
+  pickers: ReturnType<typeof useSearchPickers>;
+  // attributesText is the attributes field as typed, kept by the editor so
+  // that it outlives a switch to another query type.
+  attributesText: string;
+  setAttributesText: (v: string) => void;
+}
+
+function SearchRows({ parts, pickers, attributesText, setAttributesText }: SearchProps) {
+  const { q, update, num, onRunQuery, functionPicker, limitField } = parts;
+  return (
+    <>
+      <InlineFieldRow>
+        {functionPicker}
+        <InlineField label="Service" labelWidth={10}>
+          <Select
+            width={24}
+            isClearable
+            allowCustomValue
+            options={pickers.services}
+            value={q.serviceName ? { label: q.serviceName, value: q.serviceName } : null}
+            onChange={(v) => update({ serviceName: v?.value ?? '' }, true)}
+          />
+        </InlineField>
+        <InlineField label="Span name" labelWidth={12}>
+          <Select
+            width={24}
+            isClearable
+            allowCustomValue
+            options={pickers.spanNames}
+            value={q.spanName ? { label: q.spanName, value: q.spanName } : null}
+            onChange={(v) => update({ spanName: v?.value ?? '' }, true)}
+          />
+        </InlineField>
+        <InlineField label="Status" labelWidth={8}>
+          <Select width={12} options={statusOptions} value={q.status ?? ''} onChange={(v) => update({ status: v.value ?? '' }, true)} />
+        </InlineField>
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <InlineField label="Min ms" labelWidth={12}>
+          <Input type="number" width={12} value={q.minDurationMs ?? ''} onChange={num('minDurationMs')} onBlur={onRunQuery} />
+        </InlineField>
+        <InlineField label="Max ms" labelWidth={10}>
+          <Input type="number" width={12} value={q.maxDurationMs ?? ''} onChange={num('maxDurationMs')} onBlur={onRunQuery} />
+        </InlineField>
+        <InlineField label="Attributes" labelWidth={12} tooltip="key=value pairs, comma separated; all must match one span">
+          <Input
+            width={40}
+            value={attributesText}
+            placeholder="http.route=/orders, db.system=dynamodb"
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setAttributesText(e.currentTarget.value)}
+            onBlur={() => update({ attributes: parseAttributes(attributesText) }, true)}
+          />
+        </InlineField>
+        <InlineField label="Add key" labelWidth={10} tooltip="Span attribute keys seen in the range">
+          <Select
+            width={20}
+            options={pickers.attributeKeys}
+            value={null}
+            onChange={(v) => v?.value && setAttributesText(attributesText.trim() === '' ? `${v.value}=` : `${attributesText}, ${v.value}=`)}
+          />
+        </InlineField>
+        <InlineField label="Cold starts only" labelWidth={16}>
+          <InlineSwitch value={q.coldStartOnly ?? false} onChange={(e) => update({ coldStartOnly: e.currentTarget.checked }, true)} />
+        </InlineField>
+        {limitField}
+      </InlineFieldRow>
+    </>
+  );
+}
+
+function RequestRow({ q, text, onRunQuery, functionPicker, limitField }: Parts) {
+  const type = q.queryType;
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Request ID" labelWidth={12}>
+        <Input width={30} value={q.requestId ?? ''} onChange={text('requestId')} onBlur={onRunQuery} />
+      </InlineField>
+      <InlineField label="Trace ID" labelWidth={10}>
+        <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
+      </InlineField>
+      {type === 'invocations' && (
+        <InlineField label="Tenant" labelWidth={8} tooltip="Functions in tenant isolation mode">
+          <Input width={20} value={q.tenantId ?? ''} onChange={text('tenantId')} onBlur={onRunQuery} />
+        </InlineField>
+      )}
+      {type === 'logs' && (
+        <InlineField label="Contains" labelWidth={10}>
+          <Input width={24} value={q.text ?? ''} onChange={text('text')} onBlur={onRunQuery} />
+        </InlineField>
+      )}
+      {limitField}
+    </InlineFieldRow>
+  );
+}
+
+function MetricsRow({ q, update, num, onRunQuery, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Metrics" labelWidth={10}>
+        <MultiSelect
+          width={50}
+          options={metricOptions}
+          value={q.metrics ?? ['invocations']}
+          onChange={(v) => update({ metrics: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
+        />
+      </InlineField>
+      <InlineField label="Step (s)" labelWidth={10} tooltip="Bucket width; empty follows the panel's interval (at least 60 s)">
+        <Input type="number" width={10} value={q.stepSeconds ?? ''} onChange={num('stepSeconds')} onBlur={onRunQuery} />
+      </InlineField>
+      <InlineField
+        label="Whole range"
+        labelWidth={12}
+        tooltip="One point per function over the whole time range, whatever the clock: for alert rules on the last N minutes"
+      >
+        <InlineSwitch value={q.wholeRange ?? false} onChange={(e) => update({ wholeRange: e.currentTarget.checked }, true)} />
+      </InlineField>
+    </InlineFieldRow>
+  );
+}
+
+function AnnotationsRow({ q, update, num, onRunQuery, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Mark" labelWidth={8}>
+        <RadioButtonGroup<AnnotationKind>
+          options={annotationKinds}
+          value={q.annotation}
+          onChange={(v) => update({ annotation: v }, true)}
+        />
+      </InlineField>
+      {q.annotation === 'coldStartStorms' && (
+        <InlineField label="Cold starts a minute" labelWidth={20} tooltip="How many cold starts in a minute make a storm (default 10)">
+          <Input type="number" width={8} value={q.minColdStarts ?? ''} placeholder="10" onChange={num('minColdStarts')} onBlur={onRunQuery} />
+        </InlineField>
+      )}
+    </InlineFieldRow>
+  );
+}
+
+function CostRow({ q, update, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Group by" labelWidth={10}>
+        <RadioButtonGroup<CostBy>
+          options={costByOptions}
+          value={q.costBy ?? 'function'}
+          onChange={(v) => update({ costBy: v }, true)}
+        />
+      </InlineField>
+    </InlineFieldRow>
+  );
+}
+
+function TraceCostRow({ q, text, num, onRunQuery, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      <InlineField label="Trace ID" labelWidth={12} tooltip="One trace per invocation; empty lists the costliest traces of the range">
+        <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
+      </InlineField>
+      {!q.traceId?.trim() && (
+        <>
+          {functionPicker}
+          <InlineField label="Traces" labelWidth={8}>
+            <Input
+              type="number"
+              width={10}
+              value={q.limit ?? ''}
+              placeholder={String(DEFAULT_TRACE_COST_LIMIT)}
+              onChange={num('limit')}
+              onBlur={onRunQuery}
+            />
+          </InlineField>
+        </>
+      )}
+    </InlineFieldRow>
+  );
+}
+
+function SpikesRows({ q, update, num, onRunQuery, functionPicker }: Parts) {
+  return (
+    <>
+      <InlineFieldRow>
+        {functionPicker}
+        <InlineField label="Show as" labelWidth={10}>
+          <RadioButtonGroup<SpikeFormat>
+            options={spikeFormatOptions}
+            value={q.format ?? 'table'}
+            onChange={(v) => update({ format: v }, true)}
+          />
+        </InlineField>
+        {q.format === 'timeSeries' && (
+          <InlineField label="Series" labelWidth={8}>
+            <MultiSelect
+              width={40}
+              options={spikeSeriesOptions}
+              value={q.spikeSeries ?? ['errorRate', 'baselineRate']}
+              onChange={(v) => update({ spikeSeries: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
+            />
+          </InlineField>
+        )}
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <InlineField label="Window (min)" labelWidth={12} tooltip="The recent span whose error rate is judged; default 5">
+          <Input type="number" width={10} value={q.windowMinutes ?? ''} placeholder="5" onChange={num('windowMinutes')} onBlur={onRunQuery} />
+        </InlineField>
+        <InlineField label="Baseline (min)" labelWidth={14} tooltip="The span before the window it is compared with; default 60">
+          <Input type="number" width={10} value={q.baselineMinutes ?? ''} placeholder="60" onChange={num('baselineMinutes')} onBlur={onRunQuery} />
+        </InlineField>
+        <InlineField label="Min invocations" labelWidth={16} tooltip="In the window, for a function to be judged; default 20">
+          <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="20" onChange={num('minInvocations')} onBlur={onRunQuery} />
+        </InlineField>
+        <InlineField label="Min errors" labelWidth={12} tooltip="In the window, for a spike; default 5">
+          <Input type="number" width={10} value={q.minErrors ?? ''} placeholder="5" onChange={num('minErrors')} onBlur={onRunQuery} />
+        </InlineField>
+      </InlineFieldRow>
+    </>
+  );
+}
+
+function CompletenessRow({ q, update, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Show as" labelWidth={10}>
+        <RadioButtonGroup<SpikeFormat>
+          options={completenessFormatOptions}
+          value={q.format ?? 'table'}
+          onChange={(v) => update({ format: v }, true)}
+        />
+      </InlineField>
+    </InlineFieldRow>
+  );
+}
+
+function RightsizeRow({ q, num, onRunQuery, functionPicker }: Parts) {
+  return (
+    <InlineFieldRow>
+      {functionPicker}
+      <InlineField label="Min invocations" labelWidth={16} tooltip="Invocations a configuration needs before it is advised on; default 100">
+        <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="100" onChange={num('minInvocations')} onBlur={onRunQuery} />
+      </InlineField>
+    </InlineFieldRow>
+  );
+}
+
+// rowsOf are the rows a query type shows below the query type picker.
+const rowsOf: Partial<Record<QueryType, (p: Parts) => React.ReactNode>> = {
+  trace: TraceRow,
+  invocations: RequestRow,
+  logs: RequestRow,
+  metrics: MetricsRow,
+  annotations: AnnotationsRow,
+  cost: CostRow,
+  traceCost: TraceCostRow,
+  spikes: SpikesRows,
+  completeness: CompletenessRow,
+  rightsize: RightsizeRow,
+};
+
+export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: Props) {
+  const q: LambdascopeQuery = { ...defaultQuery, ...query };
+  const type = q.queryType;
+  const functions = useFunctionOptions(datasource, range);
+  const [attributesText, setAttributesText] = useState(formatAttributes(q.attributes));
+  const pickers = useSearchPickers(datasource, range, type === 'search' ? (q.functionName ?? '') : undefined);
+  const parts = editorParts(q, functions, onChange, onRunQuery);
+  const Rows = type === undefined ? undefined : rowsOf[type];
+  const problem = queryProblem(q);
   return (
     <>
       <InlineFieldRow>
@@ -146,231 +454,10 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
             }} />
         </InlineField>
       </InlineFieldRow>
-      {type === 'trace' && (
-        <InlineFieldRow>
-          <InlineField label="Trace ID" labelWidth={12} grow>
-            <Input
-              value={q.traceId ?? ''}
-              placeholder="4bf92f3577b34da6a3ce929d0e0e4736 or 1-4bf92f35-77b34da6a3ce929d0e0e4736"
-              onChange={text('traceId')}
-              onBlur={onRunQuery}
-            />
-          </InlineField>
-        </InlineFieldRow>
-      )}
       {type === 'search' && (
-        <>
-          <InlineFieldRow>
-            {functionPicker}
-            <InlineField label="Service" labelWidth={10}>
-              <Select
-                width={24}
-                isClearable
-                allowCustomValue
-                options={services}
-                value={q.serviceName ? { label: q.serviceName, value: q.serviceName } : null}
-                onChange={(v) => update({ serviceName: v?.value ?? '' }, true)}
-              />
-            </InlineField>
-            <InlineField label="Span name" labelWidth={12}>
-              <Select
-                width={24}
-                isClearable
-                allowCustomValue
-                options={spanNames}
-                value={q.spanName ? { label: q.spanName, value: q.spanName } : null}
-                onChange={(v) => update({ spanName: v?.value ?? '' }, true)}
-              />
-            </InlineField>
-            <InlineField label="Status" labelWidth={8}>
-              <Select width={12} options={statusOptions} value={q.status ?? ''} onChange={(v) => update({ status: v.value ?? '' }, true)} />
-            </InlineField>
-          </InlineFieldRow>
-          <InlineFieldRow>
-            <InlineField label="Min ms" labelWidth={12}>
-              <Input type="number" width={12} value={q.minDurationMs ?? ''} onChange={num('minDurationMs')} onBlur={onRunQuery} />
-            </InlineField>
-            <InlineField label="Max ms" labelWidth={10}>
-              <Input type="number" width={12} value={q.maxDurationMs ?? ''} onChange={num('maxDurationMs')} onBlur={onRunQuery} />
-            </InlineField>
-            <InlineField label="Attributes" labelWidth={12} tooltip="key=value pairs, comma separated; all must match one span">
-              <Input
-                width={40}
-                value={attributesText}
-                placeholder="http.route=/orders, db.system=dynamodb"
-                onChange={(e: ChangeEvent<HTMLInputElement>) => setAttributesText(e.currentTarget.value)}
-                onBlur={() => update({ attributes: parseAttributes(attributesText) }, true)}
-              />
-            </InlineField>
-            <InlineField label="Add key" labelWidth={10} tooltip="Span attribute keys seen in the range">
-              <Select
-                width={20}
-                options={attributeKeys}
-                value={null}
-                onChange={(v) => v?.value && setAttributesText(attributesText.trim() === '' ? `${v.value}=` : `${attributesText}, ${v.value}=`)}
-              />
-            </InlineField>
-            <InlineField label="Cold starts only" labelWidth={16}>
-              <InlineSwitch value={q.coldStartOnly ?? false} onChange={(e) => update({ coldStartOnly: e.currentTarget.checked }, true)} />
-            </InlineField>
-            {limitField}
-          </InlineFieldRow>
-        </>
+        <SearchRows parts={parts} pickers={pickers} attributesText={attributesText} setAttributesText={setAttributesText} />
       )}
-      {(type === 'invocations' || type === 'logs') && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Request ID" labelWidth={12}>
-            <Input width={30} value={q.requestId ?? ''} onChange={text('requestId')} onBlur={onRunQuery} />
-          </InlineField>
-          <InlineField label="Trace ID" labelWidth={10}>
-            <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
-          </InlineField>
-          {type === 'invocations' && (
-            <InlineField label="Tenant" labelWidth={8} tooltip="Functions in tenant isolation mode">
-              <Input width={20} value={q.tenantId ?? ''} onChange={text('tenantId')} onBlur={onRunQuery} />
-            </InlineField>
-          )}
-          {type === 'logs' && (
-            <InlineField label="Contains" labelWidth={10}>
-              <Input width={24} value={q.text ?? ''} onChange={text('text')} onBlur={onRunQuery} />
-            </InlineField>
-          )}
-          {limitField}
-        </InlineFieldRow>
-      )}
-      {type === 'metrics' && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Metrics" labelWidth={10}>
-            <MultiSelect
-              width={50}
-              options={metricOptions}
-              value={q.metrics ?? ['invocations']}
-              onChange={(v) => update({ metrics: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
-            />
-          </InlineField>
-          <InlineField label="Step (s)" labelWidth={10} tooltip="Bucket width; empty follows the panel's interval (at least 60 s)">
-            <Input type="number" width={10} value={q.stepSeconds ?? ''} onChange={num('stepSeconds')} onBlur={onRunQuery} />
-          </InlineField>
-          <InlineField
-            label="Whole range"
-            labelWidth={12}
-            tooltip="One point per function over the whole time range, whatever the clock: for alert rules on the last N minutes"
-          >
-            <InlineSwitch value={q.wholeRange ?? false} onChange={(e) => update({ wholeRange: e.currentTarget.checked }, true)} />
-          </InlineField>
-        </InlineFieldRow>
-      )}
-      {type === 'annotations' && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Mark" labelWidth={8}>
-            <RadioButtonGroup<AnnotationKind>
-              options={annotationKinds}
-              value={q.annotation}
-              onChange={(v) => update({ annotation: v }, true)}
-            />
-          </InlineField>
-          {q.annotation === 'coldStartStorms' && (
-            <InlineField label="Cold starts a minute" labelWidth={20} tooltip="How many cold starts in a minute make a storm (default 10)">
-              <Input type="number" width={8} value={q.minColdStarts ?? ''} placeholder="10" onChange={num('minColdStarts')} onBlur={onRunQuery} />
-            </InlineField>
-          )}
-        </InlineFieldRow>
-      )}
-      {type === 'cost' && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Group by" labelWidth={10}>
-            <RadioButtonGroup<CostBy>
-              options={costByOptions}
-              value={q.costBy ?? 'function'}
-              onChange={(v) => update({ costBy: v }, true)}
-            />
-          </InlineField>
-        </InlineFieldRow>
-      )}
-      {type === 'traceCost' && (
-        <InlineFieldRow>
-          <InlineField label="Trace ID" labelWidth={12} tooltip="One trace per invocation; empty lists the costliest traces of the range">
-            <Input width={36} value={q.traceId ?? ''} onChange={text('traceId')} onBlur={onRunQuery} />
-          </InlineField>
-          {!q.traceId?.trim() && (
-            <>
-              {functionPicker}
-              <InlineField label="Traces" labelWidth={8}>
-                <Input
-                  type="number"
-                  width={10}
-                  value={q.limit ?? ''}
-                  placeholder={String(DEFAULT_TRACE_COST_LIMIT)}
-                  onChange={num('limit')}
-                  onBlur={onRunQuery}
-                />
-              </InlineField>
-            </>
-          )}
-        </InlineFieldRow>
-      )}
-      {type === 'spikes' && (
-        <>
-          <InlineFieldRow>
-            {functionPicker}
-            <InlineField label="Show as" labelWidth={10}>
-              <RadioButtonGroup<SpikeFormat>
-                options={spikeFormatOptions}
-                value={q.format ?? 'table'}
-                onChange={(v) => update({ format: v }, true)}
-              />
-            </InlineField>
-            {q.format === 'timeSeries' && (
-              <InlineField label="Series" labelWidth={8}>
-                <MultiSelect
-                  width={40}
-                  options={spikeSeriesOptions}
-                  value={q.spikeSeries ?? ['errorRate', 'baselineRate']}
-                  onChange={(v) => update({ spikeSeries: v.map((o) => o.value ?? '').filter((m) => m !== '') }, true)}
-                />
-              </InlineField>
-            )}
-          </InlineFieldRow>
-          <InlineFieldRow>
-            <InlineField label="Window (min)" labelWidth={12} tooltip="The recent span whose error rate is judged; default 5">
-              <Input type="number" width={10} value={q.windowMinutes ?? ''} placeholder="5" onChange={num('windowMinutes')} onBlur={onRunQuery} />
-            </InlineField>
-            <InlineField label="Baseline (min)" labelWidth={14} tooltip="The span before the window it is compared with; default 60">
-              <Input type="number" width={10} value={q.baselineMinutes ?? ''} placeholder="60" onChange={num('baselineMinutes')} onBlur={onRunQuery} />
-            </InlineField>
-            <InlineField label="Min invocations" labelWidth={16} tooltip="In the window, for a function to be judged; default 20">
-              <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="20" onChange={num('minInvocations')} onBlur={onRunQuery} />
-            </InlineField>
-            <InlineField label="Min errors" labelWidth={12} tooltip="In the window, for a spike; default 5">
-              <Input type="number" width={10} value={q.minErrors ?? ''} placeholder="5" onChange={num('minErrors')} onBlur={onRunQuery} />
-            </InlineField>
-          </InlineFieldRow>
-        </>
-      )}
-      {type === 'completeness' && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Show as" labelWidth={10}>
-            <RadioButtonGroup<SpikeFormat>
-              options={completenessFormatOptions}
-              value={q.format ?? 'table'}
-              onChange={(v) => update({ format: v }, true)}
-            />
-          </InlineField>
-        </InlineFieldRow>
-      )}
-      {type === 'rightsize' && (
-        <InlineFieldRow>
-          {functionPicker}
-          <InlineField label="Min invocations" labelWidth={16} tooltip="Invocations a configuration needs before it is advised on; default 100">
-            <Input type="number" width={10} value={q.minInvocations ?? ''} placeholder="100" onChange={num('minInvocations')} onBlur={onRunQuery} />
-          </InlineField>
-        </InlineFieldRow>
-      )}
+      {Rows && <Rows {...parts} />}
       {problem && <Alert title={problem} severity="info" />}
     </>
   );

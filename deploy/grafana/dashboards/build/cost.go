@@ -11,7 +11,7 @@ import (
 
 // cost is what the functions cost over the last 30 days (UTC days, as AWS
 // bills them): per day, function and version, the costliest traces,
-// right-sizing, and what observability itself costs.
+// right-sizing, what observability itself costs, and the cost per tenant.
 func cost() (dashboard.Dashboard, error) {
 	fn := "${function}"
 	return newDashboard("lambdascope-cost", "Lambdascope / Cost", []string{"lambdascope", "cost"}, "utc", "now-30d/d",
@@ -33,5 +33,8 @@ func cost() (dashboard.Dashboard, error) {
 			{id: 7, kind: "table", title: "What observability costs (extension overhead, beside CloudWatch Logs)", w: 24, h: 10, y: 57,
 				description: "Per function and day: billed time after the runtime was done (every extension's), the extension's start within billed INIT (an upper bound), the bytes it shipped at data transfer out prices (before compression: an upper bound), and what the stored log lines would cost in CloudWatch Logs at its tiered prices for Lambda logs (bodies only: a lower bound). us-east-1 prices as of 2025-05-01.",
 				query:       plugin.QueryModel{QueryType: plugin.QueryTypeCost, CostBy: "observability", FunctionName: fn}},
+			{id: 8, kind: "table", title: "Cost per tenant (tenant isolation mode)", w: 24, h: 10, y: 67,
+				description: "Per tenant and function, for invocations the platform gave a tenant ID: invocations, cold starts, errors, GB-seconds and cost at list (first-tier) prices, with the tenant isolation charge of each execution environment created (a cold start). An architecture without a known isolation price is marked 'isolation unpriced'.",
+				query:       plugin.QueryModel{QueryType: plugin.QueryTypeCost, CostBy: "tenant", FunctionName: fn}},
 		})
 }

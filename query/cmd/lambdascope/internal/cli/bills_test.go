@@ -53,13 +53,15 @@ func TestCostSnapStartManagedAndTenants(t *testing.T) {
 		t.Fatalf("WriteExport: %v", err)
 	}
 	tests := []struct {
-		args []string
-		want []string
+		args             []string
+		want, wantStderr []string
 	}{
-		{[]string{"cost", "--since", "1h", "--by", "snapstart"}, []string{"snappy", "python3.13", "1 "}},
-		{[]string{"cost", "--since", "1h", "--by", "tenant"}, []string{"umbrella", "snappy"}},
-		{[]string{"cost", "--since", "1h", "--by", "managed", "--prices", prices}, []string{"web", "m7g.large", "2025-12-01"}},
-		{[]string{"cost", "--since", "1h", "--by", "durable"}, []string{arn, "flow", "64757261626c652d74726163652d3033"}},
+		{args: []string{"cost", "--since", "1h", "--by", "snapstart"}, want: []string{"snappy", "python3.13", "1 "}},
+		// One cold start of 1 GB on x86: $0.000167 of tenant isolation.
+		{args: []string{"cost", "--since", "1h", "--by", "tenant"}, want: []string{"umbrella", "snappy", "ISOLATION", "0.000167"}},
+		{args: []string{"cost", "--since", "1h", "--by", "managed", "--prices", prices}, want: []string{"web", "m7g.large", "2025-12-01"}},
+		{args: []string{"cost", "--since", "1h", "--by", "durable"}, want: []string{arn, "flow", "64757261626c652d74726163652d3033"},
+			wantStderr: []string{"not priced: data written", "GB-month"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args[4], func(t *testing.T) {
@@ -70,6 +72,11 @@ func TestCostSnapStartManagedAndTenants(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(r.stdout, w) {
 					t.Errorf("output:\n%s\nwant %q", r.stdout, w)
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr:\n%s\nwant %q", r.stderr, w)
 				}
 			}
 		})

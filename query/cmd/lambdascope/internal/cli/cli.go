@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/query/cmd/lambdascope/internal/render"
 	"github.com/lambdascope/lambdascope/storage"
@@ -374,6 +372,7 @@ type invocationOptions struct {
 	since    string
 	limit    int
 	output   string
+	where    whereFlag
 }
 
 func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, invocationOptions)) {
@@ -387,6 +386,7 @@ func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, i
 	fs.StringVar(&o.since, "since", o.since, "how far back to look: a duration such as 30m, 2h or 7d, or an RFC 3339 time")
 	fs.IntVar(&o.limit, "limit", o.limit, fmt.Sprintf("at most this many invocations, newest first (1-%d)", query.MaxInvocationLimit))
 	fs.StringVar(&o.output, "output", o.output, "output format: table or json")
+	o.where.register(fs)
 	return fs, func() (*commonFlags, invocationOptions) { return &c, o }
 }
 
@@ -415,6 +415,10 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 	if err != nil {
 		return err
 	}
+	names, err := o.where.filters()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	svc, closeStore, err := open(ctx, c)
@@ -422,10 +426,12 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 		return err
 	}
 	defer closeStore()
-	invs, err := svc.Invocations(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit})
+	page, err := svc.InvocationsPage(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit}, names)
 	if err != nil {
 		return fmt.Errorf("cannot list invocations from %s: %w%s", redact(c.dsn), err, schemaHint(err))
 	}
+	noteCapped(env, page.Capped, query.MaxInvocationLimit, "invocations")
+	invs := page.Rows
 	opts := render.Options{Location: env.Location, Color: useColor}
 	if o.output == "json" {
 		return render.InvocationsJSON(env.Stdout, invs, opts)
@@ -500,12 +506,9 @@ func open(ctx context.Context, c *commonFlags) (*query.Service, func(), error) {
 func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.Store, error) {
 	cfg := storage.DefaultConfig()
 	cfg.DSN, cfg.ReadOnly, cfg.Cluster = c.dsn, true, cluster
-	if c.tlsCAFile != "" || c.tlsServerName != "" {
-		tc, err := storage.ClientTLS(c.tlsCAFile, c.tlsServerName, false)
-		if err != nil {
-			return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
-		}
-		cfg.TLS = tc
+	cfg.TLS = storage.TLSConfig{CAFile: c.tlsCAFile, ServerName: c.tlsServerName}
+	if _, err := cfg.TLS.Client(); err != nil {
+		return nil, fmt.Errorf("cannot use --tls-ca-file: %w", err)
 	}
 	st, err := storage.OpenConfig(ctx, cfg)
 	if err != nil {
@@ -514,17 +517,10 @@ func openStore(ctx context.Context, c *commonFlags, cluster string) (*storage.St
 	return st, nil
 }
 
-// ClickHouse error codes that mean the schema is not where the DSN points.
-const (
-	codeUnknownTable    = 60
-	codeUnknownDatabase = 81
-)
-
 // schemaHint explains a missing table or database: the DSN names the wrong
 // database, or no collector has created the schema there yet.
 func schemaHint(err error) string {
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
+	if storage.IsUnknownTable(err) || storage.IsUnknownDatabase(err) {
 		return " (no Lambdascope schema in this database: check the --dsn path, or start the collector, which creates it)"
 	}
 	return ""

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"go.uber.org/goleak"
 
+	"github.com/lambdascope/lambdascope/internal/testca"
 	"github.com/lambdascope/lambdascope/query/querytest"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
@@ -205,7 +206,7 @@ func TestAgainstClickHouse(t *testing.T) {
 		}
 	})
 	t.Run("invocations over TLS with a private CA", func(t *testing.T) {
-		ca := chtest.NewCA(t)
+		ca := testca.NewCA(t)
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -215,12 +216,12 @@ func TestAgainstClickHouse(t *testing.T) {
 		if r.code != ExitOK || !strings.Contains(r.stdout, "req-orders") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
-		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", chtest.NewCA(t).File(t), "--timeout", "5s", "invocations")
+		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", testca.NewCA(t).File(t), "--timeout", "5s", "invocations")
 		if r.code != ExitError || !strings.Contains(r.stderr, "certificate") {
 			t.Fatalf("another CA: exit %d, stderr %q", r.code, r.stderr)
 		}
 		r = run(t, map[string]string{EnvDSN: u.String()}, "--tls-ca-file", filepath.Join(t.TempDir(), "none.pem"), "invocations")
-		if r.code != ExitError || !strings.Contains(r.stderr, "cannot use --tls-ca-file: read CA file") {
+		if r.code != ExitError || !strings.Contains(r.stderr, "cannot use --tls-ca-file: tls.ca_file: open") {
 			t.Fatalf("missing CA file: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,10 +225,12 @@ Examples:
   lambdascope search --min-duration 2s --cold-start
   lambdascope search --attr http.route=/orders --attr tenant=acme --page 2
   lambdascope search --name "UPDATE accounts" --output csv > slow.csv
+  lambdascope search --where 'service=~checkout|orders' --where 'function!=orders-canary'
 `,
 	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
 		f := query.TraceSearch{Attributes: map[string]string{}}
 		page := 1
+		var where whereFlag
 		fs.StringVar(&f.FunctionName, "function", "", "a span of this function")
 		fs.StringVar(&f.ServiceName, "service", "", "a span of this service (service.name)")
 		fs.StringVar(&f.SpanName, "name", "", "a span with this exact name")
@@ -238,6 +241,7 @@ Examples:
 		fs.BoolVar(&f.ColdStartOnly, "cold-start", false, "only spans of cold-start invocations")
 		fs.IntVar(&f.Limit, "limit", query.DefaultSearchLimit, fmt.Sprintf("traces per page (1-%d)", query.MaxSearchLimit))
 		fs.IntVar(&page, "page", page, "page number, 1 for the newest traces")
+		where.register(fs)
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
@@ -249,10 +253,16 @@ Examples:
 			f.Since, f.Until, f.Offset = r.since, r.until, (page-1)*f.Limit
 			ctx, cancel := r.withTimeout(ctx)
 			defer cancel()
-			got, err := r.svc.SearchTraces(ctx, f)
+			names, err := where.filters()
 			if err != nil {
 				return err
 			}
+			p, err := r.svc.SearchTracesPage(ctx, f, names)
+			if err != nil {
+				return err
+			}
+			noteCapped(r.env, p.Capped, query.MaxSearchLimit, "traces")
+			got := p.Rows
 			for i := range got {
 				got[i].Start = got[i].Start.In(r.env.Location)
 			}
@@ -291,6 +301,7 @@ Examples:
 			figures, serviceMap bool
 			function            string
 			step                time.Duration
+			where               whereFlag
 		)
 		o.since = "24h"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
@@ -298,6 +309,7 @@ Examples:
 		fs.BoolVar(&serviceMap, "map", false, "print the service map (who calls whom) instead of the catalog")
 		fs.StringVar(&function, "function", "", "with --figures: only this function")
 		fs.DurationVar(&step, "step", 0, "with --figures: bucket width in whole seconds (default: about 60 buckets)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("functions takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -307,12 +319,17 @@ Examples:
 			}
 			ctx, cancel := r.withTimeout(ctx)
 			defer cancel()
+			sel, err := r.selection(ctx, where)
+			if err != nil {
+				return err
+			}
 			switch {
 			case figures:
 				pts, err := r.svc.FunctionFigures(ctx, query.FunctionQuery{TimeRange: r.rangeOf(), FunctionName: function, Step: step})
 				if err != nil {
 					return err
 				}
+				pts = slices.DeleteFunc(pts, func(p query.FunctionPoint) bool { return !sel.Keep(p.FunctionName, "") })
 				for i := range pts {
 					pts[i].Start = pts[i].Start.In(r.env.Location)
 				}
@@ -334,6 +351,7 @@ Examples:
 				if err != nil {
 					return err
 				}
+				m = sel.ServiceMap(m)
 				t := &render.Table{Headers: []string{"CALLER", "CALLEE", "KIND", "CALLS", "RATE/S", "ERROR RATE", "P50", "P95", "P99"}, Empty: "No calls found."}
 				kinds := map[string]string{}
 				for _, n := range m.Nodes {
@@ -349,6 +367,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			fns = slices.DeleteFunc(fns, func(f query.FunctionInfo) bool { return !sel.Keep(f.FunctionName, f.ServiceName) })
 			for i := range fns {
 				fns[i].FirstSeen, fns[i].LastSeen = fns[i].FirstSeen.In(r.env.Location), fns[i].LastSeen.In(r.env.Location)
 			}
@@ -379,6 +398,7 @@ Examples:
 		var (
 			q     query.LogQuery
 			trace string
+			where whereFlag
 		)
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		fs.StringVar(&q.FunctionName, "function", "", "only this function")
@@ -386,6 +406,7 @@ Examples:
 		fs.StringVar(&trace, "trace", "", "only this trace (32 hex digits or an X-Ray ID)")
 		fs.StringVar(&q.Text, "grep", "", "only lines containing this text (ignoring case)")
 		fs.IntVar(&q.Limit, "limit", query.DefaultLogLimit, fmt.Sprintf("at most this many lines (1-%d)", query.MaxLogLimit))
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("logs takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -403,10 +424,16 @@ Examples:
 			q.Since, q.Until = r.since, r.until
 			ctx, cancel := r.withTimeout(ctx)
 			defer cancel()
-			lines, err := r.svc.Logs(ctx, q)
+			names, err := where.filters()
 			if err != nil {
 				return err
 			}
+			p, err := r.svc.LogsPage(ctx, q, names)
+			if err != nil {
+				return err
+			}
+			noteCapped(r.env, p.Capped, query.MaxLogLimit, "log lines")
+			lines := p.Rows
 			for i := range lines {
 				lines[i].Time = lines[i].Time.In(r.env.Location)
 			}
@@ -468,7 +495,9 @@ invocations by the time each ran (INSTANCES; --by managed); a table's
 managed_instances section ({effective_date, management_fee,
 instance_hourly: {TYPE: price}}), snapstart and durable sections override
 the defaults. --by tenant shows cost, invocations, cold starts and errors
-per tenant of functions in tenant isolation mode. --by durable sums each
+per tenant of functions in tenant isolation mode, with the isolation
+charge of the environments created (each cold start; ISOLATION, "?" where
+the architecture has no known price). --by durable sums each
 durable execution's invocations (one trace) and prices its operations
 (the most checkpointed operations one invocation was handed: a lower
 bound); the state it wrote and kept is not priced, since the records do
@@ -491,6 +520,7 @@ Examples:
   lambdascope cost --since 30d
   lambdascope cost --since 30d --by version --function orders
   lambdascope cost --since 7d --by day --output csv
+  lambdascope cost --since 7d --by day --tz Europe/Berlin --where 'service!=checkout'
   lambdascope cost --since 30d --by tiers
   lambdascope cost --since 7d --by tenant --function api
   lambdascope cost --prices fleet.yaml --since 30d --by managed
@@ -499,13 +529,20 @@ Examples:
   lambdascope cost --prices prices.yaml --since 30d --output json
 `,
 	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
-		var by, function, pricesPath string
+		var by, function, pricesPath, tz string
+		var where whereFlag
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		fs.StringVar(&by, "by", "function", "rows per function, version, day, tiers, free, snapstart, managed, tenant, durable or observability")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
+		fs.StringVar(&tz, "tz", "UTC", "with --by day: the time zone whose days the rows are (IANA name, or Local)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
+			view, err := r.costView(by, tz, where)
+			if err != nil {
+				return err
+			}
 			prices, err := loadPrices(pricesPath)
 			if err != nil {
 				return err
@@ -540,8 +577,12 @@ Examples:
 				r.noteEstimates(uint64(estimated))
 				return r.emit(t, tc)
 			}
+			sel, err := r.svc.Select(ctx, r.rangeOf(), view.Names)
+			if err != nil {
+				return err
+			}
 			if by == "observability" {
-				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
+				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, sel)
 			}
 			if by == "durable" {
 				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -554,6 +595,9 @@ Examples:
 					t.Add(e.ExecutionARN, e.FunctionName, r.time(e.Start), u64(e.Invocations), u64(e.Replays), u64(e.Operations),
 						r.money(e.InvocationsCost, dr.Currency), r.money(e.OperationsCost, dr.Currency), r.money(e.Total, dr.Currency), e.TraceID.String())
 				}
+				for _, n := range dr.Notes {
+					fmt.Fprintf(r.env.Stderr, "lambdascope: durable cost %s\n", n)
+				}
 				return r.emit(t, dr)
 			}
 			if by == "tenant" {
@@ -561,15 +605,26 @@ Examples:
 				if err != nil {
 					return err
 				}
-				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "COST"},
+				tr.Tenants = slices.DeleteFunc(tr.Tenants, func(l query.TenantLine) bool { return !sel.Keep(l.FunctionName, "") })
+				t := &render.Table{Headers: []string{"TENANT", "FUNCTION", "ACCOUNT", "REGION", "INVOCATIONS", "COLD STARTS", "ERRORS", "GB-SECONDS", "ISOLATION", "COST"},
 					Empty: "No invocations with a tenant found."}
+				var unpriced []string
 				for _, l := range tr.Tenants {
+					iso := r.money(l.Isolation, tr.Currency)
+					if l.IsolationUnpriced {
+						iso += "?"
+						unpriced = append(unpriced, l.TenantID+"/"+l.FunctionName)
+					}
 					t.Add(l.TenantID, l.FunctionName, l.AccountID, l.Region, u64(l.Invocations), u64(l.ColdStarts), u64(l.Errors),
-						render.Float(l.GBSeconds), r.money(l.Cost, tr.Currency))
+						render.Float(l.GBSeconds), iso, r.money(l.Cost, tr.Currency))
+				}
+				if len(unpriced) > 0 {
+					fmt.Fprintf(r.env.Stderr, "lambdascope: ? no tenant isolation price for the architecture of some cold starts of %s; they are not priced\n",
+						strings.Join(unpriced, ", "))
 				}
 				return r.emit(t, tr)
 			}
-			rep, err := r.svc.Cost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function})
+			rep, err := r.svc.CostIn(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, view)
 			if err != nil {
 				return err
 			}
@@ -607,7 +662,9 @@ Examples:
 					return []string{l.FunctionName, l.Version, l.AccountID, l.Region}
 				})
 			case "day":
-				t = lines([]string{"DAY (UTC)"}, rep.ByDay, func(l query.CostLine) []string { return []string{l.Day.Format("2006-01-02")} })
+				t = lines([]string{"DAY (" + view.DayZone().String() + ")"}, rep.ByDay, func(l query.CostLine) []string {
+					return []string{l.Day.In(view.DayZone()).Format("2006-01-02")}
+				})
 			case "tiers":
 				t = &render.Table{Headers: []string{"MONTH", "ACCOUNT", "REGION", "ARCH", "GROUP GB-S", "GROUP COMPUTE", "RATE/GB-S", "FUNCTION", "SHARE", "COMPUTE"}, Empty: "No invocations found."}
 				for _, g := range rep.Tiers {
@@ -681,11 +738,13 @@ Examples:
 	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
 		cfg := query.DefaultRightsizeConfig()
 		var pricesPath string
+		var where whereFlag
 		o.since = "14d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		fs.Float64Var(&cfg.Headroom, "headroom", cfg.Headroom, "fraction added to the highest memory used")
 		fs.Uint64Var(&cfg.MinInvocations, "min-invocations", cfg.MinInvocations, "skip functions with fewer invocations")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("rightsize takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -703,6 +762,11 @@ Examples:
 			if err != nil {
 				return err
 			}
+			sel, err := r.selection(ctx, where)
+			if err != nil {
+				return err
+			}
+			adv = slices.DeleteFunc(adv, func(a query.Advice) bool { return !sel.Keep(a.FunctionName, "") })
 			t := &render.Table{Headers: []string{"FUNCTION", "REGION", "ARCH", "CONFIGURED", "MAX USED", "SUGGESTED", "ACTION", "P95", "MONTHLY NOW", "MONTHLY SAVING", "WHY"}, Empty: "No function has enough invocations for advice."}
 			for _, a := range adv {
 				t.Add(a.FunctionName, a.Region, a.Architecture, fmt.Sprintf("%d MB", a.ConfiguredMB), fmt.Sprintf("%d MB", a.MaxUsedMB),
@@ -743,6 +807,7 @@ Examples:
 			watch    bool
 			am       string
 			webhooks listFlag
+			where    whereFlag
 		)
 		fs.DurationVar(&c.Window, "window", c.Window, "the recent span judged")
 		fs.DurationVar(&c.Baseline, "baseline", c.Baseline, "the span before --window it is compared with")
@@ -755,6 +820,7 @@ Examples:
 		fs.DurationVar(&wc.Interval, "interval", wc.Interval, "with --watch: time between evaluations")
 		fs.StringVar(&am, "alertmanager", "", "with --watch: Alertmanager base URL, such as http://localhost:9093")
 		fs.Var(&webhooks, "webhook", "with --watch: URL to POST changes to as JSON (repeatable)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("spikes takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -762,10 +828,22 @@ Examples:
 			if err := wc.Validate(); err != nil {
 				return usagef("%v", err)
 			}
+			names, err := where.filters()
+			if err != nil {
+				return err
+			}
 			evaluate := func(ctx context.Context, now time.Time) ([]query.SpikeStatus, error) {
 				ctx, cancel := r.withTimeout(ctx)
 				defer cancel()
-				return r.svc.Spikes(ctx, *c, now)
+				sts, err := r.svc.Spikes(ctx, *c, now)
+				if err != nil || names.IsZero() {
+					return sts, err
+				}
+				sel, err := r.svc.Select(ctx, query.TimeRange{Since: now.Add(-c.Window - c.Baseline), Until: now}, names)
+				if err != nil {
+					return nil, err
+				}
+				return slices.DeleteFunc(sts, func(s query.SpikeStatus) bool { return !sel.Keep(s.FunctionName, "") }), nil
 			}
 			table := func(sts []query.SpikeStatus) *render.Table {
 				t := &render.Table{Headers: []string{"FUNCTION", "STATE", "INVOCATIONS", "ERRORS", "ERROR RATE", "BASELINE", "THRESHOLD", "WHY"}, Empty: "No invocations in the window."}
@@ -909,11 +987,13 @@ Examples:
 		var (
 			function string
 			below    float64
+			where    whereFlag
 		)
 		o.since = "24h"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.Float64Var(&below, "below", 0, "only the hours under this percentage (0: every hour)")
+		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
 			if len(r.pos) > 0 {
 				return usagef("completeness takes no arguments, got %q", strings.Join(r.pos, " "))
@@ -927,6 +1007,11 @@ Examples:
 			if err != nil {
 				return err
 			}
+			sel, err := r.selection(ctx, where)
+			if err != nil {
+				return err
+			}
+			cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !sel.Keep(c.FunctionName, "") })
 			if below > 0 {
 				kept := cs[:0]
 				for _, c := range cs {
@@ -971,11 +1056,12 @@ func lossText(ls []query.Loss) string {
 
 // observabilityCost prints what observability cost per function and day
 // (cost --by observability).
-func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery) error {
+func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery, sel query.Selection) error {
 	rep, err := r.svc.ObservabilityCost(ctx, prices, query.DefaultObservabilityPrices(), q)
 	if err != nil {
 		return err
 	}
+	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	money := func(v float64) string { return r.money(v, rep.Currency) }
 	t := &render.Table{
 		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",

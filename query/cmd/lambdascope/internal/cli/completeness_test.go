@@ -34,6 +34,9 @@ func TestCompletenessCommand(t *testing.T) {
 	if r := run(t, env, "completeness", "--since", "3h", "--function", "other"); r.code != ExitOK || !strings.Contains(r.stdout, "No invocation records") {
 		t.Errorf("completeness of another function: exit %d, stdout %q", r.code, r.stdout)
 	}
+	if r := run(t, env, "completeness", "--since", "3h", "--where", "function!~lo.*"); r.code != ExitOK || !strings.Contains(r.stdout, "No invocation records") {
+		t.Errorf("completeness with lossy left out: exit %d, stdout %q", r.code, r.stdout)
+	}
 	if r := run(t, env, "completeness", "--below", "101"); r.code == ExitOK {
 		t.Errorf("--below 101: exit %d, want a usage error", r.code)
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package rtproxy_test
+
+const raceEnabled = false

@@ -1,0 +1,387 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// UsageRecord is what one function configuration was billed for on one
+// UTC day.
+type UsageRecord struct {
+	Day                              time.Time
+	AccountID, Region                string
+	FunctionName, FunctionVersion    string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	// InitializationType is on-demand, provisioned-concurrency or
+	// snap-start (empty when the platform did not say).
+	InitializationType               string
+	Invocations                      uint64
+	BilledDurationMs                 uint64
+	BilledInitDurationMs, DurationMs float64
+	MaxMemoryUsedMB                  uint32
+}
+
+// Usage sums billed duration and requests per day, account, region,
+// function, version, architecture, memory and ephemeral storage.
+//
+// Whole UTC days are read from the usage_daily view when the view holds
+// every invocation of the day: the day starts after the view's horizon
+// (migration 8), or its count for the day equals the raw table's, which a
+// count over the raw rows checks. A view covers only the
+// rows inserted after it exists, so days with older rows, and the partial
+// days at the edges of the range, are summed from the raw invocations. The
+// pieces cover disjoint days: the rows are those of summing the raw table
+// over the whole range.
+func (s *Store) Usage(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
+	if err := f.check("read usage"); err != nil {
+		return nil, err
+	}
+	from, to := ceilDay(f.Since), f.Until.UTC().Truncate(24*time.Hour)
+	if !from.Before(to) {
+		return s.usagePart(ctx, f)
+	}
+	// A horizon exists from migration 8 on, so the view (migration 6) does.
+	horizon, known, err := s.viewHorizon(ctx, "usage_daily")
+	if err != nil {
+		return nil, err
+	}
+	if !known {
+		if ok, err := s.usageDailyApplied(ctx); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return s.usagePart(ctx, f)
+		}
+	}
+	days := f
+	days.Since, days.Until = from, to
+	query, args := usageDailySQL(s.database, days)
+	viewRows, err := s.scanUsage(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	// Days after the view's horizon are whole in the view; the others are
+	// checked against a count of the raw rows.
+	checkTo := to
+	if known {
+		checkTo = from
+		if horizon > 0 {
+			checkTo = ceilDay(time.Unix(0, int64(horizon)+1))
+			if checkTo.Before(from) {
+				checkTo = from
+			}
+			if checkTo.After(to) {
+				checkTo = to
+			}
+		}
+	}
+	rawCounts := map[time.Time]uint64{}
+	if from.Before(checkTo) {
+		counted := days
+		counted.Until = checkTo
+		if rawCounts, err = s.dayCounts(ctx, counted); err != nil {
+			return nil, err
+		}
+	}
+	viewCounts := map[time.Time]uint64{}
+	for _, r := range viewRows {
+		viewCounts[r.Day] += r.Invocations
+	}
+	whole := func(d time.Time) bool { return !d.Before(checkTo) || viewCounts[d] == rawCounts[d] }
+
+	// Raw ranges: the edges and every run of days the view does not hold
+	// whole.
+	var ranges [][2]time.Time
+	if f.Since.Before(from) {
+		ranges = append(ranges, [2]time.Time{f.Since, from})
+	}
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		if whole(d) {
+			continue
+		}
+		if n := len(ranges); n > 0 && ranges[n-1][1].Equal(d) {
+			ranges[n-1][1] = d.AddDate(0, 0, 1)
+		} else {
+			ranges = append(ranges, [2]time.Time{d, d.AddDate(0, 0, 1)})
+		}
+	}
+	if to.Before(f.Until) {
+		if n := len(ranges); n > 0 && ranges[n-1][1].Equal(to) {
+			ranges[n-1][1] = f.Until
+		} else {
+			ranges = append(ranges, [2]time.Time{to, f.Until})
+		}
+	}
+
+	var out []UsageRecord
+	for _, r := range viewRows {
+		if whole(r.Day) {
+			out = append(out, r)
+		}
+	}
+	for _, rg := range ranges {
+		part := f
+		part.Since, part.Until = rg[0], rg[1]
+		rows, err := s.usagePart(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	// No two pieces share a day: the order by day keeps each piece's order
+	// by the rest of the key.
+	slices.SortStableFunc(out, func(a, b UsageRecord) int { return a.Day.Compare(b.Day) })
+	return out, nil
+}
+
+// usagePart sums the usage of a range that is not whole days: whole hours
+// after the usage_hourly view's horizon from the view, the rest from the
+// raw invocations, merged into one row per day and configuration.
+func (s *Store) usagePart(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
+	horizon, known, err := s.viewHorizon(ctx, "usage_hourly")
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := ceilHour(f.Since), f.Until.UTC().Truncate(time.Hour)
+	if known && horizon > 0 {
+		if after := ceilHour(time.Unix(0, int64(horizon)+1)); after.After(lo) {
+			lo = after
+		}
+	}
+	if !known || !lo.Before(hi) {
+		return s.usageRaw(ctx, f)
+	}
+	var out []UsageRecord
+	for _, part := range []struct {
+		since, until time.Time
+		build        func(string, UsageFilter) (string, []any)
+	}{
+		{f.Since, lo, usageSQL},
+		{lo, hi, usageHourlySQL},
+		{hi, f.Until, usageSQL},
+	} {
+		if !part.since.Before(part.until) {
+			continue
+		}
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		query, args := part.build(s.database, pf)
+		rows, err := s.scanUsage(ctx, query, args)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return mergeUsage(out), nil
+}
+
+// mergeUsage sums the records that share a day and configuration, and
+// orders them as the SQL does: by day, then the rest of the key.
+func mergeUsage(recs []UsageRecord) []UsageRecord {
+	key := func(r UsageRecord) UsageRecord {
+		return UsageRecord{Day: r.Day, AccountID: r.AccountID, Region: r.Region, FunctionName: r.FunctionName,
+			FunctionVersion: r.FunctionVersion, Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB,
+			EphemeralStorageMB: r.EphemeralStorageMB, InitializationType: r.InitializationType}
+	}
+	at := map[UsageRecord]int{}
+	var out []UsageRecord
+	for _, r := range recs {
+		k := key(r)
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		m := &out[i]
+		m.Invocations += r.Invocations
+		m.BilledDurationMs += r.BilledDurationMs
+		m.BilledInitDurationMs += r.BilledInitDurationMs
+		m.DurationMs += r.DurationMs
+		m.MaxMemoryUsedMB = max(m.MaxMemoryUsedMB, r.MaxMemoryUsedMB)
+	}
+	slices.SortFunc(out, func(a, b UsageRecord) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion),
+			strings.Compare(a.Architecture, b.Architecture), cmp.Compare(a.MemorySizeMB, b.MemorySizeMB),
+			cmp.Compare(a.EphemeralStorageMB, b.EphemeralStorageMB), strings.Compare(a.InitializationType, b.InitializationType))
+	})
+	return out
+}
+
+// ceilHour is t rounded up to a whole UTC hour.
+func ceilHour(t time.Time) time.Time {
+	h := t.UTC().Truncate(time.Hour)
+	if h.Before(t) {
+		h = h.Add(time.Hour)
+	}
+	return h
+}
+
+// usageRaw sums the raw invocations of the filter's range.
+func (s *Store) usageRaw(ctx context.Context, f UsageFilter) ([]UsageRecord, error) {
+	query, args := usageSQL(s.database, f)
+	return s.scanUsage(ctx, query, args)
+}
+
+func (s *Store) scanUsage(ctx context.Context, query string, args []any) ([]UsageRecord, error) {
+	var out []UsageRecord
+	err := s.scanAll(ctx, "usage", query, args, func(rows driver.Rows) error {
+		var r UsageRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+			&r.Architecture, &r.MemorySizeMB, &r.EphemeralStorageMB, &r.InitializationType,
+			&r.Invocations, &r.BilledDurationMs, &r.BilledInitDurationMs, &r.DurationMs, &r.MaxMemoryUsedMB); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// usageDailyApplied tells whether the usage_daily view exists.
+func (s *Store) usageDailyApplied(ctx context.Context) (bool, error) {
+	query, args := usageDailyAppliedSQL(s.database)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return false, readErr("read usage view migration", err)
+	}
+	return n > 0, nil
+}
+
+// dayCounts counts the raw invocations per UTC day of the filter.
+func (s *Store) dayCounts(ctx context.Context, f UsageFilter) (map[time.Time]uint64, error) {
+	query, args := dayCountsSQL(s.database, f)
+	out := map[time.Time]uint64{}
+	err := s.scanAll(ctx, "invocations per day", query, args, func(rows driver.Rows) error {
+		var (
+			day time.Time
+			n   uint64
+		)
+		if err := rows.Scan(&day, &n); err != nil {
+			return err
+		}
+		out[day.UTC()] = n
+		return nil
+	})
+	return out, err
+}
+
+// ceilDay is t rounded up to a UTC midnight.
+func ceilDay(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	if d.Before(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// BilledEstimateRecord counts the invocations of one function version on
+// one UTC day whose billed duration the platform did not report; the usage
+// records price them at the stored estimate, the duration rounded up to
+// 1 ms.
+type BilledEstimateRecord struct {
+	Day                           time.Time
+	AccountID, Region             string
+	FunctionName, FunctionVersion string
+	Invocations                   uint64
+	BilledDurationMs              uint64
+}
+
+// BilledEstimates lists, per day, function and version, the invocations of
+// the range whose billed duration is an estimate. It reads the raw
+// invocations.
+func (s *Store) BilledEstimates(ctx context.Context, f UsageFilter) ([]BilledEstimateRecord, error) {
+	if err := f.check("read billed estimates"); err != nil {
+		return nil, err
+	}
+	query, args := billedEstimatesSQL(s.database, f)
+	var out []BilledEstimateRecord
+	err := s.scanAll(ctx, "billed estimates", query, args, func(rows driver.Rows) error {
+		var r BilledEstimateRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+			&r.Invocations, &r.BilledDurationMs); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// SnapStartRecord is what the SnapStart invocations of one function
+// configuration did on one UTC day: how many restores (cold starts) there
+// were and the runtime that pays or is free of SnapStart's charges.
+type SnapStartRecord struct {
+	Day                              time.Time
+	AccountID, Region                string
+	FunctionName, FunctionVersion    string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	Runtime                          string
+	Invocations, Restores            uint64
+}
+
+// SnapStartUsage counts, per day and function configuration, the
+// invocations of environments restored from a SnapStart snapshot and the
+// restores among them. It reads the raw invocations.
+func (s *Store) SnapStartUsage(ctx context.Context, f UsageFilter) ([]SnapStartRecord, error) {
+	if err := f.check("read SnapStart usage"); err != nil {
+		return nil, err
+	}
+	query, args := snapStartUsageSQL(s.database, f)
+	var out []SnapStartRecord
+	err := s.scanAll(ctx, "SnapStart usage", query, args, func(rows driver.Rows) error {
+		var r SnapStartRecord
+		if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion, &r.Architecture,
+			&r.MemorySizeMB, &r.EphemeralStorageMB, &r.Runtime, &r.Invocations, &r.Restores); err != nil {
+			return err
+		}
+		r.Day = r.Day.UTC()
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// TenantRecord is what the invocations of one tenant of a function in
+// tenant isolation mode did in a range, per configuration.
+type TenantRecord struct {
+	TenantID                         string
+	AccountID, Region                string
+	FunctionName                     string
+	Architecture                     string
+	MemorySizeMB, EphemeralStorageMB uint32
+	InitializationType               string
+	Invocations, ColdStarts, Errors  uint64
+	BilledDurationMs                 uint64
+}
+
+// TenantUsage sums the invocations of the range that name a tenant per
+// tenant and function configuration. It reads the raw invocations; an
+// invocation without a tenant is left out.
+func (s *Store) TenantUsage(ctx context.Context, f UsageFilter) ([]TenantRecord, error) {
+	if err := f.check("read tenant usage"); err != nil {
+		return nil, err
+	}
+	query, args := tenantUsageSQL(s.database, f)
+	var out []TenantRecord
+	err := s.scanAll(ctx, "tenant usage", query, args, func(rows driver.Rows) error {
+		var r TenantRecord
+		if err := rows.Scan(&r.TenantID, &r.AccountID, &r.Region, &r.FunctionName, &r.Architecture, &r.MemorySizeMB,
+			&r.EphemeralStorageMB, &r.InitializationType, &r.Invocations, &r.ColdStarts, &r.Errors, &r.BilledDurationMs); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}

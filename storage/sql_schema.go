@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The package's SQL text is in the sql_*.go files, one per domain: this one
+// holds the schema's (migrations, inserts, partitions, settings, view
+// horizons); sql_where.go the one WHERE builder the reads share. Database
+// names are validated against identifierPattern before they reach these
+// functions; every value that comes from a caller is a bound parameter.
+
+const selectVersionSQL = `SELECT version()`
+
+const migrationsTableExistsSQL = `SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'`
+
+func createDatabaseSQL(db, cluster string) string {
+	if cluster != "" {
+		return "CREATE DATABASE IF NOT EXISTS " + db + " ON CLUSTER " + cluster
+	}
+	return "CREATE DATABASE IF NOT EXISTS " + db
+}
+
+func createMigrationsTableSQL(db string) string {
+	return "CREATE TABLE IF NOT EXISTS " + db + `.schema_migrations
+(
+    version UInt32,
+    name String,
+    applied_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree()
+ORDER BY version`
+}
+
+func insertMigrationSQL(db string) string {
+	return "INSERT INTO " + db + ".schema_migrations (version, name, applied_at)"
+}
+
+func selectMigrationsSQL(db string) string {
+	return "SELECT DISTINCT version FROM " + db + ".schema_migrations ORDER BY version"
+}
+
+// Insert column lists. 18.16 needs the explicit list; the order is the order
+// of the values the writer appends (spanValues, logValues, invocationValues).
+var (
+	spanInsertColumns = []string{
+		"start_time", "start_unix_nano", "duration_ns", "trace_id", "span_id", "parent_span_id",
+		"trace_state", "name", "kind", "status_code", "status_message",
+		"service_name", "function_name", "function_version", "account_id", "region", "request_id",
+		"scope_name", "scope_version",
+		"attributes.key", "attributes.value", "resource_attributes.key", "resource_attributes.value",
+		"events.time_unix_nano", "events.name", "events.attributes",
+		"links.trace_id", "links.span_id", "links.attributes",
+	}
+	logInsertColumns = []string{
+		"timestamp", "time_unix_nano", "observed_time_unix_nano", "trace_id", "span_id",
+		"severity_number", "severity_text", "body",
+		"service_name", "function_name", "function_version", "account_id", "region", "request_id", "log_type",
+		"attributes.key", "attributes.value", "resource_attributes.key", "resource_attributes.value",
+	}
+	metricInsertColumns = []string{
+		"timestamp", "time_unix_nano", "start_time_unix_nano",
+		"service_name", "function_name", "function_version", "account_id", "region", "scope_name",
+		"metric_name", "metric_type", "unit", "temporality", "is_monotonic", "flags",
+		"value", "point_count", "point_sum", "point_min", "point_max",
+		"bucket_counts", "explicit_bounds", "quantile_values",
+		"attributes.key", "attributes.value", "resource_attributes.key", "resource_attributes.value",
+		"exemplar_trace_ids", "exemplar_values",
+	}
+	invocationInsertColumns = []string{
+		"start_time", "start_unix_nano", "account_id", "region", "function_name", "function_version",
+		"service_name", "architecture", "runtime", "initialization_type", "log_stream", "request_id",
+		"memory_size_mb", "max_memory_used_mb", "ephemeral_storage_mb", "duration_ms", "billed_duration_ms",
+		"billed_init_duration_ms", "init_duration_ms", "restore_duration_ms", "cold_start", "status",
+		"error_type", "trace_id", "span_id", "xray_trace_header", "response_latency_ms",
+		"response_duration_ms", "runtime_overhead_ms", "produced_bytes", "unknown_figures", "incomplete", "tenant_id",
+		"trigger", "http_status_code", "response_size",
+		"tel_counted", "tel_spans_received", "tel_log_lines_received", "tel_bytes_received", "tel_bytes_shipped",
+		"tel_spans_sampled_out", "tel_spans_dropped", "tel_log_lines_dropped", "tel_spans_spooled",
+		"tel_log_lines_spooled", "tel_spans_spool_dropped", "tel_log_lines_spool_dropped", "tel_platform_logs_dropped",
+		"runtime_duration_ms", "extension_init_ms", "tel_spans_refused", "tel_log_lines_refused",
+	}
+)
+
+var ingestLossColumns = []string{"hour", "function_name", "signal", "stage", "reason", "items"}
+
+func insertSQL(db, table string, columns []string) string {
+	return fmt.Sprintf("INSERT INTO %s.%s (%s)", db, table, strings.Join(columns, ", "))
+}
+
+// selectPartitionsSQL lists the active partitions of the tables retention
+// applies to.
+const selectPartitionsSQL = `SELECT DISTINCT table, partition_id
+FROM system.parts
+WHERE database = ? AND active AND table IN ?
+ORDER BY table, partition_id`
+
+func dropPartitionSQL(db, table, cluster string) string {
+	if cluster != "" {
+		return "ALTER TABLE " + db + "." + table + " ON CLUSTER " + cluster + " DROP PARTITION ID ?"
+	}
+	return "ALTER TABLE " + db + "." + table + " DROP PARTITION ID ?"
+}
+
+// viewHorizonSQL reads the horizon of a view: rows starting after it are
+// all in the view. count() is 0 when none was recorded.
+func viewHorizonSQL(db, view string) (string, []any) {
+	return `SELECT max(horizon_unix_nano), count() FROM ` + db + `.view_horizons WHERE view = ?`, []any{view}
+}
+
+// partRowsSQL counts the rows of the active parts of tables (and of their
+// per-shard tables in cluster mode) on the server answering.
+func partRowsSQL(db string, tables ...string) (string, []any) {
+	var names []string
+	for _, t := range tables {
+		names = append(names, t, t+localSuffix)
+	}
+	return `SELECT table, sum(rows) FROM system.parts WHERE database = ? AND active AND table IN ? GROUP BY table`,
+		[]any{db, inList(names)}
+}
+
+// usageDailyVersion is the migration that creates the usage_daily view.
+const usageDailyVersion = 6
+
+// usageDailyAppliedSQL counts the records of the usage_daily migration.
+func usageDailyAppliedSQL(db string) (string, []any) {
+	return `SELECT count() FROM ` + db + `.schema_migrations WHERE version = ?`, []any{uint32(usageDailyVersion)}
+}
+
+// createDistributedSQL makes, in cluster mode, the Distributed table that
+// readers and writers use under a table's plain name.
+func createDistributedSQL(db, table, cluster, shardingKey string) string {
+	return "CREATE TABLE IF NOT EXISTS " + db + "." + table + " ON CLUSTER " + cluster +
+		" AS " + db + "." + table + localSuffix +
+		"\nENGINE = Distributed(" + cluster + ", " + db + ", " + table + localSuffix + ", " + shardingKey + ")"
+}
+
+// setSQL sets a setting for the connection's session; value is a literal
+// (a number, or a string quoted by quoteString).
+func setSQL(name, value string) string { return "SET " + name + " = " + value }

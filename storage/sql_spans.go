@@ -1,0 +1,392 @@
+package storage
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// spanSelectColumns is read by scanSpan, in this order.
+const spanSelectColumns = `trace_id, span_id, parent_span_id, trace_state, start_unix_nano, duration_ns,
+    name, kind, status_code, status_message,
+    service_name, function_name, function_version, account_id, region, request_id,
+    attributes.key, attributes.value, resource_attributes.key, resource_attributes.value,
+    events.time_unix_nano, events.name, events.attributes,
+    links.trace_id, links.span_id, links.attributes`
+
+// selectSpansByTraceIDSQL reads one trace's spans from every partition.
+// PREWHERE reads the trace ID column first and the wide columns only of the
+// granules holding the trace.
+func selectSpansByTraceIDSQL(db string) string {
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\nPREWHERE trace_id = unhex(?)\nORDER BY start_unix_nano, span_id"
+}
+
+// selectSpansInTraceWindowSQL reads one trace's spans inside its window
+// from trace_windows (migration 7) in one round trip. A trace the table does
+// not know gets an empty window and no spans. Its three arguments are the
+// trace ID in hex.
+func selectSpansInTraceWindowSQL(db string) string {
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+		"PREWHERE trace_id = unhex(?)\nWHERE " + traceWindowSQL(db, "trace_id = unhex(?)") + "\n" +
+		"ORDER BY start_unix_nano, span_id"
+}
+
+// traceWindowSQL bounds start_time to the seconds [first, last + 1) of the
+// traces trace_windows (migration 7) knows that cond selects, as scalar
+// subqueries: the server evaluates them first, so the window prunes
+// partitions and the primary key.
+func traceWindowSQL(db, cond string) string {
+	window := func(expr string) string {
+		return "(SELECT toDateTime(" + expr + ") FROM " + db + ".trace_windows WHERE " + cond + ")"
+	}
+	return "start_time >= " + window("intDiv(minMerge(start_min), 1000000000)") +
+		"\n  AND start_time < " + window("intDiv(maxMerge(end_max), 1000000000) + 1")
+}
+
+// selectTraceIndexWindowSQL reads a trace's time window from trace_index
+// (migration 3), for the traces trace_windows does not know.
+func selectTraceIndexWindowSQL(db string) string {
+	return "SELECT minMerge(start_min), maxMerge(end_max)\nFROM " + db + ".trace_index\nWHERE trace_id = unhex(?)\nGROUP BY trace_id"
+}
+
+// selectSpansInWindowSQL is selectSpansByTraceIDSQL narrowed to the
+// seconds of w, so that only the partitions and hours of the trace are read.
+func selectSpansInWindowSQL(db string, traceID [16]byte, w interval) (string, []any) {
+	var where readWhere
+	where.timeRange("start_time", "", w.since, w.until)
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+			"PREWHERE trace_id = unhex(?)\nWHERE " + where.sql() + "\nORDER BY start_unix_nano, span_id",
+		append([]any{hexID(traceID[:])}, where.args...)
+}
+
+// selectSpansLinkingToSQL reads the links to one trace from span_links,
+// leaving out links inside the trace; a link stored twice (a re-sent span,
+// or one copied by migration 13 and its view) is read once.
+func selectSpansLinkingToSQL(db string, traceID [16]byte, limit int) (string, []any) {
+	return `SELECT linked_trace_id, linked_span_id, start_unix_nano, trace_id, span_id, name, kind, status_code,
+    service_name, function_name, request_id, attributes
+FROM ` + db + `.span_links
+PREWHERE linked_trace_id = unhex(?)
+WHERE trace_id != linked_trace_id
+ORDER BY start_unix_nano, trace_id, span_id, linked_span_id
+LIMIT 1 BY trace_id, span_id, linked_span_id
+LIMIT ?`, []any{hexID(traceID[:]), limit}
+}
+
+// selectSpansByRefSQL reads the spans whose trace ID and span ID are among
+// those of refs, one row per span; the caller keeps the pairs it asked
+// for. The spans are read inside the windows trace_windows (migration 7,
+// filled back from migration 3) holds for the traces, as scalar
+// subqueries, so that only their partitions and hours are searched; a
+// trace it does not know reads nothing. One placeholder per ID: the values
+// are bound, never placed in the text. The request ID of a span the
+// extension inferred from an event is the one it names in
+// lambdascope.invocation_id.
+func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
+	traces := map[[16]byte]bool{}
+	spans := map[[8]byte]bool{}
+	var traceArgs, spanArgs []any
+	for _, r := range refs {
+		if !traces[r.TraceID] {
+			traces[r.TraceID] = true
+			traceArgs = append(traceArgs, hexID(r.TraceID[:]))
+		}
+		if !spans[r.SpanID] {
+			spans[r.SpanID] = true
+			spanArgs = append(spanArgs, hexID(r.SpanID[:]))
+		}
+	}
+	marks := func(n int) string { return strings.TrimSuffix(strings.Repeat("unhex(?), ", n), ", ") }
+	traceIn := "trace_id IN (" + marks(len(traceArgs)) + ")"
+	args := append(append(append(append([]any{}, traceArgs...), spanArgs...), traceArgs...), traceArgs...)
+	return `SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
+    service_name, function_name,
+    if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
+FROM ` + db + `.spans
+PREWHERE ` + traceIn + ` AND span_id IN (` + marks(len(spanArgs)) + `)
+WHERE ` + traceWindowSQL(db, traceIn) + `
+ORDER BY start_unix_nano, trace_id, span_id
+LIMIT 1 BY trace_id, span_id`, args
+}
+
+// spanSourceExpr names what emitted a span: its function, else its service.
+const spanSourceExpr = "if(function_name != '', function_name, service_name)"
+
+// rootParentExpr is the parent span ID of a root span.
+const rootParentExpr = "unhex('0000000000000000')"
+
+// spanConditions adds the per-span conditions of a trace search.
+func spanConditions(w *readWhere, db string, f TraceSearchFilter) {
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	w.equal("function_name", f.FunctionName)
+	w.equal("service_name", f.ServiceName)
+	w.equal("name", f.SpanName)
+	if f.StatusCode >= 0 {
+		w.add("status_code = ?", uint8(f.StatusCode))
+	}
+	if f.MinDuration > 0 {
+		w.add("duration_ns >= ?", uint64(f.MinDuration))
+	}
+	if f.MaxDuration > 0 {
+		w.add("duration_ns <= ?", uint64(f.MaxDuration))
+	}
+	keys := make([]string, 0, len(f.Attributes))
+	for k := range f.Attributes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w.add("arrayExists((k, v) -> k = ? AND v = ?, attributes.key, attributes.value)", k, f.Attributes[k])
+	}
+	if f.ColdStartOnly {
+		var inv readWhere
+		inv.timeRange("start_time", "", f.Since.Add(-coldStartMargin), f.Until.Add(coldStartMargin))
+		inv.add("cold_start = 1")
+		w.add("request_id IN (SELECT request_id FROM "+db+".invocations WHERE "+inv.sql()+")", inv.args...)
+	}
+}
+
+// coldStartMargin widens the invocation range a cold-start search looks in,
+// since an invocation starts a little before its spans.
+const coldStartMargin = time.Minute
+
+// traceSearchSQL finds the traces with a span matching f, newest first, and
+// summarises each over all of its spans in the search range widened by
+// TraceSearchMargin on both sides.
+func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
+	var inner readWhere
+	spanConditions(&inner, db, f)
+	var outer readWhere
+	outer.timeRange("start_time", "", f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin))
+	args := append([]any{}, outer.args...)
+	args = append(args, inner.args...)
+	args = append(args, f.Offset, f.Limit)
+	return `SELECT trace_id,
+    min(start_unix_nano) AS first_ns,
+    max(start_unix_nano + duration_ns) AS last_ns,
+    count() AS spans,
+    countIf(status_code = 2) AS errors,
+    argMinIf(name, start_unix_nano, parent_span_id = ` + rootParentExpr + `) AS root_name,
+    argMinIf(` + spanSourceExpr + `, start_unix_nano, parent_span_id = ` + rootParentExpr + `) AS root_source,
+    argMin(name, start_unix_nano) AS first_name,
+    argMin(` + spanSourceExpr + `, start_unix_nano) AS first_source,
+    groupUniqArray(` + spanSourceExpr + `) AS sources
+FROM ` + db + `.spans
+WHERE ` + outer.sql() + `
+  AND trace_id IN (
+    SELECT trace_id FROM (
+        SELECT trace_id, min(start_unix_nano) AS hit_ns
+        FROM ` + db + `.spans
+        WHERE ` + inner.sql() + `
+        GROUP BY trace_id
+        ORDER BY hit_ns DESC, trace_id
+        LIMIT ?, ?))
+GROUP BY trace_id
+ORDER BY first_ns DESC, trace_id`, args
+}
+
+// spanEdgesSQL joins every span with its parent and keeps the pairs whose
+// sources differ: one row per caller and callee.
+func spanEdgesSQL(db string, f SpanEdgeFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	args := append(append([]any{}, w.args...), w.args...)
+	return `SELECT p_source, c_source,
+    count() AS calls,
+    countIf(c_status = 2) AS errors,
+    quantiles(0.5, 0.95, 0.99)(c_duration_ns) AS q
+FROM (
+    SELECT trace_id, span_id, ` + spanSourceExpr + ` AS p_source
+    FROM ` + db + `.spans
+    WHERE ` + w.sql() + `)
+ALL INNER JOIN (
+    SELECT trace_id, parent_span_id AS span_id, ` + spanSourceExpr + ` AS c_source,
+        status_code AS c_status, duration_ns AS c_duration_ns
+    FROM ` + db + `.spans
+    WHERE ` + w.sql() + `
+      AND parent_span_id != ` + rootParentExpr + `)
+USING (trace_id, span_id)
+WHERE p_source != c_source
+GROUP BY p_source, c_source
+ORDER BY p_source, c_source`, args
+}
+
+// resourceAttributeKeys name, in order of preference, what a client span
+// called when that is not another traced function or service.
+var resourceAttributeKeys = []string{"peer.service", "db.system", "messaging.system", "rpc.service", "server.address", "net.peer.name"}
+
+// resourceCallsSQL counts client and producer spans by the downstream
+// resource their attributes name.
+func resourceCallsSQL(db string, f SpanEdgeFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	w.add("kind IN (3, 4)")
+	var picks []string
+	for _, k := range resourceAttributeKeys {
+		picks = append(picks, "attributes.value[indexOf(attributes.key, '"+k+"')]")
+	}
+	return `SELECT source, resource,
+    count() AS calls,
+    countIf(status_code = 2) AS errors,
+    quantiles(0.5, 0.95, 0.99)(duration_ns) AS q
+FROM (
+    SELECT ` + spanSourceExpr + ` AS source, status_code, duration_ns,
+        arrayFirst(x -> x != '', [` + strings.Join(picks, ", ") + `]) AS resource
+    FROM ` + db + `.spans
+    WHERE ` + w.sql() + `)
+WHERE resource != ''
+GROUP BY source, resource
+ORDER BY source, resource`, w.args
+}
+
+// functionTriggersSQL lists, per function, the faas.trigger values (http,
+// pubsub, datasource, timer, other) its server spans carry.
+func functionTriggersSQL(db string, f SpanEdgeFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	w.add("function_name != ''")
+	w.add("has(attributes.key, 'faas.trigger')")
+	return `SELECT function_name, groupUniqArray(attributes.value[indexOf(attributes.key, 'faas.trigger')])
+FROM ` + db + `.spans
+WHERE ` + w.sql() + `
+GROUP BY function_name
+ORDER BY function_name`, w.args
+}
+
+// Attributes a client or producer span names its callee in, in order of
+// preference, as migration 10's service_map_minutes view reads them: the
+// first two name a traced function or service, the rest a downstream
+// resource.
+var (
+	serviceMapPeerKeys     = []string{"peer.service", "faas.invoked_name"}
+	serviceMapResourceKeys = []string{"db.system", "db.system.name", "messaging.system", "rpc.service", "server.address", "net.peer.name"}
+)
+
+func attributeValueExpr(key string) string {
+	return "attributes.value[indexOf(attributes.key, '" + key + "')]"
+}
+
+// serviceMapCalleeExpr is the callee a span names, empty when none;
+// serviceMapResourceExpr is 1 when that callee is a downstream resource.
+var serviceMapCalleeExpr, serviceMapResourceExpr = func() (string, string) {
+	keys := append(slices.Clone(serviceMapPeerKeys), serviceMapResourceKeys...)
+	var picks []string
+	for _, k := range keys[:len(keys)-1] {
+		picks = append(picks, attributeValueExpr(k)+" != ''", attributeValueExpr(k))
+	}
+	picks = append(picks, attributeValueExpr(keys[len(keys)-1]))
+	var peers []string
+	for _, k := range serviceMapPeerKeys {
+		peers = append(peers, attributeValueExpr(k)+" = ''")
+	}
+	return "multiIf(" + strings.Join(picks, ", ") + ")", "toUInt8(" + strings.Join(peers, " AND ") + ")"
+}()
+
+// serviceMapParts says where each part of a service map's range is read
+// from: whole hours from service_map_hours, whole minutes from
+// service_map_minutes, the rest from raw spans.
+type serviceMapParts struct {
+	hours, minutes, raw []interval
+}
+
+// serviceMapSQL merges the service map's edges over the parts' ranges,
+// the raw spans computed as the views compute them (migration 10): one row
+// per caller and callee, a resource only when every span naming it named a
+// resource.
+func serviceMapSQL(db string, p serviceMapParts) (string, []any) {
+	var (
+		branches []string
+		args     []any
+	)
+	view := func(table, col string, ranges []interval) {
+		for _, r := range ranges {
+			var w readWhere
+			w.timeRange(col, "", r.since, r.until)
+			branches = append(branches, `    SELECT CAST(caller AS String) AS caller, CAST(callee AS String) AS callee, resource,
+        calls, errors, duration_ns_quantiles AS q
+    FROM `+db+`.`+table+`
+    WHERE `+strings.ReplaceAll(w.sql(), "\n", "\n    "))
+			args = append(args, w.args...)
+		}
+	}
+	view("service_map_hours", "hour", p.hours)
+	view("service_map_minutes", "minute", p.minutes)
+	for _, r := range p.raw {
+		var w readWhere
+		w.timeRange("start_time", "start_unix_nano", r.since, r.until)
+		w.add("kind IN (3, 4)")
+		branches = append(branches, `    SELECT caller, callee, resource,
+        countState() AS calls,
+        sumState(toUInt64(status_code = 2)) AS errors,
+        quantilesTDigestState(0.5, 0.95, 0.99)(toFloat64(duration_ns)) AS q
+    FROM (
+        SELECT `+spanSourceExpr+` AS caller,
+            `+serviceMapCalleeExpr+` AS callee,
+            `+serviceMapResourceExpr+` AS resource,
+            status_code, duration_ns
+        FROM `+db+`.spans
+        WHERE `+strings.ReplaceAll(w.sql(), "\n", "\n        ")+`)
+    WHERE callee != ''
+    GROUP BY caller, callee, resource`)
+		args = append(args, w.args...)
+	}
+	return `SELECT caller, callee, min(resource) AS resource,
+    countMerge(calls) AS calls,
+    sumMerge(errors) AS errors,
+    quantilesTDigestMerge(0.5, 0.95, 0.99)(q) AS q
+FROM (
+` + strings.Join(branches, "\n    UNION ALL\n") + `)
+GROUP BY caller, callee
+ORDER BY caller, callee`, args
+}
+
+// durableExecutionsSQL groups the inferred spans of durable executions by
+// the trace their invocations share, latest first.
+func durableExecutionsSQL(db string, f DurableFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	w.add("has(attributes.key, ?)", attrDurableARN)
+	w.equal("function_name", f.FunctionName)
+	return `SELECT trace_id, any(` + attributeValueExpr(attrDurableARN) + `), any(account_id), any(region), any(function_name),
+    count(), countIf(` + attributeValueExpr("aws.lambda.durable.replay") + ` = 'true'),
+    max(toUInt64OrZero(` + attributeValueExpr("aws.lambda.durable.operations") + `)),
+    min(start_unix_nano), max(start_unix_nano + duration_ns)
+FROM ` + db + `.spans
+WHERE ` + w.sql() + `
+GROUP BY trace_id
+ORDER BY max(start_unix_nano) DESC, trace_id
+LIMIT ?`, append(w.args, f.Limit)
+}
+
+// attrDurableARN is the attribute the inferred span of a durable
+// execution's invocation names the execution in.
+const attrDurableARN = "aws.lambda.durable.execution.arn"
+
+// pickerSQL lists the distinct values of expr over the spans matching f,
+// sorted, at most f.Limit. expr is one of this file's constants, never user
+// input; when key is true the spans must carry attribute f.Key.
+func pickerSQL(db, expr string, f PickerFilter, key bool) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	w.equal("function_name", f.FunctionName)
+	var args []any
+	if key {
+		args = append(args, f.Key)
+		w.add("has(attributes.key, ?)", f.Key)
+	}
+	args = append(args, w.args...)
+	args = append(args, f.Limit)
+	return `SELECT DISTINCT ` + expr + ` AS v
+FROM ` + db + `.spans
+WHERE ` + w.sql() + `
+ORDER BY v
+LIMIT ?`, args
+}
+
+// Expressions the pickers list.
+const (
+	pickerSpanNameExpr  = "name"
+	pickerServiceExpr   = "service_name"
+	pickerAttrKeyExpr   = "arrayJoin(attributes.key)"
+	pickerAttrValueExpr = "attributes.value[indexOf(attributes.key, ?)]"
+)

@@ -1,0 +1,13 @@
+SELECT DISTINCT tenant_id
+FROM lambdascope.invocations
+WHERE start_time >= toDateTime(?)
+  AND start_time < toDateTime(?)
+  AND start_unix_nano >= ?
+  AND start_unix_nano < ?
+  AND function_name = ?
+  AND function_version = ?
+  AND account_id = ?
+  AND region = ?
+  AND tenant_id != ''
+ORDER BY tenant_id
+LIMIT ?

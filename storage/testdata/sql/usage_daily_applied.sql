@@ -1,0 +1,1 @@
+SELECT count() FROM lambdascope.schema_migrations WHERE version = ?
