@@ -32,6 +32,8 @@ type CacheDropper struct {
 	// machine's page cache is not the server's.
 	External bool
 	drops    int
+	// path is where the page cache drop is written (dropCachesFile).
+	path string
 	// cachedBefore and cachedAfter are the page cache (Cached in
 	// /proc/meminfo) around the first OS drop, to show that it took.
 	cachedBefore, cachedAfter uint64
@@ -40,7 +42,7 @@ type CacheDropper struct {
 // NewCacheDropper drops the caches of conn's server, the page cache too
 // when dropOS is set.
 func NewCacheDropper(conn clickhouse.Conn, dropOS, external bool) *CacheDropper {
-	return &CacheDropper{conn: conn, OS: dropOS, External: external}
+	return &CacheDropper{conn: conn, OS: dropOS, External: external, path: dropCachesFile}
 }
 
 // Drop empties the caches.
@@ -56,7 +58,7 @@ func (c *CacheDropper) Drop(ctx context.Context) error {
 			c.cachedBefore = cachedKiB()
 		}
 		syscall.Sync()
-		if err := os.WriteFile(dropCachesFile, []byte("3\n"), 0o200); err != nil {
+		if err := os.WriteFile(c.path, []byte("3\n"), 0o200); err != nil {
 			c.OS, c.OSRefused = false, err
 		} else if first {
 			c.cachedAfter = cachedKiB()
@@ -79,7 +81,7 @@ func (c *CacheDropper) State() string {
 		b.WriteString("; this machine's OS page cache dropped, but the server is external: its page cache is unknown")
 	default:
 		fmt.Fprintf(&b, "; OS page cache dropped too (sync; echo 3 > %s; page cache %d MiB before the first drop, %d MiB after)",
-			dropCachesFile, c.cachedBefore/1024, c.cachedAfter/1024)
+			c.path, c.cachedBefore/1024, c.cachedAfter/1024)
 	}
 	return b.String()
 }
