@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -101,6 +102,19 @@ type Inherited struct {
 	// Proxy is the Runtime API proxy's listener, already announced to the
 	// exec wrapper; nil when the launcher did not bind it.
 	Proxy net.Listener
+	// Watch is the pipe to the launcher that started the agent as its
+	// child and takes over when it ends without saying it stops (see
+	// Stopping); nil when the launcher became the agent.
+	Watch *os.File
+}
+
+// Stopping tells the launcher watching the agent, if any, that the agent
+// ends on purpose (SHUTDOWN, a signal), so that it does not take over.
+func (h *Inherited) Stopping() {
+	if h == nil || h.Watch == nil {
+		return
+	}
+	_, _ = h.Watch.Write([]byte{handoff.ShutdownNote})
 }
 
 // Inherit turns the descriptors of a handoff.State into connections and
@@ -125,6 +139,11 @@ func Inherit(st handoff.State) (*Inherited, error) {
 	h.OTLPHTTP = listener(st.OTLPHTTPFD, "OTLP/HTTP listener")
 	h.OTLPGRPC = listener(st.OTLPGRPCFD, "OTLP/gRPC listener")
 	h.Proxy = listener(st.ProxyFD, "runtime API proxy listener")
+	if st.WatchFD > 2 {
+		// Never a standard descriptor: a State built without one has 0.
+		syscall.CloseOnExec(st.WatchFD)
+		h.Watch = os.NewFile(uintptr(st.WatchFD), "launcher watch pipe")
+	}
 	f := os.NewFile(uintptr(st.NextFD), "/event/next connection")
 	defer f.Close()
 	c, err := net.FileConn(f)
@@ -361,6 +380,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				a.log.Info("stopping on signal")
+				a.opts.Inherited.Stopping()
 				return a.shutdown(time.Now().Add(time.Second))
 			}
 			a.log.Error("event loop failed", "err", err)
@@ -373,6 +393,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.onInvoke(ctx, ev)
 		case extapi.Shutdown:
 			a.log.Debug("shutdown event", "reason", ev.ShutdownReason)
+			a.opts.Inherited.Stopping()
 			deadline := ev.Deadline()
 			if ev.DeadlineMs == 0 {
 				deadline = time.Now().Add(2 * time.Second)

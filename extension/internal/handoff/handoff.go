@@ -4,9 +4,11 @@
 // most of its start initialising packages. So the small launcher that
 // Lambda starts binds the listeners (the Runtime API proxy's among them),
 // registers, subscribes to the Telemetry API and sends the first
-// /event/next itself, then replaces its process image with the agent
-// (execve), which inherits the listeners and the connection the first
-// event will arrive on, described by a State in its environment.
+// /event/next itself, then starts the agent as its child, which inherits
+// the listeners and the connection the first event will arrive on,
+// described by a State in its environment (the launcher, with
+// LAMBDASCOPE_STRICT=true, replaces its process image with the agent
+// instead, and hands nothing over).
 //
 // The package links nothing heavier than net and net/url: the launcher
 // imports it.
@@ -36,6 +38,10 @@ const (
 
 // NoFD marks a descriptor that was not handed over.
 const NoFD = -1
+
+// ShutdownNote is what the agent writes on State.WatchFD when it stops on
+// purpose (the SHUTDOWN event, a signal).
+const ShutdownNote = 'S'
 
 // State is what the launcher did before it became the agent.
 type State struct {
@@ -77,6 +83,12 @@ type State struct {
 	// could not.
 	ProxyFD    int
 	ProxyError string
+	// WatchFD is the write end of a pipe the launcher, which started the
+	// agent as its child and stays to watch it, reads when the agent
+	// ends: the agent writes ShutdownNote there once it has the SHUTDOWN
+	// event (or a signal to stop), so that its end is not taken for a
+	// crash. NoFD when the launcher does not watch.
+	WatchFD int
 	// Started is when the launcher's process started.
 	Started time.Time
 }
@@ -104,6 +116,9 @@ func (s State) Encode() string {
 	v.Set("proxy", strconv.Itoa(s.ProxyFD))
 	if s.ProxyError != "" {
 		v.Set("proxy_err", s.ProxyError)
+	}
+	if s.WatchFD != NoFD {
+		v.Set("watch", strconv.Itoa(s.WatchFD))
 	}
 	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
 	return v.Encode()
@@ -147,6 +162,11 @@ func Decode(value string) (State, error) {
 	if v.Has("proxy") {
 		// Absent from a launcher older than the agent.
 		s.ProxyFD = fd("proxy")
+	}
+	s.WatchFD = NoFD
+	if v.Has("watch") {
+		// Absent from a launcher older than the agent.
+		s.WatchFD = fd("watch")
 	}
 	s.NextSent, s.Started = at("next_sent"), at("started")
 	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {

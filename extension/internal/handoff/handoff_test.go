@@ -23,6 +23,7 @@ func TestStateRoundTrip(t *testing.T) {
 		OTLPGRPCFD:           NoFD,
 		ProxyFD:              9,
 		ProxyError:           "announce the runtime API proxy: read-only file system",
+		WatchFD:              11,
 		Started:              time.Unix(1700000000, 1),
 	}
 	out, err := Decode(in.Encode())
@@ -33,7 +34,7 @@ func TestStateRoundTrip(t *testing.T) {
 		out.NextFD != in.NextFD || string(out.NextRead) != string(in.NextRead) || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
 		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
 		out.SubscribeError != in.SubscribeError || out.TelemetryUnavailable != in.TelemetryUnavailable || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
-		out.ProxyFD != in.ProxyFD || out.ProxyError != in.ProxyError || !out.Started.Equal(in.Started) {
+		out.ProxyFD != in.ProxyFD || out.ProxyError != in.ProxyError || out.WatchFD != in.WatchFD || !out.Started.Equal(in.Started) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
 	}
 }
