@@ -674,40 +674,51 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		tracker.SetManagedInstances()
 	}
 
-	scfg := shipper.DefaultConfig()
-	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
-	scfg.TLSCAFile, scfg.TLSServerName = cfg.TLSCAFile, cfg.TLSServerName
-	scfg.Identity = identity
-	scfg.Interval = interval
+	var sp *spool.Spool
 	if cfg.SpoolDir != "" && cfg.Endpoint != "" {
-		sp, err := spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolBytes}, a.log)
-		if err != nil {
+		var err error
+		if sp, err = spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolBytes}, a.log); err != nil {
 			a.log.Warn("spool unavailable; what the collector cannot take will be dropped", "err", err)
-		} else {
-			a.spool, scfg.Spool = sp, sp
+			sp = nil
 		}
 	}
-	ship, err := shipper.New(scfg, buf, a.log)
-	if err != nil {
-		return err
-	}
-	a.buf, a.tracker, a.ship = buf, tracker, ship
+	a.spool = sp
+	a.buf, a.tracker = buf, tracker
 	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
 	tracker.SetTally(led.next, led.carry)
-	if cfg.Endpoint == "" {
-		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
-	}
-	if err := a.ship.Start(ctx); err != nil {
-		return err
-	}
 
+	// The function's exports are served from here on, before the shipper
+	// is made: a cold invocation of an instrumented function waits for its
+	// first export to be answered, and the shipper's set-up (the system's
+	// certificates with a CA file, the gRPC client) need not come first.
+	// Until the shipper runs, the buffer keeps what arrives.
 	if a.receiver != nil {
 		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker, events: a.events})
 		if err := a.receiver.Start(ctx); err != nil {
 			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
+		if !a.opts.StartedAt.IsZero() {
+			a.log.Debug("serving the function's exports", "since_start", time.Since(a.opts.StartedAt))
+		}
 	}
-	return nil
+
+	scfg := shipper.DefaultConfig()
+	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
+	scfg.TLSCAFile, scfg.TLSServerName = cfg.TLSCAFile, cfg.TLSServerName
+	scfg.Identity = identity
+	scfg.Interval = interval
+	if sp != nil {
+		scfg.Spool = sp
+	}
+	ship, err := shipper.New(scfg, buf, a.log)
+	if err != nil {
+		return err
+	}
+	a.ship = ship
+	if cfg.Endpoint == "" {
+		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
+	}
+	return a.ship.Start(ctx)
 }
 
 // listenHost picks where the telemetry listener binds and the host name put
