@@ -108,7 +108,7 @@ func watch(l *launch.Launch, child *launch.Child) int {
 	if o.Stopping {
 		return o.ExitCode()
 	}
-	t, err := l.TakeOver()
+	t, err := l.TakeOver(child)
 	logLine("ERROR", "the agent ended unexpectedly; the launcher takes over: the runtime API proxy is relayed, "+
 		"OTLP exports and telemetry are answered and dropped, nothing more is shipped", err,
 		"takeovers=1 agent_pid="+strconv.Itoa(child.Pid)+" agent_end="+strconv.Quote(o.String()))

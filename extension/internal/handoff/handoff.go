@@ -15,8 +15,10 @@
 package handoff
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -40,8 +42,60 @@ const (
 const NoFD = -1
 
 // ShutdownNote is what the agent writes on State.WatchFD when it stops on
-// purpose (the SHUTDOWN event, a signal).
-const ShutdownNote = 'S'
+// purpose (the SHUTDOWN event, a signal); ServingNote when it serves the
+// function's OTLP exports itself, so that the launcher stops answering
+// them (see EarlyFD).
+const (
+	ShutdownNote = 'S'
+	ServingNote  = 'R'
+)
+
+// MaxEarlyBody is the largest body of an EarlyExport.
+const MaxEarlyBody = 6 << 20
+
+// EarlyExport is an OTLP/HTTP export the launcher answered while the
+// agent started, passed on to the agent on State.EarlyFD as a record: the
+// path, the content type and the content encoding, each after its length,
+// then the body's length and the body (lengths as 4-byte big-endian
+// numbers).
+type EarlyExport struct {
+	Path, ContentType, ContentEncoding string
+	Body                               []byte
+}
+
+// Header returns the record without the body, which follows it.
+func (x EarlyExport) Header() []byte {
+	rec := make([]byte, 0, 16+len(x.Path)+len(x.ContentType)+len(x.ContentEncoding))
+	for _, f := range []string{x.Path, x.ContentType, x.ContentEncoding} {
+		rec = binary.BigEndian.AppendUint32(rec, uint32(len(f)))
+		rec = append(rec, f...)
+	}
+	return binary.BigEndian.AppendUint32(rec, uint32(len(x.Body)))
+}
+
+// ReadEarly reads the next record; io.EOF when the launcher has passed on
+// every export.
+func ReadEarly(r io.Reader) (EarlyExport, error) {
+	var fields [4][]byte
+	for i := range fields {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			if i == 0 && errors.Is(err, io.EOF) {
+				return EarlyExport{}, io.EOF
+			}
+			return EarlyExport{}, fmt.Errorf("read an early export: %w", err)
+		}
+		size := binary.BigEndian.Uint32(n[:])
+		if size > MaxEarlyBody {
+			return EarlyExport{}, fmt.Errorf("read an early export: a field of %d bytes", size)
+		}
+		fields[i] = make([]byte, size)
+		if _, err := io.ReadFull(r, fields[i]); err != nil {
+			return EarlyExport{}, fmt.Errorf("read an early export: %w", err)
+		}
+	}
+	return EarlyExport{Path: string(fields[0]), ContentType: string(fields[1]), ContentEncoding: string(fields[2]), Body: fields[3]}, nil
+}
 
 // State is what the launcher did before it became the agent.
 type State struct {
@@ -89,6 +143,11 @@ type State struct {
 	// event (or a signal to stop), so that its end is not taken for a
 	// crash. NoFD when the launcher does not watch.
 	WatchFD int
+	// EarlyFD is the read end of a pipe on which the launcher passes the
+	// OTLP/HTTP exports it answered while the agent started
+	// (EarlyExport), until the agent writes ServingNote on WatchFD and
+	// the launcher closes the pipe. NoFD when there is none.
+	EarlyFD int
 	// Started is when the launcher's process started.
 	Started time.Time
 }
@@ -119,6 +178,9 @@ func (s State) Encode() string {
 	}
 	if s.WatchFD != NoFD {
 		v.Set("watch", strconv.Itoa(s.WatchFD))
+	}
+	if s.EarlyFD != NoFD {
+		v.Set("early", strconv.Itoa(s.EarlyFD))
 	}
 	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
 	return v.Encode()
@@ -163,10 +225,13 @@ func Decode(value string) (State, error) {
 		// Absent from a launcher older than the agent.
 		s.ProxyFD = fd("proxy")
 	}
-	s.WatchFD = NoFD
+	s.WatchFD, s.EarlyFD = NoFD, NoFD
+	// Absent from a launcher older than the agent.
 	if v.Has("watch") {
-		// Absent from a launcher older than the agent.
 		s.WatchFD = fd("watch")
+	}
+	if v.Has("early") {
+		s.EarlyFD = fd("early")
 	}
 	s.NextSent, s.Started = at("next_sent"), at("started")
 	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {

@@ -101,7 +101,7 @@ func Start(o Options) (*Launch, error) {
 	l := &Launch{State: handoff.State{
 		NextFD: handoff.NoFD, TelemetryFD: handoff.NoFD,
 		OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD, ProxyFD: handoff.NoFD,
-		WatchFD: handoff.NoFD, Started: o.Started,
+		WatchFD: handoff.NoFD, EarlyFD: handoff.NoFD, Started: o.Started,
 	}}
 	ok := false
 	defer func() {

@@ -32,25 +32,39 @@ import (
 // Child is the agent, started as the launcher's child.
 type Child struct {
 	Pid int
-	// watch is the read end of the pipe the agent writes
-	// handoff.ShutdownNote on when it stops on purpose.
-	watch *os.File
+	// early answers the function's first OTLP/HTTP exports while the
+	// agent starts; nil when there is no OTLP/HTTP port.
+	early *early
+	// notes is closed when the watch pipe ends (the agent is gone);
+	// stopping is then set when the agent wrote handoff.ShutdownNote.
+	notes    chan struct{}
+	stopping atomic.Bool
 }
 
 // Spawn starts the agent at path as a child process handing it the
-// listeners, the pending /event/next and the write end of a watch pipe,
-// at the same descriptor numbers. The launcher keeps its copies of the
-// listeners (for a takeover, see Watch) and gives up its copy of the
-// /event/next connection, which is the agent's now.
+// listeners, the pending /event/next, the write end of a watch pipe and
+// the read end of the pipe of early exports, at the same descriptor
+// numbers. The launcher keeps its copies of the listeners (for a takeover,
+// see Watch), answers the function's OTLP/HTTP exports until the agent
+// serves them (see early.go), and gives up its copy of the /event/next
+// connection, which is the agent's now.
 func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
-	r, w, err := os.Pipe()
+	watchR, watchW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start the agent %s: watch pipe: %w", path, err)
 	}
-	defer w.Close()
-	l.State.WatchFD = int(w.Fd())
-	defer func() { l.State.WatchFD = handoff.NoFD }()
-	pass := []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD, l.State.WatchFD}
+	defer watchW.Close()
+	l.State.WatchFD = int(watchW.Fd())
+	defer func() { l.State.WatchFD, l.State.EarlyFD = handoff.NoFD, handoff.NoFD }()
+	var earlyR, earlyW *os.File
+	if l.State.OTLPHTTPFD != handoff.NoFD {
+		if earlyR, earlyW, err = os.Pipe(); err == nil {
+			defer earlyR.Close()
+			l.State.EarlyFD = int(earlyR.Fd())
+		}
+	}
+	pass := []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD,
+		l.State.WatchFD, l.State.EarlyFD}
 	top := 2
 	for _, fd := range pass {
 		top = max(top, fd)
@@ -76,7 +90,10 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM},
 	})
 	if err != nil {
-		_ = r.Close()
+		_ = watchR.Close()
+		if earlyW != nil {
+			_ = earlyW.Close()
+		}
 		return nil, fmt.Errorf("start the agent %s: %w", path, err)
 	}
 	// The /event/next connection is the agent's: the launcher's own calls,
@@ -84,7 +101,39 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	_ = l.api.c.Close()
 	l.api.c = -1
 	l.api.closing = true
-	return &Child{Pid: pid, watch: r}, nil
+	c := &Child{Pid: pid, notes: make(chan struct{})}
+	if earlyW != nil {
+		if c.early, err = startEarly(l.State.OTLPHTTPFD, earlyW); err != nil {
+			// The agent serves every export; the pipe's end tells it
+			// there is nothing early.
+			_ = earlyW.Close()
+		}
+	}
+	go c.readNotes(watchR)
+	return c, nil
+}
+
+// readNotes reads what the agent says on the watch pipe until it ends.
+func (c *Child) readNotes(r *os.File) {
+	defer close(c.notes)
+	defer r.Close()
+	buf := make([]byte, 16)
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			switch b {
+			case handoff.ShutdownNote:
+				c.stopping.Store(true)
+			case handoff.ServingNote:
+				if c.early != nil {
+					c.early.stop()
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Outcome is how the agent ended.
@@ -144,12 +193,17 @@ func (c *Child) Wait() Outcome {
 			break
 		}
 	}
-	// The agent is gone, so is the pipe's write end: what it wrote is all
-	// there, followed by the end of file.
-	note := make([]byte, 16)
-	n, _ := c.watch.Read(note)
-	_ = c.watch.Close()
-	o.Stopping = signalled.Load() || strings.IndexByte(string(note[:n]), handoff.ShutdownNote) >= 0
+	if c.early != nil {
+		c.early.stop()
+	}
+	// The agent is gone, so is the pipe's write end: what it wrote is
+	// read, then the end of file.
+	select {
+	case <-c.notes:
+	case <-time.After(time.Second):
+		// Only a process the agent started could hold the pipe open.
+	}
+	o.Stopping = signalled.Load() || c.stopping.Load()
 	return o
 }
 
@@ -157,6 +211,7 @@ func (c *Child) Wait() Outcome {
 // its counters say what was dropped.
 type Takeover struct {
 	l     *Launch
+	child *Child
 	drops drops
 	// invocations counts the events the launcher received in the agent's
 	// place.
@@ -168,8 +223,8 @@ type Takeover struct {
 // ports and the telemetry listener answered, their data counted as dropped.
 // Then call Events. The errors are of the parts that could not be served;
 // the rest are.
-func (l *Launch) TakeOver() (*Takeover, error) {
-	t := &Takeover{l: l}
+func (l *Launch) TakeOver(c *Child) (*Takeover, error) {
+	t := &Takeover{l: l, child: c}
 	var errs []error
 	if err := l.RelayProxy(); err != nil {
 		errs = append(errs, err)
@@ -275,7 +330,13 @@ const maxNextRetry = 10 * time.Millisecond
 // line.
 func (t *Takeover) Counts() string {
 	d := &t.drops
+	var lost, lostBytes int64
+	if t.child != nil && t.child.early != nil {
+		lost, lostBytes = t.child.early.lost.Load(), t.child.early.lostBytes.Load()
+	}
 	return "invocations_without_agent=" + strconv.Itoa(t.invocations) +
+		" early_exports_lost=" + strconv.FormatInt(lost, 10) +
+		" early_bytes_lost=" + strconv.FormatInt(lostBytes, 10) +
 		" otlp_requests_dropped=" + strconv.FormatInt(d.otlpRequests.Load(), 10) +
 		" otlp_bytes_dropped=" + strconv.FormatInt(d.otlpBytes.Load(), 10) +
 		" telemetry_pushes_dropped=" + strconv.FormatInt(d.telemetryPushes.Load(), 10) +

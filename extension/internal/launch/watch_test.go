@@ -56,6 +56,8 @@ func fakeAgent(mode string) int {
 		return 2
 	}
 	switch mode {
+	case "early":
+		return fakeEarlyAgent(st)
 	case "stop":
 		if st.WatchFD == handoff.NoFD {
 			fmt.Fprintln(os.Stderr, "fake agent: no watch pipe")
@@ -69,14 +71,48 @@ func fakeAgent(mode string) int {
 	}
 }
 
+// fakeEarlyAgent waits (at most 10 s) for the file LAUNCH_TEST_GO, then
+// says it serves, writes the exports the launcher passed on to the file
+// LAUNCH_TEST_OUT (path, content type, body, one per line) and stops.
+func fakeEarlyAgent(st handoff.State) int {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(os.Getenv("LAUNCH_TEST_GO")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 2
+		}
+	}
+	watch := os.NewFile(uintptr(st.WatchFD), "watch")
+	_, _ = watch.Write([]byte{handoff.ServingNote})
+	var out strings.Builder
+	early := os.NewFile(uintptr(st.EarlyFD), "early")
+	for {
+		x, err := handoff.ReadEarly(early)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fake agent:", err)
+			return 2
+		}
+		fmt.Fprintf(&out, "%s %s %s %q\n", x.Path, x.ContentType, x.ContentEncoding, x.Body)
+	}
+	if err := os.WriteFile(os.Getenv("LAUNCH_TEST_OUT"), []byte(out.String()), 0o644); err != nil {
+		return 2
+	}
+	_, _ = watch.Write([]byte{handoff.ShutdownNote})
+	return 0
+}
+
 // spawnFake starts the test binary as the launcher's agent in mode.
-func spawnFake(t *testing.T, l *Launch, mode string) *Child {
+func spawnFake(t *testing.T, l *Launch, mode string, env ...string) *Child {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	child, err := l.Spawn(exe, nil, append(os.Environ(), agentModeEnv+"="+mode))
+	child, err := l.Spawn(exe, nil, append(append(os.Environ(), agentModeEnv+"="+mode), env...))
 	if err != nil {
 		t.Fatalf("Spawn: %v", err)
 	}
@@ -146,11 +182,12 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 	}
 	telemetryAddr := listenerAddr(t, l.State.TelemetryFD)
 
-	o := waitChild(t, spawnFake(t, l, "crash"))
+	child := spawnFake(t, l, "crash")
+	o := waitChild(t, child)
 	if o.Stopping || !o.Status.Signaled() || o.Status.Signal() != syscall.SIGKILL {
 		t.Fatalf("outcome %s, stopping %v; want killed by SIGKILL, not stopping", o, o.Stopping)
 	}
-	tk, err := l.TakeOver()
+	tk, err := l.TakeOver(child)
 	if err != nil {
 		t.Fatalf("TakeOver: %v", err)
 	}
@@ -248,4 +285,66 @@ func spansRequest(n int) *coltracepb.ExportTraceServiceRequest {
 		}
 	}
 	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}}}
+}
+
+// TestEarlyExportsAnsweredAndPassedOn: while the agent starts, the
+// launcher answers the function's OTLP/HTTP exports at once (protobuf,
+// JSON with gzip, chunked) and passes them on to the agent, which reads
+// them once it says it serves; a request that is no export is refused.
+func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
+	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+	httpAddr := freeAddr(t)
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", OTLPHTTPAddr: httpAddr})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	send := func(path, contentType, encoding string, body io.Reader) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+httpAddr+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		if encoding != "" {
+			req.Header.Set("Content-Encoding", encoding)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	if code, got := send("/v1/traces", "application/x-protobuf", "", bytes.NewReader([]byte{0x0a, 0x00})); code != 200 || got != "" {
+		t.Errorf("protobuf export: %d %q; want 200 and an empty response", code, got)
+	}
+	// No length: sent chunked.
+	if code, got := send("/v1/logs", "application/json", "gzip", io.MultiReader(strings.NewReader("gz"))); code != 200 || got != "{}" {
+		t.Errorf("JSON export: %d %q; want 200 and {}", code, got)
+	}
+	if code, _ := send("/v1/other", "application/json", "", strings.NewReader("{}")); code != 404 {
+		t.Errorf("a request that is no export: %d; want 404", code)
+	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := waitChild(t, child); !o.Stopping || o.ExitCode() != 0 {
+		t.Fatalf("outcome %s, stopping %v; want a stop on purpose", o, o.Stopping)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/v1/traces application/x-protobuf  \"\\n\\x00\"\n/v1/logs application/json gzip \"gz\"\n"
+	if string(got) != want {
+		t.Errorf("the agent read\n%s\nwant\n%s", got, want)
+	}
 }
