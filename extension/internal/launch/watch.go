@@ -82,6 +82,15 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 		}
 	}
 	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
+	c := &Child{notes: make(chan struct{})}
+	if earlyW != nil {
+		// Serving first: the function may export before the agent runs.
+		if c.early, err = startEarly(l.State.OTLPHTTPFD, earlyW); err != nil {
+			// The agent serves every export; the pipe's end tells it
+			// there is nothing early.
+			_ = earlyW.Close()
+		}
+	}
 	pid, err := syscall.ForkExec(path, append([]string{path}, args...), &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
@@ -91,8 +100,8 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	})
 	if err != nil {
 		_ = watchR.Close()
-		if earlyW != nil {
-			_ = earlyW.Close()
+		if c.early != nil {
+			c.early.stop()
 		}
 		return nil, fmt.Errorf("start the agent %s: %w", path, err)
 	}
@@ -101,14 +110,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	_ = l.api.c.Close()
 	l.api.c = -1
 	l.api.closing = true
-	c := &Child{Pid: pid, notes: make(chan struct{})}
-	if earlyW != nil {
-		if c.early, err = startEarly(l.State.OTLPHTTPFD, earlyW); err != nil {
-			// The agent serves every export; the pipe's end tells it
-			// there is nothing early.
-			_ = earlyW.Close()
-		}
-	}
+	c.Pid = pid
 	go c.readNotes(watchR)
 	return c, nil
 }
