@@ -325,8 +325,10 @@ func (t *Takeover) Events() error {
 }
 
 // maxNextRetry bounds the wait between two calls to /event/next while the
-// API refuses them (see Takeover.Events).
-const maxNextRetry = 10 * time.Millisecond
+// API refuses them (see Takeover.Events): the refusals may last until the
+// next event, so the calls are kept to 20 a second, and the invocation
+// that event starts ends at most this much later.
+const maxNextRetry = 50 * time.Millisecond
 
 // Counts returns what the takeover dropped, as key=value pairs for a log
 // line.
