@@ -1,7 +1,7 @@
 // Package layer builds the Lambdascope extension layer: one zip per Lambda
 // architecture holding two static, stripped binaries, as `make layer`
 // produces them: the launcher at extensions/lambdascope, which Lambda
-// starts from /opt/extensions, and the agent it becomes at
+// starts from /opt/extensions, and the agent it starts at
 // lambdascope/lambdascope-extension.
 package layer
 

@@ -365,6 +365,16 @@ func (s *Sandbox) TelemetryStalled() bool {
 	return s.out.stalled
 }
 
+// Processes returns the process IDs of what the emulator started (the
+// runtime, the extensions and their children), found in /proc; a fault
+// test picks the one to kill by its command line.
+func (s *Sandbox) Processes() []int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	return descendants(s.cmd.Process.Pid)
+}
+
 // Reports returns the REPORT lines the emulator printed so far, by request
 // ID.
 func (s *Sandbox) Reports() map[string]Report {

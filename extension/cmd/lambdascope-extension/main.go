@@ -2,8 +2,8 @@
 // agent: it collects invocation reports, logs and OTLP telemetry and ships
 // them to the collector. In the layer it sits at
 // /opt/lambdascope/lambdascope-extension, and the launcher Lambda starts
-// from /opt/extensions/lambdascope becomes it once the first /event/next
-// is sent (see lambdascope-launcher). Started directly, it does the whole
+// from /opt/extensions/lambdascope starts it once the first /event/next
+// is sent, and watches it (see lambdascope-launcher). Started directly, it does the whole
 // start itself.
 package main
 
@@ -29,7 +29,7 @@ var version = "dev"
 const usage = `lambdascope-extension: the Lambdascope extension's agent.
 
 Lambda runs it: in the layer it sits at /opt/lambdascope/lambdascope-extension
-and the launcher /opt/extensions/lambdascope becomes it once registered. It
+and the launcher /opt/extensions/lambdascope starts it once registered. It
 receives the function's OTLP telemetry (localhost:4317 gRPC, :4318 HTTP) and
 the Telemetry API's events, and ships them to the collector at
 LAMBDASCOPE_ENDPOINT. Settings are LAMBDASCOPE_* environment variables; the

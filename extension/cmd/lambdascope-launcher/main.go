@@ -1,9 +1,10 @@
 // Command lambdascope-launcher is what Lambda starts from
 // /opt/extensions/lambdascope. It binds the extension's ports, registers,
 // subscribes to the Telemetry API and sends the first /event/next, so that
-// the function's init never waits for the agent's start, then becomes the
-// agent (/opt/lambdascope/lambdascope-extension) in the same process; see
-// package launch.
+// the function's init never waits for the agent's start, then starts the
+// agent (/opt/lambdascope/lambdascope-extension) as its child and watches
+// it: when the agent ends unexpectedly it takes over, so that the function
+// runs on; see package launch.
 //
 // With LAMBDASCOPE_STRICT=true (or an unreadable value of it) it becomes
 // the agent at once, which then does all of this itself and can fail the
@@ -36,8 +37,8 @@ const usage = `lambdascope: the Lambdascope extension's launcher.
 
 Lambda starts it from /opt/extensions/lambdascope. It binds the extension's
 ports, registers, subscribes to the Telemetry API and asks for the first
-event, then becomes the agent, /opt/lambdascope/lambdascope-extension, in
-the same process. Settings are LAMBDASCOPE_* environment variables; the
+event, then starts the agent, /opt/lambdascope/lambdascope-extension, and
+stands in for it should it fail. Settings are LAMBDASCOPE_* environment variables; the
 Lambdascope README lists them.
 `
 
@@ -81,7 +82,10 @@ func main() {
 		os.Exit(1)
 	}
 	if agentErr == nil {
-		agentErr = l.Exec(agent, args, env)
+		var child *launch.Child
+		if child, agentErr = l.Spawn(agent, args, env); agentErr == nil {
+			os.Exit(watch(l, child))
+		}
 	}
 	// Still here: the agent could not be started. Stay registered, relay
 	// the Runtime API proxy's port (the runtime may be pointed at it) and
@@ -94,6 +98,28 @@ func main() {
 		logError("event loop failed", err)
 		os.Exit(1)
 	}
+}
+
+// watch waits for the agent to end and returns the launcher's exit code:
+// the agent's when it stopped on purpose; otherwise the launcher takes
+// over until SHUTDOWN, so that the function runs on without telemetry.
+func watch(l *launch.Launch, child *launch.Child) int {
+	o := child.Wait()
+	if o.Stopping {
+		return o.ExitCode()
+	}
+	t, err := l.TakeOver(child)
+	logLine("ERROR", "the agent ended unexpectedly; the launcher takes over: the runtime API proxy is relayed, "+
+		"OTLP exports and telemetry are answered and dropped, nothing more is shipped", err,
+		"takeovers=1 agent_pid="+strconv.Itoa(child.Pid)+" agent_end="+strconv.Quote(o.String()))
+	err = t.Events()
+	counts := "takeovers=1 " + t.Counts()
+	if err != nil {
+		logLine("ERROR", "event loop failed after the takeover", err, counts)
+		return 1
+	}
+	logLine("WARN", "extension shut down without its agent", nil, counts)
+	return 0
 }
 
 // fastStart reports whether the launcher registers itself: always, unless
@@ -145,13 +171,19 @@ func execAgent(agent string, args, env []string) {
 	os.Exit(1)
 }
 
-// logError writes one line in the agent's log format (log/slog's text
-// handler), without linking log/slog.
-func logError(msg string, err error) {
-	line := "time=" + time.Now().Format(time.RFC3339Nano) + " level=ERROR msg=" + strconv.Quote(msg) +
+// logError writes one error line (see logLine).
+func logError(msg string, err error) { logLine("ERROR", msg, err, "") }
+
+// logLine writes one line in the agent's log format (log/slog's text
+// handler), without linking log/slog; attrs are key=value pairs.
+func logLine(level, msg string, err error, attrs string) {
+	line := "time=" + time.Now().Format(time.RFC3339Nano) + " level=" + level + " msg=" + strconv.Quote(msg) +
 		" extension=" + name
 	if err != nil {
 		line += " err=" + strconv.Quote(err.Error())
+	}
+	if attrs != "" {
+		line += " " + attrs
 	}
 	_, _ = os.Stderr.WriteString(line + "\n")
 }

@@ -11,13 +11,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -101,6 +104,33 @@ type Inherited struct {
 	// Proxy is the Runtime API proxy's listener, already announced to the
 	// exec wrapper; nil when the launcher did not bind it.
 	Proxy net.Listener
+	// Watch is the pipe to the launcher that started the agent as its
+	// child and takes over when it ends without saying it stops (see
+	// Stopping); nil when the launcher became the agent.
+	Watch *os.File
+	// Early is the pipe on which the launcher passes the OTLP/HTTP
+	// exports it answered while the agent started (handoff.EarlyExport);
+	// nil when there is none.
+	Early *os.File
+}
+
+// Serving tells the launcher watching the agent, if any, that the agent
+// serves the function's exports, so that the launcher stops answering
+// them.
+func (h *Inherited) Serving() {
+	if h == nil || h.Watch == nil {
+		return
+	}
+	_, _ = h.Watch.Write([]byte{handoff.ServingNote})
+}
+
+// Stopping tells the launcher watching the agent, if any, that the agent
+// ends on purpose (SHUTDOWN, a signal), so that it does not take over.
+func (h *Inherited) Stopping() {
+	if h == nil || h.Watch == nil {
+		return
+	}
+	_, _ = h.Watch.Write([]byte{handoff.ShutdownNote})
 }
 
 // Inherit turns the descriptors of a handoff.State into connections and
@@ -125,6 +155,15 @@ func Inherit(st handoff.State) (*Inherited, error) {
 	h.OTLPHTTP = listener(st.OTLPHTTPFD, "OTLP/HTTP listener")
 	h.OTLPGRPC = listener(st.OTLPGRPCFD, "OTLP/gRPC listener")
 	h.Proxy = listener(st.ProxyFD, "runtime API proxy listener")
+	if st.WatchFD > 2 {
+		// Never a standard descriptor: a State built without one has 0.
+		syscall.CloseOnExec(st.WatchFD)
+		h.Watch = os.NewFile(uintptr(st.WatchFD), "launcher watch pipe")
+	}
+	if st.EarlyFD > 2 {
+		syscall.CloseOnExec(st.EarlyFD)
+		h.Early = os.NewFile(uintptr(st.EarlyFD), "launcher early exports pipe")
+	}
 	f := os.NewFile(uintptr(st.NextFD), "/event/next connection")
 	defer f.Close()
 	c, err := net.FileConn(f)
@@ -241,6 +280,10 @@ type Agent struct {
 
 	redactOnce sync.Once
 	red        *redact.Redactor
+
+	// earlyDone is closed once the exports the launcher answered while the
+	// agent started are read (see takeEarly); nil when there are none.
+	earlyDone chan struct{}
 }
 
 // New validates the options and prepares an agent; nothing is started.
@@ -361,6 +404,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				a.log.Info("stopping on signal")
+				a.opts.Inherited.Stopping()
 				return a.shutdown(time.Now().Add(time.Second))
 			}
 			a.log.Error("event loop failed", "err", err)
@@ -373,6 +417,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.onInvoke(ctx, ev)
 		case extapi.Shutdown:
 			a.log.Debug("shutdown event", "reason", ev.ShutdownReason)
+			a.opts.Inherited.Stopping()
 			deadline := ev.Deadline()
 			if ev.DeadlineMs == 0 {
 				deadline = time.Now().Add(2 * time.Second)
@@ -653,40 +698,130 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		tracker.SetManagedInstances()
 	}
 
-	scfg := shipper.DefaultConfig()
-	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
-	scfg.TLSCAFile, scfg.TLSServerName = cfg.TLSCAFile, cfg.TLSServerName
-	scfg.Identity = identity
-	scfg.Interval = interval
+	var sp *spool.Spool
 	if cfg.SpoolDir != "" && cfg.Endpoint != "" {
-		sp, err := spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolBytes}, a.log)
-		if err != nil {
+		var err error
+		if sp, err = spool.Open(spool.Config{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolBytes}, a.log); err != nil {
 			a.log.Warn("spool unavailable; what the collector cannot take will be dropped", "err", err)
-		} else {
-			a.spool, scfg.Spool = sp, sp
+			sp = nil
 		}
 	}
-	ship, err := shipper.New(scfg, buf, a.log)
-	if err != nil {
-		return err
-	}
-	a.buf, a.tracker, a.ship = buf, tracker, ship
+	a.spool = sp
+	a.buf, a.tracker = buf, tracker
 	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
 	tracker.SetTally(led.next, led.carry)
-	if cfg.Endpoint == "" {
-		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
-	}
-	if err := a.ship.Start(ctx); err != nil {
-		return err
-	}
 
+	// The function's exports are served from here on, before the shipper
+	// is made: a cold invocation of an instrumented function waits for its
+	// first export to be answered, and the shipper's set-up (the system's
+	// certificates with a CA file, the gRPC client) need not come first.
+	// Until the shipper runs, the buffer keeps what arrives.
 	if a.receiver != nil {
 		a.receiver.SetConsumer(pipeline{buf: a.buf, tracker: a.tracker, events: a.events})
 		if err := a.receiver.Start(ctx); err != nil {
 			a.log.Error("OTLP receiver only partly started; functions exporting there will fail", "err", err)
 		}
+		if !a.opts.StartedAt.IsZero() {
+			a.log.Debug("serving the function's exports", "since_start", time.Since(a.opts.StartedAt))
+		}
 	}
-	return nil
+	a.takeEarly(ctx)
+
+	scfg := shipper.DefaultConfig()
+	scfg.Endpoint, scfg.TLS, scfg.APIKey = cfg.Endpoint, cfg.TLS, cfg.APIKey
+	scfg.TLSCAFile, scfg.TLSServerName = cfg.TLSCAFile, cfg.TLSServerName
+	scfg.Identity = identity
+	scfg.Interval = interval
+	if sp != nil {
+		scfg.Spool = sp
+	}
+	ship, err := shipper.New(scfg, buf, a.log)
+	if err != nil {
+		return err
+	}
+	a.ship = ship
+	if cfg.Endpoint == "" {
+		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
+	}
+	return a.ship.Start(ctx)
+}
+
+// takeEarly reads the OTLP/HTTP exports the launcher answered while the
+// agent started into the receiver, as if they had come to it, and tells
+// the launcher that the agent serves from now on. Without a receiver the
+// launcher's pipe is closed: what it passes on is lost, and it counts it.
+func (a *Agent) takeEarly(ctx context.Context) {
+	h := a.opts.Inherited
+	if h == nil || h.Early == nil {
+		h.Serving()
+		return
+	}
+	r := h.Early
+	h.Early = nil
+	if a.receiver == nil {
+		_ = r.Close()
+		h.Serving()
+		return
+	}
+	handler := a.receiver.HTTPHandler()
+	a.earlyDone = make(chan struct{})
+	go func() {
+		defer close(a.earlyDone)
+		defer r.Close()
+		n := 0
+		for {
+			x, err := handoff.ReadEarly(r)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					a.log.Warn("the exports the launcher answered were cut short; the rest are lost", "err", err)
+				}
+				break
+			}
+			n++
+			req := &http.Request{
+				Method: http.MethodPost, URL: &url.URL{Path: x.Path}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(x.Body)), ContentLength: int64(len(x.Body)),
+				Host: "localhost", RemoteAddr: "launcher",
+			}
+			req.Header.Set("Content-Type", x.ContentType)
+			if x.ContentEncoding != "" {
+				req.Header.Set("Content-Encoding", x.ContentEncoding)
+			}
+			w := &earlyAnswer{header: http.Header{}}
+			handler.ServeHTTP(w, req.WithContext(ctx))
+			if w.status >= 400 {
+				// The receiver has counted it (malformed, refused); the
+				// function was told it was taken.
+				a.log.Warn("an export the launcher answered was refused", "path", x.Path, "status", w.status)
+			}
+		}
+		if n > 0 {
+			a.log.Debug("exports answered by the launcher while the agent started", "count", n)
+		}
+	}()
+	h.Serving()
+}
+
+// earlyAnswer is the receiver's answer to an export the launcher already
+// answered: only its status is looked at.
+type earlyAnswer struct {
+	header http.Header
+	status int
+}
+
+func (w *earlyAnswer) Header() http.Header { return w.header }
+
+func (w *earlyAnswer) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (w *earlyAnswer) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
 }
 
 // listenHost picks where the telemetry listener binds and the host name put
@@ -834,6 +969,14 @@ func (a *Agent) shutdown(deadline time.Time) error {
 			a.log.Warn("shutting down without the platform report of some invocations", "count", len(missing))
 		}
 		cancel()
+	}
+	if a.earlyDone != nil {
+		// The exports the launcher answered while the agent started.
+		select {
+		case <-a.earlyDone:
+		case <-time.After(100 * time.Millisecond):
+			a.log.Warn("shutting down before every export the launcher answered was read")
+		}
 	}
 	// Stop taking new data so the final flush sees everything.
 	stopCtx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

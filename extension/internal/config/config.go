@@ -224,207 +224,254 @@ func (c Config) Validate() error {
 // replaced by its default (a bad endpoint by no endpoint) and named in the
 // returned error, so the extension can log it once and run degraded.
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	r := envReader{lookup: lookup}
 	c := DefaultConfig()
-	var errs []error
-	bad := func(name, value string, err error) {
-		errs = append(errs, fmt.Errorf("%s=%q: %w", name, value, err))
-	}
-	get := func(name string) (string, bool) {
-		v, ok := lookup(name)
-		v = strings.TrimSpace(v)
-		return v, ok && v != ""
-	}
+	// In this order, which is the order of the errors named.
+	r.collector(&c)
+	r.receivers(&c)
+	r.flushing(&c)
+	r.sampling(&c)
+	r.runtimeProxy(&c)
+	r.privacy(&c)
+	r.behaviour(&c)
+	r.resource(&c)
+	return c, errors.Join(r.errs...)
+}
 
-	if v, ok := get(EnvEndpoint); ok {
+// envReader reads variables and collects what is wrong with them.
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// bad records a variable whose value cannot be used.
+func (r *envReader) bad(name, value string, err error) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q: %w", name, value, err))
+}
+
+// get returns a variable's value without surrounding space, and whether
+// it is set and not blank.
+func (r *envReader) get(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// bool reads a boolean variable into dst.
+func (r *envReader) bool(name string, dst *bool) {
+	if v, ok := r.get(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			r.bad(name, v, errors.New("not a boolean"))
+		} else {
+			*dst = b
+		}
+	}
+}
+
+// collector reads where and how the extension ships: the endpoint, TLS
+// and the API key.
+func (r *envReader) collector(c *Config) {
+	if v, ok := r.get(EnvEndpoint); ok {
 		host, tls, err := parseEndpoint(v)
 		if err != nil {
-			bad(EnvEndpoint, v, err)
+			r.bad(EnvEndpoint, v, err)
 		} else {
 			c.Endpoint, c.TLS = host, tls
 		}
 	}
-	if v, ok := get(EnvTLS); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(EnvTLS, v, errors.New("not a boolean"))
-		} else {
-			c.TLS = b
-		}
-	}
+	r.bool(EnvTLS, &c.TLS)
 	tlsOff := false
-	if v, ok := get(EnvTLS); ok {
+	if v, ok := r.get(EnvTLS); ok {
 		if b, err := strconv.ParseBool(v); err == nil && !b {
 			tlsOff = true
 		}
 	}
-	if v, ok := get(EnvTLSCAFile); ok {
+	if v, ok := r.get(EnvTLSCAFile); ok {
 		switch err := CheckCAFile(v); {
 		case err != nil:
-			bad(EnvTLSCAFile, v, err)
+			r.bad(EnvTLSCAFile, v, err)
 		case tlsOff:
-			bad(EnvTLSCAFile, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
+			r.bad(EnvTLSCAFile, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
 		default:
 			c.TLSCAFile, c.TLS = v, true
 		}
 	}
-	if v, ok := get(EnvTLSServerName); ok {
+	if v, ok := r.get(EnvTLSServerName); ok {
 		switch err := checkServerName(v); {
 		case err != nil:
-			bad(EnvTLSServerName, v, err)
+			r.bad(EnvTLSServerName, v, err)
 		case tlsOff:
-			bad(EnvTLSServerName, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
+			r.bad(EnvTLSServerName, v, fmt.Errorf("needs TLS, but %s is false", EnvTLS))
 		default:
 			c.TLSServerName, c.TLS = v, true
 		}
 	}
-	if v, ok := get(EnvAPIKey); ok {
+	if v, ok := r.get(EnvAPIKey); ok {
 		c.APIKey = v
 	}
+}
+
+// receivers reads the addresses of the local OTLP receivers.
+func (r *envReader) receivers(c *Config) {
 	for _, a := range []struct {
 		name string
 		dst  *string
 	}{{EnvOTLPGRPCAddr, &c.OTLPGRPCAddr}, {EnvOTLPHTTPAddr, &c.OTLPHTTPAddr}} {
-		if v, ok := get(a.name); ok {
+		if v, ok := r.get(a.name); ok {
 			if err := checkHostPort(v); err != nil {
-				bad(a.name, v, err)
+				r.bad(a.name, v, err)
 			} else {
 				*a.dst = v
 			}
 		}
 	}
-	if v, ok := get(EnvFlush); ok {
+}
+
+// flushing reads when data is shipped and where it waits: the flush mode
+// and interval, the buffer and the spool.
+func (r *envReader) flushing(c *Config) {
+	if v, ok := r.get(EnvFlush); ok {
 		m := FlushMode(strings.ToLower(v))
 		switch m {
 		case FlushAdaptive, FlushEnd, FlushPeriodic:
 			c.Flush = m
 		default:
-			bad(EnvFlush, v, errors.New("unknown mode (want adaptive, end or periodic)"))
+			r.bad(EnvFlush, v, errors.New("unknown mode (want adaptive, end or periodic)"))
 		}
 	}
-	if v, ok := get(EnvFlushInterval); ok {
+	if v, ok := r.get(EnvFlushInterval); ok {
 		d, err := parseDuration(v)
 		switch {
 		case err != nil:
-			bad(EnvFlushInterval, v, err)
+			r.bad(EnvFlushInterval, v, err)
 		case d <= 0:
-			bad(EnvFlushInterval, v, errors.New("must be positive"))
+			r.bad(EnvFlushInterval, v, errors.New("must be positive"))
 		default:
 			c.FlushInterval = d
 		}
 	}
-	if v, ok := get(EnvBufferBytes); ok {
+	if v, ok := r.get(EnvBufferBytes); ok {
 		n, err := parseBytes(v)
 		switch {
 		case err != nil:
-			bad(EnvBufferBytes, v, err)
+			r.bad(EnvBufferBytes, v, err)
 		case n < 64<<10:
-			bad(EnvBufferBytes, v, errors.New("must be at least 65536"))
+			r.bad(EnvBufferBytes, v, errors.New("must be at least 65536"))
 		default:
 			c.BufferBytes = n
 		}
 	}
-	if v, ok := get(EnvSpoolDir); ok {
+	if v, ok := r.get(EnvSpoolDir); ok {
 		if !strings.HasPrefix(v, "/") {
-			bad(EnvSpoolDir, v, errors.New("must be an absolute path (under /tmp in Lambda)"))
+			r.bad(EnvSpoolDir, v, errors.New("must be an absolute path (under /tmp in Lambda)"))
 		} else {
 			c.SpoolDir = v
 		}
 	}
-	if v, ok := get(EnvSpoolBytes); ok {
+	if v, ok := r.get(EnvSpoolBytes); ok {
 		n, err := parseBytes(v)
 		switch {
 		case err != nil:
-			bad(EnvSpoolBytes, v, err)
+			r.bad(EnvSpoolBytes, v, err)
 		case n == 0:
 			c.SpoolDir = "" // an explicit 0 turns the spool off
 		case n < 64<<10:
-			bad(EnvSpoolBytes, v, errors.New("must be 0 (off) or at least 65536"))
+			r.bad(EnvSpoolBytes, v, errors.New("must be 0 (off) or at least 65536"))
 		default:
 			c.SpoolBytes = int64(n)
 		}
 	}
-	if v, ok := get(EnvSampleRate); ok {
-		r, err := strconv.ParseFloat(v, 64)
+}
+
+// sampling reads the share of traces kept.
+func (r *envReader) sampling(c *Config) {
+	if v, ok := r.get(EnvSampleRate); ok {
+		rate, err := strconv.ParseFloat(v, 64)
 		switch {
 		case err != nil:
-			bad(EnvSampleRate, v, errors.New("not a number (want a share of traces from 0 to 1, e.g. 0.1)"))
-		case checkRate(r) != nil:
-			bad(EnvSampleRate, v, checkRate(r))
+			r.bad(EnvSampleRate, v, errors.New("not a number (want a share of traces from 0 to 1, e.g. 0.1)"))
+		case checkRate(rate) != nil:
+			r.bad(EnvSampleRate, v, checkRate(rate))
 		default:
-			c.SampleRate = r
+			c.SampleRate = rate
 		}
 	}
-	if v, ok := get(EnvRuntimeProxy); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(EnvRuntimeProxy, v, errors.New("not a boolean"))
-		} else {
-			c.RuntimeProxy = b
-		}
-	}
-	if v, ok := get(EnvTraceContext); ok {
+}
+
+// runtimeProxy reads whether the Runtime API proxy runs and what it takes
+// from the events: the order of trace context sources and the headers
+// captured.
+func (r *envReader) runtimeProxy(c *Config) {
+	r.bool(EnvRuntimeProxy, &c.RuntimeProxy)
+	if v, ok := r.get(EnvTraceContext); ok {
 		if list, err := parseTraceContext(v); err != nil {
-			bad(EnvTraceContext, v, err)
+			r.bad(EnvTraceContext, v, err)
 		} else {
 			c.TraceContext = list
 		}
 	}
-	if v, ok := get(EnvCaptureHeaders); ok {
+	if v, ok := r.get(EnvCaptureHeaders); ok {
 		if list, err := parseHeaderNames(v); err != nil {
-			bad(EnvCaptureHeaders, v, err)
+			r.bad(EnvCaptureHeaders, v, err)
 		} else {
 			c.CaptureHeaders = list
 		}
 	}
-	if v, ok := get(EnvRedactKeys); ok {
+}
+
+// privacy reads the redaction rules: JSON keys and regular expressions.
+func (r *envReader) privacy(c *Config) {
+	if v, ok := r.get(EnvRedactKeys); ok {
 		for k := range strings.SplitSeq(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				c.RedactKeys = append(c.RedactKeys, k)
 			}
 		}
 	}
-	if v, ok := get(EnvRedactPatterns); ok {
+	if v, ok := r.get(EnvRedactPatterns); ok {
 		var list []string
 		if err := json.Unmarshal([]byte(v), &list); err != nil {
-			bad(EnvRedactPatterns, v, errors.New(`not a JSON list of regular expressions (e.g. ["\\d{16}", "(?i)bearer \\S+"])`))
+			r.bad(EnvRedactPatterns, v, errors.New(`not a JSON list of regular expressions (e.g. ["\\d{16}", "(?i)bearer \\S+"])`))
 		} else {
 			// The good expressions apply; each bad one is named.
 			for i, p := range list {
 				if err := redact.Check(p); err != nil {
-					bad(EnvRedactPatterns, v, fmt.Errorf("pattern %d: %w", i+1, err))
+					r.bad(EnvRedactPatterns, v, fmt.Errorf("pattern %d: %w", i+1, err))
 				} else {
 					c.RedactPatterns = append(c.RedactPatterns, p)
 				}
 			}
 		}
 	}
-	if v, ok := get(EnvStrict); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(EnvStrict, v, errors.New("not a boolean"))
-		} else {
-			c.Strict = b
-		}
-	}
-	if v, ok := get(EnvLogLevel); ok {
+}
+
+// behaviour reads how the extension treats bad settings and what it logs.
+func (r *envReader) behaviour(c *Config) {
+	r.bool(EnvStrict, &c.Strict)
+	if v, ok := r.get(EnvLogLevel); ok {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(v)); err != nil {
-			bad(EnvLogLevel, v, errors.New("unknown level (want debug, info, warn or error)"))
+			r.bad(EnvLogLevel, v, errors.New("unknown level (want debug, info, warn or error)"))
 		} else {
 			c.LogLevel = l
 		}
 	}
-	if v, ok := get(EnvServiceName); ok {
+}
+
+// resource reads the OpenTelemetry variables describing the function:
+// the service name and the resource attributes.
+func (r *envReader) resource(c *Config) {
+	if v, ok := r.get(EnvServiceName); ok {
 		c.ServiceName = v
 	}
-	if v, ok := get(EnvResourceAttributes); ok {
+	if v, ok := r.get(EnvResourceAttributes); ok {
 		attrs, err := parseResourceAttributes(v)
 		if err != nil {
-			bad(EnvResourceAttributes, v, err)
+			r.bad(EnvResourceAttributes, v, err)
 		}
 		c.ResourceAttributes = attrs
 	}
-	return c, errors.Join(errs...)
 }
 
 // parseEndpoint accepts host:port, http://host:port and https://host[:port].

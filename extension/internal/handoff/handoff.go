@@ -4,17 +4,21 @@
 // most of its start initialising packages. So the small launcher that
 // Lambda starts binds the listeners (the Runtime API proxy's among them),
 // registers, subscribes to the Telemetry API and sends the first
-// /event/next itself, then replaces its process image with the agent
-// (execve), which inherits the listeners and the connection the first
-// event will arrive on, described by a State in its environment.
+// /event/next itself, then starts the agent as its child, which inherits
+// the listeners and the connection the first event will arrive on,
+// described by a State in its environment (the launcher, with
+// LAMBDASCOPE_STRICT=true, replaces its process image with the agent
+// instead, and hands nothing over).
 //
 // The package links nothing heavier than net and net/url: the launcher
 // imports it.
 package handoff
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -36,6 +40,62 @@ const (
 
 // NoFD marks a descriptor that was not handed over.
 const NoFD = -1
+
+// ShutdownNote is what the agent writes on State.WatchFD when it stops on
+// purpose (the SHUTDOWN event, a signal); ServingNote when it serves the
+// function's OTLP exports itself, so that the launcher stops answering
+// them (see EarlyFD).
+const (
+	ShutdownNote = 'S'
+	ServingNote  = 'R'
+)
+
+// MaxEarlyBody is the largest body of an EarlyExport.
+const MaxEarlyBody = 6 << 20
+
+// EarlyExport is an OTLP/HTTP export the launcher answered while the
+// agent started, passed on to the agent on State.EarlyFD as a record: the
+// path, the content type and the content encoding, each after its length,
+// then the body's length and the body (lengths as 4-byte big-endian
+// numbers).
+type EarlyExport struct {
+	Path, ContentType, ContentEncoding string
+	Body                               []byte
+}
+
+// Header returns the record without the body, which follows it.
+func (x EarlyExport) Header() []byte {
+	rec := make([]byte, 0, 16+len(x.Path)+len(x.ContentType)+len(x.ContentEncoding))
+	for _, f := range []string{x.Path, x.ContentType, x.ContentEncoding} {
+		rec = binary.BigEndian.AppendUint32(rec, uint32(len(f)))
+		rec = append(rec, f...)
+	}
+	return binary.BigEndian.AppendUint32(rec, uint32(len(x.Body)))
+}
+
+// ReadEarly reads the next record; io.EOF when the launcher has passed on
+// every export.
+func ReadEarly(r io.Reader) (EarlyExport, error) {
+	var fields [4][]byte
+	for i := range fields {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			if i == 0 && errors.Is(err, io.EOF) {
+				return EarlyExport{}, io.EOF
+			}
+			return EarlyExport{}, fmt.Errorf("read an early export: %w", err)
+		}
+		size := binary.BigEndian.Uint32(n[:])
+		if size > MaxEarlyBody {
+			return EarlyExport{}, fmt.Errorf("read an early export: a field of %d bytes", size)
+		}
+		fields[i] = make([]byte, size)
+		if _, err := io.ReadFull(r, fields[i]); err != nil {
+			return EarlyExport{}, fmt.Errorf("read an early export: %w", err)
+		}
+	}
+	return EarlyExport{Path: string(fields[0]), ContentType: string(fields[1]), ContentEncoding: string(fields[2]), Body: fields[3]}, nil
+}
 
 // State is what the launcher did before it became the agent.
 type State struct {
@@ -77,6 +137,17 @@ type State struct {
 	// could not.
 	ProxyFD    int
 	ProxyError string
+	// WatchFD is the write end of a pipe the launcher, which started the
+	// agent as its child and stays to watch it, reads when the agent
+	// ends: the agent writes ShutdownNote there once it has the SHUTDOWN
+	// event (or a signal to stop), so that its end is not taken for a
+	// crash. NoFD when the launcher does not watch.
+	WatchFD int
+	// EarlyFD is the read end of a pipe on which the launcher passes the
+	// OTLP/HTTP exports it answered while the agent started
+	// (EarlyExport), until the agent writes ServingNote on WatchFD and
+	// the launcher closes the pipe. NoFD when there is none.
+	EarlyFD int
 	// Started is when the launcher's process started.
 	Started time.Time
 }
@@ -104,6 +175,12 @@ func (s State) Encode() string {
 	v.Set("proxy", strconv.Itoa(s.ProxyFD))
 	if s.ProxyError != "" {
 		v.Set("proxy_err", s.ProxyError)
+	}
+	if s.WatchFD != NoFD {
+		v.Set("watch", strconv.Itoa(s.WatchFD))
+	}
+	if s.EarlyFD != NoFD {
+		v.Set("early", strconv.Itoa(s.EarlyFD))
 	}
 	v.Set("started", strconv.FormatInt(s.Started.UnixNano(), 10))
 	return v.Encode()
@@ -147,6 +224,14 @@ func Decode(value string) (State, error) {
 	if v.Has("proxy") {
 		// Absent from a launcher older than the agent.
 		s.ProxyFD = fd("proxy")
+	}
+	s.WatchFD, s.EarlyFD = NoFD, NoFD
+	// Absent from a launcher older than the agent.
+	if v.Has("watch") {
+		s.WatchFD = fd("watch")
+	}
+	if v.Has("early") {
+		s.EarlyFD = fd("early")
 	}
 	s.NextSent, s.Started = at("next_sent"), at("started")
 	if b, err := strconv.ParseBool(v.Get("subscribed")); err == nil {

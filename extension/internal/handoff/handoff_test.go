@@ -1,6 +1,8 @@
 package handoff
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ func TestStateRoundTrip(t *testing.T) {
 		OTLPGRPCFD:           NoFD,
 		ProxyFD:              9,
 		ProxyError:           "announce the runtime API proxy: read-only file system",
+		WatchFD:              11,
+		EarlyFD:              12,
 		Started:              time.Unix(1700000000, 1),
 	}
 	out, err := Decode(in.Encode())
@@ -33,7 +37,7 @@ func TestStateRoundTrip(t *testing.T) {
 		out.NextFD != in.NextFD || string(out.NextRead) != string(in.NextRead) || !out.NextSent.Equal(in.NextSent) || out.TelemetryFD != in.TelemetryFD ||
 		out.TelemetryURI != in.TelemetryURI || out.ListenError != in.ListenError || out.Subscribed != in.Subscribed ||
 		out.SubscribeError != in.SubscribeError || out.TelemetryUnavailable != in.TelemetryUnavailable || out.OTLPHTTPFD != in.OTLPHTTPFD || out.OTLPGRPCFD != in.OTLPGRPCFD ||
-		out.ProxyFD != in.ProxyFD || out.ProxyError != in.ProxyError || !out.Started.Equal(in.Started) {
+		out.ProxyFD != in.ProxyFD || out.ProxyError != in.ProxyError || out.WatchFD != in.WatchFD || out.EarlyFD != in.EarlyFD || !out.Started.Equal(in.Started) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
 	}
 }
@@ -108,6 +112,56 @@ func FuzzDecode(f *testing.F) {
 		}
 		if again.Encode() != st.Encode() {
 			t.Errorf("state changed through encode and decode:\n%q\n%q", st.Encode(), again.Encode())
+		}
+	})
+}
+
+func TestEarlyExportRoundTrip(t *testing.T) {
+	in := []EarlyExport{
+		{Path: "/v1/traces", ContentType: "application/x-protobuf", Body: []byte{0x0a, 0x00}},
+		{Path: "/v1/logs", ContentType: "application/json", ContentEncoding: "gzip", Body: []byte(`{"resourceLogs":[]}`)},
+		{Path: "/v1/metrics"},
+	}
+	var b bytes.Buffer
+	for _, x := range in {
+		b.Write(x.Header())
+		b.Write(x.Body)
+	}
+	for i, want := range in {
+		got, err := ReadEarly(&b)
+		if err != nil || got.Path != want.Path || got.ContentType != want.ContentType ||
+			got.ContentEncoding != want.ContentEncoding || !bytes.Equal(got.Body, want.Body) {
+			t.Fatalf("record %d: %+v, %v; want %+v", i, got, err, want)
+		}
+	}
+	if _, err := ReadEarly(&b); err != io.EOF {
+		t.Errorf("after the last record: %v; want io.EOF", err)
+	}
+	// A record cut short is an error, not the end.
+	cut := append(in[0].Header(), 0x0a)
+	if _, err := ReadEarly(bytes.NewReader(cut)); err == nil || err == io.EOF {
+		t.Errorf("a record cut short: %v; want an error", err)
+	}
+}
+
+// FuzzReadEarly: any bytes on the early pipe give records or an error,
+// never a panic; a record read back encodes to the bytes it came from.
+func FuzzReadEarly(f *testing.F) {
+	x := EarlyExport{Path: "/v1/traces", ContentType: "application/json", Body: []byte("{}")}
+	f.Add(append(x.Header(), x.Body...))
+	f.Add([]byte{0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		for {
+			start := len(data) - r.Len()
+			x, err := ReadEarly(r)
+			if err != nil {
+				return
+			}
+			end := len(data) - r.Len()
+			if got := append(x.Header(), x.Body...); !bytes.Equal(got, data[start:end]) {
+				t.Fatalf("record %+v encodes to %q, read from %q", x, got, data[start:end])
+			}
 		}
 	})
 }

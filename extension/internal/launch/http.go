@@ -190,7 +190,7 @@ func readResponse(r *bufio.Reader) (response, error) {
 	case status == 204 || status == 304 || status < 200:
 		// No content, whatever the headers say (RFC 9112, section 6.3).
 	case strings.EqualFold(resp.get("Transfer-Encoding"), "chunked"):
-		resp.body, err = readChunked(r)
+		resp.body, err = readChunked(r, maxBody)
 	case resp.get("Content-Length") != "":
 		n, perr := strconv.Atoi(resp.get("Content-Length"))
 		if perr != nil || n < 0 || n > maxBody {
@@ -232,8 +232,8 @@ func readHeaders(r *bufio.Reader) ([]header, error) {
 	}
 }
 
-// readChunked reads a chunked body and its trailer.
-func readChunked(r *bufio.Reader) ([]byte, error) {
+// readChunked reads a chunked body of at most limit bytes and its trailer.
+func readChunked(r *bufio.Reader, limit int) ([]byte, error) {
 	var body []byte
 	for {
 		line, err := readLine(r)
@@ -249,8 +249,8 @@ func readChunked(r *bufio.Reader) ([]byte, error) {
 			_, err := readHeaders(r) // trailer, up to the empty line
 			return body, err
 		}
-		if len(body)+int(n) > maxBody {
-			return nil, errors.New("body larger than " + strconv.Itoa(maxBody) + " bytes")
+		if len(body)+int(n) > limit {
+			return nil, errors.New("body larger than " + strconv.Itoa(limit) + " bytes")
 		}
 		start := len(body)
 		body = append(body, make([]byte, n)...)

@@ -5,13 +5,19 @@
 // wrapper before register, since Lambda starts the runtime once every
 // extension has registered), register, subscribe, send the first
 // /event/next — in a process that links little more than package net,
-// then replaces itself (execve) with the agent, which inherits the
-// listeners and the connection the first event arrives on (package
-// handoff). The agent's own start, most of it Go package initialisation
-// of gRPC and protobuf, then runs beside the function's init instead of
-// before it. When the agent cannot be started the launcher stays
-// registered and relays the proxy's port to the real Runtime API
-// (RelayProxy, Idle), so the function runs on.
+// then starts the agent as its child (Spawn), which inherits the listeners
+// and the connection the first event arrives on (package handoff). The
+// agent's own start, most of it Go package initialisation of gRPC and
+// protobuf, then runs beside the function's init instead of before it.
+//
+// The launcher stays, parked, to watch the agent (Child.Wait): when the
+// agent ends without saying it stops — a crash, the OOM killer — the
+// launcher takes over (TakeOver, Takeover.Events): it relays the Runtime
+// API proxy's port to the real Runtime API, answers the OTLP ports and the
+// telemetry listener, counting what it drops, and follows the events
+// until SHUTDOWN, so that the function runs on. When the agent cannot be
+// started at all the launcher stays registered and relays the proxy's
+// port too (RelayProxy, Idle).
 package launch
 
 import (
@@ -77,6 +83,8 @@ type Launch struct {
 	announced string
 	// relay is the proxy's port as RelayProxy serves it.
 	relay net.Listener
+	// drains are the ports a takeover answers (see TakeOver).
+	drains []net.Listener
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -93,7 +101,7 @@ func Start(o Options) (*Launch, error) {
 	l := &Launch{State: handoff.State{
 		NextFD: handoff.NoFD, TelemetryFD: handoff.NoFD,
 		OTLPHTTPFD: handoff.NoFD, OTLPGRPCFD: handoff.NoFD, ProxyFD: handoff.NoFD,
-		Started: o.Started,
+		WatchFD: handoff.NoFD, EarlyFD: handoff.NoFD, Started: o.Started,
 	}}
 	ok := false
 	defer func() {
@@ -272,26 +280,6 @@ func lookupSandbox() listenAt {
 	return listenAt{"127.0.0.1", "127.0.0.1"}
 }
 
-// Exec replaces the process with the agent at path, handing it the
-// listeners and the pending /event/next. It returns only on failure; the
-// launch is then still usable (see Idle).
-func (l *Launch) Exec(path string, args, env []string) error {
-	for _, fd := range []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD} {
-		if fd == handoff.NoFD {
-			continue
-		}
-		// Go opens sockets close-on-exec; the agent needs these open.
-		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); errno != 0 {
-			return fmt.Errorf("keep descriptor %d open across exec: %w", fd, errno)
-		}
-	}
-	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
-	if err := syscall.Exec(path, append([]string{path}, args...), env); err != nil {
-		return fmt.Errorf("start the agent %s: %w", path, err)
-	}
-	return nil
-}
-
 // withoutHandoff drops a handoff variable inherited from elsewhere.
 func withoutHandoff(env []string) []string {
 	out := make([]string, 0, len(env)+1)
@@ -335,6 +323,10 @@ func (l *Launch) Close() {
 	if l.relay != nil {
 		_ = l.relay.Close()
 	}
+	for _, ln := range l.drains {
+		_ = ln.Close()
+	}
+	l.drains = nil
 	if l.api != nil {
 		_ = l.api.c.Close()
 	}

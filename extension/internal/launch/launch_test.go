@@ -37,6 +37,11 @@ type fakeAPI struct {
 	events           []string // /event/next answers, in order
 	// onRegister, when set, is called as register arrives.
 	onRegister func()
+	// refuseNext answers that many calls to /event/next after the first
+	// with 403, as Lambda does while an earlier call is parked.
+	refuseNext int
+	// beforeShutdown, when set, holds the SHUTDOWN answer until closed.
+	beforeShutdown chan struct{}
 
 	mu       sync.Mutex
 	requests []string // method, path and extension headers, in order
@@ -47,7 +52,7 @@ type fakeAPI struct {
 		Buffering     apiwire.Buffering
 		Destination   struct{ Protocol, URI string }
 	}
-	nexts int
+	nexts, refused int
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,12 +98,24 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "OK")
 	case "GET " + apiwire.PathNext:
 		f.mu.Lock()
+		if f.nexts > 0 && f.refuseNext > 0 {
+			f.refuseNext--
+			f.refused++
+			f.mu.Unlock()
+			http.Error(w, `{"errorType":"Extension.InvalidStateTransition"}`, http.StatusForbidden)
+			return
+		}
 		n := f.nexts
 		f.nexts++
 		f.mu.Unlock()
 		ev := `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`
 		if n < len(f.events) {
 			ev = f.events[n]
+		} else if f.beforeShutdown != nil {
+			select {
+			case <-f.beforeShutdown:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		_, _ = io.WriteString(w, ev)
 	default:
@@ -348,8 +365,8 @@ func TestIdleWhenTheAgentCannotStart(t *testing.T) {
 	}
 	defer l.Close()
 	missing := filepath.Join(t.TempDir(), "lambdascope-extension")
-	if err := l.Exec(missing, nil, os.Environ()); err == nil || !strings.Contains(err.Error(), missing) {
-		t.Fatalf("Exec of a missing agent = %v; want an error naming it", err)
+	if _, err := l.Spawn(missing, nil, os.Environ()); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Spawn of a missing agent = %v; want an error naming it", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Idle() }()

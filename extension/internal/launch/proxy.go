@@ -21,7 +21,8 @@ const proxyAddr = "127.0.0.1:0"
 // bindProxy binds the Runtime API proxy's port and announces it for the
 // exec wrapper, as the agent's rtproxy.Announce does: "<addr> <pid>\n",
 // written to a temporary file renamed over path. The process ID is the
-// launcher's, which stays the agent's across the exec. A failure is
+// launcher's, which outlives the agent (it takes over the port when the
+// agent ends unexpectedly). A failure is
 // recorded in the State; the agent then binds and announces the proxy
 // itself, too late for a runtime that has started by then.
 func (l *Launch) bindProxy(n *names, path string) {

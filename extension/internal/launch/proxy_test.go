@@ -129,8 +129,8 @@ func TestRelayWhenTheAgentCannotStart(t *testing.T) {
 	if !ok {
 		t.Fatal("proxy not announced")
 	}
-	if err := l.Exec(filepath.Join(t.TempDir(), "missing"), nil, os.Environ()); err == nil {
-		t.Fatal("Exec of a missing agent succeeded")
+	if _, err := l.Spawn(filepath.Join(t.TempDir(), "missing"), nil, os.Environ()); err == nil {
+		t.Fatal("Spawn of a missing agent succeeded")
 	}
 	if err := l.RelayProxy(); err != nil {
 		t.Fatalf("RelayProxy: %v", err)
