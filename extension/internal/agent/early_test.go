@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/extension/internal/config"
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
 // TestEarlyExportsReachTheReceiver: the exports the launcher answered
@@ -57,7 +57,7 @@ func TestEarlyExportsReachTheReceiver(t *testing.T) {
 	var names []string
 	for _, req := range collector.Accepted() {
 		for _, rs := range req.GetResourceSpans() {
-			if buffer.CountSpans(rs) > 0 {
+			if ingestv1.SpansIn(rs) > 0 {
 				for _, ss := range rs.GetScopeSpans() {
 					for _, s := range ss.GetSpans() {
 						names = append(names, s.GetName())
