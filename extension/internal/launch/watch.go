@@ -130,6 +130,8 @@ func (c *Child) readNotes(r *os.File) {
 				if c.early != nil {
 					c.early.stop()
 				}
+				// From here on the launcher only waits.
+				releasePages()
 			}
 		}
 		if err != nil {
