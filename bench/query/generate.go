@@ -1,18 +1,17 @@
 package querybench
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
 	"io"
 	"slices"
-	"text/template"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/query"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 // Shape of a generated trace: the demo's request, six spans in two
@@ -114,7 +113,7 @@ func Generate(ctx context.Context, conn clickhouse.Conn, db string, cfg Config, 
 		{"spans", demoSpansSQL, d.SpanRows()},
 		{"invocations", demoInvocationsSQL, d.Invocations},
 	} {
-		sql, err := render(q.text, db)
+		sql, err := storagetest.RenderSQL(q.text, db)
 		if err != nil {
 			return Data{}, err
 		}
@@ -170,16 +169,4 @@ func TraceIDs(ctx context.Context, conn clickhouse.Conn, ts []uint64) ([]query.T
 		return nil, fmt.Errorf("read trace IDs: %w", err)
 	}
 	return out, nil
-}
-
-func render(text, db string) (string, error) {
-	tmpl, err := template.New("generate").Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("parse generator SQL: %w", err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, struct{ DB string }{db}); err != nil {
-		return "", fmt.Errorf("render generator SQL: %w", err)
-	}
-	return b.String(), nil
 }

@@ -84,7 +84,7 @@ func Generate(ctx context.Context, st Store, cfg GenerateConfig) (Generation, er
 		{"spans", generateSpansSQL, traces * GeneratedSpansPerTrace},
 		{"invocations", generateInvocationsSQL, traces*generatedHops + untraced},
 	} {
-		sql, err := render(q.text, st.Database())
+		sql, err := RenderSQL(q.text, st.Database())
 		if err != nil {
 			return Generation{}, err
 		}
@@ -197,7 +197,9 @@ func WaitForMerges(ctx context.Context, st Store) error {
 	}
 }
 
-func render(text, db string) (string, error) {
+// RenderSQL fills a generator statement's template with the database db
+// (`{{.DB}}`).
+func RenderSQL(text, db string) (string, error) {
 	tmpl, err := template.New("generate").Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("parse generator SQL: %w", err)

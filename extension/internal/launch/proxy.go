@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
@@ -99,28 +97,13 @@ func (l *Launch) RelayProxy() error {
 	}
 	l.relay = ln
 	upstream := net.TCPAddrFromAddrPort(l.api.addr)
-	go func() {
-		var pause time.Duration
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				// Out of descriptors or memory: wait a little longer each
-				// time instead of spinning, as net/http's server does.
-				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
-				time.Sleep(pause)
-				continue
-			}
-			pause = 0
-			if tc, ok := c.(*net.TCPConn); ok {
-				go relayConn(tc, upstream)
-			} else {
-				_ = c.Close()
-			}
+	go acceptLoop(ln, func(c net.Conn) {
+		if tc, ok := c.(*net.TCPConn); ok {
+			relayConn(tc, upstream)
+		} else {
+			_ = c.Close()
 		}
-	}()
+	})
 	return nil
 }
 
