@@ -217,7 +217,8 @@ func (p *Proxy) Serve(ln net.Listener) {
 func (p *Proxy) Addr() net.Addr { return p.addr }
 
 // Shutdown stops taking connections and waits, within ctx, for the calls
-// in flight to be relayed; then it closes what is left. It is idempotent
+// in flight to be relayed and the Observer calls to return; then it closes
+// what is left. It is idempotent
 // and safe before Serve.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	var err error
@@ -229,7 +230,20 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		if p.addr != nil {
 			<-p.done
 		}
-		p.observers.Wait()
+		// An Observer that does not return cannot hold the shutdown
+		// past ctx.
+		observed := make(chan struct{})
+		go func() {
+			p.observers.Wait()
+			close(observed)
+		}()
+		select {
+		case <-observed:
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("wait for the proxy's observers: %w", ctx.Err())
+			}
+		}
 		p.transport.CloseIdleConnections()
 	})
 	return err

@@ -1045,3 +1045,64 @@ func TestEndedComesAfterInvoked(t *testing.T) {
 		t.Errorf("Observer calls %q, want %q", got, want)
 	}
 }
+
+// blockingObserver holds every Invoked call until release is closed.
+type blockingObserver struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (o *blockingObserver) Invoked(rtproxy.Event) {
+	select {
+	case o.entered <- struct{}{}:
+	default:
+	}
+	<-o.release
+}
+
+func (o *blockingObserver) Ended(rtproxy.End) {}
+
+// TestShutdownIsBoundedByItsContext holds Shutdown to its context when an
+// Observer call does not return: it gives up at the deadline and says so.
+func TestShutdownIsBoundedByItsContext(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", "9999999999999")
+		_, _ = w.Write([]byte(`{"k":"v"}`))
+	}))
+	t.Cleanup(upstream.Close)
+	obs := &blockingObserver{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(func() { close(obs.release) })
+	p, err := rtproxy.New(strings.TrimPrefix(upstream.URL, "http://"), obs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Serve(ln)
+	resp, err := http.Get("http://" + ln.Addr().String() + "/2018-06-01/runtime/invocation/next")
+	if err != nil {
+		t.Fatalf("next through the proxy: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	select {
+	case <-obs.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the observer never heard of the event")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown with an observer that does not return: %v, want the context's deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return at its context's deadline")
+	}
+}
