@@ -557,6 +557,9 @@ Examples:
 				if err != nil {
 					return usagef("%v", err)
 				}
+				if len(where) > 0 || function != "" || by != "function" {
+					return usagef("cost with a trace ID prices every invocation of that trace: --by, --function and --where do not apply to it")
+				}
 				tc, err := r.svc.TraceCost(ctx, prices, id)
 				if err != nil {
 					return err

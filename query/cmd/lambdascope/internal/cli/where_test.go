@@ -53,6 +53,8 @@ func TestWhereAndTimeZone(t *testing.T) {
 			want: []string{"billing", "orders"}},
 		{name: "cost by observability", args: []string{"cost", "--since", "1h", "--by", "observability", "--where", "function=billing", "--output", "csv"},
 			want: []string{"billing"}, wantNot: []string{"orders"}},
+		{name: "where on a trace's cost", args: []string{"cost", "--where", "function=orders", tr.TraceID.String()}, wantCode: ExitUsage,
+			want: []string{"--by, --function and --where do not apply"}},
 		{name: "tz without days", args: []string{"cost", "--tz", "Europe/Berlin"}, wantCode: ExitUsage, want: []string{"--tz applies to --by day only"}},
 		{name: "bad tz", args: []string{"cost", "--by", "day", "--tz", "Mars/Olympus"}, wantCode: ExitUsage, want: []string{"--tz must be an IANA time zone"}},
 	}
