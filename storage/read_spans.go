@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -73,8 +74,9 @@ func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRec
 // readSpans runs a spans query and drops repeated span IDs.
 func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
 	var (
-		out  []SpanRecord
-		seen = map[[8]byte]bool{}
+		out       []SpanRecord
+		seen      = map[[8]byte]bool{}
+		resources resourceMaps
 	)
 	err := s.scanAll(ctx, "spans by trace id", query, args, func(rows driver.Rows) error {
 		r, err := scanSpan(rows)
@@ -82,7 +84,7 @@ func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]Spa
 			return err
 		}
 		seen[r.SpanID] = true
-		out = append(out, spanRecord(&r))
+		out = append(out, spanRecord(&r, resources.share(r.ResourceAttributes)))
 		return nil
 	})
 	if err != nil {
@@ -142,15 +144,40 @@ func scanSpan(rows driver.Rows) (dbmodel.Span, error) {
 	return r, nil
 }
 
-// spanRecord is the span a row of the spans table holds.
-func spanRecord(r *dbmodel.Span) SpanRecord {
+// resourceMaps hands the spans of one resource the same attribute map, so
+// that a trace of many spans holds each resource once: the last few
+// resources read are kept, and a span whose resource attributes equal one
+// of them gets its map. Readers must not change the maps.
+type resourceMaps struct {
+	recent [4]struct {
+		kv dbmodel.KeyValues
+		m  map[string]string
+	}
+	next int
+}
+
+func (c *resourceMaps) share(kv dbmodel.KeyValues) map[string]string {
+	for _, r := range c.recent {
+		if r.m != nil && slices.Equal(r.kv.Keys, kv.Keys) && slices.Equal(r.kv.Values, kv.Values) {
+			return r.m
+		}
+	}
+	m := kv.Map()
+	c.recent[c.next].kv, c.recent[c.next].m = kv, m
+	c.next = (c.next + 1) % len(c.recent)
+	return m
+}
+
+// spanRecord is the span a row of the spans table holds, with resource
+// as its resource attributes.
+func spanRecord(r *dbmodel.Span, resource map[string]string) SpanRecord {
 	rec := SpanRecord{
 		TraceID: r.TraceID, SpanID: r.SpanID, ParentSpanID: r.ParentSpanID, TraceState: r.TraceState,
 		Start: unixTime(r.StartUnixNano), Duration: time.Duration(min(r.DurationNs, uint64(1<<63-1))),
 		Name: r.Name, Kind: int32(r.Kind), StatusCode: int32(r.StatusCode), StatusMessage: r.StatusMessage,
 		ServiceName: r.ServiceName, FunctionName: r.FunctionName, FunctionVersion: r.FunctionVersion,
 		AccountID: r.AccountID, Region: r.Region, RequestID: r.RequestID,
-		Attributes: r.Attributes.Map(), ResourceAttributes: r.ResourceAttributes.Map(),
+		Attributes: r.Attributes.Map(), ResourceAttributes: resource,
 	}
 	dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
 	for i, t := range r.EventTimes {

@@ -58,7 +58,7 @@ func checkTarget(t *testing.T, where string, target map[string]any) {
 			t.Errorf("%s has %s %v, want one of %v", where, key, v, valid)
 		}
 	}
-	oneOf("costBy", "function", "version", "day", "observability")
+	oneOf("costBy", plugin.CostByValues...)
 	oneOf("format", plugin.FormatTable, plugin.FormatTimeSeries)
 	oneOf("status", "", "ok", "error", "unset")
 }

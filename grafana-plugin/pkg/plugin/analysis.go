@@ -19,10 +19,12 @@ import (
 // maxTraceCosts bounds how many traces a cost-per-trace list prices.
 const maxTraceCosts = 100
 
+// CostByValues are the rows a cost query can have (costBy; empty is
+// "function").
+var CostByValues = []string{"function", "version", "day", costByObservability, costByTenant}
+
 func (d *Datasource) queryCost(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
-	switch m.CostBy {
-	case "", "function", "version", "day", costByObservability, costByTenant:
-	default:
+	if m.CostBy != "" && !slices.Contains(CostByValues, m.CostBy) {
 		return nil, fmt.Errorf("%w: costBy must be function, version or day (or observability, tenant), got %q", ErrInvalidQuery, m.CostBy)
 	}
 	cq := query.CostQuery{TimeRange: timeRange(q), FunctionName: strings.TrimSpace(m.FunctionName)}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -65,6 +67,7 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 		requestIDs    = make([]string, 0, n)
 		functions     = make([]string, 0, n)
 	)
+	resources := resourceTagCache{}
 	t.Walk(func(node *query.Node) bool {
 		sp := &node.Span
 		traceIDs = append(traceIDs, sp.TraceID.String())
@@ -76,7 +79,7 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 		parentIDs = append(parentIDs, parent)
 		operations = append(operations, sp.Name)
 		services = append(services, serviceName(sp))
-		serviceTags = append(serviceTags, mustJSON(resourceTags(sp)))
+		serviceTags = append(serviceTags, resources.tags(sp))
 		starts = append(starts, millis(node.Start()))
 		durations = append(durations, float64(sp.Duration)/float64(time.Millisecond))
 		logs = append(logs, mustJSON(spanLogs(sp.Events)))
@@ -139,6 +142,28 @@ func serviceName(sp *query.Span) string {
 
 // resourceTags are the resource attributes plus the function's identity
 // under OpenTelemetry's semantic convention names, sorted by key.
+// resourceTagCache keeps the serviceTags of each resource a trace's spans
+// share: storage hands the spans of one resource the same attribute map,
+// and a trace of many spans has few resources.
+type resourceTagCache map[resourceKey]json.RawMessage
+
+// resourceKey is what resourceTags reads of a span: its resource
+// attributes (by the map's identity) and the function's identity.
+type resourceKey struct {
+	attrs                              unsafe.Pointer
+	function, version, account, region string
+}
+
+func (c resourceTagCache) tags(sp *query.Span) json.RawMessage {
+	k := resourceKey{reflect.ValueOf(sp.ResourceAttributes).UnsafePointer(), sp.FunctionName, sp.FunctionVersion, sp.AccountID, sp.Region}
+	if tags, ok := c[k]; ok {
+		return tags
+	}
+	tags := mustJSON(resourceTags(sp))
+	c[k] = tags
+	return tags
+}
+
 func resourceTags(sp *query.Span) []keyValue {
 	attrs := maps.Clone(sp.ResourceAttributes)
 	if attrs == nil {
