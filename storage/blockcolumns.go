@@ -100,20 +100,18 @@ func (c *stringColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColu
 
 // putOffsets writes the offsets of an array column whose rows have the
 // lengths n(row).
-func putOffsets(b *proto.Buffer, rows []any, n func(any) int) {
+func putOffsets[T any](b *proto.Buffer, rows [][]T) {
 	buf := slices.Grow(b.Buf, 8*len(rows))
 	var total uint64
 	for _, r := range rows {
-		total += uint64(n(r))
+		total += uint64(len(r))
 		buf = binary.LittleEndian.AppendUint64(buf, total)
 	}
 	b.Buf = buf
 }
 
-func stringsLen(r any) int { return len(r.([]string)) }
-
 // stringArrays is an Array(String) column.
-type stringArrays []any
+type stringArrays [][]string
 
 func (c *stringArrays) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
 
@@ -122,9 +120,9 @@ func (c *stringArrays) Rows() int { return len(*c) }
 func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, *c, stringsLen)
+	putOffsets(b, *c)
 	for _, r := range *c {
-		for _, s := range r.([]string) {
+		for _, s := range r {
 			b.PutString(s)
 		}
 	}
@@ -135,7 +133,7 @@ func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColu
 // fixedArrays is an Array(FixedString(size)) column whose elements are
 // strings of size bytes; another length is cut or padded with zeros.
 type fixedArrays struct {
-	rows []any
+	rows [][]string
 	size int
 }
 
@@ -148,9 +146,9 @@ func (c *fixedArrays) Rows() int { return len(c.rows) }
 func (c *fixedArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, c.rows, stringsLen)
+	putOffsets(b, c.rows)
 	for _, r := range c.rows {
-		for _, s := range r.([]string) {
+		for _, s := range r {
 			s = s[:min(len(s), c.size)]
 			b.Buf = append(b.Buf, s...)
 			for range c.size - len(s) {
@@ -163,7 +161,7 @@ func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
 func (c *fixedArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
 // uint64Arrays is an Array(UInt64) column.
-type uint64Arrays []any
+type uint64Arrays [][]uint64
 
 func (c *uint64Arrays) Type() proto.ColumnType { return proto.ColumnTypeUInt64.Array() }
 
@@ -172,9 +170,9 @@ func (c *uint64Arrays) Rows() int { return len(*c) }
 func (c *uint64Arrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *uint64Arrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, *c, func(r any) int { return len(r.([]uint64)) })
+	putOffsets(b, *c)
 	for _, r := range *c {
-		for _, v := range r.([]uint64) {
+		for _, v := range r {
 			b.PutUInt64(v)
 		}
 	}
@@ -254,7 +252,7 @@ func (c *stringColumn) encodedSize() int {
 func (c *stringArrays) encodedSize() int {
 	n := 8 * len(*c)
 	for _, r := range *c {
-		for _, s := range r.([]string) {
+		for _, s := range r {
 			n += uvarintLen(len(s)) + len(s)
 		}
 	}
@@ -264,7 +262,7 @@ func (c *stringArrays) encodedSize() int {
 func (c *fixedArrays) encodedSize() int {
 	n := 8 * len(c.rows)
 	for _, r := range c.rows {
-		n += c.size * len(r.([]string))
+		n += c.size * len(r)
 	}
 	return n
 }
@@ -272,7 +270,7 @@ func (c *fixedArrays) encodedSize() int {
 func (c *uint64Arrays) encodedSize() int {
 	n := 8 * len(*c)
 	for _, r := range *c {
-		n += 8 * len(r.([]uint64))
+		n += 8 * len(r)
 	}
 	return n
 }

@@ -286,7 +286,7 @@ func (w *columnInsert) column(v any) {
 }
 
 // arrays appends an array column row by row.
-func (w *columnInsert) arrays(rows []any) {
+func arrays[T any](w *columnInsert, rows [][]T) {
 	bc := w.batch.Column(w.col)
 	for _, r := range rows {
 		if w.err != nil {
@@ -366,11 +366,12 @@ func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
 	} {
 		w.column(v)
 	}
-	for _, v := range [][]any{
-		c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues,
-		c.EventTimes, c.EventNames, c.EventAttrs, c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs,
-	} {
-		w.arrays(v)
+	for _, v := range [][][]string{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
+		arrays(w, v)
+	}
+	arrays(w, c.EventTimes)
+	for _, v := range [][][]string{c.EventNames, c.EventAttrs, c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs} {
+		arrays(w, v)
 	}
 	return w.finish()
 }
@@ -401,8 +402,8 @@ func (s *Store) insertLogs(ctx context.Context, c *dbmodel.LogColumns) error {
 	} {
 		w.column(v)
 	}
-	for _, v := range [][]any{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
-		w.arrays(v)
+	for _, v := range [][][]string{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
+		arrays(w, v)
 	}
 	return w.finish()
 }

@@ -45,10 +45,11 @@ type SpanColumns struct {
 	// a []uint64) already boxed, so that appending a row to an Array column
 	// does not allocate again. Spans of one resource share its boxed
 	// resource attributes.
-	AttributeKeys, AttributeValues       []any
-	ResourceAttrKeys, ResourceAttrValues []any
-	EventTimes, EventNames, EventAttrs   []any
-	LinkTraceIDs, LinkSpanIDs, LinkAttrs []any
+	AttributeKeys, AttributeValues       [][]string
+	ResourceAttrKeys, ResourceAttrValues [][]string
+	EventTimes                           [][]uint64
+	EventNames, EventAttrs               [][]string
+	LinkTraceIDs, LinkSpanIDs, LinkAttrs [][]string
 
 	// Rejected counts spans refused one by one; Problems says why, for the
 	// first few.
@@ -63,11 +64,11 @@ type SpanColumns struct {
 	scratch []string
 }
 
-// Boxed empty arrays, shared by every span without attributes, events or
-// links.
+// Empty arrays, shared by every span without attributes, events or links
+// (an empty array, not nil: the driver writes nil as NULL).
 var (
-	emptyStrings any = []string{}
-	emptyUint64s any = []uint64{}
+	emptyStrings = []string{}
+	emptyUint64s = []uint64{}
 )
 
 // Len is the number of spans.
@@ -86,13 +87,15 @@ func (c *SpanColumns) Reset() {
 		clear(*s)
 		*s = (*s)[:0]
 	}
-	for _, a := range []*[]any{
+	for _, a := range []*[][]string{
 		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		clear(*a)
 		*a = (*a)[:0]
 	}
+	clear(c.EventTimes)
+	c.EventTimes = c.EventTimes[:0]
 	c.Rejected = 0
 	c.arena = nil
 }
@@ -109,12 +112,13 @@ func (c *SpanColumns) Grow(n int) {
 	} {
 		*s = slices.Grow(*s, n)
 	}
-	for _, a := range []*[]any{
+	for _, a := range []*[][]string{
 		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		*a = slices.Grow(*a, n)
 	}
+	c.EventTimes = slices.Grow(c.EventTimes, n)
 }
 
 // AppendExport adds the spans of one Ingest API batch. A span whose trace
@@ -236,7 +240,7 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 // and finds its request ID (faas.invocation_id, else faas.execution). The
 // request ID is left out of the attributes when withoutPromotedRequestID
 // would drop it.
-func (c *SpanColumns) spanAttributes(attrs []*commonpb.KeyValue) (keys, values any, requestID string) {
+func (c *SpanColumns) spanAttributes(attrs []*commonpb.KeyValue) (keys, values []string, requestID string) {
 	if len(attrs) == 0 {
 		return emptyStrings, emptyStrings, ""
 	}
@@ -280,19 +284,19 @@ func (c *SpanColumns) Row(i int) Span {
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
 	copy(r.SpanID[:], c.SpanIDs[8*i:])
 	copy(r.ParentSpanID[:], c.ParentSpanIDs[8*i:])
-	if times := c.EventTimes[i].([]uint64); len(times) > 0 {
+	if times := c.EventTimes[i]; len(times) > 0 {
 		r.EventTimes = slices.Clone(times)
-		r.EventNames = slices.Clone(c.EventNames[i].([]string))
-		r.EventAttributes = slices.Clone(c.EventAttrs[i].([]string))
+		r.EventNames = slices.Clone(c.EventNames[i])
+		r.EventAttributes = slices.Clone(c.EventAttrs[i])
 	}
-	if attrs := c.LinkAttrs[i].([]string); len(attrs) > 0 {
+	if attrs := c.LinkAttrs[i]; len(attrs) > 0 {
 		r.LinkAttributes = slices.Clone(attrs)
-		for _, s := range c.LinkTraceIDs[i].([]string) {
+		for _, s := range c.LinkTraceIDs[i] {
 			var id [16]byte
 			copy(id[:], s)
 			r.LinkTraceIDs = append(r.LinkTraceIDs, id)
 		}
-		for _, s := range c.LinkSpanIDs[i].([]string) {
+		for _, s := range c.LinkSpanIDs[i] {
 			var id [8]byte
 			copy(id[:], s)
 			r.LinkSpanIDs = append(r.LinkSpanIDs, id)
@@ -311,8 +315,8 @@ func optionalID(b []byte, n int) string {
 }
 
 // cloneKeyValues copies one row of a pair of key and value array columns.
-func cloneKeyValues(keys, values any) KeyValues {
-	return KeyValues{Keys: slices.Clone(keys.([]string)), Values: slices.Clone(values.([]string))}
+func cloneKeyValues(keys, values []string) KeyValues {
+	return KeyValues{Keys: slices.Clone(keys), Values: slices.Clone(values)}
 }
 
 // AppendColumns adds the spans of o, with its rejected count and problems.
@@ -330,14 +334,15 @@ func (c *SpanColumns) AppendColumns(o *SpanColumns) {
 	} {
 		*s[0] = append(*s[0], *s[1]...)
 	}
-	for _, a := range [][2]*[]any{
+	for _, a := range [][2]*[][]string{
 		{&c.AttributeKeys, &o.AttributeKeys}, {&c.AttributeValues, &o.AttributeValues},
 		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
-		{&c.EventTimes, &o.EventTimes}, {&c.EventNames, &o.EventNames}, {&c.EventAttrs, &o.EventAttrs},
+		{&c.EventNames, &o.EventNames}, {&c.EventAttrs, &o.EventAttrs},
 		{&c.LinkTraceIDs, &o.LinkTraceIDs}, {&c.LinkSpanIDs, &o.LinkSpanIDs}, {&c.LinkAttrs, &o.LinkAttrs},
 	} {
 		*a[0] = append(*a[0], *a[1]...)
 	}
+	c.EventTimes = append(c.EventTimes, o.EventTimes...)
 	c.Rejected += o.Rejected
 	for _, p := range o.Problems {
 		if len(c.Problems) >= maxProblems {

@@ -37,8 +37,8 @@ type LogColumns struct {
 
 	// The array columns, one []string per record already boxed. Records
 	// of one resource share its boxed resource attributes.
-	AttributeKeys, AttributeValues       []any
-	ResourceAttrKeys, ResourceAttrValues []any
+	AttributeKeys, AttributeValues       [][]string
+	ResourceAttrKeys, ResourceAttrValues [][]string
 
 	// Rejected counts records refused (a time after MaxDateTimeUnixNano);
 	// Problems says why, for the first few.
@@ -63,7 +63,7 @@ func (c *LogColumns) Reset() {
 		clear(*s)
 		*s = (*s)[:0]
 	}
-	for _, a := range []*[]any{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
+	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
 		clear(*a)
 		*a = (*a)[:0]
 	}
@@ -82,7 +82,7 @@ func (c *LogColumns) Grow(n int) {
 	} {
 		*s = slices.Grow(*s, n)
 	}
-	for _, a := range []*[]any{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
+	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
 		*a = slices.Grow(*a, n)
 	}
 }

@@ -60,13 +60,15 @@ func (c *SpanColumns) rollback(m wireMark) {
 		clear((*s)[n:])
 		*s = (*s)[:n]
 	}
-	for _, a := range []*[]any{
+	for _, a := range []*[][]string{
 		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventTimes, &c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
+		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		clear((*a)[n:])
 		*a = (*a)[:n]
 	}
+	clear(c.EventTimes[n:])
+	c.EventTimes = c.EventTimes[:n]
 	clear(c.strs[m.strs:])
 	c.strs = c.strs[:m.strs]
 }
@@ -244,7 +246,7 @@ func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byt
 // wireResource is what every span of a resource shares.
 type wireResource struct {
 	id                identity
-	attrKeys, attrVal any
+	attrKeys, attrVal []string
 }
 
 func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
@@ -532,7 +534,7 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 // layOutAttributes turns the key-value pairs at strs[start:] into the
 // keys followed by the values, as spanAttributes lays them out, and finds
 // the request ID as it does.
-func (c *SpanColumns) layOutAttributes(start int) (keys, values any, requestID string) {
+func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, requestID string) {
 	n := (len(c.strs) - start) / 2
 	if n == 0 {
 		return emptyStrings, emptyStrings, ""
