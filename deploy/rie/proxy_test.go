@@ -25,13 +25,8 @@ func TestClassicThroughTheProxy(t *testing.T) {
 	setup(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	wrapper := filepath.Join(t.TempDir(), "bootstrap")
-	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	fn := functionName("rie-classic-proxied")
-	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": shared.goFn}, Timeout: 5 * time.Second})
+	sb, out := wrappedGoSandbox(t, ctx, fn, 5*time.Second)
 	const invocations = 3
 	for i := range invocations {
 		c := newCall(fmt.Sprintf("proxied-%d", i), 1)
@@ -51,4 +46,17 @@ func TestClassicThroughTheProxy(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 2*invocations {
 		t.Errorf("the agent relayed %d runtime API calls, want at least %d", n, 2*invocations)
 	}
+}
+
+// wrappedGoSandbox starts the Go function under AWS's emulator packaged
+// for an OS-only runtime with the layer: the wrapper as its bootstrap, the
+// program as bootstrap.real.
+func wrappedGoSandbox(t *testing.T, ctx context.Context, fn string, timeout time.Duration) (*rie.Sandbox, *syncBuffer) {
+	t.Helper()
+	wrapper := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
+		TaskFiles: map[string]string{"bootstrap.real": shared.goFn}, Timeout: timeout})
 }

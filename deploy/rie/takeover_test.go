@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,13 +26,8 @@ func TestAgentKilledMidInvocation(t *testing.T) {
 	setup(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	wrapper := filepath.Join(t.TempDir(), "bootstrap")
-	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	fn := functionName("rie-agent-killed")
-	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": shared.goFn}, Timeout: 40 * time.Second})
+	sb, out := wrappedGoSandbox(t, ctx, fn, 40*time.Second)
 	first := newCall("before-the-kill", 1)
 	first.invoke(ctx, sb)
 	first.checkAnswer(t)
