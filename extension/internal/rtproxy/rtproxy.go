@@ -8,16 +8,17 @@
 // aside, as HTTP requires) and bodies are relayed byte for byte in both
 // directions, status codes and trailers too. Every body is forwarded as
 // it arrives, never stored first: one of known length (a 6 MB event or
-// answer) in pieces of up to 256 KiB, one of unknown length (response
+// answer) in the pieces it arrives in, one of unknown length (response
 // streaming, Lambda-Runtime-Function-Response-Mode: streaming) chunk by
 // chunk, flushed, with the error trailers the runtime sends at its end.
-// Bodies of events and answers are also copied, once and up to the
-// capture limit (MaxCapture, or less: see SetCaptureLimit), each piece
-// after it was passed on, into pooled buffers, for the Observer, which is
-// called only once the call has been relayed: what the extension derives
-// from a call never delays it, and a failure of the Observer (even a
-// panic) never changes it. Concurrent calls (Lambda Managed Instances) are
-// served concurrently.
+// The first bytes of events and answers, up to the capture limit
+// (MaxCapture, or less: see SetCaptureLimit), are kept for the Observer in
+// pooled buffers: read straight into them and passed on from there, so
+// keeping them costs no copy of its own; the rest of a body crosses a
+// pooled 256 KiB buffer. The Observer is called only once the call has
+// been relayed: what the extension derives from a call never delays it,
+// and a failure of the Observer (even a panic) never changes it.
+// Concurrent calls (Lambda Managed Instances) are served concurrently.
 //
 // Only the Observer sees bodies; they never leave the process.
 package rtproxy
@@ -509,39 +510,80 @@ func (p *Proxy) observe(f func(), c *capture) {
 var relayBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
 
 // relay copies body to w as it arrives, flushing after every piece when
-// streaming; each piece is copied into c (when not nil) only once it was
-// passed on.
+// streaming; the first bytes are kept in c (when not nil), read straight
+// into it (see forward).
 func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
-	_, err := forward(w, body, func(p []byte) {
-		if streaming {
-			_ = rc.Flush()
-		}
-		if c != nil {
-			c.write(p)
-		}
-	})
+	var k keeper
+	if c != nil {
+		k = c
+	}
+	var flush func()
+	if streaming {
+		flush = func() { _ = rc.Flush() }
+	}
+	_, err := forward(w, body, k, flush)
 	return err
 }
 
-// forward copies src to dst as it arrives, through a pooled buffer, and
-// calls passed (when not nil) with each piece once dst took it. It reads
-// until src ends and returns the bytes written.
-func forward(dst io.Writer, src io.Reader, passed func([]byte)) (int64, error) {
-	b := relayBufs.Get().(*[256 << 10]byte)
-	defer relayBufs.Put(b)
-	buf := b[:]
+// keeper is where forward keeps the first bytes of a body for the
+// Observer.
+type keeper interface {
+	// room is where the next bytes are read into, or nil when nothing
+	// more is kept. Each room given is answered by a call of kept.
+	room() []byte
+	// kept says the first n bytes read into the last room were passed
+	// on (0 when the write failed): they are the body's.
+	kept(n int)
+	// write copies p, read elsewhere and passed on, into the keeper.
+	write(p []byte)
+}
+
+// forward copies src to dst as it arrives and returns the bytes written;
+// it reads until src ends. While k (when not nil) has room, the body is
+// read straight into it, so that keeping the first bytes for the Observer
+// costs no copy of their own; otherwise it goes through a pooled buffer
+// and each piece is copied into k once dst took it. flush (when not nil)
+// is called after each piece was written.
+func forward(dst io.Writer, src io.Reader, k keeper, flush func()) (int64, error) {
+	var b *[256 << 10]byte
+	defer func() {
+		if b != nil {
+			relayBufs.Put(b)
+		}
+	}()
 	var total int64
 	for {
-		n, err := src.Read(buf)
+		var p []byte
+		if k != nil {
+			p = k.room()
+		}
+		inRoom := len(p) > 0
+		if !inRoom {
+			if b == nil {
+				b = relayBufs.Get().(*[256 << 10]byte)
+			}
+			p = b[:]
+		}
+		n, err := src.Read(p)
+		var werr error
 		if n > 0 {
-			wn, werr := dst.Write(buf[:n])
+			var wn int
+			wn, werr = dst.Write(p[:n])
 			total += int64(wn)
 			if werr != nil {
-				return total, werr
+				n = 0 // the Observer sees only what was passed on
+			} else if flush != nil {
+				flush()
 			}
-			if passed != nil {
-				passed(buf[:n])
-			}
+		}
+		switch {
+		case inRoom:
+			k.kept(n)
+		case k != nil && n > 0:
+			k.write(p[:n])
+		}
+		if werr != nil {
+			return total, werr
 		}
 		if errors.Is(err, io.EOF) {
 			return total, nil
@@ -567,6 +609,18 @@ func (c *capture) write(p []byte) {
 		p, c.truncated = p[:room], true
 	}
 	c.buf = append(c.buf, p...)
+}
+
+// room is the capture's free room up to its limit: none once it is full,
+// or once its buffer is (a body of unknown length: write grows it, and
+// only when more of the body came).
+func (c *capture) room() []byte {
+	return c.buf[len(c.buf):min(cap(c.buf), c.limit)]
+}
+
+func (c *capture) kept(n int) {
+	c.buf = c.buf[:len(c.buf)+n]
+	c.n += int64(n)
 }
 
 // getCapture takes a capture from the pool, sized for a body of length n
@@ -600,17 +654,19 @@ func (p *Proxy) putCapture(c *capture) {
 	p.pool.Put(c)
 }
 
-// teeBody copies what is read from r into c. The transport may still
+// teeBody keeps what is read from r in c. The transport may still
 // read the body after the platform has answered (it answered before
 // reading all of it); the capture is handed on only once the transport
 // closed the body, or taken from it (release), so the copy never writes
 // into a capture the Observer reads or the pool gave to another call.
 type teeBody struct {
-	r      io.ReadCloser
-	mu     sync.Mutex
-	c      *capture
-	closed chan struct{}
-	once   sync.Once
+	r  io.ReadCloser
+	mu sync.Mutex
+	c  *capture
+	// reading says a read into c's room is under way (see stop).
+	reading bool
+	closed  chan struct{}
+	once    sync.Once
 }
 
 func newTeeBody(r io.ReadCloser, c *capture) *teeBody {
@@ -635,12 +691,35 @@ func (t *teeBody) capture(p []byte) {
 	t.mu.Unlock()
 }
 
-// WriteTo forwards the body to w as it arrives, each piece copied into
-// the capture once w took it: the transport copies a streamed (chunked)
-// body this way.
+// WriteTo forwards the body to w as it arrives, its first bytes read
+// into the capture: the transport copies a streamed (chunked) body this
+// way.
 func (t *teeBody) WriteTo(w io.Writer) (int64, error) {
-	return forward(w, t.r, t.capture)
+	return forward(w, t.r, t, nil)
 }
+
+// room is the capture's room, unless the capture was released.
+func (t *teeBody) room() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c == nil {
+		return nil
+	}
+	r := t.c.room()
+	t.reading = len(r) > 0
+	return r
+}
+
+func (t *teeBody) kept(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reading = false
+	if t.c != nil {
+		t.c.kept(n)
+	}
+}
+
+func (t *teeBody) write(p []byte) { t.capture(p) }
 
 func (t *teeBody) Close() error {
 	t.done()
@@ -669,20 +748,25 @@ func (t *teeBody) release() (c *capture, done bool) {
 }
 
 // stop ends the copy into the capture, at once, and returns the capture.
+// While a read into the capture's room is under way, what it holds is
+// returned in a copy: the capture itself is left to that read, never to
+// the pool, so the read cannot write into a buffer another call was given.
 func (t *teeBody) stop() *capture {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.c
 	t.c = nil
+	if c != nil && t.reading {
+		c = &capture{buf: append([]byte(nil), c.buf...), n: c.n, limit: c.limit, truncated: c.truncated}
+	}
 	return c
 }
 
 // upstreamConn is a connection to the real Runtime API. The transport
 // writes a request body of known length through its ReadFrom (by way of
 // its buffered writer, once the headers are out), which forwards it
-// through a pooled 256 KiB buffer instead of the 32 KiB one of a plain
-// copy, and copies each piece of a teed body into the capture once it
-// was written.
+// through the capture of a teed body while it has room, then through a
+// pooled 256 KiB buffer instead of the 32 KiB one of a plain copy.
 type upstreamConn struct {
 	net.Conn
 }
@@ -702,12 +786,12 @@ func (u *upstreamConn) ReadFrom(r io.Reader) (int64, error) {
 	if lr, ok := r.(*io.LimitedReader); ok {
 		if t, ok := lr.R.(*teeBody); ok {
 			// The transport's limit, applied to the body itself.
-			n, err := forward(u.Conn, &io.LimitedReader{R: t.r, N: lr.N}, t.capture)
+			n, err := forward(u.Conn, &io.LimitedReader{R: t.r, N: lr.N}, t, nil)
 			lr.N -= n
 			return n, err
 		}
 	}
-	return forward(u.Conn, r, nil)
+	return forward(u.Conn, r, nil, nil)
 }
 
 func parseMillis(s string) (int64, bool) {
