@@ -13,9 +13,10 @@
 // chunk, flushed, with the error trailers the runtime sends at its end.
 // The first bytes of events and answers, up to the capture limit
 // (MaxCapture, or less: see SetCaptureLimit), are kept for the Observer in
-// pooled buffers: read straight into them and passed on from there, so
-// keeping them costs no copy of its own; the rest of a body crosses a
-// pooled 256 KiB buffer. The Observer is called only once the call has
+// buffers reused from call to call (see keptBuffers): read straight into
+// them and passed on from there, so keeping them costs no copy of its
+// own; the rest of a body crosses a reused 256 KiB buffer. The Observer
+// is called only once the call has
 // been relayed: what the extension derives from a call never delays it,
 // and a failure of the Observer (even a panic) never changes it.
 // Concurrent calls (Lambda Managed Instances) are served concurrently.
@@ -148,7 +149,8 @@ type Proxy struct {
 	transport *http.Transport
 	srv       *http.Server
 	addr      net.Addr
-	pool      sync.Pool
+	// free are the captures kept between calls (see keptBuffers).
+	free chan *capture
 	// limit is the most of one body kept for the Observer.
 	limit int
 
@@ -187,7 +189,7 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 		DialContext:     dialUpstream,
 	}
 	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture,
-		invoking: map[string]chan struct{}{}}
+		invoking: map[string]chan struct{}{}, free: make(chan *capture, keptBuffers)}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return p, nil
 }
@@ -489,7 +491,7 @@ func (p *Proxy) waitInvoked(id string) {
 }
 
 // observe calls the Observer in a goroutine of its own and then returns c
-// to the pool; a panic is counted and logged, never passed on.
+// to the kept ones; a panic is counted and logged, never passed on.
 func (p *Proxy) observe(f func(), c *capture) {
 	p.observers.Add(1)
 	go func() {
@@ -505,9 +507,37 @@ func (p *Proxy) observe(f func(), c *capture) {
 	}()
 }
 
+// keptBuffers is how many captures, and how many relay buffers, are kept
+// between calls: enough for an invocation (its event's and its answer's,
+// the event's still with the Observer when the answer comes) and a few
+// concurrent ones. They are kept in lists of their own, not in a
+// sync.Pool: the pool is emptied by garbage collections, which in the
+// agent come every few invocations, and a capture of a body of unknown
+// length regrown from nothing is more than a MiB of garbage, bringing the
+// next collection closer (the agent's resident memory grew by 8–11 MiB
+// while 6 MB bodies passed). What is kept is bounded: keptBuffers captures
+// of at most keepCapture and keptBuffers relay buffers of 256 KiB.
+const keptBuffers = 4
+
 // relayBufs are the buffers bodies are relayed through, in both
 // directions: few system calls per body, and no allocation per call.
-var relayBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
+var relayBufs = make(chan *[256 << 10]byte, keptBuffers)
+
+func getRelayBuf() *[256 << 10]byte {
+	select {
+	case b := <-relayBufs:
+		return b
+	default:
+		return new([256 << 10]byte)
+	}
+}
+
+func putRelayBuf(b *[256 << 10]byte) {
+	select {
+	case relayBufs <- b:
+	default: // enough are kept: left to the garbage collector
+	}
+}
 
 // relay copies body to w as it arrives, flushing after every piece when
 // streaming; the first bytes are kept in c (when not nil), read straight
@@ -541,14 +571,14 @@ type keeper interface {
 // forward copies src to dst as it arrives and returns the bytes written;
 // it reads until src ends. While k (when not nil) has room, the body is
 // read straight into it, so that keeping the first bytes for the Observer
-// costs no copy of their own; otherwise it goes through a pooled buffer
+// costs no copy of their own; otherwise it goes through a reused buffer
 // and each piece is copied into k once dst took it. flush (when not nil)
 // is called after each piece was written.
 func forward(dst io.Writer, src io.Reader, k keeper, flush func()) (int64, error) {
 	var b *[256 << 10]byte
 	defer func() {
 		if b != nil {
-			relayBufs.Put(b)
+			putRelayBuf(b)
 		}
 	}()
 	var total int64
@@ -560,7 +590,7 @@ func forward(dst io.Writer, src io.Reader, k keeper, flush func()) (int64, error
 		inRoom := len(p) > 0
 		if !inRoom {
 			if b == nil {
-				b = relayBufs.Get().(*[256 << 10]byte)
+				b = getRelayBuf()
 			}
 			p = b[:]
 		}
@@ -611,10 +641,27 @@ func (c *capture) write(p []byte) {
 	c.buf = append(c.buf, p...)
 }
 
-// room is the capture's free room up to its limit: none once it is full,
-// or once its buffer is (a body of unknown length: write grows it, and
-// only when more of the body came).
+// minRoom is the room a capture of a body of unknown length starts with.
+const minRoom = 64 << 10
+
+// room is the capture's free room up to its limit. A full buffer below
+// the limit (a body of unknown length) is first grown: to minRoom, then
+// at once to the limit when a buffer that large is kept between calls
+// (grown step by step, the capture of a large body would leave a MiB of
+// garbage), else doubled.
 func (c *capture) room() []byte {
+	if len(c.buf) >= c.limit {
+		return nil
+	}
+	if len(c.buf) == cap(c.buf) {
+		size := max(2*cap(c.buf), minRoom)
+		if cap(c.buf) >= minRoom && c.limit <= keepCapture {
+			size = c.limit
+		}
+		nb := make([]byte, len(c.buf), min(c.limit, size))
+		copy(nb, c.buf)
+		c.buf = nb
+	}
 	return c.buf[len(c.buf):min(cap(c.buf), c.limit)]
 }
 
@@ -623,11 +670,15 @@ func (c *capture) kept(n int) {
 	c.n += int64(n)
 }
 
-// getCapture takes a capture from the pool, sized for a body of length n
-// when it is known, so a buffered body is copied once, without growing.
+// getCapture takes a kept capture, or a new one, sized for a body of
+// length n when it is known, so a buffered body is read into it without
+// growing it; for one of unknown length (n < 0) it grows as the body
+// comes (see room).
 func (p *Proxy) getCapture(n int64) *capture {
-	c, _ := p.pool.Get().(*capture)
-	if c == nil {
+	var c *capture
+	select {
+	case c = <-p.free:
+	default:
 		c = &capture{}
 	}
 	c.limit = p.limit
@@ -637,10 +688,10 @@ func (p *Proxy) getCapture(n int64) *capture {
 	return c
 }
 
-// keepCapture is the largest capture buffer kept in the pool between
-// calls: the agent's limit (1 MiB and a byte) fits, so a large body costs
-// no allocation once the pool is warm; the 6 MiB ones of a larger limit
-// are not kept.
+// keepCapture is the largest capture buffer kept between calls: the
+// agent's limit (1 MiB and a byte) fits, so a large body costs no
+// allocation once one was seen; the 6 MiB ones of a larger limit are not
+// kept.
 const keepCapture = 2 << 20
 
 func (p *Proxy) putCapture(c *capture) {
@@ -651,14 +702,17 @@ func (p *Proxy) putCapture(c *capture) {
 		c.buf = nil // do not keep a big buffer between invocations
 	}
 	c.buf, c.n, c.truncated = c.buf[:0], 0, false
-	p.pool.Put(c)
+	select {
+	case p.free <- c:
+	default: // enough are kept: left to the garbage collector
+	}
 }
 
 // teeBody keeps what is read from r in c. The transport may still
 // read the body after the platform has answered (it answered before
 // reading all of it); the capture is handed on only once the transport
 // closed the body, or taken from it (release), so the copy never writes
-// into a capture the Observer reads or the pool gave to another call.
+// into a capture the Observer reads or another call was given.
 type teeBody struct {
 	r  io.ReadCloser
 	mu sync.Mutex
@@ -750,7 +804,7 @@ func (t *teeBody) release() (c *capture, done bool) {
 // stop ends the copy into the capture, at once, and returns the capture.
 // While a read into the capture's room is under way, what it holds is
 // returned in a copy: the capture itself is left to that read, never to
-// the pool, so the read cannot write into a buffer another call was given.
+// the kept ones, so the read cannot write into a buffer another call was given.
 func (t *teeBody) stop() *capture {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -766,7 +820,7 @@ func (t *teeBody) stop() *capture {
 // writes a request body of known length through its ReadFrom (by way of
 // its buffered writer, once the headers are out), which forwards it
 // through the capture of a teed body while it has room, then through a
-// pooled 256 KiB buffer instead of the 32 KiB one of a plain copy.
+// reused 256 KiB buffer instead of the 32 KiB one of a plain copy.
 type upstreamConn struct {
 	net.Conn
 }
