@@ -514,7 +514,7 @@ func (p *Proxy) observe(f func(), c *capture) {
 // sync.Pool: the pool is emptied by garbage collections, which in the
 // agent come every few invocations, and a capture of a body of unknown
 // length regrown from nothing is more than a MiB of garbage, bringing the
-// next collection closer (the agent's resident memory grew by 8–11 MiB
+// next collection closer (the agent's resident memory grew by 7–11 MiB
 // while 6 MB bodies passed). What is kept is bounded: keptBuffers captures
 // of at most keepCapture and keptBuffers relay buffers of 256 KiB.
 const keptBuffers = 4

@@ -786,7 +786,7 @@ func TestLargeBodiesAllocateLittle(t *testing.T) {
 // bodies must still be reused, not allocated again after each collection
 // (a capture of a body of unknown length regrown from nothing costs more
 // than a MiB of garbage, which brings the next collection closer, and
-// the heap and resident memory grew by 8–11 MiB while 6 MB bodies
+// the heap and resident memory grew by 7–11 MiB while 6 MB bodies
 // passed). Both bodies here are of unknown length: the event chunked by
 // the platform, the answer streamed by the runtime.
 func TestBuffersOutliveGarbageCollections(t *testing.T) {
