@@ -16,10 +16,10 @@
 // buffers reused from call to call (see keptBuffers): read straight into
 // them and passed on from there, so keeping them costs no copy of its
 // own; the rest of a body crosses a reused 256 KiB buffer. The Observer
-// is called only once the call has
-// been relayed: what the extension derives from a call never delays it,
-// and a failure of the Observer (even a panic) never changes it.
-// Concurrent calls (Lambda Managed Instances) are served concurrently.
+// is called only once the call has been relayed: what the extension
+// derives from a call never delays it, and a failure of the Observer
+// (even a panic) never changes it. Concurrent calls (Lambda Managed
+// Instances) are served concurrently.
 //
 // Only the Observer sees bodies; they never leave the process.
 package rtproxy
@@ -803,8 +803,9 @@ func (t *teeBody) release() (c *capture, done bool) {
 
 // stop ends the copy into the capture, at once, and returns the capture.
 // While a read into the capture's room is under way, what it holds is
-// returned in a copy: the capture itself is left to that read, never to
-// the kept ones, so the read cannot write into a buffer another call was given.
+// returned in a copy: the capture itself is left to that read, never
+// kept for another call, so the read cannot write into a buffer another
+// call was given.
 func (t *teeBody) stop() *capture {
 	t.mu.Lock()
 	defer t.mu.Unlock()
