@@ -11,6 +11,18 @@ import (
 	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
+// spansThroughTraceHours reads a trace by the first query SpansByTraceID
+// runs, the one through trace_hours, without its fallbacks.
+func spansThroughTraceHours(t *testing.T, s *Store, id [16]byte) []SpanRecord {
+	t.Helper()
+	hex := hexID(id[:])
+	spans, err := s.readSpans(t.Context(), selectSpansInTraceHoursSQL(s.database, s.subqueryIn()), hex, hex)
+	if err != nil {
+		t.Fatalf("spans through trace_hours: %v", err)
+	}
+	return spans
+}
+
 // Migration 17 on a database with data: spans are copied into the new
 // layout whole, a trace stored before it is found through trace_windows
 // and one stored after through trace_hours, and the views on spans fire
@@ -75,6 +87,9 @@ func TestMigration17OnStoredData(t *testing.T) {
 	}
 	if n := count("SELECT count() FROM DB.service_map_minutes"); n <= edgesBefore {
 		t.Errorf("service_map_minutes has %d rows after a write into the new spans, %d before: its view did not fire", n, edgesBefore)
+	}
+	if n := len(spansThroughTraceHours(t, s, after)); n != storagetest.SpansPerDemoTrace {
+		t.Errorf("trace stored after migration 17: %d spans through trace_hours, want %d", n, storagetest.SpansPerDemoTrace)
 	}
 	for name, id := range map[string][16]byte{"before": before, "after": after} {
 		spans, err := s.SpansByTraceID(ctx, id)

@@ -139,6 +139,9 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
 		t.Errorf("spans through the trace hours = %q, want first and second", got)
 	}
+	if n := len(spansThroughTraceHours(t, s, traceID)); n != 2 {
+		t.Errorf("%d spans through trace_hours alone, want 2", n)
+	}
 	// A trace trace_hours does not know (stored before migration 17) is
 	// found through its window in trace_windows, as migration 7's view
 	// wrote it.
