@@ -131,7 +131,7 @@ func dropLargeTables(b *testing.B, s *Store) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, table := range []string{"spans", "logs", "invocations", "metric_points", "trace_index", "trace_windows"} {
+	for _, table := range []string{"spans", "logs", "invocations", "metric_points", "trace_index", "trace_windows", "trace_hours"} {
 		if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.Database()+"."+table); err != nil {
 			b.Errorf("drop %s: %v", table, err)
 		}

@@ -89,6 +89,11 @@ func TestClusterWriteAndReadThroughDistributedTables(t *testing.T) {
 		if len(spans) != 2 || spans[0].Name != "handler" || spans[1].Name != "GetItem" {
 			t.Errorf("trace %x: got %d spans, want handler and GetItem", id, len(spans))
 		}
+		// ... through the hours trace_hours holds on the shards, not a
+		// fallback.
+		if n := len(spansThroughTraceHours(t, reader, id)); n != 2 {
+			t.Errorf("trace %x: %d spans through trace_hours, want 2", id, n)
+		}
 	}
 	buckets, err := reader.FunctionBuckets(ctx, UsageFilter{FunctionName: "orders",
 		Since: start.Add(-24 * time.Hour), Until: start.Add(24 * time.Hour)}, time.Minute)

@@ -26,16 +26,17 @@ func TestMigrateFreshDatabase(t *testing.T) {
 	}
 	for _, want := range []string{
 		"invocations", "logs", "schema_migrations", "spans", "metric_points",
-		"trace_index", "trace_windows", "trace_windows_mv", "function_figures", "service_map_minutes",
+		"trace_index", "trace_windows", "trace_hours", "trace_hours_mv", "function_figures", "service_map_minutes",
 	} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
 		}
 	}
-	// Migration 15 dropped the views that later ones replaced.
-	for _, gone := range []string{"trace_index_mv", "function_minutes", "function_minutes_mv", "service_edges", "service_edges_mv"} {
+	// Migrations 15 and 17 dropped the views that later ones replaced, and
+	// 17 the spans table it copied.
+	for _, gone := range []string{"trace_index_mv", "function_minutes", "function_minutes_mv", "service_edges", "service_edges_mv", "trace_windows_mv", "spans_v17", "spans_v1"} {
 		if slices.Contains(tables, gone) {
-			t.Errorf("table %s still there after migration 15; have %v", gone, tables)
+			t.Errorf("table %s still there after migrations 15 and 17; have %v", gone, tables)
 		}
 	}
 

@@ -75,8 +75,8 @@ func (s *Store) SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int)
 
 // SpansByRef looks up the named spans, each once, ordered by start: the
 // far ends of a trace's links (where a batch's records came from). Spans
-// not stored are left out, and so are those of traces the trace_windows
-// index does not know (written before migration 3). At most MaxSpanRefs
+// not stored are left out, and so are those of traces neither trace_hours
+// nor trace_windows knows (written before migration 3). At most MaxSpanRefs
 // refs are taken.
 func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, error) {
 	if len(refs) == 0 {
@@ -85,7 +85,7 @@ func (s *Store) SpansByRef(ctx context.Context, refs []SpanRef) ([]SpanHead, err
 	if len(refs) > MaxSpanRefs {
 		return nil, fmt.Errorf("look up spans: %d spans asked, at most %d", len(refs), MaxSpanRefs)
 	}
-	query, args := selectSpansByRefSQL(s.database, refs)
+	query, args := selectSpansByRefSQL(s.database, s.subqueryIn(), refs)
 	want := make(map[SpanRef]bool, len(refs))
 	for _, r := range refs {
 		want[r] = true

@@ -47,13 +47,22 @@ type SpanLink struct {
 // SpansByTraceID returns every span of one trace, ordered by start time. A
 // span stored twice (a retried batch) is returned once.
 //
-// One query reads the trace's time window from the trace_windows table and
-// the spans of only the partitions and hours inside it. A trace that table
-// does not know is looked up through the trace index, and one neither knows
-// (stored before the index existed) in every partition.
+// One query reads the hours the trace's spans start in from trace_hours
+// and the spans of only the parts and granules of those hours. A trace
+// that table does not know (stored before migration 17) is looked up
+// through its window in trace_windows, then through the trace index, and
+// one none of them knows (stored before the index existed) in every
+// partition.
 func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRecord, error) {
 	id := hexID(traceID[:])
-	out, err := s.readSpans(ctx, selectSpansInTraceWindowSQL(s.database), id, id, id)
+	out, err := s.readSpans(ctx, selectSpansInTraceHoursSQL(s.database, s.subqueryIn()), id, id)
+	if IsUnknownTable(err) {
+		out, err = nil, nil // a database older than migration 17
+	}
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	out, err = s.readSpans(ctx, selectSpansInTraceWindowSQL(s.database), id, id, id)
 	if IsUnknownTable(err) {
 		out, err = nil, nil // a database older than migration 7
 	}
@@ -69,6 +78,16 @@ func (s *Store) SpansByTraceID(ctx context.Context, traceID [16]byte) ([]SpanRec
 		return s.readSpans(ctx, query, args...)
 	}
 	return s.readSpans(ctx, selectSpansByTraceIDSQL(s.database), id)
+}
+
+// subqueryIn is the IN of a subquery over another table in a read of
+// spans: GLOBAL IN on a cluster, where the subquery's table is Distributed
+// and each shard cannot run it itself.
+func (s *Store) subqueryIn() string {
+	if s.cluster != "" {
+		return "GLOBAL IN"
+	}
+	return "IN"
 }
 
 // readSpans runs a spans query and drops repeated span IDs.

@@ -16,20 +16,28 @@ import (
 // toDate(...): YYYYMMDD.
 var dayPartitionID = regexp.MustCompile(`^\d{8}$`)
 
-// DroppedPartition is one day of one table removed by DropBefore.
+// DroppedPartition is one partition of one table removed by DropBefore:
+// a day, or for a table in weeklyTables the week that starts on Day.
 type DroppedPartition struct {
 	Table string
 	Day   time.Time
 }
 
-// retainedTables are the tables, all partitioned by day, that retention
-// applies to. trace_index holds only traces stored before migration 7 (its
-// view is gone since migration 15), so its old days still go.
+// retainedTables are the tables, partitioned by day (weeklyTables by
+// week), that retention applies to. trace_index holds only traces stored
+// before migration 7 (its view is gone since migration 15), and
+// trace_windows only those stored before migration 17, so their old days
+// still go.
 var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "usage_daily",
 	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
-	"service_map_hours", "span_links", "ingest_losses",
+	"service_map_hours", "span_links", "ingest_losses", "trace_hours",
 }
+
+// weeklyTables are the retained tables partitioned by toMonday(...): a
+// partition's ID is the date of its Monday, and the partition goes when
+// the last of its seven days does.
+var weeklyTables = map[string]bool{"trace_hours": true}
 
 // DropBefore removes, from every table in retainedTables, every daily
 // partition whose whole day lies before cutoff (UTC). Dropping partitions is
@@ -106,12 +114,20 @@ func (s *Store) partitionsBefore(ctx context.Context, cutoff func(table string) 
 		if !dayPartitionID.MatchString(id) {
 			continue
 		}
-		c, ok := cutoff(strings.TrimSuffix(table, localSuffix))
+		name := strings.TrimSuffix(table, localSuffix)
+		c, ok := cutoff(name)
 		if !ok {
 			continue
 		}
 		day, err := time.Parse("20060102", id)
-		if err != nil || !day.Before(c.UTC().Truncate(24*time.Hour)) {
+		if err != nil {
+			continue
+		}
+		last := day
+		if weeklyTables[name] {
+			last = day.AddDate(0, 0, 6)
+		}
+		if !last.Before(c.UTC().Truncate(24 * time.Hour)) {
 			continue
 		}
 		victims = append(victims, DroppedPartition{Table: table, Day: day})

@@ -32,6 +32,10 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 	}{
 		// Spans and traces.
 		{"spans_by_trace_id", func() (string, []any) { return selectSpansByTraceIDSQL(db), []any{hexID([]byte{1})} }},
+		{"spans_in_trace_hours", func() (string, []any) {
+			id := hexID([]byte{1})
+			return selectSpansInTraceHoursSQL(db, "IN"), []any{id, id}
+		}},
 		{"spans_in_trace_window", func() (string, []any) {
 			id := hexID([]byte{1})
 			return selectSpansInTraceWindowSQL(db), []any{id, id, id}
@@ -42,7 +46,7 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		}},
 		{"spans_linking_to", func() (string, []any) { return selectSpansLinkingToSQL(db, [16]byte{1}, 10) }},
 		{"spans_by_ref", func() (string, []any) {
-			return selectSpansByRefSQL(db, []SpanRef{{TraceID: [16]byte{1}, SpanID: [8]byte{1}}, {TraceID: [16]byte{1}, SpanID: [8]byte{2}}})
+			return selectSpansByRefSQL(db, "IN", []SpanRef{{TraceID: [16]byte{1}, SpanID: [8]byte{1}}, {TraceID: [16]byte{1}, SpanID: [8]byte{2}}})
 		}},
 		{"trace_search", func() (string, []any) {
 			return traceSearchSQL(db, TraceSearchFilter{Since: since, Until: until, FunctionName: hostile, ServiceName: hostile,

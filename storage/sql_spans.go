@@ -21,6 +21,31 @@ func selectSpansByTraceIDSQL(db string) string {
 	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\nPREWHERE trace_id = unhex(?)\nORDER BY start_unix_nano, span_id"
 }
 
+// selectSpansInTraceHoursSQL reads one trace's spans in the hours
+// trace_hours (migration 17) holds for it, in one round trip. The hours are
+// a set the primary key of spans uses (toStartOfHour(start_time) leads
+// it), so only the parts holding them are opened and, in each, the
+// granules of the trace. A trace the table does not know reads nothing.
+// Its two arguments are the trace ID in hex. in is "IN", or "GLOBAL IN" on
+// a cluster, where trace_hours is a Distributed table (a local query's
+// GLOBAL IN does not use the key).
+func selectSpansInTraceHoursSQL(db, in string) string {
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+		"PREWHERE trace_id = unhex(?)\nWHERE " + traceHoursSQL(db, in, "trace_key = "+traceKeyExpr("unhex(?)")) + "\n" +
+		"ORDER BY start_unix_nano, span_id"
+}
+
+// traceHoursSQL keeps the spans starting in the hours trace_hours
+// (migration 17) holds for the traces cond selects.
+func traceHoursSQL(db, in, cond string) string {
+	return "toStartOfHour(start_time) " + in + " (SELECT hour FROM " + db + ".trace_hours WHERE " + cond + ")"
+}
+
+// traceKeyExpr is the trace_hours key of a trace ID: its last 8 bytes.
+func traceKeyExpr(traceID string) string {
+	return "toFixedString(substring(" + traceID + ", 9, 8), 8)"
+}
+
 // selectSpansInTraceWindowSQL reads one trace's spans inside its window
 // from trace_windows (migration 7) in one round trip. A trace the table does
 // not know gets an empty window and no spans. Its three arguments are the
@@ -75,14 +100,15 @@ LIMIT ?`, []any{hexID(traceID[:]), limit}
 
 // selectSpansByRefSQL reads the spans whose trace ID and span ID are among
 // those of refs, one row per span; the caller keeps the pairs it asked
-// for. The spans are read inside the windows trace_windows (migration 7,
-// filled back from migration 3) holds for the traces, as scalar
-// subqueries, so that only their partitions and hours are searched; a
-// trace it does not know reads nothing. One placeholder per ID: the values
-// are bound, never placed in the text. The request ID of a span the
-// extension inferred from an event is the one it names in
-// lambdascope.invocation_id.
-func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
+// for. The spans are read in the hours trace_hours (migration 17) holds
+// for the traces, and inside the windows trace_windows (migration 7,
+// filled back from migration 3) holds for traces stored before migration
+// 17, so that only their partitions and hours are searched; a trace
+// neither knows reads nothing. One placeholder per ID: the values are
+// bound, never placed in the text. The request ID of a span the extension
+// inferred from an event is the one it names in lambdascope.invocation_id.
+// in is as for selectSpansInTraceHoursSQL.
+func selectSpansByRefSQL(db, in string, refs []SpanRef) (string, []any) {
 	traces := map[[16]byte]bool{}
 	spans := map[[8]byte]bool{}
 	var traceArgs, spanArgs []any
@@ -98,13 +124,15 @@ func selectSpansByRefSQL(db string, refs []SpanRef) (string, []any) {
 	}
 	marks := func(n int) string { return strings.TrimSuffix(strings.Repeat("unhex(?), ", n), ", ") }
 	traceIn := "trace_id IN (" + marks(len(traceArgs)) + ")"
-	args := append(append(append(append([]any{}, traceArgs...), spanArgs...), traceArgs...), traceArgs...)
+	keyIn := "trace_key IN (" + strings.TrimSuffix(strings.Repeat(traceKeyExpr("unhex(?)")+", ", len(traceArgs)), ", ") + ")"
+	args := append(append(append(append(append([]any{}, traceArgs...), spanArgs...), traceArgs...), traceArgs...), traceArgs...)
 	return `SELECT trace_id, span_id, start_unix_nano, duration_ns, name, kind, status_code,
     service_name, function_name,
     if(request_id != '', request_id, attributes.value[indexOf(attributes.key, 'lambdascope.invocation_id')])
 FROM ` + db + `.spans
 PREWHERE ` + traceIn + ` AND span_id IN (` + marks(len(spanArgs)) + `)
-WHERE ` + traceWindowSQL(db, traceIn) + `
+WHERE ` + traceHoursSQL(db, in, keyIn) + `
+  OR (` + traceWindowSQL(db, traceIn) + `)
 ORDER BY start_unix_nano, trace_id, span_id
 LIMIT 1 BY trace_id, span_id`, args
 }

@@ -125,8 +125,33 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	if n := countParts(t, s, "trace_index"); n != 0 {
 		t.Errorf("trace_index has %d parts, want none (its view is gone since migration 15)", n)
 	}
-	if n := countParts(t, s, "trace_windows"); n != 2 {
-		t.Errorf("trace_windows has %d parts, want 2 (one per day)", n)
+	if n := countParts(t, s, "trace_windows"); n != 0 {
+		t.Errorf("trace_windows has %d parts, want none (its view is gone since migration 17)", n)
+	}
+	var hours uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.Database()+".trace_hours FINAL WHERE trace_key = toFixedString(substring(unhex(?), 9, 8), 8)",
+		hexID(traceID[:])).Scan(&hours); err != nil {
+		t.Fatalf("count trace hours: %v", err)
+	}
+	if hours != 2 {
+		t.Errorf("trace_hours holds %d hours of the trace, want 2 (23:00 and 00:00)", hours)
+	}
+	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("spans through the trace hours = %q, want first and second", got)
+	}
+	if n := len(spansThroughTraceHours(t, s, traceID)); n != 2 {
+		t.Errorf("%d spans through trace_hours alone, want 2", n)
+	}
+	// A trace trace_hours does not know (stored before migration 17) is
+	// found through its window in trace_windows, as migration 7's view
+	// wrote it.
+	if err := s.conn.Exec(ctx, "INSERT INTO "+s.Database()+".trace_windows (day, trace_id, start_min, end_max)"+
+		" SELECT toDate(start_time), trace_id, minState(start_unix_nano), maxState(start_unix_nano + duration_ns)"+
+		" FROM "+s.Database()+".spans GROUP BY toDate(start_time), trace_id"); err != nil {
+		t.Fatalf("fill trace_windows as migration 7's view did: %v", err)
+	}
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.Database()+".trace_hours"); err != nil {
+		t.Fatalf("truncate trace_hours: %v", err)
 	}
 	if got := names(); !slices.Equal(got, []string{"first", "second"}) {
 		t.Errorf("spans through the trace windows = %q, want first and second", got)
@@ -157,7 +182,7 @@ func TestSpansByTraceIDAcrossMidnight(t *testing.T) {
 	}
 	// A database without the index table (schema version 2 or older) is
 	// read too.
-	for _, obj := range []string{"trace_windows_mv", "trace_windows", "trace_index"} {
+	for _, obj := range []string{"trace_hours_mv", "trace_hours", "trace_windows", "trace_index"} {
 		if err := s.conn.Exec(ctx, "DROP TABLE "+s.Database()+"."+obj); err != nil {
 			t.Fatalf("drop %s: %v", obj, err)
 		}

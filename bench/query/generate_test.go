@@ -115,7 +115,7 @@ WHERE request_id != '' AND (request_id, function_name, trace_id, span_id, start_
 		}
 	}
 	// Every table a span feeds is fed.
-	for _, table := range []string{"trace_windows", "service_map_minutes", "service_map_hours"} {
+	for _, table := range []string{"trace_hours", "service_map_minutes", "service_map_hours"} {
 		if n := count(t, st, "SELECT count() FROM "+db+"."+table); n == 0 {
 			t.Errorf("%s holds no rows", table)
 		}

@@ -668,3 +668,69 @@ ENGINE = SummingMergeTree()
 PARTITION BY toDate(hour)
 ORDER BY (function_name, hour, signal, stage, reason)
 SETTINGS index_granularity = 8192;
+
+-- migration trace_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_hours
+(
+    trace_key FixedString(8),
+    hour DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toMonday(hour)
+ORDER BY (trace_key, hour)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_hours_mv
+TO lambdascope.trace_hours
+AS SELECT
+    toFixedString(substring(trace_id, 9, 8), 8) AS trace_key,
+    toStartOfHour(start_time) AS hour
+FROM lambdascope.spans
+GROUP BY trace_key, hour;
+
+-- migration trace_hours, statement 3
+DROP TABLE IF EXISTS lambdascope.trace_windows_mv;
+
+-- migration trace_hours, statement 4
+CREATE TABLE lambdascope.spans_v17
+(
+    start_time DateTime('UTC'),
+    start_unix_nano UInt64,
+    duration_ns UInt64,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    trace_state String,
+    name String,
+    kind UInt8,
+    status_code UInt8,
+    status_message String,
+    service_name String,
+    function_name String,
+    function_version String,
+    account_id String,
+    region String,
+    request_id String,
+    scope_name String,
+    scope_version String,
+    attributes Nested(key String, value String),
+    resource_attributes Nested(key String, value String),
+    events Nested(time_unix_nano UInt64, name String, attributes String),
+    links Nested(trace_id FixedString(16), span_id FixedString(8), attributes String)
+)
+ENGINE = MergeTree()
+PARTITION BY toDate(start_time)
+ORDER BY (toStartOfHour(start_time), trace_id, service_name, start_unix_nano)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_hours, statement 5
+INSERT INTO lambdascope.spans_v17
+SELECT *
+FROM lambdascope.spans;
+
+-- migration trace_hours, statement 6
+RENAME TABLE lambdascope.spans TO lambdascope.spans_v1, lambdascope.spans_v17 TO lambdascope.spans;
+
+-- migration trace_hours, statement 7
+DROP TABLE lambdascope.spans_v1;

@@ -676,3 +676,71 @@ ENGINE = SummingMergeTree()
 PARTITION BY toDate(hour)
 ORDER BY (function_name, hour, signal, stage, reason)
 SETTINGS index_granularity = 8192;
+
+-- migration trace_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_hours
+(
+    trace_key FixedString(8) CODEC(ZSTD(1)),
+    hour DateTime('UTC') CODEC(ZSTD(1))
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toMonday(hour)
+ORDER BY (trace_key, hour)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_hours_mv
+TO lambdascope.trace_hours
+AS SELECT
+    toFixedString(substring(trace_id, 9, 8), 8) AS trace_key,
+    toStartOfHour(start_time) AS hour
+FROM lambdascope.spans
+GROUP BY trace_key, hour;
+
+-- migration trace_hours, statement 3
+DROP TABLE IF EXISTS lambdascope.trace_windows_mv;
+
+-- migration trace_hours, statement 4
+CREATE TABLE lambdascope.spans_v17
+(
+    start_time DateTime('UTC') CODEC(ZSTD(1)),
+    start_unix_nano UInt64 CODEC(ZSTD(1)),
+    duration_ns UInt64 CODEC(T64, ZSTD(1)),
+    trace_id FixedString(16) CODEC(ZSTD(1)),
+    span_id FixedString(8) CODEC(ZSTD(1)),
+    parent_span_id FixedString(8) CODEC(ZSTD(1)),
+    trace_state String CODEC(ZSTD(1)),
+    name LowCardinality(String) CODEC(ZSTD(1)),
+    kind UInt8,
+    status_code UInt8,
+    status_message String CODEC(ZSTD(1)),
+    service_name LowCardinality(String) CODEC(ZSTD(1)),
+    function_name LowCardinality(String) CODEC(ZSTD(1)),
+    function_version LowCardinality(String) CODEC(ZSTD(1)),
+    account_id LowCardinality(String) CODEC(ZSTD(1)),
+    region LowCardinality(String) CODEC(ZSTD(1)),
+    request_id String CODEC(ZSTD(1)),
+    scope_name LowCardinality(String) CODEC(ZSTD(1)),
+    scope_version LowCardinality(String) CODEC(ZSTD(1)),
+    attributes Nested(key LowCardinality(String), value String),
+    resource_attributes Nested(key LowCardinality(String), value String),
+    events Nested(time_unix_nano UInt64, name String, attributes String),
+    links Nested(trace_id FixedString(16), span_id FixedString(8), attributes String),
+    INDEX idx_request_id request_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration duration_ns TYPE minmax GRANULARITY 1
+)
+ENGINE = MergeTree()
+PARTITION BY toDate(start_time)
+ORDER BY (toStartOfHour(start_time), trace_id, service_name, start_unix_nano)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_hours, statement 5
+INSERT INTO lambdascope.spans_v17
+SELECT *
+FROM lambdascope.spans;
+
+-- migration trace_hours, statement 6
+RENAME TABLE lambdascope.spans TO lambdascope.spans_v1, lambdascope.spans_v17 TO lambdascope.spans;
+
+-- migration trace_hours, statement 7
+DROP TABLE lambdascope.spans_v1;

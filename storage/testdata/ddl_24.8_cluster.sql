@@ -770,3 +770,30 @@ SETTINGS index_granularity = 8192;
 -- migration telemetry_completeness, statement 5
 CREATE TABLE IF NOT EXISTS lambdascope.ingest_losses ON CLUSTER lambdascope AS lambdascope.ingest_losses_local
 ENGINE = Distributed(lambdascope, lambdascope, ingest_losses_local, cityHash64(function_name));
+
+-- migration trace_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_hours_local ON CLUSTER lambdascope
+(
+    trace_key FixedString(8) CODEC(ZSTD(1)),
+    hour DateTime('UTC') CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/lambdascope/trace_hours_local', '{replica}')
+PARTITION BY toMonday(hour)
+ORDER BY (trace_key, hour)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_hours_mv ON CLUSTER lambdascope
+TO lambdascope.trace_hours_local
+AS SELECT
+    toFixedString(substring(trace_id, 9, 8), 8) AS trace_key,
+    toStartOfHour(start_time) AS hour
+FROM lambdascope.spans_local
+GROUP BY trace_key, hour;
+
+-- migration trace_hours, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.trace_hours ON CLUSTER lambdascope AS lambdascope.trace_hours_local
+ENGINE = Distributed(lambdascope, lambdascope, trace_hours_local, cityHash64(trace_key));
+
+-- migration trace_hours, statement 4
+DROP TABLE IF EXISTS lambdascope.trace_windows_mv ON CLUSTER lambdascope;

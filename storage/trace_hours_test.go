@@ -1,0 +1,147 @@
+package storage
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/storage/chtest"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
+)
+
+// spansThroughTraceHours reads a trace by the first query SpansByTraceID
+// runs, the one through trace_hours, without its fallbacks.
+func spansThroughTraceHours(t *testing.T, s *Store, id [16]byte) []SpanRecord {
+	t.Helper()
+	hex := hexID(id[:])
+	spans, err := s.readSpans(t.Context(), selectSpansInTraceHoursSQL(s.database, s.subqueryIn()), hex, hex)
+	if err != nil {
+		t.Fatalf("spans through trace_hours: %v", err)
+	}
+	return spans
+}
+
+// Migration 17 on a database with data: spans are copied into the new
+// layout whole, a trace stored before it is found through trace_windows
+// and one stored after through trace_hours, and the views on spans fire
+// on the table that took its name.
+func TestMigration17OnStoredData(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	applyMigrationsBefore(t, s, 17)
+
+	rng := rand.New(rand.NewPCG(17, 1))
+	at := time.Date(2026, 5, 4, 9, 59, 59, 0, time.UTC)
+	write := func(at time.Time) [16]byte {
+		t.Helper()
+		reqs := storagetest.DemoTrace(rng, at)
+		if _, err := s.WriteExports(ctx, reqs); err != nil {
+			t.Fatalf("WriteExports: %v", err)
+		}
+		var id [16]byte
+		copy(id[:], reqs[0].ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)
+		return id
+	}
+	count := func(sql string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := s.conn.QueryRow(ctx, strings.ReplaceAll(sql, "DB.", s.Database()+".")).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+	before := write(at)
+	if n := count("SELECT count() FROM DB.trace_windows"); n != 1 {
+		t.Fatalf("trace_windows before migration 17 holds %d rows, want 1", n)
+	}
+	edgesBefore := count("SELECT count() FROM DB.service_map_minutes")
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate to 17: %v", err)
+	}
+	if n := count("SELECT count() FROM DB.spans"); n != storagetest.SpansPerDemoTrace {
+		t.Errorf("spans after the copy = %d, want %d", n, storagetest.SpansPerDemoTrace)
+	}
+	var create string
+	if err := s.conn.QueryRow(ctx, "SHOW CREATE TABLE "+s.Database()+".spans").Scan(&create); err != nil {
+		t.Fatalf("show create spans: %v", err)
+	}
+	if !strings.Contains(create, "ORDER BY (toStartOfHour(start_time), trace_id, service_name, start_unix_nano)") ||
+		!strings.Contains(create, "index_granularity = 1024") {
+		t.Errorf("spans after migration 17 = %s, want the new key and granularity", create)
+	}
+
+	after := write(at.Add(time.Hour))
+	if n := count("SELECT count() FROM DB.trace_windows"); n != 1 {
+		t.Errorf("trace_windows after migration 17 holds %d rows, want the 1 it had (its view is gone)", n)
+	}
+	if n := count("SELECT count() FROM DB.trace_hours"); n != 1 {
+		t.Errorf("trace_hours holds %d rows, want 1 (the trace written after the migration)", n)
+	}
+	if n := count("SELECT count() FROM DB.service_map_minutes"); n <= edgesBefore {
+		t.Errorf("service_map_minutes has %d rows after a write into the new spans, %d before: its view did not fire", n, edgesBefore)
+	}
+	if n := len(spansThroughTraceHours(t, s, after)); n != storagetest.SpansPerDemoTrace {
+		t.Errorf("trace stored after migration 17: %d spans through trace_hours, want %d", n, storagetest.SpansPerDemoTrace)
+	}
+	for name, id := range map[string][16]byte{"before": before, "after": after} {
+		spans, err := s.SpansByTraceID(ctx, id)
+		if err != nil {
+			t.Fatalf("SpansByTraceID(%s): %v", name, err)
+		}
+		if len(spans) != storagetest.SpansPerDemoTrace {
+			t.Errorf("trace stored %s migration 17: %d spans, want %d", name, len(spans), storagetest.SpansPerDemoTrace)
+		}
+		if !slices.IsSortedFunc(spans, func(a, b SpanRecord) int { return a.Start.Compare(b.Start) }) {
+			t.Errorf("trace stored %s migration 17: spans not in start order", name)
+		}
+		refs := []SpanRef{{TraceID: id, SpanID: spans[len(spans)-1].SpanID}}
+		heads, err := s.SpansByRef(ctx, refs)
+		if err != nil || len(heads) != 1 || heads[0].SpanID != refs[0].SpanID {
+			t.Errorf("SpansByRef(trace stored %s migration 17) = %+v, %v; want its last span", name, heads, err)
+		}
+	}
+	if got, err := s.SpansByTraceID(ctx, [16]byte{0xee}); err != nil || len(got) != 0 {
+		t.Errorf("SpansByTraceID(unknown) = %d spans, %v; want none", len(got), err)
+	}
+}
+
+// A weekly partition of trace_hours goes only when the last of its days
+// is due, never with its Monday.
+func TestRetentionKeepsAWeekUntilItsLastDay(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	monday := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	req := storagetest.DemoTrace(rand.New(rand.NewPCG(5, 6)), monday.Add(10*time.Hour))
+	if _, err := s.WriteExports(ctx, req); err != nil {
+		t.Fatalf("WriteExports: %v", err)
+	}
+	for _, tt := range []struct {
+		cutoff time.Time
+		want   bool
+	}{
+		{monday.AddDate(0, 0, 1), false},
+		{monday.AddDate(0, 0, 6).Add(23 * time.Hour), false},
+		{monday.AddDate(0, 0, 7), true},
+	} {
+		victims, err := s.partitionsBefore(ctx, func(string) (time.Time, bool) { return tt.cutoff, true })
+		if err != nil {
+			t.Fatalf("partitionsBefore: %v", err)
+		}
+		got := slices.Contains(victims, DroppedPartition{Table: "trace_hours", Day: monday})
+		if got != tt.want {
+			t.Errorf("cutoff %s: trace_hours week of %s due = %v, want %v (victims %+v)", tt.cutoff.Format(time.DateTime), monday.Format(time.DateOnly), got, tt.want, victims)
+		}
+		spansDue := slices.Contains(victims, DroppedPartition{Table: "spans", Day: monday})
+		if want := tt.cutoff.After(monday.AddDate(0, 0, 1).Add(-time.Second)); spansDue != want {
+			t.Errorf("cutoff %s: spans day %s due = %v, want %v", tt.cutoff.Format(time.DateTime), monday.Format(time.DateOnly), spansDue, want)
+		}
+	}
+}
