@@ -119,6 +119,11 @@ func applyMigrationsBefore(t *testing.T, s *Store, before uint32) {
 				t.Fatalf("migration %d: %v", m.Version, err)
 			}
 		}
+		if step := migrationSteps[m.Version]; step != nil {
+			if err := step(s, t.Context()); err != nil {
+				t.Fatalf("migration %d: %v", m.Version, err)
+			}
+		}
 		if err := s.recordMigration(t.Context(), m); err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,12 @@ type migration struct {
 	Statements []string
 }
 
+// migrationSteps are the parts of a migration that SQL alone cannot do,
+// run after its statements; each can run again after a stop part-way.
+var migrationSteps = map[uint32]func(*Store, context.Context) error{
+	spansLayoutVersion: (*Store).rebuildSpans,
+}
+
 // templateData is what migration templates see.
 type templateData struct {
 	Database     string
@@ -204,6 +210,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		for i, stmt := range m.Statements {
 			if err := s.conn.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("apply migration %d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if step := migrationSteps[m.Version]; step != nil {
+			if err := step(s, ctx); err != nil {
+				return fmt.Errorf("apply migration %d_%s: %w", m.Version, m.Name, err)
 			}
 		}
 		if err := s.recordMigration(ctx, m); err != nil {

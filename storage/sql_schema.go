@@ -139,3 +139,55 @@ func createDistributedSQL(db, table, cluster, shardingKey string) string {
 // setSQL sets a setting for the connection's session; value is a literal
 // (a number, or a string quoted by quoteString).
 func setSQL(name, value string) string { return "SET " + name + " = " + value }
+
+// The statements of migration 17's move of spans into their new layout
+// (rebuildSpans). Partition IDs are bound; table names are the store's.
+
+// tableSortingKeySQL reads a table's sorting key; no row when the table
+// does not exist.
+func tableSortingKeySQL(db, table string) (string, []any) {
+	return `SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?`, []any{db, table}
+}
+
+// swapSpansSQL gives the name spans to the table of the new layout and
+// keeps the old one under spans_v1, in one statement.
+func swapSpansSQL(db string) string {
+	return "RENAME TABLE " + db + ".spans TO " + db + ".spans_v1, " + db + ".spans_v17 TO " + db + ".spans"
+}
+
+// partitionIDsSQL lists the partitions of a table's active parts.
+func partitionIDsSQL(db, table string) (string, []any) {
+	return `SELECT DISTINCT partition_id FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition_id`,
+		[]any{db, table}
+}
+
+// createSpansMoveSQL makes spans_move, a table of spans' layout that no
+// view reads: rows attached from it into spans do not feed the views a
+// second time.
+func createSpansMoveSQL(db string) string {
+	return "CREATE TABLE " + db + ".spans_move AS " + db + ".spans"
+}
+
+// copyPartitionSQL copies one daily partition of the old spans into
+// spans_move, column by column.
+func copyPartitionSQL(db string, columns []string, day uint32) (string, []any) {
+	list := strings.Join(columns, ", ")
+	return "INSERT INTO " + db + ".spans_move (" + list + ") SELECT " + list + " FROM " + db + ".spans_v1 WHERE toYYYYMMDD(start_time) = ?",
+		[]any{day}
+}
+
+// attachPartitionSQL moves one partition's parts from spans_move into
+// spans, without inserting them (the views do not fire).
+func attachPartitionSQL(db string) string {
+	return "ALTER TABLE " + db + ".spans ATTACH PARTITION ID ? FROM " + db + ".spans_move"
+}
+
+// spansColumnsSQL lists the columns of spans (in the table's order).
+func spansColumnsSQL(db string) (string, []any) {
+	return `SELECT name FROM system.columns WHERE database = ? AND table = 'spans'`, []any{db}
+}
+
+// dropTableSQL drops a table of the database if it exists.
+func dropTableSQL(db, table string) string {
+	return "DROP TABLE IF EXISTS " + db + "." + table
+}

@@ -47,15 +47,13 @@ DROP TABLE IF EXISTS {{.Database}}.trace_windows_mv{{onCluster}};
 -- the columns that repeat inside a service (names, resource, scope, the
 -- request ID) and the kinds, names and attribute keys of a trace's spans in
 -- their usual order compress into runs; one trace is read from one granule
--- of 1024 rows instead of 8192. 18.16 cannot change a sorting key, so the
--- rows are copied into the new table, which then takes the name; the
--- views on spans follow the name. The copy takes about a minute per ten
--- million spans on two cores: run the migration before the collector
--- writes (spans written into the old table during the copy are lost). On
--- a cluster the copy could reach only the migrating shard, so clusters
--- keep the layout of migration 1. A copy cut short leaves spans_v17 behind:
--- drop it and migrate again.
-CREATE TABLE {{.Database}}.spans_v17
+-- of 1024 rows instead of 8192. 18.16 cannot change a sorting key: the
+-- new table is made here, and the migration's step in Go (rebuildSpans,
+-- migrate_spans.go) then swaps it in under the name spans before moving
+-- the old rows, so writes that arrive while the rows move go to the new
+-- table and are kept. On a cluster a move could reach only the migrating
+-- shard, so clusters keep the layout of migration 1.
+CREATE TABLE IF NOT EXISTS {{.Database}}.spans_v17
 (
     start_time DateTime('UTC'){{codec "ZSTD(1)"}},
     start_unix_nano UInt64{{codec "ZSTD(1)"}},
@@ -89,12 +87,4 @@ ENGINE = MergeTree()
 PARTITION BY toDate(start_time)
 ORDER BY (toStartOfHour(start_time), trace_id, service_name, start_unix_nano)
 SETTINGS index_granularity = 1024;
-
-INSERT INTO {{.Database}}.spans_v17
-SELECT *
-FROM {{.Database}}.spans;
-
-RENAME TABLE {{.Database}}.spans TO {{.Database}}.spans_v1, {{.Database}}.spans_v17 TO {{.Database}}.spans;
-
-DROP TABLE {{.Database}}.spans_v1;
 {{- end}}
