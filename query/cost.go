@@ -552,9 +552,10 @@ type CostQuery struct {
 // Cost reports what the invocations of the range cost, per function,
 // version and day, with the tier allocation and the free tier's value.
 //
-// Whole UTC days are read from the usage_daily view where it holds every
-// invocation of the day, the rest from the raw invocations table (see
-// storage.Store.Usage); the rows are the same either way.
+// Whole hours are read from the cost_hours view where it holds every
+// invocation of the hour, the rest as storage.Store.Usage,
+// SnapStartUsage and BilledEstimates read it (see storage.Store.CostUsage);
+// the rows are the same either way.
 func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
 	return s.CostIn(ctx, prices, q, CostView{})
 }
@@ -599,11 +600,8 @@ func markEstimates(rep *CostReport, est []storage.BilledEstimateRecord) {
 	}
 }
 
-func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow, error) {
-	recs, err := s.store.Usage(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read usage: %w", err)
-	}
+// usageRows are the usage records as a cost report prices them.
+func usageRows(recs []storage.UsageRecord) []UsageRow {
 	rows := make([]UsageRow, len(recs))
 	for i, r := range recs {
 		rows[i] = UsageRow{
@@ -613,7 +611,7 @@ func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow,
 			BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
 		}
 	}
-	return rows, nil
+	return rows
 }
 
 // InvocationCost is what one invocation of a trace cost.

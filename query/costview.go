@@ -102,18 +102,11 @@ func costDays(r TimeRange, v CostView) []costDay {
 // usageOf reads the priced usage of f, SnapStart restores attached, and
 // its invocations whose billed duration is an estimate.
 func (s *Service) usageOf(ctx context.Context, f storage.UsageFilter) ([]UsageRow, []storage.BilledEstimateRecord, error) {
-	rows, err := s.usage(ctx, f)
+	cu, err := s.store.CostUsage(ctx, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read usage: %w", err)
 	}
-	snaps, err := s.store.SnapStartUsage(ctx, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read SnapStart usage: %w", err)
-	}
-	AttachRestores(rows, snaps)
-	est, err := s.store.BilledEstimates(ctx, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read billed estimates: %w", err)
-	}
-	return rows, est, nil
+	rows := usageRows(cu.Usage)
+	AttachRestores(rows, cu.SnapStart)
+	return rows, cu.Estimates, nil
 }
