@@ -30,6 +30,18 @@ type UsageRow struct {
 	// snap-start): the runtime, and how many environments were restored.
 	Runtime  string
 	Restores uint64
+	// ReportDay is the day of the report's zone the row is shown under
+	// (ByDay); zero means Day. Day stays the UTC day of the invocations,
+	// by whose month AWS applies the tiers and the free tier.
+	ReportDay time.Time
+}
+
+// reportDay is the day ByDay shows the row under.
+func (r *UsageRow) reportDay() time.Time {
+	if r.ReportDay.IsZero() {
+		return r.Day.UTC()
+	}
+	return r.ReportDay.UTC()
 }
 
 // GBSeconds is the compute the row is billed for. The platform's billed
@@ -325,7 +337,7 @@ func (b *costBuilder) priceRows(rows []UsageRow) {
 		fk := fnKey{r.AccountID, r.Region, r.FunctionName}
 		b.fnLine(fk).add(c)
 		b.verLine(verKey{fk, r.Version}).add(c)
-		b.dayLine(r.Day.UTC()).add(c)
+		b.dayLine(r.reportDay()).add(c)
 		b.addFreeTier(t, r, c)
 	}
 }
