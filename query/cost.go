@@ -90,7 +90,10 @@ type Cost struct {
 	// Restores counts the restores.
 	SnapStart float64 `json:"snapStart"`
 	Restores  uint64  `json:"restores"`
-	Total     float64 `json:"total"`
+	// SavingsPlan is what a Compute Savings Plan (Prices.SavingsPlan) took
+	// off Compute and Provisioned, which are after it.
+	SavingsPlan float64 `json:"savingsPlan,omitempty"`
+	Total       float64 `json:"total"`
 	// PerMillion is Total per one million invocations.
 	PerMillion float64 `json:"perMillion"`
 	// EstimatedInvocations counts the invocations whose billed duration
@@ -111,6 +114,7 @@ func (c *Cost) add(o Cost) {
 	c.ManagedInstances += o.ManagedInstances
 	c.SnapStart += o.SnapStart
 	c.Restores += o.Restores
+	c.SavingsPlan += o.SavingsPlan
 	c.Total += o.Total
 	c.EstimatedInvocations += o.EstimatedInvocations
 }
@@ -360,6 +364,8 @@ func (b *costBuilder) rowCost(t *PriceTable, r *UsageRow) Cost {
 	default:
 		c.Compute = c.GBSeconds * b.groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
 	}
+	c.SavingsPlan = c.Compute * b.prices.SavingsPlan.Discount
+	c.Compute -= c.SavingsPlan
 	c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
 	c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
 	if r.snapStart() {
@@ -443,6 +449,8 @@ func (b *costBuilder) chargeProvisioned() {
 			}
 			secs := end.Sub(start).Seconds() * pc.dutyCycle()
 			c := Cost{ProvisionedGBSeconds: secs * gb, Provisioned: secs * gb * line.RatePerGBSecond}
+			c.SavingsPlan = c.Provisioned * b.prices.SavingsPlan.Discount
+			c.Provisioned -= c.SavingsPlan
 			c.Total = c.Provisioned
 			line.Seconds += secs
 			line.GBSeconds += c.ProvisionedGBSeconds

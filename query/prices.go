@@ -199,6 +199,23 @@ type Prices struct {
 	// CapacityProviders lists the Managed Instances fleets whose cost is
 	// shared over the invocations of the functions they run.
 	CapacityProviders []CapacityProvider `json:"capacity_providers,omitempty" yaml:"capacity_providers,omitempty"`
+	// SavingsPlan is a Compute Savings Plan's discount; the zero value is
+	// none.
+	SavingsPlan SavingsPlan `json:"savings_plan,omitzero" yaml:"savings_plan,omitempty"`
+}
+
+// SavingsPlan is what a Compute Savings Plan takes off Lambda's bill.
+// AWS's Compute Savings Plans cover Lambda's duration (on demand and with
+// provisioned concurrency) and provisioned concurrency, not requests
+// (https://aws.amazon.com/savingsplans/compute-pricing/); the discount is
+// the plan's own (its term and payment option set it: AWS quotes "up to
+// 17 %" for Lambda), so there is no default. It is applied to every
+// covered charge, after the tiers: as if the commitment covered all of
+// the usage. Ephemeral storage, SnapStart and Managed Instances are left
+// at their list prices.
+type SavingsPlan struct {
+	// Discount is the fraction taken off (0.12 for 12 %); 0 means none.
+	Discount float64 `json:"discount" yaml:"discount"`
 }
 
 // ProvisionedConcurrency is provisioned concurrency configured on one
@@ -330,6 +347,9 @@ func (p *Prices) Validate() error {
 			errs = append(errs, fmt.Errorf("capacity_providers[%d]: %w", i, err))
 		}
 	}
+	if d := p.SavingsPlan.Discount; d < 0 || d >= 1 {
+		errs = append(errs, fmt.Errorf("savings_plan.discount must be at least 0 and below 1, got %g", d))
+	}
 	seen := map[string]bool{}
 	for i := range p.Tables {
 		if err := p.Tables[i].Validate(); err != nil {
@@ -414,9 +434,9 @@ func decodePricesJSON(data []byte, file *Prices) error {
 // sections a table leaves out, validates it and adds the default table
 // when it lacks us-east-1.
 func completePrices(file Prices) (Prices, error) {
-	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0) {
-		// A file that only names provisioned concurrency or capacity
-		// providers keeps the default prices.
+	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0 || file.SavingsPlan.Discount != 0) {
+		// A file that only names provisioned concurrency, capacity
+		// providers or a Savings Plan keeps the default prices.
 		file.Tables = []PriceTable{DefaultPriceTable()}
 	}
 	for i := range file.Tables {
