@@ -330,6 +330,12 @@ func TestSavingsPlanDiscountsDurationAndProvisionedConcurrency(t *testing.T) {
 			t.Errorf("total %.4f, want %.4f", c.Total, want)
 		}
 	})
+	t.Run("from a price file", func(t *testing.T) {
+		p, err := query.LoadPrices(filepath.Join("testdata", "prices.good-savings.yaml"))
+		if err != nil || p.SavingsPlan.Discount != 0.12 || len(p.Tables) != 1 {
+			t.Errorf("prices = %+v (%v), want the default table and a 12 %% discount", p, err)
+		}
+	})
 	t.Run("discount out of range", func(t *testing.T) {
 		for _, d := range []float64{-0.1, 1} {
 			prices := query.DefaultPrices()

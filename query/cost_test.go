@@ -163,6 +163,8 @@ func TestLoadPrices(t *testing.T) {
 		{file: "prices.bad-field.yaml", wantErr: "field requests_per_milion not found"},
 		{file: "prices.bad-ext.txt", wantErr: "want a .yaml, .yml or .json file"},
 		{file: "prices.good-provisioned.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.good-savings.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.bad-savings.yaml", wantErr: "savings_plan.discount must be at least 0 and below 1, got 1.5"},
 		{file: "prices.bad-provisioned.yaml", wantErr: "provisioned_concurrency[0]: memory_mb must be between 128 and 10240, got 64\n" +
 			"concurrency must be positive\nhours_per_day must be between 0 and 24, got 25\nfrom: \"March\" is neither"},
 	}
