@@ -425,6 +425,8 @@ func (s *Store) CostUsage(ctx context.Context, f UsageFilter) (CostUsage, error)
 		return CostUsage{}, err
 	}
 	var out CostUsage
+	// The parts hourParts would read raw (no builder here) are read by
+	// Usage, SnapStartUsage and BilledEstimates.
 	for _, part := range hourParts(f, horizon, known, nil, costHoursSQL) {
 		pf := f
 		pf.Since, pf.Until = part.since, part.until
