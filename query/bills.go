@@ -71,14 +71,16 @@ func defaultDurable() DurablePrices {
 	return DurablePrices{OperationsPerMillion: 8.00, WrittenPerGB: 0.25, RetainedPerGBMonth: 0.15}
 }
 
-// defaultManagedInstances: the instance prices are EC2's on-demand Linux prices in us-east-1. Of
-// them only m7g.xlarge ($0.1632) was confirmed against an AWS page when
-// they were checked on 2026-12-06 (the Managed Instances example of the
-// Lambda pricing page; the 15 % fee from the same page). The others were
-// not found on an AWS page then; third-party price lists agree on the m7g
-// and m7i figures and differ on some c7g, c7i, r7g and r7i ones (for
-// example c7g.large $0.0725 or $0.0692). They are kept and unconfirmed:
-// a price file's managed_instances.instance_hourly overrides them.
+// defaultManagedInstances: the instance prices are EC2's on-demand Linux
+// prices in us-east-1. Of them only m7g.xlarge ($0.1632) was confirmed
+// against an AWS page when they were checked on 2026-12-06 (the Managed
+// Instances example of the Lambda pricing page; the 15 % fee from the same
+// page). All the others are unconfirmed: no AWS page found then (twice)
+// shows them in its text (EC2's on-demand price tables are not); third-party
+// price lists agree on the m7g and m7i figures (m7g.large $0.0816) and
+// differ on some c7g, c7i, r7g and r7i ones (for example c7g.large $0.0725
+// or $0.0692). They are kept: a price file's
+// managed_instances.instance_hourly overrides them.
 func defaultManagedInstances() ManagedInstancePrices {
 	return ManagedInstancePrices{
 		EffectiveDate: "2025-12-01",

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,32 +67,55 @@ func BenchmarkBillsScale(b *testing.B) {
 			mode = "cold"
 		}
 		b.Run("cost-30d-"+mode, func(b *testing.B) {
+			var took []time.Duration
 			for b.Loop() {
 				if cold {
 					b.StopTimer()
 					dropCaches(b, st)
 					b.StartTimer()
 				}
+				start := time.Now()
 				rep, err := svc.Cost(b.Context(), &prices, query.CostQuery{TimeRange: month})
+				took = append(took, time.Since(start))
 				if err != nil || rep.Total.Invocations != uint64(res.Invocations) {
 					b.Fatalf("cost: %v (%d invocations of %d)", err, rep.Total.Invocations, res.Invocations)
 				}
 			}
+			reportSpread(b, took)
 		})
 		b.Run("completeness-30d-"+mode, func(b *testing.B) {
+			var took []time.Duration
 			for b.Loop() {
 				if cold {
 					b.StopTimer()
 					dropCaches(b, st)
 					b.StartTimer()
 				}
+				start := time.Now()
 				cs, err := svc.Completeness(b.Context(), month, "")
+				took = append(took, time.Since(start))
 				if err != nil || len(cs) == 0 {
 					b.Fatalf("completeness: %d rows, %v", len(cs), err)
 				}
 			}
+			reportSpread(b, took)
 		})
 	}
+}
+
+// reportSpread reports the fastest, median and slowest read, beside the
+// mean that ns/op gives: on a shared machine the mean follows its
+// slowest reads.
+func reportSpread(b *testing.B, took []time.Duration) {
+	b.Helper()
+	if len(took) == 0 {
+		return
+	}
+	slices.Sort(took)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(took[0]), "min-ms")
+	b.ReportMetric(ms(took[len(took)/2]), "p50-ms")
+	b.ReportMetric(ms(took[len(took)-1]), "max-ms")
 }
 
 // countTelemetry gives every generated invocation record the counts a

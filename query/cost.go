@@ -30,6 +30,18 @@ type UsageRow struct {
 	// snap-start): the runtime, and how many environments were restored.
 	Runtime  string
 	Restores uint64
+	// ReportDay is the day of the report's zone the row is shown under
+	// (ByDay); zero means Day. Day stays the UTC day of the invocations,
+	// by whose month AWS applies the tiers and the free tier.
+	ReportDay time.Time
+}
+
+// reportDay is the day ByDay shows the row under.
+func (r *UsageRow) reportDay() time.Time {
+	if r.ReportDay.IsZero() {
+		return r.Day.UTC()
+	}
+	return r.ReportDay.UTC()
 }
 
 // GBSeconds is the compute the row is billed for. The platform's billed
@@ -78,7 +90,10 @@ type Cost struct {
 	// Restores counts the restores.
 	SnapStart float64 `json:"snapStart"`
 	Restores  uint64  `json:"restores"`
-	Total     float64 `json:"total"`
+	// SavingsPlan is what a Compute Savings Plan (Prices.SavingsPlan) took
+	// off Compute and Provisioned, which are after it.
+	SavingsPlan float64 `json:"savingsPlan,omitempty"`
+	Total       float64 `json:"total"`
 	// PerMillion is Total per one million invocations.
 	PerMillion float64 `json:"perMillion"`
 	// EstimatedInvocations counts the invocations whose billed duration
@@ -99,6 +114,7 @@ func (c *Cost) add(o Cost) {
 	c.ManagedInstances += o.ManagedInstances
 	c.SnapStart += o.SnapStart
 	c.Restores += o.Restores
+	c.SavingsPlan += o.SavingsPlan
 	c.Total += o.Total
 	c.EstimatedInvocations += o.EstimatedInvocations
 }
@@ -325,7 +341,7 @@ func (b *costBuilder) priceRows(rows []UsageRow) {
 		fk := fnKey{r.AccountID, r.Region, r.FunctionName}
 		b.fnLine(fk).add(c)
 		b.verLine(verKey{fk, r.Version}).add(c)
-		b.dayLine(r.Day.UTC()).add(c)
+		b.dayLine(r.reportDay()).add(c)
 		b.addFreeTier(t, r, c)
 	}
 }
@@ -348,6 +364,8 @@ func (b *costBuilder) rowCost(t *PriceTable, r *UsageRow) Cost {
 	default:
 		c.Compute = c.GBSeconds * b.groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
 	}
+	c.SavingsPlan = c.Compute * b.prices.SavingsPlan.Discount
+	c.Compute -= c.SavingsPlan
 	c.Requests = float64(r.Invocations) / 1e6 * t.RequestsPerMillion
 	c.Ephemeral = r.ephemeralGBSeconds() * t.EphemeralStoragePerGBSecond
 	if r.snapStart() {
@@ -431,6 +449,8 @@ func (b *costBuilder) chargeProvisioned() {
 			}
 			secs := end.Sub(start).Seconds() * pc.dutyCycle()
 			c := Cost{ProvisionedGBSeconds: secs * gb, Provisioned: secs * gb * line.RatePerGBSecond}
+			c.SavingsPlan = c.Provisioned * b.prices.SavingsPlan.Discount
+			c.Provisioned -= c.SavingsPlan
 			c.Total = c.Provisioned
 			line.Seconds += secs
 			line.GBSeconds += c.ProvisionedGBSeconds
@@ -552,9 +572,10 @@ type CostQuery struct {
 // Cost reports what the invocations of the range cost, per function,
 // version and day, with the tier allocation and the free tier's value.
 //
-// Whole UTC days are read from the usage_daily view where it holds every
-// invocation of the day, the rest from the raw invocations table (see
-// storage.Store.Usage); the rows are the same either way.
+// Whole hours are read from the cost_hours view where it holds every
+// invocation of the hour, the rest as storage.Store.Usage,
+// SnapStartUsage and BilledEstimates read it (see storage.Store.CostUsage);
+// the rows are the same either way.
 func (s *Service) Cost(ctx context.Context, prices *Prices, q CostQuery) (*CostReport, error) {
 	return s.CostIn(ctx, prices, q, CostView{})
 }
@@ -599,11 +620,8 @@ func markEstimates(rep *CostReport, est []storage.BilledEstimateRecord) {
 	}
 }
 
-func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow, error) {
-	recs, err := s.store.Usage(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("read usage: %w", err)
-	}
+// usageRows are the usage records as a cost report prices them.
+func usageRows(recs []storage.UsageRecord) []UsageRow {
 	rows := make([]UsageRow, len(recs))
 	for i, r := range recs {
 		rows[i] = UsageRow{
@@ -613,7 +631,7 @@ func (s *Service) usage(ctx context.Context, f storage.UsageFilter) ([]UsageRow,
 			BilledInitDurationMs: r.BilledInitDurationMs, DurationMs: r.DurationMs, MaxMemoryUsedMB: r.MaxMemoryUsedMB,
 		}
 	}
-	return rows, nil
+	return rows
 }
 
 // InvocationCost is what one invocation of a trace cost.

@@ -44,10 +44,15 @@ func TestPriceUsageMatchesPublishedExamples(t *testing.T) {
 			compute: 25.00005, requests: 0.60, freeValue: 6.66668 + 0.20,
 		},
 		{
-			// AWS pricing page, mobile application backend: 3 M requests a
-			// month of 120 ms on arm64 with 1536 MB.
+			// The mobile application backend (3 M requests a month of
+			// 120 ms at 1536 MB) on arm64, worked by hand. AWS's pricing
+			// page, read 2026-12-06, works this example on x86 only
+			// ("Example 1: Mobile application backend", $2.73, in
+			// aws_examples_test.go); the arm64 first-tier price is the one
+			// its durable functions example quotes ($0.0000133334,
+			// TestAWSExampleDurableFunctions).
 			// 3,000,000 × 0.120 s × 1536/1024 = 540,000 GB-s.
-			// Compute: 540,000 × $0.0000133334 = $7.200036 (AWS: $7.20).
+			// Compute: 540,000 × $0.0000133334 = $7.200036.
 			// Requests: 3 × $0.20 = $0.60. Total $7.80.
 			name:    "mobile backend, arm64",
 			rows:    []query.UsageRow{row("orders", query.ArchARM, 1536, 3_000_000, 120)},
@@ -158,6 +163,8 @@ func TestLoadPrices(t *testing.T) {
 		{file: "prices.bad-field.yaml", wantErr: "field requests_per_milion not found"},
 		{file: "prices.bad-ext.txt", wantErr: "want a .yaml, .yml or .json file"},
 		{file: "prices.good-provisioned.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.good-savings.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.bad-savings.yaml", wantErr: "savings_plan.discount must be at least 0 and below 1, got 1.5"},
 		{file: "prices.bad-provisioned.yaml", wantErr: "provisioned_concurrency[0]: memory_mb must be between 128 and 10240, got 64\n" +
 			"concurrency must be positive\nhours_per_day must be between 0 and 24, got 25\nfrom: \"March\" is neither"},
 	}

@@ -35,10 +35,10 @@ func (v CostView) DayZone() *time.Location {
 func (v CostView) local() bool { return v.Location != nil && v.Location.String() != time.UTC.String() }
 
 // CostIn is Cost cut by v. In a zone other than UTC each of its days in
-// the range is read on its own and its rows are dated at the day's start
-// there, so that the report groups by the days of that zone (tiered
-// prices still group by the UTC month of that instant: the first local
-// day of a month east of UTC counts towards the month before).
+// the range is read on its own and its rows are shown under the day's
+// start there, so that ByDay groups by the days of that zone; tiered
+// prices and the free tier still group by the UTC month of the
+// invocations, as AWS bills them.
 func (s *Service) CostIn(ctx context.Context, prices *Prices, q CostQuery, v CostView) (*CostReport, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (s *Service) CostIn(ctx context.Context, prices *Prices, q CostQuery, v Cos
 		}
 		if v.local() {
 			for i := range r {
-				r[i].Day = d.day
+				r[i].ReportDay = d.day
 			}
 			for i := range e {
 				e[i].Day = d.day
@@ -102,18 +102,11 @@ func costDays(r TimeRange, v CostView) []costDay {
 // usageOf reads the priced usage of f, SnapStart restores attached, and
 // its invocations whose billed duration is an estimate.
 func (s *Service) usageOf(ctx context.Context, f storage.UsageFilter) ([]UsageRow, []storage.BilledEstimateRecord, error) {
-	rows, err := s.usage(ctx, f)
+	cu, err := s.store.CostUsage(ctx, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read usage: %w", err)
 	}
-	snaps, err := s.store.SnapStartUsage(ctx, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read SnapStart usage: %w", err)
-	}
-	AttachRestores(rows, snaps)
-	est, err := s.store.BilledEstimates(ctx, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read billed estimates: %w", err)
-	}
-	return rows, est, nil
+	rows := usageRows(cu.Usage)
+	AttachRestores(rows, cu.SnapStart)
+	return rows, cu.Estimates, nil
 }

@@ -89,3 +89,45 @@ func TestCostIn(t *testing.T) {
 		}
 	})
 }
+
+// A local day that straddles the end of a UTC month puts each invocation's
+// GB-seconds and requests in the tier group and free tier of its own UTC
+// month, as AWS bills them, and still shows both under the local day. In
+// Tokyo, 1 November runs from 31 October 15:00 UTC: one invocation of it
+// falls in October (UTC), one in November.
+func TestCostInTiersByUTCMonth(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	monthEnd := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	writeInvocation(t, st, "payments", "", "req-oct", monthEnd.Add(-4*time.Hour))
+	writeInvocation(t, st, "payments", "", "req-nov", monthEnd.Add(3*time.Hour))
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatalf("load zone: %v", err)
+	}
+	localDay := time.Date(2026, 11, 1, 0, 0, 0, 0, tokyo)
+	prices := query.DefaultPrices()
+	q := query.CostQuery{TimeRange: query.TimeRange{Since: localDay, Until: localDay.AddDate(0, 0, 1)}}
+	rep, err := query.NewService(st).CostIn(t.Context(), &prices, q, query.CostView{Location: tokyo})
+	if err != nil {
+		t.Fatalf("CostIn: %v", err)
+	}
+	if len(rep.ByDay) != 1 || !rep.ByDay[0].Day.Equal(localDay) || rep.ByDay[0].Invocations != 2 {
+		t.Errorf("by day = %+v, want both invocations under %s", rep.ByDay, localDay)
+	}
+	// 10 ms at 128 MB each.
+	const gbs = 0.010 * 128 / 1024
+	tiers := map[string]float64{}
+	for _, g := range rep.Tiers {
+		tiers[g.Month] += g.GBSeconds
+	}
+	if len(tiers) != 2 || tiers["2026-10"] != gbs || tiers["2026-11"] != gbs {
+		t.Errorf("tier groups = %v, want %g GB-s in each of 2026-10 and 2026-11", tiers, gbs)
+	}
+	free := map[string]uint64{}
+	for _, l := range rep.FreeTier {
+		free[l.Month] += l.Requests
+	}
+	if len(free) != 2 || free["2026-10"] != 1 || free["2026-11"] != 1 {
+		t.Errorf("free tier requests by month = %v, want one in each of 2026-10 and 2026-11", free)
+	}
+}

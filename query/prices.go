@@ -81,9 +81,11 @@ type PriceTable struct {
 // SnapStart, durable functions, tenant isolation on x86, and the Managed
 // Instances fee. The later tiers follow the discounts of "Introducing
 // tiered pricing for AWS Lambda" (AWS Compute Blog): 10 % and 20 % off the
-// first tier. Not confirmed by an AWS page read then: arm64's provisioned
-// concurrency prices ($0.0000077778 and $0.0000033334), which are kept;
-// arm64's tenant isolation price, which is left out (unpriced).
+// first tier. Unconfirmed (no AWS page read then or on a second search
+// the same day shows them in its text): arm64's provisioned concurrency
+// prices ($0.0000077778 and $0.0000033334), which are kept (third-party
+// transcriptions of AWS's Price List API agree on them); arm64's tenant
+// isolation price, which is left out (unpriced).
 func DefaultPriceTable() PriceTable {
 	return PriceTable{
 		Region:                      DefaultRegion,
@@ -108,6 +110,7 @@ func DefaultPriceTable() PriceTable {
 					{UpToGBSeconds: 18.75e9, PricePerGBSecond: 0.0000120001},
 					{PricePerGBSecond: 0.0000106667},
 				},
+				// Unconfirmed (see above).
 				ProvisionedDurationPerGBSecond:    0.0000077778,
 				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
 				// Tenant isolation on arm64: AWS's page (read 2026-12-06)
@@ -199,6 +202,23 @@ type Prices struct {
 	// CapacityProviders lists the Managed Instances fleets whose cost is
 	// shared over the invocations of the functions they run.
 	CapacityProviders []CapacityProvider `json:"capacity_providers,omitempty" yaml:"capacity_providers,omitempty"`
+	// SavingsPlan is a Compute Savings Plan's discount; the zero value is
+	// none.
+	SavingsPlan SavingsPlan `json:"savings_plan,omitzero" yaml:"savings_plan,omitempty"`
+}
+
+// SavingsPlan is what a Compute Savings Plan takes off Lambda's bill.
+// AWS's Compute Savings Plans cover Lambda's duration (on demand and with
+// provisioned concurrency) and provisioned concurrency, not requests
+// (https://aws.amazon.com/savingsplans/compute-pricing/); the discount is
+// the plan's own (its term and payment option set it: AWS quotes "up to
+// 17 %" for Lambda), so there is no default. It is applied to every
+// covered charge, after the tiers: as if the commitment covered all of
+// the usage. Ephemeral storage, SnapStart and Managed Instances are left
+// at their list prices.
+type SavingsPlan struct {
+	// Discount is the fraction taken off (0.12 for 12 %); 0 means none.
+	Discount float64 `json:"discount" yaml:"discount"`
 }
 
 // ProvisionedConcurrency is provisioned concurrency configured on one
@@ -330,6 +350,9 @@ func (p *Prices) Validate() error {
 			errs = append(errs, fmt.Errorf("capacity_providers[%d]: %w", i, err))
 		}
 	}
+	if d := p.SavingsPlan.Discount; d < 0 || d >= 1 {
+		errs = append(errs, fmt.Errorf("savings_plan.discount must be at least 0 and below 1, got %g", d))
+	}
 	seen := map[string]bool{}
 	for i := range p.Tables {
 		if err := p.Tables[i].Validate(); err != nil {
@@ -414,9 +437,9 @@ func decodePricesJSON(data []byte, file *Prices) error {
 // sections a table leaves out, validates it and adds the default table
 // when it lacks us-east-1.
 func completePrices(file Prices) (Prices, error) {
-	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0) {
-		// A file that only names provisioned concurrency or capacity
-		// providers keeps the default prices.
+	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0 || file.SavingsPlan.Discount != 0) {
+		// A file that only names provisioned concurrency, capacity
+		// providers or a Savings Plan keeps the default prices.
 		file.Tables = []PriceTable{DefaultPriceTable()}
 	}
 	for i := range file.Tables {

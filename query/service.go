@@ -36,12 +36,11 @@ type Store interface {
 	FunctionCatalog(ctx context.Context, f storage.UsageFilter) ([]storage.FunctionInfoRecord, error)
 	// Usage sums billed figures per day and function configuration.
 	Usage(ctx context.Context, f storage.UsageFilter) ([]storage.UsageRecord, error)
-	// BilledEstimates counts the invocations whose billed duration is an
-	// estimate, per day, function and version.
-	BilledEstimates(ctx context.Context, f storage.UsageFilter) ([]storage.BilledEstimateRecord, error)
-	// SnapStartUsage counts SnapStart invocations and restores per day and
-	// function configuration.
-	SnapStartUsage(ctx context.Context, f storage.UsageFilter) ([]storage.SnapStartRecord, error)
+	// CostUsage reads what a cost report prices: the usage, SnapStart
+	// invocations and restores per day and function configuration, and the
+	// invocations whose billed duration is an estimate per day, function
+	// and version.
+	CostUsage(ctx context.Context, f storage.UsageFilter) (storage.CostUsage, error)
 	// TenantUsage sums the invocations that name a tenant per tenant and
 	// function configuration.
 	TenantUsage(ctx context.Context, f storage.UsageFilter) ([]storage.TenantRecord, error)

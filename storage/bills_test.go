@@ -1,8 +1,12 @@
 package storage
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -102,4 +106,136 @@ func TestDurableExecutions(t *testing.T) {
 	if _, err := s.DurableExecutions(ctx, DurableFilter{}); err == nil {
 		t.Error("no range: want an error")
 	}
+}
+
+// writeCostFixture stores, over three days, invocations of two functions
+// in every configuration a cost report tells apart: SnapStart
+// environments (some restored, two runtimes), invocations whose billed
+// duration is an estimate, and plain on-demand ones.
+func writeCostFixture(t *testing.T, s *Store, base time.Time) {
+	t.Helper()
+	unknownBilled := uint32(ingestv1.Figure_FIGURE_BILLED_DURATION)
+	for fi, fn := range []string{"snapfn", "estfn"} {
+		for _, init := range []string{"snap-start", "on-demand"} {
+			for ver := range 2 {
+				req := &ingestv1.ExportRequest{
+					BatchId: []byte(fmt.Sprintf("cost-%s-%s-%d", fn, init, ver)),
+					Function: &ingestv1.FunctionIdentity{Name: fn, Version: fmt.Sprint(ver + 1), Region: "us-east-1", AccountId: "111122223333",
+						MemoryMb: 1024, Architecture: "x86_64", Runtime: []string{"python3.12", "java21"}[fi], InitializationType: init},
+				}
+				for i := range 300 {
+					at := base.Add(time.Duration(i)*14*time.Minute + time.Duration(fi*37+ver*11)*time.Second)
+					inv := &ingestv1.Invocation{RequestId: fmt.Sprintf("cost-%s-%s-%d-%d", fn, init, ver, i), StartTimeUnixNano: uint64(at.UnixNano()),
+						DurationMs: float64(5 + i%40), BilledDurationMs: uint64(6 + i%40), MemorySizeMb: 1024, MaxMemoryUsedMb: uint32(60 + i%50),
+						ColdStart: i%7 == 0, Status: "success"}
+					if (i+fi+ver)%5 == 0 {
+						inv.BilledDurationMs, inv.UnknownFigures = 0, unknownBilled
+					}
+					req.Invocations = append(req.Invocations, inv)
+				}
+				if _, err := s.WriteExport(t.Context(), req); err != nil {
+					t.Fatalf("write export: %v", err)
+				}
+			}
+		}
+	}
+}
+
+// What CostUsage reads for whole hours from cost_hours (migration 30) is
+// what the raw invocations give, whatever the range's edges and filters;
+// hours before the view's horizon are read elsewhere.
+func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
+	writeCostFixture(t, s, base)
+	raw := func(t *testing.T, f UsageFilter) CostUsage {
+		t.Helper()
+		var out CostUsage
+		var err error
+		if out.Usage, err = s.usageRaw(t.Context(), f); err != nil {
+			t.Fatalf("raw usage: %v", err)
+		}
+		query, args := snapStartUsageSQL(s.database, f)
+		if err := s.scanAll(t.Context(), "raw", query, args, func(rows driver.Rows) error {
+			var r SnapStartRecord
+			err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion, &r.Architecture,
+				&r.MemorySizeMB, &r.EphemeralStorageMB, &r.Runtime, &r.Invocations, &r.Restores)
+			r.Day = r.Day.UTC()
+			out.SnapStart = append(out.SnapStart, r)
+			return err
+		}); err != nil {
+			t.Fatalf("raw SnapStart usage: %v", err)
+		}
+		query, args = billedEstimatesSQL(s.database, f)
+		if err := s.scanAll(t.Context(), "raw", query, args, func(rows driver.Rows) error {
+			var r BilledEstimateRecord
+			err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion, &r.Invocations, &r.BilledDurationMs)
+			r.Day = r.Day.UTC()
+			out.Estimates = append(out.Estimates, r)
+			return err
+		}); err != nil {
+			t.Fatalf("raw billed estimates: %v", err)
+		}
+		return out
+	}
+	ranges := []struct {
+		name string
+		f    UsageFilter
+	}{
+		{"whole days", UsageFilter{Since: base, Until: base.AddDate(0, 0, 4)}},
+		{"ragged edges", UsageFilter{Since: base.Add(5*time.Hour + 17*time.Minute + 3*time.Second), Until: base.Add(50*time.Hour + 500*time.Millisecond)}},
+		{"inside one hour", UsageFilter{Since: base.Add(30*time.Hour + 5*time.Minute), Until: base.Add(30*time.Hour + 55*time.Minute)}},
+		{"one function", UsageFilter{Since: base.Add(-time.Hour), Until: base.Add(80 * time.Hour), FunctionName: "estfn"}},
+		{"every filter", UsageFilter{Since: base.Add(90 * time.Minute), Until: base.Add(60 * time.Hour), FunctionName: "snapfn",
+			FunctionVersion: "2", AccountID: "111122223333", Region: "us-east-1"}},
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, rg := range ranges {
+			got, err := s.CostUsage(t.Context(), rg.f)
+			if err != nil {
+				t.Fatalf("%s: CostUsage: %v", rg.name, err)
+			}
+			want := raw(t, rg.f)
+			if len(want.Usage) == 0 || len(want.SnapStart) == 0 || len(want.Estimates) == 0 || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: CostUsage =\n%+v\nraw rows =\n%+v", rg.name, got, want)
+			}
+		}
+	}
+	check(t)
+
+	// The whole hours come from the view: a row written while it is
+	// detached is missing from them until the horizon says its hour may
+	// miss rows.
+	if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+".cost_hours_mv"); err != nil {
+		t.Fatalf("detach view: %v", err)
+	}
+	late := &ingestv1.ExportRequest{
+		BatchId: []byte("cost-late"),
+		Function: &ingestv1.FunctionIdentity{Name: "snapfn", Version: "1", Region: "us-east-1", AccountId: "111122223333",
+			MemoryMb: 1024, Architecture: "x86_64", Runtime: "python3.12", InitializationType: "snap-start"},
+		Invocations: []*ingestv1.Invocation{{RequestId: "cost-late-1", StartTimeUnixNano: uint64(base.Add(80*time.Hour + time.Minute).UnixNano()),
+			DurationMs: 10, MemorySizeMb: 1024, ColdStart: true, Status: "success",
+			UnknownFigures: uint32(ingestv1.Figure_FIGURE_BILLED_DURATION)}},
+	}
+	if _, err := s.WriteExport(t.Context(), late); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+".cost_hours_mv"); err != nil {
+		t.Fatalf("attach view: %v", err)
+	}
+	whole := UsageFilter{Since: base, Until: base.AddDate(0, 0, 4)}
+	got, err := s.CostUsage(t.Context(), whole)
+	if err != nil {
+		t.Fatalf("CostUsage: %v", err)
+	}
+	want := raw(t, whole)
+	if reflect.DeepEqual(got.Usage, want.Usage) || reflect.DeepEqual(got.SnapStart, want.SnapStart) || reflect.DeepEqual(got.Estimates, want.Estimates) {
+		t.Fatal("CostUsage holds the row written while the view was detached: it did not read the view")
+	}
+	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+		"SELECT 'cost_hours', max(start_unix_nano) FROM "+s.database+".invocations"); err != nil {
+		t.Fatalf("record horizon: %v", err)
+	}
+	check(t)
 }

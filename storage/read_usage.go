@@ -148,27 +148,9 @@ func (s *Store) usagePart(ctx context.Context, f UsageFilter) ([]UsageRecord, er
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := ceilHour(f.Since), f.Until.UTC().Truncate(time.Hour)
-	if known && horizon > 0 {
-		if after := ceilHour(time.Unix(0, int64(horizon)+1)); after.After(lo) {
-			lo = after
-		}
-	}
-	if !known || !lo.Before(hi) {
-		return s.usageRaw(ctx, f)
-	}
+	parts := hourParts(f, horizon, known, usageSQL, usageHourlySQL)
 	var out []UsageRecord
-	for _, part := range []struct {
-		since, until time.Time
-		build        func(string, UsageFilter) (string, []any)
-	}{
-		{f.Since, lo, usageSQL},
-		{lo, hi, usageHourlySQL},
-		{hi, f.Until, usageSQL},
-	} {
-		if !part.since.Before(part.until) {
-			continue
-		}
+	for _, part := range parts {
 		pf := f
 		pf.Since, pf.Until = part.since, part.until
 		query, args := part.build(s.database, pf)
@@ -212,6 +194,38 @@ func mergeUsage(recs []UsageRecord) []UsageRecord {
 			strings.Compare(a.Architecture, b.Architecture), cmp.Compare(a.MemorySizeMB, b.MemorySizeMB),
 			cmp.Compare(a.EphemeralStorageMB, b.EphemeralStorageMB), strings.Compare(a.InitializationType, b.InitializationType))
 	})
+	return out
+}
+
+// sqlBuilder builds a read of the rows of a filter.
+type sqlBuilder func(db string, f UsageFilter) (string, []any)
+
+// readPart is a part of a range and how it is read.
+type readPart struct {
+	since, until time.Time
+	build        sqlBuilder
+}
+
+// hourParts cuts f's range into the whole hours that start after an
+// hourly view's horizon, read with view, and the non-empty parts before
+// and after them, read with raw. Without a recorded horizon, or without
+// such an hour, the whole range is one raw part.
+func hourParts(f UsageFilter, horizon uint64, known bool, raw, view sqlBuilder) []readPart {
+	lo, hi := ceilHour(f.Since), f.Until.UTC().Truncate(time.Hour)
+	if known && horizon > 0 {
+		if after := ceilHour(time.Unix(0, int64(horizon)+1)); after.After(lo) {
+			lo = after
+		}
+	}
+	if !known || !lo.Before(hi) {
+		return []readPart{{f.Since, f.Until, raw}}
+	}
+	var out []readPart
+	for _, p := range []readPart{{f.Since, lo, raw}, {lo, hi, view}, {hi, f.Until, raw}} {
+		if p.since.Before(p.until) {
+			out = append(out, p)
+		}
+	}
 	return out
 }
 
@@ -384,4 +398,160 @@ func (s *Store) TenantUsage(ctx context.Context, f UsageFilter) ([]TenantRecord,
 		return nil
 	})
 	return out, err
+}
+
+// CostUsage is everything a cost report prices over a range: the usage,
+// the SnapStart invocations and restores, and the invocations whose billed
+// duration is an estimate, each as Usage, SnapStartUsage and
+// BilledEstimates give them.
+type CostUsage struct {
+	Usage     []UsageRecord
+	SnapStart []SnapStartRecord
+	Estimates []BilledEstimateRecord
+}
+
+// CostUsage reads what Usage, SnapStartUsage and BilledEstimates read, in
+// one pass over the cost_hours view (migration 30) for the whole hours of
+// f's range that start after the view's horizon. The rest (the partial
+// hours at the edges, and the hours before the horizon) is read by those
+// three; the records are those of the raw invocations over the whole
+// range, merged where a day spans two parts.
+func (s *Store) CostUsage(ctx context.Context, f UsageFilter) (CostUsage, error) {
+	if err := f.check("read cost usage"); err != nil {
+		return CostUsage{}, err
+	}
+	horizon, known, err := s.viewHorizon(ctx, "cost_hours")
+	if err != nil {
+		return CostUsage{}, err
+	}
+	var out CostUsage
+	// The parts hourParts would read raw (no builder here) are read by
+	// Usage, SnapStartUsage and BilledEstimates.
+	for _, part := range hourParts(f, horizon, known, nil, costHoursSQL) {
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		if part.build == nil {
+			err = s.costUsageElsewhere(ctx, pf, &out)
+		} else {
+			err = s.costUsageFromView(ctx, pf, &out)
+		}
+		if err != nil {
+			return CostUsage{}, err
+		}
+	}
+	out.Usage = mergeUsage(out.Usage)
+	out.SnapStart = mergeSnapStart(out.SnapStart)
+	out.Estimates = mergeEstimates(out.Estimates)
+	return out, nil
+}
+
+// costUsageElsewhere reads the part of a range cost_hours does not hold.
+func (s *Store) costUsageElsewhere(ctx context.Context, f UsageFilter, out *CostUsage) error {
+	usage, err := s.Usage(ctx, f)
+	if err != nil {
+		return err
+	}
+	snaps, err := s.SnapStartUsage(ctx, f)
+	if err != nil {
+		return err
+	}
+	est, err := s.BilledEstimates(ctx, f)
+	if err != nil {
+		return err
+	}
+	out.Usage = append(out.Usage, usage...)
+	out.SnapStart = append(out.SnapStart, snaps...)
+	out.Estimates = append(out.Estimates, est...)
+	return nil
+}
+
+// costUsageFromView reads whole hours from cost_hours.
+func (s *Store) costUsageFromView(ctx context.Context, f UsageFilter, out *CostUsage) error {
+	query, args := costHoursSQL(s.database, f)
+	return s.scanAll(ctx, "cost hours", query, args, func(rows driver.Rows) error {
+		var (
+			u                     UsageRecord
+			runtime               string
+			coldStarts, estimated uint64
+			estimatedBilledMs     uint64
+		)
+		if err := rows.Scan(&u.Day, &u.AccountID, &u.Region, &u.FunctionName, &u.FunctionVersion,
+			&u.Architecture, &u.MemorySizeMB, &u.EphemeralStorageMB, &u.InitializationType, &runtime,
+			&u.Invocations, &u.BilledDurationMs, &u.BilledInitDurationMs, &u.DurationMs, &u.MaxMemoryUsedMB,
+			&coldStarts, &estimated, &estimatedBilledMs); err != nil {
+			return err
+		}
+		u.Day = u.Day.UTC()
+		out.Usage = append(out.Usage, u)
+		if u.InitializationType == "snap-start" {
+			out.SnapStart = append(out.SnapStart, SnapStartRecord{Day: u.Day, AccountID: u.AccountID, Region: u.Region,
+				FunctionName: u.FunctionName, FunctionVersion: u.FunctionVersion, Architecture: u.Architecture,
+				MemorySizeMB: u.MemorySizeMB, EphemeralStorageMB: u.EphemeralStorageMB, Runtime: runtime,
+				Invocations: u.Invocations, Restores: coldStarts})
+		}
+		if estimated > 0 {
+			out.Estimates = append(out.Estimates, BilledEstimateRecord{Day: u.Day, AccountID: u.AccountID, Region: u.Region,
+				FunctionName: u.FunctionName, FunctionVersion: u.FunctionVersion, Invocations: estimated,
+				BilledDurationMs: estimatedBilledMs})
+		}
+		return nil
+	})
+}
+
+// mergeSnapStart sums the records that share a day and configuration
+// (keeping the first runtime named, as any(runtime) keeps one), ordered as
+// the SQL orders them.
+func mergeSnapStart(recs []SnapStartRecord) []SnapStartRecord {
+	at := map[SnapStartRecord]int{}
+	var out []SnapStartRecord
+	for _, r := range recs {
+		k := r
+		k.Runtime, k.Invocations, k.Restores = "", 0, 0
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		m := &out[i]
+		m.Invocations += r.Invocations
+		m.Restores += r.Restores
+		if m.Runtime == "" {
+			m.Runtime = r.Runtime
+		}
+	}
+	slices.SortFunc(out, func(a, b SnapStartRecord) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion),
+			strings.Compare(a.Architecture, b.Architecture), cmp.Compare(a.MemorySizeMB, b.MemorySizeMB),
+			cmp.Compare(a.EphemeralStorageMB, b.EphemeralStorageMB))
+	})
+	return out
+}
+
+// mergeEstimates sums the records that share a day and function version,
+// ordered as the SQL orders them.
+func mergeEstimates(recs []BilledEstimateRecord) []BilledEstimateRecord {
+	type key struct {
+		day                          time.Time
+		account, region, fn, version string
+	}
+	at := map[key]int{}
+	var out []BilledEstimateRecord
+	for _, r := range recs {
+		k := key{r.Day, r.AccountID, r.Region, r.FunctionName, r.FunctionVersion}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		out[i].Invocations += r.Invocations
+		out[i].BilledDurationMs += r.BilledDurationMs
+	}
+	slices.SortFunc(out, func(a, b BilledEstimateRecord) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion))
+	})
+	return out
 }

@@ -13,25 +13,38 @@ import (
 )
 
 // dayPartitionID is the partition ID of a table partitioned by
-// toDate(...): YYYYMMDD.
-var dayPartitionID = regexp.MustCompile(`^\d{8}$`)
+// toDate(...): YYYYMMDD; monthPartitionID by toYYYYMM(...): YYYYMM.
+var (
+	dayPartitionID   = regexp.MustCompile(`^\d{8}$`)
+	monthPartitionID = regexp.MustCompile(`^\d{6}$`)
+)
 
 // DroppedPartition is one partition of one table removed by DropBefore:
-// a day, or for a table in weeklyTables the week that starts on Day.
+// a day, for a table in weeklyTables the week that starts on Day, or one
+// month (Month) of a table partitioned by month (cost_hours), from Day.
 type DroppedPartition struct {
 	Table string
 	Day   time.Time
+	Month bool
+}
+
+// partitionID is the partition's ID as ClickHouse names it.
+func (p DroppedPartition) partitionID() string {
+	if p.Month {
+		return p.Day.Format("200601")
+	}
+	return p.Day.Format("20060102")
 }
 
 // retainedTables are the tables, partitioned by day (weeklyTables by
-// week), that retention applies to. trace_index holds only traces stored
-// before migration 7 (its view is gone since migration 15), and
-// trace_windows only those stored before migration 17, so their old days
-// still go.
+// week, cost_hours by month), that retention applies to. trace_index
+// holds only traces stored before migration 7 (its view is gone since
+// migration 15), and trace_windows only those stored before migration 17,
+// so their old days still go.
 var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "usage_daily",
 	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
-	"service_map_hours", "span_links", "ingest_losses", "trace_hours",
+	"service_map_hours", "span_links", "ingest_losses", "trace_hours", "cost_hours",
 }
 
 // weeklyTables are the retained tables partitioned by toMonday(...): a
@@ -111,7 +124,8 @@ func (s *Store) partitionsBefore(ctx context.Context, cutoff func(table string) 
 		if err := rows.Scan(&table, &id); err != nil {
 			return nil, fmt.Errorf("scan partition: %w", err)
 		}
-		if !dayPartitionID.MatchString(id) {
+		month := monthPartitionID.MatchString(id)
+		if !month && !dayPartitionID.MatchString(id) {
 			continue
 		}
 		name := strings.TrimSuffix(table, localSuffix)
@@ -119,18 +133,24 @@ func (s *Store) partitionsBefore(ctx context.Context, cutoff func(table string) 
 		if !ok {
 			continue
 		}
-		day, err := time.Parse("20060102", id)
-		if err != nil {
+		// A partition goes when its whole day, week or month lies before
+		// the cutoff's day.
+		var day, end time.Time
+		switch {
+		case month:
+			day, err = time.Parse("200601", id)
+			end = day.AddDate(0, 1, 0)
+		case weeklyTables[name]:
+			day, err = time.Parse("20060102", id)
+			end = day.AddDate(0, 0, 7)
+		default:
+			day, err = time.Parse("20060102", id)
+			end = day.AddDate(0, 0, 1)
+		}
+		if err != nil || end.After(c.UTC().Truncate(24*time.Hour)) {
 			continue
 		}
-		last := day
-		if weeklyTables[name] {
-			last = day.AddDate(0, 0, 6)
-		}
-		if !last.Before(c.UTC().Truncate(24 * time.Hour)) {
-			continue
-		}
-		victims = append(victims, DroppedPartition{Table: table, Day: day})
+		victims = append(victims, DroppedPartition{Table: table, Day: day, Month: month})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
@@ -144,11 +164,11 @@ func (s *Store) dropPartitions(ctx context.Context, victims []DroppedPartition) 
 		if !identifierPattern.MatchString(v.Table) {
 			return victims[:i], fmt.Errorf("drop partition: table name %q is not an identifier", v.Table)
 		}
-		id := v.Day.Format("20060102")
+		id := v.partitionID()
 		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table, s.cluster), id); err != nil {
 			return victims[:i], fmt.Errorf("drop partition %s of %s: %w", id, v.Table, err)
 		}
-		s.logger.Info("dropped partition", "table", v.Table, "day", id, "database", s.database)
+		s.logger.Info("dropped partition", "table", v.Table, "partition", id, "database", s.database)
 	}
 	return victims, nil
 }

@@ -136,3 +136,22 @@ WHERE ` + w.sql() + `
 GROUP BY day, function_name, account_id, region, architecture
 ORDER BY day, function_name, account_id, region, architecture`, w.args
 }
+
+// costHoursSQL reads the cost_hours view (migration 30) for the whole
+// hours in [f.Since, f.Until) (both must be whole hours), per UTC day and
+// configuration with the runtime: the sums of usageSQL, then the cold
+// starts and the invocations whose billed duration is an estimate with
+// their estimate.
+func costHoursSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("hour", "", f.Since, f.Until)
+	w.configuration(f)
+	return `SELECT toDate(hour) AS day, account_id, region, function_name, function_version,
+    architecture, memory_size_mb, ephemeral_storage_mb, initialization_type, runtime,
+    countMerge(invocations), sumMerge(billed_duration_ms_sum), sumMerge(billed_init_duration_ms_sum), sumMerge(duration_ms_sum),
+    maxMerge(max_memory_used_mb), sumMerge(cold_starts), sumMerge(estimated), sumMerge(estimated_billed_ms)
+FROM ` + db + `.cost_hours
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, runtime`, w.args
+}

@@ -91,6 +91,7 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"day_counts", func() (string, []any) { return dayCountsSQL(db, usage) }},
 		{"billed_estimates", func() (string, []any) { return billedEstimatesSQL(db, usage) }},
 		{"snapstart_usage", func() (string, []any) { return snapStartUsageSQL(db, usage) }},
+		{"cost_hours", func() (string, []any) { return costHoursSQL(db, hours) }},
 		{"tenant_usage", func() (string, []any) { return tenantUsageSQL(db, usage) }},
 		{"overhead", func() (string, []any) { return overheadSQL(db, usage) }},
 		// Logs.

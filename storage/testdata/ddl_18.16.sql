@@ -693,7 +693,7 @@ GROUP BY trace_key, hour;
 DROP TABLE IF EXISTS lambdascope.trace_windows_mv;
 
 -- migration trace_hours, statement 4
-CREATE TABLE lambdascope.spans_v17
+CREATE TABLE IF NOT EXISTS lambdascope.spans_v17
 (
     start_time DateTime('UTC'),
     start_unix_nano UInt64,
@@ -724,13 +724,61 @@ PARTITION BY toDate(start_time)
 ORDER BY (toStartOfHour(start_time), trace_id, service_name, start_unix_nano)
 SETTINGS index_granularity = 1024;
 
--- migration trace_hours, statement 5
-INSERT INTO lambdascope.spans_v17
-SELECT *
-FROM lambdascope.spans;
+-- migration cost_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.cost_hours
+(
+    hour DateTime('UTC'),
+    account_id String,
+    region String,
+    function_name String,
+    function_version String,
+    architecture String,
+    memory_size_mb UInt32,
+    ephemeral_storage_mb UInt32,
+    initialization_type String,
+    runtime String,
+    invocations AggregateFunction(count),
+    billed_duration_ms_sum AggregateFunction(sum, UInt64),
+    billed_init_duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32),
+    cold_starts AggregateFunction(sum, UInt64),
+    estimated AggregateFunction(sum, UInt64),
+    estimated_billed_ms AggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, runtime)
+SETTINGS index_granularity = 8192;
 
--- migration trace_hours, statement 6
-RENAME TABLE lambdascope.spans TO lambdascope.spans_v1, lambdascope.spans_v17 TO lambdascope.spans;
+-- migration cost_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.cost_hours_mv
+TO lambdascope.cost_hours
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    architecture,
+    memory_size_mb,
+    ephemeral_storage_mb,
+    initialization_type,
+    runtime,
+    countState() AS invocations,
+    sumState(billed_duration_ms) AS billed_duration_ms_sum,
+    sumState(billed_init_duration_ms) AS billed_init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    maxState(max_memory_used_mb) AS max_memory_used_mb,
+    sumState(toUInt64(cold_start = 1)) AS cold_starts,
+    sumState(toUInt64(bitAnd(unknown_figures, 2) != 0)) AS estimated,
+    sumState(if(bitAnd(unknown_figures, 2) != 0, billed_duration_ms, toUInt64(0))) AS estimated_billed_ms
+FROM lambdascope.invocations
+GROUP BY hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, runtime;
 
--- migration trace_hours, statement 7
-DROP TABLE lambdascope.spans_v1;
+-- migration cost_hours, statement 3
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'cost_hours', max(start_unix_nano)
+FROM lambdascope.invocations;

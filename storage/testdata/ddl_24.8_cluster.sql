@@ -797,3 +797,66 @@ ENGINE = Distributed(lambdascope, lambdascope, trace_hours_local, cityHash64(tra
 
 -- migration trace_hours, statement 4
 DROP TABLE IF EXISTS lambdascope.trace_windows_mv ON CLUSTER lambdascope;
+
+-- migration cost_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.cost_hours_local ON CLUSTER lambdascope
+(
+    hour DateTime('UTC'),
+    account_id LowCardinality(String),
+    region LowCardinality(String),
+    function_name LowCardinality(String),
+    function_version LowCardinality(String),
+    architecture LowCardinality(String),
+    memory_size_mb UInt32,
+    ephemeral_storage_mb UInt32,
+    initialization_type LowCardinality(String),
+    runtime LowCardinality(String),
+    invocations AggregateFunction(count),
+    billed_duration_ms_sum AggregateFunction(sum, UInt64),
+    billed_init_duration_ms_sum AggregateFunction(sum, Float64),
+    duration_ms_sum AggregateFunction(sum, Float64),
+    max_memory_used_mb AggregateFunction(max, UInt32),
+    cold_starts AggregateFunction(sum, UInt64),
+    estimated AggregateFunction(sum, UInt64),
+    estimated_billed_ms AggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/lambdascope/cost_hours_local', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, runtime)
+SETTINGS index_granularity = 8192;
+
+-- migration cost_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.cost_hours_mv ON CLUSTER lambdascope
+TO lambdascope.cost_hours_local
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    architecture,
+    memory_size_mb,
+    ephemeral_storage_mb,
+    initialization_type,
+    runtime,
+    countState() AS invocations,
+    sumState(billed_duration_ms) AS billed_duration_ms_sum,
+    sumState(billed_init_duration_ms) AS billed_init_duration_ms_sum,
+    sumState(duration_ms) AS duration_ms_sum,
+    maxState(max_memory_used_mb) AS max_memory_used_mb,
+    sumState(toUInt64(cold_start = 1)) AS cold_starts,
+    sumState(toUInt64(bitAnd(unknown_figures, 2) != 0)) AS estimated,
+    sumState(if(bitAnd(unknown_figures, 2) != 0, billed_duration_ms, toUInt64(0))) AS estimated_billed_ms
+FROM lambdascope.invocations_local
+GROUP BY hour, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
+    initialization_type, runtime;
+
+-- migration cost_hours, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.cost_hours ON CLUSTER lambdascope AS lambdascope.cost_hours_local
+ENGINE = Distributed(lambdascope, lambdascope, cost_hours_local, rand());
+
+-- migration cost_hours, statement 4
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'cost_hours', max(start_unix_nano)
+FROM lambdascope.invocations;

@@ -483,7 +483,9 @@ price_per_gb_second}]}}, free_tier}]}). The same file may list
 provisioned concurrency ({provisioned_concurrency: [{function, qualifier,
 region, architecture, memory_mb, concurrency, hours_per_day, from,
 until}]}): its idle price is charged for every second it is configured
-(PROVISIONED), since the invocation records do not carry it.
+(PROVISIONED), since the invocation records do not carry it. A Compute
+Savings Plan ({savings_plan: {discount: 0.12}}) takes its discount off
+duration and provisioned concurrency, not requests.
 
 SnapStart versions of runtimes that pay for it (Python, .NET; Java is
 free) are charged their restores and a day of snapshot cache for each day

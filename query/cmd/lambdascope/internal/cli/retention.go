@@ -140,7 +140,11 @@ func printPartitions(w io.Writer, ps []storage.DroppedPartition) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  TABLE\tDAY")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "  %s\t%s\n", p.Table, p.Day.Format("2006-01-02"))
+		day := p.Day.Format("2006-01-02")
+		if p.Month {
+			day = p.Day.Format("2006-01") + " (month)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", p.Table, day)
 	}
 	_ = tw.Flush()
 }
