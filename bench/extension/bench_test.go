@@ -353,7 +353,10 @@ func BenchmarkMemory(b *testing.B) {
 // answers at once (the cheapest place a function could send its spans), so
 // the difference is what the extension costs the function. Each round (one
 // b.Loop iteration, 300 invocations per side) gives its own p99s; the spread
-// over rounds is reported, never the best round.
+// over rounds is reported, never the best round. agent-cpu-per-inv-ms is
+// the CPU time the agent process used over a round (its background
+// shipping included) per invocation with the extension: on a function with
+// a fraction of a vCPU, that much is taken from the function.
 func BenchmarkInvocation(b *testing.B) {
 	tests := []struct {
 		spans int
@@ -390,6 +393,7 @@ func benchmarkInvocation(b *testing.B, spans int, flush string) {
 		addedTail                 []float64
 		withBilled, withoutBilled []float64 // per round p99s
 		respWith, respWithout     []float64 // per round p50s (spans=0)
+		agentCPU                  []float64 // per round, ms per invocation
 	)
 	for b.Loop() {
 		with.ids, without.ids = map[string]time.Duration{}, map[string]time.Duration{}
@@ -407,6 +411,17 @@ func benchmarkInvocation(b *testing.B, spans int, flush string) {
 		// Cold starts are not part of the figures.
 		invoke(b, em, withExtension, spans)
 		invoke(b, em, baseline, spans)
+		// The agent's CPU over the round, shipping included, per
+		// invocation with the extension: what a function with a fraction
+		// of a vCPU would lose to it.
+		agentPID, err := processByExe(bins.agent)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpuBefore, err := cpuTime(agentPID)
+		if err != nil {
+			b.Fatal(err)
+		}
 		// Alternate blocks rather than single invocations, so that the
 		// extension's background flush of one block overlaps the other
 		// side only at the block's start.
@@ -421,8 +436,13 @@ func benchmarkInvocation(b *testing.B, spans int, flush string) {
 				}
 			}
 		}
+		cpuAfter, err := cpuTime(agentPID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		agentCPU = append(agentCPU, ms(cpuAfter-cpuBefore)/float64(len(with.ids)))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := em.Shutdown(ctx)
+		err = em.Shutdown(ctx)
 		cancel()
 		if err != nil {
 			b.Fatal(err)
@@ -465,6 +485,7 @@ func benchmarkInvocation(b *testing.B, spans int, flush string) {
 	b.ReportMetric(slices.Max(addedBilled), "added-billed-p99-max-ms")
 	b.ReportMetric(median(respWithout), "noext-resp-p50-ms")
 	b.ReportMetric(median(respWith), "ext-resp-p50-ms")
+	b.ReportMetric(median(agentCPU), "agent-cpu-per-inv-ms")
 	// The tail is the time from the response to the end of the invocation
 	// (runtime and every extension back on /event/next).
 	b.ReportMetric(median(addedTail), "added-p99-ms")
@@ -528,10 +549,12 @@ func BenchmarkLayerZipSize(b *testing.B) {
 // invocations ran a few milliseconds apart), which a slow moment of the
 // machine moves less. Each proxied invocation's spans must have reached the
 // stand-in collector by the time it ended, before the environment could be
-// frozen.
+// frozen. Each round (b.Loop iteration) invokes each side 50 times, so that
+// with -benchtime 2x a p99 is taken over 100 invocations (the second
+// largest), not their maximum; *-n is that count.
 func BenchmarkQuietInvocation(b *testing.B) {
 	bins := build(b)
-	const invocations, spans = 20, 100
+	const invocations, spans = 50, 100
 	const proxied = "bench-proxied"
 	gap := 1200 * time.Millisecond
 	tails := map[string][]float64{}
@@ -595,6 +618,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 		b.ReportMetric(percentile(tails[side.fn], 0.5), side.name+"-tail-p50-ms")
 		b.ReportMetric(percentile(tails[side.fn], 0.99), side.name+"-tail-p99-ms")
 		b.ReportMetric(percentile(tails[side.fn], 1), side.name+"-tail-max-ms")
+		b.ReportMetric(float64(len(tails[side.fn])), side.name+"-n")
 		if side.fn != withoutExtension {
 			b.ReportMetric(percentile(tails[side.fn], 0.5)-percentile(tails[withoutExtension], 0.5), side.name+"-added-p50-ms")
 			b.ReportMetric(percentile(tails[side.fn], 0.99)-percentile(tails[withoutExtension], 0.99), side.name+"-added-p99-ms")

@@ -371,6 +371,34 @@ func processByExe(path string) (int, error) {
 	return 0, fmt.Errorf("no process runs %s", path)
 }
 
+// clockTicks is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on Linux).
+const clockTicks = 100
+
+// cpuTime reads the CPU time (user and system) pid has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read process stat: %w", err)
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them.
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("process %d: unexpected stat %q", pid, data)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("process %d: parse CPU time: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
 // memoryKB reads VmRSS and VmHWM (KiB) of pid.
 func memoryKB(pid int) (rss, hwm int64, err error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

@@ -209,6 +209,20 @@ func Parse(data []byte) ([]Event, error) {
 	return events, nil
 }
 
+// CheckBatch says whether Parse would take data: a JSON array (or null),
+// well formed. It reads data once and keeps nothing, so a push can be
+// answered before its events are read.
+func CheckBatch(data []byte) error {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if !json.Valid(data) {
+		return fmt.Errorf("%w: not valid JSON", ErrMalformed)
+	}
+	if len(trimmed) == 0 || (trimmed[0] != '[' && !bytes.Equal(bytes.TrimSpace(trimmed), []byte("null"))) {
+		return fmt.Errorf("%w: not a JSON array", ErrMalformed)
+	}
+	return nil
+}
+
 func parseEvent(raw json.RawMessage) Event {
 	ev := Event{Raw: raw}
 	var env struct {

@@ -18,9 +18,17 @@ import (
 // maxBytes (256 KiB) per push; the margin covers larger buffering settings.
 const maxBodyBytes = 8 << 20
 
-// Handler receives the events of one push, in order. It is called from the
-// listener's HTTP handler and must not block for long.
+// Handler receives the events of one push, in order. It is called from one
+// goroutine, push after push in the order they arrived, once the push has
+// been answered: Lambda waits for that answer (at the start of an
+// invocation, for what it held while the environment was frozen), so the
+// work of the events is not on its path.
 type Handler func(events []Event)
+
+// queuedPushes bounds the pushes answered and not yet handled; a push that
+// finds the queue full waits for room before it is answered, as Lambda
+// waits for the answer.
+const queuedPushes = 16
 
 // Stats are the listener's counters.
 type Stats struct {
@@ -42,6 +50,22 @@ type Listener struct {
 	ln       net.Listener
 	done     chan struct{}
 	shutdown bool
+
+	// queue carries the answered pushes to the goroutine that parses and
+	// handles them (work, done once it has ended). qmu guards sending on
+	// it against its closing: handlers hold it to read, Shutdown to close.
+	qmu    sync.RWMutex
+	queue  chan queued
+	served bool
+	closed bool
+	work   chan struct{}
+}
+
+// queued is one answered push, or (data nil, handled set) a mark closed
+// once every push before it is handled.
+type queued struct {
+	data    []byte
+	handled chan struct{}
 }
 
 // NewListener returns a listener that hands events to h.
@@ -49,7 +73,103 @@ func NewListener(h Handler, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{handler: h, log: log}
+	return &Listener{handler: h, log: log, queue: make(chan queued, queuedPushes), work: make(chan struct{})}
+}
+
+// handleQueued parses and handles the answered pushes in order until the
+// queue is closed.
+func (l *Listener) handleQueued() {
+	defer close(l.work)
+	for q := range l.queue {
+		if q.handled != nil {
+			close(q.handled)
+			continue
+		}
+		l.handle(q.data)
+	}
+}
+
+// handle parses one push, which was checked to be a JSON array, counts
+// its events and hands them to the handler.
+func (l *Listener) handle(data []byte) {
+	events, err := Parse(data)
+	if err != nil {
+		// Not expected: the push was checked before it was answered.
+		l.malformed.Add(1)
+		l.log.Warn("telemetry push answered but unreadable; its events are lost", "err", err, "bytes", len(data))
+		return
+	}
+	l.events.Add(uint64(len(events)))
+	for i := range events {
+		if events[i].Kind == KindUnknown {
+			l.unknown.Add(1)
+		}
+	}
+	if l.handler != nil && len(events) > 0 {
+		l.handler(events)
+	}
+}
+
+// enqueue hands a push about to be answered to handleQueued (waiting for
+// room), or handles it here when the listener is shut down.
+func (l *Listener) enqueue(data []byte) {
+	l.qmu.RLock()
+	if l.closed {
+		l.qmu.RUnlock()
+		l.handle(data)
+		return
+	}
+	l.queue <- queued{data: data}
+	l.qmu.RUnlock()
+}
+
+// Handled waits until every push answered so far has been handled, or ctx
+// ends.
+func (l *Listener) Handled(ctx context.Context) error {
+	mark := make(chan struct{})
+	l.qmu.RLock()
+	if l.closed {
+		l.qmu.RUnlock()
+		select {
+		case <-l.work:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wait for telemetry pushes: %w", ctx.Err())
+		}
+	}
+	select {
+	case l.queue <- queued{handled: mark}:
+	case <-ctx.Done():
+		l.qmu.RUnlock()
+		return fmt.Errorf("wait for telemetry pushes: %w", ctx.Err())
+	}
+	l.qmu.RUnlock()
+	select {
+	case <-mark:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for telemetry pushes: %w", ctx.Err())
+	}
+}
+
+// closeQueue ends handleQueued once it has handled every queued push and
+// waits for that, within ctx. Idempotent.
+func (l *Listener) closeQueue(ctx context.Context) error {
+	l.qmu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+		if !l.served {
+			close(l.work)
+		}
+	}
+	l.qmu.Unlock()
+	select {
+	case <-l.work:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("handle the telemetry pushes answered: %w", ctx.Err())
+	}
 }
 
 // Start listens on addr (host:port; port 0 picks a free one) and serves in
@@ -77,6 +197,10 @@ func (l *Listener) Serve(ln net.Listener) error {
 	srv := &http.Server{Handler: l, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	l.ln, l.srv, l.done = ln, srv, done
+	l.qmu.Lock()
+	l.served = true
+	l.qmu.Unlock()
+	go l.handleQueued()
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -98,22 +222,25 @@ func (l *Listener) Port() int {
 	return n
 }
 
-// Shutdown stops the listener after in-flight pushes are handled. It is
-// idempotent and safe before Start.
+// Shutdown stops the listener once the pushes in flight are answered and
+// every answered push is handled. It is idempotent and safe before Start.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	l.shutdown = true
 	srv, done := l.srv, l.done
 	l.srv = nil
 	l.mu.Unlock()
-	if srv == nil {
-		return nil
+	var err error
+	if srv != nil {
+		if err = srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+		<-done
 	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		_ = srv.Close()
+	// A push still in its handler after Close is handled there.
+	if qerr := l.closeQueue(ctx); qerr != nil && err == nil {
+		err = qerr
 	}
-	<-done
 	if err != nil {
 		return fmt.Errorf("shut down telemetry listener: %w", err)
 	}
@@ -143,22 +270,15 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	events, err := Parse(data)
-	if err != nil {
+	// Only what Parse refuses is refused here; the events are read once
+	// the push is answered.
+	if err := CheckBatch(data); err != nil {
 		l.malformed.Add(1)
 		l.log.Debug("malformed telemetry push", "err", err, "bytes", len(data))
 		http.Error(w, "malformed telemetry batch", http.StatusBadRequest)
 		return
 	}
 	l.pushes.Add(1)
-	l.events.Add(uint64(len(events)))
-	for i := range events {
-		if events[i].Kind == KindUnknown {
-			l.unknown.Add(1)
-		}
-	}
-	if l.handler != nil && len(events) > 0 {
-		l.handler(events)
-	}
+	l.enqueue(data)
 	w.WriteHeader(http.StatusOK)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -195,8 +196,15 @@ func FuzzParseTelemetry(f *testing.F) {
 	f.Add([]byte(`[{"type":"function","record":{"message":{"nested":[1,2,3]}}}]`))
 	f.Add([]byte(`[{"type":"platform.report","record":{"metrics":{"durationMs":"fast"}}}]`))
 	f.Add([]byte(`[null]`))
+	f.Add([]byte(` null `))
+	f.Add([]byte(`{"type":"function"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		events, err := Parse(data)
+		// The listener answers a push that CheckBatch takes before it
+		// parses it: the two must agree.
+		if cerr := CheckBatch(data); (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckBatch: %v, Parse: %v", cerr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v is not ErrMalformed", err)
@@ -216,6 +224,70 @@ func FuzzParseTelemetry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestListenerAnswersBeforeHandling holds the handler and checks that
+// pushes are answered meanwhile (Lambda waits for the answer at the start
+// of an invocation), and that Shutdown returns only once every answered
+// push was handled, in order.
+func TestListenerAnswersBeforeHandling(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	l := NewListener(func(evs []Event) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			got = append(got, ev.Platform.RequestID)
+		}
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	const pushes = 3
+	for i := range pushes {
+		body := `[{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r` + strconv.Itoa(i) + `"}}]`
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("push %d while the handler is held: %v", i, err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("push %d: status %d", i, resp.StatusCode)
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) before the answered pushes were handled", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return within 5 s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"r0", "r1", "r2"}; !slices.Equal(got, want) {
+		t.Errorf("handled %v, want %v", got, want)
+	}
+	if st := l.Stats(); st.Pushes != pushes || st.Events != pushes {
+		t.Errorf("stats = %+v, want %d pushes and events", st, pushes)
+	}
 }
 
 func TestListener(t *testing.T) {
@@ -269,6 +341,9 @@ func TestListener(t *testing.T) {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.want)
 			}
 		})
+	}
+	if err := l.Handled(t.Context()); err != nil {
+		t.Fatalf("Handled: %v", err)
 	}
 	st := l.Stats()
 	mu.Lock()
