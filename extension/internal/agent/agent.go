@@ -541,6 +541,7 @@ func (a *Agent) startProxy() {
 		return a.buf, a.tracker, a.resource
 	}, a.log)
 	a.events.detect = trigger.Options{Headers: a.opts.Config.CaptureHeaders}
+	a.events.coldSDK = sdkConfigured(a.opts.Env)
 	a.events.redact = a.redactor()
 	fail := func(err error) {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)

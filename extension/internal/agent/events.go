@@ -83,6 +83,12 @@ type eventObserver struct {
 	// own for its invocation spans: from then on the inferred span of an
 	// event without context waits for the SDK's span (held).
 	sdkRoots bool
+	// sdkSeen says a function's invocation span was seen; answered that
+	// an answer was. With coldSDK (the function's environment configures
+	// an OpenTelemetry SDK, sdkConfigured), until either, the inferred
+	// span of an event without context waits too: at a cold start the
+	// SDK may export its first spans after the answer (see holdLocked).
+	sdkSeen, answered, coldSDK bool
 	// invoked numbers the events in the order they came.
 	invoked uint64
 	// held are the inferred spans answered but waiting for the function's
@@ -120,10 +126,11 @@ type pendingInvocation struct {
 	seq, heldAfter uint64
 	// deferred says the invocation's record waits (Tracker.DeferReport)
 	// until the inferred span is sent; joined that the function's
-	// invocation span was made its child before the answer.
-	deferred, joined bool
-	received         time.Time
-	invoked          bool
+	// invocation span was made its child before the answer; cold that it
+	// waits only because nothing was known yet of the function's SDK.
+	deferred, joined, cold bool
+	received               time.Time
+	invoked                bool
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
@@ -186,11 +193,15 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		// The SDK, seen starting traces of its own, may export its
 		// invocation span after the answer: the record waits with the
 		// inferred span for it (see holdLocked).
+		// Before the first answer nothing is known of the SDK yet: the
+		// cold start's events wait as well when the environment says
+		// there is one.
 		o.mu.Lock()
-		sdkRoots := o.sdkRoots
+		sdkRoots, cold := o.sdkRoots, o.coldSDK && !o.sdkRoots && !o.sdkSeen && !o.answered
 		o.mu.Unlock()
-		if _, tracker, _ := o.wait(); sdkRoots {
+		if _, tracker, _ := o.wait(); sdkRoots || cold {
 			p.deferred = tracker == nil || tracker.DeferReport(ev.RequestID)
+			p.cold = cold
 		}
 	}
 
@@ -245,6 +256,7 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 	}
 	p.end = out
 	invoked := p.invoked
+	o.answered = o.answered || invoked
 	o.mu.Unlock()
 	if invoked {
 		o.emit(e.RequestID, p)
@@ -385,11 +397,15 @@ func (o *eventObserver) unholdLocked(id string) []heldSpan {
 
 // sendHeld sends held spans as they are, in a trace of their own, and
 // lets their records be built; why says why the wait ended.
+// Spans held at a cold start (pendingInvocation.cold) were held on the
+// chance of an SDK: without one they are not counted, and logged at debug
+// level only.
 func (o *eventObserver) sendHeld(spans []heldSpan, why string) {
 	if len(spans) == 0 {
 		return
 	}
 	buf, tracker, res := o.wait()
+	cold := 0
 	for _, h := range spans {
 		if tracker != nil {
 			tracker.ReleaseReport(h.id)
@@ -397,10 +413,20 @@ func (o *eventObserver) sendHeld(spans []heldSpan, why string) {
 		if buf != nil {
 			o.send(buf, res, h.id, h.p)
 		}
+		if h.p.cold {
+			cold++
+		}
 	}
-	n := o.heldInVain.Add(uint64(len(spans)))
+	if cold > 0 {
+		o.log.Debug("inferred spans of the cold start sent without a function's invocation span; the function shows no SDK starting traces",
+			"why", why, "count", cold)
+	}
+	if len(spans) == cold {
+		return
+	}
+	n := o.heldInVain.Add(uint64(len(spans) - cold))
 	o.log.Warn("inferred spans sent without the function's invocation span they waited for; each stays in a trace of its own",
-		"why", why, "count", len(spans), "total", n)
+		"why", why, "count", len(spans)-cold, "total", n)
 }
 
 // sendAllHeld sends every held span: at SHUTDOWN, once the function's
@@ -529,6 +555,9 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 		if !s.Server || len(s.TraceID) != 16 {
 			continue
 		}
+		o.mu.Lock()
+		o.sdkSeen = true
+		o.mu.Unlock()
 		if s.Parent == nil {
 			o.adoptRoot(i, s, setParent)
 			continue
@@ -639,6 +668,31 @@ func (o *eventObserver) sendAdopted(s otlpwire.InvocationSpan, h *pendingInvocat
 	if buf != nil {
 		o.send(buf, res, s.InvocationID, h)
 	}
+}
+
+// sdkEnv are the variables that configure an OpenTelemetry SDK's traces
+// (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which the extension
+// reads for itself, are not among them).
+var sdkEnv = []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_PROPAGATORS", "OTEL_TRACES_SAMPLER"}
+
+// sdkConfigured says whether the function's environment configures an
+// OpenTelemetry SDK's traces: one of sdkEnv is set, and
+// OTEL_TRACES_EXPORTER is not none. OTEL_TRACES_EXPORTER=otlp, every
+// SDK's default, says so without changing the SDK.
+func sdkConfigured(env func(string) (string, bool)) bool {
+	if env == nil {
+		return false
+	}
+	if v, ok := env("OTEL_TRACES_EXPORTER"); ok && strings.EqualFold(strings.TrimSpace(v), "none") {
+		return false
+	}
+	for _, k := range sdkEnv {
+		if v, ok := env(k); ok && strings.TrimSpace(v) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // sameAs returns the context of the event (or Lambda's header) that names
