@@ -857,8 +857,8 @@ func (s *scanner) operations(ev *event) {
 	}
 }
 
-// timestamp reads a time given as seconds since the epoch (a number) or
-// as RFC 3339 text; a value of another kind is taken and ignored.
+// timestamp reads a time given as a number since the epoch (epoch) or as
+// RFC 3339 text; a value of another kind is taken and ignored.
 func (s *scanner) timestamp(dst *time.Time) {
 	switch c := s.next(); {
 	case c == '"':
@@ -868,7 +868,7 @@ func (s *scanner) timestamp(dst *time.Time) {
 	case isNumStart(c):
 		var f float64
 		s.float(&f)
-		*dst = seconds(f)
+		*dst = epoch(f)
 	default:
 		s.skip()
 	}

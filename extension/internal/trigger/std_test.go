@@ -131,7 +131,7 @@ func stdString(v any) string {
 func stdTime(v any) time.Time {
 	switch x := v.(type) {
 	case float64:
-		return seconds(x)
+		return epoch(x)
 	case string:
 		return parseTime(x)
 	}

@@ -512,6 +512,17 @@ func millis(ms int64) time.Time {
 	return time.UnixMilli(ms)
 }
 
+// epoch reads a number since the epoch in seconds or, from 10^11 on (the
+// year 5138 in seconds, 1973 in milliseconds), in milliseconds: the Lambda
+// API writes a durable operation's timestamps in seconds, and payloads
+// said to be Lambda's carry them in milliseconds.
+func epoch(n float64) time.Time {
+	if n >= 1e11 {
+		return time.UnixMilli(int64(n))
+	}
+	return seconds(n)
+}
+
 func seconds(s float64) time.Time {
 	return time.UnixMilli(int64(s * 1000))
 }

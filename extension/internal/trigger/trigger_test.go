@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -414,5 +415,27 @@ func TestEventBridgeDetailContext(t *testing.T) {
 	// Only an EventBridge event's detail is read.
 	if got := Detect([]byte(`{"detail":{"traceparent":"` + tp + `"}}`)); got.Kind != Direct || got.Context != (Context{}) {
 		t.Errorf("a direct invocation's detail: %s, context %+v", got.Kind, got.Context)
+	}
+}
+
+// TestDurableTimestampsInMilliseconds: a durable execution's operation
+// timestamps read the same in seconds (as the Lambda API writes them) and
+// in milliseconds since the epoch.
+func TestDurableTimestampsInMilliseconds(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "durable-execution-replay.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSeconds := Detect(b)
+	ms := regexp.MustCompile(`(Timestamp": )(\d+)\.(\d{3})`).ReplaceAll(b, []byte("${1}${2}${3}"))
+	if bytes.Equal(ms, b) {
+		t.Fatal("no timestamp rewritten")
+	}
+	inMillis := Detect(ms)
+	if want := time.UnixMilli(1763644402630); !inSeconds.Start.Equal(want) || !inMillis.Start.Equal(want) {
+		t.Errorf("start %v in seconds, %v in milliseconds; want %v", inSeconds.Start, inMillis.Start, want)
+	}
+	if std := detectStd(ms); !std.Start.Equal(inMillis.Start) {
+		t.Errorf("encoding/json reads %v, the scanner %v", std.Start, inMillis.Start)
 	}
 }
