@@ -1108,6 +1108,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if n := a.events.heldInVain.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_held_in_vain", n)
 		}
+		if n := a.events.tooLate.Load(); n > 0 {
+			attrs = append(attrs, "sdk_spans_too_late", n)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -34,6 +35,10 @@ const maxErrorMessage = 256
 // their answer (and the answers remembered for the end-of-invocation
 // wait).
 const maxPending = 256
+
+// maxForgotten bounds the invocations remembered as forgotten (see
+// eventObserver.forgotten).
+const maxForgotten = 1024
 
 // maxHeld bounds the inferred spans held for the function's invocation
 // span (see holdLocked): as many as a Managed Instances environment runs
@@ -70,6 +75,10 @@ type eventObserver struct {
 	// heldInVain counts inferred spans held for the function's invocation
 	// span (see holdLocked) and sent without it, in a trace of their own.
 	heldInVain atomic.Uint64
+	// tooLate counts the function's invocation spans that came after what
+	// was decided for their invocation was forgotten (rememberLocked):
+	// they stay as they are, apart from their inferred span.
+	tooLate atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -79,6 +88,12 @@ type eventObserver struct {
 	// function's spans that come after them.
 	recent  map[string]inferredRef
 	recentQ []string
+	// forgotten are hashes of the invocations whose inferred span was
+	// forgotten from recent, the last len(forgotten), in a ring at
+	// forgottenAt: what tells a span that comes too late (tooLate) from
+	// one of an invocation that had no inferred span.
+	forgotten   [maxForgotten]uint64
+	forgottenAt int
 	// sdkRoots says the function's SDK was seen starting traces of its
 	// own for its invocation spans: from then on the inferred span of an
 	// event without context waits for the SDK's span (held).
@@ -342,7 +357,44 @@ func (o *eventObserver) rememberLocked(id string, p *pendingInvocation) {
 	o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID, noContext: p.noContext}
 	for len(o.recentQ) > maxPending {
 		delete(o.recent, o.recentQ[0])
+		o.forgotten[o.forgottenAt] = idHash(o.recentQ[0])
+		o.forgottenAt = (o.forgottenAt + 1) % maxForgotten
 		o.recentQ = o.recentQ[1:]
+	}
+}
+
+// hashSeed keys idHash.
+var hashSeed = maphash.MakeSeed()
+
+// idHash is an invocation ID's hash, never 0 (the ring's empty slot).
+func idHash(id string) uint64 { return maphash.String(hashSeed, id) | 1 }
+
+// knownLocked says whether anything is known of invocation id: pending,
+// held or remembered.
+func (o *eventObserver) knownLocked(id string) bool {
+	_, p := o.pending[id]
+	_, h := o.held[id]
+	_, r := o.recent[id]
+	return p || h || r
+}
+
+// tooLateLocked counts the function's invocation span s when what was
+// decided for its invocation was forgotten already, and logs it (the
+// 1st, 2nd, 4th, ... time).
+func (o *eventObserver) tooLateLocked(s otlpwire.InvocationSpan) {
+	if s.InvocationID == "" || o.knownLocked(s.InvocationID) {
+		return
+	}
+	h := idHash(s.InvocationID)
+	for _, f := range o.forgotten {
+		if f != h {
+			continue
+		}
+		if n := o.tooLate.Add(1); n&(n-1) == 0 {
+			o.log.Warn("the function's invocation span came after its inferred span was forgotten; the two stay apart",
+				"invocation", s.InvocationID, "remembered", maxPending, "total", n)
+		}
+		return
 	}
 }
 
@@ -590,6 +642,8 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 			o.unholdLocked(s.InvocationID)
 		} else if r, ok := o.recent[s.InvocationID]; ok && r.traceID == traceID && r.parent == parent {
 			child, found = r.spanID, true
+		} else {
+			o.tooLateLocked(s)
 		}
 		o.mu.Unlock()
 		if found {
@@ -631,6 +685,7 @@ func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent fu
 	}
 	r, late := o.recent[s.InvocationID]
 	again := late && r.noContext && r.traceID == traceID && setParent(i, r.spanID)
+	o.tooLateLocked(s)
 	o.mu.Unlock()
 	switch {
 	case again:

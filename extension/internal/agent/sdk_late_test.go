@@ -521,3 +521,41 @@ func TestSDKConfigured(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKSpanTooLateCounted: a function's invocation span that comes
+// after its invocation's inferred span was forgotten (more than maxPending
+// invocations later) is counted and logged; one of an invocation never
+// seen, or still remembered, is not.
+func TestSDKSpanTooLateCounted(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	buf := buffer.New(1<<24, 1<<24, slog.New(slog.DiscardHandler))
+	var logs syncBuffer
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return buf, nil, nil
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	event := []byte(sample(t, "apigw-v2-request-no-authorizer.json"))
+	now := time.Now()
+	id := func(i int) string { return fmt.Sprintf("r%d", i) }
+	for i := range maxPending + 1 {
+		o.Invoked(rtproxy.Event{RequestID: id(i), TraceID: lambdaTraceHeader, Received: now, Body: event})
+		o.Ended(rtproxy.End{RequestID: id(i), Kind: rtproxy.Response, Started: now, Ended: now})
+	}
+	sdkSpan := func(inv string) {
+		sp := &tracepb.Span{TraceId: bytes.Repeat([]byte{7}, 16), SpanId: bytes.Repeat([]byte{8}, 8),
+			Kind: tracepb.Span_SPAN_KIND_SERVER, Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", inv)}}
+		o.adoptDecoded([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}})
+	}
+	sdkSpan("never-seen")
+	sdkSpan(id(maxPending)) // remembered
+	if n := o.tooLate.Load(); n != 0 {
+		t.Fatalf("too late %d before any forgotten invocation's span came, want 0", n)
+	}
+	sdkSpan(id(0)) // forgotten
+	if n := o.tooLate.Load(); n != 1 {
+		t.Errorf("too late %d, want 1", n)
+	}
+	if s := logs.String(); !strings.Contains(s, "came after its inferred span was forgotten") || !strings.Contains(s, "invocation=r0") {
+		t.Errorf("log:\n%s", s)
+	}
+}
