@@ -560,6 +560,7 @@ func (a *Agent) startProxy() {
 	// What the event observer reads of a body: a larger one is only
 	// sniffed (its first bytes), so the rest is neither copied nor held.
 	p.SetCaptureLimit(trigger.MaxDecode + 1)
+	a.events.waitInvoked = p.WaitInvoked
 	if ln != nil {
 		p.Serve(ln)
 		a.proxy = p

@@ -61,6 +61,10 @@ type eventObserver struct {
 	// the first event.
 	detect trigger.Options
 	redact *redact.Redactor
+	// waitInvoked, when set (the proxy's WaitInvoked), waits, bounded,
+	// for Invoked of an event the proxy relayed and has not yet handed
+	// over; set before the first event.
+	waitInvoked func(id string)
 
 	// lost counts invocations forgotten before their answer came (their
 	// inferred span is not made); log reports it.
@@ -609,7 +613,14 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 		}
 		o.mu.Lock()
 		o.sdkSeen = true
+		known := o.knownLocked(s.InvocationID)
 		o.mu.Unlock()
+		if !known && o.waitInvoked != nil {
+			// The function's span came before Invoked read its event
+			// (a goroutine of its own, which a busy machine may run
+			// late): the span waits for it, as the answer does.
+			o.waitInvoked(s.InvocationID)
+		}
 		if s.Parent == nil {
 			o.adoptRoot(i, s, setParent)
 			continue
