@@ -40,8 +40,9 @@ func AllFunctions() []string { return append(slices.Clone(SampleFunctions), "shi
 // WrappedFunctions are the Go sample functions packaged to run through
 // the layer's wrapper (an OS-only runtime runs no exec wrapper), as the
 // README says: the program is bootstrap.real and bootstrap links to the
-// wrapper.
-var WrappedFunctions = map[string]bool{"orders": true}
+// wrapper. Both are, as a user would package them: the proxy sees each
+// answer, so the extension does not wait for platform.runtimeDone.
+var WrappedFunctions = map[string]bool{"orders": true, "inventory": true}
 
 // Build compiles the collector, the CLI, the extension (static, laid out as
 // in the layer under dir/layer: extensions/lambdascope and
@@ -89,6 +90,17 @@ func Build(ctx context.Context, repoRoot, dir string) (Binaries, error) {
 		}
 	}
 	return b, nil
+}
+
+// Program is the function's own program: bootstrap.real of a wrapped
+// function, the bootstrap of another (the code directory of a Node.js
+// one). A test that runs it as the bootstrap runs the function without
+// the wrapper.
+func (b Binaries) Program(fn string) string {
+	if WrappedFunctions[fn] {
+		return filepath.Join(filepath.Dir(b.Functions[fn]), "bootstrap.real")
+	}
+	return b.Functions[fn]
 }
 
 // copyDir copies the regular files of src (not its subdirectories) into

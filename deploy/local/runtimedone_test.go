@@ -18,7 +18,8 @@ import (
 // the function's response to the end the emulator bills, stays within the
 // bound (the stream quiet for the 25 ms buffering window plus 25 ms),
 // instead of reaching the function's 10 s timeout, and the late events are
-// counted.
+// counted. The function runs without the wrapper: through the Runtime API
+// proxy the extension sees the answer and does not wait for runtimeDone.
 func TestRuntimeDoneLostUnderTheEmulator(t *testing.T) {
 	root, err := local.RepoRoot()
 	if err != nil {
@@ -31,7 +32,7 @@ func TestRuntimeDoneLostUnderTheEmulator(t *testing.T) {
 	var out bytes.Buffer
 	em, err := emulator.New(emulator.Config{
 		Functions: []emulator.FunctionConfig{{
-			Name: "inventory", Handler: bins.Functions["inventory"], Extensions: []string{bins.Extension},
+			Name: "inventory", Handler: bins.Program("inventory"), Extensions: []string{bins.Extension},
 			Timeout: 10 * time.Second, Env: map[string]string{"LAMBDASCOPE_FLUSH": "end"},
 		}},
 		Output: &syncWriter{w: &out},

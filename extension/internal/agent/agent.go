@@ -541,6 +541,7 @@ func (a *Agent) startProxy() {
 		return a.buf, a.tracker, a.resource
 	}, a.log)
 	a.events.detect = trigger.Options{Headers: a.opts.Config.CaptureHeaders}
+	a.events.coldSDK = sdkConfigured(a.opts.Env)
 	a.events.redact = a.redactor()
 	fail := func(err error) {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
@@ -559,6 +560,7 @@ func (a *Agent) startProxy() {
 	// What the event observer reads of a body: a larger one is only
 	// sniffed (its first bytes), so the rest is neither copied nor held.
 	p.SetCaptureLimit(trigger.MaxDecode + 1)
+	a.events.waitInvoked = p.WaitInvoked
 	if ln != nil {
 		p.Serve(ln)
 		a.proxy = p
@@ -617,8 +619,41 @@ func (a *Agent) logTelemetryUnavailable(answer any) {
 // handleTelemetry hands pushed events to the tracker once set-up is done.
 func (a *Agent) handleTelemetry(evs []telemetry.Event) {
 	<-a.ready
+	a.waitEarly()
 	if a.tracker != nil {
 		a.tracker.HandleTelemetry(evs)
+	}
+}
+
+// earlyWait bounds how long telemetry waits for the exports the launcher
+// answered while the agent started (waitEarly): well within the Managed
+// Instances buffering window, which AWS's emulator does not forgive.
+const earlyWait = 250 * time.Millisecond
+
+// waitEarly lets the exports the launcher answered while the agent
+// started be read before the first telemetry is: the function's span,
+// answered before its invocation ended, names the trace and the parent of
+// the invocation's platform spans and record, which its report, waiting
+// in the same start, would otherwise be built without. The launcher
+// closes the pipe once the agent serves; the wait is bounded by
+// earlyWait, after which telemetry goes first.
+func (a *Agent) waitEarly() {
+	if a.earlyDone == nil {
+		return
+	}
+	select {
+	case <-a.earlyDone:
+		return
+	default:
+	}
+	a.log.Debug("telemetry waits for the exports the launcher answered")
+	t := time.NewTimer(earlyWait)
+	defer t.Stop()
+	select {
+	case <-a.earlyDone:
+	case <-t.C:
+		a.log.Warn("telemetry handled before every export the launcher answered was read; the platform spans of their invocations may miss the function's span",
+			"waited", earlyWait)
 	}
 }
 
@@ -1094,6 +1129,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 		if n := a.events.heldInVain.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_held_in_vain", n)
+		}
+		if n := a.events.tooLate.Load(); n > 0 {
+			attrs = append(attrs, "sdk_spans_too_late", n)
 		}
 	}
 	a.log.Info("extension shut down", attrs...)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -35,6 +36,10 @@ const maxErrorMessage = 256
 // wait).
 const maxPending = 256
 
+// maxForgotten bounds the invocations remembered as forgotten (see
+// eventObserver.forgotten).
+const maxForgotten = 1024
+
 // maxHeld bounds the inferred spans held for the function's invocation
 // span (see holdLocked): as many as a Managed Instances environment runs
 // invocations at once.
@@ -56,6 +61,10 @@ type eventObserver struct {
 	// the first event.
 	detect trigger.Options
 	redact *redact.Redactor
+	// waitInvoked, when set (the proxy's WaitInvoked), waits, bounded,
+	// for Invoked of an event the proxy relayed and has not yet handed
+	// over; set before the first event.
+	waitInvoked func(id string)
 
 	// lost counts invocations forgotten before their answer came (their
 	// inferred span is not made); log reports it.
@@ -70,6 +79,10 @@ type eventObserver struct {
 	// heldInVain counts inferred spans held for the function's invocation
 	// span (see holdLocked) and sent without it, in a trace of their own.
 	heldInVain atomic.Uint64
+	// tooLate counts the function's invocation spans that came after what
+	// was decided for their invocation was forgotten (rememberLocked):
+	// they stay as they are, apart from their inferred span.
+	tooLate atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -79,10 +92,22 @@ type eventObserver struct {
 	// function's spans that come after them.
 	recent  map[string]inferredRef
 	recentQ []string
+	// forgotten are hashes of the invocations whose inferred span was
+	// forgotten from recent, the last len(forgotten), in a ring at
+	// forgottenAt: what tells a span that comes too late (tooLate) from
+	// one of an invocation that had no inferred span.
+	forgotten   [maxForgotten]uint64
+	forgottenAt int
 	// sdkRoots says the function's SDK was seen starting traces of its
 	// own for its invocation spans: from then on the inferred span of an
 	// event without context waits for the SDK's span (held).
 	sdkRoots bool
+	// sdkSeen says a function's invocation span was seen; answered that
+	// an answer was. With coldSDK (the function's environment configures
+	// an OpenTelemetry SDK, sdkConfigured), until either, the inferred
+	// span of an event without context waits too: at a cold start the
+	// SDK may export its first spans after the answer (see holdLocked).
+	sdkSeen, answered, coldSDK bool
 	// invoked numbers the events in the order they came.
 	invoked uint64
 	// held are the inferred spans answered but waiting for the function's
@@ -120,10 +145,11 @@ type pendingInvocation struct {
 	seq, heldAfter uint64
 	// deferred says the invocation's record waits (Tracker.DeferReport)
 	// until the inferred span is sent; joined that the function's
-	// invocation span was made its child before the answer.
-	deferred, joined bool
-	received         time.Time
-	invoked          bool
+	// invocation span was made its child before the answer; cold that it
+	// waits only because nothing was known yet of the function's SDK.
+	deferred, joined, cold bool
+	received               time.Time
+	invoked                bool
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
@@ -186,11 +212,15 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		// The SDK, seen starting traces of its own, may export its
 		// invocation span after the answer: the record waits with the
 		// inferred span for it (see holdLocked).
+		// Before the first answer nothing is known of the SDK yet: the
+		// cold start's events wait as well when the environment says
+		// there is one.
 		o.mu.Lock()
-		sdkRoots := o.sdkRoots
+		sdkRoots, cold := o.sdkRoots, o.coldSDK && !o.sdkRoots && !o.sdkSeen && !o.answered
 		o.mu.Unlock()
-		if _, tracker, _ := o.wait(); sdkRoots {
+		if _, tracker, _ := o.wait(); sdkRoots || cold {
 			p.deferred = tracker == nil || tracker.DeferReport(ev.RequestID)
+			p.cold = cold
 		}
 	}
 
@@ -245,6 +275,7 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 	}
 	p.end = out
 	invoked := p.invoked
+	o.answered = o.answered || invoked
 	o.mu.Unlock()
 	if invoked {
 		o.emit(e.RequestID, p)
@@ -330,7 +361,44 @@ func (o *eventObserver) rememberLocked(id string, p *pendingInvocation) {
 	o.recent[id] = inferredRef{traceID: p.sc.TraceID, parent: p.sc.SpanID, spanID: p.spanID, noContext: p.noContext}
 	for len(o.recentQ) > maxPending {
 		delete(o.recent, o.recentQ[0])
+		o.forgotten[o.forgottenAt] = idHash(o.recentQ[0])
+		o.forgottenAt = (o.forgottenAt + 1) % maxForgotten
 		o.recentQ = o.recentQ[1:]
+	}
+}
+
+// hashSeed keys idHash.
+var hashSeed = maphash.MakeSeed()
+
+// idHash is an invocation ID's hash, never 0 (the ring's empty slot).
+func idHash(id string) uint64 { return maphash.String(hashSeed, id) | 1 }
+
+// knownLocked says whether anything is known of invocation id: pending,
+// held or remembered.
+func (o *eventObserver) knownLocked(id string) bool {
+	_, p := o.pending[id]
+	_, h := o.held[id]
+	_, r := o.recent[id]
+	return p || h || r
+}
+
+// tooLateLocked counts the function's invocation span s when what was
+// decided for its invocation was forgotten already, and logs it (the
+// 1st, 2nd, 4th, ... time).
+func (o *eventObserver) tooLateLocked(s otlpwire.InvocationSpan) {
+	if s.InvocationID == "" || o.knownLocked(s.InvocationID) {
+		return
+	}
+	h := idHash(s.InvocationID)
+	for _, f := range o.forgotten {
+		if f != h {
+			continue
+		}
+		if n := o.tooLate.Add(1); n&(n-1) == 0 {
+			o.log.Warn("the function's invocation span came after its inferred span was forgotten; the two stay apart",
+				"invocation", s.InvocationID, "remembered", maxPending, "total", n)
+		}
+		return
 	}
 }
 
@@ -385,11 +453,15 @@ func (o *eventObserver) unholdLocked(id string) []heldSpan {
 
 // sendHeld sends held spans as they are, in a trace of their own, and
 // lets their records be built; why says why the wait ended.
+// Spans held at a cold start (pendingInvocation.cold) were held on the
+// chance of an SDK: without one they are not counted, and logged at debug
+// level only.
 func (o *eventObserver) sendHeld(spans []heldSpan, why string) {
 	if len(spans) == 0 {
 		return
 	}
 	buf, tracker, res := o.wait()
+	cold := 0
 	for _, h := range spans {
 		if tracker != nil {
 			tracker.ReleaseReport(h.id)
@@ -397,10 +469,20 @@ func (o *eventObserver) sendHeld(spans []heldSpan, why string) {
 		if buf != nil {
 			o.send(buf, res, h.id, h.p)
 		}
+		if h.p.cold {
+			cold++
+		}
 	}
-	n := o.heldInVain.Add(uint64(len(spans)))
+	if cold > 0 {
+		o.log.Debug("inferred spans of the cold start sent without a function's invocation span; the function shows no SDK starting traces",
+			"why", why, "count", cold)
+	}
+	if len(spans) == cold {
+		return
+	}
+	n := o.heldInVain.Add(uint64(len(spans) - cold))
 	o.log.Warn("inferred spans sent without the function's invocation span they waited for; each stays in a trace of its own",
-		"why", why, "count", len(spans), "total", n)
+		"why", why, "count", len(spans)-cold, "total", n)
 }
 
 // sendAllHeld sends every held span: at SHUTDOWN, once the function's
@@ -529,6 +611,16 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 		if !s.Server || len(s.TraceID) != 16 {
 			continue
 		}
+		o.mu.Lock()
+		o.sdkSeen = true
+		known := o.knownLocked(s.InvocationID)
+		o.mu.Unlock()
+		if !known && o.waitInvoked != nil {
+			// The function's span came before Invoked read its event
+			// (a goroutine of its own, which a busy machine may run
+			// late): the span waits for it, as the answer does.
+			o.waitInvoked(s.InvocationID)
+		}
 		if s.Parent == nil {
 			o.adoptRoot(i, s, setParent)
 			continue
@@ -561,6 +653,8 @@ func (o *eventObserver) adopt(spans []otlpwire.InvocationSpan, setParent func(i 
 			o.unholdLocked(s.InvocationID)
 		} else if r, ok := o.recent[s.InvocationID]; ok && r.traceID == traceID && r.parent == parent {
 			child, found = r.spanID, true
+		} else {
+			o.tooLateLocked(s)
 		}
 		o.mu.Unlock()
 		if found {
@@ -602,6 +696,7 @@ func (o *eventObserver) adoptRoot(i int, s otlpwire.InvocationSpan, setParent fu
 	}
 	r, late := o.recent[s.InvocationID]
 	again := late && r.noContext && r.traceID == traceID && setParent(i, r.spanID)
+	o.tooLateLocked(s)
 	o.mu.Unlock()
 	switch {
 	case again:
@@ -639,6 +734,31 @@ func (o *eventObserver) sendAdopted(s otlpwire.InvocationSpan, h *pendingInvocat
 	if buf != nil {
 		o.send(buf, res, s.InvocationID, h)
 	}
+}
+
+// sdkEnv are the variables that configure an OpenTelemetry SDK's traces
+// (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which the extension
+// reads for itself, are not among them).
+var sdkEnv = []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_PROPAGATORS", "OTEL_TRACES_SAMPLER"}
+
+// sdkConfigured says whether the function's environment configures an
+// OpenTelemetry SDK's traces: one of sdkEnv is set, and
+// OTEL_TRACES_EXPORTER is not none. OTEL_TRACES_EXPORTER=otlp, every
+// SDK's default, says so without changing the SDK.
+func sdkConfigured(env func(string) (string, bool)) bool {
+	if env == nil {
+		return false
+	}
+	if v, ok := env("OTEL_TRACES_EXPORTER"); ok && strings.EqualFold(strings.TrimSpace(v), "none") {
+		return false
+	}
+	for _, k := range sdkEnv {
+		if v, ok := env(k); ok && strings.TrimSpace(v) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // sameAs returns the context of the event (or Lambda's header) that names

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,16 @@ import (
 // inferred span, sent once, is the root of the SDK's trace, the SDK's
 // invocation span its child, the platform spans and the record follow the
 // SDK's span, and no trace is counted apart.
-func TestSDKSpansAfterTheAnswer(t *testing.T) {
+func TestSDKSpansAfterTheAnswer(t *testing.T) { sdkSpansAfterTheAnswer(t, false) }
+
+// TestSDKSpansAfterTheColdAnswer is TestSDKSpansAfterTheAnswer with the
+// cold invocation's spans exported after its answer, during the second
+// invocation, before anything of the SDK was seen: the environment
+// configures an OpenTelemetry SDK (OTEL_TRACES_EXPORTER), so the cold
+// start's inferred span waits for the SDK's span as a warm one does.
+func TestSDKSpansAfterTheColdAnswer(t *testing.T) { sdkSpansAfterTheAnswer(t, true) }
+
+func sdkSpansAfterTheAnswer(t *testing.T, coldLate bool) {
 	ids := []string{
 		"6f1d0b7a-0000-4000-8000-0000000000a1",
 		"6f1d0b7a-0000-4000-8000-0000000000a2",
@@ -89,12 +99,12 @@ func TestSDKSpansAfterTheAnswer(t *testing.T) {
 		_ = resp.Body.Close()
 		proxyRead(t, f, id, false)
 		fn.start(otlpAddr)
-		if n == 2 {
+		if n == 2 || (coldLate && n == 1) {
 			// The batch processor's timer fires in the next invocation.
 			fn.flush()
 		}
 		fn.invocationSpan(id)
-		if n == 0 {
+		if (n == 0 && !coldLate) || (n == 1 && coldLate) {
 			fn.flush()
 		}
 		resp, err = f.client.Post(proxy+id+"/response", "application/json", strings.NewReader(`{"statusCode":200}`))
@@ -115,6 +125,13 @@ func TestSDKSpansAfterTheAnswer(t *testing.T) {
 		o.Config.Endpoint = collector.Addr
 		o.Config.Flush = config.FlushEnd
 		otlpAddr = o.Config.OTLPHTTPAddr
+		env := o.Env
+		o.Env = func(k string) (string, bool) {
+			if k == "OTEL_TRACES_EXPORTER" {
+				return "otlp", true
+			}
+			return env(k)
+		}
 		dir, _ := o.Env("TMPDIR")
 		announced = filepath.Join(dir, "lambdascope-runtime-api")
 	})
@@ -426,5 +443,119 @@ func TestJoinedSpanNotHeld(t *testing.T) {
 	}
 	if o.adopted.Load() != 1 {
 		t.Errorf("adopted %d, want 1", o.adopted.Load())
+	}
+}
+
+// TestColdStartHold: where the environment configures an SDK, the cold
+// start's inferred span (an event without context) waits for the SDK's
+// invocation span; a function that shows none has it sent at the next
+// answer, uncounted, and the next events are not held. Without an SDK in
+// the environment nothing waits.
+func TestColdStartHold(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		coldSDK bool
+	}{{"SDK configured", true}, {"no SDK configured", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ready := make(chan struct{})
+			close(ready)
+			buf := buffer.New(1<<20, 1<<20, slog.New(slog.DiscardHandler))
+			var logs syncBuffer
+			o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+				return buf, nil, nil
+			}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			o.coldSDK = tt.coldSDK
+			event := []byte(sample(t, "apigw-v2-request-no-authorizer.json"))
+			now := time.Now()
+			run := func(id string) {
+				o.Invoked(rtproxy.Event{RequestID: id, TraceID: lambdaTraceHeader, Received: now, Body: event})
+				o.Ended(rtproxy.End{RequestID: id, Kind: rtproxy.Response, Started: now, Ended: now})
+			}
+			inferred := func() map[string]int {
+				out := map[string]int{}
+				if b := buf.Take(1 << 30); b != nil {
+					for _, rs := range b.Request.GetResourceSpans() {
+						for _, ss := range rs.GetScopeSpans() {
+							for _, sp := range ss.GetSpans() {
+								out[spanAttr(sp, "lambdascope.invocation_id")]++
+							}
+						}
+					}
+				}
+				return out
+			}
+			run("r1")
+			if got, want := inferred()["r1"], map[bool]int{true: 0, false: 1}[tt.coldSDK]; got != want {
+				t.Fatalf("r1 sent %d times at its answer, want %d", got, want)
+			}
+			run("r2")
+			if got, want := inferred(), map[bool]map[string]int{true: {"r1": 1, "r2": 1}, false: {"r2": 1}}[tt.coldSDK]; !maps.Equal(got, want) {
+				t.Errorf("sent at r2's answer: %v, want %v", got, want)
+			}
+			if n := o.heldInVain.Load(); n != 0 {
+				t.Errorf("held in vain %d, want 0: the cold start's hold is a guess", n)
+			}
+			if s := logs.String(); strings.Contains(s, "level=WARN") {
+				t.Errorf("warned:\n%s", s)
+			}
+		})
+	}
+}
+
+func TestSDKConfigured(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"OTEL_SERVICE_NAME": "checkout", "OTEL_RESOURCE_ATTRIBUTES": "team=a"}, false},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}, true},
+		{map[string]string{"OTEL_PROPAGATORS": "tracecontext,xray"}, true},
+		{map[string]string{"OTEL_TRACES_EXPORTER": " None ", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}, false},
+		{map[string]string{"OTEL_TRACES_SAMPLER": " "}, false},
+	} {
+		env := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		if got := sdkConfigured(env); got != tt.want {
+			t.Errorf("sdkConfigured(%v) = %v, want %v", tt.env, got, tt.want)
+		}
+	}
+}
+
+// TestSDKSpanTooLateCounted: a function's invocation span that comes
+// after its invocation's inferred span was forgotten (more than maxPending
+// invocations later) is counted and logged; one of an invocation never
+// seen, or still remembered, is not.
+func TestSDKSpanTooLateCounted(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	buf := buffer.New(1<<24, 1<<24, slog.New(slog.DiscardHandler))
+	var logs syncBuffer
+	o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+		return buf, nil, nil
+	}, slog.New(slog.NewTextHandler(&logs, nil)))
+	event := []byte(sample(t, "apigw-v2-request-no-authorizer.json"))
+	now := time.Now()
+	id := func(i int) string { return fmt.Sprintf("r%d", i) }
+	for i := range maxPending + 1 {
+		o.Invoked(rtproxy.Event{RequestID: id(i), TraceID: lambdaTraceHeader, Received: now, Body: event})
+		o.Ended(rtproxy.End{RequestID: id(i), Kind: rtproxy.Response, Started: now, Ended: now})
+	}
+	sdkSpan := func(inv string) {
+		sp := &tracepb.Span{TraceId: bytes.Repeat([]byte{7}, 16), SpanId: bytes.Repeat([]byte{8}, 8),
+			Kind: tracepb.Span_SPAN_KIND_SERVER, Attributes: []*commonpb.KeyValue{strAttr("faas.invocation_id", inv)}}
+		o.adoptDecoded([]*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}})
+	}
+	sdkSpan("never-seen")
+	sdkSpan(id(maxPending)) // remembered
+	if n := o.tooLate.Load(); n != 0 {
+		t.Fatalf("too late %d before any forgotten invocation's span came, want 0", n)
+	}
+	sdkSpan(id(0)) // forgotten
+	if n := o.tooLate.Load(); n != 1 {
+		t.Errorf("too late %d, want 1", n)
+	}
+	if s := logs.String(); !strings.Contains(s, "came after its inferred span was forgotten") || !strings.Contains(s, "invocation=r0") {
+		t.Errorf("log:\n%s", s)
 	}
 }

@@ -127,6 +127,12 @@ type Tracker struct {
 	// deferred are the invocations whose record waits for ReleaseReport
 	// (DeferReport), with their report once it came.
 	deferred map[string]*deferredReport
+	// heldLines are the log lines, without a trace of their own, of the
+	// invocations whose record waits: they take the trace known at
+	// ReleaseReport, not the one known when they came; heldLineCount
+	// counts them, at most maxHeldLines.
+	heldLines     map[string][]*logspb.LogRecord
+	heldLineCount int
 	// tally, when set, gives the telemetry counts each record carries, and
 	// untally takes back those of a record the sink dropped (SetTally).
 	tally   func() *ingestv1.TelemetryCounts
@@ -176,6 +182,11 @@ func (t *Tracker) addInvocations(invocations []*ingestv1.Invocation) {
 // maxBuilt bounds Tracker.built.
 const maxBuilt = 256
 
+// maxHeldLines bounds the log lines held with the records that wait
+// (Tracker.heldLines); beyond it a line goes out at once, in the trace
+// known then.
+const maxHeldLines = 4096
+
 // New returns a tracker writing to sink; resource is attached to the log
 // records it builds.
 func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
@@ -184,12 +195,13 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 	}
 	return &Tracker{
 		sink: sink, resource: resource, log: log, now: time.Now,
-		changed:  make(chan struct{}),
-		requests: map[string]*state{},
-		inflight: map[string]struct{}{},
-		spans:    map[string]spanRef{},
-		built:    map[string]struct{}{},
-		deferred: map[string]*deferredReport{},
+		changed:   make(chan struct{}),
+		requests:  map[string]*state{},
+		inflight:  map[string]struct{}{},
+		spans:     map[string]spanRef{},
+		built:     map[string]struct{}{},
+		deferred:  map[string]*deferredReport{},
+		heldLines: map[string][]*logspb.LogRecord{},
 	}
 }
 
@@ -351,8 +363,10 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 			if id == "" && ambiguous {
 				t.unattributedLocked(observed)
 			}
-			t.addTraceLocked(rec)
-			records = append(records, rec)
+			if !t.holdLineLocked(rec) {
+				t.addTraceLocked(rec)
+				records = append(records, rec)
+			}
 			if ev.Type == telemetry.TypeFunction {
 				if doc := emfDocument(ev.Log); doc != nil {
 					ms := emfMetrics(doc, ev.Time)
@@ -399,6 +413,45 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 	// The records go last, so that their counts include the spans and
 	// log lines of this push.
 	t.addInvocations(invocations)
+}
+
+// holdLineLocked keeps a log line without a trace of its own whose
+// invocation's record waits (DeferReport): the invocation's trace may
+// still change (the function's invocation span, coming late, decides it),
+// and the line goes in the trace its record does.
+func (t *Tracker) holdLineLocked(rec *logspb.LogRecord) bool {
+	if len(rec.TraceId) != 0 || t.heldLineCount >= maxHeldLines {
+		return false
+	}
+	id := attrString(rec.Attributes, AttrInvocationID)
+	if _, waits := t.deferred[id]; !waits || id == "" {
+		return false
+	}
+	t.heldLines[id] = append(t.heldLines[id], rec)
+	t.heldLineCount++
+	return true
+}
+
+// takeLinesLocked returns the held lines of id, in the trace known now.
+func (t *Tracker) takeLinesLocked(id string) []*logspb.LogRecord {
+	lines := t.heldLines[id]
+	delete(t.heldLines, id)
+	t.heldLineCount -= len(lines)
+	for _, rec := range lines {
+		t.addTraceLocked(rec)
+	}
+	return lines
+}
+
+// shipLines gives the sink log lines.
+func (t *Tracker) shipLines(lines []*logspb.LogRecord) {
+	if len(lines) == 0 {
+		return
+	}
+	t.sink.AddLogs([]*logspb.ResourceLogs{{
+		Resource:  t.resource,
+		ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, LogRecords: lines}},
+	}})
 }
 
 // addTraceLocked fills the trace of a log line from the invocation's spans
@@ -516,11 +569,13 @@ type deferredReport struct {
 	ev telemetry.Event
 }
 
-// DeferReport makes the record of requestID, and its platform spans, wait
-// for ReleaseReport: the trace they go in may still change (the function's
-// invocation span, named by ObserveInvocationSpans, may come after the
-// answer). It reports false when the record was built already. At most
-// maxTracked records wait; FinishIncomplete builds those still waiting.
+// DeferReport makes the record of requestID, its platform spans and its
+// log lines without a trace of their own (at most maxHeldLines in all)
+// wait for ReleaseReport: the trace they go in may still change (the
+// function's invocation span, named by ObserveInvocationSpans, may come
+// after the answer). It reports false when the record was built already.
+// At most maxTracked records wait; FinishIncomplete builds those still
+// waiting.
 func (t *Tracker) DeferReport(requestID string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -538,15 +593,18 @@ func (t *Tracker) DeferReport(requestID string) bool {
 // spans name then.
 func (t *Tracker) ReleaseReport(requestID string) {
 	t.mu.Lock()
+	lines := t.takeLinesLocked(requestID)
 	d, ok := t.deferred[requestID]
 	delete(t.deferred, requestID)
 	if !ok || d == nil {
 		t.mu.Unlock()
+		t.shipLines(lines)
 		return
 	}
 	inv, spans := t.reportLocked(d.st, &d.ev)
 	t.notifyLocked()
 	t.mu.Unlock()
+	t.shipLines(lines)
 	t.shipRecords([]*ingestv1.Invocation{inv}, spans)
 }
 
@@ -705,6 +763,10 @@ func (t *Tracker) FinishIncomplete() int {
 		spans       []*tracepb.Span
 	)
 	t.mu.Lock()
+	var lines []*logspb.LogRecord
+	for id := range t.heldLines {
+		lines = append(lines, t.takeLinesLocked(id)...)
+	}
 	pending := make([]*state, 0, len(t.requests))
 	for _, st := range t.requests {
 		if st.runtimeDone != nil {
@@ -748,6 +810,7 @@ func (t *Tracker) FinishIncomplete() int {
 	if incomplete > 0 {
 		t.log.Warn("writing invocation records without their platform report", "count", incomplete)
 	}
+	t.shipLines(lines)
 	t.shipRecords(invocations, spans)
 	return len(invocations)
 }

@@ -1,6 +1,7 @@
 package invocation
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"os"
@@ -561,5 +562,49 @@ func TestDeferredReport(t *testing.T) {
 	tr.HandleTelemetry(report("r2"))
 	if n := tr.FinishIncomplete(); n != 1 || len(s.invocations) != 2 || s.invocations[1].RequestId != "r2" {
 		t.Errorf("FinishIncomplete wrote %d, records %v; want r2's", n, s.invocations)
+	}
+}
+
+// TestDeferredLinesTakeTheFinalTrace: the log lines of an invocation
+// whose record waits (DeferReport) go out at ReleaseReport, in the trace
+// the function's span named in between, not the one known when they
+// came; a line with a trace of its own and the lines of other invocations
+// go out at once.
+func TestDeferredLinesTakeTheFinalTrace(t *testing.T) {
+	first, final := mustHex(t, "11111111111111111111111111111111"), mustHex(t, "0af7651916cd43dd8448eb211c80319c")
+	line := func(id, msg string) []telemetry.Event {
+		evs, err := telemetry.Parse([]byte(`[{"time":"2024-05-01T10:00:00.210Z","type":"function","record":{"timestamp":"2024-05-01T10:00:00.210Z","level":"INFO","requestId":"` + id + `","message":"` + msg + `"}}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.SetManagedInstances()
+	for _, id := range []string{"r1", "r2"} {
+		tr.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: id, TraceID: first, SpanID: mustHex(t, "2222222222222222")}})
+	}
+	if !tr.DeferReport("r1") {
+		t.Fatal("DeferReport refused r1")
+	}
+	tr.HandleTelemetry(line("r1", "charging card"))
+	tr.HandleTelemetry(line("r2", "not waiting"))
+	if len(s.logs) != 1 || !bytes.Equal(s.logs[0].GetTraceId(), first) {
+		t.Fatalf("lines shipped while r1 waits: %v; want r2's alone, in its trace", s.logs)
+	}
+	tr.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: "r1", TraceID: final, SpanID: mustHex(t, "b7ad6b7169203331"), Server: true}})
+	tr.ReleaseReport("r1")
+	if len(s.logs) != 2 || !bytes.Equal(s.logs[1].GetTraceId(), final) {
+		t.Fatalf("after release: %v; want r1's line in the function's trace", s.logs)
+	}
+	// At shutdown the lines still waiting go out.
+	if !tr.DeferReport("r3") {
+		t.Fatal("DeferReport refused r3")
+	}
+	tr.HandleTelemetry(line("r3", "late"))
+	tr.FinishIncomplete()
+	if len(s.logs) != 3 {
+		t.Errorf("%d lines after FinishIncomplete, want 3", len(s.logs))
 	}
 }

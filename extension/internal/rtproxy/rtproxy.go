@@ -473,6 +473,12 @@ func (p *Proxy) endInvoking(id string, ch chan struct{}) {
 	close(ch)
 }
 
+// WaitInvoked waits, within invokedWait, for the Observer's Invoked call
+// of request id's event to return, if one is under way (the event was
+// relayed): what the function sends about an invocation (its spans) may
+// reach the extension before the Observer read the event.
+func (p *Proxy) WaitInvoked(id string) { p.waitInvoked(id) }
+
 // waitInvoked waits, within invokedWait, for the Invoked call of request
 // id's event to return, if one is under way.
 func (p *Proxy) waitInvoked(id string) {

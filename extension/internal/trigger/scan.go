@@ -38,6 +38,8 @@ type event struct {
 	detailType, source, time string
 	resources                int
 	resource0                string
+	// detail is the trace context an EventBridge event's detail carries.
+	detail eventDetail
 
 	hasLogs  bool
 	logsData string
@@ -52,6 +54,16 @@ type event struct {
 	hasState   bool
 	ops        []durableOp
 	nextMarker string
+}
+
+// eventDetail is what Detect reads of an EventBridge event's detail: the
+// W3C trace context a producer put there, as keys of the detail itself
+// (traceparent, tracestate, baggage) or under _datadog, where Datadog's
+// tracers put theirs (EventBridge has no attributes beside the event, and
+// the X-Ray header of PutEvents is not delivered with it).
+type eventDetail struct {
+	traceparent, tracestate, baggage string
+	ddTraceparent, ddTracestate      string
 }
 
 // durableOp is an operation of a durable execution's state.
@@ -656,7 +668,7 @@ func foldName(out, in []byte) []byte {
 
 var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
 	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
-	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState"}
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState", "detail"}
 
 func (s *scanner) event(ev *event) {
 	if !s.object() {
@@ -750,10 +762,68 @@ func (s *scanner) event(ev *event) {
 			} else {
 				ev.ops, ev.nextMarker = nil, ""
 			}
+		case 19:
+			s.detail(&ev.detail)
 		default:
 			s.skip()
 		}
 	}
+}
+
+var (
+	detailFields  = []string{"traceparent", "tracestate", "baggage", "_datadog"}
+	datadogFields = []string{"traceparent", "tracestate"}
+)
+
+// detail reads an EventBridge event's detail, any JSON value: of an
+// object, the trace context's string members; a member of another kind
+// counts as absent, as does a detail that is no object.
+func (s *scanner) detail(d *eventDetail) {
+	*d = eventDetail{}
+	if s.next() != '{' {
+		s.skip()
+		return
+	}
+	if !s.open() {
+		return
+	}
+	s.fields(detailFields, func(f int) {
+		switch f {
+		case 0:
+			s.anyStr(&d.traceparent)
+		case 1:
+			s.anyStr(&d.tracestate)
+		case 2:
+			s.anyStr(&d.baggage)
+		case 3:
+			d.ddTraceparent, d.ddTracestate = "", ""
+			if s.next() != '{' {
+				s.skip()
+				return
+			}
+			if !s.open() {
+				return
+			}
+			s.fields(datadogFields, func(f int) {
+				if f == 0 {
+					s.anyStr(&d.ddTraceparent)
+				} else {
+					s.anyStr(&d.ddTracestate)
+				}
+			})
+		}
+	})
+}
+
+// anyStr reads a value of any kind into dst: a string's text, "" for any
+// other value.
+func (s *scanner) anyStr(dst *string) {
+	if s.next() == '"' {
+		*dst = s.decode(s.strTok())
+		return
+	}
+	*dst = ""
+	s.skip()
 }
 
 var (
@@ -787,8 +857,8 @@ func (s *scanner) operations(ev *event) {
 	}
 }
 
-// timestamp reads a time given as seconds since the epoch (a number) or
-// as RFC 3339 text; a value of another kind is taken and ignored.
+// timestamp reads a time given as a number since the epoch (epoch) or as
+// RFC 3339 text; a value of another kind is taken and ignored.
 func (s *scanner) timestamp(dst *time.Time) {
 	switch c := s.next(); {
 	case c == '"':
@@ -798,7 +868,7 @@ func (s *scanner) timestamp(dst *time.Time) {
 	case isNumStart(c):
 		var f float64
 		s.float(&f)
-		*dst = seconds(f)
+		*dst = epoch(f)
 	default:
 		s.skip()
 	}

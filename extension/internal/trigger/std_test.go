@@ -105,13 +105,33 @@ type stdProbe struct {
 		} `json:"Operations"`
 		NextMarker string `json:"NextMarker"`
 	} `json:"InitialExecutionState"`
+	// Detail is any JSON value; stdDetail reads an object.
+	Detail json.RawMessage `json:"detail"`
+}
+
+type stdDetail struct {
+	Traceparent any             `json:"traceparent"`
+	Tracestate  any             `json:"tracestate"`
+	Baggage     any             `json:"baggage"`
+	Datadog     json.RawMessage `json:"_datadog"`
+}
+
+type stdDatadog struct {
+	Traceparent any `json:"traceparent"`
+	Tracestate  any `json:"tracestate"`
+}
+
+// stdString is a decoded value's text, "" for a value of another kind.
+func stdString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // stdTime reads a decoded timestamp: seconds or RFC 3339 text.
 func stdTime(v any) time.Time {
 	switch x := v.(type) {
 	case float64:
-		return seconds(x)
+		return epoch(x)
 	case string:
 		return parseTime(x)
 	}
@@ -194,6 +214,14 @@ func (p *stdProbe) event() event {
 		ev.hasSM, ev.smID, ev.smName = true, p.StateMachine.ID, p.StateMachine.Name
 	}
 	ev.durableArn = p.DurableExecutionArn
+	var d stdDetail
+	if len(p.Detail) > 0 && p.Detail[0] == '{' && json.Unmarshal(p.Detail, &d) == nil {
+		ev.detail = eventDetail{traceparent: stdString(d.Traceparent), tracestate: stdString(d.Tracestate), baggage: stdString(d.Baggage)}
+		var dd stdDatadog
+		if len(d.Datadog) > 0 && d.Datadog[0] == '{' && json.Unmarshal(d.Datadog, &dd) == nil {
+			ev.detail.ddTraceparent, ev.detail.ddTracestate = stdString(dd.Traceparent), stdString(dd.Tracestate)
+		}
+	}
 	if st := p.InitialExecutionState; st != nil {
 		ev.hasState, ev.nextMarker = true, st.NextMarker
 		for _, op := range st.Operations {
@@ -299,6 +327,11 @@ func TestScanOddInputsAsEncodingJSON(t *testing.T) {
 		`{"requestContext":{"elb":null,"http":null,"eventType":"A"},"httpMethod":"GET"}`,
 		`{"detail-type":"Scheduled Event","source":"aws.events","resources":[null,"b"]}`,
 		`{"detail-type":"x","source":"y","resources":[1]}`,
+		`{"detail-type":"x","source":"y","detail":null}`, `{"detail-type":"x","source":"y","detail":"tp"}`,
+		`{"detail-type":"x","source":"y","detail":{"traceparent":null,"TRACESTATE":["a"],"_datadog":null}}`,
+		`{"detail-type":"x","source":"y","detail":{"_datadog":{"traceparent":1,"tracestate":"s"},"baggage":"b"}}`,
+		`{"detail-type":"x","source":"y","detail":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}`,
+		`{"httpMethod":"GET","requestContext":{"httpMethod":"GET"},"detail":[1,{"traceparent":"x"}]}`,
 		`{"awslogs":{"data":"H4sI"}}`, `{"awslogs":{"data":null}}`,
 		`{"Execution":{"Id":"arn:aws:states:x"},"StateMachine":null}`,
 		`{"a":"\ud800"}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, `{"a":"` + "\x01" + `"}`,

@@ -205,6 +205,7 @@ func classify(p *event) Trigger {
 			}
 		}
 		t.Start = parseTime(p.time)
+		t.Context = p.detail.context()
 		t.Attrs = append(t.Attrs, str("messaging.system", "aws_eventbridge"), str("aws.eventbridge.source", p.source),
 			str("aws.eventbridge.detail_type", p.detailType))
 		if t.Kind == Schedule {
@@ -225,6 +226,28 @@ func classify(p *event) Trigger {
 		return t
 	}
 	return Trigger{Kind: Direct, Name: "invoke", Attrs: []Attr{str("faas.trigger", "other")}}
+}
+
+// context is the W3C trace context of an EventBridge event's detail: its
+// own traceparent (with its tracestate) when valid, else the one under
+// _datadog; the baggage is the detail's own.
+func (d *eventDetail) context() Context {
+	c := Context{Baggage: d.baggage}
+	switch {
+	case validTraceparent(d.traceparent):
+		c.Traceparent, c.Tracestate = d.traceparent, d.tracestate
+	case validTraceparent(d.ddTraceparent):
+		c.Traceparent, c.Tracestate = d.ddTraceparent, d.ddTracestate
+	}
+	return c
+}
+
+func validTraceparent(s string) bool {
+	if s == "" {
+		return false
+	}
+	_, err := ParseTraceparent(s)
+	return err == nil
 }
 
 // durableMarker is the part of a durable execution's ARN after the
@@ -487,6 +510,17 @@ func millis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// epoch reads a number since the epoch in seconds or, from 10^11 on (the
+// year 5138 in seconds, 1973 in milliseconds), in milliseconds: the Lambda
+// API writes a durable operation's timestamps in seconds, and payloads
+// said to be Lambda's carry them in milliseconds.
+func epoch(n float64) time.Time {
+	if n >= 1e11 {
+		return time.UnixMilli(int64(n))
+	}
+	return seconds(n)
 }
 
 func seconds(s float64) time.Time {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,6 +69,13 @@ func TestDetectSampleEvents(t *testing.T) {
 			map[string]string{"messaging.system": "aws_kinesis"}, Context{}},
 		{"eventbridge-event.json", EventBridge, "aws.ec2 EC2 Instance State-change Notification", time.Date(2017, 12, 22, 18, 43, 48, 0, time.UTC), 0,
 			map[string]string{"aws.eventbridge.source": "aws.ec2", "faas.trigger": "pubsub"}, Context{}},
+		// A W3C context in the detail, as keys of the detail or Datadog's.
+		{"eventbridge-traced.json", EventBridge, "aws.ec2 EC2 Instance State-change Notification", time.Date(2017, 12, 22, 18, 43, 48, 0, time.UTC), 0,
+			map[string]string{"aws.eventbridge.source": "aws.ec2"},
+			Context{Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE", Baggage: "userId=alice"}},
+		{"eventbridge-datadog.json", EventBridge, "aws.ec2 EC2 Instance State-change Notification", time.Date(2017, 12, 22, 18, 43, 48, 0, time.UTC), 0,
+			map[string]string{"aws.eventbridge.source": "aws.ec2"},
+			Context{Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "dd=s:1;t.dm:-0,congo=t61rcWkgMzE"}},
 		{"scheduled-event.json", Schedule, "schedule my-schedule", time.Date(2019, 3, 1, 1, 23, 45, 0, time.UTC), 0,
 			map[string]string{"faas.trigger": "timer", "aws.eventbridge.rule": "arn:aws:events:us-east-2:123456789012:rule/my-schedule"}, Context{}},
 		{"cloudwatch-logs-event.json", CloudWatchLogs, "cloudwatch logs subscription", time.Time{}, 0, nil, Context{}},
@@ -350,5 +358,84 @@ func TestDurableTrace(t *testing.T) {
 	got := Detect([]byte(`{"DurableExecutionArn":"` + arn + `","InitialExecutionState":{"Operations":[{"Type":"EXECUTION","StartTimestamp":"2025-11-20T13:08:22.345Z"}]}}`))
 	if !got.Start.Equal(time.Date(2025, 11, 20, 13, 8, 22, 345e6, time.UTC)) || got.Durable == nil || got.Durable.Replay {
 		t.Errorf("Detect = %+v", got)
+	}
+}
+
+// TestEventBridgeDetailContext: the W3C context of an EventBridge event
+// is its detail's own traceparent when valid, else the one under
+// _datadog; Lambda's header comes after it in the default order.
+func TestEventBridgeDetailContext(t *testing.T) {
+	const (
+		tp   = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		tpDD = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		head = `{"version":"0","detail-type":"OrderPlaced","source":"shop.orders","time":"2026-12-06T10:00:00Z","detail":`
+	)
+	tests := []struct {
+		name   string
+		detail string
+		want   Context
+	}{
+		{"own", `{"traceparent":"` + tp + `","tracestate":"a=1","baggage":"k=v"}`, Context{Traceparent: tp, Tracestate: "a=1", Baggage: "k=v"}},
+		{"own before datadog", `{"_datadog":{"traceparent":"` + tpDD + `","tracestate":"dd=s:1"},"traceparent":"` + tp + `"}`,
+			Context{Traceparent: tp}},
+		{"datadog when own is malformed", `{"traceparent":"00-xyz","tracestate":"a=1","_datadog":{"traceparent":"` + tpDD + `","tracestate":"dd=s:1"}}`,
+			Context{Traceparent: tpDD, Tracestate: "dd=s:1"}},
+		{"datadog alone", `{"_datadog":{"x-datadog-trace-id":"1","traceparent":"` + tpDD + `"}}`, Context{Traceparent: tpDD}},
+		{"keys folded as encoding/json does", `{"TraceParent":"` + tp + `"}`, Context{Traceparent: tp}},
+		{"not a string", `{"traceparent":{"v":"` + tp + `"},"tracestate":5}`, Context{}},
+		{"datadog not an object", `{"_datadog":"` + tp + `"}`, Context{}},
+		{"detail not an object", `["` + tp + `"]`, Context{}},
+		{"nested deeper", `{"order":{"traceparent":"` + tp + `"}}`, Context{}},
+		{"none", `{}`, Context{}},
+	}
+	lambda := "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := []byte(head + tt.detail + `}`)
+			got := Detect(ev)
+			if got.Kind != EventBridge {
+				t.Fatalf("kind %s, want %s", got.Kind, EventBridge)
+			}
+			if got.Context != tt.want {
+				t.Errorf("context %+v, want %+v", got.Context, tt.want)
+			}
+			if std := detectStd(ev); std.Context != got.Context {
+				t.Errorf("encoding/json reads context %+v, the scanner %+v", std.Context, got.Context)
+			}
+			sc, ok := Resolve(got.Context, lambda, DefaultPrecedence)
+			wantSrc := Lambda
+			if tt.want.Traceparent != "" {
+				wantSrc = W3C
+			}
+			if !ok || sc.Source != wantSrc {
+				t.Errorf("resolved from %q (%v), want %q", sc.Source, ok, wantSrc)
+			}
+		})
+	}
+	// Only an EventBridge event's detail is read.
+	if got := Detect([]byte(`{"detail":{"traceparent":"` + tp + `"}}`)); got.Kind != Direct || got.Context != (Context{}) {
+		t.Errorf("a direct invocation's detail: %s, context %+v", got.Kind, got.Context)
+	}
+}
+
+// TestDurableTimestampsInMilliseconds: a durable execution's operation
+// timestamps read the same in seconds (as the Lambda API writes them) and
+// in milliseconds since the epoch.
+func TestDurableTimestampsInMilliseconds(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "durable-execution-replay.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSeconds := Detect(b)
+	ms := regexp.MustCompile(`(Timestamp": )(\d+)\.(\d{3})`).ReplaceAll(b, []byte("${1}${2}${3}"))
+	if bytes.Equal(ms, b) {
+		t.Fatal("no timestamp rewritten")
+	}
+	inMillis := Detect(ms)
+	if want := time.UnixMilli(1763644402630); !inSeconds.Start.Equal(want) || !inMillis.Start.Equal(want) {
+		t.Errorf("start %v in seconds, %v in milliseconds; want %v", inSeconds.Start, inMillis.Start, want)
+	}
+	if std := detectStd(ms); !std.Start.Equal(inMillis.Start) {
+		t.Errorf("encoding/json reads %v, the scanner %v", std.Start, inMillis.Start)
 	}
 }
