@@ -90,7 +90,9 @@ func main() {
 	// Still here: the agent could not be started. Stay registered, relay
 	// the Runtime API proxy's port (the runtime may be pointed at it) and
 	// answer events, so the function runs on without telemetry.
-	logError("the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr)
+	lost, lostBytes := l.StopEarly()
+	logLine("ERROR", "the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr,
+		"early_exports_lost="+strconv.FormatInt(lost, 10)+" early_bytes_lost="+strconv.FormatInt(lostBytes, 10))
 	if err := l.RelayProxy(); err != nil {
 		logError("the runtime API proxy's port cannot be relayed; a runtime that uses it fails", err)
 	}

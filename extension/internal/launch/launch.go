@@ -85,6 +85,12 @@ type Launch struct {
 	relay net.Listener
 	// drains are the ports a takeover answers (see TakeOver).
 	drains []net.Listener
+	// early answers the function's first exports until the agent serves
+	// them, from the moment the extension is registered (see early.go);
+	// earlyR is the read end of its pipe, for the agent. Both are nil
+	// when there is no OTLP port.
+	early  *early
+	earlyR *os.File
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -161,6 +167,10 @@ func Start(o Options) (*Launch, error) {
 		return nil, fmt.Errorf("%w: register extension: response has no %s", ErrNotRegistered, apiwire.HeaderIdentifier)
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
+	// Registered: the function may run from here on (Lambda starts the
+	// runtime once every extension has registered), and its first exports
+	// are answered at once, whatever the launcher and the agent are doing.
+	l.serveEarly()
 
 	if listenErr == nil {
 		l.State.TelemetryFD = telemetryFD
@@ -316,9 +326,53 @@ func (l *Launch) Idle() error {
 	}
 }
 
+// serveEarly starts answering the function's OTLP exports (see early.go)
+// and makes the pipe that passes them on to the agent. Without a pipe
+// nothing is answered early: the exports wait for the agent.
+func (l *Launch) serveEarly() {
+	if l.early != nil || l.State.OTLPHTTPFD == handoff.NoFD {
+		return
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	e, err := startEarly(l.State.OTLPHTTPFD, w)
+	if err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return
+	}
+	l.early, l.earlyR = e, r
+}
+
+// StopEarly stops answering exports early when no agent will take them
+// (it could not be started) and returns what was answered and lost, for
+// the log.
+func (l *Launch) StopEarly() (lost, lostBytes int64) {
+	if l.early == nil {
+		return 0, 0
+	}
+	if l.earlyR != nil {
+		// No reader: what is left to pass on fails at once, and counts.
+		_ = l.earlyR.Close()
+		l.earlyR = nil
+	}
+	l.early.stop()
+	l.early.wg.Wait()
+	return l.early.lost.Load(), l.early.lostBytes.Load()
+}
+
 // Close releases the descriptors, the relay of the proxy's port and the
 // API connection.
 func (l *Launch) Close() {
+	if l.early != nil {
+		if l.earlyR != nil {
+			_ = l.earlyR.Close()
+			l.earlyR = nil
+		}
+		l.early.stop()
+	}
 	l.closeListeners()
 	if l.relay != nil {
 		_ = l.relay.Close()

@@ -56,12 +56,8 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	defer watchW.Close()
 	l.State.WatchFD = int(watchW.Fd())
 	defer func() { l.State.WatchFD, l.State.EarlyFD = handoff.NoFD, handoff.NoFD }()
-	var earlyR, earlyW *os.File
-	if l.State.OTLPHTTPFD != handoff.NoFD {
-		if earlyR, earlyW, err = os.Pipe(); err == nil {
-			defer earlyR.Close()
-			l.State.EarlyFD = int(earlyR.Fd())
-		}
+	if l.earlyR != nil {
+		l.State.EarlyFD = int(l.earlyR.Fd())
 	}
 	pass := []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD,
 		l.State.WatchFD, l.State.EarlyFD}
@@ -82,15 +78,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 		}
 	}
 	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
-	c := &Child{notes: make(chan struct{})}
-	if earlyW != nil {
-		// Serving first: the function may export before the agent runs.
-		if c.early, err = startEarly(l.State.OTLPHTTPFD, earlyW); err != nil {
-			// The agent serves every export; the pipe's end tells it
-			// there is nothing early.
-			_ = earlyW.Close()
-		}
-	}
+	c := &Child{notes: make(chan struct{}), early: l.early}
 	pid, err := syscall.ForkExec(path, append([]string{path}, args...), &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
@@ -100,10 +88,12 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	})
 	if err != nil {
 		_ = watchR.Close()
-		if c.early != nil {
-			c.early.stop()
-		}
 		return nil, fmt.Errorf("start the agent %s: %w", path, err)
+	}
+	// The read end of the early exports' pipe is the agent's.
+	if l.earlyR != nil {
+		_ = l.earlyR.Close()
+		l.earlyR = nil
 	}
 	// The /event/next connection is the agent's: the launcher's own calls,
 	// if it takes over, go on a new one.

@@ -288,10 +288,11 @@ func spansRequest(n int) *coltracepb.ExportTraceServiceRequest {
 	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}}}
 }
 
-// TestEarlyExportsAnsweredAndPassedOn: while the agent starts, the
-// launcher answers the function's OTLP/HTTP exports at once (protobuf,
-// JSON with gzip, chunked) and passes them on to the agent, which reads
-// them once it says it serves; a request that is no export is refused.
+// TestEarlyExportsAnsweredAndPassedOn: from registration on, before the
+// agent is started and while it starts, the launcher answers the
+// function's OTLP/HTTP exports at once (protobuf, JSON with gzip, chunked)
+// and passes them on to the agent, which reads them once it says it
+// serves; a request that is no export is refused.
 func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
 	httpAddr := freeAddr(t)
@@ -302,7 +303,6 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	defer l.Close()
 	dir := t.TempDir()
 	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
-	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
@@ -324,9 +324,12 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 		got, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(got)
 	}
+	// Answered from registration on, before the agent is even started:
+	// the function runs once the extension is registered.
 	if code, got := send("/v1/traces", "application/x-protobuf", "", bytes.NewReader([]byte{0x0a, 0x00})); code != 200 || got != "" {
 		t.Errorf("protobuf export: %d %q; want 200 and an empty response", code, got)
 	}
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
 	// No length: sent chunked.
 	if code, got := send("/v1/logs", "application/json", "gzip", io.MultiReader(strings.NewReader("gz"))); code != 200 || got != "{}" {
 		t.Errorf("JSON export: %d %q; want 200 and {}", code, got)
