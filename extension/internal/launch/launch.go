@@ -330,20 +330,21 @@ func (l *Launch) Idle() error {
 // and makes the pipe that passes them on to the agent. Without a pipe
 // nothing is answered early: the exports wait for the agent.
 func (l *Launch) serveEarly() {
-	if l.early != nil || l.State.OTLPHTTPFD == handoff.NoFD {
+	if l.early != nil || (l.State.OTLPHTTPFD == handoff.NoFD && l.State.OTLPGRPCFD == handoff.NoFD) {
 		return
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return
 	}
-	e, err := startEarly(l.State.OTLPHTTPFD, w)
+	e, err := startEarly(l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, w)
 	if err != nil {
 		_ = r.Close()
 		_ = w.Close()
 		return
 	}
 	l.early, l.earlyR = e, r
+	l.State.EarlyFD = int(r.Fd())
 }
 
 // StopEarly stops answering exports early when no agent will take them
@@ -356,7 +357,7 @@ func (l *Launch) StopEarly() (lost, lostBytes int64) {
 	if l.earlyR != nil {
 		// No reader: what is left to pass on fails at once, and counts.
 		_ = l.earlyR.Close()
-		l.earlyR = nil
+		l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
 	}
 	l.early.stop()
 	l.early.wg.Wait()
@@ -369,7 +370,7 @@ func (l *Launch) Close() {
 	if l.early != nil {
 		if l.earlyR != nil {
 			_ = l.earlyR.Close()
-			l.earlyR = nil
+			l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
 		}
 		l.early.stop()
 	}

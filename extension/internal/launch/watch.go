@@ -55,10 +55,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	}
 	defer watchW.Close()
 	l.State.WatchFD = int(watchW.Fd())
-	defer func() { l.State.WatchFD, l.State.EarlyFD = handoff.NoFD, handoff.NoFD }()
-	if l.earlyR != nil {
-		l.State.EarlyFD = int(l.earlyR.Fd())
-	}
+	defer func() { l.State.WatchFD = handoff.NoFD }()
 	pass := []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD,
 		l.State.WatchFD, l.State.EarlyFD}
 	top := 2
@@ -93,7 +90,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	// The read end of the early exports' pipe is the agent's.
 	if l.earlyR != nil {
 		_ = l.earlyR.Close()
-		l.earlyR = nil
+		l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
 	}
 	// The /event/next connection is the agent's: the launcher's own calls,
 	// if it takes over, go on a new one.

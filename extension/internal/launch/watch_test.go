@@ -3,6 +3,7 @@ package launch
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -16,11 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
@@ -355,5 +359,92 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	slices.Sort(lines)
 	if !slices.Equal(lines, want) {
 		t.Errorf("the agent read\n%s\nwant, in any order\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestEarlyGRPCExportsAnsweredAndPassedOn: the OpenTelemetry SDK's
+// OTLP/gRPC exporter, exporting before the agent is started, has its
+// exports answered by the launcher (plain and gzip-compressed, several on
+// one exporter, each on its own connection after GOAWAY), and the agent
+// reads each as the OTLP/HTTP export of the same message.
+func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
+	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+	grpcAddr := freeAddr(t)
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", OTLPGRPCAddr: grpcAddr})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
+
+	export := func(name string, opts ...otlptracegrpc.Option) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		exp, err := otlptracegrpc.New(ctx, append([]otlptracegrpc.Option{
+			otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}),
+		}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exp.Shutdown(context.Background())
+		for i := range 2 {
+			spans := tracetest.SpanStubs{{Name: name + "-" + strconv.Itoa(i)}}.Snapshots()
+			if err := exp.ExportSpans(ctx, spans); err != nil {
+				t.Fatalf("export %s-%d: %v", name, i, err)
+			}
+		}
+	}
+	export("plain")
+	export("gzip", otlptracegrpc.WithCompressor("gzip"))
+
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := waitChild(t, child); !o.Stopping || o.ExitCode() != 0 {
+		t.Fatalf("outcome %s, stopping %v; want a stop on purpose", o, o.Stopping)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(got), "\n"), "\n") {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) != 4 || f[0] != "/v1/traces" || f[1] != "application/x-protobuf" {
+			t.Fatalf("the agent read %q; want a /v1/traces protobuf export", line)
+		}
+		body, err := strconv.Unquote(f[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte(body)
+		if f[2] == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(msg, &req); err != nil {
+			t.Fatalf("the agent read a message that is no ExportTraceServiceRequest: %v", err)
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					names = append(names, f[2]+":"+s.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	if want := []string{":plain-0", ":plain-1", "gzip:gzip-0", "gzip:gzip-1"}; !slices.Equal(names, want) {
+		t.Errorf("the agent read spans %q; want %q", names, want)
 	}
 }
