@@ -294,7 +294,7 @@ func lookupSandbox() listenAt {
 func withoutHandoff(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, handoff.Env+"=") {
+		if !strings.HasPrefix(kv, handoff.Env+"=") && !strings.HasPrefix(kv, handoff.ReportEnv+"=") {
 			out = append(out, kv)
 		}
 	}

@@ -207,6 +207,8 @@ type Takeover struct {
 	// invocations counts the events the launcher received in the agent's
 	// place.
 	invocations int
+	// deadline is the SHUTDOWN event's deadline, once Events returned.
+	deadline time.Time
 }
 
 // TakeOver serves the ports the function depends on in the agent's place:
@@ -307,6 +309,7 @@ func (t *Takeover) Events() error {
 			return statusError("wait for the next event", resp)
 		}
 		if strings.Contains(strings.ToUpper(string(resp.body)), `"SHUTDOWN"`) {
+			t.deadline = deadlineOf(resp.body)
 			return nil
 		}
 		t.invocations++
@@ -334,4 +337,79 @@ func (t *Takeover) Counts() string {
 		" otlp_bytes_dropped=" + strconv.FormatInt(d.otlpBytes.Load(), 10) +
 		" telemetry_pushes_dropped=" + strconv.FormatInt(d.telemetryPushes.Load(), 10) +
 		" telemetry_bytes_dropped=" + strconv.FormatInt(d.telemetryBytes.Load(), 10)
+}
+
+// deadlineOf reads the deadlineMs of a SHUTDOWN event without decoding
+// JSON; a second from now when it has none.
+func deadlineOf(body []byte) time.Time {
+	_, rest, ok := strings.Cut(string(body), `"deadlineMs"`)
+	if ok {
+		rest = strings.TrimLeft(rest, " \t\r\n:")
+		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if end < 0 {
+			end = len(rest)
+		}
+		if ms, err := strconv.ParseInt(rest[:end], 10, 64); err == nil && ms > 0 {
+			return time.UnixMilli(ms)
+		}
+	}
+	return time.Now().Add(time.Second)
+}
+
+// takeover returns what the takeover counted.
+func (t *Takeover) takeover(agentEnd string) handoff.Takeover {
+	d := &t.drops
+	r := handoff.Takeover{
+		Registration: t.l.State.Registration, Started: t.l.State.Started, Deadline: t.deadline,
+		AgentEnd: agentEnd, Invocations: int64(t.invocations),
+		OTLPRequests: d.otlpRequests.Load(), OTLPBytes: d.otlpBytes.Load(),
+		TelemetryPushes: d.telemetryPushes.Load(), TelemetryBytes: d.telemetryBytes.Load(),
+	}
+	if t.child != nil && t.child.early != nil {
+		r.EarlyLost, r.EarlyLostBytes = t.child.early.lost.Load(), t.child.early.lostBytes.Load()
+	}
+	if r.Deadline.IsZero() {
+		r.Deadline = time.Now().Add(time.Second)
+	}
+	return r
+}
+
+// Report starts the agent at path once more, after SHUTDOWN, with what
+// the takeover counted (handoff.ReportEnv), so that it ships the counts to
+// the collector as the agent's own drop counters are shipped, and waits
+// for it until the SHUTDOWN deadline, when it is killed. The agent that
+// died had the only connection to the collector; the launcher links no
+// gRPC. agentEnd says how that agent ended.
+func (t *Takeover) Report(path string, env []string, agentEnd string) error {
+	r := t.takeover(agentEnd)
+	env = append(withoutHandoff(env), handoff.ReportEnv+"="+r.Encode())
+	p, err := os.StartProcess(path, []string{path}, &os.ProcAttr{Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		return fmt.Errorf("start the agent to report the takeover: %w", err)
+	}
+	type result struct {
+		st  *os.ProcessState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := p.Wait()
+		done <- result{st, err}
+	}()
+	timer := time.NewTimer(time.Until(r.Deadline.Add(-50 * time.Millisecond)))
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return fmt.Errorf("report the takeover: %w", res.err)
+		}
+		if !res.st.Success() {
+			return fmt.Errorf("report the takeover: the agent ended with %s", res.st)
+		}
+		return nil
+	case <-timer.C:
+		_ = p.Kill()
+		<-done
+		return errors.New("report the takeover: the agent did not finish before the shutdown deadline")
+	}
 }

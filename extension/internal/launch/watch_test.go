@@ -33,7 +33,9 @@ import (
 const agentModeEnv = "LAUNCH_TEST_AGENT"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(agentModeEnv); mode != "" {
+	if mode := os.Getenv(agentModeEnv); mode == "report" {
+		os.Exit(fakeReport())
+	} else if mode != "" {
 		os.Exit(fakeAgent(mode))
 	}
 	os.Exit(m.Run())
@@ -107,6 +109,25 @@ func fakeEarlyAgent(st handoff.State) int {
 		return 2
 	}
 	_, _ = watch.Write([]byte{handoff.ShutdownNote})
+	return 0
+}
+
+// fakeReport is the agent started again after a takeover: it writes the
+// takeover it was given to the file LAUNCH_TEST_OUT, as Go syntax.
+func fakeReport() int {
+	if _, ok := os.LookupEnv(handoff.Env); ok {
+		fmt.Fprintln(os.Stderr, "fake report: a handoff too")
+		return 2
+	}
+	tk, err := handoff.DecodeTakeover(os.Getenv(handoff.ReportEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake report:", err)
+		return 2
+	}
+	tk.Started, tk.Deadline = time.Time{}, time.Time{}
+	if err := os.WriteFile(os.Getenv("LAUNCH_TEST_OUT"), fmt.Appendf(nil, "%+v", tk), 0o644); err != nil {
+		return 2
+	}
 	return 0
 }
 
@@ -259,6 +280,25 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 	}
 	if n := dropped(counts, "otlp_bytes_dropped"); n < len(big)+2000*20 {
 		t.Errorf("otlp_bytes_dropped=%d; want at least the %d bytes sent", n, len(big)+2000*20)
+	}
+	// The counts go to the agent, started once more to ship them.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	if err := tk.Report(exe, append(os.Environ(), agentModeEnv+"=report", "LAUNCH_TEST_OUT="+out), o.String()); err != nil {
+		t.Fatalf("Report: %v", err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("{Registration:%v Started:0001-01-01 00:00:00 +0000 UTC Deadline:0001-01-01 00:00:00 +0000 UTC AgentEnd:killed by signal killed "+
+		"Invocations:1 EarlyLost:0 EarlyLostBytes:0 OTLPRequests:4 OTLPBytes:%d TelemetryPushes:1 TelemetryBytes:%d}",
+		l.State.Registration, dropped(counts, "otlp_bytes_dropped"), dropped(counts, "telemetry_bytes_dropped"))
+	if string(got) != want {
+		t.Errorf("the agent was given the takeover\n%s\nwant\n%s", got, want)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
