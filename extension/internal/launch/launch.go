@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,8 +82,10 @@ type Launch struct {
 	// announced is the file announcing the proxy; "" when none was
 	// written.
 	announced string
-	// relay is the proxy's port as RelayProxy serves it.
-	relay net.Listener
+	// relay is the proxy's port as RelayProxy serves it; relayedEvents
+	// counts the invocations it handed the runtime.
+	relay         net.Listener
+	relayedEvents atomic.Int64
 	// drains are the ports a takeover answers (see TakeOver).
 	drains []net.Listener
 	// early answers the function's first exports until the agent serves

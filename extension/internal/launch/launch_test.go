@@ -38,8 +38,10 @@ type fakeAPI struct {
 	// onRegister, when set, is called as register arrives.
 	onRegister func()
 	// refuseNext answers that many calls to /event/next after the first
-	// with 403, as Lambda does while an earlier call is parked.
+	// with 403, as Lambda does while an earlier call is parked; then that
+	// parked call takes the next event, which no caller sees.
 	refuseNext int
+	parkedTook bool
 	// beforeShutdown, when set, holds the SHUTDOWN answer until closed.
 	beforeShutdown chan struct{}
 
@@ -104,6 +106,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 			http.Error(w, `{"errorType":"Extension.InvalidStateTransition"}`, http.StatusForbidden)
 			return
+		}
+		if f.refused > 0 && !f.parkedTook {
+			// The refusals end as the parked call takes an event.
+			f.parkedTook = true
+			f.nexts++
 		}
 		n := f.nexts
 		f.nexts++

@@ -204,9 +204,13 @@ type Takeover struct {
 	l     *Launch
 	child *Child
 	drops drops
-	// invocations counts the events the launcher received in the agent's
-	// place.
+	// invocations counts the invocations that ran without the agent: the
+	// events the launcher received in its place, and the one the dead
+	// agent's parked /event/next took (takenByDead).
 	invocations int
+	// takenByDead is 1 when the dead agent's parked call took an
+	// invocation's event (see Events).
+	takenByDead int
 	// deadline is the SHUTDOWN event's deadline, once Events returned.
 	deadline time.Time
 }
@@ -285,12 +289,16 @@ func acceptLoop(ln net.Listener, serve func(net.Conn)) {
 // leaves its call parked in the API, which refuses another one (403)
 // until that call has taken the next event: the launcher asks again,
 // at growing intervals of at most maxNextRetry, so that the invocation
-// that event starts ends as soon as the runtime has answered. Should the
-// parked call take SHUTDOWN, the launcher never learns of it, and Lambda
-// ends it at the shutdown deadline.
+// that event starts ends as soon as the runtime has answered. That
+// invocation runs (the runtime gets its event), but its event went to the
+// dead call: the launcher counts it once SHUTDOWN comes to it, which shows
+// that the event taken was an INVOKE. Should the parked call take
+// SHUTDOWN, the launcher never learns of it, and Lambda ends it at the
+// shutdown deadline.
 func (t *Takeover) Events() error {
 	l := t.l
 	var pause time.Duration
+	refused := false
 	for {
 		if err := l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, l.State.ExtensionID); err != nil {
 			return fmt.Errorf("ask for the next event: %w", err)
@@ -300,6 +308,7 @@ func (t *Takeover) Events() error {
 			return fmt.Errorf("wait for the next event: %w", err)
 		}
 		if resp.status == 403 {
+			refused = true
 			pause = min(max(2*pause, time.Millisecond), maxNextRetry)
 			time.Sleep(pause)
 			continue
@@ -310,6 +319,20 @@ func (t *Takeover) Events() error {
 		}
 		if strings.Contains(strings.ToUpper(string(resp.body)), `"SHUTDOWN"`) {
 			t.deadline = deadlineOf(resp.body)
+			if refused {
+				// The refusals ended when the dead agent's parked call
+				// took an event, and it was not SHUTDOWN, which came
+				// here: an invocation ran that the launcher saw no event
+				// of.
+				t.takenByDead = 1
+			}
+			// The dead call may also have taken the event before the
+			// launcher asked (no refusal then): the runtime's answers,
+			// relayed, count every invocation it was handed.
+			if relayed := int(l.relayedEvents.Load()); relayed > t.invocations+t.takenByDead {
+				t.takenByDead = relayed - t.invocations
+			}
+			t.invocations += t.takenByDead
 			return nil
 		}
 		t.invocations++
@@ -331,6 +354,7 @@ func (t *Takeover) Counts() string {
 		lost, lostBytes = t.child.early.lost.Load(), t.child.early.lostBytes.Load()
 	}
 	return "invocations_without_agent=" + strconv.Itoa(t.invocations) +
+		" invocations_to_dead_agent=" + strconv.Itoa(t.takenByDead) +
 		" early_exports_lost=" + strconv.FormatInt(lost, 10) +
 		" early_bytes_lost=" + strconv.FormatInt(lostBytes, 10) +
 		" otlp_requests_dropped=" + strconv.FormatInt(d.otlpRequests.Load(), 10) +

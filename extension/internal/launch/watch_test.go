@@ -273,7 +273,7 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 		t.Fatal("Events did not return at SHUTDOWN")
 	}
 	counts := tk.Counts()
-	for _, want := range []string{"invocations_without_agent=1 ", "otlp_requests_dropped=4 ", "telemetry_pushes_dropped=1 "} {
+	for _, want := range []string{"invocations_without_agent=1 ", "invocations_to_dead_agent=1 ", "otlp_requests_dropped=4 ", "telemetry_pushes_dropped=1 "} {
 		if !strings.Contains(counts+" ", want) {
 			t.Errorf("counts %q; want %q", counts, want)
 		}
