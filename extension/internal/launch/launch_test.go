@@ -42,8 +42,10 @@ type fakeAPI struct {
 	// parked call takes the next event, which no caller sees.
 	refuseNext int
 	parkedTook bool
-	// beforeShutdown, when set, holds the SHUTDOWN answer until closed.
+	// beforeShutdown, when set, holds the SHUTDOWN answer until closed;
+	// shutdown, when set, is that answer.
 	beforeShutdown chan struct{}
+	shutdown       string
 
 	mu       sync.Mutex
 	requests []string // method, path and extension headers, in order
@@ -115,7 +117,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := f.nexts
 		f.nexts++
 		f.mu.Unlock()
-		ev := `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`
+		ev := cmp.Or(f.shutdown, `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`)
 		if n < len(f.events) {
 			ev = f.events[n]
 		} else if f.beforeShutdown != nil {

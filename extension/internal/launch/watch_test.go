@@ -194,6 +194,8 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 		events:         []string{`{"eventType":"INVOKE","requestId":"r-1"}`, `{"eventType":"INVOKE","requestId":"r-2"}`},
 		refuseNext:     2,
 		beforeShutdown: make(chan struct{}),
+		// Time for the report, however slow the machine.
+		shutdown: fmt.Sprintf(`{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}`, time.Now().Add(time.Minute).UnixMilli()),
 	}
 	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
 	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1",
