@@ -170,10 +170,6 @@ func Start(o Options) (*Launch, error) {
 		return nil, fmt.Errorf("%w: register extension: response has no %s", ErrNotRegistered, apiwire.HeaderIdentifier)
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
-	// Registered: the function may run from here on (Lambda starts the
-	// runtime once every extension has registered), and its first exports
-	// are answered at once, whatever the launcher and the agent are doing.
-	l.serveEarly()
 
 	if listenErr == nil {
 		l.State.TelemetryFD = telemetryFD
@@ -184,6 +180,7 @@ func Start(o Options) (*Launch, error) {
 	if err := l.subscribeAndNext(id, schema, apiwire.BufferingFor(o.Managed)); err != nil {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
 	}
+	l.serveEarly() // when subscribeAndNext did not
 	l.State.NextSent = time.Now()
 	l.State.NextFD = int(l.api.c)
 	if n := l.api.r.Buffered(); n > 0 {
@@ -204,7 +201,11 @@ func Start(o Options) (*Launch, error) {
 // State; the error is about the /event/next.
 func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) error {
 	next := func() error {
-		return l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
+		err := l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
+		if err == nil {
+			l.serveEarly()
+		}
+		return err
 	}
 	if l.State.TelemetryFD == handoff.NoFD {
 		return next()
@@ -222,6 +223,11 @@ func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) erro
 		l.api.closing = true
 		return next()
 	}
+	// The function's first exports are answered from here on, set up while
+	// the API answers: none of it comes before the first /event/next,
+	// which ends Lambda's wait for the init, and the runtime, started once
+	// every extension registered, is still starting.
+	l.serveEarly()
 	resp, err := l.api.read()
 	switch {
 	case err != nil:
