@@ -4,7 +4,9 @@
 // /opt/lambdascope/lambdascope-extension, and the launcher Lambda starts
 // from /opt/extensions/lambdascope starts it once the first /event/next
 // is sent, and watches it (see lambdascope-launcher). Started directly, it does the whole
-// start itself.
+// start itself. Started again by the launcher at SHUTDOWN after a
+// takeover (_LAMBDASCOPE_TAKEOVER), it ships what the launcher counted
+// and exits (agent.Report).
 package main
 
 import (
