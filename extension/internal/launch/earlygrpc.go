@@ -20,7 +20,8 @@ import (
 // (same protobuf message; a gzip-compressed one with Content-Encoding
 // gzip). Once it has answered a connection's first export it sends
 // GOAWAY, so that the client's next export opens a new connection, which
-// the agent serves once it does: no connection stays with the launcher.
+// the agent serves once it does, and the client closes this one: no
+// connection stays with the launcher (at most 5 seconds).
 
 // grpcPaths maps the OTLP/gRPC methods to the OTLP/HTTP paths of the same
 // messages.
@@ -37,6 +38,10 @@ const (
 	flagPadded        = 0x8
 	flagPriority      = 0x20
 )
+
+// goAwayGrace is how long a connection stays open after GOAWAY for the
+// client to close it.
+const goAwayGrace = 100 * time.Millisecond
 
 // gRPC status codes the early server answers with (besides OK).
 const (
@@ -75,6 +80,7 @@ func (e *early) serveGRPC(c net.Conn) {
 		blockEnd  bool // the block's HEADERS frame ended the stream
 		lastID    uint32
 		goingAway bool // GOAWAY sent: streams above lastID are not served
+		closing   bool // the connection ends at goAwayGrace
 	)
 	for {
 		if _, err := io.ReadFull(r, head[:]); err != nil {
@@ -126,8 +132,13 @@ func (e *early) serveGRPC(c net.Conn) {
 			s := streams[blockID]
 			if s == nil {
 				// A new stream (a request's headers), unless it is one past
-				// GOAWAY, which the client sends again elsewhere.
+				// GOAWAY: refused unprocessed, the client sends it again on
+				// a new connection.
 				if goingAway && blockID > lastID {
+					writeFrame(w, frameRSTStream, 0, blockID, []byte{0, 0, 0, 7})
+					if w.Flush() != nil {
+						return
+					}
 					continue
 				}
 				s = &earlyStream{}
@@ -196,8 +207,14 @@ func (e *early) serveGRPC(c net.Conn) {
 			if w.Flush() != nil {
 				return
 			}
-			if goingAway && len(streams) == 0 {
-				return
+			if goingAway && len(streams) == 0 && !closing {
+				// The client closes the connection after GOAWAY once its
+				// streams are done; one that does not (an idle gRPC
+				// channel may keep it) is closed shortly: closing at once
+				// could reach the client before the GOAWAY does, which it
+				// would take for a failure.
+				closing = true
+				_ = c.SetReadDeadline(time.Now().Add(goAwayGrace))
 			}
 		}
 	}
@@ -234,21 +251,23 @@ func (e *early) answerGRPC(w *bufio.Writer, id uint32, s *earlyStream) {
 		writeFrame(w, frameHeaders, flagEndHeaders|flagEndStream, id, grpcStatus(grpcUnimplemented))
 		return
 	}
-	e.held.Add(int64(len(msg)))
-	defer e.held.Add(-int64(len(msg)))
 	writeFrame(w, frameHeaders, flagEndHeaders, id, grpcHeaders)
 	writeFrame(w, frameData, 0, id, grpcEmpty)
 	writeFrame(w, frameHeaders, flagEndHeaders|flagEndStream, id, grpcTrailers)
-	// Answered before it is passed on, as over HTTP.
-	if w.Flush() != nil {
-		return
-	}
-	if err := e.pass(path, "application/x-protobuf", encoding, msg); err != nil {
-		e.lost.Add(1)
-		e.lostBytes.Add(int64(len(msg)))
-		return
-	}
-	e.passed.Add(1)
+	// Answered before it is passed on, as over HTTP, and passed on beside
+	// the connection: the pipe holds 64 KiB until the agent reads it, and
+	// the connection must go on (GOAWAY, the client's close) meanwhile.
+	_ = w.Flush()
+	e.held.Add(int64(len(msg)))
+	e.wg.Go(func() {
+		defer e.held.Add(-int64(len(msg)))
+		if err := e.pass(path, "application/x-protobuf", encoding, msg); err != nil {
+			e.lost.Add(1)
+			e.lostBytes.Add(int64(len(msg)))
+			return
+		}
+		e.passed.Add(1)
+	})
 }
 
 // grpcStatus is a trailer block with grpc-status code (a literal with a

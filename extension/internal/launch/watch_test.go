@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -420,6 +421,7 @@ func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
 	dir := t.TempDir()
 	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
 
+	const bulk = 3000
 	export := func(name string, opts ...otlptracegrpc.Option) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -433,7 +435,14 @@ func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
 		}
 		defer exp.Shutdown(context.Background())
 		for i := range 2 {
-			spans := tracetest.SpanStubs{{Name: name + "-" + strconv.Itoa(i)}}.Snapshots()
+			stubs := tracetest.SpanStubs{{Name: name + "-" + strconv.Itoa(i)}}
+			if i == 1 {
+				// Larger than HTTP/2's initial flow control window.
+				for range bulk {
+					stubs = append(stubs, tracetest.SpanStub{Name: "bulk", Attributes: []attribute.KeyValue{attribute.String("k", strings.Repeat("v", 20))}})
+				}
+			}
+			spans := stubs.Snapshots()
 			if err := exp.ExportSpans(ctx, spans); err != nil {
 				t.Fatalf("export %s-%d: %v", name, i, err)
 			}
@@ -454,6 +463,7 @@ func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
+	bulks := 0
 	for line := range strings.SplitSeq(strings.TrimSuffix(string(got), "\n"), "\n") {
 		f := strings.SplitN(line, " ", 4)
 		if len(f) != 4 || f[0] != "/v1/traces" || f[1] != "application/x-protobuf" {
@@ -480,6 +490,10 @@ func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
+					if s.Name == "bulk" {
+						bulks++
+						continue
+					}
 					names = append(names, f[2]+":"+s.Name)
 				}
 			}
@@ -488,5 +502,8 @@ func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
 	slices.Sort(names)
 	if want := []string{":plain-0", ":plain-1", "gzip:gzip-0", "gzip:gzip-1"}; !slices.Equal(names, want) {
 		t.Errorf("the agent read spans %q; want %q", names, want)
+	}
+	if bulks != 2*bulk {
+		t.Errorf("the agent read %d bulk spans; want %d", bulks, 2*bulk)
 	}
 }
