@@ -17,11 +17,11 @@ import (
 
 // A cold invocation of an instrumented function waits for its first
 // export to be answered, and the agent, a large Go program, needs tens of
-// milliseconds to start. So from the moment the extension is registered
-// (Lambda starts the runtime once every extension has) until the agent
-// says it serves (handoff.ServingNote), the launcher answers the
-// function's OTLP/HTTP exports itself: it reads each request, answers 200
-// at once (with Connection: close, so that the exporter's next request
+// milliseconds to start. So from the moment the first /event/next is
+// sent (Lambda starts the runtime once every extension has registered)
+// until the agent says it serves (handoff.ServingNote), the launcher
+// answers the function's OTLP/HTTP exports itself: it reads each request,
+// answers 200 at once (with Connection: close, so that the exporter's next request
 // finds the agent), and passes the request on to the agent through a pipe
 // (State.EarlyFD), which the agent reads into its receiver as if the
 // request had come to it. The agent, not the launcher, judges the request:
