@@ -15,7 +15,8 @@
 // launcher takes over (TakeOver, Takeover.Events): it relays the Runtime
 // API proxy's port to the real Runtime API, answers the OTLP ports and the
 // telemetry listener, counting what it drops, and follows the events
-// until SHUTDOWN, so that the function runs on. When the agent cannot be
+// until SHUTDOWN, so that the function runs on; then it starts the agent
+// once more to ship the counts (Takeover.Report). When the agent cannot be
 // started at all the launcher stays registered and relays the proxy's
 // port too (RelayProxy, Idle).
 package launch
