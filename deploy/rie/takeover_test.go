@@ -69,6 +69,58 @@ func TestAgentKilledMidInvocation(t *testing.T) {
 	}
 }
 
+// TestAgentKilledBetweenInvocations kills the agent (SIGKILL) while it
+// waits for the next event under AWS's emulator, between two invocations,
+// with the runtime waiting in /next through the agent's proxy. The
+// emulator keeps the dead agent's call to /event/next parked and hands it
+// the next event (and refuses the launcher's calls until then): the
+// function still runs that invocation and the ones after it (the runtime
+// asks again through the relayed port), and the launcher counts it among
+// the invocations that ran without the agent, and ships the counts.
+func TestAgentKilledBetweenInvocations(t *testing.T) {
+	t.Parallel()
+	setup(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	fn := functionName("rie-agent-killed-idle")
+	sb, out := wrappedGoSandbox(t, ctx, fn, 20*time.Second)
+	first := newCall("before-the-kill", 1)
+	first.invoke(ctx, sb)
+	first.checkAnswer(t)
+	// Positions the fault after the agent and the runtime have asked for
+	// the next event, which they do as soon as the invocation has ended;
+	// not an assertion.
+	time.Sleep(2 * time.Second)
+	if err := syscall.Kill(agentProcess(t, sb), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	const after = 3
+	for i := range after {
+		// Each bounded well below the function's timeout: an invocation
+		// the extension never ended would last until then.
+		callCtx, cancelCall := context.WithTimeout(ctx, 15*time.Second)
+		c := newCall("after-the-kill-"+strconv.Itoa(i), 1)
+		c.invoke(callCtx, sb)
+		cancelCall()
+		c.checkAnswer(t)
+	}
+	if err := sb.Shutdown(ctx); err != nil {
+		t.Errorf("shut down: %v", err)
+	}
+	logs := out.String()
+	for _, want := range []string{
+		"the agent ended unexpectedly; the launcher takes over",
+		"extension shut down without its agent",
+		"invocations_without_agent=" + strconv.Itoa(after) + " ",
+		"invocations_to_dead_agent=1 ",
+		"reported=true",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the launcher's log has no %q:\n%s", want, logs)
+		}
+	}
+}
+
 // agentProcess returns the process ID of the sandbox's agent.
 func agentProcess(t *testing.T, sb *rie.Sandbox) int {
 	t.Helper()

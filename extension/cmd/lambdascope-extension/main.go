@@ -4,7 +4,9 @@
 // /opt/lambdascope/lambdascope-extension, and the launcher Lambda starts
 // from /opt/extensions/lambdascope starts it once the first /event/next
 // is sent, and watches it (see lambdascope-launcher). Started directly, it does the whole
-// start itself.
+// start itself. Started again by the launcher at SHUTDOWN after a
+// takeover (_LAMBDASCOPE_TAKEOVER), it ships what the launcher counted
+// and exits (agent.Report).
 package main
 
 import (
@@ -86,6 +88,20 @@ func run() int {
 	opts.Log = log
 	opts.StartedAt = started
 	opts.ConfigError = cfgErr
+	if v, ok := os.LookupEnv(handoff.ReportEnv); ok {
+		// Started again by the launcher at SHUTDOWN, after it stood in
+		// for an agent that died: ship what it counted, then end.
+		_ = os.Unsetenv(handoff.ReportEnv)
+		t, err := handoff.DecodeTakeover(v)
+		if err == nil {
+			err = agent.Report(context.Background(), opts, t)
+		}
+		if err != nil {
+			log.Error("the takeover's counts were not shipped", "err", err)
+			return 1
+		}
+		return 0
+	}
 	if v, ok := os.LookupEnv(handoff.Env); ok {
 		// Started by the launcher, which registered and called
 		// /event/next already.

@@ -90,7 +90,9 @@ func main() {
 	// Still here: the agent could not be started. Stay registered, relay
 	// the Runtime API proxy's port (the runtime may be pointed at it) and
 	// answer events, so the function runs on without telemetry.
-	logError("the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr)
+	lost, lostBytes := l.StopEarly()
+	logLine("ERROR", "the agent could not be started (is the layer complete?); the function runs on without telemetry", agentErr,
+		"early_exports_lost="+strconv.FormatInt(lost, 10)+" early_bytes_lost="+strconv.FormatInt(lostBytes, 10))
 	if err := l.RelayProxy(); err != nil {
 		logError("the runtime API proxy's port cannot be relayed; a runtime that uses it fails", err)
 	}
@@ -113,10 +115,21 @@ func watch(l *launch.Launch, child *launch.Child) int {
 		"OTLP exports and telemetry are answered and dropped, nothing more is shipped", err,
 		"takeovers=1 agent_pid="+strconv.Itoa(child.Pid)+" agent_end="+strconv.Quote(o.String()))
 	err = t.Events()
-	counts := "takeovers=1 " + t.Counts()
+	counts := "takeovers=1 " + t.Counts() + " agent_end=" + strconv.Quote(o.String())
 	if err != nil {
 		logLine("ERROR", "event loop failed after the takeover", err, counts)
 		return 1
+	}
+	// The counts go to the collector too: the agent, started once more,
+	// ships them (and what it had spooled) within the shutdown deadline.
+	if agent, err := findAgent(); err != nil {
+		counts += " reported=false"
+		logLine("ERROR", "the takeover's counts cannot be shipped: the agent is missing", err, counts)
+	} else if err := t.Report(agent, os.Environ(), o.String()); err != nil {
+		counts += " reported=false"
+		logLine("ERROR", "the takeover's counts did not reach the collector; this line is their only record", err, counts)
+	} else {
+		counts += " reported=true"
 	}
 	logLine("WARN", "extension shut down without its agent", nil, counts)
 	return 0

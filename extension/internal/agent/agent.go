@@ -108,9 +108,10 @@ type Inherited struct {
 	// child and takes over when it ends without saying it stops (see
 	// Stopping); nil when the launcher became the agent.
 	Watch *os.File
-	// Early is the pipe on which the launcher passes the OTLP/HTTP
-	// exports it answered while the agent started (handoff.EarlyExport);
-	// nil when there is none.
+	// Early is the pipe on which the launcher passes the OTLP exports it
+	// answered while the agent started (handoff.EarlyExport; a gRPC one
+	// as the OTLP/HTTP export of the same message); nil when there is
+	// none.
 	Early *os.File
 }
 

@@ -346,8 +346,12 @@ func launchFor(t *testing.T, o *Options) {
 			t.Fatal(err)
 		}
 	}
-	if st.ProxyFD != handoff.NoFD {
-		if st.ProxyFD, err = syscall.Dup(st.ProxyFD); err != nil {
+	// The pipe of the exports the launcher answered early, too.
+	for _, fd := range []*int{&st.ProxyFD, &st.EarlyFD} {
+		if *fd == handoff.NoFD {
+			continue
+		}
+		if *fd, err = syscall.Dup(*fd); err != nil {
 			t.Fatal(err)
 		}
 	}

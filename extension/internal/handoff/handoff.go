@@ -53,7 +53,7 @@ const (
 // MaxEarlyBody is the largest body of an EarlyExport.
 const MaxEarlyBody = 6 << 20
 
-// EarlyExport is an OTLP/HTTP export the launcher answered while the
+// EarlyExport is an OTLP export the launcher answered while the
 // agent started, passed on to the agent on State.EarlyFD as a record: the
 // path, the content type and the content encoding, each after its length,
 // then the body's length and the body (lengths as 4-byte big-endian
@@ -144,7 +144,7 @@ type State struct {
 	// crash. NoFD when the launcher does not watch.
 	WatchFD int
 	// EarlyFD is the read end of a pipe on which the launcher passes the
-	// OTLP/HTTP exports it answered while the agent started
+	// OTLP exports it answered while the agent started
 	// (EarlyExport), until the agent writes ServingNote on WatchFD and
 	// the launcher closes the pipe. NoFD when there is none.
 	EarlyFD int

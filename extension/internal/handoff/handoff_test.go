@@ -3,6 +3,7 @@ package handoff
 import (
 	"bytes"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +165,24 @@ func FuzzReadEarly(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTakeoverRoundTrip(t *testing.T) {
+	in := Takeover{
+		Registration: []byte(`{"functionName":"f"}`), Started: time.Unix(0, 1), Deadline: time.Unix(0, 2e9),
+		AgentEnd: "killed by signal killed", Invocations: 3, EarlyLost: 4, EarlyLostBytes: 5,
+		OTLPRequests: 6, OTLPBytes: 7, TelemetryPushes: 8, TelemetryBytes: 9,
+	}
+	out, err := DecodeTakeover(in.Encode())
+	if err != nil {
+		t.Fatalf("DecodeTakeover: %v", err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip gave %+v, want %+v", out, in)
+	}
+	for _, bad := range []string{"", "started=x", strings.Replace(in.Encode(), "otlp_bytes=7", "otlp_bytes=-1", 1)} {
+		if _, err := DecodeTakeover(bad); err == nil {
+			t.Errorf("DecodeTakeover(%q) took it; want an error", bad)
+		}
+	}
 }

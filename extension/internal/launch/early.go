@@ -17,15 +17,16 @@ import (
 
 // A cold invocation of an instrumented function waits for its first
 // export to be answered, and the agent, a large Go program, needs tens of
-// milliseconds to start. So from the moment it has started the agent until
-// the agent says it serves (handoff.ServingNote), the launcher answers the
-// function's OTLP/HTTP exports itself: it reads each request, answers 200
-// at once (with Connection: close, so that the exporter's next request
+// milliseconds to start. So from the moment the first /event/next is
+// sent (Lambda starts the runtime once every extension has registered)
+// until the agent says it serves (handoff.ServingNote), the launcher
+// answers the function's OTLP/HTTP exports itself: it reads each request,
+// answers 200 at once (with Connection: close, so that the exporter's next request
 // finds the agent), and passes the request on to the agent through a pipe
 // (State.EarlyFD), which the agent reads into its receiver as if the
 // request had come to it. The agent, not the launcher, judges the request:
 // a malformed one is answered 200 here and counted as malformed there.
-// OTLP/gRPC exports wait for the agent, in the kernel's backlog.
+// OTLP/gRPC exports are answered early too (earlygrpc.go).
 
 // earlyFor bounds how long the launcher serves exports for an agent that
 // never says it serves.
@@ -43,13 +44,12 @@ const (
 // earlyPaths are the OTLP/HTTP paths the launcher answers early.
 var earlyPaths = map[string]bool{"/v1/traces": true, "/v1/logs": true, "/v1/metrics": true}
 
-// early serves the function's OTLP/HTTP exports until the agent serves
-// them.
+// early serves the function's OTLP exports until the agent serves them.
 type early struct {
-	ln net.Listener // a copy of the OTLP/HTTP listener
-	w  *os.File     // the pipe to the agent
-	mu sync.Mutex   // one record on the pipe at a time
-	wg sync.WaitGroup
+	lns []net.Listener // copies of the OTLP/HTTP and OTLP/gRPC listeners
+	w   *os.File       // the pipe to the agent
+	mu  sync.Mutex     // one record on the pipe at a time
+	wg  sync.WaitGroup
 
 	held      atomic.Int64
 	stopOnce  sync.Once
@@ -59,29 +59,40 @@ type early struct {
 	lostBytes atomic.Int64
 }
 
-// startEarly serves the OTLP/HTTP listener fd (a copy of it) and passes
-// what it takes to w.
-func startEarly(fd int, w *os.File) (*early, error) {
-	dup, err := syscall.Dup(fd)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(dup), "OTLP/HTTP listener")
-	ln, err := net.FileListener(f)
-	_ = f.Close()
-	if err != nil {
-		return nil, err
-	}
-	e := &early{ln: ln, w: w, done: make(chan struct{})}
-	e.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			e.wg.Go(func() { e.serve(c) })
+// startEarly serves the OTLP/HTTP listener httpFD and the OTLP/gRPC one
+// grpcFD (copies of them; either may be handoff.NoFD) and passes what it
+// takes to w.
+func startEarly(httpFD, grpcFD int, w *os.File) (*early, error) {
+	e := &early{w: w, done: make(chan struct{})}
+	for _, p := range []struct {
+		fd    int
+		what  string
+		serve func(net.Conn)
+	}{
+		{httpFD, "OTLP/HTTP listener", e.serve},
+		{grpcFD, "OTLP/gRPC listener", e.serveGRPC},
+	} {
+		if p.fd == handoff.NoFD {
+			continue
 		}
-	})
+		ln, err := dupListener(p.fd, p.what)
+		if err != nil {
+			for _, ln := range e.lns {
+				_ = ln.Close()
+			}
+			return nil, err
+		}
+		e.lns = append(e.lns, ln)
+		e.wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				e.wg.Go(func() { p.serve(c) })
+			}
+		})
+	}
 	go func() {
 		select {
 		case <-time.After(earlyFor):
@@ -92,13 +103,27 @@ func startEarly(fd int, w *os.File) (*early, error) {
 	return e, nil
 }
 
+// dupListener returns a listener on a copy of the bound descriptor fd.
+func dupListener(fd int, what string) (net.Listener, error) {
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), what)
+	ln, err := net.FileListener(f)
+	_ = f.Close()
+	return ln, err
+}
+
 // stop stops taking exports; once the ones taken are passed on (or the
 // agent is gone), the pipe is closed, which tells the agent there are no
 // more. It does not wait.
 func (e *early) stop() {
 	e.stopOnce.Do(func() {
 		close(e.done)
-		_ = e.ln.Close()
+		for _, ln := range e.lns {
+			_ = ln.Close()
+		}
 		go func() {
 			e.wg.Wait()
 			_ = e.w.Close()

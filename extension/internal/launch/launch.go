@@ -15,7 +15,8 @@
 // launcher takes over (TakeOver, Takeover.Events): it relays the Runtime
 // API proxy's port to the real Runtime API, answers the OTLP ports and the
 // telemetry listener, counting what it drops, and follows the events
-// until SHUTDOWN, so that the function runs on. When the agent cannot be
+// until SHUTDOWN, so that the function runs on; then it starts the agent
+// once more to ship the counts (Takeover.Report). When the agent cannot be
 // started at all the launcher stays registered and relays the proxy's
 // port too (RelayProxy, Idle).
 package launch
@@ -30,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,10 +83,18 @@ type Launch struct {
 	// announced is the file announcing the proxy; "" when none was
 	// written.
 	announced string
-	// relay is the proxy's port as RelayProxy serves it.
-	relay net.Listener
+	// relay is the proxy's port as RelayProxy serves it; relayedEvents
+	// counts the invocations it handed the runtime.
+	relay         net.Listener
+	relayedEvents atomic.Int64
 	// drains are the ports a takeover answers (see TakeOver).
 	drains []net.Listener
+	// early answers the function's first exports until the agent serves
+	// them, from the moment the extension is registered (see early.go);
+	// earlyR is the read end of its pipe, for the agent. Both are nil
+	// when there is no OTLP port.
+	early  *early
+	earlyR *os.File
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -171,6 +181,7 @@ func Start(o Options) (*Launch, error) {
 	if err := l.subscribeAndNext(id, schema, apiwire.BufferingFor(o.Managed)); err != nil {
 		return nil, fmt.Errorf("send the first /event/next: %w", err)
 	}
+	l.serveEarly() // when subscribeAndNext did not
 	l.State.NextSent = time.Now()
 	l.State.NextFD = int(l.api.c)
 	if n := l.api.r.Buffered(); n > 0 {
@@ -191,7 +202,11 @@ func Start(o Options) (*Launch, error) {
 // State; the error is about the /event/next.
 func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) error {
 	next := func() error {
-		return l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
+		err := l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, id)
+		if err == nil {
+			l.serveEarly()
+		}
+		return err
 	}
 	if l.State.TelemetryFD == handoff.NoFD {
 		return next()
@@ -209,6 +224,11 @@ func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) erro
 		l.api.closing = true
 		return next()
 	}
+	// The function's first exports are answered from here on, set up while
+	// the API answers: none of it comes before the first /event/next,
+	// which ends Lambda's wait for the init, and the runtime, started once
+	// every extension registered, is still starting.
+	l.serveEarly()
 	resp, err := l.api.read()
 	switch {
 	case err != nil:
@@ -284,7 +304,7 @@ func lookupSandbox() listenAt {
 func withoutHandoff(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, handoff.Env+"=") {
+		if !strings.HasPrefix(kv, handoff.Env+"=") && !strings.HasPrefix(kv, handoff.ReportEnv+"=") {
 			out = append(out, kv)
 		}
 	}
@@ -316,9 +336,54 @@ func (l *Launch) Idle() error {
 	}
 }
 
+// serveEarly starts answering the function's OTLP exports (see early.go)
+// and makes the pipe that passes them on to the agent. Without a pipe
+// nothing is answered early: the exports wait for the agent.
+func (l *Launch) serveEarly() {
+	if l.early != nil || (l.State.OTLPHTTPFD == handoff.NoFD && l.State.OTLPGRPCFD == handoff.NoFD) {
+		return
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	e, err := startEarly(l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, w)
+	if err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return
+	}
+	l.early, l.earlyR = e, r
+	l.State.EarlyFD = int(r.Fd())
+}
+
+// StopEarly stops answering exports early when no agent will take them
+// (it could not be started) and returns what was answered and lost, for
+// the log.
+func (l *Launch) StopEarly() (lost, lostBytes int64) {
+	if l.early == nil {
+		return 0, 0
+	}
+	if l.earlyR != nil {
+		// No reader: what is left to pass on fails at once, and counts.
+		_ = l.earlyR.Close()
+		l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
+	}
+	l.early.stop()
+	l.early.wg.Wait()
+	return l.early.lost.Load(), l.early.lostBytes.Load()
+}
+
 // Close releases the descriptors, the relay of the proxy's port and the
 // API connection.
 func (l *Launch) Close() {
+	if l.early != nil {
+		if l.earlyR != nil {
+			_ = l.earlyR.Close()
+			l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
+		}
+		l.early.stop()
+	}
 	l.closeListeners()
 	if l.relay != nil {
 		_ = l.relay.Close()

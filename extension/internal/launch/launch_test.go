@@ -38,10 +38,14 @@ type fakeAPI struct {
 	// onRegister, when set, is called as register arrives.
 	onRegister func()
 	// refuseNext answers that many calls to /event/next after the first
-	// with 403, as Lambda does while an earlier call is parked.
+	// with 403, as Lambda does while an earlier call is parked; then that
+	// parked call takes the next event, which no caller sees.
 	refuseNext int
-	// beforeShutdown, when set, holds the SHUTDOWN answer until closed.
+	parkedTook bool
+	// beforeShutdown, when set, holds the SHUTDOWN answer until closed;
+	// shutdown, when set, is that answer.
 	beforeShutdown chan struct{}
+	shutdown       string
 
 	mu       sync.Mutex
 	requests []string // method, path and extension headers, in order
@@ -105,10 +109,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"errorType":"Extension.InvalidStateTransition"}`, http.StatusForbidden)
 			return
 		}
+		if f.refused > 0 && !f.parkedTook {
+			// The refusals end as the parked call takes an event.
+			f.parkedTook = true
+			f.nexts++
+		}
 		n := f.nexts
 		f.nexts++
 		f.mu.Unlock()
-		ev := `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`
+		ev := cmp.Or(f.shutdown, `{"eventType":"SHUTDOWN","shutdownReason":"spindown"}`)
 		if n < len(f.events) {
 			ev = f.events[n]
 		} else if f.beforeShutdown != nil {

@@ -1,12 +1,14 @@
 package launch
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
@@ -99,12 +101,81 @@ func (l *Launch) RelayProxy() error {
 	upstream := net.TCPAddrFromAddrPort(l.api.addr)
 	go acceptLoop(ln, func(c net.Conn) {
 		if tc, ok := c.(*net.TCPConn); ok {
-			relayConn(tc, upstream)
+			relayConn(tc, upstream, &l.relayedEvents)
 		} else {
 			_ = c.Close()
 		}
 	})
 	return nil
+}
+
+// eventCounter reads the Runtime API's answers as they are relayed to the
+// runtime, without holding them up, and counts those that hand it an
+// invocation (they carry Lambda-Runtime-Aws-Request-Id): the invocations
+// that ran through the relay. It reads each answer's head and skips its
+// body by Content-Length; on anything else (a chunked answer, a head
+// larger than it keeps) it stops counting.
+type eventCounter struct {
+	n       *atomic.Int64
+	head    []byte
+	skip    int64 // body bytes still to pass
+	stopped bool
+}
+
+// maxHead bounds the answer head the counter keeps.
+const maxHead = 16 << 10
+
+func (e *eventCounter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && !e.stopped {
+		if e.skip > 0 {
+			k := min(int64(len(p)), e.skip)
+			e.skip -= k
+			p = p[k:]
+			continue
+		}
+		kept := len(e.head)
+		e.head = append(e.head, p...)
+		// The blank line may straddle two reads: look from the end of what
+		// was kept.
+		from := max(0, kept-3)
+		end := bytes.Index(e.head[from:], []byte("\r\n\r\n"))
+		if end < 0 {
+			if len(e.head) > maxHead {
+				e.stopped = true
+			}
+			break
+		}
+		end += from + 4
+		p = p[end-kept:]
+		e.head = e.head[:end]
+		e.answer()
+	}
+	return n, nil
+}
+
+// answer reads one answer head, kept in e.head.
+func (e *eventCounter) answer() {
+	head := e.head
+	e.head = e.head[:0]
+	for _, line := range bytes.Split(head, []byte("\r\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(bytes.TrimSpace(name), []byte("Lambda-Runtime-Aws-Request-Id")):
+			e.n.Add(1)
+		case bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")):
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+			if err != nil || n < 0 {
+				e.stopped = true
+			}
+			e.skip = n
+		case bytes.EqualFold(bytes.TrimSpace(name), []byte("Transfer-Encoding")):
+			e.stopped = true
+		}
+	}
 }
 
 // forget removes fd from the descriptors Close closes (it is closed
@@ -121,7 +192,8 @@ func (l *Launch) forget(fd int) {
 // relayConn copies a runtime's connection to the Runtime API and back.
 // When the API cannot be reached the runtime's connection is closed, as
 // the API's would have been refused.
-func relayConn(c *net.TCPConn, upstream *net.TCPAddr) {
+// The answers are counted on their way (eventCounter) into events.
+func relayConn(c *net.TCPConn, upstream *net.TCPAddr, events *atomic.Int64) {
 	defer c.Close()
 	u, err := net.DialTCP("tcp", nil, upstream)
 	if err != nil {
@@ -134,7 +206,20 @@ func relayConn(c *net.TCPConn, upstream *net.TCPAddr) {
 		_, _ = io.Copy(u, c)
 		_ = u.CloseWrite()
 	}()
-	_, _ = io.Copy(c, u)
+	count := &eventCounter{n: events}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := u.Read(buf)
+		if n > 0 {
+			_, _ = count.Write(buf[:n])
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = c.CloseWrite()
 	<-done
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,5 +170,42 @@ func TestRelayWhenTheAgentCannotStart(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Idle did not return at SHUTDOWN")
+	}
+}
+
+// TestEventCounter: the relay counts the Runtime API's answers that hand
+// the runtime an invocation, however the stream is cut into reads, and
+// never mistakes a body for a head; a chunked answer stops the count.
+func TestEventCounter(t *testing.T) {
+	next := func(id, body string) string {
+		return "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: " + id + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	for _, tc := range []struct {
+		name, stream string
+		want         int64
+	}{
+		{"two invocations and an accepted answer",
+			next("r-1", "{}") + "HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n" + next("r-2", `{"a":1}`), 2},
+		{"a body that looks like a head",
+			next("r-1", "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: fake\r\nContent-Length: 0\r\n\r\n"), 1},
+		{"a chunked answer stops the count",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n" + next("x", "") + "\r\n0\r\n\r\n", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, size := range []int{1, 2, 3, 7, 64, len(tc.stream)} {
+				var n atomic.Int64
+				c := &eventCounter{n: &n}
+				for p := tc.stream; len(p) > 0; {
+					k := min(size, len(p))
+					if m, err := c.Write([]byte(p[:k])); m != k || err != nil {
+						t.Fatalf("Write = %d, %v", m, err)
+					}
+					p = p[k:]
+				}
+				if n.Load() != tc.want {
+					t.Errorf("reads of %d bytes: counted %d, want %d", size, n.Load(), tc.want)
+				}
+			}
+		})
 	}
 }

@@ -55,14 +55,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	}
 	defer watchW.Close()
 	l.State.WatchFD = int(watchW.Fd())
-	defer func() { l.State.WatchFD, l.State.EarlyFD = handoff.NoFD, handoff.NoFD }()
-	var earlyR, earlyW *os.File
-	if l.State.OTLPHTTPFD != handoff.NoFD {
-		if earlyR, earlyW, err = os.Pipe(); err == nil {
-			defer earlyR.Close()
-			l.State.EarlyFD = int(earlyR.Fd())
-		}
-	}
+	defer func() { l.State.WatchFD = handoff.NoFD }()
 	pass := []int{l.State.NextFD, l.State.TelemetryFD, l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, l.State.ProxyFD,
 		l.State.WatchFD, l.State.EarlyFD}
 	top := 2
@@ -82,15 +75,7 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 		}
 	}
 	env = append(withoutHandoff(env), handoff.Env+"="+l.State.Encode())
-	c := &Child{notes: make(chan struct{})}
-	if earlyW != nil {
-		// Serving first: the function may export before the agent runs.
-		if c.early, err = startEarly(l.State.OTLPHTTPFD, earlyW); err != nil {
-			// The agent serves every export; the pipe's end tells it
-			// there is nothing early.
-			_ = earlyW.Close()
-		}
-	}
+	c := &Child{notes: make(chan struct{}), early: l.early}
 	pid, err := syscall.ForkExec(path, append([]string{path}, args...), &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
@@ -100,10 +85,12 @@ func (l *Launch) Spawn(path string, args, env []string) (*Child, error) {
 	})
 	if err != nil {
 		_ = watchR.Close()
-		if c.early != nil {
-			c.early.stop()
-		}
 		return nil, fmt.Errorf("start the agent %s: %w", path, err)
+	}
+	// The read end of the early exports' pipe is the agent's.
+	if l.earlyR != nil {
+		_ = l.earlyR.Close()
+		l.earlyR, l.State.EarlyFD = nil, handoff.NoFD
 	}
 	// The /event/next connection is the agent's: the launcher's own calls,
 	// if it takes over, go on a new one.
@@ -217,9 +204,15 @@ type Takeover struct {
 	l     *Launch
 	child *Child
 	drops drops
-	// invocations counts the events the launcher received in the agent's
-	// place.
+	// invocations counts the invocations that ran without the agent: the
+	// events the launcher received in its place, and the one the dead
+	// agent's parked /event/next took (takenByDead).
 	invocations int
+	// takenByDead is 1 when the dead agent's parked call took an
+	// invocation's event (see Events).
+	takenByDead int
+	// deadline is the SHUTDOWN event's deadline, once Events returned.
+	deadline time.Time
 }
 
 // TakeOver serves the ports the function depends on in the agent's place:
@@ -296,12 +289,16 @@ func acceptLoop(ln net.Listener, serve func(net.Conn)) {
 // leaves its call parked in the API, which refuses another one (403)
 // until that call has taken the next event: the launcher asks again,
 // at growing intervals of at most maxNextRetry, so that the invocation
-// that event starts ends as soon as the runtime has answered. Should the
-// parked call take SHUTDOWN, the launcher never learns of it, and Lambda
-// ends it at the shutdown deadline.
+// that event starts ends as soon as the runtime has answered. That
+// invocation runs (the runtime gets its event), but its event went to the
+// dead call: the launcher counts it once SHUTDOWN comes to it, which shows
+// that the event taken was an INVOKE. Should the parked call take
+// SHUTDOWN, the launcher never learns of it, and Lambda ends it at the
+// shutdown deadline.
 func (t *Takeover) Events() error {
 	l := t.l
 	var pause time.Duration
+	refused := false
 	for {
 		if err := l.api.send("GET", apiwire.PathNext, nil, apiwire.HeaderIdentifier, l.State.ExtensionID); err != nil {
 			return fmt.Errorf("ask for the next event: %w", err)
@@ -311,6 +308,7 @@ func (t *Takeover) Events() error {
 			return fmt.Errorf("wait for the next event: %w", err)
 		}
 		if resp.status == 403 {
+			refused = true
 			pause = min(max(2*pause, time.Millisecond), maxNextRetry)
 			time.Sleep(pause)
 			continue
@@ -320,6 +318,21 @@ func (t *Takeover) Events() error {
 			return statusError("wait for the next event", resp)
 		}
 		if strings.Contains(strings.ToUpper(string(resp.body)), `"SHUTDOWN"`) {
+			t.deadline = deadlineOf(resp.body)
+			if refused {
+				// The refusals ended when the dead agent's parked call
+				// took an event, and it was not SHUTDOWN, which came
+				// here: an invocation ran that the launcher saw no event
+				// of.
+				t.takenByDead = 1
+			}
+			// The dead call may also have taken the event before the
+			// launcher asked (no refusal then): the runtime's answers,
+			// relayed, count every invocation it was handed.
+			if relayed := int(l.relayedEvents.Load()); relayed > t.invocations+t.takenByDead {
+				t.takenByDead = relayed - t.invocations
+			}
+			t.invocations += t.takenByDead
 			return nil
 		}
 		t.invocations++
@@ -341,10 +354,86 @@ func (t *Takeover) Counts() string {
 		lost, lostBytes = t.child.early.lost.Load(), t.child.early.lostBytes.Load()
 	}
 	return "invocations_without_agent=" + strconv.Itoa(t.invocations) +
+		" invocations_to_dead_agent=" + strconv.Itoa(t.takenByDead) +
 		" early_exports_lost=" + strconv.FormatInt(lost, 10) +
 		" early_bytes_lost=" + strconv.FormatInt(lostBytes, 10) +
 		" otlp_requests_dropped=" + strconv.FormatInt(d.otlpRequests.Load(), 10) +
 		" otlp_bytes_dropped=" + strconv.FormatInt(d.otlpBytes.Load(), 10) +
 		" telemetry_pushes_dropped=" + strconv.FormatInt(d.telemetryPushes.Load(), 10) +
 		" telemetry_bytes_dropped=" + strconv.FormatInt(d.telemetryBytes.Load(), 10)
+}
+
+// deadlineOf reads the deadlineMs of a SHUTDOWN event without decoding
+// JSON; a second from now when it has none.
+func deadlineOf(body []byte) time.Time {
+	_, rest, ok := strings.Cut(string(body), `"deadlineMs"`)
+	if ok {
+		rest = strings.TrimLeft(rest, " \t\r\n:")
+		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if end < 0 {
+			end = len(rest)
+		}
+		if ms, err := strconv.ParseInt(rest[:end], 10, 64); err == nil && ms > 0 {
+			return time.UnixMilli(ms)
+		}
+	}
+	return time.Now().Add(time.Second)
+}
+
+// takeover returns what the takeover counted.
+func (t *Takeover) takeover(agentEnd string) handoff.Takeover {
+	d := &t.drops
+	r := handoff.Takeover{
+		Registration: t.l.State.Registration, Started: t.l.State.Started, Deadline: t.deadline,
+		AgentEnd: agentEnd, Invocations: int64(t.invocations),
+		OTLPRequests: d.otlpRequests.Load(), OTLPBytes: d.otlpBytes.Load(),
+		TelemetryPushes: d.telemetryPushes.Load(), TelemetryBytes: d.telemetryBytes.Load(),
+	}
+	if t.child != nil && t.child.early != nil {
+		r.EarlyLost, r.EarlyLostBytes = t.child.early.lost.Load(), t.child.early.lostBytes.Load()
+	}
+	if r.Deadline.IsZero() {
+		r.Deadline = time.Now().Add(time.Second)
+	}
+	return r
+}
+
+// Report starts the agent at path once more, after SHUTDOWN, with what
+// the takeover counted (handoff.ReportEnv), so that it ships the counts to
+// the collector as the agent's own drop counters are shipped, and waits
+// for it until the SHUTDOWN deadline, when it is killed. The agent that
+// died had the only connection to the collector; the launcher links no
+// gRPC. agentEnd says how that agent ended.
+func (t *Takeover) Report(path string, env []string, agentEnd string) error {
+	r := t.takeover(agentEnd)
+	env = append(withoutHandoff(env), handoff.ReportEnv+"="+r.Encode())
+	p, err := os.StartProcess(path, []string{path}, &os.ProcAttr{Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		return fmt.Errorf("start the agent to report the takeover: %w", err)
+	}
+	type result struct {
+		st  *os.ProcessState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := p.Wait()
+		done <- result{st, err}
+	}()
+	timer := time.NewTimer(time.Until(r.Deadline.Add(-50 * time.Millisecond)))
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return fmt.Errorf("report the takeover: %w", res.err)
+		}
+		if !res.st.Success() {
+			return fmt.Errorf("report the takeover: the agent ended with %s", res.st)
+		}
+		return nil
+	case <-timer.C:
+		_ = p.Kill()
+		<-done
+		return errors.New("report the takeover: the agent did not finish before the shutdown deadline")
+	}
 }

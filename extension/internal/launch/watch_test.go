@@ -3,6 +3,7 @@ package launch
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -16,11 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/handoff"
 )
@@ -29,7 +34,9 @@ import (
 const agentModeEnv = "LAUNCH_TEST_AGENT"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(agentModeEnv); mode != "" {
+	if mode := os.Getenv(agentModeEnv); mode == "report" {
+		os.Exit(fakeReport())
+	} else if mode != "" {
 		os.Exit(fakeAgent(mode))
 	}
 	os.Exit(m.Run())
@@ -106,6 +113,25 @@ func fakeEarlyAgent(st handoff.State) int {
 	return 0
 }
 
+// fakeReport is the agent started again after a takeover: it writes the
+// takeover it was given to the file LAUNCH_TEST_OUT, as Go syntax.
+func fakeReport() int {
+	if _, ok := os.LookupEnv(handoff.Env); ok {
+		fmt.Fprintln(os.Stderr, "fake report: a handoff too")
+		return 2
+	}
+	tk, err := handoff.DecodeTakeover(os.Getenv(handoff.ReportEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake report:", err)
+		return 2
+	}
+	tk.Started, tk.Deadline = time.Time{}, time.Time{}
+	if err := os.WriteFile(os.Getenv("LAUNCH_TEST_OUT"), fmt.Appendf(nil, "%+v", tk), 0o644); err != nil {
+		return 2
+	}
+	return 0
+}
+
 // spawnFake starts the test binary as the launcher's agent in mode.
 func spawnFake(t *testing.T, l *Launch, mode string, env ...string) *Child {
 	t.Helper()
@@ -169,6 +195,8 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 		events:         []string{`{"eventType":"INVOKE","requestId":"r-1"}`, `{"eventType":"INVOKE","requestId":"r-2"}`},
 		refuseNext:     2,
 		beforeShutdown: make(chan struct{}),
+		// Time for the report, however slow the machine.
+		shutdown: fmt.Sprintf(`{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}`, time.Now().Add(time.Minute).UnixMilli()),
 	}
 	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
 	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1",
@@ -248,13 +276,32 @@ func TestTakeoverWhenTheAgentIsKilled(t *testing.T) {
 		t.Fatal("Events did not return at SHUTDOWN")
 	}
 	counts := tk.Counts()
-	for _, want := range []string{"invocations_without_agent=1 ", "otlp_requests_dropped=4 ", "telemetry_pushes_dropped=1 "} {
+	for _, want := range []string{"invocations_without_agent=1 ", "invocations_to_dead_agent=1 ", "otlp_requests_dropped=4 ", "telemetry_pushes_dropped=1 "} {
 		if !strings.Contains(counts+" ", want) {
 			t.Errorf("counts %q; want %q", counts, want)
 		}
 	}
 	if n := dropped(counts, "otlp_bytes_dropped"); n < len(big)+2000*20 {
 		t.Errorf("otlp_bytes_dropped=%d; want at least the %d bytes sent", n, len(big)+2000*20)
+	}
+	// The counts go to the agent, started once more to ship them.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	if err := tk.Report(exe, append(os.Environ(), agentModeEnv+"=report", "LAUNCH_TEST_OUT="+out), o.String()); err != nil {
+		t.Fatalf("Report: %v", err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("{Registration:%v Started:0001-01-01 00:00:00 +0000 UTC Deadline:0001-01-01 00:00:00 +0000 UTC AgentEnd:killed by signal killed "+
+		"Invocations:1 EarlyLost:0 EarlyLostBytes:0 OTLPRequests:4 OTLPBytes:%d TelemetryPushes:1 TelemetryBytes:%d}",
+		l.State.Registration, dropped(counts, "otlp_bytes_dropped"), dropped(counts, "telemetry_bytes_dropped"))
+	if string(got) != want {
+		t.Errorf("the agent was given the takeover\n%s\nwant\n%s", got, want)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -288,10 +335,11 @@ func spansRequest(n int) *coltracepb.ExportTraceServiceRequest {
 	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}}}
 }
 
-// TestEarlyExportsAnsweredAndPassedOn: while the agent starts, the
-// launcher answers the function's OTLP/HTTP exports at once (protobuf,
-// JSON with gzip, chunked) and passes them on to the agent, which reads
-// them once it says it serves; a request that is no export is refused.
+// TestEarlyExportsAnsweredAndPassedOn: from registration on, before the
+// agent is started and while it starts, the launcher answers the
+// function's OTLP/HTTP exports at once (protobuf, JSON with gzip, chunked)
+// and passes them on to the agent, which reads them once it says it
+// serves; a request that is no export is refused.
 func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
 	httpAddr := freeAddr(t)
@@ -302,7 +350,6 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	defer l.Close()
 	dir := t.TempDir()
 	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
-	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
@@ -324,9 +371,12 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 		got, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(got)
 	}
+	// Answered from registration on, before the agent is even started:
+	// the function runs once the extension is registered.
 	if code, got := send("/v1/traces", "application/x-protobuf", "", bytes.NewReader([]byte{0x0a, 0x00})); code != 200 || got != "" {
 		t.Errorf("protobuf export: %d %q; want 200 and an empty response", code, got)
 	}
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
 	// No length: sent chunked.
 	if code, got := send("/v1/logs", "application/json", "gzip", io.MultiReader(strings.NewReader("gz"))); code != 200 || got != "{}" {
 		t.Errorf("JSON export: %d %q; want 200 and {}", code, got)
@@ -352,5 +402,108 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	slices.Sort(lines)
 	if !slices.Equal(lines, want) {
 		t.Errorf("the agent read\n%s\nwant, in any order\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestEarlyGRPCExportsAnsweredAndPassedOn: the OpenTelemetry SDK's
+// OTLP/gRPC exporter, exporting before the agent is started, has its
+// exports answered by the launcher (plain and gzip-compressed, several on
+// one exporter, each on its own connection after GOAWAY), and the agent
+// reads each as the OTLP/HTTP export of the same message.
+func TestEarlyGRPCExportsAnsweredAndPassedOn(t *testing.T) {
+	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+	grpcAddr := freeAddr(t)
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", OTLPGRPCAddr: grpcAddr})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
+
+	const bulk = 3000
+	export := func(name string, opts ...otlptracegrpc.Option) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		exp, err := otlptracegrpc.New(ctx, append([]otlptracegrpc.Option{
+			otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}),
+		}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exp.Shutdown(context.Background())
+		for i := range 2 {
+			stubs := tracetest.SpanStubs{{Name: name + "-" + strconv.Itoa(i)}}
+			if i == 1 {
+				// Larger than HTTP/2's initial flow control window.
+				for range bulk {
+					stubs = append(stubs, tracetest.SpanStub{Name: "bulk", Attributes: []attribute.KeyValue{attribute.String("k", strings.Repeat("v", 20))}})
+				}
+			}
+			spans := stubs.Snapshots()
+			if err := exp.ExportSpans(ctx, spans); err != nil {
+				t.Fatalf("export %s-%d: %v", name, i, err)
+			}
+		}
+	}
+	export("plain")
+	export("gzip", otlptracegrpc.WithCompressor("gzip"))
+
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := waitChild(t, child); !o.Stopping || o.ExitCode() != 0 {
+		t.Fatalf("outcome %s, stopping %v; want a stop on purpose", o, o.Stopping)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	bulks := 0
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(got), "\n"), "\n") {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) != 4 || f[0] != "/v1/traces" || f[1] != "application/x-protobuf" {
+			t.Fatalf("the agent read %q; want a /v1/traces protobuf export", line)
+		}
+		body, err := strconv.Unquote(f[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte(body)
+		if f[2] == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(msg, &req); err != nil {
+			t.Fatalf("the agent read a message that is no ExportTraceServiceRequest: %v", err)
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					if s.Name == "bulk" {
+						bulks++
+						continue
+					}
+					names = append(names, f[2]+":"+s.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	if want := []string{":plain-0", ":plain-1", "gzip:gzip-0", "gzip:gzip-1"}; !slices.Equal(names, want) {
+		t.Errorf("the agent read spans %q; want %q", names, want)
+	}
+	if bulks != 2*bulk {
+		t.Errorf("the agent read %d bulk spans; want %d", bulks, 2*bulk)
 	}
 }
