@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
 )
@@ -87,9 +88,30 @@ func (c *stringColumn) Rows() int { return len(*c) }
 func (c *stringColumn) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
 
 func (c *stringColumn) EncodeColumn(b *proto.Buffer) {
+	buf := b.Buf
 	for _, s := range *c {
-		b.PutString(s)
+		buf = appendString(buf, s)
 	}
+	b.Buf = buf
+}
+
+// appendString appends s as the Native format writes a String: its length
+// as an unsigned varint, then its bytes. Most strings here are shorter
+// than 128 bytes, whose length is one byte.
+func appendString(buf []byte, s string) []byte {
+	if len(s) < 0x80 {
+		buf = append(buf, byte(len(s)))
+	} else {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+	}
+	return append(buf, s...)
+}
+
+// sameRow says whether two rows of an array column are one slice: the
+// spans of one resource share its attributes' rows, which are encoded once
+// and then copied.
+func sameRow[T any](a, b []T) bool {
+	return len(a) == len(b) && len(a) > 0 && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
 func (c *stringColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
@@ -121,11 +143,25 @@ func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.T
 
 func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
 	putOffsets(b, *c)
+	buf := b.Buf
+	// from and to delimit the encoding of prev, the last row encoded
+	// element by element; a row that is the same slice copies it.
+	var (
+		prev     []string
+		from, to int
+	)
 	for _, r := range *c {
-		for _, s := range r {
-			b.PutString(s)
+		if sameRow(r, prev) {
+			buf = append(buf, buf[from:to]...)
+			continue
 		}
+		from = len(buf)
+		for _, s := range r {
+			buf = appendString(buf, s)
+		}
+		prev, to = r, len(buf)
 	}
+	b.Buf = buf
 }
 
 func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
@@ -251,10 +287,19 @@ func (c *stringColumn) encodedSize() int {
 
 func (c *stringArrays) encodedSize() int {
 	n := 8 * len(*c)
+	var (
+		prev []string
+		size int // prev's
+	)
 	for _, r := range *c {
-		for _, s := range r {
-			n += uvarintLen(len(s)) + len(s)
+		if !sameRow(r, prev) {
+			size = 0
+			for _, s := range r {
+				size += uvarintLen(len(s)) + len(s)
+			}
+			prev = r
 		}
+		n += size
 	}
 	return n
 }

@@ -501,3 +501,40 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 func make16(b byte) []byte { return append(make([]byte, 15), b) }
 
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
+
+// TestStringArraysSharedRows holds the Array(String) column, which encodes
+// a row that is the same slice as the row before once and copies it, to
+// the element-by-element encoding of ch-go's own column, and its
+// encodedSize to the bytes.
+func TestStringArraysSharedRows(t *testing.T) {
+	res := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""}
+	other := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""} // equal, not shared
+	for _, tc := range []struct {
+		name string
+		rows [][]string
+	}{
+		{"shared rows", [][]string{res, res, res}},
+		{"shared, then equal but not shared", [][]string{res, res, other, other, res}},
+		{"a prefix of the shared row", [][]string{res, res[:2], res[:2], res}},
+		{"empty rows between", [][]string{res, {}, nil, res, res, {}}},
+		{"each row its own", [][]string{{"a"}, {"b", "c"}, {strings.Repeat("x", 300)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
+			for _, r := range tc.rows {
+				want.Append(r)
+			}
+			var wb chproto.Buffer
+			want.EncodeColumn(&wb)
+			col := stringArrays(tc.rows)
+			var got chproto.Buffer
+			col.EncodeColumn(&got)
+			if string(got.Buf) != string(wb.Buf) {
+				t.Errorf("encoded %x, want %x", got.Buf, wb.Buf)
+			}
+			if n := col.encodedSize(); n != len(wb.Buf) {
+				t.Errorf("encodedSize = %d, the column encodes %d bytes", n, len(wb.Buf))
+			}
+		})
+	}
+}
