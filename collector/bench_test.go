@@ -112,6 +112,9 @@ func TestEndToEndClient(t *testing.T) {
 			// per invocation, text and structured, under the demo's
 			// resource; exactly benchItemsPerRequest.
 			reqs[i] = storagetest.DemoLogRequest(rng, time.Now(), benchItemsPerRequest, i%4 == 3)
+			if n := len(reqs[i].ResourceLogs[0].ScopeLogs[0].LogRecords); n != benchItemsPerRequest {
+				t.Fatalf("demo request of %d log records, want %d", n, benchItemsPerRequest)
+			}
 		case signal == "spans", signal == "mixed":
 			// Whole traces of four (orders) or two (inventory) spans:
 			// exactly benchItemsPerRequest, which the figures divide by.
