@@ -430,7 +430,7 @@ func sampleMemory(at time.Duration) memSample {
 	return s
 }
 
-// BenchmarkCollectorMemory sends b.N requests of 1,000 items, spans and log
+// BenchmarkCollectorMemory sends b.N requests of 1,000 demo-shaped items, spans and log
 // records alternately, from a client process, and samples the collector
 // process's memory once a second while it does: resident set size, the Go
 // heap live after the last GC, all memory the Go runtime holds. It reports
