@@ -366,9 +366,10 @@ func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing
 		}
 		for _, c := range order {
 			b.Run(fmt.Sprintf("round%d/%s", r+1, c.name), func(b *testing.B) {
-				b.ReportMetric(waitForMerges(b, db).Seconds(), "merge-wait-s")
-				b.ResetTimer()
+				wait := waitForMerges(b, db)
+				b.ResetTimer() // which drops the metrics reported so far
 				c.run(b)
+				b.ReportMetric(wait.Seconds(), "merge-wait-s")
 			})
 		}
 	}
