@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -39,8 +38,13 @@ const (
 	benchNativeRows = 100_000
 	// benchNativeBlocks bounds the blocks the Native baseline inserts,
 	// whatever b.N: its rate is steady long before, and 300 blocks through
-	// the spans table's views take minutes.
+	// the spans table's views take minutes. Below it the baseline inserts
+	// as many rows as the collector did, so that both leave the server the
+	// same merges.
 	benchNativeBlocks = 40
+	// benchMergeWait bounds the wait for the database's merges before each
+	// contender of a round.
+	benchMergeWait = 2 * time.Minute
 )
 
 // The load client's process reads the collector's address, the number of
@@ -77,7 +81,9 @@ func benchSenders() (int, error) {
 // "mixed" alternates the two), each with a fresh batch ID, until the given
 // number is acknowledged. Spans are shaped like the demo's (a resource of
 // ten attributes, two to nine span attributes, parents, kinds, statuses, a
-// new trace every few spans: storagetest.DemoSpanRequest); "minimal-spans"
+// new trace every few spans: storagetest.DemoSpanRequest), log records too
+// (the demo's resource, text and structured lines with trace context and
+// request ID: storagetest.DemoLogRequest); "minimal-spans"
 // sends the bare spans of one trace (a name and times) that the figures
 // were first taken on, as a reference. Run on its own it does nothing.
 func TestEndToEndClient(t *testing.T) {
@@ -102,7 +108,13 @@ func TestEndToEndClient(t *testing.T) {
 	for i := range reqs {
 		switch signal := os.Getenv(benchClientSignalEnv); {
 		case signal == "logs", signal == "mixed" && i%2 == 1:
-			reqs[i] = benchLogsRequest(int64(i))
+			// Demo-shaped log lines (storagetest.DemoLogRequest): five
+			// per invocation, text and structured, under the demo's
+			// resource; exactly benchItemsPerRequest.
+			reqs[i] = storagetest.DemoLogRequest(rng, time.Now(), benchItemsPerRequest, i%4 == 3)
+			if n := len(reqs[i].ResourceLogs[0].ScopeLogs[0].LogRecords); n != benchItemsPerRequest {
+				t.Fatalf("demo request of %d log records, want %d", n, benchItemsPerRequest)
+			}
 		case signal == "spans", signal == "mixed":
 			// Whole traces of four (orders) or two (inventory) spans:
 			// exactly benchItemsPerRequest, which the figures divide by.
@@ -144,31 +156,6 @@ func TestEndToEndClient(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-// benchLogsRequest is a request of benchItemsPerRequest log lines of one
-// invocation, each with a trace context, a body of about 60 bytes and the
-// request ID attribute, as a Lambda function's logs arrive.
-func benchLogsRequest(n int64) *ingestv1.ExportRequest {
-	now := uint64(time.Now().UnixNano())
-	trace := [16]byte{0xbe, 0x4c, 0x10, byte(n >> 8), byte(n)}
-	requestID := fmt.Sprintf("bench-request-%08d", n)
-	recs := make([]*logspb.LogRecord, benchItemsPerRequest)
-	for i := range recs {
-		recs[i] = &logspb.LogRecord{
-			TimeUnixNano: now + uint64(i)*1000, ObservedTimeUnixNano: now + uint64(i)*1000,
-			SeverityNumber: logspb.SeverityNumber_SEVERITY_NUMBER_INFO, SeverityText: "INFO",
-			TraceId: trace[:], SpanId: []byte{0xf, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)},
-			Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{
-				StringValue: fmt.Sprintf("order %d line %d: reserved 3 items, charged 42.00 EUR", n, i)}},
-			Attributes: []*commonpb.KeyValue{{Key: "faas.invocation_id", Value: &commonpb.AnyValue{
-				Value: &commonpb.AnyValue_StringValue{StringValue: requestID}}}},
-		}
-	}
-	return &ingestv1.ExportRequest{
-		Function:     &ingestv1.FunctionIdentity{Name: "load", Region: "us-east-1", AccountId: "1"},
-		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: recs}}}},
-	}
 }
 
 func cpuTime() time.Duration {
@@ -256,8 +243,9 @@ func runLoadClient(b *testing.B, srv *collector.Server, signal string, requests 
 	b.ReportMetric(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())/items, "client-cpu-ns/"+unit)
 }
 
-// benchNative has 2 concurrent clickhouse-client runs insert b.N blocks
-// (at most benchNativeBlocks) of benchNativeRows rows of table, exported
+// benchNative has 2 concurrent clickhouse-client runs insert blocks of
+// benchNativeRows rows of table, as many rows as b.N requests of the
+// collector (at most benchNativeBlocks blocks), exported
 // from it in Native format, and reports rows/s as unit/s and the time per
 // block as ns/op. With views false the rows go into a bare copy
 // of the table (CREATE TABLE ... AS, without the materialized views that
@@ -295,7 +283,8 @@ func benchNative(b *testing.B, db, table, unit string, views bool) {
 		ch(fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s", target, table), nil)
 	}
 	const workers = 2
-	blocks := min(b.N, benchNativeBlocks)
+	// As many rows as the collector's b.N requests, in whole blocks.
+	blocks := min(max(1, (b.N*benchItemsPerRequest+benchNativeRows/2)/benchNativeRows), benchNativeBlocks)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -349,27 +338,72 @@ func benchRounds(b *testing.B) int {
 // shape of a span costs.
 func BenchmarkEndToEndSpans(b *testing.B) {
 	srv, db := startBenchCollector(b)
-	for r := range benchRounds(b) {
-		round := fmt.Sprintf("round%d/", r+1)
-		b.Run(round+"collector", func(b *testing.B) { runLoadClient(b, srv, "spans", b.N, "span") })
-		b.Run(round+"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "spans", "span", false) })
-		b.Run(round+"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "spans", "span", true) })
-	}
+	benchRoundsOf(b, db, "spans", "span", func(b *testing.B) { runLoadClient(b, srv, "spans", b.N, "span") })
 	b.Run("collector-minimal-spans", func(b *testing.B) { runLoadClient(b, srv, "minimal-spans", b.N, "span") })
 }
 
+// benchRoundsOf runs benchRounds rounds of the collector (collector) and
+// the Native baselines on table. Before each contender it waits for the
+// merges of the database to end (at most benchMergeWait, reported as
+// merge-wait-s), so that none inherits the merges of the one before; the
+// order turns every round (collector first in odd rounds, last in even
+// ones), so that neither side always runs on the fuller table. The first
+// round starts with the collector: the baselines copy its rows.
+func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing.B)) {
+	b.Helper()
+	contenders := []struct {
+		name string
+		run  func(*testing.B)
+	}{
+		{"collector", collector},
+		{"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, table, unit, false) }},
+		{"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, table, unit, true) }},
+	}
+	for r := range benchRounds(b) {
+		order := slices.Clone(contenders)
+		if r%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, c := range order {
+			b.Run(fmt.Sprintf("round%d/%s", r+1, c.name), func(b *testing.B) {
+				wait := waitForMerges(b, db)
+				b.ResetTimer() // which drops the metrics reported so far
+				c.run(b)
+				b.ReportMetric(wait.Seconds(), "merge-wait-s")
+			})
+		}
+	}
+}
+
+// waitForMerges returns when ClickHouse runs no merge on db two checks in a
+// row, a second apart, or after benchMergeWait, and says how long it
+// waited.
+func waitForMerges(b *testing.B, db string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	conn := chtest.Conn(b)
+	for idle := 0; idle < 2 && time.Since(start) < benchMergeWait; {
+		var n uint64
+		if err := conn.QueryRow(b.Context(), "SELECT count() FROM system.merges WHERE database = ?", db).Scan(&n); err != nil {
+			b.Fatalf("count merges: %v", err)
+		}
+		if idle++; n > 0 {
+			idle = 0
+		}
+		if idle < 2 {
+			time.Sleep(time.Second)
+		}
+	}
+	return time.Since(start)
+}
+
 // BenchmarkEndToEndLogs is BenchmarkEndToEndSpans for log records: requests
-// of 1,000 log lines through the collector, then clickhouse-client
+// of 1,000 demo-shaped log lines through the collector, and clickhouse-client
 // inserting the same rows of the logs table in Native format, into a bare
 // copy and into the logs table itself.
 func BenchmarkEndToEndLogs(b *testing.B) {
 	srv, db := startBenchCollector(b)
-	for r := range benchRounds(b) {
-		round := fmt.Sprintf("round%d/", r+1)
-		b.Run(round+"collector", func(b *testing.B) { runLoadClient(b, srv, "logs", b.N, "log") })
-		b.Run(round+"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, "logs", "log", false) })
-		b.Run(round+"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, "logs", "log", true) })
-	}
+	benchRoundsOf(b, db, "logs", "log", func(b *testing.B) { runLoadClient(b, srv, "logs", b.N, "log") })
 }
 
 // memSample is the collector process's memory at one moment.
@@ -397,7 +431,7 @@ func sampleMemory(at time.Duration) memSample {
 	return s
 }
 
-// BenchmarkCollectorMemory sends b.N requests of 1,000 items, spans and log
+// BenchmarkCollectorMemory sends b.N requests of 1,000 demo-shaped items, spans and log
 // records alternately, from a client process, and samples the collector
 // process's memory once a second while it does: resident set size, the Go
 // heap live after the last GC, all memory the Go runtime holds. It reports

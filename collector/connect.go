@@ -60,7 +60,7 @@ func (c *connector) WriteExports(ctx context.Context, reqs []*ingestv1.ExportReq
 // WriteExportsWithSpans writes through the opened store's
 // WriteExportsWithSpans, or through WriteExports with the spans as
 // messages when the store has no such method.
-func (c *connector) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (storage.WriteCounts, error) {
+func (c *connector) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error) {
 	w := c.writer()
 	if w == nil {
 		return storage.WriteCounts{}, fmt.Errorf("%w: %v", errNotConnected, c.status())

@@ -376,37 +376,20 @@ func (p *pipeline) writeGroup(group []*job) {
 	}
 }
 
-// writeJobs inserts the requests of jobs, their spans read into columns
-// already joined in one set of columns.
+// writeJobs inserts the requests of jobs, the spans each read into
+// columns of its own written one after the other in the same block (not
+// copied into one set of columns first).
 func (p *pipeline) writeJobs(jobs []*job) (storage.WriteCounts, error) {
 	reqs := make([]*ingestv1.ExportRequest, len(jobs))
-	var decoded []*spanDecode
+	var cols []*dbmodel.SpanColumns
 	for i, j := range jobs {
 		reqs[i] = j.req
 		if j.spans != nil {
-			decoded = append(decoded, j.spans)
+			cols = append(cols, &j.spans.cols)
 		}
 	}
-	if len(decoded) == 0 {
+	if len(cols) == 0 {
 		return p.write(reqs, nil, "direct")
-	}
-	var cols *dbmodel.SpanColumns
-	if len(decoded) == 1 && len(jobs) == 1 {
-		cols = &decoded[0].cols
-	} else {
-		cols = spanColumnsPool.Get().(*dbmodel.SpanColumns)
-		defer func() {
-			cols.Reset()
-			spanColumnsPool.Put(cols)
-		}()
-		n := 0
-		for _, d := range decoded {
-			n += d.cols.Len()
-		}
-		cols.Grow(n)
-		for _, d := range decoded {
-			cols.AppendColumns(&d.cols)
-		}
 	}
 	counts, err := p.write(reqs, cols, "direct")
 	if errors.Is(err, errNoSpanColumns) {
@@ -418,12 +401,9 @@ func (p *pipeline) writeJobs(jobs []*job) (storage.WriteCounts, error) {
 	return counts, err
 }
 
-// spanColumnsPool keeps the columns jobs' spans are joined in.
-var spanColumnsPool = sync.Pool{New: func() any { return new(dbmodel.SpanColumns) }}
-
-// write inserts reqs, with the spans in cols when not nil, and records the
+// write inserts reqs, with the spans read into cols when there are, and records the
 // outcome.
-func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols *dbmodel.SpanColumns, path string) (storage.WriteCounts, error) {
+func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols []*dbmodel.SpanColumns, path string) (storage.WriteCounts, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
 	defer cancel()
 	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
@@ -431,12 +411,12 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols *dbmodel.SpanColum
 	start := time.Now()
 	var counts storage.WriteCounts
 	var err error
-	if sw, ok := p.writer.(spanColumnsWriter); ok && cols != nil {
+	if sw, ok := p.writer.(spanColumnsWriter); ok && len(cols) > 0 {
 		counts, err = sw.WriteExportsWithSpans(ctx, reqs, cols)
 		if errors.Is(err, errNoSpanColumns) {
 			return counts, err
 		}
-	} else if cols != nil {
+	} else if len(cols) > 0 {
 		return storage.WriteCounts{}, errNoSpanColumns
 	} else {
 		counts, err = p.writer.WriteExports(ctx, reqs)

@@ -182,15 +182,15 @@ func (w *refusingWriter) WriteExports(ctx context.Context, reqs []*ingestv1.Expo
 
 // WriteExportsWithSpans refuses as WriteExports does, the spans read into
 // columns by the receiver included.
-func (w *refusingWriter) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (storage.WriteCounts, error) {
+func (w *refusingWriter) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error) {
 	if err := w.refuse(reqs, spans); err != nil {
 		return storage.WriteCounts{}, err
 	}
 	return w.Store.WriteExportsWithSpans(ctx, reqs, spans)
 }
 
-func (w *refusingWriter) refuse(reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) error {
-	stuck := spans != nil && slices.Contains(spans.Name, "stuck")
+func (w *refusingWriter) refuse(reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) error {
+	stuck := slices.ContainsFunc(spans, func(c *dbmodel.SpanColumns) bool { return slices.Contains(c.Name, "stuck") })
 	for _, r := range reqs {
 		for _, rs := range r.GetResourceSpans() {
 			for _, ss := range rs.GetScopeSpans() {

@@ -256,7 +256,7 @@ func dropMalformedSpans(req *ingestv1.ExportRequest, dropped func(*tracepb.Span)
 // spanColumnsWriter is a BatchWriter that takes spans in columns;
 // *storage.Store is one.
 type spanColumnsWriter interface {
-	WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (storage.WriteCounts, error)
+	WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error)
 }
 
 var _ spanColumnsWriter = (*storage.Store)(nil)

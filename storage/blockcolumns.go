@@ -6,13 +6,16 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
 )
 
-// The columns of the spans and logs blocks. Each encodes a slice of
-// dbmodel's column buffers as it stands, without a copy of its own: the
-// only copy is into the connection's send buffer. Infer checks the type
+// The columns of the spans and logs blocks. Each encodes dbmodel's column
+// buffers as they stand, without a copy of its own: the only copy is into
+// the connection's send buffer. A column is a list of chunks, one per
+// dbmodel columns the block joins (the requests of a batch, each read
+// into columns of its own), encoded one after the other as one column. Infer checks the type
 // the server announces for the column against the one encoded, so that a
 // table whose column changed type refuses the insert before any row is
 // sent.
@@ -25,9 +28,18 @@ func checkType(got, want proto.ColumnType) error {
 	return nil
 }
 
+// rowsOf is the rows of chunks.
+func rowsOf[T any](chunks [][]T) int {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	return n
+}
+
 // dateTimeColumn is a DateTime column from Unix nanoseconds.
 type dateTimeColumn struct {
-	ns  []uint64
+	ns  [][]uint64
 	typ proto.ColumnType // as the server names it, with or without a time zone
 }
 
@@ -38,7 +50,7 @@ func (c *dateTimeColumn) Type() proto.ColumnType {
 	return c.typ
 }
 
-func (c *dateTimeColumn) Rows() int { return len(c.ns) }
+func (c *dateTimeColumn) Rows() int { return rowsOf(c.ns) }
 
 func (c *dateTimeColumn) Infer(t proto.ColumnType) error {
 	if t.Base() != proto.ColumnTypeDateTime {
@@ -49,19 +61,22 @@ func (c *dateTimeColumn) Infer(t proto.ColumnType) error {
 }
 
 func (c *dateTimeColumn) EncodeColumn(b *proto.Buffer) {
-	b.Buf = slices.Grow(b.Buf, 4*len(c.ns))
-	for _, n := range c.ns {
-		// unixTime(n).Unix() truncated to DateTime's 32 bits, as
-		// clickhouse-go stores it.
-		b.PutUInt32(uint32(min(n, math.MaxInt64) / 1e9))
+	b.Buf = slices.Grow(b.Buf, 4*c.Rows())
+	for _, chunk := range c.ns {
+		for _, n := range chunk {
+			// unixTime(n).Unix() truncated to DateTime's 32 bits, as
+			// clickhouse-go stores it.
+			b.PutUInt32(uint32(min(n, math.MaxInt64) / 1e9))
+		}
 	}
 }
 
 func (c *dateTimeColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
-// fixedColumn is a FixedString(size) column held back to back in buf.
+// fixedColumn is a FixedString(size) column held back to back in each
+// chunk.
 type fixedColumn struct {
-	buf  []byte
+	bufs [][]byte
 	size int
 }
 
@@ -69,63 +84,113 @@ func (c *fixedColumn) Type() proto.ColumnType {
 	return proto.ColumnTypeFixedString.With(strconv.Itoa(c.size))
 }
 
-func (c *fixedColumn) Rows() int { return len(c.buf) / c.size }
+func (c *fixedColumn) Rows() int { return rowsOf(c.bufs) / c.size }
 
 func (c *fixedColumn) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
-func (c *fixedColumn) EncodeColumn(b *proto.Buffer) { b.Buf = append(b.Buf, c.buf...) }
+func (c *fixedColumn) EncodeColumn(b *proto.Buffer) {
+	for _, buf := range c.bufs {
+		b.Buf = append(b.Buf, buf...)
+	}
+}
 
-func (c *fixedColumn) WriteColumn(w *proto.Writer) { w.ChainWrite(c.buf) }
+func (c *fixedColumn) WriteColumn(w *proto.Writer) {
+	for _, buf := range c.bufs {
+		if len(buf) > 0 {
+			w.ChainWrite(buf)
+		}
+	}
+}
 
 // stringColumn is a String column.
-type stringColumn []string
+type stringColumn [][]string
 
 func (c *stringColumn) Type() proto.ColumnType { return proto.ColumnTypeString }
 
-func (c *stringColumn) Rows() int { return len(*c) }
+func (c *stringColumn) Rows() int { return rowsOf(*c) }
 
 func (c *stringColumn) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
 
 func (c *stringColumn) EncodeColumn(b *proto.Buffer) {
-	for _, s := range *c {
-		b.PutString(s)
+	buf := b.Buf
+	for _, chunk := range *c {
+		for _, s := range chunk {
+			buf = appendString(buf, s)
+		}
 	}
+	b.Buf = buf
+}
+
+// appendString appends s as the Native format writes a String: its length
+// as an unsigned varint, then its bytes. Most strings here are shorter
+// than 128 bytes, whose length is one byte.
+func appendString(buf []byte, s string) []byte {
+	if len(s) < 0x80 {
+		buf = append(buf, byte(len(s)))
+	} else {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+	}
+	return append(buf, s...)
+}
+
+// sameRow says whether two rows of an array column are one slice: the
+// spans of one resource share its attributes' rows, which are encoded once
+// and then copied.
+func sameRow[T any](a, b []T) bool {
+	return len(a) == len(b) && len(a) > 0 && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
 func (c *stringColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
-// The array columns take dbmodel's boxed rows: one []string (or []uint64)
-// per row. In the Native format an array column is the running total of
-// the row lengths (UInt64 each) followed by every element.
+// The array columns take dbmodel's rows: one []string (or []uint64) per
+// row. In the Native format an array column is the running total of the
+// row lengths (UInt64 each) followed by every element.
 
-// putOffsets writes the offsets of an array column whose rows have the
-// lengths n(row).
-func putOffsets[T any](b *proto.Buffer, rows [][]T) {
-	buf := slices.Grow(b.Buf, 8*len(rows))
+// putOffsets writes the offsets of an array column of chunks of rows.
+func putOffsets[T any](b *proto.Buffer, chunks [][][]T) {
+	buf := slices.Grow(b.Buf, 8*rowsOf(chunks))
 	var total uint64
-	for _, r := range rows {
-		total += uint64(len(r))
-		buf = binary.LittleEndian.AppendUint64(buf, total)
+	for _, rows := range chunks {
+		for _, r := range rows {
+			total += uint64(len(r))
+			buf = binary.LittleEndian.AppendUint64(buf, total)
+		}
 	}
 	b.Buf = buf
 }
 
 // stringArrays is an Array(String) column.
-type stringArrays [][]string
+type stringArrays [][][]string
 
 func (c *stringArrays) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
 
-func (c *stringArrays) Rows() int { return len(*c) }
+func (c *stringArrays) Rows() int { return rowsOf(*c) }
 
 func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
 	putOffsets(b, *c)
-	for _, r := range *c {
-		for _, s := range r {
-			b.PutString(s)
+	buf := b.Buf
+	// from and to delimit the encoding of prev, the last row encoded
+	// element by element; a row that is the same slice copies it.
+	var (
+		prev     []string
+		from, to int
+	)
+	for _, rows := range *c {
+		for _, r := range rows {
+			if sameRow(r, prev) {
+				buf = append(buf, buf[from:to]...)
+				continue
+			}
+			from = len(buf)
+			for _, s := range r {
+				buf = appendString(buf, s)
+			}
+			prev, to = r, len(buf)
 		}
 	}
+	b.Buf = buf
 }
 
 func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
@@ -133,7 +198,7 @@ func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColu
 // fixedArrays is an Array(FixedString(size)) column whose elements are
 // strings of size bytes; another length is cut or padded with zeros.
 type fixedArrays struct {
-	rows [][]string
+	rows [][][]string
 	size int
 }
 
@@ -141,18 +206,20 @@ func (c *fixedArrays) Type() proto.ColumnType {
 	return proto.ColumnTypeFixedString.With(strconv.Itoa(c.size)).Array()
 }
 
-func (c *fixedArrays) Rows() int { return len(c.rows) }
+func (c *fixedArrays) Rows() int { return rowsOf(c.rows) }
 
 func (c *fixedArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
 	putOffsets(b, c.rows)
-	for _, r := range c.rows {
-		for _, s := range r {
-			s = s[:min(len(s), c.size)]
-			b.Buf = append(b.Buf, s...)
-			for range c.size - len(s) {
-				b.Buf = append(b.Buf, 0)
+	for _, rows := range c.rows {
+		for _, r := range rows {
+			for _, s := range r {
+				s = s[:min(len(s), c.size)]
+				b.Buf = append(b.Buf, s...)
+				for range c.size - len(s) {
+					b.Buf = append(b.Buf, 0)
+				}
 			}
 		}
 	}
@@ -161,19 +228,21 @@ func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
 func (c *fixedArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
 // uint64Arrays is an Array(UInt64) column.
-type uint64Arrays [][]uint64
+type uint64Arrays [][][]uint64
 
 func (c *uint64Arrays) Type() proto.ColumnType { return proto.ColumnTypeUInt64.Array() }
 
-func (c *uint64Arrays) Rows() int { return len(*c) }
+func (c *uint64Arrays) Rows() int { return rowsOf(*c) }
 
 func (c *uint64Arrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *uint64Arrays) EncodeColumn(b *proto.Buffer) {
 	putOffsets(b, *c)
-	for _, r := range *c {
-		for _, v := range r {
-			b.PutUInt64(v)
+	for _, rows := range *c {
+		for _, r := range rows {
+			for _, v := range r {
+				b.PutUInt64(v)
+			}
 		}
 	}
 }
@@ -181,30 +250,50 @@ func (c *uint64Arrays) EncodeColumn(b *proto.Buffer) {
 func (c *uint64Arrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
 // uint64Column is a UInt64 column.
-type uint64Column []uint64
+type uint64Column [][]uint64
 
 func (c *uint64Column) Type() proto.ColumnType { return proto.ColumnTypeUInt64 }
 
-func (c *uint64Column) Rows() int { return len(*c) }
+func (c *uint64Column) Rows() int { return rowsOf(*c) }
 
 func (c *uint64Column) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeUInt64) }
 
-func (c *uint64Column) EncodeColumn(b *proto.Buffer) { (*proto.ColUInt64)(c).EncodeColumn(b) }
+func (c *uint64Column) EncodeColumn(b *proto.Buffer) {
+	for _, chunk := range *c {
+		(*proto.ColUInt64)(&chunk).EncodeColumn(b)
+	}
+}
 
-func (c *uint64Column) WriteColumn(w *proto.Writer) { (*proto.ColUInt64)(c).WriteColumn(w) }
+func (c *uint64Column) WriteColumn(w *proto.Writer) {
+	for _, chunk := range *c {
+		if len(chunk) > 0 {
+			(*proto.ColUInt64)(&chunk).WriteColumn(w)
+		}
+	}
+}
 
 // uint8Column is a UInt8 column.
-type uint8Column []uint8
+type uint8Column [][]uint8
 
 func (c *uint8Column) Type() proto.ColumnType { return proto.ColumnTypeUInt8 }
 
-func (c *uint8Column) Rows() int { return len(*c) }
+func (c *uint8Column) Rows() int { return rowsOf(*c) }
 
 func (c *uint8Column) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeUInt8) }
 
-func (c *uint8Column) EncodeColumn(b *proto.Buffer) { (*proto.ColUInt8)(c).EncodeColumn(b) }
+func (c *uint8Column) EncodeColumn(b *proto.Buffer) {
+	for _, chunk := range *c {
+		(*proto.ColUInt8)(&chunk).EncodeColumn(b)
+	}
+}
 
-func (c *uint8Column) WriteColumn(w *proto.Writer) { (*proto.ColUInt8)(c).WriteColumn(w) }
+func (c *uint8Column) WriteColumn(w *proto.Writer) {
+	for _, chunk := range *c {
+		if len(chunk) > 0 {
+			(*proto.ColUInt8)(&chunk).WriteColumn(w)
+		}
+	}
+}
 
 // sendMark wraps a block's first column: encoding it means the block is
 // being sent, after which a failure leaves the insert's outcome unknown.
@@ -237,47 +326,60 @@ func blockSize(input proto.Input) int {
 	return n
 }
 
-func (c *dateTimeColumn) encodedSize() int { return 4 * len(c.ns) }
+func (c *dateTimeColumn) encodedSize() int { return 4 * c.Rows() }
 
-func (c *fixedColumn) encodedSize() int { return len(c.buf) }
+func (c *fixedColumn) encodedSize() int { return rowsOf(c.bufs) }
 
 func (c *stringColumn) encodedSize() int {
 	n := 0
-	for _, s := range *c {
-		n += uvarintLen(len(s)) + len(s)
-	}
-	return n
-}
-
-func (c *stringArrays) encodedSize() int {
-	n := 8 * len(*c)
-	for _, r := range *c {
-		for _, s := range r {
+	for _, chunk := range *c {
+		for _, s := range chunk {
 			n += uvarintLen(len(s)) + len(s)
 		}
 	}
 	return n
 }
 
+func (c *stringArrays) encodedSize() int {
+	n := 8 * c.Rows()
+	var (
+		prev []string
+		size int // prev's
+	)
+	for _, rows := range *c {
+		for _, r := range rows {
+			if !sameRow(r, prev) {
+				size = 0
+				for _, s := range r {
+					size += uvarintLen(len(s)) + len(s)
+				}
+				prev = r
+			}
+			n += size
+		}
+	}
+	return n
+}
+
 func (c *fixedArrays) encodedSize() int {
-	n := 8 * len(c.rows)
-	for _, r := range c.rows {
-		n += c.size * len(r)
+	n := 8 * c.Rows()
+	for _, rows := range c.rows {
+		n += c.size * rowsOf(rows)
 	}
 	return n
 }
 
 func (c *uint64Arrays) encodedSize() int {
-	n := 8 * len(*c)
-	for _, r := range *c {
-		n += 8 * len(r)
+	n := 8 * c.Rows()
+	for _, rows := range *c {
+		n += 8 * rowsOf(rows)
 	}
 	return n
 }
 
-func (c *uint64Column) encodedSize() int { return 8 * len(*c) }
+func (c *uint64Column) encodedSize() int { return 8 * c.Rows() }
 
-func (c *uint8Column) encodedSize() int { return len(*c) }
+func (c *uint8Column) encodedSize() int { return c.Rows() }
 
 // uvarintLen is the length of n as an unsigned varint.
 func uvarintLen(n int) int {

@@ -15,8 +15,9 @@ import (
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// spanBlock is the spans insert block over a dbmodel.SpanColumns, in the
-// order of spanInsertColumns. Blocks are pooled with their input list.
+// spanBlock is the spans insert block over one or more dbmodel.SpanColumns
+// (their rows one after the other), in the order of spanInsertColumns.
+// Blocks are pooled with their input list.
 type spanBlock struct {
 	mark  sendMark
 	cols  spanBlockColumns
@@ -63,18 +64,25 @@ func blockInput(names []string, cols ...proto.ColInput) proto.Input {
 	return in
 }
 
-// set points the block at c's buffers.
-func (b *spanBlock) set(c *dbmodel.SpanColumns) {
+// set points the block at the buffers of cs, in their order.
+func (b *spanBlock) set(cs ...*dbmodel.SpanColumns) {
 	b.mark.sent = false
-	b.cols = spanBlockColumns{
-		start: dateTimeColumn{ns: c.StartUnixNano}, startNano: c.StartUnixNano, duration: c.DurationNs,
-		traceID: fixedColumn{c.TraceIDs, 16}, spanID: fixedColumn{c.SpanIDs, 8}, parentID: fixedColumn{c.ParentSpanIDs, 8},
-		traceState: c.TraceState, name: c.Name, kind: c.Kind, status: c.StatusCode, statusMessage: c.StatusMessage,
-		service: c.ServiceName, function: c.FunctionName, version: c.FunctionVersion, account: c.AccountID,
-		region: c.Region, requestID: c.RequestID, scopeName: c.ScopeName, scopeVersion: c.ScopeVersion,
-		attrKeys: c.AttributeKeys, attrValues: c.AttributeValues, resKeys: c.ResourceAttrKeys, resValues: c.ResourceAttrValues,
-		eventTimes: c.EventTimes, eventNames: c.EventNames, eventAttrs: c.EventAttrs,
-		linkTraceIDs: fixedArrays{c.LinkTraceIDs, 16}, linkSpanIDs: fixedArrays{c.LinkSpanIDs, 8}, linkAttrs: c.LinkAttrs,
+	k := &b.cols
+	*k = spanBlockColumns{}
+	k.traceID.size, k.spanID.size, k.parentID.size = 16, 8, 8
+	k.linkTraceIDs.size, k.linkSpanIDs.size = 16, 8
+	for _, c := range cs {
+		k.start.ns, k.startNano, k.duration = append(k.start.ns, c.StartUnixNano), append(k.startNano, c.StartUnixNano), append(k.duration, c.DurationNs)
+		k.traceID.bufs, k.spanID.bufs, k.parentID.bufs = append(k.traceID.bufs, c.TraceIDs), append(k.spanID.bufs, c.SpanIDs), append(k.parentID.bufs, c.ParentSpanIDs)
+		k.traceState, k.name, k.kind, k.status = append(k.traceState, c.TraceState), append(k.name, c.Name), append(k.kind, c.Kind), append(k.status, c.StatusCode)
+		k.statusMessage, k.service, k.function = append(k.statusMessage, c.StatusMessage), append(k.service, c.ServiceName), append(k.function, c.FunctionName)
+		k.version, k.account, k.region = append(k.version, c.FunctionVersion), append(k.account, c.AccountID), append(k.region, c.Region)
+		k.requestID, k.scopeName, k.scopeVersion = append(k.requestID, c.RequestID), append(k.scopeName, c.ScopeName), append(k.scopeVersion, c.ScopeVersion)
+		k.attrKeys, k.attrValues = append(k.attrKeys, c.AttributeKeys), append(k.attrValues, c.AttributeValues)
+		k.resKeys, k.resValues = append(k.resKeys, c.ResourceAttrKeys), append(k.resValues, c.ResourceAttrValues)
+		k.eventTimes, k.eventNames, k.eventAttrs = append(k.eventTimes, c.EventTimes), append(k.eventNames, c.EventNames), append(k.eventAttrs, c.EventAttrs)
+		k.linkTraceIDs.rows, k.linkSpanIDs.rows = append(k.linkTraceIDs.rows, c.LinkTraceIDs), append(k.linkSpanIDs.rows, c.LinkSpanIDs)
+		k.linkAttrs = append(k.linkAttrs, c.LinkAttrs)
 	}
 }
 
@@ -112,24 +120,25 @@ var logBlockPool = sync.Pool{New: func() any {
 func (b *logBlock) set(c *dbmodel.LogColumns) {
 	b.mark.sent = false
 	b.cols = logBlockColumns{
-		timestamp: dateTimeColumn{ns: c.TimeUnixNano}, timeNano: c.TimeUnixNano, observedNano: c.ObservedTimeUnixNano,
-		traceID: fixedColumn{c.TraceIDs, 16}, spanID: fixedColumn{c.SpanIDs, 8},
-		severityNumber: c.SeverityNumber, severityText: c.SeverityText, body: c.Body,
-		service: c.ServiceName, function: c.FunctionName, version: c.FunctionVersion, account: c.AccountID,
-		region: c.Region, requestID: c.RequestID, logType: c.LogType,
-		attrKeys: c.AttributeKeys, attrValues: c.AttributeValues, resKeys: c.ResourceAttrKeys, resValues: c.ResourceAttrValues,
+		timestamp: dateTimeColumn{ns: [][]uint64{c.TimeUnixNano}}, timeNano: uint64Column{c.TimeUnixNano}, observedNano: uint64Column{c.ObservedTimeUnixNano},
+		traceID: fixedColumn{[][]byte{c.TraceIDs}, 16}, spanID: fixedColumn{[][]byte{c.SpanIDs}, 8},
+		severityNumber: uint8Column{c.SeverityNumber}, severityText: stringColumn{c.SeverityText}, body: stringColumn{c.Body},
+		service: stringColumn{c.ServiceName}, function: stringColumn{c.FunctionName}, version: stringColumn{c.FunctionVersion},
+		account: stringColumn{c.AccountID}, region: stringColumn{c.Region}, requestID: stringColumn{c.RequestID}, logType: stringColumn{c.LogType},
+		attrKeys: stringArrays{c.AttributeKeys}, attrValues: stringArrays{c.AttributeValues},
+		resKeys: stringArrays{c.ResourceAttrKeys}, resValues: stringArrays{c.ResourceAttrValues},
 	}
 }
 
-// writeSpanBlock sends the spans in one block on the block writer's
-// connections.
-func (s *Store) writeSpanBlock(ctx context.Context, c *dbmodel.SpanColumns) error {
+// writeSpanBlock sends the spans of cs, one after the other, in one block
+// on the block writer's connections.
+func (s *Store) writeSpanBlock(ctx context.Context, cs []*dbmodel.SpanColumns) error {
 	b := spanBlockPool.Get().(*spanBlock)
 	defer func() {
 		b.cols = spanBlockColumns{}
 		spanBlockPool.Put(b)
 	}()
-	b.set(c)
+	b.set(cs...)
 	return s.insertBlock(ctx, "spans", spanInsertColumns, b.input, &b.mark)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/ch-go"
 	chproto "github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/chtest"
@@ -257,6 +258,45 @@ func TestBlockWriterStoresWhatTheDriverStored(t *testing.T) {
 	}
 }
 
+// TestBlockWriterSpansReadInChunks holds WriteExportsWithSpans, whose
+// spans come read into one set of columns per request and are written one
+// set after the other in a block, to the rows the driver stores from the
+// same requests as messages: the requests' other items and the spans left
+// to them as messages included.
+func TestBlockWriterSpansReadInChunks(t *testing.T) {
+	blocks, driver := openStore(t), openDriverStore(t)
+	reqs := variedRequests(21, 12, 60)
+	var chunks []*dbmodel.SpanColumns
+	rest := make([]*ingestv1.ExportRequest, len(reqs))
+	for i, req := range reqs {
+		c := new(dbmodel.SpanColumns)
+		if i%3 != 2 { // every third request keeps its spans as messages
+			c.AppendExport(&ingestv1.ExportRequest{Function: req.Function, ResourceSpans: req.ResourceSpans})
+			chunks = append(chunks, c)
+			if i%4 == 0 {
+				chunks = append(chunks, new(dbmodel.SpanColumns)) // an empty set between
+			}
+			r := proto.CloneOf(req)
+			r.ResourceSpans = nil
+			rest[i] = r
+			continue
+		}
+		rest[i] = req
+	}
+	got, err := blocks.WriteExportsWithSpans(t.Context(), rest, chunks)
+	if err != nil {
+		t.Fatalf("WriteExportsWithSpans: %v", err)
+	}
+	want, err := driver.WriteExports(t.Context(), reqs)
+	if err != nil {
+		t.Fatalf("WriteExports: %v", err)
+	}
+	if got != want || got.Spans == 0 || got.Rejected == 0 {
+		t.Errorf("counts: in chunks %+v, driver %+v (want spans and a rejected one)", got, want)
+	}
+	sameRows(t, blocks, driver)
+}
+
 func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	blocks, driver := openStore(t), openDriverStore(t)
 	ctx := t.Context()
@@ -473,7 +513,8 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 	}
 	sb := spanBlockPool.Get().(*spanBlock)
 	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
-	sb.set(&spans)
+	var none dbmodel.SpanColumns
+	sb.set(&spans, &none, &spans) // a block of several sets of columns
 
 	var logs dbmodel.LogColumns
 	logs.AppendExport(&ingestv1.ExportRequest{
@@ -501,3 +542,44 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 func make16(b byte) []byte { return append(make([]byte, 15), b) }
 
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
+
+// TestStringArraysSharedRows holds the Array(String) column, which encodes
+// a row that is the same slice as the row before once and copies it (in a
+// chunk or across two), to
+// the element-by-element encoding of ch-go's own column, and its
+// encodedSize to the bytes.
+func TestStringArraysSharedRows(t *testing.T) {
+	res := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""}
+	other := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""} // equal, not shared
+	for _, tc := range []struct {
+		name string
+		rows [][]string
+	}{
+		{"shared rows", [][]string{res, res, res}},
+		{"shared, then equal but not shared", [][]string{res, res, other, other, res}},
+		{"a prefix of the shared row", [][]string{res, res[:2], res[:2], res}},
+		{"empty rows between", [][]string{res, {}, nil, res, res, {}}},
+		{"each row its own", [][]string{{"a"}, {"b", "c"}, {strings.Repeat("x", 300)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
+			for _, r := range tc.rows {
+				want.Append(r)
+			}
+			var wb chproto.Buffer
+			want.EncodeColumn(&wb)
+			// In one chunk, and split in two, a shared row on each side.
+			half := len(tc.rows) / 2
+			for _, col := range []stringArrays{{tc.rows}, {tc.rows[:half], tc.rows[half:]}} {
+				var got chproto.Buffer
+				col.EncodeColumn(&got)
+				if string(got.Buf) != string(wb.Buf) {
+					t.Errorf("%d chunks: encoded %x, want %x", len(col), got.Buf, wb.Buf)
+				}
+				if n := col.encodedSize(); n != len(wb.Buf) {
+					t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", len(col), n, len(wb.Buf))
+				}
+			}
+		})
+	}
+}

@@ -71,13 +71,15 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 
 // WriteExportsWithSpans is WriteExports for batches whose spans were read
 // into columns already (dbmodel.SpanColumns.AppendWire): spans holds
-// them, in addition to the spans reqs hold as messages, which are appended
-// to it; the caller resets it after the write.
-func (s *Store) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (WriteCounts, error) {
+// them, in sets of columns (one per request, say) that are written one
+// after the other as they are, without being joined first, then the spans
+// reqs hold as messages. The write does not change them; the caller resets
+// them after it.
+func (s *Store) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (WriteCounts, error) {
 	return s.writeExports(ctx, reqs, spans)
 }
 
-func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest, spans *dbmodel.SpanColumns) (WriteCounts, error) {
+func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest, read []*dbmodel.SpanColumns) (WriteCounts, error) {
 	if token := s.dedupToken(reqs); token != "" {
 		ctx = context.WithValue(ctx, dedupTokenKey{}, token)
 	}
@@ -87,13 +89,13 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		counts      WriteCounts
 		problems    []string // of the other tables; the spans keep their own
 	)
-	if spans == nil {
-		spans = spanColumnsPool.Get().(*dbmodel.SpanColumns)
-		defer func() {
-			spans.Reset()
-			spanColumnsPool.Put(spans)
-		}()
-	}
+	// The spans reqs hold as messages, after those read already.
+	spans := spanColumnsPool.Get().(*dbmodel.SpanColumns)
+	defer func() {
+		spans.Reset()
+		spanColumnsPool.Put(spans)
+	}()
+	all := append(slices.Clip(read), spans)
 	logs := logColumnsPool.Get().(*dbmodel.LogColumns)
 	defer func() {
 		logs.Reset()
@@ -124,9 +126,14 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 			problems = append(problems, b.Problems[:min(len(b.Problems), maxLoggedProblems-len(problems))]...)
 		}
 	}
-	counts.Rejected += spans.Rejected + logs.Rejected
+	var spanProblems []string
+	for _, c := range all {
+		counts.Rejected += c.Rejected
+		spanProblems = append(spanProblems, c.Problems...)
+	}
+	counts.Rejected += logs.Rejected
 	if counts.Rejected > 0 {
-		problems = append(append(slices.Clone(spans.Problems), logs.Problems...), problems...)
+		problems = append(append(spanProblems, logs.Problems...), problems...)
 		s.rejected.Add(uint64(counts.Rejected))
 		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
 	}
@@ -141,10 +148,14 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		return failed(len(invocations), err)
 	}
 	counts.Invocations = len(invocations)
-	if err := s.insertSpans(ctx, spans); err != nil {
-		return failed(spans.Len(), err)
+	nSpans = 0
+	for _, c := range all {
+		nSpans += c.Len()
 	}
-	counts.Spans = spans.Len()
+	if err := s.insertSpans(ctx, all); err != nil {
+		return failed(nSpans, err)
+	}
+	counts.Spans = nSpans
 	if err := s.insertLogs(ctx, logs); err != nil {
 		return failed(logs.Len(), err)
 	}
@@ -336,15 +347,36 @@ func (w *columnInsert) finish() error {
 	return sendInsert(w.batch, w.table)
 }
 
-// insertSpans sends the spans in a single native-protocol block, in the
-// order of spanInsertColumns: on the block writer's connections when the
-// store has them, else column by column through clickhouse-go.
-func (s *Store) insertSpans(ctx context.Context, c *dbmodel.SpanColumns) error {
-	if c.Len() == 0 {
+// insertSpans sends the spans of cs, one after the other, in a single
+// native-protocol block, in the order of spanInsertColumns: on the block
+// writer's connections when the store has them, else column by column
+// through clickhouse-go.
+func (s *Store) insertSpans(ctx context.Context, cs []*dbmodel.SpanColumns) error {
+	var filled []*dbmodel.SpanColumns
+	n := 0
+	for _, c := range cs {
+		if c.Len() > 0 {
+			filled = append(filled, c)
+			n += c.Len()
+		}
+	}
+	if n == 0 {
 		return nil
 	}
 	if s.blocks != nil {
-		return s.writeSpanBlock(ctx, c)
+		return s.writeSpanBlock(ctx, filled)
+	}
+	c := filled[0]
+	if len(filled) > 1 {
+		c = spanColumnsPool.Get().(*dbmodel.SpanColumns)
+		defer func() {
+			c.Reset()
+			spanColumnsPool.Put(c)
+		}()
+		c.Grow(n)
+		for _, f := range filled {
+			c.AppendColumns(f)
+		}
 	}
 	w, err := s.newColumnInsert(ctx, "spans", spanInsertColumns, c.Len())
 	if err != nil {

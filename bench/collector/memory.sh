@@ -19,10 +19,10 @@ export LAMBDASCOPE_BENCH_SENDERS=${SENDERS:-64} # concurrent senders
 out=$(mktemp)
 log=$(mktemp)
 trap 'rm -f "$out" "$log"' EXIT
-echo "+ go test -count=1 -run '^\$' -bench CollectorMemory -benchtime ${REQUESTS}x ./collector/" >&2
+echo "+ go test -count=1 -run '^\$' -bench 'CollectorMemory\$' -benchtime ${REQUESTS}x ./collector/" >&2
 # The whole output is kept: a benchmark that fails prints why, and the script
 # stops with its status instead of a table with holes.
-if ! go test -count=1 -run '^$' -bench CollectorMemory -benchtime "${REQUESTS}x" ./collector/ >"$log" 2>&1; then
+if ! go test -count=1 -run '^$' -bench 'CollectorMemory$' -benchtime "${REQUESTS}x" ./collector/ >"$log" 2>&1; then
   cat "$log" >&2
   echo "collector memory benchmark failed (output above)" >&2
   exit 1

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the collector's end-to-end benchmarks, for spans and for log records:
-# demo-shaped items from an Ingest API request to the ClickHouse
+# demo-shaped items (storage/storagetest's DemoSpanRequest and
+# DemoLogRequest) from an Ingest API request to the ClickHouse
 # acknowledgement through the collector (the load client runs in a process
 # of its own, so the CPU figure is the collector's), and clickhouse-client
-# inserting the same rows in Native format, round after round against the
-# same throwaway ClickHouse.
+# inserting the same rows in Native format (as many as the collector), round
+# after round against the same throwaway ClickHouse, each contender after the
+# database's merges ended, the order turning every round.
 # Prints the machine and the ratios.
 # Usage, from anywhere in the repository:
 #
@@ -54,8 +56,10 @@ echo
 echo "clickhouse-client Native inserts into a bare copy of the table (no materialized"
 echo "views) and into the table itself (through its views, as the collector's inserts)."
 echo
-echo "Each round runs the collector, then the two baselines, on the same server;"
-echo "the ratio compares the collector with the baseline of its own round."
+echo "Each round runs the collector and the two baselines on the same server, each"
+echo "once the database's merges ended (waits in the log), the collector first in odd"
+echo "rounds and last in even ones; the ratio compares the collector with the"
+echo "baselines of its own round."
 echo
 echo "| signal | round | collector items/s | Native, bare copy | ratio | Native, with views | ratio (target ≥ 70 %) | collector CPU per item | client CPU per item |"
 echo "|---|---|---|---|---|---|---|---|---|"

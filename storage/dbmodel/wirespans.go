@@ -2,6 +2,7 @@ package dbmodel
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -107,6 +108,28 @@ type wireField struct {
 // nextField reads the field at the start of b and returns the rest, or
 // false when b is malformed.
 func nextField(b []byte, f *wireField) ([]byte, bool) {
+	// Most fields of spans have a one-byte tag (fields 1 to 15) and, when
+	// they hold bytes, a length under 128: read those without the general
+	// varint decoding.
+	if len(b) >= 2 && b[0] < 0x80 && b[0] >= 1<<3 {
+		switch typ := protowire.Type(b[0] & 7); typ {
+		case protowire.BytesType:
+			if n := int(b[1]); b[1] < 0x80 && n <= len(b)-2 {
+				f.num, f.typ, f.val = protowire.Number(b[0]>>3), typ, b[2:2+n]
+				return b[2+n:], true
+			}
+		case protowire.VarintType:
+			if b[1] < 0x80 {
+				f.num, f.typ, f.val, f.u = protowire.Number(b[0]>>3), typ, nil, uint64(b[1])
+				return b[2:], true
+			}
+		case protowire.Fixed64Type:
+			if len(b) >= 9 {
+				f.num, f.typ, f.val, f.u = protowire.Number(b[0]>>3), typ, nil, binary.LittleEndian.Uint64(b[1:9])
+				return b[9:], true
+			}
+		}
+	}
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num > protowire.MaxValidNumber {
 		return nil, false // protobuf refuses field numbers above the maximum too

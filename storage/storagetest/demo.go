@@ -14,6 +14,7 @@ import (
 	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -124,6 +125,76 @@ func DemoSpanRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *inges
 		ss.Spans = append(ss.Spans, req.ResourceSpans[0].ScopeSpans[0].Spans...)
 	}
 	return out
+}
+
+// DemoLogRequest is one request of exactly n log records of the demo's
+// orders function (or inventory's), as the extension ships its lines: five
+// per invocation, four text lines as the Go runtime prints them ("time
+// requestId LEVEL message", a WARN now and then) and one line of the
+// structured logger whose fields became attributes; each with its
+// severity, the invocation's trace and span IDs, the log type and request
+// ID attributes, under the demo's resource and the extension's scope.
+func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingestv1.ExportRequest {
+	function := "orders"
+	if inventory {
+		function = "inventory"
+	}
+	recs := make([]*logspb.LogRecord, 0, n)
+	var traceID, spanID []byte
+	var requestID, sku string
+	var order, qty int64
+	for i := range n {
+		line := i % 5
+		if line == 0 {
+			traceID, spanID = make([]byte, 16), make([]byte, 8)
+			for j := range traceID {
+				traceID[j] = byte(rng.Uint32())
+			}
+			for j := range spanID {
+				spanID[j] = byte(rng.Uint32())
+			}
+			requestID = fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+			sku, order, qty = fmt.Sprintf("SKU-%04d", rng.IntN(500)), 10000+rng.Int64N(90000), int64(1+rng.IntN(5))
+		}
+		t := at.Add(time.Duration(i) * 700 * time.Microsecond)
+		level, severity := "INFO", logspb.SeverityNumber_SEVERITY_NUMBER_INFO
+		var msg string
+		switch line {
+		case 0:
+			msg = fmt.Sprintf("received POST /%s sku=%s qty=%d", map[bool]string{false: "orders", true: "reserve"}[inventory], sku, qty)
+		case 1:
+			msg = fmt.Sprintf("INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id: id=%d in %.1f ms", order, 2+4*rng.Float64())
+		case 2:
+			msg = fmt.Sprintf("invoked inventory: reserved %d of %s", qty, sku)
+			if rng.IntN(10) == 0 {
+				level, severity = "WARN", logspb.SeverityNumber_SEVERITY_NUMBER_WARN
+				msg = fmt.Sprintf("inventory answered slowly (%d ms), retrying once", 200+rng.IntN(300))
+			}
+		case 4:
+			msg = fmt.Sprintf("answered 201 in %.1f ms", 20+40*rng.Float64())
+		}
+		rec := &logspb.LogRecord{
+			TimeUnixNano: uint64(t.UnixNano()), ObservedTimeUnixNano: uint64(t.Add(3 * time.Millisecond).UnixNano()),
+			SeverityNumber: severity, SeverityText: level, TraceId: traceID, SpanId: spanID,
+		}
+		if line == 3 {
+			// The structured logger's line: the message is the body, the
+			// other fields attributes.
+			rec.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "order placed"}}
+			rec.Attributes = []*commonpb.KeyValue{integer("order.id", order), integer("order.qty", qty), str("order.sku", sku)}
+		} else {
+			rec.Body = &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{
+				StringValue: t.UTC().Format("2006-01-02T15:04:05.000Z") + "\t" + requestID + "\t" + level + "\t" + msg}}
+		}
+		rec.Attributes = append(rec.Attributes, str("lambdascope.log.type", "function"), str("faas.invocation_id", requestID))
+		recs = append(recs, rec)
+	}
+	return &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: function, Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
+		ResourceLogs: []*logspb.ResourceLogs{{Resource: DemoResource(function), ScopeLogs: []*logspb.ScopeLogs{{
+			Scope: &commonpb.InstrumentationScope{Name: "lambdascope/telemetry"}, LogRecords: recs,
+		}}}},
+	}
 }
 
 func str(k, v string) *commonpb.KeyValue {
