@@ -167,13 +167,18 @@ func newNodes(t *Trace, spans []Span) (nodes []Node, first map[SpanID]int) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
+	byStart := func(a, b int) int {
 		sa, sb := &spans[a], &spans[b]
 		if c := sa.Start.Compare(sb.Start); c != 0 {
 			return c
 		}
 		return bytes.Compare(sa.SpanID[:], sb.SpanID[:])
-	})
+	}
+	// Storage reads spans in this order already; a check is cheaper than
+	// a sort.
+	if !slices.IsSortedFunc(order, byStart) {
+		slices.SortStableFunc(order, byStart)
+	}
 	nodes = make([]Node, 0, len(spans))
 	first = make(map[SpanID]int, len(spans))
 	for _, idx := range order {

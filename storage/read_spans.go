@@ -90,8 +90,18 @@ func (s *Store) subqueryIn() string {
 	return "IN"
 }
 
-// readSpans runs a spans query and drops repeated span IDs.
+// readSpans runs a spans query and drops repeated span IDs: column by
+// column on the native block connections where the store has them
+// (readSpansBlocks), else row by row through clickhouse-go.
 func (s *Store) readSpans(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
+	if s.blocks != nil {
+		return s.readSpansBlocks(ctx, query, args...)
+	}
+	return s.readSpansRows(ctx, query, args...)
+}
+
+// readSpansRows is readSpans through clickhouse-go's rows.
+func (s *Store) readSpansRows(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
 	var (
 		out       []SpanRecord
 		seen      = map[[8]byte]bool{}

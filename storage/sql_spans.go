@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -184,9 +185,21 @@ const coldStartMargin = time.Minute
 func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
 	var inner readWhere
 	spanConditions(&inner, db, f)
+	// An attribute's value is looked for in the values column first
+	// (PREWHERE): the keys, and every other column, are read only for the
+	// granules holding it, not for the whole day.
+	prewhere := ""
+	var pre readWhere
+	for _, k := range slices.Sorted(maps.Keys(f.Attributes)) {
+		pre.add("has(attributes.value, ?)", f.Attributes[k])
+	}
+	if len(pre.args) > 0 {
+		prewhere = "\n        PREWHERE " + pre.sql()
+	}
 	var outer readWhere
 	outer.timeRange("start_time", "", f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin))
 	args := append([]any{}, outer.args...)
+	args = append(args, pre.args...)
 	args = append(args, inner.args...)
 	args = append(args, f.Offset, f.Limit)
 	return `SELECT trace_id,
@@ -204,7 +217,7 @@ WHERE ` + outer.sql() + `
   AND trace_id IN (
     SELECT trace_id FROM (
         SELECT trace_id, min(start_unix_nano) AS hit_ns
-        FROM ` + db + `.spans
+        FROM ` + db + `.spans` + prewhere + `
         WHERE ` + inner.sql() + `
         GROUP BY trace_id
         ORDER BY hit_ns DESC, trace_id

@@ -21,9 +21,10 @@ type Store struct {
 	cluster  string
 	caps     Capabilities
 	logger   *slog.Logger
-	// blocks writes the spans and logs blocks (ch-go); nil on a read-only
-	// store and on servers with LowCardinality columns, whose spans and
-	// logs go through conn like the other tables.
+	// blocks writes the spans and logs blocks (ch-go) and reads a trace's
+	// spans; nil on servers with LowCardinality columns, whose spans and
+	// logs go through conn like the other tables, and on a read-only
+	// store whose database could not be reached on them.
 	blocks *blockConns
 
 	rejected atomic.Uint64
@@ -104,6 +105,16 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 			if s.blocks, err = openBlockConns(ctx, opts, database, cfg.Cluster, cfg.MaxOpenConns); err != nil {
 				return nil, errors.Join(fmt.Errorf("open block writer: %w", err), conn.Close())
 			}
+		}
+	} else if !caps.LowCardinality {
+		// A read-only store reads a trace's spans on the block
+		// connections too where they can be opened; where not (the
+		// database does not exist yet, say), it reads them through
+		// clickhouse-go, and such reads fail as they always did.
+		if blocks, err := openBlockConns(ctx, opts, database, cfg.Cluster, cfg.MaxOpenConns); err == nil {
+			s.blocks = blocks
+		} else {
+			s.logger.Debug("trace reads go through clickhouse-go: block connections not opened", "error", err)
 		}
 	}
 	s.logger.Debug("connected to clickhouse", "version", caps.Version.String(), "database", database,

@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"sync"
+	"text/template"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"golang.org/x/sync/errgroup"
 )
 
 // Shape of a generated trace: the demo's request, six spans in two
@@ -28,11 +32,15 @@ var (
 	bulkInvocationsSQL string
 )
 
-// bulkChunkRows is the rows one generating statement writes: each stays well
-// inside the client's read timeout (5 minutes) on a busy server, and
-// progress is shown after each. A million rows took over 5 minutes at
-// load average 20 on 2 cores; 200,000 take about one.
-const bulkChunkRows = 200_000
+// bulkChunkTraces is the traces one generating statement writes a span
+// (or an invocation report) of: a million rows, in blocks of
+// bulkBlockRows. Each statement stays inside the client's read timeout (5
+// minutes) on a busy server, and progress is shown after each.
+const (
+	bulkChunkTraces = 1_000_000
+	bulkBlockRows   = 1 << 20
+	bulkParallel    = 2
+)
 
 // BulkConfig sizes a generated data set.
 type BulkConfig struct {
@@ -81,11 +89,14 @@ func (d BulkData) params() []any {
 }
 
 // GenerateBulk writes cfg's demo-shaped spans and invocation reports into the
-// tables of database db (migrated) through conn with INSERT ... SELECT over numbers(), bulkChunkRows rows per
-// statement, printing progress to w after each; the materialized views
-// (trace windows, service map, usage, function figures) fill as they do
-// from the collector. A database that already holds exactly this data is
-// kept as it is; one that holds other rows is an error.
+// tables of database db (migrated) through conn with INSERT ... SELECT over
+// numbers(), printing progress to w after each statement; the
+// materialized views (trace windows, service map, links) fill as they do
+// from the collector. Each statement writes one span of the demo's trace
+// (or one of its two invocation reports) for up to bulkChunkTraces traces,
+// so that what a row holds apart from its hashed values is constant. A
+// database that already holds exactly this data is kept as it is; one that
+// holds other rows is an error.
 func GenerateBulk(ctx context.Context, conn clickhouse.Conn, db string, cfg BulkConfig, w io.Writer) (BulkData, error) {
 	d, err := cfg.data()
 	if err != nil {
@@ -103,36 +114,96 @@ func GenerateBulk(ctx context.Context, conn clickhouse.Conn, db string, cfg Bulk
 		return BulkData{}, fmt.Errorf("generate demo-shaped data: database %s holds %d spans and %d invocations, not %d and %d: drop it or name another",
 			db, spans, invocations, d.SpanRows(), d.Invocations)
 	}
-	start := time.Now()
-	total := d.SpanRows() + d.Invocations
-	done := 0
+	// Two threads at most, and blocks of a million rows: fewer parts to
+	// merge, and the server left some room on a shared machine.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_threads":                 2,
+		"max_block_size":              65536,
+		"max_insert_block_size":       bulkBlockRows,
+		"min_insert_block_size_rows":  bulkBlockRows,
+		"min_insert_block_size_bytes": 256 << 20,
+	}))
+	type statement struct {
+		what      string
+		part, of  int
+		sql       string
+		offset, n int
+	}
+	var todo []statement
 	for _, q := range []struct {
 		what, text string
-		rows       int
+		parts      int // statements per chunk of traces: one per span or report
 	}{
-		{"spans", bulkSpansSQL, d.SpanRows()},
-		{"invocations", bulkInvocationsSQL, d.Invocations},
+		{"spans", bulkSpansSQL, BulkSpansPerTrace},
+		{"invocations", bulkInvocationsSQL, BulkInvocationsPerTrace},
 	} {
-		sql, err := RenderSQL(q.text, db)
-		if err != nil {
-			return BulkData{}, err
-		}
-		for off := 0; off < q.rows; off += bulkChunkRows {
-			n := min(bulkChunkRows, q.rows-off)
-			args := append(slices.Clip(d.params()), clickhouse.Named("offset", off), clickhouse.Named("rows", n))
-			if err := conn.Exec(ctx, sql, args...); err != nil {
-				return BulkData{}, fmt.Errorf("generate %s %d to %d: %w", q.what, off, off+n, err)
+		for part := range q.parts {
+			sql, err := renderBulkSQL(q.text, db, part)
+			if err != nil {
+				return BulkData{}, err
 			}
-			done += n
+			for off := 0; off < d.Traces; off += bulkChunkTraces {
+				todo = append(todo, statement{q.what, part, q.parts, sql, off, min(bulkChunkTraces, d.Traces-off)})
+			}
+		}
+	}
+	// bulkParallel statements at a time: a server writes the parts of one
+	// INSERT on one thread.
+	start := time.Now()
+	total := d.SpanRows() + d.Invocations
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkParallel)
+	for _, st := range todo {
+		g.Go(func() error {
+			args := append(slices.Clip(d.params()), clickhouse.Named("offset", st.offset), clickhouse.Named("rows", st.n))
+			if err := conn.Exec(gctx, st.sql, args...); err != nil {
+				return fmt.Errorf("generate %s %d of traces %d to %d: %w", st.what, st.part, st.offset, st.offset+st.n, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			done += st.n
 			el := time.Since(start)
 			rate := float64(done) / el.Seconds()
 			left := time.Duration(float64(total-done) / rate * float64(time.Second))
-			fmt.Fprintf(w, "generate: %s %d of %d; all rows %d of %d (%.0f %%), %.0f rows/s, %s so far, about %s left\n",
-				q.what, off+n, q.rows, done, total, 100*float64(done)/float64(total), rate,
+			fmt.Fprintf(w, "generate: %s, %d of %d per trace, traces %d to %d of %d; all rows %d of %d (%.0f %%), %.0f rows/s, %s so far, about %s left\n",
+				st.what, st.part+1, st.of, st.offset, st.offset+st.n, d.Traces, done, total, 100*float64(done)/float64(total), rate,
 				el.Round(time.Second), left.Round(time.Second))
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return BulkData{}, err
 	}
 	return d, nil
+}
+
+// renderBulkSQL renders a bulk generator statement for database db and the
+// part-th span (or invocation report) of each trace.
+func renderBulkSQL(text, db string, part int) (string, error) {
+	tmpl, err := template.New("bulk").Funcs(template.FuncMap{
+		// pick is the argument for the part: {{pick .C "first" "second"}}
+		"pick": func(i int, choices ...string) (string, error) {
+			if i < 0 || i >= len(choices) {
+				return "", fmt.Errorf("no choice %d of %d", i, len(choices))
+			}
+			return choices[i], nil
+		},
+	}).Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("parse bulk generator SQL: %w", err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, struct {
+		DB string
+		C  int
+	}{db, part}); err != nil {
+		return "", fmt.Errorf("render bulk generator SQL: %w", err)
+	}
+	return b.String(), nil
 }
 
 // bulkCounts is the rows of db's spans and invocations tables.

@@ -15,6 +15,7 @@ WHERE start_time >= toDateTime(?)
     SELECT trace_id FROM (
         SELECT trace_id, min(start_unix_nano) AS hit_ns
         FROM lambdascope.spans
+        PREWHERE has(attributes.value, ?)
         WHERE start_time >= toDateTime(?)
   AND start_time < toDateTime(?)
   AND start_unix_nano >= ?

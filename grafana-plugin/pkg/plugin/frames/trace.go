@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -68,9 +69,15 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 		functions     = make([]string, 0, n)
 	)
 	resources := resourceTagCache{}
+	enc := tagEncoder{strs: map[string][]byte{}}
+	var lastTrace query.TraceID
+	lastTraceString := ""
 	t.Walk(func(node *query.Node) bool {
 		sp := &node.Span
-		traceIDs = append(traceIDs, sp.TraceID.String())
+		if lastTraceString == "" || sp.TraceID != lastTrace {
+			lastTrace, lastTraceString = sp.TraceID, sp.TraceID.String()
+		}
+		traceIDs = append(traceIDs, lastTraceString)
 		spanIDs = append(spanIDs, sp.SpanID.String())
 		parent := ""
 		if node.Parent != nil {
@@ -82,13 +89,14 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 		serviceTags = append(serviceTags, resources.tags(sp))
 		starts = append(starts, millis(node.Start()))
 		durations = append(durations, float64(sp.Duration)/float64(time.Millisecond))
-		logs = append(logs, mustJSON(spanLogs(sp.Events)))
-		references = append(references, mustJSON(spanReferences(sp.Links)))
-		tags = append(tags, mustJSON(spanTags(node)))
+		logs = append(logs, emptyOr(len(sp.Events), func() any { return spanLogs(sp.Events) }))
+		references = append(references, emptyOr(len(sp.Links), func() any { return spanReferences(sp.Links) }))
+		tags = append(tags, enc.tags(spanTags(node)))
 		kinds = append(kinds, kindName(sp.Kind))
 		statusCodes = append(statusCodes, int64(sp.StatusCode))
 		statusMessage = append(statusMessage, sp.StatusMessage)
-		warnings = append(warnings, mustJSON(spanWarnings(node)))
+		w := spanWarnings(node)
+		warnings = append(warnings, emptyOr(len(w), func() any { return w }))
 		request := sp.RequestID
 		if node.Invocation != nil {
 			request = node.Invocation.RequestID
@@ -183,9 +191,10 @@ func resourceTags(sp *query.Span) []keyValue {
 
 func sortedTags(attrs map[string]string) []keyValue {
 	out := make([]keyValue, 0, len(attrs))
-	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		out = append(out, keyValue{Key: k, Value: attrs[k]})
+	for k, v := range attrs {
+		out = append(out, keyValue{Key: k, Value: v})
 	}
+	slices.SortFunc(out, func(a, b keyValue) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
@@ -301,4 +310,55 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage(fmt.Sprintf("%q", err.Error()))
 	}
 	return b
+}
+
+// emptyList is the JSON of an empty list, shared by every span without
+// events, links or warnings.
+var emptyList = json.RawMessage("[]")
+
+// emptyOr is emptyList when n is 0, else the JSON of what list gives.
+func emptyOr(n int, list func() any) json.RawMessage {
+	if n == 0 {
+		return emptyList
+	}
+	return mustJSON(list())
+}
+
+// tagEncoder writes a span's tags as encoding/json does, byte for byte,
+// without reflection: each distinct string is encoded once per frame (the
+// spans of a trace repeat their keys and most values), and values other
+// than strings go through encoding/json.
+type tagEncoder struct {
+	strs map[string][]byte
+	buf  []byte
+}
+
+func (e *tagEncoder) str(b []byte, s string) []byte {
+	enc, ok := e.strs[s]
+	if !ok {
+		enc = mustJSON(s)
+		e.strs[s] = enc
+	}
+	return append(b, enc...)
+}
+
+func (e *tagEncoder) tags(tags []keyValue) json.RawMessage {
+	b := append(e.buf[:0], '[')
+	for i, kv := range tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"key":`...)
+		b = e.str(b, kv.Key)
+		b = append(b, `,"value":`...)
+		if v, ok := kv.Value.(string); ok {
+			b = e.str(b, v)
+		} else {
+			b = append(b, mustJSON(kv.Value)...)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	e.buf = b
+	return json.RawMessage(slices.Clone(b))
 }

@@ -1,0 +1,317 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/ch-go"
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
+)
+
+// The spans of a trace are read column by column where the store has its
+// native block connections (ch-go): each block of the answer is decoded
+// into the typed columns below, reused from block to block, and the rows
+// are built from them with no reflection and each repeated string (keys,
+// names, services, most values) held once. The clickhouse-go path
+// (readSpansRows) reads the same query where there are none.
+
+// strArray is an Array(String) column with its strings at hand.
+type strArray struct {
+	strs proto.ColStr
+	arr  *proto.ColArr[string]
+}
+
+func newStrArray() *strArray {
+	a := &strArray{}
+	a.arr = proto.NewArray[string](&a.strs)
+	return a
+}
+
+// bounds is the range of row i's elements in the array's data.
+func arrayBounds(offsets proto.ColUInt64, i int) (start, end int) {
+	if i > 0 {
+		start = int(offsets[i-1])
+	}
+	return start, int(offsets[i])
+}
+
+// spanReadBlock is the columns of spanSelectColumns, in that order, as the
+// native protocol carries them.
+type spanReadBlock struct {
+	traceID                                              proto.ColFixedStr16
+	spanID, parentID                                     proto.ColFixedStr8
+	traceState                                           proto.ColStr
+	start, duration                                      proto.ColUInt64
+	name                                                 proto.ColStr
+	kind, status                                         proto.ColUInt8
+	statusMessage                                        proto.ColStr
+	service, function, version, account, region, request proto.ColStr
+	attrKeys, attrValues, resKeys, resValues             *strArray
+	eventTimes                                           *proto.ColArr[uint64]
+	eventNames, eventAttrs                               *strArray
+	linkTraceIDs                                         *proto.ColArr[[16]byte]
+	linkSpanIDs                                          *proto.ColArr[[8]byte]
+	linkAttrs                                            *strArray
+	eventTimeData                                        proto.ColUInt64
+	linkTraceData                                        proto.ColFixedStr16
+	linkSpanData                                         proto.ColFixedStr8
+	strings                                              interner
+	resources                                            map[string]map[string]string
+	resourceKey                                          []byte
+	seen                                                 map[[8]byte]struct{}
+	out                                                  []SpanRecord
+}
+
+func newSpanReadBlock() *spanReadBlock {
+	b := &spanReadBlock{
+		attrKeys: newStrArray(), attrValues: newStrArray(), resKeys: newStrArray(), resValues: newStrArray(),
+		eventNames: newStrArray(), eventAttrs: newStrArray(), linkAttrs: newStrArray(),
+		strings:   interner{},
+		resources: map[string]map[string]string{},
+		seen:      map[[8]byte]struct{}{},
+	}
+	b.eventTimes = proto.NewArray[uint64](&b.eventTimeData)
+	b.linkTraceIDs = proto.NewArray[[16]byte](&b.linkTraceData)
+	b.linkSpanIDs = proto.NewArray[[8]byte](&b.linkSpanData)
+	return b
+}
+
+// results is where the native protocol decodes each block: the columns
+// by position, their names whatever the query calls them.
+func (b *spanReadBlock) results() proto.Results {
+	return proto.Results{
+		{Data: &b.traceID}, {Data: &b.spanID}, {Data: &b.parentID}, {Data: &b.traceState},
+		{Data: &b.start}, {Data: &b.duration},
+		{Data: &b.name}, {Data: &b.kind}, {Data: &b.status}, {Data: &b.statusMessage},
+		{Data: &b.service}, {Data: &b.function}, {Data: &b.version}, {Data: &b.account}, {Data: &b.region}, {Data: &b.request},
+		{Data: b.attrKeys.arr}, {Data: b.attrValues.arr}, {Data: b.resKeys.arr}, {Data: b.resValues.arr},
+		{Data: b.eventTimes}, {Data: b.eventNames.arr}, {Data: b.eventAttrs.arr},
+		{Data: b.linkTraceIDs}, {Data: b.linkSpanIDs}, {Data: b.linkAttrs.arr},
+	}
+}
+
+// rows turns the decoded block's rows into span records, dropping span IDs
+// already read.
+func (b *spanReadBlock) rows(n int) {
+	if cap(b.out)-len(b.out) < n {
+		grown := make([]SpanRecord, len(b.out), len(b.out)+max(n, len(b.out)))
+		copy(grown, b.out)
+		b.out = grown
+	}
+	for i := range n {
+		spanID := b.spanID[i]
+		if _, dup := b.seen[spanID]; dup {
+			continue
+		}
+		b.seen[spanID] = struct{}{}
+		dur := b.duration[i]
+		rec := SpanRecord{
+			TraceID: b.traceID[i], SpanID: spanID, ParentSpanID: b.parentID[i],
+			TraceState: b.strings.of(b.traceState.RowBytes(i)),
+			Start:      unixTime(b.start[i]), Duration: time.Duration(min(dur, uint64(1<<63-1))),
+			Name: b.strings.of(b.name.RowBytes(i)), Kind: int32(b.kind[i]), StatusCode: int32(b.status[i]),
+			StatusMessage:   b.strings.of(b.statusMessage.RowBytes(i)),
+			ServiceName:     b.strings.of(b.service.RowBytes(i)),
+			FunctionName:    b.strings.of(b.function.RowBytes(i)),
+			FunctionVersion: b.strings.of(b.version.RowBytes(i)),
+			AccountID:       b.strings.of(b.account.RowBytes(i)),
+			Region:          b.strings.of(b.region.RowBytes(i)),
+			RequestID:       b.strings.of(b.request.RowBytes(i)),
+		}
+		rec.Attributes = b.attributes(b.attrKeys, b.attrValues, i)
+		dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
+		rec.ResourceAttributes = b.resource(i)
+		b.events(&rec, i)
+		b.links(&rec, i)
+		b.out = append(b.out, rec)
+	}
+}
+
+// attributes is row i's map of keys to values; a key without its value
+// gets "", as dbmodel.KeyValues.Map gives it.
+func (b *spanReadBlock) attributes(keys, values *strArray, i int) map[string]string {
+	ks, ke := arrayBounds(keys.arr.Offsets, i)
+	vs, ve := arrayBounds(values.arr.Offsets, i)
+	m := make(map[string]string, ke-ks)
+	for j := ks; j < ke; j++ {
+		v := ""
+		if vs+j-ks < ve {
+			v = b.strings.of(values.strs.RowBytes(vs + j - ks))
+		}
+		m[b.strings.of(keys.strs.RowBytes(j))] = v
+	}
+	return m
+}
+
+// resource is row i's resource attributes, one map for every span of the
+// same resource.
+func (b *spanReadBlock) resource(i int) map[string]string {
+	key := b.resourceKey[:0]
+	for _, a := range []*strArray{b.resKeys, b.resValues} {
+		s, e := arrayBounds(a.arr.Offsets, i)
+		key = binary.AppendUvarint(key, uint64(e-s))
+		for j := s; j < e; j++ {
+			v := a.strs.RowBytes(j)
+			key = binary.AppendUvarint(key, uint64(len(v)))
+			key = append(key, v...)
+		}
+	}
+	b.resourceKey = key
+	if m, ok := b.resources[string(key)]; ok {
+		return m
+	}
+	m := b.attributes(b.resKeys, b.resValues, i)
+	b.resources[string(key)] = m
+	return m
+}
+
+func (b *spanReadBlock) events(rec *SpanRecord, i int) {
+	s, e := arrayBounds(b.eventTimes.Offsets, i)
+	if s == e {
+		return
+	}
+	ns, ne := arrayBounds(b.eventNames.arr.Offsets, i)
+	as, ae := arrayBounds(b.eventAttrs.arr.Offsets, i)
+	rec.Events = make([]SpanEvent, 0, e-s)
+	for j := s; j < e; j++ {
+		ev := SpanEvent{Time: unixTime(b.eventTimeData[j]), Attributes: map[string]string{}}
+		if k := ns + j - s; k < ne {
+			ev.Name = b.strings.of(b.eventNames.strs.RowBytes(k))
+		}
+		if k := as + j - s; k < ae {
+			ev.Attributes = dbmodel.ParseAttributesJSON(b.eventAttrs.strs.Row(k))
+		}
+		rec.Events = append(rec.Events, ev)
+	}
+}
+
+func (b *spanReadBlock) links(rec *SpanRecord, i int) {
+	s, e := arrayBounds(b.linkTraceIDs.Offsets, i)
+	if s == e {
+		return
+	}
+	ss, se := arrayBounds(b.linkSpanIDs.Offsets, i)
+	as, ae := arrayBounds(b.linkAttrs.arr.Offsets, i)
+	rec.Links = make([]SpanLink, 0, e-s)
+	for j := s; j < e; j++ {
+		l := SpanLink{TraceID: b.linkTraceData[j], Attributes: map[string]string{}}
+		if k := ss + j - s; k < se {
+			l.SpanID = b.linkSpanData[k]
+		}
+		if k := as + j - s; k < ae {
+			l.Attributes = dbmodel.ParseAttributesJSON(b.linkAttrs.strs.Row(k))
+		}
+		rec.Links = append(rec.Links, l)
+	}
+}
+
+// interner hands out one string for equal bytes: the spans of a trace
+// repeat their keys, names and most values over and over.
+type interner map[string]string
+
+func (in interner) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// readSpansBlocks runs a spans query on a native block connection and
+// drops repeated span IDs, as readSpans does.
+func (s *Store) readSpansBlocks(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
+	body, err := bindPositional(query, args)
+	if err != nil {
+		return nil, readErr("query spans by trace id", err)
+	}
+	c, _, err := s.blocks.acquire(ctx)
+	if err != nil {
+		return nil, readErr("query spans by trace id", err)
+	}
+	b := newSpanReadBlock()
+	err = c.Do(ctx, ch.Query{
+		Body:   body,
+		Result: b.results(),
+		OnResult: func(_ context.Context, block proto.Block) error {
+			b.rows(block.Rows)
+			return nil
+		},
+	})
+	s.blocks.release(c, err == nil)
+	if err != nil {
+		return nil, readErr("read spans by trace id", err)
+	}
+	return b.out, nil
+}
+
+// bindPositional puts args in place of query's ? placeholders (outside
+// quoted strings and identifiers) as literals, as clickhouse-go binds
+// them: strings quoted and escaped, integers as numbers. Other types are
+// refused.
+func bindPositional(query string, args []any) (string, error) {
+	var b strings.Builder
+	b.Grow(len(query) + 64)
+	n := 0
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			b.WriteByte(c)
+			if c == '\\' && i+1 < len(query) {
+				i++
+				b.WriteByte(query[i])
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '?':
+			if n >= len(args) {
+				return "", fmt.Errorf("bind: more placeholders than the %d arguments", len(args))
+			}
+			lit, err := literal(args[n])
+			if err != nil {
+				return "", fmt.Errorf("bind argument %d: %w", n+1, err)
+			}
+			b.WriteString(lit)
+			n++
+			continue
+		}
+		b.WriteByte(c)
+	}
+	if n != len(args) {
+		return "", fmt.Errorf("bind: %d arguments for %d placeholders", len(args), n)
+	}
+	return b.String(), nil
+}
+
+func literal(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return quoteString(v), nil
+	case int:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10), nil
+	default:
+		return "", fmt.Errorf("type %T", v)
+	}
+}

@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+// TestSpansReadByColumnAsByRow holds the trace read column by column
+// (native blocks) to the read row by row through clickhouse-go: the same
+// spans in the same order, field for field, over answers of many small
+// blocks (max_block_size=3), with events, links, a span stored twice,
+// empty values, keys without values and two resources taking turns.
+func TestSpansReadByColumnAsByRow(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	s, err := Open(t.Context(), dsn+"?max_block_size=3")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if s.blocks == nil {
+		t.Fatal("the store has no block connections: nothing to compare")
+	}
+	f := newFixture(t, "orders")
+	for range 2 { // a retried batch: its spans stored twice
+		if _, err := s.WriteExport(t.Context(), f.req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	// More spans of the trace under two resources, in turns.
+	start := f.start.Add(time.Second)
+	var rss []*tracepb.ResourceSpans
+	for r, name := range []string{"inventory", "payments"} {
+		rs := &tracepb.ResourceSpans{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+			strAttr("service.name", name), strAttr("empty", ""), strAttr("quote'd", `back\slash`),
+		}}, ScopeSpans: []*tracepb.ScopeSpans{{}}}
+		for i := range 10 {
+			id := [8]byte{0xcc, byte(r), byte(i), '\'', 0, 0, 0, 1}
+			sp := &tracepb.Span{
+				TraceId: f.traceID[:], SpanId: id[:], ParentSpanId: f.rootID[:],
+				Name: fmt.Sprintf("step %d", i), Kind: tracepb.Span_SPAN_KIND_INTERNAL,
+				StartTimeUnixNano: uint64(start.Add(time.Duration(2*i+r) * time.Millisecond).UnixNano()),
+				EndTimeUnixNano:   uint64(start.Add(time.Duration(2*i+r+1) * time.Millisecond).UnixNano()),
+				Attributes:        []*commonpb.KeyValue{strAttr("step", fmt.Sprint(i)), strAttr("blank", "")},
+			}
+			if i%3 == 0 {
+				sp.Events = []*tracepb.Span_Event{{TimeUnixNano: sp.StartTimeUnixNano, Name: "tick"}, {TimeUnixNano: sp.EndTimeUnixNano}}
+				sp.Links = []*tracepb.Span_Link{{TraceId: f.linkTraceID[:], SpanId: id[:]}}
+			}
+			rs.ScopeSpans[0].Spans = append(rs.ScopeSpans[0].Spans, sp)
+		}
+		rss = append(rss, rs)
+	}
+	req := &ingestv1.ExportRequest{BatchId: []byte(strings.Repeat("b", 16)), Function: f.req.Function, ResourceSpans: rss}
+	if _, err := s.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+
+	id := hexID(f.traceID[:])
+	query := selectSpansByTraceIDSQL(s.database)
+	byRow, err := s.readSpansRows(t.Context(), query, id)
+	if err != nil {
+		t.Fatalf("read by row: %v", err)
+	}
+	byColumn, err := s.readSpansBlocks(t.Context(), query, id)
+	if err != nil {
+		t.Fatalf("read by column: %v", err)
+	}
+	if len(byRow) != 22 {
+		t.Fatalf("read %d spans by row, want 22", len(byRow))
+	}
+	if len(byColumn) != len(byRow) {
+		t.Fatalf("read %d spans by column, %d by row", len(byColumn), len(byRow))
+	}
+	for i := range byRow {
+		if !reflect.DeepEqual(byColumn[i], byRow[i]) {
+			t.Errorf("span %d by column:\n%+v\nby row:\n%+v", i, byColumn[i], byRow[i])
+		}
+	}
+	if got := byColumn[2].ResourceAttributes; !reflect.DeepEqual(got, byColumn[4].ResourceAttributes) ||
+		reflect.ValueOf(got).Pointer() != reflect.ValueOf(byColumn[4].ResourceAttributes).Pointer() {
+		t.Errorf("spans of one resource do not share one map: %v", got)
+	}
+	// Unknown trace: no spans, no error.
+	if none, err := s.readSpansBlocks(t.Context(), query, hexID([]byte("no such trace..."))); err != nil || len(none) != 0 {
+		t.Errorf("unknown trace read as %d spans, %v", len(none), err)
+	}
+}
+
+func TestBindPositional(t *testing.T) {
+	tests := []struct {
+		name, query string
+		args        []any
+		want        string
+		wantErr     string
+	}{
+		{"string and number", "SELECT ? WHERE x = ? AND y < toDateTime(?)", []any{"ab", int64(-3), uint64(7)},
+			"SELECT 'ab' WHERE x = -3 AND y < toDateTime(7)", ""},
+		{"hostile string", "x = ?", []any{`a' OR 1=1 --\`}, `x = 'a\' OR 1=1 --\\'`, ""},
+		{"placeholders in quotes stay", "SELECT '?', \"?\", `?`, 'it\\'s ?', ?", []any{1},
+			"SELECT '?', \"?\", `?`, 'it\\'s ?', 1", ""},
+		{"too few arguments", "? ?", []any{1}, "", "more placeholders"},
+		{"too many arguments", "?", []any{1, 2}, "", "2 arguments for 1 placeholders"},
+		{"unsupported type", "?", []any{1.5}, "", "type float64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := bindPositional(tt.query, tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("bound %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
