@@ -898,7 +898,7 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
 		a.addSelfMetrics(now)
 	}
-	if a.kickAtInvoke(a.buf.OldestAge()) {
+	if a.opts.Config.Flush != config.FlushPeriodic {
 		// Ship what earlier invocations left (their reports) while awake.
 		a.ship.Kick()
 	}
@@ -938,27 +938,6 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	defer fcancel()
 	if err := a.ship.Flush(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
 		a.log.Debug("end-of-invocation flush incomplete", "err", err)
-	}
-}
-
-// kickAtInvoke decides, when an invocation starts and the oldest buffered
-// data is oldest old, whether the background loop ships at once, while the
-// function runs. With flush=end it always does. In the adaptive mode it
-// does once the data has waited half the flush interval: a function
-// invoked every few hundred milliseconds, awake only while it runs, then
-// ships its data in the next invocation's window, before it is due (which
-// would make flushAtEnd wait for it, billed). A busy function's data, a
-// few milliseconds old, waits for the interval's tick or the buffer's
-// threshold instead: shipping at every invocation cost each of them a
-// collector call's CPU beside the function.
-func (a *Agent) kickAtInvoke(oldest time.Duration) bool {
-	switch cfg := a.opts.Config; cfg.Flush {
-	case config.FlushPeriodic:
-		return false
-	case config.FlushEnd:
-		return true
-	default:
-		return oldest >= cfg.FlushInterval/2
 	}
 }
 

@@ -704,32 +704,6 @@ func TestFlushAtEnd(t *testing.T) {
 	}
 }
 
-func TestKickAtInvoke(t *testing.T) {
-	tests := []struct {
-		name   string
-		mode   config.FlushMode
-		oldest time.Duration
-		want   bool
-	}{
-		{"end always", config.FlushEnd, 0, true},
-		{"periodic never", config.FlushPeriodic, time.Hour, false},
-		{"adaptive, empty buffer", config.FlushAdaptive, 0, false},
-		{"adaptive busy, data of the last invocations", config.FlushAdaptive, 20 * time.Millisecond, false},
-		{"adaptive, data half an interval old", config.FlushAdaptive, 500 * time.Millisecond, true},
-		{"adaptive, data due", config.FlushAdaptive, 2 * time.Second, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := config.DefaultConfig()
-			cfg.Flush, cfg.FlushInterval = tt.mode, time.Second
-			a := &Agent{opts: Options{Config: cfg}}
-			if got := a.kickAtInvoke(tt.oldest); got != tt.want {
-				t.Errorf("kickAtInvoke(%v) = %v, want %v", tt.oldest, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestStrictConfigFailsInit(t *testing.T) {
 	tests := []struct {
 		name       string
