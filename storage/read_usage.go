@@ -171,23 +171,13 @@ func mergeUsage(recs []UsageRecord) []UsageRecord {
 			FunctionVersion: r.FunctionVersion, Architecture: r.Architecture, MemorySizeMB: r.MemorySizeMB,
 			EphemeralStorageMB: r.EphemeralStorageMB, InitializationType: r.InitializationType}
 	}
-	at := map[UsageRecord]int{}
-	var out []UsageRecord
-	for _, r := range recs {
-		k := key(r)
-		i, ok := at[k]
-		if !ok {
-			at[k] = len(out)
-			out = append(out, r)
-			continue
-		}
-		m := &out[i]
+	out := mergeBy(recs, key, func(m *UsageRecord, r UsageRecord) {
 		m.Invocations += r.Invocations
 		m.BilledDurationMs += r.BilledDurationMs
 		m.BilledInitDurationMs += r.BilledInitDurationMs
 		m.DurationMs += r.DurationMs
 		m.MaxMemoryUsedMB = max(m.MaxMemoryUsedMB, r.MaxMemoryUsedMB)
-	}
+	})
 	slices.SortFunc(out, func(a, b UsageRecord) int {
 		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
 			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion),
@@ -502,24 +492,17 @@ func (s *Store) costUsageFromView(ctx context.Context, f UsageFilter, out *CostU
 // (keeping the first runtime named, as any(runtime) keeps one), ordered as
 // the SQL orders them.
 func mergeSnapStart(recs []SnapStartRecord) []SnapStartRecord {
-	at := map[SnapStartRecord]int{}
-	var out []SnapStartRecord
-	for _, r := range recs {
-		k := r
-		k.Runtime, k.Invocations, k.Restores = "", 0, 0
-		i, ok := at[k]
-		if !ok {
-			at[k] = len(out)
-			out = append(out, r)
-			continue
-		}
-		m := &out[i]
+	key := func(r SnapStartRecord) SnapStartRecord {
+		r.Runtime, r.Invocations, r.Restores = "", 0, 0
+		return r
+	}
+	out := mergeBy(recs, key, func(m *SnapStartRecord, r SnapStartRecord) {
 		m.Invocations += r.Invocations
 		m.Restores += r.Restores
 		if m.Runtime == "" {
 			m.Runtime = r.Runtime
 		}
-	}
+	})
 	slices.SortFunc(out, func(a, b SnapStartRecord) int {
 		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
 			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion),
@@ -553,5 +536,22 @@ func mergeEstimates(recs []BilledEstimateRecord) []BilledEstimateRecord {
 		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
 			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion))
 	})
+	return out
+}
+
+// mergeBy folds the records that share a key into the first of them with
+// add, in the order their keys first appear.
+func mergeBy[T any, K comparable](recs []T, key func(T) K, add func(into *T, r T)) []T {
+	at := map[K]int{}
+	var out []T
+	for _, r := range recs {
+		k := key(r)
+		if i, ok := at[k]; ok {
+			add(&out[i], r)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, r)
+	}
 	return out
 }

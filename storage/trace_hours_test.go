@@ -37,26 +37,9 @@ func TestMigration17OnStoredData(t *testing.T) {
 	ctx := t.Context()
 	applyMigrationsBefore(t, s, 17)
 
-	rng := rand.New(rand.NewPCG(17, 1))
 	at := time.Date(2026, 5, 4, 9, 59, 59, 0, time.UTC)
-	write := func(at time.Time) [16]byte {
-		t.Helper()
-		reqs := storagetest.DemoTrace(rng, at)
-		if _, err := s.WriteExports(ctx, reqs); err != nil {
-			t.Fatalf("WriteExports: %v", err)
-		}
-		var id [16]byte
-		copy(id[:], reqs[0].ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)
-		return id
-	}
-	count := func(sql string) uint64 {
-		t.Helper()
-		var n uint64
-		if err := s.conn.QueryRow(ctx, strings.ReplaceAll(sql, "DB.", s.Database()+".")).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return n
-	}
+	write := demoTraceWriter(t, s, 1)
+	count := counter(t, s)
 	before := write(at)
 	if n := count("SELECT count() FROM DB.trace_windows"); n != 1 {
 		t.Fatalf("trace_windows before migration 17 holds %d rows, want 1", n)
@@ -160,25 +143,8 @@ func TestMigration17ResumesAndKeepsWritesDuringTheMove(t *testing.T) {
 	ctx := t.Context()
 	applyMigrationsBefore(t, s, spansLayoutVersion)
 
-	rng := rand.New(rand.NewPCG(17, 2))
-	write := func(at time.Time) [16]byte {
-		t.Helper()
-		reqs := storagetest.DemoTrace(rng, at)
-		if _, err := s.WriteExports(ctx, reqs); err != nil {
-			t.Fatalf("WriteExports: %v", err)
-		}
-		var id [16]byte
-		copy(id[:], reqs[0].ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)
-		return id
-	}
-	count := func(sql string) uint64 {
-		t.Helper()
-		var n uint64
-		if err := s.conn.QueryRow(ctx, strings.ReplaceAll(sql, "DB.", s.Database()+".")).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return n
-	}
+	write := demoTraceWriter(t, s, 2)
+	count := counter(t, s)
 	day := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	old := []([16]byte){write(day), write(day.AddDate(0, 0, 1))}
 
@@ -229,5 +195,34 @@ func TestMigration17ResumesAndKeepsWritesDuringTheMove(t *testing.T) {
 	}
 	if n, want := count("SELECT count() FROM DB.spans"), uint64(3*storagetest.SpansPerDemoTrace); n != want {
 		t.Errorf("spans after migrating once more = %d, want %d", n, want)
+	}
+}
+
+// demoTraceWriter returns a function that writes one demo trace starting
+// at a time and returns its ID.
+func demoTraceWriter(t *testing.T, s *Store, seed uint64) func(time.Time) [16]byte {
+	rng := rand.New(rand.NewPCG(17, seed))
+	return func(at time.Time) [16]byte {
+		t.Helper()
+		reqs := storagetest.DemoTrace(rng, at)
+		if _, err := s.WriteExports(t.Context(), reqs); err != nil {
+			t.Fatalf("WriteExports: %v", err)
+		}
+		var id [16]byte
+		copy(id[:], reqs[0].ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)
+		return id
+	}
+}
+
+// counter returns a function that runs a count query, DB. naming the
+// store's database.
+func counter(t *testing.T, s *Store) func(sql string) uint64 {
+	return func(sql string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := s.conn.QueryRow(t.Context(), strings.ReplaceAll(sql, "DB.", s.Database()+".")).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
 	}
 }
