@@ -38,8 +38,9 @@ func TestSQLIsInOnePlace(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "testdata", "vendor", "dist":
+			switch name := d.Name(); {
+			case path != root && strings.HasPrefix(name, "."),
+				name == "node_modules", name == "testdata", name == "vendor", name == "dist":
 				return filepath.SkipDir
 			}
 			return nil

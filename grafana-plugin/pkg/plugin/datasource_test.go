@@ -705,6 +705,11 @@ func TestResourceFunctions(t *testing.T) {
 // address is named as the problem, for the health check and for queries.
 func TestHTTPPortGiven(t *testing.T) {
 	srv := chtest.Server()
+	if srv.External() {
+		// A server reached through LAMBDASCOPE_CLICKHOUSE_DSN tells only its
+		// native port; CI always runs this test against its own server.
+		t.Skip("the HTTP port of a server given by LAMBDASCOPE_CLICKHOUSE_DSN is unknown")
+	}
 	if srv.HTTPPort() == 0 {
 		t.Fatalf("the test server has no HTTP port")
 	}
