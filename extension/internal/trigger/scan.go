@@ -141,6 +141,10 @@ type record struct {
 
 	hasKinesis bool
 	arrived    float64
+
+	// body is the trace context in an SQS message's body when the body
+	// is another service's envelope (bodyContext).
+	body Context
 }
 
 // scanner walks a JSON text. ok turns false at the first syntax or type
@@ -1055,7 +1059,7 @@ func (s *scanner) records(ev *event) {
 }
 
 var recordFields = []string{"eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
-	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis"}
+	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis", "body"}
 
 var (
 	snsFields      = []string{"MessageId", "TopicArn", "Timestamp", "MessageAttributes"}
@@ -1154,8 +1158,59 @@ func (s *scanner) record(r, like *record) {
 				return
 			}
 			s.fields(kinesisFields, func(int) { s.float(&r.arrived) })
+		case 13:
+			r.body = Context{}
+			if s.next() != '"' {
+				s.skip()
+				return
+			}
+			start, end, raw := s.strTok()
+			if s.ok && bytes.Contains(s.b[start:end], traceparentName) {
+				r.body = bodyContext(s.decode(start, end, raw))
+			}
 		}
 	})
+}
+
+// traceparentName is looked for in a message body, as it stands in the
+// event, before the body is read as JSON: most bodies are not envelopes,
+// and reading them would cost more than finding the name.
+var traceparentName = []byte("traceparent")
+
+var bodyFields = []string{"Type", "MessageAttributes", "detail"}
+
+// bodyContext is the trace context of an SQS message's body that is the
+// JSON envelope of another service: an SNS notification (Type
+// "Notification") carries it in its MessageAttributes, an EventBridge
+// event in its detail, as the events of those services do. A body of
+// another shape, or no JSON, has none.
+func bodyContext(text string) Context {
+	s := scanner{b: []byte(text), ok: true}
+	var typ string
+	var attrs msgAttrs
+	var d eventDetail
+	if !s.object() {
+		return Context{}
+	}
+	s.fields(bodyFields, func(f int) {
+		switch f {
+		case 0:
+			s.str(&typ)
+		case 1:
+			s.msgAttrs(&attrs)
+		case 2:
+			s.detail(&d)
+		}
+	})
+	s.ws()
+	if !s.ok || s.i != len(s.b) {
+		return Context{}
+	}
+	if typ == "Notification" {
+		a := &attrs.value
+		return Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+	}
+	return d.context()
 }
 
 // msgAttrs reads a map of message attributes, keeping the trace ones.

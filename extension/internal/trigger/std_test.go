@@ -69,6 +69,47 @@ type stdRecord struct {
 	Kinesis *struct {
 		ApproximateArrivalTimestamp float64 `json:"approximateArrivalTimestamp"`
 	} `json:"kinesis"`
+	// Body is any JSON value; stdBodyContext reads a string.
+	Body json.RawMessage `json:"body"`
+}
+
+// stdBody is an SQS message body read as an SNS or EventBridge envelope.
+type stdBody struct {
+	Type              string                  `json:"Type"`
+	MessageAttributes map[string]stdAttrValue `json:"MessageAttributes"`
+	Detail            json.RawMessage         `json:"detail"`
+}
+
+// stdBodyContext is bodyContext with encoding/json as the reader.
+func stdBodyContext(raw json.RawMessage) Context {
+	var text string
+	if len(raw) == 0 || raw[0] != '"' || !bytes.Contains(raw, traceparentName) || json.Unmarshal(raw, &text) != nil {
+		return Context{}
+	}
+	var b stdBody
+	if json.Unmarshal([]byte(text), &b) != nil {
+		return Context{}
+	}
+	if b.Type == "Notification" {
+		a := stdAttrs(b.MessageAttributes).value
+		return Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+	}
+	d := stdEventDetail(b.Detail)
+	return d.context()
+}
+
+// stdEventDetail reads an EventBridge detail as detail does.
+func stdEventDetail(raw json.RawMessage) eventDetail {
+	var d stdDetail
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &d) != nil {
+		return eventDetail{}
+	}
+	ed := eventDetail{traceparent: stdString(d.Traceparent), tracestate: stdString(d.Tracestate), baggage: stdString(d.Baggage)}
+	var dd stdDatadog
+	if len(d.Datadog) > 0 && d.Datadog[0] == '{' && json.Unmarshal(d.Datadog, &dd) == nil {
+		ed.ddTraceparent, ed.ddTracestate = stdString(dd.Traceparent), stdString(dd.Tracestate)
+	}
+	return ed
 }
 
 type stdProbe struct {
@@ -188,7 +229,7 @@ func (p *stdProbe) event() event {
 		rec := record{eventSource: r.EventSource, eventSourceSNS: r.EventSourceSNS, eventSourceARN: r.EventSourceARN,
 			eventName: r.EventName, eventTime: r.EventTime, messageID: r.MessageID, awsRegion: r.AWSRegion,
 			sentTimestamp: r.Attributes["SentTimestamp"], awsTraceHeader: r.Attributes["AWSTraceHeader"],
-			attrs: stdAttrs(r.MessageAttributes)}
+			attrs: stdAttrs(r.MessageAttributes), body: stdBodyContext(r.Body)}
 		if r.SNS != nil {
 			rec.hasSNS, rec.snsMessageID, rec.topicArn, rec.snsTime = true, r.SNS.MessageID, r.SNS.TopicArn, r.SNS.Timestamp
 			rec.snsAttrs = stdAttrs(r.SNS.MessageAttributes)
@@ -214,14 +255,7 @@ func (p *stdProbe) event() event {
 		ev.hasSM, ev.smID, ev.smName = true, p.StateMachine.ID, p.StateMachine.Name
 	}
 	ev.durableArn = p.DurableExecutionArn
-	var d stdDetail
-	if len(p.Detail) > 0 && p.Detail[0] == '{' && json.Unmarshal(p.Detail, &d) == nil {
-		ev.detail = eventDetail{traceparent: stdString(d.Traceparent), tracestate: stdString(d.Tracestate), baggage: stdString(d.Baggage)}
-		var dd stdDatadog
-		if len(d.Datadog) > 0 && d.Datadog[0] == '{' && json.Unmarshal(d.Datadog, &dd) == nil {
-			ev.detail.ddTraceparent, ev.detail.ddTracestate = stdString(dd.Traceparent), stdString(dd.Tracestate)
-		}
-	}
+	ev.detail = stdEventDetail(p.Detail)
 	if st := p.InitialExecutionState; st != nil {
 		ev.hasState, ev.nextMarker = true, st.NextMarker
 		for _, op := range st.Operations {
@@ -318,6 +352,13 @@ func TestScanOddInputsAsEncodingJSON(t *testing.T) {
 		`{"Records":[{"eventSource":"aws:sqs","attributes":{"Other":1}}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":{"deep":[1,2,{"x":null}]},"messageAttributes":{"traceparent":null}}]}`,
 		`{"Records":[{"EVENTSOURCE":"aws:sqs","eventSourceArn":"arn:aws:sqs:r:1:q"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"traceparent"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":1}}}"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}} x"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"{\"detail\":\"traceparent\"}"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"{\"detail\":{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}","body":null}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Other\",\"detail\":{\"\\u0074raceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":null,"messageAttributes":{"traceparent":{"stringValue":"00-xyz"}}}]}`,
 		`{"Records":[{"\u0065ventSource":"aws:s\u0071s","ſns":null}]}`,
 		`{"requestContext":{"requestTimeEpoch":1.5,"httpMethod":"GET"},"httpMethod":"GET"}`,
 		`{"requestContext":{"requestTimeEpoch":"1","http":{}}}`,

@@ -411,6 +411,14 @@ func records(rs []record) Trigger {
 		for i := range rs {
 			a := &rs[i].attrs.stringValue
 			c := Context{XRay: rs[i].awsTraceHeader, Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+			if b := &rs[i].body; !validTraceparent(c.Traceparent) && b.Traceparent != "" {
+				// A message an SNS topic or an EventBridge bus delivered
+				// carries its producer's context in its envelope.
+				c.Traceparent, c.Tracestate = b.Traceparent, b.Tracestate
+				if c.Baggage == "" {
+					c.Baggage = b.Baggage
+				}
+			}
 			if i == 0 {
 				t.Context = c
 			}

@@ -59,6 +59,15 @@ func TestDetectSampleEvents(t *testing.T) {
 		{"sqs-traced.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 2, nil,
 			Context{XRay: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
 				Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE"}},
+		// An SNS notification delivered to a queue (raw delivery off): the
+		// producer's context is in the envelope's MessageAttributes.
+		{"sqs-sns-envelope.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 2, nil,
+			Context{Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE"}},
+		// An EventBridge event a rule sent to a queue: the context is in its
+		// detail, beside the queue's own X-Ray header.
+		{"sqs-eventbridge-envelope.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 1, nil,
+			Context{XRay: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+				Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
 		{"sns-event.json", SNS, "EXAMPLE process", time.Date(2015, 6, 3, 17, 43, 27, 123e6, time.UTC), 1,
 			map[string]string{"messaging.system": "aws_sns", "messaging.message.id": "95df01b4-ee98-5cb9-9903-4c221d41eb5e"}, Context{}},
 		{"s3-event.json", S3, "sourcebucket process", time.UnixMilli(123), 1,
