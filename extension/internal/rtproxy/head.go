@@ -148,7 +148,7 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 			return fmt.Errorf("obsolete line folding in header %q", clip(line))
 		}
 		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || len(name) == 0 || !isToken(name) {
+		if !ok || len(name) == 0 || (request && !isToken(name)) || (!request && !isFieldName(name)) {
 			return fmt.Errorf("malformed header line %q", clip(line))
 		}
 		value = bytes.Trim(value, " \t")
@@ -162,8 +162,9 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 				return fmt.Errorf("invalid Content-Length %q", clip(value))
 			}
 			h.contentLength, sawLength = n, true
-		case equalFold(name, "Transfer-Encoding"):
-			// As net/http: chunked, once, is the only coding taken.
+		case equalFold(name, "Transfer-Encoding") && !http10:
+			// As net/http: chunked, once, is the only coding taken, and
+			// none in HTTP/1.0.
 			if sawTE || !equalFold(value, "chunked") {
 				return fmt.Errorf("unsupported Transfer-Encoding %q", clip(value))
 			}
@@ -180,14 +181,15 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 			}
 		case request && equalFold(name, "Expect"):
 			h.expectContinue = equalFold(value, "100-continue")
+		// The first value, as net/http's Header.Get gives.
 		case equalFold(name, HeaderRequestID):
-			h.requestID = string(value)
+			first(&h.requestID, value)
 		case equalFold(name, HeaderTraceID):
-			h.traceID = string(value)
+			first(&h.traceID, value)
 		case equalFold(name, HeaderDeadline):
-			h.deadline = string(value)
+			first(&h.deadline, value)
 		case equalFold(name, HeaderErrorType):
-			h.errorType = string(value)
+			first(&h.errorType, value)
 		}
 	}
 	if http10 && !keepAlive {
@@ -199,6 +201,13 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 		h.contentLength, h.close = -1, true
 	}
 	return nil
+}
+
+// first sets *s to v unless a value was set.
+func first(s *string, v []byte) {
+	if *s == "" {
+		*s = string(v)
+	}
 }
 
 // cutLine cuts b after its first '\n' and returns the line without its
@@ -266,6 +275,18 @@ func isDigits(b []byte) bool {
 func isToken(b []byte) bool {
 	for _, c := range b {
 		if c >= 0x80 || !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// isFieldName says b is an answer's header field name as net/http's
+// client takes it: token characters and spaces (a request's must be a
+// token, as its server requires).
+func isFieldName(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || (!tokenChar[c] && c != ' ') {
 			return false
 		}
 	}
