@@ -9,13 +9,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // headTimeout bounds the reading of a request's head once its first byte
 // came (an idle connection, a runtime frozen between invocations, has no
 // bound).
-const headTimeout = 10 * time.Second
+var headTimeout = 10 * time.Second
 
 // continueWait is how long a request announcing Expect: 100-continue
 // waits for the platform's interim answer before its body is sent anyway.
@@ -112,6 +113,10 @@ const earlyAnswerPoll = 10 * time.Millisecond
 // errAnsweredEarly says the platform answered before it took the whole
 // body (a refusal): the rest is not sent.
 var errAnsweredEarly = errors.New("the runtime API answered before it read the whole body")
+
+// errNoAnswer says the platform closed the connection without a byte of
+// answer.
+var errNoAnswer = errors.New("the connection was closed before any answer")
 
 // upstreamWriter writes to the platform, giving up on the rest of a body
 // the platform answered before reading (as it may refuse one over its
@@ -329,8 +334,9 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 			p.log.Debug("runtime API proxy: the runtime left during a call", "path", path, "err", err)
 			p.putCapture(capIn)
 			return false
-		case !sent && u.reused && !hasBody && attempt == 0:
-			// A kept connection the platform had closed: once more on a
+		case u.reused && !hasBody && attempt == 0 && (!sent || errors.Is(err, errNoAnswer)):
+			// A kept connection the platform had closed (it took the
+			// call and closed without a byte of answer): once more on a
 			// new one, as net/http does for a call without a body.
 			continue
 		}
@@ -444,6 +450,9 @@ func (p *Proxy) readAnswerHead(c *runtimeConn, u *upstreamConn, stopAtContinue b
 		b, err := readHead(u.br, u.hb)
 		u.hb = b
 		if err != nil {
+			if len(b) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+				err = errNoAnswer
+			}
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
 		rh, err := parseResponseHead(b)
