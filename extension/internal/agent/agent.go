@@ -1101,6 +1101,12 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if ps.ObserverPanics > 0 {
 			attrs = append(attrs, "runtime_api_observer_failures", ps.ObserverPanics)
 		}
+		if ps.ObserverDropped > 0 {
+			attrs = append(attrs, "runtime_api_calls_unobserved", ps.ObserverDropped)
+		}
+		if ps.BadRequests > 0 {
+			attrs = append(attrs, "runtime_api_bad_requests", ps.BadRequests)
+		}
 		if n := a.events.lost.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_lost", n)
 		}

@@ -221,6 +221,7 @@ func (p *Proxy) refuse(c *runtimeConn, err error) {
 	}
 	_, _ = fmt.Fprintf(c.bw, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", status, status)
 	_ = c.bw.Flush()
+	c.unread = true // the rest of what the runtime sent is not read
 }
 
 // badGateway answers a call the platform could not be reached for (the
@@ -250,10 +251,24 @@ func (c *runtimeConn) setActive(active bool) bool {
 	return !c.closed
 }
 
-func (c *runtimeConn) setUpstream(u *upstreamConn) {
+// setUpstream notes u as the call's connection to the platform; false
+// says Shutdown closed the runtime's connection (u is then closed too).
+func (c *runtimeConn) setUpstream(u *upstreamConn) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		_ = u.nc.Close()
+		return false
+	}
 	c.up = u
-	c.mu.Unlock()
+	return true
+}
+
+// isClosed says Shutdown closed the connection.
+func (c *runtimeConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // closeIf closes the connection if it is idle (or whatever it does, when
@@ -320,7 +335,10 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 			report()
 			return false
 		}
-		c.setUpstream(u)
+		if !c.setUpstream(u) {
+			p.putCapture(capIn)
+			return false // the proxy is stopping
+		}
 		var sent bool
 		rh, rb, sent, err = p.sendRequest(c, u, h, b, capIn, end)
 		if err == nil {
@@ -329,6 +347,11 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 		_ = u.nc.Close()
 		var rs runtimeSideError
 		switch {
+		case c.isClosed():
+			// Shutdown ended the call (its bound ran out).
+			p.log.Debug("runtime API proxy: a call was cut by the proxy's shutdown", "path", path, "err", err)
+			p.putCapture(capIn)
+			return false
 		case errors.As(err, &rs):
 			// The runtime went away mid-call: nobody is left to answer.
 			p.log.Debug("runtime API proxy: the runtime left during a call", "path", path, "err", err)
