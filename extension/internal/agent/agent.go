@@ -561,6 +561,8 @@ func (a *Agent) startProxy() {
 	// What the event observer reads of a body: a larger one is only
 	// sniffed (its first bytes), so the rest is neither copied nor held.
 	p.SetCaptureLimit(trigger.MaxDecode + 1)
+	// Of a body known to be larger, only what is sniffed.
+	p.SetSniffLimit(trigger.SniffLen)
 	a.events.waitInvoked = p.WaitInvoked
 	if ln != nil {
 		p.Serve(ln)

@@ -270,3 +270,50 @@ func TestExpectContinue(t *testing.T) {
 		}
 	}
 }
+
+// TestSniffLimit: of a body whose length is known to be over the capture
+// limit only the sniff limit's worth is kept; one of unknown length keeps
+// the capture limit's worth (its length is not known until its end). Both
+// are marked truncated with their whole size counted, and cross whole.
+func TestSniffLimit(t *testing.T) {
+	const limit, sniff = 1000, 64
+	event := bytes.Repeat([]byte("e"), 5000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			w.Header().Set("Content-Length", fmt.Sprint(len(event)))
+			_, _ = w.Write(event)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	rec := &recorder{}
+	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, limit)
+	p.SetSniffLimit(sniff)
+	answer := bytes.Repeat([]byte("a"), 3000)
+	base := "/2018-06-01/runtime/invocation/"
+	if g := do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: base + "next"}); g.Body != string(event) {
+		t.Fatalf("the runtime got %d bytes of the event", len(g.Body))
+	}
+	_ = do(t, p.Addr().String(), call{name: "known", method: http.MethodPost, path: base + "r1/response", body: answer})
+	_ = do(t, p.Addr().String(), call{name: "streamed", method: http.MethodPost, path: base + "r2/response",
+		chunks: []string{string(answer[:1500]), string(answer[1500:])}})
+	rec.wait(t, 1, 2)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if ev := rec.events[0]; len(ev.Body) != sniff || !ev.Truncated {
+		t.Errorf("event: %d bytes kept (truncated %v), want %d", len(ev.Body), ev.Truncated, sniff)
+	}
+	for _, e := range rec.ends {
+		want := sniff
+		if e.Streamed {
+			want = limit
+		}
+		if len(e.Body) != want || !e.Truncated || e.Size != int64(len(answer)) || !bytes.Equal(e.Body, answer[:len(e.Body)]) {
+			t.Errorf("end of %s: %d bytes kept (truncated %v, size %d), want the first %d of %d",
+				e.RequestID, len(e.Body), e.Truncated, e.Size, want, len(answer))
+		}
+	}
+}

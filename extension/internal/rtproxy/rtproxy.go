@@ -160,8 +160,9 @@ type Proxy struct {
 	addr     net.Addr
 	// free are the captures kept between calls (see keptBuffers).
 	free chan *capture
-	// limit is the most of one body kept for the Observer.
-	limit int
+	// limit is the most of one body kept for the Observer; sniff, when
+	// not 0, the most of one whose length is known to be over limit.
+	limit, sniff int
 
 	calls, upstreamErrors, badRequests, panics, dropped atomic.Uint64
 
@@ -233,6 +234,18 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 func (p *Proxy) SetCaptureLimit(n int) {
 	if n > 0 && n <= MaxCapture {
 		p.limit = n
+	}
+}
+
+// SetSniffLimit keeps at most n bytes (from 1 to the capture limit; other
+// values are ignored) of a body whose Content-Length says it is over the
+// capture limit: for an Observer that reads only the first bytes of such
+// a body (it is marked Truncated, as any body over the limit), which
+// saves keeping the capture limit's worth of it. Call it after
+// SetCaptureLimit, before Serve.
+func (p *Proxy) SetSniffLimit(n int) {
+	if n > 0 && n <= p.limit {
+		p.sniff = n
 	}
 }
 
@@ -598,8 +611,11 @@ func (p *Proxy) getCapture(n int64) *capture {
 		c = &capture{}
 	}
 	c.limit = p.limit
-	if n > 0 && int64(cap(c.buf)) < min(n, int64(p.limit)) {
-		c.buf = make([]byte, 0, min(n, int64(p.limit)))
+	if n > int64(p.limit) && p.sniff > 0 {
+		c.limit = p.sniff
+	}
+	if n > 0 && int64(cap(c.buf)) < min(n, int64(c.limit)) {
+		c.buf = make([]byte, 0, min(n, int64(c.limit)))
 	}
 	return c
 }
