@@ -286,7 +286,8 @@ func (c *runtimeConn) closeIf(force bool) {
 	}
 }
 
-// side errors say which side of a call failed.
+// runtimeSideError is a failure of the runtime's side of a call (its
+// request could not be read whole): nobody is left to answer.
 type runtimeSideError struct{ err error }
 
 func (e runtimeSideError) Error() string { return "runtime side: " + e.err.Error() }
