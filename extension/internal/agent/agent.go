@@ -561,6 +561,8 @@ func (a *Agent) startProxy() {
 	// What the event observer reads of a body: a larger one is only
 	// sniffed (its first bytes), so the rest is neither copied nor held.
 	p.SetCaptureLimit(trigger.MaxDecode + 1)
+	// Of a body known to be larger, only what is sniffed.
+	p.SetSniffLimit(trigger.SniffLen)
 	a.events.waitInvoked = p.WaitInvoked
 	if ln != nil {
 		p.Serve(ln)
@@ -1100,6 +1102,12 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		}
 		if ps.ObserverPanics > 0 {
 			attrs = append(attrs, "runtime_api_observer_failures", ps.ObserverPanics)
+		}
+		if ps.ObserverDropped > 0 {
+			attrs = append(attrs, "runtime_api_calls_unobserved", ps.ObserverDropped)
+		}
+		if ps.BadRequests > 0 {
+			attrs = append(attrs, "runtime_api_bad_requests", ps.BadRequests)
 		}
 		if n := a.events.lost.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_lost", n)

@@ -178,7 +178,13 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	if ev.RequestID == "" {
 		return
 	}
-	trig := trigger.DetectWith(ev.Body, o.detect)
+	var trig trigger.Trigger
+	if ev.Truncated {
+		// Too big to decode: only its first bytes were kept.
+		trig = trigger.Sniff(ev.Body)
+	} else {
+		trig = trigger.DetectWith(ev.Body, o.detect)
+	}
 	var spanID [8]byte
 	binary.LittleEndian.PutUint64(spanID[:], rand.Uint64()|1)
 	var sc trigger.SpanContext

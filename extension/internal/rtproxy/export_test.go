@@ -2,10 +2,10 @@ package rtproxy
 
 import "time"
 
-// SetTeeWait sets how long an Observer call waits for the transport to be
-// done with a body, and returns the previous value.
-func SetTeeWait(d time.Duration) time.Duration {
-	old := teeWait
-	teeWait = d
+// SetHeadTimeout sets how long a request's head may take once its first
+// byte came, and returns the previous value.
+func SetHeadTimeout(d time.Duration) time.Duration {
+	old := headTimeout
+	headTimeout = d
 	return old
 }

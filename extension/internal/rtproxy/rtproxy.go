@@ -4,22 +4,31 @@
 // function. The layer's exec wrapper points the runtime at it
 // (AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>) only while it is up.
 //
-// Pass-through is exact: method, path and query, headers (hop-by-hop ones
-// aside, as HTTP requires) and bodies are relayed byte for byte in both
-// directions, status codes and trailers too. Every body is forwarded as
-// it arrives, never stored first: one of known length (a 6 MB event or
-// answer) in the pieces it arrives in, one of unknown length (response
-// streaming, Lambda-Runtime-Function-Response-Mode: streaming) chunk by
-// chunk, flushed, with the error trailers the runtime sends at its end.
+// Pass-through is exact: the proxy reads and writes the Runtime API's
+// HTTP/1.1 itself, without net/http. Each message's head (request line or
+// status line, and headers) is passed on byte for byte as it was read,
+// once read whole (at most maxHead, within headTimeout for the runtime's);
+// its body follows as it arrives, never stored first: one of known length
+// (a 6 MB event or answer) in the pieces it arrives in, a chunked one
+// (response streaming, Lambda-Runtime-Function-Response-Mode: streaming,
+// up to 20 MB) chunk by chunk, framing and trailers (the error trailers
+// of a streamed answer) included, each piece sent on as soon as nothing
+// more is waiting to be read. Interim 1xx answers are passed on, a
+// refusal the platform sends before it read a body reaches the runtime at
+// once, connections are kept open on both sides as HTTP/1.1 allows, and a
+// call whose platform cannot be reached is answered 502. Each connection
+// of the runtime is served by one goroutine, its calls one after the
+// other; concurrent calls (Lambda Managed Instances) come on concurrent
+// connections, each relayed on a connection of its own to the platform.
 // The first bytes of events and answers, up to the capture limit
 // (MaxCapture, or less: see SetCaptureLimit), are kept for the Observer in
 // buffers reused from call to call (see keptBuffers): read straight into
 // them and passed on from there, so keeping them costs no copy of its
 // own; the rest of a body crosses a reused 256 KiB buffer. The Observer
-// is called only once the call has been relayed: what the extension
-// derives from a call never delays it, and a failure of the Observer
-// (even a panic) never changes it. Concurrent calls (Lambda Managed
-// Instances) are served concurrently.
+// is called only once the call has been relayed, by a goroutine of the
+// proxy's that does only that: what the extension derives from a call
+// never delays it, and a failure of the Observer (even a panic) never
+// changes it.
 //
 // Only the Observer sees bodies; they never leave the process.
 package rtproxy
@@ -28,13 +37,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -118,11 +126,12 @@ type End struct {
 }
 
 // Observer is told what passes through the proxy. Its methods are called
-// once the call was relayed, each from a goroutine of its own (so the
-// runtime's next call never waits for them), possibly concurrently for
-// different invocations. For one invocation, Ended is called only once
-// Invoked has returned (however quick the runtime's answer), unless
-// Invoked takes longer than a bound (invokedWait).
+// once the call was relayed, one call at a time, in the order the calls
+// were relayed, from one goroutine of the proxy's that only does that (so
+// the runtime's next call never waits for them): Ended is called only
+// once Invoked has returned for the invocation's event, however quick
+// the runtime's answer. An Observer that falls behind by more than
+// queuedObservations calls loses the next ones (counted in Stats).
 type Observer interface {
 	Invoked(Event)
 	Ended(End)
@@ -133,9 +142,13 @@ type Stats struct {
 	// Calls is the number of calls relayed; UpstreamErrors the calls the
 	// real Runtime API could not be reached for (answered 502).
 	Calls, UpstreamErrors uint64
+	// BadRequests counts requests whose head could not be read (answered
+	// 400 or 431, or not at all when it did not come in time).
+	BadRequests uint64
 	// ObserverPanics counts Observer calls that panicked (the call itself
-	// was relayed).
-	ObserverPanics uint64
+	// was relayed); ObserverDropped the calls not made because the
+	// Observer was too far behind.
+	ObserverPanics, ObserverDropped uint64
 }
 
 // Proxy is a Runtime API proxy.
@@ -143,27 +156,60 @@ type Proxy struct {
 	upstream string
 	obs      Observer
 	log      *slog.Logger
-	// transport makes the calls upstream. It is used directly, not
-	// through an http.Client, which would follow redirects instead of
-	// relaying them, and clone every call's headers to be able to.
-	transport *http.Transport
-	srv       *http.Server
-	addr      net.Addr
+	ln       net.Listener
+	addr     net.Addr
 	// free are the captures kept between calls (see keptBuffers).
 	free chan *capture
-	// limit is the most of one body kept for the Observer.
-	limit int
+	// limit is the most of one body kept for the Observer; sniff, when
+	// not 0, the most of one whose length is known to be over limit.
+	limit, sniff int
 
-	calls, upstreamErrors, panics atomic.Uint64
-	// invoking holds, by request ID, a channel closed when the Observer's
-	// Invoked call for that event has returned.
+	calls, upstreamErrors, badRequests, panics, dropped atomic.Uint64
+
+	// idle are the connections to the platform kept between calls.
+	idleMu sync.Mutex
+	idle   []*upstreamConn
+
+	// conns are the runtime's connections being served.
+	connsMu sync.Mutex
+	conns   map[*runtimeConn]struct{}
+	connsWG sync.WaitGroup
+	closing atomic.Bool
+
+	// queue holds the Observer calls to make, in order; observed is
+	// closed once the goroutine making them has returned.
+	queue    chan observation
+	observed chan struct{}
+	// invoking holds, by request ID, the events relayed whose Invoked
+	// call has not returned yet.
 	invokingMu sync.Mutex
-	invoking   map[string]chan struct{}
-	// observers are the Observer calls under way.
-	observers    sync.WaitGroup
+	invoking   map[string]*invocation
+
 	shutdownOnce sync.Once
 	done         chan struct{}
-	serveErr     error
+}
+
+// queuedObservations bounds the Observer calls waiting to be made: each
+// holds a capture (up to the capture limit).
+const queuedObservations = 64
+
+// observation is one Observer call to make, and the capture it reads.
+type observation struct {
+	ev  *Event
+	end *End
+	c   *capture
+	// inv is the event's invocation entry, when one was made.
+	inv *invocation
+}
+
+// invocation is an event relayed whose Invoked call has not returned.
+type invocation struct {
+	// queued says its Invoked call was queued; ends are the ends of the
+	// invocation that came before that, queued right after it.
+	queued bool
+	ends   []observation
+	// done is closed once Invoked returned.
+	done chan struct{}
 }
 
 // New prepares a proxy forwarding to upstream (AWS_LAMBDA_RUNTIME_API,
@@ -175,23 +221,10 @@ func New(upstream string, obs Observer, log *slog.Logger) (*Proxy, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	tr := &http.Transport{
-		// The platform is on the same host; no proxy, no compression (it
-		// would change the bytes), enough idle connections for the
-		// concurrent calls of Managed Instances.
-		Proxy:               nil,
-		DisableCompression:  true,
-		MaxIdleConnsPerHost: 64,
-		// Large bodies cross in few system calls.
-		WriteBufferSize: 64 << 10,
-		ReadBufferSize:  64 << 10,
-		IdleConnTimeout: 90 * time.Second,
-		DialContext:     dialUpstream,
-	}
-	p := &Proxy{upstream: upstream, obs: obs, log: log, transport: tr, done: make(chan struct{}), limit: MaxCapture,
-		invoking: map[string]chan struct{}{}, free: make(chan *capture, keptBuffers)}
-	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	return p, nil
+	return &Proxy{upstream: upstream, obs: obs, log: log, limit: MaxCapture,
+		free: make(chan *capture, keptBuffers), conns: map[*runtimeConn]struct{}{},
+		queue: make(chan observation, queuedObservations), observed: make(chan struct{}),
+		invoking: map[string]*invocation{}, done: make(chan struct{})}, nil
 }
 
 // SetCaptureLimit keeps at most n bytes of each body for the Observer
@@ -204,16 +237,81 @@ func (p *Proxy) SetCaptureLimit(n int) {
 	}
 }
 
+// SetSniffLimit keeps at most n bytes (from 1 to the capture limit; other
+// values are ignored) of a body whose Content-Length says it is over the
+// capture limit: for an Observer that reads only the first bytes of such
+// a body (it is marked Truncated, as any body over the limit), which
+// saves keeping the capture limit's worth of it. Call it after
+// SetCaptureLimit, before Serve.
+func (p *Proxy) SetSniffLimit(n int) {
+	if n > 0 && n <= p.limit {
+		p.sniff = n
+	}
+}
+
 // Serve serves on ln in the background until Shutdown.
 func (p *Proxy) Serve(ln net.Listener) {
-	p.addr = ln.Addr()
+	p.ln, p.addr = ln, ln.Addr()
+	go p.observeLoop()
 	go func() {
 		defer close(p.done)
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.serveErr = err
-			p.log.Error("runtime API proxy stopped", "err", err)
-		}
+		p.accept(ln)
 	}()
+}
+
+// accept serves each connection of ln on a goroutine of its own.
+func (p *Proxy) accept(ln net.Listener) {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if p.closing.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				p.log.Warn("runtime API proxy: accepting a connection failed; retrying", "err", err, "in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			p.log.Error("runtime API proxy stopped", "err", err)
+			return
+		}
+		delay = 0
+		p.connsWG.Add(1)
+		go func() {
+			defer p.connsWG.Done()
+			p.serveConn(nc)
+		}()
+	}
+}
+
+// track adds c to the connections served (or removes it); false says the
+// proxy is shutting down.
+func (p *Proxy) track(c *runtimeConn, add bool) bool {
+	p.connsMu.Lock()
+	defer p.connsMu.Unlock()
+	if !add {
+		delete(p.conns, c)
+		return true
+	}
+	if p.closing.Load() {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// closeConns closes the runtime's connections that are idle (all of
+// them, when force) and says how many are left.
+func (p *Proxy) closeConns(force bool) int {
+	p.connsMu.Lock()
+	defer p.connsMu.Unlock()
+	for c := range p.conns {
+		c.closeIf(force)
+	}
+	return len(p.conns)
 }
 
 // Addr is the address served on (nil before Serve).
@@ -221,58 +319,49 @@ func (p *Proxy) Addr() net.Addr { return p.addr }
 
 // Shutdown stops taking connections and waits, within ctx, for the calls
 // in flight to be relayed and the Observer calls to return; then it closes
-// what is left. It is idempotent
-// and safe before Serve.
+// what is left. It is idempotent and safe before Serve.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	var err error
 	p.shutdownOnce.Do(func() {
-		err = p.srv.Shutdown(ctx)
-		if err != nil {
-			_ = p.srv.Close()
+		p.closing.Store(true)
+		if p.ln == nil {
+			return
 		}
-		if p.addr != nil {
-			<-p.done
+		_ = p.ln.Close()
+		<-p.done
+		// Idle connections are closed at once; the others once their call
+		// was relayed (see setActive), or at ctx's end.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for p.closeConns(false) > 0 {
+			select {
+			case <-ctx.Done():
+				p.closeConns(true)
+				err = fmt.Errorf("wait for the proxy's calls: %w", ctx.Err())
+			case <-tick.C:
+				continue
+			}
+			break
 		}
-		// An Observer that does not return cannot hold the shutdown
-		// past ctx.
-		observed := make(chan struct{})
-		go func() {
-			p.observers.Wait()
-			close(observed)
-		}()
+		p.connsWG.Wait()
+		// No call is left to queue an observation.
+		close(p.queue)
 		select {
-		case <-observed:
+		case <-p.observed:
 		case <-ctx.Done():
 			if err == nil {
 				err = fmt.Errorf("wait for the proxy's observers: %w", ctx.Err())
 			}
 		}
-		p.transport.CloseIdleConnections()
+		p.closeIdleUpstream()
 	})
 	return err
 }
 
 // Stats returns the counters.
 func (p *Proxy) Stats() Stats {
-	return Stats{Calls: p.calls.Load(), UpstreamErrors: p.upstreamErrors.Load(), ObserverPanics: p.panics.Load()}
-}
-
-// hopByHop are the headers that belong to one connection, not to the
-// message (RFC 9110, 7.6.1); Go's HTTP code writes its own.
-var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade", "Trailer"}
-
-func copyHeader(dst, src http.Header) {
-	for k, vv := range src {
-		dst[k] = append([]string(nil), vv...)
-	}
-	for _, c := range src.Values("Connection") {
-		for _, name := range strings.Split(c, ",") {
-			dst.Del(strings.TrimSpace(name))
-		}
-	}
-	for _, h := range hopByHop {
-		dst.Del(h)
-	}
+	return Stats{Calls: p.calls.Load(), UpstreamErrors: p.upstreamErrors.Load(), BadRequests: p.badRequests.Load(),
+		ObserverPanics: p.panics.Load(), ObserverDropped: p.dropped.Load()}
 }
 
 // answer classifies a path: the request ID and kind of an invocation's
@@ -295,222 +384,128 @@ func answer(path string) (string, Kind) {
 	return "", 0
 }
 
-// ServeHTTP relays one call.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.calls.Add(1)
-	started := time.Now()
-	id, kind := answer(r.URL.Path)
-	isNext := r.URL.Path == pathNext && r.Method == http.MethodGet
-
-	var capIn, capOut *capture
-	handedOff := false // the captures went to an Observer call
-	var tee *teeBody
-	defer func() {
-		if !handedOff {
-			if tee != nil {
-				tee.stop() // the transport may still read the body
-			}
-			p.putCapture(capIn)
-			p.putCapture(capOut)
-		}
-	}()
-	body := r.Body
-	if kind != 0 && p.obs != nil {
-		capIn = p.getCapture(r.ContentLength)
-		tee = newTeeBody(r.Body, capIn)
-		body = tee
-	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), body)
-	if err != nil {
-		tee = nil // never read
-		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("build the upstream request: %w", err))
-		return
-	}
-	copyHeader(out.Header, r.Header)
-	if _, ok := r.Header["User-Agent"]; !ok {
-		out.Header.Set("User-Agent", "") // send none, as the runtime did
-	}
-	out.Host = r.Host
-	switch {
-	case r.ContentLength > 0:
-		out.ContentLength = r.ContentLength
-	case r.ContentLength < 0:
-		out.ContentLength = -1 // chunked, as it came
-	default:
-		out.Body, out.GetBody, out.ContentLength = http.NoBody, nil, 0
-		if tee != nil {
-			tee.done() // nothing to read: the transport never closes it
-		}
-	}
-	// The server fills r.Trailer when the body ends; the transport writes
-	// out.Trailer after the body: sharing the map relays the trailers.
-	out.Trailer = r.Trailer
-
-	resp, err := p.transport.RoundTrip(out)
-	if err != nil {
-		handedOff = p.fail(w, r, kind, id, started, capIn, tee, fmt.Errorf("call the runtime API: %w", err))
-		return
-	}
-	defer resp.Body.Close()
-
-	copyHeader(w.Header(), resp.Header)
-	for k := range resp.Trailer {
-		w.Header().Add("Trailer", k)
-	}
-	if isNext && p.obs != nil && resp.StatusCode == http.StatusOK {
-		capOut = p.getCapture(resp.ContentLength)
-	}
-	var invoked chan struct{} // closed once the Observer's Invoked returned
-	eventID := resp.Header.Get(HeaderRequestID)
-	if capOut != nil && eventID != "" {
-		// Before the runtime has the event, and so before its answer.
-		invoked = p.startInvoking(eventID)
-	}
-	w.WriteHeader(resp.StatusCode)
-	rc := http.NewResponseController(w)
-	if err := relay(w, rc, resp.Body, capOut, resp.ContentLength < 0); err != nil {
-		p.log.Debug("runtime API proxy: relaying an answer to the runtime failed", "path", r.URL.Path, "err", err)
-	}
-	for k, vv := range resp.Trailer {
-		w.Header()[k] = vv
-	}
-	_ = rc.Flush()
-
-	if p.obs == nil {
-		return
-	}
-	switch {
-	case capOut != nil:
-		ev := Event{
-			RequestID: resp.Header.Get(HeaderRequestID),
-			TraceID:   resp.Header.Get(HeaderTraceID),
-			Received:  started,
-			Body:      capOut.buf, Truncated: capOut.truncated,
-		}
-		if ms, ok := parseMillis(resp.Header.Get(HeaderDeadline)); ok {
-			ev.Deadline = time.UnixMilli(ms)
-		}
-		handedOff = true
-		p.observe(func() {
-			defer p.endInvoking(eventID, invoked)
-			p.obs.Invoked(ev)
-		}, capOut)
-	case kind != 0:
-		end := End{
-			RequestID: id, Kind: kind, Status: resp.StatusCode,
-			Streamed:  r.ContentLength < 0,
-			ErrorType: r.Header.Get(HeaderErrorType),
-			Started:   started, Ended: time.Now(),
-		}
-		handedOff = true
-		p.observe(func() {
-			p.waitInvoked(id)
-			c, done := tee.release()
-			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
-			// The trailers come with the body's end; still being read
-			// (the body is not done), they are left alone.
-			if done && r.Trailer.Get(HeaderErrorType) != "" {
-				end.ErrorType = r.Trailer.Get(HeaderErrorType)
-				end.ErrorBody = r.Trailer.Get(HeaderErrorBody)
-			}
-			p.obs.Ended(end)
-		}, capIn)
-	}
-}
-
-// fail answers a call the platform could not be reached for with 502 (the
-// runtime then fails as it would have against the unreachable API).
-// It reports whether c was handed to an Observer call.
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, kind Kind, id string, started time.Time, c *capture, tee *teeBody, err error) bool {
-	if r.Context().Err() != nil {
-		// The runtime went away (it was stopped while waiting on /next):
-		// nobody is left to answer.
-		p.log.Debug("runtime API proxy: the runtime left during a call", "path", r.URL.Path, "err", err)
-		return false
-	}
-	p.upstreamErrors.Add(1)
-	p.log.Warn("runtime API proxy: the runtime API could not be reached", "err", err)
-	http.Error(w, "runtime API unreachable", http.StatusBadGateway)
-	if kind != 0 && p.obs != nil {
-		end := End{RequestID: id, Kind: kind, Status: http.StatusBadGateway, Started: started, Ended: time.Now(), Failed: true}
-		p.observe(func() {
-			p.waitInvoked(id)
-			if tee != nil {
-				tee.release()
-			}
-			end.Size, end.Body, end.Truncated = c.n, c.buf, c.truncated
-			p.obs.Ended(end)
-		}, c)
-		return true
-	}
-	return false
-}
-
-// invokedWait bounds how long the end of an invocation waits for the
-// Observer's Invoked call of its event to return.
+// invokedWait bounds how long WaitInvoked waits.
 const invokedWait = 2 * time.Second
 
 // startInvoking notes that the event of request id is about to be relayed
-// and its Invoked call made; the returned channel is closed by
-// endInvoking once it returned.
-func (p *Proxy) startInvoking(id string) chan struct{} {
-	ch := make(chan struct{})
+// and its Invoked call queued.
+func (p *Proxy) startInvoking(id string) {
+	inv := &invocation{done: make(chan struct{})}
 	p.invokingMu.Lock()
-	p.invoking[id] = ch
+	if prev := p.invoking[id]; prev != nil && !prev.queued {
+		inv.ends = prev.ends // the same event again: its answers follow this one
+	}
+	p.invoking[id] = inv
 	p.invokingMu.Unlock()
-	return ch
 }
 
-func (p *Proxy) endInvoking(id string, ch chan struct{}) {
-	if ch == nil {
+// enqueueInvoked queues the Invoked call of ev, then the ends of its
+// invocation that came before.
+func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
+	p.invokingMu.Lock()
+	defer p.invokingMu.Unlock()
+	inv := p.invoking[ev.RequestID]
+	if inv != nil && inv.queued {
+		inv = nil // another relay of the same event queued its own
+	}
+	if !p.enqueue(observation{ev: &ev, c: c, inv: inv}) && inv != nil {
+		p.doneInvokingLocked(ev.RequestID, inv)
+	}
+	if inv == nil {
 		return
 	}
+	inv.queued = true
+	for _, o := range inv.ends {
+		p.enqueue(o)
+	}
+	inv.ends = nil
+}
+
+// enqueueEnd queues the Ended call of end: after the Invoked call of its
+// event when that event is being relayed.
+func (p *Proxy) enqueueEnd(end End, c *capture) {
+	o := observation{end: &end, c: c}
 	p.invokingMu.Lock()
-	if p.invoking[id] == ch {
+	defer p.invokingMu.Unlock()
+	if inv := p.invoking[end.RequestID]; inv != nil && !inv.queued {
+		inv.ends = append(inv.ends, o)
+		return
+	}
+	p.enqueue(o)
+}
+
+// enqueue queues o, or drops it (counted and logged) when the Observer is
+// too far behind. Called with invokingMu held, so that calls are queued in
+// the order decided under it.
+func (p *Proxy) enqueue(o observation) bool {
+	select {
+	case p.queue <- o:
+		return true
+	default:
+	}
+	n := p.dropped.Add(1)
+	p.log.Warn("runtime API proxy: the observer is behind; a call is not observed (it was relayed)", "total", n)
+	p.putCapture(o.c)
+	return false
+}
+
+func (p *Proxy) doneInvokingLocked(id string, inv *invocation) {
+	if p.invoking[id] == inv {
 		delete(p.invoking, id)
 	}
-	p.invokingMu.Unlock()
-	close(ch)
+	close(inv.done)
+}
+
+// observeLoop makes the Observer calls queued, in order, until the queue
+// is closed.
+func (p *Proxy) observeLoop() {
+	defer close(p.observed)
+	for o := range p.queue {
+		p.observeOne(o)
+	}
+}
+
+// observeOne makes one Observer call and returns its capture to the kept
+// ones; a panic is counted and logged, never passed on.
+func (p *Proxy) observeOne(o observation) {
+	defer p.putCapture(o.c)
+	if o.inv != nil {
+		defer func() {
+			p.invokingMu.Lock()
+			p.doneInvokingLocked(o.ev.RequestID, o.inv)
+			p.invokingMu.Unlock()
+		}()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			n := p.panics.Add(1)
+			p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
+		}
+	}()
+	if o.ev != nil {
+		p.obs.Invoked(*o.ev)
+	} else {
+		p.obs.Ended(*o.end)
+	}
 }
 
 // WaitInvoked waits, within invokedWait, for the Observer's Invoked call
 // of request id's event to return, if one is under way (the event was
 // relayed): what the function sends about an invocation (its spans) may
 // reach the extension before the Observer read the event.
-func (p *Proxy) WaitInvoked(id string) { p.waitInvoked(id) }
-
-// waitInvoked waits, within invokedWait, for the Invoked call of request
-// id's event to return, if one is under way.
-func (p *Proxy) waitInvoked(id string) {
+func (p *Proxy) WaitInvoked(id string) {
 	p.invokingMu.Lock()
-	ch := p.invoking[id]
+	inv := p.invoking[id]
 	p.invokingMu.Unlock()
-	if ch == nil {
+	if inv == nil {
 		return
 	}
 	timer := time.NewTimer(invokedWait)
 	defer timer.Stop()
 	select {
-	case <-ch:
+	case <-inv.done:
 	case <-timer.C:
 	}
-}
-
-// observe calls the Observer in a goroutine of its own and then returns c
-// to the kept ones; a panic is counted and logged, never passed on.
-func (p *Proxy) observe(f func(), c *capture) {
-	p.observers.Add(1)
-	go func() {
-		defer p.observers.Done()
-		defer p.putCapture(c)
-		defer func() {
-			if v := recover(); v != nil {
-				n := p.panics.Add(1)
-				p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
-			}
-		}()
-		f()
-	}()
 }
 
 // keptBuffers is how many captures, and how many relay buffers, are kept
@@ -545,22 +540,6 @@ func putRelayBuf(b *[256 << 10]byte) {
 	}
 }
 
-// relay copies body to w as it arrives, flushing after every piece when
-// streaming; the first bytes are kept in c (when not nil), read straight
-// into it (see forward).
-func relay(w io.Writer, rc *http.ResponseController, body io.Reader, c *capture, streaming bool) error {
-	var k keeper
-	if c != nil {
-		k = c
-	}
-	var flush func()
-	if streaming {
-		flush = func() { _ = rc.Flush() }
-	}
-	_, err := forward(w, body, k, flush)
-	return err
-}
-
 // keeper is where forward keeps the first bytes of a body for the
 // Observer.
 type keeper interface {
@@ -572,62 +551,6 @@ type keeper interface {
 	kept(n int)
 	// write copies p, read elsewhere and passed on, into the keeper.
 	write(p []byte)
-}
-
-// forward copies src to dst as it arrives and returns the bytes written;
-// it reads until src ends. While k (when not nil) has room, the body is
-// read straight into it, so that keeping the first bytes for the Observer
-// costs no copy of their own; otherwise it goes through a reused buffer
-// and each piece is copied into k once dst took it. flush (when not nil)
-// is called after each piece was written.
-func forward(dst io.Writer, src io.Reader, k keeper, flush func()) (int64, error) {
-	var b *[256 << 10]byte
-	defer func() {
-		if b != nil {
-			putRelayBuf(b)
-		}
-	}()
-	var total int64
-	for {
-		var p []byte
-		if k != nil {
-			p = k.room()
-		}
-		inRoom := len(p) > 0
-		if !inRoom {
-			if b == nil {
-				b = getRelayBuf()
-			}
-			p = b[:]
-		}
-		n, err := src.Read(p)
-		var werr error
-		if n > 0 {
-			var wn int
-			wn, werr = dst.Write(p[:n])
-			total += int64(wn)
-			if werr != nil {
-				n = 0 // the Observer sees only what was passed on
-			} else if flush != nil {
-				flush()
-			}
-		}
-		switch {
-		case inRoom:
-			k.kept(n)
-		case k != nil && n > 0:
-			k.write(p[:n])
-		}
-		if werr != nil {
-			return total, werr
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
 }
 
 // capture keeps the first limit bytes of a body and counts them all.
@@ -688,8 +611,11 @@ func (p *Proxy) getCapture(n int64) *capture {
 		c = &capture{}
 	}
 	c.limit = p.limit
-	if n > 0 && int64(cap(c.buf)) < min(n, int64(p.limit)) {
-		c.buf = make([]byte, 0, min(n, int64(p.limit)))
+	if n > int64(p.limit) && p.sniff > 0 {
+		c.limit = p.sniff
+	}
+	if n > 0 && int64(cap(c.buf)) < min(n, int64(c.limit)) {
+		c.buf = make([]byte, 0, min(n, int64(c.limit)))
 	}
 	return c
 }
@@ -712,147 +638,6 @@ func (p *Proxy) putCapture(c *capture) {
 	case p.free <- c:
 	default: // enough are kept: left to the garbage collector
 	}
-}
-
-// teeBody keeps what is read from r in c. The transport may still
-// read the body after the platform has answered (it answered before
-// reading all of it); the capture is handed on only once the transport
-// closed the body, or taken from it (release), so the copy never writes
-// into a capture the Observer reads or another call was given.
-type teeBody struct {
-	r  io.ReadCloser
-	mu sync.Mutex
-	c  *capture
-	// reading says a read into c's room is under way (see stop).
-	reading bool
-	closed  chan struct{}
-	once    sync.Once
-}
-
-func newTeeBody(r io.ReadCloser, c *capture) *teeBody {
-	return &teeBody{r: r, c: c, closed: make(chan struct{})}
-}
-
-func (t *teeBody) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.capture(p[:n])
-	return n, err
-}
-
-// capture copies p into the capture unless it was released.
-func (t *teeBody) capture(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	t.mu.Lock()
-	if t.c != nil {
-		t.c.write(p)
-	}
-	t.mu.Unlock()
-}
-
-// WriteTo forwards the body to w as it arrives, its first bytes read
-// into the capture: the transport copies a streamed (chunked) body this
-// way.
-func (t *teeBody) WriteTo(w io.Writer) (int64, error) {
-	return forward(w, t.r, t, nil)
-}
-
-// room is the capture's room, unless the capture was released.
-func (t *teeBody) room() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.c == nil {
-		return nil
-	}
-	r := t.c.room()
-	t.reading = len(r) > 0
-	return r
-}
-
-func (t *teeBody) kept(n int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.reading = false
-	if t.c != nil {
-		t.c.kept(n)
-	}
-}
-
-func (t *teeBody) write(p []byte) { t.capture(p) }
-
-func (t *teeBody) Close() error {
-	t.done()
-	return t.r.Close()
-}
-
-// done marks the body as read to its end.
-func (t *teeBody) done() { t.once.Do(func() { close(t.closed) }) }
-
-// teeWait bounds how long an Observer call waits for the transport to be
-// done with a body after the platform answered (a variable for tests).
-var teeWait = 5 * time.Second
-
-// release waits, within teeWait, for the transport to close the body,
-// then stops the copy and returns the capture; done says the body was
-// closed in time (its trailers, if any, are then in the request).
-func (t *teeBody) release() (c *capture, done bool) {
-	timer := time.NewTimer(teeWait)
-	select {
-	case <-t.closed:
-		done = true
-	case <-timer.C:
-	}
-	timer.Stop()
-	return t.stop(), done
-}
-
-// stop ends the copy into the capture, at once, and returns the capture.
-// While a read into the capture's room is under way, what it holds is
-// returned in a copy: the capture itself is left to that read, never
-// kept for another call, so the read cannot write into a buffer another
-// call was given.
-func (t *teeBody) stop() *capture {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c := t.c
-	t.c = nil
-	if c != nil && t.reading {
-		c = &capture{buf: append([]byte(nil), c.buf...), n: c.n, limit: c.limit, truncated: c.truncated}
-	}
-	return c
-}
-
-// upstreamConn is a connection to the real Runtime API. The transport
-// writes a request body of known length through its ReadFrom (by way of
-// its buffered writer, once the headers are out), which forwards it
-// through the capture of a teed body while it has room, then through a
-// reused 256 KiB buffer instead of the 32 KiB one of a plain copy.
-type upstreamConn struct {
-	net.Conn
-}
-
-var upstreamDialer = &net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}
-
-func dialUpstream(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := upstreamDialer.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &upstreamConn{Conn: c}, nil
-}
-
-// ReadFrom copies r to the connection until r ends.
-func (u *upstreamConn) ReadFrom(r io.Reader) (int64, error) {
-	if lr, ok := r.(*io.LimitedReader); ok {
-		if t, ok := lr.R.(*teeBody); ok {
-			// The transport's limit, applied to the body itself.
-			n, err := forward(u.Conn, &io.LimitedReader{R: t.r, N: lr.N}, t, nil)
-			lr.N -= n
-			return n, err
-		}
-	}
-	return forward(u.Conn, r, nil, nil)
 }
 
 func parseMillis(s string) (int64, bool) {

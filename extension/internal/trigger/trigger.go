@@ -157,7 +157,7 @@ func Detect(event []byte) Trigger { return DetectWith(event, Options{}) }
 // DetectWith is Detect keeping what o names.
 func DetectWith(event []byte, o Options) Trigger {
 	if len(event) > MaxDecode {
-		return sniff(event[:4096])
+		return sniff(event[:SniffLen])
 	}
 	rs := recordsPool.Get().(*[]record)
 	ev, ok := scan(event, (*rs)[:0], o.Headers)
@@ -303,6 +303,15 @@ func DurableTrace(arn string) (traceID [16]byte, root [8]byte) {
 	}
 	return traceID, root
 }
+
+// SniffLen is how much of an event too big to decode is read to classify
+// it.
+const SniffLen = 4096
+
+// Sniff classifies an event from its first bytes only (at most SniffLen
+// are read), as Detect does an event too big to decode: for an event of
+// which only the first bytes were kept.
+func Sniff(head []byte) Trigger { return sniff(head[:min(len(head), SniffLen)]) }
 
 // sniff classifies an event too big to decode from its first bytes.
 func sniff(head []byte) Trigger {
