@@ -1069,12 +1069,16 @@ func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q 
 	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	money := func(v float64) string { return r.money(v, rep.Currency) }
 	t := &render.Table{
-		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",
+		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "OF IT COLD", "ADDED COST", "INIT", "INIT COST",
 			"SHIPPED", "SHIPPED COST", "TOTAL", "LOG LINES", "CLOUDWATCH"},
 		Empty: "No invocations found.",
 	}
 	add := func(day, fn string, l query.ObservabilityLine) {
-		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", money(l.AddedCost),
+		cold := render.Float(l.AddedColdBilledMs) + "ms"
+		if r.out.output == "table" {
+			cold += fmt.Sprintf(" (%d)", l.MeasuredCold)
+		}
+		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", cold, money(l.AddedCost),
 			render.Float(l.ExtensionInitMs)+"ms", money(l.InitCost), r.bytes(l.BytesShipped), money(l.TransferCost),
 			money(l.Total), u64(l.LogLines), money(l.CloudWatchCost))
 	}
