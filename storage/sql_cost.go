@@ -160,3 +160,38 @@ WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
     initialization_type, runtime`, w.args
 }
+
+// StreamFreeBytes is the part of a response Lambda does not charge for
+// (6 MiB; a buffered response can be no larger): a streamed response pays
+// for the bytes beyond it. Migration 39 has the same figure.
+const StreamFreeBytes = 6 << 20
+
+// streamingSQL counts, per UTC day and function version, the raw
+// invocations whose response went beyond StreamFreeBytes and sums the
+// bytes beyond it.
+func streamingSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("produced_bytes > 6291456")
+	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version,
+    count(), sum(toUInt64(produced_bytes - 6291456))
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version
+ORDER BY day, account_id, region, function_name, function_version`, w.args
+}
+
+// streamingHoursSQL reads the same rows as streamingSQL from the
+// streaming_hours view (migration 39), for the whole hours in [f.Since,
+// f.Until): both must be whole hours.
+func streamingHoursSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("hour", "", f.Since, f.Until)
+	w.configuration(f)
+	return `SELECT toDate(hour) AS day, account_id, region, function_name, function_version,
+    countMerge(streamed), sumMerge(billed_bytes)
+FROM ` + db + `.streaming_hours
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version
+ORDER BY day, account_id, region, function_name, function_version`, w.args
+}
