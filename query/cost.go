@@ -790,8 +790,8 @@ func priceTraces(prices *Prices, ids []TraceID, recs []storage.InvocationRecord)
 			rate = 0
 		}
 		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
-		if r.ProducedBytes > storage.StreamFreeBytes {
-			c += float64(r.ProducedBytes-storage.StreamFreeBytes) / bytesPerGB * t.ResponseStreamingPerGB
+		if size := max(r.ProducedBytes, r.ResponseSize); size > storage.StreamFreeBytes {
+			c += float64(size-storage.StreamFreeBytes) / bytesPerGB * t.ResponseStreamingPerGB
 		}
 		tc.Invocations = append(tc.Invocations, InvocationCost{
 			FunctionName: r.FunctionName, RequestID: r.RequestID, Architecture: r.Architecture,

@@ -453,7 +453,9 @@ type StreamingRecord struct {
 
 // StreamingUsage lists, per UTC day and function version, the invocations
 // whose response went beyond StreamFreeBytes and the bytes beyond it, from
-// the record's produced_bytes (platform.runtimeDone's producedBytes). The
+// the record's produced_bytes (platform.runtimeDone's producedBytes) or,
+// when larger (runtimeDone lost), response_size (the Runtime API proxy's
+// count). The
 // whole hours after the streaming_hours view's horizon (migration 39) are
 // read from the view, the rest from the raw invocations.
 func (s *Store) StreamingUsage(ctx context.Context, f UsageFilter) ([]StreamingRecord, error) {

@@ -168,13 +168,15 @@ const StreamFreeBytes = 6 << 20
 
 // streamingSQL counts, per UTC day and function version, the raw
 // invocations whose response went beyond StreamFreeBytes and sums the
-// bytes beyond it.
+// bytes beyond it. A response's size is produced_bytes (runtimeDone's) or
+// response_size (the Runtime API proxy's, there when runtimeDone was
+// lost), the larger.
 func streamingSQL(db string, f UsageFilter) (string, []any) {
 	var w readWhere
 	invocationWhere(&w, f)
-	w.add("produced_bytes > 6291456")
+	w.add("greatest(produced_bytes, response_size) > 6291456")
 	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version,
-    count(), sum(toUInt64(produced_bytes - 6291456))
+    count(), sum(toUInt64(greatest(produced_bytes, response_size) - 6291456))
 FROM ` + db + `.invocations
 WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version

@@ -4,7 +4,9 @@
 -- (a buffered one can be no larger); a streamed one pays per GB for the
 -- bytes beyond them. The record's produced_bytes (migration 1, the
 -- Telemetry API's platform.runtimeDone metrics.producedBytes) is the
--- response's size, so only invocations past 6 MiB make rows here: the
+-- response's size, and response_size (migration 13) the same as the
+-- Runtime API proxy counted it, there when runtimeDone was lost; the
+-- larger is taken. Only invocations past 6 MiB make rows here: the
 -- table stays small, and the cost report reads it beside cost_hours
 -- (migration 30). Read with countMerge and sumMerge. The view covers only
 -- the rows inserted after it exists: the horizon recorded below (see
@@ -35,9 +37,9 @@ AS SELECT
     function_name,
     function_version,
     countState() AS streamed,
-    sumState(toUInt64(produced_bytes - 6291456)) AS billed_bytes
+    sumState(toUInt64(greatest(produced_bytes, response_size) - 6291456)) AS billed_bytes
 FROM {{local "invocations"}}
-WHERE produced_bytes > 6291456
+WHERE greatest(produced_bytes, response_size) > 6291456
 GROUP BY hour, account_id, region, function_name, function_version;
 {{distributed "streaming_hours" "rand()"}};
 

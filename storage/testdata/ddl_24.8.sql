@@ -819,9 +819,9 @@ AS SELECT
     function_name,
     function_version,
     countState() AS streamed,
-    sumState(toUInt64(produced_bytes - 6291456)) AS billed_bytes
+    sumState(toUInt64(greatest(produced_bytes, response_size) - 6291456)) AS billed_bytes
 FROM lambdascope.invocations
-WHERE produced_bytes > 6291456
+WHERE greatest(produced_bytes, response_size) > 6291456
 GROUP BY hour, account_id, region, function_name, function_version;
 
 -- migration streaming_hours, statement 3

@@ -1,5 +1,5 @@
 SELECT toDate(start_time) AS day, account_id, region, function_name, function_version,
-    count(), sum(toUInt64(produced_bytes - 6291456))
+    count(), sum(toUInt64(greatest(produced_bytes, response_size) - 6291456))
 FROM lambdascope.invocations
 WHERE start_time >= toDateTime(?)
   AND start_time < toDateTime(?)
@@ -9,6 +9,6 @@ WHERE start_time >= toDateTime(?)
   AND function_version = ?
   AND account_id = ?
   AND region = ?
-  AND produced_bytes > 6291456
+  AND greatest(produced_bytes, response_size) > 6291456
 GROUP BY day, account_id, region, function_name, function_version
 ORDER BY day, account_id, region, function_name, function_version
