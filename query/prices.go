@@ -88,11 +88,11 @@ type PriceTable struct {
 // SnapStart, durable functions, tenant isolation on x86, and the Managed
 // Instances fee. The later tiers follow the discounts of "Introducing
 // tiered pricing for AWS Lambda" (AWS Compute Blog): 10 % and 20 % off the
-// first tier. Unconfirmed (no AWS page read then or on a second search
-// the same day shows them in its text): arm64's provisioned concurrency
-// prices ($0.0000077778 and $0.0000033334), which are kept (third-party
-// transcriptions of AWS's Price List API agree on them); arm64's tenant
-// isolation price, which is left out (unpriced).
+// first tier. Not on an AWS page's text (searched three times, the last on
+// 2026-12-06): arm64's provisioned concurrency prices ($0.0000077778 and
+// $0.0000033334), kept as a dated transcription of AWS's Price List API
+// gives them (queried 2025-10-28; TestDefaultsMatchPriceListTranscription);
+// arm64's tenant isolation price, found nowhere, left out (unpriced).
 func DefaultPriceTable() PriceTable {
 	return PriceTable{
 		Region:                      DefaultRegion,
@@ -125,7 +125,7 @@ func DefaultPriceTable() PriceTable {
 					{UpToGBSeconds: 18.75e9, PricePerGBSecond: 0.0000120001},
 					{PricePerGBSecond: 0.0000106667},
 				},
-				// Unconfirmed (see above).
+				// From a dated Price List API transcription (see above).
 				ProvisionedDurationPerGBSecond:    0.0000077778,
 				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
 				// Tenant isolation on arm64: AWS's page (read 2026-12-06)
