@@ -321,3 +321,31 @@ func TestDefaultTiersFollowPublishedDiscounts(t *testing.T) {
 		}
 	}
 }
+
+// The defaults no AWS page's text shows here match a dated transcription of
+// AWS's Price List API (service AWSLambda, us-east-1, queried 2025-10-28,
+// prices effective 2025-10-01; found and read 2026-12-06), by SKU: arm64
+// provisioned concurrency MV7PTBS82AVCMXJJ, arm64 provisioned duration
+// 3Z4YRQ6XJRDK27UP, response streaming RJKWHBCSDT32Z53D (x86) and
+// NCWFKF9SX4W4MNY5 (arm64, the same price). Its x86 figures, which AWS's
+// pricing page does confirm (TestAWSExamplesProvisionedConcurrency), agree
+// with it, as do the first-tier duration prices.
+func TestDefaultsMatchPriceListTranscription(t *testing.T) {
+	table := query.DefaultPriceTable()
+	x86, arm := table.Architectures[query.ArchX86], table.Architectures[query.ArchARM]
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"x86 provisioned concurrency (BMKCD2ZCEYKTYYCB)", x86.ProvisionedConcurrencyPerGBSecond, 0.0000041667},
+		{"x86 provisioned duration (ZZF88MXYPS4DGSEZ)", x86.ProvisionedDurationPerGBSecond, 0.0000097222},
+		{"arm64 first tier (72SBSFWPMDTH8S3J)", arm.Duration[0].PricePerGBSecond, 0.0000133334},
+		{"arm64 provisioned concurrency (MV7PTBS82AVCMXJJ)", arm.ProvisionedConcurrencyPerGBSecond, 0.0000033334},
+		{"arm64 provisioned duration (3Z4YRQ6XJRDK27UP)", arm.ProvisionedDurationPerGBSecond, 0.0000077778},
+		{"response streaming per GB (RJKWHBCSDT32Z53D)", table.ResponseStreamingPerGB, 0.008},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %.10f, want %.10f", c.name, c.got, c.want)
+		}
+	}
+}

@@ -145,8 +145,9 @@ func (t *PriceTable) validateBills() error {
 	return errors.Join(errs...)
 }
 
-// fillBills gives a table that leaves out the SnapStart, durable or
-// Managed Instances prices those of DefaultPriceTable (us-east-1's).
+// fillBills gives a table that leaves out the SnapStart, durable, Managed
+// Instances or response streaming prices those of DefaultPriceTable
+// (us-east-1's).
 func (t *PriceTable) fillBills() {
 	def := DefaultPriceTable()
 	if t.SnapStart == (SnapStartPrices{}) {
@@ -154,6 +155,12 @@ func (t *PriceTable) fillBills() {
 	}
 	if t.Durable == (DurablePrices{}) {
 		t.Durable = def.Durable
+	}
+	if t.ResponseStreamingPerGB == 0 {
+		t.ResponseStreamingPerGB = def.ResponseStreamingPerGB
+	}
+	if t.FreeTier.StreamingGB == 0 {
+		t.FreeTier.StreamingGB = def.FreeTier.StreamingGB
 	}
 	if m := &t.ManagedInstances; m.EffectiveDate == "" && m.ManagementFee == 0 && len(m.InstanceHourly) == 0 {
 		*m = def.ManagedInstances

@@ -113,3 +113,84 @@ func TestDurableCosts(t *testing.T) {
 		t.Errorf("notes = %q, want what is priced and what is not", rep.Notes)
 	}
 }
+
+// Response streaming: Lambda charges the bytes of a streamed response
+// beyond its first 6 MB, $0.008 per GB in us-east-1, and the first 100 GB
+// a month are free. AWS's pricing page gives no worked example of it that
+// could be read here; the price is as Scalar's "How to host an MCP server:
+// options compared (2026)" quotes aws.amazon.com/lambda/pricing ("streamed
+// responses beyond 6 MB per request cost $0.008 per GB after a 100 GB
+// monthly allowance"; its prices checked against AWS's pages on
+// 2026-10-07, read here on 2026-12-06), the size of a response from
+// platform.runtimeDone's metrics.producedBytes (Telemetry API schema
+// reference, docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html,
+// read 2026-12-06). Worked by hand: 100 responses of 16 MiB each stream
+// 10 MiB past the free 6 MiB, 1,000 MiB in all, 0.9765625 GB: $0.0078125.
+// A response of exactly 6 MiB, and a buffered one of 200 bytes, cost
+// nothing more.
+func TestResponseStreamingCharge(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	ctx := t.Context()
+	day := time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC)
+	const mib = 1 << 20
+	req := &ingestv1.ExportRequest{
+		BatchId:  []byte("streaming-charge"),
+		Function: &ingestv1.FunctionIdentity{Name: "streamer", Version: "3", Region: "us-east-1", AccountId: "111122223333", MemoryMb: 1024, Architecture: "x86_64"},
+	}
+	inv := func(id string, at time.Duration, produced uint64) *ingestv1.Invocation {
+		return &ingestv1.Invocation{RequestId: id, StartTimeUnixNano: uint64(day.Add(at).UnixNano()), DurationMs: 99.5, BilledDurationMs: 100,
+			MemorySizeMb: 1024, Status: "success", ProducedBytes: produced, TraceId: []byte(fmt.Sprintf("%016d", len(id)))}
+	}
+	for i := range 100 {
+		// Spread over the day, so that the report reads whole hours from
+		// the view and the edges raw.
+		req.Invocations = append(req.Invocations, inv(fmt.Sprintf("s%03d", i), time.Duration(i)*14*time.Minute+7*time.Second, 16*mib))
+	}
+	// One whose runtimeDone was lost: its size is the Runtime API proxy's
+	// count.
+	req.Invocations[7].ProducedBytes, req.Invocations[7].ResponseSize = 0, 16*mib
+	req.Invocations = append(req.Invocations, inv("exactly-6", 23*time.Hour, 6*mib), inv("buffered", 23*time.Hour+time.Minute, 200))
+	if _, err := st.WriteExport(ctx, req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	svc := query.NewService(st)
+	prices := query.DefaultPrices()
+	for _, rg := range []struct {
+		name         string
+		since, until time.Time
+	}{
+		{"whole day", day, day.AddDate(0, 0, 1)},
+		{"ragged edges", day.Add(-17 * time.Minute), day.Add(24*time.Hour + 3*time.Minute)},
+	} {
+		rep, err := svc.Cost(ctx, &prices, query.CostQuery{TimeRange: query.TimeRange{Since: rg.since, Until: rg.until}})
+		if err != nil {
+			t.Fatalf("%s: Cost: %v", rg.name, err)
+		}
+		const want = 0.0078125
+		if rep.Total.StreamedBytes != 1000*mib || !near(rep.Total.Streaming, want) {
+			t.Errorf("%s: total streamed %d bytes for $%g, want %d for $%g", rg.name, rep.Total.StreamedBytes, rep.Total.Streaming, 1000*mib, want)
+		}
+		if len(rep.ByVersion) != 1 || !near(rep.ByVersion[0].Streaming, want) || rep.ByVersion[0].Version != "3" {
+			t.Errorf("%s: by version %+v, want version 3 with $%g streaming", rg.name, rep.ByVersion, want)
+		}
+		// 102 requests and 102 × 0.1 GB-s at list prices, and the
+		// streaming.
+		total := 102*0.20/1e6 + 102*0.1*0.0000166667 + want
+		if !near(rep.Total.Total, total) {
+			t.Errorf("%s: total $%.10f, want $%.10f", rg.name, rep.Total.Total, total)
+		}
+		if len(rep.FreeTier) != 1 || !near(rep.FreeTier[0].StreamedGB, 0.9765625) || !near(rep.FreeTier[0].StreamingValue, want) {
+			t.Errorf("%s: free tier %+v, want 0.9765625 GB of streaming worth $%g (shown, not subtracted)", rg.name, rep.FreeTier, want)
+		}
+	}
+
+	// A trace's cost holds its invocations' streamed bytes too (the 100
+	// streamed invocations share a trace): 10 MiB each.
+	tc, err := svc.TraceCost(ctx, &prices, query.TraceID([]byte(fmt.Sprintf("%016d", 4))))
+	if err != nil {
+		t.Fatalf("TraceCost: %v", err)
+	}
+	if want := 100*0.20/1e6 + 100*0.1*0.0000166667 + 100*10.0/1024*0.008; len(tc.Invocations) != 100 || !near(tc.Total, want) {
+		t.Errorf("trace cost $%.10f over %d invocations, want $%.10f over 100", tc.Total, len(tc.Invocations), want)
+	}
+}

@@ -30,6 +30,10 @@ type UsageRow struct {
 	// snap-start): the runtime, and how many environments were restored.
 	Runtime  string
 	Restores uint64
+	// StreamedBytes are the bytes of the row's responses beyond the first
+	// 6 MiB of each (storage.StreamFreeBytes), which Lambda charges for
+	// streamed responses (a buffered one can be no larger).
+	StreamedBytes uint64
 	// ReportDay is the day of the report's zone the row is shown under
 	// (ByDay); zero means Day. Day stays the UTC day of the invocations,
 	// by whose month AWS applies the tiers and the free tier.
@@ -90,6 +94,10 @@ type Cost struct {
 	// Restores counts the restores.
 	SnapStart float64 `json:"snapStart"`
 	Restores  uint64  `json:"restores"`
+	// Streaming is the charge for StreamedBytes, the bytes of streamed
+	// responses beyond the first 6 MiB of each.
+	Streaming     float64 `json:"streaming"`
+	StreamedBytes uint64  `json:"streamedBytes,omitempty"`
 	// SavingsPlan is what a Compute Savings Plan (Prices.SavingsPlan) took
 	// off Compute and Provisioned, which are after it.
 	SavingsPlan float64 `json:"savingsPlan,omitempty"`
@@ -114,6 +122,8 @@ func (c *Cost) add(o Cost) {
 	c.ManagedInstances += o.ManagedInstances
 	c.SnapStart += o.SnapStart
 	c.Restores += o.Restores
+	c.Streaming += o.Streaming
+	c.StreamedBytes += o.StreamedBytes
 	c.SavingsPlan += o.SavingsPlan
 	c.Total += o.Total
 	c.EstimatedInvocations += o.EstimatedInvocations
@@ -166,6 +176,10 @@ type FreeTierLine struct {
 	GBSeconds      float64 `json:"gbSeconds"`
 	RequestsValue  float64 `json:"requestsValue"`
 	GBSecondsValue float64 `json:"gbSecondsValue"`
+	// StreamedGB is the part of the month's streamed bytes (beyond 6 MiB
+	// a response) the free tier covers, StreamingValue its price.
+	StreamedGB     float64 `json:"streamedGB,omitempty"`
+	StreamingValue float64 `json:"streamingValue,omitempty"`
 	Value          float64 `json:"value"`
 }
 
@@ -299,7 +313,7 @@ func (b *costBuilder) useTable(t *PriceTable, region string, fb bool) {
 func (b *costBuilder) allocateTiers(rows []UsageRow) {
 	for i := range rows {
 		r := &rows[i]
-		if r.provisioned() || r.managedInstances() || b.fleets.of(r) >= 0 {
+		if r.provisioned() || r.managedInstances() || b.fleets.of(r) >= 0 || r.Invocations == 0 {
 			continue
 		}
 		k := tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}
@@ -362,7 +376,9 @@ func (b *costBuilder) rowCost(t *PriceTable, r *UsageRow) Cost {
 	case r.provisioned():
 		c.Compute = c.GBSeconds * ap.ProvisionedDurationPerGBSecond
 	default:
-		c.Compute = c.GBSeconds * b.groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}].BlendedRate
+		if g := b.groups[tierKey{r.Day.UTC().Format("2006-01"), r.AccountID, r.Region, r.Architecture}]; g != nil {
+			c.Compute = c.GBSeconds * g.BlendedRate
+		}
 	}
 	c.SavingsPlan = c.Compute * b.prices.SavingsPlan.Discount
 	c.Compute -= c.SavingsPlan
@@ -372,7 +388,9 @@ func (b *costBuilder) rowCost(t *PriceTable, r *UsageRow) Cost {
 		c.Restores = r.Restores
 		c.SnapStart = b.snaps.add(t, r, b.since, b.until)
 	}
-	c.Total = c.Compute + c.Requests + c.Ephemeral + c.ManagedInstances + c.SnapStart
+	c.StreamedBytes = r.StreamedBytes
+	c.Streaming = float64(r.StreamedBytes) / bytesPerGB * t.ResponseStreamingPerGB
+	c.Total = c.Compute + c.Requests + c.Ephemeral + c.ManagedInstances + c.SnapStart + c.Streaming
 	return c
 }
 
@@ -389,6 +407,11 @@ func (b *costBuilder) addFreeTier(t *PriceTable, r *UsageRow, c Cost) {
 		n := min(room, r.Invocations)
 		f.Requests += n
 		f.RequestsValue += float64(n) / 1e6 * t.RequestsPerMillion
+	}
+	if room := t.FreeTier.StreamingGB - min(f.StreamedGB, t.FreeTier.StreamingGB); room > 0 && r.StreamedBytes > 0 {
+		n := min(room, float64(r.StreamedBytes)/bytesPerGB)
+		f.StreamedGB += n
+		f.StreamingValue += n * t.ResponseStreamingPerGB
 	}
 	if room := t.FreeTier.GBSeconds - min(f.GBSeconds, t.FreeTier.GBSeconds); room > 0 && !r.provisioned() && c.GBSeconds > 0 {
 		n := min(room, c.GBSeconds)
@@ -524,7 +547,7 @@ func (b *costBuilder) finish() *CostReport {
 		rep.ByDay = append(rep.ByDay, *l)
 	}
 	for _, f := range b.free {
-		f.Value = f.RequestsValue + f.GBSecondsValue
+		f.Value = f.RequestsValue + f.GBSecondsValue + f.StreamingValue
 		rep.FreeTier = append(rep.FreeTier, *f)
 	}
 	lineOrder := func(a, b CostLine) int {
@@ -596,6 +619,30 @@ func AttachRestores(rows []UsageRow, snaps []storage.SnapStartRecord) {
 	}
 }
 
+// AttachStreaming gives the streamed bytes of each day and function
+// version to the first row of that day and version (a version's
+// configuration does not change the charge). Bytes no row takes make a
+// row of their own, with no invocations.
+func AttachStreaming(rows []UsageRow, recs []storage.StreamingRecord) []UsageRow {
+	for _, sr := range recs {
+		found := false
+		for i := range rows {
+			r := &rows[i]
+			if r.Day.Equal(sr.Day) && r.AccountID == sr.AccountID && r.Region == sr.Region &&
+				r.FunctionName == sr.FunctionName && r.Version == sr.FunctionVersion {
+				r.StreamedBytes += sr.BilledBytes
+				found = true
+				break
+			}
+		}
+		if !found {
+			rows = append(rows, UsageRow{Day: sr.Day, AccountID: sr.AccountID, Region: sr.Region, FunctionName: sr.FunctionName,
+				Version: sr.FunctionVersion, StreamedBytes: sr.BilledBytes})
+		}
+	}
+	return rows
+}
+
 // markEstimates counts, on the report's lines, the invocations whose
 // billed duration is an estimate.
 func markEstimates(rep *CostReport, est []storage.BilledEstimateRecord) {
@@ -657,8 +704,8 @@ type TraceCost struct {
 }
 
 // TraceCost prices every invocation of a trace at the first-tier (list)
-// price of its region and architecture, plus the request price and
-// ephemeral storage. It returns an error wrapping ErrTraceNotFound when
+// price of its region and architecture, plus the request price, ephemeral
+// storage and a streamed response's bytes beyond its first 6 MiB. It returns an error wrapping ErrTraceNotFound when
 // the trace has no invocation record.
 func (s *Service) TraceCost(ctx context.Context, prices *Prices, id TraceID) (*TraceCost, error) {
 	recs, err := s.store.Invocations(ctx, storage.InvocationFilter{TraceID: id, Limit: MaxInvocationLimit})
@@ -743,6 +790,9 @@ func priceTraces(prices *Prices, ids []TraceID, recs []storage.InvocationRecord)
 			rate = 0
 		}
 		c := row.GBSeconds()*rate + t.RequestsPerMillion/1e6 + row.ephemeralGBSeconds()*t.EphemeralStoragePerGBSecond
+		if size := max(r.ProducedBytes, r.ResponseSize); size > storage.StreamFreeBytes {
+			c += float64(size-storage.StreamFreeBytes) / bytesPerGB * t.ResponseStreamingPerGB
+		}
 		tc.Invocations = append(tc.Invocations, InvocationCost{
 			FunctionName: r.FunctionName, RequestID: r.RequestID, Architecture: r.Architecture,
 			MemorySizeMB: r.MemorySizeMB, BilledDurationMs: r.BilledDurationMs, Cost: c,

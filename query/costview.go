@@ -99,7 +99,8 @@ func costDays(r TimeRange, v CostView) []costDay {
 	return days
 }
 
-// usageOf reads the priced usage of f, SnapStart restores attached, and
+// usageOf reads the priced usage of f, SnapStart restores and streamed
+// bytes attached, and
 // its invocations whose billed duration is an estimate.
 func (s *Service) usageOf(ctx context.Context, f storage.UsageFilter) ([]UsageRow, []storage.BilledEstimateRecord, error) {
 	cu, err := s.store.CostUsage(ctx, f)
@@ -108,5 +109,6 @@ func (s *Service) usageOf(ctx context.Context, f storage.UsageFilter) ([]UsageRo
 	}
 	rows := usageRows(cu.Usage)
 	AttachRestores(rows, cu.SnapStart)
+	rows = AttachStreaming(rows, cu.Streaming)
 	return rows, cu.Estimates, nil
 }

@@ -95,11 +95,17 @@ type ObservabilityLine struct {
 	// invocation's duration rounded up (as Lambda bills it, INIT left out)
 	// less the runtime's rounded up. It is the extensions' (all of them,
 	// not only Lambdascope's).
-	AddedBilledMs   float64 `json:"addedBilledMs"`
-	AddedGBSeconds  float64 `json:"addedGBSeconds"`
-	AddedCost       float64 `json:"addedCost"`
-	ColdStarts      uint64  `json:"coldStarts"`
-	ExtensionInitMs float64 `json:"extensionInitMs"`
+	AddedBilledMs float64 `json:"addedBilledMs"`
+	// MeasuredCold and AddedColdBilledMs are the cold starts among
+	// Measured and their part of AddedBilledMs: what the extension pays
+	// once per environment (its first connection and flush) is told from
+	// what it adds to every invocation.
+	MeasuredCold      uint64  `json:"measuredCold"`
+	AddedColdBilledMs float64 `json:"addedColdBilledMs"`
+	AddedGBSeconds    float64 `json:"addedGBSeconds"`
+	AddedCost         float64 `json:"addedCost"`
+	ColdStarts        uint64  `json:"coldStarts"`
+	ExtensionInitMs   float64 `json:"extensionInitMs"`
 	// InitCost prices the extension's start within billed INIT time: an
 	// upper bound, as the runtime initialises at the same time.
 	InitCost     float64 `json:"initCost"`
@@ -177,6 +183,8 @@ func priceObservability(prices *Prices, obs ObservabilityPrices, recs []storage.
 		l.Invocations += r.Invocations
 		l.Measured += r.Measured
 		l.AddedBilledMs += r.AddedBilledMs
+		l.MeasuredCold += r.MeasuredCold
+		l.AddedColdBilledMs += r.AddedColdBilledMs
 		l.AddedGBSeconds += r.AddedGBSeconds
 		l.AddedCost += r.AddedGBSeconds * perGBs
 		l.ColdStarts += r.ColdStarts
@@ -211,6 +219,8 @@ func priceObservability(prices *Prices, obs ObservabilityPrices, recs []storage.
 		t.Invocations += l.Invocations
 		t.Measured += l.Measured
 		t.AddedBilledMs += l.AddedBilledMs
+		t.MeasuredCold += l.MeasuredCold
+		t.AddedColdBilledMs += l.AddedColdBilledMs
 		t.AddedGBSeconds += l.AddedGBSeconds
 		t.AddedCost += l.AddedCost
 		t.ColdStarts += l.ColdStarts

@@ -50,6 +50,11 @@ func TestObservabilityCost(t *testing.T) {
 			BilledInitDurationMs: billedInit, MemorySizeMb: 1024, Status: "success", ColdStart: cold, RuntimeDurationMs: runtime,
 			ExtensionInitMs: extInit, Telemetry: &ingestv1.TelemetryCounts{BytesShipped: shipped}}
 	}
+	incomplete := func(i *ingestv1.Invocation) *ingestv1.Invocation {
+		i.Incomplete = true
+		i.UnknownFigures = uint32(ingestv1.Figure_FIGURE_BILLED_DURATION)
+		return i
+	}
 	body := &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: strings.Repeat("x", 512)}}
 	req := &ingestv1.ExportRequest{
 		BatchId:  []byte("overhead-batch-1"),
@@ -72,6 +77,12 @@ func TestObservabilityCost(t *testing.T) {
 			// 28 = 3 ms added, and the extension's 5 ms start within the
 			// 100 ms of INIT.
 			inv("r5", 4*time.Second, 30.2, 131, 0, 28, 5, true, 0),
+			// Warm: 20.5 ms (21), the runtime 18.2 ms (19): 2 ms added.
+			inv("r6", 5*time.Second, 20.5, 21, 0, 18.2, 0, false, 0),
+			// Written at shutdown without its platform.report: the
+			// duration is runtimeDone's, so what came after the runtime
+			// is unknown, not 0. Not measured.
+			incomplete(inv("r7", 6*time.Second, 40.1, 41, 0, 40.1, 0, false, 0)),
 		},
 		ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
 			{TimeUnixNano: ns(10 * time.Millisecond), Body: body},
@@ -95,17 +106,19 @@ func TestObservabilityCost(t *testing.T) {
 		name      string
 		got, want float64
 	}{
-		{"invocations", float64(l.Invocations), 5},
-		{"measured", float64(l.Measured), 4},
-		{"added billed ms", l.AddedBilledMs, 16},
-		{"added GB-s", l.AddedGBSeconds, 0.016},
-		{"added cost", l.AddedCost, 0.016 * arm},
+		{"invocations", float64(l.Invocations), 7},
+		{"measured", float64(l.Measured), 5},
+		{"added billed ms", l.AddedBilledMs, 18},
+		{"measured cold starts", float64(l.MeasuredCold), 3},
+		{"added billed ms on cold starts", l.AddedColdBilledMs, 16},
+		{"added GB-s", l.AddedGBSeconds, 0.018},
+		{"added cost", l.AddedCost, 0.018 * arm},
 		{"cold starts", float64(l.ColdStarts), 3},
 		{"extension init ms", l.ExtensionInitMs, 25},
 		{"init cost", l.InitCost, 0.017 * arm},
 		{"bytes shipped", float64(l.BytesShipped), 1 << 30},
 		{"transfer cost", l.TransferCost, 0.09},
-		{"total", l.Total, 0.016*arm + 0.017*arm + 0.09},
+		{"total", l.Total, 0.018*arm + 0.017*arm + 0.09},
 		{"log lines", float64(l.LogLines), 2},
 		{"log bytes", float64(l.LogBytes), 1024},
 		{"CloudWatch cost", l.CloudWatchCost, 1024.0 / (1 << 30) * 0.50},

@@ -49,6 +49,9 @@ type ArchPrices struct {
 type FreeTier struct {
 	Requests  uint64  `json:"requests" yaml:"requests"`
 	GBSeconds float64 `json:"gb_seconds" yaml:"gb_seconds"`
+	// StreamingGB is the GB of streamed responses (beyond 6 MiB each) a
+	// month free.
+	StreamingGB float64 `json:"streaming_gb,omitempty" yaml:"streaming_gb,omitempty"`
 }
 
 // PriceTable is the price list of one region from one date on.
@@ -61,9 +64,13 @@ type PriceTable struct {
 	RequestsPerMillion float64 `json:"requests_per_million" yaml:"requests_per_million"`
 	// EphemeralStoragePerGBSecond prices storage configured above the
 	// free 512 MB.
-	EphemeralStoragePerGBSecond float64               `json:"ephemeral_storage_per_gb_second" yaml:"ephemeral_storage_per_gb_second"`
-	Architectures               map[string]ArchPrices `json:"architectures" yaml:"architectures"`
-	FreeTier                    FreeTier              `json:"free_tier" yaml:"free_tier"`
+	EphemeralStoragePerGBSecond float64 `json:"ephemeral_storage_per_gb_second" yaml:"ephemeral_storage_per_gb_second"`
+	// ResponseStreamingPerGB prices the bytes of a streamed response
+	// beyond its first 6 MiB (storage.StreamFreeBytes), per GB (2^30
+	// bytes); a table that leaves it out takes DefaultPriceTable's.
+	ResponseStreamingPerGB float64               `json:"response_streaming_per_gb,omitempty" yaml:"response_streaming_per_gb,omitempty"`
+	Architectures          map[string]ArchPrices `json:"architectures" yaml:"architectures"`
+	FreeTier               FreeTier              `json:"free_tier" yaml:"free_tier"`
 	// SnapStart, Durable and ManagedInstances price the other ways Lambda
 	// bills; a file that leaves one out takes DefaultPriceTable's.
 	SnapStart        SnapStartPrices       `json:"snapstart,omitzero" yaml:"snapstart,omitempty"`
@@ -81,11 +88,11 @@ type PriceTable struct {
 // SnapStart, durable functions, tenant isolation on x86, and the Managed
 // Instances fee. The later tiers follow the discounts of "Introducing
 // tiered pricing for AWS Lambda" (AWS Compute Blog): 10 % and 20 % off the
-// first tier. Unconfirmed (no AWS page read then or on a second search
-// the same day shows them in its text): arm64's provisioned concurrency
-// prices ($0.0000077778 and $0.0000033334), which are kept (third-party
-// transcriptions of AWS's Price List API agree on them); arm64's tenant
-// isolation price, which is left out (unpriced).
+// first tier. Not on an AWS page's text (searched three times, the last on
+// 2026-12-06): arm64's provisioned concurrency prices ($0.0000077778 and
+// $0.0000033334), kept as a dated transcription of AWS's Price List API
+// gives them (queried 2025-10-28; TestDefaultsMatchPriceListTranscription);
+// arm64's tenant isolation price, found nowhere, left out (unpriced).
 func DefaultPriceTable() PriceTable {
 	return PriceTable{
 		Region:                      DefaultRegion,
@@ -93,6 +100,14 @@ func DefaultPriceTable() PriceTable {
 		Currency:                    "USD",
 		RequestsPerMillion:          0.20,
 		EphemeralStoragePerGBSecond: 0.0000000309,
+		// Response streaming: $0.008 per GB beyond the first 6 MB of each
+		// response, the first 100 GB a month free (the free tier's value
+		// is shown, not subtracted). Not on an AWS page's text here: as
+		// quoted from aws.amazon.com/lambda/pricing by Scalar's "How to
+		// host an MCP server: options compared (2026)", prices checked
+		// against AWS's pages on 2026-10-07 (read here 2026-12-06);
+		// TestResponseStreamingCharge.
+		ResponseStreamingPerGB: 0.008,
 		Architectures: map[string]ArchPrices{
 			ArchX86: {
 				Duration: []Tier{
@@ -110,7 +125,7 @@ func DefaultPriceTable() PriceTable {
 					{UpToGBSeconds: 18.75e9, PricePerGBSecond: 0.0000120001},
 					{PricePerGBSecond: 0.0000106667},
 				},
-				// Unconfirmed (see above).
+				// From a dated Price List API transcription (see above).
 				ProvisionedDurationPerGBSecond:    0.0000077778,
 				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
 				// Tenant isolation on arm64: AWS's page (read 2026-12-06)
@@ -118,7 +133,7 @@ func DefaultPriceTable() PriceTable {
 				// price was not found, so it is left unpriced.
 			},
 		},
-		FreeTier:         FreeTier{Requests: 1_000_000, GBSeconds: 400_000},
+		FreeTier:         FreeTier{Requests: 1_000_000, GBSeconds: 400_000, StreamingGB: 100},
 		SnapStart:        defaultSnapStart(),
 		Durable:          defaultDurable(),
 		ManagedInstances: defaultManagedInstances(),
@@ -133,6 +148,9 @@ func (t *PriceTable) Validate() error {
 	}
 	if t.RequestsPerMillion < 0 || t.EphemeralStoragePerGBSecond < 0 {
 		errs = append(errs, fmt.Errorf("%s: requests_per_million and ephemeral_storage_per_gb_second must not be negative", t.Region))
+	}
+	if t.ResponseStreamingPerGB < 0 {
+		errs = append(errs, fmt.Errorf("%s: response_streaming_per_gb must not be negative", t.Region))
 	}
 	if len(t.Architectures) == 0 {
 		errs = append(errs, fmt.Errorf("%s: architectures must list at least one architecture", t.Region))

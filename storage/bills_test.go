@@ -127,7 +127,19 @@ func writeCostFixture(t *testing.T, s *Store, base time.Time) {
 					at := base.Add(time.Duration(i)*14*time.Minute + time.Duration(fi*37+ver*11)*time.Second)
 					inv := &ingestv1.Invocation{RequestId: fmt.Sprintf("cost-%s-%s-%d-%d", fn, init, ver, i), StartTimeUnixNano: uint64(at.UnixNano()),
 						DurationMs: float64(5 + i%40), BilledDurationMs: uint64(6 + i%40), MemorySizeMb: 1024, MaxMemoryUsedMb: uint32(60 + i%50),
-						ColdStart: i%7 == 0, Status: "success"}
+						ColdStart: i%7 == 0, Status: "success", ProducedBytes: 200}
+					// Every third response goes beyond the 6 MiB Lambda does
+					// not charge for; the next one ends right at them.
+					switch i % 3 {
+					case 0:
+						inv.ProducedBytes = StreamFreeBytes + uint64(1000*i+1)
+						if i%2 == 0 {
+							// runtimeDone lost: the proxy's count.
+							inv.ProducedBytes, inv.ResponseSize = 0, StreamFreeBytes+uint64(1000*i+1)
+						}
+					case 1:
+						inv.ProducedBytes = StreamFreeBytes
+					}
 					if (i+fi+ver)%5 == 0 {
 						inv.BilledDurationMs, inv.UnknownFigures = 0, unknownBilled
 					}
@@ -166,6 +178,16 @@ func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("raw SnapStart usage: %v", err)
 		}
+		query, args = streamingSQL(s.database, f)
+		if err := s.scanAll(t.Context(), "raw", query, args, func(rows driver.Rows) error {
+			var r StreamingRecord
+			err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion, &r.Streamed, &r.BilledBytes)
+			r.Day = r.Day.UTC()
+			out.Streaming = append(out.Streaming, r)
+			return err
+		}); err != nil {
+			t.Fatalf("raw streaming usage: %v", err)
+		}
 		query, args = billedEstimatesSQL(s.database, f)
 		if err := s.scanAll(t.Context(), "raw", query, args, func(rows driver.Rows) error {
 			var r BilledEstimateRecord
@@ -197,7 +219,7 @@ func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
 				t.Fatalf("%s: CostUsage: %v", rg.name, err)
 			}
 			want := raw(t, rg.f)
-			if len(want.Usage) == 0 || len(want.SnapStart) == 0 || len(want.Estimates) == 0 || !reflect.DeepEqual(got, want) {
+			if len(want.Usage) == 0 || len(want.SnapStart) == 0 || len(want.Estimates) == 0 || len(want.Streaming) == 0 || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: CostUsage =\n%+v\nraw rows =\n%+v", rg.name, got, want)
 			}
 		}
@@ -207,8 +229,10 @@ func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
 	// The whole hours come from the view: a row written while it is
 	// detached is missing from them until the horizon says its hour may
 	// miss rows.
-	if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+".cost_hours_mv"); err != nil {
-		t.Fatalf("detach view: %v", err)
+	for _, v := range []string{"cost_hours_mv", "streaming_hours_mv"} {
+		if err := s.conn.Exec(t.Context(), "DETACH TABLE "+s.database+"."+v); err != nil {
+			t.Fatalf("detach view: %v", err)
+		}
 	}
 	late := &ingestv1.ExportRequest{
 		BatchId: []byte("cost-late"),
@@ -216,13 +240,15 @@ func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
 			MemoryMb: 1024, Architecture: "x86_64", Runtime: "python3.12", InitializationType: "snap-start"},
 		Invocations: []*ingestv1.Invocation{{RequestId: "cost-late-1", StartTimeUnixNano: uint64(base.Add(80*time.Hour + time.Minute).UnixNano()),
 			DurationMs: 10, MemorySizeMb: 1024, ColdStart: true, Status: "success",
-			UnknownFigures: uint32(ingestv1.Figure_FIGURE_BILLED_DURATION)}},
+			UnknownFigures: uint32(ingestv1.Figure_FIGURE_BILLED_DURATION), ProducedBytes: StreamFreeBytes + 5}},
 	}
 	if _, err := s.WriteExport(t.Context(), late); err != nil {
 		t.Fatalf("write export: %v", err)
 	}
-	if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+".cost_hours_mv"); err != nil {
-		t.Fatalf("attach view: %v", err)
+	for _, v := range []string{"cost_hours_mv", "streaming_hours_mv"} {
+		if err := s.conn.Exec(t.Context(), "ATTACH TABLE "+s.database+"."+v); err != nil {
+			t.Fatalf("attach view: %v", err)
+		}
 	}
 	whole := UsageFilter{Since: base, Until: base.AddDate(0, 0, 4)}
 	got, err := s.CostUsage(t.Context(), whole)
@@ -230,12 +256,15 @@ func TestCostUsageFromViewMatchesRawRows(t *testing.T) {
 		t.Fatalf("CostUsage: %v", err)
 	}
 	want := raw(t, whole)
-	if reflect.DeepEqual(got.Usage, want.Usage) || reflect.DeepEqual(got.SnapStart, want.SnapStart) || reflect.DeepEqual(got.Estimates, want.Estimates) {
+	if reflect.DeepEqual(got.Usage, want.Usage) || reflect.DeepEqual(got.SnapStart, want.SnapStart) || reflect.DeepEqual(got.Estimates, want.Estimates) ||
+		reflect.DeepEqual(got.Streaming, want.Streaming) {
 		t.Fatal("CostUsage holds the row written while the view was detached: it did not read the view")
 	}
-	if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
-		"SELECT 'cost_hours', max(start_unix_nano) FROM "+s.database+".invocations"); err != nil {
-		t.Fatalf("record horizon: %v", err)
+	for _, v := range []string{"cost_hours", "streaming_hours"} {
+		if err := s.conn.Exec(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano) "+
+			"SELECT ?, max(start_unix_nano) FROM "+s.database+".invocations", v); err != nil {
+			t.Fatalf("record horizon: %v", err)
+		}
 	}
 	check(t)
 }

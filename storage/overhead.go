@@ -16,14 +16,22 @@ type OverheadRecord struct {
 	Region       string
 	Architecture string
 	Invocations  uint64
-	// Measured counts the invocations whose runtime duration is known and
-	// whose billed duration is not an estimate: the others add nothing.
+	// Measured counts the invocations whose runtime duration and duration
+	// (from platform.report) are both known: the others add nothing. A
+	// record written without its report (incomplete) is not measured.
 	Measured uint64
 	// AddedBilledMs is the billed time beyond the runtime's part:
 	// ceil(duration) - ceil(runtime duration), at least 0, summed;
 	// AddedGBSeconds weighs it with the memory configured.
 	AddedBilledMs  float64
 	AddedGBSeconds float64
+	// MeasuredCold and AddedColdBilledMs are the part of Measured and
+	// AddedBilledMs on cold starts: an environment's first invocation
+	// pays what an extension does once (its first connection, a flush of
+	// what its start gathered), so the steady cost per invocation is
+	// (AddedBilledMs - AddedColdBilledMs) / (Measured - MeasuredCold).
+	MeasuredCold      uint64
+	AddedColdBilledMs float64
 	// ColdStarts counts the environments' first records; InitMs sums the
 	// extension's start on them, InitBilledGBSeconds the part of it within
 	// billed INIT time (min of the two), weighed with memory. Billed INIT
@@ -58,7 +66,7 @@ func (s *Store) Overhead(ctx context.Context, f UsageFilter) ([]OverheadRecord, 
 	err := s.scanAll(ctx, "extension overhead", query, args, func(rows driver.Rows) error {
 		var r OverheadRecord
 		if err := rows.Scan(&r.Day, &r.FunctionName, &r.AccountID, &r.Region, &r.Architecture, &r.Invocations, &r.Measured,
-			&r.AddedBilledMs, &r.AddedGBSeconds, &r.ColdStarts, &r.InitMs, &r.InitBilledGBSeconds, &r.BytesShipped); err != nil {
+			&r.AddedBilledMs, &r.AddedGBSeconds, &r.MeasuredCold, &r.AddedColdBilledMs, &r.ColdStarts, &r.InitMs, &r.InitBilledGBSeconds, &r.BytesShipped); err != nil {
 			return err
 		}
 		r.Day = r.Day.UTC()

@@ -398,6 +398,8 @@ type CostUsage struct {
 	Usage     []UsageRecord
 	SnapStart []SnapStartRecord
 	Estimates []BilledEstimateRecord
+	// Streaming is what StreamingUsage reads.
+	Streaming []StreamingRecord
 }
 
 // CostUsage reads what Usage, SnapStartUsage and BilledEstimates read, in
@@ -432,6 +434,69 @@ func (s *Store) CostUsage(ctx context.Context, f UsageFilter) (CostUsage, error)
 	out.Usage = mergeUsage(out.Usage)
 	out.SnapStart = mergeSnapStart(out.SnapStart)
 	out.Estimates = mergeEstimates(out.Estimates)
+	if out.Streaming, err = s.StreamingUsage(ctx, f); err != nil {
+		return CostUsage{}, err
+	}
+	return out, nil
+}
+
+// StreamingRecord counts the invocations of one function version on one
+// UTC day whose response went beyond StreamFreeBytes (only a streamed one
+// can), and the bytes beyond it, which Lambda charges per GB.
+type StreamingRecord struct {
+	Day                           time.Time
+	AccountID, Region             string
+	FunctionName, FunctionVersion string
+	Streamed                      uint64
+	BilledBytes                   uint64
+}
+
+// StreamingUsage lists, per UTC day and function version, the invocations
+// whose response went beyond StreamFreeBytes and the bytes beyond it, from
+// the record's produced_bytes (platform.runtimeDone's producedBytes) or,
+// when larger (runtimeDone lost), response_size (the Runtime API proxy's
+// count). The
+// whole hours after the streaming_hours view's horizon (migration 39) are
+// read from the view, the rest from the raw invocations.
+func (s *Store) StreamingUsage(ctx context.Context, f UsageFilter) ([]StreamingRecord, error) {
+	if err := f.check("read streaming usage"); err != nil {
+		return nil, err
+	}
+	horizon, known, err := s.viewHorizon(ctx, "streaming_hours")
+	if err != nil {
+		return nil, err
+	}
+	var out []StreamingRecord
+	for _, part := range hourParts(f, horizon, known, streamingSQL, streamingHoursSQL) {
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		query, args := part.build(s.database, pf)
+		err := s.scanAll(ctx, "streaming usage", query, args, func(rows driver.Rows) error {
+			var r StreamingRecord
+			if err := rows.Scan(&r.Day, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+				&r.Streamed, &r.BilledBytes); err != nil {
+				return err
+			}
+			r.Day = r.Day.UTC()
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	key := func(r StreamingRecord) StreamingRecord {
+		r.Streamed, r.BilledBytes = 0, 0
+		return r
+	}
+	out = mergeBy(out, key, func(m *StreamingRecord, r StreamingRecord) {
+		m.Streamed += r.Streamed
+		m.BilledBytes += r.BilledBytes
+	})
+	slices.SortFunc(out, func(a, b StreamingRecord) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Region, b.Region),
+			strings.Compare(a.FunctionName, b.FunctionName), strings.Compare(a.FunctionVersion, b.FunctionVersion))
+	})
 	return out, nil
 }
 

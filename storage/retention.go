@@ -21,7 +21,8 @@ var (
 
 // DroppedPartition is one partition of one table removed by DropBefore:
 // a day, for a table in weeklyTables the week that starts on Day, or one
-// month (Month) of a table partitioned by month (cost_hours), from Day.
+// month (Month) of a table partitioned by month (cost_hours,
+// streaming_hours), from Day.
 type DroppedPartition struct {
 	Table string
 	Day   time.Time
@@ -37,7 +38,7 @@ func (p DroppedPartition) partitionID() string {
 }
 
 // retainedTables are the tables, partitioned by day (weeklyTables by
-// week, cost_hours by month), that retention applies to. trace_index
+// week, cost_hours and streaming_hours by month), that retention applies to. trace_index
 // holds only traces stored before migration 7 (its view is gone since
 // migration 15), and trace_windows only those stored before migration 17,
 // so their old days still go.
@@ -45,6 +46,7 @@ var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "usage_daily",
 	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
 	"service_map_hours", "span_links", "ingest_losses", "trace_hours", "cost_hours",
+	"streaming_hours",
 }
 
 // weeklyTables are the retained tables partitioned by toMonday(...): a

@@ -112,10 +112,13 @@ func overheadSQL(db string, f UsageFilter) (string, []any) {
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
 	w.equal("function_name", f.FunctionName)
 	// measured: the runtime's duration and the invocation's are known
-	// (unknown_figures bit 1). The report's duration leaves INIT out and
-	// is billed rounded up to 1 ms, so the extensions' billed time after
-	// the runtime is ceil(duration) - ceil(runtime duration).
-	const measured = "runtime_duration_ms > 0 AND bitAnd(unknown_figures, 1) = 0"
+	// (unknown_figures bit 1) and the record is complete: an incomplete
+	// record (no platform.report, migration 13) takes its duration from
+	// runtimeDone, so it would add nothing by construction. The report's
+	// duration leaves INIT out and is billed rounded up to 1 ms, so the
+	// extensions' billed time after the runtime is ceil(duration) -
+	// ceil(runtime duration).
+	const measured = "runtime_duration_ms > 0 AND bitAnd(unknown_figures, 1) = 0 AND incomplete = 0"
 	const added = "if(" + measured + ", greatest(ceil(duration_ms) - ceil(runtime_duration_ms), 0), 0)"
 	// Billed INIT: what the record says, or what the billed duration holds
 	// beyond the invocation's own (Lambda bills INIT in it; the extension
@@ -127,6 +130,8 @@ func overheadSQL(db string, f UsageFilter) (string, []any) {
     toUInt64(countIf(` + measured + `)) AS measured,
     sum(` + added + `) AS added_ms,
     sum(` + added + ` * memory_size_mb) / 1024000 AS added_gbs,
+    toUInt64(countIf(cold_start = 1 AND ` + measured + `)) AS measured_cold,
+    sum(if(cold_start = 1, ` + added + `, 0)) AS added_cold_ms,
     toUInt64(countIf(cold_start = 1 AND extension_init_ms > 0)) AS cold_starts,
     sum(if(cold_start = 1, extension_init_ms, 0)) AS init_ms,
     sum(` + initBilled + ` * memory_size_mb) / 1024000 AS init_gbs,
@@ -154,4 +159,41 @@ FROM ` + db + `.cost_hours
 WHERE ` + w.sql() + `
 GROUP BY day, account_id, region, function_name, function_version, architecture, memory_size_mb, ephemeral_storage_mb,
     initialization_type, runtime`, w.args
+}
+
+// StreamFreeBytes is the part of a response Lambda does not charge for
+// (6 MiB; a buffered response can be no larger): a streamed response pays
+// for the bytes beyond it. Migration 39 has the same figure.
+const StreamFreeBytes = 6 << 20
+
+// streamingSQL counts, per UTC day and function version, the raw
+// invocations whose response went beyond StreamFreeBytes and sums the
+// bytes beyond it. A response's size is produced_bytes (runtimeDone's) or
+// response_size (the Runtime API proxy's, there when runtimeDone was
+// lost), the larger.
+func streamingSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	invocationWhere(&w, f)
+	w.add("greatest(produced_bytes, response_size) > 6291456")
+	return `SELECT toDate(start_time) AS day, account_id, region, function_name, function_version,
+    count(), sum(toUInt64(greatest(produced_bytes, response_size) - 6291456))
+FROM ` + db + `.invocations
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version
+ORDER BY day, account_id, region, function_name, function_version`, w.args
+}
+
+// streamingHoursSQL reads the same rows as streamingSQL from the
+// streaming_hours view (migration 39), for the whole hours in [f.Since,
+// f.Until): both must be whole hours.
+func streamingHoursSQL(db string, f UsageFilter) (string, []any) {
+	var w readWhere
+	w.timeRange("hour", "", f.Since, f.Until)
+	w.configuration(f)
+	return `SELECT toDate(hour) AS day, account_id, region, function_name, function_version,
+    countMerge(streamed), sumMerge(billed_bytes)
+FROM ` + db + `.streaming_hours
+WHERE ` + w.sql() + `
+GROUP BY day, account_id, region, function_name, function_version
+ORDER BY day, account_id, region, function_name, function_version`, w.args
 }

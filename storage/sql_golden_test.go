@@ -94,6 +94,8 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"cost_hours", func() (string, []any) { return costHoursSQL(db, hours) }},
 		{"tenant_usage", func() (string, []any) { return tenantUsageSQL(db, usage) }},
 		{"overhead", func() (string, []any) { return overheadSQL(db, usage) }},
+		{"streaming", func() (string, []any) { return streamingSQL(db, usage) }},
+		{"streaming_hours", func() (string, []any) { return streamingHoursSQL(db, hours) }},
 		// Logs.
 		{"logs", func() (string, []any) { return selectLogsSQL(db, logs) }},
 		{"log_volume", func() (string, []any) { return logVolumeSQL(db, logs, time.Minute) }},

@@ -782,3 +782,39 @@ GROUP BY hour, account_id, region, function_name, function_version, architecture
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'cost_hours', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration streaming_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.streaming_hours
+(
+    hour DateTime('UTC'),
+    account_id String,
+    region String,
+    function_name String,
+    function_version String,
+    streamed AggregateFunction(count),
+    billed_bytes AggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, account_id, region, function_name, function_version)
+SETTINGS index_granularity = 8192;
+
+-- migration streaming_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.streaming_hours_mv
+TO lambdascope.streaming_hours
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    countState() AS streamed,
+    sumState(toUInt64(greatest(produced_bytes, response_size) - 6291456)) AS billed_bytes
+FROM lambdascope.invocations
+WHERE greatest(produced_bytes, response_size) > 6291456
+GROUP BY hour, account_id, region, function_name, function_version;
+
+-- migration streaming_hours, statement 3
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'streaming_hours', max(start_unix_nano)
+FROM lambdascope.invocations;

@@ -860,3 +860,43 @@ ENGINE = Distributed(lambdascope, lambdascope, cost_hours_local, rand());
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'cost_hours', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration streaming_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.streaming_hours_local ON CLUSTER lambdascope
+(
+    hour DateTime('UTC'),
+    account_id LowCardinality(String),
+    region LowCardinality(String),
+    function_name LowCardinality(String),
+    function_version LowCardinality(String),
+    streamed AggregateFunction(count),
+    billed_bytes AggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/lambdascope/streaming_hours_local', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, account_id, region, function_name, function_version)
+SETTINGS index_granularity = 8192;
+
+-- migration streaming_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.streaming_hours_mv ON CLUSTER lambdascope
+TO lambdascope.streaming_hours_local
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    account_id,
+    region,
+    function_name,
+    function_version,
+    countState() AS streamed,
+    sumState(toUInt64(greatest(produced_bytes, response_size) - 6291456)) AS billed_bytes
+FROM lambdascope.invocations_local
+WHERE greatest(produced_bytes, response_size) > 6291456
+GROUP BY hour, account_id, region, function_name, function_version;
+
+-- migration streaming_hours, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.streaming_hours ON CLUSTER lambdascope AS lambdascope.streaming_hours_local
+ENGINE = Distributed(lambdascope, lambdascope, streaming_hours_local, rand());
+
+-- migration streaming_hours, statement 4
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'streaming_hours', max(start_unix_nano)
+FROM lambdascope.invocations;

@@ -1,17 +1,16 @@
 // Command inventory is a sample Lambda function (custom-runtime bootstrap)
-// that reserves stock for an order. It is invoked by the orders function with
-// an API-Gateway-style event whose headers carry the W3C trace context, and
-// fails with a real error when the request asks it to.
+// that reserves stock for an order. The orders function invokes it directly
+// (the Lambda Invoke API, no API Gateway in between) with the reservation as
+// the event and the W3C trace context beside it; it answers with the
+// reservation made, and fails with a real error when the event asks it to.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -20,43 +19,47 @@ import (
 	"github.com/lambdascope/lambdascope/examples/functions/internal/otelfaas"
 )
 
+// reservation is the event: a direct invocation's, the caller's trace
+// context in traceparent and tracestate.
 type reservation struct {
 	SKU           string `json:"sku"`
 	Qty           int    `json:"qty"`
 	FailInventory bool   `json:"fail_inventory"`
+	Traceparent   string `json:"traceparent"`
+	Tracestate    string `json:"tracestate"`
+}
+
+// reserved is the answer.
+type reserved struct {
+	SKU       string `json:"sku"`
+	Reserved  int    `json:"reserved"`
+	Remaining int    `json:"remaining"`
 }
 
 type function struct {
 	otel *otelfaas.Provider
 }
 
-func (f *function) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, err error) {
+func (f *function) handle(ctx context.Context, r reservation) (_ reserved, err error) {
 	defer f.otel.Flush(ctx)
-	ctx, span := f.otel.StartInvocation(ctx, req.Headers, "http",
-		attribute.String("http.request.method", req.RequestContext.HTTP.Method),
-		attribute.String("url.path", req.RawPath),
-	)
+	// A direct invocation: OpenTelemetry's faas.trigger "other".
+	ctx, span := f.otel.StartInvocation(ctx, map[string]string{"traceparent": r.Traceparent, "tracestate": r.Tracestate}, "other")
 	defer func() {
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
-		} else {
-			span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 		}
 		span.End()
 	}()
-
-	var r reservation
-	if err := json.Unmarshal([]byte(req.Body), &r); err != nil {
-		return events.APIGatewayV2HTTPResponse{StatusCode: 400, Body: `{"error":"invalid reservation"}`}, nil
+	if r.SKU == "" {
+		return reserved{}, fmt.Errorf("invalid reservation: no sku")
 	}
 	left, err := f.reserve(ctx, r)
 	fmt.Printf("inventory: sku=%s qty=%d ok=%t trace_id=%s\n", r.SKU, r.Qty, err == nil, span.SpanContext().TraceID())
 	if err != nil {
-		return resp, err
+		return reserved{}, err
 	}
-	body, _ := json.Marshal(map[string]any{"sku": r.SKU, "reserved": r.Qty, "remaining": left})
-	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(body), Headers: map[string]string{"Content-Type": "application/json"}}, nil
+	return reserved{SKU: r.SKU, Reserved: r.Qty, Remaining: left}, nil
 }
 
 // reserve pretends to take stock from a warehouse table.

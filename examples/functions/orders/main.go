@@ -1,8 +1,9 @@
 // Command orders is a sample Lambda function (custom-runtime bootstrap)
 // behind API Gateway: it validates an order, stores it (a simulated database
 // query), and reserves stock by invoking the inventory function through the
-// Lambda Invoke API at $AWS_ENDPOINT_URL_LAMBDA, passing the W3C trace
-// context in the event's headers. An order placed is then sent to the SQS
+// Lambda Invoke API at $AWS_ENDPOINT_URL_LAMBDA with a direct invocation's
+// event (the reservation itself, the W3C trace context beside it: no API
+// Gateway stands between the two functions). An order placed is then sent to the SQS
 // queue named by ORDERS_QUEUE (when set) over the SQS API at
 // $AWS_ENDPOINT_URL_SQS, its trace context in the message's attributes,
 // as an OpenTelemetry SQS instrumentation sends it. The request body may be
@@ -39,6 +40,16 @@ type order struct {
 	SKU           string `json:"sku"`
 	Qty           int    `json:"qty"`
 	FailInventory bool   `json:"fail_inventory"`
+}
+
+// reservation is the event orders invokes inventory with: a direct
+// invocation's, as an AWS SDK's Invoke sends it, with the W3C trace
+// context in the event (an SDK's instrumentation would put it in the
+// invocation's client context, which the emulator does not pass on).
+type reservation struct {
+	order
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
 }
 
 // httpRequest is the part of an API Gateway event (HTTP API v2 or REST
@@ -178,8 +189,7 @@ func (f *function) store(ctx context.Context, o order) string {
 }
 
 // reserve invokes the inventory function the way an AWS SDK would, over the
-// Lambda Invoke API, in a CLIENT span whose context travels in the event's
-// headers.
+// Lambda Invoke API, in a CLIENT span whose context travels in the event.
 func (f *function) reserve(ctx context.Context, o order) (json.RawMessage, error) {
 	region := os.Getenv("AWS_REGION")
 	ctx, span := f.otel.Tracer().Start(ctx, inventoryFunction+" invoke", trace.WithSpanKind(trace.SpanKindClient),
@@ -203,23 +213,9 @@ func (f *function) reserve(ctx context.Context, o order) (json.RawMessage, error
 	if endpoint == "" {
 		endpoint = "https://lambda." + region + ".amazonaws.com"
 	}
-	headers := map[string]string{"content-type": "application/json"}
-	otelfaas.Inject(ctx, headers)
-	body, _ := json.Marshal(o)
-	event := events.APIGatewayV2HTTPRequest{
-		Version:  "2.0",
-		RouteKey: "POST /reserve",
-		RawPath:  "/reserve",
-		Headers:  headers,
-		Body:     string(body),
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: "/reserve"},
-		},
-	}
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		event.RequestContext.RequestID = lc.AwsRequestID
-	}
-	payload, _ := json.Marshal(event)
+	carrier := map[string]string{}
+	otelfaas.Inject(ctx, carrier)
+	payload, _ := json.Marshal(reservation{order: o, Traceparent: carrier["traceparent"], Tracestate: carrier["tracestate"]})
 	url := strings.TrimRight(endpoint, "/") + "/2015-03-31/functions/" + inventoryFunction + "/invocations"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
@@ -242,14 +238,10 @@ func (f *function) reserve(ctx context.Context, o order) (json.RawMessage, error
 	if fe := resp.Header.Get("X-Amz-Function-Error"); fe != "" {
 		return fail(fmt.Errorf("inventory failed (%s): %s", fe, bytes.TrimSpace(out)))
 	}
-	var result events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(out, &result); err != nil {
-		return fail(fmt.Errorf("decode inventory response: %w", err))
+	if !json.Valid(out) {
+		return fail(fmt.Errorf("decode inventory response: not JSON: %s", bytes.TrimSpace(out)))
 	}
-	if result.StatusCode != http.StatusOK {
-		return fail(fmt.Errorf("inventory answered %d: %s", result.StatusCode, result.Body))
-	}
-	return json.RawMessage(result.Body), nil
+	return json.RawMessage(out), nil
 }
 
 // publish sends the placed order to the queue over the SQS JSON protocol,

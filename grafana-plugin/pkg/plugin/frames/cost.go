@@ -26,6 +26,7 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		functions, versions, accounts, regions = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		invocations                            = make([]int64, 0, n)
 		gbs, compute, requests, eph, total, pm = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+		streaming, savings                     = make([]float64, 0, n), make([]float64, 0, n)
 	)
 	for i := range lines {
 		l := &lines[i]
@@ -38,6 +39,8 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		compute = append(compute, l.Compute)
 		requests = append(requests, l.Requests)
 		eph = append(eph, l.Ephemeral)
+		streaming = append(streaming, l.Streaming)
+		savings = append(savings, l.SavingsPlan)
 		total = append(total, l.Total)
 		pm = append(pm, l.PerMillion)
 	}
@@ -54,6 +57,10 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		data.NewField("compute", nil, compute).SetConfig(money),
 		data.NewField("requests", nil, requests).SetConfig(money),
 		data.NewField("ephemeralStorage", nil, eph).SetConfig(money),
+		// The bytes of streamed responses past their first 6 MiB.
+		data.NewField("responseStreaming", nil, streaming).SetConfig(money),
+		// What a Compute Savings Plan took off compute (already out of it).
+		data.NewField("savingsPlan", nil, savings).SetConfig(money),
 		data.NewField("total", nil, total).SetConfig(money),
 		data.NewField("perMillionInvocations", nil, pm).SetConfig(money),
 	)

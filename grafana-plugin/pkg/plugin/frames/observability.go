@@ -18,10 +18,12 @@ func ObservabilityTable(rep *query.ObservabilityReport) *data.Frame {
 	inv, measured, shipped, lines := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
 	addedMs, addedCost, initMs, initCost, transfer, total, cw := make([]float64, n), make([]float64, n), make([]float64, n),
 		make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	coldMs, measuredCold := make([]float64, n), make([]uint64, n)
 	for i, l := range rep.Lines {
 		days[i], fns[i], inv[i], measured[i] = l.Day.UTC(), l.FunctionName, l.Invocations, l.Measured
 		addedMs[i], addedCost[i], initMs[i], initCost[i] = l.AddedBilledMs, l.AddedCost, l.ExtensionInitMs, l.InitCost
 		shipped[i], transfer[i], total[i], lines[i], cw[i] = l.BytesShipped, l.TransferCost, l.Total, l.LogLines, l.CloudWatchCost
+		coldMs[i], measuredCold[i] = l.AddedColdBilledMs, l.MeasuredCold
 	}
 	money := &data.FieldConfig{Unit: currencyUnit(rep.Currency), Decimals: ptr(uint16(8))}
 	return data.NewFrame("observability cost",
@@ -30,6 +32,10 @@ func ObservabilityTable(rep *query.ObservabilityReport) *data.Frame {
 		data.NewField("invocations", nil, inv),
 		data.NewField("measured", nil, measured),
 		data.NewField("added billed time", nil, addedMs).SetConfig(&data.FieldConfig{Unit: "ms"}),
+		// The part of it on cold starts (and how many), paid once per
+		// execution environment.
+		data.NewField("of it on cold starts", nil, coldMs).SetConfig(&data.FieldConfig{Unit: "ms"}),
+		data.NewField("measured cold starts", nil, measuredCold),
 		data.NewField("added cost", nil, addedCost).SetConfig(money),
 		data.NewField("extension init", nil, initMs).SetConfig(&data.FieldConfig{Unit: "ms"}),
 		data.NewField("init cost", nil, initCost).SetConfig(money),

@@ -82,3 +82,34 @@ func TestCostSnapStartManagedAndTenants(t *testing.T) {
 		})
 	}
 }
+
+// The cost table shows, in columns of their own, the charge for streamed
+// bytes past a response's first 6 MiB and what a Savings Plan took off.
+func TestCostStreamingAndSavingsPlanColumns(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("bills-streaming1"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "streamer", Version: "1", Architecture: "x86_64", MemoryMb: 1024},
+		// 1 GB-s, and 1 GiB streamed past the first 6 MiB: $0.008.
+		Invocations: []*ingestv1.Invocation{{RequestId: "st1", StartTimeUnixNano: uint64(start.UnixNano()), DurationMs: 999.5, BilledDurationMs: 1000,
+			MemorySizeMb: 1024, Status: "success", ProducedBytes: 1<<30 + 6<<20}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	prices := filepath.Join(t.TempDir(), "plan.yaml")
+	if err := os.WriteFile(prices, []byte("savings_plan:\n  discount: 0.5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "cost", "--since", "1h", "--prices", prices)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Half of 1 GB-s at $0.0000166667 taken off compute.
+	for _, w := range []string{"STREAMING", "SAVINGS PLAN", "0.00800000 USD", "-0.00000833 USD"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("output:\n%s\nwant %q", r.stdout, w)
+		}
+	}
+}

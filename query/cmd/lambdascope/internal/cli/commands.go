@@ -635,8 +635,17 @@ Examples:
 			}
 			cur := rep.Currency
 			money := func(v float64) string { return r.money(v, cur) }
+			// What a Savings Plan took off (already out of COMPUTE and
+			// PROVISIONED), as a negative amount.
+			discount := func(v float64) string {
+				if v == 0 {
+					return money(0)
+				}
+				return money(-v)
+			}
 			lines := func(key []string, ls []query.CostLine, keyOf func(query.CostLine) []string) *render.Table {
-				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "SNAPSTART", "INSTANCES", "TOTAL", "PER 1M"), Empty: "No invocations found."}
+				t := &render.Table{Headers: append(key, "INVOCATIONS", "GB-SECONDS", "COMPUTE", "REQUESTS", "STORAGE", "PROVISIONED", "SNAPSTART", "INSTANCES",
+					"STREAMING", "SAVINGS PLAN", "TOTAL", "PER 1M"), Empty: "No invocations found."}
 				// In a table, a figure priced partly from estimated billed
 				// durations is marked.
 				mark := func(c query.Cost) string {
@@ -647,14 +656,16 @@ Examples:
 				}
 				for _, l := range ls {
 					t.Add(append(keyOf(l), u64(l.Invocations), render.Float(l.GBSeconds)+mark(l.Cost), money(l.Compute), money(l.Requests),
-						money(l.Ephemeral), money(l.Provisioned), money(l.SnapStart), money(l.ManagedInstances), money(l.Total)+mark(l.Cost), money(l.PerMillion))...)
+						money(l.Ephemeral), money(l.Provisioned), money(l.SnapStart), money(l.ManagedInstances), money(l.Streaming), discount(l.SavingsPlan),
+						money(l.Total)+mark(l.Cost), money(l.PerMillion))...)
 				}
 				if len(ls) > 0 && r.out.output == "table" {
 					total := make([]string, len(key))
 					total[0] = "TOTAL"
 					c := rep.Total
 					t.Add(append(total, u64(c.Invocations), render.Float(c.GBSeconds)+mark(c), money(c.Compute), money(c.Requests),
-						money(c.Ephemeral), money(c.Provisioned), money(c.SnapStart), money(c.ManagedInstances), money(c.Total)+mark(c), money(c.PerMillion))...)
+						money(c.Ephemeral), money(c.Provisioned), money(c.SnapStart), money(c.ManagedInstances), money(c.Streaming), discount(c.SavingsPlan),
+						money(c.Total)+mark(c), money(c.PerMillion))...)
 				}
 				return t
 			}
@@ -679,9 +690,9 @@ Examples:
 					}
 				}
 			case "free":
-				t = &render.Table{Headers: []string{"MONTH", "ACCOUNT", "FREE REQUESTS", "FREE GB-S", "VALUE (NOT SUBTRACTED)"}, Empty: "No invocations found."}
+				t = &render.Table{Headers: []string{"MONTH", "ACCOUNT", "FREE REQUESTS", "FREE GB-S", "FREE STREAMED GB", "VALUE (NOT SUBTRACTED)"}, Empty: "No invocations found."}
 				for _, f := range rep.FreeTier {
-					t.Add(f.Month, f.AccountID, u64(f.Requests), render.Float(f.GBSeconds), money(f.Value))
+					t.Add(f.Month, f.AccountID, u64(f.Requests), render.Float(f.GBSeconds), render.Float(f.StreamedGB), money(f.Value))
 				}
 			case "snapstart":
 				t = &render.Table{Headers: []string{"FUNCTION", "VERSION", "RUNTIME", "MEMORY", "RESTORES", "CACHE HOURS", "CACHE", "RESTORE"},
@@ -1069,12 +1080,16 @@ func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q 
 	rep.Lines = slices.DeleteFunc(rep.Lines, func(l query.ObservabilityLine) bool { return !sel.Keep(l.FunctionName, "") })
 	money := func(v float64) string { return r.money(v, rep.Currency) }
 	t := &render.Table{
-		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "ADDED COST", "INIT", "INIT COST",
+		Headers: []string{"DAY (UTC)", "FUNCTION", "INVOCATIONS", "MEASURED", "ADDED", "OF IT COLD", "ADDED COST", "INIT", "INIT COST",
 			"SHIPPED", "SHIPPED COST", "TOTAL", "LOG LINES", "CLOUDWATCH"},
 		Empty: "No invocations found.",
 	}
 	add := func(day, fn string, l query.ObservabilityLine) {
-		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", money(l.AddedCost),
+		cold := render.Float(l.AddedColdBilledMs) + "ms"
+		if r.out.output == "table" {
+			cold += fmt.Sprintf(" (%d)", l.MeasuredCold)
+		}
+		t.Add(day, fn, u64(l.Invocations), u64(l.Measured), render.Float(l.AddedBilledMs)+"ms", cold, money(l.AddedCost),
 			render.Float(l.ExtensionInitMs)+"ms", money(l.InitCost), r.bytes(l.BytesShipped), money(l.TransferCost),
 			money(l.Total), u64(l.LogLines), money(l.CloudWatchCost))
 	}
