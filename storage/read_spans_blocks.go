@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +67,8 @@ type spanReadBlock struct {
 	strings                                              interner
 	resources                                            map[string]map[string]string
 	resourceKey                                          []byte
-	seen                                                 map[[8]byte]struct{}
 	out                                                  []SpanRecord
+	keys                                                 []spanKey
 }
 
 func newSpanReadBlock() *spanReadBlock {
@@ -74,7 +77,6 @@ func newSpanReadBlock() *spanReadBlock {
 		eventNames: newStrArray(), eventAttrs: newStrArray(), linkAttrs: newStrArray(),
 		strings:   interner{},
 		resources: map[string]map[string]string{},
-		seen:      map[[8]byte]struct{}{},
 	}
 	b.eventTimes = proto.NewArray[uint64](&b.eventTimeData)
 	b.linkTraceIDs = proto.NewArray[[16]byte](&b.linkTraceData)
@@ -96,8 +98,8 @@ func (b *spanReadBlock) results() proto.Results {
 	}
 }
 
-// rows turns the decoded block's rows into span records, dropping span IDs
-// already read.
+// rows turns the decoded block's rows into span records, in the order
+// they came; inOrder puts them in order and drops repeated span IDs.
 func (b *spanReadBlock) rows(n int) {
 	if cap(b.out)-len(b.out) < n {
 		grown := make([]SpanRecord, len(b.out), len(b.out)+max(n, len(b.out)))
@@ -105,14 +107,9 @@ func (b *spanReadBlock) rows(n int) {
 		b.out = grown
 	}
 	for i := range n {
-		spanID := b.spanID[i]
-		if _, dup := b.seen[spanID]; dup {
-			continue
-		}
-		b.seen[spanID] = struct{}{}
 		dur := b.duration[i]
 		rec := SpanRecord{
-			TraceID: b.traceID[i], SpanID: spanID, ParentSpanID: b.parentID[i],
+			TraceID: b.traceID[i], SpanID: b.spanID[i], ParentSpanID: b.parentID[i],
 			TraceState: b.strings.of(b.traceState.RowBytes(i)),
 			Start:      unixTime(b.start[i]), Duration: time.Duration(min(dur, uint64(1<<63-1))),
 			Name: b.strings.of(b.name.RowBytes(i)), Kind: int32(b.kind[i]), StatusCode: int32(b.status[i]),
@@ -130,6 +127,7 @@ func (b *spanReadBlock) rows(n int) {
 		b.events(&rec, i)
 		b.links(&rec, i)
 		b.out = append(b.out, rec)
+		b.keys = append(b.keys, spanKey{b.start[i], rec.SpanID, int32(len(b.keys))})
 	}
 }
 
@@ -227,9 +225,77 @@ func (in interner) of(b []byte) string {
 	return s
 }
 
-// readSpansBlocks runs a spans query on a native block connection and
-// drops repeated span IDs, as readSpans does.
+// spanOrderSQL is how the spans queries order their rows. The block path
+// leaves it out and orders the rows itself (inOrder): the server's sort of
+// a large trace's wide rows, arrays and all, took longer than reading
+// them (2.3–4.5 s against 0.2 s for 100,000 spans at load 16, 18.16), and
+// without it the server streams the blocks as it reads them.
+const spanOrderSQL = "\nORDER BY start_unix_nano, span_id"
+
+// spanKey is what spans are ordered by, and the span's position in the
+// order they came in.
+type spanKey struct {
+	start uint64
+	id    [8]byte
+	row   int32
+}
+
+// inOrder sorts spans by start, then span ID, as spanOrderSQL does (spans
+// equal in both keep the order they came in), and keeps the first of
+// those sharing a span ID, as readSpansRows does. keys[i] is spans[i]'s;
+// both are changed in place.
+func inOrder(spans []SpanRecord, keys []spanKey) []SpanRecord {
+	byStart := func(a, b spanKey) int {
+		if a.start != b.start {
+			return cmp.Compare(a.start, b.start)
+		}
+		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.row, b.row)
+	}
+	if !slices.IsSortedFunc(keys, byStart) {
+		slices.SortFunc(keys, byStart)
+		// Each record moves once, along the cycles of the permutation.
+		for i := range keys {
+			if int(keys[i].row) == i || keys[i].row < 0 {
+				continue
+			}
+			tmp := spans[i]
+			j := i
+			for {
+				k := int(keys[j].row)
+				keys[j].row = -1
+				if k == i {
+					spans[j] = tmp
+					break
+				}
+				spans[j] = spans[k]
+				j = k
+			}
+		}
+	}
+	seen := make(map[[8]byte]struct{}, len(spans))
+	w := 0
+	for i := range spans {
+		if _, dup := seen[spans[i].SpanID]; dup {
+			continue
+		}
+		seen[spans[i].SpanID] = struct{}{}
+		if w != i {
+			spans[w] = spans[i]
+		}
+		w++
+	}
+	clear(spans[w:])
+	return spans[:w]
+}
+
+// readSpansBlocks runs a spans query on a native block connection, without
+// its ORDER BY, and orders the spans and drops repeated span IDs as
+// readSpans does.
 func (s *Store) readSpansBlocks(ctx context.Context, query string, args ...any) ([]SpanRecord, error) {
+	query, _ = strings.CutSuffix(query, spanOrderSQL)
 	body, err := bindPositional(query, args)
 	if err != nil {
 		return nil, readErr("query spans by trace id", err)
@@ -251,7 +317,7 @@ func (s *Store) readSpansBlocks(ctx context.Context, query string, args ...any) 
 	if err != nil {
 		return nil, readErr("read spans by trace id", err)
 	}
-	return b.out, nil
+	return inOrder(b.out, b.keys), nil
 }
 
 // bindPositional puts args in place of query's ? placeholders (outside

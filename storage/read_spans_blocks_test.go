@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,47 @@ func TestBindPositional(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Errorf("bound %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestInOrder holds the block path's own ordering to the spans queries'
+// ORDER BY start_unix_nano, span_id and readSpansRows' first-wins for a
+// repeated span ID: rows come in any order from the server's threads.
+func TestInOrder(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(1_700_000_000, int64(ms)*int64(time.Millisecond)).UTC() }
+	span := func(ms int, id byte, name string) SpanRecord {
+		return SpanRecord{Start: at(ms), SpanID: [8]byte{7: id}, Name: name}
+	}
+	tests := []struct {
+		name string
+		in   []SpanRecord
+		want []string
+	}{
+		{"in order already", []SpanRecord{span(1, 1, "a"), span(2, 2, "b"), span(2, 3, "c")}, []string{"a", "b", "c"}},
+		{"reversed", []SpanRecord{span(3, 1, "c"), span(2, 2, "b"), span(1, 3, "a")}, []string{"a", "b", "c"}},
+		{"same start: by span ID", []SpanRecord{span(1, 9, "b"), span(1, 2, "a"), span(0, 5, "first")}, []string{"first", "a", "b"}},
+		{"a copy later in the answer: the first to come wins", []SpanRecord{span(2, 4, "late"), span(1, 1, "x"), span(2, 4, "late copy")},
+			[]string{"x", "late"}},
+		{"a span ID at two starts: the earlier start wins", []SpanRecord{span(5, 1, "later"), span(3, 2, "y"), span(1, 1, "earlier")},
+			[]string{"earlier", "y"}},
+		{"cycles of the permutation", []SpanRecord{span(4, 4, "d"), span(1, 1, "a"), span(5, 5, "e"), span(2, 2, "b"), span(3, 3, "c"), span(0, 0, "z")},
+			[]string{"z", "a", "b", "c", "d", "e"}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := make([]spanKey, len(tt.in))
+			for i, sp := range tt.in {
+				keys[i] = spanKey{uint64(sp.Start.UnixNano()), sp.SpanID, int32(i)}
+			}
+			var got []string
+			for _, sp := range inOrder(tt.in, keys) {
+				got = append(got, sp.Name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("in order: %q, want %q", got, tt.want)
 			}
 		})
 	}
