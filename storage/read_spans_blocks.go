@@ -67,7 +67,7 @@ type spanReadBlock struct {
 	strings                                              interner
 	resources                                            map[string]map[string]string
 	resourceKey                                          []byte
-	out                                                  []SpanRecord
+	blocks                                               [][]SpanRecord
 	keys                                                 []spanKey
 }
 
@@ -101,11 +101,11 @@ func (b *spanReadBlock) results() proto.Results {
 // rows turns the decoded block's rows into span records, in the order
 // they came; inOrder puts them in order and drops repeated span IDs.
 func (b *spanReadBlock) rows(n int) {
-	if cap(b.out)-len(b.out) < n {
-		grown := make([]SpanRecord, len(b.out), len(b.out)+max(n, len(b.out)))
-		copy(grown, b.out)
-		b.out = grown
+	if n == 0 {
+		return
 	}
+	out := make([]SpanRecord, 0, n)
+	block := int32(len(b.blocks))
 	for i := range n {
 		dur := b.duration[i]
 		rec := SpanRecord{
@@ -126,9 +126,10 @@ func (b *spanReadBlock) rows(n int) {
 		rec.ResourceAttributes = b.resource(i)
 		b.events(&rec, i)
 		b.links(&rec, i)
-		b.out = append(b.out, rec)
-		b.keys = append(b.keys, spanKey{b.start[i], rec.SpanID, int32(len(b.keys))})
+		b.keys = append(b.keys, spanKey{b.start[i], rec.SpanID, block, int32(len(out))})
+		out = append(out, rec)
 	}
+	b.blocks = append(b.blocks, out)
 }
 
 // attributes is row i's map of keys to values; a key without its value
@@ -232,19 +233,20 @@ func (in interner) of(b []byte) string {
 // without it the server streams the blocks as it reads them.
 const spanOrderSQL = "\nORDER BY start_unix_nano, span_id"
 
-// spanKey is what spans are ordered by, and the span's position in the
-// order they came in.
+// spanKey is what spans are ordered by, and where the span is: its block
+// of the answer and its row there.
 type spanKey struct {
-	start uint64
-	id    [8]byte
-	row   int32
+	start      uint64
+	id         [8]byte
+	block, row int32
 }
 
-// inOrder sorts spans by start, then span ID, as spanOrderSQL does (spans
-// equal in both keep the order they came in), and keeps the first of
-// those sharing a span ID, as readSpansRows does. keys[i] is spans[i]'s;
-// both are changed in place.
-func inOrder(spans []SpanRecord, keys []spanKey) []SpanRecord {
+// inOrder is the spans of the blocks sorted by start, then span ID, as
+// spanOrderSQL sorts them (spans equal in both in the order they came),
+// keeping the first of those sharing a span ID, as readSpansRows does.
+// keys are the spans' keys, in the order they came; they are sorted in
+// place. Each span is copied once, into the slice returned.
+func inOrder(blocks [][]SpanRecord, keys []spanKey) []SpanRecord {
 	byStart := func(a, b spanKey) int {
 		if a.start != b.start {
 			return cmp.Compare(a.start, b.start)
@@ -252,43 +254,24 @@ func inOrder(spans []SpanRecord, keys []spanKey) []SpanRecord {
 		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
 			return c
 		}
+		if a.block != b.block {
+			return cmp.Compare(a.block, b.block)
+		}
 		return cmp.Compare(a.row, b.row)
 	}
 	if !slices.IsSortedFunc(keys, byStart) {
 		slices.SortFunc(keys, byStart)
-		// Each record moves once, along the cycles of the permutation.
-		for i := range keys {
-			if int(keys[i].row) == i || keys[i].row < 0 {
-				continue
-			}
-			tmp := spans[i]
-			j := i
-			for {
-				k := int(keys[j].row)
-				keys[j].row = -1
-				if k == i {
-					spans[j] = tmp
-					break
-				}
-				spans[j] = spans[k]
-				j = k
-			}
-		}
 	}
-	seen := make(map[[8]byte]struct{}, len(spans))
-	w := 0
-	for i := range spans {
-		if _, dup := seen[spans[i].SpanID]; dup {
+	seen := make(map[[8]byte]struct{}, len(keys))
+	out := make([]SpanRecord, 0, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k.id]; dup {
 			continue
 		}
-		seen[spans[i].SpanID] = struct{}{}
-		if w != i {
-			spans[w] = spans[i]
-		}
-		w++
+		seen[k.id] = struct{}{}
+		out = append(out, blocks[k.block][k.row])
 	}
-	clear(spans[w:])
-	return spans[:w]
+	return out
 }
 
 // readSpansBlocks runs a spans query on a native block connection, without
@@ -317,7 +300,7 @@ func (s *Store) readSpansBlocks(ctx context.Context, query string, args ...any) 
 	if err != nil {
 		return nil, readErr("read spans by trace id", err)
 	}
-	return inOrder(b.out, b.keys), nil
+	return inOrder(b.blocks, b.keys), nil
 }
 
 // bindPositional puts args in place of query's ? placeholders (outside

@@ -152,18 +152,25 @@ func TestInOrder(t *testing.T) {
 			[]string{"x", "late"}},
 		{"a span ID at two starts: the earlier start wins", []SpanRecord{span(5, 1, "later"), span(3, 2, "y"), span(1, 1, "earlier")},
 			[]string{"earlier", "y"}},
-		{"cycles of the permutation", []SpanRecord{span(4, 4, "d"), span(1, 1, "a"), span(5, 5, "e"), span(2, 2, "b"), span(3, 3, "c"), span(0, 0, "z")},
+		{"many blocks", []SpanRecord{span(4, 4, "d"), span(1, 1, "a"), span(5, 5, "e"), span(2, 2, "b"), span(3, 3, "c"), span(0, 0, "z")},
 			[]string{"z", "a", "b", "c", "d", "e"}},
 		{"none", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys := make([]spanKey, len(tt.in))
+			// The spans come in blocks of two.
+			var blocks [][]SpanRecord
+			var keys []spanKey
 			for i, sp := range tt.in {
-				keys[i] = spanKey{uint64(sp.Start.UnixNano()), sp.SpanID, int32(i)}
+				if i%2 == 0 {
+					blocks = append(blocks, nil)
+				}
+				b := len(blocks) - 1
+				keys = append(keys, spanKey{uint64(sp.Start.UnixNano()), sp.SpanID, int32(b), int32(len(blocks[b]))})
+				blocks[b] = append(blocks[b], sp)
 			}
 			var got []string
-			for _, sp := range inOrder(tt.in, keys) {
+			for _, sp := range inOrder(blocks, keys) {
 				got = append(got, sp.Name)
 			}
 			if !slices.Equal(got, tt.want) {
