@@ -228,18 +228,18 @@ func sortedTags(attrs map[string]string) []keyValue {
 // platform reported about the invocation the span opened.
 func (e *tagEncoder) spanTags(node *query.Node) json.RawMessage {
 	sp := &node.Span
-	keys := e.keys[:0]
-	for k := range sp.Attributes {
-		keys = append(keys, k)
+	attrs := e.attrs[:0]
+	for k, v := range sp.Attributes {
+		attrs = append(attrs, [2]string{k, v})
 	}
-	slices.Sort(keys)
-	e.keys = keys
+	slices.SortFunc(attrs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	e.attrs = attrs
 	b := append(e.buf[:0], '[')
-	for i, k := range keys {
+	for i, kv := range attrs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = e.stringTag(b, k, sp.Attributes[k])
+		b = e.stringTag(b, kv[0], kv[1])
 	}
 	if sp.RequestID != "" && sp.Attributes["faas.invocation_id"] == "" {
 		if b[len(b)-1] != '[' {
@@ -379,7 +379,7 @@ var emptyList = json.RawMessage("[]")
 type tagEncoder struct {
 	strs  map[string][]byte
 	buf   []byte
-	keys  []string
+	attrs [][2]string // a span's attributes, key and value
 	chunk []byte
 }
 
