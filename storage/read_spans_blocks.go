@@ -69,6 +69,22 @@ type spanReadBlock struct {
 	resourceKey                                          []byte
 	blocks                                               [][]SpanRecord
 	keys                                                 []spanKey
+	// The last row's strings of the columns that hold one value over runs
+	// of rows (a function's spans come together), and its resource.
+	last struct {
+		service, function, version, account, region, request string
+		resourceKey                                          []byte
+		resource                                             map[string]string
+	}
+}
+
+// same is v as a string: the column's last one when v equals it, else the
+// interned one, which becomes the last.
+func (b *spanReadBlock) same(last *string, v []byte) string {
+	if string(v) != *last {
+		*last = b.strings.of(v)
+	}
+	return *last
 }
 
 func newSpanReadBlock() *spanReadBlock {
@@ -114,12 +130,12 @@ func (b *spanReadBlock) rows(n int) {
 			Start:      unixTime(b.start[i]), Duration: time.Duration(min(dur, uint64(1<<63-1))),
 			Name: b.strings.of(b.name.RowBytes(i)), Kind: int32(b.kind[i]), StatusCode: int32(b.status[i]),
 			StatusMessage:   b.strings.of(b.statusMessage.RowBytes(i)),
-			ServiceName:     b.strings.of(b.service.RowBytes(i)),
-			FunctionName:    b.strings.of(b.function.RowBytes(i)),
-			FunctionVersion: b.strings.of(b.version.RowBytes(i)),
-			AccountID:       b.strings.of(b.account.RowBytes(i)),
-			Region:          b.strings.of(b.region.RowBytes(i)),
-			RequestID:       b.strings.of(b.request.RowBytes(i)),
+			ServiceName:     b.same(&b.last.service, b.service.RowBytes(i)),
+			FunctionName:    b.same(&b.last.function, b.function.RowBytes(i)),
+			FunctionVersion: b.same(&b.last.version, b.version.RowBytes(i)),
+			AccountID:       b.same(&b.last.account, b.account.RowBytes(i)),
+			Region:          b.same(&b.last.region, b.region.RowBytes(i)),
+			RequestID:       b.same(&b.last.request, b.request.RowBytes(i)),
 		}
 		rec.Attributes = b.attributes(b.attrKeys, b.attrValues, i)
 		dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
@@ -161,12 +177,18 @@ func (b *spanReadBlock) resource(i int) map[string]string {
 			key = append(key, v...)
 		}
 	}
-	b.resourceKey = key
-	if m, ok := b.resources[string(key)]; ok {
-		return m
+	if b.last.resource != nil && bytes.Equal(key, b.last.resourceKey) {
+		b.resourceKey = key
+		return b.last.resource
 	}
-	m := b.attributes(b.resKeys, b.resValues, i)
-	b.resources[string(key)] = m
+	m, ok := b.resources[string(key)]
+	if !ok {
+		m = b.attributes(b.resKeys, b.resValues, i)
+		b.resources[string(key)] = m
+	}
+	// The key's buffer becomes the last one's, and the last one's is
+	// reused for the next.
+	b.resourceKey, b.last.resourceKey, b.last.resource = b.last.resourceKey, key, m
 	return m
 }
 
