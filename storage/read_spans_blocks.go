@@ -284,15 +284,32 @@ func inOrder(blocks [][]SpanRecord, keys []spanKey) []SpanRecord {
 	if !slices.IsSortedFunc(keys, byStart) {
 		slices.SortFunc(keys, byStart)
 	}
+	// The spans are copied in runs of rows that follow each other in a
+	// block: the rows of a block mostly come in order already.
 	seen := make(map[[8]byte]struct{}, len(keys))
 	out := make([]SpanRecord, 0, len(keys))
-	for _, k := range keys {
+	run := -1 // index in keys of the first span of the run, -1 for none
+	flush := func(end int) {
+		if run >= 0 {
+			k := keys[run]
+			out = append(out, blocks[k.block][k.row:int(k.row)+end-run]...)
+		}
+		run = -1
+	}
+	for i, k := range keys {
 		if _, dup := seen[k.id]; dup {
+			flush(i)
 			continue
 		}
 		seen[k.id] = struct{}{}
-		out = append(out, blocks[k.block][k.row])
+		if run >= 0 && (k.block != keys[i-1].block || k.row != keys[i-1].row+1) {
+			flush(i)
+		}
+		if run < 0 {
+			run = i
+		}
 	}
+	flush(len(keys))
 	return out
 }
 

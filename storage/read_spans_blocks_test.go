@@ -154,6 +154,8 @@ func TestInOrder(t *testing.T) {
 			[]string{"earlier", "y"}},
 		{"many blocks", []SpanRecord{span(4, 4, "d"), span(1, 1, "a"), span(5, 5, "e"), span(2, 2, "b"), span(3, 3, "c"), span(0, 0, "z")},
 			[]string{"z", "a", "b", "c", "d", "e"}},
+		{"a run of rows broken by a copy", []SpanRecord{span(1, 1, "a"), span(2, 2, "b"), span(2, 2, "b copy"), span(3, 3, "c"), span(4, 4, "d")},
+			[]string{"a", "b", "c", "d"}},
 		{"none", nil, nil},
 	}
 	for _, tt := range tests {
