@@ -137,7 +137,11 @@ func (b *spanReadBlock) rows(n int) {
 			Region:          b.same(&b.last.region, b.region.RowBytes(i)),
 			RequestID:       b.same(&b.last.request, b.request.RowBytes(i)),
 		}
-		rec.Attributes = b.attributes(b.attrKeys, b.attrValues, i)
+		room := 0
+		if rec.RequestID != "" {
+			room = 1 // for RestoreRequestID's faas.invocation_id
+		}
+		rec.Attributes = b.attributes(b.attrKeys, b.attrValues, i, room)
 		dbmodel.RestoreRequestID(rec.Attributes, rec.RequestID)
 		rec.ResourceAttributes = b.resource(i)
 		b.events(&rec, i)
@@ -149,11 +153,12 @@ func (b *spanReadBlock) rows(n int) {
 }
 
 // attributes is row i's map of keys to values; a key without its value
-// gets "", as dbmodel.KeyValues.Map gives it.
-func (b *spanReadBlock) attributes(keys, values *strArray, i int) map[string]string {
+// gets "", as dbmodel.KeyValues.Map gives it. The map has room for more
+// keys besides.
+func (b *spanReadBlock) attributes(keys, values *strArray, i, more int) map[string]string {
 	ks, ke := arrayBounds(keys.arr.Offsets, i)
 	vs, ve := arrayBounds(values.arr.Offsets, i)
-	m := make(map[string]string, ke-ks)
+	m := make(map[string]string, ke-ks+more)
 	for j := ks; j < ke; j++ {
 		v := ""
 		if vs+j-ks < ve {
@@ -183,7 +188,7 @@ func (b *spanReadBlock) resource(i int) map[string]string {
 	}
 	m, ok := b.resources[string(key)]
 	if !ok {
-		m = b.attributes(b.resKeys, b.resValues, i)
+		m = b.attributes(b.resKeys, b.resValues, i, 0)
 		b.resources[string(key)] = m
 	}
 	// The key's buffer becomes the last one's, and the last one's is
