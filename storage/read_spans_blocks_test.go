@@ -181,3 +181,22 @@ func TestInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestSpansQueriesEndInTheirOrder holds every spans query to ending in
+// spanOrderSQL, the order inOrder gives: the block path leaves exactly
+// that text out, and a query ordered otherwise would be sorted on the
+// server again, or differently from the rows path.
+func TestSpansQueriesEndInTheirOrder(t *testing.T) {
+	window, _ := selectSpansInWindowSQL("db", [16]byte{1}, interval{time.Unix(0, 0), time.Unix(3600, 0)})
+	for name, q := range map[string]string{
+		"by trace ID":     selectSpansByTraceIDSQL("db"),
+		"in trace hours":  selectSpansInTraceHoursSQL("db", "IN"),
+		"on a cluster":    selectSpansInTraceHoursSQL("db", "GLOBAL IN"),
+		"in trace window": selectSpansInTraceWindowSQL("db"),
+		"in index window": window,
+	} {
+		if !strings.HasSuffix(q, spanOrderSQL) || strings.Count(q, "ORDER BY") != 1 {
+			t.Errorf("%s: the query does not end in %q alone:\n%s", name, spanOrderSQL, q)
+		}
+	}
+}
