@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -100,24 +101,26 @@ func (s *Service) LinksOut(ctx context.Context, id TraceID) ([]TraceLink, error)
 	if err != nil {
 		return nil, fmt.Errorf("read spans of trace %s: %w", id, err)
 	}
-	spans := make([]Span, len(records))
-	for i := range records {
-		spans[i] = spanFromRecord(&records[i])
-	}
-	return s.linksOut(ctx, id, spans)
+	return s.linksOut(ctx, id, func(yield func(*Span) bool) {
+		for i := range records {
+			sp := spanFromRecord(&records[i])
+			if !yield(&sp) {
+				return
+			}
+		}
+	})
 }
 
 // linksOut collects the links of spans to other traces, once each, and
 // looks up the spans they point to.
-func (s *Service) linksOut(ctx context.Context, id TraceID, spans []Span) ([]TraceLink, error) {
+func (s *Service) linksOut(ctx context.Context, id TraceID, spans iter.Seq[*Span]) ([]TraceLink, error) {
 	type key struct {
 		from SpanID
 		to   storage.SpanRef
 	}
 	var out []TraceLink
 	seen := map[key]bool{}
-	for i := range spans {
-		sp := &spans[i]
+	for sp := range spans {
 		for _, l := range sp.Links {
 			if l.TraceID == id || l.TraceID.IsZero() {
 				continue

@@ -107,7 +107,9 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("trace %s: %w", id, ErrTraceNotFound)
 	}
-	spans := make([]Span, len(records))
+	// The tree is made of these nodes (buildTrace): each span is copied
+	// once, from its record into its node.
+	nodes := make([]Node, len(records))
 	var first, last time.Time
 	requestIDs := make([]string, 0, 8)
 	seen := make(map[string]bool)
@@ -117,8 +119,8 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	var functions []string
 	seenFn, anonymous := make(map[string]bool), false
 	for i := range records {
-		spans[i] = spanFromRecord(&records[i])
-		sp := &spans[i]
+		nodes[i].Span = spanFromRecord(&records[i])
+		sp := &nodes[i].Span
 		if first.IsZero() || sp.Start.Before(first) {
 			first = sp.Start
 		}
@@ -157,10 +159,20 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			invocations = append(invocations, invocationFromRecord(&recs[i]))
 		}
 	}
-	t := BuildTrace(id, spans, invocations)
-	if t.LinksOut, err = s.linksOut(ctx, id, spans); err != nil {
+	// The links out are those of every span read, before the tree drops
+	// exact copies.
+	linksOut, err := s.linksOut(ctx, id, func(yield func(*Span) bool) {
+		for i := range nodes {
+			if !yield(&nodes[i].Span) {
+				return
+			}
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
+	t := buildTrace(id, nodes, invocations)
+	t.LinksOut = linksOut
 	if t.LinksIn, err = s.LinksIn(ctx, id, MaxTraceLinksIn+1); err != nil {
 		return nil, err
 	}

@@ -120,11 +120,22 @@ func (n *Node) End() time.Time { return n.Span.End().Add(n.Skew) }
 // them (see hangPlatformSpans): lambda.invoke holds the function's span of
 // the invocation, lambda.init precedes it.
 func BuildTrace(traceID TraceID, spans []Span, invocations []Invocation) *Trace {
+	nodes := make([]Node, len(spans))
+	for i := range spans {
+		nodes[i].Span = spans[i]
+	}
+	return buildTrace(traceID, nodes, invocations)
+}
+
+// buildTrace is BuildTrace on nodes holding the spans and nothing else,
+// which it takes over: the tree is made of them, without a copy when they
+// come in order of start (then span ID), as storage reads them.
+func buildTrace(traceID TraceID, nodes []Node, invocations []Invocation) *Trace {
 	t := &Trace{TraceID: traceID}
-	if len(spans) == 0 {
+	if len(nodes) == 0 {
 		return t
 	}
-	nodes, first := newNodes(t, spans)
+	nodes, first := distinctNodes(t, inStartOrder(nodes))
 	t.SpanCount = len(nodes)
 	parent := linkParents(nodes, first, invocationsByRequest(invocations))
 	hangPlatformSpans(nodes, parent)
@@ -158,31 +169,44 @@ func invocationsByRequest(invocations []Invocation) map[string]*Invocation {
 	return byRequest
 }
 
-// newNodes makes one node per distinct span, in order of start (then span
-// ID): an exact copy of a span already seen is dropped and counted on t, a
-// different span with the same ID is kept and both are flagged. first maps
-// each span ID to its earliest node.
-func newNodes(t *Trace, spans []Span) (nodes []Node, first map[SpanID]int) {
-	order := make([]int, len(spans))
-	for i := range order {
-		order[i] = i
-	}
-	byStart := func(a, b int) int {
-		sa, sb := &spans[a], &spans[b]
+// inStartOrder is nodes in order of start, then span ID, those equal in
+// both in the order given: nodes itself when they are in that order
+// already (a check is cheaper than a sort), else a sorted copy.
+func inStartOrder(nodes []Node) []Node {
+	byStart := func(sa, sb *Span) int {
 		if c := sa.Start.Compare(sb.Start); c != 0 {
 			return c
 		}
 		return bytes.Compare(sa.SpanID[:], sb.SpanID[:])
 	}
-	// Storage reads spans in this order already; a check is cheaper than
-	// a sort.
-	if !slices.IsSortedFunc(order, byStart) {
-		slices.SortStableFunc(order, byStart)
+	sorted := true
+	for i := 1; i < len(nodes) && sorted; i++ {
+		sorted = byStart(&nodes[i-1].Span, &nodes[i].Span) <= 0
 	}
-	nodes = make([]Node, 0, len(spans))
-	first = make(map[SpanID]int, len(spans))
-	for _, idx := range order {
-		s := &spans[idx]
+	if sorted {
+		return nodes
+	}
+	order := make([]int, len(nodes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return byStart(&nodes[a].Span, &nodes[b].Span) })
+	out := make([]Node, len(nodes))
+	for i, idx := range order {
+		out[i] = nodes[idx]
+	}
+	return out
+}
+
+// distinctNodes keeps one node per distinct span of nodes (in order of
+// start), in place: an exact copy of a span already seen is dropped and
+// counted on t, a different span with the same ID is kept and both are
+// flagged. first maps each span ID to its earliest node.
+func distinctNodes(t *Trace, nodes []Node) (kept []Node, first map[SpanID]int) {
+	first = make(map[SpanID]int, len(nodes))
+	w := 0
+	for i := range nodes {
+		s := &nodes[i].Span
 		if j, dup := first[s.SpanID]; dup {
 			o := &nodes[j].Span
 			if o.ParentSpanID == s.ParentSpanID && o.Name == s.Name && o.Start.Equal(s.Start) && o.Duration == s.Duration {
@@ -190,13 +214,17 @@ func newNodes(t *Trace, spans []Span) (nodes []Node, first map[SpanID]int) {
 				continue
 			}
 			nodes[j].DuplicateID = true
-			nodes = append(nodes, Node{Span: *s, DuplicateID: true})
-			continue
+			nodes[i].DuplicateID = true
+		} else {
+			first[s.SpanID] = w
 		}
-		first[s.SpanID] = len(nodes)
-		nodes = append(nodes, Node{Span: *s})
+		if w != i {
+			nodes[w] = nodes[i]
+		}
+		w++
 	}
-	return nodes, first
+	clear(nodes[w:])
+	return nodes[:w], first
 }
 
 // linkParents gives each node its invocation by request ID and returns the

@@ -166,6 +166,19 @@ func TestBuildTraceShapes(t *testing.T) {
 			want: "a[b]",
 		},
 		{
+			name: "spans after a dropped copy keep their parents and flags",
+			spans: []sp{
+				{id: "a", start: 0, dur: 100},
+				{id: "b", parent: "a", start: 10, dur: 10},
+				{id: "b", parent: "a", start: 10, dur: 10},
+				{id: "c", parent: "b", start: 20, dur: 5},
+				{id: "d", parent: "c", start: 30, dur: 1},
+				{id: "c", parent: "a", start: 40, dur: 5, name: "c2"},
+				{id: "b", parent: "a", start: 10, dur: 10},
+			},
+			want: "a[b[c{dup}[d]],c2{dup}]",
+		},
+		{
 			name: "different spans sharing an ID are both kept and flagged",
 			spans: []sp{
 				{id: "a", start: 0, dur: 100},

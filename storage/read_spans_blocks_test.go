@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,74 @@ func TestBindPositional(t *testing.T) {
 				t.Errorf("bound %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestInOrder holds the block path's own ordering to the spans queries'
+// ORDER BY start_unix_nano, span_id and readSpansRows' first-wins for a
+// repeated span ID: rows come in any order from the server's threads.
+func TestInOrder(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(1_700_000_000, int64(ms)*int64(time.Millisecond)).UTC() }
+	span := func(ms int, id byte, name string) SpanRecord {
+		return SpanRecord{Start: at(ms), SpanID: [8]byte{7: id}, Name: name}
+	}
+	tests := []struct {
+		name string
+		in   []SpanRecord
+		want []string
+	}{
+		{"in order already", []SpanRecord{span(1, 1, "a"), span(2, 2, "b"), span(2, 3, "c")}, []string{"a", "b", "c"}},
+		{"reversed", []SpanRecord{span(3, 1, "c"), span(2, 2, "b"), span(1, 3, "a")}, []string{"a", "b", "c"}},
+		{"same start: by span ID", []SpanRecord{span(1, 9, "b"), span(1, 2, "a"), span(0, 5, "first")}, []string{"first", "a", "b"}},
+		{"a copy later in the answer: the first to come wins", []SpanRecord{span(2, 4, "late"), span(1, 1, "x"), span(2, 4, "late copy")},
+			[]string{"x", "late"}},
+		{"a span ID at two starts: the earlier start wins", []SpanRecord{span(5, 1, "later"), span(3, 2, "y"), span(1, 1, "earlier")},
+			[]string{"earlier", "y"}},
+		{"many blocks", []SpanRecord{span(4, 4, "d"), span(1, 1, "a"), span(5, 5, "e"), span(2, 2, "b"), span(3, 3, "c"), span(0, 0, "z")},
+			[]string{"z", "a", "b", "c", "d", "e"}},
+		{"a run of rows broken by a copy", []SpanRecord{span(1, 1, "a"), span(2, 2, "b"), span(2, 2, "b copy"), span(3, 3, "c"), span(4, 4, "d")},
+			[]string{"a", "b", "c", "d"}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The spans come in blocks of two.
+			var blocks [][]SpanRecord
+			var keys []spanKey
+			for i, sp := range tt.in {
+				if i%2 == 0 {
+					blocks = append(blocks, nil)
+				}
+				b := len(blocks) - 1
+				keys = append(keys, spanKey{uint64(sp.Start.UnixNano()), sp.SpanID, int32(b), int32(len(blocks[b]))})
+				blocks[b] = append(blocks[b], sp)
+			}
+			var got []string
+			for _, sp := range inOrder(blocks, keys) {
+				got = append(got, sp.Name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("in order: %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSpansQueriesEndInTheirOrder holds every spans query to ending in
+// spanOrderSQL, the order inOrder gives: the block path leaves exactly
+// that text out, and a query ordered otherwise would be sorted on the
+// server again, or differently from the rows path.
+func TestSpansQueriesEndInTheirOrder(t *testing.T) {
+	window, _ := selectSpansInWindowSQL("db", [16]byte{1}, interval{time.Unix(0, 0), time.Unix(3600, 0)})
+	for name, q := range map[string]string{
+		"by trace ID":     selectSpansByTraceIDSQL("db"),
+		"in trace hours":  selectSpansInTraceHoursSQL("db", "IN"),
+		"on a cluster":    selectSpansInTraceHoursSQL("db", "GLOBAL IN"),
+		"in trace window": selectSpansInTraceWindowSQL("db"),
+		"in index window": window,
+	} {
+		if !strings.HasSuffix(q, spanOrderSQL) || strings.Count(q, "ORDER BY") != 1 {
+			t.Errorf("%s: the query does not end in %q alone:\n%s", name, spanOrderSQL, q)
+		}
 	}
 }

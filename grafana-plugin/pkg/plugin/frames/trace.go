@@ -1,6 +1,7 @@
 package frames
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -72,31 +73,47 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 	enc := tagEncoder{strs: map[string][]byte{}}
 	var lastTrace query.TraceID
 	lastTraceString := ""
+	// The span IDs in hex, the span's then its parent's (zeros for none),
+	// in one string that the rows' IDs are cut from.
+	ids := make([]byte, 0, 32*n)
+	hasParent := make([]bool, 0, n)
 	t.Walk(func(node *query.Node) bool {
 		sp := &node.Span
 		if lastTraceString == "" || sp.TraceID != lastTrace {
 			lastTrace, lastTraceString = sp.TraceID, sp.TraceID.String()
 		}
 		traceIDs = append(traceIDs, lastTraceString)
-		spanIDs = append(spanIDs, sp.SpanID.String())
-		parent := ""
+		ids = hex.AppendEncode(ids, sp.SpanID[:])
+		var parent query.SpanID
 		if node.Parent != nil {
-			parent = node.Parent.Span.SpanID.String()
+			parent = node.Parent.Span.SpanID
 		}
-		parentIDs = append(parentIDs, parent)
+		ids = hex.AppendEncode(ids, parent[:])
+		hasParent = append(hasParent, node.Parent != nil)
 		operations = append(operations, sp.Name)
 		services = append(services, serviceName(sp))
 		serviceTags = append(serviceTags, resources.tags(sp))
 		starts = append(starts, millis(node.Start()))
 		durations = append(durations, float64(sp.Duration)/float64(time.Millisecond))
-		logs = append(logs, emptyOr(len(sp.Events), func() any { return spanLogs(sp.Events) }))
-		references = append(references, emptyOr(len(sp.Links), func() any { return spanReferences(sp.Links) }))
-		tags = append(tags, enc.tags(spanTags(node)))
+		if len(sp.Events) == 0 {
+			logs = append(logs, emptyList)
+		} else {
+			logs = append(logs, mustJSON(spanLogs(sp.Events)))
+		}
+		if len(sp.Links) == 0 {
+			references = append(references, emptyList)
+		} else {
+			references = append(references, mustJSON(spanReferences(sp.Links)))
+		}
+		tags = append(tags, enc.spanTags(node))
 		kinds = append(kinds, kindName(sp.Kind))
 		statusCodes = append(statusCodes, int64(sp.StatusCode))
 		statusMessage = append(statusMessage, sp.StatusMessage)
-		w := spanWarnings(node)
-		warnings = append(warnings, emptyOr(len(w), func() any { return w }))
+		if node.Orphan || node.CycleBroken || node.DuplicateID || node.Skew != 0 {
+			warnings = append(warnings, mustJSON(spanWarnings(node)))
+		} else {
+			warnings = append(warnings, emptyList)
+		}
 		request := sp.RequestID
 		if node.Invocation != nil {
 			request = node.Invocation.RequestID
@@ -105,6 +122,15 @@ func Trace(t *query.Trace, link TraceLink) *data.Frame {
 		functions = append(functions, sp.FunctionName)
 		return true
 	})
+	idText := string(ids)
+	for i, has := range hasParent {
+		spanIDs = append(spanIDs, idText[32*i:32*i+16])
+		parent := ""
+		if has {
+			parent = idText[32*i+16 : 32*i+32]
+		}
+		parentIDs = append(parentIDs, parent)
+	}
 	f := data.NewFrame("Trace "+t.TraceID.String(),
 		data.NewField("traceID", nil, traceIDs),
 		data.NewField("spanID", nil, spanIDs),
@@ -198,22 +224,51 @@ func sortedTags(attrs map[string]string) []keyValue {
 	return out
 }
 
-// spanTags are the span's attributes, then what the platform reported
-// about the invocation the span opened.
-func spanTags(node *query.Node) []keyValue {
+// spanTags are the span's attributes, sorted by key, then what the
+// platform reported about the invocation the span opened.
+func (e *tagEncoder) spanTags(node *query.Node) json.RawMessage {
 	sp := &node.Span
-	tags := sortedTags(sp.Attributes)
-	if sp.RequestID != "" && sp.Attributes["faas.invocation_id"] == "" {
-		tags = append(tags, keyValue{Key: "faas.invocation_id", Value: sp.RequestID})
+	attrs := e.attrs[:0]
+	for k, v := range sp.Attributes {
+		attrs = append(attrs, [2]string{k, v})
 	}
+	slices.SortFunc(attrs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	e.attrs = attrs
+	b := append(e.buf[:0], '[')
+	for i, kv := range attrs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = e.stringTag(b, kv[0], kv[1])
+	}
+	if sp.RequestID != "" && sp.Attributes["faas.invocation_id"] == "" {
+		if b[len(b)-1] != '[' {
+			b = append(b, ',')
+		}
+		b = e.stringTag(b, "faas.invocation_id", sp.RequestID)
+	}
+	if extra := invocationTags(node); len(extra) > 0 {
+		if b[len(b)-1] != '[' {
+			b = append(b, ',')
+		}
+		b = e.appendTags(b, extra)
+	}
+	b = append(b, ']')
+	e.buf = b
+	return e.keep(b)
+}
+
+// invocationTags are what the platform reported about the invocation the
+// node's span opened, none for a span that opened none.
+func invocationTags(node *query.Node) []keyValue {
 	inv := node.Invocation
 	if inv == nil || !node.InvocationEntry {
-		return tags
+		return nil
 	}
-	tags = append(tags,
-		keyValue{Key: "faas.coldstart", Value: inv.ColdStart},
-		keyValue{Key: "aws.lambda.status", Value: inv.Status},
-	)
+	tags := []keyValue{
+		{Key: "faas.coldstart", Value: inv.ColdStart},
+		{Key: "aws.lambda.status", Value: inv.Status},
+	}
 	// A figure the platform did not report is left out, not shown as 0;
 	// an estimated billed duration says so.
 	if !inv.DurationUnknown {
@@ -316,22 +371,20 @@ func mustJSON(v any) json.RawMessage {
 // events, links or warnings.
 var emptyList = json.RawMessage("[]")
 
-// emptyOr is emptyList when n is 0, else the JSON of what list gives.
-func emptyOr(n int, list func() any) json.RawMessage {
-	if n == 0 {
-		return emptyList
-	}
-	return mustJSON(list())
-}
-
 // tagEncoder writes a span's tags as encoding/json does, byte for byte,
 // without reflection: each distinct string is encoded once per frame (the
 // spans of a trace repeat their keys and most values), and values other
-// than strings go through encoding/json.
+// than strings go through encoding/json. The encoded tags of many spans
+// share one chunk of memory.
 type tagEncoder struct {
-	strs map[string][]byte
-	buf  []byte
+	strs  map[string][]byte
+	buf   []byte
+	attrs [][2]string // a span's attributes, key and value
+	chunk []byte
 }
+
+// tagChunk is the size of the chunks the encoded tags are kept in.
+const tagChunk = 64 << 10
 
 func (e *tagEncoder) str(b []byte, s string) []byte {
 	enc, ok := e.strs[s]
@@ -342,8 +395,15 @@ func (e *tagEncoder) str(b []byte, s string) []byte {
 	return append(b, enc...)
 }
 
-func (e *tagEncoder) tags(tags []keyValue) json.RawMessage {
-	b := append(e.buf[:0], '[')
+func (e *tagEncoder) stringTag(b []byte, key, value string) []byte {
+	b = append(b, `{"key":`...)
+	b = e.str(b, key)
+	b = append(b, `,"value":`...)
+	b = e.str(b, value)
+	return append(b, '}')
+}
+
+func (e *tagEncoder) appendTags(b []byte, tags []keyValue) []byte {
 	for i, kv := range tags {
 		if i > 0 {
 			b = append(b, ',')
@@ -358,7 +418,16 @@ func (e *tagEncoder) tags(tags []keyValue) json.RawMessage {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, ']')
-	e.buf = b
-	return json.RawMessage(slices.Clone(b))
+	return b
+}
+
+// keep copies b into the current chunk (a new one when it is full) and
+// returns the copy, its capacity cut to its length.
+func (e *tagEncoder) keep(b []byte) json.RawMessage {
+	if len(b) > cap(e.chunk)-len(e.chunk) {
+		e.chunk = make([]byte, 0, max(tagChunk, len(b)))
+	}
+	start := len(e.chunk)
+	e.chunk = append(e.chunk, b...)
+	return json.RawMessage(e.chunk[start:len(e.chunk):len(e.chunk)])
 }
