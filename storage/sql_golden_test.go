@@ -78,6 +78,10 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 				RequestIDs: []string{hostile, "b"}, TraceID: [16]byte{1}, TenantID: hostile, Limit: 10,
 				FunctionNames: []string{hostile}, TraceIDs: [][16]byte{{2}, {3}}})
 		}},
+		{"invocations_trace_view", func() (string, []any) {
+			return selectInvocationsSQL(db, InvocationFilter{Since: since, Until: until,
+				RequestIDs: []string{hostile, "b"}, FunctionNames: []string{hostile}, Limit: 10, TraceView: true})
+		}},
 		{"function_buckets", func() (string, []any) { return functionBucketsSQL(db, usage, time.Minute) }},
 		{"function_figures", func() (string, []any) { return functionFiguresSQL(db, hours, time.Hour) }},
 		{"function_catalog", func() (string, []any) { return functionCatalogSQL(db, usage) }},
