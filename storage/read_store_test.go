@@ -573,3 +573,80 @@ func TestServiceMapEdgesViewAndRawSpans(t *testing.T) {
 		t.Error("a reversed range was accepted")
 	}
 }
+
+// TestSearchTracesSummariesAcrossHours checks the summary of a found trace
+// whose spans start in several hours, some in the margins of the range and
+// one beyond them, next to a trace sharing its key in trace_hours: the
+// summary read through trace_hours and the one read from every hour of the
+// range (before the horizon) both count the spans of the range and its
+// margins, and only the found trace's.
+func TestSearchTracesSummariesAcrossHours(t *testing.T) {
+	s := openStore(t)
+	h := time.Now().UTC().Add(-5 * time.Hour).Truncate(time.Hour)
+	found := [16]byte{0xbb, 1, 8: 0xcc, 15: 1}
+	sameKey := [16]byte{0xbb, 2, 8: 0xcc, 15: 1} // the last 8 bytes of found
+	span := func(tid [16]byte, id byte, parent []byte, name string, at time.Duration, failed bool) *tracepb.Span {
+		sp := &tracepb.Span{TraceId: tid[:], SpanId: []byte{id, 0, 0, 0, 0, 0, 0, 1}, ParentSpanId: parent, Name: name,
+			StartTimeUnixNano: uint64(h.Add(at).UnixNano()), EndTimeUnixNano: uint64(h.Add(at + 20*time.Millisecond).UnixNano())}
+		if failed {
+			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+		}
+		return sp
+	}
+	root := []byte{1, 0, 0, 0, 0, 0, 0, 1}
+	for _, spans := range [][]*tracepb.Span{
+		{
+			span(found, 1, nil, "POST /orders", -10*time.Minute, false),           // in the margin before
+			span(found, 2, root, "charge", 5*time.Minute, true),                   // the match
+			span(found, 3, root, "ship", 70*time.Minute, false),                   // the next hour
+			span(found, 4, root, "late retry", 2*time.Hour+14*time.Minute, false), // in the margin after
+			span(found, 5, root, "too early", -20*time.Minute, false),             // beyond the margin
+		},
+		{span(sameKey, 6, nil, "GET /other", 30*time.Minute, false)},
+	} {
+		req := &ingestv1.ExportRequest{
+			Function:      &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "orders"},
+			ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}},
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	f := TraceSearchFilter{Since: h, Until: h.Add(2 * time.Hour), StatusCode: 2}
+	want := []TraceSummaryRecord{{
+		TraceID: found, Start: h.Add(-10 * time.Minute), End: h.Add(2*time.Hour + 14*time.Minute + 20*time.Millisecond),
+		Spans: 4, ErrorSpans: 1, RootName: "POST /orders", RootSource: "orders", HasRoot: true, SourceNames: []string{"orders"},
+	}}
+	got, err := s.SearchTraces(t.Context(), f)
+	if err != nil {
+		t.Fatalf("SearchTraces: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SearchTraces through trace_hours = %+v, want %+v", got, want)
+	}
+	if hours, err := s.traceHoursOf(t.Context(), [][16]byte{found}, f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin)); err != nil || len(hours) < 3 {
+		t.Fatalf("traceHoursOf = %v, %v; want the three hours of the range and its margins", hours, err)
+	}
+	// A horizon after the range: the trace is looked for in every hour.
+	// (18.16 answers no INSERT ... VALUES sent as a plain query.)
+	batch, err := s.conn.PrepareBatch(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano)")
+	if err != nil {
+		t.Fatalf("prepare a later horizon: %v", err)
+	}
+	if err := batch.Append("trace_hours", uint64(time.Now().UnixNano())); err != nil {
+		t.Fatalf("append a later horizon: %v", err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatalf("record a later horizon: %v", err)
+	}
+	if hours, err := s.traceHoursOf(t.Context(), [][16]byte{found}, f.Since, f.Until); err != nil || hours != nil {
+		t.Fatalf("traceHoursOf before the horizon = %v, %v; want nil", hours, err)
+	}
+	got, err = s.SearchTraces(t.Context(), f)
+	if err != nil {
+		t.Fatalf("SearchTraces before the horizon: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SearchTraces before the horizon = %+v, want %+v", got, want)
+	}
+}

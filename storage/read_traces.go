@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -20,6 +21,11 @@ type TraceSummaryRecord struct {
 }
 
 // SearchTraces returns summaries of the traces matching f, newest first.
+// It finds them first (traceSearchSQL), then reads the hours trace_hours
+// holds for them, and sums them up reading only those hours of each
+// (traceSummarySQL); where trace_hours may not know every trace of the
+// range (a range before its horizon, see traceHoursComplete), the summary
+// looks for them in every hour of the range.
 func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceSummaryRecord, error) {
 	if err := requireRange("search traces", f.Since, f.Until); err != nil {
 		return nil, err
@@ -27,8 +33,31 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 	f.Limit = limitBetween(f.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
 	f.Offset = max(f.Offset, 0)
 	query, args := traceSearchSQL(s.database, f)
-	var out []TraceSummaryRecord
+	var ids [][16]byte
 	err := s.scanAll(ctx, "trace search", query, args, func(rows driver.Rows) error {
+		var (
+			id  string
+			hit uint64
+		)
+		if err := rows.Scan(&id, &hit); err != nil {
+			return err
+		}
+		var tid [16]byte
+		copy(tid[:], id)
+		ids = append(ids, tid)
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	since, until := f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin)
+	hours, err := s.traceHoursOf(ctx, ids, since, until)
+	if err != nil {
+		return nil, err
+	}
+	query, args = traceSummarySQL(s.database, f, ids, hours)
+	out := make([]TraceSummaryRecord, 0, len(ids))
+	err = s.scanAll(ctx, "trace summary", query, args, func(rows driver.Rows) error {
 		var (
 			r                    TraceSummaryRecord
 			id                   string
@@ -53,6 +82,54 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 		return nil, err
 	}
 	return out, nil
+}
+
+// traceHoursOf reads the hours in [since, until) trace_hours holds for the
+// traces of ids, as pairs of a trace and an hour. It returns nil when
+// trace_hours may not know every trace starting in the range: before its
+// horizon (migration 31), on a server without the horizon, or on a
+// database older than migration 17.
+func (s *Store) traceHoursOf(ctx context.Context, ids [][16]byte, since, until time.Time) ([]traceHour, error) {
+	horizon, ok, err := s.viewHorizon(ctx, "trace_hours")
+	if err != nil || !ok || uint64(since.UnixNano()) <= horizon {
+		return nil, err
+	}
+	byKey := make(map[[8]byte][][16]byte, len(ids))
+	for _, id := range ids {
+		k := [8]byte(id[8:])
+		byKey[k] = append(byKey[k], id)
+	}
+	query, args := selectTraceHoursSQL(s.database, ids, since, until)
+	hours := make([]traceHour, 0, len(ids))
+	err = s.scanAll(ctx, "trace hours", query, args, func(rows driver.Rows) error {
+		var (
+			key  string
+			hour time.Time
+		)
+		if err := rows.Scan(&key, &hour); err != nil {
+			return err
+		}
+		for _, id := range byKey[[8]byte([]byte(key))] {
+			hours = append(hours, traceHour{traceID: id, hour: hour})
+		}
+		return nil
+	})
+	if IsUnknownTable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A trace without an hour would be left out of the summary: look for
+	// every trace in every hour instead.
+	known := make(map[[16]byte]bool, len(ids))
+	for _, h := range hours {
+		known[h.traceID] = true
+	}
+	if slices.ContainsFunc(ids, func(id [16]byte) bool { return !known[id] }) {
+		return nil, nil
+	}
+	return hours, nil
 }
 
 // DurableExecutionRecord is what the spans of one durable execution's

@@ -53,6 +53,16 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 				SpanName: hostile, StatusCode: 2, MinDuration: time.Millisecond, MaxDuration: time.Second,
 				Attributes: map[string]string{hostile: hostile}, ColdStartOnly: true, Offset: 20, Limit: 10})
 		}},
+		{"trace_hours_of", func() (string, []any) {
+			return selectTraceHoursSQL(db, [][16]byte{{1}, {2}}, since, until)
+		}},
+		{"trace_summary_in_hours", func() (string, []any) {
+			return traceSummarySQL(db, TraceSearchFilter{Since: since, Until: until}, [][16]byte{{1}, {2}},
+				[]traceHour{{[16]byte{1}, since.Truncate(time.Hour)}, {[16]byte{2}, until.Truncate(time.Hour)}})
+		}},
+		{"trace_summary", func() (string, []any) {
+			return traceSummarySQL(db, TraceSearchFilter{Since: since, Until: until}, [][16]byte{{1}, {2}}, nil)
+		}},
 		{"span_edges", func() (string, []any) { return spanEdgesSQL(db, edges) }},
 		{"resource_calls", func() (string, []any) { return resourceCallsSQL(db, edges) }},
 		{"function_triggers", func() (string, []any) { return functionTriggersSQL(db, edges) }},
