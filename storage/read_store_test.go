@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -639,14 +640,72 @@ func TestSearchTracesSummariesAcrossHours(t *testing.T) {
 	if err := batch.Send(); err != nil {
 		t.Fatalf("record a later horizon: %v", err)
 	}
-	if hours, err := s.traceHoursOf(t.Context(), [][16]byte{found}, f.Since, f.Until); err != nil || hours != nil {
-		t.Fatalf("traceHoursOf before the horizon = %v, %v; want nil", hours, err)
-	}
 	got, err = s.SearchTraces(t.Context(), f)
 	if err != nil {
 		t.Fatalf("SearchTraces before the horizon: %v", err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("SearchTraces before the horizon = %+v, want %+v", got, want)
+	}
+}
+
+// TestSearchTracesNewestHoursFirst checks that searching the newest
+// hours of the range first finds the traces a search of the whole range
+// finds, for every page: a trace matching in the newest hour whose first
+// match is hours earlier must rank by that earlier match.
+func TestSearchTracesNewestHoursFirst(t *testing.T) {
+	s := openStore(t)
+	until := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Hour)
+	root := []byte{1, 0, 0, 0, 0, 0, 0, 1}
+	// Each trace: a root span, and failed spans at the given times before until.
+	traces := []struct {
+		id     [16]byte
+		failed []time.Duration
+	}{
+		{[16]byte{0xdd, 1, 15: 1}, []time.Duration{30 * time.Minute, 10 * time.Hour}}, // newest hour, first match 10 h back
+		{[16]byte{0xdd, 2, 15: 2}, []time.Duration{3 * time.Hour}},                    // the four newest hours
+		{[16]byte{0xdd, 3, 15: 3}, []time.Duration{20 * time.Minute}},                 // the newest hour only
+		{[16]byte{0xdd, 4, 15: 4}, []time.Duration{50 * time.Minute, 2 * time.Hour}},  // both in the four newest hours
+		{[16]byte{0xdd, 5, 15: 5}, []time.Duration{12 * time.Hour}},                   // the rest of the day
+	}
+	for _, tr := range traces {
+		first := slices.Max(tr.failed)
+		spans := []*tracepb.Span{{TraceId: tr.id[:], SpanId: root, Name: "POST /orders",
+			StartTimeUnixNano: uint64(until.Add(-first - time.Minute).UnixNano()), EndTimeUnixNano: uint64(until.Add(-first).UnixNano())}}
+		for i, at := range tr.failed {
+			spans = append(spans, &tracepb.Span{TraceId: tr.id[:], SpanId: []byte{byte(i + 2), 0, 0, 0, 0, 0, 0, 1}, ParentSpanId: root,
+				Name: "charge", StartTimeUnixNano: uint64(until.Add(-at).UnixNano()), EndTimeUnixNano: uint64(until.Add(-at + time.Millisecond).UnixNano()),
+				Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}})
+		}
+		req := &ingestv1.ExportRequest{
+			Function:      &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "orders"},
+			ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}},
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	id := func(i int) [16]byte { return traces[i].id }
+	// By first match, newest first: 3 (20 min), 4 (2 h), 2 (3 h), 1 (10 h), 5 (12 h).
+	wantAll := [][16]byte{id(2), id(3), id(1), id(0), id(4)}
+	for offset := range 3 {
+		for limit := 1; limit <= 5; limit++ {
+			f := TraceSearchFilter{Since: until.Add(-24 * time.Hour), Until: until, StatusCode: 2, Offset: offset, Limit: limit}
+			got, err := s.findTraces(t.Context(), f, true)
+			if err != nil {
+				t.Fatalf("findTraces: %v", err)
+			}
+			want := wantAll[min(offset, len(wantAll)):min(offset+limit, len(wantAll))]
+			if !slices.Equal(got, want) {
+				t.Errorf("offset %d, limit %d: newest hours first found %x, want %x", offset, limit, got, want)
+			}
+			whole, err := s.findTraces(t.Context(), f, false)
+			if err != nil {
+				t.Fatalf("findTraces over the whole range: %v", err)
+			}
+			if !slices.Equal(whole, want) {
+				t.Errorf("offset %d, limit %d: the whole range found %x, want %x", offset, limit, whole, want)
+			}
+		}
 	}
 }

@@ -51,7 +51,11 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"trace_search", func() (string, []any) {
 			return traceSearchSQL(db, TraceSearchFilter{Since: since, Until: until, FunctionName: hostile, ServiceName: hostile,
 				SpanName: hostile, StatusCode: 2, MinDuration: time.Millisecond, MaxDuration: time.Second,
-				Attributes: map[string]string{hostile: hostile}, ColdStartOnly: true, Offset: 20, Limit: 10})
+				Attributes: map[string]string{hostile: hostile}, ColdStartOnly: true, Offset: 20, Limit: 10}, nil)
+		}},
+		{"trace_search_in_hours", func() (string, []any) {
+			return traceSearchSQL(db, TraceSearchFilter{Since: since, Until: until, StatusCode: 2, Limit: 10},
+				[]traceHour{{[16]byte{1}, since.Truncate(time.Hour)}})
 		}},
 		{"trace_hours_of", func() (string, []any) {
 			return selectTraceHoursSQL(db, [][16]byte{{1}, {2}}, since, until)

@@ -157,7 +157,10 @@ const coldStartMargin = time.Minute
 // and any wider column are read only for the granules holding a match.
 // An attribute's value is looked for in the values column alone; its
 // keys are read with the rest.
-func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
+//
+// With hours, only the spans of those pairs of an hour and a trace are
+// searched (traceHourPairs).
+func traceSearchSQL(db string, f TraceSearchFilter, hours []traceHour) (string, []any) {
 	var pre, where readWhere
 	if f.StatusCode >= 0 {
 		pre.add("status_code = ?", uint8(f.StatusCode))
@@ -184,6 +187,9 @@ func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
 		inv.timeRange("start_time", "", f.Since.Add(-coldStartMargin), f.Until.Add(coldStartMargin))
 		inv.add("cold_start = 1")
 		where.add("request_id IN (SELECT request_id FROM "+db+".invocations WHERE "+inv.sql()+")", inv.args...)
+	}
+	if hours != nil {
+		traceHourPairs(&where, hours)
 	}
 	query := "SELECT trace_id, min(start_unix_nano) AS hit_ns\nFROM " + db + ".spans"
 	if len(pre.conds) > 0 {
@@ -213,6 +219,17 @@ func selectTraceHoursSQL(db string, ids [][16]byte, since, until time.Time) (str
 	return "SELECT trace_key, hour\nFROM " + db + ".trace_hours\nWHERE " + w.sql(), append(args, w.args...)
 }
 
+// traceHourPairs keeps the spans of the pairs of hours: those of each
+// trace starting in its hour. The pairs lead the key of spans.
+func traceHourPairs(w *readWhere, hours []traceHour) {
+	pairs := make([]any, 0, 2*len(hours))
+	for _, h := range hours {
+		pairs = append(pairs, h.hour.Unix(), hexID(h.traceID[:]))
+	}
+	w.add("(toStartOfHour(start_time), trace_id) IN ("+
+		strings.TrimSuffix(strings.Repeat("(toDateTime(?), unhex(?)), ", len(hours)), ", ")+")", pairs...)
+}
+
 // traceSummarySQL sums up the traces of ids over all of their spans in the
 // search range widened by TraceSearchMargin on both sides, newest first.
 // With hours (every hour a span of each trace starts in, from
@@ -223,12 +240,7 @@ func traceSummarySQL(db string, f TraceSearchFilter, ids [][16]byte, hours []tra
 	var w readWhere
 	w.timeRange("start_time", "", f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin))
 	if hours != nil {
-		pairs := make([]any, 0, 2*len(hours))
-		for _, h := range hours {
-			pairs = append(pairs, h.hour.Unix(), hexID(h.traceID[:]))
-		}
-		w.add("(toStartOfHour(start_time), trace_id) IN ("+
-			strings.TrimSuffix(strings.Repeat("(toDateTime(?), unhex(?)), ", len(hours)), ", ")+")", pairs...)
+		traceHourPairs(&w, hours)
 	} else {
 		marks := make([]any, len(ids))
 		for i, id := range ids {
