@@ -81,7 +81,8 @@ func (s *Store) SearchTraces(ctx context.Context, f TraceSearchFilter) ([]TraceS
 // traces of ids, as pairs of a trace and an hour, for a range after its
 // horizon (migration 31; on a server without the horizon, or a database
 // older than migration 17, trace_hours may not know every trace). It
-// returns nil when it knows no hour of one of them.
+// returns nil when it knows no hour of one of them, or more than
+// maxSummaryHours.
 func (s *Store) traceHoursOf(ctx context.Context, ids [][16]byte, since, until time.Time) ([]traceHour, error) {
 	hours, err := s.traceHourRows(ctx, ids, since, until)
 	if err != nil || hours == nil {
@@ -93,11 +94,16 @@ func (s *Store) traceHoursOf(ctx context.Context, ids [][16]byte, since, until t
 	for _, h := range hours {
 		known[h.traceID] = true
 	}
-	if slices.ContainsFunc(ids, func(id [16]byte) bool { return !known[id] }) {
+	if slices.ContainsFunc(ids, func(id [16]byte) bool { return !known[id] }) || len(hours) > maxSummaryHours {
 		return nil, nil
 	}
 	return hours, nil
 }
+
+// maxSummaryHours bounds the pairs of an hour and a trace a summary reads
+// (a query's text is at most 256 KiB: each pair is about 60 bytes); more
+// are looked for in every hour of the range.
+const maxSummaryHours = 2 * MaxTraceSearchLimit
 
 // traceHourRows reads the hours in [since, until) trace_hours holds for the
 // traces of ids; nil on a database older than migration 17.
@@ -189,10 +195,12 @@ const searchWindowTries = 3
 // found them at, one that found enough but not settled fourfold.
 //
 // A search for cold starts looks for the invocations over the whole range
-// (an invocation starts before its spans): it searches the whole range.
+// (an invocation starts before its spans): it searches the whole range, as
+// does a page beyond MaxTraceSearchLimit traces, whose IDs would make the
+// queries' text too long.
 func (s *Store) findTraces(ctx context.Context, f TraceSearchFilter, complete bool) ([][16]byte, error) {
-	if complete && !f.ColdStartOnly {
-		need := f.Offset + f.Limit
+	need := f.Offset + f.Limit
+	if complete && !f.ColdStartOnly && need <= MaxTraceSearchLimit {
 		w := time.Hour
 		for range searchWindowTries {
 			a := f.Until.Add(-w).Truncate(time.Second)
@@ -229,6 +237,9 @@ func (s *Store) noneMatchBefore(ctx context.Context, f TraceSearchFilter, ids []
 	hours, err := s.traceHourRows(ctx, ids, f.Since, a)
 	if err != nil || len(hours) == 0 {
 		return err == nil, err
+	}
+	if len(hours) > maxSummaryHours {
+		return false, nil // too many to name: search wider
 	}
 	before := f
 	before.Until, before.Offset, before.Limit = a, 0, 1
