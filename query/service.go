@@ -96,20 +96,91 @@ func NewService(store Store) *Service {
 // joined with the invocation it ran in, with the links its spans hold to
 // other traces and the spans of other traces linking to it. It returns an
 // error wrapping ErrTraceNotFound when no span of the trace is stored.
+//
+// The reads that do not depend on each other run at once: the links to
+// the trace with the spans, then the invocations with the spans the links
+// out point to. Their errors are reported in the order of a read one
+// after the other: spans, invocations, links out, links in.
 func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if id.IsZero() {
 		return nil, fmt.Errorf("%w: all zeros", ErrInvalidTraceID)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type linksInResult struct {
+		links []TraceLink
+		err   error
+	}
+	linksIn := make(chan linksInResult, 1)
+	go func() {
+		links, err := s.LinksIn(ctx, id, MaxTraceLinksIn+1)
+		linksIn <- linksInResult{links, err}
+	}()
+	// Every return below first ends the read of the links in and waits
+	// for it, so that no read outlives the call.
+	abandon := func() {
+		cancel()
+		<-linksIn
+	}
 	records, err := s.store.SpansByTraceID(ctx, id)
 	if err != nil {
+		abandon()
 		return nil, fmt.Errorf("read spans of trace %s: %w", id, err)
 	}
 	if len(records) == 0 {
+		abandon()
 		return nil, fmt.Errorf("trace %s: %w", id, ErrTraceNotFound)
 	}
 	// The tree is made of these nodes (buildTrace): each span is copied
 	// once, from its record into its node.
 	nodes := make([]Node, len(records))
+	for i := range records {
+		nodes[i].Span = spanFromRecord(&records[i])
+	}
+	var (
+		linksOut    []TraceLink
+		linksOutErr error
+		outDone     = make(chan struct{})
+	)
+	go func() {
+		defer close(outDone)
+		// The links out are those of every span read, before the tree
+		// drops exact copies.
+		linksOut, linksOutErr = s.linksOut(ctx, id, func(yield func(*Span) bool) {
+			for i := range nodes {
+				if !yield(&nodes[i].Span) {
+					return
+				}
+			}
+		})
+	}()
+	invocations, err := s.traceInvocations(ctx, id, nodes)
+	if err != nil {
+		cancel()
+		<-outDone
+		<-linksIn
+		return nil, err
+	}
+	<-outDone
+	if linksOutErr != nil {
+		abandon()
+		return nil, linksOutErr
+	}
+	in := <-linksIn
+	if in.err != nil {
+		return nil, in.err
+	}
+	t := buildTrace(id, nodes, invocations)
+	t.LinksOut, t.LinksIn = linksOut, in.links
+	if len(t.LinksIn) > MaxTraceLinksIn {
+		t.LinksIn, t.LinksInTruncated = t.LinksIn[:MaxTraceLinksIn], true
+	}
+	return t, nil
+}
+
+// traceInvocations reads the invocations the spans of trace id ran in,
+// with the columns an Invocation holds.
+func (s *Service) traceInvocations(ctx context.Context, id TraceID, nodes []Node) ([]Invocation, error) {
 	var first, last time.Time
 	requestIDs := make([]string, 0, 8)
 	seen := make(map[string]bool)
@@ -118,8 +189,7 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	// function.
 	var functions []string
 	seenFn, anonymous := make(map[string]bool), false
-	for i := range records {
-		nodes[i].Span = spanFromRecord(&records[i])
+	for i := range nodes {
 		sp := &nodes[i].Span
 		if first.IsZero() || sp.Start.Before(first) {
 			first = sp.Start
@@ -142,7 +212,6 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if anonymous {
 		functions = nil
 	}
-
 	var invocations []Invocation
 	for chunk := range slices.Chunk(requestIDs, invocationJoinChunk) {
 		recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
@@ -151,6 +220,7 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			Since:         first.Add(-invocationJoinMargin),
 			Until:         last.Add(invocationJoinMargin),
 			Limit:         min(2*len(chunk), MaxInvocationLimit),
+			TraceView:     true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read invocations of trace %s: %w", id, err)
@@ -159,27 +229,7 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			invocations = append(invocations, invocationFromRecord(&recs[i]))
 		}
 	}
-	// The links out are those of every span read, before the tree drops
-	// exact copies.
-	linksOut, err := s.linksOut(ctx, id, func(yield func(*Span) bool) {
-		for i := range nodes {
-			if !yield(&nodes[i].Span) {
-				return
-			}
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	t := buildTrace(id, nodes, invocations)
-	t.LinksOut = linksOut
-	if t.LinksIn, err = s.LinksIn(ctx, id, MaxTraceLinksIn+1); err != nil {
-		return nil, err
-	}
-	if len(t.LinksIn) > MaxTraceLinksIn {
-		t.LinksIn, t.LinksInTruncated = t.LinksIn[:MaxTraceLinksIn], true
-	}
-	return t, nil
+	return invocations, nil
 }
 
 // Invocations lists invocation records matching f, newest first.

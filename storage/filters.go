@@ -42,6 +42,11 @@ type InvocationFilter struct {
 	FunctionNames []string
 	// TraceIDs, when not empty, keeps the invocations of these traces.
 	TraceIDs [][16]byte
+	// TraceView reads only the columns a trace view shows of an
+	// invocation (invocationTraceViewColumns): the response figures, the
+	// runtime's and extension's durations and the telemetry counters are
+	// left zero.
+	TraceView bool
 }
 
 // TraceSearchMargin is how far before and after the search range a found

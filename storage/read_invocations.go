@@ -22,10 +22,14 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 		return nil, err
 	}
 	query, args := selectInvocationsSQL(s.database, f)
+	scan := scanInvocation
+	if f.TraceView {
+		scan = scanInvocationTraceView
+	}
 	var out []InvocationRecord
 	err := s.scanAll(ctx, "invocations", query, args, func(rows driver.Rows) error {
 		var rec InvocationRecord
-		if err := scanInvocation(rows, &rec.Invocation); err != nil {
+		if err := scan(rows, &rec.Invocation); err != nil {
 			return err
 		}
 		rec.Start = unixTime(rec.StartUnixNano)
@@ -36,6 +40,28 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 		return nil, err
 	}
 	return out, nil
+}
+
+// scanInvocationTraceView reads a row of invocationTraceViewColumns, in
+// their order; the other fields stay zero.
+func scanInvocationTraceView(rows driver.Rows, r *dbmodel.Invocation) error {
+	var (
+		coldStart, incomplete uint8
+		traceID, spanID       string
+	)
+	err := rows.Scan(&r.StartUnixNano, &r.AccountID, &r.Region, &r.FunctionName, &r.FunctionVersion,
+		&r.ServiceName, &r.Architecture, &r.Runtime, &r.InitializationType, &r.LogStream, &r.RequestID,
+		&r.MemorySizeMB, &r.MaxMemoryUsedMB, &r.EphemeralStorageMB, &r.DurationMs, &r.BilledDurationMs,
+		&r.BilledInitDurationMs, &r.InitDurationMs, &r.RestoreDurationMs, &coldStart, &r.Status,
+		&r.ErrorType, &traceID, &spanID, &r.XRayTraceHeader,
+		&r.UnknownFigures, &incomplete, &r.TenantID, &r.Trigger, &r.HTTPStatusCode, &r.ResponseSize)
+	if err != nil {
+		return err
+	}
+	r.ColdStart, r.Incomplete = coldStart != 0, incomplete != 0
+	copy(r.TraceID[:], traceID)
+	copy(r.SpanID[:], spanID)
+	return nil
 }
 
 // scanInvocation reads a row of invocationSelectColumns, the columns of

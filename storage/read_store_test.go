@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -571,5 +572,140 @@ func TestServiceMapEdgesViewAndRawSpans(t *testing.T) {
 
 	if _, err := s.ServiceMapEdges(t.Context(), SpanEdgeFilter{Since: until, Until: since}); err == nil {
 		t.Error("a reversed range was accepted")
+	}
+}
+
+// TestSearchTracesSummariesAcrossHours checks the summary of a found trace
+// whose spans start in several hours, some in the margins of the range and
+// one beyond them, next to a trace sharing its key in trace_hours: the
+// summary read through trace_hours and the one read from every hour of the
+// range (before the horizon) both count the spans of the range and its
+// margins, and only the found trace's.
+func TestSearchTracesSummariesAcrossHours(t *testing.T) {
+	s := openStore(t)
+	h := time.Now().UTC().Add(-5 * time.Hour).Truncate(time.Hour)
+	found := [16]byte{0xbb, 1, 8: 0xcc, 15: 1}
+	sameKey := [16]byte{0xbb, 2, 8: 0xcc, 15: 1} // the last 8 bytes of found
+	span := func(tid [16]byte, id byte, parent []byte, name string, at time.Duration, failed bool) *tracepb.Span {
+		sp := &tracepb.Span{TraceId: tid[:], SpanId: []byte{id, 0, 0, 0, 0, 0, 0, 1}, ParentSpanId: parent, Name: name,
+			StartTimeUnixNano: uint64(h.Add(at).UnixNano()), EndTimeUnixNano: uint64(h.Add(at + 20*time.Millisecond).UnixNano())}
+		if failed {
+			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+		}
+		return sp
+	}
+	root := []byte{1, 0, 0, 0, 0, 0, 0, 1}
+	for _, spans := range [][]*tracepb.Span{
+		{
+			span(found, 1, nil, "POST /orders", -10*time.Minute, false),           // in the margin before
+			span(found, 2, root, "charge", 5*time.Minute, true),                   // the match
+			span(found, 3, root, "ship", 70*time.Minute, false),                   // the next hour
+			span(found, 4, root, "late retry", 2*time.Hour+14*time.Minute, false), // in the margin after
+			span(found, 5, root, "too early", -20*time.Minute, false),             // beyond the margin
+		},
+		{span(sameKey, 6, nil, "GET /other", 30*time.Minute, false)},
+	} {
+		req := &ingestv1.ExportRequest{
+			Function:      &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "orders"},
+			ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}},
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	f := TraceSearchFilter{Since: h, Until: h.Add(2 * time.Hour), StatusCode: 2}
+	want := []TraceSummaryRecord{{
+		TraceID: found, Start: h.Add(-10 * time.Minute), End: h.Add(2*time.Hour + 14*time.Minute + 20*time.Millisecond),
+		Spans: 4, ErrorSpans: 1, RootName: "POST /orders", RootSource: "orders", HasRoot: true, SourceNames: []string{"orders"},
+	}}
+	got, err := s.SearchTraces(t.Context(), f)
+	if err != nil {
+		t.Fatalf("SearchTraces: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SearchTraces through trace_hours = %+v, want %+v", got, want)
+	}
+	if hours, err := s.traceHoursOf(t.Context(), [][16]byte{found}, f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin)); err != nil || len(hours) < 3 {
+		t.Fatalf("traceHoursOf = %v, %v; want the three hours of the range and its margins", hours, err)
+	}
+	// A horizon after the range: the trace is looked for in every hour.
+	// (18.16 answers no INSERT ... VALUES sent as a plain query.)
+	batch, err := s.conn.PrepareBatch(t.Context(), "INSERT INTO "+s.database+".view_horizons (view, horizon_unix_nano)")
+	if err != nil {
+		t.Fatalf("prepare a later horizon: %v", err)
+	}
+	if err := batch.Append("trace_hours", uint64(time.Now().UnixNano())); err != nil {
+		t.Fatalf("append a later horizon: %v", err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatalf("record a later horizon: %v", err)
+	}
+	got, err = s.SearchTraces(t.Context(), f)
+	if err != nil {
+		t.Fatalf("SearchTraces before the horizon: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SearchTraces before the horizon = %+v, want %+v", got, want)
+	}
+}
+
+// TestSearchTracesNewestHoursFirst checks that searching the newest
+// hours of the range first finds the traces a search of the whole range
+// finds, for every page: a trace matching in the newest hour whose first
+// match is hours earlier must rank by that earlier match.
+func TestSearchTracesNewestHoursFirst(t *testing.T) {
+	s := openStore(t)
+	until := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Hour)
+	root := []byte{1, 0, 0, 0, 0, 0, 0, 1}
+	// Each trace: a root span, and failed spans at the given times before until.
+	traces := []struct {
+		id     [16]byte
+		failed []time.Duration
+	}{
+		{[16]byte{0xdd, 1, 15: 1}, []time.Duration{30 * time.Minute, 10 * time.Hour}}, // newest hour, first match 10 h back
+		{[16]byte{0xdd, 2, 15: 2}, []time.Duration{3 * time.Hour}},                    // the four newest hours
+		{[16]byte{0xdd, 3, 15: 3}, []time.Duration{20 * time.Minute}},                 // the newest hour only
+		{[16]byte{0xdd, 4, 15: 4}, []time.Duration{50 * time.Minute, 2 * time.Hour}},  // both in the four newest hours
+		{[16]byte{0xdd, 5, 15: 5}, []time.Duration{12 * time.Hour}},                   // the rest of the day
+	}
+	for _, tr := range traces {
+		first := slices.Max(tr.failed)
+		spans := []*tracepb.Span{{TraceId: tr.id[:], SpanId: root, Name: "POST /orders",
+			StartTimeUnixNano: uint64(until.Add(-first - time.Minute).UnixNano()), EndTimeUnixNano: uint64(until.Add(-first).UnixNano())}}
+		for i, at := range tr.failed {
+			spans = append(spans, &tracepb.Span{TraceId: tr.id[:], SpanId: []byte{byte(i + 2), 0, 0, 0, 0, 0, 0, 1}, ParentSpanId: root,
+				Name: "charge", StartTimeUnixNano: uint64(until.Add(-at).UnixNano()), EndTimeUnixNano: uint64(until.Add(-at + time.Millisecond).UnixNano()),
+				Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}})
+		}
+		req := &ingestv1.ExportRequest{
+			Function:      &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "orders"},
+			ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}},
+		}
+		if _, err := s.WriteExport(t.Context(), req); err != nil {
+			t.Fatalf("WriteExport: %v", err)
+		}
+	}
+	id := func(i int) [16]byte { return traces[i].id }
+	// By first match, newest first: 3 (20 min), 4 (2 h), 2 (3 h), 1 (10 h), 5 (12 h).
+	wantAll := [][16]byte{id(2), id(3), id(1), id(0), id(4)}
+	for offset := range 3 {
+		for limit := 1; limit <= 5; limit++ {
+			f := TraceSearchFilter{Since: until.Add(-24 * time.Hour), Until: until, StatusCode: 2, Offset: offset, Limit: limit}
+			got, err := s.findTraces(t.Context(), f, true)
+			if err != nil {
+				t.Fatalf("findTraces: %v", err)
+			}
+			want := wantAll[min(offset, len(wantAll)):min(offset+limit, len(wantAll))]
+			if !slices.Equal(got, want) {
+				t.Errorf("offset %d, limit %d: newest hours first found %x, want %x", offset, limit, got, want)
+			}
+			whole, err := s.findTraces(t.Context(), f, false)
+			if err != nil {
+				t.Fatalf("findTraces over the whole range: %v", err)
+			}
+			if !slices.Equal(whole, want) {
+				t.Errorf("offset %d, limit %d: the whole range found %x, want %x", offset, limit, whole, want)
+			}
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // seedInvocations stores n invocations of each function, one second apart,
@@ -115,5 +118,81 @@ func TestSpansByTraceIDUnknownAndDuplicate(t *testing.T) {
 				t.Errorf("got %d spans, want %d", len(spans), tt.want)
 			}
 		})
+	}
+}
+
+// TestInvocationsTraceView checks that a trace view's read of an
+// invocation holds every column the full read holds but the ones it leaves
+// out, each column in its own field: every field of the stored record has
+// a value of its own.
+func TestInvocationsTraceView(t *testing.T) {
+	s := openStore(t)
+	var stored dbmodel.Invocation
+	fillDistinct(t, reflect.ValueOf(&stored).Elem(), new(int))
+	start := time.Date(2026, 5, 1, 12, 0, 0, 250, time.UTC)
+	stored.StartUnixNano = uint64(start.UnixNano())
+	batch, err := s.conn.PrepareBatch(t.Context(), insertSQL(s.database, "invocations", invocationInsertColumns))
+	if err != nil {
+		t.Fatalf("prepare insert: %v", err)
+	}
+	if err := batch.Append(invocationValues(&stored)...); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	read := func(traceView bool) dbmodel.Invocation {
+		t.Helper()
+		recs, err := s.Invocations(t.Context(), InvocationFilter{RequestIDs: []string{stored.RequestID},
+			Since: start.Add(-time.Minute), Until: start.Add(time.Minute), TraceView: traceView})
+		if err != nil {
+			t.Fatalf("Invocations(TraceView: %v): %v", traceView, err)
+		}
+		if len(recs) != 1 {
+			t.Fatalf("Invocations(TraceView: %v) = %d records, want 1", traceView, len(recs))
+		}
+		return recs[0].Invocation
+	}
+	if full := read(false); full != stored {
+		t.Fatalf("full read = %+v, want the stored %+v", full, stored)
+	}
+	want := stored
+	want.ResponseLatencyMs, want.ResponseDurationMs, want.RuntimeOverheadMs, want.ProducedBytes = 0, 0, 0, 0
+	want.RuntimeDurationMs, want.ExtensionInitMs, want.Telemetry = 0, 0, dbmodel.TelemetryCounts{}
+	if got := read(true); got != want {
+		t.Errorf("trace view read = %+v, want %+v", got, want)
+	}
+}
+
+// fillDistinct gives every field of v a value no other field has: numbers
+// counting up from 1, strings naming their number, true booleans, bytes of
+// arrays their number.
+func fillDistinct(t *testing.T, v reflect.Value, n *int) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fillDistinct(t, v.Field(i), n)
+		}
+		return
+	case reflect.Array:
+		*n++
+		for i := range v.Len() {
+			v.Index(i).SetUint(uint64(*n))
+		}
+		return
+	}
+	*n++
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fmt.Sprintf("value %d", *n))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(*n))
+	case reflect.Float64:
+		v.SetFloat(float64(*n) + 0.5)
+	default:
+		t.Fatalf("fillDistinct: no value for a field of kind %s", v.Kind())
 	}
 }

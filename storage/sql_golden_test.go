@@ -51,7 +51,21 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"trace_search", func() (string, []any) {
 			return traceSearchSQL(db, TraceSearchFilter{Since: since, Until: until, FunctionName: hostile, ServiceName: hostile,
 				SpanName: hostile, StatusCode: 2, MinDuration: time.Millisecond, MaxDuration: time.Second,
-				Attributes: map[string]string{hostile: hostile}, ColdStartOnly: true, Offset: 20, Limit: 10})
+				Attributes: map[string]string{hostile: hostile}, ColdStartOnly: true, Offset: 20, Limit: 10}, nil)
+		}},
+		{"trace_search_in_hours", func() (string, []any) {
+			return traceSearchSQL(db, TraceSearchFilter{Since: since, Until: until, StatusCode: 2, Limit: 10},
+				[]traceHour{{[16]byte{1}, since.Truncate(time.Hour)}})
+		}},
+		{"trace_hours_of", func() (string, []any) {
+			return selectTraceHoursSQL(db, [][16]byte{{1}, {2}}, since, until)
+		}},
+		{"trace_summary_in_hours", func() (string, []any) {
+			return traceSummarySQL(db, TraceSearchFilter{Since: since, Until: until}, [][16]byte{{1}, {2}},
+				[]traceHour{{[16]byte{1}, since.Truncate(time.Hour)}, {[16]byte{2}, until.Truncate(time.Hour)}})
+		}},
+		{"trace_summary", func() (string, []any) {
+			return traceSummarySQL(db, TraceSearchFilter{Since: since, Until: until}, [][16]byte{{1}, {2}}, nil)
 		}},
 		{"span_edges", func() (string, []any) { return spanEdgesSQL(db, edges) }},
 		{"resource_calls", func() (string, []any) { return resourceCallsSQL(db, edges) }},
@@ -77,6 +91,10 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 			return selectInvocationsSQL(db, InvocationFilter{FunctionName: hostile, Since: since, Until: until,
 				RequestIDs: []string{hostile, "b"}, TraceID: [16]byte{1}, TenantID: hostile, Limit: 10,
 				FunctionNames: []string{hostile}, TraceIDs: [][16]byte{{2}, {3}}})
+		}},
+		{"invocations_trace_view", func() (string, []any) {
+			return selectInvocationsSQL(db, InvocationFilter{Since: since, Until: until,
+				RequestIDs: []string{hostile, "b"}, FunctionNames: []string{hostile}, Limit: 10, TraceView: true})
 		}},
 		{"function_buckets", func() (string, []any) { return functionBucketsSQL(db, usage, time.Minute) }},
 		{"function_figures", func() (string, []any) { return functionFiguresSQL(db, hours, time.Hour) }},

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -9,6 +10,20 @@ import (
 // writer inserts it but its start_time (start_unix_nano holds it), in the
 // order scanInvocation reads.
 var invocationSelectColumns = strings.Join(invocationInsertColumns[1:], ", ")
+
+// invocationTraceViewColumns are the columns of invocationSelectColumns a
+// trace view shows, in their order, as scanInvocationTraceView reads them:
+// all but the response figures, the runtime's and extension's durations and
+// the telemetry counters. A trace's invocations are read from few rows of
+// many columns; these are 31 of 51.
+var invocationTraceViewColumns = strings.Join(slices.DeleteFunc(slices.Clone(invocationInsertColumns[1:]), func(c string) bool {
+	switch c {
+	case "response_latency_ms", "response_duration_ms", "runtime_overhead_ms", "produced_bytes",
+		"runtime_duration_ms", "extension_init_ms":
+		return true
+	}
+	return strings.HasPrefix(c, "tel_")
+}), ", ")
 
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
@@ -36,7 +51,11 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	}
 	w.equal("tenant_id", f.TenantID)
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	query := "SELECT " + invocationSelectColumns + "\nFROM " + db + ".invocations"
+	columns := invocationSelectColumns
+	if f.TraceView {
+		columns = invocationTraceViewColumns
+	}
+	query := "SELECT " + columns + "\nFROM " + db + ".invocations"
 	if len(pre.conds) > 0 {
 		query += "\nPREWHERE " + pre.sql()
 	}

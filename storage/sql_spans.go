@@ -144,64 +144,110 @@ const spanSourceExpr = "if(function_name != '', function_name, service_name)"
 // rootParentExpr is the parent span ID of a root span.
 const rootParentExpr = "unhex('0000000000000000')"
 
-// spanConditions adds the per-span conditions of a trace search.
-func spanConditions(w *readWhere, db string, f TraceSearchFilter) {
-	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	w.equal("function_name", f.FunctionName)
-	w.equal("service_name", f.ServiceName)
-	w.equal("name", f.SpanName)
+// coldStartMargin widens the invocation range a cold-start search looks in,
+// since an invocation starts a little before its spans.
+const coldStartMargin = time.Minute
+
+// traceSearchSQL finds the traces with a span matching f, newest first:
+// each trace's ID and the start of its first matching span, f.Limit of
+// them from f.Offset on. traceSummarySQL then sums up the traces found.
+//
+// The conditions on the narrow columns (status, duration, names, an
+// attribute's value) are read first (PREWHERE): the trace ID, the start
+// and any wider column are read only for the granules holding a match.
+// An attribute's value is looked for in the values column alone; its
+// keys are read with the rest.
+//
+// With hours, only the spans of those pairs of an hour and a trace are
+// searched (traceHourPairs).
+func traceSearchSQL(db string, f TraceSearchFilter, hours []traceHour) (string, []any) {
+	var pre, where readWhere
 	if f.StatusCode >= 0 {
-		w.add("status_code = ?", uint8(f.StatusCode))
+		pre.add("status_code = ?", uint8(f.StatusCode))
 	}
 	if f.MinDuration > 0 {
-		w.add("duration_ns >= ?", uint64(f.MinDuration))
+		pre.add("duration_ns >= ?", uint64(f.MinDuration))
 	}
 	if f.MaxDuration > 0 {
-		w.add("duration_ns <= ?", uint64(f.MaxDuration))
+		pre.add("duration_ns <= ?", uint64(f.MaxDuration))
 	}
-	keys := make([]string, 0, len(f.Attributes))
-	for k := range f.Attributes {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	pre.equal("name", f.SpanName)
+	pre.equal("function_name", f.FunctionName)
+	pre.equal("service_name", f.ServiceName)
+	keys := slices.Sorted(maps.Keys(f.Attributes))
 	for _, k := range keys {
-		w.add("arrayExists((k, v) -> k = ? AND v = ?, attributes.key, attributes.value)", k, f.Attributes[k])
+		pre.add("has(attributes.value, ?)", f.Attributes[k])
+	}
+	where.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	for _, k := range keys {
+		where.add("arrayExists((k, v) -> k = ? AND v = ?, attributes.key, attributes.value)", k, f.Attributes[k])
 	}
 	if f.ColdStartOnly {
 		var inv readWhere
 		inv.timeRange("start_time", "", f.Since.Add(-coldStartMargin), f.Until.Add(coldStartMargin))
 		inv.add("cold_start = 1")
-		w.add("request_id IN (SELECT request_id FROM "+db+".invocations WHERE "+inv.sql()+")", inv.args...)
+		where.add("request_id IN (SELECT request_id FROM "+db+".invocations WHERE "+inv.sql()+")", inv.args...)
 	}
+	if hours != nil {
+		traceHourPairs(&where, hours)
+	}
+	query := "SELECT trace_id, min(start_unix_nano) AS hit_ns\nFROM " + db + ".spans"
+	if len(pre.conds) > 0 {
+		query += "\nPREWHERE " + pre.sql()
+	}
+	query += "\nWHERE " + where.sql() + "\nGROUP BY trace_id\nORDER BY hit_ns DESC, trace_id\nLIMIT ?, ?"
+	return query, append(append(pre.args, where.args...), f.Offset, f.Limit)
 }
 
-// coldStartMargin widens the invocation range a cold-start search looks in,
-// since an invocation starts a little before its spans.
-const coldStartMargin = time.Minute
+// traceHour is an hour a span of a trace starts in.
+type traceHour struct {
+	traceID [16]byte
+	hour    time.Time
+}
 
-// traceSearchSQL finds the traces with a span matching f, newest first, and
-// summarises each over all of its spans in the search range widened by
-// TraceSearchMargin on both sides.
-func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
-	var inner readWhere
-	spanConditions(&inner, db, f)
-	// An attribute's value is looked for in the values column first
-	// (PREWHERE): the keys, and every other column, are read only for the
-	// granules holding it, not for the whole day.
-	prewhere := ""
-	var pre readWhere
-	for _, k := range slices.Sorted(maps.Keys(f.Attributes)) {
-		pre.add("has(attributes.value, ?)", f.Attributes[k])
+// selectTraceHoursSQL reads the hours trace_hours (migration 17) holds for
+// the traces of ids inside [since, until): trace key and hour. in is as for
+// selectSpansInTraceHoursSQL.
+func selectTraceHoursSQL(db string, ids [][16]byte, since, until time.Time) (string, []any) {
+	args := make([]any, 0, len(ids)+2)
+	for _, id := range ids {
+		args = append(args, hexID(id[8:]))
 	}
-	if len(pre.args) > 0 {
-		prewhere = "\n        PREWHERE " + pre.sql()
+	var w readWhere
+	w.add("trace_key IN (" + strings.TrimSuffix(strings.Repeat("unhex(?), ", len(ids)), ", ") + ")")
+	w.timeRange("hour", "", since.Truncate(time.Hour), until)
+	return "SELECT trace_key, hour\nFROM " + db + ".trace_hours\nWHERE " + w.sql(), append(args, w.args...)
+}
+
+// traceHourPairs keeps the spans of the pairs of hours: those of each
+// trace starting in its hour. The pairs lead the key of spans.
+func traceHourPairs(w *readWhere, hours []traceHour) {
+	pairs := make([]any, 0, 2*len(hours))
+	for _, h := range hours {
+		pairs = append(pairs, h.hour.Unix(), hexID(h.traceID[:]))
 	}
-	var outer readWhere
-	outer.timeRange("start_time", "", f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin))
-	args := append([]any{}, outer.args...)
-	args = append(args, pre.args...)
-	args = append(args, inner.args...)
-	args = append(args, f.Offset, f.Limit)
+	w.add("(toStartOfHour(start_time), trace_id) IN ("+
+		strings.TrimSuffix(strings.Repeat("(toDateTime(?), unhex(?)), ", len(hours)), ", ")+")", pairs...)
+}
+
+// traceSummarySQL sums up the traces of ids over all of their spans in the
+// search range widened by TraceSearchMargin on both sides, newest first.
+// With hours (every hour a span of each trace starts in, from
+// trace_hours), only the granules of each trace in its hours are read:
+// the pairs (hour, trace ID) lead the key of spans. Without, the trace IDs
+// are looked for in every hour of the range.
+func traceSummarySQL(db string, f TraceSearchFilter, ids [][16]byte, hours []traceHour) (string, []any) {
+	var w readWhere
+	w.timeRange("start_time", "", f.Since.Add(-TraceSearchMargin), f.Until.Add(TraceSearchMargin))
+	if hours != nil {
+		traceHourPairs(&w, hours)
+	} else {
+		marks := make([]any, len(ids))
+		for i, id := range ids {
+			marks[i] = hexID(id[:])
+		}
+		w.add("trace_id IN ("+strings.TrimSuffix(strings.Repeat("unhex(?), ", len(ids)), ", ")+")", marks...)
+	}
 	return `SELECT trace_id,
     min(start_unix_nano) AS first_ns,
     max(start_unix_nano + duration_ns) AS last_ns,
@@ -213,17 +259,9 @@ func traceSearchSQL(db string, f TraceSearchFilter) (string, []any) {
     argMin(` + spanSourceExpr + `, start_unix_nano) AS first_source,
     groupUniqArray(` + spanSourceExpr + `) AS sources
 FROM ` + db + `.spans
-WHERE ` + outer.sql() + `
-  AND trace_id IN (
-    SELECT trace_id FROM (
-        SELECT trace_id, min(start_unix_nano) AS hit_ns
-        FROM ` + db + `.spans` + prewhere + `
-        WHERE ` + inner.sql() + `
-        GROUP BY trace_id
-        ORDER BY hit_ns DESC, trace_id
-        LIMIT ?, ?))
+WHERE ` + w.sql() + `
 GROUP BY trace_id
-ORDER BY first_ns DESC, trace_id`, args
+ORDER BY first_ns DESC, trace_id`, w.args
 }
 
 // spanEdgesSQL joins every span with its parent and keeps the pairs whose

@@ -28,7 +28,7 @@ func TestReadSQLTextDoesNotDependOnValues(t *testing.T) {
 				Since: since, Until: until, FunctionName: v, ServiceName: v, SpanName: v, StatusCode: 2,
 				MinDuration: time.Millisecond, MaxDuration: time.Second, Attributes: map[string]string{v: v},
 				ColdStartOnly: true, Limit: 10,
-			})
+			}, nil)
 		}},
 		{"function buckets", func(v string) (string, []any) {
 			return functionBucketsSQL("db", UsageFilter{Since: since, Until: until, FunctionName: v, FunctionVersion: v, AccountID: v, Region: v}, time.Minute)
@@ -99,7 +99,7 @@ func FuzzReadSQLText(f *testing.F) {
 	until := since.Add(time.Hour)
 	search := func(fn, attr string) string {
 		q, _ := traceSearchSQL("db", TraceSearchFilter{Since: since, Until: until, FunctionName: fn, SpanName: fn,
-			StatusCode: -1, Attributes: map[string]string{attr: fn}, Limit: 5})
+			StatusCode: -1, Attributes: map[string]string{attr: fn}, Limit: 5}, nil)
 		return q
 	}
 	usage := func(fn string) string {

@@ -226,3 +226,41 @@ func counter(t *testing.T, s *Store) func(sql string) uint64 {
 		return n
 	}
 }
+
+// TestTraceHoursHorizon checks migration 31's horizon: 0 on a database
+// made by one run of the migrations, an hour after migration 17 was
+// recorded on one that reached migration 17 later.
+func TestTraceHoursHorizon(t *testing.T) {
+	s := openStore(t)
+	horizon, ok, err := s.viewHorizon(t.Context(), "trace_hours")
+	if err != nil || !ok || horizon != 0 {
+		t.Fatalf("horizon of a new database = %d, %v, %v; want 0", horizon, ok, err)
+	}
+	// A database that reached migration 17 a day after migration 1.
+	later := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Second)
+	batch, err := s.conn.PrepareBatch(t.Context(), insertMigrationSQL(s.database))
+	if err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	if err := batch.Append(uint32(17), "trace_hours", later); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatalf("record migration 17 later: %v", err)
+	}
+	ms, err := renderMigrations(s.database, s.caps, "")
+	if err != nil {
+		t.Fatalf("render migrations: %v", err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.Version == 31 })
+	if i < 0 || len(ms[i].Statements) != 1 {
+		t.Fatalf("migration 31 not found with one statement")
+	}
+	if err := s.conn.Exec(t.Context(), ms[i].Statements[0]); err != nil {
+		t.Fatalf("apply migration 31 again: %v", err)
+	}
+	horizon, _, err = s.viewHorizon(t.Context(), "trace_hours")
+	if want := uint64(later.Add(time.Hour).UnixNano()); err != nil || horizon != want {
+		t.Errorf("horizon after a later migration 17 = %d, %v; want %d", horizon, err, want)
+	}
+}

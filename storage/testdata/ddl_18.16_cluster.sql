@@ -853,6 +853,14 @@ INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'cost_hours', max(start_unix_nano)
 FROM lambdascope.invocations;
 
+-- migration trace_hours_horizon, statement 1
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'trace_hours',
+    if(toUInt32(maxIf(applied_at, version = 17)) < toUInt32(minIf(applied_at, version = 1)) + 600,
+        toUInt64(0),
+        (toUInt64(toUInt32(maxIf(applied_at, version = 17))) + 3600) * 1000000000)
+FROM lambdascope.schema_migrations;
+
 -- migration streaming_hours, statement 1
 CREATE TABLE IF NOT EXISTS lambdascope.streaming_hours_local ON CLUSTER lambdascope
 (
