@@ -186,7 +186,7 @@ func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.Expor
 	// views of it, so it goes back to the pool only with the columns, when
 	// the call ends (spanDecode.release). Everything else decoded from it
 	// (the message, notes) is a copy.
-	buf := data.MaterializeToBuffer(requestBuffers)
+	buf := pooledMessage(data)
 	rest, raw, ok := splitSpans(buf.ReadOnlyData())
 	if !ok {
 		buf.Free()

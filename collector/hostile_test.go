@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/proto/grpczstd"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
@@ -717,4 +718,26 @@ func TestDecodedCallHoldsItsSize(t *testing.T) {
 		t.Fatal("export did not end")
 	}
 	waitFor(t, "the call's release", 10*time.Second, func() bool { return srv.Stats().InflightBytes == 0 })
+}
+
+// A zstd body is decompressed in one call (zstd.go), not through gRPC's
+// size-limited stream: one that decompresses to more than
+// max_message_bytes must still be refused as too large, and one within it
+// stored.
+func TestZstdBodyOverMaxMessageBytesIsRefused(t *testing.T) {
+	const maxMsg = 1 << 20
+	h := start(t, func(c *collector.Config) { c.MaxMessageBytes = maxMsg })
+	conn := dialGRPC(t, h.srv.Addr())
+	traces := coltracepb.NewTraceServiceClient(conn)
+	zstdCall := grpc.UseCompressor(grpczstd.Name)
+	_, err := traces.Export(withKey(t.Context(), apiKey), hugeRequest(maxMsg+1), zstdCall)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("zstd body over max_message_bytes: got %v, want ResourceExhausted", err)
+	}
+	if _, ok := retryDelayOf(err); ok {
+		t.Fatalf("too large a body carries RetryInfo: %v", status.Convert(err).Proto())
+	}
+	if _, err := traces.Export(withKey(t.Context(), apiKey), hugeRequest(maxMsg/2), zstdCall); err != nil {
+		t.Fatalf("zstd body within max_message_bytes: %v", err)
+	}
 }

@@ -297,10 +297,10 @@ func (c *uint8Column) WriteColumn(w *proto.Writer) {
 
 // sendMark wraps a block's first column: encoding it means the block is
 // being sent, after which a failure leaves the insert's outcome unknown.
-// Before the first column it grows the connection's send buffer to reserve
-// bytes, the whole block's encoded size, so that the buffer grows once per
-// larger block rather than many times within it (each growth copies all
-// the columns encoded before).
+// Before the first column it grows the connection's send buffer to hold
+// reserve bytes, the whole block's encoded size, so that the buffer grows
+// once per larger block rather than many times within it (each growth
+// copies all the columns encoded before); see reserveBlock.
 type sendMark struct {
 	proto.ColInput
 	sent    bool
@@ -399,12 +399,28 @@ func (m *sendMark) Infer(t proto.ColumnType) error {
 
 func (m *sendMark) EncodeColumn(b *proto.Buffer) {
 	m.sent = true
-	b.Buf = slices.Grow(b.Buf, m.reserve)
+	reserveBlock(b, m.reserve)
 	m.ColInput.EncodeColumn(b)
 }
 
 func (m *sendMark) WriteColumn(w *proto.Writer) {
 	m.sent = true
-	w.ChainBuffer(func(b *proto.Buffer) { b.Buf = slices.Grow(b.Buf, m.reserve) })
+	w.ChainBuffer(func(b *proto.Buffer) { reserveBlock(b, m.reserve) })
 	m.ColInput.WriteColumn(w)
+}
+
+// reserveBlock makes room for n more bytes in b. A buffer too small gets a
+// quarter more than n: a connection's blocks are of about the same size
+// (batches of the same number of requests), and growing it for each one a
+// little larger than the largest so far took a new buffer of the whole
+// block's size, cleared, every few inserts (tens of MiB of fresh pages
+// each time). Only what b holds is copied (the packet's header), not its
+// whole capacity as slices.Grow does.
+func reserveBlock(b *proto.Buffer, n int) {
+	if cap(b.Buf)-len(b.Buf) >= n {
+		return
+	}
+	grown := make([]byte, len(b.Buf), len(b.Buf)+n+n/4)
+	copy(grown, b.Buf)
+	b.Buf = grown
 }
