@@ -331,7 +331,7 @@ func BenchmarkMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got := c.spans.Load(); got != invocations*1000 {
+		if got := c.spans(b); got != invocations*1000 {
 			b.Fatalf("collector received %d spans, want %d", got, invocations*1000)
 		}
 	}
@@ -461,7 +461,7 @@ func benchmarkInvocation(b *testing.B, spans int, flush string) {
 				s.tail = append(s.tail, r.DurationMs-ms(resp))
 			}
 		}
-		if spans > 0 && c.spans.Load() == 0 {
+		if spans > 0 && c.spans(b) == 0 {
 			b.Fatal("the collector received no spans")
 		}
 		if spans > 0 && sink.exports.Load() == 0 {
@@ -565,7 +565,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 			Name: proxied, Handler: bins.wrapped, Extensions: []string{bins.extension}, Timeout: 10 * time.Second,
 			Env: map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key", "LAMBDASCOPE_FLUSH": "adaptive"},
 		})
-		before := c.spans.Load()
+		before := c.spans(b)
 		invoke(b, em, withExtension, spans)
 		invoke(b, em, proxied, spans)
 		invoke(b, em, withoutExtension, 0)
@@ -583,7 +583,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 				if fn == withoutExtension {
 					n = 0
 				}
-				before := c.spans.Load()
+				before := c.spans(b)
 				res := invoke(b, em, fn, n)
 				if !res.ColdStart {
 					resp[res.RequestID], fnOf[res.RequestID] = res.Duration, fn
@@ -591,7 +591,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 				}
 				if fn == proxied {
 					waitEnded(b, em, res.RequestID)
-					if got := c.spans.Load() - before; got < spans {
+					if got := c.spans(b) - before; got < spans {
 						b.Fatalf("round %d: the collector had %d of the proxied invocation's %d spans when it ended", i, got, spans)
 					}
 				}
@@ -609,7 +609,7 @@ func BenchmarkQuietInvocation(b *testing.B) {
 			}
 		}
 		// Both sides with the extension shipped every span.
-		if got, want := c.spans.Load()-before, int64(2*(invocations+1)*spans); got < want {
+		if got, want := c.spans(b)-before, int64(2*(invocations+1)*spans); got < want {
 			b.Fatalf("the collector received %d spans, want at least %d", got, want)
 		}
 	}
