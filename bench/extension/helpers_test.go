@@ -254,8 +254,23 @@ func invoke(b *testing.B, em *emulator.Emulator, fn string, spans int) *emulator
 	return res
 }
 
-// processByExe finds the running process whose executable is path.
+// processByExe finds the running process whose executable is path,
+// waiting up to 5 s for it: the launcher starts the agent beside the
+// function's first invocation, and on a loaded machine that invocation
+// can be answered before the agent's exec is done.
 func processByExe(path string) (int, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid, err := findProcessByExe(path)
+		if err == nil || time.Now().After(deadline) {
+			return pid, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// findProcessByExe finds the running process whose executable is path.
+func findProcessByExe(path string) (int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, fmt.Errorf("list processes: %w", err)
