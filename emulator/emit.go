@@ -1,9 +1,6 @@
 package emulator
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // emit records a telemetry event and queues it for every subscriber that
 // wants its category.
@@ -44,22 +41,6 @@ func (e *environment) holdReport(record any) {
 type heldEvent struct {
 	raw []byte
 	at  time.Time
-}
-
-// deliverDue sends every subscriber what its buffering says is due, before
-// the window's event is handed out; it gives up at deadline.
-func (e *environment) deliverDue(deadline time.Time) {
-	e.mu.Lock()
-	subs := make([]*subscription, 0, len(e.subs))
-	for _, s := range e.subs {
-		subs = append(subs, s)
-	}
-	e.mu.Unlock()
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	for _, s := range subs {
-		s.deliverDue(ctx)
-	}
 }
 
 // releaseReports queues the held reports for the subscribers. They have

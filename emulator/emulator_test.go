@@ -65,16 +65,18 @@ type extLog struct {
 }
 
 type extRecord struct {
-	Kind   string            `json:"kind"`
-	At     time.Time         `json:"at"`
-	PID    int               `json:"pid"`
-	Env    []string          `json:"env"`
-	Status int               `json:"status"`
-	ID     string            `json:"id"`
-	Body   json.RawMessage   `json:"body"`
-	Event  json.RawMessage   `json:"event"`
-	After  string            `json:"after"`
-	Events []json.RawMessage `json:"events"`
+	Kind   string          `json:"kind"`
+	At     time.Time       `json:"at"`
+	PID    int             `json:"pid"`
+	Env    []string        `json:"env"`
+	Status int             `json:"status"`
+	ID     string          `json:"id"`
+	Body   json.RawMessage `json:"body"`
+	Event  json.RawMessage `json:"event"`
+	After  string          `json:"after"`
+	// Released says what ended a held telemetry answer.
+	Released string            `json:"released"`
+	Events   []json.RawMessage `json:"events"`
 }
 
 type telemetryEvent struct {
@@ -755,6 +757,37 @@ func TestFreezeBetweenInvocations(t *testing.T) {
 	}
 	if _, _, ok := s.ext.report(t, second.RequestID); !ok {
 		t.Errorf("the report held while frozen did not reach the extension at shutdown")
+	}
+}
+
+// TestEventNotHeldForTelemetryAnswer holds the extension's answer to the
+// push that brings the first invocation's report, delivered when the
+// environment wakes for the second, until the extension has the second
+// INVOKE: Lambda hands out the event without waiting for a subscriber's
+// answer (AWS's Telemetry API code sends batches from a goroutine of
+// their own), so the answer must not be what releases the event.
+func TestEventNotHeldForTelemetryAnswer(t *testing.T) {
+	s := start(t, func(c *emulator.Config) {
+		c.Functions[0].Env["TESTEXT_HOLD_REPORTS_UNTIL_INVOKES"] = "2"
+	})
+	first := decode(t, invoke(t, s.em, "fn", map[string]any{}))
+	eventually(t, "runtime frozen", func() bool { return processState(first.PID) == "T" })
+	// The report's buffering window (25 ms) runs out while the
+	// environment is frozen, so it is due when it wakes.
+	time.Sleep(100 * time.Millisecond)
+	decode(t, invoke(t, s.em, "fn", map[string]any{}))
+	eventually(t, "the first report delivered", func() bool {
+		_, _, ok := s.ext.report(t, first.RequestID)
+		return ok
+	})
+	var held []string
+	for _, r := range s.ext.records(t) {
+		if r.Kind == "telemetry-held" {
+			held = append(held, r.Released)
+		}
+	}
+	if len(held) == 0 || held[0] != "invoke" {
+		t.Errorf("the push with the first report was answered after %v, want after the second INVOKE reached the extension", held)
 	}
 }
 

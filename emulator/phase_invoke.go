@@ -27,7 +27,7 @@ func durationMs(d time.Duration) float64 {
 // posted, since the runtime's next calls belong to no single invocation.
 func (e *environment) run(inv *invocation, cold bool, responded func(), out chan<- invokeOutcome) (reset string) {
 	shared := e.fn.cfg.ManagedInstances
-	e.wake(inv, shared)
+	e.wake()
 	e.start(inv)
 	e.handOut(inv, shared)
 
@@ -83,15 +83,15 @@ func (e *environment) cutShort(end *invokeEnd, err error) {
 	e.cutShortLocked(end, err)
 }
 
-// wake readies the environment for the invocation: it thaws, the reports
-// held while it was frozen are queued, and what the subscriptions'
-// buffering says is due goes out before the event.
-func (e *environment) wake(inv *invocation, shared bool) {
+// wake readies the environment for the invocation: it thaws, and the
+// reports held while it was frozen are queued. What the subscriptions'
+// buffering says is due goes out at once, beside the event: as in AWS's
+// Telemetry API code (the Runtime Interface Emulator's telemetry
+// subscriber sends each batch from a goroutine of its own), the event is
+// handed out without waiting for a subscriber's answer.
+func (e *environment) wake() {
 	e.thaw()
 	e.releaseReports()
-	if !shared {
-		e.deliverDue(inv.deadline)
-	}
 }
 
 // tracing is the tracing object of the invocation's platform events.

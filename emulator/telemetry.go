@@ -155,7 +155,6 @@ type subscription struct {
 
 	wake    chan struct{}
 	flushCh chan chan struct{}
-	dueCh   chan chan struct{}
 	stopCh  chan struct{}
 	done    chan struct{}
 	// awake blocks delivery while the environment is frozen; the returned
@@ -171,7 +170,6 @@ func newSubscription(ext string, cfg subscriptionConfig, client *http.Client, lo
 		cfg:       cfg,
 		wake:      make(chan struct{}, 1),
 		flushCh:   make(chan chan struct{}),
-		dueCh:     make(chan chan struct{}),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		awake:     awake,
@@ -237,33 +235,6 @@ func (s *subscription) flush(ctx context.Context) {
 	}
 }
 
-// deliverDue delivers what the buffering says is due (maxItems, maxBytes
-// or timeoutMs reached) and returns when done or when ctx ends. The
-// environment calls it when it wakes, so events whose timeout ran out while
-// it was frozen reach the subscriber at the start of the window.
-func (s *subscription) deliverDue(ctx context.Context) {
-	ack := make(chan struct{})
-	select {
-	case s.dueCh <- ack:
-	case <-s.done:
-		return
-	case <-ctx.Done():
-		return
-	}
-	select {
-	case <-ack:
-	case <-ctx.Done():
-	}
-}
-
-// due reports whether the buffering says the queue must go out now.
-func (s *subscription) due() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := len(s.queue)
-	return n > 0 && (s.urgent || n >= s.cfg.maxItems || s.bytes >= s.cfg.maxBytes || time.Since(s.first) >= s.cfg.timeout)
-}
-
 // stop delivers what is queued (once, without retries) and ends the
 // goroutine.
 func (s *subscription) stop() {
@@ -304,11 +275,6 @@ func (s *subscription) run() {
 		case <-timer.C:
 		case ack := <-s.flushCh:
 			s.deliver(ctx, true)
-			close(ack)
-		case ack := <-s.dueCh:
-			if s.due() {
-				s.deliver(ctx, true)
-			}
 			close(ack)
 		case <-s.stopCh:
 			s.deliver(context.Background(), false)

@@ -60,7 +60,7 @@ func benchmarkDroppedRuntimeDone(b *testing.B, flush string) {
 			}
 		}
 		shutDownForTails(b, em, resp, sideOf, tails)
-		if c.spans.Load() == 0 {
+		if c.spans(b) == 0 {
 			b.Fatal("the collector received no spans")
 		}
 	}

@@ -22,7 +22,42 @@ import (
 var (
 	outMu sync.Mutex
 	out   *os.File
+
+	// invokes counts the INVOKE events received; invoked is closed and
+	// replaced at each.
+	invokeMu sync.Mutex
+	invokes  int
+	invoked  = make(chan struct{})
 )
+
+// sawInvoke counts an INVOKE event and wakes the pushes held for it.
+func sawInvoke() {
+	invokeMu.Lock()
+	defer invokeMu.Unlock()
+	invokes++
+	close(invoked)
+	invoked = make(chan struct{})
+}
+
+// holdUntilInvokes delays the answer to a push that holds a platform.report
+// until the extension has received n INVOKE events, for at most 3 s, and
+// says which came first: "invoke" or "timeout".
+func holdUntilInvokes(n int) string {
+	deadline := time.After(3 * time.Second)
+	for {
+		invokeMu.Lock()
+		got, ch := invokes, invoked
+		invokeMu.Unlock()
+		if got >= n {
+			return "invoke"
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return "timeout"
+		}
+	}
+}
 
 func record(kind string, fields map[string]any) {
 	if fields == nil {
@@ -59,6 +94,11 @@ func main() {
 			var events []json.RawMessage
 			if err := json.Unmarshal(body, &events); err != nil {
 				record("bad-telemetry", map[string]any{"body": string(body)})
+			}
+			// TESTEXT_HOLD_REPORTS_UNTIL_INVOKES=N holds the answer to a
+			// push with a platform.report until the Nth INVOKE came.
+			if n, _ := strconv.Atoi(os.Getenv("TESTEXT_HOLD_REPORTS_UNTIL_INVOKES")); n > 0 && bytes.Contains(body, []byte(`"platform.report"`)) {
+				record("telemetry-held", map[string]any{"released": holdUntilInvokes(n)})
 			}
 			record("telemetry", map[string]any{"events": events})
 		}))
@@ -151,6 +191,7 @@ func main() {
 		record("event", map[string]any{"event": json.RawMessage(body), "event_id": resp.Header.Get("Lambda-Extension-Event-Identifier")})
 		switch ev.EventType {
 		case "INVOKE":
+			sawInvoke()
 			time.Sleep(time.Duration(delay) * time.Millisecond)
 			record("next", map[string]any{"after": ev.RequestID})
 		case "SHUTDOWN":

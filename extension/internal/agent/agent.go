@@ -918,19 +918,11 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	defer cancel()
 	if a.telemetryOK {
 		quiet := a.runtimeDoneQuiet()
-		// The runtime's answer, seen by the Runtime API proxy, ends the
-		// invocation as well as runtimeDone does, and comes first.
-		wait, answered := wctx, func() bool { return false }
-		if a.events != nil {
-			var cancelWait context.CancelFunc
-			wait, answered, cancelWait = a.events.untilEnded(wctx, ev.RequestID)
-			defer cancelWait()
-		}
-		switch seen := a.tracker.WaitRuntimeDone(wait, ev.RequestID, quiet); {
-		case seen:
-		case answered():
+		switch a.waitEnd(wctx, ev.RequestID, quiet) {
+		case endRuntimeDone:
+		case endAnswered:
 			a.log.Debug("the runtime's answer ended the wait for runtimeDone", "request_id", ev.RequestID)
-		case wctx.Err() == nil:
+		case endQuiet:
 			a.onRuntimeDoneLate(ev.RequestID, quiet, now)
 		default:
 			a.log.Debug("runtimeDone not seen before the deadline", "request_id", ev.RequestID)
@@ -941,6 +933,75 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if err := a.ship.Flush(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
 		a.log.Debug("end-of-invocation flush incomplete", "err", err)
 	}
+}
+
+// endedBy says what ended the wait for an invocation's end.
+type endedBy int
+
+const (
+	endRuntimeDone endedBy = iota // platform.runtimeDone came
+	endAnswered                   // the runtime's answer passed the proxy
+	endQuiet                      // the telemetry stream was quiet for the bound
+	endDeadline                   // ctx ended
+)
+
+// waitEnd waits until the invocation id has ended: its runtimeDone came,
+// or the runtime's answer passed the Runtime API proxy. While the proxy
+// has not seen the runtime take the invocation (a runtime talking to
+// Lambda directly), the wait also ends once the telemetry stream has been
+// quiet for quiet (a late or lost runtimeDone). Once the runtime took it
+// through the proxy, its answer will pass there: the quiet bound no
+// longer applies, so that a function that works silently for longer than
+// the bound still has its spans and outcome shipped before the freeze;
+// runtimeDone, which follows the answer, and ctx's deadline still end it.
+func (a *Agent) waitEnd(ctx context.Context, id string, quiet time.Duration) endedBy {
+	if a.events == nil {
+		if a.tracker.WaitRuntimeDone(ctx, id, quiet) {
+			return endRuntimeDone
+		}
+		if ctx.Err() != nil {
+			return endDeadline
+		}
+		return endQuiet
+	}
+	// The runtime's answer, seen by the proxy, ends the invocation as
+	// well as runtimeDone does, and comes first.
+	wait, answered, cancelWait := a.events.untilEnded(ctx, id)
+	defer cancelWait()
+	taken := a.events.takenChan(id)
+	// Until the runtime is seen taking the invocation, the quiet bound
+	// applies.
+	first, cancelFirst := context.WithCancel(wait)
+	defer cancelFirst()
+	go func() {
+		select {
+		case <-taken:
+			cancelFirst()
+		case <-first.Done():
+		}
+	}()
+	seen := a.tracker.WaitRuntimeDone(first, id, quiet)
+	cancelFirst()
+	isTaken := func() bool {
+		select {
+		case <-taken:
+			return true
+		default:
+			return false
+		}
+	}
+	if !seen && !answered() && ctx.Err() == nil && isTaken() {
+		seen = a.tracker.WaitRuntimeDone(wait, id, 0)
+	}
+	switch {
+	case seen:
+		return endRuntimeDone
+	case answered():
+		return endAnswered
+	case ctx.Err() != nil:
+		return endDeadline
+	}
+	return endQuiet
 }
 
 // runtimeDoneQuiet bounds the wait for an invocation's runtimeDone: the

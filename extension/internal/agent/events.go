@@ -108,6 +108,10 @@ type eventObserver struct {
 	// span of an event without context waits too: at a cold start the
 	// SDK may export its first spans after the answer (see holdLocked).
 	sdkSeen, answered, coldSDK bool
+	// taken holds, by request ID, a channel closed once the runtime took
+	// the invocation through the proxy (Invoked), oldest first in takenQ.
+	taken  map[string]chan struct{}
+	takenQ []string
 	// invoked numbers the events in the order they came.
 	invoked uint64
 	// held are the inferred spans answered but waiting for the function's
@@ -169,7 +173,7 @@ type outcome struct {
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
-		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, recent: map[string]inferredRef{},
+		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, taken: map[string]chan struct{}{}, recent: map[string]inferredRef{},
 		held: map[string]*pendingInvocation{}}
 }
 
@@ -178,6 +182,7 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	if ev.RequestID == "" {
 		return
 	}
+	o.markTaken(ev.RequestID)
 	var trig trigger.Trigger
 	if ev.Truncated {
 		// Too big to decode: only its first bytes were kept.
@@ -845,6 +850,39 @@ func (o *eventObserver) markEnded(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	ch := o.endedChanLocked(id)
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// takenChan returns a channel closed once the runtime took the invocation
+// id through the proxy.
+func (o *eventObserver) takenChan(id string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.takenChanLocked(id)
+}
+
+func (o *eventObserver) takenChanLocked(id string) chan struct{} {
+	ch, ok := o.taken[id]
+	if !ok {
+		ch = make(chan struct{})
+		o.taken[id] = ch
+		o.takenQ = append(o.takenQ, id)
+		for len(o.takenQ) > maxPending {
+			delete(o.taken, o.takenQ[0])
+			o.takenQ = o.takenQ[1:]
+		}
+	}
+	return ch
+}
+
+func (o *eventObserver) markTaken(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := o.takenChanLocked(id)
 	select {
 	case <-ch:
 	default:
