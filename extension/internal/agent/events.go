@@ -86,8 +86,8 @@ type eventObserver struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
-	ended   map[string]chan struct{}
-	endedQ  []string
+	// ended says, by request ID, that the runtime's answer was relayed.
+	ended signals
 	// recent are the inferred spans made, by invocation, for the
 	// function's spans that come after them.
 	recent  map[string]inferredRef
@@ -108,10 +108,9 @@ type eventObserver struct {
 	// span of an event without context waits too: at a cold start the
 	// SDK may export its first spans after the answer (see holdLocked).
 	sdkSeen, answered, coldSDK bool
-	// taken holds, by request ID, a channel closed once the runtime took
-	// the invocation through the proxy (Invoked), oldest first in takenQ.
-	taken  map[string]chan struct{}
-	takenQ []string
+	// taken says, by request ID, that the runtime took the invocation
+	// through the proxy (Invoked).
+	taken signals
 	// invoked numbers the events in the order they came.
 	invoked uint64
 	// held are the inferred spans answered but waiting for the function's
@@ -173,7 +172,7 @@ type outcome struct {
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
-		pending: map[string]*pendingInvocation{}, ended: map[string]chan struct{}{}, taken: map[string]chan struct{}{}, recent: map[string]inferredRef{},
+		pending: map[string]*pendingInvocation{}, recent: map[string]inferredRef{},
 		held: map[string]*pendingInvocation{}}
 }
 
@@ -825,36 +824,53 @@ func (o *eventObserver) adoptDecoded(rss []*tracepb.ResourceSpans) {
 	})
 }
 
-// endedChan returns the channel closed once the answer of id was relayed.
-func (o *eventObserver) endedChan(id string) <-chan struct{} {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.endedChanLocked(id)
+// signals are channels closed once something happened to an invocation,
+// by request ID, the last maxPending of them; the observer's mutex guards
+// them.
+type signals struct {
+	ch    map[string]chan struct{}
+	order []string
 }
 
-func (o *eventObserver) endedChanLocked(id string) chan struct{} {
-	ch, ok := o.ended[id]
+// get returns id's channel, made when it is first asked for.
+func (s *signals) get(id string) chan struct{} {
+	ch, ok := s.ch[id]
 	if !ok {
+		if s.ch == nil {
+			s.ch = map[string]chan struct{}{}
+		}
 		ch = make(chan struct{})
-		o.ended[id] = ch
-		o.endedQ = append(o.endedQ, id)
-		for len(o.endedQ) > maxPending {
-			delete(o.ended, o.endedQ[0])
-			o.endedQ = o.endedQ[1:]
+		s.ch[id] = ch
+		s.order = append(s.order, id)
+		for len(s.order) > maxPending {
+			delete(s.ch, s.order[0])
+			s.order = s.order[1:]
 		}
 	}
 	return ch
 }
 
-func (o *eventObserver) markEnded(id string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	ch := o.endedChanLocked(id)
+// set closes id's channel, once.
+func (s *signals) set(id string) {
+	ch := s.get(id)
 	select {
 	case <-ch:
 	default:
 		close(ch)
 	}
+}
+
+// endedChan returns the channel closed once the answer of id was relayed.
+func (o *eventObserver) endedChan(id string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ended.get(id)
+}
+
+func (o *eventObserver) markEnded(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ended.set(id)
 }
 
 // takenChan returns a channel closed once the runtime took the invocation
@@ -862,32 +878,13 @@ func (o *eventObserver) markEnded(id string) {
 func (o *eventObserver) takenChan(id string) <-chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.takenChanLocked(id)
-}
-
-func (o *eventObserver) takenChanLocked(id string) chan struct{} {
-	ch, ok := o.taken[id]
-	if !ok {
-		ch = make(chan struct{})
-		o.taken[id] = ch
-		o.takenQ = append(o.takenQ, id)
-		for len(o.takenQ) > maxPending {
-			delete(o.taken, o.takenQ[0])
-			o.takenQ = o.takenQ[1:]
-		}
-	}
-	return ch
+	return o.taken.get(id)
 }
 
 func (o *eventObserver) markTaken(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	ch := o.takenChanLocked(id)
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+	o.taken.set(id)
 }
 
 // untilEnded returns a context that is done when ctx is or when the
