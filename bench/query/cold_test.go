@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/lambdascope/lambdascope/query/querytest"
 )
@@ -44,5 +47,21 @@ func TestCacheDropperSaysWhatItDropped(t *testing.T) {
 				t.Errorf("cold %v, want %v", d.Cold(), tt.cold)
 			}
 		})
+	}
+}
+
+func TestWithReadTimeout(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"clickhouse://127.0.0.1:9000/db", "clickhouse://127.0.0.1:9000/db?read_timeout=1h"},
+		{"clickhouse://127.0.0.1:9000/db?dial_timeout=5s", "clickhouse://127.0.0.1:9000/db?dial_timeout=5s&read_timeout=1h"},
+		{"clickhouse://127.0.0.1:9000/db?read_timeout=2h", "clickhouse://127.0.0.1:9000/db?read_timeout=2h"},
+	} {
+		if got := withReadTimeout(tt.in); got != tt.want {
+			t.Errorf("withReadTimeout(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	opts, err := clickhouse.ParseDSN(withReadTimeout("clickhouse://127.0.0.1:9000/db"))
+	if err != nil || opts.ReadTimeout != time.Hour {
+		t.Errorf("the DSN's read timeout reads as %v (%v), want 1h", opts.ReadTimeout, err)
 	}
 }

@@ -1,6 +1,7 @@
 package querybench
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -15,5 +16,22 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 // the store does not offer (generating, dropping caches, counting parts).
 func connOf(t testing.TB, st *storage.Store) clickhouse.Conn {
 	t.Helper()
-	return chtest.ConnTo(t, st.Config().DSN)
+	return chtest.ConnTo(t, withReadTimeout(st.Config().DSN))
+}
+
+// withReadTimeout gives dsn an hour's read timeout unless it names one:
+// the bulk generator's INSERT … SELECT of a million rows answers only once
+// they are written, which on a loaded machine outlasts clickhouse-go's
+// default and failed the generation of the 100 M set.
+func withReadTimeout(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // ConnTo reports it
+	}
+	q := u.Query()
+	if q.Get("read_timeout") == "" {
+		q.Set("read_timeout", "1h")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
