@@ -471,7 +471,7 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 		s.inflight = call
 	}
 	s.mu.Unlock()
-	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name))
+	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name), grpc.ForceCodecV2(RequestCodec{}))
 	s.mu.Lock()
 	if s.inflight == call {
 		s.inflight = nil
