@@ -82,33 +82,101 @@ func (t *Traces) SpanCount() int {
 // ScanTraces reads an encoded ExportTraceServiceRequest. It accepts what
 // proto.Unmarshal accepts and rejects the rest with an error wrapping
 // ErrMalformed. The returned fields are copies; data may be reused.
+//
+// The request is read once: each resource_spans is copied, re-tagged,
+// and checked and scanned in the copy, so that Invocations' Parent points
+// into what is shipped.
 func ScanTraces(data []byte) (*Traces, error) {
-	if err := validate(data, exportRequestSchema, recursionLimit); err != nil {
-		return nil, fmt.Errorf("%w: export trace request: %w", ErrMalformed, err)
-	}
-	t := &Traces{}
 	// Field numbers 1 and 4 both take a one-byte tag, so the re-tagged
 	// fields fit in len(data) bytes.
-	out := make([]byte, 0, len(data))
-	for b := data; len(b) > 0; {
-		num, typ, n := consumeTag(b)
-		b = b[n:]
-		if num != exportResourceSpansField || typ != protowire.BytesType {
-			b = b[skipValue(num, typ, b):]
-			continue
-		}
-		msg, n := consumeBytes(b)
-		b = b[n:]
-		start := len(out)
-		out = protowire.AppendTag(out, IngestResourceSpansField, protowire.BytesType)
-		out = protowire.AppendBytes(out, msg)
-		rs := ResourceSpans{Field: out[start:len(out):len(out)], Size: len(msg)}
-		// The copy is scanned, so that Invocations' Parent points into
-		// what is shipped.
-		rs.Spans = t.scanResourceSpans(out[len(out)-len(msg):], len(t.ResourceSpans))
-		t.ResourceSpans = append(t.ResourceSpans, rs)
+	sc := &scan{t: &Traces{}, out: make([]byte, 0, len(data))}
+	if err := validate(data, exportRequestSchema, recursionLimit, sc, nil); err != nil {
+		return nil, fmt.Errorf("%w: export trace request: %w", ErrMalformed, err)
 	}
-	return t, nil
+	return sc.t, nil
+}
+
+// scan is what validate gathers while it checks a request in ScanTraces.
+type scan struct {
+	t *Traces
+	// out holds the re-tagged resource_spans fields.
+	out []byte
+	// spans counts the spans of the resource spans being checked.
+	spans int
+}
+
+// resourceSpans copies the request's resource spans msg into s.out as an
+// Ingest API field, checks the copy and scans its spans.
+func (s *scan) resourceSpans(msg []byte, rs *schema, depth int) error {
+	start := len(s.out)
+	s.out = protowire.AppendTag(s.out, IngestResourceSpansField, protowire.BytesType)
+	s.out = protowire.AppendBytes(s.out, msg)
+	field := s.out[start:len(s.out):len(s.out)]
+	s.spans = 0
+	if err := validate(field[len(field)-len(msg):], rs, depth, s, nil); err != nil {
+		return err
+	}
+	s.t.ResourceSpans = append(s.t.ResourceSpans, ResourceSpans{Field: field, Size: len(msg), Spans: s.spans})
+	return nil
+}
+
+// span checks an encoded Span and notes it when it names its invocation.
+func (s *scan) span(b []byte, sp *schema, depth int) error {
+	var f spanFields
+	if err := validate(b, sp, depth, s, &f); err != nil {
+		return err
+	}
+	if ref, ok := f.invocationSpan(); ok {
+		ref.res, ref.at = len(s.t.ResourceSpans), s.spans
+		s.t.Invocations = append(s.t.Invocations, ref)
+	}
+	s.spans++
+	return nil
+}
+
+// spanFields are the fields of a Span that validate notes for scan, with
+// the decoder's rules: the last value of a singular field wins, and the
+// first attribute with the key counts.
+type spanFields struct {
+	traceID, spanID, parent []byte
+	kind                    uint64
+	invocationID            string
+	found                   bool
+}
+
+// note takes a valid value of the Span's field num (length-delimited, or
+// a varint in x) of the field's own wire type.
+func (f *spanFields) note(num protowire.Number, v []byte, x uint64) {
+	switch num {
+	case 1:
+		f.traceID = v
+	case 2:
+		f.spanID = v
+	case 4:
+		f.parent = v
+	case 6:
+		f.kind = x
+	case 9:
+		if !f.found {
+			f.invocationID, f.found = invocationAttr(v)
+		}
+	}
+}
+
+// invocationSpan is the span as scanSpan reads it.
+func (f *spanFields) invocationSpan() (InvocationSpan, bool) {
+	if f.invocationID == "" || len(f.traceID) != 16 {
+		return InvocationSpan{}, false
+	}
+	ref := InvocationSpan{InvocationID: f.invocationID, TraceID: append([]byte(nil), f.traceID...)}
+	if f.spanID != nil {
+		ref.SpanID = append([]byte{}, f.spanID...)
+	}
+	ref.Server = int32(f.kind) == int32(tracepb.Span_SPAN_KIND_SERVER)
+	if len(f.parent) == 8 {
+		ref.Parent = f.parent
+	}
+	return ref, true
 }
 
 // scanResourceSpans counts the spans of a valid encoded ResourceSpans,
@@ -271,6 +339,16 @@ func scanSpan(b []byte) (InvocationSpan, bool) {
 // faas.invocation_id, id is its string value ("" when it holds another
 // type).
 func invocationAttr(b []byte) (id string, found bool) {
+	// Most attributes are their key then their value, and that key
+	// decides at once.
+	if len(b) > 2 && b[0] == 1<<3|byte(protowire.BytesType) && b[1] < 0x80 {
+		k := 2 + int(b[1])
+		if rest := b[k:]; len(rest) > 1 && rest[0] == 2<<3|byte(protowire.BytesType) {
+			if _, n := consumeBytes(rest[1:]); 1+n == len(rest) && string(b[2:k]) != AttrInvocationID {
+				return "", false
+			}
+		}
+	}
 	// The key is read first; the value only of the attribute that names
 	// the invocation, so the other attributes cost one pass over their
 	// two fields.
@@ -364,7 +442,18 @@ type fieldInfo struct {
 type schema struct {
 	name   protoreflect.FullName
 	fields []fieldInfo
+	// role says what ScanTraces does with a message of the type.
+	role schemaRole
 }
+
+// schemaRole marks the message types ScanTraces reads as it checks them.
+type schemaRole uint8
+
+const (
+	roleNone          schemaRole = iota
+	roleResourceSpans            // copied and re-tagged, its spans counted
+	roleSpan                     // scanned for its invocation
+)
 
 func (s *schema) field(num protowire.Number) fieldInfo {
 	if int(num) < len(s.fields) {
@@ -380,6 +469,8 @@ var exportRequestSchema = buildExportRequestSchema()
 func buildExportRequestSchema() *schema {
 	built := map[protoreflect.FullName]*schema{}
 	rs := buildSchema((&tracepb.ResourceSpans{}).ProtoReflect().Descriptor(), built)
+	rs.role = roleResourceSpans
+	built[(&tracepb.Span{}).ProtoReflect().Descriptor().FullName()].role = roleSpan
 	s := &schema{name: "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest", fields: make([]fieldInfo, 2)}
 	s.fields[exportResourceSpansField] = fieldInfo{kind: kindMessage, msg: rs}
 	return s
@@ -431,50 +522,101 @@ func buildSchema(md protoreflect.MessageDescriptor, built map[protoreflect.FullN
 // with an unexpected wire type is an unknown field, as for the decoder.
 // The error names the innermost message and field; outer levels return it
 // as it is, so its size does not grow with the nesting.
-func validate(b []byte, s *schema, depth int) error {
+//
+// With sc set (ScanTraces), resource spans and spans are handed to it;
+// with sp set, the message is a Span whose fields are noted there.
+func validate(b []byte, s *schema, depth int, sc *scan, sp *spanFields) error {
 	if depth--; depth < 0 {
 		return fmt.Errorf("%s: exceeded maximum nesting depth", s.name)
 	}
 	for len(b) > 0 {
-		v, n := consumeVarint(b)
-		if n < 0 {
-			return fmt.Errorf("%s: bad tag: %w", s.name, protowire.ParseError(n))
-		}
-		b = b[n:]
-		num, typ := protowire.DecodeTag(v)
-		if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
-			return fmt.Errorf("%s: invalid field number %d", s.name, num)
+		var (
+			num protowire.Number
+			typ protowire.Type
+		)
+		if t := b[0]; t >= 1<<3 && t < 0x80 {
+			// A one-byte tag: field numbers 1 to 15.
+			num, typ = protowire.Number(t>>3), protowire.Type(t&7)
+			b = b[1:]
+		} else {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("%s: bad tag: %w", s.name, protowire.ParseError(n))
+			}
+			b = b[n:]
+			num, typ = protowire.DecodeTag(v)
+			if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
+				return fmt.Errorf("%s: invalid field number %d", s.name, num)
+			}
 		}
 		if typ == protowire.EndGroupType {
 			return fmt.Errorf("%s: field %d: end of a group that was not started", s.name, num)
 		}
 		f := s.field(num)
-		switch {
-		case f.kind != kindUnknown && typ == kindWireType[f.kind]:
-			n, err := validateValue(b, f, depth)
+		if f.kind == kindUnknown || typ != kindWireType[f.kind] {
+			n := 0
+			if f.packed && typ == protowire.BytesType {
+				v, m := protowire.ConsumeBytes(b)
+				if m < 0 {
+					return fieldError(s, num, protowire.ParseError(m))
+				}
+				for p := v; len(p) > 0; {
+					k, err := validateScalar(p, f.kind)
+					if err != nil {
+						return fieldError(s, num, err)
+					}
+					p = p[k:]
+				}
+				n = m
+			} else if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return fmt.Errorf("%s: unknown field %d: %w", s.name, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		if f.kind <= kindFixed64 {
+			if f.kind == kindVarint && sp != nil {
+				x, n := consumeVarint(b)
+				if n < 0 {
+					return fieldError(s, num, protowire.ParseError(n))
+				}
+				sp.note(num, nil, x)
+				b = b[n:]
+				continue
+			}
+			n, err := validateScalar(b, f.kind)
 			if err != nil {
 				return fieldError(s, num, err)
 			}
 			b = b[n:]
-		case f.packed && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fieldError(s, num, protowire.ParseError(n))
+			continue
+		}
+		v, n := consumeBytes(b)
+		if n < 0 {
+			return fieldError(s, num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch f.kind {
+		case kindString:
+			if !utf8.Valid(v) {
+				return fieldError(s, num, errors.New("string is not valid UTF-8"))
 			}
-			for p := v; len(p) > 0; {
-				m, err := validateValue(p, f, depth)
-				if err != nil {
-					return fieldError(s, num, err)
-				}
-				p = p[m:]
+		case kindMessage:
+			var err error
+			switch {
+			case sc != nil && f.msg.role == roleResourceSpans:
+				err = sc.resourceSpans(v, f.msg, depth)
+			case sc != nil && f.msg.role == roleSpan:
+				err = sc.span(v, f.msg, depth)
+			default:
+				err = validate(v, f.msg, depth, sc, nil)
 			}
-			b = b[n:]
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return fmt.Errorf("%s: unknown field %d: %w", s.name, num, protowire.ParseError(n))
+			if err != nil {
+				return fieldError(s, num, nestedError{err})
 			}
-			b = b[n:]
+		}
+		if sp != nil {
+			sp.note(num, v, 0)
 		}
 	}
 	return nil
@@ -495,32 +637,17 @@ func fieldError(s *schema, num protowire.Number, err error) error {
 	return nestedError{fmt.Errorf("%s: field %d: %w", s.name, num, err)}
 }
 
-// validateValue checks one value of a known field and returns its length.
-func validateValue(b []byte, f fieldInfo, depth int) (int, error) {
+// validateScalar checks one varint or fixed-size value and returns its
+// length.
+func validateScalar(b []byte, kind fieldKind) (int, error) {
 	var n int
-	switch f.kind {
+	switch kind {
 	case kindVarint:
 		_, n = consumeVarint(b)
 	case kindFixed32:
 		_, n = protowire.ConsumeFixed32(b)
 	case kindFixed64:
 		_, n = protowire.ConsumeFixed64(b)
-	case kindBytes, kindString, kindMessage:
-		var v []byte
-		v, n = consumeBytes(b)
-		if n < 0 {
-			break
-		}
-		switch f.kind {
-		case kindString:
-			if !utf8.Valid(v) {
-				return 0, errors.New("string is not valid UTF-8")
-			}
-		case kindMessage:
-			if err := validate(v, f.msg, depth); err != nil {
-				return 0, nestedError{err}
-			}
-		}
 	}
 	if n < 0 {
 		return 0, protowire.ParseError(n)
