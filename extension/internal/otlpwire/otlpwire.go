@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -453,6 +454,7 @@ const (
 	roleNone          schemaRole = iota
 	roleResourceSpans            // copied and re-tagged, its spans counted
 	roleSpan                     // scanned for its invocation
+	roleKeyValue                 // an attribute: see stringAttr
 )
 
 func (s *schema) field(num protowire.Number) fieldInfo {
@@ -471,6 +473,7 @@ func buildExportRequestSchema() *schema {
 	rs := buildSchema((&tracepb.ResourceSpans{}).ProtoReflect().Descriptor(), built)
 	rs.role = roleResourceSpans
 	built[(&tracepb.Span{}).ProtoReflect().Descriptor().FullName()].role = roleSpan
+	built[(&commonpb.KeyValue{}).ProtoReflect().Descriptor().FullName()].role = roleKeyValue
 	s := &schema{name: "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest", fields: make([]fieldInfo, 2)}
 	s.fields[exportResourceSpansField] = fieldInfo{kind: kindMessage, msg: rs}
 	return s
@@ -604,6 +607,8 @@ func validate(b []byte, s *schema, depth int, sc *scan, sp *spanFields) error {
 		case kindMessage:
 			var err error
 			switch {
+			case f.msg.role == roleKeyValue && depth >= 2 && stringAttr(v):
+				// KeyValue and AnyValue each take a level.
 			case sc != nil && f.msg.role == roleResourceSpans:
 				err = sc.resourceSpans(v, f.msg, depth)
 			case sc != nil && f.msg.role == roleSpan:
@@ -635,6 +640,31 @@ func fieldError(s *schema, num protowire.Number, err error) error {
 		return err
 	}
 	return nestedError{fmt.Errorf("%s: field %d: %w", s.name, num, err)}
+}
+
+// stringAttr reports whether b is a valid encoded KeyValue of the most
+// common shape: its key, then its value holding only a string_value, each
+// once, with one-byte lengths, both strings valid UTF-8. Such an attribute
+// is checked without descending into the value; any other is left to
+// validate, which also finds what is wrong with it.
+func stringAttr(b []byte) bool {
+	const (
+		keyTag   = 1<<3 | byte(protowire.BytesType) // KeyValue.key
+		valueTag = 2<<3 | byte(protowire.BytesType) // KeyValue.value
+		strTag   = 1<<3 | byte(protowire.BytesType) // AnyValue.string_value
+	)
+	if len(b) < 4 || b[0] != keyTag || b[1] >= 0x80 {
+		return false
+	}
+	k := 2 + int(b[1])
+	if k+2 > len(b) || b[k] != valueTag || b[k+1] >= 0x80 || k+2+int(b[k+1]) != len(b) {
+		return false
+	}
+	v := b[k+2:]
+	if len(v) < 2 || v[0] != strTag || v[1] >= 0x80 || 2+int(v[1]) != len(v) {
+		return false
+	}
+	return utf8.Valid(b[2:k]) && utf8.Valid(v[2:])
 }
 
 // validateScalar checks one varint or fixed-size value and returns its

@@ -415,3 +415,40 @@ func TestSetParent(t *testing.T) {
 		t.Error("SetParent of no span: no error")
 	}
 }
+
+// TestStringAttr: the attribute shape checked without descending into
+// its value is recognized, and an attribute of that shape with a string
+// that is not UTF-8 is still refused, as proto.Unmarshal refuses it.
+func TestStringAttr(t *testing.T) {
+	field := func(num protowire.Number, v []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	kv := func(key, value []byte) []byte { return append(field(1, key), field(2, field(1, value))...) }
+	for _, tt := range []struct {
+		name      string
+		attr      []byte
+		wantShape bool // stringAttr takes it
+		wantOK    bool // the request decodes
+	}{
+		{"key and string value", kv([]byte("http.method"), []byte("GET")), true, true},
+		{"empty key and value", kv(nil, nil), true, true},
+		{"key not UTF-8", kv([]byte{0xff}, []byte("v")), false, false},
+		{"string value not UTF-8", kv([]byte("k"), []byte{0xc3}), false, false},
+		{"value before key", append(field(2, field(1, []byte("v"))), field(1, []byte("k"))...), false, true},
+		{"int value", append(field(1, []byte("k")), field(2, []byte{3 << 3, 7})...), false, true},
+		{"key twice", append(field(1, []byte("x")), kv([]byte("k"), []byte("v"))...), false, true},
+		{"value with a bad field after the string", append(field(1, []byte("k")), field(2, append(field(1, []byte("v")), 0x0c))...), false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stringAttr(tt.attr); got != tt.wantShape {
+				t.Errorf("stringAttr = %v, want %v", got, tt.wantShape)
+			}
+			req := field(1, field(2, field(2, field(9, tt.attr))))
+			perr := proto.Unmarshal(req, &coltracepb.ExportTraceServiceRequest{})
+			_, err := ScanTraces(req)
+			if (perr == nil) != tt.wantOK || (err == nil) != tt.wantOK {
+				t.Fatalf("ScanTraces error %v, proto.Unmarshal error %v; want ok=%v", err, perr, tt.wantOK)
+			}
+		})
+	}
+}
