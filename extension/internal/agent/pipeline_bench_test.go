@@ -54,7 +54,7 @@ func BenchmarkPipeline1000Spans(b *testing.B) {
 			b.Fatalf("status %d", rec.Code)
 		}
 		batch := buf.Take(1 << 20)
-		data, err := shipper.RequestCodec{}.Marshal(batch.Request)
+		data, err := shipper.RequestCodec{Spans: batch.Spans}.Marshal(batch.Request)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -98,9 +98,43 @@ type Stats struct {
 // Batch is what Take hands to the shipper: a request without batch ID and
 // the counts it carries.
 type Batch struct {
+	// Request is the request without Spans; Message gives the whole one.
 	Request *ingestv1.ExportRequest
-	Counts  Counts
-	Bytes   int
+	// Spans are encoded resource_spans fields of the request (the
+	// function's spans as the receiver took them), kept apart so that they
+	// are not copied on the way to the collector: they follow Request's
+	// fields in the request's encoding (shipper.RequestCodec).
+	Spans  [][]byte
+	Counts Counts
+	Bytes  int
+}
+
+// Message returns the whole request: Request with Spans put into its
+// unknown fields, which the encoder writes out as they are and whoever
+// decodes the request reads as resource_spans. Several are copied once
+// into a buffer of their total size, a single one is used as it is; Spans
+// is then empty.
+func (b *Batch) Message() *ingestv1.ExportRequest {
+	if len(b.Spans) == 0 {
+		return b.Request
+	}
+	m := b.Request.ProtoReflect()
+	raw := m.GetUnknown()
+	if len(raw) == 0 && len(b.Spans) == 1 {
+		raw = b.Spans[0]
+	} else {
+		n := len(raw)
+		for _, f := range b.Spans {
+			n += len(f)
+		}
+		raw = append(make([]byte, 0, n), raw...)
+		for _, f := range b.Spans {
+			raw = append(raw, f...)
+		}
+	}
+	m.SetUnknown(raw)
+	b.Spans = nil
+	return b.Request
 }
 
 type item struct {
@@ -367,21 +401,6 @@ func (b *Buffer) add(it item) bool {
 // popLocked moves the n oldest items into batch, which must be new;
 // compactLocked must follow.
 func (b *Buffer) popLocked(batch *Batch, n int) {
-	// Encoded resource_spans fields are carried as unknown fields, which
-	// the encoder writes out as they are; whoever decodes the request reads
-	// them as resource_spans. Several are copied once into a buffer of
-	// their total size; a single one is used as it is.
-	var raw []byte
-	rawItems, rawBytes := 0, 0
-	for _, it := range b.items[:n] {
-		if it.rawSpans != nil {
-			rawItems++
-			rawBytes += len(it.rawSpans)
-		}
-	}
-	if rawItems > 1 {
-		raw = make([]byte, 0, rawBytes)
-	}
 	for i := range n {
 		it := b.items[i]
 		switch {
@@ -394,11 +413,7 @@ func (b *Buffer) popLocked(batch *Batch, n int) {
 		case it.metrics != nil:
 			batch.Request.ResourceMetrics = append(batch.Request.ResourceMetrics, it.metrics)
 		case it.rawSpans != nil:
-			if rawItems == 1 {
-				raw = it.rawSpans
-			} else {
-				raw = append(raw, it.rawSpans...)
-			}
+			batch.Spans = append(batch.Spans, it.rawSpans)
 		}
 		batch.Counts.Add(it.counts)
 		batch.Bytes += it.size
@@ -406,9 +421,6 @@ func (b *Buffer) popLocked(batch *Batch, n int) {
 		b.items[i] = item{}
 	}
 	b.items = b.items[n:]
-	if raw != nil {
-		batch.Request.ProtoReflect().SetUnknown(raw)
-	}
 }
 
 func (b *Buffer) compactLocked() {

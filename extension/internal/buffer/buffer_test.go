@@ -72,7 +72,7 @@ func TestTakeKeepsOrderAndSize(t *testing.T) {
 			if batch.Counts != tt.wantCounts {
 				t.Errorf("counts = %v, want %v", batch.Counts, tt.wantCounts)
 			}
-			if got := proto.Size(batch.Request); got < batch.Bytes {
+			if got := proto.Size(batch.Message()); got < batch.Bytes {
 				t.Errorf("request size %d smaller than item bytes %d", got, batch.Bytes)
 			}
 		})
@@ -171,7 +171,8 @@ func TestRawSpans(t *testing.T) {
 	b.SetOverflow(func(batch *Batch) { spilled = append(spilled, batch) })
 
 	// Encoded and decoded spans count and weigh the same.
-	if d := b.AddRawSpans(rawSpans(t, item, spans(10, "raw"))); d != 0 {
+	added := rawSpans(t, item, spans(10, "raw"))
+	if d := b.AddRawSpans(added); d != 0 {
 		t.Fatalf("dropped %d encoded spans below the cap", d)
 	}
 	if d := b.AddSpans([]*tracepb.ResourceSpans{spans(10, "dec")}); d != 0 {
@@ -196,6 +197,11 @@ func TestRawSpans(t *testing.T) {
 	if batch.Counts != (Counts{Spans: 30}) || batch.Bytes != 3*size {
 		t.Fatalf("batch counts %v bytes %d, want 30 spans and %d bytes", batch.Counts, batch.Bytes, 3*size)
 	}
+	// The encoded spans that were not spilled are handed over as they
+	// were added, not copied.
+	if len(batch.Spans) != 2 || &batch.Spans[0][0] != &added[1].Field[0] {
+		t.Errorf("taken encoded spans are not the added ones: %d fields", len(batch.Spans))
+	}
 	for _, c := range []struct {
 		name  string
 		batch *Batch
@@ -206,7 +212,7 @@ func TestRawSpans(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.batch.Request.BatchId = []byte("0123456789abcdef")
-			data, err := proto.Marshal(c.batch.Request)
+			data, err := proto.Marshal(c.batch.Message())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,7 +264,7 @@ func TestSampler(t *testing.T) {
 	}
 	batch := b.Take(1 << 20)
 	var names []string
-	req := proto.Clone(batch.Request).(*ingestv1.ExportRequest)
+	req := proto.Clone(batch.Message()).(*ingestv1.ExportRequest)
 	data, err := proto.Marshal(req)
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,18 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
-// RequestCodec is the protobuf codec of the shipper's calls. An
-// ExportRequest carries the function's spans as encoded resource_spans
-// fields in its unknown fields (buffer.Batch); the codec hands them to
-// gRPC as they are, after the request's other fields, instead of copying
-// them into one encoding: the bytes on the wire are those of
-// proto.Marshal, and the batch's spans are read once, by the compressor.
-// Other messages go to gRPC's protobuf codec.
-type RequestCodec struct{}
+// RequestCodec is the protobuf codec of the shipper's calls. A batch
+// carries the function's spans as encoded resource_spans fields, apart
+// from its request (buffer.Batch.Spans) or in the request's unknown fields
+// (Batch.Message); the codec hands them to gRPC as they are, after the
+// request's other fields, instead of copying them into one encoding: the
+// bytes on the wire are those of proto.Marshal(batch.Message()), and the
+// spans are read once, by the compressor. Other messages go to gRPC's
+// protobuf codec.
+type RequestCodec struct {
+	// Spans follow an ExportRequest's fields and unknown fields.
+	Spans [][]byte
+}
 
 var _ encoding.CodecV2 = RequestCodec{}
 
@@ -29,16 +33,16 @@ var protoCodec = encoding.GetCodecV2(grpcproto.Name)
 // Name is the protobuf codec's name, so the content type is unchanged.
 func (RequestCodec) Name() string { return grpcproto.Name }
 
-// Marshal encodes v: an ExportRequest as its known fields followed by its
-// unknown fields, not copied.
-func (RequestCodec) Marshal(v any) (mem.BufferSlice, error) {
+// Marshal encodes v: an ExportRequest as its known fields, then its
+// unknown fields and Spans, not copied.
+func (c RequestCodec) Marshal(v any) (mem.BufferSlice, error) {
 	req, ok := v.(*ingestv1.ExportRequest)
 	if !ok {
 		return protoCodec.Marshal(v)
 	}
 	src := req.ProtoReflect()
 	raw := src.GetUnknown()
-	if len(raw) == 0 {
+	if len(raw) == 0 && len(c.Spans) == 0 {
 		return protoCodec.Marshal(v)
 	}
 	// A shallow copy without the unknown fields: the request itself is
@@ -53,7 +57,15 @@ func (RequestCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode export request: %w", err)
 	}
-	return mem.BufferSlice{mem.SliceBuffer(b), mem.SliceBuffer(raw)}, nil
+	out := make(mem.BufferSlice, 0, 2+len(c.Spans))
+	out = append(out, mem.SliceBuffer(b))
+	if len(raw) > 0 {
+		out = append(out, mem.SliceBuffer(raw))
+	}
+	for _, f := range c.Spans {
+		out = append(out, mem.SliceBuffer(f))
+	}
+	return out, nil
 }
 
 // Unmarshal decodes with gRPC's protobuf codec.

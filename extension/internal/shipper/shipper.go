@@ -471,7 +471,7 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 		s.inflight = call
 	}
 	s.mu.Unlock()
-	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name), grpc.ForceCodecV2(RequestCodec{}))
+	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name), grpc.ForceCodecV2(RequestCodec{Spans: p.Spans}))
 	s.mu.Lock()
 	if s.inflight == call {
 		s.inflight = nil
@@ -617,7 +617,7 @@ func (s *Shipper) overBudget(p *pendingBatch, cause error) error {
 	case s.cfg.Spool != nil:
 		s.clear(p)
 		p.Request.BatchId = p.id
-		if err := s.cfg.Spool.Put(p.Request, p.Counts); err != nil {
+		if err := s.cfg.Spool.Put(p.Message(), p.Counts); err != nil {
 			s.log.Warn("could not spool a batch the collector did not take; dropped", "err", err, "dropped", p.Counts)
 		} else {
 			s.log.Debug("collector unreachable; batch spooled", "counts", p.Counts, "err", cause)
@@ -630,7 +630,7 @@ func (s *Shipper) overBudget(p *pendingBatch, cause error) error {
 // spill receives what the full buffer moves out to make room.
 func (s *Shipper) spill(b *buffer.Batch) {
 	b.Request.BatchId = newBatchID()
-	if err := s.cfg.Spool.Put(b.Request, b.Counts); err != nil {
+	if err := s.cfg.Spool.Put(b.Message(), b.Counts); err != nil {
 		s.log.Warn("buffer full and the spool could not take its oldest telemetry; dropped", "err", err, "dropped", b.Counts)
 	}
 }
@@ -661,7 +661,7 @@ func (s *Shipper) SpoolRemaining(ctx context.Context) (spooled, dropped buffer.C
 	if p := s.pending; p != nil {
 		if p.entry == nil {
 			p.Request.BatchId = p.id
-			put(p.Request, p.Counts)
+			put(p.Message(), p.Counts)
 		}
 		s.setPending(nil)
 	}
@@ -671,7 +671,7 @@ func (s *Shipper) SpoolRemaining(ctx context.Context) (spooled, dropped buffer.C
 	s.mu.Unlock()
 	for _, p := range left {
 		p.Request.BatchId = p.id
-		put(p.Request, p.Counts)
+		put(p.Message(), p.Counts)
 	}
 	for {
 		b := s.buf.Take(s.cfg.MaxBatchBytes)
@@ -679,7 +679,7 @@ func (s *Shipper) SpoolRemaining(ctx context.Context) (spooled, dropped buffer.C
 			return spooled, dropped, nil
 		}
 		b.Request.BatchId = newBatchID()
-		put(b.Request, b.Counts)
+		put(b.Message(), b.Counts)
 	}
 }
 
