@@ -290,7 +290,7 @@ func (r *Receiver) HTTPHandler() http.Handler {
 // calls consume and writes its response, or an OTLP error
 // (google.rpc.Status) with the right code.
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto.Message, consume func() exportResponse) {
-	r.serveBody(w, req, func(body []byte, enc Encoding) (func() exportResponse, error) {
+	r.serveBody(w, req, false, func(body []byte, enc Encoding, _ bool) (func() exportResponse, error) {
 		// Decoding copies what it keeps, so the buffer can be reused.
 		if err := Decode(body, enc, msg); err != nil {
 			return nil, err
@@ -300,11 +300,17 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, msg proto
 }
 
 // serveRawTraces reads a protobuf trace request at the wire level and
-// hands its spans, still encoded, to consumer.
+// hands its spans, still encoded, to consumer. A body of a known length
+// is read into a buffer of its own, which the spans then keep, so that
+// they are not copied; any other is read into a recycled buffer, and
+// copied.
 func (r *Receiver) serveRawTraces(w http.ResponseWriter, req *http.Request, consumer RawSpansConsumer) {
-	r.serveBody(w, req, func(body []byte, _ Encoding) (func() exportResponse, error) {
-		// ScanTraces copies what it keeps, so the buffer can be reused.
-		traces, err := otlpwire.ScanTraces(body)
+	r.serveBody(w, req, true, func(body []byte, _ Encoding, owned bool) (func() exportResponse, error) {
+		scan := otlpwire.ScanTraces // copies what it keeps
+		if owned {
+			scan = otlpwire.ScanTracesInPlace
+		}
+		traces, err := scan(body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadBody, err)
 		}
@@ -317,8 +323,10 @@ func (r *Receiver) serveRawTraces(w http.ResponseWriter, req *http.Request, cons
 // serveBody reads the request body and gives it to parse, whose function
 // then consumes it and returns the response; errors are written as an OTLP
 // error (google.rpc.Status) with the right code. The body buffer is reused
-// once parse returns.
-func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse func([]byte, Encoding) (func() exportResponse, error)) {
+// once parse returns, unless parse is told it owns the body: with keep
+// set, a body of a known length that is not compressed is read into a
+// buffer of its own and given up.
+func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, keep bool, parse func(body []byte, enc Encoding, owned bool) (func() exportResponse, error)) {
 	enc := ParseContentType(req.Header.Get("Content-Type"))
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -331,17 +339,25 @@ func (r *Receiver) serveBody(w http.ResponseWriter, req *http.Request, parse fun
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, int64(r.cfg.MaxRequestBytes))
-	buf := bodies.Get().(*bytes.Buffer)
-	buf.Reset()
-	if n := req.ContentLength; n > 0 && n <= int64(r.cfg.MaxRequestBytes) && req.Header.Get("Content-Encoding") == "" {
+	n := req.ContentLength
+	sized := n > 0 && n <= int64(r.cfg.MaxRequestBytes) && req.Header.Get("Content-Encoding") == ""
+	owned := keep && sized
+	var buf *bytes.Buffer
+	if owned {
+		buf = new(bytes.Buffer)
+	} else {
+		buf = bodies.Get().(*bytes.Buffer)
+		buf.Reset()
+	}
+	if sized {
 		buf.Grow(int(n) + bytes.MinRead)
 	}
 	var consume func() exportResponse
 	err := readBodyInto(buf, body, req.Header.Get("Content-Encoding"), r.cfg.MaxRequestBytes)
 	if err == nil {
-		consume, err = parse(buf.Bytes(), enc)
+		consume, err = parse(buf.Bytes(), enc, owned)
 	}
-	if buf.Cap() <= maxPooledBody {
+	if !owned && buf.Cap() <= maxPooledBody {
 		bodies.Put(buf)
 	}
 	switch {

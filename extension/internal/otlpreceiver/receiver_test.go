@@ -554,3 +554,83 @@ func TestGRPCPartialSuccess(t *testing.T) {
 		})
 	}
 }
+
+// keeper keeps the encoded spans it is given as they are, as the buffer
+// does, without copying them.
+type keeper struct {
+	recorder
+	kept [][]byte
+}
+
+func (k *keeper) ConsumeRawSpans(t *otlpwire.Traces) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, rs := range t.ResourceSpans {
+		k.kept = append(k.kept, rs.Field)
+	}
+	return 0
+}
+
+// TestKeptSpansOutliveLaterRequests: the encoded spans of a request, kept
+// as they were handed over, are unchanged by the requests that follow,
+// whichever way their bodies came: of a known length (read into a buffer
+// the spans keep), chunked or gzip-compressed (read into a recycled
+// buffer and copied).
+func TestKeptSpansOutliveLaterRequests(t *testing.T) {
+	k := &keeper{}
+	r := startReceiver(t, k)
+	request := func(name string) []byte {
+		b, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: name, TraceId: bytes.Repeat([]byte{1}, 16)}}}},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var names []string
+	for i := range 9 {
+		name := fmt.Sprintf("span-%d-%s", i, strings.Repeat("x", 100*i))
+		names = append(names, name)
+		body := request(name)
+		var rd io.Reader = bytes.NewReader(body)
+		enc := ""
+		switch i % 3 {
+		case 1:
+			rd = io.MultiReader(rd) // no length: chunked
+		case 2:
+			rd, enc = bytes.NewReader(gz(t, body)), "gzip"
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+r.HTTPAddr()+"/v1/traces", rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if enc != "" {
+			req.Header.Set("Content-Encoding", enc)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.kept) != len(names) {
+		t.Fatalf("%d resource spans kept, want %d", len(k.kept), len(names))
+	}
+	for i, field := range k.kept {
+		var got ingestv1.ExportRequest
+		if err := proto.Unmarshal(field, &got); err != nil {
+			t.Fatalf("kept spans %d do not decode: %v", i, err)
+		}
+		if n := got.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans()[0].GetName(); n != names[i] {
+			t.Errorf("kept spans %d are named %.20q…, want %.20q…", i, n, names[i])
+		}
+	}
+}

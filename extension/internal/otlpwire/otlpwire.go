@@ -90,7 +90,19 @@ func (t *Traces) SpanCount() int {
 func ScanTraces(data []byte) (*Traces, error) {
 	// Field numbers 1 and 4 both take a one-byte tag, so the re-tagged
 	// fields fit in len(data) bytes.
-	sc := &scan{t: &Traces{}, out: make([]byte, 0, len(data))}
+	return scanTraces(data, &scan{t: &Traces{}, out: make([]byte, 0, len(data))})
+}
+
+// ScanTracesInPlace is ScanTraces for a request the caller gives up: each
+// resource_spans field is re-tagged where it is (one whose tag takes more
+// than a byte is copied), so the returned fields and Invocations point
+// into data, which must not be changed or reused afterwards, not even
+// when an error is returned.
+func ScanTracesInPlace(data []byte) (*Traces, error) {
+	return scanTraces(data, &scan{t: &Traces{}, inPlace: true})
+}
+
+func scanTraces(data []byte, sc *scan) (*Traces, error) {
 	if err := validate(data, exportRequestSchema, recursionLimit, sc, nil); err != nil {
 		return nil, fmt.Errorf("%w: export trace request: %w", ErrMalformed, err)
 	}
@@ -100,19 +112,35 @@ func ScanTraces(data []byte) (*Traces, error) {
 // scan is what validate gathers while it checks a request in ScanTraces.
 type scan struct {
 	t *Traces
-	// out holds the re-tagged resource_spans fields.
+	// inPlace re-tags the resource_spans fields in the request.
+	inPlace bool
+	// out holds the re-tagged copies of resource_spans fields.
 	out []byte
 	// spans counts the spans of the resource spans being checked.
 	spans int
 }
 
-// resourceSpans copies the request's resource spans msg into s.out as an
-// Ingest API field, checks the copy and scans its spans.
-func (s *scan) resourceSpans(msg []byte, rs *schema, depth int) error {
-	start := len(s.out)
-	s.out = protowire.AppendTag(s.out, IngestResourceSpansField, protowire.BytesType)
-	s.out = protowire.AppendBytes(s.out, msg)
-	field := s.out[start:len(s.out):len(s.out)]
+// exportResourceSpansTag and ingestResourceSpansTag are the one-byte tags
+// of resource_spans in the two requests.
+const (
+	exportResourceSpansTag = byte(exportResourceSpansField)<<3 | byte(protowire.BytesType)
+	ingestResourceSpansTag = byte(IngestResourceSpansField)<<3 | byte(protowire.BytesType)
+)
+
+// resourceSpans takes the request's resource spans msg, whose whole field
+// (tag, length, msg) is field, as an Ingest API field: re-tagged in place
+// or copied into s.out; then it checks the field's message and scans its
+// spans there.
+func (s *scan) resourceSpans(field, msg []byte, rs *schema, depth int) error {
+	if s.inPlace && field[0] == exportResourceSpansTag {
+		field = field[:len(field):len(field)]
+		field[0] = ingestResourceSpansTag
+	} else {
+		start := len(s.out)
+		s.out = protowire.AppendTag(s.out, IngestResourceSpansField, protowire.BytesType)
+		s.out = protowire.AppendBytes(s.out, msg)
+		field = s.out[start:len(s.out):len(s.out)]
+	}
 	s.spans = 0
 	if err := validate(field[len(field)-len(msg):], rs, depth, s, nil); err != nil {
 		return err
@@ -537,6 +565,7 @@ func validate(b []byte, s *schema, depth int, sc *scan, sp *spanFields) error {
 			num protowire.Number
 			typ protowire.Type
 		)
+		field := b // from the tag on
 		if t := b[0]; t >= 1<<3 && t < 0x80 {
 			// A one-byte tag: field numbers 1 to 15.
 			num, typ = protowire.Number(t>>3), protowire.Type(t&7)
@@ -610,7 +639,7 @@ func validate(b []byte, s *schema, depth int, sc *scan, sp *spanFields) error {
 			case f.msg.role == roleKeyValue && depth >= 2 && stringAttr(v):
 				// KeyValue and AnyValue each take a level.
 			case sc != nil && f.msg.role == roleResourceSpans:
-				err = sc.resourceSpans(v, f.msg, depth)
+				err = sc.resourceSpans(field[:len(field)-len(b)], v, f.msg, depth)
 			case sc != nil && f.msg.role == roleSpan:
 				err = sc.span(v, f.msg, depth)
 			default:

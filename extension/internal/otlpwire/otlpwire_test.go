@@ -248,11 +248,19 @@ func FuzzScanTraces(f *testing.F) {
 	f.Add([]byte{0x0c})
 	f.Add([]byte{0x1b, 0x08, 0x01, 0x1c})
 	f.Add(data[:len(data)/2])
+	f.Add([]byte{0x8a, 0x00, 0x00}) // resource spans under a two-byte tag
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := ScanTraces(data)
 		perr := proto.Unmarshal(data, &coltracepb.ExportTraceServiceRequest{})
 		if (err == nil) != (perr == nil) {
 			t.Fatalf("ScanTraces error %v, proto.Unmarshal error %v", err, perr)
+		}
+		inPlace, ierr := ScanTracesInPlace(bytes.Clone(data))
+		if (ierr == nil) != (err == nil) {
+			t.Fatalf("ScanTracesInPlace error %v, ScanTraces error %v", ierr, err)
+		}
+		if ierr == nil {
+			checkSpliced(t, data, inPlace)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
@@ -451,4 +459,51 @@ func TestStringAttr(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScanTracesInPlace: the request's resource spans are re-tagged where
+// they are, one under a tag longer than a byte is copied, and the result
+// is what ScanTraces gives.
+func TestScanTracesInPlace(t *testing.T) {
+	data, err := proto.Marshal(sampleRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same resource spans once more, under a two-byte tag.
+	first, n := protowire.ConsumeBytes(data[1:])
+	if n < 0 {
+		t.Fatal("sample request does not start with resource spans")
+	}
+	data = append(data, 0x8a, 0x00)
+	data = protowire.AppendBytes(data, first)
+	want := bytes.Clone(data)
+	copied, err := ScanTraces(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ScanTracesInPlace(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ResourceSpans) != 4 {
+		t.Fatalf("%d resource spans, want 4", len(got.ResourceSpans))
+	}
+	for i, rs := range got.ResourceSpans {
+		if !bytes.Equal(rs.Field, copied.ResourceSpans[i].Field) || rs.Spans != copied.ResourceSpans[i].Spans {
+			t.Errorf("resource spans %d differ from ScanTraces'", i)
+		}
+		inData := false
+		for k := range data {
+			if &data[k] == &rs.Field[0] {
+				inData = true
+			}
+		}
+		if wantInData := i < 3; inData != wantInData {
+			t.Errorf("resource spans %d in the request: %v, want %v", i, inData, wantInData)
+		}
+	}
+	if !equalInvocations(got.Invocations, copied.Invocations) {
+		t.Errorf("invocations %+v, want %+v", got.Invocations, copied.Invocations)
+	}
+	checkSpliced(t, want, got)
 }
