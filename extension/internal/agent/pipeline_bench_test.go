@@ -32,7 +32,14 @@ func benchSpans(b *testing.B, n int) []byte {
 // function sending 1,000 spans: the OTLP/HTTP request handled (decode,
 // tracker, buffer), then the batch taken, encoded and zstd-compressed as
 // the shipper sends it (its codec, then the compressor gRPC calls).
-func BenchmarkPipeline1000Spans(b *testing.B) {
+func BenchmarkPipeline1000Spans(b *testing.B) { benchmarkPipeline(b, 1) }
+
+// BenchmarkPipeline1000SpansTwoExports is the same for two invocations'
+// exports shipped in one batch, as when a busy function's flush falls
+// behind; the figures are per batch.
+func BenchmarkPipeline1000SpansTwoExports(b *testing.B) { benchmarkPipeline(b, 2) }
+
+func benchmarkPipeline(b *testing.B, exports int) {
 	body := benchSpans(b, 1000)
 	buf := buffer.New(64<<20, 64<<20, nil)
 	tracker := invocation.New(buf, &resourcepb.Resource{}, nil)
@@ -44,16 +51,21 @@ func BenchmarkPipeline1000Spans(b *testing.B) {
 	comp := encoding.GetCompressor(grpczstd.Name)
 	var out bytes.Buffer
 	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
+	b.SetBytes(int64(exports * len(body)))
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/v1/traces", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-protobuf")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
+		for range exports {
+			req := httptest.NewRequest(http.MethodPost, "/v1/traces", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-protobuf")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
 		}
 		batch := buf.Take(1 << 20)
+		if batch.Counts[buffer.Spans] != uint64(exports*1000) {
+			b.Fatalf("batch of %v, want %d spans", batch.Counts, exports*1000)
+		}
 		data, err := shipper.RequestCodec{Spans: batch.Spans}.Marshal(batch.Request)
 		if err != nil {
 			b.Fatal(err)
