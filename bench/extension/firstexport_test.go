@@ -23,6 +23,8 @@ import (
 // With EXTBENCH_BEFORE set to a launcher built from another revision (its
 // agent beside it, as in the layer), that launcher is measured in the same
 // rotation too (before-*), so that a change is compared in one run.
+// Every program it starts is synced to disk first (see syncFiles), as a
+// layer is at rest.
 func BenchmarkFirstExport(b *testing.B) {
 	bins := build(b)
 	raw := filepath.Join(b.TempDir(), "rawext")
@@ -33,6 +35,15 @@ func BenchmarkFirstExport(b *testing.B) {
 		b.Fatalf("build the raw-socket baseline: %v\n%s", err, o)
 	}
 	before := os.Getenv("EXTBENCH_BEFORE")
+	toSync := []string{raw}
+	if before != "" {
+		// Its agent sits beside it as in the layer.
+		agent := filepath.Join(filepath.Dir(filepath.Dir(before)), filepath.FromSlash(extension.AgentPath))
+		toSync = append(toSync, before, agent)
+	}
+	if err := syncFiles(toSync...); err != nil {
+		b.Fatal(err)
+	}
 	api := startFakeExtensionsAPI(b)
 	c := startCollector(b)
 	hostsFile := filepath.Join(b.TempDir(), "hosts")

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -402,6 +404,106 @@ func TestEarlyExportsAnsweredAndPassedOn(t *testing.T) {
 	slices.Sort(lines)
 	if !slices.Equal(lines, want) {
 		t.Errorf("the agent read\n%s\nwant, in any order\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// sendDuringRegister sends one OTLP/HTTP export to addr as register
+// arrives at f, as a function would whose runtime Lambda started early,
+// and returns the connection to read the answer from. The launcher must
+// not answer it before it is registered: it waits for an answer for
+// 100 ms, and one that comes fails the test.
+func sendDuringRegister(t *testing.T, f *fakeAPI, addr string) <-chan net.Conn {
+	t.Helper()
+	conns := make(chan net.Conn, 1)
+	f.onRegister = func() {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Errorf("connect to the OTLP/HTTP port during register: %v", err)
+			close(conns)
+			return
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if _, err := io.WriteString(c, "POST /v1/traces HTTP/1.1\r\nHost: "+addr+
+			"\r\nContent-Type: application/x-protobuf\r\nContent-Length: 2\r\n\r\n\x0a\x00"); err != nil {
+			t.Errorf("send an export during register: %v", err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, _ := c.Read(make([]byte, 64)); n > 0 {
+			t.Errorf("an export sent before the extension was registered was answered before it was")
+		}
+		conns <- c
+	}
+	return conns
+}
+
+// TestExportDuringRegisterIsAnsweredAndPassedOn: an export that comes
+// while the extension registers (the OTLP port is bound before) is not
+// answered before the extension is registered; it waits in the port's
+// queue, is answered by the launcher once it answers exports, and reaches
+// the agent.
+func TestExportDuringRegisterIsAnsweredAndPassedOn(t *testing.T) {
+	f := &fakeAPI{events: []string{`{"eventType":"INVOKE","requestId":"r-1"}`}}
+	httpAddr := freeAddr(t)
+	conns := sendDuringRegister(t, f, httpAddr)
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", OTLPHTTPAddr: httpAddr})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer l.Close()
+	c, ok := <-conns
+	if !ok {
+		t.FailNow()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("read the answer to the export: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("export sent during register: %d; want 200", resp.StatusCode)
+	}
+	dir := t.TempDir()
+	goFile, outFile := filepath.Join(dir, "go"), filepath.Join(dir, "out")
+	child := spawnFake(t, l, "early", "LAUNCH_TEST_GO="+goFile, "LAUNCH_TEST_OUT="+outFile)
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := waitChild(t, child); !o.Stopping || o.ExitCode() != 0 {
+		t.Fatalf("outcome %s, stopping %v; want a stop on purpose", o, o.Stopping)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/v1/traces application/x-protobuf  \"\\n\\x00\"\n"; string(got) != want {
+		t.Errorf("the agent read %q; want %q", got, want)
+	}
+}
+
+// TestExportDuringRefusedRegisterIsNotAnswered: when the extension cannot
+// register, the launcher gives way to the agent (which registers again)
+// and closes its ports: an export that came meanwhile is refused by the
+// closing port, which an exporter retries, never answered and lost.
+func TestExportDuringRefusedRegisterIsNotAnswered(t *testing.T) {
+	f := &fakeAPI{registerStatus: http.StatusInternalServerError}
+	httpAddr := freeAddr(t)
+	conns := sendDuringRegister(t, f, httpAddr)
+	l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", OTLPHTTPAddr: httpAddr})
+	if !errors.Is(err, ErrNotRegistered) {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("Start: %v; want ErrNotRegistered", err)
+	}
+	c, ok := <-conns
+	if !ok {
+		t.FailNow()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if len(got) > 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("export sent during a refused register: read %q, %v; want the connection closed unanswered", got, err)
 	}
 }
 
