@@ -21,7 +21,62 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 	if err := checkRange("search invocations", f.Since, f.Until); err != nil {
 		return nil, err
 	}
-	query, args := selectInvocationsSQL(s.database, f)
+	if f.TraceView && s.cluster == "" {
+		return s.invocationsInParts(ctx, f)
+	}
+	return s.readInvocations(ctx, f, nil)
+}
+
+// invocationsInParts is Invocations in two steps, for the few rows of
+// many columns a trace view reads: it counts the rows f selects in each
+// part of the table, reading the columns of f's conditions alone, then
+// reads the rows' columns in the parts holding them alone. When the
+// second read finds another number of rows than the first counted (a
+// part was merged into another since), it reads them in every part.
+func (s *Store) invocationsInParts(ctx context.Context, f InvocationFilter) ([]InvocationRecord, error) {
+	query, args := selectInvocationPartsSQL(s.database, f)
+	var (
+		parts []string
+		rows  uint64
+	)
+	err := s.scanAll(ctx, "invocation parts", query, args, func(r driver.Rows) error {
+		var (
+			part string
+			n    uint64
+		)
+		if err := r.Scan(&part, &n); err != nil {
+			return err
+		}
+		parts, rows = append(parts, part), rows+n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.invocationsCounted(ctx, f, parts, rows)
+}
+
+// invocationsCounted reads the invocations f selects in parts, where the
+// first step counted rows of them, and in every part when it finds
+// another number.
+func (s *Store) invocationsCounted(ctx context.Context, f InvocationFilter, parts []string, rows uint64) ([]InvocationRecord, error) {
+	if rows == 0 {
+		return nil, nil
+	}
+	out, err := s.readInvocations(ctx, f, parts)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(out)) != min(rows, uint64(limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))) {
+		return s.readInvocations(ctx, f, nil)
+	}
+	return out, nil
+}
+
+// readInvocations reads the invocations f selects, in the named parts
+// alone when parts is not nil.
+func (s *Store) readInvocations(ctx context.Context, f InvocationFilter, parts []string) ([]InvocationRecord, error) {
+	query, args := selectInvocationsInPartsSQL(s.database, f, parts)
 	scan := scanInvocation
 	if f.TraceView {
 		scan = scanInvocationTraceView

@@ -28,10 +28,54 @@ var invocationTraceViewColumns = strings.Join(slices.DeleteFunc(slices.Clone(inv
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
 func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
-	// The request IDs and the trace ID are the selective conditions: read
-	// their columns first, and the other columns only of the granules that
-	// match.
-	var pre, w readWhere
+	return selectInvocationsInPartsSQL(db, f, nil)
+}
+
+// selectInvocationsInPartsSQL is selectInvocationsSQL in the named parts
+// of the table alone, when parts is not nil: the server checks _part
+// before it opens any of a part's files.
+func selectInvocationsInPartsSQL(db string, f InvocationFilter, parts []string) (string, []any) {
+	pre, w := invocationConds(f)
+	if parts != nil {
+		inParts(&w, parts)
+	}
+	columns := invocationSelectColumns
+	if f.TraceView {
+		columns = invocationTraceViewColumns
+	}
+	query := "SELECT " + columns + "\nFROM " + db + ".invocations"
+	if len(pre.conds) > 0 {
+		query += "\nPREWHERE " + pre.sql()
+	}
+	query += "\nWHERE " + w.sql() + "\nORDER BY start_time DESC, start_unix_nano DESC, request_id\nLIMIT ?"
+	args := append(append(pre.args, w.args...), limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))
+	return query, args
+}
+
+// selectInvocationPartsSQL counts the invocations f selects in each part
+// of the table, reading the columns of f's conditions alone.
+func selectInvocationPartsSQL(db string, f InvocationFilter) (string, []any) {
+	pre, w := invocationConds(f)
+	query := "SELECT _part, count()\nFROM " + db + ".invocations"
+	if len(pre.conds) > 0 {
+		query += "\nPREWHERE " + pre.sql()
+	}
+	return query + "\nWHERE " + w.sql() + "\nGROUP BY _part", append(pre.args, w.args...)
+}
+
+// inParts keeps the rows of the named parts (the virtual column _part).
+func inParts(w *readWhere, parts []string) {
+	args := make([]any, len(parts))
+	for i, p := range parts {
+		args[i] = p
+	}
+	w.add("_part IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(parts)), ", ")+")", args...)
+}
+
+// invocationConds are the conditions of an invocation search: the request
+// IDs and the trace ID are the selective ones, read first (PREWHERE), the
+// other columns only of the granules that match.
+func invocationConds(f InvocationFilter) (pre, w readWhere) {
 	if len(f.RequestIDs) > 0 {
 		pre.add("request_id IN ?", inList(f.RequestIDs))
 	}
@@ -51,17 +95,7 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	}
 	w.equal("tenant_id", f.TenantID)
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	columns := invocationSelectColumns
-	if f.TraceView {
-		columns = invocationTraceViewColumns
-	}
-	query := "SELECT " + columns + "\nFROM " + db + ".invocations"
-	if len(pre.conds) > 0 {
-		query += "\nPREWHERE " + pre.sql()
-	}
-	query += "\nWHERE " + w.sql() + "\nORDER BY start_time DESC, start_unix_nano DESC, request_id\nLIMIT ?"
-	args := append(append(pre.args, w.args...), limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))
-	return query, args
+	return pre, w
 }
 
 // invocationWhere adds the filter of the invocation aggregates.
