@@ -63,6 +63,23 @@ func selectInvocationPartsSQL(db string, f InvocationFilter) (string, []any) {
 	return query + "\nWHERE " + w.sql() + "\nGROUP BY _part", append(pre.args, w.args...)
 }
 
+// invocationPartsOfDaysSQL counts the active parts of the invocations
+// table in the days of [since, until) (its partitions, toDate(start_time)
+// in UTC), every part when the range is open or longer than 31 days.
+func invocationPartsOfDaysSQL(db string, since, until time.Time) (string, []any) {
+	query := "SELECT count()\nFROM system.parts\nWHERE database = ? AND table = 'invocations' AND active"
+	args := []any{db}
+	if since.IsZero() || until.IsZero() || until.Sub(since) > 31*24*time.Hour {
+		return query, args
+	}
+	var days []string
+	for d := since.UTC().Truncate(24 * time.Hour); d.Before(until); d = d.Add(24 * time.Hour) {
+		days = append(days, "?")
+		args = append(args, d.Format(time.DateOnly))
+	}
+	return query + "\n  AND partition IN (" + strings.Join(days, ", ") + ")", args
+}
+
 // inParts keeps the rows of the named parts (the virtual column _part).
 func inParts(w *readWhere, parts []string) {
 	args := make([]any, len(parts))

@@ -116,7 +116,7 @@ func TestInvocationsInParts(t *testing.T) {
 			req.Invocations = append(req.Invocations, &ingestv1.Invocation{RequestId: id,
 				StartTimeUnixNano: uint64(at.Add(time.Duration(10*i+j) * time.Second).UnixNano()), DurationMs: 12,
 				BilledDurationMs: 12, MemorySizeMb: 256, MaxMemoryUsedMb: 60, Status: "success"})
-			if i != 1 {
+			if i != 1 && j == 0 {
 				requestIDs = append(requestIDs, id)
 			}
 		}
@@ -144,6 +144,10 @@ func TestInvocationsInParts(t *testing.T) {
 			t.Fatalf("count the parts: %v", err)
 		}
 		return parts, rows
+	}
+	// Two request IDs, three parts in the day: the two steps pay.
+	if n, err := s.invocationPartsOfDays(t.Context(), f.Since, f.Until); err != nil || n != 3 {
+		t.Errorf("the range holds %d parts (%v), want 3", n, err)
 	}
 	parts, rows := partsOf(f)
 	if len(parts) != 2 || rows != uint64(len(requestIDs)) {
