@@ -21,70 +21,7 @@ func (s *Store) Invocations(ctx context.Context, f InvocationFilter) ([]Invocati
 	if err := checkRange("search invocations", f.Since, f.Until); err != nil {
 		return nil, err
 	}
-	if f.TraceView && s.cluster == "" {
-		return s.invocationsInParts(ctx, f)
-	}
-	return s.readInvocations(ctx, f, nil)
-}
-
-// invocationsInParts is Invocations in two steps, for the few rows of
-// many columns a trace view reads: it counts the rows f selects in each
-// part of the table, reading the columns of f's conditions alone, then
-// reads the rows' columns in the parts holding them alone. When the
-// second read finds another number of rows than the first counted (a
-// part was merged into another since), it reads them in every part.
-//
-// The rows lie in at most as many parts as there are request IDs (one row
-// each, as a rule): when the days of the range hold no more parts than
-// that (the server's list of parts says, without reading a file), the
-// first step could leave none out, and the rows are read at once.
-func (s *Store) invocationsInParts(ctx context.Context, f InvocationFilter) ([]InvocationRecord, error) {
-	if n, err := s.invocationPartsOfDays(ctx, f.Since, f.Until); err != nil || n <= uint64(len(f.RequestIDs)) {
-		return s.readInvocations(ctx, f, nil)
-	}
-	query, args := selectInvocationPartsSQL(s.database, f)
-	var (
-		parts []string
-		rows  uint64
-	)
-	err := s.scanAll(ctx, "invocation parts", query, args, func(r driver.Rows) error {
-		var (
-			part string
-			n    uint64
-		)
-		if err := r.Scan(&part, &n); err != nil {
-			return err
-		}
-		parts, rows = append(parts, part), rows+n
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.invocationsCounted(ctx, f, parts, rows)
-}
-
-// invocationsCounted reads the invocations f selects in parts, where the
-// first step counted rows of them, and in every part when it finds
-// another number.
-func (s *Store) invocationsCounted(ctx context.Context, f InvocationFilter, parts []string, rows uint64) ([]InvocationRecord, error) {
-	if rows == 0 {
-		return nil, nil
-	}
-	out, err := s.readInvocations(ctx, f, parts)
-	if err != nil {
-		return nil, err
-	}
-	if uint64(len(out)) != min(rows, uint64(limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))) {
-		return s.readInvocations(ctx, f, nil)
-	}
-	return out, nil
-}
-
-// readInvocations reads the invocations f selects, in the named parts
-// alone when parts is not nil.
-func (s *Store) readInvocations(ctx context.Context, f InvocationFilter, parts []string) ([]InvocationRecord, error) {
-	query, args := selectInvocationsInPartsSQL(s.database, f, parts)
+	query, args := selectInvocationsSQL(s.database, f)
 	scan := scanInvocation
 	if f.TraceView {
 		scan = scanInvocationTraceView
@@ -154,16 +91,4 @@ func scanInvocation(rows driver.Rows, r *dbmodel.Invocation) error {
 	copy(r.TraceID[:], traceID)
 	copy(r.SpanID[:], spanID)
 	return nil
-}
-
-// invocationPartsOfDays counts the active parts of the invocations table
-// in the days (its partitions) of [since, until), from system.parts; an
-// open range counts every part.
-func (s *Store) invocationPartsOfDays(ctx context.Context, since, until time.Time) (uint64, error) {
-	query, args := invocationPartsOfDaysSQL(s.database, since, until)
-	var n uint64
-	if err := s.conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-		return 0, readErr("count the parts of invocations", err)
-	}
-	return n, nil
 }

@@ -44,15 +44,6 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 			return selectSpansInPartsSQL(db, [16]byte{1}, TraceLayout{Parts: []string{hostile, "20261031_3_12_1"},
 				Hours: []time.Time{since.Truncate(time.Hour), until.Truncate(time.Hour)}})
 		}},
-		{"invocation_parts", func() (string, []any) {
-			return selectInvocationPartsSQL(db, InvocationFilter{RequestIDs: []string{hostile}, FunctionNames: []string{hostile},
-				Since: since, Until: until, TraceView: true})
-		}},
-		{"invocations_in_parts", func() (string, []any) {
-			return selectInvocationsInPartsSQL(db, InvocationFilter{RequestIDs: []string{hostile}, FunctionNames: []string{hostile},
-				Since: since, Until: until, Limit: 4, TraceView: true}, []string{hostile, "20261031_3_12_1"})
-		}},
-		{"invocation_parts_of_days", func() (string, []any) { return invocationPartsOfDaysSQL(hostile, since, until.Add(24*time.Hour)) }},
 		{"spans_in_trace_window", func() (string, []any) {
 			id := hexID([]byte{1})
 			return selectSpansInTraceWindowSQL(db), []any{id, id, id}

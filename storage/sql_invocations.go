@@ -28,71 +28,10 @@ var invocationTraceViewColumns = strings.Join(slices.DeleteFunc(slices.Clone(inv
 // selectInvocationsSQL builds the invocation search from fixed fragments;
 // the filter's values are returned as arguments, never placed in the text.
 func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
-	return selectInvocationsInPartsSQL(db, f, nil)
-}
-
-// selectInvocationsInPartsSQL is selectInvocationsSQL in the named parts
-// of the table alone, when parts is not nil: the server checks _part
-// before it opens any of a part's files.
-func selectInvocationsInPartsSQL(db string, f InvocationFilter, parts []string) (string, []any) {
-	pre, w := invocationConds(f)
-	if parts != nil {
-		inParts(&w, parts)
-	}
-	columns := invocationSelectColumns
-	if f.TraceView {
-		columns = invocationTraceViewColumns
-	}
-	query := "SELECT " + columns + "\nFROM " + db + ".invocations"
-	if len(pre.conds) > 0 {
-		query += "\nPREWHERE " + pre.sql()
-	}
-	query += "\nWHERE " + w.sql() + "\nORDER BY start_time DESC, start_unix_nano DESC, request_id\nLIMIT ?"
-	args := append(append(pre.args, w.args...), limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))
-	return query, args
-}
-
-// selectInvocationPartsSQL counts the invocations f selects in each part
-// of the table, reading the columns of f's conditions alone.
-func selectInvocationPartsSQL(db string, f InvocationFilter) (string, []any) {
-	pre, w := invocationConds(f)
-	query := "SELECT _part, count()\nFROM " + db + ".invocations"
-	if len(pre.conds) > 0 {
-		query += "\nPREWHERE " + pre.sql()
-	}
-	return query + "\nWHERE " + w.sql() + "\nGROUP BY _part", append(pre.args, w.args...)
-}
-
-// invocationPartsOfDaysSQL counts the active parts of the invocations
-// table in the days of [since, until) (its partitions, toDate(start_time)
-// in UTC), every part when the range is open or longer than 31 days.
-func invocationPartsOfDaysSQL(db string, since, until time.Time) (string, []any) {
-	query := "SELECT count()\nFROM system.parts\nWHERE database = ? AND table = 'invocations' AND active"
-	args := []any{db}
-	if since.IsZero() || until.IsZero() || until.Sub(since) > 31*24*time.Hour {
-		return query, args
-	}
-	var days []string
-	for d := since.UTC().Truncate(24 * time.Hour); d.Before(until); d = d.Add(24 * time.Hour) {
-		days = append(days, "?")
-		args = append(args, d.Format(time.DateOnly))
-	}
-	return query + "\n  AND partition IN (" + strings.Join(days, ", ") + ")", args
-}
-
-// inParts keeps the rows of the named parts (the virtual column _part).
-func inParts(w *readWhere, parts []string) {
-	args := make([]any, len(parts))
-	for i, p := range parts {
-		args[i] = p
-	}
-	w.add("_part IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(parts)), ", ")+")", args...)
-}
-
-// invocationConds are the conditions of an invocation search: the request
-// IDs and the trace ID are the selective ones, read first (PREWHERE), the
-// other columns only of the granules that match.
-func invocationConds(f InvocationFilter) (pre, w readWhere) {
+	// The request IDs and the trace ID are the selective conditions: read
+	// their columns first, and the other columns only of the granules that
+	// match.
+	var pre, w readWhere
 	if len(f.RequestIDs) > 0 {
 		pre.add("request_id IN ?", inList(f.RequestIDs))
 	}
@@ -112,7 +51,17 @@ func invocationConds(f InvocationFilter) (pre, w readWhere) {
 	}
 	w.equal("tenant_id", f.TenantID)
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
-	return pre, w
+	columns := invocationSelectColumns
+	if f.TraceView {
+		columns = invocationTraceViewColumns
+	}
+	query := "SELECT " + columns + "\nFROM " + db + ".invocations"
+	if len(pre.conds) > 0 {
+		query += "\nPREWHERE " + pre.sql()
+	}
+	query += "\nWHERE " + w.sql() + "\nORDER BY start_time DESC, start_unix_nano DESC, request_id\nLIMIT ?"
+	args := append(append(pre.args, w.args...), limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))
+	return query, args
 }
 
 // invocationWhere adds the filter of the invocation aggregates.
