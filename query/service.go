@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"fmt"
+	"iter"
+	"reflect"
 	"slices"
 	"time"
 
@@ -14,6 +16,10 @@ import (
 type Store interface {
 	// SpansByTraceID returns the spans of one trace ordered by start.
 	SpansByTraceID(ctx context.Context, traceID [16]byte) ([]storage.SpanRecord, error)
+	// TraceSpanLayout reads where a trace's spans lie and their keys,
+	// from their narrow columns; SpansInLayout reads the spans there.
+	TraceSpanLayout(ctx context.Context, traceID [16]byte) (storage.TraceLayout, error)
+	SpansInLayout(ctx context.Context, traceID [16]byte, l storage.TraceLayout) ([]storage.SpanRecord, error)
 	// SpansLinkingTo returns the spans of other traces with a link to a
 	// span of the trace, oldest first.
 	SpansLinkingTo(ctx context.Context, traceID [16]byte, limit int) ([]storage.LinkingSpan, error)
@@ -97,9 +103,14 @@ func NewService(store Store) *Service {
 // other traces and the spans of other traces linking to it. It returns an
 // error wrapping ErrTraceNotFound when no span of the trace is stored.
 //
-// The reads that do not depend on each other run at once: the links to
-// the trace with the spans, then the invocations with the spans the links
-// out point to. Their errors are reported in the order of a read one
+// A cold read pays for every file it opens, so the spans are read in two
+// steps: their narrow columns first (TraceSpanLayout), which name the
+// parts holding them and what their invocations are found by, then their
+// wide columns in those parts alone (SpansInLayout) while the invocations
+// are read. The invocations read at once are those the spans read then
+// name: when they name others (a span stored since), they are read again.
+// The links in are read from the start, the spans the links out point to
+// with the invocations. Errors are reported in the order of a read one
 // after the other: spans, invocations, links out, links in.
 func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	if id.IsZero() {
@@ -116,13 +127,34 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 		links, err := s.LinksIn(ctx, id, MaxTraceLinksIn+1)
 		linksIn <- linksInResult{links, err}
 	}()
-	// Every return below first ends the read of the links in and waits
-	// for it, so that no read outlives the call.
+	// Every return below first ends the reads still running and waits for
+	// them, so that no read outlives the call.
+	var early *invocationRead
 	abandon := func() {
 		cancel()
+		if early != nil {
+			early.wait()
+		}
 		<-linksIn
 	}
-	records, err := s.store.SpansByTraceID(ctx, id)
+	layout, err := s.store.TraceSpanLayout(ctx, id)
+	if err != nil {
+		abandon()
+		return nil, fmt.Errorf("read spans of trace %s: %w", id, err)
+	}
+	var records []storage.SpanRecord
+	if len(layout.Spans) > 0 {
+		early = s.startInvocations(ctx, id, invocationFilters(func(yield func(spanKey) bool) {
+			for _, k := range layout.Spans {
+				if !yield(spanKey{k.Start, k.End(), k.RequestID, k.FunctionName}) {
+					return
+				}
+			}
+		}))
+		records, err = s.store.SpansInLayout(ctx, id, layout)
+	} else {
+		records, err = s.store.SpansByTraceID(ctx, id)
+	}
 	if err != nil {
 		abandon()
 		return nil, fmt.Errorf("read spans of trace %s: %w", id, err)
@@ -154,7 +186,23 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 			}
 		})
 	}()
-	invocations, err := s.traceInvocations(ctx, id, nodes)
+	filters := invocationFilters(func(yield func(spanKey) bool) {
+		for i := range nodes {
+			sp := &nodes[i].Span
+			if !yield(spanKey{sp.Start, sp.End(), sp.RequestID, sp.FunctionName}) {
+				return
+			}
+		}
+	})
+	var invocations []Invocation
+	if early != nil && reflect.DeepEqual(early.filters, filters) {
+		invocations, err = early.wait()
+	} else {
+		if early != nil {
+			_, _ = early.wait() // read for other spans than those read now
+		}
+		invocations, err = s.readInvocations(ctx, id, filters)
+	}
 	if err != nil {
 		cancel()
 		<-outDone
@@ -163,7 +211,8 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	}
 	<-outDone
 	if linksOutErr != nil {
-		abandon()
+		cancel()
+		<-linksIn
 		return nil, linksOutErr
 	}
 	in := <-linksIn
@@ -178,43 +227,48 @@ func (s *Service) TraceByID(ctx context.Context, id TraceID) (*Trace, error) {
 	return t, nil
 }
 
-// traceInvocations reads the invocations the spans of trace id ran in,
-// with the columns an Invocation holds.
-func (s *Service) traceInvocations(ctx context.Context, id TraceID, nodes []Node) ([]Invocation, error) {
+// spanKey is what the read of a trace's invocations needs of a span.
+type spanKey struct {
+	start, end              time.Time
+	requestID, functionName string
+}
+
+// invocationFilters are the reads of the invocations the spans ran in,
+// with the columns an Invocation holds: their request IDs, in chunks of
+// invocationJoinChunk, in the range of the spans widened by
+// invocationJoinMargin, narrowed to the spans' functions unless a span
+// names an invocation without its function.
+func invocationFilters(spans iter.Seq[spanKey]) []storage.InvocationFilter {
 	var first, last time.Time
 	requestIDs := make([]string, 0, 8)
 	seen := make(map[string]bool)
-	// The functions of the spans that name an invocation narrow the read of
-	// the invocations to their rows, unless a span names one without its
-	// function.
 	var functions []string
 	seenFn, anonymous := make(map[string]bool), false
-	for i := range nodes {
-		sp := &nodes[i].Span
-		if first.IsZero() || sp.Start.Before(first) {
-			first = sp.Start
+	for sp := range spans {
+		if first.IsZero() || sp.start.Before(first) {
+			first = sp.start
 		}
-		if end := sp.End(); end.After(last) {
-			last = end
+		if sp.end.After(last) {
+			last = sp.end
 		}
-		if sp.RequestID != "" && !seen[sp.RequestID] {
-			seen[sp.RequestID] = true
-			requestIDs = append(requestIDs, sp.RequestID)
+		if sp.requestID != "" && !seen[sp.requestID] {
+			seen[sp.requestID] = true
+			requestIDs = append(requestIDs, sp.requestID)
 		}
-		if sp.RequestID != "" {
-			anonymous = anonymous || sp.FunctionName == ""
-			if sp.FunctionName != "" && !seenFn[sp.FunctionName] {
-				seenFn[sp.FunctionName] = true
-				functions = append(functions, sp.FunctionName)
+		if sp.requestID != "" {
+			anonymous = anonymous || sp.functionName == ""
+			if sp.functionName != "" && !seenFn[sp.functionName] {
+				seenFn[sp.functionName] = true
+				functions = append(functions, sp.functionName)
 			}
 		}
 	}
 	if anonymous {
 		functions = nil
 	}
-	var invocations []Invocation
+	var out []storage.InvocationFilter
 	for chunk := range slices.Chunk(requestIDs, invocationJoinChunk) {
-		recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
+		out = append(out, storage.InvocationFilter{
 			RequestIDs:    chunk,
 			FunctionNames: functions,
 			Since:         first.Add(-invocationJoinMargin),
@@ -222,6 +276,15 @@ func (s *Service) traceInvocations(ctx context.Context, id TraceID, nodes []Node
 			Limit:         min(2*len(chunk), MaxInvocationLimit),
 			TraceView:     true,
 		})
+	}
+	return out
+}
+
+// readInvocations reads the invocations of trace id that filters select.
+func (s *Service) readInvocations(ctx context.Context, id TraceID, filters []storage.InvocationFilter) ([]Invocation, error) {
+	var invocations []Invocation
+	for _, f := range filters {
+		recs, err := s.store.Invocations(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("read invocations of trace %s: %w", id, err)
 		}
@@ -230,6 +293,30 @@ func (s *Service) traceInvocations(ctx context.Context, id TraceID, nodes []Node
 		}
 	}
 	return invocations, nil
+}
+
+// invocationRead is a readInvocations running in the background.
+type invocationRead struct {
+	filters []storage.InvocationFilter
+	done    chan struct{}
+	got     []Invocation
+	err     error
+}
+
+// startInvocations starts reading the invocations filters select.
+func (s *Service) startInvocations(ctx context.Context, id TraceID, filters []storage.InvocationFilter) *invocationRead {
+	r := &invocationRead{filters: filters, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.got, r.err = s.readInvocations(ctx, id, filters)
+	}()
+	return r
+}
+
+// wait waits for the read to end and returns what it read.
+func (r *invocationRead) wait() ([]Invocation, error) {
+	<-r.done
+	return r.got, r.err
 }
 
 // Invocations lists invocation records matching f, newest first.

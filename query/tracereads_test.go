@@ -38,6 +38,24 @@ func (f *failingStore) SpansByTraceID(ctx context.Context, id [16]byte) ([]stora
 	return f.Store.SpansByTraceID(ctx, id)
 }
 
+func (f *failingStore) TraceSpanLayout(ctx context.Context, id [16]byte) (storage.TraceLayout, error) {
+	done, err := f.read("spans")
+	defer done()
+	if err != nil {
+		return storage.TraceLayout{}, err
+	}
+	return f.Store.TraceSpanLayout(ctx, id)
+}
+
+func (f *failingStore) SpansInLayout(ctx context.Context, id [16]byte, l storage.TraceLayout) ([]storage.SpanRecord, error) {
+	done, err := f.read("spans in layout")
+	defer done()
+	if err != nil {
+		return nil, err
+	}
+	return f.Store.SpansInLayout(ctx, id, l)
+}
+
 func (f *failingStore) Invocations(ctx context.Context, flt storage.InvocationFilter) ([]storage.InvocationRecord, error) {
 	done, err := f.read("invocations")
 	defer done()
@@ -63,7 +81,7 @@ func (f *failingStore) SpansLinkingTo(ctx context.Context, id [16]byte, limit in
 func TestTraceByIDReadsTogether(t *testing.T) {
 	st, _ := querytest.OpenStore(t)
 	want := querytest.WriteTwoFunctionTrace(t, st)
-	for _, fail := range []string{"spans", "invocations", "links in"} {
+	for _, fail := range []string{"spans", "spans in layout", "invocations", "links in"} {
 		t.Run(fail+" fails", func(t *testing.T) {
 			fs := &failingStore{Store: st, fail: fail}
 			tr, err := query.NewService(fs).TraceByID(t.Context(), want.TraceID)

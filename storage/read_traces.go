@@ -267,3 +267,99 @@ func (s *Store) traceIDs(ctx context.Context, f TraceSearchFilter, hours []trace
 	})
 	return ids, err
 }
+
+// TraceLayout is where a trace's spans lie, from a first read of their
+// narrow columns alone: the parts of spans and the hours holding them, and
+// each span's key, once per span ID in the order SpansByTraceID returns
+// the spans.
+type TraceLayout struct {
+	Parts []string
+	Hours []time.Time
+	Spans []TraceSpanKey
+}
+
+// TraceSpanKey is what the first read of a trace knows of a span: what a
+// trace view needs to find the span's invocation.
+type TraceSpanKey struct {
+	SpanID                  [8]byte
+	Start                   time.Time
+	Duration                time.Duration
+	RequestID, FunctionName string
+}
+
+// End is when the span ended.
+func (k TraceSpanKey) End() time.Time { return k.Start.Add(k.Duration) }
+
+// TraceSpanLayout reads where the spans of a trace lie, in the hours
+// trace_hours holds for it, reading its narrow columns only. The layout
+// is empty when trace_hours does not know the trace (SpansByTraceID then
+// looks further) and on a cluster, whose Distributed tables name no part.
+// SpansInLayout reads the spans' wide columns in the layout's parts alone.
+func (s *Store) TraceSpanLayout(ctx context.Context, traceID [16]byte) (TraceLayout, error) {
+	var l TraceLayout
+	if s.cluster != "" {
+		return l, nil
+	}
+	id := hexID(traceID[:])
+	seen := map[[8]byte]bool{}
+	parts, hours := map[string]bool{}, map[time.Time]bool{}
+	err := s.scanAll(ctx, "trace layout", selectTraceSpanKeysSQL(s.database, s.subqueryIn()), []any{id, id}, func(rows driver.Rows) error {
+		var (
+			part, spanID   string
+			hour           time.Time
+			startNs, durNs uint64
+			k              TraceSpanKey
+		)
+		if err := rows.Scan(&part, &hour, &spanID, &startNs, &durNs, &k.RequestID, &k.FunctionName); err != nil {
+			return err
+		}
+		if !parts[part] {
+			parts[part] = true
+			l.Parts = append(l.Parts, part)
+		}
+		if hour = hour.UTC(); !hours[hour] {
+			hours[hour] = true
+			l.Hours = append(l.Hours, hour)
+		}
+		copy(k.SpanID[:], spanID)
+		if seen[k.SpanID] {
+			return nil
+		}
+		seen[k.SpanID] = true
+		k.Start, k.Duration = unixTime(startNs), time.Duration(min(durNs, uint64(1<<63-1)))
+		l.Spans = append(l.Spans, k)
+		return nil
+	})
+	if IsUnknownTable(err) {
+		return TraceLayout{}, nil // a database older than migration 17
+	}
+	if err != nil {
+		return TraceLayout{}, err
+	}
+	return l, nil
+}
+
+// SpansInLayout returns the spans of a trace as SpansByTraceID does,
+// reading them only in the parts and hours of l, from TraceSpanLayout.
+// When that read misses a span of l (its part was merged into another
+// since), or l is empty, it is SpansByTraceID.
+func (s *Store) SpansInLayout(ctx context.Context, traceID [16]byte, l TraceLayout) ([]SpanRecord, error) {
+	if len(l.Spans) == 0 || len(l.Parts) == 0 {
+		return s.SpansByTraceID(ctx, traceID)
+	}
+	query, args := selectSpansInPartsSQL(s.database, traceID, l)
+	out, err := s.readSpans(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[[8]byte]bool, len(out))
+	for i := range out {
+		found[out[i].SpanID] = true
+	}
+	for _, k := range l.Spans {
+		if !found[k.SpanID] {
+			return s.SpansByTraceID(ctx, traceID)
+		}
+	}
+	return out, nil
+}

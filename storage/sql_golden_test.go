@@ -36,6 +36,14 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 			id := hexID([]byte{1})
 			return selectSpansInTraceHoursSQL(db, "IN"), []any{id, id}
 		}},
+		{"trace_span_keys", func() (string, []any) {
+			id := hexID([]byte{1})
+			return selectTraceSpanKeysSQL(db, "IN"), []any{id, id}
+		}},
+		{"spans_in_parts", func() (string, []any) {
+			return selectSpansInPartsSQL(db, [16]byte{1}, TraceLayout{Parts: []string{hostile, "20261031_3_12_1"},
+				Hours: []time.Time{since.Truncate(time.Hour), until.Truncate(time.Hour)}})
+		}},
 		{"spans_in_trace_window", func() (string, []any) {
 			id := hexID([]byte{1})
 			return selectSpansInTraceWindowSQL(db), []any{id, id, id}

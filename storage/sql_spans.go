@@ -469,3 +469,34 @@ const (
 	pickerAttrKeyExpr   = "arrayJoin(attributes.key)"
 	pickerAttrValueExpr = "attributes.value[indexOf(attributes.key, ?)]"
 )
+
+// selectTraceSpanKeysSQL is the narrow first read of a trace's spans in
+// the hours trace_hours holds for it: each span's part, hour, ID, start,
+// duration, request ID and function, in the order of the spans reads.
+// Its arguments are as for selectSpansInTraceHoursSQL.
+func selectTraceSpanKeysSQL(db, in string) string {
+	return "SELECT _part, toStartOfHour(start_time), span_id, start_unix_nano, duration_ns, request_id, function_name\n" +
+		"FROM " + db + ".spans\n" +
+		"PREWHERE trace_id = unhex(?)\nWHERE " + traceHoursSQL(db, in, "trace_key = "+traceKeyExpr("unhex(?)")) +
+		spanOrderSQL
+}
+
+// selectSpansInPartsSQL reads one trace's spans in the parts and hours of
+// l alone: a part is named by the virtual column _part, which the server
+// checks before it opens any of the part's files, so that the wide
+// columns are read only in the parts holding the trace.
+func selectSpansInPartsSQL(db string, traceID [16]byte, l TraceLayout) (string, []any) {
+	args := make([]any, 0, 1+len(l.Parts)+len(l.Hours))
+	args = append(args, hexID(traceID[:]))
+	for _, p := range l.Parts {
+		args = append(args, p)
+	}
+	for _, h := range l.Hours {
+		args = append(args, h.Unix())
+	}
+	return "SELECT " + spanSelectColumns + "\nFROM " + db + ".spans\n" +
+		"PREWHERE trace_id = unhex(?)\n" +
+		"WHERE _part IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(l.Parts)), ", ") + ")\n" +
+		"  AND toStartOfHour(start_time) IN (" + strings.TrimSuffix(strings.Repeat("toDateTime(?), ", len(l.Hours)), ", ") + ")" +
+		spanOrderSQL, args
+}
