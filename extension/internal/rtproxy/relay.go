@@ -641,6 +641,9 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 			}
 			return total, nil, err
 		}
+		if k != nil {
+			k.expect(size)
+		}
 		n, rerr, werr := copyBody(dst, src, size, k)
 		total += n
 		if rerr != nil || werr != nil {
