@@ -162,7 +162,8 @@ func TestConnectionsAreKept(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
 	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
-	invoke := func() {
+	// invoke makes an invocation's two calls, and then between them.
+	invoke := func(then func()) {
 		t.Helper()
 		resp, err := client.Get(base + "next")
 		if err != nil {
@@ -170,6 +171,7 @@ func TestConnectionsAreKept(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
+		then()
 		resp, err = client.Post(base+"r1/response", "application/json", strings.NewReader(`{"ok":true}`))
 		if err != nil {
 			t.Fatal(err)
@@ -181,15 +183,17 @@ func TestConnectionsAreKept(t *testing.T) {
 		}
 	}
 	for range 50 {
-		invoke()
+		invoke(func() {})
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections to the platform for 50 invocations, want 1", n)
 	}
-	// The platform closes its side of the kept connection.
+	// The platform closes its side of the kept connection: before a call
+	// without a body (made again on a new connection), and before one
+	// with a body (the connection is looked at before it is used).
 	srv.CloseClientConnections()
 	for range 3 {
-		invoke()
+		invoke(srv.CloseClientConnections)
 	}
 	if st := p.Stats(); st.UpstreamErrors != 0 {
 		t.Errorf("%d calls answered 502 after the platform closed a kept connection", st.UpstreamErrors)

@@ -193,11 +193,14 @@ type Proxy struct {
 // holds a capture (up to the capture limit).
 const queuedObservations = 64
 
-// observation is one Observer call to make, and the capture it reads.
+// observation is one Observer call to make (Ended when isEnd, else
+// Invoked), and the capture it reads. It is queued by value: an
+// observation costs no allocation of its own.
 type observation struct {
-	ev  *Event
-	end *End
-	c   *capture
+	ev    Event
+	end   End
+	isEnd bool
+	c     *capture
 	// inv is the event's invocation entry, when one was made.
 	inv *invocation
 }
@@ -411,7 +414,7 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 	if inv != nil && inv.queued {
 		inv = nil // another relay of the same event queued its own
 	}
-	if !p.enqueue(observation{ev: &ev, c: c, inv: inv}) && inv != nil {
+	if !p.enqueue(observation{ev: ev, c: c, inv: inv}) && inv != nil {
 		p.doneInvokingLocked(ev.RequestID, inv)
 	}
 	if inv == nil {
@@ -427,7 +430,7 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 // enqueueEnd queues the Ended call of end: after the Invoked call of its
 // event when that event is being relayed.
 func (p *Proxy) enqueueEnd(end End, c *capture) {
-	o := observation{end: &end, c: c}
+	o := observation{end: end, isEnd: true, c: c}
 	p.invokingMu.Lock()
 	defer p.invokingMu.Unlock()
 	if inv := p.invoking[end.RequestID]; inv != nil && !inv.queued {
@@ -485,10 +488,10 @@ func (p *Proxy) observeOne(o observation) {
 			p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
 		}
 	}()
-	if o.ev != nil {
-		p.obs.Invoked(*o.ev)
+	if o.isEnd {
+		p.obs.Ended(o.end)
 	} else {
-		p.obs.Ended(*o.end)
+		p.obs.Invoked(o.ev)
 	}
 }
 
