@@ -241,6 +241,11 @@ const (
 	roleAPI   = "api"
 )
 
+// proxyEnv holds more environment for the proxy's process only (say
+// GOMAXPROCS=1), to measure the Go runtime's settings the layer could
+// give the extension.
+const proxyEnv = "RTPROXY_BENCH_PROXY_ENV"
+
 // serveProcess serves, in this process, the proxy as the layer's agent
 // runs it (an Observer, the agent's capture and sniff limits) or the
 // fake Runtime API of BenchmarkRelayLatency (/next answers arg bytes, as
@@ -340,6 +345,9 @@ func startProcess(b *testing.B, role, arg string) *process {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, argEnv+"="+arg)
+	if role == roleProxy {
+		cmd.Env = append(cmd.Env, strings.Fields(os.Getenv(proxyEnv))...)
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
