@@ -77,7 +77,9 @@ type upstreamConn struct {
 	// hb is a reused buffer for answer heads.
 	hb     []byte
 	reused bool
-	pk     *peeker
+	// pk looks whether the platform closed the connection, or answered
+	// early.
+	pk *peeker
 }
 
 var upstreamDialer = &net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}

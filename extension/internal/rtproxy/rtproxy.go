@@ -246,8 +246,8 @@ func (p *Proxy) SetCaptureLimit(n int) {
 // as any body over the limit), which saves keeping the capture limit's
 // worth of it. A body whose Content-Length says it is over the limit has
 // only those bytes read into its capture; a chunked one as soon as a
-// chunk's size says it goes over, else once it went over (its first
-// bytes are then kept, the rest of the capture let go). Call it after
+// chunk's size says it goes over, else once it went over (only its
+// first bytes are then kept). Call it after
 // SetCaptureLimit, before Serve.
 func (p *Proxy) SetSniffLimit(n int) {
 	if n > 0 && n <= p.limit {
