@@ -4,10 +4,15 @@ package rtproxy
 
 import "net"
 
+// peeker cannot look at the socket here.
+type peeker struct{}
+
+func newPeeker(net.Conn) *peeker { return &peeker{} }
+
 // alive cannot look at the socket here: a connection closed while it was
 // kept shows on its next call (retried once when it has no body).
-func alive(net.Conn) bool { return true }
+func (*peeker) alive() bool { return true }
 
-// readable cannot look at the socket here: an early answer of the
+// isReadable cannot look at the socket here: an early answer of the
 // platform is read once the body was sent.
-func readable(net.Conn) bool { return false }
+func (*peeker) isReadable() bool { return false }

@@ -7,29 +7,42 @@ import (
 	"syscall"
 )
 
+// peeker looks whether a read on a connection would not wait: bytes
+// came, or the other side closed it. One system call, which neither
+// waits nor takes the bytes; the connection's raw handle and the call
+// are made once, so a look allocates nothing.
+type peeker struct {
+	rc       syscall.RawConn
+	readable bool
+	look     func(fd uintptr) bool
+}
+
+func newPeeker(nc net.Conn) *peeker {
+	k := &peeker{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		k.rc, _ = sc.SyscallConn()
+	}
+	k.look = func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		k.readable = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+		return true // never wait for the socket to be readable
+	}
+	return k
+}
+
 // alive says a connection kept idle is still open: nothing is waiting to
 // be read on it (the platform sends nothing unasked) and the platform did
 // not close it.
-func alive(nc net.Conn) bool { return !readable(nc) }
+func (k *peeker) alive() bool { return !k.isReadable() }
 
-// readable says a read on nc would not wait: bytes came, or the other
-// side closed the connection. One system call, which neither waits nor
-// takes the bytes.
-func readable(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+// isReadable says a read would not wait.
+func (k *peeker) isReadable() bool {
+	if k.rc == nil {
 		return false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if err := k.rc.Read(k.look); err != nil {
 		return true
 	}
-	open := false
-	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		open = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true // never wait for the socket to be readable
-	})
-	return err != nil || !open
+	return k.readable
 }

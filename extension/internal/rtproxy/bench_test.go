@@ -1,15 +1,23 @@
 package rtproxy_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +75,9 @@ func (discard) Invoked(rtproxy.Event) {}
 func (discard) Ended(rtproxy.End)     {}
 
 // captureLimit is the agent's capture limit: what its event observer
-// decodes of a body (trigger.MaxDecode) and one byte more.
-const captureLimit = 1<<20 + 1
+// decodes of a body (trigger.MaxDecode) and one byte more; sniffLimit
+// what it keeps of a body over it (trigger.SniffLen).
+const captureLimit, sniffLimit = 1<<20 + 1, 4096
 
 // roundCalls is the number of invocations each side makes in one round
 // of BenchmarkRelayLatency.
@@ -77,47 +86,46 @@ const roundCalls = 40
 // BenchmarkRelayLatency measures the time to response a runtime sees
 // for one invocation — /next until the whole event is read, then
 // /response until the platform's 202 — against the Runtime API directly
-// and through the proxy (with an Observer and the agent's capture limit,
-// so each body is also copied, up to 1 MiB), for events and answers of
-// 1 KiB, 256 KiB and 6 MiB.
+// and through the proxy, for events and answers of 1 KiB, 256 KiB and 6
+// MiB. The proxy runs as it does in the layer: in a process of its own
+// (this test binary started again, see serveProxyProcess), with an
+// Observer and the agent's capture and sniff limits, so each body is also
+// copied, up to 1 MiB. The runtime and the fake API share this process,
+// on both sides alike.
 //
 // Shape: each benchmark iteration is one round of roundCalls invocations
 // per side, the sides interleaved invocation by invocation (the side that
 // goes first alternates), the same payloads on both; -benchtime Nx runs N
 // rounds. The fake API answers /next without a Content-Length (chunked),
-// the case where the capture cannot be sized up front.
+// the case where the capture cannot be sized up front. This process
+// collects its garbage between rounds, not within them: its own
+// collections (of the runtime's and the fake API's garbage, about 15 KB
+// an invocation) are the harness's, and within the rounds they set both
+// sides' p99 (one collection every 80 or so invocations, 0.5–1.5 ms). The
+// proxy's process collects when its own garbage says so, as in the layer.
 //
 // Figures: direct-p50/p99-us are the baseline (all rounds pooled);
 // added-p50/p99-us the proxy's percentile minus the direct one (all
 // rounds pooled), added-p50/p99-min/max-us the least and the most of the
 // same difference taken round by round (the spread); next-/response-
 // added-p50-us where the added time sits. direct-cpu-us is the CPU
-// time (user and system, of the whole process: runtime and API) of one
-// invocation directly, added-cpu-us what the proxy adds to it: unlike
-// the times, a figure that holds on a loaded machine, and what a
-// function with a fraction of a core pays. extra-alloc-per-byte is what
-// the proxy side allocated beyond the direct side per body byte relayed
-// (1 is one whole copy of every body); heap-peak-added-MiB the highest
-// live heap seen while the proxy's invocations passed minus the highest
-// while the direct ones did (sampled every 100 µs, after the timed
-// rounds, so the sampling costs neither side time).
+// time (user and system) of this process for one invocation directly,
+// proxy-cpu-us the proxy process's CPU time per invocation through it
+// (all of it, over the rounds), added-cpu-us what an invocation through
+// the proxy costs both processes beyond a direct one: unlike the times,
+// figures that hold on a loaded machine, and what a function with a
+// fraction of a core pays. proxy-alloc-B is what the proxy's process
+// allocated per invocation (bodies are copied into kept buffers, not
+// allocated); proxy-gc-per-1000 its garbage collections per 1,000
+// invocations.
 func BenchmarkRelayLatency(b *testing.B) {
 	for _, size := range []int{1 << 10, 256 << 10, 6 << 20} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			payload := bytes.Repeat([]byte("x"), size)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet {
-					w.Header().Set("Lambda-Runtime-Aws-Request-Id", "r1")
-					_, _ = w.Write(payload)
-					return
-				}
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.WriteHeader(http.StatusAccepted)
-			}))
-			defer srv.Close()
-			upstream := strings.TrimPrefix(srv.URL, "http://")
-			p := startProxy(b, upstream, &discard{}, captureLimit)
-			sides := []string{upstream, p.Addr().String()}
+			api := startProcess(b, roleAPI, fmt.Sprint(size))
+			upstream := api.addr
+			proxy := startProcess(b, roleProxy, upstream)
+			sides := []string{upstream, proxy.addr}
 			clients := []*http.Client{
 				{Transport: &http.Transport{DisableCompression: true}},
 				{Transport: &http.Transport{DisableCompression: true}},
@@ -161,28 +169,27 @@ func BenchmarkRelayLatency(b *testing.B) {
 				}
 				return t1.Sub(t0), t2.Sub(t1)
 			}
-			// Warm both sides' connections and the proxy's pools.
+			// Warm both sides' connections and the proxy's buffers.
 			for range 3 {
 				invocation(0)
 				invocation(1)
 			}
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
 			var all, next, answer [2][]float64
 			var rounds [2][][]float64 // per side, per round: invocation times
-			var alloc [2]uint64
 			var cpu [2]time.Duration
-			var ms runtime.MemStats
+			before, apiBefore := proxy.stats(b), api.stats(b)
 			for b.Loop() {
+				b.StopTimer()
+				runtime.GC()
+				b.StartTimer()
 				var round [2][]float64
 				for i := range roundCalls {
 					for k := range 2 {
 						side := (i + k) % 2
-						runtime.ReadMemStats(&ms)
-						before, c0 := ms.TotalAlloc, cpuTime()
+						c0 := cpuTime()
 						n, a := invocation(side)
-						c1 := cpuTime()
-						runtime.ReadMemStats(&ms)
-						alloc[side] += ms.TotalAlloc - before
-						cpu[side] += c1 - c0
+						cpu[side] += cpuTime() - c0
 						next[side] = append(next[side], us(n))
 						answer[side] = append(answer[side], us(a))
 						all[side] = append(all[side], us(n+a))
@@ -193,6 +200,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 				rounds[1] = append(rounds[1], round[1])
 			}
 			b.StopTimer()
+			after, apiAfter := proxy.stats(b), api.stats(b)
 			b.ReportMetric(0, "ns/op")
 			for _, q := range []struct {
 				name string
@@ -211,48 +219,167 @@ func BenchmarkRelayLatency(b *testing.B) {
 			}
 			b.ReportMetric(quantile(next[1], 0.5)-quantile(next[0], 0.5), "next-added-p50-us")
 			b.ReportMetric(quantile(answer[1], 0.5)-quantile(answer[0], 0.5), "response-added-p50-us")
-			b.ReportMetric(us(cpu[0])/float64(len(all[0])), "direct-cpu-us")
-			b.ReportMetric(us(cpu[1]-cpu[0])/float64(len(all[1])), "added-cpu-us")
-			extra := float64(alloc[1]) - float64(alloc[0])
-			b.ReportMetric(extra/float64(2*size*len(all[1])), "extra-alloc-per-byte")
-			var peak [2]uint64
-			for side := range 2 {
-				peak[side] = heapPeak(func() {
-					for range 5 {
-						invocation(side)
-					}
-				})
-			}
-			b.ReportMetric((float64(peak[1])-float64(peak[0]))/(1<<20), "heap-peak-added-MiB")
+			calls := float64(len(all[1]))
+			proxyCPU := us(after.cpu-before.cpu) / calls
+			apiCPU := us(apiAfter.cpu-apiBefore.cpu) / float64(len(all[0])+len(all[1]))
+			b.ReportMetric(us(cpu[0])/float64(len(all[0]))+apiCPU, "direct-cpu-us")
+			b.ReportMetric(proxyCPU, "proxy-cpu-us")
+			b.ReportMetric(us(cpu[1]-cpu[0])/calls+proxyCPU, "added-cpu-us")
+			b.ReportMetric(float64(after.alloc-before.alloc)/calls, "proxy-alloc-B")
+			b.ReportMetric(float64(after.gcs-before.gcs)*1000/calls, "proxy-gc-per-1000")
 		})
 	}
 }
 
-// heapPeak runs f and returns the most heap in use (live and not yet
-// swept objects) seen while it ran, sampled every 100 µs.
-func heapPeak(f func()) uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	runtime.GC()
-	stop := make(chan struct{})
-	done := make(chan uint64)
-	go func() {
-		var peak uint64
-		t := time.NewTicker(100 * time.Microsecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-t.C:
-			}
+// roleEnv, when set, makes this test binary serve instead of running
+// tests (see serveProcess): roleProxy the proxy, roleAPI the fake
+// Runtime API; argEnv is the upstream's address, or the payload's size.
+const (
+	roleEnv   = "RTPROXY_BENCH_ROLE"
+	argEnv    = "RTPROXY_BENCH_ARG"
+	roleProxy = "proxy"
+	roleAPI   = "api"
+)
+
+// proxyEnv holds more environment for the proxy's process only (say
+// GOMAXPROCS=1), to measure the Go runtime's settings the layer could
+// give the extension.
+const proxyEnv = "RTPROXY_BENCH_PROXY_ENV"
+
+// serveProcess serves, in this process, the proxy as the layer's agent
+// runs it (an Observer, the agent's capture and sniff limits) or the
+// fake Runtime API of BenchmarkRelayLatency (/next answers arg bytes, as
+// a chunked body; /response is read and answered 202). It writes the
+// address it serves on as its first line, then answers each line read
+// with its CPU time in ns, its bytes allocated and its garbage
+// collections, until its input ends.
+func serveProcess(role, arg string) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var stop func(context.Context) error
+	switch role {
+	case roleProxy:
+		p, err := rtproxy.New(arg, discard{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
-	}()
-	f()
-	close(stop)
-	return <-done
+		p.SetCaptureLimit(captureLimit)
+		p.SetSniffLimit(sniffLimit)
+		p.Serve(ln)
+		stop = p.Shutdown
+	case roleAPI:
+		size, err := strconv.Atoi(arg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		payload := bytes.Repeat([]byte("x"), size)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				w.Header().Set("Lambda-Runtime-Aws-Request-Id", "r1")
+				_, _ = w.Write(payload)
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusAccepted)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		stop = srv.Shutdown
+	default:
+		fmt.Fprintf(os.Stderr, "unknown role %q\n", role)
+		return 1
+	}
+	fmt.Println(ln.Addr())
+	sc := bufio.NewScanner(os.Stdin)
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	for sc.Scan() {
+		metrics.Read(sample)
+		fmt.Println(int64(cpuTime()), sample[0].Value.Uint64(), sample[1].Value.Uint64())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// process is a server run by another process (serveProcess).
+type process struct {
+	addr string
+	in   io.Writer
+	out  *bufio.Scanner
+}
+
+// processStats are a server process's counters.
+type processStats struct {
+	cpu        time.Duration
+	alloc, gcs uint64
+}
+
+func (p *process) stats(b *testing.B) processStats {
+	b.Helper()
+	if _, err := io.WriteString(p.in, "stats\n"); err != nil {
+		b.Fatal(err)
+	}
+	var s processStats
+	var ns int64
+	if !p.out.Scan() {
+		b.Fatalf("the server process did not answer: %v", p.out.Err())
+	}
+	if _, err := fmt.Sscan(p.out.Text(), &ns, &s.alloc, &s.gcs); err != nil {
+		b.Fatalf("the server process answered %q: %v", p.out.Text(), err)
+	}
+	s.cpu = time.Duration(ns)
+	return s
+}
+
+// startProcess starts this test binary again as a server (see
+// serveProcess); it ends with the benchmark.
+func startProcess(b *testing.B, role, arg string) *process {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), roleEnv+"="+role, argEnv+"="+arg)
+	if role == roleProxy {
+		cmd.Env = append(cmd.Env, strings.Fields(os.Getenv(proxyEnv))...)
+	}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	b.Cleanup(func() {
+		_ = in.Close()
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("the %s process: %v", role, err)
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			b.Errorf("the %s process did not end within 10 s", role)
+		}
+	})
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() {
+		b.Fatalf("the %s process gave no address: %v", role, sc.Err())
+	}
+	return &process{addr: sc.Text(), in: in, out: sc}
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -3,7 +3,9 @@ package rtproxy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +56,28 @@ func chunks(b []byte, n int) []io.Reader {
 		b = b[k:]
 	}
 	return rs
+}
+
+// TestChunkOverTheLimitIsNotCaptured: a chunk whose size says the body
+// goes over the limit is not read into the capture beyond the sniff
+// limit: the capture does not grow to the limit first.
+func TestChunkOverTheLimitIsNotCaptured(t *testing.T) {
+	const limit, sniff = 1 << 20, 4096
+	body := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)
+	src := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	c := &capture{limit: limit, sniff: sniff}
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	var line []byte
+	_, rerr, werr := copyChunked(w, bufio.NewReader(strings.NewReader(src)), c, &line, nil)
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if rerr != nil || werr != nil || out.String() != src {
+		t.Fatalf("relayed %d bytes (%v, %v), want the %d sent", out.Len(), rerr, werr, len(src))
+	}
+	if !bytes.Equal(c.buf, body[:sniff]) || !c.truncated || c.n != int64(len(body)) || cap(c.buf) > sniff {
+		t.Errorf("capture: %d bytes in a buffer of %d (equal %v), truncated %v, counted %d; want %d in at most %d, true, %d",
+			len(c.buf), cap(c.buf), bytes.Equal(c.buf, body[:min(len(c.buf), sniff)]), c.truncated, c.n, sniff, sniff, len(body))
+	}
 }

@@ -70,6 +70,14 @@ func readHead(br *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
+// headBuffered says a whole head (up to its blank line, after the empty
+// lines readHead skips) is buffered in br: reading it will not wait.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	b = bytes.TrimLeft(b, "\r\n")
+	return bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
 // readLine reads one line, up to and including its '\n', into buf
 // (reused), at most limit bytes.
 func readLine(br *bufio.Reader, buf []byte, limit int, tooLong error) ([]byte, error) {
@@ -95,7 +103,7 @@ func parseRequestHead(b []byte) (head, error) {
 	if !ok1 || !ok2 || len(method) == 0 || !isToken(method) || len(target) == 0 || !validTarget(target) {
 		return head{}, fmt.Errorf("malformed request line %q", clip(line))
 	}
-	h := head{method: string(method), target: string(target), contentLength: -1}
+	h := head{method: intern(method, "GET", "POST"), target: intern(target, pathNext), contentLength: -1}
 	http10, err := parseVersion(version)
 	if err != nil {
 		return head{}, err
@@ -201,6 +209,17 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 		h.contentLength, h.close = -1, true
 	}
 	return nil
+}
+
+// intern is b as a string: one of common when it is one (no
+// allocation), else a new one.
+func intern(b []byte, common ...string) string {
+	for _, c := range common {
+		if string(b) == c {
+			return c
+		}
+	}
+	return string(b)
 }
 
 // first sets *s to v unless a value was set.

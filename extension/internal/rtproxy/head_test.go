@@ -179,3 +179,36 @@ func TestChunkSize(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadBuffered says whether reading a head would wait (only then is
+// it bounded by headTimeout): whenever it says not, readHead reads one
+// whole from what is buffered.
+func TestHeadBuffered(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true},
+		{"GET / HTTP/1.1\nHost: x\n\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody", true},
+		{"\r\n\r\nGET / HTTP/1.1\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r", false},
+		{"\r\n\r\nGET / HTTP/1.1\r\nHo", false},
+		{"\r\n\r\n", false},
+		{"\n\r\n", false},
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(tt.in), 64)
+		if _, err := br.Peek(len(tt.in)); err != nil {
+			t.Fatal(err)
+		}
+		if got := headBuffered(br); got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.in, got, tt.want)
+		}
+		if tt.want {
+			if _, err := readHead(br, nil); err != nil {
+				t.Errorf("%q: readHead: %v", tt.in, err)
+			}
+		}
+	}
+}

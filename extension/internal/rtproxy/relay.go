@@ -77,12 +77,19 @@ type upstreamConn struct {
 	// hb is a reused buffer for answer heads.
 	hb     []byte
 	reused bool
+	// pk looks whether the platform closed the connection, or answered
+	// early.
+	pk *peeker
 }
 
 var upstreamDialer = &net.Dialer{Timeout: 2 * time.Second, KeepAlive: -1}
 
 // getUpstream takes a kept connection to the platform, or opens one.
-func (p *Proxy) getUpstream() (*upstreamConn, error) {
+// When look, a kept one is first looked at (one system call): one the
+// platform closed while it was kept is not used. A call without a body
+// does without the look: on such a connection it is made again on a new
+// one (see relayCall), as net/http does.
+func (p *Proxy) getUpstream(look bool) (*upstreamConn, error) {
 	for {
 		p.idleMu.Lock()
 		n := len(p.idle)
@@ -93,7 +100,7 @@ func (p *Proxy) getUpstream() (*upstreamConn, error) {
 		u := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.idleMu.Unlock()
-		if alive(u.nc) {
+		if !look || u.pk.alive() {
 			u.reused = true
 			return u, nil
 		}
@@ -103,7 +110,8 @@ func (p *Proxy) getUpstream() (*upstreamConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the runtime API: %w", err)
 	}
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc}, bufSize)}, nil
+	pk := newPeeker(nc)
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc, pk: pk}, bufSize), pk: pk}, nil
 }
 
 // earlyAnswerPoll is how often a write to the platform that waits (the
@@ -121,7 +129,10 @@ var errNoAnswer = errors.New("the connection was closed before any answer")
 // upstreamWriter writes to the platform, giving up on the rest of a body
 // the platform answered before reading (as it may refuse one over its
 // limit), as net/http's client does: the runtime gets the answer at once.
-type upstreamWriter struct{ nc net.Conn }
+type upstreamWriter struct {
+	nc net.Conn
+	pk *peeker
+}
 
 func (w *upstreamWriter) Write(p []byte) (int, error) {
 	total := 0
@@ -132,7 +143,7 @@ func (w *upstreamWriter) Write(p []byte) (int, error) {
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return total, err
 		}
-		if readable(w.nc) {
+		if w.pk.isReadable() {
 			return total, errAnsweredEarly
 		}
 	}
@@ -183,10 +194,14 @@ func (p *Proxy) serveConn(nc net.Conn) {
 		if !c.setActive(true) {
 			return
 		}
-		_ = nc.SetReadDeadline(time.Now().Add(headTimeout))
+		// A head that came whole needs no bound.
+		timed := !headBuffered(c.br)
+		if timed {
+			_ = nc.SetReadDeadline(time.Now().Add(headTimeout))
+		}
 		b, err := readHead(c.br, c.head)
 		c.head = b
-		if err == nil {
+		if err == nil && timed {
 			err = nc.SetReadDeadline(time.Time{})
 		}
 		if err != nil {
@@ -327,7 +342,7 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 	var rb []byte
 	for attempt := 0; ; attempt++ {
 		var err error
-		if u, err = p.getUpstream(); err != nil {
+		if u, err = p.getUpstream(hasBody || attempt > 0); err != nil {
 			c.unread = hasBody
 			p.badGateway(c, err)
 			if end != nil {
@@ -640,6 +655,9 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 				return total, es.err, nil
 			}
 			return total, nil, err
+		}
+		if k != nil {
+			k.expect(size)
 		}
 		n, rerr, werr := copyBody(dst, src, size, k)
 		total += n

@@ -162,7 +162,8 @@ func TestConnectionsAreKept(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
 	base := "http://" + p.Addr().String() + "/2018-06-01/runtime/invocation/"
-	invoke := func() {
+	// invoke makes an invocation's two calls, and then between them.
+	invoke := func(then func()) {
 		t.Helper()
 		resp, err := client.Get(base + "next")
 		if err != nil {
@@ -170,6 +171,7 @@ func TestConnectionsAreKept(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
+		then()
 		resp, err = client.Post(base+"r1/response", "application/json", strings.NewReader(`{"ok":true}`))
 		if err != nil {
 			t.Fatal(err)
@@ -181,15 +183,17 @@ func TestConnectionsAreKept(t *testing.T) {
 		}
 	}
 	for range 50 {
-		invoke()
+		invoke(func() {})
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections to the platform for 50 invocations, want 1", n)
 	}
-	// The platform closes its side of the kept connection.
+	// The platform closes its side of the kept connection: before a call
+	// without a body (made again on a new connection), and before one
+	// with a body (the connection is looked at before it is used).
 	srv.CloseClientConnections()
 	for range 3 {
-		invoke()
+		invoke(srv.CloseClientConnections)
 	}
 	if st := p.Stats(); st.UpstreamErrors != 0 {
 		t.Errorf("%d calls answered 502 after the platform closed a kept connection", st.UpstreamErrors)
@@ -271,49 +275,77 @@ func TestExpectContinue(t *testing.T) {
 	}
 }
 
-// TestSniffLimit: of a body whose length is known to be over the capture
-// limit only the sniff limit's worth is kept; one of unknown length keeps
-// the capture limit's worth (its length is not known until its end). Both
-// are marked truncated with their whole size counted, and cross whole.
+// TestSniffLimit: of a body over the capture limit only the sniff
+// limit's worth is kept, whether its length is known up front, announced
+// by a chunk larger than the limit, or found only as its small chunks
+// come; a chunked body under the limit is kept whole. Each is counted
+// whole and crosses byte for byte.
 func TestSniffLimit(t *testing.T) {
 	const limit, sniff = 1000, 64
-	event := bytes.Repeat([]byte("e"), 5000)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			w.Header().Set(rtproxy.HeaderRequestID, "r1")
-			w.Header().Set("Content-Length", fmt.Sprint(len(event)))
-			_, _ = w.Write(event)
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(srv.Close)
-	rec := &recorder{}
-	p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, limit)
-	p.SetSniffLimit(sniff)
-	answer := bytes.Repeat([]byte("a"), 3000)
-	base := "/2018-06-01/runtime/invocation/"
-	if g := do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: base + "next"}); g.Body != string(event) {
-		t.Fatalf("the runtime got %d bytes of the event", len(g.Body))
-	}
-	_ = do(t, p.Addr().String(), call{name: "known", method: http.MethodPost, path: base + "r1/response", body: answer})
-	_ = do(t, p.Addr().String(), call{name: "streamed", method: http.MethodPost, path: base + "r2/response",
-		chunks: []string{string(answer[:1500]), string(answer[1500:])}})
-	rec.wait(t, 1, 2)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if ev := rec.events[0]; len(ev.Body) != sniff || !ev.Truncated {
-		t.Errorf("event: %d bytes kept (truncated %v), want %d", len(ev.Body), ev.Truncated, sniff)
-	}
-	for _, e := range rec.ends {
-		want := sniff
-		if e.Streamed {
-			want = limit
-		}
-		if len(e.Body) != want || !e.Truncated || e.Size != int64(len(answer)) || !bytes.Equal(e.Body, answer[:len(e.Body)]) {
-			t.Errorf("end of %s: %d bytes kept (truncated %v, size %d), want the first %d of %d",
-				e.RequestID, len(e.Body), e.Truncated, e.Size, want, len(answer))
-		}
+	for _, tt := range []struct {
+		name string
+		// size is the body's; chunk the size of its chunks (0: the body
+		// has a Content-Length).
+		size, chunk int
+		want        int
+	}{
+		{"known length over the limit", 5000, 0, sniff},
+		{"one chunk over the limit", 5000, 5000, sniff},
+		{"small chunks over the limit", 5000, 100, sniff},
+		{"chunks ending at the limit", 1000, 100, 1000},
+		{"chunks under the limit", 800, 400, 800},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("0123456789"), tt.size/10)
+			framed := fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+			if tt.chunk > 0 {
+				var b strings.Builder
+				b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+				for rest := body; len(rest) > 0; rest = rest[min(tt.chunk, len(rest)):] {
+					fmt.Fprintf(&b, "%x\r\n%s\r\n", min(tt.chunk, len(rest)), rest[:min(tt.chunk, len(rest))])
+				}
+				b.WriteString("0\r\n\r\n")
+				framed = b.String()
+			}
+			event := "HTTP/1.1 200 OK\r\n" + rtproxy.HeaderRequestID + ": r1\r\nConnection: close\r\n" + framed
+			events := startRecordingAPI(t, event)
+			accepted := "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+			answers := startRecordingAPI(t, accepted)
+			for _, side := range []struct {
+				api      *recordingAPI
+				req, ans string
+			}{
+				{events, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n", event},
+				{answers, "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n" + framed, accepted},
+			} {
+				rec := &recorder{}
+				p := startProxy(t, side.api.ln.Addr().String(), rec, limit)
+				p.SetSniffLimit(sniff)
+				if got := rawCall(t, p.Addr().String(), side.req); got != side.ans {
+					t.Fatalf("the runtime got %q, want %q", clip(got), clip(side.ans))
+				}
+				if raw := side.api.take(); len(raw) != 1 || raw[0] != side.req {
+					t.Fatalf("the platform got %d calls (%q), want %q", len(raw), clip(strings.Join(raw, "")), clip(side.req))
+				}
+				if side.api == events {
+					rec.wait(t, 1, 0)
+				} else {
+					rec.wait(t, 0, 1)
+				}
+				rec.mu.Lock()
+				kept, truncated := []byte(nil), false
+				var size int64
+				if side.api == events {
+					kept, truncated, size = rec.events[0].Body, rec.events[0].Truncated, int64(len(body))
+				} else {
+					kept, truncated, size = rec.ends[0].Body, rec.ends[0].Truncated, rec.ends[0].Size
+				}
+				rec.mu.Unlock()
+				if len(kept) != tt.want || truncated != (tt.size > limit) || size != int64(len(body)) || !bytes.Equal(kept, body[:len(kept)]) {
+					t.Errorf("%s: %d bytes kept (truncated %v, size %d), want the first %d of %d",
+						strings.Fields(side.req)[0], len(kept), truncated, size, tt.want, len(body))
+				}
+			}
+		})
 	}
 }

@@ -193,11 +193,14 @@ type Proxy struct {
 // holds a capture (up to the capture limit).
 const queuedObservations = 64
 
-// observation is one Observer call to make, and the capture it reads.
+// observation is one Observer call to make (Ended when isEnd, else
+// Invoked), and the capture it reads. It is queued by value: an
+// observation costs no allocation of its own.
 type observation struct {
-	ev  *Event
-	end *End
-	c   *capture
+	ev    Event
+	end   End
+	isEnd bool
+	c     *capture
 	// inv is the event's invocation entry, when one was made.
 	inv *invocation
 }
@@ -238,10 +241,13 @@ func (p *Proxy) SetCaptureLimit(n int) {
 }
 
 // SetSniffLimit keeps at most n bytes (from 1 to the capture limit; other
-// values are ignored) of a body whose Content-Length says it is over the
-// capture limit: for an Observer that reads only the first bytes of such
-// a body (it is marked Truncated, as any body over the limit), which
-// saves keeping the capture limit's worth of it. Call it after
+// values are ignored) of a body over the capture limit: for an Observer
+// that reads only the first bytes of such a body (it is marked Truncated,
+// as any body over the limit), which saves keeping the capture limit's
+// worth of it. A body whose Content-Length says it is over the limit has
+// only those bytes read into its capture; a chunked one as soon as a
+// chunk's size says it goes over, else once it went over (only its
+// first bytes are then kept). Call it after
 // SetCaptureLimit, before Serve.
 func (p *Proxy) SetSniffLimit(n int) {
 	if n > 0 && n <= p.limit {
@@ -408,7 +414,7 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 	if inv != nil && inv.queued {
 		inv = nil // another relay of the same event queued its own
 	}
-	if !p.enqueue(observation{ev: &ev, c: c, inv: inv}) && inv != nil {
+	if !p.enqueue(observation{ev: ev, c: c, inv: inv}) && inv != nil {
 		p.doneInvokingLocked(ev.RequestID, inv)
 	}
 	if inv == nil {
@@ -424,7 +430,7 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 // enqueueEnd queues the Ended call of end: after the Invoked call of its
 // event when that event is being relayed.
 func (p *Proxy) enqueueEnd(end End, c *capture) {
-	o := observation{end: &end, c: c}
+	o := observation{end: end, isEnd: true, c: c}
 	p.invokingMu.Lock()
 	defer p.invokingMu.Unlock()
 	if inv := p.invoking[end.RequestID]; inv != nil && !inv.queued {
@@ -482,10 +488,10 @@ func (p *Proxy) observeOne(o observation) {
 			p.log.Error("runtime API proxy: observing a call failed; the call itself was relayed", "panic", fmt.Sprint(v), "total", n)
 		}
 	}()
-	if o.ev != nil {
-		p.obs.Invoked(*o.ev)
+	if o.isEnd {
+		p.obs.Ended(o.end)
 	} else {
-		p.obs.Ended(*o.end)
+		p.obs.Invoked(o.ev)
 	}
 }
 
@@ -551,23 +557,52 @@ type keeper interface {
 	kept(n int)
 	// write copies p, read elsewhere and passed on, into the keeper.
 	write(p []byte)
+	// expect says at least n more bytes of the body are coming (the size
+	// of a chunk about to be copied).
+	expect(n int64)
 }
 
 // capture keeps the first limit bytes of a body and counts them all.
+// When sniff is not 0, a body found to be over limit has only its first
+// sniff bytes kept, whether its length was known up front (see
+// getCapture) or only as it came (chunked, see expect and write).
 type capture struct {
 	buf       []byte
 	n         int64
 	limit     int
+	sniff     int
 	truncated bool
 }
 
 func (c *capture) write(p []byte) {
 	c.n += int64(len(p))
-	room := c.limit - len(c.buf)
-	if len(p) > room {
-		p, c.truncated = p[:room], true
+	if len(p) > c.limit-len(c.buf) {
+		c.truncated = true
+		c.toSniff()
+		p = p[:c.limit-len(c.buf)]
 	}
 	c.buf = append(c.buf, p...)
+}
+
+// expect lowers the limit to sniff as soon as the body is known to go
+// over the limit: a chunk announced larger than the room left is not
+// read into the capture first.
+func (c *capture) expect(n int64) {
+	if c.sniff > 0 && int64(len(c.buf))+n > int64(c.limit) {
+		c.toSniff()
+	}
+}
+
+// toSniff keeps only the first sniff bytes (when sniff is set) of a body
+// over the limit.
+func (c *capture) toSniff() {
+	if c.sniff == 0 || c.limit <= c.sniff {
+		return
+	}
+	c.limit = c.sniff
+	if len(c.buf) > c.sniff {
+		c.buf = c.buf[:c.sniff]
+	}
 }
 
 // minRoom is the room a capture of a body of unknown length starts with.
@@ -610,7 +645,7 @@ func (p *Proxy) getCapture(n int64) *capture {
 	default:
 		c = &capture{}
 	}
-	c.limit = p.limit
+	c.limit, c.sniff = p.limit, p.sniff
 	if n > int64(p.limit) && p.sniff > 0 {
 		c.limit = p.sniff
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -24,7 +25,12 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(serveProcess(role, os.Getenv(argEnv)))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // seen is what the fake Runtime API saw of one call.
 type seen struct {
