@@ -402,7 +402,13 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		sp         wireSpan
 		evs, links int
 	)
+	// The attributes' keys go to strs, their values to scratch, joined
+	// after the keys once the span is read.
 	attrStart := len(c.strs)
+	if len(c.scratch) > 0 {
+		clear(c.scratch) // left by a span refused half-way
+		c.scratch = c.scratch[:0]
+	}
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
 			return false
@@ -429,7 +435,8 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 				if !ok {
 					return false
 				}
-				c.strs = append(c.strs, k, v)
+				c.strs = append(c.strs, k)
+				c.scratch = append(c.scratch, v)
 			case 11:
 				evs++
 			case 13:
@@ -482,8 +489,11 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		(len(sp.parentID) != 0 && len(sp.parentID) != 8) || sp.start > MaxDateTimeUnixNano {
 		return false
 	}
-	// Events and links after the span's own attributes, whose pairs sit
-	// at the end of strs until laid out below.
+	c.strs = append(c.strs, c.scratch...)
+	clear(c.scratch)
+	c.scratch = c.scratch[:0]
+	// Events and links after the span's own attributes, whose keys and
+	// values sit at the end of strs until laid out below.
 	var (
 		evTimes                    []uint64
 		evNames, evAttrs           []string
@@ -554,24 +564,15 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	return true
 }
 
-// layOutAttributes turns the key-value pairs at strs[start:] into the
-// keys followed by the values, as spanAttributes lays them out, and finds
-// the request ID as it does.
+// layOutAttributes takes the keys followed by the values at strs[start:]
+// as a span's attributes, as spanAttributes lays them out, and finds the
+// request ID as it does.
 func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, requestID string) {
 	n := (len(c.strs) - start) / 2
 	if n == 0 {
 		return emptyStrings, emptyStrings, ""
 	}
 	pairs := len(c.strs)
-	c.scratch = c.scratch[:0]
-	for i := range n {
-		c.scratch = append(c.scratch, c.strs[start+2*i])
-	}
-	for i := range n {
-		c.scratch = append(c.scratch, c.strs[start+2*i+1])
-	}
-	copy(c.strs[start:], c.scratch)
-	clear(c.scratch)
 	mid := start + n
 	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
 	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
@@ -704,6 +705,9 @@ func pairsJSON(pairs []string) string {
 // keyValue reads an attribute: its key and its value rendered as
 // AttributeValue renders it.
 func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	if key, value, ok = plainKeyValue(b, lim); ok {
+		return key, value, true
+	}
 	var (
 		f    wireField
 		seen bool
@@ -730,6 +734,39 @@ func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok
 		}
 	}
 	return key, value, true
+}
+
+// plainKeyValue reads the most common attribute in one pass: a key and a
+// string value, each under 128 bytes, every byte of the message ASCII
+// (which makes each length one byte and each string valid UTF-8), in
+// field order and nothing else: 0x0a len key 0x12 len 0x0a len value.
+// Any other shape says false, for keyValue's general reading, which gives
+// the same key and value for this one.
+func plainKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	if len(b) < 6 || b[0] != 0x0a {
+		return "", "", false
+	}
+	p := 2 + int(b[1]) // the value's tag
+	if p+4 > len(b) || b[p] != 0x12 || int(b[p+1]) != len(b)-p-2 || b[p+2] != 0x0a || int(b[p+3]) != len(b)-p-4 {
+		return "", "", false
+	}
+	if !ascii(b) || p-2 > lim.MaxAttributeKeyBytes || len(b)-p-4 > lim.MaxAttributeValueBytes {
+		return "", "", false
+	}
+	return view(b[2:p]), view(b[p+4:]), true
+}
+
+// ascii says whether every byte of b is under 0x80.
+func ascii(b []byte) bool {
+	var or uint64
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&0x8080808080808080 == 0
 }
 
 // Kinds of AnyValue, as anyValue reads them.
