@@ -20,11 +20,12 @@ import (
 )
 
 // WireLimits are the caps of the collector's field and attribute limits.
-// AppendWire takes only spans within all of them: a value over a cap is
-// cut and counted by the message path.
+// AppendWire takes only spans and log records within all of them: a value
+// over a cap is cut and counted by the message path.
 type WireLimits struct {
 	MaxAttributeKeyBytes, MaxAttributeValueBytes int
 	NameBytes, StatusMessageBytes, OtherBytes    int
+	LogBodyBytes                                 int // each string of a log body
 }
 
 // Descriptors of the messages AppendWire reads: a field they define that
@@ -251,7 +252,7 @@ func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byt
 			return false
 		}
 	}
-	res, ok := c.resource(fn, resource, lim)
+	res, ok := c.wire.resource(fn, resource, lim)
 	if !ok {
 		return false
 	}
@@ -272,7 +273,7 @@ type wireResource struct {
 	attrKeys, attrVal []string
 }
 
-func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
+func (a *wireArena) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
 	var (
 		f  wireField
 		ok bool
@@ -284,7 +285,7 @@ func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *Wir
 		}
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := a.keyValue(f.val, lim)
 			if !ok {
 				return wireResource{}, false
 			}
@@ -431,7 +432,7 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 					return false
 				}
 			case 9:
-				k, v, ok := c.keyValue(f.val, lim)
+				k, v, ok := c.wire.keyValue(f.val, lim)
 				if !ok {
 					return false
 				}
@@ -636,7 +637,7 @@ func (c *SpanColumns) event(b []byte, lim *WireLimits) (t uint64, name, attrs st
 				return 0, "", "", false
 			}
 		case f.num == 3 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := c.wire.keyValue(f.val, lim)
 			if !ok {
 				return 0, "", "", false
 			}
@@ -672,7 +673,7 @@ func (c *SpanColumns) link(b []byte, lim *WireLimits) (traceID, spanID, attrs st
 				return "", "", "", false
 			}
 		case f.num == 4 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := c.wire.keyValue(f.val, lim)
 			if !ok {
 				return "", "", "", false
 			}
@@ -704,7 +705,7 @@ func pairsJSON(pairs []string) string {
 
 // keyValue reads an attribute: its key and its value rendered as
 // AttributeValue renders it.
-func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+func (a *wireArena) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
 	if key, value, ok = plainKeyValue(b, lim); ok {
 		return key, value, true
 	}
@@ -726,7 +727,7 @@ func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok
 				return "", "", false // merged by protobuf
 			}
 			seen = true
-			if value, ok = c.anyValue(f.val, lim); !ok {
+			if value, ok = a.anyValue(f.val, lim.MaxAttributeValueBytes); !ok {
 				return "", "", false
 			}
 		case !unread(keyValueDesc, &f):
@@ -779,9 +780,9 @@ const (
 	anyBytes
 )
 
-// anyValue renders a scalar AnyValue; arrays and key-value lists are left
-// to the message path.
-func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
+// anyValue renders a scalar AnyValue, of at most maxBytes when a string
+// or bytes; arrays and key-value lists are left to the message path.
+func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 	var (
 		f     wireField
 		ok    bool
@@ -795,7 +796,7 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 		}
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			if len(f.val) > lim.MaxAttributeValueBytes || !utf8.Valid(f.val) {
+			if len(f.val) > maxBytes || !utf8.Valid(f.val) {
 				return "", false
 			}
 			kind, bytes = anyString, f.val
@@ -806,7 +807,7 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 		case f.num == 4 && f.typ == protowire.Fixed64Type:
 			kind, u = anyDouble, f.u
 		case f.num == 7 && f.typ == protowire.BytesType:
-			if len(f.val) > lim.MaxAttributeValueBytes {
+			if len(f.val) > maxBytes {
 				return "", false
 			}
 			kind, bytes = anyBytes, f.val
@@ -820,39 +821,43 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 	case anyBool:
 		return strconv.FormatBool(u != 0), true
 	case anyInt:
-		buf := c.arenaSpace(20)
-		return c.arenaString(strconv.AppendInt(buf, int64(u), 10)), true
+		buf := a.space(20)
+		return a.string(strconv.AppendInt(buf, int64(u), 10)), true
 	case anyDouble:
-		buf := c.arenaSpace(32)
-		return c.arenaString(strconv.AppendFloat(buf, math.Float64frombits(u), 'g', -1, 64)), true
+		buf := a.space(32)
+		return a.string(strconv.AppendFloat(buf, math.Float64frombits(u), 'g', -1, 64)), true
 	case anyBytes:
-		buf := c.arenaSpace(base64.StdEncoding.EncodedLen(len(bytes)))
-		return c.arenaString(base64.StdEncoding.AppendEncode(buf, bytes)), true
+		buf := a.space(base64.StdEncoding.EncodedLen(len(bytes)))
+		return a.string(base64.StdEncoding.AppendEncode(buf, bytes)), true
 	default:
 		return "", true
 	}
 }
 
-// arenaSpace returns the arena's free end with room for n bytes; values
-// written there become strings with arenaString. The arena's bytes are
-// never written twice: a full one is replaced, not reused, because the
-// strings made of it may outlive the columns (Row, the insert).
-func (c *SpanColumns) arenaSpace(n int) []byte {
-	if cap(c.arena)-len(c.arena) < n {
-		c.arena = make([]byte, 0, max(4096, n))
+// wireArena holds the values AppendWire renders (numbers, bytes) for the
+// columns of spans or log records.
+type wireArena struct{ buf []byte }
+
+// space returns the arena's free end with room for n bytes; values
+// written there become strings with string. The arena's bytes are never
+// written twice: a full one is replaced, not reused, because the strings
+// made of it may outlive the columns (Row, the insert).
+func (a *wireArena) space(n int) []byte {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(4096, n))
 	}
-	return c.arena[len(c.arena):len(c.arena)]
+	return a.buf[len(a.buf):len(a.buf)]
 }
 
-// arenaString keeps b, written at the arena's free end, as a string.
-func (c *SpanColumns) arenaString(b []byte) string {
+// string keeps b, written at the arena's free end, as a string.
+func (a *wireArena) string(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > cap(c.arena)-len(c.arena) || &b[0] != unsafe.SliceData(c.arena[len(c.arena):cap(c.arena)]) {
-		return string(b) // outgrew the space (cannot happen with arenaSpace's n)
+	if len(b) > cap(a.buf)-len(a.buf) || &b[0] != unsafe.SliceData(a.buf[len(a.buf):cap(a.buf)]) {
+		return string(b) // outgrew the space (cannot happen with space's n)
 	}
-	c.arena = c.arena[:len(c.arena)+len(b)]
+	a.buf = a.buf[:len(a.buf)+len(b)]
 	return unsafe.String(&b[0], len(b))
 }
 
@@ -869,7 +874,11 @@ func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
 
 // CountWireSpans is the number of spans a ResourceSpans message in wire
 // form holds, for Grow; 0 when it is malformed.
-func CountWireSpans(b []byte) int {
+func CountWireSpans(b []byte) int { return countWireItems(b) }
+
+// countWireItems counts field 2 of the messages in field 2 of b: the spans
+// of a ResourceSpans, the log records of a ResourceLogs.
+func countWireItems(b []byte) int {
 	n := 0
 	var f wireField
 	var ok bool
