@@ -57,16 +57,16 @@ func (c *connector) WriteExports(ctx context.Context, reqs []*ingestv1.ExportReq
 	return w.WriteExports(ctx, reqs)
 }
 
-// WriteExportsWithSpans writes through the opened store's
-// WriteExportsWithSpans, or through WriteExports with the spans as
-// messages when the store has no such method.
-func (c *connector) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error) {
+// WriteExportsWithColumns writes through the opened store's
+// WriteExportsWithColumns, or says errNoSpanColumns, for a write with the
+// spans and log records as messages, when the store has no such method.
+func (c *connector) WriteExportsWithColumns(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns, logs []*dbmodel.LogColumns) (storage.WriteCounts, error) {
 	w := c.writer()
 	if w == nil {
 		return storage.WriteCounts{}, fmt.Errorf("%w: %v", errNotConnected, c.status())
 	}
 	if sw, ok := w.(spanColumnsWriter); ok {
-		return sw.WriteExportsWithSpans(ctx, reqs, spans)
+		return sw.WriteExportsWithColumns(ctx, reqs, spans, logs)
 	}
 	return storage.WriteCounts{}, errNoSpanColumns
 }

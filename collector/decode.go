@@ -131,8 +131,9 @@ func scrub(b []byte, md protoreflect.MessageDescriptor) (scrubbed, error) {
 // (gRPC itself would answer INTERNAL for a codec error). The decoding's
 // outcome waits in notes for the interceptor, keyed by the message.
 //
-// An Ingest API request's spans are read from the wire bytes into insert
-// columns (decodeSpans, wirespans.go); the note carries them.
+// An Ingest API request's spans and log records are read from the wire
+// bytes into insert columns (decodeSpans, wirespans.go); the note carries
+// them.
 type lenientCodec struct {
 	base  encoding.CodecV2
 	cfg   Config
@@ -178,8 +179,8 @@ func (c *lenientCodec) take(req any) (decodeNote, bool) {
 	return v.(decodeNote), true
 }
 
-// unmarshalExport decodes an Ingest API request: its spans into columns,
-// the rest into req. It says false for a body that is not protobuf, left
+// unmarshalExport decodes an Ingest API request: its spans and log
+// records into columns, the rest into req. It says false for a body that is not protobuf, left
 // to the message path, which refuses it.
 func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.ExportRequest) bool {
 	// A buffer of its own, from requestBuffers: the columns' strings are
@@ -187,7 +188,7 @@ func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.Expor
 	// the call ends (spanDecode.release). Everything else decoded from it
 	// (the message, notes) is a copy.
 	buf := pooledMessage(data)
-	rest, raw, ok := splitSpans(buf.ReadOnlyData())
+	rest, raw, rawLogs, ok := splitSpans(buf.ReadOnlyData())
 	if !ok {
 		buf.Free()
 		return false
@@ -196,12 +197,12 @@ func (c *lenientCodec) unmarshalExport(data mem.BufferSlice, req *ingestv1.Expor
 	if err := proto.Unmarshal(rest, req); err != nil {
 		proto.Reset(req)
 		note.rejected, note.err = decodeLenient(rest, req)
-	} else if len(raw) == 0 {
+	} else if len(raw) == 0 && len(rawLogs) == 0 {
 		buf.Free()
 		return true // nothing to note
 	}
-	if note.err == nil && len(raw) > 0 {
-		d, err := decodeSpans(req.GetFunction(), raw, c.cfg)
+	if note.err == nil && (len(raw) > 0 || len(rawLogs) > 0) {
+		d, err := decodeSpans(req.GetFunction(), req.GetSentTimeUnixNano(), raw, rawLogs, c.cfg)
 		if err != nil {
 			proto.Reset(req)
 			note = decodeNote{err: err}

@@ -143,6 +143,7 @@ func (s *ingestService) reject(ctx context.Context, req *ingestv1.ExportRequest,
 	s.p.m.batches.WithLabelValues("rejected").Inc()
 	items := countItems(req)
 	items.spans += spanDecodeOf(ctx).spanItems()
+	items.logs += spanDecodeOf(ctx).logItems()
 	s.p.m.addItems(s.p.m.rejected, items, "invalid")
 	s.log.Warn("rejected request", "via", via, "function", req.GetFunction().GetName(), "err", err)
 }

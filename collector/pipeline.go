@@ -44,7 +44,7 @@ type result struct {
 
 type job struct {
 	req   *ingestv1.ExportRequest
-	spans *spanDecode // the request's spans in columns, or nil
+	spans *spanDecode // the request's spans and log records in columns, or nil
 	items itemCounts
 	done  chan jobResult
 }
@@ -161,11 +161,12 @@ func (p *pipeline) close() error {
 	return err
 }
 
-// submit stores req, with its spans in columns if it came with them, or
-// puts it in the WAL, and says what was accepted.
+// submit stores req, with its spans and log records in columns if it came
+// with them, or puts it in the WAL, and says what was accepted.
 func (p *pipeline) submit(ctx context.Context, req *ingestv1.ExportRequest, spans *spanDecode) (result, error) {
 	items := countItems(req)
 	items.spans += spans.spanItems()
+	items.logs += spans.logItems()
 	ctx, span := p.startSpan(ctx, "collector.submit", attribute.Int("items", items.total()))
 	defer span.End()
 	p.m.addItems(p.m.received, items)
@@ -376,34 +377,43 @@ func (p *pipeline) writeGroup(group []*job) {
 	}
 }
 
-// writeJobs inserts the requests of jobs, the spans each read into
-// columns of its own written one after the other in the same block (not
-// copied into one set of columns first).
+// writeJobs inserts the requests of jobs, the spans and log records each
+// read into columns of its own written one after the other in the same
+// block (not copied into one set of columns first).
 func (p *pipeline) writeJobs(jobs []*job) (storage.WriteCounts, error) {
 	reqs := make([]*ingestv1.ExportRequest, len(jobs))
-	var cols []*dbmodel.SpanColumns
+	var cols columns
 	for i, j := range jobs {
 		reqs[i] = j.req
 		if j.spans != nil {
-			cols = append(cols, &j.spans.cols)
+			cols.spans = append(cols.spans, &j.spans.cols)
+			cols.logs = append(cols.logs, &j.spans.logs)
 		}
 	}
-	if len(cols) == 0 {
-		return p.write(reqs, nil, "direct")
+	if cols.empty() {
+		return p.write(reqs, columns{}, "direct")
 	}
 	counts, err := p.write(reqs, cols, "direct")
 	if errors.Is(err, errNoSpanColumns) {
 		for i, j := range jobs {
 			reqs[i] = withSpanMessages(j.req, j.spans)
 		}
-		return p.write(reqs, nil, "direct")
+		return p.write(reqs, columns{}, "direct")
 	}
 	return counts, err
 }
 
-// write inserts reqs, with the spans read into cols when there are, and records the
-// outcome.
-func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols []*dbmodel.SpanColumns, path string) (storage.WriteCounts, error) {
+// columns are the spans and log records of a write read into columns.
+type columns struct {
+	spans []*dbmodel.SpanColumns
+	logs  []*dbmodel.LogColumns
+}
+
+func (c columns) empty() bool { return len(c.spans) == 0 && len(c.logs) == 0 }
+
+// write inserts reqs, with the spans and log records read into cols when
+// there are, and records the outcome.
+func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols columns, path string) (storage.WriteCounts, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
 	defer cancel()
 	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
@@ -411,12 +421,12 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols []*dbmodel.SpanCol
 	start := time.Now()
 	var counts storage.WriteCounts
 	var err error
-	if sw, ok := p.writer.(spanColumnsWriter); ok && len(cols) > 0 {
-		counts, err = sw.WriteExportsWithSpans(ctx, reqs, cols)
+	if sw, ok := p.writer.(spanColumnsWriter); ok && !cols.empty() {
+		counts, err = sw.WriteExportsWithColumns(ctx, reqs, cols.spans, cols.logs)
 		if errors.Is(err, errNoSpanColumns) {
 			return counts, err
 		}
-	} else if len(cols) > 0 {
+	} else if !cols.empty() {
 		return storage.WriteCounts{}, errNoSpanColumns
 	} else {
 		counts, err = p.writer.WriteExports(ctx, reqs)
@@ -547,7 +557,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 		reqs[i] = req
 		batch = append(batch, req)
 	}
-	_, err := p.write(batch, nil, "wal")
+	_, err := p.write(batch, columns{}, "wal")
 	if err == nil {
 		return p.consume(recs[len(recs)-1].next, len(recs))
 	}
@@ -567,7 +577,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 			continue
 		}
 		if len(batch) > 1 {
-			if _, err = p.write(reqs[i:i+1], nil, "wal"); err == nil {
+			if _, err = p.write(reqs[i:i+1], columns{}, "wal"); err == nil {
 				if err := p.consume(r.next, i+1-done); err != nil {
 					return err
 				}

@@ -180,13 +180,13 @@ func (w *refusingWriter) WriteExports(ctx context.Context, reqs []*ingestv1.Expo
 	return w.Store.WriteExports(ctx, reqs)
 }
 
-// WriteExportsWithSpans refuses as WriteExports does, the spans read into
-// columns by the receiver included.
-func (w *refusingWriter) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error) {
+// WriteExportsWithColumns refuses as WriteExports does, the spans read
+// into columns by the receiver included.
+func (w *refusingWriter) WriteExportsWithColumns(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns, logs []*dbmodel.LogColumns) (storage.WriteCounts, error) {
 	if err := w.refuse(reqs, spans); err != nil {
 		return storage.WriteCounts{}, err
 	}
-	return w.Store.WriteExportsWithSpans(ctx, reqs, spans)
+	return w.Store.WriteExportsWithColumns(ctx, reqs, spans, logs)
 }
 
 func (w *refusingWriter) refuse(reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) error {

@@ -187,7 +187,7 @@ func (s *Server) grpcServer(fr *front, svc *ingestService, tlsCfg *tls.Config) *
 		grpc.StatsHandler(statsHandler{fr}),
 		// zstd in one call, into one buffer (zstd.go); the registered
 		// compressor still answers in zstd.
-		grpc.RPCDecompressor(newZstdDecompressor(s.cfg.MaxMessageBytes)), //lint:ignore SA1019 the only hook that skips gRPC's copies of a decompressed message
+		grpc.RPCDecompressor(newZstdDecompressor(s.cfg.MaxMessageBytes, func(args ...any) { fr.refuse("undecodable", args...) })), //lint:ignore SA1019 the only hook that skips gRPC's copies of a decompressed message
 	}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))

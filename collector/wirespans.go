@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -17,64 +18,77 @@ import (
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
-// The spans of an Ingest API request go from the request's wire bytes
-// straight into the insert's columns: the gRPC codec keeps the request's
-// resource_spans as bytes, decodes the rest into the message, and reads
-// the spans with dbmodel's AppendWire. A resource AppendWire leaves (bad
-// UTF-8, bad IDs, values over the limits, rare fields) takes the message
-// path of old, in this file too, with the same cuts, drops and counts. The
-// WAL and the quarantine keep requests as messages: their spans are
+// The spans and log records of an Ingest API request go from the
+// request's wire bytes straight into the insert's columns: the gRPC codec
+// keeps the request's resource_spans and resource_logs as bytes, decodes
+// the rest into the message, and reads the spans and records with
+// dbmodel's AppendWire. A resource AppendWire leaves (bad UTF-8, bad IDs,
+// values over the limits, rare fields) takes the message path of old, in
+// this file too, with the same cuts, drops and counts. The WAL and the
+// quarantine keep requests as messages: their spans and records are
 // decoded again for them (spanDecode.messages).
 
-// resourceSpansField is ExportRequest.resource_spans.
-const resourceSpansField = 4
+// resourceSpansField is ExportRequest.resource_spans, resourceLogsField
+// ExportRequest.resource_logs.
+const (
+	resourceSpansField = 4
+	resourceLogsField  = 5
+)
 
-// splitSpans separates a request's resource_spans fields (their values)
-// from its other fields (as they are). It fails on malformed input, which
-// the message path then refuses.
-func splitSpans(b []byte) (rest []byte, spans [][]byte, ok bool) {
+// splitSpans separates a request's resource_spans and resource_logs
+// fields (their values) from its other fields (as they are). It fails on
+// malformed input, which the message path then refuses.
+func splitSpans(b []byte) (rest []byte, spans, logs [][]byte, ok bool) {
 	start := b
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b[n:])
 		if m < 0 {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
-		if num == resourceSpansField && typ == protowire.BytesType {
+		if (num == resourceSpansField || num == resourceLogsField) && typ == protowire.BytesType {
 			if rest == nil {
 				rest = make([]byte, 0, len(start)-len(b)+256)
 				rest = append(rest, start[:len(start)-len(b)]...)
 			}
 			v, _ := protowire.ConsumeBytes(b[n:])
-			spans = append(spans, v)
+			if num == resourceSpansField {
+				spans = append(spans, v)
+			} else {
+				logs = append(logs, v)
+			}
 		} else if rest != nil {
 			rest = append(rest, b[:n+m]...)
 		}
 		b = b[n+m:]
 	}
-	if spans == nil {
-		return start, nil, true
+	if rest == nil {
+		return start, nil, nil, true
 	}
-	return rest, spans, true
+	return rest, spans, logs, true
 }
 
-// spanDecode is a request's spans read into columns, with what was left
-// out, cut or dropped on the way (counted and logged by the receiver and
-// the pipeline, as for requests decoded into messages).
+// spanDecode is a request's spans and log records read into columns,
+// with what was left out, cut or dropped on the way (counted and logged
+// by the receiver and the pipeline, as for requests decoded into
+// messages).
 type spanDecode struct {
 	cols dbmodel.SpanColumns
-	// raw is the resource spans as received, for the WAL and quarantine.
-	raw [][]byte
+	logs dbmodel.LogColumns
+	// raw is the resource spans as received, rawLogs the resource logs,
+	// for the WAL and quarantine.
+	raw, rawLogs [][]byte
+	sent         uint64 // the request's sent time, that of records without one
 	// buf holds the request's bytes that raw and the columns' strings are
 	// views of, when it came from a pool; freed by release.
 	buf mem.Buffer
 	fn  *ingestv1.FunctionIdentity
 	cfg Config
 
-	invalidUTF8 int      // spans left out: strings that are not UTF-8
+	invalidUTF8 int      // spans and log records left out: strings that are not UTF-8
 	malformed   int      // spans left out: bad trace, span or parent IDs
 	malformedAt []uint64 // their start times, for the losses by hour
 	problem     error    // the first malformed span's
@@ -82,8 +96,8 @@ type spanDecode struct {
 	fields      fieldLimiter
 }
 
-// spanDecodePool keeps the column buffers of requests' spans between
-// requests.
+// spanDecodePool keeps the column buffers of requests' spans and log
+// records between requests.
 var spanDecodePool = sync.Pool{New: func() any { return new(spanDecode) }}
 
 // release gives d's buffers back for another request's spans, once the
@@ -94,10 +108,11 @@ func (d *spanDecode) release() {
 		return
 	}
 	d.cols.Reset()
+	d.logs.Reset()
 	if d.buf != nil {
 		d.buf.Free()
 	}
-	*d = spanDecode{cols: d.cols}
+	*d = spanDecode{cols: d.cols, logs: d.logs}
 	spanDecodePool.Put(d)
 }
 
@@ -110,18 +125,28 @@ func (d *spanDecode) spanItems() int {
 	return d.cols.Len() + d.cols.Rejected
 }
 
+// logItems is spanItems for log records.
+func (d *spanDecode) logItems() int {
+	if d == nil {
+		return 0
+	}
+	return d.logs.Len() + d.logs.Rejected
+}
+
 // wireLimits are cfg's caps as AppendWire takes them.
 func wireLimits(cfg Config) dbmodel.WireLimits {
 	return dbmodel.WireLimits{
 		MaxAttributeKeyBytes: cfg.MaxAttributeKeyBytes, MaxAttributeValueBytes: cfg.MaxAttributeValueBytes,
 		NameBytes: cfg.Fields.NameBytes, StatusMessageBytes: cfg.Fields.StatusMessageBytes, OtherBytes: cfg.Fields.OtherBytes,
+		LogBodyBytes: cfg.Fields.LogBodyBytes,
 	}
 }
 
-// decodeSpans reads the resource spans raw (views of a buffer that stays
-// as it is) of a request from fn into columns. A body whose spans are not
-// protobuf is an errBadPayload, as when the whole request is decoded.
-func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*spanDecode, error) {
+// decodeSpans reads the resource spans raw and resource logs rawLogs
+// (views of a buffer that stays as it is) of a request from fn, sent at
+// sent, into columns. A body whose spans or records are not protobuf is an
+// errBadPayload, as when the whole request is decoded.
+func decodeSpans(fn *ingestv1.FunctionIdentity, sent uint64, raw, rawLogs [][]byte, cfg Config) (*spanDecode, error) {
 	if fn != nil {
 		// The spans carry the identity as the pipeline's field limits
 		// leave it; they cut (and count) the request's own later.
@@ -129,7 +154,7 @@ func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*span
 		(&fieldLimiter{lim: cfg.Fields}).strings(fn)
 	}
 	d := spanDecodePool.Get().(*spanDecode)
-	d.raw, d.fn, d.cfg = raw, fn, cfg
+	d.raw, d.rawLogs, d.sent, d.fn, d.cfg = raw, rawLogs, sent, fn, cfg
 	d.attrs = attrLimiter{maxKey: cfg.MaxAttributeKeyBytes, maxValue: cfg.MaxAttributeValueBytes}
 	d.fields = fieldLimiter{lim: cfg.Fields}
 	lim := wireLimits(cfg)
@@ -151,7 +176,36 @@ func decodeSpans(fn *ingestv1.FunctionIdentity, raw [][]byte, cfg Config) (*span
 		}
 		d.cols.AppendExport(req)
 	}
+	d.logs.GrowWire(rawLogs)
+	for _, rl := range rawLogs {
+		if d.logs.AppendWire(fn, sent, rl, lim) {
+			continue
+		}
+		req, rejected, err := decodeResourceLogs(fn, sent, rl, &d.attrs, &d.fields)
+		if err != nil {
+			d.release()
+			return nil, err
+		}
+		d.invalidUTF8 += rejected
+		d.logs.AppendExport(req)
+	}
 	return d, nil
+}
+
+// decodeResourceLogs takes one resource logs the message path: decoded
+// leniently (records with bad strings left out, counted in rejected),
+// limits applied and counted in the limiters.
+func decodeResourceLogs(fn *ingestv1.FunctionIdentity, sent uint64, rl []byte, attrs *attrLimiter, fields *fieldLimiter) (*ingestv1.ExportRequest, int, error) {
+	wrapped := protowire.AppendBytes(protowire.AppendTag(nil, resourceLogsField, protowire.BytesType), rl)
+	req := &ingestv1.ExportRequest{}
+	rejected, err := decodeLenient(wrapped, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	attrs.apply(req)
+	fields.apply(req)
+	req.Function, req.SentTimeUnixNano = fn, sent
+	return req, rejected, nil
 }
 
 // leftOut counts the spans the message path left out.
@@ -202,8 +256,26 @@ func (d *spanDecode) messages() []*tracepb.ResourceSpans {
 	return out
 }
 
-// withSpanMessages is req with d's spans as messages, for the WAL, the
-// quarantine and writers that take only messages.
+// logMessages is messages for the request's log records.
+func (d *spanDecode) logMessages() []*logspb.ResourceLogs {
+	if d == nil {
+		return nil
+	}
+	var out []*logspb.ResourceLogs
+	for _, rl := range d.rawLogs {
+		attrs := attrLimiter{maxKey: d.cfg.MaxAttributeKeyBytes, maxValue: d.cfg.MaxAttributeValueBytes}
+		fields := fieldLimiter{lim: d.cfg.Fields}
+		req, _, err := decodeResourceLogs(d.fn, d.sent, rl, &attrs, &fields)
+		if err != nil {
+			continue // decodeSpans took it: cannot happen
+		}
+		out = append(out, req.ResourceLogs...)
+	}
+	return out
+}
+
+// withSpanMessages is req with d's spans and log records as messages, for
+// the WAL, the quarantine and writers that take only messages.
 func withSpanMessages(req *ingestv1.ExportRequest, d *spanDecode) *ingestv1.ExportRequest {
 	if d == nil {
 		return req
@@ -219,6 +291,7 @@ func withSpanMessages(req *ingestv1.ExportRequest, d *spanDecode) *ingestv1.Expo
 	})
 	dst.SetUnknown(src.GetUnknown())
 	out.ResourceSpans = append(append([]*tracepb.ResourceSpans(nil), req.ResourceSpans...), d.messages()...)
+	out.ResourceLogs = append(append([]*logspb.ResourceLogs(nil), req.ResourceLogs...), d.logMessages()...)
 	return out
 }
 
@@ -253,21 +326,22 @@ func dropMalformedSpans(req *ingestv1.ExportRequest, dropped func(*tracepb.Span)
 	return malformed, problem
 }
 
-// spanColumnsWriter is a BatchWriter that takes spans in columns;
-// *storage.Store is one.
+// spanColumnsWriter is a BatchWriter that takes spans and log records in
+// columns; *storage.Store is one.
 type spanColumnsWriter interface {
-	WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (storage.WriteCounts, error)
+	WriteExportsWithColumns(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns, logs []*dbmodel.LogColumns) (storage.WriteCounts, error)
 }
 
 var _ spanColumnsWriter = (*storage.Store)(nil)
 
-// errNoSpanColumns: the store takes spans only as messages.
-var errNoSpanColumns = errors.New("the store takes spans only as messages")
+// errNoSpanColumns: the store takes spans and log records only as
+// messages.
+var errNoSpanColumns = errors.New("the store takes spans and log records only as messages")
 
 type spanDecodeKey struct{}
 
-// withSpanDecode carries the request's spans, read by the codec, to the
-// receiver.
+// withSpanDecode carries the request's spans and log records, read by the
+// codec, to the receiver.
 func withSpanDecode(ctx context.Context, d *spanDecode) context.Context {
 	if d == nil {
 		return ctx

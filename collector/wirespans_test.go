@@ -26,6 +26,7 @@ import (
 type decoded struct {
 	err                 error
 	cols                *dbmodel.SpanColumns
+	logs                *dbmodel.LogColumns
 	invalidUTF8         int
 	malformed           int
 	keysDropped, values int
@@ -43,7 +44,7 @@ func messagePath(b []byte, cfg Config) decoded {
 	if err != nil {
 		return decoded{err: err}
 	}
-	d := decoded{invalidUTF8: rejected, cols: &dbmodel.SpanColumns{}}
+	d := decoded{invalidUTF8: rejected, cols: &dbmodel.SpanColumns{}, logs: &dbmodel.LogColumns{}}
 	d.malformed, _ = dropMalformedSpans(req, nil)
 	lim := attrLimiter{maxKey: cfg.MaxAttributeKeyBytes, maxValue: cfg.MaxAttributeValueBytes}
 	lim.apply(req)
@@ -51,6 +52,7 @@ func messagePath(b []byte, cfg Config) decoded {
 	fl.apply(req)
 	d.keysDropped, d.values, d.cut, d.largest = lim.dropped, lim.truncated, fl.cut, fl.largest
 	d.cols.AppendExport(req)
+	d.logs.AppendExport(req)
 	d.wal = req
 	return d
 }
@@ -68,9 +70,10 @@ func wirePath(b []byte, cfg Config) decoded {
 		return decoded{err: note.err}
 	}
 	spans := note.spans
-	d := decoded{invalidUTF8: note.rejected, cols: &dbmodel.SpanColumns{}}
+	d := decoded{invalidUTF8: note.rejected, cols: &dbmodel.SpanColumns{}, logs: &dbmodel.LogColumns{}}
 	if spans != nil {
 		d.cols = &spans.cols
+		d.logs = &spans.logs
 		d.malformed = spans.malformed
 	}
 	n, _ := dropMalformedSpans(req, nil)
@@ -93,6 +96,7 @@ func wirePath(b []byte, cfg Config) decoded {
 	}
 	d.keysDropped, d.values, d.cut, d.largest = lim.dropped, lim.truncated, fl.cut, fl.largest
 	d.cols.AppendExport(req)
+	d.logs.AppendExport(req)
 	return d
 }
 
@@ -114,13 +118,23 @@ func checkSpanPaths(t *testing.T, b []byte, cfg Config) {
 		t.Errorf("limits: %d keys dropped, %d values cut, fields cut %v (largest %d); message path %d, %d, %v (%d)",
 			got.keysDropped, got.values, got.cut, got.largest, want.keysDropped, want.values, want.cut, want.largest)
 	}
-	if got.cols.Len() != want.cols.Len() || got.cols.Rejected != want.cols.Rejected || !reflect.DeepEqual(got.cols.Problems, want.cols.Problems) {
+	// Problems: nil and empty alike (pooled columns keep an empty list).
+	if got.cols.Len() != want.cols.Len() || got.cols.Rejected != want.cols.Rejected || !slices.Equal(got.cols.Problems, want.cols.Problems) {
 		t.Fatalf("%d spans, %d rejected (%q); message path %d, %d (%q)", got.cols.Len(), got.cols.Rejected, got.cols.Problems,
 			want.cols.Len(), want.cols.Rejected, want.cols.Problems)
 	}
 	for i := range want.cols.Len() {
 		if g, w := got.cols.Row(i), want.cols.Row(i); !reflect.DeepEqual(g, w) {
 			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+	if got.logs.Len() != want.logs.Len() || got.logs.Rejected != want.logs.Rejected || !slices.Equal(got.logs.Problems, want.logs.Problems) {
+		t.Fatalf("%d log records, %d rejected (%q); message path %d, %d (%q)", got.logs.Len(), got.logs.Rejected, got.logs.Problems,
+			want.logs.Len(), want.logs.Rejected, want.logs.Problems)
+	}
+	for i := range want.logs.Len() {
+		if g, w := got.logs.Row(i), want.logs.Row(i); !reflect.DeepEqual(g, w) {
+			t.Fatalf("log record %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
 	if !proto.Equal(got.wal, want.wal) {
@@ -174,6 +188,26 @@ func spanRequestSeeds(t testing.TB, small bool) [][]byte {
 		}
 	}
 	out = append(out, base[:len(base)-3], base[:len(base)/2])
+	// Log records: the demo's, and beside them records the message path
+	// must take (a key-value body, a time after the last one stored) or
+	// cut (a body over small caps), and strings that are not UTF-8 in a
+	// record and in the logs' resource.
+	demoLogs := storagetest.DemoLogRequest(rand.New(rand.NewPCG(11, 12)), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 10, false)
+	odd := &logspb.ResourceLogs{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+		{Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{
+			Values: []*commonpb.KeyValue{{Key: "k", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "v"}}}}}}}},
+		{TimeUnixNano: 1 << 63, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "late"}}},
+		{SeverityText: "a severity text longer than small caps", EventName: "an event name longer than small caps"},
+	}}}}
+	logReq := &ingestv1.ExportRequest{BatchId: make([]byte, 16), Function: fn, SentTimeUnixNano: 7,
+		ResourceLogs: append(demoLogs.ResourceLogs, odd), ResourceSpans: shapes[:1]}
+	logBase := marshal(logReq)
+	out = append(out, logBase)
+	for _, s := range []string{"order placed", "SKU-", "late", "a severity text"} {
+		if b := plant(logBase, s); b != nil {
+			out = append(out, b)
+		}
+	}
 	twice := protowire.AppendBytes(protowire.AppendTag(base[:len(base):len(base)], 4, protowire.BytesType), marshalRS(t, shapes[2]))
 	out = append(out, twice)
 	return out
@@ -224,13 +258,31 @@ func TestSpansFromWireTakePlainShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, raw, ok := splitSpans(b)
+	_, raw, _, ok := splitSpans(b)
 	if !ok || len(raw) != 1 {
 		t.Fatalf("splitSpans: ok %v, %d resource spans; want 1", ok, len(raw))
 	}
 	var cols dbmodel.SpanColumns
 	if !cols.AppendWire(req.GetFunction(), raw[0], wireLimits(DefaultConfig())) {
 		t.Fatal("AppendWire left the demo's spans to the message path")
+	}
+}
+
+// TestLogsFromWireTakePlainShapes: the demo's log records take the wire
+// path alone, not the message path behind it.
+func TestLogsFromWireTakePlainShapes(t *testing.T) {
+	req := storagetest.DemoLogRequest(rand.New(rand.NewPCG(1, 2)), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 100, false)
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, spans, logs, ok := splitSpans(b)
+	if !ok || len(spans) != 0 || len(logs) != 1 {
+		t.Fatalf("splitSpans: ok %v, %d resource spans and %d resource logs; want 0 and 1", ok, len(spans), len(logs))
+	}
+	var cols dbmodel.LogColumns
+	if !cols.AppendWire(req.GetFunction(), req.GetSentTimeUnixNano(), logs[0], wireLimits(DefaultConfig())) {
+		t.Fatal("AppendWire left the demo's log records to the message path")
 	}
 }
 

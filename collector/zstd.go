@@ -23,8 +23,12 @@ import (
 // A message that decompresses to more than max bytes (or the 8 MiB window,
 // whichever is larger) stops decoding there; gRPC then refuses it as larger
 // than the limit (RESOURCE_EXHAUSTED), as with the registered compressor.
+// A message that is not zstd, or is corrupt, is refused by gRPC with
+// INTERNAL ("failed to decompress") before any interceptor sees the call:
+// refused counts and logs it here (as undecodable, at the front door).
 type zstdDecompressor struct {
 	max      int
+	refused  func(args ...any)
 	decoders sync.Pool // *zstd.Decoder
 	inputs   sync.Pool // *bytes.Buffer: the compressed message
 	// over is what Do returns for a message over max: gRPC checks only its
@@ -36,10 +40,11 @@ type zstdDecompressor struct {
 // compressor's.
 const zstdMaxWindow = 8 << 20
 
-func newZstdDecompressor(max int) *zstdDecompressor {
+func newZstdDecompressor(max int, refused func(args ...any)) *zstdDecompressor {
 	return &zstdDecompressor{
-		max:  max,
-		over: sync.OnceValue(func() []byte { return make([]byte, max+1) }),
+		max:     max,
+		refused: refused,
+		over:    sync.OnceValue(func() []byte { return make([]byte, max+1) }),
 	}
 }
 
@@ -80,6 +85,10 @@ func (d *zstdDecompressor) Do(r io.Reader) ([]byte, error) {
 	}
 	if err != nil {
 		requestBuffers.Put(dst)
+		err = fmt.Errorf("zstd body: %w", err)
+		if d.refused != nil {
+			d.refused("via", "gRPC", "compressed_bytes", len(src), "err", err)
+		}
 		return nil, err
 	}
 	return out, nil

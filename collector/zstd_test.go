@@ -40,7 +40,7 @@ func compressZstd(t *testing.T, b []byte, stream bool) []byte {
 
 func TestZstdDecompressorRoundTripsAndBoundsTheSize(t *testing.T) {
 	const maxMsg = 1 << 20
-	d := newZstdDecompressor(maxMsg)
+	d := newZstdDecompressor(maxMsg, nil)
 	small := bytes.Repeat([]byte("demo span attribute "), 1000)
 	// Random-looking bytes do not compress: the hint (16 times the
 	// compressed size) is then far too large, and repetitive ones far too

@@ -116,17 +116,20 @@ var logBlockPool = sync.Pool{New: func() any {
 	return b
 }}
 
-// set points the block at c's buffers.
-func (b *logBlock) set(c *dbmodel.LogColumns) {
+// set points the block at the buffers of cs, in their order.
+func (b *logBlock) set(cs ...*dbmodel.LogColumns) {
 	b.mark.sent = false
-	b.cols = logBlockColumns{
-		timestamp: dateTimeColumn{ns: [][]uint64{c.TimeUnixNano}}, timeNano: uint64Column{c.TimeUnixNano}, observedNano: uint64Column{c.ObservedTimeUnixNano},
-		traceID: fixedColumn{[][]byte{c.TraceIDs}, 16}, spanID: fixedColumn{[][]byte{c.SpanIDs}, 8},
-		severityNumber: uint8Column{c.SeverityNumber}, severityText: stringColumn{c.SeverityText}, body: stringColumn{c.Body},
-		service: stringColumn{c.ServiceName}, function: stringColumn{c.FunctionName}, version: stringColumn{c.FunctionVersion},
-		account: stringColumn{c.AccountID}, region: stringColumn{c.Region}, requestID: stringColumn{c.RequestID}, logType: stringColumn{c.LogType},
-		attrKeys: stringArrays{c.AttributeKeys}, attrValues: stringArrays{c.AttributeValues},
-		resKeys: stringArrays{c.ResourceAttrKeys}, resValues: stringArrays{c.ResourceAttrValues},
+	k := &b.cols
+	*k = logBlockColumns{}
+	k.traceID.size, k.spanID.size = 16, 8
+	for _, c := range cs {
+		k.timestamp.ns, k.timeNano, k.observedNano = append(k.timestamp.ns, c.TimeUnixNano), append(k.timeNano, c.TimeUnixNano), append(k.observedNano, c.ObservedTimeUnixNano)
+		k.traceID.bufs, k.spanID.bufs = append(k.traceID.bufs, c.TraceIDs), append(k.spanID.bufs, c.SpanIDs)
+		k.severityNumber, k.severityText, k.body = append(k.severityNumber, c.SeverityNumber), append(k.severityText, c.SeverityText), append(k.body, c.Body)
+		k.service, k.function, k.version = append(k.service, c.ServiceName), append(k.function, c.FunctionName), append(k.version, c.FunctionVersion)
+		k.account, k.region, k.requestID, k.logType = append(k.account, c.AccountID), append(k.region, c.Region), append(k.requestID, c.RequestID), append(k.logType, c.LogType)
+		k.attrKeys, k.attrValues = append(k.attrKeys, c.AttributeKeys), append(k.attrValues, c.AttributeValues)
+		k.resKeys, k.resValues = append(k.resKeys, c.ResourceAttrKeys), append(k.resValues, c.ResourceAttrValues)
 	}
 }
 
@@ -142,15 +145,15 @@ func (s *Store) writeSpanBlock(ctx context.Context, cs []*dbmodel.SpanColumns) e
 	return s.insertBlock(ctx, "spans", spanInsertColumns, b.input, &b.mark)
 }
 
-// writeLogBlock sends the log records in one block on the block writer's
-// connections.
-func (s *Store) writeLogBlock(ctx context.Context, c *dbmodel.LogColumns) error {
+// writeLogBlock sends the log records of cs, one after the other, in one
+// block on the block writer's connections.
+func (s *Store) writeLogBlock(ctx context.Context, cs []*dbmodel.LogColumns) error {
 	b := logBlockPool.Get().(*logBlock)
 	defer func() {
 		b.cols = logBlockColumns{}
 		logBlockPool.Put(b)
 	}()
-	b.set(c)
+	b.set(cs...)
 	return s.insertBlock(ctx, "logs", logInsertColumns, b.input, &b.mark)
 }
 

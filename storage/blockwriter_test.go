@@ -298,6 +298,54 @@ func TestBlockWriterSpansReadInChunks(t *testing.T) {
 	sameRows(t, blocks, driver)
 }
 
+// TestLogsReadInChunks holds WriteExportsWithColumns, whose spans and log
+// records come read into one set of columns per request, to the rows
+// stored from the same requests as messages, on the block writer's
+// connections and through clickhouse-go (which joins the sets first).
+func TestLogsReadInChunks(t *testing.T) {
+	for _, chunked := range []string{"block writer", "clickhouse-go"} {
+		t.Run(chunked, func(t *testing.T) {
+			blocks, driver := openStore(t), openDriverStore(t)
+			inChunks, asMessages := blocks, driver
+			if chunked == "clickhouse-go" {
+				inChunks, asMessages = driver, blocks
+			}
+			reqs := variedRequests(17, 9, 40)
+			var spans []*dbmodel.SpanColumns
+			var logs []*dbmodel.LogColumns
+			rest := make([]*ingestv1.ExportRequest, len(reqs))
+			for i, req := range reqs {
+				if i%3 == 2 { // every third request keeps its items as messages
+					rest[i] = req
+					continue
+				}
+				s, l := new(dbmodel.SpanColumns), new(dbmodel.LogColumns)
+				s.AppendExport(&ingestv1.ExportRequest{Function: req.Function, ResourceSpans: req.ResourceSpans})
+				l.AppendExport(&ingestv1.ExportRequest{Function: req.Function, SentTimeUnixNano: req.SentTimeUnixNano, ResourceLogs: req.ResourceLogs})
+				spans, logs = append(spans, s), append(logs, l)
+				if i%4 == 0 {
+					logs = append(logs, new(dbmodel.LogColumns)) // an empty set between
+				}
+				r := proto.CloneOf(req)
+				r.ResourceSpans, r.ResourceLogs = nil, nil
+				rest[i] = r
+			}
+			got, err := inChunks.WriteExportsWithColumns(t.Context(), rest, spans, logs)
+			if err != nil {
+				t.Fatalf("WriteExportsWithColumns: %v", err)
+			}
+			want, err := asMessages.WriteExports(t.Context(), reqs)
+			if err != nil {
+				t.Fatalf("WriteExports: %v", err)
+			}
+			if got != want || got.Logs == 0 || got.Spans == 0 {
+				t.Errorf("counts: in chunks %+v, as messages %+v (want spans and logs)", got, want)
+			}
+			sameRows(t, blocks, driver)
+		})
+	}
+}
+
 func TestBlockWriterRefusedInsertThenStored(t *testing.T) {
 	blocks, driver := openStore(t), openDriverStore(t)
 	ctx := t.Context()

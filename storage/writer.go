@@ -66,7 +66,7 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // came back, ClickHouse may have stored it too: the error is then
 // ErrOutcomeUnknown and Uncertain counts its rows.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
-	return s.writeExports(ctx, reqs, nil)
+	return s.writeExports(ctx, reqs, nil, nil)
 }
 
 // WriteExportsWithSpans is WriteExports for batches whose spans were read
@@ -76,10 +76,18 @@ func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 // reqs hold as messages. The write does not change them; the caller resets
 // them after it.
 func (s *Store) WriteExportsWithSpans(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) (WriteCounts, error) {
-	return s.writeExports(ctx, reqs, spans)
+	return s.writeExports(ctx, reqs, spans, nil)
 }
 
-func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest, read []*dbmodel.SpanColumns) (WriteCounts, error) {
+// WriteExportsWithColumns is WriteExportsWithSpans for batches whose log
+// records were read into columns too (dbmodel.LogColumns.AppendWire):
+// logs holds them, written one after the other as spans are, then the
+// log records reqs hold as messages.
+func (s *Store) WriteExportsWithColumns(ctx context.Context, reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns, logs []*dbmodel.LogColumns) (WriteCounts, error) {
+	return s.writeExports(ctx, reqs, spans, logs)
+}
+
+func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest, read []*dbmodel.SpanColumns, readLogs []*dbmodel.LogColumns) (WriteCounts, error) {
 	if token := s.dedupToken(reqs); token != "" {
 		ctx = context.WithValue(ctx, dedupTokenKey{}, token)
 	}
@@ -96,11 +104,13 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		spanColumnsPool.Put(spans)
 	}()
 	all := append(slices.Clip(read), spans)
+	// The log records reqs hold as messages, after those read already.
 	logs := logColumnsPool.Get().(*dbmodel.LogColumns)
 	defer func() {
 		logs.Reset()
 		logColumnsPool.Put(logs)
 	}()
+	allLogs := append(slices.Clip(readLogs), logs)
 	nSpans, nLogs := 0, 0
 	for _, req := range reqs {
 		n := ingestv1.CountItems(req)
@@ -131,9 +141,13 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		counts.Rejected += c.Rejected
 		spanProblems = append(spanProblems, c.Problems...)
 	}
-	counts.Rejected += logs.Rejected
+	var logProblems []string
+	for _, c := range allLogs {
+		counts.Rejected += c.Rejected
+		logProblems = append(logProblems, c.Problems...)
+	}
 	if counts.Rejected > 0 {
-		problems = append(append(spanProblems, logs.Problems...), problems...)
+		problems = append(append(spanProblems, logProblems...), problems...)
 		s.rejected.Add(uint64(counts.Rejected))
 		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
 	}
@@ -156,10 +170,14 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		return failed(nSpans, err)
 	}
 	counts.Spans = nSpans
-	if err := s.insertLogs(ctx, logs); err != nil {
-		return failed(logs.Len(), err)
+	nLogs = 0
+	for _, c := range allLogs {
+		nLogs += c.Len()
 	}
-	counts.Logs = logs.Len()
+	if err := s.insertLogs(ctx, allLogs); err != nil {
+		return failed(nLogs, err)
+	}
+	counts.Logs = nLogs
 	if err := insertRows(ctx, s, "metric_points", metricInsertColumns, metrics, metricValues); err != nil {
 		return failed(len(metrics), err)
 	}
@@ -408,15 +426,36 @@ func (s *Store) insertSpans(ctx context.Context, cs []*dbmodel.SpanColumns) erro
 	return w.finish()
 }
 
-// insertLogs sends the log records in a single native-protocol block, in
-// the order of logInsertColumns: on the block writer's connections when the
-// store has them, else column by column through clickhouse-go.
-func (s *Store) insertLogs(ctx context.Context, c *dbmodel.LogColumns) error {
-	if c.Len() == 0 {
+// insertLogs sends the log records of cs, one after the other, in a
+// single native-protocol block, in the order of logInsertColumns: on the
+// block writer's connections when the store has them, else column by
+// column through clickhouse-go.
+func (s *Store) insertLogs(ctx context.Context, cs []*dbmodel.LogColumns) error {
+	var filled []*dbmodel.LogColumns
+	n := 0
+	for _, c := range cs {
+		if c.Len() > 0 {
+			filled = append(filled, c)
+			n += c.Len()
+		}
+	}
+	if n == 0 {
 		return nil
 	}
 	if s.blocks != nil {
-		return s.writeLogBlock(ctx, c)
+		return s.writeLogBlock(ctx, filled)
+	}
+	c := filled[0]
+	if len(filled) > 1 {
+		c = logColumnsPool.Get().(*dbmodel.LogColumns)
+		defer func() {
+			c.Reset()
+			logColumnsPool.Put(c)
+		}()
+		c.Grow(n)
+		for _, f := range filled {
+			c.AppendColumns(f)
+		}
 	}
 	w, err := s.newColumnInsert(ctx, "logs", logInsertColumns, c.Len())
 	if err != nil {

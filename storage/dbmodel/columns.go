@@ -57,9 +57,8 @@ type SpanColumns struct {
 	Problems []string
 
 	strs []string // backing store of the per-span attribute slices
-	// arena holds the values AppendWire renders (numbers, bytes); see
-	// arenaSpace.
-	arena []byte
+	// wire holds the values AppendWire renders (numbers, bytes).
+	wire wireArena
 	// scratch is AppendWire's, to lay out a span's attributes.
 	scratch []string
 }
@@ -97,7 +96,7 @@ func (c *SpanColumns) Reset() {
 	clear(c.EventTimes)
 	c.EventTimes = c.EventTimes[:0]
 	c.Rejected = 0
-	c.arena = nil
+	c.wire = wireArena{}
 }
 
 // Grow makes room for n more spans, so that filling the columns from

@@ -46,6 +46,10 @@ type LogColumns struct {
 	Problems []string
 
 	strs []string // backing store of the per-record attribute slices
+	// wire holds the values AppendWire renders (numbers, bytes); scratch
+	// is its, to lay out a record's attributes.
+	wire    wireArena
+	scratch []string
 }
 
 // Len is the number of log records.
@@ -68,6 +72,7 @@ func (c *LogColumns) Reset() {
 		*a = (*a)[:0]
 	}
 	c.Rejected = 0
+	c.wire = wireArena{}
 }
 
 // Grow makes room for n more log records, so that filling the columns

@@ -107,3 +107,44 @@ func BenchmarkSpansDemo(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
 	})
 }
+
+// BenchmarkLogsDemo is BenchmarkSpansDemo for one request of 1,000
+// demo-shaped log records (storagetest.DemoLogRequest): "message" decodes
+// the request into messages and converts those; "wire" reads the resource
+// logs from the wire bytes straight into the columns (AppendWire).
+//
+//	go test -run '^$' -bench 'LogsDemo' -benchmem -count 5 ./storage/dbmodel/
+func BenchmarkLogsDemo(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	req := storagetest.DemoLogRequest(rng, time.Now(), 1000, false)
+	raw, _ := proto.Marshal(req)
+	lim := dbmodel.WireLimits{MaxAttributeKeyBytes: 256, MaxAttributeValueBytes: 16 << 10, NameBytes: 1024, StatusMessageBytes: 4096, OtherBytes: 1024, LogBodyBytes: 64 << 10}
+	b.Run("message", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		var c dbmodel.LogColumns
+		for b.Loop() {
+			var req ingestv1.ExportRequest
+			if err := proto.Unmarshal(raw, &req); err != nil {
+				b.Fatal(err)
+			}
+			c.Reset()
+			c.AppendExport(&req)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/log")
+	})
+	b.Run("wire", func(b *testing.B) {
+		rl, err := proto.Marshal(req.ResourceLogs[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(raw)))
+		var c dbmodel.LogColumns
+		for b.Loop() {
+			c.Reset()
+			if !c.AppendWire(req.Function, req.SentTimeUnixNano, rl, lim) {
+				b.Fatal("AppendWire left the demo's log records to the message path")
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/log")
+	})
+}

@@ -20,11 +20,12 @@ import (
 )
 
 // WireLimits are the caps of the collector's field and attribute limits.
-// AppendWire takes only spans within all of them: a value over a cap is
-// cut and counted by the message path.
+// AppendWire takes only spans and log records within all of them: a value
+// over a cap is cut and counted by the message path.
 type WireLimits struct {
 	MaxAttributeKeyBytes, MaxAttributeValueBytes int
 	NameBytes, StatusMessageBytes, OtherBytes    int
+	LogBodyBytes                                 int // each string of a log body
 }
 
 // Descriptors of the messages AppendWire reads: a field they define that
@@ -251,7 +252,7 @@ func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byt
 			return false
 		}
 	}
-	res, ok := c.resource(fn, resource, lim)
+	res, ok := c.wire.resource(fn, resource, lim)
 	if !ok {
 		return false
 	}
@@ -272,7 +273,7 @@ type wireResource struct {
 	attrKeys, attrVal []string
 }
 
-func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
+func (a *wireArena) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) (wireResource, bool) {
 	var (
 		f  wireField
 		ok bool
@@ -284,7 +285,7 @@ func (c *SpanColumns) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *Wir
 		}
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := a.keyValue(f.val, lim)
 			if !ok {
 				return wireResource{}, false
 			}
@@ -402,7 +403,13 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		sp         wireSpan
 		evs, links int
 	)
+	// The attributes' keys go to strs, their values to scratch, joined
+	// after the keys once the span is read.
 	attrStart := len(c.strs)
+	if len(c.scratch) > 0 {
+		clear(c.scratch) // left by a span refused half-way
+		c.scratch = c.scratch[:0]
+	}
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
 			return false
@@ -425,11 +432,12 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 					return false
 				}
 			case 9:
-				k, v, ok := c.keyValue(f.val, lim)
+				k, v, ok := c.wire.keyValue(f.val, lim)
 				if !ok {
 					return false
 				}
-				c.strs = append(c.strs, k, v)
+				c.strs = append(c.strs, k)
+				c.scratch = append(c.scratch, v)
 			case 11:
 				evs++
 			case 13:
@@ -482,8 +490,11 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		(len(sp.parentID) != 0 && len(sp.parentID) != 8) || sp.start > MaxDateTimeUnixNano {
 		return false
 	}
-	// Events and links after the span's own attributes, whose pairs sit
-	// at the end of strs until laid out below.
+	c.strs = append(c.strs, c.scratch...)
+	clear(c.scratch)
+	c.scratch = c.scratch[:0]
+	// Events and links after the span's own attributes, whose keys and
+	// values sit at the end of strs until laid out below.
 	var (
 		evTimes                    []uint64
 		evNames, evAttrs           []string
@@ -554,24 +565,15 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	return true
 }
 
-// layOutAttributes turns the key-value pairs at strs[start:] into the
-// keys followed by the values, as spanAttributes lays them out, and finds
-// the request ID as it does.
+// layOutAttributes takes the keys followed by the values at strs[start:]
+// as a span's attributes, as spanAttributes lays them out, and finds the
+// request ID as it does.
 func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, requestID string) {
 	n := (len(c.strs) - start) / 2
 	if n == 0 {
 		return emptyStrings, emptyStrings, ""
 	}
 	pairs := len(c.strs)
-	c.scratch = c.scratch[:0]
-	for i := range n {
-		c.scratch = append(c.scratch, c.strs[start+2*i])
-	}
-	for i := range n {
-		c.scratch = append(c.scratch, c.strs[start+2*i+1])
-	}
-	copy(c.strs[start:], c.scratch)
-	clear(c.scratch)
 	mid := start + n
 	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
 	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
@@ -635,7 +637,7 @@ func (c *SpanColumns) event(b []byte, lim *WireLimits) (t uint64, name, attrs st
 				return 0, "", "", false
 			}
 		case f.num == 3 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := c.wire.keyValue(f.val, lim)
 			if !ok {
 				return 0, "", "", false
 			}
@@ -671,7 +673,7 @@ func (c *SpanColumns) link(b []byte, lim *WireLimits) (traceID, spanID, attrs st
 				return "", "", "", false
 			}
 		case f.num == 4 && f.typ == protowire.BytesType:
-			k, v, ok := c.keyValue(f.val, lim)
+			k, v, ok := c.wire.keyValue(f.val, lim)
 			if !ok {
 				return "", "", "", false
 			}
@@ -703,7 +705,10 @@ func pairsJSON(pairs []string) string {
 
 // keyValue reads an attribute: its key and its value rendered as
 // AttributeValue renders it.
-func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+func (a *wireArena) keyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	if key, value, ok = plainKeyValue(b, lim); ok {
+		return key, value, true
+	}
 	var (
 		f    wireField
 		seen bool
@@ -722,7 +727,7 @@ func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok
 				return "", "", false // merged by protobuf
 			}
 			seen = true
-			if value, ok = c.anyValue(f.val, lim); !ok {
+			if value, ok = a.anyValue(f.val, lim.MaxAttributeValueBytes); !ok {
 				return "", "", false
 			}
 		case !unread(keyValueDesc, &f):
@@ -730,6 +735,39 @@ func (c *SpanColumns) keyValue(b []byte, lim *WireLimits) (key, value string, ok
 		}
 	}
 	return key, value, true
+}
+
+// plainKeyValue reads the most common attribute in one pass: a key and a
+// string value, each under 128 bytes, every byte of the message ASCII
+// (which makes each length one byte and each string valid UTF-8), in
+// field order and nothing else: 0x0a len key 0x12 len 0x0a len value.
+// Any other shape says false, for keyValue's general reading, which gives
+// the same key and value for this one.
+func plainKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	if len(b) < 6 || b[0] != 0x0a {
+		return "", "", false
+	}
+	p := 2 + int(b[1]) // the value's tag
+	if p+4 > len(b) || b[p] != 0x12 || int(b[p+1]) != len(b)-p-2 || b[p+2] != 0x0a || int(b[p+3]) != len(b)-p-4 {
+		return "", "", false
+	}
+	if !ascii(b) || p-2 > lim.MaxAttributeKeyBytes || len(b)-p-4 > lim.MaxAttributeValueBytes {
+		return "", "", false
+	}
+	return view(b[2:p]), view(b[p+4:]), true
+}
+
+// ascii says whether every byte of b is under 0x80.
+func ascii(b []byte) bool {
+	var or uint64
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&0x8080808080808080 == 0
 }
 
 // Kinds of AnyValue, as anyValue reads them.
@@ -742,9 +780,9 @@ const (
 	anyBytes
 )
 
-// anyValue renders a scalar AnyValue; arrays and key-value lists are left
-// to the message path.
-func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
+// anyValue renders a scalar AnyValue, of at most maxBytes when a string
+// or bytes; arrays and key-value lists are left to the message path.
+func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 	var (
 		f     wireField
 		ok    bool
@@ -758,7 +796,7 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 		}
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			if len(f.val) > lim.MaxAttributeValueBytes || !utf8.Valid(f.val) {
+			if len(f.val) > maxBytes || !utf8.Valid(f.val) {
 				return "", false
 			}
 			kind, bytes = anyString, f.val
@@ -769,7 +807,7 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 		case f.num == 4 && f.typ == protowire.Fixed64Type:
 			kind, u = anyDouble, f.u
 		case f.num == 7 && f.typ == protowire.BytesType:
-			if len(f.val) > lim.MaxAttributeValueBytes {
+			if len(f.val) > maxBytes {
 				return "", false
 			}
 			kind, bytes = anyBytes, f.val
@@ -783,39 +821,43 @@ func (c *SpanColumns) anyValue(b []byte, lim *WireLimits) (string, bool) {
 	case anyBool:
 		return strconv.FormatBool(u != 0), true
 	case anyInt:
-		buf := c.arenaSpace(20)
-		return c.arenaString(strconv.AppendInt(buf, int64(u), 10)), true
+		buf := a.space(20)
+		return a.string(strconv.AppendInt(buf, int64(u), 10)), true
 	case anyDouble:
-		buf := c.arenaSpace(32)
-		return c.arenaString(strconv.AppendFloat(buf, math.Float64frombits(u), 'g', -1, 64)), true
+		buf := a.space(32)
+		return a.string(strconv.AppendFloat(buf, math.Float64frombits(u), 'g', -1, 64)), true
 	case anyBytes:
-		buf := c.arenaSpace(base64.StdEncoding.EncodedLen(len(bytes)))
-		return c.arenaString(base64.StdEncoding.AppendEncode(buf, bytes)), true
+		buf := a.space(base64.StdEncoding.EncodedLen(len(bytes)))
+		return a.string(base64.StdEncoding.AppendEncode(buf, bytes)), true
 	default:
 		return "", true
 	}
 }
 
-// arenaSpace returns the arena's free end with room for n bytes; values
-// written there become strings with arenaString. The arena's bytes are
-// never written twice: a full one is replaced, not reused, because the
-// strings made of it may outlive the columns (Row, the insert).
-func (c *SpanColumns) arenaSpace(n int) []byte {
-	if cap(c.arena)-len(c.arena) < n {
-		c.arena = make([]byte, 0, max(4096, n))
+// wireArena holds the values AppendWire renders (numbers, bytes) for the
+// columns of spans or log records.
+type wireArena struct{ buf []byte }
+
+// space returns the arena's free end with room for n bytes; values
+// written there become strings with string. The arena's bytes are never
+// written twice: a full one is replaced, not reused, because the strings
+// made of it may outlive the columns (Row, the insert).
+func (a *wireArena) space(n int) []byte {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(4096, n))
 	}
-	return c.arena[len(c.arena):len(c.arena)]
+	return a.buf[len(a.buf):len(a.buf)]
 }
 
-// arenaString keeps b, written at the arena's free end, as a string.
-func (c *SpanColumns) arenaString(b []byte) string {
+// string keeps b, written at the arena's free end, as a string.
+func (a *wireArena) string(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > cap(c.arena)-len(c.arena) || &b[0] != unsafe.SliceData(c.arena[len(c.arena):cap(c.arena)]) {
-		return string(b) // outgrew the space (cannot happen with arenaSpace's n)
+	if len(b) > cap(a.buf)-len(a.buf) || &b[0] != unsafe.SliceData(a.buf[len(a.buf):cap(a.buf)]) {
+		return string(b) // outgrew the space (cannot happen with space's n)
 	}
-	c.arena = c.arena[:len(c.arena)+len(b)]
+	a.buf = a.buf[:len(a.buf)+len(b)]
 	return unsafe.String(&b[0], len(b))
 }
 
@@ -832,7 +874,11 @@ func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
 
 // CountWireSpans is the number of spans a ResourceSpans message in wire
 // form holds, for Grow; 0 when it is malformed.
-func CountWireSpans(b []byte) int {
+func CountWireSpans(b []byte) int { return countWireItems(b) }
+
+// countWireItems counts field 2 of the messages in field 2 of b: the spans
+// of a ResourceSpans, the log records of a ResourceLogs.
+func countWireItems(b []byte) int {
 	n := 0
 	var f wireField
 	var ok bool

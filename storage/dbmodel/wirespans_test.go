@@ -174,3 +174,53 @@ func TestAppendColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendWirePlainAttributes holds the one-pass reading of plain
+// attributes (an ASCII key and string value, lengths under 128) to the
+// general one at its edges: the caps, lengths of one and two bytes,
+// values that are not ASCII, or not UTF-8, and values of other kinds.
+func TestAppendWirePlainAttributes(t *testing.T) {
+	lim := capLimits
+	lim.MaxAttributeKeyBytes, lim.MaxAttributeValueBytes = 8, 130
+	str := func(s string) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(s))
+	}
+	kv := func(key string, value []byte) []byte {
+		b := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(key))
+		return protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), value)
+	}
+	long := func(n int) string { return string(make([]byte, n)) }
+	tests := []struct {
+		name string
+		attr []byte
+		took bool
+	}{
+		{"plain", kv("k", str("v")), true},
+		{"empty value", kv("k", str("")), true},
+		{"key at the cap", kv("12345678", str("v")), true},
+		{"key over the cap", kv("123456789", str("v")), false},
+		{"value of 127 bytes", kv("k", str(long(127))), true},
+		{"value of 128 bytes, a length of two bytes", kv("k", str(long(128))), true},
+		{"value at the cap", kv("k", str(long(130))), true},
+		{"value over the cap", kv("k", str(long(131))), false},
+		{"value not ASCII", kv("k", str("café")), true},
+		{"key not ASCII", kv("é", str("v")), true},
+		{"value not UTF-8", kv("k", str("\xff")), false},
+		{"value an integer", kv("k", protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 200)), true},
+		{"value and an unknown field", append(kv("k", str("v")), 0x78, 1), true},
+		{"value then key", append(protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), str("v")), str("k")...), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			span := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("0123456789abcdef"))
+			span = protowire.AppendBytes(protowire.AppendTag(span, 2, protowire.BytesType), []byte("01234567"))
+			span = protowire.AppendBytes(protowire.AppendTag(span, 9, protowire.BytesType), tt.attr)
+			span = protowire.AppendBytes(protowire.AppendTag(span, 9, protowire.BytesType), kv("b", str("second")))
+			ss := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), span)
+			rs := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), ss)
+			if took := checkWire(t, rs, lim); took != tt.took {
+				t.Errorf("AppendWire took it = %v, want %v", took, tt.took)
+			}
+		})
+	}
+}

@@ -1,0 +1,328 @@
+package dbmodel
+
+import (
+	"math"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
+)
+
+// Descriptors of the log messages AppendWire reads.
+var (
+	resourceLogsDesc = (&logspb.ResourceLogs{}).ProtoReflect().Descriptor()
+	scopeLogsDesc    = (&logspb.ScopeLogs{}).ProtoReflect().Descriptor()
+	logRecordDesc    = (&logspb.LogRecord{}).ProtoReflect().Descriptor()
+)
+
+// logMark is the columns' length before a resource's log records, to take
+// them back out.
+type logMark struct{ records, strs int }
+
+func (c *LogColumns) mark() logMark { return logMark{records: c.Len(), strs: len(c.strs)} }
+
+// rollback drops the log records appended since m.
+func (c *LogColumns) rollback(m logMark) {
+	n := m.records
+	c.TimeUnixNano, c.ObservedTimeUnixNano = c.TimeUnixNano[:n], c.ObservedTimeUnixNano[:n]
+	c.TraceIDs, c.SpanIDs, c.SeverityNumber = c.TraceIDs[:16*n], c.SpanIDs[:8*n], c.SeverityNumber[:n]
+	for _, s := range []*[]string{
+		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.LogType,
+	} {
+		clear((*s)[n:])
+		*s = (*s)[:n]
+	}
+	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
+		clear((*a)[n:])
+		*a = (*a)[:n]
+	}
+	clear(c.strs[m.strs:])
+	c.strs = c.strs[:m.strs]
+}
+
+// AppendWire adds the log records of one ResourceLogs message, given in
+// its protobuf wire form, without decoding it into messages: the rows are
+// those AppendExport makes of the decoded message in a batch sent at sent
+// (the time of records without one). Strings are views of b, which must
+// not change while the columns hold them; values rendered from numbers and
+// bytes live in the columns' own arena.
+//
+// As SpanColumns.AppendWire, it takes only plain, clean input: it returns
+// false, and leaves the columns as they were, when the message is
+// malformed, holds a string that is not UTF-8, a record the writer would
+// refuse (a time after MaxDateTimeUnixNano), a value over one of lim's
+// caps, a field it does not read (scope attributes, array and key-value
+// list values and bodies), or a singular message repeated. The caller then
+// decodes the message and takes the message path, which cuts, drops and
+// counts.
+func (c *LogColumns) AppendWire(fn *ingestv1.FunctionIdentity, sent uint64, b []byte, lim WireLimits) bool {
+	m := c.mark()
+	if !c.appendResourceLogs(fn, sent, b, &lim) {
+		c.rollback(m)
+		return false
+	}
+	return true
+}
+
+// GrowWire makes room for the log records of resource logs in wire form,
+// as Grow does, and for their attributes.
+func (c *LogColumns) GrowWire(resourceLogs [][]byte) {
+	n := 0
+	for _, rl := range resourceLogs {
+		n += countWireItems(rl)
+	}
+	c.Grow(n)
+	c.strs = slices.Grow(c.strs, 8*n)
+}
+
+func (c *LogColumns) appendResourceLogs(fn *ingestv1.FunctionIdentity, sent uint64, b []byte, lim *WireLimits) bool {
+	var (
+		f        wireField
+		ok       bool
+		resource []byte
+		seen     bool
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if seen {
+				return false // merged by protobuf
+			}
+			resource, seen = f.val, true
+		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok := wireString(f.val, math.MaxInt); !ok {
+				return false
+			}
+		case !unread(resourceLogsDesc, &f):
+			return false
+		}
+	}
+	res, ok := c.wire.resource(fn, resource, lim)
+	if !ok {
+		return false
+	}
+	resLogType, _ := KeyValues{Keys: res.attrKeys, Values: res.attrVal}.Get(AttrLogType)
+	for rest := b; len(rest) > 0; {
+		rest, _ = nextField(rest, &f)
+		if f.num == 2 && f.typ == protowire.BytesType {
+			if !c.appendScopeLogs(&res, resLogType, sent, f.val, lim) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *LogColumns) appendScopeLogs(res *wireResource, resLogType string, sent uint64, b []byte, lim *WireLimits) bool {
+	var (
+		f        wireField
+		ok, seen bool
+	)
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if seen {
+				return false
+			}
+			seen = true
+			// Not stored with log records, but cut by the message path.
+			if _, _, ok = scope(f.val, lim); !ok {
+				return false
+			}
+		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok := wireString(f.val, math.MaxInt); !ok {
+				return false
+			}
+		case !unread(scopeLogsDesc, &f):
+			return false
+		}
+	}
+	for rest := b; len(rest) > 0; {
+		rest, _ = nextField(rest, &f)
+		if f.num != 2 || f.typ != protowire.BytesType {
+			continue
+		}
+		if !c.appendWireLog(f.val, sent, resLogType, lim) {
+			return false
+		}
+		c.ServiceName = append(c.ServiceName, res.id.service)
+		c.FunctionName = append(c.FunctionName, res.id.function)
+		c.FunctionVersion = append(c.FunctionVersion, res.id.version)
+		c.AccountID = append(c.AccountID, res.id.account)
+		c.Region = append(c.Region, res.id.region)
+		c.ResourceAttrKeys = append(c.ResourceAttrKeys, res.attrKeys)
+		c.ResourceAttrValues = append(c.ResourceAttrValues, res.attrVal)
+	}
+	return true
+}
+
+// appendWireLog adds one log record's own columns (the resource's are the
+// caller's).
+func (c *LogColumns) appendWireLog(b []byte, sent uint64, resLogType string, lim *WireLimits) bool {
+	var (
+		f                  wireField
+		ok, bodySeen       bool
+		ts, observed, sev  uint64
+		severityText, body string
+		traceID, spanID    []byte
+	)
+	// The attributes' keys go to strs, their values to scratch, joined
+	// after the keys once the record is read.
+	attrStart := len(c.strs)
+	if len(c.scratch) > 0 {
+		clear(c.scratch) // left by a record refused half-way
+		c.scratch = c.scratch[:0]
+	}
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return false
+		}
+		switch f.typ {
+		case protowire.BytesType:
+			switch f.num {
+			case 3:
+				if severityText, ok = wireString(f.val, lim.OtherBytes); !ok {
+					return false
+				}
+			case 5:
+				if bodySeen {
+					return false // merged by protobuf
+				}
+				bodySeen = true
+				if body, ok = c.wire.anyValue(f.val, lim.LogBodyBytes); !ok {
+					return false
+				}
+			case 6:
+				k, v, ok := c.wire.keyValue(f.val, lim)
+				if !ok {
+					return false
+				}
+				c.strs = append(c.strs, k)
+				c.scratch = append(c.scratch, v)
+			case 9:
+				traceID = f.val
+			case 10:
+				spanID = f.val
+			case 12:
+				// The event name: not stored, but cut by the message path.
+				if _, ok = wireString(f.val, lim.NameBytes); !ok {
+					return false
+				}
+			default:
+				if !unread(logRecordDesc, &f) {
+					return false
+				}
+			}
+		case protowire.Fixed64Type:
+			switch f.num {
+			case 1:
+				ts = f.u
+			case 11:
+				observed = f.u
+			default:
+				if !unread(logRecordDesc, &f) {
+					return false
+				}
+			}
+		case protowire.VarintType:
+			switch f.num {
+			case 2:
+				sev = f.u
+			case 7:
+			default:
+				if !unread(logRecordDesc, &f) {
+					return false
+				}
+			}
+		case protowire.Fixed32Type:
+			if f.num != 8 && !unread(logRecordDesc, &f) {
+				return false
+			}
+		default:
+			if !unread(logRecordDesc, &f) {
+				return false
+			}
+		}
+	}
+	if ts == 0 {
+		ts = observed
+	}
+	if ts == 0 {
+		ts = sent
+	}
+	if ts > MaxDateTimeUnixNano {
+		return false // the message path counts it as rejected
+	}
+	c.strs = append(c.strs, c.scratch...)
+	clear(c.scratch)
+	c.scratch = c.scratch[:0]
+
+	c.TimeUnixNano = append(c.TimeUnixNano, ts)
+	c.ObservedTimeUnixNano = append(c.ObservedTimeUnixNano, observed)
+	c.TraceIDs = appendID(c.TraceIDs, traceID, 16)
+	c.SpanIDs = appendID(c.SpanIDs, spanID, 8)
+	c.SeverityNumber = append(c.SeverityNumber, clampUint8(int64(int32(sev))))
+	c.SeverityText = append(c.SeverityText, severityText)
+	c.Body = append(c.Body, body)
+
+	var kv KeyValues
+	if n := (len(c.strs) - attrStart) / 2; n == 0 {
+		c.AttributeKeys = append(c.AttributeKeys, emptyStrings)
+		c.AttributeValues = append(c.AttributeValues, emptyStrings)
+	} else {
+		mid, end := attrStart+n, len(c.strs)
+		kv = KeyValues{Keys: c.strs[attrStart:mid:mid], Values: c.strs[mid:end:end]}
+		c.AttributeKeys = append(c.AttributeKeys, kv.Keys)
+		c.AttributeValues = append(c.AttributeValues, kv.Values)
+	}
+	var requestID string
+	for _, k := range LogRequestIDKeys {
+		if v, ok := kv.Get(k); ok && v != "" {
+			requestID = v
+			break
+		}
+	}
+	c.RequestID = append(c.RequestID, requestID)
+	c.LogType = append(c.LogType, logType(kv, resLogType))
+	return true
+}
+
+// AppendColumns adds the log records of o, with its rejected count and
+// problems. Strings and arrays are shared, not copied: keep o's sources
+// until the columns are written.
+func (c *LogColumns) AppendColumns(o *LogColumns) {
+	c.TimeUnixNano, c.ObservedTimeUnixNano = append(c.TimeUnixNano, o.TimeUnixNano...), append(c.ObservedTimeUnixNano, o.ObservedTimeUnixNano...)
+	c.TraceIDs, c.SpanIDs, c.SeverityNumber = append(c.TraceIDs, o.TraceIDs...), append(c.SpanIDs, o.SpanIDs...), append(c.SeverityNumber, o.SeverityNumber...)
+	for _, s := range [][2]*[]string{
+		{&c.SeverityText, &o.SeverityText}, {&c.Body, &o.Body}, {&c.ServiceName, &o.ServiceName},
+		{&c.FunctionName, &o.FunctionName}, {&c.FunctionVersion, &o.FunctionVersion}, {&c.AccountID, &o.AccountID},
+		{&c.Region, &o.Region}, {&c.RequestID, &o.RequestID}, {&c.LogType, &o.LogType},
+	} {
+		*s[0] = append(*s[0], *s[1]...)
+	}
+	for _, a := range [][2]*[][]string{
+		{&c.AttributeKeys, &o.AttributeKeys}, {&c.AttributeValues, &o.AttributeValues},
+		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
+	} {
+		*a[0] = append(*a[0], *a[1]...)
+	}
+	c.Rejected += o.Rejected
+	for _, p := range o.Problems {
+		if len(c.Problems) >= maxProblems {
+			break
+		}
+		c.Problems = append(c.Problems, p)
+	}
+}
