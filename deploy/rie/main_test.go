@@ -21,6 +21,7 @@ import (
 	"github.com/lambdascope/lambdascope/deploy/layer"
 	"github.com/lambdascope/lambdascope/deploy/local"
 	"github.com/lambdascope/lambdascope/deploy/rie"
+	"github.com/lambdascope/lambdascope/internal/testload"
 )
 
 // shared is what every test of the package uses: one backend (ClickHouse
@@ -236,17 +237,15 @@ func functionName(name string) string {
 }
 
 // eventually calls check until it returns "" (what is still missing
-// otherwise) or ctx ends, a minute on when ctx has no deadline: the
-// collector writes to ClickHouse in batches, a moment after the extension
-// shipped, and on a loaded machine that moment can be long.
+// otherwise), for a minute on an unloaded machine and longer on a loaded
+// one (at most ten), or until ctx ends: the collector writes to
+// ClickHouse in batches, a moment after the extension shipped, and on a
+// loaded machine that moment can be long.
 func eventually(t *testing.T, ctx context.Context, check func() string) {
 	t.Helper()
 	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, testload.Scale(time.Minute, 10*time.Minute))
+	defer cancel()
 	for {
 		missing := check()
 		if missing == "" {
