@@ -34,19 +34,9 @@ func DemoResource(function string) *resourcepb.Resource {
 	}}
 }
 
-// DemoTrace builds one trace shaped like a warm call of the demo's orders
-// function (see deploy/local and examples/functions), as the extension
-// ships it: in orders, the span it infers for the API Gateway request
-// ("POST /orders", the trace's root), the function's SDK spans (its
-// invocation span "orders", "validate order", "INSERT shop.orders", the
-// direct Lambda invoke of inventory "inventory invoke" and "send
-// orders-placed") and the platform spans of the invocation
-// (lambda.invoke, lambda.runtime_overhead); in inventory, which orders
-// invokes directly (no inferred span: the trace context comes in the
-// event), its invocation span "inventory" under orders' invoke, "reserve
-// stock" and its platform spans. Twelve spans in two requests, one per
-// function, each with one resource (the SDK's and the extension's name
-// the same function) and a scope per producer.
+// DemoTrace builds one trace shaped like the demo's: orders (HTTP root,
+// business span, a database call, an invoke of inventory) and inventory
+// (HTTP root, business span), six spans in two requests.
 func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	var traceID [16]byte
 	for i := range traceID {
@@ -63,71 +53,35 @@ func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	jitter := func(base time.Duration) time.Duration { return base + time.Duration(rng.IntN(int(base/2)+1)) }
 	requestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
 	invRequestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
-	gateway, root, validate, db, invoke, send, platform, overhead := spanID(), spanID(), spanID(), spanID(), spanID(), spanID(), spanID(), spanID()
-	invRoot, invBiz, invPlatform, invOverhead := spanID(), spanID(), spanID(), spanID()
+	root, biz, db, invoke, invRoot, invBiz := spanID(), spanID(), spanID(), spanID(), spanID(), spanID()
 	total := jitter(40 * time.Millisecond)
 	span := func(id, parent []byte, name string, kind tracepb.Span_SpanKind, start, dur time.Duration, attrs ...*commonpb.KeyValue) *tracepb.Span {
 		return &tracepb.Span{TraceId: traceID[:], SpanId: id, ParentSpanId: parent, Name: name, Kind: kind,
 			StartTimeUnixNano: ns(start), EndTimeUnixNano: ns(start + dur), Attributes: attrs,
 			Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_UNSET}}
 	}
-	// platformSpans are lambda.invoke under the function's invocation
-	// span and lambda.runtime_overhead under it, as the extension makes
-	// them from the platform's report.
-	platformSpans := func(invokeID, overheadID, parent []byte, id string, start, dur time.Duration, billed, used int64) []*tracepb.Span {
-		return []*tracepb.Span{
-			span(invokeID, parent, "lambda.invoke", tracepb.Span_SPAN_KIND_INTERNAL, start, dur,
-				str("faas.invocation_id", id), boolean("faas.coldstart", false), str("aws.lambda.status", "success"),
-				integer("aws.lambda.billed_duration_ms", billed), integer("aws.lambda.max_memory_used_mb", used)),
-			span(overheadID, invokeID, "lambda.runtime_overhead", tracepb.Span_SPAN_KIND_INTERNAL, start+dur, jitter(time.Millisecond),
-				str("faas.invocation_id", id)),
-		}
-	}
-	sku, qty := fmt.Sprintf("SKU-%04d", rng.IntN(500)), int64(1+rng.IntN(5))
-	invStart, invDur := 10*time.Millisecond, jitter(12*time.Millisecond)
 	orders := &ingestv1.ExportRequest{
 		Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
 		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("orders"), ScopeSpans: []*tracepb.ScopeSpans{{
 			Scope: &commonpb.InstrumentationScope{Name: "orders", Version: "0.1.0"},
 			Spans: []*tracepb.Span{
-				span(root, gateway, "orders", tracepb.Span_SPAN_KIND_SERVER, time.Millisecond, total-2*time.Millisecond,
-					str("faas.trigger", "http"), boolean("faas.coldstart", false), str("faas.invocation_id", requestID),
+				span(root, nil, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, total,
+					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", requestID),
 					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:orders"),
 					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
-					str("url.path", "/orders"), str("http.route", "/orders"), integer("http.response.status_code", 200)),
-				span(validate, root, "validate order", tracepb.Span_SPAN_KIND_INTERNAL, 1500*time.Microsecond, jitter(300*time.Microsecond),
-					str("order.sku", sku), integer("order.qty", qty)),
-				span(db, root, "INSERT shop.orders", tracepb.Span_SPAN_KIND_CLIENT, 2*time.Millisecond, jitter(4*time.Millisecond),
+					str("url.path", "/orders"), str("http.route", "/orders"), integer("http.response.status_code", 201)),
+				span(biz, root, "place order", tracepb.Span_SPAN_KIND_INTERNAL, time.Millisecond, total-2*time.Millisecond,
+					str("order.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("order.qty", int64(1+rng.IntN(5)))),
+				span(db, biz, "INSERT shop.orders", tracepb.Span_SPAN_KIND_CLIENT, 2*time.Millisecond, jitter(4*time.Millisecond),
 					str("db.system.name", "postgresql"), str("db.namespace", "shop"), str("db.collection.name", "orders"),
 					str("db.operation.name", "INSERT"),
 					str("db.query.text", "INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id"),
 					str("server.address", "orders-db.internal"), integer("server.port", 5432)),
-				span(invoke, root, "inventory invoke", tracepb.Span_SPAN_KIND_CLIENT, invStart-time.Millisecond, invDur+2*time.Millisecond,
+				span(invoke, biz, "Lambda.Invoke", tracepb.Span_SPAN_KIND_CLIENT, 10*time.Millisecond, jitter(20*time.Millisecond),
 					str("rpc.system", "aws-api"), str("rpc.service", "Lambda"), str("rpc.method", "Invoke"),
 					str("cloud.region", "eu-west-1"), str("faas.invoked_name", "inventory"),
-					str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1"),
-					integer("http.response.status_code", 200)),
-				span(send, root, "send orders-placed", tracepb.Span_SPAN_KIND_PRODUCER, invStart+invDur+2*time.Millisecond, jitter(5*time.Millisecond),
-					str("messaging.system", "aws_sqs"), str("messaging.destination.name", "orders-placed"),
-					str("messaging.operation.type", "send"), str("messaging.operation.name", "SendMessage"),
-					str("rpc.system", "aws-api"), str("rpc.service", "SQS"), str("rpc.method", "SendMessage"),
-					str("messaging.message.id", fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xfff, rng.Uint32()&0xfff, rng.Uint64()&0xffffffffffff))),
+					str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1")),
 			},
-		}, {
-			Scope: &commonpb.InstrumentationScope{Name: "lambdascope/events"},
-			Spans: []*tracepb.Span{
-				span(gateway, nil, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, total,
-					str("faas.trigger", "http"), str("http.request.method", "POST"), str("http.route", "/orders"),
-					str("url.path", "/orders"), str("server.address", "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"),
-					str("aws.apigateway.api_id", "a1b2c3d4e5"), str("aws.apigateway.stage", "$default"),
-					str("lambdascope.trigger", "apigateway-http"), str("lambdascope.invocation_id", requestID),
-					str("lambdascope.trace_context.source", ""), integer("aws.lambda.response.size", 64+rng.Int64N(32)),
-					integer("http.response.status_code", 200)),
-			},
-		}, {
-			Scope: &commonpb.InstrumentationScope{Name: "lambdascope/telemetry"},
-			Spans: platformSpans(platform, overhead, root, requestID, time.Millisecond, total-2*time.Millisecond,
-				int64((total-time.Millisecond)/time.Millisecond), 40+rng.Int64N(20)),
 		}}}},
 	}
 	inventory := &ingestv1.ExportRequest{
@@ -135,48 +89,40 @@ func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{{
 			Scope: &commonpb.InstrumentationScope{Name: "inventory", Version: "0.1.0"},
 			Spans: []*tracepb.Span{
-				span(invRoot, invoke, "inventory", tracepb.Span_SPAN_KIND_SERVER, invStart, invDur,
-					str("faas.trigger", "other"), boolean("faas.coldstart", false), str("faas.invocation_id", invRequestID),
+				span(invRoot, invoke, "POST /reserve", tracepb.Span_SPAN_KIND_SERVER, 12*time.Millisecond, jitter(12*time.Millisecond),
+					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", invRequestID),
 					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:inventory"),
-					str("cloud.account.id", "123456789012")),
-				span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, invStart+time.Millisecond, jitter(invDur/2),
-					str("inventory.sku", sku), integer("inventory.qty", qty)),
+					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
+					str("url.path", "/reserve"), integer("http.response.status_code", 200)),
+				span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, 13*time.Millisecond, jitter(8*time.Millisecond),
+					str("inventory.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("inventory.qty", int64(1+rng.IntN(5)))),
 			},
-		}, {
-			Scope: &commonpb.InstrumentationScope{Name: "lambdascope/telemetry"},
-			Spans: platformSpans(invPlatform, invOverhead, invRoot, invRequestID, invStart, invDur,
-				int64(invDur/time.Millisecond)+1, 30+rng.Int64N(10)),
 		}}}},
 	}
 	return []*ingestv1.ExportRequest{orders, inventory}
 }
 
 // SpansPerDemoTrace is the number of spans DemoTrace makes.
-const SpansPerDemoTrace = 12
+const SpansPerDemoTrace = 6
 
 // DemoSpanRequest is one request of at least n demo-shaped spans of one
 // function, as an extension ships them: the spans of consecutive demo
-// traces (a new trace every eight or four spans), the orders function's
-// and the inventory function's alternately by request number.
+// traces (a new trace every four or two spans), the orders function's and
+// the inventory function's alternately by request number.
 func DemoSpanRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingestv1.ExportRequest {
 	which := 0
 	if inventory {
 		which = 1
 	}
 	var out *ingestv1.ExportRequest
-	spans := 0
-	for i := 0; out == nil || spans < n; i++ {
+	for i := 0; out == nil || len(out.ResourceSpans[0].ScopeSpans[0].Spans) < n; i++ {
 		req := DemoTrace(rng, at.Add(time.Duration(i)*time.Millisecond))[which]
-		for _, ss := range req.ResourceSpans[0].ScopeSpans {
-			spans += len(ss.Spans)
-		}
 		if out == nil {
 			out = req
 			continue
 		}
-		for j, ss := range out.ResourceSpans[0].ScopeSpans {
-			ss.Spans = append(ss.Spans, req.ResourceSpans[0].ScopeSpans[j].Spans...)
-		}
+		ss := out.ResourceSpans[0].ScopeSpans[0]
+		ss.Spans = append(ss.Spans, req.ResourceSpans[0].ScopeSpans[0].Spans...)
 	}
 	return out
 }
@@ -215,10 +161,7 @@ func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingest
 		var msg string
 		switch line {
 		case 0:
-			msg = fmt.Sprintf("received POST /orders sku=%s qty=%d", sku, qty)
-			if inventory {
-				msg = fmt.Sprintf("invoked by orders: reserve sku=%s qty=%d", sku, qty)
-			}
+			msg = fmt.Sprintf("received POST /%s sku=%s qty=%d", map[bool]string{false: "orders", true: "reserve"}[inventory], sku, qty)
 		case 1:
 			msg = fmt.Sprintf("INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id: id=%d in %.1f ms", order, 2+4*rng.Float64())
 		case 2:
@@ -228,7 +171,7 @@ func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingest
 				msg = fmt.Sprintf("inventory answered slowly (%d ms), retrying once", 200+rng.IntN(300))
 			}
 		case 4:
-			msg = fmt.Sprintf("answered 200 in %.1f ms", 20+40*rng.Float64())
+			msg = fmt.Sprintf("answered 201 in %.1f ms", 20+40*rng.Float64())
 		}
 		rec := &logspb.LogRecord{
 			TimeUnixNano: uint64(t.UnixNano()), ObservedTimeUnixNano: uint64(t.Add(3 * time.Millisecond).UnixNano()),
@@ -256,10 +199,6 @@ func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingest
 
 func str(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
-}
-
-func boolean(k string, v bool) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
 }
 
 func integer(k string, v int64) *commonpb.KeyValue {
