@@ -107,6 +107,11 @@ type Config struct {
 	// platform.report of an invocation is then delivered in the next
 	// window or at SHUTDOWN.
 	DisableFreeze bool
+	// InitTimeout bounds an environment's INIT phase (default 10 s, as
+	// Lambda's) and ShutdownDeadline its SHUTDOWN phase (default
+	// 2000 ms, Lambda's with external extensions). Tests on a loaded
+	// machine widen them; the platform's own values are the defaults.
+	InitTimeout, ShutdownDeadline time.Duration
 }
 
 var functionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -121,6 +126,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ListenAddr == "" {
 		c.ListenAddr = DefaultListenAddr
+	}
+	if c.InitTimeout <= 0 {
+		c.InitTimeout = initTimeout
+	}
+	if c.ShutdownDeadline <= 0 {
+		c.ShutdownDeadline = shutdownDeadline
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -23,7 +23,9 @@
 // timeout, which discards the environment), and SHUTDOWN (SIGTERM to the
 // runtime and 300 ms for it to exit, then the SHUTDOWN event to the
 // extensions, SIGKILL for whatever runs at the 2,000 ms deadline shared by
-// both). Platform, function and extension telemetry is pushed to
+// both). INIT is bounded at 10 s as on Lambda; Config.InitTimeout and
+// Config.ShutdownDeadline change the two limits for tests on a loaded
+// machine. Platform, function and extension telemetry is pushed to
 // subscribers with the subscription's buffering (timeoutMs, maxItems,
 // maxBytes, within AWS's limits). Billed duration is the duration rounded
 // up to the millisecond, INIT included for on-demand functions.

@@ -54,7 +54,7 @@ func (e *environment) init() error {
 		"instanceId":         e.id,
 		"instanceMaxMemory":  fc.MemoryMB * 1024 * 1024,
 	})
-	timer := time.NewTimer(initTimeout)
+	timer := time.NewTimer(e.em.cfg.InitTimeout)
 	defer timer.Stop()
 	err := e.initProcesses(timer.C)
 	e.mu.Lock()

@@ -29,7 +29,7 @@ func (e *environment) doShutdown(ctx context.Context, reason string) error {
 	}
 	e.mu.Unlock()
 
-	deadline := time.Now().Add(shutdownDeadline)
+	deadline := time.Now().Add(e.em.cfg.ShutdownDeadline)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -124,7 +124,7 @@ func (e *environment) shutdownExtensions(dctx context.Context, reason string, de
 			}
 		case <-dctx.Done():
 			p.kill()
-			errs = append(errs, fmt.Errorf("extension %s did not exit within the %d ms shutdown deadline: killed", name, shutdownDeadline.Milliseconds()))
+			errs = append(errs, fmt.Errorf("extension %s did not exit within the %d ms shutdown deadline: killed", name, e.em.cfg.ShutdownDeadline.Milliseconds()))
 		}
 	}
 	return errs

@@ -17,8 +17,7 @@ import (
 // exactly once, with the status the platform gave it, and the traces of the
 // successful invocations must be whole, without a span stored twice.
 func TestFaults(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	// The faults are the collector's and the extension's; orders sends
 	// nothing to the queue, so shipping stays out of it.
 	stack := startStack(t, ctx, map[string]string{"ORDERS_QUEUE": ""})
@@ -115,18 +114,25 @@ func assertRecordsOnce(ctx context.Context, t *testing.T, store *storage.Store, 
 			want[id] = r
 		}
 	}
+	// The collector writes a moment after it answered: wait until every
+	// record is there, or the test's deadline nears (ctx).
 	var recs []storage.InvocationRecord
-	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var err error
 		recs, err = store.Invocations(ctx, storage.InvocationFilter{FunctionName: fn, Limit: 10000})
 		if err != nil {
 			t.Fatalf("read %s invocations: %v", fn, err)
 		}
-		if len(recs) >= len(want) || time.Now().After(deadline) {
+		if len(recs) >= len(want) {
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Errorf("%s: %d of %d invocation records stored when the test's deadline neared", fn, len(recs), len(want))
+		case <-time.After(200 * time.Millisecond):
+			continue
+		}
+		break
 	}
 	seen := map[string]int{}
 	for _, r := range recs {

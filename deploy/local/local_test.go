@@ -1,7 +1,6 @@
 package local_test
 
 import (
-	"context"
 	"encoding/hex"
 	"maps"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
 	"github.com/lambdascope/lambdascope/storage"
@@ -19,8 +17,7 @@ import (
 // ClickHouse: every invocation's record, with the emulator's billed
 // duration, and traces whose spans link across the two functions.
 func TestEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	stack := startStack(t, ctx, nil)
 
 	const n = 12

@@ -1,9 +1,7 @@
 package local_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
 	"github.com/lambdascope/lambdascope/storage"
@@ -14,8 +12,7 @@ import (
 // each orders → inventory trace is stored with the spans of both
 // functions or not at all, and every invocation still has its record.
 func TestSampledTracesAreWhole(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	stack := startStack(t, ctx, map[string]string{"LAMBDASCOPE_SAMPLE_RATE": "0.5"})
 	const n = 12
 	calls, err := stack.RunWorkload(ctx, local.Workload{Invocations: n, Concurrency: 2}, nil)

@@ -46,6 +46,10 @@ type Options struct {
 	// before it invokes shipping (default 1s, the smallest window Lambda
 	// sets in seconds).
 	BatchWindow time.Duration
+	// InitTimeout and ShutdownDeadline bound the functions' INIT and
+	// SHUTDOWN phases (default: Lambda's 10 s and 2000 ms); tests on a
+	// loaded machine widen them.
+	InitTimeout, ShutdownDeadline time.Duration
 }
 
 // OrdersQueue is the SQS queue orders sends placed orders to and shipping
@@ -161,6 +165,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// The emulator's own log goes with the functions' output.
 	emuLog := slog.New(slog.NewTextHandler(out, nil)).With("component", "emulator")
 	s.Emulator, err = emulator.New(emulator.Config{Functions: fns, Logger: emuLog, Output: out,
+		InitTimeout: opts.InitTimeout, ShutdownDeadline: opts.ShutdownDeadline,
 		Queues: []emulator.QueueConfig{{Name: OrdersQueue, Consumer: "shipping", BatchSize: 10, BatchWindow: opts.batchWindow()}}})
 	if err != nil {
 		return nil, fmt.Errorf("configure emulator: %w", err)

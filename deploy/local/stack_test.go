@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
+	"github.com/lambdascope/lambdascope/internal/testload"
 )
 
 // startStack starts the whole local stack for a test, with env added to
@@ -22,6 +24,11 @@ func startStack(t *testing.T, ctx context.Context, env map[string]string) *local
 		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		FunctionOutput: fnOut,
 		FunctionEnv:    env,
+		// Lambda's limits on an unloaded machine, wider on a loaded one:
+		// what these tests assert is that nothing is lost, not how fast
+		// a starved process gets through INIT or SHUTDOWN.
+		InitTimeout:      testload.Scale(10*time.Second, time.Minute),
+		ShutdownDeadline: testload.Scale(2*time.Second, 30*time.Second),
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
@@ -37,6 +44,12 @@ func startStack(t *testing.T, ctx context.Context, env map[string]string) *local
 		}
 	})
 	return stack
+}
+
+// testContext bounds a test of the stack by the test's own deadline (go
+// test -timeout), not by a fixed time a loaded machine may need more than.
+func testContext(t *testing.T) context.Context {
+	return testload.Context(t, 30*time.Second, 30*time.Minute)
 }
 
 // run runs a workload on stack and fails the test on an error.

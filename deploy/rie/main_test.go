@@ -21,6 +21,7 @@ import (
 	"github.com/lambdascope/lambdascope/deploy/layer"
 	"github.com/lambdascope/lambdascope/deploy/local"
 	"github.com/lambdascope/lambdascope/deploy/rie"
+	"github.com/lambdascope/lambdascope/internal/testload"
 )
 
 // shared is what every test of the package uses: one backend (ClickHouse
@@ -236,19 +237,24 @@ func functionName(name string) string {
 }
 
 // eventually calls check until it returns "" (what is still missing
-// otherwise) or a minute has passed: the collector writes to ClickHouse in
-// batches, a moment after the extension shipped.
+// otherwise), for a minute on an unloaded machine and longer on a loaded
+// one (at most ten), or until ctx ends: the collector writes to
+// ClickHouse in batches, a moment after the extension shipped, and on a
+// loaded machine that moment can be long.
 func eventually(t *testing.T, ctx context.Context, check func() string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, testload.Scale(time.Minute, 10*time.Minute))
+	defer cancel()
 	for {
 		missing := check()
 		if missing == "" {
 			return
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("after a minute: %s", missing)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after %v: %s", time.Since(start).Round(time.Second), missing)
+		case <-time.After(250 * time.Millisecond):
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }

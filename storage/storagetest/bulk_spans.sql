@@ -1,8 +1,8 @@
 -- Demo-shaped spans: trace t is the demo's request (see
 -- storage/storagetest.DemoTrace) through one of @pairs pairs of functions,
 -- orders-NN calling inventory-NN: six spans, in the order
---   0 POST /orders (SERVER, root)       3 Lambda.Invoke (CLIENT, under 1)
---   1 place order (INTERNAL, under 0)   4 POST /reserve (SERVER, inventory, under 3)
+--   0 POST /orders (SERVER, root)       3 inventory invoke (CLIENT, under 1)
+--   1 place order (INTERNAL, under 0)   4 inventory (SERVER, direct invoke, under 3)
 --   2 INSERT shop.orders (CLIENT, under 1)  5 reserve stock (INTERNAL, under 4)
 -- with the demo's ten resource attributes and its span attributes, the
 -- request ID on each invocation's SERVER span, a cold start in 50 and a
@@ -56,7 +56,7 @@ FROM (
 {{- else}}
         toFixedString(reinterpretAsString(bitOr(cityHash64(t, {{pick .C "0" "0" "1" "1" "3" "4"}}, 7), 9223372036854775808)), 8) AS parent_id,
 {{- end}}
-        '{{pick .C "POST /orders" "place order" "INSERT shop.orders" "Lambda.Invoke" "POST /reserve" "reserve stock"}}' AS name,
+        '{{pick .C "POST /orders" "place order" "INSERT shop.orders" "inventory invoke" "inventory" "reserve stock"}}' AS name,
         {{pick .C "2" "1" "3" "3" "2" "1"}} AS kind,
 {{- if or (eq .C 0) (eq .C 4)}}
         if(failed, 2, 0) AS status,
@@ -90,9 +90,8 @@ FROM (
             'faas.invoked_provider', 'faas.invoked_region'] AS akeys,
         ['aws-api', 'Lambda', 'Invoke', region, concat('inventory-', if(pair < 10, '0', ''), toString(pair)), 'aws', region] AS avals
 {{- else if eq .C 4}}
-        ['faas.trigger', 'faas.coldstart', 'cloud.resource_id', 'cloud.account.id', 'http.request.method',
-            'url.path', 'http.response.status_code'] AS akeys,
-        ['http', if(cold, 'true', 'false'), arn, account, 'POST', '/reserve', if(failed, '500', '200')] AS avals
+        ['faas.trigger', 'faas.coldstart', 'cloud.resource_id', 'cloud.account.id'] AS akeys,
+        ['other', if(cold, 'true', 'false'), arn, account] AS avals
 {{- else}}
         ['inventory.sku', 'inventory.qty'] AS akeys,
         [concat('SKU-', substring(toString(10000 + cityHash64(t, 10) % 500), 2)), toString(1 + cityHash64(t, 11) % 5)] AS avals

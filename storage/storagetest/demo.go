@@ -35,8 +35,9 @@ func DemoResource(function string) *resourcepb.Resource {
 }
 
 // DemoTrace builds one trace shaped like the demo's: orders (HTTP root,
-// business span, a database call, an invoke of inventory) and inventory
-// (HTTP root, business span), six spans in two requests.
+// business span, a database call, a direct Lambda invoke of inventory)
+// and inventory (its invocation span, a direct invocation under orders'
+// invoke, and a business span), six spans in two requests.
 func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	var traceID [16]byte
 	for i := range traceID {
@@ -77,7 +78,7 @@ func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 					str("db.operation.name", "INSERT"),
 					str("db.query.text", "INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id"),
 					str("server.address", "orders-db.internal"), integer("server.port", 5432)),
-				span(invoke, biz, "Lambda.Invoke", tracepb.Span_SPAN_KIND_CLIENT, 10*time.Millisecond, jitter(20*time.Millisecond),
+				span(invoke, biz, "inventory invoke", tracepb.Span_SPAN_KIND_CLIENT, 10*time.Millisecond, jitter(20*time.Millisecond),
 					str("rpc.system", "aws-api"), str("rpc.service", "Lambda"), str("rpc.method", "Invoke"),
 					str("cloud.region", "eu-west-1"), str("faas.invoked_name", "inventory"),
 					str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1")),
@@ -89,11 +90,12 @@ func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{{
 			Scope: &commonpb.InstrumentationScope{Name: "inventory", Version: "0.1.0"},
 			Spans: []*tracepb.Span{
-				span(invRoot, invoke, "POST /reserve", tracepb.Span_SPAN_KIND_SERVER, 12*time.Millisecond, jitter(12*time.Millisecond),
-					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", invRequestID),
+				// orders invokes inventory directly (the trace context in
+				// the event): a direct invocation, no HTTP in between.
+				span(invRoot, invoke, "inventory", tracepb.Span_SPAN_KIND_SERVER, 12*time.Millisecond, jitter(12*time.Millisecond),
+					str("faas.trigger", "other"), str("faas.coldstart", "false"), str("faas.invocation_id", invRequestID),
 					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:inventory"),
-					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
-					str("url.path", "/reserve"), integer("http.response.status_code", 200)),
+					str("cloud.account.id", "123456789012")),
 				span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, 13*time.Millisecond, jitter(8*time.Millisecond),
 					str("inventory.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("inventory.qty", int64(1+rng.IntN(5)))),
 			},
@@ -161,7 +163,10 @@ func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingest
 		var msg string
 		switch line {
 		case 0:
-			msg = fmt.Sprintf("received POST /%s sku=%s qty=%d", map[bool]string{false: "orders", true: "reserve"}[inventory], sku, qty)
+			msg = fmt.Sprintf("received POST /orders sku=%s qty=%d", sku, qty)
+			if inventory {
+				msg = fmt.Sprintf("invoked by orders: reserve sku=%s qty=%d", sku, qty)
+			}
 		case 1:
 			msg = fmt.Sprintf("INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id: id=%d in %.1f ms", order, 2+4*rng.Float64())
 		case 2:

@@ -40,6 +40,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/otlpreceiver"
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/internal/freeport"
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -1174,15 +1175,20 @@ func TestTelemetryNotSupported(t *testing.T) {
 func TestRuntimeDoneLostIsBounded(t *testing.T) {
 	const (
 		invocations = 6
-		// margin is wider than the extension's default: the function's
-		// lines come 10 ms apart, and on a busy test machine a gap of
-		// 100 ms between two of them was taken for the end of the
-		// telemetry (a late runtimeDone counted for an invocation that
-		// had one).
-		margin = 300 * time.Millisecond
-		// slack absorbs a busy test machine; the deadline the old wait
-		// ran into is 3 s away.
-		slack = 250 * time.Millisecond
+		// deadline is how far each invocation's deadline is: the old
+		// wait ran into it, far beyond the bound however loaded the
+		// machine.
+		deadline = 30 * time.Second
+	)
+	var (
+		// margin is wider than the extension's default, and wider still
+		// on a loaded machine: the function's lines come 10 ms apart, and
+		// on a busy test machine a gap of 100 ms between two of them was
+		// taken for the end of the telemetry (a late runtimeDone counted
+		// for an invocation that had one).
+		margin = testload.Scale(300*time.Millisecond, deadline/8)
+		// slack absorbs a busy test machine.
+		slack = testload.Scale(250*time.Millisecond, deadline/4)
 	)
 	for _, launched := range []bool{false, true} {
 		t.Run(map[bool]string{false: "direct", true: "launched"}[launched], func(t *testing.T) {
@@ -1198,9 +1204,9 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 			}
 			f.script = func(n int) (extapi.Event, []string) {
 				if n < invocations {
-					return extapi.Event{EventType: extapi.Invoke, RequestID: id(n), DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
+					return extapi.Event{EventType: extapi.Invoke, RequestID: id(n), DeadlineMs: time.Now().Add(deadline).UnixMilli()}, nil
 				}
-				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()},
+				return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(testload.Scale(2*time.Second, deadline)).UnixMilli()},
 					[]string{report(n - 1)}
 			}
 			f.runtime = func(n int) {
@@ -1236,7 +1242,8 @@ func TestRuntimeDoneLostIsBounded(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			quiet := time.Duration(extapi.DefaultBuffering.TimeoutMs)*time.Millisecond + margin
-			bound := quiet + DefaultOptions().FlushBudget + slack
+			// The slack is taken again now, for the load the run met.
+			bound := quiet + DefaultOptions().FlushBudget + max(slack, testload.Scale(250*time.Millisecond, deadline/4))
 			f.mu.Lock()
 			nextAt := f.nextAt
 			f.mu.Unlock()

@@ -118,9 +118,19 @@ type httpContext struct {
 }
 
 // msgAttrs are the trace attributes of a message: StringValue for SQS,
-// Value for SNS.
+// Value for SNS; and its _datadog attribute.
 type msgAttrs struct {
 	stringValue, value [nHeaders]string
+	dd                 ddAttr
+}
+
+// ddAttr is a message's _datadog attribute, where Datadog's tracers put
+// their trace context: a JSON object as text (SQS's stringValue, SNS's
+// Value) or base64 (SQS's binaryValue, SNS's Value), as its type (SQS's
+// dataType, SNS's Type) says. Values of another kind than a string read
+// as "".
+type ddAttr struct {
+	stringValue, value, binaryValue, dataType, typ string
 }
 
 type record struct {
@@ -1067,7 +1077,7 @@ var (
 	nameFields     = []string{"name"}
 	dynamoDBFields = []string{"ApproximateCreationDateTime"}
 	kinesisFields  = []string{"approximateArrivalTimestamp"}
-	attrFields     = []string{"stringValue", "Value"}
+	attrFields     = []string{"stringValue", "Value", "binaryValue", "dataType", "Type"}
 )
 
 // record reads a record; like is the record before it, whose values the
@@ -1165,17 +1175,22 @@ func (s *scanner) record(r, like *record) {
 				return
 			}
 			start, end, raw := s.strTok()
-			if s.ok && bytes.Contains(s.b[start:end], traceparentName) {
+			if s.ok && (bytes.Contains(s.b[start:end], traceparentName) || bytes.Contains(s.b[start:end], datadogName)) {
 				r.body = bodyContext(s.decode(start, end, raw))
 			}
 		}
 	})
 }
 
-// traceparentName is looked for in a message body, as it stands in the
-// event, before the body is read as JSON: most bodies are not envelopes,
-// and reading them would cost more than finding the name.
-var traceparentName = []byte("traceparent")
+// traceparentName and datadogName are looked for in a message body, as
+// it stands in the event, before the body is read as JSON: most bodies
+// are not envelopes, and reading them would cost more than finding the
+// names. (A _datadog attribute of type Binary hides its traceparent in
+// base64.)
+var (
+	traceparentName = []byte("traceparent")
+	datadogName     = []byte("_datadog")
+)
 
 var bodyFields = []string{"Type", "MessageAttributes", "detail"}
 
@@ -1207,8 +1222,7 @@ func bodyContext(text string) Context {
 		return Context{}
 	}
 	if typ == "Notification" {
-		a := &attrs.value
-		return Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+		return attrs.context(&attrs.value)
 	}
 	return d.context()
 }
@@ -1230,11 +1244,21 @@ func (s *scanner) msgAttrs(a *msgAttrs) {
 				want = i
 			}
 		}
+		dd := string(key) == "_datadog"
 		var sv, v string
+		var d ddAttr
 		if s.object() {
 			s.fields(attrFields, func(f int) {
 				switch {
-				case want < 0:
+				case f >= 2 && !dd:
+					s.skip()
+				case f == 2:
+					s.anyStr(&d.binaryValue)
+				case f == 3:
+					s.anyStr(&d.dataType)
+				case f == 4:
+					s.anyStr(&d.typ)
+				case want < 0 && !dd:
 					s.strOrNull()
 				case f == 0:
 					s.str(&sv)
@@ -1243,8 +1267,12 @@ func (s *scanner) msgAttrs(a *msgAttrs) {
 				}
 			})
 		}
-		if want >= 0 {
+		switch {
+		case want >= 0:
 			a.stringValue[want], a.value[want] = sv, v
+		case dd:
+			d.stringValue, d.value = sv, v
+			a.dd = d
 		}
 	}
 }

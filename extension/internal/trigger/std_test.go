@@ -40,6 +40,10 @@ type stdHTTPContext struct {
 type stdAttrValue struct {
 	StringValue string `json:"stringValue"`
 	Value       string `json:"Value"`
+	// Read of the _datadog attribute alone, of any kind.
+	BinaryValue any `json:"binaryValue"`
+	DataType    any `json:"dataType"`
+	Type        any `json:"Type"`
 }
 
 type stdRecord struct {
@@ -83,7 +87,7 @@ type stdBody struct {
 // stdBodyContext is bodyContext with encoding/json as the reader.
 func stdBodyContext(raw json.RawMessage) Context {
 	var text string
-	if len(raw) == 0 || raw[0] != '"' || !bytes.Contains(raw, traceparentName) || json.Unmarshal(raw, &text) != nil {
+	if len(raw) == 0 || raw[0] != '"' || !bytes.Contains(raw, traceparentName) && !bytes.Contains(raw, datadogName) || json.Unmarshal(raw, &text) != nil {
 		return Context{}
 	}
 	var b stdBody
@@ -91,8 +95,8 @@ func stdBodyContext(raw json.RawMessage) Context {
 		return Context{}
 	}
 	if b.Type == "Notification" {
-		a := stdAttrs(b.MessageAttributes).value
-		return Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+		a := stdAttrs(b.MessageAttributes)
+		return a.context(&a.value)
 	}
 	d := stdEventDetail(b.Detail)
 	return d.context()
@@ -269,6 +273,10 @@ func stdAttrs(m map[string]stdAttrValue) msgAttrs {
 	var a msgAttrs
 	for i, name := range headerNames[:hXRay] {
 		a.stringValue[i], a.value[i] = m[name].StringValue, m[name].Value
+	}
+	if dd, ok := m["_datadog"]; ok {
+		a.dd = ddAttr{stringValue: dd.StringValue, value: dd.Value, binaryValue: stdString(dd.BinaryValue),
+			dataType: stdString(dd.DataType), typ: stdString(dd.Type)}
 	}
 	return a
 }

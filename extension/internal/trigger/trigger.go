@@ -15,6 +15,8 @@ package trigger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,6 +244,56 @@ func (d *eventDetail) context() Context {
 	return c
 }
 
+// context is the W3C trace context of a message's attributes, whose
+// values are vals (SQS's stringValue, SNS's Value): its own traceparent
+// (with its tracestate) when valid, else the one in its _datadog
+// attribute (with that one's tracestate), as an EventBridge event's
+// detail is read; the baggage is the message's own.
+func (a *msgAttrs) context(vals *[nHeaders]string) Context {
+	c := Context{Traceparent: vals[hTraceparent], Tracestate: vals[hTracestate], Baggage: vals[hBaggage]}
+	if !validTraceparent(c.Traceparent) {
+		if tp, ts := a.dd.context(); validTraceparent(tp) {
+			c.Traceparent, c.Tracestate = tp, ts
+		}
+	}
+	return c
+}
+
+// context reads the traceparent and tracestate of a _datadog attribute:
+// the JSON object its text holds, or its base64 when its type is Binary
+// (SNS sends Datadog's context so, for the sake of subscription filter
+// policies). Anything else, or no JSON object, gives none.
+func (d *ddAttr) context() (traceparent, tracestate string) {
+	text := d.stringValue
+	if text == "" {
+		text = d.value
+	}
+	if d.dataType == "Binary" || d.typ == "Binary" {
+		enc := d.binaryValue
+		if enc == "" {
+			enc = d.value
+		}
+		b, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			return "", ""
+		}
+		text = string(b)
+	}
+	if !strings.HasPrefix(strings.TrimLeft(text, " \t\r\n"), "{") {
+		return "", ""
+	}
+	var v struct {
+		Traceparent any `json:"traceparent"`
+		Tracestate  any `json:"tracestate"`
+	}
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return "", ""
+	}
+	traceparent, _ = v.Traceparent.(string)
+	tracestate, _ = v.Tracestate.(string)
+	return traceparent, tracestate
+}
+
 func validTraceparent(s string) bool {
 	if s == "" {
 		return false
@@ -418,8 +470,8 @@ func records(rs []record) Trigger {
 			}
 		}
 		for i := range rs {
-			a := &rs[i].attrs.stringValue
-			c := Context{XRay: rs[i].awsTraceHeader, Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+			c := rs[i].attrs.context(&rs[i].attrs.stringValue)
+			c.XRay = rs[i].awsTraceHeader
 			if b := &rs[i].body; !validTraceparent(c.Traceparent) && b.Traceparent != "" {
 				// A message an SNS topic or an EventBridge bus delivered
 				// carries its producer's context in its envelope.
@@ -443,8 +495,7 @@ func records(rs []record) Trigger {
 			t.Start = parseTime(r.snsTime)
 			for i := range rs {
 				if s := &rs[i]; s.hasSNS {
-					a := &s.snsAttrs.value
-					c := Context{Traceparent: a[hTraceparent], Tracestate: a[hTracestate], Baggage: a[hBaggage]}
+					c := s.snsAttrs.context(&s.snsAttrs.value)
 					if i == 0 {
 						t.Context = c
 					}

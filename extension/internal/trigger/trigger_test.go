@@ -2,7 +2,9 @@ package trigger
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,6 +65,10 @@ func TestDetectSampleEvents(t *testing.T) {
 		// producer's context is in the envelope's MessageAttributes.
 		{"sqs-sns-envelope.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 2, nil,
 			Context{Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "congo=t61rcWkgMzE"}},
+		// The same with the producer's context as Datadog's tracers send
+		// it through SNS: a _datadog attribute of type Binary.
+		{"sqs-sns-envelope-datadog.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 2, nil,
+			Context{Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Tracestate: "dd=s:1;p:00f067aa0ba902b7;t.dm:-0"}},
 		// An EventBridge event a rule sent to a queue: the context is in its
 		// detail, beside the queue's own X-Ray header.
 		{"sqs-eventbridge-envelope.json", SQS, "my-queue process", time.UnixMilli(1545082649183), 1, nil,
@@ -424,6 +430,73 @@ func TestEventBridgeDetailContext(t *testing.T) {
 	// Only an EventBridge event's detail is read.
 	if got := Detect([]byte(`{"detail":{"traceparent":"` + tp + `"}}`)); got.Kind != Direct || got.Context != (Context{}) {
 		t.Errorf("a direct invocation's detail: %s, context %+v", got.Kind, got.Context)
+	}
+}
+
+// TestMessageDatadogContext: the W3C context of an SQS or SNS message is
+// its own traceparent attribute when valid, else the one in its _datadog
+// attribute (JSON as text, or base64 when its type is Binary), as of an
+// EventBridge event's detail; the same holds for the attributes of an SNS
+// envelope in an SQS message's body.
+func TestMessageDatadogContext(t *testing.T) {
+	const (
+		tp   = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		tpDD = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	)
+	ddJSON := `{"x-datadog-trace-id":"11803532876627986230","traceparent":"` + tpDD + `","tracestate":"dd=s:1"}`
+	ddText, _ := json.Marshal(ddJSON)
+	ddB64 := `"` + base64.StdEncoding.EncodeToString([]byte(ddJSON)) + `"`
+	sqs := func(attrs string) string {
+		return `{"Records":[{"messageId":"m1","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-2:123456789012:my-queue",` +
+			`"attributes":{"SentTimestamp":"1545082649183"},"messageAttributes":{` + attrs + `},"body":"x"}]}`
+	}
+	sns := func(attrs string) string {
+		return `{"Records":[{"EventSource":"aws:sns","Sns":{"MessageId":"m1","TopicArn":"arn:aws:sns:us-east-2:123456789012:orders",` +
+			`"Timestamp":"2018-12-17T21:37:29.183Z","MessageAttributes":{` + attrs + `}}}]}`
+	}
+	envelope := func(attrs string) string {
+		body, _ := json.Marshal(`{"Type":"Notification","MessageId":"n1","TopicArn":"arn:aws:sns:us-east-2:123456789012:orders","MessageAttributes":{` + attrs + `}}`)
+		return `{"Records":[{"messageId":"m1","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-2:123456789012:my-queue",` +
+			`"attributes":{"SentTimestamp":"1545082649183"},"messageAttributes":{},"body":` + string(body) + `}]}`
+	}
+	want := Context{Traceparent: tpDD, Tracestate: "dd=s:1"}
+	tests := []struct {
+		name, event string
+		want        Context
+	}{
+		{"sqs string", sqs(`"_datadog":{"dataType":"String","stringValue":` + string(ddText) + `}`), want},
+		{"sqs binary", sqs(`"_datadog":{"dataType":"Binary","binaryValue":` + ddB64 + `}`), want},
+		{"sqs own before datadog", sqs(`"traceparent":{"dataType":"String","stringValue":"` + tp + `"},"_datadog":{"dataType":"String","stringValue":` + string(ddText) + `}`),
+			Context{Traceparent: tp}},
+		{"sqs datadog when own is malformed", sqs(`"traceparent":{"stringValue":"00-xyz"},"tracestate":{"stringValue":"a=1"},"_datadog":{"dataType":"String","stringValue":` + string(ddText) + `}`), want},
+		{"sns string", sns(`"_datadog":{"Type":"String","Value":` + string(ddText) + `}`), want},
+		{"sns binary", sns(`"_datadog":{"Type":"Binary","Value":` + ddB64 + `}`), want},
+		{"envelope string", envelope(`"_datadog":{"Type":"String","Value":` + string(ddText) + `}`), want},
+		{"envelope binary", envelope(`"_datadog":{"Type":"Binary","Value":` + ddB64 + `}`), want},
+		{"envelope own before datadog", envelope(`"traceparent":{"Type":"String","Value":"` + tp + `"},"_datadog":{"Type":"Binary","Value":` + ddB64 + `}`),
+			Context{Traceparent: tp}},
+		{"binary not base64", sns(`"_datadog":{"Type":"Binary","Value":"%%%"}`), Context{}},
+		{"binary read as text", sns(`"_datadog":{"Type":"String","Value":` + ddB64 + `}`), Context{}},
+		{"not a JSON object", sqs(`"_datadog":{"dataType":"String","stringValue":"` + tpDD + `"}`), Context{}},
+		{"type not a string", sns(`"_datadog":{"Type":1,"Value":` + string(ddText) + `}`), want},
+		{"other attributes' types are not read", sqs(`"tenant":{"dataType":5,"binaryValue":[1],"stringValue":"t"}`), Context{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Detect([]byte(tt.event))
+			if got.Kind != SQS && got.Kind != SNS {
+				t.Fatalf("kind %s, want SQS or SNS", got.Kind)
+			}
+			if got.Context != tt.want {
+				t.Errorf("context %+v, want %+v", got.Context, tt.want)
+			}
+			if std := detectStd([]byte(tt.event)); std.Context != got.Context {
+				t.Errorf("encoding/json reads context %+v, the scanner %+v", std.Context, got.Context)
+			}
+			if tt.want.Traceparent != "" && (len(got.Linked) != 1 || got.Linked[0].Context.Traceparent != tt.want.Traceparent) {
+				t.Errorf("links %+v, want the record linked with its context", got.Linked)
+			}
+		})
 	}
 }
 
