@@ -290,10 +290,17 @@ type TraceSpanKey struct {
 // End is when the span ended.
 func (k TraceSpanKey) End() time.Time { return k.Start.Add(k.Duration) }
 
+// traceLayoutMaxRows is the most span rows a trace's layout is read for.
+// A larger trace is read in one step (SpansByTraceID, on the block path
+// when there is one): its many narrow rows would cost the client more
+// than the files the second step saves.
+const traceLayoutMaxRows = 10_000
+
 // TraceSpanLayout reads where the spans of a trace lie, in the hours
 // trace_hours holds for it, reading its narrow columns only. The layout
 // is empty when trace_hours does not know the trace (SpansByTraceID then
-// looks further) and on a cluster, whose Distributed tables name no part.
+// looks further), when the trace has more than traceLayoutMaxRows span
+// rows, and on a cluster, whose Distributed tables name no part.
 // SpansInLayout reads the spans' wide columns in the layout's parts alone.
 func (s *Store) TraceSpanLayout(ctx context.Context, traceID [16]byte) (TraceLayout, error) {
 	var l TraceLayout
@@ -303,7 +310,11 @@ func (s *Store) TraceSpanLayout(ctx context.Context, traceID [16]byte) (TraceLay
 	id := hexID(traceID[:])
 	seen := map[[8]byte]bool{}
 	parts, hours := map[string]bool{}, map[time.Time]bool{}
+	n := 0
 	err := s.scanAll(ctx, "trace layout", selectTraceSpanKeysSQL(s.database, s.subqueryIn()), []any{id, id}, func(rows driver.Rows) error {
+		if n++; n > traceLayoutMaxRows {
+			return nil
+		}
 		var (
 			part, spanID   string
 			hour           time.Time
@@ -335,6 +346,9 @@ func (s *Store) TraceSpanLayout(ctx context.Context, traceID [16]byte) (TraceLay
 	}
 	if err != nil {
 		return TraceLayout{}, err
+	}
+	if n > traceLayoutMaxRows {
+		return TraceLayout{}, nil
 	}
 	return l, nil
 }

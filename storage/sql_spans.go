@@ -3,6 +3,7 @@ package storage
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -478,7 +479,7 @@ func selectTraceSpanKeysSQL(db, in string) string {
 	return "SELECT _part, toStartOfHour(start_time), span_id, start_unix_nano, duration_ns, request_id, function_name\n" +
 		"FROM " + db + ".spans\n" +
 		"PREWHERE trace_id = unhex(?)\nWHERE " + traceHoursSQL(db, in, "trace_key = "+traceKeyExpr("unhex(?)")) +
-		spanOrderSQL
+		spanOrderSQL + "\nLIMIT " + strconv.Itoa(traceLayoutMaxRows+1)
 }
 
 // selectSpansInPartsSQL reads one trace's spans in the parts and hours of

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/storage/storagetest"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestSpansInLayout checks the two-step read of a trace: the layout
@@ -91,5 +94,52 @@ func TestSpansInLayout(t *testing.T) {
 	}
 	if none, err := s.TraceSpanLayout(t.Context(), [16]byte{0x99, 15: 0x99}); err != nil || len(none.Spans)+len(none.Parts) != 0 {
 		t.Errorf("a trace not stored: layout %+v, %v; want an empty one", none, err)
+	}
+}
+
+// TestTraceSpanLayoutOfABigTrace checks that a trace of more span rows
+// than traceLayoutMaxRows gets no layout (it is read in one step), and
+// one of exactly that many gets a layout of all its spans.
+func TestTraceSpanLayoutOfABigTrace(t *testing.T) {
+	s := openStore(t)
+	rng := rand.New(rand.NewPCG(47, 1))
+	at := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		spans     int
+		wantSpans int
+	}{
+		{"at the limit", traceLayoutMaxRows, traceLayoutMaxRows},
+		{"over the limit", traceLayoutMaxRows + 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := storagetest.DemoTrace(rng, at)[0]
+			scope := req.ResourceSpans[0].ScopeSpans[0]
+			first := scope.Spans[0]
+			scope.Spans = scope.Spans[:0]
+			for i := range tc.spans {
+				sp := proto.Clone(first).(*tracepb.Span)
+				sp.SpanId = binary.BigEndian.AppendUint64(nil, uint64(i)+1)
+				sp.StartTimeUnixNano += uint64(i)
+				sp.EndTimeUnixNano += uint64(i)
+				scope.Spans = append(scope.Spans, sp)
+			}
+			if _, err := s.WriteExport(t.Context(), req); err != nil {
+				t.Fatalf("WriteExport: %v", err)
+			}
+			var id [16]byte
+			copy(id[:], first.TraceId)
+			l, err := s.TraceSpanLayout(t.Context(), id)
+			if err != nil {
+				t.Fatalf("TraceSpanLayout: %v", err)
+			}
+			if len(l.Spans) != tc.wantSpans {
+				t.Errorf("layout of %d spans, want %d", len(l.Spans), tc.wantSpans)
+			}
+			got, err := s.SpansInLayout(t.Context(), id, l)
+			if err != nil || len(got) != tc.spans {
+				t.Errorf("SpansInLayout = %d spans, %v; want %d", len(got), err, tc.spans)
+			}
+		})
 	}
 }

@@ -3,3 +3,4 @@ FROM lambdascope.spans
 PREWHERE trace_id = unhex(?)
 WHERE toStartOfHour(start_time) IN (SELECT hour FROM lambdascope.trace_hours WHERE trace_key = toFixedString(substring(unhex(?), 9, 8), 8))
 ORDER BY start_unix_nano, span_id
+LIMIT 10001
