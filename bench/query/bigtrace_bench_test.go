@@ -33,7 +33,7 @@ const spansPerInvocation = 1_000
 // writeBigTrace stores one trace of n demo-shaped spans through the write
 // path: n/1,000 invocations of the orders function, each a request of
 // 1,000 spans (the demo's POST /orders, place order, INSERT and
-// Lambda.Invoke, over and over, with their attributes and resource) under
+// inventory invoke, over and over, with their attributes and resource) under
 // its SERVER span, with its invocation report; invocation k is called from
 // a span of invocation (k-1)/2, so the tree is about 30 deep. It returns
 // the trace's ID.
@@ -89,15 +89,26 @@ func writeBigTrace(b *testing.B, st *storage.Store, n int) query.TraceID {
 }
 
 // callerSpan is the span of invocation k that calls the next: one of its
-// Lambda.Invoke spans.
+// spans invoking another function (a client span naming the function it
+// invokes in faas.invoked_name), whatever the demo calls it.
 func callerSpan(reqs []*ingestv1.ExportRequest, k int) []byte {
 	spans := reqs[k].ResourceSpans[0].ScopeSpans[0].Spans
 	for i := len(spans) - 1; i >= 0; i-- {
-		if spans[i].Kind == tracepb.Span_SPAN_KIND_CLIENT && spans[i].Name == "Lambda.Invoke" {
+		if spans[i].Kind == tracepb.Span_SPAN_KIND_CLIENT && invokes(spans[i]) {
 			return spans[i].SpanId
 		}
 	}
 	return spans[0].SpanId
+}
+
+// invokes tells whether a span invokes another function.
+func invokes(sp *tracepb.Span) bool {
+	for _, kv := range sp.Attributes {
+		if kv.Key == "faas.invoked_name" {
+			return true
+		}
+	}
+	return false
 }
 
 // heapPeak samples the heap's objects (live and not yet swept) every
@@ -254,4 +265,24 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCallerSpanIsTheInvoke checks that the big trace's invocations hang
+// under the span that invokes them, not the fallback root: a root would
+// put every later invocation outside its parent's time, and the trace
+// view would shift four spans in five to fit (as it did when the demo
+// renamed its invoke span).
+func TestCallerSpanIsTheInvoke(t *testing.T) {
+	req := storagetest.DemoSpanRequest(rand.New(rand.NewPCG(100, 1)), time.Now(), 8, false)
+	spans := req.ResourceSpans[0].ScopeSpans[0].Spans
+	id := callerSpan([]*ingestv1.ExportRequest{req}, 0)
+	for _, sp := range spans {
+		if string(sp.SpanId) == string(id) {
+			if sp.Kind != tracepb.Span_SPAN_KIND_CLIENT || !invokes(sp) || sp == spans[0] {
+				t.Errorf("callerSpan = %q (kind %v), want the span invoking inventory", sp.Name, sp.Kind)
+			}
+			return
+		}
+	}
+	t.Fatalf("callerSpan = %x, not a span of the request", id)
 }
