@@ -1,7 +1,6 @@
 package dbmodel
 
 import (
-	"math"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -80,36 +79,16 @@ func (c *LogColumns) GrowWire(resourceLogs [][]byte) {
 }
 
 func (c *LogColumns) appendResourceLogs(fn *ingestv1.FunctionIdentity, sent uint64, b []byte, lim *WireLimits) bool {
-	var (
-		f        wireField
-		ok       bool
-		resource []byte
-		seen     bool
-	)
-	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
-			return false
-		}
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if seen {
-				return false // merged by protobuf
-			}
-			resource, seen = f.val, true
-		case f.num == 2 && f.typ == protowire.BytesType:
-		case f.num == 3 && f.typ == protowire.BytesType:
-			if _, ok := wireString(f.val, math.MaxInt); !ok {
-				return false
-			}
-		case !unread(resourceLogsDesc, &f):
-			return false
-		}
+	resource, _, ok := wireGroup(resourceLogsDesc, b)
+	if !ok {
+		return false
 	}
 	res, ok := c.wire.resource(fn, resource, lim)
 	if !ok {
 		return false
 	}
 	resLogType, _ := KeyValues{Keys: res.attrKeys, Values: res.attrVal}.Get(AttrLogType)
+	var f wireField
 	for rest := b; len(rest) > 0; {
 		rest, _ = nextField(rest, &f)
 		if f.num == 2 && f.typ == protowire.BytesType {
@@ -122,33 +101,17 @@ func (c *LogColumns) appendResourceLogs(fn *ingestv1.FunctionIdentity, sent uint
 }
 
 func (c *LogColumns) appendScopeLogs(res *wireResource, resLogType string, sent uint64, b []byte, lim *WireLimits) bool {
-	var (
-		f        wireField
-		ok, seen bool
-	)
-	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
-			return false
-		}
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if seen {
-				return false
-			}
-			seen = true
-			// Not stored with log records, but cut by the message path.
-			if _, _, ok = scope(f.val, lim); !ok {
-				return false
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
-		case f.num == 3 && f.typ == protowire.BytesType:
-			if _, ok := wireString(f.val, math.MaxInt); !ok {
-				return false
-			}
-		case !unread(scopeLogsDesc, &f):
+	sc, seen, ok := wireGroup(scopeLogsDesc, b)
+	if !ok {
+		return false
+	}
+	// Not stored with log records, but cut by the message path.
+	if seen {
+		if _, _, ok = scope(sc, lim); !ok {
 			return false
 		}
 	}
+	var f wireField
 	for rest := b; len(rest) > 0; {
 		rest, _ = nextField(rest, &f)
 		if f.num != 2 || f.typ != protowire.BytesType {

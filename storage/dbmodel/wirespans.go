@@ -184,6 +184,36 @@ func unread(md protoreflect.MessageDescriptor, f *wireField) bool {
 	return fd == nil || !wireTypeOf(fd, f.typ)
 }
 
+// wireGroup checks a message shaped as ResourceSpans, ScopeSpans and their
+// log counterparts are (1: one message, 2: the repeated items, 3: a schema
+// URL; md names the fields it does not read) and returns field 1's bytes
+// and whether it was there. It is not ok when the message is malformed,
+// field 1 is repeated (protobuf would merge the copies), the schema URL is
+// not UTF-8, or a field it cannot leave unread is set.
+func wireGroup(md protoreflect.MessageDescriptor, b []byte) (first []byte, seen, ok bool) {
+	var f wireField
+	for rest := b; len(rest) > 0; {
+		if rest, ok = nextField(rest, &f); !ok {
+			return nil, false, false
+		}
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			if seen {
+				return nil, false, false // merged by protobuf
+			}
+			first, seen = f.val, true
+		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.num == 3 && f.typ == protowire.BytesType:
+			if _, ok := wireString(f.val, math.MaxInt); !ok {
+				return nil, false, false
+			}
+		case !unread(md, &f):
+			return nil, false, false
+		}
+	}
+	return first, seen, true
+}
+
 // wireTypeOf says whether typ is a wire type protobuf decodes fd from.
 func wireTypeOf(fd protoreflect.FieldDescriptor, typ protowire.Type) bool {
 	if fd.IsList() && typ == protowire.BytesType {
@@ -226,36 +256,16 @@ func wireString(b []byte, max int) (string, bool) {
 }
 
 func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byte, lim *WireLimits) bool {
-	var (
-		f        wireField
-		ok       bool
-		resource []byte
-		seen     bool
-	)
 	// First the resource, wherever it is, then the scopes' spans.
-	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
-			return false
-		}
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if seen {
-				return false // merged by protobuf
-			}
-			resource, seen = f.val, true
-		case f.num == 2 && f.typ == protowire.BytesType:
-		case f.num == 3 && f.typ == protowire.BytesType:
-			if _, ok := wireString(f.val, math.MaxInt); !ok {
-				return false
-			}
-		case !unread(resourceSpansDesc, &f):
-			return false
-		}
+	resource, _, ok := wireGroup(resourceSpansDesc, b)
+	if !ok {
+		return false
 	}
 	res, ok := c.wire.resource(fn, resource, lim)
 	if !ok {
 		return false
 	}
+	var f wireField
 	for rest := b; len(rest) > 0; {
 		rest, _ = nextField(rest, &f)
 		if f.num == 2 && f.typ == protowire.BytesType {
@@ -314,33 +324,17 @@ func (a *wireArena) resource(fn *ingestv1.FunctionIdentity, b []byte, lim *WireL
 }
 
 func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLimits) bool {
-	var (
-		f                       wireField
-		ok, seen                bool
-		scopeName, scopeVersion string
-	)
-	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
-			return false
-		}
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if seen {
-				return false
-			}
-			seen = true
-			if scopeName, scopeVersion, ok = scope(f.val, lim); !ok {
-				return false
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
-		case f.num == 3 && f.typ == protowire.BytesType:
-			if _, ok := wireString(f.val, math.MaxInt); !ok {
-				return false
-			}
-		case !unread(scopeSpansDesc, &f):
+	sc, seen, ok := wireGroup(scopeSpansDesc, b)
+	if !ok {
+		return false
+	}
+	var scopeName, scopeVersion string
+	if seen {
+		if scopeName, scopeVersion, ok = scope(sc, lim); !ok {
 			return false
 		}
 	}
+	var f wireField
 	for rest := b; len(rest) > 0; {
 		rest, _ = nextField(rest, &f)
 		if f.num != 2 || f.typ != protowire.BytesType {
