@@ -31,7 +31,8 @@ type migration struct {
 // migrationSteps are the parts of a migration that SQL alone cannot do,
 // run after its statements; each can run again after a stop part-way.
 var migrationSteps = map[uint32]func(*Store, context.Context) error{
-	spansLayoutVersion: (*Store).rebuildSpans,
+	spansLayoutVersion:       (*Store).rebuildSpans,
+	traceHoursByMonthVersion: (*Store).rebuildTraceHours,
 }
 
 // templateData is what migration templates see.

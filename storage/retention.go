@@ -22,7 +22,7 @@ var (
 // DroppedPartition is one partition of one table removed by DropBefore:
 // a day, for a table in weeklyTables the week that starts on Day, or one
 // month (Month) of a table partitioned by month (cost_hours,
-// streaming_hours), from Day.
+// streaming_hours, trace_hours from migration 46), from Day.
 type DroppedPartition struct {
 	Table string
 	Day   time.Time
@@ -37,8 +37,9 @@ func (p DroppedPartition) partitionID() string {
 	return p.Day.Format("20060102")
 }
 
-// retainedTables are the tables, partitioned by day (weeklyTables by
-// week, cost_hours and streaming_hours by month), that retention applies to. trace_index
+// retainedTables are the tables, partitioned by day (cost_hours,
+// streaming_hours and trace_hours by month, weeklyTables by week), that
+// retention applies to. trace_index
 // holds only traces stored before migration 7 (its view is gone since
 // migration 15), and trace_windows only those stored before migration 17,
 // so their old days still go.
@@ -49,9 +50,11 @@ var retainedTables = []string{
 	"streaming_hours",
 }
 
-// weeklyTables are the retained tables partitioned by toMonday(...): a
-// partition's ID is the date of its Monday, and the partition goes when
-// the last of its seven days does.
+// weeklyTables are the retained tables that may be partitioned by
+// toMonday(...): a partition's ID is the date of its Monday, and the
+// partition goes when the last of its seven days does. trace_hours is,
+// on a cluster and on a database before migration 46; its monthly
+// partitions are told from the weekly ones by their IDs.
 var weeklyTables = map[string]bool{"trace_hours": true}
 
 // DropBefore removes, from every table in retainedTables, every daily

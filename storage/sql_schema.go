@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The package's SQL text is in the sql_*.go files, one per domain: this one
@@ -185,6 +186,30 @@ func attachPartitionSQL(db string) string {
 // spansColumnsSQL lists the columns of spans (in the table's order).
 func spansColumnsSQL(db string) (string, []any) {
 	return `SELECT name FROM system.columns WHERE database = ? AND table = 'spans'`, []any{db}
+}
+
+// The statements of migration 46's copy of trace_hours into monthly
+// partitions (rebuildTraceHours).
+
+// tablePartitionKeySQL reads a table's partition key; no row when the
+// table does not exist.
+func tablePartitionKeySQL(db, table string) (string, []any) {
+	return `SELECT partition_key FROM system.tables WHERE database = ? AND name = ?`, []any{db, table}
+}
+
+// swapTraceHoursSQL gives the name trace_hours to the table partitioned
+// by month and keeps the weekly one under trace_hours_v17, in one
+// statement.
+func swapTraceHoursSQL(db string) string {
+	return "RENAME TABLE " + db + ".trace_hours TO " + db + ".trace_hours_v17, " + db + ".trace_hours_v46 TO " + db + ".trace_hours"
+}
+
+// copyTraceHoursWeekSQL copies the rows of one weekly partition of
+// trace_hours_v17, the week starting on monday, into trace_hours.
+func copyTraceHoursWeekSQL(db string, monday time.Time) (string, []any) {
+	return "INSERT INTO " + db + ".trace_hours (trace_key, hour) SELECT trace_key, hour FROM " + db + ".trace_hours_v17 " +
+			"WHERE hour >= toDateTime(?) AND hour < toDateTime(?)",
+		[]any{monday.Unix(), monday.AddDate(0, 0, 7).Unix()}
 }
 
 // dropTableSQL drops a table of the database if it exists.

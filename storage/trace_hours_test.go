@@ -96,36 +96,58 @@ func TestMigration17OnStoredData(t *testing.T) {
 	}
 }
 
-// A weekly partition of trace_hours goes only when the last of its days
-// is due, never with its Monday.
-func TestRetentionKeepsAWeekUntilItsLastDay(t *testing.T) {
-	s := openStore(t)
-	ctx := t.Context()
+// A partition of trace_hours goes only when the last of its days is due,
+// never with its first: a month from migration 46 on, a week on a
+// database before it (as clusters keep it).
+func TestRetentionKeepsTraceHoursUntilTheirLastDay(t *testing.T) {
 	monday := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	req := storagetest.DemoTrace(rand.New(rand.NewPCG(5, 6)), monday.Add(10*time.Hour))
-	if _, err := s.WriteExports(ctx, req); err != nil {
-		t.Fatalf("WriteExports: %v", err)
-	}
+	month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
-		cutoff time.Time
-		want   bool
+		name   string
+		before uint32 // migrations applied: those before this one, 0 for all
+		due    DroppedPartition
+		cutoff []time.Time // the first is too early, the last just due
 	}{
-		{monday.AddDate(0, 0, 1), false},
-		{monday.AddDate(0, 0, 6).Add(23 * time.Hour), false},
-		{monday.AddDate(0, 0, 7), true},
+		{"by month", 0, DroppedPartition{Table: "trace_hours", Day: month, Month: true},
+			[]time.Time{monday.AddDate(0, 0, 7), month.AddDate(0, 1, 0).Add(-time.Hour), month.AddDate(0, 1, 0)}},
+		{"by week, before migration 46", traceHoursByMonthVersion, DroppedPartition{Table: "trace_hours", Day: monday},
+			[]time.Time{monday.AddDate(0, 0, 1), monday.AddDate(0, 0, 6).Add(23 * time.Hour), monday.AddDate(0, 0, 7)}},
 	} {
-		victims, err := s.partitionsBefore(ctx, func(string) (time.Time, bool) { return tt.cutoff, true })
-		if err != nil {
-			t.Fatalf("partitionsBefore: %v", err)
-		}
-		got := slices.Contains(victims, DroppedPartition{Table: "trace_hours", Day: monday})
-		if got != tt.want {
-			t.Errorf("cutoff %s: trace_hours week of %s due = %v, want %v (victims %+v)", tt.cutoff.Format(time.DateTime), monday.Format(time.DateOnly), got, tt.want, victims)
-		}
-		spansDue := slices.Contains(victims, DroppedPartition{Table: "spans", Day: monday})
-		if want := tt.cutoff.After(monday.AddDate(0, 0, 1).Add(-time.Second)); spansDue != want {
-			t.Errorf("cutoff %s: spans day %s due = %v, want %v", tt.cutoff.Format(time.DateTime), monday.Format(time.DateOnly), spansDue, want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			dsn, _ := chtest.NewDatabase(t)
+			s, err := Open(t.Context(), dsn)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			ctx := t.Context()
+			if tt.before == 0 {
+				err = s.Migrate(ctx)
+			} else {
+				applyMigrationsBefore(t, s, tt.before)
+			}
+			if err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			req := storagetest.DemoTrace(rand.New(rand.NewPCG(5, 6)), monday.Add(10*time.Hour))
+			if _, err := s.WriteExports(ctx, req); err != nil {
+				t.Fatalf("WriteExports: %v", err)
+			}
+			for i, cutoff := range tt.cutoff {
+				victims, err := s.partitionsBefore(ctx, func(string) (time.Time, bool) { return cutoff, true })
+				if err != nil {
+					t.Fatalf("partitionsBefore: %v", err)
+				}
+				got, want := slices.Contains(victims, tt.due), i == len(tt.cutoff)-1
+				if got != want {
+					t.Errorf("cutoff %s: trace_hours partition %+v due = %v, want %v (victims %+v)", cutoff.Format(time.DateTime), tt.due, got, want, victims)
+				}
+				spansDue := slices.Contains(victims, DroppedPartition{Table: "spans", Day: monday})
+				if want := cutoff.After(monday.AddDate(0, 0, 1).Add(-time.Second)); spansDue != want {
+					t.Errorf("cutoff %s: spans day %s due = %v, want %v", cutoff.Format(time.DateTime), monday.Format(time.DateOnly), spansDue, want)
+				}
+			}
+		})
 	}
 }
 

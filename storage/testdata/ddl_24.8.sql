@@ -836,3 +836,14 @@ GROUP BY hour, account_id, region, function_name, function_version;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'streaming_hours', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration trace_hours_by_month, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_hours_v46
+(
+    trace_key FixedString(8) CODEC(ZSTD(1)),
+    hour DateTime('UTC') CODEC(ZSTD(1))
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(hour)
+ORDER BY (trace_key, hour)
+SETTINGS index_granularity = 1024;
