@@ -20,7 +20,7 @@ const traceHoursMonthKey = "toYYYYMM(hour)"
 // month) takes the name trace_hours first, so that its view writes the
 // hours of new spans into it, and the old table, kept as trace_hours_v17,
 // is then copied in one weekly partition at a time, each dropped once
-// copied. A copy cut short resumes at the week it stopped in when the
+// copied, and each month merged into one part. A copy cut short resumes at the week it stopped in when the
 // migration runs again; a week copied twice is folded by
 // ReplacingMergeTree, and a lookup reads the hours as a set meanwhile. A
 // progress line is logged per week.
@@ -39,6 +39,9 @@ func (s *Store) rebuildTraceHours(ctx context.Context) error {
 	}
 	if _, err := s.partitionKey(ctx, "trace_hours_v17"); err == nil {
 		if err := s.copyOldTraceHours(ctx); err != nil {
+			return err
+		}
+		if err := s.mergeTraceHours(ctx); err != nil {
 			return err
 		}
 	} else if !errors.Is(err, errNoTable) {
@@ -74,6 +77,25 @@ func (s *Store) copyOldTraceHours(ctx context.Context) error {
 		}
 		s.logger.Info("migration 46: copied a week of trace_hours into its monthly partitions",
 			"week", week, "done", i+1, "weeks", len(weeks), "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// mergeTraceHours merges each month of trace_hours into one part, once
+// the weeks are copied: the copy leaves a part per week, and a lookup
+// opens every part; the background merges, which choose parts of about
+// one size, would leave a month that gets no more rows in several.
+func (s *Store) mergeTraceHours(ctx context.Context) error {
+	months, err := s.strings(ctx, func(db string) (string, []any) { return partitionIDsSQL(db, "trace_hours") })
+	if err != nil {
+		return fmt.Errorf("list the months of trace_hours: %w", err)
+	}
+	for _, month := range months {
+		start := time.Now()
+		if err := s.conn.Exec(ctx, optimizePartitionSQL(s.database, "trace_hours"), month); err != nil {
+			return fmt.Errorf("merge the month %s of trace_hours: %w", month, err)
+		}
+		s.logger.Info("migration 46: merged a month of trace_hours", "month", month, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

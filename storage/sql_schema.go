@@ -212,6 +212,12 @@ func copyTraceHoursWeekSQL(db string, monday time.Time) (string, []any) {
 		[]any{monday.Unix(), monday.AddDate(0, 0, 7).Unix()}
 }
 
+// optimizePartitionSQL merges the parts of one partition of a table
+// (its ID bound) into one.
+func optimizePartitionSQL(db, table string) string {
+	return "OPTIMIZE TABLE " + db + "." + table + " PARTITION ID ? FINAL"
+}
+
 // dropTableSQL drops a table of the database if it exists.
 func dropTableSQL(db, table string) string {
 	return "DROP TABLE IF EXISTS " + db + "." + table

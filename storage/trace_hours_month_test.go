@@ -49,7 +49,7 @@ func openBefore(t *testing.T, v uint32) *Store {
 }
 
 // Migration 46 on a database with data: trace_hours is partitioned by
-// month and holds every row it held, traces stored before are found
+// month, one part each, and holds every row it held, traces stored before are found
 // through it, and its view writes the hours of new spans into it.
 func TestMigration46OnStoredData(t *testing.T) {
 	s := openBefore(t, traceHoursByMonthVersion)
@@ -81,6 +81,9 @@ func TestMigration46OnStoredData(t *testing.T) {
 	}
 	if n := count("SELECT count() FROM system.tables WHERE database = '" + s.Database() + "' AND name IN ('trace_hours_v17', 'trace_hours_v46')"); n != 0 {
 		t.Errorf("%d tables of the copy left behind", n)
+	}
+	if n := count("SELECT count() FROM system.parts WHERE database = '" + s.Database() + "' AND table = 'trace_hours' AND active"); n != 2 {
+		t.Errorf("trace_hours is in %d parts after the copy, want one per month (2)", n)
 	}
 	after := write(time.Date(2026, 5, 5, 10, 0, 0, 0, time.UTC))
 	if n := count("SELECT count() FROM DB.trace_hours FINAL"); n != uint64(len(want))+1 {

@@ -18,7 +18,9 @@
 -- gives it the name trace_hours, whose view then writes into it by name,
 -- before the old rows are copied in week by week; a copy cut short starts
 -- again at the week it stopped in, and ReplacingMergeTree folds a week
--- copied twice. Clusters keep the weekly table of migration 17 (a copy
+-- copied twice. Each month is then merged into one part (OPTIMIZE ...
+-- FINAL): the copy leaves a part per week, which background merges would
+-- leave as they are in a month that gets no more rows. Clusters keep the weekly table of migration 17 (a copy
 -- would reach only the migrating shard); retention knows both.
 {{- if not .Cluster}}
 CREATE TABLE IF NOT EXISTS {{.Database}}.trace_hours_v46
