@@ -294,3 +294,30 @@ func FuzzReadEntry(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkOpenWithLeftovers opens a spool whose directory holds 1,000
+// batches an earlier run left, as an agent starting in an environment whose
+// init was retried does before it serves the function's exports.
+func BenchmarkOpenWithLeftovers(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(Config{Dir: dir, MaxBytes: 64 << 20}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		req, c := batch(byte(i), "r")
+		if err := s.Put(req, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := Open(Config{Dir: dir, MaxBytes: 64 << 20}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Close()
+	}
+}
