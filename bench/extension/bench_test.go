@@ -672,6 +672,15 @@ func waitEnded(b *testing.B, em *emulator.Emulator, id string) {
 // request to the response, init included: what a caller of a cold
 // function waits.
 //
+// The same function without an extension also runs exporting its 10 spans
+// to a stand-in outside the environment (no-extension-exporting): an
+// instrumented function pays for building, encoding and sending its
+// spans, and its first export pays the start of its own protobuf and
+// HTTP code, with or without the extension. launcher-added-vs-exporting-ms
+// (launcher less that) is what the extension adds to a cold invocation of
+// an instrumented function; launcher-added-ms, against the function
+// sending nothing, also counts the function's own exporting.
+//
 // With init=50ms the function spends 50 ms of CPU before its runtime loop
 // starts, as most runtimes and SDKs do: Lambda starts the runtime once
 // every extension has registered, so the sooner the extension registers,
@@ -690,10 +699,13 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	// started directly and through the exec wrapper (the Runtime API
 	// proxy).
 	const silent, proxied = "launcher-nospans", "proxied-nospans"
+	// The function without an extension, exporting its spans elsewhere.
+	const exporting = "no-extension-exporting"
+	sink := startSink(b)
 	init := strconv.Itoa(initMS)
 	env := map[string]string{"LAMBDASCOPE_ENDPOINT": c.addr, "LAMBDASCOPE_API_KEY": "bench-key", "BENCHFN_INIT_MS": init}
 	times := map[string][]float64{}
-	order := []string{launched, direct, none, silent, proxied}
+	order := []string{launched, direct, none, silent, proxied, exporting}
 	for b.Loop() {
 		em, err := emulator.New(emulator.Config{Functions: []emulator.FunctionConfig{
 			{Name: launched, Handler: bins.function, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
@@ -701,6 +713,8 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 			{Name: none, Handler: bins.function, Timeout: 10 * time.Second, Env: map[string]string{"BENCHFN_INIT_MS": init}},
 			{Name: silent, Handler: bins.function, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
 			{Name: proxied, Handler: bins.wrapped, Extensions: []string{bins.extension}, Timeout: 10 * time.Second, Env: env},
+			{Name: exporting, Handler: bins.function, Timeout: 10 * time.Second,
+				Env: map[string]string{"BENCHFN_INIT_MS": init, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + sink.addr}},
 		}})
 		if err != nil {
 			b.Fatal(err)
@@ -739,6 +753,12 @@ func benchmarkColdStart(b *testing.B, initMS int) {
 	sl, px := percentile(times[silent], 0.5), percentile(times[proxied], 0.5)
 	b.ReportMetric(sl-n, "launcher-nospans-added-ms")
 	b.ReportMetric(px-n, "proxied-nospans-added-ms")
+	ex := percentile(times[exporting], 0.5)
+	b.ReportMetric(ex, "no-extension-exporting-p50-ms")
+	b.ReportMetric(l-ex, "launcher-added-vs-exporting-ms")
+	if got := sink.exports.Load(); got < int64(len(times[exporting])) {
+		b.Fatalf("the stand-in outside the environment took %d exports; want one per cold invocation (%d)", got, len(times[exporting]))
+	}
 }
 
 // BenchmarkProxyMemory measures the agent's resident memory while the

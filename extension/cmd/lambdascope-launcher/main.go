@@ -82,6 +82,10 @@ func main() {
 		os.Exit(1)
 	}
 	if agentErr == nil {
+		// Started only once needed, or after a few milliseconds: a
+		// function's first exports, answered by the launcher meanwhile,
+		// then do not share the CPU with the agent's start.
+		l.AwaitNeed(launch.AgentHold)
 		var child *launch.Child
 		if child, agentErr = l.Spawn(agent, args, env); agentErr == nil {
 			os.Exit(watch(l, child))

@@ -46,10 +46,14 @@ var earlyPaths = map[string]bool{"/v1/traces": true, "/v1/logs": true, "/v1/metr
 
 // early serves the function's OTLP exports until the agent serves them.
 type early struct {
-	lns []net.Listener // copies of the OTLP/HTTP and OTLP/gRPC listeners
-	w   *os.File       // the pipe to the agent
-	mu  sync.Mutex     // one record on the pipe at a time
-	wg  sync.WaitGroup
+	lns    []net.Listener   // copies of the OTLP/HTTP and OTLP/gRPC listeners
+	serves []func(net.Conn) // what serves a connection of each
+	// started is set once the listeners are served (the extension is
+	// registered and has sent its first /event/next).
+	started bool
+	w       *os.File   // the pipe to the agent
+	mu      sync.Mutex // one record on the pipe at a time
+	wg      sync.WaitGroup
 
 	held      atomic.Int64
 	stopOnce  sync.Once
@@ -59,10 +63,11 @@ type early struct {
 	lostBytes atomic.Int64
 }
 
-// startEarly serves the OTLP/HTTP listener httpFD and the OTLP/gRPC one
-// grpcFD (copies of them; either may be handoff.NoFD) and passes what it
-// takes to w.
-func startEarly(httpFD, grpcFD int, w *os.File) (*early, error) {
+// prepareEarly makes the listeners that will serve the OTLP/HTTP listener
+// httpFD and the OTLP/gRPC one grpcFD (copies of them; either may be
+// handoff.NoFD) and pass what they take to w; nothing is accepted before
+// start.
+func prepareEarly(httpFD, grpcFD int, w *os.File) (*early, error) {
 	e := &early{w: w, done: make(chan struct{})}
 	for _, p := range []struct {
 		fd    int
@@ -83,13 +88,24 @@ func startEarly(httpFD, grpcFD int, w *os.File) (*early, error) {
 			return nil, err
 		}
 		e.lns = append(e.lns, ln)
+		e.serves = append(e.serves, p.serve)
+	}
+	return e, nil
+}
+
+// start serves the prepared listeners, for at most earlyFor; it is
+// called once.
+func (e *early) start() {
+	e.started = true
+	for i, ln := range e.lns {
+		serve := e.serves[i]
 		e.wg.Go(func() {
 			for {
 				c, err := ln.Accept()
 				if err != nil {
 					return
 				}
-				e.wg.Go(func() { p.serve(c) })
+				e.wg.Go(func() { serve(c) })
 			}
 		})
 	}
@@ -100,7 +116,6 @@ func startEarly(httpFD, grpcFD int, w *os.File) (*early, error) {
 		case <-e.done:
 		}
 	}()
-	return e, nil
 }
 
 // dupListener returns a listener on a copy of the bound descriptor fd.

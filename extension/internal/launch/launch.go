@@ -158,6 +158,10 @@ func Start(o Options) (*Launch, error) {
 		at = lookupSandbox()
 	}
 	telemetryFD, telemetryPort, listenErr := l.listen(n, net.JoinHostPort(at.bind, "0"))
+	// And what answers the function's first exports, ready to serve once
+	// registered: made after the first /event/next, it would be in the way
+	// of an export sent at once.
+	l.prepareEarly()
 
 	resp, err := l.api.read()
 	if err != nil {
@@ -224,10 +228,10 @@ func (l *Launch) subscribeAndNext(id, schema string, buf apiwire.Buffering) erro
 		l.api.closing = true
 		return next()
 	}
-	// The function's first exports are answered from here on, set up while
-	// the API answers: none of it comes before the first /event/next,
-	// which ends Lambda's wait for the init, and the runtime, started once
-	// every extension registered, is still starting.
+	// The function's first exports are answered from here on (made ready
+	// while Lambda answered register): none of it comes before the first
+	// /event/next, which ends Lambda's wait for the init, and the runtime,
+	// started once every extension registered, is still starting.
 	l.serveEarly()
 	resp, err := l.api.read()
 	switch {
@@ -336,10 +340,11 @@ func (l *Launch) Idle() error {
 	}
 }
 
-// serveEarly starts answering the function's OTLP exports (see early.go)
-// and makes the pipe that passes them on to the agent. Without a pipe
-// nothing is answered early: the exports wait for the agent.
-func (l *Launch) serveEarly() {
+// prepareEarly makes the pipe that passes the function's early exports on
+// to the agent and the listeners that will take them (see early.go).
+// Without a pipe nothing is answered early: the exports wait for the
+// agent.
+func (l *Launch) prepareEarly() {
 	if l.early != nil || (l.State.OTLPHTTPFD == handoff.NoFD && l.State.OTLPGRPCFD == handoff.NoFD) {
 		return
 	}
@@ -347,7 +352,7 @@ func (l *Launch) serveEarly() {
 	if err != nil {
 		return
 	}
-	e, err := startEarly(l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, w)
+	e, err := prepareEarly(l.State.OTLPHTTPFD, l.State.OTLPGRPCFD, w)
 	if err != nil {
 		_ = r.Close()
 		_ = w.Close()
@@ -355,6 +360,15 @@ func (l *Launch) serveEarly() {
 	}
 	l.early, l.earlyR = e, r
 	l.State.EarlyFD = int(r.Fd())
+}
+
+// serveEarly starts answering the function's OTLP exports (see early.go),
+// preparing it first when that was not done.
+func (l *Launch) serveEarly() {
+	l.prepareEarly()
+	if l.early != nil && !l.early.started {
+		l.early.start()
+	}
 }
 
 // StopEarly stops answering exports early when no agent will take them

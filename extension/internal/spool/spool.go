@@ -109,6 +109,7 @@ type Spool struct {
 	lock *os.File
 
 	mu      sync.Mutex
+	indexed bool   // the directory's batches are in files (indexLocked)
 	files   []file // oldest first
 	bytes   int64
 	nextSeq uint64
@@ -122,10 +123,16 @@ const maxSiblings = 16
 // lockName is the file whose lock marks a spool directory as in use.
 const lockName = ".lock"
 
-// Open creates the directory when needed, locks it, and indexes the batches
-// a previous process left there. Leftover temporary files are removed. In
-// Lambda /tmp belongs to one environment; where processes share it, a
-// directory locked by another process is skipped for Dir-2, Dir-3, ...
+// Open creates the directory when needed and locks it. In Lambda /tmp
+// belongs to one environment; where processes share it, a directory
+// locked by another process is skipped for Dir-2, Dir-3, ...
+//
+// The batches a previous process left there are indexed (and leftover
+// temporary files removed) at the spool's first use, not here: the
+// extension opens its spool before it serves the function's exports, and
+// a directory of many batches (an environment whose init was retried
+// keeps /tmp) would hold that up by a read of the directory and a stat of
+// every file.
 func Open(cfg Config, log *slog.Logger) (*Spool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configure spool: %w", err)
@@ -151,10 +158,22 @@ func Open(cfg Config, log *slog.Logger) (*Spool, error) {
 		}
 		s.dir, s.lock = dir, lock
 	}
+	return s, nil
+}
+
+// indexLocked, once, indexes the batches a previous process left in the
+// directory and removes leftover temporary files. A directory that cannot
+// be read is said in one log line and counts as empty: new batches are
+// still written.
+func (s *Spool) indexLocked() {
+	if s.indexed {
+		return
+	}
+	s.indexed = true
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("read spool directory: %w", err)
+		s.log.Warn("the spool directory cannot be read; batches an earlier run left there are not replayed", "dir", s.dir, "err", err)
+		return
 	}
 	for _, de := range entries {
 		name := de.Name()
@@ -184,9 +203,8 @@ func Open(cfg Config, log *slog.Logger) (*Spool, error) {
 		return 0
 	})
 	if len(s.files) > 0 {
-		log.Info("found spooled batches from an earlier run; they are replayed first", "files", len(s.files), "bytes", s.bytes)
+		s.log.Info("found spooled batches from an earlier run; they are replayed first", "files", len(s.files), "bytes", s.bytes)
 	}
-	return s, nil
 }
 
 func lockDir(dir string) (*os.File, error) {
@@ -258,6 +276,7 @@ func (s *Spool) Put(req *ingestv1.ExportRequest, c Counts) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.indexLocked() // before a sequence number is taken
 	for s.bytes+size > s.cfg.MaxBytes && len(s.files) > 0 {
 		s.dropOldestLocked()
 	}
@@ -322,6 +341,7 @@ func writeAtomic(dir, name string, data []byte) error {
 func (s *Spool) Oldest() (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.indexLocked()
 	for len(s.files) > 0 {
 		f := s.files[0]
 		path := filepath.Join(s.dir, f.name)
@@ -344,6 +364,7 @@ func (s *Spool) Oldest() (Entry, bool) {
 func (s *Spool) Done(e Entry, replayed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.indexLocked()
 	i := slices.IndexFunc(s.files, func(f file) bool { return f.name == e.name })
 	if i < 0 {
 		return // already dropped to make room
@@ -364,6 +385,7 @@ func (s *Spool) Done(e Entry, replayed bool) {
 func (s *Spool) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.indexLocked()
 	return len(s.files)
 }
 
@@ -371,6 +393,7 @@ func (s *Spool) Len() int {
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.indexLocked()
 	st := s.stats
 	st.Files, st.Bytes = len(s.files), s.bytes
 	return st

@@ -66,6 +66,49 @@ func drain(t *testing.T, s *Spool) []byte {
 	}
 }
 
+// TestOpenLeavesTheDirectoryToTheFirstUse: Open only locks the directory
+// (the extension opens its spool before it serves the function); the
+// batches an earlier run left, and its temporary files, are seen at the
+// first use, and what that finds is replayed in order before new batches.
+func TestOpenLeavesTheDirectoryToTheFirstUse(t *testing.T) {
+	dir := t.TempDir()
+	first := open(t, dir, 1<<20)
+	put(t, first, 1, "a")
+	s := reopen(t, first, 1<<20)
+	// Written after Open, as if there before: Open has not read the
+	// directory, so the first use finds both.
+	old, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batchFile string
+	for _, de := range old {
+		if _, ok := parseName(de.Name()); ok {
+			batchFile = de.Name()
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, batchFile))
+	if err != nil {
+		t.Fatalf("read the earlier run's batch: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000000007-07.batch"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tmpPrefix+"half"), []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, 9, "new")
+	if got := s.Len(); got != 3 {
+		t.Fatalf("Len = %d; want the 2 batches there at the first use and the new one", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, tmpPrefix+"half")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover temporary file not removed by the first use: %v", err)
+	}
+	if got := drain(t, s); !bytes.Equal(got, []byte{1, 1, 9}) {
+		t.Errorf("replay order = %v; want the earlier run's two batches, then the new one", got)
+	}
+}
+
 func TestReplayInOrderAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, 1<<20)
@@ -77,11 +120,11 @@ func TestReplayInOrderAcrossRestarts(t *testing.T) {
 	}
 
 	s2 := reopen(t, s, 1<<20)
-	if _, err := os.Stat(filepath.Join(dir, tmpPrefix+"half")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("leftover temporary file not removed: %v", err)
-	}
 	if got := s2.Len(); got != 3 {
 		t.Fatalf("Len after reopen = %d, want 3", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, tmpPrefix+"half")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover temporary file not removed by the first use: %v", err)
 	}
 	e, _ := s2.Oldest()
 	if got := e.Request.GetInvocations()[0].GetRequestId(); got != "a" || e.Counts[buffer.Invocations] != 1 {
@@ -250,4 +293,31 @@ func FuzzReadEntry(f *testing.F) {
 			t.Error("nil request without error")
 		}
 	})
+}
+
+// BenchmarkOpenWithLeftovers opens a spool whose directory holds 1,000
+// batches an earlier run left, as an agent starting in an environment whose
+// init was retried does before it serves the function's exports.
+func BenchmarkOpenWithLeftovers(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(Config{Dir: dir, MaxBytes: 64 << 20}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		req, c := batch(byte(i), "r")
+		if err := s.Put(req, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := Open(Config{Dir: dir, MaxBytes: 64 << 20}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Close()
+	}
 }
