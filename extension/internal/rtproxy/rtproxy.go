@@ -31,7 +31,9 @@
 // changes it. On Linux that goroutine is woken through the network
 // poller when the process has more than one processor, so that the
 // thread that relayed the call runs it once it waits for the next, rather
-// than the scheduler waking a second thread for it (see waker).
+// than the scheduler waking a second thread for it (see waker); and the
+// relay reads and writes its sockets with raw system calls, which do not
+// wake the runtime's monitor thread on each hop (see rawIO).
 //
 // Only the Observer sees bodies; they never leave the process.
 package rtproxy

@@ -13,8 +13,9 @@ import (
 // waiting is made ready by the relay's goroutine, and with more than one
 // processor (GOMAXPROCS) the Go scheduler then wakes a second thread to
 // run it (a futex wake, that thread spinning and stealing it, then going
-// back to sleep): twice per invocation, about a sixth of the proxy
-// process's CPU in BenchmarkRelayLatency. With more than one processor
+// back to sleep): twice per invocation (in BenchmarkRelayLatency the
+// proxy process's CPU was 0.67 of the direct calls' at 1 KiB with it,
+// 0.53 with the eventfd below). With more than one processor
 // the goroutine waits on an eventfd through the network poller instead:
 // the relay writes 8 bytes to it (one system call, made only when the
 // goroutine waits), and the thread that relayed finds the goroutine ready
