@@ -71,9 +71,12 @@ func TestRawIOErrors(t *testing.T) {
 	})
 	t.Run("write deadline", func(t *testing.T) {
 		c, _ := tcpPair(t) // the server never reads
-		_ = c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 		big := make([]byte, 64<<20)
-		n, err := newRawIO(c).Write(big)
+		w := newRawIO(c)
+		// Made before the deadline is set: a deadline that passed before
+		// the write began would cut it before its first byte.
+		_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := w.Write(big)
 		if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= len(big) {
 			t.Errorf("wrote %d of %d, %v; want part and the deadline", n, len(big), err)
 		}
