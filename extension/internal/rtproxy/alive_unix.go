@@ -23,9 +23,7 @@ func newPeeker(nc net.Conn) *peeker {
 		k.rc, _ = sc.SyscallConn()
 	}
 	k.look = func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		k.readable = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+		k.readable = peek(fd)
 		return true // never wait for the socket to be readable
 	}
 	return k

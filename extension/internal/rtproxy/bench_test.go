@@ -243,8 +243,12 @@ const (
 
 // proxyEnv holds more environment for the proxy's process only (say
 // GOMAXPROCS=1), to measure the Go runtime's settings the layer could
-// give the extension.
-const proxyEnv = "RTPROXY_BENCH_PROXY_ENV"
+// give the extension; noObserverEnv, set there, makes the proxy run
+// without an Observer, to measure what observing costs.
+const (
+	proxyEnv      = "RTPROXY_BENCH_PROXY_ENV"
+	noObserverEnv = "RTPROXY_BENCH_NO_OBSERVER"
+)
 
 // serveProcess serves, in this process, the proxy as the layer's agent
 // runs it (an Observer, the agent's capture and sniff limits) or the
@@ -262,7 +266,11 @@ func serveProcess(role, arg string) int {
 	var stop func(context.Context) error
 	switch role {
 	case roleProxy:
-		p, err := rtproxy.New(arg, discard{}, slog.New(slog.DiscardHandler))
+		var obs rtproxy.Observer = discard{}
+		if os.Getenv(noObserverEnv) != "" {
+			obs = nil
+		}
+		p, err := rtproxy.New(arg, obs, slog.New(slog.DiscardHandler))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -111,7 +111,8 @@ func (p *Proxy) getUpstream(look bool) (*upstreamConn, error) {
 		return nil, fmt.Errorf("connect to the runtime API: %w", err)
 	}
 	pk := newPeeker(nc)
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc, pk: pk}, bufSize), pk: pk}, nil
+	rw := newRawIO(nc)
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc, w: rw, pk: pk}, bufSize), pk: pk}, nil
 }
 
 // earlyAnswerPoll is how often a write to the platform that waits (the
@@ -131,6 +132,7 @@ var errNoAnswer = errors.New("the connection was closed before any answer")
 // limit), as net/http's client does: the runtime gets the answer at once.
 type upstreamWriter struct {
 	nc net.Conn
+	w  io.Writer
 	pk *peeker
 }
 
@@ -138,7 +140,7 @@ func (w *upstreamWriter) Write(p []byte) (int, error) {
 	total := 0
 	for {
 		_ = w.nc.SetWriteDeadline(time.Now().Add(earlyAnswerPoll))
-		n, err := w.nc.Write(p[total:])
+		n, err := w.w.Write(p[total:])
 		total += n
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return total, err
@@ -175,7 +177,8 @@ func (p *Proxy) closeIdleUpstream() {
 
 // serveConn relays the calls made on nc until either side closes it.
 func (p *Proxy) serveConn(nc net.Conn) {
-	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize)}
+	rw := newRawIO(nc)
+	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
 	if !p.track(c, true) {
 		_ = nc.Close()
 		return

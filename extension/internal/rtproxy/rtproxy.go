@@ -28,7 +28,12 @@
 // is called only once the call has been relayed, by a goroutine of the
 // proxy's that does only that: what the extension derives from a call
 // never delays it, and a failure of the Observer (even a panic) never
-// changes it.
+// changes it. On Linux that goroutine is woken through the network
+// poller when the process has more than one processor, so that the
+// thread that relayed the call runs it once it waits for the next, rather
+// than the scheduler waking a second thread for it (see waker); and the
+// relay reads and writes its sockets with raw system calls, which do not
+// wake the runtime's monitor thread on each hop (see rawIO).
 //
 // Only the Observer sees bodies; they never leave the process.
 package rtproxy
@@ -176,9 +181,10 @@ type Proxy struct {
 	connsWG sync.WaitGroup
 	closing atomic.Bool
 
-	// queue holds the Observer calls to make, in order; observed is
-	// closed once the goroutine making them has returned.
+	// queue holds the Observer calls to make, in order; wake wakes the
+	// goroutine making them; observed is closed once it has returned.
 	queue    chan observation
+	wake     *waker
 	observed chan struct{}
 	// invoking holds, by request ID, the events relayed whose Invoked
 	// call has not returned yet.
@@ -258,6 +264,7 @@ func (p *Proxy) SetSniffLimit(n int) {
 // Serve serves on ln in the background until Shutdown.
 func (p *Proxy) Serve(ln net.Listener) {
 	p.ln, p.addr = ln, ln.Addr()
+	p.wake = newWaker(p.queue)
 	go p.observeLoop()
 	go func() {
 		defer close(p.done)
@@ -351,7 +358,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		}
 		p.connsWG.Wait()
 		// No call is left to queue an observation.
-		close(p.queue)
+		p.wake.closeQueue()
 		select {
 		case <-p.observed:
 		case <-ctx.Done():
@@ -446,6 +453,7 @@ func (p *Proxy) enqueueEnd(end End, c *capture) {
 func (p *Proxy) enqueue(o observation) bool {
 	select {
 	case p.queue <- o:
+		p.wake.signal()
 		return true
 	default:
 	}
@@ -466,7 +474,12 @@ func (p *Proxy) doneInvokingLocked(id string, inv *invocation) {
 // is closed.
 func (p *Proxy) observeLoop() {
 	defer close(p.observed)
-	for o := range p.queue {
+	defer p.wake.release()
+	for {
+		o, ok := p.wake.next()
+		if !ok {
+			return
+		}
 		p.observeOne(o)
 	}
 }

@@ -1,0 +1,104 @@
+package rtproxy
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// rawIO reads and writes a connection with raw system calls, through
+// its poller's descriptor: a read or write that would wait still waits in
+// the network poller (with the connection's deadlines), but one that
+// does not goes straight to the kernel, without the scheduler's system
+// call entry, which wakes the runtime's monitor thread (sysmon) whenever
+// the process was idle: once per hop through the proxy.
+type rawIO struct {
+	rc syscall.RawConn
+	// The buffer, count and error of the read, and of the write, under
+	// way: a read and a write may be made at once.
+	rp, wp []byte
+	rn, wn int
+	rerr   error
+	werr   error
+	rd, wr func(fd uintptr) bool
+}
+
+// newRawIO returns nc's raw reader and writer, or nc itself when it has
+// no descriptor.
+func newRawIO(nc net.Conn) io.ReadWriter {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nc
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nc
+	}
+	r := &rawIO{rc: rc}
+	r.rd = func(fd uintptr) bool {
+		for {
+			n, errno := sysRead(fd, r.rp)
+			switch errno {
+			case 0:
+				r.rn = int(n)
+				if n == 0 {
+					r.rerr = io.EOF
+				}
+				return true
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			r.rerr = os.NewSyscallError("read", errno)
+			return true
+		}
+	}
+	r.wr = func(fd uintptr) bool {
+		for r.wn < len(r.wp) {
+			n, errno := sysWrite(fd, r.wp[r.wn:])
+			switch errno {
+			case 0:
+				r.wn += int(n)
+				continue
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			r.werr = os.NewSyscallError("write", errno)
+			return true
+		}
+		return true
+	}
+	return r
+}
+
+func (r *rawIO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.rp, r.rn, r.rerr = p, 0, nil
+	err := r.rc.Read(r.rd)
+	n := r.rn
+	if err == nil {
+		err = r.rerr
+	}
+	r.rp = nil
+	return n, err
+}
+
+func (r *rawIO) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.wp, r.wn, r.werr = p, 0, nil
+	err := r.rc.Write(r.wr)
+	n := r.wn
+	if err == nil {
+		err = r.werr
+	}
+	r.wp = nil
+	return n, err
+}

@@ -1,0 +1,113 @@
+package rtproxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s net.Conn
+	select {
+	case s = <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection accepted within 5 s")
+	}
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// TestRawIOErrors: what the relay expects of a connection's reads and
+// writes holds for the raw ones: bytes pass whole, the end of the peer's
+// sending is io.EOF, a deadline is os.ErrDeadlineExceeded (a write cut by
+// one says how much it wrote), a reset is ECONNRESET, and a connection
+// closed while a read waits is net.ErrClosed.
+func TestRawIOErrors(t *testing.T) {
+	t.Run("bytes and end", func(t *testing.T) {
+		c, s := tcpPair(t)
+		if _, ok := newRawIO(s).(*rawIO); !ok {
+			t.Fatal("a TCP connection got no raw reader and writer")
+		}
+		go func() {
+			_, _ = newRawIO(c).Write([]byte("hello"))
+			_ = c.CloseWrite()
+		}()
+		_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, err := io.ReadAll(newRawIO(s))
+		if err != nil || string(b) != "hello" {
+			t.Errorf("read %q, %v; want hello and the end", b, err)
+		}
+	})
+	t.Run("read deadline", func(t *testing.T) {
+		_, s := tcpPair(t)
+		_ = s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		var b [8]byte
+		if n, err := newRawIO(s).Read(b[:]); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("read %d, %v; want 0 and the deadline", n, err)
+		}
+	})
+	t.Run("write deadline", func(t *testing.T) {
+		c, _ := tcpPair(t) // the server never reads
+		big := make([]byte, 64<<20)
+		w := newRawIO(c)
+		// Made before the deadline is set: a deadline that passed before
+		// the write began would cut it before its first byte.
+		_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := w.Write(big)
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= len(big) {
+			t.Errorf("wrote %d of %d, %v; want part and the deadline", n, len(big), err)
+		}
+	})
+	t.Run("reset", func(t *testing.T) {
+		c, s := tcpPair(t)
+		_ = c.SetLinger(0)
+		_ = c.Close() // sends a reset
+		_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var b [8]byte
+		if _, err := newRawIO(s).Read(b[:]); !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("read after a reset: %v, want ECONNRESET", err)
+		}
+	})
+	t.Run("closed while reading", func(t *testing.T) {
+		_, s := tcpPair(t)
+		done := make(chan error, 1)
+		go func() {
+			var b [8]byte
+			_, err := newRawIO(s).Read(b[:])
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // let the read wait (it ends either way)
+		_ = s.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("read on a closed connection: %v, want net.ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the read did not end within 5 s of the close")
+		}
+	})
+}

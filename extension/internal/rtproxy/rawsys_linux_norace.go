@@ -1,0 +1,31 @@
+//go:build linux && !race
+
+package rtproxy
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// sysRead reads the descriptor fd into p (not empty) with a raw system
+// call (see rawIO).
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), errno
+}
+
+// sysWrite writes p (not empty) to the descriptor fd with a raw system
+// call.
+func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), errno
+}
+
+// peek says a read of the socket fd would not wait, without taking a
+// byte, with a raw system call.
+func peek(fd uintptr) bool {
+	var b [1]byte
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return errno != syscall.EAGAIN
+}

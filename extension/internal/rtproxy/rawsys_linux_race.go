@@ -1,0 +1,37 @@
+//go:build linux && race
+
+package rtproxy
+
+import "syscall"
+
+// Under the race detector, reads and writes go through the syscall
+// package's functions, which tell the detector that what one goroutine
+// wrote to a descriptor happened before another read it (raw system
+// calls do not, and bytes passed through sockets would show as races).
+// Only the kind of system call differs from the build without it.
+
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, err := syscall.Read(int(fd), p)
+	return max(n, 0), errnoOf(err)
+}
+
+func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, err := syscall.Write(int(fd), p)
+	return max(n, 0), errnoOf(err)
+}
+
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(syscall.Errno); ok {
+		return e
+	}
+	return syscall.EIO
+}
+
+func peek(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
+}
