@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -287,6 +288,62 @@ func TestListenerAnswersBeforeHandling(t *testing.T) {
 	}
 	if st := l.Stats(); st.Pushes != pushes || st.Events != pushes {
 		t.Errorf("stats = %+v, want %d pushes and events", st, pushes)
+	}
+}
+
+// TestListenerShutdownCountsUnhandled: when Shutdown's context ends
+// before the answered pushes are handled, it says so, counts them (the
+// one in the handler too), and hands none of them to the handler after.
+func TestListenerShutdownCountsUnhandled(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	var mu sync.Mutex
+	handled := 0
+	l := NewListener(func(evs []Event) {
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		handled++
+		mu.Unlock()
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	var bytesPushed uint64
+	for i := range 2 {
+		body := `[{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r` + strconv.Itoa(i) + `"}}]`
+		bytesPushed += uint64(len(body))
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+		_ = resp.Body.Close()
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first push never reached the handler")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := l.Shutdown(ctx); err == nil {
+		t.Error("Shutdown returned nil with two pushes not handled")
+	}
+	close(release)
+	if st := l.Stats(); st.Unhandled != 2 || st.UnhandledBytes != bytesPushed {
+		t.Errorf("stats = %+v, want 2 pushes (%d bytes) unhandled", st, bytesPushed)
+	}
+	// The handler lets the first push go; the second is not handed to it.
+	if err := l.Shutdown(t.Context()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if handled != 1 {
+		t.Errorf("handler ended %d pushes, want only the one it held", handled)
 	}
 }
 
