@@ -66,11 +66,16 @@ type Listener struct {
 	// queue carries the answered pushes to the goroutine that parses and
 	// handles them (work, done once it has ended). qmu guards sending on
 	// it against its closing: handlers hold it to read, Shutdown to close.
-	qmu    sync.RWMutex
-	queue  chan queued
-	served bool
-	closed bool
-	work   chan struct{}
+	qmu   sync.RWMutex
+	queue chan queued
+	// stop is closed when Shutdown begins to close the queue: a push
+	// waiting for room in it gives up (and is counted) rather than hold
+	// qmu while the handler may never make room.
+	stop     chan struct{}
+	stopOnce sync.Once
+	served   bool
+	closed   bool
+	work     chan struct{}
 }
 
 // queued is one answered push, or (data nil, handled set) a mark closed
@@ -85,7 +90,7 @@ func NewListener(h Handler, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{handler: h, log: log, queue: make(chan queued, queuedPushes), work: make(chan struct{})}
+	return &Listener{handler: h, log: log, queue: make(chan queued, queuedPushes), work: make(chan struct{}), stop: make(chan struct{})}
 }
 
 // handleQueued parses and handles the answered pushes in order until the
@@ -133,7 +138,8 @@ func (l *Listener) handle(data []byte) {
 // enqueue hands a push about to be answered to handleQueued (waiting for
 // room), or handles it here when the listener is shut down. It reports
 // false, having counted the push as unhandled, once Shutdown gave up on
-// the pushes answered (abandon).
+// the pushes answered (abandon), or when Shutdown began while the push
+// waited for room.
 func (l *Listener) enqueue(data []byte) bool {
 	l.qmu.RLock()
 	if l.abandoned.Load() {
@@ -149,9 +155,25 @@ func (l *Listener) enqueue(data []byte) bool {
 		l.handle(data)
 		return true
 	}
-	l.queue <- queued{data: data}
-	l.qmu.RUnlock()
-	return true
+	select {
+	case l.queue <- queued{data: data}:
+		l.qmu.RUnlock()
+		return true
+	default:
+	}
+	select {
+	case l.queue <- queued{data: data}:
+		l.qmu.RUnlock()
+		return true
+	case <-l.stop:
+		// Shutting down with the queue full.
+		l.pending.Add(-1)
+		l.pendingBytes.Add(-int64(len(data)))
+		l.qmu.RUnlock()
+		l.unhandled.Add(1)
+		l.unhandledBytes.Add(uint64(len(data)))
+		return false
+	}
 }
 
 // Handled waits until every push answered so far has been handled, or ctx
@@ -187,6 +209,7 @@ func (l *Listener) Handled(ctx context.Context) error {
 // waits for that, within ctx; when ctx ends first, the pushes not yet
 // handled are counted as unhandled (abandon). Idempotent.
 func (l *Listener) closeQueue(ctx context.Context) error {
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.qmu.Lock()
 	if !l.closed {
 		l.closed = true

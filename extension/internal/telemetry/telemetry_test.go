@@ -454,3 +454,80 @@ func TestParseManagedInstances(t *testing.T) {
 		t.Errorf("unknown event = %+v, want it kept raw", last)
 	}
 }
+
+// TestListenerShutdownWithAFullQueue: with the handler stuck and the queue
+// full, a push waiting for room does not hold Shutdown beyond its context;
+// every push not handled is counted, the one refused included.
+func TestListenerShutdownWithAFullQueue(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	l := NewListener(func(evs []Event) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	body := `[{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r"}}]`
+	push := func() int {
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	// One in the handler, then a full queue.
+	if code := push(); code != http.StatusOK {
+		t.Fatalf("first push: status %d", code)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first push never reached the handler")
+	}
+	for i := range queuedPushes {
+		if code := push(); code != http.StatusOK {
+			t.Fatalf("push %d: status %d", i+2, code)
+		}
+	}
+	// The next waits for room that never comes.
+	waiting := make(chan int, 1)
+	go func() { waiting <- push() }()
+	for deadline := time.Now().Add(5 * time.Second); l.pending.Load() != int64(queuedPushes+2); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pushes pending, want %d", l.pending.Load(), queuedPushes+2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Error("Shutdown returned nil with pushes not handled")
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Shutdown did not return within 10 s of a 200 ms context")
+	}
+	close(release)
+	if code := <-waiting; code == http.StatusOK {
+		t.Errorf("the push waiting for room was answered %d", code)
+	}
+	want := uint64(queuedPushes + 2)
+	if st := l.Stats(); st.Unhandled != want || st.UnhandledBytes != want*uint64(len(body)) {
+		t.Errorf("stats = %+v, want %d pushes (%d bytes) unhandled", st, want, want*uint64(len(body)))
+	}
+	if err := l.Shutdown(t.Context()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
