@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -62,64 +63,96 @@ func decodeLenient(b []byte, m proto.Message) (rejected int, err error) {
 
 // scrubbed is a message's wire form without its bad items.
 type scrubbed struct {
-	out     []byte
-	bad     bool // a string outside the items dropped here is not UTF-8
-	kept    int  // items kept
-	dropped int  // items dropped
+	out     []byte // the message itself when changed is false
+	changed bool   // items were left out, here or below
+	bad     bool   // a string outside the items dropped here is not UTF-8
+	kept    int    // items kept
+	dropped int    // items dropped
 }
 
+// errTooDeep: messages nested beyond protobuf's own recursion limit, which
+// the decoder refuses anyway.
+var errTooDeep = errors.New("messages nested deeper than protobuf's limit")
+
 // scrub walks the wire form of a message of type md, dropping the items
-// and groups that hold strings that are not UTF-8.
+// and groups that hold strings that are not UTF-8. It copies only the
+// messages that lose something (the items sit a few levels down), so that
+// its time and memory grow with the body, not with the body times its
+// depth, and it stops at protobuf's recursion limit.
 func scrub(b []byte, md protoreflect.MessageDescriptor) (scrubbed, error) {
-	var s scrubbed
-	s.out = make([]byte, 0, len(b))
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+	return scrubAt(b, md, 0)
+}
+
+func scrubAt(b []byte, md protoreflect.MessageDescriptor, depth int) (scrubbed, error) {
+	s := scrubbed{out: b}
+	if depth > protowire.DefaultRecursionLimit {
+		return s, errTooDeep
+	}
+	// change starts the copy at the field that begins at pos: what came
+	// before it is kept as it is.
+	change := func(pos int) {
+		if !s.changed {
+			s.changed = true
+			s.out = append(make([]byte, 0, len(b)), b[:pos]...)
+		}
+	}
+	for pos := 0; pos < len(b); {
+		rest := b[pos:]
+		num, typ, n := protowire.ConsumeTag(rest)
 		if n < 0 {
 			return s, protowire.ParseError(n)
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
 		if m < 0 {
 			return s, protowire.ParseError(m)
 		}
-		field := b[:n+m]
-		b = b[n+m:]
+		field := rest[:n+m]
+		at := pos
+		pos += n + m
 		fd := md.Fields().ByNumber(num)
-		if fd == nil || typ != protowire.BytesType {
-			s.out = append(s.out, field...)
+		if fd == nil || typ != protowire.BytesType || (fd.Kind() != protoreflect.StringKind && fd.Kind() != protoreflect.MessageKind) {
+			if s.changed {
+				s.out = append(s.out, field...)
+			}
 			continue
 		}
 		val, _ := protowire.ConsumeBytes(field[n:])
-		switch fd.Kind() {
-		case protoreflect.StringKind:
+		if fd.Kind() == protoreflect.StringKind {
 			if !utf8.Valid(val) {
 				s.bad = true
 			}
-			s.out = append(s.out, field...)
-		case protoreflect.MessageKind:
-			child, err := scrub(val, fd.Message())
-			if err != nil {
-				return s, err
+			if s.changed {
+				s.out = append(s.out, field...)
 			}
-			name := fd.Message().FullName()
-			switch {
-			case itemMessages[name] && child.bad:
-				s.dropped++
-			case itemMessages[name]:
+			continue
+		}
+		child, err := scrubAt(val, fd.Message(), depth+1)
+		if err != nil {
+			return s, err
+		}
+		name := fd.Message().FullName()
+		switch {
+		case itemMessages[name] && child.bad:
+			change(at)
+			s.dropped++
+		case groupMessages[name] && child.bad:
+			change(at)
+			s.dropped += child.kept + child.dropped
+		default:
+			if itemMessages[name] {
 				s.kept++
-				s.out = protowire.AppendTag(s.out, num, protowire.BytesType)
-				s.out = protowire.AppendBytes(s.out, child.out)
-			case groupMessages[name] && child.bad:
-				s.dropped += child.kept + child.dropped
-			default:
+			} else {
 				s.bad = s.bad || child.bad
 				s.kept += child.kept
 				s.dropped += child.dropped
+			}
+			if child.changed {
+				change(at)
 				s.out = protowire.AppendTag(s.out, num, protowire.BytesType)
 				s.out = protowire.AppendBytes(s.out, child.out)
+			} else if s.changed {
+				s.out = append(s.out, field...)
 			}
-		default:
-			s.out = append(s.out, field...)
 		}
 	}
 	return s, nil

@@ -182,7 +182,7 @@ func spanRequestSeeds(t testing.TB, small bool) [][]byte {
 		return c
 	}
 	base := marshal(all)
-	for _, s := range []string{"place order", "orders-svc", "io.opentelemetry.aws-lambda", "hello", "$LATEST", "exception.message", "scope.attr", "https://opentelemetry.io"} {
+	for _, s := range []string{"validate order", "aws_lambda", "io.opentelemetry.aws-lambda", "hello", "$LATEST", "exception.message", "scope.attr", "https://opentelemetry.io"} {
 		if b := plant(base, s); b != nil {
 			out = append(out, b)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
-// BenchmarkBytesPerSpan stores a demo-shaped workload (six spans per trace,
+// BenchmarkBytesPerSpan stores a demo-shaped workload (storagetest.DemoTrace,
 // one trace every 10 ms of simulated time, written 200 requests per
 // WriteExports) and reports the compressed bytes per span on disk twice:
 // live, as the parts are right after the writes (what a running system
@@ -38,8 +38,12 @@ func BenchmarkBytesPerSpan(b *testing.B) {
 		)
 		for i := range traces {
 			for _, req := range storagetest.DemoTrace(rng, start.Add(time.Duration(i)*10*time.Millisecond)) {
-				otlpBytes += proto.Size(req.ResourceSpans[0])
-				spans += len(req.ResourceSpans[0].ScopeSpans[0].Spans)
+				for _, rs := range req.ResourceSpans {
+					otlpBytes += proto.Size(rs)
+					for _, ss := range rs.ScopeSpans {
+						spans += len(ss.Spans)
+					}
+				}
 				pending = append(pending, req)
 			}
 			if len(pending) >= 200 || i == traces-1 {
@@ -139,7 +143,7 @@ func dropLargeTables(b *testing.B, s *Store) {
 }
 
 // BenchmarkWriteExports compares, side by side, storing 50 demo requests
-// (25 traces, 150 spans) with one WriteExports call and with one WriteExport
+// (25 traces, 300 spans) with one WriteExports call and with one WriteExport
 // call per request. Run:
 //
 //	go test ./storage -run '^$' -bench WriteExports -benchtime 20x

@@ -114,6 +114,7 @@ func TestTraceSpanLayoutOfABigTrace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := storagetest.DemoTrace(rng, at)[0]
+			req.ResourceSpans = req.ResourceSpans[:1] // the function's own spans
 			scope := req.ResourceSpans[0].ScopeSpans[0]
 			first := scope.Spans[0]
 			scope.Spans = scope.Spans[:0]

@@ -32,8 +32,8 @@ const spansPerInvocation = 1_000
 
 // writeBigTrace stores one trace of n demo-shaped spans through the write
 // path: n/1,000 invocations of the orders function, each a request of
-// 1,000 spans (the demo's POST /orders, place order, INSERT and
-// inventory invoke, over and over, with their attributes and resource) under
+// 1,000 spans (orders' own of the demo: orders, validate order, INSERT,
+// inventory invoke and send orders-placed, over and over, with their attributes and resource) under
 // its SERVER span, with its invocation report; invocation k is called from
 // a span of invocation (k-1)/2, so the tree is about 30 deep. It returns
 // the trace's ID.

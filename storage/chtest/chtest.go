@@ -11,6 +11,7 @@ package chtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -33,20 +34,45 @@ var (
 // Main starts one server for the package (or uses
 // LAMBDASCOPE_CLICKHOUSE_DSN), runs the tests and stops it. Call it from
 // TestMain: func TestMain(m *testing.M) { chtest.Main(m) }.
-func Main(m *testing.M) {
+//
+// A worker process of go test -fuzz runs only the fuzz target, which
+// needs no server: it starts none, so that the workers start at once and
+// a server that fails to start (or starts slowly) on a loaded machine does
+// not end a fuzzing run without an input to show for it.
+func Main(m *testing.M) { os.Exit(run(m)) }
+
+// runner is what run needs of testing.M.
+type runner interface{ Run() int }
+
+// run is Main without the exit: it returns the tests' exit code.
+func run(m runner) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if fuzzWorker() {
+		return m.Run()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	s, err := chserver.Start(ctx, chserver.Options{})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: these tests need a real ClickHouse and none could be started: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
 	server = s
 	code := m.Run()
 	if err := s.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "stop clickhouse: %v\n", err)
 	}
-	os.Exit(code)
+	server = nil
+	return code
+}
+
+// fuzzWorker says the test binary runs as a worker of go test -fuzz
+// (testing's -test.fuzzworker flag).
+func fuzzWorker() bool {
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
 }
 
 // Server is the package's server; Main must have run.

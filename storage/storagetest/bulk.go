@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Shape of a generated trace: the demo's request, six spans in two
+// Shape of a generated trace: the demo's placed order, twelve spans in two
 // invocations (see bulk_spans.sql).
 const (
-	BulkSpansPerTrace       = 6
+	BulkSpansPerTrace       = 12
 	BulkInvocationsPerTrace = 2
 )
 

@@ -7,14 +7,14 @@ INSERT INTO {{.DB}}.invocations (start_time, start_unix_nano, account_id, region
     service_name, architecture, runtime, initialization_type, request_id, memory_size_mb, max_memory_used_mb,
     duration_ms, billed_duration_ms, init_duration_ms, cold_start, status, error_type, trace_id, span_id)
 SELECT toDateTime(intDiv(start_ns, 1000000000)), start_ns, account, region, fn, '$LATEST',
-    concat(fn, '-svc'), arch, 'provided.al2023', 'on-demand', req, memory, toUInt32(memory * (0.2 + 0.3 * j)),
+    fn, arch, 'provided.al2023', 'on-demand', req, memory, toUInt32(memory * (0.2 + 0.3 * j)),
     dur_ms, toUInt64(ceil(dur_ms)), if(cold, 150 + 300 * j, 0), cold, if(failed, 'error', 'success'),
     if(failed, 'Runtime.HandlerError', ''), trace_id, span_id
 FROM (
     SELECT
         number + @offset AS t,
         toUInt8({{.C}}) AS inventory,
-        toUInt8({{if eq .C 1}}4{{else}}0{{end}}) AS c,
+        toUInt8({{if eq .C 1}}8{{else}}1{{end}}) AS c,
         cityHash64(t, 1) % @pairs AS pair,
         concat('{{if eq .C 1}}inventory-{{else}}orders-{{end}}', if(pair < 10, '0', ''), toString(pair)) AS fn,
         toString(123456789012 + pair % 2) AS account,
@@ -25,7 +25,7 @@ FROM (
         1 + (pair % 5) * 0.5 AS scale,
         (cityHash64(t, 3) % 1000) / 1000 AS j,
         {{if eq .C 1}}scale * (12 + 6 * j){{else}}scale * (40 + 20 * j){{end}} AS dur_ms,
-        trace_ns + toUInt64({{if eq .C 1}}12{{else}}0{{end}} * scale * 1000000) AS start_ns,
+        trace_ns + toUInt64({{if eq .C 1}}10{{else}}2{{end}} * scale * 1000000) AS start_ns,
         cityHash64(t, 4) % 200 = 0 AS failed,
         cityHash64(t, inventory, 14) % 50 = 0 AS cold,
         toFixedString(concat(reinterpretAsString(bitOr(cityHash64(t, 5), 9223372036854775808)),

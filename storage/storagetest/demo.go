@@ -21,23 +21,62 @@ import (
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
-// DemoResource is the resource the demo's functions send (see
-// examples/functions/internal/otelfaas).
+// DemoResource is the resource the demo's functions send with their own
+// spans (see examples/functions/internal/otelfaas). The demo's also names
+// the log group (aws.log.group.names, an array), left out here: see
+// DemoTrace.
 func DemoResource(function string) *resourcepb.Resource {
 	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
-		str("service.name", function+"-svc"), str("cloud.provider", "aws"),
+		str("service.name", function), str("cloud.provider", "aws"),
 		str("cloud.platform", "aws_lambda"), str("cloud.region", "eu-west-1"),
 		str("faas.name", function), str("faas.version", "$LATEST"),
 		str("faas.instance", "2026/06/01/[$LATEST]8f1c2a7b9d0e4f51"),
 		integer("faas.max_memory", 512*1024*1024),
 		str("telemetry.sdk.language", "go"), str("telemetry.sdk.name", "opentelemetry"),
+		str("telemetry.sdk.version", "1.47.0"),
 	}}
 }
 
-// DemoTrace builds one trace shaped like the demo's: orders (HTTP root,
-// business span, a database call, a direct Lambda invoke of inventory)
-// and inventory (its invocation span, a direct invocation under orders'
-// invoke, and a business span), six spans in two requests.
+// DemoExtensionResource is the resource the extension sends its own spans
+// of a function with (the inferred span of the trigger, the platform
+// spans): the function's identity (see extension/internal/agent's
+// Resource), without the log group as DemoResource.
+func DemoExtensionResource(function string) *resourcepb.Resource {
+	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		str("service.name", function), str("cloud.provider", "aws"),
+		str("cloud.platform", "aws_lambda"), str("cloud.region", "eu-west-1"),
+		str("cloud.account.id", "123456789012"), str("faas.name", function), str("faas.version", "$LATEST"),
+		str("faas.instance", "2026/06/01/[$LATEST]8f1c2a7b9d0e4f51"),
+		integer("faas.max_memory", 512*1024*1024),
+	}}
+}
+
+// Scopes of the extension's own spans.
+const (
+	demoEventsScope   = "lambdascope/events"
+	demoPlatformScope = "lambdascope/telemetry"
+)
+
+// DemoTrace builds one trace shaped like the one `make demo` stores for a
+// placed order (deploy/local's TestEndToEnd holds the demo to it), twelve
+// spans in two requests, each request the function's own spans under its
+// resource and the extension's spans under the extension's:
+//
+//	orders:    POST /orders (SERVER, the extension's span inferred from the
+//	           API Gateway event, the root)
+//	             orders (SERVER, the function's invocation span)
+//	               validate order, INSERT shop.orders (CLIENT),
+//	               inventory invoke (CLIENT), send orders-placed (PRODUCER),
+//	               lambda.invoke (the platform's, from the report)
+//	                 lambda.runtime_overhead
+//	inventory: inventory (SERVER, a direct invocation under orders' invoke)
+//	             reserve stock, lambda.invoke
+//	                              lambda.runtime_overhead
+//
+// A warm trace: no lambda.init. The demo's resources also carry
+// aws.log.group.names, an array value, left out here (with it, every span
+// would take the collector's message path, not the one its benchmarks
+// measure).
 func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	var traceID [16]byte
 	for i := range traceID {
@@ -52,65 +91,113 @@ func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	}
 	ns := func(d time.Duration) uint64 { return uint64(at.Add(d).UnixNano()) }
 	jitter := func(base time.Duration) time.Duration { return base + time.Duration(rng.IntN(int(base/2)+1)) }
-	requestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
-	invRequestID := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
-	root, biz, db, invoke, invRoot, invBiz := spanID(), spanID(), spanID(), spanID(), spanID(), spanID()
-	total := jitter(40 * time.Millisecond)
+	uuid := func() string {
+		return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&0xffffffffffff)
+	}
+	requestID, invRequestID := uuid(), uuid()
+	inferred, root, validate, db, invoke, send, platform, overhead := spanID(), spanID(), spanID(), spanID(), spanID(), spanID(), spanID(), spanID()
+	invRoot, invBiz, invPlatform, invOverhead := spanID(), spanID(), spanID(), spanID()
+	ms := time.Millisecond
+	total := jitter(40 * ms)     // orders' invocation
+	invTotal := jitter(12 * ms)  // inventory's
+	invokeDur := invTotal + 4*ms // orders' call of inventory, around it
 	span := func(id, parent []byte, name string, kind tracepb.Span_SpanKind, start, dur time.Duration, attrs ...*commonpb.KeyValue) *tracepb.Span {
 		return &tracepb.Span{TraceId: traceID[:], SpanId: id, ParentSpanId: parent, Name: name, Kind: kind,
 			StartTimeUnixNano: ns(start), EndTimeUnixNano: ns(start + dur), Attributes: attrs,
 			Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_UNSET}}
 	}
+	sku, qty := fmt.Sprintf("SKU-%04d", rng.IntN(500)), int64(1+rng.IntN(5))
+	platformSpans := func(id, parent, overheadID []byte, request string, start, dur time.Duration) []*tracepb.Span {
+		return []*tracepb.Span{
+			span(id, parent, "lambda.invoke", tracepb.Span_SPAN_KIND_INTERNAL, start, dur+ms,
+				str("faas.invocation_id", request), boolean("faas.coldstart", false), str("aws.lambda.status", "success"),
+				integer("aws.lambda.billed_duration_ms", int64((dur+ms)/ms)+1), integer("aws.lambda.max_memory_used_mb", 14)),
+			span(overheadID, id, "lambda.runtime_overhead", tracepb.Span_SPAN_KIND_INTERNAL, start+dur-ms, jitter(ms),
+				str("faas.invocation_id", request)),
+		}
+	}
 	orders := &ingestv1.ExportRequest{
 		Function: &ingestv1.FunctionIdentity{Name: "orders", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
-		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("orders"), ScopeSpans: []*tracepb.ScopeSpans{{
-			Scope: &commonpb.InstrumentationScope{Name: "orders", Version: "0.1.0"},
-			Spans: []*tracepb.Span{
-				span(root, nil, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, total,
-					str("faas.trigger", "http"), str("faas.coldstart", "false"), str("faas.invocation_id", requestID),
-					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:orders"),
-					str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
-					str("url.path", "/orders"), str("http.route", "/orders"), integer("http.response.status_code", 201)),
-				span(biz, root, "place order", tracepb.Span_SPAN_KIND_INTERNAL, time.Millisecond, total-2*time.Millisecond,
-					str("order.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("order.qty", int64(1+rng.IntN(5)))),
-				span(db, biz, "INSERT shop.orders", tracepb.Span_SPAN_KIND_CLIENT, 2*time.Millisecond, jitter(4*time.Millisecond),
-					str("db.system.name", "postgresql"), str("db.namespace", "shop"), str("db.collection.name", "orders"),
-					str("db.operation.name", "INSERT"),
-					str("db.query.text", "INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id"),
-					str("server.address", "orders-db.internal"), integer("server.port", 5432)),
-				span(invoke, biz, "inventory invoke", tracepb.Span_SPAN_KIND_CLIENT, 10*time.Millisecond, jitter(20*time.Millisecond),
-					str("rpc.system", "aws-api"), str("rpc.service", "Lambda"), str("rpc.method", "Invoke"),
-					str("cloud.region", "eu-west-1"), str("faas.invoked_name", "inventory"),
-					str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1")),
-			},
-		}}}},
+		ResourceSpans: []*tracepb.ResourceSpans{
+			{Resource: DemoResource("orders"), ScopeSpans: []*tracepb.ScopeSpans{{
+				Scope: &commonpb.InstrumentationScope{Name: "orders", Version: "0.1.0"},
+				Spans: []*tracepb.Span{
+					span(root, inferred, "orders", tracepb.Span_SPAN_KIND_SERVER, 2*ms, total,
+						str("faas.trigger", "http"), boolean("faas.coldstart", false), str("faas.invocation_id", requestID),
+						str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:orders"),
+						str("cloud.account.id", "123456789012"), str("http.request.method", "POST"),
+						str("url.path", "/orders"), str("http.route", "/orders"), integer("http.response.status_code", 200)),
+					span(validate, root, "validate order", tracepb.Span_SPAN_KIND_INTERNAL, 2*ms+100*time.Microsecond, jitter(60*time.Microsecond),
+						str("order.sku", sku), integer("order.qty", qty)),
+					span(db, root, "INSERT shop.orders", tracepb.Span_SPAN_KIND_CLIENT, 2*ms+200*time.Microsecond, jitter(4*ms),
+						str("db.system.name", "postgresql"), str("db.namespace", "shop"), str("db.collection.name", "orders"),
+						str("db.operation.name", "INSERT"),
+						str("db.query.text", "INSERT INTO orders (sku, qty) VALUES ($1, $2) RETURNING id"),
+						str("server.address", "orders-db.internal"), integer("server.port", 5432)),
+					span(invoke, root, "inventory invoke", tracepb.Span_SPAN_KIND_CLIENT, 8*ms, invokeDur,
+						str("rpc.system", "aws-api"), str("rpc.service", "Lambda"), str("rpc.method", "Invoke"),
+						str("cloud.region", "eu-west-1"), str("faas.invoked_name", "inventory"),
+						str("faas.invoked_provider", "aws"), str("faas.invoked_region", "eu-west-1"),
+						integer("http.response.status_code", 200)),
+					// A placed order goes to the orders-placed queue.
+					span(send, root, "send orders-placed", tracepb.Span_SPAN_KIND_PRODUCER, 8*ms+invokeDur+ms, jitter(2*ms),
+						str("messaging.system", "aws_sqs"), str("messaging.destination.name", "orders-placed"),
+						str("messaging.operation.type", "send"), str("messaging.operation.name", "SendMessage"),
+						str("rpc.system", "aws-api"), str("rpc.service", "SQS"), str("rpc.method", "SendMessage"),
+						str("messaging.message.id", uuid())),
+				},
+			}}},
+			{Resource: DemoExtensionResource("orders"), ScopeSpans: []*tracepb.ScopeSpans{
+				{Scope: &commonpb.InstrumentationScope{Name: demoEventsScope}, Spans: []*tracepb.Span{
+					// The request carried no trace context: the span inferred
+					// from API Gateway's event is the root of the trace
+					// orders' SDK started.
+					span(inferred, nil, "POST /orders", tracepb.Span_SPAN_KIND_SERVER, 0, total+4*ms,
+						str("aws.apigateway.api_id", "a1b2c3d4e5"), str("aws.apigateway.stage", "$default"),
+						str("faas.trigger", "http"), str("http.request.method", "POST"), str("http.route", "/orders"),
+						str("server.address", "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"), str("url.path", "/orders"),
+						str("lambdascope.trigger", "apigateway-http"), str("lambdascope.invocation_id", requestID),
+						str("lambdascope.trace_context.source", "function"), integer("aws.lambda.response.size", 210),
+						integer("http.response.status_code", 200)),
+				}},
+				{Scope: &commonpb.InstrumentationScope{Name: demoPlatformScope},
+					Spans: platformSpans(platform, root, overhead, requestID, 2*ms, total)},
+			}},
+		},
 	}
 	inventory := &ingestv1.ExportRequest{
 		Function: &ingestv1.FunctionIdentity{Name: "inventory", Version: "$LATEST", Region: "eu-west-1", AccountId: "123456789012"},
-		ResourceSpans: []*tracepb.ResourceSpans{{Resource: DemoResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{{
-			Scope: &commonpb.InstrumentationScope{Name: "inventory", Version: "0.1.0"},
-			Spans: []*tracepb.Span{
-				// orders invokes inventory directly (the trace context in
-				// the event): a direct invocation, no HTTP in between.
-				span(invRoot, invoke, "inventory", tracepb.Span_SPAN_KIND_SERVER, 12*time.Millisecond, jitter(12*time.Millisecond),
-					str("faas.trigger", "other"), str("faas.coldstart", "false"), str("faas.invocation_id", invRequestID),
-					str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:inventory"),
-					str("cloud.account.id", "123456789012")),
-				span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, 13*time.Millisecond, jitter(8*time.Millisecond),
-					str("inventory.sku", fmt.Sprintf("SKU-%04d", rng.IntN(500))), integer("inventory.qty", int64(1+rng.IntN(5)))),
-			},
-		}}}},
+		ResourceSpans: []*tracepb.ResourceSpans{
+			{Resource: DemoResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{{
+				Scope: &commonpb.InstrumentationScope{Name: "inventory", Version: "0.1.0"},
+				Spans: []*tracepb.Span{
+					// orders invokes inventory directly (the trace context in
+					// the event): a direct invocation, no HTTP in between,
+					// and no span inferred.
+					span(invRoot, invoke, "inventory", tracepb.Span_SPAN_KIND_SERVER, 10*ms, invTotal,
+						str("faas.trigger", "other"), boolean("faas.coldstart", false), str("faas.invocation_id", invRequestID),
+						str("cloud.resource_id", "arn:aws:lambda:eu-west-1:123456789012:function:inventory"),
+						str("cloud.account.id", "123456789012")),
+					span(invBiz, invRoot, "reserve stock", tracepb.Span_SPAN_KIND_INTERNAL, 11*ms, jitter(8*ms),
+						str("inventory.sku", sku), integer("inventory.qty", qty)),
+				},
+			}}},
+			{Resource: DemoExtensionResource("inventory"), ScopeSpans: []*tracepb.ScopeSpans{
+				{Scope: &commonpb.InstrumentationScope{Name: demoPlatformScope},
+					Spans: platformSpans(invPlatform, invRoot, invOverhead, invRequestID, 10*ms, invTotal)},
+			}},
+		},
 	}
 	return []*ingestv1.ExportRequest{orders, inventory}
 }
 
 // SpansPerDemoTrace is the number of spans DemoTrace makes.
-const SpansPerDemoTrace = 6
+const SpansPerDemoTrace = 12
 
 // DemoSpanRequest is one request of at least n demo-shaped spans of one
-// function, as an extension ships them: the spans of consecutive demo
-// traces (a new trace every four or two spans), the orders function's and
-// the inventory function's alternately by request number.
+// function's own (its SDK's, under its resource; not the extension's): the
+// spans of consecutive demo traces (a new trace every five or two spans),
+// the orders function's or the inventory function's.
 func DemoSpanRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingestv1.ExportRequest {
 	which := 0
 	if inventory {
@@ -121,6 +208,7 @@ func DemoSpanRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *inges
 		req := DemoTrace(rng, at.Add(time.Duration(i)*time.Millisecond))[which]
 		if out == nil {
 			out = req
+			out.ResourceSpans = out.ResourceSpans[:1]
 			continue
 		}
 		ss := out.ResourceSpans[0].ScopeSpans[0]
@@ -204,6 +292,10 @@ func DemoLogRequest(rng *rand.Rand, at time.Time, n int, inventory bool) *ingest
 
 func str(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func boolean(k string, v bool) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
 }
 
 func integer(k string, v int64) *commonpb.KeyValue {

@@ -90,6 +90,10 @@ type Options struct {
 	// registers nor subscribes, and reads its first event from the
 	// launcher's pending /event/next.
 	Inherited *Inherited
+
+	// beforeTelemetry, when set (by tests), is called with each push
+	// before it is handled: a stand-in for a starved machine.
+	beforeTelemetry func([]telemetry.Event)
 }
 
 // Inherited is the launcher's work handed to the agent (package handoff):
@@ -621,6 +625,9 @@ func (a *Agent) logTelemetryUnavailable(answer any) {
 
 // handleTelemetry hands pushed events to the tracker once set-up is done.
 func (a *Agent) handleTelemetry(evs []telemetry.Event) {
+	if a.opts.beforeTelemetry != nil {
+		a.opts.beforeTelemetry(evs)
+	}
 	<-a.ready
 	a.waitEarly()
 	if a.tracker != nil {
@@ -1061,9 +1068,20 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	if now := time.Now(); hard.Before(now.Add(50 * time.Millisecond)) {
 		hard = now.Add(50 * time.Millisecond)
 	}
+	// Half of the time left for the telemetry still due, the rest for the
+	// flush.
+	telemetryBy := time.Now().Add(time.Until(hard) / 2)
 	if a.telemetryOK {
-		// Half of the time left for the reports, the rest for the flush.
-		rctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Until(hard)/2))
+		rctx, cancel := context.WithDeadline(context.Background(), telemetryBy)
+		// The pushes answered before SHUTDOWN are handled first: the
+		// platform's last batch (AWS's emulator sends it just before
+		// SHUTDOWN) names invocations the tracker has not seen yet,
+		// whose reports are then waited for too.
+		if a.listener != nil {
+			if err := a.listener.Handled(rctx); err != nil {
+				a.log.Debug("telemetry pushes not all handled before the wait for reports", "err", err)
+			}
+		}
 		if missing := a.tracker.WaitReports(rctx); len(missing) > 0 {
 			a.log.Warn("shutting down without the platform report of some invocations", "count", len(missing))
 		}
@@ -1084,12 +1102,21 @@ func (a *Agent) shutdown(deadline time.Time) error {
 			a.log.Debug("OTLP receiver shutdown", "err", err)
 		}
 	}
+	cancel()
 	if a.listener != nil {
-		if err := a.listener.Shutdown(stopCtx); err != nil {
+		// The pushes answered are handled before the flush, within the
+		// telemetry's half of the time (100 ms at least); what is not
+		// is counted and reported below.
+		lctx, cancel := context.WithDeadline(context.Background(), later(telemetryBy, time.Now().Add(100*time.Millisecond)))
+		if err := a.listener.Shutdown(lctx); err != nil {
 			a.log.Debug("telemetry listener shutdown", "err", err)
 		}
+		cancel()
+		if st := a.listener.Stats(); st.Unhandled > 0 {
+			a.log.Error("telemetry pushes answered before shutdown were not handled in time; their invocation records, platform spans and log lines are lost",
+				"pushes", st.Unhandled, "bytes", st.UnhandledBytes)
+		}
 	}
-	cancel()
 	// Inferred spans still waiting for the function's invocation span go
 	// as they are, before the records that wait with them are built.
 	a.events.sendAllHeld()
@@ -1139,6 +1166,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	if a.listener != nil {
 		ts := a.listener.Stats()
 		attrs = append(attrs, "telemetry_events", ts.Events, "telemetry_unknown", ts.Unknown, "telemetry_malformed", ts.Malformed)
+		if ts.Unhandled > 0 {
+			attrs = append(attrs, "telemetry_pushes_unhandled", ts.Unhandled)
+		}
 	}
 	if a.receiver != nil {
 		if n := a.receiver.Stats().Malformed; n > 0 {
@@ -1202,6 +1232,14 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		a.log.Warn("nothing was shipped: no collector endpoint configured", "not_shipped", st.Dropped)
 	}
 	return nil
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // selfMetricsLoop adds the extension's counters every SelfMetricsInterval

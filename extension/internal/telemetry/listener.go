@@ -36,6 +36,11 @@ type Stats struct {
 	Events    uint64
 	Unknown   uint64
 	Malformed uint64
+	// Unhandled and UnhandledBytes count the pushes answered whose
+	// handling had not ended when Shutdown's context did: their events
+	// are lost (a push in the handler then may be partly handled).
+	Unhandled      uint64
+	UnhandledBytes uint64
 }
 
 // Listener is the HTTP endpoint the Telemetry API pushes to.
@@ -44,6 +49,13 @@ type Listener struct {
 	log     *slog.Logger
 
 	pushes, events, unknown, malformed atomic.Uint64
+	unhandled, unhandledBytes          atomic.Uint64
+
+	// pending and pendingBytes are the pushes answered whose handling
+	// has not ended; abandoned says Shutdown gave up waiting for them,
+	// counted them as unhandled, and that they are no longer handled.
+	pending, pendingBytes atomic.Int64
+	abandoned             atomic.Bool
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -54,11 +66,16 @@ type Listener struct {
 	// queue carries the answered pushes to the goroutine that parses and
 	// handles them (work, done once it has ended). qmu guards sending on
 	// it against its closing: handlers hold it to read, Shutdown to close.
-	qmu    sync.RWMutex
-	queue  chan queued
-	served bool
-	closed bool
-	work   chan struct{}
+	qmu   sync.RWMutex
+	queue chan queued
+	// stop is closed when Shutdown begins to close the queue: a push
+	// waiting for room in it gives up (and is counted) rather than hold
+	// qmu while the handler may never make room.
+	stop     chan struct{}
+	stopOnce sync.Once
+	served   bool
+	closed   bool
+	work     chan struct{}
 }
 
 // queued is one answered push, or (data nil, handled set) a mark closed
@@ -73,7 +90,7 @@ func NewListener(h Handler, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{handler: h, log: log, queue: make(chan queued, queuedPushes), work: make(chan struct{})}
+	return &Listener{handler: h, log: log, queue: make(chan queued, queuedPushes), work: make(chan struct{}), stop: make(chan struct{})}
 }
 
 // handleQueued parses and handles the answered pushes in order until the
@@ -90,8 +107,16 @@ func (l *Listener) handleQueued() {
 }
 
 // handle parses one push, which was checked to be a JSON array, counts
-// its events and hands them to the handler.
+// its events and hands them to the handler; once Shutdown gave up on the
+// pushes answered (abandoned), it only lets go of them.
 func (l *Listener) handle(data []byte) {
+	defer func() {
+		l.pending.Add(-1)
+		l.pendingBytes.Add(-int64(len(data)))
+	}()
+	if l.abandoned.Load() {
+		return
+	}
 	events, err := Parse(data)
 	if err != nil {
 		// Not expected: the push was checked before it was answered.
@@ -111,16 +136,44 @@ func (l *Listener) handle(data []byte) {
 }
 
 // enqueue hands a push about to be answered to handleQueued (waiting for
-// room), or handles it here when the listener is shut down.
-func (l *Listener) enqueue(data []byte) {
+// room), or handles it here when the listener is shut down. It reports
+// false, having counted the push as unhandled, once Shutdown gave up on
+// the pushes answered (abandon), or when Shutdown began while the push
+// waited for room.
+func (l *Listener) enqueue(data []byte) bool {
 	l.qmu.RLock()
+	if l.abandoned.Load() {
+		l.qmu.RUnlock()
+		l.unhandled.Add(1)
+		l.unhandledBytes.Add(uint64(len(data)))
+		return false
+	}
+	l.pending.Add(1)
+	l.pendingBytes.Add(int64(len(data)))
 	if l.closed {
 		l.qmu.RUnlock()
 		l.handle(data)
-		return
+		return true
 	}
-	l.queue <- queued{data: data}
-	l.qmu.RUnlock()
+	select {
+	case l.queue <- queued{data: data}:
+		l.qmu.RUnlock()
+		return true
+	default:
+	}
+	select {
+	case l.queue <- queued{data: data}:
+		l.qmu.RUnlock()
+		return true
+	case <-l.stop:
+		// Shutting down with the queue full.
+		l.pending.Add(-1)
+		l.pendingBytes.Add(-int64(len(data)))
+		l.qmu.RUnlock()
+		l.unhandled.Add(1)
+		l.unhandledBytes.Add(uint64(len(data)))
+		return false
+	}
 }
 
 // Handled waits until every push answered so far has been handled, or ctx
@@ -153,8 +206,10 @@ func (l *Listener) Handled(ctx context.Context) error {
 }
 
 // closeQueue ends handleQueued once it has handled every queued push and
-// waits for that, within ctx. Idempotent.
+// waits for that, within ctx; when ctx ends first, the pushes not yet
+// handled are counted as unhandled (abandon). Idempotent.
 func (l *Listener) closeQueue(ctx context.Context) error {
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.qmu.Lock()
 	if !l.closed {
 		l.closed = true
@@ -168,8 +223,29 @@ func (l *Listener) closeQueue(ctx context.Context) error {
 	case <-l.work:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("handle the telemetry pushes answered: %w", ctx.Err())
+		select {
+		case <-l.work:
+			return nil
+		default:
+		}
+		pushes, bytes := l.abandon()
+		return fmt.Errorf("handle the telemetry pushes answered: %d pushes (%d bytes) not handled: %w", pushes, bytes, ctx.Err())
 	}
+}
+
+// abandon stops handling the pushes answered and counts those whose
+// handling has not ended as unhandled, once; it returns how many there
+// were.
+func (l *Listener) abandon() (pushes, bytes uint64) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if !l.abandoned.CompareAndSwap(false, true) {
+		return 0, 0
+	}
+	pushes, bytes = uint64(max(l.pending.Load(), 0)), uint64(max(l.pendingBytes.Load(), 0))
+	l.unhandled.Add(pushes)
+	l.unhandledBytes.Add(bytes)
+	return pushes, bytes
 }
 
 // Start listens on addr (host:port; port 0 picks a free one) and serves in
@@ -223,7 +299,10 @@ func (l *Listener) Port() int {
 }
 
 // Shutdown stops the listener once the pushes in flight are answered and
-// every answered push is handled. It is idempotent and safe before Start.
+// every answered push is handled. When ctx ends first, the pushes not yet
+// handled are counted (Stats.Unhandled) and left unhandled: whatever
+// their events would have produced could no longer be shipped. It is
+// idempotent and safe before Start.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	l.shutdown = true
@@ -249,7 +328,8 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 
 // Stats returns the counters.
 func (l *Listener) Stats() Stats {
-	return Stats{Pushes: l.pushes.Load(), Events: l.events.Load(), Unknown: l.unknown.Load(), Malformed: l.malformed.Load()}
+	return Stats{Pushes: l.pushes.Load(), Events: l.events.Load(), Unknown: l.unknown.Load(), Malformed: l.malformed.Load(),
+		Unhandled: l.unhandled.Load(), UnhandledBytes: l.unhandledBytes.Load()}
 }
 
 // ServeHTTP handles one push.
@@ -279,6 +359,9 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.pushes.Add(1)
-	l.enqueue(data)
+	if !l.enqueue(data) {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }

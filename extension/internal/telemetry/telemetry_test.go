@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,6 +291,62 @@ func TestListenerAnswersBeforeHandling(t *testing.T) {
 	}
 }
 
+// TestListenerShutdownCountsUnhandled: when Shutdown's context ends
+// before the answered pushes are handled, it says so, counts them (the
+// one in the handler too), and hands none of them to the handler after.
+func TestListenerShutdownCountsUnhandled(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	var mu sync.Mutex
+	handled := 0
+	l := NewListener(func(evs []Event) {
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		handled++
+		mu.Unlock()
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	var bytesPushed uint64
+	for i := range 2 {
+		body := `[{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r` + strconv.Itoa(i) + `"}}]`
+		bytesPushed += uint64(len(body))
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+		_ = resp.Body.Close()
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first push never reached the handler")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := l.Shutdown(ctx); err == nil {
+		t.Error("Shutdown returned nil with two pushes not handled")
+	}
+	close(release)
+	if st := l.Stats(); st.Unhandled != 2 || st.UnhandledBytes != bytesPushed {
+		t.Errorf("stats = %+v, want 2 pushes (%d bytes) unhandled", st, bytesPushed)
+	}
+	// The handler lets the first push go; the second is not handed to it.
+	if err := l.Shutdown(t.Context()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if handled != 1 {
+		t.Errorf("handler ended %d pushes, want only the one it held", handled)
+	}
+}
+
 func TestListener(t *testing.T) {
 	var mu sync.Mutex
 	var got []Event
@@ -395,5 +452,82 @@ func TestParseManagedInstances(t *testing.T) {
 	}
 	if last := events[11]; last.Kind != KindUnknown || last.Type != "platform.someFutureEvent" || len(last.Raw) == 0 {
 		t.Errorf("unknown event = %+v, want it kept raw", last)
+	}
+}
+
+// TestListenerShutdownWithAFullQueue: with the handler stuck and the queue
+// full, a push waiting for room does not hold Shutdown beyond its context;
+// every push not handled is counted, the one refused included.
+func TestListenerShutdownWithAFullQueue(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	l := NewListener(func(evs []Event) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	}, nil)
+	if err := l.Start(t.Context(), "127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(l.Port()) + "/"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	body := `[{"time":"2024-05-01T10:00:00.000Z","type":"platform.start","record":{"requestId":"r"}}]`
+	push := func() int {
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	// One in the handler, then a full queue.
+	if code := push(); code != http.StatusOK {
+		t.Fatalf("first push: status %d", code)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first push never reached the handler")
+	}
+	for i := range queuedPushes {
+		if code := push(); code != http.StatusOK {
+			t.Fatalf("push %d: status %d", i+2, code)
+		}
+	}
+	// The next waits for room that never comes.
+	waiting := make(chan int, 1)
+	go func() { waiting <- push() }()
+	for deadline := time.Now().Add(5 * time.Second); l.pending.Load() != int64(queuedPushes+2); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pushes pending, want %d", l.pending.Load(), queuedPushes+2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Error("Shutdown returned nil with pushes not handled")
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Shutdown did not return within 10 s of a 200 ms context")
+	}
+	close(release)
+	if code := <-waiting; code == http.StatusOK {
+		t.Errorf("the push waiting for room was answered %d", code)
+	}
+	want := uint64(queuedPushes + 2)
+	if st := l.Stats(); st.Unhandled != want || st.UnhandledBytes != want*uint64(len(body)) {
+		t.Errorf("stats = %+v, want %d pushes (%d bytes) unhandled", st, want, want*uint64(len(body)))
+	}
+	if err := l.Shutdown(t.Context()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
 	}
 }
