@@ -363,7 +363,7 @@ type nativeRows struct {
 // clickhouseClient runs one query with clickhouse-client against db on the
 // package's server, stdin (Native rows) as its input, and returns its
 // output.
-func clickhouseClient(b *testing.B, db, query string, stdin io.Reader) []byte {
+func clickhouseClient(b testing.TB, db, query string, stdin io.Reader) []byte {
 	b.Helper()
 	client, err := exec.LookPath("clickhouse-client")
 	if err != nil {
@@ -380,18 +380,18 @@ func clickhouseClient(b *testing.B, db, query string, stdin io.Reader) []byte {
 	return out.Bytes()
 }
 
-// exportNative writes benchNativeRows of the rows the collector stored in
-// table to a Native file, once, for every Native run after it: the rows as
-// the collector received them, every distinct row once and then again
-// until there are benchNativeRows. The load client sends its 64 requests
+// exportNative writes want of the rows the collector stored in table to a
+// Native file in dir, once, for every Native run after it:
+// the rows as the collector received them, every distinct row once and
+// then again until there are want. The load client sends its 64 requests
 // over and over, so the table holds each row many times; the first rows
 // in the table's order would be a few requests' rows, each repeated
 // (rows stored next to their copies compress about 3.5 times better, and
 // the views sum them into a tenth of the rows), which is not the work the
 // collector's inserts are.
-func exportNative(b *testing.B, db, table string) nativeRows {
+func exportNative(b testing.TB, db, table, dir string, want uint64) nativeRows {
 	b.Helper()
-	if n := tableRows(b, db, table); n < benchNativeRows {
+	if n := tableRows(b, db, table); n < want {
 		b.Fatalf("only %d rows in %s to copy; run the collector benchmark first", n, table)
 	}
 	var distinct uint64
@@ -399,11 +399,10 @@ func exportNative(b *testing.B, db, table string) nativeRows {
 		b.Fatalf("count distinct rows of %s: %v", table, err)
 	}
 	var rows []byte
-	for left := uint64(benchNativeRows); left > 0; left -= min(left, distinct) {
+	for left := want; left > 0; left -= min(left, distinct) {
 		rows = append(rows, clickhouseClient(b, db, fmt.Sprintf("SELECT DISTINCT * FROM %s LIMIT %d FORMAT Native", table, min(left, distinct)), nil)...)
 	}
-	// Not b.TempDir: this sub-benchmark's directory goes when it ends.
-	f, err := os.CreateTemp("", "lambdascope-bench-"+table+"-*.native")
+	f, err := os.CreateTemp(dir, "lambdascope-bench-"+table+"-*.native")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -413,7 +412,7 @@ func exportNative(b *testing.B, db, table string) nativeRows {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("Native rows of %s: %d distinct rows of %d, repeated to %d", table, distinct, tableRows(b, db, table), benchNativeRows)
+	b.Logf("Native rows of %s: %d distinct rows of %d, repeated to %d", table, distinct, tableRows(b, db, table), want)
 	return nativeRows{table: table, file: f.Name()}
 }
 
@@ -466,7 +465,7 @@ func benchNative(b *testing.B, db string, rows nativeRows, unit string, views bo
 }
 
 // tableRows is the number of rows in db.table.
-func tableRows(b *testing.B, db, table string) uint64 {
+func tableRows(b testing.TB, db, table string) uint64 {
 	b.Helper()
 	var n uint64
 	if err := chtest.Conn(b).QueryRow(b.Context(), fmt.Sprintf("SELECT count() FROM %s.%s", db, table)).Scan(&n); err != nil {
@@ -477,7 +476,7 @@ func tableRows(b *testing.B, db, table string) uint64 {
 
 // fedTables are table and the tables its materialized views write into
 // (each view's TO table): what an insert into table writes.
-func fedTables(b *testing.B, db, table string) []string {
+func fedTables(b testing.TB, db, table string) []string {
 	b.Helper()
 	ctx, conn := b.Context(), chtest.Conn(b)
 	var views []string
@@ -549,12 +548,8 @@ func BenchmarkEndToEndSpans(b *testing.B) {
 // fails unless the table holds every row it was given.
 func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing.B)) {
 	b.Helper()
+	dir := b.TempDir() // the Native rows, for every round
 	var rows nativeRows
-	b.Cleanup(func() {
-		if rows.file != "" {
-			_ = os.Remove(rows.file)
-		}
-	})
 	contenders := []struct {
 		name string
 		run  func(*testing.B)
@@ -577,7 +572,7 @@ func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing
 		for _, c := range order {
 			b.Run(fmt.Sprintf("round%d/%s", r+1, c.name), func(b *testing.B) {
 				if rows.file == "" && c.name != "collector" {
-					rows = exportNative(b, db, table)
+					rows = exportNative(b, db, table, dir, benchNativeRows)
 				}
 				wait := waitForMerges(b, db)
 				emptyTables(b, db, fedTables(b, db, table))
@@ -590,7 +585,7 @@ func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing
 }
 
 // emptyTables truncates tables of db.
-func emptyTables(b *testing.B, db string, tables []string) {
+func emptyTables(b testing.TB, db string, tables []string) {
 	b.Helper()
 	for _, t := range tables {
 		if err := chtest.Conn(b).Exec(b.Context(), fmt.Sprintf("TRUNCATE TABLE %s.%s", db, t)); err != nil {
