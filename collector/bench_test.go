@@ -5,12 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"regexp"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -352,45 +353,89 @@ func runLoadClient(b *testing.B, srv *collector.Server, signal string, requests 
 	b.ReportMetric(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())/items, "client-cpu-ns/"+unit)
 }
 
-// benchNative has 2 concurrent clickhouse-client runs insert blocks of
-// benchNativeRows rows of table, as many rows as b.N requests of the
-// collector (at most benchNativeBlocks blocks), exported
-// from it in Native format, and reports rows/s as unit/s and the time per
-// block as ns/op. With views false the rows go into a bare copy
-// of the table (CREATE TABLE ... AS, without the materialized views that
-// hang off it); with views true into the table itself, so that every
-// block also feeds its views, as the collector's inserts do.
-func benchNative(b *testing.B, db, table, unit string, views bool) {
+// nativeRows are benchNativeRows rows the collector wrote into a table, in
+// Native format: the block each clickhouse-client run inserts.
+type nativeRows struct {
+	table string
+	file  string
+}
+
+// clickhouseClient runs one query with clickhouse-client against db on the
+// package's server, stdin (Native rows) as its input, and returns its
+// output.
+func clickhouseClient(b testing.TB, db, query string, stdin io.Reader) []byte {
+	b.Helper()
 	client, err := exec.LookPath("clickhouse-client")
 	if err != nil {
 		b.Skip("clickhouse-client not installed")
 	}
 	host, port, _ := strings.Cut(chtest.Server().Addr(), ":")
-	native := filepath.Join(b.TempDir(), table+".native")
-	ch := func(query string, stdin []byte) []byte {
-		cmd := exec.CommandContext(b.Context(), client, "--host", host, "--port", port, "--database", db, "--query", query)
-		cmd.Stdin = bytes.NewReader(stdin)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("clickhouse-client %q: %v: %s", query, err, errb.String())
-		}
-		return out.Bytes()
+	cmd := exec.CommandContext(b.Context(), client, "--host", host, "--port", port, "--database", db, "--query", query)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("clickhouse-client %q: %v: %s", query, err, errb.String())
 	}
-	// The same rows the collector wrote, in Native, as one large block per
-	// clickhouse-client run so that its start-up does not dominate.
-	rows := ch(fmt.Sprintf("SELECT * FROM %s LIMIT %d FORMAT Native", table, benchNativeRows), nil)
-	if err := os.WriteFile(native, rows, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if n, _ := strconv.Atoi(strings.TrimSpace(string(ch("SELECT count() FROM "+table, nil)))); n < benchNativeRows {
+	return out.Bytes()
+}
+
+// exportNative writes want of the rows the collector stored in table to a
+// Native file in dir, once, for every Native run after it:
+// the rows as the collector received them, every distinct row once and
+// then again until there are want. The load client sends its 64 requests
+// over and over, so the table holds each row many times; the first rows
+// in the table's order would be a few requests' rows, each repeated
+// (rows stored next to their copies compress about 3.5 times better, and
+// the views sum them into a tenth of the rows), which is not the work the
+// collector's inserts are.
+func exportNative(b testing.TB, db, table, dir string, want uint64) nativeRows {
+	b.Helper()
+	if n := tableRows(b, db, table); n < want {
 		b.Fatalf("only %d rows in %s to copy; run the collector benchmark first", n, table)
 	}
-	target := table
-	if !views {
-		target = table + "_native_copy"
-		ch(fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s", target, table), nil)
+	var distinct uint64
+	if err := chtest.Conn(b).QueryRow(b.Context(), fmt.Sprintf("SELECT count() FROM (SELECT DISTINCT * FROM %s.%s)", db, table)).Scan(&distinct); err != nil {
+		b.Fatalf("count distinct rows of %s: %v", table, err)
 	}
+	var rows []byte
+	for left := want; left > 0; left -= min(left, distinct) {
+		rows = append(rows, clickhouseClient(b, db, fmt.Sprintf("SELECT DISTINCT * FROM %s LIMIT %d FORMAT Native", table, min(left, distinct)), nil)...)
+	}
+	f, err := os.CreateTemp(dir, "lambdascope-bench-"+table+"-*.native")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.Write(rows); err != nil {
+		b.Fatal(errors.Join(err, f.Close()))
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("Native rows of %s: %d distinct rows of %d, repeated to %d", table, distinct, tableRows(b, db, table), want)
+	return nativeRows{table: table, file: f.Name()}
+}
+
+// benchNative has 2 concurrent clickhouse-client runs insert rows (blocks
+// of benchNativeRows rows of table in Native format), as many rows as b.N
+// requests of the collector (at most benchNativeBlocks blocks), and
+// reports rows/s as unit/s and the time per block as ns/op. With views
+// false the rows go into a bare copy of the table (CREATE TABLE ... AS,
+// without the materialized views that hang off it); with views true into
+// the table itself, so that every block also feeds its views, as the
+// collector's inserts do. It fails unless the table holds every row after
+// it.
+func benchNative(b *testing.B, db string, rows nativeRows, unit string, views bool) {
+	block, err := os.ReadFile(rows.file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := rows.table
+	if !views {
+		target = rows.table + "_native_copy"
+		clickhouseClient(b, db, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s", target, rows.table), nil)
+	}
+	before := tableRows(b, db, target)
 	const workers = 2
 	// As many rows as the collector's b.N requests, in whole blocks.
 	blocks := min(max(1, (b.N*benchItemsPerRequest+benchNativeRows/2)/benchNativeRows), benchNativeBlocks)
@@ -400,21 +445,61 @@ func benchNative(b *testing.B, db, table, unit string, views bool) {
 	for range workers {
 		wg.Go(func() {
 			for next.Add(1) <= int64(blocks) {
-				ch("INSERT INTO "+target+" FORMAT Native", rows)
+				clickhouseClient(b, db, "INSERT INTO "+target+" FORMAT Native", bytes.NewReader(block))
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	b.StopTimer()
 	b.ReportMetric(float64(blocks*benchNativeRows)/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(blocks), "ns/op")
-	b.StopTimer()
+	if got, want := tableRows(b, db, target)-before, uint64(blocks*benchNativeRows); got != want {
+		b.Fatalf("%s holds %d more rows after the Native inserts, want %d", target, got, want)
+	}
 	if !views {
 		// Millions of rows: drop them here, without the short deadline of
 		// the test database's own cleanup.
-		ch("DROP TABLE "+target, nil)
+		clickhouseClient(b, db, "DROP TABLE "+target, nil)
 	}
 }
+
+// tableRows is the number of rows in db.table.
+func tableRows(b testing.TB, db, table string) uint64 {
+	b.Helper()
+	var n uint64
+	if err := chtest.Conn(b).QueryRow(b.Context(), fmt.Sprintf("SELECT count() FROM %s.%s", db, table)).Scan(&n); err != nil {
+		b.Fatalf("count rows of %s: %v", table, err)
+	}
+	return n
+}
+
+// fedTables are table and the tables its materialized views write into
+// (each view's TO table): what an insert into table writes.
+func fedTables(b testing.TB, db, table string) []string {
+	b.Helper()
+	ctx, conn := b.Context(), chtest.Conn(b)
+	var views []string
+	if err := conn.QueryRow(ctx, "SELECT dependencies_table FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&views); err != nil {
+		b.Fatalf("views of %s: %v", table, err)
+	}
+	tables := []string{table}
+	for _, v := range views {
+		var create string
+		if err := conn.QueryRow(ctx, "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?", db, v).Scan(&create); err != nil {
+			b.Fatalf("definition of %s: %v", v, err)
+		}
+		m := viewTarget.FindStringSubmatch(create)
+		if m == nil {
+			b.Fatalf("view %s writes into no table of its own (TO): %s", v, create)
+		}
+		tables = append(tables, m[2])
+	}
+	return tables
+}
+
+// viewTarget finds the TO table of a materialized view's definition.
+var viewTarget = regexp.MustCompile("(?s)^CREATE MATERIALIZED VIEW \\S+ TO `?([^.`\\s]+)`?\\.`?([^`\\s]+)`?\\s")
 
 // benchRounds is how many times the end-to-end benchmarks alternate the
 // collector and its baselines (LAMBDASCOPE_BENCH_ROUNDS, default 3), so
@@ -454,19 +539,30 @@ func BenchmarkEndToEndSpans(b *testing.B) {
 // benchRoundsOf runs benchRounds rounds of the collector (collector) and
 // the Native baselines on table. Before each contender it waits for the
 // merges of the database to end (at most benchMergeWait, reported as
-// merge-wait-s), so that none inherits the merges of the one before; the
-// order turns every round (collector first in odd rounds, last in even
-// ones), so that neither side always runs on the fuller table. The first
-// round starts with the collector: the baselines copy its rows.
+// merge-wait-s) and empties table and the tables its views write into, so
+// that every contender starts from the same state: none inherits the merges
+// of the one before, nor a table grown by the contenders before it (whose
+// parts its own would be merged with); the order turns every round
+// (collector first in odd rounds, last in even ones). The first round
+// starts with the collector: the baselines insert its rows. Each contender
+// fails unless the table holds every row it was given.
 func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing.B)) {
 	b.Helper()
+	dir := b.TempDir() // the Native rows, for every round
+	var rows nativeRows
 	contenders := []struct {
 		name string
 		run  func(*testing.B)
 	}{
-		{"collector", collector},
-		{"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, table, unit, false) }},
-		{"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, table, unit, true) }},
+		{"collector", func(b *testing.B) {
+			collector(b)
+			b.StopTimer()
+			if got, want := tableRows(b, db, table), uint64(b.N*benchItemsPerRequest); got != want {
+				b.Fatalf("%s holds %d rows after the collector's %d requests of %d, want %d", table, got, b.N, benchItemsPerRequest, want)
+			}
+		}},
+		{"clickhouse-client-native", func(b *testing.B) { benchNative(b, db, rows, unit, false) }},
+		{"clickhouse-client-native-views", func(b *testing.B) { benchNative(b, db, rows, unit, true) }},
 	}
 	for r := range benchRounds(b) {
 		order := slices.Clone(contenders)
@@ -475,11 +571,25 @@ func benchRoundsOf(b *testing.B, db, table, unit string, collector func(*testing
 		}
 		for _, c := range order {
 			b.Run(fmt.Sprintf("round%d/%s", r+1, c.name), func(b *testing.B) {
+				if rows.file == "" && c.name != "collector" {
+					rows = exportNative(b, db, table, dir, benchNativeRows)
+				}
 				wait := waitForMerges(b, db)
+				emptyTables(b, db, fedTables(b, db, table))
 				b.ResetTimer() // which drops the metrics reported so far
 				c.run(b)
 				b.ReportMetric(wait.Seconds(), "merge-wait-s")
 			})
+		}
+	}
+}
+
+// emptyTables truncates tables of db.
+func emptyTables(b testing.TB, db string, tables []string) {
+	b.Helper()
+	for _, t := range tables {
+		if err := chtest.Conn(b).Exec(b.Context(), fmt.Sprintf("TRUNCATE TABLE %s.%s", db, t)); err != nil {
+			b.Fatalf("empty %s: %v", t, err)
 		}
 	}
 }
