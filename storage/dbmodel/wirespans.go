@@ -772,17 +772,20 @@ const (
 	anyInt
 	anyDouble
 	anyBytes
+	anyArray
 )
 
 // anyValue renders a scalar AnyValue, of at most maxBytes when a string
-// or bytes; arrays and key-value lists are left to the message path.
+// or bytes, and an array of plain strings (plainStrings); other arrays
+// and key-value lists are left to the message path.
 func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 	var (
-		f     wireField
-		ok    bool
-		kind  = anyNone
-		u     uint64
-		bytes []byte
+		f      wireField
+		ok     bool
+		kind   = anyNone
+		u      uint64
+		bytes  []byte
+		arrays int
 	)
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
@@ -805,6 +808,11 @@ func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 				return "", false
 			}
 			kind, bytes = anyBytes, f.val
+		case f.num == 5 && f.typ == protowire.BytesType:
+			if arrays++; arrays > 1 {
+				return "", false // merged by protobuf
+			}
+			kind, bytes = anyArray, f.val
 		case !unread(anyValueDesc, &f):
 			return "", false
 		}
@@ -823,9 +831,49 @@ func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 	case anyBytes:
 		buf := a.space(base64.StdEncoding.EncodedLen(len(bytes)))
 		return a.string(base64.StdEncoding.AppendEncode(buf, bytes)), true
+	case anyArray:
+		return a.plainStrings(bytes, maxBytes)
 	default:
 		return "", true
 	}
+}
+
+// plainStrings renders an ArrayValue as AttributeValue does (JSON) when
+// each of its values is a string alone, of at most maxBytes, made of
+// printable ASCII that JSON writes as it is (not '"', '\\', or the '<',
+// '>' and '&' encoding/json escapes): the shape of aws.log.group.names,
+// which OpenTelemetry's Lambda resource detector sends with every span.
+// Any other array says false, for the message path.
+func (a *wireArena) plainStrings(b []byte, maxBytes int) (string, bool) {
+	n := 2
+	for rest := b; len(rest) > 0; {
+		// Each value: 0x0a len AnyValue{0x0a len string}, lengths of one byte.
+		if len(rest) < 4 || rest[0] != 0x0a || rest[2] != 0x0a || int(rest[1]) != int(rest[3])+2 || int(rest[1])+2 > len(rest) || rest[1] >= 0x80 {
+			return "", false
+		}
+		s := rest[4 : 2+int(rest[1])]
+		if len(s) > maxBytes {
+			return "", false
+		}
+		for _, c := range s {
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return "", false
+			}
+		}
+		n += len(s) + 3
+		rest = rest[2+int(rest[1]):]
+	}
+	buf := a.space(n)
+	buf = append(buf, '[')
+	for rest := b; len(rest) > 0; rest = rest[2+int(rest[1]):] {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, rest[4:2+int(rest[1])]...)
+		buf = append(buf, '"')
+	}
+	return a.string(append(buf, ']')), true
 }
 
 // wireArena holds the values AppendWire renders (numbers, bytes) for the

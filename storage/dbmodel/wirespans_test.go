@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,6 +191,13 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 		return protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), value)
 	}
 	long := func(n int) string { return string(make([]byte, n)) }
+	arr := func(values ...[]byte) []byte { // an AnyValue holding an ArrayValue of values
+		var a []byte
+		for _, v := range values {
+			a = protowire.AppendBytes(protowire.AppendTag(a, 1, protowire.BytesType), v)
+		}
+		return protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), a)
+	}
 	tests := []struct {
 		name string
 		attr []byte
@@ -209,6 +217,18 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 		{"value an integer", kv("k", protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 200)), true},
 		{"value and an unknown field", append(kv("k", str("v")), 0x78, 1), true},
 		{"value then key", append(protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), str("v")), str("k")...), true},
+		{"array of strings", kv("k", arr(str("/aws/lambda/orders"), str(""), str("b"))), true},
+		{"empty array", kv("k", arr()), true},
+		{"array string of 125 bytes", kv("k", arr(str(strings.Repeat("a", 125)))), true},
+		{"array string of 126 bytes, a length of two bytes", kv("k", arr(str(strings.Repeat("a", 126)))), false},
+		{"array string JSON escapes", kv("k", arr(str("a<b"))), false},
+		{"array string with a quote", kv("k", arr(str(`a"b`))), false},
+		{"array string not ASCII", kv("k", arr(str("café"))), false},
+		{"array of an integer", kv("k", arr(protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 2))), false},
+		{"array of an empty value", kv("k", arr(nil)), false},
+		{"array twice", kv("k", append(arr(str("a")), arr(str("b"))...)), false},
+		{"string then array", kv("k", append(str("v"), arr(str("a"))...)), true},
+		{"array then string", kv("k", append(arr(str("a")), str("v")...)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,5 +242,29 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 				t.Errorf("AppendWire took it = %v, want %v", took, tt.took)
 			}
 		})
+	}
+}
+
+// TestAppendWireArrayStringCap: a string of an array over the value cap
+// is left to the message path, which cuts it; one at the cap is taken.
+func TestAppendWireArrayStringCap(t *testing.T) {
+	lim := capLimits
+	lim.MaxAttributeValueBytes = 3
+	for _, tt := range []struct {
+		value string
+		took  bool
+	}{{"abc", true}, {"abcd", false}} {
+		value := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(tt.value))
+		array := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), value)
+		attr := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("k"))
+		attr = protowire.AppendBytes(protowire.AppendTag(attr, 2, protowire.BytesType), protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), array))
+		span := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("0123456789abcdef"))
+		span = protowire.AppendBytes(protowire.AppendTag(span, 2, protowire.BytesType), []byte("01234567"))
+		span = protowire.AppendBytes(protowire.AppendTag(span, 9, protowire.BytesType), attr)
+		ss := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), span)
+		rs := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), ss)
+		if took := checkWire(t, rs, lim); took != tt.took {
+			t.Errorf("array [%q] with values capped at 3 bytes: AppendWire took it = %v, want %v", tt.value, took, tt.took)
+		}
 	}
 }

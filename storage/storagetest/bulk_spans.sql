@@ -29,13 +29,15 @@ SELECT toDateTime(intDiv(start_ns, 1000000000)), start_ns, dur_ns, trace_id, spa
     scope, scope_version, akeys, avals,
 {{- if or (eq .C 0) (eq .C 6) (eq .C 7) (eq .C 10) (eq .C 11)}}
     ['service.name', 'cloud.provider', 'cloud.platform', 'cloud.region', 'cloud.account.id', 'faas.name',
-        'faas.version', 'faas.instance', 'faas.max_memory'],
-    [fn, 'aws', 'aws_lambda', region, account, fn, '$LATEST', instance, toString(toUInt64(memory) * 1048576)]
+        'faas.version', 'faas.instance', 'faas.max_memory', 'aws.log.group.names'],
+    [fn, 'aws', 'aws_lambda', region, account, fn, '$LATEST', instance, toString(toUInt64(memory) * 1048576),
+        concat('["/aws/lambda/', fn, '"]')]
 {{- else}}
     ['service.name', 'cloud.provider', 'cloud.platform', 'cloud.region', 'faas.name', 'faas.version',
-        'faas.instance', 'faas.max_memory', 'telemetry.sdk.language', 'telemetry.sdk.name', 'telemetry.sdk.version'],
+        'faas.instance', 'faas.max_memory', 'telemetry.sdk.language', 'telemetry.sdk.name', 'telemetry.sdk.version',
+        'aws.log.group.names'],
     [fn, 'aws', 'aws_lambda', region, fn, '$LATEST', instance,
-        toString(toUInt64(memory) * 1048576), 'go', 'opentelemetry', '1.47.0']
+        toString(toUInt64(memory) * 1048576), 'go', 'opentelemetry', '1.47.0', concat('["/aws/lambda/', fn, '"]')]
 {{- end}}
 FROM (
     SELECT

@@ -22,9 +22,9 @@ import (
 )
 
 // DemoResource is the resource the demo's functions send with their own
-// spans (see examples/functions/internal/otelfaas). The demo's also names
-// the log group (aws.log.group.names, an array), left out here: see
-// DemoTrace.
+// spans (see examples/functions/internal/otelfaas), the log group's name
+// as an array (aws.log.group.names) as OpenTelemetry's Lambda resource
+// detector sends it.
 func DemoResource(function string) *resourcepb.Resource {
 	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
 		str("service.name", function), str("cloud.provider", "aws"),
@@ -33,22 +33,29 @@ func DemoResource(function string) *resourcepb.Resource {
 		str("faas.instance", "2026/06/01/[$LATEST]8f1c2a7b9d0e4f51"),
 		integer("faas.max_memory", 512*1024*1024),
 		str("telemetry.sdk.language", "go"), str("telemetry.sdk.name", "opentelemetry"),
-		str("telemetry.sdk.version", "1.47.0"),
+		str("telemetry.sdk.version", "1.47.0"), logGroups(function),
 	}}
 }
 
 // DemoExtensionResource is the resource the extension sends its own spans
 // of a function with (the inferred span of the trigger, the platform
 // spans): the function's identity (see extension/internal/agent's
-// Resource), without the log group as DemoResource.
+// Resource), with the log group as DemoResource.
 func DemoExtensionResource(function string) *resourcepb.Resource {
 	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
 		str("service.name", function), str("cloud.provider", "aws"),
 		str("cloud.platform", "aws_lambda"), str("cloud.region", "eu-west-1"),
 		str("cloud.account.id", "123456789012"), str("faas.name", function), str("faas.version", "$LATEST"),
 		str("faas.instance", "2026/06/01/[$LATEST]8f1c2a7b9d0e4f51"),
-		integer("faas.max_memory", 512*1024*1024),
+		integer("faas.max_memory", 512*1024*1024), logGroups(function),
 	}}
+}
+
+// logGroups is aws.log.group.names of a function's default log group.
+func logGroups(function string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: "aws.log.group.names", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{
+		ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{{Value: &commonpb.AnyValue_StringValue{StringValue: "/aws/lambda/" + function}}}},
+	}}}
 }
 
 // Scopes of the extension's own spans.
@@ -73,10 +80,7 @@ const (
 //	             reserve stock, lambda.invoke
 //	                              lambda.runtime_overhead
 //
-// A warm trace: no lambda.init. The demo's resources also carry
-// aws.log.group.names, an array value, left out here (with it, every span
-// would take the collector's message path, not the one its benchmarks
-// measure).
+// A warm trace: no lambda.init.
 func DemoTrace(rng *rand.Rand, at time.Time) []*ingestv1.ExportRequest {
 	var traceID [16]byte
 	for i := range traceID {
