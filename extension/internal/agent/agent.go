@@ -273,11 +273,6 @@ type Agent struct {
 	invokes     int
 	lastInvoke  time.Time
 	avgGap      time.Duration
-	// endFlush says the invocation under way is flushed at its end
-	// (flushAtEnd), read when the proxy sees the runtime's answer.
-	endFlush atomic.Bool
-	// kick asks the shipper's background loop to ship now (Shipper.Kick).
-	kick func()
 
 	// runtimeDoneLate counts the waits for runtimeDone that the bound
 	// ended; lateLogged is when that was last logged.
@@ -549,9 +544,6 @@ func (a *Agent) startProxy() {
 	a.events.detect = trigger.Options{Headers: a.opts.Config.CaptureHeaders}
 	a.events.coldSDK = sdkConfigured(a.opts.Env)
 	a.events.redact = a.redactor()
-	if a.opts.Config.Flush == config.FlushAdaptive {
-		a.events.onAnswer = a.onAnswer
-	}
 	fail := func(err error) {
 		a.log.Warn("runtime API proxy not started; no event or response data", "err", err)
 		if ln != nil {
@@ -786,7 +778,6 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		return err
 	}
 	a.ship = ship
-	a.kick = ship.Kick
 	if cfg.Endpoint == "" {
 		a.log.Warn("LAMBDASCOPE_ENDPOINT is not set; telemetry is received but nothing will be shipped")
 	}
@@ -909,26 +900,12 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
 		a.addSelfMetrics(now)
 	}
-	end := a.flushAtEnd()
-	a.endFlush.Store(end)
-	switch cfg := a.opts.Config; {
-	case cfg.Flush == config.FlushPeriodic:
-	case cfg.Flush == config.FlushAdaptive && end:
-		// The flush at the end ships what earlier invocations left, in
-		// the same call; the background loop still ships every flush
-		// interval while the function runs long.
-	case cfg.Flush == config.FlushAdaptive && a.events.answersSeen():
-		// The runtime answers through the proxy: what earlier
-		// invocations left is shipped once this one has answered
-		// (onAnswer), with this one's spans, so that encoding and
-		// compressing it does not take the CPU from the function while it
-		// works.
-	default:
+	if a.opts.Config.Flush != config.FlushPeriodic {
 		// Ship what earlier invocations left (their reports) while awake.
-		a.kick()
+		a.ship.Kick()
 	}
 
-	if !end {
+	if !a.flushAtEnd() {
 		// Nothing would wait too long: call /event/next right away and let
 		// the background loop ship while the environment is awake.
 		return
@@ -956,23 +933,6 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if err := a.flushEnd(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
 		a.log.Debug("end-of-invocation flush incomplete", "err", err)
 	}
-}
-
-// onAnswer asks the background loop to ship once the runtime answered
-// through the proxy: the invocation's spans, with the records of earlier
-// invocations, are encoded and compressed after the answer instead of
-// while the next invocation's function works. Not when the invocation is
-// flushed at its end, which ships them itself.
-func (a *Agent) onAnswer() {
-	select {
-	case <-a.ready:
-	default:
-		return
-	}
-	if a.kick == nil || a.endFlush.Load() {
-		return
-	}
-	a.kick()
 }
 
 // flushEnd ships what is buffered before /event/next, within ctx. A

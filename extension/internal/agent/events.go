@@ -117,11 +117,6 @@ type eventObserver struct {
 	// invocation span, oldest first in heldQ.
 	held  map[string]*pendingInvocation
 	heldQ []string
-
-	// onAnswer, when set, is called once the runtime's answer to an
-	// invocation it took through the proxy was read (after the inferred
-	// span went to the buffer).
-	onAnswer func()
 }
 
 // inferredRef is an inferred span and the span it is a child of.
@@ -296,20 +291,6 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 		o.emit(e.RequestID, p)
 	}
 	o.markEnded(e.RequestID)
-	if invoked && o.onAnswer != nil {
-		o.onAnswer()
-	}
-}
-
-// answersSeen says the proxy has read an answer of the runtime to an
-// invocation it took through it: the runtime talks through the proxy.
-func (o *eventObserver) answersSeen() bool {
-	if o == nil {
-		return false
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.answered
 }
 
 // putLocked remembers p, forgetting the oldest beyond maxPending.
