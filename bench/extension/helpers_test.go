@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -234,17 +235,26 @@ const (
 // extension, and any extra functions.
 func startEmulator(b *testing.B, bins binaries, c *collector, flush string, extra ...emulator.FunctionConfig) *emulator.Emulator {
 	b.Helper()
+	return startEmulatorEnv(b, bins, c, flush, nil, extra...)
+}
+
+// startEmulatorEnv is startEmulator with more environment variables for
+// the function with the extension.
+func startEmulatorEnv(b *testing.B, bins binaries, c *collector, flush string, env map[string]string, extra ...emulator.FunctionConfig) *emulator.Emulator {
+	b.Helper()
+	withEnv := map[string]string{
+		"LAMBDASCOPE_ENDPOINT": c.addr,
+		"LAMBDASCOPE_API_KEY":  "bench-key",
+		"LAMBDASCOPE_FLUSH":    flush,
+	}
+	maps.Copy(withEnv, env)
 	em, err := emulator.New(emulator.Config{Functions: append([]emulator.FunctionConfig{
 		{
 			Name:       withExtension,
 			Handler:    bins.function,
 			Extensions: []string{bins.extension},
 			Timeout:    10 * time.Second,
-			Env: map[string]string{
-				"LAMBDASCOPE_ENDPOINT": c.addr,
-				"LAMBDASCOPE_API_KEY":  "bench-key",
-				"LAMBDASCOPE_FLUSH":    flush,
-			},
+			Env:        withEnv,
 		},
 		{Name: withoutExtension, Handler: bins.function, Timeout: 10 * time.Second},
 	}, extra...)})
