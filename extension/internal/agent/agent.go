@@ -937,20 +937,9 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	}
 	fctx, fcancel := context.WithTimeout(wctx, a.opts.FlushBudget)
 	defer fcancel()
-	if err := a.flushEnd(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
+	if err := a.ship.Flush(fctx); err != nil && !errors.Is(err, shipper.ErrDisabled) {
 		a.log.Debug("end-of-invocation flush incomplete", "err", err)
 	}
-}
-
-// flushEnd ships what is buffered before /event/next, within ctx. A
-// background flush may have a batch in flight (the previous invocation's
-// records, sent when this one started): what is buffered goes out at once
-// beside it rather than after it, so the billed time after the answer
-// holds one round trip to the collector, not two in a row; then it waits
-// for that batch as well, so that nothing is in flight when the
-// environment is frozen.
-func (a *Agent) flushEnd(ctx context.Context) error {
-	return a.ship.Drain(ctx)
 }
 
 // endedBy says what ended the wait for an invocation's end.

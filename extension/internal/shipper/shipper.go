@@ -342,14 +342,13 @@ func (s *Shipper) Flush(ctx context.Context) error {
 	}
 }
 
-// Drain ships everything now, within ctx: at a shutdown, and at the end of
-// an invocation before the environment may be frozen. When a flush is
+// Drain ships everything for a shutdown, within ctx. When a flush is
 // already running (the background loop, with a batch in flight to a slow
 // collector), what is buffered goes out at once beside that batch rather
-// than after it: the deadline then holds one round trip to the
+// than after it: a shutdown deadline then holds one round trip to the
 // collector, not two in a row. Then, as Flush, it sends what is left once
 // the running flush is done. A batch sent beside that the collector does
-// not take in time is kept for the next flush, or for SpoolRemaining.
+// not take in time is kept for SpoolRemaining.
 func (s *Shipper) Drain(ctx context.Context) error {
 	if s.cfg.Endpoint != "" {
 		select {
@@ -467,9 +466,8 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	s.mu.Lock()
 	client := s.client
 	if !p.beside {
-		// Resumed watches the flush's own call; a call beside it ends
-		// with Drain's context, before the extension waits on
-		// /event/next, so no freeze can come while it is in flight.
+		// Resumed watches the flush's own call; a call beside it runs
+		// only at shutdown, when no freeze can come.
 		s.inflight = call
 	}
 	s.mu.Unlock()
