@@ -349,3 +349,39 @@ func TestDefaultsMatchPriceListTranscription(t *testing.T) {
 		}
 	}
 }
+
+// The Managed Instances instance prices beside m7g.xlarge (which the
+// pricing page's example confirms) match the EC2 on-demand table of AWS's
+// own Managed Instances pricing calculator, a sample AWS publishes
+// (github.com/aws-samples/sample-aws-lambda-managed-instances,
+// tools/pricing-calculator/web/src/utils/calculator.js, INSTANCE_TYPES,
+// us-east-1; read 2026-12-06). Its table is typed by hand (its own script
+// says EC2's prices should come from EC2's Price List API) and rounds the
+// r7g prices to three decimals, so they are held to a tenth of a cent; the
+// sizes it leaves out stay unconfirmed.
+func TestManagedInstancePricesMatchAWSCalculator(t *testing.T) {
+	hourly := query.DefaultPriceTable().ManagedInstances.InstanceHourly
+	for _, c := range []struct {
+		instance string
+		want     float64
+		within   float64
+	}{
+		{"c7g.xlarge", 0.1450, 0},
+		{"c7g.2xlarge", 0.2900, 0},
+		{"c7g.4xlarge", 0.5800, 0},
+		{"m7g.xlarge", 0.1632, 0},
+		{"m7g.2xlarge", 0.3264, 0},
+		{"m7g.4xlarge", 0.6528, 0},
+		{"r7g.xlarge", 0.2140, 0.0005},
+		{"r7g.2xlarge", 0.4280, 0.0005},
+	} {
+		got, ok := hourly[c.instance]
+		if !ok {
+			t.Errorf("%s has no default price; AWS's calculator gives $%.4f an hour", c.instance, c.want)
+			continue
+		}
+		if math.Abs(got-c.want) > c.within {
+			t.Errorf("%s = $%.4f an hour, AWS's calculator gives $%.4f", c.instance, got, c.want)
+		}
+	}
+}

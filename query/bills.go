@@ -72,14 +72,17 @@ func defaultDurable() DurablePrices {
 }
 
 // defaultManagedInstances: the instance prices are EC2's on-demand Linux
-// prices in us-east-1. Of them only m7g.xlarge ($0.1632) was confirmed
-// against an AWS page when they were checked on 2026-12-06 (the Managed
-// Instances example of the Lambda pricing page; the 15 % fee from the same
-// page). All the others are unconfirmed: no AWS page found then (twice)
-// shows them in its text (EC2's on-demand price tables are not); third-party
-// price lists agree on the m7g and m7i figures (m7g.large $0.0816) and
-// differ on some c7g, c7i, r7g and r7i ones (for example c7g.large $0.0725
-// or $0.0692). They are kept: a price file's
+// prices in us-east-1. Of them only m7g.xlarge ($0.1632) is confirmed by
+// an AWS pricing page (the Managed Instances example of the Lambda pricing
+// page, read 2026-12-06; the 15 % fee from the same page). c7g.xlarge to
+// 4xlarge, m7g.2xlarge and 4xlarge, and r7g.xlarge and 2xlarge (to a tenth
+// of a cent) match the table of AWS's own Managed Instances pricing
+// calculator sample (TestManagedInstancePricesMatchAWSCalculator), which
+// is typed by hand, not a price list. The other sizes and the m7i, c7i and
+// r7i types are unconfirmed: no AWS page found (searched three times)
+// shows them in its text; third-party price lists agree on the m7g and m7i
+// figures and differ on some c7g, c7i, r7g and r7i ones (for example
+// c7g.large $0.0725 or $0.0692). They are kept: a price file's
 // managed_instances.instance_hourly overrides them.
 func defaultManagedInstances() ManagedInstancePrices {
 	return ManagedInstancePrices{
