@@ -21,6 +21,9 @@ type rawIO struct {
 	rn, wn int
 	rerr   error
 	werr   error
+	// try says the write under way gives up, rather than waits, when the
+	// socket takes no more (see tryWrite).
+	try    bool
 	rd, wr func(fd uintptr) bool
 }
 
@@ -65,7 +68,7 @@ func newRawIO(nc net.Conn) io.ReadWriter {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				return false
+				return r.try
 			}
 			r.werr = os.NewSyscallError("write", errno)
 			return true
@@ -100,5 +103,23 @@ func (r *rawIO) Write(p []byte) (int, error) {
 		err = r.werr
 	}
 	r.wp = nil
+	return n, err
+}
+
+// tryWrite writes what of p the socket takes without waiting: all of it
+// unless its send buffer is full (the peer is not reading). A write that
+// does not wait needs no deadline, and setting one costs a timer of the
+// runtime's (see upstreamWriter).
+func (r *rawIO) tryWrite(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.wp, r.wn, r.werr, r.try = p, 0, nil, true
+	err := r.rc.Write(r.wr)
+	n := r.wn
+	if err == nil {
+		err = r.werr
+	}
+	r.wp, r.try = nil, false
 	return n, err
 }

@@ -111,3 +111,88 @@ func TestRawIOErrors(t *testing.T) {
 		}
 	})
 }
+
+// deadlineConn records the write deadlines set on a connection.
+type deadlineConn struct {
+	*net.TCPConn
+	set []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.set = append(c.set, t)
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// TestUpstreamWritesLeaveNoDeadline: a write to the platform that the
+// socket takes whole sets no write deadline (a timer of the runtime's,
+// which on a kept connection fired once it was idle and was armed again
+// on the next call); one that has to wait for the platform to read still
+// polls for an early answer with a deadline, and clears it once done.
+func TestUpstreamWritesLeaveNoDeadline(t *testing.T) {
+	t.Run("taken whole", func(t *testing.T) {
+		c, s := tcpPair(t)
+		dc := &deadlineConn{TCPConn: c}
+		w := &upstreamWriter{nc: dc, w: newRawIO(c), pk: newPeeker(c)}
+		msg := []byte("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+		for range 3 {
+			if n, err := w.Write(msg); n != len(msg) || err != nil {
+				t.Fatalf("wrote %d of %d, %v", n, len(msg), err)
+			}
+		}
+		_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 3*len(msg))
+		if _, err := io.ReadFull(s, got); err != nil {
+			t.Fatal(err)
+		}
+		if len(dc.set) != 0 {
+			t.Errorf("write deadlines set: %v; want none", dc.set)
+		}
+	})
+	t.Run("waits for the platform", func(t *testing.T) {
+		c, s := tcpPair(t)
+		dc := &deadlineConn{TCPConn: c}
+		w := &upstreamWriter{nc: dc, w: newRawIO(c), pk: newPeeker(c)}
+		big := make([]byte, 32<<20) // more than the sockets' buffers hold
+		for i := range big {
+			big[i] = byte(i * 7)
+		}
+		read := make(chan error, 1)
+		got := make([]byte, len(big))
+		go func() {
+			time.Sleep(3 * earlyAnswerPoll) // the writer waits meanwhile
+			_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err := io.ReadFull(s, got)
+			read <- err
+		}()
+		if n, err := w.Write(big); n != len(big) || err != nil {
+			t.Fatalf("wrote %d of %d, %v", n, len(big), err)
+		}
+		if err := <-read; err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(big) {
+			t.Error("the bytes read are not the bytes written")
+		}
+		if len(dc.set) < 2 || dc.set[0].IsZero() {
+			t.Fatalf("write deadlines set: %v; want one to poll for an early answer, then cleared", dc.set)
+		}
+		if last := dc.set[len(dc.set)-1]; !last.IsZero() {
+			t.Errorf("the last write deadline set is %v; want it cleared", last)
+		}
+	})
+	t.Run("answered early", func(t *testing.T) {
+		c, s := tcpPair(t)
+		dc := &deadlineConn{TCPConn: c}
+		w := &upstreamWriter{nc: dc, w: newRawIO(c), pk: newPeeker(c)}
+		if _, err := s.Write([]byte("HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		n, err := w.Write(make([]byte, 32<<20)) // the platform never reads
+		if !errors.Is(err, errAnsweredEarly) || n >= 32<<20 {
+			t.Fatalf("wrote %d, %v; want part and errAnsweredEarly", n, err)
+		}
+		if len(dc.set) == 0 || !dc.set[len(dc.set)-1].IsZero() {
+			t.Errorf("write deadlines set: %v; want the last one cleared", dc.set)
+		}
+	})
+}

@@ -130,14 +130,33 @@ var errNoAnswer = errors.New("the connection was closed before any answer")
 // upstreamWriter writes to the platform, giving up on the rest of a body
 // the platform answered before reading (as it may refuse one over its
 // limit), as net/http's client does: the runtime gets the answer at once.
+// A write the socket takes whole (every call whose platform reads, so all
+// of a small body and most of a large one) sets no deadline: a deadline
+// is a timer of the runtime's, and one left on a kept connection fires
+// once the connection is idle, waking a thread of an idle process, and is
+// armed again, waking the network poller, on the next call. Only a write
+// that would wait polls for an early answer, with a deadline cleared once
+// it is done.
 type upstreamWriter struct {
 	nc net.Conn
 	w  io.Writer
 	pk *peeker
 }
 
+// tryWriter writes what a connection takes without waiting (rawIO).
+type tryWriter interface {
+	tryWrite(p []byte) (int, error)
+}
+
 func (w *upstreamWriter) Write(p []byte) (int, error) {
 	total := 0
+	if tw, ok := w.w.(tryWriter); ok {
+		n, err := tw.tryWrite(p)
+		if total = n; err != nil || total == len(p) {
+			return total, err
+		}
+	}
+	defer func() { _ = w.nc.SetWriteDeadline(time.Time{}) }()
 	for {
 		_ = w.nc.SetWriteDeadline(time.Now().Add(earlyAnswerPoll))
 		n, err := w.w.Write(p[total:])
