@@ -108,7 +108,17 @@ const roundCalls = 40
 // added-p50/p99-us the proxy's percentile minus the direct one (all
 // rounds pooled), added-p50/p99-min/max-us the least and the most of the
 // same difference taken round by round (the spread); next-/response-
-// added-p50-us where the added time sits. direct-cpu-us is the CPU
+// added-p50-us where the added time sits. added-p99-lo/hi-us bound what
+// the pooled p99s can tell: the proxy's p99 and the direct p99 each have
+// a 95 % confidence interval by rank, and the added p99 lies between the
+// proxy's lower bound less the direct upper one and the other way round
+// (of 400 calls a side, the upper bound is the slowest call: one stall of
+// the machine on either side moves added-p99-us by its length; -benchtime
+// 50x, 2,000 calls a side, narrows it). paired-added-p50/p99-us are the
+// quantiles of the difference of each invocation through the proxy and
+// the direct one made next to it: a stall of the machine spanning both
+// cancels out, one that hits only the proxy's call counts in full (with
+// independent stalls, the paired p99 is the larger). direct-cpu-us is the CPU
 // time (user and system) of this process for one invocation directly,
 // proxy-cpu-us the proxy process's CPU time per invocation through it
 // (all of it, over the rounds), added-cpu-us what an invocation through
@@ -217,6 +227,20 @@ func BenchmarkRelayLatency(b *testing.B) {
 				b.ReportMetric(lo, "added-"+q.name+"-min-us")
 				b.ReportMetric(hi, "added-"+q.name+"-max-us")
 			}
+			// Paired: each invocation through the proxy against the direct
+			// one made next to it.
+			paired := make([]float64, len(all[1]))
+			for i := range paired {
+				paired[i] = all[1][i] - all[0][i]
+			}
+			b.ReportMetric(quantile(paired, 0.5), "paired-added-p50-us")
+			b.ReportMetric(quantile(paired, 0.99), "paired-added-p99-us")
+			// What the pooled p99s can tell apart: the added p99's bounds
+			// from both sides' 95 % intervals of their p99 (by rank).
+			plo, phi := quantileBounds(all[1], 0.99)
+			dlo, dhi := quantileBounds(all[0], 0.99)
+			b.ReportMetric(plo-dhi, "added-p99-lo-us")
+			b.ReportMetric(phi-dlo, "added-p99-hi-us")
 			b.ReportMetric(quantile(next[1], 0.5)-quantile(next[0], 0.5), "next-added-p50-us")
 			b.ReportMetric(quantile(answer[1], 0.5)-quantile(answer[0], 0.5), "response-added-p50-us")
 			calls := float64(len(all[1]))
@@ -391,6 +415,23 @@ func startProcess(b *testing.B, role, arg string) *process {
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// quantileBounds are the bounds of a 95 % confidence interval of the
+// p-quantile of the distribution xs were drawn from, by rank (the
+// binomial's normal approximation; no assumption on the distribution).
+// Of 400 calls the p99's upper bound is the slowest call.
+func quantileBounds(xs []float64, p float64) (lo, hi float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := float64(len(s))
+	w := 1.96 * math.Sqrt(n*p*(1-p))
+	l := int(math.Floor(n*p-w)) - 1
+	h := int(math.Ceil(n*p+w)) - 1
+	return s[max(0, min(l, len(s)-1))], s[max(0, min(h, len(s)-1))]
+}
 
 // quantile is the p-quantile of xs (nearest rank).
 func quantile(xs []float64, p float64) float64 {
