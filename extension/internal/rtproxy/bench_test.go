@@ -74,6 +74,24 @@ type discard struct{}
 func (discard) Invoked(rtproxy.Event) {}
 func (discard) Ended(rtproxy.End)     {}
 
+// litter is an Observer that makes n bytes of garbage per call, in
+// 512-byte pieces (as decoding an event's JSON does), so that the proxy's
+// process collects garbage while calls are relayed, as the agent does.
+type litter struct {
+	n    int
+	sink [][]byte
+}
+
+func (l *litter) Invoked(rtproxy.Event) { l.make() }
+func (l *litter) Ended(rtproxy.End)     { l.make() }
+
+func (l *litter) make() {
+	l.sink = l.sink[:0]
+	for left := l.n; left > 0; left -= 512 {
+		l.sink = append(l.sink, make([]byte, 512))
+	}
+}
+
 // captureLimit is the agent's capture limit: what its event observer
 // decodes of a body (trigger.MaxDecode) and one byte more; sniffLimit
 // what it keeps of a body over it (trigger.SniffLen).
@@ -268,10 +286,14 @@ const (
 // proxyEnv holds more environment for the proxy's process only (say
 // GOMAXPROCS=1), to measure the Go runtime's settings the layer could
 // give the extension; noObserverEnv, set there, makes the proxy run
-// without an Observer, to measure what observing costs.
+// without an Observer, to measure what observing costs; garbageEnv, set
+// there to a number of bytes, gives it an Observer that makes that much
+// garbage per call (see litter), to measure what the collections of the
+// agent's other work cost the calls relayed.
 const (
 	proxyEnv      = "RTPROXY_BENCH_PROXY_ENV"
 	noObserverEnv = "RTPROXY_BENCH_NO_OBSERVER"
+	garbageEnv    = "RTPROXY_BENCH_OBSERVER_GARBAGE"
 )
 
 // serveProcess serves, in this process, the proxy as the layer's agent
@@ -291,6 +313,9 @@ func serveProcess(role, arg string) int {
 	switch role {
 	case roleProxy:
 		var obs rtproxy.Observer = discard{}
+		if n, err := strconv.Atoi(os.Getenv(garbageEnv)); err == nil && n > 0 {
+			obs = &litter{n: n}
+		}
 		if os.Getenv(noObserverEnv) != "" {
 			obs = nil
 		}
