@@ -82,10 +82,11 @@ func main() {
 		os.Exit(1)
 	}
 	if agentErr == nil {
-		// Started only once needed, or after a few milliseconds: a
-		// function's first exports, answered by the launcher meanwhile,
-		// then do not share the CPU with the agent's start.
-		l.AwaitNeed(launch.AgentHold)
+		// Started only once needed (with the INVOKE, where there is
+		// one), or after a few milliseconds: a function's first exports,
+		// answered by the launcher meanwhile, and its init then do not
+		// share the CPU with the agent's start.
+		l.AwaitNeed(l.Hold())
 		var child *launch.Child
 		if child, agentErr = l.Spawn(agent, args, env); agentErr == nil {
 			os.Exit(watch(l, child))

@@ -21,6 +21,28 @@ import (
 // milliseconds after the extension's init is answered without it.
 const AgentHold = 5 * time.Millisecond
 
+// AgentHoldInvoke is the hold where the extension is registered for
+// INVOKE (on-demand functions): there the INVOKE itself says when the
+// agent is needed. An agent started during the function's init takes
+// the CPU from it, and a cold invocation's caller waits for that init;
+// started with the INVOKE, its start shares the CPU with the invocation
+// instead, most of it after the function's response (which the launcher's
+// early answers to its exports do not hold). A runtime whose init takes
+// longer has the agent started beside it after this long, so that what
+// the launcher holds for the agent (exports, telemetry pushes) does not
+// wait long. Under Managed Instances no INVOKE comes, and AgentHold
+// applies.
+const AgentHoldInvoke = 100 * time.Millisecond
+
+// Hold is how long AwaitNeed should wait for a need: AgentHoldInvoke when
+// the extension is registered for INVOKE, AgentHold otherwise.
+func (l *Launch) Hold() time.Duration {
+	if l.invokes {
+		return AgentHoldInvoke
+	}
+	return AgentHold
+}
+
 // Why AwaitNeed returned.
 const (
 	NeedEvent = "event" // the Extensions API sent an event (or closed)

@@ -128,3 +128,30 @@ func TestAwaitNeedTime(t *testing.T) {
 		t.Errorf("AwaitNeed = %q with nothing waiting; want %q", w, NeedTime)
 	}
 }
+
+// TestHoldByRegistration: registered for INVOKE, the agent is held until
+// the INVOKE (AgentHoldInvoke at most); under Managed Instances, where
+// only SHUTDOWN is registered, AgentHold.
+func TestHoldByRegistration(t *testing.T) {
+	for _, tc := range []struct {
+		managed bool
+		want    time.Duration
+	}{
+		{false, AgentHoldInvoke},
+		{true, AgentHold},
+	} {
+		f := &fakeAPI{beforeShutdown: make(chan struct{})}
+		l, err := Start(Options{RuntimeAPI: startAPI(t, f), Name: "lambdascope", ListenHost: "127.0.0.1", Managed: tc.managed})
+		if err != nil {
+			t.Fatalf("Start (managed %v): %v", tc.managed, err)
+		}
+		if got := l.Hold(); got != tc.want {
+			t.Errorf("Hold() = %v with Managed %v; want %v", got, tc.managed, tc.want)
+		}
+		l.Close()
+		close(f.beforeShutdown)
+	}
+	if AgentHoldInvoke <= AgentHold {
+		t.Errorf("AgentHoldInvoke %v is not longer than AgentHold %v", AgentHoldInvoke, AgentHold)
+	}
+}

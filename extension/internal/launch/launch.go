@@ -95,6 +95,8 @@ type Launch struct {
 	// when there is no OTLP port.
 	early  *early
 	earlyR *os.File
+	// invokes is true when the extension is registered for INVOKE.
+	invokes bool
 }
 
 // ErrNotRegistered wraps an error that happened before the extension was
@@ -175,6 +177,7 @@ func Start(o Options) (*Launch, error) {
 		return nil, fmt.Errorf("%w: register extension: response has no %s", ErrNotRegistered, apiwire.HeaderIdentifier)
 	}
 	l.State.ExtensionID, l.State.Registration = id, resp.body
+	l.invokes = slices.Contains(events, "INVOKE")
 
 	if listenErr == nil {
 		l.State.TelemetryFD = telemetryFD

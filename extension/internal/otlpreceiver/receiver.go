@@ -89,6 +89,9 @@ type Receiver struct {
 	httpAddr string
 	grpcAddr string
 	wg       sync.WaitGroup
+	// grpcServing is closed when the gRPC server first accepts: from then
+	// on it owns its listener, and stopping it is a normal stop.
+	grpcServing chan struct{}
 
 	malformed atomic.Uint64
 }
@@ -197,13 +200,44 @@ func (r *Receiver) Start(_ context.Context) error {
 			r.grpcSrv.RegisterService(serviceDesc(sig), e)
 		}
 		srv := r.grpcSrv
+		r.grpcServing = make(chan struct{})
+		acc := &acceptSignal{Listener: ln, first: r.grpcServing}
 		r.wg.Go(func() {
-			if err := srv.Serve(ln); err != nil {
+			if testHookBeforeServe != nil {
+				testHookBeforeServe()
+			}
+			err := srv.Serve(acc)
+			switch {
+			case err == nil:
+			case errors.Is(err, grpc.ErrServerStopped) && r.isClosed():
+				// Shut down before the server began: a normal stop,
+				// with nothing accepted (the listener is closed).
+				r.log.Debug("OTLP/gRPC receiver shut down before it served")
+			default:
 				r.log.Error("OTLP/gRPC receiver stopped", "err", err)
 			}
 		})
 	}
 	return err
+}
+
+// Test hooks: called, when set, just before the gRPC server serves and
+// just before Shutdown stops it.
+var testHookBeforeServe, testHookGRPCStopping func()
+
+func (r *Receiver) isClosed() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.closed }
+
+// acceptSignal closes first when Accept is first called: the gRPC server
+// has then taken the listener as its own.
+type acceptSignal struct {
+	net.Listener
+	once  sync.Once
+	first chan struct{}
+}
+
+func (a *acceptSignal) Accept() (net.Conn, error) {
+	a.once.Do(func() { close(a.first) })
+	return a.Listener.Accept()
 }
 
 // HTTPAddr and GRPCAddr are the bound addresses ("" when not serving).
@@ -221,7 +255,7 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	r.closed = true
-	httpSrv, grpcSrv := r.httpSrv, r.grpcSrv
+	httpSrv, grpcSrv, grpcServing := r.httpSrv, r.grpcSrv, r.grpcServing
 	if !r.started {
 		// Bound by Listen but never served.
 		for _, ln := range []net.Listener{r.httpLn, r.grpcLn} {
@@ -240,6 +274,17 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 		}
 	}
 	if grpcSrv != nil {
+		// A stop before the server first accepts closes its listener
+		// with the connections waiting there unaccepted; the server is
+		// given until ctx ends to begin, so that its stop is the
+		// ordinary one.
+		select {
+		case <-grpcServing:
+		case <-ctx.Done():
+		}
+		if testHookGRPCStopping != nil {
+			testHookGRPCStopping()
+		}
 		stopped := make(chan struct{})
 		go func() {
 			grpcSrv.GracefulStop()

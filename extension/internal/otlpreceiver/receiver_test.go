@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -633,4 +634,106 @@ func TestKeptSpansOutliveLaterRequests(t *testing.T) {
 			t.Errorf("kept spans %d are named %.20q…, want %.20q…", i, n, names[i])
 		}
 	}
+}
+
+// logRecorder is a slog.Handler that keeps the records at or above Warn.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	msg := rec.Message
+	rec.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	h.msgs = append(h.msgs, rec.Level.String()+" "+msg)
+	return nil
+}
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
+
+func (h *logRecorder) logged() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.msgs...)
+}
+
+func newLoggedReceiver(t *testing.T, httpAddr string) (*Receiver, *logRecorder) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.HTTPAddr, cfg.GRPCAddr = httpAddr, "127.0.0.1:0"
+	h := &logRecorder{}
+	r, err := New(cfg, &recorder{}, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, h
+}
+
+// TestShutdownWhileStarting stops the receiver right after Start, as an
+// agent told to shut down while it starts does: a normal shutdown logs no
+// error.
+func TestShutdownWhileStarting(t *testing.T) {
+	for i := range 50 {
+		r, h := newLoggedReceiver(t, "127.0.0.1:0")
+		if err := r.Start(t.Context()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if got := h.logged(); len(got) > 0 {
+			t.Fatalf("round %d: a normal shutdown logged %q", i, got)
+		}
+	}
+}
+
+// TestShutdownBeforeGRPCServes has Shutdown stop the gRPC server before
+// it serves (its time to begin ran out): still a normal shutdown, with no
+// error logged.
+func TestShutdownBeforeGRPCServes(t *testing.T) {
+	stopping := make(chan struct{})
+	testHookBeforeServe = func() { <-stopping }
+	testHookGRPCStopping = func() { close(stopping) }
+	t.Cleanup(func() { testHookBeforeServe, testHookGRPCStopping = nil, nil })
+	r, h := newLoggedReceiver(t, "127.0.0.1:0")
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = r.Shutdown(ctx) // may say that its time ran out
+	if got := h.logged(); len(got) > 0 {
+		t.Fatalf("a normal shutdown logged %q", got)
+	}
+}
+
+// failingListener fails its first Accept for good.
+type failingListener struct{ net.Listener }
+
+func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("accept: device on fire") }
+
+// TestGRPCServeFailureLogged: a gRPC server that stops on its own is an
+// error, and says why.
+func TestGRPCServeFailureLogged(t *testing.T) {
+	r, h := newLoggedReceiver(t, "") // only the gRPC server
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Adopt(nil, failingListener{ln})
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	r.wg.Wait() // the gRPC server has returned
+	got := h.logged()
+	if len(got) != 1 || !strings.Contains(got[0], "ERROR OTLP/gRPC receiver stopped") || !strings.Contains(got[0], "device on fire") {
+		t.Errorf("logged %q, want the gRPC server's failure", got)
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	_ = ln.Close()
 }
