@@ -334,10 +334,19 @@ func (c *stringColumn) encodedSize() int {
 	n := 0
 	for _, chunk := range *c {
 		for _, s := range chunk {
-			n += uvarintLen(len(s)) + len(s)
+			n += stringSize(s)
 		}
 	}
 	return n
+}
+
+// stringSize is the encoded size of s: its length's varint and its bytes.
+// Most strings here are shorter than 128 bytes, a length of one byte.
+func stringSize(s string) int {
+	if len(s) < 0x80 {
+		return 1 + len(s)
+	}
+	return uvarintLen(len(s)) + len(s)
 }
 
 func (c *stringArrays) encodedSize() int {
@@ -351,7 +360,7 @@ func (c *stringArrays) encodedSize() int {
 			if !sameRow(r, prev) {
 				size = 0
 				for _, s := range r {
-					size += uvarintLen(len(s)) + len(s)
+					size += stringSize(s)
 				}
 				prev = r
 			}

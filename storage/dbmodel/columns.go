@@ -97,6 +97,8 @@ func (c *SpanColumns) Reset() {
 	c.EventTimes = c.EventTimes[:0]
 	c.Rejected = 0
 	c.wire = wireArena{}
+	clear(c.scratch[:cap(c.scratch)])
+	c.scratch = c.scratch[:0]
 }
 
 // Grow makes room for n more spans, so that filling the columns from

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -111,5 +113,40 @@ func TestLogColumnsReuse(t *testing.T) {
 		if l != n {
 			t.Errorf("column %s has %d values for %d records", name, l, n)
 		}
+	}
+}
+
+// TestPlainNumberReadsTheDemosNumbers: the one-pass reading of an integer
+// or boolean attribute takes the shapes senders write (the general reading
+// gives the same values, TestAppendWirePlainAttributes), so that it is the
+// path they take.
+func TestPlainNumberReadsTheDemosNumbers(t *testing.T) {
+	lim := &WireLimits{MaxAttributeKeyBytes: 256, MaxAttributeValueBytes: 256}
+	for _, tt := range []struct {
+		attr      *commonpb.KeyValue
+		wantValue string
+	}{
+		{&commonpb.KeyValue{Key: "server.port", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 5432}}}, "5432"},
+		{&commonpb.KeyValue{Key: "n", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: -7}}}, "-7"},
+		{&commonpb.KeyValue{Key: "faas.coldstart", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}}, "true"},
+		{&commonpb.KeyValue{Key: "b", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{}}}, "false"},
+	} {
+		b, err := proto.Marshal(tt.attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a wireArena
+		key, value, ok := a.plainNumber(b, lim)
+		if !ok || key != tt.attr.Key || value != tt.wantValue {
+			t.Errorf("plainNumber(%v) = %q, %q, %v; want %q, %q, true", tt.attr, key, value, ok, tt.attr.Key, tt.wantValue)
+		}
+	}
+	str, err := proto.Marshal(&commonpb.KeyValue{Key: "k", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "5"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a wireArena
+	if _, _, ok := a.plainNumber(str, lim); ok {
+		t.Error("plainNumber took a string value")
 	}
 }

@@ -73,6 +73,8 @@ func (c *SpanColumns) rollback(m wireMark) {
 	c.EventTimes = c.EventTimes[:n]
 	clear(c.strs[m.strs:])
 	c.strs = c.strs[:m.strs]
+	clear(c.scratch[:cap(c.scratch)])
+	c.scratch = c.scratch[:0]
 }
 
 // AppendWire adds the spans of one ResourceSpans message, given in its
@@ -400,10 +402,10 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	// The attributes' keys go to strs, their values to scratch, joined
 	// after the keys once the span is read.
 	attrStart := len(c.strs)
-	if len(c.scratch) > 0 {
-		clear(c.scratch) // left by a span refused half-way
-		c.scratch = c.scratch[:0]
-	}
+	// Left by the span before (or one refused half-way): overwritten
+	// here, cleared by Reset and rollback, not after every span (a clear
+	// of strings is a write barrier's work while the GC runs).
+	c.scratch = c.scratch[:0]
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
 			return false
@@ -485,8 +487,6 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		return false
 	}
 	c.strs = append(c.strs, c.scratch...)
-	clear(c.scratch)
-	c.scratch = c.scratch[:0]
 	// Events and links after the span's own attributes, whose keys and
 	// values sit at the end of strs until laid out below.
 	var (
@@ -703,6 +703,9 @@ func (a *wireArena) keyValue(b []byte, lim *WireLimits) (key, value string, ok b
 	if key, value, ok = plainKeyValue(b, lim); ok {
 		return key, value, true
 	}
+	if key, value, ok = a.plainNumber(b, lim); ok {
+		return key, value, true
+	}
 	var (
 		f    wireField
 		seen bool
@@ -749,6 +752,31 @@ func plainKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
 		return "", "", false
 	}
 	return view(b[2:p]), view(b[p+4:]), true
+}
+
+// plainNumber reads the next most common attribute in one pass: a key
+// under 128 bytes of ASCII and an integer or boolean value, in field order
+// and nothing else: 0x0a len key 0x12 len (0x18 or 0x10) varint. The value
+// is rendered as AttributeValue renders it (FormatInt, FormatBool: protobuf
+// reads any varint but 0 as true). Any other shape, a malformed varint
+// included, says false, for keyValue's general reading, which gives the
+// same key and value for this one.
+func (a *wireArena) plainNumber(b []byte, lim *WireLimits) (key, value string, ok bool) {
+	if len(b) < 6 || b[0] != 0x0a || b[1] >= 0x80 {
+		return "", "", false
+	}
+	p := 2 + int(b[1]) // the value's tag
+	if p+4 > len(b) || b[p] != 0x12 || int(b[p+1]) != len(b)-p-2 || (b[p+2] != 0x18 && b[p+2] != 0x10) {
+		return "", "", false
+	}
+	u, n := protowire.ConsumeVarint(b[p+3:])
+	if n != len(b)-p-3 || !ascii(b[2:p]) || p-2 > lim.MaxAttributeKeyBytes {
+		return "", "", false
+	}
+	if b[p+2] == 0x10 {
+		return view(b[2:p]), strconv.FormatBool(u != 0), true
+	}
+	return view(b[2:p]), a.string(strconv.AppendInt(a.space(20), int64(u), 10)), true
 }
 
 // ascii says whether every byte of b is under 0x80.

@@ -176,10 +176,11 @@ func TestAppendColumns(t *testing.T) {
 	}
 }
 
-// TestAppendWirePlainAttributes holds the one-pass reading of plain
-// attributes (an ASCII key and string value, lengths under 128) to the
-// general one at its edges: the caps, lengths of one and two bytes,
-// values that are not ASCII, or not UTF-8, and values of other kinds.
+// TestAppendWirePlainAttributes holds the one-pass readings of plain
+// attributes (an ASCII key and a string, integer or boolean value, lengths
+// under 128) to the general one at their edges: the caps, lengths of one
+// and two bytes, values that are not ASCII, or not UTF-8, varints of one
+// to eleven bytes, cut off or repeated, and values of other kinds.
 func TestAppendWirePlainAttributes(t *testing.T) {
 	lim := capLimits
 	lim.MaxAttributeKeyBytes, lim.MaxAttributeValueBytes = 8, 130
@@ -191,6 +192,9 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 		return protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), value)
 	}
 	long := func(n int) string { return string(make([]byte, n)) }
+	varint := func(num protowire.Number, v uint64) []byte { // an AnyValue field of a varint
+		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+	}
 	arr := func(values ...[]byte) []byte { // an AnyValue holding an ArrayValue of values
 		var a []byte
 		for _, v := range values {
@@ -216,6 +220,26 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 		{"value not UTF-8", kv("k", str("\xff")), false},
 		{"value an integer", kv("k", protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 200)), true},
 		{"value and an unknown field", append(kv("k", str("v")), 0x78, 1), true},
+		{"integer 0", kv("k", varint(3, 0)), true},
+		{"integer of one byte", kv("k", varint(3, 5432)), true},
+		{"negative integer, ten bytes", kv("k", varint(3, uint64(1<<64-200))), true},
+		{"largest integer", kv("k", varint(3, 1<<63-1)), true},
+		{"integer key at the cap", kv("12345678", varint(3, 1)), true},
+		{"integer key over the cap", kv("123456789", varint(3, 1)), false},
+		{"integer key not ASCII", kv("é", varint(3, 1)), true},
+		{"integer key not UTF-8", kv("\xff", varint(3, 1)), false},
+		{"integer of eleven bytes", kv("k", []byte{0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}), false},
+		{"integer cut off", kv("k", []byte{0x18, 0xff}), false},
+		{"integer twice", kv("k", append(varint(3, 1), varint(3, 2)...)), true},
+		{"integer and an unknown field", kv("k", append(varint(3, 1), 0x78, 1)), true},
+		{"integer then string", kv("k", append(varint(3, 1), str("v")...)), true},
+		{"integer, key last", append(protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), varint(3, 1)), str("k")...), true},
+		{"true", kv("k", varint(2, 1)), true},
+		{"false", kv("k", varint(2, 0)), true},
+		{"boolean of 2, true as protobuf reads it", kv("k", varint(2, 2)), true},
+		{"boolean of ten bytes", kv("k", varint(2, 1<<63)), true},
+		{"boolean then integer", kv("k", append(varint(2, 1), varint(3, 7)...)), true},
+		{"double", kv("k", protowire.AppendFixed64(protowire.AppendTag(nil, 4, protowire.Fixed64Type), 0x400921fb54442d18)), true},
 		{"value then key", append(protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), str("v")), str("k")...), true},
 		{"array of strings", kv("k", arr(str("/aws/lambda/orders"), str(""), str("b"))), true},
 		{"empty array", kv("k", arr()), true},
