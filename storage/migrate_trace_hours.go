@@ -69,7 +69,7 @@ func (s *Store) copyOldTraceHours(ctx context.Context) error {
 			return fmt.Errorf("copy trace_hours: partition %q of trace_hours_v17 is not a week", week)
 		}
 		sql, args := copyTraceHoursWeekSQL(s.database, monday)
-		if err := s.conn.Exec(ctx, sql, args...); err != nil {
+		if err := s.execRewrite(ctx, sql, args...); err != nil {
 			return fmt.Errorf("copy trace_hours of the week of %s: %w", week, err)
 		}
 		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, "trace_hours_v17", ""), week); err != nil {
@@ -92,12 +92,29 @@ func (s *Store) mergeTraceHours(ctx context.Context) error {
 	}
 	for _, month := range months {
 		start := time.Now()
-		if err := s.conn.Exec(ctx, optimizePartitionSQL(s.database, "trace_hours"), month); err != nil {
+		if err := s.execRewrite(ctx, optimizePartitionSQL(s.database, "trace_hours"), month); err != nil {
 			return fmt.Errorf("merge the month %s of trace_hours: %w", month, err)
 		}
 		s.logger.Info("migration 46: merged a month of trace_hours", "month", month, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// rewriteTimeout bounds one statement that rewrites a partition's rows
+// (a week's copy, a month's merge). The server sends nothing while such a
+// statement runs, so the client's read timeout (5 minutes by default)
+// would end the merge of a large month half-way, and the migration would
+// start it again at the next start-up, no further on.
+const rewriteTimeout = 12 * time.Hour
+
+// execRewrite runs a statement that rewrites a partition's rows, waiting
+// up to rewriteTimeout (or ctx's earlier deadline) instead of the read
+// timeout: a deadline of the context takes the place of the read timeout
+// for the query.
+func (s *Store) execRewrite(ctx context.Context, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, rewriteTimeout)
+	defer cancel()
+	return s.conn.Exec(ctx, query, args...)
 }
 
 // partitionKey reads a table's partition key; errNoTable when it does not

@@ -162,6 +162,13 @@ func partitionIDsSQL(db, table string) (string, []any) {
 		[]any{db, table}
 }
 
+// partsPerPartitionSQL lists a table's partitions in more than one active
+// part, with their parts.
+func partsPerPartitionSQL(db, table string) (string, []any) {
+	return `SELECT partition_id, count() AS parts FROM system.parts WHERE database = ? AND table = ? AND active
+GROUP BY partition_id HAVING parts > 1 ORDER BY partition_id`, []any{db, table}
+}
+
 // createSpansMoveSQL makes spans_move, a table of spans' layout that no
 // view reads: rows attached from it into spans do not feed the views a
 // second time.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,29 @@ func TestMigration46ResumesAndKeepsWritesDuringTheCopy(t *testing.T) {
 	}
 	if n := count("SELECT count() FROM DB.trace_hours FINAL"); n != 3 {
 		t.Errorf("trace_hours holds %d rows after migrating once more, want 3", n)
+	}
+}
+
+// A statement of migration 46's step that rewrites a partition (a week's
+// copy, a month's merge) is not cut short by the client's read timeout:
+// on a store whose read timeout is 1 s, a statement of 2 s fails when run
+// as a read, and runs to its end as a rewrite.
+func TestRewriteOutlastsTheReadTimeout(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s, err := Open(t.Context(), dsn+sep+"read_timeout=1s")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	const slow = "SELECT sleep(2)"
+	if err := s.conn.Exec(t.Context(), slow); err == nil {
+		t.Fatalf("%s with a read timeout of 1 s: no error; the test cannot tell the rewrite's wait from the read timeout", slow)
+	}
+	if err := s.execRewrite(t.Context(), slow); err != nil {
+		t.Errorf("%s as a rewrite: %v, want it to run to its end", slow, err)
 	}
 }

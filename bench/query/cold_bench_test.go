@@ -20,6 +20,7 @@ var (
 	coldSpans    = flag.Int("cold.spans", 1_000_000, "demo-shaped spans BenchmarkCold generates over 30 days (6 per trace, 2 invocation reports per trace)")
 	coldDatabase = flag.String("cold.database", "", "database BenchmarkCold keeps its data in between runs (generated when empty); default a throwaway one")
 	coldOSCache  = flag.Bool("cold.os-cache", true, "drop the operating system's page cache too before each read (needs root)")
+	coldMerge    = flag.Bool("cold.merge-closed", false, "before the reads, merge each closed day of invocations and month of trace_hours into one part (storage.MergeClosed), as a store whose periodic maintenance runs it")
 )
 
 // dataEnd is where generated data ends: a fixed hour, so that a kept
@@ -28,8 +29,9 @@ var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
 
 // BenchmarkCold generates -cold.spans demo-shaped spans and their
 // invocation reports over 30 days inside ClickHouse (Generate, progress on
-// stderr), waits for the background merges, and measures the reads with
-// targets, each after the caches are dropped (CacheDropper; the state
+// stderr), waits for the background merges (with -cold.merge-closed, then
+// merges each closed partition of invocations and trace_hours into one
+// part), and measures the reads with targets, each after the caches are dropped (CacheDropper; the state
 // reached is logged): a trace by ID never read before in the run, the
 // 30-day cost report, and a search over one day (a different day each
 // time). Every read runs twice over: with the page cache dropped too
@@ -52,6 +54,14 @@ func BenchmarkCold(b *testing.B) {
 		b.Fatalf("wait for merges: %v", err)
 	}
 	b.Logf("merges settled in %s", time.Since(start).Round(time.Millisecond))
+	if *coldMerge {
+		start = time.Now()
+		merged, err := st.MergeClosed(b.Context(), time.Now())
+		if err != nil {
+			b.Fatalf("merge closed partitions: %v", err)
+		}
+		b.Logf("closed partitions merged into one part each: %d merged in %s", len(merged), time.Since(start).Round(time.Millisecond))
+	}
 	logDiskUse(b, st)
 
 	svc := query.NewService(st)
