@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/lambdascope/lambdascope/storage"
 )
@@ -29,6 +30,13 @@ tables and their days, e.g. default=30,spans=7: "default" covers every table
 not named; a table neither named nor covered by default is kept whole.
 Tables: ` + "{{tables}}" + `.
 
+With --apply it then merges each closed day of invocations and closed
+month of trace_hours that lies in more than one part into one part, so a
+cold trace read opens one part of each (--merge=false skips it; a closed
+partition is one that ended at least 6 hours ago). A large day's merge can
+take minutes: it waits up to --merge-timeout. On a cluster nothing is
+merged.
+
 Run it daily (cron, a systemd timer) against one server; on a cluster give
 --cluster, and each day is dropped on every shard.
 
@@ -43,9 +51,11 @@ Examples:
 `
 
 type retentionOptions struct {
-	days    string
-	apply   bool
-	cluster string
+	days         string
+	apply        bool
+	cluster      string
+	merge        bool
+	mergeTimeout time.Duration
 }
 
 func retentionHead() string {
@@ -75,6 +85,10 @@ func retentionFlags(common commonFlags, env Env) (*flag.FlagSet, func() (*common
 	fs.StringVar(&o.days, "days", o.days, "days each table keeps, TABLE=DAYS[,...]; default=N covers the tables not named (env "+EnvRetentionDays+")")
 	fs.BoolVar(&o.apply, "apply", false, "drop the partitions; without it, only list them")
 	fs.StringVar(&o.cluster, "cluster", "", "the ClickHouse cluster the schema spans (the collector's clickhouse_cluster), if any")
+	o.merge = true
+	fs.BoolVar(&o.merge, "merge", o.merge, "with --apply, merge each closed day of invocations and month of trace_hours into one part")
+	o.mergeTimeout = time.Hour
+	fs.DurationVar(&o.mergeTimeout, "merge-timeout", o.mergeTimeout, "how long the merges of closed partitions may take in all")
 	return fs, func() (*commonFlags, retentionOptions) { return &c, o }
 }
 
@@ -91,6 +105,9 @@ func runRetention(ctx context.Context, args []string, common commonFlags, env En
 	if _, err := c.validate(env); err != nil {
 		return err
 	}
+	if o.mergeTimeout <= 0 {
+		return usagef("--merge-timeout must be positive, got %v", o.mergeTimeout)
+	}
 	if strings.TrimSpace(o.days) == "" {
 		return usagef("retention needs --days (or %s), e.g. --days default=30,spans=7", EnvRetentionDays)
 	}
@@ -101,6 +118,7 @@ func runRetention(ctx context.Context, args []string, common commonFlags, env En
 	if err != nil {
 		return usagef("--days: %v", err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	st, err := openStore(ctx, c, o.cluster)
@@ -133,7 +151,34 @@ func runRetention(ctx context.Context, args []string, common commonFlags, env En
 	if len(dropped) == 0 {
 		fmt.Fprintln(env.Stdout, "Nothing to drop: no partition is older than its table's retention.")
 	}
+	if !o.merge || o.cluster != "" {
+		return nil
+	}
+	// The merges get their own deadline: a large day takes far longer to
+	// rewrite than --timeout allows a query.
+	mctx, mcancel := context.WithTimeout(parent, o.mergeTimeout)
+	defer mcancel()
+	merged, err := st.MergeClosed(mctx, now)
+	if len(merged) > 0 {
+		fmt.Fprintf(env.Stdout, "Merged %d closed partitions into one part each:\n", len(merged))
+		printMerged(env.Stdout, merged)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot merge closed partitions in %s: %w%s", redact(c.dsn), err, schemaHint(err))
+	}
+	if len(merged) == 0 {
+		fmt.Fprintln(env.Stdout, "Nothing to merge: every closed day is in one part.")
+	}
 	return nil
+}
+
+func printMerged(w io.Writer, ms []storage.MergedPartition) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TABLE\tFROM\tPARTS\tTOOK")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", m.Table, m.Day.Format("2006-01-02"), m.Parts, m.Took.Round(time.Millisecond))
+	}
+	_ = tw.Flush()
 }
 
 func printPartitions(w io.Writer, ps []storage.DroppedPartition) {
