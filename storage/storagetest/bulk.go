@@ -221,8 +221,15 @@ func bulkCounts(ctx context.Context, conn clickhouse.Conn, db string) (spans, in
 const bulkTraceIDExpr = `toFixedString(concat(reinterpretAsString(bitOr(cityHash64(t, 5), 9223372036854775808)),
     reinterpretAsString(bitOr(cityHash64(t, 6), 9223372036854775808))), 16)`
 
-// BulkTraceIDs is the IDs of generated traces ts, in their order.
-func BulkTraceIDs(ctx context.Context, conn clickhouse.Conn, ts []uint64) ([][16]byte, error) {
+// BulkTraceIDs is the IDs of generated traces ts of the data set d, in
+// their order. A trace number beyond d's traces is an error: its ID would
+// name a trace that was never written.
+func BulkTraceIDs(ctx context.Context, conn clickhouse.Conn, d BulkData, ts []uint64) ([][16]byte, error) {
+	for _, t := range ts {
+		if t >= uint64(d.Traces) {
+			return nil, fmt.Errorf("compute trace IDs: trace %d is beyond the %d generated (0 to %d)", t, d.Traces, d.Traces-1)
+		}
+	}
 	rows, err := conn.Query(ctx, "SELECT "+bulkTraceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", ts)
 	if err != nil {
 		return nil, fmt.Errorf("compute trace IDs: %w", err)
