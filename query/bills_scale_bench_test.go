@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +20,10 @@ import (
 
 // BenchmarkBillsScale times the 30-day cost report and the 30-day
 // completeness report (per function and hour) over -scale.invocations
-// invocation records and -scale.spans spans, warm and cold. The data is
+// invocation records and -scale.spans spans, warm and cold; the
+// completeness report alternately with its read before migration 50
+// (before-p50-ms, and the ratio of each round's two reads), after checking
+// that both answer the same. The data is
 // BenchmarkScale's (querytest.Generate, in the same -scale.database when
 // given): every record carries the extension's telemetry counts, the
 // spans of its invocation received, 2 log lines for one invocation in 5
@@ -62,6 +66,21 @@ func BenchmarkBillsScale(b *testing.B) {
 	svc := query.NewService(st)
 	prices := query.DefaultPrices()
 	month := query.TimeRange{Since: scaleEnd.AddDate(0, 0, -30), Until: scaleEnd}
+	// The two reads the completeness figures compare answer the same on
+	// this data.
+	f := storage.UsageFilter{Since: month.Since, Until: month.Until}
+	now, err := st.Completeness(b.Context(), f)
+	if err != nil {
+		b.Fatalf("completeness: %v", err)
+	}
+	before, err := st.CompletenessBefore(b.Context(), f)
+	if err != nil {
+		b.Fatalf("completeness before: %v", err)
+	}
+	if len(now) == 0 || !reflect.DeepEqual(now, before) {
+		b.Fatalf("completeness from the view: %d function hours, from the raw tables: %d, not the same", len(now), len(before))
+	}
+	b.Logf("completeness: %d function hours, the same from the view and the raw tables", len(now))
 	for _, cold := range []bool{false, true} {
 		mode := "warm"
 		if cold {
@@ -84,22 +103,58 @@ func BenchmarkBillsScale(b *testing.B) {
 			}
 			reportSpread(b, took)
 		})
+		// The report from completeness_hours (migration 50) and as it was
+		// read before, from the raw tables (storage's CompletenessBefore),
+		// alternately, each after its own drop when cold: the one read
+		// first changes each round.
 		b.Run("completeness-30d-"+mode, func(b *testing.B) {
-			var took []time.Duration
+			var now, before []time.Duration
+			var ratios []float64
+			f := storage.UsageFilter{Since: month.Since, Until: month.Until}
+			i := 0
 			for b.Loop() {
-				if cold {
+				var took [2]time.Duration
+				for k := range 2 {
+					old := (i+k)%2 == 1
 					b.StopTimer()
-					dropCaches(b, st)
+					if cold {
+						dropCaches(b, st)
+					}
 					b.StartTimer()
+					start := time.Now()
+					var n int
+					var err error
+					if old {
+						var recs []storage.CompletenessRecord
+						recs, err = st.CompletenessBefore(b.Context(), f)
+						n = len(recs)
+					} else {
+						var cs []query.Completeness
+						cs, err = svc.Completeness(b.Context(), month, "")
+						n = len(cs)
+					}
+					d := time.Since(start)
+					if err != nil || n == 0 {
+						b.Fatalf("completeness (before: %t): %d rows, %v", old, n, err)
+					}
+					if old {
+						took[1] = d
+					} else {
+						took[0] = d
+					}
 				}
-				start := time.Now()
-				cs, err := svc.Completeness(b.Context(), month, "")
-				took = append(took, time.Since(start))
-				if err != nil || len(cs) == 0 {
-					b.Fatalf("completeness: %d rows, %v", len(cs), err)
-				}
+				now = append(now, took[0])
+				before = append(before, took[1])
+				ratios = append(ratios, float64(took[0])/float64(took[1]))
+				i++
 			}
-			reportSpread(b, took)
+			reportSpread(b, now)
+			slices.Sort(before)
+			slices.Sort(ratios)
+			b.ReportMetric(float64(before[len(before)/2].Microseconds())/1000, "before-p50-ms")
+			b.ReportMetric(ratios[0], "min-ratio")
+			b.ReportMetric(ratios[len(ratios)/2], "p50-ratio")
+			b.ReportMetric(ratios[len(ratios)-1], "max-ratio")
 		})
 	}
 }
