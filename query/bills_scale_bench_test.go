@@ -1,11 +1,11 @@
 package query_test
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -20,13 +20,16 @@ import (
 
 // BenchmarkBillsScale times the 30-day cost report and the 30-day
 // completeness report (per function and hour) over -scale.invocations
-// invocation records and -scale.spans spans, warm and cold. The data is
+// invocation records and -scale.spans spans, warm and cold; the
+// completeness report alternately with its read before migration 50
+// (before-p50-ms, and the ratio of each round's two reads), after checking
+// that both answer the same. The data is
 // BenchmarkScale's (querytest.Generate, in the same -scale.database when
-// given), and then every record is given the extension's telemetry counts
-// (countTelemetry): 4 spans received per traced invocation, 2 log lines
-// for one invocation in 5 (written to the logs table), and a few drops at
-// each stage, so the completeness report has every hour of every function
-// to compare. Cold runs drop ClickHouse's mark and uncompressed caches and
+// given): every record carries the extension's telemetry counts, the
+// spans of its invocation received, 2 log lines for one invocation in 5
+// (written to the logs table), and a few drops at each stage, so the
+// completeness report has every hour of every function to compare. Cold
+// runs drop ClickHouse's mark and uncompressed caches and
 // evict the database's files from the page cache (when the server runs on
 // this machine) before each query.
 //
@@ -49,9 +52,11 @@ func BenchmarkBillsScale(b *testing.B) {
 		b.Fatalf("generate: %v", err)
 	}
 	b.Logf("%d spans and %d invocations (generated now: %t) in %s", res.Spans, res.Invocations, n == 0, time.Since(start).Round(time.Millisecond))
-	start = time.Now()
-	logLines := countTelemetry(b, st)
-	b.Logf("telemetry counts on every record, %d log lines, in %s", logLines, time.Since(start).Round(time.Millisecond))
+	var logLines uint64
+	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(b.Context(), "SELECT count() FROM "+st.Database()+".logs").Scan(&logLines); err != nil {
+		b.Fatalf("count log lines: %v", err)
+	}
+	b.Logf("%d log lines", logLines)
 	start = time.Now()
 	if err := querytest.WaitForMerges(b.Context(), st); err != nil {
 		b.Fatalf("wait for merges: %v", err)
@@ -61,6 +66,21 @@ func BenchmarkBillsScale(b *testing.B) {
 	svc := query.NewService(st)
 	prices := query.DefaultPrices()
 	month := query.TimeRange{Since: scaleEnd.AddDate(0, 0, -30), Until: scaleEnd}
+	// The two reads the completeness figures compare answer the same on
+	// this data.
+	f := storage.UsageFilter{Since: month.Since, Until: month.Until}
+	now, err := st.Completeness(b.Context(), f)
+	if err != nil {
+		b.Fatalf("completeness: %v", err)
+	}
+	before, err := st.CompletenessBefore(b.Context(), f)
+	if err != nil {
+		b.Fatalf("completeness before: %v", err)
+	}
+	if len(now) == 0 || !reflect.DeepEqual(now, before) {
+		b.Fatalf("completeness from the view: %d function hours, from the raw tables: %d, not the same", len(now), len(before))
+	}
+	b.Logf("completeness: %d function hours, the same from the view and the raw tables", len(now))
 	for _, cold := range []bool{false, true} {
 		mode := "warm"
 		if cold {
@@ -83,22 +103,58 @@ func BenchmarkBillsScale(b *testing.B) {
 			}
 			reportSpread(b, took)
 		})
+		// The report from completeness_hours (migration 50) and as it was
+		// read before, from the raw tables (storage's CompletenessBefore),
+		// alternately, each after its own drop when cold: the one read
+		// first changes each round.
 		b.Run("completeness-30d-"+mode, func(b *testing.B) {
-			var took []time.Duration
+			var now, before []time.Duration
+			var ratios []float64
+			f := storage.UsageFilter{Since: month.Since, Until: month.Until}
+			i := 0
 			for b.Loop() {
-				if cold {
+				var took [2]time.Duration
+				for k := range 2 {
+					old := (i+k)%2 == 1
 					b.StopTimer()
-					dropCaches(b, st)
+					if cold {
+						dropCaches(b, st)
+					}
 					b.StartTimer()
+					start := time.Now()
+					var n int
+					var err error
+					if old {
+						var recs []storage.CompletenessRecord
+						recs, err = st.CompletenessBefore(b.Context(), f)
+						n = len(recs)
+					} else {
+						var cs []query.Completeness
+						cs, err = svc.Completeness(b.Context(), month, "")
+						n = len(cs)
+					}
+					d := time.Since(start)
+					if err != nil || n == 0 {
+						b.Fatalf("completeness (before: %t): %d rows, %v", old, n, err)
+					}
+					if old {
+						took[1] = d
+					} else {
+						took[0] = d
+					}
 				}
-				start := time.Now()
-				cs, err := svc.Completeness(b.Context(), month, "")
-				took = append(took, time.Since(start))
-				if err != nil || len(cs) == 0 {
-					b.Fatalf("completeness: %d rows, %v", len(cs), err)
-				}
+				now = append(now, took[0])
+				before = append(before, took[1])
+				ratios = append(ratios, float64(took[0])/float64(took[1]))
+				i++
 			}
-			reportSpread(b, took)
+			reportSpread(b, now)
+			slices.Sort(before)
+			slices.Sort(ratios)
+			b.ReportMetric(float64(before[len(before)/2].Microseconds())/1000, "before-p50-ms")
+			b.ReportMetric(ratios[0], "min-ratio")
+			b.ReportMetric(ratios[len(ratios)/2], "p50-ratio")
+			b.ReportMetric(ratios[len(ratios)-1], "max-ratio")
 		})
 	}
 }
@@ -116,85 +172,6 @@ func reportSpread(b *testing.B, took []time.Duration) {
 	b.ReportMetric(ms(took[0]), "min-ms")
 	b.ReportMetric(ms(took[len(took)/2]), "p50-ms")
 	b.ReportMetric(ms(took[len(took)-1]), "max-ms")
-}
-
-// countTelemetry gives every generated invocation record the counts a
-// counting extension attaches, writes the log lines they claim and a few
-// collector losses, once per database; it returns the log lines stored.
-// The counts are set with one mutation, which ClickHouse applies part by
-// part; the wait for it is bounded by the benchmark's timeout.
-func countTelemetry(b *testing.B, st *storage.Store) uint64 {
-	b.Helper()
-	ctx := b.Context()
-	db := st.Database()
-	var counted, logs uint64
-	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM "+db+".invocations WHERE tel_counted = 1").Scan(&counted); err != nil {
-		b.Fatalf("count counted records: %v", err)
-	}
-	if counted == 0 {
-		// Traced invocations had 4 spans each; one in 5 printed 2 log lines;
-		// one in 1,000 lost a span in the extension's buffer, one in 5,000 a
-		// log line, one in 10,000 had a span spooled, and Lambda dropped a
-		// line of one in 20,000.
-		const withLogs = "cityHash64(request_id, 21) % 5 = 0"
-		stmts := []string{
-			`ALTER TABLE ` + db + `.invocations UPDATE tel_counted = 1,
-    tel_spans_received = if(trace_id != toFixedString(unhex('00000000000000000000000000000000'), 16), 4, 0),
-    tel_log_lines_received = if(` + withLogs + `, 2, 0),
-    tel_bytes_received = if(trace_id != toFixedString(unhex('00000000000000000000000000000000'), 16), 1800, 0) + if(` + withLogs + `, 240, 0),
-    tel_bytes_shipped = if(trace_id != toFixedString(unhex('00000000000000000000000000000000'), 16), 1800, 0) + if(` + withLogs + `, 240, 0),
-    tel_spans_dropped = if(trace_id != toFixedString(unhex('00000000000000000000000000000000'), 16) AND cityHash64(request_id, 22) % 1000 = 0, 1, 0),
-    tel_log_lines_dropped = if(` + withLogs + ` AND cityHash64(request_id, 23) % 1000 = 0, 1, 0),
-    tel_spans_spooled = if(trace_id != toFixedString(unhex('00000000000000000000000000000000'), 16) AND cityHash64(request_id, 24) % 10000 = 0, 4, 0),
-    tel_platform_logs_dropped = if(cityHash64(request_id, 25) % 20000 = 0, 1, 0)
-WHERE 1`,
-			`INSERT INTO ` + db + `.logs (timestamp, time_unix_nano, observed_time_unix_nano, trace_id, span_id, severity_number,
-    severity_text, body, service_name, function_name, function_version, account_id, region, request_id, log_type)
-SELECT toDateTime(intDiv(ts, 1000000000)), ts, ts, trace_id, span_id, 9, 'INFO',
-    if(line = 1, concat('order ', request_id, ' received'), concat('order ', request_id, ' done')),
-    service_name, function_name, function_version, account_id, region, request_id, 'function'
-FROM (SELECT start_unix_nano + line * 1000000 AS ts, line, trace_id, span_id, service_name, function_name, function_version,
-        account_id, region, request_id
-    FROM ` + db + `.invocations ARRAY JOIN [1, 2] AS line
-    WHERE ` + withLogs + `)`,
-			// A batch the collector refused per function and day.
-			`INSERT INTO ` + db + `.ingest_losses (hour, function_name, signal, stage, reason, items)
-SELECT toStartOfHour(start_time), function_name, 'spans', 'collector', 'item_limit', 3
-FROM ` + db + `.invocations
-WHERE cityHash64(request_id, 26) % 200000 = 0`,
-		}
-		for _, q := range stmts {
-			if err := chtest.ConnTo(b, st.Config().DSN).Exec(ctx, q); err != nil {
-				b.Fatalf("count telemetry: %v", err)
-			}
-		}
-		if err := waitForMutations(ctx, b, st); err != nil {
-			b.Fatalf("wait for the counts: %v", err)
-		}
-	}
-	if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM "+db+".logs").Scan(&logs); err != nil {
-		b.Fatalf("count logs: %v", err)
-	}
-	return logs
-}
-
-// waitForMutations waits until the database has no mutation left to
-// apply, checking every second; ctx bounds the wait.
-func waitForMutations(ctx context.Context, b *testing.B, st *storage.Store) error {
-	for {
-		var n uint64
-		if err := chtest.ConnTo(b, st.Config().DSN).QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", st.Database()).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // dropCaches empties ClickHouse's mark and uncompressed caches and evicts

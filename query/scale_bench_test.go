@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	scaleSpans       = flag.Int("scale.spans", 120_000, "spans BenchmarkScale generates (12 per trace)")
-	scaleInvocations = flag.Int("scale.invocations", 120_000, "invocation reports BenchmarkScale generates (3 per trace, the rest without spans)")
+	scaleSpans       = flag.Int("scale.spans", 120_000, "spans BenchmarkScale generates (12 per trace, the demo's placed order)")
+	scaleInvocations = flag.Int("scale.invocations", 120_000, "invocation reports BenchmarkScale generates (2 per trace, the rest without spans)")
 	scaleDatabase    = flag.String("scale.database", "", "database BenchmarkScale keeps its data in between runs (generated when empty); default a throwaway one")
 )
 
@@ -152,7 +152,7 @@ GROUP BY day, account_id, region, function_name, function_version, architecture,
 		}
 	})
 	b.Run("search-day-attribute", func(b *testing.B) {
-		f := query.TraceSearch{Since: day.Since, Until: day.Until, Attributes: map[string]string{"tenant": "t042"}}
+		f := query.TraceSearch{Since: day.Since, Until: day.Until, Attributes: map[string]string{"order.sku": "SKU-0042"}}
 		for b.Loop() {
 			if _, err := svc.SearchTraces(b.Context(), f); err != nil {
 				b.Fatalf("search: %v", err)

@@ -57,7 +57,7 @@ func TestTraceByIDAnswersAsBefore(t *testing.T) {
 	linked := querytest.WriteLinkedTraces(t, st)
 	large := querytest.WriteLargeTrace(t, st)
 	many := writeManyInvocationsTrace(t, st, 520)
-	bulk, err := storagetest.BulkTraceIDs(t.Context(), conn, []uint64{0, 1, 77, uint64(d.Traces) / 2, uint64(d.Traces) - 1})
+	bulk, err := storagetest.BulkTraceIDs(t.Context(), conn, d, []uint64{0, 1, 77, uint64(d.Traces) / 2, uint64(d.Traces) - 1})
 	if err != nil {
 		t.Fatalf("bulk trace IDs: %v", err)
 	}

@@ -81,34 +81,87 @@ type completenessKey struct {
 // extensions' counts beside what the collector left out and what was
 // stored. Only function hours with invocation records that carry counts,
 // or with items the collector left out, are listed; they are in time
-// order, then by function.
+// order, then by function. The whole hours after the completeness_hours
+// view's horizon (migration 50) are read from the view, the rest from the
+// raw invocations, spans and logs; ingest_losses is read as it is.
 func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]CompletenessRecord, error) {
 	if err := f.check("read completeness"); err != nil {
 		return nil, err
 	}
-	recs := map[completenessKey]*CompletenessRecord{}
-	var order []completenessKey
-	query, args := completenessSentSQL(s.database, f)
-	err := s.scanAll(ctx, "telemetry counts", query, args, func(rows driver.Rows) error {
-		var r CompletenessRecord
-		if err := rows.Scan(&r.Hour, &r.FunctionName, &r.Invocations,
-			&r.SpansReceived, &r.LogLinesReceived, &r.BytesReceived, &r.BytesShipped,
-			&r.SpansSampledOut, &r.SpansDropped, &r.LogLinesDropped,
-			&r.SpansSpooled, &r.LogLinesSpooled, &r.SpansSpoolDropped,
-			&r.LogLinesSpoolDropped, &r.PlatformLogsDropped, &r.SpansRefused, &r.LogLinesRefused); err != nil {
-			return err
-		}
-		r.Hour = r.Hour.UTC()
-		k := completenessKey{r.Hour, r.FunctionName}
-		recs[k] = &r
-		order = append(order, k)
-		return nil
-	})
+	horizon, known, err := s.viewHorizon(ctx, "completeness_hours")
 	if err != nil {
 		return nil, err
 	}
-	query, args = completenessLossSQL(s.database, f)
-	err = s.scanAll(ctx, "ingest losses", query, args, func(rows driver.Rows) error {
+	// The parts hourParts would read raw (no builder here) are read from
+	// the raw tables.
+	return s.completeness(ctx, f, hourParts(f, horizon, known, nil, completenessHoursSQL))
+}
+
+// CompletenessBefore is Completeness as it read before migration 50: the
+// whole range from the raw invocations, spans and logs. It answers the
+// same; it is the baseline the view is checked and measured against.
+func (s *Store) CompletenessBefore(ctx context.Context, f UsageFilter) ([]CompletenessRecord, error) {
+	if err := f.check("read completeness"); err != nil {
+		return nil, err
+	}
+	return s.completeness(ctx, f, []readPart{{f.Since, f.Until, nil}})
+}
+
+// completeness reads f's report in parts: those without a builder from the
+// raw tables, the others from completeness_hours. Parts share no hour.
+func (s *Store) completeness(ctx context.Context, f UsageFilter, parts []readPart) ([]CompletenessRecord, error) {
+	recs := map[completenessKey]*CompletenessRecord{}
+	// sent adds the extensions' counts of a function hour.
+	sent := func(r CompletenessRecord) {
+		k := completenessKey{r.Hour, r.FunctionName}
+		m := recs[k]
+		if m == nil {
+			m = &CompletenessRecord{Hour: r.Hour, FunctionName: r.FunctionName}
+			recs[k] = m
+		}
+		m.Invocations += r.Invocations
+		m.SpansReceived += r.SpansReceived
+		m.LogLinesReceived += r.LogLinesReceived
+		m.BytesReceived += r.BytesReceived
+		m.BytesShipped += r.BytesShipped
+		m.SpansSampledOut += r.SpansSampledOut
+		m.SpansDropped += r.SpansDropped
+		m.LogLinesDropped += r.LogLinesDropped
+		m.SpansSpooled += r.SpansSpooled
+		m.LogLinesSpooled += r.LogLinesSpooled
+		m.SpansSpoolDropped += r.SpansSpoolDropped
+		m.LogLinesSpoolDropped += r.LogLinesSpoolDropped
+		m.PlatformLogsDropped += r.PlatformLogsDropped
+		m.SpansRefused += r.SpansRefused
+		m.LogLinesRefused += r.LogLinesRefused
+	}
+	// What the spans and logs tables hold, per function hour.
+	type storedCounts struct{ spans, logLines uint64 }
+	stored := map[completenessKey]*storedCounts{}
+	store := func(k completenessKey, spans, logLines uint64) {
+		c := stored[k]
+		if c == nil {
+			c = &storedCounts{}
+			stored[k] = c
+		}
+		c.spans += spans
+		c.logLines += logLines
+	}
+	for _, part := range parts {
+		pf := f
+		pf.Since, pf.Until = part.since, part.until
+		var err error
+		if part.build == nil {
+			err = s.completenessRaw(ctx, pf, sent, store)
+		} else {
+			err = s.completenessFromView(ctx, pf, sent, store)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	query, args := completenessLossSQL(s.database, f)
+	err := s.scanAll(ctx, "ingest losses", query, args, func(rows driver.Rows) error {
 		var (
 			hour              time.Time
 			fn, signal, stage string
@@ -124,7 +177,6 @@ func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]Completeness
 			// function's extension does not count: the losses still show.
 			r = &CompletenessRecord{Hour: k.hour, FunctionName: fn}
 			recs[k] = r
-			order = append(order, k)
 		}
 		switch {
 		case signal == "spans" && stage == StageCollector:
@@ -144,12 +196,44 @@ func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]Completeness
 	if len(recs) == 0 {
 		return nil, nil
 	}
+	out := make([]CompletenessRecord, 0, len(recs))
+	for k, r := range recs {
+		if c := stored[k]; c != nil {
+			r.SpansStored, r.LogLinesStored = c.spans, c.logLines
+		}
+		out = append(out, *r)
+	}
+	sortCompleteness(out)
+	return out, nil
+}
+
+// completenessRaw reads a part of the range from the raw invocations,
+// spans and logs.
+func (s *Store) completenessRaw(ctx context.Context, f UsageFilter, sent func(CompletenessRecord),
+	store func(k completenessKey, spans, logLines uint64)) error {
+	query, args := completenessSentSQL(s.database, f)
+	err := s.scanAll(ctx, "telemetry counts", query, args, func(rows driver.Rows) error {
+		var r CompletenessRecord
+		if err := rows.Scan(&r.Hour, &r.FunctionName, &r.Invocations,
+			&r.SpansReceived, &r.LogLinesReceived, &r.BytesReceived, &r.BytesShipped,
+			&r.SpansSampledOut, &r.SpansDropped, &r.LogLinesDropped,
+			&r.SpansSpooled, &r.LogLinesSpooled, &r.SpansSpoolDropped,
+			&r.LogLinesSpoolDropped, &r.PlatformLogsDropped, &r.SpansRefused, &r.LogLinesRefused); err != nil {
+			return err
+		}
+		r.Hour = r.Hour.UTC()
+		sent(r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		table, timeCol string
-		set            func(*CompletenessRecord, uint64)
+		logs           bool
 	}{
-		{"spans", "start_time", func(r *CompletenessRecord, n uint64) { r.SpansStored = n }},
-		{"logs", "timestamp", func(r *CompletenessRecord, n uint64) { r.LogLinesStored = n }},
+		{"spans", "start_time", false},
+		{"logs", "timestamp", true},
 	} {
 		query, args := hourlyCountSQL(s.database, c.table, c.timeCol, f)
 		err := s.scanAll(ctx, "stored "+c.table, query, args, func(rows driver.Rows) error {
@@ -161,21 +245,47 @@ func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]Completeness
 			if err := rows.Scan(&hour, &fn, &n); err != nil {
 				return err
 			}
-			if r := recs[completenessKey{hour.UTC(), fn}]; r != nil {
-				c.set(r, n)
+			k := completenessKey{hour.UTC(), fn}
+			if c.logs {
+				store(k, 0, n)
+			} else {
+				store(k, n, 0)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	out := make([]CompletenessRecord, 0, len(order))
-	for _, k := range order {
-		out = append(out, *recs[k])
-	}
-	sortCompleteness(out)
-	return out, nil
+	return nil
+}
+
+// completenessFromView reads whole hours from completeness_hours: the
+// hours with counted records as the raw read's counts, and what was
+// stored.
+func (s *Store) completenessFromView(ctx context.Context, f UsageFilter, sent func(CompletenessRecord),
+	store func(k completenessKey, spans, logLines uint64)) error {
+	query, args := completenessHoursSQL(s.database, f)
+	return s.scanAll(ctx, "completeness hours", query, args, func(rows driver.Rows) error {
+		var (
+			r                        CompletenessRecord
+			spansStored, linesStored uint64
+		)
+		if err := rows.Scan(&r.Hour, &r.FunctionName, &r.Invocations,
+			&r.SpansReceived, &r.LogLinesReceived, &r.BytesReceived, &r.BytesShipped,
+			&r.SpansSampledOut, &r.SpansDropped, &r.LogLinesDropped,
+			&r.SpansSpooled, &r.LogLinesSpooled, &r.SpansSpoolDropped,
+			&r.LogLinesSpoolDropped, &r.PlatformLogsDropped, &r.SpansRefused, &r.LogLinesRefused,
+			&spansStored, &linesStored); err != nil {
+			return err
+		}
+		r.Hour = r.Hour.UTC()
+		if r.Invocations > 0 {
+			sent(r)
+		}
+		store(completenessKey{r.Hour, r.FunctionName}, spansStored, linesStored)
+		return nil
+	})
 }
 
 func sortCompleteness(recs []CompletenessRecord) {

@@ -38,7 +38,7 @@ func (p DroppedPartition) partitionID() string {
 }
 
 // retainedTables are the tables, partitioned by day (cost_hours,
-// streaming_hours and trace_hours by month, weeklyTables by week), that
+// streaming_hours, completeness_hours and trace_hours by month, weeklyTables by week), that
 // retention applies to. trace_index
 // holds only traces stored before migration 7 (its view is gone since
 // migration 15), and trace_windows only those stored before migration 17,
@@ -47,7 +47,7 @@ var retainedTables = []string{
 	"spans", "logs", "invocations", "metric_points", "trace_index", "usage_daily",
 	"trace_windows", "function_figures", "usage_hourly", "service_map_minutes",
 	"service_map_hours", "span_links", "ingest_losses", "trace_hours", "cost_hours",
-	"streaming_hours",
+	"streaming_hours", "completeness_hours",
 }
 
 // weeklyTables are the retained tables that may be partitioned by

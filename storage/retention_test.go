@@ -73,10 +73,11 @@ func TestDropBefore(t *testing.T) {
 		{"cutoff inside day 2 keeps day 2", day2.Add(12 * time.Hour), dailyFedTablesSorted(), []string{"new"}},
 		{"repeated drop is a no-op", day2.Add(12 * time.Hour), nil, []string{"new"}},
 		{"cutoff after day 2", day2.Add(24 * time.Hour), []string{"function_figures", "invocations", "usage_daily", "usage_hourly"}, nil},
-		// cost_hours and trace_hours are partitioned by month: their
-		// February goes once the whole month lies before the cutoff.
+		// completeness_hours, cost_hours and trace_hours are partitioned by
+		// month: their February goes once the whole month lies before the
+		// cutoff.
 		{"cutoff on the last day of the month keeps it", time.Date(2026, 2, 28, 23, 0, 0, 0, time.UTC), nil, nil},
-		{"cutoff after the month", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), []string{"cost_hours", "trace_hours"}, nil},
+		{"cutoff after the month", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), []string{"completeness_hours", "cost_hours", "trace_hours"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,10 +108,12 @@ func TestDropBefore(t *testing.T) {
 	}
 }
 
-// dailyFedTablesSorted are fedTablesSorted but cost_hours and
-// trace_hours, partitioned by month.
+// dailyFedTablesSorted are fedTablesSorted but completeness_hours,
+// cost_hours and trace_hours, partitioned by month.
 func dailyFedTablesSorted() []string {
-	return slices.DeleteFunc(fedTablesSorted(), func(t string) bool { return t == "cost_hours" || t == "trace_hours" })
+	return slices.DeleteFunc(fedTablesSorted(), func(t string) bool {
+		return t == "completeness_hours" || t == "cost_hours" || t == "trace_hours"
+	})
 }
 
 // fedTablesSorted are the retained tables that this test's writes reach:

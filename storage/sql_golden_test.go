@@ -131,6 +131,7 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		{"completeness_sent", func() (string, []any) { return completenessSentSQL(db, usage) }},
 		{"completeness_loss", func() (string, []any) { return completenessLossSQL(db, usage) }},
 		{"completeness_stored", func() (string, []any) { return hourlyCountSQL(db, "spans", "start_time", usage) }},
+		{"completeness_hours", func() (string, []any) { return completenessHoursSQL(db, hours) }},
 		// Schema and views.
 		{"view_horizon", func() (string, []any) { return viewHorizonSQL(db, hostile) }},
 		{"part_rows", func() (string, []any) { return partRowsSQL(db, "invocations", "function_figures") }},

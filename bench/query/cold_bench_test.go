@@ -17,7 +17,7 @@ import (
 )
 
 var (
-	coldSpans    = flag.Int("cold.spans", 1_000_000, "demo-shaped spans BenchmarkCold generates over 30 days (6 per trace, 2 invocation reports per trace)")
+	coldSpans    = flag.Int("cold.spans", 1_000_000, "demo-shaped spans BenchmarkCold generates over 30 days (12 per trace, 2 invocation reports per trace)")
 	coldDatabase = flag.String("cold.database", "", "database BenchmarkCold keeps its data in between runs (generated when empty); default a throwaway one")
 	coldOSCache  = flag.Bool("cold.os-cache", true, "drop the operating system's page cache too before each read (needs root)")
 	coldMerge    = flag.Bool("cold.merge-closed", false, "before the reads, merge each closed day of invocations and month of trace_hours into one part (storage.MergeClosed), as a store whose periodic maintenance runs it")
@@ -137,7 +137,7 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 	})
 	b.Run("trace-by-id", func(b *testing.B) {
 		b.StopTimer()
-		ids, err := TraceIDs(b.Context(), connOf(b, st), draw(b.N))
+		ids, err := TraceIDs(b.Context(), connOf(b, st), d, draw(b.N))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,9 +29,10 @@ func Generate(ctx context.Context, conn clickhouse.Conn, db string, cfg Config, 
 	return storagetest.GenerateBulk(ctx, conn, db, cfg, w)
 }
 
-// TraceIDs is the IDs of generated traces ts, in their order.
-func TraceIDs(ctx context.Context, conn clickhouse.Conn, ts []uint64) ([]query.TraceID, error) {
-	ids, err := storagetest.BulkTraceIDs(ctx, conn, ts)
+// TraceIDs is the IDs of traces ts of the data set d, in their order; a
+// trace number beyond d's traces is an error.
+func TraceIDs(ctx context.Context, conn clickhouse.Conn, d Data, ts []uint64) ([]query.TraceID, error) {
+	ids, err := storagetest.BulkTraceIDs(ctx, conn, d, ts)
 	out := make([]query.TraceID, len(ids))
 	for i, id := range ids {
 		out[i] = query.TraceID(id)

@@ -128,7 +128,7 @@ WHERE request_id != '' AND (request_id, function_name, trace_id) NOT IN
 		}
 	}
 
-	ids, err := TraceIDs(t.Context(), connOf(t, st), []uint64{0, 500, 999})
+	ids, err := TraceIDs(t.Context(), connOf(t, st), d, []uint64{0, 500, 999})
 	if err != nil {
 		t.Fatalf("trace IDs: %v", err)
 	}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Query figures with cold caches on demo-shaped data. For each size, one
-# `go test` run generates SIZE demo-shaped spans (6 per trace, the demo's
+# `go test` run generates SIZE demo-shaped spans (12 per trace, the demo's
 # attributes and resource, parents) and their invocation reports (2 per
 # trace) over 30 days inside ClickHouse, with progress shown, waits for the
 # merges, then reads each figure READS times, every read after ClickHouse's

@@ -15,9 +15,10 @@ type GenerateConfig = storagetest.GenerateConfig
 // GeneratedSpansPerTrace is the span count of every generated trace.
 const GeneratedSpansPerTrace = storagetest.GeneratedSpansPerTrace
 
-// Generate writes realistic traces and invocation reports straight into
-// the store's tables, the same mix as Load's, and returns what it wrote
-// and 16 trace IDs spread over the range (storagetest.Generate).
+// Generate writes the demo's placed order as traces, invocation reports
+// with the extension's counts, and their log lines straight into the
+// store's tables, and returns what it wrote and 16 trace IDs spread over
+// the range (storagetest.Generate).
 func Generate(ctx context.Context, st *storage.Store, cfg GenerateConfig) (LoadResult, error) {
 	g, err := storagetest.Generate(ctx, st, cfg)
 	return loadResult(g), err

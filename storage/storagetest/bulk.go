@@ -138,7 +138,7 @@ func GenerateBulk(ctx context.Context, conn clickhouse.Conn, db string, cfg Bulk
 		{"invocations", bulkInvocationsSQL, BulkInvocationsPerTrace},
 	} {
 		for part := range q.parts {
-			sql, err := renderBulkSQL(q.text, db, part)
+			sql, err := renderBulkSQL(q.text, db, part, false)
 			if err != nil {
 				return BulkData{}, err
 			}
@@ -182,8 +182,9 @@ func GenerateBulk(ctx context.Context, conn clickhouse.Conn, db string, cfg Bulk
 }
 
 // renderBulkSQL renders a bulk generator statement for database db and the
-// part-th span (or invocation report) of each trace.
-func renderBulkSQL(text, db string, part int) (string, error) {
+// part-th span (or invocation report) of each trace; counted says whether
+// the invocation reports carry the extension's counts.
+func renderBulkSQL(text, db string, part int, counted bool) (string, error) {
 	tmpl, err := template.New("bulk").Funcs(template.FuncMap{
 		// pick is the argument for the part: {{pick .C "first" "second"}}
 		"pick": func(i int, choices ...string) (string, error) {
@@ -192,18 +193,37 @@ func renderBulkSQL(text, db string, part int) (string, error) {
 			}
 			return choices[i], nil
 		},
+		"counts": telemetryCounts,
 	}).Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("parse bulk generator SQL: %w", err)
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, struct {
-		DB string
-		C  int
-	}{db, part}); err != nil {
+		DB      string
+		C       int
+		Counted bool
+	}{db, part, counted}); err != nil {
 		return "", fmt.Errorf("render bulk generator SQL: %w", err)
 	}
 	return b.String(), nil
+}
+
+// telemetryCounts is the extension's counts of a generated invocation
+// report after tel_counted and tel_spans_received, for the report with
+// request ID req (an expression) that received spans spans: two log lines
+// for one report in 5 (generate_logs.sql writes them), 450 bytes per span
+// and 120 per line received and shipped, a span lost in the extension's
+// buffer for one report in 1,000, a log line for one in 5,000, the spans
+// spooled for one in 10,000, and a line Lambda dropped for one in 20,000.
+func telemetryCounts(req, spans string) string {
+	lines := "if(cityHash64(" + req + ", 21) % 5 = 0, 2, 0)"
+	bytes := "toUInt64(" + spans + ") * 450 + " + lines + " * 120"
+	return lines + ", " + bytes + ", " + bytes + ",\n    " +
+		"if(cityHash64(" + req + ", 22) % 1000 = 0 AND " + spans + " > 0, 1, 0), " +
+		"if(cityHash64(" + req + ", 23) % 1000 = 0 AND " + lines + " > 0, 1, 0),\n    " +
+		"if(cityHash64(" + req + ", 24) % 10000 = 0, " + spans + ", 0), " +
+		"if(cityHash64(" + req + ", 25) % 20000 = 0, 1, 0)"
 }
 
 // bulkCounts is the rows of db's spans and invocations tables.
@@ -221,8 +241,15 @@ func bulkCounts(ctx context.Context, conn clickhouse.Conn, db string) (spans, in
 const bulkTraceIDExpr = `toFixedString(concat(reinterpretAsString(bitOr(cityHash64(t, 5), 9223372036854775808)),
     reinterpretAsString(bitOr(cityHash64(t, 6), 9223372036854775808))), 16)`
 
-// BulkTraceIDs is the IDs of generated traces ts, in their order.
-func BulkTraceIDs(ctx context.Context, conn clickhouse.Conn, ts []uint64) ([][16]byte, error) {
+// BulkTraceIDs is the IDs of generated traces ts of the data set d, in
+// their order. A trace number beyond d's traces is an error: its ID would
+// name a trace that was never written.
+func BulkTraceIDs(ctx context.Context, conn clickhouse.Conn, d BulkData, ts []uint64) ([][16]byte, error) {
+	for _, t := range ts {
+		if t >= uint64(d.Traces) {
+			return nil, fmt.Errorf("compute trace IDs: trace %d is beyond the %d generated (0 to %d)", t, d.Traces, d.Traces-1)
+		}
+	}
 	rows, err := conn.Query(ctx, "SELECT "+bulkTraceIDExpr+" FROM (SELECT arrayJoin(?) AS t)", ts)
 	if err != nil {
 		return nil, fmt.Errorf("compute trace IDs: %w", err)

@@ -3,13 +3,24 @@
 -- durations, cold starts and failures as their SERVER spans. Memory,
 -- architecture and runtime follow the pair's number. One statement writes
 -- the reports of {{if eq .C 1}}inventory{{else}}orders{{end}}-NN for the @rows traces from trace @offset on.
+{{- if .Counted}}
+-- Each report carries the extension's counts (storagetest.Generate): the
+-- spans of its invocation received, {{pick .C "8" "4"}}, and the rest as telemetryCounts says.
+{{- end}}
 INSERT INTO {{.DB}}.invocations (start_time, start_unix_nano, account_id, region, function_name, function_version,
     service_name, architecture, runtime, initialization_type, request_id, memory_size_mb, max_memory_used_mb,
-    duration_ms, billed_duration_ms, init_duration_ms, cold_start, status, error_type, trace_id, span_id)
+    duration_ms, billed_duration_ms, init_duration_ms, cold_start, status, error_type, trace_id, span_id
+{{- if .Counted}},
+    tel_counted, tel_spans_received, tel_log_lines_received, tel_bytes_received, tel_bytes_shipped, tel_spans_dropped,
+    tel_log_lines_dropped, tel_spans_spooled, tel_platform_logs_dropped
+{{- end}})
 SELECT toDateTime(intDiv(start_ns, 1000000000)), start_ns, account, region, fn, '$LATEST',
     fn, arch, 'provided.al2023', 'on-demand', req, memory, toUInt32(memory * (0.2 + 0.3 * j)),
     dur_ms, toUInt64(ceil(dur_ms)), if(cold, 150 + 300 * j, 0), cold, if(failed, 'error', 'success'),
     if(failed, 'Runtime.HandlerError', ''), trace_id, span_id
+{{- if .Counted}},
+    1, {{if eq .C 1}}4{{else}}8{{end}}, {{counts "req" (pick .C "8" "4")}}
+{{- end}}
 FROM (
     SELECT
         number + @offset AS t,

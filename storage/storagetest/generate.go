@@ -1,17 +1,16 @@
 package storagetest
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"slices"
-	"text/template"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lambdascope/lambdascope/storage/internal/testconn"
 )
@@ -22,13 +21,15 @@ type Store = testconn.Store
 // GenerateConfig sizes telemetry generated inside ClickHouse.
 type GenerateConfig struct {
 	// Spans is the number of spans to write, rounded down to whole traces
-	// of 3 functions × 4 spans.
+	// of the demo's placed order (GeneratedSpansPerTrace spans, the same
+	// as DemoTrace's and GenerateBulk's).
 	Spans int
-	// Invocations is the number of invocation reports: the 3 of each trace
-	// and, for the rest, reports without spans. At least the traced ones
-	// are written.
+	// Invocations is the number of invocation reports: the
+	// GeneratedInvocationsPerTrace of each trace and, for the rest,
+	// reports without spans. At least the traced ones are written.
 	Invocations int
-	// Functions is how many distinct functions there are (default 40).
+	// Functions is how many distinct functions there are, orders-NN and
+	// inventory-NN pairs (default 40; an odd number is rounded down).
 	Functions int
 	// End and Days place the data in [End-Days, End).
 	End  time.Time
@@ -42,62 +43,114 @@ type Generation struct {
 	SampleTraces       [][16]byte
 }
 
-// Shape of a generated trace.
+// Shape of a generated trace: the demo's placed order, GenerateBulk's.
 const (
-	generatedHops          = 3
-	generatedPerInvocation = 4
 	// GeneratedSpansPerTrace is the span count of every generated trace.
-	GeneratedSpansPerTrace = generatedHops * generatedPerInvocation
+	GeneratedSpansPerTrace = BulkSpansPerTrace
+	// GeneratedInvocationsPerTrace is the invocation reports of every
+	// generated trace.
+	GeneratedInvocationsPerTrace = BulkInvocationsPerTrace
 )
 
 var (
-	//go:embed generate_spans.sql
-	generateSpansSQL string
 	//go:embed generate_invocations.sql
 	generateInvocationsSQL string
-	//go:embed generate_trace_ids.sql
-	generateTraceIDsSQL string
+	//go:embed generate_logs.sql
+	generateLogsSQL string
+	//go:embed generate_losses.sql
+	generateLossesSQL string
 )
-
-// generateChunk is the rows one generating statement writes.
-const generateChunk = 1_000_000
 
 // Generate writes realistic traces and invocation reports straight into
 // the store's tables with INSERT ... SELECT over generated numbers, so that
-// ten million rows take about a minute instead of the write path's ten:
-// 40 functions in 2 accounts and 2 regions, traces across 3 functions with
-// 4 spans each, error rates and durations per function, spread evenly over
-// the range. The materialized views fill as they would from the collector.
+// ten million rows take minutes instead of the write path's tens: the
+// demo's placed order (GenerateBulk's rows: twelve spans, two invocation
+// reports per trace) through cfg.Functions/2 pairs of functions in 2
+// accounts and 2 regions, spread evenly over the range, and the reports
+// beyond the traces' without spans. Every report carries the extension's
+// counts (telemetryCounts); the log lines they count are written to the
+// logs table, and a few batches of spans the collector left out to
+// ingest_losses. The materialized views fill as they would from the
+// collector.
 func Generate(ctx context.Context, st Store, cfg GenerateConfig) (Generation, error) {
 	conn, err := connOf(st)
 	if err != nil {
 		return Generation{}, err
 	}
-	traces, untraced, params, err := generateParams(cfg)
+	d, untraced, err := generateData(cfg)
 	if err != nil {
 		return Generation{}, err
 	}
-	for _, q := range []struct {
-		what, text string
-		rows       int
-	}{
-		{"spans", generateSpansSQL, traces * GeneratedSpansPerTrace},
-		{"invocations", generateInvocationsSQL, traces*generatedHops + untraced},
-	} {
-		sql, err := RenderSQL(q.text, st.Database())
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_threads":                 2,
+		"max_block_size":              65536,
+		"max_insert_block_size":       bulkBlockRows,
+		"min_insert_block_size_rows":  bulkBlockRows,
+		"min_insert_block_size_bytes": 256 << 20,
+	}))
+	type statement struct {
+		what      string
+		sql       string
+		params    []any
+		offset, n int
+	}
+	var todo []statement
+	add := func(what, text string, part, rows int, params []any) error {
+		sql, err := renderBulkSQL(text, st.Database(), part, true)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < rows; off += bulkChunkTraces {
+			todo = append(todo, statement{what, sql, params, off, min(bulkChunkTraces, rows-off)})
+		}
+		return nil
+	}
+	for part := range BulkSpansPerTrace {
+		if err := add(fmt.Sprintf("span %d of the traces", part), bulkSpansSQL, part, d.Traces, d.params()); err != nil {
+			return Generation{}, err
+		}
+	}
+	for part := range BulkInvocationsPerTrace {
+		if err := add(fmt.Sprintf("report %d of the traces", part), bulkInvocationsSQL, part, d.Traces, d.params()); err != nil {
+			return Generation{}, err
+		}
+	}
+	rangeNs := d.End.Sub(d.Begin()).Nanoseconds()
+	untracedParams := []any{
+		clickhouse.Named("pairs", d.Pairs),
+		clickhouse.Named("begin", d.Begin().UnixNano()),
+		clickhouse.Named("untracedStep", max(rangeNs/int64(max(untraced, 1)), 1)),
+	}
+	if err := add("reports without spans", generateInvocationsSQL, 0, untraced, untracedParams); err != nil {
+		return Generation{}, err
+	}
+	// Two statements at a time: a server writes the parts of one INSERT on
+	// one thread.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkParallel)
+	for _, q := range todo {
+		g.Go(func() error {
+			args := append(slices.Clip(q.params), clickhouse.Named("offset", q.offset), clickhouse.Named("rows", q.n))
+			if err := conn.Exec(gctx, q.sql, args...); err != nil {
+				return fmt.Errorf("generate %s, %d to %d: %w", q.what, q.offset, q.offset+q.n, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Generation{}, err
+	}
+	// The log lines and losses follow the reports written.
+	for _, q := range []struct{ what, text string }{{"log lines", generateLogsSQL}, {"ingest losses", generateLossesSQL}} {
+		sql, err := renderBulkSQL(q.text, st.Database(), 0, true)
 		if err != nil {
 			return Generation{}, err
 		}
-		// One statement per chunk keeps each well inside the client's read
-		// timeout on a busy server.
-		for off := 0; off < q.rows; off += generateChunk {
-			chunk := append(slices.Clip(params), clickhouse.Named("offset", off), clickhouse.Named("rows", min(generateChunk, q.rows-off)))
-			if err := conn.Exec(ctx, sql, chunk...); err != nil {
-				return Generation{}, fmt.Errorf("generate %s %d to %d: %w", q.what, off, off+generateChunk, err)
-			}
+		if err := conn.Exec(ctx, sql); err != nil {
+			return Generation{}, fmt.Errorf("generate %s: %w", q.what, err)
 		}
 	}
-	return generated(ctx, conn, traces, untraced)
+	return generated(ctx, conn, d, untraced)
 }
 
 // Generated is what Generate wrote with cfg, without writing it again: for
@@ -107,11 +160,11 @@ func Generated(ctx context.Context, st Store, cfg GenerateConfig) (Generation, e
 	if err != nil {
 		return Generation{}, err
 	}
-	traces, untraced, _, err := generateParams(cfg)
+	d, untraced, err := generateData(cfg)
 	if err != nil {
 		return Generation{}, err
 	}
-	return generated(ctx, conn, traces, untraced)
+	return generated(ctx, conn, d, untraced)
 }
 
 func connOf(st Store) (driver.Conn, error) {
@@ -123,53 +176,35 @@ func connOf(st Store) (driver.Conn, error) {
 	return nil, errors.New("generate telemetry: the store is not a *storage.Store")
 }
 
-func generateParams(cfg GenerateConfig) (traces, untraced int, params []any, err error) {
+// generateData is cfg's traces as GenerateBulk's data set, and the
+// reports without spans beyond them.
+func generateData(cfg GenerateConfig) (d BulkData, untraced int, err error) {
 	if cfg.Functions <= 0 {
 		cfg.Functions = 40
 	}
-	if cfg.Days <= 0 || cfg.End.IsZero() || cfg.Spans < GeneratedSpansPerTrace {
-		return 0, 0, nil, fmt.Errorf("generate telemetry: need end, days > 0 and at least %d spans", GeneratedSpansPerTrace)
+	if cfg.Functions < 2 {
+		return BulkData{}, 0, fmt.Errorf("generate telemetry: need at least 2 functions (a pair), not %d", cfg.Functions)
 	}
-	traces = cfg.Spans / GeneratedSpansPerTrace
-	untraced = max(cfg.Invocations-traces*generatedHops, 0)
-	begin := cfg.End.AddDate(0, 0, -cfg.Days)
-	rangeNs := cfg.End.Sub(begin).Nanoseconds()
-	params = []any{
-		clickhouse.Named("traces", traces),
-		clickhouse.Named("hops", generatedHops),
-		clickhouse.Named("perInvocation", generatedPerInvocation),
-		clickhouse.Named("functions", cfg.Functions),
-		clickhouse.Named("begin", begin.UnixNano()),
-		clickhouse.Named("step", max(rangeNs/int64(traces), 1)),
-		clickhouse.Named("untraced", untraced),
-		clickhouse.Named("untracedStep", max(rangeNs/int64(max(untraced, 1)), 1)),
+	d, err = BulkConfig{Spans: cfg.Spans, Pairs: cfg.Functions / 2, End: cfg.End, Days: cfg.Days}.data()
+	if err != nil {
+		return BulkData{}, 0, fmt.Errorf("generate telemetry: %w", err)
 	}
-	return traces, untraced, params, nil
+	return d, max(cfg.Invocations-d.Invocations, 0), nil
 }
 
 // generated sums up a generation and computes 16 of its trace IDs, spread
 // over the range.
-func generated(ctx context.Context, conn driver.Conn, traces, untraced int) (Generation, error) {
-	res := Generation{Spans: traces * GeneratedSpansPerTrace, Invocations: traces*generatedHops + untraced}
+func generated(ctx context.Context, conn driver.Conn, d BulkData, untraced int) (Generation, error) {
+	res := Generation{Spans: d.SpanRows(), Invocations: d.Invocations + untraced}
 	picks := make([]uint64, 0, 16)
 	for i := range 16 {
-		picks = append(picks, uint64(i*traces/16+traces/32))
+		picks = append(picks, uint64(i*d.Traces/16+d.Traces/32))
 	}
-	rows, err := conn.Query(ctx, generateTraceIDsSQL, picks)
+	ids, err := BulkTraceIDs(ctx, conn, d, picks)
 	if err != nil {
 		return res, fmt.Errorf("compute sample trace IDs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return res, fmt.Errorf("scan sample trace ID: %w", err)
-		}
-		res.SampleTraces = append(res.SampleTraces, [16]byte([]byte(id)))
-	}
-	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("read sample trace IDs: %w", err)
-	}
+	res.SampleTraces = ids
 	return res, nil
 }
 
@@ -195,18 +230,4 @@ func WaitForMerges(ctx context.Context, st Store) error {
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// RenderSQL fills a generator statement's template with the database db
-// (`{{.DB}}`).
-func RenderSQL(text, db string) (string, error) {
-	tmpl, err := template.New("generate").Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("parse generator SQL: %w", err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, struct{ DB string }{db}); err != nil {
-		return "", fmt.Errorf("render generator SQL: %w", err)
-	}
-	return b.String(), nil
 }

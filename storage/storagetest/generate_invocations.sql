@@ -1,42 +1,40 @@
--- Generated invocation reports: first the @traces × @hops invocations of the
--- traces of generate_spans.sql (same hashes, so the same function, start,
--- duration, status, request ID and trace), then @untraced reports without
--- spans, spread evenly over the range by @untracedStep. Each statement
--- writes the @rows reports from number @offset on. Functions are the mix of
--- querytest.Load: memory, architecture and runtime follow the function's
--- number; one invocation in 50 is a cold start.
+-- Invocation reports without spans (storagetest.Generate): @rows reports
+-- from number @offset on, spread evenly over the range by @untracedStep,
+-- each of a hash-chosen function of @pairs pairs, with the configuration
+-- bulk_invocations.sql gives that function (memory, architecture,
+-- runtime), a cold start in 50, a failure in 200, and the extension's
+-- counts (telemetryCounts), no spans received.
 INSERT INTO {{.DB}}.invocations (start_time, start_unix_nano, account_id, region, function_name, function_version,
     service_name, architecture, runtime, initialization_type, request_id, memory_size_mb, max_memory_used_mb,
-    duration_ms, billed_duration_ms, init_duration_ms, cold_start, status, error_type, trace_id, span_id)
-SELECT toDateTime(intDiv(start_ns, 1000000000)), start_ns, account, region, fn_name, version,
-    fn_name, arch, runtime, 'on-demand', req, mem, toUInt32(mem * (0.2 + 0.3 * u2)),
-    dur_ms, toUInt64(dur_ms) + 1, if(cold, 150 + 300 * u2, 0), cold, if(failed, 'error', 'success'),
-    if(failed, 'Runtime.HandlerError', ''), trace_id, span_id
+    duration_ms, billed_duration_ms, init_duration_ms, cold_start, status, error_type, trace_id, span_id,
+    tel_counted, tel_spans_received, tel_log_lines_received, tel_bytes_received, tel_bytes_shipped, tel_spans_dropped,
+    tel_log_lines_dropped, tel_spans_spooled, tel_platform_logs_dropped)
+SELECT toDateTime(intDiv(start_ns, 1000000000)), start_ns, account, region, fn, '$LATEST',
+    fn, arch, 'provided.al2023', 'on-demand', req, memory, toUInt32(memory * (0.2 + 0.3 * j)),
+    dur_ms, toUInt64(ceil(dur_ms)), if(cold, 150 + 300 * j, 0), cold, if(failed, 'error', 'success'),
+    if(failed, 'Runtime.HandlerError', ''), toFixedString(unhex('00000000000000000000000000000000'), 16),
+    toFixedString(unhex('0000000000000000'), 8),
+    1, 0, {{counts "req" "0"}}
 FROM (
     SELECT
-        n < @traces * @hops AS traced,
-        if(traced, intDiv(n, @hops), n) AS t,
-        if(traced, n % @hops, 100) AS hop,
-        if(traced, (cityHash64(t, 1) % @functions + hop * 7) % @functions, cityHash64(t, hop, 11) % @functions) AS fn,
-        concat('svc-', if(fn < 10, '0', ''), toString(fn)) AS fn_name,
-        toString(1 + fn % 4) AS version,
-        toString(100000000000 + fn % 2) AS account,
-        ['us-east-1', 'eu-west-1'][fn % 2 + 1] AS region,
-        if(fn % 3 = 0, 'arm64', 'x86_64') AS arch,
-        ['nodejs22.x', 'python3.13', 'provided.al2023', 'java21'][fn % 4 + 1] AS runtime,
-        toUInt32([128, 256, 512, 1024, 1769, 3008][fn % 6 + 1]) AS mem,
-        if(traced, @begin + t * @step + cityHash64(t, 2) % @step + hop * 5000000,
-            @begin + toUInt64(n - @traces * @hops) * @untracedStep + cityHash64(t, 12) % @untracedStep) AS start_ns,
-        (cityHash64(t, hop, 3) % 1000000 + 1) / 1000001 AS u,
-        (cityHash64(t, hop, 13) % 1000000) / 1000000 AS u2,
-        (20 + (fn % 10) * 30) * (0.5 - log(u)) AS dur_ms,
-        (cityHash64(t, hop, 4) % 1000000) / 1000000 < 0.002 + (fn % 7) * 0.003 AS failed,
-        cityHash64(t, hop, 14) % 50 = 0 AS cold,
-        concat(lower(hex(cityHash64(t, hop, 8))), '-', lower(hex(cityHash64(t, hop, 9) % 4294967296))) AS req,
-        if(traced, toFixedString(concat(reinterpretAsString(bitOr(cityHash64(t, 5), 9223372036854775808)),
-            reinterpretAsString(bitOr(cityHash64(t, 6), 9223372036854775808))), 16),
-            toFixedString(unhex('00000000000000000000000000000000'), 16)) AS trace_id,
-        if(traced, toFixedString(reinterpretAsString(bitOr(cityHash64(t, hop, 0, 7), 9223372036854775808)), 8),
-            toFixedString(unhex('0000000000000000'), 8)) AS span_id
-    FROM (SELECT number + @offset AS n FROM numbers(@rows))
+        number + @offset AS n,
+        cityHash64(n, 11) % (2 * @pairs) AS f,
+        intDiv(f, 2) AS pair,
+        f % 2 AS inventory,
+        concat(if(inventory = 1, 'inventory-', 'orders-'), if(pair < 10, '0', ''), toString(pair)) AS fn,
+        toString(123456789012 + pair % 2) AS account,
+        ['eu-west-1', 'us-east-1'][intDiv(pair, 2) % 2 + 1] AS region,
+        toUInt32([128, 256, 512, 1024, 1769, 3008][(pair + inventory * 3) % 6 + 1]) AS memory,
+        if(pair % 3 = 0, 'arm64', 'x86_64') AS arch,
+        @begin + n * @untracedStep + cityHash64(n, 12) % @untracedStep AS start_ns,
+        1 + (pair % 5) * 0.5 AS scale,
+        (cityHash64(n, 13) % 1000) / 1000 AS j,
+        if(inventory = 1, scale * (12 + 6 * j), scale * (40 + 20 * j)) AS dur_ms,
+        cityHash64(n, 15) % 200 = 0 AS failed,
+        cityHash64(n, 14) % 50 = 0 AS cold,
+        lower(hex(reinterpretAsString(cityHash64(n, 16)))) AS h1,
+        lower(hex(reinterpretAsString(cityHash64(n, 17)))) AS h2,
+        concat(substring(h1, 1, 8), '-', substring(h1, 9, 4), '-', substring(h1, 13, 4), '-',
+            substring(h2, 1, 4), '-', substring(h2, 5, 12)) AS req
+    FROM numbers(@rows)
 )

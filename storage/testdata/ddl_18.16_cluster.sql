@@ -900,3 +900,129 @@ ENGINE = Distributed(lambdascope, lambdascope, streaming_hours_local, rand());
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'streaming_hours', max(start_unix_nano)
 FROM lambdascope.invocations;
+
+-- migration completeness_hours, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.completeness_hours_local ON CLUSTER lambdascope
+(
+    hour DateTime('UTC'),
+    function_name String,
+    invocations UInt64,
+    tel_spans_received UInt64,
+    tel_log_lines_received UInt64,
+    tel_bytes_received UInt64,
+    tel_bytes_shipped UInt64,
+    tel_spans_sampled_out UInt64,
+    tel_spans_dropped UInt64,
+    tel_log_lines_dropped UInt64,
+    tel_spans_spooled UInt64,
+    tel_log_lines_spooled UInt64,
+    tel_spans_spool_dropped UInt64,
+    tel_log_lines_spool_dropped UInt64,
+    tel_platform_logs_dropped UInt64,
+    tel_spans_refused UInt64,
+    tel_log_lines_refused UInt64,
+    spans_stored UInt64,
+    log_lines_stored UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/lambdascope/completeness_hours_local', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, function_name)
+SETTINGS index_granularity = 8192;
+
+-- migration completeness_hours, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.completeness_hours_invocations_mv ON CLUSTER lambdascope
+TO lambdascope.completeness_hours_local
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    function_name,
+    count() AS invocations,
+    sum(tel_spans_received) AS tel_spans_received,
+    sum(tel_log_lines_received) AS tel_log_lines_received,
+    sum(tel_bytes_received) AS tel_bytes_received,
+    sum(tel_bytes_shipped) AS tel_bytes_shipped,
+    sum(tel_spans_sampled_out) AS tel_spans_sampled_out,
+    sum(tel_spans_dropped) AS tel_spans_dropped,
+    sum(tel_log_lines_dropped) AS tel_log_lines_dropped,
+    sum(tel_spans_spooled) AS tel_spans_spooled,
+    sum(tel_log_lines_spooled) AS tel_log_lines_spooled,
+    sum(tel_spans_spool_dropped) AS tel_spans_spool_dropped,
+    sum(tel_log_lines_spool_dropped) AS tel_log_lines_spool_dropped,
+    sum(tel_platform_logs_dropped) AS tel_platform_logs_dropped,
+    sum(tel_spans_refused) AS tel_spans_refused,
+    sum(tel_log_lines_refused) AS tel_log_lines_refused,
+    toUInt64(0) AS spans_stored,
+    toUInt64(0) AS log_lines_stored
+FROM lambdascope.invocations_local
+WHERE tel_counted = 1
+GROUP BY hour, function_name;
+
+-- migration completeness_hours, statement 3
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.completeness_hours_spans_mv ON CLUSTER lambdascope
+TO lambdascope.completeness_hours_local
+AS SELECT
+    toStartOfHour(start_time) AS hour,
+    function_name,
+    toUInt64(0) AS invocations,
+    toUInt64(0) AS tel_spans_received,
+    toUInt64(0) AS tel_log_lines_received,
+    toUInt64(0) AS tel_bytes_received,
+    toUInt64(0) AS tel_bytes_shipped,
+    toUInt64(0) AS tel_spans_sampled_out,
+    toUInt64(0) AS tel_spans_dropped,
+    toUInt64(0) AS tel_log_lines_dropped,
+    toUInt64(0) AS tel_spans_spooled,
+    toUInt64(0) AS tel_log_lines_spooled,
+    toUInt64(0) AS tel_spans_spool_dropped,
+    toUInt64(0) AS tel_log_lines_spool_dropped,
+    toUInt64(0) AS tel_platform_logs_dropped,
+    toUInt64(0) AS tel_spans_refused,
+    toUInt64(0) AS tel_log_lines_refused,
+    count() AS spans_stored,
+    toUInt64(0) AS log_lines_stored
+FROM lambdascope.spans_local
+GROUP BY hour, function_name;
+
+-- migration completeness_hours, statement 4
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.completeness_hours_logs_mv ON CLUSTER lambdascope
+TO lambdascope.completeness_hours_local
+AS SELECT
+    toStartOfHour(timestamp) AS hour,
+    function_name,
+    toUInt64(0) AS invocations,
+    toUInt64(0) AS tel_spans_received,
+    toUInt64(0) AS tel_log_lines_received,
+    toUInt64(0) AS tel_bytes_received,
+    toUInt64(0) AS tel_bytes_shipped,
+    toUInt64(0) AS tel_spans_sampled_out,
+    toUInt64(0) AS tel_spans_dropped,
+    toUInt64(0) AS tel_log_lines_dropped,
+    toUInt64(0) AS tel_spans_spooled,
+    toUInt64(0) AS tel_log_lines_spooled,
+    toUInt64(0) AS tel_spans_spool_dropped,
+    toUInt64(0) AS tel_log_lines_spool_dropped,
+    toUInt64(0) AS tel_platform_logs_dropped,
+    toUInt64(0) AS tel_spans_refused,
+    toUInt64(0) AS tel_log_lines_refused,
+    toUInt64(0) AS spans_stored,
+    count() AS log_lines_stored
+FROM lambdascope.logs_local
+GROUP BY hour, function_name;
+
+-- migration completeness_hours, statement 5
+CREATE TABLE IF NOT EXISTS lambdascope.completeness_hours ON CLUSTER lambdascope AS lambdascope.completeness_hours_local
+ENGINE = Distributed(lambdascope, lambdascope, completeness_hours_local, rand());
+
+-- migration completeness_hours, statement 6
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'completeness_hours', if(count() = 0, 0, (max(toUInt64(start_time)) + 1) * 1000000000 - 1)
+FROM lambdascope.invocations;
+
+-- migration completeness_hours, statement 7
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'completeness_hours', if(count() = 0, 0, (max(toUInt64(start_time)) + 1) * 1000000000 - 1)
+FROM lambdascope.spans;
+
+-- migration completeness_hours, statement 8
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'completeness_hours', if(count() = 0, 0, (max(toUInt64(timestamp)) + 1) * 1000000000 - 1)
+FROM lambdascope.logs;
