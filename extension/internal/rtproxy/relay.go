@@ -37,7 +37,9 @@ type runtimeConn struct {
 	p  *Proxy
 	nc net.Conn
 	br *bufio.Reader
-	bw *bufio.Writer
+	bw *writeBuf
+	// tr reads what came without waiting (nil: the connection cannot).
+	tr tryReader
 	// head and line are reused buffers for heads and chunk lines.
 	head, line []byte
 
@@ -73,7 +75,8 @@ func (c *runtimeConn) linger() {
 type upstreamConn struct {
 	nc net.Conn
 	br *bufio.Reader
-	bw *bufio.Writer
+	bw *writeBuf
+	tr tryReader
 	// hb is a reused buffer for answer heads.
 	hb     []byte
 	reused bool
@@ -112,7 +115,8 @@ func (p *Proxy) getUpstream(look bool) (*upstreamConn, error) {
 	}
 	pk := newPeeker(nc)
 	rw := newRawIO(nc)
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc, w: rw, pk: pk}, bufSize), pk: pk}, nil
+	tr, _ := rw.(tryReader)
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: newWriteBuf(&upstreamWriter{nc: nc, w: rw, pk: pk}, bufSize), tr: tr, pk: pk}, nil
 }
 
 // earlyAnswerPoll is how often a write to the platform that waits (the
@@ -170,6 +174,31 @@ func (w *upstreamWriter) Write(p []byte) (int, error) {
 	}
 }
 
+// writev writes a and then b: in one system call when the socket takes
+// them whole (all but a large body the platform is slow to read), the
+// rest as Write does.
+func (w *upstreamWriter) writev(a, b []byte) (int, error) {
+	n := 0
+	if tw, ok := w.w.(interface {
+		tryWritev(a, b []byte) (int, error)
+	}); ok {
+		var err error
+		if n, err = tw.tryWritev(a, b); err != nil || n == len(a)+len(b) {
+			return n, err
+		}
+	}
+	if n < len(a) {
+		m, err := w.Write(a[n:])
+		if n += m; err != nil {
+			return n, err
+		}
+		m, err = w.Write(b)
+		return n + m, err
+	}
+	m, err := w.Write(b[n-len(a):])
+	return n + m, err
+}
+
 // putUpstream keeps u for a later call.
 func (p *Proxy) putUpstream(u *upstreamConn) {
 	p.idleMu.Lock()
@@ -197,7 +226,8 @@ func (p *Proxy) closeIdleUpstream() {
 // serveConn relays the calls made on nc until either side closes it.
 func (p *Proxy) serveConn(nc net.Conn) {
 	rw := newRawIO(nc)
-	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
+	tr, _ := rw.(tryReader)
+	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: newWriteBuf(rw, bufSize), tr: tr}
 	if !p.track(c, true) {
 		_ = nc.Close()
 		return
@@ -479,7 +509,7 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 			end.ErrorType, end.ErrorBody = tr.errorType, tr.errorBody
 		}
 	case h.contentLength > 0:
-		_, rerr, werr = copyBody(u.bw, c.br, h.contentLength, k)
+		_, rerr, werr = copyBody(u.bw, c.br, c.tr, h.contentLength, k)
 	}
 	if rerr != nil {
 		return rh, nil, true, runtimeSideError{rerr}
@@ -555,10 +585,10 @@ func (p *Proxy) relayAnswer(c *runtimeConn, u *upstreamConn, h head, rh head, rb
 	case rh.chunked:
 		_, rerr, werr = copyChunked(c.bw, u.br, k, &c.line, nil)
 	case rh.contentLength >= 0:
-		_, rerr, werr = copyBody(c.bw, u.br, rh.contentLength, k)
+		_, rerr, werr = copyBody(c.bw, u.br, u.tr, rh.contentLength, k)
 	default:
 		// Until the platform closes the connection.
-		_, rerr, werr = copyBody(c.bw, u.br, -1, k)
+		_, rerr, werr = copyBody(c.bw, u.br, u.tr, -1, k)
 		rh.close = true
 	}
 	if werr == nil && ok {
@@ -586,9 +616,12 @@ type trailers struct {
 // into it while it has room, so keeping them costs no copy of their own;
 // the rest crosses a reused relay buffer (or goes straight from one
 // buffered reader to the writer). dst is flushed whenever src has nothing
-// buffered, before a read that may wait: a body is never held back. It
-// returns the bytes copied, and the error of src or of dst.
-func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total int64, rerr, werr error) {
+// buffered, before a read that may wait: a body is never held back. When
+// tr (src's connection, read without waiting; may be nil) has already
+// received more, that is read first and written with what dst holds
+// (the head and the body's first bytes), in one write (see writeBuf).
+// It returns the bytes copied, and the error of src or of dst.
+func copyBody(dst bufWriter, src *bufio.Reader, tr tryReader, n int64, k keeper) (total int64, rerr, werr error) {
 	var b *[256 << 10]byte
 	defer func() {
 		if b != nil {
@@ -610,15 +643,24 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total in
 		if n >= 0 && int64(len(p)) > n-total {
 			p = p[:n-total]
 		}
+		var m int
+		var err error
 		if src.Buffered() == 0 && dst.Buffered() > 0 {
-			if werr = dst.Flush(); werr != nil {
-				if inRoom {
-					k.kept(0)
+			if tr != nil {
+				m, err = tr.tryRead(p)
+			}
+			if m == 0 && err == nil {
+				if werr = dst.Flush(); werr != nil {
+					if inRoom {
+						k.kept(0)
+					}
+					return total, nil, werr
 				}
-				return total, nil, werr
 			}
 		}
-		m, err := src.Read(p)
+		if m == 0 && err == nil {
+			m, err = src.Read(p)
+		}
 		if m > 0 {
 			if _, werr = dst.Write(p[:m]); werr != nil {
 				m = 0 // the Observer sees only what was passed on
@@ -651,7 +693,7 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total in
 // chunk's framing as it was sent, keeping the first bytes of its content
 // in k (when not nil) and reading its trailers into tr (when not nil). line
 // is a reused buffer.
-func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, tr *trailers) (total int64, rerr, werr error) {
+func copyChunked(dst bufWriter, src *bufio.Reader, k keeper, line *[]byte, tr *trailers) (total int64, rerr, werr error) {
 	for {
 		if src.Buffered() == 0 && dst.Buffered() > 0 {
 			if werr = dst.Flush(); werr != nil {
@@ -681,7 +723,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 		if k != nil {
 			k.expect(size)
 		}
-		n, rerr, werr := copyBody(dst, src, size, k)
+		n, rerr, werr := copyBody(dst, src, nil, size, k)
 		total += n
 		if rerr != nil || werr != nil {
 			return total, rerr, werr
@@ -702,7 +744,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 // copyTrailers copies the trailer section of a chunked body, up to its
 // blank line, reading the Runtime API's error trailers into tr (when not
 // nil). An error of src is an errSrc; one of dst is returned as it is.
-func copyTrailers(dst *bufio.Writer, src *bufio.Reader, line *[]byte, tr *trailers) error {
+func copyTrailers(dst bufWriter, src *bufio.Reader, line *[]byte, tr *trailers) error {
 	size := 0
 	for {
 		l, err := readLine(src, *line, maxHead-size, errHeadTooLarge)
