@@ -42,6 +42,8 @@ type runtimeConn struct {
 	tr tryReader
 	// head and line are reused buffers for heads and chunk lines.
 	head, line []byte
+	// strs makes the strings of the heads read and relayed.
+	strs strArena
 
 	mu sync.Mutex
 	// active says a call is being relayed; closed that Shutdown closed
@@ -260,7 +262,7 @@ func (p *Proxy) serveConn(nc net.Conn) {
 			p.refuse(c, err)
 			return
 		}
-		h, err := parseRequestHead(b)
+		h, err := parseRequestHead(b, &c.strs)
 		if err != nil {
 			p.refuse(c, err)
 			return
@@ -546,7 +548,7 @@ func (p *Proxy) readAnswerHead(c *runtimeConn, u *upstreamConn, stopAtContinue b
 			}
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
-		rh, err := parseResponseHead(b)
+		rh, err := parseResponseHead(b, &c.strs)
 		if err != nil {
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
@@ -728,18 +730,24 @@ func copyChunked(dst bufWriter, src *bufio.Reader, k keeper, line *[]byte, tr *t
 		if rerr != nil || werr != nil {
 			return total, rerr, werr
 		}
-		var crlf [2]byte
-		if _, err := io.ReadFull(src, crlf[:]); err != nil {
-			return total, unexpected(err), nil
+		// The line end after the chunk, read and written without a
+		// buffer of its own (which would be allocated per chunk).
+		for _, want := range "\r\n" {
+			c, err := src.ReadByte()
+			if err != nil {
+				return total, unexpected(err), nil
+			}
+			if c != byte(want) {
+				return total, errors.New("malformed chunked body: no line end after a chunk"), nil
+			}
 		}
-		if crlf != [2]byte{'\r', '\n'} {
-			return total, errors.New("malformed chunked body: no line end after a chunk"), nil
-		}
-		if _, werr = dst.Write(crlf[:]); werr != nil {
+		if _, werr = dst.Write(crlfBytes); werr != nil {
 			return total, nil, werr
 		}
 	}
 }
+
+var crlfBytes = []byte("\r\n")
 
 // copyTrailers copies the trailer section of a chunked body, up to its
 // blank line, reading the Runtime API's error trailers into tr (when not
