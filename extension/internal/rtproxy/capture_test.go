@@ -69,7 +69,7 @@ func TestChunkOverTheLimitIsNotCaptured(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	var line []byte
-	_, rerr, werr := copyChunked(w, bufio.NewReader(strings.NewReader(src)), c, &line, nil)
+	_, rerr, werr := copyChunked(w, bufio.NewReader(strings.NewReader(src)), nil, c, &line, nil)
 	if werr == nil {
 		werr = w.Flush()
 	}

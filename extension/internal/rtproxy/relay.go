@@ -506,7 +506,7 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 	switch {
 	case h.chunked:
 		var tr trailers
-		_, rerr, werr = copyChunked(u.bw, c.br, k, &c.line, &tr)
+		_, rerr, werr = copyChunked(u.bw, c.br, c.tr, k, &c.line, &tr)
 		if end != nil && tr.errorType != "" {
 			end.ErrorType, end.ErrorBody = tr.errorType, tr.errorBody
 		}
@@ -585,7 +585,7 @@ func (p *Proxy) relayAnswer(c *runtimeConn, u *upstreamConn, h head, rh head, rb
 	case !ok:
 	case h.method == "HEAD" || rh.status < 200 || rh.status == 204 || rh.status == 304:
 	case rh.chunked:
-		_, rerr, werr = copyChunked(c.bw, u.br, k, &c.line, nil)
+		_, rerr, werr = copyChunked(c.bw, u.br, u.tr, k, &c.line, nil)
 	case rh.contentLength >= 0:
 		_, rerr, werr = copyBody(c.bw, u.br, u.tr, rh.contentLength, k)
 	default:
@@ -693,9 +693,10 @@ func copyBody(dst bufWriter, src *bufio.Reader, tr tryReader, n int64, k keeper)
 
 // copyChunked copies a chunked body from src to dst as it comes, each
 // chunk's framing as it was sent, keeping the first bytes of its content
-// in k (when not nil) and reading its trailers into tr (when not nil). line
-// is a reused buffer.
-func copyChunked(dst bufWriter, src *bufio.Reader, k keeper, line *[]byte, tr *trailers) (total int64, rerr, werr error) {
+// in k (when not nil) and reading its trailers into trl (when not nil).
+// A chunk's content is copied as copyBody does (tr, src's connection read
+// without waiting, may be nil). line is a reused buffer.
+func copyChunked(dst bufWriter, src *bufio.Reader, tr tryReader, k keeper, line *[]byte, trl *trailers) (total int64, rerr, werr error) {
 	for {
 		if src.Buffered() == 0 && dst.Buffered() > 0 {
 			if werr = dst.Flush(); werr != nil {
@@ -715,7 +716,7 @@ func copyChunked(dst bufWriter, src *bufio.Reader, k keeper, line *[]byte, tr *t
 			return total, nil, werr
 		}
 		if size == 0 {
-			err := copyTrailers(dst, src, line, tr)
+			err := copyTrailers(dst, src, line, trl)
 			var es errSrc
 			if errors.As(err, &es) {
 				return total, es.err, nil
@@ -725,7 +726,7 @@ func copyChunked(dst bufWriter, src *bufio.Reader, k keeper, line *[]byte, tr *t
 		if k != nil {
 			k.expect(size)
 		}
-		n, rerr, werr := copyBody(dst, src, nil, size, k)
+		n, rerr, werr := copyBody(dst, src, tr, size, k)
 		total += n
 		if rerr != nil || werr != nil {
 			return total, rerr, werr

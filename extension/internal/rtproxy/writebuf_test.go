@@ -180,3 +180,41 @@ func TestWriteBufErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkedHeadAndBodyInOneWrite: the same of a chunked answer (the
+// platform's event when its length was not given): the head, the chunk's
+// size line and its content go out in one write, the chunk's end and the
+// last chunk in the next, in order.
+func TestChunkedHeadAndBodyInOneWrite(t *testing.T) {
+	hd := []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+	content := bytes.Repeat([]byte("0123456789abcdef"), 16<<10)
+	body := append(append([]byte("40000\r\n"), content...), "\r\n0\r\n\r\n"...)
+	src := &pieces{data: body, first: bufSize - len(hd)}
+	br := bufio.NewReaderSize(src, bufSize)
+	if _, err := br.Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	rec := &vecRecorder{}
+	dst := newWriteBuf(rec, bufSize)
+	if _, err := dst.Write(hd); err != nil {
+		t.Fatal(err)
+	}
+	var line []byte
+	if _, rerr, werr := copyChunked(dst, br, src, nil, &line, nil); rerr != nil || werr != nil {
+		t.Fatal(rerr, werr)
+	}
+	if err := dst.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte(nil), hd...), body...)
+	if got := bytes.Join(rec.writes, nil); !bytes.Equal(got, want) {
+		t.Fatalf("the writes are not the head and the body in order (%d bytes, want %d)", len(got), len(want))
+	}
+	if len(rec.writes) != 2 || len(rec.writes[0]) != len(hd)+7+len(content) {
+		sizes := []int{}
+		for _, x := range rec.writes {
+			sizes = append(sizes, len(x))
+		}
+		t.Fatalf("writes of %v bytes, want the head with the whole chunk, then its end", sizes)
+	}
+}
