@@ -48,14 +48,23 @@ func TestRelayAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Log("the race detector allocates on its own: the count below is not the relay's alone")
 	}
-	for _, size := range []int{1 << 10, 256 << 10} {
-		t.Run(fmt.Sprintf("%dKiB", size>>10), func(t *testing.T) {
-			relayAllocations(t, size)
-		})
+	for _, chunked := range []bool{false, true} {
+		for _, size := range []int{1 << 10, 256 << 10} {
+			name := fmt.Sprintf("%dKiB", size>>10)
+			if chunked {
+				name += " chunked"
+			}
+			t.Run(name, func(t *testing.T) {
+				relayAllocations(t, size, chunked)
+			})
+		}
 	}
 }
 
-func relayAllocations(t *testing.T, size int) {
+// relayAllocations relays invocations of size bytes each way, the event
+// chunked (as the platform may send it, and net/http does when it was
+// not told the length) or not, with the agent's capture and sniff limits.
+func relayAllocations(t *testing.T, size int, chunked bool) {
 	const ids = 4
 	var reqID, traceID [ids]string
 	var next, event, response, accepted [ids][]byte
@@ -66,6 +75,10 @@ func relayAllocations(t *testing.T, size int) {
 		next[i] = []byte("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
 		event[i] = []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n%s: %s\r\n%s: %s\r\n%s: 1542409706888\r\nContent-Length: %d\r\n\r\n%s",
 			"Lambda-Runtime-Aws-Request-Id", reqID[i], "Lambda-Runtime-Trace-Id", traceID[i], "Lambda-Runtime-Deadline-Ms", size, payload))
+		if chunked {
+			event[i] = []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n%s: %s\r\n%s: %s\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+				"Lambda-Runtime-Aws-Request-Id", reqID[i], "Lambda-Runtime-Trace-Id", traceID[i], size, payload))
+		}
 		response[i] = []byte(fmt.Sprintf("POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", reqID[i], size, payload))
 		accepted[i] = []byte("HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n")
 	}
@@ -110,7 +123,8 @@ func relayAllocations(t *testing.T, size int) {
 	}()
 
 	obs := &idObserver{}
-	p := startProxy(t, ln.Addr().String(), obs)
+	p := startProxy(t, ln.Addr().String(), obs, captureLimit)
+	p.SetSniffLimit(sniffLimit)
 	rc, err := net.Dial("tcp", p.Addr().String())
 	if err != nil {
 		t.Fatal(err)

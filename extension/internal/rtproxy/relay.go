@@ -716,9 +716,11 @@ func copyChunked(dst bufWriter, src *bufio.Reader, tr tryReader, k keeper, line 
 			return total, nil, werr
 		}
 		if size == 0 {
+			// copyTrailers returns an errSrc as it is: asserted, not
+			// found with errors.As (whose target would be allocated on
+			// every chunked body).
 			err := copyTrailers(dst, src, line, trl)
-			var es errSrc
-			if errors.As(err, &es) {
+			if es, ok := err.(errSrc); ok {
 				return total, es.err, nil
 			}
 			return total, nil, err
