@@ -32,7 +32,7 @@ func TestCaptureOfACopiedBody(t *testing.T) {
 			w := bufio.NewWriterSize(&out, 64)
 			// Pieces of 70 bytes, so that reads end inside the room.
 			r := bufio.NewReaderSize(io.MultiReader(chunks(body, 70)...), 16)
-			got, rerr, werr := copyBody(w, r, n, c)
+			got, rerr, werr := copyBody(w, r, nil, n, c)
 			if werr == nil {
 				werr = w.Flush()
 			}
@@ -69,7 +69,7 @@ func TestChunkOverTheLimitIsNotCaptured(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	var line []byte
-	_, rerr, werr := copyChunked(w, bufio.NewReader(strings.NewReader(src)), c, &line, nil)
+	_, rerr, werr := copyChunked(w, bufio.NewReader(strings.NewReader(src)), nil, c, &line, nil)
 	if werr == nil {
 		werr = w.Flush()
 	}

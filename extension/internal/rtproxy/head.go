@@ -95,27 +95,29 @@ func readLine(br *bufio.Reader, buf []byte, limit int, tooLong error) ([]byte, e
 	}
 }
 
-// parseRequestHead reads a request's head (as readHead returns it).
-func parseRequestHead(b []byte) (head, error) {
+// parseRequestHead reads a request's head (as readHead returns it), its
+// strings made in a (when not nil).
+func parseRequestHead(b []byte, a *strArena) (head, error) {
 	line, rest := cutLine(b)
 	method, rest1, ok1 := bytes.Cut(line, []byte{' '})
 	target, version, ok2 := bytes.Cut(rest1, []byte{' '})
 	if !ok1 || !ok2 || len(method) == 0 || !isToken(method) || len(target) == 0 || !validTarget(target) {
 		return head{}, fmt.Errorf("malformed request line %q", clip(line))
 	}
-	h := head{method: intern(method, "GET", "POST"), target: intern(target, pathNext), contentLength: -1}
+	h := head{method: intern(nil, method, "GET", "POST"), target: intern(a, target, pathNext), contentLength: -1}
 	http10, err := parseVersion(version)
 	if err != nil {
 		return head{}, err
 	}
-	if err := h.parseFields(rest, http10, true); err != nil {
+	if err := h.parseFields(rest, http10, true, a); err != nil {
 		return head{}, err
 	}
 	return h, nil
 }
 
-// parseResponseHead reads an answer's head (as readHead returns it).
-func parseResponseHead(b []byte) (head, error) {
+// parseResponseHead reads an answer's head (as readHead returns it), its
+// strings made in a (when not nil).
+func parseResponseHead(b []byte, a *strArena) (head, error) {
 	line, rest := cutLine(b)
 	version, status, _ := bytes.Cut(line, []byte{' '})
 	http10, err := parseVersion(version)
@@ -127,7 +129,7 @@ func parseResponseHead(b []byte) (head, error) {
 		return head{}, fmt.Errorf("malformed status line %q", clip(line))
 	}
 	h := head{status: int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0'), contentLength: -1}
-	if err := h.parseFields(rest, http10, false); err != nil {
+	if err := h.parseFields(rest, http10, false, a); err != nil {
 		return head{}, err
 	}
 	return h, nil
@@ -144,7 +146,7 @@ func parseVersion(v []byte) (http10 bool, err error) {
 }
 
 // parseFields reads the header fields of a head (after its first line).
-func (h *head) parseFields(b []byte, http10, request bool) error {
+func (h *head) parseFields(b []byte, http10, request bool, a *strArena) error {
 	keepAlive, sawLength, sawTE := false, false, false
 	for len(b) > 0 {
 		var line []byte
@@ -191,13 +193,13 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 			h.expectContinue = equalFold(value, "100-continue")
 		// The first value, as net/http's Header.Get gives.
 		case equalFold(name, HeaderRequestID):
-			first(&h.requestID, value)
+			first(a, &h.requestID, value)
 		case equalFold(name, HeaderTraceID):
-			first(&h.traceID, value)
+			first(a, &h.traceID, value)
 		case equalFold(name, HeaderDeadline):
-			first(&h.deadline, value)
+			first(a, &h.deadline, value)
 		case equalFold(name, HeaderErrorType):
-			first(&h.errorType, value)
+			first(a, &h.errorType, value)
 		}
 	}
 	if http10 && !keepAlive {
@@ -212,20 +214,20 @@ func (h *head) parseFields(b []byte, http10, request bool) error {
 }
 
 // intern is b as a string: one of common when it is one (no
-// allocation), else a new one.
-func intern(b []byte, common ...string) string {
+// allocation), else one made in a (when not nil).
+func intern(a *strArena, b []byte, common ...string) string {
 	for _, c := range common {
 		if string(b) == c {
 			return c
 		}
 	}
-	return string(b)
+	return a.string(b)
 }
 
-// first sets *s to v unless a value was set.
-func first(s *string, v []byte) {
+// first sets *s to v (made in a, when not nil) unless a value was set.
+func first(a *strArena, s *string, v []byte) {
 	if *s == "" {
-		*s = string(v)
+		*s = a.string(v)
 	}
 }
 

@@ -73,7 +73,8 @@ func refusedOnPurpose(b []byte, proto string) bool {
 }
 
 func checkRequest(t *testing.T, b []byte) {
-	h, err := parseRequestHead(b)
+	var a strArena
+	h, err := parseRequestHead(b, &a)
 	req, herr := http.ReadRequest(bufio.NewReader(bytes.NewReader(b)))
 	switch {
 	case herr != nil:
@@ -103,7 +104,8 @@ func checkRequest(t *testing.T, b []byte) {
 }
 
 func checkResponse(t *testing.T, b []byte) {
-	h, err := parseResponseHead(b)
+	var a strArena
+	h, err := parseResponseHead(b, &a)
 	resp, herr := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
 	switch {
 	case herr != nil:

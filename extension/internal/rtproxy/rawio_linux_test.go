@@ -1,6 +1,7 @@
 package rtproxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -195,4 +196,69 @@ func TestUpstreamWritesLeaveNoDeadline(t *testing.T) {
 			t.Errorf("write deadlines set: %v; want the last one cleared", dc.set)
 		}
 	})
+}
+
+// TestRawIOWritev: a vectored write sends its two pieces whole and in
+// order, also when the socket takes them in several writes (a body
+// larger than its send buffer, a peer that reads late), from the raw
+// writer and from the platform's writer (whose first try stops when the
+// socket is full); a try that stops says how much it sent.
+func TestRawIOWritev(t *testing.T) {
+	hd := []byte("POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nContent-Length: 8388608\r\n\r\n")
+	body := make([]byte, 8<<20)
+	for i := range body {
+		body[i] = byte(i * 13 % 253)
+	}
+	whole := append(append([]byte(nil), hd...), body...)
+	for _, name := range []string{"raw", "raw try", "platform"} {
+		t.Run(name, func(t *testing.T) {
+			want := whole
+			c, s := tcpPair(t)
+			rw := newRawIO(c).(*rawIO)
+			type result struct {
+				n   int
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				var n int
+				var err error
+				switch name {
+				case "raw":
+					n, err = rw.writev(hd, body)
+				case "raw try":
+					n, err = rw.tryWritev(hd, body)
+				default:
+					dc, _ := tcpPair(t)
+					w := &upstreamWriter{nc: c, w: rw, pk: newPeeker(dc)}
+					n, err = w.writev(hd, body)
+				}
+				done <- result{n, err}
+			}()
+			if name == "raw try" {
+				// Nobody reads: the try stops once the socket is full.
+				r := <-done
+				if r.err != nil || r.n <= 0 || r.n >= len(want) {
+					t.Fatalf("the try sent %d of %d bytes (%v), want part of them", r.n, len(want), r.err)
+				}
+				want = want[:r.n]
+				_ = c.CloseWrite()
+			} else {
+				time.Sleep(20 * time.Millisecond) // the socket fills before it is read
+			}
+			_ = s.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.ReadAll(io.LimitReader(s, int64(len(want))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, not the %d written in order", len(got), len(want))
+			}
+			if name != "raw try" {
+				if r := <-done; r.err != nil || r.n != len(want) {
+					t.Fatalf("wrote %d of %d bytes: %v", r.n, len(want), r.err)
+				}
+			}
+		})
+	}
 }

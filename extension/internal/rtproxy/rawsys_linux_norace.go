@@ -29,3 +29,14 @@ func peek(fd uintptr) bool {
 		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 	return errno != syscall.EAGAIN
 }
+
+// sysWritev writes a and then b (neither empty) to the descriptor fd in
+// one raw system call (writev(2)).
+func sysWritev(fd uintptr, a, b []byte) (int, syscall.Errno) {
+	var iov [2]syscall.Iovec
+	iov[0].Base, iov[1].Base = &a[0], &b[0]
+	iov[0].SetLen(len(a))
+	iov[1].SetLen(len(b))
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), 2)
+	return int(n), errno
+}

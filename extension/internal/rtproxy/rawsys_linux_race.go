@@ -20,6 +20,20 @@ func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
 	return max(n, 0), errnoOf(err)
 }
 
+// sysWritev writes a and then b, one write each (the detector's
+// syscall.Write): what reaches the peer is the same, in two pieces.
+func sysWritev(fd uintptr, a, b []byte) (int, syscall.Errno) {
+	n, errno := sysWrite(fd, a)
+	if errno != 0 || n < len(a) {
+		return n, errno
+	}
+	m, errno := sysWrite(fd, b)
+	if errno != 0 {
+		return n, 0 // a was written; the next call meets the error again
+	}
+	return n + m, 0
+}
+
 func errnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0

@@ -37,9 +37,13 @@ type runtimeConn struct {
 	p  *Proxy
 	nc net.Conn
 	br *bufio.Reader
-	bw *bufio.Writer
+	bw *writeBuf
+	// tr reads what came without waiting (nil: the connection cannot).
+	tr tryReader
 	// head and line are reused buffers for heads and chunk lines.
 	head, line []byte
+	// strs makes the strings of the heads read and relayed.
+	strs strArena
 
 	mu sync.Mutex
 	// active says a call is being relayed; closed that Shutdown closed
@@ -73,7 +77,8 @@ func (c *runtimeConn) linger() {
 type upstreamConn struct {
 	nc net.Conn
 	br *bufio.Reader
-	bw *bufio.Writer
+	bw *writeBuf
+	tr tryReader
 	// hb is a reused buffer for answer heads.
 	hb     []byte
 	reused bool
@@ -112,7 +117,8 @@ func (p *Proxy) getUpstream(look bool) (*upstreamConn, error) {
 	}
 	pk := newPeeker(nc)
 	rw := newRawIO(nc)
-	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(&upstreamWriter{nc: nc, w: rw, pk: pk}, bufSize), pk: pk}, nil
+	tr, _ := rw.(tryReader)
+	return &upstreamConn{nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: newWriteBuf(&upstreamWriter{nc: nc, w: rw, pk: pk}, bufSize), tr: tr, pk: pk}, nil
 }
 
 // earlyAnswerPoll is how often a write to the platform that waits (the
@@ -170,6 +176,31 @@ func (w *upstreamWriter) Write(p []byte) (int, error) {
 	}
 }
 
+// writev writes a and then b: in one system call when the socket takes
+// them whole (all but a large body the platform is slow to read), the
+// rest as Write does.
+func (w *upstreamWriter) writev(a, b []byte) (int, error) {
+	n := 0
+	if tw, ok := w.w.(interface {
+		tryWritev(a, b []byte) (int, error)
+	}); ok {
+		var err error
+		if n, err = tw.tryWritev(a, b); err != nil || n == len(a)+len(b) {
+			return n, err
+		}
+	}
+	if n < len(a) {
+		m, err := w.Write(a[n:])
+		if n += m; err != nil {
+			return n, err
+		}
+		m, err = w.Write(b)
+		return n + m, err
+	}
+	m, err := w.Write(b[n-len(a):])
+	return n + m, err
+}
+
 // putUpstream keeps u for a later call.
 func (p *Proxy) putUpstream(u *upstreamConn) {
 	p.idleMu.Lock()
@@ -197,7 +228,8 @@ func (p *Proxy) closeIdleUpstream() {
 // serveConn relays the calls made on nc until either side closes it.
 func (p *Proxy) serveConn(nc net.Conn) {
 	rw := newRawIO(nc)
-	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
+	tr, _ := rw.(tryReader)
+	c := &runtimeConn{p: p, nc: nc, br: bufio.NewReaderSize(rw, bufSize), bw: newWriteBuf(rw, bufSize), tr: tr}
 	if !p.track(c, true) {
 		_ = nc.Close()
 		return
@@ -230,7 +262,7 @@ func (p *Proxy) serveConn(nc net.Conn) {
 			p.refuse(c, err)
 			return
 		}
-		h, err := parseRequestHead(b)
+		h, err := parseRequestHead(b, &c.strs)
 		if err != nil {
 			p.refuse(c, err)
 			return
@@ -474,12 +506,12 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 	switch {
 	case h.chunked:
 		var tr trailers
-		_, rerr, werr = copyChunked(u.bw, c.br, k, &c.line, &tr)
+		_, rerr, werr = copyChunked(u.bw, c.br, c.tr, k, &c.line, &tr)
 		if end != nil && tr.errorType != "" {
 			end.ErrorType, end.ErrorBody = tr.errorType, tr.errorBody
 		}
 	case h.contentLength > 0:
-		_, rerr, werr = copyBody(u.bw, c.br, h.contentLength, k)
+		_, rerr, werr = copyBody(u.bw, c.br, c.tr, h.contentLength, k)
 	}
 	if rerr != nil {
 		return rh, nil, true, runtimeSideError{rerr}
@@ -516,7 +548,7 @@ func (p *Proxy) readAnswerHead(c *runtimeConn, u *upstreamConn, stopAtContinue b
 			}
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
-		rh, err := parseResponseHead(b)
+		rh, err := parseResponseHead(b, &c.strs)
 		if err != nil {
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
@@ -553,12 +585,12 @@ func (p *Proxy) relayAnswer(c *runtimeConn, u *upstreamConn, h head, rh head, rb
 	case !ok:
 	case h.method == "HEAD" || rh.status < 200 || rh.status == 204 || rh.status == 304:
 	case rh.chunked:
-		_, rerr, werr = copyChunked(c.bw, u.br, k, &c.line, nil)
+		_, rerr, werr = copyChunked(c.bw, u.br, u.tr, k, &c.line, nil)
 	case rh.contentLength >= 0:
-		_, rerr, werr = copyBody(c.bw, u.br, rh.contentLength, k)
+		_, rerr, werr = copyBody(c.bw, u.br, u.tr, rh.contentLength, k)
 	default:
 		// Until the platform closes the connection.
-		_, rerr, werr = copyBody(c.bw, u.br, -1, k)
+		_, rerr, werr = copyBody(c.bw, u.br, u.tr, -1, k)
 		rh.close = true
 	}
 	if werr == nil && ok {
@@ -586,9 +618,12 @@ type trailers struct {
 // into it while it has room, so keeping them costs no copy of their own;
 // the rest crosses a reused relay buffer (or goes straight from one
 // buffered reader to the writer). dst is flushed whenever src has nothing
-// buffered, before a read that may wait: a body is never held back. It
-// returns the bytes copied, and the error of src or of dst.
-func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total int64, rerr, werr error) {
+// buffered, before a read that may wait: a body is never held back. When
+// tr (src's connection, read without waiting; may be nil) has already
+// received more, that is read first and written with what dst holds
+// (the head and the body's first bytes), in one write (see writeBuf).
+// It returns the bytes copied, and the error of src or of dst.
+func copyBody(dst bufWriter, src *bufio.Reader, tr tryReader, n int64, k keeper) (total int64, rerr, werr error) {
 	var b *[256 << 10]byte
 	defer func() {
 		if b != nil {
@@ -610,15 +645,24 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total in
 		if n >= 0 && int64(len(p)) > n-total {
 			p = p[:n-total]
 		}
+		var m int
+		var err error
 		if src.Buffered() == 0 && dst.Buffered() > 0 {
-			if werr = dst.Flush(); werr != nil {
-				if inRoom {
-					k.kept(0)
+			if tr != nil {
+				m, err = tr.tryRead(p)
+			}
+			if m == 0 && err == nil {
+				if werr = dst.Flush(); werr != nil {
+					if inRoom {
+						k.kept(0)
+					}
+					return total, nil, werr
 				}
-				return total, nil, werr
 			}
 		}
-		m, err := src.Read(p)
+		if m == 0 && err == nil {
+			m, err = src.Read(p)
+		}
 		if m > 0 {
 			if _, werr = dst.Write(p[:m]); werr != nil {
 				m = 0 // the Observer sees only what was passed on
@@ -649,9 +693,10 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, n int64, k keeper) (total in
 
 // copyChunked copies a chunked body from src to dst as it comes, each
 // chunk's framing as it was sent, keeping the first bytes of its content
-// in k (when not nil) and reading its trailers into tr (when not nil). line
-// is a reused buffer.
-func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, tr *trailers) (total int64, rerr, werr error) {
+// in k (when not nil) and reading its trailers into trl (when not nil).
+// A chunk's content is copied as copyBody does (tr, src's connection read
+// without waiting, may be nil). line is a reused buffer.
+func copyChunked(dst bufWriter, src *bufio.Reader, tr tryReader, k keeper, line *[]byte, trl *trailers) (total int64, rerr, werr error) {
 	for {
 		if src.Buffered() == 0 && dst.Buffered() > 0 {
 			if werr = dst.Flush(); werr != nil {
@@ -671,9 +716,11 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 			return total, nil, werr
 		}
 		if size == 0 {
-			err := copyTrailers(dst, src, line, tr)
-			var es errSrc
-			if errors.As(err, &es) {
+			// copyTrailers returns an errSrc as it is: asserted, not
+			// found with errors.As (whose target would be allocated on
+			// every chunked body).
+			err := copyTrailers(dst, src, line, trl)
+			if es, ok := err.(errSrc); ok {
 				return total, es.err, nil
 			}
 			return total, nil, err
@@ -681,28 +728,34 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, k keeper, line *[]byte, t
 		if k != nil {
 			k.expect(size)
 		}
-		n, rerr, werr := copyBody(dst, src, size, k)
+		n, rerr, werr := copyBody(dst, src, tr, size, k)
 		total += n
 		if rerr != nil || werr != nil {
 			return total, rerr, werr
 		}
-		var crlf [2]byte
-		if _, err := io.ReadFull(src, crlf[:]); err != nil {
-			return total, unexpected(err), nil
+		// The line end after the chunk, read and written without a
+		// buffer of its own (which would be allocated per chunk).
+		for _, want := range "\r\n" {
+			c, err := src.ReadByte()
+			if err != nil {
+				return total, unexpected(err), nil
+			}
+			if c != byte(want) {
+				return total, errors.New("malformed chunked body: no line end after a chunk"), nil
+			}
 		}
-		if crlf != [2]byte{'\r', '\n'} {
-			return total, errors.New("malformed chunked body: no line end after a chunk"), nil
-		}
-		if _, werr = dst.Write(crlf[:]); werr != nil {
+		if _, werr = dst.Write(crlfBytes); werr != nil {
 			return total, nil, werr
 		}
 	}
 }
 
+var crlfBytes = []byte("\r\n")
+
 // copyTrailers copies the trailer section of a chunked body, up to its
 // blank line, reading the Runtime API's error trailers into tr (when not
 // nil). An error of src is an errSrc; one of dst is returned as it is.
-func copyTrailers(dst *bufio.Writer, src *bufio.Reader, line *[]byte, tr *trailers) error {
+func copyTrailers(dst bufWriter, src *bufio.Reader, line *[]byte, tr *trailers) error {
 	size := 0
 	for {
 		l, err := readLine(src, *line, maxHead-size, errHeadTooLarge)

@@ -190,6 +190,8 @@ type Proxy struct {
 	// call has not returned yet.
 	invokingMu sync.Mutex
 	invoking   map[string]*invocation
+	// freeInv are invocation entries done with, for the next events.
+	freeInv []*invocation
 
 	shutdownOnce sync.Once
 	done         chan struct{}
@@ -212,12 +214,15 @@ type observation struct {
 }
 
 // invocation is an event relayed whose Invoked call has not returned.
+// Entries are reused once done (see doneInvokingLocked), so that relaying
+// an event allocates none.
 type invocation struct {
 	// queued says its Invoked call was queued; ends are the ends of the
 	// invocation that came before that, queued right after it.
 	queued bool
 	ends   []observation
-	// done is closed once Invoked returned.
+	// done is closed once Invoked returned; it is made by the first
+	// WaitInvoked that waits for it (most invocations have none).
 	done chan struct{}
 }
 
@@ -403,10 +408,17 @@ const invokedWait = 2 * time.Second
 // startInvoking notes that the event of request id is about to be relayed
 // and its Invoked call queued.
 func (p *Proxy) startInvoking(id string) {
-	inv := &invocation{done: make(chan struct{})}
 	p.invokingMu.Lock()
+	var inv *invocation
+	if n := len(p.freeInv); n > 0 {
+		inv = p.freeInv[n-1]
+		p.freeInv = p.freeInv[:n-1]
+	} else {
+		inv = &invocation{}
+	}
 	if prev := p.invoking[id]; prev != nil && !prev.queued {
-		inv.ends = prev.ends // the same event again: its answers follow this one
+		// The same event again: its answers follow this one.
+		inv.ends, prev.ends = append(inv.ends, prev.ends...), nil
 	}
 	p.invoking[id] = inv
 	p.invokingMu.Unlock()
@@ -421,9 +433,7 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 	if inv != nil && inv.queued {
 		inv = nil // another relay of the same event queued its own
 	}
-	if !p.enqueue(observation{ev: ev, c: c, inv: inv}) && inv != nil {
-		p.doneInvokingLocked(ev.RequestID, inv)
-	}
+	queued := p.enqueue(observation{ev: ev, c: c, inv: inv})
 	if inv == nil {
 		return
 	}
@@ -431,7 +441,11 @@ func (p *Proxy) enqueueInvoked(ev Event, c *capture) {
 	for _, o := range inv.ends {
 		p.enqueue(o)
 	}
-	inv.ends = nil
+	clear(inv.ends)
+	inv.ends = inv.ends[:0]
+	if !queued {
+		p.doneInvokingLocked(ev.RequestID, inv)
+	}
 }
 
 // enqueueEnd queues the Ended call of end: after the Invoked call of its
@@ -463,11 +477,25 @@ func (p *Proxy) enqueue(o observation) bool {
 	return false
 }
 
+// maxFreeInv bounds the invocation entries kept for reuse.
+const maxFreeInv = 64
+
+// doneInvokingLocked ends inv, whose Invoked call returned (or was
+// dropped): a WaitInvoked waiting for it returns, and the entry is kept
+// for reuse (nothing refers to it any more: it left the map, its
+// observation was made, and a waiter holds only its channel).
 func (p *Proxy) doneInvokingLocked(id string, inv *invocation) {
 	if p.invoking[id] == inv {
 		delete(p.invoking, id)
 	}
-	close(inv.done)
+	if inv.done != nil {
+		close(inv.done)
+	}
+	clear(inv.ends)
+	*inv = invocation{ends: inv.ends[:0]}
+	if len(p.freeInv) < maxFreeInv {
+		p.freeInv = append(p.freeInv, inv)
+	}
 }
 
 // observeLoop makes the Observer calls queued, in order, until the queue
@@ -515,14 +543,21 @@ func (p *Proxy) observeOne(o observation) {
 func (p *Proxy) WaitInvoked(id string) {
 	p.invokingMu.Lock()
 	inv := p.invoking[id]
+	var done chan struct{}
+	if inv != nil {
+		if inv.done == nil {
+			inv.done = make(chan struct{})
+		}
+		done = inv.done
+	}
 	p.invokingMu.Unlock()
-	if inv == nil {
+	if done == nil {
 		return
 	}
 	timer := time.NewTimer(invokedWait)
 	defer timer.Stop()
 	select {
-	case <-inv.done:
+	case <-done:
 	case <-timer.C:
 	}
 }
