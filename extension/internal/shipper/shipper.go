@@ -132,11 +132,6 @@ var ErrSpooled = errors.New("collector unreachable: batch spooled")
 // thaw grace; the batch is retried at once on a new connection.
 var errStale = errors.New("collector call abandoned: connection may have died while the environment was frozen")
 
-// errReplaced means a call ended because its connection was replaced under
-// it (another call on it outlived a freeze or ran out of time); the batch
-// is retried at once on the new connection.
-var errReplaced = errors.New("collector call ended: its connection was replaced")
-
 // errBudget means a batch ran out of its retry budget and stays where it is
 // (in memory, or in the spool it came from).
 var errBudget = errors.New("collector unreachable: retry budget spent")
@@ -152,8 +147,6 @@ type pendingBatch struct {
 	// beside is set on a batch Drain sends beside a running flush; it is
 	// not s.pending.
 	beside bool
-	// conn is the connection of its last attempt.
-	conn *grpc.ClientConn
 	// done is set once the batch is sent, dropped or spooled.
 	done bool
 }
@@ -180,9 +173,8 @@ type Shipper struct {
 	conn       *grpc.ClientConn
 	client     ingestv1.IngestServiceClient
 	reconnects uint64
-	// inflight are the Export calls under way: the running flush's and
-	// those Drain sends beside it.
-	inflight map[*inflightCall]struct{}
+	// inflight is the Export call under way, if any.
+	inflight *inflightCall
 	stopped  bool
 	started  bool
 	closed   bool
@@ -195,10 +187,9 @@ type Shipper struct {
 
 // inflightCall is an Export call under way.
 type inflightCall struct {
-	bytes  int
-	cancel context.CancelCauseFunc
-	// conn is the connection the call is on.
-	conn *grpc.ClientConn
+	started time.Time
+	bytes   int
+	cancel  context.CancelCauseFunc
 	// suspected is set once a timer to abandon the call is armed.
 	suspected atomic.Bool
 }
@@ -212,11 +203,7 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Shipper{
-		cfg: cfg, buf: buf, log: log,
-		kick: make(chan struct{}, 1), sem: make(chan struct{}, 1),
-		inflight: map[*inflightCall]struct{}{},
-	}
+	s := &Shipper{cfg: cfg, buf: buf, log: log, kick: make(chan struct{}, 1), sem: make(chan struct{}, 1)}
 	if cfg.Endpoint == "" {
 		return s, nil
 	}
@@ -415,12 +402,12 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("export batch: %w", ctx.Err())
-		case errors.Is(err, errStale), errors.Is(err, errReplaced):
+		case errors.Is(err, errStale):
 			// Not the collector's fault: retry at once, without using up
-			// the batch's budget. export replaced the connection of a
-			// stale call; the other calls on it end with errReplaced.
-			s.log.Debug("collector call outlived a freeze or its connection; retrying on a new connection", "err", err, "attempt", p.attempts)
+			// the batch's budget.
+			s.log.Debug("collector call outlived a freeze; retrying on a new connection", "attempt", p.attempts)
 			p.attempts--
+			s.reconnect()
 			continue
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
@@ -432,10 +419,9 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			return ErrStopped
 		case retryable(code):
 			// Not beside a running flush: a new connection would end the
-			// call that flush has in flight on the old one (which would
-			// then be sent again) while the collector may only be slow.
+			// call that flush has in flight on the old one.
 			if code == codes.DeadlineExceeded && !p.beside {
-				s.reconnectFrom(p.conn)
+				s.reconnect()
 			}
 			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts {
 				return s.overBudget(p, err)
@@ -476,98 +462,64 @@ func (s *Shipper) export(ctx context.Context, p *pendingBatch) error {
 	defer cancel()
 	cctx, ccancel := context.WithCancelCause(rctx)
 	defer ccancel(nil)
-	call := &inflightCall{bytes: p.Bytes, cancel: ccancel}
+	call := &inflightCall{started: time.Now(), bytes: p.Bytes, cancel: ccancel}
 	s.mu.Lock()
 	client := s.client
-	call.conn, p.conn = s.conn, s.conn
-	// Resumed watches every call, the flush's own and those beside it.
-	s.inflight[call] = struct{}{}
+	if !p.beside {
+		// Resumed watches the flush's own call; a call beside it runs
+		// only at shutdown, when no freeze can come.
+		s.inflight = call
+	}
 	s.mu.Unlock()
 	_, err := client.Export(cctx, req, grpc.UseCompressor(grpczstd.Name), grpc.ForceCodecV2(RequestCodec{Spans: p.Spans}))
 	s.mu.Lock()
-	delete(s.inflight, call)
-	replaced := s.conn != call.conn
+	if s.inflight == call {
+		s.inflight = nil
+	}
 	s.mu.Unlock()
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(context.Cause(cctx), errStale):
-		s.reconnectFrom(call.conn)
+	if err != nil && errors.Is(context.Cause(cctx), errStale) {
 		return fmt.Errorf("%w (%w)", errStale, err)
-	case replaced && ctx.Err() == nil && rctx.Err() == nil && closedConn(status.Code(err)):
-		// Another call replaced the connection: closing it ended this
-		// one, which is no answer of the collector's.
-		return fmt.Errorf("%w (%w)", errReplaced, err)
 	}
 	return err
-}
-
-// closedConn says whether a call may have ended with code because its
-// connection was closed under it.
-func closedConn(code codes.Code) bool {
-	return code == codes.Canceled || code == codes.Unavailable
 }
 
 // Resumed tells the shipper that the extension is running again after
 // waiting on /event/next since waitStarted; the environment may have been
 // frozen meanwhile, and a connection can die during a long freeze without
-// either end noticing. After a wait of at least LongWait, every call in
-// flight gets ThawGrace (plus a second per MiB of its batch) to finish:
-// the running flush's call, a call sent beside it, and a call started
-// during the wait (a background batch sent after /event/next was called
-// and frozen mid-call) alike. Then it is abandoned and its batch retried
-// (same batch ID, so the collector keeps it once) on a new connection.
+// either end noticing. After a wait of at least LongWait, a call in flight
+// since before the wait gets ThawGrace (plus a second per MiB) to finish;
+// then it is abandoned and its batch retried (same batch ID, so the
+// collector keeps it once) on a new connection.
 func (s *Shipper) Resumed(waitStarted time.Time) {
 	if time.Since(waitStarted) < s.cfg.LongWait {
 		return
 	}
 	s.mu.Lock()
-	calls := make([]*inflightCall, 0, len(s.inflight))
-	for call := range s.inflight {
-		calls = append(calls, call)
-	}
+	call := s.inflight
 	s.mu.Unlock()
-	for _, call := range calls {
-		if call.suspected.Swap(true) {
-			continue
-		}
-		grace := s.cfg.ThawGrace + time.Duration(call.bytes)*time.Second/(1<<20)
-		time.AfterFunc(grace, func() { call.cancel(errStale) })
+	if call == nil || !call.started.Before(waitStarted) || call.suspected.Swap(true) {
+		return
 	}
+	grace := s.cfg.ThawGrace + time.Duration(call.bytes)*time.Second/(1<<20)
+	time.AfterFunc(grace, func() { call.cancel(errStale) })
 }
 
 // reconnect replaces the connection after a call ran out of time or outlived
 // a freeze, so the retry (same batch ID) does not wait on a connection that
 // died while the environment was frozen.
 func (s *Shipper) reconnect() {
-	s.mu.Lock()
-	old := s.conn
-	s.mu.Unlock()
-	s.reconnectFrom(old)
-}
-
-// reconnectFrom replaces the connection if it is still old: of several
-// calls that end on the same dead connection, the first replaces it and
-// the others are retried on its replacement. Calls still in flight on old
-// end with errReplaced and are retried on the new one.
-func (s *Shipper) reconnectFrom(old *grpc.ClientConn) {
-	s.mu.Lock()
-	current := s.conn == old
-	s.mu.Unlock()
-	if !current {
-		return
-	}
 	conn, err := grpc.NewClient(s.cfg.Endpoint, grpc.WithTransportCredentials(s.creds))
 	if err != nil {
 		s.log.Warn("could not recreate the collector connection", "err", err)
 		return
 	}
 	s.mu.Lock()
-	if s.closed || s.conn != old {
+	if s.closed {
 		s.mu.Unlock()
 		_ = conn.Close()
 		return
 	}
+	old := s.conn
 	s.conn, s.client = conn, ingestv1.NewIngestServiceClient(conn)
 	s.reconnects++
 	s.mu.Unlock()

@@ -3,7 +3,6 @@ package shipper
 import (
 	"bytes"
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -59,8 +58,8 @@ func TestCallAcrossFreezeRetriedOnNewConnection(t *testing.T) {
 	}
 }
 
-// TestCallAfterWaitNotAbandoned: a call that started after the wait ended
-// (after Resumed) is left alone, however long the wait was.
+// TestCallAfterWaitNotAbandoned: a call that started after the wait began
+// is left alone.
 func TestCallAfterWaitNotAbandoned(t *testing.T) {
 	srv := collectortest.Start(t)
 	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.ThawGrace, c.LongWait = time.Millisecond, 0 })
@@ -106,128 +105,4 @@ func TestShortWaitNotSuspected(t *testing.T) {
 	if n := len(srv.Calls()); n != 1 || s.Reconnects() != 0 {
 		t.Errorf("%d calls, %d reconnects; want 1 and 0", n, s.Reconnects())
 	}
-}
-
-// flushAndDrainHung starts a flush whose call the collector never answers
-// and, beside it, a Drain whose call it never answers either (two batches,
-// req-flush and req-drain), and returns when both calls reached the
-// collector, with what Flush and Drain returned once they end.
-func flushAndDrainHung(t *testing.T, srv *collectortest.Server, s *Shipper, buf *buffer.Buffer) (flushed, drained chan error) {
-	t.Helper()
-	srv.Hang(2)
-	addWork(buf, "req-flush")
-	flushed, drained = make(chan error, 1), make(chan error, 1)
-	go func() { flushed <- s.Flush(t.Context()) }()
-	select {
-	case <-srv.Called():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the flush's call did not reach the collector")
-	}
-	addWork(buf, "req-drain")
-	go func() { drained <- s.Drain(t.Context()) }()
-	select {
-	case <-srv.Called():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call beside the flush did not reach the collector")
-	}
-	return flushed, drained
-}
-
-// assertBothIn waits for Flush and Drain to end without error and checks
-// that the collector took both batches and nothing was dropped.
-func assertBothIn(t *testing.T, srv *collectortest.Server, buf *buffer.Buffer, flushed, drained chan error, what string) {
-	t.Helper()
-	for name, ch := range map[string]chan error{"Flush": flushed, "Drain": drained} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s's hung call was not retried after %s", name, what)
-		}
-	}
-	var got []string
-	for _, req := range srv.Accepted() {
-		for _, inv := range req.GetInvocations() {
-			got = append(got, inv.GetRequestId())
-		}
-	}
-	slices.Sort(got)
-	if want := []string{"req-drain", "req-flush"}; !slices.Equal(got, want) {
-		t.Errorf("the collector took %v, want %v", got, want)
-	}
-	st := buf.Stats()
-	if st.Sent != (buffer.Counts{buffer.Invocations: 2, buffer.Spans: 2}) || st.Dropped != (buffer.Counts{}) {
-		t.Errorf("sent %v, dropped %v; want both batches sent, none dropped", st.Sent, st.Dropped)
-	}
-}
-
-// TestBesideCallAcrossFreezeRetried: at an invocation's end Drain sends
-// what is buffered beside a background flush still in flight. When the
-// environment is frozen with both calls unanswered and their connection
-// dies, both are suspected after the thaw, not only the flush's own, and
-// both batches are sent again on a new connection; neither waits out its
-// RPC timeout.
-func TestBesideCallAcrossFreezeRetried(t *testing.T) {
-	srv := collectortest.Start(t)
-	s, buf := newShipper(t, srv.Addr, func(c *Config) {
-		c.ThawGrace = 50 * time.Millisecond
-		c.LongWait = 0
-		c.RPCTimeout = time.Minute // only the thaw may end the hung calls
-	})
-	flushed, drained := flushAndDrainHung(t, srv, s, buf)
-	s.Resumed(time.Now())
-	assertBothIn(t, srv, buf, flushed, drained, "the thaw")
-	if n := s.Reconnects(); n != 1 {
-		t.Errorf("%d reconnects, want 1: both calls were on the same connection", n)
-	}
-}
-
-// TestCallStartedDuringWaitSuspected: a call started while the extension
-// waited on /event/next (a background batch sent just before the freeze)
-// was in flight during the freeze as much as one started before the wait:
-// after the thaw it is abandoned and retried.
-func TestCallStartedDuringWaitSuspected(t *testing.T) {
-	srv := collectortest.Start(t)
-	srv.Hang(1)
-	s, buf := newShipper(t, srv.Addr, func(c *Config) {
-		c.ThawGrace = 50 * time.Millisecond
-		c.LongWait = 0
-		c.RPCTimeout = time.Minute
-	})
-	waitStarted := time.Now()
-	addWork(buf, "req-during")
-	flushed := make(chan error, 1)
-	go func() { flushed <- s.Flush(t.Context()) }()
-	select {
-	case <-srv.Called():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no call reached the collector")
-	}
-	s.Resumed(waitStarted)
-	select {
-	case err := <-flushed:
-		if err != nil {
-			t.Fatalf("Flush: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call started during the wait was not abandoned after the thaw")
-	}
-	if n := len(srv.Accepted()); n != 1 {
-		t.Errorf("%d batches accepted, want 1", n)
-	}
-}
-
-// TestCallOnReplacedConnectionRetried: when one call replaces the
-// connection (it outlived a freeze or ran out of time), closing the old
-// connection ends the other calls on it; that is no answer of the
-// collector's, so their batches are sent again on the new connection,
-// not dropped.
-func TestCallOnReplacedConnectionRetried(t *testing.T) {
-	srv := collectortest.Start(t)
-	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.RPCTimeout = time.Minute })
-	flushed, drained := flushAndDrainHung(t, srv, s, buf)
-	s.reconnect()
-	assertBothIn(t, srv, buf, flushed, drained, "their connection was replaced")
 }
