@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -91,14 +92,31 @@ func TestFreezeMidFlush(t *testing.T) {
 // invocation's request ID, as a function log.
 func assertLogOnce(ctx context.Context, t *testing.T, store *storage.Store, requestID, marker string) {
 	t.Helper()
-	logs, err := store.Logs(ctx, storage.LogFilter{
-		FunctionName: "orders",
-		RequestID:    requestID,
-		Since:        time.Now().Add(-time.Hour),
-		Until:        time.Now().Add(time.Hour),
-	})
-	if err != nil {
-		t.Fatalf("read logs of %s: %v", requestID, err)
+	// The records being stored does not mean the lines are: a batch the
+	// collector was still writing when an extension gave up on it at
+	// SHUTDOWN ("being written; retry later") lands a moment later. Wait
+	// for the line as for the records, until the test's deadline nears.
+	var logs []storage.LogRecord
+	for {
+		var err error
+		logs, err = store.Logs(ctx, storage.LogFilter{
+			FunctionName: "orders",
+			RequestID:    requestID,
+			Since:        time.Now().Add(-time.Hour),
+			Until:        time.Now().Add(time.Hour),
+		})
+		if err != nil {
+			t.Fatalf("read logs of %s: %v", requestID, err)
+		}
+		if slices.ContainsFunc(logs, func(l storage.LogRecord) bool { return strings.Contains(l.Body, marker) }) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+			continue
+		}
+		break
 	}
 	n := 0
 	for _, l := range logs {
