@@ -114,15 +114,7 @@ func GenerateBulk(ctx context.Context, conn clickhouse.Conn, db string, cfg Bulk
 		return BulkData{}, fmt.Errorf("generate demo-shaped data: database %s holds %d spans and %d invocations, not %d and %d: drop it or name another",
 			db, spans, invocations, d.SpanRows(), d.Invocations)
 	}
-	// Two threads at most, and blocks of a million rows: fewer parts to
-	// merge, and the server left some room on a shared machine.
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_threads":                 2,
-		"max_block_size":              65536,
-		"max_insert_block_size":       bulkBlockRows,
-		"min_insert_block_size_rows":  bulkBlockRows,
-		"min_insert_block_size_bytes": 256 << 20,
-	}))
+	ctx = bulkInsertContext(ctx)
 	type statement struct {
 		what      string
 		part, of  int
@@ -267,4 +259,17 @@ func BulkTraceIDs(ctx context.Context, conn clickhouse.Conn, d BulkData, ts []ui
 		return nil, fmt.Errorf("read trace IDs: %w", err)
 	}
 	return out, nil
+}
+
+// bulkInsertContext gives the generators' INSERT ... SELECT statements two
+// threads at most and blocks of a million rows: fewer parts to merge, and
+// the server left some room on a shared machine.
+func bulkInsertContext(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_threads":                 2,
+		"max_block_size":              65536,
+		"max_insert_block_size":       bulkBlockRows,
+		"min_insert_block_size_rows":  bulkBlockRows,
+		"min_insert_block_size_bytes": 256 << 20,
+	}))
 }

@@ -81,13 +81,7 @@ func Generate(ctx context.Context, st Store, cfg GenerateConfig) (Generation, er
 	if err != nil {
 		return Generation{}, err
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_threads":                 2,
-		"max_block_size":              65536,
-		"max_insert_block_size":       bulkBlockRows,
-		"min_insert_block_size_rows":  bulkBlockRows,
-		"min_insert_block_size_bytes": 256 << 20,
-	}))
+	ctx = bulkInsertContext(ctx)
 	type statement struct {
 		what      string
 		sql       string
