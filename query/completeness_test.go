@@ -1,54 +1,16 @@
 package query_test
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
-
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/query/querytest"
 	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
-
-// completenessExport is what one function's extension shipped for one
-// invocation: its record with the counts given, and the spans and log
-// lines that reached the collector.
-func completenessExport(fn string, at time.Time, counts *ingestv1.TelemetryCounts, spans, logs int) *ingestv1.ExportRequest {
-	ns := uint64(at.UnixNano())
-	req := &ingestv1.ExportRequest{
-		BatchId:  []byte(fmt.Sprintf("%-16.16s", fn)),
-		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: fn, Version: "1", Architecture: "arm64", MemoryMb: 256},
-		Invocations: []*ingestv1.Invocation{{
-			RequestId: "req-" + fn, StartTimeUnixNano: ns, DurationMs: 20, BilledDurationMs: 20, MemorySizeMb: 256,
-			Status: "success", Telemetry: counts,
-		}},
-		SentTimeUnixNano: ns,
-	}
-	var ss []*tracepb.Span
-	for i := range spans {
-		tid := make([]byte, 16)
-		copy(tid, fn)
-		tid[15] = byte(i + 1)
-		ss = append(ss, &tracepb.Span{TraceId: tid, SpanId: []byte{1, 2, 3, 4, 5, 6, 7, byte(i + 1)}, Name: "work",
-			StartTimeUnixNano: ns + uint64(i), EndTimeUnixNano: ns + 1000})
-	}
-	if len(ss) > 0 {
-		req.ResourceSpans = []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: ss}}}}
-	}
-	var ls []*logspb.LogRecord
-	for i := range logs {
-		ls = append(ls, &logspb.LogRecord{TimeUnixNano: ns + uint64(i), Body: nil})
-	}
-	if len(ls) > 0 {
-		req.ResourceLogs = []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: ls}}}}
-	}
-	return req
-}
 
 // Telemetry lost on purpose at each stage is named at that stage; a clean
 // run reads 100 %.
@@ -122,7 +84,7 @@ func TestCompletenessNamesWhereTelemetryWentMissing(t *testing.T) {
 	}
 	var losses []storage.IngestLoss
 	for _, tt := range tests {
-		if _, err := st.WriteExport(t.Context(), completenessExport(tt.fn, at, tt.counts, tt.spans, tt.logs)); err != nil {
+		if _, err := st.WriteExport(t.Context(), storagetest.CompletenessExport(tt.fn, "req-"+tt.fn, at, tt.counts, tt.spans, tt.logs)); err != nil {
 			t.Fatalf("write %s: %v", tt.fn, err)
 		}
 		for _, l := range tt.losses {
@@ -131,7 +93,7 @@ func TestCompletenessNamesWhereTelemetryWentMissing(t *testing.T) {
 		}
 	}
 	// A record without counts (an older extension) is left out.
-	if _, err := st.WriteExport(t.Context(), completenessExport("old-extension", at, nil, 1, 1)); err != nil {
+	if _, err := st.WriteExport(t.Context(), storagetest.CompletenessExport("old-extension", "req-old-extension", at, nil, 1, 1)); err != nil {
 		t.Fatalf("write old-extension: %v", err)
 	}
 	if err := st.WriteIngestLosses(t.Context(), losses); err != nil {

@@ -6,47 +6,9 @@ import (
 	"testing"
 	"time"
 
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
-
-// completenessExport is what one function's extension shipped for one
-// invocation at at: its record with the counts given (none: an extension
-// that does not count), and the spans and log lines that reached the
-// collector, the first at at and one more nanosecond each.
-func completenessExport(fn, req string, at time.Time, counts *ingestv1.TelemetryCounts, spans, logs int) *ingestv1.ExportRequest {
-	ns := uint64(at.UnixNano())
-	out := &ingestv1.ExportRequest{
-		BatchId:  []byte(fmt.Sprintf("%-16.16s", req)),
-		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: fn, Version: "1", Architecture: "arm64", MemoryMb: 256},
-		Invocations: []*ingestv1.Invocation{{
-			RequestId: req, StartTimeUnixNano: ns, DurationMs: 20, BilledDurationMs: 20, MemorySizeMb: 256,
-			Status: "success", Telemetry: counts,
-		}},
-		SentTimeUnixNano: ns,
-	}
-	var ss []*tracepb.Span
-	for i := range spans {
-		tid := make([]byte, 16)
-		copy(tid, req)
-		tid[15] = byte(i + 1)
-		ss = append(ss, &tracepb.Span{TraceId: tid, SpanId: []byte{1, 2, 3, 4, 5, 6, 7, byte(i + 1)}, Name: "work",
-			StartTimeUnixNano: ns + uint64(i), EndTimeUnixNano: ns + 1000})
-	}
-	if len(ss) > 0 {
-		out.ResourceSpans = []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: ss}}}}
-	}
-	var ls []*logspb.LogRecord
-	for i := range logs {
-		ls = append(ls, &logspb.LogRecord{TimeUnixNano: ns + uint64(i)})
-	}
-	if len(ls) > 0 {
-		out.ResourceLogs = []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: ls}}}}
-	}
-	return out
-}
 
 // writeCompletenessFixture writes, over five hours from base, the
 // invocations of functions that lost telemetry at every stage the report
@@ -84,7 +46,7 @@ func writeCompletenessFixture(t *testing.T, s *Store, base time.Time) {
 			for k := range 1 + (h+i)%3 {
 				at := base.Add(time.Duration(h)*time.Hour + time.Duration(7+k*19+i)*time.Minute + time.Duration(n)*time.Millisecond)
 				n++
-				reqs = append(reqs, completenessExport(f.fn, fmt.Sprintf("req-%d", n), at, f.counts, f.spans, f.logs))
+				reqs = append(reqs, storagetest.CompletenessExport(f.fn, fmt.Sprintf("req-%d", n), at, f.counts, f.spans, f.logs))
 			}
 		}
 		hour := base.Add(time.Duration(h) * time.Hour)
@@ -182,7 +144,7 @@ func TestCompletenessFromViewMatchesRawRows(t *testing.T) {
 			t.Fatalf("detach view: %v", err)
 		}
 	}
-	late := completenessExport("clean", "late", base.Add(4*time.Hour+30*time.Minute),
+	late := storagetest.CompletenessExport("clean", "late", base.Add(4*time.Hour+30*time.Minute),
 		&ingestv1.TelemetryCounts{SpansReceived: 1, LogLinesReceived: 1}, 1, 1)
 	if _, err := s.WriteExport(t.Context(), late); err != nil {
 		t.Fatalf("write export: %v", err)
