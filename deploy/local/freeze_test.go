@@ -43,16 +43,18 @@ func TestFreezeMidFlush(t *testing.T) {
 	// while to answer them (it answers once ClickHouse has the rows): wait
 	// until an answer is held here, so that the flush is known to be in
 	// flight. Then their connections die.
-	for proxy.heldAnswers() == 0 && ctx.Err() == nil {
+	wctx, cancel := recordsWait(ctx)
+	for proxy.heldAnswers() == 0 && wctx.Err() == nil {
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	cancel()
 	before := proxy.newConnections()
 	held := proxy.killConnections()
 	if held == 0 {
-		t.Fatal("no collector answer was held before the test's deadline neared: no flush was in flight when the environments froze")
+		t.Fatal("no collector answer was held after waiting for one: no flush was in flight when the environments froze")
 	}
 	t.Logf("%d collector answers held back when the connections died", held)
 	// Connections die in long freezes (idle timeouts); stay frozen a
@@ -95,7 +97,9 @@ func assertLogOnce(ctx context.Context, t *testing.T, store *storage.Store, requ
 	// The records being stored does not mean the lines are: a batch the
 	// collector was still writing when an extension gave up on it at
 	// SHUTDOWN ("being written; retry later") lands a moment later. Wait
-	// for the line as for the records, until the test's deadline nears.
+	// for the line as for the records, for recordsWait at most.
+	wctx, cancel := recordsWait(ctx)
+	defer cancel()
 	var logs []storage.LogRecord
 	for {
 		var err error
@@ -112,7 +116,7 @@ func assertLogOnce(ctx context.Context, t *testing.T, store *storage.Store, requ
 			break
 		}
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
 		case <-time.After(200 * time.Millisecond):
 			continue
 		}

@@ -168,3 +168,58 @@ func TestDrainKeepsWhatTheCollectorDidNotTake(t *testing.T) {
 		sp.Done(e, true)
 	}
 }
+
+// TestDrainRetriesPastTheBudget: at shutdown a collector that refuses
+// more times than the retry budget allows (restarting, or "retry later")
+// is retried until it takes the batch, within the drain's deadline: the
+// spool would only help if Lambda reused this environment.
+func TestDrainRetriesPastTheBudget(t *testing.T) {
+	srv := collectortest.Start(t)
+	srv.Script(unavailable(8)...)
+	sp := openSpool(t, t.TempDir())
+	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MaxAttempts, c.Spool = 3, sp })
+	addWork(buf, "req-1")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.Drain(ctx); err != nil {
+		t.Fatalf("Drain = %v, want the batch in after 8 refusals", err)
+	}
+	if n := len(srv.Calls()); n != 9 {
+		t.Errorf("%d calls, want 8 refused and 1 accepted", n)
+	}
+	acc := srv.Accepted()
+	if len(acc) != 1 || acc[0].GetInvocations()[0].GetRequestId() != "req-1" {
+		t.Fatalf("accepted %v, want the one batch", acc)
+	}
+	if st := sp.Stats(); st.Files != 0 || !st.Spooled.IsZero() {
+		t.Errorf("spool stats = %+v, want nothing spooled", st)
+	}
+}
+
+// TestDrainSpoolsAtItsDeadline: a collector that never takes the batch
+// keeps it for SpoolRemaining when the drain's deadline comes, whatever
+// the budget, and nothing is dropped.
+func TestDrainSpoolsAtItsDeadline(t *testing.T) {
+	srv := collectortest.Start(t)
+	srv.Script(unavailable(1000)...)
+	sp := openSpool(t, t.TempDir())
+	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.MaxAttempts, c.Spool = 3, sp })
+	addWork(buf, "req-1")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Drain(ctx); err == nil {
+		t.Fatal("Drain succeeded against a collector that takes nothing")
+	}
+	if n := len(srv.Calls()); n <= 3 {
+		t.Errorf("%d calls before the deadline, want more than the budget of 3", n)
+	}
+	sctx, scancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer scancel()
+	spooled, dropped, err := s.SpoolRemaining(sctx)
+	if err != nil {
+		t.Fatalf("SpoolRemaining: %v", err)
+	}
+	if spooled[buffer.Invocations] != 1 || !dropped.IsZero() {
+		t.Errorf("spooled %v, dropped %v; want the invocation spooled, nothing dropped", spooled, dropped)
+	}
+}

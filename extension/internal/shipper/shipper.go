@@ -132,6 +132,10 @@ var ErrSpooled = errors.New("collector unreachable: batch spooled")
 // thaw grace; the batch is retried at once on a new connection.
 var errStale = errors.New("collector call abandoned: connection may have died while the environment was frozen")
 
+// finalBackoff caps the wait between retries while draining, so a
+// collector back within the shutdown deadline is found at once.
+const finalBackoff = 200 * time.Millisecond
+
 // errBudget means a batch ran out of its retry budget and stays where it is
 // (in memory, or in the spool it came from).
 var errBudget = errors.New("collector unreachable: retry budget spent")
@@ -159,7 +163,10 @@ type Shipper struct {
 	creds credentials.TransportCredentials
 	kick  chan struct{}
 
-	sem     chan struct{} // held by the one running flush
+	sem chan struct{} // held by the one running flush
+	// final is set by Drain: at shutdown nothing comes after, so a batch
+	// is retried until the drain's deadline instead of within its budget.
+	final   atomic.Bool
 	pending *pendingBatch
 	// left are batches Drain took from the buffer and the collector did
 	// not take in time: the next flush sends them first, SpoolRemaining
@@ -349,7 +356,14 @@ func (s *Shipper) Flush(ctx context.Context) error {
 // collector, not two in a row. Then, as Flush, it sends what is left once
 // the running flush is done. A batch sent beside that the collector does
 // not take in time is kept for SpoolRemaining.
+//
+// From Drain on, no batch is given up for its retry budget: at SHUTDOWN a
+// spooled batch waits for the next start of this environment's /tmp, which
+// comes only if Lambda reuses the environment, so a collector that is
+// restarting or busy ("retry later") is retried until ctx ends, at most
+// finalBackoff apart.
 func (s *Shipper) Drain(ctx context.Context) error {
+	s.final.Store(true)
 	if s.cfg.Endpoint != "" {
 		select {
 		case s.sem <- struct{}{}:
@@ -423,7 +437,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			if code == codes.DeadlineExceeded && !p.beside {
 				s.reconnect()
 			}
-			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts {
+			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts && !s.final.Load() {
 				return s.overBudget(p, err)
 			}
 			s.log.Debug("collector busy or unreachable; retrying", "code", code, "attempt", p.attempts)
@@ -434,6 +448,9 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 		}
 		wait := jitter(backoff)
 		backoff = min(2*backoff, s.cfg.MaxBackoff)
+		if s.final.Load() {
+			wait = min(wait, finalBackoff)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
