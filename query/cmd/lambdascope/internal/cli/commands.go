@@ -1111,6 +1111,11 @@ func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q 
 	if len(rep.Lines) > 0 && r.out.output == "table" {
 		add("TOTAL", "", rep.Total)
 	}
+	if len(rep.Lines) > 0 {
+		for _, u := range rep.Prices.Unconfirmed {
+			fmt.Fprintf(r.env.Stderr, "lambdascope: unconfirmed price: %s\n", u)
+		}
+	}
 	return r.emit(t, rep)
 }
 
