@@ -322,14 +322,15 @@ func TestDefaultTiersFollowPublishedDiscounts(t *testing.T) {
 	}
 }
 
-// The defaults no AWS page's text shows here match a dated transcription of
-// AWS's Price List API (service AWSLambda, us-east-1, queried 2025-10-28,
-// prices effective 2025-10-01; found and read 2026-12-06), by SKU: arm64
-// provisioned concurrency MV7PTBS82AVCMXJJ, arm64 provisioned duration
-// 3Z4YRQ6XJRDK27UP, response streaming RJKWHBCSDT32Z53D (x86) and
-// NCWFKF9SX4W4MNY5 (arm64, the same price). Its x86 figures, which AWS's
-// pricing page does confirm (TestAWSExamplesProvisionedConcurrency), agree
-// with it, as do the first-tier duration prices.
+// The defaults match a dated transcription of AWS's Price List API
+// (service AWSLambda, us-east-1, queried 2025-10-28, prices effective
+// 2025-10-01; found and read 2026-12-06), by SKU. For arm64's provisioned
+// concurrency (MV7PTBS82AVCMXJJ) and provisioned duration (3Z4YRQ6XJRDK27UP)
+// and response streaming (RJKWHBCSDT32Z53D x86, NCWFKF9SX4W4MNY5 arm64, the
+// same price) it is the only source found; the figures AWS's pricing page
+// also confirms (TestAWSExamples*) agree with it, and so do the duration
+// tiers the compute blog derives (TestDefaultTiersFollowPublishedDiscounts):
+// the transcription lists each tier's price and its bounds in GB-seconds.
 func TestDefaultsMatchPriceListTranscription(t *testing.T) {
 	table := query.DefaultPriceTable()
 	x86, arm := table.Architectures[query.ArchX86], table.Architectures[query.ArchARM]
@@ -337,16 +338,36 @@ func TestDefaultsMatchPriceListTranscription(t *testing.T) {
 		name      string
 		got, want float64
 	}{
+		{"requests per million, x86 (GU2ZS9HVP6QTQ7KE) and arm64 (K7BX6567RJ67A2KE)", table.RequestsPerMillion, 0.20},
+		{"x86 tier 1 (TG3M4CAGBA3NYQBH)", x86.Duration[0].PricePerGBSecond, 0.0000166667},
+		{"x86 tier 1 ends at 6 B GB-s", x86.Duration[0].UpToGBSeconds, 6e9},
+		{"x86 tier 2", x86.Duration[1].PricePerGBSecond, 0.0000150000},
+		{"x86 tier 2 ends at 15 B GB-s", x86.Duration[1].UpToGBSeconds, 15e9},
+		{"x86 tier 3", x86.Duration[2].PricePerGBSecond, 0.0000133334},
+		{"arm64 tier 1 (72SBSFWPMDTH8S3J)", arm.Duration[0].PricePerGBSecond, 0.0000133334},
+		{"arm64 tier 1 ends at 7.5 B GB-s", arm.Duration[0].UpToGBSeconds, 7.5e9},
+		{"arm64 tier 2", arm.Duration[1].PricePerGBSecond, 0.0000120001},
+		{"arm64 tier 2 ends at 18.75 B GB-s", arm.Duration[1].UpToGBSeconds, 18.75e9},
+		{"arm64 tier 3", arm.Duration[2].PricePerGBSecond, 0.0000106667},
 		{"x86 provisioned concurrency (BMKCD2ZCEYKTYYCB)", x86.ProvisionedConcurrencyPerGBSecond, 0.0000041667},
 		{"x86 provisioned duration (ZZF88MXYPS4DGSEZ)", x86.ProvisionedDurationPerGBSecond, 0.0000097222},
-		{"arm64 first tier (72SBSFWPMDTH8S3J)", arm.Duration[0].PricePerGBSecond, 0.0000133334},
 		{"arm64 provisioned concurrency (MV7PTBS82AVCMXJJ)", arm.ProvisionedConcurrencyPerGBSecond, 0.0000033334},
 		{"arm64 provisioned duration (3Z4YRQ6XJRDK27UP)", arm.ProvisionedDurationPerGBSecond, 0.0000077778},
+		// One price for both architectures: CVY5JH8RFRXMP92N (x86) and
+		// CH6HMM86MH4K8KCS (arm64).
+		{"ephemeral storage per GB-s", table.EphemeralStoragePerGBSecond, 0.0000000309},
 		{"response streaming per GB (RJKWHBCSDT32Z53D)", table.ResponseStreamingPerGB, 0.008},
+		{"SnapStart cache per GB-s (WRKYMVM4XSRFFQ7B)", table.SnapStart.CachePerGBSecond, 0.0000015046},
+		{"SnapStart restore per GB (W3GTWG4PTZMXZ4F2)", table.SnapStart.RestorePerGB, 0.0001397998},
+		{"free requests a month", float64(table.FreeTier.Requests), 1_000_000},
+		{"free GB-s a month", table.FreeTier.GBSeconds, 400_000},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %.10f, want %.10f", c.name, c.got, c.want)
 		}
+	}
+	if n := len(x86.Duration) + len(arm.Duration); n != 6 || x86.Duration[2].UpToGBSeconds != 0 || arm.Duration[2].UpToGBSeconds != 0 {
+		t.Errorf("tiers = %+v and %+v, want three each, the last unbounded", x86.Duration, arm.Duration)
 	}
 }
 
@@ -374,6 +395,10 @@ func TestManagedInstancePricesMatchAWSCalculator(t *testing.T) {
 		{"m7g.4xlarge", 0.6528, 0},
 		{"r7g.xlarge", 0.2140, 0.0005},
 		{"r7g.2xlarge", 0.4280, 0.0005},
+		// Not in the table at the commit read first; in the same file of a
+		// copy of the sample (github.com/jaycol-aws/sample-aws-lambda-
+		// managed-instances, commit cd9c8bc, read 2026-12-07).
+		{"r7g.4xlarge", 0.8570, 0.0005},
 	} {
 		got, ok := hourly[c.instance]
 		if !ok {
@@ -383,5 +408,78 @@ func TestManagedInstancePricesMatchAWSCalculator(t *testing.T) {
 		if math.Abs(got-c.want) > c.within {
 			t.Errorf("%s = $%.4f an hour, AWS's calculator gives $%.4f", c.instance, got, c.want)
 		}
+	}
+}
+
+// The x86 instance prices match the us-east-1 on-demand table of the
+// scheduler tool in a copy of AWS's Managed Instances sample
+// (github.com/jaycol-aws/sample-aws-lambda-managed-instances,
+// tools/scheduler/src/scheduler/reporting/pricing.py, EC2_ON_DEMAND, commit
+// 73f9358, Amazon's copyright; read 2026-12-07). The tool asks AWS's Price
+// List API first and falls back on this table, which is typed by hand: it
+// gives c7i.large as $0.0892, so that one is held to a hundredth of a cent.
+func TestManagedInstanceX86PricesMatchAWSSchedulerTable(t *testing.T) {
+	hourly := query.DefaultPriceTable().ManagedInstances.InstanceHourly
+	for _, c := range []struct {
+		instance     string
+		want, within float64
+	}{
+		{"m7i.large", 0.1008, 0},
+		{"m7i.xlarge", 0.2016, 0},
+		{"m7i.2xlarge", 0.4032, 0},
+		{"m7i.4xlarge", 0.8064, 0},
+		{"c7i.large", 0.0892, 0.0001},
+		{"c7i.xlarge", 0.1785, 0},
+		{"c7i.2xlarge", 0.357, 0},
+		{"r7i.large", 0.1323, 0},
+		{"r7i.xlarge", 0.2646, 0},
+	} {
+		got, ok := hourly[c.instance]
+		if !ok {
+			t.Errorf("%s has no default price; AWS's scheduler table gives $%.4f an hour", c.instance, c.want)
+			continue
+		}
+		if math.Abs(got-c.want) > c.within+1e-12 {
+			t.Errorf("%s = $%.5f an hour, AWS's scheduler table gives $%.4f", c.instance, got, c.want)
+		}
+	}
+}
+
+// Every default instance price is either held to a source above or listed
+// as unconfirmed, and a fleet priced with an unconfirmed one says so unless
+// the price file gives the type's price.
+func TestUnconfirmedInstancePricesAreFlagged(t *testing.T) {
+	confirmed := map[string]bool{}
+	for _, typ := range []string{
+		"m7g.xlarge", "m7g.2xlarge", "m7g.4xlarge", "c7g.xlarge", "c7g.2xlarge", "c7g.4xlarge", "r7g.xlarge", "r7g.2xlarge", "r7g.4xlarge",
+		"m7i.large", "m7i.xlarge", "m7i.2xlarge", "m7i.4xlarge", "c7i.large", "c7i.xlarge", "c7i.2xlarge", "r7i.large", "r7i.xlarge",
+	} {
+		confirmed[typ] = true
+	}
+	mi := query.DefaultPriceTable().ManagedInstances
+	for typ := range mi.InstanceHourly {
+		if confirmed[typ] == mi.PriceUnconfirmed(typ) {
+			t.Errorf("%s: held to a source %v, flagged unconfirmed %v; want exactly one", typ, confirmed[typ], mi.PriceUnconfirmed(typ))
+		}
+	}
+	if mi.PriceUnconfirmed("m8g.large") {
+		t.Error("a type the table does not list is unpriced, not unconfirmed")
+	}
+
+	fleet := func(prices *query.Prices, typ string) query.ManagedInstanceLine {
+		prices.CapacityProviders = []query.CapacityProvider{{Name: "api", InstanceType: typ, Instances: 1, Functions: []string{"api"}}}
+		rep := query.PriceUsage(prices, nil, march, march.AddDate(0, 0, 1))
+		return rep.ManagedInstances[0]
+	}
+	prices := query.DefaultPrices()
+	if l := fleet(&prices, "c7g.large"); !l.PriceUnconfirmed || l.Unpriced {
+		t.Errorf("c7g.large at the default price: %+v, want it flagged unconfirmed", l)
+	}
+	if l := fleet(&prices, "m7g.xlarge"); l.PriceUnconfirmed {
+		t.Errorf("m7g.xlarge: %+v, want it not flagged (AWS's pricing page gives it)", l)
+	}
+	prices.Tables[0].ManagedInstances.InstanceHourly["c7g.large"] = 0.07
+	if l := fleet(&prices, "c7g.large"); l.PriceUnconfirmed || !near(l.HourlyPrice, 0.07*1.15) {
+		t.Errorf("c7g.large at the price file's $0.07: %+v, want it priced so and not flagged", l)
 	}
 }

@@ -72,18 +72,28 @@ func defaultDurable() DurablePrices {
 }
 
 // defaultManagedInstances: the instance prices are EC2's on-demand Linux
-// prices in us-east-1. Of them only m7g.xlarge ($0.1632) is confirmed by
-// an AWS pricing page (the Managed Instances example of the Lambda pricing
-// page, read 2026-12-06; the 15 % fee from the same page). c7g.xlarge to
-// 4xlarge, m7g.2xlarge and 4xlarge, and r7g.xlarge and 2xlarge (to a tenth
-// of a cent) match the table of AWS's own Managed Instances pricing
-// calculator sample (TestManagedInstancePricesMatchAWSCalculator), which
-// is typed by hand, not a price list. The other sizes and the m7i, c7i and
-// r7i types are unconfirmed: no AWS page found (searched three times)
-// shows them in its text; third-party price lists agree on the m7g and m7i
-// figures and differ on some c7g, c7i, r7g and r7i ones (for example
-// c7g.large $0.0725 or $0.0692). They are kept: a price file's
-// managed_instances.instance_hourly overrides them.
+// prices in us-east-1, dated by EffectiveDate. Their sources (each held by a
+// test in aws_examples_test.go):
+//
+//   - m7g.xlarge ($0.1632) and the 15 % fee: the Managed Instances example
+//     of AWS's Lambda pricing page (read 2026-12-06).
+//   - c7g.xlarge–4xlarge, m7g.2xlarge–4xlarge, r7g.xlarge–4xlarge: the
+//     instance table of AWS's Managed Instances pricing calculator sample
+//     (typed by hand; it rounds r7g to three decimals, so those are held to
+//     a tenth of a cent).
+//   - m7i, c7i and r7i, every size listed: the us-east-1 fallback table of
+//     the scheduler tool in a copy of the same AWS sample, used when AWS's
+//     Price List API cannot be reached (typed by hand; it gives c7i.large
+//     to four decimals, $0.0892, so that one is held to a hundredth of a
+//     cent).
+//
+// The medium and large Graviton sizes (m7g, c7g, r7g) are not in any of
+// them; third-party lists agree on m7g.large ($0.0816, as in an infracost
+// estimate whose EBS prices are us-east-1's) and disagree on others
+// (c7g.large $0.0725 or $0.0692): they are kept as unconfirmed
+// (unconfirmedInstancePrices), and a report priced with one of them says
+// so (ManagedInstanceLine.PriceUnconfirmed). A price file's
+// managed_instances.instance_hourly overrides any of them.
 func defaultManagedInstances() ManagedInstancePrices {
 	return ManagedInstancePrices{
 		EffectiveDate: "2025-12-01",
@@ -91,12 +101,32 @@ func defaultManagedInstances() ManagedInstancePrices {
 		InstanceHourly: map[string]float64{
 			"m7g.medium": 0.0408, "m7g.large": 0.0816, "m7g.xlarge": 0.1632, "m7g.2xlarge": 0.3264, "m7g.4xlarge": 0.6528,
 			"c7g.medium": 0.0363, "c7g.large": 0.0725, "c7g.xlarge": 0.145, "c7g.2xlarge": 0.29, "c7g.4xlarge": 0.58,
-			"r7g.medium": 0.0536, "r7g.large": 0.1071, "r7g.xlarge": 0.2142, "r7g.2xlarge": 0.4284,
+			"r7g.medium": 0.0536, "r7g.large": 0.1071, "r7g.xlarge": 0.2142, "r7g.2xlarge": 0.4284, "r7g.4xlarge": 0.8568,
 			"m7i.large": 0.1008, "m7i.xlarge": 0.2016, "m7i.2xlarge": 0.4032, "m7i.4xlarge": 0.8064,
 			"c7i.large": 0.08925, "c7i.xlarge": 0.1785, "c7i.2xlarge": 0.357,
 			"r7i.large": 0.1323, "r7i.xlarge": 0.2646,
 		},
 	}
+}
+
+// unconfirmedInstancePrices are the instance types whose default price no
+// AWS source found here confirms (see defaultManagedInstances).
+var unconfirmedInstancePrices = map[string]bool{
+	"m7g.medium": true, "m7g.large": true,
+	"c7g.medium": true, "c7g.large": true,
+	"r7g.medium": true, "r7g.large": true,
+}
+
+// PriceUnconfirmed says whether the table prices instanceType with a
+// default that no AWS source found confirms: the type is one of
+// unconfirmedInstancePrices and its price is still the default one (a price
+// file that sets its own is taken as the user's word).
+func (m *ManagedInstancePrices) PriceUnconfirmed(instanceType string) bool {
+	p, ok := m.InstanceHourly[instanceType]
+	if !ok || !unconfirmedInstancePrices[instanceType] {
+		return false
+	}
+	return p == defaultManagedInstances().InstanceHourly[instanceType]
 }
 
 // SnapStartCharged says whether SnapStart's cache and restore charges
@@ -246,6 +276,10 @@ type ManagedInstanceLine struct {
 	// Unpriced says the price table does not list the instance type: Cost
 	// is 0.
 	Unpriced bool `json:"unpriced,omitempty"`
+	// PriceUnconfirmed says the instance price is a default that no AWS
+	// source found confirms (ManagedInstancePrices.PriceUnconfirmed):
+	// Cost is an estimate until a price file gives the type's price.
+	PriceUnconfirmed bool `json:"priceUnconfirmed,omitempty"`
 }
 
 // SnapStartLine is what SnapStart cost one function version over a
@@ -291,6 +325,7 @@ func planFleets(prices *Prices, rows []UsageRow, since, until time.Time) *fleetP
 			PriceDate: t.ManagedInstances.EffectiveDate}
 		hourly, ok := t.ManagedInstances.Hourly(cp.InstanceType)
 		line.HourlyPrice, line.Unpriced = hourly, !ok
+		line.PriceUnconfirmed = t.ManagedInstances.PriceUnconfirmed(cp.InstanceType)
 		cost := map[time.Time]float64{}
 		if from, to := pc.configured(since, until); !from.IsZero() {
 			for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.AddDate(0, 0, 1) {

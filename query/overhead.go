@@ -30,27 +30,36 @@ type ObservabilityPrices struct {
 	// CloudWatchLogs are CloudWatch Logs' ingestion prices for Lambda
 	// logs (Standard class), tiered per account and month.
 	CloudWatchLogs []LogTier `json:"cloudWatchLogs"`
+	// Unconfirmed says, for people, which of these prices no AWS page
+	// confirms; a report shows it beside the figures priced with them.
+	Unconfirmed []string `json:"unconfirmed,omitempty"`
 }
 
 // DefaultObservabilityPrices are AWS's us-east-1 list prices:
 //
-//   - Data transfer out to the internet, first 10 TB a month: $0.09 per GB
-//     (aws.amazon.com/ec2/pricing/on-demand, "Data Transfer OUT From Amazon
-//     EC2 To Internet", as of 2025-05-01; Lambda's pricing page bills
-//     data transfer at EC2 rates). The 100 GB a month free across services
-//     are not subtracted, as the Lambda free tier is not. The extension's
-//     bytes are counted before zstd compression, so this is an upper
-//     bound; a collector in the same region over a VPC endpoint costs less.
-//     Not confirmed on an AWS page when the prices were checked on
-//     2026-12-06 (the EC2 page's tables are not in its text).
+//   - Data transfer out to the internet: $0.09 per GB, the first tier
+//     (0 to 10,240 GB a month) of the DataTransfer-Out-Bytes usage type in
+//     AWS's Price List (AWSDataTransfer offer file for us-east-1, as a
+//     dated third-party transcription of the file fetched 2026-07-28
+//     quotes it; read 2026-12-06; TestDataTransferMatchesPriceList).
+//     Lambda's pricing page bills data transfer at EC2 rates. Past 10 TB a
+//     month the feed's later tiers are cheaper ($0.085, $0.07, $0.05), and
+//     the first 100 GB a month across services are free; neither is taken
+//     off, and the extension's bytes are counted before zstd compression,
+//     so this is an upper bound. A collector in the same region over a VPC
+//     endpoint costs less.
 //   - CloudWatch Logs ingestion of Lambda logs, Standard class, tiered
 //     since 2025-05-01 ("AWS Lambda introduces tiered pricing for Amazon
-//     CloudWatch logs", AWS What's New, 2025-05-01; aws.amazon.com/
-//     cloudwatch/pricing): $0.50 per GB for the first 10 TB a month, $0.25
-//     for the next 20 TB, $0.10 for the next 20 TB, $0.05 beyond 50 TB.
-//     Checked on 2026-12-06 against The Duckbill Group's worked example
-//     of these tiers (60 TB a month: $12,500; TestCloudWatchLogsTiers),
-//     not against an AWS page.
+//     CloudWatch logs and additional logging destinations", AWS Compute
+//     Blog): $0.50 per GB for the first 10 TB a month, $0.25 for the next
+//     20 TB, $0.10 for the next 20 TB, $0.05 beyond 50 TB (a TB being
+//     1,024 GB, as AWS's Price List counts its data tiers). Held to The
+//     Duckbill Group's per-region CloudWatch price table and its worked
+//     60 TB example (TestCloudWatchLogsTiers, TestCloudWatchLogsTiersMatch
+//     PublishedTables); no AWS page's text with the prices could be read
+//     here, so the report says they are unconfirmed. The Infrequent Access
+//     class (half the first tier's price) is not modelled: the comparison
+//     is with the class Lambda logs go to by default.
 func DefaultObservabilityPrices() ObservabilityPrices {
 	return ObservabilityPrices{
 		EffectiveDate: "2025-05-01",
@@ -60,6 +69,9 @@ func DefaultObservabilityPrices() ObservabilityPrices {
 			{UpToGB: 30 * 1024, PricePerGB: 0.25},
 			{UpToGB: 50 * 1024, PricePerGB: 0.10},
 			{PricePerGB: 0.05},
+		},
+		Unconfirmed: []string{
+			"CloudWatch Logs prices ($0.50/$0.25/$0.10/$0.05 per GB past 10/30/50 TB a month) are from third-party tables, not an AWS page",
 		},
 	}
 }

@@ -37,6 +37,44 @@ func TestCloudWatchLogsTiers(t *testing.T) {
 	}
 }
 
+// The Standard-class tiers match The Duckbill Group's per-region
+// CloudWatch price table (github.com/DuckbillGroup/CloudWatchCashBack,
+// cloudwatch_pricing.json, us-east-1, vended logs to CloudWatch Logs
+// Standard: first 10 TB $0.50, next 20 TB $0.25, next 20 TB $0.10, over
+// 50 TB $0.05; read 2026-12-07), and the same prices a description of AWS's
+// pricing calculator gives from the Price List API's VendedLog-Bytes usage
+// type (us-east-2, whose CloudWatch prices are us-east-1's in that table).
+// Both are third-party; AWS's own page could not be read here, so the
+// prices carry a note the report shows.
+func TestCloudWatchLogsTiersMatchPublishedTables(t *testing.T) {
+	obs := query.DefaultObservabilityPrices()
+	want := []query.LogTier{{UpToGB: 10 * 1024, PricePerGB: 0.50}, {UpToGB: 30 * 1024, PricePerGB: 0.25},
+		{UpToGB: 50 * 1024, PricePerGB: 0.10}, {PricePerGB: 0.05}}
+	if len(obs.CloudWatchLogs) != len(want) {
+		t.Fatalf("tiers = %+v, want %+v", obs.CloudWatchLogs, want)
+	}
+	for i := range want {
+		if obs.CloudWatchLogs[i] != want[i] {
+			t.Errorf("tier %d = %+v, want %+v", i, obs.CloudWatchLogs[i], want[i])
+		}
+	}
+	if len(obs.Unconfirmed) != 1 || !strings.Contains(obs.Unconfirmed[0], "CloudWatch Logs") {
+		t.Errorf("unconfirmed = %q, want the CloudWatch Logs prices named", obs.Unconfirmed)
+	}
+}
+
+// Data transfer out to the internet from us-east-1 costs $0.09 per GB for
+// the first 10,240 GB a month: the DataTransfer-Out-Bytes tier of AWS's
+// Price List (AWSDataTransfer offer file for us-east-1, Last-Modified
+// 2026-07-20), as a third-party cost study quotes the file it fetched on
+// 2026-07-28 (read 2026-12-07); the later tiers are $0.085, $0.07 and $0.05
+// past 10, 50 and 150 TB, not modelled (the figure is an upper bound).
+func TestDataTransferMatchesPriceList(t *testing.T) {
+	if got := query.DefaultObservabilityPrices().TransferPerGB; got != 0.09 {
+		t.Errorf("transfer = $%v per GB, want AWS's Price List's $0.09", got)
+	}
+}
+
 // What the extension added to the bill: the billed time after the
 // runtime was done, its start within billed INIT, the bytes it shipped;
 // beside it what the stored log lines would cost in CloudWatch Logs.

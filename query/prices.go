@@ -88,11 +88,14 @@ type PriceTable struct {
 // SnapStart, durable functions, tenant isolation on x86, and the Managed
 // Instances fee. The later tiers follow the discounts of "Introducing
 // tiered pricing for AWS Lambda" (AWS Compute Blog): 10 % and 20 % off the
-// first tier. Not on an AWS page's text (searched three times, the last on
-// 2026-12-06): arm64's provisioned concurrency prices ($0.0000077778 and
-// $0.0000033334), kept as a dated transcription of AWS's Price List API
-// gives them (queried 2025-10-28; TestDefaultsMatchPriceListTranscription);
-// arm64's tenant isolation price, found nowhere, left out (unpriced).
+// first tier. A dated transcription of AWS's Price List API (queried
+// 2025-10-28; TestDefaultsMatchPriceListTranscription) gives every one of
+// these that it lists the same, tiers and their bounds included, and is
+// the only source found for arm64's provisioned concurrency prices
+// ($0.0000077778 and $0.0000033334; not on an AWS page's text, searched
+// again 2026-12-07). arm64's tenant isolation price was found nowhere:
+// AWS's tenant isolation guide says it depends on the architecture, so
+// x86's is not reused; it is left out (unpriced, flagged).
 func DefaultPriceTable() PriceTable {
 	return PriceTable{
 		Region:                      DefaultRegion,
@@ -129,7 +132,8 @@ func DefaultPriceTable() PriceTable {
 				ProvisionedDurationPerGBSecond:    0.0000077778,
 				ProvisionedConcurrencyPerGBSecond: 0.0000033334,
 				// Tenant isolation on arm64: AWS's page (read 2026-12-06)
-				// gives only an x86 example ($0.000167 per GB); the arm64
+				// gives only an x86 example ($0.000167 per GB) and its guide
+				// says the price depends on the architecture; the arm64
 				// price was not found, so it is left unpriced.
 			},
 		},

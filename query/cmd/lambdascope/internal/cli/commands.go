@@ -712,6 +712,8 @@ Examples:
 					price := strconv.FormatFloat(l.HourlyPrice, 'g', 8, 64)
 					if l.Unpriced {
 						price = "not in the price table"
+					} else if l.PriceUnconfirmed {
+						price += "?"
 					}
 					t.Add(l.Name, l.Region, l.InstanceType, render.Float(l.Instances), render.Float(l.InstanceHours), price, l.PriceDate,
 						money(l.Cost), money(l.Idle))
@@ -725,6 +727,16 @@ Examples:
 			if len(rep.UnpricedManagedInstances) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: %s ran on Managed Instances with no capacity provider in --prices; their instances are not priced\n",
 					strings.Join(rep.UnpricedManagedInstances, ", "))
+			}
+			var unconfirmed []string
+			for _, l := range rep.ManagedInstances {
+				if l.PriceUnconfirmed && !slices.Contains(unconfirmed, l.InstanceType) {
+					unconfirmed = append(unconfirmed, l.InstanceType)
+				}
+			}
+			if len(unconfirmed) > 0 {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: ? the default on-demand price of %s is unconfirmed (no AWS source for it was found); Managed Instances costs with it are estimates: set managed_instances.instance_hourly in --prices\n",
+					strings.Join(unconfirmed, ", "))
 			}
 			if len(rep.FallbackRegions) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)
@@ -1098,6 +1110,11 @@ func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q 
 	}
 	if len(rep.Lines) > 0 && r.out.output == "table" {
 		add("TOTAL", "", rep.Total)
+	}
+	if len(rep.Lines) > 0 {
+		for _, u := range rep.Prices.Unconfirmed {
+			fmt.Fprintf(r.env.Stderr, "lambdascope: unconfirmed price: %s\n", u)
+		}
 	}
 	return r.emit(t, rep)
 }

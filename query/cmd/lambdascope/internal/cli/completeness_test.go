@@ -65,6 +65,9 @@ func TestObservabilityCostCommand(t *testing.T) {
 	if r.code != ExitOK || len(lines) != 3 || !strings.Contains(lines[0], "CLOUDWATCH") {
 		t.Fatalf("cost --by observability: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "unconfirmed price: CloudWatch Logs") {
+		t.Errorf("stderr %q, want the CloudWatch Logs prices said to be unconfirmed", r.stderr)
+	}
 	// 20 - ceil(14.2) = 5 ms added; 3 MiB shipped.
 	if f := strings.Join(strings.Fields(lines[1]), " "); !strings.Contains(f, "obs 1 1 5ms") || !strings.Contains(f, "3.0 MiB") {
 		t.Errorf("line %q: want obs with 1 invocation measured, 5ms added, 3.0 MiB shipped", lines[1])
