@@ -2,6 +2,7 @@ package frames
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,6 +103,20 @@ func costNotices(f *data.Frame, rep *query.CostReport) {
 	if len(rep.FallbackRegions) > 0 {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: "No price table for " + strings.Join(rep.FallbackRegions, ", ") + "; priced as the default region."})
+	}
+	var unconfirmed []string
+	for _, m := range rep.ManagedInstances {
+		if m.PriceUnconfirmed && !slices.Contains(unconfirmed, m.InstanceType) {
+			unconfirmed = append(unconfirmed, m.InstanceType)
+		}
+	}
+	if len(unconfirmed) > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "No AWS source confirms the default hourly price of " +
+			strings.Join(unconfirmed, ", ") + ": their Managed Instances cost is an estimate until a price file sets it."})
+	}
+	if len(rep.UnpricedManagedInstances) > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "No instance price for the Managed Instances of " +
+			strings.Join(rep.UnpricedManagedInstances, ", ") + ": their instance cost is counted as 0."})
 	}
 	if n := rep.Total.EstimatedInvocations; n > 0 {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(

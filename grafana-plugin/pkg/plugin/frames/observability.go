@@ -1,6 +1,7 @@
 package frames
 
 import (
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -26,7 +27,7 @@ func ObservabilityTable(rep *query.ObservabilityReport) *data.Frame {
 		coldMs[i], measuredCold[i] = l.AddedColdBilledMs, l.MeasuredCold
 	}
 	money := &data.FieldConfig{Unit: currencyUnit(rep.Currency), Decimals: ptr(uint16(8))}
-	return data.NewFrame("observability cost",
+	f := data.NewFrame("observability cost",
 		data.NewField("day", nil, days),
 		data.NewField("function", nil, fns),
 		data.NewField("invocations", nil, inv),
@@ -45,4 +46,9 @@ func ObservabilityTable(rep *query.ObservabilityReport) *data.Frame {
 		data.NewField("log lines", nil, lines),
 		data.NewField("CloudWatch Logs", nil, cw).SetConfig(money),
 	)
+	if len(rep.Prices.Unconfirmed) > 0 {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: "Not confirmed by an AWS page: " + strings.Join(rep.Prices.Unconfirmed, "; ") + "."})
+	}
+	return f
 }

@@ -71,3 +71,57 @@ func TestCostNoticesEstimates(t *testing.T) {
 		t.Errorf("notices = %+v, want a warning about 2 estimated billed durations", f.Meta.Notices)
 	}
 }
+
+// warned says whether f carries a warning containing text.
+func warned(f *data.Frame, text string) bool {
+	if f.Meta == nil {
+		return false
+	}
+	for _, n := range f.Meta.Notices {
+		if n.Severity == data.NoticeSeverityWarning && strings.Contains(n.Text, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// A cost report priced with a Managed Instances price no AWS source
+// confirms, or with none at all, says which, as the CLI does.
+func TestCostNoticesUnconfirmedInstancePrices(t *testing.T) {
+	rep := &query.CostReport{Currency: "USD",
+		ManagedInstances: []query.ManagedInstanceLine{
+			{InstanceType: "c7g.large", PriceUnconfirmed: true},
+			{InstanceType: "c7g.large", PriceUnconfirmed: true},
+			{InstanceType: "m7g.2xlarge"},
+		},
+		UnpricedManagedInstances: []string{"eu-west-1/orders"},
+	}
+	f := CostTable(rep, nil, false)
+	if !warned(f, "default hourly price of c7g.large:") {
+		t.Errorf("notices = %+v, want c7g.large named once as unconfirmed", f.Meta.Notices)
+	}
+	if warned(f, "m7g.2xlarge") {
+		t.Errorf("notices = %+v name m7g.2xlarge, whose price is confirmed", f.Meta.Notices)
+	}
+	if !warned(f, "eu-west-1/orders") {
+		t.Errorf("notices = %+v, want the unpriced function named", f.Meta.Notices)
+	}
+	if f := CostTable(&query.CostReport{Currency: "USD"}, nil, false); warned(f, "price") {
+		t.Errorf("a report without Managed Instances warns: %+v", f.Meta.Notices)
+	}
+}
+
+// The observability cost says which of its prices no AWS page confirms.
+func TestObservabilityNoticesUnconfirmedPrices(t *testing.T) {
+	rep := &query.ObservabilityReport{Currency: "USD", Prices: query.DefaultObservabilityPrices()}
+	if len(rep.Prices.Unconfirmed) == 0 {
+		t.Fatal("the default observability prices name nothing unconfirmed; this test needs a price that is")
+	}
+	if f := ObservabilityTable(rep); !warned(f, rep.Prices.Unconfirmed[0]) {
+		t.Errorf("notices = %+v, want %q", f.Meta, rep.Prices.Unconfirmed[0])
+	}
+	rep.Prices.Unconfirmed = nil
+	if f := ObservabilityTable(rep); warned(f, "confirmed") {
+		t.Errorf("notices = %+v with every price confirmed", f.Meta.Notices)
+	}
+}
