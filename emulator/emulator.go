@@ -570,7 +570,8 @@ func (e *Emulator) writeOutput(prefix, line string) {
 // Shutdown waits for running invocations (until ctx ends), then shuts down
 // every environment, two at a time: pending telemetry flushed, SIGTERM to
 // the runtime, SHUTDOWN to the extensions, SIGKILL at the 2000 ms
-// deadline. It returns the
+// deadline. The environments' /tmp directories are removed, and those
+// that reset environments left for a next environment. It returns the
 // joined errors of processes that misbehaved. It is safe to call more than
 // once and before Start.
 func (e *Emulator) Shutdown(ctx context.Context) error {
