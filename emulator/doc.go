@@ -20,7 +20,7 @@
 // runtime posts it; platform.runtimeDone, with its runtimeOverhead span,
 // follows when the runtime calls "next" again; the invocation ends when the
 // runtime and every extension are back on "next", or at the function's
-// timeout, which discards the environment), and SHUTDOWN (SIGTERM to the
+// timeout, which resets the environment), and SHUTDOWN (SIGTERM to the
 // runtime and 300 ms for it to exit, then the SHUTDOWN event to the
 // extensions, SIGKILL for whatever runs at the 2,000 ms deadline shared by
 // both). INIT is bounded at 10 s as on Lambda; Config.InitTimeout and
@@ -29,6 +29,30 @@
 // subscribers with the subscription's buffering (timeoutMs, maxItems,
 // maxBytes, within AWS's limits). Billed duration is the duration rounded
 // up to the millisecond, INIT included for on-demand functions.
+//
+// A reset follows AWS's account of failures during the invoke phase: when
+// an invocation times out or the runtime fails (it exits or is killed),
+// Lambda resets the environment, which behaves as a shutdown does (the
+// runtime is stopped and each external extension gets SHUTDOWN, its
+// reason "timeout" or "failure"), and an invocation that later reuses the
+// environment runs INIT again, runtime and extensions, as part of it. In
+// AWS's words a reset does not empty /tmp before that INIT, in keeping
+// with the regular shutdown phase (Lambda developer guide, "Understanding
+// the Lambda execution environment lifecycle", failures during the invoke
+// phase); AWS's Runtime Interface Emulator likewise restarts the runtime
+// in the same container. The emulator models the reused environment as a
+// new one (a new ID and log stream, a cold start) that starts in the
+// reset one's /tmp: once the reset's SHUTDOWN is over, the directory, with
+// what the runtime and the extensions wrote there up to its end (the
+// Lambdascope extension's spool above all), is kept for the function's
+// next environment, the longest kept taken first. An invocation of an
+// on-demand function that finds no idle environment while one is being
+// reset waits for the reset (at most the shutdown deadline and a second)
+// and so starts in its /tmp. A function keeps at most as many as it has
+// had environments at once, the oldest removed with a log line; a failed
+// INIT, a spin-down and Shutdown remove an environment's /tmp, and
+// Shutdown removes the kept ones too. TmpStats counts them; WaitIdle
+// waits until a function's invocations have ended, resets included.
 //
 // By default an idle environment is frozen as Lambda freezes its sandboxes:
 // once the runtime and every extension wait on "next" their processes are
@@ -84,7 +108,8 @@
 // alone, and a failed asynchronous invocation is not retried.
 //
 // Tests inject faults with SetTimeout, KillRuntimeDuringNextInvoke and
-// DropRuntimeDoneOfNextInvoke.
+// DropRuntimeDoneOfNextInvoke, and wait for the resets they cause with
+// WaitIdle.
 //
 // Liberties taken, because every environment shares the host's network
 // namespace while real sandboxes each have their own:
@@ -98,10 +123,11 @@
 //     function's environment sets them), standing in for the standard OTLP
 //     ports 4317 and 4318 that each real sandbox has to itself.
 //   - Each environment gets a directory of its own standing in for the
-//     sandbox's /tmp, removed with the environment: TMPDIR points at it, and
-//     LAMBDASCOPE_SPOOL_DIR (unless the function's environment sets it)
-//     places the Lambdascope extension's spool in it, so nothing spooled
-//     survives the environment, as on Lambda.
+//     sandbox's /tmp (a reset environment's, as above, or a new one):
+//     TMPDIR points at it, and LAMBDASCOPE_SPOOL_DIR (unless the
+//     function's environment sets it) places the Lambdascope extension's
+//     spool in it, so what was spooled survives a reset and goes with a
+//     spun-down environment, as on Lambda.
 //   - AWS_ENDPOINT_URL_LAMBDA points at the emulator's Invoke API so one
 //     function can invoke another the way an AWS SDK would.
 //

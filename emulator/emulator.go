@@ -116,7 +116,18 @@ type function struct {
 	idle        []*environment
 	all         map[*environment]struct{}
 	finishing   int           // environments past the response, not yet idle
-	released    chan struct{} // closed and replaced when finishing drops
+	released    chan struct{} // closed and replaced when finishing, resetting or running drops
+	running     int           // invocations from Invoke to their end, a reset's SHUTDOWN included
+	peak        int           // the most environments f has had at once
+
+	// The /tmp of reset environments, kept for the next environments
+	// (resettmp.go): resetting counts resets whose SHUTDOWN is not over,
+	// keptTmp their directories once it is, oldest first; tmpClosed is
+	// set when the emulator stops.
+	resetting int
+	keptTmp   []string
+	tmpClosed bool
+	tmpStats  TmpStats
 }
 
 // handoffWait is how long an invocation waits for an environment that has
@@ -245,10 +256,18 @@ func (e *Emulator) invoke(ctx context.Context, function string, payload []byte, 
 	e.busy.Add(1)
 	e.running.Add(1)
 	e.mu.Unlock()
+	fn.mu.Lock()
+	fn.running++
+	fn.mu.Unlock()
 	out := make(chan invokeOutcome, 1)
 	go func() {
 		defer e.busy.Done()
 		fn.invoke(payload, trace, out)
+		fn.mu.Lock()
+		fn.running--
+		close(fn.released)
+		fn.released = make(chan struct{})
+		fn.mu.Unlock()
 	}()
 	defer e.running.Add(-1)
 	select {
@@ -334,9 +353,13 @@ func (f *function) invoke(payload []byte, trace *xrayTrace, out chan<- invokeOut
 	if reset != "" || closing {
 		f.remove(env)
 		if reset == "" {
-			reset = reasonSpindown
+			if err := env.shutdown(context.Background(), reasonSpindown); err != nil {
+				f.em.log.Warn("environment shut down", "function", f.cfg.Name, "err", err)
+			}
+			return
 		}
-		if err := env.shutdown(context.Background(), reset); err != nil {
+		f.beginReset(env)
+		if err := env.reset(context.Background(), reset); err != nil {
 			f.em.log.Warn("environment reset", "function", f.cfg.Name, "reason", reset, "err", err)
 		}
 		return
@@ -405,10 +428,18 @@ func (e *Emulator) DropRuntimeDoneOfNextInvoke(function string) error {
 	return nil
 }
 
-// acquire takes an idle environment or creates one (a cold start).
+// acquire takes an idle environment or creates one (a cold start). With
+// none idle it waits a moment for one that is finishing its invocation,
+// and for one that is being reset until its SHUTDOWN is over (at most
+// the shutdown deadline and a second), so that the new environment
+// starts in the reset one's /tmp, as Lambda initializes a reset
+// environment again for the next invocation.
 func (f *function) acquire() (*environment, bool, error) {
-	wait := time.NewTimer(handoffWait)
-	defer wait.Stop()
+	handoff := time.NewTimer(handoffWait)
+	defer handoff.Stop()
+	resetWait := time.NewTimer(f.em.cfg.ShutdownDeadline + resetWaitGrace)
+	defer resetWait.Stop()
+wait:
 	for {
 		f.mu.Lock()
 		if n := len(f.idle); n > 0 {
@@ -417,17 +448,22 @@ func (f *function) acquire() (*environment, bool, error) {
 			f.mu.Unlock()
 			return env, false, nil
 		}
-		finishing, released := f.finishing, f.released
+		finishing, resetting, released := f.finishing, f.resetting, f.released
 		f.mu.Unlock()
-		if finishing == 0 {
-			break
+		var timer <-chan time.Time
+		switch {
+		case resetting > 0:
+			timer = resetWait.C
+		case finishing > 0:
+			timer = handoff.C
+		default:
+			break wait
 		}
 		select {
 		case <-released:
-			continue
-		case <-wait.C:
+		case <-timer:
+			break wait
 		}
-		break
 	}
 
 	em := f.em
@@ -441,9 +477,7 @@ func (f *function) acquire() (*environment, bool, error) {
 		em.mu.Unlock()
 		return nil, false, err
 	}
-	f.mu.Lock()
-	f.all[env] = struct{}{}
-	f.mu.Unlock()
+	f.add(env)
 	em.mu.Unlock()
 	return f.initEnvironment(env)
 }
@@ -498,12 +532,18 @@ func (f *function) acquireShared() (*environment, bool, error) {
 		em.mu.Unlock()
 		return nil, false, err
 	}
-	f.mu.Lock()
-	f.all[env] = struct{}{}
 	env.slots = 1
-	f.mu.Unlock()
+	f.add(env)
 	em.mu.Unlock()
 	return f.initEnvironment(env)
+}
+
+// add counts env among f's environments.
+func (f *function) add(env *environment) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.all[env] = struct{}{}
+	f.peak = max(f.peak, len(f.all))
 }
 
 func (f *function) remove(env *environment) {
@@ -530,7 +570,8 @@ func (e *Emulator) writeOutput(prefix, line string) {
 // Shutdown waits for running invocations (until ctx ends), then shuts down
 // every environment, two at a time: pending telemetry flushed, SIGTERM to
 // the runtime, SHUTDOWN to the extensions, SIGKILL at the 2000 ms
-// deadline. It returns the
+// deadline. The environments' /tmp directories are removed, and those
+// that reset environments left for a next environment. It returns the
 // joined errors of processes that misbehaved. It is safe to call more than
 // once and before Start.
 func (e *Emulator) Shutdown(ctx context.Context) error {
@@ -595,6 +636,12 @@ func (e *Emulator) doShutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	<-idle
+	// The /tmp of reset environments no new environment took goes too.
+	for _, fn := range e.functions {
+		if err := fn.closeTmp(); err != nil {
+			errs = append(errs, fmt.Errorf("function %s: %w", fn.cfg.Name, err))
+		}
+	}
 
 	if srv != nil {
 		if err := srv.Shutdown(ctx); err != nil {

@@ -77,6 +77,9 @@ type extRecord struct {
 	// Released says what ended a held telemetry answer.
 	Released string            `json:"released"`
 	Events   []json.RawMessage `json:"events"`
+	// TmpNote is what the extension found in its TESTEXT_TMP_NOTE file
+	// at start.
+	TmpNote string `json:"tmp_note"`
 }
 
 type telemetryEvent struct {
@@ -235,6 +238,7 @@ type fnResponse struct {
 	DeadlineMs int64             `json:"deadline_ms"`
 	Env        map[string]string `json:"env"`
 	PID        int               `json:"pid"`
+	Tmp        map[string]string `json:"tmp"`
 }
 
 func decode(t *testing.T, res *emulator.InvokeResult) fnResponse {

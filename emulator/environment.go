@@ -83,7 +83,7 @@ type environment struct {
 	apiAddr   string
 	otlpGRPC  string
 	otlpHTTP  string
-	tmpDir    string // stands in for the sandbox's own /tmp
+	tmpDir    string // stands in for the sandbox's own /tmp; kept for the next environment after a reset
 	transport *http.Transport
 	client    *http.Client
 	logStream string
@@ -128,6 +128,10 @@ type environment struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	// resetBegun: the environment is being reset, counted in fn.resetting;
+	// tmpReleased: its /tmp was kept or removed. Both guarded by fn.mu.
+	resetBegun, tmpReleased bool
 }
 
 func newEnvironment(fn *function) (*environment, error) {
@@ -157,13 +161,18 @@ func newEnvironment(fn *function) (*environment, error) {
 	}
 	e.otlpGRPC = "127.0.0.1:" + strconv.Itoa(ports[0])
 	e.otlpHTTP = "127.0.0.1:" + strconv.Itoa(ports[1])
-	if e.tmpDir, err = os.MkdirTemp("", "lambda-sandbox-tmp-"); err != nil {
-		return nil, fmt.Errorf("create the sandbox's /tmp: %w", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		_ = os.RemoveAll(e.tmpDir)
 		return nil, fmt.Errorf("listen for Lambda APIs: %w", err)
+	}
+	// The /tmp of an environment a timeout or crash reset, with what its
+	// processes wrote there, as Lambda initializes a reset environment
+	// again; otherwise an empty one.
+	if e.tmpDir = fn.takeTmp(); e.tmpDir != "" {
+		e.log.Info("environment starts in the /tmp of a reset environment", "tmp", e.tmpDir)
+	} else if e.tmpDir, err = os.MkdirTemp("", "lambda-sandbox-tmp-"); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("create the sandbox's /tmp: %w", err)
 	}
 	e.apiAddr = ln.Addr().String()
 	e.srv = &http.Server{Handler: e.routes(), ReadHeaderTimeout: 10 * time.Second}

@@ -36,6 +36,10 @@ func (e *environment) run(inv *invocation, cold bool, responded func(), out chan
 	res, end, err := e.awaitResponse(inv, cold, timer.C)
 	if end.reset == "" {
 		responded()
+	} else {
+		// Counted before the caller has its answer, so that its next
+		// invocation waits for this environment's /tmp.
+		e.fn.beginReset(e)
 	}
 	out <- invokeOutcome{res: res}
 

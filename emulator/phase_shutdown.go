@@ -5,19 +5,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 )
 
 // shutdown runs the SHUTDOWN phase once and releases everything the
-// environment owns.
+// environment owns, its /tmp included.
 func (e *environment) shutdown(ctx context.Context, reason string) error {
-	e.shutdownOnce.Do(func() { e.shutdownErr = e.doShutdown(ctx, reason) })
+	e.shutdownOnce.Do(func() { e.shutdownErr = e.doShutdown(ctx, reason, false) })
 	return e.shutdownErr
 }
 
-func (e *environment) doShutdown(ctx context.Context, reason string) error {
+// reset is what Lambda does to an environment whose invocation timed out
+// or whose runtime failed: the SHUTDOWN phase, with reason, as shutdown
+// runs it, except that the environment's /tmp is kept, with what the
+// runtime and the extensions wrote there up to the end of SHUTDOWN, for
+// the next environment of the function (Lambda initializes the reset
+// environment again for a later invocation without clearing /tmp).
+func (e *environment) reset(ctx context.Context, reason string) error {
+	e.shutdownOnce.Do(func() { e.shutdownErr = e.doShutdown(ctx, reason, true) })
+	return e.shutdownErr
+}
+
+func (e *environment) doShutdown(ctx context.Context, reason string, keepTmp bool) error {
 	e.thaw()
 	e.releaseReports()
 	e.mu.Lock()
@@ -60,8 +70,8 @@ func (e *environment) doShutdown(ctx context.Context, reason string) error {
 		<-p.exited
 		<-p.output
 	}
-	// The sandbox's /tmp goes with it.
-	if err := e.release(subs); err != nil {
+	// The sandbox's /tmp goes with it, unless this is a reset.
+	if err := e.release(subs, keepTmp); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -131,8 +141,9 @@ func (e *environment) shutdownExtensions(dctx context.Context, reason string, de
 }
 
 // release closes the Lambda APIs, stops the subscriptions and the
-// environment's goroutines, and removes the sandbox's /tmp.
-func (e *environment) release(subs []*subscription) error {
+// environment's goroutines, and removes the sandbox's /tmp, or, after a
+// reset (keepTmp), offers it to the function's next environment.
+func (e *environment) release(subs []*subscription, keepTmp bool) error {
 	close(e.closing)
 	e.mu.Lock()
 	e.apiClosed = true
@@ -144,8 +155,5 @@ func (e *environment) release(subs []*subscription) error {
 	}
 	e.goroutines.Wait()
 	e.transport.CloseIdleConnections()
-	if err := os.RemoveAll(e.tmpDir); err != nil {
-		return fmt.Errorf("remove the sandbox's /tmp: %w", err)
-	}
-	return nil
+	return e.fn.releaseTmp(e, keepTmp)
 }

@@ -82,7 +82,16 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	record("start", map[string]any{"pid": os.Getpid(), "env": os.Environ()})
+	// TESTEXT_TMP_NOTE names a file under TMPDIR the extension appends
+	// to at SHUTDOWN and reports at start.
+	note := os.Getenv("TESTEXT_TMP_NOTE")
+	started := map[string]any{"pid": os.Getpid(), "env": os.Environ()}
+	if note != "" {
+		if b, err := os.ReadFile(filepath.Join(os.TempDir(), note)); err == nil {
+			started["tmp_note"] = string(b)
+		}
+	}
+	record("start", started)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -195,6 +204,18 @@ func main() {
 			time.Sleep(time.Duration(delay) * time.Millisecond)
 			record("next", map[string]any{"after": ev.RequestID})
 		case "SHUTDOWN":
+			if note != "" {
+				var sd struct {
+					Reason string `json:"shutdownReason"`
+				}
+				_ = json.Unmarshal(body, &sd)
+				f, err := os.OpenFile(filepath.Join(os.TempDir(), note), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				if err != nil {
+					fatal(err)
+				}
+				_, _ = fmt.Fprintf(f, "shutdown %s\n", sd.Reason)
+				_ = f.Close()
+			}
 			if os.Getenv("TESTEXT_HANG_ON_SHUTDOWN") == "1" {
 				signal.Ignore(syscall.SIGTERM)
 				record("hang", nil)

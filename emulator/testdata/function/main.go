@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -22,6 +23,10 @@ type request struct {
 	Fail    bool     `json:"fail"`
 	Exit    bool     `json:"exit"`
 	Env     []string `json:"env"`
+	// WriteTmp holds files to write under TMPDIR, by name, before
+	// anything else; ReadTmp names files under TMPDIR to return.
+	WriteTmp map[string]string `json:"write_tmp"`
+	ReadTmp  []string          `json:"read_tmp"`
 }
 
 type response struct {
@@ -32,9 +37,15 @@ type response struct {
 	DeadlineMs int64             `json:"deadline_ms"`
 	Env        map[string]string `json:"env"`
 	PID        int               `json:"pid"`
+	Tmp        map[string]string `json:"tmp"`
 }
 
 func handle(ctx context.Context, req request) (*response, error) {
+	for name, content := range req.WriteTmp {
+		if err := os.WriteFile(filepath.Join(os.TempDir(), name), []byte(content), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if req.Log != "" {
 		fmt.Println(req.Log)
 	}
@@ -47,7 +58,12 @@ func handle(ctx context.Context, req request) (*response, error) {
 	if req.Fail {
 		return nil, errors.New("requested failure")
 	}
-	resp := &response{Echo: req.Echo, Env: map[string]string{}, PID: os.Getpid()}
+	resp := &response{Echo: req.Echo, Env: map[string]string{}, PID: os.Getpid(), Tmp: map[string]string{}}
+	for _, name := range req.ReadTmp {
+		if b, err := os.ReadFile(filepath.Join(os.TempDir(), name)); err == nil {
+			resp.Tmp[name] = string(b)
+		}
+	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		resp.RequestID = lc.AwsRequestID
 		resp.ARN = lc.InvokedFunctionArn
