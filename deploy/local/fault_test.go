@@ -43,7 +43,8 @@ func TestFaults(t *testing.T) {
 	}
 
 	// (d) SIGKILL of the runtime during an invocation: an error status,
-	// and the next invocation starts a new environment.
+	// and the next invocation is a cold start (in the reset environment's
+	// /tmp).
 	if err := stack.Emulator.KillRuntimeDuringNextInvoke("orders"); err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +65,10 @@ func TestFaults(t *testing.T) {
 	}
 	defer store.Close()
 
-	// The environments of (c) and (d) are reset beside the next
-	// invocations; their SHUTDOWN ships the two records. One fault at a
-	// time: they are stored before the collector goes down. (A reset whose
-	// collector is down is the spool's case, tested on its own.)
+	// The resets of (c) and (d) ship the two records at their SHUTDOWN.
+	// One fault at a time: they are stored before the collector goes
+	// down. (A reset while the collector is down is the spool's case,
+	// TestResetSpoolReplayed.)
 	waitForRecords(ctx, t, store, "orders", wantStatus)
 
 	// (a) The collector is down for a burst, then back.
