@@ -1,0 +1,116 @@
+package rtproxy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+)
+
+// TestLargeBodiesAreSpliced: on Linux the rest of a large event or
+// answer crosses the proxy with splice(2), in both directions, with a
+// Content-Length and in large chunks: the runtime and the platform get every
+// byte, and the Observer, with the agent's capture and sniff limits, the
+// whole of a 256 KiB body (copied from the pipe with tee(2)) and the
+// first 4 KiB of a 6 MiB one, with its size.
+func TestLargeBodiesAreSpliced(t *testing.T) {
+	const small, large = 256 << 10, 6 << 20
+	body := func(n int, seed byte) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*31) ^ seed ^ byte(i>>12)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+	}{
+		{"256KiB", small, false}, {"256KiB chunked", small, true},
+		{"6MiB", large, false}, {"6MiB chunked", large, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			event, answer := body(tc.size, 1), body(tc.size, 2)
+			var got []byte
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					w.Header().Set(rtproxy.HeaderRequestID, "r1")
+					if !tc.chunked {
+						w.Header().Set("Content-Length", fmt.Sprint(len(event)))
+					}
+					_, _ = w.Write(event)
+					return
+				}
+				got, _ = io.ReadAll(r.Body)
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			t.Cleanup(srv.Close)
+			rec := &recorder{}
+			p, err := rtproxy.New(strings.TrimPrefix(srv.URL, "http://"), rec, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetCaptureLimit(1<<20 + 1)
+			p.SetSniffLimit(4096)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Serve(ln)
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = p.Shutdown(ctx)
+			})
+			spliced := rtproxy.SplicedBytes()
+			c := call{name: "response", method: http.MethodPost, path: "/2018-06-01/runtime/invocation/r1/response", body: answer}
+			if tc.chunked {
+				c.body = nil
+				for off := 0; off < len(answer); off += 512 << 10 {
+					c.chunks = append(c.chunks, string(answer[off:min(off+512<<10, len(answer))]))
+				}
+			}
+			next := do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: "/2018-06-01/runtime/invocation/next"})
+			resp := do(t, p.Addr().String(), c)
+			if next.Body != string(event) || resp.Status != http.StatusAccepted || !bytes.Equal(got, answer) {
+				t.Fatalf("the runtime got %d bytes of the event (exact %v), status %d; the platform %d bytes of the answer (exact %v)",
+					len(next.Body), next.Body == string(event), resp.Status, len(got), bytes.Equal(got, answer))
+			}
+			// Of each body, all but what came with its head (at most 16
+			// KiB) and what is left under 64 KiB; not of the chunked
+			// answer, whose chunks are of 32 KiB (the client copies the
+			// runtime's stream in pieces of that size).
+			bodies := 2
+			if tc.chunked {
+				bodies = 1
+			}
+			if n := rtproxy.SplicedBytes() - spliced; n < int64(bodies*(tc.size-(80<<10))) {
+				t.Errorf("%d bytes spliced of %d bodies of %d", n, bodies, tc.size)
+			}
+			rec.wait(t, 1, 1)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			ev, end := rec.events[0], rec.ends[0]
+			keep := tc.size
+			if tc.size > 1<<20 {
+				keep = 4096
+			}
+			if !bytes.Equal(ev.Body, event[:keep]) || ev.Truncated != (keep < tc.size) {
+				t.Errorf("the Observer got %d bytes of the event (its first %d? %v), truncated %v", len(ev.Body), keep, bytes.Equal(ev.Body, event[:min(keep, len(ev.Body))]), ev.Truncated)
+			}
+			if !bytes.Equal(end.Body, answer[:keep]) || end.Truncated != (keep < tc.size) || end.Size != int64(tc.size) {
+				t.Errorf("the Observer got %d bytes of the answer (its first %d? %v), truncated %v, size %d", len(end.Body), keep, bytes.Equal(end.Body, answer[:min(keep, len(end.Body))]), end.Truncated, end.Size)
+			}
+		})
+	}
+}
