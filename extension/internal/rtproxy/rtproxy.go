@@ -25,7 +25,9 @@
 // buffers reused from call to call (see keptBuffers): read straight into
 // them and passed on from there, so keeping them costs no copy of its
 // own; the rest of a body crosses a reused 256 KiB buffer, or, on Linux,
-// when 64 KiB or more of it are left, a pipe, with splice(2) from one
+// when 64 KiB or more of it are left beyond what the Observer keeps (the
+// rest of a 6 MB body, which only has its first bytes sniffed), a pipe,
+// with splice(2) from one
 // socket to the other: the kernel passes on the pages the bytes came in,
 // and the proxy copies neither in nor out; what the Observer keeps of
 // those bytes is copied into a second pipe (tee(2)) and read from it once

@@ -17,11 +17,13 @@ import (
 )
 
 // TestLargeBodiesAreSpliced: on Linux the rest of a large event or
-// answer crosses the proxy with splice(2), in both directions, with a
-// Content-Length and in large chunks: the runtime and the platform get every
-// byte, and the Observer, with the agent's capture and sniff limits, the
-// whole of a 256 KiB body (copied from the pipe with tee(2)) and the
-// first 4 KiB of a 6 MiB one, with its size.
+// answer beyond what the Observer keeps crosses the proxy with splice(2),
+// in both directions, with a Content-Length and in large chunks: the
+// runtime and the platform get every byte, and the Observer its first
+// bytes and the size. With the agent's capture and sniff limits, a 6 MiB
+// body is spliced but for its first bytes and a 256 KiB one, kept whole,
+// is copied; with a capture of 100 KiB and no sniffing, a 256 KiB body's
+// kept bytes are copied from the pipe with tee(2) and the rest spliced.
 func TestLargeBodiesAreSpliced(t *testing.T) {
 	const small, large = 256 << 10, 6 << 20
 	body := func(n int, seed byte) []byte {
@@ -35,9 +37,18 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 		name    string
 		size    int
 		chunked bool
+		// limit and sniff are the capture and sniff limits, keep what the
+		// Observer gets of each body.
+		limit, sniff, keep int
+		// spliced says most of the bodies are spliced.
+		spliced bool
 	}{
-		{"256KiB", small, false}, {"256KiB chunked", small, true},
-		{"6MiB", large, false}, {"6MiB chunked", large, true},
+		{"6MiB", large, false, 1<<20 + 1, 4096, 4096, true},
+		{"6MiB chunked", large, true, 1<<20 + 1, 4096, 4096, true},
+		{"256KiB", small, false, 1<<20 + 1, 4096, small, false},
+		{"256KiB chunked", small, true, 1<<20 + 1, 4096, small, false},
+		{"256KiB, 100KiB kept", small, false, 100 << 10, 0, 100 << 10, true},
+		{"256KiB chunked, 100KiB kept", small, true, 100 << 10, 0, 100 << 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			event, answer := body(tc.size, 1), body(tc.size, 2)
@@ -60,8 +71,8 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.SetCaptureLimit(1<<20 + 1)
-			p.SetSniffLimit(4096)
+			p.SetCaptureLimit(tc.limit)
+			p.SetSniffLimit(tc.sniff)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -87,24 +98,25 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 					len(next.Body), next.Body == string(event), resp.Status, len(got), bytes.Equal(got, answer))
 			}
 			// Of each body, all but what came with its head (at most 16
-			// KiB) and what is left under 64 KiB; not of the chunked
-			// answer, whose chunks are of 32 KiB (the client copies the
-			// runtime's stream in pieces of that size).
+			// KiB), what is kept and what is left under 64 KiB; not of the
+			// chunked answer, whose chunks are of 32 KiB (the client
+			// copies the runtime's stream in pieces of that size).
 			bodies := 2
 			if tc.chunked {
 				bodies = 1
 			}
-			if n := rtproxy.SplicedBytes() - spliced; n < int64(bodies*(tc.size-(80<<10))) {
-				t.Errorf("%d bytes spliced of %d bodies of %d", n, bodies, tc.size)
+			n := rtproxy.SplicedBytes() - spliced
+			if want := int64(bodies * (tc.size - tc.keep - 80<<10)); tc.spliced && n < want {
+				t.Errorf("%d bytes spliced of %d bodies of %d, want at least %d", n, bodies, tc.size, want)
+			}
+			if !tc.spliced && n != 0 {
+				t.Errorf("%d bytes spliced of bodies kept whole", n)
 			}
 			rec.wait(t, 1, 1)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			ev, end := rec.events[0], rec.ends[0]
-			keep := tc.size
-			if tc.size > 1<<20 {
-				keep = 4096
-			}
+			keep := tc.keep
 			if !bytes.Equal(ev.Body, event[:keep]) || ev.Truncated != (keep < tc.size) {
 				t.Errorf("the Observer got %d bytes of the event (its first %d? %v), truncated %v", len(ev.Body), keep, bytes.Equal(ev.Body, event[:min(keep, len(ev.Body))]), ev.Truncated)
 			}
