@@ -14,6 +14,11 @@ import (
 // a large body crosses it in few system calls.
 const pipeSize = 1 << 20
 
+// spliceFault, when set (by tests), fails a splice call into a pipe
+// (out false) or out of one (out true) with the errno it returns, when
+// not 0.
+var spliceFault func(out bool) syscall.Errno
+
 // spliceOff says the kernel refused to splice between sockets: bodies
 // are read and written from then on.
 var spliceOff atomic.Bool
@@ -114,8 +119,10 @@ func spliceSinkOf(w io.Writer) spliceSink {
 // bytes were passed on, while their receiver reads them. As copyBody,
 // it passes each piece on as soon as it came, and flushes dst before a
 // read that may wait; the head buffered in dst goes out with the first
-// piece (MSG_MORE). ok is false, with nothing relayed, when splicing is
-// not possible here: the caller copies.
+// piece (MSG_MORE). ok is false when splicing is not possible here (the
+// kernel refused it; total says what was relayed before): the caller
+// copies the rest. A refusal once bytes are in the pipe has them read
+// from it and written: the call never fails for it.
 func spliceBody(dst bufWriter, tr tryReader, n int64, k keeper) (total int64, rerr, werr error, ok bool) {
 	wb, _ := dst.(*writeBuf)
 	src, _ := tr.(*rawIO)
@@ -150,11 +157,12 @@ func spliceBody(dst bufWriter, tr tryReader, n int64, k keeper) (total int64, re
 			m, err = src.spliceIn(p.w, want, true)
 		}
 		if err != nil {
-			if total == 0 && errors.Is(err, syscall.EINVAL) {
-				// Not between these descriptors: copied from now on.
+			if refused(err) {
+				// Not here (an old kernel, a sandbox without it): nothing
+				// was taken, and bodies are copied from now on.
 				spliceOff.Store(true)
 				clean = true
-				return 0, nil, nil, false
+				return total, nil, nil, false
 			}
 			return total, unexpected(err), nil, true
 		}
@@ -164,6 +172,9 @@ func spliceBody(dst bufWriter, tr tryReader, n int64, k keeper) (total int64, re
 			if t = min(m, k.wants()); t > 0 {
 				if t, err = tee(p.r, p.kw, t); err != nil {
 					t = 0 // passed on all the same; not kept
+					if refused(err) {
+						spliceOff.Store(true) // the next bodies are copied
+					}
 				}
 			}
 		}
@@ -179,6 +190,16 @@ func spliceBody(dst bufWriter, tr tryReader, n int64, k keeper) (total int64, re
 			}
 		}
 		out, err := sink.spliceOut(p.r, m)
+		splicedBytes.Add(int64(out))
+		copied := false
+		if err != nil && refused(err) {
+			// The bytes in the pipe go out the usual way, and bodies are
+			// copied from now on (the rest of this one too).
+			spliceOff.Store(true)
+			var n int
+			n, err = writeFromPipe(wb, p.r, m-out)
+			out, copied = out+n, true
+		}
 		kept := 0
 		if t > 0 {
 			// What was passed on of it (all, unless the write failed),
@@ -196,14 +217,43 @@ func spliceBody(dst bufWriter, tr tryReader, n int64, k keeper) (total int64, re
 			k.skip(int64(out - kept))
 		}
 		total += int64(out)
-		splicedBytes.Add(int64(out))
 		if err != nil {
 			wb.err = err
 			return total, nil, err, true
 		}
+		if copied {
+			clean = !dirty
+			return total, nil, nil, false
+		}
 	}
 	clean = !dirty
 	return total, nil, nil, true
+}
+
+// refused says a splice or tee failed because the kernel does not allow
+// it here, not because of a socket: nothing was moved.
+func refused(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP)
+}
+
+// writeFromPipe reads the n bytes the pipe fd holds and writes them to
+// wb (whose buffer is empty), through a relay buffer.
+func writeFromPipe(wb *writeBuf, fd, n int) (int, error) {
+	b := getRelayBuf()
+	defer putRelayBuf(b)
+	done := 0
+	for done < n {
+		m, err := readFull(fd, b[:min(len(b), n-done)])
+		if err != nil {
+			return done, err
+		}
+		if _, err := wb.Write(b[:m]); err != nil {
+			return done, err
+		}
+		done += m
+	}
+	return done, wb.Flush()
 }
 
 // tee copies the first n bytes of the pipe r into the pipe w (empty, as
@@ -339,7 +389,13 @@ func (w *upstreamWriter) spliceOut(pr, n int) (int, error) {
 func (r *rawIO) initSplice() {
 	r.si = func(fd uintptr) bool {
 		for {
-			n, errno := sysSplice(fd, uintptr(r.rsfd), r.rsn, spliceNonblock)
+			n, errno := 0, syscall.Errno(0)
+			if spliceFault != nil {
+				errno = spliceFault(false)
+			}
+			if errno == 0 {
+				n, errno = sysSplice(fd, uintptr(r.rsfd), r.rsn, spliceNonblock)
+			}
 			switch errno {
 			case 0:
 				r.rn = n
@@ -358,7 +414,13 @@ func (r *rawIO) initSplice() {
 	}
 	r.so = func(fd uintptr) bool {
 		for r.wn < r.wsn {
-			n, errno := sysSplice(uintptr(r.wsfd), fd, r.wsn-r.wn, spliceNonblock)
+			n, errno := 0, syscall.Errno(0)
+			if spliceFault != nil {
+				errno = spliceFault(true)
+			}
+			if errno == 0 {
+				n, errno = sysSplice(uintptr(r.wsfd), fd, r.wsn-r.wn, spliceNonblock)
+			}
 			switch {
 			case errno == 0 && n == 0:
 				r.werr = io.ErrUnexpectedEOF // the pipe held less than said

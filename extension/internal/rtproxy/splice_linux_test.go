@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,6 +124,78 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 			}
 			if !bytes.Equal(end.Body, answer[:keep]) || end.Truncated != (keep < tc.size) || end.Size != int64(tc.size) {
 				t.Errorf("the Observer got %d bytes of the answer (its first %d? %v), truncated %v, size %d", len(end.Body), keep, bytes.Equal(end.Body, answer[:min(keep, len(end.Body))]), end.Truncated, end.Size)
+			}
+		})
+	}
+}
+
+// TestSpliceRefusedFallsBackToCopies: where the kernel refuses splice(2)
+// (an old kernel, a sandbox's filter), into the pipe or out of it once
+// bytes are in it, the call is relayed whole all the same, by copies, and
+// later bodies are copied; no call fails for it.
+func TestSpliceRefusedFallsBackToCopies(t *testing.T) {
+	const size = 6 << 20
+	event := bytes.Repeat([]byte("e"), size)
+	answer := make([]byte, size)
+	for i := range answer {
+		answer[i] = byte(i * 13)
+	}
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set(rtproxy.HeaderRequestID, "r1")
+			w.Header().Set("Content-Length", fmt.Sprint(len(event)))
+			_, _ = w.Write(event)
+			return
+		}
+		got, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name  string
+		out   bool
+		errno syscall.Errno
+	}{
+		{"into the pipe, EINVAL", false, syscall.EINVAL},
+		{"into the pipe, EPERM", false, syscall.EPERM},
+		{"out of the pipe, ENOSYS", true, syscall.ENOSYS},
+		{"out of the pipe, EPERM", true, syscall.EPERM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var faults atomic.Int64
+			restore := rtproxy.SetSpliceFault(func(out bool) syscall.Errno {
+				if out == tc.out {
+					faults.Add(1)
+					return tc.errno
+				}
+				return 0
+			})
+			defer restore()
+			rec := &recorder{}
+			p := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), rec, 1<<20+1)
+			spliced := rtproxy.SplicedBytes()
+			for i := range 2 {
+				next := do(t, p.Addr().String(), call{name: "next", method: http.MethodGet, path: "/2018-06-01/runtime/invocation/next"})
+				resp := do(t, p.Addr().String(), call{name: "response", method: http.MethodPost, path: "/2018-06-01/runtime/invocation/r1/response", body: answer})
+				if next.Status != http.StatusOK || next.Body != string(event) || resp.Status != http.StatusAccepted || !bytes.Equal(got, answer) {
+					t.Fatalf("invocation %d: the runtime got status %d and %d bytes of the event (exact %v), status %d; the platform %d bytes of the answer (exact %v)",
+						i, next.Status, len(next.Body), next.Body == string(event), resp.Status, len(got), bytes.Equal(got, answer))
+				}
+			}
+			if n := faults.Load(); n != 1 {
+				t.Errorf("%d splice calls refused, want 1 (the next bodies copied)", n)
+			}
+			if n := rtproxy.SplicedBytes() - spliced; n != 0 {
+				t.Errorf("%d bytes counted as spliced", n)
+			}
+			rec.wait(t, 2, 2)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for _, e := range rec.ends {
+				if e.Size != size || !bytes.Equal(e.Body, answer[:len(e.Body)]) || len(e.Body) == 0 {
+					t.Errorf("the Observer got an answer of size %d, %d bytes kept (its first? %v)", e.Size, len(e.Body), bytes.Equal(e.Body, answer[:len(e.Body)]))
+				}
 			}
 		})
 	}
