@@ -9,3 +9,6 @@ func SetHeadTimeout(d time.Duration) time.Duration {
 	headTimeout = d
 	return old
 }
+
+// SplicedBytes is the number of body bytes relayed with splice(2) so far.
+func SplicedBytes() int64 { return splicedBytes.Load() }

@@ -28,6 +28,14 @@ type rawIO struct {
 	// under way, when nothing came yet (see tryRead).
 	try, rtry bool
 	rd, wr    func(fd uintptr) bool
+	// more says the write under way tells the kernel more follows at
+	// once (see sendMore).
+	more bool
+	// The pipe, and the count, of the splice(2) under way into the pipe
+	// (read side: rsfd, rsn) and out of one (write side: wsfd, wsn; the
+	// count done is wn); si and so make them (see spliceBody).
+	rsfd, rsn, wsfd, wsn int
+	si, so               func(fd uintptr) bool
 }
 
 // newRawIO returns nc's raw reader and writer, or nc itself when it has
@@ -68,6 +76,8 @@ func newRawIO(nc net.Conn) io.ReadWriter {
 			switch {
 			case r.wn < len(r.wa) && len(r.wb) > 0:
 				n, errno = sysWritev(fd, r.wa[r.wn:], r.wb)
+			case r.wn < len(r.wa) && r.more:
+				n, errno = sysSendMore(fd, r.wa[r.wn:])
 			case r.wn < len(r.wa):
 				n, errno = sysWrite(fd, r.wa[r.wn:])
 			default:
@@ -87,6 +97,7 @@ func newRawIO(nc net.Conn) io.ReadWriter {
 		}
 		return true
 	}
+	r.initSplice()
 	return r
 }
 

@@ -40,3 +40,10 @@ func sysWritev(fd uintptr, a, b []byte) (int, syscall.Errno) {
 	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), 2)
 	return int(n), errno
 }
+
+// sysSendMore writes p (not empty) to the socket fd, telling the kernel
+// more follows at once (MSG_MORE), with a raw system call.
+func sysSendMore(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_MORE, 0, 0)
+	return int(n), errno
+}

@@ -34,6 +34,12 @@ func sysWritev(fd uintptr, a, b []byte) (int, syscall.Errno) {
 	return n + m, 0
 }
 
+// sysSendMore is sysWrite (the detector's syscall.Write), without
+// MSG_MORE: the peer gets the same bytes, perhaps in one more piece.
+func sysSendMore(fd uintptr, p []byte) (int, syscall.Errno) {
+	return sysWrite(fd, p)
+}
+
 func errnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -613,6 +614,24 @@ type trailers struct {
 	errorType, errorBody string
 }
 
+// spliceMin is the least of a body, left to relay beyond what the
+// Observer keeps of it, that is relayed with splice(2) rather than read
+// and written: below it the copies cost less than the pipe's extra
+// system calls.
+const spliceMin = 64 << 10
+
+// splicedBytes counts the body bytes relayed with splice(2) (read by the
+// tests, which check the path is taken).
+var splicedBytes atomic.Int64
+
+// wants is how many more bytes k (nil: none) keeps.
+func wants(k keeper) int64 {
+	if k == nil {
+		return 0
+	}
+	return int64(k.wants())
+}
+
 // copyBody copies n bytes (n < 0: until src ends) of a body from src to
 // dst as they come, keeping the first in k (when not nil): read straight
 // into it while it has room, so keeping them costs no copy of their own;
@@ -630,7 +649,22 @@ func copyBody(dst bufWriter, src *bufio.Reader, tr tryReader, n int64, k keeper)
 			putRelayBuf(b)
 		}
 	}()
+	canSplice := true
 	for n < 0 || total < n {
+		if canSplice && n-total-wants(k) >= spliceMin && src.Buffered() == 0 {
+			// A large body's rest, as it comes, without copies (but for
+			// what the Observer keeps of it: a body kept whole is read
+			// into the capture and written from it, which costs fewer
+			// system calls than a pipe and a copy from it).
+			m, rerr, werr, ok := spliceBody(dst, tr, n-total, k)
+			total += m
+			if rerr != nil || werr != nil {
+				return total, rerr, werr
+			}
+			if canSplice = ok; ok {
+				continue
+			}
+		}
 		var p []byte
 		if k != nil {
 			p = k.room()

@@ -24,7 +24,14 @@
 // (MaxCapture, or less: see SetCaptureLimit), are kept for the Observer in
 // buffers reused from call to call (see keptBuffers): read straight into
 // them and passed on from there, so keeping them costs no copy of its
-// own; the rest of a body crosses a reused 256 KiB buffer. The Observer
+// own; the rest of a body crosses a reused 256 KiB buffer, or, on Linux,
+// when 64 KiB or more of it are left beyond what the Observer keeps (the
+// rest of a 6 MB body, which only has its first bytes sniffed), a pipe,
+// with splice(2) from one
+// socket to the other: the kernel passes on the pages the bytes came in,
+// and the proxy copies neither in nor out; what the Observer keeps of
+// those bytes is copied into a second pipe (tee(2)) and read from it once
+// they were passed on, while the other side reads them. The Observer
 // is called only once the call has been relayed, by a goroutine of the
 // proxy's that does only that: what the extension derives from a call
 // never delays it, and a failure of the Observer (even a panic) never
@@ -571,7 +578,8 @@ func (p *Proxy) WaitInvoked(id string) {
 // length regrown from nothing is more than a MiB of garbage, bringing the
 // next collection closer (the agent's resident memory grew by 7–11 MiB
 // while 6 MB bodies passed). What is kept is bounded: keptBuffers captures
-// of at most keepCapture and keptBuffers relay buffers of 256 KiB.
+// of at most keepCapture, keptBuffers relay buffers of 256 KiB and, on
+// Linux, keptBuffers pairs of pipes (see keptPipes).
 const keptBuffers = 4
 
 // relayBufs are the buffers bodies are relayed through, in both
@@ -608,6 +616,11 @@ type keeper interface {
 	// expect says at least n more bytes of the body are coming (the size
 	// of a chunk about to be copied).
 	expect(n int64)
+	// wants is how many more bytes it would keep.
+	wants() int
+	// skip says n more bytes were passed on and not kept: the keeper
+	// keeps nothing after them.
+	skip(n int64)
 }
 
 // capture keeps the first limit bytes of a body and counts them all.
@@ -630,6 +643,18 @@ func (c *capture) write(p []byte) {
 		p = p[:c.limit-len(c.buf)]
 	}
 	c.buf = append(c.buf, p...)
+}
+
+func (c *capture) wants() int { return max(c.limit-len(c.buf), 0) }
+
+func (c *capture) skip(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.n += n
+	c.truncated = true
+	c.toSniff()
+	c.limit = min(c.limit, len(c.buf))
 }
 
 // expect lowers the limit to sniff as soon as the body is known to go
