@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/query"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chserver"
@@ -48,6 +49,10 @@ func main() {
 	}
 }
 
+// loadedFactor is the load (runnable tasks per core) above which the
+// emulated INIT and SHUTDOWN limits are widened.
+const loadedFactor = 1.5
+
 func run() error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.Usage = func() {
@@ -60,6 +65,7 @@ func run() error {
 	traceEvery := fs.Int("trace-every", 1, "every n-th request comes from a traced client (a traceparent header), the others carry none")
 	rest := fs.Bool("rest", false, "send API Gateway REST API events (payload 1.0) instead of HTTP API events (2.0)")
 	workDir := fs.String("workdir", ".demo", "where binaries and logs go")
+	strict := fs.Bool("strict-deadlines", false, "keep Lambda's 10 s INIT and 2 s SHUTDOWN limits on a loaded machine too (by default they are widened by the load, as the tests do)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
@@ -79,7 +85,17 @@ func run() error {
 			return a
 		},
 	}))
-	stack, err := local.Start(ctx, local.Options{WorkDir: abs, Log: log})
+	opts := local.Options{WorkDir: abs, Log: log}
+	if f := testload.Factor(); f > loadedFactor && !*strict {
+		// Lambda's hosts are not shared with a compiler: on a loaded
+		// machine the emulated limits would cut processes short that
+		// AWS would give their time.
+		opts.InitTimeout = testload.Scale(10*time.Second, time.Minute)
+		opts.ShutdownDeadline = testload.Scale(2*time.Second, 30*time.Second)
+		fmt.Printf("This machine is loaded (%.1f runnable tasks per core): the emulated INIT and SHUTDOWN limits are widened to %v and %v (-strict-deadlines keeps Lambda's 10 s and 2 s).\n",
+			f, opts.InitTimeout, opts.ShutdownDeadline)
+	}
+	stack, err := local.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
