@@ -188,8 +188,17 @@ func (c *collector) spans(b *testing.B) int64 {
 // the benchmark.
 func startCollector(b *testing.B) *collector {
 	b.Helper()
+	return startCollectorDelay(b, 0)
+}
+
+// startCollectorDelay is startCollector with every answer held delay
+// after the request arrived, as a collector that answers once the batch
+// is stored does.
+func startCollectorDelay(b *testing.B, delay time.Duration) *collector {
+	b.Helper()
 	bins := build(b)
 	cmd := exec.Command(bins.standin)
+	cmd.Env = append(os.Environ(), "STANDIN_ANSWER_DELAY="+delay.String())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 STARTS=${STARTS:-30} # process starts per program in BenchmarkStartToFirstNext
 RUNS=${RUNS:-3}      # emulator runs (300 invocations per side each) for the others
-COLD=${COLD:-20}     # new execution environments in BenchmarkColdStart
+COLD=${COLD:-20}     # new execution environments in BenchmarkColdStart and BenchmarkColdStartBilled
 ROUNDS=${ROUNDS:-10} # rounds of 40 invocations per side in BenchmarkRelayLatency
 PKG=./bench/extension/
 
@@ -62,6 +62,8 @@ BEGIN {
   target["added-billed-p99-max-ms"] = "billed (whole ms) p99, with - without, worst round"
   target["dropped-added-max-ms"] = "runtimeDone lost: tens of ms, never the deadline"
   target["zip-MiB"] = "<= 8 MB"
+  target["billed-added-ms"] = "a cold start billed (INIT + Duration), with - without the layer, median of pairs"
+  target["after-response-ms"] = "billed after the response: the flush that waits for the collector"
   target["added-p99-us"] = "<= 200 µs, time to response through the proxy vs. directly"
   target["added-cpu-us"] = "CPU the proxy adds per invocation (holds on a loaded machine)"
   target["heap-peak-added-MiB"] = "bounded: no whole-body copy beyond one (1 MiB)"

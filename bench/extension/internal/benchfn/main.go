@@ -5,7 +5,9 @@
 // the event's "reply" bytes, when that is positive). With n = 0 it does nothing
 // but answer, so it measures the platform and the extension alone. With
 // BENCHFN_INIT_MS=n it spends n ms of CPU before it starts, as a function's
-// init would.
+// init would. With "waitMs": n in the event it waits n ms after its export
+// and writes a line before it answers, as a handler waiting on a
+// downstream call and logging its result does.
 package main
 
 import (
@@ -33,6 +35,9 @@ type event struct {
 	// Reply, when positive, is the size of a string answered back (a
 	// large response).
 	Reply int `json:"reply"`
+	// WaitMs, when positive, is how long the handler waits after its
+	// export before it answers.
+	WaitMs int `json:"waitMs"`
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
@@ -42,6 +47,12 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 		if err := export(ctx, ev.Spans); err != nil {
 			return nil, err
 		}
+	}
+	if ev.WaitMs > 0 {
+		time.Sleep(time.Duration(ev.WaitMs) * time.Millisecond)
+		// A line, as a handler logging its result writes: the telemetry
+		// stream is not silent for the whole wait.
+		fmt.Printf("waited %d ms\n", ev.WaitMs)
 	}
 	if ev.Reply > 0 {
 		return map[string]any{"ok": true, "reply": strings.Repeat("r", ev.Reply)}, nil

@@ -7,6 +7,7 @@ package standin
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -30,6 +31,10 @@ const PlatformScope = "lambdascope/telemetry"
 // the function's spans in them.
 type Collector struct {
 	Exports, Spans, Invocations atomic.Int64
+	// Delay holds each answer this long after the request is counted, as
+	// a collector that answers once the batch is stored (ClickHouse's
+	// insert, the WAL's fsync) does.
+	Delay time.Duration
 }
 
 // NewServer returns a gRPC server with the Ingest API of c registered.
@@ -65,8 +70,12 @@ var ingestService = grpc.ServiceDesc{
 			if err := dec(&req); err != nil {
 				return nil, err
 			}
-			if err := srv.(*Collector).Export(req); err != nil {
+			c := srv.(*Collector)
+			if err := c.Export(req); err != nil {
 				return nil, status.Error(codes.InvalidArgument, err.Error())
+			}
+			if c.Delay > 0 {
+				time.Sleep(c.Delay)
 			}
 			return &ingestv1.ExportResponse{}, nil
 		},

@@ -4,7 +4,8 @@
 // measures. It serves gRPC and, for the counts, plain HTTP (GET /counts:
 // "exports spans invocations") on free loopback ports, prints "GRPC HTTP"
 // (the two addresses) on one line, and stops when its standard input
-// closes.
+// closes. STANDIN_ANSWER_DELAY (a Go duration) holds every answer that
+// long, as a collector that answers once the batch is stored.
 package main
 
 import (
@@ -36,6 +37,13 @@ func run() error {
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
 	c := &standin.Collector{}
+	if v := os.Getenv("STANDIN_ANSWER_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("STANDIN_ANSWER_DELAY=%q: want a duration of 0 or more", v)
+		}
+		c.Delay = d
+	}
 	srv := standin.NewServer(c)
 	go func() { _ = srv.Serve(gln) }()
 	hsrv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
