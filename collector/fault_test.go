@@ -18,6 +18,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/internal/freeport"
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chserver"
@@ -138,7 +139,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	store := migratedStore(t, dsn)
 	cfg := testConfig(t, dsn)
 	cfg.HTTPAddr, cfg.AdminAddr = "", ""
-	cfg.WriteTimeout = 5 * time.Second
+	cfg.WriteTimeout = testload.Scale(5*time.Second, 30*time.Second)
 	srv := serve(t, cfg, store)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 
@@ -146,7 +147,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	// stop itself may take seconds while ClickHouse finishes its inserts.
 	l := &load{trace: [16]byte{0x0a, 0x7a, 0x6e}, perReq: 20, pace: 40 * time.Millisecond}
 	const total = 1200
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testload.Scale(3*time.Minute, 15*time.Minute))
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- l.run(ctx, 4, total, srv.Addr) }()
@@ -210,8 +211,8 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 	dataDir := t.TempDir()
 	walDir := filepath.Join(dataDir, "wal")
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")
-	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\nwrite_timeout: 5s\ndata_dir: %s\n",
-		grpcAddr, adminAddr, proxyDSN, collector.HashAPIKey(apiKey), dataDir)
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\napi_key_sha256: [%s]\nwrite_timeout: %s\ndata_dir: %s\n",
+		grpcAddr, adminAddr, proxyDSN, collector.HashAPIKey(apiKey), testload.Scale(5*time.Second, 30*time.Second), dataDir)
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestKilledCollectorReplaysWAL(t *testing.T) {
 
 	l := &load{trace: [16]byte{0x0b, 0x6b, 0x11}, perReq: 20, pace: 10 * time.Millisecond}
 	const total = 3000
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testload.Scale(3*time.Minute, 15*time.Minute))
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- l.run(ctx, 4, total, func() string { return grpcAddr }) }()

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
 	"github.com/lambdascope/lambdascope/storage/chtest"
@@ -57,10 +58,12 @@ func TestPoisonBatchLosesOnlyItself(t *testing.T) {
 			}
 			cfg := testConfig(t, dsn)
 			cfg.HTTPAddr = ""
-			cfg.WriteTimeout = 5 * time.Second
+			// An insert cut by a loaded machine's slowness would be
+			// retried and stored twice: the bound grows with the load.
+			cfg.WriteTimeout = testload.Scale(5*time.Second, 30*time.Second)
 			srv := serve(t, cfg, store)
 			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			ctx, cancel := context.WithTimeout(t.Context(), testload.Scale(3*time.Minute, 15*time.Minute))
 			defer cancel()
 
 			parts := []*load{

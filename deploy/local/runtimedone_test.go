@@ -100,7 +100,11 @@ func TestRuntimeDoneLostUnderTheEmulator(t *testing.T) {
 		late += n
 		shutdowns++
 	}
-	if shutdowns == 0 || late != len(dropped) {
-		t.Errorf("the extensions' shutdown lines (%d) count %d late runtimeDone events, want %d:\n%s", shutdowns, late, len(dropped), out.String())
+	// Every dropped event is counted late. On a loaded machine one that
+	// was not dropped can come after the agent ended its invocation too
+	// (it ends an invocation whose telemetry went quiet): counted, never
+	// more than there were invocations.
+	if shutdowns == 0 || late < len(dropped) || late > len(results) {
+		t.Errorf("the extensions' shutdown lines (%d) count %d late runtimeDone events, want %d to %d:\n%s", shutdowns, late, len(dropped), len(results), out.String())
 	}
 }

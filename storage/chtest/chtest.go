@@ -23,6 +23,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/storage/chserver"
 )
 
@@ -99,13 +100,16 @@ func NewDatabase(t testing.TB) (dsn, database string) {
 	}
 	database = fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), name)
 	conn := Conn(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// DROP DATABASE waits for the tables' merges to stop: on a loaded
+	// machine that takes a while.
+	bound := testload.Scale(30*time.Second, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	if err := conn.Exec(ctx, "CREATE DATABASE "+database); err != nil {
 		t.Fatalf("create test database %s: %v", database, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
 		defer cancel()
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database); err != nil {
 			t.Errorf("drop test database %s: %v", database, err)
