@@ -1,17 +1,10 @@
 package local_test
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lambdascope/lambdascope/deploy/local"
-	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/storage"
 )
 
@@ -23,30 +16,7 @@ import (
 // stored exactly once, with status "error".
 func TestResetSpoolReplayed(t *testing.T) {
 	ctx := testContext(t)
-	// Started here rather than with startStack so that the test can read
-	// the extensions' output; the options are startStack's.
-	fnOut := &syncWriter{w: &bytes.Buffer{}}
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:          t.TempDir(),
-		Log:              slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FunctionOutput:   fnOut,
-		FunctionEnv:      map[string]string{"ORDERS_QUEUE": ""},
-		InitTimeout:      testload.Scale(10*time.Second, time.Minute),
-		ShutdownDeadline: testload.Scale(2*time.Second, 30*time.Second),
-	})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stack.Stop(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(stack.CollectorLog())
-			t.Logf("collector log:\n%s", b)
-			t.Logf("functions output:\n%s", fnOut.String())
-		}
-	})
+	stack, fnOut := startStackWithOutput(t, ctx, map[string]string{"ORDERS_QUEUE": ""})
 
 	// A warm environment first, with the collector up.
 	if c := run(t, ctx, stack, local.Workload{Invocations: 1})[0]; c.FunctionError != "" || c.StatusCode != 200 {

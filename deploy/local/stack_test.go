@@ -18,6 +18,14 @@ import (
 // test failed, the collector's log and the functions' output are logged.
 func startStack(t *testing.T, ctx context.Context, env map[string]string) *local.Stack {
 	t.Helper()
+	stack, _ := startStackWithOutput(t, ctx, env)
+	return stack
+}
+
+// startStackWithOutput is startStack that also returns what the
+// functions and their extensions print.
+func startStackWithOutput(t *testing.T, ctx context.Context, env map[string]string) (*local.Stack, *syncWriter) {
+	t.Helper()
 	fnOut := &syncWriter{w: &bytes.Buffer{}}
 	stack, err := local.Start(ctx, local.Options{
 		WorkDir:        t.TempDir(),
@@ -43,7 +51,7 @@ func startStack(t *testing.T, ctx context.Context, env map[string]string) *local
 			t.Logf("functions output:\n%s", fnOut.String())
 		}
 	})
-	return stack
+	return stack, fnOut
 }
 
 // testContext bounds a test of the stack by the test's own deadline (go
