@@ -21,6 +21,7 @@ var (
 	coldDatabase = flag.String("cold.database", "", "database BenchmarkCold keeps its data in between runs (generated when empty); default a throwaway one")
 	coldOSCache  = flag.Bool("cold.os-cache", true, "drop the operating system's page cache too before each read (needs root)")
 	coldMerge    = flag.Bool("cold.merge-closed", false, "before the reads, merge each closed day of invocations and month of trace_hours into one part (storage.MergeClosed), as a store whose periodic maintenance runs it")
+	coldQueryLog = flag.Bool("cold.query-log", false, "log the store's queries (log_queries = 1) and report what each kind of query of a cold trace read cost, from system.query_log (the server's configuration needs a query_log section)")
 )
 
 // dataEnd is where generated data ends: a fixed hour, so that a kept
@@ -39,7 +40,11 @@ var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
 // (page-cache-kept/...). ns/op is the mean of the cold reads alone; p50-ms
 // and max-ms are theirs too. Baselines in the same run: the round trip
 // after the same drops, and each trace read again at once with warm caches
-// (warm-p50-ms).
+// (warm-p50-ms). With -cold.query-log the store's queries are logged and
+// the trace reads' cost per kind of query is logged from
+// system.query_log (files opened, reads and their bytes and time, rows,
+// CPU), with the files opened on the longest path (path-files); the warm
+// reads are then left out.
 func BenchmarkCold(b *testing.B) {
 	st := coldStore(b)
 	start := time.Now()
@@ -145,6 +150,15 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 			b.Fatalf("only %d traces never read, need %d", len(ids), b.N)
 		}
 		warm := make([]time.Duration, 0, b.N)
+		// With -cold.query-log the log is read for the queries of this
+		// run from the next whole second on (the log's times are in
+		// seconds), and the warm reads are left out: the log holds the
+		// cold reads alone.
+		var start time.Time
+		if *coldQueryLog {
+			start = time.Now().Truncate(time.Second).Add(time.Second)
+			time.Sleep(time.Until(start))
+		}
 		check := func(tr *query.Trace, err error) error {
 			if err != nil {
 				return err
@@ -154,16 +168,23 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 			}
 			return nil
 		}
-		cold(b, func(i int) error {
-			return check(svc.TraceByID(b.Context(), ids[i]))
-		}, func(i int) {
+		again := func(i int) {
 			t0 := time.Now()
 			if err := check(svc.TraceByID(b.Context(), ids[i])); err != nil {
 				b.Fatal(err)
 			}
 			warm = append(warm, time.Since(t0))
-		})
+		}
+		if *coldQueryLog {
+			again = nil
+		}
+		cold(b, func(i int) error {
+			return check(svc.TraceByID(b.Context(), ids[i]))
+		}, again)
 		reportPercentiles(b, "warm-", warm)
+		if *coldQueryLog {
+			reportTraceReadCosts(b, st, start)
+		}
 	})
 	b.Run("cost-30d", func(b *testing.B) {
 		cold(b, func(int) error {
@@ -252,12 +273,19 @@ func coldStore(b *testing.B) *storage.Store {
 	name := *coldDatabase
 	switch {
 	case name == "" && chtest.Server().External():
+		if *coldQueryLog {
+			b.Fatal("-cold.query-log on an external server needs -cold.database")
+		}
 		st, _ := querytest.OpenStore(b)
 		return st
 	case name == "":
 		name = fmt.Sprintf("cold_%d", os.Getpid())
 	}
-	st, err := storage.Open(b.Context(), chtest.Server().DSNFor(name))
+	dsn := chtest.Server().DSNFor(name)
+	if *coldQueryLog {
+		dsn = withSetting(dsn, "log_queries", "1")
+	}
+	st, err := storage.Open(b.Context(), dsn)
 	if err != nil {
 		b.Fatalf("open store: %v", err)
 	}
@@ -285,4 +313,23 @@ func serverElsewhere() bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// reportTraceReadCosts logs what each kind of query of the cold trace
+// reads since start cost, from the server's query log, and reports the
+// files opened on the longest path: the narrow first read of the spans,
+// then the longer of the spans' wide read and the invocations', which run
+// side by side.
+func reportTraceReadCosts(b *testing.B, st *storage.Store, start time.Time) {
+	b.Helper()
+	kinds, err := TraceReadCosts(b.Context(), connOf(b, st), st.Database(), start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string]uint64{}
+	for _, k := range kinds {
+		b.Log(k)
+		files[k.Kind] = k.Mean.Files
+	}
+	b.ReportMetric(float64(files[kindLayout]+max(files[kindWide], files[kindInvocations])), "path-files")
 }

@@ -35,3 +35,17 @@ func withReadTimeout(dsn string) string {
 	}
 	return u.String()
 }
+
+// withSetting gives dsn a setting the server applies to each of its
+// queries; a DSN that does not parse is left as it is, for the store to
+// report.
+func withSetting(dsn, name, value string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
