@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -585,6 +586,69 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 		if got, want := blockSize(input.Input), len(b.Buf); got != want {
 			t.Errorf("%s: blockSize = %d, the columns encode %d bytes", name, got, want)
 		}
+	}
+}
+
+// TestRowBytesSizeTheNextBlock holds the estimate insertBlock sizes the
+// send buffer with instead of blockSize once a block was sent: what the
+// block took of the buffer, noted as ch-go's writer encodes it, is the
+// bytes it buffered (all but the FixedString columns, which are chained
+// as they are, as are the UInt64 and UInt8 ones), and the next block of as many rows, reserved from it,
+// is encoded into the same buffer without growing it.
+func TestRowBytesSizeTheNextBlock(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var spans dbmodel.SpanColumns
+	for i := range 20 {
+		for _, req := range storagetest.DemoTrace(rng, time.Unix(1_780_000_000+int64(i), 0)) {
+			spans.AppendExport(req)
+		}
+	}
+	rows := spans.Len()
+	sb := spanBlockPool.Get().(*spanBlock)
+	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
+	sb.set(&spans)
+	var (
+		perRow atomic.Int64
+		sent   countingWriter
+		buf    chproto.Buffer
+	)
+	w := chproto.NewWriter(&sent, &buf)
+	block := chproto.Block{Columns: len(sb.input), Rows: rows}
+
+	sb.mark.reserve = blockReserve(sb.input, rows, &perRow)
+	if want := blockSize(sb.input); sb.mark.reserve != want {
+		t.Fatalf("first block reserved %d bytes, want blockSize's %d", sb.mark.reserve, want)
+	}
+	if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
+		t.Fatal(err)
+	}
+	if sb.mark.end != len(buf.Buf) {
+		t.Errorf("end mark at %d, the buffer holds %d bytes after the block", sb.mark.end, len(buf.Buf))
+	}
+	// Chained as they are: trace, span and parent IDs, start and duration
+	// nanoseconds, kind and status.
+	fixed := (16 + 8 + 8 + 8 + 8 + 1 + 1) * rows
+	if got, size := sb.mark.encoded(), blockSize(sb.input); got < size-fixed || got > size-fixed+2048 {
+		t.Errorf("the block took %d bytes of the buffer; its columns encode %d, %d of them chained", got, size, fixed)
+	}
+	learnRowBytes(&sb.mark, rows, &perRow)
+	if n := perRow.Load(); n <= 0 || int(n)*rows < sb.mark.encoded() {
+		t.Fatalf("learned %d bytes a row, under the %d bytes of %d rows", n, sb.mark.encoded(), rows)
+	}
+	if _, err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	sb.mark.reserve = blockReserve(sb.input, rows, &perRow)
+	if want := rows * int(perRow.Load()); sb.mark.reserve != want {
+		t.Fatalf("second block reserved %d bytes, want %d rows of %d", sb.mark.reserve, rows, perRow.Load())
+	}
+	before := unsafe.SliceData(buf.Buf[:cap(buf.Buf)])
+	if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(buf.Buf) != before {
+		t.Errorf("the second block of the same rows grew the send buffer (cap %d)", cap(buf.Buf))
 	}
 }
 
