@@ -2,7 +2,6 @@ package storage
 
 import (
 	"math/rand/v2"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,14 +42,14 @@ func BenchmarkSpanBlockEncode(b *testing.B) {
 	var sent countingWriter
 	w := chproto.NewWriter(&sent, new(chproto.Buffer))
 	block := chproto.Block{Columns: len(sb.input), Rows: cols.Len()}
-	var perRow atomic.Int64 // as insertBlock sizes the send buffer
+	var last blockBytes // as insertBlock sizes the send buffer
 	cpu0 := processCPU()
 	for b.Loop() {
-		sb.mark.reserve = blockReserve(sb.input, cols.Len(), &perRow)
+		sb.mark.reserve = last.reserve(sb.input, cols.Len())
 		if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
 			b.Fatal(err)
 		}
-		learnRowBytes(&sb.mark, cols.Len(), &perRow)
+		last.learn(&sb.mark, cols.Len())
 		if _, err := w.Flush(); err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -608,14 +607,14 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
 	sb.set(&spans)
 	var (
-		perRow atomic.Int64
-		sent   countingWriter
-		buf    chproto.Buffer
+		last blockBytes
+		sent countingWriter
+		buf  chproto.Buffer
 	)
 	w := chproto.NewWriter(&sent, &buf)
 	block := chproto.Block{Columns: len(sb.input), Rows: rows}
 
-	sb.mark.reserve = blockReserve(sb.input, rows, &perRow)
+	sb.mark.reserve = last.reserve(sb.input, rows)
 	if want := blockSize(sb.input); sb.mark.reserve != want {
 		t.Fatalf("first block reserved %d bytes, want blockSize's %d", sb.mark.reserve, want)
 	}
@@ -631,17 +630,17 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	if got, size := sb.mark.encoded(), blockSize(sb.input); got < size-fixed || got > size-fixed+2048 {
 		t.Errorf("the block took %d bytes of the buffer; its columns encode %d, %d of them chained", got, size, fixed)
 	}
-	learnRowBytes(&sb.mark, rows, &perRow)
-	if n := perRow.Load(); n <= 0 || int(n)*rows < sb.mark.encoded() {
+	last.learn(&sb.mark, rows)
+	if n := last.perRow.Load(); n <= 0 || int(n)*rows < sb.mark.encoded() {
 		t.Fatalf("learned %d bytes a row, under the %d bytes of %d rows", n, sb.mark.encoded(), rows)
 	}
 	if _, err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
 
-	sb.mark.reserve = blockReserve(sb.input, rows, &perRow)
-	if want := rows * int(perRow.Load()); sb.mark.reserve != want {
-		t.Fatalf("second block reserved %d bytes, want %d rows of %d", sb.mark.reserve, rows, perRow.Load())
+	sb.mark.reserve = last.reserve(sb.input, rows)
+	if want := rows * int(last.perRow.Load()); sb.mark.reserve != want {
+		t.Fatalf("second block reserved %d bytes, want %d rows of %d", sb.mark.reserve, rows, last.perRow.Load())
 	}
 	before := unsafe.SliceData(buf.Buf[:cap(buf.Buf)])
 	if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
@@ -649,6 +648,24 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	}
 	if unsafe.SliceData(buf.Buf) != before {
 		t.Errorf("the second block of the same rows grew the send buffer (cap %d)", cap(buf.Buf))
+	}
+}
+
+// A block of one large row, then one of many small rows: the second
+// reserves at most twice the first's bytes, not its rows times the large
+// row.
+func TestBlockBytesReserveAtMostTwiceTheLastBlock(t *testing.T) {
+	var last blockBytes
+	last.learn(&sendMark{start: 100, end: 100 + 1<<20}, 1) // one row of 1 MiB
+	if got := last.reserve(nil, 20_000); got != 2<<20 {
+		t.Errorf("20,000 rows after a block of one 1 MiB row reserve %d bytes, want %d", got, 2<<20)
+	}
+	if got := last.reserve(nil, 1); got != 1<<20 {
+		t.Errorf("one row reserves %d bytes, want the last row's %d", got, 1<<20)
+	}
+	last.learn(&sendMark{start: 0, end: 0}, 5) // not encoded: nothing learned
+	if got := last.reserve(nil, 1); got != 1<<20 {
+		t.Errorf("a block not encoded changed the estimate: one row reserves %d bytes", got)
 	}
 }
 
