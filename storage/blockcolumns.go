@@ -301,10 +301,50 @@ func (c *uint8Column) WriteColumn(w *proto.Writer) {
 // reserve bytes, the whole block's encoded size, so that the buffer grows
 // once per larger block rather than many times within it (each growth
 // copies all the columns encoded before); see reserveBlock.
+//
+// It also notes where the block's encoding starts in the send buffer, and
+// its endMark where it ends: their difference is what the block took of
+// the buffer, from which the next block's reserve is estimated (see
+// rowBytes).
 type sendMark struct {
 	proto.ColInput
-	sent    bool
-	reserve int
+	sent       bool
+	reserve    int
+	start, end int // len of the send buffer at the block's first column and after its last
+}
+
+// endMark wraps a block's last column: it notes in mark the length of the
+// send buffer once the column is encoded.
+type endMark struct {
+	proto.ColInput
+	mark *sendMark
+}
+
+func (e *endMark) Infer(t proto.ColumnType) error {
+	if i, ok := e.ColInput.(proto.Inferable); ok {
+		return i.Infer(t)
+	}
+	return nil
+}
+
+func (e *endMark) EncodeColumn(b *proto.Buffer) {
+	e.ColInput.EncodeColumn(b)
+	e.mark.end = len(b.Buf)
+}
+
+func (e *endMark) WriteColumn(w *proto.Writer) {
+	e.ColInput.WriteColumn(w)
+	w.ChainBuffer(func(b *proto.Buffer) { e.mark.end = len(b.Buf) })
+}
+
+// encoded is the bytes the block took of the send buffer (the columns
+// written through it, not those chained as they are), once it was encoded;
+// 0 before.
+func (m *sendMark) encoded() int {
+	if m.end <= m.start {
+		return 0
+	}
+	return m.end - m.start
 }
 
 // sizedColumn is a column that knows its encoded size in the Native
@@ -316,7 +356,10 @@ func blockSize(input proto.Input) int {
 	n := 0
 	for _, c := range input {
 		col := c.Data
-		if m, ok := col.(*sendMark); ok {
+		switch m := col.(type) {
+		case *sendMark:
+			col = m.ColInput
+		case *endMark:
 			col = m.ColInput
 		}
 		if s, ok := col.(sizedColumn); ok {
@@ -409,12 +452,16 @@ func (m *sendMark) Infer(t proto.ColumnType) error {
 func (m *sendMark) EncodeColumn(b *proto.Buffer) {
 	m.sent = true
 	reserveBlock(b, m.reserve)
+	m.start, m.end = len(b.Buf), 0
 	m.ColInput.EncodeColumn(b)
 }
 
 func (m *sendMark) WriteColumn(w *proto.Writer) {
 	m.sent = true
-	w.ChainBuffer(func(b *proto.Buffer) { reserveBlock(b, m.reserve) })
+	w.ChainBuffer(func(b *proto.Buffer) {
+		reserveBlock(b, m.reserve)
+		m.start, m.end = len(b.Buf), 0
+	})
 	m.ColInput.WriteColumn(w)
 }
 

@@ -42,12 +42,14 @@ func BenchmarkSpanBlockEncode(b *testing.B) {
 	var sent countingWriter
 	w := chproto.NewWriter(&sent, new(chproto.Buffer))
 	block := chproto.Block{Columns: len(sb.input), Rows: cols.Len()}
+	var last blockBytes // as insertBlock sizes the send buffer
 	cpu0 := processCPU()
 	for b.Loop() {
-		sb.mark.reserve = blockSize(sb.input)
+		sb.mark.reserve = last.reserve(sb.input, cols.Len())
 		if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
 			b.Fatal(err)
 		}
+		last.learn(&sb.mark, cols.Len())
 		if _, err := w.Flush(); err != nil {
 			b.Fatal(err)
 		}

@@ -588,6 +588,87 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 	}
 }
 
+// TestRowBytesSizeTheNextBlock holds the estimate insertBlock sizes the
+// send buffer with instead of blockSize once a block was sent: what the
+// block took of the buffer, noted as ch-go's writer encodes it, is the
+// bytes it buffered (all but the FixedString columns, which are chained
+// as they are, as are the UInt64 and UInt8 ones), and the next block of as many rows, reserved from it,
+// is encoded into the same buffer without growing it.
+func TestRowBytesSizeTheNextBlock(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var spans dbmodel.SpanColumns
+	for i := range 20 {
+		for _, req := range storagetest.DemoTrace(rng, time.Unix(1_780_000_000+int64(i), 0)) {
+			spans.AppendExport(req)
+		}
+	}
+	rows := spans.Len()
+	sb := spanBlockPool.Get().(*spanBlock)
+	t.Cleanup(func() { sb.cols = spanBlockColumns{}; spanBlockPool.Put(sb) })
+	sb.set(&spans)
+	var (
+		last blockBytes
+		sent countingWriter
+		buf  chproto.Buffer
+	)
+	w := chproto.NewWriter(&sent, &buf)
+	block := chproto.Block{Columns: len(sb.input), Rows: rows}
+
+	sb.mark.reserve = last.reserve(sb.input, rows)
+	if want := blockSize(sb.input); sb.mark.reserve != want {
+		t.Fatalf("first block reserved %d bytes, want blockSize's %d", sb.mark.reserve, want)
+	}
+	if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
+		t.Fatal(err)
+	}
+	if sb.mark.end != len(buf.Buf) {
+		t.Errorf("end mark at %d, the buffer holds %d bytes after the block", sb.mark.end, len(buf.Buf))
+	}
+	// Chained as they are: trace, span and parent IDs, start and duration
+	// nanoseconds, kind and status.
+	fixed := (16 + 8 + 8 + 8 + 8 + 1 + 1) * rows
+	if got, size := sb.mark.encoded(), blockSize(sb.input); got < size-fixed || got > size-fixed+2048 {
+		t.Errorf("the block took %d bytes of the buffer; its columns encode %d, %d of them chained", got, size, fixed)
+	}
+	last.learn(&sb.mark, rows)
+	if n := last.perRow.Load(); n <= 0 || int(n)*rows < sb.mark.encoded() {
+		t.Fatalf("learned %d bytes a row, under the %d bytes of %d rows", n, sb.mark.encoded(), rows)
+	}
+	if _, err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	sb.mark.reserve = last.reserve(sb.input, rows)
+	if want := rows * int(last.perRow.Load()); sb.mark.reserve != want {
+		t.Fatalf("second block reserved %d bytes, want %d rows of %d", sb.mark.reserve, rows, last.perRow.Load())
+	}
+	before := unsafe.SliceData(buf.Buf[:cap(buf.Buf)])
+	if err := block.WriteBlock(w, oldClientRevision, sb.input); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(buf.Buf) != before {
+		t.Errorf("the second block of the same rows grew the send buffer (cap %d)", cap(buf.Buf))
+	}
+}
+
+// A block of one large row, then one of many small rows: the second
+// reserves at most twice the first's bytes, not its rows times the large
+// row.
+func TestBlockBytesReserveAtMostTwiceTheLastBlock(t *testing.T) {
+	var last blockBytes
+	last.learn(&sendMark{start: 100, end: 100 + 1<<20}, 1) // one row of 1 MiB
+	if got := last.reserve(nil, 20_000); got != 2<<20 {
+		t.Errorf("20,000 rows after a block of one 1 MiB row reserve %d bytes, want %d", got, 2<<20)
+	}
+	if got := last.reserve(nil, 1); got != 1<<20 {
+		t.Errorf("one row reserves %d bytes, want the last row's %d", got, 1<<20)
+	}
+	last.learn(&sendMark{start: 0, end: 0}, 5) // not encoded: nothing learned
+	if got := last.reserve(nil, 1); got != 1<<20 {
+		t.Errorf("a block not encoded changed the estimate: one row reserves %d bytes", got)
+	}
+}
+
 func make16(b byte) []byte { return append(make([]byte, 15), b) }
 
 func make8(b byte) []byte { return append(make([]byte, 7), b) }

@@ -61,8 +61,8 @@ echo "once the database's merges ended (waits in the log), the collector first i
 echo "rounds and last in even ones; the ratio compares the collector with the"
 echo "baselines of its own round."
 echo
-echo "| signal | round | collector items/s | Native, bare copy | ratio | Native, with views | ratio (target ≥ 70 %) | collector CPU per item | client CPU per item |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| signal | round | collector items/s | Native, bare copy | ratio | Native, with views | ratio (target ≥ 70 %) | collector CPU per item | GC cycles | client CPU per item |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for signal in Spans Logs; do
   unit=$([[ $signal == Spans ]] && echo span || echo log)
   for r in $(seq 1 20); do
@@ -72,11 +72,12 @@ for signal in Spans Logs; do
     views=$(metric "EndToEnd${signal}/round${r}/clickhouse-client-native-views" "${unit}/s")
     cpu=$(metric "EndToEnd${signal}/round${r}/collector" "cpu-ns/${unit}")
     client=$(metric "EndToEnd${signal}/round${r}/collector" "client-cpu-ns/${unit}")
-    awk -v s="$signal" -v r="$r" -v c="$collector" -v n="${native:-0}" -v v="${views:-0}" -v p="$cpu" -v q="$client" 'BEGIN {
+    cycles=$(metric "EndToEnd${signal}/round${r}/collector" "gc-cycles")
+    awk -v s="$signal" -v r="$r" -v c="$collector" -v n="${native:-0}" -v v="${views:-0}" -v p="$cpu" -v q="$client" -v k="${cycles:-0}" 'BEGIN {
       nr = "—"; nratio = "—"; vr = "—"; vratio = "—"
       if (n > 0) { nr = sprintf("%.0f", n); nratio = sprintf("%.0f %%", 100 * c / n) }
       if (v > 0) { vr = sprintf("%.0f", v); vratio = sprintf("%.0f %%", 100 * c / v) }
-      printf "| %s | %d | %.0f | %s | %s | %s | %s | %.2f µs | %.2f µs |\n", s, r, c, nr, nratio, vr, vratio, p / 1000, q / 1000 }'
+      printf "| %s | %d | %.0f | %s | %s | %s | %s | %.2f µs | %d | %.2f µs |\n", s, r, c, nr, nratio, vr, vratio, p / 1000, k, q / 1000 }'
   done
 done
 minimal=$(metric "EndToEndSpans/collector-minimal-spans" "cpu-ns/span")

@@ -570,13 +570,36 @@ func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, reques
 	pairs := len(c.strs)
 	mid := start + n
 	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
-	for _, k := range []string{AttrInvocationID, attrFaaSExecution} {
-		if v, ok := kv.Get(k); ok && v != "" {
-			requestID = v
-			break
+	// One pass over the keys for what spanAttributes finds with Get and
+	// promotedRequestID: the first faas.invocation_id (and whether it is
+	// repeated) and the first faas.execution.
+	inv, exec, repeated := -1, -1, false
+	for i, k := range kv.Keys {
+		switch k {
+		case AttrInvocationID:
+			if inv >= 0 {
+				repeated = true
+			} else {
+				inv = i
+			}
+		case attrFaaSExecution:
+			if exec < 0 {
+				exec = i
+			}
 		}
 	}
-	idx := promotedRequestID(kv, requestID)
+	switch {
+	case inv >= 0 && kv.Values[inv] != "":
+		requestID = kv.Values[inv]
+	case exec >= 0 && kv.Values[exec] != "":
+		requestID = kv.Values[exec]
+	}
+	// promotedRequestID: the one faas.invocation_id, holding the request
+	// ID, without faas.execution beside it.
+	idx := -1
+	if requestID != "" && inv >= 0 && !repeated && exec < 0 && kv.Values[inv] == requestID {
+		idx = inv
+	}
 	if idx < 0 {
 		return kv.Keys, kv.Values, requestID
 	}

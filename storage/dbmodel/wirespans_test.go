@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -290,5 +291,54 @@ func TestAppendWireArrayStringCap(t *testing.T) {
 		if took := checkWire(t, rs, lim); took != tt.took {
 			t.Errorf("array [%q] with values capped at 3 bytes: AppendWire took it = %v, want %v", tt.value, took, tt.took)
 		}
+	}
+}
+
+// TestAppendWireRequestID holds AppendWire's request ID, found in one pass
+// over a span's attribute keys, to the message path's: faas.invocation_id
+// first, else faas.execution, an empty value not counting; the one
+// faas.invocation_id moved out of the attributes, kept when it is repeated,
+// when faas.execution is there too or when it is empty.
+func TestAppendWireRequestID(t *testing.T) {
+	kv := func(k, v string) *commonpb.KeyValue {
+		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	}
+	const inv, exec = dbmodel.AttrInvocationID, "faas.execution"
+	for _, tc := range []struct {
+		name  string
+		attrs []*commonpb.KeyValue
+		want  string
+	}{
+		{"none", []*commonpb.KeyValue{kv("a", "1")}, ""},
+		{"invocation ID", []*commonpb.KeyValue{kv("a", "1"), kv(inv, "req"), kv("b", "2")}, "req"},
+		{"invocation ID first", []*commonpb.KeyValue{kv(inv, "req")}, "req"},
+		{"execution only", []*commonpb.KeyValue{kv(exec, "old")}, "old"},
+		{"both", []*commonpb.KeyValue{kv(exec, "old"), kv(inv, "req")}, "req"},
+		{"both, the same", []*commonpb.KeyValue{kv(inv, "req"), kv(exec, "req")}, "req"},
+		{"empty invocation ID, execution", []*commonpb.KeyValue{kv(inv, ""), kv(exec, "old")}, "old"},
+		{"empty both", []*commonpb.KeyValue{kv(inv, ""), kv(exec, "")}, ""},
+		{"repeated", []*commonpb.KeyValue{kv(inv, "req"), kv(inv, "other")}, "req"},
+		{"repeated, first empty", []*commonpb.KeyValue{kv(inv, ""), kv(inv, "other")}, ""},
+		{"execution repeated", []*commonpb.KeyValue{kv(exec, ""), kv(exec, "old")}, ""},
+		{"a key of the same length", []*commonpb.KeyValue{kv("faas.invocation_xx", "x"), kv(inv, "req")}, "req"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := &tracepb.ResourceSpans{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+				TraceId: []byte("0123456789abcdef"), SpanId: []byte("01234567"), Name: "s",
+				StartTimeUnixNano: 1, EndTimeUnixNano: 2, Attributes: tc.attrs,
+			}}}}}
+			b, err := proto.Marshal(rs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !checkWire(t, b, noLimits) {
+				t.Fatal("AppendWire left the span to the message path")
+			}
+			var c dbmodel.SpanColumns
+			c.AppendWire(wireFn, b, noLimits)
+			if got := c.RequestID[0]; got != tc.want {
+				t.Errorf("request ID %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
