@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lambdascope/lambdascope/storage"
@@ -74,7 +75,9 @@ func (c Completeness) Complete() bool {
 
 // Completeness reports, per function and UTC hour of the range, what was
 // expected and what was stored, with the stages that lost items. Only
-// hours with invocation records from an extension that counts are listed.
+// hours with invocation records from an extension that counts are listed,
+// and none before where retention dropped rows of a table the report
+// compares (CompletenessReport says from when).
 func (s *Service) Completeness(ctx context.Context, r TimeRange, functionName string) ([]Completeness, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -88,6 +91,75 @@ func (s *Service) Completeness(ctx context.Context, r TimeRange, functionName st
 		out[i] = completenessOf(rec)
 	}
 	return out, nil
+}
+
+// CompletenessReport is the completeness report of a range: its hours,
+// and from when they are read.
+type CompletenessReport struct {
+	// Since is where the report starts: the range's start, or later, where
+	// retention dropped rows of a table the report compares (Retained).
+	// Before it the tables no longer agree on what they hold: a day of
+	// spans dropped while its invocations are kept would read as lost, a
+	// day of raw rows dropped while completeness_hours keeps its month as
+	// stored.
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+	// Retained names the tables whose retention moved Since, with the
+	// time before which retention dropped every row of each, latest first.
+	Retained []RetainedTable `json:"retained,omitempty"`
+	Hours    []Completeness  `json:"hours"`
+}
+
+// RetainedTable says that retention dropped every row of Table before
+// DroppedBefore.
+type RetainedTable struct {
+	Table         string    `json:"table"`
+	DroppedBefore time.Time `json:"droppedBefore"`
+}
+
+// Note says why the report starts later than its range, or is empty when
+// it does not: "starts 2026-05-06 00:00 UTC, not 2026-05-04 23:00 UTC:
+// retention dropped invocations, spans before it".
+func (r CompletenessReport) Note(requested time.Time) string {
+	if len(r.Retained) == 0 || !r.Since.After(requested) {
+		return ""
+	}
+	names := make([]string, len(r.Retained))
+	for i, t := range r.Retained {
+		names[i] = t.Table
+	}
+	const layout = "2006-01-02 15:04 MST"
+	return fmt.Sprintf("starts %s, not %s: retention dropped %s before it, and the report compares only what every table still holds",
+		r.Since.UTC().Format(layout), requested.UTC().Format(layout), strings.Join(names, ", "))
+}
+
+// CompletenessReport is Completeness with where the report starts: the
+// range's start, or later where retention dropped rows of a table it
+// compares (see CompletenessReport.Since).
+func (s *Service) CompletenessReport(ctx context.Context, r TimeRange, functionName string) (CompletenessReport, error) {
+	if err := r.Validate(); err != nil {
+		return CompletenessReport{}, err
+	}
+	f := storage.UsageFilter{Since: r.Since, Until: r.Until, FunctionName: functionName}
+	since, cutoffs, err := s.store.CompletenessSince(ctx, f)
+	if err != nil {
+		return CompletenessReport{}, err
+	}
+	rep := CompletenessReport{Since: since, Until: r.Until, Hours: []Completeness{}}
+	if rep.Since.After(rep.Until) {
+		rep.Since = rep.Until
+	}
+	for _, c := range cutoffs {
+		rep.Retained = append(rep.Retained, RetainedTable{Table: c.Table, DroppedBefore: c.DroppedBefore})
+	}
+	hours, err := s.Completeness(ctx, r, functionName)
+	if err != nil {
+		return CompletenessReport{}, err
+	}
+	if hours != nil {
+		rep.Hours = hours
+	}
+	return rep, nil
 }
 
 func completenessOf(rec storage.CompletenessRecord) Completeness {

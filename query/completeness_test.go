@@ -1,7 +1,9 @@
 package query_test
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,59 @@ func TestCompletenessNamesWhereTelemetryWentMissing(t *testing.T) {
 	}
 	if c := byFn["clean"]; c.BytesReceived != 900 || c.BytesShipped != 800 || c.SpansSampledOut != 2 {
 		t.Errorf("clean: bytes %d/%d, sampled out %d; want 900/800, 2", c.BytesReceived, c.BytesShipped, c.SpansSampledOut)
+	}
+}
+
+// With spans kept fewer days than invocations, the day whose spans
+// retention dropped is not reported as spans lost in the pipeline: the
+// report starts where every table it compares is whole, and says so.
+func TestCompletenessReportStartsAfterRetention(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	old, kept := today.AddDate(0, 0, -3).Add(5*time.Hour), today.AddDate(0, 0, -1).Add(5*time.Hour)
+	counts := &ingestv1.TelemetryCounts{SpansReceived: 2, LogLinesReceived: 1}
+	for i, at := range []time.Time{old, kept} {
+		if _, err := st.WriteExport(t.Context(), storagetest.CompletenessExport("orders", "req-"+string(rune('a'+i)), at, counts, 2, 1)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	// Spans keep 2 days: the old day's spans go, its invocations stay.
+	if _, err := st.DropExpired(t.Context(), storage.Retention{"spans": 2}, now); err != nil {
+		t.Fatalf("DropExpired: %v", err)
+	}
+	svc := query.NewService(st)
+	r := query.TimeRange{Since: today.AddDate(0, 0, -7), Until: now}
+	rep, err := svc.CompletenessReport(t.Context(), r, "")
+	if err != nil {
+		t.Fatalf("CompletenessReport: %v", err)
+	}
+	cutoff := today.AddDate(0, 0, -2)
+	if !rep.Since.Equal(cutoff) || len(rep.Retained) != 1 || rep.Retained[0].Table != "spans" || !rep.Retained[0].DroppedBefore.Equal(cutoff) {
+		t.Errorf("report since %s, retained %+v; want %s by spans", rep.Since, rep.Retained, cutoff)
+	}
+	if len(rep.Hours) != 1 || !rep.Hours[0].Hour.Equal(kept.Truncate(time.Hour)) || rep.Hours[0].Percent != 100 {
+		t.Errorf("hours = %+v, want the kept day's one hour at 100 %%", rep.Hours)
+	}
+	for _, c := range rep.Hours {
+		if len(c.Lost) > 0 {
+			t.Errorf("%s lost %+v: what retention dropped reads as lost", c.Hour, c.Lost)
+		}
+	}
+	note := rep.Note(r.Since)
+	for _, want := range []string{"retention dropped spans", cutoff.Format("2006-01-02 15:04")} {
+		if !strings.Contains(note, want) {
+			t.Errorf("note %q does not say %q", note, want)
+		}
+	}
+	// Completeness answers the same hours.
+	cs, err := svc.Completeness(t.Context(), r, "")
+	if err != nil || !reflect.DeepEqual(cs, rep.Hours) {
+		t.Errorf("Completeness = %+v, %v; want the report's hours %+v", cs, err, rep.Hours)
+	}
+	// A range after the cutoff needs no note.
+	after, err := svc.CompletenessReport(t.Context(), query.TimeRange{Since: cutoff, Until: now}, "")
+	if err != nil || len(after.Retained) != 0 || after.Note(cutoff) != "" || !after.Since.Equal(cutoff) {
+		t.Errorf("report from the cutoff = %+v, %v; want no retained table and no note", after, err)
 	}
 }

@@ -58,6 +58,10 @@ type Store interface {
 	// Completeness compares, per function and hour, the extensions'
 	// counts with what was stored.
 	Completeness(ctx context.Context, f storage.UsageFilter) ([]storage.CompletenessRecord, error)
+	// CompletenessSince is where the completeness report starts: the
+	// range's start, or later where retention dropped rows of a table it
+	// compares.
+	CompletenessSince(ctx context.Context, f storage.UsageFilter) (time.Time, []storage.RetentionCutoff, error)
 	// Overhead sums what the extension added to the bill per day and
 	// function; LogDays the stored log lines and bytes per day.
 	Overhead(ctx context.Context, f storage.UsageFilter) ([]storage.OverheadRecord, error)

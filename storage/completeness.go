@@ -84,8 +84,15 @@ type completenessKey struct {
 // order, then by function. The whole hours after the completeness_hours
 // view's horizon (migration 50) are read from the view, the rest from the
 // raw invocations, spans and logs; ingest_losses is read as it is.
+//
+// The range starts no earlier than CompletenessSince: where every table
+// the report compares is still whole after retention.
 func (s *Store) Completeness(ctx context.Context, f UsageFilter) ([]CompletenessRecord, error) {
 	if err := f.check("read completeness"); err != nil {
+		return nil, err
+	}
+	f, ok, err := s.completenessKept(ctx, f)
+	if err != nil || !ok {
 		return nil, err
 	}
 	horizon, known, err := s.viewHorizon(ctx, "completeness_hours")
@@ -104,7 +111,54 @@ func (s *Store) CompletenessBefore(ctx context.Context, f UsageFilter) ([]Comple
 	if err := f.check("read completeness"); err != nil {
 		return nil, err
 	}
+	f, ok, err := s.completenessKept(ctx, f)
+	if err != nil || !ok {
+		return nil, err
+	}
 	return s.completeness(ctx, f, []readPart{{f.Since, f.Until, nil}})
+}
+
+// completenessTables are the tables the completeness report compares:
+// the invocations' counts against the spans and log lines stored and what
+// the collector left out, read raw or from completeness_hours. Retention
+// drops them by day (completeness_hours by month, so that its rows outlive
+// the raw rows they count), each at its own cutoff.
+var completenessTables = []string{"invocations", "spans", "logs", "ingest_losses", "completeness_hours"}
+
+// CompletenessSince is where the completeness report of f starts: f.Since,
+// or, when retention dropped rows of a table the report compares at or
+// after it, the latest time before which it dropped them; cutoffs are
+// those of the tables that moved the start, latest first. A report over a
+// range one table lost days of would count what retention dropped as lost
+// in the pipeline (spans kept fewer days than invocations) or as still
+// stored (completeness_hours keeping the month of dropped days).
+func (s *Store) CompletenessSince(ctx context.Context, f UsageFilter) (since time.Time, cutoffs []RetentionCutoff, err error) {
+	all, err := s.RetentionCutoffs(ctx, completenessTables)
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("read completeness: %w", err)
+	}
+	since = f.Since
+	for _, c := range all {
+		if c.DroppedBefore.After(f.Since) {
+			cutoffs = append(cutoffs, c)
+			if c.DroppedBefore.After(since) {
+				since = c.DroppedBefore
+			}
+		}
+	}
+	slices.SortStableFunc(cutoffs, func(a, b RetentionCutoff) int { return b.DroppedBefore.Compare(a.DroppedBefore) })
+	return since, cutoffs, nil
+}
+
+// completenessKept is f starting at CompletenessSince, and false when
+// nothing of its range is left.
+func (s *Store) completenessKept(ctx context.Context, f UsageFilter) (UsageFilter, bool, error) {
+	since, _, err := s.CompletenessSince(ctx, f)
+	if err != nil {
+		return f, false, err
+	}
+	f.Since = since
+	return f, f.Since.Before(f.Until), nil
 }
 
 // completeness reads f's report in parts: those without a builder from the

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // dayPartitionID is the partition ID of a table partitioned by
@@ -163,8 +165,28 @@ func (s *Store) partitionsBefore(ctx context.Context, cutoff func(table string) 
 	return victims, nil
 }
 
-// dropPartitions drops victims one by one and returns those dropped.
+// end is the end of the partition's day, week or month: every row of it
+// lies before.
+func (p DroppedPartition) end() time.Time {
+	switch {
+	case p.Month:
+		return p.Day.AddDate(0, 1, 0)
+	case weeklyTables[strings.TrimSuffix(p.Table, localSuffix)]:
+		return p.Day.AddDate(0, 0, 7)
+	default:
+		return p.Day.AddDate(0, 0, 1)
+	}
+}
+
+// dropPartitions drops victims one by one and returns those dropped. It
+// first records, per table, the end of the latest partition it drops in
+// retention_cutoffs (migration 54), so that a report comparing tables
+// knows from when each is whole: a drop that fails leaves a cutoff that
+// errs on the late side, never one that says rows are kept that are gone.
 func (s *Store) dropPartitions(ctx context.Context, victims []DroppedPartition) ([]DroppedPartition, error) {
+	if err := s.recordCutoffs(ctx, victims); err != nil {
+		return nil, err
+	}
 	for i, v := range victims {
 		if !identifierPattern.MatchString(v.Table) {
 			return victims[:i], fmt.Errorf("drop partition: table name %q is not an identifier", v.Table)
@@ -176,6 +198,66 @@ func (s *Store) dropPartitions(ctx context.Context, victims []DroppedPartition) 
 		s.logger.Info("dropped partition", "table", v.Table, "partition", id, "database", s.database)
 	}
 	return victims, nil
+}
+
+// RetentionCutoff says that retention dropped every row of Table before
+// DroppedBefore.
+type RetentionCutoff struct {
+	Table         string
+	DroppedBefore time.Time
+}
+
+// recordCutoffs writes, per table of victims (named without _local), the
+// end of its latest partition among them.
+func (s *Store) recordCutoffs(ctx context.Context, victims []DroppedPartition) error {
+	latest := map[string]time.Time{}
+	for _, v := range victims {
+		name := strings.TrimSuffix(v.Table, localSuffix)
+		if e := v.end(); e.After(latest[name]) {
+			latest[name] = e
+		}
+	}
+	cutoffs := make([]RetentionCutoff, 0, len(latest))
+	for _, t := range slices.Sorted(maps.Keys(latest)) {
+		cutoffs = append(cutoffs, RetentionCutoff{Table: t, DroppedBefore: latest[t]})
+	}
+	err := insertRows(ctx, s, "retention_cutoffs", []string{"table_name", "dropped_before"}, cutoffs, func(c *RetentionCutoff) []any {
+		return []any{c.Table, c.DroppedBefore}
+	})
+	if err != nil {
+		return fmt.Errorf("record what retention drops: %w", err)
+	}
+	return nil
+}
+
+// RetentionCutoffs reads, for each of tables that retention dropped rows
+// from, the latest time before which it dropped every row, in the order of
+// tables; a table retention never dropped from is left out (as every table
+// on a database before migration 54).
+func (s *Store) RetentionCutoffs(ctx context.Context, tables []string) ([]RetentionCutoff, error) {
+	query, args := retentionCutoffsSQL(s.database, tables)
+	latest := map[string]time.Time{}
+	err := s.scanAll(ctx, "retention cutoffs", query, args, func(rows driver.Rows) error {
+		var c RetentionCutoff
+		if err := rows.Scan(&c.Table, &c.DroppedBefore); err != nil {
+			return err
+		}
+		latest[c.Table] = c.DroppedBefore.UTC()
+		return nil
+	})
+	if IsUnknownTable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []RetentionCutoff
+	for _, t := range tables {
+		if c, ok := latest[t]; ok {
+			out = append(out, RetentionCutoff{Table: t, DroppedBefore: c})
+		}
+	}
+	return out, nil
 }
 
 // RetentionDefault is the Retention key naming every retained table that

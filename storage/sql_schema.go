@@ -97,6 +97,15 @@ FROM system.parts
 WHERE database = ? AND active AND table IN ?
 ORDER BY table, partition_id`
 
+// retentionCutoffsSQL reads, per table of tables, the latest time before
+// which retention dropped every row (retention_cutoffs, migration 54).
+func retentionCutoffsSQL(db string, tables []string) (string, []any) {
+	return `SELECT table_name, max(dropped_before)
+FROM ` + db + `.retention_cutoffs
+WHERE table_name IN ?
+GROUP BY table_name`, []any{inList(tables)}
+}
+
 func dropPartitionSQL(db, table, cluster string) string {
 	if cluster != "" {
 		return "ALTER TABLE " + db + "." + table + " ON CLUSTER " + cluster + " DROP PARTITION ID ?"

@@ -969,3 +969,13 @@ FROM lambdascope.spans;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'completeness_hours', if(count() = 0, 0, (max(toUInt64(timestamp)) + 1) * 1000000000 - 1)
 FROM lambdascope.logs;
+
+-- migration retention_cutoffs, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs
+(
+    table_name String,
+    dropped_before DateTime('UTC'),
+    recorded_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree()
+ORDER BY (table_name, dropped_before);

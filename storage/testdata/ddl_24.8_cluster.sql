@@ -1034,3 +1034,17 @@ FROM lambdascope.spans;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'completeness_hours', if(count() = 0, 0, (max(toUInt64(timestamp)) + 1) * 1000000000 - 1)
 FROM lambdascope.logs;
+
+-- migration retention_cutoffs, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs_local ON CLUSTER lambdascope
+(
+    table_name String,
+    dropped_before DateTime('UTC'),
+    recorded_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/lambdascope/retention_cutoffs_local', '{replica}')
+ORDER BY (table_name, dropped_before);
+
+-- migration retention_cutoffs, statement 2
+CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs ON CLUSTER lambdascope AS lambdascope.retention_cutoffs_local
+ENGINE = Distributed(lambdascope, lambdascope, retention_cutoffs_local, rand());

@@ -30,19 +30,30 @@ func (d *Datasource) queryCompleteness(ctx context.Context, q backend.DataQuery,
 	if err != nil {
 		return nil, err
 	}
-	cs, err := svc.Completeness(ctx, r, strings.TrimSpace(m.FunctionName))
+	rep, err := svc.CompletenessReport(ctx, r, strings.TrimSpace(m.FunctionName))
 	if err != nil {
 		return nil, err
 	}
+	cs := rep.Hours
 	sel, err := svc.Select(ctx, r, m.names)
 	if err != nil {
 		return nil, err
 	}
 	cs = slices.DeleteFunc(cs, func(c query.Completeness) bool { return !sel.Keep(c.FunctionName, "") })
+	out := data.Frames{}
 	if m.Format == FormatTimeSeries {
-		return frames.CompletenessSeries(cs), nil
+		out = frames.CompletenessSeries(cs)
+	} else {
+		out = append(out, frames.CompletenessTable(cs))
 	}
-	return data.Frames{frames.CompletenessTable(cs)}, nil
+	// Before the latest retention cutoff of the tables compared, they no
+	// longer agree: the report starts there, and says so.
+	if note := rep.Note(r.Since); note != "" {
+		for _, f := range out {
+			f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "Completeness " + note + "."})
+		}
+	}
+	return out, nil
 }
 
 // costByObservability is the costBy of a cost query that prices what

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/lambdascope/lambdascope/grafana-plugin/pkg/plugin/plugintest"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 // A completeness query in time series form answers the stored share per
@@ -105,5 +108,35 @@ func TestObservabilityCostQuery(t *testing.T) {
 				t.Errorf("added cost %.10g, want %.10g", got, tt.want)
 			}
 		})
+	}
+}
+
+// After retention dropped spans' old days, a completeness query starts
+// where every table it compares is whole, and its frame says so.
+func TestCompletenessQueryAfterRetention(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	old := today.AddDate(0, 0, -3).Add(5 * time.Hour)
+	if _, err := db.Store.WriteExport(t.Context(), storagetest.CompletenessExport("orders", "req-old", old,
+		&ingestv1.TelemetryCounts{SpansReceived: 2}, 2, 0)); err != nil {
+		t.Fatalf("write export: %v", err)
+	}
+	if _, err := db.Store.DropExpired(t.Context(), storage.Retention{"spans": 2}, now); err != nil {
+		t.Fatalf("DropExpired: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	resp := runQuery(t, ds, QueryTypeCompleteness, map[string]any{"format": FormatTable}, backend.TimeRange{From: today.AddDate(0, 0, -7), To: now})
+	if resp.Error != nil || len(resp.Frames) != 1 {
+		t.Fatalf("query: %v, %d frames", resp.Error, len(resp.Frames))
+	}
+	f := resp.Frames[0]
+	if f.Rows() != 0 {
+		t.Errorf("%d rows, want none: the old hour's spans were dropped by retention, not lost", f.Rows())
+	}
+	cutoff := today.AddDate(0, 0, -2).Format("2006-01-02 15:04")
+	if f.Meta == nil || len(f.Meta.Notices) != 1 || !strings.Contains(f.Meta.Notices[0].Text, "retention dropped spans") ||
+		!strings.Contains(f.Meta.Notices[0].Text, "starts "+cutoff) {
+		t.Errorf("frame meta %+v, want a notice that the report starts at %s", f.Meta, cutoff)
 	}
 }

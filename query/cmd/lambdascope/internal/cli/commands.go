@@ -1004,6 +1004,11 @@ come with each invocation record; hours without records of an extension
 that counts are not listed. Items stored in another hour than their
 record's (an invocation across the hour, log lines after the report) can
 make an hour read a little under or over 100 %.
+
+Retention drops each table's days at its own cutoff (and completeness_hours
+whole months), so before the latest cutoff of the tables compared
+(invocations, spans, logs, ingest_losses, completeness_hours) they no longer
+agree: the report starts there instead, and says so on stderr.
 `,
 	examples: `
 Examples:
@@ -1031,10 +1036,14 @@ Examples:
 			}
 			ctx, cancel := r.withTimeout(ctx)
 			defer cancel()
-			cs, err := r.svc.Completeness(ctx, r.rangeOf(), function)
+			rep, err := r.svc.CompletenessReport(ctx, r.rangeOf(), function)
 			if err != nil {
 				return err
 			}
+			if note := rep.Note(r.since); note != "" {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: completeness %s\n", note)
+			}
+			cs := rep.Hours
 			sel, err := r.selection(ctx, where)
 			if err != nil {
 				return err

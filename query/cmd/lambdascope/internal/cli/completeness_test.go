@@ -7,6 +7,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/query/querytest"
+	"github.com/lambdascope/lambdascope/storage/storagetest"
 )
 
 // completeness prints stored against expected per function and hour and
@@ -71,5 +72,31 @@ func TestObservabilityCostCommand(t *testing.T) {
 	// 20 - ceil(14.2) = 5 ms added; 3 MiB shipped.
 	if f := strings.Join(strings.Fields(lines[1]), " "); !strings.Contains(f, "obs 1 1 5ms") || !strings.Contains(f, "3.0 MiB") {
 		t.Errorf("line %q: want obs with 1 invocation measured, 5ms added, 3.0 MiB shipped", lines[1])
+	}
+}
+
+// After retention dropped spans' old days, completeness starts where
+// every table it compares is whole and says so, instead of reading the
+// old day's spans as lost.
+func TestCompletenessCommandAfterRetention(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	old := today.AddDate(0, 0, -3).Add(5 * time.Hour)
+	counts := &ingestv1.TelemetryCounts{SpansReceived: 2, LogLinesReceived: 1}
+	if _, err := st.WriteExport(t.Context(), storagetest.CompletenessExport("orders", "req-old", old, counts, 2, 1)); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	if r := run(t, env, "completeness", "--since", "7d"); r.code != ExitOK || !strings.Contains(r.stdout, old.Format("2006-01-02 15:00")) || r.stderr != "" {
+		t.Fatalf("completeness before retention: exit %d, stdout %q, stderr %q; want the old hour", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "retention", "--days", "spans=2", "--apply", "--merge=false"); r.code != ExitOK {
+		t.Fatalf("retention: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r := run(t, env, "completeness", "--since", "7d")
+	cutoff := today.AddDate(0, 0, -2).Format("2006-01-02 15:04")
+	if r.code != ExitOK || strings.Contains(r.stdout, old.Format("2006-01-02 15:00")) || !strings.Contains(r.stdout, "No invocation records") ||
+		!strings.Contains(r.stderr, "retention dropped spans") || !strings.Contains(r.stderr, "starts "+cutoff) {
+		t.Errorf("completeness after retention: exit %d, stdout %q, stderr %q; want no old hour and a note that it starts at %s", r.code, r.stdout, r.stderr, cutoff)
 	}
 }

@@ -23,7 +23,10 @@ today (UTC) minus the table's days. Today and the DAYS days before it stay.
 
 Without --apply it only lists what would be dropped and deletes nothing (a
 dry run): read the list, then run the same command with --apply. Dropping
-a partition cannot be undone.
+a partition cannot be undone. Before dropping, it records per table the
+time before which every row is gone (retention_cutoffs): completeness,
+which compares tables kept for different days (completeness_hours loses
+whole months only), starts after the latest of those it compares.
 
 --days (env ` + EnvRetentionDays + `, the key retention_days) names
 tables and their days, e.g. default=30,spans=7: "default" covers every table
