@@ -197,3 +197,49 @@ func TestCompletenessReportStartsAfterRetention(t *testing.T) {
 		t.Errorf("report from the cutoff = %+v, %v; want no retained table and no note", after, err)
 	}
 }
+
+// A cost report over a range whose cost_hours retention dropped says so:
+// the days before the cutoff are missing from its figures, not free.
+func TestCostReportSaysWhatRetentionDropped(t *testing.T) {
+	st, _ := querytest.OpenStore(t)
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	for i, at := range []time.Time{today.AddDate(0, 0, -3).Add(5 * time.Hour), today.AddDate(0, 0, -1).Add(5 * time.Hour)} {
+		if _, err := st.WriteExport(t.Context(), storagetest.CompletenessExport("orders", "req-"+string(rune('a'+i)), at, &ingestv1.TelemetryCounts{}, 0, 0)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	svc := query.NewService(st)
+	prices := query.DefaultPrices()
+	r := query.TimeRange{Since: today.AddDate(0, 0, -7), Until: now}
+	before, err := svc.Cost(t.Context(), &prices, query.CostQuery{TimeRange: r})
+	if err != nil {
+		t.Fatalf("Cost: %v", err)
+	}
+	if len(before.Retained) != 0 || before.RetentionNote() != "" {
+		t.Errorf("before retention: retained %+v, note %q; want none", before.Retained, before.RetentionNote())
+	}
+	if _, err := st.DropExpired(t.Context(), storage.Retention{storage.RetentionDefault: 2}, now); err != nil {
+		t.Fatalf("DropExpired: %v", err)
+	}
+	rep, err := svc.Cost(t.Context(), &prices, query.CostQuery{TimeRange: r})
+	if err != nil {
+		t.Fatalf("Cost: %v", err)
+	}
+	cutoff := today.AddDate(0, 0, -2)
+	found := false
+	for _, tb := range rep.Retained {
+		found = found || (tb.Table == "invocations" && tb.DroppedBefore.Equal(cutoff))
+	}
+	if !found {
+		t.Errorf("retained %+v, want invocations dropped before %s", rep.Retained, cutoff)
+	}
+	if note := rep.RetentionNote(); !strings.Contains(note, "invocations before "+cutoff.Format("2006-01-02 15:04")) || !strings.Contains(note, "not free") {
+		t.Errorf("note %q does not say what retention dropped", note)
+	}
+	// A range after every cutoff needs no note.
+	after, err := svc.Cost(t.Context(), &prices, query.CostQuery{TimeRange: query.TimeRange{Since: today, Until: now}})
+	if err != nil || len(after.Retained) != 0 {
+		t.Errorf("range after the cutoffs: retained %+v, %v; want none", after.Retained, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lambdascope/lambdascope/storage"
@@ -210,6 +211,42 @@ type CostReport struct {
 	// ran on Managed Instances with no capacity provider in the price
 	// configuration: their requests are priced, their instances are not.
 	UnpricedManagedInstances []string `json:"unpricedManagedInstances,omitempty"`
+	// Retained names the tables the report reads whose rows retention
+	// dropped before a time inside its range: what ran before that is
+	// missing from the figures, not free (see CostReport.RetentionNote).
+	Retained []RetainedTable `json:"retained,omitempty"`
+}
+
+// costTables are the tables a cost report reads whole hours from; a
+// report's edges and its days without them read invocations.
+var costTables = []string{"cost_hours", "streaming_hours", "invocations"}
+
+// RetentionNote says which part of the report's range retention emptied,
+// or is empty when it emptied none.
+func (r *CostReport) RetentionNote() string {
+	if len(r.Retained) == 0 {
+		return ""
+	}
+	parts := make([]string, len(r.Retained))
+	for i, t := range r.Retained {
+		parts[i] = t.Table + " before " + t.DroppedBefore.UTC().Format("2006-01-02 15:04 MST")
+	}
+	return "retention dropped " + strings.Join(parts, ", ") + ": what ran before then may be missing from these figures, not free"
+}
+
+// markRetained names in rep the tables of costTables whose retention
+// cutoff lies inside the report's range.
+func (s *Service) markRetained(ctx context.Context, rep *CostReport) error {
+	cutoffs, err := s.store.RetentionCutoffs(ctx, costTables)
+	if err != nil {
+		return fmt.Errorf("read retention cutoffs: %w", err)
+	}
+	for _, c := range cutoffs {
+		if c.DroppedBefore.After(rep.Since) {
+			rep.Retained = append(rep.Retained, RetainedTable{Table: c.Table, DroppedBefore: c.DroppedBefore})
+		}
+	}
+	return nil
 }
 
 // ProvisionedLine is what keeping one provisioned concurrency

@@ -73,6 +73,9 @@ func (s *Service) CostIn(ctx context.Context, prices *Prices, q CostQuery, v Cos
 	}
 	rep := PriceUsage(prices, rows, q.Since, q.Until)
 	markEstimates(rep, est)
+	if err := s.markRetained(ctx, rep); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

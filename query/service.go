@@ -62,6 +62,9 @@ type Store interface {
 	// range's start, or later where retention dropped rows of a table it
 	// compares.
 	CompletenessSince(ctx context.Context, f storage.UsageFilter) (time.Time, []storage.RetentionCutoff, error)
+	// RetentionCutoffs says, for each of tables that retention has
+	// dropped rows of, before when its rows are gone.
+	RetentionCutoffs(ctx context.Context, tables []string) ([]storage.RetentionCutoff, error)
 	// Overhead sums what the extension added to the bill per day and
 	// function; LogDays the stored log lines and bytes per day.
 	Overhead(ctx context.Context, f storage.UsageFilter) ([]storage.OverheadRecord, error)

@@ -118,6 +118,9 @@ func costNotices(f *data.Frame, rep *query.CostReport) {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "No instance price for the Managed Instances of " +
 			strings.Join(rep.UnpricedManagedInstances, ", ") + ": their instance cost is counted as 0."})
 	}
+	if note := rep.RetentionNote(); note != "" {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: strings.ToUpper(note[:1]) + note[1:] + "."})
+	}
 	if n := rep.Total.EstimatedInvocations; n > 0 {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
 			"The platform did not report the billed duration of %d invocations; it is estimated from the duration rounded up to 1 ms.", n)})

@@ -3,6 +3,7 @@ package frames
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
@@ -123,5 +124,17 @@ func TestObservabilityNoticesUnconfirmedPrices(t *testing.T) {
 	rep.Prices.Unconfirmed = nil
 	if f := ObservabilityTable(rep); warned(f, "confirmed") {
 		t.Errorf("notices = %+v with every price confirmed", f.Meta.Notices)
+	}
+}
+
+// A cost report whose range retention emptied in part says so.
+func TestCostNoticesRetention(t *testing.T) {
+	cut := time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC)
+	rep := &query.CostReport{Currency: "USD", Retained: []query.RetainedTable{{Table: "cost_hours", DroppedBefore: cut}}}
+	if f := CostTable(rep, nil, false); !warned(f, "Retention dropped cost_hours before 2026-05-06 00:00 UTC") {
+		t.Errorf("notices = %+v, want the retention cutoff named", f.Meta)
+	}
+	if f := CostTable(&query.CostReport{Currency: "USD"}, nil, false); warned(f, "etention") {
+		t.Errorf("a report retention did not touch warns: %+v", f.Meta.Notices)
 	}
 }

@@ -724,6 +724,9 @@ Examples:
 			if by != "tiers" && by != "free" && by != "snapstart" && by != "managed" {
 				r.noteEstimates(rep.Total.EstimatedInvocations)
 			}
+			if note := rep.RetentionNote(); note != "" {
+				fmt.Fprintf(r.env.Stderr, "lambdascope: %s\n", note)
+			}
 			if len(rep.UnpricedManagedInstances) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: %s ran on Managed Instances with no capacity provider in --prices; their instances are not priced\n",
 					strings.Join(rep.UnpricedManagedInstances, ", "))
