@@ -423,6 +423,17 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			p.attempts--
 			s.reconnect()
 			continue
+		case code == codes.Canceled:
+			// Not the collector's answer: this side closed the connection
+			// under the call (a reconnect after another call outlived a
+			// freeze, or Shutdown). The batch is kept: retried on the new
+			// connection without using up its budget, or, once shut
+			// down, left for SpoolRemaining.
+			if s.isClosed() {
+				return fmt.Errorf("export batch: the shipper is shut down: %w", err)
+			}
+			s.log.Debug("collector call ended by a replaced connection; retrying", "attempt", p.attempts)
+			p.attempts--
 		case code == codes.InvalidArgument:
 			s.log.Warn("collector rejected a batch as invalid; dropping it", "err", err, "dropped", p.Counts)
 			s.refused(p)
@@ -542,6 +553,13 @@ func (s *Shipper) reconnect() {
 	s.mu.Unlock()
 	s.log.Debug("replaced the collector connection before the retry")
 	_ = old.Close()
+}
+
+// isClosed says whether Shutdown was called.
+func (s *Shipper) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // Reconnects is how many times the connection was replaced after a call

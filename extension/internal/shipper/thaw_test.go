@@ -106,3 +106,38 @@ func TestShortWaitNotSuspected(t *testing.T) {
 		t.Errorf("%d calls, %d reconnects; want 1 and 0", n, s.Reconnects())
 	}
 }
+
+// TestCallOnReplacedConnectionRetried: a call still on a connection the
+// shipper replaced (after another call outlived a freeze) ends with
+// "the client connection is closing". That is this side's doing, not the
+// collector's answer: the batch is sent again on the new connection, not
+// dropped.
+func TestCallOnReplacedConnectionRetried(t *testing.T) {
+	srv := collectortest.Start(t)
+	srv.Hang(1)
+	s, buf := newShipper(t, srv.Addr, func(c *Config) { c.RPCTimeout = time.Minute })
+	addWork(buf, "req-1")
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.Flush(t.Context()) }()
+	select {
+	case <-srv.Called():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call reached the collector")
+	}
+	s.reconnect()
+	select {
+	case err := <-flushed:
+		if err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call on the closed connection was not retried")
+	}
+	if got := len(srv.Accepted()); got != 1 {
+		t.Errorf("%d batches accepted, want the retry", got)
+	}
+	st := buf.Stats()
+	if !st.Dropped.IsZero() || st.Sent != (buffer.Counts{buffer.Invocations: 1, buffer.Spans: 1}) {
+		t.Errorf("sent %v, dropped %v; want everything sent, nothing dropped", st.Sent, st.Dropped)
+	}
+}
