@@ -907,25 +907,16 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
 		a.addSelfMetrics(now)
 	}
+	if a.opts.Config.Flush != config.FlushPeriodic {
+		// Ship what earlier invocations left (their reports) while awake.
+		a.ship.Kick()
+	}
+
 	if !a.flushAtEnd() {
-		if a.opts.Config.Flush != config.FlushPeriodic {
-			// Ship what earlier invocations left (their reports) while
-			// awake.
-			a.ship.Kick()
-		}
 		// Nothing would wait too long: call /event/next right away and let
 		// the background loop ship while the environment is awake.
 		return
 	}
-	// The flush below ships what earlier invocations left with this one's
-	// data, in one call. Kicked now as well, their batch would still wait
-	// for the collector's answer when the runtime is done on a short
-	// invocation, and the flush, which waits for that batch before it
-	// sends its own, would hold the invocation, billed, for two answers
-	// in a row: on a cold start, whose first batch (the extension's own
-	// counters, exports answered while the agent started) went out with
-	// the INVOKE, that was two inserts of the collector's, up to the
-	// whole FlushBudget.
 	deadline := ev.Deadline().Add(-a.opts.ShutdownMargin)
 	if ev.DeadlineMs == 0 {
 		deadline = now.Add(time.Minute)
