@@ -445,14 +445,65 @@ func TestManagedInstanceX86PricesMatchAWSSchedulerTable(t *testing.T) {
 	}
 }
 
-// Every default instance price is either held to a source above or listed
-// as unconfirmed, and a fleet priced with an unconfirmed one says so unless
-// the price file gives the type's price.
+// The medium and large Graviton sizes match dated transcriptions of AWS's
+// Price List (EC2 on-demand, Linux, shared tenancy, us-east-1; read
+// 2026-12-07), no AWS page's text giving them:
+//
+//   - github.com/getnable/finopsmcp, src/finops/aws_prices.py, EC2_HOURLY
+//     at commit 0bc99d5: "checked entry by entry against the public AWS
+//     Price List (AmazonEC2 ... us-east-1 offer files, version
+//     20260924211011)"; all six.
+//   - github.com/peaceplus-trace/trace-sizing-calculate,
+//     src/trace_sizing/cost/prices.py, PRICE_BOOK["us-east-1"] at commit
+//     e9f065e: "checked against AWS's public price list
+//     (pricing.us-east-1.amazonaws.com/offers/v1.0/aws/...) on
+//     2026-10-08"; all six.
+//   - github.com/1jehuang/jcode-desktop, scripts/cloud_economics.py,
+//     INSTANCES at commit a15156e: pinned from the Price List API
+//     (get-products, AmazonEC2, US East (N. Virginia), Linux, Shared) on
+//     2026-09-18; m7g's and c7g's.
+//
+// They also hold the xlarge prices AWS's own pages give, and EC2 prices a
+// family's sizes by the vCPU: a large is half its xlarge, a medium a
+// quarter (c7g.medium and r7g.medium rounded to four decimals).
+func TestManagedInstanceGravitonSmallSizesMatchPriceList(t *testing.T) {
+	hourly := query.DefaultPriceTable().ManagedInstances.InstanceHourly
+	for _, c := range []struct {
+		instance string
+		want     float64
+		xlarge   string
+		share    float64
+	}{
+		{"m7g.medium", 0.0408, "m7g.xlarge", 0.25},
+		{"m7g.large", 0.0816, "m7g.xlarge", 0.5},
+		{"c7g.medium", 0.0363, "c7g.xlarge", 0.25},
+		{"c7g.large", 0.0725, "c7g.xlarge", 0.5},
+		{"r7g.medium", 0.0536, "r7g.xlarge", 0.25},
+		{"r7g.large", 0.1071, "r7g.xlarge", 0.5},
+	} {
+		got, ok := hourly[c.instance]
+		if !ok {
+			t.Errorf("%s has no default price; the Price List gives $%.4f an hour", c.instance, c.want)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s = $%.4f an hour, the Price List gives $%.4f", c.instance, got, c.want)
+		}
+		if by := hourly[c.xlarge] * c.share; math.Abs(got-by) > 0.00005+1e-12 {
+			t.Errorf("%s = $%.4f an hour, not %v of %s's $%.4f", c.instance, got, c.share, c.xlarge, hourly[c.xlarge])
+		}
+	}
+}
+
+// Every default instance price is held to a source above, so none is
+// flagged; a type the table does not list is unpriced, not unconfirmed,
+// and a price file's own price is taken as the user's word.
 func TestUnconfirmedInstancePricesAreFlagged(t *testing.T) {
 	confirmed := map[string]bool{}
 	for _, typ := range []string{
 		"m7g.xlarge", "m7g.2xlarge", "m7g.4xlarge", "c7g.xlarge", "c7g.2xlarge", "c7g.4xlarge", "r7g.xlarge", "r7g.2xlarge", "r7g.4xlarge",
 		"m7i.large", "m7i.xlarge", "m7i.2xlarge", "m7i.4xlarge", "c7i.large", "c7i.xlarge", "c7i.2xlarge", "r7i.large", "r7i.xlarge",
+		"m7g.medium", "m7g.large", "c7g.medium", "c7g.large", "r7g.medium", "r7g.large",
 	} {
 		confirmed[typ] = true
 	}
@@ -472,11 +523,9 @@ func TestUnconfirmedInstancePricesAreFlagged(t *testing.T) {
 		return rep.ManagedInstances[0]
 	}
 	prices := query.DefaultPrices()
-	if l := fleet(&prices, "c7g.large"); !l.PriceUnconfirmed || l.Unpriced {
-		t.Errorf("c7g.large at the default price: %+v, want it flagged unconfirmed", l)
-	}
-	if l := fleet(&prices, "m7g.xlarge"); l.PriceUnconfirmed {
-		t.Errorf("m7g.xlarge: %+v, want it not flagged (AWS's pricing page gives it)", l)
+	// One c7g.large for a day: 24 × $0.0725 × 1.15 = $2.001.
+	if l := fleet(&prices, "c7g.large"); l.PriceUnconfirmed || l.Unpriced || !near(l.HourlyPrice, 0.0725*1.15) {
+		t.Errorf("c7g.large at the default price: %+v, want it priced at $0.0725 plus 15 %% and not flagged", l)
 	}
 	prices.Tables[0].ManagedInstances.InstanceHourly["c7g.large"] = 0.07
 	if l := fleet(&prices, "c7g.large"); l.PriceUnconfirmed || !near(l.HourlyPrice, 0.07*1.15) {

@@ -86,14 +86,16 @@ func defaultDurable() DurablePrices {
 //     Price List API cannot be reached (typed by hand; it gives c7i.large
 //     to four decimals, $0.0892, so that one is held to a hundredth of a
 //     cent).
+//   - the medium and large Graviton sizes (m7g, c7g, r7g): dated
+//     transcriptions of AWS's Price List (EC2 on-demand, Linux, shared
+//     tenancy, us-east-1), not an AWS page: two cost tools' price tables
+//     checked against the AmazonEC2 offer file (one at version
+//     20260924211011, one on 2026-10-08) give all six, a third pinned from
+//     the Price List API on 2026-09-18 gives m7g's and c7g's; each is half
+//     and a quarter of its family's xlarge, as EC2 prices a family by the
+//     vCPU (TestManagedInstanceGravitonSmallSizesMatchPriceList).
 //
-// The medium and large Graviton sizes (m7g, c7g, r7g) are not in any of
-// them; third-party lists agree on m7g.large ($0.0816, as in an infracost
-// estimate whose EBS prices are us-east-1's) and disagree on others
-// (c7g.large $0.0725 or $0.0692): they are kept as unconfirmed
-// (unconfirmedInstancePrices), and a report priced with one of them says
-// so (ManagedInstanceLine.PriceUnconfirmed). A price file's
-// managed_instances.instance_hourly overrides any of them.
+// A price file's managed_instances.instance_hourly overrides any of them.
 func defaultManagedInstances() ManagedInstancePrices {
 	return ManagedInstancePrices{
 		EffectiveDate: "2025-12-01",
@@ -110,12 +112,10 @@ func defaultManagedInstances() ManagedInstancePrices {
 }
 
 // unconfirmedInstancePrices are the instance types whose default price no
-// AWS source found here confirms (see defaultManagedInstances).
-var unconfirmedInstancePrices = map[string]bool{
-	"m7g.medium": true, "m7g.large": true,
-	"c7g.medium": true, "c7g.large": true,
-	"r7g.medium": true, "r7g.large": true,
-}
+// source found here confirms (see defaultManagedInstances). None is, today;
+// a type added to the defaults without a source goes here, and the
+// reports priced with it say so.
+var unconfirmedInstancePrices = map[string]bool{}
 
 // PriceUnconfirmed says whether the table prices instanceType with a
 // default that no AWS source found confirms: the type is one of

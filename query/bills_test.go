@@ -18,8 +18,9 @@ import (
 // $0.20 per million requests, m7g.xlarge's EC2 on-demand price $0.1632 an
 // hour as the page's Managed Instances example quotes it), as read on
 // 2026-12-06; aws_examples_test.go reproduces the page's own examples. The
-// other instance prices used here (c7g.large, m7g.large) are the defaults,
-// not confirmed on an AWS page (see README). Each expected figure is worked
+// other instance prices used here (c7g.large $0.0725, m7g.large $0.0816)
+// are the defaults, from dated transcriptions of AWS's Price List read
+// 2026-12-07, not an AWS page (see README). Each expected figure is worked
 // by hand from those prices in the comment beside it.
 
 func TestSnapStartChargesMatchPublishedPrices(t *testing.T) {

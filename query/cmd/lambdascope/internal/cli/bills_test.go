@@ -55,14 +55,16 @@ func TestCostSnapStartManagedAndTenants(t *testing.T) {
 	tests := []struct {
 		args             []string
 		want, wantStderr []string
+		notWant          []string // in neither stdout nor stderr
 	}{
 		{args: []string{"cost", "--since", "1h", "--by", "snapstart"}, want: []string{"snappy", "python3.13", "1 "}},
 		// One cold start of 1 GB on x86: $0.000167 of tenant isolation.
 		{args: []string{"cost", "--since", "1h", "--by", "tenant"}, want: []string{"umbrella", "snappy", "ISOLATION", "0.000167"}},
-		// m7g.large's default price is not in any AWS source found: the
-		// price is marked and the note says why.
-		{args: []string{"cost", "--since", "1h", "--by", "managed", "--prices", prices}, want: []string{"web", "m7g.large", "0.09384?", "2025-12-01"},
-			wantStderr: []string{"m7g.large is unconfirmed", "managed_instances.instance_hourly"}},
+		// m7g.large's default price, $0.0816 (AWS's Price List, dated
+		// transcriptions read 2026-12-07), plus the 15 % fee: $0.09384 an
+		// hour, not marked unconfirmed.
+		{args: []string{"cost", "--since", "1h", "--by", "managed", "--prices", prices}, want: []string{"web", "m7g.large", "0.09384", "2025-12-01"},
+			notWant: []string{"0.09384?", "unconfirmed"}},
 		{args: []string{"cost", "--since", "1h", "--by", "durable"}, want: []string{arn, "flow", "64757261626c652d74726163652d3033"},
 			wantStderr: []string{"not priced: data written", "GB-month"}},
 	}
@@ -80,6 +82,11 @@ func TestCostSnapStartManagedAndTenants(t *testing.T) {
 			for _, w := range tt.wantStderr {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr:\n%s\nwant %q", r.stderr, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(r.stdout, w) || strings.Contains(r.stderr, w) {
+					t.Errorf("stdout:\n%s\nstderr:\n%s\nwant no %q", r.stdout, r.stderr, w)
 				}
 			}
 		})
