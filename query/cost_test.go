@@ -165,6 +165,10 @@ func TestLoadPrices(t *testing.T) {
 		{file: "prices.good-provisioned.yaml", region: "us-east-1", x86: 0.0000166667},
 		{file: "prices.good-savings.yaml", region: "us-east-1", x86: 0.0000166667},
 		{file: "prices.bad-savings.yaml", wantErr: "savings_plan.discount must be at least 0 and below 1, got 1.5"},
+		{file: "prices.good-observability.yaml", region: "us-east-1", x86: 0.0000166667},
+		{file: "prices.bad-observability.yaml", wantErr: "observability.cloudwatch_logs_class: log class must be standard or infrequent_access, got \"glacier\"\n" +
+			"observability.transfer_out[1].up_to_gb must grow\nobservability.transfer_out[2].price_per_gb must not be negative\n" +
+			"observability.cloudwatch_logs_standard[0].up_to_gb must be 0 (unbounded) on the last tier"},
 		{file: "prices.bad-provisioned.yaml", wantErr: "provisioned_concurrency[0]: memory_mb must be between 128 and 10240, got 64\n" +
 			"concurrency must be positive\nhours_per_day must be between 0 and 24, got 25\nfrom: \"March\" is neither"},
 	}

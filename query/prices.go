@@ -227,6 +227,10 @@ type Prices struct {
 	// SavingsPlan is a Compute Savings Plan's discount; the zero value is
 	// none.
 	SavingsPlan SavingsPlan `json:"savings_plan,omitzero" yaml:"savings_plan,omitempty"`
+	// Observability overrides the prices of the observability cost (data
+	// transfer out, CloudWatch Logs' tiers and the log class compared
+	// with); ObservabilityPrices applies it over the defaults.
+	Observability ObservabilityPriceFile `json:"observability,omitzero" yaml:"observability,omitempty"`
 }
 
 // SavingsPlan is what a Compute Savings Plan takes off Lambda's bill.
@@ -372,6 +376,9 @@ func (p *Prices) Validate() error {
 			errs = append(errs, fmt.Errorf("capacity_providers[%d]: %w", i, err))
 		}
 	}
+	if err := p.Observability.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if d := p.SavingsPlan.Discount; d < 0 || d >= 1 {
 		errs = append(errs, fmt.Errorf("savings_plan.discount must be at least 0 and below 1, got %g", d))
 	}
@@ -459,9 +466,11 @@ func decodePricesJSON(data []byte, file *Prices) error {
 // sections a table leaves out, validates it and adds the default table
 // when it lacks us-east-1.
 func completePrices(file Prices) (Prices, error) {
-	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0 || file.SavingsPlan.Discount != 0) {
+	if len(file.Tables) == 0 && (len(file.Provisioned) > 0 || len(file.CapacityProviders) > 0 || file.SavingsPlan.Discount != 0 ||
+		!file.Observability.isZero()) {
 		// A file that only names provisioned concurrency, capacity
-		// providers or a Savings Plan keeps the default prices.
+		// providers, a Savings Plan or observability prices keeps the
+		// default prices.
 		file.Tables = []PriceTable{DefaultPriceTable()}
 	}
 	for i := range file.Tables {

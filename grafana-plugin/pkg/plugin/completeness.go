@@ -62,15 +62,16 @@ const costByObservability = "observability"
 
 // queryObservabilityCost is what the extension added to the bill per
 // function and day, beside what the log lines would cost in CloudWatch
-// Logs: compute at the datasource's prices (as the CLI's --prices), the
-// transfer and CloudWatch Logs at their defaults.
+// Logs: at the datasource's prices (as the CLI's --prices), whose
+// observability section sets the transfer and CloudWatch Logs prices and
+// the log class compared with (else the defaults, Standard class).
 func (d *Datasource) queryObservabilityCost(ctx context.Context, cq query.CostQuery, m QueryModel) (*data.Frame, error) {
 	svc, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	prices := d.settings.PriceList()
-	rep, err := svc.ObservabilityCost(ctx, &prices, query.DefaultObservabilityPrices(), cq)
+	rep, err := svc.ObservabilityCost(ctx, &prices, prices.ObservabilityPrices(), cq)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func TestObservabilityCostQuery(t *testing.T) {
 		Function: &ingestv1.FunctionIdentity{Name: "measured", Version: "1", Region: "us-east-1", AccountId: "123456789012", MemoryMb: 1024},
 		Invocations: []*ingestv1.Invocation{{
 			RequestId: "req-measured", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()), DurationMs: 19.5, BilledDurationMs: 20,
-			MemorySizeMb: 1024, Status: "success", RuntimeDurationMs: 12.2,
+			MemorySizeMb: 1024, Status: "success", RuntimeDurationMs: 12.2, Telemetry: &ingestv1.TelemetryCounts{BytesShipped: 1 << 30},
 		}},
 	}
 	if _, err := db.Store.WriteExport(t.Context(), req); err != nil {
@@ -69,17 +69,25 @@ func TestObservabilityCostQuery(t *testing.T) {
 	// --prices).
 	custom := json.RawMessage(`{"prices":[{"region":"us-east-1","currency":"USD","requests_per_million":0.20,` +
 		`"architectures":{"x86_64":{"duration":[{"price_per_gb_second":1}]}}}]}`)
+	// The observability section of the datasource's prices sets data
+	// transfer's price and the CloudWatch Logs class, as the CLI's file
+	// does: 1 GiB shipped at the default $0.09, or at the section's $1.
+	observability := json.RawMessage(`{"observability":{"cloudwatch_logs_class":"infrequent_access",` +
+		`"transfer_out":[{"up_to_gb":0,"price_per_gb":1}]}}`)
 	tests := []struct {
-		name    string
-		prices  json.RawMessage
-		want    float64
-		filters []AdhocFilter
-		rows    int
+		name             string
+		prices           json.RawMessage
+		want             float64
+		filters          []AdhocFilter
+		rows             int
+		shipped          float64
+		infrequentAccess bool
 	}{
-		{"default prices", nil, 0.007 * 0.0000166667, nil, 1},
-		{"datasource prices", custom, 0.007, nil, 1},
+		{"default prices", nil, 0.007 * 0.0000166667, nil, 1, 0.09, false},
+		{"datasource prices", custom, 0.007, nil, 1, 0.09, false},
+		{"observability prices", observability, 0.007 * 0.0000166667, nil, 1, 1, true},
 		// measured names no service: a service filter selects nothing.
-		{"service filter", nil, 0, []AdhocFilter{{Key: "service", Operator: "=", Value: "shop"}}, 0},
+		{"service filter", nil, 0, []AdhocFilter{{Key: "service", Operator: "=", Value: "shop"}}, 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +114,19 @@ func TestObservabilityCostQuery(t *testing.T) {
 			cost, _ := f.FieldByName("added cost")
 			if got := cost.At(0).(float64); got < tt.want*0.999999 || got > tt.want*1.000001 {
 				t.Errorf("added cost %.10g, want %.10g", got, tt.want)
+			}
+			shipped, _ := f.FieldByName("shipped cost")
+			if got := shipped.At(0).(float64); got < tt.shipped*0.999999 || got > tt.shipped*1.000001 {
+				t.Errorf("shipped cost %.10g, want %.10g", got, tt.shipped)
+			}
+			infreq := false
+			if f.Meta != nil {
+				for _, n := range f.Meta.Notices {
+					infreq = infreq || strings.Contains(n.Text, "Infrequent Access log class")
+				}
+			}
+			if infreq != tt.infrequentAccess {
+				t.Errorf("notices %+v: Infrequent Access said %v, want %v", f.Meta, infreq, tt.infrequentAccess)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/lambdascope/lambdascope/internal/testca"
+	"github.com/lambdascope/lambdascope/query"
 )
 
 func TestLoadSettings(t *testing.T) {
@@ -72,6 +73,20 @@ func TestLoadSettings(t *testing.T) {
 					t.Error("us-east-1 is missing")
 				}
 			}},
+		{name: "observability prices", jsonData: `{"prices":{"observability":{"cloudwatch_logs_class":"infrequent_access",` +
+			`"transfer_out":[{"up_to_gb":0,"price_per_gb":0.02}]}}}`,
+			check: func(t *testing.T, s Settings) {
+				p := s.PriceList()
+				o := p.ObservabilityPrices()
+				if o.LogClass != query.LogClassInfrequentAccess || len(o.TransferOut) != 1 || o.TransferOut[0].PricePerGB != 0.02 {
+					t.Errorf("observability prices = %+v, want infrequent_access and the $0.02 transfer", o)
+				}
+				if _, fb := p.For("us-east-1"); fb {
+					t.Error("us-east-1 is missing")
+				}
+			}},
+		{name: "invalid observability prices", jsonData: `{"prices":{"observability":{"cloudwatch_logs_class":"cold"}}}`,
+			wantErrs: []string{`prices: observability.cloudwatch_logs_class: log class must be standard or infrequent_access, got "cold"`}},
 		{name: "bad prices", jsonData: `{"prices":{"prices":[{"region":"eu-west-1","requests_per_milion":1}]}}`,
 			wantErrs: []string{`prices: parse prices: json: unknown field "requests_per_milion"`}},
 		{name: "invalid prices", jsonData: `{"prices":{"capacity_providers":[{"name":"web"}]}}`,

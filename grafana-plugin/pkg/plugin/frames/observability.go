@@ -46,6 +46,10 @@ func ObservabilityTable(rep *query.ObservabilityReport) *data.Frame {
 		data.NewField("log lines", nil, lines),
 		data.NewField("CloudWatch Logs", nil, cw).SetConfig(money),
 	)
+	if rep.Prices.LogClass == query.LogClassInfrequentAccess {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo,
+			Text: "CloudWatch Logs is priced in the Infrequent Access log class."})
+	}
 	if len(rep.Prices.Unconfirmed) > 0 {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: "Not confirmed by an AWS page: " + strings.Join(rep.Prices.Unconfirmed, "; ") + "."})

@@ -122,8 +122,14 @@ func TestObservabilityNoticesUnconfirmedPrices(t *testing.T) {
 		t.Errorf("notices = %+v, want %q", f.Meta, rep.Prices.Unconfirmed[0])
 	}
 	rep.Prices.Unconfirmed = nil
-	if f := ObservabilityTable(rep); warned(f, "confirmed") {
-		t.Errorf("notices = %+v with every price confirmed", f.Meta.Notices)
+	if f := ObservabilityTable(rep); warned(f, "confirmed") || warned(f, "Infrequent Access") {
+		t.Errorf("notices = %+v with every price confirmed, Standard class", f.Meta.Notices)
+	}
+	rep.Prices.LogClass = query.LogClassInfrequentAccess
+	f := ObservabilityTable(rep)
+	if f.Meta == nil || len(f.Meta.Notices) != 1 || f.Meta.Notices[0].Severity != data.NoticeSeverityInfo ||
+		!strings.Contains(f.Meta.Notices[0].Text, "Infrequent Access log class") {
+		t.Errorf("notices = %+v, want the Infrequent Access class said, as information", f.Meta)
 	}
 }
 

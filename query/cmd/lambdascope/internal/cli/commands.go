@@ -512,10 +512,18 @@ bills, INIT left out; every extension's, not only Lambdascope's), over
 MEASURED invocations (records with both durations); INIT is the extension's own start within billed INIT
 time, an upper bound (the runtime initialises at the same time); SHIPPED
 is what the extension sent, before compression, at AWS's data transfer out
-price ($0.09/GB, an upper bound); CLOUDWATCH is what the stored log lines
-would have cost in CloudWatch Logs at its tiered ingestion prices for Lambda
-logs (from $0.50/GB; bodies only, so a lower bound). Prices: us-east-1, as
-of 2025-05-01; compute at the first tier of --prices.
+tiers ($0.09/GB for the first 10 TB a month, $0.085 to 50 TB, $0.07 to
+150 TB, $0.05 beyond; filled by the report's bytes alone, the 100 GB a
+month free not taken off: an upper bound); CLOUDWATCH is what the stored
+log lines would have cost in CloudWatch Logs at its tiered ingestion prices
+for Lambda logs, in the Standard class ($0.50/$0.25/$0.10/$0.05 per GB past
+10/30/50 TB a month) or, with --log-class infrequent-access, the
+Infrequent Access class ($0.25/$0.15/$0.075/$0.05); bodies only, so a lower
+bound. Prices: us-east-1, as of 2025-05-01; compute at the first tier of
+--prices. The file's observability section overrides them
+({observability: {cloudwatch_logs_class, transfer_out,
+cloudwatch_logs_standard, cloudwatch_logs_infrequent_access: [{up_to_gb,
+price_per_gb}]}}); prices no AWS page confirms are named on stderr.
 `,
 	examples: `
 Examples:
@@ -527,11 +535,12 @@ Examples:
   lambdascope cost --since 7d --by tenant --function api
   lambdascope cost --prices fleet.yaml --since 30d --by managed
   lambdascope cost --since 7d --by observability
+  lambdascope cost --since 30d --by observability --log-class infrequent-access
   lambdascope cost 4bf92f3577b34da6a3ce929d0e0e4736
   lambdascope cost --prices prices.yaml --since 30d --output json
 `,
 	setup: func(fs *flag.FlagSet, o *outputFlags) func(context.Context, *runner) error {
-		var by, function, pricesPath, tz string
+		var by, function, pricesPath, tz, logClass string
 		var where whereFlag
 		o.since = "30d"
 		fs.StringVar(&o.since, "since", o.since, "start of the time range: a duration ago (30m, 2h, 7d) or an RFC 3339 time")
@@ -539,8 +548,12 @@ Examples:
 		fs.StringVar(&function, "function", "", "only this function")
 		fs.StringVar(&pricesPath, "prices", "", "price tables file (.yaml, .yml or .json)")
 		fs.StringVar(&tz, "tz", "UTC", "with --by day: the time zone whose days the rows are (IANA name, or Local)")
+		fs.StringVar(&logClass, "log-class", "", "with --by observability: the CloudWatch Logs class the logs are priced in, standard or infrequent-access (default: the price file's, else standard)")
 		where.register(fs)
 		return func(ctx context.Context, r *runner) error {
+			if logClass != "" && by != "observability" {
+				return usagef("--log-class applies to --by observability only")
+			}
 			view, err := r.costView(by, tz, where)
 			if err != nil {
 				return err
@@ -587,7 +600,14 @@ Examples:
 				return err
 			}
 			if by == "observability" {
-				return r.observabilityCost(ctx, prices, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, sel)
+				obs := prices.ObservabilityPrices()
+				if logClass != "" {
+					if obs.LogClass, err = query.ParseLogClass(logClass); err != nil {
+						return usagef("--log-class: %v", err)
+					}
+					obs.Unconfirmed = nil // the report names what applies
+				}
+				return r.observabilityCost(ctx, prices, obs, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, sel)
 			}
 			if by == "durable" {
 				dr, err := r.svc.DurableCosts(ctx, prices, query.DurableQuery{TimeRange: r.rangeOf(), FunctionName: function})
@@ -1096,8 +1116,8 @@ func lossText(ls []query.Loss) string {
 
 // observabilityCost prints what observability cost per function and day
 // (cost --by observability).
-func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q query.CostQuery, sel query.Selection) error {
-	rep, err := r.svc.ObservabilityCost(ctx, prices, query.DefaultObservabilityPrices(), q)
+func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, obs query.ObservabilityPrices, q query.CostQuery, sel query.Selection) error {
+	rep, err := r.svc.ObservabilityCost(ctx, prices, obs, q)
 	if err != nil {
 		return err
 	}
@@ -1124,6 +1144,9 @@ func (r *runner) observabilityCost(ctx context.Context, prices *query.Prices, q 
 		add("TOTAL", "", rep.Total)
 	}
 	if len(rep.Lines) > 0 {
+		if rep.Prices.LogClass == query.LogClassInfrequentAccess {
+			fmt.Fprintln(r.env.Stderr, "lambdascope: CLOUDWATCH is priced in the Infrequent Access log class")
+		}
 		for _, u := range rep.Prices.Unconfirmed {
 			fmt.Fprintf(r.env.Stderr, "lambdascope: unconfirmed price: %s\n", u)
 		}

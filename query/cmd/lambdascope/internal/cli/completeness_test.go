@@ -73,6 +73,23 @@ func TestObservabilityCostCommand(t *testing.T) {
 	if f := strings.Join(strings.Fields(lines[1]), " "); !strings.Contains(f, "obs 1 1 5ms") || !strings.Contains(f, "3.0 MiB") {
 		t.Errorf("line %q: want obs with 1 invocation measured, 5ms added, 3.0 MiB shipped", lines[1])
 	}
+
+	// The Infrequent Access class is said on stderr, with its own tiers'
+	// note; a class that does not exist, or the flag on another --by, is
+	// a usage error.
+	r = run(t, env, "cost", "--since", "1h", "--by", "observability", "--log-class", "infrequent-access", "--output", "json")
+	if r.code != ExitOK || !strings.Contains(r.stdout, `"logClass": "infrequent_access"`) ||
+		!strings.Contains(r.stderr, "Infrequent Access log class") || !strings.Contains(r.stderr, "unconfirmed price: CloudWatch Logs prices, Infrequent Access") {
+		t.Errorf("--log-class infrequent-access: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"cost", "--since", "1h", "--by", "observability", "--log-class", "glacier"},
+		{"cost", "--since", "1h", "--log-class", "standard"},
+	} {
+		if r := run(t, env, args...); r.code != ExitUsage || !strings.Contains(r.stderr, "--log-class") {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error naming --log-class", args, r.code, r.stderr)
+		}
+	}
 }
 
 // After retention dropped spans' old days, completeness starts where
