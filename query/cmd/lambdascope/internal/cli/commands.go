@@ -605,7 +605,6 @@ Examples:
 					if obs.LogClass, err = query.ParseLogClass(logClass); err != nil {
 						return usagef("--log-class: %v", err)
 					}
-					obs.Unconfirmed = nil // the report names what applies
 				}
 				return r.observabilityCost(ctx, prices, obs, query.CostQuery{TimeRange: r.rangeOf(), FunctionName: function}, sel)
 			}
