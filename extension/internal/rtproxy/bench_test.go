@@ -302,13 +302,18 @@ const (
 // proxyEnv holds more environment for the proxy's process only (say
 // GOMAXPROCS=1), to measure the Go runtime's settings the layer could
 // give the extension; noObserverEnv, set there, makes the proxy run
-// without an Observer, to measure what observing costs; garbageEnv, set
+// without an Observer, to measure what observing costs; noSpliceEnv, set
+// there, makes it copy every body through its memory, as where the
+// kernel refuses splice(2) (see disableSplice), to measure what splicing
+// saves (with noObserverEnv: a 256 KiB body is then read and written, as
+// one the Observer keeps whole); garbageEnv, set
 // there to a number of bytes, gives it an Observer that makes that much
 // garbage per call (see litter), to measure what the collections of the
 // agent's other work cost the calls relayed.
 const (
 	proxyEnv      = "RTPROXY_BENCH_PROXY_ENV"
 	noObserverEnv = "RTPROXY_BENCH_NO_OBSERVER"
+	noSpliceEnv   = "RTPROXY_BENCH_NO_SPLICE"
 	garbageEnv    = "RTPROXY_BENCH_OBSERVER_GARBAGE"
 )
 
@@ -334,6 +339,9 @@ func serveProcess(role, arg string) int {
 		}
 		if os.Getenv(noObserverEnv) != "" {
 			obs = nil
+		}
+		if os.Getenv(noSpliceEnv) != "" {
+			disableSplice()
 		}
 		p, err := rtproxy.New(arg, obs, slog.New(slog.DiscardHandler))
 		if err != nil {
