@@ -212,6 +212,10 @@ func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
 	for _, rows := range *c {
 		for i := 0; i < len(rows); {
 			r := rows[i]
+			if len(r) == 0 { // most rows of events and links
+				i++
+				continue
+			}
 			j := i + 1
 			for j < len(rows) && sameRow(rows[j], r) {
 				j++
