@@ -266,17 +266,13 @@ func wireTypeOf(fd protoreflect.FieldDescriptor, typ protowire.Type) bool {
 }
 
 // view is b as a string, without a copy.
-func view(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // wireString reads a string field's value: false when it is not UTF-8 or
 // longer than max.
 func wireString(b []byte, max int) (string, bool) {
-	if len(b) > max || !utf8.Valid(b) {
+	// Most strings are ASCII, which ascii tells faster than utf8.Valid.
+	if len(b) > max || !(ascii(b) || utf8.Valid(b)) {
 		return "", false
 	}
 	return view(b), true
@@ -382,9 +378,10 @@ func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLim
 		}
 	}
 	// The resource's and the scope's columns, the same for each of the
-	// scope's spans, filled once they are read. A span refused half-way
-	// leaves them shorter than the rest, which rollback cuts back to the
-	// mark anyway.
+	// scope's spans, filled once they are read, and the empty events and
+	// links of the spans without. A span refused half-way leaves them
+	// shorter than the rest, which rollback cuts back to the mark anyway.
+	c.padEventsAndLinks(c.Len())
 	n := c.Len() - len(c.ServiceName)
 	c.ServiceName = appendRepeat(c.ServiceName, res.id.service, n)
 	c.FunctionName = appendRepeat(c.FunctionName, res.id.function, n)
@@ -460,33 +457,42 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	keyStart, valStart := len(c.strs), len(c.vals)
 	inv, exec, repeated := -1, -1, false
 	for rest := b; len(rest) > 0; {
+		// The field in registers: f only for those nextField reads.
+		var (
+			num protowire.Number
+			typ protowire.Type
+			val []byte
+		)
 		if n := shortBytes(rest); n >= 0 {
-			f.num, f.typ, f.val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
+			num, typ, val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
 			rest = rest[2+n:]
-		} else if rest, ok = nextField(rest, &f); !ok {
-			return false
+		} else {
+			if rest, ok = nextField(rest, &f); !ok {
+				return false
+			}
+			num, typ, val = f.num, f.typ, f.val
 		}
-		switch f.typ {
+		switch typ {
 		case protowire.BytesType:
-			switch f.num {
+			switch num {
 			case 1:
-				sp.traceID = f.val
+				sp.traceID = val
 			case 2:
-				sp.spanID = f.val
+				sp.spanID = val
 			case 3:
-				if sp.traceState, ok = wireString(f.val, lim.OtherBytes); !ok {
+				if sp.traceState, ok = wireString(val, lim.OtherBytes); !ok {
 					return false
 				}
 			case 4:
-				sp.parentID = f.val
+				sp.parentID = val
 			case 5:
-				if sp.name, ok = wireString(f.val, lim.NameBytes); !ok {
+				if sp.name, ok = wireString(val, lim.NameBytes); !ok {
 					return false
 				}
 			case 9:
-				k, v, ok := plainKeyValue(f.val, lim)
+				k, v, ok := plainKeyValue(val, lim)
 				if !ok {
-					if k, v, ok = c.wire.otherKeyValue(f.val, lim); !ok {
+					if k, v, ok = c.wire.otherKeyValue(val, lim); !ok {
 						return false
 					}
 				}
@@ -515,11 +521,11 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 					return false
 				}
 				sp.statusSeen = true
-				if !status(f.val, &sp, lim) {
+				if !status(val, &sp, lim) {
 					return false
 				}
 			default:
-				if !unread(spanDesc, &f) {
+				if !unread(spanDesc, &wireField{num: num, typ: typ}) {
 					return false
 				}
 			}
@@ -594,13 +600,15 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		}
 	}
 
-	c.TraceIDs = append(c.TraceIDs, sp.traceID...)
-	c.SpanIDs = append(c.SpanIDs, sp.spanID...)
-	if len(sp.parentID) == 0 {
-		c.ParentSpanIDs = append(c.ParentSpanIDs, 0, 0, 0, 0, 0, 0, 0, 0)
-	} else {
-		c.ParentSpanIDs = append(c.ParentSpanIDs, sp.parentID...)
+	// The IDs' lengths are checked above: copied as arrays, not by
+	// memmove.
+	c.TraceIDs = appendID8(appendID8(c.TraceIDs, [8]byte(sp.traceID[:8])), [8]byte(sp.traceID[8:]))
+	c.SpanIDs = appendID8(c.SpanIDs, [8]byte(sp.spanID))
+	var parent [8]byte
+	if len(sp.parentID) != 0 {
+		parent = [8]byte(sp.parentID)
 	}
+	c.ParentSpanIDs = appendID8(c.ParentSpanIDs, parent)
 	var dur uint64
 	if sp.end > sp.start {
 		dur = sp.end - sp.start
@@ -617,17 +625,40 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	c.RequestID = append(c.RequestID, requestID)
 	c.AttributeKeys = append(c.AttributeKeys, keys)
 	c.AttributeValues = append(c.AttributeValues, values)
-	if evs > 0 {
-		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
-	} else {
-		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
-	}
-	if links > 0 {
-		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
-	} else {
-		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
+	// A span without events and links leaves its empty rows of them to
+	// padEventsAndLinks, called here for the spans before one with some
+	// and by appendScopeSpans for the rest.
+	if evs > 0 || links > 0 {
+		c.padEventsAndLinks(c.Len() - 1)
+		if evs > 0 {
+			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
+		} else {
+			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
+		}
+		if links > 0 {
+			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
+		} else {
+			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
+		}
 	}
 	return true
+}
+
+// appendID8 appends an 8-byte ID to b.
+func appendID8(b []byte, id [8]byte) []byte {
+	return binary.LittleEndian.AppendUint64(b, binary.LittleEndian.Uint64(id[:]))
+}
+
+// padEventsAndLinks fills the event and link columns with empty rows up
+// to n rows.
+func (c *SpanColumns) padEventsAndLinks(n int) {
+	k := n - len(c.EventTimes)
+	c.EventTimes = appendRepeat(c.EventTimes, emptyUint64s, k)
+	c.EventNames = appendRepeat(c.EventNames, emptyStrings, k)
+	c.EventAttrs = appendRepeat(c.EventAttrs, emptyStrings, k)
+	c.LinkTraceIDs = appendRepeat(c.LinkTraceIDs, emptyStrings, k)
+	c.LinkSpanIDs = appendRepeat(c.LinkSpanIDs, emptyStrings, k)
+	c.LinkAttrs = appendRepeat(c.LinkAttrs, emptyStrings, k)
 }
 
 // layOutAttributes takes the keys at strs[keyStart:] and the values at
@@ -826,7 +857,11 @@ func plainKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
 		return "", "", false
 	}
 	p := 2 + int(b[1]) // the value's tag
-	if p+4 > len(b) || b[p] != 0x12 || int(b[p+1]) != len(b)-p-2 || b[p+2] != 0x0a || int(b[p+3]) != len(b)-p-4 {
+	// The four bytes at p, read at once: 0x12, the AnyValue's length e,
+	// 0x0a, the string's length e-2. A length of 0x80 or more is not
+	// ASCII (nor a one-byte length).
+	if e := len(b) - p - 2; p+4 > len(b) || e >= 0x80 ||
+		binary.LittleEndian.Uint32(b[p:p+4]) != 0x12|uint32(e)<<8|0x0a<<16|uint32(e-2)<<24 {
 		return "", "", false
 	}
 	if !ascii(b) || p-2 > lim.MaxAttributeKeyBytes || len(b)-p-4 > lim.MaxAttributeValueBytes {
