@@ -111,14 +111,50 @@ func (c *stringColumn) Rows() int { return rowsOf(*c) }
 
 func (c *stringColumn) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
 
+// EncodeColumn encodes each run of rows holding one string (the same
+// bytes in memory: the spans of a resource share its service, function,
+// region, ...; empty strings) once, then copies the encoding for the rest
+// of the run.
 func (c *stringColumn) EncodeColumn(b *proto.Buffer) {
 	buf := b.Buf
 	for _, chunk := range *c {
-		for _, s := range chunk {
+		for i := 0; i < len(chunk); {
+			s := chunk[i]
+			j := i + 1
+			for j < len(chunk) && sameString(chunk[j], s) {
+				j++
+			}
+			from := len(buf)
 			buf = appendString(buf, s)
+			if j-i > 1 {
+				buf = repeatTail(buf, from, j-i-1)
+			}
+			i = j
 		}
 	}
 	b.Buf = buf
+}
+
+// sameString says whether a and b are one string: of the same length and,
+// unless empty, at the same address.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b))
+}
+
+// repeatTail appends n more copies of buf[from:], doubling what each copy
+// takes, so that a run of rows costs a few copies rather than one per
+// row.
+func repeatTail(buf []byte, from, n int) []byte {
+	size := len(buf) - from
+	if size == 0 || n <= 0 {
+		return buf
+	}
+	end := len(buf) + size*n
+	buf = slices.Grow(buf, end-len(buf))
+	for len(buf) < end {
+		buf = append(buf, buf[from:from+min(len(buf)-from, end-len(buf))]...)
+	}
+	return buf
 }
 
 // appendString appends s as the Native format writes a String: its length
@@ -171,23 +207,27 @@ func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.T
 func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
 	putOffsets(b, *c)
 	buf := b.Buf
-	// from and to delimit the encoding of prev, the last row encoded
-	// element by element; a row that is the same slice copies it.
-	var (
-		prev     []string
-		from, to int
-	)
+	// A run of rows that are the same slice (the spans of a resource share
+	// its attributes) is encoded once, then copied.
 	for _, rows := range *c {
-		for _, r := range rows {
-			if sameRow(r, prev) {
-				buf = append(buf, buf[from:to]...)
+		for i := 0; i < len(rows); {
+			r := rows[i]
+			if len(r) == 0 { // most rows of events and links
+				i++
 				continue
 			}
-			from = len(buf)
+			j := i + 1
+			for j < len(rows) && sameRow(rows[j], r) {
+				j++
+			}
+			from := len(buf)
 			for _, s := range r {
 				buf = appendString(buf, s)
 			}
-			prev, to = r, len(buf)
+			if j-i > 1 {
+				buf = repeatTail(buf, from, j-i-1)
+			}
+			i = j
 		}
 	}
 	b.Buf = buf

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -690,6 +692,9 @@ func TestStringArraysSharedRows(t *testing.T) {
 		{"a prefix of the shared row", [][]string{res, res[:2], res[:2], res}},
 		{"empty rows between", [][]string{res, {}, nil, res, res, {}}},
 		{"each row its own", [][]string{{"a"}, {"b", "c"}, {strings.Repeat("x", 300)}}},
+		{"runs of 2 to 33 shared rows", slices.Concat(
+			slices.Repeat([][]string{res}, 2), [][]string{other}, slices.Repeat([][]string{res}, 3), slices.Repeat([][]string{other}, 7),
+			slices.Repeat([][]string{res}, 33), [][]string{{}}, slices.Repeat([][]string{res[:1]}, 16))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
@@ -711,6 +716,44 @@ func TestStringArraysSharedRows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStringColumnRuns holds the String column, which encodes a run of
+// rows holding one string (the same bytes in memory) once and copies it,
+// to the row-by-row encoding of ch-go's own column: runs of one to 40
+// rows, strings equal but not shared, empty ones, lengths of one and two
+// bytes, in one chunk and split in chunks that cut runs.
+func TestStringColumnRuns(t *testing.T) {
+	svc, long := "orders-svc", strings.Repeat("w", 300)
+	other := strings.Clone(svc) // equal, not shared
+	var rows []string
+	for n := range 41 {
+		for _, s := range []string{svc, other, "", long, svc[:3]} {
+			rows = append(rows, slices.Repeat([]string{s}, n)...)
+		}
+		rows = append(rows, "x"+strconv.Itoa(n))
+	}
+	var want chproto.ColStr
+	for _, s := range rows {
+		want.Append(s)
+	}
+	var wb chproto.Buffer
+	want.EncodeColumn(&wb)
+	for _, parts := range []int{1, 2, 7, 64} {
+		var col stringColumn
+		step := (len(rows) + parts - 1) / parts
+		for i := 0; i < len(rows); i += step {
+			col = append(col, rows[i:min(i+step, len(rows))])
+		}
+		got := chproto.Buffer{Buf: []byte("head")}
+		col.EncodeColumn(&got)
+		if string(got.Buf[4:]) != string(wb.Buf) || string(got.Buf[:4]) != "head" {
+			t.Errorf("%d chunks: the encoding differs from ch-go's", len(col))
+		}
+		if n := col.encodedSize(); n != len(wb.Buf) {
+			t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", len(col), n, len(wb.Buf))
+		}
 	}
 }
 

@@ -16,6 +16,7 @@
 #   bench/collector/instructions.sh              # 30 and 130 requests
 #   FEW=20 MANY=100 bench/collector/instructions.sh
 #   TEST_BINARY=/path/to/collector.test bench/collector/instructions.sh   # a build made before
+#   KEEP=/some/dir bench/collector/instructions.sh   # keeps cachegrind's files and the annotated difference there
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -27,8 +28,13 @@ if (( MANY <= FEW )); then
 fi
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+if [[ -n ${KEEP:-} ]]; then
+  dir=$KEEP
+  mkdir -p "$dir"
+else
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+fi
 bin=${TEST_BINARY:-}
 if [[ -z $bin ]]; then
   bin=$dir/collector.test

@@ -59,8 +59,9 @@ type SpanColumns struct {
 	strs []string // backing store of the per-span attribute slices
 	// wire holds the values AppendWire renders (numbers, bytes).
 	wire wireArena
-	// scratch is AppendWire's, to lay out a span's attributes.
-	scratch []string
+	// vals is AppendWire's backing store of the per-span attribute
+	// values (their keys in strs).
+	vals []string
 }
 
 // Empty arrays, shared by every span without attributes, events or links
@@ -97,8 +98,8 @@ func (c *SpanColumns) Reset() {
 	c.EventTimes = c.EventTimes[:0]
 	c.Rejected = 0
 	c.wire = wireArena{}
-	clear(c.scratch[:cap(c.scratch)])
-	c.scratch = c.scratch[:0]
+	clear(c.vals)
+	c.vals = c.vals[:0]
 }
 
 // Grow makes room for n more spans, so that filling the columns from

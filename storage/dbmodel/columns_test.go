@@ -1,7 +1,9 @@
 package dbmodel
 
 import (
+	"bytes"
 	"reflect"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -148,5 +150,57 @@ func TestPlainNumberReadsTheDemosNumbers(t *testing.T) {
 	var a wireArena
 	if _, _, ok := a.plainNumber(str, lim); ok {
 		t.Error("plainNumber took a string value")
+	}
+}
+
+// TestASCII holds ascii, which reads eight bytes at a time and the last
+// eight overlapping, to a check of each byte: every length to 40, a byte
+// of 0x80 or 0xff at each place, in a buffer whose bytes around the slice
+// are not ASCII (which it must not read).
+func TestASCII(t *testing.T) {
+	for n := range 41 {
+		buf := bytes.Repeat([]byte{0xff}, n+16)
+		b := buf[8 : 8+n]
+		for i := range b {
+			b[i] = 'a' + byte(i%26)
+		}
+		if !ascii(b) {
+			t.Fatalf("%d ASCII bytes: ascii says false", n)
+		}
+		for i := range b {
+			for _, c := range []byte{0x80, 0xff} {
+				b[i] = c
+				if ascii(b) {
+					t.Fatalf("%d bytes, %#x at %d: ascii says true", n, c, i)
+				}
+				b[i] = 'z'
+			}
+		}
+	}
+}
+
+// TestAppendRepeat holds appendRepeat, which copies doubling, to
+// appending one copy at a time: counts of 0 to 70, after rows already
+// there, of a string and of a slice.
+func TestAppendRepeat(t *testing.T) {
+	for n := range 71 {
+		head := []string{"a", "b"}
+		got := appendRepeat(slices.Clone(head), "v", n)
+		want := slices.Clone(head)
+		for range n {
+			want = append(want, "v")
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("n = %d: %q, want %q", n, got, want)
+		}
+		rows := appendRepeat([][]string{{"x"}}, []string{"k", "v"}, n)
+		if len(rows) != 1+n {
+			t.Fatalf("n = %d: %d rows, want %d", n, len(rows), 1+n)
+		}
+		for i, r := range rows[1:] {
+			if !slices.Equal(r, []string{"k", "v"}) {
+				t.Fatalf("n = %d, row %d: %q", n, i+1, r)
+			}
+		}
 	}
 }

@@ -45,9 +45,11 @@ var (
 
 // wireMark is the columns' length before a resource's spans, to take them
 // back out.
-type wireMark struct{ spans, strs int }
+type wireMark struct{ spans, strs, vals int }
 
-func (c *SpanColumns) mark() wireMark { return wireMark{spans: c.Len(), strs: len(c.strs)} }
+func (c *SpanColumns) mark() wireMark {
+	return wireMark{spans: c.Len(), strs: len(c.strs), vals: len(c.vals)}
+}
 
 // rollback drops the spans appended since m.
 func (c *SpanColumns) rollback(m wireMark) {
@@ -73,8 +75,8 @@ func (c *SpanColumns) rollback(m wireMark) {
 	c.EventTimes = c.EventTimes[:n]
 	clear(c.strs[m.strs:])
 	c.strs = c.strs[:m.strs]
-	clear(c.scratch[:cap(c.scratch)])
-	c.scratch = c.scratch[:0]
+	clear(c.vals[m.vals:])
+	c.vals = c.vals[:m.vals]
 }
 
 // AppendWire adds the spans of one ResourceSpans message, given in its
@@ -108,6 +110,18 @@ type wireField struct {
 	u   uint64 // the value of a varint, fixed32 or fixed64 field
 }
 
+// shortBytes is the length of the bytes field at the start of b when its
+// tag and its length are one byte each (fields 1 to 15, under 128 bytes:
+// most fields of spans, their IDs, names, attributes and status), small
+// enough to be inlined into the loops that read every span; -1 for any
+// other field, for nextField.
+func shortBytes(b []byte) int {
+	if len(b) < 2 || b[0]&0x87 != byte(protowire.BytesType) || b[0] < 1<<3 || b[1] >= 0x80 || int(b[1]) > len(b)-2 {
+		return -1
+	}
+	return int(b[1])
+}
+
 // nextField reads the field at the start of b and returns the rest, or
 // false when b is malformed.
 func nextField(b []byte, f *wireField) ([]byte, bool) {
@@ -120,6 +134,14 @@ func nextField(b []byte, f *wireField) ([]byte, bool) {
 			if n := int(b[1]); b[1] < 0x80 && n <= len(b)-2 {
 				f.num, f.typ, f.val = protowire.Number(b[0]>>3), typ, b[2:2+n]
 				return b[2+n:], true
+			}
+			// A length of two bytes (128 to 16,383: a span, a scope's
+			// spans are longer).
+			if len(b) >= 3 && b[2] < 0x80 && b[2] != 0 {
+				if n := int(b[1]&0x7f) | int(b[2])<<7; n <= len(b)-3 {
+					f.num, f.typ, f.val = protowire.Number(b[0]>>3), typ, b[3:3+n]
+					return b[3+n:], true
+				}
 			}
 		case protowire.VarintType:
 			if b[1] < 0x80 {
@@ -195,7 +217,10 @@ func unread(md protoreflect.MessageDescriptor, f *wireField) bool {
 func wireGroup(md protoreflect.MessageDescriptor, b []byte) (first []byte, seen, ok bool) {
 	var f wireField
 	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
+		if n := shortBytes(rest); n >= 0 {
+			f.num, f.typ, f.val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
+			rest = rest[2+n:]
+		} else if rest, ok = nextField(rest, &f); !ok {
 			return nil, false, false
 		}
 		switch {
@@ -241,17 +266,13 @@ func wireTypeOf(fd protoreflect.FieldDescriptor, typ protowire.Type) bool {
 }
 
 // view is b as a string, without a copy.
-func view(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // wireString reads a string field's value: false when it is not UTF-8 or
 // longer than max.
 func wireString(b []byte, max int) (string, bool) {
-	if len(b) > max || !utf8.Valid(b) {
+	// Most strings are ASCII, which ascii tells faster than utf8.Valid.
+	if len(b) > max || !(ascii(b) || utf8.Valid(b)) {
 		return "", false
 	}
 	return view(b), true
@@ -269,7 +290,12 @@ func (c *SpanColumns) appendResourceSpans(fn *ingestv1.FunctionIdentity, b []byt
 	}
 	var f wireField
 	for rest := b; len(rest) > 0; {
-		rest, _ = nextField(rest, &f)
+		if n := shortBytes(rest); n >= 0 {
+			f.num, f.typ, f.val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
+			rest = rest[2+n:]
+		} else {
+			rest, _ = nextField(rest, &f)
+		}
 		if f.num == 2 && f.typ == protowire.BytesType {
 			if !c.appendScopeSpans(&res, f.val, lim) {
 				return false
@@ -338,24 +364,49 @@ func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLim
 	}
 	var f wireField
 	for rest := b; len(rest) > 0; {
-		rest, _ = nextField(rest, &f)
+		if n := shortBytes(rest); n >= 0 {
+			f.num, f.typ, f.val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
+			rest = rest[2+n:]
+		} else {
+			rest, _ = nextField(rest, &f)
+		}
 		if f.num != 2 || f.typ != protowire.BytesType {
 			continue
 		}
 		if !c.appendWireSpan(f.val, lim) {
 			return false
 		}
-		c.ServiceName = append(c.ServiceName, res.id.service)
-		c.FunctionName = append(c.FunctionName, res.id.function)
-		c.FunctionVersion = append(c.FunctionVersion, res.id.version)
-		c.AccountID = append(c.AccountID, res.id.account)
-		c.Region = append(c.Region, res.id.region)
-		c.ScopeName = append(c.ScopeName, scopeName)
-		c.ScopeVersion = append(c.ScopeVersion, scopeVersion)
-		c.ResourceAttrKeys = append(c.ResourceAttrKeys, res.attrKeys)
-		c.ResourceAttrValues = append(c.ResourceAttrValues, res.attrVal)
 	}
+	// The resource's and the scope's columns, the same for each of the
+	// scope's spans, filled once they are read, and the empty events and
+	// links of the spans without. A span refused half-way leaves them
+	// shorter than the rest, which rollback cuts back to the mark anyway.
+	c.padEventsAndLinks(c.Len())
+	n := c.Len() - len(c.ServiceName)
+	c.ServiceName = appendRepeat(c.ServiceName, res.id.service, n)
+	c.FunctionName = appendRepeat(c.FunctionName, res.id.function, n)
+	c.FunctionVersion = appendRepeat(c.FunctionVersion, res.id.version, n)
+	c.AccountID = appendRepeat(c.AccountID, res.id.account, n)
+	c.Region = appendRepeat(c.Region, res.id.region, n)
+	c.ScopeName = appendRepeat(c.ScopeName, scopeName, n)
+	c.ScopeVersion = appendRepeat(c.ScopeVersion, scopeVersion, n)
+	c.ResourceAttrKeys = appendRepeat(c.ResourceAttrKeys, res.attrKeys, n)
+	c.ResourceAttrValues = appendRepeat(c.ResourceAttrValues, res.attrVal, n)
 	return true
+}
+
+// appendRepeat appends n copies of v to s, doubling what each copy takes.
+func appendRepeat[T any](s []T, v T, n int) []T {
+	if n <= 0 {
+		return s
+	}
+	s = slices.Grow(s, n)
+	start := len(s)
+	s = append(s, v)
+	for have := 1; have < n; have = len(s) - start {
+		s = append(s, s[start:start+min(have, n-have)]...)
+	}
+	return s
 }
 
 func scope(b []byte, lim *WireLimits) (name, version string, ok bool) {
@@ -399,41 +450,68 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		sp         wireSpan
 		evs, links int
 	)
-	// The attributes' keys go to strs, their values to scratch, joined
-	// after the keys once the span is read.
-	attrStart := len(c.strs)
-	// Left by the span before (or one refused half-way): overwritten
-	// here, cleared by Reset and rollback, not after every span (a clear
-	// of strings is a write barrier's work while the GC runs).
-	c.scratch = c.scratch[:0]
+	// The attributes' keys go to strs, their values to vals. While they
+	// are read, the keys that give the request ID are noted (see
+	// layOutAttributes): the first faas.invocation_id, whether it is
+	// repeated, and the first faas.execution.
+	keyStart, valStart := len(c.strs), len(c.vals)
+	inv, exec, repeated := -1, -1, false
 	for rest := b; len(rest) > 0; {
-		if rest, ok = nextField(rest, &f); !ok {
-			return false
+		// The field in registers: f only for those nextField reads.
+		var (
+			num protowire.Number
+			typ protowire.Type
+			val []byte
+		)
+		if n := shortBytes(rest); n >= 0 {
+			num, typ, val = protowire.Number(rest[0]>>3), protowire.BytesType, rest[2:2+n]
+			rest = rest[2+n:]
+		} else {
+			if rest, ok = nextField(rest, &f); !ok {
+				return false
+			}
+			num, typ, val = f.num, f.typ, f.val
 		}
-		switch f.typ {
+		switch typ {
 		case protowire.BytesType:
-			switch f.num {
+			switch num {
 			case 1:
-				sp.traceID = f.val
+				sp.traceID = val
 			case 2:
-				sp.spanID = f.val
+				sp.spanID = val
 			case 3:
-				if sp.traceState, ok = wireString(f.val, lim.OtherBytes); !ok {
+				if sp.traceState, ok = wireString(val, lim.OtherBytes); !ok {
 					return false
 				}
 			case 4:
-				sp.parentID = f.val
+				sp.parentID = val
 			case 5:
-				if sp.name, ok = wireString(f.val, lim.NameBytes); !ok {
+				if sp.name, ok = wireString(val, lim.NameBytes); !ok {
 					return false
 				}
 			case 9:
-				k, v, ok := c.wire.keyValue(f.val, lim)
+				k, v, ok := plainKeyValue(val, lim)
 				if !ok {
-					return false
+					if k, v, ok = c.wire.otherKeyValue(val, lim); !ok {
+						return false
+					}
+				}
+				switch len(k) {
+				case len(AttrInvocationID):
+					if k == AttrInvocationID {
+						if inv >= 0 {
+							repeated = true
+						} else {
+							inv = len(c.strs) - keyStart
+						}
+					}
+				case len(attrFaaSExecution):
+					if exec < 0 && k == attrFaaSExecution {
+						exec = len(c.strs) - keyStart
+					}
 				}
 				c.strs = append(c.strs, k)
-				c.scratch = append(c.scratch, v)
+				c.vals = append(c.vals, v)
 			case 11:
 				evs++
 			case 13:
@@ -443,11 +521,11 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 					return false
 				}
 				sp.statusSeen = true
-				if !status(f.val, &sp, lim) {
+				if !status(val, &sp, lim) {
 					return false
 				}
 			default:
-				if !unread(spanDesc, &f) {
+				if !unread(spanDesc, &wireField{num: num, typ: typ}) {
 					return false
 				}
 			}
@@ -486,9 +564,8 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		(len(sp.parentID) != 0 && len(sp.parentID) != 8) || sp.start > MaxDateTimeUnixNano {
 		return false
 	}
-	c.strs = append(c.strs, c.scratch...)
-	// Events and links after the span's own attributes, whose keys and
-	// values sit at the end of strs until laid out below.
+	// Events and links after the span's own attributes, whose keys sit
+	// at the end of strs until laid out below.
 	var (
 		evTimes                    []uint64
 		evNames, evAttrs           []string
@@ -523,13 +600,15 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		}
 	}
 
-	c.TraceIDs = append(c.TraceIDs, sp.traceID...)
-	c.SpanIDs = append(c.SpanIDs, sp.spanID...)
-	if len(sp.parentID) == 0 {
-		c.ParentSpanIDs = append(c.ParentSpanIDs, 0, 0, 0, 0, 0, 0, 0, 0)
-	} else {
-		c.ParentSpanIDs = append(c.ParentSpanIDs, sp.parentID...)
+	// The IDs' lengths are checked above: copied as arrays, not by
+	// memmove.
+	c.TraceIDs = appendID8(appendID8(c.TraceIDs, [8]byte(sp.traceID[:8])), [8]byte(sp.traceID[8:]))
+	c.SpanIDs = appendID8(c.SpanIDs, [8]byte(sp.spanID))
+	var parent [8]byte
+	if len(sp.parentID) != 0 {
+		parent = [8]byte(sp.parentID)
 	}
+	c.ParentSpanIDs = appendID8(c.ParentSpanIDs, parent)
 	var dur uint64
 	if sp.end > sp.start {
 		dur = sp.end - sp.start
@@ -542,52 +621,58 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	c.StatusCode = append(c.StatusCode, clampUint8(int64(sp.code)))
 	c.StatusMessage = append(c.StatusMessage, sp.message)
 
-	keys, values, requestID := c.layOutAttributes(attrStart)
+	keys, values, requestID := c.layOutAttributes(keyStart, valStart, inv, exec, repeated)
 	c.RequestID = append(c.RequestID, requestID)
 	c.AttributeKeys = append(c.AttributeKeys, keys)
 	c.AttributeValues = append(c.AttributeValues, values)
-	if evs > 0 {
-		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
-	} else {
-		c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
-	}
-	if links > 0 {
-		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
-	} else {
-		c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
+	// A span without events and links leaves its empty rows of them to
+	// padEventsAndLinks, called here for the spans before one with some
+	// and by appendScopeSpans for the rest.
+	if evs > 0 || links > 0 {
+		c.padEventsAndLinks(c.Len() - 1)
+		if evs > 0 {
+			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
+		} else {
+			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
+		}
+		if links > 0 {
+			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
+		} else {
+			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
+		}
 	}
 	return true
 }
 
-// layOutAttributes takes the keys followed by the values at strs[start:]
-// as a span's attributes, as spanAttributes lays them out, and finds the
-// request ID as it does.
-func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, requestID string) {
-	n := (len(c.strs) - start) / 2
+// appendID8 appends an 8-byte ID to b.
+func appendID8(b []byte, id [8]byte) []byte {
+	return binary.LittleEndian.AppendUint64(b, binary.LittleEndian.Uint64(id[:]))
+}
+
+// padEventsAndLinks fills the event and link columns with empty rows up
+// to n rows.
+func (c *SpanColumns) padEventsAndLinks(n int) {
+	k := n - len(c.EventTimes)
+	c.EventTimes = appendRepeat(c.EventTimes, emptyUint64s, k)
+	c.EventNames = appendRepeat(c.EventNames, emptyStrings, k)
+	c.EventAttrs = appendRepeat(c.EventAttrs, emptyStrings, k)
+	c.LinkTraceIDs = appendRepeat(c.LinkTraceIDs, emptyStrings, k)
+	c.LinkSpanIDs = appendRepeat(c.LinkSpanIDs, emptyStrings, k)
+	c.LinkAttrs = appendRepeat(c.LinkAttrs, emptyStrings, k)
+}
+
+// layOutAttributes takes the keys at strs[keyStart:] and the values at
+// vals[valStart:] as a span's attributes, as spanAttributes lays them
+// out, and finds the request ID as it does (with Get and
+// promotedRequestID) from what the span's reading noted: inv, the index
+// of the first faas.invocation_id (-1 without), repeated, whether there
+// is another, and exec, the index of the first faas.execution.
+func (c *SpanColumns) layOutAttributes(keyStart, valStart, inv, exec int, repeated bool) (keys, values []string, requestID string) {
+	n := len(c.strs) - keyStart
 	if n == 0 {
 		return emptyStrings, emptyStrings, ""
 	}
-	pairs := len(c.strs)
-	mid := start + n
-	kv := KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:pairs:pairs]}
-	// One pass over the keys for what spanAttributes finds with Get and
-	// promotedRequestID: the first faas.invocation_id (and whether it is
-	// repeated) and the first faas.execution.
-	inv, exec, repeated := -1, -1, false
-	for i, k := range kv.Keys {
-		switch k {
-		case AttrInvocationID:
-			if inv >= 0 {
-				repeated = true
-			} else {
-				inv = i
-			}
-		case attrFaaSExecution:
-			if exec < 0 {
-				exec = i
-			}
-		}
-	}
+	kv := KeyValues{Keys: c.strs[keyStart:len(c.strs):len(c.strs)], Values: c.vals[valStart:len(c.vals):len(c.vals)]}
 	switch {
 	case inv >= 0 && kv.Values[inv] != "":
 		requestID = kv.Values[inv]
@@ -606,12 +691,11 @@ func (c *SpanColumns) layOutAttributes(start int) (keys, values []string, reques
 	// withoutPromotedRequestID's result, made in place: keys and values
 	// without the pair at idx.
 	k := n - 1
-	copy(c.strs[start+idx:], c.strs[start+idx+1:mid])
-	copy(c.strs[start+k:], c.strs[mid:mid+idx])
-	copy(c.strs[start+k+idx:], c.strs[mid+idx+1:pairs])
-	clear(c.strs[start+2*k : pairs])
-	c.strs = c.strs[:start+2*k]
-	return c.strs[start : start+k : start+k], c.strs[start+k : start+2*k : start+2*k], requestID
+	copy(c.strs[keyStart+idx:], c.strs[keyStart+idx+1:])
+	copy(c.vals[valStart+idx:], c.vals[valStart+idx+1:])
+	c.strs[keyStart+k], c.vals[valStart+k] = "", ""
+	c.strs, c.vals = c.strs[:keyStart+k], c.vals[:valStart+k]
+	return c.strs[keyStart:len(c.strs):len(c.strs)], c.vals[valStart:len(c.vals):len(c.vals)], requestID
 }
 
 func status(b []byte, sp *wireSpan, lim *WireLimits) bool {
@@ -726,6 +810,11 @@ func (a *wireArena) keyValue(b []byte, lim *WireLimits) (key, value string, ok b
 	if key, value, ok = plainKeyValue(b, lim); ok {
 		return key, value, true
 	}
+	return a.otherKeyValue(b, lim)
+}
+
+// otherKeyValue is keyValue for an attribute plainKeyValue does not read.
+func (a *wireArena) otherKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
 	if key, value, ok = a.plainNumber(b, lim); ok {
 		return key, value, true
 	}
@@ -768,7 +857,11 @@ func plainKeyValue(b []byte, lim *WireLimits) (key, value string, ok bool) {
 		return "", "", false
 	}
 	p := 2 + int(b[1]) // the value's tag
-	if p+4 > len(b) || b[p] != 0x12 || int(b[p+1]) != len(b)-p-2 || b[p+2] != 0x0a || int(b[p+3]) != len(b)-p-4 {
+	// The four bytes at p, read at once: 0x12, the AnyValue's length e,
+	// 0x0a, the string's length e-2. A length of 0x80 or more is not
+	// ASCII (nor a one-byte length).
+	if e := len(b) - p - 2; p+4 > len(b) || e >= 0x80 ||
+		binary.LittleEndian.Uint32(b[p:p+4]) != 0x12|uint32(e)<<8|0x0a<<16|uint32(e-2)<<24 {
 		return "", "", false
 	}
 	if !ascii(b) || p-2 > lim.MaxAttributeKeyBytes || len(b)-p-4 > lim.MaxAttributeValueBytes {
@@ -802,15 +895,22 @@ func (a *wireArena) plainNumber(b []byte, lim *WireLimits) (key, value string, o
 	return view(b[2:p]), a.string(strconv.AppendInt(a.space(20), int64(u), 10)), true
 }
 
-// ascii says whether every byte of b is under 0x80.
+// ascii says whether every byte of b is under 0x80. It reads b eight
+// bytes at a time, the last eight (overlapping the ones before) in place
+// of a loop over the bytes left.
 func ascii(b []byte) bool {
-	var or uint64
-	for len(b) >= 8 {
-		or |= binary.LittleEndian.Uint64(b)
-		b = b[8:]
+	n := len(b)
+	if n < 8 {
+		var or byte
+		for _, c := range b {
+			or |= c
+		}
+		return or < 0x80
 	}
-	for _, c := range b {
-		or |= uint64(c)
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	or := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, n-8)), 8))
+	for i := 0; i+8 <= n; i += 8 {
+		or |= *(*uint64)(unsafe.Add(p, i))
 	}
 	return or&0x8080808080808080 == 0
 }
@@ -962,7 +1062,7 @@ func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
 		n += CountWireSpans(rs)
 	}
 	c.Grow(n)
-	c.strs = slices.Grow(c.strs, 16*n)
+	c.strs, c.vals = slices.Grow(c.strs, 8*n), slices.Grow(c.vals, 8*n)
 }
 
 // CountWireSpans is the number of spans a ResourceSpans message in wire
@@ -983,7 +1083,10 @@ func countWireItems(b []byte) int {
 			continue
 		}
 		for ss := f.val; len(ss) > 0; {
-			if ss, ok = nextField(ss, &f); !ok {
+			if n := shortBytes(ss); n >= 0 {
+				f.num, f.typ, f.val = protowire.Number(ss[0]>>3), protowire.BytesType, ss[2:2+n]
+				ss = ss[2+n:]
+			} else if ss, ok = nextField(ss, &f); !ok {
 				return 0
 			}
 			if f.num == 2 && f.typ == protowire.BytesType {
