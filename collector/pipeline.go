@@ -48,6 +48,9 @@ type job struct {
 	spans *spanDecode // the request's spans and log records in columns, or nil
 	items itemCounts
 	done  chan jobResult
+	// taken: a writer has received the job (its insert runs, or the
+	// writer gathers the group it goes in).
+	taken atomic.Bool
 }
 
 type jobResult struct {
@@ -141,7 +144,7 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 	}
 	p.walAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lambdascope_collector_wal_acks_total",
-		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: 2 × batch.parallelism batches were being acknowledged so already; both waited for their insert.",
+		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: 2 × batch.parallelism batches were being acknowledged so already; queued: every writer was busy, the batch had not reached one; these three waited for their insert.",
 	}, []string{"outcome"})
 	p.m.reg.MustRegister(p.walAcks)
 	return p, nil
@@ -273,7 +276,11 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 	select {
 	case r = <-j.done:
 	case <-ackAfter:
-		if p.ackFromWAL(j, id) {
+		if !j.taken.Load() {
+			// Every writer is busy: under such a load encoding batches
+			// again for the WAL would cost every batch CPU time.
+			p.walAcks.WithLabelValues("queued").Inc()
+		} else if p.ackFromWAL(j, id) {
 			return accepted, nil
 		}
 		r = <-j.done
@@ -407,6 +414,7 @@ func (p *pipeline) writeLoop() {
 		if !ok {
 			return
 		}
+		first.taken.Store(true)
 		group := []*job{first}
 		if p.alone() {
 			p.writeGroup(group)
@@ -421,6 +429,7 @@ func (p *pipeline) writeLoop() {
 				if !ok {
 					break collect
 				}
+				j.taken.Store(true)
 				group = append(group, j)
 				n += j.items.total()
 			case <-timer.C:

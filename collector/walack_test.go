@@ -129,12 +129,15 @@ type walAckHarness struct {
 	client ingestv1.IngestServiceClient
 }
 
-func startWALAck(t *testing.T, dsn string, store *storage.Store, walDir string, hold int) *walAckHarness {
+func startWALAck(t *testing.T, dsn string, store *storage.Store, walDir string, hold int, mutate ...func(*collector.Config)) *walAckHarness {
 	t.Helper()
 	cfg := testConfig(t, dsn)
 	cfg.HTTPAddr = ""
 	cfg.WAL.Dir = walDir
 	cfg.WAL.AckAfter = 20 * time.Millisecond
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	w := newGateWriter(store, hold)
 	srv, err := collector.New(cfg, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -353,14 +356,17 @@ func TestRestartSkipsBatchStoredDirectly(t *testing.T) {
 
 // TestAcksFromTheWALAreBounded: at most 2 × batch.parallelism batches at
 // a time are acknowledged from the WAL while their inserts run; the next
-// one waits for its insert. Every batch is stored once.
+// one waits for its insert. One writer gathers all five batches in one
+// group (batch.max_items is their items, the flush interval a minute) and
+// its insert is held. Every batch is stored once.
 func TestAcksFromTheWALAreBounded(t *testing.T) {
 	dsn, _ := chtest.NewDatabase(t)
 	store := migratedStore(t, dsn)
-	h := startWALAck(t, dsn, store, t.TempDir(), 1000)
+	h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+		c.Batch.MaxItems = 5 * 3 // 2 spans and an invocation each
+		c.Batch.FlushInterval = time.Minute
+	})
 
-	// Both writers hold the first two batches; the next two wait in the
-	// queue. The fifth is over the bound.
 	var reqs []*ingestv1.ExportRequest
 	for i := range 4 {
 		req := batch(t, [16]byte{0xac, 0x10, byte(i)}, 2)
@@ -370,22 +376,19 @@ func TestAcksFromTheWALAreBounded(t *testing.T) {
 	over := batch(t, [16]byte{0xac, 0x10, 4}, 2)
 	reqs = append(reqs, over)
 	overAck := h.exportAsync(t, over)
+	<-h.w.entered // the group of five
 	waitFor(t, "the fifth batch to find the bound reached", time.Minute, func() bool {
 		return h.metric(t, walAcks("busy")) == 1
 	})
 	select {
 	case err := <-overAck:
-		t.Fatalf("the batch over the bound was answered (%v) while every insert is held", err)
+		t.Fatalf("the batch over the bound was answered (%v) while its insert is held", err)
 	default:
 	}
 	if n := h.metric(t, walAcks("acked")); n != 4 {
 		t.Errorf("wal_acks acked = %v, want 4", n)
 	}
-	h.w.mu.Lock()
-	h.w.hold = 0
-	h.w.mu.Unlock()
 	h.w.open(0, nil)
-	h.w.open(1, nil)
 	if err := <-overAck; err != nil {
 		t.Fatalf("the batch over the bound: %v", err)
 	}
@@ -399,6 +402,43 @@ func TestAcksFromTheWALAreBounded(t *testing.T) {
 		if rows, distinct := spanCounts(t, store, [16]byte{0xac, 0x10, byte(i)}); rows != 2 || distinct != 2 {
 			t.Errorf("batch %d: %d rows of %d distinct spans, want 2 of 2", i, rows, distinct)
 		}
+	}
+}
+
+// TestQueuedBatchWaitsForItsInsert: a batch that has not reached a writer
+// by wal.ack_after (both writers' inserts are held) is not acknowledged
+// from the WAL: under a load that keeps every writer busy that would cost
+// every batch the encoding for the WAL. It is answered once its insert
+// ends.
+func TestQueuedBatchWaitsForItsInsert(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	store := migratedStore(t, dsn)
+	h := startWALAck(t, dsn, store, t.TempDir(), 2)
+	for i := range 2 {
+		ack := h.exportAsync(t, batch(t, [16]byte{0xac, 0x20, byte(i)}, 2))
+		<-h.w.entered
+		acked(t, fmt.Sprintf("batch %d", i), ack)
+	}
+	queued := batch(t, [16]byte{0xac, 0x20, 2}, 2)
+	ack := h.exportAsync(t, queued)
+	waitFor(t, "the third batch to wait in the queue past wal.ack_after", time.Minute, func() bool {
+		return h.metric(t, walAcks("queued")) == 1
+	})
+	select {
+	case err := <-ack:
+		t.Fatalf("the queued batch was answered (%v) while both writers are held", err)
+	default:
+	}
+	h.w.open(0, nil)
+	h.w.open(1, nil)
+	if err := <-ack; err != nil {
+		t.Fatalf("the queued batch: %v", err)
+	}
+	if n := h.metric(t, walAcks("acked")); n != 2 {
+		t.Errorf("wal_acks acked = %v, want 2", n)
+	}
+	if d, r := h.w.count(h.w.direct, queued.GetBatchId()), h.w.count(h.w.replayed, queued.GetBatchId()); d != 1 || r != 0 {
+		t.Errorf("the queued batch was written %d times directly and %d from the WAL, want 1 and 0", d, r)
 	}
 }
 
