@@ -350,6 +350,9 @@ func startBenchCollectorWith(b *testing.B, mutate func(*collector.Config)) (srv 
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "", ""
 	cfg.ClickHouse.DSN = dsn
 	cfg.DataDir = b.TempDir()
+	// Acknowledged once in ClickHouse (wal.ack_after off): the figures are
+	// the rate ClickHouse takes the rows at, counted after each round.
+	cfg.WAL.AckAfter = 0
 	mutate(&cfg)
 	srv, err = collector.New(cfg, store, nil)
 	if err != nil {

@@ -50,7 +50,7 @@ func TestCollectorWritesThroughClusterDistributedTables(t *testing.T) {
 
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "collector.yaml")
-	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\nclickhouse_cluster: %s\napi_key_sha256: [%s]\ndata_dir: %s\n",
+	cfgYAML := fmt.Sprintf("grpc_addr: %s\nhttp_addr: \"\"\nadmin_addr: %s\nclickhouse_dsn: %s\nclickhouse_cluster: %s\napi_key_sha256: [%s]\ndata_dir: %s\nwal:\n  ack_after: 0s\n",
 		grpcAddr, adminAddr, c.Servers[0].DSNFor("lambdascope"), c.Name, collector.HashAPIKey(apiKey), t.TempDir())
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -71,10 +71,10 @@ func TestCollectorWritesThroughClusterDistributedTables(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	client := ingestv1.NewIngestServiceClient(conn)
 
-	// 40 traces of three spans each, five traces per request. Without a
-	// WAL a request is acknowledged once its insert succeeded, and the
-	// Distributed inserts are synchronous, so an acknowledged trace is on
-	// its shard.
+	// 40 traces of three spans each, five traces per request. With
+	// ClickHouse up and wal.ack_after 0 a request is acknowledged once its
+	// insert succeeded, and the Distributed inserts are synchronous, so an
+	// acknowledged trace is on its shard.
 	const traces, perTrace, perReq = 40, 3, 5
 	now := time.Now().Add(-time.Minute)
 	ids := make([][16]byte, traces)

@@ -98,6 +98,10 @@ func testConfig(t *testing.T, dsn string) collector.Config {
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ClickHouse.DSN = dsn
 	cfg.APIKeySHA256 = []string{collector.HashAPIKey(apiKey)}
+	// The tests read what they sent once it is acknowledged: the
+	// acknowledgement waits for ClickHouse. walack_test.go turns
+	// wal.ack_after on.
+	cfg.WAL.AckAfter = 0
 	return cfg
 }
 

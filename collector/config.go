@@ -123,6 +123,11 @@ type WALConfig struct {
 	Dir          string `yaml:"dir"`
 	MaxBytes     int64  `yaml:"max_bytes"`
 	SegmentBytes int64  `yaml:"segment_bytes"`
+	// AckAfter is how long a request waits for its direct insert before
+	// its batch is put in the WAL (fsynced) and acknowledged; the insert
+	// goes on, and the WAL replays the batch only if it fails. 0 turns
+	// this off: requests wait for ClickHouse while it answers.
+	AckAfter time.Duration `yaml:"ack_after"`
 }
 
 // TracingConfig turns on the collector's own traces, sent over OTLP/HTTP.
@@ -160,6 +165,7 @@ func DefaultConfig() Config {
 			Enabled:      true,
 			MaxBytes:     1 << 30,
 			SegmentBytes: 64 << 20,
+			AckAfter:     25 * time.Millisecond,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
 
@@ -227,6 +233,12 @@ func (c Config) Validate() error {
 		} else if c.WAL.SegmentBytes > c.WAL.MaxBytes {
 			errs = append(errs, errors.New("wal.segment_bytes must not exceed wal.max_bytes"))
 		}
+		if c.WAL.AckAfter > 0 && c.WAL.AckAfter >= c.WriteTimeout {
+			errs = append(errs, fmt.Errorf("wal.ack_after (%s) must be shorter than write_timeout (%s), or 0 to turn it off", c.WAL.AckAfter, c.WriteTimeout))
+		}
+	}
+	if c.WAL.AckAfter < 0 {
+		errs = append(errs, errors.New("wal.ack_after must not be negative (0 turns it off)"))
 	}
 	if c.Tracing.Enabled && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
 		errs = append(errs, fmt.Errorf("tracing.endpoint %q must be an http:// or https:// URL", c.Tracing.Endpoint))

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
@@ -47,6 +48,9 @@ type job struct {
 	spans *spanDecode // the request's spans and log records in columns, or nil
 	items itemCounts
 	done  chan jobResult
+	// taken: a writer has received the job (its insert runs, or the
+	// writer gathers the group it goes in).
+	taken atomic.Bool
 }
 
 type jobResult struct {
@@ -77,6 +81,11 @@ type pipeline struct {
 	sendMu    sync.RWMutex // held for reading while sending on queue
 	writers   sync.WaitGroup
 	replayer  sync.WaitGroup
+	// shadows are the WAL records acknowledged before their direct
+	// insert ended (wal.ack_after); settling waits for those inserts.
+	shadows   *shadows
+	settling  sync.WaitGroup
+	walAcks   *prometheus.CounterVec // outcome
 	closeOnce sync.Once
 
 	quarantined atomic.Uint64
@@ -93,6 +102,7 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 	p := &pipeline{
 		cfg: cfg, writer: w, log: log, stats: stats,
 		dedup:     newDedup(cfg.DedupWindow),
+		shadows:   newShadows(),
 		queue:     make(chan *job, cfg.Batch.QueueSize),
 		walNotify: make(chan struct{}, 1),
 		connected: make(chan struct{}, 1),
@@ -115,6 +125,13 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 			return nil, errors.Join(err, wl.close())
 		}
 		p.dedup.seed(ids)
+		shadowed, err := p.shadows.open(walDir, ids, log)
+		if err != nil {
+			return nil, errors.Join(err, wl.close(), p.dedup.close())
+		}
+		if shadowed > 0 {
+			log.Info("WAL holds batches stored directly before the restart; the replay skips them", "batches", shadowed, "file", filepath.Join(walDir, storedDirectFile))
+		}
 		if loaded > 0 {
 			log.Info("remembering batch IDs stored before the restart", "batches", loaded, "file", filepath.Join(walDir, dedupLogFile))
 		}
@@ -125,6 +142,11 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 	} else {
 		p.m = newMetrics(nil)
 	}
+	p.walAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lambdascope_collector_wal_acks_total",
+		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: 2 × batch.parallelism batches were being acknowledged so already; queued: every writer was busy, the batch had not reached one; these three waited for their insert.",
+	}, []string{"outcome"})
+	p.m.reg.MustRegister(p.walAcks)
 	return p, nil
 }
 
@@ -149,10 +171,11 @@ func (p *pipeline) close() error {
 		close(p.queue)
 		p.sendMu.Unlock()
 		p.writers.Wait()
+		p.settling.Wait()
 		close(p.stop)
 		p.replayer.Wait()
 		if p.wal != nil {
-			err = errors.Join(p.wal.close(), p.dedup.close())
+			err = errors.Join(p.wal.close(), p.dedup.close(), p.shadows.close())
 		}
 		if p.quar != nil {
 			err = errors.Join(err, p.quar.close())
@@ -237,13 +260,31 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 	if p.wal != nil && (p.down.Load() || p.walPending()) {
 		return accepted, p.toWAL(withSpanMessages(req, spans), id)
 	}
+	var ackAfter <-chan time.Time
+	if p.wal != nil && p.cfg.WAL.AckAfter > 0 {
+		t := time.NewTimer(p.cfg.WAL.AckAfter)
+		defer t.Stop()
+		ackAfter = t.C
+	}
 	j := &job{req: req, spans: spans, items: items, done: make(chan jobResult, 1)}
 	if err := p.enqueue(ctx, j); err != nil {
 		return result{}, err
 	}
 	// The write runs to its end even if the caller gives up: cutting it
 	// off half-way would leave part of the batch stored.
-	r := <-j.done
+	var r jobResult
+	select {
+	case r = <-j.done:
+	case <-ackAfter:
+		if !j.taken.Load() {
+			// Every writer is busy: under such a load encoding batches
+			// again for the WAL would cost every batch CPU time.
+			p.walAcks.WithLabelValues("queued").Inc()
+		} else if p.ackFromWAL(j, id) {
+			return accepted, nil
+		}
+		r = <-j.done
+	}
 	if r.err == nil {
 		return result{counts: r.counts}, nil
 	}
@@ -275,9 +316,62 @@ func (p *pipeline) enqueue(ctx context.Context, j *job) error {
 	}
 }
 
+// walPending reports whether the WAL holds batches waiting for the
+// replayer: those acknowledged while their direct insert runs or after it
+// stored them are not (shadows).
 func (p *pipeline) walPending() bool {
 	n, _ := p.wal.depth()
-	return n > 0
+	return n > p.shadows.count()
+}
+
+// maxShadowed is how many batches may be acknowledged from the WAL while
+// their inserts run: each costs encoding its spans again for the WAL and
+// an fsync, which under a steady load past wal.ack_after would be every
+// batch's; the batches over it wait for their inserts.
+func (p *pipeline) maxShadowed() int { return 2 * p.cfg.Batch.Parallelism }
+
+// walEmpty reports whether the WAL holds no record at all.
+func (p *pipeline) walEmpty() bool {
+	n, _ := p.wal.depth()
+	return n == 0
+}
+
+// ackFromWAL puts j's batch in the WAL while its direct insert goes on, and
+// says whether it did: the request may then be acknowledged. The insert's
+// end is recorded for the replayer, which skips the record when the insert
+// stored the batch. The request's spans in columns are held until then.
+func (p *pipeline) ackFromWAL(j *job, id [16]byte) bool {
+	if !p.shadows.add(id, p.maxShadowed()) {
+		p.walAcks.WithLabelValues("busy").Inc()
+		return false
+	}
+	if err := p.toWAL(withSpanMessages(j.req, j.spans), id); err != nil {
+		// toWAL logged why; the request waits for its insert.
+		p.shadows.abandon(id)
+		p.walAcks.WithLabelValues("wal_refused").Inc()
+		return false
+	}
+	p.walAcks.WithLabelValues("acked").Inc()
+	j.spans.hold()
+	p.settling.Add(1)
+	go func() {
+		defer p.settling.Done()
+		r := <-j.done
+		j.spans.release()
+		if r.err == nil {
+			p.shadows.settle(id, true)
+			p.walAcks.WithLabelValues("stored_directly").Inc()
+			return
+		}
+		p.shadows.settle(id, false)
+		p.walAcks.WithLabelValues("insert_failed").Inc()
+		p.log.Warn("insert of a batch acknowledged from the WAL failed; the WAL replays it", "batch_id", fmt.Sprintf("%x", id), "err", r.err)
+		select {
+		case p.walNotify <- struct{}{}:
+		default:
+		}
+	}()
+	return true
 }
 
 func (p *pipeline) toWAL(req *ingestv1.ExportRequest, id [16]byte) error {
@@ -320,6 +414,7 @@ func (p *pipeline) writeLoop() {
 		if !ok {
 			return
 		}
+		first.taken.Store(true)
 		group := []*job{first}
 		if p.alone() {
 			p.writeGroup(group)
@@ -334,6 +429,7 @@ func (p *pipeline) writeLoop() {
 				if !ok {
 					break collect
 				}
+				j.taken.Store(true)
 				group = append(group, j)
 				n += j.items.total()
 			case <-timer.C:
@@ -493,7 +589,7 @@ func (p *pipeline) replayLoop() {
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
 	for {
-		if !p.walPending() {
+		if p.walEmpty() {
 			select {
 			case <-p.stop:
 				return
@@ -543,6 +639,10 @@ func (p *pipeline) replayLoop() {
 // or again at the head after that many refusals, and the batches behind it
 // are written as groups again.
 func (p *pipeline) replay(recs []walRecord) error {
+	recs, err := p.skipShadowed(recs)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
 	reqs := make([]*ingestv1.ExportRequest, len(recs)) // nil: undecodable
 	batch := make([]*ingestv1.ExportRequest, 0, len(recs))
 	for i, r := range recs {
@@ -557,7 +657,7 @@ func (p *pipeline) replay(recs []walRecord) error {
 		reqs[i] = req
 		batch = append(batch, req)
 	}
-	_, err := p.write(batch, columns{}, "wal")
+	_, err = p.write(batch, columns{}, "wal")
 	if err == nil {
 		return p.consume(recs[len(recs)-1].next, len(recs))
 	}
@@ -596,6 +696,37 @@ func (p *pipeline) replay(recs []walRecord) error {
 		return p.consume(recs[len(recs)-1].next, len(recs)-done)
 	}
 	return nil
+}
+
+// skipShadowed consumes the records at the head of recs that their direct
+// insert stored, after waiting for the head one's insert to end, and
+// returns none of recs; otherwise it returns the records up to the first
+// one whose direct insert runs or stored it, for the replayer to insert.
+func (p *pipeline) skipShadowed(recs []walRecord) ([]walRecord, error) {
+	stored, ok := p.shadows.wait(recs[0].id, p.stop)
+	if !ok {
+		return nil, errStopping
+	}
+	if stored {
+		k := 1
+		for k < len(recs) && p.shadows.storedNow(recs[k].id) {
+			k++
+		}
+		if err := p.consume(recs[k-1].next, k); err != nil {
+			return nil, err
+		}
+		for _, r := range recs[:k] {
+			p.shadows.drop(r.id)
+		}
+		p.walAcks.WithLabelValues("skipped_on_replay").Add(float64(k))
+		return nil, nil
+	}
+	for k := 1; k < len(recs); k++ {
+		if p.shadows.has(recs[k].id) {
+			return recs[:k], nil
+		}
+	}
+	return recs, nil
 }
 
 // countRefusal counts one more refusal of the head record id and returns

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -94,6 +95,9 @@ type spanDecode struct {
 	problem     error    // the first malformed span's
 	attrs       attrLimiter
 	fields      fieldLimiter
+	// extra counts the holders besides the receiver (hold); the last
+	// release gives the buffers back.
+	extra atomic.Int32
 }
 
 // spanDecodePool keeps the column buffers of requests' spans and log
@@ -107,6 +111,9 @@ func (d *spanDecode) release() {
 	if d == nil {
 		return
 	}
+	if d.extra.Add(-1) >= 0 {
+		return // another holder releases it
+	}
 	d.cols.Reset()
 	d.logs.Reset()
 	if d.buf != nil {
@@ -114,6 +121,15 @@ func (d *spanDecode) release() {
 	}
 	*d = spanDecode{cols: d.cols, logs: d.logs}
 	spanDecodePool.Put(d)
+}
+
+// hold keeps d's buffers past the receiver's release, until one more
+// release: a write that goes on after its request was acknowledged from
+// the WAL holds them.
+func (d *spanDecode) hold() {
+	if d != nil {
+		d.extra.Add(1)
+	}
 }
 
 // spanItems is the spans the request holds for the pipeline's counts: the
