@@ -128,6 +128,13 @@ type WALConfig struct {
 	// goes on, and the WAL replays the batch only if it fails. 0 turns
 	// this off: requests wait for ClickHouse while it answers.
 	AckAfter time.Duration `yaml:"ack_after"`
+	// AckMaxItems bounds the batches acknowledged that way by their spans,
+	// log records, metric points and invocation records together: encoding
+	// a batch again for the WAL costs CPU in proportion to its size, and
+	// what waits on the answer is a small flush at an invocation's end
+	// (a cold start's first one above all). Larger batches wait for
+	// their insert.
+	AckMaxItems int `yaml:"ack_max_items"`
 }
 
 // TracingConfig turns on the collector's own traces, sent over OTLP/HTTP.
@@ -166,6 +173,7 @@ func DefaultConfig() Config {
 			MaxBytes:     1 << 30,
 			SegmentBytes: 64 << 20,
 			AckAfter:     25 * time.Millisecond,
+			AckMaxItems:  256,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
 
@@ -239,6 +247,9 @@ func (c Config) Validate() error {
 	}
 	if c.WAL.AckAfter < 0 {
 		errs = append(errs, errors.New("wal.ack_after must not be negative (0 turns it off)"))
+	}
+	if c.WAL.AckAfter > 0 && c.WAL.AckMaxItems <= 0 {
+		errs = append(errs, errors.New("wal.ack_max_items must be positive while wal.ack_after is on"))
 	}
 	if c.Tracing.Enabled && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
 		errs = append(errs, fmt.Errorf("tracing.endpoint %q must be an http:// or https:// URL", c.Tracing.Endpoint))

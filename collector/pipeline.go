@@ -261,7 +261,7 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 		return accepted, p.toWAL(withSpanMessages(req, spans), id)
 	}
 	var ackAfter <-chan time.Time
-	if p.wal != nil && p.cfg.WAL.AckAfter > 0 {
+	if p.wal != nil && p.cfg.WAL.AckAfter > 0 && items.total() <= p.cfg.WAL.AckMaxItems {
 		t := time.NewTimer(p.cfg.WAL.AckAfter)
 		defer t.Stop()
 		ackAfter = t.C

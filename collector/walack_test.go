@@ -445,11 +445,25 @@ func TestQueuedBatchWaitsForItsInsert(t *testing.T) {
 // TestAckAfterOffWaitsForTheInsert: with wal.ack_after 0 a held insert
 // holds its request: the answer comes only after the insert goes on.
 func TestAckAfterOffWaitsForTheInsert(t *testing.T) {
+	answeredAfterInsert(t, 0, 256)
+}
+
+// A batch larger than wal.ack_max_items waits for its insert, however long
+// the insert runs past wal.ack_after.
+func TestLargeBatchWaitsForItsInsert(t *testing.T) {
+	answeredAfterInsert(t, 5*time.Millisecond, 1)
+}
+
+// answeredAfterInsert holds the insert of a two-span batch and checks that
+// its answer waits for it and nothing went to the WAL.
+func answeredAfterInsert(t *testing.T, ackAfter time.Duration, maxItems int) {
+	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
 	store := migratedStore(t, dsn)
 	cfg := testConfig(t, dsn)
 	cfg.HTTPAddr = ""
-	cfg.WAL.AckAfter = 0
+	cfg.WAL.AckAfter = ackAfter
+	cfg.WAL.AckMaxItems = maxItems
 	w := newGateWriter(store, 1)
 	srv, err := collector.New(cfg, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -469,14 +483,15 @@ func TestAckAfterOffWaitsForTheInsert(t *testing.T) {
 	req := batch(t, [16]byte{0xac, 0x6}, 2)
 	ack := h.exportAsync(t, req)
 	<-w.entered
-	// Opened only after the WAL shows nothing: the answer cannot have
-	// come from there.
+	// Held well past ack_after, so that an answer from the WAL would have
+	// come; opened only after the WAL shows nothing.
+	time.Sleep(20*ackAfter + 10*time.Millisecond)
 	if n := h.metric(t, "lambdascope_collector_wal_appends_total"); n != 0 {
-		t.Fatalf("wal_appends = %v with ack_after off, want 0", n)
+		t.Fatalf("wal_appends = %v (ack_after %s, ack_max_items %d, a batch of 2), want 0", n, ackAfter, maxItems)
 	}
 	select {
 	case err := <-ack:
-		t.Fatalf("answered (%v) while the insert is held, with ack_after off", err)
+		t.Fatalf("answered (%v) while the insert is held (ack_after %s, ack_max_items %d, a batch of 2)", err, ackAfter, maxItems)
 	default:
 	}
 	w.open(0, nil)
@@ -484,7 +499,7 @@ func TestAckAfterOffWaitsForTheInsert(t *testing.T) {
 		t.Fatalf("export: %v", err)
 	}
 	if n := h.metric(t, walAcks("acked")); n != 0 {
-		t.Errorf("wal_acks acked = %v with ack_after off, want 0", n)
+		t.Errorf("wal_acks acked = %v (ack_after %s, ack_max_items %d), want 0", n, ackAfter, maxItems)
 	}
 }
 
@@ -503,6 +518,7 @@ func TestAckAfterValidation(t *testing.T) {
 		{"wal:\n  ack_after: -5ms\n", "wal.ack_after must not be negative"},
 		{"write_timeout: 1s\nwal:\n  ack_after: 2s\n", "wal.ack_after (2s) must be shorter than write_timeout (1s)"},
 		{"wal:\n  ack_after: soon\n", "time.Duration"},
+		{"wal:\n  ack_max_items: 0\n", "wal.ack_max_items must be positive"},
 	} {
 		cfg := collector.DefaultConfig()
 		cfg.NoAuth = true
