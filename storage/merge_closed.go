@@ -88,6 +88,9 @@ func (s *Store) MergeClosed(ctx context.Context, now time.Time) ([]MergedPartiti
 			if err := s.execRewrite(ctx, optimizePartitionSQL(s.database, table), p.id); err != nil {
 				return merged, fmt.Errorf("merge the closed partition %s of %s: %w", p.id, table, err)
 			}
+			if err := s.followPartition(ctx, table, func(f string) string { return optimizePartitionSQL(s.database, f) }, p.id); err != nil {
+				return merged, fmt.Errorf("merge the closed partition %s of %s: %w", p.id, table, err)
+			}
 			m := MergedPartition{Table: table, Day: start, Parts: p.parts, Took: time.Since(t0)}
 			merged = append(merged, m)
 			s.logger.Info("merged a closed partition into one part", "table", table, "partition", p.id,

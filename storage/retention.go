@@ -52,6 +52,27 @@ var retainedTables = []string{
 	"streaming_hours", "completeness_hours",
 }
 
+// partitionFollowers are, per table, the tables whose partitions go and
+// merge with the table's, on a single server, and are named nowhere:
+// trace_invocations (migration 55) holds what a trace view shows of
+// invocations, partitioned by the same days, and is kept as long.
+var partitionFollowers = map[string][]string{"invocations": {"trace_invocations"}}
+
+// followPartition runs sql, a statement on the partition ID id, on the
+// tables following table (partitionFollowers); a follower the database
+// does not have yet (before its migration) is skipped.
+func (s *Store) followPartition(ctx context.Context, table string, sql func(follower string) string, id string) error {
+	if s.cluster != "" {
+		return nil
+	}
+	for _, f := range partitionFollowers[table] {
+		if err := s.execRewrite(ctx, sql(f), id); err != nil && !IsUnknownTable(err) {
+			return fmt.Errorf("partition %s of %s, which follows %s: %w", id, f, table, err)
+		}
+	}
+	return nil
+}
+
 // weeklyTables are the retained tables that may be partitioned by
 // toMonday(...): a partition's ID is the date of its Monday, and the
 // partition goes when the last of its seven days does. trace_hours is,
@@ -194,6 +215,9 @@ func (s *Store) dropPartitions(ctx context.Context, victims []DroppedPartition) 
 		id := v.partitionID()
 		if err := s.conn.Exec(ctx, dropPartitionSQL(s.database, v.Table, s.cluster), id); err != nil {
 			return victims[:i], fmt.Errorf("drop partition %s of %s: %w", id, v.Table, err)
+		}
+		if err := s.followPartition(ctx, v.Table, func(f string) string { return dropPartitionSQL(s.database, f, s.cluster) }, id); err != nil {
+			return victims[:i], fmt.Errorf("drop partition: %w", err)
 		}
 		s.logger.Info("dropped partition", "table", v.Table, "partition", id, "database", s.database)
 	}

@@ -104,6 +104,10 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 			return selectInvocationsSQL(db, InvocationFilter{Since: since, Until: until,
 				RequestIDs: []string{hostile, "b"}, FunctionNames: []string{hostile}, Limit: 10, TraceView: true})
 		}},
+		{"trace_invocations", func() (string, []any) {
+			return selectTraceInvocationsSQL(db, InvocationFilter{Since: since, Until: until,
+				RequestIDs: []string{hostile, "b"}, FunctionNames: []string{hostile}, Limit: 10, TraceView: true})
+		}},
 		{"function_buckets", func() (string, []any) { return functionBucketsSQL(db, usage, time.Minute) }},
 		{"function_figures", func() (string, []any) { return functionFiguresSQL(db, hours, time.Hour) }},
 		{"function_catalog", func() (string, []any) { return functionCatalogSQL(db, usage) }},

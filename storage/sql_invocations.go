@@ -64,6 +64,46 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	return query, args
 }
 
+// traceInvocationShown are the columns of invocationTraceViewColumns that
+// trace_invocations (migration 55) packs into its array shown, in its
+// order: all but start_unix_nano, function_name and request_id, which it
+// stores as columns. scanTraceInvocation reads them back.
+var traceInvocationShown = []string{
+	"account_id", "region", "function_version", "service_name", "architecture", "runtime",
+	"initialization_type", "log_stream", "memory_size_mb", "max_memory_used_mb", "ephemeral_storage_mb",
+	"duration_ms", "billed_duration_ms", "billed_init_duration_ms", "init_duration_ms", "restore_duration_ms",
+	"cold_start", "status", "error_type", "trace_id", "span_id", "xray_trace_header", "unknown_figures",
+	"incomplete", "tenant_id", "trigger", "http_status_code", "response_size",
+}
+
+// traceInvocationsFilter reports whether f is a read trace_invocations
+// answers: the columns of a trace view, selected by request ID, function
+// and time alone (the columns it stores unpacked), in a range that starts
+// after its horizon.
+func traceInvocationsFilter(f InvocationFilter, horizon uint64) bool {
+	return f.TraceView && len(f.RequestIDs) > 0 && f.TraceID == ([16]byte{}) && len(f.TraceIDs) == 0 &&
+		f.TenantID == "" && !f.Since.IsZero() && f.Since.UnixNano() > 0 && uint64(f.Since.UnixNano()) > horizon
+}
+
+// selectTraceInvocationsSQL is selectInvocationsSQL for a filter
+// traceInvocationsFilter accepts, read from trace_invocations: the same
+// conditions on the same columns, in the same order, selecting the
+// columns it stores unpacked and shown.
+func selectTraceInvocationsSQL(db string, f InvocationFilter) (string, []any) {
+	var pre, w readWhere
+	pre.add("request_id IN ?", inList(f.RequestIDs))
+	w.equal("function_name", f.FunctionName)
+	if len(f.FunctionNames) > 0 {
+		w.add("function_name IN ?", inList(f.FunctionNames))
+	}
+	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
+	query := "SELECT start_unix_nano, function_name, request_id, shown\nFROM " + db + ".trace_invocations" +
+		"\nPREWHERE " + pre.sql() +
+		"\nWHERE " + w.sql() + "\nORDER BY start_time DESC, start_unix_nano DESC, request_id\nLIMIT ?"
+	args := append(append(pre.args, w.args...), limitBetween(f.Limit, DefaultInvocationLimit, MaxInvocationLimit))
+	return query, args
+}
+
 // invocationWhere adds the filter of the invocation aggregates.
 func invocationWhere(w *readWhere, f UsageFilter) {
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)

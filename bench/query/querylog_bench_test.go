@@ -33,6 +33,7 @@ var queryKinds = []struct{ prefix, kind string }{
 	{"SELECT _part,", kindLayout},
 	{"SELECT trace_id, span_id, parent_span_id", kindWide},
 	{"SELECT start_unix_nano, account_id", kindInvocations},
+	{"SELECT start_unix_nano, function_name, request_id, shown", kindInvocations}, // from trace_invocations (migration 55)
 	{"SELECT linked_trace_id", "links in"},
 }
 

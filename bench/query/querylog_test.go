@@ -23,13 +23,14 @@ func TestSummarizeCountsEachColdQueryOnce(t *testing.T) {
 		q("SELECT count() FROM db.spans", 90, 70*time.Millisecond),
 		q("SELECT _part, toStartOfHour(start_time) ... 'bb'", 40, 30*time.Millisecond),
 		q("SELECT start_unix_nano, account_id ... 'r2'", 64, 20*time.Millisecond),
+		q("SELECT start_unix_nano, function_name, request_id, shown ... 'r3'", 24, 6*time.Millisecond),
 	})
 	want := map[string]QueryCost{
 		kindLayout:      {Files: 35, Reads: 35, Duration: 20 * time.Millisecond, CPU: 10 * time.Millisecond},
 		kindWide:        {Files: 48, Reads: 48, Duration: 20 * time.Millisecond, CPU: 10 * time.Millisecond},
-		kindInvocations: {Files: 96, Reads: 96, Duration: 30 * time.Millisecond, CPU: 15 * time.Millisecond},
+		kindInvocations: {Files: 72, Reads: 72, Duration: 22 * time.Millisecond, CPU: 11 * time.Millisecond},
 	}
-	counts := map[string]int{kindLayout: 2, kindWide: 1, kindInvocations: 2}
+	counts := map[string]int{kindLayout: 2, kindWide: 1, kindInvocations: 3}
 	if len(got) != len(want) {
 		t.Fatalf("got %d kinds %v, want %d", len(got), got, len(want))
 	}

@@ -979,3 +979,42 @@ CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs
 )
 ENGINE = MergeTree()
 ORDER BY (table_name, dropped_before);
+
+-- migration trace_invocations, statement 1
+CREATE TABLE IF NOT EXISTS lambdascope.trace_invocations
+(
+    start_time DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+    start_unix_nano UInt64 CODEC(DoubleDelta, ZSTD(1)),
+    function_name LowCardinality(String) CODEC(ZSTD(1)),
+    request_id String CODEC(ZSTD(1)),
+    shown Array(String) CODEC(ZSTD(1))
+)
+ENGINE = MergeTree()
+PARTITION BY toDate(start_time)
+ORDER BY (function_name, start_time, request_id)
+SETTINGS index_granularity = 1024;
+
+-- migration trace_invocations, statement 2
+CREATE MATERIALIZED VIEW IF NOT EXISTS lambdascope.trace_invocations_mv
+TO lambdascope.trace_invocations
+AS SELECT
+    start_time,
+    start_unix_nano,
+    function_name,
+    request_id,
+    [CAST(account_id AS String), CAST(region AS String), CAST(function_version AS String),
+     CAST(service_name AS String), CAST(architecture AS String), CAST(runtime AS String),
+     CAST(initialization_type AS String), CAST(log_stream AS String),
+     toString(memory_size_mb), toString(max_memory_used_mb), toString(ephemeral_storage_mb),
+     toString(duration_ms), toString(billed_duration_ms), toString(billed_init_duration_ms),
+     toString(init_duration_ms), toString(restore_duration_ms), toString(cold_start),
+     CAST(status AS String), CAST(error_type AS String), CAST(trace_id AS String),
+     CAST(span_id AS String), xray_trace_header, toString(unknown_figures), toString(incomplete),
+     CAST(tenant_id AS String), CAST(trigger AS String), toString(http_status_code),
+     toString(response_size)] AS shown
+FROM lambdascope.invocations;
+
+-- migration trace_invocations, statement 3
+INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
+SELECT 'trace_invocations', if(count() = 0, 0, (max(toUInt64(start_time)) + 1) * 1000000000 - 1)
+FROM lambdascope.invocations;
