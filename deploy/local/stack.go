@@ -9,9 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,8 +72,10 @@ type Stack struct {
 	ClickHouse    *chserver.Server
 	DSN           string
 	CollectorAddr string
-	APIKey        string
-	Emulator      *emulator.Emulator
+	// AdminAddr serves the collector's /metrics and health.
+	AdminAddr string
+	APIKey    string
+	Emulator  *emulator.Emulator
 
 	opts      Options
 	log       *slog.Logger
@@ -185,6 +190,9 @@ func (s *Stack) startCollector(ctx context.Context) error {
 		return err
 	}
 	s.CollectorAddr = addr
+	if s.AdminAddr, err = freeport.Addr(); err != nil {
+		return err
+	}
 	if s.collLog, err = os.Create(filepath.Join(s.opts.WorkDir, "collector.log")); err != nil {
 		return fmt.Errorf("create collector log: %w", err)
 	}
@@ -195,8 +203,8 @@ func (s *Stack) startCollector(ctx context.Context) error {
 // waits until it serves. Its data directory (WAL, quarantine) is in the
 // work directory, so a restarted collector replays what the previous one
 // left there; its
-// OTLP/HTTP and admin listeners take free ports so that several stacks can
-// run on one machine.
+// OTLP/HTTP listener takes a free port so that several stacks can run on
+// one machine.
 func (s *Stack) launchCollector(ctx context.Context) error {
 	dataDir, err := filepath.Abs(filepath.Join(s.opts.WorkDir, "collector-data"))
 	if err != nil {
@@ -205,7 +213,7 @@ func (s *Stack) launchCollector(ctx context.Context) error {
 	cmd := exec.Command(s.Bin.Collector,
 		"--grpc-addr", s.CollectorAddr,
 		"--http-addr", "127.0.0.1:0",
-		"--admin-addr", "127.0.0.1:0",
+		"--admin-addr", s.AdminAddr,
 		"--data-dir", dataDir,
 		"--clickhouse-dsn", s.DSN,
 		"--api-key-sha256", collector.HashAPIKey(s.APIKey))
@@ -259,7 +267,66 @@ func (s *Stack) StopFunctions(ctx context.Context) error {
 	if err := s.Emulator.Shutdown(ctx); err != nil {
 		return fmt.Errorf("shut down functions: %w", err)
 	}
-	return nil
+	return s.WaitStored(ctx)
+}
+
+// WaitStored waits until the collector's WAL is empty, so that every batch
+// it acknowledged can be read from ClickHouse: a batch acknowledged from
+// the WAL while its insert went on (wal.ack_after) is stored a little
+// after its answer. It returns at once when the collector is stopped, and
+// gives up after two minutes.
+func (s *Stack) WaitStored(ctx context.Context) error {
+	if s.collector == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	url := "http://" + s.AdminAddr + "/metrics"
+	last := "no answer"
+	for {
+		n, err := walRecords(ctx, url)
+		if err == nil && n == 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%v batches in the WAL", n)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("collector's WAL not empty (%s): %w; see %s", last, ctx.Err(), s.collLog.Name())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// walRecords reads lambdascope_collector_wal_records from the collector's
+// /metrics.
+func walRecords(ctx context.Context, url string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("collector metrics: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("collector metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return 0, fmt.Errorf("collector metrics: %w", err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "lambdascope_collector_wal_records "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("collector metrics: wal_records %q: %w", v, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("collector metrics: no lambdascope_collector_wal_records")
 }
 
 // StopCollector stops the collector gracefully (SIGTERM, then SIGKILL after
