@@ -188,7 +188,8 @@ func run() error {
 	}
 	fmt.Println("(ADDED is billed time after the runtime was done, which is none without an extension. Its cold share is\n" +
 		"mostly the flush that ends an environment's first invocation waiting for the collector's answer, at most\n" +
-		"150 ms: the collector answers once the batch is in ClickHouse, here a server on this same machine.)")
+		"150 ms: the collector answers once the batch is in ClickHouse, here a server on this same machine, or\n" +
+		"once a small batch whose insert runs past 25 ms is in its WAL on disk (wal.ack_after).)")
 	fmt.Println("\nWhether every span and log line the extensions sent was stored:")
 	if err := cli(ctx, stack, os.Stdout, "completeness", "--since", "1h"); err != nil {
 		return err
