@@ -135,6 +135,10 @@ type WALConfig struct {
 	// (a cold start's first one above all). Larger batches wait for
 	// their insert.
 	AckMaxItems int `yaml:"ack_max_items"`
+	// AckMaxPending bounds how many batches at a time are acknowledged
+	// from the WAL while their inserts run or wait for a writer; past it a
+	// batch waits for its insert.
+	AckMaxPending int `yaml:"ack_max_pending"`
 }
 
 // TracingConfig turns on the collector's own traces, sent over OTLP/HTTP.
@@ -169,11 +173,12 @@ func DefaultConfig() Config {
 			QueueSize:     256,
 		},
 		WAL: WALConfig{
-			Enabled:      true,
-			MaxBytes:     1 << 30,
-			SegmentBytes: 64 << 20,
-			AckAfter:     25 * time.Millisecond,
-			AckMaxItems:  256,
+			Enabled:       true,
+			MaxBytes:      1 << 30,
+			SegmentBytes:  64 << 20,
+			AckAfter:      25 * time.Millisecond,
+			AckMaxItems:   256,
+			AckMaxPending: 32,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
 
@@ -250,6 +255,9 @@ func (c Config) Validate() error {
 	}
 	if c.WAL.AckAfter > 0 && c.WAL.AckMaxItems <= 0 {
 		errs = append(errs, errors.New("wal.ack_max_items must be positive while wal.ack_after is on"))
+	}
+	if c.WAL.AckAfter > 0 && c.WAL.AckMaxPending <= 0 {
+		errs = append(errs, errors.New("wal.ack_max_pending must be positive while wal.ack_after is on"))
 	}
 	if c.Tracing.Enabled && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
 		errs = append(errs, fmt.Errorf("tracing.endpoint %q must be an http:// or https:// URL", c.Tracing.Endpoint))

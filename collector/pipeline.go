@@ -48,9 +48,6 @@ type job struct {
 	spans *spanDecode // the request's spans and log records in columns, or nil
 	items itemCounts
 	done  chan jobResult
-	// taken: a writer has received the job (its insert runs, or the
-	// writer gathers the group it goes in).
-	taken atomic.Bool
 }
 
 type jobResult struct {
@@ -144,7 +141,7 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 	}
 	p.walAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lambdascope_collector_wal_acks_total",
-		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: 2 × batch.parallelism batches were being acknowledged so already; queued: every writer was busy, the batch had not reached one; these three waited for their insert.",
+		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: wal.ack_max_pending batches were being acknowledged so already; these two waited for their insert.",
 	}, []string{"outcome"})
 	p.m.reg.MustRegister(p.walAcks)
 	return p, nil
@@ -276,11 +273,10 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 	select {
 	case r = <-j.done:
 	case <-ackAfter:
-		if !j.taken.Load() {
-			// Every writer is busy: under such a load encoding batches
-			// again for the WAL would cost every batch CPU time.
-			p.walAcks.WithLabelValues("queued").Inc()
-		} else if p.ackFromWAL(j, id) {
+		// Taken by a writer or still queued for one (a burst of cold
+		// starts keeps every writer busy): a small batch either way, and
+		// at most wal.ack_max_pending of them at a time.
+		if p.ackFromWAL(j, id) {
 			return accepted, nil
 		}
 		r = <-j.done
@@ -325,10 +321,11 @@ func (p *pipeline) walPending() bool {
 }
 
 // maxShadowed is how many batches may be acknowledged from the WAL while
-// their inserts run: each costs encoding its spans again for the WAL and
-// an fsync, which under a steady load past wal.ack_after would be every
-// batch's; the batches over it wait for their inserts.
-func (p *pipeline) maxShadowed() int { return 2 * p.cfg.Batch.Parallelism }
+// their inserts run or wait for a writer (wal.ack_max_pending): each costs
+// encoding its spans again for the WAL and an fsync, which under a steady
+// load past wal.ack_after would be every batch's; the batches over it wait
+// for their inserts.
+func (p *pipeline) maxShadowed() int { return p.cfg.WAL.AckMaxPending }
 
 // walEmpty reports whether the WAL holds no record at all.
 func (p *pipeline) walEmpty() bool {
@@ -414,7 +411,6 @@ func (p *pipeline) writeLoop() {
 		if !ok {
 			return
 		}
-		first.taken.Store(true)
 		group := []*job{first}
 		if p.alone() {
 			p.writeGroup(group)
@@ -429,7 +425,6 @@ func (p *pipeline) writeLoop() {
 				if !ok {
 					break collect
 				}
-				j.taken.Store(true)
 				group = append(group, j)
 				n += j.items.total()
 			case <-timer.C:
