@@ -455,25 +455,11 @@ func answeredAfterInsert(t *testing.T, ackAfter time.Duration, maxItems int) {
 	t.Helper()
 	dsn, _ := chtest.NewDatabase(t)
 	store := migratedStore(t, dsn)
-	cfg := testConfig(t, dsn)
-	cfg.HTTPAddr = ""
-	cfg.WAL.AckAfter = ackAfter
-	cfg.WAL.AckMaxItems = maxItems
-	w := newGateWriter(store, 1)
-	srv, err := collector.New(cfg, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new collector: %v", err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatalf("start collector: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	h := &walAckHarness{store: store, w: w, srv: srv, client: ingestv1.NewIngestServiceClient(conn)}
+	h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+		c.WAL.AckAfter = ackAfter
+		c.WAL.AckMaxItems = maxItems
+	})
+	w := h.w
 
 	req := batch(t, [16]byte{0xac, 0x6}, 2)
 	ack := h.exportAsync(t, req)
