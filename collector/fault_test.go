@@ -128,6 +128,33 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 }
 
 func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
+	o := outageUnderLoad(t, "outage", [16]byte{0x0a, 0x7a, 0x6e}, func(c *collector.Config) { c.AdminAddr = "" })
+	rows, distinct := spanCounts(t, o.store, o.l.trace)
+	if distinct != o.want || rows != o.want {
+		t.Fatalf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, o.want)
+	}
+	if n := o.srv.QuarantinedBatches(); n != 0 {
+		t.Errorf("an outage quarantined %d batches; it must only delay them", n)
+	}
+	t.Logf("acknowledged %d requests, %d while ClickHouse was down; %d retries", o.l.acked.Load(), o.l.acked.Load()-o.ackedWhileDown, o.l.retries.Load())
+}
+
+// outage is what outageUnderLoad leaves to check.
+type outage struct {
+	srv            *collector.Server
+	store          *storage.Store
+	l              *load
+	want           uint64 // spans sent
+	ackedWhileDown int64  // requests acknowledged before ClickHouse went down
+}
+
+// outageUnderLoad sends 1,200 requests of 20 spans of trace from 4 senders
+// to a collector (its config changed by mutate) on a throwaway ClickHouse
+// in database, stops ClickHouse once the load runs, starts it again once
+// 100 more requests were acknowledged from the WAL, and returns when the
+// load has ended and as many span rows as were sent are stored.
+func outageUnderLoad(t *testing.T, database string, trace [16]byte, mutate func(*collector.Config)) outage {
+	t.Helper()
 	chDir := t.TempDir()
 	ch, err := chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
 	if err != nil {
@@ -135,17 +162,18 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
 	px := chtest.NewProxy(t, ch.Addr())
-	dsn := "clickhouse://" + px.Addr() + "/outage"
+	dsn := "clickhouse://" + px.Addr() + "/" + database
 	store := migratedStore(t, dsn)
 	cfg := testConfig(t, dsn)
-	cfg.HTTPAddr, cfg.AdminAddr = "", ""
+	cfg.HTTPAddr = ""
 	cfg.WriteTimeout = testload.Scale(5*time.Second, 30*time.Second)
+	mutate(&cfg)
 	srv := serve(t, cfg, store)
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 
 	// The pace keeps the load running well past the outage's start: the
 	// stop itself may take seconds while ClickHouse finishes its inserts.
-	l := &load{trace: [16]byte{0x0a, 0x7a, 0x6e}, perReq: 20, pace: 40 * time.Millisecond}
+	l := &load{trace: trace, perReq: 20, pace: 40 * time.Millisecond}
 	const total = 1200
 	ctx, cancel := context.WithTimeout(t.Context(), testload.Scale(3*time.Minute, 15*time.Minute))
 	defer cancel()
@@ -180,14 +208,7 @@ func TestClickHouseOutageUnderLoadLosesAndDoublesNothing(t *testing.T) {
 		rows, _ := spanCounts(t, store, l.trace)
 		return rows >= want
 	})
-	rows, distinct := spanCounts(t, store, l.trace)
-	if distinct != want || rows != want {
-		t.Fatalf("stored %d rows of %d distinct spans, want exactly %d of each", rows, distinct, want)
-	}
-	if n := srv.QuarantinedBatches(); n != 0 {
-		t.Errorf("an outage quarantined %d batches; it must only delay them", n)
-	}
-	t.Logf("acknowledged %d requests, %d while ClickHouse was down; %d retries", l.acked.Load(), l.acked.Load()-ackedWhileDown, l.retries.Load())
+	return outage{srv: srv, store: store, l: l, want: want, ackedWhileDown: ackedWhileDown}
 }
 
 // TestKilledCollectorReplaysWAL runs the real binary, takes ClickHouse

@@ -16,10 +16,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/lambdascope/lambdascope/collector"
-	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage"
-	"github.com/lambdascope/lambdascope/storage/chserver"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
@@ -530,54 +528,8 @@ func TestAckAfterValidation(t *testing.T) {
 // outage are replayed, those stored are skipped, and every batch is
 // stored exactly once.
 func TestOutageUnderLoadWithAcksFromTheWAL(t *testing.T) {
-	chDir := t.TempDir()
-	ch, err := chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
-	if err != nil {
-		t.Fatalf("start ClickHouse: %v", err)
-	}
-	t.Cleanup(func() { _ = ch.Stop() })
-	px := chtest.NewProxy(t, ch.Addr())
-	dsn := "clickhouse://" + px.Addr() + "/walack"
-	store := migratedStore(t, dsn)
-	cfg := testConfig(t, dsn)
-	cfg.HTTPAddr = ""
-	cfg.WriteTimeout = testload.Scale(5*time.Second, 30*time.Second)
-	cfg.WAL.AckAfter = 20 * time.Millisecond
-	srv := serve(t, cfg, store)
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-
-	l := &load{trace: [16]byte{0x0a, 0xac, 0x6e}, perReq: 20, pace: 40 * time.Millisecond}
-	const total = 1200
-	ctx, cancel := context.WithTimeout(t.Context(), testload.Scale(3*time.Minute, 15*time.Minute))
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- l.run(ctx, 4, total, srv.Addr) }()
-
-	waitFor(t, "load to start", time.Minute, func() bool { return l.acked.Load() > 50 })
-	if err := ch.Stop(); err != nil {
-		t.Fatalf("stop ClickHouse: %v", err)
-	}
-	px.Cut()
-	ackedWhileDown := l.acked.Load()
-	if ackedWhileDown >= total-100 {
-		t.Fatalf("the load finished (%d of %d acknowledged) before ClickHouse was down; slow it down", ackedWhileDown, total)
-	}
-	waitFor(t, "batches to be acknowledged from the WAL while ClickHouse is down", time.Minute,
-		func() bool { return l.acked.Load() > ackedWhileDown+100 })
-	ch, err = chserver.Start(t.Context(), chserver.Options{Dir: chDir, IgnoreEnv: true})
-	if err != nil {
-		t.Fatalf("restart ClickHouse: %v", err)
-	}
-	t.Cleanup(func() { _ = ch.Stop() })
-	px.Resume(ch.Addr())
-	if err := <-done; err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	want := uint64(total * l.perReq)
-	waitFor(t, "the WAL to drain into ClickHouse", 2*time.Minute, func() bool {
-		rows, _ := spanCounts(t, store, l.trace)
-		return rows >= want
-	})
+	o := outageUnderLoad(t, "walack", [16]byte{0x0a, 0xac, 0x6e}, func(c *collector.Config) { c.WAL.AckAfter = 20 * time.Millisecond })
+	srv, store, l, want, ackedWhileDown := o.srv, o.store, o.l, o.want, o.ackedWhileDown
 	h := &walAckHarness{srv: srv}
 	waitFor(t, "the WAL to be consumed", time.Minute, func() bool { return h.metric(t, "lambdascope_collector_wal_records") == 0 })
 	rows, distinct := spanCounts(t, store, l.trace)
