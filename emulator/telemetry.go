@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -246,6 +247,16 @@ func (s *subscription) stop() {
 	<-s.done
 }
 
+// stopping says whether stop was called.
+func (s *subscription) stopping() bool {
+	select {
+	case <-s.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *subscription) run() {
 	defer close(s.done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -303,6 +314,12 @@ func (s *subscription) deliver(ctx context.Context, retry bool) {
 			s.mu.Lock()
 			s.dropped += len(batch)
 			s.mu.Unlock()
+			if s.stopping() && errors.Is(err, context.Canceled) {
+				// The environment shut down with the batch on its way, as
+				// Lambda stops delivering once an environment is gone.
+				s.log.Info("telemetry batch not delivered: the environment shut down", "extension", s.extension, "events", len(batch), "types", eventTypes(batch))
+				continue
+			}
 			s.log.Warn("telemetry batch dropped", "extension", s.extension, "events", len(batch), "types", eventTypes(batch), "err", err)
 		}
 	}
