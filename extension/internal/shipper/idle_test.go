@@ -40,7 +40,7 @@ type relayPair struct {
 	toServer, toClient atomic.Bool
 }
 
-func startRelay(t *testing.T, target string) *relay {
+func startRelay(t testing.TB, target string) *relay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
