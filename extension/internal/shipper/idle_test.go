@@ -193,7 +193,7 @@ func TestCallAfterIdleOnDeadConnection(t *testing.T) {
 			if got := r.connections(); got != 2 {
 				t.Errorf("%d connections, want the dead one and its replacement", got)
 			}
-			if st := s.ConnStats(); st.DeadAfterIdle != 1 || st.Reconnects != 1 || st.Timeouts != 0 || st.Stale != 0 {
+			if st := s.ConnStats(); st != (ConnStats{Connections: 2, DeadAfterIdle: 1, Reconnects: 1}) {
 				t.Errorf("connection stats %+v, want one connection found dead after idling", st)
 			}
 			calls := srv.Calls()
@@ -215,6 +215,60 @@ func TestCallAfterIdleOnDeadConnection(t *testing.T) {
 				t.Errorf("sent %v, dropped %v, pending %v; want both batches sent", st.Sent, st.Dropped, s.Pending())
 			}
 		})
+	}
+}
+
+// TestFlushCutBeforeThePingTimesOut: the flush at an invocation's end has
+// a budget (the agent's 150 ms) shorter than ThawGrace, so after idling on
+// a dead connection it is cut before the ping's timeout and its batch kept.
+// The unanswered ping still gives the connection up, with no call on it,
+// and the next flush goes out at once on a new connection, not after its
+// RPCTimeout (30 s here).
+func TestFlushCutBeforeThePingTimesOut(t *testing.T) {
+	t.Parallel()
+	srv := collectortest.Start(t)
+	r := startRelay(t, srv.Addr)
+	s, buf := newShipper(t, r.addr(), func(c *Config) {
+		c.RPCTimeout = 30 * time.Second
+		c.ThawGrace = 300 * time.Millisecond
+	})
+	addWork(buf, "req-before-freeze")
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatalf("first Flush: %v", err)
+	}
+	time.Sleep(idleLonger)
+	r.blackHole(false)
+	addWork(buf, "req-after-thaw")
+	cut, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	err := s.Flush(cut)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cut Flush = %v, want its deadline", err)
+	}
+	if s.Pending().IsZero() {
+		t.Fatal("the cut flush's batch was not kept")
+	}
+	// The environment is frozen now; the ping's timeout passes with no
+	// call on the connection and gRPC closes it. (Were the next flush to
+	// come first, its call would be ended with the connection and retried
+	// as in TestCallAfterIdleOnDeadConnection.)
+	time.Sleep(time.Second)
+	ctx, fcancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer fcancel()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("next Flush: %v (connection stats %+v)", err, s.ConnStats())
+	}
+	if got := r.connections(); got != 2 {
+		t.Errorf("%d connections, want the dead one and its replacement", got)
+	}
+	if st := s.ConnStats(); st.Connections != 2 || st.Timeouts != 0 || st.Stale != 0 {
+		t.Errorf("connection stats %+v, want a second connection and no timeout", st)
+	}
+	if calls, acc := srv.Calls(), srv.Accepted(); len(calls) != 2 || len(acc) != 2 || acc[1].GetInvocations()[0].GetRequestId() != "req-after-thaw" {
+		t.Errorf("%d calls, accepted %v; want the batch kept across the cut flush sent once", len(calls), acc)
+	}
+	if st := buf.Stats(); st.Sent != (buffer.Counts{buffer.Invocations: 2, buffer.Spans: 2}) || !st.Dropped.IsZero() {
+		t.Errorf("sent %v, dropped %v", st.Sent, st.Dropped)
 	}
 }
 
@@ -281,7 +335,7 @@ func TestSlowCollectorAfterIdleKeepsItsCall(t *testing.T) {
 	if err := s.Flush(t.Context()); err != nil {
 		t.Fatalf("Flush after idling: %v", err)
 	}
-	if n, conns, st := col.calls.Load(), r.connections(), s.ConnStats(); n != 2 || conns != 1 || st != (ConnStats{}) {
+	if n, conns, st := col.calls.Load(), r.connections(), s.ConnStats(); n != 2 || conns != 1 || st != (ConnStats{Connections: 1}) {
 		t.Errorf("%d calls, %d connections, stats %+v; want 2, 1 and nothing given up", n, conns, st)
 	}
 }
@@ -307,7 +361,7 @@ func TestBusyFunctionNeverSuspected(t *testing.T) {
 			t.Fatalf("Flush %d: %v", i, err)
 		}
 	}
-	if n, conns, st := col.calls.Load(), r.connections(), s.ConnStats(); n != 5 || conns != 1 || st != (ConnStats{}) || s.Reconnects() != 0 {
+	if n, conns, st := col.calls.Load(), r.connections(), s.ConnStats(); n != 5 || conns != 1 || st != (ConnStats{Connections: 1}) || s.Reconnects() != 0 {
 		t.Errorf("%d calls, %d connections, stats %+v; want 5, 1 and nothing given up", n, conns, st)
 	}
 }

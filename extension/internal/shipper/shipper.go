@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -201,7 +202,7 @@ type Shipper struct {
 	conn       *grpc.ClientConn
 	client     ingestv1.IngestServiceClient
 	reconnects uint64
-	stats      ConnStats
+	conns      ConnStats
 	// inflight is the Export call under way, if any.
 	inflight *inflightCall
 	stopped  bool
@@ -283,7 +284,7 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 // minutes unless the server has written since) is never breached: every
 // PING here is followed by an answer before the next.
 func (s *Shipper) dialOptions() []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(s.creds)}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(s.creds), grpc.WithStatsHandler(connCounter{s})}
 	if !s.cfg.noIdlePing {
 		opts = append(opts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:    idlePing,
@@ -626,7 +627,7 @@ func (s *Shipper) reconnect() {
 	old := s.conn
 	s.conn, s.client = conn, ingestv1.NewIngestServiceClient(conn)
 	s.reconnects++
-	s.stats.Reconnects++
+	s.conns.Reconnects++
 	s.mu.Unlock()
 	s.log.Debug("replaced the collector connection before the retry")
 	_ = old.Close()
@@ -648,8 +649,12 @@ func (s *Shipper) Reconnects() uint64 {
 	return s.reconnects
 }
 
-// ConnStats counts the connections to the collector given up, and why.
+// ConnStats counts the connections to the collector opened and given up,
+// and why.
 type ConnStats struct {
+	// Connections is every connection opened (TCP, and TLS when set up),
+	// the first one included.
+	Connections uint64
 	// Reconnects is every connection given up for one of the reasons
 	// below, whether the shipper replaced it or gRPC did.
 	Reconnects uint64
@@ -663,18 +668,41 @@ type ConnStats struct {
 	DeadAfterIdle uint64
 }
 
-// ConnStats returns the counts of connections given up so far.
+// ConnStats returns the counts of connections opened and given up so far.
 func (s *Shipper) ConnStats() ConnStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	return s.conns
 }
 
 // count updates the connection counts.
 func (s *Shipper) count(f func(*ConnStats)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f(&s.stats)
+	f(&s.conns)
+}
+
+// connCounter counts the connections gRPC opens to the collector: also
+// those it opens after closing one whose keepalive ping went unanswered
+// while no call was on it (a flush cut by its deadline before the ping's
+// timeout), which no call's error tells.
+type connCounter struct{ s *Shipper }
+
+func (c connCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (c connCounter) HandleRPC(context.Context, stats.RPCStats) {}
+
+func (c connCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (c connCounter) HandleConn(_ context.Context, st stats.ConnStats) {
+	if _, ok := st.(*stats.ConnBegin); !ok {
+		return
+	}
+	var n uint64
+	c.s.count(func(cs *ConnStats) { cs.Connections++; n = cs.Connections })
+	if n > 1 {
+		c.s.log.Debug("opened a new connection to the collector", "connections", n)
+	}
 }
 
 // deadAfterIdle says whether err ends a call whose connection gRPC closed
