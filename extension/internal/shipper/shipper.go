@@ -279,10 +279,12 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 // collector take the batch twice and bill the user the grace and a second
 // call. A busy function does not ping at all (its connection never idles
 // for idlePing) and no PING is sent on an idle connection with no call on
-// it (PermitWithoutStream false), so a frozen environment sends nothing and
-// the collector's keepalive policy (gRPC's default: a PING at most every 5
-// minutes unless the server has written since) is never breached: every
-// PING here is followed by an answer before the next.
+// it (PermitWithoutStream false), so a frozen environment sends nothing.
+// The collector's keepalive policy (gRPC's default) holds a PING against
+// the client only when the server has written nothing since the last one
+// and less than 5 minutes passed; every PING here goes with a call the
+// collector answers (a call outlasting idlePing would ping again, but
+// RPCTimeout is 5 s).
 func (s *Shipper) dialOptions() []grpc.DialOption {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(s.creds), grpc.WithStatsHandler(connCounter{s})}
 	if !s.cfg.noIdlePing {
@@ -487,9 +489,9 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			// The connection died while idle (see dialOptions); gRPC has
 			// closed it and dials a new one for the retry. Not the
 			// collector's fault: retried at once, and the first time
-			// without using up the batch's budget. Only a call on a
-			// connection idle for idlePing can end so, so this does not
-			// spin.
+			// without using up the batch's budget. A call ends so only on
+			// a connection that read nothing for idlePing, so this does
+			// not spin.
 			s.count(func(c *ConnStats) { c.DeadAfterIdle++; c.Reconnects++ })
 			s.log.Debug("collector connection died while idle (keepalive ping unanswered); retrying on a new connection", "attempt", p.attempts)
 			if !p.idleRetried {
