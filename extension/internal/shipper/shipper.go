@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -59,6 +62,10 @@ type Config struct {
 	// probably frozen that long) may still take after the wait ends, plus
 	// a second per MiB of its batch; then it is abandoned and retried on a
 	// new connection, since the old one may have died during the freeze.
+	// It is also how long the collector has to answer the ping sent with
+	// the first call on a connection idle for idlePing (see dialOptions);
+	// unanswered, the connection is given up and the call retried on a
+	// new one.
 	ThawGrace time.Duration
 	// LongWait is the shortest wait on /event/next after which calls in
 	// flight are suspected: connections die during long freezes (idle
@@ -75,6 +82,10 @@ type Config struct {
 	// full, and everything unsent at shutdown (SpoolRemaining). Spooled
 	// batches are replayed first, oldest first, with their batch IDs.
 	Spool *spool.Spool
+
+	// noIdlePing leaves out the keepalive ping of dialOptions, as before
+	// it existed; only the benchmark that measures what it saves sets it.
+	noIdlePing bool
 }
 
 // DefaultConfig returns the defaults for everything but the endpoint.
@@ -132,6 +143,14 @@ var ErrSpooled = errors.New("collector unreachable: batch spooled")
 // thaw grace; the batch is retried at once on a new connection.
 var errStale = errors.New("collector call abandoned: connection may have died while the environment was frozen")
 
+// idlePing is how long a connection must have read nothing before the next
+// call on it also sends a keepalive ping: gRPC's shortest keepalive time.
+// Connections die silently after minutes of idling (an AWS NAT gateway
+// drops an idle flow after 350 s without a reset), never within seconds,
+// so a busy function, whose connection reads an answer every invocation,
+// never pings.
+const idlePing = 10 * time.Second
+
 // finalBackoff caps the wait between retries while draining, so a
 // collector back within the shutdown deadline is found at once.
 const finalBackoff = 200 * time.Millisecond
@@ -153,6 +172,9 @@ type pendingBatch struct {
 	beside bool
 	// done is set once the batch is sent, dropped or spooled.
 	done bool
+	// idleRetried is set once the batch was retried after its connection
+	// was found dead after idling.
+	idleRetried bool
 }
 
 // Shipper moves batches from a buffer to the collector.
@@ -180,6 +202,7 @@ type Shipper struct {
 	conn       *grpc.ClientConn
 	client     ingestv1.IngestServiceClient
 	reconnects uint64
+	conns      ConnStats
 	// inflight is the Export call under way, if any.
 	inflight *inflightCall
 	stopped  bool
@@ -226,13 +249,51 @@ func New(cfg Config, buf *buffer.Buffer, log *slog.Logger) (*Shipper, error) {
 		creds = credentials.NewTLS(tc)
 	}
 	s.creds = creds
-	conn, err := grpc.NewClient(cfg.Endpoint, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(cfg.Endpoint, s.dialOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("create collector client: %w", err)
 	}
 	s.conn = conn
 	s.client = ingestv1.NewIngestServiceClient(conn)
 	return s, nil
+}
+
+// dialOptions are the options of every connection to the collector.
+//
+// A call that starts on a connection that died silently while the
+// environment was frozen or idle (a NAT or load balancer dropped the flow
+// without a reset) would wait its whole RPCTimeout, and the flush at an
+// invocation's end is billed to the user. gRPC's keepalive finds such a
+// connection at the first call: once the connection has read nothing for
+// idlePing, the call is sent with an HTTP/2 PING beside it, and a
+// connection whose PING is not acknowledged within ThawGrace is closed;
+// the call ends with Unavailable and send retries it at once, with the same
+// batch ID, on the new connection gRPC dials.
+//
+// A PING rather than a grace timer on the call itself: the PING is
+// acknowledged by the collector's HTTP/2 layer (or the load balancer in
+// front of it) within one round trip, however long the collector takes to
+// answer the call, so a collector that is slow but alive (an insert into
+// ClickHouse takes hundreds of milliseconds under load) keeps its call and
+// its full RPCTimeout, where a timer would abandon the call, make the
+// collector take the batch twice and bill the user the grace and a second
+// call. A busy function does not ping at all (its connection never idles
+// for idlePing) and no PING is sent on an idle connection with no call on
+// it (PermitWithoutStream false), so a frozen environment sends nothing.
+// The collector's keepalive policy (gRPC's default) holds a PING against
+// the client only when the server has written nothing since the last one
+// and less than 5 minutes passed; every PING here goes with a call the
+// collector answers (a call outlasting idlePing would ping again, but
+// RPCTimeout is 5 s).
+func (s *Shipper) dialOptions() []grpc.DialOption {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(s.creds), grpc.WithStatsHandler(connCounter{s})}
+	if !s.cfg.noIdlePing {
+		opts = append(opts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:    idlePing,
+			Timeout: s.cfg.ThawGrace,
+		}))
+	}
+	return opts
 }
 
 // tlsConfig is the client TLS configuration: the system roots plus the
@@ -421,7 +482,24 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			// the batch's budget.
 			s.log.Debug("collector call outlived a freeze; retrying on a new connection", "attempt", p.attempts)
 			p.attempts--
+			s.count(func(c *ConnStats) { c.Stale++ })
 			s.reconnect()
+			continue
+		case deadAfterIdle(err):
+			// The connection died while idle (see dialOptions); gRPC has
+			// closed it and dials a new one for the retry. Not the
+			// collector's fault: retried at once, and the first time
+			// without using up the batch's budget. A call ends so only on
+			// a connection that read nothing for idlePing, so this does
+			// not spin.
+			s.count(func(c *ConnStats) { c.DeadAfterIdle++; c.Reconnects++ })
+			s.log.Debug("collector connection died while idle (keepalive ping unanswered); retrying on a new connection", "attempt", p.attempts)
+			if !p.idleRetried {
+				p.idleRetried = true
+				p.attempts--
+			} else if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts && !s.final.Load() {
+				return s.overBudget(p, err)
+			}
 			continue
 		case code == codes.Canceled:
 			// Not the collector's answer: this side closed the connection
@@ -446,6 +524,7 @@ func (s *Shipper) send(ctx context.Context, p *pendingBatch) error {
 			// Not beside a running flush: a new connection would end the
 			// call that flush has in flight on the old one.
 			if code == codes.DeadlineExceeded && !p.beside {
+				s.count(func(c *ConnStats) { c.Timeouts++ })
 				s.reconnect()
 			}
 			if s.cfg.MaxAttempts > 0 && p.attempts >= s.cfg.MaxAttempts && !s.final.Load() {
@@ -536,7 +615,7 @@ func (s *Shipper) Resumed(waitStarted time.Time) {
 // a freeze, so the retry (same batch ID) does not wait on a connection that
 // died while the environment was frozen.
 func (s *Shipper) reconnect() {
-	conn, err := grpc.NewClient(s.cfg.Endpoint, grpc.WithTransportCredentials(s.creds))
+	conn, err := grpc.NewClient(s.cfg.Endpoint, s.dialOptions()...)
 	if err != nil {
 		s.log.Warn("could not recreate the collector connection", "err", err)
 		return
@@ -550,6 +629,7 @@ func (s *Shipper) reconnect() {
 	old := s.conn
 	s.conn, s.client = conn, ingestv1.NewIngestServiceClient(conn)
 	s.reconnects++
+	s.conns.Reconnects++
 	s.mu.Unlock()
 	s.log.Debug("replaced the collector connection before the retry")
 	_ = old.Close()
@@ -562,12 +642,79 @@ func (s *Shipper) isClosed() bool {
 	return s.closed
 }
 
-// Reconnects is how many times the connection was replaced after a call
-// timed out.
+// Reconnects is how many times the shipper replaced the connection after
+// a call timed out or outlived a freeze (not counting the connections gRPC
+// replaced itself: see ConnStats).
 func (s *Shipper) Reconnects() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reconnects
+}
+
+// ConnStats counts the connections to the collector opened and given up,
+// and why.
+type ConnStats struct {
+	// Connections is every connection opened (TCP, and TLS when set up),
+	// the first one included.
+	Connections uint64
+	// Reconnects is every connection given up for one of the reasons
+	// below, whether the shipper replaced it or gRPC did.
+	Reconnects uint64
+	// Stale counts calls in flight across a freeze abandoned after
+	// ThawGrace.
+	Stale uint64
+	// Timeouts counts calls that ran out of RPCTimeout.
+	Timeouts uint64
+	// DeadAfterIdle counts connections found dead by the keepalive ping
+	// of the first call after idling (see dialOptions).
+	DeadAfterIdle uint64
+}
+
+// ConnStats returns the counts of connections opened and given up so far.
+func (s *Shipper) ConnStats() ConnStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// count updates the connection counts.
+func (s *Shipper) count(f func(*ConnStats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.conns)
+}
+
+// connCounter counts the connections gRPC opens to the collector: also
+// those it opens after closing one whose keepalive ping went unanswered
+// while no call was on it (a flush cut by its deadline before the ping's
+// timeout), which no call's error tells.
+type connCounter struct{ s *Shipper }
+
+func (c connCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (c connCounter) HandleRPC(context.Context, stats.RPCStats) {}
+
+func (c connCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (c connCounter) HandleConn(_ context.Context, st stats.ConnStats) {
+	if _, ok := st.(*stats.ConnBegin); !ok {
+		return
+	}
+	var n uint64
+	c.s.count(func(cs *ConnStats) { cs.Connections++; n = cs.Connections })
+	if n > 1 {
+		c.s.log.Debug("opened a new connection to the collector", "connections", n)
+	}
+}
+
+// deadAfterIdle says whether err ends a call whose connection gRPC closed
+// because its keepalive ping went unanswered. gRPC says so only in the
+// status message; were that text to change, such a call would be retried as
+// any other Unavailable (after a backoff, within its budget) and
+// TestCallAfterIdleOnDeadConnection would fail.
+func deadAfterIdle(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unavailable && strings.Contains(st.Message(), "keepalive ping failed to receive ACK")
 }
 
 // nextBatch returns a batch Drain left (with its batch ID), else the
