@@ -44,6 +44,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/spool"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
 // ExtensionName is the name the extension registers under; it must match
@@ -250,9 +251,13 @@ type Agent struct {
 	opts Options
 	log  *slog.Logger
 
-	client   *extapi.Client
-	buf      *buffer.Buffer
-	tracker  *invocation.Tracker
+	client  *extapi.Client
+	buf     *buffer.Buffer
+	tracker *invocation.Tracker
+	// led gives the records their telemetry counts; sink holds the
+	// environment's last record for the final ones (recordSink).
+	led      *ledger
+	sink     *recordSink
 	ship     *shipper.Shipper
 	listener *telemetry.Listener
 	receiver *otlpreceiver.Receiver
@@ -376,6 +381,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		waitStarted := time.Now()
 		var ev extapi.Event
 		var err error
+		if !first && !a.managed {
+			// A record built while the extension waits is held: the
+			// environment's last one, built when SHUTDOWN wakes it, then
+			// carries the final counts.
+			a.sink.hold()
+		}
 		switch h := a.opts.Inherited; {
 		case first && h != nil:
 			waitStarted = h.State.NextSent
@@ -738,7 +749,10 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 		buf.SetLogFilter(r.Logs)
 	}
 	a.resource = Resource(identity, cfg)
-	tracker := invocation.New(buf, a.resource, a.log)
+	// The records go through the sink, which holds the environment's last
+	// one for the final counts (recordSink).
+	sink := &recordSink{Buffer: buf, bound: max(cfg.FlushInterval, minRecordHold)}
+	tracker := invocation.New(sink, a.resource, a.log)
 	if a.managed {
 		tracker.SetManagedInstances()
 	}
@@ -755,6 +769,8 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	a.buf, a.tracker = buf, tracker
 	led := &ledger{buf: buf, spool: a.spool, tracker: tracker}
 	tracker.SetTally(led.next, led.carry)
+	sink.led = led
+	a.led, a.sink = led, sink
 
 	// The function's exports are served from here on, before the shipper
 	// is made: a cold invocation of an instrumented function waits for its
@@ -884,10 +900,18 @@ func (a *Agent) listenHost(ctx context.Context) (bind, uri string) {
 	return "127.0.0.1", "127.0.0.1"
 }
 
+// minRecordHold is the least a record built while the extension waits on
+// /event/next is held (recordSink): when Lambda wakes the environment for
+// SHUTDOWN, it pushes the last report, then gives the runtime up to
+// 500 ms to stop before it sends SHUTDOWN.
+const minRecordHold = time.Second
+
 // onInvoke handles one INVOKE: shipping continues in the background; before
 // the next /event/next the agent waits for this invocation's runtimeDone
 // (the response is already sent then) and flushes if the mode asks for it.
 func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
+	// The records built while the extension waited are not the last.
+	a.sink.release()
 	now := time.Now()
 	if a.invokes > 0 {
 		gap := now.Sub(a.lastInvoke)
@@ -1061,6 +1085,9 @@ func (a *Agent) flushAtEnd() bool {
 // what was sent and what could not be. It always returns nil: the
 // extension exits 0 even when the collector was unreachable.
 func (a *Agent) shutdown(deadline time.Time) error {
+	// The latest record, held or built from now on, waits for the final
+	// counts.
+	a.sink.shutdown()
 	if a.stopSelf != nil {
 		a.stopSelf()
 	}
@@ -1134,9 +1161,22 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	if a.spool != nil {
 		spooledBefore = a.spool.Stats().Spooled
 	}
+	// The environment's last record goes after everything else, with the
+	// counts of all that went before it (finalCounts).
+	last := a.sink.takeLast()
 	fctx, fcancel := context.WithDeadline(context.Background(), hard)
 	defer fcancel()
 	flushErr := a.ship.Drain(fctx)
+	if last != nil && flushErr == nil {
+		// Everything else was taken: the last record goes on its own,
+		// with the bytes of its own batch counted.
+		a.led.close(last, true, a.buf.Bytes())
+		if !a.buf.AddInvocation(last) {
+			a.log.Warn("the environment's last invocation record did not fit the buffer; it is lost with its counts", "request_id", last.GetRequestId())
+		}
+		last = nil
+		flushErr = a.ship.Flush(fctx)
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer scancel()
 	if err := a.ship.Shutdown(sctx); err != nil {
@@ -1145,6 +1185,28 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	// What the collector did not take goes to the spool for the next
 	// start; the spool is on local disk, so this is quick.
 	spooled, dropped, spoolErr := a.ship.SpoolRemaining(context.Background())
+	if last != nil {
+		// The collector did not take everything: the last record follows
+		// it into the spool (or is dropped with it), counting what was
+		// spooled and dropped; its own bytes are counted by whichever
+		// start replays it.
+		a.led.close(last, false, 0)
+		if a.buf.AddInvocation(last) {
+			s, d, err := a.ship.SpoolRemaining(context.Background())
+			spooled.Add(s)
+			dropped.Add(d)
+			spoolErr = errors.Join(spoolErr, err)
+		} else {
+			a.log.Warn("the environment's last invocation record did not fit the buffer; it is lost with its counts", "request_id", last.GetRequestId())
+		}
+	}
+	// What the counters did after the last record was built, when none
+	// could take it: no record was built since the environment last
+	// waited on /event/next, or the spooling of the last one moved them.
+	var uncounted *ingestv1.TelemetryCounts
+	if a.led != nil {
+		uncounted = a.led.next()
+	}
 	if a.spool != nil {
 		// Also what the last flush spooled itself, its retry budget spent.
 		now := a.spool.Stats().Spooled
@@ -1154,7 +1216,11 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	}
 
 	st := a.buf.Stats()
-	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped}
+	attrs := []any{"received", st.Received, "sent", st.Sent, "dropped", st.Dropped,
+		"received_bytes", st.ReceivedBytes, "sent_bytes", st.SentBytes}
+	if !countsZero(uncounted) {
+		attrs = append(attrs, "counted_on_no_record", uncounted.String())
+	}
 	if !st.SampledOut.IsZero() {
 		attrs = append(attrs, "sampled_out", st.SampledOut)
 	}

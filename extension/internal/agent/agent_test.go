@@ -67,6 +67,10 @@ type fakeLambda struct {
 	// beforeFirstNext is pushed, once subscribed, before the first
 	// /event/next is answered.
 	beforeFirstNext []string
+	// beforeNext, when set, runs before the n-th /event/next is answered
+	// (after the telemetry of the previous event went out): what Lambda
+	// pushes when it wakes the environment for the event.
+	beforeNext func(n int)
 	// refuseTelemetry answers the subscription with an error.
 	refuseTelemetry bool
 	// subscribeStatus and subscribeBody, when set, answer the
@@ -192,6 +196,9 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Like Lambda, the next event comes only after the invocation's
 		// runtime finished and its telemetry went out.
 		f.pushGroup.Wait()
+		if f.beforeNext != nil {
+			f.beforeNext(n)
+		}
 		ev, after := f.script(n)
 		out, _ := json.Marshal(ev)
 		_, _ = w.Write(out)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
@@ -215,5 +217,113 @@ func TestRecordsCarryRefusals(t *testing.T) {
 	c := recs[0].GetTelemetry()
 	if c.GetSpansDropped() != 3 || c.GetSpansRefused() != 3 || c.GetLogLinesDropped() != 2 || c.GetLogLinesRefused() != 2 {
 		t.Errorf("counts = %v; want 3 spans and 2 log lines dropped, all refused", c)
+	}
+}
+
+// The last record counts the bytes of the flush that carries it, its own
+// encoded size included, whatever the size of the count itself: across
+// the points where its varint grows a byte the count still equals what
+// the shipper counts once the batch is taken.
+func TestLedgerCloseCountsItsOwnBatch(t *testing.T) {
+	for _, pending := range []int{0, 1, 100, 16000, 16200, 16300, 16383, 2097000, 2097100} {
+		buf := buffer.New(8<<20, 8<<20, nil)
+		tr := invocation.New(buf, nil, nil)
+		led := &ledger{buf: buf, tracker: tr}
+		// Bytes shipped before the last record, on no record yet.
+		buf.MarkSentBytes(1234)
+		inv := &ingestv1.Invocation{RequestId: "r1", Telemetry: led.next()}
+		led.close(inv, true, pending)
+		want := 1234 + uint64(pending) + uint64(proto.Size(inv))
+		if got := inv.GetTelemetry().GetBytesShipped(); got != want {
+			t.Errorf("pending %d: the record counts %d bytes shipped, want %d (its own %d bytes included)", pending, got, want, proto.Size(inv))
+		}
+		// The shipper counts the batch once it is taken; the ledger does
+		// not count it again.
+		buf.AddInvocation(inv)
+		buf.MarkSentBytes(pending)
+		takeRecords(buf)
+		if rest := led.next(); rest.GetBytesShipped() != 0 {
+			t.Errorf("pending %d: %d bytes counted again after the last record", pending, rest.GetBytesShipped())
+		}
+		if st := buf.Stats(); st.SentBytes != want {
+			t.Errorf("pending %d: the buffer counts %d bytes sent, the record %d", pending, st.SentBytes, want)
+		}
+	}
+}
+
+// The sink holds the records built while the extension waits on
+// /event/next until an INVOKE comes, or the bound ends; from SHUTDOWN on
+// it keeps the latest for the final counts and queues the others.
+func TestRecordSinkHolds(t *testing.T) {
+	buf := buffer.New(1<<20, 1<<20, nil)
+	tr := invocation.New(buf, nil, nil)
+	sink := &recordSink{Buffer: buf, led: &ledger{buf: buf, tracker: tr}, bound: time.Hour}
+	queued := func() int { return int(buf.Stats().Buffered[buffer.Invocations]) }
+	rec := func(id string) *ingestv1.Invocation { return &ingestv1.Invocation{RequestId: id} }
+
+	sink.AddInvocation(rec("r0"))
+	sink.hold()
+	if !sink.AddInvocation(rec("r1")) || queued() != 1 {
+		t.Fatalf("while waiting: %d records queued, want r0 alone", queued())
+	}
+	sink.release()
+	if queued() != 2 {
+		t.Fatalf("after INVOKE: %d records queued, want 2", queued())
+	}
+	sink.AddInvocation(rec("r2"))
+	if queued() != 3 {
+		t.Fatalf("during the invocation: %d records queued, want 3", queued())
+	}
+
+	// The bound ends a hold: an environment that is not frozen while idle
+	// does not keep a record.
+	short := &recordSink{Buffer: buf, led: sink.led, bound: 10 * time.Millisecond}
+	short.hold()
+	short.AddInvocation(rec("r3"))
+	deadline := time.Now().Add(10 * time.Second)
+	for queued() != 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if queued() != 4 {
+		t.Fatalf("after the bound: %d records queued, want 4", queued())
+	}
+
+	// A timer armed before a freeze runs out at the thaw, beside the push
+	// the thaw brings: it takes the records held for the bound, not the
+	// one just built.
+	clock := time.Now()
+	frozen := &recordSink{Buffer: buf, led: sink.led, bound: time.Hour, now: func() time.Time { return clock }}
+	frozen.hold()
+	frozen.AddInvocation(rec("before the freeze"))
+	clock = clock.Add(2 * time.Hour)
+	frozen.AddInvocation(rec("thawed"))
+	frozen.expire()
+	if queued() != 5 {
+		t.Fatalf("at the thaw: %d records queued, want 5 (the record held before the freeze)", queued())
+	}
+	frozen.shutdown()
+	if last := frozen.takeLast(); last.GetRequestId() != "thawed" || queued() != 5 {
+		t.Fatalf("kept %v at SHUTDOWN with %d queued, want the record built at the thaw, 5 queued", last, queued())
+	}
+
+	sink.hold()
+	sink.AddInvocation(rec("r4"))
+	sink.AddInvocation(rec("r5"))
+	sink.shutdown()
+	if queued() != 6 {
+		t.Fatalf("at SHUTDOWN: %d records queued, want r4 too", queued())
+	}
+	sink.AddInvocation(rec("r6"))
+	if queued() != 7 {
+		t.Fatalf("after SHUTDOWN: %d records queued, want r5 too", queued())
+	}
+	sink.release() // a late release does not take the kept record
+	last := sink.takeLast()
+	if last.GetRequestId() != "r6" || queued() != 7 {
+		t.Fatalf("kept %v with %d queued, want r6 with 7", last, queued())
+	}
+	sink.AddInvocation(rec("r7"))
+	if queued() != 8 || sink.takeLast() != nil {
+		t.Fatalf("after the last was taken: %d records queued, want 8, none kept", queued())
 	}
 }
