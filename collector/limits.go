@@ -195,6 +195,20 @@ func (h *hold) shrinkTo(n int64) {
 	h.n = n
 }
 
+// detach takes the bytes out of the hold and returns them: release then
+// gives back nothing, and whoever took them gives them back to the budget
+// (budget.release) when it no longer holds them.
+func (h *hold) detach() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return 0
+	}
+	n := h.n
+	h.n = 0
+	return n
+}
+
 func (h *hold) release() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -124,7 +124,9 @@ func (h *otlpHTTP) serve(w http.ResponseWriter, r *http.Request, in proto.Messag
 		writeHTTPError(w, ct, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 		return
 	}
-	ctx := withDecodeRejected(context.WithValue(r.Context(), viaKey{}, "OTLP/HTTP"), rejected)
+	// The hold goes with the request: a batch acknowledged from the WAL
+	// keeps its charge until its insert ends (keepHeld).
+	ctx := withDecodeRejected(context.WithValue(context.WithValue(r.Context(), viaKey{}, "OTLP/HTTP"), holdKey{}, hold), rejected)
 	out, err := export(ctx, in)
 	if err != nil {
 		st := status.Convert(err)

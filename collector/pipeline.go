@@ -276,7 +276,7 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 		// Taken by a writer or still queued for one (a burst of cold
 		// starts keeps every writer busy): a small batch either way, and
 		// at most wal.ack_max_pending of them at a time.
-		if p.ackFromWAL(j, id) {
+		if p.ackFromWAL(ctx, j, id) {
 			return accepted, nil
 		}
 		r = <-j.done
@@ -336,8 +336,9 @@ func (p *pipeline) walEmpty() bool {
 // ackFromWAL puts j's batch in the WAL while its direct insert goes on, and
 // says whether it did: the request may then be acknowledged. The insert's
 // end is recorded for the replayer, which skips the record when the insert
-// stored the batch. The request's spans in columns are held until then.
-func (p *pipeline) ackFromWAL(j *job, id [16]byte) bool {
+// stored the batch. The request's spans in columns are held until then,
+// and so is its charge to max_inflight_bytes (keepHeld).
+func (p *pipeline) ackFromWAL(ctx context.Context, j *job, id [16]byte) bool {
 	if !p.shadows.add(id, p.maxShadowed()) {
 		p.walAcks.WithLabelValues("busy").Inc()
 		return false
@@ -350,11 +351,13 @@ func (p *pipeline) ackFromWAL(j *job, id [16]byte) bool {
 	}
 	p.walAcks.WithLabelValues("acked").Inc()
 	j.spans.hold()
+	kept := keepHeld(ctx)
 	p.settling.Add(1)
 	go func() {
 		defer p.settling.Done()
 		r := <-j.done
 		j.spans.release()
+		kept.release()
 		if r.err == nil {
 			p.shadows.settle(id, true)
 			p.walAcks.WithLabelValues("stored_directly").Inc()

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,39 @@ import (
 // ended before a restart is skipped by the replay after it. The one window
 // left is a crash between ClickHouse's answer and that append: the replay
 // then stores the batch a second time.
+
+// A request acknowledged from the WAL keeps its bytes charged to
+// max_inflight_bytes until its insert ends (keptBytes): the insert still
+// holds them, and without the charge the budget would not bound what such
+// inserts hold (up to wal.ack_max_pending of them). Nothing waits for the
+// budget on this path: while such inserts hold it, new requests that do
+// not fit are refused at the front door as over budget, retryable, and
+// the inserts give it back when they end, within write_timeout.
+
+// keptBytes are request bytes an insert acknowledged from the WAL keeps
+// charged to the in-flight budget until it ends.
+type keptBytes struct {
+	b *budget
+	n int64
+}
+
+// keepHeld moves what ctx's request holds of the budget (its body, as the
+// front door charged it) to the returned keptBytes, so that the charge
+// outlives the request; without a hold in ctx it keeps nothing.
+func keepHeld(ctx context.Context) keptBytes {
+	h, ok := ctx.Value(holdKey{}).(*hold)
+	if !ok || h == nil {
+		return keptBytes{}
+	}
+	return keptBytes{b: h.b, n: h.detach()}
+}
+
+// release gives the kept bytes back to the budget.
+func (k keptBytes) release() {
+	if k.b != nil && k.n > 0 {
+		k.b.release(k.n)
+	}
+}
 
 // storedDirectFile lists the batch IDs of WAL records that their direct
 // insert stored, 16 bytes each, appended.

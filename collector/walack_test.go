@@ -1,11 +1,13 @@
 package collector_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +15,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -254,6 +259,142 @@ func TestSlowInsertIsAcknowledgedFromTheWAL(t *testing.T) {
 	if err != nil || !resp.GetDuplicate() {
 		t.Errorf("retry of the slow batch: %v, %v; want a duplicate", resp, err)
 	}
+}
+
+// TestAckedInsertKeepsItsBytesInFlight: a batch acknowledged from the
+// WAL keeps its bytes charged to max_inflight_bytes while its insert is
+// held, so the budget counts what that insert holds. The budget is one
+// request's reservation (max_message_bytes): a request sent meanwhile is
+// refused as over budget at once, counted, retryable, not kept waiting.
+// When the insert ends, stored or failed, the bytes are given back and the
+// next request is taken.
+func TestAckedInsertKeepsItsBytesInFlight(t *testing.T) {
+	const inflight = "lambdascope_collector_inflight_bytes"
+	const overBudget = `lambdascope_collector_refused_requests_total{reason="over_budget"}`
+	dsn, _ := chtest.NewDatabase(t)
+	store := migratedStore(t, dsn)
+	for i, end := range []error{nil, errLost} {
+		name := "stored"
+		if end != nil {
+			name = "failed"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+				c.MaxInflightBytes = int64(c.MaxMessageBytes)
+			})
+			trace := [16]byte{0xac, 0x30, byte(i)}
+			slow := batch(t, trace, 3)
+			ack := h.exportAsync(t, slow)
+			<-h.w.entered
+			// A failing check must not leave the insert held: the
+			// collector's shutdown waits for it.
+			opened := false
+			t.Cleanup(func() {
+				if !opened {
+					h.w.open(0, errLost)
+				}
+			})
+			acked(t, "slow batch", ack)
+
+			next := batch(t, [16]byte{0xac, 0x31, byte(i)}, 2)
+			_, err := h.client.Export(withKey(t.Context(), apiKey), next)
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("a request while the acknowledged batch's insert is held: %v, want RESOURCE_EXHAUSTED (over max_inflight_bytes)", err)
+			}
+			if n := h.metric(t, overBudget); n != 1 {
+				t.Errorf("refused over_budget = %v, want 1", n)
+			}
+			size := proto.Size(slow)
+			if got := h.metric(t, inflight); got != float64(size) {
+				t.Errorf("inflight bytes = %v while the acknowledged batch's insert is held, want its %d bytes", got, size)
+			}
+			if got := h.srv.Stats().InflightBytes; got != int64(size) {
+				t.Errorf("Stats().InflightBytes = %d while the insert is held, want %d", got, size)
+			}
+
+			h.w.open(0, end)
+			opened = true
+			outcome := "stored_directly"
+			if end != nil {
+				outcome = "insert_failed"
+			}
+			waitFor(t, "the insert to end and give its bytes back", time.Minute, func() bool {
+				return h.metric(t, walAcks(outcome)) == 1 && h.metric(t, inflight) == 0
+			})
+			if err := <-h.exportAsync(t, next); err != nil {
+				t.Fatalf("a request after the insert ended: %v", err)
+			}
+			waitFor(t, "the WAL to be consumed", time.Minute, func() bool {
+				return h.metric(t, "lambdascope_collector_wal_records") == 0
+			})
+			if rows, distinct := spanCounts(t, store, trace); rows != 3 || distinct != 3 {
+				t.Errorf("ClickHouse holds %d rows of %d distinct spans of the acknowledged batch, want 3 of 3", rows, distinct)
+			}
+			if got := h.srv.Stats().InflightBytes; got != 0 {
+				t.Errorf("Stats().InflightBytes = %d with nothing in flight, want 0", got)
+			}
+		})
+	}
+}
+
+// TestAckedOTLPHTTPInsertKeepsItsBytesInFlight: an OTLP/HTTP request
+// acknowledged from the WAL keeps its body's bytes charged until its
+// insert ends, as a gRPC one does.
+func TestAckedOTLPHTTPInsertKeepsItsBytesInFlight(t *testing.T) {
+	const inflight = "lambdascope_collector_inflight_bytes"
+	dsn, _ := chtest.NewDatabase(t)
+	store := migratedStore(t, dsn)
+	h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+		c.HTTPAddr = "127.0.0.1:0"
+		c.MaxInflightBytes = int64(c.MaxMessageBytes)
+	})
+	body, err := proto.Marshal(otlpTraces([16]byte{0xac, 0x32}, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+h.srv.HTTPAddr()+"/v1/traces", bytes.NewReader(body))
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		_ = resp.Body.Close()
+		answer <- resp.Status
+	}()
+	<-h.w.entered
+	opened := false
+	t.Cleanup(func() {
+		if !opened {
+			h.w.open(0, errLost)
+		}
+	})
+	select {
+	case got := <-answer:
+		if got != "200 OK" {
+			t.Fatalf("OTLP/HTTP request: %s, want 200 OK", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("OTLP/HTTP request: no acknowledgement while its insert is held")
+	}
+	if got := h.metric(t, inflight); got != float64(len(body)) {
+		t.Errorf("inflight bytes = %v while the acknowledged request's insert is held, want its %d bytes", got, len(body))
+	}
+	if _, err := h.client.Export(withKey(t.Context(), apiKey), batch(t, [16]byte{0xac, 0x33}, 2)); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a request while the insert is held: %v, want RESOURCE_EXHAUSTED (over max_inflight_bytes)", err)
+	}
+	h.w.open(0, nil)
+	opened = true
+	waitFor(t, "the insert to end and give its bytes back", time.Minute, func() bool {
+		return h.metric(t, walAcks("stored_directly")) == 1 && h.metric(t, inflight) == 0
+	})
 }
 
 // TestInsertFailingAfterWALAckIsReplayed: the held insert of a batch

@@ -26,6 +26,11 @@ import {
   LOG_CONTEXT_WINDOW_MS,
   queryDisplayText,
   toggleLogFilter,
+  parsePrices,
+  priceKeys,
+  pricesProblems,
+  withLogClass,
+  withSavingsPlan,
 } from './query';
 import type { LambdascopeQuery } from './types';
 
@@ -418,5 +423,63 @@ describe('annotations', () => {
   it('plugin.json says the datasource answers annotation queries', () => {
     const plugin = JSON.parse(readFileSync(new URL('plugin.json', import.meta.url), 'utf8'));
     expect(plugin.annotations).toBe(true);
+  });
+});
+
+describe('prices', () => {
+  const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+  // jsonData as the config editor writes it, and prices it flags; the
+  // backend's settings tests load the same files (settings_test.go).
+  const editorSettings = JSON.parse(read('../pkg/plugin/testdata/editor_settings.json'));
+  const bad: Array<{ prices: unknown; editor: string }> = JSON.parse(read('../pkg/plugin/testdata/editor_prices_bad.json'));
+
+  it('finds nothing wrong with what the config editor writes', () => {
+    expect(settingsProblems(editorSettings)).toEqual([]);
+  });
+
+  it.each(bad.map((b) => [b.editor, b.prices] as const))('flags %s', (want, prices) => {
+    const got = pricesProblems(prices);
+    expect(got.some((p) => p.includes(want)), `${JSON.stringify(got)} should name ${want}`).toBe(true);
+    expect(settingsProblems({ address: 'ch:9000', prices: prices as never }).some((p) => p.includes(want))).toBe(true);
+  });
+
+  it('knows every key the backend decodes, and no other', () => {
+    const tags = (file: string, struct: string) => {
+      const body = read(file).match(new RegExp(`type ${struct} struct \\{([\\s\\S]*?)\\n\\}`))?.[1] ?? '';
+      return [...body.matchAll(/json:"(\w+)/g)].map((m) => m[1]).sort();
+    };
+    expect([...priceKeys.file].sort()).toEqual(tags('../../query/prices.go', 'Prices'));
+    expect([...priceKeys.provisioned].sort()).toEqual(tags('../../query/prices.go', 'ProvisionedConcurrency'));
+    expect([...priceKeys.capacityProvider].sort()).toEqual(tags('../../query/bills.go', 'CapacityProvider'));
+    expect([...priceKeys.observability].sort()).toEqual(tags('../../query/obsprices.go', 'ObservabilityPriceFile'));
+  });
+
+  it('sets the log class and the Savings Plan, and drops what is left empty', () => {
+    const ia = withLogClass(undefined, 'infrequent_access');
+    expect(ia).toEqual({ observability: { cloudwatch_logs_class: 'infrequent_access' } });
+    expect(withLogClass(ia, 'standard')).toBeUndefined();
+    const both = withSavingsPlan(ia, 12);
+    expect(both).toEqual({ observability: { cloudwatch_logs_class: 'infrequent_access' }, savings_plan: { discount: 0.12 } });
+    expect(withSavingsPlan(both, undefined)).toEqual(ia);
+    const tiers = { observability: { transfer_out: [{ up_to_gb: 0, price_per_gb: 0.02 }] } };
+    expect(withLogClass(withLogClass(tiers, 'infrequent_access'), 'standard')).toEqual(tiers);
+  });
+
+  it('reads the JSON field: empty is none, anything but an object is a problem', () => {
+    expect(parsePrices('  ')).toEqual({ prices: undefined });
+    expect(parsePrices('{"savings_plan": {"discount": 0.1}}')).toEqual({ prices: { savings_plan: { discount: 0.1 } } });
+    expect(parsePrices('{"savings_plan": ')).toMatchObject({ problem: expect.stringContaining('Prices are not JSON') });
+    expect(parsePrices('[1]')).toEqual({ problem: 'Prices must be a JSON object.' });
+  });
+});
+
+describe('queryDisplayText of the newer fields', () => {
+  it.each([
+    [{ refId: 'A', queryType: 'trace', orLatest: true, functionName: 'orders' }, 'Trace: latest, function: orders'],
+    [{ refId: 'A', queryType: 'invocations', tenantId: 'acme' }, 'Invocations: tenant: acme'],
+    [{ refId: 'A', queryType: 'cost', costBy: 'observability' }, 'Cost: by: observability'],
+    [{ refId: 'A', queryType: 'completeness', format: 'timeSeries' }, 'Completeness: as: timeSeries'],
+  ] as Array<[LambdascopeQuery, string]>)('%j', (q, want) => {
+    expect(queryDisplayText(q)).toBe(want);
   });
 });

@@ -1,4 +1,4 @@
-import type { AdhocFilter, AdhocOperator, AnnotationKind, LambdascopeOptions, LambdascopeQuery, QueryType } from './types';
+import type { AdhocFilter, AdhocOperator, AnnotationKind, LambdascopeOptions, LambdascopeQuery, LogClass, PriceFile, QueryType } from './types';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 10000;
@@ -425,7 +425,203 @@ export function settingsProblems(o: LambdascopeOptions): string[] {
   if (o.timeZone && !isTimeZone(o.timeZone)) {
     problems.push(`Time zone ${o.timeZone} is not an IANA time zone like Europe/Berlin.`);
   }
+  if (o.prices !== undefined) {
+    problems.push(...pricesProblems(o.prices));
+  }
   return problems;
+}
+
+/**
+ * The keys of a price file and of its sections, as the backend decodes
+ * them (query Prices, ObservabilityPriceFile, CapacityProvider,
+ * ProvisionedConcurrency); it refuses any other.
+ */
+export const priceKeys = {
+  file: ['prices', 'provisioned_concurrency', 'capacity_providers', 'savings_plan', 'observability'],
+  observability: ['effective_date', 'cloudwatch_logs_class', 'transfer_out', 'cloudwatch_logs_standard', 'cloudwatch_logs_infrequent_access'],
+  capacityProvider: ['name', 'region', 'account_id', 'instance_type', 'instances', 'functions', 'hours_per_day', 'from', 'until'],
+  provisioned: ['function', 'qualifier', 'account_id', 'region', 'architecture', 'memory_mb', 'concurrency', 'hours_per_day', 'from', 'until'],
+};
+const { file: priceFileKeys, observability: observabilityKeys, capacityProvider: capacityProviderKeys, provisioned: provisionedKeys } = priceKeys;
+
+/** CloudWatch Logs classes the observability cost can price log lines in (query LogClass*). */
+export const logClasses: Array<{ label: string; value: LogClass; description: string }> = [
+  { label: 'Standard', value: 'standard', description: 'The class Lambda log groups get unless created otherwise' },
+  { label: 'Infrequent Access', value: 'infrequent_access', description: 'CloudWatch Logs Infrequent Access ingestion prices' },
+];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function unknownKeys(where: string, v: Record<string, unknown>, known: string[]): string[] {
+  return Object.keys(v)
+    .filter((k) => !known.includes(k))
+    .map((k) => `Prices: ${where}${k} is not a key the backend knows.`);
+}
+
+/**
+ * pricesProblems mirrors what the backend checks of jsonData.prices
+ * (query.ParsePricesJSON) with the keys users set here: sections and their
+ * keys, the log class, the Savings Plan's discount, capacity providers and
+ * provisioned concurrency. Price tables are checked by the backend (the
+ * health check names what is wrong).
+ */
+export function pricesProblems(p: unknown): string[] {
+  if (!isObject(p)) {
+    return ['Prices must be a JSON object like {"observability": {"cloudwatch_logs_class": "infrequent_access"}}.'];
+  }
+  const problems = unknownKeys('', p, priceFileKeys);
+  if (p.prices !== undefined && !Array.isArray(p.prices)) {
+    problems.push('Prices: prices must be a list of price tables.');
+  }
+  if (p.savings_plan !== undefined) {
+    const d = isObject(p.savings_plan) ? p.savings_plan.discount : undefined;
+    if (typeof d !== 'number' || d < 0 || d >= 1) {
+      problems.push('Prices: savings_plan.discount must be a fraction at least 0 and below 1 (0.12 for 12 %).');
+    }
+  }
+  if (p.observability !== undefined) {
+    if (!isObject(p.observability)) {
+      problems.push('Prices: observability must be an object.');
+    } else {
+      const o = p.observability;
+      problems.push(...unknownKeys('observability.', o, observabilityKeys));
+      if (o.cloudwatch_logs_class !== undefined && !logClasses.some((c) => c.value === o.cloudwatch_logs_class)) {
+        problems.push('Prices: observability.cloudwatch_logs_class must be standard or infrequent_access.');
+      }
+      for (const key of ['transfer_out', 'cloudwatch_logs_standard', 'cloudwatch_logs_infrequent_access']) {
+        problems.push(...tierProblems(`observability.${key}`, o[key]));
+      }
+    }
+  }
+  problems.push(
+    ...listProblems(p.capacity_providers, 'capacity_providers', capacityProviderKeys, (c) => [
+      typeof c.name === 'string' && c.name !== '' ? undefined : 'name must be set',
+      typeof c.instance_type === 'string' && c.instance_type !== '' ? undefined : 'instance_type must be set',
+      typeof c.instances === 'number' && c.instances > 0 ? undefined : 'instances must be positive',
+      Array.isArray(c.functions) && c.functions.length > 0 && c.functions.every((f) => typeof f === 'string')
+        ? undefined
+        : 'functions must list at least one function',
+      hoursProblem(c.hours_per_day),
+    ])
+  );
+  problems.push(
+    ...listProblems(p.provisioned_concurrency, 'provisioned_concurrency', provisionedKeys, (c) => [
+      typeof c.function === 'string' && c.function !== '' ? undefined : 'function must be set',
+      typeof c.memory_mb === 'number' && c.memory_mb >= 128 && c.memory_mb <= 10240 ? undefined : 'memory_mb must be between 128 and 10240',
+      typeof c.concurrency === 'number' && Number.isInteger(c.concurrency) && c.concurrency > 0 ? undefined : 'concurrency must be positive',
+      hoursProblem(c.hours_per_day),
+    ])
+  );
+  return problems;
+}
+
+function hoursProblem(h: unknown): string | undefined {
+  return h === undefined || (typeof h === 'number' && h >= 0 && h <= 24) ? undefined : 'hours_per_day must be between 0 and 24';
+}
+
+function listProblems(
+  list: unknown,
+  key: string,
+  known: string[],
+  check: (e: Record<string, unknown>) => Array<string | undefined>
+): string[] {
+  if (list === undefined) {
+    return [];
+  }
+  if (!Array.isArray(list)) {
+    return [`Prices: ${key} must be a list.`];
+  }
+  const problems: string[] = [];
+  list.forEach((e, i) => {
+    if (!isObject(e)) {
+      problems.push(`Prices: ${key}[${i}] must be an object.`);
+      return;
+    }
+    problems.push(...unknownKeys(`${key}[${i}].`, e, known));
+    for (const p of check(e)) {
+      if (p) {
+        problems.push(`Prices: ${key}[${i}].${p}.`);
+      }
+    }
+  });
+  return problems;
+}
+
+function tierProblems(key: string, tiers: unknown): string[] {
+  if (tiers === undefined) {
+    return [];
+  }
+  if (!Array.isArray(tiers)) {
+    return [`Prices: ${key} must be a list of tiers.`];
+  }
+  const problems: string[] = [];
+  let prev = 0;
+  tiers.forEach((t, i) => {
+    const last = i === tiers.length - 1;
+    if (!isObject(t) || typeof t.up_to_gb !== 'number' || typeof t.price_per_gb !== 'number') {
+      problems.push(`Prices: ${key}[${i}] must hold up_to_gb and price_per_gb.`);
+      return;
+    }
+    if (t.price_per_gb < 0) {
+      problems.push(`Prices: ${key}[${i}].price_per_gb must not be negative.`);
+    } else if (!last && t.up_to_gb <= prev) {
+      problems.push(`Prices: ${key}[${i}].up_to_gb must grow.`);
+    } else if (last && t.up_to_gb !== 0) {
+      problems.push(`Prices: ${key}[${i}].up_to_gb must be 0 (unbounded) on the last tier.`);
+    }
+    prev = t.up_to_gb;
+  });
+  return problems;
+}
+
+/** The prices without empty sections; undefined when nothing is left (AWS's us-east-1 list applies). */
+function tidyPrices(p: PriceFile): PriceFile | undefined {
+  const out: PriceFile = { ...p };
+  if (out.observability && Object.keys(out.observability).length === 0) {
+    delete out.observability;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** withLogClass sets the CloudWatch Logs class the observability cost compares with; standard is the default and is not written. */
+export function withLogClass(p: PriceFile | undefined, logClass: LogClass): PriceFile | undefined {
+  const { cloudwatch_logs_class: _old, ...observability } = p?.observability ?? {};
+  return tidyPrices({
+    ...p,
+    observability: logClass === 'standard' ? observability : { ...observability, cloudwatch_logs_class: logClass },
+  });
+}
+
+/** withSavingsPlan sets a Compute Savings Plan's discount, in percent; undefined removes it. */
+export function withSavingsPlan(p: PriceFile | undefined, percent: number | undefined): PriceFile | undefined {
+  const { savings_plan: _old, ...rest } = p ?? {};
+  return tidyPrices(percent === undefined ? rest : { ...rest, savings_plan: { discount: percent / 100 } });
+}
+
+/** formatPrices is the prices as the config editor's JSON field shows them. */
+export function formatPrices(p: PriceFile | undefined): string {
+  return p === undefined ? '' : JSON.stringify(p, null, 2);
+}
+
+/**
+ * parsePrices reads the config editor's JSON field: an empty field is no
+ * prices (AWS's us-east-1 list), otherwise a JSON object, or the reason
+ * it is not one.
+ */
+export function parsePrices(text: string): { prices: PriceFile | undefined } | { problem: string } {
+  if (text.trim() === '') {
+    return { prices: undefined };
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { problem: `Prices are not JSON: ${e instanceof Error ? e.message : String(e)}.` };
+  }
+  if (!isObject(v)) {
+    return { problem: 'Prices must be a JSON object.' };
+  }
+  return { prices: v as PriceFile };
 }
 
 /** isTimeZone reports whether the runtime knows zone as an IANA time zone. */
@@ -538,15 +734,19 @@ export function queryDisplayText(q: LambdascopeQuery): string {
     }
   };
   add('trace', q.traceId?.trim());
+  add('latest', q.queryType === 'trace' && !q.traceId?.trim() && q.orLatest);
   add('function', q.functionName?.trim());
   add('service', q.serviceName?.trim());
   add('span', q.spanName?.trim());
   add('request', q.requestId?.trim());
+  add('tenant', q.tenantId?.trim());
   add('text', q.text ? `"${q.text}"` : undefined);
   add('metrics', q.metrics?.join(', '));
   add('status', q.status);
   add('cold starts only', q.coldStartOnly);
   add('whole range', q.wholeRange);
+  add('by', q.queryType === 'cost' ? q.costBy : undefined);
+  add('as', q.queryType === 'spikes' || q.queryType === 'completeness' ? q.format : undefined);
   add('limit', q.limit);
   for (const f of q.adhocFilters ?? []) {
     parts.push(`${f.key} ${f.operator} ${f.value}`);

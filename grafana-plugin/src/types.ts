@@ -98,6 +98,64 @@ export interface LambdascopeOptions extends DataSourceJsonData {
   tlsServerName?: string;
   dialTimeoutSeconds?: number;
   timeZone?: string;
+  /** Prices costs are reported at, the JSON form of the CLI's --prices file; absent, AWS's us-east-1 list. */
+  prices?: PriceFile;
+}
+
+/** CloudWatch Logs classes the observability cost can price log lines in. */
+export type LogClass = 'standard' | 'infrequent_access';
+
+/** One tier of a per-GB price (query GBTier); up_to_gb 0 on the last, unbounded tier. */
+export interface GBTier {
+  up_to_gb: number;
+  price_per_gb: number;
+}
+
+/** A Managed Instances fleet whose instance cost is shared over its functions' invocations (query CapacityProvider). */
+export interface CapacityProvider {
+  name: string;
+  region?: string;
+  account_id?: string;
+  instance_type: string;
+  instances: number;
+  functions: string[];
+  hours_per_day?: number;
+  from?: string;
+  until?: string;
+}
+
+/** Provisioned concurrency configured on a function version or alias (query ProvisionedConcurrency). */
+export interface ProvisionedConcurrency {
+  function: string;
+  qualifier?: string;
+  account_id?: string;
+  region?: string;
+  architecture?: string;
+  memory_mb: number;
+  concurrency: number;
+  hours_per_day?: number;
+  from?: string;
+  until?: string;
+}
+
+/** The observability section of a price file (query ObservabilityPriceFile). */
+export interface ObservabilityPrices {
+  effective_date?: string;
+  cloudwatch_logs_class?: LogClass;
+  transfer_out?: GBTier[];
+  cloudwatch_logs_standard?: GBTier[];
+  cloudwatch_logs_infrequent_access?: GBTier[];
+}
+
+/** The JSON form of a price file (query Prices): what it leaves out keeps AWS's us-east-1 defaults. */
+export interface PriceFile {
+  /** Price tables by region (query PriceTable), checked by the backend. */
+  prices?: Array<Record<string, unknown>>;
+  provisioned_concurrency?: ProvisionedConcurrency[];
+  capacity_providers?: CapacityProvider[];
+  /** A Compute Savings Plan: the fraction taken off compute and provisioned concurrency (0.12 for 12 %). */
+  savings_plan?: { discount: number };
+  observability?: ObservabilityPrices;
 }
 
 /** secureJsonData of the datasource. */

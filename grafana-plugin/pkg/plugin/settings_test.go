@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +165,66 @@ func TestSettingsDSN(t *testing.T) {
 			}
 			if err := s.StorageConfig().Validate(); err != nil {
 				t.Errorf("storage config: %v", err)
+			}
+		})
+	}
+}
+
+// The prices the config editor writes (src/components/ConfigEditor.tsx:
+// the CloudWatch Logs class, a Savings Plan's discount, capacity providers
+// and provisioned concurrency in its JSON field) are what the backend
+// reads; the editor's tests write testdata/editor_settings.json from
+// clicks and typing, this test loads it.
+func TestEditorPricesAreRead(t *testing.T) {
+	raw, err := os.ReadFile("testdata/editor_settings.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSettings(backend.DataSourceInstanceSettings{JSONData: raw})
+	if err != nil {
+		t.Fatalf("LoadSettings(editor_settings.json): %v", err)
+	}
+	p := s.PriceList()
+	if got := p.ObservabilityPrices().LogClass; got != query.LogClassInfrequentAccess {
+		t.Errorf("log class = %q, want %q", got, query.LogClassInfrequentAccess)
+	}
+	if p.SavingsPlan.Discount != 0.12 {
+		t.Errorf("savings plan discount = %v, want 0.12", p.SavingsPlan.Discount)
+	}
+	if len(p.CapacityProviders) != 1 || p.CapacityProviders[0].InstanceType != "m7g.large" || p.CapacityProviders[0].Instances != 2 ||
+		p.CapacityProviders[0].HoursPerDay != 12 {
+		t.Errorf("capacity providers = %+v, want the fleet of 2 m7g.large 12 hours a day", p.CapacityProviders)
+	}
+	if len(p.Provisioned) != 1 || p.Provisioned[0].FunctionName != "checkout" || p.Provisioned[0].Concurrency != 5 {
+		t.Errorf("provisioned concurrency = %+v, want checkout's 5", p.Provisioned)
+	}
+}
+
+// Prices the config editor flags (src/query.ts pricesProblems, tested on
+// the same file in src/query.test.ts) are refused by the backend too, for
+// the same key.
+func TestEditorFlaggedPricesAreRefused(t *testing.T) {
+	raw, err := os.ReadFile("testdata/editor_prices_bad.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Prices  json.RawMessage `json:"prices"`
+		Editor  string          `json:"editor"`
+		Backend string          `json:"backend"`
+	}
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatal("editor_prices_bad.json holds no case")
+	}
+	for _, c := range cases {
+		t.Run(c.Editor, func(t *testing.T) {
+			jsonData, _ := json.Marshal(map[string]any{"address": "ch:9000", "prices": c.Prices})
+			_, err := LoadSettings(backend.DataSourceInstanceSettings{JSONData: jsonData})
+			if err == nil || !strings.Contains(err.Error(), c.Backend) {
+				t.Errorf("LoadSettings(%s) = %v, want an error with %q", jsonData, err, c.Backend)
 			}
 		})
 	}

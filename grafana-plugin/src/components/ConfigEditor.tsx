@@ -1,9 +1,9 @@
-import React, { type ChangeEvent } from 'react';
+import React, { useState, type ChangeEvent } from 'react';
 import type { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Alert, FieldSet, InlineField, InlineSwitch, Input, SecretInput, SecretTextArea } from '@grafana/ui';
+import { Alert, FieldSet, InlineField, InlineSwitch, Input, RadioButtonGroup, SecretInput, SecretTextArea, TextArea } from '@grafana/ui';
 
-import { settingsProblems } from '../query';
-import type { LambdascopeOptions, LambdascopeSecureOptions } from '../types';
+import { formatPrices, logClasses, parsePrices, settingsProblems, withLogClass, withSavingsPlan } from '../query';
+import type { LambdascopeOptions, LambdascopeSecureOptions, LogClass, PriceFile } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<LambdascopeOptions, LambdascopeSecureOptions>;
 
@@ -18,9 +18,22 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const text = (key: 'address' | 'database' | 'username' | 'timeZone' | 'tlsServerName') => (e: ChangeEvent<HTMLInputElement>) =>
     setJson(key, e.currentTarget.value);
 
+  // The prices' JSON as typed: kept while it is not JSON yet, so that a
+  // half-typed edit is not lost; jsonData.prices changes only when it is.
+  const [pricesText, setPricesText] = useState(formatPrices(jsonData.prices));
+  const parsedPrices = parsePrices(pricesText);
+  const setPrices = (prices: PriceFile | undefined) => {
+    setPricesText(formatPrices(prices));
+    setJson('prices', prices);
+  };
+  const discount = jsonData.prices?.savings_plan?.discount;
+
   const problems = settingsProblems({ address: '127.0.0.1:9000', ...jsonData });
   if (!jsonData.tls && (secureJsonFields?.tlsCACert || secureJsonData.tlsCACert)) {
     problems.push('A TLS CA certificate needs TLS to be on.');
+  }
+  if ('problem' in parsedPrices) {
+    problems.push(parsedPrices.problem);
   }
 
   return (
@@ -108,6 +121,55 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         </InlineField>
         <InlineField label="Default time zone" labelWidth={LABEL_WIDTH} tooltip="IANA zone whose days a daily cost report is bucketed by">
           <Input width={40} value={jsonData.timeZone ?? ''} placeholder="UTC" onChange={text('timeZone')} />
+        </InlineField>
+      </FieldSet>
+      <FieldSet label="Prices">
+        <InlineField
+          label="CloudWatch Logs class"
+          labelWidth={LABEL_WIDTH}
+          tooltip="The log class cost by observability compares the extension with: the CloudWatch Logs ingestion the function's log lines would cost"
+        >
+          <RadioButtonGroup<LogClass>
+            options={logClasses}
+            value={jsonData.prices?.observability?.cloudwatch_logs_class ?? 'standard'}
+            onChange={(v) => setPrices(withLogClass(jsonData.prices, v))}
+          />
+        </InlineField>
+        <InlineField
+          label="Savings Plan discount (%)"
+          labelWidth={LABEL_WIDTH}
+          tooltip="What a Compute Savings Plan takes off compute and provisioned concurrency; empty for none"
+        >
+          <Input
+            type="number"
+            width={12}
+            value={discount === undefined ? '' : String(Math.round(discount * 1e6) / 1e4)}
+            placeholder="0"
+            onChange={(e: ChangeEvent<HTMLInputElement>) =>
+              setPrices(withSavingsPlan(jsonData.prices, e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value)))
+            }
+          />
+        </InlineField>
+        <InlineField
+          label="Prices (JSON)"
+          labelWidth={LABEL_WIDTH}
+          tooltip="The JSON form of the CLI's --prices file: price tables by region, provisioned_concurrency, capacity_providers (Managed Instances: name, region, instance_type, instances, functions), savings_plan, observability (cloudwatch_logs_class, transfer_out and CloudWatch Logs tiers). Empty: AWS's us-east-1 prices."
+        >
+          <TextArea
+            aria-label="Prices (JSON)"
+            cols={60}
+            rows={8}
+            value={pricesText}
+            placeholder='{"capacity_providers": [{"name": "fleet", "instance_type": "m7g.large", "instances": 2, "functions": ["orders"]}]}'
+            onChange={(e: ChangeEvent<HTMLTextAreaElement>) => {
+              const text = e.currentTarget.value;
+              setPricesText(text);
+              const parsed = parsePrices(text);
+              if ('prices' in parsed) {
+                setJson('prices', parsed.prices);
+              }
+            }}
+          />
         </InlineField>
       </FieldSet>
       {problems.length > 0 && (

@@ -155,7 +155,7 @@ function editorParts(q: LambdascopeQuery, functions: Options, onChange: Props['o
   return { q, onRunQuery, update, text, num, functionPicker, limitField };
 }
 
-function TraceRow({ q, text, onRunQuery }: Parts) {
+function TraceRow({ q, text, update, onRunQuery, functionPicker }: Parts) {
   return (
     <InlineFieldRow>
       <InlineField label="Trace ID" labelWidth={12} grow>
@@ -166,6 +166,14 @@ function TraceRow({ q, text, onRunQuery }: Parts) {
           onBlur={onRunQuery}
         />
       </InlineField>
+      <InlineField
+        label="Latest if empty"
+        labelWidth={16}
+        tooltip="Without a trace ID, show the latest failed trace of the time range (of the function, when chosen), else its latest trace"
+      >
+        <InlineSwitch value={q.orLatest ?? false} onChange={(e) => update({ orLatest: e.currentTarget.checked }, true)} />
+      </InlineField>
+      {q.orLatest && !q.traceId?.trim() && functionPicker}
     </InlineFieldRow>
   );
 }

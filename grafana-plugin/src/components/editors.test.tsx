@@ -1,5 +1,7 @@
 // @vitest-environment jsdom
-import React from 'react';
+import React, { useState } from 'react';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -58,6 +60,17 @@ describe('QueryEditor', () => {
     expect(screen.getByText('Enter a trace ID.')).toBeTruthy();
   });
 
+  it('a trace query can show the latest trace of the range, of a chosen function', async () => {
+    const { onChange, onRunQuery } = await renderQueryEditor({ refId: 'A', queryType: 'trace' });
+    fireEvent.click(screen.getByRole('switch'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', orLatest: true });
+    expect(onRunQuery).toHaveBeenCalled();
+    cleanup();
+    await renderQueryEditor({ refId: 'A', queryType: 'trace', orLatest: true });
+    expect(screen.queryByText('Enter a trace ID.')).toBeNull();
+    expect(screen.getByText('Function')).toBeTruthy();
+  });
+
   it('an annotation query chooses what to mark', async () => {
     const { onChange } = await renderQueryEditor({ refId: 'A', queryType: 'annotations' });
     fireEvent.click(screen.getByText('Deployments'));
@@ -86,5 +99,55 @@ describe('ConfigEditor', () => {
     cleanup();
     render(<ConfigEditor options={options} onOptionsChange={vi.fn()} />);
     expect(screen.queryByText(/must look like host:port/)).toBeNull();
+  });
+});
+
+describe('ConfigEditor prices', () => {
+  // The editor as Grafana holds it: every change comes back as its options.
+  function Held({ initial, seen }: { initial: LambdascopeOptions; seen: (o: LambdascopeOptions) => void }) {
+    const [options, setOptions] = useState({ jsonData: initial, secureJsonFields: {} } as never as { jsonData: LambdascopeOptions });
+    return (
+      <ConfigEditor
+        options={options as never}
+        onOptionsChange={(o) => {
+          seen(o.jsonData);
+          setOptions(o as never);
+        }}
+      />
+    );
+  }
+  const pricesField = () => screen.getByLabelText('Prices (JSON)') as HTMLTextAreaElement;
+
+  it('writes the log class, the Savings Plan and capacity providers as the backend reads them', () => {
+    // The backend's settings test loads the same jsonData (settings_test.go).
+    const want = JSON.parse(readFileSync(join(process.cwd(), 'pkg/plugin/testdata/editor_settings.json'), 'utf8'));
+    let got: LambdascopeOptions = {};
+    render(<Held initial={{ address: 'clickhouse:9000' }} seen={(o) => (got = o)} />);
+    fireEvent.click(screen.getByText('Infrequent Access'));
+    expect(got.prices).toEqual({ observability: { cloudwatch_logs_class: 'infrequent_access' } });
+    fireEvent.change(screen.getByPlaceholderText('0'), { target: { value: '12' } });
+    expect(got.prices?.savings_plan).toEqual({ discount: 0.12 });
+    const typed = JSON.parse(pricesField().value);
+    typed.capacity_providers = want.prices.capacity_providers;
+    typed.provisioned_concurrency = want.prices.provisioned_concurrency;
+    fireEvent.change(pricesField(), { target: { value: JSON.stringify(typed) } });
+    expect(got).toEqual(want);
+    expect(screen.queryByText('Settings to fix')).toBeNull();
+  });
+
+  it('keeps JSON that does not parse as typed, says so, and leaves jsonData as it was', () => {
+    const seen = vi.fn();
+    render(<Held initial={{ address: 'clickhouse:9000', prices: { savings_plan: { discount: 0.1 } } }} seen={seen} />);
+    expect(JSON.parse(pricesField().value)).toEqual({ savings_plan: { discount: 0.1 } });
+    expect((screen.getByPlaceholderText('0') as HTMLInputElement).value).toBe('10');
+    fireEvent.change(pricesField(), { target: { value: '{"savings_plan": ' } });
+    expect(pricesField().value).toBe('{"savings_plan": ');
+    expect(seen).not.toHaveBeenCalled();
+    expect(screen.getByText(/Prices are not JSON/)).toBeTruthy();
+  });
+
+  it('names what the backend would refuse in the prices', () => {
+    render(<Held initial={{ address: 'clickhouse:9000', prices: { observability: { cloudwatch_logs_class: 'cold' as never } } }} seen={vi.fn()} />);
+    expect(screen.getByText(/cloudwatch_logs_class must be standard or infrequent_access/)).toBeTruthy();
   });
 });

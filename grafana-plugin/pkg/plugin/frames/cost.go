@@ -28,6 +28,8 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		invocations                            = make([]int64, 0, n)
 		gbs, compute, requests, eph, total, pm = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
 		streaming, savings                     = make([]float64, 0, n), make([]float64, 0, n)
+		provisioned, managed, snapStart        = make([]float64, 0, n), make([]float64, 0, n), make([]float64, 0, n)
+		restores                               = make([]int64, 0, n)
 	)
 	for i := range lines {
 		l := &lines[i]
@@ -42,6 +44,10 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		eph = append(eph, l.Ephemeral)
 		streaming = append(streaming, l.Streaming)
 		savings = append(savings, l.SavingsPlan)
+		provisioned = append(provisioned, l.Provisioned)
+		managed = append(managed, l.ManagedInstances)
+		snapStart = append(snapStart, l.SnapStart)
+		restores = append(restores, int64(l.Restores))
 		total = append(total, l.Total)
 		pm = append(pm, l.PerMillion)
 	}
@@ -60,6 +66,13 @@ func CostTable(rep *query.CostReport, lines []query.CostLine, withVersion bool) 
 		data.NewField("ephemeralStorage", nil, eph).SetConfig(money),
 		// The bytes of streamed responses past their first 6 MiB.
 		data.NewField("responseStreaming", nil, streaming).SetConfig(money),
+		// Provisioned concurrency's idle charge (the prices' provisioned
+		// concurrency), the share of capacity providers' instances
+		// (Managed Instances), and SnapStart's cache and restores.
+		data.NewField("provisionedConcurrency", nil, provisioned).SetConfig(money),
+		data.NewField("managedInstances", nil, managed).SetConfig(money),
+		data.NewField("snapStart", nil, snapStart).SetConfig(money),
+		data.NewField("snapStartRestores", nil, restores),
 		// What a Compute Savings Plan took off compute (already out of it).
 		data.NewField("savingsPlan", nil, savings).SetConfig(money),
 		data.NewField("total", nil, total).SetConfig(money),
@@ -104,6 +117,9 @@ func costNotices(f *data.Frame, rep *query.CostReport) {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: "No price table for " + strings.Join(rep.FallbackRegions, ", ") + "; priced as the default region."})
 	}
+	for _, m := range rep.ManagedInstances {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: managedInstanceText(m, rep.Currency)})
+	}
 	var unconfirmed []string
 	for _, m := range rep.ManagedInstances {
 		if m.PriceUnconfirmed && !slices.Contains(unconfirmed, m.InstanceType) {
@@ -125,6 +141,17 @@ func costNotices(f *data.Frame, rep *query.CostReport) {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
 			"The platform did not report the billed duration of %d invocations; it is estimated from the duration rounded up to 1 ms.", n)})
 	}
+}
+
+// managedInstanceText says what one capacity provider (Managed Instances)
+// cost: its instance type and count, the hours they ran and the part no
+// invocation served.
+func managedInstanceText(m query.ManagedInstanceLine, currency string) string {
+	text := fmt.Sprintf("Capacity provider %s (%s, %g × %s): %.2f instance-hours", m.Name, m.Region, m.Instances, m.InstanceType, m.InstanceHours)
+	if m.Unpriced {
+		return text + ", unpriced."
+	}
+	return text + fmt.Sprintf(" at %.4f %s/h cost %.2f %s, of it idle %.2f.", m.HourlyPrice, currency, m.Cost, currency, m.Idle)
 }
 
 func ptr[T any](v T) *T { return &v }

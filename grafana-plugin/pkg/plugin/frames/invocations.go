@@ -137,6 +137,9 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		traceIDs    = make([]string, 0, n)
 		regions     = make([]string, 0, n)
 		accountsIDs = make([]string, 0, n)
+		initTypes   = make([]string, 0, n)
+		restores    = make([]*float64, 0, n)
+		tenants     = make([]string, 0, n)
 	)
 	for i := range invs {
 		inv := &invs[i]
@@ -162,6 +165,10 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		traceIDs = append(traceIDs, trace)
 		regions = append(regions, inv.Region)
 		accountsIDs = append(accountsIDs, inv.AccountID)
+		initTypes = append(initTypes, inv.InitializationType)
+		// Only a SnapStart restore has a restore duration.
+		restores = append(restores, known(inv.InitializationType == initSnapStart || inv.RestoreDurationMs > 0, inv.RestoreDurationMs))
+		tenants = append(tenants, inv.TenantID)
 	}
 	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
 	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
@@ -186,10 +193,20 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		data.NewField("accountId", nil, accountsIDs),
 		// No platform.report came; the record holds what was known.
 		data.NewField("incomplete", nil, incomplete),
+		// on-demand, provisioned-concurrency or snap-start (a restore from
+		// the SnapStart snapshot, whose duration restoreDuration is).
+		data.NewField("initializationType", nil, initTypes),
+		ms(data.NewField("restoreDuration", nil, restores)),
+		// The tenant of a function in tenant isolation mode.
+		data.NewField("tenantId", nil, tenants),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f
 }
+
+// initSnapStart is the initialization type of an environment restored
+// from a SnapStart snapshot.
+const initSnapStart = "snap-start"
 
 // known is v, or nil when the figure is not known.
 func known(ok bool, v float64) *float64 {

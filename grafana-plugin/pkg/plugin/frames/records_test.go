@@ -144,3 +144,77 @@ func TestCostNoticesRetention(t *testing.T) {
 		t.Errorf("a report retention did not touch warns: %+v", f.Meta.Notices)
 	}
 }
+
+// The invocations table shows how each environment started, a SnapStart
+// restore's duration (null for every other start) and the tenant.
+func TestInvocationsShowSnapStartAndTenant(t *testing.T) {
+	f := Invocations([]query.Invocation{
+		{RequestID: "restored", ColdStart: true, InitializationType: "snap-start", RestoreDurationMs: 312.5, TenantID: "acme"},
+		{RequestID: "warm", InitializationType: "on-demand"},
+		{RequestID: "provisioned", InitializationType: "provisioned-concurrency", TenantID: "globex"},
+	}, TraceLink{})
+	for _, tt := range []struct {
+		field string
+		want  []any // nil for null
+	}{
+		{"initializationType", []any{"snap-start", "on-demand", "provisioned-concurrency"}},
+		{"restoreDuration", []any{312.5, nil, nil}},
+		{"tenantId", []any{"acme", "", "globex"}},
+	} {
+		field, _ := f.FieldByName(tt.field)
+		if field == nil {
+			t.Fatalf("no field %s", tt.field)
+		}
+		for i, want := range tt.want {
+			got, ok := field.ConcreteAt(i)
+			if want == nil {
+				if ok {
+					t.Errorf("%s[%d] = %v, want null", tt.field, i, got)
+				}
+				continue
+			}
+			if !ok || got != want {
+				t.Errorf("%s[%d] = %v, want %v", tt.field, i, got, want)
+			}
+		}
+	}
+	if field, _ := f.FieldByName("restoreDuration"); field.Config == nil || field.Config.Unit != "ms" {
+		t.Errorf("restoreDuration config = %+v, want unit ms", field.Config)
+	}
+}
+
+// The cost table shows provisioned concurrency, Managed Instances and
+// SnapStart in columns of their own (the total holds them), and a notice
+// per capacity provider names its instance type.
+func TestCostTableShowsEveryCharge(t *testing.T) {
+	line := query.CostLine{FunctionName: "orders", Cost: query.Cost{Invocations: 10, Provisioned: 0.5, ManagedInstances: 1.25,
+		SnapStart: 0.125, Restores: 3, Total: 2}}
+	rep := &query.CostReport{Currency: "USD", ManagedInstances: []query.ManagedInstanceLine{
+		{Name: "fleet", Region: "us-east-1", InstanceType: "m7g.large", Instances: 2, InstanceHours: 48, HourlyPrice: 0.1, Cost: 4.8, Idle: 1.2},
+		{Name: "other", Region: "eu-west-1", InstanceType: "x9.huge", Instances: 1, InstanceHours: 24, Unpriced: true},
+	}}
+	f := CostTable(rep, []query.CostLine{line}, false)
+	for name, want := range map[string]any{"provisionedConcurrency": 0.5, "managedInstances": 1.25, "snapStart": 0.125, "snapStartRestores": int64(3)} {
+		field, _ := f.FieldByName(name)
+		if field == nil {
+			t.Errorf("no field %s", name)
+			continue
+		}
+		if got := field.At(0); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	var texts []string
+	for _, n := range f.Meta.Notices {
+		texts = append(texts, n.Text)
+	}
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{
+		"Capacity provider fleet (us-east-1, 2 × m7g.large): 48.00 instance-hours at 0.1000 USD/h cost 4.80 USD, of it idle 1.20.",
+		"Capacity provider other (eu-west-1, 1 × x9.huge): 24.00 instance-hours, unpriced.",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("notices:\n%s\nwant %q", all, want)
+		}
+	}
+}
