@@ -1,12 +1,14 @@
 package querybench
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,8 @@ var (
 	coldDatabase = flag.String("cold.database", "", "database BenchmarkCold keeps its data in between runs (generated when empty); default a throwaway one")
 	coldOSCache  = flag.Bool("cold.os-cache", true, "drop the operating system's page cache too before each read (needs root)")
 	coldMerge    = flag.Bool("cold.merge-closed", false, "before the reads, merge each closed day of invocations and month of trace_hours into one part (storage.MergeClosed), as a store whose periodic maintenance runs it")
+	coldIngest   = flag.Int("cold.ingest", 0, "while the reads run, write this many demo-shaped spans a second (whole traces of twelve spans; no invocation reports or logs) through the store's writer into the database <cold database>_ingest on the same server, a batch a second, as a live collector does (0: none)")
+	coldSettings = flag.String("cold.settings", "", "settings given to every query of the store, as name=value,name=value (to compare settings of the reads)")
 	coldQueryLog = flag.Bool("cold.query-log", false, "log the store's queries (log_queries = 1) and report what each kind of query of a cold trace read cost, from system.query_log (the server's configuration needs a query_log section)")
 )
 
@@ -44,7 +48,9 @@ var dataEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(-7 * time.Hour)
 // the trace reads' cost per kind of query is logged from
 // system.query_log (files opened, reads and their bytes and time, rows,
 // CPU), with the files opened on the longest path (path-files); the warm
-// reads are then left out.
+// reads are then left out. With -cold.ingest the reads run while demo
+// traces are written into another database of the same server at that
+// rate (Ingest), as a live system reads while it ingests.
 func BenchmarkCold(b *testing.B) {
 	st := coldStore(b)
 	start := time.Now()
@@ -68,6 +74,7 @@ func BenchmarkCold(b *testing.B) {
 		b.Logf("closed partitions merged into one part each: %d merged in %s", len(merged), time.Since(start).Round(time.Millisecond))
 	}
 	logDiskUse(b, st)
+	startIngest(b, st)
 
 	svc := query.NewService(st)
 	// Trace numbers are drawn at random, each at most once in the run: the
@@ -232,6 +239,42 @@ func coldReads(b *testing.B, st *storage.Store, svc *query.Service, d Data, drop
 	})
 }
 
+// startIngest starts the writes -cold.ingest asks for, into a database of
+// their own beside st's on the same server (the data set read stays as it
+// was generated), and stops them when the benchmark ends, logging what was
+// written. The reads start after two batches, once the writes are under
+// way.
+func startIngest(b *testing.B, st *storage.Store) {
+	b.Helper()
+	if *coldIngest <= 0 {
+		return
+	}
+	dsn := chtest.Server().DSNFor(st.Database() + "_ingest")
+	ist, err := storage.Open(b.Context(), dsn)
+	if err != nil {
+		b.Fatalf("open ingest store: %v", err)
+	}
+	if err := ist.Migrate(b.Context()); err != nil {
+		_ = ist.Close()
+		b.Fatalf("migrate ingest store: %v", err)
+	}
+	in, err := StartIngest(context.Background(), ist, *coldIngest)
+	if err != nil {
+		_ = ist.Close()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		s, err := in.Stop()
+		_ = ist.Close()
+		b.Logf("into %s_ingest, %s", st.Database(), s)
+		if err != nil {
+			b.Errorf("ingest beside the reads: %v", err)
+		}
+	})
+	time.Sleep(2 * IngestInterval)
+	b.Logf("ingest of %d spans a second into %s_ingest started: %s", *coldIngest, st.Database(), in.Stats())
+}
+
 // reportPercentiles reports the p50 and the slowest of times, in ms.
 func reportPercentiles(b *testing.B, prefix string, times []time.Duration) {
 	b.Helper()
@@ -284,6 +327,13 @@ func coldStore(b *testing.B) *storage.Store {
 	dsn := chtest.Server().DSNFor(name)
 	if *coldQueryLog {
 		dsn = withSetting(dsn, "log_queries", "1")
+	}
+	for kv := range strings.SplitSeq(*coldSettings, ",") {
+		if name, value, ok := strings.Cut(kv, "="); ok {
+			dsn = withSetting(dsn, name, value)
+		} else if kv != "" {
+			b.Fatalf("-cold.settings: %q is not name=value", kv)
+		}
 	}
 	st, err := storage.Open(b.Context(), dsn)
 	if err != nil {

@@ -15,6 +15,7 @@
 #   SIZES=100000000 bench/query/run.sh          # the 100 M set (about 6 GB of disk)
 #   SIZES=1000000 READS=5 BIGTRACE=0 bench/query/run.sh
 #   BIGTRACE_SPANS=10000 BIGTRACE_READS=2 bench/query/run.sh
+#   INGEST=5000 bench/query/run.sh              # the reads while 5,000 demo spans/s are written beside them
 #
 # Dropping the OS page cache needs root; without it the script says so and
 # the figures are cold only for ClickHouse's own caches. The data lives in a
@@ -30,6 +31,7 @@ BIGTRACE=${BIGTRACE:-1}
 BIGTRACE_READS=${BIGTRACE_READS:-5}
 BIGTRACE_SPANS=${BIGTRACE_SPANS:-100000}
 COLD_DATABASE=${COLD_DATABASE:-}
+INGEST=${INGEST:-0}
 
 out=$(mktemp)
 log=$(mktemp)
@@ -70,6 +72,7 @@ for n in $SIZES; do
   fi
   args=(-bench '^BenchmarkCold$' -benchtime "${READS}x" -cold.spans "$n")
   [[ -n $COLD_DATABASE ]] && args+=(-cold.database "${COLD_DATABASE}_$n")
+  [[ $INGEST != 0 ]] && args+=(-cold.ingest "$INGEST")
   run "$n" "${args[@]}"
 done
 if [[ $BIGTRACE == 1 ]]; then
