@@ -1241,6 +1241,15 @@ func (a *Agent) shutdown(deadline time.Time) error {
 			attrs = append(attrs, "otlp_malformed", n)
 		}
 	}
+	if a.ship != nil {
+		// Connections given up (a call timed out, outlived a freeze, or
+		// found its connection dead after idling) tell of a network path
+		// that drops idle flows or a collector that stalls.
+		if cs := a.ship.ConnStats(); cs.Reconnects > 0 {
+			attrs = append(attrs, "collector_connections", cs.Connections, "collector_reconnects", cs.Reconnects,
+				"calls_stale", cs.Stale, "calls_timed_out", cs.Timeouts, "connections_dead_after_idle", cs.DeadAfterIdle)
+		}
+	}
 	ts := a.tracker.Stats()
 	if ts.LogsDropped > 0 {
 		attrs = append(attrs, "lambda_logs_dropped", ts.LogsDropped)
