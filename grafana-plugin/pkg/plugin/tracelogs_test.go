@@ -77,3 +77,38 @@ func TestInvocationsOfATenant(t *testing.T) {
 		}
 	}
 }
+
+// An invocation that succeeded but whose proxy integration answered 503
+// shows, read back from ClickHouse, its trigger, status code and response
+// size, and counts as failed although its status is success.
+func TestInvocationsShowA5xxAnswerOfASuccess(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	if _, err := db.Store.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("http-5xx-batch-1"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "orders", Version: "$LATEST"},
+		Invocations: []*ingestv1.Invocation{{RequestId: "req-503", StartTimeUnixNano: uint64(plugintest.Start.UnixNano()) + 1e9,
+			DurationMs: 10, BilledDurationMs: 10, Status: "success", Trigger: "apigateway-rest", HttpStatusCode: 503, ResponseSize: 41}},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	resp := runQuery(t, ds, "invocations", map[string]any{"requestId": "req-503"}, fixtureRange)
+	if resp.Error != nil {
+		t.Fatalf("invocations: %v", resp.Error)
+	}
+	f := resp.Frames[0]
+	if n, _ := f.RowLen(); n != 1 {
+		t.Fatalf("invocations of req-503: %d rows, want 1", n)
+	}
+	for name, want := range map[string]any{"status": "success", "failed": true, "trigger": "apigateway-rest",
+		"httpStatusCode": uint16(503), "responseSize": uint64(41)} {
+		field, _ := f.FieldByName(name)
+		if field == nil {
+			t.Errorf("no field %s", name)
+			continue
+		}
+		if got, ok := field.ConcreteAt(0); !ok || got != want {
+			t.Errorf("%s = %v (%T), want %v (%T)", name, got, got, want, want)
+		}
+	}
+}

@@ -117,6 +117,11 @@ func traceIDField(ids []string, link TraceLink) *data.Field {
 
 // Invocations is a table of invocation records, newest first, whose trace
 // IDs link to the trace view and request IDs to the invocation's logs.
+// Beside the platform's report it holds what the extension read from the
+// event and the response: the trigger, the HTTP status a proxy integration
+// answered with and the response's size, each null where not seen, and
+// whether the invocation counts as an error (query.Invocation.Failed: a 5xx
+// answer does although the function returned).
 func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 	n := len(invs)
 	var (
@@ -140,6 +145,10 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		initTypes   = make([]string, 0, n)
 		restores    = make([]*float64, 0, n)
 		tenants     = make([]string, 0, n)
+		failed      = make([]bool, 0, n)
+		triggers    = make([]*string, 0, n)
+		httpStatus  = make([]*uint16, 0, n)
+		respSizes   = make([]*uint64, 0, n)
 	)
 	for i := range invs {
 		inv := &invs[i]
@@ -169,6 +178,10 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		// Only a SnapStart restore has a restore duration.
 		restores = append(restores, known(inv.InitializationType == initSnapStart || inv.RestoreDurationMs > 0, inv.RestoreDurationMs))
 		tenants = append(tenants, inv.TenantID)
+		failed = append(failed, inv.Failed())
+		triggers = append(triggers, nonZero(inv.Trigger))
+		httpStatus = append(httpStatus, nonZero(inv.HTTPStatusCode))
+		respSizes = append(respSizes, nonZero(inv.ResponseSize))
 	}
 	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
 	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
@@ -199,6 +212,16 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		ms(data.NewField("restoreDuration", nil, restores)),
 		// The tenant of a function in tenant isolation mode.
 		data.NewField("tenantId", nil, tenants),
+		// A status other than success, or a 5xx answer of a proxy
+		// integration: the invocation counts as an error.
+		data.NewField("failed", nil, failed),
+		// What invoked the function, as the extension read it from the
+		// event (apigateway-rest, sqs, direct, ...).
+		data.NewField("trigger", nil, triggers),
+		// The status a proxy integration (API Gateway, ALB, function URL)
+		// answered with.
+		data.NewField("httpStatusCode", nil, httpStatus),
+		data.NewField("responseSize", nil, respSizes).SetConfig(&data.FieldConfig{Unit: "decbytes"}),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f
@@ -207,6 +230,16 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 // initSnapStart is the initialization type of an environment restored
 // from a SnapStart snapshot.
 const initSnapStart = "snap-start"
+
+// nonZero is a pointer to v, or nil for the zero value, which the
+// extension's figures use for "not seen".
+func nonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
 
 // known is v, or nil when the figure is not known.
 func known(ok bool, v float64) *float64 {

@@ -218,3 +218,48 @@ func TestCostTableShowsEveryCharge(t *testing.T) {
 		}
 	}
 }
+
+// The invocations table shows what the extension read from the event and
+// the response; an invocation that succeeded but answered 5xx shows its
+// status code and counts as failed, and what was not seen is null.
+func TestInvocationsShowTriggerAndResponse(t *testing.T) {
+	f := Invocations([]query.Invocation{
+		{RequestID: "5xx", Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 27},
+		{RequestID: "ok", Status: "success", Trigger: "apigateway-http", HTTPStatusCode: 201, ResponseSize: 2},
+		{RequestID: "queue", Status: "success", Trigger: "sqs", ResponseSize: 4},
+		{RequestID: "crash", Status: "error", ErrorType: "Runtime.ExitError"},
+	}, TraceLink{})
+	for _, tt := range []struct {
+		field string
+		want  []any // nil for null
+	}{
+		{"status", []any{"success", "success", "success", "error"}},
+		{"failed", []any{true, false, false, true}},
+		{"trigger", []any{"apigateway-rest", "apigateway-http", "sqs", nil}},
+		{"httpStatusCode", []any{uint16(503), uint16(201), nil, nil}},
+		{"responseSize", []any{uint64(27), uint64(2), uint64(4), nil}},
+	} {
+		field, _ := f.FieldByName(tt.field)
+		if field == nil {
+			t.Fatalf("no field %s", tt.field)
+		}
+		if field.Len() != len(tt.want) {
+			t.Fatalf("%s has %d rows, want %d", tt.field, field.Len(), len(tt.want))
+		}
+		for i, want := range tt.want {
+			got, ok := field.ConcreteAt(i)
+			if want == nil {
+				if ok {
+					t.Errorf("%s[%d] = %v, want null", tt.field, i, got)
+				}
+				continue
+			}
+			if !ok || got != want {
+				t.Errorf("%s[%d] = %v (%T), want %v (%T)", tt.field, i, got, got, want, want)
+			}
+		}
+	}
+	if field, _ := f.FieldByName("responseSize"); field.Config == nil || field.Config.Unit != "decbytes" {
+		t.Errorf("responseSize config = %+v, want unit decbytes", field.Config)
+	}
+}
