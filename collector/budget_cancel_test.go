@@ -149,3 +149,89 @@ func TestCancelledOTLPHTTPRequestKeepsItsBytesInFlight(t *testing.T) {
 		t.Errorf("ClickHouse holds %d rows of %d distinct spans of the cancelled request, want 3 of 3", rows, distinct)
 	}
 }
+
+// TestQueuedBatchWaitsAtMostWriteTimeout: a batch queued behind a held
+// insert (one writer) that no writer takes within write_timeout is
+// answered then, counted and logged: refused, retryable, without a WAL;
+// put in the WAL and acknowledged with one. The writer never inserts it
+// when it reaches it afterwards: it is stored once (from the WAL) or not
+// at all (refused), as the sender was told.
+func TestQueuedBatchWaitsAtMostWriteTimeout(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	store := migratedStore(t, dsn)
+	queueTimeouts := func(outcome string) string {
+		return `lambdascope_collector_queue_timeouts_total{outcome="` + outcome + `"}`
+	}
+	for i, withWAL := range []bool{false, true} {
+		name := "no WAL"
+		if withWAL {
+			name = "WAL"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+				c.WAL.Enabled = withWAL
+				c.WAL.AckAfter = 0
+				c.WriteTimeout = time.Second
+				c.Batch.Parallelism = 1
+			})
+			held := batch(t, [16]byte{0xbc, 0x10, byte(i)}, 2)
+			heldAnswer := h.exportAsync(t, held)
+			<-h.w.entered
+			opened := false
+			t.Cleanup(func() {
+				if !opened {
+					h.w.open(0, errLost)
+				}
+			})
+			queuedTrace := [16]byte{0xbc, 0x11, byte(i)}
+			queued := batch(t, queuedTrace, 2)
+			var err error
+			select {
+			case err = <-h.exportAsync(t, queued):
+			case <-time.After(time.Minute):
+				t.Fatal("the queued batch: no answer while the insert ahead of it is held")
+			}
+			want := "refused"
+			if withWAL {
+				want = "to_wal"
+				if err != nil {
+					t.Fatalf("the queued batch: %v, want it acknowledged from the WAL", err)
+				}
+			} else if status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("the queued batch: %v, want RESOURCE_EXHAUSTED (no insert within write_timeout)", err)
+			}
+			if n := h.metric(t, queueTimeouts(want)); n != 1 {
+				t.Errorf("queue_timeouts %s = %v, want 1", want, n)
+			}
+
+			h.w.open(0, errLost)
+			opened = true
+			<-heldAnswer
+			waitFor(t, "the WAL to be consumed", time.Minute, func() bool {
+				return h.metric(t, "lambdascope_collector_wal_records") == 0
+			})
+			// One writer takes the queue in order: once a later batch is
+			// written directly, the writer has passed the queued one.
+			later := batch(t, [16]byte{0xbc, 0x12, byte(i)}, 2)
+			if err := <-h.exportAsync(t, later); err != nil {
+				t.Fatalf("a batch after the held insert ended: %v", err)
+			}
+			if n := h.w.count(h.w.direct, later.GetBatchId()); n != 1 {
+				t.Fatalf("the later batch was written %d times directly, want 1", n)
+			}
+			wantRows, wantReplays := uint64(0), 0
+			if withWAL {
+				wantRows, wantReplays = 2, 1
+			}
+			if d, r := h.w.count(h.w.direct, queued.GetBatchId()), h.w.count(h.w.replayed, queued.GetBatchId()); d != 0 || r != wantReplays {
+				t.Errorf("the timed-out batch was written %d times directly and %d from the WAL, want 0 and %d", d, r, wantReplays)
+			}
+			if rows, _ := spanCounts(t, store, queuedTrace); rows != wantRows {
+				t.Errorf("ClickHouse holds %d rows of the timed-out batch, want %d", rows, wantRows)
+			}
+			if got := h.srv.Stats().InflightBytes; got != 0 {
+				t.Errorf("Stats().InflightBytes = %d with nothing in flight, want 0", got)
+			}
+		})
+	}
+}
