@@ -97,9 +97,12 @@ type holdKey struct{}
 // body is read: a call without an accepted key is refused here, and one
 // that does not fit in the budget is refused with RESOURCE_EXHAUSTED and
 // RetryInfo. An accepted call reserves max_message_bytes (gRPC gives no
-// size before reading) until its body is decoded, then its size; all
-// is released when the call ends. It runs on the connection's reader and
-// must not block.
+// size before reading) until its body is decoded, then its size; all is
+// released when its handler has returned (stats.End, statsHandler): the
+// handler holds the request until then, also when the client cancels or
+// its deadline passes, as an insert runs to its end. A call whose handler
+// never runs (its context ended first, an unknown method) releases it when
+// its context ends. It runs on the connection's reader and must not block.
 func (f *front) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if isHealthCheck(info.FullMethodName) {
 		return ctx, nil
@@ -123,7 +126,7 @@ func (f *front) tap(ctx context.Context, info *tap.Info) (context.Context, error
 	})
 	context.AfterFunc(ctx, func() {
 		h.timer.Stop()
-		h.release()
+		h.releaseUnlessBegun()
 	})
 	return context.WithValue(ctx, holdKey{}, h), nil
 }
@@ -184,13 +187,25 @@ func (statsHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.C
 func (statsHandler) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // Once the body is decoded, the call's reservation of max_message_bytes
-// shrinks to the body's size (decompressed), which it holds until it ends.
+// shrinks to the body's size (decompressed), which it holds until its
+// handler has returned (stats.End), whatever the client does meanwhile.
 func (h statsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	if in, ok := s.(*stats.InPayload); ok {
-		h.f.grpcRead.Add(uint64(in.Length))
-		h.f.bytesRead.WithLabelValues("grpc").Add(float64(in.Length))
-		if hd, ok := ctx.Value(holdKey{}).(*hold); ok {
-			hd.shrinkTo(int64(in.Length))
+	hd, _ := ctx.Value(holdKey{}).(*hold)
+	switch s := s.(type) {
+	case *stats.Begin:
+		if hd != nil {
+			hd.begin(h.f.maxMessage)
+		}
+	case *stats.InPayload:
+		h.f.grpcRead.Add(uint64(s.Length))
+		h.f.bytesRead.WithLabelValues("grpc").Add(float64(s.Length))
+		if hd != nil {
+			hd.shrinkTo(int64(s.Length))
+		}
+	case *stats.End:
+		if hd != nil {
+			hd.timer.Stop()
+			hd.release()
 		}
 	}
 }

@@ -160,6 +160,17 @@ func (b *budget) tryAcquire(n int64) bool {
 
 func (b *budget) release(n int64) { b.used.Add(-n) }
 
+// charge charges n whether or not it fits.
+func (b *budget) charge(n int64) {
+	u := b.used.Add(n)
+	for {
+		p := b.peak.Load()
+		if u <= p || b.peak.CompareAndSwap(p, u) {
+			return
+		}
+	}
+}
+
 // hold is what one request holds of the budget; release gives it all
 // back and may be called more than once.
 type hold struct {
@@ -167,6 +178,10 @@ type hold struct {
 	mu   sync.Mutex
 	n    int64
 	done bool
+	// began: gRPC runs the call's handler (stats.Begin); from then on only
+	// the call's end (stats.End) gives the charge back, whatever the
+	// client does, as the handler holds the request until it returns.
+	began bool
 	// timer cancels a gRPC call whose body is late (grpc_read_timeout).
 	timer *time.Timer
 }
@@ -207,6 +222,35 @@ func (h *hold) detach() int64 {
 	n := h.n
 	h.n = 0
 	return n
+}
+
+// begin marks the start of a gRPC call's handler. A call whose context
+// ended before (the client left at once) gave its charge back already
+// (releaseUnlessBegun), but gRPC may still read its body: it is charged
+// n again, over the budget if need be, until the call ends at once.
+func (h *hold) begin(n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.began = true
+	if h.done {
+		h.done = false
+		h.n = n
+		h.b.charge(n)
+	}
+}
+
+// releaseUnlessBegun gives the charge back when the call's context ends
+// before its handler began (gRPC may then never run it); a call whose
+// handler runs gives it back at its end.
+func (h *hold) releaseUnlessBegun() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.began || h.done {
+		return
+	}
+	h.done = true
+	h.b.release(h.n)
+	h.n = 0
 }
 
 func (h *hold) release() {

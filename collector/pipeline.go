@@ -33,6 +33,8 @@ var (
 	errStorage = errors.New("store batch")
 	// errBusy: the caller gave up while waiting for a place in the queue.
 	errBusy = errors.New("collector busy")
+	// errQueueTimeout: no writer took the batch within write_timeout.
+	errQueueTimeout = fmt.Errorf("%w: no insert took the batch within write_timeout; retry later", errBusy)
 	// errStopping: the collector is shutting down.
 	errStopping = errors.New("collector is shutting down")
 )
@@ -48,6 +50,33 @@ type job struct {
 	spans *spanDecode // the request's spans and log records in columns, or nil
 	items itemCounts
 	done  chan jobResult
+	// deadline is when the job is abandoned if no writer took it yet
+	// (write_timeout after it was submitted).
+	deadline time.Time
+	// state: jobQueued until a writer takes it (jobTaken) or its waiter
+	// abandons it at its deadline (jobAbandoned), whichever comes first:
+	// an abandoned job is never written.
+	state atomic.Int32
+}
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
+
+// take claims j for a writer; false: j was abandoned, and is skipped.
+func (j *job) take() bool { return j.state.CompareAndSwap(jobQueued, jobTaken) }
+
+// abandon gives up j when no writer took it yet, and drops its request
+// (the queue may keep j until a writer skips it); false: a writer took it,
+// and its insert ends within write_timeout.
+func (j *job) abandon() bool {
+	if !j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+		return false
+	}
+	j.req, j.spans = nil, nil
+	return true
 }
 
 type jobResult struct {
@@ -80,10 +109,14 @@ type pipeline struct {
 	replayer  sync.WaitGroup
 	// shadows are the WAL records acknowledged before their direct
 	// insert ended (wal.ack_after); settling waits for those inserts.
-	shadows   *shadows
-	settling  sync.WaitGroup
-	walAcks   *prometheus.CounterVec // outcome
-	closeOnce sync.Once
+	shadows  *shadows
+	settling sync.WaitGroup
+	walAcks  *prometheus.CounterVec // outcome
+	// queueTimeouts counts batches no writer took within write_timeout,
+	// by outcome; queueLog limits their log lines.
+	queueTimeouts *prometheus.CounterVec
+	queueLog      logLimiter
+	closeOnce     sync.Once
 
 	quarantined atomic.Uint64
 	// losses are the items left out since the last write, recorded in
@@ -143,7 +176,11 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		Name: "lambdascope_collector_wal_acks_total",
 		Help: "Batches acknowledged from the WAL after wal.ack_after while their direct insert went on (acked), and how that insert ended: stored_directly (the WAL record is skipped), insert_failed (the WAL replays the batch); skipped_on_replay: WAL records consumed without an insert as their direct insert stored them (also after a restart); wal_refused: the WAL could not take the batch, busy: wal.ack_max_pending batches were being acknowledged so already; these two waited for their insert.",
 	}, []string{"outcome"})
-	p.m.reg.MustRegister(p.walAcks)
+	p.queueTimeouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lambdascope_collector_queue_timeouts_total",
+		Help: "Batches no insert took within write_timeout (waiting for a place in the insert queue or for a writer), by outcome: to_wal (put in the WAL and acknowledged), refused (the sender was told to retry; never stored by this collector), wal_replays (acknowledged from the WAL before; the WAL replays it). The insert never runs for them.",
+	}, []string{"outcome"})
+	p.m.reg.MustRegister(p.walAcks, p.queueTimeouts)
 	return p, nil
 }
 
@@ -263,15 +300,28 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 		defer t.Stop()
 		ackAfter = t.C
 	}
-	j := &job{req: req, spans: spans, items: items, done: make(chan jobResult, 1)}
+	// A batch no writer took within write_timeout is given up (job.abandon):
+	// every wait is bounded, in the queue as in the insert.
+	j := &job{req: req, spans: spans, items: items, done: make(chan jobResult, 1), deadline: time.Now().Add(p.cfg.WriteTimeout)}
 	if err := p.enqueue(ctx, j); err != nil {
+		if errors.Is(err, errQueueTimeout) {
+			return p.queueTimedOut(req, spans, id, accepted)
+		}
 		return result{}, err
 	}
 	// The write runs to its end even if the caller gives up: cutting it
 	// off half-way would leave part of the batch stored.
+	deadline := time.NewTimer(time.Until(j.deadline))
+	defer deadline.Stop()
 	var r jobResult
 	select {
 	case r = <-j.done:
+	case <-deadline.C:
+		if !j.abandon() {
+			r = <-j.done
+			break
+		}
+		return p.queueTimedOut(req, spans, id, accepted)
 	case <-ackAfter:
 		// Taken by a writer or still queued for one (a burst of cold
 		// starts keeps every writer busy): a small batch either way, and
@@ -279,7 +329,10 @@ func (p *pipeline) store(ctx context.Context, req *ingestv1.ExportRequest, spans
 		if p.ackFromWAL(ctx, j, id) {
 			return accepted, nil
 		}
-		r = <-j.done
+		r = p.await(j)
+		if errors.Is(r.err, errQueueTimeout) {
+			return p.queueTimedOut(req, spans, id, accepted)
+		}
 	}
 	if r.err == nil {
 		return result{counts: r.counts}, nil
@@ -307,9 +360,73 @@ func (p *pipeline) enqueue(ctx context.Context, j *job) error {
 	select {
 	case p.queue <- j:
 		return nil
+	default:
+	}
+	t := time.NewTimer(time.Until(j.deadline))
+	defer t.Stop()
+	select {
+	case p.queue <- j:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waited for a place in the insert queue until the request ended: %v", errBusy, ctx.Err())
+	case <-t.C:
+		return errQueueTimeout
 	}
+}
+
+// await waits for j's insert; a job no writer took by its deadline is
+// abandoned and ends with errQueueTimeout.
+func (p *pipeline) await(j *job) jobResult {
+	t := time.NewTimer(time.Until(j.deadline))
+	defer t.Stop()
+	select {
+	case r := <-j.done:
+		return r
+	case <-t.C:
+		if j.abandon() {
+			return jobResult{err: errQueueTimeout}
+		}
+		return <-j.done
+	}
+}
+
+// queueTimedOut answers a batch no insert took within write_timeout: it
+// goes to the WAL and is acknowledged when there is one, or is refused,
+// retryable. Either way it is counted and logged, and no writer stores it.
+func (p *pipeline) queueTimedOut(req *ingestv1.ExportRequest, spans *spanDecode, id [16]byte, accepted result) (result, error) {
+	outcome, err := "refused", errQueueTimeout
+	if p.wal != nil {
+		if err = p.toWAL(withSpanMessages(req, spans), id); err == nil {
+			outcome = "to_wal"
+		}
+	}
+	p.queueTimeouts.WithLabelValues(outcome).Inc()
+	if p.queueLog.allow() {
+		p.log.Warn("no insert took a batch within write_timeout", "outcome", outcome, "batch_id", fmt.Sprintf("%x", id),
+			"write_timeout", p.cfg.WriteTimeout, "queue_size", p.cfg.Batch.QueueSize, "parallelism", p.cfg.Batch.Parallelism)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	return accepted, nil
+}
+
+// logLimiter lets one log line through every 10 s, so that a flood does
+// not flood the log too; the counters count every event.
+type logLimiter struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (l *logLimiter) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Sub(l.last) < 10*time.Second {
+		return false
+	}
+	l.last = now
+	return true
 }
 
 // walPending reports whether the WAL holds batches waiting for the
@@ -350,14 +467,18 @@ func (p *pipeline) ackFromWAL(ctx context.Context, j *job, id [16]byte) bool {
 		return false
 	}
 	p.walAcks.WithLabelValues("acked").Inc()
-	j.spans.hold()
+	spans := j.spans
+	spans.hold()
 	kept := keepHeld(ctx)
 	p.settling.Add(1)
 	go func() {
 		defer p.settling.Done()
-		r := <-j.done
-		j.spans.release()
+		r := p.await(j)
+		spans.release()
 		kept.release()
+		if errors.Is(r.err, errQueueTimeout) {
+			p.queueTimeouts.WithLabelValues("wal_replays").Inc()
+		}
 		if r.err == nil {
 			p.shadows.settle(id, true)
 			p.walAcks.WithLabelValues("stored_directly").Inc()
@@ -414,6 +535,9 @@ func (p *pipeline) writeLoop() {
 		if !ok {
 			return
 		}
+		if !first.take() {
+			continue
+		}
 		group := []*job{first}
 		if p.alone() {
 			p.writeGroup(group)
@@ -427,6 +551,9 @@ func (p *pipeline) writeLoop() {
 			case j, ok := <-p.queue:
 				if !ok {
 					break collect
+				}
+				if !j.take() {
+					continue
 				}
 				group = append(group, j)
 				n += j.items.total()
