@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -283,22 +281,8 @@ type delayedCollector struct {
 
 func startDelayedCollector(t *testing.T, delay time.Duration) *delayedCollector {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	c := &delayedCollector{addr: ln.Addr().String(), delay: delay}
-	srv := grpc.NewServer()
-	ingestv1.RegisterIngestServiceServer(srv, c)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
+	c := &delayedCollector{delay: delay}
+	c.addr = serveIngest(t, c)
 	return c
 }
 
