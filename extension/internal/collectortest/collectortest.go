@@ -55,13 +55,22 @@ func Start(t testing.TB) *Server {
 // StartWith starts a server with extra options (e.g. grpc.Creds for TLS).
 func StartWith(t testing.TB, opts ...grpc.ServerOption) *Server {
 	t.Helper()
+	s := &Server{seen: map[string]bool{}, notify: make(chan struct{}, 1)}
+	s.Addr = Serve(t, s, append([]grpc.ServerOption{grpc.StatsHandler(compressionRecorder{})}, opts...)...)
+	return s
+}
+
+// Serve serves impl as the Ingest API on a free local port until the test
+// ends and returns its host:port: for tests that need a collector
+// behaving otherwise than Server (slow, holding its answers).
+func Serve(t testing.TB, impl ingestv1.IngestServiceServer, opts ...grpc.ServerOption) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	s := &Server{Addr: ln.Addr().String(), seen: map[string]bool{}, notify: make(chan struct{}, 1)}
-	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.StatsHandler(compressionRecorder{})}, opts...)...)
-	ingestv1.RegisterIngestServiceServer(srv, s)
+	srv := grpc.NewServer(opts...)
+	ingestv1.RegisterIngestServiceServer(srv, impl)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -71,7 +80,7 @@ func StartWith(t testing.TB, opts ...grpc.ServerOption) *Server {
 		srv.Stop()
 		<-done
 	})
-	return s
+	return ln.Addr().String()
 }
 
 // Script sets the codes the next calls answer with, in order; once they are

@@ -3,13 +3,10 @@ package shipper
 import (
 	"bytes"
 	"context"
-	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
@@ -33,7 +30,7 @@ type slowCollector struct {
 func startSlowCollector(t *testing.T) *slowCollector {
 	t.Helper()
 	c := &slowCollector{first: make(chan struct{}), second: make(chan struct{})}
-	c.addr = serveIngest(t, c)
+	c.addr = collectortest.Serve(t, c)
 	return c
 }
 
@@ -208,26 +205,4 @@ func TestDrainSpoolsAtItsDeadline(t *testing.T) {
 	if spooled[buffer.Invocations] != 1 || !dropped.IsZero() {
 		t.Errorf("spooled %v, dropped %v; want the invocation spooled, nothing dropped", spooled, dropped)
 	}
-}
-
-// serveIngest serves impl as the collector's ingest service on a free
-// local port until the test ends, and returns its address.
-func serveIngest(t *testing.T, impl ingestv1.IngestServiceServer) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := grpc.NewServer()
-	ingestv1.RegisterIngestServiceServer(srv, impl)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return ln.Addr().String()
 }

@@ -282,7 +282,7 @@ type delayedCollector struct {
 func startDelayedCollector(t *testing.T, delay time.Duration) *delayedCollector {
 	t.Helper()
 	c := &delayedCollector{delay: delay}
-	c.addr = serveIngest(t, c)
+	c.addr = collectortest.Serve(t, c)
 	return c
 }
 
