@@ -117,6 +117,20 @@ type Invocation struct {
 	// ResponseSize is the size of the runtime's answer in bytes, 0 when
 	// not seen.
 	ResponseSize uint64 `json:"responseSize,omitempty"`
+	// TriggerSource names where the event came from: the queue, topic,
+	// bucket, table or stream, the route of an HTTP request ("POST
+	// /orders/{id}"), the ALB's target group, the schedule's rule; empty
+	// when unknown or the event names none.
+	TriggerSource string `json:"triggerSource,omitempty"`
+	// ErrorMessage is the message of the error the runtime reported
+	// (redacted by the extension, at most 1 KiB); empty for none.
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// TraceContextSource is where the invocation's trace context came
+	// from: "w3c" (the event's HTTP headers or message attributes),
+	// "xray" (an X-Ray header in the event), "lambda" (the runtime's
+	// trace ID), "durable", "function" (the function's SDK), "none";
+	// empty when unknown.
+	TraceContextSource string `json:"traceContextSource,omitempty"`
 }
 
 // Failed reports whether the invocation counts as an error: the platform
@@ -144,6 +158,10 @@ type InvocationFilter struct {
 	// TenantID, when set, keeps the invocations of one tenant (tenant
 	// isolation mode).
 	TenantID string
+	// Trigger, when set, keeps the invocations of one kind of trigger
+	// ("sqs", "apigateway-http"); TriggerSource those whose event came
+	// from one source (a queue's name, a route "POST /orders/{id}").
+	Trigger, TriggerSource string
 	// Limit caps the number of records, newest first: 0 means
 	// DefaultInvocationLimit, at most MaxInvocationLimit.
 	Limit int

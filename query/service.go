@@ -335,13 +335,15 @@ func (s *Service) Invocations(ctx context.Context, f InvocationFilter) ([]Invoca
 		f.Limit = DefaultInvocationLimit
 	}
 	recs, err := s.store.Invocations(ctx, storage.InvocationFilter{
-		FunctionName: f.FunctionName,
-		Since:        f.Since,
-		Until:        f.Until,
-		RequestIDs:   f.RequestIDs,
-		TraceID:      f.TraceID,
-		TenantID:     f.TenantID,
-		Limit:        f.Limit,
+		FunctionName:  f.FunctionName,
+		Since:         f.Since,
+		Until:         f.Until,
+		RequestIDs:    f.RequestIDs,
+		TraceID:       f.TraceID,
+		TenantID:      f.TenantID,
+		Trigger:       f.Trigger,
+		TriggerSource: f.TriggerSource,
+		Limit:         f.Limit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read invocations: %w", err)
@@ -425,5 +427,8 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		Trigger:              r.Trigger,
 		HTTPStatusCode:       r.HTTPStatusCode,
 		ResponseSize:         r.ResponseSize,
+		TriggerSource:        r.TriggerSource,
+		ErrorMessage:         r.ErrorMessage,
+		TraceContextSource:   r.TraceContextSource,
 	}
 }

@@ -36,6 +36,10 @@ type InvocationFilter struct {
 	TraceID      [16]byte // zero = any
 	TenantID     string   // empty = any
 	Limit        int      // 0 = 100; capped at MaxInvocationLimit
+	// Trigger, when set, keeps the invocations of one kind of trigger
+	// ("sqs", "apigateway-http"); TriggerSource those whose event came
+	// from one source (a queue's name, a route; migration 56).
+	Trigger, TriggerSource string
 	// FunctionNames, when not empty, keeps the invocations of these
 	// functions; the function leads the table's key, so naming the few
 	// functions of a trace reads only their rows of the time range.

@@ -174,7 +174,8 @@ func scanInvocation(rows driver.Rows, r *dbmodel.Invocation) error {
 		&t.BytesReceived, &t.BytesShipped, &t.SpansSampledOut, &t.SpansDropped,
 		&t.LogLinesDropped, &t.SpansSpooled, &t.LogLinesSpooled,
 		&t.SpansSpoolDropped, &t.LogLinesSpoolDropped, &t.PlatformLogsDropped,
-		&r.RuntimeDurationMs, &r.ExtensionInitMs, &t.SpansRefused, &t.LogLinesRefused)
+		&r.RuntimeDurationMs, &r.ExtensionInitMs, &t.SpansRefused, &t.LogLinesRefused,
+		&r.TriggerSource, &r.ErrorMessage, &r.TraceContextSource)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,69 @@ func TestInvocationsFilter(t *testing.T) {
 	}
 }
 
+// The trigger's source, the error message and the trace context's source
+// an extension sent (migration 56) are stored and read back; the trigger
+// and its source select invocations.
+func TestInvocationsTriggerSource(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 5, 2, 12, 0, 0, 0, time.UTC)
+	req := &ingestv1.ExportRequest{Function: &ingestv1.FunctionIdentity{Name: "orders", Region: "us-east-1"}}
+	for i, inv := range []*ingestv1.Invocation{
+		{RequestId: "q1", Trigger: "sqs", TriggerSource: "orders-queue", TraceContextSource: "w3c", Status: "success"},
+		{RequestId: "q2", Trigger: "sqs", TriggerSource: "refunds-queue", TraceContextSource: "xray", Status: "error",
+			ErrorType: "Runtime.Boom", ErrorMessage: "card [REDACTED] déclinée"},
+		{RequestId: "h1", Trigger: "apigateway-http", TriggerSource: "POST /orders/{id}", TraceContextSource: "lambda", HttpStatusCode: 201},
+		{RequestId: "d1", Trigger: "direct", TraceContextSource: "none"},
+		{RequestId: "old", Status: "success"}, // an extension that does not send them
+	} {
+		inv.StartTimeUnixNano = uint64(base.Add(time.Duration(i) * time.Second).UnixNano())
+		req.Invocations = append(req.Invocations, inv)
+	}
+	if _, err := s.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	recs, err := s.Invocations(t.Context(), InvocationFilter{FunctionName: "orders"})
+	if err != nil {
+		t.Fatalf("Invocations: %v", err)
+	}
+	got := map[string][3]string{}
+	for _, r := range recs {
+		got[r.RequestID] = [3]string{r.TriggerSource, r.ErrorMessage, r.TraceContextSource}
+	}
+	want := map[string][3]string{
+		"q1": {"orders-queue", "", "w3c"}, "q2": {"refunds-queue", "card [REDACTED] déclinée", "xray"},
+		"h1": {"POST /orders/{id}", "", "lambda"}, "d1": {"", "", "none"}, "old": {"", "", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read back %q, want %q", got, want)
+	}
+	for _, tt := range []struct {
+		name   string
+		filter InvocationFilter
+		want   []string
+	}{
+		{"by trigger source", InvocationFilter{FunctionName: "orders", TriggerSource: "refunds-queue"}, []string{"q2"}},
+		{"by route", InvocationFilter{TriggerSource: "POST /orders/{id}"}, []string{"h1"}},
+		{"by trigger", InvocationFilter{FunctionName: "orders", Trigger: "sqs"}, []string{"q2", "q1"}},
+		{"by both", InvocationFilter{Trigger: "sqs", TriggerSource: "orders-queue"}, []string{"q1"}},
+		{"hostile source", InvocationFilter{TriggerSource: "x' OR 1=1 --"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := s.Invocations(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatalf("Invocations: %v", err)
+			}
+			var ids []string
+			for _, r := range recs {
+				ids = append(ids, r.RequestID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("request ids = %q, want %q", ids, tt.want)
+			}
+		})
+	}
+}
+
 func TestInvocationsRejectsEmptyRange(t *testing.T) {
 	s := openStore(t)
 	now := time.Now()
@@ -159,6 +222,8 @@ func TestInvocationsTraceView(t *testing.T) {
 	want := stored
 	want.ResponseLatencyMs, want.ResponseDurationMs, want.RuntimeOverheadMs, want.ProducedBytes = 0, 0, 0, 0
 	want.RuntimeDurationMs, want.ExtensionInitMs, want.Telemetry = 0, 0, dbmodel.TelemetryCounts{}
+	// The inferred span shows them in a trace (migration 56).
+	want.TriggerSource, want.ErrorMessage, want.TraceContextSource = "", "", ""
 	if got := read(true); got != want {
 		t.Errorf("trace view read = %+v, want %+v", got, want)
 	}

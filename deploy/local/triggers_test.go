@@ -138,6 +138,17 @@ func TestTriggersInTheTrace(t *testing.T) {
 		if invoke == nil || len(servers) != 1 || invoke.ParentSpanID != servers[0].SpanID {
 			t.Errorf("orders %s: lambda.invoke %v is not under the invocation span", c.RequestID, invoke)
 		}
+		// The record says where the event came from and where its trace
+		// context did, as the inferred span does (the SDK's trace,
+		// "function", for an untraced client).
+		if inv.Trigger != trigger[c.RequestID] || inv.TriggerSource != "POST /orders" || inv.ErrorMessage != "" {
+			t.Errorf("orders %s: record's trigger %q from %q, error message %q; want %s from POST /orders, no message",
+				c.RequestID, inv.Trigger, inv.TriggerSource, inv.ErrorMessage, trigger[c.RequestID])
+		}
+		if want := map[bool]string{true: "w3c", false: "function"}[c.Traceparent != ""]; inv.TraceContextSource != want ||
+			(apigw != nil && apigw.Attributes["lambdascope.trace_context.source"] != want) {
+			t.Errorf("orders %s: record's trace context source %q, want %q as the inferred span's", c.RequestID, inv.TraceContextSource, want)
+		}
 		if apigw != nil {
 			if apigw.Name != "POST /orders" || apigw.Kind != query.SpanKindServer || apigw.Attributes["http.response.status_code"] != strconv.Itoa(c.StatusCode) {
 				t.Errorf("orders %s: inferred API Gateway span %q kind %d attributes %v", c.RequestID, apigw.Name, apigw.Kind, apigw.Attributes)
@@ -192,6 +203,13 @@ func TestTriggersInTheTrace(t *testing.T) {
 		}
 		if sqs.Kind != query.SpanKindConsumer || !strings.Contains(sqs.Name, local.OrdersQueue) {
 			t.Errorf("shipping %s: inferred SQS span %q kind %d", inv.RequestID, sqs.Name, sqs.Kind)
+		}
+		// The record names the queue and, as the inferred span, the
+		// context of the batch's first message (the order's traceparent).
+		if inv.Trigger != "sqs" || inv.TriggerSource != local.OrdersQueue || inv.TraceContextSource != "w3c" ||
+			sqs.Attributes["lambdascope.trace_context.source"] != inv.TraceContextSource {
+			t.Errorf("shipping %s: record's trigger %q from %q, trace context source %q (inferred span's %q); want sqs from %s, w3c",
+				inv.RequestID, inv.Trigger, inv.TriggerSource, inv.TraceContextSource, sqs.Attributes["lambdascope.trace_context.source"], local.OrdersQueue)
 		}
 		if first, ok := sends[sqs.ParentSpanID]; !ok || first.trace != inv.TraceID {
 			t.Errorf("shipping %s: inferred SQS span's parent %s is no order's send span in trace %s", inv.RequestID, sqs.ParentSpanID, inv.TraceID)

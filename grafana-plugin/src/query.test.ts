@@ -111,6 +111,10 @@ describe('interpolate', () => {
     const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', tenantId: '$tenant' };
     expect(interpolate(q, (s) => s.replace('$tenant', 'BlueTenant')).tenantId).toBe('BlueTenant');
   });
+  it('replaces a variable in the trigger source filter', () => {
+    const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', triggerSource: '$queue' };
+    expect(interpolate(q, (s) => s.replace('$queue', 'orders-queue')).triggerSource).toBe('orders-queue');
+  });
 });
 
 describe('template variables on names', () => {
@@ -477,6 +481,7 @@ describe('queryDisplayText of the newer fields', () => {
   it.each([
     [{ refId: 'A', queryType: 'trace', orLatest: true, functionName: 'orders' }, 'Trace: latest, function: orders'],
     [{ refId: 'A', queryType: 'invocations', tenantId: 'acme' }, 'Invocations: tenant: acme'],
+    [{ refId: 'A', queryType: 'invocations', triggerSource: ' POST /orders/{id} ' }, 'Invocations: source: POST /orders/{id}'],
     [{ refId: 'A', queryType: 'cost', costBy: 'observability' }, 'Cost: by: observability'],
     [{ refId: 'A', queryType: 'completeness', format: 'timeSeries' }, 'Completeness: as: timeSeries'],
   ] as Array<[LambdascopeQuery, string]>)('%j', (q, want) => {

@@ -48,6 +48,8 @@ export interface LambdascopeQuery extends DataQuery {
   limit?: number;
   /** invocations: only this tenant (tenant isolation mode). */
   tenantId?: string;
+  /** invocations: only events from this source (a queue's name, a route such as "POST /orders/{id}"). */
+  triggerSource?: string;
   // search
   serviceName?: string;
   spanName?: string;

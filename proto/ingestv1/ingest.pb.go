@@ -483,8 +483,28 @@ type Invocation struct {
 	// from its process start to its first /event/next, an upper bound on
 	// its share of INIT (the runtime initialises in parallel). 0 otherwise.
 	ExtensionInitMs float64 `protobuf:"fixed64,28,opt,name=extension_init_ms,json=extensionInitMs,proto3" json:"extension_init_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the event came from, one short name per trigger: the queue,
+	// topic, bucket, table or stream's name, the route of an HTTP API
+	// ("POST /orders/{id}"), the ALB's target group, the schedule's rule,
+	// the EventBridge source and detail type, the state machine; empty when
+	// the event names none or none was seen. Passed through the extension's
+	// redaction rules; at most 256 bytes.
+	TriggerSource string `protobuf:"bytes,29,opt,name=trigger_source,json=triggerSource,proto3" json:"trigger_source,omitempty"`
+	// The message of the error the runtime reported through /error (its
+	// errorMessage, never a body), passed through the extension's redaction
+	// rules and cut to 256 bytes; empty when there was none.
+	ErrorMessage string `protobuf:"bytes,30,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	// Where the trace context of the invocation came from (the
+	// lambdascope.trace_context.source attribute of the inferred span):
+	// "w3c" (a traceparent in the event's HTTP headers or message
+	// attributes), "xray" (an X-Ray header in the event), "lambda" (the
+	// runtime's Lambda-Runtime-Trace-Id), "durable" (the durable
+	// execution's ARN), "function" (the trace the function's SDK started),
+	// "none" (the event carried none: a trace of its own); empty when no
+	// event was seen.
+	TraceContextSource string `protobuf:"bytes,31,opt,name=trace_context_source,json=traceContextSource,proto3" json:"trace_context_source,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -713,6 +733,27 @@ func (x *Invocation) GetExtensionInitMs() float64 {
 	return 0
 }
 
+func (x *Invocation) GetTriggerSource() string {
+	if x != nil {
+		return x.TriggerSource
+	}
+	return ""
+}
+
+func (x *Invocation) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+func (x *Invocation) GetTraceContextSource() string {
+	if x != nil {
+		return x.TraceContextSource
+	}
+	return ""
+}
+
 // TelemetryCounts are the extension's counts of the telemetry it took in
 // since the previous invocation record it built, up to and including this
 // invocation's own spans and log lines: over an environment's records
@@ -917,7 +958,7 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xef\b\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xed\t\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -954,7 +995,10 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\rresponse_size\x18\x19 \x01(\x04R\fresponseSize\x12D\n" +
 	"\ttelemetry\x18\x1a \x01(\v2&.lambdascope.ingest.v1.TelemetryCountsR\ttelemetry\x12.\n" +
 	"\x13runtime_duration_ms\x18\x1b \x01(\x01R\x11runtimeDurationMs\x12*\n" +
-	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\"\xec\x04\n" +
+	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\x12%\n" +
+	"\x0etrigger_source\x18\x1d \x01(\tR\rtriggerSource\x12#\n" +
+	"\rerror_message\x18\x1e \x01(\tR\ferrorMessage\x120\n" +
+	"\x14trace_context_source\x18\x1f \x01(\tR\x12traceContextSource\"\xec\x04\n" +
 	"\x0fTelemetryCounts\x12%\n" +
 	"\x0espans_received\x18\x01 \x01(\x04R\rspansReceived\x12,\n" +
 	"\x12log_lines_received\x18\x02 \x01(\x04R\x10logLinesReceived\x12%\n" +

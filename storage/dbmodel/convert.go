@@ -168,6 +168,9 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		Telemetry:            telemetryCounts(inv.GetTelemetry()),
 		RuntimeDurationMs:    inv.GetRuntimeDurationMs(),
 		ExtensionInitMs:      inv.GetExtensionInitMs(),
+		TriggerSource:        inv.GetTriggerSource(),
+		ErrorMessage:         inv.GetErrorMessage(),
+		TraceContextSource:   inv.GetTraceContextSource(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

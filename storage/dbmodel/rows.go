@@ -122,6 +122,16 @@ type Invocation struct {
 	// ExtensionInitMs is, on an environment's first record, the
 	// extension's start to its first /event/next; 0 otherwise.
 	ExtensionInitMs float64
+	// TriggerSource names where the event came from (the queue, topic,
+	// bucket, table or stream, the route "POST /orders/{id}", the
+	// schedule's rule); empty when unknown.
+	TriggerSource string
+	// ErrorMessage is the message of the error the runtime reported
+	// through /error, redacted by the extension; empty for none.
+	ErrorMessage string
+	// TraceContextSource is where the invocation's trace context came
+	// from ("w3c", "xray", "lambda", "none"); empty when unknown.
+	TraceContextSource string
 }
 
 // TelemetryCounts are an invocation record's counts of the extension's

@@ -1008,3 +1008,9 @@ FROM lambdascope.invocations;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'trace_invocations', if(count() = 0, 0, (max(toUInt64(start_time)) + 1) * 1000000000 - 1)
 FROM lambdascope.invocations;
+
+-- migration invocation_sources, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN trigger_source String DEFAULT '',
+    ADD COLUMN error_message String DEFAULT '',
+    ADD COLUMN trace_context_source String DEFAULT '';

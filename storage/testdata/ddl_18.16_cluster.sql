@@ -1040,3 +1040,16 @@ ORDER BY (table_name, dropped_before);
 -- migration retention_cutoffs, statement 2
 CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs ON CLUSTER lambdascope AS lambdascope.retention_cutoffs_local
 ENGINE = Distributed(lambdascope, lambdascope, retention_cutoffs_local, rand());
+
+-- migration invocation_sources, statement 1
+ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
+    ADD COLUMN trigger_source String DEFAULT '',
+    ADD COLUMN error_message String DEFAULT '',
+    ADD COLUMN trace_context_source String DEFAULT '';
+
+-- migration invocation_sources, statement 2
+DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
+
+-- migration invocation_sources, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
+ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));

@@ -1018,3 +1018,9 @@ FROM lambdascope.invocations;
 INSERT INTO lambdascope.view_horizons (view, horizon_unix_nano)
 SELECT 'trace_invocations', if(count() = 0, 0, (max(toUInt64(start_time)) + 1) * 1000000000 - 1)
 FROM lambdascope.invocations;
+
+-- migration invocation_sources, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN IF NOT EXISTS trigger_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS error_message String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS trace_context_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));

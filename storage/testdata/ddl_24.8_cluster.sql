@@ -1048,3 +1048,16 @@ ORDER BY (table_name, dropped_before);
 -- migration retention_cutoffs, statement 2
 CREATE TABLE IF NOT EXISTS lambdascope.retention_cutoffs ON CLUSTER lambdascope AS lambdascope.retention_cutoffs_local
 ENGINE = Distributed(lambdascope, lambdascope, retention_cutoffs_local, rand());
+
+-- migration invocation_sources, statement 1
+ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
+    ADD COLUMN IF NOT EXISTS trigger_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS error_message String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS trace_context_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));
+
+-- migration invocation_sources, statement 2
+DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
+
+-- migration invocation_sources, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
+ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));

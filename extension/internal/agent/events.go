@@ -28,8 +28,14 @@ import (
 // invocation events.
 const EventsScope = "lambdascope/events"
 
-// maxErrorMessage bounds the error message taken from /error.
-const maxErrorMessage = 256
+// maxErrorMessage bounds the error message taken from /error, on the
+// inferred span and the invocation's record, once redacted.
+const maxErrorMessage = invocation.MaxErrorMessage
+
+// maxErrorScan bounds the error message read from /error before it is
+// redacted and cut to maxErrorMessage: a secret is looked for in more than
+// is kept, so that one cut at the bound is not left half shown.
+const maxErrorScan = 16 << 10
 
 // maxPending bounds the invocations remembered between their event and
 // their answer (and the answers remembered for the end-of-invocation
@@ -264,11 +270,11 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 func (o *eventObserver) Ended(e rtproxy.End) {
 	out := &outcome{kind: e.Kind, at: e.Ended, size: e.Size, errType: e.ErrorType}
 	if e.Kind == rtproxy.Error {
-		t, m := trigger.ErrorOf(e.Body, maxErrorMessage)
+		t, m := trigger.ErrorOf(e.Body, maxErrorScan)
 		if out.errType == "" {
 			out.errType = t
 		}
-		out.errMsg = m
+		out.errMsg = invocation.CutText(o.redact.String(m), maxErrorMessage)
 	}
 	o.mu.Lock()
 	p, ok := o.pending[e.RequestID]
@@ -342,7 +348,7 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	o.mu.Unlock()
 	buf, tracker, res := o.wait()
 	if tracker != nil {
-		tracker.ObserveResponse(id, string(p.trig.Kind), p.end.status, p.end.size)
+		o.observe(tracker, id, p)
 	}
 	o.sendHeld(due, "the function's invocation span did not come before the next answer")
 	o.sendHeld(pushed, "more inferred spans waited than the bound")
@@ -352,6 +358,16 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	if p.deferred && !hold && tracker != nil {
 		tracker.ReleaseReport(id)
 	}
+}
+
+// observe gives the tracker what the proxy saw of invocation id, for its
+// record.
+func (o *eventObserver) observe(tracker *invocation.Tracker, id string, p *pendingInvocation) {
+	o.mu.Lock()
+	src := contextSource(p.sc)
+	o.mu.Unlock()
+	tracker.ObserveResponse(id, invocation.Response{Trigger: string(p.trig.Kind), TriggerSource: triggerSource(p.trig, o.redact),
+		TraceContextSource: src, HTTPStatus: p.end.status, Size: p.end.size, ErrorMessage: p.end.errMsg})
 }
 
 // send adds the inferred span of p to buf.
@@ -556,7 +572,8 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *
 		}
 	}
 	if p.end.kind == rtproxy.Error || p.end.errType != "" {
-		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: red.String(p.end.errMsg)}
+		// The message was redacted when it was read (Ended).
+		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
 		attrs = append(attrs, strAttr("error.type", red.String(p.end.errType)))
 	}
 	var parent []byte
@@ -739,6 +756,8 @@ func (o *eventObserver) sendAdopted(s otlpwire.InvocationSpan, h *pendingInvocat
 	if tracker != nil {
 		tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: s.InvocationID, TraceID: s.TraceID,
 			SpanID: s.SpanID, Server: true}})
+		// The span took the SDK's trace after its answer was observed.
+		o.observe(tracker, s.InvocationID, h)
 		tracker.ReleaseReport(s.InvocationID)
 	}
 	if buf != nil {

@@ -28,7 +28,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
 )
 
-func sample(t *testing.T, name string) string {
+func sample(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "trigger", "testdata", name))
 	if err != nil {

@@ -2,8 +2,10 @@ package invocation
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -165,7 +167,8 @@ func TestResponseGoesWithTheRecord(t *testing.T) {
 	tr.HandleTelemetry(parseEvents(t, `[
 		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1", "version": "$LATEST"}}
 	]`))
-	tr.ObserveResponse("r1", "apigateway-http", 503, 42)
+	tr.ObserveResponse("r1", Response{Trigger: "apigateway-http", TriggerSource: "POST /orders", TraceContextSource: "w3c",
+		HTTPStatus: 503, Size: 42, ErrorMessage: "boom"})
 	tr.HandleTelemetry(parseEvents(t, `[
 		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
 			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}},
@@ -176,11 +179,13 @@ func TestResponseGoesWithTheRecord(t *testing.T) {
 	if len(s.invocations) != 2 {
 		t.Fatalf("records = %v, want 2", s.invocations)
 	}
-	if r := s.invocations[0]; r.GetTrigger() != "apigateway-http" || r.GetHttpStatusCode() != 503 || r.GetResponseSize() != 42 || r.GetStatus() != "success" {
-		t.Errorf("r1 = %v, want trigger apigateway-http, status code 503, 42 bytes, status success", r)
+	if r := s.invocations[0]; r.GetTrigger() != "apigateway-http" || r.GetHttpStatusCode() != 503 || r.GetResponseSize() != 42 || r.GetStatus() != "success" ||
+		r.GetTriggerSource() != "POST /orders" || r.GetTraceContextSource() != "w3c" || r.GetErrorMessage() != "boom" {
+		t.Errorf("r1 = %v, want trigger apigateway-http from POST /orders, context w3c, status code 503, 42 bytes, status success, message boom", r)
 	}
-	if r := s.invocations[1]; r.GetTrigger() != "" || r.GetHttpStatusCode() != 0 || r.GetResponseSize() != 0 {
-		t.Errorf("r2 = %v, want no trigger, status code or size", r)
+	if r := s.invocations[1]; r.GetTrigger() != "" || r.GetHttpStatusCode() != 0 || r.GetResponseSize() != 0 ||
+		r.GetTriggerSource() != "" || r.GetTraceContextSource() != "" || r.GetErrorMessage() != "" {
+		t.Errorf("r2 = %v, want no trigger, source, context source, status code, size or message", r)
 	}
 }
 
@@ -194,7 +199,7 @@ func TestLateResponseCounted(t *testing.T) {
 		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
 			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
 	]`))
-	tr.ObserveResponse("r1", "apigateway-http", 503, 42)
+	tr.ObserveResponse("r1", Response{Trigger: "apigateway-http", HTTPStatus: 503, Size: 42})
 	if got := tr.Stats().ResponsesLate; got != 1 {
 		t.Errorf("ResponsesLate = %d, want 1", got)
 	}
@@ -229,5 +234,41 @@ func TestRecordsCarryRuntimeDurationAndExtensionInit(t *testing.T) {
 	}
 	if first.GetExtensionInitMs() != 7.5 || second.GetExtensionInitMs() != 0 {
 		t.Errorf("extension init = %v, %v; want 7.5 on the cold start only", first.GetExtensionInitMs(), second.GetExtensionInitMs())
+	}
+}
+
+// What the proxy saw goes on the record within its bounds: texts cut at a
+// character boundary, numbers in range.
+func TestResponseBounded(t *testing.T) {
+	s := &sink{}
+	tr := New(s, nil, nil)
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}}
+	]`))
+	long := "x" + strings.Repeat("é", 4<<10) // odd: the bounds fall inside a character
+	tr.ObserveResponse("r1", Response{Trigger: "sqs", TriggerSource: long, TraceContextSource: long, ErrorMessage: long,
+		HTTPStatus: 70000, Size: -5})
+	tr.HandleTelemetry(parseEvents(t, `[
+		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "error", "errorType": "Runtime.Boom",
+			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
+	]`))
+	if len(s.invocations) != 1 {
+		t.Fatalf("records = %v, want 1", s.invocations)
+	}
+	r := s.invocations[0]
+	for _, f := range []struct {
+		name, got string
+		max       int
+	}{
+		{"trigger source", r.GetTriggerSource(), MaxTriggerSource},
+		{"trace context source", r.GetTraceContextSource(), MaxTraceContextSource},
+		{"error message", r.GetErrorMessage(), MaxErrorMessage},
+	} {
+		if len(f.got) > f.max || len(f.got) < f.max-1 || !utf8.ValidString(f.got) || !strings.HasPrefix(long, f.got) {
+			t.Errorf("%s is %d bytes (bound %d), valid UTF-8 %v", f.name, len(f.got), f.max, utf8.ValidString(f.got))
+		}
+	}
+	if r.GetHttpStatusCode() != 999 || r.GetResponseSize() != 0 || r.GetErrorType() != "Runtime.Boom" {
+		t.Errorf("status code %d, size %d, error type %q; want 999, 0, Runtime.Boom", r.GetHttpStatusCode(), r.GetResponseSize(), r.GetErrorType())
 	}
 }

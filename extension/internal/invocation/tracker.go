@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -50,11 +51,9 @@ type state struct {
 	xraySpanID  string
 	tenantID    string
 	runtimeDone *telemetry.PlatformRecord
-	// trigger, httpStatus and responseSize are what the Runtime API proxy
-	// saw of the event and the answer (ObserveResponse).
-	trigger      string
-	httpStatus   uint32
-	responseSize uint64
+	// response is what the Runtime API proxy saw of the event and the
+	// answer (ObserveResponse), bounded.
+	response Response
 	// runtimeDoneAt is the time of platform.runtimeDone.
 	runtimeDoneAt time.Time
 }
@@ -72,8 +71,8 @@ type Stats struct {
 	// SnapStart restore and left out.
 	StaleInitEvents uint64
 	// ResponsesLate counts answers the Runtime API proxy reported
-	// (ObserveResponse) after the invocation's record was built: their
-	// trigger, HTTP status code and response size are not on it.
+	// (ObserveResponse) after the invocation's record was built: what the
+	// proxy saw of them is not on it.
 	ResponsesLate uint64
 
 	// LogsUnattributed counts log lines without a request ID of their own
@@ -272,11 +271,63 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 	t.notifyLocked()
 }
 
+// Bounds of the texts of a Response, in bytes.
+const (
+	MaxTriggerSource      = 256
+	MaxErrorMessage       = 1 << 10
+	MaxTraceContextSource = 32
+	maxTrigger            = 64
+)
+
+// Response is what the Runtime API proxy saw of an invocation's event and
+// answer.
+type Response struct {
+	// Trigger is the kind of event ("sqs", "apigateway-http", "direct").
+	Trigger string
+	// TriggerSource names where the event came from (the queue, the
+	// route); empty when it names none.
+	TriggerSource string
+	// TraceContextSource is where the invocation's trace context came
+	// from ("w3c", "xray", "lambda", "none").
+	TraceContextSource string
+	// HTTPStatus is the status code a proxy integration answered with, 0
+	// for none.
+	HTTPStatus int
+	// Size is the size of the answer in bytes.
+	Size int64
+	// ErrorMessage is the message of the error reported through /error,
+	// redacted.
+	ErrorMessage string
+}
+
+// bounded is r with its numbers in range and its texts cut to their
+// bounds at a UTF-8 boundary.
+func (r Response) bounded() Response {
+	r.Trigger = CutText(r.Trigger, maxTrigger)
+	r.TriggerSource = CutText(r.TriggerSource, MaxTriggerSource)
+	r.TraceContextSource = CutText(r.TraceContextSource, MaxTraceContextSource)
+	r.ErrorMessage = CutText(r.ErrorMessage, MaxErrorMessage)
+	r.HTTPStatus = min(max(r.HTTPStatus, 0), 999)
+	r.Size = max(r.Size, 0)
+	return r
+}
+
+// CutText cuts s to at most n bytes at a UTF-8 boundary.
+func CutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // ObserveResponse records what the Runtime API proxy saw of an
-// invocation: the trigger of its event, the HTTP status code a proxy
-// integration answered with (0 for none) and the size of the response.
-// They go on the invocation's record; call it before the platform's report.
-func (t *Tracker) ObserveResponse(requestID, trigger string, httpStatus int, size int64) {
+// invocation (r, its texts cut to their bounds): it goes on the
+// invocation's record; call it before the platform's report. Called
+// again, the last call's holds.
+func (t *Tracker) ObserveResponse(requestID string, r Response) {
 	if requestID == "" {
 		return
 	}
@@ -284,14 +335,11 @@ func (t *Tracker) ObserveResponse(requestID, trigger string, httpStatus int, siz
 	defer t.mu.Unlock()
 	if _, done := t.built[requestID]; done {
 		t.stats.ResponsesLate++
-		t.log.Warn("the answer of an invocation came after its record was built; its trigger, HTTP status and response size are left out",
+		t.log.Warn("the answer of an invocation came after its record was built; what the proxy saw of it is left out",
 			"request_id", requestID, "total", t.stats.ResponsesLate)
 		return
 	}
-	st := t.stateLocked(requestID)
-	st.trigger = trigger
-	st.httpStatus = uint32(min(max(httpStatus, 0), 999))
-	st.responseSize = uint64(max(size, 0))
+	t.stateLocked(requestID).response = r.bounded()
 }
 
 // ObserveSpans notes, for each span carrying faas.invocation_id, the trace
@@ -631,21 +679,24 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		}
 	}
 	inv := &ingestv1.Invocation{
-		RequestId:         p.RequestID,
-		DurationMs:        m.DurationMs,
-		BilledDurationMs:  uint64(max(m.BilledDurationMs, 0)),
-		MemorySizeMb:      uint32(max(m.MemorySizeMB, 0)),
-		MaxMemoryUsedMb:   uint32(max(m.MaxMemoryUsedMB, 0)),
-		InitDurationMs:    m.InitDurationMs,
-		RestoreDurationMs: m.RestoreDurationMs,
-		Status:            p.Status,
-		ErrorType:         p.ErrorType,
-		XrayTraceHeader:   st.xray,
-		UnknownFigures:    unknownFigures(m.Given),
-		TenantId:          cmp.Or(p.TenantID, st.tenantID),
-		Trigger:           st.trigger,
-		HttpStatusCode:    st.httpStatus,
-		ResponseSize:      st.responseSize,
+		RequestId:          p.RequestID,
+		DurationMs:         m.DurationMs,
+		BilledDurationMs:   uint64(max(m.BilledDurationMs, 0)),
+		MemorySizeMb:       uint32(max(m.MemorySizeMB, 0)),
+		MaxMemoryUsedMb:    uint32(max(m.MaxMemoryUsedMB, 0)),
+		InitDurationMs:     m.InitDurationMs,
+		RestoreDurationMs:  m.RestoreDurationMs,
+		Status:             p.Status,
+		ErrorType:          p.ErrorType,
+		XrayTraceHeader:    st.xray,
+		UnknownFigures:     unknownFigures(m.Given),
+		TenantId:           cmp.Or(p.TenantID, st.tenantID),
+		Trigger:            st.response.Trigger,
+		HttpStatusCode:     uint32(st.response.HTTPStatus),
+		ResponseSize:       uint64(st.response.Size),
+		TriggerSource:      st.response.TriggerSource,
+		ErrorMessage:       st.response.ErrorMessage,
+		TraceContextSource: st.response.TraceContextSource,
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value

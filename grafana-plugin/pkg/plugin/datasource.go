@@ -63,6 +63,9 @@ type QueryModel struct {
 	// TenantID keeps the invocations of one tenant (tenant isolation
 	// mode).
 	TenantID string `json:"tenantId,omitempty"`
+	// TriggerSource keeps the invocations whose event came from one
+	// source: a queue's or table's name, a route ("POST /orders/{id}").
+	TriggerSource string `json:"triggerSource,omitempty"`
 
 	// Trace search.
 	ServiceName   string            `json:"serviceName,omitempty"`
@@ -328,11 +331,12 @@ func (d *Datasource) queryLatestTrace(ctx context.Context, q backend.DataQuery, 
 
 func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, m QueryModel) (*data.Frame, error) {
 	f := query.InvocationFilter{
-		FunctionName: strings.TrimSpace(m.FunctionName),
-		Since:        q.TimeRange.From,
-		Until:        q.TimeRange.To,
-		Limit:        m.Limit,
-		TenantID:     strings.TrimSpace(m.TenantID),
+		FunctionName:  strings.TrimSpace(m.FunctionName),
+		Since:         q.TimeRange.From,
+		Until:         q.TimeRange.To,
+		Limit:         m.Limit,
+		TenantID:      strings.TrimSpace(m.TenantID),
+		TriggerSource: strings.TrimSpace(m.TriggerSource),
 	}
 	if r := strings.TrimSpace(m.RequestID); r != "" {
 		f.RequestIDs = []string{r}

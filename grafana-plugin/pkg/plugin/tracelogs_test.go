@@ -112,3 +112,59 @@ func TestInvocationsShowA5xxAnswerOfASuccess(t *testing.T) {
 		}
 	}
 }
+
+// An invocation's trigger source, error message and trace context source,
+// read back from ClickHouse, are fields of the invocations frame, and the
+// model's triggerSource keeps the invocations of one source.
+func TestInvocationsShowWhereTheEventCameFrom(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	at := uint64(plugintest.Start.UnixNano()) + 1e9
+	if _, err := db.Store.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("sources-batch-01"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "orders", Version: "$LATEST"},
+		Invocations: []*ingestv1.Invocation{
+			{RequestId: "req-queue", StartTimeUnixNano: at, DurationMs: 10, BilledDurationMs: 10, Status: "error", ErrorType: "Runtime.Boom",
+				Trigger: "sqs", TriggerSource: "orders-queue", ErrorMessage: "card [REDACTED] declined", TraceContextSource: "w3c"},
+			{RequestId: "req-route", StartTimeUnixNano: at + 1e6, DurationMs: 10, BilledDurationMs: 10, Status: "success",
+				Trigger: "apigateway-http", TriggerSource: "POST /orders/{id}", TraceContextSource: "none", HttpStatusCode: 201},
+		},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	for _, tt := range []struct {
+		source string
+		want   map[string]any
+	}{
+		{"orders-queue", map[string]any{"requestId": "req-queue", "triggerSource": "orders-queue", "errorMessage": "card [REDACTED] declined",
+			"traceContextSource": "w3c", "failed": true}},
+		{"POST /orders/{id}", map[string]any{"requestId": "req-route", "triggerSource": "POST /orders/{id}", "errorMessage": nil,
+			"traceContextSource": "none", "failed": false}},
+	} {
+		resp := runQuery(t, ds, "invocations", map[string]any{"triggerSource": tt.source}, fixtureRange)
+		if resp.Error != nil {
+			t.Fatalf("invocations of %q: %v", tt.source, resp.Error)
+		}
+		f := resp.Frames[0]
+		if n, _ := f.RowLen(); n != 1 {
+			t.Fatalf("invocations of %q: %d rows, want 1", tt.source, n)
+		}
+		for name, want := range tt.want {
+			field, _ := f.FieldByName(name)
+			if field == nil {
+				t.Errorf("no field %s", name)
+				continue
+			}
+			got, ok := field.ConcreteAt(0)
+			if want == nil {
+				if ok {
+					t.Errorf("%s of %q = %v, want null", name, tt.source, got)
+				}
+				continue
+			}
+			if !ok || got != want {
+				t.Errorf("%s of %q = %v (%T), want %v (%T)", name, tt.source, got, got, want, want)
+			}
+		}
+	}
+}

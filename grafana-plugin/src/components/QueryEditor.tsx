@@ -68,7 +68,7 @@ interface Parts {
   q: LambdascopeQuery;
   onRunQuery: () => void;
   update: (patch: Partial<LambdascopeQuery>, run?: boolean) => void;
-  text: (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) => void;
+  text: (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'text') => (e: ChangeEvent<HTMLInputElement>) => void;
   num: (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) => void;
   functionPicker: React.ReactNode;
   limitField: React.ReactNode;
@@ -124,7 +124,7 @@ function editorParts(q: LambdascopeQuery, functions: Options, onChange: Props['o
       onRunQuery();
     }
   };
-  const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
+  const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
   const num = (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
@@ -264,6 +264,15 @@ function RequestRow({ q, text, onRunQuery, functionPicker, limitField }: Parts) 
       {type === 'invocations' && (
         <InlineField label="Tenant" labelWidth={8} tooltip="Functions in tenant isolation mode">
           <Input width={20} value={q.tenantId ?? ''} onChange={text('tenantId')} onBlur={onRunQuery} />
+        </InlineField>
+      )}
+      {type === 'invocations' && (
+        <InlineField
+          label="Source"
+          labelWidth={8}
+          tooltip="Where the event came from: a queue's, topic's, bucket's, table's or stream's name, a route such as POST /orders/{id}, a schedule's rule"
+        >
+          <Input width={24} value={q.triggerSource ?? ''} onChange={text('triggerSource')} onBlur={onRunQuery} />
         </InlineField>
       )}
       {type === 'logs' && (

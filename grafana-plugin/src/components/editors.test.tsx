@@ -16,6 +16,14 @@ vi.hoisted(() => {
     unobserve() {}
     disconnect() {}
   };
+  w.IntersectionObserver ??= class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+    takeRecords() {
+      return [];
+    }
+  };
 });
 import { ConfigEditor } from './ConfigEditor';
 import { QueryEditor } from './QueryEditor';
@@ -69,6 +77,19 @@ describe('QueryEditor', () => {
     await renderQueryEditor({ refId: 'A', queryType: 'trace', orLatest: true });
     expect(screen.queryByText('Enter a trace ID.')).toBeNull();
     expect(screen.getByText('Function')).toBeTruthy();
+  });
+
+  it('an invocations query keeps the events of one source, run when the field is left', async () => {
+    const { onChange, onRunQuery } = await renderQueryEditor({ refId: 'A', queryType: 'invocations', triggerSource: 'other-queue' });
+    expect(screen.getByText('Source')).toBeTruthy();
+    const input = screen.getByDisplayValue('other-queue');
+    fireEvent.change(input, { target: { value: 'orders-queue' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'invocations', triggerSource: 'orders-queue' });
+    fireEvent.blur(input);
+    expect(onRunQuery).toHaveBeenCalled();
+    cleanup();
+    await renderQueryEditor({ refId: 'A', queryType: 'logs' });
+    expect(screen.queryByText('Source')).toBeNull();
   });
 
   it('an annotation query chooses what to mark', async () => {

@@ -149,6 +149,9 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		triggers    = make([]*string, 0, n)
 		httpStatus  = make([]*uint16, 0, n)
 		respSizes   = make([]*uint64, 0, n)
+		sources     = make([]*string, 0, n)
+		messages    = make([]*string, 0, n)
+		ctxSources  = make([]*string, 0, n)
 	)
 	for i := range invs {
 		inv := &invs[i]
@@ -182,6 +185,9 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		triggers = append(triggers, nonZero(inv.Trigger))
 		httpStatus = append(httpStatus, nonZero(inv.HTTPStatusCode))
 		respSizes = append(respSizes, nonZero(inv.ResponseSize))
+		sources = append(sources, nonZero(inv.TriggerSource))
+		messages = append(messages, nonZero(inv.ErrorMessage))
+		ctxSources = append(ctxSources, nonZero(inv.TraceContextSource))
 	}
 	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
 	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
@@ -222,6 +228,15 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		// answered with.
 		data.NewField("httpStatusCode", nil, httpStatus),
 		data.NewField("responseSize", nil, respSizes).SetConfig(&data.FieldConfig{Unit: "decbytes"}),
+		// Where the event came from: the queue, topic, bucket, table or
+		// stream, the route of an HTTP request, the schedule's rule.
+		data.NewField("triggerSource", nil, sources),
+		// The message of the error the runtime reported, redacted by the
+		// extension.
+		data.NewField("errorMessage", nil, messages),
+		// Where the trace context came from: w3c, xray, lambda, durable,
+		// function or none.
+		data.NewField("traceContextSource", nil, ctxSources),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f

@@ -220,14 +220,18 @@ func TestCostTableShowsEveryCharge(t *testing.T) {
 }
 
 // The invocations table shows what the extension read from the event and
-// the response; an invocation that succeeded but answered 5xx shows its
-// status code and counts as failed, and what was not seen is null.
+// the response: the trigger and its source, where the trace context came
+// from, the error's message; an invocation that succeeded but answered 5xx
+// shows its status code and counts as failed, and what was not seen is
+// null.
 func TestInvocationsShowTriggerAndResponse(t *testing.T) {
 	f := Invocations([]query.Invocation{
-		{RequestID: "5xx", Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 27},
-		{RequestID: "ok", Status: "success", Trigger: "apigateway-http", HTTPStatusCode: 201, ResponseSize: 2},
-		{RequestID: "queue", Status: "success", Trigger: "sqs", ResponseSize: 4},
-		{RequestID: "crash", Status: "error", ErrorType: "Runtime.ExitError"},
+		{RequestID: "5xx", Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 27,
+			TriggerSource: "GET /orders", TraceContextSource: "xray"},
+		{RequestID: "ok", Status: "success", Trigger: "apigateway-http", HTTPStatusCode: 201, ResponseSize: 2,
+			TriggerSource: "POST /orders/{id}", TraceContextSource: "none"},
+		{RequestID: "queue", Status: "success", Trigger: "sqs", ResponseSize: 4, TriggerSource: "orders-queue", TraceContextSource: "w3c"},
+		{RequestID: "crash", Status: "error", ErrorType: "Runtime.ExitError", ErrorMessage: "exit status 2"},
 	}, TraceLink{})
 	for _, tt := range []struct {
 		field string
@@ -238,6 +242,9 @@ func TestInvocationsShowTriggerAndResponse(t *testing.T) {
 		{"trigger", []any{"apigateway-rest", "apigateway-http", "sqs", nil}},
 		{"httpStatusCode", []any{uint16(503), uint16(201), nil, nil}},
 		{"responseSize", []any{uint64(27), uint64(2), uint64(4), nil}},
+		{"triggerSource", []any{"GET /orders", "POST /orders/{id}", "orders-queue", nil}},
+		{"errorMessage", []any{nil, nil, nil, "exit status 2"}},
+		{"traceContextSource", []any{"xray", "none", "w3c", nil}},
 	} {
 		field, _ := f.FieldByName(tt.field)
 		if field == nil {

@@ -140,11 +140,15 @@ const invocationsUsage = `Usage: lambdascope invocations [flags]
 
 Lists the latest invocation records, newest first: start time, function,
 request ID, duration, billed duration, memory used/configured, cold start
-(with init time) and status. A figure the platform did not report shows as
-— (memory used as ?); a record written without the platform's report says
-"(no report)" after its status. --tenant keeps one tenant's invocations
-(functions in tenant isolation mode); JSON output names each record's
-tenant.
+(with init time), the trigger and its source (the queue, topic, bucket,
+table or stream, the route, the schedule's rule), where the trace context
+came from (w3c, xray, lambda, durable, function, none) and status, with
+the error's message for a failed invocation. A figure the platform did not
+report shows as — (memory used as ?); a record written without the
+platform's report says "(no report)" after its status. --tenant keeps one
+tenant's invocations (functions in tenant isolation mode); --trigger and
+--source keep those of one kind of trigger and one source; JSON output
+names each record's tenant and the error's whole message.
 
 Flags:
 `
@@ -155,6 +159,8 @@ Examples:
   lambdascope invocations --function orders --since 30m --limit 50
   lambdascope invocations --since 7d --output json
   lambdascope invocations --function saas --tenant BlueTenant
+  lambdascope invocations --trigger sqs --source orders-queue
+  lambdascope invocations --source 'POST /orders/{id}'
 `
 
 // commonFlags are accepted by every command.
@@ -369,6 +375,8 @@ func runTrace(ctx context.Context, args []string, common commonFlags, env Env) e
 type invocationOptions struct {
 	function string
 	tenant   string
+	trigger  string
+	source   string
 	since    string
 	limit    int
 	output   string
@@ -383,6 +391,8 @@ func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, i
 	o := invocationOptions{since: "24h", limit: 20, output: "table"}
 	fs.StringVar(&o.function, "function", "", "only this function (exact name)")
 	fs.StringVar(&o.tenant, "tenant", "", "only this tenant (functions in tenant isolation mode)")
+	fs.StringVar(&o.trigger, "trigger", "", "only this kind of trigger (sqs, apigateway-http, schedule, direct, ...)")
+	fs.StringVar(&o.source, "source", "", "only events from this source (a queue's or table's name, a route such as 'POST /orders/{id}')")
 	fs.StringVar(&o.since, "since", o.since, "how far back to look: a duration such as 30m, 2h or 7d, or an RFC 3339 time")
 	fs.IntVar(&o.limit, "limit", o.limit, fmt.Sprintf("at most this many invocations, newest first (1-%d)", query.MaxInvocationLimit))
 	fs.StringVar(&o.output, "output", o.output, "output format: table or json")
@@ -426,7 +436,8 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 		return err
 	}
 	defer closeStore()
-	page, err := svc.InvocationsPage(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant, Since: since, Limit: o.limit}, names)
+	page, err := svc.InvocationsPage(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant,
+		Trigger: o.trigger, TriggerSource: o.source, Since: since, Limit: o.limit}, names)
 	if err != nil {
 		return fmt.Errorf("cannot list invocations from %s: %w%s", redact(c.dsn), err, schemaHint(err))
 	}

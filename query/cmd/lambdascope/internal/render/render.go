@@ -3,6 +3,7 @@
 package render
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/lambdascope/lambdascope/query"
@@ -315,7 +317,7 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tFUNCTION\tREQUEST ID\tDURATION\tBILLED\tMEMORY\tCOLD START\tSTATUS")
+	fmt.Fprintln(tw, "TIME\tFUNCTION\tREQUEST ID\tDURATION\tBILLED\tMEMORY\tCOLD START\tTRIGGER\tCONTEXT\tSTATUS")
 	for i := range invs {
 		inv := &invs[i]
 		fn := inv.FunctionName
@@ -341,21 +343,53 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 			if inv.Status == "success" || inv.Status == "" {
 				status = "HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
 			}
+			if inv.ErrorMessage != "" {
+				status += ": " + oneLine(inv.ErrorMessage, maxMessageWidth)
+			}
 			status = opts.red(status)
 		}
 		if inv.Incomplete {
 			status += " (no report)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s MB\t%s\t%s\n",
+		trig := cmp.Or(inv.Trigger, "-")
+		if inv.TriggerSource != "" {
+			trig += " " + oneLine(inv.TriggerSource, maxSourceWidth)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s MB\t%s\t%s\t%s\t%s\n",
 			inv.Start.In(opts.loc()).Format(timeLayout), fn, inv.RequestID,
 			orUnknown(!inv.DurationUnknown, Duration(msDuration(inv.DurationMs))),
 			orUnknown(!inv.BilledEstimated, strconv.FormatUint(inv.BilledDurationMs, 10)+"ms"),
-			memoryMB(!inv.MaxMemoryUsedUnknown, inv.MaxMemoryUsedMB), memoryMB(!inv.MemorySizeUnknown, inv.MemorySizeMB), cold, status)
+			memoryMB(!inv.MaxMemoryUsedUnknown, inv.MaxMemoryUsedMB), memoryMB(!inv.MemorySizeUnknown, inv.MemorySizeMB), cold,
+			trig, cmp.Or(inv.TraceContextSource, "-"), status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write invocation table: %w", err)
 	}
 	return nil
+}
+
+// Widths, in characters, of what the invocation table shows of a trigger's
+// source and an error's message; JSON output has them whole.
+const (
+	maxSourceWidth  = 48
+	maxMessageWidth = 80
+)
+
+// oneLine is s on one line (line breaks, tabs and other control
+// characters, a terminal's escapes among them, as spaces), cut to n
+// characters with an ellipsis.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // Unknown stands for a figure the platform did not report.

@@ -238,8 +238,11 @@ func TestTraceDeepChainStaysNarrow(t *testing.T) {
 
 func invocations() []query.Invocation {
 	return []query.Invocation{
-		{Start: at(25), FunctionName: "billing", FunctionVersion: "7", RequestID: "3f1c9a2e-0b1d-4e8a-9d7c-5a6b7c8d9e0f", DurationMs: 80.04, BilledDurationMs: 81, MemorySizeMB: 256, MaxMemoryUsedMB: 70, Status: "error", ErrorType: "Runtime.ExitError"},
-		{Start: at(-5), FunctionName: "orders", FunctionVersion: "$LATEST", RequestID: "8e2d1c0b-7a6f-4e5d-8c3b-2a1f0e9d8c7b", DurationMs: 212.5, BilledDurationMs: 213, MemorySizeMB: 512, MaxMemoryUsedMB: 88, ColdStart: true, InitDurationMs: 301.24, Status: "success", TraceID: traceID, SpanID: id(1)},
+		{Start: at(25), FunctionName: "billing", FunctionVersion: "7", RequestID: "3f1c9a2e-0b1d-4e8a-9d7c-5a6b7c8d9e0f", DurationMs: 80.04, BilledDurationMs: 81, MemorySizeMB: 256, MaxMemoryUsedMB: 70, Status: "error", ErrorType: "Runtime.ExitError",
+			Trigger: "sqs", TriggerSource: "billing-queue", TraceContextSource: "w3c",
+			ErrorMessage: "charge of order 42 refused by the card issuer [REDACTED]\x1b[2J\n    at charge (/var/task/index.js:12:9), then retried three times without success"},
+		{Start: at(-5), FunctionName: "orders", FunctionVersion: "$LATEST", RequestID: "8e2d1c0b-7a6f-4e5d-8c3b-2a1f0e9d8c7b", DurationMs: 212.5, BilledDurationMs: 213, MemorySizeMB: 512, MaxMemoryUsedMB: 88, ColdStart: true, InitDurationMs: 301.24, Status: "success", TraceID: traceID, SpanID: id(1),
+			Trigger: "apigateway-http", TriggerSource: "POST /orders/{id}", TraceContextSource: "xray", HTTPStatusCode: 201},
 		{Start: at(-65_000), FunctionName: "orders", RequestID: "c4b3a291-8f7e-4d6c-9b5a-4f3e2d1c0b9a", DurationMs: 1834.1, BilledDurationMs: 1835, MemorySizeMB: 512, MaxMemoryUsedMB: 91, Status: "timeout"},
 		// What AWS's emulator in Managed Instances mode reports: the duration only.
 		{Start: at(-70_000), FunctionName: "mi", RequestID: "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a", DurationMs: 12.3, BilledDurationMs: 13, BilledEstimated: true,
@@ -249,7 +252,8 @@ func invocations() []query.Invocation {
 			MemorySizeMB: 256, MaxMemoryUsedUnknown: true, Status: "error", Incomplete: true},
 		// Returned, but its API Gateway answer was a server error.
 		{Start: at(-90_000), FunctionName: "orders", RequestID: "2f1e0d9c-8b7a-4f6e-5d4c-3b2a1f0e9d8c", DurationMs: 9.5, BilledDurationMs: 10,
-			MemorySizeMB: 512, MaxMemoryUsedMB: 80, Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 64},
+			MemorySizeMB: 512, MaxMemoryUsedMB: 80, Status: "success", Trigger: "apigateway-rest", HTTPStatusCode: 503, ResponseSize: 64,
+			TriggerSource: "GET /orders", TraceContextSource: "none"},
 	}
 }
 
