@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The scanner reads an event in one pass over its bytes and keeps only the
@@ -168,6 +170,47 @@ type scanner struct {
 	ok      bool
 	// key holds a key that needed decoding.
 	key []byte
+	// arena holds the strings kept.
+	arena *strArena
+}
+
+// strArena makes the strings a scan keeps out of a few blocks rather than
+// one allocation each: a 10-record SQS batch keeps some fifty strings
+// (message IDs, trace headers, sent timestamps). A block's bytes are never
+// written again once a string refers to them, so the strings are as
+// immutable as any; a Trigger keeps its blocks alive, at most a few KiB.
+type strArena struct {
+	block []byte
+	// size is the size of the next block.
+	size int
+}
+
+// Blocks are sized by the event: what a scan keeps is a small part of
+// it, and never more than all of it.
+const (
+	minStrBlock = 256
+	maxStrBlock = 4 << 10
+)
+
+func newStrArena(event int) strArena {
+	return strArena{size: min(max(event/8, minStrBlock), maxStrBlock)}
+}
+
+// string returns b as a string.
+func (a *strArena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > a.size/4 {
+		return string(b)
+	}
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, a.size)
+		a.size = maxStrBlock
+	}
+	n := len(a.block)
+	a.block = append(a.block, b...)
+	return unsafe.String(&a.block[n], len(b))
 }
 
 // scan reads an event, its records into records' room; ok is false when
@@ -177,7 +220,8 @@ func scan(b []byte, records []record, capture []string) (ev event, ok bool) {
 	if len(capture) > 0 {
 		ev.headers.capture = make([]captured, len(capture))
 	}
-	s := scanner{b: b, ok: true, capture: capture}
+	arena := newStrArena(len(b))
+	s := scanner{b: b, ok: true, capture: capture, arena: &arena}
 	s.event(&ev)
 	s.ws()
 	if s.i != len(s.b) {
@@ -195,14 +239,35 @@ func (s *scanner) ws() {
 	if s.i < len(s.b) && s.b[s.i] > ' ' {
 		return
 	}
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
+	s.skipWS()
+}
+
+// skipWS skips white space, a run of spaces (the indent of a formatted
+// text) eight bytes at a time.
+func (s *scanner) skipWS() {
+	b, i := s.b, s.i
+	for i < len(b) {
+		switch b[i] {
+		case ' ':
+			if i+8 > len(b) {
+				i++
+				continue
+			}
+			for i+8 <= len(b) {
+				if x := binary.LittleEndian.Uint64(b[i:]) ^ spaces; x != 0 {
+					i += bits.TrailingZeros64(x) >> 3
+					break
+				}
+				i += 8
+			}
+		case '\t', '\n', '\r':
+			i++
 		default:
+			s.i = i
 			return
 		}
 	}
+	s.i = i
 }
 
 // next is the first byte of the next value (0 at the end).
@@ -223,23 +288,32 @@ func (s *scanner) literal(lit string) {
 	s.i += len(lit)
 }
 
-// strSafe marks the bytes a string holds as they are.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // strTok reads a string token (s.b[s.i] is '"') and returns its contents'
 // bounds; raw is false when it holds escapes or bytes beyond ASCII.
 func (s *scanner) strTok() (start, end int, raw bool) {
+	b := s.b
 	start = s.i + 1
-	// Most strings hold no escape: find the closing quote at once.
-	if q := bytes.IndexByte(s.b[start:], '"'); q >= 0 {
-		seg := s.b[start : start+q]
-		if bytes.IndexByte(seg, '\\') < 0 {
-			ctrl, high := classify8(seg)
+	// Keys and most kept values are short: their first sixteen bytes
+	// eight at a time.
+	var acc uint64
+	for i := start; i+8 <= len(b) && i < start+16; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := special(x); m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			if b[i+k] != '"' {
+				break
+			}
+			acc |= x & (1<<(k<<3) - 1)
+			s.i = i + k + 1
+			return start, i + k, acc&highs == 0
+		}
+		acc |= x
+	}
+	// Most strings hold no escape: find the closing quote at once and
+	// look over what it closes.
+	if q := bytes.IndexByte(b[start:], '"'); q >= 0 {
+		bs, ctrl, high := classify8(b[start : start+q])
+		if !bs {
 			if ctrl {
 				s.fail()
 				return 0, 0, false
@@ -249,27 +323,49 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 		}
 	}
 	i, raw := start, true
-	for i < len(s.b) {
-		c := s.b[i]
-		if strSafe[c] {
-			i++
-			continue
+	for {
+		// Eight bytes at a time up to the first quote, backslash or
+		// control byte.
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := special(x); m != 0 {
+				k := bits.TrailingZeros64(m) >> 3
+				if x&(1<<(k<<3)-1)&highs != 0 {
+					raw = false
+				}
+				i += k
+				break
+			}
+			if x&highs != 0 {
+				raw = false
+			}
 		}
-		switch {
-		case c == '"':
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				break
+			} else if c >= utf8.RuneSelf {
+				raw = false
+			}
+		}
+		if i >= len(b) {
+			s.fail()
+			return 0, 0, false
+		}
+		switch c := b[i]; c {
+		case '"':
 			s.i = i + 1
 			return start, i, raw
-		case c == '\\':
+		case '\\':
 			raw = false
-			if i+1 >= len(s.b) {
+			if i+1 >= len(b) {
 				s.fail()
 				return 0, 0, false
 			}
-			switch s.b[i+1] {
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(s.b) || !isHex(s.b[i+2]) || !isHex(s.b[i+3]) || !isHex(s.b[i+4]) || !isHex(s.b[i+5]) {
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
 					s.fail()
 					return 0, 0, false
 				}
@@ -278,29 +374,25 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 				s.fail()
 				return 0, 0, false
 			}
-		case c < 0x20:
+		default: // a control byte
 			s.fail()
 			return 0, 0, false
-		default: // beyond ASCII
-			raw = false
-			i++
 		}
 	}
-	s.fail()
-	return 0, 0, false
 }
 
-// classify8 tells whether b holds a control byte (below 0x20) and a byte
-// beyond ASCII, eight bytes at a time.
-func classify8(b []byte) (ctrl, high bool) {
-	const highs, spaces = 0x8080808080808080, 0x2020202020202020
-	var acc, lows uint64
+// classify8 tells whether b holds a backslash, a control byte (below
+// 0x20) and a byte beyond ASCII, eight bytes at a time.
+func classify8(b []byte) (bs, ctrl, high bool) {
+	var acc, slash, lo uint64
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
 		acc |= x
 		// A byte below 0x20 (high bit clear) borrows when 0x20 is taken
-		// from it.
-		lows |= (x - spaces) &^ x
+		// from it, a backslash when 1 is taken from it less one.
+		lo |= (x - spaces) &^ x
+		y := x ^ slashs
+		slash |= (y - lows) &^ y
 		b = b[8:]
 	}
 	for _, c := range b {
@@ -308,8 +400,27 @@ func classify8(b []byte) (ctrl, high bool) {
 		if c < 0x20 {
 			ctrl = true
 		}
+		if c == '\\' {
+			bs = true
+		}
 	}
-	return ctrl || lows&highs != 0, acc&highs != 0
+	return bs || slash&highs != 0, ctrl || lo&highs != 0, acc&highs != 0
+}
+
+const (
+	lows   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	spaces = 0x2020202020202020
+	quotes = 0x2222222222222222
+	slashs = 0x5c5c5c5c5c5c5c5c
+)
+
+// special marks the bytes of x that end a run of a string's plain bytes:
+// a quote, a backslash, a control byte (below 0x20). The lowest mark is
+// exact (a mark above it may be false: a borrow carries up).
+func special(x uint64) uint64 {
+	q, bs := x^quotes, x^slashs
+	return ((q-lows)&^q | (bs-lows)&^bs | (x-spaces)&^x) & highs
 }
 
 func isHex(c byte) bool {
@@ -320,13 +431,26 @@ func isHex(c byte) bool {
 // without escapes, else what encoding/json makes of it.
 func (s *scanner) decode(start, end int, raw bool) string {
 	if raw || (!hasByte(s.b[start:end], '\\') && utf8.Valid(s.b[start:end])) {
-		return string(s.b[start:end])
+		return s.arena.string(s.b[start:end])
 	}
 	var v string
 	if err := json.Unmarshal(s.b[start-1:end+1], &v); err != nil {
 		s.fail()
 	}
 	return v
+}
+
+// text is the value of a string token as decode has it, as bytes that
+// are only read: the event's own when it holds no escape.
+func (s *scanner) text(start, end int, raw bool) []byte {
+	if raw || (!hasByte(s.b[start:end], '\\') && utf8.Valid(s.b[start:end])) {
+		return s.b[start:end]
+	}
+	var v string
+	if err := json.Unmarshal(s.b[start-1:end+1], &v); err != nil {
+		s.fail()
+	}
+	return unsafe.Slice(unsafe.StringData(v), len(v))
 }
 
 func hasByte(b []byte, c byte) bool {
@@ -1176,7 +1300,7 @@ func (s *scanner) record(r, like *record) {
 			}
 			start, end, raw := s.strTok()
 			if s.ok && (bytes.Contains(s.b[start:end], traceparentName) || bytes.Contains(s.b[start:end], datadogName)) {
-				r.body = bodyContext(s.decode(start, end, raw))
+				r.body = bodyContext(s.text(start, end, raw), s.arena)
 			}
 		}
 	})
@@ -1199,8 +1323,8 @@ var bodyFields = []string{"Type", "MessageAttributes", "detail"}
 // "Notification") carries it in its MessageAttributes, an EventBridge
 // event in its detail, as the events of those services do. A body of
 // another shape, or no JSON, has none.
-func bodyContext(text string) Context {
-	s := scanner{b: []byte(text), ok: true}
+func bodyContext(text []byte, arena *strArena) Context {
+	s := scanner{b: text, ok: true, arena: arena}
 	var typ string
 	var attrs msgAttrs
 	var d eventDetail
