@@ -170,6 +170,8 @@ type scanner struct {
 	ok      bool
 	// key holds a key that needed decoding.
 	key []byte
+	// keyASCII says the last key member read is all ASCII.
+	keyASCII bool
 	// arena holds the strings kept.
 	arena *strArena
 }
@@ -242,26 +244,40 @@ func (s *scanner) ws() {
 	s.skipWS()
 }
 
-// skipWS skips white space, a run of spaces (the indent of a formatted
-// text) eight bytes at a time.
+// skipWS skips white space eight bytes at a time: the new line and
+// indent of a formatted text, or the space after a colon, most often end
+// in the first word.
 func (s *scanner) skipWS() {
 	b, i := s.b, s.i
-	for i < len(b) {
+	// The space after a colon.
+	if i+1 < len(b) && b[i+1] > ' ' && b[i] == ' ' {
+		s.i = i + 1
+		return
+	}
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// The bytes above ' ' (none carries into the next).
+		above := ((x &^ highs) + 0x5f5f5f5f5f5f5f5f | x) & highs
+		// Of the bytes before the first above, those that are not spaces
+		// must be tabs or line ends: at another (a control byte) the
+		// white space ends.
+		for other := (x ^ spaces) & ((above&-above)>>7 - 1); other != 0; {
+			j := bits.TrailingZeros64(other) >> 3
+			if c := b[i+j]; c != '\n' && c != '\r' && c != '\t' {
+				s.i = i + j
+				return
+			}
+			other &^= 0xff << (j << 3)
+		}
+		if above != 0 {
+			s.i = i + bits.TrailingZeros64(above)>>3
+			return
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
 		switch b[i] {
-		case ' ':
-			if i+8 > len(b) {
-				i++
-				continue
-			}
-			for i+8 <= len(b) {
-				if x := binary.LittleEndian.Uint64(b[i:]) ^ spaces; x != 0 {
-					i += bits.TrailingZeros64(x) >> 3
-					break
-				}
-				i += 8
-			}
-		case '\t', '\n', '\r':
-			i++
+		case ' ', '\t', '\n', '\r':
 		default:
 			s.i = i
 			return
@@ -272,7 +288,17 @@ func (s *scanner) skipWS() {
 
 // next is the first byte of the next value (0 at the end).
 func (s *scanner) next() byte {
-	s.ws()
+	if s.i < len(s.b) {
+		if c := s.b[s.i]; c > ' ' {
+			return c
+		}
+	}
+	return s.nextAfterWS()
+}
+
+// nextAfterWS is next where white space may come first.
+func (s *scanner) nextAfterWS() byte {
+	s.skipWS()
 	if s.i >= len(s.b) {
 		s.fail()
 		return 0
@@ -293,78 +319,62 @@ func (s *scanner) literal(lit string) {
 func (s *scanner) strTok() (start, end int, raw bool) {
 	b := s.b
 	start = s.i + 1
-	// Keys and most kept values are short: their first sixteen bytes
-	// eight at a time.
+	i := start
+	// Keys and most kept values are short: up to the closing quote eight
+	// bytes at a time.
 	var acc uint64
-	for i := start; i+8 <= len(b) && i < start+16; i += 8 {
+	for ; i+8 <= len(b) && i < start+shortStr; i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
 		if m := special(x); m != 0 {
 			k := bits.TrailingZeros64(m) >> 3
-			if b[i+k] != '"' {
-				break
+			if b[i+k] == '"' {
+				acc |= x & (1<<(k<<3) - 1)
+				s.i = i + k + 1
+				return start, i + k, acc&highs == 0
 			}
-			acc |= x & (1<<(k<<3) - 1)
-			s.i = i + k + 1
-			return start, i + k, acc&highs == 0
+			return s.escaped(start, i+k)
 		}
 		acc |= x
 	}
-	// Most strings hold no escape: find the closing quote at once and
-	// look over what it closes.
-	if q := bytes.IndexByte(b[start:], '"'); q >= 0 {
-		bs, ctrl, high := classify8(b[start : start+q])
-		if !bs {
-			if ctrl {
-				s.fail()
-				return 0, 0, false
-			}
-			s.i = start + q + 1
-			return start, start + q, !high
-		}
+	// A longer one most often holds no escape either: find the closing
+	// quote at once and look over what it closes.
+	q := bytes.IndexByte(b[i:], '"')
+	if q < 0 {
+		s.fail()
+		return 0, 0, false
 	}
-	i, raw := start, true
+	bs, ctrl, high := classify8(b[i : i+q])
+	switch {
+	case ctrl:
+		s.fail()
+		return 0, 0, false
+	case bs:
+		return s.escaped(start, i+bytes.IndexByte(b[i:i+q], '\\'))
+	}
+	s.i = i + q + 1
+	return start, i + q, acc&highs == 0 && !high
+}
+
+// shortStr is how much of a string strTok reads eight bytes at a time
+// before it looks for the closing quote at once.
+const shortStr = 32
+
+// escaped reads on a string token from its first escape (or control
+// byte) at i to its end.
+func (s *scanner) escaped(start, i int) (int, int, bool) {
+	b := s.b
 	for {
-		// Eight bytes at a time up to the first quote, backslash or
-		// control byte.
-		for ; i+8 <= len(b); i += 8 {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if m := special(x); m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				if x&(1<<(k<<3)-1)&highs != 0 {
-					raw = false
-				}
-				i += k
-				break
-			}
-			if x&highs != 0 {
-				raw = false
-			}
-		}
-		for ; i < len(b); i++ {
-			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-				break
-			} else if c >= utf8.RuneSelf {
-				raw = false
-			}
-		}
-		if i >= len(b) {
-			s.fail()
-			return 0, 0, false
-		}
-		switch c := b[i]; c {
-		case '"':
-			s.i = i + 1
-			return start, i, raw
-		case '\\':
-			raw = false
+		// b[i] is a quote, a backslash or a control byte.
+		switch c := b[i]; {
+		case c == '\\':
 			if i+1 >= len(b) {
 				s.fail()
 				return 0, 0, false
 			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			switch escapeLen[b[i+1]] {
+			case 2:
 				i += 2
-			case 'u':
+			case 6:
 				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
 					s.fail()
 					return 0, 0, false
@@ -374,9 +384,31 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 				s.fail()
 				return 0, 0, false
 			}
-		default: // a control byte
+		case c == '"':
+			s.i = i + 1
+			return start, i, false
+		default:
 			s.fail()
 			return 0, 0, false
+		}
+		// On to the next quote, backslash or control byte, eight bytes
+		// at a time.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := special(x); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i+8 > len(b) {
+			for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+				i++
+			}
+			if i >= len(b) {
+				s.fail()
+				return 0, 0, false
+			}
 		}
 	}
 }
@@ -385,26 +417,32 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 // 0x20) and a byte beyond ASCII, eight bytes at a time.
 func classify8(b []byte) (bs, ctrl, high bool) {
 	var acc, slash, lo uint64
+	n := len(b)
+	if n < 8 {
+		for _, c := range b {
+			acc |= uint64(c)
+			ctrl = ctrl || c < 0x20
+			bs = bs || c == '\\'
+		}
+		return bs, ctrl, acc&highs != 0
+	}
+	// The last eight bytes, which the words before may overlap.
+	last := binary.LittleEndian.Uint64(b[n-8:])
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
 		acc |= x
 		// A byte below 0x20 (high bit clear) borrows when 0x20 is taken
-		// from it, a backslash when 1 is taken from it less one.
+		// from it, a backslash (made 0) when 1 is.
 		lo |= (x - spaces) &^ x
 		y := x ^ slashs
 		slash |= (y - lows) &^ y
 		b = b[8:]
 	}
-	for _, c := range b {
-		acc |= uint64(c)
-		if c < 0x20 {
-			ctrl = true
-		}
-		if c == '\\' {
-			bs = true
-		}
-	}
-	return bs || slash&highs != 0, ctrl || lo&highs != 0, acc&highs != 0
+	acc |= last
+	lo |= (last - spaces) &^ last
+	y := last ^ slashs
+	slash |= (y - lows) &^ y
+	return slash&highs != 0, lo&highs != 0, acc&highs != 0
 }
 
 const (
@@ -422,6 +460,16 @@ func special(x uint64) uint64 {
 	q, bs := x^quotes, x^slashs
 	return ((q-lows)&^q | (bs-lows)&^bs | (x-spaces)&^x) & highs
 }
+
+// escapeLen is the length of an escape by the byte after its backslash,
+// 0 for none.
+var escapeLen = func() (t [256]uint8) {
+	for _, c := range `"\\/bfnrt` {
+		t[c] = 2
+	}
+	t['u'] = 6
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -661,9 +709,11 @@ func (s *scanner) member(n int) ([]byte, bool) {
 		return nil, false
 	}
 	key := s.b[start:end]
+	s.keyASCII = raw
 	if !raw {
-		s.key = append(s.key[:0], s.decode(start, end, raw)...)
+		s.key = append(s.key[:0], s.text(start, end, raw)...)
 		key = s.key
+		s.keyASCII = isASCII(key)
 	}
 	if s.next() != ':' {
 		s.fail()
@@ -730,17 +780,15 @@ func (s *scanner) skip() {
 // field is the index of key among a struct's field names, as encoding/json
 // matches them: exactly, else by folded case (the first such field); -1
 // for none.
-func field(key []byte, names []string) int {
+func field(key []byte, ascii bool, f *fieldNames) int {
+	// An ASCII key matches only a name of its length.
+	if ascii && (len(key) >= 64 || f.lens&(1<<len(key)) == 0) {
+		return -1
+	}
+	names := f.names
 	for i, n := range names {
 		if string(key) == n {
 			return i
-		}
-	}
-	ascii := true
-	for _, c := range key {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
 		}
 	}
 	if ascii {
@@ -759,6 +807,32 @@ func field(key []byte, names []string) int {
 		}
 	}
 	return -1
+}
+
+// fieldNames are the names of a struct's fields, with the set of their
+// lengths (below 64).
+type fieldNames struct {
+	names []string
+	lens  uint64
+}
+
+func fieldsOf(names ...string) *fieldNames {
+	f := &fieldNames{names: names}
+	for _, n := range names {
+		if len(n) < 64 {
+			f.lens |= 1 << len(n)
+		}
+	}
+	return f
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func asciiFold(a []byte, b string) bool {
@@ -804,9 +878,9 @@ func foldName(out, in []byte) []byte {
 	return out
 }
 
-var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
+var eventFields = fieldsOf("version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
 	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
-	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState", "detail"}
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState", "detail")
 
 func (s *scanner) event(ev *event) {
 	if !s.object() {
@@ -817,7 +891,7 @@ func (s *scanner) event(ev *event) {
 		if !ok {
 			return
 		}
-		switch field(key, eventFields) {
+		switch field(key, s.keyASCII, eventFields) {
 		case 0:
 			s.str(&ev.version)
 		case 1:
@@ -909,8 +983,8 @@ func (s *scanner) event(ev *event) {
 }
 
 var (
-	detailFields  = []string{"traceparent", "tracestate", "baggage", "_datadog"}
-	datadogFields = []string{"traceparent", "tracestate"}
+	detailFields  = fieldsOf("traceparent", "tracestate", "baggage", "_datadog")
+	datadogFields = fieldsOf("traceparent", "tracestate")
 )
 
 // detail reads an EventBridge event's detail, any JSON value: of an
@@ -965,8 +1039,8 @@ func (s *scanner) anyStr(dst *string) {
 }
 
 var (
-	stateFields     = []string{"Operations", "NextMarker"}
-	operationFields = []string{"Type", "StartTimestamp", "EndTimestamp"}
+	stateFields     = fieldsOf("Operations", "NextMarker")
+	operationFields = fieldsOf("Type", "StartTimestamp", "EndTimestamp")
 )
 
 // operations reads the operations of a durable execution's state.
@@ -1013,20 +1087,20 @@ func (s *scanner) timestamp(dst *time.Time) {
 }
 
 var (
-	awslogsFields = []string{"data"}
-	idFields      = []string{"Id"}
-	smFields      = []string{"Id", "Name"}
+	awslogsFields = fieldsOf("data")
+	idFields      = fieldsOf("Id")
+	smFields      = fieldsOf("Id", "Name")
 )
 
 // fields reads the members of an object whose '{' was consumed: a known
 // field is read by read (with its index), the others are skipped.
-func (s *scanner) fields(names []string, read func(int)) {
+func (s *scanner) fields(names *fieldNames, read func(int)) {
 	for n := 0; ; n++ {
 		key, ok := s.member(n)
 		if !ok {
 			return
 		}
-		if f := field(key, names); f >= 0 {
+		if f := field(key, s.keyASCII, names); f >= 0 {
 			read(f)
 		} else {
 			s.skip()
@@ -1120,12 +1194,12 @@ func equalFold(key []byte, name string) bool {
 	return false
 }
 
-var httpContextFields = []string{"requestTimeEpoch", "timeEpoch", "apiId", "domainName", "stage", "resourcePath",
-	"routeKey", "eventType", "connectionId", "httpMethod", "elb", "http"}
+var httpContextFields = fieldsOf("requestTimeEpoch", "timeEpoch", "apiId", "domainName", "stage", "resourcePath",
+	"routeKey", "eventType", "connectionId", "httpMethod", "elb", "http")
 
 var (
-	elbFields  = []string{"targetGroupArn"}
-	httpFields = []string{"method", "path"}
+	elbFields  = fieldsOf("targetGroupArn")
+	httpFields = fieldsOf("method", "path")
 )
 
 func (s *scanner) httpContext(rc *httpContext) {
@@ -1192,16 +1266,16 @@ func (s *scanner) records(ev *event) {
 	}
 }
 
-var recordFields = []string{"eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
-	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis", "body"}
+var recordFields = fieldsOf("eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
+	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis", "body")
 
 var (
-	snsFields      = []string{"MessageId", "TopicArn", "Timestamp", "MessageAttributes"}
-	s3Fields       = []string{"bucket"}
-	nameFields     = []string{"name"}
-	dynamoDBFields = []string{"ApproximateCreationDateTime"}
-	kinesisFields  = []string{"approximateArrivalTimestamp"}
-	attrFields     = []string{"stringValue", "Value", "binaryValue", "dataType", "Type"}
+	snsFields      = fieldsOf("MessageId", "TopicArn", "Timestamp", "MessageAttributes")
+	s3Fields       = fieldsOf("bucket")
+	nameFields     = fieldsOf("name")
+	dynamoDBFields = fieldsOf("ApproximateCreationDateTime")
+	kinesisFields  = fieldsOf("approximateArrivalTimestamp")
+	attrFields     = fieldsOf("stringValue", "Value", "binaryValue", "dataType", "Type")
 )
 
 // record reads a record; like is the record before it, whose values the
@@ -1316,7 +1390,7 @@ var (
 	datadogName     = []byte("_datadog")
 )
 
-var bodyFields = []string{"Type", "MessageAttributes", "detail"}
+var bodyFields = fieldsOf("Type", "MessageAttributes", "detail")
 
 // bodyContext is the trace context of an SQS message's body that is the
 // JSON envelope of another service: an SNS notification (Type
