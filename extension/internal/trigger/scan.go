@@ -286,24 +286,14 @@ func (s *scanner) skipWS() {
 	s.i = i
 }
 
-// next is the first byte of the next value (0 at the end).
-func (s *scanner) next() byte {
+// cur is the byte at the scanner's place (0 at the end, an error): after
+// s.ws(), the first byte of the next value. Both are inlined.
+func (s *scanner) cur() byte {
 	if s.i < len(s.b) {
-		if c := s.b[s.i]; c > ' ' {
-			return c
-		}
+		return s.b[s.i]
 	}
-	return s.nextAfterWS()
-}
-
-// nextAfterWS is next where white space may come first.
-func (s *scanner) nextAfterWS() byte {
-	s.skipWS()
-	if s.i >= len(s.b) {
-		s.fail()
-		return 0
-	}
-	return s.b[s.i]
+	s.fail()
+	return 0
 }
 
 func (s *scanner) literal(lit string) {
@@ -512,7 +502,8 @@ func hasByte(b []byte, c byte) bool {
 
 // str reads a string value into dst; null leaves dst as it is.
 func (s *scanner) str(dst *string) {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '"':
 		*dst = s.decode(s.strTok())
 	case 'n':
@@ -526,7 +517,8 @@ func (s *scanner) str(dst *string) {
 // string when the value is the same (the source of every record of a
 // batch is).
 func (s *scanner) strLike(dst *string, like string) {
-	if s.next() == '"' {
+	s.ws()
+	if s.cur() == '"' {
 		start, end, raw := s.strTok()
 		if raw && string(s.b[start:end]) == like {
 			*dst = like
@@ -540,7 +532,8 @@ func (s *scanner) strLike(dst *string, like string) {
 
 // strOrNull reads a string value (or null) and keeps nothing.
 func (s *scanner) strOrNull() {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '"':
 		s.strTok()
 	case 'n':
@@ -601,7 +594,8 @@ func isNumStart(c byte) bool { return c == '-' || '0' <= c && c <= '9' }
 
 // int reads an integer value into dst; null leaves dst as it is.
 func (s *scanner) int(dst *int64) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == 'n' {
 		s.literal("null")
 		return
@@ -624,7 +618,8 @@ func (s *scanner) int(dst *int64) {
 
 // float reads a number value into dst; null leaves dst as it is.
 func (s *scanner) float(dst *float64) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == 'n' {
 		s.literal("null")
 		return
@@ -659,7 +654,8 @@ func (s *scanner) open() bool {
 // object starts an object value: it returns false for null (and on error)
 // and, for an object, consumes the '{'. Any other value is a type error.
 func (s *scanner) object() bool {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '{':
 		return s.open()
 	case 'n':
@@ -672,7 +668,8 @@ func (s *scanner) object() bool {
 
 // array starts an array value as object does an object.
 func (s *scanner) array() bool {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '[':
 		return s.open()
 	case 'n':
@@ -686,7 +683,8 @@ func (s *scanner) array() bool {
 // member moves to the next member of an object (n counts those read) and
 // returns its key; false at the object's end.
 func (s *scanner) member(n int) ([]byte, bool) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == '}' {
 		s.i++
 		s.depth--
@@ -698,7 +696,8 @@ func (s *scanner) member(n int) ([]byte, bool) {
 			return nil, false
 		}
 		s.i++
-		c = s.next()
+		s.ws()
+		c = s.cur()
 	}
 	if c != '"' {
 		s.fail()
@@ -715,7 +714,8 @@ func (s *scanner) member(n int) ([]byte, bool) {
 		key = s.key
 		s.keyASCII = isASCII(key)
 	}
-	if s.next() != ':' {
+	s.ws()
+	if s.cur() != ':' {
 		s.fail()
 		return nil, false
 	}
@@ -726,7 +726,8 @@ func (s *scanner) member(n int) ([]byte, bool) {
 // elem moves to the next element of an array (n counts those read); false
 // at the array's end.
 func (s *scanner) elem(n int) bool {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == ']' {
 		s.i++
 		s.depth--
@@ -744,7 +745,8 @@ func (s *scanner) elem(n int) bool {
 
 // skip reads a value of any kind and keeps nothing.
 func (s *scanner) skip() {
-	switch c := s.next(); {
+	s.ws()
+	switch c := s.cur(); {
 	case c == '"':
 		s.strTok()
 	case c == '{':
@@ -992,7 +994,8 @@ var (
 // counts as absent, as does a detail that is no object.
 func (s *scanner) detail(d *eventDetail) {
 	*d = eventDetail{}
-	if s.next() != '{' {
+	s.ws()
+	if s.cur() != '{' {
 		s.skip()
 		return
 	}
@@ -1009,7 +1012,8 @@ func (s *scanner) detail(d *eventDetail) {
 			s.anyStr(&d.baggage)
 		case 3:
 			d.ddTraceparent, d.ddTracestate = "", ""
-			if s.next() != '{' {
+			s.ws()
+			if s.cur() != '{' {
 				s.skip()
 				return
 			}
@@ -1030,7 +1034,8 @@ func (s *scanner) detail(d *eventDetail) {
 // anyStr reads a value of any kind into dst: a string's text, "" for any
 // other value.
 func (s *scanner) anyStr(dst *string) {
-	if s.next() == '"' {
+	s.ws()
+	if s.cur() == '"' {
 		*dst = s.decode(s.strTok())
 		return
 	}
@@ -1072,7 +1077,8 @@ func (s *scanner) operations(ev *event) {
 // timestamp reads a time given as a number since the epoch (epoch) or as
 // RFC 3339 text; a value of another kind is taken and ignored.
 func (s *scanner) timestamp(dst *time.Time) {
-	switch c := s.next(); {
+	s.ws()
+	switch c := s.cur(); {
 	case c == '"':
 		var v string
 		s.str(&v)
@@ -1368,7 +1374,8 @@ func (s *scanner) record(r, like *record) {
 			s.fields(kinesisFields, func(int) { s.float(&r.arrived) })
 		case 13:
 			r.body = Context{}
-			if s.next() != '"' {
+			s.ws()
+			if s.cur() != '"' {
 				s.skip()
 				return
 			}
