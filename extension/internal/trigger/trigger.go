@@ -386,7 +386,8 @@ func sniff(head []byte) Trigger {
 
 func httpTrigger(p *event) Trigger {
 	rc := &p.rc
-	var t Trigger
+	// At most eight attributes: room for them at once.
+	t := Trigger{Attrs: make([]Attr, 0, 8)}
 	method, route, path := p.httpMethod, p.resource, p.path
 	switch {
 	case rc.eventType != "" && rc.connectionID != "":
