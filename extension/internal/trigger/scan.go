@@ -1380,7 +1380,7 @@ func (s *scanner) record(r, like *record) {
 				return
 			}
 			start, end, raw := s.strTok()
-			if s.ok && (bytes.Contains(s.b[start:end], traceparentName) || bytes.Contains(s.b[start:end], datadogName)) {
+			if s.ok && mayCarryContext(s.b[start:end]) {
 				r.body = bodyContext(s.text(start, end, raw), s.arena)
 			}
 		}
@@ -1396,6 +1396,29 @@ var (
 	traceparentName = []byte("traceparent")
 	datadogName     = []byte("_datadog")
 )
+
+// mayCarryContext says whether a message body, as it stands in the
+// event, holds traceparentName or datadogName. "_datadog" is found by its
+// first byte, rare in a body; "traceparent" by its 'p', where its 't' is
+// among the commonest letters.
+func mayCarryContext(b []byte) bool {
+	if bytes.Contains(b, datadogName) {
+		return true
+	}
+	// The bytes of "traceparent" before its 'p', and from it on.
+	const before, after = 5, 6
+	for i := before; i+after <= len(b); i++ {
+		j := bytes.IndexByte(b[i:len(b)-after+1], 'p')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if string(b[i-before:i+after]) == string(traceparentName) {
+			return true
+		}
+	}
+	return false
+}
 
 var bodyFields = fieldsOf("Type", "MessageAttributes", "detail")
 

@@ -361,6 +361,11 @@ func TestScanOddInputsAsEncodingJSON(t *testing.T) {
 		`{"Records":[{"eventSource":"aws:sqs","body":{"deep":[1,2,{"x":null}]},"messageAttributes":{"traceparent":null}}]}`,
 		`{"Records":[{"EVENTSOURCE":"aws:sqs","eventSourceArn":"arn:aws:sqs:r:1:q"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"traceparent"}]}`,
+		// A body is looked into when it holds "traceparent" or "_datadog"
+		// anywhere, found by their 'p' and '_'.
+		`{"Records":[{"eventSource":"aws:sqs","body":"p"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"traceparen"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"ppppptraceparentp"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"tracepparent"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"_datadog"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"_datado"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":1}}}"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}} x"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"detail\":\"traceparent\"}"}]}`,
@@ -511,4 +516,42 @@ func threadCPU(b *testing.B) int64 {
 		b.Fatalf("getrusage: %v", err)
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestMayCarryContextAsContains: a body is looked into exactly when it
+// holds "traceparent" or "_datadog", wherever and however often their
+// letters come.
+func TestMayCarryContextAsContains(t *testing.T) {
+	const letters = "traceparent_datadogx"
+	bodies := []string{"", "traceparent", "_datadog", "xtraceparent", "traceparentx", "ptraceparent", "traceparenttraceparent"}
+	seed := uint64(1)
+	for range 20000 {
+		b := make([]byte, 0, 40)
+		seed = seed*6364136223846793005 + 1442695040888963407
+		n := int(seed>>59) + int(seed>>40&7)
+		for range n {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			b = append(b, letters[seed>>33%uint64(len(letters))])
+		}
+		// Now and then a needle at a random place.
+		if seed>>20&3 == 0 {
+			at := int(seed>>8) % (len(b) + 1)
+			b = append(b[:at], append([]byte("traceparent"), b[at:]...)...)
+		}
+		bodies = append(bodies, string(b))
+	}
+	found := 0
+	for _, body := range bodies {
+		b := []byte(body)
+		want := bytes.Contains(b, traceparentName) || bytes.Contains(b, datadogName)
+		if got := mayCarryContext(b); got != want {
+			t.Fatalf("mayCarryContext(%q) = %v, want %v", body, got, want)
+		}
+		if want {
+			found++
+		}
+	}
+	if found < 1000 {
+		t.Fatalf("only %d bodies of %d hold a name", found, len(bodies))
+	}
 }
