@@ -783,23 +783,29 @@ func (s *scanner) skip() {
 // matches them: exactly, else by folded case (the first such field); -1
 // for none.
 func field(key []byte, ascii bool, f *fieldNames) int {
-	// An ASCII key matches only a name of its length.
-	if ascii && (len(key) >= 64 || f.lens&(1<<len(key)) == 0) {
-		return -1
-	}
 	names := f.names
-	for i, n := range names {
-		if string(key) == n {
-			return i
-		}
-	}
 	if ascii {
-		for i, n := range names {
-			if len(n) == len(key) && asciiFold(key, n) {
+		// An ASCII key matches only a name of its length.
+		if len(key) >= len(f.byLen) {
+			return -1
+		}
+		set := f.byLen[len(key)]
+		for m := set; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); string(key) == names[i] {
+				return i
+			}
+		}
+		for m := set; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); asciiFold(key, names[i]) {
 				return i
 			}
 		}
 		return -1
+	}
+	for i, n := range names {
+		if string(key) == n {
+			return i
+		}
 	}
 	var buf [64]byte
 	folded := foldName(buf[:0], key)
@@ -811,18 +817,22 @@ func field(key []byte, ascii bool, f *fieldNames) int {
 	return -1
 }
 
-// fieldNames are the names of a struct's fields, with the set of their
-// lengths (below 64).
+// fieldNames are the names of a struct's fields (at most 64), by their
+// length (below 64).
 type fieldNames struct {
 	names []string
-	lens  uint64
+	// byLen is the set of the names of each length, by their index.
+	byLen [64]uint64
 }
 
 func fieldsOf(names ...string) *fieldNames {
+	if len(names) > 64 {
+		panic("trigger: more than 64 field names")
+	}
 	f := &fieldNames{names: names}
-	for _, n := range names {
-		if len(n) < 64 {
-			f.lens |= 1 << len(n)
+	for i, n := range names {
+		if len(n) < len(f.byLen) {
+			f.byLen[len(n)] |= 1 << i
 		}
 	}
 	return f
