@@ -104,14 +104,8 @@ func ParseTraceparent(s string) (SpanContext, error) {
 	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' || s[:2] == "ff" || (s[:2] == "00" && len(s) != 55) {
 		return sc, errContext
 	}
-	if _, err := hex.Decode(sc.TraceID[:], []byte(s[3:35])); err != nil {
-		return sc, errContext
-	}
-	if _, err := hex.Decode(sc.SpanID[:], []byte(s[36:52])); err != nil {
-		return sc, errContext
-	}
 	var flags [1]byte
-	if _, err := hex.Decode(flags[:], []byte(s[53:55])); err != nil {
+	if !decodeHex(sc.TraceID[:], s[3:35]) || !decodeHex(sc.SpanID[:], s[36:52]) || !decodeHex(flags[:], s[53:55]) {
 		return sc, errContext
 	}
 	if sc.TraceID == ([16]byte{}) || sc.SpanID == ([8]byte{}) {
@@ -120,6 +114,38 @@ func ParseTraceparent(s string) (SpanContext, error) {
 	sc.Sampled = flags[0]&1 == 1
 	return sc, nil
 }
+
+// decodeHex decodes the hex digits of s (of either case), two for each
+// byte of dst; false for a byte that is no hex digit.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	var bad byte
+	for i := range dst {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo&0xf
+	}
+	return bad&0x10 == 0
+}
+
+// hexValue is the value of a hex digit, 0x10 for a byte that is none.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			t[c] = byte(c - 'A' + 10)
+		default:
+			t[c] = 0x10
+		}
+	}
+	return t
+}()
 
 // ParseXRay reads an X-Ray trace header
 // (Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1);
@@ -141,10 +167,7 @@ func ParseXRay(s string) (SpanContext, error) {
 	if len(root) != 35 || root[:2] != "1-" || root[10] != '-' || len(parent) != 16 {
 		return sc, errContext
 	}
-	if _, err := hex.Decode(sc.TraceID[:], []byte(root[2:10]+root[11:])); err != nil {
-		return sc, errContext
-	}
-	if _, err := hex.Decode(sc.SpanID[:], []byte(parent)); err != nil {
+	if !decodeHex(sc.TraceID[:4], root[2:10]) || !decodeHex(sc.TraceID[4:], root[11:]) || !decodeHex(sc.SpanID[:], parent) {
 		return sc, errContext
 	}
 	if sc.TraceID == ([16]byte{}) || sc.SpanID == ([8]byte{}) {

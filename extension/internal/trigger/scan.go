@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The scanner reads an event in one pass over its bytes and keeps only the
@@ -168,6 +170,49 @@ type scanner struct {
 	ok      bool
 	// key holds a key that needed decoding.
 	key []byte
+	// keyASCII says the last key member read is all ASCII.
+	keyASCII bool
+	// arena holds the strings kept.
+	arena *strArena
+}
+
+// strArena makes the strings a scan keeps out of a few blocks rather than
+// one allocation each: a 10-record SQS batch keeps some fifty strings
+// (message IDs, trace headers, sent timestamps). A block's bytes are never
+// written again once a string refers to them, so the strings are as
+// immutable as any; a Trigger keeps its blocks alive, at most a few KiB.
+type strArena struct {
+	block []byte
+	// size is the size of the next block.
+	size int
+}
+
+// Blocks are sized by the event: what a scan keeps is a small part of
+// it, and never more than all of it.
+const (
+	minStrBlock = 256
+	maxStrBlock = 4 << 10
+)
+
+func newStrArena(event int) strArena {
+	return strArena{size: min(max(event/8, minStrBlock), maxStrBlock)}
+}
+
+// string returns b as a string.
+func (a *strArena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > a.size/4 {
+		return string(b)
+	}
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, a.size)
+		a.size = maxStrBlock
+	}
+	n := len(a.block)
+	a.block = append(a.block, b...)
+	return unsafe.String(&a.block[n], len(b))
 }
 
 // scan reads an event, its records into records' room; ok is false when
@@ -177,7 +222,8 @@ func scan(b []byte, records []record, capture []string) (ev event, ok bool) {
 	if len(capture) > 0 {
 		ev.headers.capture = make([]captured, len(capture))
 	}
-	s := scanner{b: b, ok: true, capture: capture}
+	arena := newStrArena(len(b))
+	s := scanner{b: b, ok: true, capture: capture, arena: &arena}
 	s.event(&ev)
 	s.ws()
 	if s.i != len(s.b) {
@@ -195,24 +241,59 @@ func (s *scanner) ws() {
 	if s.i < len(s.b) && s.b[s.i] > ' ' {
 		return
 	}
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+	s.skipWS()
+}
+
+// skipWS skips white space eight bytes at a time: the new line and
+// indent of a formatted text, or the space after a colon, most often end
+// in the first word.
+func (s *scanner) skipWS() {
+	b, i := s.b, s.i
+	// The space after a colon.
+	if i+1 < len(b) && b[i+1] > ' ' && b[i] == ' ' {
+		s.i = i + 1
+		return
+	}
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// The bytes above ' ' (none carries into the next).
+		above := ((x &^ highs) + 0x5f5f5f5f5f5f5f5f | x) & highs
+		// Of the bytes before the first above, those that are not spaces
+		// must be tabs or line ends: at another (a control byte) the
+		// white space ends.
+		for other := (x ^ spaces) & ((above&-above)>>7 - 1); other != 0; {
+			j := bits.TrailingZeros64(other) >> 3
+			if c := b[i+j]; c != '\n' && c != '\r' && c != '\t' {
+				s.i = i + j
+				return
+			}
+			other &^= 0xff << (j << 3)
+		}
+		if above != 0 {
+			s.i = i + bits.TrailingZeros64(above)>>3
+			return
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
 		default:
+			s.i = i
 			return
 		}
 	}
+	s.i = i
 }
 
-// next is the first byte of the next value (0 at the end).
-func (s *scanner) next() byte {
-	s.ws()
-	if s.i >= len(s.b) {
-		s.fail()
-		return 0
+// cur is the byte at the scanner's place (0 at the end, an error): after
+// s.ws(), the first byte of the next value. Both are inlined.
+func (s *scanner) cur() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
 	}
-	return s.b[s.i]
+	s.fail()
+	return 0
 }
 
 func (s *scanner) literal(lit string) {
@@ -223,53 +304,68 @@ func (s *scanner) literal(lit string) {
 	s.i += len(lit)
 }
 
-// strSafe marks the bytes a string holds as they are.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // strTok reads a string token (s.b[s.i] is '"') and returns its contents'
 // bounds; raw is false when it holds escapes or bytes beyond ASCII.
 func (s *scanner) strTok() (start, end int, raw bool) {
+	b := s.b
 	start = s.i + 1
-	// Most strings hold no escape: find the closing quote at once.
-	if q := bytes.IndexByte(s.b[start:], '"'); q >= 0 {
-		seg := s.b[start : start+q]
-		if bytes.IndexByte(seg, '\\') < 0 {
-			ctrl, high := classify8(seg)
-			if ctrl {
-				s.fail()
-				return 0, 0, false
+	i := start
+	// Keys and most kept values are short: up to the closing quote eight
+	// bytes at a time.
+	var acc uint64
+	for ; i+8 <= len(b) && i < start+shortStr; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := special(x); m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			if b[i+k] == '"' {
+				acc |= x & (1<<(k<<3) - 1)
+				s.i = i + k + 1
+				return start, i + k, acc&highs == 0
 			}
-			s.i = start + q + 1
-			return start, start + q, !high
+			return s.escaped(start, i+k)
 		}
+		acc |= x
 	}
-	i, raw := start, true
-	for i < len(s.b) {
-		c := s.b[i]
-		if strSafe[c] {
-			i++
-			continue
-		}
-		switch {
-		case c == '"':
-			s.i = i + 1
-			return start, i, raw
+	// A longer one most often holds no escape either: find the closing
+	// quote at once and look over what it closes.
+	q := bytes.IndexByte(b[i:], '"')
+	if q < 0 {
+		s.fail()
+		return 0, 0, false
+	}
+	bs, ctrl, high := classify8(b[i : i+q])
+	switch {
+	case ctrl:
+		s.fail()
+		return 0, 0, false
+	case bs:
+		return s.escaped(start, i+bytes.IndexByte(b[i:i+q], '\\'))
+	}
+	s.i = i + q + 1
+	return start, i + q, acc&highs == 0 && !high
+}
+
+// shortStr is how much of a string strTok reads eight bytes at a time
+// before it looks for the closing quote at once.
+const shortStr = 32
+
+// escaped reads on a string token from its first escape (or control
+// byte) at i to its end.
+func (s *scanner) escaped(start, i int) (int, int, bool) {
+	b := s.b
+	for {
+		// b[i] is a quote, a backslash or a control byte.
+		switch c := b[i]; {
 		case c == '\\':
-			raw = false
-			if i+1 >= len(s.b) {
+			if i+1 >= len(b) {
 				s.fail()
 				return 0, 0, false
 			}
-			switch s.b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			switch escapeLen[b[i+1]] {
+			case 2:
 				i += 2
-			case 'u':
-				if i+6 > len(s.b) || !isHex(s.b[i+2]) || !isHex(s.b[i+3]) || !isHex(s.b[i+4]) || !isHex(s.b[i+5]) {
+			case 6:
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
 					s.fail()
 					return 0, 0, false
 				}
@@ -278,39 +374,92 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 				s.fail()
 				return 0, 0, false
 			}
-		case c < 0x20:
+		case c == '"':
+			s.i = i + 1
+			return start, i, false
+		default:
 			s.fail()
 			return 0, 0, false
-		default: // beyond ASCII
-			raw = false
-			i++
+		}
+		// On to the next quote, backslash or control byte, eight bytes
+		// at a time.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if m := special(x); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i+8 > len(b) {
+			for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+				i++
+			}
+			if i >= len(b) {
+				s.fail()
+				return 0, 0, false
+			}
 		}
 	}
-	s.fail()
-	return 0, 0, false
 }
 
-// classify8 tells whether b holds a control byte (below 0x20) and a byte
-// beyond ASCII, eight bytes at a time.
-func classify8(b []byte) (ctrl, high bool) {
-	const highs, spaces = 0x8080808080808080, 0x2020202020202020
-	var acc, lows uint64
+// classify8 tells whether b holds a backslash, a control byte (below
+// 0x20) and a byte beyond ASCII, eight bytes at a time.
+func classify8(b []byte) (bs, ctrl, high bool) {
+	var acc, slash, lo uint64
+	n := len(b)
+	if n < 8 {
+		for _, c := range b {
+			acc |= uint64(c)
+			ctrl = ctrl || c < 0x20
+			bs = bs || c == '\\'
+		}
+		return bs, ctrl, acc&highs != 0
+	}
+	// The last eight bytes, which the words before may overlap.
+	last := binary.LittleEndian.Uint64(b[n-8:])
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
 		acc |= x
 		// A byte below 0x20 (high bit clear) borrows when 0x20 is taken
-		// from it.
-		lows |= (x - spaces) &^ x
+		// from it, a backslash (made 0) when 1 is.
+		lo |= (x - spaces) &^ x
+		y := x ^ slashs
+		slash |= (y - lows) &^ y
 		b = b[8:]
 	}
-	for _, c := range b {
-		acc |= uint64(c)
-		if c < 0x20 {
-			ctrl = true
-		}
-	}
-	return ctrl || lows&highs != 0, acc&highs != 0
+	acc |= last
+	lo |= (last - spaces) &^ last
+	y := last ^ slashs
+	slash |= (y - lows) &^ y
+	return slash&highs != 0, lo&highs != 0, acc&highs != 0
 }
+
+const (
+	lows   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	spaces = 0x2020202020202020
+	quotes = 0x2222222222222222
+	slashs = 0x5c5c5c5c5c5c5c5c
+)
+
+// special marks the bytes of x that end a run of a string's plain bytes:
+// a quote, a backslash, a control byte (below 0x20). The lowest mark is
+// exact (a mark above it may be false: a borrow carries up).
+func special(x uint64) uint64 {
+	q, bs := x^quotes, x^slashs
+	return ((q-lows)&^q | (bs-lows)&^bs | (x-spaces)&^x) & highs
+}
+
+// escapeLen is the length of an escape by the byte after its backslash,
+// 0 for none.
+var escapeLen = func() (t [256]uint8) {
+	for _, c := range `"\\/bfnrt` {
+		t[c] = 2
+	}
+	t['u'] = 6
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -320,13 +469,26 @@ func isHex(c byte) bool {
 // without escapes, else what encoding/json makes of it.
 func (s *scanner) decode(start, end int, raw bool) string {
 	if raw || (!hasByte(s.b[start:end], '\\') && utf8.Valid(s.b[start:end])) {
-		return string(s.b[start:end])
+		return s.arena.string(s.b[start:end])
 	}
 	var v string
 	if err := json.Unmarshal(s.b[start-1:end+1], &v); err != nil {
 		s.fail()
 	}
 	return v
+}
+
+// text is the value of a string token as decode has it, as bytes that
+// are only read: the event's own when it holds no escape.
+func (s *scanner) text(start, end int, raw bool) []byte {
+	if raw || (!hasByte(s.b[start:end], '\\') && utf8.Valid(s.b[start:end])) {
+		return s.b[start:end]
+	}
+	var v string
+	if err := json.Unmarshal(s.b[start-1:end+1], &v); err != nil {
+		s.fail()
+	}
+	return unsafe.Slice(unsafe.StringData(v), len(v))
 }
 
 func hasByte(b []byte, c byte) bool {
@@ -340,7 +502,8 @@ func hasByte(b []byte, c byte) bool {
 
 // str reads a string value into dst; null leaves dst as it is.
 func (s *scanner) str(dst *string) {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '"':
 		*dst = s.decode(s.strTok())
 	case 'n':
@@ -354,7 +517,8 @@ func (s *scanner) str(dst *string) {
 // string when the value is the same (the source of every record of a
 // batch is).
 func (s *scanner) strLike(dst *string, like string) {
-	if s.next() == '"' {
+	s.ws()
+	if s.cur() == '"' {
 		start, end, raw := s.strTok()
 		if raw && string(s.b[start:end]) == like {
 			*dst = like
@@ -368,7 +532,8 @@ func (s *scanner) strLike(dst *string, like string) {
 
 // strOrNull reads a string value (or null) and keeps nothing.
 func (s *scanner) strOrNull() {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '"':
 		s.strTok()
 	case 'n':
@@ -429,7 +594,8 @@ func isNumStart(c byte) bool { return c == '-' || '0' <= c && c <= '9' }
 
 // int reads an integer value into dst; null leaves dst as it is.
 func (s *scanner) int(dst *int64) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == 'n' {
 		s.literal("null")
 		return
@@ -452,7 +618,8 @@ func (s *scanner) int(dst *int64) {
 
 // float reads a number value into dst; null leaves dst as it is.
 func (s *scanner) float(dst *float64) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == 'n' {
 		s.literal("null")
 		return
@@ -487,7 +654,8 @@ func (s *scanner) open() bool {
 // object starts an object value: it returns false for null (and on error)
 // and, for an object, consumes the '{'. Any other value is a type error.
 func (s *scanner) object() bool {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '{':
 		return s.open()
 	case 'n':
@@ -500,7 +668,8 @@ func (s *scanner) object() bool {
 
 // array starts an array value as object does an object.
 func (s *scanner) array() bool {
-	switch s.next() {
+	s.ws()
+	switch s.cur() {
 	case '[':
 		return s.open()
 	case 'n':
@@ -514,7 +683,8 @@ func (s *scanner) array() bool {
 // member moves to the next member of an object (n counts those read) and
 // returns its key; false at the object's end.
 func (s *scanner) member(n int) ([]byte, bool) {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == '}' {
 		s.i++
 		s.depth--
@@ -526,7 +696,8 @@ func (s *scanner) member(n int) ([]byte, bool) {
 			return nil, false
 		}
 		s.i++
-		c = s.next()
+		s.ws()
+		c = s.cur()
 	}
 	if c != '"' {
 		s.fail()
@@ -537,11 +708,14 @@ func (s *scanner) member(n int) ([]byte, bool) {
 		return nil, false
 	}
 	key := s.b[start:end]
+	s.keyASCII = raw
 	if !raw {
-		s.key = append(s.key[:0], s.decode(start, end, raw)...)
+		s.key = append(s.key[:0], s.text(start, end, raw)...)
 		key = s.key
+		s.keyASCII = isASCII(key)
 	}
-	if s.next() != ':' {
+	s.ws()
+	if s.cur() != ':' {
 		s.fail()
 		return nil, false
 	}
@@ -552,7 +726,8 @@ func (s *scanner) member(n int) ([]byte, bool) {
 // elem moves to the next element of an array (n counts those read); false
 // at the array's end.
 func (s *scanner) elem(n int) bool {
-	c := s.next()
+	s.ws()
+	c := s.cur()
 	if c == ']' {
 		s.i++
 		s.depth--
@@ -570,7 +745,8 @@ func (s *scanner) elem(n int) bool {
 
 // skip reads a value of any kind and keeps nothing.
 func (s *scanner) skip() {
-	switch c := s.next(); {
+	s.ws()
+	switch c := s.cur(); {
 	case c == '"':
 		s.strTok()
 	case c == '{':
@@ -606,26 +782,30 @@ func (s *scanner) skip() {
 // field is the index of key among a struct's field names, as encoding/json
 // matches them: exactly, else by folded case (the first such field); -1
 // for none.
-func field(key []byte, names []string) int {
-	for i, n := range names {
-		if string(key) == n {
-			return i
-		}
-	}
-	ascii := true
-	for _, c := range key {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
+func field(key []byte, ascii bool, f *fieldNames) int {
+	names := f.names
 	if ascii {
-		for i, n := range names {
-			if len(n) == len(key) && asciiFold(key, n) {
+		// An ASCII key matches only a name of its length.
+		if len(key) >= len(f.byLen) {
+			return -1
+		}
+		set := f.byLen[len(key)]
+		for m := set; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); string(key) == names[i] {
+				return i
+			}
+		}
+		for m := set; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); asciiFold(key, names[i]) {
 				return i
 			}
 		}
 		return -1
+	}
+	for i, n := range names {
+		if string(key) == n {
+			return i
+		}
 	}
 	var buf [64]byte
 	folded := foldName(buf[:0], key)
@@ -635,6 +815,36 @@ func field(key []byte, names []string) int {
 		}
 	}
 	return -1
+}
+
+// fieldNames are the names of a struct's fields (at most 64), by their
+// length (below 64).
+type fieldNames struct {
+	names []string
+	// byLen is the set of the names of each length, by their index.
+	byLen [64]uint64
+}
+
+func fieldsOf(names ...string) *fieldNames {
+	if len(names) > 64 {
+		panic("trigger: more than 64 field names")
+	}
+	f := &fieldNames{names: names}
+	for i, n := range names {
+		if len(n) < len(f.byLen) {
+			f.byLen[len(n)] |= 1 << i
+		}
+	}
+	return f
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func asciiFold(a []byte, b string) bool {
@@ -680,9 +890,9 @@ func foldName(out, in []byte) []byte {
 	return out
 }
 
-var eventFields = []string{"version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
+var eventFields = fieldsOf("version", "resource", "path", "httpMethod", "routeKey", "rawPath", "headers",
 	"multiValueHeaders", "requestContext", "Records", "detail-type", "source", "time", "resources", "awslogs",
-	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState", "detail"}
+	"Execution", "StateMachine", "DurableExecutionArn", "InitialExecutionState", "detail")
 
 func (s *scanner) event(ev *event) {
 	if !s.object() {
@@ -693,7 +903,7 @@ func (s *scanner) event(ev *event) {
 		if !ok {
 			return
 		}
-		switch field(key, eventFields) {
+		switch field(key, s.keyASCII, eventFields) {
 		case 0:
 			s.str(&ev.version)
 		case 1:
@@ -785,8 +995,8 @@ func (s *scanner) event(ev *event) {
 }
 
 var (
-	detailFields  = []string{"traceparent", "tracestate", "baggage", "_datadog"}
-	datadogFields = []string{"traceparent", "tracestate"}
+	detailFields  = fieldsOf("traceparent", "tracestate", "baggage", "_datadog")
+	datadogFields = fieldsOf("traceparent", "tracestate")
 )
 
 // detail reads an EventBridge event's detail, any JSON value: of an
@@ -794,7 +1004,8 @@ var (
 // counts as absent, as does a detail that is no object.
 func (s *scanner) detail(d *eventDetail) {
 	*d = eventDetail{}
-	if s.next() != '{' {
+	s.ws()
+	if s.cur() != '{' {
 		s.skip()
 		return
 	}
@@ -811,7 +1022,8 @@ func (s *scanner) detail(d *eventDetail) {
 			s.anyStr(&d.baggage)
 		case 3:
 			d.ddTraceparent, d.ddTracestate = "", ""
-			if s.next() != '{' {
+			s.ws()
+			if s.cur() != '{' {
 				s.skip()
 				return
 			}
@@ -832,7 +1044,8 @@ func (s *scanner) detail(d *eventDetail) {
 // anyStr reads a value of any kind into dst: a string's text, "" for any
 // other value.
 func (s *scanner) anyStr(dst *string) {
-	if s.next() == '"' {
+	s.ws()
+	if s.cur() == '"' {
 		*dst = s.decode(s.strTok())
 		return
 	}
@@ -841,8 +1054,8 @@ func (s *scanner) anyStr(dst *string) {
 }
 
 var (
-	stateFields     = []string{"Operations", "NextMarker"}
-	operationFields = []string{"Type", "StartTimestamp", "EndTimestamp"}
+	stateFields     = fieldsOf("Operations", "NextMarker")
+	operationFields = fieldsOf("Type", "StartTimestamp", "EndTimestamp")
 )
 
 // operations reads the operations of a durable execution's state.
@@ -874,7 +1087,8 @@ func (s *scanner) operations(ev *event) {
 // timestamp reads a time given as a number since the epoch (epoch) or as
 // RFC 3339 text; a value of another kind is taken and ignored.
 func (s *scanner) timestamp(dst *time.Time) {
-	switch c := s.next(); {
+	s.ws()
+	switch c := s.cur(); {
 	case c == '"':
 		var v string
 		s.str(&v)
@@ -889,20 +1103,20 @@ func (s *scanner) timestamp(dst *time.Time) {
 }
 
 var (
-	awslogsFields = []string{"data"}
-	idFields      = []string{"Id"}
-	smFields      = []string{"Id", "Name"}
+	awslogsFields = fieldsOf("data")
+	idFields      = fieldsOf("Id")
+	smFields      = fieldsOf("Id", "Name")
 )
 
 // fields reads the members of an object whose '{' was consumed: a known
 // field is read by read (with its index), the others are skipped.
-func (s *scanner) fields(names []string, read func(int)) {
+func (s *scanner) fields(names *fieldNames, read func(int)) {
 	for n := 0; ; n++ {
 		key, ok := s.member(n)
 		if !ok {
 			return
 		}
-		if f := field(key, names); f >= 0 {
+		if f := field(key, s.keyASCII, names); f >= 0 {
 			read(f)
 		} else {
 			s.skip()
@@ -996,12 +1210,12 @@ func equalFold(key []byte, name string) bool {
 	return false
 }
 
-var httpContextFields = []string{"requestTimeEpoch", "timeEpoch", "apiId", "domainName", "stage", "resourcePath",
-	"routeKey", "eventType", "connectionId", "httpMethod", "elb", "http"}
+var httpContextFields = fieldsOf("requestTimeEpoch", "timeEpoch", "apiId", "domainName", "stage", "resourcePath",
+	"routeKey", "eventType", "connectionId", "httpMethod", "elb", "http")
 
 var (
-	elbFields  = []string{"targetGroupArn"}
-	httpFields = []string{"method", "path"}
+	elbFields  = fieldsOf("targetGroupArn")
+	httpFields = fieldsOf("method", "path")
 )
 
 func (s *scanner) httpContext(rc *httpContext) {
@@ -1068,16 +1282,16 @@ func (s *scanner) records(ev *event) {
 	}
 }
 
-var recordFields = []string{"eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
-	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis", "body"}
+var recordFields = fieldsOf("eventSource", "EventSource", "eventSourceARN", "eventName", "eventTime", "messageId",
+	"awsRegion", "attributes", "messageAttributes", "Sns", "s3", "dynamodb", "kinesis", "body")
 
 var (
-	snsFields      = []string{"MessageId", "TopicArn", "Timestamp", "MessageAttributes"}
-	s3Fields       = []string{"bucket"}
-	nameFields     = []string{"name"}
-	dynamoDBFields = []string{"ApproximateCreationDateTime"}
-	kinesisFields  = []string{"approximateArrivalTimestamp"}
-	attrFields     = []string{"stringValue", "Value", "binaryValue", "dataType", "Type"}
+	snsFields      = fieldsOf("MessageId", "TopicArn", "Timestamp", "MessageAttributes")
+	s3Fields       = fieldsOf("bucket")
+	nameFields     = fieldsOf("name")
+	dynamoDBFields = fieldsOf("ApproximateCreationDateTime")
+	kinesisFields  = fieldsOf("approximateArrivalTimestamp")
+	attrFields     = fieldsOf("stringValue", "Value", "binaryValue", "dataType", "Type")
 )
 
 // record reads a record; like is the record before it, whose values the
@@ -1170,13 +1384,14 @@ func (s *scanner) record(r, like *record) {
 			s.fields(kinesisFields, func(int) { s.float(&r.arrived) })
 		case 13:
 			r.body = Context{}
-			if s.next() != '"' {
+			s.ws()
+			if s.cur() != '"' {
 				s.skip()
 				return
 			}
 			start, end, raw := s.strTok()
-			if s.ok && (bytes.Contains(s.b[start:end], traceparentName) || bytes.Contains(s.b[start:end], datadogName)) {
-				r.body = bodyContext(s.decode(start, end, raw))
+			if s.ok && mayCarryContext(s.b[start:end]) {
+				r.body = bodyContext(s.text(start, end, raw), s.arena)
 			}
 		}
 	})
@@ -1192,15 +1407,38 @@ var (
 	datadogName     = []byte("_datadog")
 )
 
-var bodyFields = []string{"Type", "MessageAttributes", "detail"}
+// mayCarryContext says whether a message body, as it stands in the
+// event, holds traceparentName or datadogName. "_datadog" is found by its
+// first byte, rare in a body; "traceparent" by its 'p', where its 't' is
+// among the commonest letters.
+func mayCarryContext(b []byte) bool {
+	if bytes.Contains(b, datadogName) {
+		return true
+	}
+	// The bytes of "traceparent" before its 'p', and from it on.
+	const before, after = 5, 6
+	for i := before; i+after <= len(b); i++ {
+		j := bytes.IndexByte(b[i:len(b)-after+1], 'p')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if string(b[i-before:i+after]) == string(traceparentName) {
+			return true
+		}
+	}
+	return false
+}
+
+var bodyFields = fieldsOf("Type", "MessageAttributes", "detail")
 
 // bodyContext is the trace context of an SQS message's body that is the
 // JSON envelope of another service: an SNS notification (Type
 // "Notification") carries it in its MessageAttributes, an EventBridge
 // event in its detail, as the events of those services do. A body of
 // another shape, or no JSON, has none.
-func bodyContext(text string) Context {
-	s := scanner{b: []byte(text), ok: true}
+func bodyContext(text []byte, arena *strArena) Context {
+	s := scanner{b: text, ok: true, arena: arena}
 	var typ string
 	var attrs msgAttrs
 	var d eventDetail

@@ -361,6 +361,11 @@ func TestScanOddInputsAsEncodingJSON(t *testing.T) {
 		`{"Records":[{"eventSource":"aws:sqs","body":{"deep":[1,2,{"x":null}]},"messageAttributes":{"traceparent":null}}]}`,
 		`{"Records":[{"EVENTSOURCE":"aws:sqs","eventSourceArn":"arn:aws:sqs:r:1:q"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"traceparent"}]}`,
+		// A body is looked into when it holds "traceparent" or "_datadog"
+		// anywhere, found by their 'p' and '_'.
+		`{"Records":[{"eventSource":"aws:sqs","body":"p"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"traceparen"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"ppppptraceparentp"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"tracepparent"}]}`,
+		`{"Records":[{"eventSource":"aws:sqs","body":"_datadog"}]}`, `{"Records":[{"eventSource":"aws:sqs","body":"_datado"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":1}}}"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"Type\":\"Notification\",\"MessageAttributes\":{\"traceparent\":{\"Value\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}} x"}]}`,
 		`{"Records":[{"eventSource":"aws:sqs","body":"{\"detail\":\"traceparent\"}"}]}`,
@@ -382,6 +387,19 @@ func TestScanOddInputsAsEncodingJSON(t *testing.T) {
 		`{"detail-type":"x","source":"y","detail":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}`,
 		`{"httpMethod":"GET","requestContext":{"httpMethod":"GET"},"detail":[1,{"traceparent":"x"}]}`,
 		`{"awslogs":{"data":"H4sI"}}`, `{"awslogs":{"data":null}}`,
+		// Strings read eight bytes at a time: a quote, an escape, a control
+		// byte or a byte beyond ASCII at each place of the first words.
+		`{"detail-type":"12345678","source":"1234567","time":"123456789012345"}`,
+		`{"detail-type":"1234567\"8","source":"123456789012345\n6","time":"1234567890123456\u00e9"}`,
+		`{"detail-type":"1234567` + "\x01" + `","source":"s"}`, `{"detail-type":"123456789012` + "\x1f" + `34567","source":"s"}`,
+		`{"detail-type":"123456789012345678` + "\t" + `","source":"s"}`, `{"detail-type":"1234` + "\x7f" + `","source":"s"}`,
+		`{"detail-type":"1234567` + "\xc3\xa9" + `","source":"123456789` + "\xff" + `12345678"}`,
+		`{"detail-type":"` + strings.Repeat("\\\\", 9) + `","source":"` + strings.Repeat("\\\"", 5) + "\x00" + `"}`,
+		`{"detail-type":"x` + strings.Repeat("\xe2\x82\xac", 11) + `","source":"` + strings.Repeat("a", 40) + `\/"}`,
+		// White space: runs of spaces of every length, at the end too.
+		"{\n" + strings.Repeat(" ", 7) + `"detail-type":` + strings.Repeat(" ", 8) + `"x",` + strings.Repeat(" ", 17) + "\t\r\n" + `"source" :"y"}` + strings.Repeat(" ", 9),
+		`{"detail-type":"x","source":"y"}` + strings.Repeat(" ", 7) + "\x00",
+		`{"detail-type":"x","source":"y"}` + strings.Repeat(" ", 15) + "x",
 		`{"Execution":{"Id":"arn:aws:states:x"},"StateMachine":null}`,
 		`{"a":"\ud800"}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":1e}`, `{"a":"` + "\x01" + `"}`,
 		`{"version":"` + "\xff" + `","httpMethod":"G` + "\xc3\xa9" + `T","requestContext":{"httpMethod":"x"}}`,
@@ -408,18 +426,28 @@ func FuzzScanAsEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"EVENTSOURCE":"aws:sqs","attributes":{"SentTimestamp":"1"},"messageAttributes":{"traceparent":{"Value":"v"}}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, want := Detect(b), detectStd(b)
+		// What Detect keeps is its own: writing over the event after
+		// changes nothing of it.
+		scratch := bytes.Clone(b)
+		kept := Detect(scratch)
+		for i := range scratch {
+			scratch[i] = 'x'
+		}
+		if !reflect.DeepEqual(kept, got) {
+			t.Fatalf("%q: after the event was written over:\n%+v\nbefore:\n%+v", b, kept, got)
+		}
 		// Capturing headers adds their attributes and changes nothing else.
 		with := DetectWith(b, Options{Headers: []string{"user-agent", "traceparent"}})
-		kept := with.Attrs[:0:0]
+		attrs := with.Attrs[:0:0]
 		for _, a := range with.Attrs {
 			if !strings.HasPrefix(a.Key, "http.request.header.") {
-				kept = append(kept, a)
+				attrs = append(attrs, a)
 			}
 		}
-		if len(kept) == 0 && len(got.Attrs) == 0 {
-			kept = got.Attrs
+		if len(attrs) == 0 && len(got.Attrs) == 0 {
+			attrs = got.Attrs
 		}
-		with.Attrs = kept
+		with.Attrs = attrs
 		if !reflect.DeepEqual(with, got) {
 			t.Fatalf("%q: with headers captured:\n%+v\nwithout:\n%+v", b, with, got)
 		}
@@ -488,4 +516,42 @@ func threadCPU(b *testing.B) int64 {
 		b.Fatalf("getrusage: %v", err)
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestMayCarryContextAsContains: a body is looked into exactly when it
+// holds "traceparent" or "_datadog", wherever and however often their
+// letters come.
+func TestMayCarryContextAsContains(t *testing.T) {
+	const letters = "traceparent_datadogx"
+	bodies := []string{"", "traceparent", "_datadog", "xtraceparent", "traceparentx", "ptraceparent", "traceparenttraceparent"}
+	seed := uint64(1)
+	for range 20000 {
+		b := make([]byte, 0, 40)
+		seed = seed*6364136223846793005 + 1442695040888963407
+		n := int(seed>>59) + int(seed>>40&7)
+		for range n {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			b = append(b, letters[seed>>33%uint64(len(letters))])
+		}
+		// Now and then a needle at a random place.
+		if seed>>20&3 == 0 {
+			at := int(seed>>8) % (len(b) + 1)
+			b = append(b[:at], append([]byte("traceparent"), b[at:]...)...)
+		}
+		bodies = append(bodies, string(b))
+	}
+	found := 0
+	for _, body := range bodies {
+		b := []byte(body)
+		want := bytes.Contains(b, traceparentName) || bytes.Contains(b, datadogName)
+		if got := mayCarryContext(b); got != want {
+			t.Fatalf("mayCarryContext(%q) = %v, want %v", body, got, want)
+		}
+		if want {
+			found++
+		}
+	}
+	if found < 1000 {
+		t.Fatalf("only %d bodies of %d hold a name", found, len(bodies))
+	}
 }

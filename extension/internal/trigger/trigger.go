@@ -179,6 +179,9 @@ func DetectWith(event []byte, o Options) Trigger {
 		}
 	}
 	if cap(ev.records) <= 1024 {
+		// The records kept for the next event hold none of this one's
+		// strings.
+		clear(ev.records)
 		*rs = ev.records
 		recordsPool.Put(rs)
 	}
@@ -383,7 +386,8 @@ func sniff(head []byte) Trigger {
 
 func httpTrigger(p *event) Trigger {
 	rc := &p.rc
-	var t Trigger
+	// At most eight attributes: room for them at once.
+	t := Trigger{Attrs: make([]Attr, 0, 8)}
 	method, route, path := p.httpMethod, p.resource, p.path
 	switch {
 	case rc.eventType != "" && rc.connectionID != "":
@@ -453,7 +457,8 @@ func httpTrigger(p *event) Trigger {
 
 func records(rs []record) Trigger {
 	r := &rs[0]
-	t := Trigger{Records: len(rs)}
+	// At most seven attributes: room for them at once.
+	t := Trigger{Records: len(rs), Attrs: make([]Attr, 0, 8)}
 	src := r.eventSource
 	if src == "" {
 		src = r.eventSourceSNS
@@ -472,7 +477,7 @@ func records(rs []record) Trigger {
 		for i := range rs {
 			c := rs[i].attrs.context(&rs[i].attrs.stringValue)
 			c.XRay = rs[i].awsTraceHeader
-			if b := &rs[i].body; !validTraceparent(c.Traceparent) && b.Traceparent != "" {
+			if b := &rs[i].body; b.Traceparent != "" && !validTraceparent(c.Traceparent) {
 				// A message an SNS topic or an EventBridge bus delivered
 				// carries its producer's context in its envelope.
 				c.Traceparent, c.Tracestate = b.Traceparent, b.Tracestate
@@ -551,6 +556,9 @@ func records(rs []record) Trigger {
 // link notes a record with a trace context of its own.
 func (t *Trigger) link(messageID string, c Context) {
 	if (c.Traceparent != "" || c.XRay != "") && len(t.Linked) < MaxLinks {
+		if t.Linked == nil {
+			t.Linked = make([]Record, 0, min(t.Records, MaxLinks))
+		}
 		t.Linked = append(t.Linked, Record{MessageID: messageID, Context: c})
 	}
 }

@@ -521,3 +521,42 @@ func TestDurableTimestampsInMilliseconds(t *testing.T) {
 		t.Errorf("encoding/json reads %v, the scanner %v", std.Start, inMillis.Start)
 	}
 }
+
+// TestTraceHeadersHexAsEncodingHex: the trace headers' hex digits read as
+// encoding/hex reads them, of either case, and a byte that is none refused
+// in each part.
+func TestTraceHeadersHexAsEncodingHex(t *testing.T) {
+	ref := func(parts ...string) (ids []byte, ok bool) {
+		for _, p := range parts {
+			b, err := hex.DecodeString(p)
+			if err != nil {
+				return nil, false
+			}
+			ids = append(ids, b...)
+		}
+		return ids, true
+	}
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	for _, s := range []string{tp, strings.ToUpper(tp), "00-0AF7651916cd43dd8448eb211c80319C-B7ad6b7169203331-0F",
+		"00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333 -01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0:", "00-/af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0\xff", "00-0af7651916cd43dd8448eb211c80319c-`7ad6b7169203331-01"} {
+		sc, err := ParseTraceparent(s)
+		want, ok := ref(s[3:35], s[36:52], s[53:55])
+		if got := append(append(sc.TraceID[:], sc.SpanID[:]...), byte(map[bool]int{false: 0, true: 1}[sc.Sampled])); (err == nil) != ok ||
+			ok && (!bytes.Equal(got[:24], want[:24]) || got[24] != want[24]&1) {
+			t.Errorf("ParseTraceparent(%q) = %x, %v; encoding/hex: %x, %v", s, got, err, want, ok)
+		}
+	}
+	const xr = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	for _, s := range []string{xr, "Root=1-5759E988-BD862e3fe1be46a994272793;Parent=53995C3F42cd8ad8",
+		"Root=1-5759e98G-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", "Root=1-5759e988-bd862e3fe1be46a99427279h;Parent=53995c3f42cd8ad8",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad@"} {
+		sc, err := ParseXRay(s)
+		root, parent := s[5:40], s[48:64]
+		want, ok := ref(root[2:10], root[11:], parent)
+		if got := append(sc.TraceID[:], sc.SpanID[:]...); (err == nil) != ok || ok && !bytes.Equal(got, want) {
+			t.Errorf("ParseXRay(%q) = %x, %v; encoding/hex: %x, %v", s, got, err, want, ok)
+		}
+	}
+}
