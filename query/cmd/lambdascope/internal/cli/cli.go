@@ -282,7 +282,7 @@ func fail(env Env, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
-	fmt.Fprintln(env.Stderr, "lambdascope: "+err.Error())
+	fmt.Fprintln(env.Stderr, "lambdascope: "+render.CleanLines(err.Error()))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(env.Stderr, "Run 'lambdascope help' for usage.")

@@ -620,7 +620,7 @@ Examples:
 						r.money(e.InvocationsCost, dr.Currency), r.money(e.OperationsCost, dr.Currency), r.money(e.Total, dr.Currency), e.TraceID.String())
 				}
 				for _, n := range dr.Notes {
-					fmt.Fprintf(r.env.Stderr, "lambdascope: durable cost %s\n", n)
+					fmt.Fprintf(r.env.Stderr, "lambdascope: durable cost %s\n", render.Clean(n))
 				}
 				return r.emit(t, dr)
 			}
@@ -644,7 +644,7 @@ Examples:
 				}
 				if len(unpriced) > 0 {
 					fmt.Fprintf(r.env.Stderr, "lambdascope: ? no tenant isolation price for the architecture of some cold starts of %s; they are not priced\n",
-						strings.Join(unpriced, ", "))
+						render.Clean(strings.Join(unpriced, ", ")))
 				}
 				return r.emit(t, tr)
 			}
@@ -744,11 +744,11 @@ Examples:
 				r.noteEstimates(rep.Total.EstimatedInvocations)
 			}
 			if note := rep.RetentionNote(); note != "" {
-				fmt.Fprintf(r.env.Stderr, "lambdascope: %s\n", note)
+				fmt.Fprintf(r.env.Stderr, "lambdascope: %s\n", render.Clean(note))
 			}
 			if len(rep.UnpricedManagedInstances) > 0 {
 				fmt.Fprintf(r.env.Stderr, "lambdascope: %s ran on Managed Instances with no capacity provider in --prices; their instances are not priced\n",
-					strings.Join(rep.UnpricedManagedInstances, ", "))
+					render.Clean(strings.Join(rep.UnpricedManagedInstances, ", ")))
 			}
 			var unconfirmed []string
 			for _, l := range rep.ManagedInstances {
@@ -761,7 +761,7 @@ Examples:
 					strings.Join(unconfirmed, ", "))
 			}
 			if len(rep.FallbackRegions) > 0 {
-				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", strings.Join(rep.FallbackRegions, ", "), query.DefaultRegion)
+				fmt.Fprintf(r.env.Stderr, "lambdascope: no price table for %s; priced with %s prices\n", render.Clean(strings.Join(rep.FallbackRegions, ", ")), query.DefaultRegion)
 			}
 			return r.emit(t, rep)
 		}
@@ -931,7 +931,7 @@ Examples:
 			w.OnEvaluated = func(alerts []query.Alert) {
 				for _, a := range alerts {
 					if a.Changed {
-						fmt.Fprintf(r.env.Stdout, "%s %s %s: %s\n", r.time(a.Spike.At), strings.ToUpper(a.Status), a.Spike.FunctionName, a.Spike.Reason)
+						fmt.Fprintf(r.env.Stdout, "%s %s %s: %s\n", r.time(a.Spike.At), strings.ToUpper(a.Status), render.Clean(a.Spike.FunctionName), render.Clean(a.Spike.Reason))
 					}
 				}
 			}
@@ -1063,7 +1063,7 @@ Examples:
 				return err
 			}
 			if note := rep.Note(r.since); note != "" {
-				fmt.Fprintf(r.env.Stderr, "lambdascope: completeness %s\n", note)
+				fmt.Fprintf(r.env.Stderr, "lambdascope: completeness %s\n", render.Clean(note))
 			}
 			cs := rep.Hours
 			sel, err := r.selection(ctx, where)

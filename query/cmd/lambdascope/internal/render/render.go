@@ -165,13 +165,14 @@ func spanLine(t *query.Trace, n *query.Node, tree string) traceLine {
 	if who == "" {
 		who = "?"
 	}
+	who, name := Clean(who), Clean(s.Name)
 	l := traceLine{
-		label:  tree + who + " · " + s.Name,
+		label:  tree + who + " · " + name,
 		dur:    Duration(s.Duration),
 		offset: "+" + Duration(n.Start().Sub(t.Start)),
 	}
 	if n.Depth >= maxIndentDepth {
-		l.label = tree + "[depth " + strconv.Itoa(n.Depth) + "] " + who + " · " + s.Name
+		l.label = tree + "[depth " + strconv.Itoa(n.Depth) + "] " + who + " · " + name
 	}
 	switch s.StatusCode {
 	case query.StatusError:
@@ -197,7 +198,7 @@ func spanLine(t *query.Trace, n *query.Node, tree string) traceLine {
 		}
 	}
 	if trig := s.Trigger(); trig != "" {
-		l.notes = append(l.notes, trig)
+		l.notes = append(l.notes, Clean(trig))
 	}
 	if len(s.Links) > 0 {
 		l.notes = append(l.notes, plural(len(s.Links), "link"))
@@ -228,9 +229,9 @@ func spanLine(t *query.Trace, n *query.Node, tree string) traceLine {
 func failure(inv *query.Invocation) string {
 	if inv.Status != "" && inv.Status != "success" {
 		if inv.ErrorType != "" {
-			return inv.Status + " " + inv.ErrorType
+			return Clean(inv.Status + " " + inv.ErrorType)
 		}
-		return inv.Status
+		return Clean(inv.Status)
 	}
 	return "answered HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
 }
@@ -262,7 +263,7 @@ func linkSections(b *strings.Builder, t *query.Trace) {
 		}
 		out += " " + spanLabel(l.Other.Source(), l.Other.Name)
 		if l.Other.RequestID != "" {
-			out += " (request " + l.Other.RequestID + ")"
+			out += " (request " + Clean(l.Other.RequestID) + ")"
 		}
 		return out
 	}
@@ -270,7 +271,7 @@ func linkSections(b *strings.Builder, t *query.Trace) {
 		if l.MessageID == "" {
 			return ""
 		}
-		return "  message " + l.MessageID
+		return "  message " + Clean(l.MessageID)
 	}
 	if len(t.LinksOut) > 0 {
 		fmt.Fprintf(b, "\nLinks to other traces (%d)\n", len(t.LinksOut))
@@ -295,7 +296,7 @@ func spanLabel(who, name string) string {
 	if who == "" {
 		who = "?"
 	}
-	return who + " · " + name
+	return Clean(who) + " · " + Clean(name)
 }
 
 // TraceJSON writes t as indented JSON: the span tree with each node's
@@ -331,14 +332,14 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 				cold += " (" + Duration(msDuration(inv.InitDurationMs)) + ")"
 			}
 		}
-		status := inv.Status
+		status := Clean(inv.Status)
 		if status == "" {
 			status = "-"
 		}
 		if inv.Failed() {
 			status = strings.ToUpper(status)
 			if inv.ErrorType != "" {
-				status += " " + inv.ErrorType
+				status += " " + Clean(inv.ErrorType)
 			}
 			if inv.Status == "success" || inv.Status == "" {
 				status = "HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
@@ -351,16 +352,16 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 		if inv.Incomplete {
 			status += " (no report)"
 		}
-		trig := cmp.Or(inv.Trigger, "-")
+		trig := cmp.Or(Clean(inv.Trigger), "-")
 		if inv.TriggerSource != "" {
 			trig += " " + oneLine(inv.TriggerSource, maxSourceWidth)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s MB\t%s\t%s\t%s\t%s\n",
-			inv.Start.In(opts.loc()).Format(timeLayout), fn, inv.RequestID,
+			inv.Start.In(opts.loc()).Format(timeLayout), Clean(fn), Clean(inv.RequestID),
 			orUnknown(!inv.DurationUnknown, Duration(msDuration(inv.DurationMs))),
 			orUnknown(!inv.BilledEstimated, strconv.FormatUint(inv.BilledDurationMs, 10)+"ms"),
 			memoryMB(!inv.MaxMemoryUsedUnknown, inv.MaxMemoryUsedMB), memoryMB(!inv.MemorySizeUnknown, inv.MemorySizeMB), cold,
-			trig, cmp.Or(inv.TraceContextSource, "-"), status)
+			trig, cmp.Or(Clean(inv.TraceContextSource), "-"), status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write invocation table: %w", err)
@@ -377,7 +378,8 @@ const (
 
 // oneLine is s on one line (line breaks, tabs and other control
 // characters, a terminal's escapes among them, as spaces), cut to n
-// characters with an ellipsis.
+// characters with an ellipsis, and cleaned (Clean) of the bidirectional
+// controls that are not control characters.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -385,11 +387,10 @@ func oneLine(s string, n int) string {
 		}
 		return r
 	}, s)), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n-1]) + "…"
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return Clean(s)
 }
 
 // Unknown stands for a figure the platform did not report.

@@ -48,7 +48,7 @@ func (t *Table) Write(w io.Writer) error {
 			if i == len(r)-1 {
 				limit = MaxLastCellChars
 			}
-			cells[i] = cellReplacer.Replace(cutCell(c, limit))
+			cells[i] = Clean(cellReplacer.Replace(cutCell(c, limit)))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
