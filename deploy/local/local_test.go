@@ -62,8 +62,19 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %d invocation records in ClickHouse, want %d (one per invocation)", fn, len(recs), n)
 		}
 		seen := map[string]bool{}
-		coldRecs := 0
+		coldRecs, failedRecs := 0, 0
 		for _, r := range recs {
+			// inventory fails every fourth reservation with a real error
+			// that aws-lambda-go reports to /error, through the layer's
+			// Runtime API proxy: the record holds its type and message.
+			if r.Status == "error" {
+				failedRecs++
+				if fn != "inventory" || r.ErrorType == "" || !strings.Contains(r.ErrorMessage, "insufficient stock") {
+					t.Errorf("%s %s: failed with type %q, message %q; want inventory's \"insufficient stock\"", fn, r.RequestID, r.ErrorType, r.ErrorMessage)
+				}
+			} else if r.ErrorMessage != "" {
+				t.Errorf("%s %s: status %q with error message %q", fn, r.RequestID, r.Status, r.ErrorMessage)
+			}
 			if seen[r.RequestID] {
 				t.Errorf("%s: request %s stored twice", fn, r.RequestID)
 			}
@@ -88,6 +99,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if coldRecs == 0 {
 			t.Errorf("%s: no invocation record marked as a cold start", fn)
+		}
+		if want := map[string]int{"inventory": n / 4}[fn]; failedRecs != want {
+			t.Errorf("%s: %d failed invocation records, want %d", fn, failedRecs, want)
 		}
 		if fn == "orders" && coldRecs != cold {
 			t.Errorf("orders: %d cold-start records, the emulator reported %d cold starts", coldRecs, cold)
