@@ -193,7 +193,7 @@ func (w *refusingWriter) WriteExportsWithColumns(ctx context.Context, reqs []*in
 }
 
 func (w *refusingWriter) refuse(reqs []*ingestv1.ExportRequest, spans []*dbmodel.SpanColumns) error {
-	stuck := slices.ContainsFunc(spans, func(c *dbmodel.SpanColumns) bool { return slices.Contains(c.Name, "stuck") })
+	stuck := slices.ContainsFunc(spans, func(c *dbmodel.SpanColumns) bool { return slices.Contains(c.Name.Strings(), "stuck") })
 	for _, r := range reqs {
 		for _, rs := range r.GetResourceSpans() {
 			for _, ss := range rs.GetScopeSpans() {

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/lambdascope/lambdascope/storage/dbmodel"
 )
 
 // The columns of the spans and logs blocks. Each encodes dbmodel's column
@@ -234,6 +236,103 @@ func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
 }
 
 func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// nativeStrings is a String column held in the Native format already
+// (dbmodel.Strings): its chunks are copied as they are, or, on an
+// uncompressed connection, sent from the columns' own buffers.
+type nativeStrings []*dbmodel.Strings
+
+func (c *nativeStrings) Type() proto.ColumnType { return proto.ColumnTypeString }
+
+func (c *nativeStrings) Rows() int {
+	n := 0
+	for _, s := range *c {
+		n += s.Len()
+	}
+	return n
+}
+
+func (c *nativeStrings) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
+
+func (c *nativeStrings) EncodeColumn(b *proto.Buffer) {
+	for _, s := range *c {
+		b.Buf = append(b.Buf, s.Data...)
+	}
+}
+
+func (c *nativeStrings) WriteColumn(w *proto.Writer) {
+	for _, s := range *c {
+		if len(s.Data) > 0 {
+			w.ChainWrite(s.Data)
+		}
+	}
+}
+
+func (c *nativeStrings) encodedSize() int {
+	n := 0
+	for _, s := range *c {
+		n += len(s.Data)
+	}
+	return n
+}
+
+// nativeArrays is an Array(String) column held in the Native format
+// already (dbmodel.StringArrays): the offsets of each chunk are written
+// shifted by the elements of the chunks before, and the elements are
+// copied as they are, or, on an uncompressed connection, sent from the
+// columns' own buffers.
+type nativeArrays []*dbmodel.StringArrays
+
+func (c *nativeArrays) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
+
+func (c *nativeArrays) Rows() int {
+	n := 0
+	for _, a := range *c {
+		n += a.Len()
+	}
+	return n
+}
+
+func (c *nativeArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+// putOffsets writes the offsets of every chunk.
+func (c *nativeArrays) putOffsets(b *proto.Buffer) {
+	buf := slices.Grow(b.Buf, 8*c.Rows())
+	var base uint64
+	for _, a := range *c {
+		for _, off := range a.Offsets {
+			buf = binary.LittleEndian.AppendUint64(buf, base+off)
+		}
+		if n := len(a.Offsets); n > 0 {
+			base += a.Offsets[n-1]
+		}
+	}
+	b.Buf = buf
+}
+
+func (c *nativeArrays) EncodeColumn(b *proto.Buffer) {
+	c.putOffsets(b)
+	for _, a := range *c {
+		b.Buf = append(b.Buf, a.Data...)
+	}
+}
+
+func (c *nativeArrays) WriteColumn(w *proto.Writer) {
+	w.ChainBuffer(c.putOffsets)
+	for _, a := range *c {
+		if len(a.Data) > 0 {
+			w.ChainWrite(a.Data)
+		}
+	}
+}
+
+func (c *nativeArrays) encodedSize() int {
+	n := 8 * c.Rows()
+	for _, a := range *c {
+		n += len(a.Data)
+	}
+	return n
+}
 
 // fixedArrays is an Array(FixedString(size)) column whose elements are
 // strings of size bytes; another length is cut or padded with zeros.

@@ -30,12 +30,13 @@ type spanBlockColumns struct {
 	start                                       dateTimeColumn
 	startNano, duration                         uint64Column
 	traceID, spanID, parentID                   fixedColumn
-	traceState, name                            stringColumn
+	traceState, name                            nativeStrings
 	kind, status                                uint8Column
-	statusMessage                               stringColumn
-	service, function, version, account, region stringColumn
-	requestID, scopeName, scopeVersion          stringColumn
-	attrKeys, attrValues, resKeys, resValues    stringArrays
+	statusMessage                               nativeStrings
+	service, function, version, account, region nativeStrings
+	requestID, scopeName, scopeVersion          nativeStrings
+	attrKeys, attrValues                        nativeArrays
+	resKeys, resValues                          stringArrays
 	eventTimes                                  uint64Arrays
 	eventNames, eventAttrs                      stringArrays
 	linkTraceIDs, linkSpanIDs                   fixedArrays
@@ -77,11 +78,11 @@ func (b *spanBlock) set(cs ...*dbmodel.SpanColumns) {
 	for _, c := range cs {
 		k.start.ns, k.startNano, k.duration = append(k.start.ns, c.StartUnixNano), append(k.startNano, c.StartUnixNano), append(k.duration, c.DurationNs)
 		k.traceID.bufs, k.spanID.bufs, k.parentID.bufs = append(k.traceID.bufs, c.TraceIDs), append(k.spanID.bufs, c.SpanIDs), append(k.parentID.bufs, c.ParentSpanIDs)
-		k.traceState, k.name, k.kind, k.status = append(k.traceState, c.TraceState), append(k.name, c.Name), append(k.kind, c.Kind), append(k.status, c.StatusCode)
-		k.statusMessage, k.service, k.function = append(k.statusMessage, c.StatusMessage), append(k.service, c.ServiceName), append(k.function, c.FunctionName)
-		k.version, k.account, k.region = append(k.version, c.FunctionVersion), append(k.account, c.AccountID), append(k.region, c.Region)
-		k.requestID, k.scopeName, k.scopeVersion = append(k.requestID, c.RequestID), append(k.scopeName, c.ScopeName), append(k.scopeVersion, c.ScopeVersion)
-		k.attrKeys, k.attrValues = append(k.attrKeys, c.AttributeKeys), append(k.attrValues, c.AttributeValues)
+		k.traceState, k.name, k.kind, k.status = append(k.traceState, &c.TraceState), append(k.name, &c.Name), append(k.kind, c.Kind), append(k.status, c.StatusCode)
+		k.statusMessage, k.service, k.function = append(k.statusMessage, &c.StatusMessage), append(k.service, &c.ServiceName), append(k.function, &c.FunctionName)
+		k.version, k.account, k.region = append(k.version, &c.FunctionVersion), append(k.account, &c.AccountID), append(k.region, &c.Region)
+		k.requestID, k.scopeName, k.scopeVersion = append(k.requestID, &c.RequestID), append(k.scopeName, &c.ScopeName), append(k.scopeVersion, &c.ScopeVersion)
+		k.attrKeys, k.attrValues = append(k.attrKeys, &c.AttributeKeys), append(k.attrValues, &c.AttributeValues)
 		k.resKeys, k.resValues = append(k.resKeys, c.ResourceAttrKeys), append(k.resValues, c.ResourceAttrValues)
 		k.eventTimes, k.eventNames, k.eventAttrs = append(k.eventTimes, c.EventTimes), append(k.eventNames, c.EventNames), append(k.eventAttrs, c.EventAttrs)
 		k.linkTraceIDs.rows, k.linkSpanIDs.rows = append(k.linkTraceIDs.rows, c.LinkTraceIDs), append(k.linkSpanIDs.rows, c.LinkSpanIDs)

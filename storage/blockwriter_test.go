@@ -594,8 +594,9 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 // send buffer with instead of blockSize once a block was sent: what the
 // block took of the buffer, noted as ch-go's writer encodes it, is the
 // bytes it buffered (all but the FixedString columns, which are chained
-// as they are, as are the UInt64 and UInt8 ones), and the next block of as many rows, reserved from it,
-// is encoded into the same buffer without growing it.
+// as they are, as are the UInt64, UInt8 and String ones and the elements
+// of the span attributes' arrays), and the next block of as many rows, reserved
+// from it, is encoded into the same buffer without growing it.
 func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	var spans dbmodel.SpanColumns
@@ -627,8 +628,15 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 		t.Errorf("end mark at %d, the buffer holds %d bytes after the block", sb.mark.end, len(buf.Buf))
 	}
 	// Chained as they are: trace, span and parent IDs, start and duration
-	// nanoseconds, kind and status.
-	fixed := (16 + 8 + 8 + 8 + 8 + 1 + 1) * rows
+	// nanoseconds, kind and status, the String columns and the elements of
+	// the span attributes' arrays.
+	fixed := (16+8+8+8+8+1+1)*rows + len(spans.AttributeKeys.Data) + len(spans.AttributeValues.Data)
+	for _, s := range []*dbmodel.Strings{
+		&spans.TraceState, &spans.Name, &spans.StatusMessage, &spans.ServiceName, &spans.FunctionName, &spans.FunctionVersion,
+		&spans.AccountID, &spans.Region, &spans.RequestID, &spans.ScopeName, &spans.ScopeVersion,
+	} {
+		fixed += len(s.Data)
+	}
 	if got, size := sb.mark.encoded(), blockSize(sb.input); got < size-fixed || got > size-fixed+2048 {
 		t.Errorf("the block took %d bytes of the buffer; its columns encode %d, %d of them chained", got, size, fixed)
 	}
@@ -783,5 +791,127 @@ func TestReserveBlockLeavesRoomForALargerBlock(t *testing.T) {
 	reserveBlock(b, 2*block)
 	if room := cap(b.Buf); room < 2*block {
 		t.Fatalf("room for %d bytes, want at least %d", room, 2*block)
+	}
+}
+
+// TestNativeArraysEncoding holds the Array(String) column of the spans'
+// attributes, held in the Native format as they are read
+// (dbmodel.StringArrays), to ch-go's own column fed the same rows one by
+// one: empty rows, strings of lengths with one- and two-byte varints, in
+// one chunk and split in chunks (the requests of a batch), encoded into
+// the send buffer and written through ch-go's Writer as the uncompressed
+// connection sends it.
+func TestNativeArraysEncoding(t *testing.T) {
+	long, longer := strings.Repeat("v", 127), strings.Repeat("w", 300)
+	for _, tc := range []struct {
+		name string
+		rows [][]string
+	}{
+		{"no rows", nil},
+		{"empty rows", [][]string{{}, nil, {}}},
+		{"one row", [][]string{{"k", "v", ""}}},
+		{"empty rows between", [][]string{{"a"}, {}, {"b", "c"}, {}, {}, {"d"}}},
+		{"varint lengths", [][]string{{long, longer}, {strings.Repeat("x", 128), strings.Repeat("y", 16384)}, {""}}},
+		{"many rows", slices.Repeat([][]string{{"service.name", "orders"}, {}, {"http.route", "/orders/{id}", "peer"}}, 50)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
+			for _, r := range tc.rows {
+				want.Append(r)
+			}
+			var wb chproto.Buffer
+			want.EncodeColumn(&wb)
+			for chunks := 1; chunks <= 3; chunks++ {
+				var col nativeArrays
+				for i := range chunks {
+					a := new(dbmodel.StringArrays)
+					for _, r := range tc.rows[len(tc.rows)*i/chunks : len(tc.rows)*(i+1)/chunks] {
+						a.AppendRow(r)
+					}
+					col = append(col, a)
+				}
+				if col.Rows() != len(tc.rows) {
+					t.Errorf("%d chunks: %d rows, want %d", chunks, col.Rows(), len(tc.rows))
+				}
+				var got chproto.Buffer
+				col.EncodeColumn(&got)
+				if string(got.Buf) != string(wb.Buf) {
+					t.Errorf("%d chunks: encoded %x, want %x", chunks, got.Buf, wb.Buf)
+				}
+				if n := col.encodedSize(); n != len(wb.Buf) {
+					t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", chunks, n, len(wb.Buf))
+				}
+				var sent strings.Builder
+				w := chproto.NewWriter(&sent, new(chproto.Buffer))
+				w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
+				col.WriteColumn(w)
+				w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
+				if _, err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				var around chproto.Buffer
+				around.PutString("before")
+				around.Buf = append(around.Buf, wb.Buf...)
+				around.PutString("after")
+				if sent.String() != string(around.Buf) {
+					t.Errorf("%d chunks: written %x, want %x", chunks, sent.String(), around.Buf)
+				}
+			}
+		})
+	}
+}
+
+// TestNativeStringsEncoding holds the String columns of the spans, held in
+// the Native format as they are read (dbmodel.Strings), to ch-go's own
+// column fed the same rows one by one, in one chunk and split in chunks,
+// encoded into the send buffer and written through ch-go's Writer.
+func TestNativeStringsEncoding(t *testing.T) {
+	var rows []string
+	for n := range 20 {
+		rows = append(rows, slices.Repeat([]string{"orders", "", strings.Repeat("v", 127+n)}, n)...)
+	}
+	for _, rows := range [][]string{nil, {""}, rows} {
+		var want chproto.ColStr
+		for _, r := range rows {
+			want.Append(r)
+		}
+		var wb chproto.Buffer
+		want.EncodeColumn(&wb)
+		for chunks := 1; chunks <= 3; chunks++ {
+			var col nativeStrings
+			for i := range chunks {
+				s := new(dbmodel.Strings)
+				for _, r := range rows[len(rows)*i/chunks : len(rows)*(i+1)/chunks] {
+					s.Append(r)
+				}
+				col = append(col, s)
+			}
+			if col.Rows() != len(rows) {
+				t.Errorf("%d rows in %d chunks: Rows = %d", len(rows), chunks, col.Rows())
+			}
+			var got chproto.Buffer
+			col.EncodeColumn(&got)
+			if string(got.Buf) != string(wb.Buf) {
+				t.Errorf("%d rows in %d chunks: encoded %x, want %x", len(rows), chunks, got.Buf, wb.Buf)
+			}
+			if n := col.encodedSize(); n != len(wb.Buf) {
+				t.Errorf("%d rows in %d chunks: encodedSize = %d, the column encodes %d bytes", len(rows), chunks, n, len(wb.Buf))
+			}
+			var sent strings.Builder
+			w := chproto.NewWriter(&sent, new(chproto.Buffer))
+			w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
+			col.WriteColumn(w)
+			w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
+			if _, err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var around chproto.Buffer
+			around.PutString("before")
+			around.Buf = append(around.Buf, wb.Buf...)
+			around.PutString("after")
+			if sent.String() != string(around.Buf) {
+				t.Errorf("%d rows in %d chunks: written %x, want %x", len(rows), chunks, sent.String(), around.Buf)
+			}
+		}
 	}
 }

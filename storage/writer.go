@@ -406,17 +406,17 @@ func (s *Store) insertSpans(ctx context.Context, cs []*dbmodel.SpanColumns) erro
 	w.ids(c.TraceIDs, 16)
 	w.ids(c.SpanIDs, 8)
 	w.ids(c.ParentSpanIDs, 8)
-	w.column(c.TraceState)
-	w.column(c.Name)
+	w.column(c.TraceState.Strings())
+	w.column(c.Name.Strings())
 	w.column(c.Kind)
 	w.column(c.StatusCode)
-	for _, v := range [][]string{
-		c.StatusMessage, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region, c.RequestID,
-		c.ScopeName, c.ScopeVersion,
+	for _, v := range []*dbmodel.Strings{
+		&c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion, &c.AccountID, &c.Region, &c.RequestID,
+		&c.ScopeName, &c.ScopeVersion,
 	} {
-		w.column(v)
+		w.column(v.Strings())
 	}
-	for _, v := range [][][]string{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
+	for _, v := range [][][]string{c.AttributeKeys.Rows(), c.AttributeValues.Rows(), c.ResourceAttrKeys, c.ResourceAttrValues} {
 		arrays(w, v)
 	}
 	arrays(w, c.EventTimes)

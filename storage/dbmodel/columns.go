@@ -16,8 +16,8 @@ import (
 // keeps the buffers for the next write. FromExport reads spans through it,
 // so rows and columns never disagree.
 //
-// Strings point into the requests they came from; keep the requests until
-// the columns are written.
+// The resource attributes, events and links point into the requests they
+// came from; keep the requests until the columns are written.
 type SpanColumns struct {
 	StartUnixNano []uint64
 	DurationNs    []uint64
@@ -26,26 +26,30 @@ type SpanColumns struct {
 	TraceIDs      []byte
 	SpanIDs       []byte
 	ParentSpanIDs []byte
-	TraceState    []string
-	Name          []string
+	// The String columns, in the Native format (see Strings): copied as
+	// they are read, nothing for the garbage collector to mark.
+	TraceState    Strings
+	Name          Strings
 	Kind          []uint8
 	StatusCode    []uint8
-	StatusMessage []string
+	StatusMessage Strings
 
-	ServiceName     []string
-	FunctionName    []string
-	FunctionVersion []string
-	AccountID       []string
-	Region          []string
-	RequestID       []string
-	ScopeName       []string
-	ScopeVersion    []string
+	ServiceName     Strings
+	FunctionName    Strings
+	FunctionVersion Strings
+	AccountID       Strings
+	Region          Strings
+	RequestID       Strings
+	ScopeName       Strings
+	ScopeVersion    Strings
 
-	// The array columns, one element per span, each a []string (EventTimes:
-	// a []uint64) already boxed, so that appending a row to an Array column
-	// does not allocate again. Spans of one resource share its boxed
-	// resource attributes.
-	AttributeKeys, AttributeValues       [][]string
+	// The span's own attributes, in the Native format (see StringArrays):
+	// the most strings of a span, copied as they are read.
+	AttributeKeys, AttributeValues StringArrays
+	// The other array columns, one element per span, each a []string
+	// (EventTimes: a []uint64) already boxed, so that appending a row to an
+	// Array column does not allocate again. Spans of one resource share its
+	// boxed resource attributes.
 	ResourceAttrKeys, ResourceAttrValues [][]string
 	EventTimes                           [][]uint64
 	EventNames, EventAttrs               [][]string
@@ -56,11 +60,11 @@ type SpanColumns struct {
 	Rejected int
 	Problems []string
 
-	strs []string // backing store of the per-span attribute slices
+	// strs holds the keys of the span being read (and events' and links'
+	// pairs), vals its values, until they are copied into the columns.
+	strs []string
 	// wire holds the values AppendWire renders (numbers, bytes).
 	wire wireArena
-	// vals is AppendWire's backing store of the per-span attribute
-	// values (their keys in strs).
 	vals []string
 }
 
@@ -74,21 +78,29 @@ var (
 // Len is the number of spans.
 func (c *SpanColumns) Len() int { return len(c.StartUnixNano) }
 
+// strings is the String columns.
+func (c *SpanColumns) strings() [11]*Strings {
+	return [...]*Strings{
+		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
+	}
+}
+
 // Reset empties the columns, keeping their capacity, and drops the
 // references into the requests they were filled from.
 func (c *SpanColumns) Reset() {
 	c.StartUnixNano, c.DurationNs = c.StartUnixNano[:0], c.DurationNs[:0]
 	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = c.TraceIDs[:0], c.SpanIDs[:0], c.ParentSpanIDs[:0]
 	c.Kind, c.StatusCode = c.Kind[:0], c.StatusCode[:0]
-	for _, s := range []*[]string{
-		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion, &c.strs, &c.Problems,
-	} {
-		clear(*s)
-		*s = (*s)[:0]
+	for _, s := range c.strings() {
+		s.Reset()
 	}
+	clear(c.Problems)
+	c.Problems = c.Problems[:0]
+	c.AttributeKeys.Reset()
+	c.AttributeValues.Reset()
 	for _, a := range []*[][]string{
-		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.ResourceAttrKeys, &c.ResourceAttrValues,
 		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		clear(*a)
@@ -98,8 +110,11 @@ func (c *SpanColumns) Reset() {
 	c.EventTimes = c.EventTimes[:0]
 	c.Rejected = 0
 	c.wire = wireArena{}
-	clear(c.vals)
-	c.vals = c.vals[:0]
+	// The scratch of one span's pairs, emptied after each span: what is
+	// left past its length still points into the last request.
+	clear(c.strs[:cap(c.strs)])
+	clear(c.vals[:cap(c.vals)])
+	c.strs, c.vals = c.strs[:0], c.vals[:0]
 }
 
 // Grow makes room for n more spans, so that filling the columns from
@@ -108,14 +123,13 @@ func (c *SpanColumns) Grow(n int) {
 	c.StartUnixNano, c.DurationNs = slices.Grow(c.StartUnixNano, n), slices.Grow(c.DurationNs, n)
 	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = slices.Grow(c.TraceIDs, 16*n), slices.Grow(c.SpanIDs, 8*n), slices.Grow(c.ParentSpanIDs, 8*n)
 	c.Kind, c.StatusCode = slices.Grow(c.Kind, n), slices.Grow(c.StatusCode, n)
-	for _, s := range []*[]string{
-		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
-	} {
-		*s = slices.Grow(*s, n)
+	for _, s := range c.strings() {
+		s.Grow(n, 0)
 	}
+	c.AttributeKeys.Grow(n, 0)
+	c.AttributeValues.Grow(n, 0)
 	for _, a := range []*[][]string{
-		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.ResourceAttrKeys, &c.ResourceAttrValues,
 		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		*a = slices.Grow(*a, n)
@@ -142,13 +156,13 @@ func (c *SpanColumns) AppendExport(req *ingestv1.ExportRequest) {
 				if !c.appendSpan(sp) {
 					continue
 				}
-				c.ServiceName = append(c.ServiceName, id.service)
-				c.FunctionName = append(c.FunctionName, id.function)
-				c.FunctionVersion = append(c.FunctionVersion, id.version)
-				c.AccountID = append(c.AccountID, id.account)
-				c.Region = append(c.Region, id.region)
-				c.ScopeName = append(c.ScopeName, scopeName)
-				c.ScopeVersion = append(c.ScopeVersion, scopeVersion)
+				c.ServiceName.Append(id.service)
+				c.FunctionName.Append(id.function)
+				c.FunctionVersion.Append(id.version)
+				c.AccountID.Append(id.account)
+				c.Region.Append(id.region)
+				c.ScopeName.Append(scopeName)
+				c.ScopeVersion.Append(scopeVersion)
 				c.ResourceAttrKeys = append(c.ResourceAttrKeys, resKeys)
 				c.ResourceAttrValues = append(c.ResourceAttrValues, resValues)
 			}
@@ -189,16 +203,18 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 	}
 	c.StartUnixNano = append(c.StartUnixNano, start)
 	c.DurationNs = append(c.DurationNs, dur)
-	c.TraceState = append(c.TraceState, sp.GetTraceState())
-	c.Name = append(c.Name, sp.GetName())
+	c.TraceState.Append(sp.GetTraceState())
+	c.Name.Append(sp.GetName())
 	c.Kind = append(c.Kind, clampUint8(int64(sp.GetKind())))
 	c.StatusCode = append(c.StatusCode, clampUint8(int64(sp.GetStatus().GetCode())))
-	c.StatusMessage = append(c.StatusMessage, sp.GetStatus().GetMessage())
+	c.StatusMessage.Append(sp.GetStatus().GetMessage())
 
 	keys, values, requestID := c.spanAttributes(sp.GetAttributes())
-	c.RequestID = append(c.RequestID, requestID)
-	c.AttributeKeys = append(c.AttributeKeys, keys)
-	c.AttributeValues = append(c.AttributeValues, values)
+	c.RequestID.Append(requestID)
+	c.AttributeKeys.AppendRow(keys)
+	c.AttributeValues.AppendRow(values)
+	clear(c.strs)
+	c.strs = c.strs[:0]
 
 	if evs := sp.GetEvents(); len(evs) > 0 {
 		times := make([]uint64, 0, len(evs))
@@ -238,15 +254,16 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 	return true
 }
 
-// spanAttributes renders a span's attributes into the shared string store
-// and finds its request ID (faas.invocation_id, else faas.execution). The
-// request ID is left out of the attributes when withoutPromotedRequestID
-// would drop it.
+// spanAttributes renders a span's attributes into the columns' scratch
+// (strs, emptied once they are copied into the columns) and finds its
+// request ID (faas.invocation_id, else faas.execution). The request ID is
+// left out of the attributes when withoutPromotedRequestID would drop it.
 func (c *SpanColumns) spanAttributes(attrs []*commonpb.KeyValue) (keys, values []string, requestID string) {
 	if len(attrs) == 0 {
 		return emptyStrings, emptyStrings, ""
 	}
-	start := len(c.strs)
+	c.strs = c.strs[:0]
+	start := 0
 	for _, a := range attrs {
 		c.strs = append(c.strs, a.GetKey())
 	}
@@ -275,12 +292,12 @@ func (c *SpanColumns) reject(sp *tracepb.Span, err error) {
 // Row returns span i as a row, with its own copies of the arrays.
 func (c *SpanColumns) Row(i int) Span {
 	r := Span{
-		TraceState: c.TraceState[i], StartUnixNano: c.StartUnixNano[i], DurationNs: c.DurationNs[i],
-		Name: c.Name[i], Kind: c.Kind[i], StatusCode: c.StatusCode[i], StatusMessage: c.StatusMessage[i],
-		ServiceName: c.ServiceName[i], FunctionName: c.FunctionName[i], FunctionVersion: c.FunctionVersion[i],
-		AccountID: c.AccountID[i], Region: c.Region[i], RequestID: c.RequestID[i],
-		ScopeName: c.ScopeName[i], ScopeVersion: c.ScopeVersion[i],
-		Attributes:         cloneKeyValues(c.AttributeKeys[i], c.AttributeValues[i]),
+		TraceState: c.TraceState.Row(i), StartUnixNano: c.StartUnixNano[i], DurationNs: c.DurationNs[i],
+		Name: c.Name.Row(i), Kind: c.Kind[i], StatusCode: c.StatusCode[i], StatusMessage: c.StatusMessage.Row(i),
+		ServiceName: c.ServiceName.Row(i), FunctionName: c.FunctionName.Row(i), FunctionVersion: c.FunctionVersion.Row(i),
+		AccountID: c.AccountID.Row(i), Region: c.Region.Row(i), RequestID: c.RequestID.Row(i),
+		ScopeName: c.ScopeName.Row(i), ScopeVersion: c.ScopeVersion.Row(i),
+		Attributes:         KeyValues{Keys: c.AttributeKeys.Row(i), Values: c.AttributeValues.Row(i)},
 		ResourceAttributes: cloneKeyValues(c.ResourceAttrKeys[i], c.ResourceAttrValues[i]),
 	}
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
@@ -328,16 +345,12 @@ func (c *SpanColumns) AppendColumns(o *SpanColumns) {
 	c.StartUnixNano, c.DurationNs = append(c.StartUnixNano, o.StartUnixNano...), append(c.DurationNs, o.DurationNs...)
 	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = append(c.TraceIDs, o.TraceIDs...), append(c.SpanIDs, o.SpanIDs...), append(c.ParentSpanIDs, o.ParentSpanIDs...)
 	c.Kind, c.StatusCode = append(c.Kind, o.Kind...), append(c.StatusCode, o.StatusCode...)
-	for _, s := range [][2]*[]string{
-		{&c.TraceState, &o.TraceState}, {&c.Name, &o.Name}, {&c.StatusMessage, &o.StatusMessage},
-		{&c.ServiceName, &o.ServiceName}, {&c.FunctionName, &o.FunctionName}, {&c.FunctionVersion, &o.FunctionVersion},
-		{&c.AccountID, &o.AccountID}, {&c.Region, &o.Region}, {&c.RequestID, &o.RequestID},
-		{&c.ScopeName, &o.ScopeName}, {&c.ScopeVersion, &o.ScopeVersion},
-	} {
-		*s[0] = append(*s[0], *s[1]...)
+	for i, s := range c.strings() {
+		s.AppendColumn(o.strings()[i])
 	}
+	c.AttributeKeys.Append(&o.AttributeKeys)
+	c.AttributeValues.Append(&o.AttributeValues)
 	for _, a := range [][2]*[][]string{
-		{&c.AttributeKeys, &o.AttributeKeys}, {&c.AttributeValues, &o.AttributeValues},
 		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
 		{&c.EventNames, &o.EventNames}, {&c.EventAttrs, &o.EventAttrs},
 		{&c.LinkTraceIDs, &o.LinkTraceIDs}, {&c.LinkSpanIDs, &o.LinkSpanIDs}, {&c.LinkAttrs, &o.LinkAttrs},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -52,9 +53,9 @@ func TestSpanColumnsReuse(t *testing.T) {
 	n := reused.Len()
 	lens := map[string]int{
 		"TraceIDs": len(reused.TraceIDs) / 16, "SpanIDs": len(reused.SpanIDs) / 8, "ParentSpanIDs": len(reused.ParentSpanIDs) / 8,
-		"DurationNs": len(reused.DurationNs), "Name": len(reused.Name), "Kind": len(reused.Kind),
-		"StatusCode": len(reused.StatusCode), "RequestID": len(reused.RequestID), "ScopeVersion": len(reused.ScopeVersion),
-		"AttributeKeys": len(reused.AttributeKeys), "ResourceAttrValues": len(reused.ResourceAttrValues),
+		"DurationNs": len(reused.DurationNs), "Name": reused.Name.Len(), "Kind": len(reused.Kind),
+		"StatusCode": len(reused.StatusCode), "RequestID": reused.RequestID.Len(), "ScopeVersion": reused.ScopeVersion.Len(),
+		"AttributeKeys": reused.AttributeKeys.Len(), "AttributeValues": reused.AttributeValues.Len(), "ResourceAttrValues": len(reused.ResourceAttrValues),
 		"EventTimes": len(reused.EventTimes), "LinkAttrs": len(reused.LinkAttrs),
 	}
 	for name, l := range lens {
@@ -203,4 +204,97 @@ func TestAppendRepeat(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStringArrays holds the Native layout of the attribute columns to
+// the rows put in: each row read back, rows cut off and columns joined.
+func TestStringArrays(t *testing.T) {
+	rows := [][]string{{"a", "bc"}, {}, {strings.Repeat("x", 128), ""}, {"d"}, {}}
+	var a StringArrays
+	for _, r := range rows {
+		a.AppendRow(r)
+	}
+	check := func(what string, a *StringArrays, want [][]string) {
+		t.Helper()
+		if a.Len() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, a.Len(), len(want))
+		}
+		for i, w := range want {
+			if got := a.Row(i); !slices.Equal(got, w) || got == nil {
+				t.Errorf("%s: row %d = %q, want %q", what, i, got, w)
+			}
+		}
+		var elems uint64
+		for i, w := range want {
+			elems += uint64(len(w))
+			if a.Offsets[i] != elems {
+				t.Errorf("%s: offset %d = %d, want %d", what, i, a.Offsets[i], elems)
+			}
+		}
+	}
+	check("filled", &a, rows)
+	var joined StringArrays
+	joined.AppendRow([]string{"first"})
+	joined.Append(&a)
+	joined.Append(&a)
+	check("joined", &joined, slices.Concat([][]string{{"first"}}, rows, rows))
+	joined.Truncate(4)
+	check("cut", &joined, slices.Concat([][]string{{"first"}}, rows[:3]))
+	joined.AppendRow([]string{"again"})
+	check("cut, then filled", &joined, slices.Concat([][]string{{"first"}}, rows[:3], [][]string{{"again"}}))
+	joined.Truncate(0)
+	check("emptied", &joined, nil)
+	if len(joined.Data) != 0 {
+		t.Errorf("emptied column keeps %d bytes", len(joined.Data))
+	}
+}
+
+// TestStrings holds the Native layout of the String columns to the rows
+// put in: one at a time and repeated (runs of 1 to 40, lengths of one- and
+// two-byte varints), each row read back, rows cut off and columns joined.
+func TestStrings(t *testing.T) {
+	var (
+		c    Strings
+		want []string
+	)
+	long := strings.Repeat("x", 200)
+	for n := range 41 {
+		for _, s := range []string{"orders", "", long} {
+			c.AppendRepeat(s, n)
+			want = append(want, slices.Repeat([]string{s}, n)...)
+			c.Append(s)
+			want = append(want, s)
+		}
+	}
+	check := func(what string, c *Strings, want []string) {
+		t.Helper()
+		if c.Len() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, c.Len(), len(want))
+		}
+		var data []byte
+		for i, w := range want {
+			if got := c.Row(i); got != w {
+				t.Errorf("%s: row %d = %q, want %q", what, i, got, w)
+			}
+			data = AppendNativeString(data, w)
+		}
+		if !bytes.Equal(c.Data, data) {
+			t.Errorf("%s: data is not each row's string one after the other", what)
+		}
+		if got := c.Strings(); !slices.Equal(got, want) {
+			t.Errorf("%s: Strings = %q, want %q", what, got, want)
+		}
+	}
+	check("filled", &c, want)
+	var joined Strings
+	joined.Append("first")
+	joined.AppendColumn(&c)
+	joined.AppendColumn(&c)
+	check("joined", &joined, slices.Concat([]string{"first"}, want, want))
+	joined.Truncate(7)
+	check("cut", &joined, slices.Concat([]string{"first"}, want[:6]))
+	joined.AppendRepeat("again", 3)
+	check("cut, then filled", &joined, slices.Concat([]string{"first"}, want[:6], []string{"again", "again", "again"}))
+	joined.Truncate(0)
+	check("emptied", &joined, nil)
 }

@@ -45,10 +45,10 @@ var (
 
 // wireMark is the columns' length before a resource's spans, to take them
 // back out.
-type wireMark struct{ spans, strs, vals int }
+type wireMark struct{ spans int }
 
 func (c *SpanColumns) mark() wireMark {
-	return wireMark{spans: c.Len(), strs: len(c.strs), vals: len(c.vals)}
+	return wireMark{spans: c.Len()}
 }
 
 // rollback drops the spans appended since m.
@@ -57,15 +57,13 @@ func (c *SpanColumns) rollback(m wireMark) {
 	c.StartUnixNano, c.DurationNs = c.StartUnixNano[:n], c.DurationNs[:n]
 	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = c.TraceIDs[:16*n], c.SpanIDs[:8*n], c.ParentSpanIDs[:8*n]
 	c.Kind, c.StatusCode = c.Kind[:n], c.StatusCode[:n]
-	for _, s := range []*[]string{
-		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
-	} {
-		clear((*s)[n:])
-		*s = (*s)[:n]
+	for _, s := range c.strings() {
+		s.Truncate(n)
 	}
+	c.AttributeKeys.Truncate(n)
+	c.AttributeValues.Truncate(n)
 	for _, a := range []*[][]string{
-		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.ResourceAttrKeys, &c.ResourceAttrValues,
 		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
 	} {
 		clear((*a)[n:])
@@ -73,10 +71,11 @@ func (c *SpanColumns) rollback(m wireMark) {
 	}
 	clear(c.EventTimes[n:])
 	c.EventTimes = c.EventTimes[:n]
-	clear(c.strs[m.strs:])
-	c.strs = c.strs[:m.strs]
-	clear(c.vals[m.vals:])
-	c.vals = c.vals[:m.vals]
+	// A span refused half-way leaves its pairs in the scratch.
+	clear(c.strs)
+	c.strs = c.strs[:0]
+	clear(c.vals)
+	c.vals = c.vals[:0]
 }
 
 // AppendWire adds the spans of one ResourceSpans message, given in its
@@ -382,14 +381,14 @@ func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLim
 	// links of the spans without. A span refused half-way leaves them
 	// shorter than the rest, which rollback cuts back to the mark anyway.
 	c.padEventsAndLinks(c.Len())
-	n := c.Len() - len(c.ServiceName)
-	c.ServiceName = appendRepeat(c.ServiceName, res.id.service, n)
-	c.FunctionName = appendRepeat(c.FunctionName, res.id.function, n)
-	c.FunctionVersion = appendRepeat(c.FunctionVersion, res.id.version, n)
-	c.AccountID = appendRepeat(c.AccountID, res.id.account, n)
-	c.Region = appendRepeat(c.Region, res.id.region, n)
-	c.ScopeName = appendRepeat(c.ScopeName, scopeName, n)
-	c.ScopeVersion = appendRepeat(c.ScopeVersion, scopeVersion, n)
+	n := c.Len() - c.ServiceName.Len()
+	c.ServiceName.AppendRepeat(res.id.service, n)
+	c.FunctionName.AppendRepeat(res.id.function, n)
+	c.FunctionVersion.AppendRepeat(res.id.version, n)
+	c.AccountID.AppendRepeat(res.id.account, n)
+	c.Region.AppendRepeat(res.id.region, n)
+	c.ScopeName.AppendRepeat(scopeName, n)
+	c.ScopeVersion.AppendRepeat(scopeVersion, n)
 	c.ResourceAttrKeys = appendRepeat(c.ResourceAttrKeys, res.attrKeys, n)
 	c.ResourceAttrValues = appendRepeat(c.ResourceAttrValues, res.attrVal, n)
 	return true
@@ -450,10 +449,11 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 		sp         wireSpan
 		evs, links int
 	)
-	// The attributes' keys go to strs, their values to vals. While they
-	// are read, the keys that give the request ID are noted (see
-	// layOutAttributes): the first faas.invocation_id, whether it is
-	// repeated, and the first faas.execution.
+	// The attributes' keys go to strs, their values to vals, until they
+	// are copied into the columns. While they are read, the keys that give
+	// the request ID are noted (see layOutAttributes): the first
+	// faas.invocation_id, whether it is repeated, and the first
+	// faas.execution.
 	keyStart, valStart := len(c.strs), len(c.vals)
 	inv, exec, repeated := -1, -1, false
 	for rest := b; len(rest) > 0; {
@@ -615,16 +615,19 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	}
 	c.StartUnixNano = append(c.StartUnixNano, sp.start)
 	c.DurationNs = append(c.DurationNs, dur)
-	c.TraceState = append(c.TraceState, sp.traceState)
-	c.Name = append(c.Name, sp.name)
+	c.TraceState.Append(sp.traceState)
+	c.Name.Append(sp.name)
 	c.Kind = append(c.Kind, clampUint8(int64(sp.kind)))
 	c.StatusCode = append(c.StatusCode, clampUint8(int64(sp.code)))
-	c.StatusMessage = append(c.StatusMessage, sp.message)
+	c.StatusMessage.Append(sp.message)
 
 	keys, values, requestID := c.layOutAttributes(keyStart, valStart, inv, exec, repeated)
-	c.RequestID = append(c.RequestID, requestID)
-	c.AttributeKeys = append(c.AttributeKeys, keys)
-	c.AttributeValues = append(c.AttributeValues, values)
+	c.RequestID.Append(requestID)
+	c.AttributeKeys.AppendRow(keys)
+	c.AttributeValues.AppendRow(values)
+	// The scratch is left as it is for the next span: the strings past its
+	// length are overwritten, and cleared by Reset.
+	c.strs, c.vals = c.strs[:keyStart], c.vals[:valStart]
 	// A span without events and links leaves its empty rows of them to
 	// padEventsAndLinks, called here for the spans before one with some
 	// and by appendScopeSpans for the rest.
@@ -1055,14 +1058,21 @@ func (a *wireArena) string(b []byte) string {
 }
 
 // GrowWire makes room for the spans of resource spans in wire form,
-// as Grow does, and for their attributes.
+// as Grow does, and for their strings: the attributes' keys and values
+// and the names are copied out of the wire bytes, a share of them each
+// (demo-shaped spans: keys a third, values a quarter, names a twentieth),
+// so that a fresh column grows once or not at all rather than doubling
+// from nothing.
 func (c *SpanColumns) GrowWire(resourceSpans [][]byte) {
-	n := 0
+	n, size := 0, 0
 	for _, rs := range resourceSpans {
 		n += CountWireSpans(rs)
+		size += len(rs)
 	}
 	c.Grow(n)
-	c.strs, c.vals = slices.Grow(c.strs, 8*n), slices.Grow(c.vals, 8*n)
+	c.AttributeKeys.Grow(0, size*3/8)
+	c.AttributeValues.Grow(0, size*3/8)
+	c.Name.Grow(0, size/16)
 }
 
 // CountWireSpans is the number of spans a ResourceSpans message in wire

@@ -336,7 +336,7 @@ func TestAppendWireRequestID(t *testing.T) {
 			}
 			var c dbmodel.SpanColumns
 			c.AppendWire(wireFn, b, noLimits)
-			if got := c.RequestID[0]; got != tc.want {
+			if got := c.RequestID.Row(0); got != tc.want {
 				t.Errorf("request ID %q, want %q", got, tc.want)
 			}
 		})
