@@ -833,31 +833,47 @@ func TestNativeArraysEncoding(t *testing.T) {
 				if col.Rows() != len(tc.rows) {
 					t.Errorf("%d chunks: %d rows, want %d", chunks, col.Rows(), len(tc.rows))
 				}
-				var got chproto.Buffer
-				col.EncodeColumn(&got)
-				if string(got.Buf) != string(wb.Buf) {
-					t.Errorf("%d chunks: encoded %x, want %x", chunks, got.Buf, wb.Buf)
-				}
-				if n := col.encodedSize(); n != len(wb.Buf) {
-					t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", chunks, n, len(wb.Buf))
-				}
-				var sent strings.Builder
-				w := chproto.NewWriter(&sent, new(chproto.Buffer))
-				w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
-				col.WriteColumn(w)
-				w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
-				if _, err := w.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				var around chproto.Buffer
-				around.PutString("before")
-				around.Buf = append(around.Buf, wb.Buf...)
-				around.PutString("after")
-				if sent.String() != string(around.Buf) {
-					t.Errorf("%d chunks: written %x, want %x", chunks, sent.String(), around.Buf)
-				}
+				checkNativeColumn(t, fmt.Sprintf("%d chunks", chunks), &col, wb.Buf)
 			}
 		})
+	}
+}
+
+// nativeColumn is a column the spans' Native-format buffers are sent by.
+type nativeColumn interface {
+	EncodeColumn(*chproto.Buffer)
+	WriteColumn(*chproto.Writer)
+	encodedSize() int
+}
+
+// checkNativeColumn holds col to want, the bytes ch-go's own column
+// encodes for the same rows: encoded into the send buffer, its size
+// foretold, and written through ch-go's Writer between other buffers as
+// the uncompressed connection sends it.
+func checkNativeColumn(t *testing.T, label string, col nativeColumn, want []byte) {
+	t.Helper()
+	var got chproto.Buffer
+	col.EncodeColumn(&got)
+	if string(got.Buf) != string(want) {
+		t.Errorf("%s: encoded %x, want %x", label, got.Buf, want)
+	}
+	if n := col.encodedSize(); n != len(want) {
+		t.Errorf("%s: encodedSize = %d, the column encodes %d bytes", label, n, len(want))
+	}
+	var sent strings.Builder
+	w := chproto.NewWriter(&sent, new(chproto.Buffer))
+	w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
+	col.WriteColumn(w)
+	w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
+	if _, err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var around chproto.Buffer
+	around.PutString("before")
+	around.Buf = append(around.Buf, want...)
+	around.PutString("after")
+	if sent.String() != string(around.Buf) {
+		t.Errorf("%s: written %x, want %x", label, sent.String(), around.Buf)
 	}
 }
 
@@ -889,29 +905,7 @@ func TestNativeStringsEncoding(t *testing.T) {
 			if col.Rows() != len(rows) {
 				t.Errorf("%d rows in %d chunks: Rows = %d", len(rows), chunks, col.Rows())
 			}
-			var got chproto.Buffer
-			col.EncodeColumn(&got)
-			if string(got.Buf) != string(wb.Buf) {
-				t.Errorf("%d rows in %d chunks: encoded %x, want %x", len(rows), chunks, got.Buf, wb.Buf)
-			}
-			if n := col.encodedSize(); n != len(wb.Buf) {
-				t.Errorf("%d rows in %d chunks: encodedSize = %d, the column encodes %d bytes", len(rows), chunks, n, len(wb.Buf))
-			}
-			var sent strings.Builder
-			w := chproto.NewWriter(&sent, new(chproto.Buffer))
-			w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
-			col.WriteColumn(w)
-			w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
-			if _, err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			var around chproto.Buffer
-			around.PutString("before")
-			around.Buf = append(around.Buf, wb.Buf...)
-			around.PutString("after")
-			if sent.String() != string(around.Buf) {
-				t.Errorf("%d rows in %d chunks: written %x, want %x", len(rows), chunks, sent.String(), around.Buf)
-			}
+			checkNativeColumn(t, fmt.Sprintf("%d rows in %d chunks", len(rows), chunks), &col, wb.Buf)
 		}
 	}
 }
