@@ -162,6 +162,9 @@ type InvocationFilter struct {
 	// ("sqs", "apigateway-http"); TriggerSource those whose event came
 	// from one source (a queue's name, a route "POST /orders/{id}").
 	Trigger, TriggerSource string
+	// Failed keeps the invocations that count as errors (Invocation.Failed):
+	// a status other than success, or an HTTP status of 500 or more.
+	Failed bool
 	// Limit caps the number of records, newest first: 0 means
 	// DefaultInvocationLimit, at most MaxInvocationLimit.
 	Limit int

@@ -343,6 +343,7 @@ func (s *Service) Invocations(ctx context.Context, f InvocationFilter) ([]Invoca
 		TenantID:      f.TenantID,
 		Trigger:       f.Trigger,
 		TriggerSource: f.TriggerSource,
+		Failed:        f.Failed,
 		Limit:         f.Limit,
 	})
 	if err != nil {

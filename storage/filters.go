@@ -40,6 +40,10 @@ type InvocationFilter struct {
 	// ("sqs", "apigateway-http"); TriggerSource those whose event came
 	// from one source (a queue's name, a route; migration 56).
 	Trigger, TriggerSource string
+	// Failed keeps the invocations that count as errors, as
+	// query.Invocation.Failed does: a status other than success, or an
+	// HTTP status of 500 or more that a proxy integration answered with.
+	Failed bool
 	// FunctionNames, when not empty, keeps the invocations of these
 	// functions; the function leads the table's key, so naming the few
 	// functions of a trace reads only their rows of the time range.

@@ -97,6 +97,8 @@ func TestInvocationsTriggerSource(t *testing.T) {
 		{RequestId: "h1", Trigger: "apigateway-http", TriggerSource: "POST /orders/{id}", TraceContextSource: "lambda", HttpStatusCode: 201},
 		{RequestId: "d1", Trigger: "direct", TraceContextSource: "none"},
 		{RequestId: "old", Status: "success"}, // an extension that does not send them
+		// Succeeded, but its caller got a server error: it counts as failed.
+		{RequestId: "h5", Trigger: "apigateway-http", TriggerSource: "GET /health", Status: "success", HttpStatusCode: 503},
 	} {
 		inv.StartTimeUnixNano = uint64(base.Add(time.Duration(i) * time.Second).UnixNano())
 		req.Invocations = append(req.Invocations, inv)
@@ -115,6 +117,7 @@ func TestInvocationsTriggerSource(t *testing.T) {
 	want := map[string][3]string{
 		"q1": {"orders-queue", "", "w3c"}, "q2": {"refunds-queue", "card [REDACTED] déclinée", "xray"},
 		"h1": {"POST /orders/{id}", "", "lambda"}, "d1": {"", "", "none"}, "old": {"", "", ""},
+		"h5": {"GET /health", "", ""},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("read back %q, want %q", got, want)
@@ -129,6 +132,8 @@ func TestInvocationsTriggerSource(t *testing.T) {
 		{"by trigger", InvocationFilter{FunctionName: "orders", Trigger: "sqs"}, []string{"q2", "q1"}},
 		{"by both", InvocationFilter{Trigger: "sqs", TriggerSource: "orders-queue"}, []string{"q1"}},
 		{"hostile source", InvocationFilter{TriggerSource: "x' OR 1=1 --"}, nil},
+		{"failed", InvocationFilter{FunctionName: "orders", Failed: true}, []string{"h5", "q2"}},
+		{"failed sqs", InvocationFilter{Trigger: "sqs", Failed: true}, []string{"q2"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			recs, err := s.Invocations(t.Context(), tt.filter)

@@ -54,6 +54,9 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	w.equal("tenant_id", f.TenantID)
 	w.equal("trigger", f.Trigger)
 	w.equal("trigger_source", f.TriggerSource)
+	if f.Failed {
+		w.add("(status NOT IN ('success', '') OR http_status_code >= 500)")
+	}
 	w.timeRange("start_time", "start_unix_nano", f.Since, f.Until)
 	columns := invocationSelectColumns
 	if f.TraceView {
@@ -86,7 +89,7 @@ var traceInvocationShown = []string{
 // after its horizon.
 func traceInvocationsFilter(f InvocationFilter, horizon uint64) bool {
 	return f.TraceView && len(f.RequestIDs) > 0 && f.TraceID == ([16]byte{}) && len(f.TraceIDs) == 0 &&
-		f.TenantID == "" && f.Trigger == "" && f.TriggerSource == "" && !f.Since.IsZero() && f.Since.UnixNano() > 0 && uint64(f.Since.UnixNano()) > horizon
+		f.TenantID == "" && f.Trigger == "" && f.TriggerSource == "" && !f.Failed && !f.Since.IsZero() && f.Since.UnixNano() > 0 && uint64(f.Since.UnixNano()) > horizon
 }
 
 // selectTraceInvocationsSQL is selectInvocationsSQL for a filter

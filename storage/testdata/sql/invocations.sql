@@ -8,6 +8,7 @@ WHERE function_name = ?
   AND tenant_id = ?
   AND trigger = ?
   AND trigger_source = ?
+  AND (status NOT IN ('success', '') OR http_status_code >= 500)
   AND start_time >= toDateTime(?)
   AND start_time < toDateTime(?)
   AND start_unix_nano >= ?

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,49 @@ func TestInvocationsOfATenant(t *testing.T) {
 	}
 	if r := run(t, env, "invocations", "--tenant", "' OR 1=1 --"); r.code != ExitOK || strings.Contains(r.stdout, "req-") {
 		t.Errorf("hostile tenant: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// invocations --failed keeps the invocations that count as errors: a
+// failed status, or a success whose proxy integration answered 5xx.
+func TestInvocationsFailed(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	var invs []*ingestv1.Invocation
+	for i, inv := range []*ingestv1.Invocation{
+		{RequestId: "req-ok", Status: "success", HttpStatusCode: 200},
+		{RequestId: "req-error", Status: "error", ErrorType: "Runtime.Unknown", ErrorMessage: "insufficient stock"},
+		{RequestId: "req-timeout", Status: "timeout"},
+		{RequestId: "req-502", Status: "success", HttpStatusCode: 502},
+		{RequestId: "req-404", Status: "success", HttpStatusCode: 404},
+	} {
+		inv.StartTimeUnixNano = uint64(start.Add(time.Duration(i) * time.Second).UnixNano())
+		inv.DurationMs, inv.BilledDurationMs, inv.MemorySizeMb, inv.MaxMemoryUsedMb = 10, 10, 128, 50
+		invs = append(invs, inv)
+	}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{BatchId: []byte("failed-batch-0001"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "shop", Version: "1"}, Invocations: invs}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	r := run(t, env, "invocations", "--function", "shop", "--failed", "--output", "json")
+	if r.code != ExitOK {
+		t.Fatalf("invocations --failed: exit %d, stderr %q", r.code, r.stderr)
+	}
+	var got []struct {
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("JSON output: %v\n%s", err, r.stdout)
+	}
+	var ids []string
+	for _, g := range got {
+		ids = append(ids, g.RequestID)
+	}
+	if want := []string{"req-502", "req-timeout", "req-error"}; !slices.Equal(ids, want) {
+		t.Errorf("invocations --failed listed %q, want %q (newest first)", ids, want)
+	}
+	if r := run(t, env, "invocations", "--function", "shop"); r.code != ExitOK || strings.Count(r.stdout, "req-") != 5 {
+		t.Errorf("invocations without --failed: exit %d, stdout %q; want all five", r.code, r.stdout)
 	}
 }
