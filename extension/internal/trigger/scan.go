@@ -245,8 +245,9 @@ func (s *scanner) ws() {
 }
 
 // skipWS skips white space eight bytes at a time: the new line and
-// indent of a formatted text, or the space after a colon, most often end
-// in the first word.
+// indent of a formatted text, or the space after a colon. Spaces are
+// marked exactly and a word of them skipped at once; a tab or a line end
+// is stepped over and the next word read from the byte after it.
 func (s *scanner) skipWS() {
 	b, i := s.b, s.i
 	// The space after a colon.
@@ -254,26 +255,26 @@ func (s *scanner) skipWS() {
 		s.i = i + 1
 		return
 	}
+	// The line end before an indent.
+	if i < len(b) && b[i] == '\n' {
+		i++
+	}
 	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		// The bytes above ' ' (none carries into the next).
-		above := ((x &^ highs) + 0x5f5f5f5f5f5f5f5f | x) & highs
-		// Of the bytes before the first above, those that are not spaces
-		// must be tabs or line ends: at another (a control byte) the
-		// white space ends.
-		for other := (x ^ spaces) & ((above&-above)>>7 - 1); other != 0; {
-			j := bits.TrailingZeros64(other) >> 3
-			if c := b[i+j]; c != '\n' && c != '\r' && c != '\t' {
-				s.i = i + j
-				return
-			}
-			other &^= 0xff << (j << 3)
+		t := binary.LittleEndian.Uint64(b[i:]) ^ spaces
+		// The bytes that are not spaces (none carries into the next).
+		other := (t&low7 + low7 | t) & highs
+		if other == 0 {
+			i += 8
+			continue
 		}
-		if above != 0 {
-			s.i = i + bits.TrailingZeros64(above)>>3
+		i += bits.TrailingZeros64(other) >> 3
+		switch b[i] {
+		case '\n', '\r', '\t':
+			i++
+		default:
+			s.i = i
 			return
 		}
-		i += 8
 	}
 	for ; i < len(b); i++ {
 		switch b[i] {
@@ -350,11 +351,43 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 const shortStr = 32
 
 // escaped reads on a string token from its first escape (or control
-// byte) at i to its end.
+// byte) at i to its end. A message body escapes a quote every few bytes:
+// each word's quotes, backslashes and control bytes are marked exactly
+// and read in turn, and an escape of two bytes within the word costs no
+// new word.
 func (s *scanner) escaped(start, i int) (int, int, bool) {
 	b := s.b
 	for {
-		// b[i] is a quote, a backslash or a control byte.
+	words:
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			for m := specialExact(x); m != 0; {
+				j := bits.TrailingZeros64(m) >> 3
+				switch b[i+j] {
+				case '"':
+					s.i = i + j + 1
+					return start, i + j, false
+				case '\\':
+					if j < 7 && escapeLen[b[i+j+1]] == 2 {
+						// The escape and the byte it escapes.
+						m &^= 1<<((j+2)<<3) - 1
+						continue
+					}
+					i += j
+					break words
+				default:
+					s.fail()
+					return 0, 0, false
+				}
+			}
+			i += 8
+		}
+		// One byte at a time: an escape at a word's end or of six bytes,
+		// or the last bytes of the event.
+		if i >= len(b) {
+			s.fail()
+			return 0, 0, false
+		}
 		switch c := b[i]; {
 		case c == '\\':
 			if i+1 >= len(b) {
@@ -377,30 +410,20 @@ func (s *scanner) escaped(start, i int) (int, int, bool) {
 		case c == '"':
 			s.i = i + 1
 			return start, i, false
-		default:
+		case c < 0x20:
 			s.fail()
 			return 0, 0, false
-		}
-		// On to the next quote, backslash or control byte, eight bytes
-		// at a time.
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if m := special(x); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i+8 > len(b) {
-			for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
-				i++
-			}
-			if i >= len(b) {
-				s.fail()
-				return 0, 0, false
-			}
+		default:
+			i++
 		}
 	}
+}
+
+// specialExact marks exactly the bytes of x that are a quote, a backslash
+// or a control byte (below 0x20): no mark carries into the next byte.
+func specialExact(x uint64) uint64 {
+	q, bs := x^quotes, x^slashs
+	return ^((q&low7 + low7 | q) & (bs&low7 + low7 | bs) & (x&low7 + 0x6060606060606060 | x)) & highs
 }
 
 // classify8 tells whether b holds a backslash, a control byte (below
@@ -441,6 +464,7 @@ const (
 	spaces = 0x2020202020202020
 	quotes = 0x2222222222222222
 	slashs = 0x5c5c5c5c5c5c5c5c
+	low7   = 0x7f7f7f7f7f7f7f7f
 )
 
 // special marks the bytes of x that end a run of a string's plain bytes:
