@@ -260,7 +260,7 @@ func (s *scanner) skipWS() {
 		i++
 	}
 	for i+8 <= len(b) {
-		t := binary.LittleEndian.Uint64(b[i:]) ^ spaces
+		t := load64(b, i) ^ spaces
 		// The bytes that are not spaces (none carries into the next).
 		other := (t&low7 + low7 | t) & highs
 		if other == 0 {
@@ -305,6 +305,12 @@ func (s *scanner) literal(lit string) {
 	s.i += len(lit)
 }
 
+// load64 is the word of b at i, in little-endian order; of a constant
+// length, the slice costs no bounds arithmetic.
+func load64(b []byte, i int) uint64 {
+	return binary.LittleEndian.Uint64(b[i : i+8])
+}
+
 // strTok reads a string token (s.b[s.i] is '"') and returns its contents'
 // bounds; raw is false when it holds escapes or bytes beyond ASCII.
 func (s *scanner) strTok() (start, end int, raw bool) {
@@ -312,21 +318,25 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 	start = s.i + 1
 	i := start
 	// Keys and most kept values are short: up to the closing quote eight
-	// bytes at a time.
-	var acc uint64
-	for ; i+8 <= len(b) && i < start+shortStr; i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := special(x); m != 0 {
+	// bytes at a time. A byte beyond ASCII is read on as an escape is.
+	for lim := min(start+shortStr, len(b)) - 8; i <= lim; i += 8 {
+		x := load64(b, i)
+		if m := special(x) | x&highs; m != 0 {
 			k := bits.TrailingZeros64(m) >> 3
 			if b[i+k] == '"' {
-				acc |= x & (1<<(k<<3) - 1)
 				s.i = i + k + 1
-				return start, i + k, acc&highs == 0
+				return start, i + k, true
 			}
 			return s.escaped(start, i+k)
 		}
-		acc |= x
 	}
+	return s.strLong(start, i)
+}
+
+// strLong reads on a string token from i, its bytes before being ASCII
+// and not a quote, a backslash or a control byte.
+func (s *scanner) strLong(start, i int) (int, int, bool) {
+	b := s.b
 	// A longer one most often holds no escape either: find the closing
 	// quote at once and look over what it closes.
 	q := bytes.IndexByte(b[i:], '"')
@@ -343,15 +353,15 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 		return s.escaped(start, i+bytes.IndexByte(b[i:i+q], '\\'))
 	}
 	s.i = i + q + 1
-	return start, i + q, acc&highs == 0 && !high
+	return start, i + q, !high
 }
 
 // shortStr is how much of a string strTok reads eight bytes at a time
 // before it looks for the closing quote at once.
-const shortStr = 32
+const shortStr = 64
 
 // escaped reads on a string token from its first escape (or control
-// byte) at i to its end. A message body escapes a quote every few bytes:
+// byte, or byte beyond ASCII) at i to its end. A message body escapes a quote every few bytes:
 // each word's quotes, backslashes and control bytes are marked exactly
 // and read in turn, and an escape of two bytes within the word costs no
 // new word.
@@ -360,7 +370,7 @@ func (s *scanner) escaped(start, i int) (int, int, bool) {
 	for {
 	words:
 		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
+			x := load64(b, i)
 			for m := specialExact(x); m != 0; {
 				j := bits.TrailingZeros64(m) >> 3
 				switch b[i+j] {
@@ -743,7 +753,12 @@ func (s *scanner) member(n int) ([]byte, bool) {
 		s.fail()
 		return nil, false
 	}
-	s.i++
+	// The colon and the space after it, most often.
+	if i := s.i; i+2 < len(s.b) && s.b[i+1] == ' ' && s.b[i+2] > ' ' {
+		s.i = i + 2
+	} else {
+		s.i = i + 1
+	}
 	return key, s.ok
 }
 

@@ -586,6 +586,7 @@ func TestScanEscapeRunsAsEncodingJSON(t *testing.T) {
 			`{"Records":[{"eventSource":"aws:sqs","body":"` + in,
 			`{"Records":[{"eventSource":"aws:sqs","body":"` + in + `"`,
 			`{"detail-type":"` + strings.Repeat("f", 33) + in + `","source":"s"}`,
+			`{"detail-type":"` + strings.Repeat("g", shortStr+5) + in + `","source":"s"}`,
 			`{"detail-type":"d","source":"s","other":"` + in + `"}`,
 		} {
 			if got, want := Detect([]byte(ev)), detectStd([]byte(ev)); !reflect.DeepEqual(got, want) {
