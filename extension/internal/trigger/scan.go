@@ -371,7 +371,23 @@ func (s *scanner) escaped(start, i int) (int, int, bool) {
 	words:
 		for i+8 <= len(b) {
 			x := load64(b, i)
-			for m := specialExact(x); m != 0; {
+			q, bs := x^quotes, x^slashs
+			q = ^(q&low7 + low7 | q) & highs
+			bs = ^(bs&low7 + low7 | bs) & highs
+			ctrl := ^(x&low7 + 0x6060606060606060 | x) & highs
+			// Most often every backslash of the word escapes a quote
+			// within it (a backslash escaping another is followed by no
+			// quote): the quotes left end the string.
+			if e := bs << 8; bs>>56 == 0 && e&^q == 0 && ctrl == 0 {
+				if end := q &^ e; end != 0 {
+					j := bits.TrailingZeros64(end) >> 3
+					s.i = i + j + 1
+					return start, i + j, false
+				}
+				i += 8
+				continue
+			}
+			for m := q | bs | ctrl; m != 0; {
 				j := bits.TrailingZeros64(m) >> 3
 				switch b[i+j] {
 				case '"':
@@ -427,13 +443,6 @@ func (s *scanner) escaped(start, i int) (int, int, bool) {
 			i++
 		}
 	}
-}
-
-// specialExact marks exactly the bytes of x that are a quote, a backslash
-// or a control byte (below 0x20): no mark carries into the next byte.
-func specialExact(x uint64) uint64 {
-	q, bs := x^quotes, x^slashs
-	return ^((q&low7 + low7 | q) & (bs&low7 + low7 | bs) & (x&low7 + 0x6060606060606060 | x)) & highs
 }
 
 // classify8 tells whether b holds a backslash, a control byte (below
@@ -717,10 +726,19 @@ func (s *scanner) array() bool {
 // member moves to the next member of an object (n counts those read) and
 // returns its key; false at the object's end.
 func (s *scanner) member(n int) ([]byte, bool) {
-	s.ws()
-	c := s.cur()
+	// The scanner's place is kept in i, and white space skipped as ws
+	// does, outside the loop of skipWS.
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] <= ' ' {
+		s.skipWS()
+		if i = s.i; i >= len(b) {
+			s.fail()
+			return nil, false
+		}
+	}
+	c := b[i]
 	if c == '}' {
-		s.i++
+		s.i = i + 1
 		s.depth--
 		return nil, false
 	}
@@ -729,32 +747,42 @@ func (s *scanner) member(n int) ([]byte, bool) {
 			s.fail()
 			return nil, false
 		}
-		s.i++
-		s.ws()
-		c = s.cur()
+		i++
+		if i >= len(b) || b[i] <= ' ' {
+			s.i = i
+			s.skipWS()
+			if i = s.i; i >= len(b) {
+				s.fail()
+				return nil, false
+			}
+		}
+		c = b[i]
 	}
 	if c != '"' {
 		s.fail()
 		return nil, false
 	}
+	s.i = i
 	start, end, raw := s.strTok()
 	if !s.ok {
 		return nil, false
 	}
-	key := s.b[start:end]
+	key := b[start:end]
 	s.keyASCII = raw
 	if !raw {
 		s.key = append(s.key[:0], s.text(start, end, raw)...)
 		key = s.key
 		s.keyASCII = isASCII(key)
 	}
-	s.ws()
-	if s.cur() != ':' {
-		s.fail()
-		return nil, false
+	if i = s.i; i >= len(b) || b[i] != ':' {
+		s.ws()
+		if i = s.i; i >= len(b) || b[i] != ':' {
+			s.fail()
+			return nil, false
+		}
 	}
 	// The colon and the space after it, most often.
-	if i := s.i; i+2 < len(s.b) && s.b[i+1] == ' ' && s.b[i+2] > ' ' {
+	if i+2 < len(b) && b[i+1] == ' ' && b[i+2] > ' ' {
 		s.i = i + 2
 	} else {
 		s.i = i + 1
