@@ -245,8 +245,9 @@ func (s *scanner) ws() {
 }
 
 // skipWS skips white space eight bytes at a time: the new line and
-// indent of a formatted text, or the space after a colon, most often end
-// in the first word.
+// indent of a formatted text, or the space after a colon. Spaces are
+// marked exactly and a word of them skipped at once; a tab or a line end
+// is stepped over and the next word read from the byte after it.
 func (s *scanner) skipWS() {
 	b, i := s.b, s.i
 	// The space after a colon.
@@ -254,26 +255,26 @@ func (s *scanner) skipWS() {
 		s.i = i + 1
 		return
 	}
+	// The line end before an indent.
+	if i < len(b) && b[i] == '\n' {
+		i++
+	}
 	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		// The bytes above ' ' (none carries into the next).
-		above := ((x &^ highs) + 0x5f5f5f5f5f5f5f5f | x) & highs
-		// Of the bytes before the first above, those that are not spaces
-		// must be tabs or line ends: at another (a control byte) the
-		// white space ends.
-		for other := (x ^ spaces) & ((above&-above)>>7 - 1); other != 0; {
-			j := bits.TrailingZeros64(other) >> 3
-			if c := b[i+j]; c != '\n' && c != '\r' && c != '\t' {
-				s.i = i + j
-				return
-			}
-			other &^= 0xff << (j << 3)
+		t := load64(b, i) ^ spaces
+		// The bytes that are not spaces (none carries into the next).
+		other := (t&low7 + low7 | t) & highs
+		if other == 0 {
+			i += 8
+			continue
 		}
-		if above != 0 {
-			s.i = i + bits.TrailingZeros64(above)>>3
+		i += bits.TrailingZeros64(other) >> 3
+		switch b[i] {
+		case '\n', '\r', '\t':
+			i++
+		default:
+			s.i = i
 			return
 		}
-		i += 8
 	}
 	for ; i < len(b); i++ {
 		switch b[i] {
@@ -304,6 +305,12 @@ func (s *scanner) literal(lit string) {
 	s.i += len(lit)
 }
 
+// load64 is the word of b at i, in little-endian order; of a constant
+// length, the slice costs no bounds arithmetic.
+func load64(b []byte, i int) uint64 {
+	return binary.LittleEndian.Uint64(b[i : i+8])
+}
+
 // strTok reads a string token (s.b[s.i] is '"') and returns its contents'
 // bounds; raw is false when it holds escapes or bytes beyond ASCII.
 func (s *scanner) strTok() (start, end int, raw bool) {
@@ -311,21 +318,25 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 	start = s.i + 1
 	i := start
 	// Keys and most kept values are short: up to the closing quote eight
-	// bytes at a time.
-	var acc uint64
-	for ; i+8 <= len(b) && i < start+shortStr; i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := special(x); m != 0 {
+	// bytes at a time. A byte beyond ASCII is read on as an escape is.
+	for lim := min(start+shortStr, len(b)) - 8; i <= lim; i += 8 {
+		x := load64(b, i)
+		if m := special(x) | x&highs; m != 0 {
 			k := bits.TrailingZeros64(m) >> 3
 			if b[i+k] == '"' {
-				acc |= x & (1<<(k<<3) - 1)
 				s.i = i + k + 1
-				return start, i + k, acc&highs == 0
+				return start, i + k, true
 			}
 			return s.escaped(start, i+k)
 		}
-		acc |= x
 	}
+	return s.strLong(start, i)
+}
+
+// strLong reads on a string token from i, its bytes before being ASCII
+// and not a quote, a backslash or a control byte.
+func (s *scanner) strLong(start, i int) (int, int, bool) {
+	b := s.b
 	// A longer one most often holds no escape either: find the closing
 	// quote at once and look over what it closes.
 	q := bytes.IndexByte(b[i:], '"')
@@ -342,19 +353,67 @@ func (s *scanner) strTok() (start, end int, raw bool) {
 		return s.escaped(start, i+bytes.IndexByte(b[i:i+q], '\\'))
 	}
 	s.i = i + q + 1
-	return start, i + q, acc&highs == 0 && !high
+	return start, i + q, !high
 }
 
 // shortStr is how much of a string strTok reads eight bytes at a time
 // before it looks for the closing quote at once.
-const shortStr = 32
+const shortStr = 64
 
 // escaped reads on a string token from its first escape (or control
-// byte) at i to its end.
+// byte, or byte beyond ASCII) at i to its end. A message body escapes a quote every few bytes:
+// each word's quotes, backslashes and control bytes are marked exactly
+// and read in turn, and an escape of two bytes within the word costs no
+// new word.
 func (s *scanner) escaped(start, i int) (int, int, bool) {
 	b := s.b
 	for {
-		// b[i] is a quote, a backslash or a control byte.
+	words:
+		for i+8 <= len(b) {
+			x := load64(b, i)
+			q, bs := x^quotes, x^slashs
+			q = ^(q&low7 + low7 | q) & highs
+			bs = ^(bs&low7 + low7 | bs) & highs
+			ctrl := ^(x&low7 + 0x6060606060606060 | x) & highs
+			// Most often every backslash of the word escapes a quote
+			// within it (a backslash escaping another is followed by no
+			// quote): the quotes left end the string.
+			if e := bs << 8; bs>>56 == 0 && e&^q == 0 && ctrl == 0 {
+				if end := q &^ e; end != 0 {
+					j := bits.TrailingZeros64(end) >> 3
+					s.i = i + j + 1
+					return start, i + j, false
+				}
+				i += 8
+				continue
+			}
+			for m := q | bs | ctrl; m != 0; {
+				j := bits.TrailingZeros64(m) >> 3
+				switch b[i+j] {
+				case '"':
+					s.i = i + j + 1
+					return start, i + j, false
+				case '\\':
+					if j < 7 && escapeLen[b[i+j+1]] == 2 {
+						// The escape and the byte it escapes.
+						m &^= 1<<((j+2)<<3) - 1
+						continue
+					}
+					i += j
+					break words
+				default:
+					s.fail()
+					return 0, 0, false
+				}
+			}
+			i += 8
+		}
+		// One byte at a time: an escape at a word's end or of six bytes,
+		// or the last bytes of the event.
+		if i >= len(b) {
+			s.fail()
+			return 0, 0, false
+		}
 		switch c := b[i]; {
 		case c == '\\':
 			if i+1 >= len(b) {
@@ -377,28 +436,11 @@ func (s *scanner) escaped(start, i int) (int, int, bool) {
 		case c == '"':
 			s.i = i + 1
 			return start, i, false
-		default:
+		case c < 0x20:
 			s.fail()
 			return 0, 0, false
-		}
-		// On to the next quote, backslash or control byte, eight bytes
-		// at a time.
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if m := special(x); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i+8 > len(b) {
-			for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
-				i++
-			}
-			if i >= len(b) {
-				s.fail()
-				return 0, 0, false
-			}
+		default:
+			i++
 		}
 	}
 }
@@ -441,6 +483,7 @@ const (
 	spaces = 0x2020202020202020
 	quotes = 0x2222222222222222
 	slashs = 0x5c5c5c5c5c5c5c5c
+	low7   = 0x7f7f7f7f7f7f7f7f
 )
 
 // special marks the bytes of x that end a run of a string's plain bytes:
@@ -683,10 +726,19 @@ func (s *scanner) array() bool {
 // member moves to the next member of an object (n counts those read) and
 // returns its key; false at the object's end.
 func (s *scanner) member(n int) ([]byte, bool) {
-	s.ws()
-	c := s.cur()
+	// The scanner's place is kept in i, and white space skipped as ws
+	// does, outside the loop of skipWS.
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] <= ' ' {
+		s.skipWS()
+		if i = s.i; i >= len(b) {
+			s.fail()
+			return nil, false
+		}
+	}
+	c := b[i]
 	if c == '}' {
-		s.i++
+		s.i = i + 1
 		s.depth--
 		return nil, false
 	}
@@ -695,31 +747,46 @@ func (s *scanner) member(n int) ([]byte, bool) {
 			s.fail()
 			return nil, false
 		}
-		s.i++
-		s.ws()
-		c = s.cur()
+		i++
+		if i >= len(b) || b[i] <= ' ' {
+			s.i = i
+			s.skipWS()
+			if i = s.i; i >= len(b) {
+				s.fail()
+				return nil, false
+			}
+		}
+		c = b[i]
 	}
 	if c != '"' {
 		s.fail()
 		return nil, false
 	}
+	s.i = i
 	start, end, raw := s.strTok()
 	if !s.ok {
 		return nil, false
 	}
-	key := s.b[start:end]
+	key := b[start:end]
 	s.keyASCII = raw
 	if !raw {
 		s.key = append(s.key[:0], s.text(start, end, raw)...)
 		key = s.key
 		s.keyASCII = isASCII(key)
 	}
-	s.ws()
-	if s.cur() != ':' {
-		s.fail()
-		return nil, false
+	if i = s.i; i >= len(b) || b[i] != ':' {
+		s.ws()
+		if i = s.i; i >= len(b) || b[i] != ':' {
+			s.fail()
+			return nil, false
+		}
 	}
-	s.i++
+	// The colon and the space after it, most often.
+	if i+2 < len(b) && b[i+1] == ' ' && b[i+2] > ' ' {
+		s.i = i + 2
+	} else {
+		s.i = i + 1
+	}
 	return key, s.ok
 }
 

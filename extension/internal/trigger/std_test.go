@@ -555,3 +555,67 @@ func TestMayCarryContextAsContains(t *testing.T) {
 		t.Fatalf("only %d bodies of %d hold a name", found, len(bodies))
 	}
 }
+
+// TestScanEscapeRunsAsEncodingJSON holds the word-wise reading of a
+// string's escapes to encoding/json: runs of backslashes of every length
+// before a quote, an escape or a control byte at every place of a word
+// (and across two), escapes of six bytes, invalid escapes, control bytes,
+// invalid UTF-8, and strings that end the event early, in a message body,
+// a kept string and a skipped one.
+func TestScanEscapeRunsAsEncodingJSON(t *testing.T) {
+	var inner []string
+	for pad := range 17 {
+		p := strings.Repeat("a", pad)
+		for run := range 6 {
+			bs := strings.Repeat(`\`, run)
+			inner = append(inner, p+bs+`"`+strings.Repeat("b", 20), p+bs+`"`, p+bs+`n`+strings.Repeat("c", 9))
+		}
+		for _, e := range []string{
+			`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00e9`, `\u0074`, `\uD83D\uDE00`, `\ud800`,
+			`\u12`, `\u12g4`, `\x`, `\'`, `\ `, `\` + "\x00", "\x00", "\x01", "\x1f", "\t", "\n", "\x7f", "\x80", "\xff",
+			"\xc3", "\xc3\xa9", "\xe2\x82\xac", "\xed\xa0\x80", `\"\"\"\"\"`, `\\\"\\\"`,
+		} {
+			inner = append(inner, p+e+strings.Repeat("d", 12), p+e+`\"x\"`+strings.Repeat("e", 30), p+e)
+		}
+	}
+	body := `{\"orderId\": \"ord-1\", \"note\": \"Leave at the door \\\"B\\\"\\nring twice\"}`
+	for _, in := range inner {
+		for _, ev := range []string{
+			`{"Records":[{"eventSource":"aws:sqs","body":"` + body + in + `","messageId":"m"}]}`,
+			`{"Records":[{"eventSource":"aws:sqs","body":"` + in + `"}]}`,
+			`{"Records":[{"eventSource":"aws:sqs","body":"` + in,
+			`{"Records":[{"eventSource":"aws:sqs","body":"` + in + `"`,
+			`{"detail-type":"` + strings.Repeat("f", 33) + in + `","source":"s"}`,
+			`{"detail-type":"` + strings.Repeat("g", shortStr+5) + in + `","source":"s"}`,
+			`{"detail-type":"d","source":"s","other":"` + in + `"}`,
+		} {
+			if got, want := Detect([]byte(ev)), detectStd([]byte(ev)); !reflect.DeepEqual(got, want) {
+				t.Errorf("%q:\nscanner:       %+v\nencoding/json: %+v", ev, got, want)
+			}
+		}
+	}
+}
+
+// TestScanWhiteSpaceAsEncodingJSON holds the skipping of white space to
+// encoding/json: line ends, tabs and spaces in runs of every length and
+// order, a control byte or a byte beyond ASCII within or after a run, and
+// runs that end the event.
+func TestScanWhiteSpaceAsEncodingJSON(t *testing.T) {
+	var runs []string
+	for n := range 20 {
+		sp := strings.Repeat(" ", n)
+		runs = append(runs, sp, "\n"+sp, "\r\n"+sp, sp+"\n", "\n"+sp+"\t", "\t"+sp+"\n\n"+sp, sp+"\r"+sp,
+			"\n"+sp+"\x00", "\n"+sp+"\x0b", sp+"\x1f ", "\n"+sp+"\x80", "\n"+sp+"\x7f")
+	}
+	for _, ws := range runs {
+		for _, ev := range []string{
+			`{` + ws + `"detail-type"` + ws + `:` + ws + `"x"` + ws + `,` + ws + `"source":"y","resources":[` + ws + `"r"` + ws + `,1` + ws + `]` + ws + `}` + ws,
+			`{"detail-type":"x","source":"y"` + ws,
+			ws + `{"detail-type":"x","source":"y"}`,
+		} {
+			if got, want := Detect([]byte(ev)), detectStd([]byte(ev)); !reflect.DeepEqual(got, want) {
+				t.Errorf("%q:\nscanner:       %+v\nencoding/json: %+v", ev, got, want)
+			}
+		}
+	}
+}
