@@ -482,6 +482,7 @@ describe('queryDisplayText of the newer fields', () => {
     [{ refId: 'A', queryType: 'trace', orLatest: true, functionName: 'orders' }, 'Trace: latest, function: orders'],
     [{ refId: 'A', queryType: 'invocations', tenantId: 'acme' }, 'Invocations: tenant: acme'],
     [{ refId: 'A', queryType: 'invocations', triggerSource: ' POST /orders/{id} ' }, 'Invocations: source: POST /orders/{id}'],
+    [{ refId: 'A', queryType: 'invocations', failedOnly: true }, 'Invocations: failed only'],
     [{ refId: 'A', queryType: 'cost', costBy: 'observability' }, 'Cost: by: observability'],
     [{ refId: 'A', queryType: 'completeness', format: 'timeSeries' }, 'Completeness: as: timeSeries'],
   ] as Array<[LambdascopeQuery, string]>)('%j', (q, want) => {

@@ -741,6 +741,7 @@ export function queryDisplayText(q: LambdascopeQuery): string {
   add('request', q.requestId?.trim());
   add('tenant', q.tenantId?.trim());
   add('source', q.triggerSource?.trim());
+  add('failed only', q.queryType === 'invocations' && q.failedOnly);
   add('text', q.text ? `"${q.text}"` : undefined);
   add('metrics', q.metrics?.join(', '));
   add('status', q.status);

@@ -50,6 +50,8 @@ export interface LambdascopeQuery extends DataQuery {
   tenantId?: string;
   /** invocations: only events from this source (a queue's name, a route such as "POST /orders/{id}"). */
   triggerSource?: string;
+  /** invocations: only those that count as errors (a failed status, or an HTTP status of 500 or more). */
+  failedOnly?: boolean;
   // search
   serviceName?: string;
   spanName?: string;

@@ -66,6 +66,9 @@ type QueryModel struct {
 	// TriggerSource keeps the invocations whose event came from one
 	// source: a queue's or table's name, a route ("POST /orders/{id}").
 	TriggerSource string `json:"triggerSource,omitempty"`
+	// FailedOnly keeps the invocations that count as errors: a status
+	// other than success, or an HTTP status of 500 or more.
+	FailedOnly bool `json:"failedOnly,omitempty"`
 
 	// Trace search.
 	ServiceName   string            `json:"serviceName,omitempty"`
@@ -337,6 +340,7 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		Limit:         m.Limit,
 		TenantID:      strings.TrimSpace(m.TenantID),
 		TriggerSource: strings.TrimSpace(m.TriggerSource),
+		Failed:        m.FailedOnly,
 	}
 	if r := strings.TrimSpace(m.RequestID); r != "" {
 		f.RequestIDs = []string{r}

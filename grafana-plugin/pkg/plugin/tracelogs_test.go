@@ -145,6 +145,17 @@ func TestInvocationsShowWhereTheEventCameFrom(t *testing.T) {
 		if resp.Error != nil {
 			t.Fatalf("invocations of %q: %v", tt.source, resp.Error)
 		}
+		// failedOnly keeps the one that counts as an error.
+		failed := runQuery(t, ds, "invocations", map[string]any{"triggerSource": tt.source, "failedOnly": true}, fixtureRange)
+		if failed.Error != nil {
+			t.Fatalf("failed invocations of %q: %v", tt.source, failed.Error)
+		}
+		if n, _ := failed.Frames[0].RowLen(); n != map[bool]int{false: 0, true: 1}[tt.want["failed"].(bool)] {
+			t.Errorf("failed invocations of %q: %d rows, want %v", tt.source, n, tt.want["failed"])
+		}
+		if resp.Error != nil {
+			t.Fatalf("invocations of %q: %v", tt.source, resp.Error)
+		}
 		f := resp.Frames[0]
 		if n, _ := f.RowLen(); n != 1 {
 			t.Fatalf("invocations of %q: %d rows, want 1", tt.source, n)

@@ -250,7 +250,7 @@ function SearchRows({ parts, pickers, attributesText, setAttributesText }: Searc
   );
 }
 
-function RequestRow({ q, text, onRunQuery, functionPicker, limitField }: Parts) {
+function RequestRow({ q, text, update, onRunQuery, functionPicker, limitField }: Parts) {
   const type = q.queryType;
   return (
     <InlineFieldRow>
@@ -273,6 +273,11 @@ function RequestRow({ q, text, onRunQuery, functionPicker, limitField }: Parts) 
           tooltip="Where the event came from: a queue's, topic's, bucket's, table's or stream's name, a route such as POST /orders/{id}, a schedule's rule"
         >
           <Input width={24} value={q.triggerSource ?? ''} onChange={text('triggerSource')} onBlur={onRunQuery} />
+        </InlineField>
+      )}
+      {type === 'invocations' && (
+        <InlineField label="Failed only" labelWidth={12} tooltip="A status other than success, or an HTTP status of 500 or more">
+          <InlineSwitch value={q.failedOnly ?? false} onChange={(e) => update({ failedOnly: e.currentTarget.checked }, true)} />
         </InlineField>
       )}
       {type === 'logs' && (

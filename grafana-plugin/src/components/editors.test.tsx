@@ -92,6 +92,17 @@ describe('QueryEditor', () => {
     expect(screen.queryByText('Source')).toBeNull();
   });
 
+  it('an invocations query can keep the failed ones only, run at once', async () => {
+    const { onChange, onRunQuery } = await renderQueryEditor({ refId: 'A', queryType: 'invocations' });
+    expect(screen.getByText('Failed only')).toBeTruthy();
+    fireEvent.click(screen.getByRole('switch'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'invocations', failedOnly: true });
+    expect(onRunQuery).toHaveBeenCalled();
+    cleanup();
+    await renderQueryEditor({ refId: 'A', queryType: 'logs' });
+    expect(screen.queryByText('Failed only')).toBeNull();
+  });
+
   it('an annotation query chooses what to mark', async () => {
     const { onChange } = await renderQueryEditor({ refId: 'A', queryType: 'annotations' });
     fireEvent.click(screen.getByText('Deployments'));
