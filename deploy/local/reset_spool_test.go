@@ -22,6 +22,13 @@ func TestResetSpoolReplayed(t *testing.T) {
 	if c := run(t, ctx, stack, local.Workload{Invocations: 1})[0]; c.FunctionError != "" || c.StatusCode != 200 {
 		t.Fatalf("first orders call: function error %q, status %d", c.FunctionError, c.StatusCode)
 	}
+	// Its environment idle before the next call: one still finishing its
+	// invocation is waited for only a moment (the emulator's hand-off
+	// wait), and on a loaded machine the call to be killed would get a
+	// new environment, leaving this warm one for the call after the reset.
+	if err := stack.Emulator.WaitIdle(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := stack.StopCollector(); err != nil {
 		t.Fatalf("stop collector: %v", err)
