@@ -106,7 +106,13 @@ type Sandbox struct {
 	outFile *os.File
 	client  *http.Client
 	stopped bool
+	// mountNS names the sandbox's mount namespace (/proc/PID/ns/mnt).
+	mountNS string
 }
+
+// outputGrace bounds how long the emulator's output is read after it has
+// exited.
+const outputGrace = 5 * time.Second
 
 // Start lays the function out and starts the emulator; it returns once the
 // emulator accepts invocations.
@@ -214,6 +220,11 @@ exec /var/rapid/aws-lambda-rie --runtime-api-address "$6" --runtime-interface-em
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The runtime and the extensions write into the same pipe: one the
+	// emulator left running would hold it open, and Wait would wait for
+	// it for ever; once the emulator has exited, Wait gives its output
+	// this long, then closes the pipe.
+	s.cmd.WaitDelay = outputGrace
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -232,6 +243,9 @@ exec /var/rapid/aws-lambda-rie --runtime-api-address "$6" --runtime-interface-em
 	if err := s.waitListening(ctx); err != nil {
 		return nil, err
 	}
+	// The emulator now runs in the sandbox's own mount namespace, which
+	// everything it starts shares: Shutdown finds what is left by it.
+	s.mountNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", s.cmd.Process.Pid))
 	if opts.MaxConcurrency > 0 && opts.Layer != "" {
 		if err := s.waitExtension(ctx); err != nil {
 			return nil, err
@@ -406,7 +420,7 @@ func (s *Sandbox) Shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-s.done:
-		if s.waitErr != nil {
+		if s.waitErr != nil && !errors.Is(s.waitErr, exec.ErrWaitDelay) {
 			err = fmt.Errorf("shut down sandbox: the emulator exited with %v", s.waitErr)
 		}
 	case <-timer.C:
@@ -415,12 +429,43 @@ func (s *Sandbox) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("shut down sandbox: %w", ctx.Err())
 	}
 	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.client.CloseIdleConnections()
-	for _, pid := range kids {
+	// What the emulator started is killed before its exit is waited for:
+	// the processes found before the signal, and whatever else is still
+	// in the sandbox's namespace (started since, or re-parented once the
+	// emulator exited).
+	for _, pid := range append(kids, s.inNamespace()...) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	select {
+	case <-s.done:
+		if errors.Is(s.waitErr, exec.ErrWaitDelay) {
+			err = errors.Join(err, fmt.Errorf("shut down sandbox: a process the emulator started kept its output open %v after it exited", outputGrace))
+		}
+	case <-time.After(outputGrace + 5*time.Second):
+		err = errors.Join(err, fmt.Errorf("shut down sandbox: the emulator (pid %d) did not end %v after SIGKILL", s.cmd.Process.Pid, outputGrace+5*time.Second))
+	}
+	s.client.CloseIdleConnections()
 	return err
+}
+
+// inNamespace lists the processes in the sandbox's mount namespace, from
+// /proc; none when it is not known.
+func (s *Sandbox) inNamespace() []int {
+	if s.mountNS == "" {
+		return nil
+	}
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/mnt"); err == nil && ns == s.mountNS {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // descendants lists the processes under pid, from /proc.

@@ -114,6 +114,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// The server dies with the process that started it, so a crashed test
 	// run leaves no server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its stderr is read through a pipe: a child it left would hold that
+	// open, and Wait would not return.
+	cmd.WaitDelay = 5 * time.Second
 	log.Info("starting clickhouse", "binary", bin, "dir", s.dir, "tcp_port", s.tcpPort)
 	if err := cmd.Start(); err != nil {
 		s.removeDir()

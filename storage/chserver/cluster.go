@@ -81,6 +81,9 @@ func StartZooKeeper(ctx context.Context, timeout time.Duration) (*ZooKeeper, err
 	cmd := exec.Command(java, "-Xmx256m", "-cp", zooKeeperJar, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its stderr is read through a pipe: a child it left would hold that
+	// open, and Wait would not return.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start zookeeper: %w", err)

@@ -1,0 +1,77 @@
+package rie_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lambdascope/lambdascope/deploy/rie"
+)
+
+// TestShutdownBoundedByLeftovers runs a stand-in for the emulator that
+// ignores SIGTERM and leaves a child holding its output open: Shutdown
+// still returns, within its own bounds, says what happened, and kills the
+// child. Waiting for the emulator's exit once meant waiting for that
+// output to close, which such a child never did.
+func TestShutdownBoundedByLeftovers(t *testing.T) {
+	t.Parallel()
+	root := need(t)
+	dir := t.TempDir()
+	stuck := filepath.Join(dir, "stuck-emulator")
+	build := exec.Command("go", "build", "-o", stuck, "./deploy/rie/testdata/stuck-emulator")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the stand-in: %v\n%s", err, out)
+	}
+	out := &syncBuffer{}
+	sb, err := rie.Start(t.Context(), rie.Options{
+		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out,
+	})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	child := 0
+	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _ = fmt.Sscanf(out.String(), "child %d", &child)
+	}
+	if child == 0 {
+		t.Fatalf("the stand-in printed no child:\n%s", out)
+	}
+
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- sb.Shutdown(context.Background()) }()
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Shutdown did not return within 2 minutes")
+	}
+	t.Logf("Shutdown returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if err == nil || !strings.Contains(err.Error(), "did not exit within 10s of SIGTERM") {
+		t.Errorf("Shutdown's error = %v, want it to say the emulator did not exit on SIGTERM", err)
+	}
+	if state := processState(child); state != "" && state != "Z" {
+		t.Errorf("the emulator's child %d is still running (state %s)", child, state)
+	}
+}
+
+// processState returns the state letter of pid from /proc/PID/stat, or ""
+// when there is no such process.
+func processState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2 : i+3]
+	}
+	return "?"
+}

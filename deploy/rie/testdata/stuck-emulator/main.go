@@ -1,0 +1,41 @@
+// Command stuck-emulator stands in for AWS's emulator in the shutdown
+// test: it listens where it is told to, starts a child that shares its
+// output and outlives it, prints the child's process ID, and ignores
+// SIGTERM, as an emulator whose runtime hangs does.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	addr := flag.String("runtime-interface-emulator-address", "", "invoke endpoint")
+	flag.String("runtime-api-address", "", "Runtime API endpoint (unused)")
+	flag.Parse()
+	signal.Ignore(syscall.SIGTERM)
+	child := exec.Command("sleep", "600")
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start child:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("child %d\n", child.Process.Pid)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		_ = c.Close()
+	}
+}
