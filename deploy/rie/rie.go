@@ -33,10 +33,11 @@ const (
 )
 
 // ErrTelemetryStalled is returned by Start when, in Managed Instances mode,
-// the emulator dropped a telemetry batch while the sandbox started: its
-// Telemetry API is then deadlocked (see Sandbox.TelemetryStalled), and a
-// new sandbox may fare better.
-var ErrTelemetryStalled = errors.New("the emulator's Telemetry API stalled during start-up")
+// the emulator dropped a telemetry batch while the sandbox started, and by
+// Invoke when it did so before the call was answered: its Telemetry API
+// is then deadlocked (see Sandbox.TelemetryStalled), and a new sandbox
+// may fare better.
+var ErrTelemetryStalled = errors.New("the emulator's Telemetry API stalled")
 
 // ErrNotInstalled is returned by Find when the emulator is not in .tools/bin.
 var ErrNotInstalled = errors.New("aws-lambda-rie is not installed: run make test-tools (deploy/scripts/install-test-tools.sh)")
@@ -182,7 +183,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		}
 		out = s.outFile
 	}
-	s.out = &reportWriter{w: out, reports: map[string]Report{}}
+	s.out = &reportWriter{w: out, reports: map[string]Report{}, stall: make(chan struct{})}
 
 	env := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
@@ -348,12 +349,24 @@ func (s *Sandbox) Invoke(ctx context.Context, inv Invocation) (Result, error) {
 	if inv.TraceHeader != "" {
 		req.Header.Set("X-Amzn-Trace-Id", inv.TraceHeader)
 	}
+	// A stalled emulator answers no invocation again: the call ends when
+	// it stalls, rather than when ctx does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.out.stall:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req = req.WithContext(ctx)
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if s.TelemetryStalled() {
-			err = fmt.Errorf("%w (the emulator dropped a telemetry batch because the extension had not answered the previous one; "+
-				"its Telemetry API deadlocks after that in Managed Instances mode: see emulator/README.md)", err)
+			return Result{}, fmt.Errorf("invoke %s: %w (the emulator dropped a telemetry batch because the extension had not answered the previous one; "+
+				"its Telemetry API deadlocks after that in Managed Instances mode: see emulator/README.md): %v", inv.RequestID, ErrTelemetryStalled, err)
 		}
 		return Result{}, fmt.Errorf("invoke %s: %w", inv.RequestID, err)
 	}
@@ -498,6 +511,8 @@ type reportWriter struct {
 	partial []byte
 	reports map[string]Report
 	stalled bool
+	// stall is closed when stalled is first set.
+	stall chan struct{}
 }
 
 // stalledLine is what the emulator logs when it drops a telemetry batch.
@@ -512,8 +527,9 @@ func (r *reportWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if bytes.Contains(r.partial[:i], stalledLine) {
+		if bytes.Contains(r.partial[:i], stalledLine) && !r.stalled {
 			r.stalled = true
+			close(r.stall)
 		}
 		if m := reportLine.FindSubmatch(r.partial[:i]); m != nil {
 			rep := Report{RequestID: string(m[1])}

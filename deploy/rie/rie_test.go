@@ -277,35 +277,43 @@ func TestManagedInstances(t *testing.T) {
 	setup(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	fn := functionName("rie-mi-go")
-	sb := sandbox(t, ctx, rie.Options{FunctionName: fn, Bootstrap: shared.goFn, Timeout: 10 * time.Second, MaxConcurrency: 3})
-
-	var serial, concurrent []*call
-	for i := range 3 {
-		c := newCall(fmt.Sprintf("serial-%d", i), 2)
-		c.fail = i == 1
-		c.invoke(ctx, sb)
-		c.checkAnswer(t)
-		serial = append(serial, c)
-	}
-	for i := range 3 {
-		c := newCall(fmt.Sprintf("together-%d", i), 2)
-		c.together, c.group = 3, "together"
-		c.fail = i == 2
-		concurrent = append(concurrent, c)
-	}
-	invokeAll(ctx, sb, concurrent)
-	if sb.TelemetryStalled() {
-		t.Fatal("AWS's emulator dropped a telemetry batch because the extension had not answered the previous one within its buffering window; " +
-			"its Telemetry API is deadlocked from then on (see emulator/README.md)")
-	}
-	for _, c := range concurrent {
-		c.checkAnswer(t)
-	}
-	if err := sb.Shutdown(ctx); err != nil {
-		t.Errorf("shut down: %v", err)
-	}
-	calls := append(slices.Clone(serial), concurrent...)
+	var (
+		fn    string
+		calls []*call
+	)
+	retryStalled(t, ctx, func() *rie.Sandbox {
+		fn = functionName("rie-mi-go")
+		sb := sandbox(t, ctx, rie.Options{FunctionName: fn, Bootstrap: shared.goFn, Timeout: 10 * time.Second, MaxConcurrency: 3})
+		var serial, concurrent []*call
+		for i := range 3 {
+			c := newCall(fmt.Sprintf("serial-%d", i), 2)
+			c.fail = i == 1
+			c.invoke(ctx, sb)
+			if sb.TelemetryStalled() {
+				return sb
+			}
+			c.checkAnswer(t)
+			serial = append(serial, c)
+		}
+		for i := range 3 {
+			c := newCall(fmt.Sprintf("together-%d", i), 2)
+			c.together, c.group = 3, "together"
+			c.fail = i == 2
+			concurrent = append(concurrent, c)
+		}
+		invokeAll(ctx, sb, concurrent)
+		if sb.TelemetryStalled() {
+			return sb
+		}
+		for _, c := range concurrent {
+			c.checkAnswer(t)
+		}
+		if err := sb.Shutdown(ctx); err != nil {
+			t.Errorf("shut down: %v", err)
+		}
+		calls = append(slices.Clone(serial), concurrent...)
+		return nil
+	})
 
 	checkRecords(t, ctx, fn, calls)
 
@@ -447,25 +455,35 @@ func TestNode(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			ctx := testload.Context(t, 30*time.Second, 10*time.Minute)
-			fn := functionName("rie-node-" + tc.mode)
 			// The fault is an invocation held until the function's
 			// timeout: far beyond the bound, however loaded the machine.
 			const timeout = 30 * time.Second
-			sb := sandbox(t, ctx, rie.Options{FunctionName: fn, Bootstrap: shared.nodeFn, Timeout: timeout, MaxConcurrency: tc.maxConcurrency})
-			var calls []*call
-			for i := range 3 {
-				c := newCall(fmt.Sprintf("node-%s-%d", tc.mode, i), 2)
-				c.fail = i == 1
-				c.invoke(ctx, sb)
-				c.checkAnswer(t)
-				if bound := testload.Scale(addedBound, timeout/3); c.result.Elapsed > bound {
-					t.Errorf("%s: answered after %v (bound %v)", c.name, c.result.Elapsed, bound)
+			var (
+				fn    string
+				calls []*call
+			)
+			retryStalled(t, ctx, func() *rie.Sandbox {
+				fn = functionName("rie-node-" + tc.mode)
+				sb := sandbox(t, ctx, rie.Options{FunctionName: fn, Bootstrap: shared.nodeFn, Timeout: timeout, MaxConcurrency: tc.maxConcurrency})
+				calls = nil
+				for i := range 3 {
+					c := newCall(fmt.Sprintf("node-%s-%d", tc.mode, i), 2)
+					c.fail = i == 1
+					c.invoke(ctx, sb)
+					if sb.TelemetryStalled() {
+						return sb
+					}
+					c.checkAnswer(t)
+					if bound := testload.Scale(addedBound, timeout/3); c.result.Elapsed > bound {
+						t.Errorf("%s: answered after %v (bound %v)", c.name, c.result.Elapsed, bound)
+					}
+					calls = append(calls, c)
 				}
-				calls = append(calls, c)
-			}
-			if err := sb.Shutdown(ctx); err != nil {
-				t.Errorf("shut down: %v", err)
-			}
+				if err := sb.Shutdown(ctx); err != nil {
+					t.Errorf("shut down: %v", err)
+				}
+				return nil
+			})
 			if tc.maxConcurrency == 0 {
 				return
 			}

@@ -2,6 +2,7 @@ package rie_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,13 +24,7 @@ func TestShutdownBoundedByLeftovers(t *testing.T) {
 	t.Parallel()
 	root := need(t)
 	dir := t.TempDir()
-	stuck := filepath.Join(dir, "stuck-emulator")
-	build := exec.Command("go", "build", "-o", stuck, "./deploy/rie/testdata/stuck-emulator")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the stand-in: %v\n%s", err, out)
-	}
+	stuck := buildStuck(t, root, dir)
 	out := &syncBuffer{}
 	sb, err := rie.Start(t.Context(), rie.Options{
 		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out,
@@ -60,6 +55,51 @@ func TestShutdownBoundedByLeftovers(t *testing.T) {
 	if state := processState(child); state != "" && state != "Z" {
 		t.Errorf("the emulator's child %d is still running (state %s)", child, state)
 	}
+}
+
+// TestInvokeEndsWhenTheEmulatorStalls holds an invocation in a stand-in
+// for the emulator that prints the line AWS's emulator prints when its
+// Telemetry API deadlocks: Invoke returns ErrTelemetryStalled then, not
+// when its context ends.
+func TestInvokeEndsWhenTheEmulatorStalls(t *testing.T) {
+	t.Parallel()
+	root := need(t)
+	dir := t.TempDir()
+	stuck := buildStuck(t, root, dir)
+	out := &syncBuffer{}
+	sb, err := rie.Start(t.Context(), rie.Options{
+		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out,
+		Env: map[string]string{"STUCK_STALL": "1"},
+	})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = sb.Shutdown(context.Background()) })
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	_, err = sb.Invoke(ctx, rie.Invocation{RequestID: "held", Payload: []byte("{}")})
+	if !errors.Is(err, rie.ErrTelemetryStalled) {
+		t.Errorf("Invoke = %v, want ErrTelemetryStalled", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Invoke returned once its context ended (%v), not at the stall", ctx.Err())
+	}
+	if !sb.TelemetryStalled() {
+		t.Error("TelemetryStalled = false after the stall line")
+	}
+}
+
+// buildStuck builds the stand-in for the emulator into dir.
+func buildStuck(t *testing.T, root, dir string) string {
+	t.Helper()
+	stuck := filepath.Join(dir, "stuck-emulator")
+	build := exec.Command("go", "build", "-o", stuck, "./deploy/rie/testdata/stuck-emulator")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the stand-in: %v\n%s", err, out)
+	}
+	return stuck
 }
 
 // processState returns the state letter of pid from /proc/PID/stat, or ""
