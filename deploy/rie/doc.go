@@ -42,9 +42,14 @@
 // times at once. In that mode the pinned emulator's Telemetry API
 // deadlocks once it drops a batch because the extension had not answered
 // the previous one within the buffering window: Start reports a sandbox
-// whose start stalled so (ErrTelemetryStalled) and Sandbox.TelemetryStalled
-// a later stall, so that a test can say why its invocations hang. The
-// extension subscribes with a 1,000 ms buffering window in Managed
+// whose start stalled so (ErrTelemetryStalled), Invoke ends a call the
+// emulator stalled during (ErrTelemetryStalled, rather than waiting for
+// the call's context) and Sandbox.TelemetryStalled tells of a later stall,
+// so that a test can say why, and run its scenario again in a new sandbox.
+// Shutdown is bounded whatever the emulator does: SIGTERM, SIGKILL after
+// 10 s, then every process left in the sandbox's mount namespace is
+// killed, and the emulator's output is read at most 5 s after its exit.
+// The extension subscribes with a 1,000 ms buffering window in Managed
 // Instances (nothing waits on telemetry per invocation there), which makes
 // such a stall rare.
 //
