@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lambdascope/lambdascope/collector"
+	"github.com/lambdascope/lambdascope/internal/testload"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -171,7 +172,9 @@ func TestQueuedBatchWaitsAtMostWriteTimeout(t *testing.T) {
 			h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
 				c.WAL.Enabled = withWAL
 				c.WAL.AckAfter = 0
-				c.WriteTimeout = time.Second
+				// The insert of the batch after the held one must end
+				// within it, however loaded the machine.
+				c.WriteTimeout = testload.Scale(2*time.Second, 20*time.Second)
 				c.Batch.Parallelism = 1
 			})
 			held := batch(t, [16]byte{0xbc, 0x10, byte(i)}, 2)
@@ -233,5 +236,58 @@ func TestQueuedBatchWaitsAtMostWriteTimeout(t *testing.T) {
 				t.Errorf("Stats().InflightBytes = %d with nothing in flight, want 0", got)
 			}
 		})
+	}
+}
+
+// TestSlowReplayIsNotCutOffAtWriteTimeout: a batch that went to the WAL
+// (no writer took it within write_timeout) is replayed by an insert whose
+// answer comes after write_timeout. Nothing waits on a replay, so it is
+// not cut off then (wal.replay_timeout bounds it): the batch is stored
+// once. Cut off at write_timeout, the replay after it stored the rows
+// again.
+func TestSlowReplayIsNotCutOffAtWriteTimeout(t *testing.T) {
+	dsn, _ := chtest.NewDatabase(t)
+	store := migratedStore(t, dsn)
+	const writeTimeout = time.Second
+	h := startWALAck(t, dsn, store, t.TempDir(), 1, func(c *collector.Config) {
+		c.WAL.AckAfter = 0
+		c.WriteTimeout = writeTimeout
+		c.Batch.Parallelism = 1
+	})
+	heldAnswer := h.exportAsync(t, batch(t, [16]byte{0xbd, 0x10}, 2))
+	<-h.w.entered
+	opened := false
+	t.Cleanup(func() {
+		if !opened {
+			h.w.open(0, errLost)
+		}
+	})
+	queuedTrace := [16]byte{0xbd, 0x11}
+	queued := batch(t, queuedTrace, 2)
+	select {
+	case err := <-h.exportAsync(t, queued):
+		if err != nil {
+			t.Fatalf("the queued batch: %v, want it acknowledged from the WAL", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the queued batch: no answer while the insert ahead of it is held")
+	}
+	h.w.mu.Lock()
+	h.w.slowReplay = writeTimeout + writeTimeout/2
+	h.w.mu.Unlock()
+	h.w.open(0, errLost)
+	opened = true
+	<-heldAnswer
+	waitFor(t, "the WAL to be consumed", time.Minute, func() bool {
+		return h.metric(t, "lambdascope_collector_wal_records") == 0
+	})
+	if r := h.w.count(h.w.replayed, queued.GetBatchId()); r != 1 {
+		t.Errorf("the batch was replayed %d times with success, want 1", r)
+	}
+	if rows, _ := spanCounts(t, store, queuedTrace); rows != 2 {
+		t.Errorf("ClickHouse holds %d rows of the replayed batch, want 2 (stored once)", rows)
+	}
+	if n := h.metric(t, `lambdascope_collector_duplicate_risk_items_total{reason="outcome_unknown"}`); n != 0 {
+		t.Errorf("duplicate_risk_items outcome_unknown = %v, want 0", n)
 	}
 }

@@ -139,6 +139,14 @@ type WALConfig struct {
 	// from the WAL while their inserts run or wait for a writer; past it a
 	// batch waits for its insert.
 	AckMaxPending int `yaml:"ack_max_pending"`
+	// ReplayTimeout bounds one insert from the WAL. Nothing waits on it,
+	// so it is longer than write_timeout: an insert cut off while
+	// ClickHouse is still writing it has an unknown outcome, and the
+	// replay that follows stores its rows again if it landed (18.16
+	// deduplicates inserts only in replicated tables). Never less than
+	// write_timeout; once the collector stops, an insert from the WAL
+	// gets write_timeout more at most.
+	ReplayTimeout time.Duration `yaml:"replay_timeout"`
 }
 
 // TracingConfig turns on the collector's own traces, sent over OTLP/HTTP.
@@ -179,6 +187,7 @@ func DefaultConfig() Config {
 			AckAfter:      25 * time.Millisecond,
 			AckMaxItems:   256,
 			AckMaxPending: 32,
+			ReplayTimeout: 2 * time.Minute,
 		},
 		Tracing: TracingConfig{SampleRatio: 0.01},
 
@@ -246,6 +255,7 @@ func (c Config) Validate() error {
 		} else if c.WAL.SegmentBytes > c.WAL.MaxBytes {
 			errs = append(errs, errors.New("wal.segment_bytes must not exceed wal.max_bytes"))
 		}
+		positive("wal.replay_timeout", int64(c.WAL.ReplayTimeout))
 		if c.WAL.AckAfter > 0 && c.WAL.AckAfter >= c.WriteTimeout {
 			errs = append(errs, fmt.Errorf("wal.ack_after (%s) must be shorter than write_timeout (%s), or 0 to turn it off", c.WAL.AckAfter, c.WriteTimeout))
 		}

@@ -636,6 +636,10 @@ func (c columns) empty() bool { return len(c.spans) == 0 && len(c.logs) == 0 }
 // there are, and records the outcome.
 func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols columns, path string) (storage.WriteCounts, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
+	if path == "wal" {
+		cancel()
+		ctx, cancel = p.replayContext()
+	}
 	defer cancel()
 	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
 	defer span.End()
@@ -686,6 +690,28 @@ func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols columns, path stri
 		p.m.dropped.WithLabelValues("items", "malformed").Add(float64(counts.Rejected))
 	}
 	return counts, nil
+}
+
+// replayContext bounds an insert from the WAL: by wal.replay_timeout (never
+// less than write_timeout), and once the collector stops, by write_timeout
+// from then.
+func (p *pipeline) replayContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(p.cfg.WAL.ReplayTimeout, p.cfg.WriteTimeout))
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.stop:
+		}
+		t := time.NewTimer(p.cfg.WriteTimeout)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			cancel()
+		}
+	}()
+	return ctx, cancel
 }
 
 // countDuplicateRisk counts and logs what a failed write may have stored

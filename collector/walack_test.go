@@ -42,6 +42,11 @@ type gateWriter struct {
 	replayed map[[16]byte]int // batch ID: WriteExports that succeeded
 	direct   map[[16]byte]int // batch ID: WriteExportsWithColumns that succeeded
 	failing  error            // every write fails with it while set
+	// slowReplay, when set, is how long the next WAL replay's answer
+	// comes after ClickHouse stored its rows (once); the replay then
+	// fails if its context ended meanwhile, as a driver does whose wait
+	// for the answer is cut off.
+	slowReplay time.Duration
 }
 
 func newGateWriter(store *storage.Store, hold int) *gateWriter {
@@ -103,6 +108,19 @@ func (w *gateWriter) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRe
 		return storage.WriteCounts{}, err
 	}
 	c, err := w.Store.WriteExports(ctx, reqs)
+	w.mu.Lock()
+	slow := w.slowReplay
+	if err == nil {
+		w.slowReplay = 0
+	}
+	w.mu.Unlock()
+	if err == nil && slow > 0 {
+		select {
+		case <-time.After(slow):
+		case <-ctx.Done():
+			return storage.WriteCounts{Uncertain: c.Spans + c.Logs + c.MetricPoints + c.Invocations}, fmt.Errorf("write: waiting for ClickHouse's answer: %w", ctx.Err())
+		}
+	}
 	if err == nil {
 		w.record(w.replayed, reqs)
 	}
