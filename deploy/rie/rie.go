@@ -107,8 +107,10 @@ type Sandbox struct {
 	outFile *os.File
 	client  *http.Client
 	stopped bool
-	// mountNS names the sandbox's mount namespace (/proc/PID/ns/mnt).
+	// mountNS names the sandbox's mount namespace (/proc/PID/ns/mnt);
+	// nsFile holds it open.
 	mountNS string
+	nsFile  *os.File
 }
 
 // outputGrace bounds how long the emulator's output is read after it has
@@ -245,8 +247,17 @@ exec /var/rapid/aws-lambda-rie --runtime-api-address "$6" --runtime-interface-em
 		return nil, err
 	}
 	// The emulator now runs in the sandbox's own mount namespace, which
-	// everything it starts shares: Shutdown finds what is left by it.
-	s.mountNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", s.cmd.Process.Pid))
+	// everything it starts shares: Shutdown finds what is left by it. The
+	// namespace is held open until then, so that its name cannot pass to
+	// another sandbox's once this one's processes are gone.
+	nsPath := fmt.Sprintf("/proc/%d/ns/mnt", s.cmd.Process.Pid)
+	if f, err := os.Open(nsPath); err == nil {
+		if name, err := os.Readlink(nsPath); err == nil {
+			s.mountNS, s.nsFile = name, f
+		} else {
+			_ = f.Close()
+		}
+	}
 	if opts.MaxConcurrency > 0 && opts.Layer != "" {
 		if err := s.waitExtension(ctx); err != nil {
 			return nil, err
@@ -422,6 +433,9 @@ func (s *Sandbox) Shutdown(ctx context.Context) error {
 	defer func() {
 		if s.outFile != nil {
 			_ = s.outFile.Close()
+		}
+		if s.nsFile != nil {
+			_ = s.nsFile.Close()
 		}
 	}()
 	// Whatever the emulator started, found now: once it has exited, its

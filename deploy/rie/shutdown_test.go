@@ -52,8 +52,14 @@ func TestShutdownBoundedByLeftovers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "did not exit within 10s of SIGTERM") {
 		t.Errorf("Shutdown's error = %v, want it to say the emulator did not exit on SIGTERM", err)
 	}
-	if state := processState(child); state != "" && state != "Z" {
-		t.Errorf("the emulator's child %d is still running (state %s)", child, state)
+	// SIGKILL takes effect when the process is next scheduled: a loaded
+	// machine may show it running for a moment after Shutdown returned.
+	state := processState(child)
+	for deadline := time.Now().Add(10 * time.Second); state != "" && state != "Z" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		state = processState(child)
+	}
+	if state != "" && state != "Z" {
+		t.Errorf("the emulator's child %d is still running 10 s after Shutdown returned (state %s)", child, state)
 	}
 }
 
