@@ -78,6 +78,16 @@ func TestAgentKilledUnderTheEmulator(t *testing.T) {
 				case <-time.After(15 * time.Second):
 					t.Fatalf("the invocation the agent died in did not end\n%s", w.String())
 				}
+				// The caller has its answer before the environment is
+				// done with the invocation (the emulator waits a moment
+				// for the extensions): the calls below must find it idle,
+				// not start a new environment beside it.
+				ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+				err := em.WaitIdle(ctx, "fn")
+				cancel()
+				if err != nil {
+					t.Fatalf("the environment the agent died in did not become idle: %v\n%s", err, w.String())
+				}
 			} else {
 				// Once the invocation is over and the environment idle (the
 				// emulator freezes it then), so that no call is in flight.
