@@ -368,6 +368,8 @@ func (o *eventObserver) observe(tracker *invocation.Tracker, id string, p *pendi
 	o.mu.Unlock()
 	tracker.ObserveResponse(id, invocation.Response{Trigger: string(p.trig.Kind), TriggerSource: triggerSource(p.trig, o.redact),
 		TraceContextSource: src, HTTPStatus: p.end.status, Size: p.end.size, ErrorMessage: p.end.errMsg})
+	// The end, for a record built from the extension's own view.
+	tracker.ObserveEnd(id, p.end.at, p.end.kind == rtproxy.Error, p.end.errType)
 }
 
 // send adds the inferred span of p to buf.
