@@ -80,10 +80,18 @@ func (t *Tracker) ObserveEnd(requestID string, at time.Time, failed bool, errorT
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, done := t.built[requestID]; done {
+	if t.reportedLocked(requestID) {
 		return
 	}
 	t.stateLocked(requestID).end = &answer{at: at, failed: failed, errorType: CutText(errorType, maxOwnErrorType)}
+}
+
+// reportedLocked says whether the record of id was built, or its report
+// came and waits (DeferReport): what comes of the invocation after that
+// makes no second record.
+func (t *Tracker) reportedLocked(id string) bool {
+	_, done := t.built[id]
+	return done || t.deferred[id] != nil
 }
 
 // platformSeenLocked notes that the Telemetry API delivers: the records
@@ -123,7 +131,7 @@ func (t *Tracker) settleLocked(current string) []*ingestv1.Invocation {
 	}
 	var due []*state
 	for id, st := range t.requests {
-		if id != current && !st.invokedAt.IsZero() && st.runtimeDone == nil && st.start.IsZero() {
+		if id != current && !st.invokedAt.IsZero() && st.runtimeDone == nil && st.start.IsZero() && !t.reportedLocked(id) {
 			due = append(due, st)
 		}
 	}

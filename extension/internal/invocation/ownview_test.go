@@ -238,3 +238,36 @@ func TestUnrecordedInvocationsAreCounted(t *testing.T) {
 		t.Errorf("FinishIncomplete wrote %d, stats %+v; want 0 and 1 unrecorded", n, tr.Stats())
 	}
 }
+
+// A record that waits (DeferReport) with its report come is built once:
+// what the proxy reports of the invocation afterwards, its answer
+// included, makes no record from the own view.
+func TestOwnRecordsNotForAReportThatWaits(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprint("own=", own), func(t *testing.T) {
+			s := &sink{}
+			tr := New(s, nil, slog.New(slog.DiscardHandler))
+			tr.ObserveInvoke("r1", "")
+			if !tr.DeferReport("r1") {
+				t.Fatal("DeferReport refused")
+			}
+			tr.HandleTelemetry(parseEvents(t, `[
+				{"time": "2026-12-07T10:00:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}},
+				{"time": "2026-12-07T10:00:00.002Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
+					"metrics": {"durationMs": 2, "billedDurationMs": 2, "memorySizeMB": 128, "maxMemoryUsedMB": 40}}}]`))
+			if own {
+				tr.SetOwnRecords()
+			}
+			// The proxy's view of r1 comes late.
+			tr.ObserveResponse("r1", Response{Trigger: "sqs"})
+			tr.ObserveEnd("r1", time.Now(), false, "")
+			tr.ObserveInvoke("r2", "")
+			tr.ReleaseReport("r1")
+			tr.FinishIncomplete()
+			recs := byRequest(t, s.invocations)
+			if r := recs["r1"]; r == nil || r.GetIncomplete() || r.GetDurationMs() != 2 {
+				t.Errorf("r1 = %v, want the platform's record alone", r)
+			}
+		})
+	}
+}

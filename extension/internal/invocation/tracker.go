@@ -287,7 +287,7 @@ func (t *Tracker) ObserveInvokeAt(requestID, xrayHeader string, at time.Time) {
 		return
 	}
 	t.mu.Lock()
-	if _, done := t.built[requestID]; done {
+	if t.reportedLocked(requestID) {
 		// The report was handled before the INVOKE event.
 		t.mu.Unlock()
 		return
@@ -877,6 +877,8 @@ func (t *Tracker) FinishIncomplete() int {
 	pending := make([]*state, 0, len(t.requests))
 	for _, st := range t.requests {
 		switch {
+		case t.deferred[st.requestID] != nil:
+			// Its report came and waits: built below.
 		case st.runtimeDone != nil || st.ownRecordDue():
 			pending = append(pending, st)
 		case !st.start.IsZero():
