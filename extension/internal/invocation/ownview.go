@@ -3,6 +3,7 @@ package invocation
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
@@ -66,7 +67,7 @@ func (t *Tracker) SetOwnRecords() {
 func (t *Tracker) SetShutdownReason(reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.shutdownReason = reason
+	t.shutdownReason = strings.ToLower(strings.TrimSpace(reason))
 }
 
 // ObserveEnd records the runtime's answer to an invocation as the Runtime
@@ -166,11 +167,13 @@ func (t *Tracker) ownLocked(st *state, status string) *ingestv1.Invocation {
 	end := start
 	if a := st.end; a != nil {
 		if start.IsZero() {
+			// Only the answer was seen: no duration.
 			start = a.at
+		} else {
+			p.Metrics.DurationMs = max(float64(a.at.Sub(start))/float64(time.Millisecond), 0)
+			p.Metrics.Given = telemetry.FigureDuration
 		}
 		end = a.at
-		p.Metrics.DurationMs = max(float64(a.at.Sub(start))/float64(time.Millisecond), 0)
-		p.Metrics.Given = telemetry.FigureDuration
 		status = "success"
 		if a.failed {
 			status, p.ErrorType = "error", a.errorType

@@ -271,3 +271,20 @@ func TestOwnRecordsNotForAReportThatWaits(t *testing.T) {
 		})
 	}
 }
+
+// Only the answer seen (no INVOKE event, as on Managed Instances): the
+// record starts at the answer, its duration unknown, never a 0 taken
+// for a figure.
+func TestOwnRecordOfAnAnswerAlone(t *testing.T) {
+	tr, s, now := ownTracker()
+	tr.ObserveEnd("r1", *now, true, "Boom")
+	tr.SetShutdownReason("SPINDOWN")
+	tr.FinishIncomplete()
+	if len(s.invocations) != 1 {
+		t.Fatalf("%d records, want 1", len(s.invocations))
+	}
+	r := s.invocations[0]
+	if r.GetStartTimeUnixNano() != uint64(now.UnixNano()) || r.GetUnknownFigures()&unknownDuration == 0 || r.GetStatus() != "error" || r.GetErrorType() != "Boom" {
+		t.Errorf("record = %v, want it to start at the answer, its duration unknown, status error", r)
+	}
+}

@@ -93,7 +93,8 @@ type Stats struct {
 	// invocation's record was built from the own view already.
 	ReportsAfterOwn uint64
 	// Unrecorded counts the invocations the extension saw run and could
-	// build no record of (forgotten beyond maxTracked).
+	// build no record of: forgotten beyond maxTracked, or, at shutdown,
+	// known only from a platform.start.
 	Unrecorded uint64
 }
 
