@@ -943,7 +943,7 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	}
 	// The previous invocation's record, when built from the extension's
 	// own view, is built now, with its answer.
-	a.awaitAnswer(a.lastRequestID)
+	a.awaitAnswer(a.lastRequestID, answerWait)
 	a.lastRequestID = ev.RequestID
 	a.tracker.ObserveInvokeAt(ev.RequestID, xray, now)
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
@@ -1167,7 +1167,7 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	a.events.sendAllHeld()
 	// Invocations that ran but got no platform.report still get a record.
 	if a.tracker != nil {
-		a.awaitAnswer(a.lastRequestID)
+		a.awaitAnswer(a.lastRequestID, answerWaitShutdown)
 		a.tracker.FinishIncomplete()
 	}
 	// The runtime was stopped before SHUTDOWN was sent.
