@@ -45,6 +45,9 @@ func TestClassicRecordsThroughTheProxy(t *testing.T) {
 
 	// One record per call, with its status, error type and figures.
 	checkRecords(t, ctx, fn, calls)
+	if t.Failed() {
+		t.Logf("emulator, runtime and extension output:\n%s", out.String())
+	}
 
 	// What checkRecords does not read: the record says it holds what was
 	// known without the platform's report, and the cold start is the
