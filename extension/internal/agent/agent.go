@@ -281,7 +281,9 @@ type Agent struct {
 	telemetryOK bool
 	invokes     int
 	lastInvoke  time.Time
-	avgGap      time.Duration
+	// lastRequestID is the request of the latest INVOKE event.
+	lastRequestID string
+	avgGap        time.Duration
 
 	// runtimeDoneLate counts the waits for runtimeDone that the bound
 	// ended; lateLogged is when that was last logged.
@@ -434,6 +436,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case extapi.Shutdown:
 			a.log.Debug("shutdown event", "reason", ev.ShutdownReason)
 			a.opts.Inherited.Stopping()
+			if a.tracker != nil {
+				// The invocation left without an answer takes a timeout's
+				// or a failure's reason as its status.
+				a.tracker.SetShutdownReason(string(ev.ShutdownReason))
+			}
 			deadline := ev.Deadline()
 			if ev.DeadlineMs == 0 {
 				deadline = time.Now().Add(2 * time.Second)
@@ -520,7 +527,8 @@ func (a *Agent) adoptListeners(h *Inherited) {
 			a.logTelemetryUnavailable(h.State.SubscribeError)
 			return
 		}
-		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", h.State.SubscribeError)
+		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing "+
+			"(invocation records are built from the extension's own view)", "err", h.State.SubscribeError)
 		return
 	}
 	a.telemetryOK = true
@@ -630,8 +638,8 @@ func (a *Agent) stopProxy(bound time.Duration) {
 // Telemetry.NotSupported (AWS's emulator does): the extension then runs
 // without it and waits for no platform event.
 func (a *Agent) logTelemetryUnavailable(answer any) {
-	a.log.Warn("the Telemetry API is not supported here; running without it: no invocation records or function logs, "+
-		"and no waiting for platform events", "answer", answer)
+	a.log.Warn("the Telemetry API is not supported here; running without it: no function logs, no platform figures "+
+		"(invocation records are built from the extension's own view), and no waiting for platform events", "answer", answer)
 }
 
 // handleTelemetry hands pushed events to the tracker once set-up is done.
@@ -720,7 +728,8 @@ func (a *Agent) subscribe(ctx context.Context, listenErr error) {
 		return
 	}
 	if err != nil {
-		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing", "err", err)
+		a.log.Error("telemetry subscription failed; invocation reports and function logs will be missing "+
+			"(invocation records are built from the extension's own view)", "err", err)
 		return
 	}
 	a.telemetryOK = true
@@ -755,6 +764,11 @@ func (a *Agent) setUp(ctx context.Context, reg extapi.Registration) error {
 	tracker := invocation.New(sink, a.resource, a.log)
 	if a.managed {
 		tracker.SetManagedInstances()
+	}
+	if !a.telemetryOK {
+		// No platform event will come: the records are built from what
+		// the extension sees itself (INVOKE events, the proxy's answers).
+		tracker.SetOwnRecords()
 	}
 
 	var sp *spool.Spool
@@ -927,7 +941,11 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	if ev.Tracing != nil {
 		xray = ev.Tracing.Value
 	}
-	a.tracker.ObserveInvoke(ev.RequestID, xray)
+	// The previous invocation's record, when built from the extension's
+	// own view, is built now, with its answer.
+	a.awaitAnswer(a.lastRequestID, answerWait)
+	a.lastRequestID = ev.RequestID
+	a.tracker.ObserveInvokeAt(ev.RequestID, xray, now)
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
 		a.addSelfMetrics(now)
 	}
@@ -1149,6 +1167,7 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	a.events.sendAllHeld()
 	// Invocations that ran but got no platform.report still get a record.
 	if a.tracker != nil {
+		a.awaitAnswer(a.lastRequestID, answerWaitShutdown)
 		a.tracker.FinishIncomplete()
 	}
 	// The runtime was stopped before SHUTDOWN was sent.
@@ -1256,6 +1275,15 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	}
 	if ts.LogsUnattributed > 0 {
 		attrs = append(attrs, "logs_unattributed", ts.LogsUnattributed)
+	}
+	if ts.OwnRecords > 0 {
+		attrs = append(attrs, "records_from_own_view", ts.OwnRecords)
+	}
+	if ts.ReportsAfterOwn > 0 {
+		attrs = append(attrs, "reports_after_own_records", ts.ReportsAfterOwn)
+	}
+	if ts.Unrecorded > 0 {
+		attrs = append(attrs, "invocations_unrecorded", ts.Unrecorded)
 	}
 	if n := a.runtimeDoneLate.Load(); n > 0 {
 		attrs = append(attrs, "runtime_done_late", n)

@@ -56,6 +56,11 @@ type state struct {
 	response Response
 	// runtimeDoneAt is the time of platform.runtimeDone.
 	runtimeDoneAt time.Time
+	// invokedAt is when the INVOKE event came; end is the answer the
+	// proxy saw (ObserveEnd): the record's start and end when it is built
+	// from the extension's own view (ownview.go).
+	invokedAt time.Time
+	end       *answer
 }
 
 // Stats are the tracker's counters.
@@ -80,6 +85,17 @@ type Stats struct {
 	// Managed Instances, once any invocation had started: they are
 	// shipped without one rather than under a guess.
 	LogsUnattributed uint64
+
+	// OwnRecords counts the records built from the extension's own view
+	// (ownview.go), without the platform's report.
+	OwnRecords uint64
+	// ReportsAfterOwn counts the platform reports left out because the
+	// invocation's record was built from the own view already.
+	ReportsAfterOwn uint64
+	// Unrecorded counts the invocations the extension saw run and could
+	// build no record of: forgotten beyond maxTracked, or, at shutdown,
+	// known only from a platform.start.
+	Unrecorded uint64
 }
 
 // Tracker assembles invocation records. It is safe for concurrent use.
@@ -139,6 +155,14 @@ type Tracker struct {
 	// extensionInitMs is the extension's own start, for the first record
 	// (SetExtensionInit).
 	extensionInitMs float64
+	// own says records are built from the extension's own view
+	// (SetOwnRecords) until the Telemetry API is seen delivering;
+	// ownBuilt remembers the last maxBuilt built so, oldest first in
+	// ownBuiltQ; shutdownReason is the SHUTDOWN's (SetShutdownReason).
+	own            bool
+	ownBuilt       map[string]struct{}
+	ownBuiltQ      []string
+	shutdownReason string
 }
 
 // SetExtensionInit records how long the extension took from its process
@@ -199,6 +223,7 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		inflight:  map[string]struct{}{},
 		spans:     map[string]spanRef{},
 		built:     map[string]struct{}{},
+		ownBuilt:  map[string]struct{}{},
 		deferred:  map[string]*deferredReport{},
 		heldLines: map[string][]*logspb.LogRecord{},
 	}
@@ -243,22 +268,39 @@ func (t *Tracker) evictOldestLocked() {
 		}
 	}
 	if oldest != nil {
+		t.unrecordedLocked(oldest, "more invocations waited for their record than the bound")
 		delete(t.requests, oldest.requestID)
 		delete(t.inflight, oldest.requestID)
 	}
 }
 
-// ObserveInvoke records an INVOKE event from the Extensions API.
+// ObserveInvoke records an INVOKE event from the Extensions API, received
+// now.
 func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
+	t.ObserveInvokeAt(requestID, xrayHeader, t.now())
+}
+
+// ObserveInvokeAt records an INVOKE event from the Extensions API,
+// received at at: the start of a record built from the extension's own
+// view.
+func (t *Tracker) ObserveInvokeAt(requestID, xrayHeader string, at time.Time) {
 	if requestID == "" {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	if t.reportedLocked(requestID) {
+		// The report was handled before the INVOKE event.
+		t.mu.Unlock()
+		return
+	}
 	st := t.stateLocked(requestID)
 	if st.xray == "" {
 		st.xray = xrayHeader
 	}
+	if st.invokedAt.IsZero() {
+		st.invokedAt = at
+	}
+	settled := t.settleLocked(requestID)
 	// The invocations in flight follow the telemetry stream's
 	// platform.start once there is one, not the INVOKE event: lines of the
 	// previous invocation may still be on the way when the next INVOKE
@@ -269,6 +311,8 @@ func (t *Tracker) ObserveInvoke(requestID, xrayHeader string) {
 		t.inflight[requestID] = struct{}{}
 	}
 	t.notifyLocked()
+	t.mu.Unlock()
+	t.addInvocations(settled)
 }
 
 // Bounds of the texts of a Response, in bytes.
@@ -423,6 +467,7 @@ func (t *Tracker) HandleTelemetry(events []telemetry.Event) {
 				}
 			}
 		case telemetry.KindPlatform:
+			t.platformSeenLocked()
 			if inv, ss := t.platformLocked(ev); inv != nil {
 				invocations = append(invocations, inv)
 				spans = append(spans, ss...)
@@ -521,6 +566,14 @@ func (t *Tracker) addTraceLocked(rec *logspb.LogRecord) {
 // invocation record, with its platform spans, when the event completes one.
 func (t *Tracker) platformLocked(ev *telemetry.Event) (*ingestv1.Invocation, []*tracepb.Span) {
 	p := ev.Platform
+	if p.RequestID != "" && t.ownBuiltLocked(p.RequestID) {
+		// Recorded from the extension's own view already: one record
+		// per request.
+		if ev.Type == telemetry.TypeReport {
+			t.reportAfterOwnLocked(p.RequestID)
+		}
+		return nil, nil
+	}
 	switch ev.Type {
 	case telemetry.TypeInitStart:
 		if t.restored {
@@ -804,8 +857,12 @@ func normalizeStatus(s string) string {
 // FinishIncomplete writes a record, marked incomplete, for every
 // invocation whose runtime finished (platform.runtimeDone) but whose
 // platform.report has not come, with what is known: its start, duration,
-// outcome and response spans; the report's figures are unknown. Records
-// still waiting for ReleaseReport are written too, in the trace known now.
+// outcome and response spans; the report's figures are unknown. An
+// invocation the extension saw run without either gets a record from the
+// extension's own view (ownview.go) when the platform said nothing of it
+// or the proxy saw its answer; one that only started (platform.start) is
+// counted (Stats.Unrecorded). Records still waiting for ReleaseReport are
+// written too, in the trace known now.
 // Call it at shutdown, once no more telemetry can arrive. It returns how
 // many records it wrote.
 func (t *Tracker) FinishIncomplete() int {
@@ -820,15 +877,32 @@ func (t *Tracker) FinishIncomplete() int {
 	}
 	pending := make([]*state, 0, len(t.requests))
 	for _, st := range t.requests {
-		if st.runtimeDone != nil {
+		switch {
+		case t.deferred[st.requestID] != nil:
+			// Its report came and waits: built below.
+		case st.runtimeDone != nil || st.ownRecordDue():
 			pending = append(pending, st)
+		case !st.start.IsZero():
+			t.unrecordedLocked(st, "platform.start came, neither platform.runtimeDone nor the report nor the answer did")
 		}
 	}
 	// In the order the invocations were first seen, so the cold start is
 	// the first.
 	slices.SortFunc(pending, func(a, b *state) int { return cmp.Compare(a.seq, b.seq) })
+	lastRun, reason := t.shutdownStatus(pending)
+	own := 0
 	for _, st := range pending {
 		rd := st.runtimeDone
+		if rd == nil {
+			// Neither a report nor runtimeDone: from the own view.
+			status := ""
+			if st == lastRun {
+				status = reason
+			}
+			invocations = append(invocations, t.ownLocked(st, status))
+			own++
+			continue
+		}
 		// A report that gave only what runtimeDone knows.
 		ev := &telemetry.Event{Time: st.runtimeDoneAt, Type: telemetry.TypeReport, Kind: telemetry.KindPlatform,
 			Platform: &telemetry.PlatformRecord{RequestID: st.requestID, Status: rd.Status, ErrorType: rd.ErrorType,
@@ -843,7 +917,7 @@ func (t *Tracker) FinishIncomplete() int {
 		t.stats.Incomplete++
 		invocations = append(invocations, inv)
 	}
-	incomplete := len(invocations)
+	incomplete := len(invocations) - own
 	// Records still waiting (DeferReport) are built as things stand.
 	for id, d := range t.deferred {
 		delete(t.deferred, id)
@@ -860,6 +934,9 @@ func (t *Tracker) FinishIncomplete() int {
 
 	if incomplete > 0 {
 		t.log.Warn("writing invocation records without their platform report", "count", incomplete)
+	}
+	if own > 0 {
+		t.log.Info("writing invocation records from the extension's own view at shutdown", "count", own)
 	}
 	t.shipLines(lines)
 	t.shipRecords(invocations, spans)
