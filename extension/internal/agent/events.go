@@ -382,12 +382,11 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 // takes from the error the function raised or returned ("errorString" or
 // the error's Go type for aws-lambda-go, "TypeError" for Node.js,
 // "ValueError" for Python); the Lambda-Runtime-Function-Error-Type header
-// (or trailer) is taken only when the body names none. The header is what
-// the platform reports as the invocation's error type (AWS suggests a
-// category such as "Runtime.NoSuchHandler"; without one the platform
-// reports "Runtime.Unknown", as it does for aws-lambda-go, which sends
-// none), so the record keeps both. The inferred span's error.type keeps
-// the header first.
+// (or trailer) is taken only when the body names none: AWS suggests a
+// category for it ("Runtime.NoSuchHandler"), and the record's error_type
+// is already what the platform's report says ("Runtime.Unknown" for
+// aws-lambda-go, which sends no header). The inferred span's error.type
+// keeps the header first.
 func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
 	body := e.Body
 	if e.Kind != rtproxy.Error {
