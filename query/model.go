@@ -131,6 +131,13 @@ type Invocation struct {
 	// trace ID), "durable", "function" (the function's SDK), "none";
 	// empty when unknown.
 	TraceContextSource string `json:"traceContextSource,omitempty"`
+	// FunctionErrorType is the type the function's runtime gave the error
+	// it reported through /error ("errorString" or the error's Go type for
+	// aws-lambda-go, "TypeError" for Node.js, "ValueError" for Python),
+	// redacted by the extension, at most 256 bytes; empty for none.
+	// ErrorType is the platform's ("Runtime.Unknown" when the runtime
+	// named none to it).
+	FunctionErrorType string `json:"functionErrorType,omitempty"`
 }
 
 // Failed reports whether the invocation counts as an error: the platform
@@ -165,6 +172,10 @@ type InvocationFilter struct {
 	// Failed keeps the invocations that count as errors (Invocation.Failed):
 	// a status other than success, or an HTTP status of 500 or more.
 	Failed bool
+	// ErrorType, when set, keeps the invocations whose error has this
+	// type, the platform's (ErrorType) or the function's
+	// (FunctionErrorType).
+	ErrorType string
 	// Limit caps the number of records, newest first: 0 means
 	// DefaultInvocationLimit, at most MaxInvocationLimit.
 	Limit int

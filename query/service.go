@@ -344,6 +344,7 @@ func (s *Service) Invocations(ctx context.Context, f InvocationFilter) ([]Invoca
 		Trigger:       f.Trigger,
 		TriggerSource: f.TriggerSource,
 		Failed:        f.Failed,
+		ErrorType:     f.ErrorType,
 		Limit:         f.Limit,
 	})
 	if err != nil {
@@ -431,5 +432,6 @@ func invocationFromRecord(r *storage.InvocationRecord) Invocation {
 		TriggerSource:        r.TriggerSource,
 		ErrorMessage:         r.ErrorMessage,
 		TraceContextSource:   r.TraceContextSource,
+		FunctionErrorType:    r.FunctionErrorType,
 	}
 }

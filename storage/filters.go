@@ -40,6 +40,10 @@ type InvocationFilter struct {
 	// ("sqs", "apigateway-http"); TriggerSource those whose event came
 	// from one source (a queue's name, a route; migration 56).
 	Trigger, TriggerSource string
+	// ErrorType, when set, keeps the invocations whose error has this
+	// type, the platform's (error_type) or the function's
+	// (function_error_type, migration 57).
+	ErrorType string
 	// Failed keeps the invocations that count as errors, as
 	// query.Invocation.Failed does: a status other than success, or an
 	// HTTP status of 500 or more that a proxy integration answered with.

@@ -175,7 +175,7 @@ func scanInvocation(rows driver.Rows, r *dbmodel.Invocation) error {
 		&t.LogLinesDropped, &t.SpansSpooled, &t.LogLinesSpooled,
 		&t.SpansSpoolDropped, &t.LogLinesSpoolDropped, &t.PlatformLogsDropped,
 		&r.RuntimeDurationMs, &r.ExtensionInitMs, &t.SpansRefused, &t.LogLinesRefused,
-		&r.TriggerSource, &r.ErrorMessage, &r.TraceContextSource)
+		&r.TriggerSource, &r.ErrorMessage, &r.TraceContextSource, &r.FunctionErrorType)
 	if err != nil {
 		return err
 	}

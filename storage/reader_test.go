@@ -151,6 +151,73 @@ func TestInvocationsTriggerSource(t *testing.T) {
 	}
 }
 
+// The function's own error type an extension sent (migration 57) is
+// stored and read back beside the platform's; ErrorType selects the
+// invocations whose error has that type, the platform's or the
+// function's, the value bound, never in the SQL.
+func TestInvocationsFunctionErrorType(t *testing.T) {
+	s := openStore(t)
+	base := time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)
+	req := &ingestv1.ExportRequest{Function: &ingestv1.FunctionIdentity{Name: "inventory", Region: "us-east-1"}}
+	for i, inv := range []*ingestv1.Invocation{
+		{RequestId: "go", Status: "error", ErrorType: "Runtime.Unknown", FunctionErrorType: "errorString", ErrorMessage: "sku SKU-404 not found"},
+		{RequestId: "node", Status: "error", ErrorType: "Runtime.Unknown", FunctionErrorType: "TypeError"},
+		{RequestId: "python", Status: "error", ErrorType: "Runtime.HandlerError", FunctionErrorType: "ValueError"},
+		{RequestId: "timeout", Status: "timeout", ErrorType: "Sandbox.Timedout"},
+		{RequestId: "hostile", Status: "error", ErrorType: "Runtime.Unknown", FunctionErrorType: "x' OR 1=1 --\\\x1b[2Jé"},
+		{RequestId: "ok", Status: "success"},
+	} {
+		inv.StartTimeUnixNano = uint64(base.Add(time.Duration(i) * time.Second).UnixNano())
+		req.Invocations = append(req.Invocations, inv)
+	}
+	if _, err := s.WriteExport(t.Context(), req); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	recs, err := s.Invocations(t.Context(), InvocationFilter{FunctionName: "inventory"})
+	if err != nil {
+		t.Fatalf("Invocations: %v", err)
+	}
+	got := map[string][2]string{}
+	for _, r := range recs {
+		got[r.RequestID] = [2]string{r.ErrorType, r.FunctionErrorType}
+	}
+	want := map[string][2]string{
+		"go": {"Runtime.Unknown", "errorString"}, "node": {"Runtime.Unknown", "TypeError"},
+		"python": {"Runtime.HandlerError", "ValueError"}, "timeout": {"Sandbox.Timedout", ""},
+		"hostile": {"Runtime.Unknown", "x' OR 1=1 --\\\x1b[2Jé"}, "ok": {"", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read back %q, want %q", got, want)
+	}
+	for _, tt := range []struct {
+		name   string
+		filter InvocationFilter
+		want   []string
+	}{
+		{"by the function's type", InvocationFilter{FunctionName: "inventory", ErrorType: "errorString"}, []string{"go"}},
+		{"by the platform's type", InvocationFilter{FunctionName: "inventory", ErrorType: "Runtime.Unknown"}, []string{"hostile", "node", "go"}},
+		{"by either", InvocationFilter{ErrorType: "Runtime.HandlerError"}, []string{"python"}},
+		{"with the failed", InvocationFilter{ErrorType: "Sandbox.Timedout", Failed: true}, []string{"timeout"}},
+		{"hostile value", InvocationFilter{ErrorType: "x' OR 1=1 --\\\x1b[2Jé"}, []string{"hostile"}},
+		{"injection", InvocationFilter{ErrorType: "' OR 1=1 --"}, nil},
+		{"none", InvocationFilter{FunctionName: "inventory", ErrorType: "KeyError"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := s.Invocations(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatalf("Invocations: %v", err)
+			}
+			var ids []string
+			for _, r := range recs {
+				ids = append(ids, r.RequestID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("request ids = %q, want %q", ids, tt.want)
+			}
+		})
+	}
+}
+
 func TestInvocationsRejectsEmptyRange(t *testing.T) {
 	s := openStore(t)
 	now := time.Now()
@@ -229,6 +296,8 @@ func TestInvocationsTraceView(t *testing.T) {
 	want.RuntimeDurationMs, want.ExtensionInitMs, want.Telemetry = 0, 0, dbmodel.TelemetryCounts{}
 	// The inferred span shows them in a trace (migration 56).
 	want.TriggerSource, want.ErrorMessage, want.TraceContextSource = "", "", ""
+	// And the function's error type, as its error.type (migration 57).
+	want.FunctionErrorType = ""
 	if got := read(true); got != want {
 		t.Errorf("trace view read = %+v, want %+v", got, want)
 	}

@@ -97,7 +97,7 @@ func TestReadQueriesBindEveryValue(t *testing.T) {
 		// Invocations and functions.
 		{"invocations", func() (string, []any) {
 			return selectInvocationsSQL(db, InvocationFilter{FunctionName: hostile, Since: since, Until: until,
-				RequestIDs: []string{hostile, "b"}, TraceID: [16]byte{1}, TenantID: hostile, Trigger: hostile, TriggerSource: hostile, Failed: true, Limit: 10,
+				RequestIDs: []string{hostile, "b"}, TraceID: [16]byte{1}, TenantID: hostile, Trigger: hostile, TriggerSource: hostile, ErrorType: hostile, Failed: true, Limit: 10,
 				FunctionNames: []string{hostile}, TraceIDs: [][16]byte{{2}, {3}}})
 		}},
 		{"invocations_trace_view", func() (string, []any) {

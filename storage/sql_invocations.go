@@ -15,13 +15,15 @@ var invocationSelectColumns = strings.Join(invocationInsertColumns[1:], ", ")
 // trace view shows, in their order, as scanInvocationTraceView reads them:
 // all but the response figures, the runtime's and extension's durations and
 // the telemetry counters, and where the event and its trace context came
-// from and the error message (migration 56), which the invocation's
-// inferred span shows in the trace. A trace's invocations are read from few
-// rows of many columns; these are 31 of 54.
+// from and the error message (migration 56) and the function's error type
+// (migration 57), which the invocation's inferred span shows in the trace.
+// A trace's invocations are read from few rows of many columns; these are
+// 31 of 55.
 var invocationTraceViewColumns = strings.Join(slices.DeleteFunc(slices.Clone(invocationInsertColumns[1:]), func(c string) bool {
 	switch c {
 	case "response_latency_ms", "response_duration_ms", "runtime_overhead_ms", "produced_bytes",
-		"runtime_duration_ms", "extension_init_ms", "trigger_source", "error_message", "trace_context_source":
+		"runtime_duration_ms", "extension_init_ms", "trigger_source", "error_message", "trace_context_source",
+		"function_error_type":
 		return true
 	}
 	return strings.HasPrefix(c, "tel_")
@@ -54,6 +56,9 @@ func selectInvocationsSQL(db string, f InvocationFilter) (string, []any) {
 	w.equal("tenant_id", f.TenantID)
 	w.equal("trigger", f.Trigger)
 	w.equal("trigger_source", f.TriggerSource)
+	if f.ErrorType != "" {
+		w.add("(error_type = ? OR function_error_type = ?)", f.ErrorType, f.ErrorType)
+	}
 	if f.Failed {
 		w.add("(status NOT IN ('success', '') OR http_status_code >= 500)")
 	}
@@ -89,7 +94,7 @@ var traceInvocationShown = []string{
 // after its horizon.
 func traceInvocationsFilter(f InvocationFilter, horizon uint64) bool {
 	return f.TraceView && len(f.RequestIDs) > 0 && f.TraceID == ([16]byte{}) && len(f.TraceIDs) == 0 &&
-		f.TenantID == "" && f.Trigger == "" && f.TriggerSource == "" && !f.Failed && !f.Since.IsZero() && f.Since.UnixNano() > 0 && uint64(f.Since.UnixNano()) > horizon
+		f.TenantID == "" && f.Trigger == "" && f.TriggerSource == "" && f.ErrorType == "" && !f.Failed && !f.Since.IsZero() && f.Since.UnixNano() > 0 && uint64(f.Since.UnixNano()) > horizon
 }
 
 // selectTraceInvocationsSQL is selectInvocationsSQL for a filter

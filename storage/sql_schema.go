@@ -81,7 +81,7 @@ var (
 		"tel_spans_sampled_out", "tel_spans_dropped", "tel_log_lines_dropped", "tel_spans_spooled",
 		"tel_log_lines_spooled", "tel_spans_spool_dropped", "tel_log_lines_spool_dropped", "tel_platform_logs_dropped",
 		"runtime_duration_ms", "extension_init_ms", "tel_spans_refused", "tel_log_lines_refused",
-		"trigger_source", "error_message", "trace_context_source",
+		"trigger_source", "error_message", "trace_context_source", "function_error_type",
 	}
 )
 

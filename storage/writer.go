@@ -506,7 +506,7 @@ func invocationValues(r *dbmodel.Invocation) []any {
 		r.Telemetry.LogLinesDropped, r.Telemetry.SpansSpooled, r.Telemetry.LogLinesSpooled,
 		r.Telemetry.SpansSpoolDropped, r.Telemetry.LogLinesSpoolDropped, r.Telemetry.PlatformLogsDropped,
 		r.RuntimeDurationMs, r.ExtensionInitMs, r.Telemetry.SpansRefused, r.Telemetry.LogLinesRefused,
-		r.TriggerSource, r.ErrorMessage, r.TraceContextSource,
+		r.TriggerSource, r.ErrorMessage, r.TraceContextSource, r.FunctionErrorType,
 	}
 }
 

@@ -66,14 +66,19 @@ func TestEndToEnd(t *testing.T) {
 		for _, r := range recs {
 			// inventory fails every fourth reservation with a real error
 			// that aws-lambda-go reports to /error, through the layer's
-			// Runtime API proxy: the record holds its type and message.
+			// Runtime API proxy: the record holds its type and message, and
+			// the function's own type (fmt.Errorf's *errors.errorString,
+			// named by aws-lambda-go in the body) beside the platform's.
 			if r.Status == "error" {
 				failedRecs++
 				if fn != "inventory" || r.ErrorType == "" || !strings.Contains(r.ErrorMessage, "insufficient stock") {
 					t.Errorf("%s %s: failed with type %q, message %q; want inventory's \"insufficient stock\"", fn, r.RequestID, r.ErrorType, r.ErrorMessage)
 				}
-			} else if r.ErrorMessage != "" {
-				t.Errorf("%s %s: status %q with error message %q", fn, r.RequestID, r.Status, r.ErrorMessage)
+				if r.FunctionErrorType != "errorString" {
+					t.Errorf("%s %s: the function's error type %q, want errorString (the platform's is %q)", fn, r.RequestID, r.FunctionErrorType, r.ErrorType)
+				}
+			} else if r.ErrorMessage != "" || r.FunctionErrorType != "" {
+				t.Errorf("%s %s: status %q with error message %q, type %q", fn, r.RequestID, r.Status, r.ErrorMessage, r.FunctionErrorType)
 			}
 			if seen[r.RequestID] {
 				t.Errorf("%s: request %s stored twice", fn, r.RequestID)

@@ -28,8 +28,11 @@ type (
 		BilledMs     float64 `json:"billedDurationMs"`
 		Status       string  `json:"status"`
 		ErrorType    string  `json:"errorType"`
-		ColdStart    bool    `json:"coldStart"`
-		TraceID      string  `json:"traceId"`
+		// FunctionErrorType is the type the function's runtime gave the
+		// error, as the layer's Runtime API proxy read it.
+		FunctionErrorType string `json:"functionErrorType"`
+		ColdStart         bool   `json:"coldStart"`
+		TraceID           string `json:"traceId"`
 		// The figures the platform did not report.
 		BilledEstimated      bool `json:"billedDurationEstimated"`
 		MaxMemoryUsedUnknown bool `json:"maxMemoryUsedUnknown"`

@@ -111,6 +111,10 @@ describe('interpolate', () => {
     const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', tenantId: '$tenant' };
     expect(interpolate(q, (s) => s.replace('$tenant', 'BlueTenant')).tenantId).toBe('BlueTenant');
   });
+  it('replaces a variable in the error type filter', () => {
+    const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', errorType: '$type' };
+    expect(interpolate(q, (s) => s.replace('$type', 'errorString')).errorType).toBe('errorString');
+  });
   it('replaces a variable in the trigger source filter', () => {
     const q: LambdascopeQuery = { refId: 'A', queryType: 'invocations', triggerSource: '$queue' };
     expect(interpolate(q, (s) => s.replace('$queue', 'orders-queue')).triggerSource).toBe('orders-queue');
@@ -483,6 +487,7 @@ describe('queryDisplayText of the newer fields', () => {
     [{ refId: 'A', queryType: 'invocations', tenantId: 'acme' }, 'Invocations: tenant: acme'],
     [{ refId: 'A', queryType: 'invocations', triggerSource: ' POST /orders/{id} ' }, 'Invocations: source: POST /orders/{id}'],
     [{ refId: 'A', queryType: 'invocations', failedOnly: true }, 'Invocations: failed only'],
+    [{ refId: 'A', queryType: 'invocations', errorType: ' TypeError ' }, 'Invocations: error type: TypeError'],
     [{ refId: 'A', queryType: 'cost', costBy: 'observability' }, 'Cost: by: observability'],
     [{ refId: 'A', queryType: 'completeness', format: 'timeSeries' }, 'Completeness: as: timeSeries'],
   ] as Array<[LambdascopeQuery, string]>)('%j', (q, want) => {

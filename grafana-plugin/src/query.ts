@@ -247,7 +247,7 @@ export function expandNames(text: string, replace: Replace): { value: string } |
  */
 export function interpolate(q: LambdascopeQuery, replace: Replace): LambdascopeQuery {
   const out = { ...q };
-  for (const key of ['traceId', 'requestId', 'tenantId', 'triggerSource', 'spanName', 'text'] as const) {
+  for (const key of ['traceId', 'requestId', 'tenantId', 'triggerSource', 'errorType', 'spanName', 'text'] as const) {
     const v = out[key];
     if (typeof v === 'string' && v !== '') {
       out[key] = replace(v);
@@ -742,6 +742,7 @@ export function queryDisplayText(q: LambdascopeQuery): string {
   add('tenant', q.tenantId?.trim());
   add('source', q.triggerSource?.trim());
   add('failed only', q.queryType === 'invocations' && q.failedOnly);
+  add('error type', q.errorType?.trim());
   add('text', q.text ? `"${q.text}"` : undefined);
   add('metrics', q.metrics?.join(', '));
   add('status', q.status);

@@ -52,6 +52,8 @@ export interface LambdascopeQuery extends DataQuery {
   triggerSource?: string;
   /** invocations: only those that count as errors (a failed status, or an HTTP status of 500 or more). */
   failedOnly?: boolean;
+  /** invocations: only those whose error has this type, the platform's (Runtime.Unknown) or the function's (errorString, TypeError). */
+  errorType?: string;
   // search
   serviceName?: string;
   spanName?: string;

@@ -492,7 +492,7 @@ type Invocation struct {
 	TriggerSource string `protobuf:"bytes,29,opt,name=trigger_source,json=triggerSource,proto3" json:"trigger_source,omitempty"`
 	// The message of the error the runtime reported through /error (its
 	// errorMessage, never a body), passed through the extension's redaction
-	// rules and cut to 256 bytes; empty when there was none.
+	// rules and cut to 1 KiB; empty when there was none.
 	ErrorMessage string `protobuf:"bytes,30,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	// Where the trace context of the invocation came from (the
 	// lambdascope.trace_context.source attribute of the inferred span):
@@ -503,8 +503,17 @@ type Invocation struct {
 	// "none" (the event carried none: a trace of its own); empty when no
 	// event was seen.
 	TraceContextSource string `protobuf:"bytes,31,opt,name=trace_context_source,json=traceContextSource,proto3" json:"trace_context_source,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The type of the error the function reported through /error, as its
+	// runtime named it: the errorType of the JSON body ("errorString" or the
+	// error's Go type for aws-lambda-go, "TypeError" for Node.js,
+	// "ValueError" for Python) or, when the body names none, the
+	// Lambda-Runtime-Function-Error-Type header (or trailer, for a streamed
+	// response that failed). error_type is the platform's ("Runtime.Unknown"
+	// when the runtime sent no header). Passed through the extension's
+	// redaction rules and cut to 256 bytes; empty when there was none.
+	FunctionErrorType string `protobuf:"bytes,32,opt,name=function_error_type,json=functionErrorType,proto3" json:"function_error_type,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Invocation) Reset() {
@@ -754,6 +763,13 @@ func (x *Invocation) GetTraceContextSource() string {
 	return ""
 }
 
+func (x *Invocation) GetFunctionErrorType() string {
+	if x != nil {
+		return x.FunctionErrorType
+	}
+	return ""
+}
+
 // TelemetryCounts are the extension's counts of the telemetry it took in
 // since the previous invocation record it built, up to and including this
 // invocation's own spans and log lines: over an environment's records
@@ -958,7 +974,8 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	" \x01(\tR\x12initializationType\x12!\n" +
 	"\fservice_name\x18\v \x01(\tR\vserviceName\x12+\n" +
 	"\x11extension_version\x18\f \x01(\tR\x10extensionVersion\x120\n" +
-	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\xed\t\n" +
+	"\x14ephemeral_storage_mb\x18\r \x01(\rR\x12ephemeralStorageMb\"\x9d\n" +
+	"\n" +
 	"\n" +
 	"Invocation\x12\x1d\n" +
 	"\n" +
@@ -998,7 +1015,8 @@ const file_lambdascope_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x11extension_init_ms\x18\x1c \x01(\x01R\x0fextensionInitMs\x12%\n" +
 	"\x0etrigger_source\x18\x1d \x01(\tR\rtriggerSource\x12#\n" +
 	"\rerror_message\x18\x1e \x01(\tR\ferrorMessage\x120\n" +
-	"\x14trace_context_source\x18\x1f \x01(\tR\x12traceContextSource\"\xec\x04\n" +
+	"\x14trace_context_source\x18\x1f \x01(\tR\x12traceContextSource\x12.\n" +
+	"\x13function_error_type\x18  \x01(\tR\x11functionErrorType\"\xec\x04\n" +
 	"\x0fTelemetryCounts\x12%\n" +
 	"\x0espans_received\x18\x01 \x01(\x04R\rspansReceived\x12,\n" +
 	"\x12log_lines_received\x18\x02 \x01(\x04R\x10logLinesReceived\x12%\n" +

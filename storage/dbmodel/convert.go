@@ -171,6 +171,7 @@ func invocationRow(fn *ingestv1.FunctionIdentity, inv *ingestv1.Invocation, sent
 		TriggerSource:        inv.GetTriggerSource(),
 		ErrorMessage:         inv.GetErrorMessage(),
 		TraceContextSource:   inv.GetTraceContextSource(),
+		FunctionErrorType:    inv.GetFunctionErrorType(),
 	}
 	if row.StartUnixNano == 0 {
 		row.StartUnixNano = sent

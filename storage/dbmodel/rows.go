@@ -132,6 +132,11 @@ type Invocation struct {
 	// TraceContextSource is where the invocation's trace context came
 	// from ("w3c", "xray", "lambda", "none"); empty when unknown.
 	TraceContextSource string
+	// FunctionErrorType is the type the function's runtime gave the error
+	// it reported through /error (the body's errorType, else its
+	// Lambda-Runtime-Function-Error-Type header), redacted by the
+	// extension; empty for none. ErrorType is the platform's.
+	FunctionErrorType string
 }
 
 // TelemetryCounts are an invocation record's counts of the extension's

@@ -1014,3 +1014,7 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN trigger_source String DEFAULT '',
     ADD COLUMN error_message String DEFAULT '',
     ADD COLUMN trace_context_source String DEFAULT '';
+
+-- migration function_error_type, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN function_error_type String DEFAULT '';

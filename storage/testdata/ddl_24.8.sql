@@ -1024,3 +1024,7 @@ ALTER TABLE lambdascope.invocations
     ADD COLUMN IF NOT EXISTS trigger_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1)),
     ADD COLUMN IF NOT EXISTS error_message String DEFAULT '' CODEC(ZSTD(1)),
     ADD COLUMN IF NOT EXISTS trace_context_source LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));
+
+-- migration function_error_type, statement 1
+ALTER TABLE lambdascope.invocations
+    ADD COLUMN IF NOT EXISTS function_error_type LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));

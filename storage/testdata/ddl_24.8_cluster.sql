@@ -1061,3 +1061,14 @@ DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
 -- migration invocation_sources, statement 3
 CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
 ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));
+
+-- migration function_error_type, statement 1
+ALTER TABLE lambdascope.invocations_local ON CLUSTER lambdascope
+    ADD COLUMN IF NOT EXISTS function_error_type LowCardinality(String) DEFAULT '' CODEC(ZSTD(1));
+
+-- migration function_error_type, statement 2
+DROP TABLE IF EXISTS lambdascope.invocations ON CLUSTER lambdascope;
+
+-- migration function_error_type, statement 3
+CREATE TABLE IF NOT EXISTS lambdascope.invocations ON CLUSTER lambdascope AS lambdascope.invocations_local
+ENGINE = Distributed(lambdascope, lambdascope, invocations_local, cityHash64(request_id));

@@ -1315,6 +1315,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if n := a.events.tooLate.Load(); n > 0 {
 			attrs = append(attrs, "sdk_spans_too_late", n)
 		}
+		if n := a.events.errorTextsCut.Load(); n > 0 {
+			attrs = append(attrs, "error_texts_cut", n)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"hash/maphash"
 	"log/slog"
@@ -32,9 +33,14 @@ const EventsScope = "lambdascope/events"
 // inferred span and the invocation's record, once redacted.
 const maxErrorMessage = invocation.MaxErrorMessage
 
-// maxErrorScan bounds the error message read from /error before it is
-// redacted and cut to maxErrorMessage: a secret is looked for in more than
-// is kept, so that one cut at the bound is not left half shown.
+// maxErrorType bounds the function's error type taken from /error, on the
+// invocation's record, once redacted.
+const maxErrorType = invocation.MaxFunctionErrorType
+
+// maxErrorScan bounds the error message and type read from /error before
+// they are redacted and cut to maxErrorMessage and maxErrorType: a secret
+// is looked for in more than is kept, so that one cut at the bound is not
+// left half shown.
 const maxErrorScan = 16 << 10
 
 // maxPending bounds the invocations remembered between their event and
@@ -89,6 +95,9 @@ type eventObserver struct {
 	// was decided for their invocation was forgotten (rememberLocked):
 	// they stay as they are, apart from their inferred span.
 	tooLate atomic.Uint64
+	// errorTextsCut counts the answers to /error (and streamed responses'
+	// error trailers) whose error message or type was cut to its bound.
+	errorTextsCut atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -171,8 +180,15 @@ type outcome struct {
 	size      int64
 	status    int
 	hasStatus bool
-	errType   string
-	errMsg    string
+	// errType is the error type of the inferred span: the
+	// Lambda-Runtime-Function-Error-Type header (or trailer), else the
+	// body's errorType.
+	errType string
+	// errMsg is the body's errorMessage, funcErrType its errorType (else
+	// the header's): the record's error_message and function_error_type,
+	// redacted and bounded.
+	errMsg      string
+	funcErrType string
 }
 
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
@@ -269,12 +285,8 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 // flush at the end of the invocation ships it.
 func (o *eventObserver) Ended(e rtproxy.End) {
 	out := &outcome{kind: e.Kind, at: e.Ended, size: e.Size, errType: e.ErrorType}
-	if e.Kind == rtproxy.Error {
-		t, m := trigger.ErrorOf(e.Body, maxErrorScan)
-		if out.errType == "" {
-			out.errType = t
-		}
-		out.errMsg = invocation.CutText(o.redact.String(m), maxErrorMessage)
+	if e.Kind == rtproxy.Error || e.ErrorType != "" {
+		o.readError(out, e)
 	}
 	o.mu.Lock()
 	p, ok := o.pending[e.RequestID]
@@ -362,6 +374,48 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	}
 }
 
+// readError reads the error of a runtime's answer to /error (or of a
+// streamed response that failed: its Lambda-Runtime-Function-Error-Body
+// trailer, base64-encoded) into out: its message and the function's error
+// type, redacted and cut to their bounds (an answer with a cut is counted
+// in errorTextsCut and logged).
+//
+// The function's error type is the body's errorType, which the runtime
+// takes from the error the function raised or returned ("errorString" or
+// the error's Go type for aws-lambda-go, "TypeError" for Node.js,
+// "ValueError" for Python); the Lambda-Runtime-Function-Error-Type header
+// (or trailer) is taken only when the body names none: AWS suggests a
+// category for it ("Runtime.NoSuchHandler"), and the record's error_type
+// is already what the platform's report says ("Runtime.Unknown" for
+// aws-lambda-go, which sends no header). The inferred span's error.type
+// keeps the header first.
+func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
+	body := e.Body
+	if e.Kind != rtproxy.Error {
+		body = nil
+		if e.ErrorBody != "" && len(e.ErrorBody) <= 2*maxErrorScan {
+			body, _ = base64.StdEncoding.DecodeString(e.ErrorBody)
+		}
+	}
+	t, m, cut := trigger.ErrorOf(body, maxErrorScan)
+	if t = strings.TrimSpace(t); t == "" {
+		t = e.ErrorType
+	}
+	if out.errType == "" {
+		out.errType = t
+	}
+	m, t = o.redact.String(m), o.redact.String(t)
+	out.errMsg = invocation.CutText(m, maxErrorMessage)
+	out.funcErrType = invocation.CutText(t, maxErrorType)
+	if cut || len(out.errMsg) < len(m) || len(out.funcErrType) < len(t) {
+		if k := o.errorTextsCut.Add(1); k&(k-1) == 0 {
+			o.log.Info("an error the runtime reported has its message or type cut to its bound",
+				"request_id", e.RequestID, "message_bytes", len(m), "message_bound", maxErrorMessage,
+				"type_bytes", len(t), "type_bound", maxErrorType, "total", k)
+		}
+	}
+}
+
 // observe gives the tracker what the proxy saw of invocation id, for its
 // record.
 func (o *eventObserver) observe(tracker *invocation.Tracker, id string, p *pendingInvocation) {
@@ -369,7 +423,8 @@ func (o *eventObserver) observe(tracker *invocation.Tracker, id string, p *pendi
 	src := contextSource(p.sc)
 	o.mu.Unlock()
 	tracker.ObserveResponse(id, invocation.Response{Trigger: string(p.trig.Kind), TriggerSource: triggerSource(p.trig, o.redact),
-		TraceContextSource: src, HTTPStatus: p.end.status, Size: p.end.size, ErrorMessage: p.end.errMsg})
+		TraceContextSource: src, HTTPStatus: p.end.status, Size: p.end.size, ErrorMessage: p.end.errMsg,
+		FunctionErrorType: p.end.funcErrType})
 }
 
 // send adds the inferred span of p to buf.

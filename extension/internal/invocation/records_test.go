@@ -168,7 +168,7 @@ func TestResponseGoesWithTheRecord(t *testing.T) {
 		{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1", "version": "$LATEST"}}
 	]`))
 	tr.ObserveResponse("r1", Response{Trigger: "apigateway-http", TriggerSource: "POST /orders", TraceContextSource: "w3c",
-		HTTPStatus: 503, Size: 42, ErrorMessage: "boom"})
+		HTTPStatus: 503, Size: 42, ErrorMessage: "boom", FunctionErrorType: "errorString"})
 	tr.HandleTelemetry(parseEvents(t, `[
 		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
 			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}},
@@ -180,12 +180,13 @@ func TestResponseGoesWithTheRecord(t *testing.T) {
 		t.Fatalf("records = %v, want 2", s.invocations)
 	}
 	if r := s.invocations[0]; r.GetTrigger() != "apigateway-http" || r.GetHttpStatusCode() != 503 || r.GetResponseSize() != 42 || r.GetStatus() != "success" ||
-		r.GetTriggerSource() != "POST /orders" || r.GetTraceContextSource() != "w3c" || r.GetErrorMessage() != "boom" {
-		t.Errorf("r1 = %v, want trigger apigateway-http from POST /orders, context w3c, status code 503, 42 bytes, status success, message boom", r)
+		r.GetTriggerSource() != "POST /orders" || r.GetTraceContextSource() != "w3c" || r.GetErrorMessage() != "boom" ||
+		r.GetFunctionErrorType() != "errorString" {
+		t.Errorf("r1 = %v, want trigger apigateway-http from POST /orders, context w3c, status code 503, 42 bytes, status success, message boom, type errorString", r)
 	}
 	if r := s.invocations[1]; r.GetTrigger() != "" || r.GetHttpStatusCode() != 0 || r.GetResponseSize() != 0 ||
-		r.GetTriggerSource() != "" || r.GetTraceContextSource() != "" || r.GetErrorMessage() != "" {
-		t.Errorf("r2 = %v, want no trigger, source, context source, status code, size or message", r)
+		r.GetTriggerSource() != "" || r.GetTraceContextSource() != "" || r.GetErrorMessage() != "" || r.GetFunctionErrorType() != "" {
+		t.Errorf("r2 = %v, want no trigger, source, context source, status code, size, message or type", r)
 	}
 }
 
@@ -247,7 +248,7 @@ func TestResponseBounded(t *testing.T) {
 	]`))
 	long := "x" + strings.Repeat("é", 4<<10) // odd: the bounds fall inside a character
 	tr.ObserveResponse("r1", Response{Trigger: "sqs", TriggerSource: long, TraceContextSource: long, ErrorMessage: long,
-		HTTPStatus: 70000, Size: -5})
+		FunctionErrorType: long, HTTPStatus: 70000, Size: -5})
 	tr.HandleTelemetry(parseEvents(t, `[
 		{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "error", "errorType": "Runtime.Boom",
 			"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}
@@ -263,6 +264,7 @@ func TestResponseBounded(t *testing.T) {
 		{"trigger source", r.GetTriggerSource(), MaxTriggerSource},
 		{"trace context source", r.GetTraceContextSource(), MaxTraceContextSource},
 		{"error message", r.GetErrorMessage(), MaxErrorMessage},
+		{"function error type", r.GetFunctionErrorType(), MaxFunctionErrorType},
 	} {
 		if len(f.got) > f.max || len(f.got) < f.max-1 || !utf8.ValidString(f.got) || !strings.HasPrefix(long, f.got) {
 			t.Errorf("%s is %d bytes (bound %d), valid UTF-8 %v", f.name, len(f.got), f.max, utf8.ValidString(f.got))

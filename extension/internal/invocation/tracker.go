@@ -320,6 +320,7 @@ const (
 	MaxTriggerSource      = 256
 	MaxErrorMessage       = 1 << 10
 	MaxTraceContextSource = 32
+	MaxFunctionErrorType  = 256
 	maxTrigger            = 64
 )
 
@@ -342,6 +343,10 @@ type Response struct {
 	// ErrorMessage is the message of the error reported through /error,
 	// redacted.
 	ErrorMessage string
+	// FunctionErrorType is the type of that error as the function's
+	// runtime gave it (the body's errorType, else its
+	// Lambda-Runtime-Function-Error-Type header), redacted.
+	FunctionErrorType string
 }
 
 // bounded is r with its numbers in range and its texts cut to their
@@ -351,6 +356,7 @@ func (r Response) bounded() Response {
 	r.TriggerSource = CutText(r.TriggerSource, MaxTriggerSource)
 	r.TraceContextSource = CutText(r.TraceContextSource, MaxTraceContextSource)
 	r.ErrorMessage = CutText(r.ErrorMessage, MaxErrorMessage)
+	r.FunctionErrorType = CutText(r.FunctionErrorType, MaxFunctionErrorType)
 	r.HTTPStatus = min(max(r.HTTPStatus, 0), 999)
 	r.Size = max(r.Size, 0)
 	return r
@@ -750,6 +756,7 @@ func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocati
 		TriggerSource:      st.response.TriggerSource,
 		ErrorMessage:       st.response.ErrorMessage,
 		TraceContextSource: st.response.TraceContextSource,
+		FunctionErrorType:  st.response.FunctionErrorType,
 	}
 	if p.Tracing != nil && inv.XrayTraceHeader == "" {
 		inv.XrayTraceHeader = p.Tracing.Value

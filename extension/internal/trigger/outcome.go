@@ -44,25 +44,41 @@ func ImpliedStatus(k Kind) (code int, ok bool) {
 	return 0, false
 }
 
-// ErrorOf reads the errorType and errorMessage of a runtime's /error body.
-// The message is cut to maxMessage bytes.
-func ErrorOf(body []byte, maxMessage int) (typ, msg string) {
+// ErrorOf reads the errorType and errorMessage of a runtime's /error body
+// (or of the Lambda-Runtime-Function-Error-Body trailer of a streamed
+// response that failed, once decoded): the JSON object every runtime sends,
+// {"errorMessage": ..., "errorType": ..., "stackTrace": ...}. Each is cut to
+// max bytes at a character boundary; cut says one was longer. A member
+// that is not a string is read as empty, the other is still read; a body
+// that is not a JSON object, or is longer than MaxDecode, gives neither.
+func ErrorOf(body []byte, max int) (typ, msg string, cut bool) {
 	if len(body) > MaxDecode {
-		return "", ""
+		return "", "", false
 	}
 	var e struct {
-		ErrorType    string `json:"errorType"`
-		ErrorMessage string `json:"errorMessage"`
+		ErrorType    json.RawMessage `json:"errorType"`
+		ErrorMessage json.RawMessage `json:"errorMessage"`
 	}
 	if err := json.Unmarshal(body, &e); err != nil {
-		return "", ""
+		return "", "", false
 	}
-	if len(e.ErrorMessage) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(e.ErrorMessage[cut]) {
-			cut--
-		}
-		e.ErrorMessage = e.ErrorMessage[:cut]
+	typ, c1 := jsonText(e.ErrorType, max)
+	msg, c2 := jsonText(e.ErrorMessage, max)
+	return typ, msg, c1 || c2
+}
+
+// jsonText is the JSON string raw cut to max bytes at a character
+// boundary, empty when raw is not a string.
+func jsonText(raw json.RawMessage, max int) (s string, cut bool) {
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
 	}
-	return e.ErrorType, e.ErrorMessage
+	if len(s) <= max {
+		return s, false
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }

@@ -231,12 +231,12 @@ func TestStatusCode(t *testing.T) {
 }
 
 func TestErrorOf(t *testing.T) {
-	typ, msg := ErrorOf([]byte(`{"errorMessage":"héllo wörld","errorType":"Runtime.Boom","stackTrace":["a"]}`), 2)
-	if typ != "Runtime.Boom" || msg != "h" {
-		t.Errorf("ErrorOf = %q, %q; want the type and the message cut at a character boundary", typ, msg)
+	typ, msg, cut := ErrorOf([]byte(`{"errorMessage":"héllo wörld","errorType":"Runtime.Boom","stackTrace":["a"]}`), 2)
+	if typ != "Ru" || msg != "h" || !cut {
+		t.Errorf("ErrorOf = %q, %q, cut %v; want the type and the message cut at a character boundary", typ, msg, cut)
 	}
-	if typ, msg := ErrorOf([]byte(`oops`), 10); typ != "" || msg != "" {
-		t.Errorf("ErrorOf(bad) = %q, %q", typ, msg)
+	if typ, msg, cut := ErrorOf([]byte(`oops`), 10); typ != "" || msg != "" || cut {
+		t.Errorf("ErrorOf(bad) = %q, %q, %v", typ, msg, cut)
 	}
 }
 
@@ -255,7 +255,7 @@ func FuzzDetect(f *testing.F) {
 		}
 		_, _ = Resolve(got.Context, string(b), DefaultPrecedence)
 		_, _ = StatusCode(b)
-		_, _ = ErrorOf(b, 16)
+		_, _, _ = ErrorOf(b, 16)
 	})
 }
 

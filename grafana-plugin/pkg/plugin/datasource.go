@@ -69,6 +69,10 @@ type QueryModel struct {
 	// FailedOnly keeps the invocations that count as errors: a status
 	// other than success, or an HTTP status of 500 or more.
 	FailedOnly bool `json:"failedOnly,omitempty"`
+	// ErrorType keeps the invocations whose error has this type, the
+	// platform's (Runtime.Unknown) or the function's (errorString,
+	// TypeError).
+	ErrorType string `json:"errorType,omitempty"`
 
 	// Trace search.
 	ServiceName   string            `json:"serviceName,omitempty"`
@@ -341,6 +345,7 @@ func (d *Datasource) queryInvocations(ctx context.Context, q backend.DataQuery, 
 		TenantID:      strings.TrimSpace(m.TenantID),
 		TriggerSource: strings.TrimSpace(m.TriggerSource),
 		Failed:        m.FailedOnly,
+		ErrorType:     strings.TrimSpace(m.ErrorType),
 	}
 	if r := strings.TrimSpace(m.RequestID); r != "" {
 		f.RequestIDs = []string{r}

@@ -179,3 +179,57 @@ func TestInvocationsShowWhereTheEventCameFrom(t *testing.T) {
 		}
 	}
 }
+
+// The function's own error type, read back from ClickHouse, is a field of
+// the invocations frame beside the platform's errorType, and the model's
+// errorType keeps the invocations whose error has that type, either one.
+func TestInvocationsShowTheFunctionsErrorType(t *testing.T) {
+	db := plugintest.NewDatabase(t)
+	at := uint64(plugintest.Start.UnixNano()) + 1e9
+	if _, err := db.Store.WriteExport(t.Context(), &ingestv1.ExportRequest{
+		BatchId:  []byte("errtype-batch-01"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "123456789012", Region: "eu-west-1", Name: "inventory", Version: "$LATEST"},
+		Invocations: []*ingestv1.Invocation{
+			{RequestId: "req-go", StartTimeUnixNano: at, DurationMs: 10, BilledDurationMs: 10, Status: "error", ErrorType: "Runtime.Unknown",
+				FunctionErrorType: "errorString", ErrorMessage: "sku SKU-404 not found"},
+			{RequestId: "req-exit", StartTimeUnixNano: at + 1e6, DurationMs: 10, BilledDurationMs: 10, Status: "error", ErrorType: "Runtime.ExitError"},
+		},
+	}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ds := newTestDatasource(t, map[string]any{"address": db.Addr, "database": db.Name}, "")
+	for _, tt := range []struct {
+		errType   string
+		requestID string
+		funcType  any
+	}{
+		{"errorString", "req-go", "errorString"},
+		{"Runtime.Unknown", "req-go", "errorString"},
+		{" Runtime.ExitError ", "req-exit", nil},
+	} {
+		resp := runQuery(t, ds, "invocations", map[string]any{"functionName": "inventory", "errorType": tt.errType}, fixtureRange)
+		if resp.Error != nil {
+			t.Fatalf("invocations of type %q: %v", tt.errType, resp.Error)
+		}
+		f := resp.Frames[0]
+		if n, _ := f.RowLen(); n != 1 {
+			t.Fatalf("invocations of type %q: %d rows, want 1", tt.errType, n)
+		}
+		if id, _ := f.FieldByName("requestId"); id == nil || id.At(0) != tt.requestID {
+			t.Errorf("invocations of type %q: request %v, want %s", tt.errType, id.At(0), tt.requestID)
+		}
+		field, _ := f.FieldByName("functionErrorType")
+		if field == nil {
+			t.Fatal("no field functionErrorType")
+		}
+		got, ok := field.ConcreteAt(0)
+		if tt.funcType == nil && ok || tt.funcType != nil && (!ok || got != tt.funcType) {
+			t.Errorf("functionErrorType of %q = %v, %v; want %v", tt.requestID, got, ok, tt.funcType)
+		}
+	}
+	if resp := runQuery(t, ds, "invocations", map[string]any{"functionName": "inventory", "errorType": "KeyError"}, fixtureRange); resp.Error != nil {
+		t.Fatalf("invocations of type KeyError: %v", resp.Error)
+	} else if n, _ := resp.Frames[0].RowLen(); n != 0 {
+		t.Errorf("invocations of type KeyError: %d rows, want none", n)
+	}
+}

@@ -68,7 +68,7 @@ interface Parts {
   q: LambdascopeQuery;
   onRunQuery: () => void;
   update: (patch: Partial<LambdascopeQuery>, run?: boolean) => void;
-  text: (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'text') => (e: ChangeEvent<HTMLInputElement>) => void;
+  text: (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'errorType' | 'text') => (e: ChangeEvent<HTMLInputElement>) => void;
   num: (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) => void;
   functionPicker: React.ReactNode;
   limitField: React.ReactNode;
@@ -124,7 +124,7 @@ function editorParts(q: LambdascopeQuery, functions: Options, onChange: Props['o
       onRunQuery();
     }
   };
-  const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
+  const text = (key: 'traceId' | 'requestId' | 'tenantId' | 'triggerSource' | 'errorType' | 'text') => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value });
   const num = (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) =>
     update({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
@@ -278,6 +278,15 @@ function RequestRow({ q, text, update, onRunQuery, functionPicker, limitField }:
       {type === 'invocations' && (
         <InlineField label="Failed only" labelWidth={12} tooltip="A status other than success, or an HTTP status of 500 or more">
           <InlineSwitch value={q.failedOnly ?? false} onChange={(e) => update({ failedOnly: e.currentTarget.checked }, true)} />
+        </InlineField>
+      )}
+      {type === 'invocations' && (
+        <InlineField
+          label="Error type"
+          labelWidth={11}
+          tooltip="The platform's (Runtime.Unknown) or the function's own (errorString, TypeError, ValueError)"
+        >
+          <Input width={20} value={q.errorType ?? ''} onChange={text('errorType')} onBlur={onRunQuery} />
         </InlineField>
       )}
       {type === 'logs' && (

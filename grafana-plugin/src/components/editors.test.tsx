@@ -92,6 +92,19 @@ describe('QueryEditor', () => {
     expect(screen.queryByText('Source')).toBeNull();
   });
 
+  it('an invocations query keeps the errors of one type, run when the field is left', async () => {
+    const { onChange, onRunQuery } = await renderQueryEditor({ refId: 'A', queryType: 'invocations', errorType: 'Runtime.Unknown' });
+    expect(screen.getByText('Error type')).toBeTruthy();
+    const input = screen.getByDisplayValue('Runtime.Unknown');
+    fireEvent.change(input, { target: { value: 'errorString' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'invocations', errorType: 'errorString' });
+    fireEvent.blur(input);
+    expect(onRunQuery).toHaveBeenCalled();
+    cleanup();
+    await renderQueryEditor({ refId: 'A', queryType: 'logs' });
+    expect(screen.queryByText('Error type')).toBeNull();
+  });
+
   it('an invocations query can keep the failed ones only, run at once', async () => {
     const { onChange, onRunQuery } = await renderQueryEditor({ refId: 'A', queryType: 'invocations' });
     expect(screen.getByText('Failed only')).toBeTruthy();

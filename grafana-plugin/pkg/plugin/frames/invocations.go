@@ -152,6 +152,7 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		sources     = make([]*string, 0, n)
 		messages    = make([]*string, 0, n)
 		ctxSources  = make([]*string, 0, n)
+		funcTypes   = make([]*string, 0, n)
 	)
 	for i := range invs {
 		inv := &invs[i]
@@ -188,6 +189,7 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		sources = append(sources, nonZero(inv.TriggerSource))
 		messages = append(messages, nonZero(inv.ErrorMessage))
 		ctxSources = append(ctxSources, nonZero(inv.TraceContextSource))
+		funcTypes = append(funcTypes, nonZero(inv.FunctionErrorType))
 	}
 	ms := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "ms"}) }
 	mb := func(f *data.Field) *data.Field { return f.SetConfig(&data.FieldConfig{Unit: "decmbytes"}) }
@@ -237,6 +239,10 @@ func Invocations(invs []query.Invocation, link TraceLink) *data.Frame {
 		// Where the trace context came from: w3c, xray, lambda, durable,
 		// function or none.
 		data.NewField("traceContextSource", nil, ctxSources),
+		// The type the function's runtime gave the error it reported
+		// (errorString, TypeError, ValueError), beside errorType, the
+		// platform's.
+		data.NewField("functionErrorType", nil, funcTypes),
 	)
 	f.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return f

@@ -143,14 +143,18 @@ request ID, duration, billed duration, memory used/configured, cold start
 (with init time), the trigger and its source (the queue, topic, bucket,
 table or stream, the route, the schedule's rule), where the trace context
 came from (w3c, xray, lambda, durable, function, none) and status, with
-the error's message for a failed invocation. A figure the platform did not
+the error's type for a failed invocation (the platform's, then in
+parentheses the function's own: errorString, TypeError, ValueError, ...)
+and its message. A figure the platform did not
 report shows as — (memory used as ?); a record written without the
 platform's report says "(no report)" after its status. --tenant keeps one
 tenant's invocations (functions in tenant isolation mode); --trigger and
 --source keep those of one kind of trigger and one source; --failed those
 that count as errors (a status other than success, or an HTTP status of
-500 or more a proxy integration answered with). JSON output names each
-record's tenant and the error's whole message.
+500 or more a proxy integration answered with); --error-type those whose
+error has that type, the platform's or the function's. JSON output names
+each record's tenant, the function's error type and the error's whole
+message.
 
 Flags:
 `
@@ -164,6 +168,7 @@ Examples:
   lambdascope invocations --trigger sqs --source orders-queue
   lambdascope invocations --source 'POST /orders/{id}'
   lambdascope invocations --function orders --failed --since 1h
+  lambdascope invocations --function inventory --error-type errorString
 `
 
 // commonFlags are accepted by every command.
@@ -381,6 +386,7 @@ type invocationOptions struct {
 	trigger  string
 	source   string
 	failed   bool
+	errType  string
 	since    string
 	limit    int
 	output   string
@@ -397,6 +403,7 @@ func invocationFlags(common commonFlags) (*flag.FlagSet, func() (*commonFlags, i
 	fs.StringVar(&o.tenant, "tenant", "", "only this tenant (functions in tenant isolation mode)")
 	fs.StringVar(&o.trigger, "trigger", "", "only this kind of trigger (sqs, apigateway-http, schedule, direct, ...)")
 	fs.StringVar(&o.source, "source", "", "only events from this source (a queue's or table's name, a route such as 'POST /orders/{id}')")
+	fs.StringVar(&o.errType, "error-type", "", "only invocations whose error has this type, the platform's (Runtime.Unknown) or the function's (errorString, TypeError)")
 	fs.BoolVar(&o.failed, "failed", false, "only invocations that count as errors: a status other than success, or an HTTP status of 500 or more")
 	fs.StringVar(&o.since, "since", o.since, "how far back to look: a duration such as 30m, 2h or 7d, or an RFC 3339 time")
 	fs.IntVar(&o.limit, "limit", o.limit, fmt.Sprintf("at most this many invocations, newest first (1-%d)", query.MaxInvocationLimit))
@@ -442,7 +449,7 @@ func runInvocations(ctx context.Context, args []string, common commonFlags, env 
 	}
 	defer closeStore()
 	page, err := svc.InvocationsPage(ctx, query.InvocationFilter{FunctionName: o.function, TenantID: o.tenant,
-		Trigger: o.trigger, TriggerSource: o.source, Failed: o.failed, Since: since, Limit: o.limit}, names)
+		Trigger: o.trigger, TriggerSource: o.source, Failed: o.failed, ErrorType: o.errType, Since: since, Limit: o.limit}, names)
 	if err != nil {
 		return fmt.Errorf("cannot list invocations from %s: %w%s", redact(c.dsn), err, schemaHint(err))
 	}

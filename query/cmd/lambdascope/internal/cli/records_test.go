@@ -160,3 +160,74 @@ func TestInvocationsFailed(t *testing.T) {
 		t.Errorf("invocations without --failed: exit %d, stdout %q; want all five", r.code, r.stdout)
 	}
 }
+
+// invocations --error-type keeps the invocations whose error has that
+// type, the platform's or the function's own; the table shows the
+// function's type beside the platform's, escaped, and JSON names it.
+func TestInvocationsErrorType(t *testing.T) {
+	st, dsn := querytest.OpenStore(t)
+	env := map[string]string{EnvDSN: dsn}
+	start := time.Now().Add(-5 * time.Minute)
+	var invs []*ingestv1.Invocation
+	for i, inv := range []*ingestv1.Invocation{
+		{RequestId: "req-go", Status: "error", ErrorType: "Runtime.Unknown", FunctionErrorType: "errorString", ErrorMessage: "sku SKU-404 not found"},
+		{RequestId: "req-node", Status: "error", ErrorType: "Runtime.Unknown", FunctionErrorType: "TypeError\x1b[2J"},
+		{RequestId: "req-exit", Status: "error", ErrorType: "Runtime.ExitError"},
+		{RequestId: "req-ok", Status: "success"},
+	} {
+		inv.StartTimeUnixNano = uint64(start.Add(time.Duration(i) * time.Second).UnixNano())
+		inv.DurationMs, inv.BilledDurationMs, inv.MemorySizeMb, inv.MaxMemoryUsedMb = 10, 10, 128, 50
+		invs = append(invs, inv)
+	}
+	if _, err := st.WriteExport(t.Context(), &ingestv1.ExportRequest{BatchId: []byte("errtype-batch-001"),
+		Function: &ingestv1.FunctionIdentity{AccountId: "111122223333", Region: "us-east-1", Name: "inventory", Version: "1"}, Invocations: invs}); err != nil {
+		t.Fatalf("WriteExport: %v", err)
+	}
+	ids := func(args ...string) ([]string, []string) {
+		t.Helper()
+		r := run(t, env, append([]string{"invocations", "--function", "inventory", "--output", "json"}, args...)...)
+		if r.code != ExitOK {
+			t.Fatalf("invocations %q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		var got []struct {
+			RequestID         string `json:"requestId"`
+			FunctionErrorType string `json:"functionErrorType"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("JSON output: %v\n%s", err, r.stdout)
+		}
+		var ids, types []string
+		for _, g := range got {
+			ids, types = append(ids, g.RequestID), append(types, g.FunctionErrorType)
+		}
+		return ids, types
+	}
+	for _, tt := range []struct {
+		errType string
+		want    []string
+	}{
+		{"errorString", []string{"req-go"}},
+		{"Runtime.Unknown", []string{"req-node", "req-go"}},
+		{"Runtime.ExitError", []string{"req-exit"}},
+		{"' OR 1=1 --", nil},
+	} {
+		if got, _ := ids("--error-type", tt.errType); !slices.Equal(got, tt.want) {
+			t.Errorf("invocations --error-type %q listed %q, want %q", tt.errType, got, tt.want)
+		}
+	}
+	if got, types := ids(); !slices.Equal(types, []string{"", "", "TypeError\x1b[2J", "errorString"}) {
+		t.Errorf("JSON function error types of %q = %q", got, types)
+	}
+	r := run(t, env, "invocations", "--function", "inventory")
+	if r.code != ExitOK {
+		t.Fatalf("invocations: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"ERROR Runtime.Unknown (errorString): sku SKU-404 not found", `ERROR Runtime.Unknown (TypeError\x1b[2J)`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "\x1b") {
+		t.Errorf("table holds a terminal control:\n%q", r.stdout)
+	}
+}

@@ -341,6 +341,10 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 			if inv.ErrorType != "" {
 				status += " " + Clean(inv.ErrorType)
 			}
+			if t := inv.FunctionErrorType; t != "" && t != inv.ErrorType {
+				// The function's own type beside the platform's.
+				status += " (" + oneLine(Clean(t), maxTypeWidth) + ")"
+			}
 			if inv.Status == "success" || inv.Status == "" {
 				status = "HTTP " + strconv.Itoa(int(inv.HTTPStatusCode))
 			}
@@ -374,6 +378,7 @@ func Invocations(w io.Writer, invs []query.Invocation, opts Options) error {
 const (
 	maxSourceWidth  = 48
 	maxMessageWidth = 80
+	maxTypeWidth    = 48
 )
 
 // oneLine is s on one line (line breaks, tabs and other control

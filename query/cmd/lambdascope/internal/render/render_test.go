@@ -240,7 +240,7 @@ func invocations() []query.Invocation {
 	return []query.Invocation{
 		{Start: at(25), FunctionName: "billing", FunctionVersion: "7", RequestID: "3f1c9a2e-0b1d-4e8a-9d7c-5a6b7c8d9e0f", DurationMs: 80.04, BilledDurationMs: 81, MemorySizeMB: 256, MaxMemoryUsedMB: 70, Status: "error", ErrorType: "Runtime.ExitError",
 			Trigger: "sqs", TriggerSource: "billing-queue", TraceContextSource: "w3c",
-			ErrorMessage: "charge of order 42 refused by the card issuer [REDACTED]\x1b[2J\n    at charge (/var/task/index.js:12:9), then retried three times without success"},
+			FunctionErrorType: "CardError\u202e\x1b[31m", ErrorMessage: "charge of order 42 refused by the card issuer [REDACTED]\x1b[2J\n    at charge (/var/task/index.js:12:9), then retried three times without success"},
 		{Start: at(-5), FunctionName: "orders", FunctionVersion: "$LATEST", RequestID: "8e2d1c0b-7a6f-4e5d-8c3b-2a1f0e9d8c7b", DurationMs: 212.5, BilledDurationMs: 213, MemorySizeMB: 512, MaxMemoryUsedMB: 88, ColdStart: true, InitDurationMs: 301.24, Status: "success", TraceID: traceID, SpanID: id(1),
 			Trigger: "apigateway-http", TriggerSource: "POST /orders/{id}", TraceContextSource: "xray", HTTPStatusCode: 201},
 		{Start: at(-65_000), FunctionName: "orders", RequestID: "c4b3a291-8f7e-4d6c-9b5a-4f3e2d1c0b9a", DurationMs: 1834.1, BilledDurationMs: 1835, MemorySizeMB: 512, MaxMemoryUsedMB: 91, Status: "timeout"},

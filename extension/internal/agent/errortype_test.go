@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"encoding/base64"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+
+	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/invocation"
+	"github.com/lambdascope/lambdascope/extension/internal/redact"
+	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
+	"github.com/lambdascope/lambdascope/extension/internal/trigger"
+)
+
+// TestFunctionErrorTypeOnTheRecord: the type of the error a function
+// reported goes on its invocation's record beside the platform's, from the
+// /error bodies the runtimes send (aws-lambda-go's, Node.js's and
+// Python's published shapes), else from the
+// Lambda-Runtime-Function-Error-Type header; redacted, bounded, a cut
+// counted. A body that is not a JSON object gives no type (the header's,
+// when sent); a member that is not a string is read as empty.
+func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
+	longType := strings.Repeat("E", maxErrorType-3) + "rrör" // the bound falls inside the ö
+	streamed := base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"StreamError"}`))
+	tests := []struct {
+		name         string
+		kind         rtproxy.Kind
+		header       string // Lambda-Runtime-Function-Error-Type
+		body         string
+		errorBody    string // Lambda-Runtime-Function-Error-Body trailer
+		wantType     string
+		wantMessage  string
+		wantSpanType string
+		wantCut      uint64
+	}{
+		// aws-lambda-go (lambda/messages.InvokeResponse_Error): an error
+		// made by errors.New, no header.
+		{name: "aws-lambda-go errors.New", kind: rtproxy.Error,
+			body:     `{"errorMessage":"sku SKU-404 not found","errorType":"errorString"}`,
+			wantType: "errorString", wantMessage: "sku SKU-404 not found", wantSpanType: "errorString"},
+		// aws-lambda-go: an error of the function's own type, with the
+		// stack trace of a panic.
+		{name: "aws-lambda-go own type", kind: rtproxy.Error,
+			body: `{"errorMessage":"stock exhausted","errorType":"StockError","stackTrace":[` +
+				`{"path":"github.com/acme/inventory/main.go","line":42,"label":"reserve"}]}`,
+			wantType: "StockError", wantMessage: "stock exhausted", wantSpanType: "StockError"},
+		// Node.js's runtime interface client: "trace", not "stackTrace".
+		{name: "Node.js TypeError", kind: rtproxy.Error,
+			body: `{"errorType":"TypeError","errorMessage":"Cannot read properties of undefined (reading 'id')",` +
+				`"trace":["TypeError: Cannot read properties of undefined (reading 'id')","    at Runtime.handler (file:///var/task/index.mjs:3:25)"]}`,
+			wantType: "TypeError", wantMessage: "Cannot read properties of undefined (reading 'id')", wantSpanType: "TypeError"},
+		// Python's runtime interface client.
+		{name: "Python ValueError", kind: rtproxy.Error,
+			body: `{"errorMessage": "invalid literal for int() with base 10: 'x'", "errorType": "ValueError", ` +
+				`"requestId": "r1", "stackTrace": ["  File \"/var/task/lambda_function.py\", line 4, in lambda_handler\n    return int(event['n'])\n"]}`,
+			wantType: "ValueError", wantMessage: "invalid literal for int() with base 10: 'x'", wantSpanType: "ValueError"},
+		// Both: the body's is the function's, the header the span's.
+		{name: "header and body", kind: rtproxy.Error, header: "Runtime.HandlerError",
+			body:     `{"errorMessage":"boom","errorType":"Error"}`,
+			wantType: "Error", wantMessage: "boom", wantSpanType: "Runtime.HandlerError"},
+		{name: "header, body without a type", kind: rtproxy.Error, header: "Runtime.HandlerError",
+			body:     `{"errorMessage":"boom"}`,
+			wantType: "Runtime.HandlerError", wantMessage: "boom", wantSpanType: "Runtime.HandlerError"},
+		{name: "header, malformed body", kind: rtproxy.Error, header: "Runtime.ExitError",
+			body:     `{"errorMessage":"boom","errorType":"Err`,
+			wantType: "Runtime.ExitError", wantSpanType: "Runtime.ExitError"},
+		{name: "malformed body", kind: rtproxy.Error, body: `Traceback (most recent call last): ValueError`},
+		{name: "body a JSON array", kind: rtproxy.Error, body: `["ValueError"]`},
+		{name: "type not a string", kind: rtproxy.Error,
+			body:        `{"errorMessage":"boom","errorType":{"name":"ValueError"}}`,
+			wantMessage: "boom"},
+		{name: "type blank", kind: rtproxy.Error, header: "Runtime.HandlerError",
+			body:     `{"errorMessage":"boom","errorType":"  "}`,
+			wantType: "Runtime.HandlerError", wantMessage: "boom", wantSpanType: "Runtime.HandlerError"},
+		// Hostile values: a secret in the type is redacted, a type over
+		// the bound is cut at a character boundary and counted, terminal
+		// controls are kept as sent (the CLI escapes them).
+		{name: "type with a secret", kind: rtproxy.Error,
+			body:     `{"errorMessage":"declined","errorType":"Card4111111111111111Error"}`,
+			wantType: "Card[REDACTED]Error", wantMessage: "declined", wantSpanType: "Card[REDACTED]Error"},
+		{name: "type over its bound", kind: rtproxy.Error,
+			body:     `{"errorMessage":"boom","errorType":"` + longType + `"}`,
+			wantType: longType[:maxErrorType-1], wantMessage: "boom", wantSpanType: longType, wantCut: 1},
+		{name: "type with terminal controls", kind: rtproxy.Error,
+			body:     `{"errorMessage":"boom","errorType":"Bad\u001b[2J\u202eError"}`,
+			wantType: "Bad\x1b[2J\u202eError", wantMessage: "boom", wantSpanType: "Bad\x1b[2J\u202eError"},
+		{name: "type over the scan bound", kind: rtproxy.Error,
+			body:     `{"errorMessage":"boom","errorType":"` + strings.Repeat("T", maxErrorScan+1) + `"}`,
+			wantType: strings.Repeat("T", maxErrorType), wantMessage: "boom", wantSpanType: strings.Repeat("T", maxErrorScan), wantCut: 1},
+		// A streamed response that failed: the trailers, as aws-lambda-go
+		// sends them.
+		{name: "streamed response failed", kind: rtproxy.Response, header: "StreamError", body: `{"partial":`, errorBody: streamed,
+			wantType: "StreamError", wantMessage: "stream broke", wantSpanType: "StreamError"},
+		{name: "streamed response failed, trailer not base64", kind: rtproxy.Response, header: "StreamError", body: `{}`,
+			errorBody: "%%%", wantType: "StreamError", wantSpanType: "StreamError"},
+		{name: "success", kind: rtproxy.Response, body: `{"errorType":"NotAnError"}`},
+	}
+	red, err := redact.New(nil, []string{`\d{16}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := slog.New(slog.DiscardHandler)
+			buf := buffer.New(1<<20, 1<<20, log)
+			tracker := invocation.New(buf, &resourcepb.Resource{}, log)
+			ready := make(chan struct{})
+			close(ready)
+			o := newEventObserver(ready, trigger.DefaultPrecedence, func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource) {
+				return buf, tracker, &resourcepb.Resource{}
+			}, log)
+			o.redact = red
+			now := time.Now()
+			o.Invoked(rtproxy.Event{RequestID: "r1", Received: now, Body: []byte(sample(t, "sqs-event.json"))})
+			o.Ended(rtproxy.End{RequestID: "r1", Kind: tt.kind, ErrorType: tt.header, ErrorBody: tt.errorBody,
+				Streamed: tt.errorBody != "", Started: now, Ended: now.Add(time.Millisecond), Body: []byte(tt.body), Size: int64(len(tt.body))})
+			evs, err := telemetry.Parse([]byte(`[
+				{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}},
+				{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "error", "errorType": "Runtime.Unknown",
+					"metrics": {"durationMs": 100, "billedDurationMs": 100, "memorySizeMB": 128, "maxMemoryUsedMB": 60}}}]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tracker.HandleTelemetry(evs)
+			batch := buf.Take(1 << 20)
+			if batch == nil || len(batch.Request.GetInvocations()) != 1 {
+				t.Fatalf("batch = %v, want one invocation", batch)
+			}
+			inv := batch.Request.GetInvocations()[0]
+			if inv.GetFunctionErrorType() != tt.wantType || inv.GetErrorMessage() != tt.wantMessage {
+				t.Errorf("function error type %q, message %q; want %q, %q", inv.GetFunctionErrorType(), inv.GetErrorMessage(), tt.wantType, tt.wantMessage)
+			}
+			if inv.GetErrorType() != "Runtime.Unknown" {
+				t.Errorf("platform's error type %q, want Runtime.Unknown", inv.GetErrorType())
+			}
+			if n := o.errorTextsCut.Load(); n != tt.wantCut {
+				t.Errorf("error texts cut = %d, want %d", n, tt.wantCut)
+			}
+			var spanType string
+			for _, rs := range batch.Request.GetResourceSpans() {
+				for _, ss := range rs.GetScopeSpans() {
+					if ss.GetScope().GetName() != EventsScope {
+						continue
+					}
+					for _, sp := range ss.GetSpans() {
+						spanType = spanAttr(sp, "error.type")
+					}
+				}
+			}
+			if spanType != tt.wantSpanType {
+				t.Errorf("inferred span's error.type %q, want %q", spanType, tt.wantSpanType)
+			}
+		})
+	}
+}
