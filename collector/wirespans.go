@@ -83,8 +83,8 @@ type spanDecode struct {
 	// for the WAL and quarantine.
 	raw, rawLogs [][]byte
 	sent         uint64 // the request's sent time, that of records without one
-	// buf holds the request's bytes that raw and the columns' strings are
-	// views of, when it came from a pool; freed by release.
+	// buf holds the request's bytes that raw is a view of (the columns
+	// copy what they hold), when it came from a pool; freed by release.
 	buf mem.Buffer
 	fn  *ingestv1.FunctionIdentity
 	cfg Config

@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
 
@@ -104,139 +103,6 @@ func (c *fixedColumn) WriteColumn(w *proto.Writer) {
 	}
 }
 
-// stringColumn is a String column.
-type stringColumn [][]string
-
-func (c *stringColumn) Type() proto.ColumnType { return proto.ColumnTypeString }
-
-func (c *stringColumn) Rows() int { return rowsOf(*c) }
-
-func (c *stringColumn) Infer(t proto.ColumnType) error { return checkType(t, proto.ColumnTypeString) }
-
-// EncodeColumn encodes each run of rows holding one string (the same
-// bytes in memory: the spans of a resource share its service, function,
-// region, ...; empty strings) once, then copies the encoding for the rest
-// of the run.
-func (c *stringColumn) EncodeColumn(b *proto.Buffer) {
-	buf := b.Buf
-	for _, chunk := range *c {
-		for i := 0; i < len(chunk); {
-			s := chunk[i]
-			j := i + 1
-			for j < len(chunk) && sameString(chunk[j], s) {
-				j++
-			}
-			from := len(buf)
-			buf = appendString(buf, s)
-			if j-i > 1 {
-				buf = repeatTail(buf, from, j-i-1)
-			}
-			i = j
-		}
-	}
-	b.Buf = buf
-}
-
-// sameString says whether a and b are one string: of the same length and,
-// unless empty, at the same address.
-func sameString(a, b string) bool {
-	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b))
-}
-
-// repeatTail appends n more copies of buf[from:], doubling what each copy
-// takes, so that a run of rows costs a few copies rather than one per
-// row.
-func repeatTail(buf []byte, from, n int) []byte {
-	size := len(buf) - from
-	if size == 0 || n <= 0 {
-		return buf
-	}
-	end := len(buf) + size*n
-	buf = slices.Grow(buf, end-len(buf))
-	for len(buf) < end {
-		buf = append(buf, buf[from:from+min(len(buf)-from, end-len(buf))]...)
-	}
-	return buf
-}
-
-// appendString appends s as the Native format writes a String: its length
-// as an unsigned varint, then its bytes. Most strings here are shorter
-// than 128 bytes, whose length is one byte.
-func appendString(buf []byte, s string) []byte {
-	if len(s) < 0x80 {
-		buf = append(buf, byte(len(s)))
-	} else {
-		buf = binary.AppendUvarint(buf, uint64(len(s)))
-	}
-	return append(buf, s...)
-}
-
-// sameRow says whether two rows of an array column are one slice: the
-// spans of one resource share its attributes' rows, which are encoded once
-// and then copied.
-func sameRow[T any](a, b []T) bool {
-	return len(a) == len(b) && len(a) > 0 && unsafe.SliceData(a) == unsafe.SliceData(b)
-}
-
-func (c *stringColumn) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
-
-// The array columns take dbmodel's rows: one []string (or []uint64) per
-// row. In the Native format an array column is the running total of the
-// row lengths (UInt64 each) followed by every element.
-
-// putOffsets writes the offsets of an array column of chunks of rows.
-func putOffsets[T any](b *proto.Buffer, chunks [][][]T) {
-	buf := slices.Grow(b.Buf, 8*rowsOf(chunks))
-	var total uint64
-	for _, rows := range chunks {
-		for _, r := range rows {
-			total += uint64(len(r))
-			buf = binary.LittleEndian.AppendUint64(buf, total)
-		}
-	}
-	b.Buf = buf
-}
-
-// stringArrays is an Array(String) column.
-type stringArrays [][][]string
-
-func (c *stringArrays) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
-
-func (c *stringArrays) Rows() int { return rowsOf(*c) }
-
-func (c *stringArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
-
-func (c *stringArrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, *c)
-	buf := b.Buf
-	// A run of rows that are the same slice (the spans of a resource share
-	// its attributes) is encoded once, then copied.
-	for _, rows := range *c {
-		for i := 0; i < len(rows); {
-			r := rows[i]
-			if len(r) == 0 { // most rows of events and links
-				i++
-				continue
-			}
-			j := i + 1
-			for j < len(rows) && sameRow(rows[j], r) {
-				j++
-			}
-			from := len(buf)
-			for _, s := range r {
-				buf = appendString(buf, s)
-			}
-			if j-i > 1 {
-				buf = repeatTail(buf, from, j-i-1)
-			}
-			i = j
-		}
-	}
-	b.Buf = buf
-}
-
-func (c *stringArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
-
 // nativeStrings is a String column held in the Native format already
 // (dbmodel.Strings): its chunks are copied as they are, or, on an
 // uncompressed connection, sent from the columns' own buffers.
@@ -297,14 +163,26 @@ func (c *nativeArrays) Infer(t proto.ColumnType) error { return checkType(t, c.T
 
 // putOffsets writes the offsets of every chunk.
 func (c *nativeArrays) putOffsets(b *proto.Buffer) {
-	buf := slices.Grow(b.Buf, 8*c.Rows())
+	putOffsets(b, *c, func(a *dbmodel.StringArrays) []uint64 { return a.Offsets })
+}
+
+// putOffsets writes the offsets of an array column of chunks held in the
+// Native format: each chunk's offsets shifted by the elements of the
+// chunks before (the last offset of each).
+func putOffsets[T any](b *proto.Buffer, chunks []T, offsets func(T) []uint64) {
+	n := 0
+	for _, c := range chunks {
+		n += len(offsets(c))
+	}
+	buf := slices.Grow(b.Buf, 8*n)
 	var base uint64
-	for _, a := range *c {
-		for _, off := range a.Offsets {
+	for _, c := range chunks {
+		offs := offsets(c)
+		for _, off := range offs {
 			buf = binary.LittleEndian.AppendUint64(buf, base+off)
 		}
-		if n := len(a.Offsets); n > 0 {
-			base += a.Offsets[n-1]
+		if n := len(offs); n > 0 {
+			base += offs[n-1]
 		}
 	}
 	b.Buf = buf
@@ -334,59 +212,102 @@ func (c *nativeArrays) encodedSize() int {
 	return n
 }
 
-// fixedArrays is an Array(FixedString(size)) column whose elements are
-// strings of size bytes; another length is cut or padded with zeros.
-type fixedArrays struct {
-	rows [][][]string
-	size int
+// nativeFixedArrays is an Array(FixedString(size)) column held in the
+// Native format already (dbmodel.FixedArrays, elements of size bytes):
+// the offsets of each chunk are written shifted as nativeArrays' are, and
+// the elements copied as they are, or, on an uncompressed connection,
+// sent from the columns' own buffers.
+type nativeFixedArrays struct {
+	arrays []*dbmodel.FixedArrays
+	size   int
 }
 
-func (c *fixedArrays) Type() proto.ColumnType {
+func (c *nativeFixedArrays) Type() proto.ColumnType {
 	return proto.ColumnTypeFixedString.With(strconv.Itoa(c.size)).Array()
 }
 
-func (c *fixedArrays) Rows() int { return rowsOf(c.rows) }
+func (c *nativeFixedArrays) Rows() int {
+	n := 0
+	for _, a := range c.arrays {
+		n += a.Len()
+	}
+	return n
+}
 
-func (c *fixedArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+func (c *nativeFixedArrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
-func (c *fixedArrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, c.rows)
-	for _, rows := range c.rows {
-		for _, r := range rows {
-			for _, s := range r {
-				s = s[:min(len(s), c.size)]
-				b.Buf = append(b.Buf, s...)
-				for range c.size - len(s) {
-					b.Buf = append(b.Buf, 0)
-				}
-			}
+func (c *nativeFixedArrays) putOffsets(b *proto.Buffer) {
+	putOffsets(b, c.arrays, func(a *dbmodel.FixedArrays) []uint64 { return a.Offsets })
+}
+
+func (c *nativeFixedArrays) EncodeColumn(b *proto.Buffer) {
+	c.putOffsets(b)
+	for _, a := range c.arrays {
+		b.Buf = append(b.Buf, a.Data...)
+	}
+}
+
+func (c *nativeFixedArrays) WriteColumn(w *proto.Writer) {
+	w.ChainBuffer(c.putOffsets)
+	for _, a := range c.arrays {
+		if len(a.Data) > 0 {
+			w.ChainWrite(a.Data)
 		}
 	}
 }
 
-func (c *fixedArrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+func (c *nativeFixedArrays) encodedSize() int {
+	n := 8 * c.Rows()
+	for _, a := range c.arrays {
+		n += len(a.Data)
+	}
+	return n
+}
 
-// uint64Arrays is an Array(UInt64) column.
-type uint64Arrays [][][]uint64
+// nativeUint64Arrays is an Array(UInt64) column held in the Native format
+// already (dbmodel.Uint64Arrays): offsets as nativeArrays', then the
+// elements as ch-go's UInt64 column writes them.
+type nativeUint64Arrays []*dbmodel.Uint64Arrays
 
-func (c *uint64Arrays) Type() proto.ColumnType { return proto.ColumnTypeUInt64.Array() }
+func (c *nativeUint64Arrays) Type() proto.ColumnType { return proto.ColumnTypeUInt64.Array() }
 
-func (c *uint64Arrays) Rows() int { return rowsOf(*c) }
+func (c *nativeUint64Arrays) Rows() int {
+	n := 0
+	for _, a := range *c {
+		n += a.Len()
+	}
+	return n
+}
 
-func (c *uint64Arrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+func (c *nativeUint64Arrays) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
-func (c *uint64Arrays) EncodeColumn(b *proto.Buffer) {
-	putOffsets(b, *c)
-	for _, rows := range *c {
-		for _, r := range rows {
-			for _, v := range r {
-				b.PutUInt64(v)
-			}
+func (c *nativeUint64Arrays) putOffsets(b *proto.Buffer) {
+	putOffsets(b, *c, func(a *dbmodel.Uint64Arrays) []uint64 { return a.Offsets })
+}
+
+func (c *nativeUint64Arrays) EncodeColumn(b *proto.Buffer) {
+	c.putOffsets(b)
+	for _, a := range *c {
+		(*proto.ColUInt64)(&a.Data).EncodeColumn(b)
+	}
+}
+
+func (c *nativeUint64Arrays) WriteColumn(w *proto.Writer) {
+	w.ChainBuffer(c.putOffsets)
+	for _, a := range *c {
+		if len(a.Data) > 0 {
+			(*proto.ColUInt64)(&a.Data).WriteColumn(w)
 		}
 	}
 }
 
-func (c *uint64Arrays) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+func (c *nativeUint64Arrays) encodedSize() int {
+	n := 8 * c.Rows()
+	for _, a := range *c {
+		n += 8 * len(a.Data)
+	}
+	return n
+}
 
 // uint64Column is a UInt64 column.
 type uint64Column [][]uint64
@@ -512,74 +433,9 @@ func (c *dateTimeColumn) encodedSize() int { return 4 * c.Rows() }
 
 func (c *fixedColumn) encodedSize() int { return rowsOf(c.bufs) }
 
-func (c *stringColumn) encodedSize() int {
-	n := 0
-	for _, chunk := range *c {
-		for _, s := range chunk {
-			n += stringSize(s)
-		}
-	}
-	return n
-}
-
-// stringSize is the encoded size of s: its length's varint and its bytes.
-// Most strings here are shorter than 128 bytes, a length of one byte.
-func stringSize(s string) int {
-	if len(s) < 0x80 {
-		return 1 + len(s)
-	}
-	return uvarintLen(len(s)) + len(s)
-}
-
-func (c *stringArrays) encodedSize() int {
-	n := 8 * c.Rows()
-	var (
-		prev []string
-		size int // prev's
-	)
-	for _, rows := range *c {
-		for _, r := range rows {
-			if !sameRow(r, prev) {
-				size = 0
-				for _, s := range r {
-					size += stringSize(s)
-				}
-				prev = r
-			}
-			n += size
-		}
-	}
-	return n
-}
-
-func (c *fixedArrays) encodedSize() int {
-	n := 8 * c.Rows()
-	for _, rows := range c.rows {
-		n += c.size * rowsOf(rows)
-	}
-	return n
-}
-
-func (c *uint64Arrays) encodedSize() int {
-	n := 8 * c.Rows()
-	for _, rows := range *c {
-		n += 8 * rowsOf(rows)
-	}
-	return n
-}
-
 func (c *uint64Column) encodedSize() int { return 8 * c.Rows() }
 
 func (c *uint8Column) encodedSize() int { return c.Rows() }
-
-// uvarintLen is the length of n as an unsigned varint.
-func uvarintLen(n int) int {
-	l := 1
-	for ; n >= 0x80; n >>= 7 {
-		l++
-	}
-	return l
-}
 
 func (m *sendMark) Infer(t proto.ColumnType) error {
 	if i, ok := m.ColInput.(proto.Inferable); ok {

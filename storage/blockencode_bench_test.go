@@ -61,6 +61,51 @@ func BenchmarkSpanBlockEncode(b *testing.B) {
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N*cols.Len()), "cpu-ns/span")
 }
 
+// BenchmarkLogBlockEncode is BenchmarkSpanBlockEncode for one insert of
+// 20,000 demo-shaped log records (20 requests of 1,000, read with
+// AppendWire): the logs block encoded into a send buffer kept between
+// blocks, without the network. Run:
+//
+//	go test -run '^$' -bench LogBlockEncode -benchmem -count 5 ./storage/
+func BenchmarkLogBlockEncode(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lim := dbmodel.WireLimits{MaxAttributeKeyBytes: 256, MaxAttributeValueBytes: 16 << 10, NameBytes: 1024, StatusMessageBytes: 4096, OtherBytes: 1024, LogBodyBytes: 64 << 10}
+	var cols dbmodel.LogColumns
+	for i := range 20 {
+		req := storagetest.DemoLogRequest(rng, time.Now(), 1000, i%4 == 3)
+		for _, rl := range req.ResourceLogs {
+			raw, err := proto.Marshal(rl)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !cols.AppendWire(req.Function, req.SentTimeUnixNano, raw, lim) {
+				b.Fatal("AppendWire left the demo's log records to the message path")
+			}
+		}
+	}
+	lb := logBlockPool.Get().(*logBlock)
+	b.Cleanup(func() { lb.cols = logBlockColumns{}; logBlockPool.Put(lb) })
+	lb.set(&cols)
+	var sent countingWriter
+	w := chproto.NewWriter(&sent, new(chproto.Buffer))
+	block := chproto.Block{Columns: len(lb.input), Rows: cols.Len()}
+	var last blockBytes
+	cpu0 := processCPU()
+	for b.Loop() {
+		lb.mark.reserve = last.reserve(lb.input, cols.Len())
+		if err := block.WriteBlock(w, oldClientRevision, lb.input); err != nil {
+			b.Fatal(err)
+		}
+		last.learn(&lb.mark, cols.Len())
+		if _, err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(sent.n / int64(b.N))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*cols.Len()), "ns/log")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N*cols.Len()), "cpu-ns/log")
+}
+
 // countingWriter counts the bytes written to it and drops them.
 type countingWriter struct{ n int64 }
 

@@ -36,11 +36,11 @@ type spanBlockColumns struct {
 	service, function, version, account, region nativeStrings
 	requestID, scopeName, scopeVersion          nativeStrings
 	attrKeys, attrValues                        nativeArrays
-	resKeys, resValues                          stringArrays
-	eventTimes                                  uint64Arrays
-	eventNames, eventAttrs                      stringArrays
-	linkTraceIDs, linkSpanIDs                   fixedArrays
-	linkAttrs                                   stringArrays
+	resKeys, resValues                          nativeArrays
+	eventTimes                                  nativeUint64Arrays
+	eventNames, eventAttrs                      nativeArrays
+	linkTraceIDs, linkSpanIDs                   nativeFixedArrays
+	linkAttrs                                   nativeArrays
 }
 
 var spanBlockPool = sync.Pool{New: func() any {
@@ -83,10 +83,10 @@ func (b *spanBlock) set(cs ...*dbmodel.SpanColumns) {
 		k.version, k.account, k.region = append(k.version, &c.FunctionVersion), append(k.account, &c.AccountID), append(k.region, &c.Region)
 		k.requestID, k.scopeName, k.scopeVersion = append(k.requestID, &c.RequestID), append(k.scopeName, &c.ScopeName), append(k.scopeVersion, &c.ScopeVersion)
 		k.attrKeys, k.attrValues = append(k.attrKeys, &c.AttributeKeys), append(k.attrValues, &c.AttributeValues)
-		k.resKeys, k.resValues = append(k.resKeys, c.ResourceAttrKeys), append(k.resValues, c.ResourceAttrValues)
-		k.eventTimes, k.eventNames, k.eventAttrs = append(k.eventTimes, c.EventTimes), append(k.eventNames, c.EventNames), append(k.eventAttrs, c.EventAttrs)
-		k.linkTraceIDs.rows, k.linkSpanIDs.rows = append(k.linkTraceIDs.rows, c.LinkTraceIDs), append(k.linkSpanIDs.rows, c.LinkSpanIDs)
-		k.linkAttrs = append(k.linkAttrs, c.LinkAttrs)
+		k.resKeys, k.resValues = append(k.resKeys, &c.ResourceAttrKeys), append(k.resValues, &c.ResourceAttrValues)
+		k.eventTimes, k.eventNames, k.eventAttrs = append(k.eventTimes, &c.EventTimes), append(k.eventNames, &c.EventNames), append(k.eventAttrs, &c.EventAttrs)
+		k.linkTraceIDs.arrays, k.linkSpanIDs.arrays = append(k.linkTraceIDs.arrays, &c.LinkTraceIDs), append(k.linkSpanIDs.arrays, &c.LinkSpanIDs)
+		k.linkAttrs = append(k.linkAttrs, &c.LinkAttrs)
 	}
 }
 
@@ -104,10 +104,10 @@ type logBlockColumns struct {
 	timeNano, observedNano                      uint64Column
 	traceID, spanID                             fixedColumn
 	severityNumber                              uint8Column
-	severityText, body                          stringColumn
-	service, function, version, account, region stringColumn
-	requestID, logType                          stringColumn
-	attrKeys, attrValues, resKeys, resValues    stringArrays
+	severityText, body                          nativeStrings
+	service, function, version, account, region nativeStrings
+	requestID, logType                          nativeStrings
+	attrKeys, attrValues, resKeys, resValues    nativeArrays
 }
 
 var logBlockPool = sync.Pool{New: func() any {
@@ -131,11 +131,11 @@ func (b *logBlock) set(cs ...*dbmodel.LogColumns) {
 	for _, c := range cs {
 		k.timestamp.ns, k.timeNano, k.observedNano = append(k.timestamp.ns, c.TimeUnixNano), append(k.timeNano, c.TimeUnixNano), append(k.observedNano, c.ObservedTimeUnixNano)
 		k.traceID.bufs, k.spanID.bufs = append(k.traceID.bufs, c.TraceIDs), append(k.spanID.bufs, c.SpanIDs)
-		k.severityNumber, k.severityText, k.body = append(k.severityNumber, c.SeverityNumber), append(k.severityText, c.SeverityText), append(k.body, c.Body)
-		k.service, k.function, k.version = append(k.service, c.ServiceName), append(k.function, c.FunctionName), append(k.version, c.FunctionVersion)
-		k.account, k.region, k.requestID, k.logType = append(k.account, c.AccountID), append(k.region, c.Region), append(k.requestID, c.RequestID), append(k.logType, c.LogType)
-		k.attrKeys, k.attrValues = append(k.attrKeys, c.AttributeKeys), append(k.attrValues, c.AttributeValues)
-		k.resKeys, k.resValues = append(k.resKeys, c.ResourceAttrKeys), append(k.resValues, c.ResourceAttrValues)
+		k.severityNumber, k.severityText, k.body = append(k.severityNumber, c.SeverityNumber), append(k.severityText, &c.SeverityText), append(k.body, &c.Body)
+		k.service, k.function, k.version = append(k.service, &c.ServiceName), append(k.function, &c.FunctionName), append(k.version, &c.FunctionVersion)
+		k.account, k.region, k.requestID, k.logType = append(k.account, &c.AccountID), append(k.region, &c.Region), append(k.requestID, &c.RequestID), append(k.logType, &c.LogType)
+		k.attrKeys, k.attrValues = append(k.attrKeys, &c.AttributeKeys), append(k.attrValues, &c.AttributeValues)
+		k.resKeys, k.resValues = append(k.resKeys, &c.ResourceAttrKeys), append(k.resValues, &c.ResourceAttrValues)
 	}
 }
 

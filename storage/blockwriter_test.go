@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -595,7 +594,7 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 // block took of the buffer, noted as ch-go's writer encodes it, is the
 // bytes it buffered (all but the FixedString columns, which are chained
 // as they are, as are the UInt64, UInt8 and String ones and the elements
-// of the span attributes' arrays), and the next block of as many rows, reserved
+// of the array columns: the arrays' offsets), and the next block of as many rows, reserved
 // from it, is encoded into the same buffer without growing it.
 func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -629,8 +628,14 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	}
 	// Chained as they are: trace, span and parent IDs, start and duration
 	// nanoseconds, kind and status, the String columns and the elements of
-	// the span attributes' arrays.
-	fixed := (16+8+8+8+8+1+1)*rows + len(spans.AttributeKeys.Data) + len(spans.AttributeValues.Data)
+	// the array columns.
+	fixed := (16+8+8+8+8+1+1)*rows + 8*len(spans.EventTimes.Data) + len(spans.LinkTraceIDs.Data) + len(spans.LinkSpanIDs.Data)
+	for _, a := range []*dbmodel.StringArrays{
+		&spans.AttributeKeys, &spans.AttributeValues, &spans.ResourceAttrKeys, &spans.ResourceAttrValues,
+		&spans.EventNames, &spans.EventAttrs, &spans.LinkAttrs,
+	} {
+		fixed += len(a.Data)
+	}
 	for _, s := range []*dbmodel.Strings{
 		&spans.TraceState, &spans.Name, &spans.StatusMessage, &spans.ServiceName, &spans.FunctionName, &spans.FunctionVersion,
 		&spans.AccountID, &spans.Region, &spans.RequestID, &spans.ScopeName, &spans.ScopeVersion,
@@ -683,84 +688,144 @@ func make16(b byte) []byte { return append(make([]byte, 15), b) }
 
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
 
-// TestStringArraysSharedRows holds the Array(String) column, which encodes
-// a row that is the same slice as the row before once and copies it (in a
-// chunk or across two), to
-// the element-by-element encoding of ch-go's own column, and its
-// encodedSize to the bytes.
-func TestStringArraysSharedRows(t *testing.T) {
+// TestNativeArraysSharedRows holds the Array(String) columns of the
+// resource attributes, a resource's row copied for each of its spans
+// (dbmodel.StringArrays.AppendRowRepeat), and of the events and links,
+// mostly empty rows (AppendEmpty), to ch-go's own column fed the same rows
+// one by one: runs of 1 to 33 rows, empty runs between, lengths of one-
+// and two-byte varints, in one chunk and split in chunks.
+func TestNativeArraysSharedRows(t *testing.T) {
 	res := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""}
-	other := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""} // equal, not shared
+	type run struct {
+		row []string
+		n   int
+	}
 	for _, tc := range []struct {
 		name string
-		rows [][]string
+		runs []run
 	}{
-		{"shared rows", [][]string{res, res, res}},
-		{"shared, then equal but not shared", [][]string{res, res, other, other, res}},
-		{"a prefix of the shared row", [][]string{res, res[:2], res[:2], res}},
-		{"empty rows between", [][]string{res, {}, nil, res, res, {}}},
-		{"each row its own", [][]string{{"a"}, {"b", "c"}, {strings.Repeat("x", 300)}}},
-		{"runs of 2 to 33 shared rows", slices.Concat(
-			slices.Repeat([][]string{res}, 2), [][]string{other}, slices.Repeat([][]string{res}, 3), slices.Repeat([][]string{other}, 7),
-			slices.Repeat([][]string{res}, 33), [][]string{{}}, slices.Repeat([][]string{res[:1]}, 16))},
+		{"one run", []run{{res, 3}}},
+		{"empty runs between", []run{{res, 2}, {nil, 5}, {res[:2], 1}, {nil, 1}, {res, 7}}},
+		{"runs of 1 to 33", []run{{res, 1}, {res[:1], 2}, {res, 3}, {nil, 4}, {res[2:], 16}, {res, 33}, {nil, 2}}},
+		{"empty rows only", []run{{nil, 40}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
-			for _, r := range tc.rows {
-				want.Append(r)
+			rows := 0
+			for _, r := range tc.runs {
+				for range r.n {
+					want.Append(r.row)
+				}
+				rows += r.n
 			}
 			var wb chproto.Buffer
 			want.EncodeColumn(&wb)
-			// In one chunk, and split in two, a shared row on each side.
-			half := len(tc.rows) / 2
-			for _, col := range []stringArrays{{tc.rows}, {tc.rows[:half], tc.rows[half:]}} {
-				var got chproto.Buffer
-				col.EncodeColumn(&got)
-				if string(got.Buf) != string(wb.Buf) {
-					t.Errorf("%d chunks: encoded %x, want %x", len(col), got.Buf, wb.Buf)
+			for chunks := 1; chunks <= 3; chunks++ {
+				var col nativeArrays
+				for i := range chunks {
+					a := new(dbmodel.StringArrays)
+					for _, r := range tc.runs[len(tc.runs)*i/chunks : len(tc.runs)*(i+1)/chunks] {
+						if len(r.row) == 0 {
+							a.AppendEmpty(r.n)
+						} else {
+							a.AppendRowRepeat(r.row, r.n)
+						}
+					}
+					col = append(col, a)
 				}
-				if n := col.encodedSize(); n != len(wb.Buf) {
-					t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", len(col), n, len(wb.Buf))
+				if col.Rows() != rows {
+					t.Errorf("%d chunks: %d rows, want %d", chunks, col.Rows(), rows)
 				}
+				checkNativeColumn(t, fmt.Sprintf("%d chunks", chunks), &col, wb.Buf)
 			}
 		})
 	}
 }
 
-// TestStringColumnRuns holds the String column, which encodes a run of
-// rows holding one string (the same bytes in memory) once and copies it,
-// to the row-by-row encoding of ch-go's own column: runs of one to 40
-// rows, strings equal but not shared, empty ones, lengths of one and two
-// bytes, in one chunk and split in chunks that cut runs.
-func TestStringColumnRuns(t *testing.T) {
-	svc, long := "orders-svc", strings.Repeat("w", 300)
-	other := strings.Clone(svc) // equal, not shared
-	var rows []string
-	for n := range 41 {
-		for _, s := range []string{svc, other, "", long, svc[:3]} {
-			rows = append(rows, slices.Repeat([]string{s}, n)...)
+// TestNativeUint64ArraysEncoding holds the Array(UInt64) column of the
+// events' times (dbmodel.Uint64Arrays) to ch-go's own column fed the same
+// rows one by one, in one chunk and split in chunks, encoded and written.
+func TestNativeUint64ArraysEncoding(t *testing.T) {
+	for _, rows := range [][][]uint64{
+		nil,
+		{{}, {}, {}},
+		{{1}, {}, {2, 3, 1 << 63}, {}, {}, {4}},
+		slices.Repeat([][]uint64{{1_780_000_000_000_000_000}, {}, {5, 6}}, 30),
+	} {
+		want := chproto.NewArray[uint64](new(chproto.ColUInt64))
+		for _, r := range rows {
+			want.Append(r)
 		}
-		rows = append(rows, "x"+strconv.Itoa(n))
+		var wb chproto.Buffer
+		want.EncodeColumn(&wb)
+		for chunks := 1; chunks <= 3; chunks++ {
+			var col nativeUint64Arrays
+			for i := range chunks {
+				a := new(dbmodel.Uint64Arrays)
+				for _, r := range rows[len(rows)*i/chunks : len(rows)*(i+1)/chunks] {
+					if len(r) == 0 {
+						a.AppendEmpty(1)
+					} else {
+						a.AppendRow(r)
+					}
+				}
+				col = append(col, a)
+			}
+			if col.Rows() != len(rows) {
+				t.Errorf("%d rows in %d chunks: Rows = %d", len(rows), chunks, col.Rows())
+			}
+			if err := col.Infer(want.Type()); err != nil {
+				t.Errorf("type %s: %v", want.Type(), err)
+			}
+			checkNativeColumn(t, fmt.Sprintf("%d rows in %d chunks", len(rows), chunks), &col, wb.Buf)
+		}
 	}
-	var want chproto.ColStr
-	for _, s := range rows {
-		want.Append(s)
-	}
-	var wb chproto.Buffer
-	want.EncodeColumn(&wb)
-	for _, parts := range []int{1, 2, 7, 64} {
-		var col stringColumn
-		step := (len(rows) + parts - 1) / parts
-		for i := 0; i < len(rows); i += step {
-			col = append(col, rows[i:min(i+step, len(rows))])
-		}
-		got := chproto.Buffer{Buf: []byte("head")}
-		col.EncodeColumn(&got)
-		if string(got.Buf[4:]) != string(wb.Buf) || string(got.Buf[:4]) != "head" {
-			t.Errorf("%d chunks: the encoding differs from ch-go's", len(col))
-		}
-		if n := col.encodedSize(); n != len(wb.Buf) {
-			t.Errorf("%d chunks: encodedSize = %d, the column encodes %d bytes", len(col), n, len(wb.Buf))
+}
+
+// TestNativeFixedArraysEncoding holds the Array(FixedString(16)) and
+// Array(FixedString(8)) columns of the links' IDs (dbmodel.FixedArrays)
+// to ch-go's own column fed the same rows one by one, in one chunk and
+// split in chunks, encoded and written.
+func TestNativeFixedArraysEncoding(t *testing.T) {
+	for _, size := range []int{16, 8} {
+		id := func(b byte) string { return string(append(make([]byte, size-1), b)) }
+		for _, rows := range [][][]string{
+			nil,
+			{{}, {}},
+			{{id(1)}, {}, {id(2), id(3)}, {}, {}, {id(4)}},
+			slices.Repeat([][]string{{}, {id(9), id(8), id(7)}}, 20),
+		} {
+			want := (&chproto.ColFixedStr{Size: size}).Array()
+			for _, r := range rows {
+				elems := make([][]byte, 0, len(r))
+				for _, e := range r {
+					elems = append(elems, []byte(e))
+				}
+				want.Append(elems)
+			}
+			var wb chproto.Buffer
+			want.EncodeColumn(&wb)
+			for chunks := 1; chunks <= 3; chunks++ {
+				col := nativeFixedArrays{size: size}
+				for i := range chunks {
+					a := new(dbmodel.FixedArrays)
+					for _, r := range rows[len(rows)*i/chunks : len(rows)*(i+1)/chunks] {
+						if len(r) == 0 {
+							a.AppendEmpty(1)
+						} else {
+							a.AppendRow(r, size)
+						}
+					}
+					col.arrays = append(col.arrays, a)
+				}
+				if col.Rows() != len(rows) {
+					t.Errorf("size %d, %d rows in %d chunks: Rows = %d", size, len(rows), chunks, col.Rows())
+				}
+				if err := col.Infer(want.Type()); err != nil {
+					t.Errorf("type %s: %v", want.Type(), err)
+				}
+				checkNativeColumn(t, fmt.Sprintf("size %d, %d rows in %d chunks", size, len(rows), chunks), &col, wb.Buf)
+			}
 		}
 	}
 }
@@ -877,7 +942,7 @@ func checkNativeColumn(t *testing.T, label string, col nativeColumn, want []byte
 	}
 }
 
-// TestNativeStringsEncoding holds the String columns of the spans, held in
+// TestNativeStringsEncoding holds the String columns of spans and logs, held in
 // the Native format as they are read (dbmodel.Strings), to ch-go's own
 // column fed the same rows one by one, in one chunk and split in chunks,
 // encoded into the send buffer and written through ch-go's Writer.

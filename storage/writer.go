@@ -416,11 +416,11 @@ func (s *Store) insertSpans(ctx context.Context, cs []*dbmodel.SpanColumns) erro
 	} {
 		w.column(v.Strings())
 	}
-	for _, v := range [][][]string{c.AttributeKeys.Rows(), c.AttributeValues.Rows(), c.ResourceAttrKeys, c.ResourceAttrValues} {
+	for _, v := range [][][]string{c.AttributeKeys.Rows(), c.AttributeValues.Rows(), c.ResourceAttrKeys.Rows(), c.ResourceAttrValues.Rows()} {
 		arrays(w, v)
 	}
-	arrays(w, c.EventTimes)
-	for _, v := range [][][]string{c.EventNames, c.EventAttrs, c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs} {
+	arrays(w, c.EventTimes.Rows())
+	for _, v := range [][][]string{c.EventNames.Rows(), c.EventAttrs.Rows(), c.LinkTraceIDs.Rows(16), c.LinkSpanIDs.Rows(8), c.LinkAttrs.Rows()} {
 		arrays(w, v)
 	}
 	return w.finish()
@@ -467,13 +467,13 @@ func (s *Store) insertLogs(ctx context.Context, cs []*dbmodel.LogColumns) error 
 	w.ids(c.TraceIDs, 16)
 	w.ids(c.SpanIDs, 8)
 	w.column(c.SeverityNumber)
-	for _, v := range [][]string{
-		c.SeverityText, c.Body, c.ServiceName, c.FunctionName, c.FunctionVersion, c.AccountID, c.Region,
-		c.RequestID, c.LogType,
+	for _, v := range []*dbmodel.Strings{
+		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion, &c.AccountID, &c.Region,
+		&c.RequestID, &c.LogType,
 	} {
-		w.column(v)
+		w.column(v.Strings())
 	}
-	for _, v := range [][][]string{c.AttributeKeys, c.AttributeValues, c.ResourceAttrKeys, c.ResourceAttrValues} {
+	for _, v := range [][][]string{c.AttributeKeys.Rows(), c.AttributeValues.Rows(), c.ResourceAttrKeys.Rows(), c.ResourceAttrValues.Rows()} {
 		arrays(w, v)
 	}
 	return w.finish()

@@ -16,8 +16,9 @@ import (
 // keeps the buffers for the next write. FromExport reads spans through it,
 // so rows and columns never disagree.
 //
-// The resource attributes, events and links point into the requests they
-// came from; keep the requests until the columns are written.
+// Every column is copied out of the requests as they are read, and holds
+// no pointers (see Strings and StringArrays): the requests need not be kept
+// for the columns.
 type SpanColumns struct {
 	StartUnixNano []uint64
 	DurationNs    []uint64
@@ -46,14 +47,15 @@ type SpanColumns struct {
 	// The span's own attributes, in the Native format (see StringArrays):
 	// the most strings of a span, copied as they are read.
 	AttributeKeys, AttributeValues StringArrays
-	// The other array columns, one element per span, each a []string
-	// (EventTimes: a []uint64) already boxed, so that appending a row to an
-	// Array column does not allocate again. Spans of one resource share its
-	// boxed resource attributes.
-	ResourceAttrKeys, ResourceAttrValues [][]string
-	EventTimes                           [][]uint64
-	EventNames, EventAttrs               [][]string
-	LinkTraceIDs, LinkSpanIDs, LinkAttrs [][]string
+	// The other array columns, in the Native format too: a resource's
+	// attributes copied for each of its spans (doubling), the events and
+	// links (mostly empty rows, an offset each). LinkTraceIDs holds 16
+	// bytes an element, LinkSpanIDs 8.
+	ResourceAttrKeys, ResourceAttrValues StringArrays
+	EventTimes                           Uint64Arrays
+	EventNames, EventAttrs               StringArrays
+	LinkTraceIDs, LinkSpanIDs            FixedArrays
+	LinkAttrs                            StringArrays
 
 	// Rejected counts spans refused one by one; Problems says why, for the
 	// first few.
@@ -68,12 +70,9 @@ type SpanColumns struct {
 	vals []string
 }
 
-// Empty arrays, shared by every span without attributes, events or links
-// (an empty array, not nil: the driver writes nil as NULL).
-var (
-	emptyStrings = []string{}
-	emptyUint64s = []uint64{}
-)
+// emptyStrings is shared by every row without attributes (an empty
+// array, not nil: the driver writes nil as NULL).
+var emptyStrings = []string{}
 
 // Len is the number of spans.
 func (c *SpanColumns) Len() int { return len(c.StartUnixNano) }
@@ -83,6 +82,14 @@ func (c *SpanColumns) strings() [11]*Strings {
 	return [...]*Strings{
 		&c.TraceState, &c.Name, &c.StatusMessage, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
 		&c.AccountID, &c.Region, &c.RequestID, &c.ScopeName, &c.ScopeVersion,
+	}
+}
+
+// arrays is the Array(String) columns.
+func (c *SpanColumns) arrays() [7]*StringArrays {
+	return [...]*StringArrays{
+		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
+		&c.EventNames, &c.EventAttrs, &c.LinkAttrs,
 	}
 }
 
@@ -97,17 +104,12 @@ func (c *SpanColumns) Reset() {
 	}
 	clear(c.Problems)
 	c.Problems = c.Problems[:0]
-	c.AttributeKeys.Reset()
-	c.AttributeValues.Reset()
-	for _, a := range []*[][]string{
-		&c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
-	} {
-		clear(*a)
-		*a = (*a)[:0]
+	for _, a := range c.arrays() {
+		a.Reset()
 	}
-	clear(c.EventTimes)
-	c.EventTimes = c.EventTimes[:0]
+	c.EventTimes.Reset()
+	c.LinkTraceIDs.Reset()
+	c.LinkSpanIDs.Reset()
 	c.Rejected = 0
 	c.wire = wireArena{}
 	// The scratch of one span's pairs, emptied after each span: what is
@@ -126,15 +128,12 @@ func (c *SpanColumns) Grow(n int) {
 	for _, s := range c.strings() {
 		s.Grow(n, 0)
 	}
-	c.AttributeKeys.Grow(n, 0)
-	c.AttributeValues.Grow(n, 0)
-	for _, a := range []*[][]string{
-		&c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
-	} {
-		*a = slices.Grow(*a, n)
+	for _, a := range c.arrays() {
+		a.Grow(n, 0)
 	}
-	c.EventTimes = slices.Grow(c.EventTimes, n)
+	c.EventTimes.Grow(n)
+	c.LinkTraceIDs.Grow(n)
+	c.LinkSpanIDs.Grow(n)
 }
 
 // AppendExport adds the spans of one Ingest API batch. A span whose trace
@@ -163,8 +162,8 @@ func (c *SpanColumns) AppendExport(req *ingestv1.ExportRequest) {
 				c.Region.Append(id.region)
 				c.ScopeName.Append(scopeName)
 				c.ScopeVersion.Append(scopeVersion)
-				c.ResourceAttrKeys = append(c.ResourceAttrKeys, resKeys)
-				c.ResourceAttrValues = append(c.ResourceAttrValues, resValues)
+				c.ResourceAttrKeys.AppendRow(resKeys)
+				c.ResourceAttrValues.AppendRow(resValues)
 			}
 		}
 	}
@@ -225,13 +224,13 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 			names = append(names, ev.GetName())
 			attrs = append(attrs, attributesJSON(ev.GetAttributes()))
 		}
-		c.EventTimes = append(c.EventTimes, times)
-		c.EventNames = append(c.EventNames, names)
-		c.EventAttrs = append(c.EventAttrs, attrs)
+		c.EventTimes.AppendRow(times)
+		c.EventNames.AppendRow(names)
+		c.EventAttrs.AppendRow(attrs)
 	} else {
-		c.EventTimes = append(c.EventTimes, emptyUint64s)
-		c.EventNames = append(c.EventNames, emptyStrings)
-		c.EventAttrs = append(c.EventAttrs, emptyStrings)
+		c.EventTimes.AppendEmpty(1)
+		c.EventNames.AppendEmpty(1)
+		c.EventAttrs.AppendEmpty(1)
 	}
 	if links := sp.GetLinks(); len(links) > 0 {
 		tids := make([]string, 0, len(links))
@@ -243,13 +242,13 @@ func (c *SpanColumns) appendSpan(sp *tracepb.Span) bool {
 			sids = append(sids, optionalID(l.GetSpanId(), 8))
 			attrs = append(attrs, attributesJSON(l.GetAttributes()))
 		}
-		c.LinkTraceIDs = append(c.LinkTraceIDs, tids)
-		c.LinkSpanIDs = append(c.LinkSpanIDs, sids)
-		c.LinkAttrs = append(c.LinkAttrs, attrs)
+		c.LinkTraceIDs.AppendRow(tids, 16)
+		c.LinkSpanIDs.AppendRow(sids, 8)
+		c.LinkAttrs.AppendRow(attrs)
 	} else {
-		c.LinkTraceIDs = append(c.LinkTraceIDs, emptyStrings)
-		c.LinkSpanIDs = append(c.LinkSpanIDs, emptyStrings)
-		c.LinkAttrs = append(c.LinkAttrs, emptyStrings)
+		c.LinkTraceIDs.AppendEmpty(1)
+		c.LinkSpanIDs.AppendEmpty(1)
+		c.LinkAttrs.AppendEmpty(1)
 	}
 	return true
 }
@@ -298,24 +297,24 @@ func (c *SpanColumns) Row(i int) Span {
 		AccountID: c.AccountID.Row(i), Region: c.Region.Row(i), RequestID: c.RequestID.Row(i),
 		ScopeName: c.ScopeName.Row(i), ScopeVersion: c.ScopeVersion.Row(i),
 		Attributes:         KeyValues{Keys: c.AttributeKeys.Row(i), Values: c.AttributeValues.Row(i)},
-		ResourceAttributes: cloneKeyValues(c.ResourceAttrKeys[i], c.ResourceAttrValues[i]),
+		ResourceAttributes: KeyValues{Keys: c.ResourceAttrKeys.Row(i), Values: c.ResourceAttrValues.Row(i)},
 	}
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
 	copy(r.SpanID[:], c.SpanIDs[8*i:])
 	copy(r.ParentSpanID[:], c.ParentSpanIDs[8*i:])
-	if times := c.EventTimes[i]; len(times) > 0 {
-		r.EventTimes = slices.Clone(times)
-		r.EventNames = slices.Clone(c.EventNames[i])
-		r.EventAttributes = slices.Clone(c.EventAttrs[i])
+	if times := c.EventTimes.Row(i); len(times) > 0 {
+		r.EventTimes = times
+		r.EventNames = c.EventNames.Row(i)
+		r.EventAttributes = c.EventAttrs.Row(i)
 	}
-	if attrs := c.LinkAttrs[i]; len(attrs) > 0 {
-		r.LinkAttributes = slices.Clone(attrs)
-		for _, s := range c.LinkTraceIDs[i] {
+	if attrs := c.LinkAttrs.Row(i); len(attrs) > 0 {
+		r.LinkAttributes = attrs
+		for _, s := range c.LinkTraceIDs.Row(i, 16) {
 			var id [16]byte
 			copy(id[:], s)
 			r.LinkTraceIDs = append(r.LinkTraceIDs, id)
 		}
-		for _, s := range c.LinkSpanIDs[i] {
+		for _, s := range c.LinkSpanIDs.Row(i, 8) {
 			var id [8]byte
 			copy(id[:], s)
 			r.LinkSpanIDs = append(r.LinkSpanIDs, id)
@@ -333,14 +332,7 @@ func optionalID(b []byte, n int) string {
 	return string(b)
 }
 
-// cloneKeyValues copies one row of a pair of key and value array columns.
-func cloneKeyValues(keys, values []string) KeyValues {
-	return KeyValues{Keys: slices.Clone(keys), Values: slices.Clone(values)}
-}
-
 // AppendColumns adds the spans of o, with its rejected count and problems.
-// Strings and arrays are shared, not copied: keep o's sources until the
-// columns are written.
 func (c *SpanColumns) AppendColumns(o *SpanColumns) {
 	c.StartUnixNano, c.DurationNs = append(c.StartUnixNano, o.StartUnixNano...), append(c.DurationNs, o.DurationNs...)
 	c.TraceIDs, c.SpanIDs, c.ParentSpanIDs = append(c.TraceIDs, o.TraceIDs...), append(c.SpanIDs, o.SpanIDs...), append(c.ParentSpanIDs, o.ParentSpanIDs...)
@@ -348,16 +340,12 @@ func (c *SpanColumns) AppendColumns(o *SpanColumns) {
 	for i, s := range c.strings() {
 		s.AppendColumn(o.strings()[i])
 	}
-	c.AttributeKeys.Append(&o.AttributeKeys)
-	c.AttributeValues.Append(&o.AttributeValues)
-	for _, a := range [][2]*[][]string{
-		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
-		{&c.EventNames, &o.EventNames}, {&c.EventAttrs, &o.EventAttrs},
-		{&c.LinkTraceIDs, &o.LinkTraceIDs}, {&c.LinkSpanIDs, &o.LinkSpanIDs}, {&c.LinkAttrs, &o.LinkAttrs},
-	} {
-		*a[0] = append(*a[0], *a[1]...)
+	for i, a := range c.arrays() {
+		a.Append(o.arrays()[i])
 	}
-	c.EventTimes = append(c.EventTimes, o.EventTimes...)
+	c.EventTimes.Append(&o.EventTimes)
+	c.LinkTraceIDs.Append(&o.LinkTraceIDs)
+	c.LinkSpanIDs.Append(&o.LinkSpanIDs)
 	c.Rejected += o.Rejected
 	for _, p := range o.Problems {
 		if len(c.Problems) >= maxProblems {

@@ -55,8 +55,9 @@ func TestSpanColumnsReuse(t *testing.T) {
 		"TraceIDs": len(reused.TraceIDs) / 16, "SpanIDs": len(reused.SpanIDs) / 8, "ParentSpanIDs": len(reused.ParentSpanIDs) / 8,
 		"DurationNs": len(reused.DurationNs), "Name": reused.Name.Len(), "Kind": len(reused.Kind),
 		"StatusCode": len(reused.StatusCode), "RequestID": reused.RequestID.Len(), "ScopeVersion": reused.ScopeVersion.Len(),
-		"AttributeKeys": reused.AttributeKeys.Len(), "AttributeValues": reused.AttributeValues.Len(), "ResourceAttrValues": len(reused.ResourceAttrValues),
-		"EventTimes": len(reused.EventTimes), "LinkAttrs": len(reused.LinkAttrs),
+		"AttributeKeys": reused.AttributeKeys.Len(), "AttributeValues": reused.AttributeValues.Len(), "ResourceAttrValues": reused.ResourceAttrValues.Len(),
+		"EventTimes": reused.EventTimes.Len(), "EventNames": reused.EventNames.Len(), "LinkAttrs": reused.LinkAttrs.Len(),
+		"LinkTraceIDs": reused.LinkTraceIDs.Len(), "LinkSpanIDs": reused.LinkSpanIDs.Len(),
 	}
 	for name, l := range lens {
 		if l != n {
@@ -107,10 +108,10 @@ func TestLogColumnsReuse(t *testing.T) {
 	lens := map[string]int{
 		"TraceIDs": len(reused.TraceIDs) / 16, "SpanIDs": len(reused.SpanIDs) / 8,
 		"ObservedTimeUnixNano": len(reused.ObservedTimeUnixNano), "SeverityNumber": len(reused.SeverityNumber),
-		"Body": len(reused.Body), "RequestID": len(reused.RequestID), "LogType": len(reused.LogType),
-		"Region": len(reused.Region), "AttributeKeys": len(reused.AttributeKeys),
-		"AttributeValues": len(reused.AttributeValues), "ResourceAttrKeys": len(reused.ResourceAttrKeys),
-		"ResourceAttrValues": len(reused.ResourceAttrValues),
+		"Body": reused.Body.Len(), "RequestID": reused.RequestID.Len(), "LogType": reused.LogType.Len(),
+		"Region": reused.Region.Len(), "AttributeKeys": reused.AttributeKeys.Len(),
+		"AttributeValues": reused.AttributeValues.Len(), "ResourceAttrKeys": reused.ResourceAttrKeys.Len(),
+		"ResourceAttrValues": reused.ResourceAttrValues.Len(),
 	}
 	for name, l := range lens {
 		if l != n {
@@ -180,30 +181,127 @@ func TestASCII(t *testing.T) {
 	}
 }
 
-// TestAppendRepeat holds appendRepeat, which copies doubling, to
-// appending one copy at a time: counts of 0 to 70, after rows already
-// there, of a string and of a slice.
-func TestAppendRepeat(t *testing.T) {
+// TestStringArraysRepeat holds AppendRowRepeat, which copies doubling,
+// and AppendEmpty to appending one row at a time: counts of 0 to 70,
+// after rows already there, of a row of short and long strings and of an
+// empty row, data and offsets byte for byte.
+func TestStringArraysRepeat(t *testing.T) {
+	long := strings.Repeat("y", 130)
 	for n := range 71 {
-		head := []string{"a", "b"}
-		got := appendRepeat(slices.Clone(head), "v", n)
-		want := slices.Clone(head)
-		for range n {
-			want = append(want, "v")
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("n = %d: %q, want %q", n, got, want)
-		}
-		rows := appendRepeat([][]string{{"x"}}, []string{"k", "v"}, n)
-		if len(rows) != 1+n {
-			t.Fatalf("n = %d: %d rows, want %d", n, len(rows), 1+n)
-		}
-		for i, r := range rows[1:] {
-			if !slices.Equal(r, []string{"k", "v"}) {
-				t.Fatalf("n = %d, row %d: %q", n, i+1, r)
+		for _, row := range [][]string{{"k", "", long}, {}} {
+			var got, want StringArrays
+			got.AppendRow([]string{"x"})
+			want.AppendRow([]string{"x"})
+			got.AppendRowRepeat(row, n)
+			for range n {
+				want.AppendRow(row)
+			}
+			got.AppendEmpty(n % 3)
+			for range n % 3 {
+				want.AppendRow(nil)
+			}
+			got.AppendRow([]string{"z"})
+			want.AppendRow([]string{"z"})
+			if !slices.Equal(got.Offsets, want.Offsets) || !slices.Equal(got.Ends, want.Ends) || !bytes.Equal(got.Data, want.Data) {
+				t.Fatalf("n = %d, row %q: offsets %v, ends %v; want %v, %v", n, row, got.Offsets, got.Ends, want.Offsets, want.Ends)
+			}
+			for i := 1; i <= n; i++ {
+				if r := got.Row(i); !slices.Equal(r, row) {
+					t.Fatalf("n = %d, row %d = %q, want %q", n, i, r, row)
+				}
 			}
 		}
 	}
+}
+
+// TestUint64Arrays holds the Native layout of the event times to the rows
+// put in: read back, empty rows added, cut and joined.
+func TestUint64Arrays(t *testing.T) {
+	rows := [][]uint64{{1, 2}, {}, {3}, {}, {}, {4, 5, 6}}
+	var a Uint64Arrays
+	for _, r := range rows {
+		if len(r) == 0 {
+			a.AppendEmpty(1)
+		} else {
+			a.AppendRow(r)
+		}
+	}
+	check := func(what string, a *Uint64Arrays, want [][]uint64) {
+		t.Helper()
+		if a.Len() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, a.Len(), len(want))
+		}
+		var elems uint64
+		var data []uint64
+		for i, w := range want {
+			if got := a.Row(i); !slices.Equal(got, w) || got == nil {
+				t.Errorf("%s: row %d = %v, want %v", what, i, got, w)
+			}
+			elems += uint64(len(w))
+			data = append(data, w...)
+			if a.Offsets[i] != elems {
+				t.Errorf("%s: offset %d = %d, want %d", what, i, a.Offsets[i], elems)
+			}
+		}
+		if !slices.Equal(a.Data, data) {
+			t.Errorf("%s: data %v, want %v", what, a.Data, data)
+		}
+	}
+	check("filled", &a, rows)
+	var joined Uint64Arrays
+	joined.AppendRow([]uint64{9})
+	joined.Append(&a)
+	joined.Append(&a)
+	check("joined", &joined, slices.Concat([][]uint64{{9}}, rows, rows))
+	joined.Truncate(4)
+	check("cut", &joined, slices.Concat([][]uint64{{9}}, rows[:3]))
+	joined.AppendEmpty(2)
+	check("cut, then emptied rows", &joined, slices.Concat([][]uint64{{9}}, rows[:3], [][]uint64{{}, {}}))
+	joined.Truncate(0)
+	check("emptied", &joined, nil)
+}
+
+// TestFixedArrays holds the Native layout of the links' IDs to the rows
+// put in: elements cut or padded to their size, read back, empty rows
+// added, cut and joined.
+func TestFixedArrays(t *testing.T) {
+	const n = 4
+	var a FixedArrays
+	a.AppendRow([]string{"abcd", "ab", "abcdef"}, n)
+	a.AppendEmpty(2)
+	a.AppendRow([]string{"wxyz"}, n)
+	want := [][]string{{"abcd", "ab\x00\x00", "abcd"}, {}, {}, {"wxyz"}}
+	check := func(what string, a *FixedArrays, want [][]string) {
+		t.Helper()
+		if a.Len() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, a.Len(), len(want))
+		}
+		var data []byte
+		for i, w := range want {
+			if got := a.Row(i, n); !slices.Equal(got, w) || got == nil {
+				t.Errorf("%s: row %d = %q, want %q", what, i, got, w)
+			}
+			for _, e := range w {
+				data = append(data, e...)
+			}
+		}
+		if !bytes.Equal(a.Data, data) {
+			t.Errorf("%s: data %q, want %q", what, a.Data, data)
+		}
+		if got := a.Rows(n); len(got) != len(want) {
+			t.Errorf("%s: Rows gives %d rows, want %d", what, len(got), len(want))
+		}
+	}
+	check("filled", &a, want)
+	var joined FixedArrays
+	joined.AppendRow([]string{"0000"}, n)
+	joined.Append(&a)
+	joined.Append(&a)
+	check("joined", &joined, slices.Concat([][]string{{"0000"}}, want, want))
+	joined.Truncate(6, n)
+	check("cut", &joined, slices.Concat([][]string{{"0000"}}, want, want[:1]))
+	joined.Truncate(0, n)
+	check("emptied", &joined, nil)
 }
 
 // TestStringArrays holds the Native layout of the attribute columns to

@@ -14,8 +14,8 @@ import (
 // one call, and Reset keeps the buffers for the next write. FromExport
 // reads logs through it, so rows and columns never disagree.
 //
-// Strings point into the requests they came from; keep the requests until
-// the columns are written.
+// Every column is copied out of the requests as they are read, in the
+// Native format (see Strings and StringArrays), and holds no pointers.
 type LogColumns struct {
 	TimeUnixNano         []uint64 // event time, else observed time, else the batch's sent time
 	ObservedTimeUnixNano []uint64
@@ -24,55 +24,70 @@ type LogColumns struct {
 	TraceIDs       []byte
 	SpanIDs        []byte
 	SeverityNumber []uint8
-	SeverityText   []string
-	Body           []string
+	SeverityText   Strings
+	Body           Strings
 
-	ServiceName     []string
-	FunctionName    []string
-	FunctionVersion []string
-	AccountID       []string
-	Region          []string
-	RequestID       []string
-	LogType         []string
+	ServiceName     Strings
+	FunctionName    Strings
+	FunctionVersion Strings
+	AccountID       Strings
+	Region          Strings
+	RequestID       Strings
+	LogType         Strings
 
-	// The array columns, one []string per record already boxed. Records
-	// of one resource share its boxed resource attributes.
-	AttributeKeys, AttributeValues       [][]string
-	ResourceAttrKeys, ResourceAttrValues [][]string
+	// The array columns; a resource's attributes are copied for each of
+	// its records (doubling).
+	AttributeKeys, AttributeValues       StringArrays
+	ResourceAttrKeys, ResourceAttrValues StringArrays
 
 	// Rejected counts records refused (a time after MaxDateTimeUnixNano);
 	// Problems says why, for the first few.
 	Rejected int
 	Problems []string
 
-	strs []string // backing store of the per-record attribute slices
-	// wire holds the values AppendWire renders (numbers, bytes); scratch
-	// is its, to lay out a record's attributes.
-	wire    wireArena
-	scratch []string
+	// strs and scratch hold the keys and the values of the record being
+	// read until they are copied into the columns.
+	strs, scratch []string
+	// wire holds the values AppendWire renders (numbers, bytes).
+	wire wireArena
 }
 
 // Len is the number of log records.
 func (c *LogColumns) Len() int { return len(c.TimeUnixNano) }
+
+// strings is the String columns.
+func (c *LogColumns) strings() [9]*Strings {
+	return [...]*Strings{
+		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
+		&c.AccountID, &c.Region, &c.RequestID, &c.LogType,
+	}
+}
+
+// arrays is the Array(String) columns.
+func (c *LogColumns) arrays() [4]*StringArrays {
+	return [...]*StringArrays{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues}
+}
 
 // Reset empties the columns, keeping their capacity, and drops the
 // references into the requests they were filled from.
 func (c *LogColumns) Reset() {
 	c.TimeUnixNano, c.ObservedTimeUnixNano = c.TimeUnixNano[:0], c.ObservedTimeUnixNano[:0]
 	c.TraceIDs, c.SpanIDs, c.SeverityNumber = c.TraceIDs[:0], c.SpanIDs[:0], c.SeverityNumber[:0]
-	for _, s := range []*[]string{
-		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.LogType, &c.strs, &c.Problems,
-	} {
-		clear(*s)
-		*s = (*s)[:0]
+	for _, s := range c.strings() {
+		s.Reset()
 	}
-	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
-		clear(*a)
-		*a = (*a)[:0]
+	for _, a := range c.arrays() {
+		a.Reset()
 	}
+	clear(c.Problems)
+	c.Problems = c.Problems[:0]
 	c.Rejected = 0
 	c.wire = wireArena{}
+	// The scratch of one record's pairs, emptied after each record: what
+	// is left past its length still points into the last request.
+	clear(c.strs[:cap(c.strs)])
+	clear(c.scratch[:cap(c.scratch)])
+	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
 }
 
 // Grow makes room for n more log records, so that filling the columns
@@ -81,14 +96,11 @@ func (c *LogColumns) Grow(n int) {
 	c.TimeUnixNano, c.ObservedTimeUnixNano = slices.Grow(c.TimeUnixNano, n), slices.Grow(c.ObservedTimeUnixNano, n)
 	c.TraceIDs, c.SpanIDs = slices.Grow(c.TraceIDs, 16*n), slices.Grow(c.SpanIDs, 8*n)
 	c.SeverityNumber = slices.Grow(c.SeverityNumber, n)
-	for _, s := range []*[]string{
-		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.LogType,
-	} {
-		*s = slices.Grow(*s, n)
+	for _, s := range c.strings() {
+		s.Grow(n, 0)
 	}
-	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
-		*a = slices.Grow(*a, n)
+	for _, a := range c.arrays() {
+		a.Grow(n, 0)
 	}
 }
 
@@ -128,43 +140,39 @@ func (c *LogColumns) AppendExport(req *ingestv1.ExportRequest) {
 				c.TraceIDs = appendID(c.TraceIDs, lr.GetTraceId(), 16)
 				c.SpanIDs = appendID(c.SpanIDs, lr.GetSpanId(), 8)
 				c.SeverityNumber = append(c.SeverityNumber, clampUint8(int64(lr.GetSeverityNumber())))
-				c.SeverityText = append(c.SeverityText, lr.GetSeverityText())
-				c.Body = append(c.Body, AttributeValue(lr.GetBody()))
-				c.ServiceName = append(c.ServiceName, id.service)
-				c.FunctionName = append(c.FunctionName, id.function)
-				c.FunctionVersion = append(c.FunctionVersion, id.version)
-				c.AccountID = append(c.AccountID, id.account)
-				c.Region = append(c.Region, id.region)
-				c.ResourceAttrKeys = append(c.ResourceAttrKeys, resKeys)
-				c.ResourceAttrValues = append(c.ResourceAttrValues, resValues)
+				c.SeverityText.Append(lr.GetSeverityText())
+				c.Body.Append(AttributeValue(lr.GetBody()))
+				c.ServiceName.Append(id.service)
+				c.FunctionName.Append(id.function)
+				c.FunctionVersion.Append(id.version)
+				c.AccountID.Append(id.account)
+				c.Region.Append(id.region)
+				c.ResourceAttrKeys.AppendRow(resKeys)
+				c.ResourceAttrValues.AppendRow(resValues)
 				c.appendAttributes(lr.GetAttributes(), resLogType)
 			}
 		}
 	}
 }
 
-// appendAttributes renders a record's attributes into the shared string
-// store and fills the columns that come from them: the request ID (the
-// first non-empty of LogRequestIDKeys) and the log type. Logs keep every
-// attribute as sent.
+// appendAttributes renders a record's attributes into the scratch and
+// copies them into the columns with those that come from them: the
+// request ID (the first non-empty of LogRequestIDKeys) and the log type.
+// Logs keep every attribute as sent.
 func (c *LogColumns) appendAttributes(attrs []*commonpb.KeyValue, resLogType string) {
-	var kv KeyValues
-	if len(attrs) == 0 {
-		c.AttributeKeys = append(c.AttributeKeys, emptyStrings)
-		c.AttributeValues = append(c.AttributeValues, emptyStrings)
-	} else {
-		start := len(c.strs)
-		for _, a := range attrs {
-			c.strs = append(c.strs, a.GetKey())
-		}
-		mid := len(c.strs)
-		for _, a := range attrs {
-			c.strs = append(c.strs, AttributeValue(a.GetValue()))
-		}
-		kv = KeyValues{Keys: c.strs[start:mid:mid], Values: c.strs[mid:len(c.strs):len(c.strs)]}
-		c.AttributeKeys = append(c.AttributeKeys, kv.Keys)
-		c.AttributeValues = append(c.AttributeValues, kv.Values)
+	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
+	for _, a := range attrs {
+		c.strs = append(c.strs, a.GetKey())
+		c.scratch = append(c.scratch, AttributeValue(a.GetValue()))
 	}
+	c.appendRecordAttributes(resLogType)
+}
+
+// appendRecordAttributes copies the record's attributes, keys in strs and
+// values in scratch, into the columns with the request ID and the log
+// type, and empties the scratch.
+func (c *LogColumns) appendRecordAttributes(resLogType string) {
+	kv := KeyValues{Keys: c.strs, Values: c.scratch}
 	var requestID string
 	for _, k := range LogRequestIDKeys {
 		if v, ok := kv.Get(k); ok && v != "" {
@@ -172,19 +180,23 @@ func (c *LogColumns) appendAttributes(attrs []*commonpb.KeyValue, resLogType str
 			break
 		}
 	}
-	c.RequestID = append(c.RequestID, requestID)
-	c.LogType = append(c.LogType, logType(kv, resLogType))
+	c.AttributeKeys.AppendRow(kv.Keys)
+	c.AttributeValues.AppendRow(kv.Values)
+	c.RequestID.Append(requestID)
+	c.LogType.Append(logType(kv, resLogType))
+	// What is left past the scratch's length is cleared by Reset.
+	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
 }
 
 // Row returns record i as a row, with its own copies of the arrays.
 func (c *LogColumns) Row(i int) Log {
 	r := Log{
 		TimeUnixNano: c.TimeUnixNano[i], ObservedTimeUnixNano: c.ObservedTimeUnixNano[i],
-		SeverityNumber: c.SeverityNumber[i], SeverityText: c.SeverityText[i], Body: c.Body[i],
-		ServiceName: c.ServiceName[i], FunctionName: c.FunctionName[i], FunctionVersion: c.FunctionVersion[i],
-		AccountID: c.AccountID[i], Region: c.Region[i], RequestID: c.RequestID[i], LogType: c.LogType[i],
-		Attributes:         cloneKeyValues(c.AttributeKeys[i], c.AttributeValues[i]),
-		ResourceAttributes: cloneKeyValues(c.ResourceAttrKeys[i], c.ResourceAttrValues[i]),
+		SeverityNumber: c.SeverityNumber[i], SeverityText: c.SeverityText.Row(i), Body: c.Body.Row(i),
+		ServiceName: c.ServiceName.Row(i), FunctionName: c.FunctionName.Row(i), FunctionVersion: c.FunctionVersion.Row(i),
+		AccountID: c.AccountID.Row(i), Region: c.Region.Row(i), RequestID: c.RequestID.Row(i), LogType: c.LogType.Row(i),
+		Attributes:         KeyValues{Keys: c.AttributeKeys.Row(i), Values: c.AttributeValues.Row(i)},
+		ResourceAttributes: KeyValues{Keys: c.ResourceAttrKeys.Row(i), Values: c.ResourceAttrValues.Row(i)},
 	}
 	copy(r.TraceID[:], c.TraceIDs[16*i:])
 	copy(r.SpanID[:], c.SpanIDs[8*i:])

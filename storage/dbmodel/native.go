@@ -209,3 +209,210 @@ func (c *Strings) AppendColumn(o *Strings) {
 	}
 	c.Data = append(c.Data, o.Data...)
 }
+
+// AppendEmpty adds n empty rows.
+func (a *StringArrays) AppendEmpty(n int) {
+	if n <= 0 {
+		return
+	}
+	elems, size := a.elements(), len(a.Data)
+	a.Offsets, a.Ends = slices.Grow(a.Offsets, n), slices.Grow(a.Ends, n)
+	for range n {
+		a.Offsets = append(a.Offsets, elems)
+		a.Ends = append(a.Ends, size)
+	}
+}
+
+// AppendRowRepeat adds n rows holding strs (the spans of a resource share
+// its attributes), doubling what each copy of the row's bytes takes.
+func (a *StringArrays) AppendRowRepeat(strs []string, n int) {
+	if n <= 0 {
+		return
+	}
+	if len(strs) == 0 {
+		a.AppendEmpty(n)
+		return
+	}
+	elems, start := a.elements(), len(a.Data)
+	a.AppendRow(strs)
+	size := len(a.Data) - start
+	a.Data = slices.Grow(a.Data, size*(n-1))
+	for have := 1; have < n; have = (len(a.Data) - start) / size {
+		a.Data = append(a.Data, a.Data[start:start+size*min(have, n-have)]...)
+	}
+	a.Offsets, a.Ends = slices.Grow(a.Offsets, n-1), slices.Grow(a.Ends, n-1)
+	k := uint64(len(strs))
+	for i := 2; i <= n; i++ {
+		a.Offsets = append(a.Offsets, elems+k*uint64(i))
+		a.Ends = append(a.Ends, start+size*i)
+	}
+}
+
+// Uint64Arrays is an Array(UInt64) column held as the Native format sends
+// it: Offsets as StringArrays' (the running count of elements), Data every
+// element one after the other. It holds no pointers.
+type Uint64Arrays struct {
+	Offsets []uint64
+	Data    []uint64
+}
+
+// Len is the number of rows.
+func (a *Uint64Arrays) Len() int { return len(a.Offsets) }
+
+// Reset empties the column, keeping its capacity.
+func (a *Uint64Arrays) Reset() { a.Offsets, a.Data = a.Offsets[:0], a.Data[:0] }
+
+// Grow makes room for rows more rows.
+func (a *Uint64Arrays) Grow(rows int) { a.Offsets = slices.Grow(a.Offsets, rows) }
+
+// AppendRow adds a row holding vs.
+func (a *Uint64Arrays) AppendRow(vs []uint64) {
+	a.Data = append(a.Data, vs...)
+	a.Offsets = append(a.Offsets, uint64(len(a.Data)))
+}
+
+// AppendEmpty adds n empty rows.
+func (a *Uint64Arrays) AppendEmpty(n int) {
+	a.Offsets = appendRepeatedOffset(a.Offsets, uint64(len(a.Data)), n)
+}
+
+// Row returns row i, copied.
+func (a *Uint64Arrays) Row(i int) []uint64 {
+	start := uint64(0)
+	if i > 0 {
+		start = a.Offsets[i-1]
+	}
+	return slices.Clone(a.Data[start:a.Offsets[i]:a.Offsets[i]])
+}
+
+// Rows returns every row, as Row does.
+func (a *Uint64Arrays) Rows() [][]uint64 {
+	rows := make([][]uint64, a.Len())
+	for i := range rows {
+		rows[i] = a.Row(i)
+	}
+	return rows
+}
+
+// Truncate keeps the first n rows.
+func (a *Uint64Arrays) Truncate(n int) {
+	if n >= a.Len() {
+		return
+	}
+	size := uint64(0)
+	if n > 0 {
+		size = a.Offsets[n-1]
+	}
+	a.Offsets, a.Data = a.Offsets[:n], a.Data[:size]
+}
+
+// Append adds the rows of o.
+func (a *Uint64Arrays) Append(o *Uint64Arrays) {
+	a.Offsets = appendShifted(a.Offsets, o.Offsets, uint64(len(a.Data)))
+	a.Data = append(a.Data, o.Data...)
+}
+
+// FixedArrays is an Array(FixedString(n)) column held as the Native format
+// sends it: Offsets as StringArrays', Data every element's n bytes one
+// after the other. n is the caller's: the methods that need it take it.
+// It holds no pointers.
+type FixedArrays struct {
+	Offsets []uint64
+	Data    []byte
+}
+
+// Len is the number of rows.
+func (a *FixedArrays) Len() int { return len(a.Offsets) }
+
+// Reset empties the column, keeping its capacity.
+func (a *FixedArrays) Reset() { a.Offsets, a.Data = a.Offsets[:0], a.Data[:0] }
+
+// Grow makes room for rows more rows.
+func (a *FixedArrays) Grow(rows int) { a.Offsets = slices.Grow(a.Offsets, rows) }
+
+// elements is the number of elements of the column.
+func (a *FixedArrays) elements() uint64 {
+	if len(a.Offsets) == 0 {
+		return 0
+	}
+	return a.Offsets[len(a.Offsets)-1]
+}
+
+// AppendRow adds a row holding vals, each of n bytes: a longer one is
+// cut, a shorter one padded with zeros, as a FixedString(n) stores it.
+func (a *FixedArrays) AppendRow(vals []string, n int) {
+	for _, v := range vals {
+		v = v[:min(len(v), n)]
+		a.Data = append(a.Data, v...)
+		for range n - len(v) {
+			a.Data = append(a.Data, 0)
+		}
+	}
+	a.Offsets = append(a.Offsets, a.elements()+uint64(len(vals)))
+}
+
+// AppendEmpty adds k empty rows.
+func (a *FixedArrays) AppendEmpty(k int) {
+	a.Offsets = appendRepeatedOffset(a.Offsets, a.elements(), k)
+}
+
+// Row returns row i, its elements of n bytes each, copied.
+func (a *FixedArrays) Row(i, n int) []string {
+	start := uint64(0)
+	if i > 0 {
+		start = a.Offsets[i-1]
+	}
+	row := make([]string, 0, a.Offsets[i]-start)
+	for e := start; e < a.Offsets[i]; e++ {
+		row = append(row, string(a.Data[int(e)*n:int(e+1)*n]))
+	}
+	return row
+}
+
+// Rows returns every row, as Row does.
+func (a *FixedArrays) Rows(n int) [][]string {
+	rows := make([][]string, a.Len())
+	for i := range rows {
+		rows[i] = a.Row(i, n)
+	}
+	return rows
+}
+
+// Truncate keeps the first k rows of elements of n bytes.
+func (a *FixedArrays) Truncate(k, n int) {
+	if k >= a.Len() {
+		return
+	}
+	elems := uint64(0)
+	if k > 0 {
+		elems = a.Offsets[k-1]
+	}
+	a.Offsets, a.Data = a.Offsets[:k], a.Data[:int(elems)*n]
+}
+
+// Append adds the rows of o.
+func (a *FixedArrays) Append(o *FixedArrays) {
+	a.Offsets = appendShifted(a.Offsets, o.Offsets, a.elements())
+	a.Data = append(a.Data, o.Data...)
+}
+
+// appendRepeatedOffset appends n copies of off.
+func appendRepeatedOffset(offsets []uint64, off uint64, n int) []uint64 {
+	if n <= 0 {
+		return offsets
+	}
+	offsets = slices.Grow(offsets, n)
+	for range n {
+		offsets = append(offsets, off)
+	}
+	return offsets
+}
+
+// appendShifted appends each of offs plus base.
+func appendShifted(offsets, offs []uint64, base uint64) []uint64 {
+	offsets = slices.Grow(offsets, len(offs))
+	for _, o := range offs {
+		offsets = append(offsets, base+o)
+	}
+	return offsets
+}

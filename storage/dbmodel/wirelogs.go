@@ -1,8 +1,6 @@
 package dbmodel
 
 import (
-	"slices"
-
 	"google.golang.org/protobuf/encoding/protowire"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -19,36 +17,30 @@ var (
 
 // logMark is the columns' length before a resource's log records, to take
 // them back out.
-type logMark struct{ records, strs int }
+type logMark struct{ records int }
 
-func (c *LogColumns) mark() logMark { return logMark{records: c.Len(), strs: len(c.strs)} }
+func (c *LogColumns) mark() logMark { return logMark{records: c.Len()} }
 
 // rollback drops the log records appended since m.
 func (c *LogColumns) rollback(m logMark) {
 	n := m.records
 	c.TimeUnixNano, c.ObservedTimeUnixNano = c.TimeUnixNano[:n], c.ObservedTimeUnixNano[:n]
 	c.TraceIDs, c.SpanIDs, c.SeverityNumber = c.TraceIDs[:16*n], c.SpanIDs[:8*n], c.SeverityNumber[:n]
-	for _, s := range []*[]string{
-		&c.SeverityText, &c.Body, &c.ServiceName, &c.FunctionName, &c.FunctionVersion,
-		&c.AccountID, &c.Region, &c.RequestID, &c.LogType,
-	} {
-		clear((*s)[n:])
-		*s = (*s)[:n]
+	for _, s := range c.strings() {
+		s.Truncate(n)
 	}
-	for _, a := range []*[][]string{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues} {
-		clear((*a)[n:])
-		*a = (*a)[:n]
+	for _, a := range c.arrays() {
+		a.Truncate(n)
 	}
-	clear(c.strs[m.strs:])
-	c.strs = c.strs[:m.strs]
+	// A record refused half-way leaves its pairs in the scratch.
+	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
 }
 
 // AppendWire adds the log records of one ResourceLogs message, given in
 // its protobuf wire form, without decoding it into messages: the rows are
 // those AppendExport makes of the decoded message in a batch sent at sent
-// (the time of records without one). Strings are views of b, which must
-// not change while the columns hold them; values rendered from numbers and
-// bytes live in the columns' own arena.
+// (the time of records without one). The strings are copied into the
+// columns as each record is read: b need not be kept after.
 //
 // As SpanColumns.AppendWire, it takes only plain, clean input: it returns
 // false, and leaves the columns as they were, when the message is
@@ -68,14 +60,21 @@ func (c *LogColumns) AppendWire(fn *ingestv1.FunctionIdentity, sent uint64, b []
 }
 
 // GrowWire makes room for the log records of resource logs in wire form,
-// as Grow does, and for their attributes.
+// as Grow does, and for their strings: the bodies and the attributes'
+// keys and values are copied out of the wire bytes, a share of them each
+// (demo-shaped records: bodies a third, keys and values a sixth each), so
+// that a fresh column grows once or not at all rather than doubling from
+// nothing.
 func (c *LogColumns) GrowWire(resourceLogs [][]byte) {
-	n := 0
+	n, size := 0, 0
 	for _, rl := range resourceLogs {
 		n += countWireItems(rl)
+		size += len(rl)
 	}
 	c.Grow(n)
-	c.strs = slices.Grow(c.strs, 8*n)
+	c.Body.Grow(0, size*3/8)
+	c.AttributeKeys.Grow(0, size/4)
+	c.AttributeValues.Grow(0, size/4)
 }
 
 func (c *LogColumns) appendResourceLogs(fn *ingestv1.FunctionIdentity, sent uint64, b []byte, lim *WireLimits) bool {
@@ -120,14 +119,17 @@ func (c *LogColumns) appendScopeLogs(res *wireResource, resLogType string, sent 
 		if !c.appendWireLog(f.val, sent, resLogType, lim) {
 			return false
 		}
-		c.ServiceName = append(c.ServiceName, res.id.service)
-		c.FunctionName = append(c.FunctionName, res.id.function)
-		c.FunctionVersion = append(c.FunctionVersion, res.id.version)
-		c.AccountID = append(c.AccountID, res.id.account)
-		c.Region = append(c.Region, res.id.region)
-		c.ResourceAttrKeys = append(c.ResourceAttrKeys, res.attrKeys)
-		c.ResourceAttrValues = append(c.ResourceAttrValues, res.attrVal)
 	}
+	// The resource's columns, the same for each of the scope's records,
+	// filled once they are read.
+	n := c.Len() - c.ServiceName.Len()
+	c.ServiceName.AppendRepeat(res.id.service, n)
+	c.FunctionName.AppendRepeat(res.id.function, n)
+	c.FunctionVersion.AppendRepeat(res.id.version, n)
+	c.AccountID.AppendRepeat(res.id.account, n)
+	c.Region.AppendRepeat(res.id.region, n)
+	c.ResourceAttrKeys.AppendRowRepeat(res.attrKeys, n)
+	c.ResourceAttrValues.AppendRowRepeat(res.attrVal, n)
 	return true
 }
 
@@ -141,13 +143,9 @@ func (c *LogColumns) appendWireLog(b []byte, sent uint64, resLogType string, lim
 		severityText, body string
 		traceID, spanID    []byte
 	)
-	// The attributes' keys go to strs, their values to scratch, joined
-	// after the keys once the record is read.
-	attrStart := len(c.strs)
-	if len(c.scratch) > 0 {
-		clear(c.scratch) // left by a record refused half-way
-		c.scratch = c.scratch[:0]
-	}
+	// The attributes' keys go to strs, their values to scratch, until
+	// they are copied into the columns once the record is read.
+	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
 			return false
@@ -228,58 +226,27 @@ func (c *LogColumns) appendWireLog(b []byte, sent uint64, resLogType string, lim
 	if ts > MaxDateTimeUnixNano {
 		return false // the message path counts it as rejected
 	}
-	c.strs = append(c.strs, c.scratch...)
-	clear(c.scratch)
-	c.scratch = c.scratch[:0]
-
 	c.TimeUnixNano = append(c.TimeUnixNano, ts)
 	c.ObservedTimeUnixNano = append(c.ObservedTimeUnixNano, observed)
 	c.TraceIDs = appendID(c.TraceIDs, traceID, 16)
 	c.SpanIDs = appendID(c.SpanIDs, spanID, 8)
 	c.SeverityNumber = append(c.SeverityNumber, clampUint8(int64(int32(sev))))
-	c.SeverityText = append(c.SeverityText, severityText)
-	c.Body = append(c.Body, body)
-
-	var kv KeyValues
-	if n := (len(c.strs) - attrStart) / 2; n == 0 {
-		c.AttributeKeys = append(c.AttributeKeys, emptyStrings)
-		c.AttributeValues = append(c.AttributeValues, emptyStrings)
-	} else {
-		mid, end := attrStart+n, len(c.strs)
-		kv = KeyValues{Keys: c.strs[attrStart:mid:mid], Values: c.strs[mid:end:end]}
-		c.AttributeKeys = append(c.AttributeKeys, kv.Keys)
-		c.AttributeValues = append(c.AttributeValues, kv.Values)
-	}
-	var requestID string
-	for _, k := range LogRequestIDKeys {
-		if v, ok := kv.Get(k); ok && v != "" {
-			requestID = v
-			break
-		}
-	}
-	c.RequestID = append(c.RequestID, requestID)
-	c.LogType = append(c.LogType, logType(kv, resLogType))
+	c.SeverityText.Append(severityText)
+	c.Body.Append(body)
+	c.appendRecordAttributes(resLogType)
 	return true
 }
 
 // AppendColumns adds the log records of o, with its rejected count and
-// problems. Strings and arrays are shared, not copied: keep o's sources
-// until the columns are written.
+// problems.
 func (c *LogColumns) AppendColumns(o *LogColumns) {
 	c.TimeUnixNano, c.ObservedTimeUnixNano = append(c.TimeUnixNano, o.TimeUnixNano...), append(c.ObservedTimeUnixNano, o.ObservedTimeUnixNano...)
 	c.TraceIDs, c.SpanIDs, c.SeverityNumber = append(c.TraceIDs, o.TraceIDs...), append(c.SpanIDs, o.SpanIDs...), append(c.SeverityNumber, o.SeverityNumber...)
-	for _, s := range [][2]*[]string{
-		{&c.SeverityText, &o.SeverityText}, {&c.Body, &o.Body}, {&c.ServiceName, &o.ServiceName},
-		{&c.FunctionName, &o.FunctionName}, {&c.FunctionVersion, &o.FunctionVersion}, {&c.AccountID, &o.AccountID},
-		{&c.Region, &o.Region}, {&c.RequestID, &o.RequestID}, {&c.LogType, &o.LogType},
-	} {
-		*s[0] = append(*s[0], *s[1]...)
+	for i, s := range c.strings() {
+		s.AppendColumn(o.strings()[i])
 	}
-	for _, a := range [][2]*[][]string{
-		{&c.AttributeKeys, &o.AttributeKeys}, {&c.AttributeValues, &o.AttributeValues},
-		{&c.ResourceAttrKeys, &o.ResourceAttrKeys}, {&c.ResourceAttrValues, &o.ResourceAttrValues},
-	} {
-		*a[0] = append(*a[0], *a[1]...)
+	for i, a := range c.arrays() {
+		a.Append(o.arrays()[i])
 	}
 	c.Rejected += o.Rejected
 	for _, p := range o.Problems {

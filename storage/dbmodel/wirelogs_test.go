@@ -153,6 +153,7 @@ func checkLogWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
 			t.Fatalf("record %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
+	sameNative(t, &got, &want)
 	return took
 }
 

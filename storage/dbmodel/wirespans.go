@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -60,17 +59,12 @@ func (c *SpanColumns) rollback(m wireMark) {
 	for _, s := range c.strings() {
 		s.Truncate(n)
 	}
-	c.AttributeKeys.Truncate(n)
-	c.AttributeValues.Truncate(n)
-	for _, a := range []*[][]string{
-		&c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventNames, &c.EventAttrs, &c.LinkTraceIDs, &c.LinkSpanIDs, &c.LinkAttrs,
-	} {
-		clear((*a)[n:])
-		*a = (*a)[:n]
+	for _, a := range c.arrays() {
+		a.Truncate(n)
 	}
-	clear(c.EventTimes[n:])
-	c.EventTimes = c.EventTimes[:n]
+	c.EventTimes.Truncate(n)
+	c.LinkTraceIDs.Truncate(n, 16)
+	c.LinkSpanIDs.Truncate(n, 8)
 	// A span refused half-way leaves its pairs in the scratch.
 	clear(c.strs)
 	c.strs = c.strs[:0]
@@ -80,9 +74,8 @@ func (c *SpanColumns) rollback(m wireMark) {
 
 // AppendWire adds the spans of one ResourceSpans message, given in its
 // protobuf wire form, without decoding it into messages: the rows are
-// those AppendExport makes of the decoded message. Strings are views of b,
-// which must not change while the columns hold them; values rendered from
-// numbers and bytes live in the columns' own arena.
+// those AppendExport makes of the decoded message. The strings are copied
+// into the columns as each span is read: b need not be kept after.
 //
 // It takes only plain, clean input: it returns false, and leaves the
 // columns as they were, when the message is malformed, holds a string that
@@ -389,23 +382,9 @@ func (c *SpanColumns) appendScopeSpans(res *wireResource, b []byte, lim *WireLim
 	c.Region.AppendRepeat(res.id.region, n)
 	c.ScopeName.AppendRepeat(scopeName, n)
 	c.ScopeVersion.AppendRepeat(scopeVersion, n)
-	c.ResourceAttrKeys = appendRepeat(c.ResourceAttrKeys, res.attrKeys, n)
-	c.ResourceAttrValues = appendRepeat(c.ResourceAttrValues, res.attrVal, n)
+	c.ResourceAttrKeys.AppendRowRepeat(res.attrKeys, n)
+	c.ResourceAttrValues.AppendRowRepeat(res.attrVal, n)
 	return true
-}
-
-// appendRepeat appends n copies of v to s, doubling what each copy takes.
-func appendRepeat[T any](s []T, v T, n int) []T {
-	if n <= 0 {
-		return s
-	}
-	s = slices.Grow(s, n)
-	start := len(s)
-	s = append(s, v)
-	for have := 1; have < n; have = len(s) - start {
-		s = append(s, s[start:start+min(have, n-have)]...)
-	}
-	return s
 }
 
 func scope(b []byte, lim *WireLimits) (name, version string, ok bool) {
@@ -633,16 +612,12 @@ func (c *SpanColumns) appendWireSpan(b []byte, lim *WireLimits) bool {
 	// and by appendScopeSpans for the rest.
 	if evs > 0 || links > 0 {
 		c.padEventsAndLinks(c.Len() - 1)
-		if evs > 0 {
-			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, evTimes), append(c.EventNames, evNames), append(c.EventAttrs, evAttrs)
-		} else {
-			c.EventTimes, c.EventNames, c.EventAttrs = append(c.EventTimes, emptyUint64s), append(c.EventNames, emptyStrings), append(c.EventAttrs, emptyStrings)
-		}
-		if links > 0 {
-			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, lTraceIDs), append(c.LinkSpanIDs, lSpanIDs), append(c.LinkAttrs, lAttr)
-		} else {
-			c.LinkTraceIDs, c.LinkSpanIDs, c.LinkAttrs = append(c.LinkTraceIDs, emptyStrings), append(c.LinkSpanIDs, emptyStrings), append(c.LinkAttrs, emptyStrings)
-		}
+		c.EventTimes.AppendRow(evTimes)
+		c.EventNames.AppendRow(evNames)
+		c.EventAttrs.AppendRow(evAttrs)
+		c.LinkTraceIDs.AppendRow(lTraceIDs, 16)
+		c.LinkSpanIDs.AppendRow(lSpanIDs, 8)
+		c.LinkAttrs.AppendRow(lAttr)
 	}
 	return true
 }
@@ -655,13 +630,13 @@ func appendID8(b []byte, id [8]byte) []byte {
 // padEventsAndLinks fills the event and link columns with empty rows up
 // to n rows.
 func (c *SpanColumns) padEventsAndLinks(n int) {
-	k := n - len(c.EventTimes)
-	c.EventTimes = appendRepeat(c.EventTimes, emptyUint64s, k)
-	c.EventNames = appendRepeat(c.EventNames, emptyStrings, k)
-	c.EventAttrs = appendRepeat(c.EventAttrs, emptyStrings, k)
-	c.LinkTraceIDs = appendRepeat(c.LinkTraceIDs, emptyStrings, k)
-	c.LinkSpanIDs = appendRepeat(c.LinkSpanIDs, emptyStrings, k)
-	c.LinkAttrs = appendRepeat(c.LinkAttrs, emptyStrings, k)
+	k := n - c.EventTimes.Len()
+	c.EventTimes.AppendEmpty(k)
+	c.EventNames.AppendEmpty(k)
+	c.EventAttrs.AppendEmpty(k)
+	c.LinkTraceIDs.AppendEmpty(k)
+	c.LinkSpanIDs.AppendEmpty(k)
+	c.LinkAttrs.AppendEmpty(k)
 }
 
 // layOutAttributes takes the keys at strs[keyStart:] and the values at

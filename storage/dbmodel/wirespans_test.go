@@ -109,7 +109,30 @@ func checkWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
 			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
+	sameNative(t, &got, &want)
 	return took
+}
+
+// sameNative fails the test unless every Native-format column of got
+// (Strings, StringArrays, Uint64Arrays, FixedArrays) holds the same bytes
+// and offsets as want's: the block writer sends them as they are, so a
+// column left longer than its rows (a rollback that cut the row ends but
+// not the data) would send bytes no row holds.
+func sameNative(t *testing.T, got, want any) {
+	t.Helper()
+	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
+	for i := range g.NumField() {
+		f := g.Type().Field(i)
+		if !f.IsExported() || f.Type.Kind() != reflect.Struct || f.Type.PkgPath() != reflect.TypeFor[dbmodel.Strings]().PkgPath() {
+			continue
+		}
+		for j := range f.Type.NumField() {
+			gs, ws := g.Field(i).Field(j), w.Field(i).Field(j)
+			if gs.Len() != ws.Len() || (gs.Len() > 0 && !reflect.DeepEqual(gs.Interface(), ws.Interface())) {
+				t.Fatalf("column %s: %s differs (%d against %d elements)", f.Name, f.Type.Field(j).Name, gs.Len(), ws.Len())
+			}
+		}
+	}
 }
 
 // TestAppendWireShapes: the plain shapes are taken (the fast path is the

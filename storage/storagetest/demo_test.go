@@ -21,8 +21,8 @@ func TestDemoLogRequestIsWhole(t *testing.T) {
 		if c.Len() != n || c.Rejected != 0 {
 			t.Errorf("n=%d: %d rows, %d rejected", n, c.Len(), c.Rejected)
 		}
-		if c.Len() > 0 && (c.RequestID[0] == "" || c.FunctionName[0] == "") {
-			t.Errorf("n=%d: first row without request ID or function: %q, %q", n, c.RequestID[0], c.FunctionName[0])
+		if c.Len() > 0 && (c.RequestID.Row(0) == "" || c.FunctionName.Row(0) == "") {
+			t.Errorf("n=%d: first row without request ID or function: %q, %q", n, c.RequestID.Row(0), c.FunctionName.Row(0))
 		}
 	}
 }
