@@ -456,7 +456,10 @@ type Invocation struct {
 	UnknownFigures uint32 `protobuf:"varint,20,opt,name=unknown_figures,json=unknownFigures,proto3" json:"unknown_figures,omitempty"`
 	// True when the platform sent no platform.report before the environment
 	// shut down: the record holds what platform.start and
-	// platform.runtimeDone said, and the report's figures are unknown.
+	// platform.runtimeDone said, and the report's figures are unknown; also
+	// for a record the extension built from its own view (the INVOKE event
+	// and the answer its Runtime API proxy saw) when the Telemetry API gave
+	// no events at all.
 	Incomplete bool `protobuf:"varint,21,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	// The tenant of a function in tenant isolation mode, as the platform
 	// gave it on the invocation's events; empty otherwise.
