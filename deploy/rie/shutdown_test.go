@@ -22,16 +22,7 @@ import (
 // output to close, which such a child never did.
 func TestShutdownBoundedByLeftovers(t *testing.T) {
 	t.Parallel()
-	root := need(t)
-	dir := t.TempDir()
-	stuck := buildStuck(t, root, dir)
-	out := &syncBuffer{}
-	sb, err := rie.Start(t.Context(), rie.Options{
-		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out,
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, out)
-	}
+	sb, out := startStuck(t, nil)
 	child := 0
 	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		_, _ = fmt.Sscanf(out.String(), "child %d", &child)
@@ -41,6 +32,7 @@ func TestShutdownBoundedByLeftovers(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
+	var err error
 	start := time.Now()
 	go func() { done <- sb.Shutdown(context.Background()) }()
 	select {
@@ -69,21 +61,11 @@ func TestShutdownBoundedByLeftovers(t *testing.T) {
 // when its context ends.
 func TestInvokeEndsWhenTheEmulatorStalls(t *testing.T) {
 	t.Parallel()
-	root := need(t)
-	dir := t.TempDir()
-	stuck := buildStuck(t, root, dir)
-	out := &syncBuffer{}
-	sb, err := rie.Start(t.Context(), rie.Options{
-		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out,
-		Env: map[string]string{"STUCK_STALL": "1"},
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, out)
-	}
+	sb, _ := startStuck(t, map[string]string{"STUCK_STALL": "1"})
 	t.Cleanup(func() { _ = sb.Shutdown(context.Background()) })
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	_, err = sb.Invoke(ctx, rie.Invocation{RequestID: "held", Payload: []byte("{}")})
+	_, err := sb.Invoke(ctx, rie.Invocation{RequestID: "held", Payload: []byte("{}")})
 	if !errors.Is(err, rie.ErrTelemetryStalled) {
 		t.Errorf("Invoke = %v, want ErrTelemetryStalled", err)
 	}
@@ -95,9 +77,12 @@ func TestInvokeEndsWhenTheEmulatorStalls(t *testing.T) {
 	}
 }
 
-// buildStuck builds the stand-in for the emulator into dir.
-func buildStuck(t *testing.T, root, dir string) string {
+// startStuck builds the stand-in for the emulator and starts a sandbox
+// of it, with env added to its environment.
+func startStuck(t *testing.T, env map[string]string) (*rie.Sandbox, *syncBuffer) {
 	t.Helper()
+	root := need(t)
+	dir := t.TempDir()
 	stuck := filepath.Join(dir, "stuck-emulator")
 	build := exec.Command("go", "build", "-o", stuck, "./deploy/rie/testdata/stuck-emulator")
 	build.Dir = root
@@ -105,7 +90,14 @@ func buildStuck(t *testing.T, root, dir string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the stand-in: %v\n%s", err, out)
 	}
-	return stuck
+	out := &syncBuffer{}
+	sb, err := rie.Start(t.Context(), rie.Options{
+		RIE: stuck, WorkDir: filepath.Join(dir, "sandbox"), Bootstrap: stuck, Output: out, Env: env,
+	})
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	return sb, out
 }
 
 // processState returns the state letter of pid from /proc/PID/stat, or ""
