@@ -362,7 +362,7 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 	if tracker != nil {
 		o.observe(tracker, id, p)
 		// The end, for a record built from the extension's own view.
-		tracker.ObserveEnd(id, p.end.at, p.end.kind == rtproxy.Error, p.end.errType)
+		tracker.ObserveEnd(id, p.received, p.end.at, p.end.kind == rtproxy.Error, p.end.errType)
 	}
 	o.sendHeld(due, "the function's invocation span did not come before the next answer")
 	o.sendHeld(pushed, "more inferred spans waited than the bound")

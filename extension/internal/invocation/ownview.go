@@ -47,9 +47,11 @@ const maxOwnErrorType = 256
 
 // answer is what the Runtime API proxy saw of an invocation's end.
 type answer struct {
-	at        time.Time
-	failed    bool
-	errorType string
+	// received is when the proxy handed the event to the runtime (zero
+	// when not known), at when it saw the answer.
+	received, at time.Time
+	failed       bool
+	errorType    string
 }
 
 // SetOwnRecords makes the tracker build invocation records from the
@@ -71,11 +73,15 @@ func (t *Tracker) SetShutdownReason(reason string) {
 }
 
 // ObserveEnd records the runtime's answer to an invocation as the Runtime
-// API proxy saw it: when (at), whether it went to /error, and the error
-// type. A record built from the extension's own view takes its end,
-// status and error type from it; a record built from the platform's
-// report does not need it.
-func (t *Tracker) ObserveEnd(requestID string, at time.Time, failed bool, errorType string) {
+// API proxy saw it: when the proxy handed the event to the runtime
+// (received; zero when not known), when it saw the answer (at), whether
+// that went to /error, and the error type. A record built from the
+// extension's own view takes its end, status and error type from it, and
+// its start from received when that is before the INVOKE event as the
+// agent saw it (the first one, read once the agent had started, can come
+// after the answer); a record built from the platform's report does not
+// need it.
+func (t *Tracker) ObserveEnd(requestID string, received, at time.Time, failed bool, errorType string) {
 	if requestID == "" {
 		return
 	}
@@ -84,7 +90,7 @@ func (t *Tracker) ObserveEnd(requestID string, at time.Time, failed bool, errorT
 	if t.reportedLocked(requestID) {
 		return
 	}
-	t.stateLocked(requestID).end = &answer{at: at, failed: failed, errorType: CutText(errorType, maxOwnErrorType)}
+	t.stateLocked(requestID).end = &answer{received: received, at: at, failed: failed, errorType: CutText(errorType, maxOwnErrorType)}
 }
 
 // reportedLocked says whether the record of id was built, or its report
@@ -163,6 +169,9 @@ func (st *state) ownRecordDue() bool {
 func (t *Tracker) ownLocked(st *state, status string) *ingestv1.Invocation {
 	id := st.requestID
 	start := cmp.Or(st.start, st.invokedAt)
+	if a := st.end; a != nil && st.start.IsZero() && !a.received.IsZero() && (start.IsZero() || a.received.Before(start)) {
+		start = a.received
+	}
 	p := &telemetry.PlatformRecord{RequestID: id}
 	end := start
 	if a := st.end; a != nil {

@@ -55,7 +55,7 @@ func TestOwnRecordsWithTheProxy(t *testing.T) {
 	start1 := *now
 	tr.ObserveInvoke("r1", xray)
 	tr.ObserveResponse("r1", Response{Trigger: "sqs", TriggerSource: "orders", TraceContextSource: "lambda", Size: 12})
-	tr.ObserveEnd("r1", start1.Add(12500*time.Microsecond), false, "")
+	tr.ObserveEnd("r1", time.Time{}, start1.Add(12500*time.Microsecond), false, "")
 	if len(s.invocations) != 0 {
 		t.Fatalf("%d records before the invocation's end was settled, want 0", len(s.invocations))
 	}
@@ -64,7 +64,7 @@ func TestOwnRecordsWithTheProxy(t *testing.T) {
 	start2 := *now
 	tr.ObserveInvoke("r2", "")
 	tr.ObserveResponse("r2", Response{Trigger: "direct", ErrorMessage: "boom"})
-	tr.ObserveEnd("r2", start2.Add(3*time.Millisecond), true, "CallFailed")
+	tr.ObserveEnd("r2", time.Time{}, start2.Add(3*time.Millisecond), true, "CallFailed")
 	if len(s.invocations) != 1 {
 		t.Fatalf("%d records once the next INVOKE came, want 1", len(s.invocations))
 	}
@@ -140,13 +140,13 @@ func TestOwnRecordsPlatformWins(t *testing.T) {
 	tr, s, now := ownTracker()
 	// r0 is over and recorded before any platform event.
 	tr.ObserveInvoke("r0", "")
-	tr.ObserveEnd("r0", now.Add(time.Millisecond), false, "")
+	tr.ObserveEnd("r0", time.Time{}, now.Add(time.Millisecond), false, "")
 	*now = now.Add(time.Second)
 	tr.ObserveInvoke("r1", "")
 	if len(s.invocations) != 1 || s.invocations[0].GetRequestId() != "r0" {
 		t.Fatalf("records = %v, want r0's", s.invocations)
 	}
-	tr.ObserveEnd("r1", now.Add(5*time.Millisecond), false, "")
+	tr.ObserveEnd("r1", time.Time{}, now.Add(5*time.Millisecond), false, "")
 	// The stream starts: r0's events, late, then r1's.
 	tr.HandleTelemetry(parseEvents(t, `[
 		{"time": "2026-12-07T10:00:00.000Z", "type": "platform.start", "record": {"requestId": "r0"}},
@@ -160,7 +160,7 @@ func TestOwnRecordsPlatformWins(t *testing.T) {
 	// its report rather than being built at r3's INVOKE.
 	*now = now.Add(time.Second)
 	tr.ObserveInvoke("r2", "")
-	tr.ObserveEnd("r2", now.Add(time.Millisecond), false, "")
+	tr.ObserveEnd("r2", time.Time{}, now.Add(time.Millisecond), false, "")
 	*now = now.Add(time.Second)
 	tr.ObserveInvoke("r3", "")
 	tr.HandleTelemetry(parseEvents(t, `[
@@ -203,7 +203,7 @@ func TestOwnRecordsOnlyForWhatThePlatformLeftOut(t *testing.T) {
 		{"time": "2026-12-07T10:00:00.002Z", "type": "platform.report", "record": {"requestId": "r1", "status": "success",
 			"metrics": {"durationMs": 2, "billedDurationMs": 2, "memorySizeMB": 128, "maxMemoryUsedMB": 40}}}]`))
 	tr.ObserveInvoke("r1", "")
-	tr.ObserveEnd("r1", time.Now(), false, "")
+	tr.ObserveEnd("r1", time.Time{}, time.Now(), false, "")
 	tr.ObserveInvoke("r2", "")
 	tr.ObserveInvoke("r3", "")
 	if len(s.invocations) != 1 {
@@ -260,7 +260,7 @@ func TestOwnRecordsNotForAReportThatWaits(t *testing.T) {
 			}
 			// The proxy's view of r1 comes late.
 			tr.ObserveResponse("r1", Response{Trigger: "sqs"})
-			tr.ObserveEnd("r1", time.Now(), false, "")
+			tr.ObserveEnd("r1", time.Time{}, time.Now(), false, "")
 			tr.ObserveInvoke("r2", "")
 			tr.ReleaseReport("r1")
 			tr.FinishIncomplete()
@@ -277,7 +277,7 @@ func TestOwnRecordsNotForAReportThatWaits(t *testing.T) {
 // for a figure.
 func TestOwnRecordOfAnAnswerAlone(t *testing.T) {
 	tr, s, now := ownTracker()
-	tr.ObserveEnd("r1", *now, true, "Boom")
+	tr.ObserveEnd("r1", time.Time{}, *now, true, "Boom")
 	tr.SetShutdownReason("SPINDOWN")
 	tr.FinishIncomplete()
 	if len(s.invocations) != 1 {
@@ -286,5 +286,32 @@ func TestOwnRecordOfAnAnswerAlone(t *testing.T) {
 	r := s.invocations[0]
 	if r.GetStartTimeUnixNano() != uint64(now.UnixNano()) || r.GetUnknownFigures()&unknownDuration == 0 || r.GetStatus() != "error" || r.GetErrorType() != "Boom" {
 		t.Errorf("record = %v, want it to start at the answer, its duration unknown, status error", r)
+	}
+}
+
+// The first INVOKE reaches the tracker once the agent has started, which
+// can be after the runtime answered: the record then starts when the
+// proxy handed the event to the runtime, and its duration is the time to
+// the answer. When the INVOKE came first, it stays the start.
+func TestOwnRecordStartsWhenTheRuntimeGotTheEvent(t *testing.T) {
+	tr, s, now := ownTracker()
+	received := *now
+	*now = received.Add(20 * time.Millisecond)
+	tr.ObserveInvoke("r1", "")
+	tr.ObserveEnd("r1", received, received.Add(5*time.Millisecond), false, "")
+
+	*now = received.Add(time.Second)
+	invoked := *now
+	tr.ObserveInvoke("r2", "")
+	tr.ObserveEnd("r2", invoked.Add(time.Millisecond), invoked.Add(4*time.Millisecond), false, "")
+	tr.SetShutdownReason("spindown")
+	tr.FinishIncomplete()
+
+	recs := byRequest(t, s.invocations)
+	if r := recs["r1"]; r.GetStartTimeUnixNano() != uint64(received.UnixNano()) || r.GetDurationMs() != 5 {
+		t.Errorf("r1: start %d, duration %v ms; want %d and 5 ms (from the proxy's hand-over)", r.GetStartTimeUnixNano(), r.GetDurationMs(), received.UnixNano())
+	}
+	if r := recs["r2"]; r.GetStartTimeUnixNano() != uint64(invoked.UnixNano()) || r.GetDurationMs() != 4 {
+		t.Errorf("r2: start %d, duration %v ms; want %d and 4 ms (from the INVOKE)", r.GetStartTimeUnixNano(), r.GetDurationMs(), invoked.UnixNano())
 	}
 }
