@@ -175,11 +175,15 @@ func (t *Tracker) ownLocked(st *state, status string) *ingestv1.Invocation {
 	p := &telemetry.PlatformRecord{RequestID: id}
 	end := start
 	if a := st.end; a != nil {
-		if start.IsZero() {
+		switch {
+		case start.IsZero():
 			// Only the answer was seen: no duration.
 			start = a.at
-		} else {
-			p.Metrics.DurationMs = max(float64(a.at.Sub(start))/float64(time.Millisecond), 0)
+		case a.at.Before(start):
+			// The answer came before anything known of the start: no
+			// duration rather than a 0 taken for one.
+		default:
+			p.Metrics.DurationMs = float64(a.at.Sub(start)) / float64(time.Millisecond)
 			p.Metrics.Given = telemetry.FigureDuration
 		}
 		end = a.at
