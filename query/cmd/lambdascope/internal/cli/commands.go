@@ -50,7 +50,7 @@ func (r *runner) emit(t *render.Table, v any) error {
 	case "json":
 		return render.JSON(r.env.Stdout, v)
 	case "csv":
-		return t.WriteCSV(r.env.Stdout)
+		return t.WriteCSV(r.env.Stdout, r.env.Terminal)
 	default:
 		return t.Write(r.env.Stdout)
 	}

@@ -79,8 +79,11 @@ func cutCell(s string, limit int) string {
 	return s
 }
 
-// WriteCSV prints the table as CSV with a header line.
-func (t *Table) WriteCSV(w io.Writer) error {
+// WriteCSV prints the table as CSV with a header line. Values are written
+// whole for scripts; with clean set (the output is a terminal) each cell is
+// Clean'ed first, so a stored value cannot steer the terminal it is printed
+// on.
+func (t *Table) WriteCSV(w io.Writer, clean bool) error {
 	cw := csv.NewWriter(w)
 	header := make([]string, len(t.Headers))
 	for i, h := range t.Headers {
@@ -89,7 +92,17 @@ func (t *Table) WriteCSV(w io.Writer) error {
 	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
-	if err := cw.WriteAll(t.Rows); err != nil {
+	rows := t.Rows
+	if clean {
+		rows = make([][]string, len(t.Rows))
+		for i, r := range t.Rows {
+			rows[i] = make([]string, len(r))
+			for j, c := range r {
+				rows[i][j] = Clean(c)
+			}
+		}
+	}
+	if err := cw.WriteAll(rows); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	return nil

@@ -11,15 +11,18 @@ func TestTable(t *testing.T) {
 	tab := &Table{Headers: []string{"FUNCTION", "GB SECONDS"}, Empty: "Nothing."}
 	tab.Add("orders", "1.5")
 	tab.Add("has\ttab, comma", "2")
+	tab.Add("steers\x1b[2J", "3")
 	tests := []struct {
 		name  string
 		write func(*bytes.Buffer) error
 		want  string
 	}{
 		{"aligned", func(b *bytes.Buffer) error { return tab.Write(b) },
-			"FUNCTION        GB SECONDS\norders          1.5\nhas tab, comma  2\n"},
-		{"csv", func(b *bytes.Buffer) error { return tab.WriteCSV(b) },
-			"function,gb_seconds\norders,1.5\n\"has\ttab, comma\",2\n"},
+			"FUNCTION        GB SECONDS\norders          1.5\nhas tab, comma  2\nsteers\\x1b[2J   3\n"},
+		{"csv to a file, values whole", func(b *bytes.Buffer) error { return tab.WriteCSV(b, false) },
+			"function,gb_seconds\norders,1.5\n\"has\ttab, comma\",2\nsteers\x1b[2J,3\n"},
+		{"csv to a terminal, controls escaped", func(b *bytes.Buffer) error { return tab.WriteCSV(b, true) },
+			"function,gb_seconds\norders,1.5\n\"has\\x09tab, comma\",2\nsteers\\x1b[2J,3\n"},
 		{"empty", func(b *bytes.Buffer) error { return (&Table{Headers: []string{"A"}, Empty: "Nothing."}).Write(b) }, "Nothing.\n"},
 	}
 	for _, tt := range tests {
