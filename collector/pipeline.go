@@ -635,10 +635,12 @@ func (c columns) empty() bool { return len(c.spans) == 0 && len(c.logs) == 0 }
 // write inserts reqs, with the spans and log records read into cols when
 // there are, and records the outcome.
 func (p *pipeline) write(reqs []*ingestv1.ExportRequest, cols columns, path string) (storage.WriteCounts, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if path == "wal" {
-		cancel()
 		ctx, cancel = p.replayContext()
+	} else {
+		ctx, cancel = context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
 	}
 	defer cancel()
 	ctx, span := p.startSpan(ctx, "clickhouse.insert", attribute.String("path", path), attribute.Int("batches", len(reqs)))
