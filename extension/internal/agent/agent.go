@@ -1167,7 +1167,13 @@ func (a *Agent) shutdown(deadline time.Time) error {
 	a.events.sendAllHeld()
 	// Invocations that ran but got no platform.report still get a record.
 	if a.tracker != nil {
-		a.awaitAnswer(a.lastRequestID, answerWaitShutdown)
+		if a.managed {
+			// No INVOKE event names the last invocation: every one the
+			// runtime took and has not answered yet.
+			a.awaitAnswers(a.events.unanswered(), answerWaitShutdown)
+		} else {
+			a.awaitAnswer(a.lastRequestID, answerWaitShutdown)
+		}
 		a.tracker.FinishIncomplete()
 	}
 	// The runtime was stopped before SHUTDOWN was sent.
@@ -1387,6 +1393,13 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 		RuntimeDoneLate:   a.runtimeDoneLate.Load(),
 		LogsUnattributed:  ts.LogsUnattributed,
 		Redacted:          a.redactor().Count(),
+
+		RecordsFromOwnView:     ts.OwnRecords,
+		ReportsAfterOwnRecords: ts.ReportsAfterOwn,
+		InvocationsUnrecorded:  ts.Unrecorded,
+	}
+	if a.events != nil {
+		snap.ErrorTextsCut = a.events.errorTextsCut.Load()
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()

@@ -158,6 +158,8 @@ type pendingInvocation struct {
 	// header's or made up, and the inferred span takes the trace the
 	// function's SDK starts, if one does before the answer.
 	noContext bool
+	// trigSource is the trigger's source (triggerSource), redacted.
+	trigSource string
 	// seq is the event's number (eventObserver.invoked); heldAfter, for a
 	// held span, the number of the last event seen when it was held.
 	seq, heldAfter uint64
@@ -239,7 +241,7 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 		sc.Sampled = true
 	}
 	p := &pendingInvocation{trig: trig, lambda: ev.TraceID, sc: sc, spanID: spanID, received: ev.Received, invoked: true,
-		noContext: trig.Durable == nil && (!ok || sc.Source == trigger.Lambda)}
+		noContext: trig.Durable == nil && (!ok || sc.Source == trigger.Lambda), trigSource: triggerSource(trig, o.redact)}
 	if p.noContext && trig.Kind != trigger.Direct {
 		// The SDK, seen starting traces of its own, may export its
 		// invocation span after the answer: the record waits with the
@@ -266,11 +268,16 @@ func (o *eventObserver) Invoked(ev rtproxy.Event) {
 	o.putLocked(ev.RequestID, p)
 	o.mu.Unlock()
 
-	if trig.Kind != trigger.Direct {
-		// The platform spans of the invocation (lambda.invoke) hang under
-		// the inferred span, in the caller's trace; a SERVER span of the
-		// function's own takes precedence.
-		if _, tracker, _ := o.wait(); tracker != nil {
+	if _, tracker, _ := o.wait(); tracker != nil {
+		// The trigger and the trace context go on the invocation's record
+		// now, not only with the answer: an invocation that never answers
+		// (timed out, crashed) has them too.
+		tracker.ObserveEvent(ev.RequestID, ev.Received, invocation.Response{Trigger: string(trig.Kind),
+			TriggerSource: p.trigSource, TraceContextSource: contextSource(sc)})
+		if trig.Kind != trigger.Direct {
+			// The platform spans of the invocation (lambda.invoke) hang
+			// under the inferred span, in the caller's trace; a SERVER
+			// span of the function's own takes precedence.
 			tracker.ObserveInvocationSpans([]otlpwire.InvocationSpan{{InvocationID: ev.RequestID,
 				TraceID: sc.TraceID[:], SpanID: p.spanID[:]}})
 		}
@@ -422,7 +429,7 @@ func (o *eventObserver) observe(tracker *invocation.Tracker, id string, p *pendi
 	o.mu.Lock()
 	src := contextSource(p.sc)
 	o.mu.Unlock()
-	tracker.ObserveResponse(id, invocation.Response{Trigger: string(p.trig.Kind), TriggerSource: triggerSource(p.trig, o.redact),
+	tracker.ObserveResponse(id, invocation.Response{Trigger: string(p.trig.Kind), TriggerSource: p.trigSource,
 		TraceContextSource: src, HTTPStatus: p.end.status, Size: p.end.size, ErrorMessage: p.end.errMsg,
 		FunctionErrorType: p.end.funcErrType})
 }
@@ -947,6 +954,23 @@ func (o *eventObserver) markEnded(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.ended.set(id)
+}
+
+// unanswered returns the invocations the runtime took whose answer was
+// not seen yet (at most maxPending), nil for a nil observer.
+func (o *eventObserver) unanswered() []string {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var ids []string
+	for id, p := range o.pending {
+		if p.invoked && p.end == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // takenChan returns a channel closed once the runtime took the invocation

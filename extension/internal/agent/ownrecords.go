@@ -20,14 +20,28 @@ const (
 // waits at most bound, and not at all when the runtime does not talk to
 // the proxy.
 func (a *Agent) awaitAnswer(id string, bound time.Duration) {
-	if a.telemetryOK || a.events == nil || a.proxy == nil || id == "" || a.proxy.Stats().Calls == 0 {
+	if id == "" {
+		return
+	}
+	a.awaitAnswers([]string{id}, bound)
+}
+
+// awaitAnswers is awaitAnswer for several invocations at once (on Managed
+// Instances, at SHUTDOWN, those the runtime took and had not answered),
+// the wait for all of them bounded by bound.
+func (a *Agent) awaitAnswers(ids []string, bound time.Duration) {
+	if a.telemetryOK || a.events == nil || a.proxy == nil || len(ids) == 0 || a.proxy.Stats().Calls == 0 {
 		return
 	}
 	t := time.NewTimer(bound)
 	defer t.Stop()
-	select {
-	case <-a.events.endedChan(id):
-	case <-t.C:
-		a.log.Debug("no answer seen for the previous invocation; its record has no end", "request_id", id, "waited", bound)
+	for i, id := range ids {
+		select {
+		case <-a.events.endedChan(id):
+		case <-t.C:
+			a.log.Debug("no answer seen for an invocation the runtime took; its record has no end",
+				"request_id", id, "without_answer", len(ids)-i, "waited", bound)
+			return
+		}
 	}
 }

@@ -19,8 +19,15 @@ import (
 // API proxy, the event and the answer. From SetOwnRecords on, the tracker
 // builds each invocation's record from that view:
 //
-//   - start: when the INVOKE event was received;
-//   - end: the answer seen by the proxy, which gives the duration (INVOKE
+//   - start: when the INVOKE event was received, or when the proxy
+//     handed the event to the runtime if that was earlier (the first
+//     INVOKE, read once the agent had started, can come after it) or
+//     there is no INVOKE event (Managed Instances);
+//   - the trigger, its source and where the trace context came from:
+//     what the proxy read of the event when it handed it to the runtime
+//     (ObserveEvent), so that an invocation that never answers (it timed
+//     out, its runtime crashed) has them too;
+//   - end: the answer seen by the proxy, which gives the duration (start
 //     to answer, measured by the extension), the status ("success" or
 //     "error") and the error type; without it the duration is unknown and
 //     the status is empty (unknown), except for the invocation in flight
@@ -31,11 +38,16 @@ import (
 //     the billed duration from a known duration and fills the memory size
 //     from the function's identity), and the record is marked incomplete.
 //
-// A record is built when the next INVOKE event comes or at SHUTDOWN
-// (FinishIncomplete), not at the answer: the platform's report, should
-// the Telemetry API deliver after all (a subscription that failed on the
-// extension's side only, a stream that starts late), has until then to
-// come, and it wins. The first platform event ends the own records for
+// In classic mode a record is built when the next INVOKE event comes or
+// at SHUTDOWN (FinishIncomplete), not at the answer: the platform's
+// report, should the Telemetry API deliver after all (a subscription that
+// failed on the extension's side only, a stream that starts late), has
+// until then to come, and it wins. On Managed Instances
+// (SetManagedInstances) no INVOKE event comes, and an environment lives
+// for hours: a record is built as soon as its answer is seen (ObserveEnd;
+// or when ReleaseReport ends the wait DeferReport began), with the same
+// bounds and counters; an invocation left without an answer gets its
+// record at SHUTDOWN. The first platform event ends the own records for
 // good: the invocations not yet recorded wait for their reports (and get
 // a record of their own at SHUTDOWN only if none came). A report for an
 // invocation whose record was built from the own view already is left
@@ -47,11 +59,10 @@ const maxOwnErrorType = 256
 
 // answer is what the Runtime API proxy saw of an invocation's end.
 type answer struct {
-	// received is when the proxy handed the event to the runtime (zero
-	// when not known), at when it saw the answer.
-	received, at time.Time
-	failed       bool
-	errorType    string
+	// at is when the proxy saw the answer.
+	at        time.Time
+	failed    bool
+	errorType string
 }
 
 // SetOwnRecords makes the tracker build invocation records from the
@@ -81,16 +92,43 @@ func (t *Tracker) SetShutdownReason(reason string) {
 // agent saw it (the first one, read once the agent had started, can come
 // after the answer); a record built from the platform's report does not
 // need it.
+//
+// On Managed Instances the record is built and handed to the sink now
+// (see above), unless it waits for ReleaseReport.
 func (t *Tracker) ObserveEnd(requestID string, received, at time.Time, failed bool, errorType string) {
 	if requestID == "" {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.reportedLocked(requestID) {
+		t.mu.Unlock()
 		return
 	}
-	t.stateLocked(requestID).end = &answer{received: received, at: at, failed: failed, errorType: CutText(errorType, maxOwnErrorType)}
+	st := t.stateLocked(requestID)
+	if st.handedAt.IsZero() {
+		st.handedAt = received
+	}
+	st.end = &answer{at: at, failed: failed, errorType: CutText(errorType, maxOwnErrorType)}
+	inv := t.atAnswerLocked(st)
+	t.mu.Unlock()
+	if inv != nil {
+		t.addInvocations([]*ingestv1.Invocation{inv})
+	}
+}
+
+// atAnswerLocked builds the record of st from the own view when it is
+// built at the answer (Managed Instances, see above) and its answer was
+// seen, unless it waits for ReleaseReport; else it returns nil.
+func (t *Tracker) atAnswerLocked(st *state) *ingestv1.Invocation {
+	if !t.own || !t.namedOnly || st.end == nil {
+		return nil
+	}
+	if _, waits := t.deferred[st.requestID]; waits {
+		return nil
+	}
+	inv := t.ownLocked(st, "")
+	t.notifyLocked()
+	return inv
 }
 
 // reportedLocked says whether the record of id was built, or its report
@@ -151,9 +189,10 @@ func (t *Tracker) settleLocked(current string) []*ingestv1.Invocation {
 }
 
 // hasOwnView says whether the extension saw st's invocation run: its
-// INVOKE event, its platform.start, or its answer.
+// INVOKE event, its platform.start, its event handed to the runtime, or
+// its answer.
 func (st *state) hasOwnView() bool {
-	return !st.invokedAt.IsZero() || !st.start.IsZero() || st.end != nil
+	return !st.invokedAt.IsZero() || !st.start.IsZero() || !st.handedAt.IsZero() || st.end != nil
 }
 
 // ownRecordDue says whether st, without platform.runtimeDone at
@@ -169,8 +208,8 @@ func (st *state) ownRecordDue() bool {
 func (t *Tracker) ownLocked(st *state, status string) *ingestv1.Invocation {
 	id := st.requestID
 	start := cmp.Or(st.start, st.invokedAt)
-	if a := st.end; a != nil && st.start.IsZero() && !a.received.IsZero() && (start.IsZero() || a.received.Before(start)) {
-		start = a.received
+	if h := st.handedAt; st.start.IsZero() && !h.IsZero() && (start.IsZero() || h.Before(start)) {
+		start = h
 	}
 	p := &telemetry.PlatformRecord{RequestID: id}
 	end := start

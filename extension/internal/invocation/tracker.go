@@ -56,10 +56,13 @@ type state struct {
 	response Response
 	// runtimeDoneAt is the time of platform.runtimeDone.
 	runtimeDoneAt time.Time
-	// invokedAt is when the INVOKE event came; end is the answer the
-	// proxy saw (ObserveEnd): the record's start and end when it is built
-	// from the extension's own view (ownview.go).
+	// invokedAt is when the INVOKE event came, handedAt when the Runtime
+	// API proxy handed the event to the runtime (ObserveEvent, or
+	// ObserveEnd), end is the answer the proxy saw (ObserveEnd): the
+	// record's start and end when it is built from the extension's own
+	// view (ownview.go).
 	invokedAt time.Time
+	handedAt  time.Time
 	end       *answer
 }
 
@@ -75,9 +78,9 @@ type Stats struct {
 	// StaleInitEvents counts init events of snapshot time, seen after a
 	// SnapStart restore and left out.
 	StaleInitEvents uint64
-	// ResponsesLate counts answers the Runtime API proxy reported
-	// (ObserveResponse) after the invocation's record was built: what the
-	// proxy saw of them is not on it.
+	// ResponsesLate counts events and answers the Runtime API proxy
+	// reported (ObserveEvent, ObserveResponse) after the invocation's
+	// record was built: what the proxy saw of them is not on it.
 	ResponsesLate uint64
 
 	// LogsUnattributed counts log lines without a request ID of their own
@@ -383,13 +386,47 @@ func (t *Tracker) ObserveResponse(requestID string, r Response) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, done := t.built[requestID]; done {
-		t.stats.ResponsesLate++
-		t.log.Warn("the answer of an invocation came after its record was built; what the proxy saw of it is left out",
-			"request_id", requestID, "total", t.stats.ResponsesLate)
+	if t.lateLocked(requestID, "answer") {
 		return
 	}
 	t.stateLocked(requestID).response = r.bounded()
+}
+
+// ObserveEvent records what the Runtime API proxy read of an
+// invocation's event when it handed it to the runtime (received): the
+// trigger fields of r (Trigger, TriggerSource, TraceContextSource; the
+// others are left as they are), which go on the invocation's record even
+// when no answer comes (a function that times out or crashes), and the
+// start of a record built from the extension's own view. The answer
+// (ObserveResponse) may give them again.
+func (t *Tracker) ObserveEvent(requestID string, received time.Time, r Response) {
+	if requestID == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lateLocked(requestID, "event") {
+		return
+	}
+	st := t.stateLocked(requestID)
+	r = r.bounded()
+	st.response.Trigger, st.response.TriggerSource, st.response.TraceContextSource = r.Trigger, r.TriggerSource, r.TraceContextSource
+	if st.handedAt.IsZero() {
+		st.handedAt = received
+	}
+}
+
+// lateLocked says whether the record of requestID was built already, and
+// if so counts what the proxy reported of it (what: "event", "answer")
+// as late and says so.
+func (t *Tracker) lateLocked(requestID, what string) bool {
+	if _, done := t.built[requestID]; !done {
+		return false
+	}
+	t.stats.ResponsesLate++
+	t.log.Warn("what the proxy saw of an invocation came after its record was built and is left out",
+		"request_id", requestID, "what", what, "total", t.stats.ResponsesLate)
+	return true
 }
 
 // ObserveSpans notes, for each span carrying faas.invocation_id, the trace
@@ -704,8 +741,16 @@ func (t *Tracker) ReleaseReport(requestID string) {
 	d, ok := t.deferred[requestID]
 	delete(t.deferred, requestID)
 	if !ok || d == nil {
+		// A record built from the own view at the answer waited too.
+		var own []*ingestv1.Invocation
+		if st := t.requests[requestID]; ok && st != nil {
+			if inv := t.atAnswerLocked(st); inv != nil {
+				own = append(own, inv)
+			}
+		}
 		t.mu.Unlock()
 		t.shipLines(lines)
+		t.addInvocations(own)
 		return
 	}
 	inv, spans := t.reportLocked(d.st, &d.ev)

@@ -1,6 +1,7 @@
 // Package selfmetrics turns the extension's own counters (what it received,
 // sent, dropped, sampled out and spooled per signal, telemetry events it could not use,
-// log records Lambda dropped, OTLP requests it could not read) into OTLP metrics shipped with the function's
+// log records Lambda dropped, OTLP requests it could not read, invocation
+// records built without the platform's report) into OTLP metrics shipped with the function's
 // data, so losses are visible in the backend and not only in the log.
 package selfmetrics
 
@@ -33,9 +34,15 @@ const (
 	LambdaLogsDropped = "lambdascope.extension.lambda.logs_dropped"
 	RuntimeDoneLate   = "lambdascope.extension.telemetry.runtime_done_late"
 	LogsUnattributed  = "lambdascope.extension.logs.unattributed"
-	Redacted          = "lambdascope.extension.redacted"
-	BufferBytes       = "lambdascope.extension.buffer.bytes"
-	SpoolBytes        = "lambdascope.extension.spool.bytes"
+	// The records built from the extension's own view, without the
+	// Telemetry API, and what they left out.
+	RecordsFromOwnView     = "lambdascope.extension.records.from_own_view"
+	ReportsAfterOwnRecords = "lambdascope.extension.telemetry.reports_after_own_records"
+	InvocationsUnrecorded  = "lambdascope.extension.invocations.unrecorded"
+	ErrorTextsCut          = "lambdascope.extension.runtime_api.error_texts_cut"
+	Redacted               = "lambdascope.extension.redacted"
+	BufferBytes            = "lambdascope.extension.buffer.bytes"
+	SpoolBytes             = "lambdascope.extension.spool.bytes"
 )
 
 // Snapshot is the state of every counter at one moment. Counters are
@@ -58,6 +65,16 @@ type Snapshot struct {
 	// LogsUnattributed is the log lines without a request ID of their own
 	// shipped without one because their invocation could not be known.
 	LogsUnattributed uint64
+	// RecordsFromOwnView is the invocation records built from the
+	// extension's own view (no platform report); ReportsAfterOwnRecords
+	// the platform reports left out because their invocation had such a
+	// record already; InvocationsUnrecorded the invocations the extension
+	// saw run and could build no record of.
+	RecordsFromOwnView, ReportsAfterOwnRecords, InvocationsUnrecorded uint64
+	// ErrorTextsCut is the runtime's answers to /error (and streamed
+	// responses' error trailers) whose message or type was cut to its
+	// bound.
+	ErrorTextsCut uint64
 	// Redacted is the values hidden by the redaction rules.
 	Redacted    uint64
 	BufferBytes int64
@@ -109,6 +126,10 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(RuntimeDoneLate, "Invocations whose platform.runtimeDone did not come within the bound; /event/next was called without it.", "{invocation}", s.RuntimeDoneLate)
 	single(Redacted, "Values hidden by the redaction rules (LAMBDASCOPE_REDACT_KEYS, LAMBDASCOPE_REDACT_PATTERNS) in log records and captured values.", "{value}", s.Redacted)
 	single(LogsUnattributed, "Log lines without a request ID of their own, shipped without one because their invocation could not be known (several in flight, or Managed Instances).", "{record}", s.LogsUnattributed)
+	single(RecordsFromOwnView, "Invocation records built from the extension's own view (the INVOKE event, the Runtime API proxy's event and answer), without a platform report: the Telemetry API did not deliver.", "{record}", s.RecordsFromOwnView)
+	single(ReportsAfterOwnRecords, "Platform reports left out because their invocation's record was built from the extension's own view already.", "{report}", s.ReportsAfterOwnRecords)
+	single(InvocationsUnrecorded, "Invocations the extension saw run and could build no record of (more waiting than the bound, or known at shutdown only from a platform.start).", "{invocation}", s.InvocationsUnrecorded)
+	single(ErrorTextsCut, "Errors the runtime reported through the Runtime API proxy whose message or type was cut to its bound on the record.", "{error}", s.ErrorTextsCut)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)
 	return &metricspb.ResourceMetrics{
