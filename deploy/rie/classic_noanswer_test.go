@@ -11,6 +11,7 @@ import (
 
 	"github.com/lambdascope/lambdascope/deploy/rie"
 	"github.com/lambdascope/lambdascope/extension"
+	"github.com/lambdascope/lambdascope/internal/testload"
 )
 
 // unansweringFunction is a custom runtime in JavaScript that answers an
@@ -92,8 +93,13 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 	if err := os.WriteFile(real, []byte(unansweringFunction), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The emulator counts a new environment's INIT against the call's
+	// timeout: at load 10 the third environment took over a second to
+	// start, and its answering call timed out. The timeout call waits
+	// this long.
+	timeout := testload.Scale(2*time.Second, 15*time.Second).Round(time.Second)
 	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: time.Second})
+		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: timeout})
 
 	type unanswered struct {
 		*call
