@@ -131,8 +131,9 @@ func (o *eventObserver) endPrevious(id string, bound time.Duration) {
 }
 
 // endAllUnanswered makes, at SHUTDOWN, the inferred spans of every
-// invocation still without an answer, the one invoked last taking the
-// SHUTDOWN's reason when it is "timeout" or "failure"; the answers whose
+// invocation still without an answer, the last event the runtime took
+// taking the SHUTDOWN's reason when it is "timeout" or "failure" (an
+// earlier one did not run into it); the answers whose
 // event was never seen are counted as lost and logged.
 func (o *eventObserver) endAllUnanswered() {
 	if o == nil {
@@ -140,15 +141,9 @@ func (o *eventObserver) endAllUnanswered() {
 	}
 	now := time.Now()
 	o.mu.Lock()
-	var last *pendingInvocation
 	orphans := 0
 	for id, p := range o.pending {
-		switch {
-		case openLocked(p):
-			if last == nil || p.seq > last.seq {
-				last = p
-			}
-		case !p.invoked:
+		if !p.invoked {
 			// An answer whose event was never read.
 			orphans++
 			delete(o.pending, id)
@@ -164,7 +159,8 @@ func (o *eventObserver) endAllUnanswered() {
 			continue
 		}
 		r := ""
-		if p == last {
+		if p.seq == o.invoked {
+			// The last event the runtime took.
 			r = reason
 		}
 		done = append(done, o.unansweredLocked(id, p, endedByShutdown, now, r))

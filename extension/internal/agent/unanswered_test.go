@@ -2,7 +2,11 @@ package agent
 
 import (
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +15,9 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
+	"github.com/lambdascope/lambdascope/extension/internal/collectortest"
+	"github.com/lambdascope/lambdascope/extension/internal/config"
+	"github.com/lambdascope/lambdascope/extension/internal/extapi"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
@@ -293,5 +300,105 @@ func TestTraceContextSourceNone(t *testing.T) {
 	}
 	if got := spanAttr(sp, "lambdascope.trace_context.source"); got != NoContext || rec != NoContext {
 		t.Errorf("span says %q, record %q, want %q on both", got, rec, NoContext)
+	}
+}
+
+// TestUnansweredThroughTheAgent runs the agent with a runtime that takes
+// two events through the proxy and answers neither. The first, of which
+// the platform says nothing, is ended by the next INVOKE (or, should the
+// proxy's reading of it come late, by SHUTDOWN): its span says only that
+// it never answered. The second runs into its timeout:
+// platform.runtimeDone says so, and its span reaches the collector in the
+// caller's trace, an error of type "timeout" ending when the platform
+// says; the platform's spans of the invocation hang under it.
+func TestUnansweredThroughTheAgent(t *testing.T) {
+	collector := collectortest.Start(t)
+	f := &fakeLambda{}
+	ids := []string{"6f1d0b7a-0000-4000-8000-0000000000a1", "6f1d0b7a-0000-4000-8000-0000000000a2"}
+	f.runtimeEvents = []runtimeEvent{{ids[0], sample(t, "apigw-v2-request-no-authorizer.json")}, {ids[1], sample(t, "sqs-traced.json")}}
+	var announced string
+	f.script = func(n int) (extapi.Event, []string) {
+		if n < len(ids) {
+			return extapi.Event{EventType: extapi.Invoke, RequestID: ids[n], DeadlineMs: time.Now().Add(3 * time.Second).UnixMilli()}, nil
+		}
+		return extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "timeout", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()}, nil
+	}
+	f.runtime = func(n int) {
+		if n >= len(ids) {
+			return
+		}
+		f.push(`{"time":"2024-05-01T10:00:0` + fmt.Sprint(n) + `.000Z","type":"platform.start","record":{"requestId":"` + ids[n] + `"}}`)
+		b, err := os.ReadFile(announced)
+		if err != nil || len(strings.Fields(string(b))) != 2 {
+			t.Errorf("proxy announcement: %q, %v", b, err)
+			return
+		}
+		resp, err := f.client.Get("http://" + strings.Fields(string(b))[0] + "/2018-06-01/runtime/invocation/next")
+		if err != nil {
+			t.Errorf("next: %v", err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		// No answer. The second runs into its timeout.
+		if n == 1 {
+			f.push(`{"time":"2024-05-01T10:00:04.000Z","type":"platform.runtimeDone","record":{"requestId":"`+ids[1]+
+				`","status":"timeout","errorType":"Sandbox.Timedout","metrics":{"durationMs":3000}}}`,
+				`{"time":"2024-05-01T10:00:04.010Z","type":"platform.report","record":{"requestId":"`+ids[1]+
+					`","status":"timeout","errorType":"Sandbox.Timedout","metrics":{"durationMs":3000,"billedDurationMs":3000,"memorySizeMB":128,"maxMemoryUsedMB":60}}}`)
+		}
+	}
+	logs, err := runAgent(t, f, func(o *Options) {
+		o.Config.Endpoint = collector.Addr
+		o.Config.Flush = config.FlushEnd
+		dir, _ := o.Env("TMPDIR")
+		announced = filepath.Join(dir, "lambdascope-runtime-api")
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	inferred := map[string]*tracepb.Span{}
+	var platform []*tracepb.Span
+	for _, req := range collector.Accepted() {
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					switch ss.GetScope().GetName() {
+					case EventsScope:
+						inferred[spanAttr(sp, "lambdascope.invocation_id")] = sp
+					case invocation.ScopeName:
+						platform = append(platform, sp)
+					}
+				}
+			}
+		}
+	}
+	first, timedOut := inferred[ids[0]], inferred[ids[1]]
+	if len(inferred) != 2 || first == nil || timedOut == nil {
+		t.Fatalf("inferred spans %v, want one of each unanswered invocation\n%s", inferred, logs.String())
+	}
+	if spanAttr(first, "error.type") != unansweredType || !boolAttr(first, "lambdascope.end_time.estimated") ||
+		(spanAttr(first, "lambdascope.unanswered.ended_by") != "next_invoke" && spanAttr(first, "lambdascope.unanswered.ended_by") != "shutdown") {
+		t.Errorf("span of the invocation the next INVOKE ended: %v", first)
+	}
+	if timedOut.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR || spanAttr(timedOut, "error.type") != "timeout" ||
+		timedOut.GetStatus().GetMessage() != "Sandbox.Timedout" || boolAttr(timedOut, "lambdascope.end_time.estimated") || spanAttr(timedOut, "lambdascope.unanswered.ended_by") != "platform" ||
+		hex.EncodeToString(timedOut.GetTraceId()) != "0af7651916cd43dd8448eb211c80319c" || spanAttr(timedOut, "aws.lambda.response.size") != "" {
+		t.Errorf("span of the timed-out invocation: %v", timedOut)
+	}
+	parented := 0
+	for _, sp := range platform {
+		if string(sp.GetParentSpanId()) == string(timedOut.GetSpanId()) {
+			parented++
+			if string(sp.GetTraceId()) != string(timedOut.GetTraceId()) {
+				t.Errorf("platform span %s under the inferred span in another trace", sp.GetName())
+			}
+		}
+	}
+	if parented == 0 {
+		t.Errorf("no platform span of the timed-out invocation hangs under its inferred span: %v", platform)
+	}
+	if out := logs.String(); !strings.Contains(out, "inferred_spans_unanswered=2") {
+		t.Errorf("the unanswered spans are not counted at shutdown:\n%s", out)
 	}
 }
