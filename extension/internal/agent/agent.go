@@ -441,6 +441,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				// or a failure's reason as its status.
 				a.tracker.SetShutdownReason(string(ev.ShutdownReason))
 			}
+			a.events.setShutdownReason(string(ev.ShutdownReason))
 			deadline := ev.Deadline()
 			if ev.DeadlineMs == 0 {
 				deadline = time.Now().Add(2 * time.Second)
@@ -651,6 +652,9 @@ func (a *Agent) handleTelemetry(evs []telemetry.Event) {
 	a.waitEarly()
 	if a.tracker != nil {
 		a.tracker.HandleTelemetry(evs)
+		// An invocation the platform says timed out or failed, without an
+		// answer, gets its inferred span now.
+		a.events.platformEnded(evs)
 	}
 }
 
@@ -944,6 +948,13 @@ func (a *Agent) onInvoke(ctx context.Context, ev extapi.Event) {
 	// The previous invocation's record, when built from the extension's
 	// own view, is built now, with its answer.
 	a.awaitAnswer(a.lastRequestID, answerWait)
+	// Still without an answer, it gets its inferred span now (awaitAnswer
+	// waited for the answer when the Telemetry API does not deliver).
+	bound := time.Duration(0)
+	if a.telemetryOK {
+		bound = answerWait
+	}
+	a.events.endPrevious(a.lastRequestID, bound)
 	a.lastRequestID = ev.RequestID
 	a.tracker.ObserveInvokeAt(ev.RequestID, xray, now)
 	if now.Sub(a.lastSelf) >= a.opts.SelfMetricsInterval {
@@ -1174,6 +1185,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		} else {
 			a.awaitAnswer(a.lastRequestID, answerWaitShutdown)
 		}
+		// The invocations still without an answer get their inferred
+		// spans, before the records that wait with them are built.
+		a.events.endAllUnanswered()
 		a.tracker.FinishIncomplete()
 	}
 	// The runtime was stopped before SHUTDOWN was sent.
@@ -1324,6 +1338,12 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if n := a.events.errorTextsCut.Load(); n > 0 {
 			attrs = append(attrs, "error_texts_cut", n)
 		}
+		if n := a.events.unansweredSpans.Load(); n > 0 {
+			attrs = append(attrs, "inferred_spans_unanswered", n)
+		}
+		if n := a.events.lateAnswers.Load(); n > 0 {
+			attrs = append(attrs, "answers_after_inferred_span", n)
+		}
 	}
 	a.log.Info("extension shut down", attrs...)
 	waiting := ""
@@ -1400,6 +1420,9 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 	}
 	if a.events != nil {
 		snap.ErrorTextsCut = a.events.errorTextsCut.Load()
+		snap.InferredSpansLost = a.events.lost.Load()
+		snap.InferredSpansUnanswered = a.events.unansweredSpans.Load()
+		snap.AnswersAfterInferredSpan = a.events.lateAnswers.Load()
 	}
 	if a.spool != nil {
 		ss := a.spool.Stats()

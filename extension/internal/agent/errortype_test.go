@@ -85,13 +85,13 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 			wantType: "Card[REDACTED]Error", wantMessage: "declined", wantSpanType: "Card[REDACTED]Error"},
 		{name: "type over its bound", kind: rtproxy.Error,
 			body:     `{"errorMessage":"boom","errorType":"` + longType + `"}`,
-			wantType: longType[:maxErrorType-1], wantMessage: "boom", wantSpanType: longType, wantCut: 1},
+			wantType: longType[:maxErrorType-1], wantMessage: "boom", wantSpanType: longType[:maxErrorType-1], wantCut: 1},
 		{name: "type with terminal controls", kind: rtproxy.Error,
 			body:     `{"errorMessage":"boom","errorType":"Bad\u001b[2J\u202eError"}`,
 			wantType: "Bad\x1b[2J\u202eError", wantMessage: "boom", wantSpanType: "Bad\x1b[2J\u202eError"},
 		{name: "type over the scan bound", kind: rtproxy.Error,
 			body:     `{"errorMessage":"boom","errorType":"` + strings.Repeat("T", maxErrorScan+1) + `"}`,
-			wantType: strings.Repeat("T", maxErrorType), wantMessage: "boom", wantSpanType: strings.Repeat("T", maxErrorScan), wantCut: 1},
+			wantType: strings.Repeat("T", maxErrorType), wantMessage: "boom", wantSpanType: strings.Repeat("T", maxErrorType), wantCut: 1},
 		// A streamed response that failed: the trailers, as aws-lambda-go
 		// sends them.
 		{name: "streamed response failed", kind: rtproxy.Response, header: "StreamError", body: `{"partial":`, errorBody: streamed,

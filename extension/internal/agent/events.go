@@ -78,10 +78,17 @@ type eventObserver struct {
 	// over; set before the first event.
 	waitInvoked func(id string)
 
-	// lost counts invocations forgotten before their answer came (their
-	// inferred span is not made); log reports it.
+	// lost counts the invocations forgotten before their answer came
+	// whose inferred span is not made: beyond maxPending, and at SHUTDOWN
+	// the answers whose event was never seen; log reports it.
 	lost atomic.Uint64
-	log  *slog.Logger
+	// unansweredSpans counts the inferred spans made for invocations that
+	// never answered (endUnanswered).
+	unansweredSpans atomic.Uint64
+	// lateAnswers counts the answers seen after their invocation's
+	// inferred span was made without one: the span does not have them.
+	lateAnswers atomic.Uint64
+	log         *slog.Logger
 
 	// adopted counts the function's invocation spans made children of
 	// their inferred span; apart those that started a trace of their own
@@ -132,6 +139,15 @@ type eventObserver struct {
 	// invocation span, oldest first in heldQ.
 	held  map[string]*pendingInvocation
 	heldQ []string
+	// shutdownReason is the SHUTDOWN's reason, lower case
+	// (setShutdownReason).
+	shutdownReason string
+	// unansweredIDs remembers the invocations whose inferred span was
+	// made without an answer, the last maxPending, oldest first in
+	// unansweredQ: an answer that comes after is counted (lateAnswers),
+	// not kept waiting for an event that came already.
+	unansweredIDs map[string]struct{}
+	unansweredQ   []string
 }
 
 // inferredRef is an inferred span and the span it is a child of.
@@ -173,6 +189,16 @@ type pendingInvocation struct {
 	// set once the answer was seen
 	end     *outcome
 	emitted bool
+	// platform is what the platform said of the invocation's end
+	// (platform.runtimeDone or platform.report) before its answer was
+	// seen, nil until then.
+	platform *platformEnd
+}
+
+// platformEnd is the end of an invocation as the platform reported it.
+type platformEnd struct {
+	status, errType string
+	at              time.Time
 }
 
 // outcome is what the runtime answered.
@@ -191,13 +217,34 @@ type outcome struct {
 	// redacted and bounded.
 	errMsg      string
 	funcErrType string
+	// endedBy, when set, says no answer was seen: what ended the
+	// invocation instead (endedByPlatform, endedByNextInvoke,
+	// endedByShutdown). errType is then the platform's status or the
+	// SHUTDOWN's reason ("timeout", "failure"), or "unanswered" when
+	// nothing says more; errMsg the platform's error type; atFound says
+	// at is when the invocation was found unanswered, not the end the
+	// platform reported.
+	endedBy string
+	atFound bool
 }
+
+// What ended an invocation whose answer was not seen (outcome.endedBy).
+const (
+	endedByPlatform   = "platform"
+	endedByNextInvoke = "next_invoke"
+	endedByShutdown   = "shutdown"
+)
+
+// unansweredType is the error.type of the inferred span of an invocation
+// that never answered when neither the platform nor the SHUTDOWN's reason
+// says how it ended.
+const unansweredType = "unanswered"
 
 func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
 		pending: map[string]*pendingInvocation{}, recent: map[string]inferredRef{},
-		held: map[string]*pendingInvocation{}}
+		held: map[string]*pendingInvocation{}, unansweredIDs: map[string]struct{}{}}
 }
 
 // Invoked reads an event the runtime received.
@@ -297,6 +344,16 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 	}
 	o.mu.Lock()
 	p, ok := o.pending[e.RequestID]
+	if _, late := o.unansweredIDs[e.RequestID]; !ok && late {
+		// Its inferred span was made without an answer already.
+		o.mu.Unlock()
+		if n := o.lateAnswers.Add(1); n&(n-1) == 0 {
+			o.log.Warn("an answer came after its invocation's inferred span was made without one; the span does not have it",
+				"request_id", e.RequestID, "total", n)
+		}
+		o.markEnded(e.RequestID)
+		return
+	}
 	if !ok {
 		p = &pendingInvocation{}
 		o.putLocked(e.RequestID, p)
@@ -326,7 +383,7 @@ func (o *eventObserver) putLocked(id string, p *pendingInvocation) {
 		// A runtime that takes events and never answers: start over.
 		n := o.lost.Add(uint64(len(o.pending)))
 		o.log.Warn("forgetting invocations whose answer never came; their inferred spans are not made",
-			"count", len(o.pending), "total", n)
+			"count", len(o.pending), "why", "more than the bound waited for their answer", "bound", maxPending, "total", n)
 		if _, tracker, _ := o.sink(); tracker != nil {
 			for fid, f := range o.pending {
 				if f.deferred {
@@ -412,13 +469,17 @@ func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
 		out.errType = t
 	}
 	m, t = o.redact.String(m), o.redact.String(t)
+	// The inferred span's error.type, redacted and cut like the
+	// record's.
+	st := o.redact.String(out.errType)
+	out.errType = invocation.CutText(st, maxErrorType)
 	out.errMsg = invocation.CutText(m, maxErrorMessage)
 	out.funcErrType = invocation.CutText(t, maxErrorType)
-	if cut || len(out.errMsg) < len(m) || len(out.funcErrType) < len(t) {
+	if cut || len(out.errMsg) < len(m) || len(out.funcErrType) < len(t) || len(out.errType) < len(st) {
 		if k := o.errorTextsCut.Add(1); k&(k-1) == 0 {
 			o.log.Info("an error the runtime reported has its message or type cut to its bound",
 				"request_id", e.RequestID, "message_bytes", len(m), "message_bound", maxErrorMessage,
-				"type_bytes", len(t), "type_bound", maxErrorType, "total", k)
+				"type_bytes", max(len(t), len(st)), "type_bound", maxErrorType, "total", k)
 		}
 	}
 }
@@ -626,7 +687,21 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *
 		}
 	}
 	attrs = append(attrs, strAttr("lambdascope.trigger", string(p.trig.Kind)), strAttr("lambdascope.invocation_id", id),
-		strAttr("lambdascope.trace_context.source", string(p.sc.Source)), intAttr("aws.lambda.response.size", p.end.size))
+		strAttr("lambdascope.trace_context.source", contextSource(p.sc)))
+	if by := p.end.endedBy; by != "" {
+		// No answer: no response, no size; what ended it instead.
+		attrs = append(attrs, strAttr("lambdascope.unanswered.ended_by", by))
+		if p.end.atFound {
+			attrs = append(attrs, boolKV("lambdascope.end_time.estimated", true))
+		}
+		status := &tracepb.Status{}
+		if p.end.errType != "" {
+			status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
+			attrs = append(attrs, strAttr("error.type", p.end.errType))
+		}
+		return spanOf(id, p, order, kind, start, end, attrs, status)
+	}
+	attrs = append(attrs, intAttr("aws.lambda.response.size", p.end.size))
 	status := &tracepb.Status{}
 	if p.end.hasStatus {
 		attrs = append(attrs, intAttr("http.response.status_code", int64(p.end.status)))
@@ -636,10 +711,17 @@ func inferredSpan(id string, p *pendingInvocation, order []trigger.Source, red *
 		}
 	}
 	if p.end.kind == rtproxy.Error || p.end.errType != "" {
-		// The message was redacted when it was read (Ended).
+		// The message and the type were redacted and cut when they were
+		// read (Ended).
 		status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: p.end.errMsg}
-		attrs = append(attrs, strAttr("error.type", red.String(p.end.errType)))
+		attrs = append(attrs, strAttr("error.type", p.end.errType))
 	}
+	return spanOf(id, p, order, kind, start, end, attrs, status)
+}
+
+// spanOf is the inferred span of p with its attributes and status.
+func spanOf(id string, p *pendingInvocation, order []trigger.Source, kind tracepb.Span_SpanKind, start, end time.Time,
+	attrs []*commonpb.KeyValue, status *tracepb.Status) *tracepb.Span {
 	var parent []byte
 	if p.sc.SpanID != ([8]byte{}) {
 		parent = p.sc.SpanID[:]
@@ -1012,6 +1094,10 @@ func (o *eventObserver) untilEnded(ctx context.Context, id string) (context.Cont
 
 func strAttr(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func boolKV(k string, v bool) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
 }
 
 func intAttr(k string, v int64) *commonpb.KeyValue {

@@ -40,9 +40,13 @@ const (
 	ReportsAfterOwnRecords = "lambdascope.extension.telemetry.reports_after_own_records"
 	InvocationsUnrecorded  = "lambdascope.extension.invocations.unrecorded"
 	ErrorTextsCut          = "lambdascope.extension.runtime_api.error_texts_cut"
-	Redacted               = "lambdascope.extension.redacted"
-	BufferBytes            = "lambdascope.extension.buffer.bytes"
-	SpoolBytes             = "lambdascope.extension.spool.bytes"
+	// The inferred spans of the Runtime API proxy's events.
+	InferredSpansLost        = "lambdascope.extension.runtime_api.inferred_spans_lost"
+	InferredSpansUnanswered  = "lambdascope.extension.runtime_api.inferred_spans_unanswered"
+	AnswersAfterInferredSpan = "lambdascope.extension.runtime_api.answers_after_inferred_span"
+	Redacted                 = "lambdascope.extension.redacted"
+	BufferBytes              = "lambdascope.extension.buffer.bytes"
+	SpoolBytes               = "lambdascope.extension.spool.bytes"
 )
 
 // Snapshot is the state of every counter at one moment. Counters are
@@ -75,6 +79,13 @@ type Snapshot struct {
 	// responses' error trailers) whose message or type was cut to its
 	// bound.
 	ErrorTextsCut uint64
+	// InferredSpansLost is the invocations forgotten before their answer
+	// came whose inferred span was not made (more waiting than the bound,
+	// an answer whose event was never seen); InferredSpansUnanswered the
+	// inferred spans made for invocations that never answered;
+	// AnswersAfterInferredSpan the answers that came after such a span
+	// was made, which it does not have.
+	InferredSpansLost, InferredSpansUnanswered, AnswersAfterInferredSpan uint64
 	// Redacted is the values hidden by the redaction rules.
 	Redacted    uint64
 	BufferBytes int64
@@ -130,6 +141,9 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(ReportsAfterOwnRecords, "Platform reports left out because their invocation's record was built from the extension's own view already.", "{report}", s.ReportsAfterOwnRecords)
 	single(InvocationsUnrecorded, "Invocations the extension saw run and could build no record of (more waiting than the bound, or known at shutdown only from a platform.start).", "{invocation}", s.InvocationsUnrecorded)
 	single(ErrorTextsCut, "Errors the runtime reported through the Runtime API proxy whose message or type was cut to its bound on the record.", "{error}", s.ErrorTextsCut)
+	single(InferredSpansLost, "Invocations the Runtime API proxy saw whose inferred span was not made: forgotten before their answer came (more waiting than the bound), or an answer whose event was never seen.", "{invocation}", s.InferredSpansLost)
+	single(InferredSpansUnanswered, "Inferred spans made for invocations that never answered (timed out, crashed, shut down), ended by the platform's report, the next INVOKE or SHUTDOWN.", "{span}", s.InferredSpansUnanswered)
+	single(AnswersAfterInferredSpan, "Answers the Runtime API proxy saw after their invocation's inferred span was made without one.", "{answer}", s.AnswersAfterInferredSpan)
 	gauge(BufferBytes, "Bytes waiting in the in-memory buffer.", s.BufferBytes)
 	gauge(SpoolBytes, "Bytes waiting in the on-disk spool.", s.SpoolBytes)
 	return &metricspb.ResourceMetrics{

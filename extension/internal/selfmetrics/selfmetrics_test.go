@@ -15,28 +15,31 @@ func TestBuild(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	now := start.Add(time.Minute)
 	snap := Snapshot{
-		Received:               buffer.Counts{buffer.Spans: 10, buffer.Logs: 4},
-		Sent:                   buffer.Counts{buffer.Spans: 7},
-		Dropped:                buffer.Counts{buffer.Logs: 1},
-		Spooled:                buffer.Counts{buffer.Spans: 3},
-		SampledOut:             buffer.Counts{buffer.Spans: 5},
-		TelemetryUnknown:       2,
-		TelemetryMalformed:     1,
-		OTLPMalformed:          3,
-		LambdaLogsDropped:      9,
-		RuntimeDoneLate:        4,
-		LogsUnattributed:       6,
-		Redacted:               7,
-		RecordsFromOwnView:     11,
-		ReportsAfterOwnRecords: 12,
-		InvocationsUnrecorded:  13,
-		ErrorTextsCut:          14,
-		BufferBytes:            512,
-		SpoolBytes:             2048,
+		Received:                 buffer.Counts{buffer.Spans: 10, buffer.Logs: 4},
+		Sent:                     buffer.Counts{buffer.Spans: 7},
+		Dropped:                  buffer.Counts{buffer.Logs: 1},
+		Spooled:                  buffer.Counts{buffer.Spans: 3},
+		SampledOut:               buffer.Counts{buffer.Spans: 5},
+		TelemetryUnknown:         2,
+		TelemetryMalformed:       1,
+		OTLPMalformed:            3,
+		LambdaLogsDropped:        9,
+		RuntimeDoneLate:          4,
+		LogsUnattributed:         6,
+		Redacted:                 7,
+		RecordsFromOwnView:       11,
+		ReportsAfterOwnRecords:   12,
+		InvocationsUnrecorded:    13,
+		ErrorTextsCut:            14,
+		InferredSpansLost:        15,
+		InferredSpansUnanswered:  16,
+		AnswersAfterInferredSpan: 17,
+		BufferBytes:              512,
+		SpoolBytes:               2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := ingestv1.PointsIn(rm); got != 6*4+13+2 {
-		t.Errorf("%d points, want 39", got)
+	if got := ingestv1.PointsIn(rm); got != 6*4+16+2 {
+		t.Errorf("%d points, want 42", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -85,6 +88,9 @@ func TestBuild(t *testing.T) {
 		{ReportsAfterOwnRecords, "", 12},
 		{InvocationsUnrecorded, "", 13},
 		{ErrorTextsCut, "", 14},
+		{InferredSpansLost, "", 15},
+		{InferredSpansUnanswered, "", 16},
+		{AnswersAfterInferredSpan, "", 17},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},
 	}
