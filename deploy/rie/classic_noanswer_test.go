@@ -51,6 +51,15 @@ function call(method, path, body) {
 })().catch(err => { console.error('runtime:', err); process.exit(1); });
 `
 
+// unansweringTimeout is the function timeout of unansweringFunction's
+// sandboxes, in whole seconds as the emulator takes it. The emulator
+// counts a new environment's INIT against the call's timeout: at load 10
+// an environment started after a crash took over a second to start, and
+// its call timed out before the runtime read it.
+func unansweringTimeout() time.Duration {
+	return testload.Scale(2*time.Second, 15*time.Second).Round(time.Second)
+}
+
 // sqsEvent is an SQS event of one message whose body is body, sent in
 // the W3C trace traceID (32 hex digits) from queue orders-<name>.
 func sqsEvent(body, traceID string) []byte {
@@ -93,13 +102,8 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 	if err := os.WriteFile(real, []byte(unansweringFunction), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The emulator counts a new environment's INIT against the call's
-	// timeout: at load 10 the third environment took over a second to
-	// start, and its answering call timed out. The timeout call waits
-	// this long.
-	timeout := testload.Scale(2*time.Second, 15*time.Second).Round(time.Second)
 	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: timeout})
+		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: unansweringTimeout()})
 
 	type unanswered struct {
 		*call

@@ -40,7 +40,7 @@ func TestClassicInferredSpansOfUnansweredInvocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: time.Second})
+		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: unansweringTimeout()})
 
 	type unanswered struct {
 		*call
