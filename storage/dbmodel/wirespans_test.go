@@ -197,7 +197,8 @@ func FuzzAppendWire(f *testing.F) {
 }
 
 // TestAppendColumns: columns filled from two requests apart and then
-// joined hold the rows of columns filled from both in turn.
+// joined hold the rows of columns filled from both in turn, and the same
+// Native bytes (sameNative).
 func TestAppendColumns(t *testing.T) {
 	shapes := storagetest.SpanShapes(rand.New(rand.NewPCG(7, 8)))
 	first := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[:3]}
@@ -217,6 +218,7 @@ func TestAppendColumns(t *testing.T) {
 			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
+	sameNative(t, &joined, &both)
 }
 
 // TestAppendWirePlainAttributes holds the one-pass readings of plain
