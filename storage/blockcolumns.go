@@ -212,6 +212,48 @@ func (c *nativeArrays) encodedSize() int {
 	return n
 }
 
+// nativeArrayRuns is an Array(String) column held in runs of rows
+// (dbmodel.StringArrayRuns: the resource attributes): the offsets of every
+// row, shifted by the elements of the chunks before, and each run's row
+// repeated for its rows, into the send buffer, on a compressed connection
+// or not. The bytes sent are those of nativeArrays holding every row.
+type nativeArrayRuns []*dbmodel.StringArrayRuns
+
+func (c *nativeArrayRuns) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
+
+func (c *nativeArrayRuns) Rows() int {
+	n := 0
+	for _, a := range *c {
+		n += a.Len()
+	}
+	return n
+}
+
+func (c *nativeArrayRuns) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
+
+func (c *nativeArrayRuns) EncodeColumn(b *proto.Buffer) {
+	buf := slices.Grow(b.Buf, c.encodedSize())
+	var base, elems uint64
+	for _, a := range *c {
+		buf, elems = a.AppendNativeOffsets(buf, base)
+		base += elems
+	}
+	for _, a := range *c {
+		buf = a.AppendNativeData(buf)
+	}
+	b.Buf = buf
+}
+
+func (c *nativeArrayRuns) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+func (c *nativeArrayRuns) encodedSize() int {
+	n := 8 * c.Rows()
+	for _, a := range *c {
+		n += a.NativeDataSize()
+	}
+	return n
+}
+
 // nativeFixedArrays is an Array(FixedString(size)) column held in the
 // Native format already (dbmodel.FixedArrays, elements of size bytes):
 // the offsets of each chunk are written shifted as nativeArrays' are, and

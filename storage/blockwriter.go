@@ -36,7 +36,7 @@ type spanBlockColumns struct {
 	service, function, version, account, region nativeStrings
 	requestID, scopeName, scopeVersion          nativeStrings
 	attrKeys, attrValues                        nativeArrays
-	resKeys, resValues                          nativeArrays
+	resKeys, resValues                          nativeArrayRuns
 	eventTimes                                  nativeUint64Arrays
 	eventNames, eventAttrs                      nativeArrays
 	linkTraceIDs, linkSpanIDs                   nativeFixedArrays

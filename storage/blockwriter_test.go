@@ -594,7 +594,8 @@ func TestBlockSizeIsTheEncodedSize(t *testing.T) {
 // block took of the buffer, noted as ch-go's writer encodes it, is the
 // bytes it buffered (all but the FixedString columns, which are chained
 // as they are, as are the UInt64, UInt8 and String ones and the elements
-// of the array columns: the arrays' offsets), and the next block of as many rows, reserved
+// of the array columns but the resource attributes': the arrays' offsets
+// and the resource attributes), and the next block of as many rows, reserved
 // from it, is encoded into the same buffer without growing it.
 func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -628,11 +629,11 @@ func TestRowBytesSizeTheNextBlock(t *testing.T) {
 	}
 	// Chained as they are: trace, span and parent IDs, start and duration
 	// nanoseconds, kind and status, the String columns and the elements of
-	// the array columns.
+	// the array columns but the resource's, whose runs are repeated into
+	// the buffer.
 	fixed := (16+8+8+8+8+1+1)*rows + 8*len(spans.EventTimes.Data) + len(spans.LinkTraceIDs.Data) + len(spans.LinkSpanIDs.Data)
 	for _, a := range []*dbmodel.StringArrays{
-		&spans.AttributeKeys, &spans.AttributeValues, &spans.ResourceAttrKeys, &spans.ResourceAttrValues,
-		&spans.EventNames, &spans.EventAttrs, &spans.LinkAttrs,
+		&spans.AttributeKeys, &spans.AttributeValues, &spans.EventNames, &spans.EventAttrs, &spans.LinkAttrs,
 	} {
 		fixed += len(a.Data)
 	}
@@ -689,11 +690,14 @@ func make16(b byte) []byte { return append(make([]byte, 15), b) }
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
 
 // TestNativeArraysSharedRows holds the Array(String) columns of the
-// resource attributes, a resource's row copied for each of its spans
+// resource attributes, held once a run of rows (dbmodel.StringArrayRuns)
+// and repeated as they are encoded, and of the logs' resource
+// attributes, a resource's row copied for each of its records
 // (dbmodel.StringArrays.AppendRowRepeat), and of the events and links,
 // mostly empty rows (AppendEmpty), to ch-go's own column fed the same rows
-// one by one: runs of 1 to 33 rows, empty runs between, lengths of one-
-// and two-byte varints, in one chunk and split in chunks.
+// one by one: runs of 1 to 33 rows, empty runs between, the same row in
+// runs side by side, lengths of one- and two-byte varints, in one chunk
+// and split in chunks.
 func TestNativeArraysSharedRows(t *testing.T) {
 	res := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""}
 	type run struct {
@@ -708,6 +712,7 @@ func TestNativeArraysSharedRows(t *testing.T) {
 		{"empty runs between", []run{{res, 2}, {nil, 5}, {res[:2], 1}, {nil, 1}, {res, 7}}},
 		{"runs of 1 to 33", []run{{res, 1}, {res[:1], 2}, {res, 3}, {nil, 4}, {res[2:], 16}, {res, 33}, {nil, 2}}},
 		{"empty rows only", []run{{nil, 40}}},
+		{"the same row in runs side by side", []run{{res, 5}, {res, 1}, {nil, 3}, {nil, 2}, {res, 4}, {res, 4}, {res[:3], 2}, {res[:3], 9}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
@@ -737,6 +742,33 @@ func TestNativeArraysSharedRows(t *testing.T) {
 					t.Errorf("%d chunks: %d rows, want %d", chunks, col.Rows(), rows)
 				}
 				checkNativeColumn(t, fmt.Sprintf("%d chunks", chunks), &col, wb.Buf)
+
+				// The resource attributes' columns, each run's row held
+				// once (dbmodel.StringArrayRuns), appended a run at a
+				// time and a row at a time, and chunks joined into one
+				// (AppendColumns), the runs at the seams joined.
+				var runs, byRow nativeArrayRuns
+				joined := new(dbmodel.StringArrayRuns)
+				for i := range chunks {
+					a, r := new(dbmodel.StringArrayRuns), new(dbmodel.StringArrayRuns)
+					for _, run := range tc.runs[len(tc.runs)*i/chunks : len(tc.runs)*(i+1)/chunks] {
+						a.AppendRowRepeat(run.row, run.n)
+						for range run.n {
+							r.AppendRow(run.row)
+						}
+					}
+					runs, byRow = append(runs, a), append(byRow, r)
+					joined.Append(a)
+				}
+				for name, col := range map[string]*nativeArrayRuns{"runs": &runs, "row by row": &byRow, "joined": {joined}} {
+					if col.Rows() != rows {
+						t.Errorf("%s, %d chunks: %d rows, want %d", name, chunks, col.Rows(), rows)
+					}
+					if err := col.Infer(want.Type()); err != nil {
+						t.Errorf("type %s: %v", want.Type(), err)
+					}
+					checkNativeColumn(t, fmt.Sprintf("%s, %d chunks", name, chunks), col, wb.Buf)
+				}
 			}
 		})
 	}

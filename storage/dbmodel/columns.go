@@ -47,15 +47,18 @@ type SpanColumns struct {
 	// The span's own attributes, in the Native format (see StringArrays):
 	// the most strings of a span, copied as they are read.
 	AttributeKeys, AttributeValues StringArrays
-	// The other array columns, in the Native format too: a resource's
-	// attributes copied for each of its spans (doubling), the events and
+	// A resource's attributes, held once for the run of rows that share
+	// them (all the spans of a ResourceSpans, and of the same resource in
+	// the requests after), repeated for each row when the block is
+	// encoded (see StringArrayRuns).
+	ResourceAttrKeys, ResourceAttrValues StringArrayRuns
+	// The other array columns, in the Native format too: the events and
 	// links (mostly empty rows, an offset each). LinkTraceIDs holds 16
 	// bytes an element, LinkSpanIDs 8.
-	ResourceAttrKeys, ResourceAttrValues StringArrays
-	EventTimes                           Uint64Arrays
-	EventNames, EventAttrs               StringArrays
-	LinkTraceIDs, LinkSpanIDs            FixedArrays
-	LinkAttrs                            StringArrays
+	EventTimes                Uint64Arrays
+	EventNames, EventAttrs    StringArrays
+	LinkTraceIDs, LinkSpanIDs FixedArrays
+	LinkAttrs                 StringArrays
 
 	// Rejected counts spans refused one by one; Problems says why, for the
 	// first few.
@@ -85,12 +88,16 @@ func (c *SpanColumns) strings() [11]*Strings {
 	}
 }
 
-// arrays is the Array(String) columns.
-func (c *SpanColumns) arrays() [7]*StringArrays {
+// arrays is the Array(String) columns but the resource's (runs).
+func (c *SpanColumns) arrays() [5]*StringArrays {
 	return [...]*StringArrays{
-		&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues,
-		&c.EventNames, &c.EventAttrs, &c.LinkAttrs,
+		&c.AttributeKeys, &c.AttributeValues, &c.EventNames, &c.EventAttrs, &c.LinkAttrs,
 	}
+}
+
+// runs is the Array(String) columns held in runs of rows.
+func (c *SpanColumns) runs() [2]*StringArrayRuns {
+	return [...]*StringArrayRuns{&c.ResourceAttrKeys, &c.ResourceAttrValues}
 }
 
 // Reset empties the columns, keeping their capacity, and drops the
@@ -106,6 +113,9 @@ func (c *SpanColumns) Reset() {
 	c.Problems = c.Problems[:0]
 	for _, a := range c.arrays() {
 		a.Reset()
+	}
+	for _, r := range c.runs() {
+		r.Reset()
 	}
 	c.EventTimes.Reset()
 	c.LinkTraceIDs.Reset()
@@ -342,6 +352,9 @@ func (c *SpanColumns) AppendColumns(o *SpanColumns) {
 	}
 	for i, a := range c.arrays() {
 		a.Append(o.arrays()[i])
+	}
+	for i, r := range c.runs() {
+		r.Append(o.runs()[i])
 	}
 	c.EventTimes.Append(&o.EventTimes)
 	c.LinkTraceIDs.Append(&o.LinkTraceIDs)

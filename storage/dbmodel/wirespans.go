@@ -62,6 +62,9 @@ func (c *SpanColumns) rollback(m wireMark) {
 	for _, a := range c.arrays() {
 		a.Truncate(n)
 	}
+	for _, r := range c.runs() {
+		r.Truncate(n)
+	}
 	c.EventTimes.Truncate(n)
 	c.LinkTraceIDs.Truncate(n, 16)
 	c.LinkSpanIDs.Truncate(n, 8)

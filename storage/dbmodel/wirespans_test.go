@@ -1,6 +1,7 @@
 package dbmodel_test
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -117,13 +118,31 @@ func checkWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
 // (Strings, StringArrays, Uint64Arrays, FixedArrays) holds the same bytes
 // and offsets as want's: the block writer sends them as they are, so a
 // column left longer than its rows (a rollback that cut the row ends but
-// not the data) would send bytes no row holds.
+// not the data) would send bytes no row holds. The columns held in runs
+// (StringArrayRuns) are held to the bytes they encode, offsets and data:
+// a rollback that cut a run's rows but not its row, or left a run longer,
+// would send other rows.
 func sameNative(t *testing.T, got, want any) {
 	t.Helper()
 	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
 	for i := range g.NumField() {
 		f := g.Type().Field(i)
 		if !f.IsExported() || f.Type.Kind() != reflect.Struct || f.Type.PkgPath() != reflect.TypeFor[dbmodel.Strings]().PkgPath() {
+			continue
+		}
+		if gr, ok := g.Field(i).Addr().Interface().(*dbmodel.StringArrayRuns); ok {
+			wr := w.Field(i).Addr().Interface().(*dbmodel.StringArrayRuns)
+			if gr.Len() != wr.Len() {
+				t.Fatalf("column %s: %d rows against %d", f.Name, gr.Len(), wr.Len())
+			}
+			goff, gn := gr.AppendNativeOffsets(nil, 7)
+			woff, wn := wr.AppendNativeOffsets(nil, 7)
+			if gn != wn || !bytes.Equal(goff, woff) {
+				t.Fatalf("column %s: encoded offsets differ (%d against %d elements)", f.Name, gn, wn)
+			}
+			if gd, wd := gr.AppendNativeData(nil), wr.AppendNativeData(nil); !bytes.Equal(gd, wd) || len(gd) != gr.NativeDataSize() {
+				t.Fatalf("column %s: encoded data differ (%d against %d bytes, size %d)", f.Name, len(gd), len(wd), gr.NativeDataSize())
+			}
 			continue
 		}
 		for j := range f.Type.NumField() {
@@ -178,7 +197,8 @@ func FuzzAppendWire(f *testing.F) {
 }
 
 // TestAppendColumns: columns filled from two requests apart and then
-// joined hold the rows of columns filled from both in turn.
+// joined hold the rows of columns filled from both in turn, and the same
+// Native bytes (sameNative).
 func TestAppendColumns(t *testing.T) {
 	shapes := storagetest.SpanShapes(rand.New(rand.NewPCG(7, 8)))
 	first := &ingestv1.ExportRequest{Function: wireFn, ResourceSpans: shapes[:3]}
@@ -198,6 +218,7 @@ func TestAppendColumns(t *testing.T) {
 			t.Fatalf("span %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
+	sameNative(t, &joined, &both)
 }
 
 // TestAppendWirePlainAttributes holds the one-pass readings of plain
