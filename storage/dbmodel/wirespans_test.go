@@ -314,6 +314,68 @@ func TestAppendWirePlainAttributes(t *testing.T) {
 	}
 }
 
+// TestAppendWireReplacedArray: an attribute's array followed by a value
+// of another kind is not kept, but protobuf refuses the message when the
+// array is malformed or nested past its limit (10,000 messages), and
+// AppendWire must then not take it; a well-formed array, nested or not,
+// is taken with the later value.
+func TestAppendWireReplacedArray(t *testing.T) {
+	str := func(s string) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte(s))
+	}
+	// nested is an ArrayValue holding an array n deep, in wire form.
+	nested := func(n int) []byte {
+		v := &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "x"}}
+		for range n {
+			v = &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{v}}}}
+		}
+		b, err := proto.Marshal(v.GetArrayValue())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tt := range []struct {
+		name  string
+		array []byte
+		took  bool
+	}{
+		{"plain array", protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), str("a")), true},
+		{"empty array", nil, true},
+		{"array of a varint cut off", []byte("0"), false}, // the fuzzer's find
+		{"array of a value cut off", protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), str("abc")[:3]), false},
+		{"array cut off", str("abc")[:3], false},
+		{"array of a string not UTF-8", protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), str("\xff")), false},
+		{"array nested 100 deep", nested(100), true},
+		{"array nested past protobuf's limit", nested(protowire.DefaultRecursionLimit / 2), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			value := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), tt.array)
+			value = append(value, str("last")...)
+			attr := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("k"))
+			attr = protowire.AppendBytes(protowire.AppendTag(attr, 2, protowire.BytesType), value)
+			span := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("0123456789abcdef"))
+			span = protowire.AppendBytes(protowire.AppendTag(span, 2, protowire.BytesType), []byte("01234567"))
+			span = protowire.AppendBytes(protowire.AppendTag(span, 9, protowire.BytesType), attr)
+			ss := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), span)
+			rs := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), ss)
+			if err := proto.Unmarshal(rs, &tracepb.ResourceSpans{}); (err == nil) != tt.took {
+				t.Fatalf("protobuf's decoding: %v; the case wants it to succeed = %v", err, tt.took)
+			}
+			if took := checkWire(t, rs, noLimits); took != tt.took {
+				t.Errorf("AppendWire took it = %v, want %v", took, tt.took)
+			}
+			if tt.took {
+				var c dbmodel.SpanColumns
+				c.AppendWire(wireFn, rs, noLimits)
+				if _, values := c.AttributeKeys.Row(0), c.AttributeValues.Row(0); len(values) != 1 || values[0] != "last" {
+					t.Errorf("attribute values %q, want [last]", values)
+				}
+			}
+		})
+	}
+}
+
 // TestAppendWireArrayStringCap: a string of an array over the value cap
 // is left to the message path, which cuts it; one at the cap is taken.
 func TestAppendWireArrayStringCap(t *testing.T) {
