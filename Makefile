@@ -9,7 +9,14 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 EXT_LDFLAGS := $(LDFLAGS) -X main.version=$(VERSION)
 EXT_TAGS := grpcnotrace
 LAYER_ARCHS := x86_64 arm64
-FUZZTIME ?= 15s
+# make fuzz: each target's time; the runs of the fuzz function it may spend
+# minimizing an input that reaches new code or fails (go test's default, a
+# minute, of a minimizer quadratic in the input's length, during which it
+# counts no runs, left FuzzAppendWire at 0 runs/s; a time limit restarts
+# the worker each time); its workers (one, to leave the other cores free).
+FUZZTIME ?= 60s
+FUZZMINIMIZETIME ?= 1000x
+FUZZPARALLEL ?= 1
 
 .PHONY: help deps test-tools build test test-go test-plugin demo proto proto-check dashboards lint fuzz bench bench-extension layer plugin clean
 
@@ -56,13 +63,21 @@ lint: ## gofmt, go vet, staticcheck, and bash -n on every shell script
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 
-fuzz: deps ## run every fuzz target (parsers of OTLP, Telemetry API, EMF, spool, ...) for FUZZTIME each (default 15s)
-	@set -e; for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
+fuzz: deps ## run every fuzz target (parsers of OTLP, Telemetry API, EMF, spool, ...) in turn for FUZZTIME each (default 60s); fails at the first finding
+	@set -e; n=0; \
+	for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
 	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
-	    echo "== ./$$(dirname $$f) $$name"; \
-	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f)/; \
+	    pkg=./$$(dirname $$f)/; \
+	    echo "== $$pkg $$name, load $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL) $$pkg; then \
+	      echo "FUZZ FINDING in $$pkg $$name: fix the parser and commit the input go test wrote to $${pkg}testdata/fuzz/$$name/ as a seed" >&2; \
+	      exit 1; \
+	    fi; \
+	    n=$$((n+1)); \
 	  done; \
-	done
+	done; \
+	test $$n -gt 0 || { echo "no fuzz targets found: the listing is wrong" >&2; exit 1; }; \
+	echo "$$n fuzz targets, $(FUZZTIME) each: no finding"
 
 bench: deps ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +89,14 @@ func logWireSeeds(t testing.TB) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, rl := range logShapes(t) {
+		// The demo's twenty records are cut to two, as wireSeeds cuts
+		// spans.
+		if proto.Size(rl) > 1024 {
+			rl = proto.Clone(rl).(*logspb.ResourceLogs)
+			for _, sl := range rl.ScopeLogs {
+				sl.LogRecords = sl.LogRecords[:min(len(sl.LogRecords), 2)]
+			}
+		}
 		b, err := proto.Marshal(rl)
 		if err != nil {
 			t.Fatal(err)
@@ -120,14 +129,21 @@ func logWireSeeds(t testing.TB) [][]byte {
 	return out
 }
 
+// logPrefill is the records checkLogWire puts in the columns before the
+// message's, made once, as spanPrefill.
+var logPrefill = sync.OnceValue(func() *dbmodel.LogColumns {
+	var c dbmodel.LogColumns
+	c.AppendExport(storagetest.DemoLogRequest(rand.New(rand.NewPCG(5, 6)), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 3, true))
+	return &c
+})
+
 // checkLogWire holds LogColumns.AppendWire to the message path on one
 // ResourceLogs in wire form, as checkWire does for spans.
 func checkLogWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
 	t.Helper()
-	prefill := storagetest.DemoLogRequest(rand.New(rand.NewPCG(5, 6)), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), 3, true)
 	var got, want dbmodel.LogColumns
-	got.AppendExport(prefill)
-	want.AppendExport(prefill)
+	got.AppendColumns(logPrefill())
+	want.AppendColumns(logPrefill())
 	before := got.Len()
 	took = got.AppendWire(wireFn, logSent, b, lim)
 	var rl logspb.ResourceLogs
@@ -148,7 +164,9 @@ func checkLogWire(t *testing.T, b []byte, lim dbmodel.WireLimits) (took bool) {
 	if got.Len() != want.Len() || got.Rejected != want.Rejected {
 		t.Fatalf("AppendWire: %d records (%d rejected), message path %d (%d)", got.Len(), got.Rejected, want.Len(), want.Rejected)
 	}
-	for i := range want.Len() {
+	// The prefill's rows are the same in both columns unless the bytes
+	// under them changed, which sameNative sees.
+	for i := before; i < want.Len(); i++ {
 		if g, w := got.Row(i), want.Row(i); !reflect.DeepEqual(g, w) {
 			t.Fatalf("record %d:\n got %+v\nwant %+v", i, g, w)
 		}

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -918,6 +919,7 @@ func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 		u      uint64
 		bytes  []byte
 		arrays int
+		array  []byte // the array, even when a later value replaced it
 	)
 	for rest := b; len(rest) > 0; {
 		if rest, ok = nextField(rest, &f); !ok {
@@ -944,10 +946,13 @@ func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 			if arrays++; arrays > 1 {
 				return "", false // merged by protobuf
 			}
-			kind, bytes = anyArray, f.val
+			kind, bytes, array = anyArray, f.val, f.val
 		case !unread(anyValueDesc, &f):
 			return "", false
 		}
+	}
+	if arrays > 0 && kind != anyArray && !validArray(array) {
+		return "", false
 	}
 	switch kind {
 	case anyString:
@@ -968,6 +973,20 @@ func (a *wireArena) anyValue(b []byte, maxBytes int) (string, bool) {
 	default:
 		return "", true
 	}
+}
+
+// validArray says whether protobuf decodes b as an ArrayValue: an
+// AnyValue's array that a later value of another kind replaced is not
+// kept, but protobuf refuses the whole message when the array is
+// malformed. The limit of nested messages is the one protobuf applies to
+// the whole request, less the levels above the deepest AnyValue AppendWire
+// reads (an event's attribute: request, resource spans, scope spans, span,
+// event, key-value, value), and a margin: deeper arrays are left to the
+// message path, which decides. protobuf's decoding is linear in the
+// bytes.
+func validArray(b []byte) bool {
+	opts := proto.UnmarshalOptions{RecursionLimit: protowire.DefaultRecursionLimit - 16}
+	return opts.Unmarshal(b, &commonpb.ArrayValue{}) == nil
 }
 
 // plainStrings renders an ArrayValue as AttributeValue does (JSON) when

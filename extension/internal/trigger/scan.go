@@ -869,6 +869,13 @@ func field(key []byte, ascii bool, f *fieldNames) int {
 		}
 		return -1
 	}
+	// A rune is at most 4 bytes and folds to at least one: a key longer
+	// than 4 bytes for each byte of the longest name folds to no name, and
+	// is not folded (a long key of runes that are not ASCII, bytes that
+	// are not UTF-8 among them, took 200 ns a byte).
+	if len(key) > 4*f.maxLen {
+		return -1
+	}
 	for i, n := range names {
 		if string(key) == n {
 			return i
@@ -889,7 +896,8 @@ func field(key []byte, ascii bool, f *fieldNames) int {
 type fieldNames struct {
 	names []string
 	// byLen is the set of the names of each length, by their index.
-	byLen [64]uint64
+	byLen  [64]uint64
+	maxLen int // the longest name's length
 }
 
 func fieldsOf(names ...string) *fieldNames {
@@ -901,6 +909,7 @@ func fieldsOf(names ...string) *fieldNames {
 		if len(n) < len(f.byLen) {
 			f.byLen[len(n)] |= 1 << i
 		}
+		f.maxLen = max(f.maxLen, len(n))
 	}
 	return f
 }

@@ -619,3 +619,28 @@ func TestScanWhiteSpaceAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldLongKeyNotFolded: a key that is not ASCII and too long to fold
+// to any name is not folded (its folding grew a buffer a rune at a time:
+// 200 ns a byte of a hostile event's keys), and keys that fold to a name
+// still find it.
+func TestFieldLongKeyNotFolded(t *testing.T) {
+	long := []byte(strings.Repeat("\uFFFD", 4000))
+	if got := field(long, false, eventFields); got != -1 {
+		t.Errorf("field of a 12,000-byte key: %d, want -1", got)
+	}
+	if allocs := testing.AllocsPerRun(10, func() { field(long, false, eventFields) }); allocs != 0 {
+		t.Errorf("field of a 12,000-byte key: %v allocations, want 0 (not folded)", allocs)
+	}
+	for key, want := range map[string]string{
+		"\u017Fource":                 "source",
+		"\u017F\u017F\u017F\u017F":    "",
+		"INITIALEXECUTION\u017FTATE":  "InitialExecutionState",
+		"\u212Aey\u017FInitial\u00e9": "",
+	} {
+		got := field([]byte(key), false, eventFields)
+		if (want == "" && got != -1) || (want != "" && (got < 0 || eventFields.names[got] != want)) {
+			t.Errorf("field(%q) = %d, want %q", key, got, want)
+		}
+	}
+}
