@@ -60,6 +60,39 @@ func unansweringTimeout() time.Duration {
 	return testload.Scale(2*time.Second, 15*time.Second).Round(time.Second)
 }
 
+// runUnanswering runs unansweringFunction as function fn under AWS's
+// emulator in classic mode, through the layer's wrapper and proxy, calls
+// it once with an SQS event of each body in turn (each in a trace of its
+// own), shuts the sandbox down and returns the calls.
+func runUnanswering(t *testing.T, ctx context.Context, fn string, bodies ...string) []*call {
+	t.Helper()
+	dir := t.TempDir()
+	wrapper, real := filepath.Join(dir, "bootstrap"), filepath.Join(dir, "bootstrap.real")
+	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte(unansweringFunction), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
+		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: unansweringTimeout()})
+	var calls []*call
+	for _, body := range bodies {
+		c := newCall(body, 0)
+		ictx, icancel := context.WithTimeout(ctx, time.Minute)
+		c.result, c.err = sb.Invoke(ictx, rie.Invocation{RequestID: c.requestID, Payload: sqsEvent(body, c.traceID)})
+		icancel()
+		if c.err != nil {
+			t.Fatalf("%s: invoke: %v\n%s", body, c.err, out.String())
+		}
+		calls = append(calls, c)
+	}
+	if err := sb.Shutdown(ctx); err != nil {
+		t.Errorf("shut down: %v", err)
+	}
+	return calls
+}
+
 // sqsEvent is an SQS event of one message whose body is body, sent in
 // the W3C trace traceID (32 hex digits) from queue orders-<name>.
 func sqsEvent(body, traceID string) []byte {
@@ -94,34 +127,14 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	fn := functionName("rie-classic-unanswered")
-	dir := t.TempDir()
-	wrapper, real := filepath.Join(dir, "bootstrap"), filepath.Join(dir, "bootstrap.real")
-	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(real, []byte(unansweringFunction), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: unansweringTimeout()})
-
 	type unanswered struct {
 		*call
 		body, status string
 	}
 	var calls []unanswered
-	for _, tc := range []struct{ body, status string }{{"timeout", "timeout"}, {"crash", ""}, {"answer", "success"}} {
-		c := newCall(tc.body, 0)
-		ictx, icancel := context.WithTimeout(ctx, time.Minute)
-		c.result, c.err = sb.Invoke(ictx, rie.Invocation{RequestID: c.requestID, Payload: sqsEvent(tc.body, c.traceID)})
-		icancel()
-		if c.err != nil {
-			t.Fatalf("%s: invoke: %v\n%s", tc.body, c.err, out.String())
-		}
-		calls = append(calls, unanswered{c, tc.body, tc.status})
-	}
-	if err := sb.Shutdown(ctx); err != nil {
-		t.Errorf("shut down: %v", err)
+	tcs := []struct{ body, status string }{{"timeout", "timeout"}, {"crash", ""}, {"answer", "success"}}
+	for i, c := range runUnanswering(t, ctx, fn, "timeout", "crash", "answer") {
+		calls = append(calls, unanswered{c, tcs[i].body, tcs[i].status})
 	}
 
 	var recs []struct {
@@ -177,8 +190,5 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 		if !r.ColdStart {
 			t.Errorf("%s: not a cold start, though its environment was new", c.body)
 		}
-	}
-	if t.Failed() {
-		t.Logf("emulator, runtime and extension output:\n%s", out.String())
 	}
 }

@@ -3,13 +3,8 @@ package rie_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/lambdascope/lambdascope/deploy/rie"
-	"github.com/lambdascope/lambdascope/extension"
 )
 
 // TestClassicInferredSpansOfUnansweredInvocations runs, under AWS's
@@ -31,34 +26,14 @@ func TestClassicInferredSpansOfUnansweredInvocations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	fn := functionName("rie-classic-unanswered-span")
-	dir := t.TempDir()
-	wrapper, real := filepath.Join(dir, "bootstrap"), filepath.Join(dir, "bootstrap.real")
-	if err := os.WriteFile(wrapper, []byte(extension.Wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(real, []byte(unansweringFunction), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sb, out := sandboxOutput(t, ctx, rie.Options{FunctionName: fn, Bootstrap: wrapper,
-		TaskFiles: map[string]string{"bootstrap.real": real}, Timeout: unansweringTimeout()})
-
 	type unanswered struct {
 		*call
 		body, errType string
 	}
 	var calls []unanswered
-	for _, tc := range []struct{ body, errType string }{{"timeout", "timeout"}, {"crash", "unanswered"}} {
-		c := newCall(tc.body, 0)
-		ictx, icancel := context.WithTimeout(ctx, time.Minute)
-		c.result, c.err = sb.Invoke(ictx, rie.Invocation{RequestID: c.requestID, Payload: sqsEvent(tc.body, c.traceID)})
-		icancel()
-		if c.err != nil {
-			t.Fatalf("%s: invoke: %v\n%s", tc.body, c.err, out.String())
-		}
-		calls = append(calls, unanswered{c, tc.body, tc.errType})
-	}
-	if err := sb.Shutdown(ctx); err != nil {
-		t.Errorf("shut down: %v", err)
+	tcs := []struct{ body, errType string }{{"timeout", "timeout"}, {"crash", "unanswered"}}
+	for i, c := range runUnanswering(t, ctx, fn, "timeout", "crash") {
+		calls = append(calls, unanswered{c, tcs[i].body, tcs[i].errType})
 	}
 
 	type span struct {
@@ -141,8 +116,5 @@ func TestClassicInferredSpansOfUnansweredInvocations(t *testing.T) {
 				t.Errorf("%s: %s=%s on the span of an invocation that never answered", c.body, k, v)
 			}
 		}
-	}
-	if t.Failed() {
-		t.Logf("emulator, runtime and extension output:\n%s", out.String())
 	}
 }
