@@ -138,15 +138,17 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 	}
 
 	var recs []struct {
-		RequestID          string `json:"requestId"`
-		Status             string `json:"status"`
-		Incomplete         bool   `json:"incomplete"`
-		ColdStart          bool   `json:"coldStart"`
-		DurationUnknown    bool   `json:"durationUnknown"`
-		Trigger            string `json:"trigger"`
-		TriggerSource      string `json:"triggerSource"`
-		TraceContextSource string `json:"traceContextSource"`
-		TraceID            string `json:"traceId"`
+		RequestID          string  `json:"requestId"`
+		Status             string  `json:"status"`
+		Incomplete         bool    `json:"incomplete"`
+		ColdStart          bool    `json:"coldStart"`
+		DurationUnknown    bool    `json:"durationUnknown"`
+		Trigger            string  `json:"trigger"`
+		TriggerSource      string  `json:"triggerSource"`
+		TraceContextSource string  `json:"traceContextSource"`
+		TraceID            string  `json:"traceId"`
+		Start              string  `json:"start"`
+		DurationMs         float64 `json:"durationMs"`
 	}
 	byID := map[string]int{}
 	eventually(t, ctx, func() string {
@@ -175,8 +177,8 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 		}
 		r := recs[j]
 		if r.Status != c.status || !r.Incomplete || r.DurationUnknown != (c.status != "success") {
-			t.Errorf("%s: status %q, incomplete %v, duration unknown %v; want %q, incomplete, duration unknown without an answer",
-				c.body, r.Status, r.Incomplete, r.DurationUnknown, c.status)
+			t.Errorf("%s: status %q, incomplete %v, duration unknown %v (start %s, %.3f ms); want %q, incomplete, duration unknown without an answer",
+				c.body, r.Status, r.Incomplete, r.DurationUnknown, r.Start, r.DurationMs, c.status)
 		}
 		if r.Trigger != "sqs" || r.TriggerSource != "orders-queue" || r.TraceContextSource != "w3c" {
 			t.Errorf("%s: trigger %q, source %q, trace context %q; want sqs, orders-queue, w3c (what the proxy read of the event)",
