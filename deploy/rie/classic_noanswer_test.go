@@ -152,7 +152,6 @@ func TestClassicRecordsOfUnansweredInvocations(t *testing.T) {
 	}
 	byID := map[string]int{}
 	eventually(t, ctx, func() string {
-		recs = recs[:0]
 		if err := tryCLI(ctx, &recs, "invocations", "--function", fn, "--limit", "100"); err != nil {
 			return err.Error()
 		}

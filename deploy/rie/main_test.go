@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -251,6 +252,11 @@ func tryCLI(ctx context.Context, v any, args ...string) error {
 		}
 		return fmt.Errorf("lambdascope %s: %w", strings.Join(args, " "), err)
 	}
+	// v is read afresh: json.Unmarshal decodes an array into the elements
+	// a slice already holds, keeping the fields a record leaves out (a
+	// false figure is omitted), so a poll that read the records in
+	// another order would mix them.
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := json.Unmarshal(out, v); err != nil {
 		return fmt.Errorf("lambdascope %s: decode output: %w\n%s", strings.Join(args, " "), err, out)
 	}
