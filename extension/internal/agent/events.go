@@ -20,6 +20,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/buffer"
 	"github.com/lambdascope/lambdascope/extension/internal/invocation"
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/recent"
 	"github.com/lambdascope/lambdascope/extension/internal/redact"
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
@@ -143,11 +144,10 @@ type eventObserver struct {
 	// (setShutdownReason).
 	shutdownReason string
 	// unansweredIDs remembers the invocations whose inferred span was
-	// made without an answer, the last maxPending, oldest first in
-	// unansweredQ: an answer that comes after is counted (lateAnswers),
-	// not kept waiting for an event that came already.
-	unansweredIDs map[string]struct{}
-	unansweredQ   []string
+	// made without an answer, the last maxPending: an answer that comes
+	// after is counted (lateAnswers), not kept waiting for an event that
+	// came already.
+	unansweredIDs *recent.IDs
 }
 
 // inferredRef is an inferred span and the span it is a child of.
@@ -244,7 +244,7 @@ func newEventObserver(ready <-chan struct{}, order []trigger.Source,
 	sink func() (*buffer.Buffer, *invocation.Tracker, *resourcepb.Resource), log *slog.Logger) *eventObserver {
 	return &eventObserver{ready: ready, order: order, sink: sink, log: log,
 		pending: map[string]*pendingInvocation{}, recent: map[string]inferredRef{},
-		held: map[string]*pendingInvocation{}, unansweredIDs: map[string]struct{}{}}
+		held: map[string]*pendingInvocation{}, unansweredIDs: recent.New(maxPending)}
 }
 
 // Invoked reads an event the runtime received.
@@ -344,7 +344,7 @@ func (o *eventObserver) Ended(e rtproxy.End) {
 	}
 	o.mu.Lock()
 	p, ok := o.pending[e.RequestID]
-	if _, late := o.unansweredIDs[e.RequestID]; !ok && late {
+	if !ok && o.unansweredIDs.Has(e.RequestID) {
 		// Its inferred span was made without an answer already.
 		o.mu.Unlock()
 		if n := o.lateAnswers.Add(1); n&(n-1) == 0 {

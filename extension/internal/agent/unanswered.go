@@ -192,14 +192,7 @@ func (o *eventObserver) unansweredLocked(id string, p *pendingInvocation, by str
 	}
 	p.end, p.emitted = out, true
 	delete(o.pending, id)
-	if _, ok := o.unansweredIDs[id]; !ok {
-		o.unansweredIDs[id] = struct{}{}
-		o.unansweredQ = append(o.unansweredQ, id)
-		for len(o.unansweredQ) > maxPending {
-			delete(o.unansweredIDs, o.unansweredQ[0])
-			o.unansweredQ = o.unansweredQ[1:]
-		}
-	}
+	o.unansweredIDs.Add(id)
 	if p.trig.Kind != trigger.Direct {
 		o.rememberLocked(id, p)
 	}

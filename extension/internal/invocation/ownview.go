@@ -135,8 +135,7 @@ func (t *Tracker) atAnswerLocked(st *state) *ingestv1.Invocation {
 // came and waits (DeferReport): what comes of the invocation after that
 // makes no second record.
 func (t *Tracker) reportedLocked(id string) bool {
-	_, done := t.built[id]
-	return done || t.deferred[id] != nil
+	return t.built.Has(id) || t.deferred[id] != nil
 }
 
 // platformSeenLocked notes that the Telemetry API delivers: the records
@@ -154,8 +153,7 @@ func (t *Tracker) platformSeenLocked() {
 // view, the last maxBuilt of them: the platform's events of that
 // invocation are left out.
 func (t *Tracker) ownBuiltLocked(id string) bool {
-	_, ok := t.ownBuilt[id]
-	return ok
+	return t.ownBuilt.Has(id)
 }
 
 // reportAfterOwnLocked counts a platform report that came for an
@@ -241,14 +239,7 @@ func (t *Tracker) ownLocked(st *state, status string) *ingestv1.Invocation {
 	delete(t.inflight, id)
 	delete(t.spans, id)
 	delete(t.deferred, id)
-	if _, ok := t.ownBuilt[id]; !ok {
-		t.ownBuilt[id] = struct{}{}
-		t.ownBuiltQ = append(t.ownBuiltQ, id)
-		if len(t.ownBuiltQ) > maxBuilt {
-			delete(t.ownBuilt, t.ownBuiltQ[0])
-			t.ownBuiltQ = t.ownBuiltQ[1:]
-		}
-	}
+	t.ownBuilt.Add(id)
 	t.stats.Invocations++
 	t.stats.OwnRecords++
 	return inv

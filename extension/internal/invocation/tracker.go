@@ -20,6 +20,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/lambdascope/lambdascope/extension/internal/otlpwire"
+	"github.com/lambdascope/lambdascope/extension/internal/recent"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
@@ -138,10 +139,8 @@ type Tracker struct {
 	// arrived: the telemetry stream's last sign of the function's life.
 	lastSign time.Time
 	// built remembers the request IDs of the last maxBuilt records built,
-	// oldest first, so that an answer reported after its record is
-	// counted, not kept.
-	built  map[string]struct{}
-	builtQ []string
+	// so that an answer reported after its record is counted, not kept.
+	built *recent.IDs
 	// deferred are the invocations whose record waits for ReleaseReport
 	// (DeferReport), with their report once it came.
 	deferred map[string]*deferredReport
@@ -160,11 +159,10 @@ type Tracker struct {
 	extensionInitMs float64
 	// own says records are built from the extension's own view
 	// (SetOwnRecords) until the Telemetry API is seen delivering;
-	// ownBuilt remembers the last maxBuilt built so, oldest first in
-	// ownBuiltQ; shutdownReason is the SHUTDOWN's (SetShutdownReason).
+	// ownBuilt remembers the last maxBuilt built so; shutdownReason is
+	// the SHUTDOWN's (SetShutdownReason).
 	own            bool
-	ownBuilt       map[string]struct{}
-	ownBuiltQ      []string
+	ownBuilt       *recent.IDs
 	shutdownReason string
 }
 
@@ -205,7 +203,7 @@ func (t *Tracker) addInvocations(invocations []*ingestv1.Invocation) {
 	}
 }
 
-// maxBuilt bounds Tracker.built.
+// maxBuilt bounds Tracker.built and Tracker.ownBuilt.
 const maxBuilt = 256
 
 // maxHeldLines bounds the log lines held with the records that wait
@@ -225,8 +223,8 @@ func New(sink Sink, resource *resourcepb.Resource, log *slog.Logger) *Tracker {
 		requests:  map[string]*state{},
 		inflight:  map[string]struct{}{},
 		spans:     map[string]spanRef{},
-		built:     map[string]struct{}{},
-		ownBuilt:  map[string]struct{}{},
+		built:     recent.New(maxBuilt),
+		ownBuilt:  recent.New(maxBuilt),
 		deferred:  map[string]*deferredReport{},
 		heldLines: map[string][]*logspb.LogRecord{},
 	}
@@ -420,7 +418,7 @@ func (t *Tracker) ObserveEvent(requestID string, received time.Time, r Response)
 // if so counts what the proxy reported of it (what: "event", "answer")
 // as late and says so.
 func (t *Tracker) lateLocked(requestID, what string) bool {
-	if _, done := t.built[requestID]; !done {
+	if !t.built.Has(requestID) {
 		return false
 	}
 	t.stats.ResponsesLate++
@@ -723,7 +721,7 @@ type deferredReport struct {
 func (t *Tracker) DeferReport(requestID string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, done := t.built[requestID]; done || requestID == "" || len(t.deferred) >= maxTracked {
+	if t.built.Has(requestID) || requestID == "" || len(t.deferred) >= maxTracked {
 		return false
 	}
 	if _, ok := t.deferred[requestID]; !ok {
@@ -774,13 +772,8 @@ func (t *Tracker) shipRecords(invocations []*ingestv1.Invocation, spans []*trace
 func (t *Tracker) buildLocked(st *state, ev *telemetry.Event) *ingestv1.Invocation {
 	p := ev.Platform
 	m := p.Metrics
-	if _, ok := t.built[p.RequestID]; !ok && p.RequestID != "" {
-		t.built[p.RequestID] = struct{}{}
-		t.builtQ = append(t.builtQ, p.RequestID)
-		if len(t.builtQ) > maxBuilt {
-			delete(t.built, t.builtQ[0])
-			t.builtQ = t.builtQ[1:]
-		}
+	if p.RequestID != "" {
+		t.built.Add(p.RequestID)
 	}
 	inv := &ingestv1.Invocation{
 		RequestId:          p.RequestID,
