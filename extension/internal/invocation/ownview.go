@@ -30,9 +30,10 @@ import (
 //   - end: the answer seen by the proxy, which gives the duration (start
 //     to answer, measured by the extension), the status ("success" or
 //     "error") and the error type; without it the duration is unknown and
-//     the status is empty (unknown), except for the invocation in flight
-//     at a SHUTDOWN whose reason is "timeout" or "failure", which takes
-//     the reason;
+//     the status is empty (unknown), except for the invocation of the
+//     last INVOKE event at a SHUTDOWN whose reason is "timeout" or
+//     "failure", which takes the reason (an earlier one never does, even
+//     when the last one is recorded already);
 //   - the billed duration, the memory size and the memory used are never
 //     known: they are marked in unknown_figures (the collector estimates
 //     the billed duration from a known duration and fills the memory size
@@ -74,9 +75,10 @@ func (t *Tracker) SetOwnRecords() {
 	t.own = true
 }
 
-// SetShutdownReason gives the reason of the SHUTDOWN event: an invocation
-// left without an answer at a "timeout" or "failure" takes it as its
-// status (FinishIncomplete).
+// SetShutdownReason gives the reason of the SHUTDOWN event: at a
+// "timeout" or "failure", the invocation of the last INVOKE event, when
+// it is left without an answer and a record, takes it as its status
+// (FinishIncomplete); no other does.
 func (t *Tracker) SetShutdownReason(reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -256,20 +258,19 @@ func (t *Tracker) unrecordedLocked(st *state, why string) {
 }
 
 // shutdownStatus is the status, from the SHUTDOWN's reason, of the
-// invocation among pending invoked last when it has neither an answer
-// nor a platform.runtimeDone: "timeout" or "failure", else none.
+// invocation of the last INVOKE event when it is among pending with
+// neither an answer nor a platform.runtimeDone: "timeout" or "failure",
+// else none. No other invocation takes it: when the last one was
+// recorded already (its report came), the SHUTDOWN interrupted none,
+// and an earlier one still without a record did not run into it.
 func (t *Tracker) shutdownStatus(pending []*state) (*state, string) {
-	if t.shutdownReason != "timeout" && t.shutdownReason != "failure" {
+	if (t.shutdownReason != "timeout" && t.shutdownReason != "failure") || t.lastInvoke == "" {
 		return nil, ""
 	}
-	var last *state
 	for _, st := range pending {
-		if !st.invokedAt.IsZero() && (last == nil || st.seq > last.seq) {
-			last = st
+		if st.requestID == t.lastInvoke && st.runtimeDone == nil && st.end == nil {
+			return st, t.shutdownReason
 		}
 	}
-	if last == nil || last.runtimeDone != nil || last.end != nil {
-		return nil, ""
-	}
-	return last, t.shutdownReason
+	return nil, ""
 }

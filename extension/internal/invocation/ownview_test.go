@@ -315,3 +315,64 @@ func TestOwnRecordStartsWhenTheRuntimeGotTheEvent(t *testing.T) {
 		t.Errorf("r2: start %d, duration %v ms; want %d and 4 ms (from the INVOKE)", r.GetStartTimeUnixNano(), r.GetDurationMs(), invoked.UnixNano())
 	}
 }
+
+// A SHUTDOWN for a timeout or a failure concerns the invocation of the
+// last INVOKE event alone: when that one is recorded already (its report
+// came, before or after its INVOKE), an earlier invocation the platform
+// said nothing of keeps an unknown status rather than taking the reason;
+// when the last one has no record, it takes it.
+func TestShutdownReasonOnlyForTheLastInvoke(t *testing.T) {
+	const (
+		start2  = `{"time": "2026-12-07T10:00:01.000Z", "type": "platform.start", "record": {"requestId": "r2"}}`
+		done2   = `{"time": "2026-12-07T10:00:01.002Z", "type": "platform.runtimeDone", "record": {"requestId": "r2", "status": "success"}}`
+		report2 = `{"time": "2026-12-07T10:00:01.003Z", "type": "platform.report", "record": {"requestId": "r2", "status": "success",
+			"metrics": {"durationMs": 2, "billedDurationMs": 2, "memorySizeMB": 128, "maxMemoryUsedMB": 40}}}`
+	)
+	for _, tt := range []struct {
+		name     string
+		run      func(t *testing.T, tr *Tracker)
+		want     map[string]string // status by request ID
+		complete string            // the record from the platform's report
+	}{
+		{"last reported after its INVOKE", func(t *testing.T, tr *Tracker) {
+			tr.ObserveInvoke("r1", "")
+			tr.ObserveInvoke("r2", "")
+			tr.HandleTelemetry(parseEvents(t, "["+start2+","+done2+","+report2+"]"))
+		}, map[string]string{"r1": "", "r2": "success"}, "r2"},
+		{"last reported before its INVOKE", func(t *testing.T, tr *Tracker) {
+			tr.ObserveInvoke("r1", "")
+			tr.HandleTelemetry(parseEvents(t, "["+start2+","+done2+","+report2+"]"))
+			tr.ObserveInvoke("r2", "")
+		}, map[string]string{"r1": "", "r2": "success"}, "r2"},
+		{"last without a record", func(t *testing.T, tr *Tracker) {
+			tr.ObserveInvoke("r1", "")
+			tr.ObserveInvoke("r2", "")
+		}, map[string]string{"r1": "", "r2": "timeout"}, ""},
+		{"last answered", func(t *testing.T, tr *Tracker) {
+			tr.ObserveInvoke("r1", "")
+			tr.ObserveInvoke("r2", "")
+			tr.ObserveEnd("r2", time.Time{}, time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC), false, "")
+		}, map[string]string{"r1": "", "r2": "success"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &sink{}
+			tr := New(s, nil, slog.New(slog.DiscardHandler))
+			tt.run(t, tr)
+			tr.SetShutdownReason("timeout")
+			tr.FinishIncomplete()
+			recs := byRequest(t, s.invocations)
+			if len(recs) != len(tt.want) {
+				t.Fatalf("%d records, want %d: %v", len(recs), len(tt.want), recs)
+			}
+			for id, status := range tt.want {
+				r := recs[id]
+				if r.GetStatus() != status {
+					t.Errorf("%s: status %q, want %q", id, r.GetStatus(), status)
+				}
+				if r.GetIncomplete() != (id != tt.complete) {
+					t.Errorf("%s: incomplete %v, want %v", id, r.GetIncomplete(), id != tt.complete)
+				}
+			}
+		})
+	}
+}

@@ -160,10 +160,12 @@ type Tracker struct {
 	// own says records are built from the extension's own view
 	// (SetOwnRecords) until the Telemetry API is seen delivering;
 	// ownBuilt remembers the last maxBuilt built so; shutdownReason is
-	// the SHUTDOWN's (SetShutdownReason).
+	// the SHUTDOWN's (SetShutdownReason), lastInvoke the request ID of
+	// the last INVOKE event: the one invocation the reason can concern.
 	own            bool
 	ownBuilt       *recent.IDs
 	shutdownReason string
+	lastInvoke     string
 }
 
 // SetExtensionInit records how long the extension took from its process
@@ -289,6 +291,7 @@ func (t *Tracker) ObserveInvokeAt(requestID, xrayHeader string, at time.Time) {
 		return
 	}
 	t.mu.Lock()
+	t.lastInvoke = requestID
 	if t.reportedLocked(requestID) {
 		// The report was handled before the INVOKE event.
 		t.mu.Unlock()
