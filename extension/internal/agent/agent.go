@@ -1338,6 +1338,9 @@ func (a *Agent) shutdown(deadline time.Time) error {
 		if n := a.events.errorTextsCut.Load(); n > 0 {
 			attrs = append(attrs, "error_texts_cut", n)
 		}
+		if n := a.events.errorBodiesTooLarge.Load(); n > 0 {
+			attrs = append(attrs, "error_bodies_too_large", n)
+		}
 		if n := a.events.unansweredSpans.Load(); n > 0 {
 			attrs = append(attrs, "inferred_spans_unanswered", n)
 		}
@@ -1420,6 +1423,7 @@ func (a *Agent) addSelfMetrics(now time.Time) {
 	}
 	if a.events != nil {
 		snap.ErrorTextsCut = a.events.errorTextsCut.Load()
+		snap.ErrorBodiesTooLarge = a.events.errorBodiesTooLarge.Load()
 		snap.InferredSpansLost = a.events.lost.Load()
 		snap.InferredSpansUnanswered = a.events.unansweredSpans.Load()
 		snap.AnswersAfterInferredSpan = a.events.lateAnswers.Load()

@@ -23,20 +23,39 @@ import (
 // Python's published shapes), else from the
 // Lambda-Runtime-Function-Error-Type header; redacted, bounded, a cut
 // counted. A body that is not a JSON object gives no type (the header's,
-// when sent); a member that is not a string is read as empty.
+// when sent); a member that is not a string is read as empty. A body too
+// large to read (an /error body over 1 MiB, an error-body trailer over
+// its bound) gives no message and the header's type, and is counted and
+// logged.
 func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 	longType := strings.Repeat("E", maxErrorType-3) + "rrör" // the bound falls inside the ö
 	streamed := base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"StreamError"}`))
+	// padded is an error body of n bytes, its stack trace filling it.
+	padded := func(n int) string {
+		const head, tail = `{"errorMessage":"boom","errorType":"Big","stackTrace":"`, `"}`
+		return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+	}
+	// trailer is an error-body trailer of n base64 bytes (a multiple of 4).
+	trailer := func(n int) string {
+		const head, tail = `{"errorMessage":"stream broke","errorType":"StreamError","stackTrace":"`, `"}`
+		b := base64.StdEncoding.EncodeToString([]byte(head + strings.Repeat("x", n/4*3-len(head)-len(tail)) + tail))
+		if len(b) != n {
+			t.Fatalf("trailer of %d bytes, want %d", len(b), n)
+		}
+		return b
+	}
 	tests := []struct {
 		name         string
 		kind         rtproxy.Kind
 		header       string // Lambda-Runtime-Function-Error-Type
 		body         string
+		truncated    bool   // the body is the capture's first bytes
 		errorBody    string // Lambda-Runtime-Function-Error-Body trailer
 		wantType     string
 		wantMessage  string
 		wantSpanType string
 		wantCut      uint64
+		wantTooLarge uint64
 	}{
 		// aws-lambda-go (lambda/messages.InvokeResponse_Error): an error
 		// made by errors.New, no header.
@@ -99,6 +118,17 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 		{name: "streamed response failed, trailer not base64", kind: rtproxy.Response, header: "StreamError", body: `{}`,
 			errorBody: "%%%", wantType: "StreamError", wantSpanType: "StreamError"},
 		{name: "success", kind: rtproxy.Response, body: `{"errorType":"NotAnError"}`},
+		// Bodies at and over what is read: the agent's capture keeps 1 MiB
+		// and a byte, so a larger body comes truncated.
+		{name: "body of 1 MiB", kind: rtproxy.Error, header: "Runtime.HandlerError", body: padded(trigger.MaxDecode),
+			wantType: "Big", wantMessage: "boom", wantSpanType: "Runtime.HandlerError"},
+		{name: "body over 1 MiB, header", kind: rtproxy.Error, header: "Runtime.HandlerError", body: padded(trigger.MaxDecode + 1),
+			truncated: true, wantType: "Runtime.HandlerError", wantSpanType: "Runtime.HandlerError", wantTooLarge: 1},
+		{name: "body over 1 MiB, no header", kind: rtproxy.Error, body: padded(trigger.MaxDecode + 1), truncated: true, wantTooLarge: 1},
+		{name: "streamed response failed, trailer at its bound", kind: rtproxy.Response, header: "StreamError", body: `{}`,
+			errorBody: trailer(maxErrorBodyTrailer), wantType: "StreamError", wantMessage: "stream broke", wantSpanType: "StreamError"},
+		{name: "streamed response failed, trailer over its bound", kind: rtproxy.Response, header: "StreamError", body: `{}`,
+			errorBody: trailer(maxErrorBodyTrailer + 4), wantType: "StreamError", wantSpanType: "StreamError", wantTooLarge: 1},
 	}
 	red, err := redact.New(nil, []string{`\d{16}`})
 	if err != nil {
@@ -106,7 +136,8 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log := slog.New(slog.DiscardHandler)
+			logs := &syncBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, nil))
 			buf := buffer.New(1<<20, 1<<20, log)
 			tracker := invocation.New(buf, &resourcepb.Resource{}, log)
 			ready := make(chan struct{})
@@ -118,7 +149,8 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 			now := time.Now()
 			o.Invoked(rtproxy.Event{RequestID: "r1", Received: now, Body: []byte(sample(t, "sqs-event.json"))})
 			o.Ended(rtproxy.End{RequestID: "r1", Kind: tt.kind, ErrorType: tt.header, ErrorBody: tt.errorBody,
-				Streamed: tt.errorBody != "", Started: now, Ended: now.Add(time.Millisecond), Body: []byte(tt.body), Size: int64(len(tt.body))})
+				Streamed: tt.errorBody != "", Started: now, Ended: now.Add(time.Millisecond), Body: []byte(tt.body), Size: int64(len(tt.body)),
+				Truncated: tt.truncated})
 			evs, err := telemetry.Parse([]byte(`[
 				{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}},
 				{"time": "2025-10-13T19:48:00.100Z", "type": "platform.report", "record": {"requestId": "r1", "status": "error", "errorType": "Runtime.Unknown",
@@ -140,6 +172,12 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 			}
 			if n := o.errorTextsCut.Load(); n != tt.wantCut {
 				t.Errorf("error texts cut = %d, want %d", n, tt.wantCut)
+			}
+			if n := o.errorBodiesTooLarge.Load(); n != tt.wantTooLarge {
+				t.Errorf("error bodies too large = %d, want %d", n, tt.wantTooLarge)
+			}
+			if logged := strings.Contains(logs.String(), "body too large to read"); logged != (tt.wantTooLarge > 0) {
+				t.Errorf("a body too large to read logged: %v, want %v\n%s", logged, tt.wantTooLarge > 0, logs.String())
 			}
 			var spanType string
 			for _, rs := range batch.Request.GetResourceSpans() {

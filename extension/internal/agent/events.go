@@ -44,6 +44,12 @@ const maxErrorType = invocation.MaxFunctionErrorType
 // left half shown.
 const maxErrorScan = 16 << 10
 
+// maxErrorBodyTrailer bounds the Lambda-Runtime-Function-Error-Body
+// trailer (base64) of a streamed response that failed, decoded and read
+// for the error's type and message: one longer is not read (counted in
+// errorBodiesTooLarge). An /error body is read up to trigger.MaxDecode.
+const maxErrorBodyTrailer = 2 * maxErrorScan
+
 // maxPending bounds the invocations remembered between their event and
 // their answer (and the answers remembered for the end-of-invocation
 // wait).
@@ -106,6 +112,12 @@ type eventObserver struct {
 	// errorTextsCut counts the answers to /error (and streamed responses'
 	// error trailers) whose error message or type was cut to its bound.
 	errorTextsCut atomic.Uint64
+	// errorBodiesTooLarge counts the errors whose body was too large to
+	// read (an /error body over trigger.MaxDecode, a streamed response's
+	// error-body trailer over maxErrorBodyTrailer): their message is not
+	// known, their type only from the Lambda-Runtime-Function-Error-Type
+	// header or trailer.
+	errorBodiesTooLarge atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[string]*pendingInvocation
@@ -453,12 +465,33 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 // is already what the platform's report says ("Runtime.Unknown" for
 // aws-lambda-go, which sends no header). The inferred span's error.type
 // keeps the header first.
+//
+// A body too large to read (an /error body over trigger.MaxDecode, an
+// error-body trailer over maxErrorBodyTrailer) gives no message, and the
+// type only from the header (or trailer) when one came; it is counted in
+// errorBodiesTooLarge and logged (the 1st, 2nd, 4th, ... time).
 func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
 	body := e.Body
-	if e.Kind != rtproxy.Error {
+	var tooLarge string // what was too large to read
+	var size, bound int64
+	switch {
+	case e.Kind == rtproxy.Error:
+		if e.Truncated || len(body) > trigger.MaxDecode {
+			body, tooLarge, size, bound = nil, "/error body", e.Size, trigger.MaxDecode
+		}
+	case len(e.ErrorBody) > maxErrorBodyTrailer:
+		body, tooLarge, size, bound = nil, rtproxy.HeaderErrorBody+" trailer", int64(len(e.ErrorBody)), maxErrorBodyTrailer
+	default:
 		body = nil
-		if e.ErrorBody != "" && len(e.ErrorBody) <= 2*maxErrorScan {
+		if e.ErrorBody != "" {
 			body, _ = base64.StdEncoding.DecodeString(e.ErrorBody)
+		}
+	}
+	if tooLarge != "" {
+		if k := o.errorBodiesTooLarge.Add(1); k&(k-1) == 0 {
+			o.log.Warn("an error the runtime reported has a body too large to read: its message is left out, its type taken only from the "+
+				rtproxy.HeaderErrorType+" header or trailer", "request_id", e.RequestID, "what", tooLarge, "bytes", size, "bound", bound,
+				"type_from_header", e.ErrorType != "", "total", k)
 		}
 	}
 	t, m, cut := trigger.ErrorOf(body, maxErrorScan)

@@ -40,6 +40,7 @@ const (
 	ReportsAfterOwnRecords = "lambdascope.extension.telemetry.reports_after_own_records"
 	InvocationsUnrecorded  = "lambdascope.extension.invocations.unrecorded"
 	ErrorTextsCut          = "lambdascope.extension.runtime_api.error_texts_cut"
+	ErrorBodiesTooLarge    = "lambdascope.extension.runtime_api.error_bodies_too_large"
 	// The inferred spans of the Runtime API proxy's events.
 	InferredSpansLost        = "lambdascope.extension.runtime_api.inferred_spans_lost"
 	InferredSpansUnanswered  = "lambdascope.extension.runtime_api.inferred_spans_unanswered"
@@ -79,6 +80,11 @@ type Snapshot struct {
 	// responses' error trailers) whose message or type was cut to its
 	// bound.
 	ErrorTextsCut uint64
+	// ErrorBodiesTooLarge is the runtime's errors whose body was too
+	// large to read (an /error body over 1 MiB, a streamed response's
+	// error-body trailer over 32 KiB): no message, the type only from the
+	// Lambda-Runtime-Function-Error-Type header or trailer.
+	ErrorBodiesTooLarge uint64
 	// InferredSpansLost is the invocations forgotten before their answer
 	// came whose inferred span was not made (more waiting than the bound,
 	// an answer whose event was never seen); InferredSpansUnanswered the
@@ -141,6 +147,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(ReportsAfterOwnRecords, "Platform reports left out because their invocation's record was built from the extension's own view already.", "{report}", s.ReportsAfterOwnRecords)
 	single(InvocationsUnrecorded, "Invocations the extension saw run and could build no record of (more waiting than the bound, or known at shutdown only from a platform.start).", "{invocation}", s.InvocationsUnrecorded)
 	single(ErrorTextsCut, "Errors the runtime reported through the Runtime API proxy whose message or type was cut to its bound on the record.", "{error}", s.ErrorTextsCut)
+	single(ErrorBodiesTooLarge, "Errors the runtime reported through the Runtime API proxy whose body was too large to read (an /error body over 1 MiB, a streamed response's error-body trailer over 32 KiB): no message on the record, the type only from the Lambda-Runtime-Function-Error-Type header or trailer.", "{error}", s.ErrorBodiesTooLarge)
 	single(InferredSpansLost, "Invocations the Runtime API proxy saw whose inferred span was not made: forgotten before their answer came (more waiting than the bound), or an answer whose event was never seen.", "{invocation}", s.InferredSpansLost)
 	single(InferredSpansUnanswered, "Inferred spans made for invocations that never answered (timed out, crashed, shut down), ended by the platform's report, the next INVOKE or SHUTDOWN.", "{span}", s.InferredSpansUnanswered)
 	single(AnswersAfterInferredSpan, "Answers the Runtime API proxy saw after their invocation's inferred span was made without one.", "{answer}", s.AnswersAfterInferredSpan)

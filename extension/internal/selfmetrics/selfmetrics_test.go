@@ -34,12 +34,13 @@ func TestBuild(t *testing.T) {
 		InferredSpansLost:        15,
 		InferredSpansUnanswered:  16,
 		AnswersAfterInferredSpan: 17,
+		ErrorBodiesTooLarge:      18,
 		BufferBytes:              512,
 		SpoolBytes:               2048,
 	}
 	rm := Build(&resourcepb.Resource{}, snap, start, now)
-	if got := ingestv1.PointsIn(rm); got != 6*4+16+2 {
-		t.Errorf("%d points, want 42", got)
+	if got := ingestv1.PointsIn(rm); got != 6*4+17+2 {
+		t.Errorf("%d points, want 43", got)
 	}
 	byName := map[string]*metricspb.Metric{}
 	for _, m := range rm.GetScopeMetrics()[0].GetMetrics() {
@@ -91,6 +92,7 @@ func TestBuild(t *testing.T) {
 		{InferredSpansLost, "", 15},
 		{InferredSpansUnanswered, "", 16},
 		{AnswersAfterInferredSpan, "", 17},
+		{ErrorBodiesTooLarge, "", 18},
 		{BufferBytes, "", 512},
 		{SpoolBytes, "", 2048},
 	}
