@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/lambdascope/lambdascope/storage/chtest"
+)
+
+// clusterViewCounts are, for every materialized view of the cluster schema,
+// what it counts of the rows inserted into its source table: read from the
+// shard's own tables, so that what one server's views hold is what is read.
+var clusterViewCounts = map[string]string{
+	"function_figures_mv":               "SELECT countMerge(invocations) FROM lambdascope.function_figures_local",
+	"usage_daily_mv":                    "SELECT countMerge(invocations) FROM lambdascope.usage_daily_local",
+	"usage_hourly_mv":                   "SELECT countMerge(invocations) FROM lambdascope.usage_hourly_local",
+	"cost_hours_mv":                     "SELECT countMerge(invocations) FROM lambdascope.cost_hours_local",
+	"streaming_hours_mv":                "SELECT countMerge(streamed) FROM lambdascope.streaming_hours_local",
+	"completeness_hours_invocations_mv": "SELECT sum(invocations) FROM lambdascope.completeness_hours_local",
+	"service_map_minutes_mv":            "SELECT countMerge(calls) FROM lambdascope.service_map_minutes_local",
+	"service_map_hours_mv":              "SELECT countMerge(calls) FROM lambdascope.service_map_hours_local",
+	"span_links_mv":                     "SELECT count() FROM lambdascope.span_links_local",
+	"trace_hours_mv":                    "SELECT count() FROM lambdascope.trace_hours_local",
+	"completeness_hours_spans_mv":       "SELECT sum(spans_stored) FROM lambdascope.completeness_hours_local",
+	"completeness_hours_logs_mv":        "SELECT sum(log_lines_stored) FROM lambdascope.completeness_hours_local",
+}
+
+// TestClusterViewsCountEqualRowsOfTwoInsertsAndARetryOnce inserts, on a
+// shard of a real cluster, two different invocations, spans and log
+// records in separate inserts whose rows every view turns into equal
+// rows (same function, minute, figures and edge), then the second insert
+// again. ReplicatedMergeTree drops an inserted block equal to one it has;
+// were the views' blocks deduplicated too, the second insert's equal
+// view rows would be dropped and the views would count one. ClickHouse
+// 18.16 writes into the views without deduplication and skips the views
+// of a deduplicated block: each view counts two, also after the retry.
+func TestClusterViewsCountEqualRowsOfTwoInsertsAndARetryOnce(t *testing.T) {
+	c := chtest.StartCluster(t, 1)
+	ctx := t.Context()
+	st := openClusterStore(t, c.Servers[0], c.Name)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate on cluster: %v", err)
+	}
+	conn := chtest.ConnTo(t, c.Servers[0].DSN())
+
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = 'lambdascope' AND engine = 'MaterializedView'")
+	if err != nil {
+		t.Fatalf("list views: %v", err)
+	}
+	var views []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("scan view name: %v", err)
+		}
+		views = append(views, name)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatalf("list views: %v", err)
+	}
+	for _, v := range views {
+		if _, ok := clusterViewCounts[v]; !ok {
+			t.Errorf("view %s has no count in clusterViewCounts", v)
+		}
+	}
+	for v := range clusterViewCounts {
+		if !slices.Contains(views, v) {
+			t.Errorf("clusterViewCounts names %s, which the cluster schema does not have (views: %v)", v, views)
+		}
+	}
+
+	// The n-th insert of each source table: one row, different from the
+	// other insert's only in its IDs. The invocation streams more than
+	// 6 MiB (streaming_hours) and carries telemetry counts
+	// (completeness_hours); the span is a client call with a peer and a
+	// link (service_map_*, span_links).
+	inserts := func(n string) []string {
+		return []string{
+			`INSERT INTO lambdascope.invocations_local (request_id, start_time, start_unix_nano, function_name, account_id,
+    region, status, duration_ms, billed_duration_ms, memory_size_mb, max_memory_used_mb, produced_bytes, tel_counted,
+    tel_spans_received)
+SELECT 'req-` + n + `', toDateTime('2026-06-01 12:00:07', 'UTC'), toUInt64(1780315207000000000), 'orders', '123456789012',
+    'us-east-1', 'success', 3, 3, 256, 100, toUInt64(7000000), toUInt8(1), toUInt64(2)`,
+			`INSERT INTO lambdascope.spans_local (start_time, start_unix_nano, duration_ns, trace_id, span_id, name, kind,
+    function_name, attributes.key, attributes.value, links.trace_id, links.span_id, links.attributes)
+SELECT toDateTime('2026-06-01 12:00:07', 'UTC'), toUInt64(1780315207000000000), toUInt64(5000000),
+    toFixedString('trace-` + n + `-0000000', 16), toFixedString('span-` + n + `-0', 8), 'GetItem', toUInt8(3), 'orders',
+    ['peer.service'], ['dynamodb'], [toFixedString('linked-trace-000', 16)], [toFixedString('linkspan', 8)], ['']`,
+			`INSERT INTO lambdascope.logs_local (timestamp, function_name, request_id, body)
+SELECT toDateTime('2026-06-01 12:00:07', 'UTC'), 'orders', 'req-` + n + `', 'the same line'`,
+		}
+	}
+	insert := func(n string) {
+		t.Helper()
+		for _, q := range inserts(n) {
+			if err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("insert %s: %v", n, err)
+			}
+		}
+	}
+	count := func(q string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	sources := map[string]string{
+		"invocations": "SELECT count() FROM lambdascope.invocations_local",
+		"spans":       "SELECT count() FROM lambdascope.spans_local",
+		"logs":        "SELECT count() FROM lambdascope.logs_local",
+	}
+	check := func(step string) {
+		t.Helper()
+		for table, q := range sources {
+			if n := count(q); n != 2 {
+				t.Errorf("%s: %s holds %d rows, want 2", step, table, n)
+			}
+		}
+		for view, q := range clusterViewCounts {
+			if n := count(q); n != 2 {
+				t.Errorf("%s: %s counts %d rows, want 2 (%s)", step, view, n, q)
+			}
+		}
+	}
+
+	insert("1")
+	insert("2")
+	check("two inserts of equal view rows")
+	// The retry of the second insert: every block equal to one stored.
+	insert("2")
+	check("the second insert again")
+}
