@@ -19,6 +19,8 @@ func TestInsertDeduplicationTokenGatedByVersionAndCluster(t *testing.T) {
 		want    string
 	}{
 		{"cluster on 24.8, one batch", "c", Version{Major: 24, Minor: 8}, one, "ba7c400102030405060708090a0b0c0d"},
+		{"cluster on 24.7, views deduplicated by the source block's ID but not set", "c", Version{Major: 24, Minor: 7}, one, "ba7c400102030405060708090a0b0c0d"},
+		{"cluster on 25.3", "c", Version{Major: 25, Minor: 3}, one, "ba7c400102030405060708090a0b0c0d"},
 		{"cluster on 22.2, the first with the setting", "c", Version{Major: 22, Minor: 2}, one, "ba7c400102030405060708090a0b0c0d"},
 		{"cluster on 22.1", "c", Version{Major: 22, Minor: 1}, one, ""},
 		{"cluster on 18.16", "c", Version{Major: 18, Minor: 16, Patch: 1}, one, ""},
@@ -42,6 +44,11 @@ func TestInsertDeduplicationTokenGatedByVersionAndCluster(t *testing.T) {
 			}
 			if (settings["insert_distributed_sync"] == 1) != (tt.cluster != "") {
 				t.Errorf("insert settings %v: insert_distributed_sync only on a cluster", settings)
+			}
+			wantViews := tt.cluster != "" && tt.version.AtLeast(24, 8)
+			if (settings["deduplicate_blocks_in_dependent_materialized_views"] == 1) != wantViews {
+				t.Errorf("insert settings %v: deduplicate_blocks_in_dependent_materialized_views set %v, want %v", settings,
+					settings["deduplicate_blocks_in_dependent_materialized_views"] == 1, wantViews)
 			}
 		})
 	}

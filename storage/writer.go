@@ -213,8 +213,28 @@ func (s *Store) dedupToken(reqs []*ingestv1.ExportRequest) string {
 	return hex.EncodeToString(reqs[0].GetBatchId())
 }
 
+// viewDedupSince is the first release whose materialized views take the
+// rows of a deduplicated block, with
+// deduplicate_blocks_in_dependent_materialized_views, and deduplicate
+// what they write by the source block's ID rather than by their own
+// output (ClickHouse 24.7 changed it; 24.8 is the first long-term release
+// with it).
+//
+// A shard's insert is not atomic: the source table's part is committed
+// first, then each view's, one after the other. An insert that fails in
+// between (a ZooKeeper timeout, say) leaves the views behind the source
+// table, and its retry does not mend them: the source block is
+// deduplicated, and without the setting a server skips every view of a
+// deduplicated block (checked on 18.16.1). With it, before 24.7, views
+// deduplicate by their output, and two different inserts whose view rows
+// are equal (one invocation each, same minute and figures) would count
+// once; from 24.7 on, the retry brings the missing view rows and the
+// views that have them already drop them.
+var viewDedupSince = Version{Major: 24, Minor: 8}
+
 // insertSettings are the settings of every insert of a write: on a
-// cluster, insert_distributed_sync and the write's deduplication token.
+// cluster, insert_distributed_sync, the write's deduplication token and,
+// where the server has it right, deduplicate_blocks_in_dependent_materialized_views.
 func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	if s.cluster == "" {
 		return nil
@@ -223,6 +243,9 @@ func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	// this server's disk for later, would report success for rows a shard
 	// has not stored yet.
 	settings := clickhouse.Settings{"insert_distributed_sync": 1}
+	if s.caps.Version.AtLeast(viewDedupSince.Major, viewDedupSince.Minor) {
+		settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+	}
 	if token, ok := ctx.Value(dedupTokenKey{}).(string); ok {
 		settings["insert_deduplication_token"] = token
 	}
