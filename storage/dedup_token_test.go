@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"testing"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
@@ -49,6 +51,33 @@ func TestInsertDeduplicationTokenGatedByVersionAndCluster(t *testing.T) {
 			if (settings["deduplicate_blocks_in_dependent_materialized_views"] == 1) != wantViews {
 				t.Errorf("insert settings %v: deduplicate_blocks_in_dependent_materialized_views set %v, want %v", settings,
 					settings["deduplicate_blocks_in_dependent_materialized_views"] == 1, wantViews)
+			}
+		})
+	}
+}
+
+func TestViewsAtRiskCountedOnClustersWhoseRetrySkipsTheViews(t *testing.T) {
+	tests := []struct {
+		name    string
+		cluster string
+		version Version
+		table   string
+		want    uint64
+	}{
+		{"cluster on 18.16, invocations", "c", Version{Major: 18, Minor: 16, Patch: 1}, "invocations", 3},
+		{"cluster on 18.16, spans", "c", Version{Major: 18, Minor: 16, Patch: 1}, "spans", 3},
+		{"cluster on 18.16, logs", "c", Version{Major: 18, Minor: 16, Patch: 1}, "logs", 3},
+		{"cluster on 24.7", "c", Version{Major: 24, Minor: 7}, "invocations", 3},
+		{"cluster on 18.16, metric_points (no views)", "c", Version{Major: 18, Minor: 16, Patch: 1}, "metric_points", 0},
+		{"cluster on 24.8", "c", Version{Major: 24, Minor: 8}, "invocations", 0},
+		{"single server on 18.16", "", Version{Major: 18, Minor: 16, Patch: 1}, "invocations", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Store{cluster: tt.cluster, caps: Capabilities{Version: tt.version}, logger: slog.New(slog.DiscardHandler)}
+			s.noteViewsAtRisk(tt.table, 3, errors.New("insert failed"))
+			if got := s.ViewsAtRisk(); got != tt.want {
+				t.Errorf("ViewsAtRisk = %d, want %d", got, tt.want)
 			}
 		})
 	}

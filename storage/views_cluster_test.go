@@ -2,8 +2,11 @@ package storage
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/lambdascope/lambdascope/proto/ingestv1"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -69,6 +72,28 @@ func TestClusterViewsCountEqualRowsOfTwoInsertsAndARetryOnce(t *testing.T) {
 		}
 	}
 
+	// The tables views read are those whose failed inserts are counted
+	// in ViewsAtRisk.
+	rows, err = conn.Query(ctx, "SELECT name FROM system.tables WHERE database = 'lambdascope' AND notEmpty(dependencies_table)")
+	if err != nil {
+		t.Fatalf("list the tables views read: %v", err)
+	}
+	var sources []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("scan table name: %v", err)
+		}
+		sources = append(sources, strings.TrimSuffix(name, localSuffix))
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatalf("list the tables views read: %v", err)
+	}
+	slices.Sort(sources)
+	if want := slices.Sorted(slices.Values(viewSourceTables)); !slices.Equal(sources, want) {
+		t.Errorf("views read %v, want viewSourceTables %v", sources, want)
+	}
+
 	// The n-th insert of each source table: one row, different from the
 	// other insert's only in its IDs. The invocation streams more than
 	// 6 MiB (streaming_hours) and carries telemetry counts
@@ -106,14 +131,14 @@ SELECT toDateTime('2026-06-01 12:00:07', 'UTC'), 'orders', 'req-` + n + `', 'the
 		}
 		return n
 	}
-	sources := map[string]string{
+	sourceCounts := map[string]string{
 		"invocations": "SELECT count() FROM lambdascope.invocations_local",
 		"spans":       "SELECT count() FROM lambdascope.spans_local",
 		"logs":        "SELECT count() FROM lambdascope.logs_local",
 	}
 	check := func(step string) {
 		t.Helper()
-		for table, q := range sources {
+		for table, q := range sourceCounts {
 			if n := count(q); n != 2 {
 				t.Errorf("%s: %s holds %d rows, want 2", step, table, n)
 			}
@@ -131,4 +156,66 @@ SELECT toDateTime('2026-06-01 12:00:07', 'UTC'), 'orders', 'req-` + n + `', 'the
 	// The retry of the second insert: every block equal to one stored.
 	insert("2")
 	check("the second insert again")
+}
+
+// TestClusterViewsMissRowsOnlyWhereCounted makes a view on invocations
+// fail after the shard committed a batch's invocations, then retries the
+// batch as the collector does. The source holds the invocations once;
+// the views after the failing one never get them on 18.16, whose retry is
+// deduplicated and skips the views: every invocation a view misses must
+// be counted in ViewsAtRisk and logged.
+func TestClusterViewsMissRowsOnlyWhereCounted(t *testing.T) {
+	c := chtest.StartCluster(t, 1)
+	ctx := t.Context()
+	st := openClusterStore(t, c.Servers[0], c.Name)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate on cluster: %v", err)
+	}
+	conn := chtest.ConnTo(t, c.Servers[0].DSN())
+	// Views are written in the order of their names: this one comes
+	// before function_figures_mv and the others.
+	if err := conn.Exec(ctx, `CREATE MATERIALIZED VIEW lambdascope.a_failing_mv ENGINE = MergeTree() ORDER BY tuple()
+AS SELECT throwIf(function_name = 'fails') AS failed FROM lambdascope.invocations_local`); err != nil {
+		t.Fatalf("create failing view: %v", err)
+	}
+	at := uint64(time.Date(2026, 6, 1, 12, 0, 7, 0, time.UTC).UnixNano())
+	req := &ingestv1.ExportRequest{
+		Function: &ingestv1.FunctionIdentity{Name: "fails", MemoryMb: 256},
+		Invocations: []*ingestv1.Invocation{
+			{RequestId: "req-1", StartTimeUnixNano: at, Status: "success", DurationMs: 3, BilledDurationMs: 3},
+			{RequestId: "req-2", StartTimeUnixNano: at + 1e6, Status: "success", DurationMs: 3, BilledDurationMs: 3},
+		},
+	}
+	if _, err := st.WriteExports(ctx, []*ingestv1.ExportRequest{req}); err == nil {
+		t.Fatal("WriteExports succeeded with a failing view")
+	}
+	if _, err := st.WriteExports(ctx, []*ingestv1.ExportRequest{req}); err != nil {
+		t.Fatalf("retry of WriteExports: %v", err)
+	}
+	count := func(q string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	stored := count("SELECT count() FROM lambdascope.invocations_local WHERE function_name = 'fails'")
+	if stored != 2 {
+		t.Errorf("invocations holds %d rows of the batch after its retry, want 2", stored)
+	}
+	for _, table := range []string{"function_figures", "usage_daily", "usage_hourly", "cost_hours"} {
+		q := "SELECT countMerge(invocations) FROM lambdascope." + table + "_local WHERE function_name = 'fails'"
+		n := count(q)
+		t.Logf("%s counts %d of the %d invocations stored", table, n, stored)
+		if n > stored {
+			t.Errorf("%s counts %d invocations, more than the %d stored", table, n, stored)
+		}
+		if missed := stored - min(n, stored); missed > st.ViewsAtRisk() {
+			t.Errorf("%s misses %d invocations; ViewsAtRisk counts %d", table, missed, st.ViewsAtRisk())
+		}
+	}
+	if st.ViewsAtRisk() != 2 {
+		t.Errorf("ViewsAtRisk = %d, want 2 (the invocations of the failed insert)", st.ViewsAtRisk())
+	}
 }
