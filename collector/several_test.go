@@ -284,7 +284,7 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 		for i, col := range collectors {
 			_, body := get(t, "http://"+col.AdminAddr()+"/metrics")
 			for l := range strings.SplitSeq(grep(body, "lambdascope_collector_insert_duration_seconds_count"), "\n") {
-				if strings.Contains(l, `outcome="error"`) && !strings.HasSuffix(l, " 0") {
+				if strings.Contains(l, `result="error"`) && !strings.HasSuffix(l, " 0") {
 					failed = append(failed, fmt.Sprintf("collector %d: %s", i+1, l))
 				}
 			}
