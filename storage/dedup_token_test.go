@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -57,25 +58,32 @@ func TestInsertDeduplicationTokenGatedByVersionAndCluster(t *testing.T) {
 }
 
 func TestViewsAtRiskCountedOnClustersWhoseRetrySkipsTheViews(t *testing.T) {
+	v18 := Version{Major: 18, Minor: 16, Patch: 1}
+	viewFailed := errors.New("insert into invocations: code: 999, message: Cannot allocate block number in ZooKeeper: " +
+		"Coordination::Exception: Connection loss: while pushing to view lambdascope.usage_daily_mv")
+	unknown := fmt.Errorf("insert into spans (%w): read: connection reset by peer", ErrOutcomeUnknown)
+	refused := errors.New("insert into invocations: code: 242, message: Table is in readonly mode")
 	tests := []struct {
 		name    string
 		cluster string
 		version Version
 		table   string
+		err     error
 		want    uint64
 	}{
-		{"cluster on 18.16, invocations", "c", Version{Major: 18, Minor: 16, Patch: 1}, "invocations", 3},
-		{"cluster on 18.16, spans", "c", Version{Major: 18, Minor: 16, Patch: 1}, "spans", 3},
-		{"cluster on 18.16, logs", "c", Version{Major: 18, Minor: 16, Patch: 1}, "logs", 3},
-		{"cluster on 24.7", "c", Version{Major: 24, Minor: 7}, "invocations", 3},
-		{"cluster on 18.16, metric_points (no views)", "c", Version{Major: 18, Minor: 16, Patch: 1}, "metric_points", 0},
-		{"cluster on 24.8", "c", Version{Major: 24, Minor: 8}, "invocations", 0},
-		{"single server on 18.16", "", Version{Major: 18, Minor: 16, Patch: 1}, "invocations", 0},
+		{"cluster on 18.16, a view failed", "c", v18, "invocations", viewFailed, 3},
+		{"cluster on 18.16, spans, outcome unknown", "c", v18, "spans", unknown, 3},
+		{"cluster on 18.16, logs, a view failed", "c", v18, "logs", viewFailed, 3},
+		{"cluster on 24.7, a view failed", "c", Version{Major: 24, Minor: 7}, "invocations", viewFailed, 3},
+		{"cluster on 18.16, refused before storing", "c", v18, "invocations", refused, 0},
+		{"cluster on 18.16, metric_points (no views)", "c", v18, "metric_points", unknown, 0},
+		{"cluster on 24.8, a view failed", "c", Version{Major: 24, Minor: 8}, "invocations", viewFailed, 0},
+		{"single server on 18.16, a view failed", "", v18, "invocations", viewFailed, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &Store{cluster: tt.cluster, caps: Capabilities{Version: tt.version}, logger: slog.New(slog.DiscardHandler)}
-			s.noteViewsAtRisk(tt.table, 3, errors.New("insert failed"))
+			s.noteViewsAtRisk(tt.table, 3, classify(tt.err))
 			if got := s.ViewsAtRisk(); got != tt.want {
 				t.Errorf("ViewsAtRisk = %d, want %d", got, tt.want)
 			}

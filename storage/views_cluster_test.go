@@ -1,12 +1,16 @@
 package storage
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
+	"github.com/lambdascope/lambdascope/storage/chserver"
 	"github.com/lambdascope/lambdascope/storage/chtest"
 )
 
@@ -217,5 +221,101 @@ AS SELECT throwIf(function_name = 'fails') AS failed FROM lambdascope.invocation
 	}
 	if st.ViewsAtRisk() != 2 {
 		t.Errorf("ViewsAtRisk = %d, want 2 (the invocations of the failed insert)", st.ViewsAtRisk())
+	}
+}
+
+// TestClusterViewsMissAfterAZooKeeperFreezeOnlyCountedRows writes
+// invocations one batch at a time on a one-shard cluster while its
+// ZooKeeper is frozen twice for longer than ClickHouse's ZooKeeper
+// operation timeout, retrying each failed write until it is stored, as
+// the collector's WAL does. The source table ends with every invocation
+// once; a write cut between the source part and a view's part ("Connection
+// loss ... while pushing to view") leaves that view short for good on
+// 18.16, and every invocation a view misses must be counted in
+// ViewsAtRisk.
+func TestClusterViewsMissAfterAZooKeeperFreezeOnlyCountedRows(t *testing.T) {
+	ctx := t.Context()
+	zk, err := chserver.StartZooKeeper(ctx, time.Minute)
+	if err != nil {
+		t.Fatalf("StartZooKeeper: %v", err)
+	}
+	t.Cleanup(func() { _ = zk.Stop() })
+	c, err := chserver.StartCluster(ctx, chserver.ClusterOptions{Name: chtest.ClusterName, Shards: 1, ZooKeeper: zk.Addr()})
+	if err != nil {
+		t.Fatalf("StartCluster: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	st := openClusterStore(t, c.Servers[0], c.Name)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate on cluster: %v", err)
+	}
+
+	frozen := make(chan error, 1)
+	go func() {
+		var errs []error
+		for range 2 {
+			time.Sleep(3 * time.Second)
+			errs = append(errs, zk.Freeze(ctx, 14*time.Second))
+		}
+		frozen <- errors.Join(errs...)
+	}()
+	start := time.Date(2026, 6, 1, 12, 0, 7, 0, time.UTC)
+	var writes, failures int
+	for done := false; !done; writes++ {
+		select {
+		case err := <-frozen:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
+		default:
+		}
+		req := &ingestv1.ExportRequest{
+			Function: &ingestv1.FunctionIdentity{Name: "orders", MemoryMb: 256},
+			Invocations: []*ingestv1.Invocation{{RequestId: fmt.Sprintf("req-%d", writes), Status: "success",
+				StartTimeUnixNano: uint64(start.Add(time.Duration(writes) * time.Millisecond).UnixNano()),
+				DurationMs:        3, BilledDurationMs: 3}},
+		}
+		for attempt := 0; ; attempt++ {
+			if attempt == 200 {
+				t.Fatalf("write %d still fails after %d attempts", writes, attempt)
+			}
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			_, err := st.WriteExports(wctx, []*ingestv1.ExportRequest{req})
+			cancel()
+			if err == nil {
+				break
+			}
+			failures++
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	conn := chtest.ConnTo(t, c.Servers[0].DSN())
+	count := func(q string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	stored := count("SELECT count() FROM lambdascope.invocations_local")
+	t.Logf("%d writes, %d failed attempts, %d invocations stored, ViewsAtRisk %d", writes, failures, stored, st.ViewsAtRisk())
+	if stored != uint64(writes) {
+		t.Errorf("invocations holds %d rows, want one for each of the %d writes", stored, writes)
+	}
+	if failures == 0 {
+		t.Error("no write failed while ZooKeeper was frozen")
+	}
+	for _, table := range []string{"function_figures", "usage_daily", "usage_hourly", "cost_hours"} {
+		n := count("SELECT countMerge(invocations) FROM lambdascope." + table + "_local")
+		t.Logf("%s counts %d invocations", table, n)
+		if n > stored {
+			t.Errorf("%s counts %d invocations, more than the %d stored", table, n, stored)
+		}
+		if missed := stored - min(n, stored); missed > st.ViewsAtRisk() {
+			t.Errorf("%s misses %d invocations; ViewsAtRisk counts %d", table, missed, st.ViewsAtRisk())
+		}
 	}
 }

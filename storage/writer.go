@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -205,18 +206,23 @@ func (s *Store) ViewsAtRisk() uint64 { return s.viewsAtRisk.Load() }
 
 // noteViewsAtRisk counts and logs the rows of a failed insert into a table
 // with views, on a cluster whose servers skip the views of a deduplicated
-// block (before viewDedupSince): a shard may have committed them before
-// one of its views failed, and then their retry is deduplicated and the
-// views that had not got them never do. Elsewhere the retry mends the
+// block (before viewDedupSince), when a shard may have committed them:
+// a view failed ("while pushing to view", a ZooKeeper connection loss
+// say), or the outcome is unknown. Their retry is then deduplicated and
+// the views that had not got them never do. Elsewhere the retry mends the
 // views: a single server does not deduplicate, and from viewDedupSince on
-// the retry reaches the views.
+// the retry reaches the views. An insert the server refused before storing
+// anything (a table in read-only mode) puts nothing at risk.
 func (s *Store) noteViewsAtRisk(table string, rows int, err error) {
 	if s.cluster == "" || rows == 0 || !slices.Contains(viewSourceTables, table) ||
 		s.caps.Version.AtLeast(viewDedupSince.Major, viewDedupSince.Minor) {
 		return
 	}
+	if !errors.Is(err, ErrOutcomeUnknown) && !strings.Contains(err.Error(), "while pushing to view") {
+		return
+	}
 	s.viewsAtRisk.Add(uint64(rows))
-	s.logger.Warn("insert failed on a cluster: if a shard stored the rows before a view failed, its views miss them for good, "+
+	s.logger.Warn("insert failed on a cluster after a shard may have stored the rows: views that did not get them miss them for good, "+
 		"since the retry is deduplicated and this server skips the views of a deduplicated block",
 		"table", table, "rows", rows, "server", s.caps.Version.String(), "err", err)
 }
