@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,8 +271,37 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	if err := chtest.ConnTo(t, stores[1].Config().DSN).QueryRow(t.Context(), q, "retried").Scan(&invocations); err != nil {
 		t.Fatalf("read function_figures: %v", err)
 	}
-	if invocations != want["invocations"] {
+	// Separate inserts of equal view rows are all counted and a retry
+	// once (storage's TestClusterViewsCountEqualRowsOfTwoInsertsAndARetryOnce).
+	// What can leave a view short on 18.16 is an insert cut between a
+	// shard's invocations part and a view's (a ZooKeeper timeout under
+	// load): its retry (from the WAL, or the sender's) is deduplicated,
+	// and the server skips the views of a deduplicated block. The stores
+	// count the rows of such inserts, and every invocation missed must be
+	// among them.
+	var atRisk uint64
+	for _, st := range stores {
+		atRisk += st.ViewsAtRisk()
+	}
+	switch short := want["invocations"] - min(invocations, want["invocations"]); {
+	case invocations > want["invocations"]:
 		t.Errorf("function_figures counts %d invocations of batch %q, want %d", invocations, "retried", want["invocations"])
+	case short > atRisk:
+		var failed []string
+		for i, col := range collectors {
+			_, body := get(t, "http://"+col.AdminAddr()+"/metrics")
+			for l := range strings.SplitSeq(grep(body, "lambdascope_collector_insert_duration_seconds_count"), "\n") {
+				if strings.Contains(l, `result="error"`) && !strings.HasSuffix(l, " 0") {
+					failed = append(failed, fmt.Sprintf("collector %d: %s", i+1, l))
+				}
+			}
+		}
+		t.Errorf("function_figures counts %d invocations of batch %q, want %d; the stores count %d rows the views may miss; failed inserts: %v",
+			invocations, "retried", want["invocations"], atRisk, failed)
+	case short > 0:
+		t.Logf("function_figures counts %d invocations of batch %q of %d: an insert was cut after a shard stored them "+
+			"and the stores count %d rows the views may miss (ClickHouse 18.16 does not mend the views on retry)",
+			invocations, "retried", want["invocations"], atRisk)
 	}
 
 	// A third collector, whose server is unreachable, takes the retry again

@@ -28,6 +28,9 @@ type Store struct {
 	blocks *blockConns
 
 	rejected atomic.Uint64
+	// viewsAtRisk counts rows of failed cluster inserts that views may
+	// miss for good (noteViewsAtRisk).
+	viewsAtRisk atomic.Uint64
 	// traceInvocations is trace_invocations' horizon plus one once read
 	// (migration 55; 0 until known): recorded once, it never changes.
 	traceInvocations atomic.Uint64

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -64,7 +65,9 @@ func (s *Store) WriteExport(ctx context.Context, req *ingestv1.ExportRequest) (W
 // tolerate (SpansByTraceID returns a span once; the aggregate views count
 // the duplicates). When the failing insert's block was sent but no answer
 // came back, ClickHouse may have stored it too: the error is then
-// ErrOutcomeUnknown and Uncertain counts its rows.
+// ErrOutcomeUnknown and Uncertain counts its rows. On a cluster a shard
+// may have stored the failing table's rows before one of their views
+// failed; ViewsAtRisk counts them where the retry cannot mend the views.
 func (s *Store) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (WriteCounts, error) {
 	return s.writeExports(ctx, reqs, nil, nil)
 }
@@ -151,15 +154,16 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		s.rejected.Add(uint64(counts.Rejected))
 		s.logger.Warn("rejected items in batch", "rejected", counts.Rejected, "problems", problems[:min(len(problems), maxLoggedProblems)])
 	}
-	failed := func(rows int, err error) (WriteCounts, error) {
+	failed := func(table string, rows int, err error) (WriteCounts, error) {
 		err = classify(err)
 		if errors.Is(err, ErrOutcomeUnknown) {
 			counts.Uncertain = rows
 		}
+		s.noteViewsAtRisk(table, rows, err)
 		return counts, err
 	}
 	if err := insertRows(ctx, s, "invocations", invocationInsertColumns, invocations, invocationValues); err != nil {
-		return failed(len(invocations), err)
+		return failed("invocations", len(invocations), err)
 	}
 	counts.Invocations = len(invocations)
 	nSpans = 0
@@ -167,7 +171,7 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		nSpans += c.Len()
 	}
 	if err := s.insertSpans(ctx, all); err != nil {
-		return failed(nSpans, err)
+		return failed("spans", nSpans, err)
 	}
 	counts.Spans = nSpans
 	nLogs = 0
@@ -175,11 +179,11 @@ func (s *Store) writeExports(ctx context.Context, reqs []*ingestv1.ExportRequest
 		nLogs += c.Len()
 	}
 	if err := s.insertLogs(ctx, allLogs); err != nil {
-		return failed(nLogs, err)
+		return failed("logs", nLogs, err)
 	}
 	counts.Logs = nLogs
 	if err := insertRows(ctx, s, "metric_points", metricInsertColumns, metrics, metricValues); err != nil {
-		return failed(len(metrics), err)
+		return failed("metric_points", len(metrics), err)
 	}
 	counts.MetricPoints = len(metrics)
 	return counts, nil
@@ -190,6 +194,38 @@ const maxLoggedProblems = 10
 
 // Rejected is how many items writes have refused since the store opened.
 func (s *Store) Rejected() uint64 { return s.rejected.Load() }
+
+// viewSourceTables are the tables with materialized views on their shard
+// tables (TestClusterViewsCountEqualRowsOfTwoInsertsAndARetryOnce checks
+// the list against the cluster schema).
+var viewSourceTables = []string{"invocations", "spans", "logs"}
+
+// ViewsAtRisk is how many rows of failed inserts since the store opened
+// the views may miss for good (noteViewsAtRisk).
+func (s *Store) ViewsAtRisk() uint64 { return s.viewsAtRisk.Load() }
+
+// noteViewsAtRisk counts and logs the rows of a failed insert into a table
+// with views, on a cluster whose servers skip the views of a deduplicated
+// block (before viewDedupSince), when a shard may have committed them:
+// a view failed ("while pushing to view", a ZooKeeper connection loss
+// say), or the outcome is unknown. Their retry is then deduplicated and
+// the views that had not got them never do. Elsewhere the retry mends the
+// views: a single server does not deduplicate, and from viewDedupSince on
+// the retry reaches the views. An insert the server refused before storing
+// anything (a table in read-only mode) puts nothing at risk.
+func (s *Store) noteViewsAtRisk(table string, rows int, err error) {
+	if s.cluster == "" || rows == 0 || !slices.Contains(viewSourceTables, table) ||
+		s.caps.Version.AtLeast(viewDedupSince.Major, viewDedupSince.Minor) {
+		return
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) && !strings.Contains(err.Error(), "while pushing to view") {
+		return
+	}
+	s.viewsAtRisk.Add(uint64(rows))
+	s.logger.Warn("insert failed on a cluster after a shard may have stored the rows: views that did not get them miss them for good, "+
+		"since the retry is deduplicated and this server skips the views of a deduplicated block",
+		"table", table, "rows", rows, "server", s.caps.Version.String(), "err", err)
+}
 
 // dedupTokenKey carries the insert_deduplication_token of a write's inserts
 // in its context.
@@ -213,8 +249,28 @@ func (s *Store) dedupToken(reqs []*ingestv1.ExportRequest) string {
 	return hex.EncodeToString(reqs[0].GetBatchId())
 }
 
+// viewDedupSince is the first release whose materialized views take the
+// rows of a deduplicated block, with
+// deduplicate_blocks_in_dependent_materialized_views, and deduplicate
+// what they write by the source block's ID rather than by their own
+// output (ClickHouse 24.7 changed it; 24.8 is the first long-term release
+// with it).
+//
+// A shard's insert is not atomic: the source table's part is committed
+// first, then each view's, one after the other. An insert that fails in
+// between (a ZooKeeper timeout, say) leaves the views behind the source
+// table, and its retry does not mend them: the source block is
+// deduplicated, and without the setting a server skips every view of a
+// deduplicated block (checked on 18.16.1). With it, before 24.7, views
+// deduplicate by their output, and two different inserts whose view rows
+// are equal (one invocation each, same minute and figures) would count
+// once; from 24.7 on, the retry brings the missing view rows and the
+// views that have them already drop them.
+var viewDedupSince = Version{Major: 24, Minor: 8}
+
 // insertSettings are the settings of every insert of a write: on a
-// cluster, insert_distributed_sync and the write's deduplication token.
+// cluster, insert_distributed_sync, the write's deduplication token and,
+// where the server has it right, deduplicate_blocks_in_dependent_materialized_views.
 func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	if s.cluster == "" {
 		return nil
@@ -223,6 +279,9 @@ func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	// this server's disk for later, would report success for rows a shard
 	// has not stored yet.
 	settings := clickhouse.Settings{"insert_distributed_sync": 1}
+	if s.caps.Version.AtLeast(viewDedupSince.Major, viewDedupSince.Minor) {
+		settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+	}
 	if token, ok := ctx.Value(dedupTokenKey{}).(string); ok {
 		settings["insert_deduplication_token"] = token
 	}

@@ -131,6 +131,25 @@ func (z *ZooKeeper) Addr() string { return net.JoinHostPort("127.0.0.1", strconv
 // Port is the client port.
 func (z *ZooKeeper) Port() int { return z.port }
 
+// Freeze stops the server's processes (SIGSTOP) for d, as a long pause of
+// a starved machine does, and lets them run again; its clients' requests
+// time out meanwhile. It returns once they run again, early when ctx ends.
+func (z *ZooKeeper) Freeze(ctx context.Context, d time.Duration) error {
+	if err := syscall.Kill(-z.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("freeze zookeeper: %w", err)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	if err := syscall.Kill(-z.cmd.Process.Pid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("thaw zookeeper: %w", err)
+	}
+	return nil
+}
+
 // Stop kills the server and removes its directory. It is safe to call more
 // than once.
 func (z *ZooKeeper) Stop() error {
