@@ -81,6 +81,12 @@ const (
 	// HeaderErrorBody is the trailer of a streamed response that failed
 	// (base64 of the error's JSON).
 	HeaderErrorBody = "Lambda-Runtime-Function-Error-Body"
+
+	// MaxErrorBodyKept is the most of the error-body trailer's value kept
+	// for the Observer (End.ErrorBody): what of its line fits in
+	// maxTrailerKept. The whole is relayed.
+	MaxErrorBodyKept = maxTrailerKept - len(HeaderErrorBody) - 1
+
 	// HeaderResponseMode is "streaming" on a streamed response.
 	HeaderResponseMode = "Lambda-Runtime-Function-Response-Mode"
 )
@@ -123,8 +129,10 @@ type End struct {
 	// streamed response that failed, trailer.
 	ErrorType string
 	// ErrorBody is the Lambda-Runtime-Function-Error-Body trailer of a
-	// streamed response that failed.
-	ErrorBody string
+	// streamed response that failed (base64): its first bytes, at most
+	// MaxErrorBodyKept; ErrorBodySize is its whole length, as relayed.
+	ErrorBody     string
+	ErrorBodySize int64
 	// Body is the answer (up to the capture limit), valid only during the
 	// Observer's call; Truncated says it was longer.
 	Body      []byte
