@@ -55,6 +55,9 @@ type runtimeConn struct {
 	// unread says the runtime may still be sending a body that was not
 	// read (it was answered before): see linger.
 	unread bool
+	// reset says the connection is to be closed abortively (RST), as the
+	// platform closed the call's.
+	reset bool
 }
 
 // lingerWait bounds how long a connection whose runtime may still send a
@@ -238,7 +241,9 @@ func (p *Proxy) serveConn(nc net.Conn) {
 	}
 	defer func() {
 		p.track(c, false)
-		if c.unread {
+		if tc, ok := nc.(*net.TCPConn); ok && c.reset {
+			_ = tc.SetLinger(0)
+		} else if c.unread {
 			c.linger()
 		}
 		_ = nc.Close()
@@ -434,6 +439,21 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 			// call and closed without a byte of answer): once more on a
 			// new one, as net/http does for a call without a body.
 			continue
+		case sent && errors.Is(err, errNoAnswer):
+			// The platform took the call, or the start of it, and
+			// closed the connection without a byte of answer (AWS's
+			// emulator does so with a trailer section it refuses): the
+			// runtime's is closed the same way, reset when the
+			// platform's was, as the runtime would have seen it.
+			n := p.upstreamErrors.Add(1)
+			p.log.Warn("runtime API proxy: the runtime API closed the connection of a call without answering; the runtime's is closed the same way",
+				"path", path, "err", err, "total", n)
+			c.reset = errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+			if end != nil {
+				end.Failed = true
+			}
+			report()
+			return false
 		}
 		c.unread = hasBody
 		p.badGateway(c, fmt.Errorf("call the runtime API: %w", err))
@@ -527,6 +547,9 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 		_ = u.nc.SetReadDeadline(time.Now().Add(continueWait))
 		rh, rb, err = p.readAnswerHead(c, u, false)
 		_ = u.nc.SetReadDeadline(time.Time{})
+		if errors.Is(err, errNoAnswer) {
+			return rh, rb, true, fmt.Errorf("send the body: %w (%w)", werr, errNoAnswer)
+		}
 		if err != nil {
 			return rh, rb, true, fmt.Errorf("send the body: %w", werr)
 		}
@@ -545,8 +568,10 @@ func (p *Proxy) readAnswerHead(c *runtimeConn, u *upstreamConn, stopAtContinue b
 		b, err := readHead(u.br, u.hb)
 		u.hb = b
 		if err != nil {
-			if len(b) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			if len(b) == 0 && errors.Is(err, io.EOF) {
 				err = errNoAnswer
+			} else if len(b) == 0 && errors.Is(err, syscall.ECONNRESET) {
+				err = fmt.Errorf("%w (%w)", errNoAnswer, err)
 			}
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}

@@ -140,8 +140,9 @@ type End struct {
 	// Started is when the runtime began sending the answer; Ended when the
 	// platform's answer was relayed back to it.
 	Started, Ended time.Time
-	// Failed says the platform could not be reached: the runtime was
-	// answered 502.
+	// Failed says the platform could not be reached (the runtime was
+	// answered 502, Status), or closed the connection without answering
+	// (the runtime's was closed the same way, Status 0).
 	Failed bool
 }
 
@@ -160,7 +161,8 @@ type Observer interface {
 // Stats are the proxy's counters.
 type Stats struct {
 	// Calls is the number of calls relayed; UpstreamErrors the calls the
-	// real Runtime API could not be reached for (answered 502).
+	// real Runtime API could not be reached for (answered 502) or closed
+	// the connection of without answering (the runtime's closed so too).
 	Calls, UpstreamErrors uint64
 	// BadRequests counts requests whose head could not be read (answered
 	// 400 or 431, or not at all when it did not come in time).
