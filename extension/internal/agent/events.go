@@ -110,9 +110,8 @@ type eventObserver struct {
 	errorTextsCut atomic.Uint64
 	// errorBodiesTooLarge counts the errors whose body was too large to
 	// read (an /error body over trigger.MaxDecode, a streamed response's
-	// error-body trailer over maxErrorBodyTrailer): their message is not
-	// known, their type only from the Lambda-Runtime-Function-Error-Type
-	// header or trailer.
+	// error-body trailer whose beginning kept holds not both the type and
+	// the message): their message is not known (see readError).
 	errorBodiesTooLarge atomic.Uint64
 
 	mu      sync.Mutex
