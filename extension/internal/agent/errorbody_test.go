@@ -114,16 +114,19 @@ func rawDo(t *testing.T, addr, req string) string {
 	return string(b)
 }
 
-// TestErrorBodiesTooLargeThroughTheProxy: a streamed response that failed
-// with an error-body trailer over its bound, and an /error whose body is
-// over 1 MiB, pass through the Runtime API proxy to the platform byte for
-// byte; their records take the error's type from the
-// Lambda-Runtime-Function-Error-Type trailer and header and have no
-// message; both are counted and logged, never left out silently.
+// TestErrorBodiesTooLargeThroughTheProxy: streamed responses that failed
+// with error-body trailers of 500 KiB, and an /error whose body is over
+// 1 MiB, pass through the Runtime API proxy to the platform byte for
+// byte. Of the trailers only the beginning is read: the record of the one
+// whose message comes before its stack trace has its type and message;
+// that of the one whose message is longer than what is read has no
+// message, nor has the /error's, which takes the header's type; both are
+// counted and logged, never left out silently.
 func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
-	const streamedID, errorID = "0f3c2a10-0000-4000-8000-000000000001", "0f3c2a10-0000-4000-8000-000000000002"
+	const streamedID, errorID, longID = "0f3c2a10-0000-4000-8000-000000000001", "0f3c2a10-0000-4000-8000-000000000002",
+		"0f3c2a10-0000-4000-8000-000000000004"
 	event := sample(t, "sqs-event.json")
-	api := startRawRuntimeAPI(t, []runtimeEvent{{streamedID, event}, {errorID, event}})
+	api := startRawRuntimeAPI(t, []runtimeEvent{{streamedID, event}, {errorID, event}, {longID, event}})
 
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
@@ -153,23 +156,29 @@ func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
 	})
 	addr := ln.Addr().String()
 
-	stack := strings.Repeat("at handler (/var/task/index.mjs:3:25)\\n", 1200)
+	stack := strings.Repeat("at handler (/var/task/index.mjs:3:25)\\n", 10000)
 	errorBody := base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"StreamError","stackTrace":"` + stack + `"}`))
-	if len(errorBody) <= maxErrorBodyTrailer {
-		t.Fatalf("error-body trailer of %d bytes, want it over %d", len(errorBody), maxErrorBodyTrailer)
+	longBody := base64.StdEncoding.EncodeToString([]byte(`{"errorType":"StreamError","errorMessage":"` + stack + `"}`))
+	if len(errorBody) <= rtproxy.MaxErrorBodyKept || len(longBody) <= rtproxy.MaxErrorBodyKept {
+		t.Fatalf("error-body trailers of %d and %d bytes, want them over %d", len(errorBody), len(longBody), rtproxy.MaxErrorBodyKept)
 	}
-	bigBody := `{"errorMessage":"boom","errorType":"Big","stackTrace":"` + strings.Repeat("x", trigger.MaxDecode/2*3) + `"}`
-	answers := map[string]string{
-		streamedID: "POST /2018-06-01/runtime/invocation/" + streamedID + "/response HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n" +
+	streamed := func(id, body string) string {
+		return "POST /2018-06-01/runtime/invocation/" + id + "/response HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n" +
 			"Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n" +
 			"Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\nConnection: close\r\n\r\n" +
 			"b\r\n{\"partial\":\r\n0\r\nLambda-Runtime-Function-Error-Type: Function.StreamFailed\r\n" +
-			"Lambda-Runtime-Function-Error-Body: " + errorBody + "\r\n\r\n",
+			"Lambda-Runtime-Function-Error-Body: " + body + "\r\n\r\n"
+	}
+	bigBody := `{"errorMessage":"boom","errorType":"Big","stackTrace":"` + strings.Repeat("x", trigger.MaxDecode/2*3) + `"}`
+	answers := map[string]string{
+		streamedID: streamed(streamedID, errorBody),
+		longID:     streamed(longID, longBody),
 		errorID: "POST /2018-06-01/runtime/invocation/" + errorID + "/error HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n" +
 			"Lambda-Runtime-Function-Error-Type: Runtime.HandlerError\r\nContent-Type: application/json\r\n" +
 			fmt.Sprintf("Content-Length: %d\r\nConnection: close\r\n\r\n", len(bigBody)) + bigBody,
 	}
-	for _, id := range []string{streamedID, errorID} {
+	ids := []string{streamedID, errorID, longID}
+	for _, id := range ids {
 		if got := rawDo(t, addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nConnection: close\r\n\r\n"); !strings.Contains(got, id) {
 			t.Fatalf("next: %.200q, want the event of %s", got, id)
 		}
@@ -187,10 +196,10 @@ func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
 	api.mu.Lock()
 	calls := api.calls
 	api.mu.Unlock()
-	if len(calls) != 2 {
-		t.Fatalf("the platform got %d answers, want 2", len(calls))
+	if len(calls) != len(ids) {
+		t.Fatalf("the platform got %d answers, want %d", len(calls), len(ids))
 	}
-	for i, id := range []string{streamedID, errorID} {
+	for i, id := range ids {
 		if calls[i] != answers[id] {
 			t.Errorf("the platform got %d bytes of the answer of %s, want the %d sent, unchanged", len(calls[i]), id, len(answers[id]))
 		}
@@ -207,7 +216,7 @@ func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
 	}
 
 	var evs []telemetry.Event
-	for _, id := range []string{streamedID, errorID} {
+	for _, id := range ids {
 		evs = append(evs, telemetry.Event{Time: time.Now(), Type: telemetry.TypeReport, Kind: telemetry.KindPlatform,
 			Platform: &telemetry.PlatformRecord{RequestID: id, Status: "error", ErrorType: "Runtime.Unknown"}})
 	}
@@ -219,8 +228,9 @@ func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		streamedID: `type "Function.StreamFailed", message ""`,
+		streamedID: `type "StreamError", message "stream broke"`,
 		errorID:    `type "Runtime.HandlerError", message ""`,
+		longID:     `type "StreamError", message ""`,
 	}
 	for id, w := range want {
 		if recs[id] != w {

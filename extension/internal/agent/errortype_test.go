@@ -2,6 +2,8 @@ package agent
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -24,9 +26,10 @@ import (
 // Lambda-Runtime-Function-Error-Type header; redacted, bounded, a cut
 // counted. A body that is not a JSON object gives no type (the header's,
 // when sent); a member that is not a string is read as empty. A body too
-// large to read (an /error body over 1 MiB, an error-body trailer over
-// its bound) gives no message and the header's type, and is counted and
-// logged.
+// large to read (an /error body over 1 MiB, an error-body trailer whose
+// beginning kept holds not both the type and the message) gives no
+// message and the header's type when it had none, and is counted and
+// logged; of a longer trailer, the beginning is read.
 func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 	longType := strings.Repeat("E", maxErrorType-3) + "rrör" // the bound falls inside the ö
 	streamed := base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"StreamError"}`))
@@ -44,13 +47,42 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 		}
 		return b
 	}
+	// node is the error-body trailer of Node.js's runtime interface client
+	// for an error thrown 2,000 calls deep, with Error.stackTraceLimit =
+	// Infinity: 86 KB of base64, as measured with Node.js 20.
+	node := func(message string) string {
+		frames := make([]string, 0, 2001)
+		frames = append(frames, "TypeError: "+message)
+		for i := range 2000 {
+			frames = append(frames, fmt.Sprintf("    at f (/var/task/node_modules/@acme/orders/dist/handlers/process.js:%d:16)", i))
+		}
+		msg, err := json.Marshal(message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trace, err := json.Marshal(frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// In Node's order: errorType, errorMessage, trace.
+		b := []byte(`{"errorType":"TypeError","errorMessage":` + string(msg) + `,"trace":` + string(trace) + `}`)
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	kept := func(b string) string { return b[:min(len(b), rtproxy.MaxErrorBodyKept)] }
+	notJSON := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("Traceback ", 10<<10)))
+	deep := node("Cannot read properties of undefined (reading 'id')")
+	longMessage := node(strings.Repeat("m", 60<<10))
+	if len(deep) < 80<<10 || len(longMessage) < 160<<10 {
+		t.Fatalf("node error bodies of %d and %d bytes, want over 80 and 160 KiB", len(deep), len(longMessage))
+	}
 	tests := []struct {
 		name         string
 		kind         rtproxy.Kind
 		header       string // Lambda-Runtime-Function-Error-Type
 		body         string
 		truncated    bool   // the body is the capture's first bytes
-		errorBody    string // Lambda-Runtime-Function-Error-Body trailer
+		errorBody    string // Lambda-Runtime-Function-Error-Body trailer (what the proxy kept)
+		errorBodyLen int    // the trailer's length, when longer than errorBody
 		wantType     string
 		wantMessage  string
 		wantSpanType string
@@ -125,10 +157,22 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 		{name: "body over 1 MiB, header", kind: rtproxy.Error, header: "Runtime.HandlerError", body: padded(trigger.MaxDecode + 1),
 			truncated: true, wantType: "Runtime.HandlerError", wantSpanType: "Runtime.HandlerError", wantTooLarge: 1},
 		{name: "body over 1 MiB, no header", kind: rtproxy.Error, body: padded(trigger.MaxDecode + 1), truncated: true, wantTooLarge: 1},
-		{name: "streamed response failed, trailer at its bound", kind: rtproxy.Response, header: "StreamError", body: `{}`,
-			errorBody: trailer(maxErrorBodyTrailer), wantType: "StreamError", wantMessage: "stream broke", wantSpanType: "StreamError"},
-		{name: "streamed response failed, trailer over its bound", kind: rtproxy.Response, header: "StreamError", body: `{}`,
-			errorBody: trailer(maxErrorBodyTrailer + 4), wantType: "StreamError", wantSpanType: "StreamError", wantTooLarge: 1},
+		// An error-body trailer is kept whole up to rtproxy.MaxErrorBodyKept,
+		// beyond it only its beginning: read up to where it is cut.
+		{name: "streamed response failed, trailer kept whole", kind: rtproxy.Response, header: "StreamError", body: `{}`,
+			errorBody: trailer(rtproxy.MaxErrorBodyKept / 4 * 4), wantType: "StreamError", wantMessage: "stream broke", wantSpanType: "StreamError"},
+		{name: "streamed response failed, trailer of 1 MiB", kind: rtproxy.Response, header: "Function.StreamFailed", body: `{}`,
+			errorBody: kept(trailer(1 << 20)), errorBodyLen: 1 << 20,
+			wantType: "StreamError", wantMessage: "stream broke", wantSpanType: "Function.StreamFailed"},
+		{name: "streamed response failed, Node.js deep stack", kind: rtproxy.Response, header: "TypeError", body: `{}`,
+			errorBody: kept(deep), errorBodyLen: len(deep),
+			wantType: "TypeError", wantMessage: "Cannot read properties of undefined (reading 'id')", wantSpanType: "TypeError"},
+		{name: "streamed response failed, message cut by what is kept", kind: rtproxy.Response, header: "Function.StreamFailed", body: `{}`,
+			errorBody: kept(longMessage), errorBodyLen: len(longMessage),
+			wantType: "TypeError", wantSpanType: "Function.StreamFailed", wantTooLarge: 1},
+		{name: "streamed response failed, trailer cut, not JSON", kind: rtproxy.Response, header: "StreamError", body: `{}`,
+			errorBody: kept(notJSON), errorBodyLen: len(notJSON),
+			wantType: "StreamError", wantSpanType: "StreamError", wantTooLarge: 1},
 	}
 	red, err := redact.New(nil, []string{`\d{16}`})
 	if err != nil {
@@ -149,7 +193,7 @@ func TestFunctionErrorTypeOnTheRecord(t *testing.T) {
 			now := time.Now()
 			o.Invoked(rtproxy.Event{RequestID: "r1", Received: now, Body: []byte(sample(t, "sqs-event.json"))})
 			o.Ended(rtproxy.End{RequestID: "r1", Kind: tt.kind, ErrorType: tt.header, ErrorBody: tt.errorBody,
-				Streamed: tt.errorBody != "", Started: now, Ended: now.Add(time.Millisecond), Body: []byte(tt.body), Size: int64(len(tt.body)),
+				ErrorBodySize: int64(max(tt.errorBodyLen, len(tt.errorBody))), Streamed: tt.errorBody != "", Started: now, Ended: now.Add(time.Millisecond), Body: []byte(tt.body), Size: int64(len(tt.body)),
 				Truncated: tt.truncated})
 			evs, err := telemetry.Parse([]byte(`[
 				{"time": "2025-10-13T19:48:00.000Z", "type": "platform.start", "record": {"requestId": "r1"}},

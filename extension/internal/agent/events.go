@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
@@ -43,12 +45,6 @@ const maxErrorType = invocation.MaxFunctionErrorType
 // is looked for in more than is kept, so that one cut at the bound is not
 // left half shown.
 const maxErrorScan = 16 << 10
-
-// maxErrorBodyTrailer bounds the Lambda-Runtime-Function-Error-Body
-// trailer (base64) of a streamed response that failed, decoded and read
-// for the error's type and message: one longer is not read (counted in
-// errorBodiesTooLarge). An /error body is read up to trigger.MaxDecode.
-const maxErrorBodyTrailer = 2 * maxErrorScan
 
 // maxPending bounds the invocations remembered between their event and
 // their answer (and the answers remembered for the end-of-invocation
@@ -114,9 +110,8 @@ type eventObserver struct {
 	errorTextsCut atomic.Uint64
 	// errorBodiesTooLarge counts the errors whose body was too large to
 	// read (an /error body over trigger.MaxDecode, a streamed response's
-	// error-body trailer over maxErrorBodyTrailer): their message is not
-	// known, their type only from the Lambda-Runtime-Function-Error-Type
-	// header or trailer.
+	// error-body trailer whose beginning kept holds not both the type and
+	// the message): their message is not known (see readError).
 	errorBodiesTooLarge atomic.Uint64
 
 	mu      sync.Mutex
@@ -466,35 +461,50 @@ func (o *eventObserver) emit(id string, p *pendingInvocation) {
 // aws-lambda-go, which sends no header). The inferred span's error.type
 // keeps the header first.
 //
+// An /error body is read up to trigger.MaxDecode. Of the error-body
+// trailer, only its first rtproxy.MaxErrorBodyKept bytes are kept (the
+// whole is relayed): when it is longer, that beginning is decoded and read
+// up to where it is cut, which finds the type and message every runtime
+// writes before the stack trace (errorOfPrefix).
+//
 // A body too large to read (an /error body over trigger.MaxDecode, an
-// error-body trailer over maxErrorBodyTrailer) gives no message, and the
-// type only from the header (or trailer) when one came; it is counted in
-// errorBodiesTooLarge and logged (the 1st, 2nd, 4th, ... time).
+// error-body trailer whose type and message are not both within its
+// beginning kept) gives no message (what was found of the type is kept),
+// and the type from the header (or trailer) when it has none; it is
+// counted in errorBodiesTooLarge and logged (the 1st, 2nd, 4th, ... time).
 func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
 	body := e.Body
 	var tooLarge string // what was too large to read
 	var size, bound int64
+	var t, m string
+	var cut bool
 	switch {
 	case e.Kind == rtproxy.Error:
 		if e.Truncated || len(body) > trigger.MaxDecode {
 			body, tooLarge, size, bound = nil, "/error body", e.Size, trigger.MaxDecode
 		}
-	case len(e.ErrorBody) > maxErrorBodyTrailer:
-		body, tooLarge, size, bound = nil, rtproxy.HeaderErrorBody+" trailer", int64(len(e.ErrorBody)), maxErrorBodyTrailer
+		t, m, cut = trigger.ErrorOf(body, maxErrorScan)
+	case e.ErrorBodySize > int64(len(e.ErrorBody)):
+		// Only the trailer's beginning: decoded up to its last whole
+		// group of 4.
+		b, _ := base64.StdEncoding.DecodeString(e.ErrorBody[:len(e.ErrorBody)/4*4])
+		var ok bool
+		if t, m, cut, ok = errorOfPrefix(b, maxErrorScan); !ok {
+			m, tooLarge, size, bound = "", rtproxy.HeaderErrorBody+" trailer", e.ErrorBodySize, int64(rtproxy.MaxErrorBodyKept)
+		}
 	default:
-		body = nil
 		if e.ErrorBody != "" {
-			body, _ = base64.StdEncoding.DecodeString(e.ErrorBody)
+			b, _ := base64.StdEncoding.DecodeString(e.ErrorBody)
+			t, m, cut = trigger.ErrorOf(b, maxErrorScan)
 		}
 	}
 	if tooLarge != "" {
 		if k := o.errorBodiesTooLarge.Add(1); k&(k-1) == 0 {
-			o.log.Warn("an error the runtime reported has a body too large to read: its message is left out, its type taken only from the "+
-				rtproxy.HeaderErrorType+" header or trailer", "request_id", e.RequestID, "what", tooLarge, "bytes", size, "bound", bound,
-				"type_from_header", e.ErrorType != "", "total", k)
+			o.log.Warn("an error the runtime reported has a body too large to read: its message is left out, its type taken from the "+
+				rtproxy.HeaderErrorType+" header or trailer when the body's was not read", "request_id", e.RequestID, "what", tooLarge,
+				"bytes", size, "bound", bound, "type_from_header", e.ErrorType != "", "total", k)
 		}
 	}
-	t, m, cut := trigger.ErrorOf(body, maxErrorScan)
 	if t = strings.TrimSpace(t); t == "" {
 		t = e.ErrorType
 	}
@@ -515,6 +525,57 @@ func (o *eventObserver) readError(out *outcome, e rtproxy.End) {
 				"type_bytes", max(len(t), len(st)), "type_bound", maxErrorType, "total", k)
 		}
 	}
+}
+
+// errorOfPrefix reads the errorType and errorMessage of the beginning of
+// an error's JSON body, cut anywhere, as trigger.ErrorOf reads a whole
+// one: the members of its object are read in order until both are found
+// or the cut is reached. ok says both were found (each a string or not).
+// Every runtime writes them before the stack trace: Node.js's
+// {"errorType", "errorMessage", "trace"}, Python's {"errorMessage",
+// "errorType", "requestId", "stackTrace"}, aws-lambda-go's
+// {"errorMessage", "errorType", "stackTrace"}.
+func errorOfPrefix(b []byte, max int) (typ, msg string, cut, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", "", false, false
+	}
+	var haveType, haveMsg bool
+	for !haveType || !haveMsg {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		key, isKey := tok.(string)
+		if !isKey {
+			break // the object's end
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			break // cut within the value
+		}
+		var c bool
+		switch key {
+		case "errorType":
+			typ, c = prefixText(raw, max)
+			haveType = true
+		case "errorMessage":
+			msg, c = prefixText(raw, max)
+			haveMsg = true
+		}
+		cut = cut || c
+	}
+	return typ, msg, cut, haveType && haveMsg
+}
+
+// prefixText is the JSON string raw cut to max bytes at a character
+// boundary, empty when raw is not a string.
+func prefixText(raw json.RawMessage, max int) (s string, cut bool) {
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	c := invocation.CutText(s, max)
+	return c, len(c) < len(s)
 }
 
 // observe gives the tracker what the proxy saw of invocation id, for its

@@ -2,6 +2,7 @@ package rtproxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ type runtimeConn struct {
 	// unread says the runtime may still be sending a body that was not
 	// read (it was answered before): see linger.
 	unread bool
+	// reset says the connection is to be closed abortively (RST), as the
+	// platform closed the call's.
+	reset bool
 }
 
 // lingerWait bounds how long a connection whose runtime may still send a
@@ -237,7 +241,9 @@ func (p *Proxy) serveConn(nc net.Conn) {
 	}
 	defer func() {
 		p.track(c, false)
-		if c.unread {
+		if tc, ok := nc.(*net.TCPConn); ok && c.reset {
+			_ = tc.SetLinger(0)
+		} else if c.unread {
 			c.linger()
 		}
 		_ = nc.Close()
@@ -433,6 +439,21 @@ func (p *Proxy) relayCall(c *runtimeConn, h head, b []byte) bool {
 			// call and closed without a byte of answer): once more on a
 			// new one, as net/http does for a call without a body.
 			continue
+		case sent && errors.Is(err, errNoAnswer):
+			// The platform took the call, or the start of it, and
+			// closed the connection without a byte of answer (AWS's
+			// emulator does so with a trailer section it refuses): the
+			// runtime's is closed the same way, reset when the
+			// platform's was, as the runtime would have seen it.
+			n := p.upstreamErrors.Add(1)
+			p.log.Warn("runtime API proxy: the runtime API closed the connection of a call without answering; the runtime's is closed the same way",
+				"path", path, "err", err, "total", n)
+			c.reset = errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+			if end != nil {
+				end.Failed = true
+			}
+			report()
+			return false
 		}
 		c.unread = hasBody
 		p.badGateway(c, fmt.Errorf("call the runtime API: %w", err))
@@ -509,7 +530,7 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 		var tr trailers
 		_, rerr, werr = copyChunked(u.bw, c.br, c.tr, k, &c.line, &tr)
 		if end != nil && tr.errorType != "" {
-			end.ErrorType, end.ErrorBody = tr.errorType, tr.errorBody
+			end.ErrorType, end.ErrorBody, end.ErrorBodySize = tr.errorType, tr.errorBody, tr.errorBodySize
 		}
 	case h.contentLength > 0:
 		_, rerr, werr = copyBody(u.bw, c.br, c.tr, h.contentLength, k)
@@ -526,6 +547,9 @@ func (p *Proxy) sendRequest(c *runtimeConn, u *upstreamConn, h head, b []byte, c
 		_ = u.nc.SetReadDeadline(time.Now().Add(continueWait))
 		rh, rb, err = p.readAnswerHead(c, u, false)
 		_ = u.nc.SetReadDeadline(time.Time{})
+		if errors.Is(err, errNoAnswer) {
+			return rh, rb, true, fmt.Errorf("send the body: %w (%w)", werr, errNoAnswer)
+		}
 		if err != nil {
 			return rh, rb, true, fmt.Errorf("send the body: %w", werr)
 		}
@@ -544,8 +568,10 @@ func (p *Proxy) readAnswerHead(c *runtimeConn, u *upstreamConn, stopAtContinue b
 		b, err := readHead(u.br, u.hb)
 		u.hb = b
 		if err != nil {
-			if len(b) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			if len(b) == 0 && errors.Is(err, io.EOF) {
 				err = errNoAnswer
+			} else if len(b) == 0 && errors.Is(err, syscall.ECONNRESET) {
+				err = fmt.Errorf("%w (%w)", errNoAnswer, err)
 			}
 			return head{}, nil, fmt.Errorf("read the answer: %w", err)
 		}
@@ -611,7 +637,10 @@ func (p *Proxy) relayAnswer(c *runtimeConn, u *upstreamConn, h head, rh head, rb
 
 // trailers are the Runtime API's trailers of a streamed answer.
 type trailers struct {
+	// errorBody is the first bytes of the error-body trailer's value
+	// (what of it fits in maxTrailerKept), errorBodySize its length.
 	errorType, errorBody string
+	errorBodySize        int64
 }
 
 // spliceMin is the least of a body, left to relay beyond what the
@@ -786,41 +815,89 @@ func copyChunked(dst bufWriter, src *bufio.Reader, tr tryReader, k keeper, line 
 
 var crlfBytes = []byte("\r\n")
 
+// maxTrailerKept is the most of a trailer line (its name and the first
+// bytes of its value) read for the Observer: the rest of a longer one is
+// relayed as it comes, unread.
+const maxTrailerKept = 64 << 10
+
 // copyTrailers copies the trailer section of a chunked body, up to its
-// blank line, reading the Runtime API's error trailers into tr (when not
-// nil). An error of src is an errSrc; one of dst is returned as it is.
+// blank line, as it comes, reading the Runtime API's error trailers into
+// tr (when not nil). A trailer section is relayed whatever its size or
+// form, in bounded memory: a line's first maxTrailerKept bytes are kept in
+// line to be read, the rest written piece by piece; a line that is not a
+// field is passed on unread. What the platform makes of it (net/http's
+// server, AWS's, refuses a trailer section over its 4 KiB read buffer, or
+// a malformed one, with an error answer) is its answer, relayed to the
+// runtime. An error of src is an errSrc; one of dst is returned as it is.
 func copyTrailers(dst bufWriter, src *bufio.Reader, line *[]byte, tr *trailers) error {
-	size := 0
 	for {
-		l, err := readLine(src, *line, maxHead-size, errHeadTooLarge)
+		l := (*line)[:0]
+		n := 0        // the line's bytes
+		eol := 0      // its line end's ("\n" or "\r\n")
+		var last byte // the byte before the last piece
+		for {
+			if src.Buffered() == 0 && dst.Buffered() > 0 {
+				if err := dst.Flush(); err != nil {
+					*line = l
+					return err
+				}
+			}
+			frag, err := src.ReadSlice('\n')
+			if len(frag) > 0 {
+				if _, werr := dst.Write(frag); werr != nil {
+					*line = l
+					return werr
+				}
+				if room := maxTrailerKept - len(l); room > 0 {
+					l = append(l, frag[:min(room, len(frag))]...)
+				}
+				n += len(frag)
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				last = frag[len(frag)-1]
+				continue
+			}
+			if err != nil {
+				*line = l
+				return errSrc{unexpected(err)}
+			}
+			if eol = 1; (len(frag) > 1 && frag[len(frag)-2] == '\r') || (len(frag) == 1 && last == '\r') {
+				eol = 2
+			}
+			break
+		}
 		*line = l
-		if err != nil {
-			return errSrc{unexpected(err)}
-		}
-		size += len(l)
-		if _, err := dst.Write(l); err != nil {
-			return err
-		}
-		body, _ := cutLine(l)
-		if len(body) == 0 {
+		if n == eol {
 			return nil
 		}
 		if tr == nil {
 			continue
 		}
-		name, value, ok := strings.Cut(string(body), ":")
-		if !ok {
-			return errSrc{fmt.Errorf("malformed trailer %q", clip(body))}
+		body := l[:min(len(l), n-eol)]
+		i := bytes.IndexByte(body, ':')
+		if i < 0 {
+			continue // not a field: relayed, unread
 		}
-		value = strings.Trim(value, " \t")
+		name := body[:i]
+		value := bytes.TrimLeft(body[i+1:], " \t")
+		rest := n - eol - len(body) // of the value, beyond what was kept
+		if rest == 0 {
+			value = bytes.TrimRight(value, " \t")
+		}
 		switch {
-		case strings.EqualFold(name, HeaderErrorType):
-			tr.errorType = value
-		case strings.EqualFold(name, HeaderErrorBody):
-			tr.errorBody = value
+		case bytes.EqualFold(name, headerErrorTypeBytes):
+			tr.errorType = string(value)
+		case bytes.EqualFold(name, headerErrorBodyBytes):
+			tr.errorBody = string(value)
+			tr.errorBodySize = int64(len(value) + rest)
 		}
 	}
 }
+
+var (
+	headerErrorTypeBytes = []byte(HeaderErrorType)
+	headerErrorBodyBytes = []byte(HeaderErrorBody)
+)
 
 // errSrc marks an error of the reading side in copyTrailers.
 type errSrc struct{ err error }

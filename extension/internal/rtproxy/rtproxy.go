@@ -81,6 +81,12 @@ const (
 	// HeaderErrorBody is the trailer of a streamed response that failed
 	// (base64 of the error's JSON).
 	HeaderErrorBody = "Lambda-Runtime-Function-Error-Body"
+
+	// MaxErrorBodyKept is the most of the error-body trailer's value kept
+	// for the Observer (End.ErrorBody): what of its line fits in
+	// maxTrailerKept. The whole is relayed.
+	MaxErrorBodyKept = maxTrailerKept - len(HeaderErrorBody) - 1
+
 	// HeaderResponseMode is "streaming" on a streamed response.
 	HeaderResponseMode = "Lambda-Runtime-Function-Response-Mode"
 )
@@ -123,8 +129,10 @@ type End struct {
 	// streamed response that failed, trailer.
 	ErrorType string
 	// ErrorBody is the Lambda-Runtime-Function-Error-Body trailer of a
-	// streamed response that failed.
-	ErrorBody string
+	// streamed response that failed (base64): its first bytes, at most
+	// MaxErrorBodyKept; ErrorBodySize is its whole length, as relayed.
+	ErrorBody     string
+	ErrorBodySize int64
 	// Body is the answer (up to the capture limit), valid only during the
 	// Observer's call; Truncated says it was longer.
 	Body      []byte
@@ -132,8 +140,9 @@ type End struct {
 	// Started is when the runtime began sending the answer; Ended when the
 	// platform's answer was relayed back to it.
 	Started, Ended time.Time
-	// Failed says the platform could not be reached: the runtime was
-	// answered 502.
+	// Failed says the platform could not be reached (the runtime was
+	// answered 502, Status), or closed the connection without answering
+	// (the runtime's was closed the same way, Status 0).
 	Failed bool
 }
 
@@ -152,7 +161,8 @@ type Observer interface {
 // Stats are the proxy's counters.
 type Stats struct {
 	// Calls is the number of calls relayed; UpstreamErrors the calls the
-	// real Runtime API could not be reached for (answered 502).
+	// real Runtime API could not be reached for (answered 502) or closed
+	// the connection of without answering (the runtime's closed so too).
 	Calls, UpstreamErrors uint64
 	// BadRequests counts requests whose head could not be read (answered
 	// 400 or 431, or not at all when it did not come in time).

@@ -82,7 +82,8 @@ type Snapshot struct {
 	ErrorTextsCut uint64
 	// ErrorBodiesTooLarge is the runtime's errors whose body was too
 	// large to read (an /error body over 1 MiB, a streamed response's
-	// error-body trailer over 32 KiB): no message, the type only from the
+	// error-body trailer whose first 64 KiB hold not both the type and
+	// the message): no message, the type from what was read or the
 	// Lambda-Runtime-Function-Error-Type header or trailer.
 	ErrorBodiesTooLarge uint64
 	// InferredSpansLost is the invocations forgotten before their answer
@@ -147,7 +148,7 @@ func Build(res *resourcepb.Resource, s Snapshot, start, now time.Time) *metricsp
 	single(ReportsAfterOwnRecords, "Platform reports left out because their invocation's record was built from the extension's own view already.", "{report}", s.ReportsAfterOwnRecords)
 	single(InvocationsUnrecorded, "Invocations the extension saw run and could build no record of (more waiting than the bound, or known at shutdown only from a platform.start).", "{invocation}", s.InvocationsUnrecorded)
 	single(ErrorTextsCut, "Errors the runtime reported through the Runtime API proxy whose message or type was cut to its bound on the record.", "{error}", s.ErrorTextsCut)
-	single(ErrorBodiesTooLarge, "Errors the runtime reported through the Runtime API proxy whose body was too large to read (an /error body over 1 MiB, a streamed response's error-body trailer over 32 KiB): no message on the record, the type only from the Lambda-Runtime-Function-Error-Type header or trailer.", "{error}", s.ErrorBodiesTooLarge)
+	single(ErrorBodiesTooLarge, "Errors the runtime reported through the Runtime API proxy whose body was too large to read (an /error body over 1 MiB, a streamed response's error-body trailer whose first 64 KiB hold not both the type and the message): no message on the record, the type from what was read or the Lambda-Runtime-Function-Error-Type header or trailer.", "{error}", s.ErrorBodiesTooLarge)
 	single(InferredSpansLost, "Invocations the Runtime API proxy saw whose inferred span was not made: forgotten before their answer came (more waiting than the bound), or an answer whose event was never seen.", "{invocation}", s.InferredSpansLost)
 	single(InferredSpansUnanswered, "Inferred spans made for invocations that never answered (timed out, crashed, shut down), ended by the platform's report, the next INVOKE or SHUTDOWN.", "{span}", s.InferredSpansUnanswered)
 	single(AnswersAfterInferredSpan, "Answers the Runtime API proxy saw after their invocation's inferred span was made without one.", "{answer}", s.AnswersAfterInferredSpan)

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -48,6 +49,13 @@ type event struct {
 	TraceID string `json:"trace_id"`
 	// Fail answers with an error.
 	Fail bool `json:"fail"`
+	// StreamError answers with a streamed response that fails after its
+	// first bytes: Lambda-Runtime-Function-Error-Type Function.StreamFailed
+	// and an error-body trailer of this many bytes of base64 (its stack
+	// trace filling it). The Runtime API's answer is printed, as
+	// "<call> streamed failure answered <status> <body>", or "... answered
+	// no answer, connection reset" (or closed).
+	StreamError int `json:"stream_error"`
 }
 
 var (
@@ -115,6 +123,9 @@ func handleNext() error {
 	if !ev.NoSpan {
 		exportSpan(id, resp.Header.Get("Lambda-Runtime-Trace-Id"), ev, start)
 	}
+	if ev.StreamError > 0 {
+		return streamFailure(id, ev)
+	}
 	if ev.Fail {
 		b, _ := json.Marshal(map[string]string{"errorType": "CallFailed", "errorMessage": ev.Call + " failed"})
 		return post(id, "error", b, "Function.CallFailed")
@@ -172,6 +183,39 @@ func post(id, what string, body []byte, errorType string) error {
 	if resp.StatusCode != http.StatusAccepted {
 		return fmt.Errorf("%s %s: status %d", what, id, resp.StatusCode)
 	}
+	return nil
+}
+
+// streamFailure sends a streamed response that fails after its first
+// bytes, with error trailers (see event.StreamError), and prints the
+// Runtime API's answer.
+func streamFailure(id string, ev event) error {
+	head := `{"errorType":"StreamError","errorMessage":"` + ev.Call + ` broke","stackTrace":"`
+	n := max(ev.StreamError/4*3-len(head)-2, 0)
+	errBody := base64.StdEncoding.EncodeToString([]byte(head + strings.Repeat("x", n) + `"}`))
+	req, err := http.NewRequest(http.MethodPost, "http://"+api+"/2018-06-01/runtime/invocation/"+id+"/response",
+		io.MultiReader(strings.NewReader(`{"partial":`))) // no length: chunked
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Lambda-Runtime-Function-Response-Mode", "streaming")
+	req.Trailer = http.Header{"Lambda-Runtime-Function-Error-Type": {"Function.StreamFailed"}, "Lambda-Runtime-Function-Error-Body": {errBody}}
+	resp, err := client.Do(req)
+	if err != nil {
+		// No answer: how the connection ended (the addresses left out).
+		end := err.Error()
+		switch {
+		case strings.Contains(end, "connection reset by peer") || strings.Contains(end, "broken pipe"):
+			end = "reset"
+		case strings.Contains(end, "EOF"):
+			end = "closed"
+		}
+		say(fmt.Sprintf("%s streamed failure answered no answer, connection %s", ev.Call, end))
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	say(fmt.Sprintf("%s streamed failure answered %d %s", ev.Call, resp.StatusCode, strings.TrimSpace(string(b))))
 	return nil
 }
 
