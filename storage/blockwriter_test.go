@@ -690,11 +690,11 @@ func make16(b byte) []byte { return append(make([]byte, 15), b) }
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
 
 // TestNativeArraysSharedRows holds the Array(String) columns of the
-// resource attributes, held once a run of rows (dbmodel.StringArrayRuns)
-// and repeated as they are encoded, and of the logs' resource
-// attributes, a resource's row copied for each of its records
-// (dbmodel.StringArrays.AppendRowRepeat), and of the events and links,
-// mostly empty rows (AppendEmpty), to ch-go's own column fed the same rows
+// resource attributes of spans and log records, held once a run of rows
+// (dbmodel.StringArrayRuns) and repeated as they are encoded, of rows
+// repeated in one buffer (dbmodel.StringArrays.AppendRowRepeat), and of
+// the events and links, mostly empty rows (AppendEmpty), to ch-go's own
+// column fed the same rows
 // one by one: runs of 1 to 33 rows, empty runs between, the same row in
 // runs side by side, lengths of one- and two-byte varints, in one chunk
 // and split in chunks.
