@@ -214,10 +214,19 @@ func (c *nativeArrays) encodedSize() int {
 
 // nativeArrayRuns is an Array(String) column held in runs of rows
 // (dbmodel.StringArrayRuns: the resource attributes): the offsets of every
-// row, shifted by the elements of the chunks before, and each run's row
-// repeated for its rows, into the send buffer, on a compressed connection
-// or not. The bytes sent are those of nativeArrays holding every row.
+// row, shifted by the elements of the chunks before, into the send
+// buffer, and each run's row repeated for its rows: into the send buffer
+// on a compressed connection; on an uncompressed one, a run of more than
+// chainedRunBytes is its row repeated to about chainedRunBytes once in the
+// send buffer, chained as many times as the run needs (as nativeArrays'
+// elements are chained from the columns), so that the rows of a long run
+// are not copied into the buffer before the connection. The bytes sent
+// are those of nativeArrays holding every row.
 type nativeArrayRuns []*dbmodel.StringArrayRuns
+
+// chainedRunBytes is about the bytes of a run's rows written once into the
+// send buffer and chained again for its other rows.
+const chainedRunBytes = 32 << 10
 
 func (c *nativeArrayRuns) Type() proto.ColumnType { return proto.ColumnTypeString.Array() }
 
@@ -232,19 +241,63 @@ func (c *nativeArrayRuns) Rows() int {
 func (c *nativeArrayRuns) Infer(t proto.ColumnType) error { return checkType(t, c.Type()) }
 
 func (c *nativeArrayRuns) EncodeColumn(b *proto.Buffer) {
-	buf := slices.Grow(b.Buf, c.encodedSize())
+	b.Buf = slices.Grow(b.Buf, c.encodedSize())
+	c.putOffsets(b)
+	for _, a := range *c {
+		b.Buf = a.AppendNativeData(b.Buf)
+	}
+}
+
+// putOffsets writes the offsets of every row into the buffer.
+func (c *nativeArrayRuns) putOffsets(b *proto.Buffer) {
+	buf := b.Buf
 	var base, elems uint64
 	for _, a := range *c {
 		buf, elems = a.AppendNativeOffsets(buf, base)
 		base += elems
 	}
-	for _, a := range *c {
-		buf = a.AppendNativeData(buf)
-	}
 	b.Buf = buf
 }
 
-func (c *nativeArrayRuns) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+func (c *nativeArrayRuns) WriteColumn(w *proto.Writer) {
+	w.ChainBuffer(c.putOffsets)
+	r := new(repeatedRun)
+	for _, a := range *c {
+		for j := range a.RunCount() {
+			row, rows := a.NativeRun(j)
+			if len(row) == 0 {
+				continue
+			}
+			// A short run whole; a long one's row repeated k times, then
+			// chained for the run's other rows, k at a time.
+			k := rows
+			if len(row)*rows > chainedRunBytes {
+				k = max(1, chainedRunBytes/len(row))
+			}
+			r.row, r.n = row, k
+			w.ChainBuffer(r.put)
+			for left := rows - k; left > 0; left -= k {
+				w.ChainWrite(r.rep[:len(row)*min(k, left)])
+			}
+		}
+	}
+}
+
+// repeatedRun is a run's row put n times into the send buffer, where the
+// copies are kept as rep to be chained again.
+type repeatedRun struct {
+	row, rep []byte
+	n        int
+}
+
+func (r *repeatedRun) put(b *proto.Buffer) {
+	start := len(b.Buf)
+	b.Buf = dbmodel.AppendRepeat(b.Buf, r.row, r.n)
+	// Chained as it is until the writer flushes: what is written into the
+	// buffer after it goes after its end, and a buffer grown leaves it in
+	// the one before.
+	r.rep = b.Buf[start:len(b.Buf):len(b.Buf)]
+}
 
 func (c *nativeArrayRuns) encodedSize() int {
 	n := 8 * c.Rows()

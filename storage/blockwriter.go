@@ -107,7 +107,8 @@ type logBlockColumns struct {
 	severityText, body                          nativeStrings
 	service, function, version, account, region nativeStrings
 	requestID, logType                          nativeStrings
-	attrKeys, attrValues, resKeys, resValues    nativeArrays
+	attrKeys, attrValues                        nativeArrays
+	resKeys, resValues                          nativeArrayRuns
 }
 
 var logBlockPool = sync.Pool{New: func() any {

@@ -690,16 +690,17 @@ func make16(b byte) []byte { return append(make([]byte, 15), b) }
 func make8(b byte) []byte { return append(make([]byte, 7), b) }
 
 // TestNativeArraysSharedRows holds the Array(String) columns of the
-// resource attributes, held once a run of rows (dbmodel.StringArrayRuns)
-// and repeated as they are encoded, and of the logs' resource
-// attributes, a resource's row copied for each of its records
-// (dbmodel.StringArrays.AppendRowRepeat), and of the events and links,
-// mostly empty rows (AppendEmpty), to ch-go's own column fed the same rows
+// resource attributes of spans and log records, held once a run of rows
+// (dbmodel.StringArrayRuns) and repeated as they are encoded, of rows
+// repeated in one buffer (dbmodel.StringArrays.AppendRowRepeat), and of
+// the events and links, mostly empty rows (AppendEmpty), to ch-go's own
+// column fed the same rows
 // one by one: runs of 1 to 33 rows, empty runs between, the same row in
 // runs side by side, lengths of one- and two-byte varints, in one chunk
 // and split in chunks.
 func TestNativeArraysSharedRows(t *testing.T) {
 	res := []string{"service.name", "orders-svc", strings.Repeat("v", 200), ""}
+	huge := []string{strings.Repeat("h", chainedRunBytes+100), "x"}
 	type run struct {
 		row []string
 		n   int
@@ -713,6 +714,10 @@ func TestNativeArraysSharedRows(t *testing.T) {
 		{"runs of 1 to 33", []run{{res, 1}, {res[:1], 2}, {res, 3}, {nil, 4}, {res[2:], 16}, {res, 33}, {nil, 2}}},
 		{"empty rows only", []run{{nil, 40}}},
 		{"the same row in runs side by side", []run{{res, 5}, {res, 1}, {nil, 3}, {nil, 2}, {res, 4}, {res, 4}, {res[:3], 2}, {res[:3], 9}}},
+		// Runs of more than chainedRunBytes, written once in part and
+		// chained for the rest on an uncompressed connection: a few rows
+		// over, many times over, a row larger than chainedRunBytes alone.
+		{"long runs", []run{{res, 150}, {nil, 2}, {res[:2], 3000}, {huge, 3}, {res, 1}, {huge, 1}, {res[1:], 160}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want chproto.ColArr[string] = *chproto.NewArray[string](new(chproto.ColStr))
@@ -957,20 +962,25 @@ func checkNativeColumn(t *testing.T, label string, col nativeColumn, want []byte
 	if n := col.encodedSize(); n != len(want) {
 		t.Errorf("%s: encodedSize = %d, the column encodes %d bytes", label, n, len(want))
 	}
-	var sent strings.Builder
-	w := chproto.NewWriter(&sent, new(chproto.Buffer))
-	w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
-	col.WriteColumn(w)
-	w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
-	if _, err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	var around chproto.Buffer
 	around.PutString("before")
 	around.Buf = append(around.Buf, want...)
 	around.PutString("after")
-	if sent.String() != string(around.Buf) {
-		t.Errorf("%s: written %x, want %x", label, sent.String(), around.Buf)
+	// Written through a send buffer grown as it is written and through
+	// one with room for all of it (what is chained from the buffer stays
+	// as it was when the buffer grows or is written after it).
+	for _, buf := range []*chproto.Buffer{new(chproto.Buffer), {Buf: make([]byte, 0, 2*len(around.Buf))}} {
+		var sent strings.Builder
+		w := chproto.NewWriter(&sent, buf)
+		w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("before") })
+		col.WriteColumn(w)
+		w.ChainBuffer(func(b *chproto.Buffer) { b.PutString("after") })
+		if _, err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if sent.String() != string(around.Buf) {
+			t.Errorf("%s: written %d bytes (buffer of capacity %d), want %d, not the same", label, sent.Len(), cap(buf.Buf), len(around.Buf))
+		}
 	}
 }
 

@@ -35,10 +35,13 @@ type LogColumns struct {
 	RequestID       Strings
 	LogType         Strings
 
-	// The array columns; a resource's attributes are copied for each of
-	// its records (doubling).
-	AttributeKeys, AttributeValues       StringArrays
-	ResourceAttrKeys, ResourceAttrValues StringArrays
+	// The record's own attributes, copied as they are read.
+	AttributeKeys, AttributeValues StringArrays
+	// A resource's attributes, held once for the run of records that
+	// share them (all the records of a ResourceLogs, and of the same
+	// resource in the requests after), repeated for each row when the
+	// block is encoded (see StringArrayRuns).
+	ResourceAttrKeys, ResourceAttrValues StringArrayRuns
 
 	// Rejected counts records refused (a time after MaxDateTimeUnixNano);
 	// Problems says why, for the first few.
@@ -63,9 +66,14 @@ func (c *LogColumns) strings() [9]*Strings {
 	}
 }
 
-// arrays is the Array(String) columns.
-func (c *LogColumns) arrays() [4]*StringArrays {
-	return [...]*StringArrays{&c.AttributeKeys, &c.AttributeValues, &c.ResourceAttrKeys, &c.ResourceAttrValues}
+// arrays is the Array(String) columns but the resource's (runs).
+func (c *LogColumns) arrays() [2]*StringArrays {
+	return [...]*StringArrays{&c.AttributeKeys, &c.AttributeValues}
+}
+
+// runs is the Array(String) columns held in runs of rows.
+func (c *LogColumns) runs() [2]*StringArrayRuns {
+	return [...]*StringArrayRuns{&c.ResourceAttrKeys, &c.ResourceAttrValues}
 }
 
 // Reset empties the columns, keeping their capacity, and drops the
@@ -78,6 +86,9 @@ func (c *LogColumns) Reset() {
 	}
 	for _, a := range c.arrays() {
 		a.Reset()
+	}
+	for _, r := range c.runs() {
+		r.Reset()
 	}
 	clear(c.Problems)
 	c.Problems = c.Problems[:0]

@@ -157,15 +157,29 @@ func (a *StringArrayRuns) AppendNativeOffsets(buf []byte, base uint64) ([]byte, 
 func (a *StringArrayRuns) AppendNativeData(buf []byte) []byte {
 	buf = slices.Grow(buf, a.NativeDataSize())
 	for j := range a.Ends {
-		row := a.Runs.rowBytes(j)
-		if len(row) == 0 {
-			continue
-		}
-		start, n := len(buf), a.runRows(j)
-		buf = append(buf, row...)
-		for have := 1; have < n; have = (len(buf) - start) / len(row) {
-			buf = append(buf, buf[start:start+len(row)*min(have, n-have)]...)
-		}
+		buf = AppendRepeat(buf, a.Runs.rowBytes(j), a.runRows(j))
+	}
+	return buf
+}
+
+// RunCount is the number of runs.
+func (a *StringArrayRuns) RunCount() int { return len(a.Ends) }
+
+// NativeRun is run j's row as AppendNativeData writes it (its elements in
+// the Native format, once) and the number of rows of the run.
+func (a *StringArrayRuns) NativeRun(j int) (row []byte, rows int) {
+	return a.Runs.rowBytes(j), a.runRows(j)
+}
+
+// AppendRepeat appends b n times, the copies doubling.
+func AppendRepeat(buf, b []byte, n int) []byte {
+	if len(b) == 0 || n <= 0 {
+		return buf
+	}
+	start := len(buf)
+	buf = append(slices.Grow(buf, len(b)*n), b...)
+	for have := 1; have < n; have = (len(buf) - start) / len(b) {
+		buf = append(buf, buf[start:start+len(b)*min(have, n-have)]...)
 	}
 	return buf
 }

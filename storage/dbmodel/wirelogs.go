@@ -32,6 +32,9 @@ func (c *LogColumns) rollback(m logMark) {
 	for _, a := range c.arrays() {
 		a.Truncate(n)
 	}
+	for _, r := range c.runs() {
+		r.Truncate(n)
+	}
 	// A record refused half-way leaves its pairs in the scratch.
 	c.strs, c.scratch = c.strs[:0], c.scratch[:0]
 }
@@ -247,6 +250,9 @@ func (c *LogColumns) AppendColumns(o *LogColumns) {
 	}
 	for i, a := range c.arrays() {
 		a.Append(o.arrays()[i])
+	}
+	for i, r := range c.runs() {
+		r.Append(o.runs()[i])
 	}
 	c.Rejected += o.Rejected
 	for _, p := range o.Problems {
