@@ -738,7 +738,9 @@ func TestNativeArraysSharedRows(t *testing.T) {
 						if len(r.row) == 0 {
 							a.AppendEmpty(r.n)
 						} else {
-							a.AppendRowRepeat(r.row, r.n)
+							for range r.n {
+								a.AppendRow(r.row)
+							}
 						}
 					}
 					col = append(col, a)

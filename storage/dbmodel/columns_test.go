@@ -181,34 +181,27 @@ func TestASCII(t *testing.T) {
 	}
 }
 
-// TestStringArraysRepeat holds AppendRowRepeat, which copies doubling,
-// and AppendEmpty to appending one row at a time: counts of 0 to 70,
-// after rows already there, of a row of short and long strings and of an
-// empty row, data and offsets byte for byte.
-func TestStringArraysRepeat(t *testing.T) {
+// TestStringArraysAppendEmpty holds AppendEmpty to appending one empty row
+// at a time: counts of 0 to 70 between other rows, data and offsets byte
+// for byte.
+func TestStringArraysAppendEmpty(t *testing.T) {
 	long := strings.Repeat("y", 130)
 	for n := range 71 {
-		for _, row := range [][]string{{"k", "", long}, {}} {
-			var got, want StringArrays
-			got.AppendRow([]string{"x"})
-			want.AppendRow([]string{"x"})
-			got.AppendRowRepeat(row, n)
-			for range n {
-				want.AppendRow(row)
-			}
-			got.AppendEmpty(n % 3)
-			for range n % 3 {
-				want.AppendRow(nil)
-			}
-			got.AppendRow([]string{"z"})
-			want.AppendRow([]string{"z"})
-			if !slices.Equal(got.Offsets, want.Offsets) || !slices.Equal(got.Ends, want.Ends) || !bytes.Equal(got.Data, want.Data) {
-				t.Fatalf("n = %d, row %q: offsets %v, ends %v; want %v, %v", n, row, got.Offsets, got.Ends, want.Offsets, want.Ends)
-			}
-			for i := 1; i <= n; i++ {
-				if r := got.Row(i); !slices.Equal(r, row) {
-					t.Fatalf("n = %d, row %d = %q, want %q", n, i, r, row)
-				}
+		var got, want StringArrays
+		got.AppendRow([]string{"x", long})
+		want.AppendRow([]string{"x", long})
+		got.AppendEmpty(n)
+		for range n {
+			want.AppendRow(nil)
+		}
+		got.AppendRow([]string{"z"})
+		want.AppendRow([]string{"z"})
+		if !slices.Equal(got.Offsets, want.Offsets) || !slices.Equal(got.Ends, want.Ends) || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("n = %d: offsets %v, ends %v; want %v, %v", n, got.Offsets, got.Ends, want.Offsets, want.Ends)
+		}
+		for i := 1; i <= n; i++ {
+			if r := got.Row(i); len(r) != 0 {
+				t.Fatalf("n = %d, row %d = %q, want empty", n, i, r)
 			}
 		}
 	}

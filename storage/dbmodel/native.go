@@ -223,31 +223,6 @@ func (a *StringArrays) AppendEmpty(n int) {
 	}
 }
 
-// AppendRowRepeat adds n rows holding strs (the spans of a resource share
-// its attributes), doubling what each copy of the row's bytes takes.
-func (a *StringArrays) AppendRowRepeat(strs []string, n int) {
-	if n <= 0 {
-		return
-	}
-	if len(strs) == 0 {
-		a.AppendEmpty(n)
-		return
-	}
-	elems, start := a.elements(), len(a.Data)
-	a.AppendRow(strs)
-	size := len(a.Data) - start
-	a.Data = slices.Grow(a.Data, size*(n-1))
-	for have := 1; have < n; have = (len(a.Data) - start) / size {
-		a.Data = append(a.Data, a.Data[start:start+size*min(have, n-have)]...)
-	}
-	a.Offsets, a.Ends = slices.Grow(a.Offsets, n-1), slices.Grow(a.Ends, n-1)
-	k := uint64(len(strs))
-	for i := 2; i <= n; i++ {
-		a.Offsets = append(a.Offsets, elems+k*uint64(i))
-		a.Ends = append(a.Ends, start+size*i)
-	}
-}
-
 // Uint64Arrays is an Array(UInt64) column held as the Native format sends
 // it: Offsets as StringArrays' (the running count of elements), Data every
 // element one after the other. It holds no pointers.
