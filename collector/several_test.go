@@ -279,9 +279,18 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	// and the server skips the views of a deduplicated block. The stores
 	// count the rows of such inserts, and every invocation missed must be
 	// among them.
+	// Each collector reports its store's count.
 	var atRisk uint64
-	for _, st := range stores {
-		atRisk += st.ViewsAtRisk()
+	for i, st := range stores {
+		n := st.ViewsAtRisk()
+		atRisk += n
+		_, body := get(t, "http://"+collectors[i].AdminAddr()+"/metrics")
+		if want := fmt.Sprintf("lambdascope_collector_view_rows_at_risk_total %d", n); !strings.Contains(body, want) {
+			t.Errorf("collector %d's /metrics has no line %q: %q", i+1, want, grep(body, "view_rows_at_risk"))
+		}
+		if got := collectors[i].Stats().ViewRowsAtRisk; got != n {
+			t.Errorf("collector %d: Stats().ViewRowsAtRisk = %d, its store counts %d", i+1, got, n)
+		}
 	}
 	switch short := want["invocations"] - min(invocations, want["invocations"]); {
 	case invocations > want["invocations"]:
