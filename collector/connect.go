@@ -47,7 +47,11 @@ type connector struct {
 	done   chan struct{}
 }
 
-var _ BatchWriter = (*connector)(nil)
+var (
+	_ BatchWriter        = (*connector)(nil)
+	_ LossWriter         = (*connector)(nil)
+	_ ViewsAtRiskCounter = (*connector)(nil)
+)
 
 func (c *connector) WriteExports(ctx context.Context, reqs []*ingestv1.ExportRequest) (storage.WriteCounts, error) {
 	w := c.writer()
@@ -69,6 +73,28 @@ func (c *connector) WriteExportsWithColumns(ctx context.Context, reqs []*ingestv
 		return sw.WriteExportsWithColumns(ctx, reqs, spans, logs)
 	}
 	return storage.WriteCounts{}, errNoSpanColumns
+}
+
+// WriteIngestLosses records the loss rows through the opened store, or
+// says errNotConnected; a store without WriteIngestLosses records none.
+func (c *connector) WriteIngestLosses(ctx context.Context, losses []storage.IngestLoss) error {
+	w := c.writer()
+	if w == nil {
+		return fmt.Errorf("%w: %v", errNotConnected, c.status())
+	}
+	if lw, ok := w.(LossWriter); ok {
+		return lw.WriteIngestLosses(ctx, losses)
+	}
+	return nil
+}
+
+// ViewsAtRisk is the opened store's ViewsAtRisk, 0 before it is open or
+// when it does not count them.
+func (c *connector) ViewsAtRisk() uint64 {
+	if v, ok := c.writer().(ViewsAtRiskCounter); ok {
+		return v.ViewsAtRisk()
+	}
+	return 0
 }
 
 // writer is the opened store, or nil.

@@ -32,6 +32,10 @@ type Stats struct {
 	// their retry stored them again (see metric
 	// lambdascope_collector_duplicate_risk_items_total).
 	DuplicateRiskItems uint64
+	// ViewRowsAtRisk counts rows of failed cluster inserts the
+	// materialized views may miss for good (storage.Store.ViewsAtRisk;
+	// metric lambdascope_collector_view_rows_at_risk_total).
+	ViewRowsAtRisk uint64
 
 	// RequestBytesRead counts the request body bytes read (decompressed),
 	// on gRPC and OTLP/HTTP; bodies of requests without an accepted key

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -18,6 +19,24 @@ type LossWriter interface {
 }
 
 var _ LossWriter = (*storage.Store)(nil)
+
+// ViewsAtRiskCounter says how many rows of failed inserts the store's
+// materialized views may miss for good (storage.Store.ViewsAtRisk: a
+// cluster insert that failed after a shard may have stored the rows, on
+// servers whose retry cannot mend the views).
+type ViewsAtRiskCounter interface {
+	ViewsAtRisk() uint64
+}
+
+var _ ViewsAtRiskCounter = (*storage.Store)(nil)
+
+// viewsAtRisk is the writer's ViewsAtRisk, 0 for a writer without it.
+func (p *pipeline) viewsAtRisk() uint64 {
+	if c, ok := p.writer.(ViewsAtRiskCounter); ok {
+		return c.ViewsAtRisk()
+	}
+	return 0
+}
 
 // maxPendingLosses bounds the loss rows waiting to be written while
 // ClickHouse does not take them; beyond it new keys are counted in the
@@ -116,6 +135,19 @@ func (p *pipeline) flushLosses(ctx context.Context) {
 	}
 	if err := lw.WriteIngestLosses(ctx, rows); err != nil {
 		p.losses.putBack(rows)
-		p.log.Warn("could not record the items left out; trying again with the next write", "rows", len(rows), "err", err)
+		if !errors.Is(err, storage.ErrOutcomeUnknown) {
+			p.log.Warn("could not record the items left out; trying again with the next write", "rows", len(rows), "err", err)
+			return
+		}
+		// ClickHouse may have stored the rows: the next write records
+		// them again, and their items may count twice (ingest_losses is
+		// not deduplicated, so that equal losses of two flushes count).
+		var items uint64
+		for _, r := range rows {
+			items += r.Items
+		}
+		p.m.dupRisk.WithLabelValues("loss_record_outcome_unknown").Add(float64(items))
+		p.log.Warn("recording the items left out failed after the rows were sent: ClickHouse may have stored them, and the next write records them again, counting them twice",
+			"rows", len(rows), "items", items, "err", err)
 	}
 }

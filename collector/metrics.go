@@ -38,7 +38,7 @@ type metrics struct {
 	dupRisk *prometheus.CounterVec // reason
 }
 
-func newMetrics(walDepth func() (int, int64)) *metrics {
+func newMetrics(walDepth func() (int, int64), viewsAtRisk func() uint64) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -75,11 +75,17 @@ func newMetrics(walDepth func() (int, int64)) *metrics {
 		}, []string{"path", "result"}),
 		dupRisk: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lambdascope_collector_duplicate_risk_items_total",
-			Help: "Items a failed insert may already have stored and its retry stores again: stored_before_failure (rows of the tables inserted before the failing one), outcome_unknown (rows of an insert whose answer was lost).",
+			Help: "Items a failed insert may already have stored and its retry stores again: stored_before_failure (rows of the tables inserted before the failing one), outcome_unknown (rows of an insert whose answer was lost), loss_record_outcome_unknown (items of an ingest_losses record whose answer was lost, recorded again with the next write).",
 		}, []string{"reason"}),
 	}
 	m.reg.MustRegister(m.received, m.written, m.rejected, m.dropped, m.truncated, m.truncatedFields, m.batches, m.walAppends, m.quarantined, m.insertDur, m.dupRisk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if viewsAtRisk != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lambdascope_collector_view_rows_at_risk_total",
+			Help: "Rows of failed cluster inserts a shard may have stored while its materialized views did not, which the views miss for good on servers before 24.8 (the retry is deduplicated and skips the views).",
+		}, func() float64 { return float64(viewsAtRisk()) }))
+	}
 	if walDepth != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -168,9 +168,9 @@ func newPipeline(cfg Config, w BatchWriter, log *slog.Logger, stats *counters) (
 		if len(ids) > 0 {
 			log.Info("WAL holds batches from before the restart; replaying them", "batches", len(ids), "dir", walDir)
 		}
-		p.m = newMetrics(func() (int, int64) { return wl.depth() })
+		p.m = newMetrics(func() (int, int64) { return wl.depth() }, p.viewsAtRisk)
 	} else {
-		p.m = newMetrics(nil)
+		p.m = newMetrics(nil, p.viewsAtRisk)
 	}
 	p.walAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lambdascope_collector_wal_acks_total",

@@ -357,8 +357,11 @@ func (s *Server) AdminAddr() string {
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot()
 	s.mu.Lock()
-	fr := s.front
+	fr, pipe := s.front, s.pipe
 	s.mu.Unlock()
+	if pipe != nil {
+		st.ViewRowsAtRisk = pipe.viewsAtRisk()
+	}
 	if fr != nil {
 		st.RequestBytesRead = fr.grpcRead.Load() + fr.httpRead.Load()
 		st.InflightBytes = fr.budget.used.Load()
@@ -415,7 +418,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.log.Info("collector stopped", "batches", st.Batches, "duplicates", st.DuplicateBatches,
 		"rejected_batches", st.RejectedBatches, "failed_batches", st.FailedBatches,
 		"spans", st.Spans, "logs", st.Logs, "invocations", st.Invocations, "rejected_items", st.RejectedItems,
-		"duplicate_risk_items", st.DuplicateRiskItems)
+		"duplicate_risk_items", st.DuplicateRiskItems, "view_rows_at_risk", st.ViewRowsAtRisk)
 	s.errMu.Lock()
 	errs = append(errs, s.serveErr)
 	s.errMu.Unlock()

@@ -196,13 +196,11 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 			t.Fatalf("open shard %d: %v", i+1, err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		// The schema is created ON CLUSTER once, through the first server:
-		// migration 11 (ADD COLUMN) cannot run twice on 18.x, which has no
-		// IF NOT EXISTS for it.
-		if i == 0 {
-			if err := st.Migrate(t.Context()); err != nil {
-				t.Fatalf("migrate through shard %d: %v", i+1, err)
-			}
+		// Each collector's store migrates through its own server, whose
+		// schema_migrations is its own: the second runs every migration
+		// again, ADD COLUMN ones too (which 18.x cannot do IF NOT EXISTS).
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatalf("migrate through shard %d: %v", i+1, err)
 		}
 		ccfg := testConfig(t, srv.DSNFor("lambdascope"))
 		ccfg.ClickHouse.Cluster = c.Name
@@ -279,9 +277,18 @@ func TestBatchRetriedThroughAnotherCollectorIsStoredOnce(t *testing.T) {
 	// and the server skips the views of a deduplicated block. The stores
 	// count the rows of such inserts, and every invocation missed must be
 	// among them.
+	// Each collector reports its store's count.
 	var atRisk uint64
-	for _, st := range stores {
-		atRisk += st.ViewsAtRisk()
+	for i, st := range stores {
+		n := st.ViewsAtRisk()
+		atRisk += n
+		_, body := get(t, "http://"+collectors[i].AdminAddr()+"/metrics")
+		if want := fmt.Sprintf("lambdascope_collector_view_rows_at_risk_total %d", n); !strings.Contains(body, want) {
+			t.Errorf("collector %d's /metrics has no line %q: %q", i+1, want, grep(body, "view_rows_at_risk"))
+		}
+		if got := collectors[i].Stats().ViewRowsAtRisk; got != n {
+			t.Errorf("collector %d: Stats().ViewRowsAtRisk = %d, its store counts %d", i+1, got, n)
+		}
 	}
 	switch short := want["invocations"] - min(invocations, want["invocations"]); {
 	case invocations > want["invocations"]:

@@ -35,7 +35,16 @@ type IngestLoss struct {
 
 // WriteIngestLosses records items the collector did not store; rows of
 // the same key add up.
+//
+// On a cluster the insert is not deduplicated (insert_deduplicate = 0,
+// which the Distributed table passes on to the shards): ReplicatedMergeTree
+// drops a block equal to one inserted recently, and two flushes with equal
+// loss rows (one item left out by the same limit in two requests of an
+// hour) would count once. A retry of a write whose outcome is unknown
+// (ErrOutcomeUnknown) can then count its rows twice; the caller counts
+// that.
 func (s *Store) WriteIngestLosses(ctx context.Context, losses []IngestLoss) error {
+	ctx = context.WithValue(ctx, noDedupKey{}, true)
 	err := insertRows(ctx, s, "ingest_losses", ingestLossColumns, losses, func(l *IngestLoss) []any {
 		return []any{l.Hour.UTC().Truncate(time.Hour), l.FunctionName, l.Signal, l.Stage, l.Reason, l.Items}
 	})

@@ -187,8 +187,10 @@ func LatestVersion() uint32 {
 
 // Migrate applies every migration the database has not recorded in
 // schema_migrations, in version order, and records each one. Running it
-// again is a no-op. Statements are idempotent (IF NOT EXISTS), so two
-// processes migrating at once end in the same schema.
+// again is a no-op. Statements are idempotent (IF NOT EXISTS; on servers
+// without it for ADD COLUMN, execMigrationStatement adds only missing
+// columns), so two processes migrating at once end in the same schema,
+// and a migration cut short runs again.
 func (s *Store) Migrate(ctx context.Context) error {
 	s.migrateMu.Lock()
 	defer s.migrateMu.Unlock()
@@ -209,7 +211,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.execMigrationStatement(ctx, stmt); err != nil {
 				return fmt.Errorf("apply migration %d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}

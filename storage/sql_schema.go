@@ -34,6 +34,20 @@ ENGINE = MergeTree()
 ORDER BY version`
 }
 
+// clusterShardsSQL counts the shards of a cluster.
+const clusterShardsSQL = `SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?`
+
+// presentColumnsSQL counts, per column of a table named in an array, the
+// servers that have it: this one, or one replica of each shard of
+// cluster.
+func presentColumnsSQL(cluster string) string {
+	from := "system.columns"
+	if cluster != "" {
+		from = "cluster('" + cluster + "', system, columns)"
+	}
+	return "SELECT name, count() FROM " + from + " WHERE database = ? AND table = ? AND has(?, name) GROUP BY name"
+}
+
 func insertMigrationSQL(db string) string {
 	return "INSERT INTO " + db + ".schema_migrations (version, name, applied_at)"
 }

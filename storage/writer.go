@@ -231,6 +231,11 @@ func (s *Store) noteViewsAtRisk(table string, rows int, err error) {
 // in its context.
 type dedupTokenKey struct{}
 
+// noDedupKey, set to true in a write's context, turns off the
+// deduplication of its inserts on a cluster (insert_deduplicate = 0), for
+// tables whose equal blocks are separate facts (ingest_losses).
+type noDedupKey struct{}
+
 // insertDedupTokenSince is the first ClickHouse release with the
 // insert_deduplication_token setting.
 var insertDedupTokenSince = Version{Major: 22, Minor: 2}
@@ -270,7 +275,8 @@ var viewDedupSince = Version{Major: 24, Minor: 8}
 
 // insertSettings are the settings of every insert of a write: on a
 // cluster, insert_distributed_sync, the write's deduplication token and,
-// where the server has it right, deduplicate_blocks_in_dependent_materialized_views.
+// where the server has it right, deduplicate_blocks_in_dependent_materialized_views;
+// insert_deduplicate = 0 for a write that asks for it (noDedupKey).
 func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	if s.cluster == "" {
 		return nil
@@ -284,6 +290,9 @@ func (s *Store) insertSettings(ctx context.Context) clickhouse.Settings {
 	}
 	if token, ok := ctx.Value(dedupTokenKey{}).(string); ok {
 		settings["insert_deduplication_token"] = token
+	}
+	if off, _ := ctx.Value(noDedupKey{}).(bool); off {
+		settings["insert_deduplicate"] = 0
 	}
 	return settings
 }

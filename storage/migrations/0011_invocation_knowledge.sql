@@ -14,7 +14,9 @@
 -- every figure known) and no tenant.
 --
 -- 18.x has no IF NOT EXISTS on ADD COLUMN; newer servers get it, so that a
--- cluster migration cut short between its statements can run again. In
+-- cluster migration cut short between its statements can run again (on
+-- 18.x Migrate runs the ALTER only where a column is missing,
+-- execMigrationStatement). In
 -- cluster mode the Distributed table, which holds no rows, is made again
 -- from the altered shard table: ALTER ... ON CLUSTER refuses a table that
 -- is not replicated on a cluster whose shards are.

@@ -15,7 +15,9 @@
 -- packed columns.
 --
 -- 18.x has no IF NOT EXISTS on ADD COLUMN; newer servers get it, so that a
--- cluster migration cut short between its statements can run again. In
+-- cluster migration cut short between its statements can run again (on
+-- 18.x Migrate runs the ALTER only where a column is missing,
+-- execMigrationStatement). In
 -- cluster mode the Distributed table, which holds no rows, is made again
 -- from the altered shard table (as migration 13 does).
 ALTER TABLE {{local "invocations"}}{{onCluster}}

@@ -26,6 +26,15 @@ INSERT INTO lambdascope.schema_migrations (version, name, applied_at);
 -- select migrations
 SELECT DISTINCT version FROM lambdascope.schema_migrations ORDER BY version;
 
+-- cluster shards
+SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?;
+
+-- present columns
+SELECT name, count() FROM system.columns WHERE database = ? AND table = ? AND has(?, name) GROUP BY name;
+
+-- present columns on a cluster
+SELECT name, count() FROM cluster('lambdascope', system, columns) WHERE database = ? AND table = ? AND has(?, name) GROUP BY name;
+
 -- insert spans
 INSERT INTO lambdascope.spans (start_time, start_unix_nano, duration_ns, trace_id, span_id, parent_span_id, trace_state, name, kind, status_code, status_message, service_name, function_name, function_version, account_id, region, request_id, scope_name, scope_version, attributes.key, attributes.value, resource_attributes.key, resource_attributes.value, events.time_unix_nano, events.name, events.attributes, links.trace_id, links.span_id, links.attributes);
 
