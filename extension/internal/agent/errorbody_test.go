@@ -29,6 +29,7 @@ import (
 	"github.com/lambdascope/lambdascope/extension/internal/selfmetrics"
 	"github.com/lambdascope/lambdascope/extension/internal/telemetry"
 	"github.com/lambdascope/lambdascope/extension/internal/trigger"
+	"github.com/lambdascope/lambdascope/internal/tcptest"
 	"github.com/lambdascope/lambdascope/proto/ingestv1"
 )
 
@@ -44,25 +45,8 @@ type rawRuntimeAPI struct {
 
 func startRawRuntimeAPI(t *testing.T, events []runtimeEvent) *rawRuntimeAPI {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &rawRuntimeAPI{ln: ln, events: events}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { a.serve(t, nc) })
-		}
-	})
+	a := &rawRuntimeAPI{events: events}
+	a.ln = tcptest.Serve(t, func(nc net.Conn) { a.serve(t, nc) })
 	return a
 }
 

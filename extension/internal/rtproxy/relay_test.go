@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+	"github.com/lambdascope/lambdascope/internal/tcptest"
 )
 
 // rawCall writes req on a new connection to addr and returns every byte
@@ -50,38 +51,21 @@ type recordingAPI struct {
 
 func startRecordingAPI(t *testing.T, answer string) *recordingAPI {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &recordingAPI{ln: ln, answer: answer}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer nc.Close()
-				_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-				var raw bytes.Buffer
-				br := bufio.NewReader(io.TeeReader(nc, &raw))
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				a.mu.Lock()
-				a.raw = append(a.raw, raw.String())
-				a.mu.Unlock()
-				_, _ = io.WriteString(nc, a.answer)
-			})
+	a := &recordingAPI{answer: answer}
+	a.ln = tcptest.Serve(t, func(nc net.Conn) {
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+		var raw bytes.Buffer
+		br := bufio.NewReader(io.TeeReader(nc, &raw))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		a.mu.Lock()
+		a.raw = append(a.raw, raw.String())
+		a.mu.Unlock()
+		_, _ = io.WriteString(nc, a.answer)
 	})
 	return a
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lambdascope/lambdascope/extension/internal/rtproxy"
+	"github.com/lambdascope/lambdascope/internal/tcptest"
 )
 
 // rawChunkedAPI is a Runtime API read from the socket, without net/http:
@@ -33,47 +34,30 @@ type rawChunkedAPI struct {
 
 func startRawChunkedAPI(t *testing.T) *rawChunkedAPI {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &rawChunkedAPI{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer nc.Close()
-				_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-				raw, trailers, err := readRawChunked(bufio.NewReader(nc))
-				if errors.Is(err, errTrailersTooLong) {
-					a.mu.Lock()
-					a.raw = append(a.raw, string(raw))
-					a.mu.Unlock()
-					return
-				}
-				if err != nil {
-					t.Errorf("the platform read: %v", err)
-					return
-				}
-				a.mu.Lock()
-				a.raw = append(a.raw, string(raw))
-				a.mu.Unlock()
-				answer := "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}\n"
-				if msg := refusal(trailers); msg != "" {
-					answer = fmt.Sprintf("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-						"Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
-				}
-				_, _ = io.WriteString(nc, answer)
-			})
+	a := &rawChunkedAPI{}
+	a.ln = tcptest.Serve(t, func(nc net.Conn) {
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+		raw, trailers, err := readRawChunked(bufio.NewReader(nc))
+		if errors.Is(err, errTrailersTooLong) {
+			a.mu.Lock()
+			a.raw = append(a.raw, string(raw))
+			a.mu.Unlock()
+			return
 		}
+		if err != nil {
+			t.Errorf("the platform read: %v", err)
+			return
+		}
+		a.mu.Lock()
+		a.raw = append(a.raw, string(raw))
+		a.mu.Unlock()
+		answer := "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}\n"
+		if msg := refusal(trailers); msg != "" {
+			answer = fmt.Sprintf("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+				"Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
+		}
+		_, _ = io.WriteString(nc, answer)
 	})
 	return a
 }
