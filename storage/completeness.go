@@ -14,7 +14,9 @@ import (
 // ingest_losses table.
 const (
 	// StageCollector: the collector took the items in and left them out
-	// (limits, field caps, bad items).
+	// of a request it kept (malformed spans: bad trace or span IDs, or
+	// bytes that do not decode). A request refused whole is counted by its
+	// sender instead, and fields over their caps are cut, not left out.
 	StageCollector = "collector"
 	// StageStorage: ClickHouse refused the batch holding them for good.
 	StageStorage = "storage"
