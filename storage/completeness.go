@@ -41,8 +41,8 @@ type IngestLoss struct {
 // On a cluster the insert is not deduplicated (insert_deduplicate = 0,
 // which the Distributed table passes on to the shards): ReplicatedMergeTree
 // drops a block equal to one inserted recently, and two flushes with equal
-// loss rows (one item left out by the same limit in two requests of an
-// hour) would count once. A retry of a write whose outcome is unknown
+// loss rows (a malformed span of the same function and hour in each of
+// two requests) would count once. A retry of a write whose outcome is unknown
 // (ErrOutcomeUnknown) can then count its rows twice; the caller counts
 // that.
 func (s *Store) WriteIngestLosses(ctx context.Context, losses []IngestLoss) error {
