@@ -1,6 +1,7 @@
 package tcptest
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"testing"
@@ -34,5 +35,22 @@ func TestServeHandsEveryConnectionToTheHandler(t *testing.T) {
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		_ = c.Close()
 		t.Fatal("the listener still accepts after the test ended")
+	}
+}
+
+// TestCallReturnsEverythingUntilTheClose: the handler reads the call's
+// line and answers in two writes before it closes; Call returns both.
+func TestCallReturnsEverythingUntilTheClose(t *testing.T) {
+	ln := Serve(t, func(nc net.Conn) {
+		defer nc.Close()
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		if err != nil {
+			return
+		}
+		_, _ = io.WriteString(nc, "got "+line)
+		_, _ = io.WriteString(nc, "bye")
+	})
+	if got, want := Call(t, ln.Addr().String(), "ping\n"), "got ping\nbye"; got != want {
+		t.Fatalf("Call = %q, want %q", got, want)
 	}
 }

@@ -79,25 +79,6 @@ func (a *rawRuntimeAPI) serve(t *testing.T, nc net.Conn) {
 	_, _ = io.WriteString(nc, "HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}\n")
 }
 
-// rawDo sends req on a new connection to addr and returns what came back.
-func rawDo(t *testing.T, addr, req string) string {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(nc)
-	if err != nil {
-		t.Fatalf("read the answer: %v (%q so far)", err, b)
-	}
-	return string(b)
-}
-
 // TestErrorBodiesTooLargeThroughTheProxy: streamed responses that failed
 // with error-body trailers of 500 KiB, and an /error whose body is over
 // 1 MiB, pass through the Runtime API proxy to the platform byte for
@@ -163,10 +144,10 @@ func TestErrorBodiesTooLargeThroughTheProxy(t *testing.T) {
 	}
 	ids := []string{streamedID, errorID, longID}
 	for _, id := range ids {
-		if got := rawDo(t, addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nConnection: close\r\n\r\n"); !strings.Contains(got, id) {
+		if got := tcptest.Call(t, addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nConnection: close\r\n\r\n"); !strings.Contains(got, id) {
 			t.Fatalf("next: %.200q, want the event of %s", got, id)
 		}
-		if got := rawDo(t, addr, answers[id]); !strings.HasPrefix(got, "HTTP/1.1 202 ") {
+		if got := tcptest.Call(t, addr, answers[id]); !strings.HasPrefix(got, "HTTP/1.1 202 ") {
 			t.Fatalf("answer of %s: %.200q, want 202", id, got)
 		}
 		select {

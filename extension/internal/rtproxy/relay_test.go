@@ -19,26 +19,6 @@ import (
 	"github.com/lambdascope/lambdascope/internal/tcptest"
 )
 
-// rawCall writes req on a new connection to addr and returns every byte
-// that comes back until the connection is closed.
-func rawCall(t *testing.T, addr, req string) string {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(nc)
-	if err != nil {
-		t.Fatalf("read the answer: %v (%q so far)", err, b)
-	}
-	return string(b)
-}
-
 // recordingAPI is a Runtime API that records the raw bytes of what it is
 // sent: each connection's bytes, until the request's body ended (read by
 // a tee under net/http's reader), and answers from a script.
@@ -99,9 +79,9 @@ func TestHeadsAndBodiesAreRelayedByteForByte(t *testing.T) {
 		"POST /2018-06-01/runtime/invocation/r3/error HTTP/1.1\r\nHost: h\r\nLambda-Runtime-Function-Error-Type: Runtime.Boom\r\n" +
 			"Content-Length: 2\r\nConnection: close\r\n\r\n{}",
 	} {
-		direct := rawCall(t, upstream, req)
+		direct := tcptest.Call(t, upstream, req)
 		platformDirect := api.take()
-		proxied := rawCall(t, p.Addr().String(), req)
+		proxied := tcptest.Call(t, p.Addr().String(), req)
 		platformProxied := api.take()
 		if proxied != direct {
 			t.Errorf("the runtime got\n%q\nthrough the proxy, want\n%q", proxied, direct)
@@ -204,7 +184,7 @@ func TestBadHeadsAreRefused(t *testing.T) {
 		{"two lengths", "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400 "},
 		{"unknown coding", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 400 "},
 	} {
-		if got := rawCall(t, addr, tt.req); !strings.HasPrefix(got, tt.status) {
+		if got := tcptest.Call(t, addr, tt.req); !strings.HasPrefix(got, tt.status) {
 			t.Errorf("%s: answered %q, want %q", tt.name, clip(got), tt.status)
 		}
 	}
@@ -223,7 +203,7 @@ func TestBadHeadsAreRefused(t *testing.T) {
 	old := rtproxy.SetHeadTimeout(200 * time.Millisecond)
 	t.Cleanup(func() { rtproxy.SetHeadTimeout(old) })
 	slow := startProxy(t, strings.TrimPrefix(srv.URL, "http://"), &recorder{})
-	if got := rawCall(t, slow.Addr().String(), "GET /x HTTP/1.1\r\nHost: h\r\n"); got != "" {
+	if got := tcptest.Call(t, slow.Addr().String(), "GET /x HTTP/1.1\r\nHost: h\r\n"); got != "" {
 		t.Errorf("too slow: answered %q, want nothing", clip(got))
 	}
 	if n := slow.Stats().BadRequests; n != 1 {
@@ -323,7 +303,7 @@ func TestSniffLimit(t *testing.T) {
 				rec := &recorder{}
 				p := startProxy(t, side.api.ln.Addr().String(), rec, limit)
 				p.SetSniffLimit(sniff)
-				if got := rawCall(t, p.Addr().String(), side.req); got != side.ans {
+				if got := tcptest.Call(t, p.Addr().String(), side.req); got != side.ans {
 					t.Fatalf("the runtime got %q, want %q", clip(got), clip(side.ans))
 				}
 				if raw := side.api.take(); len(raw) != 1 || raw[0] != side.req {
