@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -36,23 +34,7 @@ import (
 // test opens itself.
 func TestCollectorLossesNamedByCompleteness(t *testing.T) {
 	ctx := testContext(t)
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:     t.TempDir(),
-		BackendOnly: true,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stack.Stop(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(stack.CollectorLog())
-			t.Logf("collector log:\n%s", b)
-		}
-	})
+	stack := startStackWith(t, ctx, local.Options{BackendOnly: true}, nil)
 
 	conn, err := grpc.NewClient(stack.CollectorAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

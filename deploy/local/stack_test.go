@@ -27,9 +27,7 @@ func startStack(t *testing.T, ctx context.Context, env map[string]string) *local
 func startStackWithOutput(t *testing.T, ctx context.Context, env map[string]string) (*local.Stack, *syncWriter) {
 	t.Helper()
 	fnOut := &syncWriter{w: &bytes.Buffer{}}
-	stack, err := local.Start(ctx, local.Options{
-		WorkDir:        t.TempDir(),
-		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	stack := startStackWith(t, ctx, local.Options{
 		FunctionOutput: fnOut,
 		FunctionEnv:    env,
 		// Lambda's limits on an unloaded machine, wider on a loaded one:
@@ -37,7 +35,19 @@ func startStackWithOutput(t *testing.T, ctx context.Context, env map[string]stri
 		// a starved process gets through INIT or SHUTDOWN.
 		InitTimeout:      testload.Scale(10*time.Second, time.Minute),
 		ShutdownDeadline: testload.Scale(2*time.Second, 30*time.Second),
-	})
+	}, fnOut)
+	return stack, fnOut
+}
+
+// startStackWith starts a stack with o in a directory of the test's own,
+// its logs discarded, and stops it when the test ends; a failed test
+// prints the collector's log and, when fnOut is not nil, what the
+// functions printed.
+func startStackWith(t *testing.T, ctx context.Context, o local.Options, fnOut *syncWriter) *local.Stack {
+	t.Helper()
+	o.WorkDir = t.TempDir()
+	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	stack, err := local.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
@@ -48,10 +58,12 @@ func startStackWithOutput(t *testing.T, ctx context.Context, env map[string]stri
 		if t.Failed() {
 			b, _ := os.ReadFile(stack.CollectorLog())
 			t.Logf("collector log:\n%s", b)
-			t.Logf("functions output:\n%s", fnOut.String())
+			if fnOut != nil {
+				t.Logf("functions output:\n%s", fnOut.String())
+			}
 		}
 	})
-	return stack, fnOut
+	return stack
 }
 
 // testContext bounds a test of the stack by the test's own deadline (go
