@@ -23,6 +23,10 @@ func (id TraceID) String() string { return hex.EncodeToString(id[:]) }
 // MarshalText encodes the ID as hex.
 func (id TraceID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote, so that the JSON the CLI
+// prints reads back into the same types.
+func (id *TraceID) UnmarshalText(b []byte) error { return unhexID(id[:], b, "trace") }
+
 // IsZero reports whether the ID is all zeros (no span, no parent).
 func (id SpanID) IsZero() bool { return id == SpanID{} }
 
@@ -31,6 +35,23 @@ func (id SpanID) String() string { return hex.EncodeToString(id[:]) }
 
 // MarshalText encodes the ID as hex.
 func (id SpanID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (id *SpanID) UnmarshalText(b []byte) error { return unhexID(id[:], b, "span") }
+
+// unhexID decodes an ID of len(dst) bytes from exactly twice as many hex
+// digits into dst; on an error dst is left as it was.
+func unhexID(dst, b []byte, kind string) error {
+	if len(b) != 2*len(dst) {
+		return fmt.Errorf("%s ID %q: want %d hex digits, got %d characters", kind, b, 2*len(dst), len(b))
+	}
+	var buf [16]byte
+	if _, err := hex.Decode(buf[:len(dst)], b); err != nil {
+		return fmt.Errorf("%s ID %q: not hexadecimal", kind, b)
+	}
+	copy(dst, buf[:len(dst)])
+	return nil
+}
 
 // ParseTraceID accepts a trace ID as 32 hex digits
 // (0af7651916cd43dd8448eb211c80319c) or in the AWS X-Ray form

@@ -68,3 +68,36 @@ func TestIDsMarshalAsHex(t *testing.T) {
 		t.Fatalf("json = %s, want %s", b, want)
 	}
 }
+
+// What the CLI's JSON holds reads back into the same IDs; anything but the
+// exact number of hex digits is an error that names the field's kind.
+func TestIDsUnmarshalFromHex(t *testing.T) {
+	type ids struct {
+		T TraceID
+		S SpanID
+	}
+	want := ids{TraceID{0: 0xab, 15: 0x01}, SpanID{0: 0xcd, 7: 0x02}}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	var got ids
+	if err := json.Unmarshal(b, &got); err != nil || got != want {
+		t.Fatalf("round trip of %s = %+v, %v; want %+v", b, got, err, want)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{`{"T":"ab00"}`, "trace ID \"ab00\": want 32 hex digits"},
+		{`{"T":"zz000000000000000000000000000001"}`, "not hexadecimal"},
+		{`{"S":"cd000000000000020"}`, "span ID \"cd000000000000020\": want 16 hex digits"},
+		{`{"S":"1-5759e988-bd86"}`, "span ID"},
+	} {
+		got := ids{T: want.T, S: want.S}
+		err := json.Unmarshal([]byte(tt.in), &got)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("unmarshal %s: %v, want an error with %q", tt.in, err, tt.want)
+		}
+		if got != want {
+			t.Errorf("unmarshal %s changed the IDs on error: %+v", tt.in, got)
+		}
+	}
+}
