@@ -397,6 +397,10 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 	if x == nil {
 		return
 	}
+	if e.fn.cfg.RefuseTelemetry {
+		writeAPIError(w, http.StatusInternalServerError, "ServiceException", "telemetry subscription refused (the function's RefuseTelemetry fault)")
+		return
+	}
 	var req subscribeRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64*1024)).Decode(&req); err != nil {
 		writeAPIError(w, http.StatusBadRequest, "ValidationError", "decode subscription: "+err.Error())

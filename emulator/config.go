@@ -74,6 +74,13 @@ type FunctionConfig struct {
 	// 1 to 64 for Managed Instances, default 8. The runtime learns it from
 	// AWS_LAMBDA_MAX_CONCURRENCY.
 	MaxConcurrency int
+	// RefuseTelemetry is a fault: the Telemetry API answers every
+	// subscription of the function's extensions with 500 ServiceException
+	// and sends them nothing, as when the platform cannot serve the
+	// subscription. The function runs as usual; an extension learns of
+	// its invocations only from the Extensions API (no INVOKE on Managed
+	// Instances) and what it sees itself.
+	RefuseTelemetry bool
 }
 
 // Config configures an Emulator.
