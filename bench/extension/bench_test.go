@@ -288,7 +288,7 @@ func startToMain(b *testing.B, path string, env []string) time.Duration {
 func BenchmarkMemory(b *testing.B) {
 	bins := build(b)
 	const invocations = 50
-	var idle, busy, peak, launcher int64
+	var idle, idleFile, idleAnon, busy, peak, launcher int64
 	for b.Loop() {
 		c := startCollector(b)
 		em := startEmulator(b, bins, c, "adaptive")
@@ -305,6 +305,13 @@ func BenchmarkMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		idle = max(idle, rss)
+		// What of it is the agent's program (pages of its file) and what
+		// its own memory.
+		parts, err := statusKB(pid, "RssFile", "RssAnon")
+		if err != nil {
+			b.Fatal(err)
+		}
+		idleFile, idleAnon = max(idleFile, parts["RssFile"]), max(idleAnon, parts["RssAnon"])
 		// The launcher stays as the agent's parent, parked, to take over
 		// if the agent dies: its memory is the extension's too.
 		lpid, err := processByExe(bins.extension)
@@ -337,6 +344,8 @@ func BenchmarkMemory(b *testing.B) {
 	}
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(idle)/1024, "idle-rss-MiB")
+	b.ReportMetric(float64(idleFile)/1024, "idle-file-MiB")
+	b.ReportMetric(float64(idleAnon)/1024, "idle-anon-MiB")
 	b.ReportMetric(float64(launcher)/1024, "launcher-rss-MiB")
 	b.ReportMetric(float64(idle+launcher)/1024, "idle-total-rss-MiB")
 	b.ReportMetric(float64(busy)/1024, "1000spans-rss-MiB")

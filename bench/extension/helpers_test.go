@@ -359,13 +359,26 @@ func cpuTime(pid int) (time.Duration, error) {
 
 // memoryKB reads VmRSS and VmHWM (KiB) of pid.
 func memoryKB(pid int) (rss, hwm int64, err error) {
+	v, err := statusKB(pid, "VmRSS", "VmHWM")
+	if err != nil {
+		return 0, 0, err
+	}
+	return v["VmRSS"], v["VmHWM"], nil
+}
+
+// statusKB reads the named fields (KiB) of pid's /proc status, such as
+// VmRSS or RssFile (the resident pages of mapped files, its program's
+// among them) and RssAnon (its own memory); a field missing or 0 is an
+// error.
+func statusKB(pid int, keys ...string) (map[string]int64, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, 0, fmt.Errorf("read process status: %w", err)
+		return nil, fmt.Errorf("read process status: %w", err)
 	}
+	out := make(map[string]int64, len(keys))
 	for line := range strings.SplitSeq(string(data), "\n") {
 		key, rest, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		if !ok || !slices.Contains(keys, key) {
 			continue
 		}
 		fields := strings.Fields(rest)
@@ -374,18 +387,16 @@ func memoryKB(pid int) (rss, hwm int64, err error) {
 		}
 		v, err := strconv.ParseInt(fields[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("parse %s: %w", key, err)
+			return nil, fmt.Errorf("parse %s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			rss = v
-		} else {
-			hwm = v
+		out[key] = v
+	}
+	for _, k := range keys {
+		if out[k] == 0 {
+			return nil, fmt.Errorf("no %s for process %d", k, pid)
 		}
 	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS/VmHWM for process %d", pid)
-	}
-	return rss, hwm, nil
+	return out, nil
 }
 
 // percentile returns the p-th percentile (0 < p ≤ 1, nearest rank) of xs.
