@@ -41,13 +41,15 @@ func (id *SpanID) UnmarshalText(b []byte) error { return unhexID(id[:], b, "span
 
 // unhexID decodes an ID of len(dst) bytes from exactly twice as many hex
 // digits into dst; on an error dst is left as it was.
+// An error quotes at most the first 64 bytes of the value.
 func unhexID(dst, b []byte, kind string) error {
+	shown := b[:min(len(b), 64)]
 	if len(b) != 2*len(dst) {
-		return fmt.Errorf("%s ID %q: want %d hex digits, got %d characters", kind, b, 2*len(dst), len(b))
+		return fmt.Errorf("%s ID %q: want %d hex digits, got %d characters", kind, shown, 2*len(dst), len(b))
 	}
 	var buf [16]byte
 	if _, err := hex.Decode(buf[:len(dst)], b); err != nil {
-		return fmt.Errorf("%s ID %q: not hexadecimal", kind, b)
+		return fmt.Errorf("%s ID %q: not hexadecimal", kind, shown)
 	}
 	copy(dst, buf[:len(dst)])
 	return nil

@@ -90,6 +90,7 @@ func TestIDsUnmarshalFromHex(t *testing.T) {
 		{`{"T":"zz000000000000000000000000000001"}`, "not hexadecimal"},
 		{`{"S":"cd000000000000020"}`, "span ID \"cd000000000000020\": want 16 hex digits"},
 		{`{"S":"1-5759e988-bd86"}`, "span ID"},
+		{`{"T":"` + strings.Repeat("a", 100) + `"}`, `trace ID "` + strings.Repeat("a", 64) + `": want 32 hex digits, got 100 characters`},
 	} {
 		got := ids{T: want.T, S: want.S}
 		err := json.Unmarshal([]byte(tt.in), &got)
